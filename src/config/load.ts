@@ -1,0 +1,161 @@
+/**
+ * Reads a stack file (YAML, or a TypeScript file exporting defineStack({...})) and returns the
+ * validated config with every diagnostic. Never throws for bad input.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { Document, LineCounter, isMap, isScalar, isSeq, parseDocument, type Node, type ParsedNode } from 'yaml';
+import { hasErrors, type Diagnostic } from './diagnostic.js';
+import { StackSchema, type StackConfig } from './schema.js';
+import { semanticChecks } from './semantic-checks.js';
+import { SourceMap } from './source.js';
+import { SchemaValidator, type SchemaNode } from './validate-schema.js';
+import { loadTypeScriptStack } from './load-typescript.js';
+
+/** Stack files larger than this are refused before parsing: a stack file is hand-written. */
+export const MAX_STACK_FILE_BYTES = 4 * 1024 * 1024;
+export const STACK_FILE_NAMES = ['groundwork.yaml', 'groundwork.yml', 'groundwork.config.ts'] as const;
+
+export interface LoadedStack {
+  /** Present when there are no errors. */
+  config?: StackConfig;
+  diagnostics: Diagnostic[];
+  file: string;
+  /** Directory that relative paths in the stack are resolved against. */
+  dir: string;
+  /** sha256 of the normalised config; part of every saved plan. */
+  configHash: string;
+}
+
+/** Finds the stack file: an explicit file, or the first known name in a directory. */
+export function resolveStackFile(target: string): string {
+  if (existsSync(target) && statSync(target).isDirectory()) {
+    for (const n of STACK_FILE_NAMES) {
+      const p = path.join(target, n);
+      if (existsSync(p)) return p;
+    }
+    return path.join(target, STACK_FILE_NAMES[0]);
+  }
+  return target;
+}
+
+const diag = (file: string, code: Diagnostic['code'], message: string, fix: string, extra: Partial<Diagnostic> = {}): Diagnostic =>
+  ({ severity: 'error', code, file, line: 1, column: 1, path: '', message, fix, ...extra });
+
+export async function loadStack(target: string): Promise<LoadedStack> {
+  const file = resolveStackFile(target);
+  const dir = path.dirname(path.resolve(file));
+  const fail = (d: Diagnostic): LoadedStack => ({ diagnostics: [d], file, dir, configHash: '' });
+  if (!existsSync(file)) {
+    return fail(diag(file, 'io-error', `no stack file at ${file}`, 'run `groundwork init` to write a starter groundwork.yaml, or pass the path with --file'));
+  }
+  if (file.endsWith('.ts')) {
+    const r = await loadTypeScriptStack(file);
+    if ('error' in r) return fail(diag(file, 'io-error', r.error, 'fix the TypeScript file so that it exports defineStack({...}) as default'));
+    return validateDocument(new Document(r.value), file, dir, undefined);
+  }
+  let bytes: Buffer;
+  try {
+    const st = statSync(file);
+    if (st.size > MAX_STACK_FILE_BYTES) {
+      return fail(diag(file, 'too-large', `the stack file is ${(st.size / 1024 / 1024).toFixed(1)} MiB; the limit is ${MAX_STACK_FILE_BYTES / 1024 / 1024} MiB`, 'a stack file is written by hand; check that this is the right file, or split generated parts into variables', { found: `${st.size} bytes`, expected: `at most ${MAX_STACK_FILE_BYTES} bytes` }));
+    }
+    bytes = readFileSync(file);
+  } catch (e) {
+    return fail(diag(file, 'io-error', `cannot read ${file}: ${(e as Error).message}`, 'check the path and its permissions'));
+  }
+  return parseStackText(bytes, file, dir);
+}
+
+/** Parses and validates stack text; exported for tests and the fuzzer. */
+export function parseStackText(bytes: Buffer | string, file: string, dir = path.dirname(path.resolve(file))): LoadedStack {
+  const fail = (d: Diagnostic): LoadedStack => ({ diagnostics: [d], file, dir, configHash: '' });
+  let text: string;
+  if (typeof bytes === 'string') text = bytes;
+  else {
+    const nul = bytes.indexOf(0);
+    try {
+      if (nul !== -1) throw new Error(`a NUL byte at offset ${nul}`);
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch (e) {
+      return fail(diag(file, 'not-text', 'the stack file is not UTF-8 text', 'a stack file is YAML text; check that this is the right file (binary data found)', { found: e instanceof Error ? e.message : 'invalid bytes', expected: 'UTF-8 text' }));
+    }
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.trim() === '' || text.split('\n').every((l) => l.trim() === '' || l.trim().startsWith('#'))) {
+    return fail(diag(file, 'empty-file', 'the stack file is empty', 'add at least `stack: NAME`, or run `groundwork init` for a commented starter', { expected: 'a map with at least `stack:`', found: 'nothing' }));
+  }
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter, uniqueKeys: true, prettyErrors: true, strict: true, keepSourceTokens: false });
+  const source = new SourceMap(file, counter);
+  if (doc.errors.length > 0) {
+    const diagnostics = doc.errors.map((e): Diagnostic => {
+      const pos = source.position(e.pos[0]);
+      const duplicate = e.code === 'DUPLICATE_KEY';
+      const firstLine = e.message.split('\n')[0] ?? e.message;
+      return {
+        severity: 'error', code: duplicate ? 'duplicate-key' : 'yaml-syntax', file, line: pos.line, column: pos.column, path: '',
+        message: duplicate ? 'this key appears twice in the same map' : `invalid YAML: ${firstLine.replace(/ at line \d+, column \d+:?$/, '')}`,
+        fix: duplicate ? 'remove one of the two, or merge their values' : yamlFix(e.code),
+      };
+    });
+    return { diagnostics, file, dir, configHash: '' };
+  }
+  return validateDocument(doc, file, dir, source);
+}
+
+function yamlFix(code: string): string {
+  switch (code) {
+    case 'BAD_INDENT': case 'MISSING_CHAR': return 'check the indentation: nested keys need more spaces than their parent, and tabs are not allowed';
+    case 'TAB_AS_INDENT': return 'indent with spaces, not tabs';
+    case 'BLOCK_AS_IMPLICIT_KEY': case 'MULTILINE_IMPLICIT_KEY': return 'put a space after each `:` and check for a missing colon on the line before';
+    case 'UNEXPECTED_TOKEN': return 'quote values that contain : { } [ ] # or other YAML punctuation';
+    case 'MULTIPLE_DOCS': return 'keep one document per stack file (remove the `---`)';
+    default: return 'fix the YAML syntax at this position; quoting the value often helps';
+  }
+}
+
+function validateDocument(doc: Document, file: string, dir: string, source: SourceMap | undefined): LoadedStack {
+  const sm = source ?? new SourceMap(file, new LineCounter());
+  const validator = new SchemaValidator(doc as Document.Parsed, sm);
+  validator.validate(StackSchema as unknown as SchemaNode, doc.contents, [], doc.contents as Node | null);
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 1000 });
+  } catch (e) {
+    validator.report('invalid-value', null, [], `the document cannot be read: ${(e as Error).message}`, { fix: 'reduce the use of anchors and aliases' });
+  }
+  const locate = (p: (string | number)[], key = false) => {
+    let node: unknown = doc.contents;
+    let last: unknown = node;
+    for (const seg of p) {
+      if (isMap(node)) {
+        const pair = node.items.find((it) => isScalar(it.key) && String(it.key.value) === String(seg));
+        if (!pair) break;
+        last = key && seg === p[p.length - 1] ? pair.key : (pair.value ?? pair.key);
+        node = pair.value;
+      } else if (isSeq(node)) {
+        const item = node.items[Number(seg)];
+        if (item === undefined) break;
+        last = item;
+        node = item;
+      } else break;
+    }
+    return sm.position((last as ParsedNode | null)?.range?.[0]);
+  };
+  const diagnostics = [...validator.diagnostics, ...semanticChecks(value, file, locate)];
+  diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
+  const configHash = createHash('sha256').update(canonicalJson(value)).digest('hex');
+  return { config: hasErrors(diagnostics) ? undefined : (value as StackConfig), diagnostics, file, dir, configHash };
+}
+
+/** JSON with sorted keys, so equal values hash equally. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v ?? null);
+}

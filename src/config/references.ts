@@ -1,0 +1,64 @@
+/**
+ * `${...}` references inside stack-file strings. `$${` writes a literal `${`.
+ * A reference is kept as text through plan and state; only the runtime resolves it.
+ */
+export type Reference =
+  | { kind: 'port'; name: string }
+  | { kind: 'var'; name: string }
+  | { kind: 'secret'; name: string }
+  | { kind: 'volume'; name: string }
+  | { kind: 'service-port'; service: string; port: string };
+
+export interface ReferenceMatch {
+  text: string;
+  offset: number;
+  ref?: Reference;
+  /** Why the text is not a reference, when it is not. */
+  problem?: string;
+}
+
+const REF = /\$(\$?)\{([^}]*)\}/g;
+const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+export function findReferences(value: string): ReferenceMatch[] {
+  const out: ReferenceMatch[] = [];
+  for (const m of value.matchAll(REF)) {
+    if (m[1] === '$') continue; // escaped
+    out.push({ text: m[0], offset: m.index ?? 0, ...parseReference(m[2] ?? '') });
+  }
+  return out;
+}
+
+function parseReference(body: string): { ref?: Reference; problem?: string } {
+  const parts = body.trim().split('.');
+  const bad = parts.find((p) => !NAME.test(p));
+  if (bad !== undefined) return { problem: `\`\${${body}}\` is not a reference` };
+  const [head, a, b, c] = parts;
+  switch (head) {
+    case 'port': case 'var': case 'secret': case 'volume':
+      if (parts.length === 2 && a) return { ref: { kind: head, name: a } };
+      break;
+    case 'service':
+      if (parts.length === 4 && a && b === 'port' && c) return { ref: { kind: 'service-port', service: a, port: c } };
+      break;
+    default:
+      break;
+  }
+  return { problem: `\`\${${body}}\` is not a known reference form` };
+}
+
+export const REFERENCE_FORMS = '${port.NAME}, ${var.NAME}, ${secret.NAME}, ${volume.NAME}, ${service.NAME.port.PORT}';
+
+/**
+ * Replaces references for which `resolve` has a value. `unescape` turns `$${` into `${`; only the
+ * last substitution (at run time) does that. Unknown forms are left as written.
+ */
+export function substitute(value: string, resolve: (ref: Reference) => string | undefined, opts: { unescape: boolean }): string {
+  return value.replace(REF, (whole, esc: string, body: string) => {
+    if (esc === '$') return opts.unescape ? whole.slice(1) : whole;
+    const { ref } = parseReference(body);
+    if (!ref) return whole;
+    const v = resolve(ref);
+    return v === undefined ? whole : v;
+  });
+}

@@ -1,0 +1,181 @@
+/**
+ * Checks that need the whole document: references, dependencies, cycles, port conflicts.
+ * Runs on whatever parts of the document have the right shape, so schema problems elsewhere
+ * do not hide these.
+ */
+import { didYouMean } from '../util/did-you-mean.js';
+import type { Diagnostic } from './diagnostic.js';
+import { findReferences, REFERENCE_FORMS } from './references.js';
+
+export type Locate = (path: (string | number)[], key?: boolean) => { line: number; column: number };
+
+interface Ctx {
+  file: string;
+  locate: Locate;
+  out: Diagnostic[];
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const keysOf = (v: unknown): string[] => (isObj(v) ? Object.keys(v) : []);
+
+function push(ctx: Ctx, path: (string | number)[], d: Omit<Diagnostic, 'file' | 'line' | 'column' | 'path' | 'severity'> & { severity?: 'error' | 'warning' }, key = false): void {
+  const pos = ctx.locate(path, key);
+  ctx.out.push({ severity: 'error', file: ctx.file, line: pos.line, column: pos.column, path: path.join('.'), ...d });
+}
+
+function suggest(name: string, candidates: string[], what: string): string {
+  const guess = didYouMean(name, candidates);
+  if (guess) return `did you mean \`${guess}\`?`;
+  return candidates.length ? `use one of the declared ${what}: ${candidates.slice(0, 10).join(', ')}` : `declare it under ${what}`;
+}
+
+export function semanticChecks(doc: unknown, file: string, locate: Locate): Diagnostic[] {
+  const ctx: Ctx = { file, locate, out: [] };
+  if (!isObj(doc)) return ctx.out;
+  const services = isObj(doc.services) ? doc.services : {};
+  const serviceNames = Object.keys(services);
+  const varNames = keysOf(doc.variables);
+  const secretNames = keysOf(doc.secrets);
+  const volumeNames = keysOf(doc.volumes);
+  const portsOf = (svc: string): string[] => keysOf((services[svc] as Record<string, unknown> | undefined)?.ports);
+  const edges = new Map<string, Set<string>>();
+  const edge = (from: string, to: string) => { if (!edges.has(from)) edges.set(from, new Set()); edges.get(from)?.add(to); };
+
+  const checkRefs = (value: unknown, path: (string | number)[], owner: string | undefined, where: 'env' | 'command' | 'other') => {
+    if (typeof value !== 'string') return;
+    for (const m of findReferences(value)) {
+      if (!m.ref) {
+        push(ctx, path, { code: 'invalid-value', message: m.problem ?? 'bad reference', found: m.text, expected: `one of ${REFERENCE_FORMS}`, fix: 'fix the reference, or write $${ for a literal ${' });
+        continue;
+      }
+      const r = m.ref;
+      const dangling = (what: string, name: string, candidates: string[], plural: string) =>
+        push(ctx, path, { code: 'dangling-reference', message: `${m.text} refers to ${what} \`${name}\`, which is not declared`, expected: `a declared ${what}`, found: `\`${name}\``, fix: suggest(name, candidates, plural) });
+      switch (r.kind) {
+        case 'var':
+          if (!varNames.includes(r.name)) dangling('variable', r.name, varNames, 'variables');
+          break;
+        case 'secret':
+          if (!secretNames.includes(r.name)) dangling('secret', r.name, secretNames, 'secrets');
+          else if (where !== 'env') push(ctx, path, { code: 'invalid-value', message: `${m.text} may only be used in env`, found: `a secret in ${path.join('.')}`, fix: 'pass the secret through an env variable; command lines are visible to every user (ps)' });
+          break;
+        case 'volume':
+          if (!volumeNames.includes(r.name)) dangling('volume', r.name, volumeNames, 'volumes');
+          else if (owner) edge(`service.${owner}`, `volume.${r.name}`);
+          break;
+        case 'port':
+          if (!owner) push(ctx, path, { code: 'invalid-value', message: `${m.text} only makes sense inside a service`, fix: 'use ${service.NAME.port.PORT} or a variable' });
+          else if (!portsOf(owner).includes(r.name)) dangling('port', r.name, portsOf(owner), `ports of service ${owner}`);
+          break;
+        case 'service-port':
+          if (!serviceNames.includes(r.service)) dangling('service', r.service, serviceNames, 'services');
+          else if (!portsOf(r.service).includes(r.port)) dangling(`port of service ${r.service}`, r.port, portsOf(r.service), `ports of service ${r.service}`);
+          else if (owner) {
+            if (r.service === owner) push(ctx, path, { code: 'invalid-value', message: `${m.text} refers to the service itself`, fix: `use \${port.${r.port}}` });
+            else edge(`service.${owner}`, `service.${r.service}`);
+          }
+          break;
+      }
+    }
+  };
+
+  const fixedPorts = new Map<number, string>();
+  for (const [name, raw] of Object.entries(services)) {
+    if (!isObj(raw)) continue;
+    const base = ['services', name];
+    checkRefs(raw.command, [...base, 'command'], name, 'command');
+    if (Array.isArray(raw.args)) raw.args.forEach((a, i) => checkRefs(a, [...base, 'args', i], name, 'command'));
+    checkRefs(raw.cwd, [...base, 'cwd'], name, 'other');
+    if (isObj(raw.env)) for (const [k, v] of Object.entries(raw.env)) checkRefs(v, [...base, 'env', k], name, 'env');
+    if (Array.isArray(raw.depends_on)) {
+      raw.depends_on.forEach((d, i) => {
+        if (typeof d !== 'string') return;
+        if (!serviceNames.includes(d)) {
+          push(ctx, [...base, 'depends_on', i], { code: 'dangling-reference', message: `service \`${name}\` depends on \`${d}\`, which is not declared`, found: `\`${d}\``, expected: 'a declared service', fix: suggest(d, serviceNames.filter((s) => s !== name), 'services') });
+        } else if (d === name) {
+          push(ctx, [...base, 'depends_on', i], { code: 'cycle', message: `service \`${name}\` depends on itself`, fix: 'remove it from its own depends_on' });
+        } else edge(`service.${name}`, `service.${d}`);
+      });
+    }
+    const ports = isObj(raw.ports) ? raw.ports : {};
+    const replicas = typeof raw.replicas === 'number' ? raw.replicas : 1;
+    for (const [pn, pv] of Object.entries(ports)) {
+      if (typeof pv !== 'number') continue;
+      if (replicas > 1) push(ctx, [...base, 'ports', pn], { code: 'conflict', message: `port ${pn} is fixed at ${pv} but the service has ${replicas} replicas`, expected: 'one port per instance', found: `${replicas} instances sharing ${pv}`, fix: `use \`${pn}: auto\`, or set replicas: 1` });
+      const other = fixedPorts.get(pv);
+      if (other) push(ctx, [...base, 'ports', pn], { code: 'conflict', message: `port ${pv} is already used by ${other}`, fix: 'choose another port, or use auto' });
+      else fixedPorts.set(pv, `services.${name}.ports.${pn}`);
+    }
+    for (const probeKey of ['health', 'liveness'] as const) {
+      const probe = raw[probeKey];
+      if (!isObj(probe)) continue;
+      const kinds = ['http', 'tcp', 'exec'].filter((k) => probe[k] !== undefined);
+      if (kinds.length !== 1) {
+        push(ctx, [...base, probeKey], { code: 'invalid-value', message: `\`${probeKey}\` needs exactly one of http, tcp or exec`, found: kinds.length ? kinds.join(' and ') : 'none', fix: kinds.length ? `keep one of ${kinds.join(', ')}` : 'add e.g. `http: { path: /healthz }`' });
+      }
+      for (const k of ['http', 'tcp'] as const) {
+        const p = probe[k];
+        if (!isObj(p)) continue;
+        if (typeof p.port === 'string' && !Object.keys(ports).includes(p.port)) {
+          push(ctx, [...base, probeKey, k, 'port'], { code: 'dangling-reference', message: `${probeKey} probe uses port \`${p.port}\`, which service \`${name}\` does not declare`, fix: suggest(p.port, Object.keys(ports), `ports of service ${name}`) });
+        } else if (p.port === undefined && Object.keys(ports).length === 0) {
+          push(ctx, [...base, probeKey, k], { code: 'missing-key', message: `an ${k} probe needs a port, and service \`${name}\` declares none`, fix: 'add `ports: { http: auto }` to the service' });
+        }
+      }
+    }
+    if (raw.runtime === 'docker' || raw.runtime === 'swarm') {
+      push(ctx, [...base, 'runtime'], { code: 'unsupported', message: `runtime \`${raw.runtime}\` is not available in this version`, expected: 'process', found: String(raw.runtime), fix: 'use `runtime: process` (the default) for now' });
+    }
+  }
+
+  for (const [name, raw] of Object.entries(isObj(doc.volumes) ? doc.volumes : {})) {
+    if (isObj(raw)) checkRefs(raw.path, ['volumes', name, 'path'], undefined, 'other');
+  }
+
+  if (Array.isArray(doc.routes)) {
+    doc.routes.forEach((r, i) => {
+      if (!isObj(r)) return;
+      if (typeof r.service === 'string') {
+        if (!serviceNames.includes(r.service)) {
+          push(ctx, ['routes', i, 'service'], { code: 'dangling-reference', message: `route ${i} sends traffic to service \`${r.service}\`, which is not declared`, found: `\`${r.service}\``, fix: suggest(r.service, serviceNames, 'services') });
+        } else if (typeof r.port === 'string' && !portsOf(r.service).includes(r.port)) {
+          push(ctx, ['routes', i, 'port'], { code: 'dangling-reference', message: `route ${i} uses port \`${r.port}\`, which service \`${r.service}\` does not declare`, fix: suggest(r.port, portsOf(r.service), `ports of service ${r.service}`) });
+        }
+      }
+      if (isObj(r.match)) checkRefs(r.match.host, ['routes', i, 'match', 'host'], undefined, 'other');
+    });
+  }
+
+  for (const cycle of findCycles(edges)) {
+    const [kind, name] = (cycle[0] ?? '').split('.');
+    push(ctx, [kind === 'service' ? 'services' : 'volumes', name ?? ''], {
+      code: 'cycle', message: `dependency cycle: ${[...cycle, cycle[0]].join(' → ')}`,
+      found: `${cycle.length} resources that wait for each other`, fix: 'remove one depends_on or reference in the cycle',
+    }, true);
+  }
+  return ctx.out;
+}
+
+/** Every elementary cycle found by a depth-first search, each reported once. */
+export function findCycles(edges: Map<string, Set<string>>): string[][] {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const cycles: string[][] = [];
+  const seen = new Set<string>();
+  const visit = (n: string) => {
+    state.set(n, 'visiting');
+    stack.push(n);
+    for (const m of [...(edges.get(n) ?? [])].sort()) {
+      const s = state.get(m);
+      if (s === 'visiting') {
+        const cycle = stack.slice(stack.indexOf(m));
+        const key = [...cycle].sort().join('|');
+        if (!seen.has(key)) { seen.add(key); cycles.push(cycle); }
+      } else if (s === undefined) visit(m);
+    }
+    stack.pop();
+    state.set(n, 'done');
+  };
+  for (const n of [...edges.keys()].sort()) if (!state.has(n)) visit(n);
+  return cycles;
+}
