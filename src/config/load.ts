@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { Document, LineCounter, isMap, isScalar, isSeq, parseDocument, type Node, type ParsedNode } from 'yaml';
+import { Document, LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Alias, type Node, type ParsedNode } from 'yaml';
 import { hasErrors, type Diagnostic } from './diagnostic.js';
 import { StackSchema, type StackConfig } from './schema.js';
 import { semanticChecks } from './semantic-checks.js';
@@ -87,22 +87,45 @@ export function parseStackText(bytes: Buffer | string, file: string, dir = path.
     return fail(diag(file, 'empty-file', 'the stack file is empty', 'add at least `stack: NAME`, or run `groundwork init` for a commented starter', { expected: 'a map with at least `stack:`', found: 'nothing' }));
   }
   const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, uniqueKeys: true, prettyErrors: true, strict: true, keepSourceTokens: false });
+  // logLevel error: problems become diagnostics; yaml must not print warnings of its own to stderr.
+  const doc = parseDocument(text, { lineCounter: counter, uniqueKeys: true, prettyErrors: true, strict: true, keepSourceTokens: false, logLevel: 'error' });
   const source = new SourceMap(file, counter);
   if (doc.errors.length > 0) {
+    const seen = new Set<string>();
     const diagnostics = doc.errors.map((e): Diagnostic => {
-      const pos = source.position(e.pos[0]);
       const duplicate = e.code === 'DUPLICATE_KEY';
       const firstLine = e.message.split('\n')[0] ?? e.message;
+      // yaml reports an unclosed quote where the text ends; the opening quote is where to look.
+      const quote = e.code === 'MISSING_CHAR' ? /closing (["'])quote/.exec(firstLine)?.[1] : undefined;
+      const pos = source.position(quote === undefined ? e.pos[0] : (openingQuote(text, e.pos[0], quote) ?? e.pos[0]));
       return {
         severity: 'error', code: duplicate ? 'duplicate-key' : 'yaml-syntax', file, line: pos.line, column: pos.column, path: '',
         message: duplicate ? 'this key appears twice in the same map' : `invalid YAML: ${firstLine.replace(/ at line \d+, column \d+:?$/, '')}`,
-        fix: duplicate ? 'remove one of the two, or merge their values' : yamlFix(e.code),
+        fix: duplicate ? 'remove one of the two, or merge their values' : quote !== undefined ? `close the ${quote} quote that starts here, or remove it` : yamlFix(e.code),
       };
+    }).filter((d) => {
+      // Deep nesting can make yaml repeat one error hundreds of times at one place.
+      const key = `${d.line}:${d.column}:${d.message}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
     });
     return { diagnostics, file, dir, configHash: '' };
   }
   return validateDocument(doc, file, dir, source);
+}
+
+/** Offset of the quote that opens the unterminated quoted scalar running up to `end`. */
+function openingQuote(text: string, end: number, quote: string): number | undefined {
+  for (let i = Math.min(end, text.length) - 1; i >= 0; i--) {
+    if (text[i] !== quote) continue;
+    if (quote === "'" && text[i - 1] === "'") { i--; continue; } // '' is an escaped quote
+    let backslashes = 0;
+    while (quote === '"' && text[i - 1 - backslashes] === '\\') backslashes++;
+    if (backslashes % 2 === 1) continue; // \" is an escaped quote
+    return i;
+  }
+  return undefined;
 }
 
 function yamlFix(code: string): string {
@@ -121,8 +144,14 @@ function validateDocument(doc: Document, file: string, dir: string, source: Sour
   const validator = new SchemaValidator(doc as Document.Parsed, sm);
   validator.validate(StackSchema as unknown as SchemaNode, doc.contents, [], doc.contents as Node | null);
   let value: unknown;
+  const recursive = recursiveAliases(doc);
+  for (const r of recursive) {
+    validator.report('invalid-value', r.alias, r.path, `the alias \`*${r.alias.source}\` is inside the value it refers to, which would repeat forever`, {
+      found: `*${r.alias.source} inside &${r.alias.source}`, fix: 'point the alias at a value defined outside this one, or write the value out',
+    });
+  }
   try {
-    value = doc.toJS({ maxAliasCount: 1000 });
+    if (recursive.length === 0) value = doc.toJS({ maxAliasCount: 1000 });
   } catch (e) {
     validator.report('invalid-value', null, [], `the document cannot be read: ${(e as Error).message}`, { fix: 'reduce the use of anchors and aliases' });
   }
@@ -148,6 +177,24 @@ function validateDocument(doc: Document, file: string, dir: string, source: Sour
   diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
   const configHash = createHash('sha256').update(canonicalJson(value)).digest('hex');
   return { config: hasErrors(diagnostics) ? undefined : (value as StackConfig), diagnostics, file, dir, configHash };
+}
+
+/**
+ * Aliases inside the node they refer to (`a: &x [*x]`). yaml turns them into circular values, which
+ * nothing downstream can walk. An anchor is defined before its aliases, so every cycle has one.
+ */
+function recursiveAliases(doc: Document): { alias: Alias; path: string[] }[] {
+  const found: { alias: Alias; path: string[] }[] = [];
+  visit(doc, {
+    Alias(_key, alias, ancestors) {
+      const target = alias.resolve(doc);
+      const at = alias.range?.[0];
+      if (!target?.range || at === undefined || at < target.range[0] || at >= target.range[2]) return;
+      const path = ancestors.filter(isPair).map((p) => (isScalar(p.key) ? String(p.key.value) : '?'));
+      found.push({ alias, path });
+    },
+  });
+  return found;
 }
 
 /** JSON with sorted keys, so equal values hash equally. */

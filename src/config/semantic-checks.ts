@@ -119,7 +119,7 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
         if (typeof p.port === 'string' && !Object.keys(ports).includes(p.port)) {
           push(ctx, [...base, probeKey, k, 'port'], { code: 'dangling-reference', message: `${probeKey} probe uses port \`${p.port}\`, which service \`${name}\` does not declare`, fix: suggest(p.port, Object.keys(ports), `ports of service ${name}`) });
         } else if (p.port === undefined && Object.keys(ports).length === 0) {
-          push(ctx, [...base, probeKey, k], { code: 'missing-key', message: `an ${k} probe needs a port, and service \`${name}\` declares none`, fix: 'add `ports: { http: auto }` to the service' });
+          push(ctx, [...base, probeKey, k], { code: 'missing-key', message: `a${k === 'http' ? 'n' : ''} ${k} probe needs a port, and service \`${name}\` declares none`, fix: 'add `ports: { http: auto }` to the service' });
         }
       }
     }

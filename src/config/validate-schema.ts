@@ -91,7 +91,7 @@ export class SchemaValidator {
     // Several shapes were possible and none matched: if exactly one option has the right
     // container type, its detailed problems are the most useful.
     const sameType = options.filter((o) => typeMatches(o, node));
-    if (sameType.length === 1 && sameType[0]?.type !== 'string' && sameType[0]?.type !== 'integer') {
+    if (sameType.length === 1 && sameType[0]?.type !== 'string') {
       this.walk(sameType[0] as SchemaNode, node, path, at, depth + 1);
       return;
     }
@@ -99,7 +99,13 @@ export class SchemaValidator {
   }
 
   private walkObject(schema: SchemaNode, node: unknown, path: string[], at: Node | null, depth: number): void {
-    if (!isMap(node)) { this.mismatch(schema, node, path, at, 'a map of keys to values'); return; }
+    if (!isMap(node)) {
+      // The x-fix of a map is about its key names, which does not help when the shape is wrong.
+      const fix = path.length === 0 ? 'a stack file is a map of keys; start it with `stack: NAME`'
+        : isSeq(node) ? `write ${label(path)} as a map (\`name: value\` lines), not as a list of \`- \` items` : 'write a map of keys to values';
+      this.mismatch({ ...schema, 'x-fix': fix }, node, path, at, 'a map of keys to values');
+      return;
+    }
     const props = schema.properties ?? {};
     const seen = new Set<string>();
     for (const pair of node.items) {
@@ -114,7 +120,8 @@ export class SchemaValidator {
       seen.add(k);
       const childPath = [...path, k];
       const valueNode = this.deref(pair.value);
-      const sub = props[k];
+      // Own properties only: keys such as `constructor` or `__proto__` must not find Object.prototype.
+      const sub = Object.hasOwn(props, k) ? props[k] : undefined;
       if (sub) { this.walk(sub, valueNode, childPath, (pair.value as Node | null) ?? keyNode, depth + 1); continue; }
       const patterns = Object.entries(schema.patternProperties ?? {});
       if (patterns.length > 0) {
@@ -188,10 +195,12 @@ export class SchemaValidator {
   }
 
   private mismatch(schema: SchemaNode, node: unknown, path: string[], at: Node | null, expected: string): void {
-    const target = (isScalar(node) || isMap(node) || isSeq(node) ? node : at) as Node | null;
+    // A value of the wrong shape reached through an alias is reported where the alias is used.
+    const target = (isAlias(at) ? at : isScalar(node) || isMap(node) || isSeq(node) ? node : at) as Node | null;
     let fix = schema['x-fix'] ?? `write ${expected}`;
-    if (isScalar(node) && typeof node.value === 'number' && schema.type === 'string' && !fix.includes('quot')) fix = `${fix}; quote it if it is meant as text, e.g. "${node.value}"`;
-    if (node === null || (isScalar(node) && node.value === null)) fix = `give ${label(path)} a value, or remove the key`;
+    if (isScalar(node) && typeof node.value === 'number' && schema.type === 'string' && !fix.includes('quot')
+      && (schema.pattern === undefined || new RegExp(schema.pattern).test(String(node.value)))) fix = `${fix}; quote it if it is meant as text, e.g. "${node.value}"`;
+    if (path.length > 0 && (node === null || (isScalar(node) && node.value === null))) fix = `give ${label(path)} a value, or remove the key`;
     this.report('wrong-type', target, path, `${label(path)} should be ${expected}`, { expected, found: describe(node), fix });
   }
 }

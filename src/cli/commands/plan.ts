@@ -1,0 +1,46 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { makePlan } from '../../engine/plan.js';
+import { refresh } from '../../engine/refresh.js';
+import { defineCommand, STACK_FLAGS } from '../command.js';
+import { EXIT } from '../io.js';
+import { renderPlan } from '../render-plan.js';
+import { colourEnabled, makeStyle } from '../style.js';
+import { authorOf, makeRuntime, openStore, requireModel, stateDirOf } from '../workspace.js';
+import { renderDrift } from './refresh.js';
+
+export const planCommand = defineCommand({
+  name: 'plan',
+  summary: 'Show what apply would change (pure: reads recorded state, not the world)',
+  usage: 'plan [-f FILE] [--out PLANFILE] [--refresh] [--exit-code] [--json]',
+  flags: {
+    ...STACK_FLAGS,
+    out: { type: 'string', description: 'Save the plan for `groundwork apply --plan`', valueName: 'PLANFILE' },
+    refresh: { type: 'boolean', description: 'Read the world first and record drift (like `groundwork refresh`)' },
+    'exit-code': { type: 'boolean', description: 'Exit 3 when the plan has changes' },
+  },
+  async run(flags, _pos, io) {
+    const model = await requireModel(io, flags);
+    const stateDir = stateDirOf(io, flags);
+    const store = openStore(stateDir);
+    try {
+      const style = makeStyle(colourEnabled(io.env, io.isTty));
+      let drift;
+      if (flags.refresh) {
+        const rt = makeRuntime(model.stack, model.dir, stateDir, io.env);
+        drift = await refresh(store, rt.kinds, rt.context, { author: authorOf(io.env), record: true });
+        if (!flags.json) io.stdout(renderDrift(drift.reports, style));
+      }
+      const plan = makePlan(model, store.listResources(), store.serial(), makeRuntime(model.stack, model.dir, stateDir, io.env).kinds);
+      if (flags.out) writeFileSync(path.resolve(io.cwd, flags.out), `${JSON.stringify(plan, null, 2)}\n`, { mode: 0o600 });
+      if (flags.json) io.stdout(`${JSON.stringify(drift ? { ...plan, drift: drift.reports } : plan, null, 2)}\n`);
+      else {
+        io.stdout(renderPlan(plan, style));
+        if (flags.out) io.stdout(`\nSaved the plan to ${flags.out}. Apply exactly this plan with: groundwork apply --plan ${flags.out}\n`);
+      }
+      return flags['exit-code'] && plan.steps.length ? EXIT.changes : EXIT.ok;
+    } finally {
+      store.close();
+    }
+  },
+});

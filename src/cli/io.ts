@@ -1,0 +1,17 @@
+/** What a command may touch: passed in, so tests run the CLI in-process. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  /** Whether stdout is a terminal (colours, live progress). */
+  isTty: boolean;
+}
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, changes: 3, refused: 4 } as const;
+
+export class UsageError extends Error {}
+/** A failure whose message is complete and meant for the user (no stack trace). */
+export class UserError extends Error {
+  constructor(message: string, readonly exitCode: number = EXIT.failed) { super(message); }
+}

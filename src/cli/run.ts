@@ -1,0 +1,58 @@
+/** The CLI entry, callable in-process: `run(argv, io)` returns the exit code. */
+import { didYouMean } from '../util/did-you-mean.js';
+import type { Command } from './command.js';
+import { EXIT, UsageError, UserError, type CliIo } from './io.js';
+import { applyCommand } from './commands/apply.js';
+import { historyCommand, showCommand } from './commands/history.js';
+import { initCommand } from './commands/init.js';
+import { planCommand } from './commands/plan.js';
+import { refreshCommand } from './commands/refresh.js';
+import { unlockCommand } from './commands/unlock.js';
+import { validateCommand } from './commands/validate.js';
+import { schemaCommand } from './commands/schema.js';
+
+export const COMMANDS: Command[] = [
+  initCommand, validateCommand, planCommand, applyCommand, refreshCommand, historyCommand, showCommand, unlockCommand, schemaCommand,
+];
+
+export function registerCommands(extra: Command[]): void {
+  for (const c of extra) if (!COMMANDS.some((x) => x.name === c.name)) COMMANDS.push(c);
+}
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return [
+    'groundwork - declare, plan, apply and run your infrastructure',
+    '',
+    'Usage: groundwork COMMAND [flags]',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    '',
+    'Run `groundwork COMMAND --help` for the flags of a command.',
+    'Exit codes: 0 ok, 1 failed, 2 usage error, 3 plan has changes (--exit-code), 4 refused (lock held, stale plan).',
+    '',
+  ].join('\n');
+}
+
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') { io.stdout(usage()); return name ? EXIT.ok : EXIT.usage; }
+  if (name === '--version' || name === 'version') { io.stdout('groundwork 0.1.0\n'); return EXIT.ok; }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    const guess = didYouMean(name, COMMANDS.map((c) => c.name));
+    io.stderr(`unknown command \`${name}\`${guess ? `; did you mean \`${guess}\`?` : ''}\nRun \`groundwork --help\` for the list.\n`);
+    return EXIT.usage;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError) { io.stderr(`error: ${e.message}\n`); return EXIT.usage; }
+    if (e instanceof UserError) { if (e.message) io.stderr(`error: ${e.message}\n`); return e.exitCode; }
+    // An unexpected failure: say so plainly; the stack only with GROUNDWORK_DEBUG.
+    io.stderr(`error: ${(e as Error)?.message ?? String(e)}\n`);
+    if (io.env.GROUNDWORK_DEBUG) io.stderr(`${(e as Error)?.stack ?? ''}\n`);
+    return EXIT.failed;
+  }
+}

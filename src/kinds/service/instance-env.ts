@@ -1,0 +1,92 @@
+/**
+ * Resolves a service's references for one instance. The only place secret values are read;
+ * they go into the returned env and nowhere else.
+ */
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { findReferences, substitute, type Reference } from '../../config/references.js';
+import { address } from '../../model/resource.js';
+import type { KindContext } from '../resource-kind.js';
+import { asServiceOutputs, type ServiceSpec } from './service-spec.js';
+
+export interface ResolvedInstance {
+  command: string;
+  args: string[] | null;
+  cwd: string;
+  env: Record<string, string>;
+}
+
+export class ReferenceError extends Error {}
+
+export function resolveInstance(ctx: KindContext, service: string, spec: ServiceSpec, ports: Record<string, number>, baseEnv: Record<string, string>): ResolvedInstance {
+  const resolve = (ref: Reference, allowSecret: boolean): string => {
+    switch (ref.kind) {
+      case 'port': {
+        const p = ports[ref.name];
+        if (p === undefined) throw new ReferenceError(`service ${service}: port \`${ref.name}\` is not allocated`);
+        return String(p);
+      }
+      case 'secret': {
+        if (!allowSecret) throw new ReferenceError(`service ${service}: secrets may only be used in env`);
+        const v = ctx.secrets.tryGet(ref.name);
+        if (v === undefined) throw new ReferenceError(`secret \`${ref.name}\` has no value; ${ctx.secrets.howToSet(ref.name)}`);
+        return v;
+      }
+      case 'volume': {
+        const out = ctx.outputsOf(address('volume', ref.name));
+        if (!out || typeof out.path !== 'string') throw new ReferenceError(`service ${service}: volume \`${ref.name}\` has not been created`);
+        return out.path;
+      }
+      case 'service-port': {
+        const inst = asServiceOutputs(ctx.outputsOf(address('service', ref.service)) ?? {}).instances.find((i) => !i.gone);
+        const p = inst?.ports[ref.port];
+        if (p === undefined) throw new ReferenceError(`service ${service}: service \`${ref.service}\` has no running instance with port \`${ref.port}\``);
+        return String(p);
+      }
+      case 'var':
+        throw new ReferenceError(`service ${service}: variable \`${ref.name}\` was not substituted`);
+    }
+  };
+  const sub = (s: string, allowSecret: boolean) => substitute(s, (r) => resolve(r, allowSecret), { unescape: true });
+  const env: Record<string, string> = { ...baseEnv };
+  for (const [k, v] of Object.entries(spec.env)) env[k] = sub(v, true);
+  return {
+    command: sub(spec.command, false),
+    args: spec.args ? spec.args.map((a) => sub(a, false)) : null,
+    cwd: path.resolve(ctx.dir, sub(spec.cwd, false)),
+    env,
+  };
+}
+
+/** Identifies what an instance was started from, without secret values (only their names). */
+export function instanceSpecHash(spec: ServiceSpec, ports: Record<string, number>, deps: Record<string, string>): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ command: spec.command, args: spec.args, cwd: spec.cwd, env: spec.env, user: spec.user, resources: spec.resources, ports, deps }));
+  return h.digest('hex').slice(0, 16);
+}
+
+/** Values of the non-secret references the instance depends on (other services' ports, volume paths). */
+export function dependencyValues(ctx: KindContext, spec: ServiceSpec): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const t of [spec.command, spec.cwd, ...(spec.args ?? []), ...Object.values(spec.env)]) {
+    for (const m of findReferences(t)) {
+      if (m.ref?.kind === 'service-port' || m.ref?.kind === 'volume') {
+        try { out[m.text] = substitute(m.text, (r) => resolveNonSecret(ctx, r), { unescape: true }); } catch { out[m.text] = '?'; }
+      }
+    }
+  }
+  return out;
+}
+
+function resolveNonSecret(ctx: KindContext, r: Reference): string | undefined {
+  if (r.kind === 'volume') {
+    const p = ctx.outputsOf(address('volume', r.name))?.path;
+    return typeof p === 'string' ? p : undefined;
+  }
+  if (r.kind === 'service-port') {
+    const inst = asServiceOutputs(ctx.outputsOf(address('service', r.service)) ?? {}).instances.find((i) => !i.gone);
+    const p = inst?.ports[r.port];
+    return p === undefined ? undefined : String(p);
+  }
+  return undefined;
+}

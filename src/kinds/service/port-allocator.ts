@@ -1,0 +1,51 @@
+/**
+ * Hands out ports for `auto`. A port is never given twice (the reserved set holds every port in
+ * recorded state plus those handed out in this run), and a port that another program holds is
+ * skipped (we try to bind it first).
+ */
+import net from 'node:net';
+
+export class PortAllocator {
+  private readonly reserved: Set<number>;
+  private cursor: number;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(reserved: Iterable<number>, private readonly range: { from: number; to: number } = { from: 20000, to: 29999 }) {
+    this.reserved = new Set(reserved);
+    this.cursor = range.from;
+  }
+
+  reserve(port: number): void { this.reserved.add(port); }
+  release(port: number): void { this.reserved.delete(port); }
+  isReserved(port: number): boolean { return this.reserved.has(port); }
+
+  /** Serialised, so parallel steps never race for the same port. */
+  allocate(): Promise<number> {
+    const next = this.queue.then(() => this.scan());
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async scan(): Promise<number> {
+    const size = this.range.to - this.range.from + 1;
+    for (let i = 0; i < size; i++) {
+      const port = this.range.from + ((this.cursor - this.range.from + i) % size);
+      if (this.reserved.has(port)) continue;
+      if (await canBind(port)) {
+        this.reserved.add(port);
+        this.cursor = port + 1 > this.range.to ? this.range.from : port + 1;
+        return port;
+      }
+    }
+    throw new Error(`no free port in ${this.range.from}-${this.range.to}; stop something, or widen the range`);
+  }
+}
+
+export function canBind(port: number, host = '0.0.0.0'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}

@@ -1,0 +1,65 @@
+/** The normalised service spec as stored in plans and state (see model/build-model.ts). */
+import type { JsonObject } from '../../model/json.js';
+import type { Runtime, RestartPolicy } from '../../config/schema.js';
+
+export interface ProbeSpec {
+  http?: { path: string; port?: string; status: string; body?: string };
+  tcp?: { port?: string };
+  exec?: { command: string };
+  interval: string;
+  timeout: string;
+  start_period: string;
+  healthy: number;
+  unhealthy: number;
+}
+
+export interface ServiceSpec {
+  runtime: Runtime;
+  command: string;
+  args: string[] | null;
+  cwd: string;
+  env: Record<string, string>;
+  replicas: number;
+  ports: Record<string, 'auto' | number>;
+  health: ProbeSpec | null;
+  liveness: ProbeSpec | null;
+  restart: RestartPolicy;
+  stop_grace: string;
+  deploy: { strategy: string; max_surge: number; max_unavailable: number; auto_rollback: boolean; progress_deadline: string };
+  user: string | null;
+  resources: { memory?: string; cpu?: number } | null;
+  depends_on: string[];
+}
+
+/** What state records about each running instance. */
+export interface InstanceOutput {
+  index: number;
+  id: string;
+  pid: number;
+  pgid: number;
+  startTicks: number;
+  startedAt: string;
+  specHash: string;
+  logFile: string;
+  limits: string;
+  ports: Record<string, number>;
+  /** Set by refresh when the instance is no longer running. */
+  gone?: string;
+}
+
+export interface ServiceOutputs {
+  instances: InstanceOutput[];
+}
+
+export function asServiceSpec(spec: JsonObject): ServiceSpec {
+  return spec as unknown as ServiceSpec;
+}
+
+export function asServiceOutputs(outputs: JsonObject): ServiceOutputs {
+  const o = outputs as unknown as Partial<ServiceOutputs>;
+  return { instances: Array.isArray(o.instances) ? o.instances : [] };
+}
+
+export function toJson(o: ServiceOutputs): JsonObject {
+  return o as unknown as JsonObject;
+}

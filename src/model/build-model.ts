@@ -1,0 +1,128 @@
+/**
+ * From a validated stack config to typed desired resources and their dependency graph.
+ * Variables are substituted here (they are inputs, and a changed value must show in the plan);
+ * every other reference stays text until the runtime resolves it.
+ */
+import type { Diagnostic } from '../config/diagnostic.js';
+import { findReferences, substitute } from '../config/references.js';
+import type { ServiceConfig, StackConfig } from '../config/schema.js';
+import { address, type Address, type DesiredResource, type Json, type JsonObject } from './resource.js';
+import { topologicalOrder } from './graph.js';
+
+export interface Model {
+  stack: string;
+  dir: string;
+  configHash: string;
+  /** In dependency order, ties by address. */
+  resources: DesiredResource[];
+  secrets: string[];
+}
+
+export interface VariableInputs {
+  /** From --var k=v; wins over the environment. */
+  cli: Record<string, string>;
+  /** The process environment; GROUNDWORK_VAR_<name> is read from it. */
+  env: Record<string, string | undefined>;
+}
+
+export function variableEnvName(name: string): string {
+  return `GROUNDWORK_VAR_${name.replace(/-/g, '_')}`;
+}
+
+export function buildModel(config: StackConfig, meta: { dir: string; configHash: string; file: string }, inputs: VariableInputs):
+  { model?: Model; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const vars: Record<string, string> = {};
+  for (const [name, v] of Object.entries(config.variables ?? {})) {
+    const value = inputs.cli[name] ?? inputs.env[variableEnvName(name)] ?? (v.default === undefined ? undefined : String(v.default));
+    if (value === undefined) {
+      diagnostics.push({ severity: 'error', code: 'missing-key', file: meta.file, line: 1, column: 1, path: `variables.${name}`,
+        message: `variable \`${name}\` has no value`, fix: `pass --var ${name}=VALUE, set ${variableEnvName(name)}, or give it a default` });
+    } else vars[name] = value;
+  }
+  for (const name of Object.keys(inputs.cli)) {
+    if (!(name in (config.variables ?? {}))) {
+      diagnostics.push({ severity: 'error', code: 'unknown-key', file: '--var', line: 1, column: 1, path: name,
+        message: `--var ${name} sets a variable the stack does not declare`, fix: `declare it under variables, or remove --var ${name}` });
+    }
+  }
+  if (diagnostics.length) return { diagnostics };
+  const sub = (s: string) => substitute(s, (r) => (r.kind === 'var' ? vars[r.name] : undefined), { unescape: false });
+  const deep = (v: unknown): Json => {
+    if (typeof v === 'string') return sub(v);
+    if (Array.isArray(v)) return v.map(deep);
+    if (v && typeof v === 'object') {
+      const o: JsonObject = {};
+      for (const k of Object.keys(v).sort()) {
+        const x = (v as Record<string, unknown>)[k];
+        if (x !== undefined) o[k] = deep(x);
+      }
+      return o;
+    }
+    return (v ?? null) as Json;
+  };
+
+  const resources: DesiredResource[] = [];
+  for (const [name, vol] of Object.entries(config.volumes ?? {})) {
+    resources.push({ address: address('volume', name), kind: 'volume', name, dependsOn: [],
+      spec: deep({ path: vol.path, owner: vol.owner ?? null, mode: normaliseMode(vol.mode ?? '0755') }) as JsonObject });
+  }
+  for (const [name, svc] of Object.entries(config.services ?? {})) {
+    resources.push({ address: address('service', name), kind: 'service', name, spec: deep(serviceSpec(svc)) as JsonObject, dependsOn: serviceDeps(svc) });
+  }
+  (config.routes ?? []).forEach((r, i) => {
+    resources.push({ address: address('route', String(i)), kind: 'route', name: String(i), dependsOn: [address('service', r.service)],
+      spec: deep({ host: r.match.host ?? null, path: r.match.path ?? '/', service: r.service, port: r.port }) as JsonObject });
+  });
+  const ordered = topologicalOrder(resources);
+  return {
+    diagnostics,
+    model: { stack: config.stack, dir: meta.dir, configHash: meta.configHash, resources: ordered, secrets: Object.keys(config.secrets ?? {}).sort() },
+  };
+}
+
+function normaliseMode(mode: string): string {
+  return mode.length === 3 ? `0${mode}` : mode;
+}
+
+/** Defaults filled in, so that writing a default explicitly is not a change. */
+function serviceSpec(s: ServiceConfig): Record<string, unknown> {
+  const probe = (p: ServiceConfig['health']) => p && {
+    ...p,
+    interval: p.interval ?? '2s', timeout: p.timeout ?? '1s', start_period: p.start_period ?? '0s',
+    healthy: p.healthy ?? 1, unhealthy: p.unhealthy ?? 3,
+    ...(p.http ? { http: { ...p.http, status: p.http.status ?? '200-399' } } : {}),
+  };
+  return {
+    runtime: s.runtime ?? 'process',
+    command: s.command,
+    args: s.args ?? null,
+    cwd: s.cwd ?? '.',
+    env: Object.fromEntries(Object.entries(s.env ?? {}).map(([k, v]) => [k, String(v)])),
+    replicas: s.replicas ?? 1,
+    ports: s.ports ?? {},
+    health: probe(s.health) ?? null,
+    liveness: probe(s.liveness) ?? null,
+    restart: s.restart ?? 'always',
+    stop_grace: s.stop_grace ?? '10s',
+    deploy: {
+      strategy: s.deploy?.strategy ?? 'rolling', max_surge: s.deploy?.max_surge ?? 1, max_unavailable: s.deploy?.max_unavailable ?? 0,
+      auto_rollback: s.deploy?.auto_rollback ?? true, progress_deadline: s.deploy?.progress_deadline ?? '60s',
+    },
+    user: s.user ?? null,
+    resources: s.resources ?? null,
+    depends_on: [...(s.depends_on ?? [])].sort(),
+  };
+}
+
+function serviceDeps(s: ServiceConfig): Address[] {
+  const deps = new Set<Address>((s.depends_on ?? []).map((d) => address('service', d)));
+  const texts = [s.command, s.cwd ?? '', ...(s.args ?? []), ...Object.values(s.env ?? {}).map(String)];
+  for (const t of texts) {
+    for (const m of findReferences(t)) {
+      if (m.ref?.kind === 'service-port') deps.add(address('service', m.ref.service));
+      if (m.ref?.kind === 'volume') deps.add(address('volume', m.ref.name));
+    }
+  }
+  return [...deps].sort();
+}

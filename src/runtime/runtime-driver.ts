@@ -1,0 +1,80 @@
+/**
+ * Where instances run. Small lifecycle interface; every driver runs the shared contract suite
+ * (test/runtime/runtime-driver.contract.ts).
+ *
+ * Failure semantics: `start` that throws leaves nothing running. `stop` that resolves means the
+ * instance is gone. `inspect` never throws for a gone instance; it says `missing` or `exited`.
+ */
+import type { Duration } from '../util/duration.js';
+import type { Runtime } from '../config/schema.js';
+
+export interface InstanceSpec {
+  /** `<stack>.<service>.<index>` plus a generation suffix, unique per start. */
+  id: string;
+  stack: string;
+  service: string;
+  index: number;
+  command: string;
+  /** When set, command is the executable and these its arguments; otherwise command runs via /bin/sh -c. */
+  args: string[] | null;
+  cwd: string;
+  env: Record<string, string>;
+  user: string | null;
+  /** Limits; drivers that cannot enforce them say so in `limits` of the handle. */
+  memoryBytes: number | null;
+  /** Ports allocated to this instance by name, kept in its record so adoption keeps them. */
+  ports: Record<string, number>;
+  cpuCores: number | null;
+  /** A hash of the resolved spec, so an adopted instance can be compared to the desired one. */
+  specHash: string;
+}
+
+export interface InstanceHandle {
+  id: string;
+  service: string;
+  index: number;
+  /** The service's own process. */
+  pid: number;
+  /** Process group (the supervisor shim that records the exit code); stop signals go to the group. */
+  pgid: number;
+  /** Kernel start time of pid (clock ticks since boot); with pid, identifies the process even if the pid is reused. */
+  startTicks: number;
+  startedAt: string;
+  specHash: string;
+  logFile: string;
+  ports: Record<string, number>;
+  /** e.g. 'cgroup v2' or 'not enforced: /sys/fs/cgroup is read-only'. */
+  limits: string;
+}
+
+export type InstanceStatus =
+  | { state: 'running'; pid: number }
+  | { state: 'exited'; exitCode: number | null; signal: string | null }
+  | { state: 'missing' };
+
+export interface InstanceStats {
+  cpuSeconds: number;
+  rssBytes: number;
+}
+
+export interface DriverCapabilities {
+  users: boolean;
+  limits: boolean;
+  adoption: boolean;
+}
+
+export interface RuntimeDriver {
+  readonly name: Runtime;
+  readonly capabilities: DriverCapabilities;
+  start(spec: InstanceSpec): Promise<InstanceHandle>;
+  /** SIGTERM, then after `grace` SIGKILL. Resolves when the instance is gone. */
+  stop(handle: InstanceHandle, grace: Duration): Promise<InstanceStatus>;
+  inspect(handle: InstanceHandle): Promise<InstanceStatus>;
+  /** Instances of this stack that this driver can find, for adoption after a restart. */
+  list(stack: string): Promise<InstanceHandle[]>;
+  /** Last `lines` lines of the instance's log. */
+  logs(handle: InstanceHandle, opts: { lines: number }): Promise<string>;
+  stats(handle: InstanceHandle): Promise<InstanceStats | undefined>;
+  /** Forget the records of a gone instance. */
+  forget(handle: InstanceHandle): Promise<void>;
+}

@@ -1,0 +1,40 @@
+/**
+ * Where secret values come from at run time. Values are read only when a process starts and go
+ * only into its environment; nothing else ever holds them.
+ *
+ * Order: the environment variable GROUNDWORK_SECRET_<NAME> (dashes as underscores, upper case),
+ * then the file <stateDir>/secrets/<name> (mode 0600, trailing newline trimmed).
+ */
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+export interface SecretSource {
+  /** undefined when the secret has no value anywhere. */
+  tryGet(name: string): string | undefined;
+  /** Where a user puts a value, for error messages. */
+  howToSet(name: string): string;
+}
+
+export function secretEnvName(name: string): string {
+  return `GROUNDWORK_SECRET_${name.replace(/-/g, '_').toUpperCase()}`;
+}
+
+export class EnvFileSecretSource implements SecretSource {
+  constructor(private readonly env: Record<string, string | undefined>, private readonly dir: string) {}
+
+  tryGet(name: string): string | undefined {
+    const fromEnv = this.env[secretEnvName(name)];
+    if (fromEnv !== undefined) return fromEnv;
+    const file = path.join(this.dir, name);
+    try {
+      if ((statSync(file).mode & 0o077) !== 0) return undefined;
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch {
+      return undefined;
+    }
+  }
+
+  howToSet(name: string): string {
+    return `set ${secretEnvName(name)} in the environment, or write it to ${path.join(this.dir, name)} with mode 0600`;
+  }
+}

@@ -1,0 +1,23 @@
+/** Ordered, append-only. PRAGMA user_version records how many have run. */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   INSERT INTO meta (key, value) VALUES ('serial', '0');
+   CREATE TABLE resources (
+     address TEXT PRIMARY KEY, kind TEXT NOT NULL, spec TEXT NOT NULL, outputs TEXT NOT NULL,
+     depends_on TEXT NOT NULL, serial INTEGER NOT NULL, updated_at TEXT NOT NULL);
+   CREATE TABLE changes (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, author TEXT NOT NULL, message TEXT NOT NULL,
+     plan_hash TEXT NOT NULL, serial_before INTEGER NOT NULL, serial_after INTEGER, summary TEXT NOT NULL,
+     started_at TEXT NOT NULL, finished_at TEXT, outcome TEXT NOT NULL);
+   CREATE TABLE journal (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, change_id INTEGER NOT NULL REFERENCES changes(id), address TEXT NOT NULL,
+     action TEXT NOT NULL, status TEXT NOT NULL, error TEXT, started_at TEXT NOT NULL, finished_at TEXT, serial INTEGER);
+   CREATE INDEX journal_change ON journal(change_id);
+   CREATE TABLE locks (
+     name TEXT PRIMARY KEY, holder TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, command TEXT NOT NULL,
+     acquired_at TEXT NOT NULL, expires_at TEXT NOT NULL);`,
+  `CREATE TABLE events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, address TEXT NOT NULL, instance TEXT NOT NULL,
+     type TEXT NOT NULL, reason TEXT NOT NULL);
+   CREATE INDEX events_address ON events(address, id);`,
+];

@@ -1,0 +1,199 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Clock } from '../../util/clock.js';
+import type { Address, JsonObject, ResourceKindName } from '../../model/resource.js';
+import type {
+  ChangeOutcome, ChangeRecord, InstanceEvent, JournalEntry, LeaseHolder, LeaseResult, ResourceRow, StepStatus, StepWrite, Store,
+} from '../store.js';
+import { MIGRATIONS } from './migrations.js';
+
+interface ResourceDbRow { address: string; kind: string; spec: string; outputs: string; depends_on: string; serial: number; updated_at: string }
+interface ChangeDbRow {
+  id: number; kind: string; author: string; message: string; plan_hash: string; serial_before: number; serial_after: number | null;
+  summary: string; started_at: string; finished_at: string | null; outcome: string;
+}
+interface JournalDbRow { id: number; change_id: number; address: string; action: string; status: string; error: string | null; started_at: string; finished_at: string | null; serial: number | null }
+interface LockDbRow { name: string; holder: string; pid: number; host: string; command: string; acquired_at: string; expires_at: string }
+
+/**
+ * SQLite in WAL mode: readers never block the writer, and a kill -9 at any moment leaves a
+ * database the next open recovers (SQLite's own guarantee; synchronous=FULL for the journal).
+ */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+
+  private constructor(db: Database.Database, private readonly clock: Clock) {
+    this.db = db;
+  }
+
+  static open(file: string, clock: Clock): SqliteStore {
+    mkdirSync(path.dirname(file), { recursive: true });
+    const db = new Database(file, { timeout: 5000 });
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    const store = new SqliteStore(db, clock);
+    store.migrate();
+    return store;
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new Error(`the state store was written by a newer Groundwork (schema ${version}, this one knows ${MIGRATIONS.length}); upgrade Groundwork`);
+    }
+    for (let i = version; i < MIGRATIONS.length; i++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[i] as string);
+        this.db.pragma(`user_version = ${i + 1}`);
+      }).immediate();
+    }
+  }
+
+  private now(): string { return this.clock.now().toISOString(); }
+
+  serial(): number {
+    const r = this.db.prepare(`SELECT value FROM meta WHERE key = 'serial'`).get() as { value: string };
+    return Number(r.value);
+  }
+
+  listResources(): ResourceRow[] {
+    return (this.db.prepare('SELECT * FROM resources ORDER BY address').all() as ResourceDbRow[]).map(toResource);
+  }
+
+  tryGetResource(address: Address): ResourceRow | undefined {
+    const r = this.db.prepare('SELECT * FROM resources WHERE address = ?').get(address) as ResourceDbRow | undefined;
+    return r && toResource(r);
+  }
+
+  beginChange(c: Pick<ChangeRecord, 'kind' | 'author' | 'message' | 'planHash' | 'summary'>): number {
+    const r = this.db.prepare(`INSERT INTO changes (kind, author, message, plan_hash, serial_before, summary, started_at, outcome)
+      VALUES (?, ?, ?, ?, ?, ?, ?, 'running')`).run(c.kind, c.author, c.message, c.planHash, this.serial(), JSON.stringify(c.summary), this.now());
+    return Number(r.lastInsertRowid);
+  }
+
+  finishChange(id: number, outcome: ChangeOutcome, summary: Record<string, number>): void {
+    this.db.prepare('UPDATE changes SET outcome = ?, summary = ?, finished_at = ?, serial_after = ? WHERE id = ?')
+      .run(outcome, JSON.stringify(summary), this.now(), this.serial(), id);
+  }
+
+  listChanges(limit = 50): ChangeRecord[] {
+    return (this.db.prepare('SELECT * FROM changes ORDER BY id DESC LIMIT ?').all(limit) as ChangeDbRow[]).map(toChange);
+  }
+
+  tryGetChange(id: number): ChangeRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM changes WHERE id = ?').get(id) as ChangeDbRow | undefined;
+    return r && toChange(r);
+  }
+
+  journal(changeId: number): JournalEntry[] {
+    return (this.db.prepare('SELECT * FROM journal WHERE change_id = ? ORDER BY id').all(changeId) as JournalDbRow[]).map(toJournal);
+  }
+
+  startStep(changeId: number, address: Address, action: string): number {
+    const r = this.db.prepare(`INSERT INTO journal (change_id, address, action, status, started_at) VALUES (?, ?, ?, 'started', ?)`)
+      .run(changeId, address, action, this.now());
+    return Number(r.lastInsertRowid);
+  }
+
+  finishStep(journalId: number, status: Exclude<StepStatus, 'started'>, write: StepWrite, error?: string): number {
+    return this.db.transaction(() => {
+      let serial = this.serial();
+      if (write.kind !== 'none') {
+        serial += 1;
+        this.db.prepare(`UPDATE meta SET value = ? WHERE key = 'serial'`).run(String(serial));
+        if (write.kind === 'upsert') {
+          const r = write.row;
+          this.db.prepare(`INSERT INTO resources (address, kind, spec, outputs, depends_on, serial, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(address) DO UPDATE SET kind = excluded.kind, spec = excluded.spec, outputs = excluded.outputs,
+            depends_on = excluded.depends_on, serial = excluded.serial, updated_at = excluded.updated_at`)
+            .run(r.address, r.kind, JSON.stringify(r.spec), JSON.stringify(r.outputs), JSON.stringify(r.dependsOn), serial, this.now());
+        } else {
+          this.db.prepare('DELETE FROM resources WHERE address = ?').run(write.address);
+        }
+      }
+      this.db.prepare('UPDATE journal SET status = ?, error = ?, finished_at = ?, serial = ? WHERE id = ?')
+        .run(status, error ?? null, this.now(), serial, journalId);
+      return serial;
+    }).immediate();
+  }
+
+  recoverInterrupted(): JournalEntry[] {
+    return this.db.transaction(() => {
+      const rows = (this.db.prepare(`SELECT * FROM journal WHERE status = 'started' ORDER BY id`).all() as JournalDbRow[]).map(toJournal);
+      this.db.prepare(`UPDATE journal SET status = 'interrupted', finished_at = ? WHERE status = 'started'`).run(this.now());
+      this.db.prepare(`UPDATE changes SET outcome = 'interrupted', finished_at = ?, serial_after = ? WHERE outcome = 'running'`).run(this.now(), this.serial());
+      return rows;
+    }).immediate();
+  }
+
+  acquireLease(name: string, h: Omit<LeaseHolder, 'acquiredAt' | 'expiresAt'>, ttlMs: number, isDead: (h: LeaseHolder) => boolean): LeaseResult {
+    return this.db.transaction((): LeaseResult => {
+      const now = this.clock.now();
+      const cur = this.tryGetLease(name);
+      if (cur && cur.holder !== h.holder && new Date(cur.expiresAt) > now && !isDead(cur)) return { acquired: false, heldBy: cur };
+      this.db.prepare(`INSERT OR REPLACE INTO locks (name, holder, pid, host, command, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+        .run(name, h.holder, h.pid, h.host, h.command, now.toISOString(), new Date(now.getTime() + ttlMs).toISOString());
+      return { acquired: true };
+    }).immediate();
+  }
+
+  renewLease(name: string, holder: string, ttlMs: number): boolean {
+    const r = this.db.prepare('UPDATE locks SET expires_at = ? WHERE name = ? AND holder = ?')
+      .run(new Date(this.clock.now().getTime() + ttlMs).toISOString(), name, holder);
+    return r.changes === 1;
+  }
+
+  releaseLease(name: string, holder: string): void {
+    this.db.prepare('DELETE FROM locks WHERE name = ? AND holder = ?').run(name, holder);
+  }
+
+  tryGetLease(name: string): LeaseHolder | undefined {
+    const r = this.db.prepare('SELECT * FROM locks WHERE name = ?').get(name) as LockDbRow | undefined;
+    return r && { holder: r.holder, pid: r.pid, host: r.host, command: r.command, acquiredAt: r.acquired_at, expiresAt: r.expires_at };
+  }
+
+  forceReleaseLease(name: string): LeaseHolder | undefined {
+    const cur = this.tryGetLease(name);
+    this.db.prepare('DELETE FROM locks WHERE name = ?').run(name);
+    return cur;
+  }
+
+  recordEvent(e: Omit<InstanceEvent, 'id' | 'at'>): void {
+    this.db.prepare('INSERT INTO events (at, address, instance, type, reason) VALUES (?, ?, ?, ?, ?)').run(this.now(), e.address, e.instance, e.type, e.reason);
+  }
+
+  listEvents(address?: string, limit = 100): InstanceEvent[] {
+    const rows = address
+      ? this.db.prepare('SELECT * FROM events WHERE address = ? ORDER BY id DESC LIMIT ?').all(address, limit)
+      : this.db.prepare('SELECT * FROM events ORDER BY id DESC LIMIT ?').all(limit);
+    return (rows as InstanceEvent[]).reverse();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function toResource(r: ResourceDbRow): ResourceRow {
+  return {
+    address: r.address as Address, kind: r.kind as ResourceKindName, spec: JSON.parse(r.spec) as JsonObject,
+    outputs: JSON.parse(r.outputs) as JsonObject, dependsOn: JSON.parse(r.depends_on) as Address[], serial: r.serial, updatedAt: r.updated_at,
+  };
+}
+
+function toChange(r: ChangeDbRow): ChangeRecord {
+  return {
+    id: r.id, kind: r.kind as ChangeRecord['kind'], author: r.author, message: r.message, planHash: r.plan_hash,
+    serialBefore: r.serial_before, serialAfter: r.serial_after, summary: JSON.parse(r.summary) as Record<string, number>,
+    startedAt: r.started_at, finishedAt: r.finished_at, outcome: r.outcome as ChangeOutcome,
+  };
+}
+
+function toJournal(r: JournalDbRow): JournalEntry {
+  return {
+    id: r.id, changeId: r.change_id, address: r.address as Address, action: r.action, status: r.status as StepStatus,
+    error: r.error, startedAt: r.started_at, finishedAt: r.finished_at, serial: r.serial,
+  };
+}

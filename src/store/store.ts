@@ -1,0 +1,104 @@
+/**
+ * The state store. One writer; every write that changes resources bumps the serial in the same
+ * transaction. SQLite is the embedded default (store/sqlite).
+ */
+import type { Address, JsonObject, ResourceKindName } from '../model/resource.js';
+
+export interface ResourceRow {
+  address: Address;
+  kind: ResourceKindName;
+  /** The spec last applied (or last observed by refresh). References unresolved. */
+  spec: JsonObject;
+  /** What the kind recorded about the real thing (pids, allocated ports, ...). */
+  outputs: JsonObject;
+  dependsOn: Address[];
+  /** Serial at which this row last changed. */
+  serial: number;
+  updatedAt: string;
+}
+
+export const CHANGE_OUTCOMES = ['running', 'applied', 'partial', 'failed', 'interrupted', 'no-op'] as const;
+export type ChangeOutcome = (typeof CHANGE_OUTCOMES)[number];
+export const STEP_STATUSES = ['started', 'applied', 'failed', 'skipped', 'interrupted'] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
+
+export interface ChangeRecord {
+  id: number;
+  kind: 'apply' | 'refresh' | 'destroy';
+  author: string;
+  message: string;
+  planHash: string;
+  serialBefore: number;
+  serialAfter: number | null;
+  summary: Record<string, number>;
+  startedAt: string;
+  finishedAt: string | null;
+  outcome: ChangeOutcome;
+}
+
+export interface JournalEntry {
+  id: number;
+  changeId: number;
+  address: Address;
+  action: string;
+  status: StepStatus;
+  error: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  serial: number | null;
+}
+
+export interface LeaseHolder {
+  holder: string;
+  pid: number;
+  host: string;
+  command: string;
+  acquiredAt: string;
+  expiresAt: string;
+}
+
+export type LeaseResult = { acquired: true } | { acquired: false; heldBy: LeaseHolder };
+
+/** What a step's completion writes, atomically with its journal row and the serial bump. */
+export type StepWrite =
+  | { kind: 'upsert'; row: Omit<ResourceRow, 'serial' | 'updatedAt'> }
+  | { kind: 'delete'; address: Address }
+  | { kind: 'none' };
+
+export interface InstanceEvent {
+  id: number;
+  at: string;
+  address: string;
+  instance: string;
+  type: string;
+  reason: string;
+}
+
+export interface Store {
+  serial(): number;
+  listResources(): ResourceRow[];
+  tryGetResource(address: Address): ResourceRow | undefined;
+
+  beginChange(c: Pick<ChangeRecord, 'kind' | 'author' | 'message' | 'planHash' | 'summary'>): number;
+  finishChange(id: number, outcome: ChangeOutcome, summary: Record<string, number>): void;
+  listChanges(limit?: number): ChangeRecord[];
+  tryGetChange(id: number): ChangeRecord | undefined;
+  journal(changeId: number): JournalEntry[];
+  /** Journals the intent before the step touches the world. */
+  startStep(changeId: number, address: Address, action: string): number;
+  /** Records the result, applies the state write and bumps the serial, in one transaction. Returns the new serial. */
+  finishStep(journalId: number, status: Exclude<StepStatus, 'started'>, write: StepWrite, error?: string): number;
+  /** Steps and changes left `started`/`running` by a process that died; marks them interrupted and returns them. */
+  recoverInterrupted(): JournalEntry[];
+
+  acquireLease(name: string, holder: Omit<LeaseHolder, 'acquiredAt' | 'expiresAt'>, ttlMs: number, isDead: (h: LeaseHolder) => boolean): LeaseResult;
+  renewLease(name: string, holder: string, ttlMs: number): boolean;
+  releaseLease(name: string, holder: string): void;
+  tryGetLease(name: string): LeaseHolder | undefined;
+  forceReleaseLease(name: string): LeaseHolder | undefined;
+
+  recordEvent(e: Omit<InstanceEvent, 'id' | 'at'>): void;
+  listEvents(address?: string, limit?: number): InstanceEvent[];
+
+  close(): void;
+}
