@@ -10,9 +10,14 @@ import { refreshCommand } from './commands/refresh.js';
 import { unlockCommand } from './commands/unlock.js';
 import { validateCommand } from './commands/validate.js';
 import { schemaCommand } from './commands/schema.js';
+import { upCommand } from './commands/up.js';
+import { statusCommand } from './commands/status.js';
+import { logsCommand } from './commands/logs.js';
+import { downCommand, restartCommand } from './commands/restart.js';
 
 export const COMMANDS: Command[] = [
-  initCommand, validateCommand, planCommand, applyCommand, refreshCommand, historyCommand, showCommand, unlockCommand, schemaCommand,
+  initCommand, validateCommand, planCommand, applyCommand, refreshCommand, upCommand, statusCommand, logsCommand, restartCommand, downCommand,
+  historyCommand, showCommand, unlockCommand, schemaCommand,
 ];
 
 export function registerCommands(extra: Command[]): void {

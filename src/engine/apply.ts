@@ -37,6 +37,8 @@ export interface ApplyOptions {
   message: string;
   onEvent?: (e: ApplyEvent) => void;
   portRange?: { from: number; to: number };
+  /** The daemon pauses supervision of a resource while its step runs. */
+  hooks?: { beforeStep?(address: Address): Promise<void>; afterStep?(address: Address): void };
 }
 
 /** Every port recorded in state, so a new allocation never collides with a running instance. */
@@ -61,6 +63,11 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
   const recovered: JournalEntry[] = store.recoverInterrupted();
   if (recovered.length) emit({ type: 'recovered', entries: recovered.map((j) => ({ address: j.address, action: j.action, changeId: j.changeId })) });
 
+  if (plan.steps.length === 0 && recovered.length === 0) {
+    // Nothing to do and nothing to finish: no change record, so history shows only real changes.
+    return { changeId: 0, outcome: 'no-op', applied: [], failed: [], skipped: [], serial: store.serial() };
+  }
+
   const rows = store.listResources();
   const outputs = new Map<Address, JsonObject>(rows.map((r) => [r.address, r.outputs]));
   const recordedSpec = new Map(rows.map((r) => [r.address, r]));
@@ -83,8 +90,16 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
   const result: ApplyResult = { changeId, outcome: 'running', applied: [], failed: [], skipped: [], serial: store.serial() };
 
   const runStep = async (step: PlanStep): Promise<void> => {
+    try {
+      await runStepInner(step);
+    } finally {
+      opts.hooks?.afterStep?.(step.address);
+    }
+  };
+  const runStepInner = async (step: PlanStep): Promise<void> => {
     const started = Date.now();
     emit({ type: 'step-start', address: step.address, action: step.action });
+    await opts.hooks?.beforeStep?.(step.address);
     const journalId = store.startStep(changeId, step.address, step.action);
     const kind = kinds[step.kind];
     const prior = recordedSpec.get(step.address);

@@ -97,6 +97,12 @@ export interface Store {
   tryGetLease(name: string): LeaseHolder | undefined;
   forceReleaseLease(name: string): LeaseHolder | undefined;
 
+  /**
+   * Runtime facts (a restarted instance's new pid) for an existing resource. Does not bump the
+   * serial: the applied configuration did not change, so saved plans stay valid.
+   */
+  recordRuntimeOutputs(address: Address, outputs: JsonObject): void;
+
   recordEvent(e: Omit<InstanceEvent, 'id' | 'at'>): void;
   listEvents(address?: string, limit?: number): InstanceEvent[];
 

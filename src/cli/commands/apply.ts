@@ -4,11 +4,13 @@ import { applyPlan, type ApplyEvent, type ApplyResult } from '../../engine/apply
 import { LeaseHeldError, withLease } from '../../engine/lock.js';
 import { makePlan, PLAN_FORMAT_VERSION, type Plan } from '../../engine/plan.js';
 import type { Store } from '../../store/store.js';
+import { stalePlanReason } from '../../engine/stale-plan.js';
 import { defineCommand, STACK_FLAGS } from '../command.js';
 import { EXIT, UserError, type CliIo } from '../io.js';
 import { renderPlan } from '../render-plan.js';
 import { colourEnabled, makeStyle, type Style } from '../style.js';
-import { authorOf, makeRuntime, openStore, requireModel, stateDirOf } from '../workspace.js';
+import { authorOf, makeRuntime, openStore, parseVars, requireModel, stateDirOf } from '../workspace.js';
+import { streamLines, tryConnect, type DaemonConnection } from '../daemon-client.js';
 
 export function readSavedPlan(file: string): Plan {
   let plan: Plan;
@@ -21,20 +23,6 @@ export function readSavedPlan(file: string): Plan {
     throw new UserError(`${file} is not a Groundwork plan (format ${PLAN_FORMAT_VERSION}); make one with \`groundwork plan --out FILE\``);
   }
   return plan;
-}
-
-/** Why a saved plan may not be applied any more, or undefined when it still may. */
-export function stalePlanReason(plan: Plan, store: Store, configHash: string): string | undefined {
-  const serial = store.serial();
-  if (plan.stateSerial !== serial) {
-    const since = store.listChanges(20).filter((c) => (c.serialAfter ?? c.serialBefore) > plan.stateSerial);
-    const what = since.map((c) => `  change #${c.id} (${c.kind}) by ${c.author} at ${c.startedAt}: ${c.message || '(no message)'} [${c.outcome}]`).join('\n');
-    return `the state moved from serial ${plan.stateSerial} to ${serial} since this plan was made:\n${what || '  (changes no longer listed)'}\nRun \`groundwork plan --out FILE\` again and review the new plan.`;
-  }
-  if (plan.configHash !== configHash) {
-    return 'the stack file changed since this plan was made; run `groundwork plan --out FILE` again and review the new plan.';
-  }
-  return undefined;
 }
 
 export function renderEvent(e: ApplyEvent, style: Style): string | undefined {
@@ -77,6 +65,14 @@ export const applyCommand = defineCommand({
     const style = makeStyle(colourEnabled(io.env, io.isTty));
     const parallelism = flags.parallelism ?? 8;
     if (!Number.isInteger(parallelism) || parallelism < 1) throw new UserError('--parallelism needs a whole number of at least 1', EXIT.usage);
+    const daemon = tryConnect(stateDir);
+    if (daemon) {
+      store.close();
+      return applyThroughDaemon(io, daemon, style, {
+        vars: parseVars(flags.var), message: flags.message ?? '', author: authorOf(io.env), parallelism,
+        ...(flags.plan ? { plan: readSavedPlan(path.resolve(io.cwd, flags.plan)) } : {}),
+      }, flags.json);
+    }
     try {
       return await withLease(store, `groundwork apply`, async () => runApply(io, flags.json, store, style, async (rt) => {
         const rtKinds = rt.kinds;
@@ -101,11 +97,7 @@ async function runApply(io: CliIo, json: boolean, store: Store, style: Style, ge
   rt: ReturnType<typeof makeRuntime>, parallelism: number, message: string, author: string): Promise<number> {
   const plan = await getPlan(rt);
   if (!json) io.stdout(renderPlan(plan, style));
-  if (plan.steps.length === 0 && store.recoverInterrupted().length === 0) {
-    if (json) io.stdout(`${JSON.stringify({ type: 'change-end', result: { outcome: 'no-op', applied: [], failed: [], skipped: [], serial: store.serial() } })}\n`);
-    return EXIT.ok;
-  }
-  if (!json) io.stdout('\n');
+  if (!json && plan.steps.length) io.stdout('\n');
   const result = await applyPlan(plan, {
     store, kinds: rt.kinds, context: rt.context, parallelism, author, message,
     onEvent: (e) => {
@@ -114,6 +106,28 @@ async function runApply(io: CliIo, json: boolean, store: Store, style: Style, ge
       if (line) io.stdout(`${line}\n`);
     },
   });
-  if (!json) io.stdout(renderResult(result, style));
+  if (!json && result.outcome !== 'no-op') io.stdout(renderResult(result, style));
+  if (json && result.outcome === 'no-op') io.stdout(`${JSON.stringify({ seq: 0, type: 'change-end', result })}\n`);
+  return result.outcome === 'applied' || result.outcome === 'no-op' ? EXIT.ok : EXIT.failed;
+}
+
+async function applyThroughDaemon(io: CliIo, conn: DaemonConnection, style: Style, body: Record<string, unknown>, json: boolean): Promise<number> {
+  let result: ApplyResult | undefined;
+  let failure: string | undefined;
+  await streamLines(conn, 'POST', '/v1/apply', body, (raw) => {
+    if (json) io.stdout(`${raw}\n`);
+    type Line = { type: 'plan'; plan: Plan } | { type: 'result'; result: ApplyResult } | { type: 'error'; error: { message: string } } | ApplyEvent;
+    const line = JSON.parse(raw) as Line;
+    if (line.type === 'plan') { if (!json) io.stdout(`${renderPlan(line.plan, style)}\n`); return; }
+    if (line.type === 'result') { result = line.result; return; }
+    if (line.type === 'error') { failure = line.error.message; return; }
+    if (!json) {
+      const text = renderEvent(line, style);
+      if (text) io.stdout(`${text}\n`);
+    }
+  });
+  if (failure) throw new UserError(failure, failure.startsWith('refusing') ? EXIT.refused : EXIT.failed);
+  if (!result) throw new UserError('the daemon ended the apply without a result; see its log');
+  if (!json && result.outcome !== 'no-op') io.stdout(renderResult(result, style));
   return result.outcome === 'applied' || result.outcome === 'no-op' ? EXIT.ok : EXIT.failed;
 }

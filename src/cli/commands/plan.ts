@@ -6,8 +6,23 @@ import { defineCommand, STACK_FLAGS } from '../command.js';
 import { EXIT } from '../io.js';
 import { renderPlan } from '../render-plan.js';
 import { colourEnabled, makeStyle } from '../style.js';
-import { authorOf, makeRuntime, openStore, requireModel, stateDirOf } from '../workspace.js';
+import { authorOf, makeRuntime, openStore, parseVars, requireModel, stateDirOf } from '../workspace.js';
 import { renderDrift } from './refresh.js';
+import type { Plan } from '../../engine/plan.js';
+import type { RefreshResult } from '../../engine/refresh.js';
+import type { CliIo } from '../io.js';
+import type { Style } from '../style.js';
+import { getJson, tryConnect } from '../daemon-client.js';
+
+function emitPlan(io: CliIo, plan: Plan, flags: { out?: string; json: boolean; 'exit-code': boolean }, style: Style, drift: RefreshResult | undefined): number {
+  if (flags.out) writeFileSync(path.resolve(io.cwd, flags.out), `${JSON.stringify(plan, null, 2)}\n`, { mode: 0o600 });
+  if (flags.json) io.stdout(`${JSON.stringify(drift ? { ...plan, drift: drift.reports } : plan, null, 2)}\n`);
+  else {
+    io.stdout(renderPlan(plan, style));
+    if (flags.out) io.stdout(`\nSaved the plan to ${flags.out}. Apply exactly this plan with: groundwork apply --plan ${flags.out}\n`);
+  }
+  return flags['exit-code'] && plan.steps.length ? EXIT.changes : EXIT.ok;
+}
 
 export const planCommand = defineCommand({
   name: 'plan',
@@ -22,6 +37,16 @@ export const planCommand = defineCommand({
   async run(flags, _pos, io) {
     const model = await requireModel(io, flags);
     const stateDir = stateDirOf(io, flags);
+    const daemon = tryConnect(stateDir);
+    if (daemon) {
+      const style = makeStyle(colourEnabled(io.env, io.isTty));
+      if (flags.refresh) {
+        const r = await getJson<RefreshResult>(daemon, 'POST', '/v1/refresh', {});
+        if (!flags.json) io.stdout(renderDrift(r.reports, style));
+      }
+      const plan = await getJson<Plan>(daemon, 'POST', '/v1/plan', { vars: parseVars(flags.var) });
+      return emitPlan(io, plan, flags, style, undefined);
+    }
     const store = openStore(stateDir);
     try {
       const style = makeStyle(colourEnabled(io.env, io.isTty));
@@ -32,13 +57,7 @@ export const planCommand = defineCommand({
         if (!flags.json) io.stdout(renderDrift(drift.reports, style));
       }
       const plan = makePlan(model, store.listResources(), store.serial(), makeRuntime(model.stack, model.dir, stateDir, io.env).kinds);
-      if (flags.out) writeFileSync(path.resolve(io.cwd, flags.out), `${JSON.stringify(plan, null, 2)}\n`, { mode: 0o600 });
-      if (flags.json) io.stdout(`${JSON.stringify(drift ? { ...plan, drift: drift.reports } : plan, null, 2)}\n`);
-      else {
-        io.stdout(renderPlan(plan, style));
-        if (flags.out) io.stdout(`\nSaved the plan to ${flags.out}. Apply exactly this plan with: groundwork apply --plan ${flags.out}\n`);
-      }
-      return flags['exit-code'] && plan.steps.length ? EXIT.changes : EXIT.ok;
+      return emitPlan(io, plan, flags, style, drift);
     } finally {
       store.close();
     }

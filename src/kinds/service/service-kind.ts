@@ -134,6 +134,16 @@ export class ServiceKind implements ResourceKind {
     return ports;
   }
 
+  /**
+   * Starts instance `index` on the given ports and waits until it is ready; throws (leaving
+   * nothing running) when it does not become ready. The daemon's supervisor restarts through this.
+   */
+  async startOne(ctx: KindContext, address: Address, spec: ServiceSpec, index: number, ports: Record<string, number>): Promise<InstanceOutput> {
+    const name = address.slice('service.'.length);
+    const hash = instanceSpecHash(spec, ports, dependencyValues(ctx, spec));
+    return this.startInstance(ctx, address, this.driver(ctx, spec), name, spec, index, ports, hash);
+  }
+
   private async startInstance(ctx: KindContext, address: Address, driver: RuntimeDriver, name: string, spec: ServiceSpec, index: number, ports: Record<string, number>, hash: string): Promise<InstanceOutput> {
     const resolved = resolveInstance(ctx, name, spec, ports, baseEnv(name, index, ctx.stack, spec.user));
     const id = `${name}-${index}-${randomBytes(3).toString('hex')}`;

@@ -43,6 +43,8 @@ export interface InstanceOutput {
   logFile: string;
   limits: string;
   ports: Record<string, number>;
+  /** Restarts by the supervisor since the instance was last deployed. */
+  restarts?: number;
   /** Set by refresh when the instance is no longer running. */
   gone?: string;
 }

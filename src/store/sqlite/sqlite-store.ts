@@ -160,6 +160,10 @@ export class SqliteStore implements Store {
     return cur;
   }
 
+  recordRuntimeOutputs(address: Address, outputs: JsonObject): void {
+    this.db.prepare('UPDATE resources SET outputs = ? WHERE address = ?').run(JSON.stringify(outputs), address);
+  }
+
   recordEvent(e: Omit<InstanceEvent, 'id' | 'at'>): void {
     this.db.prepare('INSERT INTO events (at, address, instance, type, reason) VALUES (?, ?, ?, ?, ?)').run(this.now(), e.address, e.instance, e.type, e.reason);
   }

@@ -1,0 +1,127 @@
+/**
+ * Child process of plan-scale.bench.ts: runs one scenario once, the way the CLI does it, and
+ * reports its wall time (modules already loaded), per-phase times and peak RSS.
+ *
+ *   node --import tsx bench/plan-scale/measure.ts SCENARIO '{"root":...,"file":...,"stateDir":...}'
+ */
+import path from 'node:path';
+import { peakRssMiB, reportToParent } from '../harness/child.js';
+import { importDist } from '../harness/dist.js';
+import { recordOnlyKinds } from './record-only-kinds.js';
+import { SCENARIOS, type MeasureConfig, type MeasureReport, type Scenario } from './scenario.js';
+
+async function main(): Promise<void> {
+  const scenario = process.argv[2] as Scenario;
+  if (!SCENARIOS.includes(scenario)) throw new Error(`unknown scenario ${scenario}; one of ${SCENARIOS.join(', ')}`);
+  const cfg = JSON.parse(process.argv[3] ?? '{}') as MeasureConfig;
+  const { root } = cfg;
+  const { loadStack } = await importDist<typeof import('../../src/config/load.js')>(root, 'config/load.js');
+  const { buildModel } = await importDist<typeof import('../../src/model/build-model.js')>(root, 'model/build-model.js');
+  const { makePlan } = await importDist<typeof import('../../src/engine/plan.js')>(root, 'engine/plan.js');
+  const { applyPlan } = await importDist<typeof import('../../src/engine/apply.js')>(root, 'engine/apply.js');
+  const { withLease } = await importDist<typeof import('../../src/engine/lock.js')>(root, 'engine/lock.js');
+  const { makeRuntime, openStore } = await importDist<typeof import('../../src/cli/workspace.js')>(root, 'cli/workspace.js');
+
+  const phases: Record<string, number> = {};
+  const outcome: Record<string, number | string> = {};
+  const started = performance.now();
+  let last = started;
+  const phase = (name: string) => {
+    const now = performance.now();
+    phases[name] = (phases[name] ?? 0) + (now - last);
+    last = now;
+  };
+  const expect = (what: string, actual: number | string, wanted: number | string) => {
+    outcome[what] = actual;
+    if (actual !== wanted) throw new Error(`${scenario}: expected ${what} = ${wanted}, found ${actual}; the bench is not measuring what it says`);
+  };
+
+  // As `groundwork validate|plan|apply` do it: workspace.requireModel, then openStore.
+  const model = async () => {
+    const loaded = await loadStack(cfg.file);
+    phase('load+validate');
+    if (!loaded.config) throw new Error(`the generated stack is invalid:\n${loaded.diagnostics.slice(0, 5).map((d) => `${d.line}:${d.column} ${d.message}`).join('\n')}`);
+    const built = buildModel(loaded.config, { dir: loaded.dir, configHash: loaded.configHash, file: loaded.file }, { cli: {}, env: {} });
+    if (!built.model) throw new Error(`buildModel failed: ${built.diagnostics[0]?.message ?? 'no model'}`);
+    phase('model');
+    return built.model;
+  };
+
+  switch (scenario) {
+    case 'baseline':
+      break;
+    case 'validate': {
+      const loaded = await loadStack(cfg.file);
+      phase('load+validate');
+      expect('diagnostics', loaded.diagnostics.length, 0);
+      break;
+    }
+    case 'plan-create':
+    case 'plan-noop': {
+      const m = await model();
+      const store = openStore(cfg.stateDir);
+      phase('open store');
+      const rows = store.listResources();
+      const serial = store.serial();
+      phase('read state');
+      const rt = makeRuntime(m.stack, m.dir, cfg.stateDir, {});
+      const plan = makePlan(m, rows, serial, rt.kinds);
+      phase('plan');
+      store.close();
+      phase('close store');
+      if (scenario === 'plan-create') expect('creates', plan.summary.create, cfg.resources);
+      else expect('unchanged', plan.summary.unchanged, cfg.resources);
+      expect('steps', plan.steps.length, scenario === 'plan-create' ? cfg.resources : 0);
+      break;
+    }
+    case 'apply-noop': {
+      const m = await model();
+      const store = openStore(cfg.stateDir);
+      phase('open store');
+      try {
+        await withLease(store, 'groundwork apply', async () => {
+          phase('take lease');
+          const rows = store.listResources();
+          const serial = store.serial();
+          phase('read state');
+          const rt = makeRuntime(m.stack, m.dir, cfg.stateDir, {});
+          const plan = makePlan(m, rows, serial, rt.kinds);
+          phase('plan');
+          expect('steps', plan.steps.length, 0);
+          const result = await applyPlan(plan, { store, kinds: rt.kinds, context: rt.context, parallelism: 8, author: 'bench', message: 'plan-scale no-op apply' });
+          phase('apply');
+          expect('outcome', result.outcome, 'no-op');
+        });
+        phase('release lease');
+      } finally {
+        store.close();
+        phase('close store');
+      }
+      break;
+    }
+    case 'seed': {
+      // Not a measurement: records every resource through the real apply path, with kinds that
+      // only record (see record-only-kinds.ts).
+      const m = await model();
+      const store = openStore(cfg.stateDir);
+      try {
+        const rt = makeRuntime(m.stack, m.dir, cfg.stateDir, {});
+        const plan = makePlan(m, store.listResources(), store.serial(), rt.kinds);
+        phase('plan');
+        const result = await applyPlan(plan, { store, kinds: recordOnlyKinds(rt.kinds), context: rt.context, parallelism: 8, author: 'bench', message: 'plan-scale seed (record-only kinds)' });
+        phase('apply (record only)');
+        expect('outcome', result.outcome, 'applied');
+        expect('rows', store.listResources().length, cfg.resources);
+      } finally {
+        store.close();
+      }
+      break;
+    }
+  }
+  reportToParent({ scenario, ms: performance.now() - started, rssMiB: peakRssMiB(), phases, outcome } satisfies MeasureReport);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${path.basename(process.argv[1] ?? 'measure')}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exitCode = 1;
+});

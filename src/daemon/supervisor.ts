@@ -1,0 +1,358 @@
+/**
+ * Keeps every instance of every applied service running and watched: restarts exited
+ * instances by their restart policy (backoff, crash-loop detection), runs readiness and liveness
+ * probes, and records state changes as events. Instances are found in recorded state, so a
+ * restarted daemon adopts what is running (same pids) and still learns how a dead one ended.
+ */
+import type { Address, JsonObject } from '../model/resource.js';
+import type { KindContext } from '../kinds/resource-kind.js';
+import type { ServiceKind } from '../kinds/service/service-kind.js';
+import { handleOf } from '../kinds/service/service-kind.js';
+import { probeTarget } from '../kinds/service/probe-target.js';
+import { asServiceOutputs, asServiceSpec, toJson, type InstanceOutput, type ProbeSpec, type ServiceSpec } from '../kinds/service/service-spec.js';
+import { probe } from '../observe/probe.js';
+import type { InstanceStatus, RuntimeDriver } from '../runtime/runtime-driver.js';
+import type { Store } from '../store/store.js';
+import type { Clock } from '../util/clock.js';
+import { Duration } from '../util/duration.js';
+import type { Logger } from '../util/logger.js';
+import { DEFAULT_BACKOFF, RestartTracker, type BackoffSettings } from './restart-policy.js';
+import { baseEnv } from '../kinds/service/service-kind.js';
+import path from 'node:path';
+
+export const INSTANCE_STATES = ['starting', 'healthy', 'unhealthy', 'crashloop', 'stopped', 'exited'] as const;
+export type InstanceState = (typeof INSTANCE_STATES)[number];
+
+export interface InstanceView {
+  service: string;
+  index: number;
+  id: string | null;
+  pid: number | null;
+  state: InstanceState;
+  reason: string;
+  since: string;
+  startedAt: string | null;
+  restarts: number;
+  ports: Record<string, number>;
+  ready: boolean;
+  lastProbe: string | null;
+  limits: string | null;
+  lastExit: { code: number | null; signal: string | null; at: string } | null;
+}
+
+interface Monitor {
+  address: Address;
+  service: string;
+  index: number;
+  inst: InstanceOutput | undefined;
+  up: boolean;
+  state: InstanceState;
+  reason: string;
+  since: number;
+  restarts: number;
+  tracker: RestartTracker;
+  ready: boolean;
+  lastProbe: string | null;
+  lastExit: InstanceView['lastExit'];
+  timers: NodeJS.Timeout[];
+  busy: boolean;
+  generation: number;
+}
+
+export interface SupervisorDeps {
+  store: Store;
+  kind: ServiceKind;
+  /** A kind context for restarts (ports are kept per instance, so no allocation happens). */
+  context: () => KindContext;
+  clock: Clock;
+  logger: Logger;
+  backoff?: BackoffSettings;
+  /** How often instances are checked for exit. */
+  pollEvery?: Duration;
+}
+
+export class Supervisor {
+  private readonly monitors = new Map<string, Monitor>();
+  private readonly paused = new Set<Address>();
+  private readonly stoppedServices = new Set<Address>();
+  private poller: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly deps: SupervisorDeps) {}
+
+  private key(address: Address, index: number): string { return `${address}#${index}`; }
+  private now(): number { return this.deps.clock.now().getTime(); }
+
+  start(): void {
+    for (const row of this.deps.store.listResources()) if (row.kind === 'service') this.sync(row.address);
+    const every = (this.deps.pollEvery ?? Duration.milliseconds(200)).toMilliseconds();
+    this.poller = setInterval(() => { void this.poll(); }, every);
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.poller) clearInterval(this.poller);
+    for (const m of this.monitors.values()) this.clearTimers(m);
+  }
+
+  /** Stop watching a service while apply changes it; resolves when no restart is in flight. */
+  async pause(address: Address): Promise<void> {
+    this.paused.add(address);
+    for (const m of this.monitorsOf(address)) this.clearTimers(m);
+    while (this.monitorsOf(address).some((m) => m.busy)) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** Resume after apply: rebuild the monitors from what apply recorded. */
+  resume(address: Address): void {
+    this.paused.delete(address);
+    this.stoppedServices.delete(address);
+    this.sync(address);
+  }
+
+  private monitorsOf(address: Address): Monitor[] {
+    return [...this.monitors.values()].filter((m) => m.address === address);
+  }
+
+  private driverFor(spec: ServiceSpec): RuntimeDriver {
+    const d = this.deps.context().drivers[spec.runtime];
+    if (!d) throw new Error(`runtime ${spec.runtime} is not available`);
+    return d;
+  }
+
+  /** Builds monitors for a service from its recorded row; forgets monitors of removed instances. */
+  sync(address: Address): void {
+    const row = this.deps.store.tryGetResource(address);
+    const old = this.monitorsOf(address);
+    for (const m of old) this.clearTimers(m);
+    if (!row || row.kind !== 'service') {
+      for (const m of old) this.monitors.delete(this.key(m.address, m.index));
+      return;
+    }
+    const spec = asServiceSpec(row.spec);
+    const instances = asServiceOutputs(row.outputs).instances;
+    for (const m of old) if (!instances.some((i) => i.index === m.index)) this.monitors.delete(this.key(address, m.index));
+    for (const inst of instances) {
+      const k = this.key(address, inst.index);
+      const prev = this.monitors.get(k);
+      const sameInstance = prev?.inst?.id === inst.id;
+      const m: Monitor = {
+        address, service: address.slice('service.'.length), index: inst.index, inst, up: true,
+        state: sameInstance && prev ? prev.state : 'starting', reason: sameInstance && prev ? prev.reason : 'watching',
+        since: sameInstance && prev ? prev.since : this.now(), restarts: inst.restarts ?? 0,
+        tracker: prev?.tracker ?? new RestartTracker(this.deps.backoff ?? DEFAULT_BACKOFF),
+        ready: sameInstance && prev ? prev.ready : false, lastProbe: sameInstance && prev ? prev.lastProbe : null,
+        lastExit: prev?.lastExit ?? null, timers: [], busy: false, generation: (prev?.generation ?? 0) + 1,
+      };
+      this.monitors.set(k, m);
+      if (inst.gone) {
+        m.up = false;
+        void this.onExit(m, spec, { state: 'exited', exitCode: null, signal: null }, inst.gone);
+      } else {
+        this.startProbes(m, spec);
+      }
+    }
+  }
+
+  private setState(m: Monitor, state: InstanceState, reason: string): void {
+    if (m.state === state && m.reason === reason) return;
+    m.state = state;
+    m.reason = reason;
+    m.since = this.now();
+    this.deps.store.recordEvent({ address: m.address, instance: `${m.service}/${m.index}`, type: state, reason });
+    this.deps.logger.log('info', 'instance state', { service: m.service, index: m.index, state, reason });
+  }
+
+  private clearTimers(m: Monitor): void {
+    for (const t of m.timers) clearTimeout(t);
+    m.timers = [];
+    m.generation++;
+  }
+
+  private async poll(): Promise<void> {
+    if (this.closed) return;
+    for (const m of [...this.monitors.values()]) {
+      if (!m.up || m.busy || !m.inst || this.paused.has(m.address) || this.stoppedServices.has(m.address)) continue;
+      const row = this.deps.store.tryGetResource(m.address);
+      if (!row) continue;
+      const spec = asServiceSpec(row.spec);
+      let status: InstanceStatus;
+      try {
+        status = await this.driverFor(spec).inspect(handleOf(m.inst, m.service));
+      } catch (e) {
+        this.deps.logger.log('warn', 'inspect failed', { service: m.service, error: (e as Error).message });
+        continue;
+      }
+      if (status.state !== 'running' && m.up && !m.busy && !this.paused.has(m.address)) {
+        m.up = false;
+        await this.onExit(m, spec, status, undefined);
+      }
+    }
+  }
+
+  private async onExit(m: Monitor, spec: ServiceSpec, status: InstanceStatus, why: string | undefined): Promise<void> {
+    this.clearTimers(m);
+    m.ready = false;
+    const code = status.state === 'exited' ? status.exitCode : null;
+    const signal = status.state === 'exited' ? status.signal : null;
+    const reason = why ?? (status.state === 'exited' ? `exited${code !== null ? ` with code ${code}` : ''}${signal ? ` (${signal})` : ''}` : 'vanished');
+    m.lastExit = { code, signal, at: new Date(this.now()).toISOString() };
+    this.deps.store.recordEvent({ address: m.address, instance: `${m.service}/${m.index}`, type: 'exit', reason: `pid ${m.inst?.pid ?? '?'} ${reason}` });
+    const ran = m.inst ? this.now() - Date.parse(m.inst.startedAt) : 0;
+    const decision = m.tracker.decide(spec.restart, code, this.now(), ran);
+    if (!decision.restart) {
+      this.setState(m, 'exited', `${reason}; ${decision.reason}`);
+      this.recordInstance(m, m.inst ? { ...m.inst, gone: reason } : undefined);
+      return;
+    }
+    this.setState(m, decision.crashLoop ? 'crashloop' : 'starting', `${reason}; ${decision.crashLoop ? decision.reason : `restarting${decision.delay.toMilliseconds() ? ` in ${decision.delay}` : ''}`}`);
+    m.busy = true;
+    const gen = m.generation;
+    const t = setTimeout(() => { void this.restart(m, gen); }, decision.delay.toMilliseconds());
+    m.timers.push(t);
+  }
+
+  private async restart(m: Monitor, gen: number): Promise<void> {
+    if (this.closed || gen !== m.generation || this.paused.has(m.address) || this.stoppedServices.has(m.address)) { m.busy = false; return; }
+    const row = this.deps.store.tryGetResource(m.address);
+    if (!row) { m.busy = false; return; }
+    const spec = asServiceSpec(row.spec);
+    const driver = this.driverFor(spec);
+    const ports = m.inst?.ports ?? {};
+    try {
+      if (m.inst) {
+        const h = handleOf(m.inst, m.service);
+        if ((await driver.inspect(h)).state === 'running') await driver.stop(h, Duration.parse(spec.stop_grace));
+        await driver.forget(h);
+      }
+      const inst = await this.deps.kind.startOne(this.deps.context(), m.address, spec, m.index, ports);
+      m.restarts++;
+      m.inst = { ...inst, restarts: m.restarts };
+      m.up = true;
+      m.busy = false;
+      this.recordInstance(m, m.inst);
+      this.deps.store.recordEvent({ address: m.address, instance: `${m.service}/${m.index}`, type: 'restarted', reason: `pid ${inst.pid} (restart #${m.restarts})` });
+      this.setState(m, 'starting', `restarted (pid ${inst.pid})`);
+      this.startProbes(m, spec);
+    } catch (e) {
+      m.busy = false;
+      m.up = false;
+      m.restarts++;
+      await this.onExit(m, spec, { state: 'exited', exitCode: null, signal: null }, `failed to start: ${(e as Error).message}`);
+    }
+  }
+
+  /** Writes one instance's new facts into the service's recorded outputs. */
+  private recordInstance(m: Monitor, inst: InstanceOutput | undefined): void {
+    const row = this.deps.store.tryGetResource(m.address);
+    if (!row) return;
+    const outs = asServiceOutputs(row.outputs);
+    const others = outs.instances.filter((i) => i.index !== m.index);
+    const instances = inst ? [...others, inst] : others;
+    this.deps.store.recordRuntimeOutputs(m.address, toJson({ instances: instances.sort((a, b) => a.index - b.index) }) as JsonObject);
+  }
+
+  private startProbes(m: Monitor, spec: ServiceSpec): void {
+    if (!m.inst) return;
+    const env = baseEnv(m.service, m.index, this.deps.context().stack, spec.user);
+    const cwd = path.resolve(this.deps.context().dir, spec.cwd);
+    if (!spec.health) {
+      m.ready = true;
+      this.setState(m, 'healthy', 'running (no health check)');
+    } else {
+      this.probeLoop(m, spec.health, 'readiness', env, cwd);
+    }
+    if (spec.liveness) this.probeLoop(m, spec.liveness, 'liveness', env, cwd);
+  }
+
+  private probeLoop(m: Monitor, p: ProbeSpec, role: 'readiness' | 'liveness', env: Record<string, string>, cwd: string): void {
+    const inst = m.inst;
+    if (!inst) return;
+    const target = probeTarget(p, inst.ports, cwd, env);
+    if (!target) return;
+    const interval = Duration.parse(p.interval);
+    const timeout = Duration.parse(p.timeout);
+    const startPeriodEnds = Date.parse(inst.startedAt) + Duration.parse(p.start_period).toMilliseconds();
+    const gen = m.generation;
+    let successes = 0;
+    let failures = 0;
+    const tick = async () => {
+      if (gen !== m.generation || this.closed || !m.up) return;
+      const r = await probe(target, timeout);
+      if (gen !== m.generation || this.closed || !m.up) return;
+      if (role === 'readiness') m.lastProbe = r.detail;
+      if (r.ok) { successes++; failures = 0; } else if (this.now() >= startPeriodEnds) { failures++; successes = 0; }
+      if (role === 'readiness') {
+        if (r.ok && successes >= p.healthy && !m.ready) { m.ready = true; this.setState(m, 'healthy', r.detail); }
+        if (!r.ok && failures >= p.unhealthy && (m.ready || m.state === 'starting')) {
+          m.ready = false;
+          this.setState(m, 'unhealthy', `${failures} failed probes: ${r.detail}`);
+        }
+      } else if (!r.ok && failures >= p.unhealthy) {
+        this.deps.store.recordEvent({ address: m.address, instance: `${m.service}/${m.index}`, type: 'liveness-failed', reason: r.detail });
+        failures = 0;
+        const row = this.deps.store.tryGetResource(m.address);
+        if (row && m.inst) {
+          const spec = asServiceSpec(row.spec);
+          // Stopping it makes the poller see the exit and restart it by policy.
+          await this.driverFor(spec).stop(handleOf(m.inst, m.service), Duration.parse(spec.stop_grace));
+          return;
+        }
+      }
+      m.timers.push(setTimeout(() => { void tick(); }, interval.toMilliseconds()));
+    };
+    m.timers.push(setTimeout(() => { void tick(); }, role === 'readiness' ? 0 : interval.toMilliseconds()));
+  }
+
+  /** Rolling restart: one instance at a time, each ready before the next. */
+  async restartService(address: Address, progress: (msg: string) => void): Promise<void> {
+    const row = this.deps.store.tryGetResource(address);
+    if (!row || row.kind !== 'service') throw new Error(`${address} is not an applied service`);
+    const spec = asServiceSpec(row.spec);
+    await this.pause(address);
+    try {
+      const driver = this.driverFor(spec);
+      for (const inst of asServiceOutputs(row.outputs).instances) {
+        progress(`restarting instance ${inst.index} (pid ${inst.pid})`);
+        const h = handleOf(inst, address.slice('service.'.length));
+        await driver.stop(h, Duration.parse(spec.stop_grace));
+        await driver.forget(h);
+        const next = await this.deps.kind.startOne(this.deps.context(), address, spec, inst.index, inst.ports);
+        const cur = asServiceOutputs(this.deps.store.tryGetResource(address)?.outputs ?? {});
+        const instances = [...cur.instances.filter((i) => i.index !== inst.index), { ...next, restarts: (inst.restarts ?? 0) }].sort((a, b) => a.index - b.index);
+        this.deps.store.recordRuntimeOutputs(address, toJson({ instances }));
+        this.deps.store.recordEvent({ address, instance: `${address.slice(8)}/${inst.index}`, type: 'restarted', reason: `by request, pid ${next.pid}` });
+        progress(`instance ${inst.index} ready (pid ${next.pid})`);
+      }
+    } finally {
+      this.resume(address);
+    }
+  }
+
+  /** Stops every instance and supervision of every service (groundwork down). */
+  async stopAll(progress: (msg: string) => void): Promise<void> {
+    const rows = this.deps.store.listResources().filter((r) => r.kind === 'service');
+    for (const r of rows) await this.pause(r.address);
+    await Promise.all(rows.map(async (row) => {
+      const spec = asServiceSpec(row.spec);
+      const driver = this.driverFor(spec);
+      for (const inst of asServiceOutputs(row.outputs).instances) {
+        progress(`${row.address}: stopping instance ${inst.index} (pid ${inst.pid})`);
+        const h = handleOf(inst, row.address.slice(8));
+        await driver.stop(h, Duration.parse(spec.stop_grace));
+        await driver.forget(h);
+      }
+      this.deps.store.recordRuntimeOutputs(row.address, toJson({ instances: [] }));
+      this.deps.store.recordEvent({ address: row.address, instance: `${row.address.slice(8)}/*`, type: 'stopped', reason: 'groundwork down' });
+      this.stoppedServices.add(row.address);
+      for (const m of this.monitorsOf(row.address)) this.monitors.delete(this.key(m.address, m.index));
+    }));
+  }
+
+  view(): InstanceView[] {
+    return [...this.monitors.values()].sort((a, b) => a.address.localeCompare(b.address) || a.index - b.index).map((m) => ({
+      service: m.service, index: m.index, id: m.inst?.id ?? null, pid: m.up ? (m.inst?.pid ?? null) : null,
+      state: m.state, reason: m.reason, since: new Date(m.since).toISOString(), startedAt: m.up ? (m.inst?.startedAt ?? null) : null,
+      restarts: m.restarts, ports: m.inst?.ports ?? {}, ready: m.ready, lastProbe: m.lastProbe, limits: m.inst?.limits ?? null, lastExit: m.lastExit,
+    }));
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * kill -9 of `groundwork apply` in the middle of a run: the store opens cleanly, the next apply
+ * completes the work, the killed change is recorded as interrupted, and every service runs exactly
+ * its replica count: instances the killed run started are adopted, not duplicated or orphaned.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { StackConfig } from '../../src/config/schema.js';
+import { runCliOk, testEnv } from '../helpers/cli.js';
+import { ensureBuilt } from '../helpers/dist.js';
+import { httpGet, waitForHttp } from '../helpers/http.js';
+import { teardownStack, writeServerScript, writeStack } from '../helpers/lab.js';
+import { processesUnder, processesWithArg } from '../helpers/processes.js';
+import { instancesOf, readState, stateDbOf, withReadConnection } from '../helpers/state.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
+
+const STACK = 'crashlab';
+
+function markerOf(dir: string, svc: string): string {
+  return `gw-marker-${path.basename(dir)}-${svc}`;
+}
+
+/** Services that are slow to start (the shell sleeps, then becomes node), so a kill lands while one starts. */
+function writeCrashStack(dir: string, services: Record<string, { replicas: number; depends_on?: string[]; startDelay?: string }>): void {
+  writeServerScript(dir);
+  const stack: StackConfig = {
+    stack: STACK,
+    services: Object.fromEntries(Object.entries(services).map(([svc, s]) => [svc, {
+      command: `sleep ${s.startDelay ?? '0.4'} && exec node server.mjs ${markerOf(dir, svc)}`,
+      replicas: s.replicas,
+      ports: { http: 'auto' },
+      env: { PORT: '${port.http}' },
+      health: { http: { path: '/healthz' }, interval: '1s', timeout: '1s' },
+      stop_grace: '2s',
+      ...(s.depends_on ? { depends_on: s.depends_on } : {}),
+    }])),
+  };
+  writeStack(dir, stack);
+}
+
+interface JournalRow { address: string; status: string }
+interface InstanceRecordFile { service: string; id: string }
+
+function instanceRecords(dir: string): InstanceRecordFile[] {
+  const d = path.join(dir, '.groundwork', 'instances');
+  try {
+    return readdirSync(d).filter((f) => f.endsWith('.json')).flatMap((f) => {
+      try { return [JSON.parse(readFileSync(path.join(d, f), 'utf8')) as InstanceRecordFile]; } catch { return []; }
+    });
+  } catch {
+    return [];
+  }
+}
+
+describe('crash recovery (SIGKILL of apply)', () => {
+  let dir: string;
+  let cliMain: string;
+  let child: ChildProcess | undefined;
+
+  /**
+   * Runs `groundwork apply` as its own process, watches the journal through a second connection,
+   * and SIGKILLs it once at least one step is applied and a service step (one of `only`, if given)
+   * is half-way: its first instance is started and recorded by the driver, the step is not done.
+   */
+  async function killApplyHalfway(only?: string[]): Promise<string> {
+    let out = '';
+    const c = spawn(process.execPath, [cliMain, 'apply', '--parallelism', '1', '-m', 'to be killed'], {
+      cwd: dir, env: testEnv() as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = c;
+    c.stdout?.on('data', (b: Buffer) => { out += b.toString(); });
+    c.stderr?.on('data', (b: Buffer) => { out += b.toString(); });
+    const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    const db = stateDbOf(dir);
+    const address = await waitFor(() => {
+      if (c.exitCode !== null) throw new Error(`apply ended before it could be killed:\n${out}`);
+      let rows: JournalRow[];
+      try {
+        rows = withReadConnection(db, (x) => x.prepare('SELECT address, status FROM journal ORDER BY id').all() as JournalRow[]);
+      } catch {
+        return undefined; // not created yet
+      }
+      const running = rows.find((r) => r.status === 'started' && r.address.startsWith('service.'));
+      if (!rows.some((r) => r.status === 'applied') || !running) return undefined;
+      const svc = running.address.slice('service.'.length);
+      if (only && !only.includes(svc)) return undefined;
+      return instanceRecords(dir).some((r) => r.service === svc) ? running.address : undefined;
+    }, { what: 'apply to be half-way through a service step', timeoutMs: 30_000, intervalMs: 5 });
+    c.kill('SIGKILL');
+    await exited;
+    expect(c.signalCode).toBe('SIGKILL');
+    return address;
+  }
+
+  beforeAll(() => { cliMain = ensureBuilt(); }, 120_000);
+
+  beforeEach(() => { dir = makeTempDir('crash'); });
+
+  afterEach(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    child = undefined;
+    const t = await teardownStack(dir, STACK);
+    removeTempDir(dir);
+    expect(t.deleteExit, t.deleteOutput).toBe(0);
+    expect(t.leftovers, 'processes left running after deleting the stack').toBe(0);
+  });
+
+  it('a second apply completes the killed one without duplicates or orphans', async () => {
+    const replicas: Record<string, number> = { s1: 1, s2: 2, s3: 1, s4: 2, s5: 1, s6: 1 };
+    writeCrashStack(dir, {
+      s1: { replicas: 1 }, s2: { replicas: 2, depends_on: ['s1'] }, s3: { replicas: 1, depends_on: ['s2'] },
+      s4: { replicas: 2 }, s5: { replicas: 1, depends_on: ['s4'] }, s6: { replicas: 1 },
+    });
+    const killedDuring = await killApplyHalfway();
+
+    // The store is intact and opens through the real store (migrations, WAL recovery).
+    const db = stateDbOf(dir);
+    expect(withReadConnection(db, (c) => c.pragma('integrity_check', { simple: true }))).toBe('ok');
+    const before = readState(dir);
+    expect(before.changes[0]?.outcome).toBe('running');
+    expect(before.journal(1).filter((j) => j.status === 'started').map((j) => j.address)).toEqual([killedDuring]);
+
+    const again = await runCliOk(['apply', '--parallelism', '1', '-m', 'after the crash'], { cwd: dir });
+    expect(again.stdout).toContain('Recovered from an interrupted run');
+    expect(again.stdout).toContain(killedDuring);
+    expect(again.stdout).toContain('Apply complete!');
+    // The instance the killed run had started is taken over, not started a second time.
+    expect(again.stdout).toMatch(new RegExp(`${killedDuring.replace('.', '\\.')}: adopted instance \\d`));
+
+    const after = readState(dir);
+    expect(after.changes.find((c) => c.id === 1)?.outcome).toBe('interrupted');
+    expect(after.journal(1).find((j) => j.address === killedDuring)?.status).toBe('interrupted');
+    expect(after.changes.find((c) => c.id === 2)?.outcome).toBe('applied');
+    expect(withReadConnection(db, (c) => c.pragma('integrity_check', { simple: true }))).toBe('ok');
+
+    // Every recorded instance serves (an adopted one may still be starting: see the next test).
+    for (const svc of Object.keys(replicas)) {
+      for (const i of instancesOf(dir, svc)) await waitForHttp(i.ports.http as number, '/', (b) => b.includes(`${svc} ${i.index}`), `${svc} ${i.index} to answer`);
+    }
+    // Exactly the replica count of live service processes per service, and they are the recorded ones.
+    for (const [svc, n] of Object.entries(replicas)) {
+      const live = processesWithArg(markerOf(dir, svc), 'node').sort();
+      expect(live, `live node processes of ${svc}`).toHaveLength(n);
+      expect(instancesOf(dir, svc).map((i) => i.pid).sort(), `recorded instances of ${svc}`).toEqual(live);
+    }
+    // Nothing else runs in the stack's directory: one shim and one service per instance.
+    const instances = Object.values(replicas).reduce((a, b) => a + b, 0);
+    expect(processesUnder(dir)).toHaveLength(2 * instances);
+    // The driver keeps records only of the live instances.
+    expect(instanceRecords(dir)).toHaveLength(instances);
+
+    await runCliOk(['plan', '--exit-code'], { cwd: dir });
+  });
+
+  it('an instance adopted from the killed run is healthy when the next apply reports success', async () => {
+    // `slow` is the last step; the kill lands while its only instance is still starting.
+    writeCrashStack(dir, { fast: { replicas: 1 }, slow: { replicas: 1, depends_on: ['fast'], startDelay: '1.5' } });
+    expect(await killApplyHalfway(['slow'])).toBe('service.slow');
+
+    const again = await runCliOk(['apply', '--parallelism', '1'], { cwd: dir });
+    expect(again.stdout).toContain('Apply complete!');
+    const [inst] = instancesOf(dir, 'slow');
+    expect(inst).toBeDefined();
+    // Apply waits for health before it calls an instance ready; an adopted one must be no different.
+    const answer = await httpGet(inst?.ports.http as number, '/healthz').catch((e: Error) => ({ status: 0, body: e.message }));
+    expect(answer, 'service.slow answers its health check right after apply completed').toMatchObject({ status: 200 });
+  });
+});
