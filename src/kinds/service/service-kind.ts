@@ -7,6 +7,10 @@
  * from the same spec, or stopped when it was not.
  */
 import { randomBytes } from 'node:crypto';
+import { chownSync } from 'node:fs';
+import { findReferences } from '../../config/references.js';
+import { address } from '../../model/resource.js';
+import { ensureUser } from '../../runtime/process/os-user.js';
 import { ByteSize } from '../../util/byte-size.js';
 import { Duration } from '../../util/duration.js';
 import type { Diagnostic } from '../../config/diagnostic.js';
@@ -146,6 +150,7 @@ export class ServiceKind implements ResourceKind {
 
   private async startInstance(ctx: KindContext, address: Address, driver: RuntimeDriver, name: string, spec: ServiceSpec, index: number, ports: Record<string, number>, hash: string): Promise<InstanceOutput> {
     const resolved = resolveInstance(ctx, name, spec, ports, baseEnv(name, index, ctx.stack, spec.user));
+    if (spec.user) chownVolumesFor(ctx, spec);
     const id = `${name}-${index}-${randomBytes(3).toString('hex')}`;
     ctx.progress(address, `starting instance ${index + 1}/${spec.replicas}`);
     const handle = await driver.start({
@@ -237,6 +242,20 @@ export class ServiceKind implements ResourceKind {
       ...strays.map(async (h) => { await driver.stop(h, grace); await driver.forget(h); }),
     ]);
     for (const i of known) for (const p of Object.values(i.ports)) ctx.ports.release(p);
+  }
+}
+
+/** Volumes a service uses, without a declared owner, are handed to the service's user. */
+function chownVolumesFor(ctx: KindContext, spec: ServiceSpec): void {
+  if (!spec.user || process.getuid?.() !== 0) return;
+  const user = ensureUser(spec.user);
+  for (const t of [spec.command, spec.cwd, ...(spec.args ?? []), ...Object.values(spec.env)]) {
+    for (const m of findReferences(t)) {
+      if (m.ref?.kind !== 'volume') continue;
+      const out = ctx.outputsOf(address('volume', m.ref.name));
+      if (!out || out.ownerDeclared === true || typeof out.path !== 'string') continue;
+      if (out.uid !== user.uid) chownSync(out.path, user.uid, user.gid);
+    }
   }
 }
 

@@ -56,7 +56,7 @@ export class VolumeKind implements ResourceKind {
       if (!existed) { try { rmdirSync(dir); } catch { /* keep */ } }
       throw e;
     }
-    return this.outputs(dir);
+    return this.outputs(dir, spec);
   }
 
   private converge(dir: string, spec: VolumeSpec): void {
@@ -71,9 +71,10 @@ export class VolumeKind implements ResourceKind {
     }
   }
 
-  private outputs(dir: string): JsonObject {
+  private outputs(dir: string, spec: VolumeSpec): JsonObject {
     const st = statSync(dir);
-    return { path: dir, uid: st.uid, gid: st.gid };
+    // ownerDeclared: services running as a user may take over an undeclared owner.
+    return { path: dir, uid: st.uid, gid: st.gid, ownerDeclared: spec.owner !== null };
   }
 
   async read(ctx: KindContext, _address: Address, raw: JsonObject): Promise<ReadResult> {
@@ -91,7 +92,7 @@ export class VolumeKind implements ResourceKind {
         if (want.uid !== st.uid || want.gid !== st.gid) { drift.push(`owner is ${st.uid}:${st.gid}, not ${spec.owner}`); observed.owner = `${st.uid}:${st.gid}`; }
       } catch { /* owner unknown now; update will say so */ }
     }
-    return { exists: true, spec: observed as unknown as JsonObject, outputs: this.outputs(dir), drift };
+    return { exists: true, spec: observed as unknown as JsonObject, outputs: this.outputs(dir, spec), drift };
   }
 
   async update(ctx: KindContext, _address: Address, _old: JsonObject, next: JsonObject): Promise<JsonObject> {
@@ -99,7 +100,7 @@ export class VolumeKind implements ResourceKind {
     const dir = volumePath(ctx.dir, spec);
     mkdirSync(dir, { recursive: true });
     this.converge(dir, spec);
-    return this.outputs(dir);
+    return this.outputs(dir, spec);
   }
 
   async delete(ctx: KindContext, address: Address, raw: JsonObject): Promise<void> {

@@ -3,7 +3,7 @@
  * controllers). Returns the directories the shim joins before it starts the service, or why
  * limits are not enforced. Never throws: limits are best effort and `status` says which.
  */
-import { existsSync, mkdirSync, rmdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, rmdirSync, writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export interface CgroupPlacement {
@@ -14,12 +14,16 @@ export interface CgroupPlacement {
 
 const ROOT = '/sys/fs/cgroup';
 
-export function placeInCgroups(id: string, memoryBytes: number | null, cpuCores: number | null, root = ROOT): CgroupPlacement {
+export function placeInCgroups(id: string, memoryBytes: number | null, cpuCores: number | null, owner?: { uid: number; gid: number }, root = ROOT): CgroupPlacement {
   if (memoryBytes === null && cpuCores === null) return { dirs: [], description: 'none requested' };
   try {
-    if (existsSync(path.join(root, 'cgroup.controllers'))) return v2(id, memoryBytes, cpuCores, root);
-    if (existsSync(path.join(root, 'memory')) || existsSync(path.join(root, 'cpu'))) return v1(id, memoryBytes, cpuCores, root);
-    return { dirs: [], description: `not enforced: no cgroup hierarchy at ${root}` };
+    let placed: CgroupPlacement;
+    if (existsSync(path.join(root, 'cgroup.controllers'))) placed = v2(id, memoryBytes, cpuCores, root);
+    else if (existsSync(path.join(root, 'memory')) || existsSync(path.join(root, 'cpu'))) placed = v1(id, memoryBytes, cpuCores, root);
+    else return { dirs: [], description: `not enforced: no cgroup hierarchy at ${root}` };
+    // The shim joins the group itself; when it runs as another user it needs the file delegated.
+    if (owner) for (const d of placed.dirs) chownSync(path.join(d, 'cgroup.procs'), owner.uid, owner.gid);
+    return placed;
   } catch (e) {
     return { dirs: [], description: `not enforced: ${(e as Error).message.split('\n')[0]}` };
   }
@@ -62,4 +66,15 @@ export function removeCgroups(id: string, root = ROOT): void {
   for (const dir of [path.join(root, 'groundwork', id), path.join(root, 'memory', 'groundwork', id), path.join(root, 'cpu', 'groundwork', id)]) {
     try { if (existsSync(dir)) rmdirSync(dir); } catch { /* still has members, or not ours */ }
   }
+}
+
+/** Whether `pid` is in every one of `dirs` (read back from /proc, so status never overstates). */
+export function joinedCgroups(pid: number, dirs: string[]): boolean {
+  if (dirs.length === 0) return true;
+  let text: string;
+  try { text = readFileSync(`/proc/${pid}/cgroup`, 'utf8'); } catch { return false; }
+  return dirs.every((d) => {
+    const rel = d.replace(/^\/sys\/fs\/cgroup(\/(memory|cpu))?/, '');
+    return text.split('\n').some((l) => l.endsWith(`:${rel}`));
+  });
 }

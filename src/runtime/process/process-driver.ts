@@ -13,12 +13,12 @@ import path from 'node:path';
 import type { Duration } from '../../util/duration.js';
 import type { DriverCapabilities, InstanceHandle, InstanceSpec, InstanceStats, InstanceStatus, RuntimeDriver } from '../runtime-driver.js';
 import { groupStats, isSameProcess, tryProcessStartTicks } from './proc.js';
-import { placeInCgroups, removeCgroups } from './cgroups.js';
+import { joinedCgroups, placeInCgroups, removeCgroups } from './cgroups.js';
 import { ensureUser } from './os-user.js';
 
 const SHIM = `
 exitfile=$1; pidfile=$2; shift 2
-for d in $GW_CGROUPS; do echo $$ > "$d/cgroup.procs" 2>/dev/null; done
+for d in $GW_CGROUPS; do echo $$ 2>/dev/null > "$d/cgroup.procs" || echo "groundwork: could not join cgroup $d; limits not enforced" >&2; done
 unset GW_CGROUPS
 "$@" &
 child=$!
@@ -76,7 +76,7 @@ export class ProcessDriver implements RuntimeDriver {
       chownSync(exitFile, user.uid, user.gid);
       chownSync(pidFile, user.uid, user.gid);
     }
-    const cg = placeInCgroups(spec.id, spec.memoryBytes, spec.cpuCores);
+    const cg = placeInCgroups(spec.id, spec.memoryBytes, spec.cpuCores, user);
     const argv = spec.args ? [spec.command, ...spec.args] : ['/bin/sh', '-c', spec.command];
     const fd = openSync(logFile, 'a', 0o640);
     let wrapperPid: number | undefined;
@@ -102,9 +102,10 @@ export class ProcessDriver implements RuntimeDriver {
       const code = this.tryReadExit(exitFile);
       throw new Error(`instance ${spec.id} exited at once${code === undefined ? '' : ` with code ${code}`}; see its log ${logFile}`);
     }
+    const limits = cg.dirs.length && !joinedCgroups(pid, cg.dirs) ? 'not enforced: the instance could not join its cgroup' : cg.description;
     const handle: InstanceHandle = {
       id: spec.id, service: spec.service, index: spec.index, pid, pgid: wrapperPid, startTicks, startedAt: new Date().toISOString(),
-      specHash: spec.specHash, logFile, limits: cg.description, ports: spec.ports,
+      specHash: spec.specHash, logFile, limits, ports: spec.ports,
     };
     const record: InstanceRecord = { ...handle, stack: spec.stack };
     const recordFile = path.join(this.instancesDir, `${spec.id}.json`);
