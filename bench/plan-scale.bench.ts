@@ -64,11 +64,12 @@ export default defineBench({
         const stateDir = path.join(ctx.workDir, 'runs', `${m.scenario}-${i}`);
         if (m.seeded) cpSync(seededDir, stateDir, { recursive: true });
         else mkdirSync(stateDir, { recursive: true });
-        const cpuProfile = ctx.cpuProfileDir && m.scenario !== 'baseline' ? { dir: ctx.cpuProfileDir, name: `${m.scenario}-${i + 1}.cpuprofile` } : undefined;
+        // Under --profile, the first run of each measurement is profiled (the others stay undisturbed).
+        const cpuProfile = ctx.cpuProfileDir && i === 0 && m.scenario !== 'baseline' ? path.join(ctx.cpuProfileDir, `${m.scenario}.cpuprofile`) : undefined;
         reports.push(await runChild<MeasureReport>(MEASURE, [m.scenario, config(stateDir)], { cwd: ctx.root, ...(cpuProfile ? { cpuProfile } : {}) }));
       }
-      const ms = reports.map((r) => r.ms);
-      const rss = reports.map((r) => r.rssMiB);
+      const ms = reports.map((r) => round2(r.ms));
+      const rss = reports.map((r) => round2(r.rssMiB));
       const phases = medianPhases(reports);
       ctx.log(`${m.scenario}: ${Object.entries(phases).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(' · ') || 'no phases'}; runs ${ms.map((x) => x.toFixed(0)).join(', ')} ms`);
       const details = { ...prefixed('phase ms: ', phases), ...reports[0]?.outcome, 'stack bytes': bytes };
@@ -90,6 +91,10 @@ function medianPhases(reports: readonly MeasureReport[]): Record<string, number>
   const out: Record<string, number> = {};
   for (const key of Object.keys(reports[0]?.phases ?? {})) out[key] = median(reports.map((r) => r.phases[key] ?? 0));
   return out;
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
 }
 
 function prefixed(prefix: string, o: Record<string, number>): Record<string, number> {

@@ -3,6 +3,8 @@
  * like the CLI's. The child is a TypeScript file run through tsx; it reports one JSON value.
  */
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 
 const MARKER = '@@bench-report ';
 
@@ -16,22 +18,44 @@ export function peakRssMiB(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
+/** Set by runChild when the parent asked for a CPU profile: the file to write it to. */
+const CPU_PROFILE_ENV = 'GROUNDWORK_BENCH_CPU_PROFILE';
+
+/**
+ * In the child: starts the V8 profiler when the parent asked for a profile, so the profile
+ * covers the measured part only (not module loading). Call the returned function to stop it
+ * and write the .cpuprofile; without a request both are no-ops.
+ */
+export async function startCpuProfile(): Promise<() => Promise<void>> {
+  const file = process.env[CPU_PROFILE_ENV];
+  if (!file) return async () => undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 250 });
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
 export interface ChildOptions {
   /** Working directory; tsx is resolved from it. */
   cwd: string;
-  /** Write a V8 CPU profile of the child to dir/name. */
-  cpuProfile?: { dir: string; name: string };
+  /** Have the child write a V8 CPU profile of its measured part to this .cpuprofile file. */
+  cpuProfile?: string;
   env?: Record<string, string>;
 }
 
 /** Runs `script` (a .ts file) in a new Node process and returns what it reported. */
 export function runChild<T>(script: string, args: readonly string[], opts: ChildOptions): Promise<T> {
-  const nodeArgs = ['--import', 'tsx'];
-  if (opts.cpuProfile) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProfile.dir}`, `--cpu-prof-name=${opts.cpuProfile.name}`);
+  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
+  if (opts.cpuProfile) env[CPU_PROFILE_ENV] = opts.cpuProfile;
+  else delete env[CPU_PROFILE_ENV];
   return new Promise<T>((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
-      cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env },
-    });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], env });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));

@@ -29,6 +29,8 @@ export interface ProfileSummary {
   selfByLine: Hotspot[];
   /** Time spent in the function and everything it called, for functions of src/. */
   totalBySrcFunction: Hotspot[];
+  /** Calls from src/ into dependencies and Node (yaml, better-sqlite3, JSON, ...), with what they took. */
+  srcToDependencies: Hotspot[];
 }
 
 class Locator {
@@ -106,23 +108,48 @@ export function summariseProfile(file: string, root: string, top = 15): ProfileS
     }
   }
 
-  // Inclusive time: a function counts once per stack, however deep it recurses.
-  const totalFn = new Map<string, number>();
-  const onStack = new Map<string, number>();
-  const visit = (id: number): number => {
+  // Inclusive time of every node (itself + its subtree).
+  const nodeTotal = new Map<number, number>();
+  const parent = new Map<number, number>();
+  const subtree = (id: number): number => {
     const n = byId.get(id);
     if (!n) return 0;
-    const key = fnKey(n);
-    onStack.set(key, (onStack.get(key) ?? 0) + 1);
     let t = selfMs.get(id) ?? 0;
-    for (const c of n.children ?? []) t += visit(c);
-    const depth = (onStack.get(key) ?? 1) - 1;
-    onStack.set(key, depth);
-    if (depth === 0) totalFn.set(key, (totalFn.get(key) ?? 0) + t);
+    for (const c of n.children ?? []) { parent.set(c, id); t += subtree(c); }
+    nodeTotal.set(id, t);
     return t;
   };
   const rootNode = profile.nodes[0];
+  if (rootNode) subtree(rootNode.id);
+
+  // Per function, a function counts once per stack, however deep it recurses.
+  const totalFn = new Map<string, number>();
+  const onStack = new Map<string, number>();
+  const visit = (id: number): void => {
+    const n = byId.get(id);
+    if (!n) return;
+    const key = fnKey(n);
+    const depth = onStack.get(key) ?? 0;
+    if (depth === 0) totalFn.set(key, (totalFn.get(key) ?? 0) + (nodeTotal.get(id) ?? 0));
+    onStack.set(key, depth + 1);
+    for (const c of n.children ?? []) visit(c);
+    onStack.set(key, depth);
+  };
   if (rootNode) visit(rootNode.id);
+
+  // Where our code hands work to a dependency or to Node: the callee's inclusive time, by caller.
+  const boundary = new Map<string, number>();
+  for (const n of profile.nodes) {
+    const p = parent.get(n.id);
+    const caller = p === undefined ? undefined : byId.get(p);
+    if (!caller) continue;
+    const [callerFn, callerWhere] = fnKey(caller).split('\u0000') as [string, string];
+    const calleeWhere = loc.locate(n.callFrame.url, n.callFrame.lineNumber, n.callFrame.columnNumber);
+    // Callbacks of the bench itself (passed into src/, e.g. withLease's fn) are not dependencies.
+    if (!callerWhere.startsWith('src/') || calleeWhere.startsWith('src/') || calleeWhere.startsWith('bench/')) continue;
+    const key = `${fnName(n)} (${calleeWhere || 'native'}) called by ${callerFn}\u0000${callerWhere}`;
+    boundary.set(key, (boundary.get(key) ?? 0) + (nodeTotal.get(n.id) ?? 0));
+  }
 
   const rank = (m: Map<string, number>, keep: (where: string) => boolean = () => true): Hotspot[] =>
     [...m.entries()].map(([k, ms]) => {
@@ -134,6 +161,7 @@ export function summariseProfile(file: string, root: string, top = 15): ProfileS
     selfByFunction: rank(selfFn),
     selfByLine: rank(selfLine),
     totalBySrcFunction: rank(totalFn, (w) => w.startsWith('src/')),
+    srcToDependencies: rank(boundary),
   };
 }
 
@@ -147,5 +175,6 @@ export function renderProfileSummary(s: ProfileSummary, root: string): string {
     ...section('self time by line', s.selfByLine),
     ...section('self time by function', s.selfByFunction),
     ...section('total time by function in src/ (itself + what it calls)', s.totalBySrcFunction),
+    ...section('calls from src/ into dependencies and Node (callee, total time, caller)', s.srcToDependencies),
   ].join('\n');
 }

@@ -5,7 +5,7 @@
  *   node --import tsx bench/plan-scale/measure.ts SCENARIO '{"root":...,"file":...,"stateDir":...}'
  */
 import path from 'node:path';
-import { peakRssMiB, reportToParent } from '../harness/child.js';
+import { peakRssMiB, reportToParent, startCpuProfile } from '../harness/child.js';
 import { importDist } from '../harness/dist.js';
 import { recordOnlyKinds } from './record-only-kinds.js';
 import { SCENARIOS, type MeasureConfig, type MeasureReport, type Scenario } from './scenario.js';
@@ -24,6 +24,7 @@ async function main(): Promise<void> {
 
   const phases: Record<string, number> = {};
   const outcome: Record<string, number | string> = {};
+  const stopProfile = await startCpuProfile();
   const started = performance.now();
   let last = started;
   const phase = (name: string) => {
@@ -118,7 +119,9 @@ async function main(): Promise<void> {
       break;
     }
   }
-  reportToParent({ scenario, ms: performance.now() - started, rssMiB: peakRssMiB(), phases, outcome } satisfies MeasureReport);
+  const ms = performance.now() - started;
+  await stopProfile();
+  reportToParent({ scenario, ms, rssMiB: peakRssMiB(), phases, outcome } satisfies MeasureReport);
 }
 
 main().catch((e: unknown) => {

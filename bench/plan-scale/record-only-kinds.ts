@@ -8,7 +8,9 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { KindRegistry } from '../../src/kinds/registry.js';
 import type { KindContext, ResourceKind } from '../../src/kinds/resource-kind.js';
-import type { Address, JsonObject } from '../../src/model/resource.js';
+import type { Address, JsonObject, ResourceKindName } from '../../src/model/resource.js';
+
+type Outputs = (ctx: KindContext, address: Address, spec: JsonObject) => JsonObject;
 
 export function recordOnlyKinds(real: KindRegistry): KindRegistry {
   let nextPort = 20000;
@@ -34,7 +36,7 @@ export function recordOnlyKinds(real: KindRegistry): KindRegistry {
   const volumeOutputs = (ctx: KindContext, spec: JsonObject): JsonObject =>
     ({ path: path.resolve(ctx.dir, String(spec.path)), uid: 1000, gid: 1000 });
 
-  const recordOnly = (k: ResourceKind, outputs: (ctx: KindContext, address: Address, spec: JsonObject) => JsonObject): ResourceKind => ({
+  const recordOnly = (k: ResourceKind, outputs: Outputs): ResourceKind => ({
     kind: k.kind,
     check: (address, spec) => k.check(address, spec),
     diff: (old, next, oldOutputs) => k.diff(old, next, oldOutputs),
@@ -43,9 +45,11 @@ export function recordOnlyKinds(real: KindRegistry): KindRegistry {
     update: async (ctx, address, _old, next) => outputs(ctx, address, next),
     delete: async () => undefined,
   });
-  return {
-    service: recordOnly(real.service, serviceOutputs),
-    volume: recordOnly(real.volume, (ctx, _a, spec) => volumeOutputs(ctx, spec)),
-    route: recordOnly(real.route, () => ({})),
+  const outputsOf: Partial<Record<ResourceKindName, Outputs>> = {
+    service: serviceOutputs,
+    volume: (ctx, _a, spec) => volumeOutputs(ctx, spec),
   };
+  // Every kind of the real registry, so a kind added later is recorded too (with empty outputs).
+  return Object.fromEntries((Object.keys(real) as ResourceKindName[])
+    .map((name) => [name, recordOnly(real[name], outputsOf[name] ?? (() => ({})))])) as KindRegistry;
 }

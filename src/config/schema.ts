@@ -61,7 +61,20 @@ const literalUnion = <T extends readonly string[]>(values: T, description: strin
 
 export const ServiceSchema = Type.Object({
   runtime: Type.Optional(literalUnion(RUNTIMES, 'Where instances run (process is the embedded default)')),
-  command: Type.String({ minLength: 1, description: 'Command to run. Without args it runs through /bin/sh -c; with args it is the executable.' }),
+  command: Type.Optional(Type.String({ minLength: 1, description: 'Command to run (required for runtime process). Without args it runs through /bin/sh -c; with args it is the executable. For containers it overrides the image command.' })),
+  image: Type.Optional(Type.String({ minLength: 1, pattern: '^[a-z0-9][a-z0-9._/:@-]*$', description: 'Container image (runtime docker or swarm), e.g. groundwork-test:latest', 'x-fix': 'write an image reference such as nginx:1.25 or registry.lab/app:v2' })),
+  dockerfile: Type.Optional(Type.String({ minLength: 1, description: 'Dockerfile (relative to the release directory) to build the image from at deploy time (runtime docker)' })),
+  mounts: Type.Optional(Type.Record(Type.String({ pattern: '^/' }), Type.String({ minLength: 1 }), {
+    description: 'Container path -> volume name or absolute host path (runtime docker or swarm)', 'x-fix': 'write `/path/in/container: VOLUME` with an absolute container path',
+  })),
+  build: Type.Optional(Type.Object({
+    command: Type.String({ minLength: 1, description: 'Build command, run through /bin/sh -c in the release directory at deploy time' }),
+    cwd: Type.Optional(Type.String({ description: 'Directory inside the release to build in' })),
+    timeout: Type.Optional(DurationT('Time the build may take', '10m')),
+  }, { additionalProperties: false })),
+  source: Type.Optional(Type.Object({
+    path: Type.Optional(Type.String({ description: 'Directory copied into each release (default: the stack directory); a git work tree enables --ref' })),
+  }, { additionalProperties: false })),
   args: Type.Optional(Type.Array(Type.String(), { description: 'Arguments; when set, command is run directly, without a shell' })),
   cwd: Type.Optional(Type.String({ description: 'Working directory, relative to the stack file' })),
   env: Type.Optional(Type.Record(Type.String({ pattern: ENV_NAME_PATTERN }), Scalar, {
@@ -81,6 +94,20 @@ export const ServiceSchema = Type.Object({
     max_unavailable: Type.Optional(Type.Integer({ minimum: 0, maximum: 64, default: 0 })),
     auto_rollback: Type.Optional(Type.Boolean({ default: true })),
     progress_deadline: Type.Optional(DurationT('Time new instances have to become healthy', '60s')),
+    keep_releases: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'Releases kept for rollback; older ones are pruned' })),
+    drain_timeout: Type.Optional(DurationT('Time in-flight requests have to finish on an instance being replaced', '30s')),
+    blue_green: Type.Optional(Type.Object({
+      keep_old_for: Type.Optional(DurationT('How long the old set stays warm after the switch, for instant rollback', '5m')),
+    }, { additionalProperties: false })),
+    canary: Type.Optional(Type.Object({
+      steps: Type.Optional(Type.Array(Type.Object({
+        weight: Type.Integer({ minimum: 1, maximum: 100, description: 'Percent of traffic to the new release' }),
+        pause: Type.Optional(DurationT('Time at this weight before analysis', '30s')),
+      }, { additionalProperties: false }), { minItems: 1 })),
+      max_error_rate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0.05, description: 'Abort when the canary\'s 5xx+error rate exceeds the stable set\'s by more than this' })),
+      max_p95_ratio: Type.Optional(Type.Number({ minimum: 1, default: 2, description: 'Abort when the canary\'s p95 latency exceeds the stable set\'s by this factor' })),
+      min_requests: Type.Optional(Type.Integer({ minimum: 0, default: 20, description: 'Requests the canary must see before it can pass analysis' })),
+    }, { additionalProperties: false })),
   }, { additionalProperties: false })),
   user: Type.Optional(Type.String({ pattern: '^[a-z_][a-z0-9_-]{0,31}$', description: 'OS user the instances run as (needs a root daemon)', 'x-fix': 'use a Unix user name such as web' })),
   resources: Type.Optional(Type.Object({
@@ -96,13 +123,33 @@ export const VolumeSchema = Type.Object({
   mode: Type.Optional(Type.String({ pattern: '^0?[0-7]{3}$', default: '0755', description: 'Octal permissions, e.g. 0750', 'x-fix': 'write octal permissions as a quoted string, e.g. "0750"', 'x-expected': 'octal permissions as quoted text' })),
 }, { additionalProperties: false });
 
+export const BALANCERS = ['round-robin', 'least-connections'] as const;
+
 export const RouteSchema = Type.Object({
+  listener: Type.Optional(Name('HTTP listener this route belongs to (default: every http listener)')),
+  balance: Type.Optional(literalUnion(BALANCERS, 'Load-balancing algorithm (default round-robin)')),
+  timeouts: Type.Optional(Type.Object({
+    connect: Type.Optional(DurationT('Time to connect to a backend', '2s')),
+    idle: Type.Optional(DurationT('Time a request or response may stall', '60s')),
+    total: Type.Optional(DurationT('Time a whole request may take', '5m')),
+  }, { additionalProperties: false })),
+  max_body: Type.Optional(ByteSizeT('Largest accepted request body (default 10MiB)')),
   match: Type.Object({
     host: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9*.-]+$', description: 'Host name (exact, or *.suffix)' })),
     path: Type.Optional(Type.String({ pattern: '^/', default: '/', description: 'Path prefix', 'x-fix': 'start the path with /' })),
   }, { additionalProperties: false }),
   service: Name('Service that receives the traffic'),
   port: Name('Named port of that service'),
+}, { additionalProperties: false });
+
+export const LISTENER_PROTOCOLS = ['http', 'tcp'] as const;
+
+export const ListenerSchema = Type.Object({
+  port: PortNumber,
+  address: Type.Optional(Type.String({ description: 'Address to bind (default 127.0.0.1)', default: '127.0.0.1' })),
+  protocol: Type.Optional(literalUnion(LISTENER_PROTOCOLS, 'http routes by host and path; tcp forwards to one service port (default http)')),
+  service: Type.Optional(Name('tcp listeners: the service to forward to')),
+  target_port: Type.Optional(Name('tcp listeners: the named port of that service')),
 }, { additionalProperties: false });
 
 export const VariableSchema = Type.Object({
@@ -122,6 +169,7 @@ export const StackSchema = Type.Object({
   services: Type.Optional(Names(ServiceSchema, 'Long-running services')),
   volumes: Type.Optional(Names(VolumeSchema, 'Directories with an owner and a mode')),
   routes: Type.Optional(Type.Array(RouteSchema, { description: 'HTTP routes to services' })),
+  listeners: Type.Optional(Names(ListenerSchema, 'Ports the built-in proxy listens on')),
 }, { additionalProperties: false, title: 'Groundwork stack file' });
 
 export type StackConfig = Static<typeof StackSchema>;
@@ -131,3 +179,5 @@ export type RouteConfig = Static<typeof RouteSchema>;
 export type ProbeConfig = Static<typeof ProbeSchema>;
 export type Runtime = (typeof RUNTIMES)[number];
 export type RestartPolicy = (typeof RESTART_POLICIES)[number];
+export type ListenerConfig = Static<typeof ListenerSchema>;
+export type Balancer = (typeof BALANCERS)[number];

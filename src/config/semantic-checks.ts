@@ -123,8 +123,43 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
         }
       }
     }
-    if (raw.runtime === 'docker' || raw.runtime === 'swarm') {
-      push(ctx, [...base, 'runtime'], { code: 'unsupported', message: `runtime \`${raw.runtime}\` is not available in this version`, expected: 'process', found: String(raw.runtime), fix: 'use `runtime: process` (the default) for now' });
+    const runtime = typeof raw.runtime === 'string' ? raw.runtime : 'process';
+    if (runtime === 'process') {
+      if (raw.command === undefined) push(ctx, base, { code: 'missing-key', message: `service \`${name}\` needs a \`command\``, expected: 'a command to run', found: 'nothing', fix: 'add `command: ...`, or set `runtime: docker` with an `image:`' }, true);
+      for (const k of ['image', 'mounts', 'dockerfile'] as const) {
+        if (raw[k] !== undefined) push(ctx, [...base, k], { code: 'invalid-value', message: `\`${k}\` only applies to runtime docker or swarm`, found: `runtime ${runtime}`, fix: `set \`runtime: docker\`, or remove \`${k}\`` }, true);
+      }
+    } else {
+      if (raw.image === undefined && raw.dockerfile === undefined) push(ctx, base, { code: 'missing-key', message: `service \`${name}\` runs on ${runtime} and needs an \`image\``, found: 'nothing', fix: 'add `image: NAME:TAG`' + (runtime === 'docker' ? ', or `dockerfile:` to build one' : '') }, true);
+      if (runtime === 'swarm' && raw.dockerfile !== undefined) push(ctx, [...base, 'dockerfile'], { code: 'unsupported', message: 'swarm services need a pushed image; `dockerfile` builds only for runtime docker', fix: 'build and tag the image, then set `image:`' }, true);
+      if (raw.user !== undefined) { /* container user: passed to the engine */ }
+    }
+    if (isObj(raw.mounts)) {
+      for (const [target, src] of Object.entries(raw.mounts)) {
+        if (typeof src === 'string' && !src.startsWith('/') && !volumeNames.includes(src)) {
+          push(ctx, ['services', name, 'mounts', target], { code: 'dangling-reference', message: `mount ${target} refers to volume \`${src}\`, which is not declared`, fix: suggest(src, volumeNames, 'volumes') });
+        } else if (typeof src === 'string' && volumeNames.includes(src)) edge(`service.${name}`, `volume.${src}`);
+      }
+    }
+  }
+
+  const listenerNames = keysOf(doc.listeners);
+  const listenerPorts = new Map<number, string>();
+  for (const [name, raw] of Object.entries(isObj(doc.listeners) ? doc.listeners : {})) {
+    if (!isObj(raw)) continue;
+    const base = ['listeners', name];
+    if (typeof raw.port === 'number') {
+      const other = listenerPorts.get(raw.port) ?? fixedPorts.get(raw.port);
+      if (other) push(ctx, [...base, 'port'], { code: 'conflict', message: `listener port ${raw.port} is already used by ${other}`, fix: 'choose another port' });
+      else listenerPorts.set(raw.port, `listeners.${name}`);
+    }
+    if (raw.protocol === 'tcp') {
+      if (typeof raw.service !== 'string') push(ctx, base, { code: 'missing-key', message: `tcp listener \`${name}\` needs a \`service\``, fix: 'add `service: NAME` and `target_port: PORT`' }, true);
+      else if (!serviceNames.includes(raw.service)) push(ctx, [...base, 'service'], { code: 'dangling-reference', message: `listener \`${name}\` forwards to service \`${raw.service}\`, which is not declared`, fix: suggest(raw.service, serviceNames, 'services') });
+      else if (typeof raw.target_port === 'string' && !portsOf(raw.service).includes(raw.target_port)) push(ctx, [...base, 'target_port'], { code: 'dangling-reference', message: `listener \`${name}\` uses port \`${raw.target_port}\`, which service \`${raw.service}\` does not declare`, fix: suggest(raw.target_port, portsOf(raw.service), `ports of service ${raw.service}`) });
+      else if (raw.target_port === undefined) push(ctx, base, { code: 'missing-key', message: `tcp listener \`${name}\` needs a \`target_port\``, fix: `add \`target_port: ${portsOf(raw.service)[0] ?? 'PORT'}\`` }, true);
+    } else if (raw.service !== undefined || raw.target_port !== undefined) {
+      push(ctx, base, { code: 'invalid-value', message: `http listener \`${name}\` takes its services from routes`, fix: 'remove `service`/`target_port`, or set `protocol: tcp`' }, true);
     }
   }
 
@@ -143,6 +178,11 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
         }
       }
       if (isObj(r.match)) checkRefs(r.match.host, ['routes', i, 'match', 'host'], undefined, 'other');
+      if (typeof r.listener === 'string') {
+        const l = isObj(doc.listeners) ? doc.listeners[r.listener] : undefined;
+        if (!listenerNames.includes(r.listener)) push(ctx, ['routes', i, 'listener'], { code: 'dangling-reference', message: `route ${i} belongs to listener \`${r.listener}\`, which is not declared`, fix: suggest(r.listener, listenerNames, 'listeners') });
+        else if (isObj(l) && l.protocol === 'tcp') push(ctx, ['routes', i, 'listener'], { code: 'invalid-value', message: `route ${i} is an HTTP route on tcp listener \`${r.listener}\``, fix: 'attach it to an http listener' });
+      }
     });
   }
 

@@ -1,11 +1,11 @@
 import type { ResourceKindName } from '../model/resource.js';
 import type { ResourceKind } from './resource-kind.js';
-import { RouteKind } from './route/route-kind.js';
+import { DataPlaneConfigKind } from './route/route-kind.js';
 import { ServiceKind } from './service/service-kind.js';
 import { VolumeKind } from './volume/volume-kind.js';
 
 export type KindRegistry = Record<ResourceKindName, ResourceKind>;
 
 export function defaultKinds(): KindRegistry {
-  return { service: new ServiceKind(), volume: new VolumeKind(), route: new RouteKind() };
+  return { service: new ServiceKind(), volume: new VolumeKind(), route: new DataPlaneConfigKind('route'), listener: new DataPlaneConfigKind('listener') };
 }

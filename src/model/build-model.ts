@@ -72,8 +72,17 @@ export function buildModel(config: StackConfig, meta: { dir: string; configHash:
   }
   (config.routes ?? []).forEach((r, i) => {
     resources.push({ address: address('route', String(i)), kind: 'route', name: String(i), dependsOn: [address('service', r.service)],
-      spec: deep({ host: r.match.host ?? null, path: r.match.path ?? '/', service: r.service, port: r.port }) as JsonObject });
+      spec: deep({
+        host: r.match.host ?? null, path: r.match.path ?? '/', service: r.service, port: r.port, listener: r.listener ?? null,
+        balance: r.balance ?? 'round-robin', max_body: r.max_body ?? '10MiB',
+        timeouts: { connect: r.timeouts?.connect ?? '2s', idle: r.timeouts?.idle ?? '60s', total: r.timeouts?.total ?? '5m' },
+      }) as JsonObject });
   });
+  for (const [name, l] of Object.entries(config.listeners ?? {})) {
+    const protocol = l.protocol ?? 'http';
+    resources.push({ address: address('listener', name), kind: 'listener', name, dependsOn: l.service ? [address('service', l.service)] : [],
+      spec: deep({ port: l.port, address: l.address ?? '127.0.0.1', protocol, service: l.service ?? null, target_port: l.target_port ?? null }) as JsonObject });
+  }
   const ordered = topologicalOrder(resources);
   return {
     diagnostics,
@@ -95,7 +104,12 @@ function serviceSpec(s: ServiceConfig): Record<string, unknown> {
   };
   return {
     runtime: s.runtime ?? 'process',
-    command: s.command,
+    command: s.command ?? null,
+    image: s.image ?? null,
+    dockerfile: s.dockerfile ?? null,
+    mounts: s.mounts ?? {},
+    build: s.build ? { command: s.build.command, cwd: s.build.cwd ?? '.', timeout: s.build.timeout ?? '10m' } : null,
+    source: s.source?.path ?? null,
     args: s.args ?? null,
     cwd: s.cwd ?? '.',
     env: Object.fromEntries(Object.entries(s.env ?? {}).map(([k, v]) => [k, String(v)])),
@@ -108,6 +122,13 @@ function serviceSpec(s: ServiceConfig): Record<string, unknown> {
     deploy: {
       strategy: s.deploy?.strategy ?? 'rolling', max_surge: s.deploy?.max_surge ?? 1, max_unavailable: s.deploy?.max_unavailable ?? 0,
       auto_rollback: s.deploy?.auto_rollback ?? true, progress_deadline: s.deploy?.progress_deadline ?? '60s',
+      keep_releases: s.deploy?.keep_releases ?? 10, drain_timeout: s.deploy?.drain_timeout ?? '30s',
+      blue_green: { keep_old_for: s.deploy?.blue_green?.keep_old_for ?? '5m' },
+      canary: {
+        steps: s.deploy?.canary?.steps?.map((st) => ({ weight: st.weight, pause: st.pause ?? '30s' })) ?? [{ weight: 10, pause: '30s' }, { weight: 50, pause: '30s' }],
+        max_error_rate: s.deploy?.canary?.max_error_rate ?? 0.05, max_p95_ratio: s.deploy?.canary?.max_p95_ratio ?? 2,
+        min_requests: s.deploy?.canary?.min_requests ?? 20,
+      },
     },
     user: s.user ?? null,
     resources: s.resources ?? null,
@@ -117,7 +138,8 @@ function serviceSpec(s: ServiceConfig): Record<string, unknown> {
 
 function serviceDeps(s: ServiceConfig): Address[] {
   const deps = new Set<Address>((s.depends_on ?? []).map((d) => address('service', d)));
-  const texts = [s.command, s.cwd ?? '', ...(s.args ?? []), ...Object.values(s.env ?? {}).map(String)];
+  const texts = [s.command ?? '', s.cwd ?? '', ...(s.args ?? []), ...Object.values(s.env ?? {}).map(String)];
+  for (const src of Object.values(s.mounts ?? {})) if (!src.startsWith('/')) deps.add(address('volume', src));
   for (const t of texts) {
     for (const m of findReferences(t)) {
       if (m.ref?.kind === 'service-port') deps.add(address('service', m.ref.service));

@@ -1,6 +1,6 @@
 import type { Json, JsonObject } from './json.js';
 
-export const RESOURCE_KINDS = ['volume', 'service', 'route'] as const;
+export const RESOURCE_KINDS = ['volume', 'service', 'route', 'listener'] as const;
 export type ResourceKindName = (typeof RESOURCE_KINDS)[number];
 
 /** `service.web`, `volume.data`, `route.0`. */

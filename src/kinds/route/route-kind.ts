@@ -1,14 +1,14 @@
 /**
- * `route`: an HTTP route to a service's named port. Applying it records it; the daemon's data
- * plane serves recorded routes (see proxy/). Nothing else to create.
+ * `route` and `listener`: configuration of the daemon's data plane. Applying one records it; the
+ * daemon's proxy serves what is recorded (see proxy/). Nothing else to create.
  */
 import type { Diagnostic } from '../../config/diagnostic.js';
-import type { Address, JsonObject } from '../../model/resource.js';
+import type { Address, JsonObject, ResourceKindName } from '../../model/resource.js';
 import { diffByFields } from '../field-diff.js';
 import type { DiffResult, KindContext, ReadResult, ResourceKind } from '../resource-kind.js';
 
-export class RouteKind implements ResourceKind {
-  readonly kind = 'route' as const;
+export class DataPlaneConfigKind implements ResourceKind {
+  constructor(readonly kind: Extract<ResourceKindName, 'route' | 'listener'>) {}
   check(): Diagnostic[] { return []; }
   diff(old: JsonObject, next: JsonObject): DiffResult { return diffByFields(old, next, []); }
   async create(): Promise<JsonObject> { return {}; }

@@ -10,6 +10,7 @@ import type { KindContext } from '../resource-kind.js';
 import { asServiceOutputs, type ServiceSpec } from './service-spec.js';
 
 export interface ResolvedInstance {
+  /** Empty for a container that runs its image's own command. */
   command: string;
   args: string[] | null;
   cwd: string;
@@ -51,7 +52,7 @@ export function resolveInstance(ctx: KindContext, service: string, spec: Service
   const env: Record<string, string> = { ...baseEnv };
   for (const [k, v] of Object.entries(spec.env)) env[k] = sub(v, true);
   return {
-    command: sub(spec.command, false),
+    command: spec.command === null ? '' : sub(spec.command, false),
     args: spec.args ? spec.args.map((a) => sub(a, false)) : null,
     cwd: path.resolve(ctx.dir, sub(spec.cwd, false)),
     env,
@@ -68,7 +69,7 @@ export function instanceSpecHash(spec: ServiceSpec, ports: Record<string, number
 /** Values of the non-secret references the instance depends on (other services' ports, volume paths). */
 export function dependencyValues(ctx: KindContext, spec: ServiceSpec): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const t of [spec.command, spec.cwd, ...(spec.args ?? []), ...Object.values(spec.env)]) {
+  for (const t of [spec.command ?? '', spec.cwd, ...(spec.args ?? []), ...Object.values(spec.env), ...Object.values(spec.mounts ?? {})]) {
     for (const m of findReferences(t)) {
       if (m.ref?.kind === 'service-port' || m.ref?.kind === 'volume') {
         try { out[m.text] = substitute(m.text, (r) => resolveNonSecret(ctx, r), { unescape: true }); } catch { out[m.text] = '?'; }

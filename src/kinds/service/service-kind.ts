@@ -249,7 +249,7 @@ export class ServiceKind implements ResourceKind {
 function chownVolumesFor(ctx: KindContext, spec: ServiceSpec): void {
   if (!spec.user || process.getuid?.() !== 0) return;
   const user = ensureUser(spec.user);
-  for (const t of [spec.command, spec.cwd, ...(spec.args ?? []), ...Object.values(spec.env)]) {
+  for (const t of [spec.command ?? '', spec.cwd, ...(spec.args ?? []), ...Object.values(spec.env)]) {
     for (const m of findReferences(t)) {
       if (m.ref?.kind !== 'volume') continue;
       const out = ctx.outputsOf(address('volume', m.ref.name));

@@ -15,7 +15,14 @@ export interface ProbeSpec {
 
 export interface ServiceSpec {
   runtime: Runtime;
-  command: string;
+  /** Required for runtime process (validated); for containers it overrides the image's command. */
+  command: string | null;
+  image: string | null;
+  dockerfile: string | null;
+  /** Container path -> volume name or absolute host path. */
+  mounts: Record<string, string>;
+  build: { command: string; cwd: string; timeout: string } | null;
+  source: string | null;
   args: string[] | null;
   cwd: string;
   env: Record<string, string>;
@@ -25,7 +32,11 @@ export interface ServiceSpec {
   liveness: ProbeSpec | null;
   restart: RestartPolicy;
   stop_grace: string;
-  deploy: { strategy: string; max_surge: number; max_unavailable: number; auto_rollback: boolean; progress_deadline: string };
+  deploy: {
+    strategy: 'rolling' | 'blue-green' | 'canary'; max_surge: number; max_unavailable: number; auto_rollback: boolean; progress_deadline: string;
+    keep_releases: number; drain_timeout: string; blue_green: { keep_old_for: string };
+    canary: { steps: { weight: number; pause: string }[]; max_error_rate: number; max_p95_ratio: number; min_requests: number };
+  };
   user: string | null;
   resources: { memory?: string; cpu?: number } | null;
   depends_on: string[];

@@ -1,0 +1,97 @@
+/**
+ * The data plane contract: listeners, routes, pools of weighted backends, drain, metrics.
+ * The built-in Node proxy (proxy/node/) is the default implementation; every implementation
+ * runs the shared contract suite (test/proxy/data-plane.contract.ts).
+ *
+ * Semantics:
+ * - Only backends in a pool get traffic; a pool is replaced as a whole with `setPool`.
+ *   A backend that leaves the pool gets no new requests; its in-flight requests finish
+ *   (up to the drain timeout given to `drain`, or the route's total timeout).
+ * - Weights are relative within a pool (0 = no new traffic). Canary steps set them.
+ * - Passive ejection: a backend whose connection attempts fail is taken out for a while
+ *   (ejectFor), then tried again.
+ * - A request whose connection failed before any byte was sent is retried on another backend.
+ */
+import type { Duration } from '../util/duration.js';
+
+export interface Backend {
+  /** Stable id, e.g. `web/0@v7` (service/index@release). */
+  id: string;
+  host: string;
+  port: number;
+  /** Relative weight, 0..1000. */
+  weight: number;
+}
+
+export type Balance = 'round-robin' | 'least-connections';
+
+export interface HttpRoute {
+  id: string;
+  /** Exact host, or `*.suffix`; null matches any host. */
+  host: string | null;
+  /** Path prefix; the longest matching prefix wins. */
+  pathPrefix: string;
+  /** Listener names this route is served on; empty = every http listener. */
+  listeners: string[];
+  pool: string;
+  balance: Balance;
+  connectTimeout: Duration;
+  idleTimeout: Duration;
+  totalTimeout: Duration;
+  maxBodyBytes: number;
+}
+
+export type Listener =
+  | { name: string; protocol: 'http'; host: string; port: number }
+  | { name: string; protocol: 'tcp'; host: string; port: number; pool: string; connectTimeout: Duration; idleTimeout: Duration };
+
+export interface LatencyHistogram {
+  /** Upper bounds in milliseconds; the last bucket is +Inf. */
+  bounds: number[];
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+export interface TrafficMetrics {
+  requests: number;
+  /** Responses by status class, plus `error` for requests that got no response from a backend. */
+  status: { '1xx': number; '2xx': number; '3xx': number; '4xx': number; '5xx': number; error: number };
+  latency: LatencyHistogram;
+  inFlight: number;
+}
+
+export interface DataPlaneMetrics {
+  routes: Record<string, TrafficMetrics>;
+  backends: Record<string, TrafficMetrics & { pool: string; ejected: boolean; draining: boolean }>;
+  listeners: Record<string, { connections: number; bytesIn: number; bytesOut: number }>;
+}
+
+export interface DataPlane {
+  /** Binds new listeners, closes removed ones (in-flight connections finish). */
+  setListeners(listeners: Listener[]): Promise<void>;
+  setRoutes(routes: HttpRoute[]): void;
+  /** Replaces the backends of a pool; removed backends start draining. */
+  setPool(pool: string, backends: Backend[]): void;
+  /** Resolves when the backend has no in-flight requests, or after `timeout`. */
+  drain(backendId: string, timeout: Duration): Promise<{ drained: boolean; abandoned: number }>;
+  metrics(): DataPlaneMetrics;
+  close(): Promise<void>;
+}
+
+/** p-quantile (0..1) from a histogram, by linear interpolation inside the bucket. */
+export function quantile(h: LatencyHistogram, q: number): number {
+  if (h.count === 0) return 0;
+  const rank = q * h.count;
+  let seen = 0;
+  for (let i = 0; i < h.counts.length; i++) {
+    const c = h.counts[i] as number;
+    if (seen + c >= rank && c > 0) {
+      const lo = i === 0 ? 0 : (h.bounds[i - 1] as number);
+      const hi = i < h.bounds.length ? (h.bounds[i] as number) : lo * 2 || 1;
+      return lo + ((rank - seen) / c) * (hi - lo);
+    }
+    seen += c;
+  }
+  return h.bounds[h.bounds.length - 1] ?? 0;
+}

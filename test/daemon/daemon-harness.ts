@@ -1,0 +1,285 @@
+/**
+ * What the daemon tests share: a tiny HTTP service script, stack files, a daemon run in-process
+ * (`new Daemon(...)`) or as a separate OS process (`node dist/cli/main.js up`), a small API
+ * client, /proc readings (CPU ticks, RSS) and the teardown that leaves nothing running.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import type { StackConfig } from '../../src/config/schema.js';
+import { Daemon, daemonInfoFile, tokenFile, type DaemonInfo } from '../../src/daemon/daemon.js';
+import type { ApplyEvent } from '../../src/engine/apply.js';
+import { systemClock, type Clock } from '../../src/util/clock.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { ensureBuilt } from '../helpers/dist.js';
+import { isAlive, killProcessesUnder } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
+
+export type Status = ReturnType<Daemon['status']>;
+export type ServiceStatus = Status['services'][number];
+export type InstanceStatus = ServiceStatus['instances'][number];
+export type ServiceConfig = NonNullable<StackConfig['services']>[string];
+export interface EventRow { id: number; at: string; address: string; instance: string; type: string; reason: string }
+
+/**
+ * Listens on every `PORT*` variable. `GET /healthz` answers 503 while the file named by
+ * HEALTH_FILE exists; `GET /say?m=TEXT` prints TEXT; `GET /` names service, instance and pid.
+ * Prints one line when listening; exits 0 on SIGTERM. Extra argv (a marker) is ignored.
+ */
+export const SERVICE_SCRIPT = `import http from 'node:http';
+import { existsSync } from 'node:fs';
+const who = \`\${process.env.GROUNDWORK_SERVICE} \${process.env.GROUNDWORK_INSTANCE}\`;
+const ports = Object.keys(process.env).filter((k) => /^PORT[0-9]*$/.test(k)).sort().map((k) => Number(process.env[k]));
+const handler = (req, res) => {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  if (url.pathname === '/healthz') {
+    const f = process.env.HEALTH_FILE;
+    if (f && existsSync(f)) { res.statusCode = 503; res.end('sick\\n'); return; }
+    res.end('ok\\n');
+    return;
+  }
+  if (url.pathname === '/say') { console.log(url.searchParams.get('m') ?? ''); res.end('said\\n'); return; }
+  res.end(\`\${who} pid \${process.pid}\\n\`);
+};
+let listening = 0;
+for (const p of ports) {
+  http.createServer(handler).listen(p, '127.0.0.1', () => { if (++listening === ports.length) console.log(\`\${who} listening on \${ports.join(',')}\`); });
+}
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+export function writeServiceScript(dir: string): void {
+  writeFileSync(path.join(dir, 'server.mjs'), SERVICE_SCRIPT);
+}
+
+export function writeStack(dir: string, stack: StackConfig): string {
+  const file = path.join(dir, 'groundwork.yaml');
+  writeFileSync(file, stringify(stack));
+  return file;
+}
+
+/** A node HTTP service on `ports` (PORT, PORT2, ... in the env) with an HTTP health check. */
+export function nodeService(marker: string, extra: Partial<ServiceConfig> = {}, portNames: string[] = ['http']): ServiceConfig {
+  const portEnv: Record<string, string> = {};
+  portNames.forEach((p, i) => { portEnv[i === 0 ? 'PORT' : `PORT${i + 1}`] = `\${port.${p}}`; });
+  return {
+    command: 'node',
+    args: ['server.mjs', marker],
+    ports: Object.fromEntries(portNames.map((p) => [p, 'auto' as const])),
+    health: { http: { path: '/healthz' }, interval: '500ms', timeout: '1s' },
+    stop_grace: '2s',
+    ...extra,
+    env: { ...portEnv, ...(extra.env ?? {}) },
+  };
+}
+
+/** The environment a daemon or CLI run gets: nothing from the developer's shell that could steer it. */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = { NO_COLOR: '1', GROUNDWORK_AUTHOR: 'tester' };
+  for (const k of ['PATH', 'HOME', 'LANG', 'TZ']) if (process.env[k]) env[k] = process.env[k] as string;
+  return { ...env, ...extra };
+}
+
+// ---------------------------------------------------------------- HTTP API client
+
+export interface ApiAnswer { status: number; headers: http.IncomingHttpHeaders; text: string }
+
+export interface RequestOptions {
+  /** undefined: no Authorization header. */
+  token?: string;
+  body?: string | Buffer;
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+export function request(url: string, method: string, urlPath: string, opts: RequestOptions = {}): Promise<ApiAnswer> {
+  const u = new URL(urlPath, url);
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = { connection: 'close', ...(opts.headers ?? {}) };
+    if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
+    if (opts.body !== undefined) {
+      headers['content-type'] ??= 'application/json';
+      headers['content-length'] = Buffer.byteLength(opts.body);
+    }
+    const req = http.request(u, { method, agent: false, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    const timeout = opts.timeoutMs ?? 30_000;
+    req.setTimeout(timeout, () => req.destroy(new Error(`${method} ${urlPath}: no answer within ${timeout} ms`)));
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+export class Api {
+  constructor(readonly url: string, readonly token: string) {}
+
+  async json<T>(method: 'GET' | 'POST', urlPath: string, body?: unknown): Promise<T> {
+    const r = await request(this.url, method, urlPath, { token: this.token, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    if (r.status !== 200) throw new Error(`${method} ${urlPath} answered ${r.status}: ${r.text}`);
+    return JSON.parse(r.text) as T;
+  }
+
+  /** A streaming (NDJSON) route, read to its end. */
+  async lines(method: 'GET' | 'POST', urlPath: string, body?: unknown): Promise<unknown[]> {
+    const r = await request(this.url, method, urlPath, { token: this.token, body: JSON.stringify(body ?? {}), timeoutMs: 120_000 });
+    if (r.status !== 200) throw new Error(`${method} ${urlPath} answered ${r.status}: ${r.text}`);
+    return r.text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as unknown);
+  }
+
+  status(): Promise<Status> { return this.json<Status>('GET', '/v1/status'); }
+  events(service?: string): Promise<EventRow[]> { return this.json<EventRow[]>('GET', `/v1/events?limit=10000${service ? `&service=${service}` : ''}`); }
+
+  async service(name: string): Promise<ServiceStatus> {
+    const s = (await this.status()).services.find((x) => x.name === name);
+    if (!s) throw new Error(`status has no service ${name}`);
+    return s;
+  }
+
+  async instance(name: string, index: number): Promise<InstanceStatus> {
+    const i = (await this.service(name)).instances.find((x) => x.index === index);
+    if (!i) throw new Error(`status has no instance ${name}/${index}`);
+    return i;
+  }
+
+  /** Waits until every instance of every named service is healthy (and there are `replicas` of them). */
+  async waitAllHealthy(names: string[], timeoutMs = 30_000): Promise<Status> {
+    return waitFor(async () => {
+      const s = await this.status();
+      const ok = names.every((n) => {
+        const svc = s.services.find((x) => x.name === n);
+        return svc !== undefined && svc.instances.length === svc.replicas && svc.instances.every((i) => i.state === 'healthy' && i.pid !== null);
+      });
+      return ok ? s : undefined;
+    }, { what: `all instances of ${names.join(', ')} healthy`, timeoutMs, intervalMs: 50 });
+  }
+
+  /** Stops every service (the daemon keeps running unless exit). Never throws: it is teardown. */
+  async down(exit: boolean): Promise<void> {
+    try { await this.lines('POST', '/v1/down', { exit }); } catch { /* the daemon may already be gone */ }
+  }
+}
+
+// ---------------------------------------------------------------- in-process daemon
+
+export interface InProcessDaemon {
+  daemon: Daemon;
+  api: Api;
+  applyEvents: ApplyEvent[];
+  /** down (services stop), stop the daemon, then kill whatever still runs in `dir`; returns leftovers. */
+  close(): Promise<number>;
+}
+
+export async function startInProcess(dir: string, opts: { clock?: Clock; env?: Record<string, string> } = {}): Promise<InProcessDaemon> {
+  const stateDir = path.join(dir, '.groundwork');
+  const applyEvents: ApplyEvent[] = [];
+  const daemon = new Daemon({
+    stackFile: path.join(dir, 'groundwork.yaml'), stateDir, host: '127.0.0.1', port: 0, vars: {}, env: cleanEnv(opts.env),
+    clock: opts.clock ?? systemClock, logger: silentLogger, applyOnStart: true, onApplyEvent: (e) => applyEvents.push(e),
+  });
+  await daemon.start();
+  const api = new Api(daemon.url, readFileSync(tokenFile(stateDir), 'utf8').trim());
+  let closed = false;
+  return {
+    daemon, api, applyEvents,
+    async close() {
+      if (closed) return 0;
+      closed = true;
+      await api.down(false);
+      await daemon.stop();
+      return killProcessesUnder(dir);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- daemon as an OS process
+
+export interface SpawnedDaemon {
+  child: ChildProcess;
+  pid: number;
+  url: string;
+  token: string;
+  api: Api;
+  output(): string;
+  /** Resolves with the exit code (or signal) when the process ends. */
+  exited: Promise<number | string>;
+}
+
+export function cliMain(): string {
+  return ensureBuilt();
+}
+
+/** `node dist/cli/main.js up --listen ... --json` in `dir`; resolves when it printed its ready line. */
+export async function spawnUp(dir: string, opts: { listen?: string | null; env?: Record<string, string>; args?: string[] } = {}): Promise<SpawnedDaemon> {
+  const listen = opts.listen === undefined ? ['--listen', '127.0.0.1:0'] : opts.listen === null ? [] : ['--listen', opts.listen];
+  const child = spawn(process.execPath, [cliMain(), 'up', ...listen, '--json', ...(opts.args ?? [])], {
+    cwd: dir, env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.setEncoding('utf8').on('data', (c: string) => { out += c; });
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => { out += c; });
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  let ended: number | string | undefined;
+  void exited.then((c) => { ended = c; });
+  const ready = await waitFor(() => {
+    if (ended !== undefined) throw new Error(`groundwork up exited (${ended}) before it was ready:\n${out}`);
+    const line = out.split('\n').find((l) => l.startsWith('{"type":"ready"'));
+    return line ? (JSON.parse(line) as { url: string; pid: number }) : undefined;
+  }, { what: `groundwork up in ${dir} to be ready`, timeoutMs: 60_000 }).catch((e: unknown) => {
+    child.kill('SIGKILL');
+    throw new Error(`${(e as Error).message}\n--- output ---\n${out}`);
+  });
+  const stateDir = path.join(dir, '.groundwork');
+  const token = readFileSync(tokenFile(stateDir), 'utf8').trim();
+  return { child, pid: ready.pid, url: ready.url, token, api: new Api(ready.url, token), output: () => out, exited };
+}
+
+/** Stops a spawned daemon and everything it ran; SIGKILLs whatever is left in `dir`. */
+export async function teardownSpawned(dir: string, d: SpawnedDaemon | undefined): Promise<number> {
+  if (d && isAlive(d.pid)) {
+    await d.api.down(true);
+    await Promise.race([d.exited, new Promise((r) => setTimeout(r, 5000))]);
+    if (isAlive(d.pid)) d.child.kill('SIGKILL');
+  }
+  return killProcessesUnder(dir);
+}
+
+export function readDaemonInfo(dir: string): DaemonInfo | undefined {
+  const f = daemonInfoFile(path.join(dir, '.groundwork'));
+  if (!existsSync(f)) return undefined;
+  try { return JSON.parse(readFileSync(f, 'utf8')) as DaemonInfo; } catch { return undefined; }
+}
+
+// ---------------------------------------------------------------- /proc readings
+
+const CLK_TCK = 100;
+
+/**
+ * CPU seconds of a process plus its waited-for children (utime + stime + cutime + cstime): for
+ * the daemon that includes the shims it reaped and, through them, the service processes.
+ */
+export function cpuSecondsWithChildren(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After the comm field: state is f[0], utime f[11], stime f[12], cutime f[13], cstime f[14].
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+}
+
+/** VmRSS of a process in bytes, or undefined when it is gone. */
+export function rssBytes(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

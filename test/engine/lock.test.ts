@@ -1,0 +1,129 @@
+/**
+ * The apply lease through the CLI and the real store: a live holder refuses apply (exit 4) and is
+ * named; `unlock` shows it; a dead or expired holder is taken over; `unlock --force` releases.
+ */
+import { spawn } from 'node:child_process';
+import os from 'node:os';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { APPLY_LEASE, isHolderDead } from '../../src/engine/lock.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { LeaseHolder } from '../../src/store/store.js';
+import { systemClock } from '../../src/util/clock.js';
+import { runCli, runCliOk, STACK_FRAME } from '../helpers/cli.js';
+import { httpService, teardownStack, writeServerScript, writeStack } from '../helpers/lab.js';
+import { isAlive } from '../helpers/processes.js';
+import { instancesOf, readState, stateDbOf } from '../helpers/state.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+
+const STACK = 'locklab';
+
+/** Takes the apply lease as another holder would, through the real store. */
+function holdLease(dir: string, pid: number, ttlMs = 60_000, command = 'groundwork apply'): void {
+  const store = SqliteStore.open(stateDbOf(dir), systemClock);
+  try {
+    const r = store.acquireLease(APPLY_LEASE, { holder: `other-holder-${pid}`, pid, host: os.hostname(), command }, ttlMs, isHolderDead);
+    expect(r.acquired).toBe(true);
+  } finally {
+    store.close();
+  }
+}
+
+function lease(dir: string): LeaseHolder | undefined {
+  const store = SqliteStore.open(stateDbOf(dir), systemClock);
+  try { return store.tryGetLease(APPLY_LEASE); } finally { store.close(); }
+}
+
+/** The pid of a process that has exited (and been reaped). */
+async function deadPid(): Promise<number> {
+  const c = spawn('true', [], { stdio: 'ignore' });
+  const pid = c.pid as number;
+  await new Promise<void>((resolve) => c.once('exit', () => resolve()));
+  expect(isAlive(pid)).toBe(false);
+  return pid;
+}
+
+describe('the apply lock', () => {
+  let dir: string;
+  const cli = (argv: string[], code = 0) => runCliOk(argv, { cwd: dir }, code);
+
+  beforeEach(() => {
+    dir = makeTempDir('lock');
+    writeServerScript(dir);
+    writeStack(dir, { stack: STACK, services: { a: httpService() } });
+  });
+
+  afterEach(async () => {
+    const t = await teardownStack(dir, STACK);
+    removeTempDir(dir);
+    expect(t.deleteExit, t.deleteOutput).toBe(0);
+    expect(t.leftovers).toBe(0);
+  });
+
+  it('a lease held by a live process refuses apply with exit 4, naming the holder; unlock shows it and keeps it', async () => {
+    // This test process is alive, and the holder name is not the one apply would use.
+    holdLease(dir, process.pid, 60_000, 'groundwork apply (other terminal)');
+
+    const r = await runCli(['apply'], { cwd: dir });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain(`pid ${process.pid}`);
+    expect(r.stderr).toContain('groundwork apply (other terminal)');
+    expect(r.stderr).toContain('groundwork unlock');
+    expect(r.stderr).not.toMatch(STACK_FRAME);
+    expect(readState(dir).changes).toEqual([]);
+    expect(instancesOf(dir, 'a')).toEqual([]);
+
+    const shown = await cli(['unlock'], 4);
+    expect(shown.stdout).toContain(`held by groundwork apply (other terminal) (pid ${process.pid} on ${os.hostname()})`);
+    expect(shown.stdout).toContain('Its holder is alive');
+    const json = JSON.parse((await cli(['unlock', '--json'], 4)).stdout) as { held: boolean; holder: LeaseHolder; holderDead: boolean };
+    expect(json).toMatchObject({ held: true, holderDead: false, holder: { pid: process.pid } });
+    // Looking did not release it.
+    expect(lease(dir)?.pid).toBe(process.pid);
+    expect((await runCli(['apply'], { cwd: dir })).code).toBe(4);
+  });
+
+  it('a lease whose holder process is dead is taken over by the next apply', async () => {
+    const pid = await deadPid();
+    holdLease(dir, pid);
+    expect(lease(dir)?.pid).toBe(pid);
+
+    const r = await cli(['apply']);
+    expect(r.stdout).toContain('Apply complete!');
+    expect(instancesOf(dir, 'a')).toHaveLength(1);
+    // Apply released its own lease when it finished.
+    expect(lease(dir)).toBeUndefined();
+  });
+
+  it('unlock releases a dead holder\'s lease without --force', async () => {
+    const pid = await deadPid();
+    holdLease(dir, pid);
+    const r = await cli(['unlock']);
+    expect(r.stdout).toContain(`pid ${pid}`);
+    expect(r.stdout).toContain('its holder is no longer running');
+    expect(lease(dir)).toBeUndefined();
+  });
+
+  it('an expired lease does not block apply, even when its holder is alive', async () => {
+    holdLease(dir, process.pid, -1000);
+    await cli(['apply']);
+    expect(lease(dir)).toBeUndefined();
+  });
+
+  it('unlock --force releases a live holder\'s lease, and apply then works', async () => {
+    holdLease(dir, process.pid);
+    const r = await cli(['unlock', '--force']);
+    expect(r.stdout).toContain(`pid ${process.pid}`);
+    expect(r.stdout).toContain('Released it (--force)');
+    expect(lease(dir)).toBeUndefined();
+    expect((await cli(['unlock'])).stdout).toContain('The state lock is free.');
+    await cli(['apply']);
+    expect(isAlive(instancesOf(dir, 'a')[0]?.pid as number)).toBe(true);
+  });
+
+  it('two applies at once: one runs, the other is refused with exit 4', async () => {
+    const [x, y] = await Promise.all([runCli(['apply'], { cwd: dir }), runCli(['apply'], { cwd: dir })]);
+    expect([x.code, y.code].sort()).toEqual([0, 4]);
+    expect(instancesOf(dir, 'a')).toHaveLength(1);
+    expect(readState(dir).changes).toHaveLength(1);
+  });
+});
