@@ -30,9 +30,17 @@ import { Duration } from '../util/duration.js';
 import type { Logger } from '../util/logger.js';
 import { ApiError, createApp, type Route } from './api/http-app.js';
 import { openApiDocument } from './api/openapi.js';
-import { ApplyRequest, DownRequest, PlanRequest, RestartRequest, StatusResponse, type DownRequest as DownBody, type ApplyRequest as ApplyBody, type PlanRequest as PlanBody } from './api/schemas.js';
+import {
+  ApplyRequest, DeployRequest, DownRequest, PlanRequest, RestartRequest, RollbackRequest, StatusResponse,
+  type DownRequest as DownBody, type ApplyRequest as ApplyBody, type PlanRequest as PlanBody, type DeployRequest as DeployBody, type RollbackRequest as RollbackBody,
+} from './api/schemas.js';
 import { DEFAULT_ROTATION, LogIndex, readFrom, rotateIfLarge, type RotationSettings } from './log-files.js';
 import { Supervisor } from './supervisor.js';
+import { DaemonTraffic } from './traffic.js';
+import type { DataPlane } from '../proxy/data-plane.js';
+import { Deployer, UnknownServiceError } from '../deploy/deployer.js';
+import { handleOf } from '../kinds/service/service-kind.js';
+import { toJson } from '../kinds/service/service-spec.js';
 import { tryProcessStartTicks } from '../runtime/process/proc.js';
 import { recordedPorts } from '../engine/apply.js';
 import { stalePlanReason } from '../engine/stale-plan.js';
@@ -49,6 +57,8 @@ export interface DaemonOptions {
   /** Apply the stack at start (default true). */
   applyOnStart: boolean;
   rotation?: RotationSettings;
+  /** The built-in proxy (or another DataPlane); without one, rollouts only replace instances. */
+  dataPlane?: DataPlane;
   onApplyEvent?: (e: ApplyEvent) => void;
 }
 
@@ -80,6 +90,8 @@ export class Daemon {
   private housekeeping: NodeJS.Timeout | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private info!: DaemonInfo;
+  private readonly traffic: DaemonTraffic | undefined;
+  private deployer!: Deployer;
   private stack = '';
   private stackDir = '';
   /** Resolves when the daemon should exit (after `down`). */
@@ -89,6 +101,7 @@ export class Daemon {
   constructor(private readonly opts: DaemonOptions) {
     this.driver = new ProcessDriver({ stateDir: opts.stateDir });
     this.exited = new Promise((r) => { this.exit = r; });
+    this.traffic = opts.dataPlane ? new DaemonTraffic(opts.dataPlane) : undefined;
   }
 
   get url(): string { return this.info.url; }
@@ -106,6 +119,7 @@ export class Daemon {
       drivers: { process: this.driver },
       secrets: new EnvFileSecretSource(this.opts.env, path.join(this.opts.stateDir, 'secrets')),
       clock: this.opts.clock, logger: this.opts.logger,
+      releases: this.store, traffic: this.traffic,
       sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     };
   }
@@ -142,7 +156,14 @@ export class Daemon {
     this.supervisor = new Supervisor({
       store: this.store, kind: this.kinds.service as ServiceKind, context: () => this.restartContext(),
       clock: this.opts.clock, logger: this.opts.logger,
+      onChange: (a) => this.syncTraffic(a),
     });
+    this.deployer = new Deployer({
+      store: this.store, kind: this.kinds.service as ServiceKind, stateDir: this.opts.stateDir,
+      context: (progress) => ({ ...this.restartContext(), progress: (_a, m) => progress(m) }),
+      hooks: { beforeStep: (a) => this.supervisor.pause(a), afterStep: (a) => this.supervisor.resume(a) },
+    });
+    await this.configureTraffic();
     this.supervisor.start();
     this.server = http.createServer(createApp(this.routes(), token, this.opts.logger));
     this.server.keepAliveTimeout = 5000;
@@ -166,8 +187,28 @@ export class Daemon {
     }
   }
 
+  /** Listeners, routes and pools from recorded state. */
+  private async configureTraffic(): Promise<void> {
+    if (!this.traffic) return;
+    const rows = this.store.listResources();
+    for (const r of rows.filter((x) => x.kind === 'service')) this.traffic.setServicePorts(r.address.slice(8), Object.keys(asServiceSpec(r.spec).ports));
+    try {
+      await this.traffic.configure(rows);
+    } catch (e) {
+      this.opts.logger.log('error', 'could not configure the proxy', { error: (e as Error).message });
+      this.opts.onApplyEvent?.({ seq: 0, type: 'progress', address: 'proxy', message: `could not configure the proxy: ${(e as Error).message}` });
+    }
+    for (const r of rows.filter((x) => x.kind === 'service')) this.syncTraffic(r.address);
+  }
+
+  private syncTraffic(a: Address): void {
+    if (!this.traffic || !this.supervisor) return;
+    this.traffic.sync(a.slice('service.'.length), this.supervisor.readyInstances(a));
+  }
+
   private houseKeep(): void {
     const now = this.opts.clock.now().getTime();
+    this.reapStandby(now);
     for (const row of this.store.listResources()) {
       if (row.kind !== 'service') continue;
       for (const i of asServiceOutputs(row.outputs).instances) {
@@ -177,10 +218,31 @@ export class Daemon {
     }
   }
 
+  /** Stops blue-green standby sets whose warm period is over. */
+  private reapStandby(now: number): void {
+    for (const row of this.store.listResources()) {
+      if (row.kind !== 'service') continue;
+      const outs = asServiceOutputs(row.outputs);
+      if (!outs.standby || Date.parse(outs.standby.until) > now) continue;
+      const standby = outs.standby.instances;
+      this.store.recordRuntimeOutputs(row.address, toJson({ ...outs, standby: null }));
+      const spec = asServiceSpec(row.spec);
+      void this.serial(async () => {
+        for (const i of standby) {
+          const h = handleOf(i, row.address.slice(8));
+          await this.driver.stop(h, Duration.parse(spec.stop_grace));
+          await this.driver.forget(h);
+        }
+        this.store.recordEvent({ address: row.address, instance: `${row.address.slice(8)}/standby`, type: 'stopped', reason: 'blue-green standby period over' });
+      });
+    }
+  }
+
   /** Stops the daemon; services keep running. */
   async stop(): Promise<void> {
     if (this.housekeeping) clearInterval(this.housekeeping);
     this.supervisor?.close();
+    await this.opts.dataPlane?.close().catch(() => undefined);
     await new Promise<void>((r) => { this.server?.close(() => r()); this.server?.closeAllConnections?.(); });
     await this.queue.catch(() => undefined);
     try {
@@ -214,6 +276,7 @@ export class Daemon {
             afterStep: (a) => this.supervisor.resume(a),
           },
         });
+        await this.configureTraffic();
         return { ...result, plan };
       });
     });
@@ -287,6 +350,40 @@ export class Daemon {
           return { streamed: true };
         } },
     ];
+    routes.push(
+      { method: 'POST', path: '/v1/services/:name/deploy', summary: 'Build a release (git ref or working tree) and roll it out; streams progress', body: DeployRequest, streams: 'ndjson',
+        handler: async (ctx) => {
+          const body = ctx.body as DeployBody;
+          const name = ctx.params.name as string;
+          const result = await this.serial(async () => {
+            const model = await this.loadModel(body.vars ?? {});
+            return withLease(this.store, 'groundwork deploy', () => this.deployer.deploy(model, name, { ...(body.ref ? { ref: body.ref } : {}), message: body.message ?? '', author: body.author ?? 'daemon' }, (message) => ctx.stream({ type: 'progress', message })));
+          }).catch((e: Error) => { if (e instanceof UnknownServiceError) throw new ApiError(404, 'not-found', e.message); throw e; });
+          await this.configureTraffic();
+          ctx.stream({ type: 'result', result });
+          return { streamed: true };
+        } },
+      { method: 'POST', path: '/v1/services/:name/rollback', summary: 'Roll back to the previous release (or `to`): code and config; streams progress', body: RollbackRequest, streams: 'ndjson',
+        handler: async (ctx) => {
+          const body = ctx.body as RollbackBody;
+          const name = ctx.params.name as string;
+          const result = await this.serial(() => withLease(this.store, 'groundwork rollback',
+            () => this.deployer.rollback(name, { ...(body.to !== undefined ? { to: body.to } : {}), message: body.message ?? '', author: body.author ?? 'daemon' }, (message) => ctx.stream({ type: 'progress', message }))))
+            .catch((e: Error) => { if (e instanceof UnknownServiceError) throw new ApiError(404, 'not-found', e.message); throw e; });
+          await this.configureTraffic();
+          ctx.stream({ type: 'result', result });
+          return { streamed: true };
+        } },
+      { method: 'GET', path: '/v1/services/:name/releases', summary: 'Releases of a service, newest first',
+        handler: async (ctx) => {
+          const name = ctx.params.name as string;
+          this.serviceAddress(name);
+          const current = asServiceOutputs(this.store.tryGetResource(addr('service', name))?.outputs ?? {}).release?.seq ?? null;
+          return { status: 200, json: { service: name, current, releases: this.store.listReleases(name, intParam(ctx.query, 'limit', 50, 1, 1000)) } };
+        } },
+      { method: 'GET', path: '/v1/proxy/metrics', summary: 'Per-route and per-backend traffic metrics of the built-in proxy',
+        handler: async () => ({ status: 200, json: this.opts.dataPlane?.metrics() ?? { routes: {}, backends: {}, listeners: {} } }) },
+    );
     routes.push({ method: 'GET', path: '/v1/openapi.json', summary: 'This API as an OpenAPI 3.1 document', handler: async () => ({ status: 200, json: openApiDocument(routes) }) });
     return routes;
   }

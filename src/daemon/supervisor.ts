@@ -69,6 +69,8 @@ export interface SupervisorDeps {
   backoff?: BackoffSettings;
   /** How often instances are checked for exit. */
   pollEvery?: Duration;
+  /** Called after an instance's state or readiness changed (the daemon updates traffic). */
+  onChange?: (address: Address) => void;
 }
 
 export class Supervisor {
@@ -137,10 +139,12 @@ export class Supervisor {
       const sameInstance = prev?.inst?.id === inst.id;
       const m: Monitor = {
         address, service: address.slice('service.'.length), index: inst.index, inst, up: true,
-        state: sameInstance && prev ? prev.state : 'starting', reason: sameInstance && prev ? prev.reason : 'watching',
+        // An instance handed over by apply or a rollout passed its readiness check when it started,
+        // and an adopted one was serving: both keep traffic until probes say otherwise.
+        state: sameInstance && prev ? prev.state : 'healthy', reason: sameInstance && prev ? prev.reason : 'ready when started; probing',
         since: sameInstance && prev ? prev.since : this.now(), restarts: inst.restarts ?? 0,
         tracker: prev?.tracker ?? new RestartTracker(this.deps.backoff ?? DEFAULT_BACKOFF),
-        ready: sameInstance && prev ? prev.ready : false, lastProbe: sameInstance && prev ? prev.lastProbe : null,
+        ready: sameInstance && prev ? prev.ready : !inst.gone, lastProbe: sameInstance && prev ? prev.lastProbe : null,
         lastExit: prev?.lastExit ?? null, timers: [], busy: false, generation: (prev?.generation ?? 0) + 1,
       };
       this.monitors.set(k, m);
@@ -160,6 +164,7 @@ export class Supervisor {
     m.since = this.now();
     this.deps.store.recordEvent({ address: m.address, instance: `${m.service}/${m.index}`, type: state, reason });
     this.deps.logger.log('info', 'instance state', { service: m.service, index: m.index, state, reason });
+    this.deps.onChange?.(m.address);
   }
 
   private clearTimers(m: Monitor): void {
@@ -224,7 +229,8 @@ export class Supervisor {
         if ((await driver.inspect(h)).state === 'running') await driver.stop(h, Duration.parse(spec.stop_grace));
         await driver.forget(h);
       }
-      const inst = await this.deps.kind.startOne(this.deps.context(), m.address, spec, m.index, ports);
+      const ctx = this.deps.context();
+      const inst = await this.deps.kind.startOne(ctx, m.address, spec, m.index, ports, m.inst?.codeDir ?? ctx.dir, m.inst?.release ?? null);
       m.restarts++;
       m.inst = { ...inst, restarts: m.restarts };
       m.up = true;
@@ -248,7 +254,7 @@ export class Supervisor {
     const outs = asServiceOutputs(row.outputs);
     const others = outs.instances.filter((i) => i.index !== m.index);
     const instances = inst ? [...others, inst] : others;
-    this.deps.store.recordRuntimeOutputs(m.address, toJson({ instances: instances.sort((a, b) => a.index - b.index) }) as JsonObject);
+    this.deps.store.recordRuntimeOutputs(m.address, toJson({ ...outs, instances: instances.sort((a, b) => a.index - b.index) }) as JsonObject);
   }
 
   private startProbes(m: Monitor, spec: ServiceSpec): void {
@@ -282,7 +288,7 @@ export class Supervisor {
       if (role === 'readiness') m.lastProbe = r.detail;
       if (r.ok) { successes++; failures = 0; } else if (this.now() >= startPeriodEnds) { failures++; successes = 0; }
       if (role === 'readiness') {
-        if (r.ok && successes >= p.healthy && !m.ready) { m.ready = true; this.setState(m, 'healthy', r.detail); }
+        if (r.ok && successes >= p.healthy && (!m.ready || m.state !== 'healthy' || m.reason.startsWith('ready when started'))) { m.ready = true; this.setState(m, 'healthy', r.detail); }
         if (!r.ok && failures >= p.unhealthy && (m.ready || m.state === 'starting')) {
           m.ready = false;
           this.setState(m, 'unhealthy', `${failures} failed probes: ${r.detail}`);
@@ -316,10 +322,11 @@ export class Supervisor {
         const h = handleOf(inst, address.slice('service.'.length));
         await driver.stop(h, Duration.parse(spec.stop_grace));
         await driver.forget(h);
-        const next = await this.deps.kind.startOne(this.deps.context(), address, spec, inst.index, inst.ports);
+        const ctx = this.deps.context();
+        const next = await this.deps.kind.startOne(ctx, address, spec, inst.index, inst.ports, inst.codeDir ?? ctx.dir, inst.release ?? null);
         const cur = asServiceOutputs(this.deps.store.tryGetResource(address)?.outputs ?? {});
         const instances = [...cur.instances.filter((i) => i.index !== inst.index), { ...next, restarts: (inst.restarts ?? 0) }].sort((a, b) => a.index - b.index);
-        this.deps.store.recordRuntimeOutputs(address, toJson({ instances }));
+        this.deps.store.recordRuntimeOutputs(address, toJson({ ...cur, instances }));
         this.deps.store.recordEvent({ address, instance: `${address.slice(8)}/${inst.index}`, type: 'restarted', reason: `by request, pid ${next.pid}` });
         progress(`instance ${inst.index} ready (pid ${next.pid})`);
       }
@@ -341,11 +348,16 @@ export class Supervisor {
         await driver.stop(h, Duration.parse(spec.stop_grace));
         await driver.forget(h);
       }
-      this.deps.store.recordRuntimeOutputs(row.address, toJson({ instances: [] }));
+      this.deps.store.recordRuntimeOutputs(row.address, toJson({ ...asServiceOutputs(row.outputs), instances: [], standby: null }));
       this.deps.store.recordEvent({ address: row.address, instance: `${row.address.slice(8)}/*`, type: 'stopped', reason: 'groundwork down' });
       this.stoppedServices.add(row.address);
       for (const m of this.monitorsOf(row.address)) this.monitors.delete(this.key(m.address, m.index));
     }));
+  }
+
+  /** Instances that should get traffic: up and ready. */
+  readyInstances(address: Address): InstanceOutput[] {
+    return this.monitorsOf(address).filter((m) => m.up && m.ready && m.inst).map((m) => m.inst as InstanceOutput).sort((a, b) => a.index - b.index);
   }
 
   view(): InstanceView[] {

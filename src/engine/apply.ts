@@ -78,6 +78,8 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
   }
   const ctx: KindContext = {
     ...opts.context,
+    releases: opts.context.releases ?? store,
+    change: { author: opts.author, message: opts.message },
     ports,
     outputsOf: (a) => outputs.get(a),
     progress: (address, message) => emit({ type: 'progress', address, message }),

@@ -16,6 +16,8 @@ import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { PortAllocator } from './service/port-allocator.js';
 import type { SecretSource } from '../security/secret-source.js';
+import type { ReleaseLog } from '../deploy/release-builder.js';
+import type { TrafficDirector } from '../deploy/traffic-director.js';
 
 export interface DiffResult {
   /** Dotted field paths that differ. */
@@ -48,6 +50,12 @@ export interface KindContext {
   clock: Clock;
   logger: Logger;
   sleep(ms: number): Promise<void>;
+  /** Where releases are recorded (absent in tests that do not care). */
+  releases?: ReleaseLog;
+  /** The daemon's data plane, when one runs: rollouts move traffic through it. */
+  traffic?: TrafficDirector;
+  /** Who and why, recorded with releases. */
+  change?: { author: string; message: string };
   /** One line of progress for the user (e.g. "instance 2/3 healthy"). */
   progress(address: Address, message: string): void;
 }

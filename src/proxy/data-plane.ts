@@ -41,9 +41,14 @@ export interface HttpRoute {
   maxBodyBytes: number;
 }
 
+/** `port` 0 binds an ephemeral port; `address(name)` tells which. */
 export type Listener =
   | { name: string; protocol: 'http'; host: string; port: number }
-  | { name: string; protocol: 'tcp'; host: string; port: number; pool: string; connectTimeout: Duration; idleTimeout: Duration };
+  | {
+    name: string; protocol: 'tcp'; host: string; port: number; pool: string; connectTimeout: Duration; idleTimeout: Duration;
+    /** Default round-robin; least-connections counts open connections. */
+    balance?: Balance;
+  };
 
 export interface LatencyHistogram {
   /** Upper bounds in milliseconds; the last bucket is +Inf. */
@@ -64,7 +69,8 @@ export interface TrafficMetrics {
 export interface DataPlaneMetrics {
   routes: Record<string, TrafficMetrics>;
   backends: Record<string, TrafficMetrics & { pool: string; ejected: boolean; draining: boolean }>;
-  listeners: Record<string, { connections: number; bytesIn: number; bytesOut: number }>;
+  /** `connections`: accepted since the listener was bound; `activeConnections`: open now. */
+  listeners: Record<string, { connections: number; activeConnections: number; bytesIn: number; bytesOut: number }>;
 }
 
 export interface DataPlane {
@@ -73,8 +79,14 @@ export interface DataPlane {
   setRoutes(routes: HttpRoute[]): void;
   /** Replaces the backends of a pool; removed backends start draining. */
   setPool(pool: string, backends: Backend[]): void;
-  /** Resolves when the backend has no in-flight requests, or after `timeout`. */
+  /**
+   * Resolves when the backend has no in-flight requests, or after `timeout`; then the requests
+   * still in flight are aborted and counted in `abandoned`. The backend gets no new requests
+   * from the call on, even if it is still in its pool (until a later `setPool` lists it again).
+   */
   drain(backendId: string, timeout: Duration): Promise<{ drained: boolean; abandoned: number }>;
+  /** Where a bound listener accepts connections (its real port when it was declared with port 0). */
+  address(listener: string): { host: string; port: number } | undefined;
   metrics(): DataPlaneMetrics;
   close(): Promise<void>;
 }

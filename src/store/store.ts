@@ -24,7 +24,7 @@ export type StepStatus = (typeof STEP_STATUSES)[number];
 
 export interface ChangeRecord {
   id: number;
-  kind: 'apply' | 'refresh' | 'destroy';
+  kind: 'apply' | 'refresh' | 'destroy' | 'deploy' | 'rollback';
   author: string;
   message: string;
   planHash: string;
@@ -74,6 +74,34 @@ export interface InstanceEvent {
   reason: string;
 }
 
+export const RELEASE_STATUSES = ['building', 'build-failed', 'deploying', 'active', 'superseded', 'failed', 'rolled-back', 'pruned'] as const;
+export type ReleaseStatus = (typeof RELEASE_STATUSES)[number];
+
+/** An immutable release of a service: code directory plus a snapshot of its resolved config. */
+export interface ReleaseRecord {
+  service: string;
+  /** v1, v2, ... per service. */
+  seq: number;
+  /** Content hash of code and config. */
+  hash: string;
+  status: ReleaseStatus;
+  /** deploy: new code; config: an apply changed the config; rollback: restored an older release. */
+  kind: 'deploy' | 'config' | 'rollback';
+  /** e.g. `git main@1a2b3c4`, `working tree`, `stack directory`. */
+  source: string;
+  /** The service spec snapshot (references unresolved; no secret values). */
+  spec: JsonObject;
+  /** Directory instances run in (relative paths of the spec resolve against it). */
+  dir: string;
+  buildLog: string | null;
+  message: string;
+  author: string;
+  createdAt: string;
+  finishedAt: string | null;
+  /** Why it failed or was rolled back. */
+  detail: string | null;
+}
+
 export interface Store {
   serial(): number;
   listResources(): ResourceRow[];
@@ -102,6 +130,12 @@ export interface Store {
    * serial: the applied configuration did not change, so saved plans stay valid.
    */
   recordRuntimeOutputs(address: Address, outputs: JsonObject): void;
+
+  nextReleaseSeq(service: string): number;
+  saveRelease(r: ReleaseRecord): void;
+  updateRelease(service: string, seq: number, patch: Partial<Pick<ReleaseRecord, 'status' | 'detail' | 'finishedAt' | 'buildLog' | 'hash' | 'spec'>>): void;
+  listReleases(service: string, limit?: number): ReleaseRecord[];
+  tryGetRelease(service: string, seq: number): ReleaseRecord | undefined;
 
   recordEvent(e: Omit<InstanceEvent, 'id' | 'at'>): void;
   listEvents(address?: string, limit?: number): InstanceEvent[];

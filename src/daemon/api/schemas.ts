@@ -29,6 +29,21 @@ export const ApplyRequest = Type.Object({
 }, { additionalProperties: false });
 export type ApplyRequest = Static<typeof ApplyRequest>;
 
+export const DeployRequest = Type.Object({
+  ref: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'git ref to deploy; default: the working tree' })),
+  message: Type.Optional(Type.String({ maxLength: 2000 })),
+  author: Type.Optional(Type.String({ maxLength: 200 })),
+  vars: Type.Optional(Vars),
+}, { additionalProperties: false });
+export type DeployRequest = Static<typeof DeployRequest>;
+
+export const RollbackRequest = Type.Object({
+  to: Type.Optional(Type.Integer({ minimum: 1, description: 'Release number (vN); default: the previous release' })),
+  message: Type.Optional(Type.String({ maxLength: 2000 })),
+  author: Type.Optional(Type.String({ maxLength: 200 })),
+}, { additionalProperties: false });
+export type RollbackRequest = Static<typeof RollbackRequest>;
+
 export const RestartRequest = Type.Object({}, { additionalProperties: false });
 export const DownRequest = Type.Object({
   /** Also stop the daemon (default true). */

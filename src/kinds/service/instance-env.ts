@@ -19,7 +19,7 @@ export interface ResolvedInstance {
 
 export class ReferenceError extends Error {}
 
-export function resolveInstance(ctx: KindContext, service: string, spec: ServiceSpec, ports: Record<string, number>, baseEnv: Record<string, string>): ResolvedInstance {
+export function resolveInstance(ctx: KindContext, service: string, spec: ServiceSpec, ports: Record<string, number>, baseEnv: Record<string, string>, codeDir: string): ResolvedInstance {
   const resolve = (ref: Reference, allowSecret: boolean): string => {
     switch (ref.kind) {
       case 'port': {
@@ -54,15 +54,15 @@ export function resolveInstance(ctx: KindContext, service: string, spec: Service
   return {
     command: spec.command === null ? '' : sub(spec.command, false),
     args: spec.args ? spec.args.map((a) => sub(a, false)) : null,
-    cwd: path.resolve(ctx.dir, sub(spec.cwd, false)),
+    cwd: path.resolve(codeDir, sub(spec.cwd, false)),
     env,
   };
 }
 
 /** Identifies what an instance was started from, without secret values (only their names). */
-export function instanceSpecHash(spec: ServiceSpec, ports: Record<string, number>, deps: Record<string, string>): string {
+export function instanceSpecHash(spec: ServiceSpec, ports: Record<string, number>, deps: Record<string, string>, codeDir: string): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify({ command: spec.command, args: spec.args, cwd: spec.cwd, env: spec.env, user: spec.user, resources: spec.resources, ports, deps }));
+  h.update(JSON.stringify({ command: spec.command, args: spec.args, cwd: spec.cwd, env: spec.env, user: spec.user, resources: spec.resources, image: spec.image, mounts: spec.mounts, ports, deps, codeDir }));
   return h.digest('hex').slice(0, 16);
 }
 

@@ -6,7 +6,9 @@
  * driver still knows (say, from an apply that was killed half-way) is reused when it was started
  * from the same spec, or stopped when it was not.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { canonicalJson } from '../../config/load.js';
+import { rollout, type RolloutSide } from '../../deploy/rollout.js';
 import { chownSync } from 'node:fs';
 import { findReferences } from '../../config/references.js';
 import { address } from '../../model/resource.js';
@@ -62,28 +64,80 @@ export class ServiceKind implements ResourceKind {
     return d;
   }
 
-  async create(ctx: KindContext, address: Address, raw: JsonObject): Promise<JsonObject> {
-    return this.converge(ctx, address, undefined, asServiceSpec(raw), []);
+  /** The directory code runs from: the active release's, or the stack directory. */
+  codeDirOf(ctx: KindContext, outputs: JsonObject | undefined): { dir: string; release: number | null } {
+    const r = outputs ? asServiceOutputs(outputs).release : null;
+    return r ? { dir: r.dir, release: r.seq } : { dir: ctx.dir, release: null };
   }
 
-  async update(ctx: KindContext, address: Address, _old: JsonObject, next: JsonObject, outputs: JsonObject): Promise<JsonObject> {
-    return this.converge(ctx, address, asServiceSpec(_old), asServiceSpec(next), asServiceOutputs(outputs).instances);
+  async create(ctx: KindContext, address: Address, raw: JsonObject): Promise<JsonObject> {
+    const spec = asServiceSpec(raw);
+    const release = recordConfigRelease(ctx, address, spec, ctx.dir);
+    return this.converge(ctx, address, undefined, spec, [], { dir: ctx.dir, release });
+  }
+
+  async update(ctx: KindContext, address: Address, oldRaw: JsonObject, next: JsonObject, outputs: JsonObject): Promise<JsonObject> {
+    const old = asServiceSpec(oldRaw);
+    const spec = asServiceSpec(next);
+    const outs = asServiceOutputs(outputs);
+    const code = this.codeDirOf(ctx, outputs);
+    if (canonicalJson(oldRaw) === canonicalJson(next)) {
+      // Same config, instances missing (drift): restart what is gone, in place.
+      return this.converge(ctx, address, old, spec, outs.instances, code);
+    }
+    const release = recordConfigRelease(ctx, address, spec, code.dir);
+    return this.deploy(ctx, address, { spec: old, codeDir: code.dir, release: code.release }, outs.instances, { spec, codeDir: code.dir, release }, outputs);
   }
 
   /**
-   * Brings the instances to `spec`, one index at a time (stop old N, start new N, wait healthy),
-   * keeping instances already running from the same spec. Ports stay with their index.
+   * Rolls the service from what runs to `to` by its strategy. Returns the new outputs; throws a
+   * PartialFailure (with the outputs of what runs, usually the previous release) when it fails.
    */
-  private async converge(ctx: KindContext, address: Address, old: ServiceSpec | undefined, spec: ServiceSpec, current: InstanceOutput[]): Promise<JsonObject> {
+  async deploy(ctx: KindContext, address: Address, from: RolloutSide, current: InstanceOutput[], to: RolloutSide, outputs: JsonObject): Promise<JsonObject> {
+    const name = address.slice('service.'.length);
+    const driver = this.driver(ctx, to.spec);
+    const prior = asServiceOutputs(outputs);
+    // A standby set from an earlier blue-green switch is not needed once we roll forward.
+    if (prior.standby) for (const i of prior.standby.instances) await this.stopInstance(ctx, address, driver, i, name, Duration.parse(from.spec.stop_grace), 'standby no longer needed').catch(() => undefined);
+    const result = await rollout({
+      service: name,
+      traffic: ctx.traffic,
+      start: (side, index, ports) => this.startOne(ctx, address, side.spec, index, ports, side.codeDir, side.release),
+      stop: async (inst, spec) => { const h = handleOf(inst, name); await this.driver(ctx, spec).stop(h, Duration.parse(spec.stop_grace)); await this.driver(ctx, spec).forget(h); },
+      isRunning: async (inst) => (await driver.inspect(handleOf(inst, name))).state === 'running',
+      newPorts: (spec) => this.portsFor(ctx, spec, {}),
+      releasePorts: (inst) => { for (const p of Object.values(inst.ports)) if (!Object.values(to.spec.ports).includes(p)) ctx.ports.release(p); },
+      sleep: (ms) => ctx.sleep(ms),
+      progress: (m) => ctx.progress(address, m),
+    }, from, current, to);
+    const standby = result.standby.length
+      ? { release: from.release, until: new Date(ctx.clock.now().getTime() + Duration.parse(to.spec.deploy.blue_green.keep_old_for).toMilliseconds()).toISOString(), instances: result.standby }
+      : null;
+    if (result.ok) {
+      markRelease(ctx, name, to.release, 'active', null, from.release);
+      return toJson({ instances: result.instances, release: to.release === null ? null : { seq: to.release, dir: to.codeDir }, standby });
+    }
+    markRelease(ctx, name, to.release, result.rolledBack ? 'rolled-back' : 'failed', result.reason ?? null, null);
+    const stayed = result.rolledBack ? from : to;
+    const outs = toJson({ instances: result.instances, release: stayed.release === null ? prior.release ?? null : { seq: stayed.release, dir: stayed.codeDir }, standby: null });
+    throw new PartialFailure(`${result.rolledBack ? 'rolled back' : 'rollout failed'}: ${result.reason ?? 'unknown'}`, outs);
+  }
+
+  /**
+   * Brings the instances to `spec` in place, one index at a time, keeping instances already
+   * running from the same spec (used for create and for repairs). Ports stay with their index.
+   */
+  private async converge(ctx: KindContext, address: Address, old: ServiceSpec | undefined, spec: ServiceSpec, current: InstanceOutput[], code: { dir: string; release: number | null }): Promise<JsonObject> {
     const name = address.slice('service.'.length);
     const driver = this.driver(ctx, spec);
     const adoptable = (await driver.list(ctx.stack)).filter((h) => h.service === name);
     const result: InstanceOutput[] = [];
     const grace = Duration.parse(old?.stop_grace ?? spec.stop_grace);
+    const releaseOut = code.release === null ? null : { seq: code.release, dir: code.dir };
     const fail = async (message: string): Promise<never> => {
       // Keep what exists in state, so nothing is orphaned.
       const kept = [...result, ...current.filter((c) => !result.some((r) => r.index === c.index))];
-      throw new PartialFailure(message, toJson({ instances: kept.sort((a, b) => a.index - b.index) }));
+      throw new PartialFailure(message, toJson({ instances: kept.sort((a, b) => a.index - b.index), release: releaseOut }));
     };
     for (let index = 0; index < Math.max(spec.replicas, current.length); index++) {
       const existing = current.find((c) => c.index === index);
@@ -92,7 +146,7 @@ export class ServiceKind implements ResourceKind {
         continue;
       }
       const ports = await this.portsFor(ctx, spec, existing?.ports ?? adoptable.find((h) => h.index === index)?.ports ?? {});
-      const hash = instanceSpecHash(spec, ports, dependencyValues(ctx, spec));
+      const hash = instanceSpecHash(spec, ports, dependencyValues(ctx, spec), code.dir);
       if (existing && !existing.gone && existing.specHash === hash && (await driver.inspect(handleOf(existing, name))).state === 'running') {
         result.push(existing);
         continue;
@@ -102,7 +156,7 @@ export class ServiceKind implements ResourceKind {
         const status = await driver.inspect(h);
         if (status.state === 'running' && h.specHash === hash && !result.some((r) => r.index === index)) {
           ctx.progress(address, `adopted instance ${index} (pid ${h.pid})`);
-          result.push({ ...outputOf(h, index), ports });
+          result.push({ ...outputOf(h, index), ports, codeDir: code.dir, release: code.release });
         } else {
           if (status.state === 'running') await driver.stop(h, grace);
           await driver.forget(h);
@@ -112,10 +166,10 @@ export class ServiceKind implements ResourceKind {
         if (existing) await this.stopInstance(ctx, address, driver, existing, name, grace, 'replaced by adopted instance');
         continue;
       }
-      if (existing) await this.stopInstance(ctx, address, driver, existing, name, grace, 'updating');
+      if (existing) await this.stopInstance(ctx, address, driver, existing, name, grace, existing.gone ? 'restarting a gone instance' : 'updating');
       let started: InstanceOutput;
       try {
-        started = await this.startInstance(ctx, address, driver, name, spec, index, ports, hash);
+        started = await this.startInstance(ctx, address, driver, name, spec, index, ports, hash, code.dir, code.release);
       } catch (e) {
         return fail((e as Error).message);
       }
@@ -124,7 +178,10 @@ export class ServiceKind implements ResourceKind {
     }
     // Ports of scaled-down instances go back to the pool.
     for (const c of current) if (c.index >= spec.replicas) for (const p of Object.values(c.ports)) ctx.ports.release(p);
-    return toJson({ instances: result.sort((a, b) => a.index - b.index) });
+    const instances = result.sort((a, b) => a.index - b.index);
+    ctx.traffic?.route(name, instances.map((instance) => ({ instance, weight: 100 })));
+    markRelease(ctx, name, code.release, 'active', null, null);
+    return toJson({ instances, release: releaseOut });
   }
 
   private async portsFor(ctx: KindContext, spec: ServiceSpec, previous: Record<string, number>): Promise<Record<string, number>> {
@@ -142,14 +199,14 @@ export class ServiceKind implements ResourceKind {
    * Starts instance `index` on the given ports and waits until it is ready; throws (leaving
    * nothing running) when it does not become ready. The daemon's supervisor restarts through this.
    */
-  async startOne(ctx: KindContext, address: Address, spec: ServiceSpec, index: number, ports: Record<string, number>): Promise<InstanceOutput> {
+  async startOne(ctx: KindContext, address: Address, spec: ServiceSpec, index: number, ports: Record<string, number>, codeDir: string, release: number | null): Promise<InstanceOutput> {
     const name = address.slice('service.'.length);
-    const hash = instanceSpecHash(spec, ports, dependencyValues(ctx, spec));
-    return this.startInstance(ctx, address, this.driver(ctx, spec), name, spec, index, ports, hash);
+    const hash = instanceSpecHash(spec, ports, dependencyValues(ctx, spec), codeDir);
+    return this.startInstance(ctx, address, this.driver(ctx, spec), name, spec, index, ports, hash, codeDir, release);
   }
 
-  private async startInstance(ctx: KindContext, address: Address, driver: RuntimeDriver, name: string, spec: ServiceSpec, index: number, ports: Record<string, number>, hash: string): Promise<InstanceOutput> {
-    const resolved = resolveInstance(ctx, name, spec, ports, baseEnv(name, index, ctx.stack, spec.user));
+  private async startInstance(ctx: KindContext, address: Address, driver: RuntimeDriver, name: string, spec: ServiceSpec, index: number, ports: Record<string, number>, hash: string, codeDir: string, release: number | null): Promise<InstanceOutput> {
+    const resolved = resolveInstance(ctx, name, spec, ports, baseEnv(name, index, ctx.stack, spec.user), codeDir);
     if (spec.user) chownVolumesFor(ctx, spec);
     const id = `${name}-${index}-${randomBytes(3).toString('hex')}`;
     ctx.progress(address, `starting instance ${index + 1}/${spec.replicas}`);
@@ -158,8 +215,8 @@ export class ServiceKind implements ResourceKind {
       memoryBytes: spec.resources?.memory ? ByteSize.parse(spec.resources.memory).toBytes() : null,
       cpuCores: spec.resources?.cpu ?? null, specHash: hash,
     });
-    const out = outputOf(handle, index);
-    const ok = await this.waitReady(ctx, address, driver, name, spec, out, resolved.env);
+    const out: InstanceOutput = { ...outputOf(handle, index), codeDir, release };
+    const ok = await this.waitReady(ctx, address, driver, name, spec, out, resolved.env, resolved.cwd);
     if (ok !== true) {
       await driver.stop(handle, Duration.parse(spec.stop_grace));
       await driver.forget(handle);
@@ -169,7 +226,7 @@ export class ServiceKind implements ResourceKind {
   }
 
   /** true, or the reason the instance did not become ready. */
-  private async waitReady(ctx: KindContext, address: Address, driver: RuntimeDriver, name: string, spec: ServiceSpec, inst: InstanceOutput, env: Record<string, string>): Promise<true | string> {
+  private async waitReady(ctx: KindContext, address: Address, driver: RuntimeDriver, name: string, spec: ServiceSpec, inst: InstanceOutput, env: Record<string, string>, cwd: string): Promise<true | string> {
     const handle = handleOf(inst, name);
     const exitReason = async (): Promise<string | undefined> => {
       const s = await driver.inspect(handle);
@@ -180,7 +237,7 @@ export class ServiceKind implements ResourceKind {
       await ctx.sleep(SETTLE.toMilliseconds());
       return (await exitReason()) ?? true;
     }
-    const target = probeTarget(spec.health, inst.ports, resolveCwd(ctx, spec), env);
+    const target = probeTarget(spec.health, inst.ports, cwd, env);
     if (!target) return 'has a health check without a port to probe';
     const interval = Duration.parse(spec.health.interval);
     const timeout = Duration.parse(spec.health.timeout);
@@ -227,7 +284,7 @@ export class ServiceKind implements ResourceKind {
       drift.push(`instance ${inst.index} (pid ${inst.pid}) ${why}`);
       instances.push({ ...inst, gone: why });
     }
-    return { exists: true, spec: raw, outputs: toJson({ instances }), drift };
+    return { exists: true, spec: raw, outputs: toJson({ ...asServiceOutputs(outputs), instances }), drift };
   }
 
   async delete(ctx: KindContext, address: Address, raw: JsonObject, outputs: JsonObject): Promise<void> {
@@ -235,7 +292,7 @@ export class ServiceKind implements ResourceKind {
     const name = address.slice('service.'.length);
     const driver = this.driver(ctx, spec);
     const grace = Duration.parse(spec.stop_grace);
-    const known = asServiceOutputs(outputs).instances;
+    const known = [...asServiceOutputs(outputs).instances, ...(asServiceOutputs(outputs).standby?.instances ?? [])];
     const strays = (await driver.list(ctx.stack)).filter((h) => h.service === name && !known.some((k) => k.id === h.id));
     await Promise.all([
       ...known.map((i) => this.stopInstance(ctx, address, driver, i, name, grace, 'deleting')),
@@ -263,6 +320,25 @@ function outputOf(h: InstanceHandle, index: number): InstanceOutput {
   return { index, id: h.id, pid: h.pid, pgid: h.pgid, startTicks: h.startTicks, startedAt: h.startedAt, specHash: h.specHash, logFile: h.logFile, limits: h.limits, ports: h.ports };
 }
 
-function resolveCwd(ctx: KindContext, spec: ServiceSpec): string {
-  return spec.cwd.startsWith('/') ? spec.cwd : `${ctx.dir}/${spec.cwd}`;
+/** Records a `config` release (config changed by apply; code from `codeDir`); null without a release log. */
+function recordConfigRelease(ctx: KindContext, address: Address, spec: ServiceSpec, codeDir: string): number | null {
+  if (!ctx.releases) return null;
+  const service = address.slice('service.'.length);
+  const seq = ctx.releases.nextReleaseSeq(service);
+  const snapshot = spec as unknown as JsonObject;
+  ctx.releases.saveRelease({
+    service, seq, hash: createHash('sha256').update(canonicalJson({ codeDir, spec: snapshot })).digest('hex'), status: 'deploying', kind: 'config',
+    source: codeDir === ctx.dir ? 'stack directory' : `code of ${codeDir}`, spec: snapshot, dir: codeDir, buildLog: null,
+    message: ctx.change?.message ?? '', author: ctx.change?.author ?? 'unknown', createdAt: ctx.clock.now().toISOString(), finishedAt: null, detail: null,
+  });
+  return seq;
+}
+
+function markRelease(ctx: KindContext, service: string, seq: number | null, status: 'active' | 'failed' | 'rolled-back', detail: string | null, previous: number | null): void {
+  if (!ctx.releases || seq === null) return;
+  if (status === 'active') {
+    for (const r of ctx.releases.listReleases(service, 20)) if (r.status === 'active' && r.seq !== seq) ctx.releases.updateRelease(service, r.seq, { status: 'superseded' });
+  }
+  void previous;
+  ctx.releases.updateRelease(service, seq, { status, detail, finishedAt: ctx.clock.now().toISOString() });
 }

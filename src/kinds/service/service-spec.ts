@@ -54,6 +54,10 @@ export interface InstanceOutput {
   logFile: string;
   limits: string;
   ports: Record<string, number>;
+  /** Directory the instance runs in (a release directory, or the stack directory). */
+  codeDir?: string;
+  /** Release sequence the instance belongs to. */
+  release?: number | null;
   /** Restarts by the supervisor since the instance was last deployed. */
   restarts?: number;
   /** Set by refresh when the instance is no longer running. */
@@ -62,6 +66,10 @@ export interface InstanceOutput {
 
 export interface ServiceOutputs {
   instances: InstanceOutput[];
+  /** The release that runs (absent before the first release was recorded). */
+  release?: { seq: number; dir: string } | null;
+  /** Blue-green: the previous set, kept warm for instant rollback until `until`. */
+  standby?: { release: number | null; until: string; instances: InstanceOutput[] } | null;
 }
 
 export function asServiceSpec(spec: JsonObject): ServiceSpec {
@@ -70,7 +78,7 @@ export function asServiceSpec(spec: JsonObject): ServiceSpec {
 
 export function asServiceOutputs(outputs: JsonObject): ServiceOutputs {
   const o = outputs as unknown as Partial<ServiceOutputs>;
-  return { instances: Array.isArray(o.instances) ? o.instances : [] };
+  return { instances: Array.isArray(o.instances) ? o.instances : [], release: o.release ?? null, standby: o.standby ?? null };
 }
 
 export function toJson(o: ServiceOutputs): JsonObject {

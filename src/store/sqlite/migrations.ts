@@ -20,4 +20,8 @@ export const MIGRATIONS: readonly string[] = [
      id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, address TEXT NOT NULL, instance TEXT NOT NULL,
      type TEXT NOT NULL, reason TEXT NOT NULL);
    CREATE INDEX events_address ON events(address, id);`,
+  `CREATE TABLE releases (
+     service TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL, status TEXT NOT NULL, kind TEXT NOT NULL,
+     source TEXT NOT NULL, spec TEXT NOT NULL, dir TEXT NOT NULL, build_log TEXT, message TEXT NOT NULL, author TEXT NOT NULL,
+     created_at TEXT NOT NULL, finished_at TEXT, detail TEXT, PRIMARY KEY (service, seq));`,
 ];

@@ -1,0 +1,158 @@
+/**
+ * Makes an immutable release: the source (a git ref, or the working tree) copied into its own
+ * directory, the build command run there with its output kept, and a snapshot of the resolved
+ * service config, all under one content hash. A failed build never touches what runs.
+ */
+import { spawn, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, lstatSync, readlinkSync } from 'node:fs';
+import path from 'node:path';
+import { canonicalJson } from '../config/load.js';
+import type { JsonObject } from '../model/json.js';
+import type { ReleaseRecord, Store } from '../store/store.js';
+import { Duration } from '../util/duration.js';
+import type { ServiceSpec } from '../kinds/service/service-spec.js';
+
+export type ReleaseLog = Pick<Store, 'nextReleaseSeq' | 'saveRelease' | 'updateRelease' | 'listReleases' | 'tryGetRelease'>;
+
+export interface BuildInput {
+  service: string;
+  spec: ServiceSpec;
+  stackDir: string;
+  stateDir: string;
+  ref?: string;
+  message: string;
+  author: string;
+  now: () => Date;
+  progress: (message: string) => void;
+}
+
+export class BuildFailed extends Error {
+  constructor(message: string, readonly release: ReleaseRecord) { super(message); }
+}
+
+export function releasesDir(stateDir: string, service: string): string {
+  return path.join(stateDir, 'releases', service);
+}
+
+/** Where a service's source lives: `source.path`, or the stack directory. */
+export function sourceDirOf(spec: ServiceSpec, stackDir: string): string {
+  return spec.source ? path.resolve(stackDir, spec.source) : stackDir;
+}
+
+function git(cwd: string, args: string[]): string {
+  return execFileSync('git', ['-C', cwd, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+
+/** Copies the source into `dir`; returns a label such as `git main@1a2b3c4` or `working tree`. */
+function copySource(src: string, dir: string, ref: string | undefined, stateDir: string): string {
+  mkdirSync(dir, { recursive: true });
+  if (ref) {
+    let commit: string;
+    try {
+      commit = git(src, ['rev-parse', '--verify', `${ref}^{commit}`]);
+    } catch {
+      throw new Error(`\`${ref}\` is not a commit in ${src}; pass a branch, tag or commit that exists (git log shows them)`);
+    }
+    const top = git(src, ['rev-parse', '--show-toplevel']);
+    const sub = path.relative(top, src);
+    const tar = execFileSync('git', ['-C', top, 'archive', '--format=tar', commit, ...(sub ? [sub] : [])], { maxBuffer: 1024 * 1024 * 1024 });
+    execFileSync('tar', ['-x', '-C', dir, ...(sub ? [`--strip-components=${sub.split(path.sep).length}`] : [])], { input: tar });
+    return `git ${ref}@${commit.slice(0, 7)}`;
+  }
+  const skip = new Set([path.resolve(stateDir), path.join(src, '.groundwork'), path.join(src, '.git')]);
+  cpSync(src, dir, { recursive: true, verbatimSymlinks: true, filter: (p) => !skip.has(path.resolve(p)) });
+  return 'working tree';
+}
+
+/** sha256 over every file's relative path, mode and content, plus the config snapshot. */
+export function hashRelease(dir: string, spec: JsonObject): string {
+  const h = createHash('sha256');
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = path.join(d, name);
+      const st = lstatSync(p);
+      const rel = path.relative(dir, p);
+      if (st.isSymbolicLink()) h.update(`l ${rel} ${readlinkSync(p)}\n`);
+      else if (st.isDirectory()) { h.update(`d ${rel}\n`); walk(p); } else if (st.isFile()) {
+        h.update(`f ${rel} ${(st.mode & 0o777).toString(8)}\n`);
+        h.update(readFileSync(p));
+      }
+    }
+  };
+  if (existsSync(dir) && statSync(dir).isDirectory()) walk(dir);
+  h.update(canonicalJson(spec));
+  return h.digest('hex');
+}
+
+export async function buildRelease(log: ReleaseLog, input: BuildInput): Promise<ReleaseRecord> {
+  const seq = log.nextReleaseSeq(input.service);
+  const dir = path.join(releasesDir(input.stateDir, input.service), `v${seq}`);
+  const buildLog = `${dir}.build.log`;
+  const snapshot = input.spec as unknown as JsonObject;
+  const record: ReleaseRecord = {
+    service: input.service, seq, hash: '', status: 'building', kind: 'deploy', source: '', spec: snapshot, dir, buildLog: null,
+    message: input.message, author: input.author, createdAt: input.now().toISOString(), finishedAt: null, detail: null,
+  };
+  rmSync(dir, { recursive: true, force: true });
+  try {
+    input.progress(`v${seq}: copying ${input.ref ? `git ref ${input.ref}` : 'the working tree'}`);
+    record.source = copySource(sourceDirOf(input.spec, input.stackDir), dir, input.ref, input.stateDir);
+  } catch (e) {
+    record.status = 'build-failed';
+    record.detail = (e as Error).message;
+    record.finishedAt = input.now().toISOString();
+    log.saveRelease(record);
+    rmSync(dir, { recursive: true, force: true });
+    throw new BuildFailed(`release v${seq} of ${input.service}: ${record.detail}`, record);
+  }
+  log.saveRelease(record);
+  if (input.spec.build) {
+    input.progress(`v${seq}: building (${input.spec.build.command})`);
+    const result = await runBuild(input.spec.build.command, path.resolve(dir, input.spec.build.cwd), buildLog, Duration.parse(input.spec.build.timeout));
+    log.updateRelease(input.service, seq, { buildLog });
+    record.buildLog = buildLog;
+    if (result !== true) {
+      const detail = `build failed: ${result}; see ${buildLog}`;
+      log.updateRelease(input.service, seq, { status: 'build-failed', detail, finishedAt: input.now().toISOString() });
+      throw new BuildFailed(`release v${seq} of ${input.service}: ${detail}`, { ...record, status: 'build-failed', detail });
+    }
+  }
+  record.hash = hashRelease(dir, snapshot);
+  record.status = 'deploying';
+  log.updateRelease(input.service, seq, { hash: record.hash, status: 'deploying' });
+  input.progress(`v${seq}: ready (${record.source}, ${record.hash.slice(0, 12)})`);
+  return record;
+}
+
+function runBuild(command: string, cwd: string, logFile: string, timeout: Duration): Promise<true | string> {
+  return new Promise((resolve) => {
+    if (!existsSync(cwd)) { resolve(`build directory ${cwd} does not exist`); return; }
+    const out = createWriteStream(logFile, { flags: 'w', mode: 0o640 });
+    const child = spawn('/bin/sh', ['-c', command], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', LANG: process.env.LANG ?? 'C.UTF-8', CI: 'true' } });
+    child.stdout?.pipe(out, { end: false });
+    child.stderr?.pipe(out, { end: false });
+    const timer = setTimeout(() => { try { process.kill(-(child.pid as number), 'SIGKILL'); } catch { /* gone */ } }, timeout.toMilliseconds());
+    child.on('error', (e) => { clearTimeout(timer); out.end(); resolve(e.message); });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      out.end();
+      if (code === 0) resolve(true);
+      else resolve(signal ? `killed after ${timeout}` : `exit code ${code}`);
+    });
+  });
+}
+
+/** Removes the directories of releases beyond the newest `keep` (never the ones in use). */
+export function pruneReleases(log: ReleaseLog, service: string, keep: number, inUse: Set<number>, progress: (m: string) => void): number {
+  let pruned = 0;
+  const all = log.listReleases(service, 1000).filter((r) => r.kind === 'deploy' && r.status !== 'pruned' && r.status !== 'build-failed');
+  for (const r of all.slice(keep)) {
+    if (inUse.has(r.seq)) continue;
+    rmSync(r.dir, { recursive: true, force: true });
+    log.updateRelease(service, r.seq, { status: 'pruned' });
+    pruned++;
+    progress(`pruned release v${r.seq}`);
+  }
+  return pruned;
+}

@@ -1,0 +1,273 @@
+/**
+ * Replaces a service's running instances with a new spec (and code directory) by a strategy:
+ * rolling (surge/unavailable), blue-green (full new set, one switch, old set kept warm) or canary
+ * (weight steps with analysis against the stable set). New instances get traffic only once ready;
+ * old ones leave the pool, drain, then stop. Any failure — not ready within the progress
+ * deadline, crashed during the rollout, failed canary analysis — rolls back when auto_rollback
+ * is on, so traffic ends on the previous release.
+ */
+import type { InstanceOutput, ServiceSpec } from '../kinds/service/service-spec.js';
+import { quantile } from '../proxy/data-plane.js';
+import { Duration } from '../util/duration.js';
+import { sumTraffic, trafficDelta, type InstanceTraffic, type TrafficDirector } from './traffic-director.js';
+
+export interface RolloutSide {
+  spec: ServiceSpec;
+  codeDir: string;
+  release: number | null;
+}
+
+export interface RolloutDeps {
+  service: string;
+  traffic: TrafficDirector | undefined;
+  /** Starts instance `index` of `side` on `ports` and waits until it is ready; throws otherwise. */
+  start(side: RolloutSide, index: number, ports: Record<string, number>): Promise<InstanceOutput>;
+  stop(instance: InstanceOutput, spec: ServiceSpec): Promise<void>;
+  isRunning(instance: InstanceOutput): Promise<boolean>;
+  /** Ports for a new instance: fresh ones for `auto`, the fixed ones otherwise. */
+  newPorts(spec: ServiceSpec): Promise<Record<string, number>>;
+  releasePorts(instance: InstanceOutput): void;
+  sleep(ms: number): Promise<void>;
+  progress(message: string): void;
+}
+
+export interface RolloutResult {
+  ok: boolean;
+  rolledBack: boolean;
+  /** What runs (and gets traffic) now. */
+  instances: InstanceOutput[];
+  /** Blue-green: the previous set, still running for instant rollback. */
+  standby: InstanceOutput[];
+  reason?: string;
+}
+
+const hasFixedPorts = (s: ServiceSpec) => Object.values(s.ports).some((p) => typeof p === 'number');
+
+export async function rollout(deps: RolloutDeps, from: RolloutSide, current: InstanceOutput[], to: RolloutSide): Promise<RolloutResult> {
+  deps.traffic?.claim(deps.service);
+  try {
+    let strategy = to.spec.deploy.strategy;
+    if (strategy !== 'rolling' && hasFixedPorts(to.spec)) {
+      deps.progress(`${strategy} needs a second set of ports; fixed ports allow only rolling (stop, then start)`);
+      strategy = 'rolling';
+    }
+    if (strategy === 'canary' && !deps.traffic) {
+      deps.progress('canary needs the daemon\'s proxy to split traffic; doing a rolling update instead');
+      strategy = 'rolling';
+    }
+    const live = current.filter((i) => !i.gone);
+    switch (strategy) {
+      case 'blue-green': return await blueGreen(deps, from, live, to);
+      case 'canary': return await canary(deps, from, live, to);
+      default: return await rolling(deps, from, live, to, true);
+    }
+  } finally {
+    deps.traffic?.release(deps.service);
+  }
+}
+
+function route(deps: RolloutDeps, instances: InstanceOutput[]): void {
+  deps.traffic?.route(deps.service, instances.map((instance) => ({ instance, weight: 100 })));
+}
+
+async function retire(deps: RolloutDeps, inst: InstanceOutput, spec: ServiceSpec, why: string): Promise<void> {
+  deps.progress(`draining and stopping instance ${inst.index} (pid ${inst.pid}): ${why}`);
+  if (deps.traffic) await deps.traffic.drain(deps.service, inst, Duration.parse(spec.deploy.drain_timeout));
+  await deps.stop(inst, spec);
+  deps.releasePorts(inst);
+}
+
+async function rolling(deps: RolloutDeps, from: RolloutSide, current: InstanceOutput[], to: RolloutSide, mayRollBack: boolean, firstSlot = 0): Promise<RolloutResult> {
+  const fixed = hasFixedPorts(to.spec);
+  const surge = fixed ? 0 : to.spec.deploy.max_surge;
+  let old = [...current].sort((a, b) => a.index - b.index);
+  const fresh: InstanceOutput[] = [];
+  const serving = () => [...fresh, ...old];
+  for (let slot = firstSlot; slot < to.spec.replicas; slot++) {
+    const prev = old.find((i) => i.index === slot);
+    let next: InstanceOutput;
+    try {
+      if (prev && surge === 0) {
+        old = old.filter((i) => i !== prev);
+        route(deps, serving());
+        await retire(deps, prev, from.spec, 'replaced (no surge)');
+        next = await deps.start(to, slot, prev.ports);
+      } else {
+        next = await deps.start(to, slot, await deps.newPorts(to.spec));
+      }
+    } catch (e) {
+      return fail(deps, from, to, fresh, old, (e as Error).message, mayRollBack);
+    }
+    fresh.push(next);
+    route(deps, serving());
+    if (prev && old.includes(prev)) {
+      old = old.filter((i) => i !== prev);
+      route(deps, serving());
+      await retire(deps, prev, from.spec, `replaced by pid ${next.pid}`);
+    }
+    const crashed = await firstDead(deps, fresh);
+    if (crashed) return fail(deps, from, to, fresh.filter((f) => f !== crashed), old, `instance ${crashed.index} (pid ${crashed.pid}) exited during the rollout`, mayRollBack, [crashed]);
+    deps.progress(`instance ${slot + 1}/${to.spec.replicas} on the new release (pid ${next.pid})`);
+  }
+  for (const extra of old) {
+    old = old.filter((i) => i !== extra);
+    route(deps, serving());
+    await retire(deps, extra, from.spec, 'scaled down');
+  }
+  return { ok: true, rolledBack: false, instances: fresh, standby: [] };
+}
+
+async function firstDead(deps: RolloutDeps, list: InstanceOutput[]): Promise<InstanceOutput | undefined> {
+  for (const i of list) if (!(await deps.isRunning(i))) return i;
+  return undefined;
+}
+
+/** Stops the new instances and, when allowed, brings back the previous release in their slots. */
+async function fail(deps: RolloutDeps, from: RolloutSide, to: RolloutSide, fresh: InstanceOutput[], old: InstanceOutput[], reason: string, mayRollBack: boolean, dead: InstanceOutput[] = []): Promise<RolloutResult> {
+  deps.progress(`rollout failed: ${reason}`);
+  for (const d of dead) { await deps.stop(d, to.spec).catch(() => undefined); deps.releasePorts(d); }
+  if (!to.spec.deploy.auto_rollback || !mayRollBack) {
+    route(deps, [...fresh, ...old]);
+    return { ok: false, rolledBack: false, instances: [...fresh, ...old], standby: [], reason };
+  }
+  deps.progress(`rolling back to the previous release${from.release !== null ? ` (v${from.release})` : ''}`);
+  route(deps, old.length ? old : fresh);
+  const restored: InstanceOutput[] = [...old];
+  for (const f of fresh) {
+    if (old.some((o) => o.index === f.index)) { await retire(deps, f, to.spec, 'rollback'); continue; }
+    try {
+      const back = await deps.start(from, f.index, await deps.newPorts(from.spec));
+      restored.push(back);
+      route(deps, [...restored, ...fresh.filter((x) => !restored.some((r) => r.index === x.index))]);
+    } catch (e) {
+      deps.progress(`could not restart instance ${f.index} of the previous release: ${(e as Error).message}; keeping the new one`);
+      restored.push(f);
+      continue;
+    }
+    route(deps, restored);
+    await retire(deps, f, to.spec, 'rollback');
+  }
+  route(deps, restored);
+  return { ok: false, rolledBack: true, instances: restored.sort((a, b) => a.index - b.index), standby: [], reason };
+}
+
+async function blueGreen(deps: RolloutDeps, from: RolloutSide, current: InstanceOutput[], to: RolloutSide): Promise<RolloutResult> {
+  const green: InstanceOutput[] = [];
+  for (let slot = 0; slot < to.spec.replicas; slot++) {
+    try {
+      green.push(await deps.start(to, slot, await deps.newPorts(to.spec)));
+      deps.progress(`green ${slot + 1}/${to.spec.replicas} ready`);
+    } catch (e) {
+      const reason = (e as Error).message;
+      deps.progress(`green set failed: ${reason}; blue keeps all traffic`);
+      for (const g of green) { await deps.stop(g, to.spec); deps.releasePorts(g); }
+      return { ok: false, rolledBack: to.spec.deploy.auto_rollback, instances: current, standby: [], reason };
+    }
+  }
+  const crashed = await firstDead(deps, green);
+  if (crashed) {
+    for (const g of green) { await deps.stop(g, to.spec).catch(() => undefined); deps.releasePorts(g); }
+    return { ok: false, rolledBack: true, instances: current, standby: [], reason: `instance ${crashed.index} exited before the switch` };
+  }
+  route(deps, green);
+  deps.progress(`switched traffic to the new release (${green.length} instances)`);
+  const keep = Duration.parse(to.spec.deploy.blue_green.keep_old_for).toMilliseconds();
+  if (deps.traffic && keep > 0 && current.length) {
+    deps.progress(`the previous set stays warm for ${to.spec.deploy.blue_green.keep_old_for} (instant rollback)`);
+    return { ok: true, rolledBack: false, instances: green, standby: current };
+  }
+  for (const b of current) await retire(deps, b, from.spec, 'blue-green switch');
+  return { ok: true, rolledBack: false, instances: green, standby: [] };
+}
+
+async function canary(deps: RolloutDeps, from: RolloutSide, current: InstanceOutput[], to: RolloutSide): Promise<RolloutResult> {
+  const traffic = deps.traffic as TrafficDirector;
+  const stable = [...current].sort((a, b) => a.index - b.index);
+  let cand: InstanceOutput;
+  try {
+    cand = await deps.start(to, 0, await deps.newPorts(to.spec));
+  } catch (e) {
+    return { ok: false, rolledBack: to.spec.deploy.auto_rollback, instances: current, standby: [], reason: (e as Error).message };
+  }
+  const abort = async (reason: string): Promise<RolloutResult> => {
+    deps.progress(`canary failed: ${reason}; all traffic back on the stable set`);
+    route(deps, stable);
+    if (await deps.isRunning(cand)) await retire(deps, cand, to.spec, 'canary aborted');
+    else { await deps.stop(cand, to.spec).catch(() => undefined); deps.releasePorts(cand); }
+    return { ok: false, rolledBack: true, instances: stable, standby: [], reason };
+  };
+  const c = to.spec.deploy.canary;
+  for (const step of c.steps) {
+    const w = Math.min(100, step.weight);
+    const perStable = stable.length ? Math.max(1, Math.round((10 * (100 - w)) / stable.length)) : 0;
+    traffic.route(deps.service, [...stable.map((instance) => ({ instance, weight: perStable })), { instance: cand, weight: 10 * w }]);
+    deps.progress(`canary at ${w}% of traffic for ${step.pause}`);
+    const before = { cand: traffic.traffic(deps.service, cand), stable: sumTraffic(stable.map((s) => traffic.traffic(deps.service, s))) };
+    const deadline = Date.now() + Duration.parse(step.pause).toMilliseconds();
+    while (Date.now() < deadline) {
+      await deps.sleep(Math.min(250, Math.max(0, deadline - Date.now())));
+      if (!(await deps.isRunning(cand))) return abort(`the canary (pid ${cand.pid}) exited`);
+      // Fail fast: a canary that already breaks the error budget does not wait for the pause.
+      const early = analyse(trafficDelta(traffic.traffic(deps.service, cand), before.cand), undefined, c, true);
+      if (early) return abort(early);
+    }
+    const after = { cand: traffic.traffic(deps.service, cand), stable: sumTraffic(stable.map((s) => traffic.traffic(deps.service, s))) };
+    const verdict = analyse(trafficDelta(after.cand, before.cand), trafficDelta(after.stable, before.stable), c, false);
+    if (verdict) return abort(verdict);
+    deps.progress(`canary step ${w}% passed`);
+  }
+  deps.progress('canary passed; promoting');
+  // The canary takes slot 0; the other slots follow as a rolling update.
+  const old0 = stable.find((i) => i.index === 0);
+  const others = stable.filter((i) => i !== old0);
+  route(deps, [cand, ...others]);
+  if (old0) await retire(deps, old0, from.spec, 'the canary takes slot 0');
+  const rest = await rolling({ ...deps, traffic: withExtra(deps.traffic, cand) }, from, others, to, true, 1);
+  if (!rest.ok && rest.rolledBack) {
+    try {
+      const back = await deps.start(from, 0, await deps.newPorts(from.spec));
+      route(deps, [back, ...rest.instances]);
+      await retire(deps, cand, to.spec, 'rollback');
+      return { ...rest, instances: [back, ...rest.instances].sort((a, b) => a.index - b.index) };
+    } catch {
+      return { ...rest, instances: [cand, ...rest.instances].sort((a, b) => a.index - b.index) };
+    }
+  }
+  const instances = [cand, ...rest.instances].sort((a, b) => a.index - b.index);
+  route(deps, instances);
+  return { ...rest, instances };
+}
+
+/** A director that always keeps `extra` in the routed set (the promoted canary during the rolling phase). */
+function withExtra(t: TrafficDirector | undefined, extra: InstanceOutput): TrafficDirector | undefined {
+  if (!t) return undefined;
+  return {
+    route: (service, backends) => t.route(service, [...backends.filter((b) => b.instance !== extra), { instance: extra, weight: backends[0]?.weight ?? 100 }]),
+    drain: (service, instance, timeout) => t.drain(service, instance, timeout),
+    traffic: (service, instance) => t.traffic(service, instance),
+    claim: (service) => t.claim(service),
+    release: (service) => t.release(service),
+  };
+}
+
+/** A reason to abort, or undefined. `early` checks the canary alone against the absolute budget. */
+export function analyse(cand: InstanceTraffic, stable: InstanceTraffic | undefined, c: ServiceSpec['deploy']['canary'], early: boolean): string | undefined {
+  const rate = (t: InstanceTraffic) => (t.requests ? t.errors / t.requests : 0);
+  if (early) {
+    if (cand.requests >= Math.max(5, c.min_requests) && rate(cand) > c.max_error_rate && cand.errors >= 3) {
+      return `error rate ${(100 * rate(cand)).toFixed(1)}% over ${cand.requests} requests exceeds ${(100 * c.max_error_rate).toFixed(1)}%`;
+    }
+    return undefined;
+  }
+  if (cand.requests < c.min_requests) return undefined; // inconclusive: not enough traffic to judge
+  const base = stable ? rate(stable) : 0;
+  if (rate(cand) - base > c.max_error_rate) {
+    return `error rate ${(100 * rate(cand)).toFixed(1)}% vs ${(100 * base).toFixed(1)}% on the stable set (limit +${(100 * c.max_error_rate).toFixed(1)} points)`;
+  }
+  if (stable && stable.latency.count >= c.min_requests) {
+    const p95c = quantile(cand.latency, 0.95);
+    const p95s = Math.max(1, quantile(stable.latency, 0.95));
+    if (p95c > c.max_p95_ratio * p95s) return `p95 latency ${p95c.toFixed(0)} ms vs ${p95s.toFixed(0)} ms on the stable set (limit ×${c.max_p95_ratio})`;
+  }
+  return undefined;
+}

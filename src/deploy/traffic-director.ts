@@ -1,0 +1,53 @@
+/**
+ * What a rollout needs from the data plane. The daemon implements it over its proxy; without a
+ * daemon there is no traffic to direct and rollouts only replace instances.
+ */
+import type { Duration } from '../util/duration.js';
+import type { InstanceOutput } from '../kinds/service/service-spec.js';
+
+export interface InstanceTraffic {
+  requests: number;
+  /** 5xx answers plus requests that got no answer. */
+  errors: number;
+  /** Latency samples bucketed; compare two snapshots with `trafficDelta`. */
+  latency: { bounds: number[]; counts: number[]; sum: number; count: number };
+}
+
+export interface TrafficDirector {
+  /** Sets which instances of the service get traffic, with relative weights (0 = none). */
+  route(service: string, backends: { instance: InstanceOutput; weight: number }[]): void;
+  /** Waits until the instance has no in-flight requests (or the timeout). */
+  drain(service: string, instance: InstanceOutput, timeout: Duration): Promise<void>;
+  /** Cumulative traffic of one instance so far. */
+  traffic(service: string, instance: InstanceOutput): InstanceTraffic;
+  /** The rollout owns the service's pools until `release`. */
+  claim(service: string): void;
+  release(service: string): void;
+}
+
+export function trafficDelta(after: InstanceTraffic, before: InstanceTraffic): InstanceTraffic {
+  return {
+    requests: after.requests - before.requests,
+    errors: after.errors - before.errors,
+    latency: {
+      bounds: after.latency.bounds,
+      counts: after.latency.counts.map((c, i) => c - (before.latency.counts[i] ?? 0)),
+      sum: after.latency.sum - before.latency.sum,
+      count: after.latency.count - before.latency.count,
+    },
+  };
+}
+
+export function sumTraffic(list: InstanceTraffic[]): InstanceTraffic {
+  const bounds = list[0]?.latency.bounds ?? [];
+  return {
+    requests: list.reduce((a, t) => a + t.requests, 0),
+    errors: list.reduce((a, t) => a + t.errors, 0),
+    latency: {
+      bounds,
+      counts: bounds.concat([Infinity]).map((_, i) => list.reduce((a, t) => a + (t.latency.counts[i] ?? 0), 0)),
+      sum: list.reduce((a, t) => a + t.latency.sum, 0),
+      count: list.reduce((a, t) => a + t.latency.count, 0),
+    },
+  };
+}
