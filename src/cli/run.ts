@@ -14,9 +14,10 @@ import { upCommand } from './commands/up.js';
 import { statusCommand } from './commands/status.js';
 import { logsCommand } from './commands/logs.js';
 import { downCommand, restartCommand } from './commands/restart.js';
+import { deployCommand, releasesCommand, rollbackCommand } from './commands/deploy.js';
 
 export const COMMANDS: Command[] = [
-  initCommand, validateCommand, planCommand, applyCommand, refreshCommand, upCommand, statusCommand, logsCommand, restartCommand, downCommand,
+  initCommand, validateCommand, planCommand, applyCommand, refreshCommand, upCommand, statusCommand, logsCommand, restartCommand, downCommand, deployCommand, rollbackCommand, releasesCommand,
   historyCommand, showCommand, unlockCommand, schemaCommand,
 ];
 

@@ -7,6 +7,7 @@ import { buildModel, type Model } from '../model/build-model.js';
 import { defaultKinds, type KindRegistry } from '../kinds/registry.js';
 import type { KindContext } from '../kinds/resource-kind.js';
 import { ProcessDriver } from '../runtime/process/process-driver.js';
+import { portRangeOf } from '../kinds/service/port-allocator.js';
 import { EnvFileSecretSource } from '../security/secret-source.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
@@ -64,12 +65,14 @@ export function openStore(stateDir: string): Store {
 
 export interface Runtime {
   kinds: KindRegistry;
+  portRange: { from: number; to: number };
   context: Omit<KindContext, 'outputsOf' | 'progress' | 'ports'>;
 }
 
 export function makeRuntime(stack: string, dir: string, stateDir: string, env: Record<string, string | undefined>): Runtime {
   return {
     kinds: defaultKinds(),
+    portRange: portRangeOf(env),
     context: {
       stack, dir, stateDir,
       drivers: { process: new ProcessDriver({ stateDir }) },

@@ -18,7 +18,7 @@ import { buildModel, type Model } from '../model/build-model.js';
 import { address as addr, type Address } from '../model/resource.js';
 import { defaultKinds, type KindRegistry } from '../kinds/registry.js';
 import type { KindContext } from '../kinds/resource-kind.js';
-import { PortAllocator } from '../kinds/service/port-allocator.js';
+import { PortAllocator, portRangeOf } from '../kinds/service/port-allocator.js';
 import type { ServiceKind } from '../kinds/service/service-kind.js';
 import { asServiceOutputs, asServiceSpec } from '../kinds/service/service-spec.js';
 import { ProcessDriver } from '../runtime/process/process-driver.js';
@@ -128,7 +128,7 @@ export class Daemon {
     const rows = this.store.listResources();
     return {
       ...this.baseContext(),
-      ports: new PortAllocator(recordedPorts(rows)),
+      ports: new PortAllocator(recordedPorts(rows), portRangeOf(this.opts.env)),
       outputsOf: (a) => this.store.tryGetResource(a)?.outputs,
       progress: () => undefined,
     };
@@ -269,7 +269,7 @@ export class Daemon {
         } else plan = makePlan(model, this.store.listResources(), this.store.serial(), this.kinds);
         onPlan?.(plan);
         const result = await applyPlan(plan, {
-          store: this.store, kinds: this.kinds, context: this.baseContext(), parallelism: body.parallelism ?? 8,
+          store: this.store, kinds: this.kinds, context: this.baseContext(), parallelism: body.parallelism ?? 8, portRange: portRangeOf(this.opts.env),
           author: body.author ?? 'daemon', message: body.message ?? '', onEvent,
           hooks: {
             beforeStep: (a) => this.supervisor.pause(a),

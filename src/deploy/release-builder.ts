@@ -61,7 +61,12 @@ function copySource(src: string, dir: string, ref: string | undefined, stateDir:
     return `git ${ref}@${commit.slice(0, 7)}`;
   }
   const skip = new Set([path.resolve(stateDir), path.join(src, '.groundwork'), path.join(src, '.git')]);
-  cpSync(src, dir, { recursive: true, verbatimSymlinks: true, filter: (p) => !skip.has(path.resolve(p)) });
+  // Entry by entry: the state directory (and so the release itself) may live inside the source.
+  for (const name of readdirSync(src)) {
+    const from = path.join(src, name);
+    if (skip.has(path.resolve(from))) continue;
+    cpSync(from, path.join(dir, name), { recursive: true, verbatimSymlinks: true, filter: (p) => !skip.has(path.resolve(p)) });
+  }
   return 'working tree';
 }
 

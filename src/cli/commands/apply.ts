@@ -99,7 +99,7 @@ async function runApply(io: CliIo, json: boolean, store: Store, style: Style, ge
   if (!json) io.stdout(renderPlan(plan, style));
   if (!json && plan.steps.length) io.stdout('\n');
   const result = await applyPlan(plan, {
-    store, kinds: rt.kinds, context: rt.context, parallelism, author, message,
+    store, kinds: rt.kinds, context: rt.context, parallelism, author, message, portRange: rt.portRange,
     onEvent: (e) => {
       if (json) { io.stdout(`${JSON.stringify(e)}\n`); return; }
       const line = renderEvent(e, style);

@@ -12,7 +12,9 @@ export class PortAllocator {
 
   constructor(reserved: Iterable<number>, private readonly range: { from: number; to: number } = { from: 20000, to: 29999 }) {
     this.reserved = new Set(reserved);
-    this.cursor = range.from;
+    // A random start: two stacks (or test runs) on one machine rarely race for the same port
+    // between our bind check and the service's own bind.
+    this.cursor = range.from + Math.floor(Math.random() * (range.to - range.from + 1));
   }
 
   reserve(port: number): void { this.reserved.add(port); }
@@ -48,4 +50,15 @@ export function canBind(port: number, host = '0.0.0.0'): Promise<boolean> {
     srv.once('error', () => resolve(false));
     srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(true)));
   });
+}
+
+export const DEFAULT_PORT_RANGE = { from: 20000, to: 29999 } as const;
+
+/** GROUNDWORK_PORT_RANGE=FROM-TO narrows where `auto` ports come from. */
+export function portRangeOf(env: Record<string, string | undefined>): { from: number; to: number } {
+  const m = /^(\d+)-(\d+)$/.exec(env.GROUNDWORK_PORT_RANGE ?? '');
+  if (!m) return { ...DEFAULT_PORT_RANGE };
+  const from = Number(m[1]);
+  const to = Number(m[2]);
+  return from >= 1024 && to <= 65535 && from <= to ? { from, to } : { ...DEFAULT_PORT_RANGE };
 }

@@ -1,0 +1,73 @@
+/**
+ * One TCP connection to a backend. Its socket listeners are installed once and dispatch to the
+ * current owner (the request using it, or a tunnel); between requests the connection sits idle
+ * in its backend's keep-alive pool with no owner, and anything the backend does then (data,
+ * close) ends it. Installing listeners once keeps the per-request cost to a field assignment.
+ */
+import net from 'node:net';
+
+export interface UpstreamOwner {
+  /** The TCP connection is established (only for connections that were not yet). */
+  onUpstreamConnect(conn: UpstreamConn): void;
+  onUpstreamData(conn: UpstreamConn, chunk: Buffer): void;
+  /** The backend sent FIN. */
+  onUpstreamEnd(conn: UpstreamConn): void;
+  /** The socket is gone; `error` says why when it failed. */
+  onUpstreamClose(conn: UpstreamConn, error: Error | undefined): void;
+  /** The socket's write buffer drained after a write returned false. */
+  onUpstreamDrain(conn: UpstreamConn): void;
+}
+
+/** Told when a connection it waited for (the backend was at its connection limit) is its own. */
+export interface UpstreamWaiter extends UpstreamOwner {
+  onUpstreamAssigned(conn: UpstreamConn): void;
+}
+
+export interface UpstreamHome {
+  /** The connection closed (whoever owned it). */
+  upstreamClosed(conn: UpstreamConn): void;
+}
+
+export class UpstreamConn {
+  readonly socket: net.Socket;
+  owner: UpstreamOwner | null;
+  connected = false;
+  /** Handed out from the idle pool (so it may have been closed by the backend meanwhile). */
+  reused = false;
+  /** When it went idle (the proxy's coarse clock). */
+  idleSince = 0;
+  /** When the connect started (the proxy's coarse clock). */
+  readonly connectStartedAt: number;
+  private error: Error | undefined;
+
+  constructor(home: UpstreamHome, host: string, port: number, owner: UpstreamOwner, now: number) {
+    this.owner = owner;
+    this.connectStartedAt = now;
+    const socket = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
+    this.socket = socket;
+    socket.on('connect', () => {
+      this.connected = true;
+      this.owner?.onUpstreamConnect(this);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (this.owner) this.owner.onUpstreamData(this, chunk);
+      else socket.destroy(); // an idle connection must not speak
+    });
+    socket.on('end', () => {
+      if (this.owner) this.owner.onUpstreamEnd(this);
+      else socket.destroy();
+    });
+    socket.on('drain', () => this.owner?.onUpstreamDrain(this));
+    socket.on('error', (e) => { this.error = e; });
+    socket.on('close', () => {
+      const owner = this.owner;
+      this.owner = null;
+      home.upstreamClosed(this);
+      owner?.onUpstreamClose(this, this.error);
+    });
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * InstanceSpec → the Engine API's container create body. Pure, apart from resolving a user name
+ * (see `containerUser`), so the mapping is testable without an engine.
+ */
+import type { BindOrVolumeMount, ContainerCreateBody } from './docker-api-types.js';
+import type { ContainerInstanceSpec, InstanceMount } from './container-instance-spec.js';
+
+export interface CommandOverride {
+  /** Replaces the image's ENTRYPOINT; absent keeps it. */
+  entrypoint?: string[];
+  /** Replaces the image's CMD; absent keeps it. */
+  cmd?: string[];
+}
+
+/**
+ * - command and args: `[command, ...args]` runs directly (entrypoint cleared);
+ * - command alone: `/bin/sh -c command` (entrypoint cleared), as for processes;
+ * - args alone (command ''): they replace the image's CMD and its ENTRYPOINT stays;
+ * - neither: the image's own ENTRYPOINT and CMD.
+ */
+export function commandOverride(command: string, args: string[] | null): CommandOverride {
+  if (command !== '') return { entrypoint: [], cmd: args ? [command, ...args] : ['/bin/sh', '-c', command] };
+  if (args) return { cmd: args };
+  return {};
+}
+
+/** Whether `cwd` is bind-mounted and used as the working directory (see ContainerFields.mountCwd). */
+export function mountsCwd(spec: Pick<ContainerInstanceSpec, 'mountCwd' | 'command'>): boolean {
+  return spec.mountCwd ?? spec.command !== '';
+}
+
+export function engineMounts(spec: Pick<ContainerInstanceSpec, 'mounts' | 'cwd' | 'mountCwd' | 'command'>): BindOrVolumeMount[] {
+  const mounts: BindOrVolumeMount[] = (spec.mounts ?? []).map((m: InstanceMount) => ({
+    Type: m.source.startsWith('/') ? 'bind' : 'volume', Source: m.source, Target: m.target, ...(m.readOnly ? { ReadOnly: true } : {}),
+  }));
+  if (mountsCwd(spec) && !mounts.some((m) => m.Target === spec.cwd)) mounts.push({ Type: 'bind', Source: spec.cwd, Target: spec.cwd });
+  return mounts;
+}
+
+export function envList(env: Record<string, string>): string[] {
+  return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+}
+
+export interface CreateOptions {
+  image: string;
+  labels: Record<string, string>;
+  /** The container user, already resolved to `uid:gid` (or a numeric id or a name the image knows). */
+  user: string | undefined;
+  /** Network mode; Groundwork's ports are host ports, so the default is host. */
+  network: string;
+  logRotation: { maxSize: string; maxFiles: number };
+}
+
+export function containerCreateBody(spec: ContainerInstanceSpec, opts: CreateOptions): ContainerCreateBody {
+  const cmd = commandOverride(spec.command, spec.args);
+  return {
+    Image: opts.image,
+    ...(cmd.entrypoint ? { Entrypoint: cmd.entrypoint } : {}),
+    ...(cmd.cmd ? { Cmd: cmd.cmd } : {}),
+    Env: envList(spec.env),
+    ...(mountsCwd(spec) ? { WorkingDir: spec.cwd } : {}),
+    ...(opts.user ? { User: opts.user } : {}),
+    Labels: opts.labels,
+    HostConfig: {
+      NetworkMode: opts.network,
+      Mounts: engineMounts(spec),
+      ...(spec.memoryBytes ? { Memory: spec.memoryBytes, MemorySwap: spec.memoryBytes } : {}),
+      ...(spec.cpuCores ? { NanoCpus: Math.round(spec.cpuCores * 1e9) } : {}),
+      // Groundwork's supervisor restarts instances, not Docker: see DockerDriver.
+      RestartPolicy: { Name: 'no' },
+      // tini as pid 1: forwards signals to the service (a shell as pid 1 would ignore SIGTERM
+      // without a trap) and reaps zombies; exits 128+N when the service died of signal N.
+      Init: true,
+      LogConfig: { Type: 'json-file', Config: { 'max-size': opts.logRotation.maxSize, 'max-file': String(opts.logRotation.maxFiles) } },
+    },
+  };
+}

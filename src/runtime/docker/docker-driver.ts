@@ -1,0 +1,286 @@
+/**
+ * Runs instances as Docker containers through the Engine API.
+ *
+ * Identity. The handle's `id` is the container name (`gw-<stack>-<instance id>`); `pid` is the
+ * container's init as the host sees it (State.Pid) and `startTicks` that process's kernel start
+ * time from /proc, exactly as for processes: a handle is "running" only while the container runs
+ * that very process, so a handle from before a `docker restart` is never taken for the current
+ * one. Everything is addressed by container name, never by pid, so a reused pid is never signalled.
+ * (With an engine in a VM, /proc does not show its pids; startTicks is then 0 on both sides.)
+ *
+ * Adoption. Labels carry stack, service, index, instance id, spec hash, ports and the owner
+ * (the installation's state directory); `list(stack)` reads them back from the engine, so a
+ * restarted daemon finds every container it started, running or exited, and starts no duplicate.
+ *
+ * Restarts belong to Groundwork's supervisor, not to Docker: containers get RestartPolicy "no".
+ *  - One restart policy (always / on-failure / never) with the same backoff, crash-loop detection
+ *    and events for every runtime; Docker's policy has its own fixed backoff and reports nothing.
+ *  - Health-driven restarts: the supervisor restarts an instance whose liveness probe fails;
+ *    Docker restarts only on exit (its HEALTHCHECK marks a container unhealthy, nothing more).
+ *  - Adoption stays exact: a container Docker restarted behind our back would be the same
+ *    container with a new process, a new pid and possibly new ports in use, while state still
+ *    describes the old one; and a restart by Docker while the daemon is down would be invisible
+ *    to the restart counters. With "no", a container that exits stays exited until the
+ *    supervisor decides, so what the engine shows and what state records agree.
+ *  - Rollouts replace instances one by one and must know whether an instance is gone for good.
+ * (Swarm is different: there the cluster's orchestrator owns restarts, see swarm/.)
+ *
+ * Networking. Host network: Groundwork allocates host ports per instance (`${port.http}`), and
+ * the built-in load balancer reaches instances on 127.0.0.1:<port>, as for processes.
+ */
+import { existsSync } from 'node:fs';
+import type { Duration } from '../../util/duration.js';
+import { tryProcessStartTicks } from '../process/proc.js';
+import type { DriverCapabilities, InstanceHandle, InstanceSpec, InstanceStats, InstanceStatus, RuntimeDriver } from '../runtime-driver.js';
+import type { ContainerInspect } from './docker-api-types.js';
+import { isDockerError, type DockerClient } from './docker-client.js';
+import type { ContainerInstanceSpec } from './container-instance-spec.js';
+import { containerCreateBody, mountsCwd } from './container-create.js';
+import { engineName, identityLabels, stackFilter, tryParseIdentity } from './container-labels.js';
+import { containerUser, hostUsers, type UserResolver } from './container-user.js';
+import { describeStatus, exitStatus } from './exit-status.js';
+import { buildImage, type ImageBuildRequest } from './image-build.js';
+import { lastLines } from './docker-streams.js';
+
+/** The calls the driver makes; a DockerClient has them all. */
+export type DockerDriverClient = Pick<DockerClient,
+  | 'createContainer' | 'startContainer' | 'stopContainer' | 'inspectContainer' | 'tryInspectContainer' | 'listContainers'
+  | 'containerLogs' | 'containerStats' | 'removeContainer' | 'tryInspectImage' | 'pullImage' | 'buildImage'>;
+
+export interface DockerDriverOptions {
+  client: DockerDriverClient;
+  /**
+   * Identifies this Groundwork installation (its state directory is a good value). `list` only
+   * returns containers with the same owner, so two installations on one engine never adopt each
+   * other's containers.
+   */
+  owner: string;
+  /** Extra labels on every container (tests tag their run with one, to clean up). */
+  labels?: Record<string, string>;
+  /** Pull an image that is not on this machine before starting (default true). */
+  pull?: boolean;
+  /** Default host: Groundwork's ports are host ports. */
+  network?: string;
+  /** Docker rotates container logs itself (json-file); default 10m × 3. */
+  logRotation?: { maxSize: string; maxFiles: number };
+  /** Turns `user:` names into uids (default: the host's users, created when running as root). */
+  resolveUser?: UserResolver;
+}
+
+export class DockerDriver implements RuntimeDriver {
+  readonly name = 'docker' as const;
+  /** users: any uid the engine can run as; limits: the engine's cgroups; adoption: labels. */
+  readonly capabilities: DriverCapabilities = { users: true, limits: true, adoption: true };
+  private readonly client: DockerDriverClient;
+
+  constructor(private readonly opts: DockerDriverOptions) {
+    this.client = opts.client;
+  }
+
+  /**
+   * Creates and starts the container; resolves once it runs. Throws (leaving no container) when
+   * the image is missing, the engine refuses, or the instance ends at once.
+   */
+  async start(spec: ContainerInstanceSpec): Promise<InstanceHandle> {
+    const where = `service ${spec.service} instance ${spec.index}`;
+    if (!spec.image) throw new Error(`${where}: runtime docker needs an image; set \`image:\` (or \`dockerfile:\`) on service ${spec.service}`);
+    if (mountsCwd(spec) && !existsSync(spec.cwd)) throw new Error(`working directory ${spec.cwd} does not exist; fix \`cwd\` of service ${spec.service}`);
+    for (const m of spec.mounts ?? []) {
+      if (m.source.startsWith('/') && !existsSync(m.source)) throw new Error(`${where}: mount source ${m.source} (for ${m.target}) does not exist on this machine; create it or fix \`mounts\``);
+    }
+    await this.ensureImage(spec.image, where);
+    const name = engineName(spec.stack, spec.id);
+    const labels = identityLabels({
+      runtime: 'docker', owner: this.opts.owner, stack: spec.stack, service: spec.service, instance: spec.id, index: spec.index, specHash: spec.specHash, ports: spec.ports,
+    }, { ...this.opts.labels, ...spec.labels });
+    const body = containerCreateBody(spec, {
+      image: spec.image, labels, user: containerUser(spec.user, this.opts.resolveUser ?? hostUsers),
+      network: this.opts.network ?? 'host', logRotation: this.opts.logRotation ?? { maxSize: '10m', maxFiles: 3 },
+    });
+    let created: { Id: string; Warnings: string[] | null };
+    try {
+      created = await this.client.createContainer(name, body);
+    } catch (e) {
+      if (isDockerError(e, 'conflict')) throw new Error(`${where}: a container named ${name} already exists; remove it (docker rm -f ${name}) or start with a new instance id`);
+      throw new Error(`${where}: the engine refused to create the container: ${(e as Error).message}`);
+    }
+    try {
+      try {
+        await this.client.startContainer(created.Id);
+      } catch (e) {
+        throw new Error(`${where}: the container did not start: ${(e as Error).message}`);
+      }
+      const c = await this.client.inspectContainer(created.Id);
+      if (!c.State.Running) {
+        const out = lastLines(await this.logsOf(created.Id, 20), 20);
+        throw new Error(`${where} ${describeStatus(statusOf(c))} at once${out ? `; its last output:\n${out}` : ''}`);
+      }
+      return this.handleOf(c, limitsOf(spec, created.Warnings ?? []));
+    } catch (e) {
+      await this.client.removeContainer(created.Id, { force: true }).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /**
+   * Stops through the engine: the image's stop signal (SIGTERM), then SIGKILL after `grace`.
+   * The engine's grace has whole-second resolution, so it is rounded up.
+   */
+  async stop(handle: InstanceHandle, grace: Duration): Promise<InstanceStatus> {
+    const c = await this.client.tryInspectContainer(handle.id);
+    if (!c) return { state: 'missing' };
+    if (isSameProcess(handle, c)) {
+      try {
+        await this.client.stopContainer(handle.id, Math.ceil(grace.toSeconds()));
+      } catch (e) {
+        if (!isDockerError(e, 'not-found')) throw e;
+      }
+    }
+    return this.inspect(handle);
+  }
+
+  async inspect(handle: InstanceHandle): Promise<InstanceStatus> {
+    const c = await this.client.tryInspectContainer(handle.id);
+    if (!c) return { state: 'missing' };
+    if (isSameProcess(handle, c)) return { state: 'running', pid: handle.pid };
+    // The container runs another process than the handle's (restarted outside Groundwork): the handle's is gone.
+    if (c.State.Running) return { state: 'exited', exitCode: null, signal: null };
+    return statusOf(c);
+  }
+
+  async list(stack: string): Promise<InstanceHandle[]> {
+    const found = await this.client.listContainers(stackFilter('docker', this.opts.owner, stack));
+    const handles: InstanceHandle[] = [];
+    for (const s of found) {
+      const c = await this.client.tryInspectContainer(s.Id);
+      if (!c || !tryParseIdentity(c.Config.Labels)) continue;
+      handles.push(this.handleOf(c, limitsFromInspect(c)));
+    }
+    return handles.sort((a, b) => a.index - b.index || a.startedAt.localeCompare(b.startedAt));
+  }
+
+  /** The last `lines` lines of the container's stdout and stderr, as the engine recorded them. */
+  async logs(handle: InstanceHandle, opts: { lines: number }): Promise<string> {
+    return lastLines(await this.logsOf(handle.id, opts.lines), opts.lines);
+  }
+
+  private async logsOf(id: string, lines: number): Promise<string> {
+    try {
+      const frames = await this.client.containerLogs(id, { tail: lines, timestamps: true });
+      return orderedLogText(frames.map((f) => f.payload.toString('utf8')));
+    } catch (e) {
+      if (isDockerError(e, 'not-found')) return '';
+      throw e;
+    }
+  }
+
+  /**
+   * Memory is the cgroup's usage without inactive page cache (what `docker stats` shows), CPU the
+   * cgroup's total CPU time; undefined unless the handle's process is running.
+   */
+  async stats(handle: InstanceHandle): Promise<InstanceStats | undefined> {
+    const c = await this.client.tryInspectContainer(handle.id);
+    if (!c || !isSameProcess(handle, c)) return undefined;
+    let s;
+    try {
+      s = await this.client.containerStats(handle.id);
+    } catch (e) {
+      if (isDockerError(e, 'not-found') || isDockerError(e, 'conflict')) return undefined;
+      throw e;
+    }
+    const usage = s.memory_stats.usage;
+    if (usage === undefined) return undefined;
+    const st = s.memory_stats.stats ?? {};
+    const inactive = st.total_inactive_file ?? st.inactive_file ?? 0;
+    return { rssBytes: Math.max(0, usage - inactive), cpuSeconds: s.cpu_stats.cpu_usage.total_usage / 1e9 };
+  }
+
+  /** Removes the container (and its anonymous volumes). Refuses one that still runs. */
+  async forget(handle: InstanceHandle): Promise<void> {
+    try {
+      await this.client.removeContainer(handle.id);
+    } catch (e) {
+      if (isDockerError(e, 'not-found')) return;
+      if (isDockerError(e, 'conflict')) throw new Error(`instance ${handle.id} is still running; stop it before forgetting it`);
+      throw e;
+    }
+  }
+
+  /** Builds `tag` from a Dockerfile in `contextDir`, streaming the builder's output to onProgress. */
+  async buildImage(req: ImageBuildRequest): Promise<{ id: string; tag: string }> {
+    return buildImage(this.client, req);
+  }
+
+  private async ensureImage(image: string, where: string): Promise<void> {
+    if (await this.client.tryInspectImage(image)) return;
+    if (this.opts.pull === false) throw new Error(`${where}: image ${image} is not on this machine; build it (dockerfile:), load it (docker load) or import it (docker import)`);
+    try {
+      await this.client.pullImage(image);
+    } catch (e) {
+      throw new Error(`${where}: image ${image} is not on this machine and pulling it failed (${(e as Error).message}); build, load or import it first`);
+    }
+  }
+
+  private handleOf(c: ContainerInspect, limits: string): InstanceHandle {
+    const id = tryParseIdentity(c.Config.Labels);
+    const name = c.Name.replace(/^\//, '');
+    const pid = c.State.Running ? c.State.Pid : 0;
+    return {
+      id: name, service: id?.service ?? '', index: id?.index ?? 0, pid, pgid: pid,
+      startTicks: pid ? tryProcessStartTicks(pid) ?? 0 : 0,
+      startedAt: c.State.StartedAt, specHash: id?.specHash ?? '', logFile: `docker logs ${name}`, ports: id?.ports ?? {}, limits,
+    };
+  }
+}
+
+function isSameProcess(handle: InstanceHandle, c: ContainerInspect): boolean {
+  if (!c.State.Running || c.State.Pid !== handle.pid || handle.pid <= 0) return false;
+  return (tryProcessStartTicks(c.State.Pid) ?? 0) === handle.startTicks;
+}
+
+function statusOf(c: ContainerInspect): InstanceStatus {
+  if (c.State.Status === 'created') return { state: 'exited', exitCode: null, signal: null };
+  return exitStatus(c.State.ExitCode, c.State.OOMKilled);
+}
+
+function limitsOf(spec: InstanceSpec, warnings: string[]): string {
+  const parts: string[] = [];
+  if (spec.memoryBytes) parts.push(`memory ${spec.memoryBytes} bytes`);
+  if (spec.cpuCores) parts.push(`cpu ${spec.cpuCores}`);
+  const relevant = warnings.filter((w) => /memory|cpu|swap|limit/i.test(w));
+  return `docker${parts.length ? `: ${parts.join(', ')}` : ''}${relevant.length ? ` (engine: ${relevant.join('; ')})` : ''}`;
+}
+
+function limitsFromInspect(c: ContainerInspect): string {
+  const parts: string[] = [];
+  if (c.HostConfig.Memory) parts.push(`memory ${c.HostConfig.Memory} bytes`);
+  if (c.HostConfig.NanoCpus) parts.push(`cpu ${c.HostConfig.NanoCpus / 1e9}`);
+  return `docker${parts.length ? `: ${parts.join(', ')}` : ''}`;
+}
+
+/**
+ * Log entries come back with an RFC 3339 timestamp each. stdout and stderr reach the engine
+ * through separate pipes, so the order it stored them in can differ from the order they were
+ * written in by a few microseconds; sorting by the time each line was read restores it.
+ */
+export function orderedLogText(entries: string[]): string {
+  const lines: { t: string; i: number; text: string }[] = [];
+  for (const payload of entries) {
+    for (const raw of payload.split(/(?<=\n)/)) {
+      if (!raw) continue;
+      const sp = raw.indexOf(' ');
+      const t = sp > 0 ? raw.slice(0, sp) : '';
+      lines.push({ t: /^\d{4}-\d\d-\d\dT/.test(t) ? t : '', i: lines.length, text: /^\d{4}-\d\d-\d\dT/.test(t) ? raw.slice(sp + 1) : raw });
+    }
+  }
+  lines.sort((a, b) => (a.t && b.t ? compareTimestamps(a.t, b.t) : 0) || a.i - b.i);
+  return lines.map((l) => l.text).join('');
+}
+
+/** RFC 3339 with up to 9 fractional digits; fractions are padded so strings compare in time order. */
+function compareTimestamps(a: string, b: string): number {
+  const norm = (t: string) => t.replace(/(\.\d+)?Z$/, (_m, f: string | undefined) => `${(f ?? '.').padEnd(10, '0')}Z`);
+  const x = norm(a);
+  const y = norm(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
