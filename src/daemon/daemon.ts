@@ -287,7 +287,12 @@ export class Daemon {
     const services = this.store.listResources().filter((r) => r.kind === 'service').map((r) => {
       const spec = asServiceSpec(r.spec);
       const name = r.address.slice('service.'.length);
-      return { name, replicas: spec.replicas, runtime: spec.runtime, restart: spec.restart, instances: views.filter((v) => v.service === name) };
+      const outs = asServiceOutputs(r.outputs);
+      return {
+        name, replicas: spec.replicas, runtime: spec.runtime, restart: spec.restart, strategy: spec.deploy.strategy,
+        release: outs.release?.seq ?? null, standby: outs.standby ? { release: outs.standby.release, until: outs.standby.until, instances: outs.standby.instances.length } : null,
+        instances: views.filter((v) => v.service === name),
+      };
     });
     return {
       stack: this.stack, serial: this.store.serial(), services,

@@ -64,7 +64,9 @@ export const StatusResponse = Type.Object({
   daemon: Type.Object({ pid: Type.Integer(), startedAt: Type.String(), url: Type.String(), rssBytes: Type.Integer() }),
   serial: Type.Integer(),
   services: Type.Array(Type.Object({
-    name: Type.String(), replicas: Type.Integer(), runtime: Type.String(), restart: Type.String(),
+    name: Type.String(), replicas: Type.Integer(), runtime: Type.String(), restart: Type.String(), strategy: Type.String(),
+    release: Type.Union([Type.Integer(), Type.Null()]),
+    standby: Type.Union([Type.Null(), Type.Object({ release: Type.Union([Type.Integer(), Type.Null()]), until: Type.String(), instances: Type.Integer() })]),
     instances: Type.Array(InstanceViewSchema),
   })),
 });
