@@ -85,8 +85,13 @@ export function makePlan(model: Model, rows: readonly ResourceRow[], serial: num
   const summary = { create: 0, update: 0, replace: 0, delete: 0, unchanged };
   for (const s of steps) summary[s.action]++;
   const body = { formatVersion: PLAN_FORMAT_VERSION, stack: model.stack, stateSerial: serial, configHash: model.configHash, steps, summary };
-  const planHash = createHash('sha256').update(canonicalJson(body)).digest('hex');
-  return { ...body, planHash };
+  return { ...body, planHash: planHashOf(body) };
+}
+
+/** The hash over everything in a plan but the hash itself; a saved plan is checked against it. */
+export function planHashOf(p: Omit<Plan, 'planHash'> & { planHash?: string }): string {
+  const { planHash: _ignored, ...body } = p;
+  return createHash('sha256').update(canonicalJson(body)).digest('hex');
 }
 
 function describeExtra(path: string, outputs: JsonObject): Json {

@@ -3,25 +3,57 @@ import type { Json } from '../model/json.js';
 export interface FieldChange { path: string; before: Json | undefined; after: Json | undefined }
 
 const isObj = (v: unknown): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isEmptyObj = (v: unknown): boolean => isObj(v) && Object.keys(v).length === 0;
 
 /** Leaf-level differences between two JSON values; maps recurse, lists compare whole. */
 export function fieldChanges(before: Json | undefined, after: Json | undefined, prefix = ''): FieldChange[] {
+  const out: FieldChange[] = [];
+  collectChanges(before, after, prefix, out);
+  return out;
+}
+
+function collectChanges(before: Json | undefined, after: Json | undefined, prefix: string, out: FieldChange[]): void {
   // A map that appears or disappears as a whole is shown key by key.
   if ((isObj(before) || before === undefined) && (isObj(after) || after === undefined) && (before !== undefined || after !== undefined)
-    && !(isObj(before) && Object.keys(before).length === 0 && after === undefined) && !(isObj(after) && Object.keys(after).length === 0 && before === undefined)) {
-    const b = before ?? {};
-    const a = after ?? {};
-    if (isObj(b) && isObj(a)) {
-      const keys = [...new Set([...Object.keys(b), ...Object.keys(a)])].sort();
-      return keys.flatMap((k) => fieldChanges(b[k], a[k], prefix ? `${prefix}.${k}` : k));
-    }
+    && !(isEmptyObj(before) && after === undefined) && !(isEmptyObj(after) && before === undefined)) {
+    const b = (before ?? {}) as Record<string, Json>;
+    const a = (after ?? {}) as Record<string, Json>;
+    for (const k of unionOfKeys(b, a)) collectChanges(b[k], a[k], prefix ? `${prefix}.${k}` : k, out);
+    return;
   }
-  if (isObj(before) && isObj(after)) {
-    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
-    return keys.flatMap((k) => fieldChanges(before[k], after[k], prefix ? `${prefix}.${k}` : k));
-  }
-  if (JSON.stringify(before) === JSON.stringify(after)) return [];
-  return [{ path: prefix, before, after }];
+  if (!sameLeaf(before, after)) out.push({ path: prefix, before, after });
+}
+
+/** The keys of both maps, each once, sorted. Most maps compared have the same keys in the same order. */
+function unionOfKeys(b: Record<string, Json>, a: Record<string, Json>): string[] {
+  const kb = Object.keys(b);
+  const ka = Object.keys(a);
+  if (kb.length === 0) return ka.sort();
+  if (ka.length === 0) return kb.sort();
+  if (kb.length === ka.length && kb.every((k, i) => k === ka[i])) return kb.sort();
+  return [...new Set([...kb, ...ka])].sort();
+}
+
+/**
+ * Whether two leaves (lists compare whole) are equal as JSON text. Identical values and a missing
+ * side are answered without writing JSON; so are lists of identical items, the usual case.
+ */
+function sameLeaf(before: Json | undefined, after: Json | undefined): boolean {
+  if (before === after) return true;
+  if ((before === undefined && isJsonValue(after)) || (after === undefined && isJsonValue(before))) return false;
+  if (Array.isArray(before) && Array.isArray(after) && sameItems(before, after)) return true;
+  return JSON.stringify(before) === JSON.stringify(after);
+}
+
+function sameItems(before: readonly unknown[], after: readonly unknown[]): boolean {
+  if (before.length !== after.length) return false;
+  for (let i = 0; i < before.length; i++) if (before[i] !== after[i]) return false;
+  return true;
+}
+
+/** A value JSON.stringify writes (it writes nothing for undefined, functions and symbols). */
+function isJsonValue(v: unknown): boolean {
+  return v !== undefined && typeof v !== 'function' && typeof v !== 'symbol';
 }
 
 /** A DiffResult from field changes: a change under any of `replaceOn` forces replacement. */

@@ -37,6 +37,8 @@ export interface InstanceHandle {
   pid: number;
   /** Process group (the supervisor shim that records the exit code); stop signals go to the group. */
   pgid: number;
+  /** Kernel start time of the group leader, so a reused pgid is never signalled. */
+  pgidStartTicks?: number;
   /** Kernel start time of pid (clock ticks since boot); with pid, identifies the process even if the pid is reused. */
   startTicks: number;
   startedAt: string;

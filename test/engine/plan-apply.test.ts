@@ -4,6 +4,8 @@
  * finish), deletes, scaling, and flag validation.
  */
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StackConfig } from '../../src/config/schema.js';
@@ -219,6 +221,22 @@ describe('plan and apply', () => {
     expect(one.map((i) => i.pid)).toEqual([first?.pid]);
     for (const i of three.slice(1)) expect(isAlive(i.pid), `scaled-down instance ${i.index}`).toBe(false);
     await cli(['plan', '--exit-code']);
+  });
+
+  it('a service that cannot bind its port, because another program holds it, fails apply', async () => {
+    // Another program answers on the port, health path included.
+    const foreign = http.createServer((_req, res) => res.end('ok\n'));
+    await new Promise<void>((resolve) => foreign.listen(0, '127.0.0.1', () => resolve()));
+    const port = (foreign.address() as AddressInfo).port;
+    try {
+      stack({ web: httpService({ ports: { http: port } }) });
+      const r = await runCli(['apply'], { cwd: dir });
+      // Our instance dies with EADDRINUSE; its health check must not be satisfied by the other program.
+      expect(r.code, `apply reported success although web could not bind port ${port}:\n${r.stdout.split('\n').slice(-3).join('\n')}`).toBe(1);
+      expect(r.stdout).toMatch(/failed\s+service\.web: /);
+    } finally {
+      await new Promise((resolve) => foreign.close(resolve));
+    }
   });
 
   it.each([['0'], ['-1'], ['1.5'], ['two'], ['']])('--parallelism %j is a usage error (exit 2) and changes nothing', async (value) => {

@@ -19,6 +19,8 @@ import { waitFor } from '../helpers/wait.js';
 export type MakeDriver = (stateDir: string) => RuntimeDriver | Promise<RuntimeDriver>;
 
 const STACK = 'contract';
+/** A long-running instance with no children of its own (the shell becomes sleep). */
+const RUNS = 'echo ready; exec sleep 600';
 
 export function runtimeDriverContract(name: string, makeDriver: MakeDriver): void {
   describe(`RuntimeDriver contract: ${name}`, () => {
@@ -59,8 +61,10 @@ export function runtimeDriverContract(name: string, makeDriver: MakeDriver): voi
     });
 
     afterEach(async () => {
+      // Stop through the driver what is still running (that is part of the contract), then sweep.
       for (const { driver: d, handle } of started) {
-        try { await d.stop(handle, Duration.milliseconds(0)); await d.forget(handle); } catch { /* the test may have done it */ }
+        if ((await d.inspect(handle)).state === 'running') await d.stop(handle, Duration.seconds(2));
+        await d.forget(handle);
       }
       const leftovers = await killProcessesUnder(dir);
       removeTempDir(dir);
@@ -73,7 +77,7 @@ export function runtimeDriverContract(name: string, makeDriver: MakeDriver): voi
     });
 
     it('start gives a handle whose instance inspects as running', async () => {
-      const h = await start('echo ready; while :; do sleep 0.05; done');
+      const h = await start(RUNS);
       expect(h.pid).toBeGreaterThan(0);
       expect(h.service).toBe('svc');
       expect(h.specHash).toBe('contract-hash');
@@ -83,7 +87,7 @@ export function runtimeDriverContract(name: string, makeDriver: MakeDriver): voi
     });
 
     it('passes env and cwd to the instance', async () => {
-      const h = await start('echo "value=$GREETING cwd=$(pwd)"; while :; do sleep 0.05; done', { env: { PATH: process.env.PATH ?? '/bin', GREETING: 'hi there' } });
+      const h = await start('echo "value=$GREETING cwd=$(pwd)"; exec sleep 600', { env: { PATH: process.env.PATH ?? '/bin', GREETING: 'hi there' } });
       await waitForLog(h, `value=hi there cwd=${dir}`);
     });
 
@@ -127,15 +131,15 @@ export function runtimeDriverContract(name: string, makeDriver: MakeDriver): voi
     });
 
     it.each([['SIGKILL'], ['SIGTERM']] as const)('reports the signal of an instance killed by %s', async (signal) => {
-      const h = await start('echo ready; while :; do sleep 0.05; done');
+      const h = await start(RUNS);
       await waitForLog(h, 'ready');
       process.kill(h.pid, signal);
       expect(await waitForEnd(h)).toEqual({ state: 'exited', exitCode: null, signal });
     });
 
     it('a new driver over the same state directory lists and adopts running instances', async () => {
-      const a = await start('echo ready; while :; do sleep 0.05; done', { ports: { http: 23456 } });
-      const other = await start('echo ready; while :; do sleep 0.05; done', { stack: 'another-stack' });
+      const a = await start(RUNS, { ports: { http: 23456 } });
+      const other = await start(RUNS, { stack: 'another-stack' });
       const second = await makeDriver(stateDir);
       const listed = await second.list(STACK);
       expect(listed.map((h) => h.id)).toEqual([a.id]);
@@ -150,7 +154,7 @@ export function runtimeDriverContract(name: string, makeDriver: MakeDriver): voi
     });
 
     it('logs returns the last lines of the instance output (stdout and stderr)', async () => {
-      const h = await start('for i in 1 2 3 4 5; do echo "line $i"; done; echo "to stderr" >&2; echo done; while :; do sleep 0.05; done');
+      const h = await start('for i in 1 2 3 4 5; do echo "line $i"; done; echo "to stderr" >&2; echo done; exec sleep 600');
       await waitForLog(h, 'done');
       const all = await driver.logs(h, { lines: 100 });
       expect(all).toContain('line 1\nline 2\nline 3\nline 4\nline 5\n');
@@ -159,7 +163,7 @@ export function runtimeDriverContract(name: string, makeDriver: MakeDriver): voi
     });
 
     it('stats report resident memory and CPU time of a running instance, nothing once it is gone', async () => {
-      const h = await start('echo ready; while :; do sleep 0.05; done');
+      const h = await start(RUNS);
       await waitForLog(h, 'ready');
       const s = await driver.stats(h);
       expect(s?.rssBytes).toBeGreaterThan(0);
@@ -183,7 +187,7 @@ export function runtimeDriverContract(name: string, makeDriver: MakeDriver): voi
     });
 
     it('pid reuse: a handle whose start time does not match is not running', async () => {
-      const h = await start('echo ready; while :; do sleep 0.05; done');
+      const h = await start(RUNS);
       await waitForLog(h, 'ready');
       const reused: InstanceHandle = { ...h, startTicks: h.startTicks + 1 };
       expect((await driver.inspect(reused)).state).not.toBe('running');

@@ -10,6 +10,8 @@ const notes = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : [];
 const started = Date.now();
 
 const server = http.createServer((req, res) => {
+  // Reached directly or through the proxy's /api/ route.
+  req.url = req.url.replace(/^\/api(?=\/)/, '');
   const json = (status, body) => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(`${JSON.stringify(body)}\n`);

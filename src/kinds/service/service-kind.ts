@@ -20,6 +20,7 @@ import type { Address, JsonObject } from '../../model/resource.js';
 import type { InstanceHandle, RuntimeDriver } from '../../runtime/runtime-driver.js';
 import { probe } from '../../observe/probe.js';
 import { diffByFields } from '../field-diff.js';
+import { canBind } from './port-allocator.js';
 import { PartialFailure, type DiffResult, type KindContext, type ReadResult, type ResourceKind } from '../resource-kind.js';
 import { dependencyValues, instanceSpecHash, resolveInstance } from './instance-env.js';
 import { probeTarget } from './probe-target.js';
@@ -40,7 +41,7 @@ export function baseEnv(service: string, index: number, stack: string, user: str
 }
 
 export function handleOf(i: InstanceOutput, service: string): InstanceHandle {
-  return { id: i.id, service, index: i.index, pid: i.pid, pgid: i.pgid, startTicks: i.startTicks, startedAt: i.startedAt, specHash: i.specHash, logFile: i.logFile, limits: i.limits, ports: i.ports };
+  return { id: i.id, service, index: i.index, pid: i.pid, pgid: i.pgid, ...(i.pgidStartTicks !== undefined ? { pgidStartTicks: i.pgidStartTicks } : {}), startTicks: i.startTicks, startedAt: i.startedAt, specHash: i.specHash, logFile: i.logFile, limits: i.limits, ports: i.ports };
 }
 
 export class ServiceKind implements ResourceKind {
@@ -81,8 +82,9 @@ export class ServiceKind implements ResourceKind {
     const spec = asServiceSpec(next);
     const outs = asServiceOutputs(outputs);
     const code = this.codeDirOf(ctx, outputs);
-    if (canonicalJson(oldRaw) === canonicalJson(next)) {
-      // Same config, instances missing (drift): restart what is gone, in place.
+    const changed = this.diff(oldRaw, next, outputs).changes.filter((c) => c !== 'instances');
+    if (changed.length === 0 || changed.every((c) => c === 'replicas')) {
+      // Same config (instances missing, or only the count changed): converge in place, no rollout.
       return this.converge(ctx, address, old, spec, outs.instances, code);
     }
     const release = recordConfigRelease(ctx, address, spec, code.dir);
@@ -137,6 +139,7 @@ export class ServiceKind implements ResourceKind {
     const fail = async (message: string): Promise<never> => {
       // Keep what exists in state, so nothing is orphaned.
       const kept = [...result, ...current.filter((c) => !result.some((r) => r.index === c.index))];
+      if (kept.length === 0 && old === undefined) throw new Error(message);
       throw new PartialFailure(message, toJson({ instances: kept.sort((a, b) => a.index - b.index), release: releaseOut }));
     };
     for (let index = 0; index < Math.max(spec.replicas, current.length); index++) {
@@ -155,8 +158,18 @@ export class ServiceKind implements ResourceKind {
       for (const h of adoptable.filter((a) => a.index === index && a.id !== existing?.id)) {
         const status = await driver.inspect(h);
         if (status.state === 'running' && h.specHash === hash && !result.some((r) => r.index === index)) {
-          ctx.progress(address, `adopted instance ${index} (pid ${h.pid})`);
-          result.push({ ...outputOf(h, index), ports, codeDir: code.dir, release: code.release });
+          const adopted: InstanceOutput = { ...outputOf(h, index), ports, codeDir: code.dir, release: code.release };
+          // Started by the interrupted run, maybe never checked: it must pass readiness like a new one.
+          const resolved = resolveInstance(ctx, name, spec, ports, baseEnv(name, index, ctx.stack, spec.user), code.dir);
+          const ready = await this.waitReady(ctx, address, driver, name, spec, adopted, resolved.env, resolved.cwd);
+          if (ready === true) {
+            ctx.progress(address, `adopted instance ${index} (pid ${h.pid})`);
+            result.push(adopted);
+            continue;
+          }
+          ctx.progress(address, `instance ${index} left by an interrupted run is not ready (${ready}); replacing it`);
+          await driver.stop(h, grace);
+          await driver.forget(h);
         } else {
           if (status.state === 'running') await driver.stop(h, grace);
           await driver.forget(h);
@@ -208,6 +221,10 @@ export class ServiceKind implements ResourceKind {
   private async startInstance(ctx: KindContext, address: Address, driver: RuntimeDriver, name: string, spec: ServiceSpec, index: number, ports: Record<string, number>, hash: string, codeDir: string, release: number | null): Promise<InstanceOutput> {
     const resolved = resolveInstance(ctx, name, spec, ports, baseEnv(name, index, ctx.stack, spec.user), codeDir);
     if (spec.user) chownVolumesFor(ctx, spec);
+    // A port another program holds would let that program answer our health checks.
+    for (const [pn, p] of Object.entries(ports)) {
+      if (!(await canBind(p))) throw new Error(`service ${name} instance ${index}: port ${pn} (${p}) is in use by another program; free it${typeof spec.ports[pn] === 'number' ? ' or choose another port' : ''}`);
+    }
     const id = `${name}-${index}-${randomBytes(3).toString('hex')}`;
     ctx.progress(address, `starting instance ${index + 1}/${spec.replicas}`);
     const handle = await driver.start({
@@ -317,7 +334,7 @@ function chownVolumesFor(ctx: KindContext, spec: ServiceSpec): void {
 }
 
 function outputOf(h: InstanceHandle, index: number): InstanceOutput {
-  return { index, id: h.id, pid: h.pid, pgid: h.pgid, startTicks: h.startTicks, startedAt: h.startedAt, specHash: h.specHash, logFile: h.logFile, limits: h.limits, ports: h.ports };
+  return { index, id: h.id, pid: h.pid, pgid: h.pgid, ...(h.pgidStartTicks !== undefined ? { pgidStartTicks: h.pgidStartTicks } : {}), startTicks: h.startTicks, startedAt: h.startedAt, specHash: h.specHash, logFile: h.logFile, limits: h.limits, ports: h.ports };
 }
 
 /** Records a `config` release (config changed by apply; code from `codeDir`); null without a release log. */

@@ -48,6 +48,7 @@ export interface InstanceOutput {
   id: string;
   pid: number;
   pgid: number;
+  pgidStartTicks?: number;
   startTicks: number;
   startedAt: string;
   specHash: string;

@@ -96,22 +96,45 @@ export class ProcessDriver implements RuntimeDriver {
     } finally {
       closeSync(fd);
     }
-    const pid = await this.waitForPidFile(pidFile, wrapperPid);
-    const startTicks = tryProcessStartTicks(pid);
+    const pgidStartTicks = tryProcessStartTicks(wrapperPid);
+    const recordFile = path.join(this.instancesDir, `${spec.id}.json`);
+    const writeRecord = (r: InstanceRecord) => {
+      writeFileSync(`${recordFile}.tmp`, JSON.stringify(r));
+      renameSync(`${recordFile}.tmp`, recordFile);
+    };
+    // Recorded at once (with the shim as pid), so a crash right now still leaves it findable.
+    writeRecord({
+      id: spec.id, service: spec.service, index: spec.index, pid: wrapperPid, pgid: wrapperPid, pgidStartTicks, startTicks: pgidStartTicks ?? 0,
+      startedAt: new Date().toISOString(), specHash: spec.specHash, logFile, limits: cg.description, ports: spec.ports, stack: spec.stack,
+    });
+    let pid: number;
+    let startTicks: number | undefined;
+    try {
+      pid = await this.waitForPidFile(pidFile, wrapperPid);
+      startTicks = tryProcessStartTicks(pid);
+    } catch (e) {
+      this.cleanupFailedStart(spec.id, wrapperPid);
+      throw e;
+    }
     if (startTicks === undefined) {
+      await this.sleep(20);
       const code = this.tryReadExit(exitFile);
+      this.cleanupFailedStart(spec.id, wrapperPid);
       throw new Error(`instance ${spec.id} exited at once${code === undefined ? '' : ` with code ${code}`}; see its log ${logFile}`);
     }
     const limits = cg.dirs.length && !joinedCgroups(pid, cg.dirs) ? 'not enforced: the instance could not join its cgroup' : cg.description;
     const handle: InstanceHandle = {
-      id: spec.id, service: spec.service, index: spec.index, pid, pgid: wrapperPid, startTicks, startedAt: new Date().toISOString(),
+      id: spec.id, service: spec.service, index: spec.index, pid, pgid: wrapperPid, pgidStartTicks, startTicks, startedAt: new Date().toISOString(),
       specHash: spec.specHash, logFile, limits, ports: spec.ports,
     };
-    const record: InstanceRecord = { ...handle, stack: spec.stack };
-    const recordFile = path.join(this.instancesDir, `${spec.id}.json`);
-    writeFileSync(`${recordFile}.tmp`, JSON.stringify(record));
-    renameSync(`${recordFile}.tmp`, recordFile);
+    writeRecord({ ...handle, stack: spec.stack });
     return handle;
+  }
+
+  private cleanupFailedStart(id: string, wrapperPid: number): void {
+    try { process.kill(-wrapperPid, 'SIGKILL'); } catch { /* gone */ }
+    for (const ext of ['json', 'exit', 'pid']) rmSync(path.join(this.instancesDir, `${id}.${ext}`), { force: true });
+    removeCgroups(id);
   }
 
   private async waitForPidFile(pidFile: string, wrapperPid: number): Promise<number> {
@@ -127,7 +150,7 @@ export class ProcessDriver implements RuntimeDriver {
   }
 
   async stop(handle: InstanceHandle, grace: Duration): Promise<InstanceStatus> {
-    const alive = () => isSameProcess(handle.pid, handle.startTicks) || this.groupAlive(handle.pgid);
+    const alive = () => isSameProcess(handle.pid, handle.startTicks) || this.shimAlive(handle);
     if (alive()) {
       this.signalGroup(handle, 'SIGTERM');
       const deadline = Date.now() + grace.toMilliseconds();
@@ -138,17 +161,22 @@ export class ProcessDriver implements RuntimeDriver {
       }
     }
     // Give the shim a moment to write the exit status.
-    for (let i = 0; i < 20 && this.tryReadExit(this.exitFile(handle)) === undefined && this.groupAlive(handle.pgid); i++) await this.sleep(10);
+    for (let i = 0; i < 20 && this.tryReadExit(this.exitFile(handle)) === undefined && this.shimAlive(handle); i++) await this.sleep(10);
     removeCgroups(handle.id);
     return this.inspect(handle);
   }
 
-  private groupAlive(pgid: number): boolean {
-    try { process.kill(-pgid, 0); return true; } catch { return false; }
+  /** Our shim still runs (same pid and start time). Zombies do not count. */
+  private shimAlive(handle: InstanceHandle): boolean {
+    if (handle.pgidStartTicks === undefined) return tryProcessStartTicks(handle.pgid) !== undefined && isSameProcess(handle.pid, handle.startTicks);
+    return isSameProcess(handle.pgid, handle.pgidStartTicks);
   }
 
   private signalGroup(handle: InstanceHandle, signal: NodeJS.Signals): void {
-    try { process.kill(-handle.pgid, signal); } catch { /* group gone */ }
+    // Only a group we can prove is ours: its leader is our shim, or our service is in it.
+    if (this.shimAlive(handle) || isSameProcess(handle.pid, handle.startTicks)) {
+      try { process.kill(-handle.pgid, signal); } catch { /* group gone */ }
+    }
     // A service that left the group (setsid) is still ours by pid and start time.
     if (isSameProcess(handle.pid, handle.startTicks)) {
       try { process.kill(handle.pid, signal); } catch { /* gone */ }
@@ -173,7 +201,7 @@ export class ProcessDriver implements RuntimeDriver {
     if (code !== undefined) {
       return code > 128 && code < 160 ? { state: 'exited', exitCode: null, signal: SIGNALS[code - 128] ?? `signal ${code - 128}` } : { state: 'exited', exitCode: code, signal: null };
     }
-    if (this.groupAlive(handle.pgid)) {
+    if (this.shimAlive(handle)) {
       // Service gone, shim about to record it.
       await this.sleep(50);
       const again = this.tryReadExit(this.exitFile(handle));
