@@ -6,7 +6,7 @@ import { loadStack, resolveStackFile, type LoadedStack } from '../config/load.js
 import { buildModel, type Model } from '../model/build-model.js';
 import { defaultKinds, type KindRegistry } from '../kinds/registry.js';
 import type { KindContext } from '../kinds/resource-kind.js';
-import { ProcessDriver } from '../runtime/process/process-driver.js';
+import { makeDrivers } from '../runtime/drivers.js';
 import { portRangeOf } from '../kinds/service/port-allocator.js';
 import { EnvFileSecretSource } from '../security/secret-source.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
@@ -75,7 +75,7 @@ export function makeRuntime(stack: string, dir: string, stateDir: string, env: R
     portRange: portRangeOf(env),
     context: {
       stack, dir, stateDir,
-      drivers: { process: new ProcessDriver({ stateDir }) },
+      ...(() => { const d = makeDrivers(stateDir, env); return { drivers: d.drivers, cluster: d.cluster }; })(),
       secrets: new EnvFileSecretSource(env, path.join(stateDir, 'secrets')),
       clock: systemClock,
       logger: silentLogger,

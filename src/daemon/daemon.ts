@@ -21,7 +21,8 @@ import type { KindContext } from '../kinds/resource-kind.js';
 import { PortAllocator, portRangeOf } from '../kinds/service/port-allocator.js';
 import type { ServiceKind } from '../kinds/service/service-kind.js';
 import { asServiceOutputs, asServiceSpec } from '../kinds/service/service-spec.js';
-import { ProcessDriver } from '../runtime/process/process-driver.js';
+import type { ProcessDriver } from '../runtime/process/process-driver.js';
+import { makeDrivers, type Drivers } from '../runtime/drivers.js';
 import { EnvFileSecretSource } from '../security/secret-source.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
@@ -86,6 +87,7 @@ export class Daemon {
   private supervisor!: Supervisor;
   private readonly kinds: KindRegistry = defaultKinds();
   private readonly driver: ProcessDriver;
+  private readonly drivers: Drivers;
   private readonly logIndex = new LogIndex();
   private housekeeping: NodeJS.Timeout | undefined;
   private queue: Promise<unknown> = Promise.resolve();
@@ -99,7 +101,8 @@ export class Daemon {
   private exit!: () => void;
 
   constructor(private readonly opts: DaemonOptions) {
-    this.driver = new ProcessDriver({ stateDir: opts.stateDir });
+    this.drivers = makeDrivers(opts.stateDir, opts.env);
+    this.driver = this.drivers.process;
     this.exited = new Promise((r) => { this.exit = r; });
     this.traffic = opts.dataPlane ? new DaemonTraffic(opts.dataPlane) : undefined;
   }
@@ -116,7 +119,7 @@ export class Daemon {
   private baseContext(): Omit<KindContext, 'outputsOf' | 'progress' | 'ports'> {
     return {
       stack: this.stack, dir: this.stackDir, stateDir: this.opts.stateDir,
-      drivers: { process: this.driver },
+      drivers: this.drivers.drivers, cluster: this.drivers.cluster,
       secrets: new EnvFileSecretSource(this.opts.env, path.join(this.opts.stateDir, 'secrets')),
       clock: this.opts.clock, logger: this.opts.logger,
       releases: this.store, traffic: this.traffic,
@@ -211,6 +214,7 @@ export class Daemon {
     this.reapStandby(now);
     for (const row of this.store.listResources()) {
       if (row.kind !== 'service') continue;
+      if (asServiceSpec(row.spec).runtime !== 'process') continue;
       for (const i of asServiceOutputs(row.outputs).instances) {
         if (rotateIfLarge(i.logFile, this.opts.rotation ?? DEFAULT_ROTATION)) this.opts.logger.log('info', 'rotated log', { file: i.logFile });
         this.logIndex.sample(i.logFile, now);
@@ -227,11 +231,13 @@ export class Daemon {
       const standby = outs.standby.instances;
       this.store.recordRuntimeOutputs(row.address, toJson({ ...outs, standby: null }));
       const spec = asServiceSpec(row.spec);
+      const driver = this.drivers.drivers[spec.runtime];
+      if (!driver) continue;
       void this.serial(async () => {
         for (const i of standby) {
           const h = handleOf(i, row.address.slice(8));
-          await this.driver.stop(h, Duration.parse(spec.stop_grace));
-          await this.driver.forget(h);
+          await driver.stop(h, Duration.parse(spec.stop_grace));
+          await driver.forget(h);
         }
         this.store.recordEvent({ address: row.address, instance: `${row.address.slice(8)}/standby`, type: 'stopped', reason: 'blue-green standby period over' });
       });
@@ -408,6 +414,18 @@ export class Daemon {
       since = t;
     }
     const instances = asServiceOutputs(row?.outputs ?? {}).instances.filter((i) => instanceIdx === undefined || i.index === instanceIdx);
+    const spec = row ? asServiceSpec(row.spec) : undefined;
+    if (spec && spec.runtime !== 'process') {
+      // Containers: the engine keeps (and rotates) the logs.
+      const driver = this.drivers.drivers[spec.runtime];
+      if (q.get('follow') === '1' || q.get('follow') === 'true') throw new ApiError(400, 'bad-request', `following logs of a ${spec.runtime} service is not supported yet`, 'use `docker logs -f CONTAINER` (see `groundwork status --json` for instance ids)');
+      for (const i of instances) {
+        const text = driver ? await driver.logs(handleOf(i, name), { lines }) : '';
+        for (const l of text.split('\n').filter((x) => x !== '')) write(`${instances.length > 1 ? `[${name}/${i.index}] ` : ''}${l}\n`);
+      }
+      write('');
+      return { streamed: true };
+    }
     const files = [...new Set(instances.map((i) => i.logFile))];
     if (instanceIdx !== undefined && files.length === 0) {
       // A stopped instance still has its log file.

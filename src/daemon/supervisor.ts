@@ -259,7 +259,7 @@ export class Supervisor {
 
   private startProbes(m: Monitor, spec: ServiceSpec): void {
     if (!m.inst) return;
-    const env = baseEnv(m.service, m.index, this.deps.context().stack, spec.user);
+    const env = baseEnv(m.service, m.index, this.deps.context().stack, spec.user, spec.runtime);
     const cwd = path.resolve(this.deps.context().dir, spec.cwd);
     if (!spec.health) {
       m.ready = true;

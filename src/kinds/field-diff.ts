@@ -12,16 +12,25 @@ export function fieldChanges(before: Json | undefined, after: Json | undefined, 
   return out;
 }
 
-function collectChanges(before: Json | undefined, after: Json | undefined, prefix: string, out: FieldChange[]): void {
-  // A map that appears or disappears as a whole is shown key by key.
-  if ((isObj(before) || before === undefined) && (isObj(after) || after === undefined) && (before !== undefined || after !== undefined)
-    && !(isEmptyObj(before) && after === undefined) && !(isEmptyObj(after) && before === undefined)) {
-    const b = (before ?? {}) as Record<string, Json>;
-    const a = (after ?? {}) as Record<string, Json>;
-    for (const k of unionOfKeys(b, a)) collectChanges(b[k], a[k], prefix ? `${prefix}.${k}` : k, out);
+function collectChanges(before: Json | undefined, after: Json | undefined, path: string, out: FieldChange[]): void {
+  if (!walksAsMap(before, after)) {
+    if (!sameLeaf(before, after)) out.push({ path, before, after });
     return;
   }
-  if (!sameLeaf(before, after)) out.push({ path: prefix, before, after });
+  const b = (before ?? {}) as Record<string, Json>;
+  const a = (after ?? {}) as Record<string, Json>;
+  for (const k of unionOfKeys(b, a)) {
+    const bk = b[k];
+    const ak = a[k];
+    // The path of an equal leaf is never needed: most of a spec is unchanged.
+    if (walksAsMap(bk, ak) || !sameLeaf(bk, ak)) collectChanges(bk, ak, path ? `${path}.${k}` : k, out);
+  }
+}
+
+/** Maps recurse; so does a map that appears or disappears as a whole, to show it key by key. */
+function walksAsMap(before: Json | undefined, after: Json | undefined): boolean {
+  return (isObj(before) || before === undefined) && (isObj(after) || after === undefined) && (before !== undefined || after !== undefined)
+    && !(isEmptyObj(before) && after === undefined) && !(isEmptyObj(after) && before === undefined);
 }
 
 /** The keys of both maps, each once, sorted. Most maps compared have the same keys in the same order. */

@@ -17,6 +17,7 @@ import type { Logger } from '../util/logger.js';
 import type { PortAllocator } from './service/port-allocator.js';
 import type { SecretSource } from '../security/secret-source.js';
 import type { ReleaseLog } from '../deploy/release-builder.js';
+import type { ClusterRuntime } from '../runtime/swarm/cluster-runtime.js';
 import type { TrafficDirector } from '../deploy/traffic-director.js';
 
 export interface DiffResult {
@@ -50,6 +51,8 @@ export interface KindContext {
   clock: Clock;
   logger: Logger;
   sleep(ms: number): Promise<void>;
+  /** Docker Swarm, for services with `runtime: swarm` (a whole service is one Swarm service). */
+  cluster?: ClusterRuntime;
   /** Where releases are recorded (absent in tests that do not care). */
   releases?: ReleaseLog;
   /** The daemon's data plane, when one runs: rollouts move traffic through it. */

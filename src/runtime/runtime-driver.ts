@@ -27,6 +27,14 @@ export interface InstanceSpec {
   cpuCores: number | null;
   /** A hash of the resolved spec, so an adopted instance can be compared to the desired one. */
   specHash: string;
+  /** Container runtimes: the image to run. */
+  image?: string;
+  /** Container runtimes: an absolute host path (bind mount) or a Docker volume name, at `target`. */
+  mounts?: { source: string; target: string; readOnly?: boolean }[];
+  /** Container runtimes: bind-mount `cwd` at the same path and start there (default when a command is set). */
+  mountCwd?: boolean;
+  /** Container runtimes: extra labels, e.g. groundwork.release. */
+  labels?: Record<string, string>;
 }
 
 export interface InstanceHandle {

@@ -38,7 +38,8 @@ export async function findEngine(opts: { swarm?: boolean } = {}): Promise<Engine
   try {
     await client.ping();
   } catch (e) {
-    return { available: false, reason: `no Docker engine at ${socket} (${(e as Error).message})` };
+    if (isDockerError(e, 'unreachable')) return { available: false, reason: `no Docker engine at ${socket}` };
+    return { available: false, reason: `the Docker engine at ${socket} cannot be used: ${(e as Error).message}` };
   }
   if (opts.swarm) {
     const info = await client.info();
@@ -75,7 +76,7 @@ export function describeWithEngine(name: string, engine: Engine, body: (client: 
     return;
   }
   describe.skip(`${name} (skipped: ${reason})`, () => {
-    it(`skipped: ${reason}`, () => undefined);
+    it('needs a Docker engine', () => undefined);
   });
 }
 

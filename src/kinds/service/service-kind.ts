@@ -30,11 +30,11 @@ const REPLACE_ON = ['runtime'] as const;
 /** How long an instance without a health check must stay up to count as started. */
 const SETTLE = Duration.milliseconds(300);
 
-export function baseEnv(service: string, index: number, stack: string, user: string | null): Record<string, string> {
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-    GROUNDWORK_STACK: stack, GROUNDWORK_SERVICE: service, GROUNDWORK_INSTANCE: String(index),
-  };
+export function baseEnv(service: string, index: number, stack: string, user: string | null, runtime: ServiceSpec['runtime'] = 'process'): Record<string, string> {
+  const env: Record<string, string> = { GROUNDWORK_STACK: stack, GROUNDWORK_SERVICE: service, GROUNDWORK_INSTANCE: String(index) };
+  // A container keeps its image's PATH and HOME; a process gets the host's.
+  if (runtime !== 'process') return env;
+  env.PATH = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
   for (const k of ['LANG', 'LC_ALL', 'TZ']) if (process.env[k]) env[k] = process.env[k] as string;
   if (!user && process.env.HOME) env.HOME = process.env.HOME;
   return env;
@@ -160,7 +160,7 @@ export class ServiceKind implements ResourceKind {
         if (status.state === 'running' && h.specHash === hash && !result.some((r) => r.index === index)) {
           const adopted: InstanceOutput = { ...outputOf(h, index), ports, codeDir: code.dir, release: code.release };
           // Started by the interrupted run, maybe never checked: it must pass readiness like a new one.
-          const resolved = resolveInstance(ctx, name, spec, ports, baseEnv(name, index, ctx.stack, spec.user), code.dir);
+          const resolved = resolveInstance(ctx, name, spec, ports, baseEnv(name, index, ctx.stack, spec.user, spec.runtime), code.dir);
           const ready = await this.waitReady(ctx, address, driver, name, spec, adopted, resolved.env, resolved.cwd);
           if (ready === true) {
             ctx.progress(address, `adopted instance ${index} (pid ${h.pid})`);
@@ -219,18 +219,23 @@ export class ServiceKind implements ResourceKind {
   }
 
   private async startInstance(ctx: KindContext, address: Address, driver: RuntimeDriver, name: string, spec: ServiceSpec, index: number, ports: Record<string, number>, hash: string, codeDir: string, release: number | null): Promise<InstanceOutput> {
-    const resolved = resolveInstance(ctx, name, spec, ports, baseEnv(name, index, ctx.stack, spec.user), codeDir);
-    if (spec.user) chownVolumesFor(ctx, spec);
+    const resolved = resolveInstance(ctx, name, spec, ports, baseEnv(name, index, ctx.stack, spec.user, spec.runtime), codeDir);
+    if (spec.user && spec.runtime === 'process') chownVolumesFor(ctx, spec);
     // A port another program holds would let that program answer our health checks.
     for (const [pn, p] of Object.entries(ports)) {
       if (!(await canBind(p))) throw new Error(`service ${name} instance ${index}: port ${pn} (${p}) is in use by another program; free it${typeof spec.ports[pn] === 'number' ? ' or choose another port' : ''}`);
     }
     const id = `${name}-${index}-${randomBytes(3).toString('hex')}`;
     ctx.progress(address, `starting instance ${index + 1}/${spec.replicas}`);
+    const container = spec.runtime === 'process' ? {} : {
+      image: await this.imageFor(ctx, address, driver, spec, codeDir),
+      mounts: Object.entries(spec.mounts).map(([target, src]) => ({ target, source: src.startsWith('/') ? src : volumeHostPath(ctx, src) })),
+      labels: { 'groundwork.release': String(release ?? '') },
+    };
     const handle = await driver.start({
       id, stack: ctx.stack, service: name, index, ...resolved, user: spec.user, ports,
       memoryBytes: spec.resources?.memory ? ByteSize.parse(spec.resources.memory).toBytes() : null,
-      cpuCores: spec.resources?.cpu ?? null, specHash: hash,
+      cpuCores: spec.resources?.cpu ?? null, specHash: hash, ...container,
     });
     const out: InstanceOutput = { ...outputOf(handle, index), codeDir, release };
     const ok = await this.waitReady(ctx, address, driver, name, spec, out, resolved.env, resolved.cwd);
@@ -241,6 +246,23 @@ export class ServiceKind implements ResourceKind {
     }
     return out;
   }
+
+  /** The image to run: `image:`, or one built from `dockerfile:` in the code directory (cached by content). */
+  private async imageFor(ctx: KindContext, address: Address, driver: RuntimeDriver, spec: ServiceSpec, codeDir: string): Promise<string> {
+    if (spec.image && !spec.dockerfile) return spec.image;
+    const builder = driver as RuntimeDriver & { buildImage?: (req: { contextDir: string; dockerfile?: string; tag: string; onProgress?: (line: string) => void }) => Promise<{ tag: string }> };
+    if (!spec.dockerfile || !builder.buildImage) throw new Error(`service ${address.slice(8)}: runtime ${spec.runtime} cannot build a Dockerfile; set \`image:\``);
+    const tag = `groundwork/${ctx.stack}-${address.slice(8)}:${createHash('sha256').update(`${codeDir}\0${spec.dockerfile}`).digest('hex').slice(0, 12)}`;
+    const key = `${tag}`;
+    if (!this.builtImages.has(key)) {
+      ctx.progress(address, `building image ${tag} from ${spec.dockerfile}`);
+      await builder.buildImage({ contextDir: codeDir, dockerfile: spec.dockerfile, tag, onProgress: (line) => ctx.progress(address, line) });
+      this.builtImages.add(key);
+    }
+    return tag;
+  }
+
+  private readonly builtImages = new Set<string>();
 
   /** true, or the reason the instance did not become ready. */
   private async waitReady(ctx: KindContext, address: Address, driver: RuntimeDriver, name: string, spec: ServiceSpec, inst: InstanceOutput, env: Record<string, string>, cwd: string): Promise<true | string> {
@@ -317,6 +339,12 @@ export class ServiceKind implements ResourceKind {
     ]);
     for (const i of known) for (const p of Object.values(i.ports)) ctx.ports.release(p);
   }
+}
+
+function volumeHostPath(ctx: KindContext, volume: string): string {
+  const p = ctx.outputsOf(address('volume', volume))?.path;
+  if (typeof p !== 'string') throw new Error(`volume \`${volume}\` has not been created`);
+  return p;
 }
 
 /** Volumes a service uses, without a declared owner, are handed to the service's user. */

@@ -14,12 +14,14 @@ export interface CommandOverride {
 
 /**
  * - command and args: `[command, ...args]` runs directly (entrypoint cleared);
- * - command alone: `/bin/sh -c command` (entrypoint cleared), as for processes;
+ * - command alone: `/bin/sh -c command` (entrypoint cleared), as for processes, with stderr sent
+ *   to stdout: the engine reads the two through separate pipes and cannot keep their order,
+ *   while one stream keeps the log in the order it was written (as a process's log file);
  * - args alone (command ''): they replace the image's CMD and its ENTRYPOINT stays;
  * - neither: the image's own ENTRYPOINT and CMD.
  */
 export function commandOverride(command: string, args: string[] | null): CommandOverride {
-  if (command !== '') return { entrypoint: [], cmd: args ? [command, ...args] : ['/bin/sh', '-c', command] };
+  if (command !== '') return { entrypoint: [], cmd: args ? [command, ...args] : ['/bin/sh', '-c', `exec 2>&1\n${command}`] };
   if (args) return { cmd: args };
   return {};
 }

@@ -157,6 +157,10 @@ export class DockerClient {
     return orUndefined(this.inspectImage(ref));
   }
 
+  async removeImage(ref: string, opts: { force?: boolean } = {}): Promise<void> {
+    await this.call('DELETE', `/images/${enc(ref)}`, { operation: `remove image ${ref}`, query: { force: opts.force ? 1 : undefined } });
+  }
+
   /** Builds from a tar build context; streams the builder's output to `onProgress`. Returns the image id. */
   async buildImage(context: Readable, opts: { tag: string; dockerfile: string; labels?: Record<string, string> } & ProgressOptions): Promise<string> {
     let id: string | undefined;

@@ -36,7 +36,7 @@ import type { ContainerInspect } from './docker-api-types.js';
 import { isDockerError, type DockerClient } from './docker-client.js';
 import type { ContainerInstanceSpec } from './container-instance-spec.js';
 import { containerCreateBody, mountsCwd } from './container-create.js';
-import { engineName, identityLabels, stackFilter, tryParseIdentity } from './container-labels.js';
+import { engineName, identityLabels, LABEL, stackFilter, tryParseIdentity } from './container-labels.js';
 import { containerUser, hostUsers, type UserResolver } from './container-user.js';
 import { describeStatus, exitStatus } from './exit-status.js';
 import { buildImage, type ImageBuildRequest } from './image-build.js';
@@ -65,21 +65,28 @@ export interface DockerDriverOptions {
   logRotation?: { maxSize: string; maxFiles: number };
   /** Turns `user:` names into uids (default: the host's users, created when running as root). */
   resolveUser?: UserResolver;
+  sleep?: (ms: number) => Promise<void>;
 }
+
+/** Whether this machine has /proc, where a local engine's container pids can be looked at. */
+const PROC_VISIBLE = existsSync('/proc/self/stat');
 
 export class DockerDriver implements RuntimeDriver {
   readonly name = 'docker' as const;
   /** users: any uid the engine can run as; limits: the engine's cgroups; adoption: labels. */
   readonly capabilities: DriverCapabilities = { users: true, limits: true, adoption: true };
   private readonly client: DockerDriverClient;
+  private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly opts: DockerDriverOptions) {
     this.client = opts.client;
+    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
 
   /**
-   * Creates and starts the container; resolves once it runs. Throws (leaving no container) when
-   * the image is missing, the engine refuses, or the instance ends at once.
+   * Creates and starts the container; resolves once it runs. Throws, with nothing running, when
+   * the image is missing, the engine refuses, or the instance ends at once (that container is
+   * kept, ended, for `docker logs`, and removed by the next start of the same index).
    */
   async start(spec: ContainerInstanceSpec): Promise<InstanceHandle> {
     const where = `service ${spec.service} instance ${spec.index}`;
@@ -89,6 +96,7 @@ export class DockerDriver implements RuntimeDriver {
       if (m.source.startsWith('/') && !existsSync(m.source)) throw new Error(`${where}: mount source ${m.source} (for ${m.target}) does not exist on this machine; create it or fix \`mounts\``);
     }
     await this.ensureImage(spec.image, where);
+    await this.removeEnded(spec);
     const name = engineName(spec.stack, spec.id);
     const labels = identityLabels({
       runtime: 'docker', owner: this.opts.owner, stack: spec.stack, service: spec.service, instance: spec.id, index: spec.index, specHash: spec.specHash, ports: spec.ports,
@@ -104,21 +112,33 @@ export class DockerDriver implements RuntimeDriver {
       if (isDockerError(e, 'conflict')) throw new Error(`${where}: a container named ${name} already exists; remove it (docker rm -f ${name}) or start with a new instance id`);
       throw new Error(`${where}: the engine refused to create the container: ${(e as Error).message}`);
     }
+    let c: ContainerInspect;
     try {
-      try {
-        await this.client.startContainer(created.Id);
-      } catch (e) {
-        throw new Error(`${where}: the container did not start: ${(e as Error).message}`);
+      await this.client.startContainer(created.Id);
+      c = await this.client.inspectContainer(created.Id);
+      // Running per the engine, but its init already gone: it is about to record the exit.
+      for (let i = 0; i < 100 && c.State.Running && PROC_VISIBLE && tryProcessStartTicks(c.State.Pid) === undefined; i++) {
+        await this.sleep(20);
+        c = await this.client.inspectContainer(created.Id);
       }
-      const c = await this.client.inspectContainer(created.Id);
-      if (!c.State.Running) {
-        const out = lastLines(await this.logsOf(created.Id, 20), 20);
-        throw new Error(`${where} ${describeStatus(statusOf(c))} at once${out ? `; its last output:\n${out}` : ''}`);
-      }
-      return this.handleOf(c, limitsOf(spec, created.Warnings ?? []));
     } catch (e) {
       await this.client.removeContainer(created.Id, { force: true }).catch(() => undefined);
-      throw e;
+      throw new Error(`${where}: the container did not start: ${(e as Error).message}`);
+    }
+    if (!c.State.Running) {
+      // The ended container is kept for its log (the next start of this index removes it). Its
+      // output is not put into the message: it may hold values a message must not carry (secrets).
+      throw new Error(`${where} ${describeStatus(statusOf(c))} at once; its output: docker logs ${name}`);
+    }
+    return this.handleOf(c, limitsOf(spec, created.Warnings ?? []));
+  }
+
+  /** Ended containers of this instance index (kept for their logs), removed before a new start. */
+  private async removeEnded(spec: ContainerInstanceSpec): Promise<void> {
+    const found = await this.client.listContainers([...stackFilter('docker', this.opts.owner, spec.stack), `${LABEL.service}=${spec.service}`, `${LABEL.index}=${spec.index}`]);
+    for (const c of found) {
+      if (c.State === 'running' || c.State === 'paused' || c.State === 'restarting') continue;
+      await this.client.removeContainer(c.Id).catch(() => undefined);
     }
   }
 
@@ -140,9 +160,17 @@ export class DockerDriver implements RuntimeDriver {
   }
 
   async inspect(handle: InstanceHandle): Promise<InstanceStatus> {
-    const c = await this.client.tryInspectContainer(handle.id);
+    let c = await this.client.tryInspectContainer(handle.id);
     if (!c) return { state: 'missing' };
-    if (isSameProcess(handle, c)) return { state: 'running', pid: handle.pid };
+    let match = processMatch(handle, c);
+    // The process just ended and the engine has not recorded it yet: wait for the exit code.
+    for (let i = 0; match === 'exiting' && i < 100; i++) {
+      await this.sleep(20);
+      c = await this.client.tryInspectContainer(handle.id);
+      if (!c) return { state: 'missing' };
+      match = processMatch(handle, c);
+    }
+    if (match === 'same') return { state: 'running', pid: handle.pid };
     // The container runs another process than the handle's (restarted outside Groundwork): the handle's is gone.
     if (c.State.Running) return { state: 'exited', exitCode: null, signal: null };
     return statusOf(c);
@@ -159,15 +187,20 @@ export class DockerDriver implements RuntimeDriver {
     return handles.sort((a, b) => a.index - b.index || a.startedAt.localeCompare(b.startedAt));
   }
 
-  /** The last `lines` lines of the container's stdout and stderr, as the engine recorded them. */
+  /**
+   * The last `lines` lines of the container's output. For a `command` (run by /bin/sh -c) stderr
+   * goes to stdout, so the two keep their order, as in a process's log file. For an image's own
+   * command or an exec-form command (args), the engine reads stdout and stderr through separate
+   * pipes and their relative order is only approximate (a Docker limitation).
+   */
   async logs(handle: InstanceHandle, opts: { lines: number }): Promise<string> {
     return lastLines(await this.logsOf(handle.id, opts.lines), opts.lines);
   }
 
   private async logsOf(id: string, lines: number): Promise<string> {
     try {
-      const frames = await this.client.containerLogs(id, { tail: lines, timestamps: true });
-      return orderedLogText(frames.map((f) => f.payload.toString('utf8')));
+      const frames = await this.client.containerLogs(id, { tail: lines });
+      return frames.map((f) => f.payload.toString('utf8')).join('');
     } catch (e) {
       if (isDockerError(e, 'not-found')) return '';
       throw e;
@@ -233,9 +266,21 @@ export class DockerDriver implements RuntimeDriver {
   }
 }
 
+/**
+ * Whether the container still runs the handle's process: 'same'; 'exiting' when the engine still
+ * says running but the process is gone (or a zombie) and the engine is about to record its exit;
+ * 'other' otherwise. Without /proc access to the engine's pids (startTicks 0) the pid decides.
+ */
+function processMatch(handle: InstanceHandle, c: ContainerInspect): 'same' | 'exiting' | 'other' {
+  if (!c.State.Running || c.State.Pid !== handle.pid || handle.pid <= 0) return 'other';
+  if (handle.startTicks === 0) return 'same';
+  const ticks = tryProcessStartTicks(c.State.Pid);
+  if (ticks === undefined) return 'exiting';
+  return ticks === handle.startTicks ? 'same' : 'other';
+}
+
 function isSameProcess(handle: InstanceHandle, c: ContainerInspect): boolean {
-  if (!c.State.Running || c.State.Pid !== handle.pid || handle.pid <= 0) return false;
-  return (tryProcessStartTicks(c.State.Pid) ?? 0) === handle.startTicks;
+  return processMatch(handle, c) === 'same';
 }
 
 function statusOf(c: ContainerInspect): InstanceStatus {
@@ -256,31 +301,4 @@ function limitsFromInspect(c: ContainerInspect): string {
   if (c.HostConfig.Memory) parts.push(`memory ${c.HostConfig.Memory} bytes`);
   if (c.HostConfig.NanoCpus) parts.push(`cpu ${c.HostConfig.NanoCpus / 1e9}`);
   return `docker${parts.length ? `: ${parts.join(', ')}` : ''}`;
-}
-
-/**
- * Log entries come back with an RFC 3339 timestamp each. stdout and stderr reach the engine
- * through separate pipes, so the order it stored them in can differ from the order they were
- * written in by a few microseconds; sorting by the time each line was read restores it.
- */
-export function orderedLogText(entries: string[]): string {
-  const lines: { t: string; i: number; text: string }[] = [];
-  for (const payload of entries) {
-    for (const raw of payload.split(/(?<=\n)/)) {
-      if (!raw) continue;
-      const sp = raw.indexOf(' ');
-      const t = sp > 0 ? raw.slice(0, sp) : '';
-      lines.push({ t: /^\d{4}-\d\d-\d\dT/.test(t) ? t : '', i: lines.length, text: /^\d{4}-\d\d-\d\dT/.test(t) ? raw.slice(sp + 1) : raw });
-    }
-  }
-  lines.sort((a, b) => (a.t && b.t ? compareTimestamps(a.t, b.t) : 0) || a.i - b.i);
-  return lines.map((l) => l.text).join('');
-}
-
-/** RFC 3339 with up to 9 fractional digits; fractions are padded so strings compare in time order. */
-function compareTimestamps(a: string, b: string): number {
-  const norm = (t: string) => t.replace(/(\.\d+)?Z$/, (_m, f: string | undefined) => `${(f ?? '.').padEnd(10, '0')}Z`);
-  const x = norm(a);
-  const y = norm(b);
-  return x < y ? -1 : x > y ? 1 : 0;
 }
