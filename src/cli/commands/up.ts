@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Daemon } from '../../daemon/daemon.js';
+import { NodeProxy } from '../../proxy/node/node-proxy.js';
 import { systemClock } from '../../util/clock.js';
 import { streamLogger } from '../../util/logger.js';
 import { defineCommand, STACK_FLAGS } from '../command.js';
@@ -39,9 +40,11 @@ export const upCommand = defineCommand({
     const level = (flags['log-level'] ?? 'info') as 'debug' | 'info' | 'warn' | 'error';
     if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UserError('--log-level is one of debug, info, warn, error', EXIT.usage);
     const style = makeStyle(colourEnabled(io.env, io.isTty));
+    const logger = streamLogger((l) => io.stderr(l), level);
     const daemon = new Daemon({
+      dataPlane: new NodeProxy({ logger, clock: systemClock }),
       stackFile, stateDir, host: listen.host, port: listen.port, vars: parseVars(flags.var), env: io.env,
-      clock: systemClock, logger: streamLogger((l) => io.stderr(l), level), applyOnStart: !flags['no-apply'],
+      clock: systemClock, logger, applyOnStart: !flags['no-apply'],
       onApplyEvent: (e) => {
         if (flags.json) { io.stdout(`${JSON.stringify(e)}\n`); return; }
         const line = renderEvent(e, style);
