@@ -282,17 +282,30 @@ export class ServiceKind implements ResourceKind {
     const timeout = Duration.parse(spec.health.timeout);
     const deadline = Date.now() + Duration.parse(spec.deploy.progress_deadline).toMilliseconds();
     let successes = 0;
+    let failures = 0;
     let last = 'no probe yet';
+    const started = Date.parse(inst.startedAt);
+    // Failures count once the start period and one interval have passed: before that a service is
+    // still starting. Then `unhealthy` failures in a row fail the instance (and the rollout) at once
+    // instead of waiting for the progress deadline.
+    const countFrom = started + Math.max(Duration.parse(spec.health.start_period).toMilliseconds(), interval.toMilliseconds());
     // Probe quickly at first, so a fast service is ready in milliseconds, then at the interval.
     let wait = Math.min(100, interval.toMilliseconds());
     while (Date.now() < deadline) {
       const gone = await exitReason();
       if (gone) return gone;
+      const at = Date.now();
       const r = await probe(target, timeout);
       last = r.detail;
       successes = r.ok ? successes + 1 : 0;
+      if (!r.ok && at >= countFrom) failures++;
+      if (r.ok) failures = 0;
       if (successes >= spec.health.healthy) return true;
-      await ctx.sleep(r.ok ? interval.toMilliseconds() : wait);
+      if (failures >= spec.health.unhealthy) {
+        ctx.progress(address, `instance ${inst.index} failed ${failures} health checks in a row: ${last}`);
+        return `failed ${failures} health checks in a row (last: ${last})`;
+      }
+      await ctx.sleep(r.ok || at >= countFrom ? interval.toMilliseconds() : wait);
       wait = Math.min(wait * 2, interval.toMilliseconds());
     }
     ctx.progress(address, `instance ${inst.index} not healthy: ${last}`);
