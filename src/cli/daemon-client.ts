@@ -1,5 +1,6 @@
 /** The CLI's side of the daemon API: finds the daemon of a state dir and talks to it. */
 import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import http from 'node:http';
 import { daemonInfoFile, tokenFile, type DaemonInfo } from '../daemon/daemon.js';
 import { UserError } from './io.js';
@@ -79,4 +80,18 @@ export async function streamLines(conn: DaemonConnection, method: 'GET' | 'POST'
   });
   if (status !== 200) throw errorOf(status, errText);
   if (buf) onLine(buf);
+}
+
+/** GROUNDWORK_VAR_* of the client's environment, sent along so the daemon sees the same inputs. */
+export function varEnvOf(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (k.startsWith('GROUNDWORK_VAR_') && v !== undefined) out[k] = v;
+  return out;
+}
+
+/** The daemon serves one stack file; a command aimed at another file must not silently use it. */
+export function checkSameStack(conn: DaemonConnection, stackFile: string): void {
+  if (path.resolve(conn.info.stackFile) !== path.resolve(stackFile)) {
+    throw new UserError(`the daemon at ${conn.info.url} manages ${conn.info.stackFile}, not ${stackFile}; run the command for that file, or stop the daemon (\`groundwork down\`) first`);
+  }
 }

@@ -45,6 +45,7 @@ import { toJson } from '../kinds/service/service-spec.js';
 import { tryProcessStartTicks } from '../runtime/process/proc.js';
 import { recordedPorts } from '../engine/apply.js';
 import { stalePlanReason } from '../engine/stale-plan.js';
+import { planShapeProblem } from '../engine/plan-schema.js';
 
 export interface DaemonOptions {
   stackFile: string;
@@ -137,12 +138,12 @@ export class Daemon {
     };
   }
 
-  async loadModel(vars: Record<string, string>): Promise<Model> {
+  async loadModel(vars: Record<string, string>, varEnv: Record<string, string> = {}): Promise<Model> {
     const loaded = await loadStack(this.opts.stackFile);
     if (!loaded.config) {
       throw new ApiError(422, 'invalid-stack', `the stack file has ${loaded.diagnostics.length} problem(s):\n${loaded.diagnostics.map(formatDiagnostic).join('\n')}`, 'run `groundwork validate` and fix the stack file');
     }
-    const { model, diagnostics } = buildModel(loaded.config, { dir: loaded.dir, configHash: loaded.configHash, file: loaded.file }, { cli: { ...this.opts.vars, ...vars }, env: this.opts.env });
+    const { model, diagnostics } = buildModel(loaded.config, { dir: loaded.dir, configHash: loaded.configHash, file: loaded.file }, { cli: { ...this.opts.vars, ...vars }, env: { ...this.opts.env, ...varEnv } });
     if (!model) throw new ApiError(422, 'invalid-stack', diagnostics.map((d) => d.message).join('; '), diagnostics[0]?.fix);
     this.stack = model.stack;
     this.stackDir = model.dir;
@@ -158,6 +159,7 @@ export class Daemon {
     this.stackDir = loaded.dir;
     this.supervisor = new Supervisor({
       store: this.store, kind: this.kinds.service as ServiceKind, context: () => this.restartContext(),
+      drivers: this.drivers.drivers, stack: () => ({ name: this.stack, dir: this.stackDir }),
       clock: this.opts.clock, logger: this.opts.logger,
       onChange: (a) => this.syncTraffic(a),
     });
@@ -259,16 +261,18 @@ export class Daemon {
   }
 
   async plan(body: PlanBody): Promise<Plan> {
-    const model = await this.loadModel(body.vars ?? {});
+    const model = await this.loadModel(body.vars ?? {}, body.varEnv ?? {});
     return makePlan(model, this.store.listResources(), this.store.serial(), this.kinds);
   }
 
   apply(body: ApplyBody, onEvent: (e: ApplyEvent) => void, onPlan?: (p: Plan) => void): Promise<ApplyResult & { plan: Plan }> {
     return this.serial(async () => {
-      const model = await this.loadModel(body.vars ?? {});
+      const model = await this.loadModel(body.vars ?? {}, body.varEnv ?? {});
       return withLease(this.store, 'groundwork daemon apply', async () => {
         let plan: Plan;
         if (body.plan) {
+          const problem = planShapeProblem(body.plan);
+          if (problem) throw new ApiError(400, 'bad-request', `the saved plan is malformed: ${problem}`, 'make a new one with `groundwork plan --out FILE`');
           plan = body.plan as unknown as Plan;
           const stale = stalePlanReason(plan, this.store, model.configHash);
           if (stale) throw new ApiError(409, 'conflict', `refusing the saved plan: ${stale}`);
@@ -367,7 +371,7 @@ export class Daemon {
           const body = ctx.body as DeployBody;
           const name = ctx.params.name as string;
           const result = await this.serial(async () => {
-            const model = await this.loadModel(body.vars ?? {});
+            const model = await this.loadModel(body.vars ?? {}, body.varEnv ?? {});
             return withLease(this.store, 'groundwork deploy', () => this.deployer.deploy(model, name, { ...(body.ref ? { ref: body.ref } : {}), message: body.message ?? '', author: body.author ?? 'daemon' }, (message) => ctx.stream({ type: 'progress', message })));
           }).catch((e: Error) => { if (e instanceof UnknownServiceError) throw new ApiError(404, 'not-found', e.message); throw e; });
           await this.configureTraffic();
@@ -409,7 +413,7 @@ export class Daemon {
     let since: number | undefined;
     if (sinceText) {
       const d = Duration.tryParse(sinceText);
-      const t = d ? this.opts.clock.now().getTime() - d.toMilliseconds() : Date.parse(sinceText);
+      const t = d ? this.opts.clock.now().getTime() - d.toMilliseconds() : /^\d{4}-\d{2}-\d{2}/.test(sinceText) ? Date.parse(sinceText) : NaN;
       if (!Number.isFinite(t)) throw new ApiError(400, 'bad-request', `since must be a duration (10m) or a timestamp, found "${sinceText}"`);
       since = t;
     }

@@ -11,7 +11,7 @@ import { handleOf } from '../kinds/service/service-kind.js';
 import { probeTarget } from '../kinds/service/probe-target.js';
 import { asServiceOutputs, asServiceSpec, toJson, type InstanceOutput, type ProbeSpec, type ServiceSpec } from '../kinds/service/service-spec.js';
 import { probe } from '../observe/probe.js';
-import type { InstanceStatus, RuntimeDriver } from '../runtime/runtime-driver.js';
+import { InstanceExitedError, type InstanceStatus, type RuntimeDriver } from '../runtime/runtime-driver.js';
 import type { Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { Duration } from '../util/duration.js';
@@ -54,8 +54,11 @@ interface Monitor {
   ready: boolean;
   lastProbe: string | null;
   lastExit: InstanceView['lastExit'];
-  timers: NodeJS.Timeout[];
+  timers: Set<NodeJS.Timeout>;
+  /** A restart is running right now (not merely scheduled). */
   busy: boolean;
+  /** The liveness probe stopped the instance: its exit counts as a failure whatever the code. */
+  livenessKill: boolean;
   generation: number;
 }
 
@@ -64,6 +67,10 @@ export interface SupervisorDeps {
   kind: ServiceKind;
   /** A kind context for restarts (ports are kept per instance, so no allocation happens). */
   context: () => KindContext;
+  /** The runtime drivers (looked up on every poll, so not through `context`). */
+  drivers: KindContext['drivers'];
+  /** Stack name and directory, for probes. */
+  stack: () => { name: string; dir: string };
   clock: Clock;
   logger: Logger;
   backoff?: BackoffSettings;
@@ -116,7 +123,7 @@ export class Supervisor {
   }
 
   private driverFor(spec: ServiceSpec): RuntimeDriver {
-    const d = this.deps.context().drivers[spec.runtime];
+    const d = this.deps.drivers[spec.runtime];
     if (!d) throw new Error(`runtime ${spec.runtime} is not available`);
     return d;
   }
@@ -145,12 +152,12 @@ export class Supervisor {
         since: sameInstance && prev ? prev.since : this.now(), restarts: inst.restarts ?? 0,
         tracker: prev?.tracker ?? new RestartTracker(this.deps.backoff ?? DEFAULT_BACKOFF),
         ready: sameInstance && prev ? prev.ready : !inst.gone, lastProbe: sameInstance && prev ? prev.lastProbe : null,
-        lastExit: prev?.lastExit ?? null, timers: [], busy: false, generation: (prev?.generation ?? 0) + 1,
+        lastExit: prev?.lastExit ?? null, timers: new Set(), busy: false, livenessKill: false, generation: (prev?.generation ?? 0) + 1,
       };
       this.monitors.set(k, m);
       if (inst.gone) {
         m.up = false;
-        void this.onExit(m, spec, { state: 'exited', exitCode: null, signal: null }, inst.gone);
+        void this.onExit(m, spec, { state: 'exited', exitCode: inst.exitCode ?? null, signal: null }, inst.gone, inst.exitCode !== 0);
       } else {
         this.startProbes(m, spec);
       }
@@ -167,9 +174,15 @@ export class Supervisor {
     this.deps.onChange?.(m.address);
   }
 
+  /** A timer that forgets itself once it fired, so long-running probe loops hold one handle each. */
+  private schedule(m: Monitor, ms: number, fn: () => void): void {
+    const t = setTimeout(() => { m.timers.delete(t); fn(); }, ms);
+    m.timers.add(t);
+  }
+
   private clearTimers(m: Monitor): void {
     for (const t of m.timers) clearTimeout(t);
-    m.timers = [];
+    m.timers.clear();
     m.generation++;
   }
 
@@ -194,7 +207,7 @@ export class Supervisor {
     }
   }
 
-  private async onExit(m: Monitor, spec: ServiceSpec, status: InstanceStatus, why: string | undefined): Promise<void> {
+  private async onExit(m: Monitor, spec: ServiceSpec, status: InstanceStatus, why: string | undefined, startFailed = false): Promise<void> {
     this.clearTimers(m);
     m.ready = false;
     const code = status.state === 'exited' ? status.exitCode : null;
@@ -202,24 +215,26 @@ export class Supervisor {
     const reason = why ?? (status.state === 'exited' ? `exited${code !== null ? ` with code ${code}` : ''}${signal ? ` (${signal})` : ''}` : 'vanished');
     m.lastExit = { code, signal, at: new Date(this.now()).toISOString() };
     this.deps.store.recordEvent({ address: m.address, instance: `${m.service}/${m.index}`, type: 'exit', reason: `pid ${m.inst?.pid ?? '?'} ${reason}` });
-    const ran = m.inst ? this.now() - Date.parse(m.inst.startedAt) : 0;
-    const decision = m.tracker.decide(spec.restart, code, this.now(), ran);
+    // A failed start ran for no time at all (else a long-lived instance's start time would reset the backoff).
+    const ran = startFailed || !m.inst ? 0 : this.now() - Date.parse(m.inst.startedAt);
+    const livenessKill = m.livenessKill;
+    m.livenessKill = false;
+    const decision = m.tracker.decide(spec.restart, livenessKill || startFailed ? (code === 0 || code === null ? 1 : code) : code, this.now(), ran);
     if (!decision.restart) {
       this.setState(m, 'exited', `${reason}; ${decision.reason}`);
       this.recordInstance(m, m.inst ? { ...m.inst, gone: reason } : undefined);
       return;
     }
     this.setState(m, decision.crashLoop ? 'crashloop' : 'starting', `${reason}; ${decision.crashLoop ? decision.reason : `restarting${decision.delay.toMilliseconds() ? ` in ${decision.delay}` : ''}`}`);
-    m.busy = true;
     const gen = m.generation;
-    const t = setTimeout(() => { void this.restart(m, gen); }, decision.delay.toMilliseconds());
-    m.timers.push(t);
+    this.schedule(m, decision.delay.toMilliseconds(), () => { void this.restart(m, gen); });
   }
 
   private async restart(m: Monitor, gen: number): Promise<void> {
-    if (this.closed || gen !== m.generation || this.paused.has(m.address) || this.stoppedServices.has(m.address)) { m.busy = false; return; }
+    if (this.closed || gen !== m.generation || this.paused.has(m.address) || this.stoppedServices.has(m.address)) return;
     const row = this.deps.store.tryGetResource(m.address);
-    if (!row) { m.busy = false; return; }
+    if (!row) return;
+    m.busy = true;
     const spec = asServiceSpec(row.spec);
     const driver = this.driverFor(spec);
     const ports = m.inst?.ports ?? {};
@@ -243,7 +258,9 @@ export class Supervisor {
       m.busy = false;
       m.up = false;
       m.restarts++;
-      await this.onExit(m, spec, { state: 'exited', exitCode: null, signal: null }, `failed to start: ${(e as Error).message}`);
+      // An instance that ended at once with code 0 simply finished (on-failure leaves it be).
+      const code = e instanceof InstanceExitedError ? e.exitCode : null;
+      await this.onExit(m, spec, { state: 'exited', exitCode: code, signal: null }, `failed to start: ${(e as Error).message}`, code !== 0);
     }
   }
 
@@ -259,8 +276,9 @@ export class Supervisor {
 
   private startProbes(m: Monitor, spec: ServiceSpec): void {
     if (!m.inst) return;
-    const env = baseEnv(m.service, m.index, this.deps.context().stack, spec.user, spec.runtime);
-    const cwd = path.resolve(this.deps.context().dir, spec.cwd);
+    const st = this.deps.stack();
+    const env = baseEnv(m.service, m.index, st.name, spec.user, spec.runtime);
+    const cwd = path.resolve(m.inst.codeDir ?? st.dir, spec.cwd);
     if (!spec.health) {
       m.ready = true;
       this.setState(m, 'healthy', 'running (no health check)');
@@ -299,14 +317,15 @@ export class Supervisor {
         const row = this.deps.store.tryGetResource(m.address);
         if (row && m.inst) {
           const spec = asServiceSpec(row.spec);
-          // Stopping it makes the poller see the exit and restart it by policy.
+          // Stopping it makes the poller see the exit and restart it; a liveness kill is a failure.
+          m.livenessKill = true;
           await this.driverFor(spec).stop(handleOf(m.inst, m.service), Duration.parse(spec.stop_grace));
           return;
         }
       }
-      m.timers.push(setTimeout(() => { void tick(); }, interval.toMilliseconds()));
+      this.schedule(m, interval.toMilliseconds(), () => { void tick(); });
     };
-    m.timers.push(setTimeout(() => { void tick(); }, role === 'readiness' ? 0 : interval.toMilliseconds()));
+    this.schedule(m, role === 'readiness' ? 0 : interval.toMilliseconds(), () => { void tick(); });
   }
 
   /** Rolling restart: one instance at a time, each ready before the next. */

@@ -88,3 +88,10 @@ export interface RuntimeDriver {
   /** Forget the records of a gone instance. */
   forget(handle: InstanceHandle): Promise<void>;
 }
+
+/** `start` failed because the instance ended at once; carries how it ended. */
+export class InstanceExitedError extends Error {
+  constructor(message: string, readonly exitCode: number | null) {
+    super(message);
+  }
+}

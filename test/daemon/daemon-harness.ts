@@ -10,6 +10,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import type { StackConfig } from '../../src/config/schema.js';
 import { Daemon, daemonInfoFile, tokenFile, type DaemonInfo } from '../../src/daemon/daemon.js';
+import type { RotationSettings } from '../../src/daemon/log-files.js';
 import type { ApplyEvent } from '../../src/engine/apply.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -25,7 +26,8 @@ export interface EventRow { id: number; at: string; address: string; instance: s
 
 /**
  * Listens on every `PORT*` variable. `GET /healthz` answers 503 while the file named by
- * HEALTH_FILE exists; `GET /say?m=TEXT` prints TEXT; `GET /` names service, instance and pid.
+ * HEALTH_FILE exists; `GET /say?m=TEXT` prints TEXT; `GET /exit?code=N` exits with N;
+ * `GET /` names service, instance and pid.
  * Prints one line when listening; exits 0 on SIGTERM. Extra argv (a marker) is ignored.
  */
 export const SERVICE_SCRIPT = `import http from 'node:http';
@@ -41,6 +43,7 @@ const handler = (req, res) => {
     return;
   }
   if (url.pathname === '/say') { console.log(url.searchParams.get('m') ?? ''); res.end('said\\n'); return; }
+  if (url.pathname === '/exit') { res.end('bye\\n', () => process.exit(Number(url.searchParams.get('code') ?? '0'))); return; }
   res.end(\`\${who} pid \${process.pid}\\n\`);
 };
 let listening = 0;
@@ -54,8 +57,8 @@ export function writeServiceScript(dir: string): void {
   writeFileSync(path.join(dir, 'server.mjs'), SERVICE_SCRIPT);
 }
 
-export function writeStack(dir: string, stack: StackConfig): string {
-  const file = path.join(dir, 'groundwork.yaml');
+export function writeStack(dir: string, stack: StackConfig, name = 'groundwork.yaml'): string {
+  const file = path.join(dir, name);
   writeFileSync(file, stringify(stack));
   return file;
 }
@@ -126,8 +129,8 @@ export class Api {
   }
 
   /** A streaming (NDJSON) route, read to its end. */
-  async lines(method: 'GET' | 'POST', urlPath: string, body?: unknown): Promise<unknown[]> {
-    const r = await request(this.url, method, urlPath, { token: this.token, body: JSON.stringify(body ?? {}), timeoutMs: 120_000 });
+  async lines(method: 'GET' | 'POST', urlPath: string, body?: unknown, timeoutMs = 120_000): Promise<unknown[]> {
+    const r = await request(this.url, method, urlPath, { token: this.token, body: JSON.stringify(body ?? {}), timeoutMs });
     if (r.status !== 200) throw new Error(`${method} ${urlPath} answered ${r.status}: ${r.text}`);
     return r.text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as unknown);
   }
@@ -143,9 +146,12 @@ export class Api {
 
   async instance(name: string, index: number): Promise<InstanceStatus> {
     const i = (await this.service(name)).instances.find((x) => x.index === index);
-    if (!i) throw new Error(`status has no instance ${name}/${index}`);
+    if (!i) throw new Error(`status has no instance ${name}/${index}${this.context ? `; ${this.context()}` : ''}`);
     return i;
   }
+
+  /** More to say when something is missing (e.g. why the apply at start failed). */
+  context: (() => string) | undefined;
 
   /** Waits until every instance of every named service is healthy (and there are `replicas` of them). */
   async waitAllHealthy(names: string[], timeoutMs = 30_000): Promise<Status> {
@@ -156,12 +162,21 @@ export class Api {
         return svc !== undefined && svc.instances.length === svc.replicas && svc.instances.every((i) => i.state === 'healthy' && i.pid !== null);
       });
       return ok ? s : undefined;
-    }, { what: `all instances of ${names.join(', ')} healthy`, timeoutMs, intervalMs: 50 });
+    }, { what: `all instances of ${names.join(', ')} healthy${this.context ? ` (${this.context()})` : ''}`, timeoutMs, intervalMs: 50 });
   }
 
-  /** Stops every service (the daemon keeps running unless exit). Never throws: it is teardown. */
-  async down(exit: boolean): Promise<void> {
-    try { await this.lines('POST', '/v1/down', { exit }); } catch { /* the daemon may already be gone */ }
+  /**
+   * Stops every service (the daemon keeps running unless exit). Never throws: it is teardown.
+   * False when it did not finish within `timeoutMs` (see the report: down can hang while an
+   * instance waits in its restart backoff).
+   */
+  async down(exit: boolean, timeoutMs = 8_000): Promise<boolean> {
+    try {
+      const lines = await this.lines('POST', '/v1/down', { exit }, timeoutMs);
+      return lines.some((l) => (l as { type?: string }).type === 'result');
+    } catch {
+      return false;
+    }
   }
 }
 
@@ -171,28 +186,45 @@ export interface InProcessDaemon {
   daemon: Daemon;
   api: Api;
   applyEvents: ApplyEvent[];
-  /** down (services stop), stop the daemon, then kill whatever still runs in `dir`; returns leftovers. */
-  close(): Promise<number>;
+  /**
+   * down (services stop), stop the daemon, then kill whatever still runs in `dir`. `leftovers`
+   * counts what was still running after a down that completed.
+   */
+  close(): Promise<Teardown>;
 }
 
-export async function startInProcess(dir: string, opts: { clock?: Clock; env?: Record<string, string> } = {}): Promise<InProcessDaemon> {
+export interface Teardown { downCompleted: boolean; leftovers: number }
+
+function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
+}
+
+export async function startInProcess(dir: string, opts: { clock?: Clock; env?: Record<string, string>; rotation?: RotationSettings } = {}): Promise<InProcessDaemon> {
   const stateDir = path.join(dir, '.groundwork');
   const applyEvents: ApplyEvent[] = [];
   const daemon = new Daemon({
     stackFile: path.join(dir, 'groundwork.yaml'), stateDir, host: '127.0.0.1', port: 0, vars: {}, env: cleanEnv(opts.env),
     clock: opts.clock ?? systemClock, logger: silentLogger, applyOnStart: true, onApplyEvent: (e) => applyEvents.push(e),
+    ...(opts.rotation ? { rotation: opts.rotation } : {}),
   });
   await daemon.start();
   const api = new Api(daemon.url, readFileSync(tokenFile(stateDir), 'utf8').trim());
+  api.context = () => {
+    const failed = applyEvents.flatMap((e) => (e.type === 'step-end' && e.status === 'failed' ? [`${e.address}: ${e.error ?? ''}`] : []));
+    const other = applyEvents.flatMap((e) => (e.type === 'progress' && e.address === 'stack' ? [e.message] : []));
+    return failed.length || other.length ? `the apply at start failed: ${[...failed, ...other].join('; ')}` : 'the apply at start succeeded';
+  };
   let closed = false;
   return {
     daemon, api, applyEvents,
     async close() {
-      if (closed) return 0;
+      if (closed) return { downCompleted: true, leftovers: 0 };
       closed = true;
-      await api.down(false);
-      await daemon.stop();
-      return killProcessesUnder(dir);
+      const downCompleted = await api.down(false);
+      // stop() waits for queued engine operations, which a hung down never finishes.
+      await within(daemon.stop(), 3000);
+      const found = await killProcessesUnder(dir);
+      return { downCompleted, leftovers: downCompleted ? found : 0 };
     },
   };
 }
@@ -210,8 +242,12 @@ export interface SpawnedDaemon {
   exited: Promise<number | string>;
 }
 
+let built: string | undefined;
+
+/** dist/cli/main.js, built once per test file (src/ changes under other engineers' hands all the time). */
 export function cliMain(): string {
-  return ensureBuilt();
+  built ??= ensureBuilt();
+  return built;
 }
 
 /** `node dist/cli/main.js up --listen ... --json` in `dir`; resolves when it printed its ready line. */
@@ -240,13 +276,15 @@ export async function spawnUp(dir: string, opts: { listen?: string | null; env?:
 }
 
 /** Stops a spawned daemon and everything it ran; SIGKILLs whatever is left in `dir`. */
-export async function teardownSpawned(dir: string, d: SpawnedDaemon | undefined): Promise<number> {
+export async function teardownSpawned(dir: string, d: SpawnedDaemon | undefined): Promise<Teardown> {
+  let downCompleted = true;
   if (d && isAlive(d.pid)) {
-    await d.api.down(true);
-    await Promise.race([d.exited, new Promise((r) => setTimeout(r, 5000))]);
+    downCompleted = await d.api.down(true);
+    await within(d.exited, 5000);
     if (isAlive(d.pid)) d.child.kill('SIGKILL');
   }
-  return killProcessesUnder(dir);
+  const found = await killProcessesUnder(dir);
+  return { downCompleted, leftovers: downCompleted ? found : 0 };
 }
 
 export function readDaemonInfo(dir: string): DaemonInfo | undefined {
@@ -278,6 +316,12 @@ export function rssBytes(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A clock that can be moved forward, for the supervisor's notion of how long an instance ran. */
+export class OffsetClock implements Clock {
+  offsetMs = 0;
+  now(): Date { return new Date(Date.now() + this.offsetMs); }
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -160,10 +160,12 @@ describe('plan and apply', () => {
     expect(show.stdout).toMatch(/failed\s+create\s+service\.bad: /);
     expect(show.stdout).toMatch(/skipped\s+create\s+service\.child: service\.bad failed/);
 
-    // ok really runs; bad left nothing behind; child was never started.
+    // ok really runs; bad runs nothing (it is recorded as gone, for the daemon to retry by its
+    // restart policy); child was never started.
     const [ok] = instancesOf(dir, 'ok');
     expect((await httpGet(ok?.ports.http as number, '/')).status).toBe(200);
-    expect(instancesOf(dir, 'bad', true)).toEqual([]);
+    expect(instancesOf(dir, 'bad')).toEqual([]);
+    expect(instancesOf(dir, 'bad', true).every((i) => i.gone !== undefined && i.pid === 0)).toBe(true);
     expect(readState(dir).resources.map((x) => x.address)).not.toContain('service.child');
 
     // The JSON event stream says the same.

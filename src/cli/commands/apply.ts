@@ -5,12 +5,13 @@ import { LeaseHeldError, withLease } from '../../engine/lock.js';
 import { makePlan, PLAN_FORMAT_VERSION, type Plan } from '../../engine/plan.js';
 import type { Store } from '../../store/store.js';
 import { stalePlanReason } from '../../engine/stale-plan.js';
+import { planShapeProblem } from '../../engine/plan-schema.js';
 import { defineCommand, STACK_FLAGS } from '../command.js';
 import { EXIT, UserError, type CliIo } from '../io.js';
 import { renderPlan } from '../render-plan.js';
 import { colourEnabled, makeStyle, type Style } from '../style.js';
-import { authorOf, makeRuntime, openStore, parseVars, requireModel, stateDirOf } from '../workspace.js';
-import { streamLines, tryConnect, type DaemonConnection } from '../daemon-client.js';
+import { authorOf, makeRuntime, openStore, parseVars, requireModel, stackFileOf, stateDirOf } from '../workspace.js';
+import { checkSameStack, streamLines, tryConnect, varEnvOf, type DaemonConnection } from '../daemon-client.js';
 
 export function readSavedPlan(file: string): Plan {
   let plan: Plan;
@@ -19,8 +20,9 @@ export function readSavedPlan(file: string): Plan {
   } catch (e) {
     throw new UserError(`cannot read the saved plan ${file}: ${(e as Error).message}; make one with \`groundwork plan --out ${path.basename(file)}\``);
   }
-  if (plan?.formatVersion !== PLAN_FORMAT_VERSION || !Array.isArray(plan.steps) || typeof plan.stateSerial !== 'number') {
-    throw new UserError(`${file} is not a Groundwork plan (format ${PLAN_FORMAT_VERSION}); make one with \`groundwork plan --out FILE\``);
+  const problem = planShapeProblem(plan);
+  if (problem) {
+    throw new UserError(`${file} is not a Groundwork plan (format ${PLAN_FORMAT_VERSION}): ${problem}; make one with \`groundwork plan --out FILE\``);
   }
   return plan;
 }
@@ -68,8 +70,9 @@ export const applyCommand = defineCommand({
     const daemon = tryConnect(stateDir);
     if (daemon) {
       store.close();
+      checkSameStack(daemon, stackFileOf(io, flags));
       return applyThroughDaemon(io, daemon, style, {
-        vars: parseVars(flags.var), message: flags.message ?? '', author: authorOf(io.env), parallelism,
+        vars: parseVars(flags.var), varEnv: varEnvOf(io.env), message: flags.message ?? '', author: authorOf(io.env), parallelism,
         ...(flags.plan ? { plan: readSavedPlan(path.resolve(io.cwd, flags.plan)) } : {}),
       }, flags.json);
     }

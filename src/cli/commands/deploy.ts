@@ -7,10 +7,10 @@ import type { ServiceKind } from '../../kinds/service/service-kind.js';
 import { asServiceOutputs } from '../../kinds/service/service-spec.js';
 import type { ReleaseRecord } from '../../store/store.js';
 import { defineCommand, STACK_FLAGS } from '../command.js';
-import { getJson, streamLines, tryConnect } from '../daemon-client.js';
+import { checkSameStack, getJson, streamLines, tryConnect, varEnvOf } from '../daemon-client.js';
 import { EXIT, UserError, type CliIo } from '../io.js';
 import { colourEnabled, makeStyle, type Style } from '../style.js';
-import { authorOf, makeRuntime, openStore, parseVars, requireModel, stateDirOf, type StackFlags } from '../workspace.js';
+import { authorOf, makeRuntime, openStore, parseVars, requireModel, stackFileOf, stateDirOf, type StackFlags } from '../workspace.js';
 
 
 interface Line { type: string; message?: string; result?: DeployResult; error?: { message: string } }
@@ -30,6 +30,7 @@ async function runDeployLike(io: CliIo, flags: StackFlags, verb: 'deploy' | 'rol
   let result: DeployResult | undefined;
   const daemon = tryConnect(stateDir);
   if (daemon) {
+    checkSameStack(daemon, stackFileOf(io, flags));
     let failure: string | undefined;
     await streamLines(daemon, 'POST', `/v1/services/${encodeURIComponent(service)}/${verb}`, body, (raw) => {
       const l = JSON.parse(raw) as Line;
@@ -76,7 +77,7 @@ export const deployCommand = defineCommand({
     if (!service) throw new UserError('`groundwork deploy` needs a service name, e.g. `groundwork deploy web`', EXIT.usage);
     const author = authorOf(io.env);
     const message = flags.message ?? '';
-    return runDeployLike(io, flags, 'deploy', service, { ...(flags.ref ? { ref: flags.ref } : {}), message, author, vars: parseVars(flags.var) },
+    return runDeployLike(io, flags, 'deploy', service, { ...(flags.ref ? { ref: flags.ref } : {}), message, author, vars: parseVars(flags.var), varEnv: varEnvOf(io.env) },
       async (deployer, progress) => {
         const model = await requireModel(io, flags);
         return deployer.deploy(model, service, { ...(flags.ref ? { ref: flags.ref } : {}), message, author }, progress);

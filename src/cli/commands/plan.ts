@@ -6,13 +6,13 @@ import { defineCommand, STACK_FLAGS } from '../command.js';
 import { EXIT } from '../io.js';
 import { renderPlan } from '../render-plan.js';
 import { colourEnabled, makeStyle } from '../style.js';
-import { authorOf, makeRuntime, openStore, parseVars, requireModel, stateDirOf } from '../workspace.js';
+import { authorOf, makeRuntime, openStore, parseVars, requireModel, stackFileOf, stateDirOf } from '../workspace.js';
 import { renderDrift } from './refresh.js';
 import type { Plan } from '../../engine/plan.js';
 import type { RefreshResult } from '../../engine/refresh.js';
 import type { CliIo } from '../io.js';
 import type { Style } from '../style.js';
-import { getJson, tryConnect } from '../daemon-client.js';
+import { getJson, tryConnect, varEnvOf } from '../daemon-client.js';
 
 function emitPlan(io: CliIo, plan: Plan, flags: { out?: string; json: boolean; 'exit-code': boolean }, style: Style, drift: RefreshResult | undefined): number {
   if (flags.out) writeFileSync(path.resolve(io.cwd, flags.out), `${JSON.stringify(plan, null, 2)}\n`, { mode: 0o600 });
@@ -37,14 +37,16 @@ export const planCommand = defineCommand({
   async run(flags, _pos, io) {
     const model = await requireModel(io, flags);
     const stateDir = stateDirOf(io, flags);
-    const daemon = tryConnect(stateDir);
+    const connected = tryConnect(stateDir);
+    // Planning is pure: another stack file than the daemon's is planned here, against the same state.
+    const daemon = connected && path.resolve(connected.info.stackFile) === path.resolve(stackFileOf(io, flags)) ? connected : undefined;
     if (daemon) {
       const style = makeStyle(colourEnabled(io.env, io.isTty));
       if (flags.refresh) {
         const r = await getJson<RefreshResult>(daemon, 'POST', '/v1/refresh', {});
         if (!flags.json) io.stdout(renderDrift(r.reports, style));
       }
-      const plan = await getJson<Plan>(daemon, 'POST', '/v1/plan', { vars: parseVars(flags.var) });
+      const plan = await getJson<Plan>(daemon, 'POST', '/v1/plan', { vars: parseVars(flags.var), varEnv: varEnvOf(io.env) });
       return emitPlan(io, plan, flags, style, undefined);
     }
     const store = openStore(stateDir);

@@ -1,5 +1,6 @@
 /** Request and response shapes of the HTTP API; the OpenAPI document is generated from them. */
 import { Type, type Static } from '@sinclair/typebox';
+import { PlanSchema } from '../../engine/plan-schema.js';
 
 export const ERROR_CODES = ['unauthorized', 'bad-request', 'not-found', 'method-not-allowed', 'conflict', 'invalid-stack', 'payload-too-large', 'internal'] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -12,10 +13,12 @@ export const ErrorBody = Type.Object({
   }),
 });
 
+const VarEnv = Type.Record(Type.String({ pattern: '^GROUNDWORK_VAR_[A-Za-z0-9_]+$' }), Type.String(), { description: 'GROUNDWORK_VAR_* from the client environment' });
 const Vars = Type.Record(Type.String({ pattern: '^[a-z][a-z0-9-]*$' }), Type.String(), { description: 'Variable values, as with --var' });
 
 export const PlanRequest = Type.Object({
   vars: Type.Optional(Vars),
+  varEnv: Type.Optional(VarEnv),
 }, { additionalProperties: false });
 export type PlanRequest = Static<typeof PlanRequest>;
 
@@ -25,11 +28,14 @@ export const ApplyRequest = Type.Object({
   author: Type.Optional(Type.String({ maxLength: 200 })),
   parallelism: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
   /** A saved plan; refused when stale. */
-  plan: Type.Optional(Type.Object({ formatVersion: Type.Literal(1), stateSerial: Type.Integer(), configHash: Type.String(), planHash: Type.String(), steps: Type.Array(Type.Unknown()) }, { additionalProperties: true })),
+  plan: Type.Optional(PlanSchema),
+  /** GROUNDWORK_VAR_* values from the client's environment. */
+  varEnv: Type.Optional(VarEnv),
 }, { additionalProperties: false });
 export type ApplyRequest = Static<typeof ApplyRequest>;
 
 export const DeployRequest = Type.Object({
+  varEnv: Type.Optional(VarEnv),
   ref: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'git ref to deploy; default: the working tree' })),
   message: Type.Optional(Type.String({ maxLength: 2000 })),
   author: Type.Optional(Type.String({ maxLength: 200 })),

@@ -17,10 +17,11 @@ import { ByteSize } from '../../util/byte-size.js';
 import { Duration } from '../../util/duration.js';
 import type { Diagnostic } from '../../config/diagnostic.js';
 import type { Address, JsonObject } from '../../model/resource.js';
-import type { InstanceHandle, RuntimeDriver } from '../../runtime/runtime-driver.js';
+import { InstanceExitedError, type InstanceHandle, type RuntimeDriver } from '../../runtime/runtime-driver.js';
 import { probe } from '../../observe/probe.js';
 import { diffByFields } from '../field-diff.js';
 import { canBind } from './port-allocator.js';
+import { ProcessDriver } from '../../runtime/process/process-driver.js';
 import { PartialFailure, type DiffResult, type KindContext, type ReadResult, type ResourceKind } from '../resource-kind.js';
 import { dependencyValues, instanceSpecHash, resolveInstance } from './instance-env.js';
 import { probeTarget } from './probe-target.js';
@@ -148,7 +149,12 @@ export class ServiceKind implements ResourceKind {
         if (existing) await this.stopInstance(ctx, address, driver, existing, name, grace, 'scaled down');
         continue;
       }
-      const ports = await this.portsFor(ctx, spec, existing?.ports ?? adoptable.find((h) => h.index === index)?.ports ?? {});
+      let ports: Record<string, number>;
+      try {
+        ports = await this.portsFor(ctx, spec, existing?.ports ?? adoptable.find((h) => h.index === index)?.ports ?? {});
+      } catch (e) {
+        return fail((e as Error).message);
+      }
       const hash = instanceSpecHash(spec, ports, dependencyValues(ctx, spec), code.dir);
       if (existing && !existing.gone && existing.specHash === hash && (await driver.inspect(handleOf(existing, name))).state === 'running') {
         result.push(existing);
@@ -184,7 +190,21 @@ export class ServiceKind implements ResourceKind {
       try {
         started = await this.startInstance(ctx, address, driver, name, spec, index, ports, hash, code.dir, code.release);
       } catch (e) {
-        return fail((e as Error).message);
+        // Recorded as gone (not forgotten): the daemon's supervisor restarts it by its policy,
+        // with backoff, and a service that always exits ends in a crash loop rather than nowhere.
+        const reason = (e as Error).message;
+        if (spec.restart !== 'never') {
+          result.push({ ...placeholder(index, ports, hash, code, driver, name, reason, ctx), exitCode: e instanceof InstanceExitedError ? e.exitCode : null });
+          for (let rest = index + 1; rest < spec.replicas; rest++) {
+            if (result.some((r) => r.index === rest) || current.some((c) => c.index === rest)) continue;
+            try {
+              const p = await this.portsFor(ctx, spec, {});
+              result.push(placeholder(rest, p, instanceSpecHash(spec, p, dependencyValues(ctx, spec), code.dir), code, driver, name, 'not started: an earlier instance failed', ctx));
+            } catch { break; }
+          }
+          throw new PartialFailure(reason, toJson({ instances: [...result, ...current.filter((c) => !result.some((r) => r.index === c.index))].sort((a, b) => a.index - b.index), release: releaseOut }));
+        }
+        return fail(reason);
       }
       result.push(started);
       ctx.progress(address, `instance ${index + 1}/${spec.replicas} ready (pid ${started.pid})`);
@@ -240,9 +260,11 @@ export class ServiceKind implements ResourceKind {
     const out: InstanceOutput = { ...outputOf(handle, index), codeDir, release };
     const ok = await this.waitReady(ctx, address, driver, name, spec, out, resolved.env, resolved.cwd);
     if (ok !== true) {
-      await driver.stop(handle, Duration.parse(spec.stop_grace));
+      const st = await driver.stop(handle, Duration.parse(spec.stop_grace));
       await driver.forget(handle);
-      throw new Error(`service ${name} instance ${index} ${ok}; its log: ${handle.logFile}`);
+      const exited = /^exited|^vanished/.test(ok) && st.state === 'exited' ? st.exitCode : undefined;
+      const message = `service ${name} instance ${index} ${ok}; its log: ${handle.logFile}`;
+      throw exited === undefined ? new Error(message) : new InstanceExitedError(message, exited);
     }
     return out;
   }
@@ -352,6 +374,12 @@ export class ServiceKind implements ResourceKind {
     ]);
     for (const i of known) for (const p of Object.values(i.ports)) ctx.ports.release(p);
   }
+}
+
+/** An instance that is not running, recorded so the supervisor starts it later. */
+function placeholder(index: number, ports: Record<string, number>, specHash: string, code: { dir: string; release: number | null }, driver: RuntimeDriver, name: string, gone: string, ctx: KindContext): InstanceOutput {
+  const logFile = driver instanceof ProcessDriver ? driver.logFileFor(name, index) : '';
+  return { index, id: `${name}-${index}-none`, pid: 0, pgid: 0, startTicks: 0, startedAt: ctx.clock.now().toISOString(), specHash, logFile, limits: '', ports, codeDir: code.dir, release: code.release, gone };
 }
 
 function volumeHostPath(ctx: KindContext, volume: string): string {

@@ -61,6 +61,8 @@ export interface InstanceOutput {
   release?: number | null;
   /** Restarts by the supervisor since the instance was last deployed. */
   restarts?: number;
+  /** For an instance that is gone: how it ended, when known. */
+  exitCode?: number | null;
   /** Set by refresh when the instance is no longer running. */
   gone?: string;
 }

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, readSync, chownSync } from 'node:fs';
 import path from 'node:path';
 import type { Duration } from '../../util/duration.js';
-import type { DriverCapabilities, InstanceHandle, InstanceSpec, InstanceStats, InstanceStatus, RuntimeDriver } from '../runtime-driver.js';
+import { InstanceExitedError, type DriverCapabilities, type InstanceHandle, type InstanceSpec, type InstanceStats, type InstanceStatus, type RuntimeDriver } from '../runtime-driver.js';
 import { groupStats, isSameProcess, tryProcessStartTicks } from './proc.js';
 import { joinedCgroups, placeInCgroups, removeCgroups } from './cgroups.js';
 import { ensureUser } from './os-user.js';
@@ -120,7 +120,7 @@ export class ProcessDriver implements RuntimeDriver {
       await this.sleep(20);
       const code = this.tryReadExit(exitFile);
       this.cleanupFailedStart(spec.id, wrapperPid);
-      throw new Error(`instance ${spec.id} exited at once${code === undefined ? '' : ` with code ${code}`}; see its log ${logFile}`);
+      throw new InstanceExitedError(`instance ${spec.id} exited at once${code === undefined ? '' : ` with code ${code}`}; see its log ${logFile}`, code ?? null);
     }
     const limits = cg.dirs.length && !joinedCgroups(pid, cg.dirs) ? 'not enforced: the instance could not join its cgroup' : cg.description;
     const handle: InstanceHandle = {
@@ -173,6 +173,7 @@ export class ProcessDriver implements RuntimeDriver {
   }
 
   private signalGroup(handle: InstanceHandle, signal: NodeJS.Signals): void {
+    if (handle.pgid <= 1 || handle.pid <= 1) return; // a placeholder: never signal our own group or init
     // Only a group we can prove is ours: its leader is our shim, or our service is in it.
     if (this.shimAlive(handle) || isSameProcess(handle.pid, handle.startTicks)) {
       try { process.kill(-handle.pgid, signal); } catch { /* group gone */ }
@@ -220,6 +221,15 @@ export class ProcessDriver implements RuntimeDriver {
         const r = JSON.parse(readFileSync(path.join(this.instancesDir, f), 'utf8')) as InstanceRecord;
         if (r.stack !== stack) continue;
         const { stack: _stack, ...handle } = r;
+        if (handle.pid === handle.pgid) {
+          // A provisional record (the run that wrote it died before the service's pid was known):
+          // the shim's pid file has it.
+          try {
+            const pid = Number(readFileSync(path.join(this.instancesDir, `${handle.id}.pid`), 'utf8').trim());
+            const ticks = pid > 0 ? tryProcessStartTicks(pid) : undefined;
+            if (ticks !== undefined) { handle.pid = pid; handle.startTicks = ticks; }
+          } catch { /* no pid file: the shim never started the service */ }
+        }
         out.push(handle);
       } catch { /* torn or foreign file */ }
     }

@@ -1,0 +1,253 @@
+/**
+ * The daemon's memory while it supervises a stack of 50 services: `groundwork up` (dist/) on a
+ * generated stack of 50 tiny Node HTTP servers, each with an HTTP health check every 2 s. Once
+ * every instance is healthy, the daemon's own VmRSS (not the services') is sampled once a second
+ * for 60 s; median and max are judged against the target of 100 MB.
+ *
+ * References measured in the same run: a bare `node -e "setInterval(() => {}, 1000)"` (the floor
+ * any Node daemon starts from) and the same daemon idling with a stack of 0 services (what the
+ * 50 services add). The 60 s window is measured once whatever --repeat says
+ * (GROUNDWORK_BENCH_RSS_SECONDS shortens it for a quick look).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { defineBench, type BenchContext, type BenchResult } from './harness/bench.js';
+import { median } from './harness/median.js';
+
+const SERVICES = 50;
+const TARGET_MB = 100;
+const SAMPLE_SECONDS = Number(process.env.GROUNDWORK_BENCH_RSS_SECONDS ?? 60);
+const IDLE_SAMPLE_SECONDS = Math.min(15, SAMPLE_SECONDS);
+const MB = 1_000_000;
+const MIB = 1024 * 1024;
+
+/** The smallest useful service: answers /healthz, exits on SIGTERM. */
+const SERVER = `const http = require('node:http');
+http.createServer((req, res) => res.end(req.url === '/healthz' ? 'ok' : 'hello')).listen(Number(process.env.PORT), '127.0.0.1');
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+function stackYaml(name: string, services: number): string {
+  const lines = [`stack: ${name}`];
+  if (services > 0) lines.push('services:');
+  for (let i = 0; i < services; i++) {
+    lines.push(
+      `  svc-${String(i).padStart(2, '0')}:`,
+      '    command: node',
+      '    args: [server.cjs]',
+      '    ports: { http: auto }',
+      "    env: { PORT: '${port.http}' }",
+      '    health: { http: { path: /healthz }, interval: 2s, timeout: 1s }',
+      '    stop_grace: 2s',
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function rssBytes(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(100);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
+}
+
+function api(url: string, token: string, method: 'GET' | 'POST', urlPath: string, body?: unknown, timeoutMs = 30_000): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request(new URL(urlPath, url), {
+      method, agent: false,
+      headers: { authorization: `Bearer ${token}`, connection: 'close', ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (c: string) => { text += c; }).on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${urlPath}: no answer in ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+interface Status { services: { name: string; replicas: number; instances: { state: string; pid: number | null }[] }[] }
+
+interface RunningDaemon { child: ChildProcess; pid: number; url: string; token: string; output: () => string }
+
+async function startDaemon(ctx: BenchContext, dir: string): Promise<RunningDaemon> {
+  const child = spawn(process.execPath, [path.join(ctx.root, 'dist', 'cli', 'main.js'), 'up', '--listen', '127.0.0.1:0', '--json'], {
+    cwd: dir, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? dir, NO_COLOR: '1' },
+  });
+  let out = '';
+  child.stdout?.setEncoding('utf8').on('data', (c: string) => { out += c; });
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => { out += c; });
+  const ready = await waitUntil('groundwork up to be ready', 180_000, () => {
+    if (child.exitCode !== null) throw new Error(`groundwork up exited with ${child.exitCode}:\n${out.slice(-2000)}`);
+    const line = out.split('\n').find((l) => l.startsWith('{"type":"ready"'));
+    return line ? (JSON.parse(line) as { url: string; pid: number }) : undefined;
+  });
+  const token = readFileSync(path.join(dir, '.groundwork', 'daemon.token'), 'utf8').trim();
+  return { child, pid: ready.pid, url: ready.url, token, output: () => out };
+}
+
+/** Processes whose cwd is inside `dir` or whose command line names it. */
+function processesUnder(dir: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      const cwd = readlinkSync(`/proc/${e}/cwd`);
+      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
+      if (cwd === dir || cwd.startsWith(`${dir}/`) || cmd.includes(dir)) out.push(Number(e));
+    } catch { /* gone, or not ours to read */ }
+  }
+  return out;
+}
+
+/** POST /v1/down (services stop, the daemon exits); then SIGKILL whatever is left in `dir`. */
+async function stopDaemon(d: RunningDaemon, dir: string, log: (l: string) => void): Promise<void> {
+  try {
+    const r = await api(d.url, d.token, 'POST', '/v1/down', { exit: true }, 60_000);
+    if (r.status !== 200) log(`down answered ${r.status}: ${r.text.slice(0, 200)}`);
+  } catch (e) {
+    log(`down failed: ${(e as Error).message}`);
+  }
+  await waitUntil('the daemon to exit', 15_000, () => (d.child.exitCode !== null || d.child.signalCode !== null ? true : undefined)).catch(() => d.child.kill('SIGKILL'));
+  for (let round = 0; round < 20; round++) {
+    const left = processesUnder(dir);
+    if (left.length === 0) return;
+    if (round === 0) log(`${left.length} processes left after down; killing them`);
+    for (const pid of left) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    await sleep(50);
+  }
+}
+
+async function sampleRss(pid: number, seconds: number): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < seconds; i++) {
+    const rss = rssBytes(pid);
+    if (rss === undefined) throw new Error(`pid ${pid} is gone while sampling its RSS`);
+    samples.push(rss);
+    await sleep(1000);
+  }
+  return samples;
+}
+
+function toMB(bytes: number): number {
+  return Math.round((bytes / MB) * 10) / 10;
+}
+
+/** RSS of a bare Node process that does nothing, after it settled. */
+async function bareNodeRss(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  try {
+    await sleep(1500);
+    const samples: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      samples.push(rssBytes(child.pid as number) ?? Number.NaN);
+      await sleep(200);
+    }
+    return median(samples);
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+export default defineBench({
+  name: 'daemon-rss',
+  description: `daemon VmRSS over ${SAMPLE_SECONDS} s supervising ${SERVICES} node services with HTTP checks every 2 s (target <= ${TARGET_MB} MB)`,
+  async run(ctx) {
+    const results: BenchResult[] = [];
+    const bare = await bareNodeRss();
+    ctx.log(`bare node process: ${toMB(bare)} MB RSS`);
+
+    // The daemon with nothing to supervise.
+    const idleDir = path.join(ctx.workDir, 'idle');
+    mkdirSync(idleDir, { recursive: true });
+    writeFileSync(path.join(idleDir, 'groundwork.yaml'), stackYaml('rss-idle', 0));
+    const idle = await startDaemon(ctx, idleDir);
+    let idleSamples: number[];
+    try {
+      idleSamples = await sampleRss(idle.pid, IDLE_SAMPLE_SECONDS);
+    } finally {
+      await stopDaemon(idle, idleDir, ctx.log);
+    }
+    ctx.log(`daemon with 0 services: median ${toMB(median(idleSamples))} MB over ${IDLE_SAMPLE_SECONDS} s`);
+
+    // The daemon with 50 services.
+    const dir = path.join(ctx.workDir, 'stack');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'server.cjs'), SERVER);
+    writeFileSync(path.join(dir, 'groundwork.yaml'), stackYaml('rss', SERVICES));
+    const t0 = performance.now();
+    const d = await startDaemon(ctx, dir);
+    let samples: number[];
+    let cpu: number;
+    let startMs: number;
+    let servicesRss = 0;
+    try {
+      await waitUntil(`all ${SERVICES} services healthy`, 180_000, async () => {
+        const r = await api(d.url, d.token, 'GET', '/v1/status');
+        if (r.status !== 200) throw new Error(`status answered ${r.status}`);
+        const s = JSON.parse(r.text) as Status;
+        const healthy = s.services.filter((x) => x.instances.length === x.replicas && x.instances.every((i) => i.state === 'healthy')).length;
+        return s.services.length === SERVICES && healthy === SERVICES ? s : undefined;
+      });
+      startMs = performance.now() - t0;
+      ctx.log(`${SERVICES} services healthy ${(startMs / 1000).toFixed(1)} s after start; sampling the daemon's RSS for ${SAMPLE_SECONDS} s`);
+      const cpu0 = cpuSeconds(d.pid);
+      samples = await sampleRss(d.pid, SAMPLE_SECONDS);
+      cpu = cpuSeconds(d.pid) - cpu0;
+      for (const pid of processesUnder(dir)) if (pid !== d.pid) servicesRss += rssBytes(pid) ?? 0;
+    } catch (e) {
+      ctx.log(`daemon output (last 2000 characters):\n${d.output().slice(-2000)}`);
+      throw e;
+    } finally {
+      await stopDaemon(d, dir, ctx.log);
+    }
+
+    const mb = samples.map(toMB);
+    const details = {
+      'samples (1/s)': samples.length, 'services': SERVICES, 'health interval': '2s', 'start until all healthy (s)': Math.round(startMs / 100) / 10,
+      'median MiB': Math.round((median(samples) / MIB) * 10) / 10, 'max MiB': Math.round((Math.max(...samples) / MIB) * 10) / 10,
+      'daemon CPU s over the window': Math.round(cpu * 100) / 100, 'services + shims RSS MB (sum)': toMB(servicesRss),
+      'idle daemon median MB': toMB(median(idleSamples)),
+    };
+    const reference = { name: 'bare node process', value: toMB(bare) };
+    results.push(
+      { name: `daemon, ${SERVICES} services, checks every 2s`, metric: `VmRSS median over ${SAMPLE_SECONDS} s`, value: toMB(median(samples)), unit: 'MB', reference, target: { kind: 'max', value: TARGET_MB }, samples: mb, details },
+      { name: `daemon, ${SERVICES} services, checks every 2s`, metric: `VmRSS max over ${SAMPLE_SECONDS} s`, value: toMB(Math.max(...samples)), unit: 'MB', reference, target: { kind: 'max', value: TARGET_MB } },
+      { name: 'daemon, 0 services (idle)', metric: `VmRSS median over ${IDLE_SAMPLE_SECONDS} s`, value: toMB(median(idleSamples)), unit: 'MB', reference, samples: idleSamples.map(toMB) },
+      { name: `daemon, ${SERVICES} services, checks every 2s`, metric: `CPU time over ${SAMPLE_SECONDS} s`, value: Math.round(cpu * 100) / 100, unit: 's' },
+    );
+    ctx.log(`daemon RSS with ${SERVICES} services: median ${toMB(median(samples))} MB, max ${toMB(Math.max(...samples))} MB (${(median(samples) / bare).toFixed(2)}x a bare node process); ${cpu.toFixed(2)} s CPU over ${SAMPLE_SECONDS} s`);
+    return results;
+  },
+});

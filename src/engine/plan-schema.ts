@@ -1,0 +1,39 @@
+/** The shape of a saved plan, checked before a saved plan is applied (a file or an API body). */
+import { Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { RESOURCE_KINDS } from '../model/resource.js';
+import { ACTIONS, PLAN_FORMAT_VERSION } from './plan.js';
+
+const Json = Type.Unknown();
+
+export const PlanStepSchema = Type.Object({
+  address: Type.String({ pattern: '^(volume|service|route|listener)\\.[A-Za-z0-9_-]+$' }),
+  kind: Type.Union(RESOURCE_KINDS.map((k) => Type.Literal(k))),
+  action: Type.Union(ACTIONS.map((a) => Type.Literal(a))),
+  changes: Type.Array(Type.Object({ path: Type.String(), before: Type.Optional(Json), after: Type.Optional(Json) })),
+  replaceBecause: Type.Array(Type.String()),
+  after: Type.Array(Type.String()),
+  spec: Type.Optional(Type.Record(Type.String(), Json)),
+  dependsOn: Type.Array(Type.String()),
+});
+
+export const PlanSchema = Type.Object({
+  formatVersion: Type.Literal(PLAN_FORMAT_VERSION),
+  stack: Type.String(),
+  stateSerial: Type.Integer({ minimum: 0 }),
+  configHash: Type.String(),
+  steps: Type.Array(PlanStepSchema),
+  summary: Type.Object({ create: Type.Integer(), update: Type.Integer(), replace: Type.Integer(), delete: Type.Integer(), unchanged: Type.Integer() }),
+  planHash: Type.String(),
+});
+
+/** Why `value` is not a well-formed plan, or undefined. */
+export function planShapeProblem(value: unknown): string | undefined {
+  if (Value.Check(PlanSchema, value)) {
+    const steps = (value as { steps: { action: string; spec?: unknown; address: string; kind: string }[] }).steps;
+    const bad = steps.find((s) => (s.action !== 'delete' && s.spec === undefined) || !s.address.startsWith(`${s.kind}.`));
+    return bad ? `step ${bad.address} is inconsistent (kind, address or spec)` : undefined;
+  }
+  const e = [...Value.Errors(PlanSchema, value)][0];
+  return e ? `${e.path || '(plan)'}: ${e.message}` : 'not a plan';
+}
