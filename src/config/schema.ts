@@ -96,6 +96,7 @@ export const ServiceSchema = Type.Object({
     progress_deadline: Type.Optional(DurationT('Time new instances have to become healthy', '60s')),
     keep_releases: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'Releases kept for rollback; older ones are pruned' })),
     drain_timeout: Type.Optional(DurationT('Time in-flight requests have to finish on an instance being replaced', '30s')),
+    monitor: Type.Optional(DurationT('After the last instance is replaced, new instances must keep running this long or the rollout rolls back', '2s')),
     blue_green: Type.Optional(Type.Object({
       keep_old_for: Type.Optional(DurationT('How long the old set stays warm after the switch, for instant rollback', '5m')),
     }, { additionalProperties: false })),

@@ -361,7 +361,8 @@ export class Supervisor {
     await Promise.all(rows.map(async (row) => {
       const spec = asServiceSpec(row.spec);
       const driver = this.driverFor(spec);
-      for (const inst of asServiceOutputs(row.outputs).instances) {
+      const outs = asServiceOutputs(row.outputs);
+      for (const inst of [...outs.instances, ...(outs.standby?.instances ?? [])]) {
         progress(`${row.address}: stopping instance ${inst.index} (pid ${inst.pid})`);
         const h = handleOf(inst, row.address.slice(8));
         await driver.stop(h, Duration.parse(spec.stop_grace));

@@ -3,6 +3,7 @@
  * as a change with its journal, so history shows who deployed what and how it ended.
  */
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { address as addr, type Address, type JsonObject } from '../model/resource.js';
 import type { Model } from '../model/build-model.js';
 import { PartialFailure, type KindContext } from '../kinds/resource-kind.js';
@@ -63,6 +64,7 @@ export class Deployer {
     try {
       release = await buildRelease(this.deps.store, {
         service, spec: to, stackDir: model.dir, stateDir: this.deps.stateDir, ref: opts.ref, message: opts.message, author: opts.author,
+        exclude: model.resources.filter((r) => r.kind === 'volume').map((r) => path.resolve(model.dir, String(r.spec.path))),
         now: () => ctx.clock.now(), progress,
       });
     } catch (e) {
@@ -89,11 +91,15 @@ export class Deployer {
     const releases = this.deps.store.listReleases(service, 200);
     const target = opts.to !== undefined
       ? releases.find((r) => r.seq === opts.to)
-      : releases.find((r) => r.seq !== current && (current === null || r.seq < current) && ['superseded', 'active'].includes(r.status) && existsSync(r.dir));
+      : releases.find((r) => r.seq !== current && (current === null || r.seq < current) && ['superseded', 'active'].includes(r.status) && existsSync(r.dir)
+        && !(r.kind === 'config' && r.dir === this.deps.context(() => undefined).dir));
     if (!target) throw new UnknownServiceError(opts.to !== undefined ? `service \`${service}\` has no release v${opts.to}; \`groundwork releases ${service}\` lists them` : `service \`${service}\` has no earlier release to roll back to`);
     if (target.seq === current) throw new UnknownServiceError(`v${target.seq} already runs`);
     if (!existsSync(target.dir) || target.status === 'pruned') throw new UnknownServiceError(`release v${target.seq} was pruned (its code is gone); keep more with deploy.keep_releases`);
     if (['build-failed'].includes(target.status)) throw new UnknownServiceError(`release v${target.seq} never built; it cannot run`);
+    if (target.kind === 'config' && target.dir === this.deps.context(() => undefined).dir) {
+      throw new UnknownServiceError(`release v${target.seq} was recorded by apply and runs from the stack directory, which holds today's code, not v${target.seq}'s; roll back to a deployed release (\`groundwork releases ${service}\`), or restore the code and apply`);
+    }
     const ctx = this.deps.context(progress);
     // Blue-green standby of exactly that release: switch back at once.
     if (outs.standby && outs.standby.release === target.seq && ctx.traffic) {

@@ -21,6 +21,8 @@ export interface BuildInput {
   stackDir: string;
   stateDir: string;
   ref?: string;
+  /** Absolute paths never copied into a release (volumes inside the source). */
+  exclude?: string[];
   message: string;
   author: string;
   now: () => Date;
@@ -45,7 +47,7 @@ function git(cwd: string, args: string[]): string {
 }
 
 /** Copies the source into `dir`; returns a label such as `git main@1a2b3c4` or `working tree`. */
-function copySource(src: string, dir: string, ref: string | undefined, stateDir: string): string {
+function copySource(src: string, dir: string, ref: string | undefined, stateDir: string, exclude: string[]): string {
   mkdirSync(dir, { recursive: true });
   if (ref) {
     let commit: string;
@@ -60,7 +62,7 @@ function copySource(src: string, dir: string, ref: string | undefined, stateDir:
     execFileSync('tar', ['-x', '-C', dir, ...(sub ? [`--strip-components=${sub.split(path.sep).length}`] : [])], { input: tar });
     return `git ${ref}@${commit.slice(0, 7)}`;
   }
-  const skip = new Set([path.resolve(stateDir), path.join(src, '.groundwork'), path.join(src, '.git')]);
+  const skip = new Set([path.resolve(stateDir), path.join(src, '.groundwork'), path.join(src, '.git'), ...exclude.map((e) => path.resolve(e))]);
   // Entry by entry: the state directory (and so the release itself) may live inside the source.
   for (const name of readdirSync(src)) {
     const from = path.join(src, name);
@@ -102,7 +104,7 @@ export async function buildRelease(log: ReleaseLog, input: BuildInput): Promise<
   rmSync(dir, { recursive: true, force: true });
   try {
     input.progress(`v${seq}: copying ${input.ref ? `git ref ${input.ref}` : 'the working tree'}`);
-    record.source = copySource(sourceDirOf(input.spec, input.stackDir), dir, input.ref, input.stateDir);
+    record.source = copySource(sourceDirOf(input.spec, input.stackDir), dir, input.ref, input.stateDir, input.exclude ?? []);
   } catch (e) {
     record.status = 'build-failed';
     record.detail = (e as Error).message;
@@ -119,6 +121,8 @@ export async function buildRelease(log: ReleaseLog, input: BuildInput): Promise<
     record.buildLog = buildLog;
     if (result !== true) {
       const detail = `build failed: ${result}; see ${buildLog}`;
+      // The directory of a release that never built is of no use; its log stays.
+      rmSync(dir, { recursive: true, force: true });
       log.updateRelease(input.service, seq, { status: 'build-failed', detail, finishedAt: input.now().toISOString() });
       throw new BuildFailed(`release v${seq} of ${input.service}: ${detail}`, { ...record, status: 'build-failed', detail });
     }

@@ -15,6 +15,8 @@ export interface RolloutSide {
   spec: ServiceSpec;
   codeDir: string;
   release: number | null;
+  /** The side's code is not a snapshot (the live stack directory): keep its instances until the end. */
+  keepOld?: boolean;
 }
 
 export interface RolloutDeps {
@@ -40,6 +42,8 @@ export interface RolloutResult {
   standby: InstanceOutput[];
   reason?: string;
 }
+
+const LATENCY_FLOOR_MS = 100;
 
 const hasFixedPorts = (s: ServiceSpec) => Object.values(s.ports).some((p) => typeof p === 'number');
 
@@ -80,15 +84,23 @@ async function retire(deps: RolloutDeps, inst: InstanceOutput, spec: ServiceSpec
 async function rolling(deps: RolloutDeps, from: RolloutSide, current: InstanceOutput[], to: RolloutSide, mayRollBack: boolean, firstSlot = 0): Promise<RolloutResult> {
   const fixed = hasFixedPorts(to.spec);
   const surge = fixed ? 0 : to.spec.deploy.max_surge;
+  // When the previous release has no code of its own (it runs from the live stack directory,
+  // which may already hold the new code), replaced instances are only taken out of the pool, not
+  // stopped, until the rollout has succeeded: a rollback then needs no old code at all.
+  const keepRetired = from.keepOld === true && surge > 0;
+  const slots = current.map((i) => i.index);
   let old = [...current].sort((a, b) => a.index - b.index);
+  const parked: InstanceOutput[] = [];
   const fresh: InstanceOutput[] = [];
   const serving = () => [...fresh, ...old];
+  const st: FailState = { fresh, old, parked, slots };
   for (let slot = firstSlot; slot < to.spec.replicas; slot++) {
     const prev = old.find((i) => i.index === slot);
     let next: InstanceOutput;
     try {
       if (prev && surge === 0) {
         old = old.filter((i) => i !== prev);
+        st.old = old;
         route(deps, serving());
         await retire(deps, prev, from.spec, 'replaced (no surge)');
         next = await deps.start(to, slot, prev.ports);
@@ -96,25 +108,56 @@ async function rolling(deps: RolloutDeps, from: RolloutSide, current: InstanceOu
         next = await deps.start(to, slot, await deps.newPorts(to.spec));
       }
     } catch (e) {
-      return fail(deps, from, to, fresh, old, (e as Error).message, mayRollBack);
+      return fail(deps, from, to, st, (e as Error).message, mayRollBack);
     }
     fresh.push(next);
     route(deps, serving());
     if (prev && old.includes(prev)) {
       old = old.filter((i) => i !== prev);
+      st.old = old;
       route(deps, serving());
-      await retire(deps, prev, from.spec, `replaced by pid ${next.pid}`);
+      if (keepRetired) {
+        if (deps.traffic) await deps.traffic.drain(deps.service, prev, Duration.parse(from.spec.deploy.drain_timeout));
+        parked.push(prev);
+      } else await retire(deps, prev, from.spec, `replaced by pid ${next.pid}`);
     }
     const crashed = await firstDead(deps, fresh);
-    if (crashed) return fail(deps, from, to, fresh.filter((f) => f !== crashed), old, `instance ${crashed.index} (pid ${crashed.pid}) exited during the rollout`, mayRollBack, [crashed]);
+    if (crashed) {
+      fresh.splice(fresh.indexOf(crashed), 1);
+      return fail(deps, from, to, st, `instance ${crashed.index} (pid ${crashed.pid}) exited during the rollout`, mayRollBack, [crashed]);
+    }
     deps.progress(`instance ${slot + 1}/${to.spec.replicas} on the new release (pid ${next.pid})`);
+  }
+  // Stability window: a release that dies right after passing its checks is still rolled back.
+  const monitor = Duration.parse(to.spec.deploy.monitor).toMilliseconds();
+  const until = Date.now() + monitor;
+  while (Date.now() < until) {
+    await deps.sleep(Math.min(200, Math.max(0, until - Date.now())));
+    const crashed = await firstDead(deps, fresh);
+    if (crashed) {
+      fresh.splice(fresh.indexOf(crashed), 1);
+      return fail(deps, from, to, st, `instance ${crashed.index} (pid ${crashed.pid}) exited within ${to.spec.deploy.monitor} of the rollout`, mayRollBack, [crashed]);
+    }
   }
   for (const extra of old) {
     old = old.filter((i) => i !== extra);
+    st.old = old;
     route(deps, serving());
     await retire(deps, extra, from.spec, 'scaled down');
   }
+  for (const p of parked) await retire(deps, p, from.spec, 'rollout succeeded');
   return { ok: true, rolledBack: false, instances: fresh, standby: [] };
+}
+
+interface FailState {
+  /** New instances still running. */
+  fresh: InstanceOutput[];
+  /** Old instances still serving. */
+  old: InstanceOutput[];
+  /** Old instances out of the pool but still running (previous release without its own code). */
+  parked: InstanceOutput[];
+  /** Slots the previous release had. */
+  slots: number[];
 }
 
 async function firstDead(deps: RolloutDeps, list: InstanceOutput[]): Promise<InstanceOutput | undefined> {
@@ -122,32 +165,42 @@ async function firstDead(deps: RolloutDeps, list: InstanceOutput[]): Promise<Ins
   return undefined;
 }
 
-/** Stops the new instances and, when allowed, brings back the previous release in their slots. */
-async function fail(deps: RolloutDeps, from: RolloutSide, to: RolloutSide, fresh: InstanceOutput[], old: InstanceOutput[], reason: string, mayRollBack: boolean, dead: InstanceOutput[] = []): Promise<RolloutResult> {
+/**
+ * Stops the new release and, when allowed, brings the previous one back in every slot it had:
+ * parked instances return to the pool at once, missing slots are started from its code.
+ */
+async function fail(deps: RolloutDeps, from: RolloutSide, to: RolloutSide, st: FailState, reason: string, mayRollBack: boolean, dead: InstanceOutput[] = []): Promise<RolloutResult> {
   deps.progress(`rollout failed: ${reason}`);
   for (const d of dead) { await deps.stop(d, to.spec).catch(() => undefined); deps.releasePorts(d); }
   if (!to.spec.deploy.auto_rollback || !mayRollBack) {
-    route(deps, [...fresh, ...old]);
-    return { ok: false, rolledBack: false, instances: [...fresh, ...old], standby: [], reason };
+    const instances = [...st.fresh, ...st.old, ...st.parked];
+    route(deps, instances);
+    return { ok: false, rolledBack: false, instances, standby: [], reason };
   }
   deps.progress(`rolling back to the previous release${from.release !== null ? ` (v${from.release})` : ''}`);
-  route(deps, old.length ? old : fresh);
-  const restored: InstanceOutput[] = [...old];
-  for (const f of fresh) {
-    if (old.some((o) => o.index === f.index)) { await retire(deps, f, to.spec, 'rollback'); continue; }
+  const restored: InstanceOutput[] = [...st.old];
+  for (const p of st.parked) if (await deps.isRunning(p)) restored.push(p);
+  // Traffic goes to the previous release as soon as it has anything running.
+  route(deps, restored.length ? restored : st.fresh);
+  let fresh = [...st.fresh];
+  for (const slot of st.slots.sort((a, b) => a - b)) {
+    if (restored.some((r) => r.index === slot)) continue;
     try {
-      const back = await deps.start(from, f.index, await deps.newPorts(from.spec));
+      const back = await deps.start(from, slot, await deps.newPorts(from.spec));
       restored.push(back);
-      route(deps, [...restored, ...fresh.filter((x) => !restored.some((r) => r.index === x.index))]);
+      route(deps, restored);
     } catch (e) {
-      deps.progress(`could not restart instance ${f.index} of the previous release: ${(e as Error).message}; keeping the new one`);
-      restored.push(f);
-      continue;
+      deps.progress(`could not restart slot ${slot} of the previous release: ${(e as Error).message}`);
     }
-    route(deps, restored);
-    await retire(deps, f, to.spec, 'rollback');
+  }
+  if (restored.length === 0 && fresh.length) {
+    deps.progress('the previous release could not be started again; keeping the new instances');
+    route(deps, fresh);
+    return { ok: false, rolledBack: false, instances: fresh, standby: [], reason };
   }
   route(deps, restored);
+  for (const f of fresh) await retire(deps, f, to.spec, 'rollback');
+  fresh = [];
   return { ok: false, rolledBack: true, instances: restored.sort((a, b) => a.index - b.index), standby: [], reason };
 }
 
@@ -267,7 +320,8 @@ export function analyse(cand: InstanceTraffic, stable: InstanceTraffic | undefin
   if (stable && stable.latency.count >= c.min_requests) {
     const p95c = quantile(cand.latency, 0.95);
     const p95s = Math.max(1, quantile(stable.latency, 0.95));
-    if (p95c > c.max_p95_ratio * p95s) return `p95 latency ${p95c.toFixed(0)} ms vs ${p95s.toFixed(0)} ms on the stable set (limit ×${c.max_p95_ratio})`;
+    // A new process is cold (JIT, caches): differences below LATENCY_FLOOR_MS are noise, not a regression.
+    if (p95c > c.max_p95_ratio * p95s && p95c - p95s > LATENCY_FLOOR_MS) return `p95 latency ${p95c.toFixed(0)} ms vs ${p95s.toFixed(0)} ms on the stable set (limit ×${c.max_p95_ratio})`;
   }
   return undefined;
 }

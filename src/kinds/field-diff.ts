@@ -30,7 +30,7 @@ function collectChanges(before: Json | undefined, after: Json | undefined, path:
 /** Maps recurse; so does a map that appears or disappears as a whole, to show it key by key. */
 function walksAsMap(before: Json | undefined, after: Json | undefined): boolean {
   return (isObj(before) || before === undefined) && (isObj(after) || after === undefined) && (before !== undefined || after !== undefined)
-    && !(isEmptyObj(before) && after === undefined) && !(isEmptyObj(after) && before === undefined);
+    && !(after === undefined && isEmptyObj(before)) && !(before === undefined && isEmptyObj(after));
 }
 
 /** The keys of both maps, each once, sorted. Most maps compared have the same keys in the same order. */

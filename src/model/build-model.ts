@@ -47,7 +47,8 @@ export function buildModel(config: StackConfig, meta: { dir: string; configHash:
     }
   }
   if (diagnostics.length) return { diagnostics };
-  const sub = (s: string) => substitute(s, (r) => (r.kind === 'var' ? vars[r.name] : undefined), { unescape: false });
+  // Only variables are substituted here, and a variable reference contains `var`: most strings have none.
+  const sub = (s: string) => (s.includes('var') ? substitute(s, (r) => (r.kind === 'var' ? vars[r.name] : undefined), { unescape: false }) : s);
   const deep = (v: unknown): Json => {
     if (typeof v === 'string') return sub(v);
     if (Array.isArray(v)) return v.map(deep);
@@ -122,7 +123,7 @@ function serviceSpec(s: ServiceConfig): Record<string, unknown> {
     deploy: {
       strategy: s.deploy?.strategy ?? 'rolling', max_surge: s.deploy?.max_surge ?? 1, max_unavailable: s.deploy?.max_unavailable ?? 0,
       auto_rollback: s.deploy?.auto_rollback ?? true, progress_deadline: s.deploy?.progress_deadline ?? '60s',
-      keep_releases: s.deploy?.keep_releases ?? 10, drain_timeout: s.deploy?.drain_timeout ?? '30s',
+      keep_releases: s.deploy?.keep_releases ?? 10, drain_timeout: s.deploy?.drain_timeout ?? '30s', monitor: s.deploy?.monitor ?? '2s',
       blue_green: { keep_old_for: s.deploy?.blue_green?.keep_old_for ?? '5m' },
       canary: {
         steps: s.deploy?.canary?.steps?.map((st) => ({ weight: st.weight, pause: st.pause ?? '30s' })) ?? [{ weight: 10, pause: '30s' }, { weight: 50, pause: '30s' }],

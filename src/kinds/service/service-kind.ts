@@ -112,7 +112,7 @@ export class ServiceKind implements ResourceKind {
       releasePorts: (inst) => { for (const p of Object.values(inst.ports)) if (!Object.values(to.spec.ports).includes(p)) ctx.ports.release(p); },
       sleep: (ms) => ctx.sleep(ms),
       progress: (m) => ctx.progress(address, m),
-    }, from, current, to);
+    }, { ...from, keepOld: from.codeDir === ctx.dir }, current, to);
     const standby = result.standby.length
       ? { release: from.release, until: new Date(ctx.clock.now().getTime() + Duration.parse(to.spec.deploy.blue_green.keep_old_for).toMilliseconds()).toISOString(), instances: result.standby }
       : null;

@@ -34,7 +34,7 @@ export interface ServiceSpec {
   stop_grace: string;
   deploy: {
     strategy: 'rolling' | 'blue-green' | 'canary'; max_surge: number; max_unavailable: number; auto_rollback: boolean; progress_deadline: string;
-    keep_releases: number; drain_timeout: string; blue_green: { keep_old_for: string };
+    keep_releases: number; drain_timeout: string; monitor: string; blue_green: { keep_old_for: string };
     canary: { steps: { weight: number; pause: string }[]; max_error_rate: number; max_p95_ratio: number; min_requests: number };
   };
   user: string | null;
