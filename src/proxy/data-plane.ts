@@ -73,6 +73,34 @@ export interface DataPlaneMetrics {
   listeners: Record<string, { connections: number; activeConnections: number; bytesIn: number; bytesOut: number }>;
 }
 
+/** One line of the access log: per HTTP request, and per connection on a TCP listener. */
+export interface AccessLogEntry {
+  /** When the request started (ISO 8601, from the data plane's clock). */
+  time: string;
+  listener: string;
+  /** Route id; null when no route matched (404) and on TCP listeners. */
+  route: string | null;
+  /** Backend id of the last attempt; null when none was tried. */
+  backend: string | null;
+  /** HTTP method, or `TCP`. */
+  method: string;
+  /** Request path without the query string (queries may carry tokens). */
+  path: string;
+  /** Status sent to the client; 0 when none was (aborted, or TCP). */
+  status: number;
+  /** Bytes sent to the client for this response (head and body), or over the TCP connection. */
+  bytes: number;
+  durationMs: number;
+  /** Client address. */
+  client: string;
+  /** Backends tried (more than 1 after retries). */
+  tries: number;
+  /** Why the proxy answered itself or cut the exchange, e.g. `connect-failed`, `timeout-idle`. */
+  error?: string;
+}
+
+export type AccessLog = (entry: AccessLogEntry) => void;
+
 export interface DataPlane {
   /** Binds new listeners, closes removed ones (in-flight connections finish). */
   setListeners(listeners: Listener[]): Promise<void>;

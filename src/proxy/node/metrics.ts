@@ -57,6 +57,11 @@ export class TrafficCounter {
     this.count++;
   }
 
+  /** A TCP connection that reached its backend ended: no status class, no latency. */
+  finishConnection(): void {
+    this.inFlight--;
+  }
+
   snapshot(): TrafficMetrics {
     const latency: LatencyHistogram = { bounds: [...LATENCY_BOUNDS_MS], counts: [...this.counts], sum: this.sum, count: this.count };
     return {

@@ -23,7 +23,7 @@ interface HostTable {
   any: PrefixList | undefined;
 }
 
-const HOST_PATTERN = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$|^\[[0-9a-f:.]+\]$/;
+const HOST_PATTERN = /^(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$|^\[[0-9a-f:.]+\]$/;
 
 /** Checks routes; returns every problem found (empty when the set is valid). */
 export function validateRoutes(routes: readonly HttpRoute[]): string[] {
@@ -35,7 +35,7 @@ export function validateRoutes(routes: readonly HttpRoute[]): string[] {
     if (!r.id) problems.push('a route has an empty id; give every route a unique id');
     if (ids.has(r.id)) problems.push(`${where} is declared twice; route ids must be unique`);
     ids.add(r.id);
-    if (r.host !== null && !HOST_PATTERN.test(r.host.toLowerCase())) {
+    if (r.host !== null && !HOST_PATTERN.test(normalizeRouteHost(r.host))) {
       problems.push(`${where}: host "${r.host}" is not a host name; write e.g. app.lab.test or *.lab.test, or null for any host`);
     }
     if (!r.pathPrefix.startsWith('/')) problems.push(`${where}: path prefix "${r.pathPrefix}" must start with /`);
@@ -84,7 +84,7 @@ export class Router {
 
   /**
    * The route for a request on `listener`. `host` is lowercased without port (see
-   * normalizeRequestHost); `path` is the request target up to `?`.
+   * normalizeHost in http-head.ts); `path` is the request target up to `?`.
    */
   match(listener: string, host: string, path: string): HttpRoute | undefined {
     let table = this.tables.get(listener);
@@ -142,19 +142,4 @@ function matchPrefix(list: PrefixList, path: string): HttpRoute | undefined {
     if (next === 47 /* / */ || next === 63 /* ? */) return r;
   }
   return undefined;
-}
-
-/** `Example.COM:8080` → `example.com`, `[::1]:80` → `[::1]`; a trailing dot is dropped. */
-export function normalizeRequestHost(raw: string): string {
-  let h = raw;
-  if (h.charCodeAt(0) === 91 /* [ */) {
-    const end = h.indexOf(']');
-    h = end === -1 ? h : h.slice(0, end + 1);
-  } else {
-    const colon = h.indexOf(':');
-    if (colon !== -1) h = h.slice(0, colon);
-  }
-  if (h.charCodeAt(h.length - 1) === 46 /* . */) h = h.slice(0, -1);
-  // Most clients already send lowercase; avoid the copy then.
-  return /[A-Z]/.test(h) ? h.toLowerCase() : h;
 }

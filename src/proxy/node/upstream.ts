@@ -3,6 +3,12 @@
  * current owner (the request using it, or a tunnel); between requests the connection sits idle
  * in its backend's keep-alive pool with no owner, and anything the backend does then (data,
  * close) ends it. Installing listeners once keeps the per-request cost to a field assignment.
+ *
+ * Reads go into a buffer the connection reuses (net's `onread`), which skips an allocation and
+ * the stream machinery per read. The chunk handed to `onUpstreamData` is only valid during the
+ * call: an owner that keeps it, or a part of it, beyond the call (a write that did not reach
+ * the kernel at once keeps a reference) calls `lend()`, and the next read gets another buffer;
+ * `giveBack()` returns a lent buffer once nothing refers to it any more.
  */
 import net from 'node:net';
 
@@ -28,6 +34,9 @@ export interface UpstreamHome {
   upstreamClosed(conn: UpstreamConn): void;
 }
 
+/** Size of a connection's read buffer. */
+const READ_BUFFER_BYTES = 16 * 1024;
+
 export class UpstreamConn {
   readonly socket: net.Socket;
   owner: UpstreamOwner | null;
@@ -39,19 +48,27 @@ export class UpstreamConn {
   /** When the connect started (the proxy's coarse clock). */
   readonly connectStartedAt: number;
   private error: Error | undefined;
+  private readBuffer: Buffer | null = null;
+  private spare: Buffer | null = null;
 
   constructor(home: UpstreamHome, host: string, port: number, owner: UpstreamOwner, now: number) {
     this.owner = owner;
     this.connectStartedAt = now;
-    const socket = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
+    const socket = net.connect({
+      host, port, allowHalfOpen: true, noDelay: true,
+      onread: {
+        buffer: () => (this.readBuffer ??= this.takeSpare() ?? Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)),
+        callback: (n: number, buf: Uint8Array) => {
+          if (this.owner) this.owner.onUpstreamData(this, (buf as Buffer).subarray(0, n));
+          else socket.destroy(); // an idle connection must not speak
+          return true;
+        },
+      },
+    });
     this.socket = socket;
     socket.on('connect', () => {
       this.connected = true;
       this.owner?.onUpstreamConnect(this);
-    });
-    socket.on('data', (chunk: Buffer) => {
-      if (this.owner) this.owner.onUpstreamData(this, chunk);
-      else socket.destroy(); // an idle connection must not speak
     });
     socket.on('end', () => {
       if (this.owner) this.owner.onUpstreamEnd(this);
@@ -65,6 +82,28 @@ export class UpstreamConn {
       home.upstreamClosed(this);
       owner?.onUpstreamClose(this, this.error);
     });
+  }
+
+  /**
+   * The owner keeps a reference to the last chunk: the next read goes into another buffer.
+   * Returns the lent buffer (null when it was lent already).
+   */
+  lend(): Buffer | null {
+    const b = this.readBuffer;
+    this.readBuffer = null;
+    return b;
+  }
+
+  /** A lent buffer nothing refers to any more. */
+  giveBack(b: Buffer): void {
+    if (this.readBuffer === null) this.readBuffer = b;
+    else this.spare ??= b;
+  }
+
+  private takeSpare(): Buffer | null {
+    const b = this.spare;
+    this.spare = null;
+    return b;
   }
 
   destroy(): void {

@@ -1,0 +1,296 @@
+/**
+ * The built-in data plane: an HTTP/1.1 and TCP reverse proxy in one Node process.
+ *
+ * It speaks HTTP/1.1 on raw sockets instead of going through node:http: one parse of each head,
+ * the response head forwarded as received when nothing in it must change, no per-request
+ * IncomingMessage/ServerResponse/ClientRequest objects, and keep-alive connections to backends
+ * kept per backend. That is what lets one Node thread get within reach of HAProxy (see
+ * bench/proxy-throughput.bench.ts).
+ *
+ *   const proxy = new NodeProxy({ logger, accessLog: accessLogToLogger(logger) });
+ *   await proxy.setListeners([{ name: 'web', protocol: 'http', host: '127.0.0.1', port: 8080 }]);
+ *   proxy.setPool('web', [{ id: 'web/0@v7', host: '127.0.0.1', port: 4000, weight: 100 }]);
+ *   proxy.setRoutes([{ id: 'web', host: 'web.lab.test', pathPrefix: '/', listeners: [], pool: 'web', ... }]);
+ *
+ * Timeouts are checked on one timer every `timerResolution`, so they fire up to that much late.
+ */
+import net from 'node:net';
+import { systemClock, type Clock } from '../../util/clock.js';
+import { Duration } from '../../util/duration.js';
+import { silentLogger, type Logger } from '../../util/logger.js';
+import type { AccessLog, Backend, DataPlane, DataPlaneMetrics, HttpRoute, Listener } from '../data-plane.js';
+import { HttpSession } from './http-session.js';
+import { ListenerRuntime, ProxyCore, type ProxySettings } from './proxy-core.js';
+import { TcpSession } from './tcp-forward.js';
+
+export interface NodeProxyOptions {
+  /** Operational messages (ejections, bind errors). Default: silent. */
+  logger?: Logger;
+  /** Time of access log entries. Default: the system clock. */
+  clock?: Clock;
+  /** One entry per request and per TCP connection. Default: off. */
+  accessLog?: AccessLog;
+  /** Backends one request may try when connects fail (nothing sent yet). Default 3. */
+  maxTries?: number;
+  /** First ejection after a failed connect; doubles per consecutive ejection. Default 2s. */
+  ejectFor?: Duration;
+  /** Longest ejection. Default 30s. */
+  maxEjectFor?: Duration;
+  /** An idle keep-alive client connection closes after this. Default 60s. */
+  clientIdleTimeout?: Duration;
+  /** A request head must be complete within this (else 408). Default 10s. */
+  requestHeadTimeout?: Duration;
+  /** Largest request or response head (431 / 502 beyond). Default 64 KiB. */
+  maxHeadBytes?: number;
+  /** Open connections per backend; further requests wait for one. Default 1024. */
+  maxConnectionsPerBackend?: number;
+  /** Idle keep-alive connections kept per backend. Default 128. */
+  maxIdlePerBackend?: number;
+  /**
+   * An idle backend connection is closed after this. Default 4s: below the 5 s keep-alive
+   * timeout of Node's http server, so the proxy closes first.
+   */
+  backendIdleTimeout?: Duration;
+  /** Keep X-Forwarded-Proto/-Host sent by the client (only behind a proxy you trust). Default false. */
+  trustForwardedHeaders?: boolean;
+  /** How often timeouts are checked. Default 50ms. */
+  timerResolution?: Duration;
+}
+
+function settingsFrom(o: NodeProxyOptions): ProxySettings {
+  const ms = (d: Duration | undefined, dflt: number) => (d === undefined ? dflt : d.toMilliseconds());
+  const s: ProxySettings = {
+    maxTries: o.maxTries ?? 3,
+    ejectForMs: ms(o.ejectFor, 2000),
+    maxEjectForMs: ms(o.maxEjectFor, 30_000),
+    clientIdleTimeoutMs: ms(o.clientIdleTimeout, 60_000),
+    requestHeadTimeoutMs: ms(o.requestHeadTimeout, 10_000),
+    maxHeadBytes: o.maxHeadBytes ?? 64 * 1024,
+    maxConnectionsPerBackend: o.maxConnectionsPerBackend ?? 1024,
+    maxIdlePerBackend: o.maxIdlePerBackend ?? 128,
+    backendIdleTimeoutMs: ms(o.backendIdleTimeout, 4000),
+    trustForwardedHeaders: o.trustForwardedHeaders ?? false,
+    timerResolutionMs: ms(o.timerResolution, 50),
+  };
+  const problems: string[] = [];
+  if (!Number.isInteger(s.maxTries) || s.maxTries < 1) problems.push(`maxTries must be a whole number of at least 1, found ${s.maxTries}`);
+  for (const k of ['maxHeadBytes', 'maxConnectionsPerBackend'] as const) {
+    if (!Number.isInteger(s[k]) || s[k] < 1) problems.push(`${k} must be a whole number of at least 1, found ${s[k]}`);
+  }
+  if (!Number.isInteger(s.maxIdlePerBackend) || s.maxIdlePerBackend < 0) problems.push(`maxIdlePerBackend must be a whole number, found ${s.maxIdlePerBackend}`);
+  for (const k of ['ejectForMs', 'maxEjectForMs', 'clientIdleTimeoutMs', 'requestHeadTimeoutMs', 'backendIdleTimeoutMs', 'timerResolutionMs'] as const) {
+    if (!(s[k] > 0)) problems.push(`${k.replace(/Ms$/, '')} must be longer than 0`);
+  }
+  if (problems.length) throw new Error(`invalid NodeProxy options:\n- ${problems.join('\n- ')}`);
+  return s;
+}
+
+function validateListeners(listeners: readonly Listener[]): string[] {
+  const problems: string[] = [];
+  const names = new Set<string>();
+  const addresses = new Map<string, string>();
+  for (const l of listeners) {
+    const where = `listener "${l.name}"`;
+    if (!l.name) problems.push('a listener has an empty name; name every listener');
+    if (names.has(l.name)) problems.push(`${where} is declared twice; listener names must be unique`);
+    names.add(l.name);
+    if (l.protocol !== 'http' && l.protocol !== 'tcp') problems.push(`${where}: protocol "${String((l as { protocol: unknown }).protocol)}" is not one of http, tcp`);
+    if (!l.host) problems.push(`${where} has no host; give the address to bind, e.g. 127.0.0.1`);
+    if (!Number.isInteger(l.port) || l.port < 0 || l.port > 65535) problems.push(`${where}: port must be a whole number from 0 to 65535, found ${l.port}`);
+    if (l.port !== 0) {
+      const key = `${l.host}:${l.port}`;
+      const other = addresses.get(key);
+      if (other !== undefined) problems.push(`listeners "${other}" and "${l.name}" both bind ${key}; give one of them another port`);
+      addresses.set(key, l.name);
+    }
+    if (l.protocol === 'tcp') {
+      if (!l.pool) problems.push(`${where}: a tcp listener needs the pool it forwards to`);
+      if (!(l.connectTimeout.toMilliseconds() > 0)) problems.push(`${where}: connect timeout must be longer than 0`);
+      if (!(l.idleTimeout.toMilliseconds() > 0)) problems.push(`${where}: idle timeout must be longer than 0`);
+      if (l.balance !== undefined && l.balance !== 'round-robin' && l.balance !== 'least-connections') {
+        problems.push(`${where}: balance "${String(l.balance)}" is not one of round-robin, least-connections`);
+      }
+    }
+  }
+  return problems;
+}
+
+function sameBinding(a: Listener, b: Listener): boolean {
+  return a.protocol === b.protocol && a.host === b.host && a.port === b.port;
+}
+
+export class NodeProxy implements DataPlane {
+  private readonly core: ProxyCore;
+  /** Listeners by name (bound and serving). */
+  private readonly listeners = new Map<string, ListenerRuntime>();
+  /** Every runtime with open connections, including closed listeners that still have some. */
+  private readonly runtimes = new Set<ListenerRuntime>();
+  private readonly ticker: NodeJS.Timeout;
+  private lastSweep = 0;
+  private listenerChange: Promise<void> = Promise.resolve();
+  private closed: Promise<void> | undefined;
+
+  constructor(options: NodeProxyOptions = {}) {
+    this.core = new ProxyCore(settingsFrom(options), options.logger ?? silentLogger, options.clock ?? systemClock, options.accessLog);
+    this.ticker = setInterval(() => this.tick(), this.core.settings.timerResolutionMs);
+    this.ticker.unref();
+  }
+
+  setListeners(listeners: Listener[]): Promise<void> {
+    const next = this.listenerChange.then(() => this.applyListeners(listeners));
+    this.listenerChange = next.catch(() => undefined);
+    return next;
+  }
+
+  private async applyListeners(listeners: Listener[]): Promise<void> {
+    if (this.core.closing) throw new Error('the proxy is closed; create a new one');
+    const problems = validateListeners(listeners);
+    if (problems.length) throw new Error(`invalid listeners:\n- ${problems.join('\n- ')}`);
+    const wanted = new Map(listeners.map((l) => [l.name, l]));
+    for (const [name, rt] of this.listeners) {
+      const l = wanted.get(name);
+      if (l !== undefined && sameBinding(l, rt.config)) {
+        rt.config = l; // pool, timeouts and balance of a tcp listener apply to new connections
+        continue;
+      }
+      this.listeners.delete(name);
+      this.retire(rt);
+    }
+    const failures: string[] = [];
+    await Promise.all(listeners.filter((l) => !this.listeners.has(l.name)).map(async (l) => {
+      try {
+        this.listeners.set(l.name, await this.bind(l));
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        const why = err.code === 'EADDRINUSE' ? 'the address is in use by another process or listener'
+          : err.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)'
+            : err.code === 'EADDRNOTAVAIL' ? 'no interface has that address' : err.message;
+        failures.push(`listener "${l.name}" cannot bind ${l.host}:${l.port}: ${why}`);
+      }
+    }));
+    if (failures.length) {
+      for (const f of failures) this.core.logger.log('error', 'listener not bound', { message: f });
+      throw new Error(failures.join('\n'));
+    }
+  }
+
+  private bind(l: Listener): Promise<ListenerRuntime> {
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: l.protocol === 'tcp' });
+    const rt = new ListenerRuntime(l, server);
+    server.on('connection', (socket: net.Socket) => {
+      if (rt.closing || this.core.closing) {
+        socket.destroy();
+        return;
+      }
+      if (rt.config.protocol === 'http') new HttpSession(this.core, rt, socket);
+      else new TcpSession(this.core, rt, socket);
+    });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: l.host, port: l.port, backlog: 1024 }, () => {
+        server.off('error', reject);
+        server.on('error', (e) => this.core.logger.log('error', 'listener error', { listener: l.name, message: e.message }));
+        this.runtimes.add(rt);
+        resolve(rt);
+      });
+    });
+  }
+
+  /** Stops accepting; open connections finish their current exchange (tcp: until they close). */
+  private retire(rt: ListenerRuntime): void {
+    rt.closing = true;
+    rt.server.close();
+    for (const s of rt.sessions) s.listenerClosing();
+  }
+
+  setRoutes(routes: HttpRoute[]): void {
+    this.core.setRoutes(routes);
+  }
+
+  setPool(pool: string, backends: Backend[]): void {
+    const left = this.core.pools.set(pool, backends);
+    for (const b of left) {
+      if (b.inFlight > 0) this.core.logger.log('info', 'backend draining', { backend: b.id, pool, inFlight: b.inFlight });
+    }
+  }
+
+  async drain(backendId: string, timeout: Duration): Promise<{ drained: boolean; abandoned: number }> {
+    const b = this.core.pools.backends.get(backendId);
+    if (b === undefined) return { drained: true, abandoned: 0 };
+    b.startDraining();
+    if (b.inFlight === 0) return { drained: true, abandoned: 0 };
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(resolve, timeout.toMilliseconds(), 'timeout'); });
+    const outcome = await Promise.race([b.whenIdle().then(() => 'idle' as const), timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'idle') return { drained: true, abandoned: 0 };
+    // Put back into service meanwhile (a later setPool listed it again): leave its requests alone.
+    if (b.inPool && !b.draining) return { drained: false, abandoned: 0 };
+    const abandoned = b.abortAll('drained');
+    this.core.logger.log('warn', 'drain timed out', { backend: b.id, pool: b.pool, timeout: timeout.toString(), abandoned });
+    return { drained: false, abandoned };
+  }
+
+  metrics(): DataPlaneMetrics {
+    const now = performance.now();
+    const out: DataPlaneMetrics = { routes: {}, backends: {}, listeners: {} };
+    for (const [id, c] of this.core.routeMetrics()) out.routes[id] = c.snapshot();
+    for (const b of this.core.pools.backends.values()) {
+      out.backends[b.id] = { ...b.metrics.snapshot(), pool: b.pool, ejected: b.isEjected(now), draining: b.draining || !b.inPool };
+    }
+    for (const rt of this.runtimes) {
+      if (this.listeners.get(rt.name) !== rt && this.listeners.has(rt.name)) continue;
+      let bytesIn = rt.counter.closedBytesIn;
+      let bytesOut = rt.counter.closedBytesOut;
+      for (const s of rt.sessions) {
+        bytesIn += s.socket.bytesRead;
+        bytesOut += s.socket.bytesWritten;
+      }
+      out.listeners[rt.name] = { connections: rt.counter.connections, activeConnections: rt.counter.active, bytesIn, bytesOut };
+    }
+    return out;
+  }
+
+  address(listener: string): { host: string; port: number } | undefined {
+    const a = this.listeners.get(listener)?.server.address();
+    return a !== null && typeof a === 'object' ? { host: a.address, port: a.port } : undefined;
+  }
+
+  /** Stops at once: closes listeners, cuts open connections and requests. Drain first for a graceful stop. */
+  close(): Promise<void> {
+    this.closed ??= this.shutdown();
+    return this.closed;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.core.closing = true;
+    clearInterval(this.ticker);
+    await this.listenerChange;
+    const closing: Promise<void>[] = [];
+    for (const rt of this.runtimes) {
+      rt.closing = true;
+      if (rt.server.listening) closing.push(new Promise((resolve) => rt.server.close(() => resolve())));
+      for (const s of rt.sessions) s.socket.destroy();
+    }
+    for (const b of this.core.pools.backends.values()) {
+      b.abortAll('shutdown');
+      b.closeIdle(Number.POSITIVE_INFINITY, 0);
+    }
+    this.listeners.clear();
+    await Promise.all(closing);
+    this.runtimes.clear();
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    this.core.now = now;
+    for (const rt of this.runtimes) {
+      for (const s of rt.sessions) s.check(now);
+      if (rt.closing && rt.sessions.size === 0) this.runtimes.delete(rt);
+    }
+    if (now - this.lastSweep >= 1000) {
+      this.lastSweep = now;
+      for (const b of this.core.pools.backends.values()) b.closeIdle(now, this.core.settings.backendIdleTimeoutMs);
+    }
+  }
+}

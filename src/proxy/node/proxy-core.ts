@@ -1,0 +1,149 @@
+/**
+ * What the connection handlers of one NodeProxy share: settings, the current routes and pools,
+ * counters, the coarse clock, the logger and the access log. Owned by NodeProxy; handlers keep
+ * a reference to it instead of to the proxy, so they see route and pool changes at once.
+ */
+import type net from 'node:net';
+import type { Clock } from '../../util/clock.js';
+import type { Logger } from '../../util/logger.js';
+import type { AccessLog, HttpRoute, Listener } from '../data-plane.js';
+import { ListenerCounter, TrafficCounter } from './metrics.js';
+import { PoolTable, type BackendState } from './pool.js';
+import { Router } from './router.js';
+import type { UpstreamConn } from './upstream.js';
+
+export interface ProxySettings {
+  maxTries: number;
+  ejectForMs: number;
+  maxEjectForMs: number;
+  clientIdleTimeoutMs: number;
+  requestHeadTimeoutMs: number;
+  maxHeadBytes: number;
+  maxConnectionsPerBackend: number;
+  maxIdlePerBackend: number;
+  backendIdleTimeoutMs: number;
+  trustForwardedHeaders: boolean;
+  timerResolutionMs: number;
+}
+
+/** An open client connection of a listener. */
+export interface Session {
+  readonly socket: net.Socket;
+  /** Called every timer tick with the coarse clock. */
+  check(now: number): void;
+  /** The listener is closing: end the connection once its current exchange is done. */
+  listenerClosing(): void;
+}
+
+export class ListenerRuntime {
+  readonly sessions = new Set<Session>();
+  readonly counter = new ListenerCounter();
+  closing = false;
+
+  constructor(public config: Listener, readonly server: net.Server) {}
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  opened(s: Session): void {
+    this.sessions.add(s);
+    this.counter.connections++;
+    this.counter.active++;
+  }
+
+  closed(s: Session): void {
+    if (!this.sessions.delete(s)) return;
+    this.counter.active--;
+    this.counter.closedBytesIn += s.socket.bytesRead;
+    this.counter.closedBytesOut += s.socket.bytesWritten;
+  }
+}
+
+export class ProxyCore {
+  /** Coarse monotonic time in milliseconds (performance.now() at the last timer tick). */
+  now = performance.now();
+  router = new Router([]);
+  readonly pools: PoolTable;
+  closing = false;
+  private readonly routeCounters = new Map<string, TrafficCounter>();
+  private corked: net.Socket[] = [];
+  /** Read buffers lent to corked writes: connection, buffer, socket written to (triples). */
+  private lent: (UpstreamConn | Buffer | net.Socket)[] = [];
+  private flushScheduled = false;
+  private readonly flush = () => {
+    this.flushScheduled = false;
+    const socks = this.corked;
+    this.corked = [];
+    for (let i = 0; i < socks.length; i++) (socks[i] as net.Socket).uncork();
+    const lent = this.lent;
+    this.lent = [];
+    for (let i = 0; i < lent.length; i += 3) {
+      const sock = lent[i + 2] as net.Socket;
+      // Written out whole: the kernel has the bytes and the buffer can take the next read.
+      if (!sock.destroyed && sock.writableLength === 0) (lent[i] as UpstreamConn).giveBack(lent[i + 1] as Buffer);
+    }
+  };
+
+  constructor(
+    readonly settings: ProxySettings,
+    readonly logger: Logger,
+    readonly clock: Clock,
+    readonly accessLog: AccessLog | undefined,
+  ) {
+    this.pools = new PoolTable({
+      maxConnections: settings.maxConnectionsPerBackend,
+      maxIdle: settings.maxIdlePerBackend,
+      ejectForMs: settings.ejectForMs,
+      maxEjectForMs: settings.maxEjectForMs,
+      now: () => this.now,
+    });
+  }
+
+  /**
+   * Holds the writes to `sock` until the end of this event-loop turn (cork), when every socket
+   * held this way is flushed (one writev each). Reading every ready socket before writing any
+   * is how HAProxy works too: the peers woken by the writes then do not preempt the proxy in
+   * the middle of a batch. Order is kept (the writes queue in the socket), and `end()` flushes.
+   */
+  batch(sock: net.Socket): void {
+    if (sock.writableCorked !== 0) return;
+    sock.cork();
+    this.corked.push(sock);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  /** `conn`'s last chunk went into a write to `sock` that has not reached the kernel yet. */
+  lend(conn: UpstreamConn, sock: net.Socket): void {
+    const buf = conn.lend();
+    if (buf !== null) this.lent.push(conn, buf, sock);
+  }
+
+  setRoutes(routes: HttpRoute[]): void {
+    this.router = new Router(routes);
+    const ids = new Set(routes.map((r) => r.id));
+    for (const id of [...this.routeCounters.keys()]) if (!ids.has(id)) this.routeCounters.delete(id);
+    for (const id of ids) if (!this.routeCounters.has(id)) this.routeCounters.set(id, new TrafficCounter());
+  }
+
+  routeCounter(id: string): TrafficCounter {
+    let c = this.routeCounters.get(id);
+    if (!c) this.routeCounters.set(id, (c = new TrafficCounter()));
+    return c;
+  }
+
+  routeMetrics(): Map<string, TrafficCounter> {
+    return this.routeCounters;
+  }
+
+  /** A connect to `b` failed; ejects it (and says so once) unless it is ejected already. */
+  connectFailed(b: BackendState, why: string): void {
+    if (b.connectFailed(this.now)) {
+      const forMs = Math.round(b.ejectedUntil - this.now);
+      this.logger.log('warn', 'backend ejected', { backend: b.id, pool: b.pool, address: `${b.host}:${b.port}`, reason: why, ejectedForMs: forMs, ejections: b.ejections });
+    }
+  }
+}
