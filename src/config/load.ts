@@ -5,12 +5,13 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { Document, LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Alias, type Node, type ParsedNode } from 'yaml';
+import { Document, LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Alias, type ParsedNode } from 'yaml';
 import { hasErrors, type Diagnostic } from './diagnostic.js';
+import { fastReadYaml } from './fast-yaml.js';
 import { StackSchema, type StackConfig } from './schema.js';
-import { semanticChecks } from './semantic-checks.js';
+import { semanticChecks, type Locate } from './semantic-checks.js';
 import { SourceMap } from './source.js';
-import { SchemaValidator, type SchemaNode } from './validate-schema.js';
+import { plainTree, SchemaValidator, yamlTree, type SchemaNode } from './validate-schema.js';
 import { loadTypeScriptStack } from './load-typescript.js';
 
 /** Stack files larger than this are refused before parsing: a stack file is hand-written. */
@@ -68,8 +69,23 @@ export async function loadStack(target: string): Promise<LoadedStack> {
   return parseStackText(bytes, file, dir);
 }
 
-/** Parses and validates stack text; exported for tests and the fuzzer. */
-export function parseStackText(bytes: Buffer | string, file: string, dir = path.dirname(path.resolve(file))): LoadedStack {
+export interface ParseOptions {
+  /**
+   * Skip the fast path and parse with positions even when the text has no problem. The result
+   * is the same either way (test/config/fast-path.test.ts holds them to that). Default false.
+   */
+  precise?: boolean;
+}
+
+/**
+ * Parses and validates stack text; exported for tests and the fuzzer.
+ *
+ * Two paths with one result. The fast path reads the text without positions (fast-yaml.ts) and
+ * validates the plain values; when there is no problem at all, that is the answer, and no
+ * position is needed. Any problem, or text the fast reader declines, takes the precise path:
+ * the `yaml` library with positions, which locates every diagnostic.
+ */
+export function parseStackText(bytes: Buffer | string, file: string, dir = path.dirname(path.resolve(file)), options: ParseOptions = {}): LoadedStack {
   const fail = (d: Diagnostic): LoadedStack => ({ diagnostics: [d], file, dir, configHash: '' });
   let text: string;
   if (typeof bytes === 'string') text = bytes;
@@ -83,8 +99,12 @@ export function parseStackText(bytes: Buffer | string, file: string, dir = path.
     }
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (text.trim() === '' || text.split('\n').every((l) => l.trim() === '' || l.trim().startsWith('#'))) {
+  if (!hasContent(text)) {
     return fail(diag(file, 'empty-file', 'the stack file is empty', 'add at least `stack: NAME`, or run `groundwork init` for a commented starter', { expected: 'a map with at least `stack:`', found: 'nothing' }));
+  }
+  if (!options.precise) {
+    const fast = loadFast(text, file, dir);
+    if (!('declined' in fast)) return fast;
   }
   const counter = new LineCounter();
   // logLevel error: problems become diagnostics; yaml must not print warnings of its own to stderr.
@@ -115,6 +135,39 @@ export function parseStackText(bytes: Buffer | string, file: string, dir = path.
   return validateDocument(doc, file, dir, source);
 }
 
+const LINE_INDENT = /[^\S\n]*/y;
+
+/** Whether some line (split at LF) has more than white space and a comment. */
+function hasContent(text: string): boolean {
+  for (let start = 0; start <= text.length;) {
+    const nl = text.indexOf('\n', start);
+    const end = nl === -1 ? text.length : nl;
+    LINE_INDENT.lastIndex = start;
+    LINE_INDENT.test(text);
+    const first = LINE_INDENT.lastIndex;
+    if (first < end && text[first] !== '#') return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+const NO_POSITION = { line: 1, column: 1 };
+
+/**
+ * The fast path: the loaded stack when the fast reader reads the text and finds no problem at
+ * all, else why not (then the precise path has the answer, with positions). Exported for tests.
+ */
+export function loadFast(text: string, file: string, dir: string): LoadedStack | { declined: string } {
+  const read = fastReadYaml(text);
+  if ('declined' in read) return read;
+  // Quiet: a problem sends the text to the precise path, which describes and locates it.
+  const validator = new SchemaValidator(plainTree(file), true);
+  validator.validate(StackSchema as unknown as SchemaNode, read.value, []);
+  if (validator.problems > 0) return { declined: `the schema reports ${validator.problems} problem(s)` };
+  const loaded = finish(read.value, [], file, dir, () => NO_POSITION);
+  return loaded.diagnostics.length > 0 ? { declined: `the checks report ${loaded.diagnostics.length} problem(s)` } : loaded;
+}
+
 /** Offset of the quote that opens the unterminated quoted scalar running up to `end`. */
 function openingQuote(text: string, end: number, quote: string): number | undefined {
   for (let i = Math.min(end, text.length) - 1; i >= 0; i--) {
@@ -141,8 +194,8 @@ function yamlFix(code: string): string {
 
 function validateDocument(doc: Document, file: string, dir: string, source: SourceMap | undefined): LoadedStack {
   const sm = source ?? new SourceMap(file, new LineCounter());
-  const validator = new SchemaValidator(doc as Document.Parsed, sm);
-  validator.validate(StackSchema as unknown as SchemaNode, doc.contents, [], doc.contents as Node | null);
+  const validator = new SchemaValidator(yamlTree(doc as Document.Parsed, sm));
+  validator.validate(StackSchema as unknown as SchemaNode, doc.contents, [], doc.contents);
   let value: unknown;
   const recursive = recursiveAliases(doc);
   for (const r of recursive) {
@@ -155,7 +208,7 @@ function validateDocument(doc: Document, file: string, dir: string, source: Sour
   } catch (e) {
     validator.report('invalid-value', null, [], `the document cannot be read: ${(e as Error).message}`, { fix: 'reduce the use of anchors and aliases' });
   }
-  const locate = (p: (string | number)[], key = false) => {
+  const locate: Locate = (p, key = false) => {
     let node: unknown = doc.contents;
     let last: unknown = node;
     for (const seg of p) {
@@ -173,9 +226,14 @@ function validateDocument(doc: Document, file: string, dir: string, source: Sour
     }
     return sm.position((last as ParsedNode | null)?.range?.[0]);
   };
-  const diagnostics = [...validator.diagnostics, ...semanticChecks(value, file, locate)];
+  return finish(value, validator.diagnostics, file, dir, locate);
+}
+
+/** Adds the checks that need the whole document to the schema's diagnostics, and hashes the config. */
+function finish(value: unknown, schemaDiagnostics: Diagnostic[], file: string, dir: string, locate: Locate): LoadedStack {
+  const diagnostics = [...schemaDiagnostics, ...semanticChecks(value, file, locate)];
   diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
-  const configHash = createHash('sha256').update(canonicalJson(value)).digest('hex');
+  const configHash = canonicalJsonSha256(value);
   return { config: hasErrors(diagnostics) ? undefined : (value as StackConfig), diagnostics, file, dir, configHash };
 }
 
@@ -197,12 +255,82 @@ function recursiveAliases(doc: Document): { alias: Alias; path: string[] }[] {
   return found;
 }
 
-/** JSON with sorted keys, so equal values hash equally. */
+/** JSON with sorted keys, so equal values hash equally. Keys whose value is undefined are left out. */
 export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  if (typeof v !== 'object' || v === null) return JSON.stringify(v ?? null);
+  const chunks: string[] = [];
+  const w = new CanonicalJsonWriter((text) => chunks.push(text));
+  w.value(v, false);
+  chunks.push(w.text);
+  return chunks.join('');
+}
+
+/**
+ * sha256 (hex) of canonicalJson(v), fed to the hash piece by piece: a plan of thousands of steps
+ * is megabytes of JSON, which need not exist as one string.
+ */
+export function canonicalJsonSha256(v: unknown): string {
+  const hash = createHash('sha256');
+  const w = new CanonicalJsonWriter((text) => hash.update(text));
+  w.value(v, false);
+  hash.update(w.text);
+  return hash.digest('hex');
+}
+
+/**
+ * Writes canonical JSON by concatenation and hands the text over every 64 KiB, so no string is
+ * built out of millions of pieces. A map whose keys are already in order and whose values are
+ * all plain (a spec's env, ports, timeouts) is written by one call of JSON.stringify.
+ */
+class CanonicalJsonWriter {
+  text = '';
+
+  constructor(private readonly flush: (text: string) => void) {}
+
+  value(v: unknown, inList: boolean): void {
+    if (typeof v !== 'object' || v === null) {
+      // JSON.stringify writes nothing for a function or a symbol: an empty item in a list, else "undefined".
+      const s = JSON.stringify(v ?? null) as string | undefined;
+      this.text += s ?? (inList ? '' : 'undefined');
+      if (this.text.length > 65536) { this.flush(this.text); this.text = ''; }
+      return;
+    }
+    if (Array.isArray(v)) {
+      this.text += '[';
+      for (let i = 0; i < v.length; i++) {
+        if (i > 0) this.text += ',';
+        // A hole leaves the item empty, as Array.prototype.join does.
+        if (i in v) this.value(v[i], true);
+      }
+      this.text += ']';
+      return;
+    }
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o);
+    let sorted = true;
+    let flat = Object.getPrototypeOf(o) === Object.prototype;
+    for (let i = 0; i < keys.length; i++) {
+      if (i > 0 && (keys[i - 1] as string) >= (keys[i] as string)) sorted = false;
+      const x = o[keys[i] as string];
+      const t = typeof x;
+      if ((t === 'object' && x !== null) || t === 'function' || t === 'symbol' || t === 'bigint') flat = false;
+    }
+    // Here JSON.stringify writes what the loop below would: strings, numbers, booleans and null as
+    // JSON, undefined values left out, and no toJSON (inherited from Object.prototype: none).
+    if (sorted && flat) {
+      this.text += JSON.stringify(o);
+      return;
+    }
+    if (!sorted) keys.sort();
+    this.text += '{';
+    let first = true;
+    for (const k of keys) {
+      const x = o[k];
+      if (x === undefined) continue;
+      this.text += first ? `${JSON.stringify(k)}:` : `,${JSON.stringify(k)}:`;
+      first = false;
+      this.value(x, false);
+    }
+    this.text += '}';
   }
-  return JSON.stringify(v ?? null);
 }

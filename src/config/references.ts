@@ -22,6 +22,8 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 export function findReferences(value: string): ReferenceMatch[] {
   const out: ReferenceMatch[] = [];
+  // Every match of REF contains `${`; most strings have none (checked for every string of a stack).
+  if (!value.includes('${')) return out;
   for (const m of value.matchAll(REF)) {
     if (m[1] === '$') continue; // escaped
     out.push({ text: m[0], offset: m.index ?? 0, ...parseReference(m[2] ?? '') });
@@ -54,6 +56,7 @@ export const REFERENCE_FORMS = '${port.NAME}, ${var.NAME}, ${secret.NAME}, ${vol
  * last substitution (at run time) does that. Unknown forms are left as written.
  */
 export function substitute(value: string, resolve: (ref: Reference) => string | undefined, opts: { unescape: boolean }): string {
+  if (!value.includes('${')) return value;
   return value.replace(REF, (whole, esc: string, body: string) => {
     if (esc === '$') return opts.unescape ? whole.slice(1) : whole;
     const { ref } = parseReference(body);

@@ -33,11 +33,27 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
   const ctx: Ctx = { file, locate, out: [] };
   if (!isObj(doc)) return ctx.out;
   const services = isObj(doc.services) ? doc.services : {};
+  // Lists for suggestions (in document order), sets for membership: a large stack has thousands.
   const serviceNames = Object.keys(services);
   const varNames = keysOf(doc.variables);
   const secretNames = keysOf(doc.secrets);
   const volumeNames = keysOf(doc.volumes);
-  const portsOf = (svc: string): string[] => keysOf((services[svc] as Record<string, unknown> | undefined)?.ports);
+  const serviceSet = new Set(serviceNames);
+  const varSet = new Set(varNames);
+  const secretSet = new Set(secretNames);
+  const volumeSet = new Set(volumeNames);
+  const portNames = new Map<string, { names: string[]; set: Set<string> }>();
+  const portsEntry = (svc: string) => {
+    let e = portNames.get(svc);
+    if (!e) {
+      const names = keysOf((services[svc] as Record<string, unknown> | undefined)?.ports);
+      e = { names, set: new Set(names) };
+      portNames.set(svc, e);
+    }
+    return e;
+  };
+  const portsOf = (svc: string): string[] => portsEntry(svc).names;
+  const hasPort = (svc: string, port: string): boolean => portsEntry(svc).set.has(port);
   const edges = new Map<string, Set<string>>();
   const edge = (from: string, to: string) => { if (!edges.has(from)) edges.set(from, new Set()); edges.get(from)?.add(to); };
 
@@ -53,23 +69,23 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
         push(ctx, path, { code: 'dangling-reference', message: `${m.text} refers to ${what} \`${name}\`, which is not declared`, expected: `a declared ${what}`, found: `\`${name}\``, fix: suggest(name, candidates, plural) });
       switch (r.kind) {
         case 'var':
-          if (!varNames.includes(r.name)) dangling('variable', r.name, varNames, 'variables');
+          if (!varSet.has(r.name)) dangling('variable', r.name, varNames, 'variables');
           break;
         case 'secret':
-          if (!secretNames.includes(r.name)) dangling('secret', r.name, secretNames, 'secrets');
+          if (!secretSet.has(r.name)) dangling('secret', r.name, secretNames, 'secrets');
           else if (where !== 'env') push(ctx, path, { code: 'invalid-value', message: `${m.text} may only be used in env`, found: `a secret in ${path.join('.')}`, fix: 'pass the secret through an env variable; command lines are visible to every user (ps)' });
           break;
         case 'volume':
-          if (!volumeNames.includes(r.name)) dangling('volume', r.name, volumeNames, 'volumes');
+          if (!volumeSet.has(r.name)) dangling('volume', r.name, volumeNames, 'volumes');
           else if (owner) edge(`service.${owner}`, `volume.${r.name}`);
           break;
         case 'port':
           if (!owner) push(ctx, path, { code: 'invalid-value', message: `${m.text} only makes sense inside a service`, fix: 'use ${service.NAME.port.PORT} or a variable' });
-          else if (!portsOf(owner).includes(r.name)) dangling('port', r.name, portsOf(owner), `ports of service ${owner}`);
+          else if (!hasPort(owner, r.name)) dangling('port', r.name, portsOf(owner), `ports of service ${owner}`);
           break;
         case 'service-port':
-          if (!serviceNames.includes(r.service)) dangling('service', r.service, serviceNames, 'services');
-          else if (!portsOf(r.service).includes(r.port)) dangling(`port of service ${r.service}`, r.port, portsOf(r.service), `ports of service ${r.service}`);
+          if (!serviceSet.has(r.service)) dangling('service', r.service, serviceNames, 'services');
+          else if (!hasPort(r.service, r.port)) dangling(`port of service ${r.service}`, r.port, portsOf(r.service), `ports of service ${r.service}`);
           else if (owner) {
             if (r.service === owner) push(ctx, path, { code: 'invalid-value', message: `${m.text} refers to the service itself`, fix: `use \${port.${r.port}}` });
             else edge(`service.${owner}`, `service.${r.service}`);
@@ -90,7 +106,7 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
     if (Array.isArray(raw.depends_on)) {
       raw.depends_on.forEach((d, i) => {
         if (typeof d !== 'string') return;
-        if (!serviceNames.includes(d)) {
+        if (!serviceSet.has(d)) {
           push(ctx, [...base, 'depends_on', i], { code: 'dangling-reference', message: `service \`${name}\` depends on \`${d}\`, which is not declared`, found: `\`${d}\``, expected: 'a declared service', fix: suggest(d, serviceNames.filter((s) => s !== name), 'services') });
         } else if (d === name) {
           push(ctx, [...base, 'depends_on', i], { code: 'cycle', message: `service \`${name}\` depends on itself`, fix: 'remove it from its own depends_on' });
@@ -116,9 +132,9 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
       for (const k of ['http', 'tcp'] as const) {
         const p = probe[k];
         if (!isObj(p)) continue;
-        if (typeof p.port === 'string' && !Object.keys(ports).includes(p.port)) {
-          push(ctx, [...base, probeKey, k, 'port'], { code: 'dangling-reference', message: `${probeKey} probe uses port \`${p.port}\`, which service \`${name}\` does not declare`, fix: suggest(p.port, Object.keys(ports), `ports of service ${name}`) });
-        } else if (p.port === undefined && Object.keys(ports).length === 0) {
+        if (typeof p.port === 'string' && !hasPort(name, p.port)) {
+          push(ctx, [...base, probeKey, k, 'port'], { code: 'dangling-reference', message: `${probeKey} probe uses port \`${p.port}\`, which service \`${name}\` does not declare`, fix: suggest(p.port, portsOf(name), `ports of service ${name}`) });
+        } else if (p.port === undefined && portsOf(name).length === 0) {
           push(ctx, [...base, probeKey, k], { code: 'missing-key', message: `a${k === 'http' ? 'n' : ''} ${k} probe needs a port, and service \`${name}\` declares none`, fix: 'add `ports: { http: auto }` to the service' });
         }
       }
@@ -136,14 +152,15 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
     }
     if (isObj(raw.mounts)) {
       for (const [target, src] of Object.entries(raw.mounts)) {
-        if (typeof src === 'string' && !src.startsWith('/') && !volumeNames.includes(src)) {
+        if (typeof src === 'string' && !src.startsWith('/') && !volumeSet.has(src)) {
           push(ctx, ['services', name, 'mounts', target], { code: 'dangling-reference', message: `mount ${target} refers to volume \`${src}\`, which is not declared`, fix: suggest(src, volumeNames, 'volumes') });
-        } else if (typeof src === 'string' && volumeNames.includes(src)) edge(`service.${name}`, `volume.${src}`);
+        } else if (typeof src === 'string' && volumeSet.has(src)) edge(`service.${name}`, `volume.${src}`);
       }
     }
   }
 
   const listenerNames = keysOf(doc.listeners);
+  const listenerSet = new Set(listenerNames);
   const listenerPorts = new Map<number, string>();
   for (const [name, raw] of Object.entries(isObj(doc.listeners) ? doc.listeners : {})) {
     if (!isObj(raw)) continue;
@@ -155,8 +172,8 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
     }
     if (raw.protocol === 'tcp') {
       if (typeof raw.service !== 'string') push(ctx, base, { code: 'missing-key', message: `tcp listener \`${name}\` needs a \`service\``, fix: 'add `service: NAME` and `target_port: PORT`' }, true);
-      else if (!serviceNames.includes(raw.service)) push(ctx, [...base, 'service'], { code: 'dangling-reference', message: `listener \`${name}\` forwards to service \`${raw.service}\`, which is not declared`, fix: suggest(raw.service, serviceNames, 'services') });
-      else if (typeof raw.target_port === 'string' && !portsOf(raw.service).includes(raw.target_port)) push(ctx, [...base, 'target_port'], { code: 'dangling-reference', message: `listener \`${name}\` uses port \`${raw.target_port}\`, which service \`${raw.service}\` does not declare`, fix: suggest(raw.target_port, portsOf(raw.service), `ports of service ${raw.service}`) });
+      else if (!serviceSet.has(raw.service)) push(ctx, [...base, 'service'], { code: 'dangling-reference', message: `listener \`${name}\` forwards to service \`${raw.service}\`, which is not declared`, fix: suggest(raw.service, serviceNames, 'services') });
+      else if (typeof raw.target_port === 'string' && !hasPort(raw.service, raw.target_port)) push(ctx, [...base, 'target_port'], { code: 'dangling-reference', message: `listener \`${name}\` uses port \`${raw.target_port}\`, which service \`${raw.service}\` does not declare`, fix: suggest(raw.target_port, portsOf(raw.service), `ports of service ${raw.service}`) });
       else if (raw.target_port === undefined) push(ctx, base, { code: 'missing-key', message: `tcp listener \`${name}\` needs a \`target_port\``, fix: `add \`target_port: ${portsOf(raw.service)[0] ?? 'PORT'}\`` }, true);
     } else if (raw.service !== undefined || raw.target_port !== undefined) {
       push(ctx, base, { code: 'invalid-value', message: `http listener \`${name}\` takes its services from routes`, fix: 'remove `service`/`target_port`, or set `protocol: tcp`' }, true);
@@ -171,16 +188,16 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
     doc.routes.forEach((r, i) => {
       if (!isObj(r)) return;
       if (typeof r.service === 'string') {
-        if (!serviceNames.includes(r.service)) {
+        if (!serviceSet.has(r.service)) {
           push(ctx, ['routes', i, 'service'], { code: 'dangling-reference', message: `route ${i} sends traffic to service \`${r.service}\`, which is not declared`, found: `\`${r.service}\``, fix: suggest(r.service, serviceNames, 'services') });
-        } else if (typeof r.port === 'string' && !portsOf(r.service).includes(r.port)) {
+        } else if (typeof r.port === 'string' && !hasPort(r.service, r.port)) {
           push(ctx, ['routes', i, 'port'], { code: 'dangling-reference', message: `route ${i} uses port \`${r.port}\`, which service \`${r.service}\` does not declare`, fix: suggest(r.port, portsOf(r.service), `ports of service ${r.service}`) });
         }
       }
       if (isObj(r.match)) checkRefs(r.match.host, ['routes', i, 'match', 'host'], undefined, 'other');
       if (typeof r.listener === 'string') {
         const l = isObj(doc.listeners) ? doc.listeners[r.listener] : undefined;
-        if (!listenerNames.includes(r.listener)) push(ctx, ['routes', i, 'listener'], { code: 'dangling-reference', message: `route ${i} belongs to listener \`${r.listener}\`, which is not declared`, fix: suggest(r.listener, listenerNames, 'listeners') });
+        if (!listenerSet.has(r.listener)) push(ctx, ['routes', i, 'listener'], { code: 'dangling-reference', message: `route ${i} belongs to listener \`${r.listener}\`, which is not declared`, fix: suggest(r.listener, listenerNames, 'listeners') });
         else if (isObj(l) && l.protocol === 'tcp') push(ctx, ['routes', i, 'listener'], { code: 'invalid-value', message: `route ${i} is an HTTP route on tcp listener \`${r.listener}\``, fix: 'attach it to an http listener' });
       }
     });

@@ -3,6 +3,7 @@
  * before touching the world and records its result, state write and serial bump in one
  * transaction. A failed step skips its dependents; independent branches finish.
  */
+import { MinHeap } from '../model/graph.js';
 import type { Address, JsonObject } from '../model/resource.js';
 import { PartialFailure, type KindContext } from '../kinds/resource-kind.js';
 import type { KindRegistry } from '../kinds/registry.js';
@@ -88,7 +89,8 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
   const changeId = store.beginChange({ kind: 'apply', author: opts.author, message: opts.message, planHash: plan.planHash, summary: { ...plan.summary } });
   emit({ type: 'change-start', changeId, steps: plan.steps.length });
 
-  const status = new Map<Address, 'pending' | 'running' | 'applied' | 'failed' | 'skipped'>(plan.steps.map((s) => [s.address, 'pending']));
+  const board = new StepBoard(plan.steps);
+  const status: ReadonlyMap<Address, StepState> = board.status;
   const result: ApplyResult = { changeId, outcome: 'running', applied: [], failed: [], skipped: [], serial: store.serial() };
 
   const runStep = async (step: PlanStep): Promise<void> => {
@@ -132,7 +134,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
       }
       result.serial = store.finishStep(journalId, 'applied', write);
       if (write.kind === 'upsert') outputs.set(step.address, write.row.outputs); else outputs.delete(step.address);
-      status.set(step.address, 'applied');
+      board.set(step.address, 'applied');
       result.applied.push(step.address);
       emit({ type: 'step-end', address: step.address, action: step.action, status: 'applied', ms: Date.now() - started });
     } catch (e) {
@@ -147,24 +149,27 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
         failWrite = { kind: 'delete', address: step.address };
       }
       result.serial = store.finishStep(journalId, 'failed', failWrite, message);
-      status.set(step.address, 'failed');
+      board.set(step.address, 'failed');
       result.failed.push({ address: step.address, error: message });
       emit({ type: 'step-end', address: step.address, action: step.action, status: 'failed', error: message, ms: Date.now() - started });
     }
   };
 
-  // Scheduler: start every step whose prerequisites are done, up to `parallelism` at once.
+  // Scheduler: start every step whose prerequisites are done, up to `parallelism` at once. It
+  // acts exactly as scanning the steps in plan order until nothing changes would (skips and
+  // starts in that order), but visits only the steps that can act (see StepBoard).
   await new Promise<void>((resolve) => {
     let running = 0;
+    const parallelism = Math.max(1, opts.parallelism);
     const pump = () => {
-      let progressed = true;
-      while (progressed) {
+      for (let progressed = true; progressed; board.endPass()) {
         progressed = false;
-        for (const step of plan.steps) {
+        for (let i = board.next(running < parallelism); i !== undefined; i = board.next(running < parallelism)) {
+          const step = plan.steps[i] as PlanStep;
           if (status.get(step.address) !== 'pending') continue;
           const blocker = step.after.find((a) => status.get(a) === 'failed' || status.get(a) === 'skipped');
           if (blocker) {
-            status.set(step.address, 'skipped');
+            board.set(step.address, 'skipped');
             const because = `${blocker} ${status.get(blocker) === 'failed' ? 'failed' : 'was skipped'}`;
             result.skipped.push({ address: step.address, because });
             const j = store.startStep(changeId, step.address, step.action);
@@ -173,15 +178,14 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
             progressed = true;
             continue;
           }
-          if (running >= Math.max(1, opts.parallelism)) continue;
-          if (!step.after.every((a) => status.get(a) === 'applied' || !status.has(a))) continue;
-          status.set(step.address, 'running');
+          if (running >= parallelism || !step.after.every((a) => status.get(a) === 'applied' || !status.has(a))) continue;
+          board.set(step.address, 'running');
           running++;
           progressed = true;
           void runStep(step).finally(() => { running--; pump(); });
         }
       }
-      if (running === 0 && [...status.values()].every((s) => s !== 'pending' && s !== 'running')) resolve();
+      if (running === 0 && board.unsettled === 0) resolve();
     };
     pump();
   });
@@ -193,6 +197,66 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
   result.serial = store.serial();
   emit({ type: 'change-end', result });
   return result;
+}
+
+type StepState = 'pending' | 'running' | 'applied' | 'failed' | 'skipped';
+
+/**
+ * The steps of a plan as the scheduler sees them. Only steps that can act are queued, by plan
+ * index: `ready` (every prerequisite in the plan applied) and `blocked` (a prerequisite failed
+ * or was skipped). A step that becomes blocked behind the current position of a scan is queued
+ * for the next scan, as a scan in plan order would only reach it then.
+ */
+class StepBoard {
+  readonly status = new Map<Address, StepState>();
+  /** Addresses not yet applied, failed or skipped. */
+  unsettled: number;
+  private readonly dependents = new Map<Address, number[]>();
+  /** Per step: prerequisites in the plan not applied yet. */
+  private readonly waiting: number[];
+  private readonly ready = new MinHeap<number>();
+  private readonly blocked = new MinHeap<number>();
+  private readonly blockedNextScan = new MinHeap<number>();
+  private scanAt = -1;
+
+  constructor(steps: readonly PlanStep[]) {
+    for (const s of steps) this.status.set(s.address, 'pending');
+    this.unsettled = this.status.size;
+    this.waiting = steps.map((s, i) => {
+      const inPlan = new Set(s.after.filter((a) => this.status.has(a)));
+      for (const a of inPlan) {
+        const list = this.dependents.get(a);
+        if (list) list.push(i); else this.dependents.set(a, [i]);
+      }
+      if (inPlan.size === 0) this.ready.push(i);
+      return inPlan.size;
+    });
+  }
+
+  set(address: Address, state: StepState): void {
+    const before = this.status.get(address);
+    this.status.set(address, state);
+    if ((before === 'pending' || before === 'running') && state !== 'pending' && state !== 'running') this.unsettled--;
+    if (state === 'applied') {
+      for (const i of this.dependents.get(address) ?? []) if (--(this.waiting[i] as number) === 0) this.ready.push(i);
+    } else if (state === 'failed' || state === 'skipped') {
+      for (const i of this.dependents.get(address) ?? []) (i > this.scanAt ? this.blocked : this.blockedNextScan).push(i);
+    }
+  }
+
+  /** The next step of this scan that may act, in plan order; ready steps only while there is room to start one. */
+  next(room: boolean): number | undefined {
+    const b = this.blocked.peek();
+    const r = room ? this.ready.peek() : undefined;
+    const i = b !== undefined && (r === undefined || b <= r) ? this.blocked.pop() : r !== undefined ? this.ready.pop() : undefined;
+    if (i !== undefined) this.scanAt = i;
+    return i;
+  }
+
+  endPass(): void {
+    for (let i = this.blockedNextScan.pop(); i !== undefined; i = this.blockedNextScan.pop()) this.blocked.push(i);
+    this.scanAt = -1;
+  }
 }
 
 export function errorMessage(e: unknown): string {

@@ -2,8 +2,7 @@
  * Planning is pure: desired resources × recorded state → ordered steps. It never reads the
  * world (see refresh.ts for that) and the same inputs give the same plan and hash.
  */
-import { createHash } from 'node:crypto';
-import { canonicalJson } from '../config/load.js';
+import { canonicalJson, canonicalJsonSha256 } from '../config/load.js';
 import type { Model } from '../model/build-model.js';
 import type { Address, Json, JsonObject, ResourceKindName } from '../model/resource.js';
 import { fieldChanges, type FieldChange } from '../kinds/field-diff.js';
@@ -57,7 +56,7 @@ export function makePlan(model: Model, rows: readonly ResourceRow[], serial: num
     }
     const kind = kinds[r.kind];
     const d = old.kind === r.kind ? kind.diff(old.spec, r.spec, old.outputs) : { changes: ['kind'], replaces: ['kind'], stables: [] };
-    const depsChanged = canonicalJson(old.dependsOn) !== canonicalJson(r.dependsOn);
+    const depsChanged = !sameAddresses(old.dependsOn, r.dependsOn);
     if (d.changes.length === 0 && !depsChanged) { unchanged++; continue; }
     const changes = fieldChanges(old.spec, r.spec);
     for (const extra of d.changes.filter((c) => !changes.some((fc) => fc.path === c))) {
@@ -74,10 +73,21 @@ export function makePlan(model: Model, rows: readonly ResourceRow[], serial: num
     changing.add(r.address);
   }
   const deleted = new Set(deletions.map((r) => r.address));
+  // Recorded dependents of each address, each once, for the deletions.
+  const recordedDependents = new Map<Address, Set<Address>>();
+  if (deletions.length > 0) {
+    for (const o of rows) {
+      for (const d of o.dependsOn) {
+        let set = recordedDependents.get(d);
+        if (!set) { set = new Set(); recordedDependents.set(d, set); }
+        set.add(o.address);
+      }
+    }
+  }
   for (const s of steps) {
     if (s.action === 'delete') {
       // Wait for every step of a resource that (by record) depends on this one.
-      s.after = rows.filter((o) => o.dependsOn.includes(s.address) && changing.has(o.address)).map((o) => o.address).sort();
+      s.after = [...(recordedDependents.get(s.address) ?? [])].filter((a) => changing.has(a)).sort();
     } else {
       s.after = s.dependsOn.filter((d) => changing.has(d) && !deleted.has(d)).sort();
     }
@@ -91,7 +101,13 @@ export function makePlan(model: Model, rows: readonly ResourceRow[], serial: num
 /** The hash over everything in a plan but the hash itself; a saved plan is checked against it. */
 export function planHashOf(p: Omit<Plan, 'planHash'> & { planHash?: string }): string {
   const { planHash: _ignored, ...body } = p;
-  return createHash('sha256').update(canonicalJson(body)).digest('hex');
+  return canonicalJsonSha256(body);
+}
+
+/** Equal as canonical JSON; lists of identical addresses, the usual case, without writing JSON. */
+function sameAddresses(a: readonly Address[], b: readonly Address[]): boolean {
+  if (a.length === b.length && a.every((x, i) => x === b[i])) return true;
+  return canonicalJson(a) === canonicalJson(b);
 }
 
 function describeExtra(path: string, outputs: JsonObject): Json {

@@ -54,17 +54,26 @@ export class SqliteStore implements Store {
 
   private now(): string { return this.clock.now().toISOString(); }
 
+  /** Statements of the read paths, prepared once: serial() runs in every step's transaction. */
+  private readonly reads = new Map<string, Database.Statement>();
+
+  private read(sql: string): Database.Statement {
+    let st = this.reads.get(sql);
+    if (!st) { st = this.db.prepare(sql); this.reads.set(sql, st); }
+    return st;
+  }
+
   serial(): number {
-    const r = this.db.prepare(`SELECT value FROM meta WHERE key = 'serial'`).get() as { value: string };
+    const r = this.read(`SELECT value FROM meta WHERE key = 'serial'`).get() as { value: string };
     return Number(r.value);
   }
 
   listResources(): ResourceRow[] {
-    return (this.db.prepare('SELECT * FROM resources ORDER BY address').all() as ResourceDbRow[]).map(toResource);
+    return (this.read('SELECT address, kind, spec, outputs, depends_on, serial, updated_at FROM resources ORDER BY address').all() as ResourceDbRow[]).map(toResource);
   }
 
   tryGetResource(address: Address): ResourceRow | undefined {
-    const r = this.db.prepare('SELECT * FROM resources WHERE address = ?').get(address) as ResourceDbRow | undefined;
+    const r = this.read('SELECT address, kind, spec, outputs, depends_on, serial, updated_at FROM resources WHERE address = ?').get(address) as ResourceDbRow | undefined;
     return r && toResource(r);
   }
 
