@@ -84,10 +84,10 @@ async function retire(deps: RolloutDeps, inst: InstanceOutput, spec: ServiceSpec
 async function rolling(deps: RolloutDeps, from: RolloutSide, current: InstanceOutput[], to: RolloutSide, mayRollBack: boolean, firstSlot = 0): Promise<RolloutResult> {
   const fixed = hasFixedPorts(to.spec);
   const surge = fixed ? 0 : to.spec.deploy.max_surge;
-  // When the previous release has no code of its own (it runs from the live stack directory,
-  // which may already hold the new code), replaced instances are only taken out of the pool, not
-  // stopped, until the rollout has succeeded: a rollback then needs no old code at all.
-  const keepRetired = from.keepOld === true && surge > 0;
+  // Replaced instances leave the pool and drain, but keep running until the rollout (and its
+  // monitor window) has succeeded: a rollback is then a switch back, with no cold start and no
+  // need for the old code (which, for a release run from the live stack directory, may be gone).
+  const keepRetired = surge > 0;
   const slots = current.map((i) => i.index);
   let old = [...current].sort((a, b) => a.index - b.index);
   const parked: InstanceOutput[] = [];
