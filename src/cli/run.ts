@@ -15,9 +15,10 @@ import { statusCommand } from './commands/status.js';
 import { logsCommand } from './commands/logs.js';
 import { downCommand, restartCommand } from './commands/restart.js';
 import { deployCommand, releasesCommand, rollbackCommand } from './commands/deploy.js';
+import { nodesCommand } from './commands/nodes.js';
 
 export const COMMANDS: Command[] = [
-  initCommand, validateCommand, planCommand, applyCommand, refreshCommand, upCommand, statusCommand, logsCommand, restartCommand, downCommand, deployCommand, rollbackCommand, releasesCommand,
+  initCommand, validateCommand, planCommand, applyCommand, refreshCommand, upCommand, statusCommand, logsCommand, restartCommand, downCommand, deployCommand, rollbackCommand, releasesCommand, nodesCommand,
   historyCommand, showCommand, unlockCommand, schemaCommand,
 ];
 

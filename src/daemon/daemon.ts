@@ -36,12 +36,12 @@ import {
   type DownRequest as DownBody, type ApplyRequest as ApplyBody, type PlanRequest as PlanBody, type DeployRequest as DeployBody, type RollbackRequest as RollbackBody,
 } from './api/schemas.js';
 import { DEFAULT_ROTATION, LogIndex, readFrom, rotateIfLarge, type RotationSettings } from './log-files.js';
-import { Supervisor } from './supervisor.js';
+import { Supervisor, type InstanceView } from './supervisor.js';
 import { DaemonTraffic } from './traffic.js';
 import type { DataPlane } from '../proxy/data-plane.js';
 import { Deployer, UnknownServiceError } from '../deploy/deployer.js';
 import { handleOf } from '../kinds/service/service-kind.js';
-import { toJson } from '../kinds/service/service-spec.js';
+import { toJson, type InstanceOutput } from '../kinds/service/service-spec.js';
 import { tryProcessStartTicks } from '../runtime/process/proc.js';
 import { recordedPorts } from '../engine/apply.js';
 import { stalePlanReason } from '../engine/stale-plan.js';
@@ -301,7 +301,7 @@ export class Daemon {
       return {
         name, replicas: spec.replicas, runtime: spec.runtime, restart: spec.restart, strategy: spec.deploy.strategy,
         release: outs.release?.seq ?? null, standby: outs.standby ? { release: outs.standby.release, until: outs.standby.until, instances: outs.standby.instances.length } : null,
-        instances: views.filter((v) => v.service === name),
+        instances: spec.runtime === 'swarm' ? swarmViews(name, outs.instances) : views.filter((v) => v.service === name),
       };
     });
     return {
@@ -459,6 +459,17 @@ export class Daemon {
     });
     return { streamed: true };
   }
+}
+
+/** Swarm tasks as status rows: the cluster supervises them, we report what was last seen. */
+function swarmViews(service: string, instances: InstanceOutput[]): InstanceView[] {
+  return instances.map((i) => {
+    const task = (i as InstanceOutput & { taskState?: string; node?: string });
+    return {
+      service, index: i.index, id: i.id, pid: i.pid || null, state: i.gone ? 'exited' : 'healthy', reason: `swarm task ${task.taskState ?? 'running'}${task.node ? ` on ${task.node}` : ''} (managed by Swarm)`,
+      since: i.startedAt, startedAt: i.startedAt, restarts: 0, ports: i.ports, ready: !i.gone, lastProbe: null, limits: i.limits || null, lastExit: null,
+    };
+  });
 }
 
 function intParam(q: URLSearchParams, name: string, def: number, min: number, max: number): number {

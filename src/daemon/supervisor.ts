@@ -138,6 +138,11 @@ export class Supervisor {
       return;
     }
     const spec = asServiceSpec(row.spec);
+    if (spec.runtime === 'swarm') {
+      // The cluster's orchestrator owns swarm tasks: no monitors, no restarts from here.
+      for (const m of old) this.monitors.delete(this.key(address, m.index));
+      return;
+    }
     const instances = asServiceOutputs(row.outputs).instances;
     for (const m of old) if (!instances.some((i) => i.index === m.index)) this.monitors.delete(this.key(address, m.index));
     for (const inst of instances) {
@@ -356,7 +361,8 @@ export class Supervisor {
 
   /** Stops every instance and supervision of every service (groundwork down). */
   async stopAll(progress: (msg: string) => void): Promise<void> {
-    const rows = this.deps.store.listResources().filter((r) => r.kind === 'service');
+    // Swarm services belong to the cluster; `down` stops what this machine runs.
+    const rows = this.deps.store.listResources().filter((r) => r.kind === 'service' && asServiceSpec(r.spec).runtime !== 'swarm');
     for (const r of rows) await this.pause(r.address);
     await Promise.all(rows.map(async (row) => {
       const spec = asServiceSpec(row.spec);
@@ -377,6 +383,8 @@ export class Supervisor {
 
   /** Instances that should get traffic: up and ready. */
   readyInstances(address: Address): InstanceOutput[] {
+    const row = this.deps.store.tryGetResource(address);
+    if (row && asServiceSpec(row.spec).runtime === 'swarm') return asServiceOutputs(row.outputs).instances.filter((i) => !i.gone);
     return this.monitorsOf(address).filter((m) => m.up && m.ready && m.inst).map((m) => m.inst as InstanceOutput).sort((a, b) => a.index - b.index);
   }
 

@@ -13,6 +13,7 @@ import { asServiceOutputs, asServiceSpec, toJson } from '../kinds/service/servic
 import type { ReleaseRecord, Store } from '../store/store.js';
 import { Duration } from '../util/duration.js';
 import { BuildFailed, buildRelease, pruneReleases } from './release-builder.js';
+import { swarmRollback } from '../kinds/service/swarm-service.js';
 
 export interface DeployEvent { type: 'progress'; message: string }
 
@@ -92,12 +93,12 @@ export class Deployer {
     const target = opts.to !== undefined
       ? releases.find((r) => r.seq === opts.to)
       : releases.find((r) => r.seq !== current && (current === null || r.seq < current) && ['superseded', 'active'].includes(r.status) && existsSync(r.dir)
-        && !(r.kind === 'config' && r.dir === this.deps.context(() => undefined).dir));
+        && !(r.kind === 'config' && r.dir === this.deps.context(() => undefined).dir && asServiceSpec(r.spec).runtime !== 'swarm'));
     if (!target) throw new UnknownServiceError(opts.to !== undefined ? `service \`${service}\` has no release v${opts.to}; \`groundwork releases ${service}\` lists them` : `service \`${service}\` has no earlier release to roll back to`);
     if (target.seq === current) throw new UnknownServiceError(`v${target.seq} already runs`);
     if (!existsSync(target.dir) || target.status === 'pruned') throw new UnknownServiceError(`release v${target.seq} was pruned (its code is gone); keep more with deploy.keep_releases`);
     if (['build-failed'].includes(target.status)) throw new UnknownServiceError(`release v${target.seq} never built; it cannot run`);
-    if (target.kind === 'config' && target.dir === this.deps.context(() => undefined).dir) {
+    if (target.kind === 'config' && target.dir === this.deps.context(() => undefined).dir && asServiceSpec(target.spec).runtime !== 'swarm') {
       throw new UnknownServiceError(`release v${target.seq} was recorded by apply and runs from the stack directory, which holds today's code, not v${target.seq}'s; roll back to a deployed release (\`groundwork releases ${service}\`), or restore the code and apply`);
     }
     const ctx = this.deps.context(progress);
@@ -117,9 +118,11 @@ export class Deployer {
     await this.deps.hooks?.beforeStep?.(a);
     const previous = outs.release?.seq ?? null;
     try {
-      const newOutputs = await this.deps.kind.deploy(ctx, a,
-        { spec: asServiceSpec(fromSpec), codeDir: outs.release?.dir ?? ctx.dir, release: previous }, outs.instances,
-        { spec: asServiceSpec(to.spec), codeDir: to.dir, release: to.seq }, fromOutputs);
+      const newOutputs = kind === 'rollback' && asServiceSpec(fromSpec).runtime === 'swarm' && asServiceSpec(to.spec).runtime === 'swarm'
+        ? await swarmRollback(ctx, a, fromOutputs, { spec: asServiceSpec(to.spec), codeDir: to.dir, release: to.seq })
+        : await this.deps.kind.deploy(ctx, a,
+          { spec: asServiceSpec(fromSpec), codeDir: outs.release?.dir ?? ctx.dir, release: previous }, outs.instances,
+          { spec: asServiceSpec(to.spec), codeDir: to.dir, release: to.seq }, fromOutputs);
       store.finishStep(j, 'applied', { kind: 'upsert', row: { ...this.rowBase(a), spec: to.spec, outputs: newOutputs } });
       if (kind === 'rollback' && previous !== null) store.updateRelease(service, previous, { status: 'rolled-back', detail: `rolled back to v${to.seq}` });
       store.finishChange(changeId, 'applied', { applied: 1 });

@@ -25,6 +25,7 @@ import { ProcessDriver } from '../../runtime/process/process-driver.js';
 import { PartialFailure, type DiffResult, type KindContext, type ReadResult, type ResourceKind } from '../resource-kind.js';
 import { dependencyValues, instanceSpecHash, resolveInstance } from './instance-env.js';
 import { probeTarget } from './probe-target.js';
+import { swarmCreate, swarmDelete, swarmDeploy, swarmRead, swarmUpdate } from './swarm-service.js';
 import { asServiceOutputs, asServiceSpec, toJson, type InstanceOutput, type ServiceSpec } from './service-spec.js';
 
 const REPLACE_ON = ['runtime'] as const;
@@ -74,6 +75,7 @@ export class ServiceKind implements ResourceKind {
 
   async create(ctx: KindContext, address: Address, raw: JsonObject): Promise<JsonObject> {
     const spec = asServiceSpec(raw);
+    if (spec.runtime === 'swarm') return swarmCreate(ctx, address, spec);
     const release = recordConfigRelease(ctx, address, spec, ctx.dir);
     return this.converge(ctx, address, undefined, spec, [], { dir: ctx.dir, release });
   }
@@ -81,6 +83,7 @@ export class ServiceKind implements ResourceKind {
   async update(ctx: KindContext, address: Address, oldRaw: JsonObject, next: JsonObject, outputs: JsonObject): Promise<JsonObject> {
     const old = asServiceSpec(oldRaw);
     const spec = asServiceSpec(next);
+    if (spec.runtime === 'swarm') return swarmUpdate(ctx, address, old, spec, outputs);
     const outs = asServiceOutputs(outputs);
     const code = this.codeDirOf(ctx, outputs);
     const changed = this.diff(oldRaw, next, outputs).changes.filter((c) => c !== 'instances');
@@ -97,6 +100,7 @@ export class ServiceKind implements ResourceKind {
    * PartialFailure (with the outputs of what runs, usually the previous release) when it fails.
    */
   async deploy(ctx: KindContext, address: Address, from: RolloutSide, current: InstanceOutput[], to: RolloutSide, outputs: JsonObject): Promise<JsonObject> {
+    if (to.spec.runtime === 'swarm') return swarmDeploy(ctx, address, to, outputs);
     const name = address.slice('service.'.length);
     const driver = this.driver(ctx, to.spec);
     const prior = asServiceOutputs(outputs);
@@ -343,6 +347,7 @@ export class ServiceKind implements ResourceKind {
 
   async read(ctx: KindContext, address: Address, raw: JsonObject, outputs: JsonObject): Promise<ReadResult> {
     const spec = asServiceSpec(raw);
+    if (spec.runtime === 'swarm') return swarmRead(ctx, address, spec, outputs);
     const name = address.slice('service.'.length);
     const driver = this.driver(ctx, spec);
     const drift: string[] = [];
@@ -363,6 +368,7 @@ export class ServiceKind implements ResourceKind {
 
   async delete(ctx: KindContext, address: Address, raw: JsonObject, outputs: JsonObject): Promise<void> {
     const spec = asServiceSpec(raw);
+    if (spec.runtime === 'swarm') return swarmDelete(ctx, address, spec, outputs);
     const name = address.slice('service.'.length);
     const driver = this.driver(ctx, spec);
     const grace = Duration.parse(spec.stop_grace);

@@ -13,7 +13,8 @@
  *    same pool as process ports (GROUNDWORK_PORT_RANGE); the task in slot S listens on `B00 + S`
  *    (slot 1 of block 243 → 24301). `${port.NAME}` in env resolves, per task, to that port (a
  *    Swarm template: `243{{if lt (len .Task.Slot) 2}}0{{end}}{{.Task.Slot}}`), and every task
- *    also gets GROUNDWORK_PORT_<NAME> with it and GROUNDWORK_TASK_SLOT. In `command` (run by
+ *    also gets GROUNDWORK_PORT_<NAME> with it and GROUNDWORK_TASK_SLOT (GROUNDWORK_INSTANCE is the
+ *    slot too: 1-based, where processes and containers count from 0). In `command` (run by
  *    /bin/sh -c) `${port.NAME}` becomes `${GROUNDWORK_PORT_<NAME>}`; exec-form `args` cannot
  *    carry a per-task port and are refused with the fix.
  *  - a block stays with the service across updates, so `${service.NAME.port.PORT}` (slot 1's port)
@@ -39,7 +40,9 @@
  * share this machine's disk); `mounts:` are bind mounts whose sources must exist on every node.
  */
 import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import path from 'node:path';
 import { substitute } from '../../config/references.js';
 import { address as addressOf, type Address, type JsonObject } from '../../model/resource.js';
 import type { ClusterDeployResult, ClusterProgress, ClusterRuntime, ClusterServiceSpec, ClusterServiceStatus, ClusterTask } from '../../runtime/swarm/cluster-runtime.js';
@@ -268,6 +271,9 @@ export function clusterSpecFor(ctx: KindContext, address: Address, spec: Service
       restart: { condition: spec.restart, delay: Duration.seconds(1), maxAttempts: null },
       health: healthCheckOf(spec, ports),
       update: { parallelism, order, failureAction: spec.deploy.auto_rollback ? 'rollback' : 'pause', monitor: monitorOf(spec), maxFailureRatio: 0, delay: Duration.milliseconds(0) },
+      // A rollback carries on when a task fails during it (say, a failed new task that the restart
+      // policy had just started again): pausing half-way would leave two releases running.
+      rollback: { parallelism, order, failureAction: 'continue', monitor: monitorOf(spec), maxFailureRatio: 0, delay: Duration.milliseconds(0) },
       stopGrace: Duration.parse(spec.stop_grace),
       network: { mode: 'host' },
       specHash,
@@ -388,11 +394,13 @@ async function deployTo(ctx: KindContext, address: Address, to: { spec: ServiceS
   const why = `${result.outcome === 'paused' ? 'Swarm paused the rollout' : result.outcome === 'rolled-back' ? 'rolled back' : 'did not settle'}: ${result.message}`;
   markRelease(ctx, service, to.release, 'failed', why);
   if (opts.creating && status.running === 0) {
-    ctx.progress(address, `no task of ${name} runs; removing the service (its tasks' output: \`docker service logs ${name}\` until then)`);
-    const logs = await cluster.logs(name, { lines: 5 }).catch(() => '');
+    // Nothing runs: remove it (a failed create leaves nothing behind), keeping the tasks' output
+    // in a file, as a process's log, never in the error (it may hold what the service printed).
+    ctx.progress(address, `no task of ${name} runs; removing the service`);
+    const logFile = await keepLog(ctx, service, name, await cluster.logs(name, { lines: 200 }).catch(() => ''));
     await cluster.remove(name);
     releaseTaken();
-    throw new Error(`service ${service}: Swarm service ${name} ${why}${logs.trim() ? `; its last output:\n${indent(logs.trim())}` : ''}`);
+    throw new Error(`service ${service}: Swarm service ${name} ${why}${logFile ? `; its tasks' output: ${logFile}` : ''}`);
   }
   const swarm: SwarmServiceOutputs = { name, ...attempted, previous: prior ? revisionOf(prior) : null };
   throw new PartialFailure(`rollout failed: ${why}; see \`docker service ps --no-trunc ${name}\``, outputsFor(to.spec, status, swarm, to.codeDir));
@@ -416,7 +424,7 @@ async function placePorts(ctx: KindContext, service: string, spec: ServiceSpec, 
       out[name] = had;
       continue;
     }
-    if (had) ctx.progress(addressOf('service', service), `port ${name}: block ${had && 'base' in had ? had.base : '?'} is no longer free; moving to a new block`);
+    if (had) ctx.progress(addressOf('service', service), `port ${name}: block ${'base' in had ? had.base : had.fixed} is no longer free; moving to a new block`);
     out[name] = { base: await allocateBlock(ctx, service, name, spec.replicas, taken) };
   }
   return out;
@@ -515,8 +523,13 @@ function sq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-function indent(s: string): string {
-  return s.split('\n').map((l) => `  ${l}`).join('\n');
+/** Writes the tasks' output to <stateDir>/logs/SERVICE/swarm-failed.log (0600); undefined when there was none. */
+async function keepLog(ctx: KindContext, service: string, name: string, text: string): Promise<string | undefined> {
+  if (!text.trim()) return undefined;
+  const file = path.join(ctx.stateDir, 'logs', service, 'swarm-failed.log');
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, `# output of the tasks of Swarm service ${name}, kept when it was removed\n${text}`, { mode: 0o600 });
+  return file;
 }
 
 // ---------------------------------------------------------------- releases (as ServiceKind records them for processes)
