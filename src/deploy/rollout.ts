@@ -92,8 +92,28 @@ async function rolling(deps: RolloutDeps, from: RolloutSide, current: InstanceOu
   let old = [...current].sort((a, b) => a.index - b.index);
   const parked: InstanceOutput[] = [];
   const fresh: InstanceOutput[] = [];
-  const serving = () => [...fresh, ...old];
+  // New instances that died mid-rollout leave the pool at once (a watcher checks every 100 ms),
+  // not only at the next slot boundary.
+  const died = new Set<InstanceOutput>();
+  const serving = () => [...fresh.filter((f) => !died.has(f)), ...old];
   const st: FailState = { fresh, old, parked, slots };
+  let watching = true;
+  const watcher = (async () => {
+    while (watching) {
+      await deps.sleep(100);
+      for (const f of [...fresh]) {
+        if (!died.has(f) && !(await deps.isRunning(f))) { died.add(f); route(deps, serving()); }
+      }
+    }
+  })();
+  try {
+    return await rollingSteps();
+  } finally {
+    watching = false;
+    await watcher;
+  }
+
+  async function rollingSteps(): Promise<RolloutResult> {
   for (let slot = firstSlot; slot < to.spec.replicas; slot++) {
     const prev = old.find((i) => i.index === slot);
     let next: InstanceOutput;
@@ -121,7 +141,7 @@ async function rolling(deps: RolloutDeps, from: RolloutSide, current: InstanceOu
         parked.push(prev);
       } else await retire(deps, prev, from.spec, `replaced by pid ${next.pid}`);
     }
-    const crashed = await firstDead(deps, fresh);
+    const crashed = [...died][0] ?? await firstDead(deps, fresh);
     if (crashed) {
       fresh.splice(fresh.indexOf(crashed), 1);
       return fail(deps, from, to, st, `instance ${crashed.index} (pid ${crashed.pid}) exited during the rollout`, mayRollBack, [crashed]);
@@ -133,7 +153,7 @@ async function rolling(deps: RolloutDeps, from: RolloutSide, current: InstanceOu
   const until = Date.now() + monitor;
   while (Date.now() < until) {
     await deps.sleep(Math.min(200, Math.max(0, until - Date.now())));
-    const crashed = await firstDead(deps, fresh);
+    const crashed = [...died][0] ?? await firstDead(deps, fresh);
     if (crashed) {
       fresh.splice(fresh.indexOf(crashed), 1);
       return fail(deps, from, to, st, `instance ${crashed.index} (pid ${crashed.pid}) exited within ${to.spec.deploy.monitor} of the rollout`, mayRollBack, [crashed]);
@@ -147,6 +167,7 @@ async function rolling(deps: RolloutDeps, from: RolloutSide, current: InstanceOu
   }
   for (const p of parked) await retire(deps, p, from.spec, 'rollout succeeded');
   return { ok: true, rolledBack: false, instances: fresh, standby: [] };
+  }
 }
 
 interface FailState {
