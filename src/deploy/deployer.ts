@@ -93,12 +93,13 @@ export class Deployer {
     const target = opts.to !== undefined
       ? releases.find((r) => r.seq === opts.to)
       : releases.find((r) => r.seq !== current && (current === null || r.seq < current) && ['superseded', 'active'].includes(r.status) && existsSync(r.dir)
-        && !(r.kind === 'config' && r.dir === this.deps.context(() => undefined).dir && asServiceSpec(r.spec).runtime !== 'swarm'));
+        && !(r.kind === 'config' && r.dir === this.deps.context(() => undefined).dir && asServiceSpec(r.spec).runtime === 'process'));
     if (!target) throw new UnknownServiceError(opts.to !== undefined ? `service \`${service}\` has no release v${opts.to}; \`groundwork releases ${service}\` lists them` : `service \`${service}\` has no earlier release to roll back to`);
     if (target.seq === current) throw new UnknownServiceError(`v${target.seq} already runs`);
     if (!existsSync(target.dir) || target.status === 'pruned') throw new UnknownServiceError(`release v${target.seq} was pruned (its code is gone); keep more with deploy.keep_releases`);
     if (['build-failed'].includes(target.status)) throw new UnknownServiceError(`release v${target.seq} never built; it cannot run`);
-    if (target.kind === 'config' && target.dir === this.deps.context(() => undefined).dir && asServiceSpec(target.spec).runtime !== 'swarm') {
+    // A process runs its code from the directory; a container runs its image (the code) instead.
+    if (target.kind === 'config' && target.dir === this.deps.context(() => undefined).dir && asServiceSpec(target.spec).runtime === 'process') {
       throw new UnknownServiceError(`release v${target.seq} was recorded by apply and runs from the stack directory, which holds today's code, not v${target.seq}'s; roll back to a deployed release (\`groundwork releases ${service}\`), or restore the code and apply`);
     }
     const ctx = this.deps.context(progress);
