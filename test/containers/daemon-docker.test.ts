@@ -1,0 +1,123 @@
+/**
+ * Issue 5's acceptance for `runtime: docker` through the real daemon and the built-in proxy:
+ * a killed container is restarted, a restarted daemon adopts running containers, and a rolling
+ * deploy under load has no failed requests.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Daemon, tokenFile } from '../../src/daemon/daemon.js';
+import { NodeProxy } from '../../src/proxy/node/node-proxy.js';
+import { systemClock } from '../../src/util/clock.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { Api, cleanEnv } from '../daemon/daemon-harness.js';
+import { describeWithEngine, findEngine, TEST_IMAGE } from '../helpers/docker.js';
+import { failed, describeSamples, freePort, startTraffic } from '../helpers/lab-daemon.js';
+import { readFileSync } from 'node:fs';
+
+const engine = await findEngine();
+
+function writeSite(dir: string, build: string): void {
+  mkdirSync(path.join(dir, 'www'), { recursive: true });
+  writeFileSync(path.join(dir, 'www', 'index.html'), `build ${build}\n`);
+  writeFileSync(path.join(dir, 'www', 'healthz'), 'ok\n');
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try { const v = await fn(); if (v !== undefined) return v; } catch (e) { last = e; }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+describeWithEngine('runtime docker under the daemon', engine, () => {
+  let dir: string;
+  let listener: number;
+  let daemon: Daemon | undefined;
+  let api: Api;
+  const stack = `dk${Math.random().toString(36).slice(2, 8)}`;
+
+  const start = async () => {
+    const stateDir = path.join(dir, '.groundwork');
+    daemon = new Daemon({
+      stackFile: path.join(dir, 'groundwork.yaml'), stateDir, host: '127.0.0.1', port: 0, vars: {}, env: cleanEnv(),
+      clock: systemClock, logger: silentLogger, applyOnStart: true, dataPlane: new NodeProxy({ logger: silentLogger, clock: systemClock }),
+    });
+    await daemon.start();
+    api = new Api(daemon.url, readFileSync(tokenFile(stateDir), 'utf8').trim());
+    await api.waitAllHealthy(['web']);
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'gw-docker-daemon-'));
+    listener = await freePort();
+    writeSite(dir, 'b1');
+    writeFileSync(path.join(dir, 'groundwork.yaml'), `stack: ${stack}
+services:
+  web:
+    runtime: docker
+    image: ${TEST_IMAGE}
+    replicas: 2
+    command: exec httpd -f -p 127.0.0.1:\${port.http} -h www
+    ports: { http: auto }
+    health: { http: { path: /healthz, body: ok }, interval: 500ms, timeout: 1s }
+    stop_grace: 2s
+    deploy: { monitor: 1s }
+listeners:
+  http: { port: ${listener} }
+routes:
+  - { match: { path: / }, service: web, port: http }
+`);
+    await start();
+  });
+
+  afterAll(async () => {
+    if (daemon) {
+      await api.lines('POST', '/v1/down', { exit: false }).catch(() => undefined);
+      await daemon.stop();
+    }
+    const left = execFileSync('docker', ['ps', '-aq', '--filter', `label=groundwork.stack=${stack}`], { encoding: 'utf8' }).trim();
+    if (left) execFileSync('docker', ['rm', '-f', ...left.split('\n')]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a killed container is restarted by the supervisor', async () => {
+    const before = await api.instance('web', 0);
+    const name = before.id as string;
+    execFileSync('docker', ['kill', name.startsWith('gw-') ? name : `gw-${stack}-${name}`], { stdio: 'ignore' });
+    const after = await waitFor('a restarted web/0', async () => {
+      const i = await api.instance('web', 0);
+      return i.restarts >= 1 && i.state === 'healthy' && i.pid !== before.pid ? i : undefined;
+    });
+    expect(after.restarts).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a restarted daemon adopts the running containers (same pids, no duplicates)', async () => {
+    const pids = (await api.service('web')).instances.map((i) => i.pid).sort();
+    await daemon?.stop();
+    daemon = undefined;
+    await start();
+    expect((await api.service('web')).instances.map((i) => i.pid).sort()).toEqual(pids);
+    const running = execFileSync('docker', ['ps', '-q', '--filter', `label=groundwork.stack=${stack}`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    expect(running).toHaveLength(2);
+  });
+
+  it('a rolling deploy through the built-in load balancer under load has 0 failed requests', async () => {
+    const traffic = startTraffic(`http://127.0.0.1:${listener}/`, 4, 5);
+    await new Promise((r) => setTimeout(r, 300));
+    writeSite(dir, 'b2');
+    const lines = await api.lines('POST', '/v1/services/web/deploy', { message: 'b2' }) as { type: string; result?: { ok: boolean } }[];
+    await new Promise((r) => setTimeout(r, 300));
+    const samples = await traffic.stop();
+    expect(lines.find((l) => l.type === 'result')?.result?.ok).toBe(true);
+    expect(failed(samples), describeSamples(samples)).toEqual([]);
+    expect(samples.length).toBeGreaterThan(20);
+    expect(samples.some((s) => s.body.includes('build b2'))).toBe(true);
+    console.log(`[docker] rolling deploy under load: ${samples.length} requests, ${failed(samples).length} failed`);
+  });
+});
