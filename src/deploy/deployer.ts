@@ -90,19 +90,19 @@ export class Deployer {
     const outs = asServiceOutputs(row.outputs);
     const current = outs.release?.seq ?? null;
     const releases = this.deps.store.listReleases(service, 200);
+    const ctx = this.deps.context(progress);
     const target = opts.to !== undefined
       ? releases.find((r) => r.seq === opts.to)
       : releases.find((r) => r.seq !== current && (current === null || r.seq < current) && ['superseded', 'active'].includes(r.status) && existsSync(r.dir)
-        && !(r.kind === 'config' && r.dir === this.deps.context(() => undefined).dir && asServiceSpec(r.spec).runtime === 'process'));
+        && !runsFromLiveStack(r, ctx.dir));
     if (!target) throw new UnknownServiceError(opts.to !== undefined ? `service \`${service}\` has no release v${opts.to}; \`groundwork releases ${service}\` lists them` : `service \`${service}\` has no earlier release to roll back to`);
     if (target.seq === current) throw new UnknownServiceError(`v${target.seq} already runs`);
     if (!existsSync(target.dir) || target.status === 'pruned') throw new UnknownServiceError(`release v${target.seq} was pruned (its code is gone); keep more with deploy.keep_releases`);
     if (['build-failed'].includes(target.status)) throw new UnknownServiceError(`release v${target.seq} never built; it cannot run`);
     // A process runs its code from the directory; a container runs its image (the code) instead.
-    if (target.kind === 'config' && target.dir === this.deps.context(() => undefined).dir && asServiceSpec(target.spec).runtime === 'process') {
+    if (runsFromLiveStack(target, ctx.dir)) {
       throw new UnknownServiceError(`release v${target.seq} was recorded by apply and runs from the stack directory, which holds today's code, not v${target.seq}'s; roll back to a deployed release (\`groundwork releases ${service}\`), or restore the code and apply`);
     }
-    const ctx = this.deps.context(progress);
     // Blue-green standby of exactly that release: switch back at once.
     if (outs.standby && outs.standby.release === target.seq && ctx.traffic) {
       return this.switchToStandby(a, service, target, row.spec, row.outputs, opts, ctx, progress, started);
@@ -187,4 +187,12 @@ export class Deployer {
       this.deps.hooks?.afterStep?.(a);
     }
   }
+}
+
+/**
+ * A release `apply` recorded for a process service runs from the live stack directory: its code
+ * is whatever is there today, so it cannot be restored (a container's code is its image).
+ */
+function runsFromLiveStack(r: ReleaseRecord, stackDir: string): boolean {
+  return r.kind === 'config' && r.dir === stackDir && asServiceSpec(r.spec).runtime === 'process';
 }

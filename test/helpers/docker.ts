@@ -75,6 +75,8 @@ export function describeWithEngine(name: string, engine: Engine, body: (client: 
     });
     return;
   }
+  // Skipped only outside CI, when no engine answers; the reason (engine unreachable, image
+  // missing, not a Swarm manager) is in the suite's name. CI sets GROUNDWORK_REQUIRE_DOCKER=1.
   describe.skip(`${name} (skipped: ${reason})`, () => {
     it('needs a Docker engine', () => undefined);
   });
