@@ -65,7 +65,11 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-async function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+async function waitUntil<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined> | T | undefined,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -77,37 +81,77 @@ async function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promis
     }
     await sleep(100);
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`,
+  );
 }
 
-function api(url: string, token: string, method: 'GET' | 'POST', urlPath: string, body?: unknown, timeoutMs = 30_000): Promise<{ status: number; text: string }> {
+function api(
+  url: string,
+  token: string,
+  method: 'GET' | 'POST',
+  urlPath: string,
+  body?: unknown,
+  timeoutMs = 30_000,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request(new URL(urlPath, url), {
-      method, agent: false,
-      headers: { authorization: `Bearer ${token}`, connection: 'close', ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (c: string) => { text += c; }).on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = http.request(
+      new URL(urlPath, url),
+      {
+        method,
+        agent: false,
+        headers: {
+          authorization: `Bearer ${token}`,
+          connection: 'close',
+          ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
+        },
+      },
+      (res) => {
+        let text = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => {
+            text += c;
+          })
+          .on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${urlPath}: no answer in ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end(payload);
   });
 }
 
-interface Status { services: { name: string; replicas: number; instances: { state: string; pid: number | null }[] }[] }
+interface Status {
+  services: { name: string; replicas: number; instances: { state: string; pid: number | null }[] }[];
+}
 
-interface RunningDaemon { child: ChildProcess; pid: number; url: string; token: string; output: () => string }
+interface RunningDaemon {
+  child: ChildProcess;
+  pid: number;
+  url: string;
+  token: string;
+  output: () => string;
+}
 
 async function startDaemon(ctx: BenchContext, dir: string): Promise<RunningDaemon> {
-  const child = spawn(process.execPath, [path.join(ctx.root, 'dist', 'cli', 'main.js'), 'up', '--listen', '127.0.0.1:0', '--json'], {
-    cwd: dir, stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? dir, NO_COLOR: '1' },
-  });
+  const child = spawn(
+    process.execPath,
+    [path.join(ctx.root, 'dist', 'cli', 'main.js'), 'up', '--listen', '127.0.0.1:0', '--json'],
+    {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? dir, NO_COLOR: '1' },
+    },
+  );
   let out = '';
-  child.stdout?.setEncoding('utf8').on('data', (c: string) => { out += c; });
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => { out += c; });
+  child.stdout?.setEncoding('utf8').on('data', (c: string) => {
+    out += c;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => {
+    out += c;
+  });
   const ready = await waitUntil('groundwork up to be ready', 180_000, () => {
     if (child.exitCode !== null) throw new Error(`groundwork up exited with ${child.exitCode}:\n${out.slice(-2000)}`);
     const line = out.split('\n').find((l) => l.startsWith('{"type":"ready"'));
@@ -126,7 +170,9 @@ function processesUnder(dir: string): number[] {
       const cwd = readlinkSync(`/proc/${e}/cwd`);
       const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
       if (cwd === dir || cwd.startsWith(`${dir}/`) || cmd.includes(dir)) out.push(Number(e));
-    } catch { /* gone, or not ours to read */ }
+    } catch {
+      /* gone, or not ours to read */
+    }
   }
   return out;
 }
@@ -139,12 +185,20 @@ async function stopDaemon(d: RunningDaemon, dir: string, log: (l: string) => voi
   } catch (e) {
     log(`down failed: ${(e as Error).message}`);
   }
-  await waitUntil('the daemon to exit', 15_000, () => (d.child.exitCode !== null || d.child.signalCode !== null ? true : undefined)).catch(() => d.child.kill('SIGKILL'));
+  await waitUntil('the daemon to exit', 15_000, () =>
+    d.child.exitCode !== null || d.child.signalCode !== null ? true : undefined,
+  ).catch(() => d.child.kill('SIGKILL'));
   for (let round = 0; round < 20; round++) {
     const left = processesUnder(dir);
     if (left.length === 0) return;
     if (round === 0) log(`${left.length} processes left after down; killing them`);
-    for (const pid of left) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    for (const pid of left) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
     await sleep(50);
   }
 }
@@ -217,11 +271,15 @@ export default defineBench({
         const r = await api(d.url, d.token, 'GET', '/v1/status');
         if (r.status !== 200) throw new Error(`status answered ${r.status}`);
         const s = JSON.parse(r.text) as Status;
-        const healthy = s.services.filter((x) => x.instances.length === x.replicas && x.instances.every((i) => i.state === 'healthy')).length;
+        const healthy = s.services.filter(
+          (x) => x.instances.length === x.replicas && x.instances.every((i) => i.state === 'healthy'),
+        ).length;
         return s.services.length === SERVICES && healthy === SERVICES ? s : undefined;
       });
       startMs = performance.now() - t0;
-      ctx.log(`${SERVICES} services healthy ${(startMs / 1000).toFixed(1)} s after start; sampling the daemon's RSS for ${SAMPLE_SECONDS} s`);
+      ctx.log(
+        `${SERVICES} services healthy ${(startMs / 1000).toFixed(1)} s after start; sampling the daemon's RSS for ${SAMPLE_SECONDS} s`,
+      );
       const cpu0 = cpuSeconds(d.pid);
       samples = await sampleRss(d.pid, SAMPLE_SECONDS);
       cpu = cpuSeconds(d.pid) - cpu0;
@@ -235,19 +293,54 @@ export default defineBench({
 
     const mb = samples.map(toMB);
     const details = {
-      'samples (1/s)': samples.length, 'services': SERVICES, 'health interval': '2s', 'start until all healthy (s)': Math.round(startMs / 100) / 10,
-      'median MiB': Math.round((median(samples) / MIB) * 10) / 10, 'max MiB': Math.round((Math.max(...samples) / MIB) * 10) / 10,
-      'daemon CPU s over the window': Math.round(cpu * 100) / 100, 'services + shims RSS MB (sum)': toMB(servicesRss),
+      'samples (1/s)': samples.length,
+      services: SERVICES,
+      'health interval': '2s',
+      'start until all healthy (s)': Math.round(startMs / 100) / 10,
+      'median MiB': Math.round((median(samples) / MIB) * 10) / 10,
+      'max MiB': Math.round((Math.max(...samples) / MIB) * 10) / 10,
+      'daemon CPU s over the window': Math.round(cpu * 100) / 100,
+      'services + shims RSS MB (sum)': toMB(servicesRss),
       'idle daemon median MB': toMB(median(idleSamples)),
     };
     const reference = { name: 'bare node process', value: toMB(bare) };
     results.push(
-      { name: `daemon, ${SERVICES} services, checks every 2s`, metric: `VmRSS median over ${SAMPLE_SECONDS} s`, value: toMB(median(samples)), unit: 'MB', reference, target: { kind: 'max', value: TARGET_MB }, samples: mb, details },
-      { name: `daemon, ${SERVICES} services, checks every 2s`, metric: `VmRSS max over ${SAMPLE_SECONDS} s`, value: toMB(Math.max(...samples)), unit: 'MB', reference, target: { kind: 'max', value: TARGET_MB } },
-      { name: 'daemon, 0 services (idle)', metric: `VmRSS median over ${IDLE_SAMPLE_SECONDS} s`, value: toMB(median(idleSamples)), unit: 'MB', reference, samples: idleSamples.map(toMB) },
-      { name: `daemon, ${SERVICES} services, checks every 2s`, metric: `CPU time over ${SAMPLE_SECONDS} s`, value: Math.round(cpu * 100) / 100, unit: 's' },
+      {
+        name: `daemon, ${SERVICES} services, checks every 2s`,
+        metric: `VmRSS median over ${SAMPLE_SECONDS} s`,
+        value: toMB(median(samples)),
+        unit: 'MB',
+        reference,
+        target: { kind: 'max', value: TARGET_MB },
+        samples: mb,
+        details,
+      },
+      {
+        name: `daemon, ${SERVICES} services, checks every 2s`,
+        metric: `VmRSS max over ${SAMPLE_SECONDS} s`,
+        value: toMB(Math.max(...samples)),
+        unit: 'MB',
+        reference,
+        target: { kind: 'max', value: TARGET_MB },
+      },
+      {
+        name: 'daemon, 0 services (idle)',
+        metric: `VmRSS median over ${IDLE_SAMPLE_SECONDS} s`,
+        value: toMB(median(idleSamples)),
+        unit: 'MB',
+        reference,
+        samples: idleSamples.map(toMB),
+      },
+      {
+        name: `daemon, ${SERVICES} services, checks every 2s`,
+        metric: `CPU time over ${SAMPLE_SECONDS} s`,
+        value: Math.round(cpu * 100) / 100,
+        unit: 's',
+      },
     );
-    ctx.log(`daemon RSS with ${SERVICES} services: median ${toMB(median(samples))} MB, max ${toMB(Math.max(...samples))} MB (${(median(samples) / bare).toFixed(2)}x a bare node process); ${cpu.toFixed(2)} s CPU over ${SAMPLE_SECONDS} s`);
+    ctx.log(
+      `daemon RSS with ${SERVICES} services: median ${toMB(median(samples))} MB, max ${toMB(Math.max(...samples))} MB (${(median(samples) / bare).toFixed(2)}x a bare node process); ${cpu.toFixed(2)} s CPU over ${SAMPLE_SECONDS} s`,
+    );
     return results;
   },
 });

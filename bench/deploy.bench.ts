@@ -32,14 +32,24 @@
 import { defineBench, type BenchResult } from './harness/bench.js';
 import { median } from './harness/median.js';
 import {
-  badHealthRollback, explicitRollback, withLab, zeroDowntime,
-  type BadHealthSample, type ExplicitRollbackSample, type LoadSettings, type ZeroDowntimeRun,
+  badHealthRollback,
+  explicitRollback,
+  withLab,
+  zeroDowntime,
+  type BadHealthSample,
+  type ExplicitRollbackSample,
+  type LoadSettings,
+  type ZeroDowntimeRun,
 } from './deploy/scenarios.js';
 import type { Lab, RunningDaemon } from './deploy/lab.js';
 import { describeFailures, type Load } from './deploy/load.js';
 
 const DEPLOYS = Number(process.env.GROUNDWORK_BENCH_DEPLOYS ?? 20);
-const LOAD: LoadSettings = { connections: 8, rate: Number(process.env.GROUNDWORK_BENCH_DEPLOY_RPS ?? 200), timeoutMs: 5000 };
+const LOAD: LoadSettings = {
+  connections: 8,
+  rate: Number(process.env.GROUNDWORK_BENCH_DEPLOY_RPS ?? 200),
+  timeoutMs: 5000,
+};
 const ROLLBACK_TARGET_MS = 2000;
 const CONTEXT = 'kamal-proxy deploy timeout default 30 s, Swarm update monitor default 5 s (constants, not measured)';
 
@@ -62,12 +72,29 @@ function zeroDowntimeResults(r: ZeroDowntimeRun): BenchResult[] {
     'deploy median (s, CLI issued -> exit)': Math.round(median(opMs('deploy')) / 100) / 10,
     'rollback median (s, CLI issued -> exit)': Math.round(median(opMs('rollback')) / 100) / 10,
     'operations that failed': notOk.map((o) => o.what).join(', ') || 'none',
-    'operations with failed requests': r.operations.filter((o) => o.failed > 0).map((o) => `${o.what}: ${o.failures}`).join('; ') || 'none',
+    'operations with failed requests':
+      r.operations
+        .filter((o) => o.failed > 0)
+        .map((o) => `${o.what}: ${o.failures}`)
+        .join('; ') || 'none',
   };
   return [
-    { name, metric: 'failed requests', value: r.total.failed, unit: 'requests', target: { kind: 'max', value: 0 }, details },
+    {
+      name,
+      metric: 'failed requests',
+      value: r.total.failed,
+      unit: 'requests',
+      target: { kind: 'max', value: 0 },
+      details,
+    },
     { name, metric: 'requests sent', value: r.total.requests, unit: 'requests' },
-    { name, metric: 'deploys/rollbacks not completed', value: notOk.length, unit: 'operations', target: { kind: 'max', value: 0 } },
+    {
+      name,
+      metric: 'deploys/rollbacks not completed',
+      value: notOk.length,
+      unit: 'operations',
+      target: { kind: 'max', value: 0 },
+    },
   ];
 }
 
@@ -81,7 +108,9 @@ export default defineBench({
     // (a) zero downtime
     for (const strategy of ['rolling', 'blue-green'] as const) {
       const r = await zeroDowntime(ctx, strategy, DEPLOYS, DEPLOYS, LOAD);
-      ctx.log(`${strategy}: ${r.total.requests} requests in ${r.seconds.toFixed(0)} s, ${r.total.failed} failed (${describeFailures(r.total)})`);
+      ctx.log(
+        `${strategy}: ${r.total.requests} requests in ${r.seconds.toFixed(0)} s, ${r.total.failed} failed (${describeFailures(r.total)})`,
+      );
       results.push(...zeroDowntimeResults(r));
     }
 
@@ -93,22 +122,40 @@ export default defineBench({
         const key = `${label}, ${via === 'cli' ? 'groundwork rollback web' : 'POST /v1/services/web/rollback'}`;
         const list: ExplicitRollbackSample[] = (explicit[key] = []);
         for (let i = 0; i < ctx.repeat; i++) {
-          const s = await explicitRollback(ctx, lab, gen, `${label}-${via}-${i}`, via === 'cli' ? { cli: true } : { api: daemon });
-          ctx.log(`${key} ${i + 1}/${ctx.repeat}: all traffic on the previous release ${s.allBackMs.toFixed(0)} ms after the command; command done after ${s.commandMs.toFixed(0)} ms; ${s.failedRequests}/${s.requests} requests failed`);
+          const s = await explicitRollback(
+            ctx,
+            lab,
+            gen,
+            `${label}-${via}-${i}`,
+            via === 'cli' ? { cli: true } : { api: daemon },
+          );
+          ctx.log(
+            `${key} ${i + 1}/${ctx.repeat}: all traffic on the previous release ${s.allBackMs.toFixed(0)} ms after the command; command done after ${s.commandMs.toFixed(0)} ms; ${s.failedRequests}/${s.requests} requests failed`,
+          );
           list.push(s);
         }
       }
     };
     // (b) automatic rollback of a release that fails health, and explicit rollback (rolling)
-    await withLab(ctx, 'speed-rolling', { strategy: 'rolling', healthInterval: '1s' }, LOAD, async (lab, gen, daemon) => {
-      for (let i = 0; i < ctx.repeat; i++) {
-        const s = await badHealthRollback(ctx, lab, gen, i);
-        ctx.log(`bad health ${i + 1}/${ctx.repeat}: first counted failed check -> rolled back ${s.fromFirstCountedMs.toFixed(0)} ms (detect ${s.detectMs.toFixed(0)} + restore ${s.restoreMs.toFixed(0)}); from the first 503 ${s.fromFirst503Ms.toFixed(0)} ms; ${s.probes} probes, ${s.badResponses} answers from the bad release, ${s.failedRequests}/${s.requests} requests failed`);
-        bad.push(s);
-      }
-      await measureRollbacks('rolling', lab, gen, daemon);
-    });
-    await withLab(ctx, 'speed-blue-green', { strategy: 'blue-green', healthInterval: '1s' }, LOAD, (lab, gen, daemon) => measureRollbacks('blue-green (warm standby)', lab, gen, daemon));
+    await withLab(
+      ctx,
+      'speed-rolling',
+      { strategy: 'rolling', healthInterval: '1s' },
+      LOAD,
+      async (lab, gen, daemon) => {
+        for (let i = 0; i < ctx.repeat; i++) {
+          const s = await badHealthRollback(ctx, lab, gen, i);
+          ctx.log(
+            `bad health ${i + 1}/${ctx.repeat}: first counted failed check -> rolled back ${s.fromFirstCountedMs.toFixed(0)} ms (detect ${s.detectMs.toFixed(0)} + restore ${s.restoreMs.toFixed(0)}); from the first 503 ${s.fromFirst503Ms.toFixed(0)} ms; ${s.probes} probes, ${s.badResponses} answers from the bad release, ${s.failedRequests}/${s.requests} requests failed`,
+          );
+          bad.push(s);
+        }
+        await measureRollbacks('rolling', lab, gen, daemon);
+      },
+    );
+    await withLab(ctx, 'speed-blue-green', { strategy: 'blue-green', healthInterval: '1s' }, LOAD, (lab, gen, daemon) =>
+      measureRollbacks('blue-green (warm standby)', lab, gen, daemon),
+    );
 
     const m = (xs: number[]) => Math.round(median(xs));
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -116,8 +163,12 @@ export default defineBench({
     const badName = 'rollback of a release failing /healthz (rolling, interval 1s, unhealthy 3)';
     results.push(
       {
-        name: badName, metric: `first counted failed check -> rolled back (${of})`, value: m(bad.map((s) => s.fromFirstCountedMs)), unit: 'ms',
-        target: { kind: 'max', value: ROLLBACK_TARGET_MS }, samples: bad.map((s) => Math.round(s.fromFirstCountedMs)),
+        name: badName,
+        metric: `first counted failed check -> rolled back (${of})`,
+        value: m(bad.map((s) => s.fromFirstCountedMs)),
+        unit: 'ms',
+        target: { kind: 'max', value: ROLLBACK_TARGET_MS },
+        samples: bad.map((s) => Math.round(s.fromFirstCountedMs)),
         details: {
           context: CONTEXT,
           'detect ms (first counted failure -> N failed in a row)': m(bad.map((s) => s.detectMs)),
@@ -128,18 +179,57 @@ export default defineBench({
           requests: sum(bad.map((s) => s.requests)),
         },
       },
-      { name: badName, metric: `first 503 answered -> rolled back (${of})`, value: m(bad.map((s) => s.fromFirst503Ms)), unit: 'ms', samples: bad.map((s) => Math.round(s.fromFirst503Ms)) },
-      { name: badName, metric: 'answers from the bad release', value: sum(bad.map((s) => s.badResponses)), unit: 'responses', target: { kind: 'max', value: 0 } },
-      { name: badName, metric: 'failed requests', value: sum(bad.map((s) => s.failedRequests)), unit: 'requests', target: { kind: 'max', value: 0 } },
+      {
+        name: badName,
+        metric: `first 503 answered -> rolled back (${of})`,
+        value: m(bad.map((s) => s.fromFirst503Ms)),
+        unit: 'ms',
+        samples: bad.map((s) => Math.round(s.fromFirst503Ms)),
+      },
+      {
+        name: badName,
+        metric: 'answers from the bad release',
+        value: sum(bad.map((s) => s.badResponses)),
+        unit: 'responses',
+        target: { kind: 'max', value: 0 },
+      },
+      {
+        name: badName,
+        metric: 'failed requests',
+        value: sum(bad.map((s) => s.failedRequests)),
+        unit: 'requests',
+        target: { kind: 'max', value: 0 },
+      },
     );
     for (const [name, xs] of Object.entries(explicit)) {
       results.push(
         {
-          name, metric: `command issued -> all traffic on previous release (${of})`, value: m(xs.map((s) => s.allBackMs)), unit: 'ms', samples: xs.map((s) => Math.round(s.allBackMs)),
-          details: { context: CONTEXT, 'command issued -> command done (ms)': m(xs.map((s) => s.commandMs)), 'failed requests': sum(xs.map((s) => s.failedRequests)), requests: sum(xs.map((s) => s.requests)) },
+          name,
+          metric: `command issued -> all traffic on previous release (${of})`,
+          value: m(xs.map((s) => s.allBackMs)),
+          unit: 'ms',
+          samples: xs.map((s) => Math.round(s.allBackMs)),
+          details: {
+            context: CONTEXT,
+            'command issued -> command done (ms)': m(xs.map((s) => s.commandMs)),
+            'failed requests': sum(xs.map((s) => s.failedRequests)),
+            requests: sum(xs.map((s) => s.requests)),
+          },
         },
-        { name, metric: `command issued -> command done (${of})`, value: m(xs.map((s) => s.commandMs)), unit: 'ms', samples: xs.map((s) => Math.round(s.commandMs)) },
-        { name, metric: 'failed requests', value: sum(xs.map((s) => s.failedRequests)), unit: 'requests', target: { kind: 'max', value: 0 } },
+        {
+          name,
+          metric: `command issued -> command done (${of})`,
+          value: m(xs.map((s) => s.commandMs)),
+          unit: 'ms',
+          samples: xs.map((s) => Math.round(s.commandMs)),
+        },
+        {
+          name,
+          metric: 'failed requests',
+          value: sum(xs.map((s) => s.failedRequests)),
+          unit: 'requests',
+          target: { kind: 'max', value: 0 },
+        },
       );
     }
     return results;

@@ -48,14 +48,18 @@ export default defineBench({
     const file = path.join(stackDir, 'groundwork.yaml');
     writeFileSync(file, stack.yaml);
     const bytes = Buffer.byteLength(stack.yaml);
-    ctx.log(`stack: ${n} resources, ${stack.serviceEdges.toLocaleString('en-US')} service edges, ${(bytes / 1024 / 1024).toFixed(2)} MiB of YAML`);
+    ctx.log(
+      `stack: ${n} resources, ${stack.serviceEdges.toLocaleString('en-US')} service edges, ${(bytes / 1024 / 1024).toFixed(2)} MiB of YAML`,
+    );
     const config = (stateDir: string): string =>
       JSON.stringify({ root: ctx.root, file, stateDir, resources: stack.resources } satisfies MeasureConfig);
 
     const seededDir = path.join(ctx.workDir, 'seeded-state');
     const seedStart = performance.now();
     const seed = await runChild<MeasureReport>(MEASURE, ['seed', config(seededDir)], { cwd: ctx.root });
-    ctx.log(`seeded ${seed.outcome.rows} rows with record-only kinds in ${((performance.now() - seedStart) / 1000).toFixed(1)} s (not measured)`);
+    ctx.log(
+      `seeded ${seed.outcome.rows} rows with record-only kinds in ${((performance.now() - seedStart) / 1000).toFixed(1)} s (not measured)`,
+    );
 
     const results: BenchResult[] = [];
     for (const m of measurements) {
@@ -65,18 +69,37 @@ export default defineBench({
         if (m.seeded) cpSync(seededDir, stateDir, { recursive: true });
         else mkdirSync(stateDir, { recursive: true });
         // Under --profile, the first run of each measurement is profiled (the others stay undisturbed).
-        const cpuProfile = ctx.cpuProfileDir && i === 0 && m.scenario !== 'baseline' ? path.join(ctx.cpuProfileDir, `${m.scenario}.cpuprofile`) : undefined;
-        reports.push(await runChild<MeasureReport>(MEASURE, [m.scenario, config(stateDir)], { cwd: ctx.root, ...(cpuProfile ? { cpuProfile } : {}) }));
+        const cpuProfile =
+          ctx.cpuProfileDir && i === 0 && m.scenario !== 'baseline'
+            ? path.join(ctx.cpuProfileDir, `${m.scenario}.cpuprofile`)
+            : undefined;
+        reports.push(
+          await runChild<MeasureReport>(MEASURE, [m.scenario, config(stateDir)], {
+            cwd: ctx.root,
+            ...(cpuProfile ? { cpuProfile } : {}),
+          }),
+        );
       }
       const ms = reports.map((r) => round2(r.ms));
       const rss = reports.map((r) => round2(r.rssMiB));
       const phases = medianPhases(reports);
-      ctx.log(`${m.scenario}: ${Object.entries(phases).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(' · ') || 'no phases'}; runs ${ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+      ctx.log(
+        `${m.scenario}: ${
+          Object.entries(phases)
+            .map(([k, v]) => `${k} ${v.toFixed(0)} ms`)
+            .join(' · ') || 'no phases'
+        }; runs ${ms.map((x) => x.toFixed(0)).join(', ')} ms`,
+      );
       const details = { ...prefixed('phase ms: ', phases), ...reports[0]?.outcome, 'stack bytes': bytes };
       const metricSuffix = ` (median of ${ctx.repeat})`;
       if (m.scenario !== 'baseline') {
         results.push({
-          name: m.name, metric: `wall time${metricSuffix}`, value: median(ms), unit: 'ms', samples: ms, details,
+          name: m.name,
+          metric: `wall time${metricSuffix}`,
+          value: median(ms),
+          unit: 'ms',
+          samples: ms,
+          details,
           ...(m.judged ? { target: { kind: 'max', value: TARGET_MS } as const } : {}),
         });
       }

@@ -59,7 +59,12 @@ interface Sample extends WrkResult {
   cpuUsPerRequest: number;
 }
 
-async function startNginx(ctx: BenchContext, name: string, config: (dir: string) => string, port: number): Promise<Daemon> {
+async function startNginx(
+  ctx: BenchContext,
+  name: string,
+  config: (dir: string) => string,
+  port: number,
+): Promise<Daemon> {
   const dir = path.join(ctx.workDir, name);
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'nginx.conf');
@@ -74,7 +79,9 @@ async function setUp(ctx: BenchContext, profile: string | undefined): Promise<Se
   try {
     const backendPorts = [await freePort(), await freePort()];
     for (const [i, port] of backendPorts.entries()) {
-      daemons.push(await startNginx(ctx, `backend-${i}`, (dir) => nginxBackendConfig(dir, port, BODY.replace('\n', '\\n')), port));
+      daemons.push(
+        await startNginx(ctx, `backend-${i}`, (dir) => nginxBackendConfig(dir, port, BODY.replace('\n', '\\n')), port),
+      );
     }
     const haproxyPort = await freePort();
     const haproxyFile = path.join(ctx.workDir, 'haproxy.cfg');
@@ -83,12 +90,24 @@ async function setUp(ctx: BenchContext, profile: string | undefined): Promise<Se
     daemons.push(haproxy);
     await waitListening(haproxy, haproxyPort);
     const nginxPort = await freePort();
-    daemons.push(await startNginx(ctx, 'nginx-proxy', (dir) => nginxProxyConfig(dir, nginxPort, backendPorts), nginxPort));
+    daemons.push(
+      await startNginx(ctx, 'nginx-proxy', (dir) => nginxProxyConfig(dir, nginxPort, backendPorts), nginxPort),
+    );
     const builtinPort = await freePort();
     const env: NodeJS.ProcessEnv = { ...process.env };
     if (profile) env[CPU_PROFILE_ENV] = profile;
     else delete env[CPU_PROFILE_ENV];
-    const builtin = startDaemon('builtin', process.execPath, ['--import', 'tsx', SERVE_NODE_PROXY, JSON.stringify({ root: ctx.root, port: builtinPort, backends: backendPorts })], { cwd: ctx.root, env });
+    const builtin = startDaemon(
+      'builtin',
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        SERVE_NODE_PROXY,
+        JSON.stringify({ root: ctx.root, port: builtinPort, backends: backendPorts }),
+      ],
+      { cwd: ctx.root, env },
+    );
     daemons.push(builtin);
     await waitListening(builtin, builtinPort);
     const pid = (d: Daemon) => d.child.pid as number;
@@ -96,7 +115,8 @@ async function setUp(ctx: BenchContext, profile: string | undefined): Promise<Se
     return {
       ports: { direct: backendPorts[0] as number, haproxy: haproxyPort, nginx: nginxPort, builtin: builtinPort },
       pids: { direct: [], haproxy: [pid(haproxy)], nginx: withChildren(pid(nginxProxy)), builtin: [pid(builtin)] },
-      daemons, builtin,
+      daemons,
+      builtin,
     };
   } catch (e) {
     await Promise.all(daemons.map((d) => d.stop()));
@@ -106,13 +126,16 @@ async function setUp(ctx: BenchContext, profile: string | undefined): Promise<Se
 
 export default defineBench({
   name: 'proxy-throughput',
-  description: 'requests/s and p99 of the built-in proxy vs HAProxy and nginx (same backends, same wrk, one thread each)',
+  description:
+    'requests/s and p99 of the built-in proxy vs HAProxy and nginx (same backends, same wrk, one thread each)',
   async run(ctx) {
     ensureTools(ctx.log);
     const cores = os.cpus().length;
     const fairness = `each proxy runs one thread (haproxy nbthread 1, nginx worker_processes 1, NodeProxy one process); wrk ${WRK.threads} threads, 2 nginx backends and the proxy share ${cores} cores, nothing pinned`;
     ctx.log(fairness);
-    ctx.log(`load: ${describeWrk(WRK)} --latency after a ${WARMUP.seconds}s warm-up, ${ctx.repeat} rounds, targets in turn`);
+    ctx.log(
+      `load: ${describeWrk(WRK)} --latency after a ${WARMUP.seconds}s warm-up, ${ctx.repeat} rounds, targets in turn`,
+    );
     const profile = ctx.cpuProfileDir ? path.join(ctx.cpuProfileDir, 'node-proxy.cpuprofile') : undefined;
     const setup = await setUp(ctx, profile);
     const samples: Record<TargetName, Sample[]> = { direct: [], haproxy: [], nginx: [], builtin: [] };
@@ -123,10 +146,15 @@ export default defineBench({
           await runWrk(url, WARMUP);
           const cpu0 = cpuSeconds(setup.pids[t]);
           const w = await runWrk(url, WRK);
-          const r: Sample = { ...w, cpuUsPerRequest: w.requests ? ((cpuSeconds(setup.pids[t]) - cpu0) * 1e6) / w.requests : 0 };
+          const r: Sample = {
+            ...w,
+            cpuUsPerRequest: w.requests ? ((cpuSeconds(setup.pids[t]) - cpu0) * 1e6) / w.requests : 0,
+          };
           samples[t].push(r);
           const cpu = t === 'direct' ? '' : `  cpu ${r.cpuUsPerRequest.toFixed(1)} us/req`;
-          ctx.log(`round ${round + 1} ${t.padEnd(7)} ${r.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  errors ${r.errors}${cpu}`);
+          ctx.log(
+            `round ${round + 1} ${t.padEnd(7)} ${r.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  errors ${r.errors}${cpu}`,
+          );
         }
       }
     } finally {
@@ -151,20 +179,78 @@ export default defineBench({
     const p99Metric = `p99 latency (median of ${ctx.repeat})`;
     const results: BenchResult[] = [];
     for (const t of ['direct', 'haproxy', 'nginx'] as const) {
-      results.push({ name: LABEL[t], metric, value: rps(t), unit: 'req/s', samples: samples[t].map((s) => round(s.requestsPerSecond)), details: details(t) });
-      results.push({ name: LABEL[t], metric: p99Metric, value: p99(t), unit: 'ms', samples: samples[t].map((s) => round(s.p99Ms, 2)) });
-      if (t !== 'direct') results.push({ name: LABEL[t], metric: cpuMetric, value: cpu(t), unit: 'us', samples: samples[t].map((s) => round(s.cpuUsPerRequest, 1)) });
+      results.push({
+        name: LABEL[t],
+        metric,
+        value: rps(t),
+        unit: 'req/s',
+        samples: samples[t].map((s) => round(s.requestsPerSecond)),
+        details: details(t),
+      });
+      results.push({
+        name: LABEL[t],
+        metric: p99Metric,
+        value: p99(t),
+        unit: 'ms',
+        samples: samples[t].map((s) => round(s.p99Ms, 2)),
+      });
+      if (t !== 'direct')
+        results.push({
+          name: LABEL[t],
+          metric: cpuMetric,
+          value: cpu(t),
+          unit: 'us',
+          samples: samples[t].map((s) => round(s.cpuUsPerRequest, 1)),
+        });
     }
     const b = samples.builtin;
     results.push({
-      name: LABEL.builtin, metric, value: rps('builtin'), unit: 'req/s', reference: { name: 'HAProxy', value: rps('haproxy') },
-      target: { kind: 'min-ratio', value: 0.5 }, samples: b.map((s) => round(s.requestsPerSecond)), details: details('builtin'),
+      name: LABEL.builtin,
+      metric,
+      value: rps('builtin'),
+      unit: 'req/s',
+      reference: { name: 'HAProxy', value: rps('haproxy') },
+      target: { kind: 'min-ratio', value: 0.5 },
+      samples: b.map((s) => round(s.requestsPerSecond)),
+      details: details('builtin'),
     });
-    results.push({ name: LABEL.builtin, metric: `${metric} vs nginx`, value: rps('builtin'), unit: 'req/s', reference: { name: 'nginx', value: rps('nginx') } });
-    results.push({ name: LABEL.builtin, metric: p99Metric, value: p99('builtin'), unit: 'ms', reference: { name: 'HAProxy', value: p99('haproxy') }, samples: b.map((s) => round(s.p99Ms, 2)) });
-    results.push({ name: LABEL.builtin, metric: cpuMetric, value: cpu('builtin'), unit: 'us', reference: { name: 'HAProxy', value: cpu('haproxy') }, samples: b.map((s) => round(s.cpuUsPerRequest, 1)) });
-    results.push({ name: LABEL.builtin, metric: `${cpuMetric} vs nginx`, value: cpu('builtin'), unit: 'us', reference: { name: 'nginx', value: cpu('nginx') } });
-    results.push({ name: LABEL.builtin, metric: 'failed requests (all rounds)', value: b.reduce((a, s) => a + s.errors, 0), unit: 'requests', target: { kind: 'max', value: 0 } });
+    results.push({
+      name: LABEL.builtin,
+      metric: `${metric} vs nginx`,
+      value: rps('builtin'),
+      unit: 'req/s',
+      reference: { name: 'nginx', value: rps('nginx') },
+    });
+    results.push({
+      name: LABEL.builtin,
+      metric: p99Metric,
+      value: p99('builtin'),
+      unit: 'ms',
+      reference: { name: 'HAProxy', value: p99('haproxy') },
+      samples: b.map((s) => round(s.p99Ms, 2)),
+    });
+    results.push({
+      name: LABEL.builtin,
+      metric: cpuMetric,
+      value: cpu('builtin'),
+      unit: 'us',
+      reference: { name: 'HAProxy', value: cpu('haproxy') },
+      samples: b.map((s) => round(s.cpuUsPerRequest, 1)),
+    });
+    results.push({
+      name: LABEL.builtin,
+      metric: `${cpuMetric} vs nginx`,
+      value: cpu('builtin'),
+      unit: 'us',
+      reference: { name: 'nginx', value: cpu('nginx') },
+    });
+    results.push({
+      name: LABEL.builtin,
+      metric: 'failed requests (all rounds)',
+      value: b.reduce((a, s) => a + s.errors, 0),
+      unit: 'requests',
+      target: { kind: 'max', value: 0 },
+    });
     return results;
   },
 });

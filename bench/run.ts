@@ -34,11 +34,14 @@ function isBench(v: unknown): v is Bench {
 }
 
 async function discover(): Promise<Bench[]> {
-  const files = readdirSync(BENCH_DIR).filter((f) => f.endsWith('.bench.ts')).sort();
+  const files = readdirSync(BENCH_DIR)
+    .filter((f) => f.endsWith('.bench.ts'))
+    .sort();
   const benches: Bench[] = [];
   for (const f of files) {
     const mod = (await import(pathToFileURL(path.join(BENCH_DIR, f)).href)) as { default?: unknown };
-    if (!isBench(mod.default)) throw new Error(`bench/${f} must \`export default defineBench({ name, description, run })\``);
+    if (!isBench(mod.default))
+      throw new Error(`bench/${f} must \`export default defineBench({ name, description, run })\``);
     benches.push(mod.default);
   }
   const seen = new Set<string>();
@@ -51,8 +54,17 @@ async function discover(): Promise<Bench[]> {
 
 function gitCommit(): string | undefined {
   try {
-    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+    const dirty =
+      execFileSync('git', ['status', '--porcelain'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim() !== '';
     return `${head}${dirty ? ' (dirty)' : ''}`;
   } catch {
     return undefined;
@@ -73,37 +85,56 @@ async function main(argv: string[]): Promise<number> {
     strict: true,
   });
   if (values.help) {
-    process.stdout.write('usage: npm run bench -- [--only NAME[,NAME]]... [--repeat N] [--profile] [--keep] [--list]\n');
+    process.stdout.write(
+      'usage: npm run bench -- [--only NAME[,NAME]]... [--repeat N] [--profile] [--keep] [--list]\n',
+    );
     return 0;
   }
   const repeat = Number(values.repeat);
-  if (!Number.isInteger(repeat) || repeat < 1) throw new UsageError(`--repeat needs a whole number of at least 1, found "${values.repeat}"`);
+  if (!Number.isInteger(repeat) || repeat < 1)
+    throw new UsageError(`--repeat needs a whole number of at least 1, found "${values.repeat}"`);
 
   const all = await discover();
   if (values.list) {
     for (const b of all) process.stdout.write(`${b.name.padEnd(24)} ${b.description}\n`);
     return 0;
   }
-  const only = (values.only ?? []).flatMap((o) => o.split(',')).map((o) => o.trim()).filter(Boolean);
+  const only = (values.only ?? [])
+    .flatMap((o) => o.split(','))
+    .map((o) => o.trim())
+    .filter(Boolean);
   const unknown = only.filter((o) => !all.some((b) => b.name === o));
-  if (unknown.length) throw new UsageError(`no bench named ${unknown.join(', ')}; the benches are: ${all.map((b) => b.name).join(', ')}`);
+  if (unknown.length)
+    throw new UsageError(`no bench named ${unknown.join(', ')}; the benches are: ${all.map((b) => b.name).join(', ')}`);
   const selected = only.length ? all.filter((b) => only.includes(b.name)) : all;
 
   const stale = staleDistFiles(ROOT);
   if (stale.length) {
-    throw new UsageError(`dist/ is older than ${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ` and ${stale.length - 3} more` : ''}; run \`npm run build\` first (\`npm run bench\` does)`);
+    throw new UsageError(
+      `dist/ is older than ${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ` and ${stale.length - 3} more` : ''}; run \`npm run build\` first (\`npm run bench\` does)`,
+    );
   }
 
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const startedAt = new Date();
   const rows: JudgedResult[] = [];
   const profileReports: string[] = [];
-  if (values.profile) log('--profile: the first run of each measurement runs under the V8 profiler, which adds some overhead to it');
+  if (values.profile)
+    log('--profile: the first run of each measurement runs under the V8 profiler, which adds some overhead to it');
   for (const bench of selected) {
     const workDir = mkdtempSync(path.join(os.tmpdir(), `groundwork-bench-${bench.name}-`));
     const cpuProfileDir = values.profile ? path.join(RESULTS_DIR, 'profiles', bench.name) : undefined;
-    if (cpuProfileDir) { rmSync(cpuProfileDir, { recursive: true, force: true }); mkdirSync(cpuProfileDir, { recursive: true }); }
-    const ctx: BenchContext = { root: ROOT, workDir, repeat, cpuProfileDir, log: (line) => log(`[${bench.name}] ${line}`) };
+    if (cpuProfileDir) {
+      rmSync(cpuProfileDir, { recursive: true, force: true });
+      mkdirSync(cpuProfileDir, { recursive: true });
+    }
+    const ctx: BenchContext = {
+      root: ROOT,
+      workDir,
+      repeat,
+      cpuProfileDir,
+      log: (line) => log(`[${bench.name}] ${line}`),
+    };
     log(`[${bench.name}] ${bench.description}`);
     const t0 = performance.now();
     try {
@@ -111,14 +142,25 @@ async function main(argv: string[]): Promise<number> {
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       log(`[${bench.name}] failed: ${e instanceof Error ? (e.stack ?? message) : message}`);
-      rows.push({ bench: bench.name, name: '(bench failed)', metric: '', value: Number.NaN, unit: '', ratio: undefined, status: 'error', error: message.split('\n')[0] ?? message });
+      rows.push({
+        bench: bench.name,
+        name: '(bench failed)',
+        metric: '',
+        value: Number.NaN,
+        unit: '',
+        ratio: undefined,
+        status: 'error',
+        error: message.split('\n')[0] ?? message,
+      });
     } finally {
       if (values.keep) log(`[${bench.name}] scratch kept in ${workDir}`);
       else rmSync(workDir, { recursive: true, force: true });
     }
     log(`[${bench.name}] done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     if (cpuProfileDir) {
-      for (const f of readdirSync(cpuProfileDir).filter((p) => p.endsWith('.cpuprofile')).sort()) {
+      for (const f of readdirSync(cpuProfileDir)
+        .filter((p) => p.endsWith('.cpuprofile'))
+        .sort()) {
         profileReports.push(renderProfileSummary(summariseProfile(path.join(cpuProfileDir, f), ROOT), ROOT));
       }
     }
@@ -133,23 +175,36 @@ async function main(argv: string[]): Promise<number> {
   }
   mkdirSync(RESULTS_DIR, { recursive: true });
   const report = {
-    startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), commit: gitCommit(),
-    node: process.version, platform: `${process.platform} ${os.release()} ${process.arch}`,
-    cpus: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown'}`, memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    argv, repeat, results: rows,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    commit: gitCommit(),
+    node: process.version,
+    platform: `${process.platform} ${os.release()} ${process.arch}`,
+    cpus: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown'}`,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    argv,
+    repeat,
+    results: rows,
   };
   writeFileSync(path.join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   const failed = rows.filter((r) => r.status === 'fail' || r.status === 'error');
-  process.stdout.write(`\n${rows.length} results, ${rows.filter((r) => r.status === 'pass').length} passed, ${failed.length} failed; written to bench/results/latest.json\n`);
+  process.stdout.write(
+    `\n${rows.length} results, ${rows.filter((r) => r.status === 'pass').length} passed, ${failed.length} failed; written to bench/results/latest.json\n`,
+  );
   return failed.length ? 1 : 0;
 }
 
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
-  if (e instanceof UsageError || (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-    process.stderr.write(`bench: ${(e as Error).message}\n`);
-    process.exitCode = 2;
-  } else {
-    process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = 1;
-  }
-});
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof UsageError || (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      process.stderr.write(`bench: ${(e as Error).message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

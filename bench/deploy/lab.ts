@@ -41,15 +41,20 @@ export async function makeLab(root: string, dir: string, settings: LabSettings):
   cpSync(path.join(example, 'groundwork.yaml'), path.join(dir, 'groundwork.yaml'));
   cpSync(path.join(example, 'services'), path.join(dir, 'services'), { recursive: true });
   const webSource = readFileSync(path.join(example, 'services', 'web.mjs'), 'utf8');
-  if (!webSource.includes(HANDLER_LINE)) throw new Error(`${EXAMPLE}/services/web.mjs no longer has the line \`${HANDLER_LINE}\`; update bench/deploy/lab.ts, which adds the release header after it`);
+  if (!webSource.includes(HANDLER_LINE))
+    throw new Error(
+      `${EXAMPLE}/services/web.mjs no longer has the line \`${HANDLER_LINE}\`; update bench/deploy/lab.ts, which adds the release header after it`,
+    );
 
   const listenerPort = await freePort();
   const doc = parseDocument(readFileSync(path.join(dir, 'groundwork.yaml'), 'utf8'));
-  if (!doc.hasIn(['listeners', 'http', 'port'])) throw new Error(`${EXAMPLE}/groundwork.yaml no longer has listeners.http.port; update bench/deploy/lab.ts`);
+  if (!doc.hasIn(['listeners', 'http', 'port']))
+    throw new Error(`${EXAMPLE}/groundwork.yaml no longer has listeners.http.port; update bench/deploy/lab.ts`);
   doc.setIn(['listeners', 'http', 'port'], listenerPort);
   doc.setIn(['services', 'web', 'deploy', 'strategy'], settings.strategy);
   if (settings.healthInterval) doc.setIn(['services', 'web', 'health', 'interval'], settings.healthInterval);
-  if (settings.keepReleases !== undefined) doc.setIn(['services', 'web', 'deploy', 'keep_releases'], settings.keepReleases);
+  if (settings.keepReleases !== undefined)
+    doc.setIn(['services', 'web', 'deploy', 'keep_releases'], settings.keepReleases);
   writeFileSync(path.join(dir, 'groundwork.yaml'), doc.toString());
 
   const writeWeb = (build: string, badHealth?: { probeLog: string }) => {
@@ -62,13 +67,15 @@ export async function makeLab(root: string, dir: string, settings: LabSettings):
     const inject = [
       HANDLER_LINE,
       `  res.setHeader('${RELEASE_HEADER}', BENCH_RELEASE);`,
-      ...(badHealth ? [
-        "  if (req.url === '/healthz') {",
-        `    appendFileSync(${JSON.stringify(badHealth.probeLog)}, \`\${performance.timeOrigin + performance.now()}\\n\`);`,
-        "    res.writeHead(503).end('bad release\\n');",
-        '    return;',
-        '  }',
-      ] : []),
+      ...(badHealth
+        ? [
+            "  if (req.url === '/healthz') {",
+            `    appendFileSync(${JSON.stringify(badHealth.probeLog)}, \`\${performance.timeOrigin + performance.now()}\\n\`);`,
+            "    res.writeHead(503).end('bad release\\n');",
+            '    return;',
+            '  }',
+          ]
+        : []),
     ].join('\n');
     writeFileSync(path.join(dir, 'services', 'web.mjs'), `${head}\n${webSource.replace(HANDLER_LINE, inject)}`);
   };
@@ -96,7 +103,12 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export async function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined, everyMs = 50): Promise<T> {
+export async function waitUntil<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined> | T | undefined,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -108,19 +120,42 @@ export async function waitUntil<T>(what: string, timeoutMs: number, probe: () =>
     }
     await sleep(everyMs);
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`,
+  );
 }
 
-export function api(url: string, token: string, method: 'GET' | 'POST', urlPath: string, body?: unknown, timeoutMs = 60_000): Promise<{ status: number; text: string }> {
+export function api(
+  url: string,
+  token: string,
+  method: 'GET' | 'POST',
+  urlPath: string,
+  body?: unknown,
+  timeoutMs = 60_000,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request(new URL(urlPath, url), {
-      method, agent: false,
-      headers: { authorization: `Bearer ${token}`, connection: 'close', ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (c: string) => { text += c; }).on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = http.request(
+      new URL(urlPath, url),
+      {
+        method,
+        agent: false,
+        headers: {
+          authorization: `Bearer ${token}`,
+          connection: 'close',
+          ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
+        },
+      },
+      (res) => {
+        let text = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => {
+            text += c;
+          })
+          .on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${urlPath}: no answer in ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end(payload);
@@ -129,12 +164,22 @@ export function api(url: string, token: string, method: 'GET' | 'POST', urlPath:
 
 /** `groundwork up --json` in the lab; resolves once it printed its ready line. */
 export async function startDaemon(root: string, dir: string): Promise<RunningDaemon> {
-  const child = spawn(process.execPath, [path.join(root, 'dist', 'cli', 'main.js'), 'up', '--listen', '127.0.0.1:0', '--json'], {
-    cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(),
-  });
+  const child = spawn(
+    process.execPath,
+    [path.join(root, 'dist', 'cli', 'main.js'), 'up', '--listen', '127.0.0.1:0', '--json'],
+    {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: cleanEnv(),
+    },
+  );
   let out = '';
-  child.stdout?.setEncoding('utf8').on('data', (c: string) => { out += c; });
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => { out += c; });
+  child.stdout?.setEncoding('utf8').on('data', (c: string) => {
+    out += c;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => {
+    out += c;
+  });
   try {
     const ready = await waitUntil('groundwork up to be ready', 120_000, () => {
       if (child.exitCode !== null) throw new Error(`groundwork up exited with ${child.exitCode}:\n${out.slice(-2000)}`);
@@ -149,7 +194,14 @@ export async function startDaemon(root: string, dir: string): Promise<RunningDae
   }
 }
 
-interface StatusView { services: { name: string; replicas: number; release: number | null; instances: { state: string; pid: number | null }[] }[] }
+interface StatusView {
+  services: {
+    name: string;
+    replicas: number;
+    release: number | null;
+    instances: { state: string; pid: number | null }[];
+  }[];
+}
 
 /** Waits until every instance of `service` is healthy and the proxy answers 200 on the lab's web route. */
 export async function waitServing(d: RunningDaemon, lab: Lab, service: string): Promise<void> {
@@ -158,9 +210,19 @@ export async function waitServing(d: RunningDaemon, lab: Lab, service: string): 
     const s = (JSON.parse(r.text) as StatusView).services.find((x) => x.name === service);
     return s && s.instances.length === s.replicas && s.instances.every((i) => i.state === 'healthy') ? true : undefined;
   });
-  await waitUntil('the proxy to answer 200 on /', 30_000, () => new Promise<true | undefined>((resolve) => {
-    http.get(lab.webUrl, { agent: false }, (res) => { res.resume(); resolve(res.statusCode === 200 ? true : undefined); }).on('error', () => resolve(undefined));
-  }));
+  await waitUntil(
+    'the proxy to answer 200 on /',
+    30_000,
+    () =>
+      new Promise<true | undefined>((resolve) => {
+        http
+          .get(lab.webUrl, { agent: false }, (res) => {
+            res.resume();
+            resolve(res.statusCode === 200 ? true : undefined);
+          })
+          .on('error', () => resolve(undefined));
+      }),
+  );
 }
 
 /** Processes whose cwd is inside `dir` or whose command line names it (never this process). */
@@ -172,7 +234,9 @@ export function processesUnder(dir: string): number[] {
       const cwd = readlinkSync(`/proc/${e}/cwd`);
       const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
       if (cwd === dir || cwd.startsWith(`${dir}/`) || cmd.includes(dir)) out.push(Number(e));
-    } catch { /* gone, or not ours to read */ }
+    } catch {
+      /* gone, or not ours to read */
+    }
   }
   return out;
 }
@@ -186,20 +250,35 @@ export async function stopDaemon(d: RunningDaemon | undefined, dir: string, log:
     } catch (e) {
       log(`down failed: ${(e as Error).message}`);
     }
-    await waitUntil('the daemon to exit', 10_000, () => (d.child.exitCode !== null || d.child.signalCode !== null ? true : undefined)).catch(() => d.child.kill('SIGKILL'));
+    await waitUntil('the daemon to exit', 10_000, () =>
+      d.child.exitCode !== null || d.child.signalCode !== null ? true : undefined,
+    ).catch(() => d.child.kill('SIGKILL'));
   }
   for (let round = 0; round < 20; round++) {
     const left = processesUnder(dir);
     if (left.length === 0) return;
     if (round === 0) log(`${left.length} processes left in ${dir} after down; killing them`);
-    for (const pid of left) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    for (const pid of left) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
     await sleep(50);
   }
 }
 
 // ---------------------------------------------------------------- the CLI
 
-export interface DeployResultLine { ok: boolean; release: number | null; attempted: number | null; rolledBack: boolean; reason?: string; ms: number }
+export interface DeployResultLine {
+  ok: boolean;
+  release: number | null;
+  attempted: number | null;
+  rolledBack: boolean;
+  reason?: string;
+  ms: number;
+}
 
 export interface CliRun {
   code: number;
@@ -220,7 +299,11 @@ export const epochNow = (): number => performance.timeOrigin + performance.now()
 export function runCli(root: string, dir: string, args: string[]): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const startedAt = epochNow();
-    const child = spawn(process.execPath, [path.join(root, 'dist', 'cli', 'main.js'), ...args, '--json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
+    const child = spawn(process.execPath, [path.join(root, 'dist', 'cli', 'main.js'), ...args, '--json'], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: cleanEnv(),
+    });
     const run: CliRun = { code: -1, startedAt, endedAt: 0, lines: [], stderr: '' };
     let buf = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => {
@@ -235,11 +318,15 @@ export function runCli(root: string, dir: string, args: string[]): Promise<CliRu
           try {
             run.result = (JSON.parse(text) as { result: DeployResultLine }).result;
             run.resultAt = at;
-          } catch { /* not the line we look for */ }
+          } catch {
+            /* not the line we look for */
+          }
         }
       }
     });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => { run.stderr += c; });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      run.stderr += c;
+    });
     child.on('error', reject);
     child.on('close', (code) => {
       run.code = code ?? -1;
@@ -256,11 +343,17 @@ export function progressOf(run: CliRun): { at: number; message: string }[] {
     try {
       const j = JSON.parse(l.text) as { type?: string; message?: string };
       if (j.type === 'progress' && typeof j.message === 'string') out.push({ at: l.at, message: j.message });
-    } catch { /* not JSON */ }
+    } catch {
+      /* not JSON */
+    }
   }
   return out;
 }
 
 export function describeRun(args: string[], run: CliRun): string {
-  return `groundwork ${args.join(' ')} exited ${run.code}: ${run.result?.reason ?? run.stderr.trim().split('\n').slice(-3).join(' | ') ?? ''}\n${progressOf(run).map((p) => `  ${p.message}`).join('\n')}`;
+  return `groundwork ${args.join(' ')} exited ${run.code}: ${run.result?.reason ?? run.stderr.trim().split('\n').slice(-3).join(' | ') ?? ''}\n${progressOf(
+    run,
+  )
+    .map((p) => `  ${p.message}`)
+    .join('\n')}`;
 }

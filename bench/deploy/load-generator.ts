@@ -63,7 +63,17 @@ export type FromChild = { type: 'ready' } | { type: 'window'; stats: WindowStats
 const now = (): number => performance.timeOrigin + performance.now();
 
 function emptyWindow(): WindowStats {
-  return { from: now(), to: 0, requests: 0, ok: 0, failed: 0, failures: {}, failureLog: [], releases: {}, maxLatencyMs: 0 };
+  return {
+    from: now(),
+    to: 0,
+    requests: 0,
+    ok: 0,
+    failed: 0,
+    failures: {},
+    failureLog: [],
+    releases: {},
+    maxLatencyMs: 0,
+  };
 }
 
 function send(m: FromChild): void {
@@ -87,45 +97,65 @@ function run(cfg: LoadConfig): void {
     win.requests++;
     win.ok++;
     const r = win.releases[release];
-    if (r) { r.count++; r.lastSent = Math.max(r.lastSent, sent); r.firstSent = Math.min(r.firstSent, sent); } else win.releases[release] = { count: 1, firstSent: sent, lastSent: sent };
+    if (r) {
+      r.count++;
+      r.lastSent = Math.max(r.lastSent, sent);
+      r.firstSent = Math.min(r.firstSent, sent);
+    } else win.releases[release] = { count: 1, firstSent: sent, lastSent: sent };
     win.maxLatencyMs = Math.max(win.maxLatencyMs, now() - sent);
   };
 
-  const one = (agent: http.Agent): Promise<void> => new Promise((resolve) => {
-    const sent = now();
-    let settled = false;
-    const done = (f: () => void) => { if (settled) return; settled = true; f(); resolve(); };
-    const req = http.get({ host: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, agent }, (res) => {
-      const status = res.statusCode ?? 0;
-      const release = String(res.headers[cfg.header] ?? '(none)');
-      res.on('data', () => undefined);
-      res.on('end', () => done(() => (status >= 200 && status < 300 ? succeed(sent, release) : fail(sent, `HTTP ${status}`))));
-      res.on('aborted', () => done(() => fail(sent, 'body cut short')));
-      res.on('error', (e: NodeJS.ErrnoException) => done(() => fail(sent, `body: ${e.code ?? e.message}`)));
+  const one = (agent: http.Agent): Promise<void> =>
+    new Promise((resolve) => {
+      const sent = now();
+      let settled = false;
+      const done = (f: () => void) => {
+        if (settled) return;
+        settled = true;
+        f();
+        resolve();
+      };
+      const req = http.get(
+        { host: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, agent },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          const release = String(res.headers[cfg.header] ?? '(none)');
+          res.on('data', () => undefined);
+          res.on('end', () =>
+            done(() => (status >= 200 && status < 300 ? succeed(sent, release) : fail(sent, `HTTP ${status}`))),
+          );
+          res.on('aborted', () => done(() => fail(sent, 'body cut short')));
+          res.on('error', (e: NodeJS.ErrnoException) => done(() => fail(sent, `body: ${e.code ?? e.message}`)));
+        },
+      );
+      req.setTimeout(cfg.timeoutMs, () => {
+        done(() => fail(sent, 'timeout'));
+        req.destroy();
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => done(() => fail(sent, e.code ?? e.message)));
     });
-    req.setTimeout(cfg.timeoutMs, () => { done(() => fail(sent, 'timeout')); req.destroy(); });
-    req.on('error', (e: NodeJS.ErrnoException) => done(() => fail(sent, e.code ?? e.message)));
-  });
 
   const inFlight: Promise<void>[] = [];
   const perConnectionGapMs = cfg.rate > 0 ? (cfg.connections * 1000) / cfg.rate : 0;
   for (let i = 0; i < cfg.connections; i++) {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    inFlight.push((async () => {
-      // Spread the connections' first requests over one gap so the load is even.
-      let next = now() + (perConnectionGapMs * i) / cfg.connections;
-      while (!stopping) {
-        if (perConnectionGapMs > 0) {
-          const wait = next - now();
-          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-          // Fell far behind (a slow answer): start again from now instead of sending a burst.
-          next = Math.max(next, now() - 1000) + perConnectionGapMs;
-          if (stopping) break;
+    inFlight.push(
+      (async () => {
+        // Spread the connections' first requests over one gap so the load is even.
+        let next = now() + (perConnectionGapMs * i) / cfg.connections;
+        while (!stopping) {
+          if (perConnectionGapMs > 0) {
+            const wait = next - now();
+            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+            // Fell far behind (a slow answer): start again from now instead of sending a burst.
+            next = Math.max(next, now() - 1000) + perConnectionGapMs;
+            if (stopping) break;
+          }
+          await one(agent);
         }
-        await one(agent);
-      }
-      agent.destroy();
-    })());
+        agent.destroy();
+      })(),
+    );
   }
 
   process.on('message', (m: ToChild) => {

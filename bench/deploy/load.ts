@@ -19,12 +19,23 @@ export interface Load {
 
 /** `cwd` must be where tsx resolves (the repository root). */
 export async function startLoad(config: LoadConfig, cwd: string): Promise<Load> {
-  const child: ChildProcess = fork(SCRIPT, [JSON.stringify(config)], { cwd, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(SCRIPT, [JSON.stringify(config)], {
+    cwd,
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const waiting: ((s: WindowStats) => void)[] = [];
   let exited = false;
-  const gone = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));
+  const gone = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
   const ready = new Promise<void>((resolve, reject) => {
-    child.once('exit', (code, signal) => reject(new Error(`the load generator exited (${code ?? signal}) before it was ready`)));
+    child.once('exit', (code, signal) =>
+      reject(new Error(`the load generator exited (${code ?? signal}) before it was ready`)),
+    );
     child.on('message', (m: FromChild) => {
       if (m.type === 'ready') resolve();
       else if (m.type === 'window') waiting.shift()?.(m.stats);
@@ -48,13 +59,25 @@ export async function startLoad(config: LoadConfig, cwd: string): Promise<Load> 
       if (!exited) child.kill('SIGKILL');
       return last;
     },
-    kill: () => { if (!exited) child.kill('SIGKILL'); },
+    kill: () => {
+      if (!exited) child.kill('SIGKILL');
+    },
   };
 }
 
 /** Adds windows up (for totals over many operations). */
 export function mergeWindows(list: readonly WindowStats[]): WindowStats {
-  const out: WindowStats = { from: Infinity, to: 0, requests: 0, ok: 0, failed: 0, failures: {}, failureLog: [], releases: {}, maxLatencyMs: 0 };
+  const out: WindowStats = {
+    from: Infinity,
+    to: 0,
+    requests: 0,
+    ok: 0,
+    failed: 0,
+    failures: {},
+    failureLog: [],
+    releases: {},
+    maxLatencyMs: 0,
+  };
   for (const w of list) {
     out.from = Math.min(out.from, w.from);
     out.to = Math.max(out.to, w.to);
@@ -66,7 +89,13 @@ export function mergeWindows(list: readonly WindowStats[]): WindowStats {
     for (const f of w.failureLog) if (out.failureLog.length < 100) out.failureLog.push(f);
     for (const [k, v] of Object.entries(w.releases)) {
       const r: ReleaseSeen | undefined = out.releases[k];
-      out.releases[k] = r ? { count: r.count + v.count, firstSent: Math.min(r.firstSent, v.firstSent), lastSent: Math.max(r.lastSent, v.lastSent) } : { ...v };
+      out.releases[k] = r
+        ? {
+            count: r.count + v.count,
+            firstSent: Math.min(r.firstSent, v.firstSent),
+            lastSent: Math.max(r.lastSent, v.lastSent),
+          }
+        : { ...v };
     }
   }
   return out;
@@ -74,6 +103,8 @@ export function mergeWindows(list: readonly WindowStats[]): WindowStats {
 
 /** `ECONNRESET ×2, HTTP 502 ×1` */
 export function describeFailures(w: WindowStats): string {
-  const parts = Object.entries(w.failures).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ×${v}`);
+  const parts = Object.entries(w.failures)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ×${v}`);
   return parts.length ? parts.join(', ') : 'none';
 }

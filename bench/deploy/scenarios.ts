@@ -12,14 +12,38 @@ import path from 'node:path';
 import type { BenchContext } from '../harness/bench.js';
 import { describeFailures, mergeWindows, startLoad, type Load, type LoadConfig, type WindowStats } from './load.js';
 import {
-  api, describeRun, epochNow, makeLab, progressOf, RELEASE_HEADER, runCli, sleep, startDaemon, stopDaemon, waitServing,
-  type CliRun, type DeployResultLine, type Lab, type LabSettings, type RunningDaemon,
+  api,
+  describeRun,
+  epochNow,
+  makeLab,
+  progressOf,
+  RELEASE_HEADER,
+  runCli,
+  sleep,
+  startDaemon,
+  stopDaemon,
+  waitServing,
+  type CliRun,
+  type DeployResultLine,
+  type Lab,
+  type LabSettings,
+  type RunningDaemon,
 } from './lab.js';
 
-export interface LoadSettings { connections: number; rate: number; timeoutMs: number }
+export interface LoadSettings {
+  connections: number;
+  rate: number;
+  timeoutMs: number;
+}
 
 /** A lab with its daemon and load running; `run` gets them, teardown always happens. */
-export async function withLab<T>(ctx: BenchContext, name: string, settings: LabSettings, load: LoadSettings, run: (lab: Lab, load: Load, daemon: RunningDaemon) => Promise<T>): Promise<T> {
+export async function withLab<T>(
+  ctx: BenchContext,
+  name: string,
+  settings: LabSettings,
+  load: LoadSettings,
+  run: (lab: Lab, load: Load, daemon: RunningDaemon) => Promise<T>,
+): Promise<T> {
   const dir = path.join(ctx.workDir, name);
   const lab = await makeLab(ctx.root, dir, settings);
   let daemon: RunningDaemon | undefined;
@@ -61,7 +85,13 @@ export interface ZeroDowntimeRun {
   seconds: number;
 }
 
-export async function zeroDowntime(ctx: BenchContext, strategy: LabSettings['strategy'], deploys: number, rollbacks: number, load: LoadSettings): Promise<ZeroDowntimeRun> {
+export async function zeroDowntime(
+  ctx: BenchContext,
+  strategy: LabSettings['strategy'],
+  deploys: number,
+  rollbacks: number,
+  load: LoadSettings,
+): Promise<ZeroDowntimeRun> {
   return withLab(ctx, `zero-${strategy}`, { strategy, keepReleases: deploys + 5 }, load, async (lab, gen) => {
     const windows: WindowStats[] = [];
     const operations: Operation[] = [];
@@ -73,22 +103,37 @@ export async function zeroDowntime(ctx: BenchContext, strategy: LabSettings['str
       windows.push(w);
       const ok = run.code === 0 && run.result?.ok === true;
       const op: Operation = {
-        what, code: run.code, ok, ms: Math.round(run.endedAt - run.startedAt), requests: w.requests, failed: w.failed, failures: describeFailures(w),
+        what,
+        code: run.code,
+        ok,
+        ms: Math.round(run.endedAt - run.startedAt),
+        requests: w.requests,
+        failed: w.failed,
+        failures: describeFailures(w),
         ...(ok ? {} : { detail: describeRun(args, run) }),
       };
       operations.push(op);
-      ctx.log(`${strategy} ${what}: ${ok ? `v${run.result?.release}` : 'FAILED'} in ${(op.ms / 1000).toFixed(1)} s; ${w.requests} requests, ${w.failed} failed${w.failed ? ` (${op.failures})` : ''}`);
+      ctx.log(
+        `${strategy} ${what}: ${ok ? `v${run.result?.release}` : 'FAILED'} in ${(op.ms / 1000).toFixed(1)} s; ${w.requests} requests, ${w.failed} failed${w.failed ? ` (${op.failures})` : ''}`,
+      );
       if (!ok) ctx.log(op.detail ?? '');
     };
     for (let i = 1; i <= deploys; i++) {
       lab.writeWeb(`${strategy}-d${i}`);
       await step(`deploy ${i}/${deploys}`, ['deploy', 'web', '-m', `bench deploy ${i}`]);
     }
-    for (let i = 1; i <= rollbacks; i++) await step(`rollback ${i}/${rollbacks}`, ['rollback', 'web', '-m', `bench rollback ${i}`]);
+    for (let i = 1; i <= rollbacks; i++)
+      await step(`rollback ${i}/${rollbacks}`, ['rollback', 'web', '-m', `bench rollback ${i}`]);
     await sleep(1000);
     windows.push(await gen.stop());
     const total = mergeWindows(windows);
-    if (total.failureLog.length) ctx.log(`${strategy}: first failures: ${total.failureLog.slice(0, 10).map((f) => `${new Date(f.at).toISOString().slice(11, 23)} ${f.what}`).join('; ')}`);
+    if (total.failureLog.length)
+      ctx.log(
+        `${strategy}: first failures: ${total.failureLog
+          .slice(0, 10)
+          .map((f) => `${new Date(f.at).toISOString().slice(11, 23)} ${f.what}`)
+          .join('; ')}`,
+      );
     return { strategy, total, operations, seconds: (total.to - total.from) / 1000 };
   });
 }
@@ -116,7 +161,8 @@ export interface BadHealthSample {
 export async function badHealthRollback(ctx: BenchContext, lab: Lab, gen: Load, rep: number): Promise<BadHealthSample> {
   lab.writeWeb(`good-${rep}`);
   const good = await runCli(ctx.root, lab.dir, ['deploy', 'web', '-m', `good ${rep}`]);
-  if (good.code !== 0 || !good.result?.ok) throw new Error(`the good deploy before the bad one failed: ${describeRun(['deploy', 'web'], good)}`);
+  if (good.code !== 0 || !good.result?.ok)
+    throw new Error(`the good deploy before the bad one failed: ${describeRun(['deploy', 'web'], good)}`);
   const probeLog = path.join(lab.dir, `probes-${rep}.log`);
   lab.writeWeb(`bad-${rep}`, { probeLog });
   await sleep(300);
@@ -129,16 +175,28 @@ export async function badHealthRollback(ctx: BenchContext, lab: Lab, gen: Load, 
     throw new Error(`a release whose /healthz answers 503 should fail and roll back; ${describeRun(args, run)}`);
   }
   const probes = existsSync(probeLog) ? readFileSync(probeLog, 'utf8').split('\n').filter(Boolean).map(Number) : [];
-  const failLine = progressOf(run).map((p) => ({ at: p.at, m: /failed (\d+) health checks in a row/.exec(p.message) })).find((p) => p.m);
-  if (!failLine?.m || probes.length === 0) throw new Error(`no "failed N health checks" line or no probe was logged; ${describeRun(args, run)}`);
+  const failLine = progressOf(run)
+    .map((p) => ({ at: p.at, m: /failed (\d+) health checks in a row/.exec(p.message) }))
+    .find((p) => p.m);
+  if (!failLine?.m || probes.length === 0)
+    throw new Error(`no "failed N health checks" line or no probe was logged; ${describeRun(args, run)}`);
   const n = Number(failLine.m[1]);
   const before = probes.filter((t) => t <= failLine.at);
   const firstCounted = before[Math.max(0, before.length - n)] as number;
   const first503 = probes[0] as number;
-  const badResponses = Object.entries(w.releases).filter(([k]) => k.endsWith(` bad-${rep}`)).reduce((a, [, v]) => a + v.count, 0);
+  const badResponses = Object.entries(w.releases)
+    .filter(([k]) => k.endsWith(` bad-${rep}`))
+    .reduce((a, [, v]) => a + v.count, 0);
   return {
-    fromFirst503Ms: run.resultAt - first503, fromFirstCountedMs: run.resultAt - firstCounted, detectMs: failLine.at - firstCounted, restoreMs: run.resultAt - failLine.at,
-    checksToFail: n, probes: probes.length, badResponses, failedRequests: w.failed, requests: w.requests,
+    fromFirst503Ms: run.resultAt - first503,
+    fromFirstCountedMs: run.resultAt - firstCounted,
+    detectMs: failLine.at - firstCounted,
+    restoreMs: run.resultAt - failLine.at,
+    checksToFail: n,
+    probes: probes.length,
+    badResponses,
+    failedRequests: w.failed,
+    requests: w.requests,
   };
 }
 
@@ -154,11 +212,18 @@ export interface ExplicitRollbackSample {
 }
 
 /** Two good deploys (A, then B), then `groundwork rollback web` back to A under load. */
-export async function explicitRollback(ctx: BenchContext, lab: Lab, gen: Load, label: string, via: { cli: true } | { api: RunningDaemon }): Promise<ExplicitRollbackSample> {
+export async function explicitRollback(
+  ctx: BenchContext,
+  lab: Lab,
+  gen: Load,
+  label: string,
+  via: { cli: true } | { api: RunningDaemon },
+): Promise<ExplicitRollbackSample> {
   const deploy = async (build: string): Promise<number> => {
     lab.writeWeb(build);
     const run = await runCli(ctx.root, lab.dir, ['deploy', 'web', '-m', build]);
-    if (run.code !== 0 || !run.result?.ok || run.result.release === null) throw new Error(`deploy of ${build} failed: ${describeRun(['deploy', 'web'], run)}`);
+    if (run.code !== 0 || !run.result?.ok || run.result.release === null)
+      throw new Error(`deploy of ${build} failed: ${describeRun(['deploy', 'web'], run)}`);
     return run.result.release;
   };
   const a = await deploy(`${label}-A`);
@@ -166,19 +231,26 @@ export async function explicitRollback(ctx: BenchContext, lab: Lab, gen: Load, l
   const markerA = `v${a} ${label}-A`;
   await sleep(500);
   const steady = await gen.window();
-  if (!steady.releases[`v${b} ${label}-B`]) throw new Error(`before the rollback, no answer came from v${b}; seen: ${Object.keys(steady.releases).join(', ')}`);
+  if (!steady.releases[`v${b} ${label}-B`])
+    throw new Error(`before the rollback, no answer came from v${b}; seen: ${Object.keys(steady.releases).join(', ')}`);
   const args = ['rollback', 'web', '-m', `${label} rollback`];
-  const run: CliRun = 'cli' in via ? await runCli(ctx.root, lab.dir, args) : await rollbackThroughApi(via.api, `${label} rollback`);
-  if (run.code !== 0 || run.result?.release !== a) throw new Error(`rollback to v${a} failed: ${describeRun(args, run)}`);
+  const run: CliRun =
+    'cli' in via ? await runCli(ctx.root, lab.dir, args) : await rollbackThroughApi(via.api, `${label} rollback`);
+  if (run.code !== 0 || run.result?.release !== a)
+    throw new Error(`rollback to v${a} failed: ${describeRun(args, run)}`);
   await sleep(500);
   const w = await gen.window();
   const others = Object.entries(w.releases).filter(([k]) => k !== markerA);
   const lastOther = Math.max(run.startedAt, ...others.map(([, v]) => v.lastSent));
-  if (!w.releases[markerA] || w.releases[markerA].lastSent < lastOther) throw new Error(`after the rollback, traffic is not on ${markerA}; seen: ${JSON.stringify(w.releases)}`);
+  if (!w.releases[markerA] || w.releases[markerA].lastSent < lastOther)
+    throw new Error(`after the rollback, traffic is not on ${markerA}; seen: ${JSON.stringify(w.releases)}`);
   return {
-    allBackMs: lastOther - run.startedAt, commandMs: run.endedAt - run.startedAt,
-    newerResponses: others.reduce((x, [, v]) => x + v.count, 0), previousResponses: w.releases[markerA].count,
-    failedRequests: w.failed, requests: w.requests,
+    allBackMs: lastOther - run.startedAt,
+    commandMs: run.endedAt - run.startedAt,
+    newerResponses: others.reduce((x, [, v]) => x + v.count, 0),
+    previousResponses: w.releases[markerA].count,
+    failedRequests: w.failed,
+    requests: w.requests,
   };
 }
 
@@ -187,13 +259,25 @@ async function rollbackThroughApi(d: RunningDaemon, message: string): Promise<Cl
   const startedAt = epochNow();
   const r = await api(d.url, d.token, 'POST', '/v1/services/web/rollback', { message, author: 'deploy-bench' });
   const endedAt = epochNow();
-  const lines = r.text.split('\n').filter(Boolean).map((text) => ({ at: endedAt, text }));
+  const lines = r.text
+    .split('\n')
+    .filter(Boolean)
+    .map((text) => ({ at: endedAt, text }));
   let result: DeployResultLine | undefined;
   for (const l of lines) {
     try {
       const j = JSON.parse(l.text) as { type?: string; result?: DeployResultLine };
       if (j.type === 'result') result = j.result;
-    } catch { /* not JSON */ }
+    } catch {
+      /* not JSON */
+    }
   }
-  return { code: r.status === 200 && result?.ok ? 0 : 1, startedAt, endedAt, lines, ...(result ? { result, resultAt: endedAt } : {}), stderr: r.status === 200 ? '' : r.text };
+  return {
+    code: r.status === 200 && result?.ok ? 0 : 1,
+    startedAt,
+    endedAt,
+    lines,
+    ...(result ? { result, resultAt: endedAt } : {}),
+    stderr: r.status === 200 ? '' : r.text,
+  };
 }

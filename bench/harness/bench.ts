@@ -70,25 +70,36 @@ export function judge(bench: string, r: BenchResult): JudgedResult {
 
 function meetsTarget(t: Target, value: number, ratio: number | undefined): boolean {
   switch (t.kind) {
-    case 'max': return value <= t.value;
-    case 'min': return value >= t.value;
+    case 'max':
+      return value <= t.value;
+    case 'min':
+      return value >= t.value;
     // A ratio target without a reference measured in this run cannot pass.
-    case 'max-ratio': return ratio !== undefined && ratio <= t.value;
-    case 'min-ratio': return ratio !== undefined && ratio >= t.value;
+    case 'max-ratio':
+      return ratio !== undefined && ratio <= t.value;
+    case 'min-ratio':
+      return ratio !== undefined && ratio >= t.value;
   }
 }
 
 export function describeTarget(t: Target, unit: string): string {
   switch (t.kind) {
-    case 'max': return `<= ${formatNumber(t.value)} ${unit}`;
-    case 'min': return `>= ${formatNumber(t.value)} ${unit}`;
-    case 'max-ratio': return `<= ${t.value}x ref`;
-    case 'min-ratio': return `>= ${t.value}x ref`;
+    case 'max':
+      return `<= ${formatNumber(t.value)} ${unit}`;
+    case 'min':
+      return `>= ${formatNumber(t.value)} ${unit}`;
+    case 'max-ratio':
+      return `<= ${t.value}x ref`;
+    case 'min-ratio':
+      return `>= ${t.value}x ref`;
   }
 }
 
 export function formatNumber(n: number): string {
   if (Number.isInteger(n)) return n.toLocaleString('en-US');
   const abs = Math.abs(n);
-  return n.toLocaleString('en-US', { maximumFractionDigits: abs >= 100 ? 0 : abs >= 10 ? 1 : 2, minimumFractionDigits: 0 });
+  return n.toLocaleString('en-US', {
+    maximumFractionDigits: abs >= 100 ? 0 : abs >= 10 ? 1 : 2,
+    minimumFractionDigits: 0,
+  });
 }

@@ -55,7 +55,11 @@ export function runChild<T>(script: string, args: readonly string[], opts: Child
   if (opts.cpuProfile) env[CPU_PROFILE_ENV] = opts.cpuProfile;
   else delete env[CPU_PROFILE_ENV];
   return new Promise<T>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+      cwd: opts.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -66,11 +70,18 @@ export function runChild<T>(script: string, args: readonly string[], opts: Child
       const stderr = Buffer.concat(err).toString('utf8').trim();
       const what = `${script} ${args.join(' ')}`;
       if (code !== 0) {
-        reject(new Error(`${what} exited with ${signal ?? `code ${code}`}${stderr ? `:\n${stderr.split('\n').slice(-20).join('\n')}` : ''}`));
+        reject(
+          new Error(
+            `${what} exited with ${signal ?? `code ${code}`}${stderr ? `:\n${stderr.split('\n').slice(-20).join('\n')}` : ''}`,
+          ),
+        );
         return;
       }
       const line = stdout.split('\n').find((l) => l.startsWith(MARKER));
-      if (line === undefined) { reject(new Error(`${what} reported nothing (no "${MARKER.trim()}" line on stdout)`)); return; }
+      if (line === undefined) {
+        reject(new Error(`${what} reported nothing (no "${MARKER.trim()}" line on stdout)`));
+        return;
+      }
       try {
         resolve(JSON.parse(line.slice(MARKER.length)) as T);
       } catch (e) {

@@ -8,9 +8,26 @@ import { SourceMap, type SourceMapPayload } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-interface CallFrame { functionName: string; url: string; lineNumber: number; columnNumber: number }
-interface ProfileNode { id: number; callFrame: CallFrame; hitCount?: number; children?: number[]; positionTicks?: { line: number; ticks: number }[] }
-interface CpuProfile { nodes: ProfileNode[]; startTime: number; endTime: number; samples?: number[]; timeDeltas?: number[] }
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  hitCount?: number;
+  children?: number[];
+  positionTicks?: { line: number; ticks: number }[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples?: number[];
+  timeDeltas?: number[];
+}
 
 export interface Hotspot {
   /** file:line relative to the repository, or a V8 pseudo-frame such as (garbage collector). */
@@ -45,7 +62,9 @@ class Locator {
     if (map) {
       const e = map.findEntry(line0, column0);
       if ('originalSource' in e) {
-        const src = e.originalSource.startsWith('file://') ? fileURLToPath(e.originalSource) : path.resolve(path.dirname(file), e.originalSource);
+        const src = e.originalSource.startsWith('file://')
+          ? fileURLToPath(e.originalSource)
+          : path.resolve(path.dirname(file), e.originalSource);
         return `${this.rel(src)}:${e.originalLine + 1}`;
       }
     }
@@ -61,7 +80,11 @@ class Locator {
       const mapFile = `${file}.map`;
       let map: SourceMap | undefined;
       if (file.endsWith('.js') && existsSync(mapFile)) {
-        try { map = new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8')) as SourceMapPayload); } catch { map = undefined; }
+        try {
+          map = new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8')) as SourceMapPayload);
+        } catch {
+          map = undefined;
+        }
       }
       this.maps.set(file, map);
     }
@@ -89,7 +112,8 @@ export function summariseProfile(file: string, root: string, top = 15): ProfileS
   const sampledMs = [...selfMs.values()].reduce((a, b) => a + b, 0);
   const loc = new Locator(root);
   const fnName = (n: ProfileNode) => n.callFrame.functionName || '(anonymous)';
-  const fnKey = (n: ProfileNode) => `${fnName(n)}\u0000${loc.locate(n.callFrame.url, n.callFrame.lineNumber, n.callFrame.columnNumber)}`;
+  const fnKey = (n: ProfileNode) =>
+    `${fnName(n)}\u0000${loc.locate(n.callFrame.url, n.callFrame.lineNumber, n.callFrame.columnNumber)}`;
 
   const selfFn = new Map<string, number>();
   const selfLine = new Map<string, number>();
@@ -100,7 +124,10 @@ export function summariseProfile(file: string, root: string, top = 15): ProfileS
     selfFn.set(key, (selfFn.get(key) ?? 0) + ms);
     const ticks = n.positionTicks ?? [];
     const total = ticks.reduce((s, t) => s + t.ticks, 0);
-    if (total === 0 || !n.callFrame.url) { selfLine.set(key, (selfLine.get(key) ?? 0) + ms); continue; }
+    if (total === 0 || !n.callFrame.url) {
+      selfLine.set(key, (selfLine.get(key) ?? 0) + ms);
+      continue;
+    }
     for (const t of ticks) {
       // positionTicks lines are 1-based; the last mapping on the generated line names the statement.
       const lk = `${fnName(n)}\u0000${loc.locate(n.callFrame.url, t.line - 1, Number.MAX_SAFE_INTEGER)}`;
@@ -115,7 +142,10 @@ export function summariseProfile(file: string, root: string, top = 15): ProfileS
     const n = byId.get(id);
     if (!n) return 0;
     let t = selfMs.get(id) ?? 0;
-    for (const c of n.children ?? []) { parent.set(c, id); t += subtree(c); }
+    for (const c of n.children ?? []) {
+      parent.set(c, id);
+      t += subtree(c);
+    }
     nodeTotal.set(id, t);
     return t;
   };
@@ -152,12 +182,17 @@ export function summariseProfile(file: string, root: string, top = 15): ProfileS
   }
 
   const rank = (m: Map<string, number>, keep: (where: string) => boolean = () => true): Hotspot[] =>
-    [...m.entries()].map(([k, ms]) => {
-      const [fn = '', where = ''] = k.split('\u0000');
-      return { function: fn, where, ms, share: sampledMs ? ms / sampledMs : 0 };
-    }).filter((h) => keep(h.where)).sort((a, b) => b.ms - a.ms).slice(0, top);
+    [...m.entries()]
+      .map(([k, ms]) => {
+        const [fn = '', where = ''] = k.split('\u0000');
+        return { function: fn, where, ms, share: sampledMs ? ms / sampledMs : 0 };
+      })
+      .filter((h) => keep(h.where))
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, top);
   return {
-    file, sampledMs,
+    file,
+    sampledMs,
     selfByFunction: rank(selfFn),
     selfByLine: rank(selfLine),
     totalBySrcFunction: rank(totalFn, (w) => w.startsWith('src/')),
@@ -168,7 +203,10 @@ export function summariseProfile(file: string, root: string, top = 15): ProfileS
 export function renderProfileSummary(s: ProfileSummary, root: string): string {
   const section = (title: string, hs: Hotspot[]) => [
     `  ${title}`,
-    ...hs.map((h) => `    ${h.ms.toFixed(0).padStart(6)} ms ${(h.share * 100).toFixed(1).padStart(5)}%  ${h.where || '-'}  ${h.function}`),
+    ...hs.map(
+      (h) =>
+        `    ${h.ms.toFixed(0).padStart(6)} ms ${(h.share * 100).toFixed(1).padStart(5)}%  ${h.where || '-'}  ${h.function}`,
+    ),
   ];
   return [
     `${path.relative(root, s.file)} (${s.sampledMs.toFixed(0)} ms sampled)`,

@@ -22,7 +22,11 @@ export function renderTable(rows: readonly JudgedResult[], colour: boolean): str
     r.status === 'info' ? '-' : r.status.toUpperCase(),
   ]);
   const widths = HEADERS.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
-  const fmt = (c: readonly string[]) => c.map((v, i) => (RIGHT_ALIGNED.has(HEADERS[i] ?? '') ? v.padStart(widths[i] ?? 0) : v.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  const fmt = (c: readonly string[]) =>
+    c
+      .map((v, i) => (RIGHT_ALIGNED.has(HEADERS[i] ?? '') ? v.padStart(widths[i] ?? 0) : v.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   const lines = [fmt(HEADERS), widths.map((w) => '-'.repeat(w)).join('  ')];
   rows.forEach((r, i) => {
     const line = fmt(cells[i] ?? []);

@@ -14,7 +14,13 @@ export interface StackShape {
   seed: number;
 }
 
-export const PLAN_SCALE_SHAPE: StackShape = { services: 2000, volumes: 1500, routes: 1500, tierSize: 100, seed: 20240601 };
+export const PLAN_SCALE_SHAPE: StackShape = {
+  services: 2000,
+  volumes: 1500,
+  routes: 1500,
+  tierSize: 100,
+  seed: 20240601,
+};
 
 export interface GeneratedStack {
   yaml: string;
@@ -56,8 +62,15 @@ export function generateStack(shape: StackShape): GeneratedStack {
   line('stack: bench-scale');
   line('');
   line('variables:');
-  const defaults: Record<(typeof VARIABLES)[number], string> = { region: 'eu-west', 'log-level': 'info', title: 'Scale lab', registry: 'registry.lab.test', domain: 'lab.test' };
-  for (const v of VARIABLES) line(`  ${v}: { default: ${JSON.stringify(defaults[v])}, description: The ${v} of every service }`);
+  const defaults: Record<(typeof VARIABLES)[number], string> = {
+    region: 'eu-west',
+    'log-level': 'info',
+    title: 'Scale lab',
+    registry: 'registry.lab.test',
+    domain: 'lab.test',
+  };
+  for (const v of VARIABLES)
+    line(`  ${v}: { default: ${JSON.stringify(defaults[v])}, description: The ${v} of every service }`);
   line('');
   line('secrets:');
   for (let s = 0; s < SECRETS; s++) line(`  db-password-${s}: { description: Password of database ${s} }`);
@@ -114,14 +127,20 @@ export function generateStack(shape: StackShape): GeneratedStack {
     line(`      WORKERS: ${1 + int(8)}`);
     line('      REGION: ${var.region}');
     if (i < shape.volumes) line(`      DATA_DIR: \${volume.${volumeName(i)}}`);
-    if (chance(0.2)) line(`      DATABASE_URL: postgres://app:\${secret.db-password-${int(SECRETS)}}@127.0.0.1:5432/app_${pad(i)}`);
+    if (chance(0.2))
+      line(`      DATABASE_URL: postgres://app:\${secret.db-password-${int(SECRETS)}}@127.0.0.1:5432/app_${pad(i)}`);
     for (const d of depList.slice(0, 2)) {
-      line(`      ${serviceName(d).toUpperCase().replace(/-/g, '_')}_URL: http://127.0.0.1:\${service.${serviceName(d)}.port.http}`);
+      line(
+        `      ${serviceName(d).toUpperCase().replace(/-/g, '_')}_URL: http://127.0.0.1:\${service.${serviceName(d)}.port.http}`,
+      );
       serviceEdges++;
     }
     const probe = int(10);
     line('    health:');
-    if (probe < 7) line(`      http: { path: /healthz${chance(0.3) ? ', body: ok' : ''}${chance(0.2) ? ', status: "200-299"' : ''} }`);
+    if (probe < 7)
+      line(
+        `      http: { path: /healthz${chance(0.3) ? ', body: ok' : ''}${chance(0.2) ? ', status: "200-299"' : ''} }`,
+      );
     else if (probe < 9) line('      tcp: { port: http }');
     else line(`      exec: { command: test -f /tmp/${name}.ready }`);
     line(`      interval: ${pick(['2s', '5s', '10s'])}`);
@@ -136,7 +155,8 @@ export function generateStack(shape: StackShape): GeneratedStack {
     line('      max_surge: 1');
     line('      auto_rollback: true');
     line('      progress_deadline: 60s');
-    if (chance(0.5)) line(`    resources: { memory: ${pick(['128MiB', '256MiB', '1GiB'])}, cpu: ${pick(['0.25', '0.5', '2'])} }`);
+    if (chance(0.5))
+      line(`    resources: { memory: ${pick(['128MiB', '256MiB', '1GiB'])}, cpu: ${pick(['0.25', '0.5', '2'])} }`);
     if (depList.length) {
       line(`    depends_on: [${depList.map(serviceName).join(', ')}]`);
       serviceEdges += depList.length;
@@ -150,7 +170,9 @@ export function generateStack(shape: StackShape): GeneratedStack {
     const target = (r * 7919) % shape.services;
     const svc = serviceName(target);
     const metricsRoute = hasMetrics[target] === true && chance(0.1);
-    line(`  - { match: { host: ${svc}.lab.test, path: ${metricsRoute ? '/metrics' : pick(['/', '/', '/api'])} }, service: ${svc}, port: ${metricsRoute ? 'metrics' : 'http'} }`);
+    line(
+      `  - { match: { host: ${svc}.lab.test, path: ${metricsRoute ? '/metrics' : pick(['/', '/', '/api'])} }, service: ${svc}, port: ${metricsRoute ? 'metrics' : 'http'} }`,
+    );
   }
   return { yaml: `${out.join('\n')}\n`, resources: shape.services + shape.volumes + shape.routes, serviceEdges };
 }

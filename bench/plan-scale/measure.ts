@@ -16,11 +16,17 @@ async function main(): Promise<void> {
   const cfg = JSON.parse(process.argv[3] ?? '{}') as MeasureConfig;
   const { root } = cfg;
   const { loadStack } = await importDist<typeof import('../../src/config/load.js')>(root, 'config/load.js');
-  const { buildModel } = await importDist<typeof import('../../src/model/build-model.js')>(root, 'model/build-model.js');
+  const { buildModel } = await importDist<typeof import('../../src/model/build-model.js')>(
+    root,
+    'model/build-model.js',
+  );
   const { makePlan } = await importDist<typeof import('../../src/engine/plan.js')>(root, 'engine/plan.js');
   const { applyPlan } = await importDist<typeof import('../../src/engine/apply.js')>(root, 'engine/apply.js');
   const { withLease } = await importDist<typeof import('../../src/engine/lock.js')>(root, 'engine/lock.js');
-  const { makeRuntime, openStore } = await importDist<typeof import('../../src/cli/workspace.js')>(root, 'cli/workspace.js');
+  const { makeRuntime, openStore } = await importDist<typeof import('../../src/cli/workspace.js')>(
+    root,
+    'cli/workspace.js',
+  );
 
   const phases: Record<string, number> = {};
   const outcome: Record<string, number | string> = {};
@@ -34,15 +40,28 @@ async function main(): Promise<void> {
   };
   const expect = (what: string, actual: number | string, wanted: number | string) => {
     outcome[what] = actual;
-    if (actual !== wanted) throw new Error(`${scenario}: expected ${what} = ${wanted}, found ${actual}; the bench is not measuring what it says`);
+    if (actual !== wanted)
+      throw new Error(
+        `${scenario}: expected ${what} = ${wanted}, found ${actual}; the bench is not measuring what it says`,
+      );
   };
 
   // As `groundwork validate|plan|apply` do it: workspace.requireModel, then openStore.
   const model = async () => {
     const loaded = await loadStack(cfg.file);
     phase('load+validate');
-    if (!loaded.config) throw new Error(`the generated stack is invalid:\n${loaded.diagnostics.slice(0, 5).map((d) => `${d.line}:${d.column} ${d.message}`).join('\n')}`);
-    const built = buildModel(loaded.config, { dir: loaded.dir, configHash: loaded.configHash, file: loaded.file }, { cli: {}, env: {} });
+    if (!loaded.config)
+      throw new Error(
+        `the generated stack is invalid:\n${loaded.diagnostics
+          .slice(0, 5)
+          .map((d) => `${d.line}:${d.column} ${d.message}`)
+          .join('\n')}`,
+      );
+    const built = buildModel(
+      loaded.config,
+      { dir: loaded.dir, configHash: loaded.configHash, file: loaded.file },
+      { cli: {}, env: {} },
+    );
     if (!built.model) throw new Error(`buildModel failed: ${built.diagnostics[0]?.message ?? 'no model'}`);
     phase('model');
     return built.model;
@@ -89,7 +108,14 @@ async function main(): Promise<void> {
           const plan = makePlan(m, rows, serial, rt.kinds);
           phase('plan');
           expect('steps', plan.steps.length, 0);
-          const result = await applyPlan(plan, { store, kinds: rt.kinds, context: rt.context, parallelism: 8, author: 'bench', message: 'plan-scale no-op apply' });
+          const result = await applyPlan(plan, {
+            store,
+            kinds: rt.kinds,
+            context: rt.context,
+            parallelism: 8,
+            author: 'bench',
+            message: 'plan-scale no-op apply',
+          });
           phase('apply');
           expect('outcome', result.outcome, 'no-op');
         });
@@ -109,7 +135,14 @@ async function main(): Promise<void> {
         const rt = makeRuntime(m.stack, m.dir, cfg.stateDir, {});
         const plan = makePlan(m, store.listResources(), store.serial(), rt.kinds);
         phase('plan');
-        const result = await applyPlan(plan, { store, kinds: recordOnlyKinds(rt.kinds), context: rt.context, parallelism: 8, author: 'bench', message: 'plan-scale seed (record-only kinds)' });
+        const result = await applyPlan(plan, {
+          store,
+          kinds: recordOnlyKinds(rt.kinds),
+          context: rt.context,
+          parallelism: 8,
+          author: 'bench',
+          message: 'plan-scale seed (record-only kinds)',
+        });
         phase('apply (record only)');
         expect('outcome', result.outcome, 'applied');
         expect('rows', store.listResources().length, cfg.resources);
@@ -125,6 +158,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`${path.basename(process.argv[1] ?? 'measure')}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.stderr.write(
+    `${path.basename(process.argv[1] ?? 'measure')}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+  );
   process.exitCode = 1;
 });

@@ -25,16 +25,27 @@ export function recordOnlyKinds(real: KindRegistry): KindRegistry {
       for (const [p, v] of Object.entries(portSpec)) ports[p] = v === 'auto' ? nextPort++ : v;
       const pid = nextPid++;
       instances.push({
-        index, id: `${ctx.stack}-${name}-${index}-${pid.toString(36)}`, pid, pgid: pid, startTicks: 4_000_000 + pid,
+        index,
+        id: `${ctx.stack}-${name}-${index}-${pid.toString(36)}`,
+        pid,
+        pgid: pid,
+        startTicks: 4_000_000 + pid,
         startedAt: '2024-06-01T12:00:00.000Z',
-        specHash: createHash('sha256').update(`${address}/${index}/${JSON.stringify(spec)}`).digest('hex'),
-        logFile: path.join(ctx.stateDir, 'logs', `${name}-${index}.log`), limits: 'none', ports,
+        specHash: createHash('sha256')
+          .update(`${address}/${index}/${JSON.stringify(spec)}`)
+          .digest('hex'),
+        logFile: path.join(ctx.stateDir, 'logs', `${name}-${index}.log`),
+        limits: 'none',
+        ports,
       });
     }
     return { instances };
   };
-  const volumeOutputs = (ctx: KindContext, spec: JsonObject): JsonObject =>
-    ({ path: path.resolve(ctx.dir, String(spec.path)), uid: 1000, gid: 1000 });
+  const volumeOutputs = (ctx: KindContext, spec: JsonObject): JsonObject => ({
+    path: path.resolve(ctx.dir, String(spec.path)),
+    uid: 1000,
+    gid: 1000,
+  });
 
   const recordOnly = (k: ResourceKind, outputs: Outputs): ResourceKind => ({
     kind: k.kind,
@@ -50,6 +61,10 @@ export function recordOnlyKinds(real: KindRegistry): KindRegistry {
     volume: (ctx, _a, spec) => volumeOutputs(ctx, spec),
   };
   // Every kind of the real registry, so a kind added later is recorded too (with empty outputs).
-  return Object.fromEntries((Object.keys(real) as ResourceKindName[])
-    .map((name) => [name, recordOnly(real[name], outputsOf[name] ?? (() => ({})))])) as KindRegistry;
+  return Object.fromEntries(
+    (Object.keys(real) as ResourceKindName[]).map((name) => [
+      name,
+      recordOnly(real[name], outputsOf[name] ?? (() => ({}))),
+    ]),
+  ) as KindRegistry;
 }

@@ -10,22 +10,44 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-export function startDaemon(name: string, command: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Daemon {
-  const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startDaemon(
+  name: string,
+  command: string,
+  args: readonly string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Daemon {
+  const child = spawn(command, args, {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
-  child.stdout?.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr?.on('data', (c: Buffer) => { out += c.toString(); });
-  child.on('error', (e) => { out += `\n${e.message}`; });
+  child.stdout?.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.on('error', (e) => {
+    out += `\n${e.message}`;
+  });
   return {
     name,
     child,
     output: () => out,
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) { resolve(); return; }
-      const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-      child.once('exit', () => { clearTimeout(kill); resolve(); });
-      child.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          resolve();
+          return;
+        }
+        const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
   };
 }
 
@@ -33,7 +55,8 @@ export function startDaemon(name: string, command: string, args: readonly string
 export async function waitListening(d: Daemon, port: number): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
-    if (d.child.exitCode !== null || d.child.signalCode !== null) throw new Error(`${d.name} exited before it listened on ${port}:\n${d.output().slice(-2000)}`);
+    if (d.child.exitCode !== null || d.child.signalCode !== null)
+      throw new Error(`${d.name} exited before it listened on ${port}:\n${d.output().slice(-2000)}`);
     if (await connects(port)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -43,7 +66,10 @@ export async function waitListening(d: Daemon, port: number): Promise<void> {
 function connects(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }

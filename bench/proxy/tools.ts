@@ -42,10 +42,16 @@ export function ensureTools(log: (line: string) => void): void {
   const absent = missing();
   if (absent.length === 0) return;
   if (process.getuid?.() !== 0) {
-    throw new Error(`skipped: ${absent.join(', ')} not installed and not running as root; install them with \`sudo apt-get install -y haproxy nginx wrk\``);
+    throw new Error(
+      `skipped: ${absent.join(', ')} not installed and not running as root; install them with \`sudo apt-get install -y haproxy nginx wrk\``,
+    );
   }
   log(`installing ${absent.join(', ')} (apt-get install -y haproxy nginx wrk)`);
-  const apt = (args: string[]) => execFileSync('apt-get', args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const apt = (args: string[]) =>
+    execFileSync('apt-get', args, {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   try {
     apt(['install', '-y', 'haproxy', 'nginx', 'wrk']);
   } catch {

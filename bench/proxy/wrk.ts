@@ -25,7 +25,10 @@ export function runWrk(url: string, s: WrkSettings): Promise<WrkResult> {
   const args = [`-t${s.threads}`, `-c${s.connections}`, `-d${s.seconds}s`, '--latency', url];
   return new Promise((resolve, reject) => {
     execFile(toolPath('wrk'), args, { timeout: (s.seconds + 30) * 1000 }, (err, stdout, stderr) => {
-      if (err) { reject(new Error(`wrk ${args.join(' ')} failed: ${err.message}\n${stderr}`)); return; }
+      if (err) {
+        reject(new Error(`wrk ${args.join(' ')} failed: ${err.message}\n${stderr}`));
+        return;
+      }
       try {
         resolve(parseWrk(stdout));
       } catch (e) {
@@ -38,11 +41,16 @@ export function runWrk(url: string, s: WrkSettings): Promise<WrkResult> {
 function toMs(value: string, unit: string): number {
   const v = Number(value);
   switch (unit) {
-    case 'us': return v / 1000;
-    case 'ms': return v;
-    case 's': return v * 1000;
-    case 'm': return v * 60_000;
-    default: throw new Error(`unknown wrk latency unit ${unit}`);
+    case 'us':
+      return v / 1000;
+    case 'ms':
+      return v;
+    case 's':
+      return v * 1000;
+    case 'm':
+      return v * 60_000;
+    default:
+      throw new Error(`unknown wrk latency unit ${unit}`);
   }
 }
 

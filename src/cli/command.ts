@@ -9,15 +9,27 @@ export interface Command {
 
 /** Flags every stack command accepts. */
 export const STACK_FLAGS = {
-  file: { type: 'string', short: 'f', description: 'Stack file or directory (default: current directory)', valueName: 'PATH' },
+  file: {
+    type: 'string',
+    short: 'f',
+    description: 'Stack file or directory (default: current directory)',
+    valueName: 'PATH',
+  },
   var: { type: 'list', description: 'Set a variable (repeatable)', valueName: 'NAME=VALUE' },
-  'state-dir': { type: 'string', description: 'Where state lives (default: .groundwork next to the stack file)', valueName: 'DIR' },
+  'state-dir': {
+    type: 'string',
+    description: 'Where state lives (default: .groundwork next to the stack file)',
+    valueName: 'DIR',
+  },
   json: { type: 'boolean', description: 'Machine-readable output' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' },
 } as const satisfies FlagSpecs;
 
 export function defineCommand<S extends FlagSpecs>(def: {
-  name: string; summary: string; usage: string; flags: S;
+  name: string;
+  summary: string;
+  usage: string;
+  flags: S;
   run: (flags: ParsedFlags<S>, positionals: string[], io: CliIo) => Promise<number>;
 }): Command {
   return {

@@ -13,5 +13,10 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, changes: 3, refused: 4 } as co
 export class UsageError extends Error {}
 /** A failure whose message is complete and meant for the user (no stack trace). */
 export class UserError extends Error {
-  constructor(message: string, readonly exitCode: number = EXIT.failed) { super(message); }
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.failed,
+  ) {
+    super(message);
+  }
 }

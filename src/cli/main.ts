@@ -3,7 +3,10 @@ import { run } from './run.js';
 
 // `groundwork history | head` closes our stdout early: that is not an error.
 for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw e; });
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    else throw e;
+  });
 }
 
 const code = await run(process.argv.slice(2), {

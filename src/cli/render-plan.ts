@@ -15,7 +15,8 @@ export function renderPlan(plan: Plan, style: Style): string {
   if (plan.steps.length === 0) {
     return `${style.green('No changes.')} The running stack matches the stack file (${plan.summary.unchanged} resource${plan.summary.unchanged === 1 ? '' : 's'}).\n`;
   }
-  const colour = (a: PlanStep['action']) => (a === 'create' ? style.green : a === 'delete' ? style.red : a === 'update' ? style.yellow : style.red);
+  const colour = (a: PlanStep['action']) =>
+    a === 'create' ? style.green : a === 'delete' ? style.red : a === 'update' ? style.yellow : style.red;
   const lines: string[] = ['Groundwork will perform the following actions:', ''];
   for (const s of plan.steps) {
     const c = colour(s.action);
@@ -28,7 +29,10 @@ export function renderPlan(plan: Plan, style: Style): string {
       else if (s.action === 'delete') lines.push(`        ${c('-')} ${name} = ${show(ch.before)}`);
       else if (ch.before === undefined) lines.push(`        ${style.green('+')} ${name} = ${show(ch.after)}`);
       else if (ch.after === undefined) lines.push(`        ${style.red('-')} ${name} = ${show(ch.before)}`);
-      else lines.push(`        ${style.yellow('~')} ${name} = ${show(ch.before)} -> ${show(ch.after)}${s.replaceBecause.includes(ch.path) ? style.red(' # forces replacement') : ''}`);
+      else
+        lines.push(
+          `        ${style.yellow('~')} ${name} = ${show(ch.before)} -> ${show(ch.after)}${s.replaceBecause.includes(ch.path) ? style.red(' # forces replacement') : ''}`,
+        );
     }
     lines.push('');
   }

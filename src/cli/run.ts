@@ -18,8 +18,24 @@ import { deployCommand, releasesCommand, rollbackCommand } from './commands/depl
 import { nodesCommand } from './commands/nodes.js';
 
 export const COMMANDS: Command[] = [
-  initCommand, validateCommand, planCommand, applyCommand, refreshCommand, upCommand, statusCommand, logsCommand, restartCommand, downCommand, deployCommand, rollbackCommand, releasesCommand, nodesCommand,
-  historyCommand, showCommand, unlockCommand, schemaCommand,
+  initCommand,
+  validateCommand,
+  planCommand,
+  applyCommand,
+  refreshCommand,
+  upCommand,
+  statusCommand,
+  logsCommand,
+  restartCommand,
+  downCommand,
+  deployCommand,
+  rollbackCommand,
+  releasesCommand,
+  nodesCommand,
+  historyCommand,
+  showCommand,
+  unlockCommand,
+  schemaCommand,
 ];
 
 export function registerCommands(extra: Command[]): void {
@@ -44,19 +60,36 @@ function usage(): string {
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') { io.stdout(usage()); return name ? EXIT.ok : EXIT.usage; }
-  if (name === '--version' || name === 'version') { io.stdout('groundwork 0.1.0\n'); return EXIT.ok; }
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(usage());
+    return name ? EXIT.ok : EXIT.usage;
+  }
+  if (name === '--version' || name === 'version') {
+    io.stdout('groundwork 0.1.0\n');
+    return EXIT.ok;
+  }
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
-    const guess = didYouMean(name, COMMANDS.map((c) => c.name));
-    io.stderr(`unknown command \`${name}\`${guess ? `; did you mean \`${guess}\`?` : ''}\nRun \`groundwork --help\` for the list.\n`);
+    const guess = didYouMean(
+      name,
+      COMMANDS.map((c) => c.name),
+    );
+    io.stderr(
+      `unknown command \`${name}\`${guess ? `; did you mean \`${guess}\`?` : ''}\nRun \`groundwork --help\` for the list.\n`,
+    );
     return EXIT.usage;
   }
   try {
     return await command.run(rest, io);
   } catch (e) {
-    if (e instanceof UsageError) { io.stderr(`error: ${e.message}\n`); return EXIT.usage; }
-    if (e instanceof UserError) { if (e.message) io.stderr(`error: ${e.message}\n`); return e.exitCode; }
+    if (e instanceof UsageError) {
+      io.stderr(`error: ${e.message}\n`);
+      return EXIT.usage;
+    }
+    if (e instanceof UserError) {
+      if (e.message) io.stderr(`error: ${e.message}\n`);
+      return e.exitCode;
+    }
     // An unexpected failure: say so plainly; the stack only with GROUNDWORK_DEBUG.
     io.stderr(`error: ${(e as Error)?.message ?? String(e)}\n`);
     if (io.env.GROUNDWORK_DEBUG) io.stderr(`${(e as Error)?.stack ?? ''}\n`);

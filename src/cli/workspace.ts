@@ -15,7 +15,12 @@ import { systemClock } from '../util/clock.js';
 import { silentLogger } from '../util/logger.js';
 import { EXIT, UsageError, UserError, type CliIo } from './io.js';
 
-export interface StackFlags { file?: string; var: string[]; 'state-dir'?: string; json: boolean }
+export interface StackFlags {
+  file?: string;
+  var: string[];
+  'state-dir'?: string;
+  json: boolean;
+}
 
 export function stackFileOf(io: CliIo, flags: StackFlags): string {
   return resolveStackFile(path.resolve(io.cwd, flags.file ?? '.'));
@@ -37,12 +42,20 @@ export function parseVars(vars: string[]): Record<string, string> {
   return out;
 }
 
-export interface OpenedStack { loaded: LoadedStack; model?: Model; diagnostics: Diagnostic[] }
+export interface OpenedStack {
+  loaded: LoadedStack;
+  model?: Model;
+  diagnostics: Diagnostic[];
+}
 
 export async function openStack(io: CliIo, flags: StackFlags): Promise<OpenedStack> {
   const loaded = await loadStack(stackFileOf(io, flags));
   if (!loaded.config) return { loaded, diagnostics: loaded.diagnostics };
-  const { model, diagnostics } = buildModel(loaded.config, { dir: loaded.dir, configHash: loaded.configHash, file: loaded.file }, { cli: parseVars(flags.var), env: io.env });
+  const { model, diagnostics } = buildModel(
+    loaded.config,
+    { dir: loaded.dir, configHash: loaded.configHash, file: loaded.file },
+    { cli: parseVars(flags.var), env: io.env },
+  );
   return { loaded, model, diagnostics: [...loaded.diagnostics, ...diagnostics] };
 }
 
@@ -51,7 +64,10 @@ export async function requireModel(io: CliIo, flags: StackFlags): Promise<Model>
   const opened = await openStack(io, flags);
   if (opened.model) return opened.model;
   if (flags.json) io.stdout(`${JSON.stringify({ valid: false, diagnostics: opened.diagnostics }, null, 2)}\n`);
-  else io.stderr(`${opened.diagnostics.map(formatDiagnostic).join('\n\n')}\n\n${opened.diagnostics.length} problem${opened.diagnostics.length === 1 ? '' : 's'} in the stack file.\n`);
+  else
+    io.stderr(
+      `${opened.diagnostics.map(formatDiagnostic).join('\n\n')}\n\n${opened.diagnostics.length} problem${opened.diagnostics.length === 1 ? '' : 's'} in the stack file.\n`,
+    );
   throw new UserError('', EXIT.failed);
 }
 
@@ -69,13 +85,23 @@ export interface Runtime {
   context: Omit<KindContext, 'outputsOf' | 'progress' | 'ports'>;
 }
 
-export function makeRuntime(stack: string, dir: string, stateDir: string, env: Record<string, string | undefined>): Runtime {
+export function makeRuntime(
+  stack: string,
+  dir: string,
+  stateDir: string,
+  env: Record<string, string | undefined>,
+): Runtime {
   return {
     kinds: defaultKinds(),
     portRange: portRangeOf(env),
     context: {
-      stack, dir, stateDir,
-      ...(() => { const d = makeDrivers(stateDir, env); return { drivers: d.drivers, cluster: d.cluster }; })(),
+      stack,
+      dir,
+      stateDir,
+      ...(() => {
+        const d = makeDrivers(stateDir, env);
+        return { drivers: d.drivers, cluster: d.cluster };
+      })(),
       secrets: new EnvFileSecretSource(env, path.join(stateDir, 'secrets')),
       clock: systemClock,
       logger: silentLogger,
@@ -86,5 +112,9 @@ export function makeRuntime(stack: string, dir: string, stateDir: string, env: R
 
 export function authorOf(env: Record<string, string | undefined>): string {
   if (env.GROUNDWORK_AUTHOR) return env.GROUNDWORK_AUTHOR;
-  try { return os.userInfo().username; } catch { return 'unknown'; }
+  try {
+    return os.userInfo().username;
+  } catch {
+    return 'unknown';
+  }
 }

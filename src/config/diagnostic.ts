@@ -15,8 +15,20 @@ export interface Diagnostic {
 }
 
 export const DIAGNOSTIC_CODES = [
-  'yaml-syntax', 'duplicate-key', 'empty-file', 'not-text', 'too-large', 'unknown-key', 'missing-key',
-  'wrong-type', 'invalid-value', 'dangling-reference', 'cycle', 'conflict', 'unsupported', 'io-error',
+  'yaml-syntax',
+  'duplicate-key',
+  'empty-file',
+  'not-text',
+  'too-large',
+  'unknown-key',
+  'missing-key',
+  'wrong-type',
+  'invalid-value',
+  'dangling-reference',
+  'cycle',
+  'conflict',
+  'unsupported',
+  'io-error',
 ] as const;
 export type DiagnosticCode = (typeof DIAGNOSTIC_CODES)[number];
 

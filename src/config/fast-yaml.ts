@@ -79,19 +79,29 @@ class Declined extends Error {}
 function multiLineFlowGuard(): (event: EventType, state: State) => void {
   const starts: number[] = [];
   return (event, state) => {
-    if (event === 'open') { starts.push(state.position); return; }
+    if (event === 'open') {
+      starts.push(state.position);
+      return;
+    }
     const { input } = state;
     let at = starts.pop() ?? state.position;
     // The node starts at its first character past white space and comments (tags and anchors are declined).
     for (let c = input.charCodeAt(at); at < state.position; c = input.charCodeAt(++at)) {
-      if (c === 0x23 /* # */) { while (at < state.position && input.charCodeAt(at) !== 0x0a) at++; continue; }
+      if (c === 0x23 /* # */) {
+        while (at < state.position && input.charCodeAt(at) !== 0x0a) at++;
+        continue;
+      }
       if (c !== 0x20 && c !== 0x0a && c !== 0x0d) break;
     }
     const c = input.charCodeAt(at);
-    const flow = c === 0x7b /* { */ || c === 0x5b /* [ */ || ((c === 0x22 /* " */ || c === 0x27 /* ' */) && state.kind === 'scalar');
+    const flow =
+      c === 0x7b /* { */ ||
+      c === 0x5b /* [ */ ||
+      ((c === 0x22 /* " */ || c === 0x27) /* ' */ && state.kind === 'scalar');
     if (flow) {
       const nl = input.indexOf('\n', at);
-      if (nl !== -1 && nl < state.position) throw new Declined('the text contains a flow collection or quoted scalar over several lines');
+      if (nl !== -1 && nl < state.position)
+        throw new Declined('the text contains a flow collection or quoted scalar over several lines');
     }
   };
 }
@@ -103,7 +113,9 @@ export function fastReadYaml(text: string): FastRead {
   try {
     // json: false makes a duplicate key an error.
     // A warning of js-yaml (deficient indentation, say) is a question the precise path answers.
-    const onWarning = (w: Error) => { throw new Declined(`js-yaml warns: ${w.message.split('\n')[0]}`); };
+    const onWarning = (w: Error) => {
+      throw new Declined(`js-yaml warns: ${w.message.split('\n')[0]}`);
+    };
     return { value: load(text, { schema: CORE_SCHEMA, json: false, listener: multiLineFlowGuard(), onWarning }) };
   } catch (e) {
     if (e instanceof Declined) return { declined: e.message };

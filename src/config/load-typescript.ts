@@ -10,16 +10,24 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export async function loadTypeScriptStack(file: string): Promise<{ value: unknown } | { error: string }> {
   let source: string;
-  try { source = readFileSync(file, 'utf8'); } catch (e) { return { error: `cannot read ${file}: ${(e as Error).message}` }; }
+  try {
+    source = readFileSync(file, 'utf8');
+  } catch (e) {
+    return { error: `cannot read ${file}: ${(e as Error).message}` };
+  }
   const ts = (await import('typescript')).default;
   const out = ts.transpileModule(source, {
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-    reportDiagnostics: true, fileName: file,
+    reportDiagnostics: true,
+    fileName: file,
   });
   const syntax = out.diagnostics?.[0];
   if (syntax) {
-    const pos = syntax.file && syntax.start !== undefined ? syntax.file.getLineAndCharacterOfPosition(syntax.start) : undefined;
-    return { error: `TypeScript syntax error${pos ? ` at ${pos.line + 1}:${pos.character + 1}` : ''}: ${ts.flattenDiagnosticMessageText(syntax.messageText, ' ')}` };
+    const pos =
+      syntax.file && syntax.start !== undefined ? syntax.file.getLineAndCharacterOfPosition(syntax.start) : undefined;
+    return {
+      error: `TypeScript syntax error${pos ? ` at ${pos.line + 1}:${pos.character + 1}` : ''}: ${ts.flattenDiagnosticMessageText(syntax.messageText, ' ')}`,
+    };
   }
   const entry = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'index.js')).href;
   const code = out.outputText.replace(/(from\s+|import\s*\(\s*)(['"])groundwork\2/g, `$1$2${entry}$2`);

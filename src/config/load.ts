@@ -5,7 +5,18 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { Document, LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Alias, type ParsedNode } from 'yaml';
+import {
+  Document,
+  LineCounter,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  parseDocument,
+  visit,
+  type Alias,
+  type ParsedNode,
+} from 'yaml';
 import { hasErrors, type Diagnostic } from './diagnostic.js';
 import { fastReadYaml } from './fast-yaml.js';
 import { StackSchema, type StackConfig } from './schema.js';
@@ -41,30 +52,55 @@ export function resolveStackFile(target: string): string {
   return target;
 }
 
-const diag = (file: string, code: Diagnostic['code'], message: string, fix: string, extra: Partial<Diagnostic> = {}): Diagnostic =>
-  ({ severity: 'error', code, file, line: 1, column: 1, path: '', message, fix, ...extra });
+const diag = (
+  file: string,
+  code: Diagnostic['code'],
+  message: string,
+  fix: string,
+  extra: Partial<Diagnostic> = {},
+): Diagnostic => ({ severity: 'error', code, file, line: 1, column: 1, path: '', message, fix, ...extra });
 
 export async function loadStack(target: string): Promise<LoadedStack> {
   const file = resolveStackFile(target);
   const dir = path.dirname(path.resolve(file));
   const fail = (d: Diagnostic): LoadedStack => ({ diagnostics: [d], file, dir, configHash: '' });
   if (!existsSync(file)) {
-    return fail(diag(file, 'io-error', `no stack file at ${file}`, 'run `groundwork init` to write a starter groundwork.yaml, or pass the path with --file'));
+    return fail(
+      diag(
+        file,
+        'io-error',
+        `no stack file at ${file}`,
+        'run `groundwork init` to write a starter groundwork.yaml, or pass the path with --file',
+      ),
+    );
   }
   if (file.endsWith('.ts')) {
     const r = await loadTypeScriptStack(file);
-    if ('error' in r) return fail(diag(file, 'io-error', r.error, 'fix the TypeScript file so that it exports defineStack({...}) as default'));
+    if ('error' in r)
+      return fail(
+        diag(file, 'io-error', r.error, 'fix the TypeScript file so that it exports defineStack({...}) as default'),
+      );
     return validateDocument(new Document(r.value), file, dir, undefined);
   }
   let bytes: Buffer;
   try {
     const st = statSync(file);
     if (st.size > MAX_STACK_FILE_BYTES) {
-      return fail(diag(file, 'too-large', `the stack file is ${(st.size / 1024 / 1024).toFixed(1)} MiB; the limit is ${MAX_STACK_FILE_BYTES / 1024 / 1024} MiB`, 'a stack file is written by hand; check that this is the right file, or split generated parts into variables', { found: `${st.size} bytes`, expected: `at most ${MAX_STACK_FILE_BYTES} bytes` }));
+      return fail(
+        diag(
+          file,
+          'too-large',
+          `the stack file is ${(st.size / 1024 / 1024).toFixed(1)} MiB; the limit is ${MAX_STACK_FILE_BYTES / 1024 / 1024} MiB`,
+          'a stack file is written by hand; check that this is the right file, or split generated parts into variables',
+          { found: `${st.size} bytes`, expected: `at most ${MAX_STACK_FILE_BYTES} bytes` },
+        ),
+      );
     }
     bytes = readFileSync(file);
   } catch (e) {
-    return fail(diag(file, 'io-error', `cannot read ${file}: ${(e as Error).message}`, 'check the path and its permissions'));
+    return fail(
+      diag(file, 'io-error', `cannot read ${file}: ${(e as Error).message}`, 'check the path and its permissions'),
+    );
   }
   return parseStackText(bytes, file, dir);
 }
@@ -85,7 +121,12 @@ export interface ParseOptions {
  * position is needed. Any problem, or text the fast reader declines, takes the precise path:
  * the `yaml` library with positions, which locates every diagnostic.
  */
-export function parseStackText(bytes: Buffer | string, file: string, dir = path.dirname(path.resolve(file)), options: ParseOptions = {}): LoadedStack {
+export function parseStackText(
+  bytes: Buffer | string,
+  file: string,
+  dir = path.dirname(path.resolve(file)),
+  options: ParseOptions = {},
+): LoadedStack {
   const fail = (d: Diagnostic): LoadedStack => ({ diagnostics: [d], file, dir, configHash: '' });
   let text: string;
   if (typeof bytes === 'string') text = bytes;
@@ -95,12 +136,28 @@ export function parseStackText(bytes: Buffer | string, file: string, dir = path.
       if (nul !== -1) throw new Error(`a NUL byte at offset ${nul}`);
       text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     } catch (e) {
-      return fail(diag(file, 'not-text', 'the stack file is not UTF-8 text', 'a stack file is YAML text; check that this is the right file (binary data found)', { found: e instanceof Error ? e.message : 'invalid bytes', expected: 'UTF-8 text' }));
+      return fail(
+        diag(
+          file,
+          'not-text',
+          'the stack file is not UTF-8 text',
+          'a stack file is YAML text; check that this is the right file (binary data found)',
+          { found: e instanceof Error ? e.message : 'invalid bytes', expected: 'UTF-8 text' },
+        ),
+      );
     }
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (!hasContent(text)) {
-    return fail(diag(file, 'empty-file', 'the stack file is empty', 'add at least `stack: NAME`, or run `groundwork init` for a commented starter', { expected: 'a map with at least `stack:`', found: 'nothing' }));
+    return fail(
+      diag(
+        file,
+        'empty-file',
+        'the stack file is empty',
+        'add at least `stack: NAME`, or run `groundwork init` for a commented starter',
+        { expected: 'a map with at least `stack:`', found: 'nothing' },
+      ),
+    );
   }
   if (!options.precise) {
     const fast = loadFast(text, file, dir);
@@ -108,28 +165,48 @@ export function parseStackText(bytes: Buffer | string, file: string, dir = path.
   }
   const counter = new LineCounter();
   // logLevel error: problems become diagnostics; yaml must not print warnings of its own to stderr.
-  const doc = parseDocument(text, { lineCounter: counter, uniqueKeys: true, prettyErrors: true, strict: true, keepSourceTokens: false, logLevel: 'error' });
+  const doc = parseDocument(text, {
+    lineCounter: counter,
+    uniqueKeys: true,
+    prettyErrors: true,
+    strict: true,
+    keepSourceTokens: false,
+    logLevel: 'error',
+  });
   const source = new SourceMap(file, counter);
   if (doc.errors.length > 0) {
     const seen = new Set<string>();
-    const diagnostics = doc.errors.map((e): Diagnostic => {
-      const duplicate = e.code === 'DUPLICATE_KEY';
-      const firstLine = e.message.split('\n')[0] ?? e.message;
-      // yaml reports an unclosed quote where the text ends; the opening quote is where to look.
-      const quote = e.code === 'MISSING_CHAR' ? /closing (["'])quote/.exec(firstLine)?.[1] : undefined;
-      const pos = source.position(quote === undefined ? e.pos[0] : (openingQuote(text, e.pos[0], quote) ?? e.pos[0]));
-      return {
-        severity: 'error', code: duplicate ? 'duplicate-key' : 'yaml-syntax', file, line: pos.line, column: pos.column, path: '',
-        message: duplicate ? 'this key appears twice in the same map' : `invalid YAML: ${firstLine.replace(/ at line \d+, column \d+:?$/, '')}`,
-        fix: duplicate ? 'remove one of the two, or merge their values' : quote !== undefined ? `close the ${quote} quote that starts here, or remove it` : yamlFix(e.code),
-      };
-    }).filter((d) => {
-      // Deep nesting can make yaml repeat one error hundreds of times at one place.
-      const key = `${d.line}:${d.column}:${d.message}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    });
+    const diagnostics = doc.errors
+      .map((e): Diagnostic => {
+        const duplicate = e.code === 'DUPLICATE_KEY';
+        const firstLine = e.message.split('\n')[0] ?? e.message;
+        // yaml reports an unclosed quote where the text ends; the opening quote is where to look.
+        const quote = e.code === 'MISSING_CHAR' ? /closing (["'])quote/.exec(firstLine)?.[1] : undefined;
+        const pos = source.position(quote === undefined ? e.pos[0] : (openingQuote(text, e.pos[0], quote) ?? e.pos[0]));
+        return {
+          severity: 'error',
+          code: duplicate ? 'duplicate-key' : 'yaml-syntax',
+          file,
+          line: pos.line,
+          column: pos.column,
+          path: '',
+          message: duplicate
+            ? 'this key appears twice in the same map'
+            : `invalid YAML: ${firstLine.replace(/ at line \d+, column \d+:?$/, '')}`,
+          fix: duplicate
+            ? 'remove one of the two, or merge their values'
+            : quote !== undefined
+              ? `close the ${quote} quote that starts here, or remove it`
+              : yamlFix(e.code),
+        };
+      })
+      .filter((d) => {
+        // Deep nesting can make yaml repeat one error hundreds of times at one place.
+        const key = `${d.line}:${d.column}:${d.message}`;
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
     return { diagnostics, file, dir, configHash: '' };
   }
   return validateDocument(doc, file, dir, source);
@@ -165,14 +242,19 @@ export function loadFast(text: string, file: string, dir: string): LoadedStack |
   validator.validate(StackSchema as unknown as SchemaNode, read.value, []);
   if (validator.problems > 0) return { declined: `the schema reports ${validator.problems} problem(s)` };
   const loaded = finish(read.value, [], file, dir, () => NO_POSITION);
-  return loaded.diagnostics.length > 0 ? { declined: `the checks report ${loaded.diagnostics.length} problem(s)` } : loaded;
+  return loaded.diagnostics.length > 0
+    ? { declined: `the checks report ${loaded.diagnostics.length} problem(s)` }
+    : loaded;
 }
 
 /** Offset of the quote that opens the unterminated quoted scalar running up to `end`. */
 function openingQuote(text: string, end: number, quote: string): number | undefined {
   for (let i = Math.min(end, text.length) - 1; i >= 0; i--) {
     if (text[i] !== quote) continue;
-    if (quote === "'" && text[i - 1] === "'") { i--; continue; } // '' is an escaped quote
+    if (quote === "'" && text[i - 1] === "'") {
+      i--;
+      continue;
+    } // '' is an escaped quote
     let backslashes = 0;
     while (quote === '"' && text[i - 1 - backslashes] === '\\') backslashes++;
     if (backslashes % 2 === 1) continue; // \" is an escaped quote
@@ -183,12 +265,20 @@ function openingQuote(text: string, end: number, quote: string): number | undefi
 
 function yamlFix(code: string): string {
   switch (code) {
-    case 'BAD_INDENT': case 'MISSING_CHAR': return 'check the indentation: nested keys need more spaces than their parent, and tabs are not allowed';
-    case 'TAB_AS_INDENT': return 'indent with spaces, not tabs';
-    case 'BLOCK_AS_IMPLICIT_KEY': case 'MULTILINE_IMPLICIT_KEY': return 'put a space after each `:` and check for a missing colon on the line before';
-    case 'UNEXPECTED_TOKEN': return 'quote values that contain : { } [ ] # or other YAML punctuation';
-    case 'MULTIPLE_DOCS': return 'keep one document per stack file (remove the `---`)';
-    default: return 'fix the YAML syntax at this position; quoting the value often helps';
+    case 'BAD_INDENT':
+    case 'MISSING_CHAR':
+      return 'check the indentation: nested keys need more spaces than their parent, and tabs are not allowed';
+    case 'TAB_AS_INDENT':
+      return 'indent with spaces, not tabs';
+    case 'BLOCK_AS_IMPLICIT_KEY':
+    case 'MULTILINE_IMPLICIT_KEY':
+      return 'put a space after each `:` and check for a missing colon on the line before';
+    case 'UNEXPECTED_TOKEN':
+      return 'quote values that contain : { } [ ] # or other YAML punctuation';
+    case 'MULTIPLE_DOCS':
+      return 'keep one document per stack file (remove the `---`)';
+    default:
+      return 'fix the YAML syntax at this position; quoting the value often helps';
   }
 }
 
@@ -199,14 +289,23 @@ function validateDocument(doc: Document, file: string, dir: string, source: Sour
   let value: unknown;
   const recursive = recursiveAliases(doc);
   for (const r of recursive) {
-    validator.report('invalid-value', r.alias, r.path, `the alias \`*${r.alias.source}\` is inside the value it refers to, which would repeat forever`, {
-      found: `*${r.alias.source} inside &${r.alias.source}`, fix: 'point the alias at a value defined outside this one, or write the value out',
-    });
+    validator.report(
+      'invalid-value',
+      r.alias,
+      r.path,
+      `the alias \`*${r.alias.source}\` is inside the value it refers to, which would repeat forever`,
+      {
+        found: `*${r.alias.source} inside &${r.alias.source}`,
+        fix: 'point the alias at a value defined outside this one, or write the value out',
+      },
+    );
   }
   try {
     if (recursive.length === 0) value = doc.toJS({ maxAliasCount: 1000 });
   } catch (e) {
-    validator.report('invalid-value', null, [], `the document cannot be read: ${(e as Error).message}`, { fix: 'reduce the use of anchors and aliases' });
+    validator.report('invalid-value', null, [], `the document cannot be read: ${(e as Error).message}`, {
+      fix: 'reduce the use of anchors and aliases',
+    });
   }
   const locate: Locate = (p, key = false) => {
     let node: unknown = doc.contents;
@@ -230,7 +329,13 @@ function validateDocument(doc: Document, file: string, dir: string, source: Sour
 }
 
 /** Adds the checks that need the whole document to the schema's diagnostics, and hashes the config. */
-function finish(value: unknown, schemaDiagnostics: Diagnostic[], file: string, dir: string, locate: Locate): LoadedStack {
+function finish(
+  value: unknown,
+  schemaDiagnostics: Diagnostic[],
+  file: string,
+  dir: string,
+  locate: Locate,
+): LoadedStack {
   const diagnostics = [...schemaDiagnostics, ...semanticChecks(value, file, locate)];
   diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
   const configHash = canonicalJsonSha256(value);
@@ -292,7 +397,10 @@ class CanonicalJsonWriter {
       // JSON.stringify writes nothing for a function or a symbol: an empty item in a list, else "undefined".
       const s = JSON.stringify(v ?? null) as string | undefined;
       this.text += s ?? (inList ? '' : 'undefined');
-      if (this.text.length > 65536) { this.flush(this.text); this.text = ''; }
+      if (this.text.length > 65536) {
+        this.flush(this.text);
+        this.text = '';
+      }
       return;
     }
     if (Array.isArray(v)) {

@@ -19,8 +19,19 @@ const FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
 
 /** Whether the first character can start anything but text; every test above needs one of these. */
 function mayBeNonText(c: number): boolean {
-  return c === 0x7e /* ~ */ || c === 0x2b /* + */ || c === 0x2d /* - */ || c === 0x2e /* . */ || (c >= 0x30 && c <= 0x39)
-    || c === 0x6e /* n */ || c === 0x4e /* N */ || c === 0x74 /* t */ || c === 0x54 /* T */ || c === 0x66 /* f */ || c === 0x46 /* F */;
+  return (
+    c === 0x7e /* ~ */ ||
+    c === 0x2b /* + */ ||
+    c === 0x2d /* - */ ||
+    c === 0x2e /* . */ ||
+    (c >= 0x30 && c <= 0x39) ||
+    c === 0x6e /* n */ ||
+    c === 0x4e /* N */ ||
+    c === 0x74 /* t */ ||
+    c === 0x54 /* T */ ||
+    c === 0x66 /* f */ ||
+    c === 0x46
+  ); /* F */
 }
 
 /** The value of a plain (unquoted, untagged) scalar under the YAML 1.2 core schema. */
@@ -32,7 +43,12 @@ export function resolvePlainScalar(s: string): null | boolean | number | string 
   if (INT_OCT.test(s)) return parseInt(s.substring(2), 8);
   if (INT.test(s)) return parseInt(s, 10);
   if (INT_HEX.test(s)) return parseInt(s.substring(2), 16);
-  if (FLOAT_NAN_INF.test(s)) return s.slice(-3).toLowerCase() === 'nan' ? NaN : s[0] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+  if (FLOAT_NAN_INF.test(s))
+    return s.slice(-3).toLowerCase() === 'nan'
+      ? NaN
+      : s[0] === '-'
+        ? Number.NEGATIVE_INFINITY
+        : Number.POSITIVE_INFINITY;
   if (FLOAT_EXP.test(s) || FLOAT.test(s)) return parseFloat(s);
   return s;
 }

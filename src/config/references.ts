@@ -37,7 +37,10 @@ function parseReference(body: string): { ref?: Reference; problem?: string } {
   if (bad !== undefined) return { problem: `\`\${${body}}\` is not a reference` };
   const [head, a, b, c] = parts;
   switch (head) {
-    case 'port': case 'var': case 'secret': case 'volume':
+    case 'port':
+    case 'var':
+    case 'secret':
+    case 'volume':
       if (parts.length === 2 && a) return { ref: { kind: head, name: a } };
       break;
     case 'service':
@@ -55,7 +58,11 @@ export const REFERENCE_FORMS = '${port.NAME}, ${var.NAME}, ${secret.NAME}, ${vol
  * Replaces references for which `resolve` has a value. `unescape` turns `$${` into `${`; only the
  * last substitution (at run time) does that. Unknown forms are left as written.
  */
-export function substitute(value: string, resolve: (ref: Reference) => string | undefined, opts: { unescape: boolean }): string {
+export function substitute(
+  value: string,
+  resolve: (ref: Reference) => string | undefined,
+  opts: { unescape: boolean },
+): string {
   if (!value.includes('${')) return value;
   return value.replace(REF, (whole, esc: string, body: string) => {
     if (esc === '$') return opts.unescape ? whole.slice(1) : whole;

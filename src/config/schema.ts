@@ -14,9 +14,21 @@ const nameFix = 'use lowercase letters, digits and dashes, starting with a lette
 const ENV_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
 
 const DurationT = (description: string, def?: string) =>
-  Type.String({ pattern: Duration.pattern, description, default: def, 'x-fix': 'write a number with a unit: 500ms, 2s, 1m30s, 1h', 'x-expected': 'a duration such as 2s', examples: [def ?? '2s'] });
+  Type.String({
+    pattern: Duration.pattern,
+    description,
+    default: def,
+    'x-fix': 'write a number with a unit: 500ms, 2s, 1m30s, 1h',
+    'x-expected': 'a duration such as 2s',
+    examples: [def ?? '2s'],
+  });
 const ByteSizeT = (description: string) =>
-  Type.String({ pattern: ByteSize.pattern, description, 'x-fix': 'write a size such as 256MiB or 1GiB', 'x-expected': 'a size such as 256MiB' });
+  Type.String({
+    pattern: ByteSize.pattern,
+    description,
+    'x-fix': 'write a size such as 256MiB or 1GiB',
+    'x-expected': 'a size such as 256MiB',
+  });
 const Name = (description: string) => Type.String({ pattern: NAME_PATTERN, description, 'x-fix': nameFix });
 const Names = <T extends TSchema>(item: T, description: string) =>
   Type.Record(Type.String({ pattern: NAME_PATTERN }), item, { description, 'x-fix': nameFix });
@@ -24,7 +36,9 @@ const Scalar = Type.Union([Type.String(), Type.Number(), Type.Boolean()]);
 const PortNumber = Type.Integer({ minimum: 1, maximum: 65535, 'x-fix': 'use a port from 1 to 65535, or auto' });
 
 export const StatusRange = Type.String({
-  pattern: '^[1-5][0-9][0-9](-[1-5][0-9][0-9])?$', description: 'Accepted HTTP status or range', default: '200-399',
+  pattern: '^[1-5][0-9][0-9](-[1-5][0-9][0-9])?$',
+  description: 'Accepted HTTP status or range',
+  default: '200-399',
   'x-fix': 'write a status such as 200 or a range such as 200-399',
 });
 
@@ -32,146 +46,346 @@ const ProbeTiming = {
   interval: Type.Optional(DurationT('Time between probes', '2s')),
   timeout: Type.Optional(DurationT('Time a probe may take', '1s')),
   start_period: Type.Optional(DurationT('Failures in this period after start do not count', '0s')),
-  healthy: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 1, description: 'Consecutive successes to become healthy' })),
-  unhealthy: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 3, description: 'Consecutive failures to become unhealthy' })),
+  healthy: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 100, default: 1, description: 'Consecutive successes to become healthy' }),
+  ),
+  unhealthy: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 100, default: 3, description: 'Consecutive failures to become unhealthy' }),
+  ),
 };
 
-export const ProbeSchema = Type.Object({
-  http: Type.Optional(Type.Object({
-    path: Type.String({ pattern: '^/', description: 'Request path', 'x-fix': 'start the path with /' }),
-    port: Type.Optional(Name('Named port of the service; defaults to its first port')),
-    status: Type.Optional(StatusRange),
-    body: Type.Optional(Type.String({ description: 'Substring the response body must contain' })),
-  }, { additionalProperties: false })),
-  tcp: Type.Optional(Type.Object({
-    port: Type.Optional(Name('Named port of the service; defaults to its first port')),
-  }, { additionalProperties: false })),
-  exec: Type.Optional(Type.Object({
-    command: Type.String({ minLength: 1, description: 'Shell command; exit 0 means healthy' }),
-  }, { additionalProperties: false })),
-  ...ProbeTiming,
-}, { additionalProperties: false, description: 'A health probe: exactly one of http, tcp or exec' });
+export const ProbeSchema = Type.Object(
+  {
+    http: Type.Optional(
+      Type.Object(
+        {
+          path: Type.String({ pattern: '^/', description: 'Request path', 'x-fix': 'start the path with /' }),
+          port: Type.Optional(Name('Named port of the service; defaults to its first port')),
+          status: Type.Optional(StatusRange),
+          body: Type.Optional(Type.String({ description: 'Substring the response body must contain' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    tcp: Type.Optional(
+      Type.Object(
+        {
+          port: Type.Optional(Name('Named port of the service; defaults to its first port')),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    exec: Type.Optional(
+      Type.Object(
+        {
+          command: Type.String({ minLength: 1, description: 'Shell command; exit 0 means healthy' }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    ...ProbeTiming,
+  },
+  { additionalProperties: false, description: 'A health probe: exactly one of http, tcp or exec' },
+);
 
 export const RUNTIMES = ['process', 'docker', 'swarm'] as const;
 export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const;
 export const STRATEGIES = ['rolling', 'blue-green', 'canary'] as const;
 
 const literalUnion = <T extends readonly string[]>(values: T, description: string) =>
-  Type.Union(values.map((v) => Type.Literal(v)), { description, 'x-fix': `use one of: ${values.join(', ')}` });
+  Type.Union(
+    values.map((v) => Type.Literal(v)),
+    { description, 'x-fix': `use one of: ${values.join(', ')}` },
+  );
 
-export const ServiceSchema = Type.Object({
-  runtime: Type.Optional(literalUnion(RUNTIMES, 'Where instances run (process is the embedded default)')),
-  command: Type.Optional(Type.String({ minLength: 1, description: 'Command to run (required for runtime process). Without args it runs through /bin/sh -c; with args it is the executable. For containers it overrides the image command.' })),
-  image: Type.Optional(Type.String({ minLength: 1, pattern: '^[a-z0-9][a-z0-9._/:@-]*$', description: 'Container image (runtime docker or swarm), e.g. groundwork-test:latest', 'x-fix': 'write an image reference such as nginx:1.25 or registry.lab/app:v2' })),
-  dockerfile: Type.Optional(Type.String({ minLength: 1, description: 'Dockerfile (relative to the release directory) to build the image from at deploy time (runtime docker)' })),
-  mounts: Type.Optional(Type.Record(Type.String({ pattern: '^/' }), Type.String({ minLength: 1 }), {
-    description: 'Container path -> volume name or absolute host path (runtime docker or swarm)', 'x-fix': 'write `/path/in/container: VOLUME` with an absolute container path',
-  })),
-  build: Type.Optional(Type.Object({
-    command: Type.String({ minLength: 1, description: 'Build command, run through /bin/sh -c in the release directory at deploy time' }),
-    cwd: Type.Optional(Type.String({ description: 'Directory inside the release to build in' })),
-    timeout: Type.Optional(DurationT('Time the build may take', '10m')),
-  }, { additionalProperties: false })),
-  source: Type.Optional(Type.Object({
-    path: Type.Optional(Type.String({ description: 'Directory copied into each release (default: the stack directory); a git work tree enables --ref' })),
-  }, { additionalProperties: false })),
-  args: Type.Optional(Type.Array(Type.String(), { description: 'Arguments; when set, command is run directly, without a shell' })),
-  cwd: Type.Optional(Type.String({ description: 'Working directory, relative to the stack file' })),
-  env: Type.Optional(Type.Record(Type.String({ pattern: ENV_NAME_PATTERN }), Scalar, {
-    description: 'Environment. Values may reference ${port.NAME}, ${var.NAME}, ${secret.NAME}, ${volume.NAME}, ${service.NAME.port.PORT}',
-    'x-fix': 'environment names are letters, digits and _ (e.g. DATABASE_URL)',
-  })),
-  replicas: Type.Optional(Type.Integer({ minimum: 0, maximum: 64, default: 1, description: 'Number of instances' })),
-  ports: Type.Optional(Names(Type.Union([Type.Literal('auto'), PortNumber], { 'x-fix': 'use auto or a port from 1 to 65535' }),
-    'Named ports; auto lets Groundwork pick a free one per instance')),
-  health: Type.Optional(ProbeSchema),
-  liveness: Type.Optional(ProbeSchema),
-  restart: Type.Optional(literalUnion(RESTART_POLICIES, 'Restart policy (default always)')),
-  stop_grace: Type.Optional(DurationT('Time between SIGTERM and SIGKILL when stopping', '10s')),
-  deploy: Type.Optional(Type.Object({
-    strategy: Type.Optional(literalUnion(STRATEGIES, 'Rollout strategy (default rolling)')),
-    max_surge: Type.Optional(Type.Integer({ minimum: 0, maximum: 64, default: 1 })),
-    max_unavailable: Type.Optional(Type.Integer({ minimum: 0, maximum: 64, default: 0 })),
-    auto_rollback: Type.Optional(Type.Boolean({ default: true })),
-    progress_deadline: Type.Optional(DurationT('Time new instances have to become healthy', '60s')),
-    keep_releases: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'Releases kept for rollback; older ones are pruned' })),
-    drain_timeout: Type.Optional(DurationT('Time in-flight requests have to finish on an instance being replaced', '30s')),
-    monitor: Type.Optional(DurationT('After the last instance is replaced, new instances must keep running this long or the rollout rolls back', '2s')),
-    blue_green: Type.Optional(Type.Object({
-      keep_old_for: Type.Optional(DurationT('How long the old set stays warm after the switch, for instant rollback', '5m')),
-    }, { additionalProperties: false })),
-    canary: Type.Optional(Type.Object({
-      steps: Type.Optional(Type.Array(Type.Object({
-        weight: Type.Integer({ minimum: 1, maximum: 100, description: 'Percent of traffic to the new release' }),
-        pause: Type.Optional(DurationT('Time at this weight before analysis', '30s')),
-      }, { additionalProperties: false }), { minItems: 1 })),
-      max_error_rate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0.05, description: 'Abort when the canary\'s 5xx+error rate exceeds the stable set\'s by more than this' })),
-      max_p95_ratio: Type.Optional(Type.Number({ minimum: 1, default: 2, description: 'Abort when the canary\'s p95 latency exceeds the stable set\'s by this factor' })),
-      min_requests: Type.Optional(Type.Integer({ minimum: 0, default: 20, description: 'Requests the canary must see before it can pass analysis' })),
-    }, { additionalProperties: false })),
-  }, { additionalProperties: false })),
-  user: Type.Optional(Type.String({ pattern: '^[a-z_][a-z0-9_-]{0,31}$', description: 'OS user the instances run as (needs a root daemon)', 'x-fix': 'use a Unix user name such as web' })),
-  resources: Type.Optional(Type.Object({
-    memory: Type.Optional(ByteSizeT('Memory limit (cgroups)')),
-    cpu: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 256, description: 'CPU limit in cores (cgroups), e.g. 0.5' })),
-  }, { additionalProperties: false })),
-  depends_on: Type.Optional(Type.Array(Name('Service that must be applied first'), { uniqueItems: true })),
-}, { additionalProperties: false });
+export const ServiceSchema = Type.Object(
+  {
+    runtime: Type.Optional(literalUnion(RUNTIMES, 'Where instances run (process is the embedded default)')),
+    command: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'Command to run (required for runtime process). Without args it runs through /bin/sh -c; with args it is the executable. For containers it overrides the image command.',
+      }),
+    ),
+    image: Type.Optional(
+      Type.String({
+        minLength: 1,
+        pattern: '^[a-z0-9][a-z0-9._/:@-]*$',
+        description: 'Container image (runtime docker or swarm), e.g. groundwork-test:latest',
+        'x-fix': 'write an image reference such as nginx:1.25 or registry.lab/app:v2',
+      }),
+    ),
+    dockerfile: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'Dockerfile (relative to the release directory) to build the image from at deploy time (runtime docker)',
+      }),
+    ),
+    mounts: Type.Optional(
+      Type.Record(Type.String({ pattern: '^/' }), Type.String({ minLength: 1 }), {
+        description: 'Container path -> volume name or absolute host path (runtime docker or swarm)',
+        'x-fix': 'write `/path/in/container: VOLUME` with an absolute container path',
+      }),
+    ),
+    build: Type.Optional(
+      Type.Object(
+        {
+          command: Type.String({
+            minLength: 1,
+            description: 'Build command, run through /bin/sh -c in the release directory at deploy time',
+          }),
+          cwd: Type.Optional(Type.String({ description: 'Directory inside the release to build in' })),
+          timeout: Type.Optional(DurationT('Time the build may take', '10m')),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    source: Type.Optional(
+      Type.Object(
+        {
+          path: Type.Optional(
+            Type.String({
+              description:
+                'Directory copied into each release (default: the stack directory); a git work tree enables --ref',
+            }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    args: Type.Optional(
+      Type.Array(Type.String(), { description: 'Arguments; when set, command is run directly, without a shell' }),
+    ),
+    cwd: Type.Optional(Type.String({ description: 'Working directory, relative to the stack file' })),
+    env: Type.Optional(
+      Type.Record(Type.String({ pattern: ENV_NAME_PATTERN }), Scalar, {
+        description:
+          'Environment. Values may reference ${port.NAME}, ${var.NAME}, ${secret.NAME}, ${volume.NAME}, ${service.NAME.port.PORT}',
+        'x-fix': 'environment names are letters, digits and _ (e.g. DATABASE_URL)',
+      }),
+    ),
+    replicas: Type.Optional(Type.Integer({ minimum: 0, maximum: 64, default: 1, description: 'Number of instances' })),
+    ports: Type.Optional(
+      Names(
+        Type.Union([Type.Literal('auto'), PortNumber], { 'x-fix': 'use auto or a port from 1 to 65535' }),
+        'Named ports; auto lets Groundwork pick a free one per instance',
+      ),
+    ),
+    health: Type.Optional(ProbeSchema),
+    liveness: Type.Optional(ProbeSchema),
+    restart: Type.Optional(literalUnion(RESTART_POLICIES, 'Restart policy (default always)')),
+    stop_grace: Type.Optional(DurationT('Time between SIGTERM and SIGKILL when stopping', '10s')),
+    deploy: Type.Optional(
+      Type.Object(
+        {
+          strategy: Type.Optional(literalUnion(STRATEGIES, 'Rollout strategy (default rolling)')),
+          max_surge: Type.Optional(Type.Integer({ minimum: 0, maximum: 64, default: 1 })),
+          max_unavailable: Type.Optional(Type.Integer({ minimum: 0, maximum: 64, default: 0 })),
+          auto_rollback: Type.Optional(Type.Boolean({ default: true })),
+          progress_deadline: Type.Optional(DurationT('Time new instances have to become healthy', '60s')),
+          keep_releases: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              maximum: 100,
+              default: 10,
+              description: 'Releases kept for rollback; older ones are pruned',
+            }),
+          ),
+          drain_timeout: Type.Optional(
+            DurationT('Time in-flight requests have to finish on an instance being replaced', '30s'),
+          ),
+          monitor: Type.Optional(
+            DurationT(
+              'After the last instance is replaced, new instances must keep running this long or the rollout rolls back',
+              '2s',
+            ),
+          ),
+          blue_green: Type.Optional(
+            Type.Object(
+              {
+                keep_old_for: Type.Optional(
+                  DurationT('How long the old set stays warm after the switch, for instant rollback', '5m'),
+                ),
+              },
+              { additionalProperties: false },
+            ),
+          ),
+          canary: Type.Optional(
+            Type.Object(
+              {
+                steps: Type.Optional(
+                  Type.Array(
+                    Type.Object(
+                      {
+                        weight: Type.Integer({
+                          minimum: 1,
+                          maximum: 100,
+                          description: 'Percent of traffic to the new release',
+                        }),
+                        pause: Type.Optional(DurationT('Time at this weight before analysis', '30s')),
+                      },
+                      { additionalProperties: false },
+                    ),
+                    { minItems: 1 },
+                  ),
+                ),
+                max_error_rate: Type.Optional(
+                  Type.Number({
+                    minimum: 0,
+                    maximum: 1,
+                    default: 0.05,
+                    description: "Abort when the canary's 5xx+error rate exceeds the stable set's by more than this",
+                  }),
+                ),
+                max_p95_ratio: Type.Optional(
+                  Type.Number({
+                    minimum: 1,
+                    default: 2,
+                    description: "Abort when the canary's p95 latency exceeds the stable set's by this factor",
+                  }),
+                ),
+                min_requests: Type.Optional(
+                  Type.Integer({
+                    minimum: 0,
+                    default: 20,
+                    description: 'Requests the canary must see before it can pass analysis',
+                  }),
+                ),
+              },
+              { additionalProperties: false },
+            ),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    user: Type.Optional(
+      Type.String({
+        pattern: '^[a-z_][a-z0-9_-]{0,31}$',
+        description: 'OS user the instances run as (needs a root daemon)',
+        'x-fix': 'use a Unix user name such as web',
+      }),
+    ),
+    resources: Type.Optional(
+      Type.Object(
+        {
+          memory: Type.Optional(ByteSizeT('Memory limit (cgroups)')),
+          cpu: Type.Optional(
+            Type.Number({ exclusiveMinimum: 0, maximum: 256, description: 'CPU limit in cores (cgroups), e.g. 0.5' }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    depends_on: Type.Optional(Type.Array(Name('Service that must be applied first'), { uniqueItems: true })),
+  },
+  { additionalProperties: false },
+);
 
-export const VolumeSchema = Type.Object({
-  path: Type.String({ minLength: 1, description: 'Directory, relative to the stack file or absolute' }),
-  owner: Type.Optional(Type.String({ pattern: '^[a-z_][a-z0-9_-]{0,31}(:[a-z_][a-z0-9_-]{0,31})?$|^\\d+(:\\d+)?$', description: 'user[:group] or uid[:gid]', 'x-fix': 'write user, user:group, uid or uid:gid' })),
-  mode: Type.Optional(Type.String({ pattern: '^0?[0-7]{3}$', default: '0755', description: 'Octal permissions, e.g. 0750', 'x-fix': 'write octal permissions as a quoted string, e.g. "0750"', 'x-expected': 'octal permissions as quoted text' })),
-}, { additionalProperties: false });
+export const VolumeSchema = Type.Object(
+  {
+    path: Type.String({ minLength: 1, description: 'Directory, relative to the stack file or absolute' }),
+    owner: Type.Optional(
+      Type.String({
+        pattern: '^[a-z_][a-z0-9_-]{0,31}(:[a-z_][a-z0-9_-]{0,31})?$|^\\d+(:\\d+)?$',
+        description: 'user[:group] or uid[:gid]',
+        'x-fix': 'write user, user:group, uid or uid:gid',
+      }),
+    ),
+    mode: Type.Optional(
+      Type.String({
+        pattern: '^0?[0-7]{3}$',
+        default: '0755',
+        description: 'Octal permissions, e.g. 0750',
+        'x-fix': 'write octal permissions as a quoted string, e.g. "0750"',
+        'x-expected': 'octal permissions as quoted text',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
 
 export const BALANCERS = ['round-robin', 'least-connections'] as const;
 
-export const RouteSchema = Type.Object({
-  listener: Type.Optional(Name('HTTP listener this route belongs to (default: every http listener)')),
-  balance: Type.Optional(literalUnion(BALANCERS, 'Load-balancing algorithm (default round-robin)')),
-  timeouts: Type.Optional(Type.Object({
-    connect: Type.Optional(DurationT('Time to connect to a backend', '2s')),
-    idle: Type.Optional(DurationT('Time a request or response may stall', '60s')),
-    total: Type.Optional(DurationT('Time a whole request may take', '5m')),
-  }, { additionalProperties: false })),
-  max_body: Type.Optional(ByteSizeT('Largest accepted request body (default 10MiB)')),
-  match: Type.Object({
-    host: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9*.-]+$', description: 'Host name (exact, or *.suffix)' })),
-    path: Type.Optional(Type.String({ pattern: '^/', default: '/', description: 'Path prefix', 'x-fix': 'start the path with /' })),
-  }, { additionalProperties: false }),
-  service: Name('Service that receives the traffic'),
-  port: Name('Named port of that service'),
-}, { additionalProperties: false });
+export const RouteSchema = Type.Object(
+  {
+    listener: Type.Optional(Name('HTTP listener this route belongs to (default: every http listener)')),
+    balance: Type.Optional(literalUnion(BALANCERS, 'Load-balancing algorithm (default round-robin)')),
+    timeouts: Type.Optional(
+      Type.Object(
+        {
+          connect: Type.Optional(DurationT('Time to connect to a backend', '2s')),
+          idle: Type.Optional(DurationT('Time a request or response may stall', '60s')),
+          total: Type.Optional(DurationT('Time a whole request may take', '5m')),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    max_body: Type.Optional(ByteSizeT('Largest accepted request body (default 10MiB)')),
+    match: Type.Object(
+      {
+        host: Type.Optional(
+          Type.String({ pattern: '^[A-Za-z0-9*.-]+$', description: 'Host name (exact, or *.suffix)' }),
+        ),
+        path: Type.Optional(
+          Type.String({ pattern: '^/', default: '/', description: 'Path prefix', 'x-fix': 'start the path with /' }),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    service: Name('Service that receives the traffic'),
+    port: Name('Named port of that service'),
+  },
+  { additionalProperties: false },
+);
 
 export const LISTENER_PROTOCOLS = ['http', 'tcp'] as const;
 
-export const ListenerSchema = Type.Object({
-  port: PortNumber,
-  address: Type.Optional(Type.String({ description: 'Address to bind (default 127.0.0.1)', default: '127.0.0.1' })),
-  protocol: Type.Optional(literalUnion(LISTENER_PROTOCOLS, 'http routes by host and path; tcp forwards to one service port (default http)')),
-  service: Type.Optional(Name('tcp listeners: the service to forward to')),
-  target_port: Type.Optional(Name('tcp listeners: the named port of that service')),
-}, { additionalProperties: false });
+export const ListenerSchema = Type.Object(
+  {
+    port: PortNumber,
+    address: Type.Optional(Type.String({ description: 'Address to bind (default 127.0.0.1)', default: '127.0.0.1' })),
+    protocol: Type.Optional(
+      literalUnion(LISTENER_PROTOCOLS, 'http routes by host and path; tcp forwards to one service port (default http)'),
+    ),
+    service: Type.Optional(Name('tcp listeners: the service to forward to')),
+    target_port: Type.Optional(Name('tcp listeners: the named port of that service')),
+  },
+  { additionalProperties: false },
+);
 
-export const VariableSchema = Type.Object({
-  default: Type.Optional(Scalar),
-  description: Type.Optional(Type.String()),
-}, { additionalProperties: false });
+export const VariableSchema = Type.Object(
+  {
+    default: Type.Optional(Scalar),
+    description: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
 
-export const SecretSchema = Type.Object({
-  description: Type.Optional(Type.String()),
-}, { additionalProperties: false });
+export const SecretSchema = Type.Object(
+  {
+    description: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
 
-export const StackSchema = Type.Object({
-  $schema: Type.Optional(Type.String()),
-  stack: Name('Name of the stack'),
-  variables: Type.Optional(Names(VariableSchema, 'Inputs; override with --var name=value or GROUNDWORK_VAR_name')),
-  secrets: Type.Optional(Names(SecretSchema, 'Secrets referenced as ${secret.NAME}; values never enter plans or state')),
-  services: Type.Optional(Names(ServiceSchema, 'Long-running services')),
-  volumes: Type.Optional(Names(VolumeSchema, 'Directories with an owner and a mode')),
-  routes: Type.Optional(Type.Array(RouteSchema, { description: 'HTTP routes to services' })),
-  listeners: Type.Optional(Names(ListenerSchema, 'Ports the built-in proxy listens on')),
-}, { additionalProperties: false, title: 'Groundwork stack file' });
+export const StackSchema = Type.Object(
+  {
+    $schema: Type.Optional(Type.String()),
+    stack: Name('Name of the stack'),
+    variables: Type.Optional(Names(VariableSchema, 'Inputs; override with --var name=value or GROUNDWORK_VAR_name')),
+    secrets: Type.Optional(
+      Names(SecretSchema, 'Secrets referenced as ${secret.NAME}; values never enter plans or state'),
+    ),
+    services: Type.Optional(Names(ServiceSchema, 'Long-running services')),
+    volumes: Type.Optional(Names(VolumeSchema, 'Directories with an owner and a mode')),
+    routes: Type.Optional(Type.Array(RouteSchema, { description: 'HTTP routes to services' })),
+    listeners: Type.Optional(Names(ListenerSchema, 'Ports the built-in proxy listens on')),
+  },
+  { additionalProperties: false, title: 'Groundwork stack file' },
+);
 
 export type StackConfig = Static<typeof StackSchema>;
 export type ServiceConfig = Static<typeof ServiceSchema>;

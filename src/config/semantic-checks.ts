@@ -18,7 +18,12 @@ interface Ctx {
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const keysOf = (v: unknown): string[] => (isObj(v) ? Object.keys(v) : []);
 
-function push(ctx: Ctx, path: (string | number)[], d: Omit<Diagnostic, 'file' | 'line' | 'column' | 'path' | 'severity'> & { severity?: 'error' | 'warning' }, key = false): void {
+function push(
+  ctx: Ctx,
+  path: (string | number)[],
+  d: Omit<Diagnostic, 'file' | 'line' | 'column' | 'path' | 'severity'> & { severity?: 'error' | 'warning' },
+  key = false,
+): void {
   const pos = ctx.locate(path, key);
   ctx.out.push({ severity: 'error', file: ctx.file, line: pos.line, column: pos.column, path: path.join('.'), ...d });
 }
@@ -26,7 +31,9 @@ function push(ctx: Ctx, path: (string | number)[], d: Omit<Diagnostic, 'file' | 
 function suggest(name: string, candidates: string[], what: string): string {
   const guess = didYouMean(name, candidates);
   if (guess) return `did you mean \`${guess}\`?`;
-  return candidates.length ? `use one of the declared ${what}: ${candidates.slice(0, 10).join(', ')}` : `declare it under ${what}`;
+  return candidates.length
+    ? `use one of the declared ${what}: ${candidates.slice(0, 10).join(', ')}`
+    : `declare it under ${what}`;
 }
 
 export function semanticChecks(doc: unknown, file: string, locate: Locate): Diagnostic[] {
@@ -55,39 +62,76 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
   const portsOf = (svc: string): string[] => portsEntry(svc).names;
   const hasPort = (svc: string, port: string): boolean => portsEntry(svc).set.has(port);
   const edges = new Map<string, Set<string>>();
-  const edge = (from: string, to: string) => { if (!edges.has(from)) edges.set(from, new Set()); edges.get(from)?.add(to); };
+  const edge = (from: string, to: string) => {
+    if (!edges.has(from)) edges.set(from, new Set());
+    edges.get(from)?.add(to);
+  };
 
-  const checkRefs = (value: unknown, path: (string | number)[], owner: string | undefined, where: 'env' | 'command' | 'other') => {
+  const checkRefs = (
+    value: unknown,
+    path: (string | number)[],
+    owner: string | undefined,
+    where: 'env' | 'command' | 'other',
+  ) => {
     if (typeof value !== 'string') return;
     for (const m of findReferences(value)) {
       if (!m.ref) {
-        push(ctx, path, { code: 'invalid-value', message: m.problem ?? 'bad reference', found: m.text, expected: `one of ${REFERENCE_FORMS}`, fix: 'fix the reference, or write $${ for a literal ${' });
+        push(ctx, path, {
+          code: 'invalid-value',
+          message: m.problem ?? 'bad reference',
+          found: m.text,
+          expected: `one of ${REFERENCE_FORMS}`,
+          fix: 'fix the reference, or write $${ for a literal ${',
+        });
         continue;
       }
       const r = m.ref;
       const dangling = (what: string, name: string, candidates: string[], plural: string) =>
-        push(ctx, path, { code: 'dangling-reference', message: `${m.text} refers to ${what} \`${name}\`, which is not declared`, expected: `a declared ${what}`, found: `\`${name}\``, fix: suggest(name, candidates, plural) });
+        push(ctx, path, {
+          code: 'dangling-reference',
+          message: `${m.text} refers to ${what} \`${name}\`, which is not declared`,
+          expected: `a declared ${what}`,
+          found: `\`${name}\``,
+          fix: suggest(name, candidates, plural),
+        });
       switch (r.kind) {
         case 'var':
           if (!varSet.has(r.name)) dangling('variable', r.name, varNames, 'variables');
           break;
         case 'secret':
           if (!secretSet.has(r.name)) dangling('secret', r.name, secretNames, 'secrets');
-          else if (where !== 'env') push(ctx, path, { code: 'invalid-value', message: `${m.text} may only be used in env`, found: `a secret in ${path.join('.')}`, fix: 'pass the secret through an env variable; command lines are visible to every user (ps)' });
+          else if (where !== 'env')
+            push(ctx, path, {
+              code: 'invalid-value',
+              message: `${m.text} may only be used in env`,
+              found: `a secret in ${path.join('.')}`,
+              fix: 'pass the secret through an env variable; command lines are visible to every user (ps)',
+            });
           break;
         case 'volume':
           if (!volumeSet.has(r.name)) dangling('volume', r.name, volumeNames, 'volumes');
           else if (owner) edge(`service.${owner}`, `volume.${r.name}`);
           break;
         case 'port':
-          if (!owner) push(ctx, path, { code: 'invalid-value', message: `${m.text} only makes sense inside a service`, fix: 'use ${service.NAME.port.PORT} or a variable' });
+          if (!owner)
+            push(ctx, path, {
+              code: 'invalid-value',
+              message: `${m.text} only makes sense inside a service`,
+              fix: 'use ${service.NAME.port.PORT} or a variable',
+            });
           else if (!hasPort(owner, r.name)) dangling('port', r.name, portsOf(owner), `ports of service ${owner}`);
           break;
         case 'service-port':
           if (!serviceSet.has(r.service)) dangling('service', r.service, serviceNames, 'services');
-          else if (!hasPort(r.service, r.port)) dangling(`port of service ${r.service}`, r.port, portsOf(r.service), `ports of service ${r.service}`);
+          else if (!hasPort(r.service, r.port))
+            dangling(`port of service ${r.service}`, r.port, portsOf(r.service), `ports of service ${r.service}`);
           else if (owner) {
-            if (r.service === owner) push(ctx, path, { code: 'invalid-value', message: `${m.text} refers to the service itself`, fix: `use \${port.${r.port}}` });
+            if (r.service === owner)
+              push(ctx, path, {
+                code: 'invalid-value',
+                message: `${m.text} refers to the service itself`,
+                fix: `use \${port.${r.port}}`,
+              });
             else edge(`service.${owner}`, `service.${r.service}`);
           }
           break;
@@ -107,9 +151,23 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
       raw.depends_on.forEach((d, i) => {
         if (typeof d !== 'string') return;
         if (!serviceSet.has(d)) {
-          push(ctx, [...base, 'depends_on', i], { code: 'dangling-reference', message: `service \`${name}\` depends on \`${d}\`, which is not declared`, found: `\`${d}\``, expected: 'a declared service', fix: suggest(d, serviceNames.filter((s) => s !== name), 'services') });
+          push(ctx, [...base, 'depends_on', i], {
+            code: 'dangling-reference',
+            message: `service \`${name}\` depends on \`${d}\`, which is not declared`,
+            found: `\`${d}\``,
+            expected: 'a declared service',
+            fix: suggest(
+              d,
+              serviceNames.filter((s) => s !== name),
+              'services',
+            ),
+          });
         } else if (d === name) {
-          push(ctx, [...base, 'depends_on', i], { code: 'cycle', message: `service \`${name}\` depends on itself`, fix: 'remove it from its own depends_on' });
+          push(ctx, [...base, 'depends_on', i], {
+            code: 'cycle',
+            message: `service \`${name}\` depends on itself`,
+            fix: 'remove it from its own depends_on',
+          });
         } else edge(`service.${name}`, `service.${d}`);
       });
     }
@@ -117,9 +175,21 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
     const replicas = typeof raw.replicas === 'number' ? raw.replicas : 1;
     for (const [pn, pv] of Object.entries(ports)) {
       if (typeof pv !== 'number') continue;
-      if (replicas > 1) push(ctx, [...base, 'ports', pn], { code: 'conflict', message: `port ${pn} is fixed at ${pv} but the service has ${replicas} replicas`, expected: 'one port per instance', found: `${replicas} instances sharing ${pv}`, fix: `use \`${pn}: auto\`, or set replicas: 1` });
+      if (replicas > 1)
+        push(ctx, [...base, 'ports', pn], {
+          code: 'conflict',
+          message: `port ${pn} is fixed at ${pv} but the service has ${replicas} replicas`,
+          expected: 'one port per instance',
+          found: `${replicas} instances sharing ${pv}`,
+          fix: `use \`${pn}: auto\`, or set replicas: 1`,
+        });
       const other = fixedPorts.get(pv);
-      if (other) push(ctx, [...base, 'ports', pn], { code: 'conflict', message: `port ${pv} is already used by ${other}`, fix: 'choose another port, or use auto' });
+      if (other)
+        push(ctx, [...base, 'ports', pn], {
+          code: 'conflict',
+          message: `port ${pv} is already used by ${other}`,
+          fix: 'choose another port, or use auto',
+        });
       else fixedPorts.set(pv, `services.${name}.ports.${pn}`);
     }
     for (const probeKey of ['health', 'liveness'] as const) {
@@ -127,33 +197,96 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
       if (!isObj(probe)) continue;
       const kinds = ['http', 'tcp', 'exec'].filter((k) => probe[k] !== undefined);
       if (kinds.length !== 1) {
-        push(ctx, [...base, probeKey], { code: 'invalid-value', message: `\`${probeKey}\` needs exactly one of http, tcp or exec`, found: kinds.length ? kinds.join(' and ') : 'none', fix: kinds.length ? `keep one of ${kinds.join(', ')}` : 'add e.g. `http: { path: /healthz }`' });
+        push(ctx, [...base, probeKey], {
+          code: 'invalid-value',
+          message: `\`${probeKey}\` needs exactly one of http, tcp or exec`,
+          found: kinds.length ? kinds.join(' and ') : 'none',
+          fix: kinds.length ? `keep one of ${kinds.join(', ')}` : 'add e.g. `http: { path: /healthz }`',
+        });
       }
       for (const k of ['http', 'tcp'] as const) {
         const p = probe[k];
         if (!isObj(p)) continue;
         if (typeof p.port === 'string' && !hasPort(name, p.port)) {
-          push(ctx, [...base, probeKey, k, 'port'], { code: 'dangling-reference', message: `${probeKey} probe uses port \`${p.port}\`, which service \`${name}\` does not declare`, fix: suggest(p.port, portsOf(name), `ports of service ${name}`) });
+          push(ctx, [...base, probeKey, k, 'port'], {
+            code: 'dangling-reference',
+            message: `${probeKey} probe uses port \`${p.port}\`, which service \`${name}\` does not declare`,
+            fix: suggest(p.port, portsOf(name), `ports of service ${name}`),
+          });
         } else if (p.port === undefined && portsOf(name).length === 0) {
-          push(ctx, [...base, probeKey, k], { code: 'missing-key', message: `a${k === 'http' ? 'n' : ''} ${k} probe needs a port, and service \`${name}\` declares none`, fix: 'add `ports: { http: auto }` to the service' });
+          push(ctx, [...base, probeKey, k], {
+            code: 'missing-key',
+            message: `a${k === 'http' ? 'n' : ''} ${k} probe needs a port, and service \`${name}\` declares none`,
+            fix: 'add `ports: { http: auto }` to the service',
+          });
         }
       }
     }
     const runtime = typeof raw.runtime === 'string' ? raw.runtime : 'process';
     if (runtime === 'process') {
-      if (raw.command === undefined) push(ctx, base, { code: 'missing-key', message: `service \`${name}\` needs a \`command\``, expected: 'a command to run', found: 'nothing', fix: 'add `command: ...`, or set `runtime: docker` with an `image:`' }, true);
+      if (raw.command === undefined)
+        push(
+          ctx,
+          base,
+          {
+            code: 'missing-key',
+            message: `service \`${name}\` needs a \`command\``,
+            expected: 'a command to run',
+            found: 'nothing',
+            fix: 'add `command: ...`, or set `runtime: docker` with an `image:`',
+          },
+          true,
+        );
       for (const k of ['image', 'mounts', 'dockerfile'] as const) {
-        if (raw[k] !== undefined) push(ctx, [...base, k], { code: 'invalid-value', message: `\`${k}\` only applies to runtime docker or swarm`, found: `runtime ${runtime}`, fix: `set \`runtime: docker\`, or remove \`${k}\`` }, true);
+        if (raw[k] !== undefined)
+          push(
+            ctx,
+            [...base, k],
+            {
+              code: 'invalid-value',
+              message: `\`${k}\` only applies to runtime docker or swarm`,
+              found: `runtime ${runtime}`,
+              fix: `set \`runtime: docker\`, or remove \`${k}\``,
+            },
+            true,
+          );
       }
     } else {
-      if (raw.image === undefined && raw.dockerfile === undefined) push(ctx, base, { code: 'missing-key', message: `service \`${name}\` runs on ${runtime} and needs an \`image\``, found: 'nothing', fix: 'add `image: NAME:TAG`' + (runtime === 'docker' ? ', or `dockerfile:` to build one' : '') }, true);
-      if (runtime === 'swarm' && raw.dockerfile !== undefined) push(ctx, [...base, 'dockerfile'], { code: 'unsupported', message: 'swarm services need a pushed image; `dockerfile` builds only for runtime docker', fix: 'build and tag the image, then set `image:`' }, true);
-      if (raw.user !== undefined) { /* container user: passed to the engine */ }
+      if (raw.image === undefined && raw.dockerfile === undefined)
+        push(
+          ctx,
+          base,
+          {
+            code: 'missing-key',
+            message: `service \`${name}\` runs on ${runtime} and needs an \`image\``,
+            found: 'nothing',
+            fix: 'add `image: NAME:TAG`' + (runtime === 'docker' ? ', or `dockerfile:` to build one' : ''),
+          },
+          true,
+        );
+      if (runtime === 'swarm' && raw.dockerfile !== undefined)
+        push(
+          ctx,
+          [...base, 'dockerfile'],
+          {
+            code: 'unsupported',
+            message: 'swarm services need a pushed image; `dockerfile` builds only for runtime docker',
+            fix: 'build and tag the image, then set `image:`',
+          },
+          true,
+        );
+      if (raw.user !== undefined) {
+        /* container user: passed to the engine */
+      }
     }
     if (isObj(raw.mounts)) {
       for (const [target, src] of Object.entries(raw.mounts)) {
         if (typeof src === 'string' && !src.startsWith('/') && !volumeSet.has(src)) {
-          push(ctx, ['services', name, 'mounts', target], { code: 'dangling-reference', message: `mount ${target} refers to volume \`${src}\`, which is not declared`, fix: suggest(src, volumeNames, 'volumes') });
+          push(ctx, ['services', name, 'mounts', target], {
+            code: 'dangling-reference',
+            message: `mount ${target} refers to volume \`${src}\`, which is not declared`,
+            fix: suggest(src, volumeNames, 'volumes'),
+          });
         } else if (typeof src === 'string' && volumeSet.has(src)) edge(`service.${name}`, `volume.${src}`);
       }
     }
@@ -167,16 +300,60 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
     const base = ['listeners', name];
     if (typeof raw.port === 'number') {
       const other = listenerPorts.get(raw.port) ?? fixedPorts.get(raw.port);
-      if (other) push(ctx, [...base, 'port'], { code: 'conflict', message: `listener port ${raw.port} is already used by ${other}`, fix: 'choose another port' });
+      if (other)
+        push(ctx, [...base, 'port'], {
+          code: 'conflict',
+          message: `listener port ${raw.port} is already used by ${other}`,
+          fix: 'choose another port',
+        });
       else listenerPorts.set(raw.port, `listeners.${name}`);
     }
     if (raw.protocol === 'tcp') {
-      if (typeof raw.service !== 'string') push(ctx, base, { code: 'missing-key', message: `tcp listener \`${name}\` needs a \`service\``, fix: 'add `service: NAME` and `target_port: PORT`' }, true);
-      else if (!serviceSet.has(raw.service)) push(ctx, [...base, 'service'], { code: 'dangling-reference', message: `listener \`${name}\` forwards to service \`${raw.service}\`, which is not declared`, fix: suggest(raw.service, serviceNames, 'services') });
-      else if (typeof raw.target_port === 'string' && !hasPort(raw.service, raw.target_port)) push(ctx, [...base, 'target_port'], { code: 'dangling-reference', message: `listener \`${name}\` uses port \`${raw.target_port}\`, which service \`${raw.service}\` does not declare`, fix: suggest(raw.target_port, portsOf(raw.service), `ports of service ${raw.service}`) });
-      else if (raw.target_port === undefined) push(ctx, base, { code: 'missing-key', message: `tcp listener \`${name}\` needs a \`target_port\``, fix: `add \`target_port: ${portsOf(raw.service)[0] ?? 'PORT'}\`` }, true);
+      if (typeof raw.service !== 'string')
+        push(
+          ctx,
+          base,
+          {
+            code: 'missing-key',
+            message: `tcp listener \`${name}\` needs a \`service\``,
+            fix: 'add `service: NAME` and `target_port: PORT`',
+          },
+          true,
+        );
+      else if (!serviceSet.has(raw.service))
+        push(ctx, [...base, 'service'], {
+          code: 'dangling-reference',
+          message: `listener \`${name}\` forwards to service \`${raw.service}\`, which is not declared`,
+          fix: suggest(raw.service, serviceNames, 'services'),
+        });
+      else if (typeof raw.target_port === 'string' && !hasPort(raw.service, raw.target_port))
+        push(ctx, [...base, 'target_port'], {
+          code: 'dangling-reference',
+          message: `listener \`${name}\` uses port \`${raw.target_port}\`, which service \`${raw.service}\` does not declare`,
+          fix: suggest(raw.target_port, portsOf(raw.service), `ports of service ${raw.service}`),
+        });
+      else if (raw.target_port === undefined)
+        push(
+          ctx,
+          base,
+          {
+            code: 'missing-key',
+            message: `tcp listener \`${name}\` needs a \`target_port\``,
+            fix: `add \`target_port: ${portsOf(raw.service)[0] ?? 'PORT'}\``,
+          },
+          true,
+        );
     } else if (raw.service !== undefined || raw.target_port !== undefined) {
-      push(ctx, base, { code: 'invalid-value', message: `http listener \`${name}\` takes its services from routes`, fix: 'remove `service`/`target_port`, or set `protocol: tcp`' }, true);
+      push(
+        ctx,
+        base,
+        {
+          code: 'invalid-value',
+          message: `http listener \`${name}\` takes its services from routes`,
+          fix: 'remove `service`/`target_port`, or set `protocol: tcp`',
+        },
+        true,
+      );
     }
   }
 
@@ -189,26 +366,52 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
       if (!isObj(r)) return;
       if (typeof r.service === 'string') {
         if (!serviceSet.has(r.service)) {
-          push(ctx, ['routes', i, 'service'], { code: 'dangling-reference', message: `route ${i} sends traffic to service \`${r.service}\`, which is not declared`, found: `\`${r.service}\``, fix: suggest(r.service, serviceNames, 'services') });
+          push(ctx, ['routes', i, 'service'], {
+            code: 'dangling-reference',
+            message: `route ${i} sends traffic to service \`${r.service}\`, which is not declared`,
+            found: `\`${r.service}\``,
+            fix: suggest(r.service, serviceNames, 'services'),
+          });
         } else if (typeof r.port === 'string' && !hasPort(r.service, r.port)) {
-          push(ctx, ['routes', i, 'port'], { code: 'dangling-reference', message: `route ${i} uses port \`${r.port}\`, which service \`${r.service}\` does not declare`, fix: suggest(r.port, portsOf(r.service), `ports of service ${r.service}`) });
+          push(ctx, ['routes', i, 'port'], {
+            code: 'dangling-reference',
+            message: `route ${i} uses port \`${r.port}\`, which service \`${r.service}\` does not declare`,
+            fix: suggest(r.port, portsOf(r.service), `ports of service ${r.service}`),
+          });
         }
       }
       if (isObj(r.match)) checkRefs(r.match.host, ['routes', i, 'match', 'host'], undefined, 'other');
       if (typeof r.listener === 'string') {
         const l = isObj(doc.listeners) ? doc.listeners[r.listener] : undefined;
-        if (!listenerSet.has(r.listener)) push(ctx, ['routes', i, 'listener'], { code: 'dangling-reference', message: `route ${i} belongs to listener \`${r.listener}\`, which is not declared`, fix: suggest(r.listener, listenerNames, 'listeners') });
-        else if (isObj(l) && l.protocol === 'tcp') push(ctx, ['routes', i, 'listener'], { code: 'invalid-value', message: `route ${i} is an HTTP route on tcp listener \`${r.listener}\``, fix: 'attach it to an http listener' });
+        if (!listenerSet.has(r.listener))
+          push(ctx, ['routes', i, 'listener'], {
+            code: 'dangling-reference',
+            message: `route ${i} belongs to listener \`${r.listener}\`, which is not declared`,
+            fix: suggest(r.listener, listenerNames, 'listeners'),
+          });
+        else if (isObj(l) && l.protocol === 'tcp')
+          push(ctx, ['routes', i, 'listener'], {
+            code: 'invalid-value',
+            message: `route ${i} is an HTTP route on tcp listener \`${r.listener}\``,
+            fix: 'attach it to an http listener',
+          });
       }
     });
   }
 
   for (const cycle of findCycles(edges)) {
     const [kind, name] = (cycle[0] ?? '').split('.');
-    push(ctx, [kind === 'service' ? 'services' : 'volumes', name ?? ''], {
-      code: 'cycle', message: `dependency cycle: ${[...cycle, cycle[0]].join(' → ')}`,
-      found: `${cycle.length} resources that wait for each other`, fix: 'remove one depends_on or reference in the cycle',
-    }, true);
+    push(
+      ctx,
+      [kind === 'service' ? 'services' : 'volumes', name ?? ''],
+      {
+        code: 'cycle',
+        message: `dependency cycle: ${[...cycle, cycle[0]].join(' → ')}`,
+        found: `${cycle.length} resources that wait for each other`,
+        fix: 'remove one depends_on or reference in the cycle',
+      },
+      true,
+    );
   }
   return ctx.out;
 }
@@ -227,7 +430,10 @@ export function findCycles(edges: Map<string, Set<string>>): string[][] {
       if (s === 'visiting') {
         const cycle = stack.slice(stack.indexOf(m));
         const key = [...cycle].sort().join('|');
-        if (!seen.has(key)) { seen.add(key); cycles.push(cycle); }
+        if (!seen.has(key)) {
+          seen.add(key);
+          cycles.push(cycle);
+        }
       } else if (s === undefined) visit(m);
     }
     stack.pop();

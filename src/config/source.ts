@@ -2,7 +2,10 @@ import { LineCounter } from 'yaml';
 
 /** Turns byte offsets of one source text into 1-based line and column. */
 export class SourceMap {
-  constructor(readonly file: string, private readonly counter: LineCounter) {}
+  constructor(
+    readonly file: string,
+    private readonly counter: LineCounter,
+  ) {}
 
   position(offset: number | undefined): { line: number; column: number } {
     if (offset === undefined) return { line: 1, column: 1 };

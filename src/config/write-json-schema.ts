@@ -9,7 +9,11 @@ const target = path.join(root, 'schema', 'groundwork.schema.json');
 const text = jsonSchemaText();
 if (process.argv.includes('--check')) {
   let current = '';
-  try { current = readFileSync(target, 'utf8'); } catch { /* missing counts as stale */ }
+  try {
+    current = readFileSync(target, 'utf8');
+  } catch {
+    /* missing counts as stale */
+  }
   if (current !== text) {
     process.stderr.write(`${target} is out of date; run \`npm run schema\` and commit it\n`);
     process.exit(1);

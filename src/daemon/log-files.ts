@@ -2,15 +2,32 @@
  * Instance logs: size-based rotation (copy-truncate, safe because instances write with
  * O_APPEND) and a time→offset index so `logs --since` works on lines that carry no timestamps.
  */
-import { copyFileSync, existsSync, renameSync, rmSync, statSync, truncateSync, openSync, readSync, closeSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  renameSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  openSync,
+  readSync,
+  closeSync,
+} from 'node:fs';
 
-export interface RotationSettings { maxBytes: number; keep: number }
+export interface RotationSettings {
+  maxBytes: number;
+  keep: number;
+}
 export const DEFAULT_ROTATION: RotationSettings = { maxBytes: 10 * 1024 * 1024, keep: 3 };
 
 /** Rotates `file` when it is larger than maxBytes: file.1 is the newest old part. */
 export function rotateIfLarge(file: string, s: RotationSettings): boolean {
   let size: number;
-  try { size = statSync(file).size; } catch { return false; }
+  try {
+    size = statSync(file).size;
+  } catch {
+    return false;
+  }
   if (size <= s.maxBytes) return false;
   rmSync(`${file}.${s.keep}`, { force: true });
   for (let i = s.keep - 1; i >= 1; i--) if (existsSync(`${file}.${i}`)) renameSync(`${file}.${i}`, `${file}.${i + 1}`);
@@ -25,7 +42,11 @@ export class LogIndex {
 
   sample(file: string, now: number): void {
     let size: number;
-    try { size = statSync(file).size; } catch { return; }
+    try {
+      size = statSync(file).size;
+    } catch {
+      return;
+    }
     const list = this.samples.get(file) ?? [];
     const last = list[list.length - 1];
     if (last && size < last.offset) list.length = 0; // rotated
@@ -45,7 +66,11 @@ export class LogIndex {
 
 export function readFrom(file: string, offset: number, max = 4 * 1024 * 1024): { text: string; next: number } {
   let size: number;
-  try { size = statSync(file).size; } catch { return { text: '', next: 0 }; }
+  try {
+    size = statSync(file).size;
+  } catch {
+    return { text: '', next: 0 };
+  }
   if (offset > size) offset = 0; // truncated by rotation
   const len = Math.min(size - offset, max);
   if (len <= 0) return { text: '', next: offset };

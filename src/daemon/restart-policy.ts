@@ -31,36 +31,52 @@ export const DEFAULT_BACKOFF: BackoffSettings = {
 };
 
 export type RestartDecision =
-  | { restart: false; reason: string }
-  | { restart: true; delay: Duration; crashLoop: boolean; reason: string };
+  { restart: false; reason: string } | { restart: true; delay: Duration; crashLoop: boolean; reason: string };
 
 export class RestartTracker {
   private restarts: number[] = [];
   private consecutive = 0;
 
-  constructor(private readonly settings: BackoffSettings = DEFAULT_BACKOFF, private readonly random: () => number = Math.random) {}
+  constructor(
+    private readonly settings: BackoffSettings = DEFAULT_BACKOFF,
+    private readonly random: () => number = Math.random,
+  ) {}
 
-  get inCrashLoop(): boolean { return this.restarts.length >= this.settings.crashLoopRestarts; }
+  get inCrashLoop(): boolean {
+    return this.restarts.length >= this.settings.crashLoopRestarts;
+  }
 
   /** Decide after an exit at `now` of an instance that ran for `ranMs`. */
   decide(policy: RestartPolicy, exitCode: number | null, now: number, ranMs: number): RestartDecision {
     if (policy === 'never') return { restart: false, reason: 'restart policy is never' };
-    if (policy === 'on-failure' && exitCode === 0) return { restart: false, reason: 'exited with code 0 and restart policy is on-failure' };
+    if (policy === 'on-failure' && exitCode === 0)
+      return { restart: false, reason: 'exited with code 0 and restart policy is on-failure' };
     if (ranMs >= this.settings.stableAfter.toMilliseconds()) this.consecutive = 0;
     this.restarts = this.restarts.filter((t) => now - t < this.settings.window.toMilliseconds());
     this.restarts.push(now);
     this.consecutive++;
     const crashLoop = this.restarts.length >= this.settings.crashLoopRestarts;
-    const base = this.settings.initial.toMilliseconds() === 0 && this.consecutive === 1
-      ? 0
-      : Math.min(this.settings.max.toMilliseconds(), Math.max(200, this.settings.initial.toMilliseconds()) * 2 ** (this.consecutive - 1));
+    const base =
+      this.settings.initial.toMilliseconds() === 0 && this.consecutive === 1
+        ? 0
+        : Math.min(
+            this.settings.max.toMilliseconds(),
+            Math.max(200, this.settings.initial.toMilliseconds()) * 2 ** (this.consecutive - 1),
+          );
     const raw = crashLoop ? Math.max(base, this.settings.crashLoopDelay.toMilliseconds()) : base;
     const jittered = raw * (1 + (this.random() - 0.5) * this.settings.jitter);
     return {
-      restart: true, crashLoop, delay: Duration.milliseconds(Math.round(jittered)),
-      reason: crashLoop ? `${this.restarts.length} restarts in ${this.settings.window}: crash loop, next try in ${Duration.milliseconds(Math.round(jittered))}` : `restart #${this.consecutive}`,
+      restart: true,
+      crashLoop,
+      delay: Duration.milliseconds(Math.round(jittered)),
+      reason: crashLoop
+        ? `${this.restarts.length} restarts in ${this.settings.window}: crash loop, next try in ${Duration.milliseconds(Math.round(jittered))}`
+        : `restart #${this.consecutive}`,
     };
   }
 
-  reset(): void { this.restarts = []; this.consecutive = 0; }
+  reset(): void {
+    this.restarts = [];
+    this.consecutive = 0;
+  }
 }

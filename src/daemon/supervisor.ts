@@ -9,7 +9,14 @@ import type { KindContext } from '../kinds/resource-kind.js';
 import type { ServiceKind } from '../kinds/service/service-kind.js';
 import { handleOf } from '../kinds/service/service-kind.js';
 import { probeTarget } from '../kinds/service/probe-target.js';
-import { asServiceOutputs, asServiceSpec, toJson, type InstanceOutput, type ProbeSpec, type ServiceSpec } from '../kinds/service/service-spec.js';
+import {
+  asServiceOutputs,
+  asServiceSpec,
+  toJson,
+  type InstanceOutput,
+  type ProbeSpec,
+  type ServiceSpec,
+} from '../kinds/service/service-spec.js';
 import { probe } from '../observe/probe.js';
 import { InstanceExitedError, type InstanceStatus, type RuntimeDriver } from '../runtime/runtime-driver.js';
 import type { Store } from '../store/store.js';
@@ -89,13 +96,19 @@ export class Supervisor {
 
   constructor(private readonly deps: SupervisorDeps) {}
 
-  private key(address: Address, index: number): string { return `${address}#${index}`; }
-  private now(): number { return this.deps.clock.now().getTime(); }
+  private key(address: Address, index: number): string {
+    return `${address}#${index}`;
+  }
+  private now(): number {
+    return this.deps.clock.now().getTime();
+  }
 
   start(): void {
     for (const row of this.deps.store.listResources()) if (row.kind === 'service') this.sync(row.address);
     const every = (this.deps.pollEvery ?? Duration.milliseconds(200)).toMilliseconds();
-    this.poller = setInterval(() => { void this.poll(); }, every);
+    this.poller = setInterval(() => {
+      void this.poll();
+    }, every);
   }
 
   close(): void {
@@ -144,25 +157,43 @@ export class Supervisor {
       return;
     }
     const instances = asServiceOutputs(row.outputs).instances;
-    for (const m of old) if (!instances.some((i) => i.index === m.index)) this.monitors.delete(this.key(address, m.index));
+    for (const m of old)
+      if (!instances.some((i) => i.index === m.index)) this.monitors.delete(this.key(address, m.index));
     for (const inst of instances) {
       const k = this.key(address, inst.index);
       const prev = this.monitors.get(k);
       const sameInstance = prev?.inst?.id === inst.id;
       const m: Monitor = {
-        address, service: address.slice('service.'.length), index: inst.index, inst, up: true,
+        address,
+        service: address.slice('service.'.length),
+        index: inst.index,
+        inst,
+        up: true,
         // An instance handed over by apply or a rollout passed its readiness check when it started,
         // and an adopted one was serving: both keep traffic until probes say otherwise.
-        state: sameInstance && prev ? prev.state : 'healthy', reason: sameInstance && prev ? prev.reason : 'ready when started; probing',
-        since: sameInstance && prev ? prev.since : this.now(), restarts: inst.restarts ?? 0,
+        state: sameInstance && prev ? prev.state : 'healthy',
+        reason: sameInstance && prev ? prev.reason : 'ready when started; probing',
+        since: sameInstance && prev ? prev.since : this.now(),
+        restarts: inst.restarts ?? 0,
         tracker: prev?.tracker ?? new RestartTracker(this.deps.backoff ?? DEFAULT_BACKOFF),
-        ready: sameInstance && prev ? prev.ready : !inst.gone, lastProbe: sameInstance && prev ? prev.lastProbe : null,
-        lastExit: prev?.lastExit ?? null, timers: new Set(), busy: false, livenessKill: false, generation: (prev?.generation ?? 0) + 1,
+        ready: sameInstance && prev ? prev.ready : !inst.gone,
+        lastProbe: sameInstance && prev ? prev.lastProbe : null,
+        lastExit: prev?.lastExit ?? null,
+        timers: new Set(),
+        busy: false,
+        livenessKill: false,
+        generation: (prev?.generation ?? 0) + 1,
       };
       this.monitors.set(k, m);
       if (inst.gone) {
         m.up = false;
-        void this.onExit(m, spec, { state: 'exited', exitCode: inst.exitCode ?? null, signal: null }, inst.gone, inst.exitCode !== 0);
+        void this.onExit(
+          m,
+          spec,
+          { state: 'exited', exitCode: inst.exitCode ?? null, signal: null },
+          inst.gone,
+          inst.exitCode !== 0,
+        );
       } else {
         this.startProbes(m, spec);
       }
@@ -181,7 +212,10 @@ export class Supervisor {
 
   /** A timer that forgets itself once it fired, so long-running probe loops hold one handle each. */
   private schedule(m: Monitor, ms: number, fn: () => void): void {
-    const t = setTimeout(() => { m.timers.delete(t); fn(); }, ms);
+    const t = setTimeout(() => {
+      m.timers.delete(t);
+      fn();
+    }, ms);
     m.timers.add(t);
   }
 
@@ -212,31 +246,58 @@ export class Supervisor {
     }
   }
 
-  private async onExit(m: Monitor, spec: ServiceSpec, status: InstanceStatus, why: string | undefined, startFailed = false): Promise<void> {
+  private async onExit(
+    m: Monitor,
+    spec: ServiceSpec,
+    status: InstanceStatus,
+    why: string | undefined,
+    startFailed = false,
+  ): Promise<void> {
     this.clearTimers(m);
     m.ready = false;
     const code = status.state === 'exited' ? status.exitCode : null;
     const signal = status.state === 'exited' ? status.signal : null;
-    const reason = why ?? (status.state === 'exited' ? `exited${code !== null ? ` with code ${code}` : ''}${signal ? ` (${signal})` : ''}` : 'vanished');
+    const reason =
+      why ??
+      (status.state === 'exited'
+        ? `exited${code !== null ? ` with code ${code}` : ''}${signal ? ` (${signal})` : ''}`
+        : 'vanished');
     m.lastExit = { code, signal, at: new Date(this.now()).toISOString() };
-    this.deps.store.recordEvent({ address: m.address, instance: `${m.service}/${m.index}`, type: 'exit', reason: `pid ${m.inst?.pid ?? '?'} ${reason}` });
+    this.deps.store.recordEvent({
+      address: m.address,
+      instance: `${m.service}/${m.index}`,
+      type: 'exit',
+      reason: `pid ${m.inst?.pid ?? '?'} ${reason}`,
+    });
     // A failed start ran for no time at all (else a long-lived instance's start time would reset the backoff).
     const ran = startFailed || !m.inst ? 0 : this.now() - Date.parse(m.inst.startedAt);
     const livenessKill = m.livenessKill;
     m.livenessKill = false;
-    const decision = m.tracker.decide(spec.restart, livenessKill || startFailed ? (code === 0 || code === null ? 1 : code) : code, this.now(), ran);
+    const decision = m.tracker.decide(
+      spec.restart,
+      livenessKill || startFailed ? (code === 0 || code === null ? 1 : code) : code,
+      this.now(),
+      ran,
+    );
     if (!decision.restart) {
       this.setState(m, 'exited', `${reason}; ${decision.reason}`);
       this.recordInstance(m, m.inst ? { ...m.inst, gone: reason } : undefined);
       return;
     }
-    this.setState(m, decision.crashLoop ? 'crashloop' : 'starting', `${reason}; ${decision.crashLoop ? decision.reason : `restarting${decision.delay.toMilliseconds() ? ` in ${decision.delay}` : ''}`}`);
+    this.setState(
+      m,
+      decision.crashLoop ? 'crashloop' : 'starting',
+      `${reason}; ${decision.crashLoop ? decision.reason : `restarting${decision.delay.toMilliseconds() ? ` in ${decision.delay}` : ''}`}`,
+    );
     const gen = m.generation;
-    this.schedule(m, decision.delay.toMilliseconds(), () => { void this.restart(m, gen); });
+    this.schedule(m, decision.delay.toMilliseconds(), () => {
+      void this.restart(m, gen);
+    });
   }
 
   private async restart(m: Monitor, gen: number): Promise<void> {
-    if (this.closed || gen !== m.generation || this.paused.has(m.address) || this.stoppedServices.has(m.address)) return;
+    if (this.closed || gen !== m.generation || this.paused.has(m.address) || this.stoppedServices.has(m.address))
+      return;
     const row = this.deps.store.tryGetResource(m.address);
     if (!row) return;
     m.busy = true;
@@ -250,13 +311,26 @@ export class Supervisor {
         await driver.forget(h);
       }
       const ctx = this.deps.context();
-      const inst = await this.deps.kind.startOne(ctx, m.address, spec, m.index, ports, m.inst?.codeDir ?? ctx.dir, m.inst?.release ?? null);
+      const inst = await this.deps.kind.startOne(
+        ctx,
+        m.address,
+        spec,
+        m.index,
+        ports,
+        m.inst?.codeDir ?? ctx.dir,
+        m.inst?.release ?? null,
+      );
       m.restarts++;
       m.inst = { ...inst, restarts: m.restarts };
       m.up = true;
       m.busy = false;
       this.recordInstance(m, m.inst);
-      this.deps.store.recordEvent({ address: m.address, instance: `${m.service}/${m.index}`, type: 'restarted', reason: `pid ${inst.pid} (restart #${m.restarts})` });
+      this.deps.store.recordEvent({
+        address: m.address,
+        instance: `${m.service}/${m.index}`,
+        type: 'restarted',
+        reason: `pid ${inst.pid} (restart #${m.restarts})`,
+      });
       this.setState(m, 'starting', `restarted (pid ${inst.pid})`);
       this.startProbes(m, spec);
     } catch (e) {
@@ -265,7 +339,13 @@ export class Supervisor {
       m.restarts++;
       // An instance that ended at once with code 0 simply finished (on-failure leaves it be).
       const code = e instanceof InstanceExitedError ? e.exitCode : null;
-      await this.onExit(m, spec, { state: 'exited', exitCode: code, signal: null }, `failed to start: ${(e as Error).message}`, code !== 0);
+      await this.onExit(
+        m,
+        spec,
+        { state: 'exited', exitCode: code, signal: null },
+        `failed to start: ${(e as Error).message}`,
+        code !== 0,
+      );
     }
   }
 
@@ -276,7 +356,10 @@ export class Supervisor {
     const outs = asServiceOutputs(row.outputs);
     const others = outs.instances.filter((i) => i.index !== m.index);
     const instances = inst ? [...others, inst] : others;
-    this.deps.store.recordRuntimeOutputs(m.address, toJson({ ...outs, instances: instances.sort((a, b) => a.index - b.index) }) as JsonObject);
+    this.deps.store.recordRuntimeOutputs(
+      m.address,
+      toJson({ ...outs, instances: instances.sort((a, b) => a.index - b.index) }) as JsonObject,
+    );
   }
 
   private startProbes(m: Monitor, spec: ServiceSpec): void {
@@ -293,7 +376,13 @@ export class Supervisor {
     if (spec.liveness) this.probeLoop(m, spec.liveness, 'liveness', env, cwd);
   }
 
-  private probeLoop(m: Monitor, p: ProbeSpec, role: 'readiness' | 'liveness', env: Record<string, string>, cwd: string): void {
+  private probeLoop(
+    m: Monitor,
+    p: ProbeSpec,
+    role: 'readiness' | 'liveness',
+    env: Record<string, string>,
+    cwd: string,
+  ): void {
     const inst = m.inst;
     if (!inst) return;
     const target = probeTarget(p, inst.ports, cwd, env);
@@ -309,15 +398,33 @@ export class Supervisor {
       const r = await probe(target, timeout);
       if (gen !== m.generation || this.closed || !m.up) return;
       if (role === 'readiness') m.lastProbe = r.detail;
-      if (r.ok) { successes++; failures = 0; } else if (this.now() >= startPeriodEnds) { failures++; successes = 0; }
+      if (r.ok) {
+        successes++;
+        failures = 0;
+      } else if (this.now() >= startPeriodEnds) {
+        failures++;
+        successes = 0;
+      }
       if (role === 'readiness') {
-        if (r.ok && successes >= p.healthy && (!m.ready || m.state !== 'healthy' || m.reason.startsWith('ready when started'))) { m.ready = true; this.setState(m, 'healthy', r.detail); }
+        if (
+          r.ok &&
+          successes >= p.healthy &&
+          (!m.ready || m.state !== 'healthy' || m.reason.startsWith('ready when started'))
+        ) {
+          m.ready = true;
+          this.setState(m, 'healthy', r.detail);
+        }
         if (!r.ok && failures >= p.unhealthy && (m.ready || m.state === 'starting')) {
           m.ready = false;
           this.setState(m, 'unhealthy', `${failures} failed probes: ${r.detail}`);
         }
       } else if (!r.ok && failures >= p.unhealthy) {
-        this.deps.store.recordEvent({ address: m.address, instance: `${m.service}/${m.index}`, type: 'liveness-failed', reason: r.detail });
+        this.deps.store.recordEvent({
+          address: m.address,
+          instance: `${m.service}/${m.index}`,
+          type: 'liveness-failed',
+          reason: r.detail,
+        });
         failures = 0;
         const row = this.deps.store.tryGetResource(m.address);
         if (row && m.inst) {
@@ -328,9 +435,13 @@ export class Supervisor {
           return;
         }
       }
-      this.schedule(m, interval.toMilliseconds(), () => { void tick(); });
+      this.schedule(m, interval.toMilliseconds(), () => {
+        void tick();
+      });
     };
-    this.schedule(m, role === 'readiness' ? 0 : interval.toMilliseconds(), () => { void tick(); });
+    this.schedule(m, role === 'readiness' ? 0 : interval.toMilliseconds(), () => {
+      void tick();
+    });
   }
 
   /** Rolling restart: one instance at a time, each ready before the next. */
@@ -347,11 +458,27 @@ export class Supervisor {
         await driver.stop(h, Duration.parse(spec.stop_grace));
         await driver.forget(h);
         const ctx = this.deps.context();
-        const next = await this.deps.kind.startOne(ctx, address, spec, inst.index, inst.ports, inst.codeDir ?? ctx.dir, inst.release ?? null);
+        const next = await this.deps.kind.startOne(
+          ctx,
+          address,
+          spec,
+          inst.index,
+          inst.ports,
+          inst.codeDir ?? ctx.dir,
+          inst.release ?? null,
+        );
         const cur = asServiceOutputs(this.deps.store.tryGetResource(address)?.outputs ?? {});
-        const instances = [...cur.instances.filter((i) => i.index !== inst.index), { ...next, restarts: (inst.restarts ?? 0) }].sort((a, b) => a.index - b.index);
+        const instances = [
+          ...cur.instances.filter((i) => i.index !== inst.index),
+          { ...next, restarts: inst.restarts ?? 0 },
+        ].sort((a, b) => a.index - b.index);
         this.deps.store.recordRuntimeOutputs(address, toJson({ ...cur, instances }));
-        this.deps.store.recordEvent({ address, instance: `${address.slice(8)}/${inst.index}`, type: 'restarted', reason: `by request, pid ${next.pid}` });
+        this.deps.store.recordEvent({
+          address,
+          instance: `${address.slice(8)}/${inst.index}`,
+          type: 'restarted',
+          reason: `by request, pid ${next.pid}`,
+        });
         progress(`instance ${inst.index} ready (pid ${next.pid})`);
       }
     } finally {
@@ -362,37 +489,66 @@ export class Supervisor {
   /** Stops every instance and supervision of every service (groundwork down). */
   async stopAll(progress: (msg: string) => void): Promise<void> {
     // Swarm services belong to the cluster; `down` stops what this machine runs.
-    const rows = this.deps.store.listResources().filter((r) => r.kind === 'service' && asServiceSpec(r.spec).runtime !== 'swarm');
+    const rows = this.deps.store
+      .listResources()
+      .filter((r) => r.kind === 'service' && asServiceSpec(r.spec).runtime !== 'swarm');
     for (const r of rows) await this.pause(r.address);
-    await Promise.all(rows.map(async (row) => {
-      const spec = asServiceSpec(row.spec);
-      const driver = this.driverFor(spec);
-      const outs = asServiceOutputs(row.outputs);
-      for (const inst of [...outs.instances, ...(outs.standby?.instances ?? [])]) {
-        progress(`${row.address}: stopping instance ${inst.index} (pid ${inst.pid})`);
-        const h = handleOf(inst, row.address.slice(8));
-        await driver.stop(h, Duration.parse(spec.stop_grace));
-        await driver.forget(h);
-      }
-      this.deps.store.recordRuntimeOutputs(row.address, toJson({ ...asServiceOutputs(row.outputs), instances: [], standby: null }));
-      this.deps.store.recordEvent({ address: row.address, instance: `${row.address.slice(8)}/*`, type: 'stopped', reason: 'groundwork down' });
-      this.stoppedServices.add(row.address);
-      for (const m of this.monitorsOf(row.address)) this.monitors.delete(this.key(m.address, m.index));
-    }));
+    await Promise.all(
+      rows.map(async (row) => {
+        const spec = asServiceSpec(row.spec);
+        const driver = this.driverFor(spec);
+        const outs = asServiceOutputs(row.outputs);
+        for (const inst of [...outs.instances, ...(outs.standby?.instances ?? [])]) {
+          progress(`${row.address}: stopping instance ${inst.index} (pid ${inst.pid})`);
+          const h = handleOf(inst, row.address.slice(8));
+          await driver.stop(h, Duration.parse(spec.stop_grace));
+          await driver.forget(h);
+        }
+        this.deps.store.recordRuntimeOutputs(
+          row.address,
+          toJson({ ...asServiceOutputs(row.outputs), instances: [], standby: null }),
+        );
+        this.deps.store.recordEvent({
+          address: row.address,
+          instance: `${row.address.slice(8)}/*`,
+          type: 'stopped',
+          reason: 'groundwork down',
+        });
+        this.stoppedServices.add(row.address);
+        for (const m of this.monitorsOf(row.address)) this.monitors.delete(this.key(m.address, m.index));
+      }),
+    );
   }
 
   /** Instances that should get traffic: up and ready. */
   readyInstances(address: Address): InstanceOutput[] {
     const row = this.deps.store.tryGetResource(address);
-    if (row && asServiceSpec(row.spec).runtime === 'swarm') return asServiceOutputs(row.outputs).instances.filter((i) => !i.gone);
-    return this.monitorsOf(address).filter((m) => m.up && m.ready && m.inst).map((m) => m.inst as InstanceOutput).sort((a, b) => a.index - b.index);
+    if (row && asServiceSpec(row.spec).runtime === 'swarm')
+      return asServiceOutputs(row.outputs).instances.filter((i) => !i.gone);
+    return this.monitorsOf(address)
+      .filter((m) => m.up && m.ready && m.inst)
+      .map((m) => m.inst as InstanceOutput)
+      .sort((a, b) => a.index - b.index);
   }
 
   view(): InstanceView[] {
-    return [...this.monitors.values()].sort((a, b) => a.address.localeCompare(b.address) || a.index - b.index).map((m) => ({
-      service: m.service, index: m.index, id: m.inst?.id ?? null, pid: m.up ? (m.inst?.pid ?? null) : null,
-      state: m.state, reason: m.reason, since: new Date(m.since).toISOString(), startedAt: m.up ? (m.inst?.startedAt ?? null) : null,
-      restarts: m.restarts, ports: m.inst?.ports ?? {}, ready: m.ready, lastProbe: m.lastProbe, limits: m.inst?.limits ?? null, lastExit: m.lastExit,
-    }));
+    return [...this.monitors.values()]
+      .sort((a, b) => a.address.localeCompare(b.address) || a.index - b.index)
+      .map((m) => ({
+        service: m.service,
+        index: m.index,
+        id: m.inst?.id ?? null,
+        pid: m.up ? (m.inst?.pid ?? null) : null,
+        state: m.state,
+        reason: m.reason,
+        since: new Date(m.since).toISOString(),
+        startedAt: m.up ? (m.inst?.startedAt ?? null) : null,
+        restarts: m.restarts,
+        ports: m.inst?.ports ?? {},
+        ready: m.ready,
+        lastProbe: m.lastProbe,
+        limits: m.inst?.limits ?? null,
+        lastExit: m.lastExit,
+      }));
   }
 }

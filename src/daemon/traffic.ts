@@ -11,7 +11,9 @@ import type { ResourceRow } from '../store/store.js';
 import { Duration } from '../util/duration.js';
 import { ByteSize } from '../util/byte-size.js';
 
-export function poolName(service: string, port: string): string { return `${service}:${port}`; }
+export function poolName(service: string, port: string): string {
+  return `${service}:${port}`;
+}
 
 export function backendId(service: string, inst: InstanceOutput, port: string): string {
   return `${service}/${inst.index}#${inst.id}:${port}`;
@@ -26,28 +28,49 @@ export class DaemonTraffic implements TrafficDirector {
 
   constructor(private readonly plane: DataPlane) {}
 
-  setServicePorts(service: string, ports: string[]): void { this.ports.set(service, [...ports].sort()); }
+  setServicePorts(service: string, ports: string[]): void {
+    this.ports.set(service, [...ports].sort());
+  }
 
-  isClaimed(service: string): boolean { return this.claimed.has(service); }
-  claim(service: string): void { this.claimed.add(service); }
-  release(service: string): void { this.claimed.delete(service); }
+  isClaimed(service: string): boolean {
+    return this.claimed.has(service);
+  }
+  claim(service: string): void {
+    this.claimed.add(service);
+  }
+  release(service: string): void {
+    this.claimed.delete(service);
+  }
 
   route(service: string, backends: { instance: InstanceOutput; weight: number }[]): void {
     for (const port of this.ports.get(service) ?? Object.keys(backends[0]?.instance.ports ?? {})) {
-      this.plane.setPool(poolName(service, port), backends
-        .filter((b) => b.instance.ports[port] !== undefined)
-        .map((b) => ({ id: backendId(service, b.instance, port), host: '127.0.0.1', port: b.instance.ports[port] as number, weight: b.weight })));
+      this.plane.setPool(
+        poolName(service, port),
+        backends
+          .filter((b) => b.instance.ports[port] !== undefined)
+          .map((b) => ({
+            id: backendId(service, b.instance, port),
+            host: '127.0.0.1',
+            port: b.instance.ports[port] as number,
+            weight: b.weight,
+          })),
+      );
     }
   }
 
   /** Outside rollouts: the ready instances get equal traffic. */
   sync(service: string, ready: InstanceOutput[]): void {
     if (this.claimed.has(service)) return;
-    this.route(service, ready.map((instance) => ({ instance, weight: 100 })));
+    this.route(
+      service,
+      ready.map((instance) => ({ instance, weight: 100 })),
+    );
   }
 
   async drain(service: string, instance: InstanceOutput, timeout: Duration): Promise<void> {
-    await Promise.all(Object.keys(instance.ports).map((port) => this.plane.drain(backendId(service, instance, port), timeout)));
+    await Promise.all(
+      Object.keys(instance.ports).map((port) => this.plane.drain(backendId(service, instance, port), timeout)),
+    );
   }
 
   traffic(service: string, instance: InstanceOutput): InstanceTraffic {
@@ -65,20 +88,52 @@ export class DaemonTraffic implements TrafficDirector {
   async configure(rows: ResourceRow[]): Promise<void> {
     const listeners: Listener[] = [];
     for (const r of rows.filter((x) => x.kind === 'listener')) {
-      const s = r.spec as { port: number; address: string; protocol: 'http' | 'tcp'; service: string | null; target_port: string | null };
+      const s = r.spec as {
+        port: number;
+        address: string;
+        protocol: 'http' | 'tcp';
+        service: string | null;
+        target_port: string | null;
+      };
       const name = r.address.slice('listener.'.length);
       if (s.protocol === 'tcp' && s.service && s.target_port) {
-        listeners.push({ name, protocol: 'tcp', host: s.address, port: s.port, pool: poolName(s.service, s.target_port), connectTimeout: Duration.seconds(2), idleTimeout: Duration.minutes(10) });
+        listeners.push({
+          name,
+          protocol: 'tcp',
+          host: s.address,
+          port: s.port,
+          pool: poolName(s.service, s.target_port),
+          connectTimeout: Duration.seconds(2),
+          idleTimeout: Duration.minutes(10),
+        });
       } else listeners.push({ name, protocol: 'http', host: s.address, port: s.port });
     }
-    const routes: HttpRoute[] = rows.filter((x) => x.kind === 'route').map((r) => {
-      const s = r.spec as { host: string | null; path: string; service: string; port: string; listener: string | null; balance: 'round-robin' | 'least-connections'; max_body: string; timeouts: { connect: string; idle: string; total: string } };
-      return {
-        id: r.address, host: s.host, pathPrefix: s.path, listeners: s.listener ? [s.listener] : [], pool: poolName(s.service, s.port), balance: s.balance ?? 'round-robin',
-        connectTimeout: Duration.parse(s.timeouts?.connect ?? '2s'), idleTimeout: Duration.parse(s.timeouts?.idle ?? '60s'), totalTimeout: Duration.parse(s.timeouts?.total ?? '5m'),
-        maxBodyBytes: ByteSize.parse(s.max_body ?? '10MiB').toBytes(),
-      };
-    });
+    const routes: HttpRoute[] = rows
+      .filter((x) => x.kind === 'route')
+      .map((r) => {
+        const s = r.spec as {
+          host: string | null;
+          path: string;
+          service: string;
+          port: string;
+          listener: string | null;
+          balance: 'round-robin' | 'least-connections';
+          max_body: string;
+          timeouts: { connect: string; idle: string; total: string };
+        };
+        return {
+          id: r.address,
+          host: s.host,
+          pathPrefix: s.path,
+          listeners: s.listener ? [s.listener] : [],
+          pool: poolName(s.service, s.port),
+          balance: s.balance ?? 'round-robin',
+          connectTimeout: Duration.parse(s.timeouts?.connect ?? '2s'),
+          idleTimeout: Duration.parse(s.timeouts?.idle ?? '60s'),
+          totalTimeout: Duration.parse(s.timeouts?.total ?? '5m'),
+          maxBodyBytes: ByteSize.parse(s.max_body ?? '10MiB').toBytes(),
+        };
+      });
     this.plane.setRoutes(routes);
     await this.plane.setListeners(listeners);
   }

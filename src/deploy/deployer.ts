@@ -15,7 +15,10 @@ import { Duration } from '../util/duration.js';
 import { BuildFailed, buildRelease, pruneReleases } from './release-builder.js';
 import { swarmRollback } from '../kinds/service/swarm-service.js';
 
-export interface DeployEvent { type: 'progress'; message: string }
+export interface DeployEvent {
+  type: 'progress';
+  message: string;
+}
 
 export interface DeployResult {
   ok: boolean;
@@ -48,13 +51,23 @@ export class Deployer {
     const a = addr('service', service);
     const row = this.deps.store.tryGetResource(a);
     if (!row) {
-      const known = this.deps.store.listResources().filter((r) => r.kind === 'service').map((r) => r.address.slice(8));
-      throw new UnknownServiceError(`service \`${service}\` is not applied${known.length ? ` (applied services: ${known.join(', ')})` : ''}; run \`groundwork apply\` first`);
+      const known = this.deps.store
+        .listResources()
+        .filter((r) => r.kind === 'service')
+        .map((r) => r.address.slice(8));
+      throw new UnknownServiceError(
+        `service \`${service}\` is not applied${known.length ? ` (applied services: ${known.join(', ')})` : ''}; run \`groundwork apply\` first`,
+      );
     }
     return { a, row };
   }
 
-  async deploy(model: Model, service: string, opts: { ref?: string; message: string; author: string }, progress: (m: string) => void): Promise<DeployResult> {
+  async deploy(
+    model: Model,
+    service: string,
+    opts: { ref?: string; message: string; author: string },
+    progress: (m: string) => void,
+  ): Promise<DeployResult> {
     const started = Date.now();
     const desired = model.resources.find((r) => r.address === addr('service', service));
     if (!desired) throw new UnknownServiceError(`service \`${service}\` is not in the stack file`);
@@ -64,54 +77,134 @@ export class Deployer {
     let release: ReleaseRecord;
     try {
       release = await buildRelease(this.deps.store, {
-        service, spec: to, stackDir: model.dir, stateDir: this.deps.stateDir, ref: opts.ref, message: opts.message, author: opts.author,
-        exclude: model.resources.filter((r) => r.kind === 'volume').map((r) => path.resolve(model.dir, String(r.spec.path))),
-        now: () => ctx.clock.now(), progress,
+        service,
+        spec: to,
+        stackDir: model.dir,
+        stateDir: this.deps.stateDir,
+        ref: opts.ref,
+        message: opts.message,
+        author: opts.author,
+        exclude: model.resources
+          .filter((r) => r.kind === 'volume')
+          .map((r) => path.resolve(model.dir, String(r.spec.path))),
+        now: () => ctx.clock.now(),
+        progress,
       });
     } catch (e) {
       if (!(e instanceof BuildFailed)) throw e;
-      const changeId = this.deps.store.beginChange({ kind: 'deploy', author: opts.author, message: opts.message, planHash: '', summary: {} });
+      const changeId = this.deps.store.beginChange({
+        kind: 'deploy',
+        author: opts.author,
+        message: opts.message,
+        planHash: '',
+        summary: {},
+      });
       const j = this.deps.store.startStep(changeId, a, `build v${e.release.seq}`);
       this.deps.store.finishStep(j, 'failed', { kind: 'none' }, e.message);
       this.deps.store.finishChange(changeId, 'failed', { failed: 1 });
       progress(`${e.message}; the running release is untouched`);
-      return { ok: false, service, release: asServiceOutputs(row.outputs).release?.seq ?? null, attempted: e.release.seq, rolledBack: false, changeId, reason: e.message, ms: Date.now() - started };
+      return {
+        ok: false,
+        service,
+        release: asServiceOutputs(row.outputs).release?.seq ?? null,
+        attempted: e.release.seq,
+        rolledBack: false,
+        changeId,
+        reason: e.message,
+        ms: Date.now() - started,
+      };
     }
-    const result = await this.rollTo(a, service, row.spec, row.outputs, { spec: desired.spec, dir: release.dir, seq: release.seq }, 'deploy', opts, ctx, progress, started);
+    const result = await this.rollTo(
+      a,
+      service,
+      row.spec,
+      row.outputs,
+      { spec: desired.spec, dir: release.dir, seq: release.seq },
+      'deploy',
+      opts,
+      ctx,
+      progress,
+      started,
+    );
     const outs = asServiceOutputs(this.deps.store.tryGetResource(a)?.outputs ?? {});
-    const inUse = new Set<number>([outs.release?.seq, outs.standby?.release].filter((x): x is number => typeof x === 'number'));
+    const inUse = new Set<number>(
+      [outs.release?.seq, outs.standby?.release].filter((x): x is number => typeof x === 'number'),
+    );
     pruneReleases(this.deps.store, service, to.deploy.keep_releases, inUse, progress);
     return result;
   }
 
-  async rollback(service: string, opts: { to?: number; message: string; author: string }, progress: (m: string) => void): Promise<DeployResult> {
+  async rollback(
+    service: string,
+    opts: { to?: number; message: string; author: string },
+    progress: (m: string) => void,
+  ): Promise<DeployResult> {
     const started = Date.now();
     const { a, row } = this.row(service);
     const outs = asServiceOutputs(row.outputs);
     const current = outs.release?.seq ?? null;
     const releases = this.deps.store.listReleases(service, 200);
     const ctx = this.deps.context(progress);
-    const target = opts.to !== undefined
-      ? releases.find((r) => r.seq === opts.to)
-      : releases.find((r) => r.seq !== current && (current === null || r.seq < current) && ['superseded', 'active'].includes(r.status) && existsSync(r.dir)
-        && !runsFromLiveStack(r, ctx.dir));
-    if (!target) throw new UnknownServiceError(opts.to !== undefined ? `service \`${service}\` has no release v${opts.to}; \`groundwork releases ${service}\` lists them` : `service \`${service}\` has no earlier release to roll back to`);
+    const target =
+      opts.to !== undefined
+        ? releases.find((r) => r.seq === opts.to)
+        : releases.find(
+            (r) =>
+              r.seq !== current &&
+              (current === null || r.seq < current) &&
+              ['superseded', 'active'].includes(r.status) &&
+              existsSync(r.dir) &&
+              !runsFromLiveStack(r, ctx.dir),
+          );
+    if (!target)
+      throw new UnknownServiceError(
+        opts.to !== undefined
+          ? `service \`${service}\` has no release v${opts.to}; \`groundwork releases ${service}\` lists them`
+          : `service \`${service}\` has no earlier release to roll back to`,
+      );
     if (target.seq === current) throw new UnknownServiceError(`v${target.seq} already runs`);
-    if (!existsSync(target.dir) || target.status === 'pruned') throw new UnknownServiceError(`release v${target.seq} was pruned (its code is gone); keep more with deploy.keep_releases`);
-    if (['build-failed'].includes(target.status)) throw new UnknownServiceError(`release v${target.seq} never built; it cannot run`);
+    if (!existsSync(target.dir) || target.status === 'pruned')
+      throw new UnknownServiceError(
+        `release v${target.seq} was pruned (its code is gone); keep more with deploy.keep_releases`,
+      );
+    if (['build-failed'].includes(target.status))
+      throw new UnknownServiceError(`release v${target.seq} never built; it cannot run`);
     // A process runs its code from the directory; a container runs its image (the code) instead.
     if (runsFromLiveStack(target, ctx.dir)) {
-      throw new UnknownServiceError(`release v${target.seq} was recorded by apply and runs from the stack directory, which holds today's code, not v${target.seq}'s; roll back to a deployed release (\`groundwork releases ${service}\`), or restore the code and apply`);
+      throw new UnknownServiceError(
+        `release v${target.seq} was recorded by apply and runs from the stack directory, which holds today's code, not v${target.seq}'s; roll back to a deployed release (\`groundwork releases ${service}\`), or restore the code and apply`,
+      );
     }
     // Blue-green standby of exactly that release: switch back at once.
     if (outs.standby && outs.standby.release === target.seq && ctx.traffic) {
       return this.switchToStandby(a, service, target, row.spec, row.outputs, opts, ctx, progress, started);
     }
-    return this.rollTo(a, service, row.spec, row.outputs, { spec: target.spec, dir: target.dir, seq: target.seq }, 'rollback', opts, ctx, progress, started);
+    return this.rollTo(
+      a,
+      service,
+      row.spec,
+      row.outputs,
+      { spec: target.spec, dir: target.dir, seq: target.seq },
+      'rollback',
+      opts,
+      ctx,
+      progress,
+      started,
+    );
   }
 
-  private async rollTo(a: Address, service: string, fromSpec: JsonObject, fromOutputs: JsonObject, to: { spec: JsonObject; dir: string; seq: number },
-    kind: 'deploy' | 'rollback', opts: { message: string; author: string }, ctx: KindContext, progress: (m: string) => void, started: number): Promise<DeployResult> {
+  private async rollTo(
+    a: Address,
+    service: string,
+    fromSpec: JsonObject,
+    fromOutputs: JsonObject,
+    to: { spec: JsonObject; dir: string; seq: number },
+    kind: 'deploy' | 'rollback',
+    opts: { message: string; author: string },
+    ctx: KindContext,
+    progress: (m: string) => void,
+    started: number,
+  ): Promise<DeployResult> {
     const store = this.deps.store;
     const outs = asServiceOutputs(fromOutputs);
     const changeId = store.beginChange({ kind, author: opts.author, message: opts.message, planHash: '', summary: {} });
@@ -119,25 +212,57 @@ export class Deployer {
     await this.deps.hooks?.beforeStep?.(a);
     const previous = outs.release?.seq ?? null;
     try {
-      const newOutputs = kind === 'rollback' && asServiceSpec(fromSpec).runtime === 'swarm' && asServiceSpec(to.spec).runtime === 'swarm'
-        ? await swarmRollback(ctx, a, fromOutputs, { spec: asServiceSpec(to.spec), codeDir: to.dir, release: to.seq })
-        : await this.deps.kind.deploy(ctx, a,
-          { spec: asServiceSpec(fromSpec), codeDir: outs.release?.dir ?? ctx.dir, release: previous }, outs.instances,
-          { spec: asServiceSpec(to.spec), codeDir: to.dir, release: to.seq }, fromOutputs);
-      store.finishStep(j, 'applied', { kind: 'upsert', row: { ...this.rowBase(a), spec: to.spec, outputs: newOutputs } });
-      if (kind === 'rollback' && previous !== null) store.updateRelease(service, previous, { status: 'rolled-back', detail: `rolled back to v${to.seq}` });
+      const newOutputs =
+        kind === 'rollback' && asServiceSpec(fromSpec).runtime === 'swarm' && asServiceSpec(to.spec).runtime === 'swarm'
+          ? await swarmRollback(ctx, a, fromOutputs, { spec: asServiceSpec(to.spec), codeDir: to.dir, release: to.seq })
+          : await this.deps.kind.deploy(
+              ctx,
+              a,
+              { spec: asServiceSpec(fromSpec), codeDir: outs.release?.dir ?? ctx.dir, release: previous },
+              outs.instances,
+              { spec: asServiceSpec(to.spec), codeDir: to.dir, release: to.seq },
+              fromOutputs,
+            );
+      store.finishStep(j, 'applied', {
+        kind: 'upsert',
+        row: { ...this.rowBase(a), spec: to.spec, outputs: newOutputs },
+      });
+      if (kind === 'rollback' && previous !== null)
+        store.updateRelease(service, previous, { status: 'rolled-back', detail: `rolled back to v${to.seq}` });
       store.finishChange(changeId, 'applied', { applied: 1 });
       progress(`${service} now runs v${to.seq}`);
-      return { ok: true, service, release: to.seq, attempted: to.seq, rolledBack: false, changeId, ms: Date.now() - started };
+      return {
+        ok: true,
+        service,
+        release: to.seq,
+        attempted: to.seq,
+        rolledBack: false,
+        changeId,
+        ms: Date.now() - started,
+      };
     } catch (e) {
       const reason = (e as Error).message;
       const rolledBack = e instanceof PartialFailure && reason.startsWith('rolled back');
       if (e instanceof PartialFailure) {
-        store.finishStep(j, 'failed', { kind: 'upsert', row: { ...this.rowBase(a), spec: rolledBack ? fromSpec : to.spec, outputs: e.outputs } }, reason);
+        store.finishStep(
+          j,
+          'failed',
+          { kind: 'upsert', row: { ...this.rowBase(a), spec: rolledBack ? fromSpec : to.spec, outputs: e.outputs } },
+          reason,
+        );
       } else store.finishStep(j, 'failed', { kind: 'none' }, reason);
       store.finishChange(changeId, 'failed', { failed: 1 });
       const now = asServiceOutputs(store.tryGetResource(a)?.outputs ?? {}).release?.seq ?? null;
-      return { ok: false, service, release: now, attempted: to.seq, rolledBack, changeId, reason, ms: Date.now() - started };
+      return {
+        ok: false,
+        service,
+        release: now,
+        attempted: to.seq,
+        rolledBack,
+        changeId,
+        reason,
+        ms: Date.now() - started,
+      };
     } finally {
       this.deps.hooks?.afterStep?.(a);
     }
@@ -148,20 +273,40 @@ export class Deployer {
     return { address: a, kind: 'service' as const, dependsOn: row?.dependsOn ?? [] };
   }
 
-  private async switchToStandby(a: Address, service: string, target: ReleaseRecord, fromSpec: JsonObject, fromOutputs: JsonObject, opts: { message: string; author: string }, ctx: KindContext, progress: (m: string) => void, started: number): Promise<DeployResult> {
+  private async switchToStandby(
+    a: Address,
+    service: string,
+    target: ReleaseRecord,
+    fromSpec: JsonObject,
+    fromOutputs: JsonObject,
+    opts: { message: string; author: string },
+    ctx: KindContext,
+    progress: (m: string) => void,
+    started: number,
+  ): Promise<DeployResult> {
     const store = this.deps.store;
     const outs = asServiceOutputs(fromOutputs);
     const standby = outs.standby?.instances ?? [];
-    const changeId = store.beginChange({ kind: 'rollback', author: opts.author, message: opts.message, planHash: '', summary: {} });
+    const changeId = store.beginChange({
+      kind: 'rollback',
+      author: opts.author,
+      message: opts.message,
+      planHash: '',
+      summary: {},
+    });
     const j = store.startStep(changeId, a, `rollback v${target.seq} (standby)`);
     await this.deps.hooks?.beforeStep?.(a);
     try {
       const driver = ctx.drivers[asServiceSpec(target.spec).runtime];
       const alive = [];
-      for (const i of standby) if (driver && (await driver.inspect(handleOf(i, service))).state === 'running') alive.push(i);
+      for (const i of standby)
+        if (driver && (await driver.inspect(handleOf(i, service))).state === 'running') alive.push(i);
       if (alive.length < standby.length || !driver) throw new Error('the standby set is no longer complete');
       ctx.traffic?.claim(service);
-      ctx.traffic?.route(service, alive.map((instance) => ({ instance, weight: 100 })));
+      ctx.traffic?.route(
+        service,
+        alive.map((instance) => ({ instance, weight: 100 })),
+      );
       progress(`switched traffic back to v${target.seq} (warm standby, ${alive.length} instances)`);
       const spec = asServiceSpec(fromSpec);
       for (const i of outs.instances) {
@@ -172,17 +317,43 @@ export class Deployer {
       }
       ctx.traffic?.release(service);
       const newOutputs = toJson({ instances: alive, release: { seq: target.seq, dir: target.dir }, standby: null });
-      store.finishStep(j, 'applied', { kind: 'upsert', row: { ...this.rowBase(a), spec: target.spec, outputs: newOutputs } });
-      if (outs.release) store.updateRelease(service, outs.release.seq, { status: 'rolled-back', detail: `rolled back to v${target.seq}` });
+      store.finishStep(j, 'applied', {
+        kind: 'upsert',
+        row: { ...this.rowBase(a), spec: target.spec, outputs: newOutputs },
+      });
+      if (outs.release)
+        store.updateRelease(service, outs.release.seq, {
+          status: 'rolled-back',
+          detail: `rolled back to v${target.seq}`,
+        });
       store.updateRelease(service, target.seq, { status: 'active' });
       store.finishChange(changeId, 'applied', { applied: 1 });
-      return { ok: true, service, release: target.seq, attempted: target.seq, rolledBack: false, changeId, ms: Date.now() - started };
+      return {
+        ok: true,
+        service,
+        release: target.seq,
+        attempted: target.seq,
+        rolledBack: false,
+        changeId,
+        ms: Date.now() - started,
+      };
     } catch (e) {
       ctx.traffic?.release(service);
       store.finishStep(j, 'failed', { kind: 'none' }, (e as Error).message);
       store.finishChange(changeId, 'failed', { failed: 1 });
       progress(`standby switch failed (${(e as Error).message}); rolling out v${target.seq} instead`);
-      return this.rollTo(a, service, fromSpec, fromOutputs, { spec: target.spec, dir: target.dir, seq: target.seq }, 'rollback', opts, ctx, progress, started);
+      return this.rollTo(
+        a,
+        service,
+        fromSpec,
+        fromOutputs,
+        { spec: target.spec, dir: target.dir, seq: target.seq },
+        'rollback',
+        opts,
+        ctx,
+        progress,
+        started,
+      );
     } finally {
       this.deps.hooks?.afterStep?.(a);
     }

@@ -5,7 +5,18 @@
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, lstatSync, readlinkSync } from 'node:fs';
+import {
+  cpSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  lstatSync,
+  readlinkSync,
+} from 'node:fs';
 import path from 'node:path';
 import { canonicalJson } from '../config/load.js';
 import type { JsonObject } from '../model/json.js';
@@ -13,7 +24,10 @@ import type { ReleaseRecord, Store } from '../store/store.js';
 import { Duration } from '../util/duration.js';
 import type { ServiceSpec } from '../kinds/service/service-spec.js';
 
-export type ReleaseLog = Pick<Store, 'nextReleaseSeq' | 'saveRelease' | 'updateRelease' | 'listReleases' | 'tryGetRelease'>;
+export type ReleaseLog = Pick<
+  Store,
+  'nextReleaseSeq' | 'saveRelease' | 'updateRelease' | 'listReleases' | 'tryGetRelease'
+>;
 
 export interface BuildInput {
   service: string;
@@ -30,7 +44,12 @@ export interface BuildInput {
 }
 
 export class BuildFailed extends Error {
-  constructor(message: string, readonly release: ReleaseRecord) { super(message); }
+  constructor(
+    message: string,
+    readonly release: ReleaseRecord,
+  ) {
+    super(message);
+  }
 }
 
 export function releasesDir(stateDir: string, service: string): string {
@@ -54,20 +73,35 @@ function copySource(src: string, dir: string, ref: string | undefined, stateDir:
     try {
       commit = git(src, ['rev-parse', '--verify', `${ref}^{commit}`]);
     } catch {
-      throw new Error(`\`${ref}\` is not a commit in ${src}; pass a branch, tag or commit that exists (git log shows them)`);
+      throw new Error(
+        `\`${ref}\` is not a commit in ${src}; pass a branch, tag or commit that exists (git log shows them)`,
+      );
     }
     const top = git(src, ['rev-parse', '--show-toplevel']);
     const sub = path.relative(top, src);
-    const tar = execFileSync('git', ['-C', top, 'archive', '--format=tar', commit, ...(sub ? [sub] : [])], { maxBuffer: 1024 * 1024 * 1024 });
-    execFileSync('tar', ['-x', '-C', dir, ...(sub ? [`--strip-components=${sub.split(path.sep).length}`] : [])], { input: tar });
+    const tar = execFileSync('git', ['-C', top, 'archive', '--format=tar', commit, ...(sub ? [sub] : [])], {
+      maxBuffer: 1024 * 1024 * 1024,
+    });
+    execFileSync('tar', ['-x', '-C', dir, ...(sub ? [`--strip-components=${sub.split(path.sep).length}`] : [])], {
+      input: tar,
+    });
     return `git ${ref}@${commit.slice(0, 7)}`;
   }
-  const skip = new Set([path.resolve(stateDir), path.join(src, '.groundwork'), path.join(src, '.git'), ...exclude.map((e) => path.resolve(e))]);
+  const skip = new Set([
+    path.resolve(stateDir),
+    path.join(src, '.groundwork'),
+    path.join(src, '.git'),
+    ...exclude.map((e) => path.resolve(e)),
+  ]);
   // Entry by entry: the state directory (and so the release itself) may live inside the source.
   for (const name of readdirSync(src)) {
     const from = path.join(src, name);
     if (skip.has(path.resolve(from))) continue;
-    cpSync(from, path.join(dir, name), { recursive: true, verbatimSymlinks: true, filter: (p) => !skip.has(path.resolve(p)) });
+    cpSync(from, path.join(dir, name), {
+      recursive: true,
+      verbatimSymlinks: true,
+      filter: (p) => !skip.has(path.resolve(p)),
+    });
   }
   return 'working tree';
 }
@@ -81,7 +115,10 @@ export function hashRelease(dir: string, spec: JsonObject): string {
       const st = lstatSync(p);
       const rel = path.relative(dir, p);
       if (st.isSymbolicLink()) h.update(`l ${rel} ${readlinkSync(p)}\n`);
-      else if (st.isDirectory()) { h.update(`d ${rel}\n`); walk(p); } else if (st.isFile()) {
+      else if (st.isDirectory()) {
+        h.update(`d ${rel}\n`);
+        walk(p);
+      } else if (st.isFile()) {
         h.update(`f ${rel} ${(st.mode & 0o777).toString(8)}\n`);
         h.update(readFileSync(p));
       }
@@ -98,13 +135,31 @@ export async function buildRelease(log: ReleaseLog, input: BuildInput): Promise<
   const buildLog = `${dir}.build.log`;
   const snapshot = input.spec as unknown as JsonObject;
   const record: ReleaseRecord = {
-    service: input.service, seq, hash: '', status: 'building', kind: 'deploy', source: '', spec: snapshot, dir, buildLog: null,
-    message: input.message, author: input.author, createdAt: input.now().toISOString(), finishedAt: null, detail: null,
+    service: input.service,
+    seq,
+    hash: '',
+    status: 'building',
+    kind: 'deploy',
+    source: '',
+    spec: snapshot,
+    dir,
+    buildLog: null,
+    message: input.message,
+    author: input.author,
+    createdAt: input.now().toISOString(),
+    finishedAt: null,
+    detail: null,
   };
   rmSync(dir, { recursive: true, force: true });
   try {
     input.progress(`v${seq}: copying ${input.ref ? `git ref ${input.ref}` : 'the working tree'}`);
-    record.source = copySource(sourceDirOf(input.spec, input.stackDir), dir, input.ref, input.stateDir, input.exclude ?? []);
+    record.source = copySource(
+      sourceDirOf(input.spec, input.stackDir),
+      dir,
+      input.ref,
+      input.stateDir,
+      input.exclude ?? [],
+    );
   } catch (e) {
     record.status = 'build-failed';
     record.detail = (e as Error).message;
@@ -116,7 +171,12 @@ export async function buildRelease(log: ReleaseLog, input: BuildInput): Promise<
   log.saveRelease(record);
   if (input.spec.build) {
     input.progress(`v${seq}: building (${input.spec.build.command})`);
-    const result = await runBuild(input.spec.build.command, path.resolve(dir, input.spec.build.cwd), buildLog, Duration.parse(input.spec.build.timeout));
+    const result = await runBuild(
+      input.spec.build.command,
+      path.resolve(dir, input.spec.build.cwd),
+      buildLog,
+      Duration.parse(input.spec.build.timeout),
+    );
     log.updateRelease(input.service, seq, { buildLog });
     record.buildLog = buildLog;
     if (result !== true) {
@@ -124,7 +184,11 @@ export async function buildRelease(log: ReleaseLog, input: BuildInput): Promise<
       // The directory of a release that never built is of no use; its log stays.
       rmSync(dir, { recursive: true, force: true });
       log.updateRelease(input.service, seq, { status: 'build-failed', detail, finishedAt: input.now().toISOString() });
-      throw new BuildFailed(`release v${seq} of ${input.service}: ${detail}`, { ...record, status: 'build-failed', detail });
+      throw new BuildFailed(`release v${seq} of ${input.service}: ${detail}`, {
+        ...record,
+        status: 'build-failed',
+        detail,
+      });
     }
   }
   record.hash = hashRelease(dir, snapshot);
@@ -136,13 +200,36 @@ export async function buildRelease(log: ReleaseLog, input: BuildInput): Promise<
 
 function runBuild(command: string, cwd: string, logFile: string, timeout: Duration): Promise<true | string> {
   return new Promise((resolve) => {
-    if (!existsSync(cwd)) { resolve(`build directory ${cwd} does not exist`); return; }
+    if (!existsSync(cwd)) {
+      resolve(`build directory ${cwd} does not exist`);
+      return;
+    }
     const out = createWriteStream(logFile, { flags: 'w', mode: 0o640 });
-    const child = spawn('/bin/sh', ['-c', command], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', LANG: process.env.LANG ?? 'C.UTF-8', CI: 'true' } });
+    const child = spawn('/bin/sh', ['-c', command], {
+      cwd,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: process.env.HOME ?? '/',
+        LANG: process.env.LANG ?? 'C.UTF-8',
+        CI: 'true',
+      },
+    });
     child.stdout?.pipe(out, { end: false });
     child.stderr?.pipe(out, { end: false });
-    const timer = setTimeout(() => { try { process.kill(-(child.pid as number), 'SIGKILL'); } catch { /* gone */ } }, timeout.toMilliseconds());
-    child.on('error', (e) => { clearTimeout(timer); out.end(); resolve(e.message); });
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-(child.pid as number), 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, timeout.toMilliseconds());
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      out.end();
+      resolve(e.message);
+    });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       out.end();
@@ -153,9 +240,17 @@ function runBuild(command: string, cwd: string, logFile: string, timeout: Durati
 }
 
 /** Removes the directories of releases beyond the newest `keep` (never the ones in use). */
-export function pruneReleases(log: ReleaseLog, service: string, keep: number, inUse: Set<number>, progress: (m: string) => void): number {
+export function pruneReleases(
+  log: ReleaseLog,
+  service: string,
+  keep: number,
+  inUse: Set<number>,
+  progress: (m: string) => void,
+): number {
   let pruned = 0;
-  const all = log.listReleases(service, 1000).filter((r) => r.kind === 'deploy' && r.status !== 'pruned' && r.status !== 'build-failed');
+  const all = log
+    .listReleases(service, 1000)
+    .filter((r) => r.kind === 'deploy' && r.status !== 'pruned' && r.status !== 'build-failed');
   for (const r of all.slice(keep)) {
     if (inUse.has(r.seq)) continue;
     rmSync(r.dir, { recursive: true, force: true });

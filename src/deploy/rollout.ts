@@ -47,7 +47,12 @@ const LATENCY_FLOOR_MS = 100;
 
 const hasFixedPorts = (s: ServiceSpec) => Object.values(s.ports).some((p) => typeof p === 'number');
 
-export async function rollout(deps: RolloutDeps, from: RolloutSide, current: InstanceOutput[], to: RolloutSide): Promise<RolloutResult> {
+export async function rollout(
+  deps: RolloutDeps,
+  from: RolloutSide,
+  current: InstanceOutput[],
+  to: RolloutSide,
+): Promise<RolloutResult> {
   deps.traffic?.claim(deps.service);
   try {
     let strategy = to.spec.deploy.strategy;
@@ -56,14 +61,17 @@ export async function rollout(deps: RolloutDeps, from: RolloutSide, current: Ins
       strategy = 'rolling';
     }
     if (strategy === 'canary' && !deps.traffic) {
-      deps.progress('canary needs the daemon\'s proxy to split traffic; doing a rolling update instead');
+      deps.progress("canary needs the daemon's proxy to split traffic; doing a rolling update instead");
       strategy = 'rolling';
     }
     const live = current.filter((i) => !i.gone);
     switch (strategy) {
-      case 'blue-green': return await blueGreen(deps, from, live, to);
-      case 'canary': return await canary(deps, from, live, to);
-      default: return await rolling(deps, from, live, to, true);
+      case 'blue-green':
+        return await blueGreen(deps, from, live, to);
+      case 'canary':
+        return await canary(deps, from, live, to);
+      default:
+        return await rolling(deps, from, live, to, true);
     }
   } finally {
     deps.traffic?.release(deps.service);
@@ -71,7 +79,10 @@ export async function rollout(deps: RolloutDeps, from: RolloutSide, current: Ins
 }
 
 function route(deps: RolloutDeps, instances: InstanceOutput[]): void {
-  deps.traffic?.route(deps.service, instances.map((instance) => ({ instance, weight: 100 })));
+  deps.traffic?.route(
+    deps.service,
+    instances.map((instance) => ({ instance, weight: 100 })),
+  );
 }
 
 async function retire(deps: RolloutDeps, inst: InstanceOutput, spec: ServiceSpec, why: string): Promise<void> {
@@ -81,7 +92,14 @@ async function retire(deps: RolloutDeps, inst: InstanceOutput, spec: ServiceSpec
   deps.releasePorts(inst);
 }
 
-async function rolling(deps: RolloutDeps, from: RolloutSide, current: InstanceOutput[], to: RolloutSide, mayRollBack: boolean, firstSlot = 0): Promise<RolloutResult> {
+async function rolling(
+  deps: RolloutDeps,
+  from: RolloutSide,
+  current: InstanceOutput[],
+  to: RolloutSide,
+  mayRollBack: boolean,
+  firstSlot = 0,
+): Promise<RolloutResult> {
   const fixed = hasFixedPorts(to.spec);
   const surge = fixed ? 0 : to.spec.deploy.max_surge;
   // Replaced instances leave the pool and drain, but keep running until the rollout (and its
@@ -102,7 +120,10 @@ async function rolling(deps: RolloutDeps, from: RolloutSide, current: InstanceOu
     while (watching) {
       await deps.sleep(100);
       for (const f of [...fresh]) {
-        if (!died.has(f) && !(await deps.isRunning(f))) { died.add(f); route(deps, serving()); }
+        if (!died.has(f) && !(await deps.isRunning(f))) {
+          died.add(f);
+          route(deps, serving());
+        }
       }
     }
   })();
@@ -114,59 +135,76 @@ async function rolling(deps: RolloutDeps, from: RolloutSide, current: InstanceOu
   }
 
   async function rollingSteps(): Promise<RolloutResult> {
-  for (let slot = firstSlot; slot < to.spec.replicas; slot++) {
-    const prev = old.find((i) => i.index === slot);
-    let next: InstanceOutput;
-    try {
-      if (prev && surge === 0) {
+    for (let slot = firstSlot; slot < to.spec.replicas; slot++) {
+      const prev = old.find((i) => i.index === slot);
+      let next: InstanceOutput;
+      try {
+        if (prev && surge === 0) {
+          old = old.filter((i) => i !== prev);
+          st.old = old;
+          route(deps, serving());
+          await retire(deps, prev, from.spec, 'replaced (no surge)');
+          next = await deps.start(to, slot, prev.ports);
+        } else {
+          next = await deps.start(to, slot, await deps.newPorts(to.spec));
+        }
+      } catch (e) {
+        return fail(deps, from, to, st, (e as Error).message, mayRollBack);
+      }
+      fresh.push(next);
+      route(deps, serving());
+      if (prev && old.includes(prev)) {
         old = old.filter((i) => i !== prev);
         st.old = old;
         route(deps, serving());
-        await retire(deps, prev, from.spec, 'replaced (no surge)');
-        next = await deps.start(to, slot, prev.ports);
-      } else {
-        next = await deps.start(to, slot, await deps.newPorts(to.spec));
+        if (keepRetired) {
+          if (deps.traffic)
+            await deps.traffic.drain(deps.service, prev, Duration.parse(from.spec.deploy.drain_timeout));
+          parked.push(prev);
+        } else await retire(deps, prev, from.spec, `replaced by pid ${next.pid}`);
       }
-    } catch (e) {
-      return fail(deps, from, to, st, (e as Error).message, mayRollBack);
+      const crashed = [...died][0] ?? (await firstDead(deps, fresh));
+      if (crashed) {
+        fresh.splice(fresh.indexOf(crashed), 1);
+        return fail(
+          deps,
+          from,
+          to,
+          st,
+          `instance ${crashed.index} (pid ${crashed.pid}) exited during the rollout`,
+          mayRollBack,
+          [crashed],
+        );
+      }
+      deps.progress(`instance ${slot + 1}/${to.spec.replicas} on the new release (pid ${next.pid})`);
     }
-    fresh.push(next);
-    route(deps, serving());
-    if (prev && old.includes(prev)) {
-      old = old.filter((i) => i !== prev);
+    // Stability window: a release that dies right after passing its checks is still rolled back.
+    const monitor = Duration.parse(to.spec.deploy.monitor).toMilliseconds();
+    const until = Date.now() + monitor;
+    while (Date.now() < until) {
+      await deps.sleep(Math.min(200, Math.max(0, until - Date.now())));
+      const crashed = [...died][0] ?? (await firstDead(deps, fresh));
+      if (crashed) {
+        fresh.splice(fresh.indexOf(crashed), 1);
+        return fail(
+          deps,
+          from,
+          to,
+          st,
+          `instance ${crashed.index} (pid ${crashed.pid}) exited within ${to.spec.deploy.monitor} of the rollout`,
+          mayRollBack,
+          [crashed],
+        );
+      }
+    }
+    for (const extra of old) {
+      old = old.filter((i) => i !== extra);
       st.old = old;
       route(deps, serving());
-      if (keepRetired) {
-        if (deps.traffic) await deps.traffic.drain(deps.service, prev, Duration.parse(from.spec.deploy.drain_timeout));
-        parked.push(prev);
-      } else await retire(deps, prev, from.spec, `replaced by pid ${next.pid}`);
+      await retire(deps, extra, from.spec, 'scaled down');
     }
-    const crashed = [...died][0] ?? await firstDead(deps, fresh);
-    if (crashed) {
-      fresh.splice(fresh.indexOf(crashed), 1);
-      return fail(deps, from, to, st, `instance ${crashed.index} (pid ${crashed.pid}) exited during the rollout`, mayRollBack, [crashed]);
-    }
-    deps.progress(`instance ${slot + 1}/${to.spec.replicas} on the new release (pid ${next.pid})`);
-  }
-  // Stability window: a release that dies right after passing its checks is still rolled back.
-  const monitor = Duration.parse(to.spec.deploy.monitor).toMilliseconds();
-  const until = Date.now() + monitor;
-  while (Date.now() < until) {
-    await deps.sleep(Math.min(200, Math.max(0, until - Date.now())));
-    const crashed = [...died][0] ?? await firstDead(deps, fresh);
-    if (crashed) {
-      fresh.splice(fresh.indexOf(crashed), 1);
-      return fail(deps, from, to, st, `instance ${crashed.index} (pid ${crashed.pid}) exited within ${to.spec.deploy.monitor} of the rollout`, mayRollBack, [crashed]);
-    }
-  }
-  for (const extra of old) {
-    old = old.filter((i) => i !== extra);
-    st.old = old;
-    route(deps, serving());
-    await retire(deps, extra, from.spec, 'scaled down');
-  }
-  for (const p of parked) await retire(deps, p, from.spec, 'rollout succeeded');
-  return { ok: true, rolledBack: false, instances: fresh, standby: [] };
+    for (const p of parked) await retire(deps, p, from.spec, 'rollout succeeded');
+    return { ok: true, rolledBack: false, instances: fresh, standby: [] };
   }
 }
 
@@ -190,9 +228,20 @@ async function firstDead(deps: RolloutDeps, list: InstanceOutput[]): Promise<Ins
  * Stops the new release and, when allowed, brings the previous one back in every slot it had:
  * parked instances return to the pool at once, missing slots are started from its code.
  */
-async function fail(deps: RolloutDeps, from: RolloutSide, to: RolloutSide, st: FailState, reason: string, mayRollBack: boolean, dead: InstanceOutput[] = []): Promise<RolloutResult> {
+async function fail(
+  deps: RolloutDeps,
+  from: RolloutSide,
+  to: RolloutSide,
+  st: FailState,
+  reason: string,
+  mayRollBack: boolean,
+  dead: InstanceOutput[] = [],
+): Promise<RolloutResult> {
   deps.progress(`rollout failed: ${reason}`);
-  for (const d of dead) { await deps.stop(d, to.spec).catch(() => undefined); deps.releasePorts(d); }
+  for (const d of dead) {
+    await deps.stop(d, to.spec).catch(() => undefined);
+    deps.releasePorts(d);
+  }
   if (!to.spec.deploy.auto_rollback || !mayRollBack) {
     const instances = [...st.fresh, ...st.old, ...st.parked];
     route(deps, instances);
@@ -225,7 +274,12 @@ async function fail(deps: RolloutDeps, from: RolloutSide, to: RolloutSide, st: F
   return { ok: false, rolledBack: true, instances: restored.sort((a, b) => a.index - b.index), standby: [], reason };
 }
 
-async function blueGreen(deps: RolloutDeps, from: RolloutSide, current: InstanceOutput[], to: RolloutSide): Promise<RolloutResult> {
+async function blueGreen(
+  deps: RolloutDeps,
+  from: RolloutSide,
+  current: InstanceOutput[],
+  to: RolloutSide,
+): Promise<RolloutResult> {
   const green: InstanceOutput[] = [];
   for (let slot = 0; slot < to.spec.replicas; slot++) {
     try {
@@ -234,14 +288,26 @@ async function blueGreen(deps: RolloutDeps, from: RolloutSide, current: Instance
     } catch (e) {
       const reason = (e as Error).message;
       deps.progress(`green set failed: ${reason}; blue keeps all traffic`);
-      for (const g of green) { await deps.stop(g, to.spec); deps.releasePorts(g); }
+      for (const g of green) {
+        await deps.stop(g, to.spec);
+        deps.releasePorts(g);
+      }
       return { ok: false, rolledBack: to.spec.deploy.auto_rollback, instances: current, standby: [], reason };
     }
   }
   const crashed = await firstDead(deps, green);
   if (crashed) {
-    for (const g of green) { await deps.stop(g, to.spec).catch(() => undefined); deps.releasePorts(g); }
-    return { ok: false, rolledBack: true, instances: current, standby: [], reason: `instance ${crashed.index} exited before the switch` };
+    for (const g of green) {
+      await deps.stop(g, to.spec).catch(() => undefined);
+      deps.releasePorts(g);
+    }
+    return {
+      ok: false,
+      rolledBack: true,
+      instances: current,
+      standby: [],
+      reason: `instance ${crashed.index} exited before the switch`,
+    };
   }
   route(deps, green);
   deps.progress(`switched traffic to the new release (${green.length} instances)`);
@@ -254,29 +320,49 @@ async function blueGreen(deps: RolloutDeps, from: RolloutSide, current: Instance
   return { ok: true, rolledBack: false, instances: green, standby: [] };
 }
 
-async function canary(deps: RolloutDeps, from: RolloutSide, current: InstanceOutput[], to: RolloutSide): Promise<RolloutResult> {
+async function canary(
+  deps: RolloutDeps,
+  from: RolloutSide,
+  current: InstanceOutput[],
+  to: RolloutSide,
+): Promise<RolloutResult> {
   const traffic = deps.traffic as TrafficDirector;
   const stable = [...current].sort((a, b) => a.index - b.index);
   let cand: InstanceOutput;
   try {
     cand = await deps.start(to, 0, await deps.newPorts(to.spec));
   } catch (e) {
-    return { ok: false, rolledBack: to.spec.deploy.auto_rollback, instances: current, standby: [], reason: (e as Error).message };
+    return {
+      ok: false,
+      rolledBack: to.spec.deploy.auto_rollback,
+      instances: current,
+      standby: [],
+      reason: (e as Error).message,
+    };
   }
   const abort = async (reason: string): Promise<RolloutResult> => {
     deps.progress(`canary failed: ${reason}; all traffic back on the stable set`);
     route(deps, stable);
     if (await deps.isRunning(cand)) await retire(deps, cand, to.spec, 'canary aborted');
-    else { await deps.stop(cand, to.spec).catch(() => undefined); deps.releasePorts(cand); }
+    else {
+      await deps.stop(cand, to.spec).catch(() => undefined);
+      deps.releasePorts(cand);
+    }
     return { ok: false, rolledBack: true, instances: stable, standby: [], reason };
   };
   const c = to.spec.deploy.canary;
   for (const step of c.steps) {
     const w = Math.min(100, step.weight);
     const perStable = stable.length ? Math.max(1, Math.round((10 * (100 - w)) / stable.length)) : 0;
-    traffic.route(deps.service, [...stable.map((instance) => ({ instance, weight: perStable })), { instance: cand, weight: 10 * w }]);
+    traffic.route(deps.service, [
+      ...stable.map((instance) => ({ instance, weight: perStable })),
+      { instance: cand, weight: 10 * w },
+    ]);
     deps.progress(`canary at ${w}% of traffic for ${step.pause}`);
-    const before = { cand: traffic.traffic(deps.service, cand), stable: sumTraffic(stable.map((s) => traffic.traffic(deps.service, s))) };
+    const before = {
+      cand: traffic.traffic(deps.service, cand),
+      stable: sumTraffic(stable.map((s) => traffic.traffic(deps.service, s))),
+    };
     const deadline = Date.now() + Duration.parse(step.pause).toMilliseconds();
     while (Date.now() < deadline) {
       await deps.sleep(Math.min(250, Math.max(0, deadline - Date.now())));
@@ -285,7 +371,10 @@ async function canary(deps: RolloutDeps, from: RolloutSide, current: InstanceOut
       const early = analyse(trafficDelta(traffic.traffic(deps.service, cand), before.cand), undefined, c, true);
       if (early) return abort(early);
     }
-    const after = { cand: traffic.traffic(deps.service, cand), stable: sumTraffic(stable.map((s) => traffic.traffic(deps.service, s))) };
+    const after = {
+      cand: traffic.traffic(deps.service, cand),
+      stable: sumTraffic(stable.map((s) => traffic.traffic(deps.service, s))),
+    };
     const verdict = analyse(trafficDelta(after.cand, before.cand), trafficDelta(after.stable, before.stable), c, false);
     if (verdict) return abort(verdict);
     deps.progress(`canary step ${w}% passed`);
@@ -316,7 +405,11 @@ async function canary(deps: RolloutDeps, from: RolloutSide, current: InstanceOut
 function withExtra(t: TrafficDirector | undefined, extra: InstanceOutput): TrafficDirector | undefined {
   if (!t) return undefined;
   return {
-    route: (service, backends) => t.route(service, [...backends.filter((b) => b.instance !== extra), { instance: extra, weight: backends[0]?.weight ?? 100 }]),
+    route: (service, backends) =>
+      t.route(service, [
+        ...backends.filter((b) => b.instance !== extra),
+        { instance: extra, weight: backends[0]?.weight ?? 100 },
+      ]),
     drain: (service, instance, timeout) => t.drain(service, instance, timeout),
     traffic: (service, instance) => t.traffic(service, instance),
     claim: (service) => t.claim(service),
@@ -325,7 +418,12 @@ function withExtra(t: TrafficDirector | undefined, extra: InstanceOutput): Traff
 }
 
 /** A reason to abort, or undefined. `early` checks the canary alone against the absolute budget. */
-export function analyse(cand: InstanceTraffic, stable: InstanceTraffic | undefined, c: ServiceSpec['deploy']['canary'], early: boolean): string | undefined {
+export function analyse(
+  cand: InstanceTraffic,
+  stable: InstanceTraffic | undefined,
+  c: ServiceSpec['deploy']['canary'],
+  early: boolean,
+): string | undefined {
   const rate = (t: InstanceTraffic) => (t.requests ? t.errors / t.requests : 0);
   if (early) {
     if (cand.requests >= Math.max(5, c.min_requests) && rate(cand) > c.max_error_rate && cand.errors >= 3) {
@@ -342,7 +440,8 @@ export function analyse(cand: InstanceTraffic, stable: InstanceTraffic | undefin
     const p95c = quantile(cand.latency, 0.95);
     const p95s = Math.max(1, quantile(stable.latency, 0.95));
     // A new process is cold (JIT, caches): differences below LATENCY_FLOOR_MS are noise, not a regression.
-    if (p95c > c.max_p95_ratio * p95s && p95c - p95s > LATENCY_FLOOR_MS) return `p95 latency ${p95c.toFixed(0)} ms vs ${p95s.toFixed(0)} ms on the stable set (limit ×${c.max_p95_ratio})`;
+    if (p95c > c.max_p95_ratio * p95s && p95c - p95s > LATENCY_FLOOR_MS)
+      return `p95 latency ${p95c.toFixed(0)} ms vs ${p95s.toFixed(0)} ms on the stable set (limit ×${c.max_p95_ratio})`;
   }
   return undefined;
 }

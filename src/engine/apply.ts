@@ -16,7 +16,15 @@ export type ApplyEvent =
   | { seq: number; type: 'change-start'; changeId: number; steps: number }
   | { seq: number; type: 'step-start'; address: string; action: string }
   | { seq: number; type: 'progress'; address: string; message: string }
-  | { seq: number; type: 'step-end'; address: string; action: string; status: 'applied' | 'failed' | 'skipped'; error?: string; ms: number }
+  | {
+      seq: number;
+      type: 'step-end';
+      address: string;
+      action: string;
+      status: 'applied' | 'failed' | 'skipped';
+      error?: string;
+      ms: number;
+    }
   | { seq: number; type: 'change-end'; result: ApplyResult };
 
 export interface ApplyResult {
@@ -50,7 +58,8 @@ export function recordedPorts(rows: { outputs: JsonObject }[]): number[] {
     if (!Array.isArray(inst)) continue;
     for (const i of inst as JsonObject[]) {
       const ports = i.ports;
-      if (ports && typeof ports === 'object' && !Array.isArray(ports)) for (const p of Object.values(ports)) if (typeof p === 'number') out.push(p);
+      if (ports && typeof ports === 'object' && !Array.isArray(ports))
+        for (const p of Object.values(ports)) if (typeof p === 'number') out.push(p);
     }
   }
   return out;
@@ -59,10 +68,15 @@ export function recordedPorts(rows: { outputs: JsonObject }[]): number[] {
 export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyResult> {
   const { store, kinds } = opts;
   let seq = 0;
-  const emit = (e: Record<string, unknown> & { type: ApplyEvent['type'] }) => opts.onEvent?.({ ...e, seq: ++seq } as ApplyEvent);
+  const emit = (e: Record<string, unknown> & { type: ApplyEvent['type'] }) =>
+    opts.onEvent?.({ ...e, seq: ++seq } as ApplyEvent);
 
   const recovered: JournalEntry[] = store.recoverInterrupted();
-  if (recovered.length) emit({ type: 'recovered', entries: recovered.map((j) => ({ address: j.address, action: j.action, changeId: j.changeId })) });
+  if (recovered.length)
+    emit({
+      type: 'recovered',
+      entries: recovered.map((j) => ({ address: j.address, action: j.action, changeId: j.changeId })),
+    });
 
   if (plan.steps.length === 0 && recovered.length === 0) {
     // Nothing to do and nothing to finish: no change record, so history shows only real changes.
@@ -86,12 +100,25 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
     progress: (address, message) => emit({ type: 'progress', address, message }),
   };
 
-  const changeId = store.beginChange({ kind: 'apply', author: opts.author, message: opts.message, planHash: plan.planHash, summary: { ...plan.summary } });
+  const changeId = store.beginChange({
+    kind: 'apply',
+    author: opts.author,
+    message: opts.message,
+    planHash: plan.planHash,
+    summary: { ...plan.summary },
+  });
   emit({ type: 'change-start', changeId, steps: plan.steps.length });
 
   const board = new StepBoard(plan.steps);
   const status: ReadonlyMap<Address, StepState> = board.status;
-  const result: ApplyResult = { changeId, outcome: 'running', applied: [], failed: [], skipped: [], serial: store.serial() };
+  const result: ApplyResult = {
+    changeId,
+    outcome: 'running',
+    applied: [],
+    failed: [],
+    skipped: [],
+    serial: store.serial(),
+  };
 
   const runStep = async (step: PlanStep): Promise<void> => {
     try {
@@ -112,19 +139,52 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
       switch (step.action) {
         case 'create': {
           const out = await kind.create(ctx, step.address, step.spec as JsonObject);
-          write = { kind: 'upsert', row: { address: step.address, kind: step.kind, spec: step.spec as JsonObject, outputs: out, dependsOn: step.dependsOn } };
+          write = {
+            kind: 'upsert',
+            row: {
+              address: step.address,
+              kind: step.kind,
+              spec: step.spec as JsonObject,
+              outputs: out,
+              dependsOn: step.dependsOn,
+            },
+          };
           break;
         }
         case 'update': {
-          const out = await kind.update(ctx, step.address, prior?.spec ?? {}, step.spec as JsonObject, prior?.outputs ?? {});
-          write = { kind: 'upsert', row: { address: step.address, kind: step.kind, spec: step.spec as JsonObject, outputs: out, dependsOn: step.dependsOn } };
+          const out = await kind.update(
+            ctx,
+            step.address,
+            prior?.spec ?? {},
+            step.spec as JsonObject,
+            prior?.outputs ?? {},
+          );
+          write = {
+            kind: 'upsert',
+            row: {
+              address: step.address,
+              kind: step.kind,
+              spec: step.spec as JsonObject,
+              outputs: out,
+              dependsOn: step.dependsOn,
+            },
+          };
           break;
         }
         case 'replace': {
           if (prior) await kinds[prior.kind].delete(ctx, step.address, prior.spec, prior.outputs);
           outputs.delete(step.address);
           const out = await kind.create(ctx, step.address, step.spec as JsonObject);
-          write = { kind: 'upsert', row: { address: step.address, kind: step.kind, spec: step.spec as JsonObject, outputs: out, dependsOn: step.dependsOn } };
+          write = {
+            kind: 'upsert',
+            row: {
+              address: step.address,
+              kind: step.kind,
+              spec: step.spec as JsonObject,
+              outputs: out,
+              dependsOn: step.dependsOn,
+            },
+          };
           break;
         }
         case 'delete':
@@ -133,17 +193,27 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
           break;
       }
       result.serial = store.finishStep(journalId, 'applied', write);
-      if (write.kind === 'upsert') outputs.set(step.address, write.row.outputs); else outputs.delete(step.address);
+      if (write.kind === 'upsert') outputs.set(step.address, write.row.outputs);
+      else outputs.delete(step.address);
       board.set(step.address, 'applied');
       result.applied.push(step.address);
-      emit({ type: 'step-end', address: step.address, action: step.action, status: 'applied', ms: Date.now() - started });
+      emit({
+        type: 'step-end',
+        address: step.address,
+        action: step.action,
+        status: 'applied',
+        ms: Date.now() - started,
+      });
     } catch (e) {
       const message = errorMessage(e);
       let failWrite: StepWrite = { kind: 'none' };
       if (e instanceof PartialFailure) {
         // Record what does exist; the spec stays the old one for updates, so the next plan retries.
         const spec = step.action === 'update' && prior ? prior.spec : (step.spec as JsonObject);
-        failWrite = { kind: 'upsert', row: { address: step.address, kind: step.kind, spec, outputs: e.outputs, dependsOn: step.dependsOn } };
+        failWrite = {
+          kind: 'upsert',
+          row: { address: step.address, kind: step.kind, spec, outputs: e.outputs, dependsOn: step.dependsOn },
+        };
         outputs.set(step.address, e.outputs);
       } else if (step.action === 'replace') {
         failWrite = { kind: 'delete', address: step.address };
@@ -151,7 +221,14 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
       result.serial = store.finishStep(journalId, 'failed', failWrite, message);
       board.set(step.address, 'failed');
       result.failed.push({ address: step.address, error: message });
-      emit({ type: 'step-end', address: step.address, action: step.action, status: 'failed', error: message, ms: Date.now() - started });
+      emit({
+        type: 'step-end',
+        address: step.address,
+        action: step.action,
+        status: 'failed',
+        error: message,
+        ms: Date.now() - started,
+      });
     }
   };
 
@@ -174,15 +251,26 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
             result.skipped.push({ address: step.address, because });
             const j = store.startStep(changeId, step.address, step.action);
             store.finishStep(j, 'skipped', { kind: 'none' }, because);
-            emit({ type: 'step-end', address: step.address, action: step.action, status: 'skipped', error: because, ms: 0 });
+            emit({
+              type: 'step-end',
+              address: step.address,
+              action: step.action,
+              status: 'skipped',
+              error: because,
+              ms: 0,
+            });
             progressed = true;
             continue;
           }
-          if (running >= parallelism || !step.after.every((a) => status.get(a) === 'applied' || !status.has(a))) continue;
+          if (running >= parallelism || !step.after.every((a) => status.get(a) === 'applied' || !status.has(a)))
+            continue;
           board.set(step.address, 'running');
           running++;
           progressed = true;
-          void runStep(step).finally(() => { running--; pump(); });
+          void runStep(step).finally(() => {
+            running--;
+            pump();
+          });
         }
       }
       if (running === 0 && board.unsettled === 0) resolve();
@@ -190,10 +278,19 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
     pump();
   });
 
-  result.outcome = plan.steps.length === 0 ? 'no-op'
-    : result.failed.length === 0 && result.skipped.length === 0 ? 'applied'
-      : result.applied.length === 0 ? 'failed' : 'partial';
-  store.finishChange(changeId, result.outcome, { applied: result.applied.length, failed: result.failed.length, skipped: result.skipped.length });
+  result.outcome =
+    plan.steps.length === 0
+      ? 'no-op'
+      : result.failed.length === 0 && result.skipped.length === 0
+        ? 'applied'
+        : result.applied.length === 0
+          ? 'failed'
+          : 'partial';
+  store.finishChange(changeId, result.outcome, {
+    applied: result.applied.length,
+    failed: result.failed.length,
+    skipped: result.skipped.length,
+  });
   result.serial = store.serial();
   emit({ type: 'change-end', result });
   return result;
@@ -226,7 +323,8 @@ class StepBoard {
       const inPlan = new Set(s.after.filter((a) => this.status.has(a)));
       for (const a of inPlan) {
         const list = this.dependents.get(a);
-        if (list) list.push(i); else this.dependents.set(a, [i]);
+        if (list) list.push(i);
+        else this.dependents.set(a, [i]);
       }
       if (inPlan.size === 0) this.ready.push(i);
       return inPlan.size;
@@ -240,7 +338,8 @@ class StepBoard {
     if (state === 'applied') {
       for (const i of this.dependents.get(address) ?? []) if (--(this.waiting[i] as number) === 0) this.ready.push(i);
     } else if (state === 'failed' || state === 'skipped') {
-      for (const i of this.dependents.get(address) ?? []) (i > this.scanAt ? this.blocked : this.blockedNextScan).push(i);
+      for (const i of this.dependents.get(address) ?? [])
+        (i > this.scanAt ? this.blocked : this.blockedNextScan).push(i);
     }
   }
 
@@ -248,7 +347,12 @@ class StepBoard {
   next(room: boolean): number | undefined {
     const b = this.blocked.peek();
     const r = room ? this.ready.peek() : undefined;
-    const i = b !== undefined && (r === undefined || b <= r) ? this.blocked.pop() : r !== undefined ? this.ready.pop() : undefined;
+    const i =
+      b !== undefined && (r === undefined || b <= r)
+        ? this.blocked.pop()
+        : r !== undefined
+          ? this.ready.pop()
+          : undefined;
     if (i !== undefined) this.scanAt = i;
     return i;
   }

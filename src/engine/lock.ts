@@ -8,21 +8,35 @@ export const LEASE_TTL_MS = 30_000;
 
 export function isHolderDead(h: LeaseHolder): boolean {
   if (h.host !== os.hostname()) return false; // cannot tell; the lease will expire
-  try { process.kill(h.pid, 0); return false; } catch (e) { return (e as NodeJS.ErrnoException).code === 'ESRCH'; }
+  try {
+    process.kill(h.pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 export class LeaseHeldError extends Error {
   constructor(readonly heldBy: LeaseHolder) {
-    super(`another ${heldBy.command} (pid ${heldBy.pid} on ${heldBy.host}) holds the state lock since ${heldBy.acquiredAt}; wait for it, or run \`groundwork unlock\` if it is gone`);
+    super(
+      `another ${heldBy.command} (pid ${heldBy.pid} on ${heldBy.host}) holds the state lock since ${heldBy.acquiredAt}; wait for it, or run \`groundwork unlock\` if it is gone`,
+    );
   }
 }
 
 /** Holds the lease while `fn` runs, renewing it; always releases. */
 export async function withLease<T>(store: Store, command: string, fn: () => Promise<T>): Promise<T> {
   const holder = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-  const r = store.acquireLease(APPLY_LEASE, { holder, pid: process.pid, host: os.hostname(), command }, LEASE_TTL_MS, isHolderDead);
+  const r = store.acquireLease(
+    APPLY_LEASE,
+    { holder, pid: process.pid, host: os.hostname(), command },
+    LEASE_TTL_MS,
+    isHolderDead,
+  );
   if (!r.acquired) throw new LeaseHeldError(r.heldBy);
-  const timer = setInterval(() => { store.renewLease(APPLY_LEASE, holder, LEASE_TTL_MS); }, LEASE_TTL_MS / 3);
+  const timer = setInterval(() => {
+    store.renewLease(APPLY_LEASE, holder, LEASE_TTL_MS);
+  }, LEASE_TTL_MS / 3);
   timer.unref();
   try {
     return await fn();

@@ -23,7 +23,13 @@ export const PlanSchema = Type.Object({
   stateSerial: Type.Integer({ minimum: 0 }),
   configHash: Type.String(),
   steps: Type.Array(PlanStepSchema),
-  summary: Type.Object({ create: Type.Integer(), update: Type.Integer(), replace: Type.Integer(), delete: Type.Integer(), unchanged: Type.Integer() }),
+  summary: Type.Object({
+    create: Type.Integer(),
+    update: Type.Integer(),
+    replace: Type.Integer(),
+    delete: Type.Integer(),
+    unchanged: Type.Integer(),
+  }),
   planHash: Type.String(),
 });
 
@@ -31,7 +37,9 @@ export const PlanSchema = Type.Object({
 export function planShapeProblem(value: unknown): string | undefined {
   if (Value.Check(PlanSchema, value)) {
     const steps = (value as { steps: { action: string; spec?: unknown; address: string; kind: string }[] }).steps;
-    const bad = steps.find((s) => (s.action !== 'delete' && s.spec === undefined) || !s.address.startsWith(`${s.kind}.`));
+    const bad = steps.find(
+      (s) => (s.action !== 'delete' && s.spec === undefined) || !s.address.startsWith(`${s.kind}.`),
+    );
     return bad ? `step ${bad.address} is inconsistent (kind, address or spec)` : undefined;
   }
   const e = [...Value.Errors(PlanSchema, value)][0];

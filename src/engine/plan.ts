@@ -50,26 +50,62 @@ export function makePlan(model: Model, rows: readonly ResourceRow[], serial: num
   for (const r of model.resources) {
     const old = recorded.get(r.address);
     if (!old) {
-      steps.push({ address: r.address, kind: r.kind, action: 'create', changes: fieldChanges({}, r.spec).filter((c) => c.after !== null), replaceBecause: [], after: [], spec: r.spec, dependsOn: r.dependsOn });
+      steps.push({
+        address: r.address,
+        kind: r.kind,
+        action: 'create',
+        changes: fieldChanges({}, r.spec).filter((c) => c.after !== null),
+        replaceBecause: [],
+        after: [],
+        spec: r.spec,
+        dependsOn: r.dependsOn,
+      });
       changing.add(r.address);
       continue;
     }
     const kind = kinds[r.kind];
-    const d = old.kind === r.kind ? kind.diff(old.spec, r.spec, old.outputs) : { changes: ['kind'], replaces: ['kind'], stables: [] };
+    const d =
+      old.kind === r.kind
+        ? kind.diff(old.spec, r.spec, old.outputs)
+        : { changes: ['kind'], replaces: ['kind'], stables: [] };
     const depsChanged = !sameAddresses(old.dependsOn, r.dependsOn);
-    if (d.changes.length === 0 && !depsChanged) { unchanged++; continue; }
+    if (d.changes.length === 0 && !depsChanged) {
+      unchanged++;
+      continue;
+    }
     const changes = fieldChanges(old.spec, r.spec);
     for (const extra of d.changes.filter((c) => !changes.some((fc) => fc.path === c))) {
-      changes.push({ path: extra, before: describeExtra(extra, old.outputs), after: extra === 'instances' ? `${(r.spec.replicas as number | undefined) ?? 1} running` : null });
+      changes.push({
+        path: extra,
+        before: describeExtra(extra, old.outputs),
+        after: extra === 'instances' ? `${(r.spec.replicas as number | undefined) ?? 1} running` : null,
+      });
     }
     if (depsChanged) changes.push({ path: 'depends_on (graph)', before: old.dependsOn, after: r.dependsOn });
-    steps.push({ address: r.address, kind: r.kind, action: d.replaces.length ? 'replace' : 'update', changes, replaceBecause: d.replaces, after: [], spec: r.spec, dependsOn: r.dependsOn });
+    steps.push({
+      address: r.address,
+      kind: r.kind,
+      action: d.replaces.length ? 'replace' : 'update',
+      changes,
+      replaceBecause: d.replaces,
+      after: [],
+      spec: r.spec,
+      dependsOn: r.dependsOn,
+    });
     changing.add(r.address);
   }
   // Deletions: dependents go first (reverse of the recorded graph).
   const deletions = rows.filter((r) => !desired.has(r.address)).sort((a, b) => a.address.localeCompare(b.address));
   for (const r of deletions) {
-    steps.push({ address: r.address, kind: r.kind, action: 'delete', changes: fieldChanges(r.spec, {}).filter((c) => c.before !== null), replaceBecause: [], after: [], dependsOn: r.dependsOn });
+    steps.push({
+      address: r.address,
+      kind: r.kind,
+      action: 'delete',
+      changes: fieldChanges(r.spec, {}).filter((c) => c.before !== null),
+      replaceBecause: [],
+      after: [],
+      dependsOn: r.dependsOn,
+    });
     changing.add(r.address);
   }
   const deleted = new Set(deletions.map((r) => r.address));
@@ -79,7 +115,10 @@ export function makePlan(model: Model, rows: readonly ResourceRow[], serial: num
     for (const o of rows) {
       for (const d of o.dependsOn) {
         let set = recordedDependents.get(d);
-        if (!set) { set = new Set(); recordedDependents.set(d, set); }
+        if (!set) {
+          set = new Set();
+          recordedDependents.set(d, set);
+        }
         set.add(o.address);
       }
     }
@@ -94,7 +133,14 @@ export function makePlan(model: Model, rows: readonly ResourceRow[], serial: num
   }
   const summary = { create: 0, update: 0, replace: 0, delete: 0, unchanged };
   for (const s of steps) summary[s.action]++;
-  const body = { formatVersion: PLAN_FORMAT_VERSION, stack: model.stack, stateSerial: serial, configHash: model.configHash, steps, summary };
+  const body = {
+    formatVersion: PLAN_FORMAT_VERSION,
+    stack: model.stack,
+    stateSerial: serial,
+    configHash: model.configHash,
+    steps,
+    summary,
+  };
   return { ...body, planHash: planHashOf(body) };
 }
 

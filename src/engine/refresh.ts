@@ -17,12 +17,26 @@ export interface DriftReport {
   drift: string[];
 }
 
-export interface RefreshResult { reports: DriftReport[]; changeId: number | null; serial: number }
+export interface RefreshResult {
+  reports: DriftReport[];
+  changeId: number | null;
+  serial: number;
+}
 
-export async function refresh(store: Store, kinds: KindRegistry, context: Omit<KindContext, 'outputsOf' | 'progress' | 'ports'>, opts: { author: string; record: boolean }): Promise<RefreshResult> {
+export async function refresh(
+  store: Store,
+  kinds: KindRegistry,
+  context: Omit<KindContext, 'outputsOf' | 'progress' | 'ports'>,
+  opts: { author: string; record: boolean },
+): Promise<RefreshResult> {
   const rows = store.listResources();
   const outputs = new Map<Address, JsonObject>(rows.map((r) => [r.address, r.outputs]));
-  const ctx: KindContext = { ...context, ports: new PortAllocator(recordedPorts(rows)), outputsOf: (a) => outputs.get(a), progress: () => undefined };
+  const ctx: KindContext = {
+    ...context,
+    ports: new PortAllocator(recordedPorts(rows)),
+    outputsOf: (a) => outputs.get(a),
+    progress: () => undefined,
+  };
   const reports: DriftReport[] = [];
   const writes: { address: Address; row?: { spec: JsonObject; outputs: JsonObject } }[] = [];
   for (const row of rows) {
@@ -33,24 +47,40 @@ export async function refresh(store: Store, kinds: KindRegistry, context: Omit<K
         writes.push({ address: row.address });
       } else if (r.drift.length) {
         reports.push({ address: row.address, status: 'changed', drift: r.drift });
-        if (canonicalJson(r.spec) !== canonicalJson(row.spec) || canonicalJson(r.outputs) !== canonicalJson(row.outputs)) {
+        if (
+          canonicalJson(r.spec) !== canonicalJson(row.spec) ||
+          canonicalJson(r.outputs) !== canonicalJson(row.outputs)
+        ) {
           writes.push({ address: row.address, row: { spec: r.spec, outputs: r.outputs } });
         }
       } else {
         reports.push({ address: row.address, status: 'in-sync', drift: [] });
-        if (canonicalJson(r.outputs) !== canonicalJson(row.outputs)) writes.push({ address: row.address, row: { spec: row.spec, outputs: r.outputs } });
+        if (canonicalJson(r.outputs) !== canonicalJson(row.outputs))
+          writes.push({ address: row.address, row: { spec: row.spec, outputs: r.outputs } });
       }
     } catch (e) {
       reports.push({ address: row.address, status: 'error', drift: [errorMessage(e)] });
     }
   }
   if (!opts.record || writes.length === 0) return { reports, changeId: null, serial: store.serial() };
-  const changeId = store.beginChange({ kind: 'refresh', author: opts.author, message: 'refresh', planHash: '', summary: {} });
+  const changeId = store.beginChange({
+    kind: 'refresh',
+    author: opts.author,
+    message: 'refresh',
+    planHash: '',
+    summary: {},
+  });
   for (const w of writes) {
     const row = rows.find((r) => r.address === w.address);
     if (!row) continue;
     const j = store.startStep(changeId, w.address, w.row ? 'observe' : 'forget');
-    store.finishStep(j, 'applied', w.row ? { kind: 'upsert', row: { address: row.address, kind: row.kind, dependsOn: row.dependsOn, ...w.row } } : { kind: 'delete', address: w.address });
+    store.finishStep(
+      j,
+      'applied',
+      w.row
+        ? { kind: 'upsert', row: { address: row.address, kind: row.kind, dependsOn: row.dependsOn, ...w.row } }
+        : { kind: 'delete', address: w.address },
+    );
   }
   const drifted = reports.filter((r) => r.status === 'changed' || r.status === 'gone').length;
   store.finishChange(changeId, 'applied', { drifted, recorded: writes.length });

@@ -9,7 +9,12 @@ export function stalePlanReason(plan: Plan, store: Store, configHash: string): s
   const serial = store.serial();
   if (plan.stateSerial !== serial) {
     const since = store.listChanges(20).filter((c) => (c.serialAfter ?? c.serialBefore) > plan.stateSerial);
-    const what = since.map((c) => `  change #${c.id} (${c.kind}) by ${c.author} at ${c.startedAt}: ${c.message || '(no message)'} [${c.outcome}]`).join('\n');
+    const what = since
+      .map(
+        (c) =>
+          `  change #${c.id} (${c.kind}) by ${c.author} at ${c.startedAt}: ${c.message || '(no message)'} [${c.outcome}]`,
+      )
+      .join('\n');
     return `the state moved from serial ${plan.stateSerial} to ${serial} since this plan was made:\n${what || '  (changes no longer listed)'}\nRun \`groundwork plan --out FILE\` again and review the new plan.`;
   }
   if (plan.configHash !== configHash) {

@@ -1,6 +1,10 @@
 import type { Json } from '../model/json.js';
 
-export interface FieldChange { path: string; before: Json | undefined; after: Json | undefined }
+export interface FieldChange {
+  path: string;
+  before: Json | undefined;
+  after: Json | undefined;
+}
 
 const isObj = (v: unknown): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isEmptyObj = (v: unknown): boolean => isObj(v) && Object.keys(v).length === 0;
@@ -29,8 +33,13 @@ function collectChanges(before: Json | undefined, after: Json | undefined, path:
 
 /** Maps recurse; so does a map that appears or disappears as a whole, to show it key by key. */
 function walksAsMap(before: Json | undefined, after: Json | undefined): boolean {
-  return (isObj(before) || before === undefined) && (isObj(after) || after === undefined) && (before !== undefined || after !== undefined)
-    && !(after === undefined && isEmptyObj(before)) && !(before === undefined && isEmptyObj(after));
+  return (
+    (isObj(before) || before === undefined) &&
+    (isObj(after) || after === undefined) &&
+    (before !== undefined || after !== undefined) &&
+    !(after === undefined && isEmptyObj(before)) &&
+    !(before === undefined && isEmptyObj(after))
+  );
 }
 
 /** The keys of both maps, each once, sorted. Most maps compared have the same keys in the same order. */
@@ -72,6 +81,8 @@ export function diffByFields(before: Record<string, Json>, after: Record<string,
   return {
     changes,
     replaces: changes.filter((c) => replaceOn.some((r) => c === r || c.startsWith(`${r}.`))),
-    stables: Object.keys(after).filter((k) => !top.has(k)).sort(),
+    stables: Object.keys(after)
+      .filter((k) => !top.has(k))
+      .sort(),
   };
 }

@@ -7,5 +7,10 @@ import { VolumeKind } from './volume/volume-kind.js';
 export type KindRegistry = Record<ResourceKindName, ResourceKind>;
 
 export function defaultKinds(): KindRegistry {
-  return { service: new ServiceKind(), volume: new VolumeKind(), route: new DataPlaneConfigKind('route'), listener: new DataPlaneConfigKind('listener') };
+  return {
+    service: new ServiceKind(),
+    volume: new VolumeKind(),
+    route: new DataPlaneConfigKind('route'),
+    listener: new DataPlaneConfigKind('listener'),
+  };
 }

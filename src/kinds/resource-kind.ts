@@ -64,7 +64,10 @@ export interface KindContext {
 }
 
 export class PartialFailure extends Error {
-  constructor(message: string, readonly outputs: JsonObject) {
+  constructor(
+    message: string,
+    readonly outputs: JsonObject,
+  ) {
     super(message);
   }
 }

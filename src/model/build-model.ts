@@ -29,26 +29,49 @@ export function variableEnvName(name: string): string {
   return `GROUNDWORK_VAR_${name.replace(/-/g, '_')}`;
 }
 
-export function buildModel(config: StackConfig, meta: { dir: string; configHash: string; file: string }, inputs: VariableInputs):
-  { model?: Model; diagnostics: Diagnostic[] } {
+export function buildModel(
+  config: StackConfig,
+  meta: { dir: string; configHash: string; file: string },
+  inputs: VariableInputs,
+): { model?: Model; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const vars: Record<string, string> = {};
   for (const [name, v] of Object.entries(config.variables ?? {})) {
-    const value = inputs.cli[name] ?? inputs.env[variableEnvName(name)] ?? (v.default === undefined ? undefined : String(v.default));
+    const value =
+      inputs.cli[name] ??
+      inputs.env[variableEnvName(name)] ??
+      (v.default === undefined ? undefined : String(v.default));
     if (value === undefined) {
-      diagnostics.push({ severity: 'error', code: 'missing-key', file: meta.file, line: 1, column: 1, path: `variables.${name}`,
-        message: `variable \`${name}\` has no value`, fix: `pass --var ${name}=VALUE, set ${variableEnvName(name)}, or give it a default` });
+      diagnostics.push({
+        severity: 'error',
+        code: 'missing-key',
+        file: meta.file,
+        line: 1,
+        column: 1,
+        path: `variables.${name}`,
+        message: `variable \`${name}\` has no value`,
+        fix: `pass --var ${name}=VALUE, set ${variableEnvName(name)}, or give it a default`,
+      });
     } else vars[name] = value;
   }
   for (const name of Object.keys(inputs.cli)) {
     if (!(name in (config.variables ?? {}))) {
-      diagnostics.push({ severity: 'error', code: 'unknown-key', file: '--var', line: 1, column: 1, path: name,
-        message: `--var ${name} sets a variable the stack does not declare`, fix: `declare it under variables, or remove --var ${name}` });
+      diagnostics.push({
+        severity: 'error',
+        code: 'unknown-key',
+        file: '--var',
+        line: 1,
+        column: 1,
+        path: name,
+        message: `--var ${name} sets a variable the stack does not declare`,
+        fix: `declare it under variables, or remove --var ${name}`,
+      });
     }
   }
   if (diagnostics.length) return { diagnostics };
   // Only variables are substituted here, and a variable reference contains `var`: most strings have none.
-  const sub = (s: string) => (s.includes('var') ? substitute(s, (r) => (r.kind === 'var' ? vars[r.name] : undefined), { unescape: false }) : s);
+  const sub = (s: string) =>
+    s.includes('var') ? substitute(s, (r) => (r.kind === 'var' ? vars[r.name] : undefined), { unescape: false }) : s;
   const deep = (v: unknown): Json => {
     if (typeof v === 'string') return sub(v);
     if (Array.isArray(v)) return v.map(deep);
@@ -65,29 +88,71 @@ export function buildModel(config: StackConfig, meta: { dir: string; configHash:
 
   const resources: DesiredResource[] = [];
   for (const [name, vol] of Object.entries(config.volumes ?? {})) {
-    resources.push({ address: address('volume', name), kind: 'volume', name, dependsOn: [],
-      spec: deep({ path: vol.path, owner: vol.owner ?? null, mode: normaliseMode(vol.mode ?? '0755') }) as JsonObject });
+    resources.push({
+      address: address('volume', name),
+      kind: 'volume',
+      name,
+      dependsOn: [],
+      spec: deep({ path: vol.path, owner: vol.owner ?? null, mode: normaliseMode(vol.mode ?? '0755') }) as JsonObject,
+    });
   }
   for (const [name, svc] of Object.entries(config.services ?? {})) {
-    resources.push({ address: address('service', name), kind: 'service', name, spec: deep(serviceSpec(svc)) as JsonObject, dependsOn: serviceDeps(svc) });
+    resources.push({
+      address: address('service', name),
+      kind: 'service',
+      name,
+      spec: deep(serviceSpec(svc)) as JsonObject,
+      dependsOn: serviceDeps(svc),
+    });
   }
   (config.routes ?? []).forEach((r, i) => {
-    resources.push({ address: address('route', String(i)), kind: 'route', name: String(i), dependsOn: [address('service', r.service)],
+    resources.push({
+      address: address('route', String(i)),
+      kind: 'route',
+      name: String(i),
+      dependsOn: [address('service', r.service)],
       spec: deep({
-        host: r.match.host ?? null, path: r.match.path ?? '/', service: r.service, port: r.port, listener: r.listener ?? null,
-        balance: r.balance ?? 'round-robin', max_body: r.max_body ?? '10MiB',
-        timeouts: { connect: r.timeouts?.connect ?? '2s', idle: r.timeouts?.idle ?? '60s', total: r.timeouts?.total ?? '5m' },
-      }) as JsonObject });
+        host: r.match.host ?? null,
+        path: r.match.path ?? '/',
+        service: r.service,
+        port: r.port,
+        listener: r.listener ?? null,
+        balance: r.balance ?? 'round-robin',
+        max_body: r.max_body ?? '10MiB',
+        timeouts: {
+          connect: r.timeouts?.connect ?? '2s',
+          idle: r.timeouts?.idle ?? '60s',
+          total: r.timeouts?.total ?? '5m',
+        },
+      }) as JsonObject,
+    });
   });
   for (const [name, l] of Object.entries(config.listeners ?? {})) {
     const protocol = l.protocol ?? 'http';
-    resources.push({ address: address('listener', name), kind: 'listener', name, dependsOn: l.service ? [address('service', l.service)] : [],
-      spec: deep({ port: l.port, address: l.address ?? '127.0.0.1', protocol, service: l.service ?? null, target_port: l.target_port ?? null }) as JsonObject });
+    resources.push({
+      address: address('listener', name),
+      kind: 'listener',
+      name,
+      dependsOn: l.service ? [address('service', l.service)] : [],
+      spec: deep({
+        port: l.port,
+        address: l.address ?? '127.0.0.1',
+        protocol,
+        service: l.service ?? null,
+        target_port: l.target_port ?? null,
+      }) as JsonObject,
+    });
   }
   const ordered = topologicalOrder(resources);
   return {
     diagnostics,
-    model: { stack: config.stack, dir: meta.dir, configHash: meta.configHash, resources: ordered, secrets: Object.keys(config.secrets ?? {}).sort() },
+    model: {
+      stack: config.stack,
+      dir: meta.dir,
+      configHash: meta.configHash,
+      resources: ordered,
+      secrets: Object.keys(config.secrets ?? {}).sort(),
+    },
   };
 }
 
@@ -97,12 +162,16 @@ function normaliseMode(mode: string): string {
 
 /** Defaults filled in, so that writing a default explicitly is not a change. */
 function serviceSpec(s: ServiceConfig): Record<string, unknown> {
-  const probe = (p: ServiceConfig['health']) => p && {
-    ...p,
-    interval: p.interval ?? '2s', timeout: p.timeout ?? '1s', start_period: p.start_period ?? '0s',
-    healthy: p.healthy ?? 1, unhealthy: p.unhealthy ?? 3,
-    ...(p.http ? { http: { ...p.http, status: p.http.status ?? '200-399' } } : {}),
-  };
+  const probe = (p: ServiceConfig['health']) =>
+    p && {
+      ...p,
+      interval: p.interval ?? '2s',
+      timeout: p.timeout ?? '1s',
+      start_period: p.start_period ?? '0s',
+      healthy: p.healthy ?? 1,
+      unhealthy: p.unhealthy ?? 3,
+      ...(p.http ? { http: { ...p.http, status: p.http.status ?? '200-399' } } : {}),
+    };
   return {
     runtime: s.runtime ?? 'process',
     command: s.command ?? null,
@@ -121,13 +190,22 @@ function serviceSpec(s: ServiceConfig): Record<string, unknown> {
     restart: s.restart ?? 'always',
     stop_grace: s.stop_grace ?? '10s',
     deploy: {
-      strategy: s.deploy?.strategy ?? 'rolling', max_surge: s.deploy?.max_surge ?? 1, max_unavailable: s.deploy?.max_unavailable ?? 0,
-      auto_rollback: s.deploy?.auto_rollback ?? true, progress_deadline: s.deploy?.progress_deadline ?? '60s',
-      keep_releases: s.deploy?.keep_releases ?? 10, drain_timeout: s.deploy?.drain_timeout ?? '30s', monitor: s.deploy?.monitor ?? '2s',
+      strategy: s.deploy?.strategy ?? 'rolling',
+      max_surge: s.deploy?.max_surge ?? 1,
+      max_unavailable: s.deploy?.max_unavailable ?? 0,
+      auto_rollback: s.deploy?.auto_rollback ?? true,
+      progress_deadline: s.deploy?.progress_deadline ?? '60s',
+      keep_releases: s.deploy?.keep_releases ?? 10,
+      drain_timeout: s.deploy?.drain_timeout ?? '30s',
+      monitor: s.deploy?.monitor ?? '2s',
       blue_green: { keep_old_for: s.deploy?.blue_green?.keep_old_for ?? '5m' },
       canary: {
-        steps: s.deploy?.canary?.steps?.map((st) => ({ weight: st.weight, pause: st.pause ?? '30s' })) ?? [{ weight: 10, pause: '30s' }, { weight: 50, pause: '30s' }],
-        max_error_rate: s.deploy?.canary?.max_error_rate ?? 0.05, max_p95_ratio: s.deploy?.canary?.max_p95_ratio ?? 2,
+        steps: s.deploy?.canary?.steps?.map((st) => ({ weight: st.weight, pause: st.pause ?? '30s' })) ?? [
+          { weight: 10, pause: '30s' },
+          { weight: 50, pause: '30s' },
+        ],
+        max_error_rate: s.deploy?.canary?.max_error_rate ?? 0.05,
+        max_p95_ratio: s.deploy?.canary?.max_p95_ratio ?? 2,
         min_requests: s.deploy?.canary?.min_requests ?? 20,
       },
     },

@@ -41,7 +41,9 @@ export function topologicalOrder<T extends { address: Address; dependsOn: Addres
 export class MinHeap<S extends string | number> {
   private readonly a: S[] = [];
 
-  peek(): S | undefined { return this.a[0]; }
+  peek(): S | undefined {
+    return this.a[0];
+  }
 
   push(x: S): void {
     const a = this.a;

@@ -45,10 +45,16 @@ export interface HttpRoute {
 export type Listener =
   | { name: string; protocol: 'http'; host: string; port: number }
   | {
-    name: string; protocol: 'tcp'; host: string; port: number; pool: string; connectTimeout: Duration; idleTimeout: Duration;
-    /** Default round-robin; least-connections counts open connections. */
-    balance?: Balance;
-  };
+      name: string;
+      protocol: 'tcp';
+      host: string;
+      port: number;
+      pool: string;
+      connectTimeout: Duration;
+      idleTimeout: Duration;
+      /** Default round-robin; least-connections counts open connections. */
+      balance?: Balance;
+    };
 
 export interface LatencyHistogram {
   /** Upper bounds in milliseconds; the last bucket is +Inf. */

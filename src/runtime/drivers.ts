@@ -19,7 +19,11 @@ export function makeDrivers(stateDir: string, env: Record<string, string | undef
   const client = new DockerClient({ socketPath: dockerSocketFromEnv(env) });
   return {
     process,
-    drivers: { process, docker: new DockerDriver({ client, owner: stateDir }), swarm: new SwarmDriver({ client, owner: stateDir }) },
+    drivers: {
+      process,
+      docker: new DockerDriver({ client, owner: stateDir }),
+      swarm: new SwarmDriver({ client, owner: stateDir }),
+    },
     cluster: new SwarmCluster({ client, owner: stateDir }),
   };
 }

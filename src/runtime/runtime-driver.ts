@@ -91,7 +91,10 @@ export interface RuntimeDriver {
 
 /** `start` failed because the instance ended at once; carries how it ended. */
 export class InstanceExitedError extends Error {
-  constructor(message: string, readonly exitCode: number | null) {
+  constructor(
+    message: string,
+    readonly exitCode: number | null,
+  ) {
     super(message);
   }
 }

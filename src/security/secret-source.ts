@@ -20,7 +20,10 @@ export function secretEnvName(name: string): string {
 }
 
 export class EnvFileSecretSource implements SecretSource {
-  constructor(private readonly env: Record<string, string | undefined>, private readonly dir: string) {}
+  constructor(
+    private readonly env: Record<string, string | undefined>,
+    private readonly dir: string,
+  ) {}
 
   tryGet(name: string): string | undefined {
     const fromEnv = this.env[secretEnvName(name)];

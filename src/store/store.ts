@@ -74,7 +74,16 @@ export interface InstanceEvent {
   reason: string;
 }
 
-export const RELEASE_STATUSES = ['building', 'build-failed', 'deploying', 'active', 'superseded', 'failed', 'rolled-back', 'pruned'] as const;
+export const RELEASE_STATUSES = [
+  'building',
+  'build-failed',
+  'deploying',
+  'active',
+  'superseded',
+  'failed',
+  'rolled-back',
+  'pruned',
+] as const;
 export type ReleaseStatus = (typeof RELEASE_STATUSES)[number];
 
 /** An immutable release of a service: code directory plus a snapshot of its resolved config. */
@@ -119,7 +128,12 @@ export interface Store {
   /** Steps and changes left `started`/`running` by a process that died; marks them interrupted and returns them. */
   recoverInterrupted(): JournalEntry[];
 
-  acquireLease(name: string, holder: Omit<LeaseHolder, 'acquiredAt' | 'expiresAt'>, ttlMs: number, isDead: (h: LeaseHolder) => boolean): LeaseResult;
+  acquireLease(
+    name: string,
+    holder: Omit<LeaseHolder, 'acquiredAt' | 'expiresAt'>,
+    ttlMs: number,
+    isDead: (h: LeaseHolder) => boolean,
+  ): LeaseResult;
   renewLease(name: string, holder: string, ttlMs: number): boolean;
   releaseLease(name: string, holder: string): void;
   tryGetLease(name: string): LeaseHolder | undefined;
@@ -133,7 +147,11 @@ export interface Store {
 
   nextReleaseSeq(service: string): number;
   saveRelease(r: ReleaseRecord): void;
-  updateRelease(service: string, seq: number, patch: Partial<Pick<ReleaseRecord, 'status' | 'detail' | 'finishedAt' | 'buildLog' | 'hash' | 'spec'>>): void;
+  updateRelease(
+    service: string,
+    seq: number,
+    patch: Partial<Pick<ReleaseRecord, 'status' | 'detail' | 'finishedAt' | 'buildLog' | 'hash' | 'spec'>>,
+  ): void;
   listReleases(service: string, limit?: number): ReleaseRecord[];
   tryGetRelease(service: string, seq: number): ReleaseRecord | undefined;
 

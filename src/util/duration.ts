@@ -5,9 +5,15 @@ export class Duration {
   static readonly pattern = '^(\\d+(\\.\\d+)?(ms|s|m|h|d))+$';
   private static readonly units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-  static milliseconds(n: number): Duration { return new Duration(n); }
-  static seconds(n: number): Duration { return new Duration(n * 1000); }
-  static minutes(n: number): Duration { return new Duration(n * 60_000); }
+  static milliseconds(n: number): Duration {
+    return new Duration(n);
+  }
+  static seconds(n: number): Duration {
+    return new Duration(n * 1000);
+  }
+  static minutes(n: number): Duration {
+    return new Duration(n * 60_000);
+  }
 
   /** Returns undefined when the text is not a duration. */
   static tryParse(text: string): Duration | undefined {
@@ -25,11 +31,21 @@ export class Duration {
     return d;
   }
 
-  toMilliseconds(): number { return this.ms; }
-  toSeconds(): number { return this.ms / 1000; }
-  plus(other: Duration): Duration { return new Duration(this.ms + other.ms); }
-  times(f: number): Duration { return new Duration(this.ms * f); }
-  min(other: Duration): Duration { return this.ms <= other.ms ? this : other; }
+  toMilliseconds(): number {
+    return this.ms;
+  }
+  toSeconds(): number {
+    return this.ms / 1000;
+  }
+  plus(other: Duration): Duration {
+    return new Duration(this.ms + other.ms);
+  }
+  times(f: number): Duration {
+    return new Duration(this.ms * f);
+  }
+  min(other: Duration): Duration {
+    return this.ms <= other.ms ? this : other;
+  }
 
   toString(): string {
     if (this.ms === 0) return '0s';

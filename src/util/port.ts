@@ -12,6 +12,10 @@ export class Port {
     return p;
   }
 
-  toNumber(): number { return this.n; }
-  toString(): string { return String(this.n); }
+  toNumber(): number {
+    return this.n;
+  }
+  toString(): string {
+    return String(this.n);
+  }
 }

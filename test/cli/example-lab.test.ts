@@ -45,7 +45,8 @@ describe('examples/homelab through the CLI', () => {
 
     const plan = await cli(['plan']);
     expect(plan.stdout).toContain('Plan: 6 to create, 0 to update, 0 to replace, 0 to delete, 0 unchanged.');
-    for (const a of ['volume.notes-data', 'service.api', 'service.web', 'route.0', 'route.1']) expect(plan.stdout).toMatch(new RegExp(`\\+ ${a.replace('.', '\\.')}\\b`));
+    for (const a of ['volume.notes-data', 'service.api', 'service.web', 'route.0', 'route.1'])
+      expect(plan.stdout).toMatch(new RegExp(`\\+ ${a.replace('.', '\\.')}\\b`));
     const planJson = jsonOf<Plan>(await cli(['plan', '--json']));
     expect(planJson.summary).toEqual({ create: 6, update: 0, replace: 0, delete: 0, unchanged: 0 });
 
@@ -78,7 +79,9 @@ describe('examples/homelab through the CLI', () => {
     const edited = jsonOf<Plan>(await cli(['plan', '--json']));
     expect(edited.steps).toHaveLength(1);
     expect(edited.steps[0]).toMatchObject({ address: 'service.web', action: 'update' });
-    expect(edited.steps[0]?.changes).toEqual([{ path: 'env.TITLE', before: 'My home lab', after: 'Lab after the edit' }]);
+    expect(edited.steps[0]?.changes).toEqual([
+      { path: 'env.TITLE', before: 'My home lab', after: 'Lab after the edit' },
+    ]);
 
     const oldWeb = instancesOf(dir, 'web');
     const oldApi = instancesOf(dir, 'api');
@@ -101,7 +104,10 @@ describe('examples/homelab through the CLI', () => {
     expect(lines[1]).toMatch(/^2\s.*apply\s+applied\s.*new title/);
     expect(lines[2]).toMatch(/^1\s.*apply\s+applied\s.*first/);
     const changes = readState(dir).changes;
-    expect(changes.map((c) => [c.id, c.outcome])).toEqual([[2, 'applied'], [1, 'applied']]);
+    expect(changes.map((c) => [c.id, c.outcome])).toEqual([
+      [2, 'applied'],
+      [1, 'applied'],
+    ]);
 
     const show = await cli(['show', '1']);
     expect(show.stdout).toContain('change #1 (apply)');

@@ -124,11 +124,16 @@ describe('groundwork.config.ts', () => {
     }
     const j = await runCli(['validate', '--json'], { cwd: tsDir });
     expect(j.code).toBe(1);
-    expect(jsonOf<{ valid: boolean; diagnostics: { message: string }[] }>(j).diagnostics[0]?.message).toMatch(/TypeScript syntax error/);
+    expect(jsonOf<{ valid: boolean; diagnostics: { message: string }[] }>(j).diagnostics[0]?.message).toMatch(
+      /TypeScript syntax error/,
+    );
   });
 
   it('a TS file that throws or has no default export is a clear diagnostic (exit 1)', async () => {
-    writeFileSync(path.join(tsDir, 'groundwork.config.ts'), "throw new Error('boom from config');\nexport default {};\n");
+    writeFileSync(
+      path.join(tsDir, 'groundwork.config.ts'),
+      "throw new Error('boom from config');\nexport default {};\n",
+    );
     const thrown = await runCli(['validate'], { cwd: tsDir });
     expect(thrown.code).toBe(1);
     expect(thrown.stderr).toContain('boom from config');

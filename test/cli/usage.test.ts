@@ -37,7 +37,12 @@ describe('CLI usage', () => {
     removeTempDir(dir);
   });
 
-  it.each([['aply', 'apply'], ['plam', 'plan'], ['valdate', 'validate'], ['histroy', 'history']])('unknown command %s suggests %s (exit 2)', async (typo, meant) => {
+  it.each([
+    ['aply', 'apply'],
+    ['plam', 'plan'],
+    ['valdate', 'validate'],
+    ['histroy', 'history'],
+  ])('unknown command %s suggests %s (exit 2)', async (typo, meant) => {
     const r = await cli([typo]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`unknown command \`${typo}\``);
@@ -115,7 +120,10 @@ describe('CLI usage', () => {
   });
 
   it('validate --json on a bad file gives JSON diagnostics and exit 1', async () => {
-    writeFileSync(path.join(dir, 'groundwork.yaml'), 'stack: bad\nservices:\n  web:\n    command: x\n    replica: 2\n  db: {}\n');
+    writeFileSync(
+      path.join(dir, 'groundwork.yaml'),
+      'stack: bad\nservices:\n  web:\n    command: x\n    replica: 2\n  db: {}\n',
+    );
     const r = await cli(['validate', '--json']);
     expect(r.code).toBe(1);
     const out = jsonOf<{ valid: boolean; diagnostics: Diagnostic[] }>(r);
@@ -166,7 +174,10 @@ describe('CLI usage', () => {
 
     // A state directory that is not a database.
     mkdirSync(path.join(dir, 'broken'));
-    writeFileSync(path.join(dir, 'broken', 'state.db'), 'this is not sqlite, just text that is long enough to look like a header '.repeat(20));
+    writeFileSync(
+      path.join(dir, 'broken', 'state.db'),
+      'this is not sqlite, just text that is long enough to look like a header '.repeat(20),
+    );
     const broken = await cli(['history', '--state-dir', 'broken']);
     expect(broken.code).toBe(1);
     expect(broken.stderr).toContain('cannot open the state store');

@@ -8,7 +8,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIAGNOSTIC_CODES, formatDiagnostic, type Diagnostic, type DiagnosticCode } from '../../src/config/diagnostic.js';
+import {
+  DIAGNOSTIC_CODES,
+  formatDiagnostic,
+  type Diagnostic,
+  type DiagnosticCode,
+} from '../../src/config/diagnostic.js';
 import { loadStack, MAX_STACK_FILE_BYTES, parseStackText, type LoadedStack } from '../../src/config/load.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/bad-stacks');
@@ -36,11 +41,21 @@ function readManifest(): Record<string, ManifestEntry> {
   if (typeof files !== 'object' || files === null) throw new Error('expected.json: no `files` map');
   for (const [name, entry] of Object.entries(files)) {
     const e = entry as Partial<ManifestEntry>;
-    if (typeof e.problem !== 'string' || typeof e.count !== 'number' || !Array.isArray(e.expect) || e.expect.length === 0) {
+    if (
+      typeof e.problem !== 'string' ||
+      typeof e.count !== 'number' ||
+      !Array.isArray(e.expect) ||
+      e.expect.length === 0
+    ) {
       throw new Error(`expected.json: entry ${name} needs problem, count and a non-empty expect list`);
     }
     for (const x of e.expect) {
-      if (!isCode(x.code) || typeof x.line !== 'number' || typeof x.fix !== 'string' || (x.column !== undefined && typeof x.column !== 'number')) {
+      if (
+        !isCode(x.code) ||
+        typeof x.line !== 'number' ||
+        typeof x.fix !== 'string' ||
+        (x.column !== undefined && typeof x.column !== 'number')
+      ) {
         throw new Error(`expected.json: entry ${name} has a malformed expectation ${JSON.stringify(x)}`);
       }
     }
@@ -49,7 +64,9 @@ function readManifest(): Record<string, ManifestEntry> {
 }
 
 const manifest = readManifest();
-const fixtureFiles = readdirSync(FIXTURES).filter((f) => f.endsWith('.yaml')).sort();
+const fixtureFiles = readdirSync(FIXTURES)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 /** The checks every diagnostic must pass, whatever the input. */
 function expectWellFormed(r: LoadedStack): void {
@@ -86,9 +103,17 @@ describe('bad stack fixtures', () => {
     expectWellFormed(r);
     const listing = describeDiagnostics(r.diagnostics);
     for (const x of entry.expect) {
-      const hit = r.diagnostics.find((d) => d.code === x.code && d.line === x.line && (x.column === undefined || d.column === x.column)
-        && (d.fix ?? '').includes(x.fix));
-      expect(hit, `${entry.problem}: expected ${x.code} at ${x.line}:${x.column ?? '*'} with a fix containing ${JSON.stringify(x.fix)}; got\n${listing}`).toBeDefined();
+      const hit = r.diagnostics.find(
+        (d) =>
+          d.code === x.code &&
+          d.line === x.line &&
+          (x.column === undefined || d.column === x.column) &&
+          (d.fix ?? '').includes(x.fix),
+      );
+      expect(
+        hit,
+        `${entry.problem}: expected ${x.code} at ${x.line}:${x.column ?? '*'} with a fix containing ${JSON.stringify(x.fix)}; got\n${listing}`,
+      ).toBeDefined();
     }
     expect(r.diagnostics.length, `${entry.problem}: got\n${listing}`).toBe(entry.count);
     expect(r.diagnostics.every((d) => d.file === path.join(FIXTURES, name))).toBe(true);
@@ -98,22 +123,25 @@ describe('bad stack fixtures', () => {
 describe('several independent problems', () => {
   it('reports all of them in one run, in file order', () => {
     const text = [
-      'stack: shop',            // 1
-      'services:',              // 2
-      '  web:',                 // 3
+      'stack: shop', // 1
+      'services:', // 2
+      '  web:', // 3
       '    command: node server.js', // 4
-      '    replica: 2',         // 5  unknown key
-      '    restart: allways',   // 6  bad enum
-      '    stop_grace: 10',     // 7  duration without a unit
-      '    depends_on: [dbb]',  // 8  dangling reference
-      '  db:',                  // 9
-      '    command: postgres',  // 10
+      '    replica: 2', // 5  unknown key
+      '    restart: allways', // 6  bad enum
+      '    stop_grace: 10', // 7  duration without a unit
+      '    depends_on: [dbb]', // 8  dangling reference
+      '  db:', // 9
+      '    command: postgres', // 10
       '',
     ].join('\n');
     const r = parseStackText(text, 'several.yaml');
     expectWellFormed(r);
     expect(r.diagnostics.map((d) => [d.line, d.code])).toEqual([
-      [5, 'unknown-key'], [6, 'invalid-value'], [7, 'wrong-type'], [8, 'dangling-reference'],
+      [5, 'unknown-key'],
+      [6, 'invalid-value'],
+      [7, 'wrong-type'],
+      [8, 'dangling-reference'],
     ]);
   });
 
@@ -139,8 +167,12 @@ describe('several independent problems', () => {
 
 describe('generated inputs', () => {
   let dir = '';
-  beforeAll(() => { dir = mkdtempSync(path.join(tmpdir(), 'gw-bad-stacks-')); });
-  afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'gw-bad-stacks-'));
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   const write = (name: string, data: Buffer | string): string => {
     const p = path.join(dir, name);
@@ -151,7 +183,10 @@ describe('generated inputs', () => {
   it('refuses binary garbage as not-text', async () => {
     let s = 0x2545f491;
     const bytes = Buffer.alloc(4096);
-    for (let i = 0; i < bytes.length; i++) { s = (Math.imul(s, 1103515245) + 12345) >>> 0; bytes[i] = s >>> 24; }
+    for (let i = 0; i < bytes.length; i++) {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      bytes[i] = s >>> 24;
+    }
     bytes[100] = 0;
     const r = await loadStack(write('garbage.yaml', bytes));
     expectWellFormed(r);
@@ -166,13 +201,17 @@ describe('generated inputs', () => {
   });
 
   it('refuses a UTF-16 file as not-text', async () => {
-    const r = await loadStack(write('utf16.yaml', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('stack: shop\n', 'utf16le')])));
+    const r = await loadStack(
+      write('utf16.yaml', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('stack: shop\n', 'utf16le')])),
+    );
     expectWellFormed(r);
     expect(r.diagnostics[0]?.code).toBe('not-text');
   });
 
   it('accepts a UTF-8 byte order mark', async () => {
-    const r = await loadStack(write('bom.yaml', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('stack: shop\n')])));
+    const r = await loadStack(
+      write('bom.yaml', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('stack: shop\n')])),
+    );
     expect(r.diagnostics).toEqual([]);
     expect(r.config?.stack).toBe('shop');
   });

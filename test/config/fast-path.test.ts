@@ -23,7 +23,11 @@ const DIR = '/lab';
 const GENERATED = generateStack({ services: 30, volumes: 20, routes: 20, tierSize: 10, seed: 7 }).yaml;
 
 /** Both paths' results, and whether the fast path gave the answer or declined. */
-function bothPaths(input: string | Buffer): { auto: LoadedStack; precise: LoadedStack; fast: LoadedStack | { declined: string } } {
+function bothPaths(input: string | Buffer): {
+  auto: LoadedStack;
+  precise: LoadedStack;
+  fast: LoadedStack | { declined: string };
+} {
   const auto = parseStackText(input, FILE, DIR);
   const precise = parseStackText(input, FILE, DIR, { precise: true });
   const fast = loadFast(typeof input === 'string' ? input : input.toString('utf8'), FILE, DIR);
@@ -33,8 +37,10 @@ function bothPaths(input: string | Buffer): { auto: LoadedStack; precise: Loaded
 /** Empty when the two results are identical (key order of the config included), else what differs. */
 function differences(a: LoadedStack, b: LoadedStack): string[] {
   const out: string[] = [];
-  if (JSON.stringify(a.diagnostics) !== JSON.stringify(b.diagnostics)) out.push(`diagnostics:\n  ${JSON.stringify(a.diagnostics)}\n  ${JSON.stringify(b.diagnostics)}`);
-  if (JSON.stringify(a.config) !== JSON.stringify(b.config)) out.push(`config:\n  ${JSON.stringify(a.config)}\n  ${JSON.stringify(b.config)}`);
+  if (JSON.stringify(a.diagnostics) !== JSON.stringify(b.diagnostics))
+    out.push(`diagnostics:\n  ${JSON.stringify(a.diagnostics)}\n  ${JSON.stringify(b.diagnostics)}`);
+  if (JSON.stringify(a.config) !== JSON.stringify(b.config))
+    out.push(`config:\n  ${JSON.stringify(a.config)}\n  ${JSON.stringify(b.config)}`);
   if (a.configHash !== b.configHash) out.push(`configHash ${a.configHash} != ${b.configHash}`);
   if (a.file !== b.file || a.dir !== b.dir) out.push('file or dir');
   return out;
@@ -55,7 +61,9 @@ function expectSame(input: string | Buffer): ReturnType<typeof bothPaths> {
 const taken = (r: ReturnType<typeof bothPaths>): boolean => !('declined' in r.fast);
 
 describe('fast and precise paths agree', () => {
-  const fixtures = readdirSync(FIXTURES).filter((f) => f.endsWith('.yaml')).sort();
+  const fixtures = readdirSync(FIXTURES)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
 
   it.each(fixtures)('bad-stack fixture %s', (name) => {
     const r = expectSame(readFileSync(path.join(FIXTURES, name)));
@@ -77,7 +85,9 @@ describe('fast and precise paths agree', () => {
   });
 
   const EXAMPLES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../examples');
-  const examples = readdirSync(EXAMPLES, { recursive: true, encoding: 'utf8' }).filter((f) => /(^|\/)groundwork[^/]*\.ya?ml$/.test(f)).sort();
+  const examples = readdirSync(EXAMPLES, { recursive: true, encoding: 'utf8' })
+    .filter((f) => /(^|\/)groundwork[^/]*\.ya?ml$/.test(f))
+    .sort();
 
   it.each(examples)('example stack %s', (name) => {
     expectSame(readFileSync(path.join(EXAMPLES, name)));
@@ -100,19 +110,64 @@ const withEnv = (value: string, key = 'X'): string =>
 describe('YAML forms the two parsers could read differently', () => {
   // [form, the value the precise path reads (undefined: not valid in env), fast path expected to answer]
   const scalars: [string, unknown, boolean][] = [
-    ['0750', 750, true], ['"0750"', '0750', true], ['0o17', 15, true], ['0x1F', 31, true], ['0b101', '0b101', true],
-    ['1_000', '1_000', true], ['+12', 12, true], ['-0', -0, true], ['1e3', 1000, true], ['1.5e-3', 0.0015, true], ['.5', 0.5, true],
-    ['1.', 1, true], ['.inf', Infinity, true], ['-.Inf', -Infinity, true], ['.nan', NaN, true], ['99999999999999999999', 1e20, true],
-    ['yes', 'yes', true], ['no', 'no', true], ['on', 'on', true], ['Off', 'Off', true], ['y', 'y', true],
-    ['true', true, true], ['True', true, true], ['TRUE', true, true], ['tRUE', 'tRUE', true], ['false', false, true],
-    ['~', undefined, false], ['null', undefined, false], ['Null', undefined, false], ['', undefined, false], ['"~"', '~', true],
-    ['2001-12-14', '2001-12-14', true], ['2001-12-14t21:59:43.10-05:00', '2001-12-14t21:59:43.10-05:00', true], ['12:30:45', '12:30:45', true],
-    ['1:20', '1:20', true], ['"\\u00e9\\t\\x41\\N"', 'é\tA\u0085', true], ["'it''s'", "it's", true], ['"a\\"b"', 'a"b', true],
-    ['a #comment', 'a', true], ['a#b', 'a#b', true], ['"a" #c', 'a', true], ['é ünï 🚀', 'é ünï 🚀', true],
-    ['!!binary aGVsbG8=', undefined, false], ['!!str 12', '12', false], ['!!int "12"', 12, false], ['! 12', '12', false],
-    ['&a x', 'x', false], ['*a', undefined, false], ['[1, 2]', undefined, false], ['{a: 1}', undefined, false],
-    ['<<', '<<', true], ['@x', undefined, false], ['`x', undefined, false], ['%x', undefined, false], ['x: y', undefined, false],
-    ['"\\q"', undefined, false], ['"a"#c', undefined, false], ['[a]c', undefined, false],
+    ['0750', 750, true],
+    ['"0750"', '0750', true],
+    ['0o17', 15, true],
+    ['0x1F', 31, true],
+    ['0b101', '0b101', true],
+    ['1_000', '1_000', true],
+    ['+12', 12, true],
+    ['-0', -0, true],
+    ['1e3', 1000, true],
+    ['1.5e-3', 0.0015, true],
+    ['.5', 0.5, true],
+    ['1.', 1, true],
+    ['.inf', Infinity, true],
+    ['-.Inf', -Infinity, true],
+    ['.nan', NaN, true],
+    ['99999999999999999999', 1e20, true],
+    ['yes', 'yes', true],
+    ['no', 'no', true],
+    ['on', 'on', true],
+    ['Off', 'Off', true],
+    ['y', 'y', true],
+    ['true', true, true],
+    ['True', true, true],
+    ['TRUE', true, true],
+    ['tRUE', 'tRUE', true],
+    ['false', false, true],
+    ['~', undefined, false],
+    ['null', undefined, false],
+    ['Null', undefined, false],
+    ['', undefined, false],
+    ['"~"', '~', true],
+    ['2001-12-14', '2001-12-14', true],
+    ['2001-12-14t21:59:43.10-05:00', '2001-12-14t21:59:43.10-05:00', true],
+    ['12:30:45', '12:30:45', true],
+    ['1:20', '1:20', true],
+    ['"\\u00e9\\t\\x41\\N"', 'é\tA\u0085', true],
+    ["'it''s'", "it's", true],
+    ['"a\\"b"', 'a"b', true],
+    ['a #comment', 'a', true],
+    ['a#b', 'a#b', true],
+    ['"a" #c', 'a', true],
+    ['é ünï 🚀', 'é ünï 🚀', true],
+    ['!!binary aGVsbG8=', undefined, false],
+    ['!!str 12', '12', false],
+    ['!!int "12"', 12, false],
+    ['! 12', '12', false],
+    ['&a x', 'x', false],
+    ['*a', undefined, false],
+    ['[1, 2]', undefined, false],
+    ['{a: 1}', undefined, false],
+    ['<<', '<<', true],
+    ['@x', undefined, false],
+    ['`x', undefined, false],
+    ['%x', undefined, false],
+    ['x: y', undefined, false],
+    ['"\\q"', undefined, false],
+    ['"a"#c', undefined, false],
+    ['[a]c', undefined, false],
   ];
 
   it.each(scalars)('env value %j', (form, expected, fast) => {
@@ -150,8 +205,20 @@ describe('YAML forms the two parsers could read differently', () => {
   });
 
   const keys: [string, boolean][] = [
-    ['true', false], ['"true"', false], ['null', false], ['~', false], ['1', false], ['"1"', false], ['__proto__', true],
-    ['constructor', true], ['"X Y"', false], ["'Q'", true], ['[A]', false], ['? A', false], ['<<', false], ['toString', true],
+    ['true', false],
+    ['"true"', false],
+    ['null', false],
+    ['~', false],
+    ['1', false],
+    ['"1"', false],
+    ['__proto__', true],
+    ['constructor', true],
+    ['"X Y"', false],
+    ["'Q'", true],
+    ['[A]', false],
+    ['? A', false],
+    ['<<', false],
+    ['toString', true],
   ];
 
   it.each(keys)('env key %s', (key, fast) => {
@@ -162,7 +229,10 @@ describe('YAML forms the two parsers could read differently', () => {
   it.each([
     ['duplicate keys', 'stack: s\nstack: t\n'],
     ['duplicate keys, one quoted', 'stack: s\nservices:\n  web:\n    command: run\n    env: { "A": 1, A: 2 }\n'],
-    ['duplicate keys, number and text', 'stack: s\nservices:\n  web:\n    command: run\n    env: { X: 1 }\n    ports: { 1: auto, "1": auto }\n'],
+    [
+      'duplicate keys, number and text',
+      'stack: s\nservices:\n  web:\n    command: run\n    env: { X: 1 }\n    ports: { 1: auto, "1": auto }\n',
+    ],
     ['two documents', 'stack: s\n---\nstack: t\n'],
     ['a document start', '---\nstack: s\n'],
     ['a document end', 'stack: s\n...\n'],
@@ -209,15 +279,64 @@ function rngOf(seed: number) {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-  return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T };
+  return {
+    next,
+    int: (n: number) => Math.floor(next() * n),
+    pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T,
+  };
 }
 type Rng = ReturnType<typeof rngOf>;
 
 const SCALARS = [
-  ...['0750', '0o17', '0x1F', '0b1', '1_000', '+1', '-0', '1e3', '.5', '1.', '.inf', '-.inf', '.nan', '12', '65536', '0', '3.14'],
+  ...[
+    '0750',
+    '0o17',
+    '0x1F',
+    '0b1',
+    '1_000',
+    '+1',
+    '-0',
+    '1e3',
+    '.5',
+    '1.',
+    '.inf',
+    '-.inf',
+    '.nan',
+    '12',
+    '65536',
+    '0',
+    '3.14',
+  ],
   ...['yes', 'no', 'on', 'off', 'y', 'n', 'true', 'True', 'FALSE', 'tRuE', 'null', 'Null', '~', '', '""', "''"],
-  ...['2001-12-14', '12:30', '1:2:3', 'auto', 'always', '2s', '256MiB', '/healthz', 'a b', 'a #c', 'a#c', 'a:b', 'a: b', '-a', '- a'],
-  ...['${port.http}', '${var.region}', '$${x}', '"${secret.db-password}"', "'q''q'", '"\\t\\u263a"', '"a\\\nb"', '[]', '{}', '[a, b]'],
+  ...[
+    '2001-12-14',
+    '12:30',
+    '1:2:3',
+    'auto',
+    'always',
+    '2s',
+    '256MiB',
+    '/healthz',
+    'a b',
+    'a #c',
+    'a#c',
+    'a:b',
+    'a: b',
+    '-a',
+    '- a',
+  ],
+  ...[
+    '${port.http}',
+    '${var.region}',
+    '$${x}',
+    '"${secret.db-password}"',
+    "'q''q'",
+    '"\\t\\u263a"',
+    '"a\\\nb"',
+    '[]',
+    '{}',
+    '[a, b]',
+  ],
   ...['|\n  x\n', '>-\n  x\n  y\n', 'é', '"é"', '@a', '`a', '%a', '!a', '&a', '*a', '? a', '<<', '[a]: b'],
 ];
 const KEYS = ['A', 'B_2', 'true', 'null', '1', '"1"', '"A"', "'A'", '__proto__', 'constructor', '<<', '~', 'a-b', 'É'];
@@ -249,7 +368,8 @@ const MUTATORS: Record<string, Mutator> = {
     const candidates = ls.map((l, i) => [l, i] as const).filter(([l]) => /^\s*[a-z_]+: \S/.test(l));
     if (candidates.length === 0) return t;
     const [line, i] = rng.pick(candidates);
-    ls[i] = `${line.slice(0, line.indexOf(':'))}: ${rng.pick(SCALARS).replace(/\n/g, `\n${' '.repeat(line.search(/\S/) + 2)}`)}`;
+    ls[i] =
+      `${line.slice(0, line.indexOf(':'))}: ${rng.pick(SCALARS).replace(/\n/g, `\n${' '.repeat(line.search(/\S/) + 2)}`)}`;
     return ls.join('\n');
   },
   /** A line indented differently: continuation lines and nesting are where parsers differ. */
@@ -267,7 +387,8 @@ const MUTATORS: Record<string, Mutator> = {
     if (envs.length === 0) return t;
     const [line, i] = rng.pick(envs);
     const q = rng.pick(['"', "'"]);
-    ls[i] = `${line.slice(0, line.indexOf(':'))}: ${q}first${rng.pick(['', ' ', '\\'])}\n${' '.repeat(rng.int(10))}second${q}`;
+    ls[i] =
+      `${line.slice(0, line.indexOf(':'))}: ${q}first${rng.pick(['', ' ', '\\'])}\n${' '.repeat(rng.int(10))}second${q}`;
     return ls.join('\n');
   },
   /** A flow collection broken after one of its commas, the rest indented anyhow. */
@@ -281,14 +402,30 @@ const MUTATORS: Record<string, Mutator> = {
     ls[i] = `${line.slice(0, at)}\n${' '.repeat(rng.int(10))}${line.slice(at + 1)}`;
     return ls.join('\n');
   },
-  comments: (t, rng) => lines(t).map((l) => (rng.next() < 0.3 && l.trim() !== '' && !/[|>]-?$/.test(l) ? `${l} # c` : l)).join('\n'),
-  blankLines: (t, rng) => lines(t).flatMap((l) => (rng.next() < 0.2 ? [l, ''] : [l])).join('\n'),
-  trailingSpaces: (t, rng) => lines(t).map((l) => (rng.next() < 0.3 ? `${l}  ` : l)).join('\n'),
-  wideIndent: (t) => lines(t).map((l) => l.replace(/^( +)/, (m) => m.repeat(2))).join('\n'),
+  comments: (t, rng) =>
+    lines(t)
+      .map((l) => (rng.next() < 0.3 && l.trim() !== '' && !/[|>]-?$/.test(l) ? `${l} # c` : l))
+      .join('\n'),
+  blankLines: (t, rng) =>
+    lines(t)
+      .flatMap((l) => (rng.next() < 0.2 ? [l, ''] : [l]))
+      .join('\n'),
+  trailingSpaces: (t, rng) =>
+    lines(t)
+      .map((l) => (rng.next() < 0.3 ? `${l}  ` : l))
+      .join('\n'),
+  wideIndent: (t) =>
+    lines(t)
+      .map((l) => l.replace(/^( +)/, (m) => m.repeat(2)))
+      .join('\n'),
   crlf: (t) => t.replace(/\n/g, '\r\n'),
   punctuation: (t, rng) => {
     const at = rng.int(t.length + 1);
-    return t.slice(0, at) + rng.pick([':', ': ', '{', '}', '[', ']', ',', '#', ' #', '"', "'", '- ', '\n', '  ', '|', '>', '\t', '\\']) + t.slice(at);
+    return (
+      t.slice(0, at) +
+      rng.pick([':', ': ', '{', '}', '[', ']', ',', '#', ' #', '"', "'", '- ', '\n', '  ', '|', '>', '\t', '\\']) +
+      t.slice(at)
+    );
   },
   /** A line dropped, or moved elsewhere once or twice. */
   moveLine: (t, rng) => {
@@ -304,32 +441,40 @@ const ITERATIONS = Number(process.env.FAST_PATH_ITERATIONS ?? 1500);
 const SEEDS = [MINIMAL_STACK, FULL_STACK, SCALAR_STACK, GENERATED];
 
 describe('mutated stacks', () => {
-  it(`agree on ${ITERATIONS} variants, and the fast path answers for many`, () => {
-    const only = process.env.FAST_PATH_ONLY === undefined ? undefined : Number(process.env.FAST_PATH_ONLY);
-    const failures: string[] = [];
-    let fast = 0;
-    let valid = 0;
-    for (let i = 0; i < ITERATIONS; i++) {
-      const rng = rngOf(0xfa57 + i);
-      let text = rng.pick(SEEDS);
-      const steps: string[] = [];
-      for (let n = 1 + rng.int(3); n > 0; n--) {
-        const name = rng.pick(MUTATOR_NAMES);
-        steps.push(name);
-        text = (MUTATORS[name] as Mutator)(text, rng);
+  it(
+    `agree on ${ITERATIONS} variants, and the fast path answers for many`,
+    () => {
+      const only = process.env.FAST_PATH_ONLY === undefined ? undefined : Number(process.env.FAST_PATH_ONLY);
+      const failures: string[] = [];
+      let fast = 0;
+      let valid = 0;
+      for (let i = 0; i < ITERATIONS; i++) {
+        const rng = rngOf(0xfa57 + i);
+        let text = rng.pick(SEEDS);
+        const steps: string[] = [];
+        for (let n = 1 + rng.int(3); n > 0; n--) {
+          const name = rng.pick(MUTATOR_NAMES);
+          steps.push(name);
+          text = (MUTATORS[name] as Mutator)(text, rng);
+        }
+        if (only !== undefined && only !== i) continue;
+        const r = bothPaths(text);
+        const diff = [
+          ...differences(r.auto, r.precise),
+          ...('declined' in r.fast ? [] : differences(r.fast, r.precise)),
+        ];
+        if (diff.length > 0)
+          failures.push(`#${i} [${steps.join(', ')}] ${diff.join('; ')}\n--- input ---\n${text.slice(0, 600)}\n---`);
+        if (taken(r)) fast++;
+        if (r.precise.config) valid++;
       }
-      if (only !== undefined && only !== i) continue;
-      const r = bothPaths(text);
-      const diff = [...differences(r.auto, r.precise), ...('declined' in r.fast ? [] : differences(r.fast, r.precise))];
-      if (diff.length > 0) failures.push(`#${i} [${steps.join(', ')}] ${diff.join('; ')}\n--- input ---\n${text.slice(0, 600)}\n---`);
-      if (taken(r)) fast++;
-      if (r.precise.config) valid++;
-    }
-    expect(failures.slice(0, 3), `${failures.length} variants differ`).toEqual([]);
-    if (only === undefined) {
-      // The fast path answered for most of the valid variants, so the agreement above is not only fallbacks.
-      expect(fast).toBeGreaterThan(valid / 2);
-      expect(valid).toBeGreaterThan(ITERATIONS / 5);
-    }
-  }, Math.max(120_000, ITERATIONS * 100));
+      expect(failures.slice(0, 3), `${failures.length} variants differ`).toEqual([]);
+      if (only === undefined) {
+        // The fast path answered for most of the valid variants, so the agreement above is not only fallbacks.
+        expect(fast).toBeGreaterThan(valid / 2);
+        expect(valid).toBeGreaterThan(ITERATIONS / 5);
+      }
+    },
+    Math.max(120_000, ITERATIONS * 100),
+  );
 });

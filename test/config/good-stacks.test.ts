@@ -31,7 +31,9 @@ describe('good stacks', () => {
     expect(c.$schema).toBe('./groundwork.schema.json');
     expect(c.stack).toBe('homelab');
     expect(c.variables).toEqual({
-      region: { default: 'eu-west', description: 'where the lab runs' }, workers: { default: 3 }, debug: { default: false },
+      region: { default: 'eu-west', description: 'where the lab runs' },
+      workers: { default: 3 },
+      debug: { default: false },
     });
     expect(c.secrets).toEqual({ 'db-password': { description: 'password of the app user' }, 'api-key': {} });
     expect(c.volumes?.pgdata).toEqual({ path: './data/pg', owner: 'postgres:postgres', mode: '0750' });
@@ -42,7 +44,14 @@ describe('good stacks', () => {
     expect(db?.args).toEqual(['-D', '${volume.pgdata}', '-p', '${port.pg}']);
     expect(db?.cwd).toBe('services/db');
     expect(db?.ports).toEqual({ pg: 5432 });
-    expect(db?.health).toEqual({ tcp: { port: 'pg' }, interval: '5s', timeout: '1s', start_period: '30s', healthy: 1, unhealthy: 5 });
+    expect(db?.health).toEqual({
+      tcp: { port: 'pg' },
+      interval: '5s',
+      timeout: '1s',
+      start_period: '30s',
+      healthy: 1,
+      unhealthy: 5,
+    });
     expect(db?.restart).toBe('on-failure');
     expect(db?.stop_grace).toBe('1m30s');
     expect(db?.user).toBe('postgres');
@@ -62,9 +71,18 @@ describe('good stacks', () => {
     });
     expect(web?.replicas).toBe(2);
     expect(web?.ports).toEqual({ http: 'auto', admin: 'auto' });
-    expect(web?.health).toEqual({ http: { path: '/healthz', port: 'http', status: '200-299', body: 'ok' }, interval: '2s' });
+    expect(web?.health).toEqual({
+      http: { path: '/healthz', port: 'http', status: '200-299', body: 'ok' },
+      interval: '2s',
+    });
     expect(web?.liveness).toEqual({ exec: { command: 'test -f /tmp/alive' }, interval: '10s' });
-    expect(web?.deploy).toEqual({ strategy: 'blue-green', max_surge: 1, max_unavailable: 0, auto_rollback: true, progress_deadline: '60s' });
+    expect(web?.deploy).toEqual({
+      strategy: 'blue-green',
+      max_surge: 1,
+      max_unavailable: 0,
+      auto_rollback: true,
+      progress_deadline: '60s',
+    });
     expect(web?.resources).toEqual({ memory: '256MiB', cpu: 0.5 });
     expect(web?.depends_on).toEqual(['db']);
 
@@ -76,7 +94,10 @@ describe('good stacks', () => {
 
   it('gives equal configs equal hashes, whatever the key order and layout', () => {
     const a = parseStackText('stack: x\nservices:\n  web: { command: run, replicas: 2 }\n', 'a.yaml');
-    const b = parseStackText('# same stack\nservices:\n  web:\n    replicas: 2\n    command: "run"\nstack: x\n', 'b.yaml');
+    const b = parseStackText(
+      '# same stack\nservices:\n  web:\n    replicas: 2\n    command: "run"\nstack: x\n',
+      'b.yaml',
+    );
     const c = parseStackText('stack: x\nservices:\n  web: { command: run, replicas: 3 }\n', 'c.yaml');
     expect(a.diagnostics).toEqual([]);
     expect(b.diagnostics).toEqual([]);
@@ -142,7 +163,8 @@ describe('good stacks', () => {
   });
 
   it('accepts comments, flow style, quoting, CRLF line endings and a byte order mark', () => {
-    const text = '\ufeff# lab\r\nstack: "lab" # the name\r\nservices: { web: { command: \'node "x.js"\', replicas: 0 } }\r\n';
+    const text =
+      '\ufeff# lab\r\nstack: "lab" # the name\r\nservices: { web: { command: \'node "x.js"\', replicas: 0 } }\r\n';
     const r = parseStackText(Buffer.from(text, 'utf8'), 'crlf.yaml');
     expect(r.diagnostics).toEqual([]);
     expect(r.config).toEqual({ stack: 'lab', services: { web: { command: 'node "x.js"', replicas: 0 } } });
@@ -156,8 +178,12 @@ describe('good stacks', () => {
 
   describe('from disk', () => {
     let dir = '';
-    beforeAll(() => { dir = mkdtempSync(path.join(tmpdir(), 'gw-good-stacks-')); });
-    afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+    beforeAll(() => {
+      dir = mkdtempSync(path.join(tmpdir(), 'gw-good-stacks-'));
+    });
+    afterAll(() => {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
 
     it('finds groundwork.yaml in a directory and resolves dir', async () => {
       writeFileSync(path.join(dir, 'groundwork.yaml'), FULL);

@@ -29,7 +29,12 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
-    try { const v = await fn(); if (v !== undefined) return v; } catch (e) { last = e; }
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
@@ -45,8 +50,16 @@ describeWithEngine('runtime docker under the daemon', engine, () => {
   const start = async () => {
     const stateDir = path.join(dir, '.groundwork');
     daemon = new Daemon({
-      stackFile: path.join(dir, 'groundwork.yaml'), stateDir, host: '127.0.0.1', port: 0, vars: {}, env: cleanEnv(),
-      clock: systemClock, logger: silentLogger, applyOnStart: true, dataPlane: new NodeProxy({ logger: silentLogger, clock: systemClock }),
+      stackFile: path.join(dir, 'groundwork.yaml'),
+      stateDir,
+      host: '127.0.0.1',
+      port: 0,
+      vars: {},
+      env: cleanEnv(),
+      clock: systemClock,
+      logger: silentLogger,
+      applyOnStart: true,
+      dataPlane: new NodeProxy({ logger: silentLogger, clock: systemClock }),
     });
     await daemon.start();
     api = new Api(daemon.url, readFileSync(tokenFile(stateDir), 'utf8').trim());
@@ -57,7 +70,9 @@ describeWithEngine('runtime docker under the daemon', engine, () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'gw-docker-daemon-'));
     listener = await freePort();
     writeSite(dir, 'b1');
-    writeFileSync(path.join(dir, 'groundwork.yaml'), `stack: ${stack}
+    writeFileSync(
+      path.join(dir, 'groundwork.yaml'),
+      `stack: ${stack}
 services:
   web:
     runtime: docker
@@ -72,7 +87,8 @@ listeners:
   http: { port: ${listener} }
 routes:
   - { match: { path: / }, service: web, port: http }
-`);
+`,
+    );
     await start();
   });
 
@@ -81,7 +97,9 @@ routes:
       await api.lines('POST', '/v1/down', { exit: false }).catch(() => undefined);
       await daemon.stop();
     }
-    const left = execFileSync('docker', ['ps', '-aq', '--filter', `label=groundwork.stack=${stack}`], { encoding: 'utf8' }).trim();
+    const left = execFileSync('docker', ['ps', '-aq', '--filter', `label=groundwork.stack=${stack}`], {
+      encoding: 'utf8',
+    }).trim();
     if (left) execFileSync('docker', ['rm', '-f', ...left.split('\n')]);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -103,7 +121,12 @@ routes:
     daemon = undefined;
     await start();
     expect((await api.service('web')).instances.map((i) => i.pid).sort()).toEqual(pids);
-    const running = execFileSync('docker', ['ps', '-q', '--filter', `label=groundwork.stack=${stack}`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    const running = execFileSync('docker', ['ps', '-q', '--filter', `label=groundwork.stack=${stack}`], {
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n')
+      .filter(Boolean);
     expect(running).toHaveLength(2);
   });
 
@@ -111,7 +134,10 @@ routes:
     const traffic = startTraffic(`http://127.0.0.1:${listener}/`, 4, 5);
     await new Promise((r) => setTimeout(r, 300));
     writeSite(dir, 'b2');
-    const lines = await api.lines('POST', '/v1/services/web/deploy', { message: 'b2' }) as { type: string; result?: { ok: boolean } }[];
+    const lines = (await api.lines('POST', '/v1/services/web/deploy', { message: 'b2' })) as {
+      type: string;
+      result?: { ok: boolean };
+    }[];
     await new Promise((r) => setTimeout(r, 300));
     const samples = await traffic.stop();
     expect(lines.find((l) => l.type === 'result')?.result?.ok).toBe(true);

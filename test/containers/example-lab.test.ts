@@ -21,12 +21,21 @@ import { httpPortsOf, instancesOf } from '../helpers/state.js';
 import { copyStackDir, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 
-const EXAMPLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'homelab-containers');
+const EXAMPLE = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'examples',
+  'homelab-containers',
+);
 const SLOW = 300_000;
 const docker = await findEngine();
 const swarm = await findEngine({ swarm: true });
 
-interface TimedEvent { at: number; event: ApplyEvent }
+interface TimedEvent {
+  at: number;
+  event: ApplyEvent;
+}
 
 /** `apply --json` in-process, with the time each event line arrived. */
 async function applyTimed(dir: string, file: string): Promise<{ code: number; events: TimedEvent[]; stderr: string }> {
@@ -42,8 +51,12 @@ async function applyTimed(dir: string, file: string): Promise<{ code: number; ev
         if (line.trim()) events.push({ at: performance.now(), event: JSON.parse(line) as ApplyEvent });
       }
     },
-    stderr: (t) => { stderr += t; },
-    env: testEnv(), cwd: dir, isTty: false,
+    stderr: (t) => {
+      stderr += t;
+    },
+    env: testEnv(),
+    cwd: dir,
+    isTty: false,
   });
   return { code, events, stderr };
 }
@@ -57,14 +70,24 @@ function stepMs(events: TimedEvent[], address: string): number {
 
 /** Everything this installation (state directory) left on the engine: containers and Swarm services. */
 async function leftOnEngine(client: DockerClient, stateDir: string, withSwarm: boolean): Promise<string[]> {
-  const containers = (await client.listContainers([`${LABEL.owner}=${stateDir}`])).map((c) => `container ${c.Names.join(',')}`);
-  const services = withSwarm ? (await client.listServices([`${LABEL.owner}=${stateDir}`])).map((s) => `service ${s.Spec.Name}`) : [];
+  const containers = (await client.listContainers([`${LABEL.owner}=${stateDir}`])).map(
+    (c) => `container ${c.Names.join(',')}`,
+  );
+  const services = withSwarm
+    ? (await client.listServices([`${LABEL.owner}=${stateDir}`])).map((s) => `service ${s.Spec.Name}`)
+    : [];
   return [...containers, ...services];
 }
 
 async function removeLeftovers(client: DockerClient, stateDir: string): Promise<void> {
-  try { for (const s of await client.listServices([`${LABEL.owner}=${stateDir}`])) await client.removeService(s.ID).catch(() => undefined); } catch { /* no swarm */ }
-  for (const c of await client.listContainers([`${LABEL.owner}=${stateDir}`])) await client.removeContainer(c.Id, { force: true }).catch(() => undefined);
+  try {
+    for (const s of await client.listServices([`${LABEL.owner}=${stateDir}`]))
+      await client.removeService(s.ID).catch(() => undefined);
+  } catch {
+    /* no swarm */
+  }
+  for (const c of await client.listContainers([`${LABEL.owner}=${stateDir}`]))
+    await client.removeContainer(c.Id, { force: true }).catch(() => undefined);
 }
 
 async function checkLabServes(dir: string): Promise<void> {
@@ -86,17 +109,33 @@ async function checkLabServes(dir: string): Promise<void> {
 }
 
 /** validate → plan → apply → serve → refresh → plan clean → delete; returns the apply events. */
-async function labRoundTrip(client: DockerClient, dir: string, stack: string, file: string, withSwarm: boolean, whileRunning: () => Promise<void> = async () => undefined): Promise<TimedEvent[]> {
+async function labRoundTrip(
+  client: DockerClient,
+  dir: string,
+  stack: string,
+  file: string,
+  withSwarm: boolean,
+  whileRunning: () => Promise<void> = async () => undefined,
+): Promise<TimedEvent[]> {
   const opts = { cwd: dir };
   const out: string[] = [];
-  const cli = async (argv: string[], code = 0) => { const r = await runCliOk(argv, opts, code); out.push(r.stdout + r.stderr); return r; };
+  const cli = async (argv: string[], code = 0) => {
+    const r = await runCliOk(argv, opts, code);
+    out.push(r.stdout + r.stderr);
+    return r;
+  };
   expect((await cli(['validate', '-f', file])).stdout).toContain('is valid: 6 resources');
-  expect((await cli(['plan', '-f', file])).stdout).toContain('Plan: 6 to create, 0 to update, 0 to replace, 0 to delete, 0 unchanged.');
+  expect((await cli(['plan', '-f', file])).stdout).toContain(
+    'Plan: 6 to create, 0 to update, 0 to replace, 0 to delete, 0 unchanged.',
+  );
 
   const applied = await applyTimed(dir, file);
   out.push(applied.stderr);
   const end = applied.events.at(-1)?.event;
-  expect(end?.type === 'change-end' ? end.result.outcome : end, JSON.stringify(applied.events.map((e) => e.event)).slice(-3000)).toBe('applied');
+  expect(
+    end?.type === 'change-end' ? end.result.outcome : end,
+    JSON.stringify(applied.events.map((e) => e.event)).slice(-3000),
+  ).toBe('applied');
 
   await checkLabServes(dir);
   await whileRunning();
@@ -132,57 +171,92 @@ function copyExample(prefix: string): { dir: string; stack: string } {
 describeWithEngine('examples/homelab-containers with runtime: docker', docker, (client) => {
   let dir = '';
   let stack = '';
-  beforeAll(() => { ({ dir, stack } = copyExample('containers-docker')); });
-  afterAll(async () => { await removeLeftovers(client, path.join(dir, '.groundwork')); removeTempDir(dir); }, SLOW);
-
-  it('validates, applies (containers answer on loopback), re-plans clean and deletes cleanly', async () => {
-    const events = await labRoundTrip(client, dir, stack, 'groundwork.yaml', false);
-    // Start-to-healthy: from "starting instance k" to "instance k ready" (create, start, first passing probe).
-    const web = events.filter((e) => e.event.type === 'progress' && e.event.address === 'service.web');
-    const spans: number[] = [];
-    for (let k = 1; k <= 3; k++) {
-      const start = web.find((e) => e.event.type === 'progress' && e.event.message === `starting instance ${k}/3`);
-      const ready = web.find((e) => e.event.type === 'progress' && e.event.message.startsWith(`instance ${k}/3 ready`));
-      expect(start && ready, `progress of web instance ${k}`).toBeTruthy();
-      spans.push(Math.round((ready?.at ?? 0) - (start?.at ?? 0)));
-    }
-    console.log(`[figure] docker: container start-to-healthy (create + start + first passing probe, interval 1s): ${spans.join(', ')} ms (web instances 1-3)`);
-    console.log(`[figure] docker: deploy of the 3-replica web service (one instance after another, each healthy before the next): ${stepMs(events, 'service.web')} ms; api (1 replica): ${stepMs(events, 'service.api')} ms`);
+  beforeAll(() => {
+    ({ dir, stack } = copyExample('containers-docker'));
+  });
+  afterAll(async () => {
+    await removeLeftovers(client, path.join(dir, '.groundwork'));
+    removeTempDir(dir);
   }, SLOW);
+
+  it(
+    'validates, applies (containers answer on loopback), re-plans clean and deletes cleanly',
+    async () => {
+      const events = await labRoundTrip(client, dir, stack, 'groundwork.yaml', false);
+      // Start-to-healthy: from "starting instance k" to "instance k ready" (create, start, first passing probe).
+      const web = events.filter((e) => e.event.type === 'progress' && e.event.address === 'service.web');
+      const spans: number[] = [];
+      for (let k = 1; k <= 3; k++) {
+        const start = web.find((e) => e.event.type === 'progress' && e.event.message === `starting instance ${k}/3`);
+        const ready = web.find(
+          (e) => e.event.type === 'progress' && e.event.message.startsWith(`instance ${k}/3 ready`),
+        );
+        expect(start && ready, `progress of web instance ${k}`).toBeTruthy();
+        spans.push(Math.round((ready?.at ?? 0) - (start?.at ?? 0)));
+      }
+      console.log(
+        `[figure] docker: container start-to-healthy (create + start + first passing probe, interval 1s): ${spans.join(', ')} ms (web instances 1-3)`,
+      );
+      console.log(
+        `[figure] docker: deploy of the 3-replica web service (one instance after another, each healthy before the next): ${stepMs(events, 'service.web')} ms; api (1 replica): ${stepMs(events, 'service.api')} ms`,
+      );
+    },
+    SLOW,
+  );
 });
 
 describeWithEngine('examples/homelab-containers with runtime: swarm', swarm, (client) => {
   let dir = '';
   let stack = '';
-  beforeAll(() => { ({ dir, stack } = copyExample('containers-swarm')); });
-  afterAll(async () => { await removeLeftovers(client, path.join(dir, '.groundwork')); removeTempDir(dir); }, SLOW);
-
-  it('validates, applies as Swarm services that converge and answer on loopback, re-plans clean and deletes cleanly', async () => {
-    let spans: number[] = [];
-    const events = await labRoundTrip(client, dir, stack, 'groundwork.swarm.yaml', true, async () => {
-      // One Swarm service per Groundwork service, 3 tasks of web from the current spec.
-      const services = await client.listServices([`${LABEL.owner}=${path.join(dir, '.groundwork')}`]);
-      expect(services.map((s) => s.Spec.Name).sort()).toEqual([`${stack}_api`, `${stack}_web`]);
-      const webSvc = services.find((s) => s.Spec.Name === `${stack}_web`);
-      expect(webSvc?.Spec.Mode.Replicated.Replicas).toBe(3);
-      const tasks = instancesOf(dir, 'web', true);
-      expect(tasks.map((i) => [i.index, i.gone ?? null])).toEqual([[1, null], [2, null], [3, null]]);
-      // Start-to-healthy inside Swarm: the container's start to its first passing health check.
-      spans = [];
-      for (const c of await client.listContainers([`com.docker.swarm.service.id=${webSvc?.ID}`])) {
-        const info = await waitFor(async () => {
-          const i = await client.inspectContainer(c.Id);
-          return i.State.Health?.Log?.some((l) => l.ExitCode === 0) ? i : undefined;
-        }, { what: `a passing health check of ${c.Id}` });
-        // The engine also reports when each check ran (Start/End); the client's type leaves them out.
-        const ok = info.State.Health?.Log?.find((l) => l.ExitCode === 0) as { End?: string } | undefined;
-        spans.push(Math.round(Date.parse(ok?.End ?? '') - Date.parse(info.State.StartedAt)));
-      }
-      await updateRollbackAndFailingRelease(dir, stack);
-    });
-    console.log(`[figure] swarm: container start-to-healthy (start to first passing in-task health check, interval 1s): ${spans.join(', ')} ms (web tasks)`);
-    console.log(`[figure] swarm: deploy of the 3-replica web service (Swarm service created, all tasks healthy, converged): ${stepMs(events, 'service.web')} ms; api (1 replica): ${stepMs(events, 'service.api')} ms`);
+  beforeAll(() => {
+    ({ dir, stack } = copyExample('containers-swarm'));
+  });
+  afterAll(async () => {
+    await removeLeftovers(client, path.join(dir, '.groundwork'));
+    removeTempDir(dir);
   }, SLOW);
+
+  it(
+    'validates, applies as Swarm services that converge and answer on loopback, re-plans clean and deletes cleanly',
+    async () => {
+      let spans: number[] = [];
+      const events = await labRoundTrip(client, dir, stack, 'groundwork.swarm.yaml', true, async () => {
+        // One Swarm service per Groundwork service, 3 tasks of web from the current spec.
+        const services = await client.listServices([`${LABEL.owner}=${path.join(dir, '.groundwork')}`]);
+        expect(services.map((s) => s.Spec.Name).sort()).toEqual([`${stack}_api`, `${stack}_web`]);
+        const webSvc = services.find((s) => s.Spec.Name === `${stack}_web`);
+        expect(webSvc?.Spec.Mode.Replicated.Replicas).toBe(3);
+        const tasks = instancesOf(dir, 'web', true);
+        expect(tasks.map((i) => [i.index, i.gone ?? null])).toEqual([
+          [1, null],
+          [2, null],
+          [3, null],
+        ]);
+        // Start-to-healthy inside Swarm: the container's start to its first passing health check.
+        spans = [];
+        for (const c of await client.listContainers([`com.docker.swarm.service.id=${webSvc?.ID}`])) {
+          const info = await waitFor(
+            async () => {
+              const i = await client.inspectContainer(c.Id);
+              return i.State.Health?.Log?.some((l) => l.ExitCode === 0) ? i : undefined;
+            },
+            { what: `a passing health check of ${c.Id}` },
+          );
+          // The engine also reports when each check ran (Start/End); the client's type leaves them out.
+          const ok = info.State.Health?.Log?.find((l) => l.ExitCode === 0) as { End?: string } | undefined;
+          spans.push(Math.round(Date.parse(ok?.End ?? '') - Date.parse(info.State.StartedAt)));
+        }
+        await updateRollbackAndFailingRelease(dir, stack);
+      });
+      console.log(
+        `[figure] swarm: container start-to-healthy (start to first passing in-task health check, interval 1s): ${spans.join(', ')} ms (web tasks)`,
+      );
+      console.log(
+        `[figure] swarm: deploy of the 3-replica web service (Swarm service created, all tasks healthy, converged): ${stepMs(events, 'service.web')} ms; api (1 replica): ${stepMs(events, 'service.api')} ms`,
+      );
+    },
+    SLOW,
+  );
 });
 
 /**
@@ -196,13 +270,16 @@ async function updateRollbackAndFailingRelease(dir: string, stack: string): Prom
   const opts = { cwd: dir };
   const ports = httpPortsOf(dir, 'web');
   const serves = async (title: string) => {
-    for (const p of httpPortsOf(dir, 'web')) await waitForHttp(p, '/', (b) => b.includes(`<h1>${title}</h1>`), `web on ${p} to serve "${title}"`);
+    for (const p of httpPortsOf(dir, 'web'))
+      await waitForHttp(p, '/', (b) => b.includes(`<h1>${title}</h1>`), `web on ${p} to serve "${title}"`);
   };
 
   writeFileSync(file, original.replace('default: Containers in the lab', 'default: Swarm after the edit'));
   const started = Date.now();
   await runCliOk(['apply', '-f', 'groundwork.swarm.yaml', '-m', 'new title'], opts);
-  console.log(`[figure] swarm: rolling update of the 3-replica web service through apply (stop-first, one task at a time, deploy.monitor 2s): ${Date.now() - started} ms`);
+  console.log(
+    `[figure] swarm: rolling update of the 3-replica web service through apply (stop-first, one task at a time, deploy.monitor 2s): ${Date.now() - started} ms`,
+  );
   expect(httpPortsOf(dir, 'web')).toEqual(ports);
   await serves('Swarm after the edit');
 
@@ -214,7 +291,9 @@ async function updateRollbackAndFailingRelease(dir: string, stack: string): Prom
   writeFileSync(file, original.replace('-h /srv/web', '-h /srv/web-that-is-not-there'));
   const failed = await runCli(['apply', '-f', 'groundwork.swarm.yaml', '-m', 'broken web'], opts);
   expect(failed.code, failed.stdout + failed.stderr).toBe(1);
-  expect(failed.stdout + failed.stderr).toMatch(/service\.web.*rolled back: the update failed and Swarm rolled back to the previous spec/s);
+  expect(failed.stdout + failed.stderr).toMatch(
+    /service\.web.*rolled back: the update failed and Swarm rolled back to the previous spec/s,
+  );
   await serves('Containers in the lab');
   expect(httpPortsOf(dir, 'web')).toEqual(ports);
 

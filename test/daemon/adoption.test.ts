@@ -9,7 +9,16 @@ import { httpGet } from '../helpers/http.js';
 import { isAlive, processesWithArg } from '../helpers/processes.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
-import { nodeService, readDaemonInfo, spawnUp, teardownSpawned, writeServiceScript, writeStack, type SpawnedDaemon, type Status } from './daemon-harness.js';
+import {
+  nodeService,
+  readDaemonInfo,
+  spawnUp,
+  teardownSpawned,
+  writeServiceScript,
+  writeStack,
+  type SpawnedDaemon,
+  type Status,
+} from './daemon-harness.js';
 
 type Pids = Record<string, number>;
 
@@ -77,11 +86,16 @@ describe('adoption after the daemon is SIGKILLed', () => {
     expect(second.pid).not.toBe(first.pid);
     expect(readDaemonInfo(dir)?.pid).toBe(second.pid);
     // Health checks resume: a new daemon's monitors have no probe result until its own probes ran.
-    const adopted = await waitFor(async () => {
-      const s = await second.api.status();
-      const all = s.services.flatMap((svc) => svc.instances);
-      return all.length === 3 && all.every((i) => i.state === 'healthy' && i.lastProbe === 'HTTP 200') ? s : undefined;
-    }, { what: 'every adopted instance probed healthy by the new daemon', timeoutMs: 15_000, intervalMs: 50 });
+    const adopted = await waitFor(
+      async () => {
+        const s = await second.api.status();
+        const all = s.services.flatMap((svc) => svc.instances);
+        return all.length === 3 && all.every((i) => i.state === 'healthy' && i.lastProbe === 'HTTP 200')
+          ? s
+          : undefined;
+      },
+      { what: 'every adopted instance probed healthy by the new daemon', timeoutMs: 15_000, intervalMs: 50 },
+    );
     expect(pidsOf(adopted), 'the adopted instances are the same processes').toEqual(pids);
     for (const svc of adopted.services) for (const i of svc.instances) expect(i.restarts).toBe(0);
     // Nothing runs twice: exactly `replicas` service processes per marker (shims carry the marker too, so argv0 node).
@@ -92,10 +106,13 @@ describe('adoption after the daemon is SIGKILLed', () => {
     // SIGKILL one adopted instance: the new daemon records how it ended and restarts it.
     const victim = pids['beta/1'] as number;
     process.kill(victim, 'SIGKILL');
-    const replaced = await waitFor(async () => {
-      const i = await second.api.instance('beta', 1);
-      return i.pid !== null && i.pid !== victim && i.state === 'healthy' ? i : undefined;
-    }, { what: 'beta/1 to be restarted by the new daemon', timeoutMs: 15_000 });
+    const replaced = await waitFor(
+      async () => {
+        const i = await second.api.instance('beta', 1);
+        return i.pid !== null && i.pid !== victim && i.state === 'healthy' ? i : undefined;
+      },
+      { what: 'beta/1 to be restarted by the new daemon', timeoutMs: 15_000 },
+    );
     expect(replaced.restarts).toBe(1);
     expect(replaced.lastExit).toMatchObject({ code: null, signal: 'SIGKILL' });
     const exit = (await second.api.events('beta')).find((e) => e.type === 'exit');
@@ -121,10 +138,13 @@ describe('adoption after the daemon is SIGKILLed', () => {
 
     const second = await spawnUp(dir);
     daemons.push(second);
-    const back = await waitFor(async () => {
-      const i = await second.api.instance('solo', 0);
-      return i.pid !== null && i.pid !== pid && i.state === 'healthy' ? i : undefined;
-    }, { what: 'solo/0 to be restarted by the new daemon', timeoutMs: 15_000 });
+    const back = await waitFor(
+      async () => {
+        const i = await second.api.instance('solo', 0);
+        return i.pid !== null && i.pid !== pid && i.state === 'healthy' ? i : undefined;
+      },
+      { what: 'solo/0 to be restarted by the new daemon', timeoutMs: 15_000 },
+    );
     expect(back.lastExit).toMatchObject({ code: 7, signal: null });
     const exit = (await second.api.events('solo')).find((e) => e.type === 'exit');
     expect(exit?.reason).toBe(`pid ${pid} exited with code 7`);

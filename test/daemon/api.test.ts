@@ -15,14 +15,39 @@ import { isAlive, killProcessesUnder } from '../helpers/processes.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 import {
-  nodeService, request, spawnUp, startInProcess, teardownSpawned, writeServiceScript, writeStack, type ApiAnswer, type InProcessDaemon, type SpawnedDaemon,
+  nodeService,
+  request,
+  spawnUp,
+  startInProcess,
+  teardownSpawned,
+  writeServiceScript,
+  writeStack,
+  type ApiAnswer,
+  type InProcessDaemon,
+  type SpawnedDaemon,
 } from './daemon-harness.js';
 
-interface JsonSchema { type?: string; properties?: Record<string, JsonSchema>; additionalProperties?: boolean; anyOf?: JsonSchema[] }
-interface Operation { requestBody?: { content: { 'application/json': { schema: JsonSchema } } } }
-interface OpenApi { paths: Record<string, Record<string, Operation>> }
-interface RouteRef { method: string; template: string; path: string; bodySchema: JsonSchema | undefined }
-interface ErrorJson { error?: { code?: string; message?: string; fix?: string } }
+interface JsonSchema {
+  type?: string;
+  properties?: Record<string, JsonSchema>;
+  additionalProperties?: boolean;
+  anyOf?: JsonSchema[];
+}
+interface Operation {
+  requestBody?: { content: { 'application/json': { schema: JsonSchema } } };
+}
+interface OpenApi {
+  paths: Record<string, Record<string, Operation>>;
+}
+interface RouteRef {
+  method: string;
+  template: string;
+  path: string;
+  bodySchema: JsonSchema | undefined;
+}
+interface ErrorJson {
+  error?: { code?: string; message?: string; fix?: string };
+}
 
 const STACK_FRAME = /^\s{4}at /m;
 
@@ -47,13 +72,19 @@ function expectClientError(r: ApiAnswer, what: string, statuses: number[], code?
 /** A value of the wrong JSON type for a property of `schema`. */
 function wrongValue(schema: JsonSchema): unknown {
   switch (schema.type) {
-    case 'string': return 12345;
+    case 'string':
+      return 12345;
     case 'integer':
-    case 'number': return 'not-a-number';
-    case 'boolean': return 'yes';
-    case 'array': return 'not-an-array';
-    case 'object': return 'not-an-object';
-    default: return { unexpected: [1, 2, 3] };
+    case 'number':
+      return 'not-a-number';
+    case 'boolean':
+      return 'yes';
+    case 'array':
+      return 'not-an-array';
+    case 'object':
+      return 'not-an-object';
+    default:
+      return { unexpected: [1, 2, 3] };
   }
 }
 
@@ -73,11 +104,17 @@ describe('the HTTP API, route by route', () => {
     url = d.api.url;
     token = d.api.token;
     const doc = await d.api.json<OpenApi>('GET', '/v1/openapi.json');
-    routes = Object.entries(doc.paths).flatMap(([template, ops]) => Object.entries(ops).map(([method, op]) => ({
-      method: method.toUpperCase(), template,
-      path: template.replace('{name}', 'web').replace('{id}', '1').replace(/\{[a-z]+\}/g, 'x'),
-      bodySchema: op.requestBody?.content['application/json'].schema,
-    })));
+    routes = Object.entries(doc.paths).flatMap(([template, ops]) =>
+      Object.entries(ops).map(([method, op]) => ({
+        method: method.toUpperCase(),
+        template,
+        path: template
+          .replace('{name}', 'web')
+          .replace('{id}', '1')
+          .replace(/\{[a-z]+\}/g, 'x'),
+        bodySchema: op.requestBody?.content['application/json'].schema,
+      })),
+    );
   });
 
   afterAll(async () => {
@@ -89,7 +126,16 @@ describe('the HTTP API, route by route', () => {
 
   it('the OpenAPI document lists the routes the CLI uses', () => {
     const names = routes.map((r) => `${r.method} ${r.template}`);
-    for (const r of ['GET /v1/status', 'POST /v1/plan', 'POST /v1/apply', 'GET /v1/services/{name}/logs', 'POST /v1/services/{name}/restart', 'POST /v1/down', 'GET /v1/events', 'GET /v1/history']) {
+    for (const r of [
+      'GET /v1/status',
+      'POST /v1/plan',
+      'POST /v1/apply',
+      'GET /v1/services/{name}/logs',
+      'POST /v1/services/{name}/restart',
+      'POST /v1/down',
+      'GET /v1/events',
+      'GET /v1/history',
+    ]) {
       expect(names).toContain(r);
     }
     console.log(`[api] ${routes.length} routes: ${names.join(', ')}`);
@@ -100,7 +146,10 @@ describe('the HTTP API, route by route', () => {
     const attempts: { what: string; opts: { token?: string; headers?: Record<string, string> }; suffix?: string }[] = [
       { what: 'no token', opts: {} },
       { what: 'wrong token', opts: { token: wrong } },
-      { what: 'the token with one character changed', opts: { token: `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}` } },
+      {
+        what: 'the token with one character changed',
+        opts: { token: `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}` },
+      },
       { what: 'a prefix of the token', opts: { token: token.slice(0, 10) } },
       { what: 'Basic instead of Bearer', opts: { headers: { authorization: `Basic ${token}` } } },
       { what: 'no scheme', opts: { headers: { authorization: token } } },
@@ -109,7 +158,10 @@ describe('the HTTP API, route by route', () => {
     for (const r of routes) {
       for (const a of attempts) {
         const body = r.method === 'POST' ? '{}' : undefined;
-        const res = await request(url, r.method, `${r.path}${a.suffix ?? ''}`, { ...a.opts, ...(body ? { body } : {}) });
+        const res = await request(url, r.method, `${r.path}${a.suffix ?? ''}`, {
+          ...a.opts,
+          ...(body ? { body } : {}),
+        });
         expectClientError(res, `${r.method} ${r.path} with ${a.what}`, [401], 'unauthorized');
         expect(res.text, 'the 401 never echoes the token').not.toContain(token);
       }
@@ -135,7 +187,10 @@ describe('the HTTP API, route by route', () => {
         { what: 'JSON null', body: 'null' },
         { what: 'a JSON array', body: '[]' },
         { what: 'an unknown field', body: JSON.stringify({ bogusField: 1 }) },
-        ...Object.entries(schema.properties ?? {}).map(([k, v]) => ({ what: `a wrong type for ${k}`, body: JSON.stringify({ [k]: wrongValue(v) }) })),
+        ...Object.entries(schema.properties ?? {}).map(([k, v]) => ({
+          what: `a wrong type for ${k}`,
+          body: JSON.stringify({ [k]: wrongValue(v) }),
+        })),
       ];
       for (const b of bodies) {
         const res = await request(url, 'POST', r.path, { token, body: b.body });
@@ -156,7 +211,15 @@ describe('the HTTP API, route by route', () => {
   });
 
   it('an unknown route is 404 and a wrong method is 405, both as JSON errors', async () => {
-    for (const p of ['/', '/v1', '/v1/nope', '/v2/status', '/v1/status/extra', '/v1/services/web/nope', '/v1/services/%E0%A4%A/logs']) {
+    for (const p of [
+      '/',
+      '/v1',
+      '/v1/nope',
+      '/v2/status',
+      '/v1/status/extra',
+      '/v1/services/web/nope',
+      '/v1/services/%E0%A4%A/logs',
+    ]) {
       expectClientError(await request(url, 'GET', p, { token }), `GET ${p}`, [404], 'not-found');
     }
     const templates = new Set(routes.map((r) => r.template));
@@ -189,14 +252,31 @@ describe('the HTTP API, route by route', () => {
       expect(errorOf(res)?.message, `GET ${p}`).toContain(param);
     }
     // And the good forms work.
-    for (const p of ['/v1/services/web/logs?lines=5', '/v1/services/web/logs?since=10m', '/v1/services/web/logs?instance=0', '/v1/history?limit=5', '/v1/events?limit=5']) {
+    for (const p of [
+      '/v1/services/web/logs?lines=5',
+      '/v1/services/web/logs?since=10m',
+      '/v1/services/web/logs?instance=0',
+      '/v1/history?limit=5',
+      '/v1/events?limit=5',
+    ]) {
       expect((await request(url, 'GET', p, { token })).status, p).toBe(200);
     }
   });
 
   it('unknown services and changes are 404 with a hint', async () => {
-    for (const [m, p] of [['GET', '/v1/services/nope/logs'], ['POST', '/v1/services/nope/restart'], ['GET', '/v1/events?service=nope'], ['GET', '/v1/changes/999'], ['GET', '/v1/changes/abc']] as const) {
-      expectClientError(await request(url, m, p, { token, ...(m === 'POST' ? { body: '{}' } : {}) }), `${m} ${p}`, [404], 'not-found');
+    for (const [m, p] of [
+      ['GET', '/v1/services/nope/logs'],
+      ['POST', '/v1/services/nope/restart'],
+      ['GET', '/v1/events?service=nope'],
+      ['GET', '/v1/changes/999'],
+      ['GET', '/v1/changes/abc'],
+    ] as const) {
+      expectClientError(
+        await request(url, m, p, { token, ...(m === 'POST' ? { body: '{}' } : {}) }),
+        `${m} ${p}`,
+        [404],
+        'not-found',
+      );
     }
   });
 
@@ -208,9 +288,17 @@ describe('the HTTP API, route by route', () => {
     const garbage = { ...plan, steps: [42] as unknown as Plan['steps'] };
     const unhashed = await request(url, 'POST', '/v1/apply', { token, body: JSON.stringify({ plan: garbage }) });
     expectClientError(unhashed, 'POST /v1/apply with garbage steps (planHash not matching)', [400, 409, 422]);
-    const res = await request(url, 'POST', '/v1/apply', { token, body: JSON.stringify({ plan: { ...garbage, planHash: planHashOf(garbage) } }) });
+    const res = await request(url, 'POST', '/v1/apply', {
+      token,
+      body: JSON.stringify({ plan: { ...garbage, planHash: planHashOf(garbage) } }),
+    });
     const history = await d.api.json<{ id: number; outcome: string }[]>('GET', '/v1/history?limit=5');
-    expect.soft(history.filter((c) => c.outcome === 'running'), 'changes left running').toEqual([]);
+    expect
+      .soft(
+        history.filter((c) => c.outcome === 'running'),
+        'changes left running',
+      )
+      .toEqual([]);
     expectClientError(res, 'POST /v1/apply with garbage steps (planHash computed over them)', [400, 409, 422]);
   });
 
@@ -218,9 +306,14 @@ describe('the HTTP API, route by route', () => {
   // reviewed one: its content no longer matches its planHash.
   it('a saved plan whose content no longer matches its planHash is refused', async () => {
     const original = readFileSync(path.join(dir, 'groundwork.yaml'), 'utf8');
-    writeStack(dir, { stack: 'api', services: { web: nodeService('ignored'), extra: { command: 'sleep 60', stop_grace: '1s' } } });
+    writeStack(dir, {
+      stack: 'api',
+      services: { web: nodeService('ignored'), extra: { command: 'sleep 60', stop_grace: '1s' } },
+    });
     // Make the reviewed plan for the edited file (the web marker changes too, which is fine).
-    const reviewed = await d.api.json<{ steps: { address: string; spec?: { command?: string } }[] } & Record<string, unknown>>('POST', '/v1/plan', {});
+    const reviewed = await d.api.json<
+      { steps: { address: string; spec?: { command?: string } }[] } & Record<string, unknown>
+    >('POST', '/v1/plan', {});
     const tampered = JSON.parse(JSON.stringify(reviewed)) as typeof reviewed;
     const step = tampered.steps.find((s) => s.address === 'service.extra');
     expect(step?.spec?.command).toBe('sleep 60');
@@ -260,13 +353,25 @@ describe('the daemon on disk and on the network', () => {
     expect(statSync(path.join(stateDir, 'daemon.json')).mode & 0o777).toBe(0o600);
     // The kernel's view: one listening socket on that port, bound to 127.0.0.1 only.
     const portHex = Number(u.port).toString(16).toUpperCase().padStart(4, '0');
-    const listening = readFileSync('/proc/net/tcp', 'utf8').split('\n').concat(readFileSync('/proc/net/tcp6', 'utf8').split('\n'))
-      .map((l) => l.trim().split(/\s+/)).filter((f) => f[1]?.endsWith(`:${portHex}`) && f[3] === '0A').map((f) => f[1]);
+    const listening = readFileSync('/proc/net/tcp', 'utf8')
+      .split('\n')
+      .concat(readFileSync('/proc/net/tcp6', 'utf8').split('\n'))
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => f[1]?.endsWith(`:${portHex}`) && f[3] === '0A')
+      .map((f) => f[1]);
     expect(listening).toEqual([`0100007F:${portHex}`]);
     // From another address of this machine (when it has one) the port is closed.
-    const other = Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal);
+    const other = Object.values(os.networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal);
     if (other) {
-      const err = await request(`http://${other.address}:${u.port}`, 'GET', '/v1/status', { token: up.token, timeoutMs: 2000 }).then(() => undefined, (e: Error) => e);
+      const err = await request(`http://${other.address}:${u.port}`, 'GET', '/v1/status', {
+        token: up.token,
+        timeoutMs: 2000,
+      }).then(
+        () => undefined,
+        (e: Error) => e,
+      );
       expect(err?.message).toMatch(/ECONNREFUSED|timeout|no answer/);
     } else {
       console.log('[api] this machine has no non-loopback IPv4 address; checked /proc/net/tcp only');

@@ -12,18 +12,41 @@ import { httpGet } from '../helpers/http.js';
 import { isAlive, killProcessesUnder, processesWithArg } from '../helpers/processes.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
-import { cleanEnv, cliMain, nodeService, spawnUp, teardownSpawned, writeServiceScript, writeStack, type SpawnedDaemon, type Status } from './daemon-harness.js';
+import {
+  cleanEnv,
+  cliMain,
+  nodeService,
+  spawnUp,
+  teardownSpawned,
+  writeServiceScript,
+  writeStack,
+  type SpawnedDaemon,
+  type Status,
+} from './daemon-harness.js';
 
-interface CliRun { code: number; stdout: string; stderr: string }
+interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 const STACK_FRAME = /^\s{4}at /m;
 
 function cli(dir: string, args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [cliMain(), ...args], { cwd: dir, env: cleanEnv(env), timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [cliMain(), ...args],
+      { cwd: dir, env: cleanEnv(env), timeout: 60_000 },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : 1
+          : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -76,7 +99,9 @@ describe('the CLI against a running daemon', () => {
     expect(text.stdout).toContain(`daemon pid ${up?.pid}`);
     const json = JSON.parse(ok(await cli(dir, ['status', '--json']), 'status --json').stdout) as Status;
     expect(json.daemon.pid).toBe(up?.pid);
-    expect(json.services.find((x) => x.name === 'web')?.instances.map((i) => [i.index, i.state, i.pid])).toEqual(s.instances.map((i) => [i.index, 'healthy', i.pid]));
+    expect(json.services.find((x) => x.name === 'web')?.instances.map((i) => [i.index, i.state, i.pid])).toEqual(
+      s.instances.map((i) => [i.index, 'healthy', i.pid]),
+    );
   });
 
   it('logs SERVICE shows what every instance printed; --instance N only that one', async () => {
@@ -94,10 +119,18 @@ describe('the CLI against a running daemon', () => {
 
   it('logs -F streams a line printed after it started', async () => {
     const s = await web();
-    const follow = spawn(process.execPath, [cliMain(), 'logs', 'web', '-F'], { cwd: dir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const follow = spawn(process.execPath, [cliMain(), 'logs', 'web', '-F'], {
+      cwd: dir,
+      env: cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
-    follow.stdout.setEncoding('utf8').on('data', (c: string) => { out += c; });
-    follow.stderr.setEncoding('utf8').on('data', (c: string) => { out += c; });
+    follow.stdout.setEncoding('utf8').on('data', (c: string) => {
+      out += c;
+    });
+    follow.stderr.setEncoding('utf8').on('data', (c: string) => {
+      out += c;
+    });
     const ended = new Promise<void>((r) => follow.once('exit', () => r()));
     try {
       await waitFor(() => out.includes('listening on'), { what: 'logs -F to print the existing lines' });
@@ -124,8 +157,18 @@ describe('the CLI against a running daemon', () => {
     let polling = true;
     const poller = (async () => {
       while (polling) {
-        const results = await Promise.all(ports.map((p) => httpGet(p, '/', 1000).then((r) => r.status === 200, () => false)));
-        results.forEach((r, i) => { if (r) (stats[i] as { ok: number }).ok++; else (stats[i] as { failed: number }).failed++; });
+        const results = await Promise.all(
+          ports.map((p) =>
+            httpGet(p, '/', 1000).then(
+              (r) => r.status === 200,
+              () => false,
+            ),
+          ),
+        );
+        results.forEach((r, i) => {
+          if (r) (stats[i] as { ok: number }).ok++;
+          else (stats[i] as { failed: number }).failed++;
+        });
         rounds++;
         if (!results.some(Boolean)) bothDown++;
         await new Promise((r) => setTimeout(r, 5));
@@ -140,19 +183,27 @@ describe('the CLI against a running daemon', () => {
     const lines = r.stdout.split('\n').filter((l) => l.startsWith('web: '));
     // One at a time: instance 0 is ready before instance 1 is touched.
     expect(lines.map((l) => l.replace(/\(pid \d+\)/, '(pid N)'))).toEqual([
-      'web: restarting instance 0 (pid N)', 'web: instance 0 ready (pid N)', 'web: restarting instance 1 (pid N)', 'web: instance 1 ready (pid N)',
+      'web: restarting instance 0 (pid N)',
+      'web: instance 0 ready (pid N)',
+      'web: restarting instance 1 (pid N)',
+      'web: instance 1 ready (pid N)',
     ]);
-    const after = await waitFor(async () => {
-      const w = await web();
-      return w.instances.every((i) => i.state === 'healthy') ? w : undefined;
-    }, { what: 'web to be healthy after the restart' });
+    const after = await waitFor(
+      async () => {
+        const w = await web();
+        return w.instances.every((i) => i.state === 'healthy') ? w : undefined;
+      },
+      { what: 'web to be healthy after the restart' },
+    );
     for (const [idx, i] of after.instances.entries()) {
       expect(i.pid, `web/${idx} has a new pid`).not.toBe(before.instances[idx]?.pid);
       expect(isAlive(before.instances[idx]?.pid as number)).toBe(false);
       expect(i.ports.http).toBe(ports[idx]);
     }
     expect(processesWithArg(marker, 'node')).toHaveLength(2);
-    report(`restart web (2 replicas) took ${ms.toFixed(0)} ms; ${rounds} polling rounds of both ports: ${stats.map((s, i) => `web/${i} ${s.failed} failed of ${s.ok + s.failed}`).join(', ')}; rounds with no instance answering: ${bothDown}`);
+    report(
+      `restart web (2 replicas) took ${ms.toFixed(0)} ms; ${rounds} polling rounds of both ports: ${stats.map((s, i) => `web/${i} ${s.failed} failed of ${s.ok + s.failed}`).join(', ')}; rounds with no instance answering: ${bothDown}`,
+    );
     expect(bothDown, 'rounds in which neither instance answered').toBe(0);
   });
 
@@ -163,15 +214,25 @@ describe('the CLI against a running daemon', () => {
     const plan2 = ok(await cli(dir, ['plan']), 'plan with extra');
     expect(plan2.stdout).toMatch(/\+ service\.extra/);
     expect(plan2.stdout).not.toMatch(/service\.web/);
-    const apply = ok(await cli(dir, ['apply', '-m', 'add the extra service'], { GROUNDWORK_AUTHOR: 'cli-tester' }), 'apply');
+    const apply = ok(
+      await cli(dir, ['apply', '-m', 'add the extra service'], { GROUNDWORK_AUTHOR: 'cli-tester' }),
+      'apply',
+    );
     expect(apply.stdout).toContain('Apply complete!');
     // Applied by the daemon: its supervisor watches the new instance (a CLI-side apply would leave it unmonitored).
-    const extra = await waitFor(async () => {
-      const x = (await status()).services.find((s) => s.name === 'extra');
-      return x?.instances.length === 1 && x.instances[0]?.state === 'healthy' ? x : undefined;
-    }, { what: 'extra to be supervised by the daemon' });
+    const extra = await waitFor(
+      async () => {
+        const x = (await status()).services.find((s) => s.name === 'extra');
+        return x?.instances.length === 1 && x.instances[0]?.state === 'healthy' ? x : undefined;
+      },
+      { what: 'extra to be supervised by the daemon' },
+    );
     expect(extra.instances[0]?.pid).toBeGreaterThan(0);
-    const history = JSON.parse(ok(await cli(dir, ['history', '--json']), 'history --json').stdout) as { author: string; message: string; outcome: string }[];
+    const history = JSON.parse(ok(await cli(dir, ['history', '--json']), 'history --json').stdout) as {
+      author: string;
+      message: string;
+      outcome: string;
+    }[];
     expect(history[0]).toMatchObject({ author: 'cli-tester', message: 'add the extra service', outcome: 'applied' });
     const text = ok(await cli(dir, ['history']), 'history').stdout;
     expect(text).toMatch(/cli-tester\s+add the extra service/);
@@ -180,17 +241,23 @@ describe('the CLI against a running daemon', () => {
   // With a daemon running, the CLI sends only --var to POST /v1/plan and /v1/apply; the daemon
   // plans its own stack file with its own environment. So the CLI's GROUNDWORK_VAR_* and -f are
   // silently ignored: the same command gives a different plan depending on whether a daemon runs.
-  it('plan through the daemon honours GROUNDWORK_VAR_* from the CLI\'s environment', async () => {
+  it("plan through the daemon honours GROUNDWORK_VAR_* from the CLI's environment", async () => {
     const local = await cli(dir, ['plan', '--json'], { GROUNDWORK_VAR_greeting: 'from-cli' });
     ok(local, 'plan with GROUNDWORK_VAR_greeting');
     const steps = (JSON.parse(local.stdout) as { steps: { address: string }[] }).steps.map((x) => x.address);
     expect(steps, 'MESSAGE=${var.greeting} changes from from-file to from-cli').toEqual(['service.web']);
   });
 
-  it('plan -f OTHER through the daemon plans OTHER, not the daemon\'s stack file', async () => {
-    writeStack(dir, { ...stack(true), services: { ...stack(true).services, other: { command: 'sleep 60' } } }, 'other.yaml');
+  it("plan -f OTHER through the daemon plans OTHER, not the daemon's stack file", async () => {
+    writeStack(
+      dir,
+      { ...stack(true), services: { ...stack(true).services, other: { command: 'sleep 60' } } },
+      'other.yaml',
+    );
     const r = ok(await cli(dir, ['plan', '-f', 'other.yaml', '--json']), 'plan -f other.yaml');
-    const steps = (JSON.parse(r.stdout) as { steps: { address: string; action: string }[] }).steps.map((x) => `${x.action} ${x.address}`);
+    const steps = (JSON.parse(r.stdout) as { steps: { address: string; action: string }[] }).steps.map(
+      (x) => `${x.action} ${x.address}`,
+    );
     expect(steps).toEqual(['create service.other']);
   });
 
@@ -200,7 +267,9 @@ describe('the CLI against a running daemon', () => {
     expect(pids.length).toBe(3);
     const r = ok(await cli(dir, ['down']), 'down');
     expect(r.stdout).toContain('All services stopped');
-    expect(await Promise.race([d.exited, new Promise((res) => setTimeout(() => res('still running'), 10_000))])).toBe(0);
+    expect(await Promise.race([d.exited, new Promise((res) => setTimeout(() => res('still running'), 10_000))])).toBe(
+      0,
+    );
     for (const pid of pids) expect(isAlive(pid), `pid ${pid} after down`).toBe(false);
     expect(processesWithArg(marker, 'node')).toEqual([]);
     expect(processesWithArg(`${marker}-extra`, 'node')).toEqual([]);

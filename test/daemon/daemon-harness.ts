@@ -22,7 +22,14 @@ export type Status = ReturnType<Daemon['status']>;
 export type ServiceStatus = Status['services'][number];
 export type InstanceStatus = ServiceStatus['instances'][number];
 export type ServiceConfig = NonNullable<StackConfig['services']>[string];
-export interface EventRow { id: number; at: string; address: string; instance: string; type: string; reason: string }
+export interface EventRow {
+  id: number;
+  at: string;
+  address: string;
+  instance: string;
+  type: string;
+  reason: string;
+}
 
 /**
  * Listens on every `PORT*` variable. `GET /healthz` answers 503 while the file named by
@@ -64,9 +71,15 @@ export function writeStack(dir: string, stack: StackConfig, name = 'groundwork.y
 }
 
 /** A node HTTP service on `ports` (PORT, PORT2, ... in the env) with an HTTP health check. */
-export function nodeService(marker: string, extra: Partial<ServiceConfig> = {}, portNames: string[] = ['http']): ServiceConfig {
+export function nodeService(
+  marker: string,
+  extra: Partial<ServiceConfig> = {},
+  portNames: string[] = ['http'],
+): ServiceConfig {
   const portEnv: Record<string, string> = {};
-  portNames.forEach((p, i) => { portEnv[i === 0 ? 'PORT' : `PORT${i + 1}`] = `\${port.${p}}`; });
+  portNames.forEach((p, i) => {
+    portEnv[i === 0 ? 'PORT' : `PORT${i + 1}`] = `\${port.${p}}`;
+  });
   return {
     command: 'node',
     args: ['server.mjs', marker],
@@ -87,7 +100,11 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
 
 // ---------------------------------------------------------------- HTTP API client
 
-export interface ApiAnswer { status: number; headers: http.IncomingHttpHeaders; text: string }
+export interface ApiAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+}
 
 export interface RequestOptions {
   /** undefined: no Authorization header. */
@@ -109,7 +126,9 @@ export function request(url: string, method: string, urlPath: string, opts: Requ
     const req = http.request(u, { method, agent: false, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }),
+      );
       res.on('error', reject);
     });
     const timeout = opts.timeoutMs ?? 30_000;
@@ -120,23 +139,40 @@ export function request(url: string, method: string, urlPath: string, opts: Requ
 }
 
 export class Api {
-  constructor(readonly url: string, readonly token: string) {}
+  constructor(
+    readonly url: string,
+    readonly token: string,
+  ) {}
 
   async json<T>(method: 'GET' | 'POST', urlPath: string, body?: unknown): Promise<T> {
-    const r = await request(this.url, method, urlPath, { token: this.token, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const r = await request(this.url, method, urlPath, {
+      token: this.token,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
     if (r.status !== 200) throw new Error(`${method} ${urlPath} answered ${r.status}: ${r.text}`);
     return JSON.parse(r.text) as T;
   }
 
   /** A streaming (NDJSON) route, read to its end. */
   async lines(method: 'GET' | 'POST', urlPath: string, body?: unknown, timeoutMs = 120_000): Promise<unknown[]> {
-    const r = await request(this.url, method, urlPath, { token: this.token, body: JSON.stringify(body ?? {}), timeoutMs });
+    const r = await request(this.url, method, urlPath, {
+      token: this.token,
+      body: JSON.stringify(body ?? {}),
+      timeoutMs,
+    });
     if (r.status !== 200) throw new Error(`${method} ${urlPath} answered ${r.status}: ${r.text}`);
-    return r.text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as unknown);
+    return r.text
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as unknown);
   }
 
-  status(): Promise<Status> { return this.json<Status>('GET', '/v1/status'); }
-  events(service?: string): Promise<EventRow[]> { return this.json<EventRow[]>('GET', `/v1/events?limit=10000${service ? `&service=${service}` : ''}`); }
+  status(): Promise<Status> {
+    return this.json<Status>('GET', '/v1/status');
+  }
+  events(service?: string): Promise<EventRow[]> {
+    return this.json<EventRow[]>('GET', `/v1/events?limit=10000${service ? `&service=${service}` : ''}`);
+  }
 
   async service(name: string): Promise<ServiceStatus> {
     const s = (await this.status()).services.find((x) => x.name === name);
@@ -155,14 +191,25 @@ export class Api {
 
   /** Waits until every instance of every named service is healthy (and there are `replicas` of them). */
   async waitAllHealthy(names: string[], timeoutMs = 30_000): Promise<Status> {
-    return waitFor(async () => {
-      const s = await this.status();
-      const ok = names.every((n) => {
-        const svc = s.services.find((x) => x.name === n);
-        return svc !== undefined && svc.instances.length === svc.replicas && svc.instances.every((i) => i.state === 'healthy' && i.pid !== null);
-      });
-      return ok ? s : undefined;
-    }, { what: `all instances of ${names.join(', ')} healthy${this.context ? ` (${this.context()})` : ''}`, timeoutMs, intervalMs: 50 });
+    return waitFor(
+      async () => {
+        const s = await this.status();
+        const ok = names.every((n) => {
+          const svc = s.services.find((x) => x.name === n);
+          return (
+            svc !== undefined &&
+            svc.instances.length === svc.replicas &&
+            svc.instances.every((i) => i.state === 'healthy' && i.pid !== null)
+          );
+        });
+        return ok ? s : undefined;
+      },
+      {
+        what: `all instances of ${names.join(', ')} healthy${this.context ? ` (${this.context()})` : ''}`,
+        timeoutMs,
+        intervalMs: 50,
+      },
+    );
   }
 
   /**
@@ -193,30 +240,50 @@ export interface InProcessDaemon {
   close(): Promise<Teardown>;
 }
 
-export interface Teardown { downCompleted: boolean; leftovers: number }
+export interface Teardown {
+  downCompleted: boolean;
+  leftovers: number;
+}
 
 function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   return Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
 }
 
-export async function startInProcess(dir: string, opts: { clock?: Clock; env?: Record<string, string>; rotation?: RotationSettings } = {}): Promise<InProcessDaemon> {
+export async function startInProcess(
+  dir: string,
+  opts: { clock?: Clock; env?: Record<string, string>; rotation?: RotationSettings } = {},
+): Promise<InProcessDaemon> {
   const stateDir = path.join(dir, '.groundwork');
   const applyEvents: ApplyEvent[] = [];
   const daemon = new Daemon({
-    stackFile: path.join(dir, 'groundwork.yaml'), stateDir, host: '127.0.0.1', port: 0, vars: {}, env: cleanEnv(opts.env),
-    clock: opts.clock ?? systemClock, logger: silentLogger, applyOnStart: true, onApplyEvent: (e) => applyEvents.push(e),
+    stackFile: path.join(dir, 'groundwork.yaml'),
+    stateDir,
+    host: '127.0.0.1',
+    port: 0,
+    vars: {},
+    env: cleanEnv(opts.env),
+    clock: opts.clock ?? systemClock,
+    logger: silentLogger,
+    applyOnStart: true,
+    onApplyEvent: (e) => applyEvents.push(e),
     ...(opts.rotation ? { rotation: opts.rotation } : {}),
   });
   await daemon.start();
   const api = new Api(daemon.url, readFileSync(tokenFile(stateDir), 'utf8').trim());
   api.context = () => {
-    const failed = applyEvents.flatMap((e) => (e.type === 'step-end' && e.status === 'failed' ? [`${e.address}: ${e.error ?? ''}`] : []));
+    const failed = applyEvents.flatMap((e) =>
+      e.type === 'step-end' && e.status === 'failed' ? [`${e.address}: ${e.error ?? ''}`] : [],
+    );
     const other = applyEvents.flatMap((e) => (e.type === 'progress' && e.address === 'stack' ? [e.message] : []));
-    return failed.length || other.length ? `the apply at start failed: ${[...failed, ...other].join('; ')}` : 'the apply at start succeeded';
+    return failed.length || other.length
+      ? `the apply at start failed: ${[...failed, ...other].join('; ')}`
+      : 'the apply at start succeeded';
   };
   let closed = false;
   return {
-    daemon, api, applyEvents,
+    daemon,
+    api,
+    applyEvents,
     async close() {
       if (closed) return { downCompleted: true, leftovers: 0 };
       closed = true;
@@ -251,22 +318,39 @@ export function cliMain(): string {
 }
 
 /** `node dist/cli/main.js up --listen ... --json` in `dir`; resolves when it printed its ready line. */
-export async function spawnUp(dir: string, opts: { listen?: string | null; env?: Record<string, string>; args?: string[] } = {}): Promise<SpawnedDaemon> {
-  const listen = opts.listen === undefined ? ['--listen', '127.0.0.1:0'] : opts.listen === null ? [] : ['--listen', opts.listen];
+export async function spawnUp(
+  dir: string,
+  opts: { listen?: string | null; env?: Record<string, string>; args?: string[] } = {},
+): Promise<SpawnedDaemon> {
+  const listen =
+    opts.listen === undefined ? ['--listen', '127.0.0.1:0'] : opts.listen === null ? [] : ['--listen', opts.listen];
   const child = spawn(process.execPath, [cliMain(), 'up', ...listen, '--json', ...(opts.args ?? [])], {
-    cwd: dir, env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: dir,
+    env: cleanEnv(opts.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout?.setEncoding('utf8').on('data', (c: string) => { out += c; });
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => { out += c; });
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  child.stdout?.setEncoding('utf8').on('data', (c: string) => {
+    out += c;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => {
+    out += c;
+  });
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
   let ended: number | string | undefined;
-  void exited.then((c) => { ended = c; });
-  const ready = await waitFor(() => {
-    if (ended !== undefined) throw new Error(`groundwork up exited (${ended}) before it was ready:\n${out}`);
-    const line = out.split('\n').find((l) => l.startsWith('{"type":"ready"'));
-    return line ? (JSON.parse(line) as { url: string; pid: number }) : undefined;
-  }, { what: `groundwork up in ${dir} to be ready`, timeoutMs: 60_000 }).catch((e: unknown) => {
+  void exited.then((c) => {
+    ended = c;
+  });
+  const ready = await waitFor(
+    () => {
+      if (ended !== undefined) throw new Error(`groundwork up exited (${ended}) before it was ready:\n${out}`);
+      const line = out.split('\n').find((l) => l.startsWith('{"type":"ready"'));
+      return line ? (JSON.parse(line) as { url: string; pid: number }) : undefined;
+    },
+    { what: `groundwork up in ${dir} to be ready`, timeoutMs: 60_000 },
+  ).catch((e: unknown) => {
     child.kill('SIGKILL');
     throw new Error(`${(e as Error).message}\n--- output ---\n${out}`);
   });
@@ -290,7 +374,11 @@ export async function teardownSpawned(dir: string, d: SpawnedDaemon | undefined)
 export function readDaemonInfo(dir: string): DaemonInfo | undefined {
   const f = daemonInfoFile(path.join(dir, '.groundwork'));
   if (!existsSync(f)) return undefined;
-  try { return JSON.parse(readFileSync(f, 'utf8')) as DaemonInfo; } catch { return undefined; }
+  try {
+    return JSON.parse(readFileSync(f, 'utf8')) as DaemonInfo;
+  } catch {
+    return undefined;
+  }
 }
 
 // ---------------------------------------------------------------- /proc readings
@@ -321,7 +409,9 @@ export function rssBytes(pid: number): number | undefined {
 /** A clock that can be moved forward, for the supervisor's notion of how long an instance ran. */
 export class OffsetClock implements Clock {
   offsetMs = 0;
-  now(): Date { return new Date(Date.now() + this.offsetMs); }
+  now(): Date {
+    return new Date(Date.now() + this.offsetMs);
+  }
 }
 
 export function sleep(ms: number): Promise<void> {

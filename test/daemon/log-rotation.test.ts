@@ -14,8 +14,12 @@ import { request, startInProcess, writeStack, type InProcessDaemon } from './dae
 
 describe('rotateIfLarge', () => {
   let dir: string;
-  beforeEach(() => { dir = makeTempDir('logrot'); });
-  afterEach(() => { removeTempDir(dir); });
+  beforeEach(() => {
+    dir = makeTempDir('logrot');
+  });
+  afterEach(() => {
+    removeTempDir(dir);
+  });
 
   it('leaves a file at or under maxBytes alone, and a missing file too', () => {
     const f = path.join(dir, 'a.log');
@@ -64,17 +68,22 @@ describe('rotateIfLarge', () => {
     it('the writer (O_APPEND, as instances write) keeps writing at the start of the truncated file', async () => {
       const f = path.join(dir, 'svc.log');
       // `>>` opens with O_APPEND, like the process driver's openSync(logFile, 'a').
-      writer = spawn('/bin/sh', ['-c', `i=0; while :; do i=$((i+1)); echo "line $i"; sleep 0.005; done >> '${f}'`], { stdio: 'ignore' });
+      writer = spawn('/bin/sh', ['-c', `i=0; while :; do i=$((i+1)); echo "line $i"; sleep 0.005; done >> '${f}'`], {
+        stdio: 'ignore',
+      });
       await waitFor(() => existsSync(f) && statSync(f).size > 2000, { what: 'the writer to write 2 kB' });
       expect(rotateIfLarge(f, { maxBytes: 1000, keep: 2 })).toBe(true);
       const old = readFileSync(`${f}.1`, 'utf8');
       const lastOld = Number(/line (\d+)\n$/.exec(old)?.[1]);
       expect(lastOld).toBeGreaterThan(0);
       // New lines keep arriving, at offset 0 of the truncated file: no hole of NUL bytes.
-      const after = await waitFor(() => {
-        const t = readFileSync(f, 'utf8');
-        return t.split('\n').length > 20 ? t : undefined;
-      }, { what: 'new lines after the rotation' });
+      const after = await waitFor(
+        () => {
+          const t = readFileSync(f, 'utf8');
+          return t.split('\n').length > 20 ? t : undefined;
+        },
+        { what: 'new lines after the rotation' },
+      );
       expect(after.charCodeAt(0)).not.toBe(0);
       expect(after).not.toContain('\0');
       expect(after).toMatch(/^line \d+\n/);
@@ -96,8 +105,12 @@ describe('rotateIfLarge', () => {
 
 describe('LogIndex', () => {
   let dir: string;
-  beforeEach(() => { dir = makeTempDir('logidx'); });
-  afterEach(() => { removeTempDir(dir); });
+  beforeEach(() => {
+    dir = makeTempDir('logidx');
+  });
+  afterEach(() => {
+    removeTempDir(dir);
+  });
 
   it('maps a time to the file offset sampled at or before it', () => {
     const f = path.join(dir, 'a.log');
@@ -169,8 +182,12 @@ describe('LogIndex', () => {
 
 describe('readFrom', () => {
   let dir: string;
-  beforeEach(() => { dir = makeTempDir('logread'); });
-  afterEach(() => { removeTempDir(dir); });
+  beforeEach(() => {
+    dir = makeTempDir('logread');
+  });
+  afterEach(() => {
+    removeTempDir(dir);
+  });
 
   it('reads from an offset, restarts at 0 when the file was truncated below it, and is empty for a missing file', () => {
     const f = path.join(dir, 'a.log');
@@ -193,7 +210,9 @@ describe('readFrom', () => {
 describe('rotation in a running daemon', () => {
   let dir: string;
   let d: InProcessDaemon | undefined;
-  beforeEach(() => { dir = makeTempDir('logd'); });
+  beforeEach(() => {
+    dir = makeTempDir('logd');
+  });
   afterEach(async () => {
     const t = d ? await d.close() : { downCompleted: true, leftovers: await killProcessesUnder(dir) };
     d = undefined;
@@ -201,10 +220,16 @@ describe('rotation in a running daemon', () => {
     expect(t.leftovers).toBe(0);
   });
 
-  it('rotates a chatty instance\'s log by size while the instance keeps logging, and `logs` still shows the newest lines', async () => {
+  it("rotates a chatty instance's log by size while the instance keeps logging, and `logs` still shows the newest lines", async () => {
     writeStack(dir, {
       stack: 'logd',
-      services: { chatty: { command: 'i=0; while :; do i=$((i+1)); echo "tick $i ................................................"; sleep 0.01; done', stop_grace: '1s' } },
+      services: {
+        chatty: {
+          command:
+            'i=0; while :; do i=$((i+1)); echo "tick $i ................................................"; sleep 0.01; done',
+          stop_grace: '1s',
+        },
+      },
     });
     d = await startInProcess(dir, { rotation: { maxBytes: 4096, keep: 2 } });
     const log = path.join(dir, '.groundwork', 'logs', 'chatty', '0.log');

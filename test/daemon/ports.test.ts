@@ -11,7 +11,14 @@ import { httpGet } from '../helpers/http.js';
 import { killProcessesUnder, processesWithArg } from '../helpers/processes.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
-import { nodeService, startInProcess, writeServiceScript, writeStack, type InProcessDaemon, type Status } from './daemon-harness.js';
+import {
+  nodeService,
+  startInProcess,
+  writeServiceScript,
+  writeStack,
+  type InProcessDaemon,
+  type Status,
+} from './daemon-harness.js';
 
 const RANGE_SIZE = 40;
 
@@ -28,7 +35,11 @@ function close(srv: net.Server): Promise<void> {
 }
 
 function allPorts(s: Status): { who: string; port: number }[] {
-  return s.services.flatMap((svc) => svc.instances.flatMap((i) => Object.entries(i.ports).map(([name, port]) => ({ who: `${svc.name}/${i.index}:${name}`, port }))));
+  return s.services.flatMap((svc) =>
+    svc.instances.flatMap((i) =>
+      Object.entries(i.ports).map(([name, port]) => ({ who: `${svc.name}/${i.index}:${name}`, port })),
+    ),
+  );
 }
 
 describe('auto ports', () => {
@@ -116,10 +127,13 @@ describe('auto ports', () => {
     // A restarted instance keeps its ports.
     const victim = after.services.find((s) => s.name === 'b')?.instances[1];
     process.kill(victim?.pid as number, 'SIGKILL');
-    const back = await waitFor(async () => {
-      const i = await api.instance('b', 1);
-      return i.pid !== victim?.pid && i.pid !== null && i.state === 'healthy' ? i : undefined;
-    }, { what: 'b/1 to be restarted' });
+    const back = await waitFor(
+      async () => {
+        const i = await api.instance('b', 1);
+        return i.pid !== victim?.pid && i.pid !== null && i.state === 'healthy' ? i : undefined;
+      },
+      { what: 'b/1 to be restarted' },
+    );
     expect(back.ports).toEqual(victim?.ports);
   });
 
@@ -132,11 +146,15 @@ describe('auto ports', () => {
     const m = `gw-ports-${randomBytes(3).toString('hex')}`;
     writeStack(dir, { stack: 'ports2', services: { big: nodeService(m, { replicas: 4 }, names) } });
     d = await startInProcess(dir, { env: { GROUNDWORK_PORT_RANGE: `${from}-${to}` } });
-    const failed = d.applyEvents.flatMap((e) => (e.type === 'step-end' && e.status === 'failed' ? [e.error ?? ''] : []));
+    const failed = d.applyEvents.flatMap((e) =>
+      e.type === 'step-end' && e.status === 'failed' ? [e.error ?? ''] : [],
+    );
     expect(failed.join('\n')).toMatch(/no free port in \d+-\d+/);
     const big = (await d.api.status()).services.find((x) => x.name === 'big');
     const recorded = (big?.instances ?? []).filter((i) => i.pid !== null).map((i) => i.pid);
     const running = processesWithArg(m, 'node');
-    expect(running.sort(), `running: ${running.join(', ')}; in status: ${recorded.join(', ')}`).toEqual(recorded.sort());
+    expect(running.sort(), `running: ${running.join(', ')}; in status: ${recorded.join(', ')}`).toEqual(
+      recorded.sort(),
+    );
   });
 });

@@ -3,7 +3,12 @@
  * With random() = 0.5 the jitter factor is exactly 1.
  */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BACKOFF, RestartTracker, type BackoffSettings, type RestartDecision } from '../../src/daemon/restart-policy.js';
+import {
+  DEFAULT_BACKOFF,
+  RestartTracker,
+  type BackoffSettings,
+  type RestartDecision,
+} from '../../src/daemon/restart-policy.js';
 import { Duration } from '../../src/util/duration.js';
 
 const NO_JITTER = () => 0.5;
@@ -63,7 +68,10 @@ describe('RestartTracker', () => {
   });
 
   it('keeps a crash-loop delay of at least crashLoopDelay, even when the backoff is longer', () => {
-    const t = new RestartTracker(settings({ crashLoopRestarts: 3, crashLoopDelay: Duration.seconds(1), max: Duration.seconds(30) }), NO_JITTER);
+    const t = new RestartTracker(
+      settings({ crashLoopRestarts: 3, crashLoopDelay: Duration.seconds(1), max: Duration.seconds(30) }),
+      NO_JITTER,
+    );
     const ds = [0, 1, 2, 3, 4, 5, 6].map((at) => delayOf(t.decide('always', 1, at, 5)));
     expect(ds.slice(0, 2)).toEqual([0, 400]);
     // From the third exit on it is a crash loop: max(backoff, 1 s).

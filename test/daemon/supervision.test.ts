@@ -13,8 +13,20 @@ import { isAlive, killProcessesUnder } from '../helpers/processes.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 import {
-  cpuSecondsWithChildren, nodeService, OffsetClock, sleep, spawnUp, startInProcess, teardownSpawned, writeServiceScript, writeStack,
-  type EventRow, type InProcessDaemon, type InstanceStatus, type SpawnedDaemon, type Status,
+  cpuSecondsWithChildren,
+  nodeService,
+  OffsetClock,
+  sleep,
+  spawnUp,
+  startInProcess,
+  teardownSpawned,
+  writeServiceScript,
+  writeStack,
+  type EventRow,
+  type InProcessDaemon,
+  type InstanceStatus,
+  type SpawnedDaemon,
+  type Status,
 } from './daemon-harness.js';
 
 const marker = () => `gw-sup-${randomBytes(4).toString('hex')}`;
@@ -36,7 +48,10 @@ describe('supervision, daemon in-process', () => {
     const t = d ? await d.close() : { downCompleted: true, leftovers: await killProcessesUnder(dir) };
     d = undefined;
     removeTempDir(dir);
-    if (!t.downCompleted) console.warn('[teardown] POST /v1/down did not finish (see "down completes while an instance waits in its restart backoff"); killed the processes instead');
+    if (!t.downCompleted)
+      console.warn(
+        '[teardown] POST /v1/down did not finish (see "down completes while an instance waits in its restart backoff"); killed the processes instead',
+      );
     expect(t.leftovers, 'processes still running after POST /v1/down').toBe(0);
   });
 
@@ -53,14 +68,20 @@ describe('supervision, daemon in-process', () => {
       const t0 = performance.now();
       process.kill(oldPid, 'SIGKILL');
       // Two clocks: until status says a new pid is healthy, and until the port answers from a new pid.
-      const answering = waitFor(async () => {
-        const r = await httpGet(port, '/', 500).catch(() => undefined);
-        return r && r.status === 200 && !r.body.includes(`pid ${oldPid}\n`) ? performance.now() - t0 : undefined;
-      }, { what: `port ${port} to answer from a new process`, timeoutMs: 15_000, intervalMs: 10 });
-      const after = await waitFor(async () => {
-        const i = await api.instance('web', index);
-        return i.pid !== null && i.pid !== oldPid && i.state === 'healthy' ? i : undefined;
-      }, { what: `web/${index} to be healthy with a new pid`, timeoutMs: 15_000, intervalMs: 10 });
+      const answering = waitFor(
+        async () => {
+          const r = await httpGet(port, '/', 500).catch(() => undefined);
+          return r && r.status === 200 && !r.body.includes(`pid ${oldPid}\n`) ? performance.now() - t0 : undefined;
+        },
+        { what: `port ${port} to answer from a new process`, timeoutMs: 15_000, intervalMs: 10 },
+      );
+      const after = await waitFor(
+        async () => {
+          const i = await api.instance('web', index);
+          return i.pid !== null && i.pid !== oldPid && i.state === 'healthy' ? i : undefined;
+        },
+        { what: `web/${index} to be healthy with a new pid`, timeoutMs: 15_000, intervalMs: 10 },
+      );
       const healthyMs = performance.now() - t0;
       latencies.push({ healthyMs, answeringMs: await answering });
       expect(after.restarts).toBe(1);
@@ -70,9 +91,15 @@ describe('supervision, daemon in-process', () => {
       expect(after.lastExit).toMatchObject({ code: null, signal: 'SIGKILL' });
     }
     const events = await api.events('web');
-    expect(events.filter((e) => e.type === 'exit').map((e) => e.reason)).toEqual([expect.stringContaining('SIGKILL'), expect.stringContaining('SIGKILL')]);
+    expect(events.filter((e) => e.type === 'exit').map((e) => e.reason)).toEqual([
+      expect.stringContaining('SIGKILL'),
+      expect.stringContaining('SIGKILL'),
+    ]);
     expect(events.filter((e) => e.type === 'restarted')).toHaveLength(2);
-    for (const [i, l] of latencies.entries()) report(`(a) restart after SIGKILL, web/${i}: new pid healthy in status after ${l.healthyMs.toFixed(0)} ms; port answering from the new pid after ${l.answeringMs.toFixed(0)} ms (acceptance: within 1 s)`);
+    for (const [i, l] of latencies.entries())
+      report(
+        `(a) restart after SIGKILL, web/${i}: new pid healthy in status after ${l.healthyMs.toFixed(0)} ms; port answering from the new pid after ${l.answeringMs.toFixed(0)} ms (acceptance: within 1 s)`,
+      );
     // The acceptance is 1 s; asserted generously because this machine runs other suites at the same time.
     for (const l of latencies) expect(l.healthyMs).toBeLessThan(3000);
   });
@@ -89,12 +116,17 @@ describe('supervision, daemon in-process', () => {
     });
     d = await startInProcess(dir);
     const api = d.api;
-    const settled = await waitFor(async () => {
-      const s = await api.status();
-      const one = (n: string) => s.services.find((x) => x.name === n)?.instances[0];
-      const [done, fails, never] = [one('done'), one('fails'), one('never')];
-      return done?.state === 'exited' && never?.state === 'exited' && (fails?.restarts ?? 0) >= 1 ? { done, fails, never } : undefined;
-    }, { what: 'done and never to exit, fails to be restarted', timeoutMs: 15_000, intervalMs: 50 });
+    const settled = await waitFor(
+      async () => {
+        const s = await api.status();
+        const one = (n: string) => s.services.find((x) => x.name === n)?.instances[0];
+        const [done, fails, never] = [one('done'), one('fails'), one('never')];
+        return done?.state === 'exited' && never?.state === 'exited' && (fails?.restarts ?? 0) >= 1
+          ? { done, fails, never }
+          : undefined;
+      },
+      { what: 'done and never to exit, fails to be restarted', timeoutMs: 15_000, intervalMs: 50 },
+    );
     expect(settled.done).toMatchObject({ restarts: 0, pid: null, lastExit: { code: 0, signal: null } });
     expect(settled.done.reason).toContain('on-failure');
     expect(settled.never).toMatchObject({ restarts: 0, pid: null, lastExit: { code: 1, signal: null } });
@@ -103,7 +135,10 @@ describe('supervision, daemon in-process', () => {
     await sleep(1500);
     const events = await api.events();
     for (const svc of ['done', 'never']) {
-      expect(events.filter((e) => e.address === `service.${svc}` && e.type === 'restarted'), `${svc} must not be restarted`).toEqual([]);
+      expect(
+        events.filter((e) => e.address === `service.${svc}` && e.type === 'restarted'),
+        `${svc} must not be restarted`,
+      ).toEqual([]);
       expect((await api.instance(svc, 0)).state).toBe('exited');
     }
     expect(events.some((e) => e.address === 'service.fails' && e.type === 'restarted')).toBe(true);
@@ -112,20 +147,27 @@ describe('supervision, daemon in-process', () => {
   it('(d) a failing liveness probe (restart: always) gets the instance restarted', async () => {
     writeStack(dir, {
       stack: 'sup-d',
-      services: { live: nodeService(marker(), { liveness: { exec: { command: 'false' }, interval: '300ms', unhealthy: 2 } }) },
+      services: {
+        live: nodeService(marker(), { liveness: { exec: { command: 'false' }, interval: '300ms', unhealthy: 2 } }),
+      },
     });
     d = await startInProcess(dir);
     const api = d.api;
     const first = await api.instance('live', 0);
-    const restarted = await waitFor(async () => {
-      const i = await api.instance('live', 0);
-      return i.restarts >= 1 && i.pid !== null && i.pid !== first.pid ? i : undefined;
-    }, { what: 'live/0 to be restarted after liveness failures', timeoutMs: 15_000, intervalMs: 50 });
+    const restarted = await waitFor(
+      async () => {
+        const i = await api.instance('live', 0);
+        return i.restarts >= 1 && i.pid !== null && i.pid !== first.pid ? i : undefined;
+      },
+      { what: 'live/0 to be restarted after liveness failures', timeoutMs: 15_000, intervalMs: 50 },
+    );
     expect(isAlive(first.pid as number)).toBe(false);
     expect(isAlive(restarted.pid as number)).toBe(true);
     const events = await api.events('live');
     expect(events.find((e) => e.type === 'liveness-failed')?.reason).toContain('exit 1');
-    expect(events.findIndex((e) => e.type === 'liveness-failed')).toBeLessThan(events.findIndex((e) => e.type === 'restarted'));
+    expect(events.findIndex((e) => e.type === 'liveness-failed')).toBeLessThan(
+      events.findIndex((e) => e.type === 'restarted'),
+    );
   });
 
   // Liveness exists to recover hung services. A service that exits 0 on SIGTERM (as most do) is
@@ -133,16 +175,27 @@ describe('supervision, daemon in-process', () => {
   it('(d) a failing liveness probe gets the instance restarted under restart: on-failure too', async () => {
     writeStack(dir, {
       stack: 'sup-d2',
-      services: { live: nodeService(marker(), { restart: 'on-failure', liveness: { exec: { command: 'false' }, interval: '300ms', unhealthy: 2 } }) },
+      services: {
+        live: nodeService(marker(), {
+          restart: 'on-failure',
+          liveness: { exec: { command: 'false' }, interval: '300ms', unhealthy: 2 },
+        }),
+      },
     });
     d = await startInProcess(dir);
     const api = d.api;
     const first = await api.instance('live', 0);
-    await waitFor(async () => (await api.events('live')).some((e) => e.type === 'liveness-failed'), { what: 'a liveness failure', timeoutMs: 10_000 });
-    const after = await waitFor(async () => {
-      const i = await api.instance('live', 0);
-      return (i.restarts >= 1 && i.pid !== null && i.pid !== first.pid) || i.state === 'exited' ? i : undefined;
-    }, { what: 'live/0 to be restarted or to end', timeoutMs: 15_000, intervalMs: 50 });
+    await waitFor(async () => (await api.events('live')).some((e) => e.type === 'liveness-failed'), {
+      what: 'a liveness failure',
+      timeoutMs: 10_000,
+    });
+    const after = await waitFor(
+      async () => {
+        const i = await api.instance('live', 0);
+        return (i.restarts >= 1 && i.pid !== null && i.pid !== first.pid) || i.state === 'exited' ? i : undefined;
+      },
+      { what: 'live/0 to be restarted or to end', timeoutMs: 15_000, intervalMs: 50 },
+    );
     expect(after.state, `live/0 after a liveness failure: ${after.reason}`).not.toBe('exited');
     expect(after.restarts).toBeGreaterThanOrEqual(1);
   });
@@ -151,17 +204,25 @@ describe('supervision, daemon in-process', () => {
     const sick = path.join(dir, 'sick');
     writeStack(dir, {
       stack: 'sup-e',
-      services: { web: nodeService(marker(), { health: { http: { path: '/healthz' }, interval: '300ms', timeout: '1s', unhealthy: 2, healthy: 1 }, env: { HEALTH_FILE: sick } }) },
+      services: {
+        web: nodeService(marker(), {
+          health: { http: { path: '/healthz' }, interval: '300ms', timeout: '1s', unhealthy: 2, healthy: 1 },
+          env: { HEALTH_FILE: sick },
+        }),
+      },
     });
     d = await startInProcess(dir);
     const api = d.api;
     const healthy = (await api.waitAllHealthy(['web'])).services[0]?.instances[0] as InstanceStatus;
     let t0 = performance.now();
     writeFileSync(sick, '');
-    const unhealthy = await waitFor(async () => {
-      const i = await api.instance('web', 0);
-      return i.state === 'unhealthy' ? i : undefined;
-    }, { what: 'web/0 to turn unhealthy', timeoutMs: 10_000, intervalMs: 20 });
+    const unhealthy = await waitFor(
+      async () => {
+        const i = await api.instance('web', 0);
+        return i.state === 'unhealthy' ? i : undefined;
+      },
+      { what: 'web/0 to turn unhealthy', timeoutMs: 10_000, intervalMs: 20 },
+    );
     const toUnhealthy = performance.now() - t0;
     expect(unhealthy.pid).toBe(healthy.pid);
     expect(unhealthy.restarts).toBe(0);
@@ -169,15 +230,20 @@ describe('supervision, daemon in-process', () => {
     expect(unhealthy.reason).toContain('503');
     t0 = performance.now();
     rmSync(sick);
-    const back = await waitFor(async () => {
-      const i = await api.instance('web', 0);
-      return i.state === 'healthy' ? i : undefined;
-    }, { what: 'web/0 to turn healthy again', timeoutMs: 10_000, intervalMs: 20 });
+    const back = await waitFor(
+      async () => {
+        const i = await api.instance('web', 0);
+        return i.state === 'healthy' ? i : undefined;
+      },
+      { what: 'web/0 to turn healthy again', timeoutMs: 10_000, intervalMs: 20 },
+    );
     const toHealthy = performance.now() - t0;
     expect(back).toMatchObject({ pid: healthy.pid, restarts: 0, ready: true });
     const types = (await api.events('web')).map((e) => e.type);
     expect(types.slice(types.lastIndexOf('unhealthy'))).toEqual(['unhealthy', 'healthy']);
-    report(`(e) readiness with interval 300ms, unhealthy: 2: unhealthy ${toUnhealthy.toFixed(0)} ms after the endpoint failed; healthy ${toHealthy.toFixed(0)} ms after it recovered`);
+    report(
+      `(e) readiness with interval 300ms, unhealthy: 2: unhealthy ${toUnhealthy.toFixed(0)} ms after the endpoint failed; healthy ${toHealthy.toFixed(0)} ms after it recovered`,
+    );
   });
 
   // pause() (used by down, restart and apply) clears the pending restart timer of an instance in
@@ -185,12 +251,19 @@ describe('supervision, daemon in-process', () => {
   it('down completes while an instance waits in its restart backoff', async () => {
     writeStack(dir, {
       stack: 'sup-g',
-      services: { flappy: { command: 'sleep 0.8; exit 1', restart: 'always', stop_grace: '1s' }, web: nodeService(marker()) },
+      services: {
+        flappy: { command: 'sleep 0.8; exit 1', restart: 'always', stop_grace: '1s' },
+        web: nodeService(marker()),
+      },
     });
     d = await startInProcess(dir);
     const daemon = d;
     const { pid: webPid } = await daemon.api.instance('web', 0);
-    await waitFor(async () => (await daemon.api.instance('flappy', 0)).state === 'crashloop', { what: 'flappy to reach crashloop', timeoutMs: 20_000, intervalMs: 100 });
+    await waitFor(async () => (await daemon.api.instance('flappy', 0)).state === 'crashloop', {
+      what: 'flappy to reach crashloop',
+      timeoutMs: 20_000,
+      intervalMs: 100,
+    });
     const t = await daemon.close();
     expect(t.downCompleted, 'POST /v1/down finished within 8 s').toBe(true);
     expect(isAlive(webPid as number)).toBe(false);
@@ -204,7 +277,13 @@ describe('supervision, daemon in-process', () => {
     const failFlag = path.join(dir, 'fail');
     writeStack(dir, {
       stack: 'sup-f',
-      services: { web: { ...nodeService(marker()), command: `test -f '${failFlag}' && exit 1; exec node server.mjs`, args: undefined } },
+      services: {
+        web: {
+          ...nodeService(marker()),
+          command: `test -f '${failFlag}' && exit 1; exec node server.mjs`,
+          args: undefined,
+        },
+      },
     });
     d = await startInProcess(dir, { clock });
     const api = d.api;
@@ -214,16 +293,27 @@ describe('supervision, daemon in-process', () => {
     writeFileSync(failFlag, '');
     const before = (await api.events('web')).length;
     process.kill(pid as number, 'SIGKILL');
-    const decisions = await waitFor(async () => {
-      const evs = (await api.events('web')).slice(before).filter((e) => e.type === 'starting' || e.type === 'crashloop');
-      return evs.length >= 3 ? evs : undefined;
-    }, { what: 'three restart decisions after the kill', timeoutMs: 15_000, intervalMs: 50 });
+    const decisions = await waitFor(
+      async () => {
+        const evs = (await api.events('web'))
+          .slice(before)
+          .filter((e) => e.type === 'starting' || e.type === 'crashloop');
+        return evs.length >= 3 ? evs : undefined;
+      },
+      { what: 'three restart decisions after the kill', timeoutMs: 15_000, intervalMs: 50 },
+    );
     const reasons = decisions.map((e) => e.reason);
     // First decision: immediate restart after a stable run. The next ones follow failed starts.
     expect(reasons[0]).toMatch(/SIGKILL\); restarting$/);
-    const delays = reasons.slice(1, 3).map((r) => Number(/restarting in (\d+)ms/.exec(r)?.[1] ?? /next try in (\d+)ms/.exec(r)?.[1] ?? 0));
-    expect(delays, `reasons after failed starts:\n${reasons.join('\n')}`).toEqual([expect.any(Number), expect.any(Number)]);
-    for (const ms of delays) expect(ms, `reasons after failed starts:\n${reasons.join('\n')}`).toBeGreaterThanOrEqual(200);
+    const delays = reasons
+      .slice(1, 3)
+      .map((r) => Number(/restarting in (\d+)ms/.exec(r)?.[1] ?? /next try in (\d+)ms/.exec(r)?.[1] ?? 0));
+    expect(delays, `reasons after failed starts:\n${reasons.join('\n')}`).toEqual([
+      expect.any(Number),
+      expect.any(Number),
+    ]);
+    for (const ms of delays)
+      expect(ms, `reasons after failed starts:\n${reasons.join('\n')}`).toBeGreaterThanOrEqual(200);
   });
 });
 
@@ -234,7 +324,8 @@ describe('supervision, daemon in-process', () => {
 describe('(b) crash loops, daemon as its own process', () => {
   let dir: string;
   let up: SpawnedDaemon | undefined;
-  let measured: { cpuSeconds: number; restarts: number; restartEvents: number; status: Status; events: EventRow[] } | undefined;
+  let measured:
+    { cpuSeconds: number; restarts: number; restartEvents: number; status: Status; events: EventRow[] } | undefined;
   const WINDOW_MS = 30_000;
 
   beforeAll(async () => {
@@ -252,7 +343,8 @@ describe('(b) crash loops, daemon as its own process', () => {
       },
     });
     up = await spawnUp(dir);
-    const restartsOf = (s: Status) => s.services.reduce((n, svc) => n + svc.instances.reduce((m, i) => m + i.restarts, 0), 0);
+    const restartsOf = (s: Status) =>
+      s.services.reduce((n, svc) => n + svc.instances.reduce((m, i) => m + i.restarts, 0), 0);
     const api = up.api;
     const startStatus = await api.status();
     const startEvents = (await api.events()).length;
@@ -262,16 +354,24 @@ describe('(b) crash loops, daemon as its own process', () => {
     const status = await api.status();
     const events = await api.events();
     measured = {
-      cpuSeconds: cpu1 - cpu0, restarts: restartsOf(status) - restartsOf(startStatus),
-      restartEvents: events.slice(startEvents).filter((e) => e.type === 'restarted').length, status, events,
+      cpuSeconds: cpu1 - cpu0,
+      restarts: restartsOf(status) - restartsOf(startStatus),
+      restartEvents: events.slice(startEvents).filter((e) => e.type === 'restarted').length,
+      status,
+      events,
     };
-    report(`(b) crash loop over ${WINDOW_MS / 1000} s: daemon + reaped shims used ${measured.cpuSeconds.toFixed(2)} s CPU; ${measured.restarts} restarts (${measured.restartEvents} restarted events); states: ${status.services.map((s) => `${s.name}=${s.instances.map((i) => i.state).join(',') || '(no instances)'}`).join(' ')}`);
+    report(
+      `(b) crash loop over ${WINDOW_MS / 1000} s: daemon + reaped shims used ${measured.cpuSeconds.toFixed(2)} s CPU; ${measured.restarts} restarts (${measured.restartEvents} restarted events); states: ${status.services.map((s) => `${s.name}=${s.instances.map((i) => i.state).join(',') || '(no instances)'}`).join(' ')}`,
+    );
   }, WINDOW_MS + 60_000);
 
   afterAll(async () => {
     const t = await teardownSpawned(dir, up);
     removeTempDir(dir);
-    if (!t.downCompleted) console.warn('[teardown] POST /v1/down did not finish (an instance in crash-loop backoff); killed the processes instead');
+    if (!t.downCompleted)
+      console.warn(
+        '[teardown] POST /v1/down did not finish (an instance in crash-loop backoff); killed the processes instead',
+      );
     expect(t.leftovers, 'processes still running after POST /v1/down').toBe(0);
   });
 
@@ -287,11 +387,17 @@ describe('(b) crash loops, daemon as its own process', () => {
 
   it('a service whose process exits at once is still supervised: exit 1 (always) ends in crashloop', () => {
     const svc = measured?.status.services.find((s) => s.name === 'instant');
-    expect(svc?.instances.map((i) => i.state), `instant: ${JSON.stringify(svc)}`).toEqual(['crashloop']);
+    expect(
+      svc?.instances.map((i) => i.state),
+      `instant: ${JSON.stringify(svc)}`,
+    ).toEqual(['crashloop']);
   });
 
   it('a service whose process exits at once is still supervised: exit 0 (on-failure) ends exited, not failed', () => {
     const svc = measured?.status.services.find((s) => s.name === 'oneshot');
-    expect(svc?.instances.map((i) => i.state), `oneshot: ${JSON.stringify(svc)}`).toEqual(['exited']);
+    expect(
+      svc?.instances.map((i) => i.state),
+      `oneshot: ${JSON.stringify(svc)}`,
+    ).toEqual(['exited']);
   });
 });

@@ -17,16 +17,41 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ReleaseRecord } from '../../src/store/store.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import {
-  describeSamples, failed, freePort, shareWhileRouted, startLabDaemon, startTraffic, writeLabStack, writeServer,
-  type LabDaemon, type LabStackOptions, type Mode, type Sample,
+  describeSamples,
+  failed,
+  freePort,
+  shareWhileRouted,
+  startLabDaemon,
+  startTraffic,
+  writeLabStack,
+  writeServer,
+  type LabDaemon,
+  type LabStackOptions,
+  type Mode,
+  type Sample,
 } from '../helpers/lab-daemon.js';
 import { processesUnder, tryCmdline } from '../helpers/processes.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 
-interface Lab { dir: string; port: number; d: LabDaemon; options: LabStackOptions }
-interface Outcome { ok: boolean; release: number | null; attempted: number | null; rolledBack: boolean; reason?: string }
-interface Releases { service: string; current: number | null; releases: ReleaseRecord[] }
+interface Lab {
+  dir: string;
+  port: number;
+  d: LabDaemon;
+  options: LabStackOptions;
+}
+interface Outcome {
+  ok: boolean;
+  release: number | null;
+  attempted: number | null;
+  rolledBack: boolean;
+  reason?: string;
+}
+interface Releases {
+  service: string;
+  current: number | null;
+  releases: ReleaseRecord[];
+}
 
 const open: Lab[] = [];
 
@@ -50,13 +75,18 @@ async function openLab(o: Omit<LabStackOptions, 'listenerPort'> = {}): Promise<L
   open.push(lab);
   await d.api.waitAllHealthy(['web']);
   let seen = '';
-  await waitFor(async () => {
-    const t = startTraffic(d.webUrl, 1, 0);
-    await new Promise((r) => setTimeout(r, 30));
-    const s = await t.stop();
-    seen = describeSamples(s);
-    return s.length > 0 && s.every((x) => x.status === 200 && x.build === 'b1');
-  }, { what: 'the proxy to answer from b1' }).catch((e: Error) => { throw new Error(`${e.message}; last answers: ${seen}; status: ${JSON.stringify(d.daemon.status().services)}`); });
+  await waitFor(
+    async () => {
+      const t = startTraffic(d.webUrl, 1, 0);
+      await new Promise((r) => setTimeout(r, 30));
+      const s = await t.stop();
+      seen = describeSamples(s);
+      return s.length > 0 && s.every((x) => x.status === 200 && x.build === 'b1');
+    },
+    { what: 'the proxy to answer from b1' },
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}; last answers: ${seen}; status: ${JSON.stringify(d.daemon.status().services)}`);
+  });
   return lab;
 }
 
@@ -70,7 +100,10 @@ async function openLabAtV2(o: Omit<LabStackOptions, 'listenerPort'> = {}): Promi
   return lab;
 }
 
-async function cli(lab: Lab, args: string[]): Promise<{ run: CliResult; outcome: Outcome | undefined; progress: string[] }> {
+async function cli(
+  lab: Lab,
+  args: string[],
+): Promise<{ run: CliResult; outcome: Outcome | undefined; progress: string[] }> {
   const run = await runCli([...args, '--json'], { cwd: lab.dir });
   let outcome: Outcome | undefined;
   const progress: string[] = [];
@@ -79,7 +112,9 @@ async function cli(lab: Lab, args: string[]): Promise<{ run: CliResult; outcome:
       const j = JSON.parse(line) as { type?: string; result?: Outcome; message?: string };
       if (j.type === 'result') outcome = j.result;
       if (j.type === 'progress' && j.message) progress.push(j.message);
-    } catch { /* not JSON */ }
+    } catch {
+      /* not JSON */
+    }
   }
   return { run, outcome, progress };
 }
@@ -89,7 +124,12 @@ function releases(lab: Lab): Promise<Releases> {
 }
 
 /** Deploys `build` (written as server.mjs in `mode`) under light load; returns what the load saw. */
-async function deployUnderLoad(lab: Lab, build: string, mode: Mode, crashAfterMs?: number): Promise<{ samples: Sample[]; out: Awaited<ReturnType<typeof cli>> }> {
+async function deployUnderLoad(
+  lab: Lab,
+  build: string,
+  mode: Mode,
+  crashAfterMs?: number,
+): Promise<{ samples: Sample[]; out: Awaited<ReturnType<typeof cli>> }> {
   writeServer(lab.dir, build, mode, crashAfterMs);
   const traffic = startTraffic(lab.d.webUrl);
   await new Promise((r) => setTimeout(r, 200));
@@ -111,11 +151,21 @@ async function expectRunning(lab: Lab, release: number, build: string): Promise<
   expect((await releases(lab)).current).toBe(release);
   const replicas = lab.options.replicas ?? 2;
   let seen = '';
-  const web = await waitFor(async () => {
-    const w = await lab.d.api.service('web');
-    seen = JSON.stringify({ release: w.release, instances: w.instances.map((i) => ({ index: i.index, state: i.state, reason: i.reason, pid: i.pid })) });
-    return w.instances.length === replicas && w.instances.every((i) => i.state === 'healthy' && i.pid !== null) ? w : undefined;
-  }, { what: 'every replica of web healthy', timeoutMs: 10_000 }).catch((e: Error) => { throw new Error(`${e.message}; status: ${seen}`); });
+  const web = await waitFor(
+    async () => {
+      const w = await lab.d.api.service('web');
+      seen = JSON.stringify({
+        release: w.release,
+        instances: w.instances.map((i) => ({ index: i.index, state: i.state, reason: i.reason, pid: i.pid })),
+      });
+      return w.instances.length === replicas && w.instances.every((i) => i.state === 'healthy' && i.pid !== null)
+        ? w
+        : undefined;
+    },
+    { what: 'every replica of web healthy', timeoutMs: 10_000 },
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}; status: ${seen}`);
+  });
   expect(web.release).toBe(release);
   const t = startTraffic(lab.d.webUrl, 2, 5);
   await new Promise((r) => setTimeout(r, 300));
@@ -126,7 +176,13 @@ async function expectRunning(lab: Lab, release: number, build: string): Promise<
 }
 
 /** The deploy of `attempted` exited non-zero, rolled back, and `previous` (build `build`) runs with every replica. */
-async function expectRolledBack(lab: Lab, out: Awaited<ReturnType<typeof cli>>, attempted: number, previous = 1, build = 'b1'): Promise<void> {
+async function expectRolledBack(
+  lab: Lab,
+  out: Awaited<ReturnType<typeof cli>>,
+  attempted: number,
+  previous = 1,
+  build = 'b1',
+): Promise<void> {
   expect(out.run.code, `deploy should exit non-zero\n${out.run.stdout}${out.run.stderr}`).not.toBe(0);
   expect(out.outcome?.ok).toBe(false);
   expect(out.outcome?.attempted).toBe(attempted);
@@ -142,7 +198,11 @@ describe('a good release rolls out under load with 0 failed requests', () => {
     it(strategy, async () => {
       const lab = await openLab({ strategy });
       const { samples, out } = await deployUnderLoad(lab, 'b2', 'good');
-      expect(out.outcome, `${out.outcome?.reason}\n${out.progress.join('\n')}\n${out.run.stderr}`).toMatchObject({ ok: true, release: 2, rolledBack: false });
+      expect(out.outcome, `${out.outcome?.reason}\n${out.progress.join('\n')}\n${out.run.stderr}`).toMatchObject({
+        ok: true,
+        release: 2,
+        rolledBack: false,
+      });
       expect(out.run.code).toBe(0);
       expect(failed(samples), describeSamples(samples)).toEqual([]);
       expect(samples.length).toBeGreaterThan(50);
@@ -151,7 +211,10 @@ describe('a good release rolls out under load with 0 failed requests', () => {
         // warm standby set in the last 300 ms. Every request still succeeded; tracked in the notes.
         const last = samples[samples.length - 1];
         const tail = samples.filter((x) => last !== undefined && x.sent >= last.sent - 300);
-        expect(tail.filter((x) => x.build === 'b2').length / Math.max(1, tail.length), describeSamples(samples)).toBeGreaterThanOrEqual(0.9);
+        expect(
+          tail.filter((x) => x.build === 'b2').length / Math.max(1, tail.length),
+          describeSamples(samples),
+        ).toBeGreaterThanOrEqual(0.9);
       } else expect(endsOn(samples, 'b2'), describeSamples(samples)).toBe(true);
       if (strategy === 'canary') {
         // Both builds answered during the canary step, and the canary about its weight (20%).
@@ -181,7 +244,10 @@ describe('every rollback trigger rolls back, and the bad release gets no more th
     expect(failed(samples), describeSamples(samples)).toEqual([]);
     expect(samples.filter((s) => s.build === 'b2')).toEqual([]);
     expect((await releases(lab)).releases.find((x) => x.seq === 2)?.status).toBe('build-failed');
-    expect((await lab.d.api.service('web')).instances.map((i) => i.pid), 'the same processes still run').toEqual(before);
+    expect(
+      (await lab.d.api.service('web')).instances.map((i) => i.pid),
+      'the same processes still run',
+    ).toEqual(before);
     await expectRunning(lab, 1, 'b1');
   });
 
@@ -222,7 +288,9 @@ describe('every rollback trigger rolls back, and the bad release gets no more th
     expect(out.outcome?.reason).toMatch(/exited/);
     // The first new instance had at most its slot's share (1 of 2 replicas) while it ran.
     const { share, answered, inWindow } = shareWhileRouted(samples, 'b3');
-    expect.soft(share, `b3 answered ${answered} of ${inWindow} requests while routed; ${describeSamples(samples)}`).toBeLessThanOrEqual(0.5 + 0.1);
+    expect
+      .soft(share, `b3 answered ${answered} of ${inWindow} requests while routed; ${describeSamples(samples)}`)
+      .toBeLessThanOrEqual(0.5 + 0.1);
     await expectRolledBack(lab, out, 3, 2, 'b2');
   });
 
@@ -245,7 +313,10 @@ describe('every rollback trigger rolls back, and the bad release gets no more th
     const { share, answered, inWindow } = shareWhileRouted(samples, 'b2');
     expect(share, `b2 answered ${answered} of ${inWindow} requests while routed`).toBeLessThanOrEqual(0.2 + 0.1);
     // The only failed requests are the canary's own 500s.
-    expect(failed(samples).filter((s) => s.build !== 'b2'), describeSamples(samples)).toEqual([]);
+    expect(
+      failed(samples).filter((s) => s.build !== 'b2'),
+      describeSamples(samples),
+    ).toEqual([]);
   });
 });
 
@@ -275,7 +346,7 @@ describe('releases', () => {
     expect(r.releases.find((x) => x.seq === 2)?.status).toBe('active');
   });
 
-  it('rollback --to v1 (the release `groundwork up` recorded, running from the stack directory) is refused, not run with today\'s code', async () => {
+  it("rollback --to v1 (the release `groundwork up` recorded, running from the stack directory) is refused, not run with today's code", async () => {
     const lab = await openLabAtV2();
     // The working tree now holds b2, the code of v2; v1 ran b1, which no longer exists anywhere.
     const back = await cli(lab, ['rollback', 'web', '--to', 'v1']);
@@ -291,7 +362,10 @@ describe('releases', () => {
     expect(down.code, down.stdout + down.stderr).toBe(0);
     await new Promise((r) => setTimeout(r, 500));
     const left = processesUnder(lab.dir);
-    expect(left.map((pid) => tryCmdline(pid)?.join(' ')), 'processes still running after down').toEqual([]);
+    expect(
+      left.map((pid) => tryCmdline(pid)?.join(' ')),
+      'processes still running after down',
+    ).toEqual([]);
   });
 
   it('pruning keeps the last keep_releases deploy releases', async () => {
@@ -323,10 +397,14 @@ describe('releases', () => {
   it('the copies of failed builds are pruned too (only keep_releases release directories stay)', async () => {
     const lab = await openLab({ deploy: { keep_releases: 1 } });
     writeLabStack(lab.dir, { ...lab.options, web: { build: { command: 'exit 1' } } });
-    for (let i = 0; i < 2; i++) expect((await cli(lab, ['deploy', 'web'])).outcome).toMatchObject({ ok: false, rolledBack: false });
+    for (let i = 0; i < 2; i++)
+      expect((await cli(lab, ['deploy', 'web'])).outcome).toMatchObject({ ok: false, rolledBack: false });
     writeLabStack(lab.dir, lab.options);
     for (let i = 0; i < 2; i++) expect((await cli(lab, ['deploy', 'web'])).outcome).toMatchObject({ ok: true });
-    const dirs = readdirSync(path.join(lab.dir, '.groundwork', 'releases', 'web'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    const dirs = readdirSync(path.join(lab.dir, '.groundwork', 'releases', 'web'), { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
     // v2 and v3 failed to build, v4 was pruned, v5 runs.
     expect(dirs).toEqual(['v5']);
   });

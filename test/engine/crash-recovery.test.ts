@@ -24,32 +24,52 @@ function markerOf(dir: string, svc: string): string {
 }
 
 /** Services that are slow to start (the shell sleeps, then becomes node), so a kill lands while one starts. */
-function writeCrashStack(dir: string, services: Record<string, { replicas: number; depends_on?: string[]; startDelay?: string }>): void {
+function writeCrashStack(
+  dir: string,
+  services: Record<string, { replicas: number; depends_on?: string[]; startDelay?: string }>,
+): void {
   writeServerScript(dir);
   const stack: StackConfig = {
     stack: STACK,
-    services: Object.fromEntries(Object.entries(services).map(([svc, s]) => [svc, {
-      command: `sleep ${s.startDelay ?? '0.4'} && exec node server.mjs ${markerOf(dir, svc)}`,
-      replicas: s.replicas,
-      ports: { http: 'auto' },
-      env: { PORT: '${port.http}' },
-      health: { http: { path: '/healthz' }, interval: '1s', timeout: '1s' },
-      stop_grace: '2s',
-      ...(s.depends_on ? { depends_on: s.depends_on } : {}),
-    }])),
+    services: Object.fromEntries(
+      Object.entries(services).map(([svc, s]) => [
+        svc,
+        {
+          command: `sleep ${s.startDelay ?? '0.4'} && exec node server.mjs ${markerOf(dir, svc)}`,
+          replicas: s.replicas,
+          ports: { http: 'auto' },
+          env: { PORT: '${port.http}' },
+          health: { http: { path: '/healthz' }, interval: '1s', timeout: '1s' },
+          stop_grace: '2s',
+          ...(s.depends_on ? { depends_on: s.depends_on } : {}),
+        },
+      ]),
+    ),
   };
   writeStack(dir, stack);
 }
 
-interface JournalRow { address: string; status: string }
-interface InstanceRecordFile { service: string; id: string }
+interface JournalRow {
+  address: string;
+  status: string;
+}
+interface InstanceRecordFile {
+  service: string;
+  id: string;
+}
 
 function instanceRecords(dir: string): InstanceRecordFile[] {
   const d = path.join(dir, '.groundwork', 'instances');
   try {
-    return readdirSync(d).filter((f) => f.endsWith('.json')).flatMap((f) => {
-      try { return [JSON.parse(readFileSync(path.join(d, f), 'utf8')) as InstanceRecordFile]; } catch { return []; }
-    });
+    return readdirSync(d)
+      .filter((f) => f.endsWith('.json'))
+      .flatMap((f) => {
+        try {
+          return [JSON.parse(readFileSync(path.join(d, f), 'utf8')) as InstanceRecordFile];
+        } catch {
+          return [];
+        }
+      });
   } catch {
     return [];
   }
@@ -68,36 +88,52 @@ describe('crash recovery (SIGKILL of apply)', () => {
   async function killApplyHalfway(only?: string[]): Promise<string> {
     let out = '';
     const c = spawn(process.execPath, [cliMain, 'apply', '--parallelism', '1', '-m', 'to be killed'], {
-      cwd: dir, env: testEnv() as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: dir,
+      env: testEnv() as NodeJS.ProcessEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = c;
-    c.stdout?.on('data', (b: Buffer) => { out += b.toString(); });
-    c.stderr?.on('data', (b: Buffer) => { out += b.toString(); });
+    c.stdout?.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    c.stderr?.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
     const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
     const db = stateDbOf(dir);
-    const address = await waitFor(() => {
-      if (c.exitCode !== null) throw new Error(`apply ended before it could be killed:\n${out}`);
-      let rows: JournalRow[];
-      try {
-        rows = withReadConnection(db, (x) => x.prepare('SELECT address, status FROM journal ORDER BY id').all() as JournalRow[]);
-      } catch {
-        return undefined; // not created yet
-      }
-      const running = rows.find((r) => r.status === 'started' && r.address.startsWith('service.'));
-      if (!rows.some((r) => r.status === 'applied') || !running) return undefined;
-      const svc = running.address.slice('service.'.length);
-      if (only && !only.includes(svc)) return undefined;
-      return instanceRecords(dir).some((r) => r.service === svc) ? running.address : undefined;
-    }, { what: 'apply to be half-way through a service step', timeoutMs: 30_000, intervalMs: 5 });
+    const address = await waitFor(
+      () => {
+        if (c.exitCode !== null) throw new Error(`apply ended before it could be killed:\n${out}`);
+        let rows: JournalRow[];
+        try {
+          rows = withReadConnection(
+            db,
+            (x) => x.prepare('SELECT address, status FROM journal ORDER BY id').all() as JournalRow[],
+          );
+        } catch {
+          return undefined; // not created yet
+        }
+        const running = rows.find((r) => r.status === 'started' && r.address.startsWith('service.'));
+        if (!rows.some((r) => r.status === 'applied') || !running) return undefined;
+        const svc = running.address.slice('service.'.length);
+        if (only && !only.includes(svc)) return undefined;
+        return instanceRecords(dir).some((r) => r.service === svc) ? running.address : undefined;
+      },
+      { what: 'apply to be half-way through a service step', timeoutMs: 30_000, intervalMs: 5 },
+    );
     c.kill('SIGKILL');
     await exited;
     expect(c.signalCode).toBe('SIGKILL');
     return address;
   }
 
-  beforeAll(() => { cliMain = ensureBuilt(); }, 120_000);
+  beforeAll(() => {
+    cliMain = ensureBuilt();
+  }, 120_000);
 
-  beforeEach(() => { dir = makeTempDir('crash'); });
+  beforeEach(() => {
+    dir = makeTempDir('crash');
+  });
 
   afterEach(async () => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -111,8 +147,12 @@ describe('crash recovery (SIGKILL of apply)', () => {
   it('a second apply completes the killed one without duplicates or orphans', async () => {
     const replicas: Record<string, number> = { s1: 1, s2: 2, s3: 1, s4: 2, s5: 1, s6: 1 };
     writeCrashStack(dir, {
-      s1: { replicas: 1 }, s2: { replicas: 2, depends_on: ['s1'] }, s3: { replicas: 1, depends_on: ['s2'] },
-      s4: { replicas: 2 }, s5: { replicas: 1, depends_on: ['s4'] }, s6: { replicas: 1 },
+      s1: { replicas: 1 },
+      s2: { replicas: 2, depends_on: ['s1'] },
+      s3: { replicas: 1, depends_on: ['s2'] },
+      s4: { replicas: 2 },
+      s5: { replicas: 1, depends_on: ['s4'] },
+      s6: { replicas: 1 },
     });
     const killedDuring = await killApplyHalfway();
 
@@ -121,7 +161,12 @@ describe('crash recovery (SIGKILL of apply)', () => {
     expect(withReadConnection(db, (c) => c.pragma('integrity_check', { simple: true }))).toBe('ok');
     const before = readState(dir);
     expect(before.changes[0]?.outcome).toBe('running');
-    expect(before.journal(1).filter((j) => j.status === 'started').map((j) => j.address)).toEqual([killedDuring]);
+    expect(
+      before
+        .journal(1)
+        .filter((j) => j.status === 'started')
+        .map((j) => j.address),
+    ).toEqual([killedDuring]);
 
     const again = await runCliOk(['apply', '--parallelism', '1', '-m', 'after the crash'], { cwd: dir });
     expect(again.stdout).toContain('Recovered from an interrupted run');
@@ -138,13 +183,24 @@ describe('crash recovery (SIGKILL of apply)', () => {
 
     // Every recorded instance serves (an adopted one may still be starting: see the next test).
     for (const svc of Object.keys(replicas)) {
-      for (const i of instancesOf(dir, svc)) await waitForHttp(i.ports.http as number, '/', (b) => b.includes(`${svc} ${i.index}`), `${svc} ${i.index} to answer`);
+      for (const i of instancesOf(dir, svc))
+        await waitForHttp(
+          i.ports.http as number,
+          '/',
+          (b) => b.includes(`${svc} ${i.index}`),
+          `${svc} ${i.index} to answer`,
+        );
     }
     // Exactly the replica count of live service processes per service, and they are the recorded ones.
     for (const [svc, n] of Object.entries(replicas)) {
       const live = processesWithArg(markerOf(dir, svc), 'node').sort();
       expect(live, `live node processes of ${svc}`).toHaveLength(n);
-      expect(instancesOf(dir, svc).map((i) => i.pid).sort(), `recorded instances of ${svc}`).toEqual(live);
+      expect(
+        instancesOf(dir, svc)
+          .map((i) => i.pid)
+          .sort(),
+        `recorded instances of ${svc}`,
+      ).toEqual(live);
     }
     // Nothing else runs in the stack's directory: one shim and one service per instance.
     const instances = Object.values(replicas).reduce((a, b) => a + b, 0);
@@ -165,7 +221,10 @@ describe('crash recovery (SIGKILL of apply)', () => {
     const [inst] = instancesOf(dir, 'slow');
     expect(inst).toBeDefined();
     // Apply waits for health before it calls an instance ready; an adopted one must be no different.
-    const answer = await httpGet(inst?.ports.http as number, '/healthz').catch((e: Error) => ({ status: 0, body: e.message }));
+    const answer = await httpGet(inst?.ports.http as number, '/healthz').catch((e: Error) => ({
+      status: 0,
+      body: e.message,
+    }));
     expect(answer, 'service.slow answers its health check right after apply completed').toMatchObject({ status: 200 });
   });
 });

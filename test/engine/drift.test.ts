@@ -51,7 +51,9 @@ describe('drift', () => {
 
     const reports = await refresh();
     expect(report(reports, 'service.app')).toEqual({
-      address: 'service.app', status: 'changed', drift: [`instance 0 (pid ${victim.pid}) exited (SIGKILL)`],
+      address: 'service.app',
+      status: 'changed',
+      drift: [`instance 0 (pid ${victim.pid}) exited (SIGKILL)`],
     });
     expect(report(reports, 'volume.data')?.status).toBe('in-sync');
     const human = await cli(['refresh']);
@@ -60,7 +62,11 @@ describe('drift', () => {
 
     const plan = jsonOf<Plan>(await cli(['plan', '--json']));
     expect(plan.steps.map((s) => `${s.action} ${s.address}`)).toEqual(['update service.app']);
-    expect(plan.steps[0]?.changes).toContainEqual({ path: 'instances', before: '1 running, 1 gone', after: '2 running' });
+    expect(plan.steps[0]?.changes).toContainEqual({
+      path: 'instances',
+      before: '1 running, 1 gone',
+      after: '2 running',
+    });
     expect((await cli(['plan'])).stdout).toMatch(/~ service\.app/);
 
     await cli(['apply']);
@@ -79,7 +85,11 @@ describe('drift', () => {
   it('a changed volume mode is reported, planned as `~ mode`, and fixed by apply', async () => {
     chmodSync(volumeDir, 0o700);
     const reports = await refresh();
-    expect(report(reports, 'volume.data')).toEqual({ address: 'volume.data', status: 'changed', drift: ['mode is 0700, not 0750'] });
+    expect(report(reports, 'volume.data')).toEqual({
+      address: 'volume.data',
+      status: 'changed',
+      drift: ['mode is 0700, not 0750'],
+    });
 
     const plan = await cli(['plan']);
     expect(plan.stdout).toMatch(/~ volume\.data/);
@@ -96,7 +106,11 @@ describe('drift', () => {
   it('a deleted volume directory is reported gone and re-created by apply', async () => {
     rmSync(volumeDir, { recursive: true });
     const reports = await refresh();
-    expect(report(reports, 'volume.data')).toEqual({ address: 'volume.data', status: 'gone', drift: [`${volumeDir} no longer exists`] });
+    expect(report(reports, 'volume.data')).toEqual({
+      address: 'volume.data',
+      status: 'gone',
+      drift: [`${volumeDir} no longer exists`],
+    });
     // Refresh recorded that it is gone: the next refresh no longer lists it, and plan re-creates it.
     expect(report(await refresh(), 'volume.data')).toBeUndefined();
 

@@ -21,7 +21,12 @@ const STACK = 'locklab';
 function holdLease(dir: string, pid: number, ttlMs = 60_000, command = 'groundwork apply'): void {
   const store = SqliteStore.open(stateDbOf(dir), systemClock);
   try {
-    const r = store.acquireLease(APPLY_LEASE, { holder: `other-holder-${pid}`, pid, host: os.hostname(), command }, ttlMs, isHolderDead);
+    const r = store.acquireLease(
+      APPLY_LEASE,
+      { holder: `other-holder-${pid}`, pid, host: os.hostname(), command },
+      ttlMs,
+      isHolderDead,
+    );
     expect(r.acquired).toBe(true);
   } finally {
     store.close();
@@ -30,7 +35,11 @@ function holdLease(dir: string, pid: number, ttlMs = 60_000, command = 'groundwo
 
 function lease(dir: string): LeaseHolder | undefined {
   const store = SqliteStore.open(stateDbOf(dir), systemClock);
-  try { return store.tryGetLease(APPLY_LEASE); } finally { store.close(); }
+  try {
+    return store.tryGetLease(APPLY_LEASE);
+  } finally {
+    store.close();
+  }
 }
 
 /** The pid of a process that has exited (and been reaped). */
@@ -73,9 +82,15 @@ describe('the apply lock', () => {
     expect(instancesOf(dir, 'a')).toEqual([]);
 
     const shown = await cli(['unlock'], 4);
-    expect(shown.stdout).toContain(`held by groundwork apply (other terminal) (pid ${process.pid} on ${os.hostname()})`);
+    expect(shown.stdout).toContain(
+      `held by groundwork apply (other terminal) (pid ${process.pid} on ${os.hostname()})`,
+    );
     expect(shown.stdout).toContain('Its holder is alive');
-    const json = JSON.parse((await cli(['unlock', '--json'], 4)).stdout) as { held: boolean; holder: LeaseHolder; holderDead: boolean };
+    const json = JSON.parse((await cli(['unlock', '--json'], 4)).stdout) as {
+      held: boolean;
+      holder: LeaseHolder;
+      holderDead: boolean;
+    };
     expect(json).toMatchObject({ held: true, holderDead: false, holder: { pid: process.pid } });
     // Looking did not release it.
     expect(lease(dir)?.pid).toBe(process.pid);
@@ -94,7 +109,7 @@ describe('the apply lock', () => {
     expect(lease(dir)).toBeUndefined();
   });
 
-  it('unlock releases a dead holder\'s lease without --force', async () => {
+  it("unlock releases a dead holder's lease without --force", async () => {
     const pid = await deadPid();
     holdLease(dir, pid);
     const r = await cli(['unlock']);
@@ -109,7 +124,7 @@ describe('the apply lock', () => {
     expect(lease(dir)).toBeUndefined();
   });
 
-  it('unlock --force releases a live holder\'s lease, and apply then works', async () => {
+  it("unlock --force releases a live holder's lease, and apply then works", async () => {
     holdLease(dir, process.pid);
     const r = await cli(['unlock', '--force']);
     expect(r.stdout).toContain(`pid ${process.pid}`);

@@ -92,7 +92,10 @@ describe('plan and apply', () => {
       stack({ a: httpService({ env: { MESSAGE: 'reviewed' } }) });
       await cli(['plan', '--out', 'p.json']);
       const file = path.join(dir, 'p.json');
-      writeFileSync(file, readFileSync(file, 'utf8').replace('"MESSAGE": "reviewed"', '"MESSAGE": "not what was reviewed"'));
+      writeFileSync(
+        file,
+        readFileSync(file, 'utf8').replace('"MESSAGE": "reviewed"', '"MESSAGE": "not what was reviewed"'),
+      );
       expect(readFileSync(file, 'utf8')).toContain('not what was reviewed');
 
       const r = await runCli(['apply', '--plan', 'p.json'], { cwd: dir });
@@ -173,7 +176,10 @@ describe('plan and apply', () => {
     expect(again.code).toBe(1);
     const end = jsonLinesOf<ApplyEvent>(again).find((e) => e.type === 'change-end');
     expect(end?.type === 'change-end' && end.result).toMatchObject({
-      outcome: 'failed', applied: [], failed: [{ address: 'service.bad' }], skipped: [{ address: 'service.child', because: 'service.bad failed' }],
+      outcome: 'failed',
+      applied: [],
+      failed: [{ address: 'service.bad' }],
+      skipped: [{ address: 'service.child', because: 'service.bad failed' }],
     });
   });
 
@@ -234,19 +240,25 @@ describe('plan and apply', () => {
       stack({ web: httpService({ ports: { http: port } }) });
       const r = await runCli(['apply'], { cwd: dir });
       // Our instance dies with EADDRINUSE; its health check must not be satisfied by the other program.
-      expect(r.code, `apply reported success although web could not bind port ${port}:\n${r.stdout.split('\n').slice(-3).join('\n')}`).toBe(1);
+      expect(
+        r.code,
+        `apply reported success although web could not bind port ${port}:\n${r.stdout.split('\n').slice(-3).join('\n')}`,
+      ).toBe(1);
       expect(r.stdout).toMatch(/failed\s+service\.web: /);
     } finally {
       await new Promise((resolve) => foreign.close(resolve));
     }
   });
 
-  it.each([['0'], ['-1'], ['1.5'], ['two'], ['']])('--parallelism %j is a usage error (exit 2) and changes nothing', async (value) => {
-    stack({ a: httpService() });
-    const r = await runCli(['apply', '--parallelism', value], { cwd: dir });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--parallelism needs/);
-    expect(r.stderr).not.toMatch(STACK_FRAME);
-    expect(readState(dir).changes).toEqual([]);
-  });
+  it.each([['0'], ['-1'], ['1.5'], ['two'], ['']])(
+    '--parallelism %j is a usage error (exit 2) and changes nothing',
+    async (value) => {
+      stack({ a: httpService() });
+      const r = await runCli(['apply', '--parallelism', value], { cwd: dir });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/--parallelism needs/);
+      expect(r.stderr).not.toMatch(STACK_FRAME);
+      expect(readState(dir).changes).toEqual([]);
+    },
+  );
 });

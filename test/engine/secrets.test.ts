@@ -34,7 +34,12 @@ function writeSecretStack(dir: string, message: string): void {
         command: 'node',
         args: ['uses-secret.mjs'],
         ports: { http: 'auto' },
-        env: { PORT: '${port.http}', DB: '${secret.db-password}', DSN: 'postgres://app:${secret.db-password}@127.0.0.1/app', MESSAGE: message },
+        env: {
+          PORT: '${port.http}',
+          DB: '${secret.db-password}',
+          DSN: 'postgres://app:${secret.db-password}@127.0.0.1/app',
+          MESSAGE: message,
+        },
         health: { http: { path: '/' }, interval: '1s' },
         stop_grace: '2s',
       },
@@ -124,7 +129,9 @@ describe('secrets', () => {
     expect(statSync(`${stateDbOf(dir)}-wal`).size).toBeGreaterThan(0);
     expect(files).toContain(`${stateDbOf(dir)}-wal`);
     for (const f of files) {
-      expect(readFileSync(f).includes(Buffer.from(PLANTED)), `${path.relative(dir, f)} contains the secret`).toBe(false);
+      expect(readFileSync(f).includes(Buffer.from(PLANTED)), `${path.relative(dir, f)} contains the secret`).toBe(
+        false,
+      );
     }
     // The service logged only the length, proving it read the value.
     expect(readFileSync(inst.logFile, 'utf8')).toContain(`DB length=${PLANTED.length}`);

@@ -22,8 +22,12 @@ export async function runCli(argv: string[], opts: CliOptions): Promise<CliResul
   let stdout = '';
   let stderr = '';
   const io: CliIo = {
-    stdout: (t) => { stdout += t; },
-    stderr: (t) => { stderr += t; },
+    stdout: (t) => {
+      stdout += t;
+    },
+    stderr: (t) => {
+      stderr += t;
+    },
     env: testEnv(opts.env),
     cwd: opts.cwd,
     isTty: false,
@@ -36,7 +40,9 @@ export async function runCli(argv: string[], opts: CliOptions): Promise<CliResul
 export async function runCliOk(argv: string[], opts: CliOptions, expectedCode = 0): Promise<CliResult> {
   const r = await runCli(argv, opts);
   if (r.code !== expectedCode) {
-    throw new Error(`groundwork ${argv.join(' ')} exited ${r.code}, expected ${expectedCode}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`);
+    throw new Error(
+      `groundwork ${argv.join(' ')} exited ${r.code}, expected ${expectedCode}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`,
+    );
   }
   return r;
 }
@@ -52,7 +58,10 @@ export function jsonOf<T>(r: CliResult): T {
 
 /** `apply --json` prints one event per line; the last is change-end with the result. */
 export function jsonLinesOf<T>(r: CliResult): T[] {
-  return r.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as T);
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as T);
 }
 
 /** A Node or V8 stack frame line, which a user must never see. */

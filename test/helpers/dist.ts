@@ -23,7 +23,11 @@ export function ensureBuilt(): string {
   const stale = !existsSync(CLI_MAIN) || statSync(CLI_MAIN).mtimeMs < newestMtime(path.join(ROOT, 'src'));
   if (!stale) return CLI_MAIN;
   try {
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
+    execFileSync(
+      process.execPath,
+      [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+      { cwd: ROOT, stdio: 'pipe' },
+    );
   } catch (e) {
     const out = (e as { stdout?: Buffer }).stdout?.toString() ?? '';
     if (!existsSync(CLI_MAIN)) throw new Error(`building dist/ failed and there is no earlier build:\n${out}`);

@@ -44,7 +44,10 @@ export async function findEngine(opts: { swarm?: boolean } = {}): Promise<Engine
   if (opts.swarm) {
     const info = await client.info();
     if (info.Swarm.LocalNodeState !== 'active' || !info.Swarm.ControlAvailable) {
-      return { available: false, reason: `the Docker engine at ${socket} is not an active Swarm manager (run \`docker swarm init --advertise-addr 127.0.0.1\`)` };
+      return {
+        available: false,
+        reason: `the Docker engine at ${socket} is not an active Swarm manager (run \`docker swarm init --advertise-addr 127.0.0.1\`)`,
+      };
     }
   }
   if (!(await client.tryInspectImage(TEST_IMAGE))) {
@@ -53,7 +56,10 @@ export async function findEngine(opts: { swarm?: boolean } = {}): Promise<Engine
       execFileSync(script, [TEST_IMAGE], { stdio: ['ignore', 'ignore', 'pipe'] });
     } catch (e) {
       const why = (e as { stderr?: Buffer }).stderr?.toString().trim() || (e as Error).message;
-      return { available: false, reason: `the test image ${TEST_IMAGE} is missing and scripts/build-test-image.sh failed: ${why}` };
+      return {
+        available: false,
+        reason: `the test image ${TEST_IMAGE} is missing and scripts/build-test-image.sh failed: ${why}`,
+      };
     }
   }
   return { available: true, client, socket };
@@ -71,7 +77,9 @@ export function describeWithEngine(name: string, engine: Engine, body: (client: 
   const reason = engine.reason;
   if (REQUIRE_DOCKER) {
     describe(name, () => {
-      it('needs a Docker engine (GROUNDWORK_REQUIRE_DOCKER=1)', () => { throw new Error(reason); });
+      it('needs a Docker engine (GROUNDWORK_REQUIRE_DOCKER=1)', () => {
+        throw new Error(reason);
+      });
     });
     return;
   }
@@ -86,17 +94,26 @@ export function describeWithEngine(name: string, engine: Engine, body: (client: 
 export async function removeRunObjects(client: DockerClient, runId: string): Promise<void> {
   const label = [`${RUN_LABEL}=${runId}`];
   let services: { ID: string }[] = [];
-  try { services = await client.listServices(label); } catch (e) { if (!isDockerError(e, 'not-swarm-manager')) throw e; }
+  try {
+    services = await client.listServices(label);
+  } catch (e) {
+    if (!isDockerError(e, 'not-swarm-manager')) throw e;
+  }
   for (const s of services) await client.removeService(s.ID).catch(() => undefined);
-  await waitFor(async () => {
-    const left = await client.listContainers(label);
-    for (const c of left) await client.removeContainer(c.Id, { force: true }).catch(() => undefined);
-    return left.length === 0;
-  }, { what: `containers of test run ${runId} to be removed`, timeoutMs: 60_000, intervalMs: 250 });
+  await waitFor(
+    async () => {
+      const left = await client.listContainers(label);
+      for (const c of left) await client.removeContainer(c.Id, { force: true }).catch(() => undefined);
+      return left.length === 0;
+    },
+    { what: `containers of test run ${runId} to be removed`, timeoutMs: 60_000, intervalMs: 250 },
+  );
 }
 
 /** The contract suite's specs name no image; this gives every start the test image. */
-export function withImage<D extends RuntimeDriver & { start(spec: InstanceSpec & ContainerFields): ReturnType<RuntimeDriver['start']> }>(driver: D, image = TEST_IMAGE): RuntimeDriver {
+export function withImage<
+  D extends RuntimeDriver & { start(spec: InstanceSpec & ContainerFields): ReturnType<RuntimeDriver['start']> },
+>(driver: D, image = TEST_IMAGE): RuntimeDriver {
   return {
     name: driver.name,
     capabilities: driver.capabilities,
@@ -110,14 +127,14 @@ export function withImage<D extends RuntimeDriver & { start(spec: InstanceSpec &
   };
 }
 
-
 /** `count` consecutive free TCP ports on 127.0.0.1; returns the first. For host-network containers. */
 export async function freePortRun(count: number): Promise<number> {
-  const free = (port: number) => new Promise<boolean>((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
+  const free = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = randomInt(20_000, 50_000);
     let ok = true;

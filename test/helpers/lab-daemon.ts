@@ -92,7 +92,11 @@ export function labStack(o: LabStackOptions): StackConfig {
         stop_grace: '2s',
         ...o.web,
         deploy: {
-          strategy: o.strategy ?? 'rolling', max_surge: 1, progress_deadline: '15s', drain_timeout: '3s', keep_releases: 5,
+          strategy: o.strategy ?? 'rolling',
+          max_surge: 1,
+          progress_deadline: '15s',
+          drain_timeout: '3s',
+          keep_releases: 5,
           blue_green: { keep_old_for: '1m' },
           canary: { steps: [{ weight: 20, pause: '1500ms' }], min_requests: 5, max_error_rate: 0.05 },
           ...o.deploy,
@@ -134,14 +138,25 @@ export async function startLabDaemon(dir: string, listenerPort: number): Promise
   const stateDir = path.join(dir, '.groundwork');
   const proxy = new NodeProxy({ logger: silentLogger, clock: systemClock });
   const daemon = new Daemon({
-    stackFile: path.join(dir, 'groundwork.yaml'), stateDir, host: '127.0.0.1', port: 0, vars: {}, env: cleanEnv(),
-    clock: systemClock, logger: silentLogger, applyOnStart: true, dataPlane: proxy,
+    stackFile: path.join(dir, 'groundwork.yaml'),
+    stateDir,
+    host: '127.0.0.1',
+    port: 0,
+    vars: {},
+    env: cleanEnv(),
+    clock: systemClock,
+    logger: silentLogger,
+    applyOnStart: true,
+    dataPlane: proxy,
   });
   await daemon.start();
   const api = new Api(daemon.url, readFileSync(tokenFile(stateDir), 'utf8').trim());
   let closed = false;
   return {
-    daemon, proxy, api, webUrl: `http://127.0.0.1:${listenerPort}/`,
+    daemon,
+    proxy,
+    api,
+    webUrl: `http://127.0.0.1:${listenerPort}/`,
     async close() {
       if (closed) return 0;
       closed = true;
@@ -176,20 +191,33 @@ export interface Traffic {
 export function startTraffic(url: string, loops = 4, gapMs = 10): Traffic {
   const samples: Sample[] = [];
   let stopping = false;
-  const one = (agent: http.Agent): Promise<Sample> => new Promise((resolve) => {
-    const sent = performance.now();
-    let settled = false;
-    const end = (s: Omit<Sample, 'sent' | 'ended'>) => { if (!settled) { settled = true; resolve({ sent, ended: performance.now(), ...s }); } };
-    const req = http.get(url, { agent }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => { body += c; });
-      res.on('end', () => end({ status: res.statusCode ?? 0, build: String(res.headers[BUILD_HEADER] ?? ''), body }));
-      res.on('aborted', () => end({ status: 0, build: '', body, error: 'body cut short' }));
-      res.on('error', (e) => end({ status: 0, build: '', body, error: e.message }));
+  const one = (agent: http.Agent): Promise<Sample> =>
+    new Promise((resolve) => {
+      const sent = performance.now();
+      let settled = false;
+      const end = (s: Omit<Sample, 'sent' | 'ended'>) => {
+        if (!settled) {
+          settled = true;
+          resolve({ sent, ended: performance.now(), ...s });
+        }
+      };
+      const req = http.get(url, { agent }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => {
+          body += c;
+        });
+        res.on('end', () => end({ status: res.statusCode ?? 0, build: String(res.headers[BUILD_HEADER] ?? ''), body }));
+        res.on('aborted', () => end({ status: 0, build: '', body, error: 'body cut short' }));
+        res.on('error', (e) => end({ status: 0, build: '', body, error: e.message }));
+      });
+      req.setTimeout(10_000, () => {
+        end({ status: 0, build: '', body: '', error: 'timeout' });
+        req.destroy();
+      });
+      req.on('error', (e: NodeJS.ErrnoException) =>
+        end({ status: 0, build: '', body: '', error: e.code ?? e.message }),
+      );
     });
-    req.setTimeout(10_000, () => { end({ status: 0, build: '', body: '', error: 'timeout' }); req.destroy(); });
-    req.on('error', (e: NodeJS.ErrnoException) => end({ status: 0, build: '', body: '', error: e.code ?? e.message }));
-  });
   const running = Array.from({ length: loops }, async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     while (!stopping) {
@@ -225,7 +253,10 @@ export function describeSamples(samples: readonly Sample[]): string {
  * The share of answers from `build` among the requests sent while it was getting traffic (from
  * the first to the last request it answered); 0 when it answered none.
  */
-export function shareWhileRouted(samples: readonly Sample[], build: string): { share: number; answered: number; inWindow: number } {
+export function shareWhileRouted(
+  samples: readonly Sample[],
+  build: string,
+): { share: number; answered: number; inWindow: number } {
   const mine = samples.filter((s) => s.build === build);
   if (mine.length === 0) return { share: 0, answered: 0, inWindow: 0 };
   const from = Math.min(...mine.map((s) => s.sent));

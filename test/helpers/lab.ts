@@ -39,7 +39,9 @@ export function writeStack(dir: string, stack: StackConfig, file = 'groundwork.y
 }
 
 /** A service running server.mjs with an HTTP port and a health check. */
-export function httpService(extra: Partial<NonNullable<StackConfig['services']>[string]> = {}): NonNullable<StackConfig['services']>[string] {
+export function httpService(
+  extra: Partial<NonNullable<StackConfig['services']>[string]> = {},
+): NonNullable<StackConfig['services']>[string] {
   return {
     command: 'node',
     args: ['server.mjs'],
@@ -51,7 +53,11 @@ export function httpService(extra: Partial<NonNullable<StackConfig['services']>[
   };
 }
 
-export interface Teardown { deleteExit: number; deleteOutput: string; leftovers: number }
+export interface Teardown {
+  deleteExit: number;
+  deleteOutput: string;
+  leftovers: number;
+}
 
 /**
  * Deletes every resource of `stack` recorded in `dir`/.groundwork (an empty stack applied with the

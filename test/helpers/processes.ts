@@ -17,7 +17,9 @@ export async function waitForExit(pid: number, what = `pid ${pid} to exit`): Pro
 }
 
 function allPids(): number[] {
-  return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number);
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .map(Number);
 }
 
 export function tryCmdline(pid: number): string[] | undefined {
@@ -43,7 +45,11 @@ export function tryEnviron(pid: number): Record<string, string> | undefined {
 }
 
 function tryCwd(pid: number): string | undefined {
-  try { return readlinkSync(`/proc/${pid}/cwd`); } catch { return undefined; }
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Live processes (not zombies) with `marker` as one whole argument (optionally only those whose argv[0] is `argv0`). */
@@ -74,7 +80,11 @@ export async function killProcessesUnder(dir: string): Promise<number> {
     const left = processesUnder(dir);
     if (left.length === 0) break;
     for (const pid of left) {
-      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
     await new Promise((r) => setTimeout(r, 25));
   }

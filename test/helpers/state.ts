@@ -24,7 +24,12 @@ export function readState(stackDir: string): StateSnapshot {
   try {
     const changes = store.listChanges(1000);
     const journals = new Map(changes.map((c) => [c.id, store.journal(c.id)]));
-    return { serial: store.serial(), resources: store.listResources(), changes, journal: (id) => journals.get(id) ?? [] };
+    return {
+      serial: store.serial(),
+      resources: store.listResources(),
+      changes,
+      journal: (id) => journals.get(id) ?? [],
+    };
   } finally {
     store.close();
   }

@@ -8,7 +8,10 @@ export interface WaitOptions {
 }
 
 /** Calls `probe` until it returns something other than undefined/false; throws at the deadline. */
-export async function waitFor<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, opts: WaitOptions): Promise<T> {
+export async function waitFor<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  opts: WaitOptions,
+): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
   let lastError: unknown;
   while (Date.now() < deadline) {

@@ -24,29 +24,45 @@ export interface SwarmTestContext {
   progress: string[];
 }
 
-export function swarmTestContext(opts: { stack: string; dir: string; cluster?: ClusterRuntime; secrets?: Record<string, string>; reserved?: number[] }): SwarmTestContext {
+export function swarmTestContext(opts: {
+  stack: string;
+  dir: string;
+  cluster?: ClusterRuntime;
+  secrets?: Record<string, string>;
+  reserved?: number[];
+}): SwarmTestContext {
   const stateDir = path.join(opts.dir, '.groundwork');
   const store = SqliteStore.open(path.join(opts.dir, 'state.db'), systemClock);
   const outputs = new Map<Address, JsonObject>();
   const progress: string[] = [];
   const ctx: KindContext = {
-    stack: opts.stack, dir: opts.dir, stateDir, drivers: {},
+    stack: opts.stack,
+    dir: opts.dir,
+    stateDir,
+    drivers: {},
     ports: new PortAllocator(opts.reserved ?? []),
     secrets: new EnvFileSecretSource(opts.secrets ?? {}, path.join(stateDir, 'secrets')),
     outputsOf: (a) => outputs.get(a),
-    clock: systemClock, logger: silentLogger,
+    clock: systemClock,
+    logger: silentLogger,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     ...(opts.cluster ? { cluster: opts.cluster } : {}),
     releases: store,
     change: { author: 'tester', message: 'test' },
-    progress: (_a, m) => { progress.push(m); },
+    progress: (_a, m) => {
+      progress.push(m);
+    },
   };
   return { ctx, store, outputs, progress };
 }
 
 /** The normalised spec of one service of `stack`, as plan and state hold it (variables substituted). */
 export function serviceSpecOf(stack: StackConfig, service: string, dir = '/tmp'): ServiceSpec {
-  const { model, diagnostics } = buildModel(stack, { dir, configHash: 'test', file: path.join(dir, 'groundwork.yaml') }, { cli: {}, env: {} });
+  const { model, diagnostics } = buildModel(
+    stack,
+    { dir, configHash: 'test', file: path.join(dir, 'groundwork.yaml') },
+    { cli: {}, env: {} },
+  );
   if (!model) throw new Error(diagnostics.map((d) => d.message).join('; '));
   const r = model.resources.find((x) => x.address === `service.${service}`);
   if (!r) throw new Error(`no service ${service} in the stack`);

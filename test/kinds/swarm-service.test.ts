@@ -13,11 +13,24 @@ import type { StackConfig } from '../../src/config/schema.js';
 import { PartialFailure } from '../../src/kinds/resource-kind.js';
 import { asServiceOutputs } from '../../src/kinds/service/service-spec.js';
 import {
-  swarmCreate, swarmDelete, swarmOutputsOf, swarmRead, swarmRollback, swarmUpdate, type TaskInstanceOutput,
+  swarmCreate,
+  swarmDelete,
+  swarmOutputsOf,
+  swarmRead,
+  swarmRollback,
+  swarmUpdate,
+  type TaskInstanceOutput,
 } from '../../src/kinds/service/swarm-service.js';
 import { address, type JsonObject } from '../../src/model/resource.js';
 import { SwarmCluster } from '../../src/runtime/swarm/swarm-cluster.js';
-import { describeWithEngine, findEngine, newRunId, removeRunObjects, RUN_LABEL, TEST_IMAGE } from '../helpers/docker.js';
+import {
+  describeWithEngine,
+  findEngine,
+  newRunId,
+  removeRunObjects,
+  RUN_LABEL,
+  TEST_IMAGE,
+} from '../helpers/docker.js';
 import { httpGet } from '../helpers/http.js';
 import { serviceSpecOf, swarmTestContext } from './swarm-kind-context.js';
 
@@ -28,7 +41,8 @@ const SECRET = `planted-${run}-secret`;
 const dir = mkdtempSync(path.join(tmpdir(), 'gw-swarm-svc-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const SERVE = 'mkdir -p /tmp/www && echo "$RELEASE $GROUNDWORK_TASK_SLOT" > /tmp/www/index.html && echo ok > /tmp/www/healthz && exec httpd -f -p 127.0.0.1:${port.http} -h /tmp/www';
+const SERVE =
+  'mkdir -p /tmp/www && echo "$RELEASE $GROUNDWORK_TASK_SLOT" > /tmp/www/index.html && echo ok > /tmp/www/healthz && exec httpd -f -p 127.0.0.1:${port.http} -h /tmp/www';
 
 function web(release: string, extra: Partial<NonNullable<StackConfig['services']>[string]> = {}): StackConfig {
   return {
@@ -36,10 +50,16 @@ function web(release: string, extra: Partial<NonNullable<StackConfig['services']
     secrets: { token: {} },
     services: {
       web: {
-        runtime: 'swarm', image: TEST_IMAGE, replicas: 3, command: SERVE, ports: { http: 'auto' },
+        runtime: 'swarm',
+        image: TEST_IMAGE,
+        replicas: 3,
+        command: SERVE,
+        ports: { http: 'auto' },
         env: { RELEASE: release, TOKEN: '${secret.token}', LITERAL: 'a {{b}} c' },
         health: { http: { path: '/healthz', body: 'ok' }, interval: '500ms', timeout: '2s', unhealthy: 2 },
-        resources: { memory: '64MiB' }, stop_grace: '2s', deploy: { progress_deadline: '60s' },
+        resources: { memory: '64MiB' },
+        stop_grace: '2s',
+        deploy: { progress_deadline: '60s' },
         ...extra,
       },
     },
@@ -48,7 +68,8 @@ function web(release: string, extra: Partial<NonNullable<StackConfig['services']
 
 async function answers(outputs: JsonObject): Promise<string[]> {
   const out: string[] = [];
-  for (const i of asServiceOutputs(outputs).instances) out.push((await httpGet(i.ports.http as number, '/')).body.trim());
+  for (const i of asServiceOutputs(outputs).instances)
+    out.push((await httpGet(i.ports.http as number, '/')).body.trim());
   return out;
 }
 
@@ -58,7 +79,10 @@ describeWithEngine('swarm services (runtime: swarm, one Swarm service per Ground
   const { ctx, store } = t;
   const A = address('service', 'web');
   const seen: string[] = [];
-  const keep = (o: unknown) => { seen.push(JSON.stringify(o)); return o; };
+  const keep = (o: unknown) => {
+    seen.push(JSON.stringify(o));
+    return o;
+  };
   let outputs: JsonObject = {};
   let v1Ports: number[] = [];
   let current = web('v1');
@@ -68,123 +92,211 @@ describeWithEngine('swarm services (runtime: swarm, one Swarm service per Ground
     store.close();
   }, SLOW);
 
-  it('create: 3 replicas converge as one Swarm service; each task answers on its own port; a config release is recorded', async () => {
-    const started = Date.now();
-    outputs = keep(await swarmCreate(ctx, A, serviceSpecOf(current, 'web', dir))) as JsonObject;
-    console.log(`[figure] swarm service kind: 3 replicas created and healthy in ${Date.now() - started} ms`);
-    const swarm = swarmOutputsOf(outputs);
-    expect(swarm).toMatchObject({ name: `${run}_web`, release: 1, previous: null });
-    const inst = asServiceOutputs(outputs).instances as TaskInstanceOutput[];
-    expect(inst.map((i) => i.index)).toEqual([1, 2, 3]);
-    const base = swarm && 'base' in (swarm.ports.http ?? {}) ? (swarm.ports.http as { base: number }).base : 0;
-    expect(base % 100).toBe(0);
-    v1Ports = inst.map((i) => i.ports.http as number);
-    expect(v1Ports).toEqual([base + 1, base + 2, base + 3]);
-    for (const i of inst) {
-      expect(i.gone).toBeUndefined();
-      expect(i).toMatchObject({ taskState: 'running', node: hostname(), specHash: swarm?.specHash, release: 1 });
-      expect(i.id).toMatch(/^[a-z0-9]{25}$/);
-      expect(i.pid).toBeGreaterThan(0);
-    }
-    expect(await answers(outputs)).toEqual(['v1 1', 'v1 2', 'v1 3']);
-    expect(store.listReleases('web').map((r) => [r.seq, r.status, r.kind])).toEqual([[1, 'active', 'config']]);
-    expect(t.progress.some((m) => /creating Swarm service .*\(3 replicas, stop-first\)/.test(m))).toBe(true);
-    // The engine got the secret (in the task's env), the literal `{{` unexpanded and the slot expanded.
-    const status = await cluster.inspect(`${run}_web`);
-    const c = await client.inspectContainer(status?.tasks[0]?.containerId ?? '');
-    expect(c.Config.Env).toEqual(expect.arrayContaining([`TOKEN=${SECRET}`, 'LITERAL=a {{b}} c', 'GROUNDWORK_TASK_SLOT=1', `GROUNDWORK_PORT_HTTP=${base + 1}`]));
-    expect(c.State.Health?.Status).toBe('healthy');
-    const read = await swarmRead(ctx, A, serviceSpecOf(current, 'web', dir), outputs);
-    expect(read).toMatchObject({ exists: true, drift: [] });
-  }, SLOW);
+  it(
+    'create: 3 replicas converge as one Swarm service; each task answers on its own port; a config release is recorded',
+    async () => {
+      const started = Date.now();
+      outputs = keep(await swarmCreate(ctx, A, serviceSpecOf(current, 'web', dir))) as JsonObject;
+      console.log(`[figure] swarm service kind: 3 replicas created and healthy in ${Date.now() - started} ms`);
+      const swarm = swarmOutputsOf(outputs);
+      expect(swarm).toMatchObject({ name: `${run}_web`, release: 1, previous: null });
+      const inst = asServiceOutputs(outputs).instances as TaskInstanceOutput[];
+      expect(inst.map((i) => i.index)).toEqual([1, 2, 3]);
+      const base = swarm && 'base' in (swarm.ports.http ?? {}) ? (swarm.ports.http as { base: number }).base : 0;
+      expect(base % 100).toBe(0);
+      v1Ports = inst.map((i) => i.ports.http as number);
+      expect(v1Ports).toEqual([base + 1, base + 2, base + 3]);
+      for (const i of inst) {
+        expect(i.gone).toBeUndefined();
+        expect(i).toMatchObject({ taskState: 'running', node: hostname(), specHash: swarm?.specHash, release: 1 });
+        expect(i.id).toMatch(/^[a-z0-9]{25}$/);
+        expect(i.pid).toBeGreaterThan(0);
+      }
+      expect(await answers(outputs)).toEqual(['v1 1', 'v1 2', 'v1 3']);
+      expect(store.listReleases('web').map((r) => [r.seq, r.status, r.kind])).toEqual([[1, 'active', 'config']]);
+      expect(t.progress.some((m) => /creating Swarm service .*\(3 replicas, stop-first\)/.test(m))).toBe(true);
+      // The engine got the secret (in the task's env), the literal `{{` unexpanded and the slot expanded.
+      const status = await cluster.inspect(`${run}_web`);
+      const c = await client.inspectContainer(status?.tasks[0]?.containerId ?? '');
+      expect(c.Config.Env).toEqual(
+        expect.arrayContaining([
+          `TOKEN=${SECRET}`,
+          'LITERAL=a {{b}} c',
+          'GROUNDWORK_TASK_SLOT=1',
+          `GROUNDWORK_PORT_HTTP=${base + 1}`,
+        ]),
+      );
+      expect(c.State.Health?.Status).toBe('healthy');
+      const read = await swarmRead(ctx, A, serviceSpecOf(current, 'web', dir), outputs);
+      expect(read).toMatchObject({ exists: true, drift: [] });
+    },
+    SLOW,
+  );
 
-  it('update to a release that exits: Swarm rolls it back; the previous spec runs again on the same ports', async () => {
-    const next = web('v2', { command: 'echo "v2 starting"; exit 1' });
-    const err = await swarmUpdate(ctx, A, serviceSpecOf(current, 'web', dir), serviceSpecOf(next, 'web', dir), outputs).then(() => undefined, (e: unknown) => e);
-    expect(err).toBeInstanceOf(PartialFailure);
-    const pf = err as PartialFailure;
-    keep(pf.message);
-    keep(pf.outputs);
-    expect(pf.message).toMatch(/^rolled back: the update failed and Swarm rolled back to the previous spec/);
-    expect(swarmOutputsOf(pf.outputs)).toMatchObject({ specHash: swarmOutputsOf(outputs)?.specHash, release: 1, previous: { release: 2 } });
-    expect(asServiceOutputs(pf.outputs).instances.map((i) => [i.ports.http, i.gone ?? null])).toEqual(v1Ports.map((p) => [p, null]));
-    expect(await answers(pf.outputs)).toEqual(['v1 1', 'v1 2', 'v1 3']);
-    expect(store.tryGetRelease('web', 2)).toMatchObject({ status: 'rolled-back' });
-    expect(store.tryGetRelease('web', 1)).toMatchObject({ status: 'active' });
-    outputs = pf.outputs;
-  }, SLOW);
+  it(
+    'update to a release that exits: Swarm rolls it back; the previous spec runs again on the same ports',
+    async () => {
+      const next = web('v2', { command: 'echo "v2 starting"; exit 1' });
+      const err = await swarmUpdate(
+        ctx,
+        A,
+        serviceSpecOf(current, 'web', dir),
+        serviceSpecOf(next, 'web', dir),
+        outputs,
+      ).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(PartialFailure);
+      const pf = err as PartialFailure;
+      keep(pf.message);
+      keep(pf.outputs);
+      expect(pf.message).toMatch(/^rolled back: the update failed and Swarm rolled back to the previous spec/);
+      expect(swarmOutputsOf(pf.outputs)).toMatchObject({
+        specHash: swarmOutputsOf(outputs)?.specHash,
+        release: 1,
+        previous: { release: 2 },
+      });
+      expect(asServiceOutputs(pf.outputs).instances.map((i) => [i.ports.http, i.gone ?? null])).toEqual(
+        v1Ports.map((p) => [p, null]),
+      );
+      expect(await answers(pf.outputs)).toEqual(['v1 1', 'v1 2', 'v1 3']);
+      expect(store.tryGetRelease('web', 2)).toMatchObject({ status: 'rolled-back' });
+      expect(store.tryGetRelease('web', 1)).toMatchObject({ status: 'active' });
+      outputs = pf.outputs;
+    },
+    SLOW,
+  );
 
-  it('update whose health check fails inside the task: rolled back as well', async () => {
-    const next = web('v3', { health: { http: { path: '/no-such-page' }, interval: '500ms', timeout: '1s', unhealthy: 2 } });
-    const err = await swarmUpdate(ctx, A, serviceSpecOf(current, 'web', dir), serviceSpecOf(next, 'web', dir), outputs).then(() => undefined, (e: unknown) => e);
-    expect(err).toBeInstanceOf(PartialFailure);
-    keep((err as Error).message);
-    expect((err as Error).message).toMatch(/^rolled back/);
-    outputs = (err as PartialFailure).outputs;
-    expect(swarmOutputsOf(outputs)?.release).toBe(1);
-    expect(await answers(outputs)).toEqual(['v1 1', 'v1 2', 'v1 3']);
-  }, SLOW);
+  it(
+    'update whose health check fails inside the task: rolled back as well',
+    async () => {
+      const next = web('v3', {
+        health: { http: { path: '/no-such-page' }, interval: '500ms', timeout: '1s', unhealthy: 2 },
+      });
+      const err = await swarmUpdate(
+        ctx,
+        A,
+        serviceSpecOf(current, 'web', dir),
+        serviceSpecOf(next, 'web', dir),
+        outputs,
+      ).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(PartialFailure);
+      keep((err as Error).message);
+      expect((err as Error).message).toMatch(/^rolled back/);
+      outputs = (err as PartialFailure).outputs;
+      expect(swarmOutputsOf(outputs)?.release).toBe(1);
+      expect(await answers(outputs)).toEqual(['v1 1', 'v1 2', 'v1 3']);
+    },
+    SLOW,
+  );
 
-  it('a good update rolls through on the same ports; `rollback` goes back through Swarm\'s own rollback', async () => {
-    const next = web('v4');
-    const started = Date.now();
-    outputs = keep(await swarmUpdate(ctx, A, serviceSpecOf(current, 'web', dir), serviceSpecOf(next, 'web', dir), outputs)) as JsonObject;
-    console.log(`[figure] swarm service kind: rolling update of 3 replicas (stop-first, deploy.monitor 2s) converged in ${Date.now() - started} ms`);
-    current = next;
-    expect(swarmOutputsOf(outputs)).toMatchObject({ release: 4, previous: { release: 1 } });
-    expect(asServiceOutputs(outputs).instances.map((i) => i.ports.http)).toEqual(v1Ports);
-    expect(await answers(outputs)).toEqual(['v4 1', 'v4 2', 'v4 3']);
-    expect(store.tryGetRelease('web', 1)).toMatchObject({ status: 'superseded' });
+  it(
+    "a good update rolls through on the same ports; `rollback` goes back through Swarm's own rollback",
+    async () => {
+      const next = web('v4');
+      const started = Date.now();
+      outputs = keep(
+        await swarmUpdate(ctx, A, serviceSpecOf(current, 'web', dir), serviceSpecOf(next, 'web', dir), outputs),
+      ) as JsonObject;
+      console.log(
+        `[figure] swarm service kind: rolling update of 3 replicas (stop-first, deploy.monitor 2s) converged in ${Date.now() - started} ms`,
+      );
+      current = next;
+      expect(swarmOutputsOf(outputs)).toMatchObject({ release: 4, previous: { release: 1 } });
+      expect(asServiceOutputs(outputs).instances.map((i) => i.ports.http)).toEqual(v1Ports);
+      expect(await answers(outputs)).toEqual(['v4 1', 'v4 2', 'v4 3']);
+      expect(store.tryGetRelease('web', 1)).toMatchObject({ status: 'superseded' });
 
-    const v1 = store.tryGetRelease('web', 1);
-    const back = keep(await swarmRollback(ctx, A, outputs, { spec: v1?.spec as never, release: 1, codeDir: dir })) as JsonObject;
-    expect(t.progress.some((m) => m.includes('rolling back Swarm service') && m.includes('(v1)'))).toBe(true);
-    expect(swarmOutputsOf(back)).toMatchObject({ release: 1, previous: { release: 4 } });
-    expect(await answers(back)).toEqual(['v1 1', 'v1 2', 'v1 3']);
-    expect(store.tryGetRelease('web', 1)).toMatchObject({ status: 'active' });
-    outputs = back;
-    current = web('v1');
-  }, SLOW);
+      const v1 = store.tryGetRelease('web', 1);
+      const back = keep(
+        await swarmRollback(ctx, A, outputs, { spec: v1?.spec as never, release: 1, codeDir: dir }),
+      ) as JsonObject;
+      expect(t.progress.some((m) => m.includes('rolling back Swarm service') && m.includes('(v1)'))).toBe(true);
+      expect(swarmOutputsOf(back)).toMatchObject({ release: 1, previous: { release: 4 } });
+      expect(await answers(back)).toEqual(['v1 1', 'v1 2', 'v1 3']);
+      expect(store.tryGetRelease('web', 1)).toMatchObject({ status: 'active' });
+      outputs = back;
+      current = web('v1');
+    },
+    SLOW,
+  );
 
-  it('scaling changes no task port and records no release; read reports drift when Swarm is changed by hand or the service is gone', async () => {
-    const two = web('v1', { replicas: 2 });
-    outputs = keep(await swarmUpdate(ctx, A, serviceSpecOf(current, 'web', dir), serviceSpecOf(two, 'web', dir), outputs)) as JsonObject;
-    current = two;
-    expect(asServiceOutputs(outputs).instances.map((i) => i.ports.http)).toEqual(v1Ports.slice(0, 2));
-    expect(store.listReleases('web').length).toBe(4);
-    expect(ctx.ports.isReserved(v1Ports[2] as number)).toBe(false);
+  it(
+    'scaling changes no task port and records no release; read reports drift when Swarm is changed by hand or the service is gone',
+    async () => {
+      const two = web('v1', { replicas: 2 });
+      outputs = keep(
+        await swarmUpdate(ctx, A, serviceSpecOf(current, 'web', dir), serviceSpecOf(two, 'web', dir), outputs),
+      ) as JsonObject;
+      current = two;
+      expect(asServiceOutputs(outputs).instances.map((i) => i.ports.http)).toEqual(v1Ports.slice(0, 2));
+      expect(store.listReleases('web').length).toBe(4);
+      expect(ctx.ports.isReserved(v1Ports[2] as number)).toBe(false);
 
-    const svc = await client.inspectService(`${run}_web`);
-    await client.updateService(svc.ID, svc.Version.Index, { ...svc.Spec, Mode: { Replicated: { Replicas: 1 } } });
-    const drift = await swarmRead(ctx, A, serviceSpecOf(current, 'web', dir), outputs);
-    expect(drift.exists).toBe(true);
-    expect(drift.drift.join('\n')).toMatch(/wants 1 replicas, not 2/);
+      const svc = await client.inspectService(`${run}_web`);
+      await client.updateService(svc.ID, svc.Version.Index, { ...svc.Spec, Mode: { Replicated: { Replicas: 1 } } });
+      const drift = await swarmRead(ctx, A, serviceSpecOf(current, 'web', dir), outputs);
+      expect(drift.exists).toBe(true);
+      expect(drift.drift.join('\n')).toMatch(/wants 1 replicas, not 2/);
 
-    // Apply repairs it: the same spec deployed again.
-    outputs = await swarmUpdate(ctx, A, serviceSpecOf(current, 'web', dir), serviceSpecOf(current, 'web', dir), drift.outputs);
-    expect(await answers(outputs)).toEqual(['v1 1', 'v1 2']);
-  }, SLOW);
+      // Apply repairs it: the same spec deployed again.
+      outputs = await swarmUpdate(
+        ctx,
+        A,
+        serviceSpecOf(current, 'web', dir),
+        serviceSpecOf(current, 'web', dir),
+        drift.outputs,
+      );
+      expect(await answers(outputs)).toEqual(['v1 1', 'v1 2']);
+    },
+    SLOW,
+  );
 
-  it('delete removes the Swarm service and its containers; read then says it is gone', async () => {
-    const id = (await cluster.inspect(`${run}_web`))?.id;
-    await swarmDelete(ctx, A, serviceSpecOf(current, 'web', dir), outputs);
-    expect(await cluster.inspect(`${run}_web`)).toBeUndefined();
-    expect(await client.listContainers([`com.docker.swarm.service.id=${id}`])).toEqual([]);
-    expect(await swarmRead(ctx, A, serviceSpecOf(current, 'web', dir), outputs)).toMatchObject({ exists: false });
-    for (const p of v1Ports) expect(ctx.ports.isReserved(p)).toBe(false);
-  }, SLOW);
+  it(
+    'delete removes the Swarm service and its containers; read then says it is gone',
+    async () => {
+      const id = (await cluster.inspect(`${run}_web`))?.id;
+      await swarmDelete(ctx, A, serviceSpecOf(current, 'web', dir), outputs);
+      expect(await cluster.inspect(`${run}_web`)).toBeUndefined();
+      expect(await client.listContainers([`com.docker.swarm.service.id=${id}`])).toEqual([]);
+      expect(await swarmRead(ctx, A, serviceSpecOf(current, 'web', dir), outputs)).toMatchObject({ exists: false });
+      for (const p of v1Ports) expect(ctx.ports.isReserved(p)).toBe(false);
+    },
+    SLOW,
+  );
 
-  it('a first deploy that never runs is removed again and fails with the reason; the secret never appears in outputs, progress or errors', async () => {
-    const broken = web('v9', { replicas: 1, command: 'echo "cannot start" >&2; exit 3', deploy: { progress_deadline: '8s' } });
-    const err = await swarmCreate(ctx, address('service', 'broken'), serviceSpecOf({ ...broken, services: { broken: broken.services?.web as never } }, 'broken', dir)).then(() => undefined, (e: unknown) => e);
-    expect(err).toBeInstanceOf(Error);
-    expect(err).not.toBeInstanceOf(PartialFailure);
-    keep((err as Error).message);
-    expect((err as Error).message).toMatch(/Swarm service .*_broken did not settle.*; its tasks' output: .*swarm-failed\.log$/s);
-    const logFile = /its tasks' output: (\S+)$/.exec((err as Error).message)?.[1] ?? '';
-    expect(readFileSync(logFile, 'utf8')).toContain('cannot start');
-    expect(statSync(logFile).mode & 0o777).toBe(0o600);
-    expect(await cluster.inspect(`${run}_broken`)).toBeUndefined();
-    for (const s of [...seen, ...t.progress]) expect(s).not.toContain(SECRET);
-  }, SLOW);
+  it(
+    'a first deploy that never runs is removed again and fails with the reason; the secret never appears in outputs, progress or errors',
+    async () => {
+      const broken = web('v9', {
+        replicas: 1,
+        command: 'echo "cannot start" >&2; exit 3',
+        deploy: { progress_deadline: '8s' },
+      });
+      const err = await swarmCreate(
+        ctx,
+        address('service', 'broken'),
+        serviceSpecOf({ ...broken, services: { broken: broken.services?.web as never } }, 'broken', dir),
+      ).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(Error);
+      expect(err).not.toBeInstanceOf(PartialFailure);
+      keep((err as Error).message);
+      expect((err as Error).message).toMatch(
+        /Swarm service .*_broken did not settle.*; its tasks' output: .*swarm-failed\.log$/s,
+      );
+      const logFile = /its tasks' output: (\S+)$/.exec((err as Error).message)?.[1] ?? '';
+      expect(readFileSync(logFile, 'utf8')).toContain('cannot start');
+      expect(statSync(logFile).mode & 0o777).toBe(0o600);
+      expect(await cluster.inspect(`${run}_broken`)).toBeUndefined();
+      for (const s of [...seen, ...t.progress]) expect(s).not.toContain(SECRET);
+    },
+    SLOW,
+  );
 });

@@ -34,7 +34,14 @@ describe('ChunkedDecoder', () => {
   });
 
   it('refuses bad framing', () => {
-    for (const bad of ['x\r\n', '5\nhello\r\n', '5\r\nhelloX\r\n', `${'f'.repeat(14)}\r\n`, '5\r\nhello\r\n0\r\nT: x\n', '0\r\n\r\r']) {
+    for (const bad of [
+      'x\r\n',
+      '5\nhello\r\n',
+      '5\r\nhelloX\r\n',
+      `${'f'.repeat(14)}\r\n`,
+      '5\r\nhello\r\n0\r\nT: x\n',
+      '0\r\n\r\r',
+    ]) {
       const d = new ChunkedDecoder();
       expect(d.feed(Buffer.from(bad, 'latin1'), 0), JSON.stringify(bad)).toBe(-1);
       expect(d.error).toBeTruthy();

@@ -8,10 +8,28 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { quantile, type AccessLog, type AccessLogEntry, type Backend, type DataPlane, type HttpRoute, type Listener } from '../../src/proxy/data-plane.js';
+import {
+  quantile,
+  type AccessLog,
+  type AccessLogEntry,
+  type Backend,
+  type DataPlane,
+  type HttpRoute,
+  type Listener,
+} from '../../src/proxy/data-plane.js';
 import { Duration } from '../../src/util/duration.js';
 import { waitFor } from '../helpers/wait.js';
-import { clientTextFrame, freePort, patternBytes, readServerFrame, sha256, startBackend, startEchoServer, type AnswerBody, type TestBackend } from './helpers/backends.js';
+import {
+  clientTextFrame,
+  freePort,
+  patternBytes,
+  readServerFrame,
+  sha256,
+  startBackend,
+  startEchoServer,
+  type AnswerBody,
+  type TestBackend,
+} from './helpers/backends.js';
 import { canConnect, fetchSlowly, rawExchange, send, startBlackhole, type Answer } from './helpers/client.js';
 
 export interface ContractEnv {
@@ -27,8 +45,16 @@ export type MakeDataPlane = (env: ContractEnv) => DataPlane;
 
 export function route(id: string, over: Partial<HttpRoute> = {}): HttpRoute {
   return {
-    id, host: null, pathPrefix: '/', listeners: [], pool: id, balance: 'round-robin',
-    connectTimeout: Duration.seconds(2), idleTimeout: Duration.seconds(30), totalTimeout: Duration.minutes(1), maxBodyBytes: 1024 * 1024,
+    id,
+    host: null,
+    pathPrefix: '/',
+    listeners: [],
+    pool: id,
+    balance: 'round-robin',
+    connectTimeout: Duration.seconds(2),
+    idleTimeout: Duration.seconds(30),
+    totalTimeout: Duration.minutes(1),
+    maxBodyBytes: 1024 * 1024,
     ...over,
   };
 }
@@ -95,8 +121,17 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         const port = await listen();
         for (const n of ['root', 'api', 'v2']) plane.setPool(n, [member(await backend(n))]);
         plane.setRoutes([route('root'), route('api', { pathPrefix: '/api' }), route('v2', { pathPrefix: '/api/v2' })]);
-        const cases: [string, string][] = [['/', 'root'], ['/api', 'api'], ['/api/', 'api'], ['/api/x', 'api'], ['/apix', 'root'],
-          ['/api?q=1', 'api'], ['/api/v2/users?q=1', 'v2'], ['/api/v2x', 'api'], ['/other/api', 'root']];
+        const cases: [string, string][] = [
+          ['/', 'root'],
+          ['/api', 'api'],
+          ['/api/', 'api'],
+          ['/api/x', 'api'],
+          ['/apix', 'root'],
+          ['/api?q=1', 'api'],
+          ['/api/v2/users?q=1', 'v2'],
+          ['/api/v2x', 'api'],
+          ['/other/api', 'root'],
+        ];
         for (const [path, want] of cases) expect(servedBy(await send(port, { path })), path).toBe(want);
       });
 
@@ -122,7 +157,8 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
           ['example.test', '/admin', 'any'],
           ['elsewhere.test', '/admin/x', 'any'],
         ];
-        for (const [host, path, want] of cases) expect(servedBy(await send(port, { path, headers: { host } })), `${host}${path}`).toBe(want);
+        for (const [host, path, want] of cases)
+          expect(servedBy(await send(port, { path, headers: { host } })), `${host}${path}`).toBe(want);
         expect((await send(port, { path: '/', headers: { host: 'example.test' } })).status).toBe(404);
       });
 
@@ -145,7 +181,11 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         const web = await listen([{ name: 'admin', protocol: 'http', host: '127.0.0.1', port: 0 }]);
         const admin = plane.address('admin')?.port as number;
         for (const n of ['site', 'console', 'shared']) plane.setPool(n, [member(await backend(n))]);
-        plane.setRoutes([route('site', { listeners: ['web'] }), route('console', { listeners: ['admin'] }), route('shared', { pathPrefix: '/shared' })]);
+        plane.setRoutes([
+          route('site', { listeners: ['web'] }),
+          route('console', { listeners: ['admin'] }),
+          route('shared', { pathPrefix: '/shared' }),
+        ]);
         expect(servedBy(await send(web))).toBe('site');
         expect(servedBy(await send(admin))).toBe('console');
         expect(servedBy(await send(web, { path: '/shared' }))).toBe('shared');
@@ -153,11 +193,13 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
       });
 
       it('rejects invalid routes, naming every problem', () => {
-        expect(() => plane.setRoutes([route('a', { pathPrefix: 'api' }), route('b'), route('b', { host: 'bad host' })])).toThrow(/path prefix "api" must start with \/[\s\S]*"b" is declared twice[\s\S]*bad host/);
+        expect(() =>
+          plane.setRoutes([route('a', { pathPrefix: 'api' }), route('b'), route('b', { host: 'bad host' })]),
+        ).toThrow(/path prefix "api" must start with \/[\s\S]*"b" is declared twice[\s\S]*bad host/);
         expect(() => plane.setRoutes([route('a'), route('b')])).toThrow(/routes "a" and "b" both match/);
       });
 
-      it('answers 503 when the route\'s pool has no backend that can take traffic', async () => {
+      it("answers 503 when the route's pool has no backend that can take traffic", async () => {
         const port = await listen();
         plane.setRoutes([route('empty'), route('zero', { pathPrefix: '/zero' })]);
         plane.setPool('zero', [member(await backend('z'), 0)]);
@@ -174,7 +216,10 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
       it('round-robin spreads requests evenly', async () => {
         const port = await listen();
         const bs = [await backend('a'), await backend('b'), await backend('c')];
-        plane.setPool('web', bs.map((b) => member(b)));
+        plane.setPool(
+          'web',
+          bs.map((b) => member(b)),
+        );
         plane.setRoutes([route('web')]);
         const counts = countBy((await sequential(port, 300)).map(servedBy));
         for (const b of bs) expect(counts[b.name], JSON.stringify(counts)).toBeGreaterThanOrEqual(90);
@@ -212,7 +257,9 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         plane.setPool('web', [member(a), member(b)]);
         plane.setRoutes([route('web', { balance: 'least-connections' })]);
         const slow = send(port, { path: '/slow' });
-        await waitFor(() => a.requests.length + b.requests.length === 1, { what: 'the slow request to reach a backend' });
+        await waitFor(() => a.requests.length + b.requests.length === 1, {
+          what: 'the slow request to reach a backend',
+        });
         const [busy, idle] = a.requests.length === 1 ? [a, b] : [b, a];
         const served = (await sequential(port, 20)).map(servedBy);
         expect(countBy(served)).toEqual({ [idle.name]: 20 });
@@ -241,7 +288,11 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         expect(log.some((e) => e.tries === 2 && e.status === 200 && e.backend === 'live')).toBe(true);
         // It comes back: after the ejection it gets traffic again.
         const revived = await backend('dead', deadPort);
-        await waitFor(async () => (await send(port)).status === 200 && revived.requests.length > 0, { what: 'the revived backend to get traffic again', timeoutMs: 40_000, intervalMs: 100 });
+        await waitFor(async () => (await send(port)).status === 200 && revived.requests.length > 0, {
+          what: 'the revived backend to get traffic again',
+          timeoutMs: 40_000,
+          intervalMs: 100,
+        });
       });
 
       it('treats a connect timeout like a refused connect (retry elsewhere); with no other backend the answer is 504', async () => {
@@ -267,10 +318,20 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         plane.setPool('web', [member(resets), member(good)]);
         plane.setRoutes([route('web')]);
         plane.setRoutes([route('web'), route('reset', { pool: 'reset-pool', pathPrefix: '/reset' })]);
-        plane.setPool('reset-pool', [member(resets), member(good)].map((m) => ({ ...m, id: `${m.id}-r` })));
+        plane.setPool(
+          'reset-pool',
+          [member(resets), member(good)].map((m) => ({ ...m, id: `${m.id}-r` })),
+        );
         // Both backends reset /reset; a retry would show up as a second backend seeing the same POST.
         const statuses: number[] = [];
-        for (let i = 0; i < 6; i++) statuses.push((await send(port, { method: 'POST', path: '/reset', body: 'x'.repeat(100) }).catch(() => ({ status: -1 }) as Answer)).status);
+        for (let i = 0; i < 6; i++)
+          statuses.push(
+            (
+              await send(port, { method: 'POST', path: '/reset', body: 'x'.repeat(100) }).catch(
+                () => ({ status: -1 }) as Answer,
+              )
+            ).status,
+          );
         expect(statuses).toEqual(new Array(6).fill(502));
         const seen = [...resets.requests, ...good.requests].filter((r) => r.url === '/reset');
         expect(seen).toHaveLength(6);
@@ -292,7 +353,10 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
               buf = buf.slice(end + len);
               heads++;
               if (++n === 1) s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
-              else { s.destroy(); return; }
+              else {
+                s.destroy();
+                return;
+              }
             }
           });
         });
@@ -319,7 +383,17 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         expect(first.headers['x-forwarded-proto']).toBe('http');
         expect(first.headers['x-forwarded-host']).toBe('shop.test:8080');
         expect(first.headers.host).toBe('shop.test:8080');
-        const chained = JSON.parse((await send(port, { headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.test' } })).body) as AnswerBody;
+        const chained = JSON.parse(
+          (
+            await send(port, {
+              headers: {
+                'x-forwarded-for': '203.0.113.9',
+                'x-forwarded-proto': 'https',
+                'x-forwarded-host': 'evil.test',
+              },
+            })
+          ).body,
+        ) as AnswerBody;
         expect(chained.headers['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
         expect(chained.headers['x-forwarded-proto']).toBe('http');
         expect(chained.headers['x-forwarded-host']).toBe('app.test');
@@ -330,7 +404,15 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         plane.setPool('web', [member(await backend('a'))]);
         plane.setRoutes([route('web')]);
         const a = await send(port, {
-          headers: { connection: 'keep-alive, x-hop', 'x-hop': 'secret', 'keep-alive': 'timeout=5', te: 'trailers', 'proxy-connection': 'keep-alive', 'x-end': 'kept', 'x-want-hop': '1' },
+          headers: {
+            connection: 'keep-alive, x-hop',
+            'x-hop': 'secret',
+            'keep-alive': 'timeout=5',
+            te: 'trailers',
+            'proxy-connection': 'keep-alive',
+            'x-end': 'kept',
+            'x-want-hop': '1',
+          },
         });
         const seen = (JSON.parse(a.body) as AnswerBody).headers;
         for (const h of ['x-hop', 'keep-alive', 'te', 'proxy-connection']) expect(seen[h], h).toBeUndefined();
@@ -348,8 +430,16 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         const s = net.connect({ host: '127.0.0.1', port });
         cleanups.push(() => s.destroy());
         let buf: Buffer = Buffer.alloc(0);
-        const more = () => new Promise<void>((resolve) => s.once('data', (c: Buffer) => { buf = Buffer.concat([buf, c]); resolve(); }));
-        s.write('GET /chat HTTP/1.1\r\nHost: app.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+        const more = () =>
+          new Promise<void>((resolve) =>
+            s.once('data', (c: Buffer) => {
+              buf = Buffer.concat([buf, c]);
+              resolve();
+            }),
+          );
+        s.write(
+          'GET /chat HTTP/1.1\r\nHost: app.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+        );
         while (!buf.includes('\r\n\r\n')) await more();
         const headEnd = buf.indexOf('\r\n\r\n') + 4;
         const head = buf.subarray(0, headEnd).toString('latin1');
@@ -374,7 +464,9 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         const s = net.connect({ host: '127.0.0.1', port });
         cleanups.push(() => s.destroy());
         let text = '';
-        s.on('data', (c: Buffer) => { text += c.toString('latin1'); });
+        s.on('data', (c: Buffer) => {
+          text += c.toString('latin1');
+        });
         s.write('GET / HTTP/1.1\r\nHost: app.test\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n');
         await waitFor(() => text.includes('\r\n\r\n'), { what: '101' });
         expect(text).toMatch(/^HTTP\/1\.1 101 /);
@@ -399,7 +491,10 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         const port = await listen();
         plane.setPool('web', [member(await backend('a'))]);
         plane.setRoutes([route('web')]);
-        const raw = await rawExchange(port, 'GET /first HTTP/1.1\r\nHost: app.test\r\n\r\nGET /second HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n');
+        const raw = await rawExchange(
+          port,
+          'GET /first HTTP/1.1\r\nHost: app.test\r\n\r\nGET /second HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n',
+        );
         const first = raw.indexOf('"url":"/first"');
         const second = raw.indexOf('"url":"/second"');
         expect(first).toBeGreaterThan(-1);
@@ -411,11 +506,16 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         const a = await backend('a');
         plane.setPool('web', [member(a)]);
         plane.setRoutes([route('web')]);
-        const smuggle = await rawExchange(port, 'POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
+        const smuggle = await rawExchange(
+          port,
+          'POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+        );
         expect(smuggle).toMatch(/^HTTP\/1\.1 400 /);
         expect(await rawExchange(port, 'GET / HTTP/1.1\r\nHost : app.test\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
         expect(await rawExchange(port, 'GET / HTTP/1.1\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
-        expect(await rawExchange(port, 'GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+        expect(
+          await rawExchange(port, 'GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n'),
+        ).toMatch(/^HTTP\/1\.1 400 /);
         expect(a.requests).toHaveLength(0);
       });
 
@@ -434,7 +534,16 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         }
         const upload = patternBytes(8 * 1024 * 1024);
         for (const chunkedPieces of [undefined, 100_000]) {
-          const answer = JSON.parse((await send(port, { method: 'PUT', path: '/upload', body: upload, ...(chunkedPieces ? { chunkedPieces } : {}) })).body) as AnswerBody;
+          const answer = JSON.parse(
+            (
+              await send(port, {
+                method: 'PUT',
+                path: '/upload',
+                body: upload,
+                ...(chunkedPieces ? { chunkedPieces } : {}),
+              })
+            ).body,
+          ) as AnswerBody;
           expect(answer.bodyBytes).toBe(upload.length);
           expect(answer.bodySha256).toBe(sha256(upload));
         }
@@ -447,7 +556,9 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         const s = net.connect({ host: '127.0.0.1', port });
         cleanups.push(() => s.destroy());
         let text = '';
-        s.on('data', (c: Buffer) => { text += c.toString('latin1'); });
+        s.on('data', (c: Buffer) => {
+          text += c.toString('latin1');
+        });
         s.write('POST /form HTTP/1.1\r\nHost: app.test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n');
         await waitFor(() => text.includes('\r\n\r\n'), { what: '100 Continue' });
         expect(text).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\n$/);
@@ -484,7 +595,9 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
       it('answers 504 when the total timeout passes before the response head', async () => {
         const port = await listen();
         plane.setPool('web', [member(await backend('a'))]);
-        plane.setRoutes([route('web', { idleTimeout: Duration.seconds(30), totalTimeout: Duration.milliseconds(300) })]);
+        plane.setRoutes([
+          route('web', { idleTimeout: Duration.seconds(30), totalTimeout: Duration.milliseconds(300) }),
+        ]);
         expect((await send(port, { path: '/hang' })).status).toBe(504);
         expect(log.at(-1)?.error).toBe('timeout-total');
       });
@@ -540,7 +653,9 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         const [a, b] = [await backend('a'), await backend('b')];
         plane.setPool('web', [member(a)]);
         plane.setRoutes([route('web')]);
-        const slow = send(port, { path: '/slow' }).catch((e: Error) => ({ status: -1, body: e.message, headers: {} }) as Answer);
+        const slow = send(port, { path: '/slow' }).catch(
+          (e: Error) => ({ status: -1, body: e.message, headers: {} }) as Answer,
+        );
         await a.holding(1);
         plane.setPool('web', [member(b)]);
         expect(await plane.drain('a', Duration.milliseconds(300))).toEqual({ drained: false, abandoned: 1 });
@@ -568,7 +683,9 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         const s = net.connect({ host: '127.0.0.1', port });
         cleanups.push(() => s.destroy());
         let text = '';
-        s.on('data', (c: Buffer) => { text += c.toString('latin1'); });
+        s.on('data', (c: Buffer) => {
+          text += c.toString('latin1');
+        });
         const closed = new Promise<void>((resolve) => s.on('close', () => resolve()));
         s.write('GET / HTTP/1.1\r\nHost: app.test\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n');
         await waitFor(() => text.includes('\r\n\r\n'), { what: '101' });
@@ -582,12 +699,24 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
       it('forwards bytes both ways, with half-close', async () => {
         const echo = await startEchoServer();
         cleanups.push(() => echo.close());
-        await plane.setListeners([{ name: 'db', protocol: 'tcp', host: '127.0.0.1', port: 0, pool: 'db', connectTimeout: Duration.seconds(2), idleTimeout: Duration.seconds(30) }]);
+        await plane.setListeners([
+          {
+            name: 'db',
+            protocol: 'tcp',
+            host: '127.0.0.1',
+            port: 0,
+            pool: 'db',
+            connectTimeout: Duration.seconds(2),
+            idleTimeout: Duration.seconds(30),
+          },
+        ]);
         plane.setPool('db', [{ id: 'db/0', host: '127.0.0.1', port: echo.port, weight: 1 }]);
         const port = plane.address('db')?.port as number;
         const s = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
         let text = '';
-        s.on('data', (c: Buffer) => { text += c.toString(); });
+        s.on('data', (c: Buffer) => {
+          text += c.toString();
+        });
         const ended = new Promise<void>((resolve) => s.on('end', () => resolve()));
         s.write('hello ');
         await waitFor(() => text === 'hello ', { what: 'the echo' });
@@ -608,20 +737,45 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
       it('closes a connection that stays silent for the idle timeout', async () => {
         const echo = await startEchoServer();
         cleanups.push(() => echo.close());
-        await plane.setListeners([{ name: 'db', protocol: 'tcp', host: '127.0.0.1', port: 0, pool: 'db', connectTimeout: Duration.seconds(2), idleTimeout: Duration.milliseconds(300) }]);
+        await plane.setListeners([
+          {
+            name: 'db',
+            protocol: 'tcp',
+            host: '127.0.0.1',
+            port: 0,
+            pool: 'db',
+            connectTimeout: Duration.seconds(2),
+            idleTimeout: Duration.milliseconds(300),
+          },
+        ]);
         plane.setPool('db', [{ id: 'db/0', host: '127.0.0.1', port: echo.port, weight: 1 }]);
         const s = net.connect({ host: '127.0.0.1', port: plane.address('db')?.port as number });
         s.on('error', () => undefined);
         await new Promise<void>((resolve) => s.on('close', () => resolve()));
         expect(echo.connections).toBe(1);
-        await waitFor(() => log.some((e) => e.method === 'TCP' && e.error === 'timeout-idle'), { what: 'the access log line of the cut connection' });
+        await waitFor(() => log.some((e) => e.method === 'TCP' && e.error === 'timeout-idle'), {
+          what: 'the access log line of the cut connection',
+        });
       });
 
       it('tries another backend when one refuses the connection', async () => {
         const echo = await startEchoServer('hi:');
         cleanups.push(() => echo.close());
-        await plane.setListeners([{ name: 'db', protocol: 'tcp', host: '127.0.0.1', port: 0, pool: 'db', connectTimeout: Duration.seconds(2), idleTimeout: Duration.seconds(30) }]);
-        plane.setPool('db', [{ id: 'dead', host: '127.0.0.1', port: await freePort(), weight: 1 }, { id: 'echo', host: '127.0.0.1', port: echo.port, weight: 1 }]);
+        await plane.setListeners([
+          {
+            name: 'db',
+            protocol: 'tcp',
+            host: '127.0.0.1',
+            port: 0,
+            pool: 'db',
+            connectTimeout: Duration.seconds(2),
+            idleTimeout: Duration.seconds(30),
+          },
+        ]);
+        plane.setPool('db', [
+          { id: 'dead', host: '127.0.0.1', port: await freePort(), weight: 1 },
+          { id: 'echo', host: '127.0.0.1', port: echo.port, weight: 1 },
+        ]);
         const port = plane.address('db')?.port as number;
         for (let i = 0; i < 4; i++) expect(await rawExchange(port, 'x', 300)).toBe('hi:x');
         expect(echo.connections).toBe(4);
@@ -636,7 +790,8 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         plane.setPool('web', [member(a)]);
         plane.setPool('dead', [member({ name: 'gone', port: await freePort() })]);
         plane.setRoutes([route('web'), route('dead', { pathPrefix: '/dead' })]);
-        for (const path of ['/', '/', '/', '/status/302', '/status/404', '/status/404', '/status/500']) await send(port, { path });
+        for (const path of ['/', '/', '/', '/status/302', '/status/404', '/status/404', '/status/500'])
+          await send(port, { path });
         expect((await send(port, { path: '/dead' })).status).toBe(502);
         const m = plane.metrics();
         const web = m.routes.web;
@@ -666,7 +821,16 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         await send(port, { method: 'POST', path: '/orders?token=s3cret', body: 'x' });
         await send(port, { headers: { host: 'other.test' }, path: '/nope' });
         expect(log).toHaveLength(2);
-        expect(log[0]).toMatchObject({ listener: 'web', route: 'web', backend: 'a', method: 'POST', path: '/orders', status: 200, client: '127.0.0.1', tries: 1 });
+        expect(log[0]).toMatchObject({
+          listener: 'web',
+          route: 'web',
+          backend: 'a',
+          method: 'POST',
+          path: '/orders',
+          status: 200,
+          client: '127.0.0.1',
+          tries: 1,
+        });
         expect(log[0]?.bytes).toBeGreaterThan(0);
         expect(log[0]?.durationMs).toBeGreaterThanOrEqual(0);
         expect(Number.isNaN(Date.parse(log[0]?.time ?? ''))).toBe(false);
@@ -681,7 +845,10 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         plane.setPool('web', [member(await backend('a'))]);
         plane.setRoutes([route('web')]);
         expect(servedBy(await send(web))).toBe('a');
-        await plane.setListeners([{ name: 'web', protocol: 'http', host: '127.0.0.1', port: 0 }, { name: 'two', protocol: 'http', host: '127.0.0.1', port: 0 }]);
+        await plane.setListeners([
+          { name: 'web', protocol: 'http', host: '127.0.0.1', port: 0 },
+          { name: 'two', protocol: 'http', host: '127.0.0.1', port: 0 },
+        ]);
         expect(plane.address('web')?.port).toBe(web);
         const two = plane.address('two')?.port as number;
         expect(servedBy(await send(two))).toBe('a');
@@ -710,11 +877,15 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         await new Promise<void>((r) => taken.listen({ host: '127.0.0.1', port: 0 }, () => r()));
         cleanups.push(() => new Promise<void>((r) => taken.close(() => r())));
         const port = (taken.address() as net.AddressInfo).port;
-        await expect(plane.setListeners([{ name: 'busy', protocol: 'http', host: '127.0.0.1', port }])).rejects.toThrow(/listener "busy" cannot bind 127\.0\.0\.1:\d+: the address is in use/);
-        await expect(plane.setListeners([
-          { name: 'x', protocol: 'http', host: '127.0.0.1', port: 70000 },
-          { name: 'x', protocol: 'http', host: '', port: 1 },
-        ])).rejects.toThrow(/port must be[\s\S]*declared twice[\s\S]*no host/);
+        await expect(plane.setListeners([{ name: 'busy', protocol: 'http', host: '127.0.0.1', port }])).rejects.toThrow(
+          /listener "busy" cannot bind 127\.0\.0\.1:\d+: the address is in use/,
+        );
+        await expect(
+          plane.setListeners([
+            { name: 'x', protocol: 'http', host: '127.0.0.1', port: 70000 },
+            { name: 'x', protocol: 'http', host: '', port: 1 },
+          ]),
+        ).rejects.toThrow(/port must be[\s\S]*declared twice[\s\S]*no host/);
       });
     });
   });

@@ -1,6 +1,14 @@
 /** Parsing and writing HTTP/1.x heads: what is forwarded, and what is refused. */
 import { describe, expect, it } from 'vitest';
-import { clientResponseHead, forwardRequestHead, normalizeHost, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from '../../src/proxy/node/http-head.js';
+import {
+  clientResponseHead,
+  forwardRequestHead,
+  normalizeHost,
+  parseRequestHead,
+  parseResponseHead,
+  type RequestHead,
+  type ResponseHead,
+} from '../../src/proxy/node/http-head.js';
 
 function req(text: string): RequestHead {
   const r = parseRequestHead(text);
@@ -27,12 +35,27 @@ function res(text: string): ResponseHead {
 
 describe('parseRequestHead', () => {
   it('reads method, target, path, version, host and framing', () => {
-    const r = req('POST /api/items?x=1 HTTP/1.1\r\nHost: Shop.Example.test:8080\r\nContent-Length: 12\r\nAccept: application/json');
-    expect(r).toMatchObject({ method: 'POST', target: '/api/items?x=1', path: '/api/items', minor: 1, host: 'shop.example.test', hostHeader: 'Shop.Example.test:8080', contentLength: 12, chunked: false, close: false, acceptsJson: true });
+    const r = req(
+      'POST /api/items?x=1 HTTP/1.1\r\nHost: Shop.Example.test:8080\r\nContent-Length: 12\r\nAccept: application/json',
+    );
+    expect(r).toMatchObject({
+      method: 'POST',
+      target: '/api/items?x=1',
+      path: '/api/items',
+      minor: 1,
+      host: 'shop.example.test',
+      hostHeader: 'Shop.Example.test:8080',
+      contentLength: 12,
+      chunked: false,
+      close: false,
+      acceptsJson: true,
+    });
   });
 
   it('drops hop-by-hop fields and the fields Connection names, keeps the rest in order', () => {
-    const r = req('GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nProxy-Connection: x\r\nUpgrade: h2c\r\nX-Forwarded-For: 1.2.3.4\r\nX-Keep: yes');
+    const r = req(
+      'GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nProxy-Connection: x\r\nUpgrade: h2c\r\nX-Forwarded-For: 1.2.3.4\r\nX-Keep: yes',
+    );
     expect(r.lines).toEqual(['Host: a', 'X-Keep: yes']);
     expect(r.upgrade).toBeUndefined(); // Upgrade without Connection: upgrade is not an upgrade request
     expect(r.xForwardedFor).toBe('1.2.3.4');
@@ -81,17 +104,21 @@ describe('parseRequestHead', () => {
 
 describe('forwardRequestHead', () => {
   it('writes HTTP/1.1 with X-Forwarded-* and the upgrade fields', () => {
-    const h = req('GET /ws HTTP/1.1\r\nHost: a.test\r\nConnection: upgrade\r\nUpgrade: websocket\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https');
+    const h = req(
+      'GET /ws HTTP/1.1\r\nHost: a.test\r\nConnection: upgrade\r\nUpgrade: websocket\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https',
+    );
     expect(forwardRequestHead(h, { client: '127.0.0.1', proto: 'http', trust: false }, '127.0.0.1:9000')).toBe(
       'GET /ws HTTP/1.1\r\nHost: a.test\r\nx-forwarded-for: 10.0.0.1, 127.0.0.1\r\nx-forwarded-proto: http\r\nx-forwarded-host: a.test\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n',
     );
-    expect(forwardRequestHead(h, { client: '127.0.0.1', proto: 'http', trust: true }, 'x')).toContain('x-forwarded-proto: https\r\n');
+    expect(forwardRequestHead(h, { client: '127.0.0.1', proto: 'http', trust: true }, 'x')).toContain(
+      'x-forwarded-proto: https\r\n',
+    );
   });
 
   it('names the backend as Host when an HTTP/1.0 client sent none', () => {
-    expect(forwardRequestHead(req('GET / HTTP/1.0'), { client: '::1', proto: 'http', trust: false }, '127.0.0.1:9000')).toBe(
-      'GET / HTTP/1.1\r\nhost: 127.0.0.1:9000\r\nx-forwarded-for: ::1\r\nx-forwarded-proto: http\r\n\r\n',
-    );
+    expect(
+      forwardRequestHead(req('GET / HTTP/1.0'), { client: '::1', proto: 'http', trust: false }, '127.0.0.1:9000'),
+    ).toBe('GET / HTTP/1.1\r\nhost: 127.0.0.1:9000\r\nx-forwarded-for: ::1\r\nx-forwarded-proto: http\r\n\r\n');
   });
 });
 
@@ -111,17 +138,36 @@ describe('parseResponseHead', () => {
     expect(old).toMatchObject({ statusLine: 'HTTP/1.1 200 OK', keepAlive: false, contentLength: -1, verbatim: false });
     expect(res('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1').keepAlive).toBe(true);
     const both = res('HTTP/1.1 200 OK\r\nContent-Length: 9\r\nTransfer-Encoding: chunked');
-    expect(both).toMatchObject({ chunked: true, contentLength: -1, lines: ['Transfer-Encoding: chunked'], verbatim: false });
+    expect(both).toMatchObject({
+      chunked: true,
+      contentLength: -1,
+      lines: ['Transfer-Encoding: chunked'],
+      verbatim: false,
+    });
     expect(res('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip')).toMatchObject({ chunked: false, closeDelimited: true });
   });
 
   it('drops Transfer-Encoding for an HTTP/1.0 client and adds the connection field', () => {
     const r = res('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX: y');
-    expect(clientResponseHead(r, true, 'connection: close\r\n')).toBe('HTTP/1.1 200 OK\r\nX: y\r\nconnection: close\r\n\r\n');
+    expect(clientResponseHead(r, true, 'connection: close\r\n')).toBe(
+      'HTTP/1.1 200 OK\r\nX: y\r\nconnection: close\r\n\r\n',
+    );
   });
 
   it('refuses invalid heads', () => {
-    for (const bad of ['HTTP/2 200 OK', 'HTTP/1.1 2000 OK', 'HTTP/1.1 20x OK', 'ICY 200 OK', 'HTTP/1.1 200 OK\r\nBad : x', 'HTTP/1.1 200 OK\r\n Folded: x', 'HTTP/1.1 200 OK\r\n: x', 'HTTP/1.1 200 OK\r\nNo colon', 'HTTP/1.1 200 OK\r\nContent-Length: x', 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2', 'HTTP/1.1 200 OK\r\nX: a\nY: b']) {
+    for (const bad of [
+      'HTTP/2 200 OK',
+      'HTTP/1.1 2000 OK',
+      'HTTP/1.1 20x OK',
+      'ICY 200 OK',
+      'HTTP/1.1 200 OK\r\nBad : x',
+      'HTTP/1.1 200 OK\r\n Folded: x',
+      'HTTP/1.1 200 OK\r\n: x',
+      'HTTP/1.1 200 OK\r\nNo colon',
+      'HTTP/1.1 200 OK\r\nContent-Length: x',
+      'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2',
+      'HTTP/1.1 200 OK\r\nX: a\nY: b',
+    ]) {
       expect(typeof parseRes(bad), bad).toBe('string');
     }
   });

@@ -10,7 +10,15 @@ import { dataPlaneContract, route } from './data-plane.contract.js';
 import { startBackend, type AnswerBody, type TestBackend } from './helpers/backends.js';
 import { send } from './helpers/client.js';
 
-dataPlaneContract('node', (env) => new NodeProxy({ accessLog: env.accessLog, ejectFor: Duration.milliseconds(500), timerResolution: Duration.milliseconds(20) }));
+dataPlaneContract(
+  'node',
+  (env) =>
+    new NodeProxy({
+      accessLog: env.accessLog,
+      ejectFor: Duration.milliseconds(500),
+      timerResolution: Duration.milliseconds(20),
+    }),
+);
 
 describe('NodeProxy', () => {
   const cleanups: (() => unknown)[] = [];
@@ -30,7 +38,17 @@ describe('NodeProxy', () => {
 
   it('keeps X-Forwarded-Proto and -Host from the client only when told to trust them', async () => {
     const { port } = await proxyTo(new NodeProxy({ trustForwardedHeaders: true }));
-    const seen = JSON.parse((await send(port, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'public.example', 'x-forwarded-for': '198.51.100.7' } })).body) as AnswerBody;
+    const seen = JSON.parse(
+      (
+        await send(port, {
+          headers: {
+            'x-forwarded-proto': 'https',
+            'x-forwarded-host': 'public.example',
+            'x-forwarded-for': '198.51.100.7',
+          },
+        })
+      ).body,
+    ) as AnswerBody;
     expect(seen.headers['x-forwarded-proto']).toBe('https');
     expect(seen.headers['x-forwarded-host']).toBe('public.example');
     expect(seen.headers['x-forwarded-for']).toBe('198.51.100.7, 127.0.0.1');
@@ -41,28 +59,65 @@ describe('NodeProxy', () => {
     const s = net.connect({ host: '127.0.0.1', port });
     cleanups.push(() => s.destroy());
     let text = '';
-    s.on('data', (c: Buffer) => { text += c.toString('latin1'); });
+    s.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+    });
     const req = 'GET /one HTTP/1.0\r\nHost: app.test\r\nConnection: keep-alive\r\n\r\n';
     s.write(req);
-    await new Promise<void>((resolve) => { const t = setInterval(() => { if (text.includes('"url":"/one"')) { clearInterval(t); resolve(); } }, 10); });
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if (text.includes('"url":"/one"')) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 10);
+    });
     expect(text.toLowerCase()).toContain('connection: keep-alive');
     s.write(req.replace('/one', '/two'));
-    await new Promise<void>((resolve) => { const t = setInterval(() => { if (text.includes('"url":"/two"')) { clearInterval(t); resolve(); } }, 10); });
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if (text.includes('"url":"/two"')) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 10);
+    });
   });
 
   it('writes access log entries through a Logger', async () => {
     const lines: { level: LogLevel; msg: string; fields?: Record<string, unknown> }[] = [];
-    const { port } = await proxyTo(new NodeProxy({ accessLog: accessLogToLogger({ log: (level, msg, fields) => lines.push({ level, msg, fields }) }) }));
+    const { port } = await proxyTo(
+      new NodeProxy({
+        accessLog: accessLogToLogger({ log: (level, msg, fields) => lines.push({ level, msg, fields }) }),
+      }),
+    );
     await send(port, { path: '/x?secret=1' });
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 'info', msg: 'access', fields: { route: 'web', backend: 'a', path: '/x', status: 200 } });
+    expect(lines[0]).toMatchObject({
+      level: 'info',
+      msg: 'access',
+      fields: { route: 'web', backend: 'a', path: '/x', status: 200 },
+    });
   });
 
   it('logs an ejection once, naming the backend and why', async () => {
     const lines: { msg: string; fields?: Record<string, unknown> }[] = [];
     const proxy = new NodeProxy({ logger: { log: (_l, msg, fields) => lines.push({ msg, fields }) } });
     const { port } = await proxyTo(proxy);
-    proxy.setPool('web', [{ id: 'gone', host: '127.0.0.1', port: 1, weight: 1 }, { id: 'a2', host: '127.0.0.1', port: (await startBackend('a2').then((b) => { cleanups.push(() => b.close()); return b; })).port, weight: 1 }]);
+    proxy.setPool('web', [
+      { id: 'gone', host: '127.0.0.1', port: 1, weight: 1 },
+      {
+        id: 'a2',
+        host: '127.0.0.1',
+        port: (
+          await startBackend('a2').then((b) => {
+            cleanups.push(() => b.close());
+            return b;
+          })
+        ).port,
+        weight: 1,
+      },
+    ]);
     for (let i = 0; i < 4; i++) expect((await send(port)).status).toBe(200);
     const ejections = lines.filter((l) => l.msg === 'backend ejected');
     expect(ejections).toHaveLength(1);
@@ -70,12 +125,16 @@ describe('NodeProxy', () => {
   });
 
   it('rejects invalid options, naming each', () => {
-    expect(() => new NodeProxy({ maxTries: 0, maxHeadBytes: 1.5, ejectFor: Duration.milliseconds(0) })).toThrow(/maxTries[\s\S]*maxHeadBytes[\s\S]*ejectFor/);
+    expect(() => new NodeProxy({ maxTries: 0, maxHeadBytes: 1.5, ejectFor: Duration.milliseconds(0) })).toThrow(
+      /maxTries[\s\S]*maxHeadBytes[\s\S]*ejectFor/,
+    );
   });
 
   it('refuses work after close', async () => {
     const proxy = new NodeProxy();
     await proxy.close();
-    await expect(proxy.setListeners([{ name: 'web', protocol: 'http', host: '127.0.0.1', port: 0 }])).rejects.toThrow(/closed/);
+    await expect(proxy.setListeners([{ name: 'web', protocol: 'http', host: '127.0.0.1', port: 0 }])).rejects.toThrow(
+      /closed/,
+    );
   });
 });

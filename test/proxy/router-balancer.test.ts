@@ -8,8 +8,17 @@ import { Duration } from '../../src/util/duration.js';
 
 function route(id: string, over: Partial<HttpRoute> = {}): HttpRoute {
   return {
-    id, host: null, pathPrefix: '/', listeners: [], pool: id, balance: 'round-robin',
-    connectTimeout: Duration.seconds(1), idleTimeout: Duration.seconds(1), totalTimeout: Duration.seconds(1), maxBodyBytes: 0, ...over,
+    id,
+    host: null,
+    pathPrefix: '/',
+    listeners: [],
+    pool: id,
+    balance: 'round-robin',
+    connectTimeout: Duration.seconds(1),
+    idleTimeout: Duration.seconds(1),
+    totalTimeout: Duration.seconds(1),
+    maxBodyBytes: 0,
+    ...over,
   };
 }
 
@@ -33,18 +42,34 @@ describe('Router', () => {
   });
 
   it('reports every problem of a route set at once', () => {
-    expect(() => new Router([
-      route('a', { host: '*bad*' }),
-      route('b', { pathPrefix: 'x', balance: 'random' as HttpRoute['balance'], connectTimeout: Duration.milliseconds(0), maxBodyBytes: -1, pool: '' }),
-    ])).toThrow(/host "\*bad\*"[\s\S]*path prefix "x"[\s\S]*pool is empty[\s\S]*balance "random"[\s\S]*connect timeout[\s\S]*maxBodyBytes/);
+    expect(
+      () =>
+        new Router([
+          route('a', { host: '*bad*' }),
+          route('b', {
+            pathPrefix: 'x',
+            balance: 'random' as HttpRoute['balance'],
+            connectTimeout: Duration.milliseconds(0),
+            maxBodyBytes: -1,
+            pool: '',
+          }),
+        ]),
+    ).toThrow(
+      /host "\*bad\*"[\s\S]*path prefix "x"[\s\S]*pool is empty[\s\S]*balance "random"[\s\S]*connect timeout[\s\S]*maxBodyBytes/,
+    );
     expect(() => new Router([route('a', { listeners: ['x'] }), route('b', { listeners: ['y'] })])).not.toThrow();
-    expect(() => new Router([route('a', { listeners: ['x', 'y'] }), route('b', { listeners: ['y'] })])).toThrow(/on listener y/);
+    expect(() => new Router([route('a', { listeners: ['x', 'y'] }), route('b', { listeners: ['y'] })])).toThrow(
+      /on listener y/,
+    );
   });
 });
 
 function pool(weights: number[]): BackendState[] {
   const t = new PoolTable({ maxConnections: 10, maxIdle: 10, ejectForMs: 1000, maxEjectForMs: 8000, now: () => 0 });
-  t.set('p', weights.map((weight, i) => ({ id: String.fromCharCode(97 + i), host: '127.0.0.1', port: 1000 + i, weight })));
+  t.set(
+    'p',
+    weights.map((weight, i) => ({ id: String.fromCharCode(97 + i), host: '127.0.0.1', port: 1000 + i, weight })),
+  );
   return t.members('p');
 }
 
@@ -86,7 +111,9 @@ describe('balancer', () => {
   it('least-connections weighs in-flight requests by weight and rotates among ties', () => {
     const bs = pool([2, 1]);
     const [a, b] = bs as [BackendState, BackendState];
-    const busy = (x: BackendState, n: number) => { for (let i = 0; i < n; i++) x.active.add({ abort: () => undefined }); };
+    const busy = (x: BackendState, n: number) => {
+      for (let i = 0; i < n; i++) x.active.add({ abort: () => undefined });
+    };
     busy(a, 2);
     busy(b, 1);
     // 2/2 = 1/1: a tie, broken by weighted rotation.

@@ -10,7 +10,12 @@ import { buildContext, dockerIgnore } from '../../src/runtime/docker/build-conte
 import { commandOverride, containerCreateBody } from '../../src/runtime/docker/container-create.js';
 import { engineName, identityLabels, tryParseIdentity } from '../../src/runtime/docker/container-labels.js';
 import { containerUser } from '../../src/runtime/docker/container-user.js';
-import { DockerClient, DockerEngineError, dockerSocketFromEnv, splitImageRef } from '../../src/runtime/docker/docker-client.js';
+import {
+  DockerClient,
+  DockerEngineError,
+  dockerSocketFromEnv,
+  splitImageRef,
+} from '../../src/runtime/docker/docker-client.js';
 import { demuxLogStream, JsonLines, lastLines } from '../../src/runtime/docker/docker-streams.js';
 import { exitStatus } from '../../src/runtime/docker/exit-status.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
@@ -31,14 +36,18 @@ describe('docker client: transport errors', () => {
       const err = await new DockerClient({ socketPath: socket }).ping().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DockerEngineError);
       expect((err as DockerEngineError).code).toBe('unreachable');
-      expect((err as Error).message).toBe(`ping the Docker engine: the Docker engine is not reachable at ${socket}; start dockerd (e.g. \`systemctl start docker\`) or point DOCKER_HOST at its socket`);
+      expect((err as Error).message).toBe(
+        `ping the Docker engine: the Docker engine is not reachable at ${socket}; start dockerd (e.g. \`systemctl start docker\`) or point DOCKER_HOST at its socket`,
+      );
     } finally {
       removeTempDir(dir);
     }
   });
 
   it('DOCKER_HOST=unix://... picks the socket; anything else keeps the default', () => {
-    expect(dockerSocketFromEnv({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock' })).toBe('/run/user/1000/docker.sock');
+    expect(dockerSocketFromEnv({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock' })).toBe(
+      '/run/user/1000/docker.sock',
+    );
     expect(dockerSocketFromEnv({ DOCKER_HOST: 'tcp://10.0.0.2:2375' })).toBe('/var/run/docker.sock');
     expect(dockerSocketFromEnv({})).toBe('/var/run/docker.sock');
   });
@@ -54,11 +63,18 @@ describe('docker client: transport errors', () => {
 describe('docker streams', () => {
   it('demultiplexes stdout and stderr frames, including a payload split across frames', () => {
     const buf = Buffer.concat([frame(1, 'out 1\n'), frame(2, 'err 1\n'), frame(1, 'par'), frame(1, 'tial\n')]);
-    expect(demuxLogStream(buf).map((f) => [f.stream, f.payload.toString()])).toEqual([['stdout', 'out 1\n'], ['stderr', 'err 1\n'], ['stdout', 'par'], ['stdout', 'tial\n']]);
+    expect(demuxLogStream(buf).map((f) => [f.stream, f.payload.toString()])).toEqual([
+      ['stdout', 'out 1\n'],
+      ['stderr', 'err 1\n'],
+      ['stdout', 'par'],
+      ['stdout', 'tial\n'],
+    ]);
   });
 
   it('a TTY stream (no frame headers) is one stdout frame', () => {
-    expect(demuxLogStream(Buffer.from('hello from a tty\r\n')).map((f) => [f.stream, f.payload.toString()])).toEqual([['stdout', 'hello from a tty\r\n']]);
+    expect(demuxLogStream(Buffer.from('hello from a tty\r\n')).map((f) => [f.stream, f.payload.toString()])).toEqual([
+      ['stdout', 'hello from a tty\r\n'],
+    ]);
     expect(demuxLogStream(Buffer.alloc(0))).toEqual([]);
   });
 
@@ -99,14 +115,55 @@ describe('container create body', () => {
   });
 
   it('limits, host network, no restart policy, init, labels, cwd bind only with a command', () => {
-    const base = { id: 'web-0-abc', stack: 's', service: 'web', index: 0, args: null, cwd: '/srv/rel', env: { A: '1' }, user: null, ports: {}, specHash: 'h', memoryBytes: 1 << 26, cpuCores: 0.25 };
-    const opts = { image: 'img', labels: { l: 'v' }, user: '1000:1000', network: 'host', logRotation: { maxSize: '10m', maxFiles: 3 } };
+    const base = {
+      id: 'web-0-abc',
+      stack: 's',
+      service: 'web',
+      index: 0,
+      args: null,
+      cwd: '/srv/rel',
+      env: { A: '1' },
+      user: null,
+      ports: {},
+      specHash: 'h',
+      memoryBytes: 1 << 26,
+      cpuCores: 0.25,
+    };
+    const opts = {
+      image: 'img',
+      labels: { l: 'v' },
+      user: '1000:1000',
+      network: 'host',
+      logRotation: { maxSize: '10m', maxFiles: 3 },
+    };
     const withCmd = containerCreateBody({ ...base, command: 'run' }, opts);
     expect(withCmd).toMatchObject({
-      Image: 'img', Entrypoint: [], Env: ['A=1'], WorkingDir: '/srv/rel', User: '1000:1000', Labels: { l: 'v' },
-      HostConfig: { NetworkMode: 'host', Memory: 1 << 26, MemorySwap: 1 << 26, NanoCpus: 250_000_000, RestartPolicy: { Name: 'no' }, Init: true, Mounts: [{ Type: 'bind', Source: '/srv/rel', Target: '/srv/rel' }] },
+      Image: 'img',
+      Entrypoint: [],
+      Env: ['A=1'],
+      WorkingDir: '/srv/rel',
+      User: '1000:1000',
+      Labels: { l: 'v' },
+      HostConfig: {
+        NetworkMode: 'host',
+        Memory: 1 << 26,
+        MemorySwap: 1 << 26,
+        NanoCpus: 250_000_000,
+        RestartPolicy: { Name: 'no' },
+        Init: true,
+        Mounts: [{ Type: 'bind', Source: '/srv/rel', Target: '/srv/rel' }],
+      },
     });
-    const imageCmd = containerCreateBody({ ...base, command: '', memoryBytes: null, cpuCores: null, mounts: [{ source: 'pgdata', target: '/var/lib/pg' }] }, opts);
+    const imageCmd = containerCreateBody(
+      {
+        ...base,
+        command: '',
+        memoryBytes: null,
+        cpuCores: null,
+        mounts: [{ source: 'pgdata', target: '/var/lib/pg' }],
+      },
+      opts,
+    );
     expect(imageCmd.WorkingDir).toBeUndefined();
     expect(imageCmd.Entrypoint).toBeUndefined();
     expect(imageCmd.HostConfig.Mounts).toEqual([{ Type: 'volume', Source: 'pgdata', Target: '/var/lib/pg' }]);
@@ -127,15 +184,34 @@ describe('container create body', () => {
     const long = engineName('a'.repeat(40), `${'b'.repeat(40)}-0-abcdef`);
     expect(long.length).toBe(63);
     expect(long).not.toBe(engineName('a'.repeat(40), `${'b'.repeat(40)}-0-abcdee`));
-    const labels = identityLabels({ runtime: 'docker', owner: '/o', stack: 's', service: 'web', instance: 'web-0-x', index: 2, specHash: 'h', ports: { http: 8080 } });
-    expect(tryParseIdentity(labels)).toEqual({ owner: '/o', stack: 's', service: 'web', instance: 'web-0-x', index: 2, specHash: 'h', ports: { http: 8080 } });
+    const labels = identityLabels({
+      runtime: 'docker',
+      owner: '/o',
+      stack: 's',
+      service: 'web',
+      instance: 'web-0-x',
+      index: 2,
+      specHash: 'h',
+      ports: { http: 8080 },
+    });
+    expect(tryParseIdentity(labels)).toEqual({
+      owner: '/o',
+      stack: 's',
+      service: 'web',
+      instance: 'web-0-x',
+      index: 2,
+      specHash: 'h',
+      ports: { http: 8080 },
+    });
     expect(tryParseIdentity({ 'com.example': 'x' })).toBeUndefined();
   });
 });
 
 describe('build context', () => {
   let dir: string;
-  beforeEach(() => { dir = makeTempDir('build-context'); });
+  beforeEach(() => {
+    dir = makeTempDir('build-context');
+  });
   afterEach(() => removeTempDir(dir));
 
   it('.dockerignore: globs, directories, ** and ! exceptions (the last match wins)', () => {

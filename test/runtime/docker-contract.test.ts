@@ -12,5 +12,7 @@ const run = newRunId();
 
 describeWithEngine('docker driver (contract)', engine, (client) => {
   afterAll(() => removeRunObjects(client, run));
-  runtimeDriverContract('docker', (stateDir) => withImage(new DockerDriver({ client, owner: stateDir, labels: { [RUN_LABEL]: run } })));
+  runtimeDriverContract('docker', (stateDir) =>
+    withImage(new DockerDriver({ client, owner: stateDir, labels: { [RUN_LABEL]: run } })),
+  );
 });

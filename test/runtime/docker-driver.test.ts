@@ -12,7 +12,15 @@ import type { ContainerInstanceSpec } from '../../src/runtime/docker/container-i
 import { LABEL } from '../../src/runtime/docker/container-labels.js';
 import type { InstanceHandle, InstanceStatus } from '../../src/runtime/runtime-driver.js';
 import { Duration } from '../../src/util/duration.js';
-import { describeWithEngine, findEngine, freePortRun, newRunId, removeRunObjects, RUN_LABEL, TEST_IMAGE } from '../helpers/docker.js';
+import {
+  describeWithEngine,
+  findEngine,
+  freePortRun,
+  newRunId,
+  removeRunObjects,
+  RUN_LABEL,
+  TEST_IMAGE,
+} from '../helpers/docker.js';
 import { httpGet } from '../helpers/http.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
@@ -32,8 +40,21 @@ describeWithEngine('docker driver', engine, (client) => {
   const spec = (command: string, extra: Partial<ContainerInstanceSpec> = {}): ContainerInstanceSpec => {
     const index = started.length;
     return {
-      id: `svc-${index}-${randomBytes(3).toString('hex')}`, stack: STACK, service: 'svc', index, image: TEST_IMAGE,
-      command, args: null, cwd: dir, env: {}, user: null, memoryBytes: null, cpuCores: null, ports: {}, specHash: 'h1', ...extra,
+      id: `svc-${index}-${randomBytes(3).toString('hex')}`,
+      stack: STACK,
+      service: 'svc',
+      index,
+      image: TEST_IMAGE,
+      command,
+      args: null,
+      cwd: dir,
+      env: {},
+      user: null,
+      memoryBytes: null,
+      cpuCores: null,
+      ports: {},
+      specHash: 'h1',
+      ...extra,
     };
   };
   const start = async (command: string, extra: Partial<ContainerInstanceSpec> = {}, by = driver) => {
@@ -41,11 +62,18 @@ describeWithEngine('docker driver', engine, (client) => {
     started.push(h);
     return h;
   };
-  const waitForLog = (h: InstanceHandle, text: string) => waitFor(async () => (await driver.logs(h, { lines: 1000 })).includes(text), { what: `"${text}" in the log of ${h.id}` });
-  const waitForEnd = (h: InstanceHandle) => waitFor(async (): Promise<InstanceStatus | undefined> => {
-    const s = await driver.inspect(h);
-    return s.state === 'running' ? undefined : s;
-  }, { what: `${h.id} to end` });
+  const waitForLog = (h: InstanceHandle, text: string) =>
+    waitFor(async () => (await driver.logs(h, { lines: 1000 })).includes(text), {
+      what: `"${text}" in the log of ${h.id}`,
+    });
+  const waitForEnd = (h: InstanceHandle) =>
+    waitFor(
+      async (): Promise<InstanceStatus | undefined> => {
+        const s = await driver.inspect(h);
+        return s.state === 'running' ? undefined : s;
+      },
+      { what: `${h.id} to end` },
+    );
 
   beforeEach(() => {
     dir = makeTempDir('docker');
@@ -68,11 +96,21 @@ describeWithEngine('docker driver', engine, (client) => {
   }, 120_000);
 
   it('labels identify the instance; a new driver (a restarted daemon) adopts the same container, never a duplicate', async () => {
-    const h = await start('echo ready; exec sleep 300', { ports: { http: 23456, admin: 23457 }, specHash: 'abc123', labels: { 'groundwork.release': 'r7' } });
+    const h = await start('echo ready; exec sleep 300', {
+      ports: { http: 23456, admin: 23457 },
+      specHash: 'abc123',
+      labels: { 'groundwork.release': 'r7' },
+    });
     const c = await client.inspectContainer(h.id);
     expect(c.Config.Labels).toMatchObject({
-      [LABEL.runtime]: 'docker', [LABEL.owner]: owner, [LABEL.stack]: STACK, [LABEL.service]: 'svc', [LABEL.index]: '0',
-      [LABEL.specHash]: 'abc123', [LABEL.ports]: JSON.stringify({ http: 23456, admin: 23457 }), 'groundwork.release': 'r7',
+      [LABEL.runtime]: 'docker',
+      [LABEL.owner]: owner,
+      [LABEL.stack]: STACK,
+      [LABEL.service]: 'svc',
+      [LABEL.index]: '0',
+      [LABEL.specHash]: 'abc123',
+      [LABEL.ports]: JSON.stringify({ http: 23456, admin: 23457 }),
+      'groundwork.release': 'r7',
     });
     expect(c.HostConfig).toMatchObject({ NetworkMode: 'host', RestartPolicy: { Name: 'no' }, Init: true });
 
@@ -87,7 +125,10 @@ describeWithEngine('docker driver', engine, (client) => {
   });
 
   it('memory and CPU limits are applied by the engine and visible inside the container', async () => {
-    const h = await start('cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; exec sleep 300', { memoryBytes: 64 * 1024 * 1024, cpuCores: 0.5 });
+    const h = await start(
+      'cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; exec sleep 300',
+      { memoryBytes: 64 * 1024 * 1024, cpuCores: 0.5 },
+    );
     const c = await client.inspectContainer(h.id);
     expect(c.HostConfig).toMatchObject({ Memory: 67108864, MemorySwap: 67108864, NanoCpus: 500_000_000 });
     expect(h.limits).toMatch(/memory 67108864 bytes, cpu 0.5/);
@@ -95,7 +136,9 @@ describeWithEngine('docker driver', engine, (client) => {
   });
 
   it('an instance killed for running out of memory is reported as such', async () => {
-    const h = await start('echo allocating; sleep 0.5; exec dd if=/dev/zero of=/dev/null bs=64M count=1', { memoryBytes: 16 * 1024 * 1024 });
+    const h = await start('echo allocating; sleep 0.5; exec dd if=/dev/zero of=/dev/null bs=64M count=1', {
+      memoryBytes: 16 * 1024 * 1024,
+    });
     expect(await waitForEnd(h)).toEqual({ state: 'exited', exitCode: null, signal: 'SIGKILL (out of memory)' });
     expect(await driver.logs(h, { lines: 10 })).toContain('allocating');
   });
@@ -131,19 +174,27 @@ describeWithEngine('docker driver', engine, (client) => {
    * Starts an instance that ends at once. Whether start itself sees the end (and throws) or the
    * instance ends just after start returned is a race; either way the reason must come out.
    */
-  const startShortLived = async (s: ContainerInstanceSpec): Promise<{ status: InstanceStatus | undefined; message: string; log: string }> => {
+  const startShortLived = async (
+    s: ContainerInstanceSpec,
+  ): Promise<{ status: InstanceStatus | undefined; message: string; log: string }> => {
     const name = `gw-${s.stack}-${s.id}`;
     const readLog = async () => (await client.containerLogs(name)).map((f) => f.payload.toString()).join('');
-    return driver.start(s).then(async (h) => {
-      started.push(h);
-      return { status: await waitForEnd(h), message: '', log: await readLog() };
-    }, async (e: Error) => ({ status: undefined, message: e.message, log: await readLog() }));
+    return driver.start(s).then(
+      async (h) => {
+        started.push(h);
+        return { status: await waitForEnd(h), message: '', log: await readLog() };
+      },
+      async (e: Error) => ({ status: undefined, message: e.message, log: await readLog() }),
+    );
   };
 
   it('an instance that ends at once fails start (or ends just after) with its exit code; its container stays for its log until the next start', async () => {
     const quick = await startShortLived(spec('echo "cannot open config TOKEN=s3cret"; exit 7'));
     if (quick.status) expect(quick.status).toEqual({ state: 'exited', exitCode: 7, signal: null });
-    else expect(quick.message).toMatch(/^service svc instance 0 exited with code 7 at once; its output: docker logs gw-\S+$/);
+    else
+      expect(quick.message).toMatch(
+        /^service svc instance 0 exited with code 7 at once; its output: docker logs gw-\S+$/,
+      );
     expect(quick.message).not.toContain('s3cret');
     expect(quick.log).toContain('cannot open config');
     // The container's init (tini) execs the command, so a missing binary is reported by it, with code 127.
@@ -156,17 +207,22 @@ describeWithEngine('docker driver', engine, (client) => {
     started.length = 0;
     const again = await start('exec sleep 300', { index: 0 });
     await start('exec sleep 300', { index: 1 });
-    expect((await client.listContainers([`${LABEL.owner}=${owner}`])).map((c) => c.State)).toEqual(['running', 'running']);
+    expect((await client.listContainers([`${LABEL.owner}=${owner}`])).map((c) => c.State)).toEqual([
+      'running',
+      'running',
+    ]);
     expect(await driver.inspect(again)).toEqual({ state: 'running', pid: again.pid });
   });
 
   it('a missing image is a clear error (no pull when pulling is off)', async () => {
     const noPull = new DockerDriver({ client, owner, pull: false });
-    await expect(noPull.start(spec('true', { image: 'groundwork-no-such-image:1' }))).rejects.toThrow(/image groundwork-no-such-image:1 is not on this machine; build it/);
+    await expect(noPull.start(spec('true', { image: 'groundwork-no-such-image:1' }))).rejects.toThrow(
+      /image groundwork-no-such-image:1 is not on this machine; build it/,
+    );
     await expect(driver.start(spec('true', { image: undefined }))).rejects.toThrow(/runtime docker needs an image/);
   });
 
-  it('runs as the given user: numeric ids pass through, names are this host\'s users', async () => {
+  it("runs as the given user: numeric ids pass through, names are this host's users", async () => {
     const a = await start('echo "uid=$(id -u) gid=$(id -g)"; exec sleep 300', { user: '1234:2345' });
     await waitForLog(a, 'uid=1234 gid=2345');
     const b = await start('echo "uid=$(id -u)"; exec sleep 300', { user: 'nobody' });
@@ -179,23 +235,34 @@ describeWithEngine('docker driver', engine, (client) => {
     mkdirSync(data);
     mkdirSync(conf);
     writeFileSync(path.join(conf, 'app.conf'), 'answer=42\n');
-    const h = await start('echo hello > /data/out.txt; cat /etc/app/app.conf; echo x > /etc/app/new 2>/dev/null || echo "read-only ok"; exec sleep 300', {
-      mounts: [{ source: data, target: '/data' }, { source: conf, target: '/etc/app', readOnly: true }],
-    });
+    const h = await start(
+      'echo hello > /data/out.txt; cat /etc/app/app.conf; echo x > /etc/app/new 2>/dev/null || echo "read-only ok"; exec sleep 300',
+      {
+        mounts: [
+          { source: data, target: '/data' },
+          { source: conf, target: '/etc/app', readOnly: true },
+        ],
+      },
+    );
     await waitForLog(h, 'read-only ok');
     expect(await driver.logs(h, { lines: 10 })).toContain('answer=42');
     expect(readFileSync(path.join(data, 'out.txt'), 'utf8')).toBe('hello\n');
-    await expect(driver.start(spec('true', { mounts: [{ source: path.join(dir, 'absent'), target: '/x' }] }))).rejects.toThrow(/mount source .*absent .*does not exist/);
+    await expect(
+      driver.start(spec('true', { mounts: [{ source: path.join(dir, 'absent'), target: '/x' }] })),
+    ).rejects.toThrow(/mount source .*absent .*does not exist/);
   });
 
   it('stats count CPU time as it is used', async () => {
     const h = await start('echo spinning; while :; do :; done', { cpuCores: 1 });
     await waitForLog(h, 'spinning');
     const first = await driver.stats(h);
-    const later = await waitFor(async () => {
-      const s = await driver.stats(h);
-      return s && first && s.cpuSeconds > first.cpuSeconds + 0.2 ? s : undefined;
-    }, { what: 'CPU time to grow' });
+    const later = await waitFor(
+      async () => {
+        const s = await driver.stats(h);
+        return s && first && s.cpuSeconds > first.cpuSeconds + 0.2 ? s : undefined;
+      },
+      { what: 'CPU time to grow' },
+    );
     expect(later.rssBytes).toBeGreaterThan(0);
   });
 
@@ -205,13 +272,26 @@ describeWithEngine('docker driver', engine, (client) => {
     writeFileSync(path.join(ctx, 'app', 'hello.txt'), 'hello from the release\n');
     writeFileSync(path.join(ctx, 'secret.env'), 'TOKEN=do-not-ship\n');
     writeFileSync(path.join(ctx, '.dockerignore'), '*.env\n');
-    writeFileSync(path.join(ctx, 'Dockerfile.web'), [
-      `FROM ${TEST_IMAGE}`, 'COPY . /srv/', 'WORKDIR /srv', 'CMD ["sh", "-c", "cat app/hello.txt; ls /srv; exec sleep 300"]', '',
-    ].join('\n'));
+    writeFileSync(
+      path.join(ctx, 'Dockerfile.web'),
+      [
+        `FROM ${TEST_IMAGE}`,
+        'COPY . /srv/',
+        'WORKDIR /srv',
+        'CMD ["sh", "-c", "cat app/hello.txt; ls /srv; exec sleep 300"]',
+        '',
+      ].join('\n'),
+    );
     const tag = `groundwork-test-build:${run}`;
     images.push(tag);
     const progress: string[] = [];
-    const built = await driver.buildImage({ contextDir: ctx, dockerfile: 'Dockerfile.web', tag, labels: { [RUN_LABEL]: run }, onProgress: (l) => progress.push(l) });
+    const built = await driver.buildImage({
+      contextDir: ctx,
+      dockerfile: 'Dockerfile.web',
+      tag,
+      labels: { [RUN_LABEL]: run },
+      onProgress: (l) => progress.push(l),
+    });
     expect(built.id).toMatch(/^sha256:/);
     expect(progress.some((l) => /Step 1\/\d+ : FROM/.test(l))).toBe(true);
     const h = await start('', { image: tag });
@@ -221,13 +301,20 @@ describeWithEngine('docker driver', engine, (client) => {
     expect(log).not.toContain('secret.env');
     await expect(driver.buildImage({ contextDir: ctx, dockerfile: 'Nope', tag })).rejects.toThrow(/no Nope in/);
     writeFileSync(path.join(ctx, 'Dockerfile.bad'), `FROM ${TEST_IMAGE}\nRUN exit 3\n`);
-    await expect(driver.buildImage({ contextDir: ctx, dockerfile: 'Dockerfile.bad', tag: `${tag}-bad` })).rejects.toThrow(/returned a non-zero code: 3/);
+    await expect(
+      driver.buildImage({ contextDir: ctx, dockerfile: 'Dockerfile.bad', tag: `${tag}-bad` }),
+    ).rejects.toThrow(/returned a non-zero code: 3/);
   });
 
   it('figures: start-to-healthy of one container, and a 3-replica deploy (sequential, each healthy)', async () => {
     const base = await freePortRun(4);
-    const serve = (port: number) => `mkdir -p /tmp/www && echo ok > /tmp/www/index.html && exec httpd -f -p 127.0.0.1:${port} -h /tmp/www`;
-    const healthy = (port: number) => waitFor(async () => (await httpGet(port, '/').catch(() => undefined))?.status === 200, { what: `port ${port} healthy`, intervalMs: 5 });
+    const serve = (port: number) =>
+      `mkdir -p /tmp/www && echo ok > /tmp/www/index.html && exec httpd -f -p 127.0.0.1:${port} -h /tmp/www`;
+    const healthy = (port: number) =>
+      waitFor(async () => (await httpGet(port, '/').catch(() => undefined))?.status === 200, {
+        what: `port ${port} healthy`,
+        intervalMs: 5,
+      });
 
     const t0 = performance.now();
     await start(serve(base), { ports: { http: base } });
@@ -240,7 +327,9 @@ describeWithEngine('docker driver', engine, (client) => {
       await healthy(base + i);
     }
     const three = performance.now() - t1;
-    console.log(`[figure] docker: container start-to-healthy ${single.toFixed(0)} ms; 3-replica deploy (sequential, each healthy) ${three.toFixed(0)} ms`);
+    console.log(
+      `[figure] docker: container start-to-healthy ${single.toFixed(0)} ms; 3-replica deploy (sequential, each healthy) ${three.toFixed(0)} ms`,
+    );
     expect(statSync(dir).isDirectory()).toBe(true);
   });
 });

@@ -33,24 +33,44 @@ export function runtimeDriverContract(name: string, makeDriver: MakeDriver): voi
     const spec = (script: string, extra: Partial<InstanceSpec> = {}): InstanceSpec => {
       const index = started.length;
       return {
-        id: `svc-${index}-${randomBytes(3).toString('hex')}`, stack: STACK, service: 'svc', index,
-        command: script, args: null, cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-        user: null, memoryBytes: null, cpuCores: null, ports: {}, specHash: 'contract-hash', ...extra,
+        id: `svc-${index}-${randomBytes(3).toString('hex')}`,
+        stack: STACK,
+        service: 'svc',
+        index,
+        command: script,
+        args: null,
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+        user: null,
+        memoryBytes: null,
+        cpuCores: null,
+        ports: {},
+        specHash: 'contract-hash',
+        ...extra,
       };
     };
 
-    const start = async (script: string, extra: Partial<InstanceSpec> = {}, by: RuntimeDriver = driver): Promise<InstanceHandle> => {
+    const start = async (
+      script: string,
+      extra: Partial<InstanceSpec> = {},
+      by: RuntimeDriver = driver,
+    ): Promise<InstanceHandle> => {
       const handle = await by.start(spec(script, extra));
       started.push({ driver: by, handle });
       return handle;
     };
 
     const logsOf = (h: InstanceHandle) => driver.logs(h, { lines: 1000 });
-    const waitForLog = (h: InstanceHandle, text: string) => waitFor(async () => (await logsOf(h)).includes(text), { what: `"${text}" in the log of ${h.id}` });
-    const waitForEnd = (h: InstanceHandle) => waitFor(async (): Promise<InstanceStatus | undefined> => {
-      const s = await driver.inspect(h);
-      return s.state === 'running' ? undefined : s;
-    }, { what: `${h.id} to end` });
+    const waitForLog = (h: InstanceHandle, text: string) =>
+      waitFor(async () => (await logsOf(h)).includes(text), { what: `"${text}" in the log of ${h.id}` });
+    const waitForEnd = (h: InstanceHandle) =>
+      waitFor(
+        async (): Promise<InstanceStatus | undefined> => {
+          const s = await driver.inspect(h);
+          return s.state === 'running' ? undefined : s;
+        },
+        { what: `${h.id} to end` },
+      );
 
     beforeEach(async () => {
       dir = makeTempDir(`driver-${name}`);
@@ -87,7 +107,9 @@ export function runtimeDriverContract(name: string, makeDriver: MakeDriver): voi
     });
 
     it('passes env and cwd to the instance', async () => {
-      const h = await start('echo "value=$GREETING cwd=$(pwd)"; exec sleep 600', { env: { PATH: process.env.PATH ?? '/bin', GREETING: 'hi there' } });
+      const h = await start('echo "value=$GREETING cwd=$(pwd)"; exec sleep 600', {
+        env: { PATH: process.env.PATH ?? '/bin', GREETING: 'hi there' },
+      });
       await waitForLog(h, `value=hi there cwd=${dir}`);
     });
 
@@ -144,7 +166,16 @@ export function runtimeDriverContract(name: string, makeDriver: MakeDriver): voi
       const listed = await second.list(STACK);
       expect(listed.map((h) => h.id)).toEqual([a.id]);
       const adopted = listed[0] as InstanceHandle;
-      expect(adopted).toMatchObject({ id: a.id, pid: a.pid, pgid: a.pgid, startTicks: a.startTicks, specHash: a.specHash, service: 'svc', index: a.index, ports: { http: 23456 } });
+      expect(adopted).toMatchObject({
+        id: a.id,
+        pid: a.pid,
+        pgid: a.pgid,
+        startTicks: a.startTicks,
+        specHash: a.specHash,
+        service: 'svc',
+        index: a.index,
+        ports: { http: 23456 },
+      });
       expect(await second.inspect(adopted)).toEqual({ state: 'running', pid: a.pid });
       expect((await second.list('another-stack')).map((h) => h.id)).toEqual([other.id]);
       // The adopting driver can stop what it did not start.
@@ -154,7 +185,9 @@ export function runtimeDriverContract(name: string, makeDriver: MakeDriver): voi
     });
 
     it('logs returns the last lines of the instance output (stdout and stderr)', async () => {
-      const h = await start('for i in 1 2 3 4 5; do echo "line $i"; done; echo "to stderr" >&2; echo done; exec sleep 600');
+      const h = await start(
+        'for i in 1 2 3 4 5; do echo "line $i"; done; echo "to stderr" >&2; echo done; exec sleep 600',
+      );
       await waitForLog(h, 'done');
       const all = await driver.logs(h, { lines: 100 });
       expect(all).toContain('line 1\nline 2\nline 3\nline 4\nline 5\n');
@@ -182,7 +215,9 @@ export function runtimeDriverContract(name: string, makeDriver: MakeDriver): voi
     });
 
     it('start that fails throws, with the reason, and leaves nothing running', async () => {
-      await expect(driver.start(spec('echo hi', { cwd: path.join(dir, 'no-such-dir') }))).rejects.toThrow(/no-such-dir/);
+      await expect(driver.start(spec('echo hi', { cwd: path.join(dir, 'no-such-dir') }))).rejects.toThrow(
+        /no-such-dir/,
+      );
       expect(await driver.list(STACK)).toEqual([]);
     });
 

@@ -14,5 +14,7 @@ const run = newRunId();
 
 describeWithEngine('swarm driver (contract)', engine, (client) => {
   afterAll(() => removeRunObjects(client, run));
-  runtimeDriverContract('swarm', (stateDir) => withImage(new SwarmDriver({ client, owner: stateDir, labels: { [RUN_LABEL]: run } })));
+  runtimeDriverContract('swarm', (stateDir) =>
+    withImage(new SwarmDriver({ client, owner: stateDir, labels: { [RUN_LABEL]: run } })),
+  );
 });

@@ -10,7 +10,14 @@ import type { InstanceHandle, InstanceStatus } from '../../src/runtime/runtime-d
 import { SwarmCluster } from '../../src/runtime/swarm/swarm-cluster.js';
 import { SwarmDriver } from '../../src/runtime/swarm/swarm-driver.js';
 import { Duration } from '../../src/util/duration.js';
-import { describeWithEngine, findEngine, newRunId, removeRunObjects, RUN_LABEL, TEST_IMAGE } from '../helpers/docker.js';
+import {
+  describeWithEngine,
+  findEngine,
+  newRunId,
+  removeRunObjects,
+  RUN_LABEL,
+  TEST_IMAGE,
+} from '../helpers/docker.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -23,8 +30,21 @@ describeWithEngine('swarm driver', engine, (client) => {
   let driver: SwarmDriver;
   const started: InstanceHandle[] = [];
   const spec = (command: string, extra: Partial<ContainerInstanceSpec> = {}): ContainerInstanceSpec => ({
-    id: `svc-${started.length}-${randomBytes(3).toString('hex')}`, stack: STACK, service: 'svc', index: started.length, image: TEST_IMAGE,
-    command, args: null, cwd: dir, env: {}, user: null, memoryBytes: null, cpuCores: null, ports: {}, specHash: 'h', ...extra,
+    id: `svc-${started.length}-${randomBytes(3).toString('hex')}`,
+    stack: STACK,
+    service: 'svc',
+    index: started.length,
+    image: TEST_IMAGE,
+    command,
+    args: null,
+    cwd: dir,
+    env: {},
+    user: null,
+    memoryBytes: null,
+    cpuCores: null,
+    ports: {},
+    specHash: 'h',
+    ...extra,
   });
   const start = async (command: string, extra: Partial<ContainerInstanceSpec> = {}) => {
     const h = await driver.start(spec(command, extra));
@@ -47,17 +67,25 @@ describeWithEngine('swarm driver', engine, (client) => {
   afterAll(() => removeRunObjects(client, run), 120_000);
 
   it('limits reach the task container; an out-of-memory kill is reported', async () => {
-    const h = await start('echo allocating; sleep 0.5; exec dd if=/dev/zero of=/dev/null bs=64M count=1', { memoryBytes: 16 * 1024 * 1024, cpuCores: 0.5 });
+    const h = await start('echo allocating; sleep 0.5; exec dd if=/dev/zero of=/dev/null bs=64M count=1', {
+      memoryBytes: 16 * 1024 * 1024,
+      cpuCores: 0.5,
+    });
     expect(h.limits).toBe('swarm: memory 16777216 bytes, cpu 0.5');
-    const end = await waitFor(async (): Promise<InstanceStatus | undefined> => {
-      const s = await driver.inspect(h);
-      return s.state === 'running' ? undefined : s;
-    }, { what: 'the task to end' });
+    const end = await waitFor(
+      async (): Promise<InstanceStatus | undefined> => {
+        const s = await driver.inspect(h);
+        return s.state === 'running' ? undefined : s;
+      },
+      { what: 'the task to end' },
+    );
     expect(end).toEqual({ state: 'exited', exitCode: null, signal: 'SIGKILL (out of memory)' });
   });
 
   it('an image that is not on this machine is a clear error, and no service is left', async () => {
-    await expect(driver.start(spec('true', { image: 'groundwork-no-such-image:1' }))).rejects.toThrow(/image groundwork-no-such-image:1 is not on this machine; every Swarm node needs it/);
+    await expect(driver.start(spec('true', { image: 'groundwork-no-such-image:1' }))).rejects.toThrow(
+      /image groundwork-no-such-image:1 is not on this machine; every Swarm node needs it/,
+    );
     expect(await driver.list(STACK)).toEqual([]);
   });
 

@@ -20,7 +20,10 @@ const server = http.createServer((req, res) => {
   if (req.url === '/notes' && req.method === 'GET') return json(200, notes);
   if (req.url === '/notes' && req.method === 'POST') {
     let body = '';
-    req.on('data', (c) => { body += c; if (body.length > 10_000) req.destroy(); });
+    req.on('data', (c) => {
+      body += c;
+      if (body.length > 10_000) req.destroy();
+    });
     req.on('end', () => {
       notes.push({ at: new Date().toISOString(), text: body.trim() });
       writeFileSync(file, JSON.stringify(notes));

@@ -18,7 +18,9 @@ const server = http.createServer(async (req, res) => {
   }
   try {
     const notes = await (await fetch(`${api}/notes`, { signal: AbortSignal.timeout(1000) })).json();
-    const items = notes.map((n) => `<li>${n.at}: ${String(n.text).replace(/[<&]/g, (c) => (c === '<' ? '&lt;' : '&amp;'))}</li>`).join('');
+    const items = notes
+      .map((n) => `<li>${n.at}: ${String(n.text).replace(/[<&]/g, (c) => (c === '<' ? '&lt;' : '&amp;'))}</li>`)
+      .join('');
     res.writeHead(200, { 'content-type': 'text/html' }).end(`<h1>${title}</h1><ul>${items}</ul>\n`);
   } catch (e) {
     res.writeHead(502, { 'content-type': 'text/plain' }).end(`api error: ${e.message}\n`);

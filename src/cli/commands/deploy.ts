@@ -10,23 +10,47 @@ import { defineCommand, STACK_FLAGS } from '../command.js';
 import { checkSameStack, getJson, streamLines, tryConnect, varEnvOf } from '../daemon-client.js';
 import { EXIT, UserError, type CliIo } from '../io.js';
 import { colourEnabled, makeStyle, type Style } from '../style.js';
-import { authorOf, makeRuntime, openStore, parseVars, requireModel, stackFileOf, stateDirOf, type StackFlags } from '../workspace.js';
+import {
+  authorOf,
+  makeRuntime,
+  openStore,
+  parseVars,
+  requireModel,
+  stackFileOf,
+  stateDirOf,
+  type StackFlags,
+} from '../workspace.js';
 
-
-interface Line { type: string; message?: string; result?: DeployResult; error?: { message: string } }
+interface Line {
+  type: string;
+  message?: string;
+  result?: DeployResult;
+  error?: { message: string };
+}
 
 function renderResult(r: DeployResult, verb: string, style: Style): string {
-  if (r.ok) return `${style.green(`${verb} complete:`)} ${r.service} runs v${r.release} (${(r.ms / 1000).toFixed(1)}s, change #${r.changeId}).\n`;
-  if (r.rolledBack) return `${style.red(`${verb} of v${r.attempted} failed and was rolled back:`)} ${r.reason}\n${r.service} runs v${r.release ?? '?'}.\n`;
+  if (r.ok)
+    return `${style.green(`${verb} complete:`)} ${r.service} runs v${r.release} (${(r.ms / 1000).toFixed(1)}s, change #${r.changeId}).\n`;
+  if (r.rolledBack)
+    return `${style.red(`${verb} of v${r.attempted} failed and was rolled back:`)} ${r.reason}\n${r.service} runs v${r.release ?? '?'}.\n`;
   return `${style.red(`${verb} failed:`)} ${r.reason}\n${r.service} runs ${r.release === null ? 'what it ran before' : `v${r.release}`}.\n`;
 }
 
 /** Runs a deploy or rollback through the daemon when one runs, else in this process. */
-async function runDeployLike(io: CliIo, flags: StackFlags, verb: 'deploy' | 'rollback', service: string, body: Record<string, unknown>,
-  local: (deployer: Deployer, progress: (m: string) => void) => Promise<DeployResult>): Promise<number> {
+async function runDeployLike(
+  io: CliIo,
+  flags: StackFlags,
+  verb: 'deploy' | 'rollback',
+  service: string,
+  body: Record<string, unknown>,
+  local: (deployer: Deployer, progress: (m: string) => void) => Promise<DeployResult>,
+): Promise<number> {
   const style = makeStyle(colourEnabled(io.env, io.isTty));
   const stateDir = stateDirOf(io, flags);
-  const progress = (m: string) => { if (flags.json) io.stdout(`${JSON.stringify({ type: 'progress', message: m })}\n`); else io.stdout(`${service}: ${m}\n`); };
+  const progress = (m: string) => {
+    if (flags.json) io.stdout(`${JSON.stringify({ type: 'progress', message: m })}\n`);
+    else io.stdout(`${service}: ${m}\n`);
+  };
   let result: DeployResult | undefined;
   const daemon = tryConnect(stateDir);
   if (daemon) {
@@ -45,8 +69,16 @@ async function runDeployLike(io: CliIo, flags: StackFlags, verb: 'deploy' | 'rol
     try {
       const rt = makeRuntime(model.stack, model.dir, stateDir, io.env);
       const deployer = new Deployer({
-        store, kind: rt.kinds.service as ServiceKind, stateDir,
-        context: (p) => ({ ...rt.context, releases: store, ports: new PortAllocator(recordedPorts(store.listResources()), rt.portRange), outputsOf: (a) => store.tryGetResource(a)?.outputs, progress: (_a, m) => p(m) }),
+        store,
+        kind: rt.kinds.service as ServiceKind,
+        stateDir,
+        context: (p) => ({
+          ...rt.context,
+          releases: store,
+          ports: new PortAllocator(recordedPorts(store.listResources()), rt.portRange),
+          outputsOf: (a) => store.tryGetResource(a)?.outputs,
+          progress: (_a, m) => p(m),
+        }),
       });
       result = await withLease(store, `groundwork ${verb}`, () => local(deployer, progress));
     } catch (e) {
@@ -69,19 +101,41 @@ export const deployCommand = defineCommand({
   usage: 'deploy SERVICE [--ref REF] [-m MESSAGE] [--json]',
   flags: {
     ...STACK_FLAGS,
-    ref: { type: 'string', description: 'git branch, tag or commit to deploy (default: the working tree)', valueName: 'REF' },
-    message: { type: 'string', short: 'm', description: 'Why: recorded with the release and the change', valueName: 'MESSAGE' },
+    ref: {
+      type: 'string',
+      description: 'git branch, tag or commit to deploy (default: the working tree)',
+      valueName: 'REF',
+    },
+    message: {
+      type: 'string',
+      short: 'm',
+      description: 'Why: recorded with the release and the change',
+      valueName: 'MESSAGE',
+    },
   },
   async run(flags, pos, io) {
     const service = pos[0];
-    if (!service) throw new UserError('`groundwork deploy` needs a service name, e.g. `groundwork deploy web`', EXIT.usage);
+    if (!service)
+      throw new UserError('`groundwork deploy` needs a service name, e.g. `groundwork deploy web`', EXIT.usage);
     const author = authorOf(io.env);
     const message = flags.message ?? '';
-    return runDeployLike(io, flags, 'deploy', service, { ...(flags.ref ? { ref: flags.ref } : {}), message, author, vars: parseVars(flags.var), varEnv: varEnvOf(io.env) },
+    return runDeployLike(
+      io,
+      flags,
+      'deploy',
+      service,
+      {
+        ...(flags.ref ? { ref: flags.ref } : {}),
+        message,
+        author,
+        vars: parseVars(flags.var),
+        varEnv: varEnvOf(io.env),
+      },
       async (deployer, progress) => {
         const model = await requireModel(io, flags);
         return deployer.deploy(model, service, { ...(flags.ref ? { ref: flags.ref } : {}), message, author }, progress);
-      });
+      },
+    );
   },
 });
 
@@ -105,8 +159,15 @@ export const rollbackCommand = defineCommand({
     }
     const author = authorOf(io.env);
     const message = flags.message ?? '';
-    return runDeployLike(io, flags, 'rollback', service, { ...(to !== undefined ? { to } : {}), message, author },
-      (deployer, progress) => deployer.rollback(service, { ...(to !== undefined ? { to } : {}), message, author }, progress));
+    return runDeployLike(
+      io,
+      flags,
+      'rollback',
+      service,
+      { ...(to !== undefined ? { to } : {}), message, author },
+      (deployer, progress) =>
+        deployer.rollback(service, { ...(to !== undefined ? { to } : {}), message, author }, progress),
+    );
   },
 });
 
@@ -121,24 +182,45 @@ export const releasesCommand = defineCommand({
     const stateDir = stateDirOf(io, flags);
     let data: { service: string; current: number | null; releases: ReleaseRecord[] };
     const daemon = tryConnect(stateDir);
-    if (daemon) data = await getJson(daemon, 'GET', `/v1/services/${encodeURIComponent(service)}/releases?limit=${flags.limit ?? 20}`);
+    if (daemon)
+      data = await getJson(
+        daemon,
+        'GET',
+        `/v1/services/${encodeURIComponent(service)}/releases?limit=${flags.limit ?? 20}`,
+      );
     else {
       const store = openStore(stateDir);
       try {
         const row = store.tryGetResource(`service.${service}` as never);
         if (!row) throw new UserError(`service \`${service}\` is not applied`);
-        data = { service, current: asServiceOutputs(row.outputs).release?.seq ?? null, releases: store.listReleases(service, flags.limit ?? 20) };
+        data = {
+          service,
+          current: asServiceOutputs(row.outputs).release?.seq ?? null,
+          releases: store.listReleases(service, flags.limit ?? 20),
+        };
       } finally {
         store.close();
       }
     }
-    if (flags.json) { io.stdout(`${JSON.stringify(data, null, 2)}\n`); return EXIT.ok; }
+    if (flags.json) {
+      io.stdout(`${JSON.stringify(data, null, 2)}\n`);
+      return EXIT.ok;
+    }
     const style = makeStyle(colourEnabled(io.env, io.isTty));
-    io.stdout(`${'RELEASE'.padEnd(10)}${'STATUS'.padEnd(14)}${'KIND'.padEnd(9)}${'CREATED'.padEnd(21)}${'SOURCE'.padEnd(26)}MESSAGE\n`);
+    io.stdout(
+      `${'RELEASE'.padEnd(10)}${'STATUS'.padEnd(14)}${'KIND'.padEnd(9)}${'CREATED'.padEnd(21)}${'SOURCE'.padEnd(26)}MESSAGE\n`,
+    );
     for (const r of data.releases) {
       const mark = r.seq === data.current ? style.green('*') : ' ';
-      const status = r.status === 'active' ? style.green(r.status.padEnd(13)) : ['failed', 'build-failed', 'rolled-back'].includes(r.status) ? style.red(r.status.padEnd(13)) : r.status.padEnd(13);
-      io.stdout(`${mark}${`v${r.seq}`.padEnd(9)}${status} ${r.kind.padEnd(9)}${r.createdAt.slice(0, 19).replace('T', ' ').padEnd(21)}${r.source.slice(0, 25).padEnd(26)}${r.message}${r.detail ? style.dim(`  (${r.detail.split('\n')[0]})`) : ''}${r.buildLog ? style.dim(`  build log: ${path.relative(io.cwd, r.buildLog)}`) : ''}\n`);
+      const status =
+        r.status === 'active'
+          ? style.green(r.status.padEnd(13))
+          : ['failed', 'build-failed', 'rolled-back'].includes(r.status)
+            ? style.red(r.status.padEnd(13))
+            : r.status.padEnd(13);
+      io.stdout(
+        `${mark}${`v${r.seq}`.padEnd(9)}${status} ${r.kind.padEnd(9)}${r.createdAt.slice(0, 19).replace('T', ' ').padEnd(21)}${r.source.slice(0, 25).padEnd(26)}${r.message}${r.detail ? style.dim(`  (${r.detail.split('\n')[0]})`) : ''}${r.buildLog ? style.dim(`  build log: ${path.relative(io.cwd, r.buildLog)}`) : ''}\n`,
+      );
     }
     return EXIT.ok;
   },

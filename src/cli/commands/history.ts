@@ -12,14 +12,30 @@ export const historyCommand = defineCommand({
     const store = openStore(stateDirOf(io, flags));
     try {
       const changes = store.listChanges(flags.limit ?? 20);
-      if (flags.json) { io.stdout(`${JSON.stringify(changes, null, 2)}\n`); return EXIT.ok; }
-      if (changes.length === 0) { io.stdout('No changes recorded yet. Run `groundwork apply` to make the first.\n'); return EXIT.ok; }
+      if (flags.json) {
+        io.stdout(`${JSON.stringify(changes, null, 2)}\n`);
+        return EXIT.ok;
+      }
+      if (changes.length === 0) {
+        io.stdout('No changes recorded yet. Run `groundwork apply` to make the first.\n');
+        return EXIT.ok;
+      }
       const style = makeStyle(colourEnabled(io.env, io.isTty));
-      io.stdout(`${'#'.padEnd(6)}${'when'.padEnd(22)}${'kind'.padEnd(9)}${'outcome'.padEnd(13)}${'author'.padEnd(12)}message\n`);
+      io.stdout(
+        `${'#'.padEnd(6)}${'when'.padEnd(22)}${'kind'.padEnd(9)}${'outcome'.padEnd(13)}${'author'.padEnd(12)}message\n`,
+      );
       for (const c of changes) {
-        const outcome = c.outcome === 'applied' || c.outcome === 'no-op' ? style.green(c.outcome.padEnd(12)) : style.red(c.outcome.padEnd(12));
-        const sum = Object.entries(c.summary).filter(([, n]) => n).map(([k, n]) => `${n} ${k}`).join(', ');
-        io.stdout(`${String(c.id).padEnd(6)}${c.startedAt.slice(0, 19).replace('T', ' ').padEnd(22)}${c.kind.padEnd(9)}${outcome} ${c.author.slice(0, 11).padEnd(12)}${c.message || style.dim('(no message)')}${sum ? style.dim(`  [${sum}]`) : ''}\n`);
+        const outcome =
+          c.outcome === 'applied' || c.outcome === 'no-op'
+            ? style.green(c.outcome.padEnd(12))
+            : style.red(c.outcome.padEnd(12));
+        const sum = Object.entries(c.summary)
+          .filter(([, n]) => n)
+          .map(([k, n]) => `${n} ${k}`)
+          .join(', ');
+        io.stdout(
+          `${String(c.id).padEnd(6)}${c.startedAt.slice(0, 19).replace('T', ' ').padEnd(22)}${c.kind.padEnd(9)}${outcome} ${c.author.slice(0, 11).padEnd(12)}${c.message || style.dim('(no message)')}${sum ? style.dim(`  [${sum}]`) : ''}\n`,
+        );
       }
       return EXIT.ok;
     } finally {
@@ -35,27 +51,38 @@ export const showCommand = defineCommand({
   flags: STACK_FLAGS,
   async run(flags, pos, io) {
     const id = Number(pos[0]);
-    if (!pos[0] || !Number.isInteger(id)) throw new UserError('`groundwork show` needs a change number, e.g. `groundwork show 3` (see `groundwork history`)', EXIT.usage);
+    if (!pos[0] || !Number.isInteger(id))
+      throw new UserError(
+        '`groundwork show` needs a change number, e.g. `groundwork show 3` (see `groundwork history`)',
+        EXIT.usage,
+      );
     const store = openStore(stateDirOf(io, flags));
     try {
       const change = store.tryGetChange(id);
       if (!change) throw new UserError(`there is no change #${id}; \`groundwork history\` lists them`);
       const steps = store.journal(id);
-      if (flags.json) { io.stdout(`${JSON.stringify({ ...change, steps }, null, 2)}\n`); return EXIT.ok; }
-      io.stdout([
-        `change #${change.id} (${change.kind})`,
-        `  author:   ${change.author}`,
-        `  message:  ${change.message || '(none)'}`,
-        `  outcome:  ${change.outcome}`,
-        `  started:  ${change.startedAt}`,
-        `  finished: ${change.finishedAt ?? '(not finished)'}`,
-        `  serial:   ${change.serialBefore} -> ${change.serialAfter ?? '?'}`,
-        `  plan:     ${change.planHash || '(none)'}`,
-        '',
-        'steps:',
-        ...steps.map((s) => `  ${s.status.padEnd(12)} ${s.action.padEnd(8)} ${s.address}${s.error ? `: ${s.error}` : ''}`),
-        '',
-      ].join('\n'));
+      if (flags.json) {
+        io.stdout(`${JSON.stringify({ ...change, steps }, null, 2)}\n`);
+        return EXIT.ok;
+      }
+      io.stdout(
+        [
+          `change #${change.id} (${change.kind})`,
+          `  author:   ${change.author}`,
+          `  message:  ${change.message || '(none)'}`,
+          `  outcome:  ${change.outcome}`,
+          `  started:  ${change.startedAt}`,
+          `  finished: ${change.finishedAt ?? '(not finished)'}`,
+          `  serial:   ${change.serialBefore} -> ${change.serialAfter ?? '?'}`,
+          `  plan:     ${change.planHash || '(none)'}`,
+          '',
+          'steps:',
+          ...steps.map(
+            (s) => `  ${s.status.padEnd(12)} ${s.action.padEnd(8)} ${s.address}${s.error ? `: ${s.error}` : ''}`,
+          ),
+          '',
+        ].join('\n'),
+      );
       return EXIT.ok;
     } finally {
       store.close();

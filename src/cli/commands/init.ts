@@ -4,7 +4,14 @@ import { fileURLToPath } from 'node:url';
 import { defineCommand } from '../command.js';
 import { EXIT, UserError } from '../io.js';
 
-const schemaPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'schema', 'groundwork.schema.json');
+const schemaPath = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'schema',
+  'groundwork.schema.json',
+);
 
 export function starterStack(name: string): string {
   return `# yaml-language-server: $schema=${schemaPath}
@@ -65,7 +72,12 @@ export const initCommand = defineCommand({
     const dir = path.resolve(io.cwd, pos[0] ?? '.');
     const file = path.join(dir, 'groundwork.yaml');
     if (existsSync(file) && !flags.force) throw new UserError(`${file} already exists; pass --force to overwrite it`);
-    const base = (flags.name ?? path.basename(dir)).toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^[^a-z]+/, '').slice(0, 63) || 'homelab';
+    const base =
+      (flags.name ?? path.basename(dir))
+        .toLowerCase()
+        .replace(/[^a-z0-9-]+/g, '-')
+        .replace(/^[^a-z]+/, '')
+        .slice(0, 63) || 'homelab';
     if (!existsSync(dir)) throw new UserError(`directory ${dir} does not exist; create it first`);
     writeFileSync(file, starterStack(base));
     if (flags.json) io.stdout(`${JSON.stringify({ file, stack: base })}\n`);

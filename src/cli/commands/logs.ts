@@ -10,7 +10,11 @@ export const logsCommand = defineCommand({
   flags: {
     ...STACK_FLAGS,
     follow: { type: 'boolean', short: 'F', description: 'Keep streaming new lines' },
-    since: { type: 'string', description: 'Only lines written since (a duration like 10m, or a timestamp)', valueName: 'WHEN' },
+    since: {
+      type: 'string',
+      description: 'Only lines written since (a duration like 10m, or a timestamp)',
+      valueName: 'WHEN',
+    },
     instance: { type: 'number', description: 'Only this instance', valueName: 'N' },
     lines: { type: 'number', short: 'n', description: 'Last N lines (default 200)', valueName: 'N' },
   },

@@ -11,7 +11,8 @@ import { defineCommand } from '../command.js';
 import { EXIT, UsageError, UserError } from '../io.js';
 import { colourEnabled, makeStyle } from '../style.js';
 
-const HOW_TO_JOIN = 'To add a machine: run `docker swarm join-token worker` here and the printed `docker swarm join ...` command on the new machine (see examples/homelab-containers/README.md).';
+const HOW_TO_JOIN =
+  'To add a machine: run `docker swarm join-token worker` here and the printed `docker swarm join ...` command on the new machine (see examples/homelab-containers/README.md).';
 
 /** Why this engine cannot list Swarm nodes, with the fix; undefined when it can. */
 export function swarmProblem(info: Pick<EngineInfo, 'Swarm'>, socket: string): string | undefined {
@@ -26,7 +27,8 @@ export function swarmProblem(info: Pick<EngineInfo, 'Swarm'>, socket: string): s
     case 'error':
       return `Swarm on the Docker engine at ${socket} is in an error state; see \`docker info\` and the dockerd log, then \`docker swarm leave --force\` and join or init again.`;
     case 'active':
-      return s.ControlAvailable ? undefined
+      return s.ControlAvailable
+        ? undefined
         : `this machine is a Swarm worker, and only managers know the cluster's nodes; run \`groundwork nodes\` on a manager (or promote this machine there: \`docker node promote <hostname>\`).`;
   }
 }
@@ -62,11 +64,21 @@ export const nodesCommand = defineCommand({
     }
     const style = makeStyle(colourEnabled(io.env, io.isTty));
     const rows = nodes.map((n) => [
-      `${n.hostname}${n.id === self ? ' *' : ''}`, n.role, n.leader ? 'yes' : '', n.availability, n.state, n.address, n.engineVersion,
+      `${n.hostname}${n.id === self ? ' *' : ''}`,
+      n.role,
+      n.leader ? 'yes' : '',
+      n.availability,
+      n.state,
+      n.address,
+      n.engineVersion,
     ]);
     const head = ['HOSTNAME', 'ROLE', 'LEADER', 'AVAILABILITY', 'STATE', 'ADDRESS', 'ENGINE'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)) + 2);
-    const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('').trimEnd();
+    const line = (cells: string[]) =>
+      cells
+        .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+        .join('')
+        .trimEnd();
     const out = [line(head)];
     for (const [i, r] of rows.entries()) {
       const n = nodes[i] as ClusterNode;

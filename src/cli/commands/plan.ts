@@ -14,12 +14,21 @@ import type { CliIo } from '../io.js';
 import type { Style } from '../style.js';
 import { getJson, tryConnect, varEnvOf } from '../daemon-client.js';
 
-function emitPlan(io: CliIo, plan: Plan, flags: { out?: string; json: boolean; 'exit-code': boolean }, style: Style, drift: RefreshResult | undefined): number {
+function emitPlan(
+  io: CliIo,
+  plan: Plan,
+  flags: { out?: string; json: boolean; 'exit-code': boolean },
+  style: Style,
+  drift: RefreshResult | undefined,
+): number {
   if (flags.out) writeFileSync(path.resolve(io.cwd, flags.out), `${JSON.stringify(plan, null, 2)}\n`, { mode: 0o600 });
   if (flags.json) io.stdout(`${JSON.stringify(drift ? { ...plan, drift: drift.reports } : plan, null, 2)}\n`);
   else {
     io.stdout(renderPlan(plan, style));
-    if (flags.out) io.stdout(`\nSaved the plan to ${flags.out}. Apply exactly this plan with: groundwork apply --plan ${flags.out}\n`);
+    if (flags.out)
+      io.stdout(
+        `\nSaved the plan to ${flags.out}. Apply exactly this plan with: groundwork apply --plan ${flags.out}\n`,
+      );
   }
   return flags['exit-code'] && plan.steps.length ? EXIT.changes : EXIT.ok;
 }
@@ -39,14 +48,20 @@ export const planCommand = defineCommand({
     const stateDir = stateDirOf(io, flags);
     const connected = tryConnect(stateDir);
     // Planning is pure: another stack file than the daemon's is planned here, against the same state.
-    const daemon = connected && path.resolve(connected.info.stackFile) === path.resolve(stackFileOf(io, flags)) ? connected : undefined;
+    const daemon =
+      connected && path.resolve(connected.info.stackFile) === path.resolve(stackFileOf(io, flags))
+        ? connected
+        : undefined;
     if (daemon) {
       const style = makeStyle(colourEnabled(io.env, io.isTty));
       if (flags.refresh) {
         const r = await getJson<RefreshResult>(daemon, 'POST', '/v1/refresh', {});
         if (!flags.json) io.stdout(renderDrift(r.reports, style));
       }
-      const plan = await getJson<Plan>(daemon, 'POST', '/v1/plan', { vars: parseVars(flags.var), varEnv: varEnvOf(io.env) });
+      const plan = await getJson<Plan>(daemon, 'POST', '/v1/plan', {
+        vars: parseVars(flags.var),
+        varEnv: varEnvOf(io.env),
+      });
       return emitPlan(io, plan, flags, style, undefined);
     }
     const store = openStore(stateDir);
@@ -58,7 +73,12 @@ export const planCommand = defineCommand({
         drift = await refresh(store, rt.kinds, rt.context, { author: authorOf(io.env), record: true });
         if (!flags.json) io.stdout(renderDrift(drift.reports, style));
       }
-      const plan = makePlan(model, store.listResources(), store.serial(), makeRuntime(model.stack, model.dir, stateDir, io.env).kinds);
+      const plan = makePlan(
+        model,
+        store.listResources(),
+        store.serial(),
+        makeRuntime(model.stack, model.dir, stateDir, io.env).kinds,
+      );
       return emitPlan(io, plan, flags, style, drift);
     } finally {
       store.close();

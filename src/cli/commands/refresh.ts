@@ -8,14 +8,20 @@ import { authorOf, makeRuntime, openStore, requireModel, stateDirOf } from '../w
 
 export function renderDrift(reports: DriftReport[], style: Style): string {
   const drifted = reports.filter((r) => r.status !== 'in-sync');
-  if (drifted.length === 0) return `${style.green('No drift.')} ${reports.length} resource${reports.length === 1 ? '' : 's'} match what was applied.\n`;
+  if (drifted.length === 0)
+    return `${style.green('No drift.')} ${reports.length} resource${reports.length === 1 ? '' : 's'} match what was applied.\n`;
   const lines = ['Drift found (the world differs from what was applied):', ''];
   for (const r of drifted) {
-    const mark = r.status === 'gone' ? style.red('gone') : r.status === 'error' ? style.red('error') : style.yellow('changed');
+    const mark =
+      r.status === 'gone' ? style.red('gone') : r.status === 'error' ? style.red('error') : style.yellow('changed');
     lines.push(`  ${r.address}: ${mark}`);
     for (const d of r.drift) lines.push(`      ${d}`);
   }
-  lines.push('', `${drifted.length} of ${reports.length} resources drifted. Run \`groundwork plan\` to see what apply would do about it.`, '');
+  lines.push(
+    '',
+    `${drifted.length} of ${reports.length} resources drifted. Run \`groundwork plan\` to see what apply would do about it.`,
+    '',
+  );
   return lines.join('\n');
 }
 

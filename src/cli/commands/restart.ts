@@ -3,7 +3,12 @@ import { connect, streamLines } from '../daemon-client.js';
 import { EXIT, UserError } from '../io.js';
 import { stateDirOf } from '../workspace.js';
 
-interface Line { type: string; message?: string; address?: string; error?: { message: string } }
+interface Line {
+  type: string;
+  message?: string;
+  address?: string;
+  error?: { message: string };
+}
 
 export const restartCommand = defineCommand({
   name: 'restart',

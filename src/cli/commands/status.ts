@@ -24,18 +24,39 @@ export const statusCommand = defineCommand({
   async run(flags, _pos, io) {
     const conn = connect(stateDirOf(io, flags));
     const s = await getJson<Status>(conn, 'GET', '/v1/status');
-    if (flags.json) { io.stdout(`${JSON.stringify(s, null, 2)}\n`); return EXIT.ok; }
+    if (flags.json) {
+      io.stdout(`${JSON.stringify(s, null, 2)}\n`);
+      return EXIT.ok;
+    }
     const style = makeStyle(colourEnabled(io.env, io.isTty));
     const now = Date.now();
-    const lines = [`stack ${s.stack} (state serial ${s.serial}; daemon pid ${s.daemon.pid}, ${(s.daemon.rssBytes / 1024 / 1024).toFixed(0)} MiB, up ${uptime(s.daemon.startedAt, now)})`, ''];
-    lines.push(`${'INSTANCE'.padEnd(22)}${'STATE'.padEnd(11)}${'PID'.padEnd(8)}${'UPTIME'.padEnd(9)}${'RESTARTS'.padEnd(10)}${'PORTS'.padEnd(18)}REASON`);
+    const lines = [
+      `stack ${s.stack} (state serial ${s.serial}; daemon pid ${s.daemon.pid}, ${(s.daemon.rssBytes / 1024 / 1024).toFixed(0)} MiB, up ${uptime(s.daemon.startedAt, now)})`,
+      '',
+    ];
+    lines.push(
+      `${'INSTANCE'.padEnd(22)}${'STATE'.padEnd(11)}${'PID'.padEnd(8)}${'UPTIME'.padEnd(9)}${'RESTARTS'.padEnd(10)}${'PORTS'.padEnd(18)}REASON`,
+    );
     for (const svc of s.services) {
-      if (svc.release !== null || svc.standby) lines.push(style.dim(`# ${svc.name}: release v${svc.release ?? '-'} (${svc.strategy})${svc.standby ? `; standby v${svc.standby.release ?? '-'} (${svc.standby.instances} warm until ${svc.standby.until.slice(11, 19)})` : ''}`));
-      if (svc.instances.length === 0) lines.push(`${`${svc.name}/-`.padEnd(22)}${style.dim('stopped'.padEnd(11))}${'-'.padEnd(8)}${'-'.padEnd(9)}${'0'.padEnd(10)}${'-'.padEnd(18)}no instances running (replicas: ${svc.replicas})`);
+      if (svc.release !== null || svc.standby)
+        lines.push(
+          style.dim(
+            `# ${svc.name}: release v${svc.release ?? '-'} (${svc.strategy})${svc.standby ? `; standby v${svc.standby.release ?? '-'} (${svc.standby.instances} warm until ${svc.standby.until.slice(11, 19)})` : ''}`,
+          ),
+        );
+      if (svc.instances.length === 0)
+        lines.push(
+          `${`${svc.name}/-`.padEnd(22)}${style.dim('stopped'.padEnd(11))}${'-'.padEnd(8)}${'-'.padEnd(9)}${'0'.padEnd(10)}${'-'.padEnd(18)}no instances running (replicas: ${svc.replicas})`,
+        );
       for (const i of svc.instances) {
         const colour = i.state === 'healthy' ? style.green : i.state === 'starting' ? style.yellow : style.red;
-        const ports = Object.entries(i.ports).map(([k, v]) => `${k}:${v}`).join(',') || '-';
-        lines.push(`${`${svc.name}/${i.index}`.padEnd(22)}${colour(i.state.padEnd(10))} ${String(i.pid ?? '-').padEnd(8)}${uptime(i.startedAt, now).padEnd(9)}${String(i.restarts).padEnd(10)}${ports.padEnd(18)}${i.reason}${i.limits && i.limits !== 'none requested' ? style.dim(` [limits: ${i.limits}]`) : ''}`);
+        const ports =
+          Object.entries(i.ports)
+            .map(([k, v]) => `${k}:${v}`)
+            .join(',') || '-';
+        lines.push(
+          `${`${svc.name}/${i.index}`.padEnd(22)}${colour(i.state.padEnd(10))} ${String(i.pid ?? '-').padEnd(8)}${uptime(i.startedAt, now).padEnd(9)}${String(i.restarts).padEnd(10)}${ports.padEnd(18)}${i.reason}${i.limits && i.limits !== 'none requested' ? style.dim(` [limits: ${i.limits}]`) : ''}`,
+        );
       }
     }
     io.stdout(`${lines.join('\n')}\n`);

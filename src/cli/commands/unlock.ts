@@ -15,14 +15,25 @@ export const unlockCommand = defineCommand({
       const expired = held ? new Date(held.expiresAt) < new Date() : false;
       const dead = held ? isHolderDead(held) : false;
       if (!held) {
-        if (flags.json) io.stdout(`${JSON.stringify({ held: false })}\n`); else io.stdout('The state lock is free.\n');
+        if (flags.json) io.stdout(`${JSON.stringify({ held: false })}\n`);
+        else io.stdout('The state lock is free.\n');
         return EXIT.ok;
       }
       const release = flags.force || expired || dead;
       if (release) store.forceReleaseLease(APPLY_LEASE);
-      if (flags.json) { io.stdout(`${JSON.stringify({ held: !release, released: release, holder: held, expired, holderDead: dead })}\n`); return release ? EXIT.ok : EXIT.refused; }
-      io.stdout(`The state lock is held by ${held.command} (pid ${held.pid} on ${held.host}) since ${held.acquiredAt}; lease until ${held.expiresAt}.\n`);
-      if (release) io.stdout(`Released it${dead ? ' (its holder is no longer running)' : expired ? ' (its lease had expired)' : ' (--force)'}.\n`);
+      if (flags.json) {
+        io.stdout(
+          `${JSON.stringify({ held: !release, released: release, holder: held, expired, holderDead: dead })}\n`,
+        );
+        return release ? EXIT.ok : EXIT.refused;
+      }
+      io.stdout(
+        `The state lock is held by ${held.command} (pid ${held.pid} on ${held.host}) since ${held.acquiredAt}; lease until ${held.expiresAt}.\n`,
+      );
+      if (release)
+        io.stdout(
+          `Released it${dead ? ' (its holder is no longer running)' : expired ? ' (its lease had expired)' : ' (--force)'}.\n`,
+        );
       else io.stdout('Its holder is alive. Wait for it, or pass --force if you are sure it is stuck.\n');
       return release ? EXIT.ok : EXIT.refused;
     } finally {

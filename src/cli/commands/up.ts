@@ -13,7 +13,11 @@ import { renderEvent } from './apply.js';
 export function parseListen(text: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(text);
   const port = Number(m?.[3]);
-  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--listen needs HOST:PORT (e.g. 127.0.0.1:7420, or port 0 for any free port), found "${text}"`, EXIT.usage);
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UserError(
+      `--listen needs HOST:PORT (e.g. 127.0.0.1:7420, or port 0 for any free port), found "${text}"`,
+      EXIT.usage,
+    );
   return { host: (m[1] ?? m[2]) as string, port };
 }
 
@@ -23,7 +27,11 @@ export const upCommand = defineCommand({
   usage: 'up [DIR] [--listen HOST:PORT] [--var NAME=VALUE]... [--no-apply]',
   flags: {
     ...STACK_FLAGS,
-    listen: { type: 'string', description: 'API address (default 127.0.0.1:0: any free port, written to .groundwork/daemon.json)', valueName: 'HOST:PORT' },
+    listen: {
+      type: 'string',
+      description: 'API address (default 127.0.0.1:0: any free port, written to .groundwork/daemon.json)',
+      valueName: 'HOST:PORT',
+    },
     'no-apply': { type: 'boolean', description: 'Do not apply the stack at start (only adopt and supervise)' },
     'log-level': { type: 'string', description: 'debug | info | warn | error (default info)', valueName: 'LEVEL' },
   },
@@ -32,21 +40,38 @@ export const upCommand = defineCommand({
     const stackFile = stackFileOf(io, f);
     const stateDir = stateDirOf(io, f);
     const running = tryConnect(stateDir);
-    if (running) throw new UserError(`a daemon (pid ${running.info.pid}) already runs for this stack at ${running.info.url}`, EXIT.refused);
+    if (running)
+      throw new UserError(
+        `a daemon (pid ${running.info.pid}) already runs for this stack at ${running.info.url}`,
+        EXIT.refused,
+      );
     const listen = parseListen(flags.listen ?? io.env.GROUNDWORK_LISTEN ?? '127.0.0.1:0');
     if (listen.host !== '127.0.0.1' && listen.host !== '::1' && listen.host !== 'localhost' && !flags.json) {
-      io.stderr(`warning: the API listens on ${listen.host}, not only on loopback; every route still needs the token.\n`);
+      io.stderr(
+        `warning: the API listens on ${listen.host}, not only on loopback; every route still needs the token.\n`,
+      );
     }
     const level = (flags['log-level'] ?? 'info') as 'debug' | 'info' | 'warn' | 'error';
-    if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UserError('--log-level is one of debug, info, warn, error', EXIT.usage);
+    if (!['debug', 'info', 'warn', 'error'].includes(level))
+      throw new UserError('--log-level is one of debug, info, warn, error', EXIT.usage);
     const style = makeStyle(colourEnabled(io.env, io.isTty));
     const logger = streamLogger((l) => io.stderr(l), level);
     const daemon = new Daemon({
       dataPlane: new NodeProxy({ logger, clock: systemClock }),
-      stackFile, stateDir, host: listen.host, port: listen.port, vars: parseVars(flags.var), env: io.env,
-      clock: systemClock, logger, applyOnStart: !flags['no-apply'],
+      stackFile,
+      stateDir,
+      host: listen.host,
+      port: listen.port,
+      vars: parseVars(flags.var),
+      env: io.env,
+      clock: systemClock,
+      logger,
+      applyOnStart: !flags['no-apply'],
       onApplyEvent: (e) => {
-        if (flags.json) { io.stdout(`${JSON.stringify(e)}\n`); return; }
+        if (flags.json) {
+          io.stdout(`${JSON.stringify(e)}\n`);
+          return;
+        }
         const line = renderEvent(e, style);
         if (line) io.stdout(`${line}\n`);
       },
@@ -64,10 +89,18 @@ export const upCommand = defineCommand({
     }
     const ready = { type: 'ready', url: daemon.url, pid: process.pid, token: path.join(stateDir, 'daemon.token') };
     if (flags.json) io.stdout(`${JSON.stringify(ready)}\n`);
-    else io.stdout(`Groundwork daemon ready at ${daemon.url} (pid ${process.pid}; token in ${ready.token}). Ctrl-C stops the daemon; services keep running.\n`);
+    else
+      io.stdout(
+        `Groundwork daemon ready at ${daemon.url} (pid ${process.pid}; token in ${ready.token}). Ctrl-C stops the daemon; services keep running.\n`,
+      );
     const why = await stopping;
     await daemon.stop();
-    if (!flags.json) io.stdout(why === 'down' ? 'Services stopped; daemon exiting.\n' : `Daemon stopped (${why}); services keep running. \`groundwork up\` adopts them again.\n`);
+    if (!flags.json)
+      io.stdout(
+        why === 'down'
+          ? 'Services stopped; daemon exiting.\n'
+          : `Daemon stopped (${why}); services keep running. \`groundwork up\` adopts them again.\n`,
+      );
     return EXIT.ok;
   },
 });

@@ -12,9 +12,13 @@ export const validateCommand = defineCommand({
     const opened = await openStack(io, flags);
     const errors = opened.diagnostics.filter((d) => d.severity === 'error');
     if (flags.json) {
-      io.stdout(`${JSON.stringify({ valid: errors.length === 0, file: opened.loaded.file, resources: opened.model?.resources.length ?? 0, diagnostics: opened.diagnostics }, null, 2)}\n`);
+      io.stdout(
+        `${JSON.stringify({ valid: errors.length === 0, file: opened.loaded.file, resources: opened.model?.resources.length ?? 0, diagnostics: opened.diagnostics }, null, 2)}\n`,
+      );
     } else if (opened.diagnostics.length) {
-      io.stderr(`${opened.diagnostics.map(formatDiagnostic).join('\n\n')}\n\n${errors.length} error${errors.length === 1 ? '' : 's'} in ${opened.loaded.file}.\n`);
+      io.stderr(
+        `${opened.diagnostics.map(formatDiagnostic).join('\n\n')}\n\n${errors.length} error${errors.length === 1 ? '' : 's'} in ${opened.loaded.file}.\n`,
+      );
     } else {
       io.stdout(`${opened.loaded.file} is valid: ${opened.model?.resources.length ?? 0} resources.\n`);
     }

@@ -6,9 +6,17 @@ export function openApiDocument(routes: Route[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     const p = r.path.replace(/:([a-z]+)/g, '{$1}');
-    const params = [...r.path.matchAll(/:([a-z]+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    const params = [...r.path.matchAll(/:([a-z]+)/g)].map((m) => ({
+      name: m[1],
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+    }));
     const ok = r.streams
-      ? { description: r.streams === 'ndjson' ? 'A stream of JSON lines (events)' : 'A text stream', content: { [r.streams === 'ndjson' ? 'application/x-ndjson' : 'text/plain']: { schema: { type: 'string' } } } }
+      ? {
+          description: r.streams === 'ndjson' ? 'A stream of JSON lines (events)' : 'A text stream',
+          content: { [r.streams === 'ndjson' ? 'application/x-ndjson' : 'text/plain']: { schema: { type: 'string' } } },
+        }
       : { description: 'OK', content: { 'application/json': { schema: r.response ?? {} } } };
     paths[p] = {
       ...paths[p],
@@ -25,10 +33,12 @@ export function openApiDocument(routes: Route[]): Record<string, unknown> {
       },
     };
   }
-  return JSON.parse(JSON.stringify({
-    openapi: '3.1.0',
-    info: { title: 'Groundwork daemon API', version: '1' },
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-    paths,
-  })) as Record<string, unknown>;
+  return JSON.parse(
+    JSON.stringify({
+      openapi: '3.1.0',
+      info: { title: 'Groundwork daemon API', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      paths,
+    }),
+  ) as Record<string, unknown>;
 }

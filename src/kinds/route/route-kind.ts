@@ -9,12 +9,22 @@ import type { DiffResult, KindContext, ReadResult, ResourceKind } from '../resou
 
 export class DataPlaneConfigKind implements ResourceKind {
   constructor(readonly kind: Extract<ResourceKindName, 'route' | 'listener'>) {}
-  check(): Diagnostic[] { return []; }
-  diff(old: JsonObject, next: JsonObject): DiffResult { return diffByFields(old, next, []); }
-  async create(): Promise<JsonObject> { return {}; }
+  check(): Diagnostic[] {
+    return [];
+  }
+  diff(old: JsonObject, next: JsonObject): DiffResult {
+    return diffByFields(old, next, []);
+  }
+  async create(): Promise<JsonObject> {
+    return {};
+  }
   async read(_ctx: KindContext, _a: Address, spec: JsonObject, outputs: JsonObject): Promise<ReadResult> {
     return { exists: true, spec, outputs, drift: [] };
   }
-  async update(): Promise<JsonObject> { return {}; }
-  async delete(): Promise<void> { /* nothing outside state */ }
+  async update(): Promise<JsonObject> {
+    return {};
+  }
+  async delete(): Promise<void> {
+    /* nothing outside state */
+  }
 }

@@ -19,7 +19,14 @@ export interface ResolvedInstance {
 
 export class ReferenceError extends Error {}
 
-export function resolveInstance(ctx: KindContext, service: string, spec: ServiceSpec, ports: Record<string, number>, baseEnv: Record<string, string>, codeDir: string): ResolvedInstance {
+export function resolveInstance(
+  ctx: KindContext,
+  service: string,
+  spec: ServiceSpec,
+  ports: Record<string, number>,
+  baseEnv: Record<string, string>,
+  codeDir: string,
+): ResolvedInstance {
   const resolve = (ref: Reference, allowSecret: boolean): string => {
     switch (ref.kind) {
       case 'port': {
@@ -30,18 +37,25 @@ export function resolveInstance(ctx: KindContext, service: string, spec: Service
       case 'secret': {
         if (!allowSecret) throw new ReferenceError(`service ${service}: secrets may only be used in env`);
         const v = ctx.secrets.tryGet(ref.name);
-        if (v === undefined) throw new ReferenceError(`secret \`${ref.name}\` has no value; ${ctx.secrets.howToSet(ref.name)}`);
+        if (v === undefined)
+          throw new ReferenceError(`secret \`${ref.name}\` has no value; ${ctx.secrets.howToSet(ref.name)}`);
         return v;
       }
       case 'volume': {
         const out = ctx.outputsOf(address('volume', ref.name));
-        if (!out || typeof out.path !== 'string') throw new ReferenceError(`service ${service}: volume \`${ref.name}\` has not been created`);
+        if (!out || typeof out.path !== 'string')
+          throw new ReferenceError(`service ${service}: volume \`${ref.name}\` has not been created`);
         return out.path;
       }
       case 'service-port': {
-        const inst = asServiceOutputs(ctx.outputsOf(address('service', ref.service)) ?? {}).instances.find((i) => !i.gone);
+        const inst = asServiceOutputs(ctx.outputsOf(address('service', ref.service)) ?? {}).instances.find(
+          (i) => !i.gone,
+        );
         const p = inst?.ports[ref.port];
-        if (p === undefined) throw new ReferenceError(`service ${service}: service \`${ref.service}\` has no running instance with port \`${ref.port}\``);
+        if (p === undefined)
+          throw new ReferenceError(
+            `service ${service}: service \`${ref.service}\` has no running instance with port \`${ref.port}\``,
+          );
         return String(p);
       }
       case 'var':
@@ -60,19 +74,48 @@ export function resolveInstance(ctx: KindContext, service: string, spec: Service
 }
 
 /** Identifies what an instance was started from, without secret values (only their names). */
-export function instanceSpecHash(spec: ServiceSpec, ports: Record<string, number>, deps: Record<string, string>, codeDir: string): string {
+export function instanceSpecHash(
+  spec: ServiceSpec,
+  ports: Record<string, number>,
+  deps: Record<string, string>,
+  codeDir: string,
+): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify({ command: spec.command, args: spec.args, cwd: spec.cwd, env: spec.env, user: spec.user, resources: spec.resources, image: spec.image, mounts: spec.mounts, ports, deps, codeDir }));
+  h.update(
+    JSON.stringify({
+      command: spec.command,
+      args: spec.args,
+      cwd: spec.cwd,
+      env: spec.env,
+      user: spec.user,
+      resources: spec.resources,
+      image: spec.image,
+      mounts: spec.mounts,
+      ports,
+      deps,
+      codeDir,
+    }),
+  );
   return h.digest('hex').slice(0, 16);
 }
 
 /** Values of the non-secret references the instance depends on (other services' ports, volume paths). */
 export function dependencyValues(ctx: KindContext, spec: ServiceSpec): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const t of [spec.command ?? '', spec.cwd, ...(spec.args ?? []), ...Object.values(spec.env), ...Object.values(spec.mounts ?? {})]) {
+  for (const t of [
+    spec.command ?? '',
+    spec.cwd,
+    ...(spec.args ?? []),
+    ...Object.values(spec.env),
+    ...Object.values(spec.mounts ?? {}),
+  ]) {
     for (const m of findReferences(t)) {
       if (m.ref?.kind === 'service-port' || m.ref?.kind === 'volume') {
-        try { out[m.text] = substitute(m.text, (r) => resolveNonSecret(ctx, r), { unescape: true }); } catch { out[m.text] = '?'; }
+        try {
+          out[m.text] = substitute(m.text, (r) => resolveNonSecret(ctx, r), { unescape: true });
+        } catch {
+          out[m.text] = '?';
+        }
       }
     }
   }

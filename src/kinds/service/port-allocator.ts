@@ -10,16 +10,25 @@ export class PortAllocator {
   private cursor: number;
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(reserved: Iterable<number>, private readonly range: { from: number; to: number } = { from: 20000, to: 29999 }) {
+  constructor(
+    reserved: Iterable<number>,
+    private readonly range: { from: number; to: number } = { from: 20000, to: 29999 },
+  ) {
     this.reserved = new Set(reserved);
     // A random start: two stacks (or test runs) on one machine rarely race for the same port
     // between our bind check and the service's own bind.
     this.cursor = range.from + Math.floor(Math.random() * (range.to - range.from + 1));
   }
 
-  reserve(port: number): void { this.reserved.add(port); }
-  release(port: number): void { this.reserved.delete(port); }
-  isReserved(port: number): boolean { return this.reserved.has(port); }
+  reserve(port: number): void {
+    this.reserved.add(port);
+  }
+  release(port: number): void {
+    this.reserved.delete(port);
+  }
+  isReserved(port: number): boolean {
+    return this.reserved.has(port);
+  }
 
   /** Serialised, so parallel steps never race for the same port. */
   allocate(): Promise<number> {

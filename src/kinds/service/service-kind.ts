@@ -22,7 +22,13 @@ import { probe } from '../../observe/probe.js';
 import { diffByFields } from '../field-diff.js';
 import { canBind } from './port-allocator.js';
 import { ProcessDriver } from '../../runtime/process/process-driver.js';
-import { PartialFailure, type DiffResult, type KindContext, type ReadResult, type ResourceKind } from '../resource-kind.js';
+import {
+  PartialFailure,
+  type DiffResult,
+  type KindContext,
+  type ReadResult,
+  type ResourceKind,
+} from '../resource-kind.js';
 import { dependencyValues, instanceSpecHash, resolveInstance } from './instance-env.js';
 import { probeTarget } from './probe-target.js';
 import { swarmCreate, swarmDelete, swarmDeploy, swarmRead, swarmUpdate } from './swarm-service.js';
@@ -32,8 +38,18 @@ const REPLACE_ON = ['runtime'] as const;
 /** How long an instance without a health check must stay up to count as started. */
 const SETTLE = Duration.milliseconds(300);
 
-export function baseEnv(service: string, index: number, stack: string, user: string | null, runtime: ServiceSpec['runtime'] = 'process'): Record<string, string> {
-  const env: Record<string, string> = { GROUNDWORK_STACK: stack, GROUNDWORK_SERVICE: service, GROUNDWORK_INSTANCE: String(index) };
+export function baseEnv(
+  service: string,
+  index: number,
+  stack: string,
+  user: string | null,
+  runtime: ServiceSpec['runtime'] = 'process',
+): Record<string, string> {
+  const env: Record<string, string> = {
+    GROUNDWORK_STACK: stack,
+    GROUNDWORK_SERVICE: service,
+    GROUNDWORK_INSTANCE: String(index),
+  };
   // A container keeps its image's PATH and HOME; a process gets the host's.
   if (runtime !== 'process') return env;
   env.PATH = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
@@ -43,7 +59,20 @@ export function baseEnv(service: string, index: number, stack: string, user: str
 }
 
 export function handleOf(i: InstanceOutput, service: string): InstanceHandle {
-  return { id: i.id, service, index: i.index, pid: i.pid, pgid: i.pgid, ...(i.pgidStartTicks !== undefined ? { pgidStartTicks: i.pgidStartTicks } : {}), startTicks: i.startTicks, startedAt: i.startedAt, specHash: i.specHash, logFile: i.logFile, limits: i.limits, ports: i.ports };
+  return {
+    id: i.id,
+    service,
+    index: i.index,
+    pid: i.pid,
+    pgid: i.pgid,
+    ...(i.pgidStartTicks !== undefined ? { pgidStartTicks: i.pgidStartTicks } : {}),
+    startTicks: i.startTicks,
+    startedAt: i.startedAt,
+    specHash: i.specHash,
+    logFile: i.logFile,
+    limits: i.limits,
+    ports: i.ports,
+  };
 }
 
 export class ServiceKind implements ResourceKind {
@@ -80,7 +109,13 @@ export class ServiceKind implements ResourceKind {
     return this.converge(ctx, address, undefined, spec, [], { dir: ctx.dir, release });
   }
 
-  async update(ctx: KindContext, address: Address, oldRaw: JsonObject, next: JsonObject, outputs: JsonObject): Promise<JsonObject> {
+  async update(
+    ctx: KindContext,
+    address: Address,
+    oldRaw: JsonObject,
+    next: JsonObject,
+    outputs: JsonObject,
+  ): Promise<JsonObject> {
     const old = asServiceSpec(oldRaw);
     const spec = asServiceSpec(next);
     if (spec.runtime === 'swarm') return swarmUpdate(ctx, address, old, spec, outputs);
@@ -92,49 +127,109 @@ export class ServiceKind implements ResourceKind {
       return this.converge(ctx, address, old, spec, outs.instances, code);
     }
     const release = recordConfigRelease(ctx, address, spec, code.dir);
-    return this.deploy(ctx, address, { spec: old, codeDir: code.dir, release: code.release }, outs.instances, { spec, codeDir: code.dir, release }, outputs);
+    return this.deploy(
+      ctx,
+      address,
+      { spec: old, codeDir: code.dir, release: code.release },
+      outs.instances,
+      { spec, codeDir: code.dir, release },
+      outputs,
+    );
   }
 
   /**
    * Rolls the service from what runs to `to` by its strategy. Returns the new outputs; throws a
    * PartialFailure (with the outputs of what runs, usually the previous release) when it fails.
    */
-  async deploy(ctx: KindContext, address: Address, from: RolloutSide, current: InstanceOutput[], to: RolloutSide, outputs: JsonObject): Promise<JsonObject> {
+  async deploy(
+    ctx: KindContext,
+    address: Address,
+    from: RolloutSide,
+    current: InstanceOutput[],
+    to: RolloutSide,
+    outputs: JsonObject,
+  ): Promise<JsonObject> {
     if (to.spec.runtime === 'swarm') return swarmDeploy(ctx, address, to, outputs);
     const name = address.slice('service.'.length);
     const driver = this.driver(ctx, to.spec);
     const prior = asServiceOutputs(outputs);
     // A standby set from an earlier blue-green switch is not needed once we roll forward.
-    if (prior.standby) for (const i of prior.standby.instances) await this.stopInstance(ctx, address, driver, i, name, Duration.parse(from.spec.stop_grace), 'standby no longer needed').catch(() => undefined);
-    const result = await rollout({
-      service: name,
-      traffic: ctx.traffic,
-      start: (side, index, ports) => this.startOne(ctx, address, side.spec, index, ports, side.codeDir, side.release),
-      stop: async (inst, spec) => { const h = handleOf(inst, name); await this.driver(ctx, spec).stop(h, Duration.parse(spec.stop_grace)); await this.driver(ctx, spec).forget(h); },
-      isRunning: async (inst) => (await driver.inspect(handleOf(inst, name))).state === 'running',
-      newPorts: (spec) => this.portsFor(ctx, spec, {}),
-      releasePorts: (inst) => { for (const p of Object.values(inst.ports)) if (!Object.values(to.spec.ports).includes(p)) ctx.ports.release(p); },
-      sleep: (ms) => ctx.sleep(ms),
-      progress: (m) => ctx.progress(address, m),
-    }, { ...from, keepOld: from.codeDir === ctx.dir }, current, to);
+    if (prior.standby)
+      for (const i of prior.standby.instances)
+        await this.stopInstance(
+          ctx,
+          address,
+          driver,
+          i,
+          name,
+          Duration.parse(from.spec.stop_grace),
+          'standby no longer needed',
+        ).catch(() => undefined);
+    const result = await rollout(
+      {
+        service: name,
+        traffic: ctx.traffic,
+        start: (side, index, ports) => this.startOne(ctx, address, side.spec, index, ports, side.codeDir, side.release),
+        stop: async (inst, spec) => {
+          const h = handleOf(inst, name);
+          await this.driver(ctx, spec).stop(h, Duration.parse(spec.stop_grace));
+          await this.driver(ctx, spec).forget(h);
+        },
+        isRunning: async (inst) => (await driver.inspect(handleOf(inst, name))).state === 'running',
+        newPorts: (spec) => this.portsFor(ctx, spec, {}),
+        releasePorts: (inst) => {
+          for (const p of Object.values(inst.ports))
+            if (!Object.values(to.spec.ports).includes(p)) ctx.ports.release(p);
+        },
+        sleep: (ms) => ctx.sleep(ms),
+        progress: (m) => ctx.progress(address, m),
+      },
+      { ...from, keepOld: from.codeDir === ctx.dir },
+      current,
+      to,
+    );
     const standby = result.standby.length
-      ? { release: from.release, until: new Date(ctx.clock.now().getTime() + Duration.parse(to.spec.deploy.blue_green.keep_old_for).toMilliseconds()).toISOString(), instances: result.standby }
+      ? {
+          release: from.release,
+          until: new Date(
+            ctx.clock.now().getTime() + Duration.parse(to.spec.deploy.blue_green.keep_old_for).toMilliseconds(),
+          ).toISOString(),
+          instances: result.standby,
+        }
       : null;
     if (result.ok) {
       markRelease(ctx, name, to.release, 'active', null, from.release);
-      return toJson({ instances: result.instances, release: to.release === null ? null : { seq: to.release, dir: to.codeDir }, standby });
+      return toJson({
+        instances: result.instances,
+        release: to.release === null ? null : { seq: to.release, dir: to.codeDir },
+        standby,
+      });
     }
     markRelease(ctx, name, to.release, result.rolledBack ? 'rolled-back' : 'failed', result.reason ?? null, null);
     const stayed = result.rolledBack ? from : to;
-    const outs = toJson({ instances: result.instances, release: stayed.release === null ? prior.release ?? null : { seq: stayed.release, dir: stayed.codeDir }, standby: null });
-    throw new PartialFailure(`${result.rolledBack ? 'rolled back' : 'rollout failed'}: ${result.reason ?? 'unknown'}`, outs);
+    const outs = toJson({
+      instances: result.instances,
+      release: stayed.release === null ? (prior.release ?? null) : { seq: stayed.release, dir: stayed.codeDir },
+      standby: null,
+    });
+    throw new PartialFailure(
+      `${result.rolledBack ? 'rolled back' : 'rollout failed'}: ${result.reason ?? 'unknown'}`,
+      outs,
+    );
   }
 
   /**
    * Brings the instances to `spec` in place, one index at a time, keeping instances already
    * running from the same spec (used for create and for repairs). Ports stay with their index.
    */
-  private async converge(ctx: KindContext, address: Address, old: ServiceSpec | undefined, spec: ServiceSpec, current: InstanceOutput[], code: { dir: string; release: number | null }): Promise<JsonObject> {
+  private async converge(
+    ctx: KindContext,
+    address: Address,
+    old: ServiceSpec | undefined,
+    spec: ServiceSpec,
+    current: InstanceOutput[],
+    code: { dir: string; release: number | null },
+  ): Promise<JsonObject> {
     const name = address.slice('service.'.length);
     const driver = this.driver(ctx, spec);
     const adoptable = (await driver.list(ctx.stack)).filter((h) => h.service === name);
@@ -145,7 +240,10 @@ export class ServiceKind implements ResourceKind {
       // Keep what exists in state, so nothing is orphaned.
       const kept = [...result, ...current.filter((c) => !result.some((r) => r.index === c.index))];
       if (kept.length === 0 && old === undefined) throw new Error(message);
-      throw new PartialFailure(message, toJson({ instances: kept.sort((a, b) => a.index - b.index), release: releaseOut }));
+      throw new PartialFailure(
+        message,
+        toJson({ instances: kept.sort((a, b) => a.index - b.index), release: releaseOut }),
+      );
     };
     for (let index = 0; index < Math.max(spec.replicas, current.length); index++) {
       const existing = current.find((c) => c.index === index);
@@ -155,12 +253,21 @@ export class ServiceKind implements ResourceKind {
       }
       let ports: Record<string, number>;
       try {
-        ports = await this.portsFor(ctx, spec, existing?.ports ?? adoptable.find((h) => h.index === index)?.ports ?? {});
+        ports = await this.portsFor(
+          ctx,
+          spec,
+          existing?.ports ?? adoptable.find((h) => h.index === index)?.ports ?? {},
+        );
       } catch (e) {
         return fail((e as Error).message);
       }
       const hash = instanceSpecHash(spec, ports, dependencyValues(ctx, spec), code.dir);
-      if (existing && !existing.gone && existing.specHash === hash && (await driver.inspect(handleOf(existing, name))).state === 'running') {
+      if (
+        existing &&
+        !existing.gone &&
+        existing.specHash === hash &&
+        (await driver.inspect(handleOf(existing, name))).state === 'running'
+      ) {
         result.push(existing);
         continue;
       }
@@ -170,7 +277,14 @@ export class ServiceKind implements ResourceKind {
         if (status.state === 'running' && h.specHash === hash && !result.some((r) => r.index === index)) {
           const adopted: InstanceOutput = { ...outputOf(h, index), ports, codeDir: code.dir, release: code.release };
           // Started by the interrupted run, maybe never checked: it must pass readiness like a new one.
-          const resolved = resolveInstance(ctx, name, spec, ports, baseEnv(name, index, ctx.stack, spec.user, spec.runtime), code.dir);
+          const resolved = resolveInstance(
+            ctx,
+            name,
+            spec,
+            ports,
+            baseEnv(name, index, ctx.stack, spec.user, spec.runtime),
+            code.dir,
+          );
           const ready = await this.waitReady(ctx, address, driver, name, spec, adopted, resolved.env, resolved.cwd);
           if (ready === true) {
             ctx.progress(address, `adopted instance ${index} (pid ${h.pid})`);
@@ -186,27 +300,72 @@ export class ServiceKind implements ResourceKind {
         }
       }
       if (result.some((r) => r.index === index)) {
-        if (existing) await this.stopInstance(ctx, address, driver, existing, name, grace, 'replaced by adopted instance');
+        if (existing)
+          await this.stopInstance(ctx, address, driver, existing, name, grace, 'replaced by adopted instance');
         continue;
       }
-      if (existing) await this.stopInstance(ctx, address, driver, existing, name, grace, existing.gone ? 'restarting a gone instance' : 'updating');
+      if (existing)
+        await this.stopInstance(
+          ctx,
+          address,
+          driver,
+          existing,
+          name,
+          grace,
+          existing.gone ? 'restarting a gone instance' : 'updating',
+        );
       let started: InstanceOutput;
       try {
-        started = await this.startInstance(ctx, address, driver, name, spec, index, ports, hash, code.dir, code.release);
+        started = await this.startInstance(
+          ctx,
+          address,
+          driver,
+          name,
+          spec,
+          index,
+          ports,
+          hash,
+          code.dir,
+          code.release,
+        );
       } catch (e) {
         // Recorded as gone (not forgotten): the daemon's supervisor restarts it by its policy,
         // with backoff, and a service that always exits ends in a crash loop rather than nowhere.
         const reason = (e as Error).message;
         if (spec.restart !== 'never') {
-          result.push({ ...placeholder(index, ports, hash, code, driver, name, reason, ctx), exitCode: e instanceof InstanceExitedError ? e.exitCode : null });
+          result.push({
+            ...placeholder(index, ports, hash, code, driver, name, reason, ctx),
+            exitCode: e instanceof InstanceExitedError ? e.exitCode : null,
+          });
           for (let rest = index + 1; rest < spec.replicas; rest++) {
             if (result.some((r) => r.index === rest) || current.some((c) => c.index === rest)) continue;
             try {
               const p = await this.portsFor(ctx, spec, {});
-              result.push(placeholder(rest, p, instanceSpecHash(spec, p, dependencyValues(ctx, spec), code.dir), code, driver, name, 'not started: an earlier instance failed', ctx));
-            } catch { break; }
+              result.push(
+                placeholder(
+                  rest,
+                  p,
+                  instanceSpecHash(spec, p, dependencyValues(ctx, spec), code.dir),
+                  code,
+                  driver,
+                  name,
+                  'not started: an earlier instance failed',
+                  ctx,
+                ),
+              );
+            } catch {
+              break;
+            }
           }
-          throw new PartialFailure(reason, toJson({ instances: [...result, ...current.filter((c) => !result.some((r) => r.index === c.index))].sort((a, b) => a.index - b.index), release: releaseOut }));
+          throw new PartialFailure(
+            reason,
+            toJson({
+              instances: [...result, ...current.filter((c) => !result.some((r) => r.index === c.index))].sort(
+                (a, b) => a.index - b.index,
+              ),
+              release: releaseOut,
+            }),
+          );
         }
         return fail(reason);
       }
@@ -216,15 +375,26 @@ export class ServiceKind implements ResourceKind {
     // Ports of scaled-down instances go back to the pool.
     for (const c of current) if (c.index >= spec.replicas) for (const p of Object.values(c.ports)) ctx.ports.release(p);
     const instances = result.sort((a, b) => a.index - b.index);
-    ctx.traffic?.route(name, instances.map((instance) => ({ instance, weight: 100 })));
+    ctx.traffic?.route(
+      name,
+      instances.map((instance) => ({ instance, weight: 100 })),
+    );
     markRelease(ctx, name, code.release, 'active', null, null);
     return toJson({ instances, release: releaseOut });
   }
 
-  private async portsFor(ctx: KindContext, spec: ServiceSpec, previous: Record<string, number>): Promise<Record<string, number>> {
+  private async portsFor(
+    ctx: KindContext,
+    spec: ServiceSpec,
+    previous: Record<string, number>,
+  ): Promise<Record<string, number>> {
     const ports: Record<string, number> = {};
     for (const [pn, pv] of Object.entries(spec.ports).sort(([a], [b]) => a.localeCompare(b))) {
-      if (typeof pv === 'number') { ports[pn] = pv; ctx.ports.reserve(pv); continue; }
+      if (typeof pv === 'number') {
+        ports[pn] = pv;
+        ctx.ports.reserve(pv);
+        continue;
+      }
       const prev = previous[pn];
       ports[pn] = prev !== undefined && prev >= 1 ? prev : await ctx.ports.allocate();
       ctx.ports.reserve(ports[pn] as number);
@@ -236,30 +406,73 @@ export class ServiceKind implements ResourceKind {
    * Starts instance `index` on the given ports and waits until it is ready; throws (leaving
    * nothing running) when it does not become ready. The daemon's supervisor restarts through this.
    */
-  async startOne(ctx: KindContext, address: Address, spec: ServiceSpec, index: number, ports: Record<string, number>, codeDir: string, release: number | null): Promise<InstanceOutput> {
+  async startOne(
+    ctx: KindContext,
+    address: Address,
+    spec: ServiceSpec,
+    index: number,
+    ports: Record<string, number>,
+    codeDir: string,
+    release: number | null,
+  ): Promise<InstanceOutput> {
     const name = address.slice('service.'.length);
     const hash = instanceSpecHash(spec, ports, dependencyValues(ctx, spec), codeDir);
     return this.startInstance(ctx, address, this.driver(ctx, spec), name, spec, index, ports, hash, codeDir, release);
   }
 
-  private async startInstance(ctx: KindContext, address: Address, driver: RuntimeDriver, name: string, spec: ServiceSpec, index: number, ports: Record<string, number>, hash: string, codeDir: string, release: number | null): Promise<InstanceOutput> {
-    const resolved = resolveInstance(ctx, name, spec, ports, baseEnv(name, index, ctx.stack, spec.user, spec.runtime), codeDir);
+  private async startInstance(
+    ctx: KindContext,
+    address: Address,
+    driver: RuntimeDriver,
+    name: string,
+    spec: ServiceSpec,
+    index: number,
+    ports: Record<string, number>,
+    hash: string,
+    codeDir: string,
+    release: number | null,
+  ): Promise<InstanceOutput> {
+    const resolved = resolveInstance(
+      ctx,
+      name,
+      spec,
+      ports,
+      baseEnv(name, index, ctx.stack, spec.user, spec.runtime),
+      codeDir,
+    );
     if (spec.user && spec.runtime === 'process') chownVolumesFor(ctx, spec);
     // A port another program holds would let that program answer our health checks.
     for (const [pn, p] of Object.entries(ports)) {
-      if (!(await canBind(p))) throw new Error(`service ${name} instance ${index}: port ${pn} (${p}) is in use by another program; free it${typeof spec.ports[pn] === 'number' ? ' or choose another port' : ''}`);
+      if (!(await canBind(p)))
+        throw new Error(
+          `service ${name} instance ${index}: port ${pn} (${p}) is in use by another program; free it${typeof spec.ports[pn] === 'number' ? ' or choose another port' : ''}`,
+        );
     }
     const id = `${name}-${index}-${randomBytes(3).toString('hex')}`;
     ctx.progress(address, `starting instance ${index + 1}/${spec.replicas}`);
-    const container = spec.runtime === 'process' ? {} : {
-      image: await this.imageFor(ctx, address, driver, spec, codeDir),
-      mounts: Object.entries(spec.mounts).map(([target, src]) => ({ target, source: src.startsWith('/') ? src : volumeHostPath(ctx, src) })),
-      labels: { 'groundwork.release': String(release ?? '') },
-    };
+    const container =
+      spec.runtime === 'process'
+        ? {}
+        : {
+            image: await this.imageFor(ctx, address, driver, spec, codeDir),
+            mounts: Object.entries(spec.mounts).map(([target, src]) => ({
+              target,
+              source: src.startsWith('/') ? src : volumeHostPath(ctx, src),
+            })),
+            labels: { 'groundwork.release': String(release ?? '') },
+          };
     const handle = await driver.start({
-      id, stack: ctx.stack, service: name, index, ...resolved, user: spec.user, ports,
+      id,
+      stack: ctx.stack,
+      service: name,
+      index,
+      ...resolved,
+      user: spec.user,
+      ports,
       memoryBytes: spec.resources?.memory ? ByteSize.parse(spec.resources.memory).toBytes() : null,
-      cpuCores: spec.resources?.cpu ?? null, specHash: hash, ...container,
+      cpuCores: spec.resources?.cpu ?? null,
+      specHash: hash,
+      ...container,
     });
     const out: InstanceOutput = { ...outputOf(handle, index), codeDir, release };
     const ok = await this.waitReady(ctx, address, driver, name, spec, out, resolved.env, resolved.cwd);
@@ -274,15 +487,34 @@ export class ServiceKind implements ResourceKind {
   }
 
   /** The image to run: `image:`, or one built from `dockerfile:` in the code directory (cached by content). */
-  private async imageFor(ctx: KindContext, address: Address, driver: RuntimeDriver, spec: ServiceSpec, codeDir: string): Promise<string> {
+  private async imageFor(
+    ctx: KindContext,
+    address: Address,
+    driver: RuntimeDriver,
+    spec: ServiceSpec,
+    codeDir: string,
+  ): Promise<string> {
     if (spec.image && !spec.dockerfile) return spec.image;
-    const builder = driver as RuntimeDriver & { buildImage?: (req: { contextDir: string; dockerfile?: string; tag: string; onProgress?: (line: string) => void }) => Promise<{ tag: string }> };
-    if (!spec.dockerfile || !builder.buildImage) throw new Error(`service ${address.slice(8)}: runtime ${spec.runtime} cannot build a Dockerfile; set \`image:\``);
+    const builder = driver as RuntimeDriver & {
+      buildImage?: (req: {
+        contextDir: string;
+        dockerfile?: string;
+        tag: string;
+        onProgress?: (line: string) => void;
+      }) => Promise<{ tag: string }>;
+    };
+    if (!spec.dockerfile || !builder.buildImage)
+      throw new Error(`service ${address.slice(8)}: runtime ${spec.runtime} cannot build a Dockerfile; set \`image:\``);
     const tag = `groundwork/${ctx.stack}-${address.slice(8)}:${createHash('sha256').update(`${codeDir}\0${spec.dockerfile}`).digest('hex').slice(0, 12)}`;
     const key = `${tag}`;
     if (!this.builtImages.has(key)) {
       ctx.progress(address, `building image ${tag} from ${spec.dockerfile}`);
-      await builder.buildImage({ contextDir: codeDir, dockerfile: spec.dockerfile, tag, onProgress: (line) => ctx.progress(address, line) });
+      await builder.buildImage({
+        contextDir: codeDir,
+        dockerfile: spec.dockerfile,
+        tag,
+        onProgress: (line) => ctx.progress(address, line),
+      });
       this.builtImages.add(key);
     }
     return tag;
@@ -291,12 +523,23 @@ export class ServiceKind implements ResourceKind {
   private readonly builtImages = new Set<string>();
 
   /** true, or the reason the instance did not become ready. */
-  private async waitReady(ctx: KindContext, address: Address, driver: RuntimeDriver, name: string, spec: ServiceSpec, inst: InstanceOutput, env: Record<string, string>, cwd: string): Promise<true | string> {
+  private async waitReady(
+    ctx: KindContext,
+    address: Address,
+    driver: RuntimeDriver,
+    name: string,
+    spec: ServiceSpec,
+    inst: InstanceOutput,
+    env: Record<string, string>,
+    cwd: string,
+  ): Promise<true | string> {
     const handle = handleOf(inst, name);
     const exitReason = async (): Promise<string | undefined> => {
       const s = await driver.inspect(handle);
       if (s.state === 'running') return undefined;
-      return s.state === 'exited' ? `exited${s.exitCode !== null ? ` with code ${s.exitCode}` : ''}${s.signal ? ` (${s.signal})` : ''}` : 'vanished';
+      return s.state === 'exited'
+        ? `exited${s.exitCode !== null ? ` with code ${s.exitCode}` : ''}${s.signal ? ` (${s.signal})` : ''}`
+        : 'vanished';
     };
     if (!spec.health) {
       await ctx.sleep(SETTLE.toMilliseconds());
@@ -314,7 +557,8 @@ export class ServiceKind implements ResourceKind {
     // Failures count once the start period and one interval have passed: before that a service is
     // still starting. Then `unhealthy` failures in a row fail the instance (and the rollout) at once
     // instead of waiting for the progress deadline.
-    const countFrom = started + Math.max(Duration.parse(spec.health.start_period).toMilliseconds(), interval.toMilliseconds());
+    const countFrom =
+      started + Math.max(Duration.parse(spec.health.start_period).toMilliseconds(), interval.toMilliseconds());
     // Probe quickly at first, so a fast service is ready in milliseconds, then at the interval.
     let wait = Math.min(100, interval.toMilliseconds());
     while (Date.now() < deadline) {
@@ -338,7 +582,15 @@ export class ServiceKind implements ResourceKind {
     return `did not become healthy within ${spec.deploy.progress_deadline} (last probe: ${last})`;
   }
 
-  private async stopInstance(ctx: KindContext, address: Address, driver: RuntimeDriver, inst: InstanceOutput, name: string, grace: Duration, why: string): Promise<void> {
+  private async stopInstance(
+    ctx: KindContext,
+    address: Address,
+    driver: RuntimeDriver,
+    inst: InstanceOutput,
+    name: string,
+    grace: Duration,
+    why: string,
+  ): Promise<void> {
     ctx.progress(address, `stopping instance ${inst.index} (${why})`);
     const h = handleOf(inst, name);
     await driver.stop(h, grace);
@@ -359,7 +611,10 @@ export class ServiceKind implements ResourceKind {
         instances.push(rest);
         continue;
       }
-      const why = s.state === 'exited' ? `exited${s.exitCode !== null ? ` with code ${s.exitCode}` : ''}${s.signal ? ` (${s.signal})` : ''}` : 'is gone';
+      const why =
+        s.state === 'exited'
+          ? `exited${s.exitCode !== null ? ` with code ${s.exitCode}` : ''}${s.signal ? ` (${s.signal})` : ''}`
+          : 'is gone';
       drift.push(`instance ${inst.index} (pid ${inst.pid}) ${why}`);
       instances.push({ ...inst, gone: why });
     }
@@ -373,19 +628,47 @@ export class ServiceKind implements ResourceKind {
     const driver = this.driver(ctx, spec);
     const grace = Duration.parse(spec.stop_grace);
     const known = [...asServiceOutputs(outputs).instances, ...(asServiceOutputs(outputs).standby?.instances ?? [])];
-    const strays = (await driver.list(ctx.stack)).filter((h) => h.service === name && !known.some((k) => k.id === h.id));
+    const strays = (await driver.list(ctx.stack)).filter(
+      (h) => h.service === name && !known.some((k) => k.id === h.id),
+    );
     await Promise.all([
       ...known.map((i) => this.stopInstance(ctx, address, driver, i, name, grace, 'deleting')),
-      ...strays.map(async (h) => { await driver.stop(h, grace); await driver.forget(h); }),
+      ...strays.map(async (h) => {
+        await driver.stop(h, grace);
+        await driver.forget(h);
+      }),
     ]);
     for (const i of known) for (const p of Object.values(i.ports)) ctx.ports.release(p);
   }
 }
 
 /** An instance that is not running, recorded so the supervisor starts it later. */
-function placeholder(index: number, ports: Record<string, number>, specHash: string, code: { dir: string; release: number | null }, driver: RuntimeDriver, name: string, gone: string, ctx: KindContext): InstanceOutput {
+function placeholder(
+  index: number,
+  ports: Record<string, number>,
+  specHash: string,
+  code: { dir: string; release: number | null },
+  driver: RuntimeDriver,
+  name: string,
+  gone: string,
+  ctx: KindContext,
+): InstanceOutput {
   const logFile = driver instanceof ProcessDriver ? driver.logFileFor(name, index) : '';
-  return { index, id: `${name}-${index}-none`, pid: 0, pgid: 0, startTicks: 0, startedAt: ctx.clock.now().toISOString(), specHash, logFile, limits: '', ports, codeDir: code.dir, release: code.release, gone };
+  return {
+    index,
+    id: `${name}-${index}-none`,
+    pid: 0,
+    pgid: 0,
+    startTicks: 0,
+    startedAt: ctx.clock.now().toISOString(),
+    specHash,
+    logFile,
+    limits: '',
+    ports,
+    codeDir: code.dir,
+    release: code.release,
+    gone,
+  };
 }
 
 function volumeHostPath(ctx: KindContext, volume: string): string {
@@ -409,7 +692,19 @@ function chownVolumesFor(ctx: KindContext, spec: ServiceSpec): void {
 }
 
 function outputOf(h: InstanceHandle, index: number): InstanceOutput {
-  return { index, id: h.id, pid: h.pid, pgid: h.pgid, ...(h.pgidStartTicks !== undefined ? { pgidStartTicks: h.pgidStartTicks } : {}), startTicks: h.startTicks, startedAt: h.startedAt, specHash: h.specHash, logFile: h.logFile, limits: h.limits, ports: h.ports };
+  return {
+    index,
+    id: h.id,
+    pid: h.pid,
+    pgid: h.pgid,
+    ...(h.pgidStartTicks !== undefined ? { pgidStartTicks: h.pgidStartTicks } : {}),
+    startTicks: h.startTicks,
+    startedAt: h.startedAt,
+    specHash: h.specHash,
+    logFile: h.logFile,
+    limits: h.limits,
+    ports: h.ports,
+  };
 }
 
 /** Records a `config` release (config changed by apply; code from `codeDir`); null without a release log. */
@@ -419,17 +714,38 @@ function recordConfigRelease(ctx: KindContext, address: Address, spec: ServiceSp
   const seq = ctx.releases.nextReleaseSeq(service);
   const snapshot = spec as unknown as JsonObject;
   ctx.releases.saveRelease({
-    service, seq, hash: createHash('sha256').update(canonicalJson({ codeDir, spec: snapshot })).digest('hex'), status: 'deploying', kind: 'config',
-    source: codeDir === ctx.dir ? 'stack directory' : `code of ${codeDir}`, spec: snapshot, dir: codeDir, buildLog: null,
-    message: ctx.change?.message ?? '', author: ctx.change?.author ?? 'unknown', createdAt: ctx.clock.now().toISOString(), finishedAt: null, detail: null,
+    service,
+    seq,
+    hash: createHash('sha256')
+      .update(canonicalJson({ codeDir, spec: snapshot }))
+      .digest('hex'),
+    status: 'deploying',
+    kind: 'config',
+    source: codeDir === ctx.dir ? 'stack directory' : `code of ${codeDir}`,
+    spec: snapshot,
+    dir: codeDir,
+    buildLog: null,
+    message: ctx.change?.message ?? '',
+    author: ctx.change?.author ?? 'unknown',
+    createdAt: ctx.clock.now().toISOString(),
+    finishedAt: null,
+    detail: null,
   });
   return seq;
 }
 
-function markRelease(ctx: KindContext, service: string, seq: number | null, status: 'active' | 'failed' | 'rolled-back', detail: string | null, previous: number | null): void {
+function markRelease(
+  ctx: KindContext,
+  service: string,
+  seq: number | null,
+  status: 'active' | 'failed' | 'rolled-back',
+  detail: string | null,
+  previous: number | null,
+): void {
   if (!ctx.releases || seq === null) return;
   if (status === 'active') {
-    for (const r of ctx.releases.listReleases(service, 20)) if (r.status === 'active' && r.seq !== seq) ctx.releases.updateRelease(service, r.seq, { status: 'superseded' });
+    for (const r of ctx.releases.listReleases(service, 20))
+      if (r.status === 'active' && r.seq !== seq) ctx.releases.updateRelease(service, r.seq, { status: 'superseded' });
   }
   void previous;
   ctx.releases.updateRelease(service, seq, { status, detail, finishedAt: ctx.clock.now().toISOString() });

@@ -33,9 +33,21 @@ export interface ServiceSpec {
   restart: RestartPolicy;
   stop_grace: string;
   deploy: {
-    strategy: 'rolling' | 'blue-green' | 'canary'; max_surge: number; max_unavailable: number; auto_rollback: boolean; progress_deadline: string;
-    keep_releases: number; drain_timeout: string; monitor: string; blue_green: { keep_old_for: string };
-    canary: { steps: { weight: number; pause: string }[]; max_error_rate: number; max_p95_ratio: number; min_requests: number };
+    strategy: 'rolling' | 'blue-green' | 'canary';
+    max_surge: number;
+    max_unavailable: number;
+    auto_rollback: boolean;
+    progress_deadline: string;
+    keep_releases: number;
+    drain_timeout: string;
+    monitor: string;
+    blue_green: { keep_old_for: string };
+    canary: {
+      steps: { weight: number; pause: string }[];
+      max_error_rate: number;
+      max_p95_ratio: number;
+      min_requests: number;
+    };
   };
   user: string | null;
   resources: { memory?: string; cpu?: number } | null;
@@ -81,7 +93,11 @@ export function asServiceSpec(spec: JsonObject): ServiceSpec {
 
 export function asServiceOutputs(outputs: JsonObject): ServiceOutputs {
   const o = outputs as unknown as Partial<ServiceOutputs>;
-  return { instances: Array.isArray(o.instances) ? o.instances : [], release: o.release ?? null, standby: o.standby ?? null };
+  return {
+    instances: Array.isArray(o.instances) ? o.instances : [],
+    release: o.release ?? null,
+    standby: o.standby ?? null,
+  };
 }
 
 export function toJson(o: ServiceOutputs): JsonObject {

@@ -45,7 +45,14 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { substitute } from '../../config/references.js';
 import { address as addressOf, type Address, type JsonObject } from '../../model/resource.js';
-import type { ClusterDeployResult, ClusterProgress, ClusterRuntime, ClusterServiceSpec, ClusterServiceStatus, ClusterTask } from '../../runtime/swarm/cluster-runtime.js';
+import type {
+  ClusterDeployResult,
+  ClusterProgress,
+  ClusterRuntime,
+  ClusterServiceSpec,
+  ClusterServiceStatus,
+  ClusterTask,
+} from '../../runtime/swarm/cluster-runtime.js';
 import { clusterServiceName } from '../../runtime/swarm/cluster-runtime.js';
 import { ByteSize } from '../../util/byte-size.js';
 import { Duration } from '../../util/duration.js';
@@ -107,19 +114,40 @@ export async function swarmCreate(ctx: KindContext, address: Address, spec: Serv
  * rolls back by itself when a new task fails → PartialFailure `rolled back: ...` whose outputs
  * describe the previous spec, which runs again.
  */
-export async function swarmUpdate(ctx: KindContext, address: Address, old: ServiceSpec, spec: ServiceSpec, outputs: JsonObject): Promise<JsonObject> {
+export async function swarmUpdate(
+  ctx: KindContext,
+  address: Address,
+  old: ServiceSpec,
+  spec: ServiceSpec,
+  outputs: JsonObject,
+): Promise<JsonObject> {
   const prior = swarmOutputsOf(outputs);
-  const changed = diffByFields(old as unknown as JsonObject, spec as unknown as JsonObject, []).changes.filter((c) => c !== 'replicas');
+  const changed = diffByFields(old as unknown as JsonObject, spec as unknown as JsonObject, []).changes.filter(
+    (c) => c !== 'replicas',
+  );
   const release = changed.length > 0 || !prior ? recordConfigRelease(ctx, address, spec) : prior.release;
-  return deployTo(ctx, address, { spec, release, codeDir: asServiceOutputs(outputs).release?.dir ?? ctx.dir }, outputs, { creating: false });
+  return deployTo(
+    ctx,
+    address,
+    { spec, release, codeDir: asServiceOutputs(outputs).release?.dir ?? ctx.dir },
+    outputs,
+    { creating: false },
+  );
 }
 
 /**
  * ServiceKind.deploy for swarm (`groundwork deploy`, `groundwork rollback --to`): rolls the
  * service to `to` (a release the deployer recorded) through a Swarm update.
  */
-export async function swarmDeploy(ctx: KindContext, address: Address, to: SwarmSide, outputs: JsonObject): Promise<JsonObject> {
-  return deployTo(ctx, address, { spec: to.spec, release: to.release, codeDir: to.codeDir ?? ctx.dir }, outputs, { creating: false });
+export async function swarmDeploy(
+  ctx: KindContext,
+  address: Address,
+  to: SwarmSide,
+  outputs: JsonObject,
+): Promise<JsonObject> {
+  return deployTo(ctx, address, { spec: to.spec, release: to.release, codeDir: to.codeDir ?? ctx.dir }, outputs, {
+    creating: false,
+  });
 }
 
 /**
@@ -130,16 +158,29 @@ export async function swarmDeploy(ctx: KindContext, address: Address, to: SwarmS
  * `to` as an update. Returns the new outputs; a rollback that does not settle throws a
  * PartialFailure `rollback failed: ...`.
  */
-export async function swarmRollback(ctx: KindContext, address: Address, outputs: JsonObject, to: SwarmSide): Promise<JsonObject> {
+export async function swarmRollback(
+  ctx: KindContext,
+  address: Address,
+  outputs: JsonObject,
+  to: SwarmSide,
+): Promise<JsonObject> {
   const prior = swarmOutputsOf(outputs);
   const previous = prior?.previous;
-  if (!prior || !previous || previous.release !== to.release || !(await previousPortsFree(ctx, prior, previous, to.spec.replicas))) {
+  if (
+    !prior ||
+    !previous ||
+    previous.release !== to.release ||
+    !(await previousPortsFree(ctx, prior, previous, to.spec.replicas))
+  ) {
     return swarmDeploy(ctx, address, to, outputs);
   }
   const cluster = clusterOf(ctx, address);
   const service = serviceOf(address);
   ctx.progress(address, `rolling back Swarm service ${prior.name} to its previous spec (v${to.release ?? '-'})`);
-  const result = await cluster.rollback(prior.name, { onProgress: progressTo(ctx, address), deadline: deadlineOf(to.spec, false) });
+  const result = await cluster.rollback(prior.name, {
+    onProgress: progressTo(ctx, address),
+    deadline: deadlineOf(to.spec, false),
+  });
   const back = result.status.specHash === previous.specHash;
   const swarm: SwarmServiceOutputs = back ? { name: prior.name, ...previous, previous: revisionOf(prior) } : prior;
   const outs = outputsFor(to.spec, result.status, swarm, to.codeDir ?? ctx.dir);
@@ -152,7 +193,12 @@ export async function swarmRollback(ctx: KindContext, address: Address, outputs:
 }
 
 /** `read`: the Swarm service as it is. Gone → exists: false; fewer tasks running than wanted, or changed outside Groundwork → drift. */
-export async function swarmRead(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: JsonObject): Promise<ReadResult> {
+export async function swarmRead(
+  ctx: KindContext,
+  address: Address,
+  spec: ServiceSpec,
+  outputs: JsonObject,
+): Promise<ReadResult> {
   const raw = spec as unknown as JsonObject;
   const prior = swarmOutputsOf(outputs);
   const name = prior?.name ?? swarmServiceName(ctx, address);
@@ -160,25 +206,49 @@ export async function swarmRead(ctx: KindContext, address: Address, spec: Servic
   if (!status) return { exists: false, spec: raw, outputs, drift: [`Swarm service ${name} is gone`] };
   if (!prior) {
     // Recorded by something else (say, the instance-level runtime): the next apply takes it over.
-    const instances = asServiceOutputs(outputs).instances.map((i) => ({ ...i, gone: i.gone ?? 'not recorded as a Swarm service' }));
-    return { exists: true, spec: raw, outputs: { ...outputs, instances: instances as unknown as JsonObject[] }, drift: [`Swarm service ${name} is not recorded as the service's Swarm service; the next apply updates it`] };
+    const instances = asServiceOutputs(outputs).instances.map((i) => ({
+      ...i,
+      gone: i.gone ?? 'not recorded as a Swarm service',
+    }));
+    return {
+      exists: true,
+      spec: raw,
+      outputs: { ...outputs, instances: instances as unknown as JsonObject[] },
+      drift: [`Swarm service ${name} is not recorded as the service's Swarm service; the next apply updates it`],
+    };
   }
-  const outs = outputsFor(spec, status, prior, asServiceOutputs(outputs).release?.dir ?? ctx.dir, undefined, spec.replicas);
+  const outs = outputsFor(
+    spec,
+    status,
+    prior,
+    asServiceOutputs(outputs).release?.dir ?? ctx.dir,
+    undefined,
+    spec.replicas,
+  );
   const drift: string[] = [];
   const instances = asServiceOutputs(outs).instances as TaskInstanceOutput[];
   if (status.specHash !== prior.specHash) {
-    drift.push(`Swarm service ${name} runs spec ${status.specHash || '(none)'}, not the recorded ${prior.specHash}: it was changed outside Groundwork`);
+    drift.push(
+      `Swarm service ${name} runs spec ${status.specHash || '(none)'}, not the recorded ${prior.specHash}: it was changed outside Groundwork`,
+    );
     // Marked gone, so the plan updates the service back to the stack file.
     for (const i of instances) i.gone ??= 'changed outside Groundwork';
   }
-  if (status.replicas !== spec.replicas) drift.push(`Swarm service ${name} wants ${status.replicas} replicas, not ${spec.replicas}`);
+  if (status.replicas !== spec.replicas)
+    drift.push(`Swarm service ${name} wants ${status.replicas} replicas, not ${spec.replicas}`);
   if (status.running < spec.replicas) drift.push(`${status.running}/${spec.replicas} tasks of ${name} running`);
-  for (const i of instances) if (i.gone && i.gone !== 'changed outside Groundwork') drift.push(`slot ${i.index} ${i.gone}`);
+  for (const i of instances)
+    if (i.gone && i.gone !== 'changed outside Groundwork') drift.push(`slot ${i.index} ${i.gone}`);
   return { exists: true, spec: raw, outputs: outs, drift };
 }
 
 /** `delete`: removes the Swarm service and waits until its containers on this node are gone. */
-export async function swarmDelete(ctx: KindContext, address: Address, _spec: ServiceSpec, outputs: JsonObject): Promise<void> {
+export async function swarmDelete(
+  ctx: KindContext,
+  address: Address,
+  _spec: ServiceSpec,
+  outputs: JsonObject,
+): Promise<void> {
   const name = swarmOutputsOf(outputs)?.name ?? swarmServiceName(ctx, address);
   ctx.progress(address, `removing Swarm service ${name}`);
   await clusterOf(ctx, address).remove(name);
@@ -223,10 +293,20 @@ export interface SwarmMapping {
  * ServiceSpec → ClusterServiceSpec for ports already placed. Resolves references like
  * resolveInstance (secrets into env only), with `${port.NAME}` as per-task templates.
  */
-export function clusterSpecFor(ctx: KindContext, address: Address, spec: ServiceSpec, ports: Record<string, SwarmPort>, release: number | null): SwarmMapping {
+export function clusterSpecFor(
+  ctx: KindContext,
+  address: Address,
+  spec: ServiceSpec,
+  ports: Record<string, SwarmPort>,
+  release: number | null,
+): SwarmMapping {
   const service = serviceOf(address);
-  if (!spec.image) throw new Error(`service ${service}: runtime swarm runs an image; set \`image:\` (a Dockerfile is built only for runtime docker)`);
-  const mark = (s: string) => substitute(s, (r) => (r.kind === 'port' ? `\uE000${r.name}\uE000` : undefined), { unescape: false });
+  if (!spec.image)
+    throw new Error(
+      `service ${service}: runtime swarm runs an image; set \`image:\` (a Dockerfile is built only for runtime docker)`,
+    );
+  const mark = (s: string) =>
+    substitute(s, (r) => (r.kind === 'port' ? `\uE000${r.name}\uE000` : undefined), { unescape: false });
   const marked: ServiceSpec = {
     ...spec,
     command: spec.command === null ? null : mark(spec.command),
@@ -242,38 +322,83 @@ export function clusterSpecFor(ctx: KindContext, address: Address, spec: Service
   const MARK = /\uE000([^\uE000]*)\uE000/g;
   const marker = /\uE000([^\uE000]*)\uE000/;
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(resolved.env)) env[k] = escapeTemplate(v).replace(MARK, (_m, n: string) => portTemplate(portOf(n)));
+  for (const [k, v] of Object.entries(resolved.env))
+    env[k] = escapeTemplate(v).replace(MARK, (_m, n: string) => portTemplate(portOf(n)));
   Object.assign(env, {
-    GROUNDWORK_STACK: ctx.stack, GROUNDWORK_SERVICE: service, GROUNDWORK_INSTANCE: SLOT_TEMPLATE, GROUNDWORK_TASK_SLOT: SLOT_TEMPLATE,
+    GROUNDWORK_STACK: ctx.stack,
+    GROUNDWORK_SERVICE: service,
+    GROUNDWORK_INSTANCE: SLOT_TEMPLATE,
+    GROUNDWORK_TASK_SLOT: SLOT_TEMPLATE,
     ...Object.fromEntries(Object.entries(ports).map(([n, p]) => [portEnvName(n), portTemplate(p)])),
   });
-  const command = resolved.command.replace(MARK, (_m, n: string) => { portOf(n); return `\${${portEnvName(n)}}`; });
-  const args = resolved.args?.map((a, i) => {
-    const m = marker.exec(a);
-    if (!m) return a;
-    throw new Error(`service ${service}: args[${i}] uses \${port.${m[1]}}; on swarm every task has its own port, which only env and a shell command can carry. Write the command as one \`command:\` string without \`args\`, or read ${portEnvName(m[1] ?? 'NAME')} from the environment`);
-  }) ?? null;
+  const command = resolved.command.replace(MARK, (_m, n: string) => {
+    portOf(n);
+    return `\${${portEnvName(n)}}`;
+  });
+  const args =
+    resolved.args?.map((a, i) => {
+      const m = marker.exec(a);
+      if (!m) return a;
+      throw new Error(
+        `service ${service}: args[${i}] uses \${port.${m[1]}}; on swarm every task has its own port, which only env and a shell command can carry. Write the command as one \`command:\` string without \`args\`, or read ${portEnvName(m[1] ?? 'NAME')} from the environment`,
+      );
+    }) ?? null;
   const order = Object.keys(ports).length > 0 ? 'stop-first' : 'start-first';
   const parallelism = Math.max(1, order === 'stop-first' ? spec.deploy.max_unavailable : spec.deploy.max_surge);
   const specHash = hashOf({
-    image: spec.image, command: spec.command, args: spec.args, env: spec.env, user: spec.user, resources: spec.resources, mounts: spec.mounts,
-    health: spec.health, liveness: spec.liveness, restart: spec.restart, stop_grace: spec.stop_grace, ports, deps: dependencyValues(ctx, spec), release,
+    image: spec.image,
+    command: spec.command,
+    args: spec.args,
+    env: spec.env,
+    user: spec.user,
+    resources: spec.resources,
+    mounts: spec.mounts,
+    health: spec.health,
+    liveness: spec.liveness,
+    restart: spec.restart,
+    stop_grace: spec.stop_grace,
+    ports,
+    deps: dependencyValues(ctx, spec),
+    release,
   });
   return {
     specHash,
     cluster: {
-      name: swarmServiceName(ctx, address), stack: ctx.stack, service, image: spec.image,
-      command, args, env, workdir: null, user: spec.user,
-      mounts: Object.entries(spec.mounts).sort(([a], [b]) => a.localeCompare(b)).map(([target, src]) => ({ target, source: src.startsWith('/') ? src : volumeHostPath(ctx, service, src) })),
+      name: swarmServiceName(ctx, address),
+      stack: ctx.stack,
+      service,
+      image: spec.image,
+      command,
+      args,
+      env,
+      workdir: null,
+      user: spec.user,
+      mounts: Object.entries(spec.mounts)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([target, src]) => ({ target, source: src.startsWith('/') ? src : volumeHostPath(ctx, service, src) })),
       replicas: spec.replicas,
       memoryBytes: spec.resources?.memory ? ByteSize.parse(spec.resources.memory).toBytes() : null,
       cpuCores: spec.resources?.cpu ?? null,
       restart: { condition: spec.restart, delay: Duration.seconds(1), maxAttempts: null },
       health: healthCheckOf(spec, ports),
-      update: { parallelism, order, failureAction: spec.deploy.auto_rollback ? 'rollback' : 'pause', monitor: monitorOf(spec), maxFailureRatio: 0, delay: Duration.milliseconds(0) },
+      update: {
+        parallelism,
+        order,
+        failureAction: spec.deploy.auto_rollback ? 'rollback' : 'pause',
+        monitor: monitorOf(spec),
+        maxFailureRatio: 0,
+        delay: Duration.milliseconds(0),
+      },
       // A rollback carries on when a task fails during it (say, a failed new task that the restart
       // policy had just started again): pausing half-way would leave two releases running.
-      rollback: { parallelism, order, failureAction: 'continue', monitor: monitorOf(spec), maxFailureRatio: 0, delay: Duration.milliseconds(0) },
+      rollback: {
+        parallelism,
+        order,
+        failureAction: 'continue',
+        monitor: monitorOf(spec),
+        maxFailureRatio: 0,
+        delay: Duration.milliseconds(0),
+      },
       stopGrace: Duration.parse(spec.stop_grace),
       network: { mode: 'host' },
       specHash,
@@ -292,14 +417,20 @@ export function healthCheckOf(spec: ServiceSpec, ports: Record<string, SwarmPort
   if (p.http) {
     const url = `http://127.0.0.1:${portVar(p.http.port)}${sq(p.http.path.startsWith('/') ? p.http.path : `/${p.http.path}`)}`;
     // No `wget -T`: the engine's health check timeout ends the probe (and busybox 1.35's static wget crashes with -T).
-    command = p.http.body === undefined ? `wget -q -O - ${url} >/dev/null` : `wget -q -O - ${url} | grep -qF -- ${sq(p.http.body)}`;
+    command =
+      p.http.body === undefined
+        ? `wget -q -O - ${url} >/dev/null`
+        : `wget -q -O - ${url} | grep -qF -- ${sq(p.http.body)}`;
   } else if (p.tcp) {
     const port = portVar(p.tcp.port);
     command = `nc -z 127.0.0.1 ${port} 2>/dev/null || nc 127.0.0.1 ${port} -e true`;
   } else command = p.exec?.command ?? 'true';
   return {
     probe: { kind: 'exec', command },
-    interval: Duration.parse(p.interval), timeout: Duration.parse(p.timeout), retries: p.unhealthy, startPeriod: Duration.parse(p.start_period),
+    interval: Duration.parse(p.interval),
+    timeout: Duration.parse(p.timeout),
+    retries: p.unhealthy,
+    startPeriod: Duration.parse(p.start_period),
   };
 }
 
@@ -311,12 +442,22 @@ export function swarmOutputsOf(outputs: JsonObject | undefined): SwarmServiceOut
 }
 
 /** Tasks → instances: one per slot 1..replicas (a slot without a running task is recorded `gone`, keeping its port). */
-export function instancesOf(status: ClusterServiceStatus, swarm: SwarmRevision & { name: string }, replicas: number, codeDir: string): TaskInstanceOutput[] {
+export function instancesOf(
+  status: ClusterServiceStatus,
+  swarm: SwarmRevision & { name: string },
+  replicas: number,
+  codeDir: string,
+): TaskInstanceOutput[] {
   const bySlot = new Map<number, ClusterTask>();
   for (const t of status.tasks) {
     if (t.desiredState !== 'running' || t.slot === null) continue;
     const seen = bySlot.get(t.slot);
-    if (!seen || (seen.state !== 'running' && t.state === 'running') || (seen.state === t.state && t.updatedAt > seen.updatedAt)) bySlot.set(t.slot, t);
+    if (
+      !seen ||
+      (seen.state !== 'running' && t.state === 'running') ||
+      (seen.state === t.state && t.updatedAt > seen.updatedAt)
+    )
+      bySlot.set(t.slot, t);
   }
   const slots = new Set<number>([...bySlot.keys(), ...Array.from({ length: replicas }, (_, i) => i + 1)]);
   const out: TaskInstanceOutput[] = [];
@@ -324,11 +465,24 @@ export function instancesOf(status: ClusterServiceStatus, swarm: SwarmRevision &
     const t = bySlot.get(slot);
     const ports = Object.fromEntries(Object.entries(swarm.ports).map(([n, p]) => [n, portOfSlot(p, slot)]));
     const base = {
-      index: slot, id: t?.id ?? '', pid: t?.pid ?? 0, pgid: t?.pid ?? 0, startTicks: 0, startedAt: t?.updatedAt ?? '', specHash: t?.specHash ?? '',
-      logFile: `docker service logs ${swarm.name}`, limits: '', ports, codeDir, release: swarm.release, node: t?.node ?? '', taskState: t?.state ?? 'missing',
+      index: slot,
+      id: t?.id ?? '',
+      pid: t?.pid ?? 0,
+      pgid: t?.pid ?? 0,
+      startTicks: 0,
+      startedAt: t?.updatedAt ?? '',
+      specHash: t?.specHash ?? '',
+      logFile: `docker service logs ${swarm.name}`,
+      limits: '',
+      ports,
+      codeDir,
+      release: swarm.release,
+      node: t?.node ?? '',
+      taskState: t?.state ?? 'missing',
     };
     if (!t) out.push({ ...base, gone: 'has no task' });
-    else if (t.state !== 'running') out.push({ ...base, gone: `task ${t.state}${t.error ? `: ${t.error}` : t.message ? ` (${t.message})` : ''}` });
+    else if (t.state !== 'running')
+      out.push({ ...base, gone: `task ${t.state}${t.error ? `: ${t.error}` : t.message ? ` (${t.message})` : ''}` });
     else out.push(base);
   }
   return out;
@@ -336,14 +490,22 @@ export function instancesOf(status: ClusterServiceStatus, swarm: SwarmRevision &
 
 // ---------------------------------------------------------------- the rollout
 
-async function deployTo(ctx: KindContext, address: Address, to: { spec: ServiceSpec; release: number | null; codeDir: string }, outputs: JsonObject | undefined, opts: { creating: boolean }): Promise<JsonObject> {
+async function deployTo(
+  ctx: KindContext,
+  address: Address,
+  to: { spec: ServiceSpec; release: number | null; codeDir: string },
+  outputs: JsonObject | undefined,
+  opts: { creating: boolean },
+): Promise<JsonObject> {
   const cluster = clusterOf(ctx, address);
   const service = serviceOf(address);
   const prior = swarmOutputsOf(outputs);
   const owned = new Set((outputs ? asServiceOutputs(outputs).instances : []).flatMap((i) => Object.values(i.ports)));
   const taken: number[] = [];
   const ports = await placePorts(ctx, service, to.spec, prior?.ports ?? {}, owned, taken);
-  const releaseTaken = () => { for (const p of taken) if (!owned.has(p)) ctx.ports.release(p); };
+  const releaseTaken = () => {
+    for (const p of taken) if (!owned.has(p)) ctx.ports.release(p);
+  };
   let mapping: SwarmMapping;
   try {
     mapping = clusterSpecFor(ctx, address, to.spec, ports, to.release);
@@ -354,10 +516,16 @@ async function deployTo(ctx: KindContext, address: Address, to: { spec: ServiceS
   }
   const name = mapping.cluster.name;
   const attempted: SwarmRevision = { specHash: mapping.specHash, release: to.release, ports };
-  ctx.progress(address, `${prior ? 'updating' : 'creating'} Swarm service ${name} (${to.spec.replicas} replica${to.spec.replicas === 1 ? '' : 's'}, ${mapping.cluster.update.order})`);
+  ctx.progress(
+    address,
+    `${prior ? 'updating' : 'creating'} Swarm service ${name} (${to.spec.replicas} replica${to.spec.replicas === 1 ? '' : 's'}, ${mapping.cluster.update.order})`,
+  );
   let result: ClusterDeployResult;
   try {
-    result = await cluster.deploy(mapping.cluster, { onProgress: progressTo(ctx, address), deadline: deadlineOf(to.spec, opts.creating) });
+    result = await cluster.deploy(mapping.cluster, {
+      onProgress: progressTo(ctx, address),
+      deadline: deadlineOf(to.spec, opts.creating),
+    });
   } catch (e) {
     // Refused before anything changed (engine unreachable, not a manager, invalid spec).
     releaseTaken();
@@ -366,7 +534,9 @@ async function deployTo(ctx: KindContext, address: Address, to: { spec: ServiceS
   }
   const status = result.status;
   const releaseUnused = (keep: SwarmRevision, replicas: number) => {
-    const kept = new Set(Array.from({ length: replicas }, (_, i) => Object.values(keep.ports).map((p) => portOfSlot(p, i + 1))).flat());
+    const kept = new Set(
+      Array.from({ length: replicas }, (_, i) => Object.values(keep.ports).map((p) => portOfSlot(p, i + 1))).flat(),
+    );
     for (const p of [...owned, ...taken]) if (!kept.has(p)) ctx.ports.release(p);
   };
 
@@ -377,8 +547,18 @@ async function deployTo(ctx: KindContext, address: Address, to: { spec: ServiceS
     const outs = outputsFor(to.spec, status, swarm, to.codeDir);
     routeLocalTasks(ctx, service, outs);
     markRelease(ctx, service, to.release, 'active', null);
-    const listening = Object.keys(ports).map((n) => `${n} on ${(asServiceOutputs(outs).instances).map((i) => i.ports[n]).join(', ')}`).join('; ');
-    ctx.progress(address, `Swarm service ${name}: ${result.message} after ${result.took.toString()}${listening ? `; ${listening}` : ''}`);
+    const listening = Object.keys(ports)
+      .map(
+        (n) =>
+          `${n} on ${asServiceOutputs(outs)
+            .instances.map((i) => i.ports[n])
+            .join(', ')}`,
+      )
+      .join('; ');
+    ctx.progress(
+      address,
+      `Swarm service ${name}: ${result.message} after ${result.took.toString()}${listening ? `; ${listening}` : ''}`,
+    );
     return outs;
   }
 
@@ -387,7 +567,16 @@ async function deployTo(ctx: KindContext, address: Address, to: { spec: ServiceS
     const swarm: SwarmServiceOutputs = { name, ...revisionOf(prior), previous: attempted };
     releaseUnused(prior, status.replicas);
     markRelease(ctx, service, to.release, 'rolled-back', result.message);
-    throw new PartialFailure(`rolled back: ${result.message}; see \`docker service ps --no-trunc ${name}\``, outputsFor(to.spec, status, swarm, asServiceOutputs(outputs ?? {}).release?.dir ?? to.codeDir, asServiceOutputs(outputs ?? {}).release));
+    throw new PartialFailure(
+      `rolled back: ${result.message}; see \`docker service ps --no-trunc ${name}\``,
+      outputsFor(
+        to.spec,
+        status,
+        swarm,
+        asServiceOutputs(outputs ?? {}).release?.dir ?? to.codeDir,
+        asServiceOutputs(outputs ?? {}).release,
+      ),
+    );
   }
 
   // Paused, timed out (or a first deploy that Swarm rolled back to nothing): the new spec is in place, not settled.
@@ -400,10 +589,15 @@ async function deployTo(ctx: KindContext, address: Address, to: { spec: ServiceS
     const logFile = await keepLog(ctx, service, name, await cluster.logs(name, { lines: 200 }).catch(() => ''));
     await cluster.remove(name);
     releaseTaken();
-    throw new Error(`service ${service}: Swarm service ${name} ${why}${logFile ? `; its tasks' output: ${logFile}` : ''}`);
+    throw new Error(
+      `service ${service}: Swarm service ${name} ${why}${logFile ? `; its tasks' output: ${logFile}` : ''}`,
+    );
   }
   const swarm: SwarmServiceOutputs = { name, ...attempted, previous: prior ? revisionOf(prior) : null };
-  throw new PartialFailure(`rollout failed: ${why}; see \`docker service ps --no-trunc ${name}\``, outputsFor(to.spec, status, swarm, to.codeDir));
+  throw new PartialFailure(
+    `rollout failed: ${why}; see \`docker service ps --no-trunc ${name}\``,
+    outputsFor(to.spec, status, swarm, to.codeDir),
+  );
 }
 
 /**
@@ -411,11 +605,21 @@ async function deployTo(ctx: KindContext, address: Address, to: { spec: ServiceS
  * or a port someone else took) places the port in a fresh block. Ports reserved here are
  * pushed to `taken`.
  */
-async function placePorts(ctx: KindContext, service: string, spec: ServiceSpec, prior: Record<string, SwarmPort>, owned: Set<number>, taken: number[]): Promise<Record<string, SwarmPort>> {
+async function placePorts(
+  ctx: KindContext,
+  service: string,
+  spec: ServiceSpec,
+  prior: Record<string, SwarmPort>,
+  owned: Set<number>,
+  taken: number[],
+): Promise<Record<string, SwarmPort>> {
   const out: Record<string, SwarmPort> = {};
   for (const [name, v] of Object.entries(spec.ports).sort(([a], [b]) => a.localeCompare(b))) {
     if (typeof v === 'number') {
-      if (!owned.has(v)) { ctx.ports.reserve(v); taken.push(v); }
+      if (!owned.has(v)) {
+        ctx.ports.reserve(v);
+        taken.push(v);
+      }
       out[name] = { fixed: v };
       continue;
     }
@@ -424,22 +628,43 @@ async function placePorts(ctx: KindContext, service: string, spec: ServiceSpec, 
       out[name] = had;
       continue;
     }
-    if (had) ctx.progress(addressOf('service', service), `port ${name}: block ${'base' in had ? had.base : had.fixed} is no longer free; moving to a new block`);
+    if (had)
+      ctx.progress(
+        addressOf('service', service),
+        `port ${name}: block ${'base' in had ? had.base : had.fixed} is no longer free; moving to a new block`,
+      );
     out[name] = { base: await allocateBlock(ctx, service, name, spec.replicas, taken) };
   }
   return out;
 }
 
 /** Reserves base+1..base+replicas unless one is held by someone else (then reserves nothing). */
-async function claimSlots(ctx: KindContext, base: number, replicas: number, owned: Set<number>, taken: number[]): Promise<boolean> {
-  const wanted = Array.from({ length: replicas }, (_, i) => base + i + 1).filter((p) => !owned.has(p) && !taken.includes(p));
+async function claimSlots(
+  ctx: KindContext,
+  base: number,
+  replicas: number,
+  owned: Set<number>,
+  taken: number[],
+): Promise<boolean> {
+  const wanted = Array.from({ length: replicas }, (_, i) => base + i + 1).filter(
+    (p) => !owned.has(p) && !taken.includes(p),
+  );
   for (const p of wanted) if (ctx.ports.isReserved(p) || !(await canBind(p))) return false;
-  for (const p of wanted) { ctx.ports.reserve(p); taken.push(p); }
+  for (const p of wanted) {
+    ctx.ports.reserve(p);
+    taken.push(p);
+  }
   return true;
 }
 
 /** A block of 100 (`B00`..`B99`) whose first `replicas` slots are free, starting where the allocator points. */
-async function allocateBlock(ctx: KindContext, service: string, port: string, replicas: number, taken: number[]): Promise<number> {
+async function allocateBlock(
+  ctx: KindContext,
+  service: string,
+  port: string,
+  replicas: number,
+  taken: number[],
+): Promise<number> {
   const seed = await ctx.ports.allocate();
   ctx.ports.release(seed);
   const first = Math.floor(seed / BLOCK);
@@ -448,11 +673,20 @@ async function allocateBlock(ctx: KindContext, service: string, port: string, re
     const base = prefix * BLOCK;
     if (await claimSlots(ctx, base, replicas, new Set(), taken)) return base;
   }
-  throw new Error(`service ${service}: no block of ${replicas} free ports for port \`${port}\` (ports B01..B${String(replicas).padStart(2, '0')} of some block B00-B99); stop something, or widen GROUNDWORK_PORT_RANGE`);
+  throw new Error(
+    `service ${service}: no block of ${replicas} free ports for port \`${port}\` (ports B01..B${String(replicas).padStart(2, '0')} of some block B00-B99); stop something, or widen GROUNDWORK_PORT_RANGE`,
+  );
 }
 
-async function previousPortsFree(ctx: KindContext, prior: SwarmServiceOutputs, previous: SwarmRevision, replicas: number): Promise<boolean> {
-  const ours = new Set(Array.from({ length: replicas }, (_, i) => Object.values(prior.ports).map((p) => portOfSlot(p, i + 1))).flat());
+async function previousPortsFree(
+  ctx: KindContext,
+  prior: SwarmServiceOutputs,
+  previous: SwarmRevision,
+  replicas: number,
+): Promise<boolean> {
+  const ours = new Set(
+    Array.from({ length: replicas }, (_, i) => Object.values(prior.ports).map((p) => portOfSlot(p, i + 1))).flat(),
+  );
   for (let slot = 1; slot <= replicas; slot++) {
     for (const p of Object.values(previous.ports)) {
       const port = portOfSlot(p, slot);
@@ -463,9 +697,22 @@ async function previousPortsFree(ctx: KindContext, prior: SwarmServiceOutputs, p
 }
 
 /** Outputs with one instance per slot 1..max(the service's replicas, `slots`). */
-function outputsFor(spec: ServiceSpec, status: ClusterServiceStatus, swarm: SwarmServiceOutputs, codeDir: string, release?: { seq: number; dir: string } | null, slots = 0): JsonObject {
+function outputsFor(
+  spec: ServiceSpec,
+  status: ClusterServiceStatus,
+  swarm: SwarmServiceOutputs,
+  codeDir: string,
+  release?: { seq: number; dir: string } | null,
+  slots = 0,
+): JsonObject {
   const instances = instancesOf(status, swarm, Math.max(status.replicas, slots), codeDir);
-  const limits = [spec.resources?.memory ? `memory ${spec.resources.memory}` : '', spec.resources?.cpu ? `cpu ${spec.resources.cpu}` : ''].filter(Boolean).join(', ') || 'none requested';
+  const limits =
+    [
+      spec.resources?.memory ? `memory ${spec.resources.memory}` : '',
+      spec.resources?.cpu ? `cpu ${spec.resources.cpu}` : '',
+    ]
+      .filter(Boolean)
+      .join(', ') || 'none requested';
   for (const i of instances) i.limits = limits;
   const rel = release !== undefined ? release : swarm.release === null ? null : { seq: swarm.release, dir: codeDir };
   return { ...toJson({ instances, release: rel, standby: null }), swarm: swarm as unknown as JsonObject };
@@ -476,7 +723,10 @@ function routeLocalTasks(ctx: KindContext, service: string, outputs: JsonObject)
   if (!ctx.traffic) return;
   const me = hostname();
   const local = (asServiceOutputs(outputs).instances as TaskInstanceOutput[]).filter((i) => !i.gone && i.node === me);
-  ctx.traffic.route(service, local.map((instance) => ({ instance, weight: 100 })));
+  ctx.traffic.route(
+    service,
+    local.map((instance) => ({ instance, weight: 100 })),
+  );
 }
 
 function progressTo(ctx: KindContext, address: Address): (p: ClusterProgress) => void {
@@ -486,7 +736,12 @@ function progressTo(ctx: KindContext, address: Address): (p: ClusterProgress) =>
 /** A first deploy starts every task at once; an update replaces them a batch at a time. */
 function deadlineOf(spec: ServiceSpec, creating: boolean): Duration {
   const each = Duration.parse(spec.deploy.progress_deadline).toMilliseconds();
-  const batches = creating ? 1 : Math.ceil(spec.replicas / Math.max(1, Object.keys(spec.ports).length ? spec.deploy.max_unavailable : spec.deploy.max_surge));
+  const batches = creating
+    ? 1
+    : Math.ceil(
+        spec.replicas /
+          Math.max(1, Object.keys(spec.ports).length ? spec.deploy.max_unavailable : spec.deploy.max_surge),
+      );
   return Duration.milliseconds((each + monitorOf(spec).toMilliseconds()) * Math.max(1, batches));
 }
 
@@ -497,7 +752,10 @@ function monitorOf(spec: ServiceSpec): Duration {
 }
 
 function clusterOf(ctx: KindContext, address: Address): ClusterRuntime {
-  if (!ctx.cluster) throw new Error(`${address}: runtime swarm needs a Docker engine in Swarm mode, which this installation has not configured; use runtime: docker or process`);
+  if (!ctx.cluster)
+    throw new Error(
+      `${address}: runtime swarm needs a Docker engine in Swarm mode, which this installation has not configured; use runtime: docker or process`,
+    );
   return ctx.cluster;
 }
 
@@ -528,7 +786,9 @@ async function keepLog(ctx: KindContext, service: string, name: string, text: st
   if (!text.trim()) return undefined;
   const file = path.join(ctx.stateDir, 'logs', service, 'swarm-failed.log');
   await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, `# output of the tasks of Swarm service ${name}, kept when it was removed\n${text}`, { mode: 0o600 });
+  await writeFile(file, `# output of the tasks of Swarm service ${name}, kept when it was removed\n${text}`, {
+    mode: 0o600,
+  });
   return file;
 }
 
@@ -540,17 +800,35 @@ function recordConfigRelease(ctx: KindContext, address: Address, spec: ServiceSp
   const seq = ctx.releases.nextReleaseSeq(service);
   const snapshot = spec as unknown as JsonObject;
   ctx.releases.saveRelease({
-    service, seq, hash: hashOf({ codeDir: ctx.dir, spec: snapshot }), status: 'deploying', kind: 'config', source: `image ${spec.image ?? '?'}`,
-    spec: snapshot, dir: ctx.dir, buildLog: null, message: ctx.change?.message ?? '', author: ctx.change?.author ?? 'unknown',
-    createdAt: ctx.clock.now().toISOString(), finishedAt: null, detail: null,
+    service,
+    seq,
+    hash: hashOf({ codeDir: ctx.dir, spec: snapshot }),
+    status: 'deploying',
+    kind: 'config',
+    source: `image ${spec.image ?? '?'}`,
+    spec: snapshot,
+    dir: ctx.dir,
+    buildLog: null,
+    message: ctx.change?.message ?? '',
+    author: ctx.change?.author ?? 'unknown',
+    createdAt: ctx.clock.now().toISOString(),
+    finishedAt: null,
+    detail: null,
   });
   return seq;
 }
 
-function markRelease(ctx: KindContext, service: string, seq: number | null, status: 'active' | 'failed' | 'rolled-back', detail: string | null): void {
+function markRelease(
+  ctx: KindContext,
+  service: string,
+  seq: number | null,
+  status: 'active' | 'failed' | 'rolled-back',
+  detail: string | null,
+): void {
   if (!ctx.releases || seq === null) return;
   if (status === 'active') {
-    for (const r of ctx.releases.listReleases(service, 20)) if (r.status === 'active' && r.seq !== seq) ctx.releases.updateRelease(service, r.seq, { status: 'superseded' });
+    for (const r of ctx.releases.listReleases(service, 20))
+      if (r.status === 'active' && r.seq !== seq) ctx.releases.updateRelease(service, r.seq, { status: 'superseded' });
   }
   ctx.releases.updateRelease(service, seq, { status, detail, finishedAt: ctx.clock.now().toISOString() });
 }

@@ -11,7 +11,11 @@ import { tryLookupUser } from '../../runtime/process/os-user.js';
 import { diffByFields } from '../field-diff.js';
 import type { DiffResult, KindContext, ReadResult, ResourceKind } from '../resource-kind.js';
 
-interface VolumeSpec { path: string; owner: string | null; mode: string }
+interface VolumeSpec {
+  path: string;
+  owner: string | null;
+  mode: string;
+}
 
 const asSpec = (j: JsonObject) => j as unknown as VolumeSpec;
 
@@ -38,7 +42,9 @@ function resolveOwner(owner: string): { uid: number; gid: number } {
 export class VolumeKind implements ResourceKind {
   readonly kind = 'volume' as const;
 
-  check(): Diagnostic[] { return []; }
+  check(): Diagnostic[] {
+    return [];
+  }
 
   diff(old: JsonObject, next: JsonObject): DiffResult {
     return diffByFields(old, next, ['path']);
@@ -48,12 +54,19 @@ export class VolumeKind implements ResourceKind {
     const spec = asSpec(raw);
     const dir = volumePath(ctx.dir, spec);
     const existed = existsSync(dir);
-    if (existed && !statSync(dir).isDirectory()) throw new Error(`${dir} exists and is not a directory; move it away or choose another path`);
+    if (existed && !statSync(dir).isDirectory())
+      throw new Error(`${dir} exists and is not a directory; move it away or choose another path`);
     mkdirSync(dir, { recursive: true });
     try {
       this.converge(dir, spec);
     } catch (e) {
-      if (!existed) { try { rmdirSync(dir); } catch { /* keep */ } }
+      if (!existed) {
+        try {
+          rmdirSync(dir);
+        } catch {
+          /* keep */
+        }
+      }
       throw e;
     }
     return this.outputs(dir, spec);
@@ -65,7 +78,8 @@ export class VolumeKind implements ResourceKind {
       const { uid, gid } = resolveOwner(spec.owner);
       const st = statSync(dir);
       if (st.uid !== uid || st.gid !== gid) {
-        if (process.getuid?.() !== 0) throw new Error(`setting the owner of ${dir} to ${spec.owner} needs root; run as root or remove \`owner\``);
+        if (process.getuid?.() !== 0)
+          throw new Error(`setting the owner of ${dir} to ${spec.owner} needs root; run as root or remove \`owner\``);
         chownSync(dir, uid, gid);
       }
     }
@@ -85,12 +99,20 @@ export class VolumeKind implements ResourceKind {
     const mode = `0${(st.mode & 0o777).toString(8).padStart(3, '0')}`;
     const drift: string[] = [];
     const observed: VolumeSpec = { ...spec };
-    if (mode !== spec.mode) { drift.push(`mode is ${mode}, not ${spec.mode}`); observed.mode = mode; }
+    if (mode !== spec.mode) {
+      drift.push(`mode is ${mode}, not ${spec.mode}`);
+      observed.mode = mode;
+    }
     if (spec.owner) {
       try {
         const want = resolveOwner(spec.owner);
-        if (want.uid !== st.uid || want.gid !== st.gid) { drift.push(`owner is ${st.uid}:${st.gid}, not ${spec.owner}`); observed.owner = `${st.uid}:${st.gid}`; }
-      } catch { /* owner unknown now; update will say so */ }
+        if (want.uid !== st.uid || want.gid !== st.gid) {
+          drift.push(`owner is ${st.uid}:${st.gid}, not ${spec.owner}`);
+          observed.owner = `${st.uid}:${st.gid}`;
+        }
+      } catch {
+        /* owner unknown now; update will say so */
+      }
     }
     return { exists: true, spec: observed as unknown as JsonObject, outputs: this.outputs(dir, spec), drift };
   }

@@ -14,8 +14,15 @@
 import type { Balance } from '../data-plane.js';
 import type { BackendState } from './pool.js';
 
-export function pickBackend(backends: readonly BackendState[], balance: Balance, now: number, tried: readonly BackendState[] | null): BackendState | undefined {
-  return balance === 'least-connections' ? leastConnections(backends, now, tried) : smoothRoundRobin(backends, now, tried, -1);
+export function pickBackend(
+  backends: readonly BackendState[],
+  balance: Balance,
+  now: number,
+  tried: readonly BackendState[] | null,
+): BackendState | undefined {
+  return balance === 'least-connections'
+    ? leastConnections(backends, now, tried)
+    : smoothRoundRobin(backends, now, tried, -1);
 }
 
 function isCandidate(b: BackendState, now: number, tried: readonly BackendState[] | null): boolean {
@@ -23,7 +30,12 @@ function isCandidate(b: BackendState, now: number, tried: readonly BackendState[
 }
 
 /** `onlyLoad` >= 0 restricts the choice to backends whose load mark equals it (least-connections ties). */
-function smoothRoundRobin(backends: readonly BackendState[], now: number, tried: readonly BackendState[] | null, onlyLoad: number): BackendState | undefined {
+function smoothRoundRobin(
+  backends: readonly BackendState[],
+  now: number,
+  tried: readonly BackendState[] | null,
+  onlyLoad: number,
+): BackendState | undefined {
   let best: BackendState | undefined;
   let total = 0;
   for (let i = 0; i < backends.length; i++) {
@@ -37,7 +49,11 @@ function smoothRoundRobin(backends: readonly BackendState[], now: number, tried:
   return best;
 }
 
-function leastConnections(backends: readonly BackendState[], now: number, tried: readonly BackendState[] | null): BackendState | undefined {
+function leastConnections(
+  backends: readonly BackendState[],
+  now: number,
+  tried: readonly BackendState[] | null,
+): BackendState | undefined {
   let best: BackendState | undefined;
   let ties = 0;
   for (let i = 0; i < backends.length; i++) {

@@ -22,7 +22,13 @@
 import type { HttpRoute } from '../data-plane.js';
 import { pickBackend } from './balancer.js';
 import { ChunkedDecoder } from './chunked.js';
-import { clientResponseHead, forwardRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './http-head.js';
+import {
+  clientResponseHead,
+  forwardRequestHead,
+  parseResponseHead,
+  type RequestHead,
+  type ResponseHead,
+} from './http-head.js';
 import { renderLocalResponse, type LocalErrorCode } from './local-response.js';
 import { ERROR, type TrafficCounter } from './metrics.js';
 import type { Abortable, BackendState } from './pool.js';
@@ -126,7 +132,12 @@ export class Exchange implements UpstreamWaiter, Abortable {
   start(): void {
     this.counter.start();
     if (this.head.contentLength > this.route.maxBodyBytes) {
-      this.fail(413, 'body-too-large', `the request body (${this.head.contentLength} bytes) is larger than route "${this.route.id}" accepts (${this.route.maxBodyBytes} bytes)`, 413);
+      this.fail(
+        413,
+        'body-too-large',
+        `the request body (${this.head.contentLength} bytes) is larger than route "${this.route.id}" accepts (${this.route.maxBodyBytes} bytes)`,
+        413,
+      );
       return;
     }
     if (!this.dispatch(false)) this.noBackend();
@@ -181,7 +192,11 @@ export class Exchange implements UpstreamWaiter, Abortable {
     let text = this.forwardHead;
     if (text === null) {
       const core = this.host.core;
-      text = forwardRequestHead(this.head, { client: this.host.client, proto: 'http', trust: core.settings.trustForwardedHeaders }, `${b.host}:${b.port}`);
+      text = forwardRequestHead(
+        this.head,
+        { client: this.host.client, proto: 'http', trust: core.settings.trustForwardedHeaders },
+        `${b.host}:${b.port}`,
+      );
       // Without a Host field the head names the backend, so it is per attempt.
       if (this.head.hostHeader !== undefined) this.forwardHead = text;
     }
@@ -219,7 +234,11 @@ export class Exchange implements UpstreamWaiter, Abortable {
         return chunk.length;
       }
       if (dec.dataBytes > this.route.maxBodyBytes) {
-        this.clientFault(413, 'body-too-large', `the request body is larger than route "${this.route.id}" accepts (${this.route.maxBodyBytes} bytes)`);
+        this.clientFault(
+          413,
+          'body-too-large',
+          `the request body is larger than route "${this.route.id}" accepts (${this.route.maxBodyBytes} bytes)`,
+        );
         return chunk.length;
       }
       if (dec.done) this.bodyDone = true;
@@ -353,7 +372,11 @@ export class Exchange implements UpstreamWaiter, Abortable {
     this.stage = R_BODY;
     let text: string | null = null;
     if (!rh.verbatim || close || h.minor === 0) {
-      text = clientResponseHead(rh, this.dechunk, close ? 'connection: close\r\n' : h.minor === 0 ? 'connection: keep-alive\r\n' : '');
+      text = clientResponseHead(
+        rh,
+        this.dechunk,
+        close ? 'connection: close\r\n' : h.minor === 0 ? 'connection: keep-alive\r\n' : '',
+      );
     }
     if (kind === K_LENGTH && text === null) {
       // The common case: the head and as much of the body as came with it, in one write.
@@ -398,7 +421,8 @@ export class Exchange implements UpstreamWaiter, Abortable {
           this.cut('bad-response', `the backend's chunked body is malformed: ${dec.error ?? ''}`);
           return;
         }
-        if (!this.dechunk && end > start) this.writeClient(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+        if (!this.dechunk && end > start)
+          this.writeClient(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
         if (dec.done) {
           if (end < buf.length) this.backendKeepAlive = false;
           this.complete();
@@ -424,7 +448,9 @@ export class Exchange implements UpstreamWaiter, Abortable {
     this.sentStatus = 101;
     this.headersSent = true;
     this.stage = R_DONE;
-    this.writeClientText(clientResponseHead(rh, false, `connection: upgrade\r\nupgrade: ${rh.upgrade ?? this.head.upgrade}\r\n`));
+    this.writeClientText(
+      clientResponseHead(rh, false, `connection: upgrade\r\nupgrade: ${rh.upgrade ?? this.head.upgrade}\r\n`),
+    );
     if (bodyStart < buf.length) this.writeClient(buf.subarray(bodyStart)); // lends the buffer when needed
     // The connection now belongs to the tunnel; it counts as in flight on the backend until it closes.
     this.conn = null;
@@ -479,7 +505,12 @@ export class Exchange implements UpstreamWaiter, Abortable {
         return;
       }
       this.endAttempt(ERROR);
-      this.fail(502, 'backend-reset', `the backend of route "${this.route.id}" closed the connection before it answered`, ERROR);
+      this.fail(
+        502,
+        'backend-reset',
+        `the backend of route "${this.route.id}" closed the connection before it answered`,
+        ERROR,
+      );
       return;
     }
     if (this.stage === R_BODY) {
@@ -490,7 +521,12 @@ export class Exchange implements UpstreamWaiter, Abortable {
 
   private bodylessIdempotent(): boolean {
     const m = this.head.method;
-    return (m === 'GET' || m === 'HEAD' || m === 'OPTIONS') && !this.head.chunked && this.head.contentLength <= 0 && this.head.upgrade === undefined;
+    return (
+      (m === 'GET' || m === 'HEAD' || m === 'OPTIONS') &&
+      !this.head.chunked &&
+      this.head.contentLength <= 0 &&
+      this.head.upgrade === undefined
+    );
   }
 
   /** The reused keep-alive connection had been closed by the backend: once more on a new one. */
@@ -505,26 +541,39 @@ export class Exchange implements UpstreamWaiter, Abortable {
   private connectFailure(code: 'connect-failed' | 'connect-timeout', error: Error | undefined): void {
     const b = this.backend as BackendState;
     const core = this.host.core;
-    const why = code === 'connect-timeout' ? 'connect timeout' : (error as NodeJS.ErrnoException | undefined)?.code ?? error?.message ?? 'closed';
+    const why =
+      code === 'connect-timeout'
+        ? 'connect timeout'
+        : ((error as NodeJS.ErrnoException | undefined)?.code ?? error?.message ?? 'closed');
     core.connectFailed(b, why);
     this.endAttempt(ERROR);
     (this.tried ??= []).push(b);
     if (this.tries < core.settings.maxTries && !core.closing && this.dispatch(false)) return;
     const status = code === 'connect-timeout' ? 504 : 502;
-    this.fail(status, code, `no backend of route "${this.route.id}" could be reached (${this.tries} tried, last: ${why})`, ERROR);
+    this.fail(
+      status,
+      code,
+      `no backend of route "${this.route.id}" could be reached (${this.tries} tried, last: ${why})`,
+      ERROR,
+    );
   }
 
   private noBackend(): void {
     const members = this.host.core.pools.members(this.route.pool);
     const now = this.host.core.now;
-    const why = members.length === 0
-      ? `pool "${this.route.pool}" has no backends`
-      : `none of the ${members.length} backends of pool "${this.route.pool}" takes traffic now (${describeUnavailable(members, now)})`;
+    const why =
+      members.length === 0
+        ? `pool "${this.route.pool}" has no backends`
+        : `none of the ${members.length} backends of pool "${this.route.pool}" takes traffic now (${describeUnavailable(members, now)})`;
     this.fail(503, 'no-backend', `route "${this.route.id}": ${why}`, ERROR);
   }
 
   private badResponse(message: string): void {
-    this.host.core.logger.log('warn', 'invalid response from backend', { backend: this.backend?.id, route: this.route.id, message });
+    this.host.core.logger.log('warn', 'invalid response from backend', {
+      backend: this.backend?.id,
+      route: this.route.id,
+      message,
+    });
     if (this.headersSent) {
       this.cut('bad-response', message);
       return;
@@ -546,9 +595,15 @@ export class Exchange implements UpstreamWaiter, Abortable {
       conn.destroy();
       this.connectFailure('connect-timeout', undefined);
     } else if (now - this.startTick >= r.totalTimeout.toMilliseconds()) {
-      this.timedOut('timeout-total', `route "${r.id}": no complete response within the total timeout of ${r.totalTimeout.toString()}`);
+      this.timedOut(
+        'timeout-total',
+        `route "${r.id}": no complete response within the total timeout of ${r.totalTimeout.toString()}`,
+      );
     } else if (now - this.lastActivity >= r.idleTimeout.toMilliseconds()) {
-      this.timedOut('timeout-idle', `route "${r.id}": nothing happened for the idle timeout of ${r.idleTimeout.toString()}`);
+      this.timedOut(
+        'timeout-idle',
+        `route "${r.id}": nothing happened for the idle timeout of ${r.idleTimeout.toString()}`,
+      );
     }
   }
 
@@ -561,7 +616,12 @@ export class Exchange implements UpstreamWaiter, Abortable {
       // The client stopped sending its body: its fault, not the backend's.
       this.dropConn();
       this.endAttempt(null);
-      this.fail(408, 'request-timeout', `route "${this.route.id}": the request body stalled for the idle timeout of ${this.route.idleTimeout.toString()}`, 408);
+      this.fail(
+        408,
+        'request-timeout',
+        `route "${this.route.id}": the request body stalled for the idle timeout of ${this.route.idleTimeout.toString()}`,
+        408,
+      );
       return;
     }
     this.endAttempt(ERROR);
@@ -597,7 +657,12 @@ export class Exchange implements UpstreamWaiter, Abortable {
 
   /** After the response head went out: the only thing left is to cut the client connection. */
   private cut(code: LocalErrorCode, message: string): void {
-    this.host.core.logger.log('debug', 'response cut', { route: this.route.id, backend: this.backend?.id, code, message });
+    this.host.core.logger.log('debug', 'response cut', {
+      route: this.route.id,
+      backend: this.backend?.id,
+      code,
+      message,
+    });
     this.errorCode = code;
     this.dropConn();
     this.endAttempt(this.status !== 0 ? this.status : ERROR);
@@ -614,7 +679,12 @@ export class Exchange implements UpstreamWaiter, Abortable {
     const close = !this.bodyDone || h.close || this.host.mustClose();
     const sock = this.host.socket;
     if (!sock.destroyed) {
-      const text = renderLocalResponse({ status, code, message }, h.acceptsJson, close ? 'close' : h.minor === 0 ? 'keep-alive' : null, h.method === 'HEAD');
+      const text = renderLocalResponse(
+        { status, code, message },
+        h.acceptsJson,
+        close ? 'close' : h.minor === 0 ? 'keep-alive' : null,
+        h.method === 'HEAD',
+      );
       this.writeClientText(text);
       this.sentStatus = status;
     }

@@ -54,7 +54,8 @@ export interface HeadError {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** tchar (RFC 9110 §5.6.2) by character code. */
 const TCHAR = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+  TCHAR[c.charCodeAt(0)] = 1;
 
 /** Whether the characters [a, b) of `text` are a token. */
 function isToken(text: string, a: number, b: number): boolean {
@@ -70,8 +71,10 @@ const DIGITS = /^\d{1,15}$/;
 /** NUL, or a CR or LF that is not part of a CRLF: what could split or smuggle a message. */
 function hasBadBreakOrNul(text: string): boolean {
   if (text.indexOf('\u0000') !== -1) return true;
-  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) if (text.charCodeAt(i - 1) !== 13) return true;
-  for (let i = text.indexOf('\r'); i !== -1; i = text.indexOf('\r', i + 1)) if (text.charCodeAt(i + 1) !== 10) return true;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1))
+    if (text.charCodeAt(i - 1) !== 13) return true;
+  for (let i = text.indexOf('\r'); i !== -1; i = text.indexOf('\r', i + 1))
+    if (text.charCodeAt(i + 1) !== 10) return true;
   return false;
 }
 
@@ -89,9 +92,18 @@ const F_XF_HOST = 9;
 const F_ACCEPT = 10;
 
 const FIELDS: readonly [string, number][] = [
-  ['host', F_HOST], ['content-length', F_CONTENT_LENGTH], ['transfer-encoding', F_TRANSFER_ENCODING],
-  ['connection', F_CONNECTION], ['upgrade', F_UPGRADE], ['keep-alive', F_HOP], ['proxy-connection', F_HOP], ['te', F_HOP],
-  ['x-forwarded-for', F_XFF], ['x-forwarded-proto', F_XF_PROTO], ['x-forwarded-host', F_XF_HOST], ['accept', F_ACCEPT],
+  ['host', F_HOST],
+  ['content-length', F_CONTENT_LENGTH],
+  ['transfer-encoding', F_TRANSFER_ENCODING],
+  ['connection', F_CONNECTION],
+  ['upgrade', F_UPGRADE],
+  ['keep-alive', F_HOP],
+  ['proxy-connection', F_HOP],
+  ['te', F_HOP],
+  ['x-forwarded-for', F_XFF],
+  ['x-forwarded-proto', F_XF_PROTO],
+  ['x-forwarded-host', F_XF_HOST],
+  ['accept', F_ACCEPT],
 ];
 /** FIELDS by name length. */
 const FIELDS_BY_LENGTH: [string, number][][] = [];
@@ -132,7 +144,11 @@ function valueIn(text: string, colon: number, eol: number): string {
 const KEEP_ALIVE_TOKENS: readonly string[] = ['keep-alive'];
 
 function tokens(value: string): string[] {
-  return value.toLowerCase().split(',').map((t) => t.trim()).filter((t) => t !== '');
+  return value
+    .toLowerCase()
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
 }
 
 /** `text` is the head without its final CRLFCRLF, decoded as latin1. */
@@ -159,7 +175,8 @@ export function parseRequestHead(text: string): RequestHead | HeadError {
   else if (/^HTTP\/\d\.\d$/.test(version)) return { status: 505, message: `${version} is not supported; use HTTP/1.1` };
   else return bad(`"${version}" is not an HTTP version`);
   if (!TOKEN.test(method)) return bad('the method is not a token');
-  if (target === '' || TARGET_BAD.test(target)) return bad('the request target is empty or contains whitespace or control characters');
+  if (target === '' || TARGET_BAD.test(target))
+    return bad('the request target is empty or contains whitespace or control characters');
   if (method === 'CONNECT') return { status: 501, message: 'CONNECT is not supported: this is a reverse proxy' };
 
   let host = '';
@@ -200,7 +217,10 @@ export function parseRequestHead(text: string): RequestHead | HeadError {
       const c = text.charCodeAt(pos);
       return bad(c === 32 || c === 9 ? 'folded header lines are not allowed' : 'a header line has no name or no colon');
     }
-    if (!isToken(text, pos, colon)) return bad(`header name "${text.slice(pos, Math.min(colon, pos + 40))}" is not a token (no spaces before the colon)`);
+    if (!isToken(text, pos, colon))
+      return bad(
+        `header name "${text.slice(pos, Math.min(colon, pos + 40))}" is not a token (no spaces before the colon)`,
+      );
     switch (fieldOf(text, pos, colon - pos)) {
       case F_HOST:
         if (hostHeader !== undefined) return bad('the request has two Host headers');
@@ -211,13 +231,17 @@ export function parseRequestHead(text: string): RequestHead | HeadError {
         const v = valueIn(text, colon, eol);
         if (!DIGITS.test(v)) return bad(`Content-Length "${v.slice(0, 40)}" is not a number of bytes`);
         const n = Number(v);
-        if (contentLength !== -1 && contentLength !== n) return bad('the request has two different Content-Length headers');
+        if (contentLength !== -1 && contentLength !== n)
+          return bad('the request has two different Content-Length headers');
         if (contentLength === -1) lines.push(text.slice(pos, eol));
         contentLength = n;
         break;
       }
       case F_TRANSFER_ENCODING:
-        transferEncoding = transferEncoding === undefined ? valueIn(text, colon, eol) : `${transferEncoding}, ${valueIn(text, colon, eol)}`;
+        transferEncoding =
+          transferEncoding === undefined
+            ? valueIn(text, colon, eol)
+            : `${transferEncoding}, ${valueIn(text, colon, eol)}`;
         lines.push(text.slice(pos, eol));
         break;
       case F_CONNECTION: {
@@ -272,8 +296,9 @@ export function parseRequestHead(text: string): RequestHead | HeadError {
     const custom: string[] = [];
     for (const t of connection) {
       if (t === 'close') close = true;
-      else if (t === 'keep-alive') { if (minor === 0) close = connection.includes('close'); }
-      else if (t === 'upgrade') upgrade = upgradeValue;
+      else if (t === 'keep-alive') {
+        if (minor === 0) close = connection.includes('close');
+      } else if (t === 'upgrade') upgrade = upgradeValue;
       else custom.push(t);
     }
     // Fields named in Connection are hop-by-hop too; framing and Host are never dropped.
@@ -288,8 +313,21 @@ export function parseRequestHead(text: string): RequestHead | HeadError {
   if (upgrade === '') upgrade = undefined;
 
   return {
-    method, target, path, minor, host, hostHeader, lines, contentLength, chunked, close, upgrade,
-    xForwardedFor: xff, xForwardedProto: xfProto, xForwardedHost: xfHost, acceptsJson,
+    method,
+    target,
+    path,
+    minor,
+    host,
+    hostHeader,
+    lines,
+    contentLength,
+    chunked,
+    close,
+    upgrade,
+    xForwardedFor: xff,
+    xForwardedProto: xfProto,
+    xForwardedHost: xfHost,
+    acceptsJson,
   };
 }
 
@@ -370,7 +408,8 @@ export class ResponseHead {
   get lines(): string[] {
     if (this.kept === undefined) {
       this.kept = [];
-      for (let i = 2; i < this.spans.length; i += 2) this.kept.push(this.buf.toString('latin1', this.spans[i], this.spans[i + 1]));
+      for (let i = 2; i < this.spans.length; i += 2)
+        this.kept.push(this.buf.toString('latin1', this.spans[i], this.spans[i + 1]));
     }
     return this.kept;
   }
@@ -425,7 +464,18 @@ export function parseResponseHead(buf: Buffer, end: number): ResponseHead | stri
   // The status line: HTTP/1.x SP 3DIGIT [SP reason] CRLF.
   let eol = lineEnd(buf, 0, end);
   if (eol < 0) return invalid('a bare CR or LF in', 0, end);
-  if (eol < 12 || buf[0] !== 72 || buf[1] !== 84 || buf[2] !== 84 || buf[3] !== 80 || buf[4] !== 47 || buf[5] !== 49 || buf[6] !== 46 || buf[8] !== 32 || (eol > 12 && buf[12] !== 32)) {
+  if (
+    eol < 12 ||
+    buf[0] !== 72 ||
+    buf[1] !== 84 ||
+    buf[2] !== 84 ||
+    buf[3] !== 80 ||
+    buf[4] !== 47 ||
+    buf[5] !== 49 ||
+    buf[6] !== 46 ||
+    buf[8] !== 32 ||
+    (eol > 12 && buf[12] !== 32)
+  ) {
     return invalid('invalid status line', 0, eol);
   }
   const minor = (buf[7] as number) - 48;
@@ -455,7 +505,8 @@ export function parseResponseHead(buf: Buffer, end: number): ResponseHead | stri
     }
     eol = i;
     if (i < end && (buf[i] !== CR || buf[i + 1] !== LF)) return invalid('a bare CR or LF in', pos, eol);
-    if (colon === -1 || colon === pos || isSpaceByte(buf[pos]) || isSpaceByte(buf[colon - 1])) return invalid('invalid header line', pos, eol);
+    if (colon === -1 || colon === pos || isSpaceByte(buf[pos]) || isSpaceByte(buf[colon - 1]))
+      return invalid('invalid header line', pos, eol);
     let a = colon + 1;
     let b = eol;
     while (a < b && isSpaceByte(buf[a])) a++;
@@ -527,13 +578,25 @@ export function parseResponseHead(buf: Buffer, end: number): ResponseHead | stri
     const custom: string[] = [];
     for (const t of connection) {
       if (t === 'close') keepAlive = false;
-      else if (t === 'keep-alive') { if (minor === 0 && !connection.includes('close')) keepAlive = true; }
-      else if (t !== 'upgrade') custom.push(t);
+      else if (t === 'keep-alive') {
+        if (minor === 0 && !connection.includes('close')) keepAlive = true;
+      } else if (t !== 'upgrade') custom.push(t);
     }
     const drop = custom.filter((t) => t !== 'content-length' && t !== 'transfer-encoding');
     if (drop.length) dropNamed(drop);
   }
-  return new ResponseHead(buf, status, minor, spans, contentLength, chunked, closeDelimited, keepAlive, upgrade, verbatim);
+  return new ResponseHead(
+    buf,
+    status,
+    minor,
+    spans,
+    contentLength,
+    chunked,
+    closeDelimited,
+    keepAlive,
+    upgrade,
+    verbatim,
+  );
 }
 
 /** The head sent to the client when the backend's head cannot go unchanged. */
@@ -542,7 +605,13 @@ export function clientResponseHead(r: ResponseHead, dropTransferEncoding: boolea
   const lines = r.lines;
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i] as string;
-    if (dropTransferEncoding && l.length > 17 && l.charCodeAt(17) === 58 /* : */ && l.slice(0, 17).toLowerCase() === 'transfer-encoding') continue;
+    if (
+      dropTransferEncoding &&
+      l.length > 17 &&
+      l.charCodeAt(17) === 58 /* : */ &&
+      l.slice(0, 17).toLowerCase() === 'transfer-encoding'
+    )
+      continue;
     s += `${l}\r\n`;
   }
   return `${s}${extra}\r\n`;

@@ -46,7 +46,11 @@ export class HttpSession implements Session, ExchangeHost {
   private clientEnded = false;
   private closeWhenDone = false;
 
-  constructor(readonly core: ProxyCore, private readonly listener: ListenerRuntime, readonly socket: net.Socket) {
+  constructor(
+    readonly core: ProxyCore,
+    private readonly listener: ListenerRuntime,
+    readonly socket: net.Socket,
+  ) {
     this.lastActivity = core.now;
     this.client = clientAddress(socket.remoteAddress);
     listener.opened(this);
@@ -121,7 +125,8 @@ export class HttpSession implements Session, ExchangeHost {
         const buf = this.buf;
         const end = buf.indexOf(CRLFCRLF);
         if (end === -1 || end > max) {
-          if (buf.length > max) this.reject({ status: 431, message: `the request head is larger than ${max} bytes` }, 'head-too-large');
+          if (buf.length > max)
+            this.reject({ status: 431, message: `the request head is larger than ${max} bytes` }, 'head-too-large');
           else if (this.headStartedAt === 0) this.headStartedAt = this.core.now;
           break;
         }
@@ -163,7 +168,12 @@ export class HttpSession implements Session, ExchangeHost {
     const hasBody = head.contentLength > 0 || head.chunked;
     const close = hasBody || head.close || this.mustClose();
     const message = `no route for host "${head.host || '(none)'}" and path "${head.path}" on listener "${this.listener.name}"`;
-    const text = renderLocalResponse({ status: 404, code: 'no-route', message }, head.acceptsJson, close ? 'close' : head.minor === 0 ? 'keep-alive' : null, head.method === 'HEAD');
+    const text = renderLocalResponse(
+      { status: 404, code: 'no-route', message },
+      head.acceptsJson,
+      close ? 'close' : head.minor === 0 ? 'keep-alive' : null,
+      head.method === 'HEAD',
+    );
     this.socket.write(text, 'latin1');
     this.logLocal(head.method, head.path, 404, text.length, 'no-route');
     if (close) this.close();
@@ -182,8 +192,18 @@ export class HttpSession implements Session, ExchangeHost {
     const log = this.core.accessLog;
     if (log === undefined) return;
     log({
-      time: this.core.clock.now().toISOString(), listener: this.listener.name, route: null, backend: null,
-      method, path, status, bytes, durationMs: 0, client: this.client, tries: 0, error,
+      time: this.core.clock.now().toISOString(),
+      listener: this.listener.name,
+      route: null,
+      backend: null,
+      method,
+      path,
+      status,
+      bytes,
+      durationMs: 0,
+      client: this.client,
+      tries: 0,
+      error,
     });
   }
 
@@ -203,7 +223,9 @@ export class HttpSession implements Session, ExchangeHost {
 
   startTunnel(conn: UpstreamConn, backend: BackendState, route: HttpRoute): void {
     this.state = S_TUNNEL;
-    const t = new Tunnel(this.socket, conn, route.idleTimeout.toMilliseconds(), this.core, (done) => backend.finishedOne(done));
+    const t = new Tunnel(this.socket, conn, route.idleTimeout.toMilliseconds(), this.core, (done) =>
+      backend.finishedOne(done),
+    );
     backend.active.add(t);
     this.tunnel = t;
     this.paused = 0;
@@ -271,7 +293,11 @@ export class HttpSession implements Session, ExchangeHost {
           if (now - this.headStartedAt >= this.core.settings.requestHeadTimeoutMs) {
             this.reject({ status: 408, message: 'the request head did not arrive in time' }, 'request-timeout');
           }
-        } else if (this.closeWhenDone || this.core.closing || now - this.lastActivity >= this.core.settings.clientIdleTimeoutMs) {
+        } else if (
+          this.closeWhenDone ||
+          this.core.closing ||
+          now - this.lastActivity >= this.core.settings.clientIdleTimeoutMs
+        ) {
           this.socket.destroy();
         }
         return;

@@ -19,9 +19,22 @@ const REASONS: Record<number, string> = {
 
 /** A closed set of codes, also used in the access log's `error`. */
 export type LocalErrorCode =
-  | 'bad-request' | 'no-route' | 'request-timeout' | 'body-too-large' | 'head-too-large' | 'not-implemented'
-  | 'no-backend' | 'connect-failed' | 'connect-timeout' | 'backend-reset' | 'bad-response' | 'timeout-idle'
-  | 'timeout-total' | 'drained' | 'shutdown' | 'version';
+  | 'bad-request'
+  | 'no-route'
+  | 'request-timeout'
+  | 'body-too-large'
+  | 'head-too-large'
+  | 'not-implemented'
+  | 'no-backend'
+  | 'connect-failed'
+  | 'connect-timeout'
+  | 'backend-reset'
+  | 'bad-response'
+  | 'timeout-idle'
+  | 'timeout-total'
+  | 'drained'
+  | 'shutdown'
+  | 'version';
 
 export interface LocalResponse {
   status: number;
@@ -30,7 +43,12 @@ export interface LocalResponse {
 }
 
 /** The whole response as latin1 text (the message is escaped to ASCII). */
-export function renderLocalResponse(r: LocalResponse, json: boolean, connection: 'close' | 'keep-alive' | null, headOnly: boolean): string {
+export function renderLocalResponse(
+  r: LocalResponse,
+  json: boolean,
+  connection: 'close' | 'keep-alive' | null,
+  headOnly: boolean,
+): string {
   const body = json
     ? `${JSON.stringify({ error: { status: r.status, code: r.code, message: r.message } }).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`
     : `${r.status} ${REASONS[r.status] ?? ''}: ${r.message.replace(/[^\x20-\x7e]/g, '?')}\n`;

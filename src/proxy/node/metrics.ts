@@ -12,7 +12,9 @@
 import type { LatencyHistogram, TrafficMetrics } from '../data-plane.js';
 
 /** Upper bounds of the latency buckets in milliseconds; a last +Inf bucket follows. */
-export const LATENCY_BOUNDS_MS: readonly number[] = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000];
+export const LATENCY_BOUNDS_MS: readonly number[] = [
+  1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000,
+];
 
 /** Status of a finished request: an HTTP status, or ERROR when no backend response came. */
 export const ERROR = 0;
@@ -44,8 +46,10 @@ export class TrafficCounter {
   /** `status` is an HTTP status or ERROR; `ms` the time from request to the end of the response. */
   finish(status: number, ms: number): void {
     this.inFlight--;
-    if (status < 200) { if (status === ERROR) this.errors++; else this.s1++; }
-    else if (status < 300) this.s2++;
+    if (status < 200) {
+      if (status === ERROR) this.errors++;
+      else this.s1++;
+    } else if (status < 300) this.s2++;
     else if (status < 400) this.s3++;
     else if (status < 500) this.s4++;
     else this.s5++;
@@ -63,7 +67,12 @@ export class TrafficCounter {
   }
 
   snapshot(): TrafficMetrics {
-    const latency: LatencyHistogram = { bounds: [...LATENCY_BOUNDS_MS], counts: [...this.counts], sum: this.sum, count: this.count };
+    const latency: LatencyHistogram = {
+      bounds: [...LATENCY_BOUNDS_MS],
+      counts: [...this.counts],
+      sum: this.sum,
+      count: this.count,
+    };
     return {
       requests: this.requests,
       status: { '1xx': this.s1, '2xx': this.s2, '3xx': this.s3, '4xx': this.s4, '5xx': this.s5, error: this.errors },

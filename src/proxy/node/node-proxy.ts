@@ -73,12 +73,21 @@ function settingsFrom(o: NodeProxyOptions): ProxySettings {
     timerResolutionMs: ms(o.timerResolution, 50),
   };
   const problems: string[] = [];
-  if (!Number.isInteger(s.maxTries) || s.maxTries < 1) problems.push(`maxTries must be a whole number of at least 1, found ${s.maxTries}`);
+  if (!Number.isInteger(s.maxTries) || s.maxTries < 1)
+    problems.push(`maxTries must be a whole number of at least 1, found ${s.maxTries}`);
   for (const k of ['maxHeadBytes', 'maxConnectionsPerBackend'] as const) {
     if (!Number.isInteger(s[k]) || s[k] < 1) problems.push(`${k} must be a whole number of at least 1, found ${s[k]}`);
   }
-  if (!Number.isInteger(s.maxIdlePerBackend) || s.maxIdlePerBackend < 0) problems.push(`maxIdlePerBackend must be a whole number, found ${s.maxIdlePerBackend}`);
-  for (const k of ['ejectForMs', 'maxEjectForMs', 'clientIdleTimeoutMs', 'requestHeadTimeoutMs', 'backendIdleTimeoutMs', 'timerResolutionMs'] as const) {
+  if (!Number.isInteger(s.maxIdlePerBackend) || s.maxIdlePerBackend < 0)
+    problems.push(`maxIdlePerBackend must be a whole number, found ${s.maxIdlePerBackend}`);
+  for (const k of [
+    'ejectForMs',
+    'maxEjectForMs',
+    'clientIdleTimeoutMs',
+    'requestHeadTimeoutMs',
+    'backendIdleTimeoutMs',
+    'timerResolutionMs',
+  ] as const) {
     if (!(s[k] > 0)) problems.push(`${k.replace(/Ms$/, '')} must be longer than 0`);
   }
   if (problems.length) throw new Error(`invalid NodeProxy options:\n- ${problems.join('\n- ')}`);
@@ -94,13 +103,16 @@ function validateListeners(listeners: readonly Listener[]): string[] {
     if (!l.name) problems.push('a listener has an empty name; name every listener');
     if (names.has(l.name)) problems.push(`${where} is declared twice; listener names must be unique`);
     names.add(l.name);
-    if (l.protocol !== 'http' && l.protocol !== 'tcp') problems.push(`${where}: protocol "${String((l as { protocol: unknown }).protocol)}" is not one of http, tcp`);
+    if (l.protocol !== 'http' && l.protocol !== 'tcp')
+      problems.push(`${where}: protocol "${String((l as { protocol: unknown }).protocol)}" is not one of http, tcp`);
     if (!l.host) problems.push(`${where} has no host; give the address to bind, e.g. 127.0.0.1`);
-    if (!Number.isInteger(l.port) || l.port < 0 || l.port > 65535) problems.push(`${where}: port must be a whole number from 0 to 65535, found ${l.port}`);
+    if (!Number.isInteger(l.port) || l.port < 0 || l.port > 65535)
+      problems.push(`${where}: port must be a whole number from 0 to 65535, found ${l.port}`);
     if (l.port !== 0) {
       const key = `${l.host}:${l.port}`;
       const other = addresses.get(key);
-      if (other !== undefined) problems.push(`listeners "${other}" and "${l.name}" both bind ${key}; give one of them another port`);
+      if (other !== undefined)
+        problems.push(`listeners "${other}" and "${l.name}" both bind ${key}; give one of them another port`);
       addresses.set(key, l.name);
     }
     if (l.protocol === 'tcp') {
@@ -131,7 +143,12 @@ export class NodeProxy implements DataPlane {
   private closed: Promise<void> | undefined;
 
   constructor(options: NodeProxyOptions = {}) {
-    this.core = new ProxyCore(settingsFrom(options), options.logger ?? silentLogger, options.clock ?? systemClock, options.accessLog);
+    this.core = new ProxyCore(
+      settingsFrom(options),
+      options.logger ?? silentLogger,
+      options.clock ?? systemClock,
+      options.accessLog,
+    );
     this.ticker = setInterval(() => this.tick(), this.core.settings.timerResolutionMs);
     this.ticker.unref();
   }
@@ -157,17 +174,26 @@ export class NodeProxy implements DataPlane {
       this.retire(rt);
     }
     const failures: string[] = [];
-    await Promise.all(listeners.filter((l) => !this.listeners.has(l.name)).map(async (l) => {
-      try {
-        this.listeners.set(l.name, await this.bind(l));
-      } catch (e) {
-        const err = e as NodeJS.ErrnoException;
-        const why = err.code === 'EADDRINUSE' ? 'the address is in use by another process or listener'
-          : err.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)'
-            : err.code === 'EADDRNOTAVAIL' ? 'no interface has that address' : err.message;
-        failures.push(`listener "${l.name}" cannot bind ${l.host}:${l.port}: ${why}`);
-      }
-    }));
+    await Promise.all(
+      listeners
+        .filter((l) => !this.listeners.has(l.name))
+        .map(async (l) => {
+          try {
+            this.listeners.set(l.name, await this.bind(l));
+          } catch (e) {
+            const err = e as NodeJS.ErrnoException;
+            const why =
+              err.code === 'EADDRINUSE'
+                ? 'the address is in use by another process or listener'
+                : err.code === 'EACCES'
+                  ? 'permission denied (ports below 1024 need privileges)'
+                  : err.code === 'EADDRNOTAVAIL'
+                    ? 'no interface has that address'
+                    : err.message;
+            failures.push(`listener "${l.name}" cannot bind ${l.host}:${l.port}: ${why}`);
+          }
+        }),
+    );
     if (failures.length) {
       for (const f of failures) this.core.logger.log('error', 'listener not bound', { message: f });
       throw new Error(failures.join('\n'));
@@ -189,7 +215,9 @@ export class NodeProxy implements DataPlane {
       server.once('error', reject);
       server.listen({ host: l.host, port: l.port, backlog: 1024 }, () => {
         server.off('error', reject);
-        server.on('error', (e) => this.core.logger.log('error', 'listener error', { listener: l.name, message: e.message }));
+        server.on('error', (e) =>
+          this.core.logger.log('error', 'listener error', { listener: l.name, message: e.message }),
+        );
         this.runtimes.add(rt);
         resolve(rt);
       });
@@ -210,7 +238,8 @@ export class NodeProxy implements DataPlane {
   setPool(pool: string, backends: Backend[]): void {
     const left = this.core.pools.set(pool, backends);
     for (const b of left) {
-      if (b.inFlight > 0) this.core.logger.log('info', 'backend draining', { backend: b.id, pool, inFlight: b.inFlight });
+      if (b.inFlight > 0)
+        this.core.logger.log('info', 'backend draining', { backend: b.id, pool, inFlight: b.inFlight });
     }
   }
 
@@ -220,14 +249,21 @@ export class NodeProxy implements DataPlane {
     b.startDraining();
     if (b.inFlight === 0) return { drained: true, abandoned: 0 };
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(resolve, timeout.toMilliseconds(), 'timeout'); });
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(resolve, timeout.toMilliseconds(), 'timeout');
+    });
     const outcome = await Promise.race([b.whenIdle().then(() => 'idle' as const), timedOut]);
     clearTimeout(timer);
     if (outcome === 'idle') return { drained: true, abandoned: 0 };
     // Put back into service meanwhile (a later setPool listed it again): leave its requests alone.
     if (b.inPool && !b.draining) return { drained: false, abandoned: 0 };
     const abandoned = b.abortAll('drained');
-    this.core.logger.log('warn', 'drain timed out', { backend: b.id, pool: b.pool, timeout: timeout.toString(), abandoned });
+    this.core.logger.log('warn', 'drain timed out', {
+      backend: b.id,
+      pool: b.pool,
+      timeout: timeout.toString(),
+      abandoned,
+    });
     return { drained: false, abandoned };
   }
 
@@ -236,7 +272,12 @@ export class NodeProxy implements DataPlane {
     const out: DataPlaneMetrics = { routes: {}, backends: {}, listeners: {} };
     for (const [id, c] of this.core.routeMetrics()) out.routes[id] = c.snapshot();
     for (const b of this.core.pools.backends.values()) {
-      out.backends[b.id] = { ...b.metrics.snapshot(), pool: b.pool, ejected: b.isEjected(now), draining: b.draining || !b.inPool };
+      out.backends[b.id] = {
+        ...b.metrics.snapshot(),
+        pool: b.pool,
+        ejected: b.isEjected(now),
+        draining: b.draining || !b.inPool,
+      };
     }
     for (const rt of this.runtimes) {
       if (this.listeners.get(rt.name) !== rt && this.listeners.has(rt.name)) continue;
@@ -246,7 +287,12 @@ export class NodeProxy implements DataPlane {
         bytesIn += s.socket.bytesRead;
         bytesOut += s.socket.bytesWritten;
       }
-      out.listeners[rt.name] = { connections: rt.counter.connections, activeConnections: rt.counter.active, bytesIn, bytesOut };
+      out.listeners[rt.name] = {
+        connections: rt.counter.connections,
+        activeConnections: rt.counter.active,
+        bytesIn,
+        bytesOut,
+      };
     }
     return out;
   }

@@ -213,15 +213,20 @@ export class PoolTable {
     if (!pool) problems.push('pool name is empty; name the pool');
     for (const b of backends) {
       const where = `backend "${b.id}" of pool "${pool}"`;
-      if (!b.id) problems.push(`a backend of pool "${pool}" has an empty id; give every backend a unique id such as web/0@v7`);
+      if (!b.id)
+        problems.push(`a backend of pool "${pool}" has an empty id; give every backend a unique id such as web/0@v7`);
       if (ids.has(b.id)) problems.push(`${where} is listed twice; backend ids must be unique`);
       ids.add(b.id);
       if (!b.host) problems.push(`${where} has no host; give the address it listens on, e.g. 127.0.0.1`);
-      if (!Number.isInteger(b.port) || b.port < 1 || b.port > 65535) problems.push(`${where}: port must be a whole number from 1 to 65535, found ${b.port}`);
-      if (!Number.isFinite(b.weight) || b.weight < 0 || b.weight > 1000) problems.push(`${where}: weight must be from 0 to 1000, found ${b.weight}`);
+      if (!Number.isInteger(b.port) || b.port < 1 || b.port > 65535)
+        problems.push(`${where}: port must be a whole number from 1 to 65535, found ${b.port}`);
+      if (!Number.isFinite(b.weight) || b.weight < 0 || b.weight > 1000)
+        problems.push(`${where}: weight must be from 0 to 1000, found ${b.weight}`);
       const existing = this.backends.get(b.id);
       if (existing && existing.inPool && existing.pool !== pool) {
-        problems.push(`${where} is already in pool "${existing.pool}"; backend ids must be unique across pools (take it out of "${existing.pool}" first)`);
+        problems.push(
+          `${where} is already in pool "${existing.pool}"; backend ids must be unique across pools (take it out of "${existing.pool}" first)`,
+        );
       }
     }
     return problems;

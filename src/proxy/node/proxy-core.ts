@@ -40,7 +40,10 @@ export class ListenerRuntime {
   readonly counter = new ListenerCounter();
   closing = false;
 
-  constructor(public config: Listener, readonly server: net.Server) {}
+  constructor(
+    public config: Listener,
+    readonly server: net.Server,
+  ) {}
 
   get name(): string {
     return this.config.name;
@@ -143,7 +146,14 @@ export class ProxyCore {
   connectFailed(b: BackendState, why: string): void {
     if (b.connectFailed(this.now)) {
       const forMs = Math.round(b.ejectedUntil - this.now);
-      this.logger.log('warn', 'backend ejected', { backend: b.id, pool: b.pool, address: `${b.host}:${b.port}`, reason: why, ejectedForMs: forMs, ejections: b.ejections });
+      this.logger.log('warn', 'backend ejected', {
+        backend: b.id,
+        pool: b.pool,
+        address: `${b.host}:${b.port}`,
+        reason: why,
+        ejectedForMs: forMs,
+        ejections: b.ejections,
+      });
     }
   }
 }

@@ -36,15 +36,22 @@ export function validateRoutes(routes: readonly HttpRoute[]): string[] {
     if (ids.has(r.id)) problems.push(`${where} is declared twice; route ids must be unique`);
     ids.add(r.id);
     if (r.host !== null && !HOST_PATTERN.test(normalizeRouteHost(r.host))) {
-      problems.push(`${where}: host "${r.host}" is not a host name; write e.g. app.lab.test or *.lab.test, or null for any host`);
+      problems.push(
+        `${where}: host "${r.host}" is not a host name; write e.g. app.lab.test or *.lab.test, or null for any host`,
+      );
     }
     if (!r.pathPrefix.startsWith('/')) problems.push(`${where}: path prefix "${r.pathPrefix}" must start with /`);
     if (!r.pool) problems.push(`${where}: pool is empty; name the pool of backends that serves it`);
     if (r.balance !== 'round-robin' && r.balance !== 'least-connections') {
       problems.push(`${where}: balance "${String(r.balance)}" is not one of round-robin, least-connections`);
     }
-    for (const [name, d] of [['connect', r.connectTimeout], ['idle', r.idleTimeout], ['total', r.totalTimeout]] as const) {
-      if (!(d.toMilliseconds() > 0)) problems.push(`${where}: ${name} timeout must be longer than 0, found ${d.toString()}`);
+    for (const [name, d] of [
+      ['connect', r.connectTimeout],
+      ['idle', r.idleTimeout],
+      ['total', r.totalTimeout],
+    ] as const) {
+      if (!(d.toMilliseconds() > 0))
+        problems.push(`${where}: ${name} timeout must be longer than 0, found ${d.toString()}`);
     }
     if (!(r.maxBodyBytes >= 0)) problems.push(`${where}: maxBodyBytes must be 0 or more, found ${r.maxBodyBytes}`);
     const key = `${r.host === null ? '' : normalizeRouteHost(r.host)}\u0000${r.pathPrefix}`;
@@ -58,10 +65,17 @@ export function validateRoutes(routes: readonly HttpRoute[]): string[] {
       for (let j = i + 1; j < group.length; j++) {
         const a = group[i] as HttpRoute;
         const b = group[j] as HttpRoute;
-        const common = a.listeners.length === 0 ? b.listeners : b.listeners.length === 0 ? a.listeners : a.listeners.filter((l) => b.listeners.includes(l));
+        const common =
+          a.listeners.length === 0
+            ? b.listeners
+            : b.listeners.length === 0
+              ? a.listeners
+              : a.listeners.filter((l) => b.listeners.includes(l));
         if (a.listeners.length && b.listeners.length && common.length === 0) continue;
         const on = common.length ? ` on listener ${common.join(', ')}` : '';
-        problems.push(`routes "${a.id}" and "${b.id}" both match host ${a.host ?? '(any)'} and path ${a.pathPrefix}${on}; change the host, the path or the listeners of one of them`);
+        problems.push(
+          `routes "${a.id}" and "${b.id}" both match host ${a.host ?? '(any)'} and path ${a.pathPrefix}${on}; change the host, the path or the listeners of one of them`,
+        );
       }
     }
   }
@@ -129,7 +143,9 @@ function buildTable(routes: HttpRoute[]): HostTable {
     if (!list) map.set(key, (list = { routes: [] }));
     add(list, r);
   }
-  const wildcards = [...wild.entries()].map(([suffix, list]) => ({ suffix, list })).sort((a, b) => b.suffix.length - a.suffix.length);
+  const wildcards = [...wild.entries()]
+    .map(([suffix, list]) => ({ suffix, list }))
+    .sort((a, b) => b.suffix.length - a.suffix.length);
   return { exact, wildcards, any };
 }
 

@@ -34,7 +34,11 @@ export class TcpSession implements Session, UpstreamOwner, Abortable {
   private closed = false;
   private reason: string | undefined;
 
-  constructor(private readonly core: ProxyCore, private readonly listener: ListenerRuntime, readonly socket: net.Socket) {
+  constructor(
+    private readonly core: ProxyCore,
+    private readonly listener: ListenerRuntime,
+    readonly socket: net.Socket,
+  ) {
     this.client = clientAddress(socket.remoteAddress);
     this.config = listener.config as TcpListener;
     listener.opened(this);
@@ -50,7 +54,12 @@ export class TcpSession implements Session, UpstreamOwner, Abortable {
 
   private dispatch(): boolean {
     const core = this.core;
-    const b = pickBackend(core.pools.members(this.config.pool), this.config.balance ?? 'round-robin', core.now, this.tried);
+    const b = pickBackend(
+      core.pools.members(this.config.pool),
+      this.config.balance ?? 'round-robin',
+      core.now,
+      this.tried,
+    );
     if (b === undefined) return false;
     this.backend = b;
     this.tries++;
@@ -68,16 +77,24 @@ export class TcpSession implements Session, UpstreamOwner, Abortable {
       conn.destroy();
       return;
     }
-    const t = new Tunnel(this.socket, conn, this.config.idleTimeout.toMilliseconds(), this.core, () => this.tunnelDone());
+    const t = new Tunnel(this.socket, conn, this.config.idleTimeout.toMilliseconds(), this.core, () =>
+      this.tunnelDone(),
+    );
     this.tunnel = t;
     this.socket.on('data', (chunk: Buffer) => t.fromClient(chunk));
     this.socket.resume();
     if (this.clientEnded) t.clientEnded();
   }
 
-  onUpstreamData(): void { /* the tunnel owns the connection once connected */ }
-  onUpstreamEnd(): void { /* idem */ }
-  onUpstreamDrain(): void { /* idem */ }
+  onUpstreamData(): void {
+    /* the tunnel owns the connection once connected */
+  }
+  onUpstreamEnd(): void {
+    /* idem */
+  }
+  onUpstreamDrain(): void {
+    /* idem */
+  }
 
   /** Only before the tunnel: the connect failed. */
   onUpstreamClose(conn: UpstreamConn, error: Error | undefined): void {
@@ -99,7 +116,12 @@ export class TcpSession implements Session, UpstreamOwner, Abortable {
 
   private giveUp(reason: string): void {
     this.reason = reason;
-    this.core.logger.log('warn', 'tcp connection refused', { listener: this.listener.name, pool: this.config.pool, reason, tries: this.tries });
+    this.core.logger.log('warn', 'tcp connection refused', {
+      listener: this.listener.name,
+      pool: this.config.pool,
+      reason,
+      tries: this.tries,
+    });
     this.socket.destroy();
   }
 
@@ -114,7 +136,11 @@ export class TcpSession implements Session, UpstreamOwner, Abortable {
     const conn = this.conn;
     if (this.tunnel !== null) {
       this.tunnel.check(now);
-    } else if (conn !== null && !conn.connected && now - conn.connectStartedAt >= this.config.connectTimeout.toMilliseconds()) {
+    } else if (
+      conn !== null &&
+      !conn.connected &&
+      now - conn.connectStartedAt >= this.config.connectTimeout.toMilliseconds()
+    ) {
       this.conn = null;
       conn.owner = null;
       conn.destroy();
@@ -122,7 +148,9 @@ export class TcpSession implements Session, UpstreamOwner, Abortable {
     }
   }
 
-  listenerClosing(): void { /* open connections go on until they close */ }
+  listenerClosing(): void {
+    /* open connections go on until they close */
+  }
 
   abort(reason: string): void {
     this.reason = reason;
@@ -161,9 +189,17 @@ export class TcpSession implements Session, UpstreamOwner, Abortable {
     if (log !== undefined) {
       const ms = performance.now() - this.startedAt;
       log({
-        time: new Date(this.core.clock.now().getTime() - ms).toISOString(), listener: this.listener.name, route: null,
-        backend: this.backend?.id ?? null, method: 'TCP', path: '', status: 0, bytes: this.socket.bytesWritten,
-        durationMs: Math.round(ms * 1000) / 1000, client: this.client, tries: this.tries,
+        time: new Date(this.core.clock.now().getTime() - ms).toISOString(),
+        listener: this.listener.name,
+        route: null,
+        backend: this.backend?.id ?? null,
+        method: 'TCP',
+        path: '',
+        status: 0,
+        bytes: this.socket.bytesWritten,
+        durationMs: Math.round(ms * 1000) / 1000,
+        client: this.client,
+        tries: this.tries,
         ...(this.reason ? { error: this.reason } : {}),
       });
     }

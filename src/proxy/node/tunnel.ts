@@ -59,7 +59,9 @@ export class Tunnel implements UpstreamOwner, Abortable {
     this.maybeDone();
   }
 
-  onUpstreamConnect(): void { /* connected before the tunnel starts */ }
+  onUpstreamConnect(): void {
+    /* connected before the tunnel starts */
+  }
 
   onUpstreamData(_conn: UpstreamConn, chunk: Buffer): void {
     this.lastActivity = this.time.now;

@@ -55,7 +55,10 @@ export class UpstreamConn {
     this.owner = owner;
     this.connectStartedAt = now;
     const socket = net.connect({
-      host, port, allowHalfOpen: true, noDelay: true,
+      host,
+      port,
+      allowHalfOpen: true,
+      noDelay: true,
       onread: {
         buffer: () => (this.readBuffer ??= this.takeSpare() ?? Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)),
         callback: (n: number, buf: Uint8Array) => {
@@ -75,7 +78,9 @@ export class UpstreamConn {
       else socket.destroy();
     });
     socket.on('drain', () => this.owner?.onUpstreamDrain(this));
-    socket.on('error', (e) => { this.error = e; });
+    socket.on('error', (e) => {
+      this.error = e;
+    });
     socket.on('close', () => {
       const owner = this.owner;
       this.owner = null;

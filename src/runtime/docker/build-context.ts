@@ -57,7 +57,11 @@ function* header(name: string, stat: Stats, type: '0' | '2' | '5', size: number,
   if (Buffer.byteLength(name) > 100) pax.path = name;
   if (Buffer.byteLength(link) > 100) pax.linkpath = link;
   if (Object.keys(pax).length) {
-    const body = Buffer.from(Object.entries(pax).map(([k, v]) => paxRecord(k, v)).join(''));
+    const body = Buffer.from(
+      Object.entries(pax)
+        .map(([k, v]) => paxRecord(k, v))
+        .join(''),
+    );
     yield ustar(`PaxHeader/${name.slice(-80)}`, 0o644, 'x', body.length, '', stat.mtimeMs);
     yield body;
     const pad = (BLOCK - (body.length % BLOCK)) % BLOCK;
@@ -76,8 +80,17 @@ function paxRecord(key: string, value: string): string {
 
 function ustar(name: string, mode: number, type: string, size: number, link: string, mtimeMs: number): Buffer {
   const b = Buffer.alloc(BLOCK);
-  const str = (s: string, at: number, len: number) => { Buffer.from(s).copy(b, at, 0, len); };
-  const oct = (n: number, at: number, len: number) => str(`${Math.floor(n).toString(8).padStart(len - 1, '0')}\0`, at, len);
+  const str = (s: string, at: number, len: number) => {
+    Buffer.from(s).copy(b, at, 0, len);
+  };
+  const oct = (n: number, at: number, len: number) =>
+    str(
+      `${Math.floor(n)
+        .toString(8)
+        .padStart(len - 1, '0')}\0`,
+      at,
+      len,
+    );
   str(name, 0, 100);
   oct(mode, 100, 8);
   oct(0, 108, 8);
@@ -98,16 +111,24 @@ function ustar(name: string, mode: number, type: string, size: number, link: str
 }
 
 function normalize(p: string): string {
-  return path.posix.normalize(p.replace(/\\/g, '/')).replace(/^(\.\/|\/)+/, '').replace(/\/+$/, '');
+  return path.posix
+    .normalize(p.replace(/\\/g, '/'))
+    .replace(/^(\.\/|\/)+/, '')
+    .replace(/\/+$/, '');
 }
 
 /** A predicate for paths (relative, `/`-separated) that .dockerignore `text` excludes. */
 export function dockerIgnore(text: string): (rel: string) => boolean {
-  const rules = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).map((l) => {
-    const negate = l.startsWith('!');
-    const pattern = normalize(negate ? l.slice(1).trim() : l);
-    return { negate, re: globToRegExp(pattern) };
-  }).filter((r) => r.re !== undefined) as { negate: boolean; re: RegExp }[];
+  const rules = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const negate = l.startsWith('!');
+      const pattern = normalize(negate ? l.slice(1).trim() : l);
+      return { negate, re: globToRegExp(pattern) };
+    })
+    .filter((r) => r.re !== undefined) as { negate: boolean; re: RegExp }[];
   if (!rules.length) return () => false;
   return (rel) => {
     const parts = rel.split('/');
@@ -125,7 +146,10 @@ function globToRegExp(pattern: string): RegExp | undefined {
     const c = pattern[i] as string;
     if (c === '*' && pattern[i + 1] === '*') {
       i++;
-      if (pattern[i + 1] === '/') { i++; re += '(?:.*/)?'; } else re += '.*';
+      if (pattern[i + 1] === '/') {
+        i++;
+        re += '(?:.*/)?';
+      } else re += '.*';
     } else if (c === '*') re += '[^/]*';
     else if (c === '?') re += '[^/]';
     else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');

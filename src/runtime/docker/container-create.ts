@@ -21,7 +21,8 @@ export interface CommandOverride {
  * - neither: the image's own ENTRYPOINT and CMD.
  */
 export function commandOverride(command: string, args: string[] | null): CommandOverride {
-  if (command !== '') return { entrypoint: [], cmd: args ? [command, ...args] : ['/bin/sh', '-c', `exec 2>&1\n${command}`] };
+  if (command !== '')
+    return { entrypoint: [], cmd: args ? [command, ...args] : ['/bin/sh', '-c', `exec 2>&1\n${command}`] };
   if (args) return { cmd: args };
   return {};
 }
@@ -31,11 +32,17 @@ export function mountsCwd(spec: Pick<ContainerInstanceSpec, 'mountCwd' | 'comman
   return spec.mountCwd ?? spec.command !== '';
 }
 
-export function engineMounts(spec: Pick<ContainerInstanceSpec, 'mounts' | 'cwd' | 'mountCwd' | 'command'>): BindOrVolumeMount[] {
+export function engineMounts(
+  spec: Pick<ContainerInstanceSpec, 'mounts' | 'cwd' | 'mountCwd' | 'command'>,
+): BindOrVolumeMount[] {
   const mounts: BindOrVolumeMount[] = (spec.mounts ?? []).map((m: InstanceMount) => ({
-    Type: m.source.startsWith('/') ? 'bind' : 'volume', Source: m.source, Target: m.target, ...(m.readOnly ? { ReadOnly: true } : {}),
+    Type: m.source.startsWith('/') ? 'bind' : 'volume',
+    Source: m.source,
+    Target: m.target,
+    ...(m.readOnly ? { ReadOnly: true } : {}),
   }));
-  if (mountsCwd(spec) && !mounts.some((m) => m.Target === spec.cwd)) mounts.push({ Type: 'bind', Source: spec.cwd, Target: spec.cwd });
+  if (mountsCwd(spec) && !mounts.some((m) => m.Target === spec.cwd))
+    mounts.push({ Type: 'bind', Source: spec.cwd, Target: spec.cwd });
   return mounts;
 }
 
@@ -73,7 +80,10 @@ export function containerCreateBody(spec: ContainerInstanceSpec, opts: CreateOpt
       // tini as pid 1: forwards signals to the service (a shell as pid 1 would ignore SIGTERM
       // without a trap) and reaps zombies; exits 128+N when the service died of signal N.
       Init: true,
-      LogConfig: { Type: 'json-file', Config: { 'max-size': opts.logRotation.maxSize, 'max-file': String(opts.logRotation.maxFiles) } },
+      LogConfig: {
+        Type: 'json-file',
+        Config: { 'max-size': opts.logRotation.maxSize, 'max-file': String(opts.logRotation.maxFiles) },
+      },
     },
   };
 }

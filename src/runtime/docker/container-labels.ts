@@ -33,8 +33,14 @@ export interface InstanceIdentity {
 export function identityLabels(id: InstanceIdentity, extra: Record<string, string> = {}): Record<string, string> {
   return {
     ...extra,
-    [LABEL.runtime]: id.runtime, [LABEL.owner]: id.owner, [LABEL.stack]: id.stack, [LABEL.service]: id.service,
-    [LABEL.instance]: id.instance, [LABEL.index]: String(id.index), [LABEL.specHash]: id.specHash, [LABEL.ports]: JSON.stringify(id.ports),
+    [LABEL.runtime]: id.runtime,
+    [LABEL.owner]: id.owner,
+    [LABEL.stack]: id.stack,
+    [LABEL.service]: id.service,
+    [LABEL.instance]: id.instance,
+    [LABEL.index]: String(id.index),
+    [LABEL.specHash]: id.specHash,
+    [LABEL.ports]: JSON.stringify(id.ports),
   };
 }
 
@@ -44,16 +50,36 @@ export function stackFilter(runtime: Runtime, owner: string, stack: string): str
 }
 
 /** The identity labels read back; undefined when they are not Groundwork's or are damaged. */
-export function tryParseIdentity(labels: Record<string, string> | null | undefined): Omit<InstanceIdentity, 'runtime'> | undefined {
+export function tryParseIdentity(
+  labels: Record<string, string> | null | undefined,
+): Omit<InstanceIdentity, 'runtime'> | undefined {
   if (!labels) return undefined;
   const get = (k: string) => labels[k];
-  const [owner, stack, service, instance, index, specHash, ports] = [LABEL.owner, LABEL.stack, LABEL.service, LABEL.instance, LABEL.index, LABEL.specHash, LABEL.ports].map(get);
-  if (owner === undefined || stack === undefined || service === undefined || instance === undefined || index === undefined || specHash === undefined) return undefined;
+  const [owner, stack, service, instance, index, specHash, ports] = [
+    LABEL.owner,
+    LABEL.stack,
+    LABEL.service,
+    LABEL.instance,
+    LABEL.index,
+    LABEL.specHash,
+    LABEL.ports,
+  ].map(get);
+  if (
+    owner === undefined ||
+    stack === undefined ||
+    service === undefined ||
+    instance === undefined ||
+    index === undefined ||
+    specHash === undefined
+  )
+    return undefined;
   let parsedPorts: Record<string, number> = {};
   try {
     const p = JSON.parse(ports ?? '{}') as unknown;
     if (p && typeof p === 'object') parsedPorts = p as Record<string, number>;
-  } catch { /* damaged label: no ports */ }
+  } catch {
+    /* damaged label: no ports */
+  }
   const n = Number(index);
   if (!Number.isInteger(n)) return undefined;
   return { owner, stack, service, instance, index: n, specHash, ports: parsedPorts };

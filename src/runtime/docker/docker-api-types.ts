@@ -7,7 +7,11 @@
 export interface EngineInfo {
   ServerVersion: string;
   Name: string;
-  Swarm: { NodeID: string; LocalNodeState: 'inactive' | 'pending' | 'active' | 'error' | 'locked'; ControlAvailable: boolean };
+  Swarm: {
+    NodeID: string;
+    LocalNodeState: 'inactive' | 'pending' | 'active' | 'error' | 'locked';
+    ControlAvailable: boolean;
+  };
   CgroupVersion?: string;
 }
 
@@ -68,7 +72,11 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
-  Health?: { Status: 'starting' | 'healthy' | 'unhealthy' | 'none'; FailingStreak: number; Log?: { ExitCode: number; Output: string }[] };
+  Health?: {
+    Status: 'starting' | 'healthy' | 'unhealthy' | 'none';
+    FailingStreak: number;
+    Log?: { ExitCode: number; Output: string }[];
+  };
 }
 
 export interface ContainerInspect {
@@ -77,8 +85,24 @@ export interface ContainerInspect {
   Name: string;
   Created: string;
   State: ContainerState;
-  Config: { Image: string; Labels: Record<string, string> | null; Tty: boolean; Env: string[] | null; WorkingDir: string; User: string; Entrypoint: string[] | null; Cmd: string[] | null };
-  HostConfig: { Memory: number; MemorySwap: number; NanoCpus: number; NetworkMode: string; RestartPolicy: { Name: string }; Init: boolean | null };
+  Config: {
+    Image: string;
+    Labels: Record<string, string> | null;
+    Tty: boolean;
+    Env: string[] | null;
+    WorkingDir: string;
+    User: string;
+    Entrypoint: string[] | null;
+    Cmd: string[] | null;
+  };
+  HostConfig: {
+    Memory: number;
+    MemorySwap: number;
+    NanoCpus: number;
+    NetworkMode: string;
+    RestartPolicy: { Name: string };
+    Init: boolean | null;
+  };
 }
 
 export interface ContainerSummary {
@@ -107,7 +131,13 @@ export interface ImageInspect {
   RepoTags: string[] | null;
   Created: string;
   Size: number;
-  Config: { Entrypoint: string[] | null; Cmd: string[] | null; WorkingDir: string; User: string; Env: string[] | null } | null;
+  Config: {
+    Entrypoint: string[] | null;
+    Cmd: string[] | null;
+    WorkingDir: string;
+    User: string;
+    Env: string[] | null;
+  } | null;
 }
 
 /** One line of the newline-delimited JSON that build and pull stream back. */
@@ -123,7 +153,9 @@ export interface ProgressMessage {
 
 // ---- Swarm ----
 
-export interface SwarmVersion { Index: number }
+export interface SwarmVersion {
+  Index: number;
+}
 
 export interface SwarmMount {
   Type: 'bind' | 'volume';
@@ -155,7 +187,10 @@ export interface SwarmServiceSpec {
   Labels?: Record<string, string>;
   TaskTemplate: {
     ContainerSpec: SwarmContainerSpec;
-    Resources?: { Limits?: { MemoryBytes?: number; NanoCPUs?: number }; Reservations?: { MemoryBytes?: number; NanoCPUs?: number } };
+    Resources?: {
+      Limits?: { MemoryBytes?: number; NanoCPUs?: number };
+      Reservations?: { MemoryBytes?: number; NanoCPUs?: number };
+    };
     RestartPolicy?: { Condition: 'none' | 'on-failure' | 'any'; Delay?: number; MaxAttempts?: number; Window?: number };
     Placement?: { Constraints?: string[]; MaxReplicas?: number };
     Networks?: { Target: string; Aliases?: string[] }[];
@@ -165,7 +200,10 @@ export interface SwarmServiceSpec {
   Mode: { Replicated: { Replicas: number } };
   UpdateConfig?: SwarmUpdateConfig;
   RollbackConfig?: SwarmUpdateConfig;
-  EndpointSpec?: { Mode?: 'vip' | 'dnsrr'; Ports?: { Protocol: 'tcp' | 'udp'; TargetPort: number; PublishedPort?: number; PublishMode?: 'ingress' | 'host' }[] };
+  EndpointSpec?: {
+    Mode?: 'vip' | 'dnsrr';
+    Ports?: { Protocol: 'tcp' | 'udp'; TargetPort: number; PublishedPort?: number; PublishMode?: 'ingress' | 'host' }[];
+  };
 }
 
 export interface SwarmUpdateConfig {
@@ -179,7 +217,8 @@ export interface SwarmUpdateConfig {
   Order: 'stop-first' | 'start-first';
 }
 
-export type SwarmUpdateState = 'updating' | 'paused' | 'completed' | 'rollback_started' | 'rollback_paused' | 'rollback_completed';
+export type SwarmUpdateState =
+  'updating' | 'paused' | 'completed' | 'rollback_started' | 'rollback_paused' | 'rollback_completed';
 
 export interface SwarmService {
   ID: string;
@@ -192,8 +231,21 @@ export interface SwarmService {
 }
 
 export type SwarmTaskState =
-  | 'new' | 'allocated' | 'pending' | 'assigned' | 'accepted' | 'preparing' | 'ready' | 'starting' | 'running'
-  | 'complete' | 'shutdown' | 'failed' | 'rejected' | 'remove' | 'orphaned';
+  | 'new'
+  | 'allocated'
+  | 'pending'
+  | 'assigned'
+  | 'accepted'
+  | 'preparing'
+  | 'ready'
+  | 'starting'
+  | 'running'
+  | 'complete'
+  | 'shutdown'
+  | 'failed'
+  | 'rejected'
+  | 'remove'
+  | 'orphaned';
 
 export interface SwarmTask {
   ID: string;

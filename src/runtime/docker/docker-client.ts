@@ -9,18 +9,42 @@
 import http from 'node:http';
 import type { Readable } from 'node:stream';
 import type {
-  ContainerCreateBody, ContainerInspect, ContainerStats, ContainerSummary, EngineInfo, EngineVersion, ImageInspect, ProgressMessage,
-  SwarmNode, SwarmService, SwarmServiceSpec, SwarmTask,
+  ContainerCreateBody,
+  ContainerInspect,
+  ContainerStats,
+  ContainerSummary,
+  EngineInfo,
+  EngineVersion,
+  ImageInspect,
+  ProgressMessage,
+  SwarmNode,
+  SwarmService,
+  SwarmServiceSpec,
+  SwarmTask,
 } from './docker-api-types.js';
 import { demuxLogStream, JsonLines, type LogFrame } from './docker-streams.js';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 
-export const DOCKER_ERROR_CODES = ['unreachable', 'permission', 'timeout', 'not-found', 'conflict', 'not-modified', 'not-swarm-manager', 'bad-request', 'engine'] as const;
+export const DOCKER_ERROR_CODES = [
+  'unreachable',
+  'permission',
+  'timeout',
+  'not-found',
+  'conflict',
+  'not-modified',
+  'not-swarm-manager',
+  'bad-request',
+  'engine',
+] as const;
 export type DockerErrorCode = (typeof DOCKER_ERROR_CODES)[number];
 
 export class DockerEngineError extends Error {
-  constructor(readonly code: DockerErrorCode, message: string, readonly status?: number) {
+  constructor(
+    readonly code: DockerErrorCode,
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = 'DockerEngineError';
   }
@@ -104,7 +128,16 @@ export class DockerClient {
 
   /** Sends the container's stop signal, then SIGKILL after `graceSeconds`; resolves when it has stopped. */
   async stopContainer(id: string, graceSeconds: number): Promise<void> {
-    await this.call('POST', `/containers/${enc(id)}/stop`, { operation: `stop container ${id}`, query: { t: graceSeconds }, timeoutMs: graceSeconds * 1000 + this.timeoutMs }, [304]);
+    await this.call(
+      'POST',
+      `/containers/${enc(id)}/stop`,
+      {
+        operation: `stop container ${id}`,
+        query: { t: graceSeconds },
+        timeoutMs: graceSeconds * 1000 + this.timeoutMs,
+      },
+      [304],
+    );
   }
 
   async killContainer(id: string, signal: string): Promise<void> {
@@ -121,7 +154,10 @@ export class DockerClient {
 
   /** Containers (running or not) that carry every one of `labels` (`key` or `key=value`). */
   async listContainers(labels: string[]): Promise<ContainerSummary[]> {
-    return this.json<ContainerSummary[]>('GET', '/containers/json', { operation: 'list containers', query: { all: 1, filters: JSON.stringify({ label: labels }) } });
+    return this.json<ContainerSummary[]>('GET', '/containers/json', {
+      operation: 'list containers',
+      query: { all: 1, filters: JSON.stringify({ label: labels }) },
+    });
   }
 
   /** The container's log as frames (stdout/stderr), in the order the engine recorded them. */
@@ -135,16 +171,26 @@ export class DockerClient {
 
   /** One sample, without the engine's one-second wait for a second CPU sample. */
   async containerStats(id: string): Promise<ContainerStats> {
-    return this.json<ContainerStats>('GET', `/containers/${enc(id)}/stats`, { operation: `read stats of container ${id}`, query: { stream: 'false', 'one-shot': 'true' } });
+    return this.json<ContainerStats>('GET', `/containers/${enc(id)}/stats`, {
+      operation: `read stats of container ${id}`,
+      query: { stream: 'false', 'one-shot': 'true' },
+    });
   }
 
   async removeContainer(id: string, opts: { force?: boolean } = {}): Promise<void> {
-    await this.call('DELETE', `/containers/${enc(id)}`, { operation: `remove container ${id}`, query: { force: opts.force ? 1 : undefined, v: 1 } });
+    await this.call('DELETE', `/containers/${enc(id)}`, {
+      operation: `remove container ${id}`,
+      query: { force: opts.force ? 1 : undefined, v: 1 },
+    });
   }
 
   /** Resolves with the exit code once the container is not running. */
   async waitContainer(id: string, timeoutMs: number): Promise<{ StatusCode: number }> {
-    return this.json('POST', `/containers/${enc(id)}/wait`, { operation: `wait for container ${id}`, query: { condition: 'not-running' }, timeoutMs });
+    return this.json('POST', `/containers/${enc(id)}/wait`, {
+      operation: `wait for container ${id}`,
+      query: { condition: 'not-running' },
+      timeoutMs,
+    });
   }
 
   // ---- images ----
@@ -158,24 +204,49 @@ export class DockerClient {
   }
 
   async removeImage(ref: string, opts: { force?: boolean } = {}): Promise<void> {
-    await this.call('DELETE', `/images/${enc(ref)}`, { operation: `remove image ${ref}`, query: { force: opts.force ? 1 : undefined } });
+    await this.call('DELETE', `/images/${enc(ref)}`, {
+      operation: `remove image ${ref}`,
+      query: { force: opts.force ? 1 : undefined },
+    });
   }
 
   /** Builds from a tar build context; streams the builder's output to `onProgress`. Returns the image id. */
-  async buildImage(context: Readable, opts: { tag: string; dockerfile: string; labels?: Record<string, string> } & ProgressOptions): Promise<string> {
+  async buildImage(
+    context: Readable,
+    opts: { tag: string; dockerfile: string; labels?: Record<string, string> } & ProgressOptions,
+  ): Promise<string> {
     let id: string | undefined;
-    await this.progress('POST', '/build', {
-      operation: `build image ${opts.tag}`,
-      query: { t: opts.tag, dockerfile: opts.dockerfile, rm: 1, forcerm: 1, labels: opts.labels ? JSON.stringify(opts.labels) : undefined },
-      stream: { body: context, contentType: 'application/x-tar' },
-      timeoutMs: opts.timeoutMs ?? 30 * 60_000,
-    }, (m) => { if (m.aux?.ID) id = m.aux.ID; opts.onProgress?.(m); });
+    await this.progress(
+      'POST',
+      '/build',
+      {
+        operation: `build image ${opts.tag}`,
+        query: {
+          t: opts.tag,
+          dockerfile: opts.dockerfile,
+          rm: 1,
+          forcerm: 1,
+          labels: opts.labels ? JSON.stringify(opts.labels) : undefined,
+        },
+        stream: { body: context, contentType: 'application/x-tar' },
+        timeoutMs: opts.timeoutMs ?? 30 * 60_000,
+      },
+      (m) => {
+        if (m.aux?.ID) id = m.aux.ID;
+        opts.onProgress?.(m);
+      },
+    );
     return id ?? (await this.inspectImage(opts.tag)).Id;
   }
 
   async pullImage(ref: string, opts: ProgressOptions = {}): Promise<void> {
     const { name, tag } = splitImageRef(ref);
-    await this.progress('POST', '/images/create', { operation: `pull image ${ref}`, query: { fromImage: name, tag }, timeoutMs: opts.timeoutMs ?? 30 * 60_000 }, (m) => opts.onProgress?.(m));
+    await this.progress(
+      'POST',
+      '/images/create',
+      { operation: `pull image ${ref}`, query: { fromImage: name, tag }, timeoutMs: opts.timeoutMs ?? 30 * 60_000 },
+      (m) => opts.onProgress?.(m),
+    );
   }
 
   // ---- swarm ----
@@ -185,10 +256,16 @@ export class DockerClient {
   }
 
   /** Replaces the service's spec (`version` is the one read, for optimistic concurrency), or rolls back to the previous spec. */
-  async updateService(id: string, version: number, spec: SwarmServiceSpec, opts: { rollback?: boolean } = {}): Promise<{ Warnings?: string[] | null }> {
+  async updateService(
+    id: string,
+    version: number,
+    spec: SwarmServiceSpec,
+    opts: { rollback?: boolean } = {},
+  ): Promise<{ Warnings?: string[] | null }> {
     return this.json('POST', `/services/${enc(id)}/update`, {
       operation: `${opts.rollback ? 'roll back' : 'update'} swarm service ${spec.Name}`,
-      query: { version, rollback: opts.rollback ? 'previous' : undefined }, body: spec,
+      query: { version, rollback: opts.rollback ? 'previous' : undefined },
+      body: spec,
     });
   }
 
@@ -201,19 +278,29 @@ export class DockerClient {
   }
 
   async listServices(labels: string[]): Promise<SwarmService[]> {
-    return this.json<SwarmService[]>('GET', '/services', { operation: 'list swarm services', query: { filters: JSON.stringify({ label: labels }) } });
+    return this.json<SwarmService[]>('GET', '/services', {
+      operation: 'list swarm services',
+      query: { filters: JSON.stringify({ label: labels }) },
+    });
   }
 
   async removeService(id: string): Promise<void> {
     await this.call('DELETE', `/services/${enc(id)}`, { operation: `remove swarm service ${id}` });
   }
 
-  async listTasks(filters: { service?: string; label?: string[]; desiredState?: 'running' | 'shutdown' | 'accepted' }): Promise<SwarmTask[]> {
+  async listTasks(filters: {
+    service?: string;
+    label?: string[];
+    desiredState?: 'running' | 'shutdown' | 'accepted';
+  }): Promise<SwarmTask[]> {
     const f: Record<string, string[]> = {};
     if (filters.service) f.service = [filters.service];
     if (filters.label) f.label = filters.label;
     if (filters.desiredState) f['desired-state'] = [filters.desiredState];
-    return this.json<SwarmTask[]>('GET', '/tasks', { operation: 'list swarm tasks', query: { filters: JSON.stringify(f) } });
+    return this.json<SwarmTask[]>('GET', '/tasks', {
+      operation: 'list swarm tasks',
+      query: { filters: JSON.stringify(f) },
+    });
   }
 
   async listNodes(): Promise<SwarmNode[]> {
@@ -236,12 +323,20 @@ export class DockerClient {
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new DockerEngineError('engine', `${opts.operation}: the engine answered with something that is not JSON: ${text.slice(0, 200)}`);
+      throw new DockerEngineError(
+        'engine',
+        `${opts.operation}: the engine answered with something that is not JSON: ${text.slice(0, 200)}`,
+      );
     }
   }
 
   /** A call whose answer is newline-delimited progress JSON; an `error` message in it fails the call. */
-  private async progress(method: string, path: string, opts: RequestOptions, onMessage: (m: ProgressMessage) => void): Promise<void> {
+  private async progress(
+    method: string,
+    path: string,
+    opts: RequestOptions,
+    onMessage: (m: ProgressMessage) => void,
+  ): Promise<void> {
     let failure: string | undefined;
     const lines = new JsonLines();
     const handle = (ms: ProgressMessage[]) => {
@@ -255,42 +350,76 @@ export class DockerClient {
     if (failure !== undefined) throw new DockerEngineError('engine', `${opts.operation}: ${failure.trim()}`);
   }
 
-  private call(method: string, path: string, opts: RequestOptions, alsoOk: number[] = [], onChunk?: (c: Buffer) => void): Promise<{ status: number; body: Buffer }> {
+  private call(
+    method: string,
+    path: string,
+    opts: RequestOptions,
+    alsoOk: number[] = [],
+    onChunk?: (c: Buffer) => void,
+  ): Promise<{ status: number; body: Buffer }> {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) qs.set(k, String(v));
     const fullPath = `/v${this.apiVersion}${path}${qs.size ? `?${qs.toString()}` : ''}`;
     const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
     const headers: Record<string, string | number> = {};
-    if (payload) { headers['Content-Type'] = 'application/json'; headers['Content-Length'] = payload.length; }
+    if (payload) {
+      headers['Content-Type'] = 'application/json';
+      headers['Content-Length'] = payload.length;
+    }
     if (opts.stream) headers['Content-Type'] = opts.stream.contentType;
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
 
     return new Promise((resolve, reject) => {
       let settled = false;
-      const fail = (e: DockerEngineError) => { if (!settled) { settled = true; reject(e); } };
+      const fail = (e: DockerEngineError) => {
+        if (!settled) {
+          settled = true;
+          reject(e);
+        }
+      };
       const req = http.request({ socketPath: this.socketPath, method, path: fullPath, headers }, (res) => {
         const chunks: Buffer[] = [];
         const status = res.statusCode ?? 0;
         const streaming = onChunk && status < 300;
-        res.on('data', (c: Buffer) => { if (streaming) onChunk(c); else chunks.push(c); });
+        res.on('data', (c: Buffer) => {
+          if (streaming) onChunk(c);
+          else chunks.push(c);
+        });
         res.on('error', (e) => fail(this.transportError(e, opts.operation)));
         res.on('end', () => {
           clearTimeout(timer);
           const body = Buffer.concat(chunks);
           if ((status >= 200 && status < 300) || alsoOk.includes(status)) {
-            if (!settled) { settled = true; resolve({ status, body }); }
+            if (!settled) {
+              settled = true;
+              resolve({ status, body });
+            }
             return;
           }
           fail(this.statusError(status, body, opts.operation));
         });
       });
       const timer = setTimeout(() => {
-        fail(new DockerEngineError('timeout', `${opts.operation}: no answer from the Docker engine at ${this.socketPath} within ${Math.round(timeoutMs / 1000)}s; check \`docker info\` and the dockerd log`));
+        fail(
+          new DockerEngineError(
+            'timeout',
+            `${opts.operation}: no answer from the Docker engine at ${this.socketPath} within ${Math.round(timeoutMs / 1000)}s; check \`docker info\` and the dockerd log`,
+          ),
+        );
         req.destroy();
       }, timeoutMs);
-      req.on('error', (e) => { clearTimeout(timer); fail(this.transportError(e, opts.operation)); });
+      req.on('error', (e) => {
+        clearTimeout(timer);
+        fail(this.transportError(e, opts.operation));
+      });
       if (opts.stream) {
-        opts.stream.body.on('error', (e) => { clearTimeout(timer); fail(new DockerEngineError('bad-request', `${opts.operation}: could not read the build context: ${e.message}`)); req.destroy(); });
+        opts.stream.body.on('error', (e) => {
+          clearTimeout(timer);
+          fail(
+            new DockerEngineError('bad-request', `${opts.operation}: could not read the build context: ${e.message}`),
+          );
+          req.destroy();
+        });
         opts.stream.body.pipe(req);
       } else {
         req.end(payload);
@@ -300,22 +429,39 @@ export class DockerClient {
 
   private transportError(e: Error & { code?: string }, operation: string): DockerEngineError {
     if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') {
-      return new DockerEngineError('unreachable', `${operation}: the Docker engine is not reachable at ${this.socketPath}; start dockerd (e.g. \`systemctl start docker\`) or point DOCKER_HOST at its socket`);
+      return new DockerEngineError(
+        'unreachable',
+        `${operation}: the Docker engine is not reachable at ${this.socketPath}; start dockerd (e.g. \`systemctl start docker\`) or point DOCKER_HOST at its socket`,
+      );
     }
     if (e.code === 'EACCES' || e.code === 'EPERM') {
-      return new DockerEngineError('permission', `${operation}: permission denied on ${this.socketPath}; run Groundwork as root or add its user to the \`docker\` group`);
+      return new DockerEngineError(
+        'permission',
+        `${operation}: permission denied on ${this.socketPath}; run Groundwork as root or add its user to the \`docker\` group`,
+      );
     }
-    return new DockerEngineError('unreachable', `${operation}: talking to the Docker engine at ${this.socketPath} failed: ${e.message}`);
+    return new DockerEngineError(
+      'unreachable',
+      `${operation}: talking to the Docker engine at ${this.socketPath} failed: ${e.message}`,
+    );
   }
 
   private statusError(status: number, body: Buffer, operation: string): DockerEngineError {
     let message = body.toString('utf8').trim();
-    try { message = (JSON.parse(message) as { message?: string }).message ?? message; } catch { /* plain text */ }
+    try {
+      message = (JSON.parse(message) as { message?: string }).message ?? message;
+    } catch {
+      /* plain text */
+    }
     if (status === 304) return new DockerEngineError('not-modified', `${operation}: nothing to do`, status);
     if (status === 404) return new DockerEngineError('not-found', `${operation}: ${message}`, status);
     if (status === 409) return new DockerEngineError('conflict', `${operation}: ${message}`, status);
     if (status === 503 && /swarm/i.test(message)) {
-      return new DockerEngineError('not-swarm-manager', `${operation}: this Docker engine is not a Swarm manager (${message}); run \`docker swarm init\` here or point Groundwork at a manager`, status);
+      return new DockerEngineError(
+        'not-swarm-manager',
+        `${operation}: this Docker engine is not a Swarm manager (${message}); run \`docker swarm init\` here or point Groundwork at a manager`,
+        status,
+      );
     }
     if (status === 400) return new DockerEngineError('bad-request', `${operation}: ${message}`, status);
     return new DockerEngineError('engine', `${operation}: the engine answered ${status}: ${message}`, status);

@@ -31,7 +31,14 @@
 import { existsSync } from 'node:fs';
 import type { Duration } from '../../util/duration.js';
 import { tryProcessStartTicks } from '../process/proc.js';
-import type { DriverCapabilities, InstanceHandle, InstanceSpec, InstanceStats, InstanceStatus, RuntimeDriver } from '../runtime-driver.js';
+import type {
+  DriverCapabilities,
+  InstanceHandle,
+  InstanceSpec,
+  InstanceStats,
+  InstanceStatus,
+  RuntimeDriver,
+} from '../runtime-driver.js';
 import type { ContainerInspect } from './docker-api-types.js';
 import { isDockerError, type DockerClient } from './docker-client.js';
 import type { ContainerInstanceSpec } from './container-instance-spec.js';
@@ -43,9 +50,21 @@ import { buildImage, type ImageBuildRequest } from './image-build.js';
 import { lastLines } from './docker-streams.js';
 
 /** The calls the driver makes; a DockerClient has them all. */
-export type DockerDriverClient = Pick<DockerClient,
-  | 'createContainer' | 'startContainer' | 'stopContainer' | 'inspectContainer' | 'tryInspectContainer' | 'listContainers'
-  | 'containerLogs' | 'containerStats' | 'removeContainer' | 'tryInspectImage' | 'pullImage' | 'buildImage'>;
+export type DockerDriverClient = Pick<
+  DockerClient,
+  | 'createContainer'
+  | 'startContainer'
+  | 'stopContainer'
+  | 'inspectContainer'
+  | 'tryInspectContainer'
+  | 'listContainers'
+  | 'containerLogs'
+  | 'containerStats'
+  | 'removeContainer'
+  | 'tryInspectImage'
+  | 'pullImage'
+  | 'buildImage'
+>;
 
 export interface DockerDriverOptions {
   client: DockerDriverClient;
@@ -90,26 +109,49 @@ export class DockerDriver implements RuntimeDriver {
    */
   async start(spec: ContainerInstanceSpec): Promise<InstanceHandle> {
     const where = `service ${spec.service} instance ${spec.index}`;
-    if (!spec.image) throw new Error(`${where}: runtime docker needs an image; set \`image:\` (or \`dockerfile:\`) on service ${spec.service}`);
-    if (mountsCwd(spec) && !existsSync(spec.cwd)) throw new Error(`working directory ${spec.cwd} does not exist; fix \`cwd\` of service ${spec.service}`);
+    if (!spec.image)
+      throw new Error(
+        `${where}: runtime docker needs an image; set \`image:\` (or \`dockerfile:\`) on service ${spec.service}`,
+      );
+    if (mountsCwd(spec) && !existsSync(spec.cwd))
+      throw new Error(`working directory ${spec.cwd} does not exist; fix \`cwd\` of service ${spec.service}`);
     for (const m of spec.mounts ?? []) {
-      if (m.source.startsWith('/') && !existsSync(m.source)) throw new Error(`${where}: mount source ${m.source} (for ${m.target}) does not exist on this machine; create it or fix \`mounts\``);
+      if (m.source.startsWith('/') && !existsSync(m.source))
+        throw new Error(
+          `${where}: mount source ${m.source} (for ${m.target}) does not exist on this machine; create it or fix \`mounts\``,
+        );
     }
     await this.ensureImage(spec.image, where);
     await this.removeEnded(spec);
     const name = engineName(spec.stack, spec.id);
-    const labels = identityLabels({
-      runtime: 'docker', owner: this.opts.owner, stack: spec.stack, service: spec.service, instance: spec.id, index: spec.index, specHash: spec.specHash, ports: spec.ports,
-    }, { ...this.opts.labels, ...spec.labels });
+    const labels = identityLabels(
+      {
+        runtime: 'docker',
+        owner: this.opts.owner,
+        stack: spec.stack,
+        service: spec.service,
+        instance: spec.id,
+        index: spec.index,
+        specHash: spec.specHash,
+        ports: spec.ports,
+      },
+      { ...this.opts.labels, ...spec.labels },
+    );
     const body = containerCreateBody(spec, {
-      image: spec.image, labels, user: containerUser(spec.user, this.opts.resolveUser ?? hostUsers),
-      network: this.opts.network ?? 'host', logRotation: this.opts.logRotation ?? { maxSize: '10m', maxFiles: 3 },
+      image: spec.image,
+      labels,
+      user: containerUser(spec.user, this.opts.resolveUser ?? hostUsers),
+      network: this.opts.network ?? 'host',
+      logRotation: this.opts.logRotation ?? { maxSize: '10m', maxFiles: 3 },
     });
     let created: { Id: string; Warnings: string[] | null };
     try {
       created = await this.client.createContainer(name, body);
     } catch (e) {
-      if (isDockerError(e, 'conflict')) throw new Error(`${where}: a container named ${name} already exists; remove it (docker rm -f ${name}) or start with a new instance id`);
+      if (isDockerError(e, 'conflict'))
+        throw new Error(
+          `${where}: a container named ${name} already exists; remove it (docker rm -f ${name}) or start with a new instance id`,
+        );
       throw new Error(`${where}: the engine refused to create the container: ${(e as Error).message}`);
     }
     let c: ContainerInspect;
@@ -117,7 +159,11 @@ export class DockerDriver implements RuntimeDriver {
       await this.client.startContainer(created.Id);
       c = await this.client.inspectContainer(created.Id);
       // Running per the engine, but its init already gone: it is about to record the exit.
-      for (let i = 0; i < 100 && c.State.Running && PROC_VISIBLE && tryProcessStartTicks(c.State.Pid) === undefined; i++) {
+      for (
+        let i = 0;
+        i < 100 && c.State.Running && PROC_VISIBLE && tryProcessStartTicks(c.State.Pid) === undefined;
+        i++
+      ) {
         await this.sleep(20);
         c = await this.client.inspectContainer(created.Id);
       }
@@ -135,7 +181,11 @@ export class DockerDriver implements RuntimeDriver {
 
   /** Ended containers of this instance index (kept for their logs), removed before a new start. */
   private async removeEnded(spec: ContainerInstanceSpec): Promise<void> {
-    const found = await this.client.listContainers([...stackFilter('docker', this.opts.owner, spec.stack), `${LABEL.service}=${spec.service}`, `${LABEL.index}=${spec.index}`]);
+    const found = await this.client.listContainers([
+      ...stackFilter('docker', this.opts.owner, spec.stack),
+      `${LABEL.service}=${spec.service}`,
+      `${LABEL.index}=${spec.index}`,
+    ]);
     for (const c of found) {
       if (c.State === 'running' || c.State === 'paused' || c.State === 'restarting') continue;
       await this.client.removeContainer(c.Id).catch(() => undefined);
@@ -234,7 +284,8 @@ export class DockerDriver implements RuntimeDriver {
       await this.client.removeContainer(handle.id);
     } catch (e) {
       if (isDockerError(e, 'not-found')) return;
-      if (isDockerError(e, 'conflict')) throw new Error(`instance ${handle.id} is still running; stop it before forgetting it`);
+      if (isDockerError(e, 'conflict'))
+        throw new Error(`instance ${handle.id} is still running; stop it before forgetting it`);
       throw e;
     }
   }
@@ -246,11 +297,16 @@ export class DockerDriver implements RuntimeDriver {
 
   private async ensureImage(image: string, where: string): Promise<void> {
     if (await this.client.tryInspectImage(image)) return;
-    if (this.opts.pull === false) throw new Error(`${where}: image ${image} is not on this machine; build it (dockerfile:), load it (docker load) or import it (docker import)`);
+    if (this.opts.pull === false)
+      throw new Error(
+        `${where}: image ${image} is not on this machine; build it (dockerfile:), load it (docker load) or import it (docker import)`,
+      );
     try {
       await this.client.pullImage(image);
     } catch (e) {
-      throw new Error(`${where}: image ${image} is not on this machine and pulling it failed (${(e as Error).message}); build, load or import it first`);
+      throw new Error(
+        `${where}: image ${image} is not on this machine and pulling it failed (${(e as Error).message}); build, load or import it first`,
+      );
     }
   }
 
@@ -259,9 +315,17 @@ export class DockerDriver implements RuntimeDriver {
     const name = c.Name.replace(/^\//, '');
     const pid = c.State.Running ? c.State.Pid : 0;
     return {
-      id: name, service: id?.service ?? '', index: id?.index ?? 0, pid, pgid: pid,
-      startTicks: pid ? tryProcessStartTicks(pid) ?? 0 : 0,
-      startedAt: c.State.StartedAt, specHash: id?.specHash ?? '', logFile: `docker logs ${name}`, ports: id?.ports ?? {}, limits,
+      id: name,
+      service: id?.service ?? '',
+      index: id?.index ?? 0,
+      pid,
+      pgid: pid,
+      startTicks: pid ? (tryProcessStartTicks(pid) ?? 0) : 0,
+      startedAt: c.State.StartedAt,
+      specHash: id?.specHash ?? '',
+      logFile: `docker logs ${name}`,
+      ports: id?.ports ?? {},
+      limits,
     };
   }
 }

@@ -10,9 +10,15 @@ const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).m
  * itself exits with such a code is indistinguishable, as under any shell.
  */
 export function exitStatus(code: number | null | undefined, oomKilled = false): InstanceStatus {
-  if (oomKilled) return { state: 'exited', exitCode: code === 137 || code === null || code === undefined ? null : code, signal: 'SIGKILL (out of memory)' };
+  if (oomKilled)
+    return {
+      state: 'exited',
+      exitCode: code === 137 || code === null || code === undefined ? null : code,
+      signal: 'SIGKILL (out of memory)',
+    };
   if (code === null || code === undefined) return { state: 'exited', exitCode: null, signal: null };
-  if (code > 128 && code <= 128 + 64) return { state: 'exited', exitCode: null, signal: SIGNAL_NAMES.get(code - 128) ?? `signal ${code - 128}` };
+  if (code > 128 && code <= 128 + 64)
+    return { state: 'exited', exitCode: null, signal: SIGNAL_NAMES.get(code - 128) ?? `signal ${code - 128}` };
   return { state: 'exited', exitCode: code, signal: null };
 }
 

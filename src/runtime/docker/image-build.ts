@@ -21,11 +21,16 @@ export interface ImageBuildRequest {
   timeout?: Duration;
 }
 
-export async function buildImage(client: ImageBuildClient, req: ImageBuildRequest): Promise<{ id: string; tag: string }> {
+export async function buildImage(
+  client: ImageBuildClient,
+  req: ImageBuildRequest,
+): Promise<{ id: string; tag: string }> {
   const dockerfile = req.dockerfile ?? 'Dockerfile';
   if (!existsSync(req.contextDir)) throw new Error(`build context ${req.contextDir} does not exist`);
   if (!existsSync(path.join(req.contextDir, dockerfile))) {
-    throw new Error(`no ${dockerfile} in ${req.contextDir}; fix \`dockerfile:\` (it is relative to the release directory)`);
+    throw new Error(
+      `no ${dockerfile} in ${req.contextDir}; fix \`dockerfile:\` (it is relative to the release directory)`,
+    );
   }
   let partial = '';
   const emit = (text: string) => {
@@ -35,7 +40,9 @@ export async function buildImage(client: ImageBuildClient, req: ImageBuildReques
     for (const l of lines) if (l.trim()) req.onProgress?.(l.trimEnd());
   };
   const id = await client.buildImage(buildContext(req.contextDir, dockerfile), {
-    tag: req.tag, dockerfile, ...(req.labels ? { labels: req.labels } : {}),
+    tag: req.tag,
+    dockerfile,
+    ...(req.labels ? { labels: req.labels } : {}),
     ...(req.timeout ? { timeoutMs: req.timeout.toMilliseconds() } : {}),
     onProgress: (m) => {
       if (m.stream) emit(m.stream);

@@ -14,12 +14,19 @@ export interface CgroupPlacement {
 
 const ROOT = '/sys/fs/cgroup';
 
-export function placeInCgroups(id: string, memoryBytes: number | null, cpuCores: number | null, owner?: { uid: number; gid: number }, root = ROOT): CgroupPlacement {
+export function placeInCgroups(
+  id: string,
+  memoryBytes: number | null,
+  cpuCores: number | null,
+  owner?: { uid: number; gid: number },
+  root = ROOT,
+): CgroupPlacement {
   if (memoryBytes === null && cpuCores === null) return { dirs: [], description: 'none requested' };
   try {
     let placed: CgroupPlacement;
     if (existsSync(path.join(root, 'cgroup.controllers'))) placed = v2(id, memoryBytes, cpuCores, root);
-    else if (existsSync(path.join(root, 'memory')) || existsSync(path.join(root, 'cpu'))) placed = v1(id, memoryBytes, cpuCores, root);
+    else if (existsSync(path.join(root, 'memory')) || existsSync(path.join(root, 'cpu')))
+      placed = v1(id, memoryBytes, cpuCores, root);
     else return { dirs: [], description: `not enforced: no cgroup hierarchy at ${root}` };
     // The shim joins the group itself; when it runs as another user it needs the file delegated.
     if (owner) for (const d of placed.dirs) chownSync(path.join(d, 'cgroup.procs'), owner.uid, owner.gid);
@@ -31,7 +38,9 @@ export function placeInCgroups(id: string, memoryBytes: number | null, cpuCores:
 
 function v2(id: string, mem: number | null, cpu: number | null, root: string): CgroupPlacement {
   const available = readFileSync(path.join(root, 'cgroup.controllers'), 'utf8');
-  const want = [mem !== null && 'memory', cpu !== null && 'cpu'].filter((x): x is string => Boolean(x) && available.includes(x as string));
+  const want = [mem !== null && 'memory', cpu !== null && 'cpu'].filter(
+    (x): x is string => Boolean(x) && available.includes(x as string),
+  );
   writeFileSync(path.join(root, 'cgroup.subtree_control'), want.map((c) => `+${c}`).join(' '));
   const parent = path.join(root, 'groundwork');
   mkdirSync(parent, { recursive: true });
@@ -63,8 +72,16 @@ function v1(id: string, mem: number | null, cpu: number | null, root: string): C
 
 /** Removes the instance's cgroups once it is gone (a cgroup with no members can be removed). */
 export function removeCgroups(id: string, root = ROOT): void {
-  for (const dir of [path.join(root, 'groundwork', id), path.join(root, 'memory', 'groundwork', id), path.join(root, 'cpu', 'groundwork', id)]) {
-    try { if (existsSync(dir)) rmdirSync(dir); } catch { /* still has members, or not ours */ }
+  for (const dir of [
+    path.join(root, 'groundwork', id),
+    path.join(root, 'memory', 'groundwork', id),
+    path.join(root, 'cpu', 'groundwork', id),
+  ]) {
+    try {
+      if (existsSync(dir)) rmdirSync(dir);
+    } catch {
+      /* still has members, or not ours */
+    }
   }
 }
 
@@ -72,7 +89,11 @@ export function removeCgroups(id: string, root = ROOT): void {
 export function joinedCgroups(pid: number, dirs: string[]): boolean {
   if (dirs.length === 0) return true;
   let text: string;
-  try { text = readFileSync(`/proc/${pid}/cgroup`, 'utf8'); } catch { return false; }
+  try {
+    text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+  } catch {
+    return false;
+  }
   return dirs.every((d) => {
     const rel = d.replace(/^\/sys\/fs\/cgroup(\/(memory|cpu))?/, '');
     return text.split('\n').some((l) => l.endsWith(`:${rel}`));

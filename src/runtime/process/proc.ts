@@ -26,7 +26,11 @@ export function groupStats(pgid: number): { cpuSeconds: number; rssBytes: number
   let rss = 0;
   let found = false;
   let entries: string[];
-  try { entries = readdirSync('/proc'); } catch { return undefined; }
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
   for (const e of entries) {
     if (!/^\d+$/.test(e)) continue;
     try {
@@ -36,7 +40,9 @@ export function groupStats(pgid: number): { cpuSeconds: number; rssBytes: number
       found = true;
       cpu += (Number(rest[11]) + Number(rest[12])) / ticks;
       rss += Number(rest[21]) * 4096;
-    } catch { /* raced with exit */ }
+    } catch {
+      /* raced with exit */
+    }
   }
   return found ? { cpuSeconds: cpu, rssBytes: rss } : undefined;
 }

@@ -8,10 +8,31 @@
  * reused pid is never taken for ours.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, readSync, chownSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  readSync,
+  chownSync,
+} from 'node:fs';
 import path from 'node:path';
 import type { Duration } from '../../util/duration.js';
-import { InstanceExitedError, type DriverCapabilities, type InstanceHandle, type InstanceSpec, type InstanceStats, type InstanceStatus, type RuntimeDriver } from '../runtime-driver.js';
+import {
+  InstanceExitedError,
+  type DriverCapabilities,
+  type InstanceHandle,
+  type InstanceSpec,
+  type InstanceStats,
+  type InstanceStatus,
+  type RuntimeDriver,
+} from '../runtime-driver.js';
 import { groupStats, isSameProcess, tryProcessStartTicks } from './proc.js';
 import { joinedCgroups, placeInCgroups, removeCgroups } from './cgroups.js';
 import { ensureUser } from './os-user.js';
@@ -34,9 +55,18 @@ echo "$code" > "$exitfile"
 exit "$code"
 `;
 
-const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 6: 'SIGABRT', 9: 'SIGKILL', 11: 'SIGSEGV', 15: 'SIGTERM' };
+const SIGNALS: Record<number, string> = {
+  1: 'SIGHUP',
+  2: 'SIGINT',
+  6: 'SIGABRT',
+  9: 'SIGKILL',
+  11: 'SIGSEGV',
+  15: 'SIGTERM',
+};
 
-interface InstanceRecord extends InstanceHandle { stack: string }
+interface InstanceRecord extends InstanceHandle {
+  stack: string;
+}
 
 export interface ProcessDriverOptions {
   /** Holds instances/ (records, pid and exit files) and logs/. */
@@ -66,7 +96,8 @@ export class ProcessDriver implements RuntimeDriver {
     const logFile = this.logFileFor(spec.service, spec.index);
     mkdirSync(path.dirname(logFile), { recursive: true });
     const user = spec.user ? ensureUser(spec.user) : undefined;
-    if (!existsSync(spec.cwd)) throw new Error(`working directory ${spec.cwd} does not exist; fix \`cwd\` of service ${spec.service}`);
+    if (!existsSync(spec.cwd))
+      throw new Error(`working directory ${spec.cwd} does not exist; fix \`cwd\` of service ${spec.service}`);
     const exitFile = path.join(this.instancesDir, `${spec.id}.exit`);
     const pidFile = path.join(this.instancesDir, `${spec.id}.pid`);
     // Created here (empty) so a shim running as another user can write them.
@@ -104,8 +135,19 @@ export class ProcessDriver implements RuntimeDriver {
     };
     // Recorded at once (with the shim as pid), so a crash right now still leaves it findable.
     writeRecord({
-      id: spec.id, service: spec.service, index: spec.index, pid: wrapperPid, pgid: wrapperPid, pgidStartTicks, startTicks: pgidStartTicks ?? 0,
-      startedAt: new Date().toISOString(), specHash: spec.specHash, logFile, limits: cg.description, ports: spec.ports, stack: spec.stack,
+      id: spec.id,
+      service: spec.service,
+      index: spec.index,
+      pid: wrapperPid,
+      pgid: wrapperPid,
+      pgidStartTicks,
+      startTicks: pgidStartTicks ?? 0,
+      startedAt: new Date().toISOString(),
+      specHash: spec.specHash,
+      logFile,
+      limits: cg.description,
+      ports: spec.ports,
+      stack: spec.stack,
     });
     let pid: number;
     let startTicks: number | undefined;
@@ -120,19 +162,39 @@ export class ProcessDriver implements RuntimeDriver {
       await this.sleep(20);
       const code = this.tryReadExit(exitFile);
       this.cleanupFailedStart(spec.id, wrapperPid);
-      throw new InstanceExitedError(`instance ${spec.id} exited at once${code === undefined ? '' : ` with code ${code}`}; see its log ${logFile}`, code ?? null);
+      throw new InstanceExitedError(
+        `instance ${spec.id} exited at once${code === undefined ? '' : ` with code ${code}`}; see its log ${logFile}`,
+        code ?? null,
+      );
     }
-    const limits = cg.dirs.length && !joinedCgroups(pid, cg.dirs) ? 'not enforced: the instance could not join its cgroup' : cg.description;
+    const limits =
+      cg.dirs.length && !joinedCgroups(pid, cg.dirs)
+        ? 'not enforced: the instance could not join its cgroup'
+        : cg.description;
     const handle: InstanceHandle = {
-      id: spec.id, service: spec.service, index: spec.index, pid, pgid: wrapperPid, pgidStartTicks, startTicks, startedAt: new Date().toISOString(),
-      specHash: spec.specHash, logFile, limits, ports: spec.ports,
+      id: spec.id,
+      service: spec.service,
+      index: spec.index,
+      pid,
+      pgid: wrapperPid,
+      pgidStartTicks,
+      startTicks,
+      startedAt: new Date().toISOString(),
+      specHash: spec.specHash,
+      logFile,
+      limits,
+      ports: spec.ports,
     };
     writeRecord({ ...handle, stack: spec.stack });
     return handle;
   }
 
   private cleanupFailedStart(id: string, wrapperPid: number): void {
-    try { process.kill(-wrapperPid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(-wrapperPid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
     for (const ext of ['json', 'exit', 'pid']) rmSync(path.join(this.instancesDir, `${id}.${ext}`), { force: true });
     removeCgroups(id);
   }
@@ -142,7 +204,9 @@ export class ProcessDriver implements RuntimeDriver {
       try {
         const pid = Number(readFileSync(pidFile, 'utf8').trim());
         if (pid > 0) return pid;
-      } catch { /* not yet */ }
+      } catch {
+        /* not yet */
+      }
       if (tryProcessStartTicks(wrapperPid) === undefined) break;
       await this.sleep(10);
     }
@@ -161,14 +225,16 @@ export class ProcessDriver implements RuntimeDriver {
       }
     }
     // Give the shim a moment to write the exit status.
-    for (let i = 0; i < 20 && this.tryReadExit(this.exitFile(handle)) === undefined && this.shimAlive(handle); i++) await this.sleep(10);
+    for (let i = 0; i < 20 && this.tryReadExit(this.exitFile(handle)) === undefined && this.shimAlive(handle); i++)
+      await this.sleep(10);
     removeCgroups(handle.id);
     return this.inspect(handle);
   }
 
   /** Our shim still runs (same pid and start time). Zombies do not count. */
   private shimAlive(handle: InstanceHandle): boolean {
-    if (handle.pgidStartTicks === undefined) return tryProcessStartTicks(handle.pgid) !== undefined && isSameProcess(handle.pid, handle.startTicks);
+    if (handle.pgidStartTicks === undefined)
+      return tryProcessStartTicks(handle.pgid) !== undefined && isSameProcess(handle.pid, handle.startTicks);
     return isSameProcess(handle.pgid, handle.pgidStartTicks);
   }
 
@@ -176,11 +242,19 @@ export class ProcessDriver implements RuntimeDriver {
     if (handle.pgid <= 1 || handle.pid <= 1) return; // a placeholder: never signal our own group or init
     // Only a group we can prove is ours: its leader is our shim, or our service is in it.
     if (this.shimAlive(handle) || isSameProcess(handle.pid, handle.startTicks)) {
-      try { process.kill(-handle.pgid, signal); } catch { /* group gone */ }
+      try {
+        process.kill(-handle.pgid, signal);
+      } catch {
+        /* group gone */
+      }
     }
     // A service that left the group (setsid) is still ours by pid and start time.
     if (isSameProcess(handle.pid, handle.startTicks)) {
-      try { process.kill(handle.pid, signal); } catch { /* gone */ }
+      try {
+        process.kill(handle.pid, signal);
+      } catch {
+        /* gone */
+      }
     }
   }
 
@@ -193,14 +267,18 @@ export class ProcessDriver implements RuntimeDriver {
       const text = readFileSync(file, 'utf8').trim();
       const n = Number(text);
       return text !== '' && Number.isInteger(n) ? n : undefined;
-    } catch { return undefined; }
+    } catch {
+      return undefined;
+    }
   }
 
   async inspect(handle: InstanceHandle): Promise<InstanceStatus> {
     if (isSameProcess(handle.pid, handle.startTicks)) return { state: 'running', pid: handle.pid };
     const code = this.tryReadExit(this.exitFile(handle));
     if (code !== undefined) {
-      return code > 128 && code < 160 ? { state: 'exited', exitCode: null, signal: SIGNALS[code - 128] ?? `signal ${code - 128}` } : { state: 'exited', exitCode: code, signal: null };
+      return code > 128 && code < 160
+        ? { state: 'exited', exitCode: null, signal: SIGNALS[code - 128] ?? `signal ${code - 128}` }
+        : { state: 'exited', exitCode: code, signal: null };
     }
     if (this.shimAlive(handle)) {
       // Service gone, shim about to record it.
@@ -208,7 +286,8 @@ export class ProcessDriver implements RuntimeDriver {
       const again = this.tryReadExit(this.exitFile(handle));
       if (again !== undefined) return this.inspect(handle);
     }
-    if (existsSync(path.join(this.instancesDir, `${handle.id}.json`))) return { state: 'exited', exitCode: null, signal: 'SIGKILL' };
+    if (existsSync(path.join(this.instancesDir, `${handle.id}.json`)))
+      return { state: 'exited', exitCode: null, signal: 'SIGKILL' };
     return { state: 'missing' };
   }
 
@@ -227,11 +306,18 @@ export class ProcessDriver implements RuntimeDriver {
           try {
             const pid = Number(readFileSync(path.join(this.instancesDir, `${handle.id}.pid`), 'utf8').trim());
             const ticks = pid > 0 ? tryProcessStartTicks(pid) : undefined;
-            if (ticks !== undefined) { handle.pid = pid; handle.startTicks = ticks; }
-          } catch { /* no pid file: the shim never started the service */ }
+            if (ticks !== undefined) {
+              handle.pid = pid;
+              handle.startTicks = ticks;
+            }
+          } catch {
+            /* no pid file: the shim never started the service */
+          }
         }
         out.push(handle);
-      } catch { /* torn or foreign file */ }
+      } catch {
+        /* torn or foreign file */
+      }
     }
     return out;
   }
@@ -246,7 +332,8 @@ export class ProcessDriver implements RuntimeDriver {
   }
 
   async forget(handle: InstanceHandle): Promise<void> {
-    for (const ext of ['json', 'exit', 'pid']) rmSync(path.join(this.instancesDir, `${handle.id}.${ext}`), { force: true });
+    for (const ext of ['json', 'exit', 'pid'])
+      rmSync(path.join(this.instancesDir, `${handle.id}.${ext}`), { force: true });
   }
 }
 

@@ -57,7 +57,11 @@ export type ClusterNetwork =
   /** The node's network stack: the service listens on host ports (one task per port per node). */
   | { mode: 'host' }
   /** Overlay networks, with ports published through the routing mesh (ingress) or per node (host). */
-  | { mode: 'overlay'; networks: string[]; ports: { target: number; published: number; protocol?: 'tcp' | 'udp'; publishMode?: 'ingress' | 'host' }[] };
+  | {
+      mode: 'overlay';
+      networks: string[];
+      ports: { target: number; published: number; protocol?: 'tcp' | 'udp'; publishMode?: 'ingress' | 'host' }[];
+    };
 
 export interface ClusterServiceSpec {
   /** The cluster service's name; see clusterServiceName(). */

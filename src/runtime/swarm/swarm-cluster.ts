@@ -11,13 +11,31 @@ import { isDockerError, type DockerClient } from '../docker/docker-client.js';
 import { LABEL } from '../docker/container-labels.js';
 import { lastLines } from '../docker/docker-streams.js';
 import type {
-  ClusterDeployOptions, ClusterDeployResult, ClusterNode, ClusterOutcome, ClusterProgress, ClusterRuntime, ClusterServiceSpec, ClusterServiceStatus, ClusterTask,
+  ClusterDeployOptions,
+  ClusterDeployResult,
+  ClusterNode,
+  ClusterOutcome,
+  ClusterProgress,
+  ClusterRuntime,
+  ClusterServiceSpec,
+  ClusterServiceStatus,
+  ClusterTask,
 } from './cluster-runtime.js';
 import { swarmServiceSpec, TEMPLATE_HASH_LABEL } from './swarm-service-spec.js';
 
-export type SwarmClusterClient = Pick<DockerClient,
-  | 'createService' | 'updateService' | 'inspectService' | 'tryInspectService' | 'listServices' | 'removeService'
-  | 'listTasks' | 'listNodes' | 'serviceLogs' | 'listContainers'>;
+export type SwarmClusterClient = Pick<
+  DockerClient,
+  | 'createService'
+  | 'updateService'
+  | 'inspectService'
+  | 'tryInspectService'
+  | 'listServices'
+  | 'removeService'
+  | 'listTasks'
+  | 'listNodes'
+  | 'serviceLogs'
+  | 'listContainers'
+>;
 
 export interface SwarmClusterOptions {
   client: SwarmClusterClient;
@@ -50,17 +68,34 @@ export class SwarmCluster implements ClusterRuntime {
 
   async deploy(spec: ClusterServiceSpec, opts: ClusterDeployOptions = {}): Promise<ClusterDeployResult> {
     const started = this.now();
-    const body = swarmServiceSpec(spec, { owner: this.opts.owner, ...(this.opts.labels ? { labels: this.opts.labels } : {}) });
+    const body = swarmServiceSpec(spec, {
+      owner: this.opts.owner,
+      ...(this.opts.labels ? { labels: this.opts.labels } : {}),
+    });
     const wanted = body.Labels?.[TEMPLATE_HASH_LABEL] as string;
     const existing = await this.client.tryInspectService(spec.name);
     if (!existing) {
       await this.client.createService(body);
-      return this.follow(spec.name, { started, phase: 'creating', expectUpdate: false, previousUpdate: undefined, wanted }, opts);
+      return this.follow(
+        spec.name,
+        { started, phase: 'creating', expectUpdate: false, previousUpdate: undefined, wanted },
+        opts,
+      );
     }
     this.checkOwner(existing);
     const changed = existing.Spec.Labels?.[TEMPLATE_HASH_LABEL] !== wanted;
     await this.client.updateService(existing.ID, existing.Version.Index, body);
-    return this.follow(spec.name, { started, phase: changed ? 'updating' : 'converging', expectUpdate: changed, previousUpdate: existing.UpdateStatus?.StartedAt, wanted }, opts);
+    return this.follow(
+      spec.name,
+      {
+        started,
+        phase: changed ? 'updating' : 'converging',
+        expectUpdate: changed,
+        previousUpdate: existing.UpdateStatus?.StartedAt,
+        wanted,
+      },
+      opts,
+    );
   }
 
   async rollback(name: string, opts: ClusterDeployOptions = {}): Promise<ClusterDeployResult> {
@@ -70,7 +105,11 @@ export class SwarmCluster implements ClusterRuntime {
     if (!svc.PreviousSpec) throw new Error(`swarm service ${name} has no previous spec to roll back to`);
     await this.client.updateService(svc.ID, svc.Version.Index, svc.Spec, { rollback: true });
     const wanted = svc.PreviousSpec.Labels?.[TEMPLATE_HASH_LABEL] ?? '';
-    return this.follow(name, { started, phase: 'rolling-back', expectUpdate: true, previousUpdate: svc.UpdateStatus?.StartedAt, wanted }, opts);
+    return this.follow(
+      name,
+      { started, phase: 'rolling-back', expectUpdate: true, previousUpdate: svc.UpdateStatus?.StartedAt, wanted },
+      opts,
+    );
   }
 
   async remove(name: string): Promise<void> {
@@ -89,7 +128,9 @@ export class SwarmCluster implements ClusterRuntime {
       if (left.length === 0) return;
       await this.sleep(this.poll);
     }
-    throw new Error(`swarm service ${name} was removed but its containers on this node were still there after 60s; see \`docker ps -a --filter label=com.docker.swarm.service.id=${svc.ID}\``);
+    throw new Error(
+      `swarm service ${name} was removed but its containers on this node were still there after 60s; see \`docker ps -a --filter label=com.docker.swarm.service.id=${svc.ID}\``,
+    );
   }
 
   async inspect(name: string): Promise<ClusterServiceStatus | undefined> {
@@ -99,11 +140,16 @@ export class SwarmCluster implements ClusterRuntime {
   }
 
   async list(stack: string): Promise<ClusterServiceStatus[]> {
-    const services = await this.client.listServices([`${LABEL.runtime}=swarm`, `${LABEL.owner}=${this.opts.owner}`, `${LABEL.stack}=${stack}`]);
+    const services = await this.client.listServices([
+      `${LABEL.runtime}=swarm`,
+      `${LABEL.owner}=${this.opts.owner}`,
+      `${LABEL.stack}=${stack}`,
+    ]);
     const names = await this.nodeNames();
     const out: ClusterServiceStatus[] = [];
     // Single-instance services of SwarmDriver carry an instance label; they are not cluster services.
-    for (const s of services) if (!s.Spec.Labels?.[LABEL.instance]) out.push(this.statusOf(s, await this.tasksOf(s), names));
+    for (const s of services)
+      if (!s.Spec.Labels?.[LABEL.instance]) out.push(this.statusOf(s, await this.tasksOf(s), names));
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
@@ -124,7 +170,9 @@ export class SwarmCluster implements ClusterRuntime {
   private checkOwner(svc: SwarmService): void {
     const owner = svc.Spec.Labels?.[LABEL.owner];
     if (owner !== this.opts.owner) {
-      throw new Error(`swarm service ${svc.Spec.Name} ${owner ? `belongs to another Groundwork installation (${owner})` : 'was not created by Groundwork'}; rename the service or remove it (docker service rm ${svc.Spec.Name})`);
+      throw new Error(
+        `swarm service ${svc.Spec.Name} ${owner ? `belongs to another Groundwork installation (${owner})` : 'was not created by Groundwork'}; rename the service or remove it (docker service rm ${svc.Spec.Name})`,
+      );
     }
   }
 
@@ -135,7 +183,13 @@ export class SwarmCluster implements ClusterRuntime {
    */
   private async follow(
     name: string,
-    f: { started: number; phase: ClusterProgress['phase']; expectUpdate: boolean; previousUpdate: string | undefined; wanted: string },
+    f: {
+      started: number;
+      phase: ClusterProgress['phase'];
+      expectUpdate: boolean;
+      previousUpdate: string | undefined;
+      wanted: string;
+    },
     opts: ClusterDeployOptions,
   ): Promise<ClusterDeployResult> {
     const deadline = f.started + (opts.deadline ?? Duration.minutes(5)).toMilliseconds();
@@ -152,33 +206,66 @@ export class SwarmCluster implements ClusterRuntime {
       const ours = us !== undefined && us.StartedAt !== f.previousUpdate;
       if (ours) sawUpdate = true;
       const current = svc.Spec.Labels?.[TEMPLATE_HASH_LABEL] ?? '';
-      const failed = tasks.filter((t) => t.Status.State === 'failed' || t.Status.State === 'rejected').sort((a, b) => b.UpdatedAt.localeCompare(a.UpdatedAt))[0];
-      if (failed) lastFailure = `task ${failed.ID.slice(0, 12)} ${failed.Status.State}: ${failed.Status.Err ?? failed.Status.Message}`;
-      const phase: ClusterProgress['phase'] = ours && us.State.startsWith('rollback') ? 'rolling-back' : ours && us.State === 'updating' ? 'updating' : f.phase;
+      const failed = tasks
+        .filter((t) => t.Status.State === 'failed' || t.Status.State === 'rejected')
+        .sort((a, b) => b.UpdatedAt.localeCompare(a.UpdatedAt))[0];
+      if (failed)
+        lastFailure = `task ${failed.ID.slice(0, 12)} ${failed.Status.State}: ${failed.Status.Err ?? failed.Status.Message}`;
+      const phase: ClusterProgress['phase'] =
+        ours && us.State.startsWith('rollback')
+          ? 'rolling-back'
+          : ours && us.State === 'updating'
+            ? 'updating'
+            : f.phase;
       const progress: ClusterProgress = {
-        phase, running: status.running, desired: status.replicas, updateState: ours ? us.State : null,
+        phase,
+        running: status.running,
+        desired: status.replicas,
+        updateState: ours ? us.State : null,
         message: `${status.running}/${status.replicas} running${ours ? `, update ${us.State}${us.Message ? ` (${us.Message})` : ''}` : ''}`,
       };
       const report = JSON.stringify(progress);
-      if (report !== lastReport) { opts.onProgress?.(progress); lastReport = report; }
+      if (report !== lastReport) {
+        opts.onProgress?.(progress);
+        lastReport = report;
+      }
 
-      const converged = status.replicas === tasksRunningFrom(tasks, current) && tasks.filter((t) => t.DesiredState === 'running').length === status.replicas;
-      const result = (outcome: ClusterOutcome, message: string): ClusterDeployResult => ({ outcome, message, took: Duration.milliseconds(this.now() - f.started), status });
+      const converged =
+        status.replicas === tasksRunningFrom(tasks, current) &&
+        tasks.filter((t) => t.DesiredState === 'running').length === status.replicas;
+      const result = (outcome: ClusterOutcome, message: string): ClusterDeployResult => ({
+        outcome,
+        message,
+        took: Duration.milliseconds(this.now() - f.started),
+        status,
+      });
       if (ours && TERMINAL_UPDATE.has(us.State)) {
-        if (us.State === 'paused' || us.State === 'rollback_paused') return result('paused', `Swarm paused the ${us.State === 'paused' ? 'update' : 'rollback'}: ${us.Message ?? ''}${lastFailure ? `; ${lastFailure}` : ''}`);
+        if (us.State === 'paused' || us.State === 'rollback_paused')
+          return result(
+            'paused',
+            `Swarm paused the ${us.State === 'paused' ? 'update' : 'rollback'}: ${us.Message ?? ''}${lastFailure ? `; ${lastFailure}` : ''}`,
+          );
         if (us.State === 'rollback_completed' && converged) {
-          const why = f.phase === 'rolling-back' ? 'rolled back to the previous spec' : `the update failed and Swarm rolled back to the previous spec${lastFailure ? ` (${lastFailure})` : ''}`;
+          const why =
+            f.phase === 'rolling-back'
+              ? 'rolled back to the previous spec'
+              : `the update failed and Swarm rolled back to the previous spec${lastFailure ? ` (${lastFailure})` : ''}`;
           return result('rolled-back', why);
         }
-        if (us.State === 'completed' && converged && current === f.wanted) return result('converged', `${status.running}/${status.replicas} running`);
+        if (us.State === 'completed' && converged && current === f.wanted)
+          return result('converged', `${status.running}/${status.replicas} running`);
       } else if (converged && current === f.wanted) {
         if (!f.expectUpdate) return result('converged', `${status.running}/${status.replicas} running`);
         // The template changed in our eyes but Swarm saw nothing to update (e.g. only defaults differ).
         quietSince ??= this.now();
-        if (!sawUpdate && this.now() - quietSince > 3000) return result('converged', `${status.running}/${status.replicas} running (no task changes were needed)`);
+        if (!sawUpdate && this.now() - quietSince > 3000)
+          return result('converged', `${status.running}/${status.replicas} running (no task changes were needed)`);
       }
       if (this.now() >= deadline) {
-        return result('timed-out', `not settled within ${(opts.deadline ?? Duration.minutes(5)).toString()}: ${progress.message}${lastFailure ? `; last failure: ${lastFailure}` : ''}`);
+        return result(
+          'timed-out',
+          `not settled within ${(opts.deadline ?? Duration.minutes(5)).toString()}: ${progress.message}${lastFailure ? `; last failure: ${lastFailure}` : ''}`,
+        );
       }
       await this.sleep(this.poll);
     }
@@ -195,7 +282,9 @@ export class SwarmCluster implements ClusterRuntime {
   private statusOf(svc: SwarmService, tasks: SwarmTask[], nodeNames: Map<string, string>): ClusterServiceStatus {
     const labels = svc.Spec.Labels ?? {};
     const wantedRunning = tasks.filter((t) => t.DesiredState === 'running');
-    const rest = tasks.filter((t) => t.DesiredState !== 'running').sort((a, b) => b.UpdatedAt.localeCompare(a.UpdatedAt));
+    const rest = tasks
+      .filter((t) => t.DesiredState !== 'running')
+      .sort((a, b) => b.UpdatedAt.localeCompare(a.UpdatedAt));
     const perSlot = new Map<number, number>();
     const recent = rest.filter((t) => {
       const n = (perSlot.get(t.Slot ?? 0) ?? 0) + 1;
@@ -204,34 +293,66 @@ export class SwarmCluster implements ClusterRuntime {
     });
     const us = svc.UpdateStatus;
     return {
-      name: svc.Spec.Name, id: svc.ID, stack: labels[LABEL.stack] ?? '', service: labels[LABEL.service] ?? '', specHash: labels[LABEL.specHash] ?? '',
-      image: svc.Spec.TaskTemplate.ContainerSpec.Image, replicas: svc.Spec.Mode.Replicated.Replicas,
-      update: us ? { state: us.State, message: us.Message ?? '', startedAt: us.StartedAt ?? null, completedAt: us.CompletedAt ?? null } : null,
-      tasks: [...wantedRunning.sort((a, b) => (a.Slot ?? 0) - (b.Slot ?? 0)), ...recent].map((t) => taskOf(t, nodeNames)),
+      name: svc.Spec.Name,
+      id: svc.ID,
+      stack: labels[LABEL.stack] ?? '',
+      service: labels[LABEL.service] ?? '',
+      specHash: labels[LABEL.specHash] ?? '',
+      image: svc.Spec.TaskTemplate.ContainerSpec.Image,
+      replicas: svc.Spec.Mode.Replicated.Replicas,
+      update: us
+        ? {
+            state: us.State,
+            message: us.Message ?? '',
+            startedAt: us.StartedAt ?? null,
+            completedAt: us.CompletedAt ?? null,
+          }
+        : null,
+      tasks: [...wantedRunning.sort((a, b) => (a.Slot ?? 0) - (b.Slot ?? 0)), ...recent].map((t) =>
+        taskOf(t, nodeNames),
+      ),
       running: wantedRunning.filter((t) => t.Status.State === 'running').length,
     };
   }
 }
 
 function tasksRunningFrom(tasks: SwarmTask[], templateHash: string): number {
-  return tasks.filter((t) => t.DesiredState === 'running' && t.Status.State === 'running' && t.Spec.ContainerSpec.Labels?.[TEMPLATE_HASH_LABEL] === templateHash).length;
+  return tasks.filter(
+    (t) =>
+      t.DesiredState === 'running' &&
+      t.Status.State === 'running' &&
+      t.Spec.ContainerSpec.Labels?.[TEMPLATE_HASH_LABEL] === templateHash,
+  ).length;
 }
 
 function taskOf(t: SwarmTask, nodeNames: Map<string, string>): ClusterTask {
   const cs = t.Status.ContainerStatus;
   return {
-    id: t.ID, slot: t.Slot ?? null, node: t.NodeID ? nodeNames.get(t.NodeID) ?? t.NodeID : '', state: t.Status.State, desiredState: t.DesiredState,
-    message: t.Status.Message, error: t.Status.Err ?? null,
+    id: t.ID,
+    slot: t.Slot ?? null,
+    node: t.NodeID ? (nodeNames.get(t.NodeID) ?? t.NodeID) : '',
+    state: t.Status.State,
+    desiredState: t.DesiredState,
+    message: t.Status.Message,
+    error: t.Status.Err ?? null,
     exitCode: DONE_TASK.has(t.Status.State) && cs?.ExitCode !== undefined ? cs.ExitCode : null,
-    containerId: cs?.ContainerID ?? null, pid: cs?.PID ? cs.PID : null,
-    specHash: t.Spec.ContainerSpec.Labels?.[LABEL.specHash] ?? null, updatedAt: t.UpdatedAt,
+    containerId: cs?.ContainerID ?? null,
+    pid: cs?.PID ? cs.PID : null,
+    specHash: t.Spec.ContainerSpec.Labels?.[LABEL.specHash] ?? null,
+    updatedAt: t.UpdatedAt,
   };
 }
 
 function nodeOf(n: SwarmNode): ClusterNode {
   return {
-    id: n.ID, hostname: n.Description.Hostname, role: n.Spec.Role, leader: n.ManagerStatus?.Leader === true,
-    availability: n.Spec.Availability, state: n.Status.State, address: n.ManagerStatus?.Addr ?? n.Status.Addr,
-    engineVersion: n.Description.Engine.EngineVersion, labels: n.Spec.Labels ?? {},
+    id: n.ID,
+    hostname: n.Description.Hostname,
+    role: n.Spec.Role,
+    leader: n.ManagerStatus?.Leader === true,
+    availability: n.Spec.Availability,
+    state: n.Status.State,
+    address: n.ManagerStatus?.Addr ?? n.Status.Addr,
+    engineVersion: n.Description.Engine.EngineVersion,
+    labels: n.Spec.Labels ?? {},
   };
 }

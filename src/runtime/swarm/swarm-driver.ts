@@ -15,7 +15,13 @@
 import { existsSync } from 'node:fs';
 import { Duration } from '../../util/duration.js';
 import { tryProcessStartTicks } from '../process/proc.js';
-import type { DriverCapabilities, InstanceHandle, InstanceStats, InstanceStatus, RuntimeDriver } from '../runtime-driver.js';
+import type {
+  DriverCapabilities,
+  InstanceHandle,
+  InstanceStats,
+  InstanceStatus,
+  RuntimeDriver,
+} from '../runtime-driver.js';
 import type { SwarmService, SwarmTask } from '../docker/docker-api-types.js';
 import { isDockerError, type DockerClient } from '../docker/docker-client.js';
 import type { ContainerInstanceSpec } from '../docker/container-instance-spec.js';
@@ -26,9 +32,21 @@ import { lastLines } from '../docker/docker-streams.js';
 import { describeStatus, exitStatus } from '../docker/exit-status.js';
 import { swarmServiceSpec } from './swarm-service-spec.js';
 
-export type SwarmDriverClient = Pick<DockerClient,
-  | 'info' | 'createService' | 'updateService' | 'tryInspectService' | 'listServices' | 'removeService' | 'listTasks' | 'serviceLogs'
-  | 'tryInspectImage' | 'tryInspectContainer' | 'stopContainer' | 'containerStats'>;
+export type SwarmDriverClient = Pick<
+  DockerClient,
+  | 'info'
+  | 'createService'
+  | 'updateService'
+  | 'tryInspectService'
+  | 'listServices'
+  | 'removeService'
+  | 'listTasks'
+  | 'serviceLogs'
+  | 'tryInspectImage'
+  | 'tryInspectContainer'
+  | 'stopContainer'
+  | 'containerStats'
+>;
 
 export interface SwarmDriverOptions {
   client: SwarmDriverClient;
@@ -59,28 +77,66 @@ export class SwarmDriver implements RuntimeDriver {
 
   async start(spec: ContainerInstanceSpec): Promise<InstanceHandle> {
     const where = `service ${spec.service} instance ${spec.index}`;
-    if (!spec.image) throw new Error(`${where}: runtime swarm needs an image; set \`image:\` on service ${spec.service}`);
+    if (!spec.image)
+      throw new Error(`${where}: runtime swarm needs an image; set \`image:\` on service ${spec.service}`);
     const cwdMounted = mountsCwd(spec);
-    if (cwdMounted && !existsSync(spec.cwd)) throw new Error(`working directory ${spec.cwd} does not exist; fix \`cwd\` of service ${spec.service}`);
+    if (cwdMounted && !existsSync(spec.cwd))
+      throw new Error(`working directory ${spec.cwd} does not exist; fix \`cwd\` of service ${spec.service}`);
     if (!(await this.client.tryInspectImage(spec.image))) {
-      throw new Error(`${where}: image ${spec.image} is not on this machine; every Swarm node needs it (push it to a registry the nodes can reach, or load it on each)`);
+      throw new Error(
+        `${where}: image ${spec.image} is not on this machine; every Swarm node needs it (push it to a registry the nodes can reach, or load it on each)`,
+      );
     }
     const name = engineName(spec.stack, spec.id);
-    const body = swarmServiceSpec({
-      name, stack: spec.stack, service: spec.service, image: spec.image, command: spec.command, args: spec.args, env: spec.env,
-      workdir: cwdMounted ? spec.cwd : null, user: containerUser(spec.user, this.opts.resolveUser ?? hostUsers) ?? null,
-      mounts: engineMounts(spec).map((m) => ({ source: m.Source, target: m.Target, ...(m.ReadOnly ? { readOnly: true } : {}) })),
-      replicas: 1, memoryBytes: spec.memoryBytes, cpuCores: spec.cpuCores,
-      restart: { condition: 'never', delay: Duration.seconds(0), maxAttempts: null }, health: null,
-      update: { parallelism: 1, order: 'stop-first', failureAction: 'pause', monitor: Duration.seconds(0), maxFailureRatio: 0, delay: Duration.seconds(0) },
-      stopGrace: this.opts.stopGrace ?? Duration.seconds(10), network: { mode: 'host' }, specHash: spec.specHash,
-      labels: { ...spec.labels, [LABEL.instance]: spec.id, [LABEL.index]: String(spec.index), [LABEL.ports]: JSON.stringify(spec.ports) },
-    }, { owner: this.opts.owner, ...(this.opts.labels ? { labels: this.opts.labels } : {}) });
+    const body = swarmServiceSpec(
+      {
+        name,
+        stack: spec.stack,
+        service: spec.service,
+        image: spec.image,
+        command: spec.command,
+        args: spec.args,
+        env: spec.env,
+        workdir: cwdMounted ? spec.cwd : null,
+        user: containerUser(spec.user, this.opts.resolveUser ?? hostUsers) ?? null,
+        mounts: engineMounts(spec).map((m) => ({
+          source: m.Source,
+          target: m.Target,
+          ...(m.ReadOnly ? { readOnly: true } : {}),
+        })),
+        replicas: 1,
+        memoryBytes: spec.memoryBytes,
+        cpuCores: spec.cpuCores,
+        restart: { condition: 'never', delay: Duration.seconds(0), maxAttempts: null },
+        health: null,
+        update: {
+          parallelism: 1,
+          order: 'stop-first',
+          failureAction: 'pause',
+          monitor: Duration.seconds(0),
+          maxFailureRatio: 0,
+          delay: Duration.seconds(0),
+        },
+        stopGrace: this.opts.stopGrace ?? Duration.seconds(10),
+        network: { mode: 'host' },
+        specHash: spec.specHash,
+        labels: {
+          ...spec.labels,
+          [LABEL.instance]: spec.id,
+          [LABEL.index]: String(spec.index),
+          [LABEL.ports]: JSON.stringify(spec.ports),
+        },
+      },
+      { owner: this.opts.owner, ...(this.opts.labels ? { labels: this.opts.labels } : {}) },
+    );
     let id: string;
     try {
       id = (await this.client.createService(body)).ID;
     } catch (e) {
-      if (isDockerError(e, 'conflict')) throw new Error(`${where}: a swarm service named ${name} already exists; remove it (docker service rm ${name})`);
+      if (isDockerError(e, 'conflict'))
+        throw new Error(
+          `${where}: a swarm service named ${name} already exists; remove it (docker service rm ${name})`,
+        );
       throw new Error(`${where}: Swarm refused the service: ${(e as Error).message}`);
     }
     try {
@@ -106,11 +162,15 @@ export class SwarmDriver implements RuntimeDriver {
         if (await this.ran(last)) return last;
         // It never ran: the task's error says why (no output to keep).
         const status = await this.statusOfTask(last);
-        throw new Error(`${where}: the swarm task did not start (${last.Status.State}${last.Status.Err ? `: ${last.Status.Err}` : ''}; ${describeStatus(status)})`);
+        throw new Error(
+          `${where}: the swarm task did not start (${last.Status.State}${last.Status.Err ? `: ${last.Status.Err}` : ''}; ${describeStatus(status)})`,
+        );
       }
       await this.sleep(50);
     }
-    throw new Error(`${where}: the swarm task did not run within ${timeout.toString()} (last state: ${last ? `${last.Status.State}: ${last.Status.Err ?? last.Status.Message}` : 'no task yet'})`);
+    throw new Error(
+      `${where}: the swarm task did not run within ${timeout.toString()} (last state: ${last ? `${last.Status.State}: ${last.Status.Err ?? last.Status.Message}` : 'no task yet'})`,
+    );
   }
 
   /** Whether the task's container started at all (as opposed to being rejected or failing to start). */
@@ -130,9 +190,16 @@ export class SwarmDriver implements RuntimeDriver {
     if (task && (await this.matches(handle, task)) === 'same') {
       const cid = task.Status.ContainerStatus?.ContainerID;
       if (cid && (await this.isLocal(task))) {
-        try { await this.client.stopContainer(cid, Math.ceil(grace.toSeconds())); } catch (e) { if (!isDockerError(e, 'not-found')) throw e; }
+        try {
+          await this.client.stopContainer(cid, Math.ceil(grace.toSeconds()));
+        } catch (e) {
+          if (!isDockerError(e, 'not-found')) throw e;
+        }
       } else {
-        await this.client.updateService(svc.ID, svc.Version.Index, { ...svc.Spec, Mode: { Replicated: { Replicas: 0 } } });
+        await this.client.updateService(svc.ID, svc.Version.Index, {
+          ...svc.Spec,
+          Mode: { Replicated: { Replicas: 0 } },
+        });
       }
       const deadline = Date.now() + grace.toMilliseconds() + 60_000;
       while (Date.now() < deadline) {
@@ -152,7 +219,10 @@ export class SwarmDriver implements RuntimeDriver {
       if (!task) return { state: 'exited', exitCode: null, signal: null };
       const m = await this.matches(handle, task);
       if (m === 'same') return { state: 'running', pid: handle.pid };
-      if (m === 'other') return task.Status.State === 'running' ? { state: 'exited', exitCode: null, signal: null } : this.statusOfTask(task);
+      if (m === 'other')
+        return task.Status.State === 'running'
+          ? { state: 'exited', exitCode: null, signal: null }
+          : this.statusOfTask(task);
       // The process ended; Swarm records the task's end a moment later.
       await this.sleep(20);
     }
@@ -193,7 +263,10 @@ export class SwarmDriver implements RuntimeDriver {
       const s = await this.client.containerStats(cid);
       if (s.memory_stats.usage === undefined) return undefined;
       const st = s.memory_stats.stats ?? {};
-      return { rssBytes: Math.max(0, s.memory_stats.usage - (st.total_inactive_file ?? st.inactive_file ?? 0)), cpuSeconds: s.cpu_stats.cpu_usage.total_usage / 1e9 };
+      return {
+        rssBytes: Math.max(0, s.memory_stats.usage - (st.total_inactive_file ?? st.inactive_file ?? 0)),
+        cpuSeconds: s.cpu_stats.cpu_usage.total_usage / 1e9,
+      };
     } catch (e) {
       if (isDockerError(e, 'not-found') || isDockerError(e, 'conflict')) return undefined;
       throw e;
@@ -212,12 +285,19 @@ export class SwarmDriver implements RuntimeDriver {
   private async handleOf(svc: SwarmService, task: SwarmTask | undefined): Promise<InstanceHandle> {
     const id = tryParseIdentity(svc.Spec.Labels);
     const running = task?.Status.State === 'running';
-    const pid = running && (await this.isLocal(task)) ? task.Status.ContainerStatus?.PID ?? 0 : 0;
+    const pid = running && (await this.isLocal(task)) ? (task.Status.ContainerStatus?.PID ?? 0) : 0;
     return {
-      id: svc.Spec.Name, service: id?.service ?? '', index: id?.index ?? 0, pid, pgid: pid,
-      startTicks: pid ? tryProcessStartTicks(pid) ?? 0 : 0,
-      startedAt: task?.Status.Timestamp ?? svc.CreatedAt, specHash: id?.specHash ?? '', logFile: `docker service logs ${svc.Spec.Name}`,
-      ports: id?.ports ?? {}, limits: limitsOf(svc),
+      id: svc.Spec.Name,
+      service: id?.service ?? '',
+      index: id?.index ?? 0,
+      pid,
+      pgid: pid,
+      startTicks: pid ? (tryProcessStartTicks(pid) ?? 0) : 0,
+      startedAt: task?.Status.Timestamp ?? svc.CreatedAt,
+      specHash: id?.specHash ?? '',
+      logFile: `docker service logs ${svc.Spec.Name}`,
+      ports: id?.ports ?? {},
+      limits: limitsOf(svc),
     };
   }
 

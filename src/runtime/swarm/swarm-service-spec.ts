@@ -32,8 +32,20 @@ export function swarmServiceSpec(spec: ClusterServiceSpec, opts: SwarmSpecOption
       Env: envList(spec.env),
       ...(spec.workdir ? { Dir: spec.workdir } : {}),
       ...(spec.user ? { User: spec.user } : {}),
-      Labels: { ...opts.labels, ...spec.labels, [LABEL.runtime]: 'swarm', [LABEL.stack]: spec.stack, [LABEL.service]: spec.service, [LABEL.specHash]: spec.specHash },
-      Mounts: spec.mounts.map((m) => ({ Type: m.source.startsWith('/') ? 'bind' : 'volume', Source: m.source, Target: m.target, ...(m.readOnly ? { ReadOnly: true } : {}) })),
+      Labels: {
+        ...opts.labels,
+        ...spec.labels,
+        [LABEL.runtime]: 'swarm',
+        [LABEL.stack]: spec.stack,
+        [LABEL.service]: spec.service,
+        [LABEL.specHash]: spec.specHash,
+      },
+      Mounts: spec.mounts.map((m) => ({
+        Type: m.source.startsWith('/') ? 'bind' : 'volume',
+        Source: m.source,
+        Target: m.target,
+        ...(m.readOnly ? { ReadOnly: true } : {}),
+      })),
       Init: true,
       StopGracePeriod: spec.stopGrace.toMilliseconds() * NS,
       ...(spec.health ? { HealthCheck: healthConfig(spec.health) } : {}),
@@ -49,7 +61,14 @@ export function swarmServiceSpec(spec: ClusterServiceSpec, opts: SwarmSpecOption
       Delay: spec.restart.delay.toMilliseconds() * NS,
       MaxAttempts: spec.restart.maxAttempts ?? 0,
     },
-    ...(spec.placement ? { Placement: { ...(spec.placement.constraints ? { Constraints: spec.placement.constraints } : {}), ...(spec.placement.maxReplicasPerNode ? { MaxReplicas: spec.placement.maxReplicasPerNode } : {}) } } : {}),
+    ...(spec.placement
+      ? {
+          Placement: {
+            ...(spec.placement.constraints ? { Constraints: spec.placement.constraints } : {}),
+            ...(spec.placement.maxReplicasPerNode ? { MaxReplicas: spec.placement.maxReplicasPerNode } : {}),
+          },
+        }
+      : {}),
     Networks: spec.network.mode === 'host' ? [{ Target: 'host' }] : spec.network.networks.map((n) => ({ Target: n })),
     LogDriver: { Name: 'json-file', Options: { 'max-size': '10m', 'max-file': '3' } },
   };
@@ -58,25 +77,43 @@ export function swarmServiceSpec(spec: ClusterServiceSpec, opts: SwarmSpecOption
   return {
     Name: spec.name,
     Labels: {
-      ...opts.labels, ...spec.labels,
-      [LABEL.runtime]: 'swarm', [LABEL.owner]: opts.owner, [LABEL.stack]: spec.stack, [LABEL.service]: spec.service,
-      [LABEL.specHash]: spec.specHash, [TEMPLATE_HASH_LABEL]: templateHash,
+      ...opts.labels,
+      ...spec.labels,
+      [LABEL.runtime]: 'swarm',
+      [LABEL.owner]: opts.owner,
+      [LABEL.stack]: spec.stack,
+      [LABEL.service]: spec.service,
+      [LABEL.specHash]: spec.specHash,
+      [TEMPLATE_HASH_LABEL]: templateHash,
     },
     TaskTemplate: template,
     Mode: { Replicated: { Replicas: spec.replicas } },
     UpdateConfig: updateConfig(spec.update),
     // A rollback that fails cannot itself roll back; it pauses for a human.
     RollbackConfig: updateConfig(spec.rollback ?? { ...spec.update, failureAction: 'pause' }),
-    EndpointSpec: spec.network.mode === 'host'
-      ? { Mode: 'dnsrr' }
-      : { Mode: 'vip', Ports: spec.network.ports.map((p) => ({ Protocol: p.protocol ?? 'tcp', TargetPort: p.target, PublishedPort: p.published, PublishMode: p.publishMode ?? 'ingress' })) },
+    EndpointSpec:
+      spec.network.mode === 'host'
+        ? { Mode: 'dnsrr' }
+        : {
+            Mode: 'vip',
+            Ports: spec.network.ports.map((p) => ({
+              Protocol: p.protocol ?? 'tcp',
+              TargetPort: p.target,
+              PublishedPort: p.published,
+              PublishMode: p.publishMode ?? 'ingress',
+            })),
+          },
   };
 }
 
 function updateConfig(u: ClusterUpdatePolicy): SwarmUpdateConfig {
   return {
-    Parallelism: u.parallelism, Delay: u.delay.toMilliseconds() * NS, FailureAction: u.failureAction,
-    Monitor: u.monitor.toMilliseconds() * NS, MaxFailureRatio: u.maxFailureRatio, Order: u.order,
+    Parallelism: u.parallelism,
+    Delay: u.delay.toMilliseconds() * NS,
+    FailureAction: u.failureAction,
+    Monitor: u.monitor.toMilliseconds() * NS,
+    MaxFailureRatio: u.maxFailureRatio,
+    Order: u.order,
   };
 }
 
@@ -104,7 +141,9 @@ export function probeScript(p: ClusterProbe): string {
   switch (p.kind) {
     case 'http': {
       const url = `http://127.0.0.1:${p.port}${p.path.startsWith('/') ? p.path : `/${p.path}`}`;
-      return p.body === undefined ? `wget -q -O - ${sq(url)} >/dev/null` : `wget -q -O - ${sq(url)} | grep -qF -- ${sq(p.body)}`;
+      return p.body === undefined
+        ? `wget -q -O - ${sq(url)} >/dev/null`
+        : `wget -q -O - ${sq(url)} | grep -qF -- ${sq(p.body)}`;
     }
     case 'tcp':
       return `nc -z 127.0.0.1 ${p.port} 2>/dev/null || nc 127.0.0.1 ${p.port} -e true`;

@@ -4,18 +4,63 @@ import path from 'node:path';
 import type { Clock } from '../../util/clock.js';
 import type { Address, JsonObject, ResourceKindName } from '../../model/resource.js';
 import type {
-  ReleaseRecord, ReleaseStatus,
-  ChangeOutcome, ChangeRecord, InstanceEvent, JournalEntry, LeaseHolder, LeaseResult, ResourceRow, StepStatus, StepWrite, Store,
+  ReleaseRecord,
+  ReleaseStatus,
+  ChangeOutcome,
+  ChangeRecord,
+  InstanceEvent,
+  JournalEntry,
+  LeaseHolder,
+  LeaseResult,
+  ResourceRow,
+  StepStatus,
+  StepWrite,
+  Store,
 } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
-interface ResourceDbRow { address: string; kind: string; spec: string; outputs: string; depends_on: string; serial: number; updated_at: string }
-interface ChangeDbRow {
-  id: number; kind: string; author: string; message: string; plan_hash: string; serial_before: number; serial_after: number | null;
-  summary: string; started_at: string; finished_at: string | null; outcome: string;
+interface ResourceDbRow {
+  address: string;
+  kind: string;
+  spec: string;
+  outputs: string;
+  depends_on: string;
+  serial: number;
+  updated_at: string;
 }
-interface JournalDbRow { id: number; change_id: number; address: string; action: string; status: string; error: string | null; started_at: string; finished_at: string | null; serial: number | null }
-interface LockDbRow { name: string; holder: string; pid: number; host: string; command: string; acquired_at: string; expires_at: string }
+interface ChangeDbRow {
+  id: number;
+  kind: string;
+  author: string;
+  message: string;
+  plan_hash: string;
+  serial_before: number;
+  serial_after: number | null;
+  summary: string;
+  started_at: string;
+  finished_at: string | null;
+  outcome: string;
+}
+interface JournalDbRow {
+  id: number;
+  change_id: number;
+  address: string;
+  action: string;
+  status: string;
+  error: string | null;
+  started_at: string;
+  finished_at: string | null;
+  serial: number | null;
+}
+interface LockDbRow {
+  name: string;
+  holder: string;
+  pid: number;
+  host: string;
+  command: string;
+  acquired_at: string;
+  expires_at: string;
+}
 
 /**
  * SQLite in WAL mode: readers never block the writer, and a kill -9 at any moment leaves a
@@ -24,7 +69,10 @@ interface LockDbRow { name: string; holder: string; pid: number; host: string; c
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
 
-  private constructor(db: Database.Database, private readonly clock: Clock) {
+  private constructor(
+    db: Database.Database,
+    private readonly clock: Clock,
+  ) {
     this.db = db;
   }
 
@@ -42,24 +90,33 @@ export class SqliteStore implements Store {
   private migrate(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > MIGRATIONS.length) {
-      throw new Error(`the state store was written by a newer Groundwork (schema ${version}, this one knows ${MIGRATIONS.length}); upgrade Groundwork`);
+      throw new Error(
+        `the state store was written by a newer Groundwork (schema ${version}, this one knows ${MIGRATIONS.length}); upgrade Groundwork`,
+      );
     }
     for (let i = version; i < MIGRATIONS.length; i++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[i] as string);
-        this.db.pragma(`user_version = ${i + 1}`);
-      }).immediate();
+      this.db
+        .transaction(() => {
+          this.db.exec(MIGRATIONS[i] as string);
+          this.db.pragma(`user_version = ${i + 1}`);
+        })
+        .immediate();
     }
   }
 
-  private now(): string { return this.clock.now().toISOString(); }
+  private now(): string {
+    return this.clock.now().toISOString();
+  }
 
   /** Statements of the read paths, prepared once: serial() runs in every step's transaction. */
   private readonly reads = new Map<string, Database.Statement>();
 
   private read(sql: string): Database.Statement {
     let st = this.reads.get(sql);
-    if (!st) { st = this.db.prepare(sql); this.reads.set(sql, st); }
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.reads.set(sql, st);
+    }
     return st;
   }
 
@@ -69,27 +126,40 @@ export class SqliteStore implements Store {
   }
 
   listResources(): ResourceRow[] {
-    return (this.read('SELECT address, kind, spec, outputs, depends_on, serial, updated_at FROM resources ORDER BY address').all() as ResourceDbRow[]).map(toResource);
+    return (
+      this.read(
+        'SELECT address, kind, spec, outputs, depends_on, serial, updated_at FROM resources ORDER BY address',
+      ).all() as ResourceDbRow[]
+    ).map(toResource);
   }
 
   tryGetResource(address: Address): ResourceRow | undefined {
-    const r = this.read('SELECT address, kind, spec, outputs, depends_on, serial, updated_at FROM resources WHERE address = ?').get(address) as ResourceDbRow | undefined;
+    const r = this.read(
+      'SELECT address, kind, spec, outputs, depends_on, serial, updated_at FROM resources WHERE address = ?',
+    ).get(address) as ResourceDbRow | undefined;
     return r && toResource(r);
   }
 
   beginChange(c: Pick<ChangeRecord, 'kind' | 'author' | 'message' | 'planHash' | 'summary'>): number {
-    const r = this.db.prepare(`INSERT INTO changes (kind, author, message, plan_hash, serial_before, summary, started_at, outcome)
-      VALUES (?, ?, ?, ?, ?, ?, ?, 'running')`).run(c.kind, c.author, c.message, c.planHash, this.serial(), JSON.stringify(c.summary), this.now());
+    const r = this.db
+      .prepare(
+        `INSERT INTO changes (kind, author, message, plan_hash, serial_before, summary, started_at, outcome)
+      VALUES (?, ?, ?, ?, ?, ?, ?, 'running')`,
+      )
+      .run(c.kind, c.author, c.message, c.planHash, this.serial(), JSON.stringify(c.summary), this.now());
     return Number(r.lastInsertRowid);
   }
 
   finishChange(id: number, outcome: ChangeOutcome, summary: Record<string, number>): void {
-    this.db.prepare('UPDATE changes SET outcome = ?, summary = ?, finished_at = ?, serial_after = ? WHERE id = ?')
+    this.db
+      .prepare('UPDATE changes SET outcome = ?, summary = ?, finished_at = ?, serial_after = ? WHERE id = ?')
       .run(outcome, JSON.stringify(summary), this.now(), this.serial(), id);
   }
 
   listChanges(limit = 50): ChangeRecord[] {
-    return (this.db.prepare('SELECT * FROM changes ORDER BY id DESC LIMIT ?').all(limit) as ChangeDbRow[]).map(toChange);
+    return (this.db.prepare('SELECT * FROM changes ORDER BY id DESC LIMIT ?').all(limit) as ChangeDbRow[]).map(
+      toChange,
+    );
   }
 
   tryGetChange(id: number): ChangeRecord | undefined {
@@ -98,59 +168,106 @@ export class SqliteStore implements Store {
   }
 
   journal(changeId: number): JournalEntry[] {
-    return (this.db.prepare('SELECT * FROM journal WHERE change_id = ? ORDER BY id').all(changeId) as JournalDbRow[]).map(toJournal);
+    return (
+      this.db.prepare('SELECT * FROM journal WHERE change_id = ? ORDER BY id').all(changeId) as JournalDbRow[]
+    ).map(toJournal);
   }
 
   startStep(changeId: number, address: Address, action: string): number {
-    const r = this.db.prepare(`INSERT INTO journal (change_id, address, action, status, started_at) VALUES (?, ?, ?, 'started', ?)`)
+    const r = this.db
+      .prepare(`INSERT INTO journal (change_id, address, action, status, started_at) VALUES (?, ?, ?, 'started', ?)`)
       .run(changeId, address, action, this.now());
     return Number(r.lastInsertRowid);
   }
 
   finishStep(journalId: number, status: Exclude<StepStatus, 'started'>, write: StepWrite, error?: string): number {
-    return this.db.transaction(() => {
-      let serial = this.serial();
-      if (write.kind !== 'none') {
-        serial += 1;
-        this.db.prepare(`UPDATE meta SET value = ? WHERE key = 'serial'`).run(String(serial));
-        if (write.kind === 'upsert') {
-          const r = write.row;
-          this.db.prepare(`INSERT INTO resources (address, kind, spec, outputs, depends_on, serial, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+    return this.db
+      .transaction(() => {
+        let serial = this.serial();
+        if (write.kind !== 'none') {
+          serial += 1;
+          this.db.prepare(`UPDATE meta SET value = ? WHERE key = 'serial'`).run(String(serial));
+          if (write.kind === 'upsert') {
+            const r = write.row;
+            this.db
+              .prepare(
+                `INSERT INTO resources (address, kind, spec, outputs, depends_on, serial, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(address) DO UPDATE SET kind = excluded.kind, spec = excluded.spec, outputs = excluded.outputs,
-            depends_on = excluded.depends_on, serial = excluded.serial, updated_at = excluded.updated_at`)
-            .run(r.address, r.kind, JSON.stringify(r.spec), JSON.stringify(r.outputs), JSON.stringify(r.dependsOn), serial, this.now());
-        } else {
-          this.db.prepare('DELETE FROM resources WHERE address = ?').run(write.address);
+            depends_on = excluded.depends_on, serial = excluded.serial, updated_at = excluded.updated_at`,
+              )
+              .run(
+                r.address,
+                r.kind,
+                JSON.stringify(r.spec),
+                JSON.stringify(r.outputs),
+                JSON.stringify(r.dependsOn),
+                serial,
+                this.now(),
+              );
+          } else {
+            this.db.prepare('DELETE FROM resources WHERE address = ?').run(write.address);
+          }
         }
-      }
-      this.db.prepare('UPDATE journal SET status = ?, error = ?, finished_at = ?, serial = ? WHERE id = ?')
-        .run(status, error ?? null, this.now(), serial, journalId);
-      return serial;
-    }).immediate();
+        this.db
+          .prepare('UPDATE journal SET status = ?, error = ?, finished_at = ?, serial = ? WHERE id = ?')
+          .run(status, error ?? null, this.now(), serial, journalId);
+        return serial;
+      })
+      .immediate();
   }
 
   recoverInterrupted(): JournalEntry[] {
-    return this.db.transaction(() => {
-      const rows = (this.db.prepare(`SELECT * FROM journal WHERE status = 'started' ORDER BY id`).all() as JournalDbRow[]).map(toJournal);
-      this.db.prepare(`UPDATE journal SET status = 'interrupted', finished_at = ? WHERE status = 'started'`).run(this.now());
-      this.db.prepare(`UPDATE changes SET outcome = 'interrupted', finished_at = ?, serial_after = ? WHERE outcome = 'running'`).run(this.now(), this.serial());
-      return rows;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const rows = (
+          this.db.prepare(`SELECT * FROM journal WHERE status = 'started' ORDER BY id`).all() as JournalDbRow[]
+        ).map(toJournal);
+        this.db
+          .prepare(`UPDATE journal SET status = 'interrupted', finished_at = ? WHERE status = 'started'`)
+          .run(this.now());
+        this.db
+          .prepare(
+            `UPDATE changes SET outcome = 'interrupted', finished_at = ?, serial_after = ? WHERE outcome = 'running'`,
+          )
+          .run(this.now(), this.serial());
+        return rows;
+      })
+      .immediate();
   }
 
-  acquireLease(name: string, h: Omit<LeaseHolder, 'acquiredAt' | 'expiresAt'>, ttlMs: number, isDead: (h: LeaseHolder) => boolean): LeaseResult {
-    return this.db.transaction((): LeaseResult => {
-      const now = this.clock.now();
-      const cur = this.tryGetLease(name);
-      if (cur && cur.holder !== h.holder && new Date(cur.expiresAt) > now && !isDead(cur)) return { acquired: false, heldBy: cur };
-      this.db.prepare(`INSERT OR REPLACE INTO locks (name, holder, pid, host, command, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-        .run(name, h.holder, h.pid, h.host, h.command, now.toISOString(), new Date(now.getTime() + ttlMs).toISOString());
-      return { acquired: true };
-    }).immediate();
+  acquireLease(
+    name: string,
+    h: Omit<LeaseHolder, 'acquiredAt' | 'expiresAt'>,
+    ttlMs: number,
+    isDead: (h: LeaseHolder) => boolean,
+  ): LeaseResult {
+    return this.db
+      .transaction((): LeaseResult => {
+        const now = this.clock.now();
+        const cur = this.tryGetLease(name);
+        if (cur && cur.holder !== h.holder && new Date(cur.expiresAt) > now && !isDead(cur))
+          return { acquired: false, heldBy: cur };
+        this.db
+          .prepare(
+            `INSERT OR REPLACE INTO locks (name, holder, pid, host, command, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(
+            name,
+            h.holder,
+            h.pid,
+            h.host,
+            h.command,
+            now.toISOString(),
+            new Date(now.getTime() + ttlMs).toISOString(),
+          );
+        return { acquired: true };
+      })
+      .immediate();
   }
 
   renewLease(name: string, holder: string, ttlMs: number): boolean {
-    const r = this.db.prepare('UPDATE locks SET expires_at = ? WHERE name = ? AND holder = ?')
+    const r = this.db
+      .prepare('UPDATE locks SET expires_at = ? WHERE name = ? AND holder = ?')
       .run(new Date(this.clock.now().getTime() + ttlMs).toISOString(), name, holder);
     return r.changes === 1;
   }
@@ -161,7 +278,16 @@ export class SqliteStore implements Store {
 
   tryGetLease(name: string): LeaseHolder | undefined {
     const r = this.db.prepare('SELECT * FROM locks WHERE name = ?').get(name) as LockDbRow | undefined;
-    return r && { holder: r.holder, pid: r.pid, host: r.host, command: r.command, acquiredAt: r.acquired_at, expiresAt: r.expires_at };
+    return (
+      r && {
+        holder: r.holder,
+        pid: r.pid,
+        host: r.host,
+        command: r.command,
+        acquiredAt: r.acquired_at,
+        expiresAt: r.expires_at,
+      }
+    );
   }
 
   forceReleaseLease(name: string): LeaseHolder | undefined {
@@ -171,32 +297,67 @@ export class SqliteStore implements Store {
   }
 
   nextReleaseSeq(service: string): number {
-    const r = this.db.prepare('SELECT MAX(seq) AS m FROM releases WHERE service = ?').get(service) as { m: number | null };
+    const r = this.db.prepare('SELECT MAX(seq) AS m FROM releases WHERE service = ?').get(service) as {
+      m: number | null;
+    };
     return (r.m ?? 0) + 1;
   }
 
   saveRelease(r: ReleaseRecord): void {
-    this.db.prepare(`INSERT INTO releases (service, seq, hash, status, kind, source, spec, dir, build_log, message, author, created_at, finished_at, detail)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(r.service, r.seq, r.hash, r.status, r.kind, r.source, JSON.stringify(r.spec), r.dir, r.buildLog, r.message, r.author, r.createdAt, r.finishedAt, r.detail);
+    this.db
+      .prepare(
+        `INSERT INTO releases (service, seq, hash, status, kind, source, spec, dir, build_log, message, author, created_at, finished_at, detail)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        r.service,
+        r.seq,
+        r.hash,
+        r.status,
+        r.kind,
+        r.source,
+        JSON.stringify(r.spec),
+        r.dir,
+        r.buildLog,
+        r.message,
+        r.author,
+        r.createdAt,
+        r.finishedAt,
+        r.detail,
+      );
   }
 
-  updateRelease(service: string, seq: number, patch: Partial<Pick<ReleaseRecord, 'status' | 'detail' | 'finishedAt' | 'buildLog' | 'hash' | 'spec'>>): void {
+  updateRelease(
+    service: string,
+    seq: number,
+    patch: Partial<Pick<ReleaseRecord, 'status' | 'detail' | 'finishedAt' | 'buildLog' | 'hash' | 'spec'>>,
+  ): void {
     const cols: Record<string, unknown> = {
-      status: patch.status, detail: patch.detail, finished_at: patch.finishedAt, build_log: patch.buildLog, hash: patch.hash,
+      status: patch.status,
+      detail: patch.detail,
+      finished_at: patch.finishedAt,
+      build_log: patch.buildLog,
+      hash: patch.hash,
       spec: patch.spec === undefined ? undefined : JSON.stringify(patch.spec),
     };
     const set = Object.entries(cols).filter(([, v]) => v !== undefined);
     if (set.length === 0) return;
-    this.db.prepare(`UPDATE releases SET ${set.map(([k]) => `${k} = ?`).join(', ')} WHERE service = ? AND seq = ?`).run(...set.map(([, v]) => v), service, seq);
+    this.db
+      .prepare(`UPDATE releases SET ${set.map(([k]) => `${k} = ?`).join(', ')} WHERE service = ? AND seq = ?`)
+      .run(...set.map(([, v]) => v), service, seq);
   }
 
   listReleases(service: string, limit = 50): ReleaseRecord[] {
-    return (this.db.prepare('SELECT * FROM releases WHERE service = ? ORDER BY seq DESC LIMIT ?').all(service, limit) as ReleaseDbRow[]).map(toRelease);
+    return (
+      this.db
+        .prepare('SELECT * FROM releases WHERE service = ? ORDER BY seq DESC LIMIT ?')
+        .all(service, limit) as ReleaseDbRow[]
+    ).map(toRelease);
   }
 
   tryGetRelease(service: string, seq: number): ReleaseRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM releases WHERE service = ? AND seq = ?').get(service, seq) as ReleaseDbRow | undefined;
+    const r = this.db.prepare('SELECT * FROM releases WHERE service = ? AND seq = ?').get(service, seq) as
+      ReleaseDbRow | undefined;
     return r && toRelease(r);
   }
 
@@ -205,7 +366,9 @@ export class SqliteStore implements Store {
   }
 
   recordEvent(e: Omit<InstanceEvent, 'id' | 'at'>): void {
-    this.db.prepare('INSERT INTO events (at, address, instance, type, reason) VALUES (?, ?, ?, ?, ?)').run(this.now(), e.address, e.instance, e.type, e.reason);
+    this.db
+      .prepare('INSERT INTO events (at, address, instance, type, reason) VALUES (?, ?, ?, ?, ?)')
+      .run(this.now(), e.address, e.instance, e.type, e.reason);
   }
 
   listEvents(address?: string, limit = 100): InstanceEvent[] {
@@ -221,36 +384,79 @@ export class SqliteStore implements Store {
 }
 
 interface ReleaseDbRow {
-  service: string; seq: number; hash: string; status: string; kind: string; source: string; spec: string; dir: string;
-  build_log: string | null; message: string; author: string; created_at: string; finished_at: string | null; detail: string | null;
+  service: string;
+  seq: number;
+  hash: string;
+  status: string;
+  kind: string;
+  source: string;
+  spec: string;
+  dir: string;
+  build_log: string | null;
+  message: string;
+  author: string;
+  created_at: string;
+  finished_at: string | null;
+  detail: string | null;
 }
 
 function toRelease(r: ReleaseDbRow): ReleaseRecord {
   return {
-    service: r.service, seq: r.seq, hash: r.hash, status: r.status as ReleaseStatus, kind: r.kind as ReleaseRecord['kind'], source: r.source,
-    spec: JSON.parse(r.spec) as JsonObject, dir: r.dir, buildLog: r.build_log, message: r.message, author: r.author,
-    createdAt: r.created_at, finishedAt: r.finished_at, detail: r.detail,
+    service: r.service,
+    seq: r.seq,
+    hash: r.hash,
+    status: r.status as ReleaseStatus,
+    kind: r.kind as ReleaseRecord['kind'],
+    source: r.source,
+    spec: JSON.parse(r.spec) as JsonObject,
+    dir: r.dir,
+    buildLog: r.build_log,
+    message: r.message,
+    author: r.author,
+    createdAt: r.created_at,
+    finishedAt: r.finished_at,
+    detail: r.detail,
   };
 }
 
 function toResource(r: ResourceDbRow): ResourceRow {
   return {
-    address: r.address as Address, kind: r.kind as ResourceKindName, spec: JSON.parse(r.spec) as JsonObject,
-    outputs: JSON.parse(r.outputs) as JsonObject, dependsOn: JSON.parse(r.depends_on) as Address[], serial: r.serial, updatedAt: r.updated_at,
+    address: r.address as Address,
+    kind: r.kind as ResourceKindName,
+    spec: JSON.parse(r.spec) as JsonObject,
+    outputs: JSON.parse(r.outputs) as JsonObject,
+    dependsOn: JSON.parse(r.depends_on) as Address[],
+    serial: r.serial,
+    updatedAt: r.updated_at,
   };
 }
 
 function toChange(r: ChangeDbRow): ChangeRecord {
   return {
-    id: r.id, kind: r.kind as ChangeRecord['kind'], author: r.author, message: r.message, planHash: r.plan_hash,
-    serialBefore: r.serial_before, serialAfter: r.serial_after, summary: JSON.parse(r.summary) as Record<string, number>,
-    startedAt: r.started_at, finishedAt: r.finished_at, outcome: r.outcome as ChangeOutcome,
+    id: r.id,
+    kind: r.kind as ChangeRecord['kind'],
+    author: r.author,
+    message: r.message,
+    planHash: r.plan_hash,
+    serialBefore: r.serial_before,
+    serialAfter: r.serial_after,
+    summary: JSON.parse(r.summary) as Record<string, number>,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    outcome: r.outcome as ChangeOutcome,
   };
 }
 
 function toJournal(r: JournalDbRow): JournalEntry {
   return {
-    id: r.id, changeId: r.change_id, address: r.address as Address, action: r.action, status: r.status as StepStatus,
-    error: r.error, startedAt: r.started_at, finishedAt: r.finished_at, serial: r.serial,
+    id: r.id,
+    changeId: r.change_id,
+    address: r.address as Address,
+    action: r.action,
+    status: r.status as StepStatus,
+    error: r.error,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    serial: r.serial,
   };
 }

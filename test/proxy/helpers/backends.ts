@@ -78,7 +78,10 @@ export async function startBackend(name: string, opts: { port?: number } = {}): 
     }
     let bodyBytes = 0;
     const hash = createHash('sha256');
-    req.on('data', (c: Buffer) => { bodyBytes += c.length; hash.update(c); });
+    req.on('data', (c: Buffer) => {
+      bodyBytes += c.length;
+      hash.update(c);
+    });
     req.on('end', () => {
       requests.push({ method: req.method ?? '', url: path, headers: req.headers, bodyBytes });
       const status = /^\/status\/(\d{3})$/.exec(path);
@@ -91,7 +94,10 @@ export async function startBackend(name: string, opts: { port?: number } = {}): 
         res.writeHead(200, { 'content-type': 'text/plain' });
         const t = setInterval(() => res.write('.'), 50);
         timers.add(t);
-        res.on('close', () => { clearInterval(t); timers.delete(t); });
+        res.on('close', () => {
+          clearInterval(t);
+          timers.delete(t);
+        });
       } else if (path === '/chunked') {
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.write(`${name}:`);
@@ -104,7 +110,14 @@ export async function startBackend(name: string, opts: { port?: number } = {}): 
         res.writeHead(200, path.startsWith('/big-chunked') ? {} : { 'content-length': body.length });
         void writeAll(res, body);
       } else {
-        const body: AnswerBody = { backend: name, method: req.method ?? '', url: path, headers: req.headers, bodyBytes, bodySha256: hash.digest('hex') };
+        const body: AnswerBody = {
+          backend: name,
+          method: req.method ?? '',
+          url: path,
+          headers: req.headers,
+          bodyBytes,
+          bodySha256: hash.digest('hex'),
+        };
         const text = JSON.stringify(body);
         const extra: Record<string, string> = {};
         if (req.headers['x-want-hop'] !== undefined) {
@@ -112,7 +125,9 @@ export async function startBackend(name: string, opts: { port?: number } = {}): 
           extra['x-resp-hop'] = 'secret';
           extra['keep-alive'] = 'timeout=30';
         }
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...extra }).end(text);
+        res
+          .writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...extra })
+          .end(text);
       }
     });
   });
@@ -124,8 +139,12 @@ export async function startBackend(name: string, opts: { port?: number } = {}): 
     requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, bodyBytes: 0 });
     const proto = String(req.headers.upgrade ?? '').toLowerCase();
     if (proto === 'websocket') {
-      const accept = createHash('sha1').update(`${String(req.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+      const accept = createHash('sha1')
+        .update(`${String(req.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+        .digest('base64');
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
       let pending = head;
       const onData = (c: Buffer) => {
         pending = Buffer.concat([pending, c]);
@@ -146,7 +165,9 @@ export async function startBackend(name: string, opts: { port?: number } = {}): 
     }
     socket.on('error', () => undefined);
   });
-  server.on('connection', () => { backend.connections++; });
+  server.on('connection', () => {
+    backend.connections++;
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: '127.0.0.1', port: opts.port ?? 0 }, () => resolve());
@@ -159,7 +180,8 @@ export async function startBackend(name: string, opts: { port?: number } = {}): 
     release() {
       const list = held;
       held = [];
-      for (const res of list) if (!res.writableEnded) res.writeHead(200, { 'content-type': 'text/plain' }).end(`${name} slow done`);
+      for (const res of list)
+        if (!res.writableEnded) res.writeHead(200, { 'content-type': 'text/plain' }).end(`${name} slow done`);
     },
     holding(n) {
       if (held.length >= n) return Promise.resolve();
@@ -178,7 +200,9 @@ export async function startBackend(name: string, opts: { port?: number } = {}): 
 }
 
 /** A TCP echo server; `ended` counts connections whose client half-closed. */
-export async function startEchoServer(prefix = ''): Promise<{ port: number; connections: number; ended: number; close(): Promise<void> }> {
+export async function startEchoServer(
+  prefix = '',
+): Promise<{ port: number; connections: number; ended: number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const state = { port: 0, connections: 0, ended: 0, close: async () => undefined as void };
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
@@ -188,14 +212,18 @@ export async function startEchoServer(prefix = ''): Promise<{ port: number; conn
     s.on('error', () => undefined);
     if (prefix) s.write(prefix);
     s.on('data', (c: Buffer) => s.write(c));
-    s.on('end', () => { state.ended++; s.end(); });
+    s.on('end', () => {
+      state.ended++;
+      s.end();
+    });
   });
   await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, () => resolve()));
   state.port = (server.address() as AddressInfo).port;
-  state.close = () => new Promise<void>((resolve) => {
-    for (const s of sockets) s.destroy();
-    server.close(() => resolve());
-  });
+  state.close = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    });
   return state;
 }
 

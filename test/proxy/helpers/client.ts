@@ -52,13 +52,18 @@ export interface SendOptions {
 export function send(port: number, o: SendOptions = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = { host: 'app.test', ...o.headers };
-    const req = http.request({ host: '127.0.0.1', port, method: o.method ?? 'GET', path: o.path ?? '/', headers, agent: o.agent ?? false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-      res.on('aborted', () => reject(new Error('response aborted')));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, method: o.method ?? 'GET', path: o.path ?? '/', headers, agent: o.agent ?? false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+        res.on('aborted', () => reject(new Error('response aborted')));
+      },
+    );
     req.setTimeout(o.timeoutMs ?? 10_000, () => req.destroy(new Error(`no answer within ${o.timeoutMs ?? 10_000} ms`)));
     req.on('error', reject);
     if (o.body !== undefined && o.chunkedPieces) {
@@ -76,10 +81,19 @@ export function rawExchange(port: number, data: string | Buffer, untilMs = 3000)
   return new Promise((resolve, reject) => {
     const s = net.connect({ host: '127.0.0.1', port });
     const chunks: Buffer[] = [];
-    const timer = setTimeout(() => { s.destroy(); resolve(Buffer.concat(chunks).toString('latin1')); }, untilMs);
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    }, untilMs);
     s.on('data', (c: Buffer) => chunks.push(c));
-    s.on('error', (e) => { clearTimeout(timer); reject(e); });
-    s.on('close', () => { clearTimeout(timer); resolve(Buffer.concat(chunks).toString('latin1')); });
+    s.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    });
     s.write(data);
   });
 }
@@ -122,8 +136,18 @@ export async function startBlackhole(): Promise<{ port: number; close(): void }>
 export function canConnect(port: number, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port });
-    const t = setTimeout(() => { s.destroy(); resolve(false); }, timeoutMs);
-    s.on('connect', () => { clearTimeout(t); s.destroy(); resolve(true); });
-    s.on('error', () => { clearTimeout(t); resolve(false); });
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve(false);
+    }, timeoutMs);
+    s.on('connect', () => {
+      clearTimeout(t);
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => {
+      clearTimeout(t);
+      resolve(false);
+    });
   });
 }
