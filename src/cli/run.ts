@@ -18,6 +18,7 @@ import { logsCommand } from './commands/logs.js';
 import { downCommand, restartCommand } from './commands/restart.js';
 import { deployCommand, releasesCommand, rollbackCommand } from './commands/deploy.js';
 import { nodesCommand } from './commands/nodes.js';
+import { stateCommand } from './commands/state.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -37,6 +38,7 @@ export const COMMANDS: Command[] = [
   historyCommand,
   showCommand,
   unlockCommand,
+  stateCommand,
   schemaCommand,
 ];
 

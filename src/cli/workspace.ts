@@ -5,6 +5,8 @@ import { formatDiagnostic, type Diagnostic } from '../config/diagnostic.js';
 import { loadStack, resolveStackFile, type LoadedStack } from '../config/load.js';
 import { buildModel, type Model } from '../model/build-model.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { StoreDamagedError } from '../store/sqlite/store-files.js';
+import { errorMessage } from '../util/error-message.js';
 import type { Store } from '../store/store.js';
 import { systemClock } from '../util/clock.js';
 import { EXIT, UsageError, UserError, type CliIo } from './io.js';
@@ -69,7 +71,8 @@ export function openStore(stateDir: string): Store {
   try {
     return SqliteStore.open(path.join(stateDir, 'state.db'), systemClock);
   } catch (e) {
-    throw new UserError(`cannot open the state store in ${stateDir}: ${(e as Error).message}`);
+    if (e instanceof StoreDamagedError) throw new UserError(`${e.message}\n  fix: ${e.fix}`);
+    throw new UserError(`cannot open the state store in ${stateDir}: ${errorMessage(e)}`);
   }
 }
 

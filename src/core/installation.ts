@@ -17,6 +17,7 @@ import type { Address } from '../model/resource.js';
 import { makeDrivers, type Drivers } from '../runtime/drivers.js';
 import { EnvFileSecretSource } from '../security/secret-source.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { StoreDamagedError } from '../store/sqlite/store-files.js';
 import type { Store } from '../store/store.js';
 import type { TrafficDirector } from '../deploy/traffic-director.js';
 import type { Clock } from '../util/clock.js';
@@ -36,7 +37,12 @@ export interface InstallationOptions {
   vars?: Record<string, string>;
   clock: Clock;
   logger: Logger;
+  /** Run SQLite's quick integrity check on open (default true). */
+  checkStore?: boolean;
 }
+
+/** Backups of the state store kept after changes (`groundwork state backups`). */
+export const STATE_BACKUPS_KEPT = 10;
 
 /** What a caller passes to load the stack file with its own inputs. */
 export interface StackInputs {
@@ -75,8 +81,12 @@ export class Installation {
     let store: Store;
     try {
       mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
-      store = SqliteStore.open(path.join(opts.stateDir, 'state.db'), opts.clock);
+      store = SqliteStore.open(path.join(opts.stateDir, 'state.db'), opts.clock, {
+        check: opts.checkStore ?? true,
+        backups: { keep: STATE_BACKUPS_KEPT },
+      });
     } catch (e) {
+      if (e instanceof StoreDamagedError) throw new OperationError('unavailable', e.message, e.fix);
       throw new OperationError(
         'unavailable',
         `cannot open the state store in ${opts.stateDir}: ${errorMessage(e)}`,

@@ -117,6 +117,7 @@ export class Daemon {
       vars: o.vars,
       clock: o.clock,
       logger: o.logger,
+      checkStore: true,
     });
     this.installation.traffic = this.traffic;
     await this.installation.loadModel({}).catch(() => undefined);
@@ -233,10 +234,13 @@ export class Daemon {
     if (this.housekeeping) clearInterval(this.housekeeping);
     this.supervisor?.close();
     await this.opts.dataPlane?.close().catch(() => undefined);
-    await new Promise<void>((r) => {
-      this.server?.close(() => r());
-      this.server?.closeAllConnections?.();
-    });
+    // A daemon that failed to start has no server: nothing to wait for (waiting hung `up` before).
+    const server = this.server as http.Server | undefined;
+    if (server)
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections?.();
+      });
     await this.ops?.idle();
     try {
       const cur = JSON.parse(readFileSync(daemonInfoFile(this.opts.stateDir), 'utf8')) as DaemonInfo;

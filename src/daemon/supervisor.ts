@@ -386,6 +386,14 @@ export class Supervisor implements Supervision {
       if (gen !== m.generation || this.closed || !m.up) return;
       const r = await probe(target, timeout);
       if (gen !== m.generation || this.closed || !m.up) return;
+      this.deps.publish({
+        type: 'probe',
+        address: m.address,
+        instance: `${m.service}/${m.index}`,
+        role,
+        ok: r.ok,
+        detail: r.detail,
+      });
       if (role === 'readiness') m.lastProbe = r.detail;
       if (r.ok) {
         successes++;
