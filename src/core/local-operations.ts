@@ -97,7 +97,9 @@ export class LocalOperations implements Operations {
     if (!force && (free === undefined || free >= LocalOperations.MIN_FREE_BYTES)) return undefined;
     return new OperationError(
       'unavailable',
-      `the disk holding ${dir} is full: ${free ?? 'unknown'} bytes free; nothing was changed`,
+      force
+        ? `the disk holding ${dir} is full (${free ?? 'unknown'} bytes free): the operation stopped part-way; what it finished is recorded`
+        : `the disk holding ${dir} is full: ${free ?? 'unknown'} bytes free; nothing was changed`,
       'free space on that disk, or move the state with --state-dir; running services are still supervised',
     );
   }
