@@ -29,7 +29,9 @@ import {
   type Mode,
   type Sample,
 } from '../helpers/lab-daemon.js';
+import { asServiceOutputs } from '../../src/kinds/service/service-spec.js';
 import { processesUnder, tryCmdline } from '../helpers/processes.js';
+import { instancesOf, readState } from '../helpers/state.js';
 import { binomialLower, binomialUpper, PoolRecorder } from './pool-recorder.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
@@ -134,10 +136,18 @@ async function deployUnderLoad(
   crashAfterMs?: number,
 ): Promise<{ samples: Sample[]; out: Awaited<ReturnType<typeof cli>>; pools: PoolRecorder }> {
   writeServer(lab.dir, build, mode, crashAfterMs);
+  return cliUnderLoad(lab, ['deploy', 'web', '-m', `${build} ${mode}`]);
+}
+
+/** Runs the CLI with `args` under light load (from 200 ms before to 300 ms after), recording web's pools. */
+async function cliUnderLoad(
+  lab: Lab,
+  args: string[],
+): Promise<{ samples: Sample[]; out: Awaited<ReturnType<typeof cli>>; pools: PoolRecorder }> {
   const pools = new PoolRecorder(lab.d.proxy, 'web:');
   const traffic = startTraffic(lab.d.webUrl);
   await new Promise((r) => setTimeout(r, 200));
-  const out = await cli(lab, ['deploy', 'web', '-m', `${build} ${mode}`]);
+  const out = await cli(lab, args);
   await new Promise((r) => setTimeout(r, 300));
   const samples = await traffic.stop();
   pools.finish();
@@ -373,6 +383,25 @@ describe('releases', () => {
     const back = await cli(lab, ['rollback', 'web', '--to', 'v1']);
     expect(back.run.code).not.toBe(0);
     expect(back.run.stdout + back.run.stderr).toContain('runs from the stack directory');
+    await expectRunning(lab, 2, 'b2');
+  });
+
+  it('blue-green rollback to the warm standby is one switch back to the same processes', async () => {
+    const lab = await openLabAtV2({ strategy: 'blue-green' });
+    writeServer(lab.dir, 'b3');
+    const third = await cli(lab, ['deploy', 'web', '-m', 'good b3']);
+    expect(third.outcome, third.run.stdout + third.run.stderr).toMatchObject({ ok: true, release: 3 });
+    const row = readState(lab.dir).resources.find((r) => r.address === 'service.web');
+    const standby = row ? (asServiceOutputs(row.outputs).standby?.instances ?? []) : [];
+    expect(standby.map((i) => i.release)).toEqual([2, 2]);
+
+    const { samples, out, pools } = await cliUnderLoad(lab, ['rollback', 'web']);
+    expect(out.outcome, out.run.stdout + out.run.stderr).toMatchObject({ ok: true, release: 2 });
+    expect(out.progress).toContain('switched traffic back to v2 (warm standby, 2 instances)');
+    expect(failed(samples), describeSamples(samples)).toEqual([]);
+    expectOneSwitch(pools, samples, 'b2');
+    // The standby processes themselves took the traffic back: nothing was started.
+    expect(instancesOf(lab.dir, 'web').map((i) => i.pid)).toEqual(standby.map((i) => i.pid));
     await expectRunning(lab, 2, 'b2');
   });
 
