@@ -134,7 +134,7 @@ async function deployUnderLoad(
   build: string,
   mode: Mode,
   crashAfterMs?: number,
-): Promise<{ samples: Sample[]; out: Awaited<ReturnType<typeof cli>>; pools: PoolRecorder }> {
+): Promise<{ samples: Sample[]; out: Awaited<ReturnType<typeof cli>>; pools: PoolRecorder; before: string[] }> {
   writeServer(lab.dir, build, mode, crashAfterMs);
   return cliUnderLoad(lab, ['deploy', 'web', '-m', `${build} ${mode}`]);
 }
@@ -143,7 +143,8 @@ async function deployUnderLoad(
 async function cliUnderLoad(
   lab: Lab,
   args: string[],
-): Promise<{ samples: Sample[]; out: Awaited<ReturnType<typeof cli>>; pools: PoolRecorder }> {
+): Promise<{ samples: Sample[]; out: Awaited<ReturnType<typeof cli>>; pools: PoolRecorder; before: string[] }> {
+  const before = instancesOf(lab.dir, 'web').map((i) => i.id);
   const pools = new PoolRecorder(lab.d.proxy, 'web:');
   const traffic = startTraffic(lab.d.webUrl);
   await new Promise((r) => setTimeout(r, 200));
@@ -151,7 +152,28 @@ async function cliUnderLoad(
   await new Promise((r) => setTimeout(r, 300));
   const samples = await traffic.stop();
   pools.finish();
-  return { samples, out, pools };
+  return { samples, out, pools, before };
+}
+
+/**
+ * The canary step as the proxy saw it: the first pool that puts a backend of the new release
+ * beside the stable instances (`stableIds`). Asserts it is one canary at exactly the step's
+ * weight share (`share`), and returns how many of the step's requests it got.
+ */
+function canaryStep(pools: PoolRecorder, stableIds: string[], share: number): { got: number; of: number } {
+  const isStable = (backend: string) => stableIds.some((id) => backend.includes(`#${id}:`));
+  const step = pools.intervals().find((iv) => Object.keys(iv.weights).some((b) => !isStable(b)));
+  expect(step, `no pool with a canary:\n${pools.describe()}`).toBeDefined();
+  const weights = Object.entries(step?.weights ?? {});
+  const canaries = weights.filter(([b]) => !isStable(b));
+  expect(canaries, pools.describe()).toHaveLength(1);
+  const sum = weights.reduce((a, [, w]) => a + w, 0);
+  const [id, weight] = canaries[0] ?? ['', 0];
+  expect(weight / sum, `the canary's weight share\n${pools.describe()}`).toBeCloseTo(share, 5);
+  const got = step?.requests[id] ?? 0;
+  const of = step?.total ?? 0;
+  expect(got, `the canary's requests in its step\n${pools.describe()}`).toBeLessThanOrEqual(binomialUpper(of, share));
+  return { got, of };
 }
 
 /**
@@ -232,7 +254,7 @@ describe('a good release rolls out under load with 0 failed requests', () => {
   for (const strategy of ['rolling', 'blue-green', 'canary'] as const) {
     it(strategy, async () => {
       const lab = await openLab({ strategy });
-      const { samples, out, pools } = await deployUnderLoad(lab, 'b2', 'good');
+      const { samples, out, pools, before } = await deployUnderLoad(lab, 'b2', 'good');
       expect(out.outcome, `${out.outcome?.reason}\n${out.progress.join('\n')}\n${out.run.stderr}`).toMatchObject({
         ok: true,
         release: 2,
@@ -246,19 +268,11 @@ describe('a good release rolls out under load with 0 failed requests', () => {
       // No backend ever got more than its weight's share (from the proxy's own counts).
       expect(pools.overShare(), pools.describe()).toEqual([]);
       if (strategy === 'canary') {
-        // The canary step: the canary at weight 20% beside the stable set, and its share of the
-        // requests of that step within the binomial bounds of 20% for that many requests.
-        const step = pools.intervals().find((iv) => new Set(Object.values(iv.weights)).size > 1);
-        expect(step, pools.describe()).toBeDefined();
-        const weights = Object.values(step?.weights ?? {});
-        const sum = weights.reduce((a, w) => a + w, 0);
-        const [canaryId, canaryWeight] = Object.entries(step?.weights ?? {}).sort((a, b) => a[1] - b[1])[0] ?? ['', 0];
-        expect(canaryWeight / sum).toBeCloseTo(0.2, 5);
-        const n = step?.total ?? 0;
-        const got = step?.requests[canaryId] ?? 0;
-        expect(n, pools.describe()).toBeGreaterThan(50);
-        expect(got, pools.describe()).toBeLessThanOrEqual(binomialUpper(n, 0.2));
-        expect(got, pools.describe()).toBeGreaterThanOrEqual(binomialLower(n, 0.2));
+        // The canary step: one canary at 20% beside the stable set, with its share of the step's
+        // requests within the binomial bounds of 20% for that many requests.
+        const { got, of } = canaryStep(pools, before, 0.2);
+        expect(of, pools.describe()).toBeGreaterThan(50);
+        expect(got, pools.describe()).toBeGreaterThanOrEqual(binomialLower(of, 0.2));
       }
       const r = await releases(lab);
       expect(r.current).toBe(2);
@@ -329,19 +343,21 @@ describe('every rollback trigger rolls back, and the bad release gets no more th
 
   it('a canary that crash-loops is aborted with no more than its weight of traffic', async () => {
     const lab = await openLab({ strategy: 'canary' });
-    const { samples, out, pools } = await deployUnderLoad(lab, 'b2', 'crash-after-ready', 300);
+    const { samples, out, pools, before } = await deployUnderLoad(lab, 'b2', 'crash-after-ready', 300);
     expect(out.outcome?.reason).toMatch(/exited/);
     await expectRolledBack(lab, out, 2);
+    canaryStep(pools, before, 0.2);
     expect(pools.overShare(), `${pools.describe()}\n${describeSamples(samples)}`).toEqual([]);
   });
 
   it('a canary that answers 500s is aborted with no more than its weight of traffic', async () => {
     const lab = await openLab({ strategy: 'canary' });
-    const { samples, out, pools } = await deployUnderLoad(lab, 'b2', 'answer-500');
+    const { samples, out, pools, before } = await deployUnderLoad(lab, 'b2', 'answer-500');
     expect(out.outcome?.reason).toMatch(/error rate/);
     await expectRolledBack(lab, out, 2);
     const bad = samples.filter((s) => s.build === 'b2');
     expect(bad.length, 'the canary got some traffic').toBeGreaterThan(0);
+    expect(canaryStep(pools, before, 0.2).got).toBe(bad.length);
     expect(pools.overShare(), `${pools.describe()}\n${describeSamples(samples)}`).toEqual([]);
     // The only failed requests are the canary's own 500s.
     expect(
