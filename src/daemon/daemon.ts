@@ -18,7 +18,7 @@ import { buildModel, type Model } from '../model/build-model.js';
 import { address as addr, type Address } from '../model/resource.js';
 import { defaultKinds, type KindRegistry } from '../kinds/registry.js';
 import type { KindContext } from '../kinds/resource-kind.js';
-import { PortAllocator, portRangeOf } from '../kinds/service/port-allocator.js';
+import { PortAllocator, portRangeOf, recordedPorts } from '../kinds/service/port-allocator.js';
 import type { ServiceKind } from '../kinds/service/service-kind.js';
 import { asServiceOutputs, asServiceSpec } from '../kinds/service/service-spec.js';
 import type { ProcessDriver } from '../runtime/process/process-driver.js';
@@ -53,7 +53,6 @@ import { Deployer, UnknownServiceError } from '../deploy/deployer.js';
 import { handleOf } from '../kinds/service/service-kind.js';
 import { toJson, type InstanceOutput } from '../kinds/service/service-spec.js';
 import { tryProcessStartTicks } from '../runtime/process/proc.js';
-import { recordedPorts } from '../engine/apply.js';
 import { stalePlanReason } from '../engine/stale-plan.js';
 import { planShapeProblem } from '../engine/plan-schema.js';
 

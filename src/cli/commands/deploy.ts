@@ -1,8 +1,7 @@
 import path from 'node:path';
 import { Deployer, UnknownServiceError, type DeployResult } from '../../deploy/deployer.js';
 import { withLease, LeaseHeldError } from '../../engine/lock.js';
-import { recordedPorts } from '../../engine/apply.js';
-import { PortAllocator } from '../../kinds/service/port-allocator.js';
+import { PortAllocator, recordedPorts } from '../../kinds/service/port-allocator.js';
 import type { ServiceKind } from '../../kinds/service/service-kind.js';
 import { asServiceOutputs } from '../../kinds/service/service-spec.js';
 import type { ReleaseRecord } from '../../store/store.js';
