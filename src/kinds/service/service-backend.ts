@@ -25,6 +25,20 @@ export function backendNameOf(spec: Pick<ServiceSpec, 'runtime'>): ServiceBacken
   return BACKEND_OF_RUNTIME[spec.runtime];
 }
 
+/**
+ * What one instance of each runtime is: a host process (the host's PATH and HOME; volumes handed
+ * to the service's user) or a container (its image's environment; image, mounts and labels).
+ */
+const INSTANCE_FORM: Record<Runtime, 'host-process' | 'container'> = {
+  process: 'host-process',
+  docker: 'container',
+  swarm: 'container',
+};
+
+export function runsInContainer(runtime: Runtime): boolean {
+  return INSTANCE_FORM[runtime] === 'container';
+}
+
 /** One side of a deploy: a spec, the code directory it runs and its release (deploy/rollout's RolloutSide). */
 export interface ServiceSide {
   spec: ServiceSpec;

@@ -37,6 +37,7 @@ import { probeTarget } from './probe-target.js';
 import { PortAllocator, recordedPorts } from './port-allocator.js';
 import {
   backendNameOf,
+  runsInContainer,
   type ServiceBackend,
   type ServiceBackendName,
   type ServiceReadResult,
@@ -62,7 +63,7 @@ export function baseEnv(
     GROUNDWORK_INSTANCE: String(index),
   };
   // A container keeps its image's PATH and HOME; a process gets the host's.
-  if (runtime !== 'process') return env;
+  if (runsInContainer(runtime)) return env;
   env.PATH = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
   for (const k of ['LANG', 'LC_ALL', 'TZ']) if (process.env[k]) env[k] = process.env[k] as string;
   if (!user && process.env.HOME) env.HOME = process.env.HOME;
@@ -558,7 +559,7 @@ export class LocalServiceBackend implements ServiceBackend {
       baseEnv(name, index, ctx.stack, spec.user, spec.runtime),
       codeDir,
     );
-    if (spec.user && spec.runtime === 'process') chownVolumesFor(ctx, spec);
+    if (spec.user && !runsInContainer(spec.runtime)) chownVolumesFor(ctx, spec);
     // A port another program holds would let that program answer our health checks.
     for (const [pn, p] of Object.entries(ports)) {
       if (!(await canBind(p)))
@@ -568,17 +569,16 @@ export class LocalServiceBackend implements ServiceBackend {
     }
     const id = `${name}-${index}-${randomBytes(3).toString('hex')}`;
     ctx.progress(address, `starting instance ${index + 1}/${spec.replicas}`);
-    const container =
-      spec.runtime === 'process'
-        ? {}
-        : {
-            image: await this.imageFor(ctx, address, driver, spec, codeDir),
-            mounts: Object.entries(spec.mounts).map(([target, src]) => ({
-              target,
-              source: src.startsWith('/') ? src : volumeHostPath(ctx, src),
-            })),
-            labels: { 'groundwork.release': String(release ?? '') },
-          };
+    const container = runsInContainer(spec.runtime)
+      ? {
+          image: await this.imageFor(ctx, address, driver, spec, codeDir),
+          mounts: Object.entries(spec.mounts).map(([target, src]) => ({
+            target,
+            source: src.startsWith('/') ? src : volumeHostPath(ctx, src),
+          })),
+          labels: { 'groundwork.release': String(release ?? '') },
+        }
+      : {};
     const handle = await driver.start({
       id,
       stack: ctx.stack,
