@@ -119,6 +119,78 @@ export class LocalOperations implements Operations {
     }
   }
 
+  /**
+   * After a crash or kill of whoever ran an operation (the daemon at start calls this): releases
+   * left `building`/`deploying` are marked failed, and instances that the drivers know for this
+   * stack but no recorded resource claims (a surge instance of an interrupted rollout) are stopped.
+   */
+  recover(progress: Progress = () => undefined): Promise<{ releases: string[]; stopped: string[] }> {
+    return this.exclusive('groundwork recover', async () => {
+      const releases: string[] = [];
+      for (const { name } of this.serviceRows()) {
+        for (const r of this.store.listReleases(name, 1000)) {
+          if (r.status !== 'deploying' && r.status !== 'building') continue;
+          this.store.updateRelease(name, r.seq, {
+            status: 'failed',
+            detail: `interrupted while ${r.status}: whoever ran it stopped before it finished; the service runs what state records`,
+            finishedAt: this.installation.clock.now().toISOString(),
+          });
+          this.installation.bus.publish({
+            type: 'release',
+            service: name,
+            seq: r.seq,
+            phase: 'failed',
+            detail: 'interrupted',
+          });
+          releases.push(`${name} v${r.seq}`);
+          progress(`release v${r.seq} of ${name} was left ${r.status} by an interrupted operation: marked failed`);
+        }
+      }
+      const stopped = await this.stopUnrecorded(progress);
+      return { releases, stopped };
+    });
+  }
+
+  /** Stops instances of this stack that the drivers know and no recorded resource claims. */
+  private async stopUnrecorded(progress: Progress): Promise<string[]> {
+    await this.installation.loadModel({}).catch(() => undefined);
+    const claimed = new Set<string>();
+    const graceOf = new Map<string, Duration>();
+    for (const { name, spec, outs } of this.serviceRows()) {
+      for (const i of [...outs.instances, ...(outs.standby?.instances ?? [])]) claimed.add(i.id);
+      graceOf.set(name, Duration.parse(spec.stop_grace));
+    }
+    const stopped: string[] = [];
+    // Swarm services are the cluster's; process and docker instances are this machine's.
+    for (const runtime of ['process', 'docker'] as const) {
+      const driver = this.installation.drivers.drivers[runtime];
+      if (!driver) continue;
+      let handles;
+      try {
+        handles = await driver.list(this.installation.stack);
+      } catch (e) {
+        // No Docker engine here: nothing of ours can run on it either.
+        this.installation.logger.log('debug', 'cannot list instances', { runtime, error: errorMessage(e) });
+        continue;
+      }
+      for (const h of handles) {
+        if (claimed.has(h.id)) continue;
+        progress(`stopping ${h.service}/${h.index} (${h.id}): not recorded in state, left by an interrupted operation`);
+        await driver.stop(h, graceOf.get(h.service) ?? Duration.seconds(10));
+        await driver.forget(h);
+        this.installation.bus.publish({
+          type: 'instance',
+          address: `service.${h.service}`,
+          instance: `${h.service}/${h.index}`,
+          state: 'stopped',
+          reason: `not recorded in state (${h.id}): left by an interrupted operation`,
+        });
+        stopped.push(h.id);
+      }
+    }
+    return stopped;
+  }
+
   /** Waits for the operations in flight (the daemon calls this when it stops). */
   async idle(): Promise<void> {
     await this.queue.catch(() => undefined);
@@ -303,6 +375,7 @@ export class LocalOperations implements Operations {
           sup?.forget(row.address);
         }),
       );
+      await this.stopUnrecorded(progress);
       if (failures.length)
         throw new OperationError(
           'unavailable',

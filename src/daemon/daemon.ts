@@ -146,6 +146,14 @@ export class Daemon {
       }),
     });
     await this.configureTraffic();
+    try {
+      await this.ops.recover((message) => {
+        o.logger.log('warn', message);
+        o.onApplyEvent?.({ seq: 0, type: 'progress', address: 'recover', message });
+      });
+    } catch (e) {
+      o.logger.log('error', 'recovery at start failed', { error: errorMessage(e) });
+    }
     this.supervisor.start();
     const routes = daemonRoutes({
       ops: this.ops,

@@ -44,7 +44,7 @@ export function tryEnviron(pid: number): Record<string, string> | undefined {
   }
 }
 
-function tryCwd(pid: number): string | undefined {
+export function tryCwd(pid: number): string | undefined {
   try {
     return readlinkSync(`/proc/${pid}/cwd`);
   } catch {
