@@ -22,6 +22,7 @@ import type { ChangeRecord, InstanceEvent, ResourceRow } from '../store/store.js
 import type { Runtime } from '../config/schema.js';
 import { Duration } from '../util/duration.js';
 import { errorMessage } from '../util/error-message.js';
+import { isDiskFull, tryFreeBytes } from '../util/disk-space.js';
 import { Deployer, type DeployResult } from './deployer.js';
 import { OperationError } from './errors.js';
 import type { Installation, StackInputs } from './installation.js';
@@ -70,8 +71,12 @@ export class LocalOperations implements Operations {
   private exclusive<T>(command: string, fn: () => Promise<T>): Promise<T> {
     const run = async () => {
       try {
+        // A change on a full disk would fail half-way: refuse it before it starts.
+        const full = this.diskFull();
+        if (full) throw full;
         return await withLease(this.store, command, fn);
       } catch (e) {
+        if (isDiskFull(e)) throw this.diskFull(true) ?? e;
         if (e instanceof LeaseHeldError)
           throw new OperationError('refused', e.message, 'wait for it, or run `groundwork unlock` if it is gone');
         throw e;
@@ -80,6 +85,23 @@ export class LocalOperations implements Operations {
     const next = this.queue.then(run, run);
     this.queue = next.catch(() => undefined);
     return next;
+  }
+
+  /** Below this, changes are refused: SQLite needs room for its journal and a backup. */
+  static readonly MIN_FREE_BYTES = 1024 * 1024;
+
+  /** The refusal for a full disk, or undefined while there is room (`force`: it just failed). */
+  private diskFull(force = false): OperationError | undefined {
+    const dir = this.installation.stateDir;
+    const free = tryFreeBytes(dir);
+    if (!force && (free === undefined || free >= LocalOperations.MIN_FREE_BYTES)) return undefined;
+    return new OperationError(
+      'unavailable',
+      force
+        ? `the disk holding ${dir} is full (${free ?? 'unknown'} bytes free): the operation stopped part-way; what it finished is recorded`
+        : `the disk holding ${dir} is full: ${free ?? 'unknown'} bytes free; nothing was changed`,
+      'free space on that disk, or move the state with --state-dir; running services are still supervised',
+    );
   }
 
   /** Runs after the operations in flight, without the lease (housekeeping inside the daemon). */
@@ -414,6 +436,7 @@ export class LocalOperations implements Operations {
       stack: this.installation.stack,
       serial: this.store.serial(),
       services,
+      storage: this.storage(),
       daemon: this.runtime.daemon?.() ?? null,
     };
   }
@@ -431,7 +454,17 @@ export class LocalOperations implements Operations {
       stack: this.installation.stack,
       serial: this.store.serial(),
       services,
+      storage: this.storage(),
       daemon: this.runtime.daemon?.() ?? null,
+    };
+  }
+
+  private storage(): StatusView['storage'] {
+    const free = tryFreeBytes(this.installation.stateDir);
+    return {
+      stateDir: this.installation.stateDir,
+      freeBytes: free ?? null,
+      full: free !== undefined && free < LocalOperations.MIN_FREE_BYTES,
     };
   }
 

@@ -44,6 +44,8 @@ export interface StatusView {
   stack: string;
   serial: number;
   services: ServiceStatus[];
+  /** Where state lives and how much room is left; `full` means changes are refused. */
+  storage: { stateDir: string; freeBytes: number | null; full: boolean };
   /** Present when a daemon answered; absent when the CLI read the state itself. */
   daemon: { pid: number; startedAt: string; url: string; rssBytes: number } | null;
 }

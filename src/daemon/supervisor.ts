@@ -25,6 +25,11 @@ import { InstanceExitedError, type InstanceStatus, type RuntimeDriver } from '..
 import type { Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { Duration } from '../util/duration.js';
+import { errorMessage } from '../util/error-message.js';
+import { isDiskFull } from '../util/disk-space.js';
+
+/** How often a start that failed for a full disk is tried again. */
+const DISK_FULL_RETRY = Duration.seconds(2);
 import type { Logger } from '../util/logger.js';
 import { DEFAULT_BACKOFF, RestartTracker, type BackoffSettings } from './restart-policy.js';
 import { baseEnv } from '../kinds/service/service-kind.js';
@@ -78,6 +83,8 @@ export class Supervisor implements Supervision {
   private readonly monitors = new Map<string, Monitor>();
   private readonly paused = new Set<Address>();
   private readonly stoppedServices = new Set<Address>();
+  /** Monitors whose instance could not be written to the store (disk full): retried every poll. */
+  private readonly unrecorded = new Set<Monitor>();
   private poller: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -214,6 +221,10 @@ export class Supervisor implements Supervision {
 
   private async poll(): Promise<void> {
     if (this.closed) return;
+    for (const m of [...this.unrecorded]) {
+      if (this.monitors.get(this.key(m.address, m.index)) === m) this.recordInstance(m, m.inst);
+      else this.unrecorded.delete(m);
+    }
     for (const m of [...this.monitors.values()]) {
       if (!m.up || m.busy || !m.inst || this.paused.has(m.address) || this.stoppedServices.has(m.address)) continue;
       const row = this.deps.store.tryGetResource(m.address);
@@ -325,6 +336,20 @@ export class Supervisor implements Supervision {
     } catch (e) {
       m.busy = false;
       m.up = false;
+      if (isDiskFull(e)) {
+        // Nothing starts that is not recorded first, and the record cannot be written. Not the
+        // service's fault: no restart is counted, and the start is tried again until space returns.
+        this.setState(
+          m,
+          'exited',
+          `cannot start: the disk holding the state is full; retrying every ${DISK_FULL_RETRY}`,
+        );
+        const gen2 = m.generation;
+        this.schedule(m, DISK_FULL_RETRY.toMilliseconds(), () => {
+          void this.restart(m, gen2);
+        });
+        return;
+      }
       m.restarts++;
       // An instance that ended at once with code 0 simply finished (on-failure leaves it be).
       const code = e instanceof InstanceExitedError ? e.exitCode : null;
@@ -345,10 +370,23 @@ export class Supervisor implements Supervision {
     const outs = asServiceOutputs(row.outputs);
     const others = outs.instances.filter((i) => i.index !== m.index);
     const instances = inst ? [...others, inst] : others;
-    this.deps.store.recordRuntimeOutputs(
-      m.address,
-      toJson({ ...outs, instances: instances.sort((a, b) => a.index - b.index) }) as JsonObject,
-    );
+    try {
+      this.deps.store.recordRuntimeOutputs(
+        m.address,
+        toJson({ ...outs, instances: instances.sort((a, b) => a.index - b.index) }) as JsonObject,
+      );
+      this.unrecorded.delete(m);
+    } catch (e) {
+      // A full disk must not stop supervision: the monitor holds the instance, and every poll
+      // tries to record it again until space returns.
+      if (!this.unrecorded.has(m))
+        this.deps.logger.log('error', 'cannot record an instance; supervising it from memory and retrying', {
+          service: m.service,
+          index: m.index,
+          error: errorMessage(e),
+        });
+      this.unrecorded.add(m);
+    }
   }
 
   private startProbes(m: Monitor, spec: ServiceSpec): void {

@@ -36,6 +36,13 @@ export const statusCommand = defineCommand({
       `stack ${s.stack} (state serial ${s.serial}; ${s.daemon ? `daemon pid ${s.daemon.pid}, ${(s.daemon.rssBytes / 1024 / 1024).toFixed(0)} MiB, up ${uptime(s.daemon.startedAt, now)}` : 'no daemon runs: nothing is supervised; start it with `groundwork up`'})`,
       '',
     ];
+    if (s.storage.full)
+      lines.push(
+        style.red(
+          `The disk holding ${s.storage.stateDir} is full (${s.storage.freeBytes ?? 0} bytes free): changes are refused until space is freed; services are still supervised.`,
+        ),
+        '',
+      );
     lines.push(
       `${'INSTANCE'.padEnd(22)}${'STATE'.padEnd(11)}${'PID'.padEnd(8)}${'UPTIME'.padEnd(9)}${'RESTARTS'.padEnd(10)}${'PORTS'.padEnd(18)}REASON`,
     );

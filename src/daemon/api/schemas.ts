@@ -123,6 +123,11 @@ export const InstanceViewSchema = Type.Object({
 
 export const StatusResponse = Type.Object({
   stack: Type.String(),
+  storage: Type.Object({
+    stateDir: Type.String(),
+    freeBytes: Type.Union([Type.Integer(), Type.Null()]),
+    full: Type.Boolean(),
+  }),
   daemon: Type.Union([
     Type.Null(),
     Type.Object({ pid: Type.Integer(), startedAt: Type.String(), url: Type.String(), rssBytes: Type.Integer() }),
