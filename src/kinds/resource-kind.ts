@@ -16,7 +16,7 @@ import type { RuntimeDriver } from '../runtime/runtime-driver.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { SecretSource } from '../security/secret-source.js';
-import type { Store } from '../store/store.js';
+import type { ReleaseStore } from '../store/store.js';
 import type { ClusterRuntime } from '../runtime/swarm/cluster-runtime.js';
 import type { TrafficDirector } from './service/traffic.js';
 
@@ -35,11 +35,8 @@ export interface DiffResult {
   details?: FieldChange[];
 }
 
-/** Where releases are recorded: the part of the store a kind writes releases through. */
-export type ReleaseLog = Pick<
-  Store,
-  'nextReleaseSeq' | 'saveRelease' | 'updateRelease' | 'listReleases' | 'tryGetRelease'
->;
+/** Where releases are recorded: the store's release area. */
+export type ReleaseLog = ReleaseStore;
 
 /**
  * Host ports handed out during one run (`auto` ports). A port is never handed out twice while
