@@ -20,14 +20,13 @@ import {
 import path from 'node:path';
 import { canonicalJson } from '../config/load.js';
 import type { JsonObject } from '../model/json.js';
-import type { ReleaseRecord, Store } from '../store/store.js';
+import type { ReleaseRecord } from '../store/store.js';
 import { Duration } from '../util/duration.js';
 import type { ServiceSpec } from '../kinds/service/service-spec.js';
+import type { ReleaseLog } from '../kinds/resource-kind.js';
 
-export type ReleaseLog = Pick<
-  Store,
-  'nextReleaseSeq' | 'saveRelease' | 'updateRelease' | 'listReleases' | 'tryGetRelease'
->;
+/** Declared beside the kind context that carries it; re-exported for callers of buildRelease. */
+export type { ReleaseLog };
 
 export interface BuildInput {
   service: string;

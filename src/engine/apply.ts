@@ -5,11 +5,10 @@
  */
 import { MinHeap } from '../model/graph.js';
 import type { Address, JsonObject } from '../model/resource.js';
-import { PartialFailure, type KindContext } from '../kinds/resource-kind.js';
-import type { KindRegistry } from '../kinds/registry.js';
-import { PortAllocator } from '../kinds/service/port-allocator.js';
+import { PartialFailure, type KindContextBase, type KindRegistry, type PortRange } from '../kinds/resource-kind.js';
 import type { ChangeOutcome, JournalEntry, Store, StepWrite } from '../store/store.js';
 import type { Plan, PlanStep } from './plan.js';
+import { runContext } from './run-context.js';
 
 export type ApplyEvent =
   | { seq: number; type: 'recovered'; entries: { address: string; action: string; changeId: number }[] }
@@ -39,30 +38,16 @@ export interface ApplyResult {
 export interface ApplyOptions {
   store: Store;
   kinds: KindRegistry;
-  /** The kind context minus what apply provides. */
-  context: Omit<KindContext, 'outputsOf' | 'progress' | 'ports'>;
+  /** The kind context minus what apply and the kinds' `prepare` provide. */
+  context: KindContextBase;
   parallelism: number;
   author: string;
   message: string;
   onEvent?: (e: ApplyEvent) => void;
-  portRange?: { from: number; to: number };
+  /** Where `auto` ports come from, for the kind that hands them out. */
+  portRange?: PortRange;
   /** The daemon pauses supervision of a resource while its step runs. */
   hooks?: { beforeStep?(address: Address): Promise<void>; afterStep?(address: Address): void };
-}
-
-/** Every port recorded in state, so a new allocation never collides with a running instance. */
-export function recordedPorts(rows: { outputs: JsonObject }[]): number[] {
-  const out: number[] = [];
-  for (const r of rows) {
-    const inst = r.outputs.instances;
-    if (!Array.isArray(inst)) continue;
-    for (const i of inst as JsonObject[]) {
-      const ports = i.ports;
-      if (ports && typeof ports === 'object' && !Array.isArray(ports))
-        for (const p of Object.values(ports)) if (typeof p === 'number') out.push(p);
-    }
-  }
-  return out;
 }
 
 export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyResult> {
@@ -86,19 +71,19 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
   const rows = store.listResources();
   const outputs = new Map<Address, JsonObject>(rows.map((r) => [r.address, r.outputs]));
   const recordedSpec = new Map(rows.map((r) => [r.address, r]));
-  const ports = new PortAllocator(recordedPorts(rows), opts.portRange);
-  // Instances left by an interrupted run are not in state yet; their ports are taken too.
-  for (const driver of Object.values(opts.context.drivers)) {
-    for (const h of await driver.list(opts.context.stack)) for (const p of Object.values(h.ports)) ports.reserve(p);
-  }
-  const ctx: KindContext = {
-    ...opts.context,
-    releases: opts.context.releases ?? store,
-    change: { author: opts.author, message: opts.message },
-    ports,
-    outputsOf: (a) => outputs.get(a),
-    progress: (address, message) => emit({ type: 'progress', address, message }),
-  };
+  const ctx = await runContext(
+    kinds,
+    {
+      ...opts.context,
+      releases: opts.context.releases ?? store,
+      change: { author: opts.author, message: opts.message },
+    },
+    { run: 'apply', recorded: rows, ...(opts.portRange ? { portRange: opts.portRange } : {}) },
+    {
+      outputsOf: (a) => outputs.get(a),
+      progress: (address, message) => emit({ type: 'progress', address, message }),
+    },
+  );
 
   const changeId = store.beginChange({
     kind: 'apply',

@@ -4,9 +4,9 @@
  */
 import { canonicalJson, canonicalJsonSha256 } from '../config/load.js';
 import type { Model } from '../model/build-model.js';
-import type { Address, Json, JsonObject, ResourceKindName } from '../model/resource.js';
-import { fieldChanges, type FieldChange } from '../kinds/field-diff.js';
-import type { KindRegistry } from '../kinds/registry.js';
+import type { Address, JsonObject, ResourceKindName } from '../model/resource.js';
+import { fieldChanges, type FieldChange } from '../model/field-diff.js';
+import type { KindRegistry } from '../kinds/resource-kind.js';
 import type { ResourceRow } from '../store/store.js';
 
 export const PLAN_FORMAT_VERSION = 1 as const;
@@ -74,12 +74,10 @@ export function makePlan(model: Model, rows: readonly ResourceRow[], serial: num
       continue;
     }
     const changes = fieldChanges(old.spec, r.spec);
+    // Changes the kind found beyond the spec fields, as the kind describes them.
     for (const extra of d.changes.filter((c) => !changes.some((fc) => fc.path === c))) {
-      changes.push({
-        path: extra,
-        before: describeExtra(extra, old.outputs),
-        after: extra === 'instances' ? `${(r.spec.replicas as number | undefined) ?? 1} running` : null,
-      });
+      const detail = d.details?.find((x) => x.path === extra);
+      changes.push({ path: extra, before: detail?.before ?? null, after: detail?.after ?? null });
     }
     if (depsChanged) changes.push({ path: 'depends_on (graph)', before: old.dependsOn, after: r.dependsOn });
     steps.push({
@@ -154,13 +152,6 @@ export function planHashOf(p: Omit<Plan, 'planHash'> & { planHash?: string }): s
 function sameAddresses(a: readonly Address[], b: readonly Address[]): boolean {
   if (a.length === b.length && a.every((x, i) => x === b[i])) return true;
   return canonicalJson(a) === canonicalJson(b);
-}
-
-function describeExtra(path: string, outputs: JsonObject): Json {
-  if (path !== 'instances') return null;
-  const inst = Array.isArray(outputs.instances) ? (outputs.instances as JsonObject[]) : [];
-  const live = inst.filter((i) => !i.gone).length;
-  return `${live} running${inst.length > live ? `, ${inst.length - live} gone` : ''}`;
 }
 
 export function isEmptyPlan(p: Plan): boolean {

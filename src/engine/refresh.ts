@@ -3,12 +3,11 @@
  * shows what it takes to converge. It never touches desired state (the stack file).
  */
 import type { Address, JsonObject } from '../model/resource.js';
-import type { KindContext } from '../kinds/resource-kind.js';
-import type { KindRegistry } from '../kinds/registry.js';
-import { PortAllocator } from '../kinds/service/port-allocator.js';
+import type { KindContextBase, KindRegistry } from '../kinds/resource-kind.js';
 import { canonicalJson } from '../config/load.js';
 import type { Store } from '../store/store.js';
-import { errorMessage, recordedPorts } from './apply.js';
+import { errorMessage } from './apply.js';
+import { runContext } from './run-context.js';
 
 export interface DriftReport {
   address: string;
@@ -26,17 +25,17 @@ export interface RefreshResult {
 export async function refresh(
   store: Store,
   kinds: KindRegistry,
-  context: Omit<KindContext, 'outputsOf' | 'progress' | 'ports'>,
+  context: KindContextBase,
   opts: { author: string; record: boolean },
 ): Promise<RefreshResult> {
   const rows = store.listResources();
   const outputs = new Map<Address, JsonObject>(rows.map((r) => [r.address, r.outputs]));
-  const ctx: KindContext = {
-    ...context,
-    ports: new PortAllocator(recordedPorts(rows)),
-    outputsOf: (a) => outputs.get(a),
-    progress: () => undefined,
-  };
+  const ctx = await runContext(
+    kinds,
+    context,
+    { run: 'refresh', recorded: rows },
+    { outputsOf: (a) => outputs.get(a), progress: () => undefined },
+  );
   const reports: DriftReport[] = [];
   const writes: { address: Address; row?: { spec: JsonObject; outputs: JsonObject } }[] = [];
   for (const row of rows) {

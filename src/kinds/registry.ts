@@ -1,10 +1,9 @@
-import type { ResourceKindName } from '../model/resource.js';
-import type { ResourceKind } from './resource-kind.js';
+import type { KindRegistry } from './resource-kind.js';
 import { DataPlaneConfigKind } from './route/route-kind.js';
 import { ServiceKind } from './service/service-kind.js';
 import { VolumeKind } from './volume/volume-kind.js';
 
-export type KindRegistry = Record<ResourceKindName, ResourceKind>;
+export type { KindRegistry };
 
 export function defaultKinds(): KindRegistry {
   return {

@@ -10,23 +10,74 @@
  */
 import type { Diagnostic } from '../config/diagnostic.js';
 import type { Address, JsonObject, ResourceKindName } from '../model/resource.js';
+import type { FieldChange } from '../model/field-diff.js';
 import type { Runtime } from '../config/schema.js';
 import type { RuntimeDriver } from '../runtime/runtime-driver.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
-import type { PortAllocator } from './service/port-allocator.js';
 import type { SecretSource } from '../security/secret-source.js';
-import type { ReleaseLog } from '../deploy/release-builder.js';
+import type { ReleaseStore } from '../store/store.js';
 import type { ClusterRuntime } from '../runtime/swarm/cluster-runtime.js';
-import type { TrafficDirector } from '../deploy/traffic-director.js';
+import type { TrafficDirector } from './service/traffic.js';
 
 export interface DiffResult {
-  /** Dotted field paths that differ. */
+  /** Dotted field paths that differ, plus any the kind reports beyond the spec (see `details`). */
   changes: string[];
   /** The subset of changes that force delete-then-create. */
   replaces: string[];
   /** Fields that are the same. */
   stables: string[];
+  /**
+   * How the kind describes a change that is not a spec field, for the plan: e.g. the service
+   * kind's `instances` (before "1 running, 1 gone", after "2 running"). A change in `changes` that
+   * is neither a spec field nor described here shows with null before and after.
+   */
+  details?: FieldChange[];
+}
+
+/** Where releases are recorded: the store's release area. */
+export type ReleaseLog = ReleaseStore;
+
+/**
+ * Host ports handed out during one run (`auto` ports). A port is never handed out twice while
+ * reserved; the service kind's PortAllocator implements it.
+ */
+export interface PortPool {
+  reserve(port: number): void;
+  release(port: number): void;
+  isReserved(port: number): boolean;
+  /** A free port from the pool's range, reserved; throws when none is left. */
+  allocate(): Promise<number>;
+}
+
+/** An inclusive range of host ports. */
+export interface PortRange {
+  from: number;
+  to: number;
+}
+
+/** One resource as state records it, as `prepare` sees it. */
+export interface RecordedResource {
+  address: Address;
+  kind: ResourceKindName;
+  spec: JsonObject;
+  outputs: JsonObject;
+}
+
+/** What one apply or refresh is about to do, as a kind's `prepare` sees it. */
+export interface RunSetup {
+  /** `refresh` only reads the world; `apply` changes it. */
+  run: 'apply' | 'refresh';
+  /** Every resource in state, of every kind. */
+  recorded: readonly RecordedResource[];
+  /** Where `auto` ports come from (GROUNDWORK_PORT_RANGE); the kind's default when absent. */
+  portRange?: PortRange;
+}
+
+/** What a kind may share with every step of one run; the engine puts it into the context. */
+export interface RunShares {
+  /** The run's port pool; at most one kind of a registry hands out ports. */
+  ports?: PortPool;
 }
 
 export interface ReadResult {
@@ -44,7 +95,8 @@ export interface KindContext {
   dir: string;
   stateDir: string;
   drivers: Partial<Record<Runtime, RuntimeDriver>>;
-  ports: PortAllocator;
+  /** Ports of this run; built by the kind that hands ports out (its `prepare`), from recorded state. */
+  ports: PortPool;
   secrets: SecretSource;
   /** Recorded outputs of another resource (a dependency applied earlier in this run or before). */
   outputsOf(address: Address): JsonObject | undefined;
@@ -62,6 +114,9 @@ export interface KindContext {
   /** One line of progress for the user (e.g. "instance 2/3 healthy"). */
   progress(address: Address, message: string): void;
 }
+
+/** The context as its owner (core, the CLI, the daemon) builds it; the engine adds the rest per run. */
+export type KindContextBase = Omit<KindContext, 'outputsOf' | 'progress' | 'ports'>;
 
 export class PartialFailure extends Error {
   constructor(
@@ -81,4 +136,13 @@ export interface ResourceKind<Spec extends JsonObject = JsonObject> {
   read(ctx: KindContext, address: Address, spec: Spec, outputs: JsonObject): Promise<ReadResult>;
   update(ctx: KindContext, address: Address, old: Spec, next: Spec, outputs: JsonObject): Promise<JsonObject>;
   delete(ctx: KindContext, address: Address, spec: Spec, outputs: JsonObject): Promise<void>;
+  /**
+   * Once per apply or refresh, before the first step: the kind sees every recorded resource (of
+   * every kind) and returns what it shares with the run's steps, e.g. the service kind's port
+   * pool, holding every port in state. Reads the world at most; never changes it. Optional.
+   */
+  prepare?(ctx: KindContextBase, setup: RunSetup): Promise<RunShares>;
 }
+
+/** One implementation per resource kind: what the engine plans and applies through. */
+export type KindRegistry = Record<ResourceKindName, ResourceKind>;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { StackConfig } from '../../src/config/schema.js';
 import type { KindContext } from '../../src/kinds/resource-kind.js';
 import { PortAllocator } from '../../src/kinds/service/port-allocator.js';
-import type { ServiceSpec } from '../../src/kinds/service/service-spec.js';
+import { asServiceSpec, type ServiceSpec } from '../../src/kinds/service/service-spec.js';
 import { buildModel } from '../../src/model/build-model.js';
 import type { Address, JsonObject } from '../../src/model/resource.js';
 import type { ClusterRuntime } from '../../src/runtime/swarm/cluster-runtime.js';
@@ -30,6 +30,7 @@ export function swarmTestContext(opts: {
   cluster?: ClusterRuntime;
   secrets?: Record<string, string>;
   reserved?: number[];
+  drivers?: KindContext['drivers'];
 }): SwarmTestContext {
   const stateDir = path.join(opts.dir, '.groundwork');
   const store = SqliteStore.open(path.join(opts.dir, 'state.db'), systemClock);
@@ -39,7 +40,7 @@ export function swarmTestContext(opts: {
     stack: opts.stack,
     dir: opts.dir,
     stateDir,
-    drivers: {},
+    drivers: opts.drivers ?? {},
     ports: new PortAllocator(opts.reserved ?? []),
     secrets: new EnvFileSecretSource(opts.secrets ?? {}, path.join(stateDir, 'secrets')),
     outputsOf: (a) => outputs.get(a),
@@ -58,6 +59,11 @@ export function swarmTestContext(opts: {
 
 /** The normalised spec of one service of `stack`, as plan and state hold it (variables substituted). */
 export function serviceSpecOf(stack: StackConfig, service: string, dir = '/tmp'): ServiceSpec {
+  return asServiceSpec(desiredSpecOf(stack, service, dir));
+}
+
+/** The same spec as the JSON the engine hands a kind. */
+export function desiredSpecOf(stack: StackConfig, service: string, dir = '/tmp'): JsonObject {
   const { model, diagnostics } = buildModel(
     stack,
     { dir, configHash: 'test', file: path.join(dir, 'groundwork.yaml') },
@@ -66,5 +72,5 @@ export function serviceSpecOf(stack: StackConfig, service: string, dir = '/tmp')
   if (!model) throw new Error(diagnostics.map((d) => d.message).join('; '));
   const r = model.resources.find((x) => x.address === `service.${service}`);
   if (!r) throw new Error(`no service ${service} in the stack`);
-  return r.spec as unknown as ServiceSpec;
+  return r.spec;
 }

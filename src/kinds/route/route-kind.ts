@@ -4,7 +4,7 @@
  */
 import type { Diagnostic } from '../../config/diagnostic.js';
 import type { Address, JsonObject, ResourceKindName } from '../../model/resource.js';
-import { diffByFields } from '../field-diff.js';
+import { diffByFields } from '../../model/field-diff.js';
 import type { DiffResult, KindContext, ReadResult, ResourceKind } from '../resource-kind.js';
 
 export class DataPlaneConfigKind implements ResourceKind {

@@ -4,8 +4,10 @@
  * skipped (we try to bind it first).
  */
 import net from 'node:net';
+import type { JsonObject } from '../../model/json.js';
+import type { PortPool } from '../resource-kind.js';
 
-export class PortAllocator {
+export class PortAllocator implements PortPool {
   private readonly reserved: Set<number>;
   private cursor: number;
   private queue: Promise<unknown> = Promise.resolve();
@@ -70,4 +72,22 @@ export function portRangeOf(env: Record<string, string | undefined>): { from: nu
   const from = Number(m[1]);
   const to = Number(m[2]);
   return from >= 1024 && to <= 65535 && from <= to ? { from, to } : { ...DEFAULT_PORT_RANGE };
+}
+
+/**
+ * Every port a recorded service instance holds (`outputs.instances[].ports`), so a new allocation
+ * never collides with a running instance. Rows of other kinds hold none.
+ */
+export function recordedPorts(rows: readonly { outputs: JsonObject }[]): number[] {
+  const out: number[] = [];
+  for (const r of rows) {
+    const inst = r.outputs.instances;
+    if (!Array.isArray(inst)) continue;
+    for (const i of inst) {
+      const ports = i !== null && typeof i === 'object' && !Array.isArray(i) ? i.ports : undefined;
+      if (ports && typeof ports === 'object' && !Array.isArray(ports))
+        for (const p of Object.values(ports)) if (typeof p === 'number') out.push(p);
+    }
+  }
+  return out;
 }

@@ -8,7 +8,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { canonicalJson } from '../../config/load.js';
-import { rollout, type RolloutSide } from '../../deploy/rollout.js';
+import { rollout } from '../../deploy/rollout.js';
 import { chownSync } from 'node:fs';
 import { findReferences } from '../../config/references.js';
 import { address } from '../../model/resource.js';
@@ -19,19 +19,31 @@ import type { Diagnostic } from '../../config/diagnostic.js';
 import type { Address, JsonObject } from '../../model/resource.js';
 import { InstanceExitedError, type InstanceHandle, type RuntimeDriver } from '../../runtime/runtime-driver.js';
 import { probe } from '../../observe/probe.js';
-import { diffByFields } from '../field-diff.js';
+import { diffByFields } from '../../model/field-diff.js';
 import { canBind } from './port-allocator.js';
 import { ProcessDriver } from '../../runtime/process/process-driver.js';
 import {
   PartialFailure,
   type DiffResult,
   type KindContext,
+  type KindContextBase,
   type ReadResult,
   type ResourceKind,
+  type RunSetup,
+  type RunShares,
 } from '../resource-kind.js';
 import { dependencyValues, instanceSpecHash, resolveInstance } from './instance-env.js';
 import { probeTarget } from './probe-target.js';
-import { swarmCreate, swarmDelete, swarmDeploy, swarmRead, swarmUpdate } from './swarm-service.js';
+import { PortAllocator, recordedPorts } from './port-allocator.js';
+import {
+  backendNameOf,
+  runsInContainer,
+  type ServiceBackend,
+  type ServiceBackendName,
+  type ServiceReadResult,
+  type ServiceSide,
+} from './service-backend.js';
+import { SwarmServiceBackend } from './swarm-backend.js';
 import { asServiceOutputs, asServiceSpec, toJson, type InstanceOutput, type ServiceSpec } from './service-spec.js';
 
 const REPLACE_ON = ['runtime'] as const;
@@ -51,7 +63,7 @@ export function baseEnv(
     GROUNDWORK_INSTANCE: String(index),
   };
   // A container keeps its image's PATH and HOME; a process gets the host's.
-  if (runtime !== 'process') return env;
+  if (runsInContainer(runtime)) return env;
   env.PATH = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
   for (const k of ['LANG', 'LC_ALL', 'TZ']) if (process.env[k]) env[k] = process.env[k] as string;
   if (!user && process.env.HOME) env.HOME = process.env.HOME;
@@ -75,20 +87,139 @@ export function handleOf(i: InstanceOutput, service: string): InstanceHandle {
   };
 }
 
+/**
+ * The `service` resource kind: what the engine, the deployer and the supervisor call. Each call
+ * goes to the service's backend (local instances or a Swarm service), chosen from its spec.
+ */
 export class ServiceKind implements ResourceKind {
   readonly kind = 'service' as const;
+  private readonly local = new LocalServiceBackend();
+  private readonly backends: Record<ServiceBackendName, ServiceBackend> = {
+    local: this.local,
+    swarm: new SwarmServiceBackend(),
+  };
+
+  /** The backend that runs a service with this spec. */
+  backendFor(spec: Pick<ServiceSpec, 'runtime'>): ServiceBackend {
+    return this.backends[backendNameOf(spec)];
+  }
 
   check(_address: Address, _spec: JsonObject): Diagnostic[] {
     return [];
   }
 
+  /** Field changes, plus `instances` when fewer (or more) instances run than `replicas` asks for. */
   diff(oldRaw: JsonObject, nextRaw: JsonObject, oldOutputs: JsonObject): DiffResult {
-    const d = diffByFields(oldRaw, nextRaw, REPLACE_ON);
+    const d: DiffResult = diffByFields(oldRaw, nextRaw, REPLACE_ON);
     const next = asServiceSpec(nextRaw);
-    const live = asServiceOutputs(oldOutputs).instances.filter((i) => !i.gone);
-    if (live.length !== next.replicas && !d.changes.includes('replicas')) d.changes.push('instances');
+    const recorded = asServiceOutputs(oldOutputs).instances;
+    const live = recorded.filter((i) => !i.gone).length;
+    if (live !== next.replicas && !d.changes.includes('replicas')) {
+      d.changes.push('instances');
+      const gone = recorded.length - live;
+      d.details = [
+        {
+          path: 'instances',
+          before: `${live} running${gone > 0 ? `, ${gone} gone` : ''}`,
+          after: `${next.replicas ?? 1} running`,
+        },
+      ];
+    }
     return d;
   }
+
+  /**
+   * The run's port pool: every port in state is taken, and before an apply so is every port of an
+   * instance the drivers still run (left by an interrupted run, not yet in state).
+   */
+  async prepare(ctx: KindContextBase, setup: RunSetup): Promise<RunShares> {
+    const ports = new PortAllocator(recordedPorts(setup.recorded), setup.portRange);
+    if (setup.run === 'apply')
+      for (const driver of Object.values(ctx.drivers))
+        for (const h of await driver.list(ctx.stack)) for (const p of Object.values(h.ports)) ports.reserve(p);
+    return { ports };
+  }
+
+  create(ctx: KindContext, address: Address, raw: JsonObject): Promise<JsonObject> {
+    const spec = asServiceSpec(raw);
+    return this.backendFor(spec).create(ctx, address, spec);
+  }
+
+  update(ctx: KindContext, address: Address, oldRaw: JsonObject, next: JsonObject, outputs: JsonObject) {
+    const changed = this.diff(oldRaw, next, outputs).changes.filter((c) => c !== 'instances');
+    const spec = asServiceSpec(next);
+    return this.backendFor(spec).update(ctx, address, asServiceSpec(oldRaw), spec, outputs, changed);
+  }
+
+  /** The spec is not observed (a backend sees instances), so it reads back as recorded. */
+  async read(ctx: KindContext, address: Address, raw: JsonObject, outputs: JsonObject): Promise<ReadResult> {
+    const spec = asServiceSpec(raw);
+    const r = await this.backendFor(spec).read(ctx, address, spec, outputs);
+    return { exists: r.exists, spec: raw, outputs: r.outputs, drift: r.drift };
+  }
+
+  delete(ctx: KindContext, address: Address, raw: JsonObject, outputs: JsonObject): Promise<void> {
+    const spec = asServiceSpec(raw);
+    return this.backendFor(spec).delete(ctx, address, spec, outputs);
+  }
+
+  /** See ServiceBackend.deploy; the backend is `to`'s. */
+  deploy(
+    ctx: KindContext,
+    address: Address,
+    from: ServiceSide,
+    current: InstanceOutput[],
+    to: ServiceSide,
+    outputs: JsonObject,
+  ): Promise<JsonObject> {
+    return this.backendFor(to.spec).deploy(ctx, address, from, current, to, outputs);
+  }
+
+  /** See ServiceBackend.rollback; the backend is `to`'s. */
+  rollback(
+    ctx: KindContext,
+    address: Address,
+    from: ServiceSide,
+    current: InstanceOutput[],
+    to: ServiceSide,
+    outputs: JsonObject,
+  ): Promise<JsonObject> {
+    return this.backendFor(to.spec).rollback(ctx, address, from, current, to, outputs);
+  }
+
+  /** The directory code runs from: the active release's, or the stack directory. */
+  codeDirOf(ctx: KindContext, outputs: JsonObject | undefined): { dir: string; release: number | null } {
+    return codeDirOf(ctx, outputs);
+  }
+
+  /** One instance of a locally run service (the supervisor's restarts); see LocalServiceBackend.startOne. */
+  startOne(
+    ctx: KindContext,
+    address: Address,
+    spec: ServiceSpec,
+    index: number,
+    ports: Record<string, number>,
+    codeDir: string,
+    release: number | null,
+  ): Promise<InstanceOutput> {
+    return this.local.startOne(ctx, address, spec, index, ports, codeDir, release);
+  }
+}
+
+/** The directory code runs from: the active release's, or the stack directory. */
+function codeDirOf(ctx: KindContext, outputs: JsonObject | undefined): { dir: string; release: number | null } {
+  const r = outputs ? asServiceOutputs(outputs).release : null;
+  return r ? { dir: r.dir, release: r.seq } : { dir: ctx.dir, release: null };
+}
+
+/**
+ * The `local` backend: instances on this machine through the RuntimeDriver of the service's
+ * runtime (process or docker), rolled by deploy/rollout.ts and kept running by the daemon's
+ * supervisor.
+ */
+export class LocalServiceBackend implements ServiceBackend {
+  readonly name = 'local' as const;
+  readonly supervised = true;
 
   private driver(ctx: KindContext, spec: ServiceSpec): RuntimeDriver {
     const d = ctx.drivers[spec.runtime];
@@ -96,15 +227,7 @@ export class ServiceKind implements ResourceKind {
     return d;
   }
 
-  /** The directory code runs from: the active release's, or the stack directory. */
-  codeDirOf(ctx: KindContext, outputs: JsonObject | undefined): { dir: string; release: number | null } {
-    const r = outputs ? asServiceOutputs(outputs).release : null;
-    return r ? { dir: r.dir, release: r.seq } : { dir: ctx.dir, release: null };
-  }
-
-  async create(ctx: KindContext, address: Address, raw: JsonObject): Promise<JsonObject> {
-    const spec = asServiceSpec(raw);
-    if (spec.runtime === 'swarm') return swarmCreate(ctx, address, spec);
+  async create(ctx: KindContext, address: Address, spec: ServiceSpec): Promise<JsonObject> {
     const release = recordConfigRelease(ctx, address, spec, ctx.dir);
     return this.converge(ctx, address, undefined, spec, [], { dir: ctx.dir, release });
   }
@@ -112,16 +235,13 @@ export class ServiceKind implements ResourceKind {
   async update(
     ctx: KindContext,
     address: Address,
-    oldRaw: JsonObject,
-    next: JsonObject,
+    old: ServiceSpec,
+    spec: ServiceSpec,
     outputs: JsonObject,
+    changed: readonly string[],
   ): Promise<JsonObject> {
-    const old = asServiceSpec(oldRaw);
-    const spec = asServiceSpec(next);
-    if (spec.runtime === 'swarm') return swarmUpdate(ctx, address, old, spec, outputs);
     const outs = asServiceOutputs(outputs);
-    const code = this.codeDirOf(ctx, outputs);
-    const changed = this.diff(oldRaw, next, outputs).changes.filter((c) => c !== 'instances');
+    const code = codeDirOf(ctx, outputs);
     if (changed.length === 0 || changed.every((c) => c === 'replicas')) {
       // Same config (instances missing, or only the count changed): converge in place, no rollout.
       return this.converge(ctx, address, old, spec, outs.instances, code);
@@ -144,12 +264,11 @@ export class ServiceKind implements ResourceKind {
   async deploy(
     ctx: KindContext,
     address: Address,
-    from: RolloutSide,
+    from: ServiceSide,
     current: InstanceOutput[],
-    to: RolloutSide,
+    to: ServiceSide,
     outputs: JsonObject,
   ): Promise<JsonObject> {
-    if (to.spec.runtime === 'swarm') return swarmDeploy(ctx, address, to, outputs);
     const name = address.slice('service.'.length);
     const driver = this.driver(ctx, to.spec);
     const prior = asServiceOutputs(outputs);
@@ -440,7 +559,7 @@ export class ServiceKind implements ResourceKind {
       baseEnv(name, index, ctx.stack, spec.user, spec.runtime),
       codeDir,
     );
-    if (spec.user && spec.runtime === 'process') chownVolumesFor(ctx, spec);
+    if (spec.user && !runsInContainer(spec.runtime)) chownVolumesFor(ctx, spec);
     // A port another program holds would let that program answer our health checks.
     for (const [pn, p] of Object.entries(ports)) {
       if (!(await canBind(p)))
@@ -450,17 +569,16 @@ export class ServiceKind implements ResourceKind {
     }
     const id = `${name}-${index}-${randomBytes(3).toString('hex')}`;
     ctx.progress(address, `starting instance ${index + 1}/${spec.replicas}`);
-    const container =
-      spec.runtime === 'process'
-        ? {}
-        : {
-            image: await this.imageFor(ctx, address, driver, spec, codeDir),
-            mounts: Object.entries(spec.mounts).map(([target, src]) => ({
-              target,
-              source: src.startsWith('/') ? src : volumeHostPath(ctx, src),
-            })),
-            labels: { 'groundwork.release': String(release ?? '') },
-          };
+    const container = runsInContainer(spec.runtime)
+      ? {
+          image: await this.imageFor(ctx, address, driver, spec, codeDir),
+          mounts: Object.entries(spec.mounts).map(([target, src]) => ({
+            target,
+            source: src.startsWith('/') ? src : volumeHostPath(ctx, src),
+          })),
+          labels: { 'groundwork.release': String(release ?? '') },
+        }
+      : {};
     const handle = await driver.start({
       id,
       stack: ctx.stack,
@@ -597,9 +715,19 @@ export class ServiceKind implements ResourceKind {
     await driver.forget(h);
   }
 
-  async read(ctx: KindContext, address: Address, raw: JsonObject, outputs: JsonObject): Promise<ReadResult> {
-    const spec = asServiceSpec(raw);
-    if (spec.runtime === 'swarm') return swarmRead(ctx, address, spec, outputs);
+  /** A rollback is a rollout to the earlier release. */
+  rollback(
+    ctx: KindContext,
+    address: Address,
+    from: ServiceSide,
+    current: InstanceOutput[],
+    to: ServiceSide,
+    outputs: JsonObject,
+  ): Promise<JsonObject> {
+    return this.deploy(ctx, address, from, current, to, outputs);
+  }
+
+  async read(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: JsonObject): Promise<ServiceReadResult> {
     const name = address.slice('service.'.length);
     const driver = this.driver(ctx, spec);
     const drift: string[] = [];
@@ -618,12 +746,10 @@ export class ServiceKind implements ResourceKind {
       drift.push(`instance ${inst.index} (pid ${inst.pid}) ${why}`);
       instances.push({ ...inst, gone: why });
     }
-    return { exists: true, spec: raw, outputs: toJson({ ...asServiceOutputs(outputs), instances }), drift };
+    return { exists: true, outputs: toJson({ ...asServiceOutputs(outputs), instances }), drift };
   }
 
-  async delete(ctx: KindContext, address: Address, raw: JsonObject, outputs: JsonObject): Promise<void> {
-    const spec = asServiceSpec(raw);
-    if (spec.runtime === 'swarm') return swarmDelete(ctx, address, spec, outputs);
+  async delete(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: JsonObject): Promise<void> {
     const name = address.slice('service.'.length);
     const driver = this.driver(ctx, spec);
     const grace = Duration.parse(spec.stop_grace);

@@ -56,7 +56,7 @@ import type {
 import { clusterServiceName } from '../../runtime/swarm/cluster-runtime.js';
 import { ByteSize } from '../../util/byte-size.js';
 import { Duration } from '../../util/duration.js';
-import { diffByFields } from '../field-diff.js';
+import { diffByFields } from '../../model/field-diff.js';
 import { PartialFailure, type KindContext, type ReadResult } from '../resource-kind.js';
 import { dependencyValues, resolveInstance } from './instance-env.js';
 import { canBind } from './port-allocator.js';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Diagnostic } from '../../config/diagnostic.js';
 import type { Address, JsonObject } from '../../model/resource.js';
 import { tryLookupUser } from '../../runtime/process/os-user.js';
-import { diffByFields } from '../field-diff.js';
+import { diffByFields } from '../../model/field-diff.js';
 import type { DiffResult, KindContext, ReadResult, ResourceKind } from '../resource-kind.js';
 
 interface VolumeSpec {

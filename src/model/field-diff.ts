@@ -1,4 +1,4 @@
-import type { Json } from '../model/json.js';
+import type { Json } from './json.js';
 
 export interface FieldChange {
   path: string;

@@ -1,0 +1,164 @@
+/**
+ * The layering of src/ (../shared/DESIGN.md, "Layout"), checked in CI by `npm run deps:check`.
+ * Data flows down this list; a folder imports only folders below it.
+ *
+ *   cli, daemon   adapters: nothing imports them (cli may use the daemon's API client and info file)
+ *   core          the installation opened once + the operations API; anything below, never an adapter
+ *   deploy        release building (and rollouts, until deploy/rollout.ts moves to kinds/service/)
+ *   engine        plan / apply / refresh: knows resource kinds only through kinds/resource-kind.ts
+ *   kinds         one folder per resource kind; uses runtime drivers, never the engine or above
+ *   runtime       RuntimeDriver contract + process/, docker/, swarm/: knows no resource kind
+ *   store         the Store contract + sqlite/: rows and records, no engine or kind logic
+ *   observe, proxy, security   leaves used by kinds and above
+ *   model         typed desired resources: config, util
+ *   config        the stack file: util only
+ *   util          value objects: imports nothing of the project
+ *
+ * Type-only imports count (tsPreCompilationDeps): a cycle through types is still a cycle.
+ * Exceptions marked "known, lead moves X" are as narrow as the tool allows (one file each; the folder
+ * cycle rule can only name folders) and go away with the move.
+ */
+
+/* global module */
+
+/** Files of a top folder of src/, as a path pattern. */
+const folder = (...names) => `^src/(${names.join('|')})/`;
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'An import cycle between modules; break it by moving the shared contract to the lower side.',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'no-folder-cycle',
+      severity: 'error',
+      comment: 'Two folders that import each other are one concept split in two, or a contract on the wrong side.',
+      scope: 'folder',
+      // known, lead moves deploy/rollout.ts and deploy/traffic-director.ts into kinds/service/ (then deploy/
+      // only builds on kinds and this pathNot goes). Until then a cycle among these three folders alone is
+      // not reported here; kinds-not-deploy names the one file that closes it. A cycle that also runs
+      // through any other folder is still reported from that folder.
+      from: { pathNot: '^src/(kinds|kinds/service|deploy)$' },
+      to: { circular: true },
+    },
+    {
+      name: 'util-imports-nothing',
+      severity: 'error',
+      comment: 'util/ holds value objects and imports nothing of the project.',
+      from: { path: folder('util') },
+      to: { path: '^src/', pathNot: folder('util') },
+    },
+    {
+      name: 'config-imports-util-only',
+      severity: 'error',
+      comment: 'config/ (the stack file) builds on util/ only.',
+      from: { path: folder('config') },
+      to: { path: '^src/', pathNot: folder('config', 'util') },
+    },
+    {
+      name: 'model-imports-config-util',
+      severity: 'error',
+      comment: 'model/ (desired resources) builds on config/ and util/ only.',
+      from: { path: folder('model') },
+      to: { path: '^src/', pathNot: folder('model', 'config', 'util') },
+    },
+    {
+      name: 'engine-knows-kinds-by-contract',
+      severity: 'error',
+      comment:
+        'The engine sees resource kinds only through kinds/resource-kind.ts; kind knowledge belongs in the kind ' +
+        '(a hook on the ResourceKind contract), and drivers are reached through the kinds.',
+      from: { path: folder('engine') },
+      to: {
+        path: [folder('kinds', 'runtime', 'daemon', 'cli', 'core', 'deploy')],
+        pathNot: '^src/kinds/resource-kind\\.ts$',
+      },
+    },
+    {
+      name: 'kinds-below-engine',
+      severity: 'error',
+      comment: 'Resource kinds are called by the engine and core; they never call up into them or the adapters.',
+      from: { path: folder('kinds') },
+      to: { path: folder('engine', 'daemon', 'cli', 'core') },
+    },
+    {
+      name: 'kinds-not-deploy',
+      severity: 'error',
+      comment: 'deploy/ builds on the service kind; a contract kinds need lives in kinds/.',
+      from: {
+        path: folder('kinds'),
+        // known, lead moves deploy/rollout.ts (with deploy/traffic-director.ts) into kinds/service/
+        pathNot: '^src/kinds/service/service-kind\\.ts$',
+      },
+      to: { path: folder('deploy') },
+    },
+    {
+      name: 'runtime-knows-no-kind',
+      severity: 'error',
+      comment: 'Runtime drivers run instances; they know no resource kind, engine or adapter.',
+      from: { path: folder('runtime') },
+      to: { path: folder('kinds', 'engine', 'daemon', 'cli', 'core', 'deploy') },
+    },
+    {
+      name: 'store-below-engine',
+      severity: 'error',
+      comment: 'The store keeps rows and records; it knows no engine, kind or adapter.',
+      from: { path: folder('store') },
+      to: { path: folder('engine', 'kinds', 'daemon', 'cli') },
+    },
+    {
+      name: 'leaves-stay-leaves',
+      severity: 'error',
+      comment: 'observe/, proxy/ and security/ are used by kinds and above; they know no kind, engine or adapter.',
+      from: { path: folder('observe', 'proxy', 'security') },
+      to: { path: folder('kinds', 'engine', 'deploy', 'core', 'daemon', 'cli') },
+    },
+    {
+      name: 'core-not-adapters',
+      severity: 'error',
+      comment: 'core/ is what the adapters call; it never imports them.',
+      from: { path: folder('core') },
+      to: { path: folder('daemon', 'cli') },
+    },
+    {
+      name: 'nothing-imports-cli',
+      severity: 'error',
+      comment: 'cli/ is an adapter: only its own files and src/index.ts import it.',
+      from: { path: '^src/', pathNot: [folder('cli'), '^src/index\\.ts$'] },
+      to: { path: folder('cli') },
+    },
+    {
+      name: 'nothing-imports-daemon',
+      severity: 'error',
+      comment:
+        'daemon/ is an adapter: only its own files, cli/ (see cli-uses-daemon-client-only) and src/index.ts import it.',
+      from: { path: '^src/', pathNot: [folder('daemon', 'cli'), '^src/index\\.ts$'] },
+      to: { path: folder('daemon') },
+    },
+    {
+      name: 'cli-uses-daemon-client-only',
+      severity: 'error',
+      comment: 'cli/ reaches the daemon only through its API client and info file, never its internals.',
+      from: {
+        path: folder('cli'),
+        pathNot: [
+          // known, lead moves daemonInfoFile/tokenFile/DaemonInfo out of daemon/daemon.ts into daemon/info.ts
+          // (cli/daemon-client.ts reads them); cli/commands/up.ts starts the Daemon in the foreground.
+          '^src/cli/daemon-client\\.ts$',
+          '^src/cli/commands/up\\.ts$',
+        ],
+      },
+      to: { path: folder('daemon'), pathNot: '^src/daemon/(api/client|daemon-info|info)\\.ts$' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    exclude: { path: '\\.(test|bench)\\.ts$' },
+  },
+};

@@ -1,0 +1,30 @@
+/**
+ * What the service kind needs from the data plane during a rollout: the contract, on the side
+ * that uses it. The daemon implements it over its proxy; without a daemon there is no traffic to
+ * direct and rollouts only replace instances.
+ *
+ * deploy/traffic-director.ts still declares the same two interfaces (it is being edited on
+ * another branch); once it moves under kinds/service/ it re-exports these instead.
+ */
+import type { Duration } from '../../util/duration.js';
+import type { InstanceOutput } from './service-spec.js';
+
+export interface InstanceTraffic {
+  requests: number;
+  /** 5xx answers plus requests that got no answer. */
+  errors: number;
+  /** Latency samples bucketed; compare two snapshots with `trafficDelta`. */
+  latency: { bounds: number[]; counts: number[]; sum: number; count: number };
+}
+
+export interface TrafficDirector {
+  /** Sets which instances of the service get traffic, with relative weights (0 = none). */
+  route(service: string, backends: { instance: InstanceOutput; weight: number }[]): void;
+  /** Waits until the instance has no in-flight requests (or the timeout). */
+  drain(service: string, instance: InstanceOutput, timeout: Duration): Promise<void>;
+  /** Cumulative traffic of one instance so far. */
+  traffic(service: string, instance: InstanceOutput): InstanceTraffic;
+  /** The rollout owns the service's pools until `release`. */
+  claim(service: string): void;
+  release(service: string): void;
+}
