@@ -4,7 +4,7 @@
  *
  *   cli, daemon   adapters: nothing imports them (cli may use the daemon's API client and info file)
  *   core          the installation opened once + the operations API; anything below, never an adapter
- *   deploy        release building (and rollouts, until deploy/rollout.ts moves to kinds/service/)
+ *   deploy        release building
  *   engine        plan / apply / refresh: knows resource kinds only through kinds/resource-kind.ts
  *   kinds         one folder per resource kind; uses runtime drivers, never the engine or above
  *   runtime       RuntimeDriver contract + process/, docker/, swarm/: knows no resource kind
@@ -15,8 +15,6 @@
  *   util          value objects: imports nothing of the project
  *
  * Type-only imports count (tsPreCompilationDeps): a cycle through types is still a cycle.
- * Exceptions marked "known, lead moves X" are as narrow as the tool allows (one file each; the folder
- * cycle rule can only name folders) and go away with the move.
  */
 
 /* global module */
@@ -38,11 +36,7 @@ module.exports = {
       severity: 'error',
       comment: 'Two folders that import each other are one concept split in two, or a contract on the wrong side.',
       scope: 'folder',
-      // known, lead moves deploy/rollout.ts and deploy/traffic-director.ts into kinds/service/ (then deploy/
-      // only builds on kinds and this pathNot goes). Until then a cycle among these three folders alone is
-      // not reported here; kinds-not-deploy names the one file that closes it. A cycle that also runs
-      // through any other folder is still reported from that folder.
-      from: { pathNot: '^src/(kinds|kinds/service|deploy)$' },
+      from: {},
       to: { circular: true },
     },
     {
@@ -89,11 +83,7 @@ module.exports = {
       name: 'kinds-not-deploy',
       severity: 'error',
       comment: 'deploy/ builds on the service kind; a contract kinds need lives in kinds/.',
-      from: {
-        path: folder('kinds'),
-        // known, lead moves deploy/rollout.ts (with deploy/traffic-director.ts) into kinds/service/
-        pathNot: '^src/kinds/service/service-kind\\.ts$',
-      },
+      from: { path: folder('kinds') },
       to: { path: folder('deploy') },
     },
     {
@@ -146,9 +136,7 @@ module.exports = {
       from: {
         path: folder('cli'),
         pathNot: [
-          // known, lead moves daemonInfoFile/tokenFile/DaemonInfo out of daemon/daemon.ts into daemon/info.ts
-          // (cli/daemon-client.ts reads them); cli/commands/up.ts starts the Daemon in the foreground.
-          '^src/cli/daemon-client\\.ts$',
+          // cli/commands/up.ts starts the Daemon in the foreground: the one adapter that composes it.
           '^src/cli/commands/up\\.ts$',
         ],
       },

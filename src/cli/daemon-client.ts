@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import http from 'node:http';
-import { daemonInfoFile, tokenFile, type DaemonInfo } from '../daemon/daemon.js';
+import { daemonInfoFile, tokenFile, type DaemonInfo } from '../daemon/info.js';
 import { UserError } from './io.js';
 import { tryProcessStartTicks } from '../runtime/process/proc.js';
 

@@ -13,7 +13,6 @@ import { asServiceOutputs, asServiceSpec, toJson } from '../kinds/service/servic
 import type { ReleaseRecord, Store } from '../store/store.js';
 import { Duration } from '../util/duration.js';
 import { BuildFailed, buildRelease, pruneReleases } from '../deploy/release-builder.js';
-import { swarmRollback } from '../kinds/service/swarm-service.js';
 import { OperationError } from './errors.js';
 import { errorMessage } from '../util/error-message.js';
 import type { CoreEvent } from './events.js';
@@ -223,17 +222,17 @@ export class Deployer {
     await this.deps.hooks?.beforeStep?.(a);
     const previous = outs.release?.seq ?? null;
     try {
-      const newOutputs =
-        kind === 'rollback' && asServiceSpec(fromSpec).runtime === 'swarm' && asServiceSpec(to.spec).runtime === 'swarm'
-          ? await swarmRollback(ctx, a, fromOutputs, { spec: asServiceSpec(to.spec), codeDir: to.dir, release: to.seq })
-          : await this.deps.kind.deploy(
-              ctx,
-              a,
-              { spec: asServiceSpec(fromSpec), codeDir: outs.release?.dir ?? ctx.dir, release: previous },
-              outs.instances,
-              { spec: asServiceSpec(to.spec), codeDir: to.dir, release: to.seq },
-              fromOutputs,
-            );
+      // The service's backend decides what a rollback is (Swarm has its own; locally it is a rollout).
+      const move =
+        kind === 'rollback' ? this.deps.kind.rollback.bind(this.deps.kind) : this.deps.kind.deploy.bind(this.deps.kind);
+      const newOutputs = await move(
+        ctx,
+        a,
+        { spec: asServiceSpec(fromSpec), codeDir: outs.release?.dir ?? ctx.dir, release: previous },
+        outs.instances,
+        { spec: asServiceSpec(to.spec), codeDir: to.dir, release: to.seq },
+        fromOutputs,
+      );
       store.finishStep(j, 'applied', {
         kind: 'upsert',
         row: { ...this.rowBase(a), spec: to.spec, outputs: newOutputs },

@@ -18,7 +18,7 @@ import { EnvFileSecretSource } from '../security/secret-source.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { StoreDamagedError } from '../store/sqlite/store-files.js';
 import type { Store } from '../store/store.js';
-import type { TrafficDirector } from '../deploy/traffic-director.js';
+import type { TrafficDirector } from '../kinds/service/traffic-director.js';
 import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/error-message.js';
 import type { Logger } from '../util/logger.js';

@@ -313,7 +313,7 @@ export class LocalOperations implements Operations {
       const address = this.serviceAddress(service);
       const row = this.requireRow(address);
       const spec = asServiceSpec(row.spec);
-      if (spec.runtime === 'swarm')
+      if (!this.service.backendFor(spec).supervised)
         throw new OperationError(
           'bad-request',
           `service \`${service}\` runs on Docker Swarm, which restarts its tasks itself`,
@@ -364,7 +364,7 @@ export class LocalOperations implements Operations {
     return this.exclusive('groundwork down', async () => {
       const rows = this.store
         .listResources()
-        .filter((r) => r.kind === 'service' && asServiceSpec(r.spec).runtime !== 'swarm');
+        .filter((r) => r.kind === 'service' && this.service.backendFor(asServiceSpec(r.spec)).supervised);
       const sup = this.runtime.supervision;
       for (const r of rows) await sup?.pause(r.address);
       const failures: string[] = [];
@@ -429,7 +429,9 @@ export class LocalOperations implements Operations {
         name,
         spec,
         outs,
-        spec.runtime === 'swarm' ? swarmViews(name, outs.instances) : views.filter((v) => v.service === name),
+        !this.service.backendFor(spec).supervised
+          ? swarmViews(name, outs.instances)
+          : views.filter((v) => v.service === name),
       ),
     );
     return {
@@ -446,8 +448,9 @@ export class LocalOperations implements Operations {
   ): Promise<StatusView> {
     const services: ServiceStatus[] = [];
     for (const { name, spec, outs } of this.serviceRows()) {
-      const instances =
-        spec.runtime === 'swarm' ? swarmViews(name, outs.instances) : await viewsOf(name, spec.runtime, outs.instances);
+      const instances = !this.service.backendFor(spec).supervised
+        ? swarmViews(name, outs.instances)
+        : await viewsOf(name, spec.runtime, outs.instances);
       services.push(serviceStatus(name, spec, outs, instances));
     }
     return {

@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { Installation } from '../core/installation.js';
 import { LocalOperations } from '../core/local-operations.js';
 import type { StatusView } from '../core/status.js';
@@ -23,6 +22,7 @@ import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/error-message.js';
 import type { Logger } from '../util/logger.js';
 import { createApp } from './api/http-app.js';
+import { daemonInfoFile, tokenFile, type DaemonInfo } from './info.js';
 import { DEFAULT_ROTATION, LogIndex, rotateIfLarge, type RotationSettings } from './log-files.js';
 import { daemonRoutes } from './routes.js';
 import { serveLogs } from './service-logs.js';
@@ -46,20 +46,7 @@ export interface DaemonOptions {
   onApplyEvent?: (e: ApplyEvent) => void;
 }
 
-export interface DaemonInfo {
-  pid: number;
-  startTicks?: number;
-  url: string;
-  startedAt: string;
-  stackFile: string;
-}
-
-export function daemonInfoFile(stateDir: string): string {
-  return path.join(stateDir, 'daemon.json');
-}
-export function tokenFile(stateDir: string): string {
-  return path.join(stateDir, 'daemon.token');
-}
+export { daemonInfoFile, tokenFile, type DaemonInfo } from './info.js';
 
 /** Reads the token, creating it (mode 0600) at first start. */
 export function ensureToken(stateDir: string): string {
@@ -159,6 +146,7 @@ export class Daemon {
       ops: this.ops,
       ...(o.dataPlane ? { dataPlane: o.dataPlane } : {}),
       logs: (name, q, write, req) => serveLogs(this.installation, this.ops, this.logIndex, name, q, write, req),
+      leaving: () => this.withdrawInfo(),
       exit: () => this.exit(),
     });
     this.server = http.createServer(createApp(routes, token, o.logger));
@@ -250,13 +238,18 @@ export class Daemon {
         server.closeAllConnections?.();
       });
     await this.ops?.idle();
+    this.withdrawInfo();
+    this.installation?.close();
+  }
+
+  /** Removes daemon.json if it is ours, so clients stop finding this daemon. */
+  private withdrawInfo(): void {
     try {
       const cur = JSON.parse(readFileSync(daemonInfoFile(this.opts.stateDir), 'utf8')) as DaemonInfo;
       if (cur.pid === process.pid) rmSync(daemonInfoFile(this.opts.stateDir), { force: true });
     } catch {
       /* already gone */
     }
-    this.installation?.close();
   }
 
   status(): StatusView {

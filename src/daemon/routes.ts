@@ -51,6 +51,8 @@ export interface RouteDeps {
   dataPlane?: DataPlane;
   /** Serves `GET /v1/services/:name/logs` (the daemon reads the log files). */
   logs(name: string, q: URLSearchParams, write: (t: string) => void, req: http.IncomingMessage): Promise<void>;
+  /** Called before `down` answers when the daemon will exit: it withdraws its info file. */
+  leaving(): void;
   /** Called after `down` when the daemon should exit. */
   exit(): void;
 }
@@ -158,6 +160,9 @@ export function daemonRoutes(deps: RouteDeps): Route[] {
       handler: async (ctx) => {
         const body = ctx.body as DownBody;
         await call(() => ops.down(authorOf(body), (message) => ctx.stream({ type: 'progress', message })));
+        // The daemon stops answering before it exits: say so first, so the next command does not
+        // find a daemon.json of a daemon that is going away.
+        if (body.exit !== false) deps.leaving();
         ctx.stream({ type: 'result', ok: true });
         if (body.exit !== false) setImmediate(() => deps.exit());
         return { streamed: true };

@@ -145,7 +145,7 @@ export class Supervisor implements Supervision {
       return;
     }
     const spec = asServiceSpec(row.spec);
-    if (spec.runtime === 'swarm') {
+    if (!this.deps.kind.backendFor(spec).supervised) {
       // The cluster's orchestrator owns swarm tasks: no monitors, no restarts from here.
       for (const m of old) this.monitors.delete(this.key(address, m.index));
       return;
@@ -492,7 +492,7 @@ export class Supervisor implements Supervision {
   /** Instances that should get traffic: up and ready. */
   readyInstances(address: Address): InstanceOutput[] {
     const row = this.deps.store.tryGetResource(address);
-    if (row && asServiceSpec(row.spec).runtime === 'swarm')
+    if (row && !this.deps.kind.backendFor(asServiceSpec(row.spec)).supervised)
       return asServiceOutputs(row.outputs).instances.filter((i) => !i.gone);
     return this.monitorsOf(address)
       .filter((m) => m.up && m.ready && m.inst)

@@ -5,8 +5,8 @@
  */
 import type { InstanceOutput } from '../kinds/service/service-spec.js';
 import type { DataPlane, HttpRoute, Listener } from '../proxy/data-plane.js';
-import type { InstanceTraffic, TrafficDirector } from '../deploy/traffic-director.js';
-import { sumTraffic } from '../deploy/traffic-director.js';
+import type { InstanceTraffic, TrafficDirector } from '../kinds/service/traffic-director.js';
+import { sumTraffic } from '../kinds/service/traffic-director.js';
 import type { ResourceRow } from '../store/store.js';
 import { Duration } from '../util/duration.js';
 import { ByteSize } from '../util/byte-size.js';

@@ -1,12 +1,12 @@
 /**
- * Each rollout strategy of src/deploy/rollout.ts, called directly on a ManualClock: no daemon, no
+ * Each rollout strategy of src/kinds/service/rollout.ts, called directly on a ManualClock: no daemon, no
  * processes. The traffic side is the proxy's own pool table, balancer and counters
  * (rollout-world.ts), so the canary analysis reads real counters filled by real picks. Every
  * assertion is about decisions, their order and the clock time they happened at (in ms); the
  * end-to-end behaviour with real processes is in rollouts.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { standbyExpired, standbyUntil } from '../../src/deploy/rollout.js';
+import { standbyExpired, standbyUntil } from '../../src/kinds/service/rollout.js';
 import { RolloutWorld, webSpec, type Behaviour, type ServiceConfig } from './rollout-world.js';
 
 type Deploy = NonNullable<ServiceConfig['deploy']>;

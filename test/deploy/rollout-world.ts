@@ -7,8 +7,8 @@
  * clock, so tests assert decisions, their order, and when they happened, in milliseconds.
  */
 import type { StackConfig } from '../../src/config/schema.js';
-import { rollout, type RolloutDeps, type RolloutResult, type RolloutSide } from '../../src/deploy/rollout.js';
-import type { InstanceTraffic, TrafficDirector } from '../../src/deploy/traffic-director.js';
+import { rollout, type RolloutDeps, type RolloutResult, type RolloutSide } from '../../src/kinds/service/rollout.js';
+import type { InstanceTraffic, TrafficDirector } from '../../src/kinds/service/traffic-director.js';
 import { asServiceSpec, type InstanceOutput, type ServiceSpec } from '../../src/kinds/service/service-spec.js';
 import { buildModel } from '../../src/model/build-model.js';
 import { pickBackend } from '../../src/proxy/node/balancer.js';

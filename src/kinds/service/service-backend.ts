@@ -39,7 +39,7 @@ export function runsInContainer(runtime: Runtime): boolean {
   return INSTANCE_FORM[runtime] === 'container';
 }
 
-/** One side of a deploy: a spec, the code directory it runs and its release (deploy/rollout's RolloutSide). */
+/** One side of a deploy: a spec, the code directory it runs and its release (rollout.ts's RolloutSide). */
 export interface ServiceSide {
   spec: ServiceSpec;
   codeDir: string;

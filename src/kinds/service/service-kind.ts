@@ -8,7 +8,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { canonicalJson } from '../../config/load.js';
-import { rollout } from '../../deploy/rollout.js';
+import { rollout } from './rollout.js';
 import { chownSync } from 'node:fs';
 import { findReferences } from '../../config/references.js';
 import { address } from '../../model/resource.js';
@@ -214,7 +214,7 @@ function codeDirOf(ctx: KindContext, outputs: JsonObject | undefined): { dir: st
 
 /**
  * The `local` backend: instances on this machine through the RuntimeDriver of the service's
- * runtime (process or docker), rolled by deploy/rollout.ts and kept running by the daemon's
+ * runtime (process or docker), rolled by rollout.ts and kept running by the daemon's
  * supervisor.
  */
 export class LocalServiceBackend implements ServiceBackend {

@@ -93,7 +93,7 @@ export interface TaskInstanceOutput extends InstanceOutput {
   taskState: string;
 }
 
-/** The deploy side the deployer hands over (structurally deploy/rollout's RolloutSide). */
+/** The deploy side the deployer hands over (structurally rollout.ts's RolloutSide). */
 export interface SwarmSide {
   spec: ServiceSpec;
   codeDir?: string;

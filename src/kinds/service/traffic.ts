@@ -2,9 +2,6 @@
  * What the service kind needs from the data plane during a rollout: the contract, on the side
  * that uses it. The daemon implements it over its proxy; without a daemon there is no traffic to
  * direct and rollouts only replace instances.
- *
- * deploy/traffic-director.ts still declares the same two interfaces (it is being edited on
- * another branch); once it moves under kinds/service/ it re-exports these instead.
  */
 import type { Duration } from '../../util/duration.js';
 import type { InstanceOutput } from './service-spec.js';

@@ -6,9 +6,9 @@
  * deadline, crashed during the rollout, failed canary analysis — rolls back when auto_rollback
  * is on, so traffic ends on the previous release.
  */
-import type { InstanceOutput, ServiceSpec } from '../kinds/service/service-spec.js';
-import { quantile } from '../proxy/data-plane.js';
-import { Duration } from '../util/duration.js';
+import type { InstanceOutput, ServiceSpec } from './service-spec.js';
+import { quantile } from '../../proxy/data-plane.js';
+import { Duration } from '../../util/duration.js';
 import { sumTraffic, trafficDelta, type InstanceTraffic, type TrafficDirector } from './traffic-director.js';
 
 export interface RolloutSide {

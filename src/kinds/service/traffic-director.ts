@@ -2,28 +2,9 @@
  * What a rollout needs from the data plane. The daemon implements it over its proxy; without a
  * daemon there is no traffic to direct and rollouts only replace instances.
  */
-import type { Duration } from '../util/duration.js';
-import type { InstanceOutput } from '../kinds/service/service-spec.js';
+import type { InstanceTraffic } from './traffic.js';
 
-export interface InstanceTraffic {
-  requests: number;
-  /** 5xx answers plus requests that got no answer. */
-  errors: number;
-  /** Latency samples bucketed; compare two snapshots with `trafficDelta`. */
-  latency: { bounds: number[]; counts: number[]; sum: number; count: number };
-}
-
-export interface TrafficDirector {
-  /** Sets which instances of the service get traffic, with relative weights (0 = none). */
-  route(service: string, backends: { instance: InstanceOutput; weight: number }[]): void;
-  /** Waits until the instance has no in-flight requests (or the timeout). */
-  drain(service: string, instance: InstanceOutput, timeout: Duration): Promise<void>;
-  /** Cumulative traffic of one instance so far. */
-  traffic(service: string, instance: InstanceOutput): InstanceTraffic;
-  /** The rollout owns the service's pools until `release`. */
-  claim(service: string): void;
-  release(service: string): void;
-}
+export type { InstanceTraffic, TrafficDirector } from './traffic.js';
 
 export function trafficDelta(after: InstanceTraffic, before: InstanceTraffic): InstanceTraffic {
   return {
