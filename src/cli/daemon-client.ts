@@ -1,7 +1,7 @@
 /** The CLI's side of the daemon API: finds the daemon of a state dir and talks to it. */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import http from 'node:http';
+import { ApiClient, ApiConnectionError, ApiRequestError, requestJson, requestLines } from '../daemon/api/client.js';
 import { daemonInfoFile, tokenFile, type DaemonInfo } from '../daemon/info.js';
 import { UserError } from './io.js';
 import { tryProcessStartTicks } from '../runtime/process/proc.js';
@@ -32,73 +32,46 @@ export function connect(stateDir: string): DaemonConnection {
   return c;
 }
 
-interface ApiErrorBody {
-  error?: { code?: string; message?: string; fix?: string };
+/** The typed client of this daemon (one method per route). */
+export function apiClient(conn: DaemonConnection): ApiClient {
+  return new ApiClient(conn.info.url, conn.token);
 }
 
-function request(
-  conn: DaemonConnection,
-  method: string,
-  path: string,
-  body: unknown,
-  onData: (chunk: string, status: number) => void,
-): Promise<number> {
-  const url = new URL(path, conn.info.url);
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      {
-        method,
-        agent: false,
-        headers: {
-          authorization: `Bearer ${conn.token}`,
-          ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
-        },
-      },
-      (res) => {
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => onData(c, res.statusCode ?? 0));
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', reject);
-      },
+/** The CLI's form of the client's errors: a message with its fix; a conflict exits with 4. */
+export function asUserError(e: unknown, conn: DaemonConnection): unknown {
+  if (e instanceof ApiRequestError)
+    return new UserError(`${e.message}${e.fix ? `\n  fix: ${e.fix}` : ''}`, e.status === 409 ? 4 : 1);
+  if (e instanceof ApiConnectionError)
+    return new UserError(
+      `cannot reach the daemon at ${conn.info.url}: ${e.cause.message}; is it running? (\`groundwork up\`)`,
     );
-    req.on('error', (e) =>
-      reject(
-        new UserError(`cannot reach the daemon at ${conn.info.url}: ${e.message}; is it running? (\`groundwork up\`)`),
-      ),
-    );
-    if (payload) req.write(payload);
-    req.end();
-  });
+  return e;
 }
 
-function errorOf(status: number, text: string): UserError {
-  let body: ApiErrorBody = {};
+/** Runs a client call with the CLI's errors. */
+export async function viaDaemon<T>(conn: DaemonConnection, call: (client: ApiClient) => Promise<T>): Promise<T> {
   try {
-    body = JSON.parse(text) as ApiErrorBody;
-  } catch {
-    /* not JSON */
+    return await call(apiClient(conn));
+  } catch (e) {
+    throw asUserError(e, conn);
   }
-  const msg = body.error?.message ?? `the daemon answered HTTP ${status}`;
-  return new UserError(`${msg}${body.error?.fix ? `\n  fix: ${body.error.fix}` : ''}`, status === 409 ? 4 : 1);
 }
 
+/** @deprecated use `viaDaemon(conn, (c) => c.status())` and the other typed methods. */
 export async function getJson<T>(
   conn: DaemonConnection,
   method: 'GET' | 'POST',
   path: string,
   body?: unknown,
 ): Promise<T> {
-  let text = '';
-  const status = await request(conn, method, path, body, (c) => {
-    text += c;
-  });
-  if (status !== 200) throw errorOf(status, text);
-  return JSON.parse(text) as T;
+  try {
+    return await requestJson<T>({ url: conn.info.url, token: conn.token }, method, path, body);
+  } catch (e) {
+    throw asUserError(e, conn);
+  }
 }
 
-/** Streams NDJSON lines to `onLine`; throws on an HTTP error. */
+/** Streams lines to `onLine`; throws on an HTTP error. @deprecated use the typed methods via `viaDaemon`. */
 export async function streamLines(
   conn: DaemonConnection,
   method: 'GET' | 'POST',
@@ -106,23 +79,11 @@ export async function streamLines(
   body: unknown,
   onLine: (line: string) => void,
 ): Promise<void> {
-  let buf = '';
-  let errText = '';
-  const status = await request(conn, method, path, body, (c, st) => {
-    if (st !== 200) {
-      errText += c;
-      return;
-    }
-    buf += c;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) !== -1) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      onLine(line);
-    }
-  });
-  if (status !== 200) throw errorOf(status, errText);
-  if (buf) onLine(buf);
+  try {
+    await requestLines({ url: conn.info.url, token: conn.token }, method, path, body, onLine);
+  } catch (e) {
+    throw asUserError(e, conn);
+  }
 }
 
 /** GROUNDWORK_VAR_* of the client's environment, sent along so the daemon sees the same inputs. */

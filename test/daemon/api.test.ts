@@ -8,7 +8,12 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient } from '../../src/daemon/api/client.js';
+import { API } from '../../src/daemon/api/contract.js';
+import type { ApplyLine, DeployLine, ProgressLine } from '../../src/daemon/api/schemas.js';
 import { tokenFile } from '../../src/daemon/daemon.js';
 import { planHashOf, type Plan } from '../../src/engine/plan.js';
 import { isAlive, killProcessesUnder } from '../helpers/processes.js';
@@ -322,6 +327,47 @@ describe('the HTTP API, route by route', () => {
     writeFileSync(path.join(dir, 'groundwork.yaml'), original);
     expect(res.text, 'the tampered step must not run').not.toContain('"status":"applied"');
     expectClientError(res, 'POST /v1/apply with a tampered plan', [400, 409, 422]);
+  });
+  // The contract (src/daemon/api/contract.ts) is what the typed client relies on: the daemon must
+  // serve every entry, and every answer it gives must match the entry's schema.
+  it('the daemon serves every route of the contract, and every answer matches its schema', async () => {
+    const served = new Set(routes.map((r) => `${r.method} ${r.template}`));
+    for (const [name, spec] of Object.entries(API)) {
+      expect(served, `contract entry ${name}`).toContain(`${spec.method} ${spec.path.replace(/:([a-z]+)/g, '{$1}')}`);
+    }
+    const client = new ApiClient(url, token);
+    const problems: string[] = [];
+    const check = (what: string, schema: TSchema, value: unknown): void => {
+      for (const e of [...Value.Errors(schema, value)].slice(0, 3))
+        problems.push(`${what} ${e.path || '(root)'}: ${e.message} (found ${JSON.stringify(e.value)?.slice(0, 80)})`);
+    };
+    check('status', API.status.response, await client.status());
+    check('plan', API.plan.response, await client.plan({}));
+    check('refresh', API.refresh.response, await client.refresh({}));
+    const history = await client.history({ limit: 5 });
+    check('history', API.history.response, history);
+    check('change', API.change.response, await client.change(history[history.length - 1]?.id ?? 1));
+    check('events', API.events.response, await client.events({ service: 'web', limit: 20 }));
+    check('releases', API.releases.response, await client.releases('web'));
+    check('proxyMetrics', API.proxyMetrics.response, await client.proxyMetrics());
+    check('openapi', API.openapi.response, await client.openapi());
+    const applyLines: ApplyLine[] = [];
+    await client.apply({ message: 'schema check' }, (l) => applyLines.push(l));
+    expect(applyLines.map((l) => l.type)).toContain('result');
+    applyLines.forEach((l, i) => check(`apply line ${i}`, API.apply.line, l));
+    const restartLines: ProgressLine[] = [];
+    await client.restart('web', {}, (l) => restartLines.push(l));
+    expect(restartLines.at(-1)).toEqual({ type: 'result', ok: true });
+    restartLines.forEach((l, i) => check(`restart line ${i}`, API.restart.line, l));
+    const deployLines: DeployLine[] = [];
+    await client.deploy('web', { message: 'schema check' }, (l) => deployLines.push(l));
+    expect(deployLines.map((l) => l.type)).toContain('result');
+    deployLines.forEach((l, i) => check(`deploy line ${i}`, API.deploy.line, l));
+    const logLines: string[] = [];
+    await client.logs('web', { lines: 5 }, (l) => logLines.push(l));
+    expect(logLines.length).toBeGreaterThan(0);
+    await expect(client.change(999_999)).rejects.toMatchObject({ status: 404, code: 'not-found' });
+    expect(problems).toEqual([]);
   });
 });
 

@@ -1,5 +1,5 @@
 /** The OpenAPI 3.1 document of the API, generated from the route table and its TypeBox schemas. */
-import type { Route } from './http-app.js';
+import type { Route } from './route.js';
 import { ErrorBody } from './schemas.js';
 
 export function openApiDocument(routes: Route[]): Record<string, unknown> {
@@ -14,10 +14,17 @@ export function openApiDocument(routes: Route[]): Record<string, unknown> {
     }));
     const ok = r.streams
       ? {
-          description: r.streams === 'ndjson' ? 'A stream of JSON lines (events)' : 'A text stream',
-          content: { [r.streams === 'ndjson' ? 'application/x-ndjson' : 'text/plain']: { schema: { type: 'string' } } },
+          description:
+            r.streams === 'ndjson'
+              ? 'A stream of JSON lines; the schema is that of one line. A failure after the stream started ends it with an `error` line.'
+              : 'A text stream',
+          content:
+            r.streams === 'ndjson'
+              ? { 'application/x-ndjson': { schema: r.line ?? {} } }
+              : { 'text/plain': { schema: { type: 'string' } } },
         }
       : { description: 'OK', content: { 'application/json': { schema: r.response ?? {} } } };
+    const error = (description: string) => ({ description, content: { 'application/json': { schema: ErrorBody } } });
     paths[p] = {
       ...paths[p],
       [r.method.toLowerCase()]: {
@@ -27,8 +34,12 @@ export function openApiDocument(routes: Route[]): Record<string, unknown> {
         ...(r.body ? { requestBody: { required: false, content: { 'application/json': { schema: r.body } } } } : {}),
         responses: {
           200: ok,
-          400: { description: 'Bad request', content: { 'application/json': { schema: ErrorBody } } },
-          401: { description: 'Missing or wrong token', content: { 'application/json': { schema: ErrorBody } } },
+          400: error('Bad request: the body, a query parameter or a saved plan; `problems` lists each at its path'),
+          401: error('Missing or wrong token'),
+          404: error('No such route, service or change'),
+          405: error('The path exists, the method does not (see the Allow header)'),
+          ...(r.body ? { 413: error('The body is larger than 1 MiB') } : {}),
+          500: error('An unexpected failure; its details are in the daemon log only'),
         },
       },
     };

@@ -1,6 +1,7 @@
 /** Request and response shapes of the HTTP API; the OpenAPI document is generated from them. */
 import { Type, type Static } from '@sinclair/typebox';
 import { PlanSchema } from '../../engine/plan-schema.js';
+import { CHANGE_OUTCOMES, RELEASE_STATUSES, STEP_STATUSES } from '../../store/store.js';
 
 export const ERROR_CODES = [
   'unauthorized',
@@ -15,13 +16,29 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+const ErrorCodeSchema = Type.Union(ERROR_CODES.map((c) => Type.Literal(c)));
+
+/** One problem in a request body, at its JSON pointer (`/vars/x`; `` for the body itself). */
+export const Problem = Type.Object({ path: Type.String(), message: Type.String() });
+export type Problem = Static<typeof Problem>;
+
 export const ErrorBody = Type.Object({
   error: Type.Object({
-    code: Type.Union(ERROR_CODES.map((c) => Type.Literal(c))),
+    code: ErrorCodeSchema,
     message: Type.String(),
     fix: Type.Optional(Type.String()),
+    /** Body validation failures: every problem found, each at its path. */
+    problems: Type.Optional(Type.Array(Problem)),
   }),
 });
+export type ErrorBody = Static<typeof ErrorBody>;
+
+/** The last line of a stream whose operation failed after the stream started. */
+export const StreamErrorLine = Type.Object({
+  type: Type.Literal('error'),
+  error: Type.Object({ code: ErrorCodeSchema, message: Type.String() }),
+});
+export type StreamErrorLine = Static<typeof StreamErrorLine>;
 
 const VarEnv = Type.Record(Type.String({ pattern: '^GROUNDWORK_VAR_[A-Za-z0-9_]+$' }), Type.String(), {
   description: 'GROUNDWORK_VAR_* from the client environment',
@@ -86,6 +103,8 @@ export const RefreshRequest = Type.Object(
   { author: Type.Optional(Type.String({ maxLength: 200 })), message: Type.Optional(Type.String({ maxLength: 2000 })) },
   { additionalProperties: false },
 );
+export type RefreshRequest = Static<typeof RefreshRequest>;
+export type RestartRequest = Static<typeof RestartRequest>;
 export const DownRequest = Type.Object(
   {
     /** Also stop the daemon (default true). */
@@ -153,3 +172,226 @@ export const StatusResponse = Type.Object({
     }),
   ),
 });
+export type StatusResponse = Static<typeof StatusResponse>;
+
+// Responses. Each mirrors a type of the layer that produces it (named beside it); the API test
+// checks every live answer of the daemon against its schema, so the two cannot drift silently.
+
+export const PlanResponse = PlanSchema;
+export type PlanResponse = Static<typeof PlanResponse>;
+
+const ChangeOutcomeSchema = Type.Union(CHANGE_OUTCOMES.map((o) => Type.Literal(o)));
+
+/** engine/apply.ts `ApplyResult`. */
+export const ApplyResultSchema = Type.Object({
+  changeId: Type.Integer(),
+  outcome: ChangeOutcomeSchema,
+  applied: Type.Array(Type.String()),
+  failed: Type.Array(Type.Object({ address: Type.String(), error: Type.String() })),
+  skipped: Type.Array(Type.Object({ address: Type.String(), because: Type.String() })),
+  serial: Type.Integer(),
+});
+export type ApplyResultBody = Static<typeof ApplyResultSchema>;
+
+/** engine/apply.ts `ApplyEvent`. */
+export const ApplyEventSchema = Type.Union([
+  Type.Object({
+    seq: Type.Integer(),
+    type: Type.Literal('recovered'),
+    entries: Type.Array(Type.Object({ address: Type.String(), action: Type.String(), changeId: Type.Integer() })),
+  }),
+  Type.Object({
+    seq: Type.Integer(),
+    type: Type.Literal('change-start'),
+    changeId: Type.Integer(),
+    steps: Type.Integer(),
+  }),
+  Type.Object({ seq: Type.Integer(), type: Type.Literal('step-start'), address: Type.String(), action: Type.String() }),
+  Type.Object({ seq: Type.Integer(), type: Type.Literal('progress'), address: Type.String(), message: Type.String() }),
+  Type.Object({
+    seq: Type.Integer(),
+    type: Type.Literal('step-end'),
+    address: Type.String(),
+    action: Type.String(),
+    status: Type.Union([Type.Literal('applied'), Type.Literal('failed'), Type.Literal('skipped')]),
+    error: Type.Optional(Type.String()),
+    ms: Type.Number(),
+  }),
+  Type.Object({ seq: Type.Integer(), type: Type.Literal('change-end'), result: ApplyResultSchema }),
+]);
+export type ApplyEventBody = Static<typeof ApplyEventSchema>;
+
+/** One line of POST /v1/apply: the plan, the apply events, then the result (or an error line). */
+export const ApplyLine = Type.Union([
+  Type.Object({ type: Type.Literal('plan'), plan: PlanSchema }),
+  ApplyEventSchema,
+  Type.Object({ type: Type.Literal('result'), result: ApplyResultSchema }),
+  StreamErrorLine,
+]);
+export type ApplyLine = Static<typeof ApplyLine>;
+
+/** engine/refresh.ts `RefreshResult`. */
+export const RefreshResponse = Type.Object({
+  reports: Type.Array(
+    Type.Object({
+      address: Type.String(),
+      status: Type.Union([
+        Type.Literal('in-sync'),
+        Type.Literal('changed'),
+        Type.Literal('gone'),
+        Type.Literal('error'),
+      ]),
+      drift: Type.Array(Type.String()),
+    }),
+  ),
+  changeId: Type.Union([Type.Integer(), Type.Null()]),
+  serial: Type.Integer(),
+});
+export type RefreshResponse = Static<typeof RefreshResponse>;
+
+/** store/store.ts `ChangeRecord`. */
+export const ChangeSchema = Type.Object({
+  id: Type.Integer(),
+  kind: Type.Union((['apply', 'refresh', 'destroy', 'deploy', 'rollback'] as const).map((k) => Type.Literal(k))),
+  author: Type.String(),
+  message: Type.String(),
+  planHash: Type.String(),
+  serialBefore: Type.Integer(),
+  serialAfter: Type.Union([Type.Integer(), Type.Null()]),
+  summary: Type.Record(Type.String(), Type.Number()),
+  startedAt: Type.String(),
+  finishedAt: Type.Union([Type.String(), Type.Null()]),
+  outcome: ChangeOutcomeSchema,
+});
+export const HistoryResponse = Type.Array(ChangeSchema);
+export type HistoryResponse = Static<typeof HistoryResponse>;
+
+/** store/store.ts `JournalEntry`. */
+export const JournalEntrySchema = Type.Object({
+  id: Type.Integer(),
+  changeId: Type.Integer(),
+  address: Type.String(),
+  action: Type.String(),
+  status: Type.Union(STEP_STATUSES.map((s) => Type.Literal(s))),
+  error: Type.Union([Type.String(), Type.Null()]),
+  startedAt: Type.String(),
+  finishedAt: Type.Union([Type.String(), Type.Null()]),
+  serial: Type.Union([Type.Integer(), Type.Null()]),
+});
+export const ChangeResponse = Type.Composite([ChangeSchema, Type.Object({ steps: Type.Array(JournalEntrySchema) })]);
+export type ChangeResponse = Static<typeof ChangeResponse>;
+
+/** store/store.ts `InstanceEvent`. */
+export const EventsResponse = Type.Array(
+  Type.Object({
+    id: Type.Integer(),
+    at: Type.String(),
+    address: Type.String(),
+    instance: Type.String(),
+    type: Type.String(),
+    reason: Type.String(),
+  }),
+);
+export type EventsResponse = Static<typeof EventsResponse>;
+
+/** store/store.ts `ReleaseRecord` (the spec snapshot holds references, never secret values). */
+export const ReleaseSchema = Type.Object({
+  service: Type.String(),
+  seq: Type.Integer(),
+  hash: Type.String(),
+  status: Type.Union(RELEASE_STATUSES.map((s) => Type.Literal(s))),
+  kind: Type.Union([Type.Literal('deploy'), Type.Literal('config'), Type.Literal('rollback')]),
+  source: Type.String(),
+  spec: Type.Record(Type.String(), Type.Unknown()),
+  dir: Type.String(),
+  buildLog: Type.Union([Type.String(), Type.Null()]),
+  message: Type.String(),
+  author: Type.String(),
+  createdAt: Type.String(),
+  finishedAt: Type.Union([Type.String(), Type.Null()]),
+  detail: Type.Union([Type.String(), Type.Null()]),
+});
+export const ReleasesResponse = Type.Object({
+  service: Type.String(),
+  current: Type.Union([Type.Integer(), Type.Null()]),
+  releases: Type.Array(ReleaseSchema),
+});
+export type ReleasesResponse = Static<typeof ReleasesResponse>;
+
+/** deploy/deployer.ts `DeployResult` (deploy and rollback). */
+export const DeployResultSchema = Type.Object({
+  ok: Type.Boolean(),
+  service: Type.String(),
+  release: Type.Union([Type.Integer(), Type.Null()]),
+  attempted: Type.Union([Type.Integer(), Type.Null()]),
+  rolledBack: Type.Boolean(),
+  changeId: Type.Union([Type.Integer(), Type.Null()]),
+  reason: Type.Optional(Type.String()),
+  ms: Type.Number(),
+});
+export type DeployResultBody = Static<typeof DeployResultSchema>;
+
+/** One line of a deploy or rollback: progress messages, then the result (or an error line). */
+export const DeployLine = Type.Union([
+  Type.Object({ type: Type.Literal('progress'), message: Type.String() }),
+  Type.Object({ type: Type.Literal('result'), result: DeployResultSchema }),
+  StreamErrorLine,
+]);
+export type DeployLine = Static<typeof DeployLine>;
+
+/** One line of a restart or down: progress messages, then `ok` (or an error line). */
+export const ProgressLine = Type.Union([
+  Type.Object({ type: Type.Literal('progress'), address: Type.Optional(Type.String()), message: Type.String() }),
+  Type.Object({ type: Type.Literal('result'), ok: Type.Literal(true) }),
+  StreamErrorLine,
+]);
+export type ProgressLine = Static<typeof ProgressLine>;
+
+/** proxy/data-plane.ts `TrafficMetrics` and `DataPlaneMetrics`. */
+const TrafficMetricsSchema = Type.Object({
+  requests: Type.Integer(),
+  status: Type.Object({
+    '1xx': Type.Integer(),
+    '2xx': Type.Integer(),
+    '3xx': Type.Integer(),
+    '4xx': Type.Integer(),
+    '5xx': Type.Integer(),
+    error: Type.Integer(),
+  }),
+  latency: Type.Object({
+    bounds: Type.Array(Type.Number()),
+    counts: Type.Array(Type.Integer()),
+    sum: Type.Number(),
+    count: Type.Integer(),
+  }),
+  inFlight: Type.Integer(),
+});
+export const ProxyMetricsResponse = Type.Object({
+  routes: Type.Record(Type.String(), TrafficMetricsSchema),
+  backends: Type.Record(
+    Type.String(),
+    Type.Composite([
+      TrafficMetricsSchema,
+      Type.Object({ pool: Type.String(), ejected: Type.Boolean(), draining: Type.Boolean() }),
+    ]),
+  ),
+  listeners: Type.Record(
+    Type.String(),
+    Type.Object({
+      connections: Type.Integer(),
+      activeConnections: Type.Integer(),
+      bytesIn: Type.Integer(),
+      bytesOut: Type.Integer(),
+    }),
+  ),
+});
+export type ProxyMetricsResponse = Static<typeof ProxyMetricsResponse>;
+
+/** An OpenAPI 3.1 document (its own schema is the OpenAPI specification's). */
+export const OpenApiResponse = Type.Object({
+  openapi: Type.String(),
+  info: Type.Object({ title: Type.String(), version: Type.String() }),
+  paths: Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown())),
+  components: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+export type OpenApiResponse = Static<typeof OpenApiResponse>;

@@ -1,0 +1,285 @@
+/**
+ * A typed client of the daemon API over node:http: one method per route, request and response
+ * types `Static<>` of the schemas in schemas.ts (the ones /v1/openapi.json is made of). Used by
+ * the CLI and the tests; knows nothing of either. Answers are typed, not re-validated: the API
+ * test checks the daemon's real answers against the same schemas.
+ */
+import http from 'node:http';
+import { API, type RouteSpec } from './contract.js';
+import type {
+  ApplyLine,
+  ApplyRequest,
+  ChangeResponse,
+  DeployLine,
+  DeployRequest,
+  DownRequest,
+  ErrorBody,
+  ErrorCode,
+  EventsResponse,
+  HistoryResponse,
+  OpenApiResponse,
+  PlanRequest,
+  PlanResponse,
+  Problem,
+  ProgressLine,
+  ProxyMetricsResponse,
+  RefreshRequest,
+  RefreshResponse,
+  ReleasesResponse,
+  RestartRequest,
+  RollbackRequest,
+  StatusResponse,
+} from './schemas.js';
+
+/** The daemon answered with an error status (its `{ error }` body, when it sent one). */
+export class ApiRequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode | undefined,
+    message: string,
+    readonly fix?: string,
+    readonly problems?: Problem[],
+  ) {
+    super(message);
+    this.name = 'ApiRequestError';
+  }
+}
+
+/** No answer at all: the daemon is not running, or not at that address. */
+export class ApiConnectionError extends Error {
+  constructor(
+    readonly url: string,
+    override readonly cause: Error,
+  ) {
+    super(`cannot reach the daemon at ${url}: ${cause.message}`);
+    this.name = 'ApiConnectionError';
+  }
+}
+
+export type Method = 'GET' | 'POST';
+
+export interface Endpoint {
+  /** Base URL of the daemon, e.g. `http://127.0.0.1:4000`. */
+  url: string;
+  token: string;
+}
+
+export interface CallOptions {
+  /** Aborting ends the request (and a follow stream, on the daemon's side too). */
+  signal?: AbortSignal;
+}
+
+/** One request; `onData` gets the decoded body chunks with the status. Resolves with the status at the end. */
+function send(
+  to: Endpoint,
+  method: Method,
+  path: string,
+  body: unknown,
+  onData: (chunk: string, status: number) => void,
+  opts: CallOptions = {},
+): Promise<number> {
+  const url = new URL(path, to.url);
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      {
+        method,
+        // One connection per request: a follow stream ends with its connection.
+        agent: false,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        headers: {
+          authorization: `Bearer ${to.token}`,
+          ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
+        },
+      },
+      (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => onData(c, res.statusCode ?? 0));
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        // An abort after the answer started: the stream just ends, as the caller asked.
+        res.on('error', (e) => (opts.signal?.aborted ? resolve(res.statusCode ?? 0) : reject(e)));
+      },
+    );
+    req.on('error', (e) => {
+      if (opts.signal?.aborted) resolve(0);
+      else reject(new ApiConnectionError(to.url, e));
+    });
+    if (payload) req.write(payload);
+    req.end();
+  });
+}
+
+function errorOf(status: number, text: string): ApiRequestError {
+  let body: Partial<ErrorBody> = {};
+  try {
+    body = JSON.parse(text) as Partial<ErrorBody>;
+  } catch {
+    /* not JSON: an answer from something else than the daemon's API */
+  }
+  const e = body.error;
+  return new ApiRequestError(status, e?.code, e?.message ?? `the daemon answered HTTP ${status}`, e?.fix, e?.problems);
+}
+
+/** A JSON request; throws ApiRequestError on a non-200 answer. `T` is the route's response type. */
+export async function requestJson<T>(to: Endpoint, method: Method, path: string, body?: unknown): Promise<T> {
+  let text = '';
+  const status = await send(to, method, path, body, (c) => {
+    text += c;
+  });
+  if (status !== 200) throw errorOf(status, text);
+  return JSON.parse(text) as T;
+}
+
+/** A streaming request: `onLine` gets each line without its newline; throws on a non-200 answer. */
+export async function requestLines(
+  to: Endpoint,
+  method: Method,
+  path: string,
+  body: unknown,
+  onLine: (line: string) => void,
+  opts: CallOptions = {},
+): Promise<void> {
+  let buf = '';
+  let errText = '';
+  const status = await send(
+    to,
+    method,
+    path,
+    body,
+    (c, st) => {
+      if (st !== 200) {
+        errText += c;
+        return;
+      }
+      buf += c;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        onLine(line);
+      }
+    },
+    opts,
+  );
+  if (status !== 200 && status !== 0) throw errorOf(status, errText);
+  if (buf) onLine(buf);
+}
+
+/** NDJSON: each line parsed as `T` (the route's line type, which includes the `error` line). */
+function requestNdjson<T>(to: Endpoint, path: string, body: unknown, onLine: (line: T) => void): Promise<void> {
+  return requestLines(to, 'POST', path, body, (l) => {
+    if (l.trim() !== '') onLine(JSON.parse(l) as T);
+  });
+}
+
+function query(params: Record<string, string | number | boolean | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === false) continue;
+    q.set(k, v === true ? '1' : String(v));
+  }
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+/** The path of a contract entry with its `:params` filled in (encoded). */
+function pathOf(spec: RouteSpec, params: Record<string, string | number> = {}): string {
+  return spec.path.replace(/:([a-z]+)/g, (_, k: string) => {
+    const v = params[k];
+    if (v === undefined) throw new Error(`${spec.method} ${spec.path}: no value for :${k}`);
+    return encodeURIComponent(String(v));
+  });
+}
+
+export interface LogsOptions extends CallOptions {
+  instance?: number;
+  lines?: number;
+  /** A duration (`10m`) or a timestamp. */
+  since?: string;
+  /** Keep the stream open for new lines until `signal` aborts. */
+  follow?: boolean;
+}
+
+export class ApiClient {
+  private readonly to: Endpoint;
+
+  constructor(url: string, token: string) {
+    this.to = { url, token };
+  }
+
+  get url(): string {
+    return this.to.url;
+  }
+
+  status(): Promise<StatusResponse> {
+    return requestJson(this.to, 'GET', pathOf(API.status));
+  }
+
+  plan(body: PlanRequest = {}): Promise<PlanResponse> {
+    return requestJson(this.to, 'POST', pathOf(API.plan), body);
+  }
+
+  /** The plan, the apply events, then a `result` line (or an `error` line). */
+  apply(body: ApplyRequest, onLine: (line: ApplyLine) => void): Promise<void> {
+    return requestNdjson(this.to, pathOf(API.apply), body, onLine);
+  }
+
+  refresh(body: RefreshRequest = {}): Promise<RefreshResponse> {
+    return requestJson(this.to, 'POST', pathOf(API.refresh), body);
+  }
+
+  history(opts: { limit?: number } = {}): Promise<HistoryResponse> {
+    return requestJson(this.to, 'GET', `${pathOf(API.history)}${query(opts)}`);
+  }
+
+  change(id: number): Promise<ChangeResponse> {
+    return requestJson(this.to, 'GET', pathOf(API.change, { id }));
+  }
+
+  events(opts: { service?: string; limit?: number } = {}): Promise<EventsResponse> {
+    return requestJson(this.to, 'GET', `${pathOf(API.events)}${query(opts)}`);
+  }
+
+  /** Log lines (without their newline) as they come; with `follow`, until `signal` aborts. */
+  logs(name: string, opts: LogsOptions, onLine: (line: string) => void): Promise<void> {
+    const { signal, ...q } = opts;
+    return requestLines(
+      this.to,
+      'GET',
+      `${pathOf(API.logs, { name })}${query(q)}`,
+      undefined,
+      onLine,
+      signal ? { signal } : {},
+    );
+  }
+
+  restart(name: string, body: RestartRequest, onLine: (line: ProgressLine) => void): Promise<void> {
+    return requestNdjson(this.to, pathOf(API.restart, { name }), body, onLine);
+  }
+
+  /** Stops every service, and the daemon too unless `exit` is false. */
+  down(body: DownRequest, onLine: (line: ProgressLine) => void): Promise<void> {
+    return requestNdjson(this.to, pathOf(API.down), body, onLine);
+  }
+
+  deploy(name: string, body: DeployRequest, onLine: (line: DeployLine) => void): Promise<void> {
+    return requestNdjson(this.to, pathOf(API.deploy, { name }), body, onLine);
+  }
+
+  rollback(name: string, body: RollbackRequest, onLine: (line: DeployLine) => void): Promise<void> {
+    return requestNdjson(this.to, pathOf(API.rollback, { name }), body, onLine);
+  }
+
+  releases(name: string, opts: { limit?: number } = {}): Promise<ReleasesResponse> {
+    return requestJson(this.to, 'GET', `${pathOf(API.releases, { name })}${query(opts)}`);
+  }
+
+  proxyMetrics(): Promise<ProxyMetricsResponse> {
+    return requestJson(this.to, 'GET', pathOf(API.proxyMetrics));
+  }
+
+  openapi(): Promise<OpenApiResponse> {
+    return requestJson(this.to, 'GET', pathOf(API.openapi));
+  }
+}

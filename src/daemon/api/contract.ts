@@ -1,0 +1,146 @@
+/**
+ * The API's routes as declarations without handlers: method, path, summary, and the schemas of
+ * body, answer and stream lines. The daemon implements each with
+ * `route({ ...API.status, handler })` (which types the handler from it), the client calls each
+ * by the same entry, and the API test checks the daemon's live answers against the same schemas.
+ */
+import type { TSchema } from '@sinclair/typebox';
+import type { RouteMethod } from './route.js';
+import {
+  ApplyLine,
+  ApplyRequest,
+  ChangeResponse,
+  DeployLine,
+  DeployRequest,
+  DownRequest,
+  EventsResponse,
+  HistoryResponse,
+  OpenApiResponse,
+  PlanRequest,
+  PlanResponse,
+  ProgressLine,
+  ProxyMetricsResponse,
+  RefreshRequest,
+  RefreshResponse,
+  ReleasesResponse,
+  RestartRequest,
+  RollbackRequest,
+  StatusResponse,
+} from './schemas.js';
+
+export interface RouteSpec {
+  method: RouteMethod;
+  path: string;
+  summary: string;
+  body?: TSchema;
+  response?: TSchema;
+  streams?: 'ndjson' | 'text';
+  line?: TSchema;
+}
+
+export const API = {
+  status: {
+    method: 'GET',
+    path: '/v1/status',
+    summary: 'Services and instances with state, pid, uptime, restarts, health, ports',
+    response: StatusResponse,
+  },
+  plan: {
+    method: 'POST',
+    path: '/v1/plan',
+    summary: 'Plan the stack file against recorded state',
+    body: PlanRequest,
+    response: PlanResponse,
+  },
+  apply: {
+    method: 'POST',
+    path: '/v1/apply',
+    summary: 'Apply the stack file (or a saved plan); streams apply events',
+    body: ApplyRequest,
+    streams: 'ndjson',
+    line: ApplyLine,
+  },
+  refresh: {
+    method: 'POST',
+    path: '/v1/refresh',
+    summary: 'Read the world and record drift',
+    body: RefreshRequest,
+    response: RefreshResponse,
+  },
+  history: {
+    method: 'GET',
+    path: '/v1/history',
+    summary: 'Recorded changes, newest first (?limit=N)',
+    response: HistoryResponse,
+  },
+  change: {
+    method: 'GET',
+    path: '/v1/changes/:id',
+    summary: 'One change with its journal',
+    response: ChangeResponse,
+  },
+  events: {
+    method: 'GET',
+    path: '/v1/events',
+    summary: 'Instance events: state changes, exits, restarts (?service=NAME&limit=N)',
+    response: EventsResponse,
+  },
+  logs: {
+    method: 'GET',
+    path: '/v1/services/:name/logs',
+    summary: 'Logs of a service (?instance=N&lines=N&since=10m&follow=1)',
+    streams: 'text',
+  },
+  restart: {
+    method: 'POST',
+    path: '/v1/services/:name/restart',
+    summary: 'Restart a service one instance at a time',
+    body: RestartRequest,
+    streams: 'ndjson',
+    line: ProgressLine,
+  },
+  down: {
+    method: 'POST',
+    path: '/v1/down',
+    summary: 'Stop every service (and the daemon unless exit is false)',
+    body: DownRequest,
+    streams: 'ndjson',
+    line: ProgressLine,
+  },
+  deploy: {
+    method: 'POST',
+    path: '/v1/services/:name/deploy',
+    summary: 'Build a release (git ref or working tree) and roll it out; streams progress',
+    body: DeployRequest,
+    streams: 'ndjson',
+    line: DeployLine,
+  },
+  rollback: {
+    method: 'POST',
+    path: '/v1/services/:name/rollback',
+    summary: 'Roll back to the previous release (or `to`): code and config; streams progress',
+    body: RollbackRequest,
+    streams: 'ndjson',
+    line: DeployLine,
+  },
+  releases: {
+    method: 'GET',
+    path: '/v1/services/:name/releases',
+    summary: 'Releases of a service, newest first (?limit=N)',
+    response: ReleasesResponse,
+  },
+  proxyMetrics: {
+    method: 'GET',
+    path: '/v1/proxy/metrics',
+    summary: 'Per-route and per-backend traffic metrics of the built-in proxy',
+    response: ProxyMetricsResponse,
+  },
+  openapi: {
+    method: 'GET',
+    path: '/v1/openapi.json',
+    summary: 'This API as an OpenAPI 3.1 document',
+    response: OpenApiResponse,
+  },
+} as const satisfies Record<string, RouteSpec>;
+
+export type ApiName = keyof typeof API;

@@ -1,0 +1,31 @@
+/**
+ * Bearer-token authentication: every request, known route or not, needs
+ * `Authorization: Bearer <token>`. Nothing else (query strings, other schemes) is accepted.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { MiddlewareHandler } from 'hono';
+import { ApiError } from '../api-error.js';
+
+// Both sides are hashed first so the comparison takes the same time whatever the length of the
+// header: comparing the raw strings would leak the token's length through the early exit.
+const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+
+export function bearerAuth(token: string): MiddlewareHandler {
+  // An empty token file would otherwise let `Authorization: Bearer ` in.
+  if (token.trim() === '')
+    throw new Error('the API token is empty; delete .groundwork/daemon.token and restart the daemon to make a new one');
+  const expected = digest(`Bearer ${token}`);
+  return async (c, next) => {
+    const header = c.req.header('authorization');
+    if (header === undefined || !timingSafeEqual(digest(header), expected)) {
+      c.header('www-authenticate', 'Bearer realm="groundwork"');
+      throw new ApiError(
+        401,
+        'unauthorized',
+        'a valid bearer token is required',
+        'send `Authorization: Bearer <token>`; the token is in .groundwork/daemon.token',
+      );
+    }
+    await next();
+  };
+}

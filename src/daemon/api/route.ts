@@ -1,0 +1,85 @@
+/**
+ * The route contract: what a handler declares (method, path, schemas, streaming) and what it
+ * gets (`RouteContext`). Generic over the body schema, the response schema and the path, so a
+ * route written with `route({...})` gets `ctx.body`, `ctx.params` and its JSON result typed from
+ * the same TypeBox schemas that produce /v1/openapi.json. A plain `Route` (all defaults) is
+ * what the app and the OpenAPI generator take; every `route()` is assignable to it.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Static, TSchema } from '@sinclair/typebox';
+
+/** `{ name: string }` for '/v1/services/:name/logs'; a record for an unknown (string) path. */
+export type ParamsOf<P extends string> = string extends P
+  ? Record<string, string>
+  : P extends `${string}:${infer Name}/${infer Rest}`
+    ? { [K in Name]: string } & ParamsOf<`/${Rest}`>
+    : P extends `${string}:${infer Name}`
+      ? { [K in Name]: string }
+      : Record<never, string>;
+
+/** The validated body of a route with a body schema; `unknown` when the route has none (GET). */
+export type BodyOf<B extends TSchema | undefined> = B extends TSchema ? Static<B> : unknown;
+export type ResponseOf<R extends TSchema | undefined> = R extends TSchema ? Static<R> : unknown;
+/** What `ctx.stream()` takes: a line of the route's `line` schema, or anything without one. */
+export type LineOf<L extends TSchema | undefined> = L extends TSchema ? Static<L> : unknown;
+
+export interface RouteContext<Body = unknown, Params = Record<string, string>, Line = unknown> {
+  params: Params;
+  query: URLSearchParams;
+  /** The request body, parsed and checked against the route's `body` schema ({} when empty). */
+  body: Body;
+  /**
+   * Aborted when the client goes away before the response is finished: a follow stream ends on
+   * it. Check `signal.aborted` first (the client may have left before the handler subscribes).
+   */
+  signal: AbortSignal;
+  /** The Node request, for what the signal does not cover (the socket, headers). */
+  req: IncomingMessage;
+  /**
+   * For streaming routes: write one NDJSON line (an object) or a text chunk (a string). The
+   * first call sends the 200 and its headers; until then a thrown ApiError is still a JSON error
+   * with its status. After the client left, writes are dropped.
+   */
+  stream(line: Line): void;
+}
+
+export type RouteResult<Json = unknown> =
+  { status: number; json: Json } | { status: number; text: string } | { streamed: true };
+
+export const ROUTE_METHODS = ['GET', 'POST'] as const;
+export type RouteMethod = (typeof ROUTE_METHODS)[number];
+
+export interface Route<
+  B extends TSchema | undefined = TSchema | undefined,
+  R extends TSchema | undefined = TSchema | undefined,
+  P extends string = string,
+  L extends TSchema | undefined = TSchema | undefined,
+> {
+  method: RouteMethod;
+  path: P;
+  summary: string;
+  /** Required on POST routes: a body that does not match is a 400 naming each problem's path. */
+  body?: B;
+  /** The 200 JSON answer's shape (documented in /v1/openapi.json, typed in the client). */
+  response?: R;
+  /** Streams NDJSON (or text) instead of one JSON document. */
+  streams?: 'ndjson' | 'text';
+  /** For `streams: 'ndjson'`: the shape of each line (documented, typed in the client). */
+  line?: L;
+  // Method syntax on purpose: a typed route stays assignable to the plain `Route` the app takes.
+  handler(ctx: RouteContext<BodyOf<B>, ParamsOf<P>, LineOf<L>>): Promise<RouteResult<ResponseOf<R>>>;
+}
+
+/**
+ * A route with its types inferred from its literal: `ctx.body` is `Static<typeof body>`,
+ * `ctx.params` has the path's `:names`, a JSON result must match `response` and each streamed
+ * line `line`.
+ */
+export function route<
+  B extends TSchema | undefined = undefined,
+  R extends TSchema | undefined = undefined,
+  P extends string = string,
+  L extends TSchema | undefined = undefined,
+>(r: Route<B, R, P, L>): Route {
+  return r;
+}
