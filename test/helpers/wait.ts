@@ -36,7 +36,9 @@ export const connectionNotReady: TransientError = (e) =>
 /** A SQLite file another process has not created yet, or holds a write lock on. */
 export const sqliteNotReady: TransientError = (e) =>
   ['SQLITE_CANTOPEN', 'SQLITE_BUSY'].includes(codeOf(e) ?? '') ||
-  /unable to open database file|database is locked|no such table/.test(messageOf(e));
+  /unable to open database file|Cannot open database because the (directory|file) does not exist|database is locked|no such table/.test(
+    messageOf(e),
+  );
 
 /** Either of the given kinds. */
 export function anyOf(...kinds: TransientError[]): TransientError {
