@@ -1,7 +1,8 @@
 /**
- * A daemon killed with SIGKILL, or stopped by SIGINT or SIGTERM, leaves its services running; the next `groundwork up` adopts them
- * (same pids, health checks resume, nothing started twice) and supervises them as its own:
- * it sees how an adopted instance ended, even one that ended while no daemon ran.
+ * A daemon killed with SIGKILL, or stopped by SIGINT or SIGTERM, leaves its services running;
+ * the next `groundwork up` adopts them (same pids, health checks resume, nothing started twice)
+ * and supervises them as its own: it sees how an adopted instance ended, even one that ended
+ * while no daemon ran.
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
