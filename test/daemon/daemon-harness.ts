@@ -254,7 +254,10 @@ export interface SpawnedDaemon {
   url: string;
   token: string;
   api: Api;
+  /** stdout and stderr as they interleaved. */
   output(): string;
+  /** stdout alone (with --json: one JSON value per line). */
+  stdout(): string;
   /** Resolves with the exit code (or signal) when the process ends. */
   exited: Promise<number | string>;
 }
@@ -280,8 +283,10 @@ export async function spawnUp(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  let stdout = '';
   child.stdout?.setEncoding('utf8').on('data', (c: string) => {
     out += c;
+    stdout += c;
   });
   child.stderr?.setEncoding('utf8').on('data', (c: string) => {
     out += c;
@@ -306,7 +311,16 @@ export async function spawnUp(
   });
   const stateDir = path.join(dir, '.groundwork');
   const token = readFileSync(tokenFile(stateDir), 'utf8').trim();
-  return { child, pid: ready.pid, url: ready.url, token, api: new Api(ready.url, token), output: () => out, exited };
+  return {
+    child,
+    pid: ready.pid,
+    url: ready.url,
+    token,
+    api: new Api(ready.url, token),
+    output: () => out,
+    stdout: () => stdout,
+    exited,
+  };
 }
 
 /**
