@@ -158,40 +158,41 @@ describe('adoption after the daemon stops (SIGKILL, SIGINT, SIGTERM)', () => {
     expect(processesWithArg(m, 'node')).toEqual([back.pid]);
   });
 
-  // `groundwork up` stopped by Ctrl-C (SIGINT) or a service manager (SIGTERM): the daemon exits 0
-  // and says so, its services keep serving from the same processes, and the next daemon adopts them.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    it(`${signal} stops the daemon and leaves its services running; the next daemon adopts them`, async () => {
-      const m = `gw-adopt-${randomBytes(4).toString('hex')}`;
-      writeStack(dir, { stack: `adopt-${signal.toLowerCase()}`, services: { solo: nodeService(m, { replicas: 2 }) } });
-      const first = await spawnUp(dir);
-      daemons.push(first);
-      const before = await first.api.waitAllHealthy(['solo']);
-      const pids = pidsOf(before);
-      process.kill(first.pid, signal);
-      expect(await first.exited, `groundwork up after ${signal}:\n${first.output()}`).toBe(0);
-      expect(readDaemonInfo(dir), 'daemon.json is removed on a clean stop').toBeUndefined();
+  // `groundwork up` stopped by Ctrl-C (SIGINT), then by a service manager (SIGTERM): each time the
+  // daemon exits 0, its services keep serving from the same processes, and the next daemon adopts them.
+  it('SIGINT and SIGTERM stop the daemon and leave its services running; the next daemon adopts them', async () => {
+    const m = `gw-adopt-${randomBytes(4).toString('hex')}`;
+    writeStack(dir, { stack: 'adopt-signals', services: { solo: nodeService(m, { replicas: 2 }) } });
+    let current = await spawnUp(dir);
+    daemons.push(current);
+    const before = await current.api.waitAllHealthy(['solo']);
+    const pids = pidsOf(before);
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.kill(current.pid, signal);
+      expect(await current.exited, `groundwork up after ${signal}:\n${current.output()}`).toBe(0);
+      expect(current.output()).toContain(`"type":"ready"`);
+      expect(readDaemonInfo(dir), `daemon.json after ${signal}`).toBeUndefined();
       for (const [key, pid] of Object.entries(pids)) {
         const index = Number(key.split('/')[1]);
         expect(isAlive(pid), `${key} (pid ${pid}) after ${signal}`).toBe(true);
         expect((await httpGet(portOf(before, 'solo', index), '/')).body).toBe(`solo ${index} pid ${pid}\n`);
       }
-
-      const second = await spawnUp(dir);
-      daemons.push(second);
+      const next = await spawnUp(dir);
+      daemons.push(next);
       const adopted = await waitFor(
         async () => {
-          const s = await second.api.status();
+          const s = await next.api.status();
           const all = s.services.flatMap((svc) => svc.instances);
           return all.length === 2 && all.every((i) => i.state === 'healthy' && i.lastProbe === 'HTTP 200')
             ? s
             : undefined;
         },
-        { what: 'both adopted instances probed healthy by the new daemon', timeoutMs: 15_000, intervalMs: 50 },
+        { what: `both instances adopted and probed healthy after ${signal}`, timeoutMs: 15_000, intervalMs: 50 },
       );
-      expect(pidsOf(adopted), 'the same processes, adopted').toEqual(pids);
+      expect(pidsOf(adopted), `the same processes, adopted after ${signal}`).toEqual(pids);
       for (const svc of adopted.services) for (const i of svc.instances) expect(i.restarts).toBe(0);
       expect(processesWithArg(m, 'node').sort()).toEqual(Object.values(pids).sort());
-    });
-  }
+      current = next;
+    }
+  });
 });

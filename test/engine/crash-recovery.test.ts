@@ -41,7 +41,8 @@ function writeCrashStack(
           replicas: s.replicas,
           ports: { http: 'auto' },
           env: { PORT: '${port.http}' },
-          health: { http: { path: '/healthz' }, interval: '1s', timeout: '1s' },
+          // Probed often so apply sees each instance ready soon; failures while it starts do not count.
+          health: { http: { path: '/healthz' }, interval: '200ms', timeout: '1s', start_period: '10s' },
           stop_grace: '2s',
           ...(s.depends_on ? { depends_on: s.depends_on } : {}),
         },
@@ -262,10 +263,11 @@ describe('crash recovery (SIGKILL of apply)', () => {
 
   // "kill -9 at any moment": at every step boundary of a five-step apply (a volume and a chain of
   // services), the next apply completes the work with exactly the declared instances.
+  // Each service takes about 0.1 s before node starts: long enough that a boundary is still one when the kill lands.
   const CHAIN = {
-    s1: { replicas: 1 },
-    s2: { replicas: 2, depends_on: ['s1'] },
-    s3: { replicas: 1, depends_on: ['s2'] },
+    s1: { replicas: 1, startDelay: '0.1' },
+    s2: { replicas: 2, depends_on: ['s1'], startDelay: '0.1' },
+    s3: { replicas: 1, depends_on: ['s2'], startDelay: '0.1' },
   };
   const STEPS = 5;
   for (let n = 0; n < STEPS; n++) {
