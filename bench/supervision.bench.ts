@@ -327,7 +327,7 @@ export default defineBench({
       },
       {
         name: `crash loop, ${CRASHLOOP_SECONDS} s`,
-        metric: 'restarts (3 failing services)',
+        metric: 'restarts (2 services crash-looping, 1 one-shot)',
         value: c.restarts,
         unit: '',
         target: { kind: 'max', value: 12 },
