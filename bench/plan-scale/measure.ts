@@ -23,10 +23,21 @@ async function main(): Promise<void> {
   const { makePlan } = await importDist<typeof import('../../src/engine/plan.js')>(root, 'engine/plan.js');
   const { applyPlan } = await importDist<typeof import('../../src/engine/apply.js')>(root, 'engine/apply.js');
   const { withLease } = await importDist<typeof import('../../src/engine/lock.js')>(root, 'engine/lock.js');
-  const { makeRuntime, openStore } = await importDist<typeof import('../../src/cli/workspace.js')>(
+  const { Installation } = await importDist<typeof import('../../src/core/installation.js')>(
     root,
-    'cli/workspace.js',
+    'core/installation.js',
   );
+  const { systemClock } = await importDist<typeof import('../../src/util/clock.js')>(root, 'util/clock.js');
+  const { silentLogger } = await importDist<typeof import('../../src/util/logger.js')>(root, 'util/logger.js');
+  // As the CLI opens it (cli/open-ops.ts): one installation per command.
+  const open = () =>
+    Installation.open({
+      stackFile: cfg.file,
+      stateDir: cfg.stateDir,
+      env: {},
+      clock: systemClock,
+      logger: silentLogger,
+    });
 
   const phases: Record<string, number> = {};
   const outcome: Record<string, number | string> = {};
@@ -46,7 +57,7 @@ async function main(): Promise<void> {
       );
   };
 
-  // As `groundwork validate|plan|apply` do it: workspace.requireModel, then openStore.
+  // As `groundwork validate|plan|apply` do it: workspace.requireModel, then the installation.
   const model = async () => {
     const loaded = await loadStack(cfg.file);
     phase('load+validate');
@@ -79,15 +90,15 @@ async function main(): Promise<void> {
     case 'plan-create':
     case 'plan-noop': {
       const m = await model();
-      const store = openStore(cfg.stateDir);
+      const inst = open();
+      const store = inst.store;
       phase('open store');
       const rows = store.listResources();
       const serial = store.serial();
       phase('read state');
-      const rt = makeRuntime(m.stack, m.dir, cfg.stateDir, {});
-      const plan = makePlan(m, rows, serial, rt.kinds);
+      const plan = makePlan(m, rows, serial, inst.kinds);
       phase('plan');
-      store.close();
+      inst.close();
       phase('close store');
       if (scenario === 'plan-create') expect('creates', plan.summary.create, cfg.resources);
       else expect('unchanged', plan.summary.unchanged, cfg.resources);
@@ -96,7 +107,8 @@ async function main(): Promise<void> {
     }
     case 'apply-noop': {
       const m = await model();
-      const store = openStore(cfg.stateDir);
+      const inst = open();
+      const store = inst.store;
       phase('open store');
       try {
         await withLease(store, 'groundwork apply', async () => {
@@ -104,14 +116,13 @@ async function main(): Promise<void> {
           const rows = store.listResources();
           const serial = store.serial();
           phase('read state');
-          const rt = makeRuntime(m.stack, m.dir, cfg.stateDir, {});
-          const plan = makePlan(m, rows, serial, rt.kinds);
+          const plan = makePlan(m, rows, serial, inst.kinds);
           phase('plan');
           expect('steps', plan.steps.length, 0);
           const result = await applyPlan(plan, {
             store,
-            kinds: rt.kinds,
-            context: rt.context,
+            kinds: inst.kinds,
+            context: inst.baseContext(),
             parallelism: 8,
             author: 'bench',
             message: 'plan-scale no-op apply',
@@ -121,7 +132,7 @@ async function main(): Promise<void> {
         });
         phase('release lease');
       } finally {
-        store.close();
+        inst.close();
         phase('close store');
       }
       break;
@@ -130,15 +141,15 @@ async function main(): Promise<void> {
       // Not a measurement: records every resource through the real apply path, with kinds that
       // only record (see record-only-kinds.ts).
       const m = await model();
-      const store = openStore(cfg.stateDir);
+      const inst = open();
+      const store = inst.store;
       try {
-        const rt = makeRuntime(m.stack, m.dir, cfg.stateDir, {});
-        const plan = makePlan(m, store.listResources(), store.serial(), rt.kinds);
+        const plan = makePlan(m, store.listResources(), store.serial(), inst.kinds);
         phase('plan');
         const result = await applyPlan(plan, {
           store,
-          kinds: recordOnlyKinds(rt.kinds),
-          context: rt.context,
+          kinds: recordOnlyKinds(inst.kinds),
+          context: inst.baseContext(),
           parallelism: 8,
           author: 'bench',
           message: 'plan-scale seed (record-only kinds)',
@@ -147,7 +158,7 @@ async function main(): Promise<void> {
         expect('outcome', result.outcome, 'applied');
         expect('rows', store.listResources().length, cfg.resources);
       } finally {
-        store.close();
+        inst.close();
       }
       break;
     }

@@ -1,5 +1,7 @@
 /** The CLI entry, callable in-process: `run(argv, io)` returns the exit code. */
+import { OperationError, type OperationErrorCode } from '../core/errors.js';
 import { didYouMean } from '../util/did-you-mean.js';
+import { errorMessage } from '../util/error-message.js';
 import type { Command } from './command.js';
 import { EXIT, UsageError, UserError, type CliIo } from './io.js';
 import { applyCommand } from './commands/apply.js';
@@ -16,6 +18,7 @@ import { logsCommand } from './commands/logs.js';
 import { downCommand, restartCommand } from './commands/restart.js';
 import { deployCommand, releasesCommand, rollbackCommand } from './commands/deploy.js';
 import { nodesCommand } from './commands/nodes.js';
+import { stateCommand } from './commands/state.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -35,6 +38,7 @@ export const COMMANDS: Command[] = [
   historyCommand,
   showCommand,
   unlockCommand,
+  stateCommand,
   schemaCommand,
 ];
 
@@ -57,6 +61,15 @@ function usage(): string {
     '',
   ].join('\n');
 }
+
+/** Exit codes of the operations' refusals and failures (see the README's exit codes). */
+const EXIT_OF: Record<OperationErrorCode, number> = {
+  'invalid-stack': EXIT.failed,
+  'not-found': EXIT.failed,
+  refused: EXIT.refused,
+  'bad-request': EXIT.failed,
+  unavailable: EXIT.failed,
+};
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
@@ -90,9 +103,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       if (e.message) io.stderr(`error: ${e.message}\n`);
       return e.exitCode;
     }
+    if (e instanceof OperationError) {
+      io.stderr(`error: ${e.message}${e.fix ? `\n  fix: ${e.fix}` : ''}\n`);
+      return EXIT_OF[e.code];
+    }
     // An unexpected failure: say so plainly; the stack only with GROUNDWORK_DEBUG.
-    io.stderr(`error: ${(e as Error)?.message ?? String(e)}\n`);
-    if (io.env.GROUNDWORK_DEBUG) io.stderr(`${(e as Error)?.stack ?? ''}\n`);
+    io.stderr(`error: ${errorMessage(e)}\n`);
+    if (io.env.GROUNDWORK_DEBUG && e instanceof Error) io.stderr(`${e.stack ?? ''}\n`);
     return EXIT.failed;
   }
 }

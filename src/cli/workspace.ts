@@ -4,15 +4,11 @@ import path from 'node:path';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostic.js';
 import { loadStack, resolveStackFile, type LoadedStack } from '../config/load.js';
 import { buildModel, type Model } from '../model/build-model.js';
-import { defaultKinds, type KindRegistry } from '../kinds/registry.js';
-import type { KindContext } from '../kinds/resource-kind.js';
-import { makeDrivers } from '../runtime/drivers.js';
-import { portRangeOf } from '../kinds/service/port-allocator.js';
-import { EnvFileSecretSource } from '../security/secret-source.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { StoreDamagedError } from '../store/sqlite/store-files.js';
+import { errorMessage } from '../util/error-message.js';
 import type { Store } from '../store/store.js';
 import { systemClock } from '../util/clock.js';
-import { silentLogger } from '../util/logger.js';
 import { EXIT, UsageError, UserError, type CliIo } from './io.js';
 
 export interface StackFlags {
@@ -75,39 +71,9 @@ export function openStore(stateDir: string): Store {
   try {
     return SqliteStore.open(path.join(stateDir, 'state.db'), systemClock);
   } catch (e) {
-    throw new UserError(`cannot open the state store in ${stateDir}: ${(e as Error).message}`);
+    if (e instanceof StoreDamagedError) throw new UserError(`${e.message}\n  fix: ${e.fix}`);
+    throw new UserError(`cannot open the state store in ${stateDir}: ${errorMessage(e)}`);
   }
-}
-
-export interface Runtime {
-  kinds: KindRegistry;
-  portRange: { from: number; to: number };
-  context: Omit<KindContext, 'outputsOf' | 'progress' | 'ports'>;
-}
-
-export function makeRuntime(
-  stack: string,
-  dir: string,
-  stateDir: string,
-  env: Record<string, string | undefined>,
-): Runtime {
-  return {
-    kinds: defaultKinds(),
-    portRange: portRangeOf(env),
-    context: {
-      stack,
-      dir,
-      stateDir,
-      ...(() => {
-        const d = makeDrivers(stateDir, env);
-        return { drivers: d.drivers, cluster: d.cluster };
-      })(),
-      secrets: new EnvFileSecretSource(env, path.join(stateDir, 'secrets')),
-      clock: systemClock,
-      logger: silentLogger,
-      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    },
-  };
 }
 
 export function authorOf(env: Record<string, string | undefined>): string {

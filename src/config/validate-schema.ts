@@ -82,13 +82,11 @@ export function yamlTree(doc: Document.Parsed, source: SourceMap): SchemaTree {
     isScalar,
     scalarValue: (node) => (isScalar(node) ? node.value : undefined),
     pairs: (map) =>
-      (map as YAMLMap).items
-        .filter(isPair)
-        .map((pair): TreePair => ({
-          key: pair.key,
-          keyValue: isScalar(pair.key) ? pair.key.value : undefined,
-          value: pair.value,
-        })),
+      (map as YAMLMap).items.filter(isPair).map((pair): TreePair => ({
+        key: pair.key,
+        keyValue: isScalar(pair.key) ? pair.key.value : undefined,
+        value: pair.value,
+      })),
     items: (seq) => (seq as YAMLSeq).items,
     position: (node) => source.position((node as ParsedNode | null | undefined)?.range?.[0]),
   };

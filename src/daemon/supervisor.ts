@@ -5,6 +5,9 @@
  * restarted daemon adopts what is running (same pids) and still learns how a dead one ended.
  */
 import type { Address, JsonObject } from '../model/resource.js';
+import type { CoreEvent } from '../core/events.js';
+import type { InstanceState, InstanceView } from '../core/status.js';
+import type { Supervision } from '../core/supervision.js';
 import type { KindContext } from '../kinds/resource-kind.js';
 import type { ServiceKind } from '../kinds/service/service-kind.js';
 import { handleOf } from '../kinds/service/service-kind.js';
@@ -22,30 +25,17 @@ import { InstanceExitedError, type InstanceStatus, type RuntimeDriver } from '..
 import type { Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { Duration } from '../util/duration.js';
+import { errorMessage } from '../util/error-message.js';
+import { isDiskFull } from '../util/disk-space.js';
+
+/** How often a start that failed for a full disk is tried again. */
+const DISK_FULL_RETRY = Duration.seconds(2);
 import type { Logger } from '../util/logger.js';
 import { DEFAULT_BACKOFF, RestartTracker, type BackoffSettings } from './restart-policy.js';
 import { baseEnv } from '../kinds/service/service-kind.js';
 import path from 'node:path';
 
-export const INSTANCE_STATES = ['starting', 'healthy', 'unhealthy', 'crashloop', 'stopped', 'exited'] as const;
-export type InstanceState = (typeof INSTANCE_STATES)[number];
-
-export interface InstanceView {
-  service: string;
-  index: number;
-  id: string | null;
-  pid: number | null;
-  state: InstanceState;
-  reason: string;
-  since: string;
-  startedAt: string | null;
-  restarts: number;
-  ports: Record<string, number>;
-  ready: boolean;
-  lastProbe: string | null;
-  limits: string | null;
-  lastExit: { code: number | null; signal: string | null; at: string } | null;
-}
+export { INSTANCE_STATES, type InstanceState, type InstanceView } from '../core/status.js';
 
 interface Monitor {
   address: Address;
@@ -83,14 +73,18 @@ export interface SupervisorDeps {
   backoff?: BackoffSettings;
   /** How often instances are checked for exit. */
   pollEvery?: Duration;
+  /** The installation's bus: instance state changes, exits, restarts. */
+  publish(e: CoreEvent): void;
   /** Called after an instance's state or readiness changed (the daemon updates traffic). */
   onChange?: (address: Address) => void;
 }
 
-export class Supervisor {
+export class Supervisor implements Supervision {
   private readonly monitors = new Map<string, Monitor>();
   private readonly paused = new Set<Address>();
   private readonly stoppedServices = new Set<Address>();
+  /** Monitors whose instance could not be written to the store (disk full): retried every poll. */
+  private readonly unrecorded = new Set<Monitor>();
   private poller: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -205,7 +199,7 @@ export class Supervisor {
     m.state = state;
     m.reason = reason;
     m.since = this.now();
-    this.deps.store.recordEvent({ address: m.address, instance: `${m.service}/${m.index}`, type: state, reason });
+    this.deps.publish({ type: 'instance', address: m.address, instance: `${m.service}/${m.index}`, state, reason });
     this.deps.logger.log('info', 'instance state', { service: m.service, index: m.index, state, reason });
     this.deps.onChange?.(m.address);
   }
@@ -227,6 +221,10 @@ export class Supervisor {
 
   private async poll(): Promise<void> {
     if (this.closed) return;
+    for (const m of [...this.unrecorded]) {
+      if (this.monitors.get(this.key(m.address, m.index)) === m) this.recordInstance(m, m.inst);
+      else this.unrecorded.delete(m);
+    }
     for (const m of [...this.monitors.values()]) {
       if (!m.up || m.busy || !m.inst || this.paused.has(m.address) || this.stoppedServices.has(m.address)) continue;
       const row = this.deps.store.tryGetResource(m.address);
@@ -263,10 +261,11 @@ export class Supervisor {
         ? `exited${code !== null ? ` with code ${code}` : ''}${signal ? ` (${signal})` : ''}`
         : 'vanished');
     m.lastExit = { code, signal, at: new Date(this.now()).toISOString() };
-    this.deps.store.recordEvent({
+    this.deps.publish({
+      type: 'instance',
       address: m.address,
       instance: `${m.service}/${m.index}`,
-      type: 'exit',
+      state: 'exit',
       reason: `pid ${m.inst?.pid ?? '?'} ${reason}`,
     });
     // A failed start ran for no time at all (else a long-lived instance's start time would reset the backoff).
@@ -325,10 +324,11 @@ export class Supervisor {
       m.up = true;
       m.busy = false;
       this.recordInstance(m, m.inst);
-      this.deps.store.recordEvent({
+      this.deps.publish({
+        type: 'instance',
         address: m.address,
         instance: `${m.service}/${m.index}`,
-        type: 'restarted',
+        state: 'restarted',
         reason: `pid ${inst.pid} (restart #${m.restarts})`,
       });
       this.setState(m, 'starting', `restarted (pid ${inst.pid})`);
@@ -336,6 +336,20 @@ export class Supervisor {
     } catch (e) {
       m.busy = false;
       m.up = false;
+      if (isDiskFull(e)) {
+        // Nothing starts that is not recorded first, and the record cannot be written. Not the
+        // service's fault: no restart is counted, and the start is tried again until space returns.
+        this.setState(
+          m,
+          'exited',
+          `cannot start: the disk holding the state is full; retrying every ${DISK_FULL_RETRY}`,
+        );
+        const gen2 = m.generation;
+        this.schedule(m, DISK_FULL_RETRY.toMilliseconds(), () => {
+          void this.restart(m, gen2);
+        });
+        return;
+      }
       m.restarts++;
       // An instance that ended at once with code 0 simply finished (on-failure leaves it be).
       const code = e instanceof InstanceExitedError ? e.exitCode : null;
@@ -356,10 +370,23 @@ export class Supervisor {
     const outs = asServiceOutputs(row.outputs);
     const others = outs.instances.filter((i) => i.index !== m.index);
     const instances = inst ? [...others, inst] : others;
-    this.deps.store.recordRuntimeOutputs(
-      m.address,
-      toJson({ ...outs, instances: instances.sort((a, b) => a.index - b.index) }) as JsonObject,
-    );
+    try {
+      this.deps.store.recordRuntimeOutputs(
+        m.address,
+        toJson({ ...outs, instances: instances.sort((a, b) => a.index - b.index) }) as JsonObject,
+      );
+      this.unrecorded.delete(m);
+    } catch (e) {
+      // A full disk must not stop supervision: the monitor holds the instance, and every poll
+      // tries to record it again until space returns.
+      if (!this.unrecorded.has(m))
+        this.deps.logger.log('error', 'cannot record an instance; supervising it from memory and retrying', {
+          service: m.service,
+          index: m.index,
+          error: errorMessage(e),
+        });
+      this.unrecorded.add(m);
+    }
   }
 
   private startProbes(m: Monitor, spec: ServiceSpec): void {
@@ -397,6 +424,14 @@ export class Supervisor {
       if (gen !== m.generation || this.closed || !m.up) return;
       const r = await probe(target, timeout);
       if (gen !== m.generation || this.closed || !m.up) return;
+      this.deps.publish({
+        type: 'probe',
+        address: m.address,
+        instance: `${m.service}/${m.index}`,
+        role,
+        ok: r.ok,
+        detail: r.detail,
+      });
       if (role === 'readiness') m.lastProbe = r.detail;
       if (r.ok) {
         successes++;
@@ -419,10 +454,11 @@ export class Supervisor {
           this.setState(m, 'unhealthy', `${failures} failed probes: ${r.detail}`);
         }
       } else if (!r.ok && failures >= p.unhealthy) {
-        this.deps.store.recordEvent({
+        this.deps.publish({
+          type: 'instance',
           address: m.address,
           instance: `${m.service}/${m.index}`,
-          type: 'liveness-failed',
+          state: 'liveness-failed',
           reason: r.detail,
         });
         failures = 0;
@@ -444,80 +480,13 @@ export class Supervisor {
     });
   }
 
-  /** Rolling restart: one instance at a time, each ready before the next. */
-  async restartService(address: Address, progress: (msg: string) => void): Promise<void> {
-    const row = this.deps.store.tryGetResource(address);
-    if (!row || row.kind !== 'service') throw new Error(`${address} is not an applied service`);
-    const spec = asServiceSpec(row.spec);
-    await this.pause(address);
-    try {
-      const driver = this.driverFor(spec);
-      for (const inst of asServiceOutputs(row.outputs).instances) {
-        progress(`restarting instance ${inst.index} (pid ${inst.pid})`);
-        const h = handleOf(inst, address.slice('service.'.length));
-        await driver.stop(h, Duration.parse(spec.stop_grace));
-        await driver.forget(h);
-        const ctx = this.deps.context();
-        const next = await this.deps.kind.startOne(
-          ctx,
-          address,
-          spec,
-          inst.index,
-          inst.ports,
-          inst.codeDir ?? ctx.dir,
-          inst.release ?? null,
-        );
-        const cur = asServiceOutputs(this.deps.store.tryGetResource(address)?.outputs ?? {});
-        const instances = [
-          ...cur.instances.filter((i) => i.index !== inst.index),
-          { ...next, restarts: inst.restarts ?? 0 },
-        ].sort((a, b) => a.index - b.index);
-        this.deps.store.recordRuntimeOutputs(address, toJson({ ...cur, instances }));
-        this.deps.store.recordEvent({
-          address,
-          instance: `${address.slice(8)}/${inst.index}`,
-          type: 'restarted',
-          reason: `by request, pid ${next.pid}`,
-        });
-        progress(`instance ${inst.index} ready (pid ${next.pid})`);
-      }
-    } finally {
-      this.resume(address);
+  /** Forget a service whose instances were stopped on purpose: no monitors, no restarts. */
+  forget(address: Address): void {
+    for (const m of this.monitorsOf(address)) {
+      this.clearTimers(m);
+      this.monitors.delete(this.key(m.address, m.index));
     }
-  }
-
-  /** Stops every instance and supervision of every service (groundwork down). */
-  async stopAll(progress: (msg: string) => void): Promise<void> {
-    // Swarm services belong to the cluster; `down` stops what this machine runs.
-    const rows = this.deps.store
-      .listResources()
-      .filter((r) => r.kind === 'service' && asServiceSpec(r.spec).runtime !== 'swarm');
-    for (const r of rows) await this.pause(r.address);
-    await Promise.all(
-      rows.map(async (row) => {
-        const spec = asServiceSpec(row.spec);
-        const driver = this.driverFor(spec);
-        const outs = asServiceOutputs(row.outputs);
-        for (const inst of [...outs.instances, ...(outs.standby?.instances ?? [])]) {
-          progress(`${row.address}: stopping instance ${inst.index} (pid ${inst.pid})`);
-          const h = handleOf(inst, row.address.slice(8));
-          await driver.stop(h, Duration.parse(spec.stop_grace));
-          await driver.forget(h);
-        }
-        this.deps.store.recordRuntimeOutputs(
-          row.address,
-          toJson({ ...asServiceOutputs(row.outputs), instances: [], standby: null }),
-        );
-        this.deps.store.recordEvent({
-          address: row.address,
-          instance: `${row.address.slice(8)}/*`,
-          type: 'stopped',
-          reason: 'groundwork down',
-        });
-        this.stoppedServices.add(row.address);
-        for (const m of this.monitorsOf(row.address)) this.monitors.delete(this.key(m.address, m.index));
-      }),
-    );
+    this.stoppedServices.add(address);
   }
 
   /** Instances that should get traffic: up and ready. */

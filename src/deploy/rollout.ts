@@ -29,7 +29,14 @@ export interface RolloutDeps {
   /** Ports for a new instance: fresh ones for `auto`, the fixed ones otherwise. */
   newPorts(spec: ServiceSpec): Promise<Record<string, number>>;
   releasePorts(instance: InstanceOutput): void;
+  /** Waits: the crash watcher, the monitor window and canary pauses. */
   sleep(ms: number): Promise<void>;
+  /**
+   * Monotonic milliseconds on the clock `sleep` waits on, for the deadlines of those waits.
+   * Default: performance.now(), which is right with a real sleep; a test passes both from one
+   * ManualClock.
+   */
+  ms?(): number;
   progress(message: string): void;
 }
 
@@ -44,6 +51,8 @@ export interface RolloutResult {
 }
 
 const LATENCY_FLOOR_MS = 100;
+
+const elapsed = (deps: RolloutDeps): number => (deps.ms ? deps.ms() : performance.now());
 
 const hasFixedPorts = (s: ServiceSpec) => Object.values(s.ports).some((p) => typeof p === 'number');
 
@@ -115,12 +124,19 @@ async function rolling(
   const died = new Set<InstanceOutput>();
   const serving = () => [...fresh.filter((f) => !died.has(f)), ...old];
   const st: FailState = { fresh, old, parked, slots };
+  // The watcher stops routing the moment the rollout has decided (failed or passed): after that,
+  // fail() and the final retirements own the pool, and a late "serving()" from here would undo
+  // them (after a rollback it routed an empty set: the parked old set had been moved out of `old`).
   let watching = true;
+  const stopWatching = () => {
+    watching = false;
+  };
   const watcher = (async () => {
     while (watching) {
       await deps.sleep(100);
       for (const f of [...fresh]) {
-        if (!died.has(f) && !(await deps.isRunning(f))) {
+        if (!watching) return;
+        if (!died.has(f) && !(await deps.isRunning(f)) && watching) {
           died.add(f);
           route(deps, serving());
         }
@@ -149,6 +165,7 @@ async function rolling(
           next = await deps.start(to, slot, await deps.newPorts(to.spec));
         }
       } catch (e) {
+        stopWatching();
         return fail(deps, from, to, st, (e as Error).message, mayRollBack);
       }
       fresh.push(next);
@@ -166,6 +183,7 @@ async function rolling(
       const crashed = [...died][0] ?? (await firstDead(deps, fresh));
       if (crashed) {
         fresh.splice(fresh.indexOf(crashed), 1);
+        stopWatching();
         return fail(
           deps,
           from,
@@ -180,12 +198,13 @@ async function rolling(
     }
     // Stability window: a release that dies right after passing its checks is still rolled back.
     const monitor = Duration.parse(to.spec.deploy.monitor).toMilliseconds();
-    const until = Date.now() + monitor;
-    while (Date.now() < until) {
-      await deps.sleep(Math.min(200, Math.max(0, until - Date.now())));
+    const until = elapsed(deps) + monitor;
+    while (elapsed(deps) < until) {
+      await deps.sleep(Math.min(200, Math.max(0, until - elapsed(deps))));
       const crashed = [...died][0] ?? (await firstDead(deps, fresh));
       if (crashed) {
         fresh.splice(fresh.indexOf(crashed), 1);
+        stopWatching();
         return fail(
           deps,
           from,
@@ -197,6 +216,7 @@ async function rolling(
         );
       }
     }
+    stopWatching();
     for (const extra of old) {
       old = old.filter((i) => i !== extra);
       st.old = old;
@@ -363,9 +383,9 @@ async function canary(
       cand: traffic.traffic(deps.service, cand),
       stable: sumTraffic(stable.map((s) => traffic.traffic(deps.service, s))),
     };
-    const deadline = Date.now() + Duration.parse(step.pause).toMilliseconds();
-    while (Date.now() < deadline) {
-      await deps.sleep(Math.min(250, Math.max(0, deadline - Date.now())));
+    const deadline = elapsed(deps) + Duration.parse(step.pause).toMilliseconds();
+    while (elapsed(deps) < deadline) {
+      await deps.sleep(Math.min(250, Math.max(0, deadline - elapsed(deps))));
       if (!(await deps.isRunning(cand))) return abort(`the canary (pid ${cand.pid}) exited`);
       // Fail fast: a canary that already breaks the error budget does not wait for the pause.
       const early = analyse(trafficDelta(traffic.traffic(deps.service, cand), before.cand), undefined, c, true);
@@ -399,6 +419,16 @@ async function canary(
   const instances = [cand, ...rest.instances].sort((a, b) => a.index - b.index);
   route(deps, instances);
   return { ...rest, instances };
+}
+
+/** When a blue-green standby set that went warm at `switchedAt` has served its time (keep_old_for). */
+export function standbyUntil(spec: ServiceSpec, switchedAt: Date): Date {
+  return new Date(switchedAt.getTime() + Duration.parse(spec.deploy.blue_green.keep_old_for).toMilliseconds());
+}
+
+/** The standby set is stopped once `now` reaches its `until`; before that it stays warm for a rollback. */
+export function standbyExpired(standby: { until: string }, now: Date): boolean {
+  return Date.parse(standby.until) <= now.getTime();
 }
 
 /** A director that always keeps `extra` in the routed set (the promoted canary during the rolling phase). */

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { LeaseHolder, Store } from '../store/store.js';
+import { systemClock, type Timers } from '../util/clock.js';
 
 export const APPLY_LEASE = 'apply';
 export const LEASE_TTL_MS = 30_000;
@@ -24,8 +25,16 @@ export class LeaseHeldError extends Error {
   }
 }
 
-/** Holds the lease while `fn` runs, renewing it; always releases. */
-export async function withLease<T>(store: Store, command: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Holds the lease while `fn` runs, renewing it every third of its TTL on `timers`; always
+ * releases. Expiry is judged by the store's clock: give both the same clock (a test's ManualClock).
+ */
+export async function withLease<T>(
+  store: Store,
+  command: string,
+  fn: () => Promise<T>,
+  timers: Timers = systemClock,
+): Promise<T> {
   const holder = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   const r = store.acquireLease(
     APPLY_LEASE,
@@ -34,14 +43,13 @@ export async function withLease<T>(store: Store, command: string, fn: () => Prom
     isHolderDead,
   );
   if (!r.acquired) throw new LeaseHeldError(r.heldBy);
-  const timer = setInterval(() => {
-    store.renewLease(APPLY_LEASE, holder, LEASE_TTL_MS);
-  }, LEASE_TTL_MS / 3);
-  timer.unref();
+  const timer = timers.setInterval(() => store.renewLease(APPLY_LEASE, holder, LEASE_TTL_MS), LEASE_TTL_MS / 3, {
+    background: true,
+  });
   try {
     return await fn();
   } finally {
-    clearInterval(timer);
+    timer.cancel();
     store.releaseLease(APPLY_LEASE, holder);
   }
 }

@@ -111,11 +111,20 @@ export interface ReleaseRecord {
   detail: string | null;
 }
 
-export interface Store {
+/** Resources: what was applied, a row each, and the serial that every change bumps. */
+export interface ResourceStore {
   serial(): number;
   listResources(): ResourceRow[];
   tryGetResource(address: Address): ResourceRow | undefined;
+  /**
+   * Runtime facts (a restarted instance's new pid) for an existing resource. Does not bump the
+   * serial: the applied configuration did not change, so saved plans stay valid.
+   */
+  recordRuntimeOutputs(address: Address, outputs: JsonObject): void;
+}
 
+/** Changes and their step journal: intent before a step touches the world, result after. */
+export interface JournalStore {
   beginChange(c: Pick<ChangeRecord, 'kind' | 'author' | 'message' | 'planHash' | 'summary'>): number;
   finishChange(id: number, outcome: ChangeOutcome, summary: Record<string, number>): void;
   listChanges(limit?: number): ChangeRecord[];
@@ -127,7 +136,10 @@ export interface Store {
   finishStep(journalId: number, status: Exclude<StepStatus, 'started'>, write: StepWrite, error?: string): number;
   /** Steps and changes left `started`/`running` by a process that died; marks them interrupted and returns them. */
   recoverInterrupted(): JournalEntry[];
+}
 
+/** The one-writer lease. */
+export interface LeaseStore {
   acquireLease(
     name: string,
     holder: Omit<LeaseHolder, 'acquiredAt' | 'expiresAt'>,
@@ -138,13 +150,10 @@ export interface Store {
   releaseLease(name: string, holder: string): void;
   tryGetLease(name: string): LeaseHolder | undefined;
   forceReleaseLease(name: string): LeaseHolder | undefined;
+}
 
-  /**
-   * Runtime facts (a restarted instance's new pid) for an existing resource. Does not bump the
-   * serial: the applied configuration did not change, so saved plans stay valid.
-   */
-  recordRuntimeOutputs(address: Address, outputs: JsonObject): void;
-
+/** Releases of services. */
+export interface ReleaseStore {
   nextReleaseSeq(service: string): number;
   saveRelease(r: ReleaseRecord): void;
   updateRelease(
@@ -154,9 +163,18 @@ export interface Store {
   ): void;
   listReleases(service: string, limit?: number): ReleaseRecord[];
   tryGetRelease(service: string, seq: number): ReleaseRecord | undefined;
+}
 
+/** Instance events (written by the bus's store subscriber). */
+export interface EventStore {
   recordEvent(e: Omit<InstanceEvent, 'id' | 'at'>): void;
   listEvents(address?: string, limit?: number): InstanceEvent[];
+}
 
+/**
+ * The whole store, split by area so each user depends on the part it needs and another backend
+ * (PostgreSQL for teams) implements the same parts.
+ */
+export interface Store extends ResourceStore, JournalStore, LeaseStore, ReleaseStore, EventStore {
   close(): void;
 }

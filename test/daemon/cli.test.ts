@@ -101,7 +101,7 @@ describe('the CLI against a running daemon', () => {
     }
     expect(text.stdout).toContain(`daemon pid ${up?.pid}`);
     const json = JSON.parse(ok(await cli(dir, ['status', '--json']), 'status --json').stdout) as Status;
-    expect(json.daemon.pid).toBe(up?.pid);
+    expect(json.daemon?.pid).toBe(up?.pid);
     expect(json.services.find((x) => x.name === 'web')?.instances.map((i) => [i.index, i.state, i.pid])).toEqual(
       s.instances.map((i) => [i.index, 'healthy', i.pid]),
     );
@@ -279,16 +279,18 @@ describe('the CLI against a running daemon', () => {
     expect(isEmpty(left), `left after down:\n  ${describeLeftovers(left)}`).toBe(true);
   });
 
-  it('status without a daemon is a clear error with exit 1', async () => {
+  it('status without a daemon reads recorded state and says nothing is supervised', async () => {
     const r = await cli(dir, ['status']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/daemon is not running.*groundwork up/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/no daemon runs: nothing is supervised; start it with `groundwork up`/);
     expect(r.stderr).not.toMatch(STACK_FRAME);
+    const json = JSON.parse((await cli(dir, ['status', '--json'])).stdout) as Status;
+    expect(json.daemon).toBeNull();
   });
 });
 
 describe('the CLI when the daemon died', () => {
-  it('status after the daemon was SIGKILLed (daemon.json left behind) is the same clear error', async () => {
+  it('status after the daemon was SIGKILLed (daemon.json left behind) reads recorded state, no daemon', async () => {
     const dir = makeTempDir('clidead');
     try {
       writeStack(dir, { stack: 'dead' });
@@ -296,9 +298,11 @@ describe('the CLI when the daemon died', () => {
       process.kill(up.pid, 'SIGKILL');
       await up.exited;
       expect(existsSync(path.join(dir, '.groundwork', 'daemon.json'))).toBe(true);
-      const r = await cli(dir, ['status']);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/daemon is not running.*groundwork up/);
+      const r = await cli(dir, ['status', '--json']);
+      expect(r.code).toBe(0);
+      const json = JSON.parse(r.stdout) as Status;
+      expect(json.daemon).toBeNull();
+      expect(json.services).toEqual([]);
       expect(r.stderr).not.toMatch(STACK_FRAME);
       // The stack has no services: a SIGKILLed daemon leaves nothing behind.
       const left = await sweepLeftovers(footprintOf(dir));

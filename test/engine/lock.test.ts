@@ -4,8 +4,9 @@
  */
 import { spawn } from 'node:child_process';
 import os from 'node:os';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { APPLY_LEASE, isHolderDead } from '../../src/engine/lock.js';
+import { APPLY_LEASE, isHolderDead, LEASE_TTL_MS, withLease } from '../../src/engine/lock.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { LeaseHolder } from '../../src/store/store.js';
 import { systemClock } from '../../src/util/clock.js';
@@ -13,6 +14,7 @@ import { runCli, runCliOk, STACK_FRAME } from '../helpers/cli.js';
 import { httpService, teardownStack, writeServerScript, writeStack } from '../helpers/lab.js';
 import { isAlive } from '../helpers/processes.js';
 import { instancesOf, readState, stateDbOf } from '../helpers/state.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 const STACK = 'locklab';
@@ -41,6 +43,66 @@ function lease(dir: string): LeaseHolder | undefined {
     store.close();
   }
 }
+
+/**
+ * Lease expiry and renewal on a ManualClock: a real SQLite store whose clock is the test's, so
+ * a 30 s TTL is tested to the millisecond without waiting.
+ */
+describe('lease expiry and renewal, by the clock', () => {
+  let dir: string;
+  let store: SqliteStore;
+  const clock = new ManualClock();
+  const other = (holder: string, host = os.hostname()) => ({ holder, pid: process.pid, host, command: holder });
+  const acquire = (holder: string, host?: string) =>
+    store.acquireLease(APPLY_LEASE, other(holder, host), LEASE_TTL_MS, isHolderDead);
+
+  beforeEach(() => {
+    dir = makeTempDir('lease-clock');
+    store = SqliteStore.open(path.join(dir, 'state.db'), clock);
+  });
+  afterEach(() => {
+    store.close();
+    removeTempDir(dir);
+  });
+
+  it('a live holder keeps the lease until its TTL has passed on the store clock, not a millisecond less', async () => {
+    expect(acquire('a').acquired).toBe(true);
+    await clock.advance(LEASE_TTL_MS - 1);
+    expect(acquire('b')).toMatchObject({ acquired: false, heldBy: { holder: 'a' } });
+    await clock.advance(1);
+    expect(acquire('b').acquired).toBe(true);
+    expect(store.tryGetLease(APPLY_LEASE)?.holder).toBe('b');
+  });
+
+  it('a renewal moves the expiry to one TTL after it (a holder on another host that stopped renewing loses it then)', async () => {
+    // Another host: liveness cannot be checked, only the expiry protects against a dead holder.
+    expect(acquire('far', 'another-host').acquired).toBe(true);
+    await clock.advance(20_000);
+    expect(store.renewLease(APPLY_LEASE, 'far', LEASE_TTL_MS)).toBe(true);
+    await clock.advance(LEASE_TTL_MS - 1);
+    expect(acquire('b').acquired).toBe(false);
+    await clock.advance(1);
+    expect(acquire('b').acquired).toBe(true);
+    // The old holder's renewal no longer applies.
+    expect(store.renewLease(APPLY_LEASE, 'far', LEASE_TTL_MS)).toBe(false);
+  });
+
+  it('withLease renews every third of the TTL: a run four TTLs long keeps the lease throughout; it is released at the end', async () => {
+    const run = withLease(store, 'groundwork apply (clock test)', () => clock.sleep(4 * LEASE_TTL_MS), clock);
+    const held: (string | undefined)[] = [];
+    for (let t = 0; t < 4 * LEASE_TTL_MS; t += LEASE_TTL_MS / 2) {
+      await clock.advance(LEASE_TTL_MS / 2 - 1);
+      const r = acquire('intruder');
+      held.push(r.acquired ? 'intruder' : r.heldBy.command);
+      await clock.advance(1);
+    }
+    await clock.run(run);
+    expect(held).toEqual(new Array(8).fill('groundwork apply (clock test)'));
+    expect(store.tryGetLease(APPLY_LEASE)).toBeUndefined();
+    // The renewal timer is gone with the lease.
+    expect(clock.pending).toBe(0);
+  });
+});
 
 /** The pid of a process that has exited (and been reaped). */
 async function deadPid(): Promise<number> {

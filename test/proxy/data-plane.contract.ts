@@ -17,7 +17,9 @@ import {
   type HttpRoute,
   type Listener,
 } from '../../src/proxy/data-plane.js';
+import { systemClock, type Timers } from '../../src/util/clock.js';
 import { Duration } from '../../src/util/duration.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { waitFor } from '../helpers/wait.js';
 import {
   clientTextFrame,
@@ -35,11 +37,19 @@ import { canConnect, fetchSlowly, rawExchange, send, startBlackhole, type Answer
 export interface ContractEnv {
   /** Pass to the implementation: the suite reads the entries. */
   accessLog: AccessLog;
+  /**
+   * Pass to the implementation: its ejections and timeouts run on this clock. The system clock,
+   * except in the tests that move time themselves (a ManualClock).
+   */
+  clock: Timers;
 }
 
+/** How long a backend stays ejected after its first failed connect: the suite counts on it. */
+export const EJECT_FOR = Duration.milliseconds(500);
+
 /**
- * Makes a fresh, empty data plane. Implementations should eject for at most a few seconds
- * after a failed connect, and check timeouts at least every 100 ms.
+ * Makes a fresh, empty data plane. Implementations eject for EJECT_FOR after a first failed
+ * connect, and check timeouts (and the end of an ejection) at least every 100 ms of their clock.
  */
 export type MakeDataPlane = (env: ContractEnv) => DataPlane;
 
@@ -82,7 +92,7 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
 
     beforeEach(() => {
       log = [];
-      plane = make({ accessLog: (e) => log.push(e) });
+      plane = make({ accessLog: (e) => log.push(e), clock: systemClock });
     });
 
     afterEach(async () => {
@@ -221,9 +231,9 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
           bs.map((b) => member(b)),
         );
         plane.setRoutes([route('web')]);
+        // Round-robin is deterministic: 100 full turns give each backend exactly 100.
         const counts = countBy((await sequential(port, 300)).map(servedBy));
-        for (const b of bs) expect(counts[b.name], JSON.stringify(counts)).toBeGreaterThanOrEqual(90);
-        for (const b of bs) expect(counts[b.name], JSON.stringify(counts)).toBeLessThanOrEqual(110);
+        expect(counts).toEqual({ a: 100, b: 100, c: 100 });
       });
 
       it('splits traffic by weight (90/10 over 1000 requests); weight 0 gets nothing', async () => {
@@ -231,11 +241,11 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         const [a, b, c] = [await backend('a'), await backend('b'), await backend('c')];
         plane.setPool('web', [member(a, 90), member(b, 10), member(c, 0)]);
         plane.setRoutes([route('web')]);
-        const counts = countBy((await sequential(port, 1000)).map(servedBy));
-        expect(counts.a, JSON.stringify(counts)).toBeGreaterThanOrEqual(850);
-        expect(counts.a, JSON.stringify(counts)).toBeLessThanOrEqual(950);
-        expect((counts.a ?? 0) + (counts.b ?? 0)).toBe(1000);
-        expect(counts.c).toBeUndefined();
+        // Weighted round-robin is deterministic too: 10 full turns of 100 picks, weight for weight.
+        const served = (await sequential(port, 1000)).map(servedBy);
+        expect(countBy(served)).toEqual({ a: 900, b: 100 });
+        // And spread out, not in runs: b gets exactly one of every 10 requests in a row.
+        for (let i = 0; i < 1000; i += 10) expect(countBy(served.slice(i, i + 10))).toEqual({ a: 9, b: 1 });
       });
 
       it('keeps rotating when the same pool is set again between requests (a periodic resync)', async () => {
@@ -286,13 +296,30 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         expect(m.backends.live?.status['2xx']).toBe(40);
         expect(m.routes.web?.status['2xx']).toBe(40);
         expect(log.some((e) => e.tries === 2 && e.status === 200 && e.backend === 'live')).toBe(true);
-        // It comes back: after the ejection it gets traffic again.
+      });
+
+      it('gives an ejected backend traffic again once EJECT_FOR has passed on its clock, not before', async () => {
+        const clock = new ManualClock();
+        await plane.close();
+        plane = make({ accessLog: (e) => log.push(e), clock });
+        const port = await listen();
+        const live = await backend('live');
+        const deadPort = await freePort();
+        plane.setPool('web', [member({ name: 'dead', port: deadPort }), member(live)]);
+        plane.setRoutes([route('web')]);
+        expect((await sequential(port, 2)).map(servedBy)).toEqual(['live', 'live']);
+        expect(plane.metrics().backends.dead).toMatchObject({ ejected: true, status: { error: 1 } });
         const revived = await backend('dead', deadPort);
-        await waitFor(async () => (await send(port)).status === 200 && revived.requests.length > 0, {
-          what: 'the revived backend to get traffic again',
-          timeoutMs: 40_000,
-          intervalMs: 100,
-        });
+        // Listening again, but still ejected until its time is up: no traffic.
+        await clock.advance(EJECT_FOR.toMilliseconds() - 1);
+        expect((await sequential(port, 4)).map(servedBy)).toEqual(['live', 'live', 'live', 'live']);
+        expect(revived.requests).toHaveLength(0);
+        expect(plane.metrics().backends.dead?.ejected).toBe(true);
+        // Time is up (seen at the next timer check): it takes its turn again.
+        await clock.advance(100);
+        expect(plane.metrics().backends.dead?.ejected).toBe(false);
+        expect(countBy((await sequential(port, 4)).map(servedBy))).toEqual({ dead: 2, live: 2 });
+        expect(revived.requests).toHaveLength(2);
       });
 
       it('treats a connect timeout like a refused connect (retry elsewhere); with no other backend the answer is 504', async () => {
@@ -370,6 +397,39 @@ export function dataPlaneContract(name: string, make: MakeDataPlane): void {
         expect(heads).toBe(3);
         expect((await send(port, { method: 'POST', body: 'data' })).status).toBe(502);
         expect(heads).toBe(4);
+      });
+      it('sends a GET retried after a stale keep-alive connection to the pool as it is now, not to a backend that left it', async () => {
+        // "old" answers the first request of each connection. On the second, the pool changes to
+        // "new" (as a blue-green switch would), then "old" closes the connection unanswered: the
+        // proxy retries on a fresh connection, and that retry must follow the switch.
+        const fresh = await backend('new');
+        let oldHeads = 0;
+        const server = net.createServer((s) => {
+          let n = 0;
+          s.on('error', () => undefined);
+          s.on('data', (c: Buffer) => {
+            if (!c.toString('latin1').includes('\r\n\r\n')) return;
+            oldHeads++;
+            if (++n === 1) {
+              s.write('HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nold');
+              return;
+            }
+            plane.setPool('web', [member(fresh)]);
+            s.destroy();
+          });
+        });
+        await new Promise<void>((r) => server.listen({ host: '127.0.0.1', port: 0 }, () => r()));
+        cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+        const port = await listen();
+        plane.setPool('web', [member({ name: 'old', port: (server.address() as net.AddressInfo).port })]);
+        plane.setRoutes([route('web')]);
+        const first = await send(port);
+        expect([first.status, first.body]).toEqual([200, 'old']);
+        const second = await send(port);
+        expect(servedBy(second)).toBe('new');
+        expect(oldHeads).toBe(2);
+        expect(fresh.requests).toHaveLength(1);
+        expect(log.at(-1)).toMatchObject({ backend: 'new', status: 200 });
       });
     });
 

@@ -6,7 +6,7 @@ import { accessLogToLogger } from '../../src/proxy/node/access-log.js';
 import { NodeProxy } from '../../src/proxy/node/node-proxy.js';
 import { Duration } from '../../src/util/duration.js';
 import type { LogLevel } from '../../src/util/logger.js';
-import { dataPlaneContract, route } from './data-plane.contract.js';
+import { dataPlaneContract, EJECT_FOR, route } from './data-plane.contract.js';
 import { startBackend, type AnswerBody, type TestBackend } from './helpers/backends.js';
 import { send } from './helpers/client.js';
 
@@ -15,7 +15,8 @@ dataPlaneContract(
   (env) =>
     new NodeProxy({
       accessLog: env.accessLog,
-      ejectFor: Duration.milliseconds(500),
+      clock: env.clock,
+      ejectFor: EJECT_FOR,
       timerResolution: Duration.milliseconds(20),
     }),
 );

@@ -1,25 +1,25 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { applyPlan, type ApplyEvent, type ApplyResult } from '../../engine/apply.js';
-import { LeaseHeldError, withLease } from '../../engine/lock.js';
-import { makePlan, PLAN_FORMAT_VERSION, type Plan } from '../../engine/plan.js';
-import type { Store } from '../../store/store.js';
-import { stalePlanReason } from '../../engine/stale-plan.js';
+import { OperationError } from '../../core/errors.js';
+import type { ApplyEvent, ApplyResult } from '../../engine/apply.js';
+import { PLAN_FORMAT_VERSION, type Plan } from '../../engine/plan.js';
 import { planShapeProblem } from '../../engine/plan-schema.js';
+import { errorMessage } from '../../util/error-message.js';
 import { defineCommand, STACK_FLAGS } from '../command.js';
-import { EXIT, UserError, type CliIo } from '../io.js';
+import { varEnvOf } from '../daemon-client.js';
+import { EXIT, UserError } from '../io.js';
+import { openOps } from '../open-ops.js';
 import { renderPlan } from '../render-plan.js';
 import { colourEnabled, makeStyle, type Style } from '../style.js';
-import { authorOf, makeRuntime, openStore, parseVars, requireModel, stackFileOf, stateDirOf } from '../workspace.js';
-import { checkSameStack, streamLines, tryConnect, varEnvOf, type DaemonConnection } from '../daemon-client.js';
+import { authorOf, parseVars, requireModel } from '../workspace.js';
 
 export function readSavedPlan(file: string): Plan {
-  let plan: Plan;
+  let plan: unknown;
   try {
-    plan = JSON.parse(readFileSync(file, 'utf8')) as Plan;
+    plan = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new UserError(
-      `cannot read the saved plan ${file}: ${(e as Error).message}; make one with \`groundwork plan --out ${path.basename(file)}\``,
+      `cannot read the saved plan ${file}: ${errorMessage(e)}; make one with \`groundwork plan --out ${path.basename(file)}\``,
     );
   }
   const problem = planShapeProblem(plan);
@@ -28,7 +28,8 @@ export function readSavedPlan(file: string): Plan {
       `${file} is not a Groundwork plan (format ${PLAN_FORMAT_VERSION}): ${problem}; make one with \`groundwork plan --out FILE\``,
     );
   }
-  return plan;
+  // planShapeProblem checked it against the plan's schema.
+  return plan as Plan;
 }
 
 export function renderEvent(e: ApplyEvent, style: Style): string | undefined {
@@ -81,136 +82,51 @@ export const applyCommand = defineCommand({
     parallelism: { type: 'number', description: 'Steps run at once (default 8)', valueName: 'N' },
   },
   async run(flags, _pos, io) {
-    const model = await requireModel(io, flags);
-    const stateDir = stateDirOf(io, flags);
-    const store = openStore(stateDir);
-    const style = makeStyle(colourEnabled(io.env, io.isTty));
+    // Validated here, so a broken stack file reads the same with or without a daemon.
+    await requireModel(io, flags);
     const parallelism = flags.parallelism ?? 8;
     if (!Number.isInteger(parallelism) || parallelism < 1)
       throw new UserError('--parallelism needs a whole number of at least 1', EXIT.usage);
-    const daemon = tryConnect(stateDir);
-    if (daemon) {
-      store.close();
-      checkSameStack(daemon, stackFileOf(io, flags));
-      return applyThroughDaemon(
-        io,
-        daemon,
-        style,
+    const saved = flags.plan ? readSavedPlan(path.resolve(io.cwd, flags.plan)) : undefined;
+    const style = makeStyle(colourEnabled(io.env, io.isTty));
+    const { ops, close } = openOps(io, flags);
+    let result: ApplyResult;
+    try {
+      result = await ops.apply(
         {
           vars: parseVars(flags.var),
           varEnv: varEnvOf(io.env),
           message: flags.message ?? '',
           author: authorOf(io.env),
           parallelism,
-          ...(flags.plan ? { plan: readSavedPlan(path.resolve(io.cwd, flags.plan)) } : {}),
+          ...(saved ? { plan: saved } : {}),
         },
-        flags.json,
-      );
-    }
-    try {
-      return await withLease(store, `groundwork apply`, async () =>
-        runApply(
-          io,
-          flags.json,
-          store,
-          style,
-          async (rt) => {
-            const rtKinds = rt.kinds;
-            if (flags.plan) {
-              const saved = readSavedPlan(path.resolve(io.cwd, flags.plan));
-              const stale = stalePlanReason(saved, store, model.configHash);
-              if (stale) throw new UserError(`Refusing to apply ${flags.plan}: ${stale}`, EXIT.refused);
-              return saved;
-            }
-            return makePlan(model, store.listResources(), store.serial(), rtKinds);
+        {
+          onPlan: (plan) => {
+            if (flags.json) return;
+            io.stdout(renderPlan(plan, style));
+            if (plan.steps.length) io.stdout('\n');
           },
-          makeRuntime(model.stack, model.dir, stateDir, io.env),
-          parallelism,
-          flags.message ?? '',
-          authorOf(io.env),
-        ),
+          onEvent: (e) => {
+            if (flags.json) {
+              io.stdout(`${JSON.stringify(e)}\n`);
+              return;
+            }
+            const line = renderEvent(e, style);
+            if (line) io.stdout(`${line}\n`);
+          },
+        },
       );
     } catch (e) {
-      if (e instanceof LeaseHeldError) throw new UserError(e.message, EXIT.refused);
+      if (e instanceof OperationError && e.code === 'refused' && flags.plan)
+        throw new UserError(`Refusing to apply ${flags.plan}: ${e.message}`, EXIT.refused);
       throw e;
     } finally {
-      store.close();
+      close();
     }
+    if (!flags.json && result.outcome !== 'no-op') io.stdout(renderResult(result, style));
+    if (flags.json && result.outcome === 'no-op')
+      io.stdout(`${JSON.stringify({ seq: 0, type: 'change-end', result })}\n`);
+    return result.outcome === 'applied' || result.outcome === 'no-op' ? EXIT.ok : EXIT.failed;
   },
 });
-
-async function runApply(
-  io: CliIo,
-  json: boolean,
-  store: Store,
-  style: Style,
-  getPlan: (rt: ReturnType<typeof makeRuntime>) => Promise<Plan>,
-  rt: ReturnType<typeof makeRuntime>,
-  parallelism: number,
-  message: string,
-  author: string,
-): Promise<number> {
-  const plan = await getPlan(rt);
-  if (!json) io.stdout(renderPlan(plan, style));
-  if (!json && plan.steps.length) io.stdout('\n');
-  const result = await applyPlan(plan, {
-    store,
-    kinds: rt.kinds,
-    context: rt.context,
-    parallelism,
-    author,
-    message,
-    portRange: rt.portRange,
-    onEvent: (e) => {
-      if (json) {
-        io.stdout(`${JSON.stringify(e)}\n`);
-        return;
-      }
-      const line = renderEvent(e, style);
-      if (line) io.stdout(`${line}\n`);
-    },
-  });
-  if (!json && result.outcome !== 'no-op') io.stdout(renderResult(result, style));
-  if (json && result.outcome === 'no-op') io.stdout(`${JSON.stringify({ seq: 0, type: 'change-end', result })}\n`);
-  return result.outcome === 'applied' || result.outcome === 'no-op' ? EXIT.ok : EXIT.failed;
-}
-
-async function applyThroughDaemon(
-  io: CliIo,
-  conn: DaemonConnection,
-  style: Style,
-  body: Record<string, unknown>,
-  json: boolean,
-): Promise<number> {
-  let result: ApplyResult | undefined;
-  let failure: string | undefined;
-  await streamLines(conn, 'POST', '/v1/apply', body, (raw) => {
-    if (json) io.stdout(`${raw}\n`);
-    type Line =
-      | { type: 'plan'; plan: Plan }
-      | { type: 'result'; result: ApplyResult }
-      | { type: 'error'; error: { message: string } }
-      | ApplyEvent;
-    const line = JSON.parse(raw) as Line;
-    if (line.type === 'plan') {
-      if (!json) io.stdout(`${renderPlan(line.plan, style)}\n`);
-      return;
-    }
-    if (line.type === 'result') {
-      result = line.result;
-      return;
-    }
-    if (line.type === 'error') {
-      failure = line.error.message;
-      return;
-    }
-    if (!json) {
-      const text = renderEvent(line, style);
-      if (text) io.stdout(`${text}\n`);
-    }
-  });
-  if (failure) throw new UserError(failure, failure.startsWith('refusing') ? EXIT.refused : EXIT.failed);
-  if (!result) throw new UserError('the daemon ended the apply without a result; see its log');
-  if (!json && result.outcome !== 'no-op') io.stdout(renderResult(result, style));
-  return result.outcome === 'applied' || result.outcome === 'no-op' ? EXIT.ok : EXIT.failed;
-}

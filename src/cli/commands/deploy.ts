@@ -1,32 +1,11 @@
 import path from 'node:path';
-import { Deployer, UnknownServiceError, type DeployResult } from '../../deploy/deployer.js';
-import { withLease, LeaseHeldError } from '../../engine/lock.js';
-import { recordedPorts } from '../../engine/apply.js';
-import { PortAllocator } from '../../kinds/service/port-allocator.js';
-import type { ServiceKind } from '../../kinds/service/service-kind.js';
-import { asServiceOutputs } from '../../kinds/service/service-spec.js';
-import type { ReleaseRecord } from '../../store/store.js';
+import type { DeployResult, Operations, Progress, ReleasesView } from '../../core/operations.js';
 import { defineCommand, STACK_FLAGS } from '../command.js';
-import { checkSameStack, getJson, streamLines, tryConnect, varEnvOf } from '../daemon-client.js';
+import { varEnvOf } from '../daemon-client.js';
 import { EXIT, UserError, type CliIo } from '../io.js';
+import { openOps } from '../open-ops.js';
 import { colourEnabled, makeStyle, type Style } from '../style.js';
-import {
-  authorOf,
-  makeRuntime,
-  openStore,
-  parseVars,
-  requireModel,
-  stackFileOf,
-  stateDirOf,
-  type StackFlags,
-} from '../workspace.js';
-
-interface Line {
-  type: string;
-  message?: string;
-  result?: DeployResult;
-  error?: { message: string };
-}
+import { authorOf, parseVars, requireModel, type StackFlags } from '../workspace.js';
 
 function renderResult(r: DeployResult, verb: string, style: Style): string {
   if (r.ok)
@@ -36,60 +15,26 @@ function renderResult(r: DeployResult, verb: string, style: Style): string {
   return `${style.red(`${verb} failed:`)} ${r.reason}\n${r.service} runs ${r.release === null ? 'what it ran before' : `v${r.release}`}.\n`;
 }
 
-/** Runs a deploy or rollback through the daemon when one runs, else in this process. */
+/** Runs a deploy or rollback through the daemon when one runs, else in this process: one code path in core. */
 async function runDeployLike(
   io: CliIo,
   flags: StackFlags,
   verb: 'deploy' | 'rollback',
   service: string,
-  body: Record<string, unknown>,
-  local: (deployer: Deployer, progress: (m: string) => void) => Promise<DeployResult>,
+  call: (ops: Operations, progress: Progress) => Promise<DeployResult>,
 ): Promise<number> {
   const style = makeStyle(colourEnabled(io.env, io.isTty));
-  const stateDir = stateDirOf(io, flags);
   const progress = (m: string) => {
     if (flags.json) io.stdout(`${JSON.stringify({ type: 'progress', message: m })}\n`);
     else io.stdout(`${service}: ${m}\n`);
   };
-  let result: DeployResult | undefined;
-  const daemon = tryConnect(stateDir);
-  if (daemon) {
-    checkSameStack(daemon, stackFileOf(io, flags));
-    let failure: string | undefined;
-    await streamLines(daemon, 'POST', `/v1/services/${encodeURIComponent(service)}/${verb}`, body, (raw) => {
-      const l = JSON.parse(raw) as Line;
-      if (l.type === 'progress' && l.message) progress(l.message);
-      else if (l.type === 'result') result = l.result;
-      else if (l.type === 'error') failure = l.error?.message;
-    });
-    if (failure) throw new UserError(failure);
-  } else {
-    const model = await requireModel(io, { ...flags, json: flags.json });
-    const store = openStore(stateDir);
-    try {
-      const rt = makeRuntime(model.stack, model.dir, stateDir, io.env);
-      const deployer = new Deployer({
-        store,
-        kind: rt.kinds.service as ServiceKind,
-        stateDir,
-        context: (p) => ({
-          ...rt.context,
-          releases: store,
-          ports: new PortAllocator(recordedPorts(store.listResources()), rt.portRange),
-          outputsOf: (a) => store.tryGetResource(a)?.outputs,
-          progress: (_a, m) => p(m),
-        }),
-      });
-      result = await withLease(store, `groundwork ${verb}`, () => local(deployer, progress));
-    } catch (e) {
-      if (e instanceof UnknownServiceError) throw new UserError(e.message);
-      if (e instanceof LeaseHeldError) throw new UserError(e.message, EXIT.refused);
-      throw e;
-    } finally {
-      store.close();
-    }
+  const { ops, close } = openOps(io, flags);
+  let result: DeployResult;
+  try {
+    result = await call(ops, progress);
+  } finally {
+    close();
   }
-  if (!result) throw new UserError(`the ${verb} ended without a result; see the daemon log`);
   if (flags.json) io.stdout(`${JSON.stringify({ type: 'result', result })}\n`);
   else io.stdout(renderResult(result, verb === 'deploy' ? 'Deploy' : 'Rollback', style));
   return result.ok ? EXIT.ok : EXIT.failed;
@@ -119,23 +64,15 @@ export const deployCommand = defineCommand({
       throw new UserError('`groundwork deploy` needs a service name, e.g. `groundwork deploy web`', EXIT.usage);
     const author = authorOf(io.env);
     const message = flags.message ?? '';
-    return runDeployLike(
-      io,
-      flags,
-      'deploy',
-      service,
-      {
-        ...(flags.ref ? { ref: flags.ref } : {}),
-        message,
-        author,
-        vars: parseVars(flags.var),
-        varEnv: varEnvOf(io.env),
-      },
-      async (deployer, progress) => {
-        const model = await requireModel(io, flags);
-        return deployer.deploy(model, service, { ...(flags.ref ? { ref: flags.ref } : {}), message, author }, progress);
-      },
-    );
+    await requireModel(io, flags);
+    const input = {
+      ...(flags.ref ? { ref: flags.ref } : {}),
+      message,
+      author,
+      vars: parseVars(flags.var),
+      varEnv: varEnvOf(io.env),
+    };
+    return runDeployLike(io, flags, 'deploy', service, (ops, progress) => ops.deploy(service, input, progress));
   },
 });
 
@@ -159,15 +96,8 @@ export const rollbackCommand = defineCommand({
     }
     const author = authorOf(io.env);
     const message = flags.message ?? '';
-    return runDeployLike(
-      io,
-      flags,
-      'rollback',
-      service,
-      { ...(to !== undefined ? { to } : {}), message, author },
-      (deployer, progress) =>
-        deployer.rollback(service, { ...(to !== undefined ? { to } : {}), message, author }, progress),
-    );
+    const input = { ...(to !== undefined ? { to } : {}), message, author };
+    return runDeployLike(io, flags, 'rollback', service, (ops, progress) => ops.rollback(service, input, progress));
   },
 });
 
@@ -179,28 +109,12 @@ export const releasesCommand = defineCommand({
   async run(flags, pos, io) {
     const service = pos[0];
     if (!service) throw new UserError('`groundwork releases` needs a service name', EXIT.usage);
-    const stateDir = stateDirOf(io, flags);
-    let data: { service: string; current: number | null; releases: ReleaseRecord[] };
-    const daemon = tryConnect(stateDir);
-    if (daemon)
-      data = await getJson(
-        daemon,
-        'GET',
-        `/v1/services/${encodeURIComponent(service)}/releases?limit=${flags.limit ?? 20}`,
-      );
-    else {
-      const store = openStore(stateDir);
-      try {
-        const row = store.tryGetResource(`service.${service}` as never);
-        if (!row) throw new UserError(`service \`${service}\` is not applied`);
-        data = {
-          service,
-          current: asServiceOutputs(row.outputs).release?.seq ?? null,
-          releases: store.listReleases(service, flags.limit ?? 20),
-        };
-      } finally {
-        store.close();
-      }
+    const { ops, close } = openOps(io, flags);
+    let data: ReleasesView;
+    try {
+      data = await ops.releases(service, flags.limit ?? 20);
+    } finally {
+      close();
     }
     if (flags.json) {
       io.stdout(`${JSON.stringify(data, null, 2)}\n`);

@@ -1,7 +1,7 @@
 import { defineCommand, STACK_FLAGS } from '../command.js';
 import { EXIT, UserError } from '../io.js';
 import { colourEnabled, makeStyle } from '../style.js';
-import { openStore, stateDirOf } from '../workspace.js';
+import { openOps } from '../open-ops.js';
 
 export const historyCommand = defineCommand({
   name: 'history',
@@ -9,9 +9,9 @@ export const historyCommand = defineCommand({
   usage: 'history [-f FILE] [--limit N] [--json]',
   flags: { ...STACK_FLAGS, limit: { type: 'number', description: 'How many (default 20)', valueName: 'N' } },
   async run(flags, _pos, io) {
-    const store = openStore(stateDirOf(io, flags));
+    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
     try {
-      const changes = store.listChanges(flags.limit ?? 20);
+      const changes = await ops.history(flags.limit ?? 20);
       if (flags.json) {
         io.stdout(`${JSON.stringify(changes, null, 2)}\n`);
         return EXIT.ok;
@@ -39,7 +39,7 @@ export const historyCommand = defineCommand({
       }
       return EXIT.ok;
     } finally {
-      store.close();
+      close();
     }
   },
 });
@@ -56,13 +56,12 @@ export const showCommand = defineCommand({
         '`groundwork show` needs a change number, e.g. `groundwork show 3` (see `groundwork history`)',
         EXIT.usage,
       );
-    const store = openStore(stateDirOf(io, flags));
+    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
     try {
-      const change = store.tryGetChange(id);
-      if (!change) throw new UserError(`there is no change #${id}; \`groundwork history\` lists them`);
-      const steps = store.journal(id);
+      const change = await ops.change(id);
+      const steps = change.steps;
       if (flags.json) {
-        io.stdout(`${JSON.stringify({ ...change, steps }, null, 2)}\n`);
+        io.stdout(`${JSON.stringify(change, null, 2)}\n`);
         return EXIT.ok;
       }
       io.stdout(
@@ -85,7 +84,7 @@ export const showCommand = defineCommand({
       );
       return EXIT.ok;
     } finally {
-      store.close();
+      close();
     }
   },
 });

@@ -1,18 +1,15 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { makePlan } from '../../engine/plan.js';
-import { refresh } from '../../engine/refresh.js';
-import { defineCommand, STACK_FLAGS } from '../command.js';
-import { EXIT } from '../io.js';
-import { renderPlan } from '../render-plan.js';
-import { colourEnabled, makeStyle } from '../style.js';
-import { authorOf, makeRuntime, openStore, parseVars, requireModel, stackFileOf, stateDirOf } from '../workspace.js';
-import { renderDrift } from './refresh.js';
 import type { Plan } from '../../engine/plan.js';
 import type { RefreshResult } from '../../engine/refresh.js';
-import type { CliIo } from '../io.js';
-import type { Style } from '../style.js';
-import { getJson, tryConnect, varEnvOf } from '../daemon-client.js';
+import { defineCommand, STACK_FLAGS } from '../command.js';
+import { varEnvOf } from '../daemon-client.js';
+import { EXIT, type CliIo } from '../io.js';
+import { openOps } from '../open-ops.js';
+import { renderPlan } from '../render-plan.js';
+import { colourEnabled, makeStyle, type Style } from '../style.js';
+import { authorOf, parseVars, requireModel } from '../workspace.js';
+import { renderDrift } from './refresh.js';
 
 function emitPlan(
   io: CliIo,
@@ -44,44 +41,20 @@ export const planCommand = defineCommand({
     'exit-code': { type: 'boolean', description: 'Exit 3 when the plan has changes' },
   },
   async run(flags, _pos, io) {
-    const model = await requireModel(io, flags);
-    const stateDir = stateDirOf(io, flags);
-    const connected = tryConnect(stateDir);
+    await requireModel(io, flags);
+    const style = makeStyle(colourEnabled(io.env, io.isTty));
     // Planning is pure: another stack file than the daemon's is planned here, against the same state.
-    const daemon =
-      connected && path.resolve(connected.info.stackFile) === path.resolve(stackFileOf(io, flags))
-        ? connected
-        : undefined;
-    if (daemon) {
-      const style = makeStyle(colourEnabled(io.env, io.isTty));
-      if (flags.refresh) {
-        const r = await getJson<RefreshResult>(daemon, 'POST', '/v1/refresh', {});
-        if (!flags.json) io.stdout(renderDrift(r.reports, style));
-      }
-      const plan = await getJson<Plan>(daemon, 'POST', '/v1/plan', {
-        vars: parseVars(flags.var),
-        varEnv: varEnvOf(io.env),
-      });
-      return emitPlan(io, plan, flags, style, undefined);
-    }
-    const store = openStore(stateDir);
+    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
     try {
-      const style = makeStyle(colourEnabled(io.env, io.isTty));
-      let drift;
+      let drift: RefreshResult | undefined;
       if (flags.refresh) {
-        const rt = makeRuntime(model.stack, model.dir, stateDir, io.env);
-        drift = await refresh(store, rt.kinds, rt.context, { author: authorOf(io.env), record: true });
+        drift = await ops.refresh({ author: authorOf(io.env) });
         if (!flags.json) io.stdout(renderDrift(drift.reports, style));
       }
-      const plan = makePlan(
-        model,
-        store.listResources(),
-        store.serial(),
-        makeRuntime(model.stack, model.dir, stateDir, io.env).kinds,
-      );
+      const plan = await ops.plan({ vars: parseVars(flags.var), varEnv: varEnvOf(io.env) });
       return emitPlan(io, plan, flags, style, drift);
     } finally {
-      store.close();
+      close();
     }
   },
 });

@@ -1,10 +1,9 @@
 import type { DriftReport } from '../../engine/refresh.js';
-import { refresh } from '../../engine/refresh.js';
 import { defineCommand, STACK_FLAGS } from '../command.js';
 import { EXIT } from '../io.js';
-import type { Style } from '../style.js';
-import { colourEnabled, makeStyle } from '../style.js';
-import { authorOf, makeRuntime, openStore, requireModel, stateDirOf } from '../workspace.js';
+import { openOps } from '../open-ops.js';
+import { colourEnabled, makeStyle, type Style } from '../style.js';
+import { authorOf, requireModel } from '../workspace.js';
 
 export function renderDrift(reports: DriftReport[], style: Style): string {
   const drifted = reports.filter((r) => r.status !== 'in-sync');
@@ -31,17 +30,15 @@ export const refreshCommand = defineCommand({
   usage: 'refresh [-f FILE] [--json]',
   flags: STACK_FLAGS,
   async run(flags, _pos, io) {
-    const model = await requireModel(io, flags);
-    const stateDir = stateDirOf(io, flags);
-    const store = openStore(stateDir);
+    await requireModel(io, flags);
+    const { ops, close } = openOps(io, flags);
     try {
-      const rt = makeRuntime(model.stack, model.dir, stateDir, io.env);
-      const r = await refresh(store, rt.kinds, rt.context, { author: authorOf(io.env), record: true });
+      const r = await ops.refresh({ author: authorOf(io.env) });
       if (flags.json) io.stdout(`${JSON.stringify(r, null, 2)}\n`);
       else io.stdout(renderDrift(r.reports, makeStyle(colourEnabled(io.env, io.isTty))));
       return r.reports.some((x) => x.status === 'error') ? EXIT.failed : EXIT.ok;
     } finally {
-      store.close();
+      close();
     }
   },
 });

@@ -1,14 +1,7 @@
 import { defineCommand, STACK_FLAGS } from '../command.js';
-import { connect, streamLines } from '../daemon-client.js';
 import { EXIT, UserError } from '../io.js';
-import { stateDirOf } from '../workspace.js';
-
-interface Line {
-  type: string;
-  message?: string;
-  address?: string;
-  error?: { message: string };
-}
+import { openOps } from '../open-ops.js';
+import { authorOf } from '../workspace.js';
 
 export const restartCommand = defineCommand({
   name: 'restart',
@@ -18,33 +11,39 @@ export const restartCommand = defineCommand({
   async run(flags, pos, io) {
     const service = pos[0];
     if (!service) throw new UserError('`groundwork restart` needs a service name', EXIT.usage);
-    const conn = connect(stateDirOf(io, flags));
-    let failed: string | undefined;
-    await streamLines(conn, 'POST', `/v1/services/${encodeURIComponent(service)}/restart`, {}, (raw) => {
-      const l = JSON.parse(raw) as Line;
-      if (flags.json) io.stdout(`${raw}\n`);
-      else if (l.type === 'progress') io.stdout(`${service}: ${l.message}\n`);
-      if (l.type === 'error') failed = l.error?.message;
-    });
-    if (failed) throw new UserError(failed);
-    if (!flags.json) io.stdout(`Restarted ${service}.\n`);
+    const { ops, close } = openOps(io, flags);
+    try {
+      await ops.restart(service, { author: authorOf(io.env) }, (message) => {
+        if (flags.json) io.stdout(`${JSON.stringify({ type: 'progress', address: `service.${service}`, message })}\n`);
+        else io.stdout(`${service}: ${message}\n`);
+      });
+    } finally {
+      close();
+    }
+    if (flags.json) io.stdout(`${JSON.stringify({ type: 'result', ok: true })}\n`);
+    else io.stdout(`Restarted ${service}.\n`);
     return EXIT.ok;
   },
 });
 
 export const downCommand = defineCommand({
   name: 'down',
-  summary: 'Stop every service and the daemon',
+  summary: 'Stop every service (and the daemon, when one runs)',
   usage: 'down [--json]',
   flags: STACK_FLAGS,
   async run(flags, _pos, io) {
-    const conn = connect(stateDirOf(io, flags));
-    await streamLines(conn, 'POST', '/v1/down', {}, (raw) => {
-      const l = JSON.parse(raw) as Line;
-      if (flags.json) io.stdout(`${raw}\n`);
-      else if (l.type === 'progress') io.stdout(`${l.message}\n`);
-    });
-    if (!flags.json) io.stdout('All services stopped; the daemon is exiting.\n');
+    const { ops, via, close } = openOps(io, flags);
+    try {
+      await ops.down({ author: authorOf(io.env) }, (message) => {
+        if (flags.json) io.stdout(`${JSON.stringify({ type: 'progress', message })}\n`);
+        else io.stdout(`${message}\n`);
+      });
+    } finally {
+      close();
+    }
+    if (flags.json)
+      io.stdout(`${JSON.stringify({ type: 'result', ok: true, daemon: via === 'daemon' ? 'exiting' : 'none' })}\n`);
+    else io.stdout(via === 'daemon' ? 'All services stopped; the daemon is exiting.\n' : 'All services stopped.\n');
     return EXIT.ok;
   },
 });

@@ -1,11 +1,8 @@
-import type { Daemon } from '../../daemon/daemon.js';
+import type { StatusView } from '../../core/status.js';
 import { defineCommand, STACK_FLAGS } from '../command.js';
-import { connect, getJson } from '../daemon-client.js';
 import { EXIT } from '../io.js';
+import { openOps } from '../open-ops.js';
 import { colourEnabled, makeStyle } from '../style.js';
-import { stateDirOf } from '../workspace.js';
-
-type Status = ReturnType<Daemon['status']>;
 
 function uptime(since: string | null, now: number): string {
   if (!since) return '-';
@@ -22,8 +19,13 @@ export const statusCommand = defineCommand({
   usage: 'status [-f FILE] [--json]',
   flags: STACK_FLAGS,
   async run(flags, _pos, io) {
-    const conn = connect(stateDirOf(io, flags));
-    const s = await getJson<Status>(conn, 'GET', '/v1/status');
+    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
+    let s: StatusView;
+    try {
+      s = await ops.status();
+    } finally {
+      close();
+    }
     if (flags.json) {
       io.stdout(`${JSON.stringify(s, null, 2)}\n`);
       return EXIT.ok;
@@ -31,9 +33,16 @@ export const statusCommand = defineCommand({
     const style = makeStyle(colourEnabled(io.env, io.isTty));
     const now = Date.now();
     const lines = [
-      `stack ${s.stack} (state serial ${s.serial}; daemon pid ${s.daemon.pid}, ${(s.daemon.rssBytes / 1024 / 1024).toFixed(0)} MiB, up ${uptime(s.daemon.startedAt, now)})`,
+      `stack ${s.stack} (state serial ${s.serial}; ${s.daemon ? `daemon pid ${s.daemon.pid}, ${(s.daemon.rssBytes / 1024 / 1024).toFixed(0)} MiB, up ${uptime(s.daemon.startedAt, now)}` : 'no daemon runs: nothing is supervised; start it with `groundwork up`'})`,
       '',
     ];
+    if (s.storage.full)
+      lines.push(
+        style.red(
+          `The disk holding ${s.storage.stateDir} is full (${s.storage.freeBytes ?? 0} bytes free): changes are refused until space is freed; services are still supervised.`,
+        ),
+        '',
+      );
     lines.push(
       `${'INSTANCE'.padEnd(22)}${'STATE'.padEnd(11)}${'PID'.padEnd(8)}${'UPTIME'.padEnd(9)}${'RESTARTS'.padEnd(10)}${'PORTS'.padEnd(18)}REASON`,
     );

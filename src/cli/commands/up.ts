@@ -5,6 +5,8 @@ import { systemClock } from '../../util/clock.js';
 import { streamLogger } from '../../util/logger.js';
 import { defineCommand, STACK_FLAGS } from '../command.js';
 import { tryConnect } from '../daemon-client.js';
+import { OperationError } from '../../core/errors.js';
+import { errorMessage } from '../../util/error-message.js';
 import { EXIT, UserError } from '../io.js';
 import { colourEnabled, makeStyle } from '../style.js';
 import { parseVars, stackFileOf, stateDirOf } from '../workspace.js';
@@ -85,7 +87,8 @@ export const upCommand = defineCommand({
       await daemon.start();
     } catch (e) {
       await daemon.stop().catch(() => undefined);
-      throw new UserError(`the daemon could not start: ${(e as Error).message}`);
+      const fix = e instanceof OperationError && e.fix ? `\n  fix: ${e.fix}` : '';
+      throw new UserError(`the daemon could not start: ${errorMessage(e)}${fix}`);
     }
     const ready = { type: 'ready', url: daemon.url, pid: process.pid, token: path.join(stateDir, 'daemon.token') };
     if (flags.json) io.stdout(`${JSON.stringify(ready)}\n`);

@@ -10,6 +10,7 @@ export const ERROR_CODES = [
   'conflict',
   'invalid-stack',
   'payload-too-large',
+  'unavailable',
   'internal',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -77,11 +78,20 @@ export const RollbackRequest = Type.Object(
 );
 export type RollbackRequest = Static<typeof RollbackRequest>;
 
-export const RestartRequest = Type.Object({}, { additionalProperties: false });
+export const RestartRequest = Type.Object(
+  { author: Type.Optional(Type.String({ maxLength: 200 })), message: Type.Optional(Type.String({ maxLength: 2000 })) },
+  { additionalProperties: false },
+);
+export const RefreshRequest = Type.Object(
+  { author: Type.Optional(Type.String({ maxLength: 200 })), message: Type.Optional(Type.String({ maxLength: 2000 })) },
+  { additionalProperties: false },
+);
 export const DownRequest = Type.Object(
   {
     /** Also stop the daemon (default true). */
     exit: Type.Optional(Type.Boolean()),
+    author: Type.Optional(Type.String({ maxLength: 200 })),
+    message: Type.Optional(Type.String({ maxLength: 2000 })),
   },
   { additionalProperties: false },
 );
@@ -113,7 +123,15 @@ export const InstanceViewSchema = Type.Object({
 
 export const StatusResponse = Type.Object({
   stack: Type.String(),
-  daemon: Type.Object({ pid: Type.Integer(), startedAt: Type.String(), url: Type.String(), rssBytes: Type.Integer() }),
+  storage: Type.Object({
+    stateDir: Type.String(),
+    freeBytes: Type.Union([Type.Integer(), Type.Null()]),
+    full: Type.Boolean(),
+  }),
+  daemon: Type.Union([
+    Type.Null(),
+    Type.Object({ pid: Type.Integer(), startedAt: Type.String(), url: Type.String(), rssBytes: Type.Integer() }),
+  ]),
   serial: Type.Integer(),
   services: Type.Array(
     Type.Object({

@@ -549,7 +549,7 @@ export class ServiceKind implements ResourceKind {
     if (!target) return 'has a health check without a port to probe';
     const interval = Duration.parse(spec.health.interval);
     const timeout = Duration.parse(spec.health.timeout);
-    const deadline = Date.now() + Duration.parse(spec.deploy.progress_deadline).toMilliseconds();
+    const deadline = ctx.clock.now().getTime() + Duration.parse(spec.deploy.progress_deadline).toMilliseconds();
     let successes = 0;
     let failures = 0;
     let last = 'no probe yet';
@@ -561,10 +561,10 @@ export class ServiceKind implements ResourceKind {
       started + Math.max(Duration.parse(spec.health.start_period).toMilliseconds(), interval.toMilliseconds());
     // Probe quickly at first, so a fast service is ready in milliseconds, then at the interval.
     let wait = Math.min(100, interval.toMilliseconds());
-    while (Date.now() < deadline) {
+    while (ctx.clock.now().getTime() < deadline) {
       const gone = await exitReason();
       if (gone) return gone;
-      const at = Date.now();
+      const at = ctx.clock.now().getTime();
       const r = await probe(target, timeout);
       last = r.detail;
       successes = r.ok ? successes + 1 : 0;

@@ -15,10 +15,13 @@
  * Timeouts are checked on one timer every `timerResolution`, so they fire up to that much late.
  */
 import net from 'node:net';
-import { systemClock, type Clock } from '../../util/clock.js';
+import { systemClock, type Timer, type Timers } from '../../util/clock.js';
 import { Duration } from '../../util/duration.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
 import type { AccessLog, Backend, DataPlane, DataPlaneMetrics, HttpRoute, Listener } from '../data-plane.js';
+
+/** Sees a pool change before it takes effect (with the pool's members and metrics as they were). */
+export type PoolChangeListener = (pool: string, backends: readonly Backend[]) => void;
 import { HttpSession } from './http-session.js';
 import { ListenerRuntime, ProxyCore, type ProxySettings } from './proxy-core.js';
 import { TcpSession } from './tcp-forward.js';
@@ -26,8 +29,12 @@ import { TcpSession } from './tcp-forward.js';
 export interface NodeProxyOptions {
   /** Operational messages (ejections, bind errors). Default: silent. */
   logger?: Logger;
-  /** Time of access log entries. Default: the system clock. */
-  clock?: Clock;
+  /**
+   * Time of access log entries, and the clock of ejections, timeouts and drain deadlines (its
+   * `ms()` at each timer tick). Default: the system clock. Latencies are measured with
+   * performance.now() whatever the clock: they are durations of real socket exchanges.
+   */
+  clock?: Timers;
   /** One entry per request and per TCP connection. Default: off. */
   accessLog?: AccessLog;
   /** Backends one request may try when connects fail (nothing sent yet). Default 3. */
@@ -137,7 +144,8 @@ export class NodeProxy implements DataPlane {
   private readonly listeners = new Map<string, ListenerRuntime>();
   /** Every runtime with open connections, including closed listeners that still have some. */
   private readonly runtimes = new Set<ListenerRuntime>();
-  private readonly ticker: NodeJS.Timeout;
+  private readonly ticker: Timer;
+  private readonly poolListeners = new Set<PoolChangeListener>();
   private lastSweep = 0;
   private listenerChange: Promise<void> = Promise.resolve();
   private closed: Promise<void> | undefined;
@@ -149,8 +157,9 @@ export class NodeProxy implements DataPlane {
       options.clock ?? systemClock,
       options.accessLog,
     );
-    this.ticker = setInterval(() => this.tick(), this.core.settings.timerResolutionMs);
-    this.ticker.unref();
+    this.ticker = this.core.clock.setInterval(() => this.tick(), this.core.settings.timerResolutionMs, {
+      background: true,
+    });
   }
 
   setListeners(listeners: Listener[]): Promise<void> {
@@ -235,7 +244,17 @@ export class NodeProxy implements DataPlane {
     this.core.setRoutes(routes);
   }
 
+  /**
+   * Calls `listener` with every setPool, before it takes effect; returns the unsubscribe. For
+   * whoever must know when traffic moved (tests record switch times; events later).
+   */
+  onPoolChange(listener: PoolChangeListener): () => void {
+    this.poolListeners.add(listener);
+    return () => this.poolListeners.delete(listener);
+  }
+
   setPool(pool: string, backends: Backend[]): void {
+    for (const l of this.poolListeners) l(pool, backends);
     const left = this.core.pools.set(pool, backends);
     for (const b of left) {
       if (b.inFlight > 0)
@@ -248,12 +267,12 @@ export class NodeProxy implements DataPlane {
     if (b === undefined) return { drained: true, abandoned: 0 };
     b.startDraining();
     if (b.inFlight === 0) return { drained: true, abandoned: 0 };
-    let timer: NodeJS.Timeout | undefined;
+    let timer: Timer | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(resolve, timeout.toMilliseconds(), 'timeout');
+      timer = this.core.clock.setTimeout(() => resolve('timeout'), timeout.toMilliseconds());
     });
     const outcome = await Promise.race([b.whenIdle().then(() => 'idle' as const), timedOut]);
-    clearTimeout(timer);
+    timer?.cancel();
     if (outcome === 'idle') return { drained: true, abandoned: 0 };
     // Put back into service meanwhile (a later setPool listed it again): leave its requests alone.
     if (b.inPool && !b.draining) return { drained: false, abandoned: 0 };
@@ -268,7 +287,7 @@ export class NodeProxy implements DataPlane {
   }
 
   metrics(): DataPlaneMetrics {
-    const now = performance.now();
+    const now = this.core.clock.ms();
     const out: DataPlaneMetrics = { routes: {}, backends: {}, listeners: {} };
     for (const [id, c] of this.core.routeMetrics()) out.routes[id] = c.snapshot();
     for (const b of this.core.pools.backends.values()) {
@@ -310,7 +329,7 @@ export class NodeProxy implements DataPlane {
 
   private async shutdown(): Promise<void> {
     this.core.closing = true;
-    clearInterval(this.ticker);
+    this.ticker.cancel();
     await this.listenerChange;
     const closing: Promise<void>[] = [];
     for (const rt of this.runtimes) {
@@ -328,7 +347,7 @@ export class NodeProxy implements DataPlane {
   }
 
   private tick(): void {
-    const now = performance.now();
+    const now = this.core.clock.ms();
     this.core.now = now;
     for (const rt of this.runtimes) {
       for (const s of rt.sessions) s.check(now);

@@ -4,7 +4,7 @@
  * a reference to it instead of to the proxy, so they see route and pool changes at once.
  */
 import type net from 'node:net';
-import type { Clock } from '../../util/clock.js';
+import type { Timers } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
 import type { AccessLog, HttpRoute, Listener } from '../data-plane.js';
 import { ListenerCounter, TrafficCounter } from './metrics.js';
@@ -64,8 +64,8 @@ export class ListenerRuntime {
 }
 
 export class ProxyCore {
-  /** Coarse monotonic time in milliseconds (performance.now() at the last timer tick). */
-  now = performance.now();
+  /** Coarse monotonic time in milliseconds (the clock's `ms()` at the last timer tick). */
+  now: number;
   router = new Router([]);
   readonly pools: PoolTable;
   closing = false;
@@ -91,9 +91,10 @@ export class ProxyCore {
   constructor(
     readonly settings: ProxySettings,
     readonly logger: Logger,
-    readonly clock: Clock,
+    readonly clock: Timers,
     readonly accessLog: AccessLog | undefined,
   ) {
+    this.now = clock.ms();
     this.pools = new PoolTable({
       maxConnections: settings.maxConnectionsPerBackend,
       maxIdle: settings.maxIdlePerBackend,

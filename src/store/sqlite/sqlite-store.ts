@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../../util/clock.js';
 import type { Address, JsonObject, ResourceKindName } from '../../model/resource.js';
@@ -17,7 +17,31 @@ import type {
   StepWrite,
   Store,
 } from '../store.js';
+import { errorMessage } from '../../util/error-message.js';
 import { MIGRATIONS } from './migrations.js';
+import {
+  backupDirOf,
+  backupName,
+  checkStoreFile,
+  describeSqliteFailure,
+  ensurePrivateDir,
+  isDamage,
+  listBackups,
+  privateFile,
+  StoreDamagedError,
+} from './store-files.js';
+
+export interface StoreBackups {
+  /** How many backups to keep (newest first). */
+  keep: number;
+}
+
+export interface SqliteStoreOptions {
+  /** Run SQLite's quick integrity check before opening an existing file. */
+  check?: boolean;
+  /** Back up after every change that changed something. */
+  backups?: StoreBackups;
+}
 
 interface ResourceDbRow {
   address: string;
@@ -69,22 +93,68 @@ interface LockDbRow {
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
 
+  /** Why the last backup failed, if it did (a full disk must not fail the change itself). */
+  lastBackupError: string | undefined;
+
   private constructor(
     db: Database.Database,
     private readonly clock: Clock,
+    private readonly file: string,
+    private readonly backups: StoreBackups | undefined,
   ) {
     this.db = db;
   }
 
-  static open(file: string, clock: Clock): SqliteStore {
-    mkdirSync(path.dirname(file), { recursive: true });
-    const db = new Database(file, { timeout: 5000 });
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('foreign_keys = ON');
-    const store = new SqliteStore(db, clock);
-    store.migrate();
-    return store;
+  /**
+   * Opens (creating) the store. A damaged file throws StoreDamagedError naming the last good
+   * backup; the quick integrity check runs only on stores opened with `check` (the daemon, the
+   * state command), since a single command's open must stay fast.
+   */
+  static open(file: string, clock: Clock, opts: SqliteStoreOptions = {}): SqliteStore {
+    ensurePrivateDir(path.dirname(file));
+    const existed = existsSync(file);
+    if (existed && opts.check) {
+      const r = checkStoreFile(file);
+      if (!r.ok) throw new StoreDamagedError(file, r.problem, listBackups(file)[0]);
+    }
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(file, { timeout: 5000 });
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      const store = new SqliteStore(db, clock, file, opts.backups);
+      store.migrate();
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) privateFile(f);
+      return store;
+    } catch (e) {
+      db?.close();
+      if (existed && isDamage(e)) throw new StoreDamagedError(file, describeSqliteFailure(e), listBackups(file)[0]);
+      throw e;
+    }
+  }
+
+  /** A consistent copy of the store (safe while it is in use). */
+  backupTo(dest: string): void {
+    mkdirSync(path.dirname(dest), { recursive: true, mode: 0o700 });
+    const tmp = `${dest}.tmp`;
+    rmSync(tmp, { force: true });
+    this.db.prepare('VACUUM INTO ?').run(tmp);
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, dest);
+  }
+
+  /** After every finished change: a backup, keeping the newest `keep`. */
+  private backupAfterChange(): void {
+    if (!this.backups) return;
+    try {
+      const dir = backupDirOf(this.file);
+      this.backupTo(path.join(dir, backupName(this.serial(), this.clock.now())));
+      for (const old of listBackups(this.file).slice(this.backups.keep)) rmSync(old.file, { force: true });
+      this.lastBackupError = undefined;
+    } catch (e) {
+      this.lastBackupError = errorMessage(e);
+    }
   }
 
   private migrate(): void {
@@ -154,6 +224,8 @@ export class SqliteStore implements Store {
     this.db
       .prepare('UPDATE changes SET outcome = ?, summary = ?, finished_at = ?, serial_after = ? WHERE id = ?')
       .run(outcome, JSON.stringify(summary), this.now(), this.serial(), id);
+    // A no-op changed nothing worth a copy.
+    if (outcome !== 'no-op') this.backupAfterChange();
   }
 
   listChanges(limit = 50): ChangeRecord[] {

@@ -12,8 +12,11 @@ import { handleOf } from '../kinds/service/service-kind.js';
 import { asServiceOutputs, asServiceSpec, toJson } from '../kinds/service/service-spec.js';
 import type { ReleaseRecord, Store } from '../store/store.js';
 import { Duration } from '../util/duration.js';
-import { BuildFailed, buildRelease, pruneReleases } from './release-builder.js';
+import { BuildFailed, buildRelease, pruneReleases } from '../deploy/release-builder.js';
 import { swarmRollback } from '../kinds/service/swarm-service.js';
+import { OperationError } from './errors.js';
+import { errorMessage } from '../util/error-message.js';
+import type { CoreEvent } from './events.js';
 
 export interface DeployEvent {
   type: 'progress';
@@ -40,9 +43,9 @@ export interface DeployerDeps {
   context: (progress: (m: string) => void) => KindContext;
   stateDir: string;
   hooks?: { beforeStep?(address: Address): Promise<void>; afterStep?(address: Address): void };
+  /** The installation's bus: release and change events. */
+  publish(e: CoreEvent): void;
 }
-
-export class UnknownServiceError extends Error {}
 
 export class Deployer {
   constructor(private readonly deps: DeployerDeps) {}
@@ -55,7 +58,8 @@ export class Deployer {
         .listResources()
         .filter((r) => r.kind === 'service')
         .map((r) => r.address.slice(8));
-      throw new UnknownServiceError(
+      throw new OperationError(
+        'not-found',
         `service \`${service}\` is not applied${known.length ? ` (applied services: ${known.join(', ')})` : ''}; run \`groundwork apply\` first`,
       );
     }
@@ -70,7 +74,7 @@ export class Deployer {
   ): Promise<DeployResult> {
     const started = Date.now();
     const desired = model.resources.find((r) => r.address === addr('service', service));
-    if (!desired) throw new UnknownServiceError(`service \`${service}\` is not in the stack file`);
+    if (!desired) throw new OperationError('not-found', `service \`${service}\` is not in the stack file`);
     const { a, row } = this.row(service);
     const ctx = this.deps.context(progress);
     const to = asServiceSpec(desired.spec);
@@ -103,6 +107,8 @@ export class Deployer {
       this.deps.store.finishStep(j, 'failed', { kind: 'none' }, e.message);
       this.deps.store.finishChange(changeId, 'failed', { failed: 1 });
       progress(`${e.message}; the running release is untouched`);
+      this.deps.publish({ type: 'release', service, seq: e.release.seq, phase: 'failed', detail: e.message });
+      this.deps.publish({ type: 'change', changeId, kind: 'deploy', outcome: 'failed', author: opts.author });
       return {
         ok: false,
         service,
@@ -157,21 +163,25 @@ export class Deployer {
               !runsFromLiveStack(r, ctx.dir),
           );
     if (!target)
-      throw new UnknownServiceError(
+      throw new OperationError(
+        'not-found',
         opts.to !== undefined
           ? `service \`${service}\` has no release v${opts.to}; \`groundwork releases ${service}\` lists them`
           : `service \`${service}\` has no earlier release to roll back to`,
       );
-    if (target.seq === current) throw new UnknownServiceError(`v${target.seq} already runs`);
+    if (target.seq === current)
+      throw new OperationError('refused', `v${target.seq} already runs; nothing to roll back`);
     if (!existsSync(target.dir) || target.status === 'pruned')
-      throw new UnknownServiceError(
+      throw new OperationError(
+        'refused',
         `release v${target.seq} was pruned (its code is gone); keep more with deploy.keep_releases`,
       );
     if (['build-failed'].includes(target.status))
-      throw new UnknownServiceError(`release v${target.seq} never built; it cannot run`);
+      throw new OperationError('refused', `release v${target.seq} never built; it cannot run`);
     // A process runs its code from the directory; a container runs its image (the code) instead.
     if (runsFromLiveStack(target, ctx.dir)) {
-      throw new UnknownServiceError(
+      throw new OperationError(
+        'refused',
         `release v${target.seq} was recorded by apply and runs from the stack directory, which holds today's code, not v${target.seq}'s; roll back to a deployed release (\`groundwork releases ${service}\`), or restore the code and apply`,
       );
     }
@@ -209,6 +219,7 @@ export class Deployer {
     const outs = asServiceOutputs(fromOutputs);
     const changeId = store.beginChange({ kind, author: opts.author, message: opts.message, planHash: '', summary: {} });
     const j = store.startStep(changeId, a, `${kind} v${to.seq}`);
+    this.deps.publish({ type: 'release', service, seq: to.seq, phase: 'started', detail: `${kind} by ${opts.author}` });
     await this.deps.hooks?.beforeStep?.(a);
     const previous = outs.release?.seq ?? null;
     try {
@@ -230,6 +241,8 @@ export class Deployer {
       if (kind === 'rollback' && previous !== null)
         store.updateRelease(service, previous, { status: 'rolled-back', detail: `rolled back to v${to.seq}` });
       store.finishChange(changeId, 'applied', { applied: 1 });
+      this.deps.publish({ type: 'release', service, seq: to.seq, phase: 'finished', detail: `${kind} complete` });
+      this.deps.publish({ type: 'change', changeId, kind, outcome: 'applied', author: opts.author });
       progress(`${service} now runs v${to.seq}`);
       return {
         ok: true,
@@ -241,7 +254,7 @@ export class Deployer {
         ms: Date.now() - started,
       };
     } catch (e) {
-      const reason = (e as Error).message;
+      const reason = errorMessage(e);
       const rolledBack = e instanceof PartialFailure && reason.startsWith('rolled back');
       if (e instanceof PartialFailure) {
         store.finishStep(
@@ -252,6 +265,14 @@ export class Deployer {
         );
       } else store.finishStep(j, 'failed', { kind: 'none' }, reason);
       store.finishChange(changeId, 'failed', { failed: 1 });
+      this.deps.publish({
+        type: 'release',
+        service,
+        seq: to.seq,
+        phase: rolledBack ? 'rolled-back' : 'failed',
+        detail: reason,
+      });
+      this.deps.publish({ type: 'change', changeId, kind, outcome: 'failed', author: opts.author });
       const now = asServiceOutputs(store.tryGetResource(a)?.outputs ?? {}).release?.seq ?? null;
       return {
         ok: false,
@@ -328,6 +349,14 @@ export class Deployer {
         });
       store.updateRelease(service, target.seq, { status: 'active' });
       store.finishChange(changeId, 'applied', { applied: 1 });
+      this.deps.publish({
+        type: 'release',
+        service,
+        seq: target.seq,
+        phase: 'finished',
+        detail: 'switched back to the warm standby',
+      });
+      this.deps.publish({ type: 'change', changeId, kind: 'rollback', outcome: 'applied', author: opts.author });
       return {
         ok: true,
         service,
@@ -339,9 +368,9 @@ export class Deployer {
       };
     } catch (e) {
       ctx.traffic?.release(service);
-      store.finishStep(j, 'failed', { kind: 'none' }, (e as Error).message);
+      store.finishStep(j, 'failed', { kind: 'none' }, errorMessage(e));
       store.finishChange(changeId, 'failed', { failed: 1 });
-      progress(`standby switch failed (${(e as Error).message}); rolling out v${target.seq} instead`);
+      progress(`standby switch failed (${errorMessage(e)}); rolling out v${target.seq} instead`);
       return this.rollTo(
         a,
         service,

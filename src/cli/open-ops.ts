@@ -1,0 +1,53 @@
+/**
+ * `const ops = await openOps(io, flags)`: the operations of the stack, through its daemon when one
+ * runs, else on the installation opened in this process. Commands are written once against
+ * `Operations` and do not know which they got.
+ */
+import path from 'node:path';
+import { Installation } from '../core/installation.js';
+import { LocalOperations } from '../core/local-operations.js';
+import type { Operations } from '../core/operations.js';
+import { systemClock } from '../util/clock.js';
+import { silentLogger } from '../util/logger.js';
+import { checkSameStack, tryConnect } from './daemon-client.js';
+import { stackFileOf, stateDirOf, type StackFlags } from './workspace.js';
+import type { CliIo } from './io.js';
+import { RemoteOperations } from './remote-operations.js';
+
+export interface OpenedOps {
+  ops: Operations;
+  /** Through a daemon, or in this process. */
+  via: 'daemon' | 'local';
+  close(): void;
+}
+
+export interface OpenOpsOptions {
+  /**
+   * A daemon that manages another stack file: 'refuse' (the default, for commands that change
+   * state) or 'local' (pure reads such as plan run here against the same state).
+   */
+  otherStack?: 'refuse' | 'local';
+}
+
+export function openOps(io: CliIo, flags: StackFlags, options: OpenOpsOptions = {}): OpenedOps {
+  const stateDir = stateDirOf(io, flags);
+  const stackFile = stackFileOf(io, flags);
+  const conn = tryConnect(stateDir);
+  if (conn) {
+    if (options.otherStack !== 'local') checkSameStack(conn, stackFile);
+    if (options.otherStack !== 'local' || sameFile(conn.info.stackFile, stackFile))
+      return { ops: new RemoteOperations(conn), via: 'daemon', close: () => undefined };
+  }
+  const installation = Installation.open({
+    stackFile,
+    stateDir,
+    env: io.env,
+    clock: systemClock,
+    logger: silentLogger,
+  });
+  return { ops: new LocalOperations(installation), via: 'local', close: () => installation.close() };
+}
+
+function sameFile(a: string, b: string): boolean {
+  return path.resolve(a) === path.resolve(b);
+}

@@ -1,0 +1,38 @@
+/**
+ * What the runtime reports about itself. The supervisor, the deployer and apply publish these on
+ * the installation's bus; the store (and later monitoring, alerts and the dashboard) subscribe.
+ */
+import type { ChangeOutcome } from '../store/store.js';
+
+export const INSTANCE_EVENT_TYPES = [
+  'starting',
+  'healthy',
+  'unhealthy',
+  'crashloop',
+  'stopped',
+  'exited',
+  'restarted',
+  'restarting',
+  'exit',
+  'liveness-failed',
+  'running',
+] as const;
+export type InstanceEventType = (typeof INSTANCE_EVENT_TYPES)[number];
+
+export type CoreEvent =
+  /** An instance changed state (state machine of the supervisor, or an operation stopped it). */
+  | { type: 'instance'; address: string; instance: string; state: InstanceEventType; reason: string }
+  /** A readiness or liveness probe finished. Not recorded in the store: too frequent. */
+  | { type: 'probe'; address: string; instance: string; role: 'readiness' | 'liveness'; ok: boolean; detail: string }
+  /** A release started rolling out, finished, or was rolled back. */
+  | {
+      type: 'release';
+      service: string;
+      seq: number | null;
+      phase: 'started' | 'finished' | 'failed' | 'rolled-back';
+      detail: string;
+    }
+  /** A recorded change (apply, refresh, deploy, rollback, restart, down) ended. */
+  | { type: 'change'; changeId: number | null; kind: string; outcome: ChangeOutcome | 'ok' | 'failed'; author: string };
+
+export type CoreEventType = CoreEvent['type'];

@@ -1,0 +1,610 @@
+/**
+ * The operations, run on an opened installation. The daemon's API routes and the CLI (when no
+ * daemon runs) both call these; see core/operations.ts.
+ */
+import { applyPlan, type ApplyResult } from '../engine/apply.js';
+import { LeaseHeldError, withLease } from '../engine/lock.js';
+import { planShapeProblem } from '../engine/plan-schema.js';
+import { makePlan, type Plan } from '../engine/plan.js';
+import { refresh, type RefreshResult } from '../engine/refresh.js';
+import { stalePlanReason } from '../engine/stale-plan.js';
+import { handleOf, ServiceKind } from '../kinds/service/service-kind.js';
+import {
+  asServiceOutputs,
+  asServiceSpec,
+  toJson,
+  type InstanceOutput,
+  type ServiceOutputs,
+  type ServiceSpec,
+} from '../kinds/service/service-spec.js';
+import { address as addr, type Address } from '../model/resource.js';
+import type { ChangeRecord, InstanceEvent, ResourceRow } from '../store/store.js';
+import type { Runtime } from '../config/schema.js';
+import { Duration } from '../util/duration.js';
+import { errorMessage } from '../util/error-message.js';
+import { isDiskFull, tryFreeBytes } from '../util/disk-space.js';
+import { Deployer, type DeployResult } from './deployer.js';
+import { OperationError } from './errors.js';
+import type { Installation, StackInputs } from './installation.js';
+import type {
+  ApplyInput,
+  ApplyListener,
+  Attribution,
+  ChangeView,
+  DeployInput,
+  Operations,
+  Progress,
+  ReleasesView,
+  RollbackInput,
+} from './operations.js';
+import type { InstanceView, ServiceStatus, StatusView } from './status.js';
+import type { OperationsRuntime } from './supervision.js';
+
+const DEFAULT_PARALLELISM = 8;
+
+export class LocalOperations implements Operations {
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly deployer: Deployer;
+  private readonly service: ServiceKind;
+
+  constructor(
+    readonly installation: Installation,
+    private readonly runtime: OperationsRuntime = {},
+  ) {
+    this.service = serviceKindOf(installation);
+    const sup = runtime.supervision;
+    this.deployer = new Deployer({
+      store: installation.store,
+      kind: this.service,
+      stateDir: installation.stateDir,
+      context: (progress) => installation.kindContext((_a, m) => progress(m)),
+      publish: (e) => installation.bus.publish(e),
+      ...(sup ? { hooks: { beforeStep: (a: Address) => sup.pause(a), afterStep: (a: Address) => sup.resume(a) } } : {}),
+    });
+  }
+
+  private get store() {
+    return this.installation.store;
+  }
+
+  /** Operations that change the world run one at a time in this process; the lease guards against others. */
+  private exclusive<T>(command: string, fn: () => Promise<T>): Promise<T> {
+    const run = async () => {
+      try {
+        // A change on a full disk would fail half-way: refuse it before it starts.
+        const full = this.diskFull();
+        if (full) throw full;
+        return await withLease(this.store, command, fn);
+      } catch (e) {
+        if (isDiskFull(e)) throw this.diskFull(true) ?? e;
+        if (e instanceof LeaseHeldError)
+          throw new OperationError('refused', e.message, 'wait for it, or run `groundwork unlock` if it is gone');
+        throw e;
+      }
+    };
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Below this, changes are refused: SQLite needs room for its journal and a backup. */
+  static readonly MIN_FREE_BYTES = 1024 * 1024;
+
+  /** The refusal for a full disk, or undefined while there is room (`force`: it just failed). */
+  private diskFull(force = false): OperationError | undefined {
+    const dir = this.installation.stateDir;
+    const free = tryFreeBytes(dir);
+    if (!force && (free === undefined || free >= LocalOperations.MIN_FREE_BYTES)) return undefined;
+    return new OperationError(
+      'unavailable',
+      force
+        ? `the disk holding ${dir} is full (${free ?? 'unknown'} bytes free): the operation stopped part-way; what it finished is recorded`
+        : `the disk holding ${dir} is full: ${free ?? 'unknown'} bytes free; nothing was changed`,
+      'free space on that disk, or move the state with --state-dir; running services are still supervised',
+    );
+  }
+
+  /** Runs after the operations in flight, without the lease (housekeeping inside the daemon). */
+  private queued<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Stops blue-green standby sets whose warm period is over. */
+  async expireStandby(): Promise<void> {
+    const now = this.installation.clock.now().getTime();
+    for (const row of this.store.listResources()) {
+      if (row.kind !== 'service') continue;
+      const outs = asServiceOutputs(row.outputs);
+      if (!outs.standby || Date.parse(outs.standby.until) > now) continue;
+      const standby = outs.standby.instances;
+      this.store.recordRuntimeOutputs(row.address, toJson({ ...outs, standby: null }));
+      const spec = asServiceSpec(row.spec);
+      const service = row.address.slice('service.'.length);
+      const driver = this.installation.drivers.drivers[spec.runtime];
+      if (!driver) continue;
+      await this.queued(async () => {
+        for (const i of standby) {
+          const h = handleOf(i, service);
+          await driver.stop(h, Duration.parse(spec.stop_grace));
+          await driver.forget(h);
+        }
+        this.installation.bus.publish({
+          type: 'instance',
+          address: row.address,
+          instance: `${service}/standby`,
+          state: 'stopped',
+          reason: 'blue-green standby period over',
+        });
+      });
+    }
+  }
+
+  /**
+   * After a crash or kill of whoever ran an operation (the daemon at start calls this): releases
+   * left `building`/`deploying` are marked failed, and instances that the drivers know for this
+   * stack but no recorded resource claims (a surge instance of an interrupted rollout) are stopped.
+   */
+  recover(progress: Progress = () => undefined): Promise<{ releases: string[]; stopped: string[] }> {
+    return this.exclusive('groundwork recover', async () => {
+      const releases: string[] = [];
+      for (const { name } of this.serviceRows()) {
+        for (const r of this.store.listReleases(name, 1000)) {
+          if (r.status !== 'deploying' && r.status !== 'building') continue;
+          this.store.updateRelease(name, r.seq, {
+            status: 'failed',
+            detail: `interrupted while ${r.status}: whoever ran it stopped before it finished; the service runs what state records`,
+            finishedAt: this.installation.clock.now().toISOString(),
+          });
+          this.installation.bus.publish({
+            type: 'release',
+            service: name,
+            seq: r.seq,
+            phase: 'failed',
+            detail: 'interrupted',
+          });
+          releases.push(`${name} v${r.seq}`);
+          progress(`release v${r.seq} of ${name} was left ${r.status} by an interrupted operation: marked failed`);
+        }
+      }
+      const stopped = await this.stopUnrecorded(progress);
+      return { releases, stopped };
+    });
+  }
+
+  /** Stops instances of this stack that the drivers know and no recorded resource claims. */
+  private async stopUnrecorded(progress: Progress): Promise<string[]> {
+    await this.installation.loadModel({}).catch(() => undefined);
+    const claimed = new Set<string>();
+    const graceOf = new Map<string, Duration>();
+    for (const { name, spec, outs } of this.serviceRows()) {
+      for (const i of [...outs.instances, ...(outs.standby?.instances ?? [])]) claimed.add(i.id);
+      graceOf.set(name, Duration.parse(spec.stop_grace));
+    }
+    const stopped: string[] = [];
+    // Swarm services are the cluster's; process and docker instances are this machine's.
+    for (const runtime of ['process', 'docker'] as const) {
+      const driver = this.installation.drivers.drivers[runtime];
+      if (!driver) continue;
+      let handles;
+      try {
+        handles = await driver.list(this.installation.stack);
+      } catch (e) {
+        // No Docker engine here: nothing of ours can run on it either.
+        this.installation.logger.log('debug', 'cannot list instances', { runtime, error: errorMessage(e) });
+        continue;
+      }
+      for (const h of handles) {
+        if (claimed.has(h.id)) continue;
+        progress(`stopping ${h.service}/${h.index} (${h.id}): not recorded in state, left by an interrupted operation`);
+        await driver.stop(h, graceOf.get(h.service) ?? Duration.seconds(10));
+        await driver.forget(h);
+        this.installation.bus.publish({
+          type: 'instance',
+          address: `service.${h.service}`,
+          instance: `${h.service}/${h.index}`,
+          state: 'stopped',
+          reason: `not recorded in state (${h.id}): left by an interrupted operation`,
+        });
+        stopped.push(h.id);
+      }
+    }
+    return stopped;
+  }
+
+  /** Waits for the operations in flight (the daemon calls this when it stops). */
+  async idle(): Promise<void> {
+    await this.queue.catch(() => undefined);
+  }
+
+  async plan(input: StackInputs): Promise<Plan> {
+    const model = await this.installation.loadModel(input);
+    return makePlan(model, this.store.listResources(), this.store.serial(), this.installation.kinds);
+  }
+
+  apply(input: ApplyInput, listener: ApplyListener = {}): Promise<ApplyResult> {
+    return this.exclusive('groundwork apply', async () => {
+      const model = await this.installation.loadModel(input);
+      let plan: Plan;
+      if (input.plan !== undefined) {
+        const problem = planShapeProblem(input.plan);
+        if (problem)
+          throw new OperationError(
+            'bad-request',
+            `the saved plan is malformed: ${problem}`,
+            'make a new one with `groundwork plan --out FILE`',
+          );
+        // planShapeProblem checked it against the plan's schema.
+        plan = input.plan as Plan;
+        const stale = stalePlanReason(plan, this.store, model.configHash);
+        if (stale) throw new OperationError('refused', stale, 'make a new plan with `groundwork plan --out FILE`');
+      } else plan = makePlan(model, this.store.listResources(), this.store.serial(), this.installation.kinds);
+      listener.onPlan?.(plan);
+      const sup = this.runtime.supervision;
+      const author = input.author ?? 'unknown';
+      const result = await applyPlan(plan, {
+        store: this.store,
+        kinds: this.installation.kinds,
+        context: this.installation.baseContext(),
+        parallelism: input.parallelism ?? DEFAULT_PARALLELISM,
+        portRange: this.installation.portRange,
+        author,
+        message: input.message ?? '',
+        ...(listener.onEvent ? { onEvent: listener.onEvent } : {}),
+        ...(sup
+          ? { hooks: { beforeStep: (a: Address) => sup.pause(a), afterStep: (a: Address) => sup.resume(a) } }
+          : {}),
+      });
+      this.installation.bus.publish({
+        type: 'change',
+        changeId: result.changeId,
+        kind: 'apply',
+        outcome: result.outcome,
+        author,
+      });
+      await this.runtime.afterChange?.();
+      return result;
+    });
+  }
+
+  refresh(input: Attribution): Promise<RefreshResult> {
+    return this.exclusive('groundwork refresh', async () => {
+      // The stack name goes into instance ids; an invalid stack file must not stop a refresh of what runs.
+      await this.installation.loadModel({}).catch(() => undefined);
+      return refresh(this.store, this.installation.kinds, this.installation.baseContext(), {
+        author: input.author ?? 'unknown',
+        record: true,
+      });
+    });
+  }
+
+  deploy(service: string, input: DeployInput, progress: Progress): Promise<DeployResult> {
+    return this.exclusive('groundwork deploy', async () => {
+      const model = await this.installation.loadModel(input);
+      const opts = {
+        ...(input.ref ? { ref: input.ref } : {}),
+        message: input.message ?? '',
+        author: input.author ?? 'unknown',
+      };
+      const result = await this.deployer.deploy(model, service, opts, progress);
+      await this.runtime.afterChange?.();
+      return result;
+    });
+  }
+
+  rollback(service: string, input: RollbackInput, progress: Progress): Promise<DeployResult> {
+    return this.exclusive('groundwork rollback', async () => {
+      await this.installation.loadModel({}).catch(() => undefined);
+      const opts = {
+        ...(input.to !== undefined ? { to: input.to } : {}),
+        message: input.message ?? '',
+        author: input.author ?? 'unknown',
+      };
+      const result = await this.deployer.rollback(service, opts, progress);
+      await this.runtime.afterChange?.();
+      return result;
+    });
+  }
+
+  /** Rolling restart: one instance at a time, each ready before the next. */
+  restart(service: string, input: Attribution, progress: Progress): Promise<void> {
+    return this.exclusive('groundwork restart', async () => {
+      const address = this.serviceAddress(service);
+      const row = this.requireRow(address);
+      const spec = asServiceSpec(row.spec);
+      if (spec.runtime === 'swarm')
+        throw new OperationError(
+          'bad-request',
+          `service \`${service}\` runs on Docker Swarm, which restarts its tasks itself`,
+          'use `docker service update --force` for a forced restart',
+        );
+      const sup = this.runtime.supervision;
+      await sup?.pause(address);
+      try {
+        const driver = this.driverOf(service, spec.runtime);
+        for (const inst of asServiceOutputs(row.outputs).instances) {
+          progress(`restarting instance ${inst.index} (pid ${inst.pid})`);
+          const h = handleOf(inst, service);
+          await driver.stop(h, Duration.parse(spec.stop_grace));
+          await driver.forget(h);
+          const ctx = this.installation.kindContext();
+          const next = await this.service.startOne(
+            ctx,
+            address,
+            spec,
+            inst.index,
+            inst.ports,
+            inst.codeDir ?? ctx.dir,
+            inst.release ?? null,
+          );
+          const cur = asServiceOutputs(this.store.tryGetResource(address)?.outputs ?? {});
+          const instances = [
+            ...cur.instances.filter((i) => i.index !== inst.index),
+            { ...next, restarts: inst.restarts ?? 0 },
+          ].sort((a, b) => a.index - b.index);
+          this.store.recordRuntimeOutputs(address, toJson({ ...cur, instances }));
+          this.installation.bus.publish({
+            type: 'instance',
+            address,
+            instance: `${service}/${inst.index}`,
+            state: 'restarted',
+            reason: `by request of ${input.author ?? 'unknown'}, pid ${next.pid}`,
+          });
+          progress(`instance ${inst.index} ready (pid ${next.pid})`);
+        }
+      } finally {
+        sup?.resume(address);
+      }
+    });
+  }
+
+  /** Stops every instance this machine runs for the stack; Swarm services belong to the cluster. */
+  down(input: Attribution, progress: Progress): Promise<void> {
+    return this.exclusive('groundwork down', async () => {
+      const rows = this.store
+        .listResources()
+        .filter((r) => r.kind === 'service' && asServiceSpec(r.spec).runtime !== 'swarm');
+      const sup = this.runtime.supervision;
+      for (const r of rows) await sup?.pause(r.address);
+      const failures: string[] = [];
+      await Promise.all(
+        rows.map(async (row) => {
+          const service = row.address.slice('service.'.length);
+          const spec = asServiceSpec(row.spec);
+          const outs = asServiceOutputs(row.outputs);
+          const left: InstanceOutput[] = [];
+          for (const inst of [...outs.instances, ...(outs.standby?.instances ?? [])]) {
+            progress(`${row.address}: stopping instance ${inst.index} (pid ${inst.pid})`);
+            try {
+              const driver = this.driverOf(service, spec.runtime);
+              const h = handleOf(inst, service);
+              await driver.stop(h, Duration.parse(spec.stop_grace));
+              await driver.forget(h);
+            } catch (e) {
+              left.push(inst);
+              failures.push(`${service}/${inst.index}: ${errorMessage(e)}`);
+            }
+          }
+          this.store.recordRuntimeOutputs(row.address, toJson({ ...outs, instances: left, standby: null }));
+          this.installation.bus.publish({
+            type: 'instance',
+            address: row.address,
+            instance: `${service}/*`,
+            state: 'stopped',
+            reason: `groundwork down by ${input.author ?? 'unknown'}`,
+          });
+          sup?.forget(row.address);
+        }),
+      );
+      await this.stopUnrecorded(progress);
+      if (failures.length)
+        throw new OperationError(
+          'unavailable',
+          `could not stop ${failures.length} instance(s): ${failures.join('; ')}`,
+          'run `groundwork down` again; `groundwork status` shows what still runs',
+        );
+    });
+  }
+
+  async releases(service: string, limit: number): Promise<ReleasesView> {
+    const row = this.requireRow(this.serviceAddress(service));
+    return {
+      service,
+      current: asServiceOutputs(row.outputs).release?.seq ?? null,
+      releases: this.store.listReleases(service, limit),
+    };
+  }
+
+  async status(): Promise<StatusView> {
+    if (this.runtime.supervision) return this.supervisedStatus();
+    return this.statusWith(async (name, runtime, instances) => this.unsupervisedViews(name, runtime, instances));
+  }
+
+  /** Status from the supervisor's live view (synchronous: nothing is inspected). */
+  supervisedStatus(): StatusView {
+    const views = this.runtime.supervision?.view() ?? [];
+    const services = this.serviceRows().map(({ name, spec, outs }) =>
+      serviceStatus(
+        name,
+        spec,
+        outs,
+        spec.runtime === 'swarm' ? swarmViews(name, outs.instances) : views.filter((v) => v.service === name),
+      ),
+    );
+    return {
+      stack: this.installation.stack,
+      serial: this.store.serial(),
+      services,
+      storage: this.storage(),
+      daemon: this.runtime.daemon?.() ?? null,
+    };
+  }
+
+  private async statusWith(
+    viewsOf: (name: string, runtime: Runtime, instances: InstanceOutput[]) => Promise<InstanceView[]>,
+  ): Promise<StatusView> {
+    const services: ServiceStatus[] = [];
+    for (const { name, spec, outs } of this.serviceRows()) {
+      const instances =
+        spec.runtime === 'swarm' ? swarmViews(name, outs.instances) : await viewsOf(name, spec.runtime, outs.instances);
+      services.push(serviceStatus(name, spec, outs, instances));
+    }
+    return {
+      stack: this.installation.stack,
+      serial: this.store.serial(),
+      services,
+      storage: this.storage(),
+      daemon: this.runtime.daemon?.() ?? null,
+    };
+  }
+
+  private storage(): StatusView['storage'] {
+    const free = tryFreeBytes(this.installation.stateDir);
+    return {
+      stateDir: this.installation.stateDir,
+      freeBytes: free ?? null,
+      full: free !== undefined && free < LocalOperations.MIN_FREE_BYTES,
+    };
+  }
+
+  private serviceRows() {
+    return this.store
+      .listResources()
+      .filter((r) => r.kind === 'service')
+      .map((r) => ({
+        name: r.address.slice('service.'.length),
+        spec: asServiceSpec(r.spec),
+        outs: asServiceOutputs(r.outputs),
+      }));
+  }
+
+  async history(limit: number): Promise<ChangeRecord[]> {
+    return this.store.listChanges(limit);
+  }
+
+  async change(id: number): Promise<ChangeView> {
+    const c = Number.isInteger(id) ? this.store.tryGetChange(id) : undefined;
+    if (!c) throw new OperationError('not-found', `there is no change #${id}`, '`groundwork history` lists them');
+    return { ...c, steps: this.store.journal(id) };
+  }
+
+  async events(service: string | undefined, limit: number): Promise<InstanceEvent[]> {
+    return this.store.listEvents(service === undefined ? undefined : this.serviceAddress(service), limit);
+  }
+
+  /** The address of an applied service, or a not-found error that lists the applied ones. */
+  serviceAddress(name: string): Address {
+    const a = addr('service', name);
+    if (!this.store.tryGetResource(a)) {
+      const known = this.store
+        .listResources()
+        .filter((r) => r.kind === 'service')
+        .map((r) => r.address.slice('service.'.length));
+      throw new OperationError(
+        'not-found',
+        `there is no applied service \`${name}\``,
+        known.length ? `applied services: ${known.join(', ')}` : 'apply the stack first',
+      );
+    }
+    return a;
+  }
+
+  private requireRow(address: Address): ResourceRow {
+    const row = this.store.tryGetResource(address);
+    if (!row) throw new OperationError('not-found', `${address} is not applied`, 'apply the stack first');
+    return row;
+  }
+
+  private driverOf(service: string, runtime: Runtime) {
+    const d = this.installation.drivers.drivers[runtime];
+    if (!d)
+      throw new OperationError('unavailable', `runtime ${runtime} of service \`${service}\` is not available here`);
+    return d;
+  }
+
+  /** Without a daemon nobody probes: an instance is running or it is not. */
+  private async unsupervisedViews(
+    service: string,
+    runtime: Runtime,
+    instances: InstanceOutput[],
+  ): Promise<InstanceView[]> {
+    const driver = this.installation.drivers.drivers[runtime];
+    const views: InstanceView[] = [];
+    for (const i of instances) {
+      const seen = driver ? await driver.inspect(handleOf(i, service)) : ({ state: 'missing' } as const);
+      const running = seen.state === 'running';
+      views.push({
+        service,
+        index: i.index,
+        id: i.id,
+        pid: running ? i.pid : null,
+        state: running ? 'running' : 'exited',
+        reason: running
+          ? 'running; not supervised (no daemon)'
+          : seen.state === 'exited'
+            ? `exited with code ${seen.exitCode ?? '?'}`
+            : 'gone',
+        since: i.startedAt,
+        startedAt: running ? i.startedAt : null,
+        restarts: i.restarts ?? 0,
+        ports: i.ports,
+        ready: false,
+        lastProbe: null,
+        limits: i.limits || null,
+        lastExit:
+          seen.state === 'exited' ? { code: seen.exitCode, signal: seen.signal, at: i.gone ?? i.startedAt } : null,
+      });
+    }
+    return views;
+  }
+}
+
+function serviceStatus(
+  name: string,
+  spec: ServiceSpec,
+  outs: ServiceOutputs,
+  instances: InstanceView[],
+): ServiceStatus {
+  return {
+    name,
+    replicas: spec.replicas,
+    runtime: spec.runtime,
+    restart: spec.restart,
+    strategy: spec.deploy.strategy,
+    release: outs.release?.seq ?? null,
+    standby: outs.standby
+      ? { release: outs.standby.release, until: outs.standby.until, instances: outs.standby.instances.length }
+      : null,
+    instances,
+  };
+}
+
+function serviceKindOf(installation: Installation): ServiceKind {
+  const k = installation.kinds.service;
+  if (!(k instanceof ServiceKind)) throw new Error('the service kind of this installation is not the built-in one');
+  return k;
+}
+
+/** Swarm tasks as status rows: the cluster supervises them, we report what was last seen. */
+function swarmViews(service: string, instances: InstanceOutput[]): InstanceView[] {
+  return instances.map((i) => {
+    const task = i as InstanceOutput & { taskState?: string; node?: string };
+    return {
+      service,
+      index: i.index,
+      id: i.id,
+      pid: i.pid || null,
+      state: i.gone ? 'exited' : 'healthy',
+      reason: `swarm task ${task.taskState ?? 'running'}${task.node ? ` on ${task.node}` : ''} (managed by Swarm)`,
+      since: i.startedAt,
+      startedAt: i.startedAt,
+      restarts: 0,
+      ports: i.ports,
+      ready: !i.gone,
+      lastProbe: null,
+      limits: i.limits || null,
+      lastExit: null,
+    };
+  });
+}

@@ -1,0 +1,70 @@
+/**
+ * The operations API: everything a person (or the dashboard, later) can ask of an installation.
+ * Two implementations: LocalOperations runs them on an opened installation (in the daemon, or in
+ * the CLI when no daemon runs); the CLI's RemoteOperations sends them to the daemon's HTTP API,
+ * whose routes call LocalOperations. So each operation has one code path.
+ */
+import type { ApplyEvent, ApplyResult } from '../engine/apply.js';
+import type { Plan } from '../engine/plan.js';
+import type { RefreshResult } from '../engine/refresh.js';
+import type { ChangeRecord, InstanceEvent, JournalEntry, ReleaseRecord } from '../store/store.js';
+import type { StackInputs } from './installation.js';
+import type { StatusView } from './status.js';
+import type { DeployResult } from './deployer.js';
+
+export type { StackInputs } from './installation.js';
+export type { DeployResult } from './deployer.js';
+
+/** Who asked and why: recorded with the change. */
+export interface Attribution {
+  author?: string;
+  message?: string;
+}
+
+export interface ApplyInput extends StackInputs, Attribution {
+  /** A saved plan (`plan --out`): applied exactly, or refused when state or stack moved. */
+  plan?: unknown;
+  /** Steps at once (default 8). */
+  parallelism?: number;
+}
+
+export interface ApplyListener {
+  onPlan?(plan: Plan): void;
+  onEvent?(event: ApplyEvent): void;
+}
+
+export interface DeployInput extends StackInputs, Attribution {
+  /** git branch, tag or commit (default: the working tree). */
+  ref?: string;
+}
+
+export interface RollbackInput extends Attribution {
+  /** Release number to restore (default: the previous one). */
+  to?: number;
+}
+
+export type Progress = (message: string) => void;
+
+export interface ReleasesView {
+  service: string;
+  current: number | null;
+  releases: ReleaseRecord[];
+}
+
+export type ChangeView = ChangeRecord & { steps: JournalEntry[] };
+
+export interface Operations {
+  plan(input: StackInputs): Promise<Plan>;
+  apply(input: ApplyInput, listener?: ApplyListener): Promise<ApplyResult>;
+  refresh(input: Attribution): Promise<RefreshResult>;
+  deploy(service: string, input: DeployInput, progress: Progress): Promise<DeployResult>;
+  rollback(service: string, input: RollbackInput, progress: Progress): Promise<DeployResult>;
+  restart(service: string, input: Attribution, progress: Progress): Promise<void>;
+  /** Stops every instance of the stack on every runtime (the daemon also exits, when asked through it). */
+  down(input: Attribution, progress: Progress): Promise<void>;
+  releases(service: string, limit: number): Promise<ReleasesView>;
+  status(): Promise<StatusView>;
+  history(limit: number): Promise<ChangeRecord[]>;
+  change(id: number): Promise<ChangeView>;
+  events(service: string | undefined, limit: number): Promise<InstanceEvent[]>;
+}

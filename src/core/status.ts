@@ -1,0 +1,51 @@
+/** What `status` reports: services, their instances, and the daemon when one runs. */
+export const INSTANCE_STATES = [
+  'starting',
+  'healthy',
+  'unhealthy',
+  'crashloop',
+  'stopped',
+  'exited',
+  'running',
+] as const;
+export type InstanceState = (typeof INSTANCE_STATES)[number];
+
+export interface InstanceView {
+  service: string;
+  index: number;
+  id: string | null;
+  pid: number | null;
+  /** Supervised instances go through starting → healthy/unhealthy/crashloop; without a daemon an
+   *  instance is only `running` or `exited` (nobody probes it). */
+  state: InstanceState;
+  reason: string;
+  since: string;
+  startedAt: string | null;
+  restarts: number;
+  ports: Record<string, number>;
+  ready: boolean;
+  lastProbe: string | null;
+  limits: string | null;
+  lastExit: { code: number | null; signal: string | null; at: string } | null;
+}
+
+export interface ServiceStatus {
+  name: string;
+  replicas: number;
+  runtime: string;
+  restart: string;
+  strategy: string;
+  release: number | null;
+  standby: { release: number | null; until: string; instances: number } | null;
+  instances: InstanceView[];
+}
+
+export interface StatusView {
+  stack: string;
+  serial: number;
+  services: ServiceStatus[];
+  /** Where state lives and how much room is left; `full` means changes are refused. */
+  storage: { stateDir: string; freeBytes: number | null; full: boolean };
+  /** Present when a daemon answered; absent when the CLI read the state itself. */
+  daemon: { pid: number; startedAt: string; url: string; rssBytes: number } | null;
+}
