@@ -180,6 +180,7 @@ describe('CLI usage', () => {
     );
     const broken = await cli(['history', '--state-dir', 'broken']);
     expect(broken.code).toBe(1);
-    expect(broken.stderr).toContain('cannot open the state store');
+    // The message names the file and what is wrong with it.
+    expect(broken.stderr).toContain(`the state store ${path.join(dir, 'broken', 'state.db')} is damaged`);
   });
 });

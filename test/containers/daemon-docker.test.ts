@@ -4,7 +4,7 @@
  * deploy under load has no failed requests.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -12,10 +12,12 @@ import { Daemon, tokenFile } from '../../src/daemon/daemon.js';
 import { NodeProxy } from '../../src/proxy/node/node-proxy.js';
 import { systemClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { Api, cleanEnv } from '../daemon/daemon-harness.js';
+import { Api, cleanEnv, footprintOf } from '../daemon/daemon-harness.js';
 import { describeWithEngine, findEngine, TEST_IMAGE } from '../helpers/docker.js';
-import { failed, describeSamples, freePort, startTraffic } from '../helpers/lab-daemon.js';
-import { readFileSync } from 'node:fs';
+import { failed, describeSamples, startTraffic } from '../helpers/lab-daemon.js';
+import { settlesWithin, TeardownFailures } from '../helpers/leftovers.js';
+import { freePort } from '../helpers/ports.js';
+import { waitFor } from '../helpers/wait.js';
 
 const engine = await findEngine();
 
@@ -23,21 +25,6 @@ function writeSite(dir: string, build: string): void {
   mkdirSync(path.join(dir, 'www'), { recursive: true });
   writeFileSync(path.join(dir, 'www', 'index.html'), `build ${build}\n`);
   writeFileSync(path.join(dir, 'www', 'healthz'), 'ok\n');
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
 describeWithEngine('runtime docker under the daemon', engine, () => {
@@ -93,25 +80,29 @@ routes:
   });
 
   afterAll(async () => {
-    if (daemon) {
-      await api.lines('POST', '/v1/down', { exit: false }).catch(() => undefined);
-      await daemon.stop();
+    const t = new TeardownFailures(`the docker stack ${stack} in ${dir}`);
+    const d = daemon;
+    if (d) {
+      await t.step('POST /v1/down', () => api.down(false));
+      await t.step('daemon.stop()', () => settlesWithin(d.stop(), 15_000, 'daemon.stop()'));
     }
-    const left = execFileSync('docker', ['ps', '-aq', '--filter', `label=groundwork.stack=${stack}`], {
-      encoding: 'utf8',
-    }).trim();
-    if (left) execFileSync('docker', ['rm', '-f', ...left.split('\n')]);
+    // Containers are found by their owner label (the state directory), processes by the directory.
+    await t.sweep(footprintOf(dir), 'down and stop');
     rmSync(dir, { recursive: true, force: true });
+    t.throwIfAny();
   });
 
   it('a killed container is restarted by the supervisor', async () => {
     const before = await api.instance('web', 0);
     const name = before.id as string;
     execFileSync('docker', ['kill', name.startsWith('gw-') ? name : `gw-${stack}-${name}`], { stdio: 'ignore' });
-    const after = await waitFor('a restarted web/0', async () => {
-      const i = await api.instance('web', 0);
-      return i.restarts >= 1 && i.state === 'healthy' && i.pid !== before.pid ? i : undefined;
-    });
+    const after = await waitFor(
+      async () => {
+        const i = await api.instance('web', 0);
+        return i.restarts >= 1 && i.state === 'healthy' && i.pid !== before.pid ? i : undefined;
+      },
+      { what: 'a restarted web/0', timeoutMs: 30_000, intervalMs: 100 },
+    );
     expect(after.restarts).toBeGreaterThanOrEqual(1);
   });
 
@@ -132,13 +123,20 @@ routes:
 
   it('a rolling deploy through the built-in load balancer under load has 0 failed requests', async () => {
     const traffic = startTraffic(`http://127.0.0.1:${listener}/`, 4, 5);
-    await new Promise((r) => setTimeout(r, 300));
+    // Load before the deploy: wait until b1 has answered a few requests.
+    await waitFor(() => traffic.samples.filter((x) => x.body.includes('build b1')).length >= 10, {
+      what: 'b1 to answer 10 requests before the deploy',
+    });
     writeSite(dir, 'b2');
     const lines = (await api.lines('POST', '/v1/services/web/deploy', { message: 'b2' })) as {
       type: string;
       result?: { ok: boolean };
     }[];
-    await new Promise((r) => setTimeout(r, 300));
+    // Load after the deploy: wait until b2 has answered a few requests sent after it ended.
+    const ended = performance.now();
+    await waitFor(() => traffic.samples.filter((x) => x.sent > ended && x.body.includes('build b2')).length >= 10, {
+      what: 'b2 to answer 10 requests after the deploy',
+    });
     const samples = await traffic.stop();
     expect(lines.find((l) => l.type === 'result')?.result?.ok).toBe(true);
     expect(failed(samples), describeSamples(samples)).toEqual([]);

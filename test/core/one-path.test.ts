@@ -14,7 +14,8 @@ import { spawnUp, type SpawnedDaemon } from '../daemon/daemon-harness.js';
 import { jsonOf, runCliOk } from '../helpers/cli.js';
 import { ensureBuilt } from '../helpers/dist.js';
 import { httpService, writeStack } from '../helpers/lab.js';
-import { isAlive, killProcessesUnder, processesUnder } from '../helpers/processes.js';
+import { describeLeftovers, isEmpty, sweepLeftovers } from '../helpers/leftovers.js';
+import { isAlive, processesUnder } from '../helpers/processes.js';
 import { withReadConnection, stateDbOf } from '../helpers/state.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
@@ -101,11 +102,14 @@ describe('one code path per operation', () => {
   });
 
   afterAll(async () => {
-    if (daemon && isAlive(daemon.pid)) daemon.child.kill('SIGKILL');
-    await killProcessesUnder(local);
-    await killProcessesUnder(remote);
+    // A daemon still alive here means the scenario's down did not stop it: a failure, after cleanup.
+    const daemonLeft = daemon !== undefined && isAlive(daemon.pid);
+    if (daemonLeft) daemon?.child.kill('SIGKILL');
+    const left = [await sweepLeftovers({ dir: local }), await sweepLeftovers({ dir: remote })];
     removeTempDir(local);
     removeTempDir(remote);
+    expect(daemonLeft, 'the daemon still ran after the scenario').toBe(false);
+    for (const l of left) expect(isEmpty(l), `left after the scenario:\n  ${describeLeftovers(l)}`).toBe(true);
   });
 
   it('records the same changes, journals and events with and without a daemon', async () => {

@@ -1,7 +1,8 @@
 /**
- * A daemon killed with SIGKILL leaves its services running; the next `groundwork up` adopts them
- * (same pids, health checks resume, nothing started twice) and supervises them as its own:
- * it sees how an adopted instance ended, even one that ended while no daemon ran.
+ * A daemon killed with SIGKILL, or stopped by SIGINT or SIGTERM, leaves its services running;
+ * the next `groundwork up` adopts them (same pids, health checks resume, nothing started twice)
+ * and supervises them as its own: it sees how an adopted instance ended, even one that ended
+ * while no daemon ran.
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -34,7 +35,7 @@ function portOf(s: Status, name: string, index: number): number {
   return p;
 }
 
-describe('adoption after the daemon is SIGKILLed', () => {
+describe('adoption after the daemon stops (SIGKILL, SIGINT, SIGTERM)', () => {
   let dir: string;
   const daemons: SpawnedDaemon[] = [];
 
@@ -45,12 +46,18 @@ describe('adoption after the daemon is SIGKILLed', () => {
 
   afterEach(async () => {
     const live = daemons.filter((d) => isAlive(d.pid));
-    const t = await teardownSpawned(dir, live[live.length - 1]);
-    for (const d of live) if (isAlive(d.pid)) d.child.kill('SIGKILL');
     daemons.length = 0;
-    removeTempDir(dir);
-    expect(t.downCompleted, 'POST /v1/down completed').toBe(true);
-    expect(t.leftovers, 'processes still running after POST /v1/down').toBe(0);
+    try {
+      // Throws when down did not complete, the daemon did not exit, or anything was left.
+      await teardownSpawned(dir, live[live.length - 1]);
+      expect(
+        live.filter((d) => isAlive(d.pid)).map((d) => d.pid),
+        'an earlier daemon still runs beside the last one',
+      ).toEqual([]);
+    } finally {
+      for (const d of live) if (isAlive(d.pid)) d.child.kill('SIGKILL');
+      removeTempDir(dir);
+    }
   });
 
   it('services keep running; the next daemon adopts the same pids, probes them, and restarts a killed one', async () => {
@@ -149,5 +156,43 @@ describe('adoption after the daemon is SIGKILLed', () => {
     const exit = (await second.api.events('solo')).find((e) => e.type === 'exit');
     expect(exit?.reason).toBe(`pid ${pid} exited with code 7`);
     expect(processesWithArg(m, 'node')).toEqual([back.pid]);
+  });
+
+  // `groundwork up` stopped by Ctrl-C (SIGINT), then by a service manager (SIGTERM): each time the
+  // daemon exits 0, its services keep serving from the same processes, and the next daemon adopts them.
+  it('SIGINT and SIGTERM stop the daemon and leave its services running; the next daemon adopts them', async () => {
+    const m = `gw-adopt-${randomBytes(4).toString('hex')}`;
+    writeStack(dir, { stack: 'adopt-signals', services: { solo: nodeService(m, { replicas: 2 }) } });
+    let current = await spawnUp(dir);
+    daemons.push(current);
+    const before = await current.api.waitAllHealthy(['solo']);
+    const pids = pidsOf(before);
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.kill(current.pid, signal);
+      expect(await current.exited, `groundwork up after ${signal}:\n${current.output()}`).toBe(0);
+      expect(current.output()).toContain(`"type":"ready"`);
+      expect(readDaemonInfo(dir), `daemon.json after ${signal}`).toBeUndefined();
+      for (const [key, pid] of Object.entries(pids)) {
+        const index = Number(key.split('/')[1]);
+        expect(isAlive(pid), `${key} (pid ${pid}) after ${signal}`).toBe(true);
+        expect((await httpGet(portOf(before, 'solo', index), '/')).body).toBe(`solo ${index} pid ${pid}\n`);
+      }
+      const next = await spawnUp(dir);
+      daemons.push(next);
+      const adopted = await waitFor(
+        async () => {
+          const s = await next.api.status();
+          const all = s.services.flatMap((svc) => svc.instances);
+          return all.length === 2 && all.every((i) => i.state === 'healthy' && i.lastProbe === 'HTTP 200')
+            ? s
+            : undefined;
+        },
+        { what: `both instances adopted and probed healthy after ${signal}`, timeoutMs: 15_000, intervalMs: 50 },
+      );
+      expect(pidsOf(adopted), `the same processes, adopted after ${signal}`).toEqual(pids);
+      for (const svc of adopted.services) for (const i of svc.instances) expect(i.restarts).toBe(0);
+      expect(processesWithArg(m, 'node').sort()).toEqual(Object.values(pids).sort());
+      current = next;
+    }
   });
 });

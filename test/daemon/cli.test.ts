@@ -8,13 +8,16 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STACK_FRAME } from '../helpers/cli.js';
 import { httpGet } from '../helpers/http.js';
-import { isAlive, killProcessesUnder, processesWithArg } from '../helpers/processes.js';
+import { describeLeftovers, isEmpty, settlesWithin, sweepLeftovers } from '../helpers/leftovers.js';
+import { isAlive, processesWithArg } from '../helpers/processes.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 import {
   cleanEnv,
   cliMain,
+  footprintOf,
   nodeService,
   spawnUp,
   teardownSpawned,
@@ -29,8 +32,6 @@ interface CliRun {
   stdout: string;
   stderr: string;
 }
-
-const STACK_FRAME = /^\s{4}at /m;
 
 function cli(dir: string, args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   return new Promise((resolve) => {
@@ -81,9 +82,11 @@ describe('the CLI against a running daemon', () => {
   });
 
   afterAll(async () => {
-    const t = await teardownSpawned(dir, up);
-    removeTempDir(dir);
-    expect(t.leftovers).toBe(0);
+    try {
+      await teardownSpawned(dir, up, [marker]);
+    } finally {
+      removeTempDir(dir);
+    }
   });
 
   const status = () => (up as SpawnedDaemon).api.status();
@@ -267,14 +270,13 @@ describe('the CLI against a running daemon', () => {
     expect(pids.length).toBe(3);
     const r = ok(await cli(dir, ['down']), 'down');
     expect(r.stdout).toContain('All services stopped');
-    expect(await Promise.race([d.exited, new Promise((res) => setTimeout(() => res('still running'), 10_000))])).toBe(
-      0,
-    );
+    expect(await settlesWithin(d.exited, 15_000, 'the daemon exiting after down')).toBe(0);
     for (const pid of pids) expect(isAlive(pid), `pid ${pid} after down`).toBe(false);
     expect(processesWithArg(marker, 'node')).toEqual([]);
     expect(processesWithArg(`${marker}-extra`, 'node')).toEqual([]);
     expect(existsSync(path.join(dir, '.groundwork', 'daemon.json'))).toBe(false);
-    expect(await killProcessesUnder(dir), 'processes left in the stack directory').toBe(0);
+    const left = await sweepLeftovers(footprintOf(dir, [marker]));
+    expect(isEmpty(left), `left after down:\n  ${describeLeftovers(left)}`).toBe(true);
   });
 
   it('status without a daemon reads recorded state and says nothing is supervised', async () => {
@@ -302,8 +304,10 @@ describe('the CLI when the daemon died', () => {
       expect(json.daemon).toBeNull();
       expect(json.services).toEqual([]);
       expect(r.stderr).not.toMatch(STACK_FRAME);
+      // The stack has no services: a SIGKILLed daemon leaves nothing behind.
+      const left = await sweepLeftovers(footprintOf(dir));
+      expect(isEmpty(left), `left after the daemon was killed:\n  ${describeLeftovers(left)}`).toBe(true);
     } finally {
-      await killProcessesUnder(dir);
       removeTempDir(dir);
     }
   });

@@ -4,24 +4,22 @@
  * client, /proc readings (CPU ticks, RSS) and the teardown that leaves nothing running.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { stringify } from 'yaml';
-import type { StackConfig } from '../../src/config/schema.js';
 import { Daemon, daemonInfoFile, tokenFile, type DaemonInfo } from '../../src/daemon/daemon.js';
 import type { RotationSettings } from '../../src/daemon/log-files.js';
 import type { ApplyEvent } from '../../src/engine/apply.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { ensureBuilt } from '../helpers/dist.js';
-import { isAlive, killProcessesUnder } from '../helpers/processes.js';
+import { settlesWithin, TeardownFailures, type StackFootprint } from '../helpers/leftovers.js';
+import { isAlive } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
 
 export type Status = ReturnType<Daemon['status']>;
 export type ServiceStatus = Status['services'][number];
 export type InstanceStatus = ServiceStatus['instances'][number];
-export type ServiceConfig = NonNullable<StackConfig['services']>[string];
 export interface EventRow {
   id: number;
   at: string;
@@ -31,65 +29,8 @@ export interface EventRow {
   reason: string;
 }
 
-/**
- * Listens on every `PORT*` variable. `GET /healthz` answers 503 while the file named by
- * HEALTH_FILE exists; `GET /say?m=TEXT` prints TEXT; `GET /exit?code=N` exits with N;
- * `GET /` names service, instance and pid.
- * Prints one line when listening; exits 0 on SIGTERM. Extra argv (a marker) is ignored.
- */
-export const SERVICE_SCRIPT = `import http from 'node:http';
-import { existsSync } from 'node:fs';
-const who = \`\${process.env.GROUNDWORK_SERVICE} \${process.env.GROUNDWORK_INSTANCE}\`;
-const ports = Object.keys(process.env).filter((k) => /^PORT[0-9]*$/.test(k)).sort().map((k) => Number(process.env[k]));
-const handler = (req, res) => {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  if (url.pathname === '/healthz') {
-    const f = process.env.HEALTH_FILE;
-    if (f && existsSync(f)) { res.statusCode = 503; res.end('sick\\n'); return; }
-    res.end('ok\\n');
-    return;
-  }
-  if (url.pathname === '/say') { console.log(url.searchParams.get('m') ?? ''); res.end('said\\n'); return; }
-  if (url.pathname === '/exit') { res.end('bye\\n', () => process.exit(Number(url.searchParams.get('code') ?? '0'))); return; }
-  res.end(\`\${who} pid \${process.pid}\\n\`);
-};
-let listening = 0;
-for (const p of ports) {
-  http.createServer(handler).listen(p, '127.0.0.1', () => { if (++listening === ports.length) console.log(\`\${who} listening on \${ports.join(',')}\`); });
-}
-process.on('SIGTERM', () => process.exit(0));
-`;
-
-export function writeServiceScript(dir: string): void {
-  writeFileSync(path.join(dir, 'server.mjs'), SERVICE_SCRIPT);
-}
-
-export function writeStack(dir: string, stack: StackConfig, name = 'groundwork.yaml'): string {
-  const file = path.join(dir, name);
-  writeFileSync(file, stringify(stack));
-  return file;
-}
-
-/** A node HTTP service on `ports` (PORT, PORT2, ... in the env) with an HTTP health check. */
-export function nodeService(
-  marker: string,
-  extra: Partial<ServiceConfig> = {},
-  portNames: string[] = ['http'],
-): ServiceConfig {
-  const portEnv: Record<string, string> = {};
-  portNames.forEach((p, i) => {
-    portEnv[i === 0 ? 'PORT' : `PORT${i + 1}`] = `\${port.${p}}`;
-  });
-  return {
-    command: 'node',
-    args: ['server.mjs', marker],
-    ports: Object.fromEntries(portNames.map((p) => [p, 'auto' as const])),
-    health: { http: { path: '/healthz' }, interval: '500ms', timeout: '1s' },
-    stop_grace: '2s',
-    ...extra,
-    env: { ...portEnv, ...(extra.env ?? {}) },
-  };
-}
+export { SERVICE_SCRIPT, nodeService, writeServiceScript } from '../helpers/service-script.js';
+export { writeStack, type ServiceConfig } from '../helpers/stack-file.js';
 
 /** The environment a daemon or CLI run gets: nothing from the developer's shell that could steer it. */
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -213,17 +154,18 @@ export class Api {
   }
 
   /**
-   * Stops every service (the daemon keeps running unless exit). Never throws: it is teardown.
-   * False when it did not finish within `timeoutMs` (see the report: down can hang while an
-   * instance waits in its restart backoff).
+   * Stops every service (the daemon keeps running unless exit). Throws, saying why, when the
+   * answer is not 200, the stream has no result line, or it takes longer than `timeoutMs`.
    */
-  async down(exit: boolean, timeoutMs = 8_000): Promise<boolean> {
-    try {
-      const lines = await this.lines('POST', '/v1/down', { exit }, timeoutMs);
-      return lines.some((l) => (l as { type?: string }).type === 'result');
-    } catch {
-      return false;
-    }
+  async down(exit: boolean, timeoutMs = 30_000): Promise<true> {
+    const lines = await this.lines('POST', '/v1/down', { exit }, timeoutMs);
+    const error = lines.find((l) => (l as { type?: string }).type === 'error');
+    if (error) throw new Error(`POST /v1/down streamed an error: ${JSON.stringify(error)}`);
+    const result = lines.find((l) => (l as { type?: string }).type === 'result');
+    if (!result) throw new Error(`POST /v1/down ended without a result line: ${JSON.stringify(lines)}`);
+    const failed = (result as { ok?: unknown }).ok === false;
+    if (failed) throw new Error(`POST /v1/down reported a failure: ${JSON.stringify(result)}`);
+    return true;
   }
 }
 
@@ -234,19 +176,25 @@ export interface InProcessDaemon {
   api: Api;
   applyEvents: ApplyEvent[];
   /**
-   * down (services stop), stop the daemon, then kill whatever still runs in `dir`. `leftovers`
-   * counts what was still running after a down that completed.
+   * POST /v1/down (every service stops), daemon.stop(), then a sweep for anything of the test
+   * left running (processes, containers). Throws, naming each failure, when down did not
+   * complete, stop() did not finish, or anything was left; the sweep runs in every case.
    */
   close(): Promise<Teardown>;
 }
 
+/** What a teardown that did not throw saw: always complete and clean (kept for the callers that assert it). */
 export interface Teardown {
-  downCompleted: boolean;
-  leftovers: number;
+  downCompleted: true;
+  leftovers: 0;
 }
 
-function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  return Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
+/** How long daemon.stop() may take before teardown calls it hung. */
+const STOP_DEADLINE_MS = 15_000;
+
+/** The traces a test's stack in `dir` leaves: its directory and state directory (and any markers). */
+export function footprintOf(dir: string, markers: string[] = []): StackFootprint {
+  return { dir, stateDir: path.join(dir, '.groundwork'), markers };
 }
 
 export async function startInProcess(
@@ -287,11 +235,13 @@ export async function startInProcess(
     async close() {
       if (closed) return { downCompleted: true, leftovers: 0 };
       closed = true;
-      const downCompleted = await api.down(false);
-      // stop() waits for queued engine operations, which a hung down never finishes.
-      await within(daemon.stop(), 3000);
-      const found = await killProcessesUnder(dir);
-      return { downCompleted, leftovers: downCompleted ? found : 0 };
+      const t = new TeardownFailures(`the in-process daemon in ${dir}`);
+      await t.step('POST /v1/down', () => api.down(false));
+      // stop() waits for queued engine operations, which a hung down never finishes: bounded, and a failure.
+      await t.step('daemon.stop()', () => settlesWithin(daemon.stop(), STOP_DEADLINE_MS, 'daemon.stop()'));
+      await t.sweep(footprintOf(dir), 'down and stop');
+      t.throwIfAny();
+      return { downCompleted: true, leftovers: 0 };
     },
   };
 }
@@ -304,7 +254,10 @@ export interface SpawnedDaemon {
   url: string;
   token: string;
   api: Api;
+  /** stdout and stderr as they interleaved. */
   output(): string;
+  /** stdout alone (with --json: one JSON value per line). */
+  stdout(): string;
   /** Resolves with the exit code (or signal) when the process ends. */
   exited: Promise<number | string>;
 }
@@ -330,8 +283,10 @@ export async function spawnUp(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  let stdout = '';
   child.stdout?.setEncoding('utf8').on('data', (c: string) => {
     out += c;
+    stdout += c;
   });
   child.stderr?.setEncoding('utf8').on('data', (c: string) => {
     out += c;
@@ -356,19 +311,41 @@ export async function spawnUp(
   });
   const stateDir = path.join(dir, '.groundwork');
   const token = readFileSync(tokenFile(stateDir), 'utf8').trim();
-  return { child, pid: ready.pid, url: ready.url, token, api: new Api(ready.url, token), output: () => out, exited };
+  return {
+    child,
+    pid: ready.pid,
+    url: ready.url,
+    token,
+    api: new Api(ready.url, token),
+    output: () => out,
+    stdout: () => stdout,
+    exited,
+  };
 }
 
-/** Stops a spawned daemon and everything it ran; SIGKILLs whatever is left in `dir`. */
-export async function teardownSpawned(dir: string, d: SpawnedDaemon | undefined): Promise<Teardown> {
-  let downCompleted = true;
+/**
+ * Stops a spawned daemon with `POST /v1/down {exit: true}` and waits for it to exit, then sweeps
+ * the directory. Throws, naming each failure, when down did not complete, the daemon did not exit
+ * with 0, or anything of the test was left (the sweep kills it first). A daemon that is no longer
+ * alive (the test killed it) is not asked; what it ran must then be gone by other means.
+ */
+export async function teardownSpawned(
+  dir: string,
+  d: SpawnedDaemon | undefined,
+  markers: string[] = [],
+): Promise<Teardown> {
+  const t = new TeardownFailures(`groundwork up in ${dir}`);
   if (d && isAlive(d.pid)) {
-    downCompleted = await d.api.down(true);
-    await within(d.exited, 5000);
+    await t.step('POST /v1/down {exit: true}', () => d.api.down(true));
+    await t.step('the daemon exiting after down', async () => {
+      const code = await settlesWithin(d.exited, STOP_DEADLINE_MS, `the daemon (pid ${d.pid}) exiting`);
+      if (code !== 0) throw new Error(`it exited with ${code}, not 0:\n${d.output().slice(-2000)}`);
+    });
     if (isAlive(d.pid)) d.child.kill('SIGKILL');
   }
-  const found = await killProcessesUnder(dir);
-  return { downCompleted, leftovers: downCompleted ? found : 0 };
+  await t.sweep(footprintOf(dir, markers), 'the daemon was stopped');
+  t.throwIfAny();
+  return { downCompleted: true, leftovers: 0 };
 }
 
 export function readDaemonInfo(dir: string): DaemonInfo | undefined {
@@ -412,8 +389,4 @@ export class OffsetClock implements Clock {
   now(): Date {
     return new Date(Date.now() + this.offsetMs);
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

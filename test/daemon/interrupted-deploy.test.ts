@@ -10,10 +10,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ReleasesView } from '../../src/core/operations.js';
 import { runCliOk } from '../helpers/cli.js';
 import { httpService, writeStack } from '../helpers/lab.js';
-import { isAlive, killProcessesUnder, processesUnder, tryCmdline, tryCwd } from '../helpers/processes.js';
+import { describeLeftovers, isEmpty, sweepLeftovers } from '../helpers/leftovers.js';
+import { isAlive, processesUnder, tryCmdline, tryCwd } from '../helpers/processes.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
-import { cleanEnv, cliMain, spawnUp, type SpawnedDaemon } from './daemon-harness.js';
+import { cleanEnv, cliMain, footprintOf, spawnUp, type SpawnedDaemon } from './daemon-harness.js';
 
 const SERVER = (build: string) => `import http from 'node:http';
 const port = Number(process.env.PORT);
@@ -36,9 +37,12 @@ describe('a daemon killed mid-deploy', () => {
   let daemon: SpawnedDaemon | undefined;
 
   afterAll(async () => {
-    if (daemon && isAlive(daemon.pid)) daemon.child.kill('SIGKILL');
-    await killProcessesUnder(dir);
+    const daemonLeft = daemon !== undefined && isAlive(daemon.pid);
+    if (daemonLeft) daemon?.child.kill('SIGKILL');
+    const left = await sweepLeftovers(footprintOf(dir));
     removeTempDir(dir);
+    expect(daemonLeft, 'the daemon still ran after the test').toBe(false);
+    expect(isEmpty(left), `left after the test:\n  ${describeLeftovers(left)}`).toBe(true);
   });
 
   it('leaves no leaked instance, no release deploying, and down leaves nothing', async () => {

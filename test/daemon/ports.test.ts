@@ -8,10 +8,12 @@ import { randomBytes, randomInt } from 'node:crypto';
 import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { httpGet } from '../helpers/http.js';
-import { killProcessesUnder, processesWithArg } from '../helpers/processes.js';
+import { describeLeftovers, isEmpty, sweepLeftovers } from '../helpers/leftovers.js';
+import { processesWithArg } from '../helpers/processes.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 import {
+  footprintOf,
   nodeService,
   startInProcess,
   writeServiceScript,
@@ -53,13 +55,20 @@ describe('auto ports', () => {
   });
 
   afterEach(async () => {
-    const t = d ? await d.close() : { downCompleted: true, leftovers: await killProcessesUnder(dir) };
+    const daemon = d;
     d = undefined;
-    await Promise.all(held.map(close));
-    held = [];
-    removeTempDir(dir);
-    expect(t.downCompleted).toBe(true);
-    expect(t.leftovers, 'processes still running after POST /v1/down').toBe(0);
+    try {
+      // Throws when down did not complete, stop() did not finish, or anything was left.
+      if (daemon) await daemon.close();
+      else {
+        const left = await sweepLeftovers(footprintOf(dir));
+        expect(isEmpty(left), `left by a test whose daemon never started:\n  ${describeLeftovers(left)}`).toBe(true);
+      }
+    } finally {
+      await Promise.all(held.map(close));
+      held = [];
+      removeTempDir(dir);
+    }
   });
 
   /** A 40-port range in 20000-29999 where every fourth port is held, half on 127.0.0.1, half on 0.0.0.0. */

@@ -15,7 +15,7 @@ import { teardownStack, writeServerScript, writeStack } from '../helpers/lab.js'
 import { processesUnder, processesWithArg } from '../helpers/processes.js';
 import { instancesOf, readState, stateDbOf, withReadConnection } from '../helpers/state.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { waitFor } from '../helpers/wait.js';
+import { sqliteNotReady, waitFor } from '../helpers/wait.js';
 
 const STACK = 'crashlab';
 
@@ -27,10 +27,12 @@ function markerOf(dir: string, svc: string): string {
 function writeCrashStack(
   dir: string,
   services: Record<string, { replicas: number; depends_on?: string[]; startDelay?: string }>,
+  volumes?: StackConfig['volumes'],
 ): void {
   writeServerScript(dir);
   const stack: StackConfig = {
     stack: STACK,
+    ...(volumes ? { volumes } : {}),
     services: Object.fromEntries(
       Object.entries(services).map(([svc, s]) => [
         svc,
@@ -39,7 +41,8 @@ function writeCrashStack(
           replicas: s.replicas,
           ports: { http: 'auto' },
           env: { PORT: '${port.http}' },
-          health: { http: { path: '/healthz' }, interval: '1s', timeout: '1s' },
+          // Probed often so apply sees each instance ready soon; failures while it starts do not count.
+          health: { http: { path: '/healthz' }, interval: '200ms', timeout: '1s', start_period: '10s' },
           stop_grace: '2s',
           ...(s.depends_on ? { depends_on: s.depends_on } : {}),
         },
@@ -104,22 +107,22 @@ describe('crash recovery (SIGKILL of apply)', () => {
     const address = await waitFor(
       () => {
         if (c.exitCode !== null) throw new Error(`apply ended before it could be killed:\n${out}`);
-        let rows: JournalRow[];
-        try {
-          rows = withReadConnection(
-            db,
-            (x) => x.prepare('SELECT address, status FROM journal ORDER BY id').all() as JournalRow[],
-          );
-        } catch {
-          return undefined; // not created yet
-        }
+        const rows = withReadConnection(
+          db,
+          (x) => x.prepare('SELECT address, status FROM journal ORDER BY id').all() as JournalRow[],
+        );
         const running = rows.find((r) => r.status === 'started' && r.address.startsWith('service.'));
         if (!rows.some((r) => r.status === 'applied') || !running) return undefined;
         const svc = running.address.slice('service.'.length);
         if (only && !only.includes(svc)) return undefined;
         return instanceRecords(dir).some((r) => r.service === svc) ? running.address : undefined;
       },
-      { what: 'apply to be half-way through a service step', timeoutMs: 30_000, intervalMs: 5 },
+      {
+        what: 'apply to be half-way through a service step',
+        timeoutMs: 30_000,
+        intervalMs: 5,
+        retryOn: sqliteNotReady,
+      },
     );
     c.kill('SIGKILL');
     await exited;
@@ -138,11 +141,58 @@ describe('crash recovery (SIGKILL of apply)', () => {
   afterEach(async () => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     child = undefined;
-    const t = await teardownStack(dir, STACK);
-    removeTempDir(dir);
-    expect(t.deleteExit, t.deleteOutput).toBe(0);
-    expect(t.leftovers, 'processes left running after deleting the stack').toBe(0);
+    try {
+      // Throws when the delete failed or anything of the test is left.
+      await teardownStack(dir, STACK);
+    } finally {
+      removeTempDir(dir);
+    }
   });
+
+  /**
+   * Runs `groundwork apply --parallelism 1` as its own process and SIGKILLs it from outside as
+   * soon as the journal (read through a second, read-only connection) shows `n` steps applied
+   * (n = 0: as soon as the first step started). Returns the journal as it was after the kill.
+   */
+  async function killAfterSteps(n: number): Promise<JournalRow[]> {
+    let out = '';
+    const c = spawn(process.execPath, [cliMain, 'apply', '--parallelism', '1', '-m', `killed after ${n}`], {
+      cwd: dir,
+      env: testEnv() as NodeJS.ProcessEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = c;
+    c.stdout?.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    c.stderr?.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    const journal = () =>
+      withReadConnection(
+        stateDbOf(dir),
+        (x) => x.prepare('SELECT address, status FROM journal ORDER BY id').all() as JournalRow[],
+      );
+    await waitFor(
+      () => {
+        if (c.exitCode !== null) throw new Error(`apply ended before ${n} steps were applied:\n${out}`);
+        const rows = journal();
+        return n === 0 ? rows.length > 0 : rows.filter((r) => r.status === 'applied').length >= n;
+      },
+      {
+        what: `apply to finish step ${n}`,
+        timeoutMs: 30_000,
+        intervalMs: 2,
+        // The store file and its tables appear while the apply starts.
+        retryOn: sqliteNotReady,
+      },
+    );
+    c.kill('SIGKILL');
+    await exited;
+    expect(c.signalCode).toBe('SIGKILL');
+    return journal();
+  }
 
   it('a second apply completes the killed one without duplicates or orphans', async () => {
     const replicas: Record<string, number> = { s1: 1, s2: 2, s3: 1, s4: 2, s5: 1, s6: 1 };
@@ -210,6 +260,51 @@ describe('crash recovery (SIGKILL of apply)', () => {
 
     await runCliOk(['plan', '--exit-code'], { cwd: dir });
   });
+
+  // "kill -9 at any moment": at every step boundary of a five-step apply (a volume and a chain of
+  // services), the next apply completes the work with exactly the declared instances.
+  // Each service takes about 0.1 s before node starts: long enough that a boundary is still one when the kill lands.
+  const CHAIN = {
+    s1: { replicas: 1, startDelay: '0.1' },
+    s2: { replicas: 2, depends_on: ['s1'], startDelay: '0.1' },
+    s3: { replicas: 1, depends_on: ['s2'], startDelay: '0.1' },
+  };
+  const STEPS = 5;
+  for (let n = 0; n < STEPS; n++) {
+    it(`a kill after step ${n} of ${STEPS}: the next apply completes it, nothing duplicated or orphaned`, async () => {
+      writeCrashStack(dir, CHAIN, { data: { path: 'data', mode: '0750' }, logs: { path: 'logs', mode: '0700' } });
+      const atKill = await killAfterSteps(n);
+      expect(atKill.filter((r) => r.status === 'applied').length).toBeGreaterThanOrEqual(n);
+      const db = stateDbOf(dir);
+      expect(withReadConnection(db, (c) => c.pragma('integrity_check', { simple: true }))).toBe('ok');
+      expect(readState(dir).changes[0]?.outcome).toBe('running');
+
+      const again = await runCliOk(['apply', '--parallelism', '1', '-m', 'after the crash'], { cwd: dir });
+      expect(again.stdout).toContain('Apply complete!');
+      const after = readState(dir);
+      expect(after.changes.find((c) => c.id === 1)?.outcome).toBe('interrupted');
+      expect(after.changes.find((c) => c.id === 2)?.outcome).toBe('applied');
+      expect(after.resources.map((r) => r.address).sort(), 'every declared resource is recorded once').toEqual([
+        'service.s1',
+        'service.s2',
+        'service.s3',
+        'volume.data',
+        'volume.logs',
+      ]);
+      for (const [svc, s] of Object.entries(CHAIN)) {
+        const live = processesWithArg(markerOf(dir, svc), 'node').sort();
+        expect(live, `live node processes of ${svc}`).toHaveLength(s.replicas);
+        expect(
+          instancesOf(dir, svc)
+            .map((i) => i.pid)
+            .sort(),
+          `recorded instances of ${svc}`,
+        ).toEqual(live);
+      }
+      expect(instanceRecords(dir)).toHaveLength(4);
+      await runCliOk(['plan', '--exit-code'], { cwd: dir });
+    });
+  }
 
   it('an instance adopted from the killed run is healthy when the next apply reports success', async () => {
     // `slow` is the last step; the kill lands while its only instance is still starting.

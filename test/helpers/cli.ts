@@ -10,8 +10,10 @@ export interface CliResult {
 
 export interface CliOptions {
   cwd: string;
-  /** Added to a small fixed environment (PATH, HOME, NO_COLOR, GROUNDWORK_AUTHOR). */
+  /** Added to a small fixed environment (PATH, HOME, NO_COLOR, GROUNDWORK_AUTHOR); undefined removes one. */
   env?: Record<string, string | undefined>;
+  /** Whether the CLI is told stdout is a terminal (default false). */
+  isTty?: boolean;
 }
 
 export function testEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
@@ -30,7 +32,7 @@ export async function runCli(argv: string[], opts: CliOptions): Promise<CliResul
     },
     env: testEnv(opts.env),
     cwd: opts.cwd,
-    isTty: false,
+    isTty: opts.isTty ?? false,
   };
   const code = await run(argv, io);
   return { code, stdout, stderr };

@@ -7,8 +7,7 @@
  * GROUNDWORK_REQUIRE_DOCKER=1 (set by .ci/run) it fails them instead.
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
-import net from 'node:net';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'vitest';
@@ -127,19 +126,4 @@ export function withImage<
   };
 }
 
-/** `count` consecutive free TCP ports on 127.0.0.1; returns the first. For host-network containers. */
-export async function freePortRun(count: number): Promise<number> {
-  const free = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const srv = net.createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = randomInt(20_000, 50_000);
-    let ok = true;
-    for (let p = base; p < base + count && ok; p++) ok = await free(p);
-    if (ok) return base;
-  }
-  throw new Error(`no run of ${count} free ports on 127.0.0.1 found`);
-}
+export { freePortRun } from './ports.js';

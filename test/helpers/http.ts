@@ -1,6 +1,6 @@
 /** Plain HTTP GET to loopback, one connection per request (no keep-alive, so servers stop at once). */
 import http from 'node:http';
-import { waitFor } from './wait.js';
+import { connectionNotReady, waitFor } from './wait.js';
 
 export interface HttpAnswer {
   status: number;
@@ -48,7 +48,7 @@ export function httpPost(port: number, urlPath: string, body: string): Promise<H
   });
 }
 
-/** Retries until the server answers 2xx and `accept(body)` holds. */
+/** Retries until the server answers 2xx and `accept(body)` holds; a refused or reset connection is retried. */
 export async function waitForHttp(
   port: number,
   urlPath: string,
@@ -60,6 +60,6 @@ export async function waitForHttp(
       const r = await httpGet(port, urlPath);
       return r.status >= 200 && r.status < 300 && accept(r.body) ? r : undefined;
     },
-    { what },
+    { what, retryOn: connectionNotReady },
   );
 }

@@ -4,18 +4,19 @@
  * listener; a service script whose every release can be made good or bad in one way; and a light
  * load that records, per request, when it was sent, how it ended and which build answered.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
 import type { StackConfig } from '../../src/config/schema.js';
 import { Daemon, tokenFile } from '../../src/daemon/daemon.js';
 import { NodeProxy } from '../../src/proxy/node/node-proxy.js';
 import { systemClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { Api, cleanEnv, writeStack } from '../daemon/daemon-harness.js';
-import { killProcessesUnder } from './processes.js';
+import { Api, cleanEnv, footprintOf } from '../daemon/daemon-harness.js';
+import { settlesWithin, TeardownFailures } from './leftovers.js';
+import { writeStack, type ServiceConfig } from './stack-file.js';
+
+export { freePort } from './ports.js';
 
 /** Header naming the build that answered (the marker written into server.mjs). */
 export const BUILD_HEADER = 'x-build';
@@ -59,7 +60,7 @@ export function writeServer(dir: string, build: string, mode: Mode = 'good', cra
   writeFileSync(path.join(dir, 'server.mjs'), serverScript(build, mode, crashAfterMs));
 }
 
-export type ServiceConfig = NonNullable<StackConfig['services']>[string];
+export type { ServiceConfig };
 export type DeployConfig = NonNullable<ServiceConfig['deploy']>;
 
 export interface LabStackOptions {
@@ -112,15 +113,6 @@ export function writeLabStack(dir: string, o: LabStackOptions): void {
   writeStack(dir, labStack(o));
 }
 
-/** A free loopback port now. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, () => resolve()));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 // ---------------------------------------------------------------- the daemon
 
 export interface LabDaemon {
@@ -129,8 +121,11 @@ export interface LabDaemon {
   api: Api;
   /** http://127.0.0.1:PORT/ of the proxy listener. */
   webUrl: string;
-  /** down (services stop), stop the daemon, kill whatever still runs in the directory; returns how many were left after down. */
-  close(): Promise<number>;
+  /**
+   * down (services stop), stop the daemon, sweep the directory. Throws, naming each failure, when
+   * down did not complete, stop() did not finish, or anything was left (swept away first).
+   */
+  close(): Promise<0>;
 }
 
 /** Starts the daemon in-process on `dir`/groundwork.yaml (applied at start) with the built-in proxy. */
@@ -160,9 +155,12 @@ export async function startLabDaemon(dir: string, listenerPort: number): Promise
     async close() {
       if (closed) return 0;
       closed = true;
-      await api.down(false, 15_000);
-      await Promise.race([daemon.stop(), new Promise((r) => setTimeout(r, 5000).unref())]);
-      return killProcessesUnder(dir);
+      const t = new TeardownFailures(`the lab daemon in ${dir}`);
+      await t.step('POST /v1/down', () => api.down(false));
+      await t.step('daemon.stop()', () => settlesWithin(daemon.stop(), 15_000, 'daemon.stop()'));
+      await t.sweep(footprintOf(dir), 'down and stop');
+      t.throwIfAny();
+      return 0;
     },
   };
 }

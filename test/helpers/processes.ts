@@ -16,7 +16,7 @@ export async function waitForExit(pid: number, what = `pid ${pid} to exit`): Pro
   await waitFor(() => !isAlive(pid), { what });
 }
 
-function allPids(): number[] {
+export function allPids(): number[] {
   return readdirSync('/proc')
     .filter((e) => /^\d+$/.test(e))
     .map(Number);
@@ -73,20 +73,25 @@ export function processesUnder(dir: string): number[] {
   });
 }
 
-/** SIGKILLs everything under `dir` until nothing is left; returns how many it found the first time. */
+/**
+ * SIGKILLs everything under `dir` until nothing is left; returns how many it found the first time.
+ * A cleanup step; teardown that must prove nothing was left uses leftovers.ts.
+ */
 export async function killProcessesUnder(dir: string): Promise<number> {
   const first = processesUnder(dir);
-  for (let round = 0; round < 20; round++) {
-    const left = processesUnder(dir);
-    if (left.length === 0) break;
-    for (const pid of left) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
+  await waitFor(
+    () => {
+      const left = processesUnder(dir);
+      for (const pid of left) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
       }
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
+      return left.length === 0;
+    },
+    { what: `every process under ${dir} to be gone after SIGKILL`, timeoutMs: 10_000 },
+  );
   return first.length;
 }

@@ -23,7 +23,7 @@ import {
 } from '../helpers/docker.js';
 import { httpGet } from '../helpers/http.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { waitFor } from '../helpers/wait.js';
+import { connectionNotReady, waitFor } from '../helpers/wait.js';
 
 const engine = await findEngine();
 const run = newRunId();
@@ -311,9 +311,10 @@ describeWithEngine('docker driver', engine, (client) => {
     const serve = (port: number) =>
       `mkdir -p /tmp/www && echo ok > /tmp/www/index.html && exec httpd -f -p 127.0.0.1:${port} -h /tmp/www`;
     const healthy = (port: number) =>
-      waitFor(async () => (await httpGet(port, '/').catch(() => undefined))?.status === 200, {
+      waitFor(async () => (await httpGet(port, '/')).status === 200, {
         what: `port ${port} healthy`,
         intervalMs: 5,
+        retryOn: connectionNotReady,
       });
 
     const t0 = performance.now();

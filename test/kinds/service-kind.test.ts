@@ -1,0 +1,128 @@
+/**
+ * The service kind called directly (no CLI, no daemon, no engine): diff is pure; create, read,
+ * update and delete run real processes through the real process driver, with a real SQLite
+ * release log and port allocator.
+ */
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { StackConfig } from '../../src/config/schema.js';
+import { ServiceKind } from '../../src/kinds/service/service-kind.js';
+import { asServiceOutputs, type InstanceOutput } from '../../src/kinds/service/service-spec.js';
+import type { Address, JsonObject } from '../../src/model/resource.js';
+import { ProcessDriver } from '../../src/runtime/process/process-driver.js';
+import { httpGet } from '../helpers/http.js';
+import { describeLeftovers, isEmpty, sweepLeftovers } from '../helpers/leftovers.js';
+import { isAlive, tryEnviron } from '../helpers/processes.js';
+import { nodeService, writeServiceScript } from '../helpers/service-script.js';
+import type { ServiceConfig } from '../helpers/stack-file.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { serviceSpecOf, swarmTestContext, type SwarmTestContext } from './swarm-kind-context.js';
+
+const ADDRESS = 'service.web' as Address;
+const kind = new ServiceKind();
+
+function specOf(dir: string, web: ServiceConfig): JsonObject {
+  const stack: StackConfig = { stack: 'kindlab', secrets: { token: {} }, services: { web } };
+  return serviceSpecOf(stack, 'web', dir) as unknown as JsonObject;
+}
+
+const live = (outputs: JsonObject): InstanceOutput[] => asServiceOutputs(outputs).instances.filter((i) => !i.gone);
+
+describe('ServiceKind.diff (pure)', () => {
+  const dir = '/nonexistent';
+  const base = nodeService('m', { replicas: 2 });
+  const outputsWith = (n: number): JsonObject => ({ instances: Array.from({ length: n }, (_, index) => ({ index })) });
+
+  it('no change when spec and live instances match', () => {
+    expect(kind.diff(specOf(dir, base), specOf(dir, base), outputsWith(2))).toMatchObject({
+      changes: [],
+      replaces: [],
+    });
+  });
+
+  it('env and replicas are changes in place; runtime forces a replacement', () => {
+    const env = kind.diff(specOf(dir, base), specOf(dir, { ...base, env: { ...base.env, A: '1' } }), outputsWith(2));
+    expect(env).toMatchObject({ changes: ['env.A'], replaces: [] });
+    const scaled = kind.diff(specOf(dir, base), specOf(dir, { ...base, replicas: 3 }), outputsWith(2));
+    expect(scaled).toMatchObject({ changes: ['replicas'], replaces: [] });
+    const runtime = kind.diff(
+      specOf(dir, base),
+      specOf(dir, { ...base, runtime: 'docker', image: 'x' } as ServiceConfig),
+      outputsWith(2),
+    );
+    expect(runtime.replaces).toEqual(['runtime']);
+  });
+
+  it('fewer live instances than replicas is a change of `instances`; gone ones do not count', () => {
+    const outputs: JsonObject = { instances: [{ index: 0 }, { index: 1, gone: 'exited (SIGKILL)' }] };
+    expect(kind.diff(specOf(dir, base), specOf(dir, base), outputs).changes).toEqual(['instances']);
+  });
+});
+
+describe('ServiceKind create / read / update / delete with the process driver', () => {
+  let dir: string;
+  let t: SwarmTestContext;
+
+  beforeEach(() => {
+    dir = makeTempDir('kind');
+    writeServiceScript(dir);
+    t = swarmTestContext({ stack: 'kindlab', dir, secrets: { GROUNDWORK_SECRET_TOKEN: 'tok-value' } });
+    t.ctx.drivers = { process: new ProcessDriver({ stateDir: t.ctx.stateDir }) };
+  });
+
+  afterEach(async () => {
+    t.store.close();
+    const left = await sweepLeftovers({ dir, stateDir: path.join(dir, '.groundwork') });
+    removeTempDir(dir);
+    expect(isEmpty(left), `left by the test:\n  ${describeLeftovers(left)}`).toBe(true);
+  });
+
+  it('create starts the replicas with ports, base env and resolved secrets; scale, update and delete converge', async () => {
+    const web = nodeService('gw-kind', { replicas: 2, env: { TOKEN: '${secret.token}' } });
+    const created = await kind.create(t.ctx, ADDRESS, specOf(dir, web));
+    const two = live(created);
+    expect(two.map((i) => i.index)).toEqual([0, 1]);
+    expect(new Set(two.map((i) => i.ports.http)).size).toBe(2);
+    for (const i of two) {
+      expect(isAlive(i.pid)).toBe(true);
+      expect((await httpGet(i.ports.http as number, '/')).body).toBe(`web ${i.index} pid ${i.pid}\n`);
+      expect(tryEnviron(i.pid)).toMatchObject({
+        GROUNDWORK_STACK: 'kindlab',
+        GROUNDWORK_SERVICE: 'web',
+        GROUNDWORK_INSTANCE: String(i.index),
+        TOKEN: 'tok-value',
+      });
+    }
+    // The secret's value is in the process environment only, not in what the kind records.
+    expect(JSON.stringify(created)).not.toContain('tok-value');
+
+    const read = await kind.read(t.ctx, ADDRESS, specOf(dir, web), created);
+    expect(read).toMatchObject({ exists: true, drift: [] });
+
+    // Scaling to 3 keeps the running two and adds one.
+    const scaled = await kind.update(t.ctx, ADDRESS, specOf(dir, web), specOf(dir, { ...web, replicas: 3 }), created);
+    const three = live(scaled);
+    expect(three.map((i) => i.index)).toEqual([0, 1, 2]);
+    expect(three.slice(0, 2).map((i) => i.pid)).toEqual(two.map((i) => i.pid));
+
+    // A changed env rolls every instance: new processes, the old ones gone.
+    const changed = { ...web, replicas: 3, env: { ...web.env, MESSAGE: 'v2' } };
+    const rolled = await kind.update(
+      t.ctx,
+      ADDRESS,
+      specOf(dir, { ...web, replicas: 3 }),
+      specOf(dir, changed),
+      scaled,
+    );
+    const next = live(rolled);
+    expect(next).toHaveLength(3);
+    for (const i of next) {
+      expect(three.map((x) => x.pid)).not.toContain(i.pid);
+      expect((await httpGet(i.ports.http as number, '/')).body).toBe(`web ${i.index} pid ${i.pid} v2\n`);
+    }
+    for (const old of three) expect(isAlive(old.pid), `old pid ${old.pid}`).toBe(false);
+
+    await kind.delete(t.ctx, ADDRESS, specOf(dir, changed), rolled);
+    for (const i of next) expect(isAlive(i.pid), `pid ${i.pid} after delete`).toBe(false);
+  });
+});
