@@ -130,6 +130,12 @@ export interface ProcessDriverOptions {
   /** Holds instances/ (records, pid and exit files) and logs/. */
   stateDir: string;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Put each instance in a cgroup that only tracks its processes (default true; best effort).
+   * false: find them by the environment marker and the process group alone, as on a host
+   * without writable cgroups (tests use it to prove that path).
+   */
+  trackingCgroups?: boolean;
 }
 
 export class ProcessDriver implements RuntimeDriver {
@@ -138,8 +144,10 @@ export class ProcessDriver implements RuntimeDriver {
   private readonly instancesDir: string;
   private readonly logsDir: string;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly trackingCgroups: boolean;
 
   constructor(opts: ProcessDriverOptions) {
+    this.trackingCgroups = opts.trackingCgroups ?? true;
     this.instancesDir = path.join(opts.stateDir, 'instances');
     this.logsDir = path.join(opts.stateDir, 'logs');
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
@@ -273,7 +281,7 @@ export class ProcessDriver implements RuntimeDriver {
     // The writer first: the shim's stdout is opened only once the writer reads (openFifoForWriting).
     const logWriter = this.spawnLogWriter(spec.id, logFile, logLimits);
     const cg = placeInCgroups(spec.id, spec.memoryBytes, spec.cpuCores, user);
-    const trackingCgroup = tryTrackingCgroup(spec.id, user);
+    const trackingCgroup = this.trackingCgroups ? tryTrackingCgroup(spec.id, user) : undefined;
     const argv = spec.args ? [spec.command, ...spec.args] : ['/bin/sh', '-c', spec.command];
     let wrapperPid: number;
     let out: FileHandle | undefined;
