@@ -22,8 +22,17 @@
  * It exits when every writer of the FIFO has closed it (the instance and all its descendants
  * ended), after writing what it read. Imports only node:*, so dist/…/log-writer.js runs alone.
  */
-import { closeSync, fstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import {
+  closeSync,
+  open as openFd,
+  fstatSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import net from 'node:net';
 
 export interface LogWriterConfig {
@@ -110,6 +119,8 @@ export class RotatingLog {
 
   /** Appends `buf`, which ends with a newline; rotates at line ends so no file exceeds maxBytes (but by one line). */
   append(buf: Buffer): void {
+    // The file's real size, not a count of our own writes: another writer may share the file.
+    this.size = fstatSync(this.fd).size;
     let rest = buf;
     while (rest.length > 0) {
       const room = this.cfg.maxBytes - this.size;
@@ -123,10 +134,12 @@ export class RotatingLog {
         this.write(rest.subarray(0, cut));
         rest = rest.subarray(cut);
       } else if (this.size === 0) {
-        // A single line longer than maxBytes: written whole (never split), alone in its file.
+        // A single line longer than maxBytes: written whole (never split), alone in its file,
+        // which the next line rotates.
         const end = rest.indexOf(NL) + 1 || rest.length;
         this.write(rest.subarray(0, end));
         rest = rest.subarray(end);
+        continue;
       }
       this.rotate();
     }
@@ -182,6 +195,7 @@ export class LogPump {
   /** Dropped since the last notice line. */
   private unreportedLines = 0;
   private unreportedBytes = 0;
+  private lastNotice = -Infinity;
   dirty = true;
 
   constructor(
@@ -236,6 +250,9 @@ export class LogPump {
 
   /** buf[0, end) is whole lines: write those the bucket allows, count the rest as dropped. */
   private accept(buf: Buffer, end: number): void {
+    // The notice is about lines dropped before these, so it is decided before this chunk's drops count.
+    const noticeDue = this.unreportedLines > 0 && this.now() - this.lastNotice >= 1000;
+    const [noticeLines, noticeBytes] = [this.unreportedLines, this.unreportedBytes];
     let take = end;
     if (this.cfg.rateBytesPerSecond !== null) {
       const t = this.now();
@@ -264,12 +281,14 @@ export class LogPump {
     }
     if (take === 0) return;
     let out = buf.subarray(0, take);
-    if (this.unreportedLines > 0) {
+    // One notice a second at most, so a flood does not turn the log into notices.
+    if (noticeDue) {
+      this.lastNotice = this.now();
       const rate = this.cfg.rateBytesPerSecond ?? 0;
-      const notice = `[groundwork] dropped ${this.unreportedLines} lines (${humanBytes(this.unreportedBytes)}) over the rate limit of ${humanBytes(rate)}/s\n`;
+      const notice = `[groundwork] dropped ${noticeLines} lines (${humanBytes(noticeBytes)}) over the rate limit of ${humanBytes(rate)}/s\n`;
       out = Buffer.concat([Buffer.from(notice), out]);
-      this.unreportedLines = 0;
-      this.unreportedBytes = 0;
+      this.unreportedLines -= noticeLines;
+      this.unreportedBytes -= noticeBytes;
     }
     try {
       this.log.append(out);
@@ -328,8 +347,11 @@ async function main(argv: string[]): Promise<void> {
   process.on('SIGHUP', () => {});
   // Opening a FIFO for reading waits (in a worker thread) until the instance opened it for writing;
   // libuv then reads it without blocking, and EOF comes when the last writer closed it.
-  const handle = await open(cfg.fifo, 'r');
-  const pipe = new net.Socket({ fd: handle.fd, readable: true, writable: false });
+  // fs.open, not fs/promises: a FileHandle closes its fd when garbage-collected, under the socket.
+  const fd = await new Promise<number>((resolve, reject) =>
+    openFd(cfg.fifo, 'r', (e, n) => (e ? reject(e) : resolve(n))),
+  );
+  const pipe = new net.Socket({ fd, readable: true, writable: false });
   pipe.on('data', (chunk: Buffer) => p.push(chunk));
   pipe.on('end', () => done(0));
   pipe.on('error', (e) => {
