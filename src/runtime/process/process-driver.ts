@@ -34,7 +34,6 @@ import {
   writeFileSync,
   chownSync,
 } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -49,7 +48,14 @@ import {
   type LogLimits,
   type RuntimeDriver,
 } from '../runtime-driver.js';
-import { groupStats, isSameProcess, pidsInGroupOrSession, pidsWithEnv, tryProcessStartTicks } from './proc.js';
+import {
+  groupStats,
+  isSameProcess,
+  pidsInGroupOrSession,
+  pidsWithEnv,
+  tryGroupAndSession,
+  tryProcessStartTicks,
+} from './proc.js';
 import {
   joinedCgroups,
   killCgroup,
@@ -69,26 +75,34 @@ const execFileAsync = promisify(execFile);
 /** The environment variable every process of an instance inherits: how stop finds escaped ones. */
 export const INSTANCE_MARKER = 'GROUNDWORK_INSTANCE_ID';
 
-// The shim holds the FIFO open read-write on fd 3 (not passed to the service) as well: so when
-// the log writer dies, the service's writes do not fail with EPIPE/SIGPIPE (which would kill
-// most services); they fill the pipe (64 KiB) and then block until the driver has started a new
-// writer (inspect does, at once for a running daemon, or the next daemon on adoption). A service
-// blocked on its log is visible and recovers; one killed by SIGPIPE loses its state.
+// The instance's stdout and stderr are the FIFO opened read-write (by the driver, inherited at
+// fork): so when the log writer dies, the service's writes do not fail with EPIPE/SIGPIPE (which
+// would kill most services; a read-write descriptor is a reader too); they fill the pipe (64 KiB)
+// and then block until the driver has started a new writer (inspect does, at once for a running
+// daemon, or the next daemon on adoption). A service blocked on its log is visible and
+// recovers; one killed by SIGPIPE loses its state.
 const SHIM = `
-exitfile=$1; pidfile=$2; fifo=$3; shift 3
-exec 3<>"$fifo"
+exitfile=$1; pidfile=$2; shift 2
 for d in $GW_TRACK; do echo $$ 2>/dev/null > "$d/cgroup.procs"; done
 for d in $GW_CGROUPS; do echo $$ 2>/dev/null > "$d/cgroup.procs" || echo "groundwork: could not join cgroup $d; limits not enforced" >&2; done
 unset GW_CGROUPS GW_TRACK
-"$@" 3>&- &
+"$@" &
 child=$!
 echo "$child" > "$pidfile"
-trap 'kill -TERM "$child" 2>/dev/null' TERM
-trap 'kill -INT "$child" 2>/dev/null' INT
-trap 'kill -HUP "$child" 2>/dev/null' HUP
+trap 'interrupted=1; kill -TERM "$child" 2>/dev/null' TERM
+trap 'interrupted=1; kill -INT "$child" 2>/dev/null' INT
+trap 'interrupted=1; kill -HUP "$child" 2>/dev/null' HUP
+# A trapped signal cuts \`wait\` short with a status over 128 that is not the child's: wait again
+# then. (Checking whether the child still lives instead would record 143 for a child that ran its
+# own TERM trap and exited 0 in between.) 127: the child was reaped by the previous wait.
+code=
 while :; do
-  wait "$child"; code=$?
-  kill -0 "$child" 2>/dev/null || break
+  interrupted=0
+  wait "$child"; c=$?
+  if [ "$c" = 127 ] && [ -n "$code" ]; then break; fi
+  code=$c
+  if [ "$interrupted" = 1 ] && [ "$c" -gt 128 ]; then continue; fi
+  break
 done
 echo "$code" > "$exitfile"
 exit "$code"
@@ -145,6 +159,8 @@ export class ProcessDriver implements RuntimeDriver {
   private readonly logsDir: string;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly trackingCgroups: boolean;
+  /** Per instance being started: resolves when its keeper descriptor is closed. */
+  private readonly keepers = new Map<string, Promise<void>>();
 
   constructor(opts: ProcessDriverOptions) {
     this.trackingCgroups = opts.trackingCgroups ?? true;
@@ -217,31 +233,40 @@ export class ProcessDriver implements RuntimeDriver {
   }
 
   /**
-   * Opens the FIFO for writing, which completes once the writer has opened it for reading: the
-   * shim then inherits this end at fork, so the writer is reading before the instance can write
-   * (or end), and no early line is lost. Gives up when the writer died or after 10 s.
+   * Holds `fd` (the FIFO, read-write) until the writer has opened the FIFO for reading, then
+   * closes it. Until then it keeps the pipe alive, so an instance that writes and ends before the
+   * writer (a node process) is up loses no line; and start() need not wait for the writer.
    */
-  private async openFifoForWriting(fifo: string, writer: { pid: number; startTicks: number }): Promise<FileHandle> {
-    let settled = false;
-    const opening = open(fifo, fsConstants.O_WRONLY).finally(() => {
-      settled = true;
-    });
+  private async holdUntilWriterReads(fd: number, fifo: string, writer: { pid: number; startTicks: number }) {
+    // By inode, not by path: the path the kernel shows may differ (symlinks in the state directory).
+    const ino = statSync(fifo).ino;
+    const reading = () => {
+      try {
+        return readdirSync(`/proc/${writer.pid}/fd`).some((f) => {
+          try {
+            return statSync(`/proc/${writer.pid}/fd/${f}`).ino === ino;
+          } catch {
+            return false;
+          }
+        });
+      } catch {
+        return false;
+      }
+    };
     const deadline = Date.now() + 10_000;
-    while (!settled && isSameProcess(writer.pid, writer.startTicks) && Date.now() < deadline) await this.sleep(5);
-    if (!settled) {
-      // Unblock our pending open (it needs a reader), then report why.
-      const unblock = openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
-      await opening.then((h) => h.close()).catch(() => {});
-      closeSync(unblock);
-      throw new Error(
-        `the log writer (pid ${writer.pid}) did not open ${fifo}; it ${isSameProcess(writer.pid, writer.startTicks) ? 'hangs' : 'exited'}; is node able to run ${logWriterCommand().join(' ')}?`,
-      );
-    }
-    return opening;
+    while (!reading() && isSameProcess(writer.pid, writer.startTicks) && Date.now() < deadline) await this.sleep(5);
+    closeSync(fd);
+  }
+
+  /** The keeper of instance `id` (see holdUntilWriterReads) let go: its writer reads, or never will. */
+  private async keeperReleased(id: string): Promise<void> {
+    await this.keepers.get(id);
+    this.keepers.delete(id);
   }
 
   /** Waits for the writer to drain and exit at EOF; a writer that does not is stopped. */
   private async stopLogWriter(rec: InstanceRecord | undefined): Promise<void> {
+    if (rec) await this.keeperReleased(rec.id);
     const w = rec?.logWriter;
     if (!w) return;
     const alive = () => isSameProcess(w.pid, w.startTicks);
@@ -278,16 +303,18 @@ export class ProcessDriver implements RuntimeDriver {
       chownSync(fifo, user.uid, user.gid);
     }
     const logLimits = spec.logs ?? DEFAULT_LOG_LIMITS;
-    // The writer first: the shim's stdout is opened only once the writer reads (openFifoForWriting).
+    // The writer is a node process and takes a moment to start: a keeper descriptor holds the
+    // FIFO meanwhile (holdUntilWriterReads), so the instance starts at once.
     const logWriter = this.spawnLogWriter(spec.id, logFile, logLimits);
     const cg = placeInCgroups(spec.id, spec.memoryBytes, spec.cpuCores, user);
     const trackingCgroup = this.trackingCgroups ? tryTrackingCgroup(spec.id, user) : undefined;
     const argv = spec.args ? [spec.command, ...spec.args] : ['/bin/sh', '-c', spec.command];
     let wrapperPid: number;
-    let out: FileHandle | undefined;
+    // Read-write: opening never blocks (no reader needed yet), and see SHIM for why not write-only.
+    const out = openSync(fifo, fsConstants.O_RDWR);
+    this.keepers.set(spec.id, this.holdUntilWriterReads(out, fifo, logWriter));
     try {
-      out = await this.openFifoForWriting(fifo, logWriter);
-      const child = spawn('/bin/sh', ['-c', SHIM, 'groundwork-shim', exitFile, pidFile, fifo, ...argv], {
+      const child = spawn('/bin/sh', ['-c', SHIM, 'groundwork-shim', exitFile, pidFile, ...argv], {
         cwd: spec.cwd,
         env: {
           ...spec.env,
@@ -296,7 +323,7 @@ export class ProcessDriver implements RuntimeDriver {
           [INSTANCE_MARKER]: spec.id,
         },
         detached: true,
-        stdio: ['ignore', out.fd, out.fd],
+        stdio: ['ignore', out, out],
         ...(user ? { uid: user.uid, gid: user.gid } : {}),
       });
       wrapperPid = await new Promise<number>((resolve, reject) => {
@@ -304,11 +331,8 @@ export class ProcessDriver implements RuntimeDriver {
         child.once('spawn', () => resolve(child.pid as number));
       });
       child.unref();
-      await out.close();
     } catch (e) {
-      await out?.close().catch(() => {});
-      // No shim will ever open the FIFO: the writer would wait forever.
-      await this.stopLogWriter({ logWriter } as InstanceRecord);
+      await this.stopLogWriter({ id: spec.id, logWriter } as InstanceRecord);
       rmSync(fifo, { force: true });
       if (trackingCgroup) removeCgroupDir(trackingCgroup);
       throw e;
@@ -456,8 +480,11 @@ export class ProcessDriver implements RuntimeDriver {
   }
 
   private signalAll(handle: InstanceHandle, pids: number[], signal: NodeJS.Signals): void {
-    this.signalGroup(handle, signal);
+    const group = this.signalGroup(handle, signal);
+    // The group got it once already; a second SIGTERM can cut short a service's own TERM trap.
     for (const pid of pids) {
+      if (group && signal !== 'SIGKILL' && (pid === handle.pid || tryGroupAndSession(pid)?.pgid === handle.pgid))
+        continue;
       try {
         process.kill(pid, signal);
       } catch {
@@ -473,12 +500,15 @@ export class ProcessDriver implements RuntimeDriver {
     return isSameProcess(handle.pgid, handle.pgidStartTicks);
   }
 
-  private signalGroup(handle: InstanceHandle, signal: NodeJS.Signals): void {
-    if (handle.pgid <= 1 || handle.pid <= 1) return; // a placeholder: never signal our own group or init
+  /** Signals the instance's group when it is provably ours (and says whether it did), and the service. */
+  private signalGroup(handle: InstanceHandle, signal: NodeJS.Signals): boolean {
+    if (handle.pgid <= 1 || handle.pid <= 1) return false; // a placeholder: never signal our own group or init
+    let signalled = false;
     // Only a group we can prove is ours: its leader is our shim, or our service is in it.
     if (this.shimAlive(handle) || isSameProcess(handle.pid, handle.startTicks)) {
       try {
         process.kill(-handle.pgid, signal);
+        signalled = true;
       } catch {
         /* group gone */
       }
@@ -491,6 +521,7 @@ export class ProcessDriver implements RuntimeDriver {
         /* gone */
       }
     }
+    return signalled;
   }
 
   private exitFile(handle: InstanceHandle): string {
