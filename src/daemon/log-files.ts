@@ -16,10 +16,21 @@ import {
   readSync,
   closeSync,
 } from 'node:fs';
-import { endOf, readLog, tailLog, type LogCursor } from '../runtime/process/log-parts.js';
+import { endOf, readLog, tailLog, tailLogWithCursor, type LogCursor } from '../runtime/process/log-parts.js';
 import { statsFileOf, tryReadLogStats, type LogWriterStats } from '../runtime/process/log-writer.js';
 
-export { endOf, readLog, tailLog, tryReadLogStats, type LogCursor, type LogWriterStats };
+export { endOf, readLog, tailLog, tailLogWithCursor, tryReadLogStats, type LogCursor, type LogWriterStats };
+
+/**
+ * Lines the log writer of instance `instanceId` dropped over its rate limit (for `status`), or
+ * undefined when it has written no counters yet. Cheap: one small JSON file, rewritten at most
+ * once a second by the writer. Counters of another instance of the same index (an old one
+ * during a deploy, sharing N.log) are not this instance's: undefined then.
+ */
+export function droppedLines(logFile: string, instanceId: string): number | undefined {
+  const s = tryReadLogStats(logFile);
+  return s && s.instance === instanceId ? s.droppedLines : undefined;
+}
 
 export interface RotationSettings {
   maxBytes: number;

@@ -8,7 +8,15 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LogIndex, readLog, rotateIfLarge, tailLog, tryReadLogStats } from '../../src/daemon/log-files.js';
+import {
+  droppedLines,
+  LogIndex,
+  readLog,
+  rotateIfLarge,
+  tailLog,
+  tailLogWithCursor,
+  tryReadLogStats,
+} from '../../src/daemon/log-files.js';
 import { logParts } from '../../src/runtime/process/log-parts.js';
 import { LogPump, RotatingLog, type LogWriterConfig } from '../../src/runtime/process/log-writer.js';
 import { ProcessDriver } from '../../src/runtime/process/process-driver.js';
@@ -184,6 +192,27 @@ describe('reading a log across rotated parts', () => {
     expect(tailLog(f, 3)).toBe('two\nthree\nfour\n');
     expect(tailLog(f, 100)).toBe('one\ntwo\nthree\nfour\n');
     expect(tailLog(path.join(dir, 'none.log'), 3)).toBe('');
+  });
+
+  it('tailLogWithCursor: following from its cursor across a rotation repeats and skips nothing', () => {
+    const f = path.join(dir, '0.log');
+    writeFileSync(`${f}.1`, 'one\ntwo\n');
+    writeFileSync(f, 'three\n');
+    const t = tailLogWithCursor(f, 2);
+    expect(t.text).toBe('two\nthree\n');
+    appendFileSync(f, 'four\n');
+    renameSync(`${f}.1`, `${f}.2`);
+    renameSync(f, `${f}.1`);
+    writeFileSync(f, 'five\n');
+    expect(readLog(f, t.next).text).toBe('four\nfive\n');
+  });
+
+  it('droppedLines reads the counter of this instance only', () => {
+    const f = path.join(dir, '0.log');
+    writeFileSync(`${f}.stats`, JSON.stringify({ instance: 'web-0-abc', droppedLines: 12 }));
+    expect(droppedLines(f, 'web-0-abc')).toBe(12);
+    expect(droppedLines(f, 'web-0-def')).toBeUndefined();
+    expect(droppedLines(path.join(dir, 'none.log'), 'web-0-abc')).toBeUndefined();
   });
 
   it('readLog follows a cursor across a rotation: the rest of the renamed part, then the new file', () => {

@@ -66,7 +66,21 @@ function readRange(file: string, offset: number, length: number): Buffer {
 
 /** The last `lines` lines across the parts, reading at most `maxBytes` from the end. */
 export function tailLog(file: string, lines: number, maxBytes = 4 * 1024 * 1024): string {
+  return tailLogWithCursor(file, lines, maxBytes).text;
+}
+
+/**
+ * tailLog, and the cursor right after what it read: following from there (readLog) neither
+ * repeats nor skips a line, even when the writer rotates in between.
+ */
+export function tailLogWithCursor(
+  file: string,
+  lines: number,
+  maxBytes = 4 * 1024 * 1024,
+): { text: string; next: LogCursor } {
   const parts = logParts(file);
+  const last = parts[parts.length - 1];
+  const next: LogCursor = last ? { ino: last.ino, offset: last.size } : { ino: 0, offset: 0 };
   const chunks: Buffer[] = [];
   let budget = maxBytes;
   let newlines = 0;
@@ -86,7 +100,7 @@ export function tailLog(file: string, lines: number, maxBytes = 4 * 1024 * 1024)
   const all = Buffer.concat(chunks).toString('utf8').split('\n');
   if (all[all.length - 1] === '') all.pop();
   const tail = all.slice(-lines);
-  return tail.length ? `${tail.join('\n')}\n` : '';
+  return { text: tail.length ? `${tail.join('\n')}\n` : '', next };
 }
 
 /**
