@@ -117,11 +117,17 @@ const SIGNALS: Record<number, string> = {
   15: 'SIGTERM',
 };
 
+/** A process known by pid and kernel start time, so a reused pid is never taken for it. */
+interface WriterRef {
+  pid: number;
+  startTicks: number;
+}
+
 /** What the driver writes to instances/ID.json: the handle, plus what only the driver needs. */
 interface InstanceRecord extends InstanceHandle {
   stack: string;
   /** The log writer process (absent in records of older versions). */
-  logWriter?: { pid: number; startTicks: number };
+  logWriter?: WriterRef;
   logLimits?: LogLimits;
   /** The cgroup that only tracks the instance's processes, when one could be made. */
   trackingCgroup?: string;
@@ -159,6 +165,8 @@ export class ProcessDriver implements RuntimeDriver {
   private readonly logsDir: string;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly trackingCgroups: boolean;
+  /** Log writers last seen alive, so inspect need not read the record each time. */
+  private readonly writers = new Map<string, WriterRef>();
   /** Per instance being started: resolves when its keeper descriptor is closed. */
   private readonly keepers = new Map<string, Promise<void>>();
 
@@ -200,7 +208,7 @@ export class ProcessDriver implements RuntimeDriver {
    * daemon and no signal to the daemon's group reaches it) and without the instance marker (so
    * stopping the instance leaves it to drain the FIFO and exit at EOF).
    */
-  private spawnLogWriter(id: string, logFile: string, limits: LogLimits): { pid: number; startTicks: number } {
+  private spawnLogWriter(id: string, logFile: string, limits: LogLimits): WriterRef {
     const cfg: LogWriterConfig = { fifo: this.fifoOf(id), file: logFile, instance: id, ...limits };
     const child = spawn(
       process.execPath,
@@ -221,11 +229,17 @@ export class ProcessDriver implements RuntimeDriver {
    * until then its output waits in the pipe (see SHIM). Cheap: one /proc read per call.
    */
   private ensureLogWriter(handle: InstanceHandle): void {
+    const known = this.writers.get(handle.id);
+    if (known && isSameProcess(known.pid, known.startTicks)) return; // the common case: no file read
     const rec = this.tryReadRecord(handle.id);
     if (!rec?.logWriter || !existsSync(this.fifoOf(handle.id))) return;
-    if (isSameProcess(rec.logWriter.pid, rec.logWriter.startTicks)) return;
+    if (isSameProcess(rec.logWriter.pid, rec.logWriter.startTicks)) {
+      this.writers.set(handle.id, rec.logWriter);
+      return;
+    }
     try {
       rec.logWriter = this.spawnLogWriter(handle.id, rec.logFile, rec.logLimits ?? DEFAULT_LOG_LIMITS);
+      this.writers.set(handle.id, rec.logWriter);
       this.writeRecord(rec);
     } catch {
       /* tried again at the next inspect */
@@ -237,7 +251,7 @@ export class ProcessDriver implements RuntimeDriver {
    * closes it. Until then it keeps the pipe alive, so an instance that writes and ends before the
    * writer (a node process) is up loses no line; and start() need not wait for the writer.
    */
-  private async holdUntilWriterReads(fd: number, fifo: string, writer: { pid: number; startTicks: number }) {
+  private async holdUntilWriterReads(fd: number, fifo: string, writer: WriterRef): Promise<void> {
     // By inode, not by path: the path the kernel shows may differ (symlinks in the state directory).
     const ino = statSync(fifo).ino;
     const reading = () => {
@@ -265,9 +279,9 @@ export class ProcessDriver implements RuntimeDriver {
   }
 
   /** Waits for the writer to drain and exit at EOF; a writer that does not is stopped. */
-  private async stopLogWriter(rec: InstanceRecord | undefined): Promise<void> {
-    if (rec) await this.keeperReleased(rec.id);
-    const w = rec?.logWriter;
+  private async stopLogWriter(id: string, w: WriterRef | undefined): Promise<void> {
+    await this.keeperReleased(id);
+    this.writers.delete(id);
     if (!w) return;
     const alive = () => isSameProcess(w.pid, w.startTicks);
     for (let i = 0; i < 200 && alive(); i++) await this.sleep(10);
@@ -332,7 +346,7 @@ export class ProcessDriver implements RuntimeDriver {
       });
       child.unref();
     } catch (e) {
-      await this.stopLogWriter({ id: spec.id, logWriter } as InstanceRecord);
+      await this.stopLogWriter(spec.id, logWriter);
       rmSync(fifo, { force: true });
       if (trackingCgroup) removeCgroupDir(trackingCgroup);
       throw e;
@@ -415,7 +429,7 @@ export class ProcessDriver implements RuntimeDriver {
       }
     }
     // The writer writes what the instance said before it ended (the reason it failed), then exits.
-    await this.stopLogWriter(rec);
+    await this.stopLogWriter(id, rec?.logWriter);
     for (const ext of ['json', 'exit', 'pid', 'fifo'])
       rmSync(path.join(this.instancesDir, `${id}.${ext}`), { force: true });
     removeCgroups(id);
@@ -456,7 +470,7 @@ export class ProcessDriver implements RuntimeDriver {
     for (let i = 0; i < 20 && this.tryReadExit(this.exitFile(handle)) === undefined && this.shimAlive(handle); i++)
       await this.sleep(10);
     // Every writer of the FIFO is gone now: the log writer drains it and exits.
-    await this.stopLogWriter(rec);
+    await this.stopLogWriter(handle.id, rec?.logWriter);
     removeCgroups(handle.id);
     if (rec?.trackingCgroup) removeCgroupDir(rec.trackingCgroup);
     return this.inspect(handle);
@@ -603,7 +617,7 @@ export class ProcessDriver implements RuntimeDriver {
 
   async forget(handle: InstanceHandle): Promise<void> {
     // The instance is gone, so its writer is at EOF: let it finish writing before the record goes.
-    await this.stopLogWriter(this.tryReadRecord(handle.id));
+    await this.stopLogWriter(handle.id, this.tryReadRecord(handle.id)?.logWriter);
     for (const ext of ['json', 'exit', 'pid', 'fifo'])
       rmSync(path.join(this.instancesDir, `${handle.id}.${ext}`), { force: true });
   }
