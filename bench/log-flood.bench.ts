@@ -9,10 +9,13 @@
  *     loop on the same host), before and during the flood;
  *   - CPU seconds of the log writer, of the `yes` service, and of this (daemon-like) process;
  *   - peak log disk (N.log + parts, sampled every 50 ms) against the bound max_size × max_files
- *     plus one line; dropped lines counted by the writer; the writer's RSS.
+ *     plus one line; dropped lines counted by the writer; the writer's own (anonymous) memory.
+ * Then the same under `groundwork up` (dist/): p50/p99 of 200 sequential `GET /v1/status` with a
+ * quiet service and during a `yes` service (target p99 ≤ 500 ms, issue 10), the daemon's CPU
+ * seconds during the flood, and the log disk at its end.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { defineBench, type BenchResult } from './harness/bench.js';
@@ -48,22 +51,90 @@ function percentile(values: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number;
 }
 
-async function latencies(port: number): Promise<number[]> {
+async function latencies(port: number, urlPath = '/', token?: string): Promise<number[]> {
   const agent = new http.Agent({ keepAlive: false });
   const out: number[] = [];
   for (let i = 0; i < REQUESTS; i++) {
     const t0 = process.hrtime.bigint();
     await new Promise<void>((resolve, reject) => {
       http
-        .get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
-          res.resume();
-          res.on('end', () => resolve());
-        })
+        .get(
+          { host: '127.0.0.1', port, path: urlPath, agent, headers: token ? { authorization: `Bearer ${token}` } : {} },
+          (res) => {
+            res.resume();
+            res.on('end', () =>
+              res.statusCode === 200 ? resolve() : reject(new Error(`${urlPath}: ${res.statusCode}`)),
+            );
+          },
+        )
         .on('error', reject);
     });
     out.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   return out;
+}
+
+/** `groundwork up` (dist/) on a one-service stack in `dir`; resolves once it serves its API. */
+async function startUp(root: string, dir: string, command: string) {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    path.join(dir, 'groundwork.yaml'),
+    `stack: flood\nservices:\n  svc:\n    command: ${JSON.stringify(command)}\n    stop_grace: 2s\n`,
+  );
+  const env: Record<string, string> = { NO_COLOR: '1' };
+  for (const k of ['PATH', 'HOME', 'LANG', 'TZ']) if (process.env[k]) env[k] = process.env[k] as string;
+  const child = spawn(
+    process.execPath,
+    [path.join(root, 'dist', 'cli', 'main.js'), 'up', '--listen', '127.0.0.1:0', '--json'],
+    {
+      cwd: dir,
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let out = '';
+  child.stdout?.setEncoding('utf8').on('data', (c: string) => (out += c));
+  const deadline = Date.now() + 60_000;
+  let ready: { url: string; pid: number } | undefined;
+  while (!ready && Date.now() < deadline) {
+    const line = out.split('\n').find((l) => l.startsWith('{"type":"ready"'));
+    if (line) ready = JSON.parse(line) as { url: string; pid: number };
+    else await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!ready) {
+    child.kill('SIGKILL');
+    throw new Error(`groundwork up in ${dir} was not ready within 60 s:\n${out}`);
+  }
+  const token = readFileSync(path.join(dir, '.groundwork', 'daemon.token'), 'utf8').trim();
+  const port = Number(new URL(ready.url).port);
+  const down = async () => {
+    await new Promise<void>((resolve) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/v1/down',
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve());
+        },
+      );
+      req.on('error', () => resolve());
+      req.end(JSON.stringify({ exit: true }));
+    });
+    await new Promise<void>((resolve) => {
+      if (child.exitCode !== null) resolve();
+      else child.once('exit', () => resolve());
+      setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve();
+      }, 10_000);
+    });
+  };
+  return { child, pid: ready.pid, port, token, down };
 }
 
 async function startServer(): Promise<{ child: ChildProcess; port: number }> {
@@ -204,6 +275,64 @@ export default defineBench({
           unit: 'MiB',
         },
       ];
+      // The same under `groundwork up`: the daemon's own status latency and CPU, quiet and flooded.
+      ctx.log('log-flood: groundwork up with a quiet service; 200 status requests');
+      const quietUp = await startUp(ctx.root, path.join(ctx.workDir, 'up-quiet'), 'exec sleep 600');
+      const statusQuiet = await latencies(quietUp.port, '/v1/status', quietUp.token);
+      await quietUp.down();
+      ctx.log(`log-flood: groundwork up with a \`yes\` service for ${SECONDS}s; 200 status requests during it`);
+      const loudDir = path.join(ctx.workDir, 'up-flood');
+      const loudUp = await startUp(ctx.root, loudDir, `exec yes ${LINE}`);
+      const daemonCpu0 = cpuSeconds(loudUp.pid);
+      const t1 = Date.now();
+      const statusLoud = await latencies(loudUp.port, '/v1/status', loudUp.token);
+      await new Promise((r) => setTimeout(r, Math.max(0, SECONDS * 1000 - (Date.now() - t1))));
+      const daemonCpu = cpuSeconds(loudUp.pid) - daemonCpu0;
+      const upLog = path.join(loudDir, '.groundwork', 'logs', 'svc', '0.log');
+      const upDisk = logParts(upLog).reduce((n, p) => n + p.size, 0);
+      const upStats = tryReadLogStats(upLog);
+      await loudUp.down();
+      results.push(
+        {
+          name: 'status p50, quiet service',
+          metric: `groundwork up, ${REQUESTS} requests`,
+          value: percentile(statusQuiet, 50),
+          unit: 'ms',
+        },
+        {
+          name: 'status p99, quiet service',
+          metric: `groundwork up, ${REQUESTS} requests`,
+          value: percentile(statusQuiet, 99),
+          unit: 'ms',
+        },
+        {
+          name: 'status p50, yes flood',
+          metric: `groundwork up, ${REQUESTS} requests`,
+          value: percentile(statusLoud, 50),
+          unit: 'ms',
+        },
+        {
+          name: 'status p99, yes flood',
+          metric: `groundwork up, ${REQUESTS} requests`,
+          value: percentile(statusLoud, 99),
+          unit: 'ms',
+          target: { kind: 'max', value: 500 },
+        },
+        { name: 'daemon CPU, yes flood', metric: `groundwork up, over ${SECONDS}s`, value: daemonCpu, unit: 's' },
+        {
+          name: 'log disk at the end, under up',
+          metric: `bound ${(bound / MIB).toFixed(1)} MiB`,
+          value: upDisk / MIB,
+          unit: 'MiB',
+          target: { kind: 'max', value: bound / MIB },
+        },
+        {
+          name: 'lines dropped, under up',
+          metric: `over ${SECONDS}s`,
+          value: upStats?.droppedLines ?? 0,
+          unit: 'lines',
+        },
+      );
       return results;
     } finally {
       server.child.kill('SIGKILL');
