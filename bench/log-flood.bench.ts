@@ -89,7 +89,7 @@ async function startUp(root: string, dir: string, command: string) {
     {
       cwd: dir,
       env,
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'ignore'], // its log lines would interleave with the bench's table
     },
   );
   let out = '';
