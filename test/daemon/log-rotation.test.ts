@@ -148,6 +148,25 @@ describe('LogPump (rate limit and counters)', () => {
     expect(tryReadLogStats(file)).toMatchObject({ instance: 'i-1', droppedLines: 5, droppedBytes: 55 });
   });
 
+  it('a full disk (ENOSPC, from /dev/full): lines are counted as dropped, the error kept, and it goes on', () => {
+    const cfg: LogWriterConfig = {
+      fifo: '',
+      file: '/dev/full',
+      instance: 'i-1',
+      maxBytes: 1 << 20,
+      maxFiles: 2,
+      rateBytesPerSecond: null,
+      burstBytes: 0,
+    };
+    const log = new RotatingLog(cfg);
+    const pump = new LogPump(cfg, log, () => 0);
+    expect(() => pump.push(Buffer.from('one\ntwo\n'))).not.toThrow();
+    pump.push(Buffer.from('three\n'));
+    log.close();
+    expect(pump.stats).toMatchObject({ droppedLines: 3, droppedBytes: 14, writtenLines: 0 });
+    expect(pump.stats.error).toMatch(/ENOSPC/);
+  });
+
   it('keeps a partial line until its end comes, and writes it at EOF', () => {
     const { pump, log, file } = make(null, 0);
     pump.push(Buffer.from('hel'));
