@@ -1,6 +1,6 @@
 /** The process driver against the shared RuntimeDriver contract, and what only it promises: nothing escapes stop. */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { INSTANCE_MARKER, ProcessDriver } from '../../src/runtime/process/process-driver.js';
@@ -58,7 +58,9 @@ describe.each([
   });
 
   afterEach(async () => {
+    const cgroups = handles.map((h) => trackingCgroupOf(stateDir, h.id)).filter((c): c is string => c !== undefined);
     for (const h of handles) await driver.forget(h);
+    for (const c of cgroups) expect(existsSync(c), `tracking cgroup ${c} removed`).toBe(false);
     const leftovers = await killProcessesUnder(dir);
     removeTempDir(dir);
     expect(leftovers, 'processes left after stop').toBe(0);

@@ -617,7 +617,11 @@ export class ProcessDriver implements RuntimeDriver {
 
   async forget(handle: InstanceHandle): Promise<void> {
     // The instance is gone, so its writer is at EOF: let it finish writing before the record goes.
-    await this.stopLogWriter(handle.id, this.tryReadRecord(handle.id)?.logWriter);
+    const rec = this.tryReadRecord(handle.id);
+    await this.stopLogWriter(handle.id, rec?.logWriter);
+    // An instance that ended by itself was never stopped: its (empty) cgroups go now.
+    removeCgroups(handle.id);
+    if (rec?.trackingCgroup) removeCgroupDir(rec.trackingCgroup);
     for (const ext of ['json', 'exit', 'pid', 'fifo'])
       rmSync(path.join(this.instancesDir, `${handle.id}.${ext}`), { force: true });
   }
