@@ -280,6 +280,36 @@ export const ServiceSchema = Type.Object(
       ),
     ),
     depends_on: Type.Optional(Type.Array(Name('Service that must be applied first'), { uniqueItems: true })),
+    logs: Type.Optional(
+      Type.Object(
+        {
+          max_size: Type.Optional(ByteSizeT('Size at which an instance log is rotated (default 10MiB)')),
+          max_files: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              maximum: 1000,
+              default: 3,
+              description:
+                'Log files kept per instance, the live one included; disk per instance ≤ max_size × max_files',
+            }),
+          ),
+          rate: Type.Optional(
+            Type.String({
+              pattern: `^(${ByteSize.pattern.slice(1, -1)}/s|unlimited)$`,
+              description:
+                'Output per second written to the log (default 1MiB/s); lines above it are dropped and counted',
+              'x-fix': 'write a size per second such as 1MiB/s, or unlimited',
+              'x-expected': 'a rate such as 1MiB/s',
+            }),
+          ),
+          burst: Type.Optional(ByteSizeT('Output above the rate that still passes at once (default 4 × rate)')),
+        },
+        {
+          additionalProperties: false,
+          description: 'Bounds on instance logs (process runtime): rotation by size, and a rate limit',
+        },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

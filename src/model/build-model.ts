@@ -212,6 +212,7 @@ function serviceSpec(s: ServiceConfig): Record<string, unknown> {
     user: s.user ?? null,
     resources: s.resources ?? null,
     depends_on: [...(s.depends_on ?? [])].sort(),
+    ...(s.logs ? { logs: s.logs } : {}),
   };
 }
 

@@ -35,6 +35,21 @@ export interface InstanceSpec {
   mountCwd?: boolean;
   /** Container runtimes: extra labels, e.g. groundwork.release. */
   labels?: Record<string, string>;
+  /** Limits on the instance's log (process runtime); the driver's defaults where absent. */
+  logs?: LogLimits;
+}
+
+/**
+ * Bounds on what an instance's output may cost: disk at most maxBytes × maxFiles, and lines
+ * over rateBytesPerSecond (after a burst of burstBytes) dropped and counted.
+ */
+export interface LogLimits {
+  maxBytes: number;
+  /** Files kept, the live one included. */
+  maxFiles: number;
+  /** null: no rate limit. */
+  rateBytesPerSecond: number | null;
+  burstBytes: number;
 }
 
 export interface InstanceHandle {

@@ -22,6 +22,7 @@ import { probe } from '../../observe/probe.js';
 import { diffByFields } from '../../model/field-diff.js';
 import { canBind } from './port-allocator.js';
 import { ProcessDriver } from '../../runtime/process/process-driver.js';
+import { logLimitsOf } from '../../runtime/process/log-limits.js';
 import {
   PartialFailure,
   type DiffResult,
@@ -590,6 +591,7 @@ export class LocalServiceBackend implements ServiceBackend {
       memoryBytes: spec.resources?.memory ? ByteSize.parse(spec.resources.memory).toBytes() : null,
       cpuCores: spec.resources?.cpu ?? null,
       specHash: hash,
+      ...(spec.logs ? { logs: logLimitsOf(spec.logs) } : {}),
       ...container,
     });
     const out: InstanceOutput = { ...outputOf(handle, index), codeDir, release };

@@ -52,6 +52,8 @@ export interface ServiceSpec {
   user: string | null;
   resources: { memory?: string; cpu?: number } | null;
   depends_on: string[];
+  /** As written in the stack file (absent: the driver's defaults); see runtime/process/log-limits.ts. */
+  logs?: { max_size?: string; max_files?: number; rate?: string; burst?: string };
 }
 
 /** What state records about each running instance. */

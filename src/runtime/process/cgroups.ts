@@ -3,7 +3,7 @@
  * controllers). Returns the directories the shim joins before it starts the service, or why
  * limits are not enforced. Never throws: limits are best effort and `status` says which.
  */
-import { chownSync, existsSync, mkdirSync, rmdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, rmdirSync, writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export interface CgroupPlacement {
@@ -98,4 +98,72 @@ export function joinedCgroups(pid: number, dirs: string[]): boolean {
     const rel = d.replace(/^\/sys\/fs\/cgroup(\/(memory|cpu))?/, '');
     return text.split('\n').some((l) => l.endsWith(`:${rel}`));
   });
+}
+
+/**
+ * A cgroup only for finding every process of an instance at stop (no limits): the v2 hierarchy
+ * (unified, or the `unified` mount of a hybrid host) where `cgroup.kill` ends a whole tree at once,
+ * else the v1 `pids` hierarchy. undefined where no hierarchy is writable (containers without
+ * delegation, non-root daemons): the driver then finds processes by their environment marker.
+ */
+export function tryTrackingCgroup(id: string, owner?: { uid: number; gid: number }, root = ROOT): string | undefined {
+  const candidates = [
+    existsSync(path.join(root, 'cgroup.controllers')) ? root : undefined,
+    existsSync(path.join(root, 'unified', 'cgroup.controllers')) ? path.join(root, 'unified') : undefined,
+    existsSync(path.join(root, 'pids', 'cgroup.procs')) ? path.join(root, 'pids') : undefined,
+  ];
+  for (const base of candidates) {
+    if (!base) continue;
+    const dir = path.join(base, 'groundwork', id);
+    try {
+      mkdirSync(dir, { recursive: true });
+      if (owner) chownSync(path.join(dir, 'cgroup.procs'), owner.uid, owner.gid);
+      return dir;
+    } catch {
+      /* not writable here; try the next hierarchy */
+    }
+  }
+  return undefined;
+}
+
+/** Pids in a cgroup (and its children), [] when it is gone. */
+export function cgroupPids(dir: string): number[] {
+  const out: number[] = [];
+  const walk = (d: string) => {
+    try {
+      for (const l of readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n')) if (l) out.push(Number(l));
+      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(d, e.name));
+    } catch {
+      /* gone */
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** SIGKILLs every process in the cgroup: `cgroup.kill` (v2, Linux 5.14+) or one by one. */
+export function killCgroup(dir: string): void {
+  try {
+    writeFileSync(path.join(dir, 'cgroup.kill'), '1');
+    return;
+  } catch {
+    /* v1, or an older kernel */
+  }
+  for (const pid of cgroupPids(dir)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+/** Removes a tracking cgroup (and a leftover child) once it is empty. */
+export function removeCgroupDir(dir: string): void {
+  try {
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rmdirSync(path.join(dir, e.name));
+    rmdirSync(dir);
+  } catch {
+    /* still has members, or gone */
+  }
 }

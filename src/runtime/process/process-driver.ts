@@ -6,23 +6,37 @@
  * its exit status to files. So whoever looks later (a restarted daemon) still learns the exit
  * code of a process it did not spawn. The record file keeps pid and kernel start time, so a
  * reused pid is never taken for ours.
+ *
+ * Output: the shim sends the service's stdout and stderr into a FIFO (instances/ID.fifo) read by
+ * the instance's log writer (log-writer.ts), a process of its own in its own session, which
+ * appends to logs/SERVICE/N.log, rotates by rename and applies the rate limit. Neither survives
+ * on the daemon: both outlive it, and the record keeps the writer's pid for the next daemon.
+ *
+ * Stop ends the whole tree, whoever ignores SIGTERM: every process of the instance is found by
+ * (1) its tracking cgroup where one could be made (v2 `cgroup.kill`, or v1 `pids` cgroup.procs),
+ * (2) the environment marker GROUNDWORK_INSTANCE_ID=<id> that every descendant inherits (finds
+ * setsid'd and double-forked children without cgroups too; only one that clears its environment
+ * hides from it), (3) the shim's process group and session while the shim is provably ours.
+ * All get SIGTERM, and after the grace period SIGKILL until none is left.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import {
   closeSync,
+  constants as fsConstants,
   existsSync,
-  mkdirSync,
   openSync,
+  mkdirSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
   statSync,
   writeFileSync,
-  readSync,
   chownSync,
 } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import type { Duration } from '../../util/duration.js';
 import {
   InstanceExitedError,
@@ -31,25 +45,64 @@ import {
   type InstanceSpec,
   type InstanceStats,
   type InstanceStatus,
+  type LogLimits,
   type RuntimeDriver,
 } from '../runtime-driver.js';
-import { groupStats, isSameProcess, tryProcessStartTicks } from './proc.js';
-import { joinedCgroups, placeInCgroups, removeCgroups } from './cgroups.js';
+import {
+  groupStats,
+  isSameProcess,
+  pidsInGroupOrSession,
+  pidsWithEnv,
+  tryGroupAndSession,
+  tryProcessStartTicks,
+} from './proc.js';
+import {
+  joinedCgroups,
+  killCgroup,
+  cgroupPids,
+  placeInCgroups,
+  removeCgroupDir,
+  removeCgroups,
+  tryTrackingCgroup,
+} from './cgroups.js';
 import { ensureUser } from './os-user.js';
+import { tailLog } from './log-parts.js';
+import { DEFAULT_LOG_LIMITS } from './log-limits.js';
+import type { LogWriterConfig } from './log-writer.js';
 
+const execFileAsync = promisify(execFile);
+
+/** The environment variable every process of an instance inherits: how stop finds escaped ones. */
+export const INSTANCE_MARKER = 'GROUNDWORK_INSTANCE_ID';
+
+// The instance's stdout and stderr are the FIFO opened read-write (by the driver, inherited at
+// fork): so when the log writer dies, the service's writes do not fail with EPIPE/SIGPIPE (which
+// would kill most services; a read-write descriptor is a reader too); they fill the pipe (64 KiB)
+// and then block until the driver has started a new writer (inspect does, at once for a running
+// daemon, or the next daemon on adoption). A service blocked on its log is visible and
+// recovers; one killed by SIGPIPE loses its state.
 const SHIM = `
 exitfile=$1; pidfile=$2; shift 2
+for d in $GW_TRACK; do echo $$ 2>/dev/null > "$d/cgroup.procs"; done
 for d in $GW_CGROUPS; do echo $$ 2>/dev/null > "$d/cgroup.procs" || echo "groundwork: could not join cgroup $d; limits not enforced" >&2; done
-unset GW_CGROUPS
+unset GW_CGROUPS GW_TRACK
 "$@" &
 child=$!
 echo "$child" > "$pidfile"
-trap 'kill -TERM "$child" 2>/dev/null' TERM
-trap 'kill -INT "$child" 2>/dev/null' INT
-trap 'kill -HUP "$child" 2>/dev/null' HUP
+trap 'interrupted=1; kill -TERM "$child" 2>/dev/null' TERM
+trap 'interrupted=1; kill -INT "$child" 2>/dev/null' INT
+trap 'interrupted=1; kill -HUP "$child" 2>/dev/null' HUP
+# A trapped signal cuts \`wait\` short with a status over 128 that is not the child's: wait again
+# then. (Checking whether the child still lives instead would record 143 for a child that ran its
+# own TERM trap and exited 0 in between.) 127: the child was reaped by the previous wait.
+code=
 while :; do
-  wait "$child"; code=$?
-  kill -0 "$child" 2>/dev/null || break
+  interrupted=0
+  wait "$child"; c=$?
+  if [ "$c" = 127 ] && [ -n "$code" ]; then break; fi
+  code=$c
+  if [ "$interrupted" = 1 ] && [ "$c" -gt 128 ]; then continue; fi
+  break
 done
 echo "$code" > "$exitfile"
 exit "$code"
@@ -64,14 +117,45 @@ const SIGNALS: Record<number, string> = {
   15: 'SIGTERM',
 };
 
+/** A process known by pid and kernel start time, so a reused pid is never taken for it. */
+interface WriterRef {
+  pid: number;
+  startTicks: number;
+}
+
+/** What the driver writes to instances/ID.json: the handle, plus what only the driver needs. */
 interface InstanceRecord extends InstanceHandle {
   stack: string;
+  /** The log writer process (absent in records of older versions). */
+  logWriter?: WriterRef;
+  logLimits?: LogLimits;
+  /** The cgroup that only tracks the instance's processes, when one could be made. */
+  trackingCgroup?: string;
+}
+
+/** How to run the log writer: the compiled one beside us, or (from the sources) dist's or tsx's. */
+function logWriterCommand(): string[] {
+  const here = fileURLToPath(import.meta.url);
+  const dir = path.dirname(here);
+  if (here.endsWith('.js')) return [path.join(dir, 'log-writer.js')];
+  const source = path.join(dir, 'log-writer.ts');
+  const built = path.resolve(dir, '..', '..', '..', 'dist', 'runtime', 'process', 'log-writer.js');
+  // From the sources (tests, tsx): the build when it is current, else the source through tsx.
+  if (existsSync(built) && statSync(built).mtimeMs >= statSync(source).mtimeMs) return [built];
+  const tsx = path.resolve(dir, '..', '..', '..', 'node_modules', 'tsx', 'dist', 'loader.mjs');
+  return ['--import', pathToFileURL(tsx).href, source];
 }
 
 export interface ProcessDriverOptions {
   /** Holds instances/ (records, pid and exit files) and logs/. */
   stateDir: string;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Put each instance in a cgroup that only tracks its processes (default true; best effort).
+   * false: find them by the environment marker and the process group alone, as on a host
+   * without writable cgroups (tests use it to prove that path).
+   */
+  trackingCgroups?: boolean;
 }
 
 export class ProcessDriver implements RuntimeDriver {
@@ -80,8 +164,14 @@ export class ProcessDriver implements RuntimeDriver {
   private readonly instancesDir: string;
   private readonly logsDir: string;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly trackingCgroups: boolean;
+  /** Log writers last seen alive, so inspect need not read the record each time. */
+  private readonly writers = new Map<string, WriterRef>();
+  /** Per instance being started: resolves when its keeper descriptor is closed. */
+  private readonly keepers = new Map<string, Promise<void>>();
 
   constructor(opts: ProcessDriverOptions) {
+    this.trackingCgroups = opts.trackingCgroups ?? true;
     this.instancesDir = path.join(opts.stateDir, 'instances');
     this.logsDir = path.join(opts.stateDir, 'logs');
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
@@ -89,6 +179,121 @@ export class ProcessDriver implements RuntimeDriver {
 
   logFileFor(service: string, index: number): string {
     return path.join(this.logsDir, service, `${index}.log`);
+  }
+
+  private fifoOf(id: string): string {
+    return path.join(this.instancesDir, `${id}.fifo`);
+  }
+
+  private recordFileOf(id: string): string {
+    return path.join(this.instancesDir, `${id}.json`);
+  }
+
+  private tryReadRecord(id: string): InstanceRecord | undefined {
+    try {
+      return JSON.parse(readFileSync(this.recordFileOf(id), 'utf8')) as InstanceRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private writeRecord(r: InstanceRecord): void {
+    const file = this.recordFileOf(r.id);
+    writeFileSync(`${file}.tmp`, JSON.stringify(r));
+    renameSync(`${file}.tmp`, file);
+  }
+
+  /**
+   * Starts the log writer of instance `id`, detached in its own session (so it outlives the
+   * daemon and no signal to the daemon's group reaches it) and without the instance marker (so
+   * stopping the instance leaves it to drain the FIFO and exit at EOF).
+   */
+  private spawnLogWriter(id: string, logFile: string, limits: LogLimits): WriterRef {
+    const cfg: LogWriterConfig = { fifo: this.fifoOf(id), file: logFile, instance: id, ...limits };
+    const child = spawn(
+      process.execPath,
+      ['--max-old-space-size=32', '--max-semi-space-size=1', ...logWriterCommand(), JSON.stringify(cfg)],
+      { detached: true, stdio: 'ignore', cwd: '/', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
+    );
+    child.on('error', () => {}); // reported below: no pid
+    child.unref();
+    const pid = child.pid;
+    const startTicks = pid === undefined ? undefined : tryProcessStartTicks(pid);
+    if (pid === undefined || startTicks === undefined)
+      throw new Error(`could not start the log writer of instance ${id} (${process.execPath}); is node runnable?`);
+    return { pid, startTicks };
+  }
+
+  /**
+   * A running instance whose writer died (killed, or crashed) gets a new one on the same FIFO;
+   * until then its output waits in the pipe (see SHIM). Cheap: one /proc read per call.
+   */
+  private ensureLogWriter(handle: InstanceHandle): void {
+    const known = this.writers.get(handle.id);
+    if (known && isSameProcess(known.pid, known.startTicks)) return; // the common case: no file read
+    const rec = this.tryReadRecord(handle.id);
+    if (!rec?.logWriter || !existsSync(this.fifoOf(handle.id))) return;
+    if (isSameProcess(rec.logWriter.pid, rec.logWriter.startTicks)) {
+      this.writers.set(handle.id, rec.logWriter);
+      return;
+    }
+    try {
+      rec.logWriter = this.spawnLogWriter(handle.id, rec.logFile, rec.logLimits ?? DEFAULT_LOG_LIMITS);
+      this.writers.set(handle.id, rec.logWriter);
+      this.writeRecord(rec);
+    } catch {
+      /* tried again at the next inspect */
+    }
+  }
+
+  /**
+   * Holds `fd` (the FIFO, read-write) until the writer has opened the FIFO for reading, then
+   * closes it. Until then it keeps the pipe alive, so an instance that writes and ends before the
+   * writer (a node process) is up loses no line; and start() need not wait for the writer.
+   */
+  private async holdUntilWriterReads(fd: number, fifo: string, writer: WriterRef): Promise<void> {
+    // By inode, not by path: the path the kernel shows may differ (symlinks in the state directory).
+    const ino = statSync(fifo).ino;
+    const reading = () => {
+      try {
+        return readdirSync(`/proc/${writer.pid}/fd`).some((f) => {
+          try {
+            return statSync(`/proc/${writer.pid}/fd/${f}`).ino === ino;
+          } catch {
+            return false;
+          }
+        });
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 10_000;
+    while (!reading() && isSameProcess(writer.pid, writer.startTicks) && Date.now() < deadline) await this.sleep(5);
+    closeSync(fd);
+  }
+
+  /** The keeper of instance `id` (see holdUntilWriterReads) let go: its writer reads, or never will. */
+  private async keeperReleased(id: string): Promise<void> {
+    await this.keepers.get(id);
+    this.keepers.delete(id);
+  }
+
+  /** Waits for the writer to drain and exit at EOF; a writer that does not is stopped. */
+  private async stopLogWriter(id: string, w: WriterRef | undefined): Promise<void> {
+    await this.keeperReleased(id);
+    this.writers.delete(id);
+    if (!w) return;
+    const alive = () => isSameProcess(w.pid, w.startTicks);
+    for (let i = 0; i < 200 && alive(); i++) await this.sleep(10);
+    for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+      if (!alive()) return;
+      try {
+        process.kill(w.pid, signal);
+      } catch {
+        return;
+      }
+      for (let i = 0; i < 100 && alive(); i++) await this.sleep(10);
+    }
   }
 
   async start(spec: InstanceSpec): Promise<InstanceHandle> {
@@ -100,23 +305,39 @@ export class ProcessDriver implements RuntimeDriver {
       throw new Error(`working directory ${spec.cwd} does not exist; fix \`cwd\` of service ${spec.service}`);
     const exitFile = path.join(this.instancesDir, `${spec.id}.exit`);
     const pidFile = path.join(this.instancesDir, `${spec.id}.pid`);
+    const fifo = this.fifoOf(spec.id);
     // Created here (empty) so a shim running as another user can write them.
     writeFileSync(exitFile, '');
     writeFileSync(pidFile, '');
+    rmSync(fifo, { force: true });
+    await execFileAsync('mkfifo', ['-m', '600', fifo]);
     if (user) {
       chownSync(exitFile, user.uid, user.gid);
       chownSync(pidFile, user.uid, user.gid);
+      chownSync(fifo, user.uid, user.gid);
     }
+    const logLimits = spec.logs ?? DEFAULT_LOG_LIMITS;
+    // The writer is a node process and takes a moment to start: a keeper descriptor holds the
+    // FIFO meanwhile (holdUntilWriterReads), so the instance starts at once.
+    const logWriter = this.spawnLogWriter(spec.id, logFile, logLimits);
     const cg = placeInCgroups(spec.id, spec.memoryBytes, spec.cpuCores, user);
+    const trackingCgroup = this.trackingCgroups ? tryTrackingCgroup(spec.id, user) : undefined;
     const argv = spec.args ? [spec.command, ...spec.args] : ['/bin/sh', '-c', spec.command];
-    const fd = openSync(logFile, 'a', 0o640);
-    let wrapperPid: number | undefined;
+    let wrapperPid: number;
+    // Read-write: opening never blocks (no reader needed yet), and see SHIM for why not write-only.
+    const out = openSync(fifo, fsConstants.O_RDWR);
+    this.keepers.set(spec.id, this.holdUntilWriterReads(out, fifo, logWriter));
     try {
       const child = spawn('/bin/sh', ['-c', SHIM, 'groundwork-shim', exitFile, pidFile, ...argv], {
         cwd: spec.cwd,
-        env: { ...spec.env, GW_CGROUPS: cg.dirs.join(' ') },
+        env: {
+          ...spec.env,
+          GW_CGROUPS: cg.dirs.join(' '),
+          GW_TRACK: trackingCgroup ?? '',
+          [INSTANCE_MARKER]: spec.id,
+        },
         detached: true,
-        stdio: ['ignore', fd, fd],
+        stdio: ['ignore', out, out],
         ...(user ? { uid: user.uid, gid: user.gid } : {}),
       });
       wrapperPid = await new Promise<number>((resolve, reject) => {
@@ -124,30 +345,34 @@ export class ProcessDriver implements RuntimeDriver {
         child.once('spawn', () => resolve(child.pid as number));
       });
       child.unref();
-    } finally {
-      closeSync(fd);
+    } catch (e) {
+      await this.stopLogWriter(spec.id, logWriter);
+      rmSync(fifo, { force: true });
+      if (trackingCgroup) removeCgroupDir(trackingCgroup);
+      throw e;
     }
     const pgidStartTicks = tryProcessStartTicks(wrapperPid);
-    const recordFile = path.join(this.instancesDir, `${spec.id}.json`);
-    const writeRecord = (r: InstanceRecord) => {
-      writeFileSync(`${recordFile}.tmp`, JSON.stringify(r));
-      renameSync(`${recordFile}.tmp`, recordFile);
-    };
-    // Recorded at once (with the shim as pid), so a crash right now still leaves it findable.
-    writeRecord({
+    const base = {
       id: spec.id,
       service: spec.service,
       index: spec.index,
+      specHash: spec.specHash,
+      logFile,
+      ports: spec.ports,
+      stack: spec.stack,
+      logWriter,
+      logLimits,
+      ...(trackingCgroup ? { trackingCgroup } : {}),
+    };
+    // Recorded at once (with the shim as pid), so a crash right now still leaves it findable.
+    this.writeRecord({
+      ...base,
       pid: wrapperPid,
       pgid: wrapperPid,
       pgidStartTicks,
       startTicks: pgidStartTicks ?? 0,
       startedAt: new Date().toISOString(),
-      specHash: spec.specHash,
-      logFile,
       limits: cg.description,
-      ports: spec.ports,
-      stack: spec.stack,
     });
     let pid: number;
     let startTicks: number | undefined;
@@ -155,13 +380,13 @@ export class ProcessDriver implements RuntimeDriver {
       pid = await this.waitForPidFile(pidFile, wrapperPid);
       startTicks = tryProcessStartTicks(pid);
     } catch (e) {
-      this.cleanupFailedStart(spec.id, wrapperPid);
+      await this.cleanupFailedStart(spec.id, wrapperPid);
       throw e;
     }
     if (startTicks === undefined) {
       await this.sleep(20);
       const code = this.tryReadExit(exitFile);
-      this.cleanupFailedStart(spec.id, wrapperPid);
+      await this.cleanupFailedStart(spec.id, wrapperPid);
       throw new InstanceExitedError(
         `instance ${spec.id} exited at once${code === undefined ? '' : ` with code ${code}`}; see its log ${logFile}`,
         code ?? null,
@@ -185,18 +410,30 @@ export class ProcessDriver implements RuntimeDriver {
       limits,
       ports: spec.ports,
     };
-    writeRecord({ ...handle, stack: spec.stack });
+    this.writeRecord({ ...base, ...handle });
     return handle;
   }
 
-  private cleanupFailedStart(id: string, wrapperPid: number): void {
+  private async cleanupFailedStart(id: string, wrapperPid: number): Promise<void> {
+    const rec = this.tryReadRecord(id);
     try {
       process.kill(-wrapperPid, 'SIGKILL');
     } catch {
       /* gone */
     }
-    for (const ext of ['json', 'exit', 'pid']) rmSync(path.join(this.instancesDir, `${id}.${ext}`), { force: true });
+    for (const pid of pidsWithEnv(INSTANCE_MARKER, id)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    // The writer writes what the instance said before it ended (the reason it failed), then exits.
+    await this.stopLogWriter(id, rec?.logWriter);
+    for (const ext of ['json', 'exit', 'pid', 'fifo'])
+      rmSync(path.join(this.instancesDir, `${id}.${ext}`), { force: true });
     removeCgroups(id);
+    if (rec?.trackingCgroup) removeCgroupDir(rec.trackingCgroup);
   }
 
   private async waitForPidFile(pidFile: string, wrapperPid: number): Promise<number> {
@@ -214,21 +451,60 @@ export class ProcessDriver implements RuntimeDriver {
   }
 
   async stop(handle: InstanceHandle, grace: Duration): Promise<InstanceStatus> {
-    const alive = () => isSameProcess(handle.pid, handle.startTicks) || this.shimAlive(handle);
-    if (alive()) {
-      this.signalGroup(handle, 'SIGTERM');
+    const rec = this.tryReadRecord(handle.id);
+    const members = () => this.processesOf(handle, rec?.trackingCgroup);
+    if (members().length > 0) {
+      this.signalAll(handle, members(), 'SIGTERM');
       const deadline = Date.now() + grace.toMilliseconds();
-      while (alive() && Date.now() < deadline) await this.sleep(25);
-      if (alive()) {
-        this.signalGroup(handle, 'SIGKILL');
-        for (let i = 0; i < 200 && alive(); i++) await this.sleep(10);
+      while (members().length > 0 && Date.now() < deadline) await this.sleep(25);
+      // Whoever ignored SIGTERM, and whatever was forked since: SIGKILL until nothing is left.
+      for (let i = 0; i < 200; i++) {
+        const left = members();
+        if (left.length === 0) break;
+        if (rec?.trackingCgroup) killCgroup(rec.trackingCgroup);
+        this.signalAll(handle, left, 'SIGKILL');
+        await this.sleep(10);
       }
     }
     // Give the shim a moment to write the exit status.
     for (let i = 0; i < 20 && this.tryReadExit(this.exitFile(handle)) === undefined && this.shimAlive(handle); i++)
       await this.sleep(10);
+    // Every writer of the FIFO is gone now: the log writer drains it and exits.
+    await this.stopLogWriter(handle.id, rec?.logWriter);
     removeCgroups(handle.id);
+    if (rec?.trackingCgroup) removeCgroupDir(rec.trackingCgroup);
     return this.inspect(handle);
+  }
+
+  /**
+   * Every live process of the instance: its tracking cgroup, its environment marker, and its
+   * group and session while they are provably ours (a group id alone may have been reused).
+   */
+  private processesOf(handle: InstanceHandle, trackingCgroup: string | undefined): number[] {
+    const pids = new Set<number>(pidsWithEnv(INSTANCE_MARKER, handle.id));
+    if (trackingCgroup)
+      for (const p of cgroupPids(trackingCgroup)) if (tryProcessStartTicks(p) !== undefined) pids.add(p);
+    const ours = this.shimAlive(handle) || isSameProcess(handle.pid, handle.startTicks);
+    if (ours && handle.pgid > 1) for (const p of pidsInGroupOrSession(handle.pgid)) pids.add(p);
+    if (isSameProcess(handle.pid, handle.startTicks)) pids.add(handle.pid);
+    pids.delete(process.pid);
+    pids.delete(0);
+    pids.delete(1);
+    return [...pids];
+  }
+
+  private signalAll(handle: InstanceHandle, pids: number[], signal: NodeJS.Signals): void {
+    const group = this.signalGroup(handle, signal);
+    // The group got it once already; a second SIGTERM can cut short a service's own TERM trap.
+    for (const pid of pids) {
+      if (group && signal !== 'SIGKILL' && (pid === handle.pid || tryGroupAndSession(pid)?.pgid === handle.pgid))
+        continue;
+      try {
+        process.kill(pid, signal);
+      } catch {
+        /* gone */
+      }
+    }
   }
 
   /** Our shim still runs (same pid and start time). Zombies do not count. */
@@ -238,12 +514,15 @@ export class ProcessDriver implements RuntimeDriver {
     return isSameProcess(handle.pgid, handle.pgidStartTicks);
   }
 
-  private signalGroup(handle: InstanceHandle, signal: NodeJS.Signals): void {
-    if (handle.pgid <= 1 || handle.pid <= 1) return; // a placeholder: never signal our own group or init
+  /** Signals the instance's group when it is provably ours (and says whether it did), and the service. */
+  private signalGroup(handle: InstanceHandle, signal: NodeJS.Signals): boolean {
+    if (handle.pgid <= 1 || handle.pid <= 1) return false; // a placeholder: never signal our own group or init
+    let signalled = false;
     // Only a group we can prove is ours: its leader is our shim, or our service is in it.
     if (this.shimAlive(handle) || isSameProcess(handle.pid, handle.startTicks)) {
       try {
         process.kill(-handle.pgid, signal);
+        signalled = true;
       } catch {
         /* group gone */
       }
@@ -256,6 +535,7 @@ export class ProcessDriver implements RuntimeDriver {
         /* gone */
       }
     }
+    return signalled;
   }
 
   private exitFile(handle: InstanceHandle): string {
@@ -273,7 +553,10 @@ export class ProcessDriver implements RuntimeDriver {
   }
 
   async inspect(handle: InstanceHandle): Promise<InstanceStatus> {
-    if (isSameProcess(handle.pid, handle.startTicks)) return { state: 'running', pid: handle.pid };
+    if (isSameProcess(handle.pid, handle.startTicks)) {
+      this.ensureLogWriter(handle);
+      return { state: 'running', pid: handle.pid };
+    }
     const code = this.tryReadExit(this.exitFile(handle));
     if (code !== undefined) {
       return code > 128 && code < 160
@@ -299,7 +582,7 @@ export class ProcessDriver implements RuntimeDriver {
       try {
         const r = JSON.parse(readFileSync(path.join(this.instancesDir, f), 'utf8')) as InstanceRecord;
         if (r.stack !== stack) continue;
-        const { stack: _stack, ...handle } = r;
+        const { stack: _stack, logWriter: _w, logLimits: _l, trackingCgroup: _t, ...handle } = r;
         if (handle.pid === handle.pgid) {
           // A provisional record (the run that wrote it died before the service's pid was known):
           // the shim's pid file has it.
@@ -322,8 +605,9 @@ export class ProcessDriver implements RuntimeDriver {
     return out;
   }
 
+  /** The last lines across the live log and its rotated parts. */
   async logs(handle: InstanceHandle, opts: { lines: number }): Promise<string> {
-    return tailFile(handle.logFile, opts.lines);
+    return tailLog(handle.logFile, opts.lines);
   }
 
   async stats(handle: InstanceHandle): Promise<InstanceStats | undefined> {
@@ -332,25 +616,13 @@ export class ProcessDriver implements RuntimeDriver {
   }
 
   async forget(handle: InstanceHandle): Promise<void> {
-    for (const ext of ['json', 'exit', 'pid'])
+    // The instance is gone, so its writer is at EOF: let it finish writing before the record goes.
+    const rec = this.tryReadRecord(handle.id);
+    await this.stopLogWriter(handle.id, rec?.logWriter);
+    // An instance that ended by itself was never stopped: its (empty) cgroups go now.
+    removeCgroups(handle.id);
+    if (rec?.trackingCgroup) removeCgroupDir(rec.trackingCgroup);
+    for (const ext of ['json', 'exit', 'pid', 'fifo'])
       rmSync(path.join(this.instancesDir, `${handle.id}.${ext}`), { force: true });
-  }
-}
-
-/** The last `lines` lines of a file, reading at most the last 1 MiB. */
-export function tailFile(file: string, lines: number): string {
-  if (!existsSync(file)) return '';
-  const size = statSync(file).size;
-  const want = Math.min(size, 1024 * 1024);
-  const fd = openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(want);
-    readSync(fd, buf, 0, want, size - want);
-    const text = buf.toString('utf8');
-    const all = text.split('\n');
-    if (all[all.length - 1] === '') all.pop();
-    return all.slice(-lines).join('\n') + (all.length ? '\n' : '');
-  } finally {
-    closeSync(fd);
   }
 }
