@@ -16,7 +16,7 @@ import type { Address } from '../model/resource.js';
 import { makeDrivers, type Drivers } from '../runtime/drivers.js';
 import { EnvFileSecretSource } from '../security/secret-source.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
-import { StoreDamagedError } from '../store/sqlite/store-files.js';
+import { STATE_DIR_MODE, StoreDamagedError } from '../store/sqlite/store-files.js';
 import type { Store } from '../store/store.js';
 import type { TrafficDirector } from '../kinds/service/traffic-director.js';
 import type { Clock } from '../util/clock.js';
@@ -79,7 +79,7 @@ export class Installation {
   static open(opts: InstallationOptions): Installation {
     let store: Store;
     try {
-      mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+      mkdirSync(opts.stateDir, { recursive: true, mode: STATE_DIR_MODE });
       store = SqliteStore.open(path.join(opts.stateDir, 'state.db'), opts.clock, {
         check: opts.checkStore ?? true,
         backups: { keep: STATE_BACKUPS_KEPT },
@@ -93,7 +93,7 @@ export class Installation {
       );
     }
     try {
-      chmodSync(opts.stateDir, 0o700);
+      chmodSync(opts.stateDir, STATE_DIR_MODE);
     } catch {
       /* not ours to change (e.g. a shared directory); the store file itself is still created */
     }

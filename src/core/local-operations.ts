@@ -23,6 +23,7 @@ import type { Runtime } from '../config/schema.js';
 import { Duration } from '../util/duration.js';
 import { errorMessage } from '../util/error-message.js';
 import { isDiskFull, tryFreeBytes } from '../util/disk-space.js';
+import { droppedLines } from '../observe/log-files.js';
 import { Deployer, type DeployResult } from './deployer.js';
 import { OperationError } from './errors.js';
 import type { Installation, StackInputs } from './installation.js';
@@ -557,6 +558,7 @@ export class LocalOperations implements Operations {
         limits: i.limits || null,
         lastExit:
           seen.state === 'exited' ? { code: seen.exitCode, signal: seen.signal, at: i.gone ?? i.startedAt } : null,
+        logDroppedLines: runtime === 'process' ? (droppedLines(i.logFile, i.id) ?? null) : null,
       });
     }
     return views;
@@ -608,6 +610,7 @@ function swarmViews(service: string, instances: InstanceOutput[]): InstanceView[
       lastProbe: null,
       limits: i.limits || null,
       lastExit: null,
+      logDroppedLines: null,
     };
   });
 }

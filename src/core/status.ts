@@ -27,6 +27,8 @@ export interface InstanceView {
   lastProbe: string | null;
   limits: string | null;
   lastExit: { code: number | null; signal: string | null; at: string } | null;
+  /** Lines its log writer dropped over the service's log rate limit (process instances; null: none known). */
+  logDroppedLines: number | null;
 }
 
 export interface ServiceStatus {

@@ -23,7 +23,7 @@ import { errorMessage } from '../util/error-message.js';
 import type { Logger } from '../util/logger.js';
 import { createApp } from './api/http-app.js';
 import { daemonInfoFile, tokenFile, type DaemonInfo } from './info.js';
-import { DEFAULT_ROTATION, LogIndex, rotateIfLarge, type RotationSettings } from './log-files.js';
+import { LogIndex } from '../observe/log-files.js';
 import { daemonRoutes } from './routes.js';
 import { serveLogs } from './service-logs.js';
 import { Supervisor } from './supervisor.js';
@@ -40,7 +40,6 @@ export interface DaemonOptions {
   logger: Logger;
   /** Apply the stack at start (default true). */
   applyOnStart: boolean;
-  rotation?: RotationSettings;
   /** The built-in proxy (or another DataPlane); without one, rollouts only replace instances. */
   dataPlane?: DataPlane;
   onApplyEvent?: (e: ApplyEvent) => void;
@@ -51,7 +50,7 @@ export { daemonInfoFile, tokenFile, type DaemonInfo } from './info.js';
 /** Reads the token, creating it (mode 0600) at first start. */
 export function ensureToken(stateDir: string): string {
   const file = tokenFile(stateDir);
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  mkdirSync(stateDir, { recursive: true, mode: 0o711 });
   if (existsSync(file)) {
     chmodSync(file, 0o600);
     return readFileSync(file, 'utf8').trim();
@@ -217,11 +216,8 @@ export class Daemon {
     for (const row of this.installation.store.listResources()) {
       if (row.kind !== 'service') continue;
       if (asServiceSpec(row.spec).runtime !== 'process') continue;
-      for (const i of asServiceOutputs(row.outputs).instances) {
-        if (rotateIfLarge(i.logFile, this.opts.rotation ?? DEFAULT_ROTATION))
-          this.opts.logger.log('info', 'rotated log', { file: i.logFile });
-        this.logIndex.sample(i.logFile, now);
-      }
+      // Each instance's log writer rotates its log (runtime/process/log-writer.ts); only the time index is kept here.
+      for (const i of asServiceOutputs(row.outputs).instances) this.logIndex.sample(i.logFile, now);
     }
   }
 

@@ -10,7 +10,7 @@ import { handleOf } from '../kinds/service/service-kind.js';
 import { asServiceOutputs, asServiceSpec } from '../kinds/service/service-spec.js';
 import { Duration } from '../util/duration.js';
 import { ApiError } from './api/http-app.js';
-import { readFrom, type LogIndex } from './log-files.js';
+import { readLog, tailLogWithCursor, type LogCursor, type LogIndex } from '../observe/log-files.js';
 import { intParam } from './routes.js';
 
 export async function serveLogs(
@@ -66,16 +66,15 @@ export async function serveLogs(
   const files = [...new Set(instances.map((i) => i.logFile))];
   // A stopped instance still has its log file.
   if (instanceIdx !== undefined && files.length === 0) files.push(inst.drivers.process.logFileFor(name, instanceIdx));
-  const offsets = new Map<string, number>();
+  const cursors = new Map<string, LogCursor>();
   const prefix = (f: string) => (files.length > 1 ? `[${name}/${path.basename(f, '.log')}] ` : '');
   for (const f of files) {
-    const start = since !== undefined ? logIndex.offsetAt(f, since) : 0;
-    const { text, next } = readFrom(f, start);
+    // Across the rotated parts (N.log.1 ...), so a rotation just before does not hide lines.
+    const { text, next } = since !== undefined ? readLog(f, logIndex.cursorAt(f, since)) : tailLogWithCursor(f, lines);
     const all = text.split('\n');
     if (all[all.length - 1] === '') all.pop();
-    const tail = since !== undefined ? all : all.slice(-lines);
-    for (const l of tail) write(`${prefix(f)}${l}\n`);
-    offsets.set(f, next);
+    for (const l of all) write(`${prefix(f)}${l}\n`);
+    cursors.set(f, next);
   }
   if (!follow) {
     write('');
@@ -84,11 +83,12 @@ export async function serveLogs(
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
       for (const f of files) {
-        const { text, next } = readFrom(f, offsets.get(f) ?? 0);
+        // The cursor follows a part renamed by the writer's rotation: its rest, then the new N.log.
+        const { text, next } = readLog(f, cursors.get(f));
         if (text)
           for (const l of text.split('\n').filter((x, i, arr) => i < arr.length - 1 || x !== ''))
             write(`${prefix(f)}${l}\n`);
-        offsets.set(f, next);
+        cursors.set(f, next);
       }
     }, 250);
     req.socket.once('close', () => {

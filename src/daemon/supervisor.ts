@@ -27,6 +27,7 @@ import type { Clock } from '../util/clock.js';
 import { Duration } from '../util/duration.js';
 import { errorMessage } from '../util/error-message.js';
 import { isDiskFull } from '../util/disk-space.js';
+import { droppedLines } from '../observe/log-files.js';
 
 /** How often a start that failed for a full disk is tried again. */
 const DISK_FULL_RETRY = Duration.seconds(2);
@@ -518,6 +519,7 @@ export class Supervisor implements Supervision {
         lastProbe: m.lastProbe,
         limits: m.inst?.limits ?? null,
         lastExit: m.lastExit,
+        logDroppedLines: m.inst?.logFile ? (droppedLines(m.inst.logFile, m.inst.id) ?? null) : null,
       }));
   }
 }

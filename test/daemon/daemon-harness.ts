@@ -8,7 +8,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { Daemon, daemonInfoFile, tokenFile, type DaemonInfo } from '../../src/daemon/daemon.js';
-import type { RotationSettings } from '../../src/daemon/log-files.js';
 import type { ApplyEvent } from '../../src/engine/apply.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -199,7 +198,7 @@ export function footprintOf(dir: string, markers: string[] = []): StackFootprint
 
 export async function startInProcess(
   dir: string,
-  opts: { clock?: Clock; env?: Record<string, string>; rotation?: RotationSettings } = {},
+  opts: { clock?: Clock; env?: Record<string, string> } = {},
 ): Promise<InProcessDaemon> {
   const stateDir = path.join(dir, '.groundwork');
   const applyEvents: ApplyEvent[] = [];
@@ -214,7 +213,6 @@ export async function startInProcess(
     logger: silentLogger,
     applyOnStart: true,
     onApplyEvent: (e) => applyEvents.push(e),
-    ...(opts.rotation ? { rotation: opts.rotation } : {}),
   });
   await daemon.start();
   const api = new Api(daemon.url, readFileSync(tokenFile(stateDir), 'utf8').trim());

@@ -16,7 +16,7 @@ import {
   tailLog,
   tailLogWithCursor,
   tryReadLogStats,
-} from '../../src/daemon/log-files.js';
+} from '../../src/observe/log-files.js';
 import { logParts } from '../../src/runtime/process/log-parts.js';
 import { LogPump, RotatingLog, type LogWriterConfig } from '../../src/runtime/process/log-writer.js';
 import { ProcessDriver } from '../../src/runtime/process/process-driver.js';

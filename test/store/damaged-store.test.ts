@@ -55,7 +55,9 @@ describe('a damaged state store', () => {
 
   it('is private and backed up after every change', async () => {
     expect(statSync(db()).mode & 0o777).toBe(0o600);
-    expect(statSync(path.join(dir, '.groundwork')).mode & 0o777).toBe(0o700);
+    // 0711: a `user:` service passes through to its pid file; nobody else can list the directory.
+    expect(statSync(path.join(dir, '.groundwork')).mode & 0o777).toBe(0o711);
+    expect(statSync(path.join(dir, '.groundwork', 'backups')).mode & 0o777).toBe(0o700);
     const backups = jsonOf<{ serial: number; file: string }[]>(await runCliOk(['state', 'backups', '--json'], cwd()));
     expect(backups.map((b) => b.serial)).toEqual([2, 1]);
     for (const b of backups) expect(statSync(b.file).mode & 0o777).toBe(0o600);

@@ -64,7 +64,7 @@ export const statusCommand = defineCommand({
             .map(([k, v]) => `${k}:${v}`)
             .join(',') || '-';
         lines.push(
-          `${`${svc.name}/${i.index}`.padEnd(22)}${colour(i.state.padEnd(10))} ${String(i.pid ?? '-').padEnd(8)}${uptime(i.startedAt, now).padEnd(9)}${String(i.restarts).padEnd(10)}${ports.padEnd(18)}${i.reason}${i.limits && i.limits !== 'none requested' ? style.dim(` [limits: ${i.limits}]`) : ''}`,
+          `${`${svc.name}/${i.index}`.padEnd(22)}${colour(i.state.padEnd(10))} ${String(i.pid ?? '-').padEnd(8)}${uptime(i.startedAt, now).padEnd(9)}${String(i.restarts).padEnd(10)}${ports.padEnd(18)}${i.reason}${i.limits && i.limits !== 'none requested' ? style.dim(` [limits: ${i.limits}]`) : ''}${i.logDroppedLines ? style.yellow(` [${i.logDroppedLines} log lines dropped over the rate limit]`) : ''}`,
         );
       }
     }

@@ -130,6 +130,7 @@ export const InstanceViewSchema = Type.Object({
   ready: Type.Boolean(),
   lastProbe: Type.Union([Type.String(), Type.Null()]),
   limits: Type.Union([Type.String(), Type.Null()]),
+  logDroppedLines: Type.Union([Type.Integer(), Type.Null()]),
   lastExit: Type.Union([
     Type.Null(),
     Type.Object({

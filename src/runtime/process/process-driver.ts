@@ -364,16 +364,23 @@ export class ProcessDriver implements RuntimeDriver {
       logLimits,
       ...(trackingCgroup ? { trackingCgroup } : {}),
     };
-    // Recorded at once (with the shim as pid), so a crash right now still leaves it findable.
-    this.writeRecord({
-      ...base,
-      pid: wrapperPid,
-      pgid: wrapperPid,
-      pgidStartTicks,
-      startTicks: pgidStartTicks ?? 0,
-      startedAt: new Date().toISOString(),
-      limits: cg.description,
-    });
+    // Recorded at once (with the shim as pid), so a crash right now still leaves it findable. A
+    // record that cannot be written (a full disk) means the instance must not run: nothing runs
+    // that is not recorded.
+    try {
+      this.writeRecord({
+        ...base,
+        pid: wrapperPid,
+        pgid: wrapperPid,
+        pgidStartTicks,
+        startTicks: pgidStartTicks ?? 0,
+        startedAt: new Date().toISOString(),
+        limits: cg.description,
+      });
+    } catch (e) {
+      await this.cleanupFailedStart(spec.id, wrapperPid, logWriter);
+      throw e;
+    }
     let pid: number;
     let startTicks: number | undefined;
     try {
@@ -410,11 +417,20 @@ export class ProcessDriver implements RuntimeDriver {
       limits,
       ports: spec.ports,
     };
-    this.writeRecord({ ...base, ...handle });
+    try {
+      this.writeRecord({ ...base, ...handle });
+    } catch (e) {
+      await this.cleanupFailedStart(spec.id, wrapperPid, logWriter);
+      throw e;
+    }
     return handle;
   }
 
-  private async cleanupFailedStart(id: string, wrapperPid: number): Promise<void> {
+  private async cleanupFailedStart(
+    id: string,
+    wrapperPid: number,
+    writer?: InstanceRecord['logWriter'],
+  ): Promise<void> {
     const rec = this.tryReadRecord(id);
     try {
       process.kill(-wrapperPid, 'SIGKILL');
@@ -429,7 +445,7 @@ export class ProcessDriver implements RuntimeDriver {
       }
     }
     // The writer writes what the instance said before it ended (the reason it failed), then exits.
-    await this.stopLogWriter(id, rec?.logWriter);
+    await this.stopLogWriter(id, rec?.logWriter ?? writer);
     for (const ext of ['json', 'exit', 'pid', 'fifo'])
       rmSync(path.join(this.instancesDir, `${id}.${ext}`), { force: true });
     removeCgroups(id);

@@ -24,7 +24,7 @@ import {
   backupName,
   checkStoreFile,
   describeSqliteFailure,
-  ensurePrivateDir,
+  ensureStateDir,
   isDamage,
   listBackups,
   privateFile,
@@ -111,7 +111,7 @@ export class SqliteStore implements Store {
    * state command), since a single command's open must stay fast.
    */
   static open(file: string, clock: Clock, opts: SqliteStoreOptions = {}): SqliteStore {
-    ensurePrivateDir(path.dirname(file));
+    ensureStateDir(path.dirname(file));
     const existed = existsSync(file);
     if (existed && opts.check) {
       const r = checkStoreFile(file);

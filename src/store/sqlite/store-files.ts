@@ -138,10 +138,17 @@ export function privateFile(file: string): void {
   }
 }
 
-export function ensurePrivateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+/**
+ * The state directory: 0711. Others may pass through it (a service running as its own `user:`
+ * writes its pid and exit files under instances/) but not list it; everything in it that holds
+ * configuration is 0600 (files) or 0700 (backups, secrets).
+ */
+export const STATE_DIR_MODE = 0o711;
+
+export function ensureStateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: STATE_DIR_MODE });
   try {
-    chmodSync(dir, 0o700);
+    chmodSync(dir, STATE_DIR_MODE);
   } catch {
     /* not ours to change */
   }
