@@ -38,6 +38,15 @@ export class EnvFileSecretSource implements SecretSource {
   }
 
   howToSet(name: string): string {
-    return `set ${secretEnvName(name)} in the environment, or write it to ${path.join(this.dir, name)} with mode 0600`;
+    const file = path.join(this.dir, name);
+    try {
+      const mode = statSync(file).mode & 0o777;
+      // The file exists but is readable by others: it is ignored on purpose, and the fix is a chmod.
+      if ((mode & 0o077) !== 0)
+        return `${file} exists but its mode is ${mode.toString(8).padStart(4, '0')} (readable by others), so it is ignored; make it 0600 (\`chmod 600 ${file}\`), or set ${secretEnvName(name)} in the environment`;
+    } catch {
+      /* no file: say how to make one */
+    }
+    return `set ${secretEnvName(name)} in the environment, or write it to ${file} with mode 0600`;
   }
 }

@@ -193,6 +193,7 @@ describe('the secrets file', () => {
     expect(r.code).toBe(1);
     expect(r.stdout + r.stderr).toContain(file);
     expect(r.stdout + r.stderr).toMatch(/0600/);
+    expect(r.stdout + r.stderr).toMatch(/its mode is 0644 \(readable by others\).*chmod 600/);
     expect(r.stdout + r.stderr).not.toContain(FROM_FILE);
     expect(r.stderr).not.toMatch(STACK_FRAME);
     // chmod 600 is the fix the message gives: the same apply then succeeds.
