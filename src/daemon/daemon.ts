@@ -60,6 +60,9 @@ export function ensureToken(stateDir: string): string {
   return token;
 }
 
+/** How long stop() lets API answers in flight finish before it cuts their connections. */
+const STOP_GRACE_MS = 2000;
+
 export class Daemon {
   private installation!: Installation;
   private ops!: LocalOperations;
@@ -228,10 +231,16 @@ export class Daemon {
     await this.opts.dataPlane?.close().catch(() => undefined);
     // A daemon that failed to start has no server: nothing to wait for (waiting hung `up` before).
     const server = this.server as http.Server | undefined;
+    // Answers in flight (the `down` that asked for this stop) finish first; a follow stream that
+    // never ends is cut after a grace period.
     if (server)
       await new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections?.();
+        const force = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MS);
+        server.close(() => {
+          clearTimeout(force);
+          r();
+        });
+        server.closeIdleConnections();
       });
     await this.ops?.idle();
     this.withdrawInfo();

@@ -252,9 +252,9 @@ describe('crash recovery (SIGKILL of apply)', () => {
         `recorded instances of ${svc}`,
       ).toEqual(live);
     }
-    // Nothing else runs in the stack's directory: one shim and one service per instance.
+    // Nothing else runs in the stack's directory: a shim, the service and its log writer per instance.
     const instances = Object.values(replicas).reduce((a, b) => a + b, 0);
-    expect(processesUnder(dir)).toHaveLength(2 * instances);
+    expect(processesUnder(dir)).toHaveLength(3 * instances);
     // The driver keeps records only of the live instances.
     expect(instanceRecords(dir)).toHaveLength(instances);
 
@@ -263,11 +263,13 @@ describe('crash recovery (SIGKILL of apply)', () => {
 
   // "kill -9 at any moment": at every step boundary of a five-step apply (a volume and a chain of
   // services), the next apply completes the work with exactly the declared instances.
-  // Each service takes about 0.1 s before node starts: long enough that a boundary is still one when the kill lands.
+  // Each service takes 0.5 s before node starts: long enough that a boundary is still one when the
+  // kill lands, even on a loaded CI machine where the watcher's poll lags (0.1 s was not: CI saw
+  // step 5 finish before the kill after step 4).
   const CHAIN = {
-    s1: { replicas: 1, startDelay: '0.1' },
-    s2: { replicas: 2, depends_on: ['s1'], startDelay: '0.1' },
-    s3: { replicas: 1, depends_on: ['s2'], startDelay: '0.1' },
+    s1: { replicas: 1, startDelay: '0.5' },
+    s2: { replicas: 2, depends_on: ['s1'], startDelay: '0.5' },
+    s3: { replicas: 1, depends_on: ['s2'], startDelay: '0.5' },
   };
   const STEPS = 5;
   for (let n = 0; n < STEPS; n++) {

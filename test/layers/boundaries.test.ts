@@ -24,7 +24,8 @@ async function depcruise(cwd: string): Promise<Cruise> {
     const r = await promisify(execFile)(
       process.execPath,
       [DEPCRUISE, 'src', '--config', '.dependency-cruiser.cjs', '--no-progress'],
-      { cwd, maxBuffer: 16 * 1024 * 1024 },
+      // CI=true makes its colour library print escapes; the assertions read plain text.
+      { cwd, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } },
     );
     return { code: 0, output: r.stdout + r.stderr };
   } catch (e) {
@@ -96,7 +97,7 @@ describe('layer boundaries (dependency-cruiser)', () => {
     it('a cycle between folders', () =>
       expect(r.output).toMatch(/error no-folder-cycle: src\/(observe|security) → \s*src\/(observe|security) →/));
 
-    it('a kind other than the known exception imports deploy/', () =>
+    it('a kind imports deploy/', () =>
       expect(r.output).toMatch(
         violation('kinds-not-deploy', 'src/kinds/volume/volume-kind.ts', 'src/deploy/release-builder.ts'),
       ));
