@@ -10,6 +10,7 @@ import type {
   ChangeView,
   DeployInput,
   DeployResult,
+  LogsQuery,
   Operations,
   Progress,
   ReleasesView,
@@ -108,6 +109,16 @@ export class RemoteOperations implements Operations {
   events(service: string | undefined, limit: number): Promise<InstanceEvent[]> {
     const q = new URLSearchParams({ limit: String(limit), ...(service ? { service } : {}) });
     return getJson<InstanceEvent[]>(this.conn, 'GET', `/v1/events?${q}`);
+  }
+
+  /** Follows until the process ends (the daemon stops the stream when the client goes away). */
+  async logs(service: string, query: LogsQuery, write: (text: string) => void): Promise<void> {
+    const q = new URLSearchParams();
+    if (query.instance !== undefined) q.set('instance', String(query.instance));
+    if (query.lines !== undefined) q.set('lines', String(query.lines));
+    if (query.since) q.set('since', query.since);
+    if (query.follow) q.set('follow', '1');
+    await streamLines(this.conn, 'GET', `${svc(service)}/logs?${q}`, undefined, (line) => write(`${line}\n`));
   }
 
   private async streamProgress(path: string, body: unknown, progress: Progress): Promise<ProgressLine | undefined> {

@@ -25,6 +25,7 @@ import { errorMessage } from '../util/error-message.js';
 import { isDiskFull, tryFreeBytes } from '../util/disk-space.js';
 import { droppedLines } from '../observe/log-files.js';
 import { Deployer, type DeployResult } from './deployer.js';
+import { readServiceLogs, type LogsQuery } from './service-logs.js';
 import { OperationError } from './errors.js';
 import type { Installation, StackInputs } from './installation.js';
 import type {
@@ -495,6 +496,17 @@ export class LocalOperations implements Operations {
 
   async events(service: string | undefined, limit: number): Promise<InstanceEvent[]> {
     return this.store.listEvents(service === undefined ? undefined : this.serviceAddress(service), limit);
+  }
+
+  logs(service: string, query: LogsQuery, write: (text: string) => void, signal?: AbortSignal): Promise<void> {
+    return readServiceLogs(
+      this.installation,
+      this.serviceAddress(service),
+      query,
+      write,
+      signal,
+      this.runtime.logIndex,
+    );
   }
 
   /** The address of an applied service, or a not-found error that lists the applied ones. */

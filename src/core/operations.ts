@@ -11,6 +11,9 @@ import type { ChangeRecord, InstanceEvent, JournalEntry, ReleaseRecord } from '.
 import type { StackInputs } from './installation.js';
 import type { StatusView } from './status.js';
 import type { DeployResult } from './deployer.js';
+import type { LogsQuery } from './service-logs.js';
+
+export type { LogsQuery } from './service-logs.js';
 
 export type { StackInputs } from './installation.js';
 export type { DeployResult } from './deployer.js';
@@ -67,4 +70,6 @@ export interface Operations {
   history(limit: number): Promise<ChangeRecord[]>;
   change(id: number): Promise<ChangeView>;
   events(service: string | undefined, limit: number): Promise<InstanceEvent[]>;
+  /** Writes the service's log lines (each ending in a newline); with `follow`, until `signal` aborts. */
+  logs(service: string, query: LogsQuery, write: (text: string) => void, signal?: AbortSignal): Promise<void>;
 }

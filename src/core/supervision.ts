@@ -3,6 +3,7 @@
  * daemon nobody supervises: operations then work on recorded state and the drivers alone.
  */
 import type { Address } from '../model/resource.js';
+import type { LogIndex } from '../observe/log-files.js';
 import type { InstanceView } from './status.js';
 
 export interface Supervision {
@@ -20,6 +21,8 @@ export interface OperationsRuntime {
   supervision?: Supervision;
   /** After apply, deploy or rollback changed state (the daemon reconfigures its data plane). */
   afterChange?(): Promise<void>;
+  /** The daemon's time index of log files (for `logs --since`). */
+  logIndex?: LogIndex;
   /** The daemon's own facts for `status`. */
   daemon?(): { pid: number; startedAt: string; url: string; rssBytes: number };
 }

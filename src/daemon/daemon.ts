@@ -25,7 +25,6 @@ import { createApp } from './api/http-app.js';
 import { daemonInfoFile, tokenFile, type DaemonInfo } from './info.js';
 import { LogIndex } from '../observe/log-files.js';
 import { daemonRoutes } from './routes.js';
-import { serveLogs } from './service-logs.js';
 import { Supervisor } from './supervisor.js';
 import { DaemonTraffic } from './traffic.js';
 
@@ -127,6 +126,7 @@ export class Daemon {
     this.ops = new LocalOperations(this.installation, {
       supervision: this.supervisor,
       afterChange: () => this.configureTraffic(),
+      logIndex: this.logIndex,
       daemon: () => ({
         pid: process.pid,
         startedAt: this.info.startedAt,
@@ -147,7 +147,6 @@ export class Daemon {
     const routes = daemonRoutes({
       ops: this.ops,
       ...(o.dataPlane ? { dataPlane: o.dataPlane } : {}),
-      logs: (name, q, write, req) => serveLogs(this.installation, this.ops, this.logIndex, name, q, write, req),
       leaving: () => this.withdrawInfo(),
       exit: () => this.exit(),
     });

@@ -2,7 +2,6 @@
  * The daemon's API routes: each one a thin adapter from HTTP to an operation of core. Errors of
  * operations map to HTTP statuses here, once.
  */
-import type http from 'node:http';
 import { OperationError, type OperationErrorCode } from '../core/errors.js';
 import type { LocalOperations } from '../core/local-operations.js';
 import type { DataPlane } from '../proxy/data-plane.js';
@@ -49,8 +48,6 @@ async function call<T>(fn: () => Promise<T>): Promise<T> {
 export interface RouteDeps {
   ops: LocalOperations;
   dataPlane?: DataPlane;
-  /** Serves `GET /v1/services/:name/logs` (the daemon reads the log files). */
-  logs(name: string, q: URLSearchParams, write: (t: string) => void, req: http.IncomingMessage): Promise<void>;
   /** Called before `down` answers when the daemon will exit: it withdraws its info file. */
   leaving(): void;
   /** Called after `down` when the daemon should exit. */
@@ -130,7 +127,16 @@ export function daemonRoutes(deps: RouteDeps): Route[] {
       summary: 'Logs of a service (?instance=N&lines=N&since=10m&follow=1)',
       streams: 'text',
       handler: async (ctx) => {
-        await call(() => deps.logs(ctx.params.name as string, ctx.query, (t) => ctx.stream(t), ctx.req));
+        const q = ctx.query;
+        const query = {
+          ...(q.get('instance') !== null ? { instance: intParam(q, 'instance', 0, 0, 1000) } : {}),
+          lines: intParam(q, 'lines', 200, 1, 100_000),
+          ...(q.get('since') ? { since: q.get('since') as string } : {}),
+          follow: q.get('follow') === '1' || q.get('follow') === 'true',
+        };
+        await call(() => ops.logs(ctx.params.name as string, query, (t) => ctx.stream(t), ctx.signal));
+        // Starts the (empty) stream when there was nothing to send.
+        ctx.stream('');
         return { streamed: true };
       },
     },

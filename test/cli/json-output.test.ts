@@ -126,6 +126,9 @@ describe('--json on every command, and NO_COLOR', () => {
     await both(['nodes'], false, 'any');
     // Without a daemon, status answers from recorded state (or says no daemon runs): JSON either way.
     await both(['status'], false, 'any');
+    // Every operation runs without a daemon too (one code path in core).
+    await both(['logs', 'web'], false);
+    await both(['restart', 'web'], false);
   });
 
   it('with a daemon: up --json prints JSON lines; the commands that need it answer in JSON', async () => {

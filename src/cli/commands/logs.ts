@@ -1,7 +1,6 @@
 import { defineCommand, STACK_FLAGS } from '../command.js';
-import { connect, streamLines } from '../daemon-client.js';
 import { EXIT, UserError } from '../io.js';
-import { stateDirOf } from '../workspace.js';
+import { openOps } from '../open-ops.js';
 
 export const logsCommand = defineCommand({
   name: 'logs',
@@ -21,15 +20,28 @@ export const logsCommand = defineCommand({
   async run(flags, pos, io) {
     const service = pos[0];
     if (!service) throw new UserError('`groundwork logs` needs a service name, e.g. `groundwork logs web`', EXIT.usage);
-    const conn = connect(stateDirOf(io, flags));
-    const q = new URLSearchParams();
-    if (flags.instance !== undefined) q.set('instance', String(flags.instance));
-    if (flags.lines !== undefined) q.set('lines', String(flags.lines));
-    if (flags.since) q.set('since', flags.since);
-    if (flags.follow) q.set('follow', '1');
-    await streamLines(conn, 'GET', `/v1/services/${encodeURIComponent(service)}/logs?${q}`, undefined, (line) => {
-      io.stdout(flags.json ? `${JSON.stringify({ service, line })}\n` : `${line}\n`);
-    });
+    const { ops, close } = openOps(io, flags);
+    try {
+      await ops.logs(
+        service,
+        {
+          ...(flags.instance !== undefined ? { instance: flags.instance } : {}),
+          ...(flags.lines !== undefined ? { lines: flags.lines } : {}),
+          ...(flags.since ? { since: flags.since } : {}),
+          follow: flags.follow === true,
+        },
+        (text) => {
+          if (!flags.json) {
+            io.stdout(text);
+            return;
+          }
+          for (const line of text.split('\n').filter((l, i, all) => i < all.length - 1 || l !== ''))
+            io.stdout(`${JSON.stringify({ service, line })}\n`);
+        },
+      );
+    } finally {
+      close();
+    }
     return EXIT.ok;
   },
 });

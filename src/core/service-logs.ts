@@ -1,0 +1,119 @@
+/**
+ * The logs of a service: process instances' log files (across rotated parts, `since` through the
+ * daemon's time index, `follow` across rotations), container logs from the engine.
+ */
+import path from 'node:path';
+import { handleOf } from '../kinds/service/service-kind.js';
+import { asServiceOutputs, asServiceSpec } from '../kinds/service/service-spec.js';
+import type { Address } from '../model/resource.js';
+import { readLog, tailLogWithCursor, type LogCursor, type LogIndex } from '../observe/log-files.js';
+import { Duration } from '../util/duration.js';
+import { OperationError } from './errors.js';
+import type { Installation } from './installation.js';
+
+export interface LogsQuery {
+  /** Only this instance (its log file is read even when it is stopped). */
+  instance?: number;
+  /** The last N lines of each file (default 200); ignored with `since`. */
+  lines?: number;
+  /** A duration (`10m`) back from now, or a timestamp. */
+  since?: string;
+  /** Keep streaming new lines until `signal` aborts. */
+  follow?: boolean;
+}
+
+/** How often a follow looks for new lines. */
+const FOLLOW_EVERY_MS = 250;
+
+export async function readServiceLogs(
+  inst: Installation,
+  address: Address,
+  query: LogsQuery,
+  write: (text: string) => void,
+  signal: AbortSignal | undefined,
+  /** The daemon's time → offset index of log files; without it `since` cannot be answered. */
+  index: LogIndex | undefined,
+): Promise<void> {
+  const name = address.slice('service.'.length);
+  const row = inst.store.tryGetResource(address);
+  const lines = query.lines ?? 200;
+  if (!Number.isInteger(lines) || lines < 1)
+    throw new OperationError('bad-request', `lines must be a whole number of at least 1, found ${lines}`, 'e.g. -n 50');
+  let since: number | undefined;
+  if (query.since) {
+    const d = Duration.tryParse(query.since);
+    const t = d
+      ? inst.clock.now().getTime() - d.toMilliseconds()
+      : /^\d{4}-\d{2}-\d{2}/.test(query.since)
+        ? Date.parse(query.since)
+        : NaN;
+    if (!Number.isFinite(t))
+      throw new OperationError(
+        'bad-request',
+        `since must be a duration (10m) or a timestamp, found "${query.since}"`,
+        'e.g. --since 10m or --since 2026-12-01T10:00:00Z',
+      );
+    since = t;
+  }
+  const instances = asServiceOutputs(row?.outputs ?? {}).instances.filter(
+    (i) => query.instance === undefined || i.index === query.instance,
+  );
+  const spec = row ? asServiceSpec(row.spec) : undefined;
+  if (spec && spec.runtime !== 'process') {
+    // Containers: the engine keeps (and rotates) the logs.
+    const driver = inst.drivers.drivers[spec.runtime];
+    if (query.follow)
+      throw new OperationError(
+        'bad-request',
+        `following logs of a ${spec.runtime} service is not supported yet`,
+        'use `docker logs -f CONTAINER` (see `groundwork status --json` for instance ids)',
+      );
+    for (const i of instances) {
+      const text = driver ? await driver.logs(handleOf(i, name), { lines }) : '';
+      for (const l of text.split('\n').filter((x) => x !== ''))
+        write(`${instances.length > 1 ? `[${name}/${i.index}] ` : ''}${l}\n`);
+    }
+    return;
+  }
+  if (since !== undefined && !index)
+    throw new OperationError(
+      'unavailable',
+      '--since needs the daemon: it keeps the index of when each log line was written (service logs carry no timestamps)',
+      'start it with `groundwork up`, or use -n N for the last N lines',
+    );
+  const files = [...new Set(instances.map((i) => i.logFile))];
+  // A stopped instance still has its log file.
+  if (query.instance !== undefined && files.length === 0)
+    files.push(inst.drivers.process.logFileFor(name, query.instance));
+  const cursors = new Map<string, LogCursor>();
+  const prefix = (f: string) => (files.length > 1 ? `[${name}/${path.basename(f, '.log')}] ` : '');
+  for (const f of files) {
+    // Across the rotated parts (N.log.1 ...), so a rotation just before does not hide lines.
+    const { text, next } =
+      since !== undefined && index ? readLog(f, index.cursorAt(f, since)) : tailLogWithCursor(f, lines);
+    const all = text.split('\n');
+    if (all[all.length - 1] === '') all.pop();
+    for (const l of all) write(`${prefix(f)}${l}\n`);
+    cursors.set(f, next);
+  }
+  if (!query.follow || signal?.aborted) return;
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      for (const f of files) {
+        // The cursor follows a part renamed by the writer's rotation: its rest, then the new N.log.
+        const { text, next } = readLog(f, cursors.get(f));
+        if (text)
+          for (const l of text.split('\n').filter((x, i, arr) => i < arr.length - 1 || x !== ''))
+            write(`${prefix(f)}${l}\n`);
+        cursors.set(f, next);
+      }
+    }, FOLLOW_EVERY_MS);
+    const done = () => {
+      clearInterval(timer);
+      resolve();
+    };
+    if (!signal) return; // follows until the process ends (the CLI without a daemon: Ctrl-C)
+    if (signal.aborted) done();
+    else signal.addEventListener('abort', done, { once: true });
+  });
+}
