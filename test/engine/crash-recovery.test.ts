@@ -261,20 +261,22 @@ describe('crash recovery (SIGKILL of apply)', () => {
     await runCliOk(['plan', '--exit-code'], { cwd: dir });
   });
 
-  // "kill -9 at any moment": at every step boundary of a five-step apply (a volume and a chain of
-  // services), the next apply completes the work with exactly the declared instances.
-  // Each service takes 0.5 s before node starts: long enough that a boundary is still one when the
-  // kill lands, even on a loaded CI machine where the watcher's poll lags (0.1 s was not: CI saw
-  // step 5 finish before the kill after step 4).
+  // "kill -9 at any moment": at every step boundary of a five-step apply (a chain of services), the
+  // next apply completes the work with exactly the declared instances. Every step takes at least
+  // 0.5 s (the service sleeps before node listens, and apply waits for health), so a boundary is
+  // still one when the kill lands. (Volumes were steps here once: they sort after the services and
+  // take microseconds, so "after step 4" could not land before step 5.)
   const CHAIN = {
     s1: { replicas: 1, startDelay: '0.5' },
     s2: { replicas: 2, depends_on: ['s1'], startDelay: '0.5' },
     s3: { replicas: 1, depends_on: ['s2'], startDelay: '0.5' },
+    s4: { replicas: 1, depends_on: ['s3'], startDelay: '0.5' },
+    s5: { replicas: 1, depends_on: ['s4'], startDelay: '0.5' },
   };
   const STEPS = 5;
   for (let n = 0; n < STEPS; n++) {
     it(`a kill after step ${n} of ${STEPS}: the next apply completes it, nothing duplicated or orphaned`, async () => {
-      writeCrashStack(dir, CHAIN, { data: { path: 'data', mode: '0750' }, logs: { path: 'logs', mode: '0700' } });
+      writeCrashStack(dir, CHAIN);
       const atKill = await killAfterSteps(n);
       expect(atKill.filter((r) => r.status === 'applied').length).toBeGreaterThanOrEqual(n);
       const db = stateDbOf(dir);
@@ -290,8 +292,8 @@ describe('crash recovery (SIGKILL of apply)', () => {
         'service.s1',
         'service.s2',
         'service.s3',
-        'volume.data',
-        'volume.logs',
+        'service.s4',
+        'service.s5',
       ]);
       for (const [svc, s] of Object.entries(CHAIN)) {
         const live = processesWithArg(markerOf(dir, svc), 'node').sort();
@@ -303,7 +305,7 @@ describe('crash recovery (SIGKILL of apply)', () => {
           `recorded instances of ${svc}`,
         ).toEqual(live);
       }
-      expect(instanceRecords(dir)).toHaveLength(4);
+      expect(instanceRecords(dir)).toHaveLength(6);
       await runCliOk(['plan', '--exit-code'], { cwd: dir });
     });
   }
