@@ -397,10 +397,12 @@ describe('the log writer process, behind real instances', () => {
       { what: 'rotations past max_files, dropped lines and a notice of them', timeoutMs: 60_000, intervalMs: 20 },
     );
     expect(peak).toBeLessThanOrEqual(bound);
-    expect(logParts(h.logFile)).toHaveLength(limits.maxFiles);
     expect(isAlive(h.pid), 'the service keeps running').toBe(true);
     await driver.stop(h, Duration.seconds(2));
     expect(diskBytes(h.logFile)).toBeLessThanOrEqual(bound);
+    // Counted once the writer has exited: during a rotation the parts are renamed one by one,
+    // so a listing taken in the middle of one may miss a part for a moment (CI saw 2 of 3).
+    expect(logParts(h.logFile)).toHaveLength(limits.maxFiles);
   });
 
   it('the writer outlives a SIGKILL of the process that started it, and the next driver stops it with the instance', async () => {
