@@ -7,7 +7,19 @@ export type Reference =
   | { kind: 'var'; name: string }
   | { kind: 'secret'; name: string }
   | { kind: 'volume'; name: string }
-  | { kind: 'service-port'; service: string; port: string };
+  /** The stable port of a service's port, at its stable address (see kinds/service/service-address.ts). */
+  | { kind: 'service-port'; service: string; port: string }
+  /** `host:port` (address) or `http://host:port` (url) of a service's stable address. */
+  | { kind: 'service-address'; service: string; port: string; form: 'address' | 'url' }
+  /** The host of a service's stable address (its own loopback address). */
+  | { kind: 'service-host'; service: string };
+
+/** The service a reference points into, if any. */
+export function referencedService(ref: Reference | undefined): string | undefined {
+  return ref?.kind === 'service-port' || ref?.kind === 'service-address' || ref?.kind === 'service-host'
+    ? ref.service
+    : undefined;
+}
 
 export interface ReferenceMatch {
   text: string;
@@ -45,6 +57,9 @@ function parseReference(body: string): { ref?: Reference; problem?: string } {
       break;
     case 'service':
       if (parts.length === 4 && a && b === 'port' && c) return { ref: { kind: 'service-port', service: a, port: c } };
+      if (parts.length === 4 && a && (b === 'address' || b === 'url') && c)
+        return { ref: { kind: 'service-address', service: a, port: c, form: b } };
+      if (parts.length === 3 && a && b === 'host') return { ref: { kind: 'service-host', service: a } };
       break;
     default:
       break;
@@ -52,7 +67,8 @@ function parseReference(body: string): { ref?: Reference; problem?: string } {
   return { problem: `\`\${${body}}\` is not a known reference form` };
 }
 
-export const REFERENCE_FORMS = '${port.NAME}, ${var.NAME}, ${secret.NAME}, ${volume.NAME}, ${service.NAME.port.PORT}';
+export const REFERENCE_FORMS =
+  '${port.NAME}, ${var.NAME}, ${secret.NAME}, ${volume.NAME}, ${service.NAME.address.PORT}, ${service.NAME.url.PORT}, ${service.NAME.host}, ${service.NAME.port.PORT}';
 
 /**
  * Replaces references for which `resolve` has a value. `unescape` turns `$${` into `${`; only the

@@ -122,19 +122,57 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
           else if (!hasPort(owner, r.name)) dangling('port', r.name, portsOf(owner), `ports of service ${owner}`);
           break;
         case 'service-port':
-          if (!serviceSet.has(r.service)) dangling('service', r.service, serviceNames, 'services');
-          else if (!hasPort(r.service, r.port))
+        case 'service-address':
+        case 'service-host': {
+          if (!serviceSet.has(r.service)) {
+            dangling('service', r.service, serviceNames, 'services');
+            break;
+          }
+          if (r.kind !== 'service-host' && !hasPort(r.service, r.port)) {
             dangling(`port of service ${r.service}`, r.port, portsOf(r.service), `ports of service ${r.service}`);
-          else if (owner) {
+            break;
+          }
+          if (r.kind === 'service-host' && portsOf(r.service).length === 0) {
+            push(ctx, path, {
+              code: 'invalid-value',
+              message: `${m.text}: service \`${r.service}\` has no ports, so it has no address`,
+              fix: `declare its ports under services.${r.service}.ports`,
+            });
+            break;
+          }
+          const target = services[r.service];
+          const onSwarm = isObj(target) && target.runtime === 'swarm';
+          // On Swarm, ${service.X.port.P} keeps its meaning: slot 1's host port (see swarm-service.ts).
+          if (onSwarm && r.kind !== 'service-port') {
+            push(ctx, path, {
+              code: 'invalid-value',
+              message: `${m.text}: service \`${r.service}\` runs on Swarm, which has no stable address here yet`,
+              fix: `run ${r.service} with runtime process or docker, or reach it through a Swarm network`,
+            });
+            break;
+          }
+          if (!onSwarm && r.kind === 'service-port' && /(127\.0\.0\.1|localhost):$/.test(value.slice(0, m.offset))) {
+            // The old meaning: the port of the first instance, on 127.0.0.1. It changed on every deploy.
+            const name = (b: string) => `\${service.${r.service}.${b}.${r.port}}`;
+            push(ctx, path, {
+              code: 'invalid-value',
+              message: `${m.text} is now the stable port of ${r.service} at its own address, not on ${value.slice(0, m.offset).endsWith('localhost:') ? 'localhost' : '127.0.0.1'}`,
+              found: value,
+              fix: `write ${name('address')} (host:port) or ${name('url')} (http://host:port); it stays the same across deploys, rollbacks and restarts`,
+            });
+            break;
+          }
+          if (owner) {
             if (r.service === owner)
               push(ctx, path, {
                 code: 'invalid-value',
                 message: `${m.text} refers to the service itself`,
-                fix: `use \${port.${r.port}}`,
+                fix: r.kind === 'service-host' ? 'use 127.0.0.1' : `use \${port.${r.port}}`,
               });
             else edge(`service.${owner}`, `service.${r.service}`);
           }
           break;
+        }
       }
     }
   };

@@ -336,7 +336,12 @@ export class Deployer {
         await driver.forget(h);
       }
       ctx.traffic?.release(service);
-      const newOutputs = toJson({ instances: alive, release: { seq: target.seq, dir: target.dir }, standby: null });
+      const newOutputs = toJson({
+        instances: alive,
+        release: { seq: target.seq, dir: target.dir },
+        standby: null,
+        address: outs.address ?? null, // the stable address stays with the service
+      });
       store.finishStep(j, 'applied', {
         kind: 'upsert',
         row: { ...this.rowBase(a), spec: target.spec, outputs: newOutputs },

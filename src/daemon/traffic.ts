@@ -3,7 +3,8 @@
  * backends are the service's ready instances. Between rollouts the supervisor's readiness
  * decides membership; during a rollout the rollout owns the pools (claim/release).
  */
-import type { InstanceOutput } from '../kinds/service/service-spec.js';
+import { asServiceOutputs, asServiceSpec, type InstanceOutput } from '../kinds/service/service-spec.js';
+import { addressProtocolOf, type AddressProtocol, type ServiceAddress } from '../kinds/service/service-address.js';
 import type { DataPlane, HttpRoute, Listener } from '../proxy/data-plane.js';
 import type { InstanceTraffic, TrafficDirector } from '../kinds/service/traffic-director.js';
 import { sumTraffic } from '../kinds/service/traffic-director.js';
@@ -25,6 +26,11 @@ export class DaemonTraffic implements TrafficDirector {
   private readonly claimed = new Set<string>();
   /** Port names per service, from recorded specs. */
   private readonly ports = new Map<string, string[]>();
+  private stackListeners: Listener[] = [];
+  private stackRoutes: HttpRoute[] = [];
+  /** Stable service addresses the data plane serves. */
+  private addresses = new Map<string, ExposedAddress>();
+  private pushing: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly plane: DataPlane) {}
 
@@ -84,7 +90,12 @@ export class DaemonTraffic implements TrafficDirector {
     return parts.length ? sumTraffic(parts) : EMPTY;
   }
 
-  /** Listeners and routes from recorded state. */
+  async expose(service: string, address: ServiceAddress, protocols: Record<string, AddressProtocol>): Promise<void> {
+    this.addresses.set(service, { address, protocols });
+    await this.push();
+  }
+
+  /** Listeners and routes from recorded state: the stack's own, plus each service's stable address. */
   async configure(rows: ResourceRow[]): Promise<void> {
     const listeners: Listener[] = [];
     for (const r of rows.filter((x) => x.kind === 'listener')) {
@@ -134,7 +145,73 @@ export class DaemonTraffic implements TrafficDirector {
           maxBodyBytes: ByteSize.parse(s.max_body ?? '10MiB').toBytes(),
         };
       });
-    this.plane.setRoutes(routes);
-    await this.plane.setListeners(listeners);
+    const addresses = new Map<string, ExposedAddress>();
+    for (const r of rows.filter((x) => x.kind === 'service')) {
+      const a = asServiceOutputs(r.outputs).address;
+      if (!a) continue;
+      const spec = asServiceSpec(r.spec);
+      addresses.set(r.address.slice('service.'.length), {
+        address: a,
+        protocols: Object.fromEntries(Object.keys(a.ports).map((p) => [p, addressProtocolOf(spec, p)])),
+      });
+    }
+    this.stackListeners = listeners;
+    this.stackRoutes = routes;
+    this.addresses = addresses;
+    await this.push();
   }
+
+  /** Sends the whole configuration; serialised, each push from the latest fields. */
+  private push(): Promise<void> {
+    const next = this.pushing.then(async () => {
+      const own = this.stackListeners.filter((l) => l.protocol === 'http').map((l) => l.name);
+      // A stack route without listeners means "every listener of the stack", never a service address.
+      const routes: HttpRoute[] = this.stackRoutes.map((r) => (r.listeners.length ? r : { ...r, listeners: own }));
+      const listeners: Listener[] = [...this.stackListeners];
+      for (const [service, { address, protocols }] of [...this.addresses].sort(([a], [b]) => a.localeCompare(b))) {
+        for (const [port, number] of Object.entries(address.ports)) {
+          const name = addressListenerName(service, port);
+          const pool = poolName(service, port);
+          if (protocols[port] === 'http') {
+            listeners.push({ name, protocol: 'http', host: address.host, port: number });
+            routes.push({
+              id: name,
+              host: null,
+              pathPrefix: '/',
+              listeners: [name],
+              pool,
+              balance: 'round-robin',
+              connectTimeout: Duration.seconds(2),
+              idleTimeout: Duration.seconds(60),
+              totalTimeout: Duration.minutes(5),
+              maxBodyBytes: Number.MAX_SAFE_INTEGER, // calls between services are not limited here
+            });
+          } else
+            listeners.push({
+              name,
+              protocol: 'tcp',
+              host: address.host,
+              port: number,
+              pool,
+              connectTimeout: Duration.seconds(2),
+              idleTimeout: Duration.minutes(10),
+            });
+        }
+      }
+      this.plane.setRoutes(routes);
+      await this.plane.setListeners(listeners);
+    });
+    this.pushing = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/** The data plane's name for the listener of a service's stable address, e.g. `service.api:http`. */
+export function addressListenerName(service: string, port: string): string {
+  return `service.${service}:${port}`;
+}
+
+interface ExposedAddress {
+  address: ServiceAddress;
+  protocols: Record<string, AddressProtocol>;
 }

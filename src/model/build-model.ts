@@ -4,7 +4,7 @@
  * every other reference stays text until the runtime resolves it.
  */
 import type { Diagnostic } from '../config/diagnostic.js';
-import { findReferences, substitute } from '../config/references.js';
+import { findReferences, referencedService, substitute } from '../config/references.js';
 import type { ServiceConfig, StackConfig } from '../config/schema.js';
 import { address, type Address, type DesiredResource, type Json, type JsonObject } from './resource.js';
 import { topologicalOrder } from './graph.js';
@@ -222,7 +222,8 @@ function serviceDeps(s: ServiceConfig): Address[] {
   for (const src of Object.values(s.mounts ?? {})) if (!src.startsWith('/')) deps.add(address('volume', src));
   for (const t of texts) {
     for (const m of findReferences(t)) {
-      if (m.ref?.kind === 'service-port') deps.add(address('service', m.ref.service));
+      const svc = referencedService(m.ref);
+      if (svc !== undefined) deps.add(address('service', svc));
       if (m.ref?.kind === 'volume') deps.add(address('volume', m.ref.name));
     }
   }

@@ -30,7 +30,7 @@ export default defineStack({
       command: 'node server.mjs',
       replicas: 2,
       ports: { http: 'auto' },
-      env: { PORT: port, API: 'http://127.0.0.1:\${service.api.port.http}' },
+      env: { PORT: port, API: '\${service.api.url.http}' },
       depends_on: ['api'],
     },
   },
@@ -56,7 +56,7 @@ services:
     ports: { http: auto }
     env:
       PORT: \${port.http}
-      API: http://127.0.0.1:\${service.api.port.http}
+      API: \${service.api.url.http}
     depends_on: [api]
 routes:
   - { match: { host: web.lab.test }, service: web, port: http }

@@ -45,7 +45,7 @@ services:
     env:
       PORT: \${port.http}
       REGION: \${var.region}
-      DATABASE_URL: postgres://app:\${secret.db-password}@127.0.0.1:\${service.db.port.pg}/app
+      DATABASE_URL: postgres://app:\${secret.db-password}@\${service.db.address.pg}/app
       API_KEY: \${secret.api-key}
       UPLOADS: \${volume.uploads}
       LITERAL: cost is $\${price}

@@ -166,6 +166,8 @@ export class RolloutWorld {
       b.startDraining();
       await b.whenIdle(); // simulated requests finish as they start: nothing stays in flight
     },
+    // Stable addresses are the daemon's listeners; a rollout never calls this.
+    expose: () => Promise.resolve(),
     traffic: (_service, instance): InstanceTraffic => {
       const m = this.pools.backends.get(instance.id)?.metrics.snapshot();
       if (!m) return { requests: 0, errors: 0, latency: { bounds: [], counts: [], sum: 0, count: 0 } };

@@ -71,7 +71,7 @@ describe('makePlan', () => {
         db: svc({ ports: { pg: 'auto' } }),
         // An edge by depends_on, and one by a reference to another service's port.
         api: svc({ depends_on: ['db'], ports: { http: 'auto' } }),
-        web: svc({ env: { API: 'http://127.0.0.1:${service.api.port.http}' } }),
+        web: svc({ env: { API: '${service.api.url.http}' } }),
       }),
     );
     const p = plan(m);

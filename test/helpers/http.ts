@@ -7,10 +7,10 @@ export interface HttpAnswer {
   body: string;
 }
 
-export function httpGet(port: number, urlPath = '/', timeoutMs = 2000): Promise<HttpAnswer> {
+export function httpGet(port: number, urlPath = '/', timeoutMs = 2000, host = '127.0.0.1'): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, path: urlPath, method: 'GET', agent: false, headers: { connection: 'close' } },
+      { host, port, path: urlPath, method: 'GET', agent: false, headers: { connection: 'close' } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -19,7 +19,7 @@ export function httpGet(port: number, urlPath = '/', timeoutMs = 2000): Promise<
       },
     );
     req.setTimeout(timeoutMs, () =>
-      req.destroy(new Error(`no answer from 127.0.0.1:${port}${urlPath} within ${timeoutMs}ms`)),
+      req.destroy(new Error(`no answer from ${host}:${port}${urlPath} within ${timeoutMs}ms`)),
     );
     req.on('error', reject);
     req.end();

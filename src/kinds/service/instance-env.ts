@@ -4,10 +4,11 @@
  */
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { findReferences, substitute, type Reference } from '../../config/references.js';
+import { findReferences, referencedService, substitute, type Reference } from '../../config/references.js';
 import { address } from '../../model/resource.js';
 import type { KindContext } from '../resource-kind.js';
 import { asServiceOutputs, type ServiceSpec } from './service-spec.js';
+import { formatAddress } from './service-address.js';
 
 export interface ResolvedInstance {
   /** Empty for a container that runs its image's own command. */
@@ -47,16 +48,15 @@ export function resolveInstance(
           throw new ReferenceError(`service ${service}: volume \`${ref.name}\` has not been created`);
         return out.path;
       }
-      case 'service-port': {
-        const inst = asServiceOutputs(ctx.outputsOf(address('service', ref.service)) ?? {}).instances.find(
-          (i) => !i.gone,
-        );
-        const p = inst?.ports[ref.port];
-        if (p === undefined)
+      case 'service-port':
+      case 'service-address':
+      case 'service-host': {
+        const v = resolveServiceRef(ctx, ref);
+        if (v === undefined)
           throw new ReferenceError(
-            `service ${service}: service \`${ref.service}\` has no running instance with port \`${ref.port}\``,
+            `service ${service}: service \`${ref.service}\` has no stable address${ref.kind === 'service-host' ? '' : ` for port \`${ref.port}\``} yet; apply it first`,
           );
-        return String(p);
+        return v;
       }
       case 'var':
         throw new ReferenceError(`service ${service}: variable \`${ref.name}\` was not substituted`);
@@ -110,7 +110,7 @@ export function dependencyValues(ctx: KindContext, spec: ServiceSpec): Record<st
     ...Object.values(spec.mounts ?? {}),
   ]) {
     for (const m of findReferences(t)) {
-      if (m.ref?.kind === 'service-port' || m.ref?.kind === 'volume') {
+      if (referencedService(m.ref) !== undefined || m.ref?.kind === 'volume') {
         try {
           out[m.text] = substitute(m.text, (r) => resolveNonSecret(ctx, r), { unescape: true });
         } catch {
@@ -127,10 +127,32 @@ function resolveNonSecret(ctx: KindContext, r: Reference): string | undefined {
     const p = ctx.outputsOf(address('volume', r.name))?.path;
     return typeof p === 'string' ? p : undefined;
   }
-  if (r.kind === 'service-port') {
-    const inst = asServiceOutputs(ctx.outputsOf(address('service', r.service)) ?? {}).instances.find((i) => !i.gone);
-    const p = inst?.ports[r.port];
+  if (r.kind === 'service-port' || r.kind === 'service-address' || r.kind === 'service-host')
+    return resolveServiceRef(ctx, r);
+  return undefined;
+}
+
+/** A reference into another service's stable address (recorded in its outputs). */
+function resolveServiceRef(
+  ctx: KindContext,
+  r: Extract<Reference, { kind: 'service-port' | 'service-address' | 'service-host' }>,
+): string | undefined {
+  const outs = asServiceOutputs(ctx.outputsOf(address('service', r.service)) ?? {});
+  const a = outs.address;
+  if (!a) {
+    // A Swarm service has no stable address here: its port block stays with it, so slot 1's port.
+    if (r.kind !== 'service-port') return undefined;
+    const p = outs.instances.find((i) => !i.gone)?.ports[r.port];
     return p === undefined ? undefined : String(p);
   }
-  return undefined;
+  switch (r.kind) {
+    case 'service-host':
+      return a.host;
+    case 'service-port': {
+      const p = a.ports[r.port];
+      return p === undefined ? undefined : String(p);
+    }
+    case 'service-address':
+      return formatAddress(a, r.port, r.form);
+  }
 }

@@ -6,6 +6,7 @@
 import net from 'node:net';
 import type { JsonObject } from '../../model/json.js';
 import type { PortPool } from '../resource-kind.js';
+import { parseServiceAddress } from './service-address.js';
 
 export class PortAllocator implements PortPool {
   private readonly reserved: Set<number>;
@@ -75,12 +76,15 @@ export function portRangeOf(env: Record<string, string | undefined>): { from: nu
 }
 
 /**
- * Every port a recorded service instance holds (`outputs.instances[].ports`), so a new allocation
+ * Every port a recorded service holds (its instances' `outputs.instances[].ports` and its stable
+ * address's `outputs.address.ports`), so a new allocation
  * never collides with a running instance. Rows of other kinds hold none.
  */
 export function recordedPorts(rows: readonly { outputs: JsonObject }[]): number[] {
   const out: number[] = [];
   for (const r of rows) {
+    const stable = parseServiceAddress(r.outputs.address);
+    if (stable) out.push(...Object.values(stable.ports));
     const inst = r.outputs.instances;
     if (!Array.isArray(inst)) continue;
     for (const i of inst) {

@@ -444,6 +444,7 @@ function withExtra(t: TrafficDirector | undefined, extra: InstanceOutput): Traff
     traffic: (service, instance) => t.traffic(service, instance),
     claim: (service) => t.claim(service),
     release: (service) => t.release(service),
+    expose: (service, address, protocols) => t.expose(service, address, protocols),
   };
 }
 

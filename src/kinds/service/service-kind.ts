@@ -36,6 +36,8 @@ import {
 import { dependencyValues, instanceSpecHash, resolveInstance } from './instance-env.js';
 import { probeTarget } from './probe-target.js';
 import { PortAllocator, recordedPorts } from './port-allocator.js';
+import { errorMessage } from '../../util/error-message.js';
+import { addressProtocolOf, addressToJson, assignAddress } from './service-address.js';
 import {
   backendNameOf,
   runsInContainer,
@@ -143,13 +145,53 @@ export class ServiceKind implements ResourceKind {
 
   create(ctx: KindContext, address: Address, raw: JsonObject): Promise<JsonObject> {
     const spec = asServiceSpec(raw);
-    return this.backendFor(spec).create(ctx, address, spec);
+    return this.addressed(ctx, address, spec, null, () => this.backendFor(spec).create(ctx, address, spec));
   }
 
   update(ctx: KindContext, address: Address, oldRaw: JsonObject, next: JsonObject, outputs: JsonObject) {
     const changed = this.diff(oldRaw, next, outputs).changes.filter((c) => c !== 'instances');
     const spec = asServiceSpec(next);
-    return this.backendFor(spec).update(ctx, address, asServiceSpec(oldRaw), spec, outputs, changed);
+    return this.addressed(ctx, address, spec, outputs, () =>
+      this.backendFor(spec).update(ctx, address, asServiceSpec(oldRaw), spec, outputs, changed),
+    );
+  }
+
+  /**
+   * Runs a backend step and records the service's stable address in what it returns (also in a
+   * PartialFailure's outputs): kept from `prior`, assigned on first create. Only locally run
+   * services get one; the data plane serves it (daemon/traffic.ts).
+   */
+  private async addressed(
+    ctx: KindContext,
+    address: Address,
+    spec: ServiceSpec,
+    prior: JsonObject | null,
+    step: () => Promise<JsonObject>,
+  ): Promise<JsonObject> {
+    if (!this.backendFor(spec).supervised) return step();
+    const service = address.slice('service.'.length);
+    const stable = await assignAddress(
+      ctx.stack,
+      service,
+      spec,
+      prior ? (asServiceOutputs(prior).address ?? null) : null,
+      ctx.ports,
+    );
+    const withAddress = (o: JsonObject): JsonObject => ({ ...o, address: stable ? addressToJson(stable) : null });
+    try {
+      const out = withAddress(await step());
+      if (stable && ctx.traffic) {
+        const protocols = Object.fromEntries(Object.keys(stable.ports).map((p) => [p, addressProtocolOf(spec, p)]));
+        // The instances run whatever happens here; the daemon binds the address again after the run.
+        await ctx.traffic.expose(service, stable, protocols).catch((e: unknown) =>
+          ctx.logger.log('warn', `could not serve the address of ${service} yet`, { error: errorMessage(e) }),
+        );
+      }
+      return out;
+    } catch (err) {
+      if (err instanceof PartialFailure) throw new PartialFailure(err.message, withAddress(err.outputs));
+      throw err;
+    }
   }
 
   /** The spec is not observed (a backend sees instances), so it reads back as recorded. */
@@ -173,7 +215,9 @@ export class ServiceKind implements ResourceKind {
     to: ServiceSide,
     outputs: JsonObject,
   ): Promise<JsonObject> {
-    return this.backendFor(to.spec).deploy(ctx, address, from, current, to, outputs);
+    return this.addressed(ctx, address, to.spec, outputs, () =>
+      this.backendFor(to.spec).deploy(ctx, address, from, current, to, outputs),
+    );
   }
 
   /** See ServiceBackend.rollback; the backend is `to`'s. */
@@ -185,7 +229,9 @@ export class ServiceKind implements ResourceKind {
     to: ServiceSide,
     outputs: JsonObject,
   ): Promise<JsonObject> {
-    return this.backendFor(to.spec).rollback(ctx, address, from, current, to, outputs);
+    return this.addressed(ctx, address, to.spec, outputs, () =>
+      this.backendFor(to.spec).rollback(ctx, address, from, current, to, outputs),
+    );
   }
 
   /** The directory code runs from: the active release's, or the stack directory. */

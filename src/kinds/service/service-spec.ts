@@ -1,6 +1,7 @@
 /** The normalised service spec as stored in plans and state (see model/build-model.ts). */
 import type { JsonObject } from '../../model/json.js';
 import type { Runtime, RestartPolicy } from '../../config/schema.js';
+import { parseServiceAddress, type ServiceAddress } from './service-address.js';
 
 export interface ProbeSpec {
   http?: { path: string; port?: string; status: string; body?: string };
@@ -87,6 +88,8 @@ export interface ServiceOutputs {
   release?: { seq: number; dir: string } | null;
   /** Blue-green: the previous set, kept warm for instant rollback until `until`. */
   standby?: { release: number | null; until: string; instances: InstanceOutput[] } | null;
+  /** The stable address (locally run services with ports); see service-address.ts. */
+  address?: ServiceAddress | null;
 }
 
 export function asServiceSpec(spec: JsonObject): ServiceSpec {
@@ -99,6 +102,7 @@ export function asServiceOutputs(outputs: JsonObject): ServiceOutputs {
     instances: Array.isArray(o.instances) ? o.instances : [],
     release: o.release ?? null,
     standby: o.standby ?? null,
+    address: parseServiceAddress(o.address),
   };
 }
 

@@ -5,6 +5,7 @@
  */
 import type { Duration } from '../../util/duration.js';
 import type { InstanceOutput } from './service-spec.js';
+import type { AddressProtocol, ServiceAddress } from './service-address.js';
 
 export interface InstanceTraffic {
   requests: number;
@@ -24,4 +25,10 @@ export interface TrafficDirector {
   /** The rollout owns the service's pools until `release`. */
   claim(service: string): void;
   release(service: string): void;
+  /**
+   * Serves the service's stable address (a listener per port) from now on, balanced over the
+   * instances `route` and the supervisor's readiness give it. Called when the address is recorded,
+   * so callers created later in the same apply can reach it.
+   */
+  expose(service: string, address: ServiceAddress, protocols: Record<string, AddressProtocol>): Promise<void>;
 }
