@@ -162,7 +162,7 @@ export const ServiceSchema = Type.Object(
     env: Type.Optional(
       Type.Record(Type.String({ pattern: ENV_NAME_PATTERN }), Scalar, {
         description:
-          'Environment. Values may reference ${port.NAME}, ${var.NAME}, ${secret.NAME}, ${volume.NAME}, and another service\'s stable address: ${service.NAME.url.PORT} (http://host:port), ${service.NAME.address.PORT} (host:port), ${service.NAME.host}, ${service.NAME.port.PORT}',
+          "Environment. Values may reference ${port.NAME}, ${var.NAME}, ${secret.NAME}, ${volume.NAME}, and another service's stable address: ${service.NAME.url.PORT} (http://host:port), ${service.NAME.address.PORT} (host:port), ${service.NAME.host}, ${service.NAME.port.PORT}",
         'x-fix': 'environment names are letters, digits and _ (e.g. DATABASE_URL)',
       }),
     ),

@@ -593,6 +593,7 @@ function serviceStatus(
     standby: outs.standby
       ? { release: outs.standby.release, until: outs.standby.until, instances: outs.standby.instances.length }
       : null,
+    address: outs.address ? { host: outs.address.host, ports: { ...outs.address.ports } } : null,
     instances,
   };
 }

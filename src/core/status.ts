@@ -39,6 +39,8 @@ export interface ServiceStatus {
   strategy: string;
   release: number | null;
   standby: { release: number | null; until: string; instances: number } | null;
+  /** The stable address callers use (served by the data plane); null for services without one. */
+  address: { host: string; ports: Record<string, number> } | null;
   instances: InstanceView[];
 }
 

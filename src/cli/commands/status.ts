@@ -47,10 +47,15 @@ export const statusCommand = defineCommand({
       `${'INSTANCE'.padEnd(22)}${'STATE'.padEnd(11)}${'PID'.padEnd(8)}${'UPTIME'.padEnd(9)}${'RESTARTS'.padEnd(10)}${'PORTS'.padEnd(18)}REASON`,
     );
     for (const svc of s.services) {
-      if (svc.release !== null || svc.standby)
+      const address = svc.address
+        ? `; address ${Object.entries(svc.address.ports)
+            .map(([k, v]) => `${k} ${svc.address?.host}:${v}`)
+            .join(', ')}`
+        : '';
+      if (svc.release !== null || svc.standby || address)
         lines.push(
           style.dim(
-            `# ${svc.name}: release v${svc.release ?? '-'} (${svc.strategy})${svc.standby ? `; standby v${svc.standby.release ?? '-'} (${svc.standby.instances} warm until ${svc.standby.until.slice(11, 19)})` : ''}`,
+            `# ${svc.name}: release v${svc.release ?? '-'} (${svc.strategy})${svc.standby ? `; standby v${svc.standby.release ?? '-'} (${svc.standby.instances} warm until ${svc.standby.until.slice(11, 19)})` : ''}${address}`,
           ),
         );
       if (svc.instances.length === 0)

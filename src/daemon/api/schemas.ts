@@ -169,6 +169,10 @@ export const StatusResponse = Type.Object({
           instances: Type.Integer(),
         }),
       ]),
+      address: Type.Union([
+        Type.Null(),
+        Type.Object({ host: Type.String(), ports: Type.Record(Type.String(), Type.Integer()) }),
+      ]),
       instances: Type.Array(InstanceViewSchema),
     }),
   ),

@@ -183,9 +183,11 @@ export class ServiceKind implements ResourceKind {
       if (stable && ctx.traffic) {
         const protocols = Object.fromEntries(Object.keys(stable.ports).map((p) => [p, addressProtocolOf(spec, p)]));
         // The instances run whatever happens here; the daemon binds the address again after the run.
-        await ctx.traffic.expose(service, stable, protocols).catch((e: unknown) =>
-          ctx.logger.log('warn', `could not serve the address of ${service} yet`, { error: errorMessage(e) }),
-        );
+        await ctx.traffic
+          .expose(service, stable, protocols)
+          .catch((e: unknown) =>
+            ctx.logger.log('warn', `could not serve the address of ${service} yet`, { error: errorMessage(e) }),
+          );
       }
       return out;
     } catch (err) {
