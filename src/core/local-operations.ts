@@ -17,7 +17,8 @@ import {
   type ServiceOutputs,
   type ServiceSpec,
 } from '../kinds/service/service-spec.js';
-import { address as addr, type Address } from '../model/resource.js';
+import { address as addr, type Address, type JsonObject } from '../model/resource.js';
+import { PartialFailure } from '../kinds/resource-kind.js';
 import type { ChangeRecord, InstanceEvent, ResourceRow } from '../store/store.js';
 import type { Runtime } from '../config/schema.js';
 import { Duration } from '../util/duration.js';
@@ -361,34 +362,26 @@ export class LocalOperations implements Operations {
     });
   }
 
-  /** Stops every instance this machine runs for the stack; Swarm services belong to the cluster. */
+  /** Stops what the stack runs on every runtime (Swarm services are removed from the cluster); state keeps the services. */
   down(input: Attribution, progress: Progress): Promise<void> {
     return this.exclusive('groundwork down', async () => {
-      const rows = this.store
-        .listResources()
-        .filter((r) => r.kind === 'service' && this.service.backendFor(asServiceSpec(r.spec)).supervised);
+      const rows = this.store.listResources().filter((r) => r.kind === 'service');
       const sup = this.runtime.supervision;
-      for (const r of rows) await sup?.pause(r.address);
+      for (const r of rows) if (this.service.backendFor(asServiceSpec(r.spec)).supervised) await sup?.pause(r.address);
+      const ctx = this.installation.kindContext((a, m) => progress(`${a}: ${m}`));
       const failures: string[] = [];
       await Promise.all(
         rows.map(async (row) => {
           const service = row.address.slice('service.'.length);
-          const spec = asServiceSpec(row.spec);
-          const outs = asServiceOutputs(row.outputs);
-          const left: InstanceOutput[] = [];
-          for (const inst of [...outs.instances, ...(outs.standby?.instances ?? [])]) {
-            progress(`${row.address}: stopping instance ${inst.index} (pid ${inst.pid})`);
-            try {
-              const driver = this.driverOf(service, spec.runtime);
-              const h = handleOf(inst, service);
-              await driver.stop(h, Duration.parse(spec.stop_grace));
-              await driver.forget(h);
-            } catch (e) {
-              left.push(inst);
-              failures.push(`${service}/${inst.index}: ${errorMessage(e)}`);
-            }
+          let next: JsonObject;
+          try {
+            next = await this.service.stop(ctx, row.address, row.spec, row.outputs);
+          } catch (e) {
+            failures.push(`${service}: ${errorMessage(e)}`);
+            if (!(e instanceof PartialFailure)) return;
+            next = e.outputs;
           }
-          this.store.recordRuntimeOutputs(row.address, toJson({ ...outs, instances: left, standby: null }));
+          this.store.recordRuntimeOutputs(row.address, next);
           this.installation.bus.publish({
             type: 'instance',
             address: row.address,
@@ -403,7 +396,7 @@ export class LocalOperations implements Operations {
       if (failures.length)
         throw new OperationError(
           'unavailable',
-          `could not stop ${failures.length} instance(s): ${failures.join('; ')}`,
+          `could not stop everything: ${failures.join('; ')}`,
           'run `groundwork down` again; `groundwork status` shows what still runs',
         );
     });

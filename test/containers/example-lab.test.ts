@@ -247,6 +247,21 @@ describeWithEngine('examples/homelab-containers with runtime: swarm', swarm, (cl
           spans.push(Math.round(Date.parse(ok?.End ?? '') - Date.parse(info.State.StartedAt)));
         }
         await updateRollbackAndFailingRelease(dir, stack);
+        // `down` stops what the stack runs on Swarm too (it used to leave the services at 3/3),
+        // and the next apply brings them back on the same task ports.
+        const ports = httpPortsOf(dir, 'web');
+        await runCliOk(['down', '-f', 'groundwork.swarm.yaml'], { cwd: dir });
+        expect(await client.listServices([`${LABEL.owner}=${path.join(dir, '.groundwork')}`])).toEqual([]);
+        expect(instancesOf(dir, 'web', true)).toEqual([]);
+        await runCliOk(['apply', '-f', 'groundwork.swarm.yaml', '-m', 'after down'], { cwd: dir });
+        expect(httpPortsOf(dir, 'web')).toEqual(ports);
+        for (const p of ports)
+          await waitForHttp(
+            p,
+            '/',
+            (b) => b.includes('<h1>Containers in the lab</h1>'),
+            `web on ${p} after down and apply`,
+          );
       });
       console.log(
         `[figure] swarm: container start-to-healthy (start to first passing in-task health check, interval 1s): ${spans.join(', ')} ms (web tasks)`,

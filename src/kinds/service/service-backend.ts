@@ -94,4 +94,10 @@ export interface ServiceBackend {
   ): Promise<JsonObject>;
   read(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: JsonObject): Promise<ServiceReadResult>;
   delete(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: JsonObject): Promise<void>;
+  /**
+   * `groundwork down`: stops everything the service runs and keeps it in state (no instances),
+   * so the next apply starts it again. Returns the outputs to record; throws a PartialFailure
+   * with the outputs of what still runs when something could not be stopped.
+   */
+  stop(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: JsonObject): Promise<JsonObject>;
 }

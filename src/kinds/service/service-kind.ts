@@ -208,6 +208,12 @@ export class ServiceKind implements ResourceKind {
     return this.backendFor(spec).delete(ctx, address, spec, outputs);
   }
 
+  /** See ServiceBackend.stop (`groundwork down`). */
+  stop(ctx: KindContext, address: Address, raw: JsonObject, outputs: JsonObject): Promise<JsonObject> {
+    const spec = asServiceSpec(raw);
+    return this.backendFor(spec).stop(ctx, address, spec, outputs);
+  }
+
   /** See ServiceBackend.deploy; the backend is `to`'s. */
   deploy(
     ctx: KindContext,
@@ -815,6 +821,29 @@ export class LocalServiceBackend implements ServiceBackend {
       }),
     ]);
     for (const i of known) for (const p of Object.values(i.ports)) ctx.ports.release(p);
+  }
+
+  /** Stops every instance (and the standby set); keeps the release and the stable address. */
+  async stop(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: JsonObject): Promise<JsonObject> {
+    const service = address.slice('service.'.length);
+    const outs = asServiceOutputs(outputs);
+    const left: InstanceOutput[] = [];
+    const failures: string[] = [];
+    for (const inst of [...outs.instances, ...(outs.standby?.instances ?? [])]) {
+      ctx.progress(address, `stopping instance ${inst.index} (pid ${inst.pid})`);
+      try {
+        const driver = this.driver(ctx, spec);
+        const h = handleOf(inst, service);
+        await driver.stop(h, Duration.parse(spec.stop_grace));
+        await driver.forget(h);
+      } catch (e) {
+        left.push(inst);
+        failures.push(`${service}/${inst.index}: ${errorMessage(e)}`);
+      }
+    }
+    const next = toJson({ ...outs, instances: left, standby: null });
+    if (failures.length) throw new PartialFailure(failures.join('; '), next);
+    return next;
   }
 }
 

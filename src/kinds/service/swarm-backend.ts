@@ -51,4 +51,14 @@ export class SwarmServiceBackend implements ServiceBackend {
   delete(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: JsonObject): Promise<void> {
     return swarmDelete(ctx, address, spec, outputs);
   }
+
+  /**
+   * Removes the Swarm service (its tasks stop on every node) and records no instances; the next
+   * apply sees the missing instances and deploys the recorded spec again (the port blocks stay).
+   */
+  async stop(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: JsonObject): Promise<JsonObject> {
+    await swarmDelete(ctx, address, spec, outputs);
+    // The raw outputs: they also hold the Swarm revision (port blocks, previous spec).
+    return { ...outputs, instances: [], standby: null };
+  }
 }
