@@ -6,6 +6,8 @@ export interface CliIo {
   cwd: string;
   /** Whether stdout is a terminal (colours, live progress). */
   isTty: boolean;
+  /** One line typed by the user after `prompt`; absent (or null) when stdin is not a terminal. */
+  ask?: (prompt: string) => Promise<string | null>;
 }
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, changes: 3, refused: 4 } as const;

@@ -15,5 +15,15 @@ const code = await run(process.argv.slice(2), {
   env: process.env,
   cwd: process.cwd(),
   isTty: Boolean(process.stdout.isTTY),
+  ask: async (prompt) => {
+    if (!process.stdin.isTTY) return null;
+    const { createInterface } = await import('node:readline/promises');
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    try {
+      return await rl.question(prompt);
+    } finally {
+      rl.close();
+    }
+  },
 });
 process.exitCode = code;

@@ -19,6 +19,7 @@ import { downCommand, restartCommand } from './commands/restart.js';
 import { deployCommand, releasesCommand, rollbackCommand } from './commands/deploy.js';
 import { nodesCommand } from './commands/nodes.js';
 import { stateCommand } from './commands/state.js';
+import { destroyCommand } from './commands/destroy.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -31,6 +32,7 @@ export const COMMANDS: Command[] = [
   logsCommand,
   restartCommand,
   downCommand,
+  destroyCommand,
   deployCommand,
   rollbackCommand,
   releasesCommand,

@@ -49,6 +49,11 @@ export interface StackInputs {
   vars?: Record<string, string>;
   /** GROUNDWORK_VAR_* of the caller's environment. */
   varEnv?: Record<string, string>;
+  /**
+   * `groundwork destroy`: plan against a stack that declares nothing, so every recorded resource
+   * is deleted; volumes (data) only when `volumes` is set.
+   */
+  destroy?: { volumes: boolean };
 }
 
 export class Installation {
@@ -127,6 +132,22 @@ export class Installation {
     );
     if (!model) throw invalidStack([...loaded.diagnostics, ...diagnostics]);
     this.stack = model.stack;
+    if (inputs.destroy) {
+      // Kept volumes are those that exist, as recorded: a destroy never creates or changes one.
+      const keep = inputs.destroy.volumes
+        ? []
+        : this.store
+            .listResources()
+            .filter((r) => r.kind === 'volume')
+            .map((r) => ({
+              address: r.address,
+              kind: r.kind,
+              name: r.address.slice('volume.'.length),
+              spec: r.spec,
+              dependsOn: [],
+            }));
+      return { ...model, resources: keep };
+    }
     return model;
   }
 

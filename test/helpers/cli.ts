@@ -14,6 +14,8 @@ export interface CliOptions {
   env?: Record<string, string | undefined>;
   /** Whether the CLI is told stdout is a terminal (default false). */
   isTty?: boolean;
+  /** Answers to the CLI's questions, in order (a terminal user typing); absent: no terminal to ask on. */
+  answers?: string[];
 }
 
 export function testEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
@@ -34,6 +36,13 @@ export async function runCli(argv: string[], opts: CliOptions): Promise<CliResul
     cwd: opts.cwd,
     isTty: opts.isTty ?? false,
   };
+  if (opts.answers) {
+    const answers = [...opts.answers];
+    io.ask = (prompt) => {
+      stdout += prompt;
+      return Promise.resolve(answers.shift() ?? null);
+    };
+  }
   const code = await run(argv, io);
   return { code, stdout, stderr };
 }

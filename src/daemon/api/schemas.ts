@@ -47,10 +47,16 @@ const Vars = Type.Record(Type.String({ pattern: '^[a-z][a-z0-9-]*$' }), Type.Str
   description: 'Variable values, as with --var',
 });
 
+const Destroy = Type.Object(
+  { volumes: Type.Boolean({ description: 'Also delete volumes (their data)' }) },
+  { additionalProperties: false, description: 'Plan the removal of everything the stack created (groundwork destroy)' },
+);
+
 export const PlanRequest = Type.Object(
   {
     vars: Type.Optional(Vars),
     varEnv: Type.Optional(VarEnv),
+    destroy: Type.Optional(Destroy),
   },
   { additionalProperties: false },
 );
@@ -66,6 +72,7 @@ export const ApplyRequest = Type.Object(
     plan: Type.Optional(PlanSchema),
     /** GROUNDWORK_VAR_* values from the client's environment. */
     varEnv: Type.Optional(VarEnv),
+    destroy: Type.Optional(Destroy),
   },
   { additionalProperties: false },
 );
