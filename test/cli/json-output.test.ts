@@ -144,6 +144,8 @@ describe('--json on every command, and NO_COLOR', () => {
     await both(['deploy', 'web', '-m', 'through the daemon'], true);
     await both(['rollback', 'web'], true, 0, deployOnce);
     await both(['history'], true);
+    // destroy removes the service (the twin finds nothing to destroy); down then stops the daemon.
+    await both(['destroy', '--auto-approve'], true);
     // down stops the daemon; its human-form twin then finds none (exit 1).
     seen.add('down');
     const down = await runCli(['down', '--json'], { cwd: dir, isTty: true, env: { NO_COLOR: '1' } });
