@@ -46,8 +46,12 @@ export interface PortPool {
   reserve(port: number): void;
   release(port: number): void;
   isReserved(port: number): boolean;
-  /** A free port from the pool's range, reserved; throws when none is left. */
-  allocate(): Promise<number>;
+  /**
+   * A free port, reserved; throws when none is left. `instance` ports come from the pool's range
+   * (GROUNDWORK_PORT_RANGE); `address` ports (stable service addresses) from a range of their own,
+   * so they never crowd out instances.
+   */
+  allocate(purpose?: 'instance' | 'address'): Promise<number>;
 }
 
 /** An inclusive range of host ports. */

@@ -13,14 +13,19 @@ export class PortAllocator implements PortPool {
   private cursor: number;
   private queue: Promise<unknown> = Promise.resolve();
 
+  /** Where the next address port scan starts. */
+  private addressCursor: number;
+
   constructor(
     reserved: Iterable<number>,
     private readonly range: { from: number; to: number } = { from: 20000, to: 29999 },
+    private readonly addressRange: { from: number; to: number } = DEFAULT_ADDRESS_PORT_RANGE,
   ) {
     this.reserved = new Set(reserved);
     // A random start: two stacks (or test runs) on one machine rarely race for the same port
     // between our bind check and the service's own bind.
     this.cursor = range.from + Math.floor(Math.random() * (range.to - range.from + 1));
+    this.addressCursor = addressRange.from + Math.floor(Math.random() * (addressRange.to - addressRange.from + 1));
   }
 
   reserve(port: number): void {
@@ -34,24 +39,32 @@ export class PortAllocator implements PortPool {
   }
 
   /** Serialised, so parallel steps never race for the same port. */
-  allocate(): Promise<number> {
-    const next = this.queue.then(() => this.scan());
+  allocate(purpose: 'instance' | 'address' = 'instance'): Promise<number> {
+    const next = this.queue.then(() => this.scan(purpose));
     this.queue = next.catch(() => undefined);
     return next;
   }
 
-  private async scan(): Promise<number> {
-    const size = this.range.to - this.range.from + 1;
+  private async scan(purpose: 'instance' | 'address'): Promise<number> {
+    const range = purpose === 'address' ? this.addressRange : this.range;
+    const cursor = purpose === 'address' ? this.addressCursor : this.cursor;
+    const size = range.to - range.from + 1;
     for (let i = 0; i < size; i++) {
-      const port = this.range.from + ((this.cursor - this.range.from + i) % size);
+      const port = range.from + ((cursor - range.from + i) % size);
       if (this.reserved.has(port)) continue;
       if (await canBind(port)) {
         this.reserved.add(port);
-        this.cursor = port + 1 > this.range.to ? this.range.from : port + 1;
+        const after = port + 1 > range.to ? range.from : port + 1;
+        if (purpose === 'address') this.addressCursor = after;
+        else this.cursor = after;
         return port;
       }
     }
-    throw new Error(`no free port in ${this.range.from}-${this.range.to}; stop something, or widen the range`);
+    throw new Error(
+      purpose === 'address'
+        ? `no free port for a service address in ${range.from}-${range.to}; stop something that listens there`
+        : `no free port in ${range.from}-${range.to}; stop something, or widen the range`,
+    );
   }
 }
 
@@ -65,6 +78,12 @@ export function canBind(port: number, host = '0.0.0.0'): Promise<boolean> {
 }
 
 export const DEFAULT_PORT_RANGE = { from: 20000, to: 29999 } as const;
+
+/**
+ * Stable ports of service addresses: below Linux's ephemeral range (32768-60999, where outgoing
+ * connections take their local ports) and apart from instance ports.
+ */
+export const DEFAULT_ADDRESS_PORT_RANGE = { from: 30000, to: 32767 } as const;
 
 /** GROUNDWORK_PORT_RANGE=FROM-TO narrows where `auto` ports come from. */
 export function portRangeOf(env: Record<string, string | undefined>): { from: number; to: number } {

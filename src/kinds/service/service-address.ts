@@ -73,7 +73,7 @@ export async function assignAddress(
     if (kept !== undefined) {
       pool.reserve(kept);
       ports[n] = kept;
-    } else ports[n] = await pool.allocate();
+    } else ports[n] = await pool.allocate('address');
   }
   return { host: prior?.host ?? loopbackHostFor(stack, service), ports };
 }
