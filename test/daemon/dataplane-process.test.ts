@@ -13,6 +13,7 @@ import { freePort } from '../helpers/ports.js';
 import { isAlive } from '../helpers/processes.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { connectionNotReady, waitFor } from '../helpers/wait.js';
+import { runCliOk } from '../helpers/cli.js';
 import { httpGet } from '../helpers/http.js';
 import {
   nodeService,
@@ -107,5 +108,25 @@ describe('the data plane outlives the daemon', () => {
     daemons.length = 0;
     expect(isAlive(next)).toBe(false);
     expect(dataPlanePid()).toBeUndefined();
+  });
+
+  it('Ctrl-C of `up` leaves the data plane serving; `groundwork down` without a daemon stops it', async () => {
+    const port = await freePort();
+    writeStack(dir, {
+      stack: 'dataplane',
+      services: { web: nodeService(marker) },
+      listeners: { http: { port } },
+      routes: [{ match: { path: '/' }, service: 'web', port: 'http' }],
+    });
+    const up = await upAndServing(port);
+    const plane = dataPlanePid() as number;
+    process.kill(up.pid, 'SIGINT');
+    expect(await up.exited).toBe(0);
+    expect(up.stdout()).not.toMatch(/error/i);
+    expect(isAlive(plane)).toBe(true);
+    expect((await httpGet(port)).status).toBe(200);
+    const down = await runCliOk(['down'], { cwd: dir });
+    expect(down.stdout).toContain(`Stopped the data plane (pid ${plane}).`);
+    expect(isAlive(plane)).toBe(false);
   });
 });
