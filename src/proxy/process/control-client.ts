@@ -70,11 +70,30 @@ export class ControlConnection {
     return this.closedError !== undefined;
   }
 
-  request<O extends Op>(op: O, args: Ops[O]['request']): Promise<Ops[O]['result']> {
+  /**
+   * Sends a request; rejects when the process answers with an error, the connection closes, or
+   * no answer came within `timeoutMs` (default 10 s: a data plane that hangs is an error, not a
+   * wait; `drain` passes its own timeout plus a margin).
+   */
+  request<O extends Op>(op: O, args: Ops[O]['request'], timeoutMs = 10_000): Promise<Ops[O]['result']> {
     if (this.closedError) return Promise.reject(this.closedError);
     const id = this.nextId++;
     return new Promise<Ops[O]['result']>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`the data plane did not answer ${op} within ${timeoutMs} ms (${this.socketPath})`));
+      }, timeoutMs);
+      timer.unref();
+      this.pending.set(id, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v as Ops[O]['result']);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
       this.socket.write(`${JSON.stringify({ id, op, ...args })}\n`);
     });
   }

@@ -32,6 +32,7 @@ import { silentLogger, type Logger } from '../../util/logger.js';
 import { ControlConnection } from './control-client.js';
 import {
   defaultEntry,
+  readPidFile,
   socketPathOf,
   spawnDataPlane,
   stopDataPlane,
@@ -128,7 +129,16 @@ export class RemoteDataPlane implements DataPlane {
     } catch {
       return { kind: 'none' };
     }
-    const hello = await c.request('hello', {});
+    let hello: Hello;
+    try {
+      hello = await c.request('hello', {});
+    } catch (e) {
+      c.close();
+      const pid = readPidFile(this.options.launch.stateDir)?.pid;
+      throw new Error(
+        `a data plane${pid === undefined ? '' : ` (pid ${pid})`} accepts connections on ${this.socketPath} but does not answer: ${errorMessage(e)}; stop it (\`groundwork down\` or kill it) and start again`,
+      );
+    }
     const config = await c.request('get-config', {}).catch(() => undefined);
     if (config) {
       this.listeners = config.listeners.map(fromWireListener);
@@ -210,7 +220,11 @@ export class RemoteDataPlane implements DataPlane {
     const c = this.conn ?? (await this.connecting);
     if (!c) return { drained: true, abandoned: 0 };
     try {
-      return await c.request('drain', { backend: backendId, timeout: timeout.toString() });
+      return await c.request(
+        'drain',
+        { backend: backendId, timeout: timeout.toString() },
+        timeout.toMilliseconds() + 10_000,
+      );
     } catch (e) {
       // The process died meanwhile: what was in flight there is gone with it.
       if (c.closed) return { drained: false, abandoned: 0 };
@@ -233,11 +247,12 @@ export class RemoteDataPlane implements DataPlane {
     const c = this.conn;
     if (!c) return Promise.resolve(this.snapshot);
     // One request in flight at a time; a caller that comes while one is out waits for the next.
+    // A failure keeps the last snapshot (said in the log): a rollout goes on with it rather than fail.
     const run = async (): Promise<DataPlaneMetrics> => {
       try {
         this.snapshot = await c.request('metrics', {});
       } catch (e) {
-        if (!c.closed) throw e;
+        if (!c.closed) this.logger.log('warn', 'data plane metrics not refreshed', { error: errorMessage(e) });
       }
       return this.snapshot;
     };
