@@ -1,7 +1,8 @@
 /**
  * The data plane contract: listeners, routes, pools of weighted backends, drain, metrics.
- * The built-in Node proxy (proxy/node/) is the default implementation; every implementation
- * runs the shared contract suite (test/proxy/data-plane.contract.ts).
+ * The built-in Node proxy (proxy/node/) is the default implementation; the daemon drives it in
+ * its own process through RemoteDataPlane (proxy/process/), so traffic outlives the daemon.
+ * Every implementation runs the shared contract suite (test/proxy/data-plane.contract.ts).
  *
  * Semantics:
  * - Only backends in a pool get traffic; a pool is replaced as a whole with `setPool`.
