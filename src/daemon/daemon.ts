@@ -71,6 +71,13 @@ export class Daemon {
   private housekeeping: NodeJS.Timeout | undefined;
   private info!: DaemonInfo;
   private readonly traffic: DaemonTraffic | undefined;
+  /**
+   * Pools are pushed only once the supervisor knows which instances are ready: an adopted data
+   * plane keeps serving its pools until then, instead of getting empty ones at start.
+   */
+  private supervising = false;
+  /** `down` asked the daemon to exit: the data plane stops with it (else it is only detached). */
+  private downRequested = false;
   /** Resolves when the daemon should exit (after `down`). */
   readonly exited: Promise<void>;
   private exit!: () => void;
@@ -144,11 +151,16 @@ export class Daemon {
       o.logger.log('error', 'recovery at start failed', { error: errorMessage(e) });
     }
     this.supervisor.start();
+    this.supervising = true;
+    await this.configureTraffic();
     const routes = daemonRoutes({
       ops: this.ops,
       ...(o.dataPlane ? { dataPlane: o.dataPlane } : {}),
       leaving: () => this.withdrawInfo(),
-      exit: () => this.exit(),
+      exit: () => {
+        this.downRequested = true;
+        this.exit();
+      },
     });
     this.server = http.createServer(createApp(routes, token, o.logger));
     this.server.keepAliveTimeout = 5000;
@@ -204,7 +216,7 @@ export class Daemon {
   }
 
   private syncTraffic(a: Address): void {
-    if (!this.traffic || !this.supervisor) return;
+    if (!this.traffic || !this.supervising) return;
     this.traffic.sync(a.slice('service.'.length), this.supervisor.readyInstances(a));
   }
 
@@ -227,7 +239,10 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.housekeeping) clearInterval(this.housekeeping);
     this.supervisor?.close();
-    await this.opts.dataPlane?.close().catch(() => undefined);
+    // A data plane in its own process keeps serving through a daemon restart; `down` stops it.
+    const plane = this.opts.dataPlane;
+    if (plane?.detach && !this.downRequested) await plane.detach().catch(() => undefined);
+    else await plane?.close().catch(() => undefined);
     // A daemon that failed to start has no server: nothing to wait for (waiting hung `up` before).
     const server = this.server as http.Server | undefined;
     // Answers in flight (the `down` that asked for this stop) finish first; a follow stream that

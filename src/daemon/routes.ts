@@ -221,7 +221,9 @@ export function daemonRoutes(deps: RouteDeps): Route[] {
       summary: 'Per-route and per-backend traffic metrics of the built-in proxy',
       handler: async () => ({
         status: 200,
-        json: deps.dataPlane?.metrics() ?? { routes: {}, backends: {}, listeners: {} },
+        json: deps.dataPlane
+          ? await (deps.dataPlane.refreshMetrics?.() ?? deps.dataPlane.metrics())
+          : { routes: {}, backends: {}, listeners: {} },
       }),
     },
   ];

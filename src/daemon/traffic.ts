@@ -79,6 +79,11 @@ export class DaemonTraffic implements TrafficDirector {
     );
   }
 
+  /** A data plane in another process keeps a metrics snapshot: canary analysis refreshes it first. */
+  async refresh(): Promise<void> {
+    await this.plane.refreshMetrics?.();
+  }
+
   traffic(service: string, instance: InstanceOutput): InstanceTraffic {
     const m = this.plane.metrics();
     const parts: InstanceTraffic[] = [];

@@ -1,7 +1,8 @@
 /**
  * The data plane contract: listeners, routes, pools of weighted backends, drain, metrics.
- * The built-in Node proxy (proxy/node/) is the default implementation; every implementation
- * runs the shared contract suite (test/proxy/data-plane.contract.ts).
+ * The built-in Node proxy (proxy/node/) is the default implementation; the daemon drives it in
+ * its own process through RemoteDataPlane (proxy/process/), so traffic outlives the daemon.
+ * Every implementation runs the shared contract suite (test/proxy/data-plane.contract.ts).
  *
  * Semantics:
  * - Only backends in a pool get traffic; a pool is replaced as a whole with `setPool`.
@@ -121,8 +122,21 @@ export interface DataPlane {
   drain(backendId: string, timeout: Duration): Promise<{ drained: boolean; abandoned: number }>;
   /** Where a bound listener accepts connections (its real port when it was declared with port 0). */
   address(listener: string): { host: string; port: number } | undefined;
+  /** Cumulative metrics; may be a snapshot a moment old (see `refreshMetrics`). */
   metrics(): DataPlaneMetrics;
+  /**
+   * Metrics as of now. Implementations whose `metrics()` is a cached snapshot (a data plane in
+   * another process) implement it; callers that decide on the numbers (canary analysis) call it
+   * when present.
+   */
+  refreshMetrics?(): Promise<DataPlaneMetrics>;
+  /** Stops serving: listeners close, open connections are cut. */
   close(): Promise<void>;
+  /**
+   * Lets go of a data plane that outlives its client (a separate process) without stopping it;
+   * absent where the data plane lives and dies with its owner (then the owner calls close).
+   */
+  detach?(): Promise<void>;
 }
 
 /** p-quantile (0..1) from a histogram, by linear interpolation inside the bucket. */

@@ -1,7 +1,8 @@
 import { defineCommand, STACK_FLAGS } from '../command.js';
 import { EXIT, UserError } from '../io.js';
 import { openOps } from '../open-ops.js';
-import { authorOf } from '../workspace.js';
+import { stopDataPlane } from '../../proxy/process/launcher.js';
+import { authorOf, stateDirOf } from '../workspace.js';
 
 export const restartCommand = defineCommand({
   name: 'restart',
@@ -40,6 +41,11 @@ export const downCommand = defineCommand({
       });
     } finally {
       close();
+    }
+    // Without a daemon, the data plane it left serving (a Ctrl-C'd `up`) stops here.
+    if (via === 'local') {
+      const pid = await stopDataPlane(stateDirOf(io, flags));
+      if (pid !== undefined && !flags.json) io.stdout(`Stopped the data plane (pid ${pid}).\n`);
     }
     if (flags.json)
       io.stdout(`${JSON.stringify({ type: 'result', ok: true, daemon: via === 'daemon' ? 'exiting' : 'none' })}\n`);

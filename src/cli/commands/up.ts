@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Daemon } from '../../daemon/daemon.js';
-import { NodeProxy } from '../../proxy/node/node-proxy.js';
+import { RemoteDataPlane } from '../../proxy/process/remote-data-plane.js';
 import { systemClock } from '../../util/clock.js';
 import { streamLogger } from '../../util/logger.js';
 import { defineCommand, STACK_FLAGS } from '../command.js';
@@ -58,8 +58,24 @@ export const upCommand = defineCommand({
       throw new UserError('--log-level is one of debug, info, warn, error', EXIT.usage);
     const style = makeStyle(colourEnabled(io.env, io.isTty));
     const logger = streamLogger((l) => io.stderr(l), level);
+    // The data plane runs in its own process so traffic outlives this one: adopt the one that
+    // serves this state directory (it keeps its configuration until the daemon reconciles it).
+    let dataPlane: RemoteDataPlane;
+    try {
+      const attached = await RemoteDataPlane.attach({ launch: { stateDir, logLevel: level }, logger });
+      dataPlane = attached.plane;
+      const f = attached.found;
+      if (!flags.json && f.kind === 'adopted')
+        io.stdout(
+          `Adopted the running data plane (pid ${f.hello.pid}: ${f.listeners} listeners, ${f.routes} routes, ${f.pools} pools); reconciling it.\n`,
+        );
+      if (!flags.json && f.kind === 'replaced')
+        io.stdout(`Replaced the data plane of another version (pid ${f.old.pid} → ${f.hello.pid}).\n`);
+    } catch (e) {
+      throw new UserError(`the data plane could not start: ${errorMessage(e)}`);
+    }
     const daemon = new Daemon({
-      dataPlane: new NodeProxy({ logger, clock: systemClock }),
+      dataPlane,
       stackFile,
       stateDir,
       host: listen.host,
@@ -102,7 +118,7 @@ export const upCommand = defineCommand({
       io.stdout(
         why === 'down'
           ? 'Services stopped; daemon exiting.\n'
-          : `Daemon stopped (${why}); services keep running. \`groundwork up\` adopts them again.\n`,
+          : `Daemon stopped (${why}); services and the data plane keep running. \`groundwork up\` adopts them again.\n`,
       );
     return EXIT.ok;
   },

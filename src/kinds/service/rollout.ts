@@ -379,6 +379,7 @@ async function canary(
       { instance: cand, weight: 10 * w },
     ]);
     deps.progress(`canary at ${w}% of traffic for ${step.pause}`);
+    await traffic.refresh?.();
     const before = {
       cand: traffic.traffic(deps.service, cand),
       stable: sumTraffic(stable.map((s) => traffic.traffic(deps.service, s))),
@@ -387,10 +388,12 @@ async function canary(
     while (elapsed(deps) < deadline) {
       await deps.sleep(Math.min(250, Math.max(0, deadline - elapsed(deps))));
       if (!(await deps.isRunning(cand))) return abort(`the canary (pid ${cand.pid}) exited`);
+      await traffic.refresh?.();
       // Fail fast: a canary that already breaks the error budget does not wait for the pause.
       const early = analyse(trafficDelta(traffic.traffic(deps.service, cand), before.cand), undefined, c, true);
       if (early) return abort(early);
     }
+    await traffic.refresh?.();
     const after = {
       cand: traffic.traffic(deps.service, cand),
       stable: sumTraffic(stable.map((s) => traffic.traffic(deps.service, s))),
@@ -442,6 +445,7 @@ function withExtra(t: TrafficDirector | undefined, extra: InstanceOutput): Traff
       ]),
     drain: (service, instance, timeout) => t.drain(service, instance, timeout),
     traffic: (service, instance) => t.traffic(service, instance),
+    ...(t.refresh ? { refresh: () => (t.refresh as () => Promise<void>)() } : {}),
     claim: (service) => t.claim(service),
     release: (service) => t.release(service),
     expose: (service, address, protocols) => t.expose(service, address, protocols),

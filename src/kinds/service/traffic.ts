@@ -20,8 +20,10 @@ export interface TrafficDirector {
   route(service: string, backends: { instance: InstanceOutput; weight: number }[]): void;
   /** Waits until the instance has no in-flight requests (or the timeout). */
   drain(service: string, instance: InstanceOutput, timeout: Duration): Promise<void>;
-  /** Cumulative traffic of one instance so far. */
+  /** Cumulative traffic of one instance so far (as of the last `refresh`, when there is one). */
   traffic(service: string, instance: InstanceOutput): InstanceTraffic;
+  /** Brings what `traffic` reads up to now, where it is a snapshot of another process's numbers. */
+  refresh?(): Promise<void>;
   /** The rollout owns the service's pools until `release`. */
   claim(service: string): void;
   release(service: string): void;

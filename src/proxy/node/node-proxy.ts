@@ -244,6 +244,11 @@ export class NodeProxy implements DataPlane {
     this.core.setRoutes(routes);
   }
 
+  /** Turns the access log on (a callback) or off (undefined) for exchanges that end from now on. */
+  setAccessLog(log: AccessLog | undefined): void {
+    this.core.accessLog = log;
+  }
+
   /**
    * Calls `listener` with every setPool, before it takes effect; returns the unsubscribe. For
    * whoever must know when traffic moved (tests record switch times; events later).

@@ -208,28 +208,10 @@ export class PoolTable {
 
   /** Checks a pool's new backends; returns every problem found. */
   validate(pool: string, backends: readonly Backend[]): string[] {
-    const problems: string[] = [];
-    const ids = new Set<string>();
-    if (!pool) problems.push('pool name is empty; name the pool');
-    for (const b of backends) {
-      const where = `backend "${b.id}" of pool "${pool}"`;
-      if (!b.id)
-        problems.push(`a backend of pool "${pool}" has an empty id; give every backend a unique id such as web/0@v7`);
-      if (ids.has(b.id)) problems.push(`${where} is listed twice; backend ids must be unique`);
-      ids.add(b.id);
-      if (!b.host) problems.push(`${where} has no host; give the address it listens on, e.g. 127.0.0.1`);
-      if (!Number.isInteger(b.port) || b.port < 1 || b.port > 65535)
-        problems.push(`${where}: port must be a whole number from 1 to 65535, found ${b.port}`);
-      if (!Number.isFinite(b.weight) || b.weight < 0 || b.weight > 1000)
-        problems.push(`${where}: weight must be from 0 to 1000, found ${b.weight}`);
-      const existing = this.backends.get(b.id);
-      if (existing && existing.inPool && existing.pool !== pool) {
-        problems.push(
-          `${where} is already in pool "${existing.pool}"; backend ids must be unique across pools (take it out of "${existing.pool}" first)`,
-        );
-      }
-    }
-    return problems;
+    return validatePool(pool, backends, (id) => {
+      const existing = this.backends.get(id);
+      return existing && existing.inPool ? existing.pool : undefined;
+    });
   }
 
   /** Replaces the members of `pool`; returns the backends that left it. */
@@ -270,4 +252,37 @@ export class PoolTable {
     for (const s of left) s.leavePool();
     return left;
   }
+}
+
+/**
+ * Checks a pool's new backends; returns every problem found. `poolOf(id)` names the pool a
+ * backend id is in now (undefined when in none): ids are unique across pools.
+ */
+export function validatePool(
+  pool: string,
+  backends: readonly Backend[],
+  poolOf: (id: string) => string | undefined,
+): string[] {
+  const problems: string[] = [];
+  const ids = new Set<string>();
+  if (!pool) problems.push('pool name is empty; name the pool');
+  for (const b of backends) {
+    const where = `backend "${b.id}" of pool "${pool}"`;
+    if (!b.id)
+      problems.push(`a backend of pool "${pool}" has an empty id; give every backend a unique id such as web/0@v7`);
+    if (ids.has(b.id)) problems.push(`${where} is listed twice; backend ids must be unique`);
+    ids.add(b.id);
+    if (!b.host) problems.push(`${where} has no host; give the address it listens on, e.g. 127.0.0.1`);
+    if (!Number.isInteger(b.port) || b.port < 1 || b.port > 65535)
+      problems.push(`${where}: port must be a whole number from 1 to 65535, found ${b.port}`);
+    if (!Number.isFinite(b.weight) || b.weight < 0 || b.weight > 1000)
+      problems.push(`${where}: weight must be from 0 to 1000, found ${b.weight}`);
+    const other = poolOf(b.id);
+    if (other !== undefined && other !== pool) {
+      problems.push(
+        `${where} is already in pool "${other}"; backend ids must be unique across pools (take it out of "${other}" first)`,
+      );
+    }
+  }
+  return problems;
 }

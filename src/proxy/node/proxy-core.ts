@@ -92,7 +92,8 @@ export class ProxyCore {
     readonly settings: ProxySettings,
     readonly logger: Logger,
     readonly clock: Timers,
-    readonly accessLog: AccessLog | undefined,
+    /** Read at the end of each exchange; NodeProxy.setAccessLog replaces it. */
+    public accessLog: AccessLog | undefined,
   ) {
     this.now = clock.ms();
     this.pools = new PoolTable({

@@ -1,0 +1,407 @@
+/**
+ * The DataPlane of a data-plane process (main.ts), driven over its control socket: what the
+ * daemon uses, so traffic outlives the daemon. DaemonTraffic and the rollouts see the same
+ * interface as with an in-process NodeProxy.
+ *
+ *   const plane = await RemoteDataPlane.attach({ launch: { stateDir }, logger });
+ *   // adopted a running data plane (its configuration read back with get-config), or none ran
+ *   await plane.setListeners([...]);   // starts the process when there is something to serve
+ *   ...
+ *   await plane.detach();              // the daemon stops: the data plane keeps serving
+ *   await plane.close();               // `groundwork down`: the data plane stops
+ *
+ * - It keeps the configuration it was given (listeners, routes, pools, drained backends). When
+ *   the process dies the client starts a new one (backoff 100 ms doubling to 5 s while it keeps
+ *   dying) and pushes that configuration again; what was in flight in the dead one is lost.
+ * - A running process of another version (another build) is replaced at `attach`: its
+ *   configuration is read, it is shut down, a new one starts and gets it. Between the two,
+ *   its listeners are closed: connections are refused for the start-up time (~100-300 ms).
+ * - `setRoutes`/`setPool` are synchronous like the interface: checked here with the proxy's
+ *   own rules (so a mistake throws at the caller), then sent without waiting. Requests on the
+ *   socket are handled in order, so a later `drain` or `refreshMetrics` sees them applied.
+ * - `metrics()` is a snapshot refreshed every `metricsEvery` (250 ms) while someone reads it;
+ *   `refreshMetrics()` asks the process and resolves with numbers as of now.
+ */
+import type { AccessLog, Backend, DataPlane, DataPlaneMetrics, HttpRoute, Listener } from '../data-plane.js';
+import { validatePool } from '../node/pool.js';
+import { validateRoutes } from '../node/router.js';
+import { systemClock, type Timer, type Timers } from '../../util/clock.js';
+import { Duration } from '../../util/duration.js';
+import { errorMessage } from '../../util/error-message.js';
+import { silentLogger, type Logger } from '../../util/logger.js';
+import { ControlConnection } from './control-client.js';
+import {
+  defaultEntry,
+  readPidFile,
+  socketPathOf,
+  spawnDataPlane,
+  stopDataPlane,
+  waitForExit,
+  type DataPlaneLaunch,
+} from './launcher.js';
+import {
+  fromWireListener,
+  fromWireRoute,
+  PROTOCOL,
+  toWireListener,
+  toWireRoute,
+  type Addresses,
+  type Hello,
+} from './protocol.js';
+import { dataPlaneVersion } from './version.js';
+
+export interface RemoteDataPlaneOptions {
+  launch: DataPlaneLaunch;
+  /** Adoption, restarts, failures. Default silent. */
+  logger?: Logger;
+  /** Receives the process's access log entries (it sends them only while someone listens). */
+  accessLog?: AccessLog;
+  /** Default the system clock. */
+  timers?: Timers;
+  /** How often `metrics()`'s snapshot is refreshed while it is read. Default 250 ms. */
+  metricsEvery?: Duration;
+}
+
+/** What `attach` found. */
+export type Attachment =
+  | { kind: 'adopted'; hello: Hello; listeners: number; routes: number; pools: number }
+  | { kind: 'replaced'; old: Hello; hello: Hello }
+  | { kind: 'none' };
+
+const EMPTY_METRICS: DataPlaneMetrics = { routes: {}, backends: {}, listeners: {} };
+const MAX_BACKOFF_MS = 5000;
+/** A process that ran this long before dying restarts without waiting. */
+const HEALTHY_RUN_MS = 10_000;
+
+export class RemoteDataPlane implements DataPlane {
+  private readonly logger: Logger;
+  private readonly timers: Timers;
+  private readonly socketPath: string;
+  private readonly version: string;
+  private conn: ControlConnection | undefined;
+  private connecting: Promise<ControlConnection | undefined> | undefined;
+  private listeners: Listener[] = [];
+  private routes: HttpRoute[] = [];
+  private readonly pools = new Map<string, Backend[]>();
+  private readonly drained = new Set<string>();
+  private addresses: Addresses = {};
+  private snapshot: DataPlaneMetrics = EMPTY_METRICS;
+  private lastRead = -Infinity;
+  private refreshing: Promise<DataPlaneMetrics> | undefined;
+  private readonly ticker: Timer;
+  private ended = false;
+  private restartTimer: Timer | undefined;
+  private failures = 0;
+  private connectedAt = 0;
+  /** The pid of the process this client talks to (undefined while none). */
+  pid: number | undefined;
+  /** How many times a lost data plane was started again. */
+  restarts = 0;
+
+  constructor(private readonly options: RemoteDataPlaneOptions) {
+    this.logger = options.logger ?? silentLogger;
+    this.timers = options.timers ?? systemClock;
+    this.socketPath = socketPathOf(options.launch.stateDir);
+    this.version = dataPlaneVersion(options.launch.entry ?? defaultEntry());
+    this.ticker = this.timers.setInterval(
+      () => {
+        if (this.conn && this.timers.ms() - this.lastRead < 5000) void this.refreshMetrics().catch(() => undefined);
+      },
+      (options.metricsEvery ?? Duration.milliseconds(250)).toMilliseconds(),
+      { background: true },
+    );
+  }
+
+  /**
+   * A client for the state directory's data plane: adopts the one that runs (reading back its
+   * configuration), replaces one of another version, or starts none yet (the first listeners do).
+   */
+  static async attach(options: RemoteDataPlaneOptions): Promise<{ plane: RemoteDataPlane; found: Attachment }> {
+    const plane = new RemoteDataPlane(options);
+    const found = await plane.adopt();
+    return { plane, found };
+  }
+
+  private async adopt(): Promise<Attachment> {
+    let c: ControlConnection;
+    try {
+      c = await ControlConnection.connect(this.socketPath);
+    } catch {
+      return { kind: 'none' };
+    }
+    let hello: Hello;
+    try {
+      hello = await c.request('hello', {});
+    } catch (e) {
+      c.close();
+      const pid = readPidFile(this.options.launch.stateDir)?.pid;
+      throw new Error(
+        `a data plane${pid === undefined ? '' : ` (pid ${pid})`} accepts connections on ${this.socketPath} but does not answer: ${errorMessage(e)}; stop it (\`groundwork down\` or kill it) and start again`,
+      );
+    }
+    const config = await c.request('get-config', {}).catch(() => undefined);
+    if (config) {
+      this.listeners = config.listeners.map(fromWireListener);
+      this.routes = config.routes.map(fromWireRoute);
+      for (const [pool, backends] of Object.entries(config.pools)) this.pools.set(pool, backends);
+      for (const id of config.drained) this.drained.add(id);
+      this.addresses = config.addresses;
+    }
+    if (hello.protocol === PROTOCOL && hello.version === this.version && config) {
+      this.use(c, hello);
+      this.logger.log('info', 'data plane adopted', {
+        pid: hello.pid,
+        version: hello.version,
+        listeners: this.listeners.length,
+        routes: this.routes.length,
+        pools: this.pools.size,
+      });
+      return {
+        kind: 'adopted',
+        hello,
+        listeners: this.listeners.length,
+        routes: this.routes.length,
+        pools: this.pools.size,
+      };
+    }
+    c.close();
+    this.logger.log(
+      'warn',
+      'data plane of another version: replacing it (listeners are closed until the new one binds)',
+      {
+        pid: hello.pid,
+        running: hello.version,
+        wanted: this.version,
+      },
+    );
+    await stopDataPlane(this.options.launch.stateDir);
+    const next = await this.connect(true);
+    if (!next) throw new Error('the new data plane did not start');
+    return { kind: 'replaced', old: hello, hello: await next.request('hello', {}) };
+  }
+
+  // ------------------------------------------------------------------ the DataPlane interface
+
+  async setListeners(listeners: Listener[]): Promise<void> {
+    this.assertOpen();
+    this.listeners = listeners;
+    const c = await this.connect(listeners.length > 0);
+    if (!c) {
+      this.addresses = {};
+      return;
+    }
+    const r = await c.request('set-listeners', { listeners: listeners.map(toWireListener) });
+    this.addresses = r.addresses;
+  }
+
+  setRoutes(routes: HttpRoute[]): void {
+    this.assertOpen();
+    const problems = validateRoutes(routes);
+    if (problems.length) throw new Error(`invalid routes:\n- ${problems.join('\n- ')}`);
+    this.routes = routes;
+    this.conn?.send('set-routes', { routes: routes.map(toWireRoute) }, (e) => this.failed('set-routes', e));
+  }
+
+  setPool(pool: string, backends: Backend[]): void {
+    this.assertOpen();
+    const owner = new Map<string, string>();
+    for (const [p, bs] of this.pools) for (const b of bs) owner.set(b.id, p);
+    const problems = validatePool(pool, backends, (id) => owner.get(id));
+    if (problems.length) throw new Error(`invalid pool "${pool}":\n- ${problems.join('\n- ')}`);
+    if (backends.length) this.pools.set(pool, backends);
+    else this.pools.delete(pool);
+    for (const b of backends) this.drained.delete(b.id);
+    this.conn?.send('set-pool', { pool, backends }, (e) => this.failed('set-pool', e));
+  }
+
+  async drain(backendId: string, timeout: Duration): Promise<{ drained: boolean; abandoned: number }> {
+    this.assertOpen();
+    if ([...this.pools.values()].some((bs) => bs.some((b) => b.id === backendId))) this.drained.add(backendId);
+    const c = this.conn ?? (await this.connecting);
+    if (!c) return { drained: true, abandoned: 0 };
+    try {
+      return await c.request(
+        'drain',
+        { backend: backendId, timeout: timeout.toString() },
+        timeout.toMilliseconds() + 10_000,
+      );
+    } catch (e) {
+      // The process died meanwhile: what was in flight there is gone with it.
+      if (c.closed) return { drained: false, abandoned: 0 };
+      throw e;
+    }
+  }
+
+  address(listener: string): { host: string; port: number } | undefined {
+    return this.addresses[listener];
+  }
+
+  metrics(): DataPlaneMetrics {
+    this.lastRead = this.timers.ms();
+    return this.snapshot;
+  }
+
+  /** Metrics as of now (from the process); also refreshes what `metrics()` returns. */
+  refreshMetrics(): Promise<DataPlaneMetrics> {
+    this.lastRead = this.timers.ms();
+    const c = this.conn;
+    if (!c) return Promise.resolve(this.snapshot);
+    // One request in flight at a time; a caller that comes while one is out waits for the next.
+    // A failure keeps the last snapshot (said in the log): a rollout goes on with it rather than fail.
+    const run = async (): Promise<DataPlaneMetrics> => {
+      try {
+        this.snapshot = await c.request('metrics', {});
+      } catch (e) {
+        if (!c.closed) this.logger.log('warn', 'data plane metrics not refreshed', { error: errorMessage(e) });
+      }
+      return this.snapshot;
+    };
+    const next = (this.refreshing ?? Promise.resolve()).catch(() => undefined).then(run);
+    this.refreshing = next;
+    void next
+      .finally(() => {
+        if (this.refreshing === next) this.refreshing = undefined;
+      })
+      .catch(() => undefined);
+    return next;
+  }
+
+  /** Stops the data-plane process (every listener closes, connections are cut). */
+  async close(): Promise<void> {
+    if (this.ended) return;
+    this.end();
+    await this.connecting?.catch(() => undefined);
+    const c = this.conn;
+    this.conn = undefined;
+    if (c && !c.closed) {
+      const gone = new Promise<void>((r) => {
+        c.onClose = () => r();
+      });
+      await c.request('shutdown', {}).catch(() => undefined);
+      await gone;
+      if (this.pid !== undefined) await waitForExit(this.pid);
+    } else await stopDataPlane(this.options.launch.stateDir);
+  }
+
+  /** Lets go of the process without stopping it: it keeps serving what it was given. */
+  async detach(): Promise<void> {
+    if (this.ended) return;
+    this.end();
+    await this.connecting?.catch(() => undefined);
+    this.conn?.close();
+    this.conn = undefined;
+  }
+
+  // ------------------------------------------------------------------ connection and supervision
+
+  private end(): void {
+    this.ended = true;
+    this.ticker.cancel();
+    this.restartTimer?.cancel();
+  }
+
+  private assertOpen(): void {
+    if (this.ended) throw new Error('this data plane client was closed; attach a new one');
+  }
+
+  private failed(op: string, e: Error): void {
+    this.logger.log('error', `data plane refused ${op}`, { error: e.message });
+  }
+
+  /**
+   * The live connection; connects (starting the process when `start` and none answers) and
+   * pushes the whole configuration to what it reached.
+   */
+  private connect(start: boolean): Promise<ControlConnection | undefined> {
+    if (this.conn && !this.conn.closed) return Promise.resolve(this.conn);
+    this.connecting ??= this.reach(start).finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async reach(start: boolean): Promise<ControlConnection | undefined> {
+    let c: ControlConnection | undefined;
+    try {
+      c = await ControlConnection.connect(this.socketPath);
+    } catch {
+      if (!start) return undefined;
+      const pid = await spawnDataPlane(this.options.launch);
+      this.logger.log('info', 'data plane started', { pid, log: this.options.launch.stateDir });
+      c = await ControlConnection.connect(this.socketPath);
+    }
+    const hello = await c.request('hello', {});
+    if (this.ended) {
+      c.close();
+      return undefined;
+    }
+    this.use(c, hello);
+    this.push(c);
+    return c;
+  }
+
+  /** Makes `c` the live connection (events, loss handling). */
+  private use(c: ControlConnection, hello: Hello): void {
+    this.conn = c;
+    this.pid = hello.pid;
+    this.connectedAt = this.timers.ms();
+    c.onClose = () => this.lost(c);
+    if (this.options.accessLog) {
+      c.onAccess = this.options.accessLog;
+      c.send('subscribe', { accessLog: true }, (e) => this.failed('subscribe', e));
+    }
+  }
+
+  /** Sends everything this client was given (a new process, or one that lost us). */
+  private push(c: ControlConnection): void {
+    c.send('set-routes', { routes: this.routes.map(toWireRoute) }, (e) => this.failed('set-routes', e));
+    for (const [pool, backends] of this.pools)
+      c.send('set-pool', { pool, backends }, (e) => this.failed('set-pool', e));
+    for (const id of this.drained) c.send('drain', { backend: id, timeout: '1ms' }, (e) => this.failed('drain', e));
+    // A listener declared with port 0 keeps the port it had, so clients can reconnect to it.
+    const listeners = this.listeners.map((l) => {
+      const had = this.addresses[l.name];
+      return l.port === 0 && had ? { ...l, port: had.port } : l;
+    });
+    if (listeners.length)
+      void c
+        .request('set-listeners', { listeners: listeners.map(toWireListener) })
+        .then((r) => {
+          this.addresses = r.addresses;
+        })
+        .catch((e: unknown) => {
+          if (!c.closed) this.failed('set-listeners', e as Error);
+        });
+  }
+
+  private lost(c: ControlConnection): void {
+    if (this.conn !== c) return;
+    this.conn = undefined;
+    this.snapshot = EMPTY_METRICS;
+    if (this.ended) return;
+    const ranMs = this.timers.ms() - this.connectedAt;
+    this.failures = ranMs >= HEALTHY_RUN_MS ? 0 : this.failures + 1;
+    this.logger.log('warn', 'lost the data plane; starting it again', { pid: this.pid, ranMs: Math.round(ranMs) });
+    this.scheduleRestart();
+  }
+
+  private scheduleRestart(): void {
+    if (this.ended) return;
+    const delay = this.failures === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** (this.failures - 1));
+    this.restartTimer = this.timers.setTimeout(() => {
+      void this.connect(this.listeners.length > 0).then(
+        (c) => {
+          if (c) {
+            this.restarts++;
+            this.logger.log('info', 'data plane back', { pid: this.pid, restarts: this.restarts });
+          }
+        },
+        (e: unknown) => {
+          this.failures++;
+          this.logger.log('error', 'could not start the data plane', { error: errorMessage(e) });
+          this.scheduleRestart();
+        },
+      );
+    }, delay);
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * The data plane in its own process (src/proxy/process/): the shared DataPlane contract through
+ * RemoteDataPlane and a real data-plane process per test (compiled, from dist/), then what only
+ * it has: adoption with the configuration read back, restart after the process dies, the
+ * control protocol's answers to bad requests, replacement of another version.
+ */
+import { cpSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { ControlConnection } from '../../src/proxy/process/control-client.js';
+import { readPidFile, socketPathOf, stopDataPlane } from '../../src/proxy/process/launcher.js';
+import { RemoteDataPlane } from '../../src/proxy/process/remote-data-plane.js';
+import { ROOT, ensureBuilt } from '../helpers/dist.js';
+import { isAlive } from '../helpers/processes.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
+import { dataPlaneContract, route } from './data-plane.contract.js';
+import { startBackend, type AnswerBody, type TestBackend } from './helpers/backends.js';
+import { send } from './helpers/client.js';
+
+ensureBuilt();
+const ENTRY = path.join(ROOT, 'dist', 'proxy', 'process', 'main.js');
+/** What the contract counts on: ejections of 500 ms (EJECT_FOR), timers checked every 20 ms. */
+const CONTRACT_ARGS = ['--eject-for', '500ms', '--timer-resolution', '20ms'];
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) {
+    // A test that failed half-way may have left its process: stop it before its directory goes.
+    await stopDataPlane(d);
+    removeTempDir(d);
+  }
+});
+
+function stateDir(): string {
+  const d = makeTempDir('dataplane');
+  dirs.push(d);
+  return d;
+}
+
+dataPlaneContract(
+  'remote (a data-plane process)',
+  (env) =>
+    new RemoteDataPlane({
+      launch: { stateDir: stateDir(), entry: ENTRY, args: CONTRACT_ARGS },
+      accessLog: env.accessLog,
+    }),
+  { noManualClock: 'the data plane runs its timers in its own process, on the system clock' },
+);
+
+describe('RemoteDataPlane and the data-plane process', () => {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  async function backend(name: string): Promise<TestBackend> {
+    const b = await startBackend(name);
+    cleanups.push(() => b.close());
+    return b;
+  }
+
+  function served(port: number): Promise<string> {
+    return send(port).then((a) => {
+      expect(a.status, a.body).toBe(200);
+      return (JSON.parse(a.body) as AnswerBody).backend;
+    });
+  }
+
+  async function configured(dir: string): Promise<{ plane: RemoteDataPlane; port: number }> {
+    const { plane, found } = await RemoteDataPlane.attach({ launch: { stateDir: dir, entry: ENTRY } });
+    cleanups.push(() => plane.close());
+    expect(found.kind).toBe('none');
+    const a = await backend('a');
+    plane.setPool('web', [{ id: 'a', host: '127.0.0.1', port: a.port, weight: 1 }]);
+    plane.setRoutes([route('web')]);
+    await plane.setListeners([{ name: 'web', protocol: 'http', host: '127.0.0.1', port: 0 }]);
+    return { plane, port: plane.address('web')?.port as number };
+  }
+
+  it('starts the process on the first listeners: socket and pid file mode 0600, its own session', async () => {
+    const dir = stateDir();
+    const { plane, port } = await configured(dir);
+    expect(await served(port)).toBe('a');
+    const pid = plane.pid as number;
+    expect(readPidFile(dir)?.pid).toBe(pid);
+    expect(statSync(socketPathOf(dir)).mode & 0o777).toBe(0o600);
+    expect(statSync(path.join(dir, 'dataplane.pid')).mode & 0o777).toBe(0o600);
+    // Detached: its own session and process group, so a signal to the daemon's group misses it.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    expect(Number(f[3])).toBe(pid); // session id
+    await plane.close();
+    expect(isAlive(pid)).toBe(false);
+  });
+
+  it('a detached client leaves it serving; the next one adopts it with its configuration, and nothing is re-bound', async () => {
+    const dir = stateDir();
+    const { plane, port } = await configured(dir);
+    const pid = plane.pid as number;
+    await plane.detach();
+    expect(await served(port)).toBe('a');
+    const { plane: next, found } = await RemoteDataPlane.attach({ launch: { stateDir: dir, entry: ENTRY } });
+    cleanups.push(() => next.close());
+    expect(found).toMatchObject({ kind: 'adopted', hello: { pid }, listeners: 1, routes: 1, pools: 1 });
+    expect(next.address('web')).toEqual({ host: '127.0.0.1', port });
+    const before = (await next.refreshMetrics()).listeners.web?.connections ?? 0;
+    // The same configuration again (what a restarted daemon pushes): the listener stays bound.
+    await next.setListeners([{ name: 'web', protocol: 'http', host: '127.0.0.1', port: 0 }]);
+    expect(next.address('web')?.port).toBe(port);
+    expect(await served(port)).toBe('a');
+    expect((await next.refreshMetrics()).listeners.web?.connections).toBe(before + 1);
+  });
+
+  it('starts a killed process again and gives it the whole configuration (listener ports kept)', async () => {
+    const dir = stateDir();
+    const { plane, port } = await configured(dir);
+    const b = await backend('b');
+    plane.setPool('web', [{ id: 'b', host: '127.0.0.1', port: b.port, weight: 1 }]);
+    const first = plane.pid as number;
+    process.kill(first, 'SIGKILL');
+    await waitFor(() => plane.restarts === 1 && plane.pid !== first, { what: 'the data plane started again' });
+    await waitFor(async () => (await send(port).catch(() => undefined))?.status === 200, {
+      what: 'the listener answering again',
+    });
+    expect(await served(port)).toBe('b');
+    const config = await readConfig(dir);
+    expect(Object.keys(config.pools)).toEqual(['web']);
+    expect(config.routes.map((r) => r.id)).toEqual(['web']);
+  });
+
+  it('answers bad requests with an error naming the problem, and keeps serving', async () => {
+    const dir = stateDir();
+    const { port } = await configured(dir);
+    const c = await ControlConnection.connect(socketPathOf(dir));
+    cleanups.push(() => c.close());
+    await expect(c.request('nope' as never, {} as never)).rejects.toThrow(/unknown op "nope"; one of hello/);
+    await expect(c.request('set-pool', { pool: 'web', backends: 'x' as never })).rejects.toThrow(
+      /set-pool needs "pool" \(a name\) and "backends" \(a list\)/,
+    );
+    await expect(
+      c.request('set-routes', { routes: [{ ...route('web'), connectTimeout: 'soon' }] as never }),
+    ).rejects.toThrow(/"soon" is not a duration/);
+    await expect(c.request('drain', { backend: 'a', timeout: 'soon' })).rejects.toThrow(/not a duration/);
+    expect(await served(port)).toBe('a');
+  });
+
+  it('checks routes and pools at the caller, like the in-process proxy', async () => {
+    const dir = stateDir();
+    const { plane } = await configured(dir);
+    expect(() => plane.setRoutes([route('x', { pathPrefix: 'nope' })])).toThrow(/must start with \//);
+    expect(() => plane.setPool('other', [{ id: 'a', host: '127.0.0.1', port: 1, weight: 1 }])).toThrow(
+      /already in pool "web"/,
+    );
+  });
+
+  it('replaces a running data plane of another version, carrying its configuration over', async () => {
+    const dir = stateDir();
+    const { plane, port } = await configured(dir);
+    const old = plane.pid as number;
+    await plane.detach();
+    // The same code under another version: a copy of dist/proxy with one more file.
+    const copy = makeTempDir('dataplane-build');
+    dirs.push(copy);
+    for (const part of ['proxy', 'util'])
+      cpSync(path.join(ROOT, 'dist', part), path.join(copy, 'dist', part), { recursive: true });
+    cpSync(path.join(ROOT, 'package.json'), path.join(copy, 'package.json'));
+    writeFileSync(path.join(copy, 'dist', 'proxy', 'upgrade-marker.js'), 'export {};\n');
+    const { plane: next, found } = await RemoteDataPlane.attach({
+      launch: { stateDir: dir, entry: path.join(copy, 'dist', 'proxy', 'process', 'main.js') },
+    });
+    cleanups.push(() => next.close());
+    expect(found.kind).toBe('replaced');
+    expect(isAlive(old)).toBe(false);
+    expect(next.pid).not.toBe(old);
+    await waitFor(async () => (await send(port).catch(() => undefined))?.status === 200, {
+      what: 'the new data plane serving the same listener',
+    });
+    expect(await served(port)).toBe('a');
+  });
+});
+
+async function readConfig(dir: string) {
+  const c = await ControlConnection.connect(socketPathOf(dir));
+  try {
+    return await c.request('get-config', {});
+  } finally {
+    c.close();
+  }
+}
