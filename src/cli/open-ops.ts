@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { Installation } from '../core/installation.js';
 import { LocalOperations } from '../core/local-operations.js';
+import { LocalTraffic } from '../core/local-traffic.js';
 import type { Operations } from '../core/operations.js';
 import { systemClock } from '../util/clock.js';
 import { silentLogger } from '../util/logger.js';
@@ -45,7 +46,9 @@ export function openOps(io: CliIo, flags: StackFlags, options: OpenOpsOptions = 
     clock: systemClock,
     logger: silentLogger,
   });
-  return { ops: new LocalOperations(installation), via: 'local', close: () => installation.close() };
+  // No daemon: operations that change services drive the data-plane process themselves.
+  const ops = new LocalOperations(installation, { traffic: new LocalTraffic(installation) });
+  return { ops, via: 'local', close: () => installation.close() };
 }
 
 function sameFile(a: string, b: string): boolean {

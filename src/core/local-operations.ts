@@ -71,13 +71,15 @@ export class LocalOperations implements Operations {
   }
 
   /** Operations that change the world run one at a time in this process; the lease guards against others. */
-  private exclusive<T>(command: string, fn: () => Promise<T>): Promise<T> {
+  private exclusive<T>(command: string, fn: () => Promise<T>, opts: { movesTraffic?: boolean } = {}): Promise<T> {
+    const traffic = this.runtime.traffic;
+    const body = opts.movesTraffic && traffic ? () => traffic.around(fn) : fn;
     const run = async () => {
       try {
         // A change on a full disk would fail half-way: refuse it before it starts.
         const full = this.diskFull();
         if (full) throw full;
-        return await withLease(this.store, command, fn);
+        return await withLease(this.store, command, body);
       } catch (e) {
         if (isDiskFull(e)) throw this.diskFull(true) ?? e;
         if (e instanceof LeaseHeldError)
@@ -227,48 +229,52 @@ export class LocalOperations implements Operations {
   }
 
   apply(input: ApplyInput, listener: ApplyListener = {}): Promise<ApplyResult> {
-    return this.exclusive('groundwork apply', async () => {
-      const model = await this.installation.loadModel(input);
-      let plan: Plan;
-      if (input.plan !== undefined) {
-        const problem = planShapeProblem(input.plan);
-        if (problem)
-          throw new OperationError(
-            'bad-request',
-            `the saved plan is malformed: ${problem}`,
-            'make a new one with `groundwork plan --out FILE`',
-          );
-        // planShapeProblem checked it against the plan's schema.
-        plan = input.plan as Plan;
-        const stale = stalePlanReason(plan, this.store, model.configHash);
-        if (stale) throw new OperationError('refused', stale, 'make a new plan with `groundwork plan --out FILE`');
-      } else plan = makePlan(model, this.store.listResources(), this.store.serial(), this.installation.kinds);
-      listener.onPlan?.(plan);
-      const sup = this.runtime.supervision;
-      const author = input.author ?? 'unknown';
-      const result = await applyPlan(plan, {
-        store: this.store,
-        kinds: this.installation.kinds,
-        context: this.installation.baseContext(),
-        parallelism: input.parallelism ?? DEFAULT_PARALLELISM,
-        portRange: this.installation.portRange,
-        author,
-        message: input.message ?? '',
-        ...(listener.onEvent ? { onEvent: listener.onEvent } : {}),
-        ...(sup
-          ? { hooks: { beforeStep: (a: Address) => sup.pause(a), afterStep: (a: Address) => sup.resume(a) } }
-          : {}),
-      });
-      this.installation.bus.publish({
-        type: 'change',
-        changeId: result.changeId,
-        kind: 'apply',
-        outcome: result.outcome,
-        author,
-      });
-      await this.runtime.afterChange?.();
-      return result;
-    });
+    return this.exclusive(
+      'groundwork apply',
+      async () => {
+        const model = await this.installation.loadModel(input);
+        let plan: Plan;
+        if (input.plan !== undefined) {
+          const problem = planShapeProblem(input.plan);
+          if (problem)
+            throw new OperationError(
+              'bad-request',
+              `the saved plan is malformed: ${problem}`,
+              'make a new one with `groundwork plan --out FILE`',
+            );
+          // planShapeProblem checked it against the plan's schema.
+          plan = input.plan as Plan;
+          const stale = stalePlanReason(plan, this.store, model.configHash);
+          if (stale) throw new OperationError('refused', stale, 'make a new plan with `groundwork plan --out FILE`');
+        } else plan = makePlan(model, this.store.listResources(), this.store.serial(), this.installation.kinds);
+        listener.onPlan?.(plan);
+        const sup = this.runtime.supervision;
+        const author = input.author ?? 'unknown';
+        const result = await applyPlan(plan, {
+          store: this.store,
+          kinds: this.installation.kinds,
+          context: this.installation.baseContext(),
+          parallelism: input.parallelism ?? DEFAULT_PARALLELISM,
+          portRange: this.installation.portRange,
+          author,
+          message: input.message ?? '',
+          ...(listener.onEvent ? { onEvent: listener.onEvent } : {}),
+          ...(sup
+            ? { hooks: { beforeStep: (a: Address) => sup.pause(a), afterStep: (a: Address) => sup.resume(a) } }
+            : {}),
+        });
+        this.installation.bus.publish({
+          type: 'change',
+          changeId: result.changeId,
+          kind: 'apply',
+          outcome: result.outcome,
+          author,
+        });
+        await this.runtime.afterChange?.();
+        return result;
+      },
+      { movesTraffic: true },
+    );
   }
 
   refresh(input: Attribution): Promise<RefreshResult> {
@@ -283,83 +289,95 @@ export class LocalOperations implements Operations {
   }
 
   deploy(service: string, input: DeployInput, progress: Progress): Promise<DeployResult> {
-    return this.exclusive('groundwork deploy', async () => {
-      const model = await this.installation.loadModel(input);
-      const opts = {
-        ...(input.ref ? { ref: input.ref } : {}),
-        message: input.message ?? '',
-        author: input.author ?? 'unknown',
-      };
-      const result = await this.deployer.deploy(model, service, opts, progress);
-      await this.runtime.afterChange?.();
-      return result;
-    });
+    return this.exclusive(
+      'groundwork deploy',
+      async () => {
+        const model = await this.installation.loadModel(input);
+        const opts = {
+          ...(input.ref ? { ref: input.ref } : {}),
+          message: input.message ?? '',
+          author: input.author ?? 'unknown',
+        };
+        const result = await this.deployer.deploy(model, service, opts, progress);
+        await this.runtime.afterChange?.();
+        return result;
+      },
+      { movesTraffic: true },
+    );
   }
 
   rollback(service: string, input: RollbackInput, progress: Progress): Promise<DeployResult> {
-    return this.exclusive('groundwork rollback', async () => {
-      await this.installation.loadModel({}).catch(() => undefined);
-      const opts = {
-        ...(input.to !== undefined ? { to: input.to } : {}),
-        message: input.message ?? '',
-        author: input.author ?? 'unknown',
-      };
-      const result = await this.deployer.rollback(service, opts, progress);
-      await this.runtime.afterChange?.();
-      return result;
-    });
+    return this.exclusive(
+      'groundwork rollback',
+      async () => {
+        await this.installation.loadModel({}).catch(() => undefined);
+        const opts = {
+          ...(input.to !== undefined ? { to: input.to } : {}),
+          message: input.message ?? '',
+          author: input.author ?? 'unknown',
+        };
+        const result = await this.deployer.rollback(service, opts, progress);
+        await this.runtime.afterChange?.();
+        return result;
+      },
+      { movesTraffic: true },
+    );
   }
 
   /** Rolling restart: one instance at a time, each ready before the next. */
   restart(service: string, input: Attribution, progress: Progress): Promise<void> {
-    return this.exclusive('groundwork restart', async () => {
-      const address = this.serviceAddress(service);
-      const row = this.requireRow(address);
-      const spec = asServiceSpec(row.spec);
-      if (!this.service.backendFor(spec).supervised)
-        throw new OperationError(
-          'bad-request',
-          `service \`${service}\` runs on Docker Swarm, which restarts its tasks itself`,
-          'use `docker service update --force` for a forced restart',
-        );
-      const sup = this.runtime.supervision;
-      await sup?.pause(address);
-      try {
-        const driver = this.driverOf(service, spec.runtime);
-        for (const inst of asServiceOutputs(row.outputs).instances) {
-          progress(`restarting instance ${inst.index} (pid ${inst.pid})`);
-          const h = handleOf(inst, service);
-          await driver.stop(h, Duration.parse(spec.stop_grace));
-          await driver.forget(h);
-          const ctx = this.installation.kindContext();
-          const next = await this.service.startOne(
-            ctx,
-            address,
-            spec,
-            inst.index,
-            inst.ports,
-            inst.codeDir ?? ctx.dir,
-            inst.release ?? null,
+    return this.exclusive(
+      'groundwork restart',
+      async () => {
+        const address = this.serviceAddress(service);
+        const row = this.requireRow(address);
+        const spec = asServiceSpec(row.spec);
+        if (!this.service.backendFor(spec).supervised)
+          throw new OperationError(
+            'bad-request',
+            `service \`${service}\` runs on Docker Swarm, which restarts its tasks itself`,
+            'use `docker service update --force` for a forced restart',
           );
-          const cur = asServiceOutputs(this.store.tryGetResource(address)?.outputs ?? {});
-          const instances = [
-            ...cur.instances.filter((i) => i.index !== inst.index),
-            { ...next, restarts: inst.restarts ?? 0 },
-          ].sort((a, b) => a.index - b.index);
-          this.store.recordRuntimeOutputs(address, toJson({ ...cur, instances }));
-          this.installation.bus.publish({
-            type: 'instance',
-            address,
-            instance: `${service}/${inst.index}`,
-            state: 'restarted',
-            reason: `by request of ${input.author ?? 'unknown'}, pid ${next.pid}`,
-          });
-          progress(`instance ${inst.index} ready (pid ${next.pid})`);
+        const sup = this.runtime.supervision;
+        await sup?.pause(address);
+        try {
+          const driver = this.driverOf(service, spec.runtime);
+          for (const inst of asServiceOutputs(row.outputs).instances) {
+            progress(`restarting instance ${inst.index} (pid ${inst.pid})`);
+            const h = handleOf(inst, service);
+            await driver.stop(h, Duration.parse(spec.stop_grace));
+            await driver.forget(h);
+            const ctx = this.installation.kindContext();
+            const next = await this.service.startOne(
+              ctx,
+              address,
+              spec,
+              inst.index,
+              inst.ports,
+              inst.codeDir ?? ctx.dir,
+              inst.release ?? null,
+            );
+            const cur = asServiceOutputs(this.store.tryGetResource(address)?.outputs ?? {});
+            const instances = [
+              ...cur.instances.filter((i) => i.index !== inst.index),
+              { ...next, restarts: inst.restarts ?? 0 },
+            ].sort((a, b) => a.index - b.index);
+            this.store.recordRuntimeOutputs(address, toJson({ ...cur, instances }));
+            this.installation.bus.publish({
+              type: 'instance',
+              address,
+              instance: `${service}/${inst.index}`,
+              state: 'restarted',
+              reason: `by request of ${input.author ?? 'unknown'}, pid ${next.pid}`,
+            });
+            progress(`instance ${inst.index} ready (pid ${next.pid})`);
+          }
+        } finally {
+          sup?.resume(address);
         }
-      } finally {
-        sup?.resume(address);
-      }
-    });
+      },
+      { movesTraffic: true },
+    );
   }
 
   /** Stops what the stack runs on every runtime (Swarm services are removed from the cluster); state keeps the services. */

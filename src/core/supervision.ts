@@ -23,6 +23,11 @@ export interface OperationsRuntime {
   afterChange?(): Promise<void>;
   /** The daemon's time index of log files (for `logs --since`). */
   logIndex?: LogIndex;
+  /**
+   * Without a daemon: runs an operation that changes services with traffic moved through the
+   * data-plane process, and leaves it configured after (core/local-traffic.ts).
+   */
+  traffic?: { around<T>(fn: () => Promise<T>): Promise<T> };
   /** The daemon's own facts for `status`. */
   daemon?(): { pid: number; startedAt: string; url: string; rssBytes: number };
 }

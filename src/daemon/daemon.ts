@@ -26,7 +26,7 @@ import { daemonInfoFile, tokenFile, type DaemonInfo } from './info.js';
 import { LogIndex } from '../observe/log-files.js';
 import { daemonRoutes } from './routes.js';
 import { Supervisor } from './supervisor.js';
-import { DaemonTraffic } from './traffic.js';
+import { StackTraffic } from '../core/traffic.js';
 
 export interface DaemonOptions {
   stackFile: string;
@@ -70,7 +70,7 @@ export class Daemon {
   private readonly logIndex = new LogIndex();
   private housekeeping: NodeJS.Timeout | undefined;
   private info!: DaemonInfo;
-  private readonly traffic: DaemonTraffic | undefined;
+  private readonly traffic: StackTraffic | undefined;
   /**
    * Pools are pushed only once the supervisor knows which instances are ready: an adopted data
    * plane keeps serving its pools until then, instead of getting empty ones at start.
@@ -86,7 +86,7 @@ export class Daemon {
     this.exited = new Promise((r) => {
       this.exit = r;
     });
-    this.traffic = opts.dataPlane ? new DaemonTraffic(opts.dataPlane) : undefined;
+    this.traffic = opts.dataPlane ? new StackTraffic(opts.dataPlane) : undefined;
   }
 
   get url(): string {

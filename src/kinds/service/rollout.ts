@@ -448,7 +448,7 @@ function withExtra(t: TrafficDirector | undefined, extra: InstanceOutput): Traff
     ...(t.refresh ? { refresh: () => (t.refresh as () => Promise<void>)() } : {}),
     claim: (service) => t.claim(service),
     release: (service) => t.release(service),
-    expose: (service, address, protocols) => t.expose(service, address, protocols),
+    expose: (service, address, protocols, instances) => t.expose(service, address, protocols, instances),
   };
 }
 

@@ -159,7 +159,7 @@ export class ServiceKind implements ResourceKind {
   /**
    * Runs a backend step and records the service's stable address in what it returns (also in a
    * PartialFailure's outputs): kept from `prior`, assigned on first create. Only locally run
-   * services get one; the data plane serves it (daemon/traffic.ts).
+   * services get one; the data plane serves it (core/traffic.ts).
    */
   private async addressed(
     ctx: KindContext,
@@ -183,8 +183,9 @@ export class ServiceKind implements ResourceKind {
       if (stable && ctx.traffic) {
         const protocols = Object.fromEntries(Object.keys(stable.ports).map((p) => [p, addressProtocolOf(spec, p)]));
         // The instances run whatever happens here; the daemon binds the address again after the run.
+        const live = asServiceOutputs(out).instances.filter((i) => !i.gone);
         await ctx.traffic
-          .expose(service, stable, protocols)
+          .expose(service, stable, protocols, live)
           .catch((e: unknown) =>
             ctx.logger.log('warn', `could not serve the address of ${service} yet`, { error: errorMessage(e) }),
           );

@@ -28,9 +28,15 @@ export interface TrafficDirector {
   claim(service: string): void;
   release(service: string): void;
   /**
-   * Serves the service's stable address (a listener per port) from now on, balanced over the
-   * instances `route` and the supervisor's readiness give it. Called when the address is recorded,
-   * so callers created later in the same apply can reach it.
+   * Serves the service's stable address (a listener per port) from now on, balanced over
+   * `instances` (the ones a step just left running and healthy) until readiness says otherwise.
+   * Called when a step recorded the address, so callers created later in the same apply can
+   * reach it.
    */
-  expose(service: string, address: ServiceAddress, protocols: Record<string, AddressProtocol>): Promise<void>;
+  expose(
+    service: string,
+    address: ServiceAddress,
+    protocols: Record<string, AddressProtocol>,
+    instances: InstanceOutput[],
+  ): Promise<void>;
 }

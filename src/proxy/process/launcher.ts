@@ -33,7 +33,10 @@ export function logFileOf(stateDir: string): string {
 
 /** The compiled entry beside this module; a clear error when there is none (running from src/). */
 export function defaultEntry(): string {
-  const entry = fileURLToPath(new URL('./main.js', import.meta.url));
+  let entry = fileURLToPath(new URL('./main.js', import.meta.url));
+  // Run from src/ (tsx, the tests' in-process CLI): the compiled entry of the same tree.
+  const built = fileURLToPath(new URL('../../../dist/proxy/process/main.js', import.meta.url));
+  if (!existsSync(entry) && existsSync(built)) entry = built;
   if (!existsSync(entry))
     throw new Error(
       `the data-plane entry ${entry} does not exist; build with \`npm run build\` and run dist/, or pass its path`,

@@ -1,6 +1,6 @@
 /**
  * The DataPlane of a data-plane process (main.ts), driven over its control socket: what the
- * daemon uses, so traffic outlives the daemon. DaemonTraffic and the rollouts see the same
+ * daemon uses, so traffic outlives the daemon. StackTraffic and the rollouts see the same
  * interface as with an in-process NodeProxy.
  *
  *   const plane = await RemoteDataPlane.attach({ launch: { stateDir }, logger });

@@ -1,7 +1,9 @@
 /**
- * Connects the daemon's data plane to services: one pool per service port (`web:http`), whose
- * backends are the service's ready instances. Between rollouts the supervisor's readiness
- * decides membership; during a rollout the rollout owns the pools (claim/release).
+ * Connects the data plane to the stack: its listeners and routes, each service's stable address,
+ * and one pool per service port (`web:http`) whose backends are the service's ready instances.
+ * Between rollouts the supervisor's readiness decides membership (without a daemon: the live
+ * instances in state, see local-traffic.ts); during a rollout the rollout owns the pools
+ * (claim/release).
  */
 import { asServiceOutputs, asServiceSpec, type InstanceOutput } from '../kinds/service/service-spec.js';
 import { addressProtocolOf, type AddressProtocol, type ServiceAddress } from '../kinds/service/service-address.js';
@@ -22,7 +24,7 @@ export function backendId(service: string, inst: InstanceOutput, port: string): 
 
 const EMPTY: InstanceTraffic = { requests: 0, errors: 0, latency: { bounds: [], counts: [], sum: 0, count: 0 } };
 
-export class DaemonTraffic implements TrafficDirector {
+export class StackTraffic implements TrafficDirector {
   private readonly claimed = new Set<string>();
   /** Port names per service, from recorded specs. */
   private readonly ports = new Map<string, string[]>();
@@ -95,8 +97,15 @@ export class DaemonTraffic implements TrafficDirector {
     return parts.length ? sumTraffic(parts) : EMPTY;
   }
 
-  async expose(service: string, address: ServiceAddress, protocols: Record<string, AddressProtocol>): Promise<void> {
+  async expose(
+    service: string,
+    address: ServiceAddress,
+    protocols: Record<string, AddressProtocol>,
+    instances: InstanceOutput[],
+  ): Promise<void> {
     this.addresses.set(service, { address, protocols });
+    if (!this.ports.has(service)) this.setServicePorts(service, Object.keys(address.ports));
+    this.sync(service, instances);
     await this.push();
   }
 

@@ -1,0 +1,89 @@
+/**
+ * Traffic without a daemon. The data plane runs in its own process (proxy/process/), so the CLI
+ * can drive it too: around an operation that changes services, the CLI attaches to the stack's
+ * data plane (started on demand), rollouts move traffic through it exactly as under the daemon
+ * (drain before stop, canary weights), and afterwards it is left configured from state: the
+ * stack's listeners and routes, every service's stable address, pools of the live instances.
+ * Nobody probes instances between commands then; the data plane's passive ejection and retries
+ * cover an instance that dies, until the next command or a daemon reconciles.
+ *
+ * A stack with no listener and no service address needs no data plane: one left running is
+ * stopped.
+ */
+import { asServiceOutputs } from '../kinds/service/service-spec.js';
+import { stopDataPlane } from '../proxy/process/launcher.js';
+import { RemoteDataPlane } from '../proxy/process/remote-data-plane.js';
+import { errorMessage } from '../util/error-message.js';
+import type { Installation } from './installation.js';
+import { StackTraffic } from './traffic.js';
+
+export class LocalTraffic {
+  constructor(private readonly installation: Installation) {}
+
+  /** Runs `fn` with the installation's traffic director on the data plane; reconciles it after. */
+  async around<T>(fn: () => Promise<T>): Promise<T> {
+    const inst = this.installation;
+    // Attaching is cheap: the process is started only when there is something to serve.
+    let plane: RemoteDataPlane;
+    try {
+      plane = (await RemoteDataPlane.attach({ launch: { stateDir: inst.stateDir }, logger: inst.logger })).plane;
+    } catch (e) {
+      inst.logger.log('warn', 'no data plane: traffic is not moved during this operation', {
+        error: errorMessage(e),
+      });
+      return fn();
+    }
+    const traffic = new StackTraffic(plane);
+    try {
+      await this.configure(traffic);
+    } catch (e) {
+      inst.logger.log('warn', 'could not configure the data plane', { error: errorMessage(e) });
+    }
+    inst.traffic = traffic;
+    try {
+      return await fn();
+    } finally {
+      inst.traffic = undefined;
+      try {
+        await this.configure(traffic);
+        // A round trip on the same connection: every pool sent before it has been applied.
+        await plane.refreshMetrics?.();
+      } catch (e) {
+        inst.logger.log('warn', 'could not configure the data plane', { error: errorMessage(e) });
+      }
+      if (this.wanted()) await plane.detach();
+      else await plane.close();
+    }
+  }
+
+  /** Whether recorded state asks for a data plane: a listener, or a service with a stable address. */
+  private wanted(): boolean {
+    return this.installation.store
+      .listResources()
+      .some((r) => r.kind === 'listener' || (r.kind === 'service' && asServiceOutputs(r.outputs).address));
+  }
+
+  /** Listeners, routes and addresses from state; each service's pools from its live instances. */
+  private async configure(traffic: StackTraffic): Promise<void> {
+    const rows = this.installation.store.listResources();
+    const services = rows.filter((r) => r.kind === 'service');
+    for (const r of services) {
+      const outs = asServiceOutputs(r.outputs);
+      traffic.setServicePorts(r.address.slice('service.'.length), Object.keys(outs.address?.ports ?? {}));
+    }
+    await traffic.configure(rows);
+    for (const r of services) {
+      const outs = asServiceOutputs(r.outputs);
+      if (!outs.address) continue; // Swarm services are served by the cluster
+      traffic.sync(
+        r.address.slice('service.'.length),
+        outs.instances.filter((i) => !i.gone),
+      );
+    }
+  }
+}
+
+/** `groundwork down` without a daemon: the data plane goes too. */
+export function stopLocalDataPlane(installation: Installation): Promise<number | undefined> {
+  return stopDataPlane(installation.stateDir);
+}
