@@ -9,7 +9,12 @@
  */
 import { createHash } from 'node:crypto';
 import type { JsonObject } from '../../model/json.js';
-import type { PortPool } from '../resource-kind.js';
+
+/** What assignAddress needs of the run's port pool (resource-kind.ts's PortPool; structural, no import cycle). */
+interface StablePortPool {
+  reserve(port: number): void;
+  allocate(purpose: 'address'): Promise<number>;
+}
 
 /** The parts of a service spec an address depends on (structural: service-spec.ts imports this file). */
 interface AddressedSpec {
@@ -63,7 +68,7 @@ export async function assignAddress(
   service: string,
   spec: Pick<AddressedSpec, 'ports'>,
   prior: ServiceAddress | null,
-  pool: PortPool,
+  pool: StablePortPool,
 ): Promise<ServiceAddress | null> {
   const names = Object.keys(spec.ports).sort();
   if (names.length === 0) return null;
