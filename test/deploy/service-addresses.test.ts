@@ -23,6 +23,9 @@ import {
   type LabDaemon,
 } from '../helpers/lab-daemon.js';
 import { resourceOf } from '../helpers/state.js';
+import { isAlive } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
+import { spawnUp, teardownSpawned, type SpawnedDaemon } from '../daemon/daemon-harness.js';
 import { copyStackDir, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 const EXAMPLES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples');
@@ -121,4 +124,53 @@ describeWithEngine('stable service addresses with runtime: docker', docker, () =
       (lab, dir) => labs.push({ lab, dir }),
     );
   }, 300_000);
+});
+
+describe('stable service addresses outlive the daemon', () => {
+  const state: { dir: string; daemons: SpawnedDaemon[] } = { dir: '', daemons: [] };
+  afterEach(async () => {
+    const live = state.daemons.filter((d) => isAlive(d.pid));
+    state.daemons = [];
+    try {
+      await teardownSpawned(state.dir, live.at(-1));
+    } finally {
+      for (const d of live) if (isAlive(d.pid)) d.child.kill('SIGKILL');
+      removeTempDir(state.dir);
+    }
+  });
+
+  it('examples/homelab under `groundwork up`: deploy api, SIGKILL the daemon, start it again, deploy web: no request fails', async () => {
+    const dir = makeTempDir('addresses-kill');
+    state.dir = dir;
+    copyStackDir(path.join(EXAMPLES, 'homelab'), dir);
+    const port = await freePort();
+    const file = path.join(dir, 'groundwork.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('port: 18080', `port: ${port}`));
+    const first = await spawnUp(dir);
+    state.daemons.push(first);
+    await first.api.waitAllHealthy(['api', 'web'], 60_000);
+    const traffic = startTraffic(`http://127.0.0.1:${port}/`, 8, 5);
+    await waitFor(() => traffic.samples.length > 100, { what: '100 requests before the first deploy' });
+
+    writeFileSync(path.join(dir, 'RELEASE'), 'api 1\n');
+    const api = await runCli(['deploy', 'api', '-m', 'api 1'], { cwd: dir });
+    expect(api.code, api.stdout + api.stderr).toBe(0);
+    process.kill(first.pid, 'SIGKILL');
+    expect(await first.exited).toBe('SIGKILL');
+    // No daemon: the listener and api's address are served by the data plane alone.
+    const atKill = traffic.samples.length;
+    await waitFor(() => traffic.samples.length > atKill + 200, { what: '200 requests while no daemon runs' });
+
+    const second = await spawnUp(dir);
+    state.daemons.push(second);
+    await second.api.waitAllHealthy(['api', 'web'], 60_000);
+    writeFileSync(path.join(dir, 'RELEASE'), 'web 1\n');
+    const web = await runCli(['deploy', 'web', '-m', 'web 1'], { cwd: dir });
+    expect(web.code, web.stdout + web.stderr).toBe(0);
+    const samples = await traffic.stop();
+    console.log(
+      `[figure] service addresses across a daemon SIGKILL (homelab): ${samples.length} requests, ${failed(samples).length} failed`,
+    );
+    expect(failed(samples), describeSamples(failed(samples))).toEqual([]);
+  });
 });
