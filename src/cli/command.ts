@@ -1,5 +1,5 @@
 import { parseArgs, helpText, type FlagSpecs, type ParsedFlags } from './args.js';
-import type { CliIo } from './io.js';
+import { UsageError, type CliIo } from './io.js';
 
 export interface Command {
   name: string;
@@ -30,6 +30,8 @@ export function defineCommand<S extends FlagSpecs>(def: {
   summary: string;
   usage: string;
   flags: S;
+  /** Names of the positional arguments it takes, in order (none by default): more is a usage error. */
+  args?: readonly string[];
   run: (flags: ParsedFlags<S>, positionals: string[], io: CliIo) => Promise<number>;
 }): Command {
   return {
@@ -40,6 +42,19 @@ export function defineCommand<S extends FlagSpecs>(def: {
       if ((flags as Record<string, unknown>).help === true) {
         io.stdout(helpText(def.name, def.summary, def.usage, def.flags));
         return 0;
+      }
+      // A stray argument is never ignored: `restart a b` would restart only a.
+      const allowed = def.args ?? [];
+      if (positionals.length > allowed.length) {
+        const extra = positionals
+          .slice(allowed.length)
+          .map((a) => `\`${a}\``)
+          .join(', ');
+        throw new UsageError(
+          allowed.length === 0
+            ? `${def.name} takes no arguments (found ${extra}); usage: groundwork ${def.usage}`
+            : `unexpected argument${positionals.length - allowed.length === 1 ? '' : 's'} ${extra}: ${def.name} takes ${allowed.join(' ')}; usage: groundwork ${def.usage}`,
+        );
       }
       return def.run(flags, positionals, io);
     },

@@ -69,7 +69,8 @@ const EXIT_OF: Record<OperationErrorCode, number> = {
   'invalid-stack': EXIT.failed,
   'not-found': EXIT.failed,
   refused: EXIT.refused,
-  'bad-request': EXIT.failed,
+  // A request the caller got wrong (a flag's value, an operation the service cannot do): as a usage error.
+  'bad-request': EXIT.usage,
   unavailable: EXIT.failed,
 };
 

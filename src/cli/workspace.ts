@@ -84,3 +84,11 @@ export function authorOf(env: Record<string, string | undefined>): string {
     return 'unknown';
   }
 }
+
+/** `validate FILE`, `plan DIR`: a positional path means what -f means; both at once is a usage error. */
+export function withPositionalFile<F extends { file?: string | undefined }>(flags: F, positionals: string[]): F {
+  const given = positionals[0];
+  if (given === undefined) return flags;
+  if (flags.file !== undefined) throw new UsageError(`give the stack file once: \`${given}\` and -f ${flags.file}`);
+  return { ...flags, file: given };
+}

@@ -2,6 +2,7 @@
  * The logs of a service: process instances' log files (across rotated parts, `since` through the
  * daemon's time index, `follow` across rotations), container logs from the engine.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { handleOf } from '../kinds/service/service-kind.js';
 import { asServiceOutputs, asServiceSpec } from '../kinds/service/service-spec.js';
@@ -82,9 +83,19 @@ export async function readServiceLogs(
       'start it with `groundwork up`, or use -n N for the last N lines',
     );
   const files = [...new Set(instances.map((i) => i.logFile))];
-  // A stopped instance still has its log file.
-  if (query.instance !== undefined && files.length === 0)
-    files.push(inst.drivers.process.logFileFor(name, query.instance));
+  // A stopped instance still has its log file; an index that never ran has none.
+  if (query.instance !== undefined && files.length === 0) {
+    const file = inst.drivers.process.logFileFor(name, query.instance);
+    if (!existsSync(file)) {
+      const known = asServiceOutputs(row?.outputs ?? {}).instances.map((i) => i.index);
+      throw new OperationError(
+        'not-found',
+        `${name} has no instance ${query.instance}: it has ${known.length} (${known.join(', ') || 'none running'})`,
+        known.length ? `e.g. --instance ${known[0]}` : `start it with \`groundwork apply\``,
+      );
+    }
+    files.push(file);
+  }
   const cursors = new Map<string, LogCursor>();
   const prefix = (f: string) => (files.length > 1 ? `[${name}/${path.basename(f, '.log')}] ` : '');
   for (const f of files) {

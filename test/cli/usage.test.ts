@@ -50,6 +50,39 @@ describe('CLI usage', () => {
     expect(r.stdout).toBe('');
   });
 
+  it.each([
+    [['restart', 'frontend', 'backend'], '`backend`', 'restart takes SERVICE'],
+    [['status', 'extra'], '`extra`', 'status takes no arguments'],
+    [['history', 'foo'], '`foo`', 'history takes no arguments'],
+    [['apply', 'now'], '`now`', 'apply takes no arguments'],
+    [['deploy', 'web', 'api'], '`api`', 'deploy takes SERVICE'],
+    [['validate', 'a.yaml', 'b.yaml'], '`b.yaml`', 'validate takes FILE'],
+  ])('a stray argument is a usage error, never ignored: %j', async (argv, stray, says) => {
+    const r = await cli(argv);
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toContain(stray);
+    expect(r.stderr).toContain(says);
+    expect(r.stderr).toContain('usage: groundwork');
+  });
+
+  it('validate FILE and plan DIR take the path they are given; a missing one is an error, not the current folder', async () => {
+    writeFileSync(path.join(dir, 'groundwork.yaml'), 'stack: here\n');
+    mkdirSync(path.join(dir, 'other'));
+    writeFileSync(path.join(dir, 'other', 'groundwork.yaml'), 'stack: other\nvolumes: { v: { path: ./v } }\n');
+    const missing = await cli(['validate', '/nonexistent']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('/nonexistent');
+    const other = await cli(['validate', 'other']);
+    expect(other.code, other.stderr).toBe(0);
+    expect(other.stdout).toContain(path.join('other', 'groundwork.yaml'));
+    const plan = await cli(['plan', 'other', '--json']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(jsonOf<Plan>(plan).summary.create).toBe(1);
+    const both = await cli(['validate', 'other', '-f', 'groundwork.yaml']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('give the stack file once');
+  });
+
   it('an unknown command unlike any other still exits 2 and points at --help', async () => {
     const r = await cli(['frobnicate']);
     expect(r.code).toBe(2);

@@ -42,6 +42,7 @@ async function runDeployLike(
 
 export const deployCommand = defineCommand({
   name: 'deploy',
+  args: ['SERVICE'],
   summary: 'Build a release of a service (git ref or working tree) and roll it out',
   usage: 'deploy SERVICE [--ref REF] [-m MESSAGE] [--json]',
   flags: {
@@ -78,6 +79,7 @@ export const deployCommand = defineCommand({
 
 export const rollbackCommand = defineCommand({
   name: 'rollback',
+  args: ['SERVICE'],
   summary: 'Roll a service back to its previous release (or --to vN): code and config',
   usage: 'rollback SERVICE [--to vN] [-m MESSAGE] [--json]',
   flags: {
@@ -103,6 +105,7 @@ export const rollbackCommand = defineCommand({
 
 export const releasesCommand = defineCommand({
   name: 'releases',
+  args: ['SERVICE'],
   summary: 'List the releases of a service',
   usage: 'releases SERVICE [--json]',
   flags: { ...STACK_FLAGS, limit: { type: 'number', description: 'How many (default 20)', valueName: 'N' } },

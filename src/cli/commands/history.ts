@@ -46,6 +46,7 @@ export const historyCommand = defineCommand({
 
 export const showCommand = defineCommand({
   name: 'show',
+  args: ['CHANGE'],
   summary: 'Show one change with its steps',
   usage: 'show CHANGE [-f FILE] [--json]',
   flags: STACK_FLAGS,

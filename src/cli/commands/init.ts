@@ -60,6 +60,7 @@ services:
 
 export const initCommand = defineCommand({
   name: 'init',
+  args: ['DIR'],
   summary: 'Write a commented starter groundwork.yaml',
   usage: 'init [DIR] [--name NAME] [--force]',
   flags: {

@@ -4,6 +4,7 @@ import { openOps } from '../open-ops.js';
 
 export const logsCommand = defineCommand({
   name: 'logs',
+  args: ['SERVICE'],
   summary: 'Show (and follow) the logs of a service',
   usage: 'logs SERVICE [-F] [--since 10m] [--instance N] [--lines N]',
   flags: {

@@ -8,7 +8,7 @@ import { EXIT, type CliIo } from '../io.js';
 import { openOps } from '../open-ops.js';
 import { renderPlan } from '../render-plan.js';
 import { colourEnabled, makeStyle, type Style } from '../style.js';
-import { authorOf, parseVars, requireModel } from '../workspace.js';
+import { authorOf, parseVars, requireModel, withPositionalFile } from '../workspace.js';
 import { renderDrift } from './refresh.js';
 
 function emitPlan(
@@ -32,15 +32,17 @@ function emitPlan(
 
 export const planCommand = defineCommand({
   name: 'plan',
+  args: ['FILE'],
   summary: 'Show what apply would change (pure: reads recorded state, not the world)',
-  usage: 'plan [-f FILE] [--out PLANFILE] [--refresh] [--exit-code] [--json]',
+  usage: 'plan [FILE | -f FILE] [--out PLANFILE] [--refresh] [--exit-code] [--json]',
   flags: {
     ...STACK_FLAGS,
     out: { type: 'string', description: 'Save the plan for `groundwork apply --plan`', valueName: 'PLANFILE' },
     refresh: { type: 'boolean', description: 'Read the world first and record drift (like `groundwork refresh`)' },
     'exit-code': { type: 'boolean', description: 'Exit 3 when the plan has changes' },
   },
-  async run(flags, _pos, io) {
+  async run(given, pos, io) {
+    const flags = withPositionalFile(given, pos);
     await requireModel(io, flags);
     const style = makeStyle(colourEnabled(io.env, io.isTty));
     // Planning is pure: another stack file than the daemon's is planned here, against the same state.

@@ -6,6 +6,7 @@ import { authorOf, stateDirOf } from '../workspace.js';
 
 export const restartCommand = defineCommand({
   name: 'restart',
+  args: ['SERVICE'],
   summary: 'Restart a service, one instance at a time (each ready before the next)',
   usage: 'restart SERVICE [--json]',
   flags: STACK_FLAGS,

@@ -17,6 +17,7 @@ const ACTIONS = ['check', 'backup', 'backups', 'restore'] as const;
 
 export const stateCommand = defineCommand({
   name: 'state',
+  args: ['ACTION', 'BACKUP'],
   summary: 'Check the state store, back it up, list backups, restore one',
   usage: 'state check | backup [--out FILE] | backups | restore [BACKUP] [--json]',
   flags: {

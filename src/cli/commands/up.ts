@@ -25,6 +25,7 @@ export function parseListen(text: string): { host: string; port: number } {
 
 export const upCommand = defineCommand({
   name: 'up',
+  args: ['DIR'],
   summary: 'Run the daemon in the foreground: apply the stack, supervise it, serve the API',
   usage: 'up [DIR] [--listen HOST:PORT] [--var NAME=VALUE]... [--no-apply]',
   flags: {

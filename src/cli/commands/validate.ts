@@ -1,15 +1,16 @@
 import { formatDiagnostic } from '../../config/diagnostic.js';
 import { defineCommand, STACK_FLAGS } from '../command.js';
 import { EXIT } from '../io.js';
-import { openStack } from '../workspace.js';
+import { openStack, withPositionalFile } from '../workspace.js';
 
 export const validateCommand = defineCommand({
   name: 'validate',
+  args: ['FILE'],
   summary: 'Check the stack file and report every problem at once',
-  usage: 'validate [-f FILE] [--var NAME=VALUE]... [--json]',
+  usage: 'validate [FILE | -f FILE] [--var NAME=VALUE]... [--json]',
   flags: STACK_FLAGS,
-  async run(flags, _pos, io) {
-    const opened = await openStack(io, flags);
+  async run(flags, pos, io) {
+    const opened = await openStack(io, withPositionalFile(flags, pos));
     const errors = opened.diagnostics.filter((d) => d.severity === 'error');
     if (flags.json) {
       io.stdout(
