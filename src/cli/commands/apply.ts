@@ -70,7 +70,7 @@ export function renderResult(r: ApplyResult, style: Style): string {
 export const applyCommand = defineCommand({
   name: 'apply',
   summary: 'Make the running stack match the stack file (or apply a saved plan)',
-  usage: 'apply [-f FILE] [--plan PLANFILE] [-m MESSAGE] [--parallelism N] [--json]',
+  usage: 'apply [-f FILE] [--plan PLANFILE] [-m MESSAGE] [--parallelism N] [-y] [--json]',
   flags: {
     ...STACK_FLAGS,
     plan: {
@@ -80,6 +80,7 @@ export const applyCommand = defineCommand({
     },
     message: { type: 'string', short: 'm', description: 'Why: recorded with the change', valueName: 'MESSAGE' },
     parallelism: { type: 'number', description: 'Steps run at once (default 8)', valueName: 'N' },
+    yes: { type: 'boolean', short: 'y', description: 'Do not ask for confirmation on a terminal' },
   },
   async run(flags, _pos, io) {
     // Validated here, so a broken stack file reads the same with or without a daemon.
@@ -87,11 +88,28 @@ export const applyCommand = defineCommand({
     const parallelism = flags.parallelism ?? 8;
     if (!Number.isInteger(parallelism) || parallelism < 1)
       throw new UserError('--parallelism needs a whole number of at least 1', EXIT.usage);
-    const saved = flags.plan ? readSavedPlan(path.resolve(io.cwd, flags.plan)) : undefined;
+    let saved = flags.plan ? readSavedPlan(path.resolve(io.cwd, flags.plan)) : undefined;
     const style = makeStyle(colourEnabled(io.env, io.isTty));
     const { ops, close } = openOps(io, flags);
     let result: ApplyResult;
+    let printedPlan = false;
     try {
+      // On a terminal, like Terraform: the plan first, then a question; what was confirmed is
+      // applied exactly (as a saved plan, refused if state moved meanwhile). Never asked without one.
+      if (!saved && !flags.yes && !flags.json && io.isTty && io.ask) {
+        const plan = await ops.plan({ vars: parseVars(flags.var), varEnv: varEnvOf(io.env) });
+        io.stdout(renderPlan(plan, style));
+        printedPlan = true;
+        if (plan.steps.length === 0) return EXIT.ok;
+        const answer = await io.ask('\nApply these changes? Only `yes` is accepted: ');
+        if (answer !== null) {
+          if (answer.trim() !== 'yes') {
+            io.stdout('Apply cancelled: nothing was changed.\n');
+            return EXIT.failed;
+          }
+          saved = plan;
+        }
+      }
       result = await ops.apply(
         {
           vars: parseVars(flags.var),
@@ -103,7 +121,7 @@ export const applyCommand = defineCommand({
         },
         {
           onPlan: (plan) => {
-            if (flags.json) return;
+            if (flags.json || printedPlan) return;
             io.stdout(renderPlan(plan, style));
             if (plan.steps.length) io.stdout('\n');
           },
