@@ -42,6 +42,7 @@ import type {
 } from './operations.js';
 import type { InstanceView, ServiceStatus, StatusView } from './status.js';
 import type { OperationsRuntime } from './supervision.js';
+import { TestKillHook } from './test-kill-point.js';
 
 const DEFAULT_PARALLELISM = 8;
 
@@ -62,6 +63,7 @@ export class LocalOperations implements Operations {
       stateDir: installation.stateDir,
       context: (progress) => installation.kindContext((_a, m) => progress(m)),
       publish: (e) => installation.bus.publish(e),
+      killHook: new TestKillHook(installation.env),
       ...(sup ? { hooks: { beforeStep: (a: Address) => sup.pause(a), afterStep: (a: Address) => sup.resume(a) } } : {}),
     });
   }

@@ -1,0 +1,261 @@
+/**
+ * Issue 10's SIGKILL matrix, shared by the process and the docker runtime: the daemon (a real
+ * `groundwork up` process) is killed at kill point k of a rolling deploy, a blue-green deploy and
+ * a rollback, by the test-only hook GROUNDWORK_TEST_KILL_AT (src/core/test-kill-point.ts), which
+ * makes "point k" the same moment on every run. After each kill a new daemon starts (without
+ * applying) and the case checks:
+ *
+ * - no release is left `deploying` or `building`, and the one release marked `active` is the one
+ *   state records, which is where the operation started or where it was going;
+ * - exactly the wanted instances run: `replicas` of the recorded release, all healthy, plus the
+ *   blue-green standby set only when state records one; no surge or green leftovers;
+ * - `down` stops the daemon and leaves no process or container of the stack.
+ *
+ * Each case starts from a stack brought up by a fresh daemon (apply at start), so cases do not
+ * depend on each other.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { expect } from 'vitest';
+import type { ReleasesView } from '../../src/core/operations.js';
+import { TEST_KILL_ENV } from '../../src/core/test-kill-point.js';
+import { TEST_IMAGE } from '../helpers/docker.js';
+import { describeLeftovers, engineObjectsOf, isEmpty, processesOf, sweepLeftovers } from '../helpers/leftovers.js';
+import { isAlive, tryCmdline, tryCwd } from '../helpers/processes.js';
+import { writeStack, type ServiceConfig } from '../helpers/stack-file.js';
+import { waitFor } from '../helpers/wait.js';
+import { footprintOf, spawnUp, type SpawnedDaemon } from './daemon-harness.js';
+
+export type MatrixRuntime = 'process' | 'docker';
+export type Scenario = 'rolling deploy' | 'blue-green deploy' | 'rollback';
+
+/** Marks the stack's node processes (on their command line). */
+const MARKER = 'kill-matrix-server';
+
+const SERVER = (build: string) => `import http from 'node:http';
+const port = Number(process.env.PORT);
+http.createServer((req, res) => res.end(req.url === '/healthz' ? 'ok\\n' : '${build}\\n'))
+  .listen(port, '127.0.0.1');
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+/** Writes build `build` of the service's code into `dir` (both runtimes' files). */
+export function writeBuild(dir: string, build: string): void {
+  writeFileSync(path.join(dir, 'server.mjs'), SERVER(build));
+  mkdirSync(path.join(dir, 'www'), { recursive: true });
+  writeFileSync(path.join(dir, 'www', 'index.html'), `${build}\n`);
+  writeFileSync(path.join(dir, 'www', 'healthz'), 'ok\n');
+}
+
+function service(runtime: MatrixRuntime, scenario: Scenario): ServiceConfig {
+  const common = {
+    replicas: 2,
+    ports: { http: 'auto' as const },
+    env: { PORT: '${port.http}' },
+    // Short: readiness in one quick probe, a short monitor window, nothing to drain.
+    health: { http: { path: '/healthz' }, interval: '200ms', timeout: '1s', healthy: 1 },
+    stop_grace: '2s',
+    deploy: {
+      strategy: scenario === 'blue-green deploy' ? ('blue-green' as const) : ('rolling' as const),
+      max_surge: 1,
+      monitor: '300ms',
+      drain_timeout: '1s',
+      progress_deadline: '30s',
+      blue_green: { keep_old_for: '10m' },
+    },
+  };
+  if (runtime === 'process') return { ...common, command: 'node', args: ['server.mjs', MARKER] };
+  return {
+    ...common,
+    runtime: 'docker',
+    image: TEST_IMAGE,
+    command: 'exec httpd -f -p 127.0.0.1:${port.http} -h www',
+  };
+}
+
+export function writeMatrixStack(dir: string, stack: string, runtime: MatrixRuntime, scenario: Scenario): void {
+  writeStack(dir, { stack, services: { web: service(runtime, scenario) } });
+}
+
+/** What runs of the stack, seen from outside the daemon. */
+interface Running {
+  /** Process: pids; docker: container ids. */
+  ids: string[];
+  /** Per running instance: its release (docker: the container's label; process: the code directory). */
+  releaseOf: Map<string, string>;
+}
+
+function running(dir: string, runtime: MatrixRuntime, stack: string): Running {
+  const releaseOf = new Map<string, string>();
+  if (runtime === 'process') {
+    for (const p of processesOf(footprintOf(dir))) {
+      const cmd = tryCmdline(p.pid) ?? [];
+      if (path.basename(cmd[0] ?? '') !== 'node' || !cmd.includes(MARKER)) continue;
+      releaseOf.set(String(p.pid), tryCwd(p.pid) ?? '');
+    }
+  } else {
+    const out = execFileSync(
+      'docker',
+      ['ps', '-q', '--no-trunc', '--filter', `label=groundwork.stack=${stack}`, '--format', '{{.ID}} {{.Label "groundwork.release"}}'],
+      { encoding: 'utf8' },
+    );
+    for (const line of out.trim().split('\n').filter(Boolean)) {
+      const [id, rel] = line.split(' ');
+      releaseOf.set(id ?? '', rel ?? '');
+    }
+  }
+  return { ids: [...releaseOf.keys()], releaseOf };
+}
+
+export interface CaseResult {
+  /** The release the service runs after recovery. */
+  release: number;
+  /** The release the operation was moving from / to. */
+  from: number;
+  to: number;
+  standby: number;
+  /** What the killed daemon printed (its kill point). */
+  killedAt: string;
+}
+
+/**
+ * One cell of the matrix: up (apply) with the hook set to `op:k`, the operation, the kill, a new
+ * daemon, the checks, down. Returns what it saw (the caller may assert more).
+ */
+export async function killCase(
+  dir: string,
+  stack: string,
+  runtime: MatrixRuntime,
+  scenario: Scenario,
+  k: number,
+  track: (d: SpawnedDaemon | undefined) => void,
+): Promise<CaseResult> {
+  const op = scenario === 'rollback' ? 'rollback' : 'deploy';
+  const victim = await spawnUp(dir, { env: { [TEST_KILL_ENV]: `${op}:${k}` } });
+  track(victim);
+  await victim.api.waitAllHealthy(['web'], 60_000);
+  const before = await victim.api.json<ReleasesView>('GET', '/v1/services/web/releases?limit=100');
+  const from = before.current ?? -1;
+  let to: number;
+  const message = `${scenario} k=${k}`;
+  let body: Record<string, unknown>;
+  if (op === 'deploy') {
+    writeBuild(dir, `build-${k}-${Date.now()}`);
+    to = Math.max(0, ...before.releases.map((r) => r.seq)) + 1;
+    body = { message };
+  } else {
+    // Roll back to the deployed release whose code is not the one running now.
+    const codeNow = before.releases.find((r) => r.seq === from)?.dir;
+    const target = before.releases.find(
+      (r) => r.kind !== 'config' && r.dir !== codeNow && r.status !== 'pruned' && r.status !== 'build-failed',
+    );
+    if (!target) throw new Error(`no release to roll back to: ${JSON.stringify(before.releases)}`);
+    to = target.seq;
+    body = { message, to };
+  }
+  const answer = victim.api
+    .lines('POST', `/v1/services/web/${op}`, body, 120_000)
+    .then((lines) => ({ lines }), (e: unknown) => ({ error: e }));
+  const done = await answer;
+  // Killed: the answer broke off. Not killed (the operation had fewer points): it ended normally.
+  if ('lines' in done) victim.child.kill('SIGKILL');
+  const code = await victim.exited;
+  const killedAt = /kill point \d+: .*/.exec(victim.output())?.[0] ?? '';
+  expect(
+    'lines' in done ? 'the operation finished' : code,
+    `the daemon was to be killed at ${op} point ${k}; it exited ${code}: ${JSON.stringify(done).slice(0, 2000)}\n${victim.output().slice(-3000)}`,
+  ).toBe('SIGKILL');
+  track(undefined);
+
+  const d = await spawnUp(dir, { args: ['--no-apply'] });
+  track(d);
+  const status = await d.api.waitAllHealthy(['web'], 60_000);
+  const web = status.services.find((s) => s.name === 'web');
+  const after = await d.api.json<ReleasesView>('GET', '/v1/services/web/releases?limit=100');
+  const context = `${runtime} ${scenario} k=${k} (${killedAt}); v${from} → v${to}; releases: ${JSON.stringify(after.releases.map((r) => [r.seq, r.status]))}`;
+  expect(
+    after.releases.filter((r) => r.status === 'deploying' || r.status === 'building'),
+    context,
+  ).toEqual([]);
+  const current = after.current ?? -1;
+  expect([from, to], context).toContain(current);
+  expect(
+    after.releases.filter((r) => r.status === 'active').map((r) => r.seq),
+    context,
+  ).toEqual([current]);
+  const standby = web?.standby?.instances ?? 0;
+  if (scenario !== 'blue-green deploy') expect(web?.standby ?? null, context).toBeNull();
+  if (standby) expect(web?.standby?.release, context).toBe(from);
+
+  // Exactly the wanted instances: replicas of the recorded release (plus a recorded standby set).
+  const currentDir = after.releases.find((r) => r.seq === current)?.dir ?? '?';
+  const seen = await waitFor(
+    () => {
+      const r = running(dir, runtime, stack);
+      return r.ids.length === 2 + standby ? r : undefined;
+    },
+    { what: `${2 + standby} running instances (${context})`, timeoutMs: 20_000 },
+  ).catch(() => running(dir, runtime, stack));
+  expect(seen.ids.length, `${context}: running ${JSON.stringify([...seen.releaseOf])}`).toBe(2 + standby);
+  const mine = web?.instances ?? [];
+  expect(mine).toHaveLength(2);
+  const releases = [...seen.releaseOf.values()];
+  const wanted = runtime === 'process' ? currentDir : String(current);
+  expect(
+    releases.filter((r) => r === wanted).length,
+    `${context}: ${JSON.stringify([...seen.releaseOf])} (wanted ${wanted})`,
+  ).toBe(2);
+  if (runtime === 'process')
+    expect(
+      mine.map((i) => String(i.pid)).every((p) => seen.ids.includes(p)),
+      context,
+    ).toBe(true);
+
+  // down stops everything, with the daemon.
+  await d.api.down(true, 60_000);
+  expect(await d.exited, context).toBe(0);
+  track(undefined);
+  const leftProcesses = processesOf(footprintOf(dir));
+  const leftObjects = await engineObjectsOf(footprintOf(dir));
+  if (leftProcesses.length || leftObjects.containers.length || leftObjects.services.length) {
+    const left = await sweepLeftovers(footprintOf(dir));
+    expect(isEmpty(left), `${context}: left after down:\n  ${describeLeftovers(left)}`).toBe(true);
+  }
+  return { release: current, from, to, standby, killedAt };
+}
+
+/** Brings the stack up once, optionally deploys builds, and stops it (a case starts from this). */
+export async function prepareStack(dir: string, deploys: number, track: (d: SpawnedDaemon | undefined) => void) {
+  writeBuild(dir, 'build-0');
+  const d = await spawnUp(dir);
+  track(d);
+  await d.api.waitAllHealthy(['web'], 60_000);
+  for (let i = 1; i <= deploys; i++) {
+    writeBuild(dir, `build-prep-${i}`);
+    const lines = (await d.api.lines('POST', '/v1/services/web/deploy', { message: `prep ${i}` })) as {
+      type: string;
+      result?: { ok: boolean };
+    }[];
+    const result = lines.find((l) => l.type === 'result');
+    if (!result?.result?.ok) throw new Error(`preparing deploy ${i} failed: ${JSON.stringify(lines)}`);
+  }
+  await d.api.down(true, 60_000);
+  await d.exited;
+  track(undefined);
+}
+
+export { isAlive };
+
+/**
+ * The kill points of each scenario. A deploy has 12 (1 copying the code: release `building`;
+ * 2 built; 3 journal step started; 4-7 starting / ready of each new instance; 8-9 draining and
+ * stopping the old ones, or the blue-green switch and standby; 10 rolled out, not recorded;
+ * 11 recorded, change not finished; 12 done): all but 2 and 12, which add nothing to their
+ * neighbours. A rollback has 10 (no build): all of them.
+ */
+export const KILL_POINTS: Record<Scenario, number[]> = {
+  'rolling deploy': [1, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+  'blue-green deploy': [1, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+  rollback: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+};
