@@ -143,7 +143,7 @@ export class Daemon {
     } catch (e) {
       o.logger.log('error', 'recovery at start failed', { error: errorMessage(e) });
     }
-    this.supervisor.start();
+    await this.supervisor.start();
     const routes = daemonRoutes({
       ops: this.ops,
       ...(o.dataPlane ? { dataPlane: o.dataPlane } : {}),
