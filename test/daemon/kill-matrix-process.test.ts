@@ -31,7 +31,10 @@ describe.each(SCENARIOS)('process runtime: daemon SIGKILLed during a %s', (scena
     expect(isEmpty(left), `left after the test:\n  ${describeLeftovers(left)}`).toBe(true);
   });
 
-  it.each(KILL_POINTS[scenario])('killed at point %i: restarted daemon runs exactly the wanted instances; down leaves nothing', async (k) => {
-    await killCase(dir, stack, 'process', scenario, k, track);
-  });
+  it.each(KILL_POINTS[scenario])(
+    'killed at point %i: restarted daemon runs exactly the wanted instances; down leaves nothing',
+    async (k) => {
+      await killCase(dir, stack, 'process', scenario, k, track);
+    },
+  );
 });

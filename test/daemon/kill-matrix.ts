@@ -97,7 +97,15 @@ function running(dir: string, runtime: MatrixRuntime, stack: string): Running {
   } else {
     const out = execFileSync(
       'docker',
-      ['ps', '-q', '--no-trunc', '--filter', `label=groundwork.stack=${stack}`, '--format', '{{.ID}} {{.Label "groundwork.release"}}'],
+      [
+        'ps',
+        '-q',
+        '--no-trunc',
+        '--filter',
+        `label=groundwork.stack=${stack}`,
+        '--format',
+        '{{.ID}} {{.Label "groundwork.release"}}',
+      ],
       { encoding: 'utf8' },
     );
     for (const line of out.trim().split('\n').filter(Boolean)) {
@@ -131,6 +139,31 @@ export async function killCase(
   k: number,
   track: (d: SpawnedDaemon | undefined) => void,
 ): Promise<CaseResult> {
+  let current: SpawnedDaemon | undefined;
+  const tracking = (d: SpawnedDaemon | undefined) => {
+    current = d;
+    track(d);
+  };
+  try {
+    return await oneCase(dir, stack, runtime, scenario, k, tracking);
+  } catch (e) {
+    // A failed case leaves nothing for the next one: its daemon and what the stack runs go.
+    if (current && isAlive(current.pid)) current.child.kill('SIGKILL');
+    await current?.exited;
+    track(undefined);
+    await sweepLeftovers(footprintOf(dir));
+    throw e;
+  }
+}
+
+async function oneCase(
+  dir: string,
+  stack: string,
+  runtime: MatrixRuntime,
+  scenario: Scenario,
+  k: number,
+  track: (d: SpawnedDaemon | undefined) => void,
+): Promise<CaseResult> {
   const op = scenario === 'rollback' ? 'rollback' : 'deploy';
   const victim = await spawnUp(dir, { env: { [TEST_KILL_ENV]: `${op}:${k}` } });
   track(victim);
@@ -154,9 +187,10 @@ export async function killCase(
     to = target.seq;
     body = { message, to };
   }
-  const answer = victim.api
-    .lines('POST', `/v1/services/web/${op}`, body, 120_000)
-    .then((lines) => ({ lines }), (e: unknown) => ({ error: e }));
+  const answer = victim.api.lines('POST', `/v1/services/web/${op}`, body, 120_000).then(
+    (lines) => ({ lines }),
+    (e: unknown) => ({ error: e }),
+  );
   const done = await answer;
   // Killed: the answer broke off. Not killed (the operation had fewer points): it ended normally.
   if ('lines' in done) victim.child.kill('SIGKILL');
@@ -209,7 +243,7 @@ export async function killCase(
   if (runtime === 'process')
     expect(
       mine.map((i) => String(i.pid)).every((p) => seen.ids.includes(p)),
-      context,
+      `${context}: status says pids ${mine.map((i) => `${i.pid} (${i.state}, ${i.reason})`).join(', ')}; running: ${seen.ids.join(', ')}`,
     ).toBe(true);
 
   // down stops everything, with the daemon.
