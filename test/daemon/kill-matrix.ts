@@ -24,6 +24,7 @@ import { TEST_IMAGE } from '../helpers/docker.js';
 import { describeLeftovers, engineObjectsOf, isEmpty, processesOf, sweepLeftovers } from '../helpers/leftovers.js';
 import { isAlive, tryCmdline, tryCwd } from '../helpers/processes.js';
 import { writeStack, type ServiceConfig } from '../helpers/stack-file.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 import { footprintOf, spawnUp, type SpawnedDaemon } from './daemon-harness.js';
 
@@ -80,9 +81,9 @@ export function writeMatrixStack(dir: string, stack: string, runtime: MatrixRunt
 
 /** What runs of the stack, seen from outside the daemon. */
 interface Running {
-  /** Process: pids; docker: container ids. */
+  /** Process: pids; docker: instance ids (the container's label). */
   ids: string[];
-  /** Per running instance: its release (docker: the container's label; process: the code directory). */
+  /** Per running instance: process: its code directory (the release's); docker: unused. */
   releaseOf: Map<string, string>;
 }
 
@@ -99,12 +100,11 @@ function running(dir: string, runtime: MatrixRuntime, stack: string): Running {
       'docker',
       [
         'ps',
-        '-q',
         '--no-trunc',
         '--filter',
         `label=groundwork.stack=${stack}`,
         '--format',
-        '{{.ID}} {{.Label "groundwork.release"}}',
+        '{{.Label "groundwork.instance"}} {{.Label "groundwork.release"}}',
       ],
       { encoding: 'utf8' },
     );
@@ -234,17 +234,18 @@ async function oneCase(
   expect(seen.ids.length, `${context}: running ${JSON.stringify([...seen.releaseOf])}`).toBe(2 + standby);
   const mine = web?.instances ?? [];
   expect(mine).toHaveLength(2);
-  const releases = [...seen.releaseOf.values()];
-  const wanted = runtime === 'process' ? currentDir : String(current);
+  // The daemon's instances are the recorded ones, running from the recorded release's code.
+  const ids = mine.map((i) => (runtime === 'process' ? String(i.pid) : (i.id ?? '')));
   expect(
-    releases.filter((r) => r === wanted).length,
-    `${context}: ${JSON.stringify([...seen.releaseOf])} (wanted ${wanted})`,
-  ).toBe(2);
+    // Docker: status names the container (gw-STACK-ID), its label the instance (ID).
+    ids.every((id) => seen.ids.some((s) => s === id || id.endsWith(`-${s}`))),
+    `${context}: status says ${mine.map((i) => `${i.id} pid ${i.pid} (${i.state}, ${i.reason})`).join(', ')}; running: ${seen.ids.join(', ')}`,
+  ).toBe(true);
   if (runtime === 'process')
     expect(
-      mine.map((i) => String(i.pid)).every((p) => seen.ids.includes(p)),
-      `${context}: status says pids ${mine.map((i) => `${i.pid} (${i.state}, ${i.reason})`).join(', ')}; running: ${seen.ids.join(', ')}`,
-    ).toBe(true);
+      ids.map((pid) => seen.releaseOf.get(pid)),
+      `${context}: code directories of the running instances`,
+    ).toEqual([currentDir, currentDir]);
 
   // down stops everything, with the daemon.
   await d.api.down(true, 60_000);
@@ -279,8 +280,6 @@ export async function prepareStack(dir: string, deploys: number, track: (d: Spaw
   track(undefined);
 }
 
-export { isAlive };
-
 /**
  * The kill points of each scenario. A deploy has 12 (1 copying the code: release `building`;
  * 2 built; 3 journal step started; 4-7 starting / ready of each new instance; 8-9 draining and
@@ -293,3 +292,48 @@ export const KILL_POINTS: Record<Scenario, number[]> = {
   'blue-green deploy': [1, 3, 4, 5, 6, 7, 8, 9, 10, 11],
   rollback: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
 };
+
+/**
+ * Every kill point of one scenario in its own stack directory, one after the other; each case's
+ * failure is collected (and its leftovers swept) so the others still run, then all are reported.
+ */
+export async function killMatrix(runtime: MatrixRuntime, scenario: Scenario): Promise<CaseResult[]> {
+  const dir = makeTempDir(`kill-matrix-${runtime}`);
+  const stack = `km${runtime[0]}${Math.random().toString(36).slice(2, 8)}`;
+  let daemon: SpawnedDaemon | undefined;
+  const track = (d: SpawnedDaemon | undefined) => {
+    daemon = d;
+  };
+  const results: CaseResult[] = [];
+  const failures: string[] = [];
+  try {
+    writeMatrixStack(dir, stack, runtime, scenario);
+    await prepareStack(dir, scenario === 'rollback' ? 2 : 0, track);
+    for (const k of KILL_POINTS[scenario]) {
+      try {
+        results.push(await killCase(dir, stack, runtime, scenario, k, track));
+      } catch (e) {
+        failures.push(`point ${k}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  } finally {
+    const d = daemon as SpawnedDaemon | undefined;
+    if (d && isAlive(d.pid)) d.child.kill('SIGKILL');
+    const left = await sweepLeftovers(footprintOf(dir));
+    removeTempDir(dir);
+    if (!isEmpty(left)) failures.push(`left after the matrix:\n  ${describeLeftovers(left)}`);
+  }
+  if (failures.length)
+    throw new Error(`${runtime} ${scenario}: ${failures.length} failed:\n- ${failures.join('\n- ')}`);
+  return results;
+}
+
+/** One line per case, for the test's output. */
+export function describeResults(runtime: MatrixRuntime, scenario: Scenario, results: CaseResult[]): string {
+  return results
+    .map(
+      (r) =>
+        `${runtime} ${scenario}: ${r.killedAt || '?'} → runs v${r.release} (v${r.from} → v${r.to})${r.standby ? ` + standby of ${r.standby}` : ''}`,
+    )
+    .join('\n');
+}
