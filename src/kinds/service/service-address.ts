@@ -9,7 +9,15 @@
  */
 import { createHash } from 'node:crypto';
 import type { JsonObject } from '../../model/json.js';
-import type { PortPool } from '../resource-kind.js';
+
+/**
+ * The part of the run's port pool (resource-kind.ts `PortPool`) an address needs; structural,
+ * because resource-kind.ts reaches this file through traffic.ts (an import would be a cycle).
+ */
+interface AddressPortPool {
+  reserve(port: number): void;
+  allocate(): Promise<number>;
+}
 
 /** The parts of a service spec an address depends on (structural: service-spec.ts imports this file). */
 interface AddressedSpec {
@@ -63,7 +71,7 @@ export async function assignAddress(
   service: string,
   spec: Pick<AddressedSpec, 'ports'>,
   prior: ServiceAddress | null,
-  pool: PortPool,
+  pool: AddressPortPool,
 ): Promise<ServiceAddress | null> {
   const names = Object.keys(spec.ports).sort();
   if (names.length === 0) return null;
