@@ -29,7 +29,13 @@ import { waitFor } from '../helpers/wait.js';
 import { footprintOf, spawnUp, type SpawnedDaemon } from './daemon-harness.js';
 
 export type MatrixRuntime = 'process' | 'docker';
-export type Scenario = 'rolling deploy' | 'blue-green deploy' | 'rollback';
+/**
+ * `standby rollback`: a blue-green deploy (not killed) leaves the previous set warm; the rollback
+ * to it (a switch back to the standby set, no rollout) is killed.
+ */
+export type Scenario = 'rolling deploy' | 'blue-green deploy' | 'rollback' | 'standby rollback';
+
+const isBlueGreen = (s: Scenario) => s === 'blue-green deploy' || s === 'standby rollback';
 
 /** Marks the stack's node processes (on their command line). */
 const MARKER = 'kill-matrix-server';
@@ -58,7 +64,7 @@ function service(runtime: MatrixRuntime, scenario: Scenario): ServiceConfig {
     health: { http: { path: '/healthz' }, interval: '200ms', timeout: '1s', healthy: 1 },
     stop_grace: '2s',
     deploy: {
-      strategy: scenario === 'blue-green deploy' ? ('blue-green' as const) : ('rolling' as const),
+      strategy: isBlueGreen(scenario) ? ('blue-green' as const) : ('rolling' as const),
       max_surge: 1,
       monitor: '300ms',
       drain_timeout: '1s',
@@ -164,10 +170,15 @@ async function oneCase(
   k: number,
   track: (d: SpawnedDaemon | undefined) => void,
 ): Promise<CaseResult> {
-  const op = scenario === 'rollback' ? 'rollback' : 'deploy';
+  const op = scenario === 'rollback' || scenario === 'standby rollback' ? 'rollback' : 'deploy';
   const victim = await spawnUp(dir, { env: { [TEST_KILL_ENV]: `${op}:${k}` } });
   track(victim);
   await victim.api.waitAllHealthy(['web'], 60_000);
+  if (scenario === 'standby rollback') {
+    // The hook counts rollbacks only: this deploy runs to its end and leaves a standby set.
+    writeBuild(dir, `build-${k}-${Date.now()}`);
+    await deployOk(victim, `before standby rollback k=${k}`);
+  }
   const before = await victim.api.json<ReleasesView>('GET', '/v1/services/web/releases?limit=100');
   const from = before.current ?? -1;
   let to: number;
@@ -177,6 +188,11 @@ async function oneCase(
     writeBuild(dir, `build-${k}-${Date.now()}`);
     to = Math.max(0, ...before.releases.map((r) => r.seq)) + 1;
     body = { message };
+  } else if (scenario === 'standby rollback') {
+    const standbyOf = (await victim.api.service('web')).standby?.release;
+    if (standbyOf === undefined || standbyOf === null) throw new Error('the blue-green deploy left no standby set');
+    to = standbyOf;
+    body = { message, to };
   } else {
     // Roll back to the deployed release whose code is not the one running now.
     const codeNow = before.releases.find((r) => r.seq === from)?.dir;
@@ -219,8 +235,11 @@ async function oneCase(
     context,
   ).toEqual([current]);
   const standby = web?.standby?.instances ?? 0;
-  if (scenario !== 'blue-green deploy') expect(web?.standby ?? null, context).toBeNull();
-  if (standby) expect(web?.standby?.release, context).toBe(from);
+  if (!isBlueGreen(scenario)) expect(web?.standby ?? null, context).toBeNull();
+  // A standby set is the release that does not run: the previous one after a recorded deploy, the
+  // rollback's target while the switch back was not recorded.
+  if (standby) expect(web?.standby?.release, context).toBe(current === from ? to : from);
+  if (scenario === 'blue-green deploy' && current === from) expect(standby, context).toBe(0);
 
   // Exactly the wanted instances: replicas of the recorded release (plus a recorded standby set).
   const currentDir = after.releases.find((r) => r.seq === current)?.dir ?? '?';
@@ -260,6 +279,16 @@ async function oneCase(
   return { release: current, from, to, standby, killedAt };
 }
 
+/** A deploy through the API that must succeed. */
+async function deployOk(d: SpawnedDaemon, message: string): Promise<void> {
+  const lines = (await d.api.lines('POST', '/v1/services/web/deploy', { message })) as {
+    type: string;
+    result?: { ok: boolean };
+  }[];
+  const result = lines.find((l) => l.type === 'result');
+  if (!result?.result?.ok) throw new Error(`deploy "${message}" failed: ${JSON.stringify(lines)}`);
+}
+
 /** Brings the stack up once, optionally deploys builds, and stops it (a case starts from this). */
 export async function prepareStack(dir: string, deploys: number, track: (d: SpawnedDaemon | undefined) => void) {
   writeBuild(dir, 'build-0');
@@ -268,12 +297,7 @@ export async function prepareStack(dir: string, deploys: number, track: (d: Spaw
   await d.api.waitAllHealthy(['web'], 60_000);
   for (let i = 1; i <= deploys; i++) {
     writeBuild(dir, `build-prep-${i}`);
-    const lines = (await d.api.lines('POST', '/v1/services/web/deploy', { message: `prep ${i}` })) as {
-      type: string;
-      result?: { ok: boolean };
-    }[];
-    const result = lines.find((l) => l.type === 'result');
-    if (!result?.result?.ok) throw new Error(`preparing deploy ${i} failed: ${JSON.stringify(lines)}`);
+    await deployOk(d, `prep ${i}`);
   }
   await d.api.down(true, 60_000);
   await d.exited;
@@ -291,6 +315,9 @@ export const KILL_POINTS: Record<Scenario, number[]> = {
   'rolling deploy': [1, 3, 4, 5, 6, 7, 8, 9, 10, 11],
   'blue-green deploy': [1, 3, 4, 5, 6, 7, 8, 9, 10, 11],
   rollback: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+  // 1 journal step started; 2 traffic switched back (then the current set stops); 3 switched, not
+  // yet recorded; 4 recorded, change not finished.
+  'standby rollback': [1, 2, 3, 4],
 };
 
 /**
@@ -308,7 +335,7 @@ export async function killMatrix(runtime: MatrixRuntime, scenario: Scenario): Pr
   const failures: string[] = [];
   try {
     writeMatrixStack(dir, stack, runtime, scenario);
-    await prepareStack(dir, scenario === 'rollback' ? 2 : 0, track);
+    await prepareStack(dir, scenario === 'rollback' ? 2 : scenario === 'standby rollback' ? 1 : 0, track);
     for (const k of KILL_POINTS[scenario]) {
       try {
         results.push(await killCase(dir, stack, runtime, scenario, k, track));
