@@ -1,8 +1,8 @@
 /**
  * Issue 10: the daemon SIGKILLed at 10 points of a rolling deploy, a blue-green deploy and a
- * rollback (plus 4 of a switch back to a blue-green standby set), process runtime. The scenarios run at once (each in its own directory; most of
- * a case is waiting for processes), their kill points one after the other. See kill-matrix.ts
- * for what each case checks.
+ * rollback (plus the 4 of a switch back to a blue-green standby set), process runtime. The
+ * scenarios run at once (each in its own directory; most of a case is waiting for processes),
+ * their kill points one after the other. See kill-matrix.ts for what each case checks.
  */
 import { describe, it } from 'vitest';
 import { describeResults, killMatrix, type Scenario } from './kill-matrix.js';

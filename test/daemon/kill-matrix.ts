@@ -1,7 +1,7 @@
 /**
  * Issue 10's SIGKILL matrix, shared by the process and the docker runtime: the daemon (a real
- * `groundwork up` process) is killed at kill point k of a rolling deploy, a blue-green deploy and
- * a rollback, by the test-only hook GROUNDWORK_TEST_KILL_AT (src/core/test-kill-point.ts), which
+ * `groundwork up` process) is killed at kill point k of a rolling deploy, a blue-green deploy, a
+ * rollback and a switch back to a blue-green standby set, by the test-only hook GROUNDWORK_TEST_KILL_AT (src/core/test-kill-point.ts), which
  * makes "point k" the same moment on every run. After each kill a new daemon starts (without
  * applying) and the case checks:
  *
@@ -11,8 +11,8 @@
  *   blue-green standby set only when state records one; no surge or green leftovers;
  * - `down` stops the daemon and leaves no process or container of the stack.
  *
- * Each case starts from a stack brought up by a fresh daemon (apply at start), so cases do not
- * depend on each other.
+ * Each case starts with a fresh daemon that applies the stack (which `down` stopped) on the state
+ * the previous case left; a failed case sweeps what it left, so the next one still runs.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
