@@ -11,12 +11,15 @@
  *   - peak log disk (N.log + parts, sampled every 50 ms) against the bound max_size × max_files
  *     plus one line; dropped lines counted by the writer; the writer's own (anonymous) memory.
  * Then the same under `groundwork up` (dist/): p50/p99 of 200 sequential `GET /v1/status` with a
- * quiet service and during a `yes` service (target p99 ≤ 500 ms, issue 10), the daemon's CPU
- * seconds during the flood, and the log disk at its end.
+ * quiet service and during a `yes` service (target p99 ≤ 500 ms, issue 10), p50/p99 of 200
+ * sequential requests through the daemon's listener (its built-in proxy) to a web service of the
+ * same stack, quiet and during the flood, the daemon's CPU seconds during the flood, and the log
+ * disk at its end.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { defineBench, type BenchResult } from './harness/bench.js';
 import { importDist } from './harness/dist.js';
@@ -51,10 +54,10 @@ function percentile(values: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number;
 }
 
-async function latencies(port: number, urlPath = '/', token?: string): Promise<number[]> {
+async function latencies(port: number, urlPath = '/', token?: string, n = REQUESTS): Promise<number[]> {
   const agent = new http.Agent({ keepAlive: false });
   const out: number[] = [];
-  for (let i = 0; i < REQUESTS; i++) {
+  for (let i = 0; i < n; i++) {
     const t0 = process.hrtime.bigint();
     await new Promise<void>((resolve, reject) => {
       http
@@ -74,12 +77,53 @@ async function latencies(port: number, urlPath = '/', token?: string): Promise<n
   return out;
 }
 
-/** `groundwork up` (dist/) on a one-service stack in `dir`; resolves once it serves its API. */
-async function startUp(root: string, dir: string, command: string) {
+/** A free TCP port on loopback (for the listener). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const WEB = `import http from 'node:http';
+import net from 'node:net';
+http.createServer((q, r) => r.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+/**
+ * `groundwork up` (dist/) in `dir` on a stack of `svc` (running `command`) and `web`, a small node
+ * server behind the daemon's listener on `listener` (route `/`); resolves once the API serves and
+ * a request through the listener reached web.
+ */
+async function startUp(root: string, dir: string, command: string, listener: number) {
   mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'web.mjs'), WEB);
   writeFileSync(
     path.join(dir, 'groundwork.yaml'),
-    `stack: flood\nservices:\n  svc:\n    command: ${JSON.stringify(command)}\n    stop_grace: 2s\n`,
+    [
+      'stack: flood',
+      'services:',
+      '  svc:',
+      `    command: ${JSON.stringify(command)}`,
+      '    stop_grace: 2s',
+      '  web:',
+      '    command: node',
+      '    args: [web.mjs]',
+      '    ports: { http: auto }',
+      '    env: { PORT: "${port.http}" }',
+      '    health: { http: { path: / }, interval: 500ms, timeout: 1s }',
+      '    stop_grace: 2s',
+      'listeners:',
+      `  http: { port: ${listener} }`,
+      'routes:',
+      '  - { match: { path: / }, service: web, port: http }',
+      '',
+    ].join('\n'),
   );
   const env: Record<string, string> = { NO_COLOR: '1' };
   for (const k of ['PATH', 'HOME', 'LANG', 'TZ']) if (process.env[k]) env[k] = process.env[k] as string;
@@ -107,6 +151,17 @@ async function startUp(root: string, dir: string, command: string) {
   }
   const token = readFileSync(path.join(dir, '.groundwork', 'daemon.token'), 'utf8').trim();
   const port = Number(new URL(ready.url).port);
+  for (let routed = false; !routed;) {
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`no request through the listener on ${listener} reached web within 60 s`);
+    }
+    routed = await latencies(listener, '/', undefined, 1).then(
+      () => true,
+      () => false,
+    );
+    if (!routed) await new Promise((r) => setTimeout(r, 100));
+  }
   const down = async () => {
     await new Promise<void>((resolve) => {
       const req = http.request(
@@ -275,17 +330,23 @@ export default defineBench({
           unit: 'MiB',
         },
       ];
-      // The same under `groundwork up`: the daemon's own status latency and CPU, quiet and flooded.
-      ctx.log('log-flood: groundwork up with a quiet service; 200 status requests');
-      const quietUp = await startUp(ctx.root, path.join(ctx.workDir, 'up-quiet'), 'exec sleep 600');
+      // The same under `groundwork up`: the daemon's own status latency and CPU, and requests
+      // through its listener (the built-in proxy, in the daemon) to a web service, quiet and flooded.
+      const listener = await freePort();
+      ctx.log('log-flood: groundwork up with a quiet service; 200 status requests, 200 through the listener');
+      const quietUp = await startUp(ctx.root, path.join(ctx.workDir, 'up-quiet'), 'exec sleep 600', listener);
       const statusQuiet = await latencies(quietUp.port, '/v1/status', quietUp.token);
+      const routedQuiet = await latencies(listener, '/');
       await quietUp.down();
-      ctx.log(`log-flood: groundwork up with a \`yes\` service for ${SECONDS}s; 200 status requests during it`);
+      ctx.log(
+        `log-flood: groundwork up with a \`yes\` service for ${SECONDS}s; 200 status requests and 200 through the listener during it`,
+      );
       const loudDir = path.join(ctx.workDir, 'up-flood');
-      const loudUp = await startUp(ctx.root, loudDir, `exec yes ${LINE}`);
+      const loudUp = await startUp(ctx.root, loudDir, `exec yes ${LINE}`, listener);
       const daemonCpu0 = cpuSeconds(loudUp.pid);
       const t1 = Date.now();
       const statusLoud = await latencies(loudUp.port, '/v1/status', loudUp.token);
+      const routedLoud = await latencies(listener, '/');
       await new Promise((r) => setTimeout(r, Math.max(0, SECONDS * 1000 - (Date.now() - t1))));
       const daemonCpu = cpuSeconds(loudUp.pid) - daemonCpu0;
       const upLog = path.join(loudDir, '.groundwork', 'logs', 'svc', '0.log');
@@ -317,6 +378,30 @@ export default defineBench({
           value: percentile(statusLoud, 99),
           unit: 'ms',
           target: { kind: 'max', value: 500 },
+        },
+        {
+          name: 'listener p50, quiet service',
+          metric: `groundwork up, ${REQUESTS} requests through the proxy`,
+          value: percentile(routedQuiet, 50),
+          unit: 'ms',
+        },
+        {
+          name: 'listener p99, quiet service',
+          metric: `groundwork up, ${REQUESTS} requests through the proxy`,
+          value: percentile(routedQuiet, 99),
+          unit: 'ms',
+        },
+        {
+          name: 'listener p50, yes flood',
+          metric: `groundwork up, ${REQUESTS} requests through the proxy`,
+          value: percentile(routedLoud, 50),
+          unit: 'ms',
+        },
+        {
+          name: 'listener p99, yes flood',
+          metric: `groundwork up, ${REQUESTS} requests through the proxy`,
+          value: percentile(routedLoud, 99),
+          unit: 'ms',
         },
         { name: 'daemon CPU, yes flood', metric: `groundwork up, over ${SECONDS}s`, value: daemonCpu, unit: 's' },
         {

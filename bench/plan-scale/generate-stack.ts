@@ -130,9 +130,7 @@ export function generateStack(shape: StackShape): GeneratedStack {
     if (chance(0.2))
       line(`      DATABASE_URL: postgres://app:\${secret.db-password-${int(SECRETS)}}@127.0.0.1:5432/app_${pad(i)}`);
     for (const d of depList.slice(0, 2)) {
-      line(
-        `      ${serviceName(d).toUpperCase().replace(/-/g, '_')}_URL: \${service.${serviceName(d)}.url.http}`,
-      );
+      line(`      ${serviceName(d).toUpperCase().replace(/-/g, '_')}_URL: \${service.${serviceName(d)}.url.http}`);
       serviceEdges++;
     }
     const probe = int(10);

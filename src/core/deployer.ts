@@ -16,6 +16,7 @@ import { BuildFailed, buildRelease, pruneReleases } from '../deploy/release-buil
 import { OperationError } from './errors.js';
 import { errorMessage } from '../util/error-message.js';
 import type { CoreEvent } from './events.js';
+import type { KillPoints, TestKillHook } from './test-kill-point.js';
 
 export interface DeployEvent {
   type: 'progress';
@@ -44,7 +45,11 @@ export interface DeployerDeps {
   hooks?: { beforeStep?(address: Address): Promise<void>; afterStep?(address: Address): void };
   /** The installation's bus: release and change events. */
   publish(e: CoreEvent): void;
+  /** Test-only: SIGKILL at a chosen point (GROUNDWORK_TEST_KILL_AT); inert unless set. */
+  killHook?: TestKillHook;
 }
+
+const NO_KILL_POINTS: KillPoints = { pass: () => undefined, end: () => undefined };
 
 export class Deployer {
   constructor(private readonly deps: DeployerDeps) {}
@@ -69,7 +74,26 @@ export class Deployer {
     model: Model,
     service: string,
     opts: { ref?: string; message: string; author: string },
+    report: (m: string) => void,
+  ): Promise<DeployResult> {
+    const kp = this.deps.killHook?.points('deploy') ?? NO_KILL_POINTS;
+    const progress = (m: string) => {
+      kp.pass(m);
+      report(m);
+    };
+    try {
+      return await this.deployWith(model, service, opts, progress, kp);
+    } finally {
+      kp.end();
+    }
+  }
+
+  private async deployWith(
+    model: Model,
+    service: string,
+    opts: { ref?: string; message: string; author: string },
     progress: (m: string) => void,
+    kp: KillPoints,
   ): Promise<DeployResult> {
     const started = Date.now();
     const desired = model.resources.find((r) => r.address === addr('service', service));
@@ -130,6 +154,7 @@ export class Deployer {
       ctx,
       progress,
       started,
+      kp,
     );
     const outs = asServiceOutputs(this.deps.store.tryGetResource(a)?.outputs ?? {});
     const inUse = new Set<number>(
@@ -142,7 +167,25 @@ export class Deployer {
   async rollback(
     service: string,
     opts: { to?: number; message: string; author: string },
+    report: (m: string) => void,
+  ): Promise<DeployResult> {
+    const kp = this.deps.killHook?.points('rollback') ?? NO_KILL_POINTS;
+    const progress = (m: string) => {
+      kp.pass(m);
+      report(m);
+    };
+    try {
+      return await this.rollbackWith(service, opts, progress, kp);
+    } finally {
+      kp.end();
+    }
+  }
+
+  private async rollbackWith(
+    service: string,
+    opts: { to?: number; message: string; author: string },
     progress: (m: string) => void,
+    kp: KillPoints,
   ): Promise<DeployResult> {
     const started = Date.now();
     const { a, row } = this.row(service);
@@ -186,7 +229,7 @@ export class Deployer {
     }
     // Blue-green standby of exactly that release: switch back at once.
     if (outs.standby && outs.standby.release === target.seq && ctx.traffic) {
-      return this.switchToStandby(a, service, target, row.spec, row.outputs, opts, ctx, progress, started);
+      return this.switchToStandby(a, service, target, row.spec, row.outputs, opts, ctx, progress, started, kp);
     }
     return this.rollTo(
       a,
@@ -199,6 +242,7 @@ export class Deployer {
       ctx,
       progress,
       started,
+      kp,
     );
   }
 
@@ -213,11 +257,13 @@ export class Deployer {
     ctx: KindContext,
     progress: (m: string) => void,
     started: number,
+    kp: KillPoints,
   ): Promise<DeployResult> {
     const store = this.deps.store;
     const outs = asServiceOutputs(fromOutputs);
     const changeId = store.beginChange({ kind, author: opts.author, message: opts.message, planHash: '', summary: {} });
     const j = store.startStep(changeId, a, `${kind} v${to.seq}`);
+    kp.pass(`journal: ${kind} v${to.seq} started`);
     this.deps.publish({ type: 'release', service, seq: to.seq, phase: 'started', detail: `${kind} by ${opts.author}` });
     await this.deps.hooks?.beforeStep?.(a);
     const previous = outs.release?.seq ?? null;
@@ -233,12 +279,14 @@ export class Deployer {
         { spec: asServiceSpec(to.spec), codeDir: to.dir, release: to.seq },
         fromOutputs,
       );
+      kp.pass(`journal: v${to.seq} runs, not yet recorded`);
       store.finishStep(j, 'applied', {
         kind: 'upsert',
         row: { ...this.rowBase(a), spec: to.spec, outputs: newOutputs },
       });
       if (kind === 'rollback' && previous !== null)
         store.updateRelease(service, previous, { status: 'rolled-back', detail: `rolled back to v${to.seq}` });
+      kp.pass(`journal: v${to.seq} recorded, change not finished`);
       store.finishChange(changeId, 'applied', { applied: 1 });
       this.deps.publish({ type: 'release', service, seq: to.seq, phase: 'finished', detail: `${kind} complete` });
       this.deps.publish({ type: 'change', changeId, kind, outcome: 'applied', author: opts.author });
@@ -303,6 +351,7 @@ export class Deployer {
     ctx: KindContext,
     progress: (m: string) => void,
     started: number,
+    kp: KillPoints,
   ): Promise<DeployResult> {
     const store = this.deps.store;
     const outs = asServiceOutputs(fromOutputs);
@@ -315,6 +364,7 @@ export class Deployer {
       summary: {},
     });
     const j = store.startStep(changeId, a, `rollback v${target.seq} (standby)`);
+    kp.pass(`journal: rollback v${target.seq} (standby) started`);
     await this.deps.hooks?.beforeStep?.(a);
     try {
       const driver = ctx.drivers[asServiceSpec(target.spec).runtime];
@@ -342,6 +392,7 @@ export class Deployer {
         standby: null,
         address: outs.address ?? null, // the stable address stays with the service
       });
+      kp.pass(`journal: v${target.seq} serves, not yet recorded`);
       store.finishStep(j, 'applied', {
         kind: 'upsert',
         row: { ...this.rowBase(a), spec: target.spec, outputs: newOutputs },
@@ -352,6 +403,7 @@ export class Deployer {
           detail: `rolled back to v${target.seq}`,
         });
       store.updateRelease(service, target.seq, { status: 'active' });
+      kp.pass(`journal: v${target.seq} recorded, change not finished`);
       store.finishChange(changeId, 'applied', { applied: 1 });
       this.deps.publish({
         type: 'release',
@@ -386,6 +438,7 @@ export class Deployer {
         ctx,
         progress,
         started,
+        kp,
       );
     } finally {
       this.deps.hooks?.afterStep?.(a);

@@ -42,6 +42,7 @@ import type {
 } from './operations.js';
 import type { InstanceView, ServiceStatus, StatusView } from './status.js';
 import type { OperationsRuntime } from './supervision.js';
+import { TestKillHook } from './test-kill-point.js';
 
 const DEFAULT_PARALLELISM = 8;
 
@@ -62,6 +63,7 @@ export class LocalOperations implements Operations {
       stateDir: installation.stateDir,
       context: (progress) => installation.kindContext((_a, m) => progress(m)),
       publish: (e) => installation.bus.publish(e),
+      killHook: new TestKillHook(installation.env),
       ...(sup ? { hooks: { beforeStep: (a: Address) => sup.pause(a), afterStep: (a: Address) => sup.resume(a) } } : {}),
     });
   }
@@ -147,20 +149,44 @@ export class LocalOperations implements Operations {
   }
 
   /**
-   * After a crash or kill of whoever ran an operation (the daemon at start calls this): releases
-   * left `building`/`deploying` are marked failed, and instances that the drivers know for this
-   * stack but no recorded resource claims (a surge instance of an interrupted rollout) are stopped.
+   * After a crash or kill of whoever ran an operation (the daemon at start calls this), state as
+   * recorded wins: the journal steps and changes it left open are marked interrupted; the release
+   * state records as running is the `active` one (an operation killed between marking its new
+   * release active and recording the rollout left them the other way round); releases left
+   * `building`/`deploying` are marked failed; and instances that the drivers know for this stack
+   * but no recorded resource claims (the surge or green instances of an interrupted rollout) are
+   * stopped. The supervisor then restarts recorded instances the rollout had already stopped.
    */
   recover(progress: Progress = () => undefined): Promise<{ releases: string[]; stopped: string[] }> {
     return this.exclusive('groundwork recover', async () => {
+      for (const j of this.store.recoverInterrupted())
+        progress(`change #${j.changeId} (${j.action} of ${j.address}) was interrupted; state keeps what it recorded`);
       const releases: string[] = [];
-      for (const { name } of this.serviceRows()) {
-        for (const r of this.store.listReleases(name, 1000)) {
-          if (r.status !== 'deploying' && r.status !== 'building') continue;
+      const now = () => this.installation.clock.now().toISOString();
+      for (const { name, outs } of this.serviceRows()) {
+        const recorded = outs.release?.seq ?? null;
+        const all = this.store.listReleases(name, 1000);
+        const runs = all.find((r) => r.seq === recorded);
+        // Only statuses an interrupted operation leaves on what still runs; a failed rollout without
+        // auto_rollback legitimately records a `failed` release as running.
+        const misMarked =
+          runs !== undefined && ['superseded', 'rolled-back', 'deploying', 'building'].includes(runs.status);
+        for (const r of all) {
+          if (r.seq === recorded) {
+            if (!misMarked) continue;
+            this.store.updateRelease(name, r.seq, {
+              status: 'active',
+              detail: `an interrupted operation left it ${r.status}; state records it as running`,
+            });
+            progress(`release v${r.seq} of ${name} runs (state records it) but was left ${r.status}: marked active`);
+            continue;
+          }
+          const interrupted = r.status === 'deploying' || r.status === 'building';
+          if (!interrupted && !(misMarked && r.status === 'active')) continue;
           this.store.updateRelease(name, r.seq, {
             status: 'failed',
-            detail: `interrupted while ${r.status}: whoever ran it stopped before it finished; the service runs what state records`,
-            finishedAt: this.installation.clock.now().toISOString(),
+            detail: `interrupted while ${interrupted ? r.status : 'being rolled out'}: whoever ran it stopped before it was recorded; the service runs v${recorded ?? '?'}, as state records`,
+            finishedAt: now(),
           });
           this.installation.bus.publish({
             type: 'release',
@@ -170,7 +196,9 @@ export class LocalOperations implements Operations {
             detail: 'interrupted',
           });
           releases.push(`${name} v${r.seq}`);
-          progress(`release v${r.seq} of ${name} was left ${r.status} by an interrupted operation: marked failed`);
+          progress(
+            `release v${r.seq} of ${name} was left ${r.status} by an interrupted operation: marked failed (v${recorded ?? '?'} runs)`,
+          );
         }
       }
       const stopped = await this.stopUnrecorded(progress);

@@ -150,7 +150,7 @@ export class Daemon {
     } catch (e) {
       o.logger.log('error', 'recovery at start failed', { error: errorMessage(e) });
     }
-    this.supervisor.start();
+    await this.supervisor.start();
     this.supervising = true;
     await this.configureTraffic();
     const routes = daemonRoutes({

@@ -98,12 +98,18 @@ export class Supervisor implements Supervision {
     return this.deps.clock.now().getTime();
   }
 
-  start(): void {
+  /**
+   * Adopts what state records and starts watching. Resolves after the first inspection of every
+   * adopted instance, so one that died while no daemon ran is `starting` (being restarted), not
+   * reported `healthy` from state until the first poll.
+   */
+  async start(): Promise<void> {
     for (const row of this.deps.store.listResources()) if (row.kind === 'service') this.sync(row.address);
     const every = (this.deps.pollEvery ?? Duration.milliseconds(200)).toMilliseconds();
     this.poller = setInterval(() => {
       void this.poll();
     }, every);
+    await this.poll();
   }
 
   close(): void {

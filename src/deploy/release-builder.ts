@@ -6,6 +6,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  chmodSync,
   cpSync,
   createWriteStream,
   existsSync,
@@ -67,6 +68,10 @@ function git(cwd: string, args: string[]): string {
 /** Copies the source into `dir`; returns a label such as `git main@1a2b3c4` or `working tree`. */
 function copySource(src: string, dir: string, ref: string | undefined, stateDir: string, exclude: string[]): string {
   mkdirSync(dir, { recursive: true });
+  // releases/ and releases/SERVICE: a `user:` service reaches its release's code, nobody lists them.
+  // The code directory keeps the modes of the source it copies.
+  for (const parent of [path.dirname(dir), path.dirname(path.dirname(dir))])
+    if (path.relative(stateDir, parent).split(path.sep)[0] === 'releases') chmodSync(parent, 0o711);
   if (ref) {
     let commit: string;
     try {
@@ -203,7 +208,7 @@ function runBuild(command: string, cwd: string, logFile: string, timeout: Durati
       resolve(`build directory ${cwd} does not exist`);
       return;
     }
-    const out = createWriteStream(logFile, { flags: 'w', mode: 0o640 });
+    const out = createWriteStream(logFile, { flags: 'w', mode: 0o600 });
     const child = spawn('/bin/sh', ['-c', command], {
       cwd,
       detached: true,

@@ -15,7 +15,8 @@ export interface Drivers {
 }
 
 export function makeDrivers(stateDir: string, env: Record<string, string | undefined>): Drivers {
-  const process = new ProcessDriver({ stateDir });
+  const logGroup = env.GROUNDWORK_LOG_GROUP?.trim();
+  const process = new ProcessDriver({ stateDir, ...(logGroup ? { logGroup } : {}) });
   const client = new DockerClient({ socketPath: dockerSocketFromEnv(env) });
   return {
     process,

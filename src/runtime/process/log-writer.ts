@@ -24,6 +24,8 @@
  */
 import {
   closeSync,
+  fchmodSync,
+  fchownSync,
   open as openFd,
   fstatSync,
   openSync,
@@ -48,6 +50,24 @@ export interface LogWriterConfig {
   /** null: no rate limit. */
   rateBytesPerSecond: number | null;
   burstBytes: number;
+  /**
+   * The group that may read the logs (gid): files 0640 owned by it. Absent: 0600, the daemon's
+   * user alone (GROUNDWORK_LOG_GROUP, see ProcessDriverOptions.logGroup).
+   */
+  gid?: number;
+}
+
+/** Opens `file` with the log's mode (and group), whatever the umask or an earlier mode was. */
+function openLogFile(file: string, flags: string, gid: number | undefined): number {
+  const mode = gid === undefined ? 0o600 : 0o640;
+  const fd = openSync(file, flags, mode);
+  try {
+    if (gid !== undefined) fchownSync(fd, process.getuid?.() ?? -1, gid);
+    fchmodSync(fd, mode);
+  } catch {
+    /* not ours to change (another owner): the file is still written */
+  }
+  return fd;
 }
 
 /** What `N.log.stats` holds. */
@@ -103,7 +123,7 @@ export class RotatingLog {
   private size = 0;
 
   constructor(
-    private readonly cfg: Pick<LogWriterConfig, 'file' | 'maxBytes' | 'maxFiles'>,
+    private readonly cfg: Pick<LogWriterConfig, 'file' | 'maxBytes' | 'maxFiles' | 'gid'>,
     private readonly onRotate: () => void = () => {},
   ) {
     this.reopen();
@@ -111,7 +131,7 @@ export class RotatingLog {
 
   private reopen(): void {
     if (this.fd >= 0) closeSync(this.fd);
-    this.fd = openSync(this.cfg.file, 'a', 0o640);
+    this.fd = openLogFile(this.cfg.file, 'a', this.cfg.gid);
     const st = fstatSync(this.fd);
     this.ino = st.ino;
     this.size = st.size;
@@ -314,7 +334,7 @@ export class LogPump {
     this.stats.updatedAt = new Date(this.now()).toISOString();
     const file = statsFileOf(this.cfg.file);
     try {
-      const fd = openSync(`${file}.tmp`, 'w', 0o640);
+      const fd = openLogFile(`${file}.tmp`, 'w', this.cfg.gid);
       try {
         writeSync(fd, JSON.stringify(this.stats));
       } finally {

@@ -32,6 +32,7 @@ import {
   rmSync,
   statSync,
   writeFileSync,
+  chmodSync,
   chownSync,
 } from 'node:fs';
 import path from 'node:path';
@@ -156,6 +157,39 @@ export interface ProcessDriverOptions {
    * without writable cgroups (tests use it to prove that path).
    */
   trackingCgroups?: boolean;
+  /**
+   * Group (name or gid) that may read the logs: log directories 0750 and files 0640 owned by it.
+   * Default none: 0700 / 0600, the daemon's user alone. From GROUNDWORK_LOG_GROUP.
+   */
+  logGroup?: string;
+}
+
+/** Modes of what the driver creates (the state directory itself is 0711: see STATE_DIR_MODE). */
+const INSTANCES_DIR_MODE = 0o711; // a `user:` service's shim reaches its pid and exit files; nobody lists them
+const PRIVATE_FILE_MODE = 0o600;
+
+/** A group name or number to its gid, from /etc/group; throws naming the setting when unknown. */
+export function gidOf(group: string): number {
+  if (/^[0-9]+$/.test(group)) return Number(group);
+  const line = readFileSync('/etc/group', 'utf8')
+    .split('\n')
+    .find((l) => l.split(':')[0] === group);
+  const gid = line ? Number(line.split(':')[2]) : NaN;
+  if (!Number.isInteger(gid))
+    throw new Error(
+      `the log group \`${group}\` (GROUNDWORK_LOG_GROUP) does not exist; create it (groupadd ${group}) or unset GROUNDWORK_LOG_GROUP`,
+    );
+  return gid;
+}
+
+function mkdirMode(dir: string, mode: number, gid?: number): void {
+  mkdirSync(dir, { recursive: true, mode });
+  try {
+    if (gid !== undefined) chownSync(dir, process.getuid?.() ?? -1, gid);
+    chmodSync(dir, mode);
+  } catch {
+    /* not ours to change */
+  }
 }
 
 export class ProcessDriver implements RuntimeDriver {
@@ -165,6 +199,7 @@ export class ProcessDriver implements RuntimeDriver {
   private readonly logsDir: string;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly trackingCgroups: boolean;
+  private readonly logGroup: string | undefined;
   /** Log writers last seen alive, so inspect need not read the record each time. */
   private readonly writers = new Map<string, WriterRef>();
   /** Per instance being started: resolves when its keeper descriptor is closed. */
@@ -172,9 +207,19 @@ export class ProcessDriver implements RuntimeDriver {
 
   constructor(opts: ProcessDriverOptions) {
     this.trackingCgroups = opts.trackingCgroups ?? true;
+    this.logGroup = opts.logGroup;
     this.instancesDir = path.join(opts.stateDir, 'instances');
     this.logsDir = path.join(opts.stateDir, 'logs');
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  }
+
+  /** The log group's gid; undefined without one, or when it vanished (then logs stay private). */
+  private tryLogGid(): number | undefined {
+    try {
+      return this.logGroup === undefined ? undefined : gidOf(this.logGroup);
+    } catch {
+      return undefined;
+    }
   }
 
   logFileFor(service: string, index: number): string {
@@ -199,7 +244,7 @@ export class ProcessDriver implements RuntimeDriver {
 
   private writeRecord(r: InstanceRecord): void {
     const file = this.recordFileOf(r.id);
-    writeFileSync(`${file}.tmp`, JSON.stringify(r));
+    writeFileSync(`${file}.tmp`, JSON.stringify(r), { mode: PRIVATE_FILE_MODE });
     renameSync(`${file}.tmp`, file);
   }
 
@@ -208,8 +253,14 @@ export class ProcessDriver implements RuntimeDriver {
    * daemon and no signal to the daemon's group reaches it) and without the instance marker (so
    * stopping the instance leaves it to drain the FIFO and exit at EOF).
    */
-  private spawnLogWriter(id: string, logFile: string, limits: LogLimits): WriterRef {
-    const cfg: LogWriterConfig = { fifo: this.fifoOf(id), file: logFile, instance: id, ...limits };
+  private spawnLogWriter(id: string, logFile: string, limits: LogLimits, gid = this.tryLogGid()): WriterRef {
+    const cfg: LogWriterConfig = {
+      fifo: this.fifoOf(id),
+      file: logFile,
+      instance: id,
+      ...limits,
+      ...(gid === undefined ? {} : { gid }),
+    };
     const child = spawn(
       process.execPath,
       ['--max-old-space-size=32', '--max-semi-space-size=1', ...logWriterCommand(), JSON.stringify(cfg)],
@@ -297,9 +348,11 @@ export class ProcessDriver implements RuntimeDriver {
   }
 
   async start(spec: InstanceSpec): Promise<InstanceHandle> {
-    mkdirSync(this.instancesDir, { recursive: true });
+    const gid = this.logGroup === undefined ? undefined : gidOf(this.logGroup);
+    mkdirMode(this.instancesDir, INSTANCES_DIR_MODE);
     const logFile = this.logFileFor(spec.service, spec.index);
-    mkdirSync(path.dirname(logFile), { recursive: true });
+    mkdirMode(this.logsDir, gid === undefined ? 0o700 : 0o750, gid);
+    mkdirMode(path.dirname(logFile), gid === undefined ? 0o700 : 0o750, gid);
     const user = spec.user ? ensureUser(spec.user) : undefined;
     if (!existsSync(spec.cwd))
       throw new Error(`working directory ${spec.cwd} does not exist; fix \`cwd\` of service ${spec.service}`);
@@ -307,8 +360,8 @@ export class ProcessDriver implements RuntimeDriver {
     const pidFile = path.join(this.instancesDir, `${spec.id}.pid`);
     const fifo = this.fifoOf(spec.id);
     // Created here (empty) so a shim running as another user can write them.
-    writeFileSync(exitFile, '');
-    writeFileSync(pidFile, '');
+    writeFileSync(exitFile, '', { mode: PRIVATE_FILE_MODE });
+    writeFileSync(pidFile, '', { mode: PRIVATE_FILE_MODE });
     rmSync(fifo, { force: true });
     await execFileAsync('mkfifo', ['-m', '600', fifo]);
     if (user) {
@@ -319,7 +372,7 @@ export class ProcessDriver implements RuntimeDriver {
     const logLimits = spec.logs ?? DEFAULT_LOG_LIMITS;
     // The writer is a node process and takes a moment to start: a keeper descriptor holds the
     // FIFO meanwhile (holdUntilWriterReads), so the instance starts at once.
-    const logWriter = this.spawnLogWriter(spec.id, logFile, logLimits);
+    const logWriter = this.spawnLogWriter(spec.id, logFile, logLimits, gid);
     const cg = placeInCgroups(spec.id, spec.memoryBytes, spec.cpuCores, user);
     const trackingCgroup = this.trackingCgroups ? tryTrackingCgroup(spec.id, user) : undefined;
     const argv = spec.args ? [spec.command, ...spec.args] : ['/bin/sh', '-c', spec.command];
