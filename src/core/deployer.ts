@@ -10,6 +10,7 @@ import { PartialFailure, type KindContext } from '../kinds/resource-kind.js';
 import type { ServiceKind } from '../kinds/service/service-kind.js';
 import { handleOf } from '../kinds/service/service-kind.js';
 import { asServiceOutputs, asServiceSpec, toJson } from '../kinds/service/service-spec.js';
+import { configSnapshotDir } from '../kinds/service/service-kind.js';
 import type { ReleaseRecord, Store } from '../store/store.js';
 import { Duration } from '../util/duration.js';
 import { BuildFailed, buildRelease, pruneReleases } from '../deploy/release-builder.js';
@@ -160,7 +161,7 @@ export class Deployer {
     const inUse = new Set<number>(
       [outs.release?.seq, outs.standby?.release].filter((x): x is number => typeof x === 'number'),
     );
-    pruneReleases(this.deps.store, service, to.deploy.keep_releases, inUse, progress);
+    pruneReleases(this.deps.store, service, to.deploy.keep_releases, inUse, progress, ctx.stateDir);
     return result;
   }
 
@@ -202,7 +203,7 @@ export class Deployer {
               (current === null || r.seq < current) &&
               ['superseded', 'active'].includes(r.status) &&
               existsSync(r.dir) &&
-              !runsFromLiveStack(r, ctx.dir),
+              codeDirOfRelease(r, service, ctx) !== undefined,
           );
     if (!target)
       throw new OperationError(
@@ -221,10 +222,11 @@ export class Deployer {
     if (['build-failed'].includes(target.status))
       throw new OperationError('refused', `release v${target.seq} never built; it cannot run`);
     // A process runs its code from the directory; a container runs its image (the code) instead.
-    if (runsFromLiveStack(target, ctx.dir)) {
+    const codeDir = codeDirOfRelease(target, service, ctx);
+    if (codeDir === undefined) {
       throw new OperationError(
         'refused',
-        `release v${target.seq} was recorded by apply and runs from the stack directory, which holds today's code, not v${target.seq}'s; roll back to a deployed release (\`groundwork releases ${service}\`), or restore the code and apply`,
+        `release v${target.seq} was recorded by apply and ran from the stack directory, and its copy of that code is gone (pruned); roll back to a kept release (\`groundwork releases ${service}\`), or restore the code and apply`,
       );
     }
     // Blue-green standby of exactly that release: switch back at once.
@@ -236,7 +238,7 @@ export class Deployer {
       service,
       row.spec,
       row.outputs,
-      { spec: target.spec, dir: target.dir, seq: target.seq },
+      { spec: target.spec, dir: codeDir, seq: target.seq },
       'rollback',
       opts,
       ctx,
@@ -450,6 +452,16 @@ export class Deployer {
  * A release `apply` recorded for a process service runs from the live stack directory: its code
  * is whatever is there today, so it cannot be restored (a container's code is its image).
  */
+/**
+ * The directory a release's code is in: its own, or for a release apply recorded while the
+ * service ran from the stack directory, the copy apply kept of it (undefined once pruned).
+ */
+function codeDirOfRelease(r: ReleaseRecord, service: string, ctx: KindContext): string | undefined {
+  if (!runsFromLiveStack(r, ctx.dir)) return r.dir;
+  const copy = configSnapshotDir(ctx.stateDir, service, r.seq);
+  return existsSync(copy) ? copy : undefined;
+}
+
 function runsFromLiveStack(r: ReleaseRecord, stackDir: string): boolean {
   return r.kind === 'config' && r.dir === stackDir && asServiceSpec(r.spec).runtime === 'process';
 }

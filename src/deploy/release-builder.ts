@@ -7,7 +7,6 @@ import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
-  cpSync,
   createWriteStream,
   existsSync,
   mkdirSync,
@@ -19,11 +18,13 @@ import {
   readlinkSync,
 } from 'node:fs';
 import path from 'node:path';
+import { copyWorkingTree } from '../util/copy-tree.js';
 import { canonicalJson } from '../config/load.js';
 import type { JsonObject } from '../model/json.js';
 import type { ReleaseRecord } from '../store/store.js';
 import { Duration } from '../util/duration.js';
 import type { ServiceSpec } from '../kinds/service/service-spec.js';
+import { configSnapshotDir } from '../kinds/service/service-kind.js';
 import type { ReleaseLog } from '../kinds/resource-kind.js';
 
 /** Declared beside the kind context that carries it; re-exported for callers of buildRelease. */
@@ -91,22 +92,7 @@ function copySource(src: string, dir: string, ref: string | undefined, stateDir:
     });
     return `git ${ref}@${commit.slice(0, 7)}`;
   }
-  const skip = new Set([
-    path.resolve(stateDir),
-    path.join(src, '.groundwork'),
-    path.join(src, '.git'),
-    ...exclude.map((e) => path.resolve(e)),
-  ]);
-  // Entry by entry: the state directory (and so the release itself) may live inside the source.
-  for (const name of readdirSync(src)) {
-    const from = path.join(src, name);
-    if (skip.has(path.resolve(from))) continue;
-    cpSync(from, path.join(dir, name), {
-      recursive: true,
-      verbatimSymlinks: true,
-      filter: (p) => !skip.has(path.resolve(p)),
-    });
-  }
+  copyWorkingTree(src, dir, [stateDir, ...exclude]);
   return 'working tree';
 }
 
@@ -250,6 +236,7 @@ export function pruneReleases(
   keep: number,
   inUse: Set<number>,
   progress: (m: string) => void,
+  stateDir?: string,
 ): number {
   let pruned = 0;
   const all = log
@@ -261,6 +248,18 @@ export function pruneReleases(
     log.updateRelease(service, r.seq, { status: 'pruned' });
     pruned++;
     progress(`pruned release v${r.seq}`);
+  }
+  // The copies apply keeps of the code config releases ran (see recordConfigRelease): as many.
+  if (stateDir !== undefined) {
+    const copies = log
+      .listReleases(service, 1000)
+      .filter((r) => r.kind === 'config' && existsSync(configSnapshotDir(stateDir, service, r.seq)));
+    for (const r of copies.slice(keep)) {
+      if (inUse.has(r.seq)) continue;
+      rmSync(configSnapshotDir(stateDir, service, r.seq), { recursive: true, force: true });
+      pruned++;
+      progress(`pruned the code kept for release v${r.seq}`);
+    }
   }
   return pruned;
 }

@@ -9,7 +9,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { canonicalJson } from '../../config/load.js';
 import { rollout } from './rollout.js';
-import { chownSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { copyWorkingTree } from '../../util/copy-tree.js';
 import { findReferences } from '../../config/references.js';
 import { address } from '../../model/resource.js';
 import { ensureUser } from '../../runtime/process/os-user.js';
@@ -918,6 +920,21 @@ function recordConfigRelease(ctx: KindContext, address: Address, spec: ServiceSp
   if (!ctx.releases) return null;
   const service = address.slice('service.'.length);
   const seq = ctx.releases.nextReleaseSeq(service);
+  // The instances run from the stack directory, which will hold other code later: keep a copy of
+  // what this release ran, so a rollback to it restores its code too (containers run images).
+  if (codeDir === ctx.dir && spec.runtime === 'process') {
+    const snapshot = configSnapshotDir(ctx.stateDir, service, seq);
+    try {
+      mkdirSync(snapshot, { recursive: true, mode: 0o700 });
+      // releases/ and releases/SERVICE: a `user:` service reaches its code, nobody lists them.
+      for (const parent of [path.dirname(snapshot), path.dirname(path.dirname(snapshot))]) chmodSync(parent, 0o711);
+      copyWorkingTree(spec.source ? path.resolve(ctx.dir, spec.source) : ctx.dir, snapshot, [ctx.stateDir]);
+      chmodSync(snapshot, statSync(ctx.dir).mode & 0o777);
+    } catch (e) {
+      ctx.logger.log('warn', `could not keep a copy of the code of ${service} v${seq}`, { error: errorMessage(e) });
+      rmSync(snapshot, { recursive: true, force: true });
+    }
+  }
   const snapshot = spec as unknown as JsonObject;
   ctx.releases.saveRelease({
     service,
@@ -955,4 +972,12 @@ function markRelease(
   }
   void previous;
   ctx.releases.updateRelease(service, seq, { status, detail, finishedAt: ctx.clock.now().toISOString() });
+}
+
+/**
+ * Where apply keeps a copy of the code a config release ran from the stack directory: the same
+ * place a deploy builds its release, so both are restored the same way.
+ */
+export function configSnapshotDir(stateDir: string, service: string, seq: number): string {
+  return path.join(stateDir, 'releases', service, `v${seq}`);
 }
