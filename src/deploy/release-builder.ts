@@ -229,7 +229,10 @@ function runBuild(command: string, cwd: string, logFile: string, timeout: Durati
   });
 }
 
-/** Removes the directories of releases beyond the newest `keep` (never the ones in use). */
+/**
+ * Removes the directories of releases beyond the newest `keep` (never the ones in use): deploy
+ * releases, and the copies apply keeps of the code config releases ran (with `stateDir`).
+ */
 export function pruneReleases(
   log: ReleaseLog,
   service: string,
@@ -239,27 +242,25 @@ export function pruneReleases(
   stateDir?: string,
 ): number {
   let pruned = 0;
-  const all = log
+  const withDirs = log
     .listReleases(service, 1000)
-    .filter((r) => r.kind === 'deploy' && r.status !== 'pruned' && r.status !== 'build-failed');
-  for (const r of all.slice(keep)) {
+    .filter((r) =>
+      r.kind === 'deploy'
+        ? r.status !== 'pruned' && r.status !== 'build-failed'
+        : stateDir !== undefined && existsSync(configSnapshotDir(stateDir, service, r.seq)),
+    )
+    .sort((a, b) => b.seq - a.seq);
+  for (const r of withDirs.slice(keep)) {
     if (inUse.has(r.seq)) continue;
-    rmSync(r.dir, { recursive: true, force: true });
-    log.updateRelease(service, r.seq, { status: 'pruned' });
-    pruned++;
-    progress(`pruned release v${r.seq}`);
-  }
-  // The copies apply keeps of the code config releases ran (see recordConfigRelease): as many.
-  if (stateDir !== undefined) {
-    const copies = log
-      .listReleases(service, 1000)
-      .filter((r) => r.kind === 'config' && existsSync(configSnapshotDir(stateDir, service, r.seq)));
-    for (const r of copies.slice(keep)) {
-      if (inUse.has(r.seq)) continue;
+    if (r.kind === 'deploy') {
+      rmSync(r.dir, { recursive: true, force: true });
+      log.updateRelease(service, r.seq, { status: 'pruned' });
+      progress(`pruned release v${r.seq}`);
+    } else if (stateDir !== undefined) {
       rmSync(configSnapshotDir(stateDir, service, r.seq), { recursive: true, force: true });
-      pruned++;
       progress(`pruned the code kept for release v${r.seq}`);
     }
+    pruned++;
   }
   return pruned;
 }

@@ -393,13 +393,12 @@ describe('releases', () => {
     expect(r.releases.find((x) => x.seq === 2)?.status).toBe('active');
   });
 
-  it("rollback --to v1 (the release `groundwork up` recorded, running from the stack directory) is refused, not run with today's code", async () => {
+  it("rollback --to v1 (the release `groundwork up` recorded, running from the stack directory) runs v1's code, not today's", async () => {
     const lab = await openLabAtV2();
-    // The working tree now holds b2, the code of v2; v1 ran b1, which no longer exists anywhere.
+    // The working tree now holds b2, the code of v2; v1 ran b1, of which apply kept a copy.
     const back = await cli(lab, ['rollback', 'web', '--to', 'v1']);
-    expect(back.run.code).not.toBe(0);
-    expect(back.run.stdout + back.run.stderr).toContain('runs from the stack directory');
-    await expectRunning(lab, 2, 'b2');
+    expect(back.outcome, back.run.stdout + back.run.stderr).toMatchObject({ ok: true, release: 1 });
+    await expectRunning(lab, 1, 'b1');
   });
 
   it('blue-green rollback to the warm standby is one switch back to the same processes', async () => {
