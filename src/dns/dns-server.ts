@@ -222,7 +222,13 @@ export class DnsServer {
   private onDatagram(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const reply = this.handle(msg, 'udp');
     const send = (out: Buffer | undefined) => {
-      if (out && this.udp === socket) socket.send(out, rinfo.port, rinfo.address);
+      if (!out || this.udp !== socket) return;
+      try {
+        socket.send(out, rinfo.port, rinfo.address);
+      } catch (e) {
+        // A source the kernel will not send to (port 0): nothing to answer.
+        this.logger.log('debug', 'dns reply not sent', { to: rinfo.address, port: rinfo.port, error: errorMessage(e) });
+      }
     };
     if (reply instanceof Promise) reply.then(send, (e: unknown) => this.internalError(e));
     else send(reply);
@@ -363,6 +369,18 @@ export class DnsServer {
     }
     this.counters.forwarded++;
     return this.forwarder.resolve({ name: question.name, type: question.type, class: klass }).then((upstream) => {
+      try {
+        return this.relay(reply, ckey, upstream);
+      } catch (e) {
+        this.internalError(e);
+        this.counters.servfail++;
+        return headerOnly(msg, 'SERVFAIL');
+      }
+    });
+  }
+
+  private relay(reply: Reply, ckey: string, upstream: DecodedPacket | undefined): Buffer {
+    {
       if (!upstream) {
         this.counters.servfail++;
         return this.encode(reply, { rcode: 'SERVFAIL', answers: [], authorities: [] });
@@ -372,9 +390,10 @@ export class DnsServer {
         answers: (upstream.answers ?? []).filter((a) => a.type !== 'OPT'),
         authorities: (upstream.authorities ?? []).filter((a) => a.type === 'SOA' || a.type === 'NS'),
       };
+      const out = this.encode(reply, answer);
       this.cache.put(ckey, answer);
-      return this.encode(reply, answer);
-    });
+      return out;
+    }
   }
 
   /** Addresses of in-zone SRV targets and MX exchanges, so the client need not ask again. */

@@ -136,8 +136,15 @@ export class Forwarder {
 
   private async ask(question: Question): Promise<DecodedPacket | undefined> {
     for (const upstream of this.udp) {
-      let answer = await upstream.query(question, this.timeoutMs, this.opts.clock);
-      if (answer?.flag_tc) answer = await this.queryTcp(upstream.target, question);
+      let answer: DecodedPacket | undefined;
+      try {
+        answer = await upstream.query(question, this.timeoutMs, this.opts.clock);
+        if (answer?.flag_tc) answer = await this.queryTcp(upstream.target, question);
+      } catch (e) {
+        // A question dns-packet cannot encode again, a socket that failed: the next upstream, or SERVFAIL.
+        this.opts.logger.log('debug', 'dns upstream query failed', { error: errorMessage(e) });
+        answer = undefined;
+      }
       // NOERROR (0) and NXDOMAIN (3) are answers; SERVFAIL, REFUSED and the rest mean "ask the next one".
       if (answer && (rcodeOf(answer) === 0 || rcodeOf(answer) === 3)) return answer;
       this.opts.logger.log('debug', 'dns upstream gave no usable answer', {
