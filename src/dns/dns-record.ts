@@ -4,8 +4,9 @@
  * trailing dot (`api.homelab.internal`).
  */
 
-export const DNS_RECORD_TYPES = ['A', 'AAAA', 'CNAME', 'TXT', 'SRV', 'MX'] as const;
-export type DnsRecordType = (typeof DNS_RECORD_TYPES)[number];
+import type { DnsRecordTypeName } from '../config/schema.js';
+
+export type DnsRecordType = DnsRecordTypeName;
 
 /** Default TTL of a record that does not say (seconds). */
 export const DEFAULT_RECORD_TTL = 300;
@@ -34,14 +35,4 @@ export function normaliseName(name: string): string {
 /** True when `name` is `zone` or below it (both normalised). */
 export function inZone(name: string, zone: string): boolean {
   return name === zone || name.endsWith(`.${zone}`);
-}
-
-/**
- * A name as written in the stack file, made absolute in `zone`: `@` is the apex, a name ending
- * in `.` is absolute already (zone-file convention), anything else is relative to the zone.
- */
-export function absoluteName(name: string, zone: string): string {
-  if (name === '@' || name === '') return zone;
-  if (name.endsWith('.')) return normaliseName(name);
-  return `${name.toLowerCase()}.${zone}`;
 }

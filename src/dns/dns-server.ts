@@ -10,16 +10,22 @@
  * FORMERR, anything shorter than a header (or a message with the QR bit, i.e. a response) is
  * dropped.
  *
- * Wiring it (the daemon or the data plane owns the process it runs in):
+ * Wiring it (the daemon or the data plane owns the process it runs in; state rows are the
+ * store's `listResources()`):
  *
- *   const settings = dnsSettingsFromState(rows);            // dns-zone and dns-record rows
+ *   const settings = dnsSettingsFromState(rows);   // undefined: the stack has no `dns:` section
  *   if (settings) {
- *     const server = new DnsServer({ ...settings, records: [...settings.records,
- *       ...serviceRecords(settings.zone, servicesWithAddresses)], clock, logger });
+ *     for (const p of settings.problems) logger.log('warn', 'dns: skipped a record', { problem: p });
+ *     const services = rows.filter((r) => r.kind === 'service' && hasAddress(r.outputs))
+ *       .map((r) => ({ name: r.address.slice('service.'.length), address: r.outputs.address }));
+ *     const records = () => [...settings.records, ...serviceRecords(settings.zone, services)];
+ *     const server = new DnsServer({ zone: settings.zone, listen: settings.listen,
+ *       upstreams: settings.upstreams, records: records(), clock, logger });
  *     await server.start();
- *     // after every apply or service address change:
- *     server.setRecords([...dnsSettingsFromState(rows).records, ...serviceRecords(zone, services)]);
- *     // on shutdown: await server.close();
+ *     // after every apply, deploy or rollback that changed dns-record rows or service addresses:
+ *     server.setRecords(records());
+ *     // on shutdown:
+ *     await server.close();
  *   }
  *
  * A change of `listen` or `upstreams` needs a new server (close the old one first); a change of
