@@ -386,20 +386,18 @@ export class DnsServer {
   }
 
   private relay(reply: Reply, ckey: string, upstream: DecodedPacket | undefined): Buffer {
-    {
-      if (!upstream) {
-        this.counters.servfail++;
-        return this.encode(reply, { rcode: 'SERVFAIL', answers: [], authorities: [] });
-      }
-      const answer: CachedAnswer = {
-        rcode: rcodeOf(upstream) === RCODE.NXDOMAIN ? 'NXDOMAIN' : 'NOERROR',
-        answers: (upstream.answers ?? []).filter((a) => a.type !== 'OPT'),
-        authorities: (upstream.authorities ?? []).filter((a) => a.type === 'SOA' || a.type === 'NS'),
-      };
-      const out = this.encode(reply, answer);
-      this.cache.put(ckey, answer);
-      return out;
+    if (!upstream) {
+      this.counters.servfail++;
+      return this.encode(reply, { rcode: 'SERVFAIL', answers: [], authorities: [] });
     }
+    const answer: CachedAnswer = {
+      rcode: rcodeOf(upstream) === RCODE.NXDOMAIN ? 'NXDOMAIN' : 'NOERROR',
+      answers: (upstream.answers ?? []).filter((a) => a.type !== 'OPT'),
+      authorities: (upstream.authorities ?? []).filter((a) => a.type === 'SOA' || a.type === 'NS'),
+    };
+    const out = this.encode(reply, answer);
+    this.cache.put(ckey, answer);
+    return out;
   }
 
   /** Addresses of in-zone SRV targets and MX exchanges, so the client need not ask again. */
