@@ -141,9 +141,12 @@ export class DnsServer {
     for (let attempt = 0; ; attempt++) {
       const udp = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
       await new Promise<void>((resolve, reject) => {
-        udp.once('error', reject);
+        udp.once('error', (e) => {
+          udp.close();
+          reject(listenError(e, host, port, 'UDP'));
+        });
         udp.bind({ address: host, port, exclusive: true }, () => {
-          udp.off('error', reject);
+          udp.removeAllListeners('error');
           resolve();
         });
       });
@@ -162,7 +165,7 @@ export class DnsServer {
         udp.close();
         // With port 0 the kernel chose a UDP port whose TCP twin is taken: try another.
         if (port === 0 && attempt < 10 && (e as { code?: string }).code === 'EADDRINUSE') continue;
-        throw e;
+        throw listenError(e, host, bound, 'TCP');
       }
       udp.on('message', (msg, rinfo) => this.onDatagram(udp, msg, rinfo));
       udp.on('error', (e) => this.logger.log('warn', 'dns udp socket error', { error: errorMessage(e) }));
@@ -460,6 +463,23 @@ interface ReplyBody {
   additionals?: Answer[];
   aa?: boolean;
   badvers?: boolean;
+}
+
+/** Why the server cannot listen, in words that say what to change. */
+function listenError(e: unknown, host: string, port: number, transport: string): Error {
+  const code = (e as { code?: string }).code;
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const why =
+    code === 'EADDRINUSE'
+      ? `${transport} port ${port} is in use (by another DNS server, or avahi's mDNS on 5353); set dns.listen to a free port`
+      : code === 'EACCES'
+        ? `ports below 1024 need root or CAP_NET_BIND_SERVICE; run as root, grant the capability, or listen on a port above 1023`
+        : code === 'EADDRNOTAVAIL'
+          ? `no interface has the address ${host}; use 127.0.0.1, 0.0.0.0 or an address of this machine`
+          : errorMessage(e);
+  const err = new Error(`the DNS server cannot listen on ${where}: ${why}`);
+  err.cause = e;
+  return err;
 }
 
 function ourOpt(extendedRcode: number): OptAnswer {

@@ -235,4 +235,17 @@ describe('DNS server without upstreams', () => {
       await server.close();
     }
   });
+
+  it('says what to change when its port is taken', async () => {
+    const first = new DnsServer({ zone: ZONE, records: [], listen: { host: '127.0.0.1', port: 0 } });
+    await first.start();
+    try {
+      const second = new DnsServer({ zone: ZONE, records: [], listen: first.address() });
+      await expect(second.start()).rejects.toThrow(
+        /the DNS server cannot listen on 127\.0\.0\.1:\d+: UDP port \d+ is in use .*set dns\.listen to a free port/,
+      );
+    } finally {
+      await first.close();
+    }
+  });
 });
