@@ -13,17 +13,18 @@
  * Wiring it (the daemon or the data plane owns the process it runs in; state rows are the
  * store's `listResources()`):
  *
- *   const settings = dnsSettingsFromState(rows);   // undefined: the stack has no `dns:` section
+ *   const settings = dnsSettingsFromState(store.listResources()); // undefined: no `dns:` section
  *   if (settings) {
  *     for (const p of settings.problems) logger.log('warn', 'dns: skipped a record', { problem: p });
- *     const services = rows.filter((r) => r.kind === 'service' && hasAddress(r.outputs))
- *       .map((r) => ({ name: r.address.slice('service.'.length), address: r.outputs.address }));
- *     const records = () => [...settings.records, ...serviceRecords(settings.zone, services)];
+ *     const recordsOf = (rows: ResourceRow[]) => [
+ *       ...(dnsSettingsFromState(rows)?.records ?? []),
+ *       ...serviceRecords(settings.zone, serviceAddressesFromState(rows)),
+ *     ];
  *     const server = new DnsServer({ zone: settings.zone, listen: settings.listen,
- *       upstreams: settings.upstreams, records: records(), clock, logger });
+ *       upstreams: settings.upstreams, records: recordsOf(store.listResources()), clock, logger });
  *     await server.start();
- *     // after every apply, deploy or rollback that changed dns-record rows or service addresses:
- *     server.setRecords(records());
+ *     // after every apply, deploy or rollback (dns-record rows or service addresses changed):
+ *     server.setRecords(recordsOf(store.listResources()));
  *     // on shutdown:
  *     await server.close();
  *   }

@@ -43,3 +43,30 @@ export function serviceRecords(zone: string, services: readonly ServiceWithAddre
   }
   return out;
 }
+
+/** The part of a state row `serviceAddressesFromState` reads. */
+export interface ServiceStateRow {
+  address: string;
+  kind: string;
+  outputs: Record<string, unknown>;
+}
+
+/**
+ * Services of recorded state that have a stable address (`outputs.address: { host, ports }`),
+ * checked rather than cast: a row without one, or with another shape, is left out.
+ */
+export function serviceAddressesFromState(rows: readonly ServiceStateRow[]): ServiceWithAddress[] {
+  const out: ServiceWithAddress[] = [];
+  for (const row of rows) {
+    if (row.kind !== 'service' || !row.address.startsWith('service.')) continue;
+    const a = row.outputs.address;
+    if (typeof a !== 'object' || a === null || Array.isArray(a)) continue;
+    const { host, ports } = a as Record<string, unknown>;
+    if (typeof host !== 'string' || host === '' || typeof ports !== 'object' || ports === null) continue;
+    const valid = Object.entries(ports).filter(
+      (e): e is [string, number] => typeof e[1] === 'number' && Number.isInteger(e[1]) && e[1] > 0 && e[1] < 65536,
+    );
+    out.push({ name: row.address.slice('service.'.length), address: { host, ports: Object.fromEntries(valid) } });
+  }
+  return out;
+}

@@ -1,7 +1,7 @@
 /** The pure parts of the DNS server: service records, the zone's lookups, the cache's TTLs, host:port. */
 import { describe, expect, it } from 'vitest';
 import { AnswerCache, cacheTtl } from '../../src/dns/answer-cache.js';
-import { serviceRecords } from '../../src/dns/service-records.js';
+import { serviceAddressesFromState, serviceRecords } from '../../src/dns/service-records.js';
 import { tryParseHostPort } from '../../src/dns/upstream.js';
 import { txtStrings, Zone } from '../../src/dns/zone.js';
 import { ManualClock } from '../helpers/manual-clock.js';
@@ -145,5 +145,30 @@ describe('tryParseHostPort', () => {
     expect(tryParseHostPort('1.1.1.1', 53)).toEqual({ host: '1.1.1.1', port: 53 });
     expect(tryParseHostPort('1.1.1.1:99999', 53)).toBeUndefined();
     expect(tryParseHostPort('a:b:c', 53)).toBeUndefined();
+  });
+});
+
+describe('serviceAddressesFromState', () => {
+  it('reads the stable addresses of service rows and leaves out rows without one', () => {
+    expect(
+      serviceAddressesFromState([
+        {
+          address: 'service.api',
+          kind: 'service',
+          outputs: { address: { host: '127.77.0.2', ports: { http: 8080 } } },
+        },
+        { address: 'service.old', kind: 'service', outputs: { instances: [] } },
+        { address: 'service.odd', kind: 'service', outputs: { address: { host: 7, ports: {} } } },
+        {
+          address: 'service.bad',
+          kind: 'service',
+          outputs: { address: { host: '127.77.0.4', ports: { x: 'y', ok: 1 } } },
+        },
+        { address: 'volume.data', kind: 'volume', outputs: { address: { host: '1.2.3.4', ports: {} } } },
+      ]),
+    ).toEqual([
+      { name: 'api', address: { host: '127.77.0.2', ports: { http: 8080 } } },
+      { name: 'bad', address: { host: '127.77.0.4', ports: { ok: 1 } } },
+    ]);
   });
 });
