@@ -9,7 +9,7 @@
  *   kinds         one folder per resource kind; uses runtime drivers, never the engine or above
  *   runtime       RuntimeDriver contract + process/, docker/, swarm/: knows no resource kind
  *   store         the Store contract + sqlite/: rows and records, no engine or kind logic
- *   observe, proxy, security   leaves used by kinds and above
+ *   observe, proxy, security, dns   leaves used by kinds and above
  *   model         typed desired resources: config, util
  *   config        the stack file: util only
  *   util          value objects: imports nothing of the project
@@ -103,8 +103,9 @@ module.exports = {
     {
       name: 'leaves-stay-leaves',
       severity: 'error',
-      comment: 'observe/, proxy/ and security/ are used by kinds and above; they know no kind, engine or adapter.',
-      from: { path: folder('observe', 'proxy', 'security') },
+      comment:
+        'observe/, proxy/, security/ and dns/ are used by kinds and above; they know no kind, engine or adapter.',
+      from: { path: folder('observe', 'proxy', 'security', 'dns') },
       to: { path: folder('kinds', 'engine', 'deploy', 'core', 'daemon', 'cli') },
     },
     {

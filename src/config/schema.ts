@@ -386,6 +386,97 @@ export const ListenerSchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const DNS_RECORD_TYPES = ['A', 'AAAA', 'CNAME', 'TXT', 'SRV', 'MX'] as const;
+export const DNS_DEFAULT_LISTEN = '127.0.0.1:5353';
+/** `host:port` (IPv6 in brackets) or a bare host. */
+export const HOST_PORT_PATTERN = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$';
+const hostPortFix = 'write host:port, e.g. 127.0.0.1:53 or [::1]:53';
+/** A DNS name relative to the zone (`nas`, `_ldap._tcp`), `@` for the apex, or absolute with a final dot. */
+export const DNS_NAME_PATTERN = '^(@|[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\\.[A-Za-z0-9_][A-Za-z0-9_-]{0,62})*\\.?)$';
+const dnsNameFix =
+  'write a name relative to the zone (nas, _ldap._tcp), @ for the zone itself, or a full name ending in a dot';
+const DnsTarget = (description: string) => Type.String({ pattern: DNS_NAME_PATTERN, description, 'x-fix': dnsNameFix });
+
+export const DnsRecordSchema = Type.Object(
+  {
+    name: Type.String({
+      pattern: DNS_NAME_PATTERN,
+      description: 'Owner name, relative to the zone (`@` is the zone itself)',
+      'x-fix': dnsNameFix,
+    }),
+    type: literalUnion(DNS_RECORD_TYPES, 'Record type'),
+    value: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'A: an IPv4 address; AAAA: an IPv6 address; CNAME: the target name; TXT: the text (split into 255-byte strings on the wire)',
+      }),
+    ),
+    ttl: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 604_800,
+        default: 300,
+        description: 'Time to live in seconds (default 300)',
+      }),
+    ),
+    priority: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 65535, description: 'SRV and MX: lower is preferred' }),
+    ),
+    weight: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 65535, description: 'SRV: share among equal priorities' }),
+    ),
+    port: Type.Optional(PortNumber),
+    target: Type.Optional(DnsTarget('SRV: the host that serves it')),
+    exchange: Type.Optional(DnsTarget('MX: the mail host')),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'One record. A, AAAA, CNAME, TXT take `value`; SRV takes priority, weight, port, target; MX takes priority, exchange',
+  },
+);
+
+export const DnsSchema = Type.Object(
+  {
+    zone: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$',
+        description: 'The zone served authoritatively (default <stack>.internal)',
+        'x-fix': 'write a domain name without a final dot, e.g. homelab.internal',
+      }),
+    ),
+    listen: Type.Optional(
+      Type.String({
+        pattern: HOST_PORT_PATTERN,
+        default: DNS_DEFAULT_LISTEN,
+        description:
+          'UDP and TCP address of the server (default 127.0.0.1:5353); 0.0.0.0:53 serves the LAN and needs root or CAP_NET_BIND_SERVICE',
+        'x-fix': hostPortFix,
+      }),
+    ),
+    upstreams: Type.Optional(
+      Type.Array(
+        Type.String({
+          pattern: HOST_PORT_PATTERN,
+          description: 'A resolver for names outside the zone (port 53 when omitted)',
+          'x-fix': hostPortFix,
+        }),
+        {
+          uniqueItems: true,
+          description: 'Resolvers for other names, asked in order; none: other names are refused',
+        },
+      ),
+    ),
+    records: Type.Optional(Type.Array(DnsRecordSchema, { description: 'Records of the zone' })),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'A DNS server for the lab: the zone with a record per service address and the records below; other names forwarded',
+  },
+);
+
 export const VariableSchema = Type.Object(
   {
     default: Type.Optional(Scalar),
@@ -413,6 +504,7 @@ export const StackSchema = Type.Object(
     volumes: Type.Optional(Names(VolumeSchema, 'Directories with an owner and a mode')),
     routes: Type.Optional(Type.Array(RouteSchema, { description: 'HTTP routes to services' })),
     listeners: Type.Optional(Names(ListenerSchema, 'Ports the built-in proxy listens on')),
+    dns: Type.Optional(DnsSchema),
   },
   { additionalProperties: false, title: 'Groundwork stack file' },
 );
@@ -426,3 +518,6 @@ export type Runtime = (typeof RUNTIMES)[number];
 export type RestartPolicy = (typeof RESTART_POLICIES)[number];
 export type ListenerConfig = Static<typeof ListenerSchema>;
 export type Balancer = (typeof BALANCERS)[number];
+export type DnsConfig = Static<typeof DnsSchema>;
+export type DnsRecordConfig = Static<typeof DnsRecordSchema>;
+export type DnsRecordTypeName = (typeof DNS_RECORD_TYPES)[number];

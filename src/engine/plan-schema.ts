@@ -7,7 +7,8 @@ import { ACTIONS, PLAN_FORMAT_VERSION } from './plan.js';
 const Json = Type.Unknown();
 
 export const PlanStepSchema = Type.Object({
-  address: Type.String({ pattern: '^(volume|service|route|listener)\\.[A-Za-z0-9_-]+$' }),
+  // The engine knows kinds by name only; a name may contain dots (`dns-record._ldap._tcp.SRV`) and `@`.
+  address: Type.String({ pattern: `^(${RESOURCE_KINDS.join('|')})\\.[A-Za-z0-9_@.-]+$` }),
   kind: Type.Union(RESOURCE_KINDS.map((k) => Type.Literal(k))),
   action: Type.Union(ACTIONS.map((a) => Type.Literal(a))),
   changes: Type.Array(Type.Object({ path: Type.String(), before: Type.Optional(Json), after: Type.Optional(Json) })),

@@ -1,4 +1,5 @@
 import type { KindRegistry } from './resource-kind.js';
+import { DnsConfigKind } from './dns/dns-kind.js';
 import { DataPlaneConfigKind } from './route/route-kind.js';
 import { ServiceKind } from './service/service-kind.js';
 import { VolumeKind } from './volume/volume-kind.js';
@@ -11,5 +12,7 @@ export function defaultKinds(): KindRegistry {
     volume: new VolumeKind(),
     route: new DataPlaneConfigKind('route'),
     listener: new DataPlaneConfigKind('listener'),
+    'dns-zone': new DnsConfigKind('dns-zone'),
+    'dns-record': new DnsConfigKind('dns-record'),
   };
 }

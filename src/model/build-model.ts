@@ -5,7 +5,8 @@
  */
 import type { Diagnostic } from '../config/diagnostic.js';
 import { findReferences, referencedService, substitute } from '../config/references.js';
-import type { ServiceConfig, StackConfig } from '../config/schema.js';
+import type { DnsConfig, ServiceConfig, StackConfig } from '../config/schema.js';
+import { dnsResources } from './dns-resources.js';
 import { address, type Address, type DesiredResource, type Json, type JsonObject } from './resource.js';
 import { topologicalOrder } from './graph.js';
 
@@ -143,6 +144,7 @@ export function buildModel(
       }) as JsonObject,
     });
   }
+  if (config.dns) resources.push(...dnsResources(config.stack, config.dns as DnsConfig, deep));
   const ordered = topologicalOrder(resources);
   return {
     diagnostics,

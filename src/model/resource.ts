@@ -1,9 +1,9 @@
 import type { Json, JsonObject } from './json.js';
 
-export const RESOURCE_KINDS = ['volume', 'service', 'route', 'listener'] as const;
+export const RESOURCE_KINDS = ['volume', 'service', 'route', 'listener', 'dns-zone', 'dns-record'] as const;
 export type ResourceKindName = (typeof RESOURCE_KINDS)[number];
 
-/** `service.web`, `volume.data`, `route.0`. */
+/** `service.web`, `volume.data`, `route.0`, `dns-record.nas.A` (the name may contain dots). */
 export type Address = string & { readonly __address: unique symbol };
 
 export function address(kind: ResourceKindName, name: string): Address {
