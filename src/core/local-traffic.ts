@@ -33,7 +33,7 @@ export class LocalTraffic {
       });
       return fn();
     }
-    const traffic = new StackTraffic(plane);
+    const traffic = new StackTraffic(plane, inst.logger);
     try {
       await this.configure(traffic);
     } catch (e) {
@@ -56,11 +56,16 @@ export class LocalTraffic {
     }
   }
 
-  /** Whether recorded state asks for a data plane: a listener, or a service with a stable address. */
+  /** Whether recorded state asks for a data plane: a listener, a DNS zone, or a service with a stable address. */
   private wanted(): boolean {
     return this.installation.store
       .listResources()
-      .some((r) => r.kind === 'listener' || (r.kind === 'service' && asServiceOutputs(r.outputs).address));
+      .some(
+        (r) =>
+          r.kind === 'listener' ||
+          r.kind === 'dns-zone' ||
+          (r.kind === 'service' && asServiceOutputs(r.outputs).address),
+      );
   }
 
   /** Listeners, routes and addresses from state; each service's pools from its live instances. */

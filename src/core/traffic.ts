@@ -7,7 +7,10 @@
  */
 import { asServiceOutputs, asServiceSpec, type InstanceOutput } from '../kinds/service/service-spec.js';
 import { addressProtocolOf, type AddressProtocol, type ServiceAddress } from '../kinds/service/service-address.js';
-import type { DataPlane, HttpRoute, Listener } from '../proxy/data-plane.js';
+import type { DataPlane, DnsService, HttpRoute, Listener } from '../proxy/data-plane.js';
+import { dnsSettingsFromState } from '../dns/dns-settings.js';
+import { serviceAddressesFromState, serviceRecords } from '../dns/service-records.js';
+import type { Logger } from '../util/logger.js';
 import type { InstanceTraffic, TrafficDirector } from '../kinds/service/traffic-director.js';
 import { sumTraffic } from '../kinds/service/traffic-director.js';
 import type { ResourceRow } from '../store/store.js';
@@ -34,7 +37,10 @@ export class StackTraffic implements TrafficDirector {
   private addresses = new Map<string, ExposedAddress>();
   private pushing: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly plane: DataPlane) {}
+  constructor(
+    private readonly plane: DataPlane,
+    private readonly logger?: Logger,
+  ) {}
 
   setServicePorts(service: string, ports: string[]): void {
     this.ports.set(service, [...ports].sort());
@@ -173,6 +179,7 @@ export class StackTraffic implements TrafficDirector {
     this.stackRoutes = routes;
     this.addresses = addresses;
     await this.push();
+    await this.plane.setDns?.(dnsOf(rows, this.logger));
   }
 
   /** Sends the whole configuration; serialised, each push from the latest fields. */
@@ -218,6 +225,19 @@ export class StackTraffic implements TrafficDirector {
     this.pushing = next.catch(() => undefined);
     return next;
   }
+}
+
+/** The lab's DNS from state: the `dns:` section's zone and records, plus A/SRV of every service address. */
+export function dnsOf(rows: ResourceRow[], logger?: Logger): DnsService | null {
+  const settings = dnsSettingsFromState(rows);
+  if (!settings) return null;
+  for (const p of settings.problems) logger?.log('warn', 'dns: a record was skipped', { problem: p });
+  return {
+    zone: settings.zone,
+    listen: settings.listen,
+    upstreams: settings.upstreams,
+    records: [...settings.records, ...serviceRecords(settings.zone, serviceAddressesFromState(rows))],
+  };
 }
 
 /** The data plane's name for the listener of a service's stable address, e.g. `service.api:http`. */

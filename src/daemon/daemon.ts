@@ -86,7 +86,7 @@ export class Daemon {
     this.exited = new Promise((r) => {
       this.exit = r;
     });
-    this.traffic = opts.dataPlane ? new StackTraffic(opts.dataPlane) : undefined;
+    this.traffic = opts.dataPlane ? new StackTraffic(opts.dataPlane, opts.logger) : undefined;
   }
 
   get url(): string {

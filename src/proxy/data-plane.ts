@@ -14,6 +14,7 @@
  * - A request whose connection failed before any byte was sent is retried on another backend.
  */
 import type { Duration } from '../util/duration.js';
+import type { DnsRecord } from '../dns/dns-record.js';
 
 export interface Backend {
   /** Stable id, e.g. `web/0@v7` (service/index@release). */
@@ -108,6 +109,15 @@ export interface AccessLogEntry {
 
 export type AccessLog = (entry: AccessLogEntry) => void;
 
+/** The lab's DNS server, served beside the listeners (see src/dns/): a zone and how to resolve the rest. */
+export interface DnsService {
+  zone: string;
+  listen: { host: string; port: number };
+  upstreams: { host: string; port: number }[];
+  /** The zone's records: declared ones and those of service addresses. */
+  records: DnsRecord[];
+}
+
 export interface DataPlane {
   /** Binds new listeners, closes removed ones (in-flight connections finish). */
   setListeners(listeners: Listener[]): Promise<void>;
@@ -130,6 +140,11 @@ export interface DataPlane {
    * when present.
    */
   refreshMetrics?(): Promise<DataPlaneMetrics>;
+  /**
+   * Serves (or with null stops) the lab's DNS. Optional: the data-plane process has it, so DNS
+   * outlives the daemon like the listeners; the in-process proxy of tests does not.
+   */
+  setDns?(dns: DnsService | null): Promise<void>;
   /** Stops serving: listeners close, open connections are cut. */
   close(): Promise<void>;
   /**

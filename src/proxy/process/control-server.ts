@@ -8,7 +8,8 @@
  */
 import { chmodSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import type { AccessLogEntry, Backend } from '../data-plane.js';
+import type { AccessLogEntry, Backend, DnsService } from '../data-plane.js';
+import { DnsServer } from '../../dns/dns-server.js';
 import type { NodeProxy } from '../node/node-proxy.js';
 import { errorMessage } from '../../util/error-message.js';
 import type { Logger } from '../../util/logger.js';
@@ -53,6 +54,9 @@ export class ControlServer {
   private readonly drained = new Set<string>();
   private droppedEntries = 0;
   private shuttingDown = false;
+  private dns: { config: DnsService; server: DnsServer } | undefined;
+  /** set-dns requests one at a time (a server is closed before its successor binds). */
+  private dnsQueue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly proxy: NodeProxy,
@@ -78,9 +82,37 @@ export class ControlServer {
     chmodSync(socketPath, 0o600);
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     for (const c of this.connections) c.destroy();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    await this.dns?.server.close();
+    this.dns = undefined;
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Same zone, listen address and upstreams: only the records change (no re-bind). */
+  private async applyDns(next: DnsService | null): Promise<{ address: { host: string; port: number } | null }> {
+    const cur = this.dns;
+    if (next && cur && sameDnsSetup(cur.config, next)) {
+      cur.server.setRecords(next.records);
+      cur.config = next;
+      return { address: cur.server.address() ?? null };
+    }
+    if (cur) {
+      await cur.server.close();
+      this.dns = undefined;
+    }
+    if (!next) return { address: null };
+    const server = new DnsServer({
+      zone: next.zone,
+      listen: next.listen,
+      upstreams: next.upstreams,
+      records: next.records,
+      logger: this.options.logger,
+    });
+    await server.start();
+    this.dns = { config: next, server };
+    this.options.logger.log('info', 'dns serving', { zone: next.zone, records: next.records.length });
+    return { address: server.address() ?? null };
   }
 
   private accept(socket: net.Socket): void {
@@ -183,7 +215,15 @@ export class ControlServer {
       pools: Object.fromEntries(this.pools),
       drained: [...this.drained],
       addresses: this.addresses(),
+      dns: this.dns?.config ?? null,
     }),
+    'set-dns': (req) => {
+      if (req.dns !== null && (typeof req.dns !== 'object' || typeof req.dns?.zone !== 'string'))
+        throw new Error('set-dns needs "dns": a zone with listen, upstreams and records, or null');
+      const next = this.dnsQueue.then(() => this.applyDns(req.dns));
+      this.dnsQueue = next.catch(() => undefined);
+      return next;
+    },
     subscribe: (req, socket) => {
       if (req.accessLog) {
         this.subscribers.add(socket);
@@ -249,4 +289,13 @@ export function answers(socketPath: string, timeoutMs = 1000): Promise<boolean> 
     s.once('connect', () => done(true));
     s.once('error', () => done(false));
   });
+}
+
+function sameDnsSetup(a: DnsService, b: DnsService): boolean {
+  return (
+    a.zone === b.zone &&
+    a.listen.host === b.listen.host &&
+    a.listen.port === b.listen.port &&
+    JSON.stringify(a.upstreams) === JSON.stringify(b.upstreams)
+  );
 }

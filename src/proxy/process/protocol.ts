@@ -15,7 +15,15 @@
  * `shutdown` keep their shape across protocol versions, so any daemon can tell an old data plane
  * apart and replace it.
  */
-import type { AccessLogEntry, Backend, Balance, DataPlaneMetrics, HttpRoute, Listener } from '../data-plane.js';
+import type {
+  AccessLogEntry,
+  Backend,
+  Balance,
+  DataPlaneMetrics,
+  DnsService,
+  HttpRoute,
+  Listener,
+} from '../data-plane.js';
 import { Duration } from '../../util/duration.js';
 
 /** Bumped when a request or answer changes shape. */
@@ -62,6 +70,8 @@ export interface WireConfig {
   /** Backends drained while still in their pool (they get no new requests until listed again). */
   drained: string[];
   addresses: Addresses;
+  /** The DNS it serves, if any (absent from data planes older than DNS). */
+  dns?: DnsService | null;
 }
 
 /** Each op: its request fields and its result. */
@@ -75,6 +85,8 @@ export interface Ops {
   metrics: { request: Record<never, never>; result: DataPlaneMetrics };
   'get-config': { request: Record<never, never>; result: WireConfig };
   subscribe: { request: { accessLog: boolean }; result: null };
+  /** Starts, changes or (null) stops the DNS server; answers where it listens. */
+  'set-dns': { request: { dns: DnsService | null }; result: { address: { host: string; port: number } | null } };
   /** Answers, then closes every listener (connections are cut) and exits. */
   shutdown: { request: Record<never, never>; result: null };
 }
@@ -90,6 +102,7 @@ export const OPS = [
   'metrics',
   'get-config',
   'subscribe',
+  'set-dns',
   'shutdown',
 ] as const satisfies readonly Op[];
 

@@ -22,7 +22,15 @@
  * - `metrics()` is a snapshot refreshed every `metricsEvery` (250 ms) while someone reads it;
  *   `refreshMetrics()` asks the process and resolves with numbers as of now.
  */
-import type { AccessLog, Backend, DataPlane, DataPlaneMetrics, HttpRoute, Listener } from '../data-plane.js';
+import type {
+  DnsService,
+  AccessLog,
+  Backend,
+  DataPlane,
+  DataPlaneMetrics,
+  HttpRoute,
+  Listener,
+} from '../data-plane.js';
 import { validatePool } from '../node/pool.js';
 import { validateRoutes } from '../node/router.js';
 import { systemClock, type Timer, type Timers } from '../../util/clock.js';
@@ -85,6 +93,7 @@ export class RemoteDataPlane implements DataPlane {
   private readonly pools = new Map<string, Backend[]>();
   private readonly drained = new Set<string>();
   private addresses: Addresses = {};
+  private dns: DnsService | null = null;
   private snapshot: DataPlaneMetrics = EMPTY_METRICS;
   private lastRead = -Infinity;
   private refreshing: Promise<DataPlaneMetrics> | undefined;
@@ -146,6 +155,7 @@ export class RemoteDataPlane implements DataPlane {
       for (const [pool, backends] of Object.entries(config.pools)) this.pools.set(pool, backends);
       for (const id of config.drained) this.drained.add(id);
       this.addresses = config.addresses;
+      this.dns = config.dns ?? null;
     }
     if (hello.protocol === PROTOCOL && hello.version === this.version && config) {
       this.use(c, hello);
@@ -352,8 +362,17 @@ export class RemoteDataPlane implements DataPlane {
     }
   }
 
+  async setDns(dns: DnsService | null): Promise<void> {
+    this.assertOpen();
+    this.dns = dns;
+    const c = await this.connect(dns !== null || this.listeners.length > 0);
+    if (!c) return;
+    await c.request('set-dns', { dns });
+  }
+
   /** Sends everything this client was given (a new process, or one that lost us). */
   private push(c: ControlConnection): void {
+    if (this.dns) c.send('set-dns', { dns: this.dns }, (e) => this.failed('set-dns', e));
     c.send('set-routes', { routes: this.routes.map(toWireRoute) }, (e) => this.failed('set-routes', e));
     for (const [pool, backends] of this.pools)
       c.send('set-pool', { pool, backends }, (e) => this.failed('set-pool', e));
