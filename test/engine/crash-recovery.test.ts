@@ -6,13 +6,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { readPidFile } from '../../src/proxy/process/launcher.js';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StackConfig } from '../../src/config/schema.js';
 import { runCliOk, testEnv } from '../helpers/cli.js';
 import { ensureBuilt } from '../helpers/dist.js';
 import { httpGet, waitForHttp } from '../helpers/http.js';
 import { teardownStack, writeServerScript, writeStack } from '../helpers/lab.js';
-import { processesUnder, processesWithArg } from '../helpers/processes.js';
+import { isAlive, processesUnder, processesWithArg } from '../helpers/processes.js';
 import { instancesOf, readState, stateDbOf, withReadConnection } from '../helpers/state.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { sqliteNotReady, waitFor } from '../helpers/wait.js';
@@ -252,9 +253,12 @@ describe('crash recovery (SIGKILL of apply)', () => {
         `recorded instances of ${svc}`,
       ).toEqual(live);
     }
-    // Nothing else runs in the stack's directory: a shim, the service and its log writer per instance.
+    // Nothing else runs in the stack's directory: a shim, the service and its log writer per
+    // instance, and the data plane serving the services' stable addresses.
     const instances = Object.values(replicas).reduce((a, b) => a + b, 0);
-    expect(processesUnder(dir)).toHaveLength(3 * instances);
+    const plane = readPidFile(path.join(dir, '.groundwork'))?.pid;
+    expect(plane !== undefined && isAlive(plane), 'the data plane runs').toBe(true);
+    expect(processesUnder(dir).filter((p) => p !== plane)).toHaveLength(3 * instances);
     // The driver keeps records only of the live instances.
     expect(instanceRecords(dir)).toHaveLength(instances);
 
