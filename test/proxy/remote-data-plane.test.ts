@@ -4,7 +4,7 @@
  * it has: adoption with the configuration read back, restart after the process dies, the
  * control protocol's answers to bad requests, replacement of another version.
  */
-import { cpSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ControlConnection } from '../../src/proxy/process/control-client.js';
@@ -162,9 +162,11 @@ describe('RemoteDataPlane and the data-plane process', () => {
     // The same code under another version: a copy of dist/proxy with one more file.
     const copy = makeTempDir('dataplane-build');
     dirs.push(copy);
-    for (const part of ['proxy', 'util'])
+    for (const part of ['proxy', 'dns', 'util'])
       cpSync(path.join(ROOT, 'dist', part), path.join(copy, 'dist', part), { recursive: true });
     cpSync(path.join(ROOT, 'package.json'), path.join(copy, 'package.json'));
+    // Its dependencies (dns-packet for the DNS server), as an installed copy would have them.
+    symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));
     writeFileSync(path.join(copy, 'dist', 'proxy', 'upgrade-marker.js'), 'export {};\n');
     const { plane: next, found } = await RemoteDataPlane.attach({
       launch: { stateDir: dir, entry: path.join(copy, 'dist', 'proxy', 'process', 'main.js') },

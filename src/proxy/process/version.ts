@@ -5,7 +5,7 @@
  * started by the previous one even when the package version did not change.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 function packageVersion(from: string): string {
@@ -43,6 +43,9 @@ export function dataPlaneVersion(entryFile: string): string {
   if (v === undefined) {
     const hash = createHash('sha256');
     addFiles(hash, proxyDir, proxyDir);
+    // The DNS server runs in the data plane too: its code is part of what the version names.
+    const dnsDir = path.join(path.dirname(proxyDir), 'dns');
+    if (existsSync(dnsDir)) addFiles(hash, dnsDir, path.dirname(proxyDir));
     v = `${packageVersion(proxyDir)}+${hash.digest('hex').slice(0, 12)}`;
     cache.set(proxyDir, v);
   }
