@@ -20,6 +20,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { defineBench, type BenchResult } from './harness/bench.js';
 import { importDist } from './harness/dist.js';
+import { groundworkArgv } from './harness/groundwork-bin.js';
 
 const SECONDS = Number(process.env.GROUNDWORK_BENCH_FLOOD_SECONDS ?? 20);
 const REQUESTS = 200;
@@ -85,7 +86,7 @@ async function startUp(root: string, dir: string, command: string) {
   for (const k of ['PATH', 'HOME', 'LANG', 'TZ']) if (process.env[k]) env[k] = process.env[k] as string;
   const child = spawn(
     process.execPath,
-    [path.join(root, 'dist', 'cli', 'main.js'), 'up', '--listen', '127.0.0.1:0', '--json'],
+    groundworkArgv(root, ['up', '--listen', '127.0.0.1:0', '--json']),
     {
       cwd: dir,
       env,

@@ -18,6 +18,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { defineBench, type BenchContext, type BenchResult } from './harness/bench.js';
 import { median } from './harness/median.js';
+import { groundworkArgv } from './harness/groundwork-bin.js';
 
 const CRASHLOOP_SECONDS = Number(process.env.GROUNDWORK_BENCH_CRASHLOOP_SECONDS ?? 30);
 
@@ -131,7 +132,7 @@ class Daemon {
     writeFileSync(path.join(dir, 'groundwork.yaml'), `${stack.join('\n')}\n`);
     const child = spawn(
       process.execPath,
-      [path.join(ctx.root, 'dist', 'cli', 'main.js'), 'up', '--listen', '127.0.0.1:0', '--json'],
+      groundworkArgv(ctx.root, ['up', '--listen', '127.0.0.1:0', '--json']),
       {
         cwd: dir,
         stdio: ['ignore', 'pipe', 'pipe'],
