@@ -17,6 +17,7 @@ import type {
   Progress,
   ReleasesView,
   RollbackInput,
+  ScaleInput,
   StackInputs,
 } from '../core/operations.js';
 import type { StatusView } from '../core/status.js';
@@ -25,7 +26,7 @@ import type { Plan } from '../engine/plan.js';
 import type { RefreshResult } from '../engine/refresh.js';
 import type { ChangeRecord, InstanceEvent } from '../store/store.js';
 import { ApiRequestError, type ApiClient } from '../daemon/api/client.js';
-import type { DeployLine, ErrorCode, ProgressLine, StreamErrorLine } from '../daemon/api/schemas.js';
+import type { ApplyLine, DeployLine, ErrorCode, ProgressLine, StreamErrorLine } from '../daemon/api/schemas.js';
 import { apiClient, asUserError, type DaemonConnection } from './daemon-client.js';
 
 /** API error codes back to the operation's (the inverse of the daemon's mapping in routes.ts). */
@@ -54,23 +55,15 @@ export class RemoteOperations implements Operations {
     return this.call((c) => c.plan(input));
   }
 
-  async apply(input: ApplyInput, listener: ApplyListener = {}): Promise<ApplyResult> {
+  apply(input: ApplyInput, listener: ApplyListener = {}): Promise<ApplyResult> {
     const { plan, ...rest } = input;
-    let result: ApplyResult | undefined;
-    let failure: Error | undefined;
     // A saved plan is checked by the daemon against its schema (a 400 naming each problem).
     const body = plan === undefined ? rest : { ...rest, plan: plan as Plan };
-    await this.call((c) =>
-      c.apply(body, (line) => {
-        if (line.type === 'plan') listener.onPlan?.(line.plan);
-        else if (line.type === 'result') result = line.result;
-        else if (line.type === 'error') failure = streamFailure(line.error);
-        else listener.onEvent?.(line);
-      }),
-    );
-    if (failure) throw failure;
-    if (!result) throw new Error('the daemon ended the apply without a result; see its log');
-    return result;
+    return this.applyResult((c, onLine) => c.apply(body, onLine), listener);
+  }
+
+  scale(service: string, input: ScaleInput, listener: ApplyListener = {}): Promise<ApplyResult> {
+    return this.applyResult((c, onLine) => c.scale(service, input, onLine), listener);
   }
 
   refresh(input: Attribution): Promise<RefreshResult> {
@@ -127,6 +120,25 @@ export class RemoteOperations implements Operations {
       if (e instanceof ApiRequestError && code) throw new OperationError(code, e.message, e.fix);
       throw asUserError(e, this.conn);
     }
+  }
+
+  private async applyResult(
+    send: (client: ApiClient, onLine: (line: ApplyLine) => void) => Promise<void>,
+    listener: ApplyListener,
+  ): Promise<ApplyResult> {
+    let result: ApplyResult | undefined;
+    let failure: Error | undefined;
+    await this.call((c) =>
+      send(c, (line) => {
+        if (line.type === 'plan') listener.onPlan?.(line.plan);
+        else if (line.type === 'result') result = line.result;
+        else if (line.type === 'error') failure = streamFailure(line.error);
+        else listener.onEvent?.(line);
+      }),
+    );
+    if (failure) throw failure;
+    if (!result) throw new Error('the daemon ended without a result; see its log');
+    return result;
   }
 
   private async deployResult(

@@ -108,6 +108,19 @@ export function daemonRoutes(deps: RouteDeps): Route[] {
       },
     }),
     route({
+      ...API.scale,
+      handler: async (ctx) => {
+        const result = await call(() =>
+          ops.scale(ctx.params.name, ctx.body, {
+            onPlan: (plan) => ctx.stream({ type: 'plan', plan }),
+            onEvent: (e) => ctx.stream(e),
+          }),
+        );
+        ctx.stream({ type: 'result', result });
+        return { streamed: true };
+      },
+    }),
+    route({
       ...API.down,
       handler: async (ctx) => {
         const { exit, ...attribution } = ctx.body;

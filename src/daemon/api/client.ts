@@ -33,6 +33,7 @@ import type {
   ReleasesResponse,
   RestartRequest,
   RollbackRequest,
+  ScaleRequest,
   StatusResponse,
 } from './schemas.js';
 
@@ -251,6 +252,11 @@ export class ApiClient {
 
   restart(name: string, body: RestartRequest, onLine: (line: ProgressLine) => void): Promise<void> {
     return requestNdjson(this.to, pathOf(API.restart, { name }), body, onLine);
+  }
+
+  /** Like apply: the plan, the apply events, then a `result` line (or an `error` line). */
+  scale(name: string, body: ScaleRequest, onLine: (line: ApplyLine) => void): Promise<void> {
+    return requestNdjson(this.to, pathOf(API.scale, { name }), body, onLine);
   }
 
   /** Stops every service, and the daemon too unless `exit` is false. */

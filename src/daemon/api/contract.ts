@@ -29,6 +29,7 @@ import {
   ReleasesResponse,
   RestartRequest,
   RollbackRequest,
+  ScaleRequest,
   StatusResponse,
 } from './schemas.js';
 
@@ -107,6 +108,14 @@ export const API = {
     body: RestartRequest,
     streams: 'ndjson',
     line: ProgressLine,
+  },
+  scale: {
+    method: 'POST',
+    path: '/v1/services/:name/scale',
+    summary: 'Run N instances of a service (a journaled change of its recorded replicas); streams apply events',
+    body: ScaleRequest,
+    streams: 'ndjson',
+    line: ApplyLine,
   },
   down: {
     method: 'POST',

@@ -86,6 +86,18 @@ export const DeployRequest = Type.Object(
 );
 export type DeployRequest = Static<typeof DeployRequest>;
 
+export const ScaleRequest = Type.Object(
+  {
+    replicas: Type.Integer({ minimum: 0, maximum: 64, description: 'Instances to run' }),
+    vars: Type.Optional(Vars),
+    varEnv: Type.Optional(VarEnv),
+    message: Type.Optional(Type.String({ maxLength: 2000 })),
+    author: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+export type ScaleRequest = Static<typeof ScaleRequest>;
+
 export const RollbackRequest = Type.Object(
   {
     to: Type.Optional(Type.Integer({ minimum: 1, description: 'Release number (vN); default: the previous release' })),
