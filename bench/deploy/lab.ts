@@ -165,15 +165,11 @@ export function api(
 
 /** `groundwork up --json` in the lab; resolves once it printed its ready line. */
 export async function startDaemon(root: string, dir: string): Promise<RunningDaemon> {
-  const child = spawn(
-    process.execPath,
-    groundworkArgv(root, ['up', '--listen', '127.0.0.1:0', '--json']),
-    {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: cleanEnv(),
-    },
-  );
+  const child = spawn(process.execPath, groundworkArgv(root, ['up', '--listen', '127.0.0.1:0', '--json']), {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: cleanEnv(),
+  });
   let out = '';
   child.stdout?.setEncoding('utf8').on('data', (c: string) => {
     out += c;

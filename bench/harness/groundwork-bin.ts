@@ -9,7 +9,8 @@ import path from 'node:path';
 /** The node flags of a `#!/usr/bin/env [-S] node FLAGS...` line; [] for a plain `node` shebang. */
 export function nodeFlagsOfShebang(firstLine: string): string[] {
   const m = /^#!\s*\S*env\s+(?:-S\s+)?node((?:\s+\S+)*)\s*$/.exec(firstLine);
-  if (!m) throw new Error(`not a node shebang: ${JSON.stringify(firstLine)} (expected #!/usr/bin/env -S node FLAGS...)`);
+  if (!m)
+    throw new Error(`not a node shebang: ${JSON.stringify(firstLine)} (expected #!/usr/bin/env -S node FLAGS...)`);
   return (m[1] ?? '').split(/\s+/).filter((f) => f !== '');
 }
 

@@ -25,8 +25,15 @@ import type { ApplyResult } from '../engine/apply.js';
 import type { Plan } from '../engine/plan.js';
 import type { RefreshResult } from '../engine/refresh.js';
 import type { ChangeRecord, InstanceEvent } from '../store/store.js';
-import { ApiRequestError, type ApiClient } from '../daemon/api/client.js';
-import type { ApplyLine, DeployLine, ErrorCode, ProgressLine, StreamErrorLine } from '../daemon/api/schemas.js';
+import {
+  ApiRequestError,
+  type ApiClient,
+  type ApplyLine,
+  type DeployLine,
+  type ErrorCode,
+  type ProgressLine,
+  type StreamErrorLine,
+} from '../daemon/api/client.js';
 import { apiClient, asUserError, type DaemonConnection } from './daemon-client.js';
 
 /** API error codes back to the operation's (the inverse of the daemon's mapping in routes.ts). */

@@ -300,9 +300,7 @@ export class LocalOperations implements Operations {
       author,
       message: input.message ?? '',
       ...(listener.onEvent ? { onEvent: listener.onEvent } : {}),
-      ...(sup
-        ? { hooks: { beforeStep: (a: Address) => sup.pause(a), afterStep: (a: Address) => sup.resume(a) } }
-        : {}),
+      ...(sup ? { hooks: { beforeStep: (a: Address) => sup.pause(a), afterStep: (a: Address) => sup.resume(a) } } : {}),
     });
     this.installation.bus.publish({
       type: 'change',

@@ -37,6 +37,10 @@ import type {
   StatusResponse,
 } from './schemas.js';
 
+// The shapes a caller of the client handles (answers, stream lines, error codes), so that it needs
+// this module only.
+export type { ApplyLine, DeployLine, ErrorCode, ProgressLine, StreamErrorLine } from './schemas.js';
+
 /** The daemon answered with an error status (its `{ error }` body, when it sent one). */
 export class ApiRequestError extends Error {
   constructor(

@@ -24,8 +24,10 @@ interface QueryProperty {
 function propertiesOf(schema: TObject): QueryProperty[] {
   return Object.entries(schema.properties as Record<string, TSchema>).map(([name, p]) => {
     const kind = p[Kind] as string;
-    const type = kind === 'Integer' ? 'integer' : kind === 'Boolean' ? 'boolean' : kind === 'String' ? 'string' : undefined;
-    if (!type) throw new Error(`query parameter ${name}: ${kind} is not supported (use an integer, a boolean or a string)`);
+    const type =
+      kind === 'Integer' ? 'integer' : kind === 'Boolean' ? 'boolean' : kind === 'String' ? 'string' : undefined;
+    if (!type)
+      throw new Error(`query parameter ${name}: ${kind} is not supported (use an integer, a boolean or a string)`);
     const optional = p[OptionalKind] === 'Optional';
     const def = p.default as QueryValue | undefined;
     if (!optional && def === undefined)
