@@ -15,6 +15,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { defineBench, type BenchContext, type BenchResult } from './harness/bench.js';
 import { median } from './harness/median.js';
+import { groundworkArgv } from './harness/groundwork-bin.js';
 
 const SERVICES = 50;
 const TARGET_MB = 100;
@@ -136,15 +137,11 @@ interface RunningDaemon {
 }
 
 async function startDaemon(ctx: BenchContext, dir: string): Promise<RunningDaemon> {
-  const child = spawn(
-    process.execPath,
-    [path.join(ctx.root, 'dist', 'cli', 'main.js'), 'up', '--listen', '127.0.0.1:0', '--json'],
-    {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? dir, NO_COLOR: '1' },
-    },
-  );
+  const child = spawn(process.execPath, groundworkArgv(ctx.root, ['up', '--listen', '127.0.0.1:0', '--json']), {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? dir, NO_COLOR: '1' },
+  });
   let out = '';
   child.stdout?.setEncoding('utf8').on('data', (c: string) => {
     out += c;

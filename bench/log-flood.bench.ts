@@ -23,6 +23,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { defineBench, type BenchResult } from './harness/bench.js';
 import { importDist } from './harness/dist.js';
+import { groundworkArgv } from './harness/groundwork-bin.js';
 
 const SECONDS = Number(process.env.GROUNDWORK_BENCH_FLOOD_SECONDS ?? 20);
 const REQUESTS = 200;
@@ -127,15 +128,11 @@ async function startUp(root: string, dir: string, command: string, listener: num
   );
   const env: Record<string, string> = { NO_COLOR: '1' };
   for (const k of ['PATH', 'HOME', 'LANG', 'TZ']) if (process.env[k]) env[k] = process.env[k] as string;
-  const child = spawn(
-    process.execPath,
-    [path.join(root, 'dist', 'cli', 'main.js'), 'up', '--listen', '127.0.0.1:0', '--json'],
-    {
-      cwd: dir,
-      env,
-      stdio: ['ignore', 'pipe', 'ignore'], // its log lines would interleave with the bench's table
-    },
-  );
+  const child = spawn(process.execPath, groundworkArgv(root, ['up', '--listen', '127.0.0.1:0', '--json']), {
+    cwd: dir,
+    env,
+    stdio: ['ignore', 'pipe', 'ignore'], // its log lines would interleave with the bench's table
+  });
   let out = '';
   child.stdout?.setEncoding('utf8').on('data', (c: string) => (out += c));
   const deadline = Date.now() + 60_000;

@@ -18,6 +18,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { defineBench, type BenchContext, type BenchResult } from './harness/bench.js';
 import { median } from './harness/median.js';
+import { groundworkArgv } from './harness/groundwork-bin.js';
 
 const CRASHLOOP_SECONDS = Number(process.env.GROUNDWORK_BENCH_CRASHLOOP_SECONDS ?? 30);
 
@@ -129,15 +130,11 @@ class Daemon {
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'server.cjs'), SERVER);
     writeFileSync(path.join(dir, 'groundwork.yaml'), `${stack.join('\n')}\n`);
-    const child = spawn(
-      process.execPath,
-      [path.join(ctx.root, 'dist', 'cli', 'main.js'), 'up', '--listen', '127.0.0.1:0', '--json'],
-      {
-        cwd: dir,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? dir, NO_COLOR: '1' },
-      },
-    );
+    const child = spawn(process.execPath, groundworkArgv(ctx.root, ['up', '--listen', '127.0.0.1:0', '--json']), {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? dir, NO_COLOR: '1' },
+    });
     let out = '';
     child.stdout?.setEncoding('utf8').on('data', (c: string) => (out += c));
     child.stderr?.setEncoding('utf8').on('data', (c: string) => (out += c));

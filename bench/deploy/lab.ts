@@ -11,6 +11,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { freePort } from '../proxy/daemons.js';
+import { groundworkArgv } from '../harness/groundwork-bin.js';
 
 /** Set by the bench's web.mjs on every answer: `<release dir or "stack"> <build marker>`. */
 export const RELEASE_HEADER = 'x-gw-release';
@@ -164,15 +165,11 @@ export function api(
 
 /** `groundwork up --json` in the lab; resolves once it printed its ready line. */
 export async function startDaemon(root: string, dir: string): Promise<RunningDaemon> {
-  const child = spawn(
-    process.execPath,
-    [path.join(root, 'dist', 'cli', 'main.js'), 'up', '--listen', '127.0.0.1:0', '--json'],
-    {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: cleanEnv(),
-    },
-  );
+  const child = spawn(process.execPath, groundworkArgv(root, ['up', '--listen', '127.0.0.1:0', '--json']), {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: cleanEnv(),
+  });
   let out = '';
   child.stdout?.setEncoding('utf8').on('data', (c: string) => {
     out += c;

@@ -1,7 +1,7 @@
 /** The CLI's side of the daemon API: finds the daemon of a state dir and talks to it. */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ApiClient, ApiConnectionError, ApiRequestError, requestJson, requestLines } from '../daemon/api/client.js';
+import { ApiClient, ApiConnectionError, ApiRequestError } from '../daemon/api/client.js';
 import { daemonInfoFile, tokenFile, type DaemonInfo } from '../daemon/info.js';
 import { UserError } from './io.js';
 import { tryProcessStartTicks } from '../runtime/process/proc.js';
@@ -52,35 +52,6 @@ export function asUserError(e: unknown, conn: DaemonConnection): unknown {
 export async function viaDaemon<T>(conn: DaemonConnection, call: (client: ApiClient) => Promise<T>): Promise<T> {
   try {
     return await call(apiClient(conn));
-  } catch (e) {
-    throw asUserError(e, conn);
-  }
-}
-
-/** @deprecated use `viaDaemon(conn, (c) => c.status())` and the other typed methods. */
-export async function getJson<T>(
-  conn: DaemonConnection,
-  method: 'GET' | 'POST',
-  path: string,
-  body?: unknown,
-): Promise<T> {
-  try {
-    return await requestJson<T>({ url: conn.info.url, token: conn.token }, method, path, body);
-  } catch (e) {
-    throw asUserError(e, conn);
-  }
-}
-
-/** Streams lines to `onLine`; throws on an HTTP error. @deprecated use the typed methods via `viaDaemon`. */
-export async function streamLines(
-  conn: DaemonConnection,
-  method: 'GET' | 'POST',
-  path: string,
-  body: unknown,
-  onLine: (line: string) => void,
-): Promise<void> {
-  try {
-    await requestLines({ url: conn.info.url, token: conn.token }, method, path, body, onLine);
   } catch (e) {
     throw asUserError(e, conn);
   }

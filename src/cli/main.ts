@@ -1,4 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
+// The V8 flag caps the young generation at 2 MiB per semi-space (V8's default grows it to 16 MiB
+// and never gives it back while the process allocates more than 1 MB/s, which a daemon
+// supervising 50 services does): the daemon's RSS drops by about 30 MB, with the CPU per
+// command unchanged within noise. Figures and how they were made: README, Architecture.
 import { run } from './run.js';
 
 // `groundwork history | head` closes our stdout early: that is not an error.

@@ -1,6 +1,8 @@
 /**
- * The operations, sent to a running daemon. The daemon's routes call the same LocalOperations
- * that the CLI runs in-process when no daemon runs, so both paths share one implementation.
+ * The operations, sent to a running daemon through the typed ApiClient (daemon/api/client.ts):
+ * bodies, query parameters, answers and stream lines are the contract's types. The daemon's
+ * routes call the same LocalOperations that the CLI runs in-process when no daemon runs, so both
+ * paths share one implementation, and errors come back as the same OperationError codes.
  */
 import { OperationError, type OperationErrorCode } from '../core/errors.js';
 import type {
@@ -15,17 +17,27 @@ import type {
   Progress,
   ReleasesView,
   RollbackInput,
+  ScaleInput,
   StackInputs,
 } from '../core/operations.js';
 import type { StatusView } from '../core/status.js';
-import type { ApplyEvent, ApplyResult } from '../engine/apply.js';
+import type { ApplyResult } from '../engine/apply.js';
 import type { Plan } from '../engine/plan.js';
 import type { RefreshResult } from '../engine/refresh.js';
 import type { ChangeRecord, InstanceEvent } from '../store/store.js';
-import { getJson, streamLines, type DaemonConnection } from './daemon-client.js';
+import {
+  ApiRequestError,
+  type ApiClient,
+  type ApplyLine,
+  type DeployLine,
+  type ErrorCode,
+  type ProgressLine,
+  type StreamErrorLine,
+} from '../daemon/api/client.js';
+import { apiClient, asUserError, type DaemonConnection } from './daemon-client.js';
 
-/** API error codes back to the operation's (the inverse of the daemon's mapping). */
-const CODE_OF: Record<string, OperationErrorCode> = {
+/** API error codes back to the operation's (the inverse of the daemon's mapping in routes.ts). */
+const OPERATION_CODE_OF: Partial<Record<ErrorCode, OperationErrorCode>> = {
   'invalid-stack': 'invalid-stack',
   'not-found': 'not-found',
   conflict: 'refused',
@@ -33,111 +45,141 @@ const CODE_OF: Record<string, OperationErrorCode> = {
   unavailable: 'unavailable',
 };
 
-interface StreamError {
-  type: 'error';
-  error: { code?: string; message: string; fix?: string };
+/** An error line at the end of a stream: the operation failed after it started answering. */
+function streamFailure(e: StreamErrorLine['error']): Error {
+  const code = OPERATION_CODE_OF[e.code];
+  return code ? new OperationError(code, e.message) : new Error(e.message);
 }
-type ApplyLine = { type: 'plan'; plan: Plan } | { type: 'result'; result: ApplyResult } | StreamError | ApplyEvent;
-type ProgressLine =
-  { type: 'progress'; message: string } | { type: 'result'; result?: DeployResult; ok?: boolean } | StreamError;
-
-function streamFailure(e: StreamError['error']): Error {
-  const code = e.code ? CODE_OF[e.code] : undefined;
-  return code ? new OperationError(code, e.message, e.fix) : new Error(e.message);
-}
-
-const svc = (name: string) => `/v1/services/${encodeURIComponent(name)}`;
 
 export class RemoteOperations implements Operations {
-  constructor(readonly conn: DaemonConnection) {}
+  private readonly client: ApiClient;
 
-  plan(input: StackInputs): Promise<Plan> {
-    return getJson<Plan>(this.conn, 'POST', '/v1/plan', input);
+  constructor(readonly conn: DaemonConnection) {
+    this.client = apiClient(conn);
   }
 
-  async apply(input: ApplyInput, listener: ApplyListener = {}): Promise<ApplyResult> {
-    let result: ApplyResult | undefined;
-    let failure: Error | undefined;
-    await streamLines(this.conn, 'POST', '/v1/apply', input, (raw) => {
-      const line = JSON.parse(raw) as ApplyLine;
-      if (line.type === 'plan') listener.onPlan?.(line.plan);
-      else if (line.type === 'result') result = line.result;
-      else if (line.type === 'error') failure = streamFailure(line.error);
-      else listener.onEvent?.(line);
-    });
-    if (failure) throw failure;
-    if (!result) throw new Error('the daemon ended the apply without a result; see its log');
-    return result;
+  plan(input: StackInputs): Promise<Plan> {
+    return this.call((c) => c.plan(input));
+  }
+
+  apply(input: ApplyInput, listener: ApplyListener = {}): Promise<ApplyResult> {
+    const { plan, ...rest } = input;
+    // A saved plan is checked by the daemon against its schema (a 400 naming each problem).
+    const body = plan === undefined ? rest : { ...rest, plan: plan as Plan };
+    return this.applyResult((c, onLine) => c.apply(body, onLine), listener);
+  }
+
+  scale(service: string, input: ScaleInput, listener: ApplyListener = {}): Promise<ApplyResult> {
+    return this.applyResult((c, onLine) => c.scale(service, input, onLine), listener);
   }
 
   refresh(input: Attribution): Promise<RefreshResult> {
-    return getJson<RefreshResult>(this.conn, 'POST', '/v1/refresh', input);
+    return this.call((c) => c.refresh(input));
   }
 
   deploy(service: string, input: DeployInput, progress: Progress): Promise<DeployResult> {
-    return this.streamResult(`${svc(service)}/deploy`, input, progress);
+    return this.deployResult((c, onLine) => c.deploy(service, input, onLine), progress);
   }
 
   rollback(service: string, input: RollbackInput, progress: Progress): Promise<DeployResult> {
-    return this.streamResult(`${svc(service)}/rollback`, input, progress);
+    return this.deployResult((c, onLine) => c.rollback(service, input, onLine), progress);
   }
 
-  async restart(service: string, input: Attribution, progress: Progress): Promise<void> {
-    await this.streamProgress(`${svc(service)}/restart`, input, progress);
+  restart(service: string, input: Attribution, progress: Progress): Promise<void> {
+    return this.progressOnly((c, onLine) => c.restart(service, input, onLine), progress);
   }
 
-  async down(input: Attribution, progress: Progress): Promise<void> {
-    await this.streamProgress('/v1/down', input, progress);
+  down(input: Attribution, progress: Progress): Promise<void> {
+    return this.progressOnly((c, onLine) => c.down(input, onLine), progress);
   }
 
   releases(service: string, limit: number): Promise<ReleasesView> {
-    return getJson<ReleasesView>(this.conn, 'GET', `${svc(service)}/releases?limit=${limit}`);
+    return this.call((c) => c.releases(service, { limit }));
   }
 
   status(): Promise<StatusView> {
-    return getJson<StatusView>(this.conn, 'GET', '/v1/status');
+    return this.call((c) => c.status());
   }
 
   history(limit: number): Promise<ChangeRecord[]> {
-    return getJson<ChangeRecord[]>(this.conn, 'GET', `/v1/history?limit=${limit}`);
+    return this.call((c) => c.history({ limit }));
   }
 
   change(id: number): Promise<ChangeView> {
-    return getJson<ChangeView>(this.conn, 'GET', `/v1/changes/${id}`);
+    return this.call((c) => c.change(id));
   }
 
   events(service: string | undefined, limit: number): Promise<InstanceEvent[]> {
-    const q = new URLSearchParams({ limit: String(limit), ...(service ? { service } : {}) });
-    return getJson<InstanceEvent[]>(this.conn, 'GET', `/v1/events?${q}`);
+    return this.call((c) => c.events({ ...(service !== undefined ? { service } : {}), limit }));
   }
 
-  /** Follows until the process ends (the daemon stops the stream when the client goes away). */
-  async logs(service: string, query: LogsQuery, write: (text: string) => void): Promise<void> {
-    const q = new URLSearchParams();
-    if (query.instance !== undefined) q.set('instance', String(query.instance));
-    if (query.lines !== undefined) q.set('lines', String(query.lines));
-    if (query.since) q.set('since', query.since);
-    if (query.follow) q.set('follow', '1');
-    await streamLines(this.conn, 'GET', `${svc(service)}/logs?${q}`, undefined, (line) => write(`${line}\n`));
+  /** With `follow`, until `signal` aborts (the daemon ends the stream when the client goes away). */
+  logs(service: string, query: LogsQuery, write: (text: string) => void, signal?: AbortSignal): Promise<void> {
+    return this.call((c) => c.logs(service, { ...query, ...(signal ? { signal } : {}) }, (line) => write(`${line}\n`)));
   }
 
-  private async streamProgress(path: string, body: unknown, progress: Progress): Promise<ProgressLine | undefined> {
-    let last: ProgressLine | undefined;
+  /** A client call whose HTTP errors become the operation's errors (or the CLI's, for the rest). */
+  private async call<T>(fn: (client: ApiClient) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.client);
+    } catch (e) {
+      const code = e instanceof ApiRequestError && e.code ? OPERATION_CODE_OF[e.code] : undefined;
+      if (e instanceof ApiRequestError && code) throw new OperationError(code, e.message, e.fix);
+      throw asUserError(e, this.conn);
+    }
+  }
+
+  private async applyResult(
+    send: (client: ApiClient, onLine: (line: ApplyLine) => void) => Promise<void>,
+    listener: ApplyListener,
+  ): Promise<ApplyResult> {
+    let result: ApplyResult | undefined;
     let failure: Error | undefined;
-    await streamLines(this.conn, 'POST', path, body, (raw) => {
-      const line = JSON.parse(raw) as ProgressLine;
-      if (line.type === 'progress') progress(line.message);
-      else if (line.type === 'error') failure = streamFailure(line.error);
-      else last = line;
-    });
+    await this.call((c) =>
+      send(c, (line) => {
+        if (line.type === 'plan') listener.onPlan?.(line.plan);
+        else if (line.type === 'result') result = line.result;
+        else if (line.type === 'error') failure = streamFailure(line.error);
+        else listener.onEvent?.(line);
+      }),
+    );
     if (failure) throw failure;
-    return last;
+    if (!result) throw new Error('the daemon ended without a result; see its log');
+    return result;
   }
 
-  private async streamResult(path: string, body: unknown, progress: Progress): Promise<DeployResult> {
-    const last = await this.streamProgress(path, body, progress);
-    if (!last || last.type !== 'result' || !last.result)
-      throw new Error('the daemon ended without a result; see its log');
-    return last.result;
+  private async deployResult(
+    send: (client: ApiClient, onLine: (line: DeployLine) => void) => Promise<void>,
+    progress: Progress,
+  ): Promise<DeployResult> {
+    let result: DeployResult | undefined;
+    let failure: Error | undefined;
+    await this.call((c) =>
+      send(c, (line) => {
+        if (line.type === 'progress') progress(line.message);
+        else if (line.type === 'result') result = line.result;
+        else failure = streamFailure(line.error);
+      }),
+    );
+    if (failure) throw failure;
+    if (!result) throw new Error('the daemon ended without a result; see its log');
+    return result;
+  }
+
+  private async progressOnly(
+    send: (client: ApiClient, onLine: (line: ProgressLine) => void) => Promise<void>,
+    progress: Progress,
+  ): Promise<void> {
+    let done = false;
+    let failure: Error | undefined;
+    await this.call((c) =>
+      send(c, (line) => {
+        if (line.type === 'progress') progress(line.message);
+        else if (line.type === 'result') done = true;
+        else failure = streamFailure(line.error);
+      }),
+    );
+    if (failure) throw failure;
+    if (!done) throw new Error('the daemon ended without a result; see its log');
   }
 }

@@ -16,6 +16,7 @@ import { upCommand } from './commands/up.js';
 import { statusCommand } from './commands/status.js';
 import { logsCommand } from './commands/logs.js';
 import { downCommand, restartCommand } from './commands/restart.js';
+import { scaleCommand } from './commands/scale.js';
 import { deployCommand, releasesCommand, rollbackCommand } from './commands/deploy.js';
 import { nodesCommand } from './commands/nodes.js';
 import { stateCommand } from './commands/state.js';
@@ -31,6 +32,7 @@ export const COMMANDS: Command[] = [
   statusCommand,
   logsCommand,
   restartCommand,
+  scaleCommand,
   downCommand,
   destroyCommand,
   deployCommand,

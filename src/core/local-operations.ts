@@ -39,12 +39,15 @@ import type {
   Progress,
   ReleasesView,
   RollbackInput,
+  ScaleInput,
 } from './operations.js';
 import type { InstanceView, ServiceStatus, StatusView } from './status.js';
 import type { OperationsRuntime } from './supervision.js';
 import { TestKillHook } from './test-kill-point.js';
 
 const DEFAULT_PARALLELISM = 8;
+/** As `replicas` in the stack file's schema (config/schema.ts). */
+const MAX_REPLICAS = 64;
 
 export class LocalOperations implements Operations {
   private queue: Promise<unknown> = Promise.resolve();
@@ -275,34 +278,78 @@ export class LocalOperations implements Operations {
           const stale = stalePlanReason(plan, this.store, model.configHash);
           if (stale) throw new OperationError('refused', stale, 'make a new plan with `groundwork plan --out FILE`');
         } else plan = makePlan(model, this.store.listResources(), this.store.serial(), this.installation.kinds);
-        listener.onPlan?.(plan);
-        const sup = this.runtime.supervision;
-        const author = input.author ?? 'unknown';
-        const result = await applyPlan(plan, {
-          store: this.store,
-          kinds: this.installation.kinds,
-          context: this.installation.baseContext(),
-          parallelism: input.parallelism ?? DEFAULT_PARALLELISM,
-          portRange: this.installation.portRange,
-          author,
-          message: input.message ?? '',
-          ...(listener.onEvent ? { onEvent: listener.onEvent } : {}),
-          ...(sup
-            ? { hooks: { beforeStep: (a: Address) => sup.pause(a), afterStep: (a: Address) => sup.resume(a) } }
-            : {}),
-        });
-        this.installation.bus.publish({
-          type: 'change',
-          changeId: result.changeId,
-          kind: 'apply',
-          outcome: result.outcome,
-          author,
-        });
-        await this.runtime.afterChange?.();
-        return result;
+        return this.runPlan(plan, input, listener);
       },
       { movesTraffic: true },
     );
+  }
+
+  scale(service: string, input: ScaleInput, listener: ApplyListener = {}): Promise<ApplyResult> {
+    return this.exclusive(
+      'groundwork scale',
+      async () => {
+        const { replicas } = input;
+        if (!Number.isInteger(replicas) || replicas < 0 || replicas > MAX_REPLICAS)
+          throw new OperationError(
+            'bad-request',
+            `replicas must be a whole number from 0 to ${MAX_REPLICAS}, found ${replicas}`,
+            'e.g. `groundwork scale web 3`',
+          );
+        const address = this.serviceAddress(service);
+        const model = await this.installation.loadModel(input);
+        const desired = model.resources.find((r) => r.address === address);
+        if (!desired)
+          throw new OperationError(
+            'refused',
+            `service \`${service}\` is applied but no longer in the stack file`,
+            'apply the stack file (it removes the service) or put the service back',
+          );
+        const scaled = {
+          ...model,
+          resources: model.resources.map((r) => (r === desired ? { ...r, spec: { ...r.spec, replicas } } : r)),
+        };
+        const plan = makePlan(scaled, this.store.listResources(), this.store.serial(), this.installation.kinds);
+        // Only this service's replicas (and the instance count that follows them) may change.
+        const pending = plan.steps.filter(
+          (s) => s.address !== address || s.changes.some((c) => c.path !== 'replicas' && c.path !== 'instances'),
+        );
+        if (pending.length)
+          throw new OperationError(
+            'refused',
+            `the stack file has changes besides this scale: ${pending.map((s) => `${s.action} ${s.address}`).join(', ')}`,
+            '`groundwork plan` shows them; `groundwork apply` applies them, then scale',
+          );
+        return this.runPlan(plan, { ...input, message: input.message || `scale ${service} to ${replicas}` }, listener);
+      },
+      { movesTraffic: true },
+    );
+  }
+
+  /** Applies `plan` (journaled, with the supervisor paused per step) and publishes the change. */
+  private async runPlan(plan: Plan, input: ApplyInput, listener: ApplyListener): Promise<ApplyResult> {
+    listener.onPlan?.(plan);
+    const sup = this.runtime.supervision;
+    const author = input.author ?? 'unknown';
+    const result = await applyPlan(plan, {
+      store: this.store,
+      kinds: this.installation.kinds,
+      context: this.installation.baseContext(),
+      parallelism: input.parallelism ?? DEFAULT_PARALLELISM,
+      portRange: this.installation.portRange,
+      author,
+      message: input.message ?? '',
+      ...(listener.onEvent ? { onEvent: listener.onEvent } : {}),
+      ...(sup ? { hooks: { beforeStep: (a: Address) => sup.pause(a), afterStep: (a: Address) => sup.resume(a) } } : {}),
+    });
+    this.installation.bus.publish({
+      type: 'change',
+      changeId: result.changeId,
+      kind: 'apply',
+      outcome: result.outcome,
+      author,
+    });
+    await this.runtime.afterChange?.();
+    return result;
   }
 
   refresh(input: Attribution): Promise<RefreshResult> {

@@ -36,6 +36,11 @@ export interface ApplyListener {
   onEvent?(event: ApplyEvent): void;
 }
 
+export interface ScaleInput extends StackInputs, Attribution {
+  /** Instances to run (0 to 64, as `replicas` in the stack file). */
+  replicas: number;
+}
+
 export interface DeployInput extends StackInputs, Attribution {
   /** git branch, tag or commit (default: the working tree). */
   ref?: string;
@@ -63,6 +68,12 @@ export interface Operations {
   deploy(service: string, input: DeployInput, progress: Progress): Promise<DeployResult>;
   rollback(service: string, input: RollbackInput, progress: Progress): Promise<DeployResult>;
   restart(service: string, input: Attribution, progress: Progress): Promise<void>;
+  /**
+   * Runs `replicas` instances of an applied service: a journaled change of its recorded replicas
+   * (the stack file is not edited; the next plan shows the difference and apply restores the
+   * file's count). Refused while the stack file has other changes pending.
+   */
+  scale(service: string, input: ScaleInput, listener?: ApplyListener): Promise<ApplyResult>;
   /** Stops every instance of the stack on every runtime (the daemon also exits, when asked through it). */
   down(input: Attribution, progress: Progress): Promise<void>;
   releases(service: string, limit: number): Promise<ReleasesView>;

@@ -1,21 +1,29 @@
 /** The shape of a saved plan, checked before a saved plan is applied (a file or an API body). */
 import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { RESOURCE_KINDS } from '../model/resource.js';
+import type { Json, JsonObject } from '../model/json.js';
+import { RESOURCE_KINDS, type Address } from '../model/resource.js';
 import { ACTIONS, PLAN_FORMAT_VERSION } from './plan.js';
 
-const Json = Type.Unknown();
+// Schemas whose static types are the model's own (a branded Address, Json), so a value checked
+// against them, or an API answer typed by them, is the model's type without a cast.
+// The engine knows kinds by name only; a name may contain dots (`dns-record._ldap._tcp.SRV`) and `@`.
+const ADDRESS_PATTERN = `^(${RESOURCE_KINDS.join('|')})\\.[A-Za-z0-9_@.-]+$`;
+export const AddressSchema = Type.Unsafe<Address>(Type.String({ pattern: ADDRESS_PATTERN }));
+export const JsonSchema = Type.Unsafe<Json>(Type.Unknown());
+export const JsonObjectSchema = Type.Unsafe<JsonObject>(Type.Record(Type.String(), Type.Unknown()));
 
 export const PlanStepSchema = Type.Object({
-  // The engine knows kinds by name only; a name may contain dots (`dns-record._ldap._tcp.SRV`) and `@`.
-  address: Type.String({ pattern: `^(${RESOURCE_KINDS.join('|')})\\.[A-Za-z0-9_@.-]+$` }),
+  address: AddressSchema,
   kind: Type.Union(RESOURCE_KINDS.map((k) => Type.Literal(k))),
   action: Type.Union(ACTIONS.map((a) => Type.Literal(a))),
-  changes: Type.Array(Type.Object({ path: Type.String(), before: Type.Optional(Json), after: Type.Optional(Json) })),
+  changes: Type.Array(
+    Type.Object({ path: Type.String(), before: Type.Optional(JsonSchema), after: Type.Optional(JsonSchema) }),
+  ),
   replaceBecause: Type.Array(Type.String()),
-  after: Type.Array(Type.String()),
-  spec: Type.Optional(Type.Record(Type.String(), Json)),
-  dependsOn: Type.Array(Type.String()),
+  after: Type.Array(AddressSchema),
+  spec: Type.Optional(JsonObjectSchema),
+  dependsOn: Type.Array(AddressSchema),
 });
 
 export const PlanSchema = Type.Object({

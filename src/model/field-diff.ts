@@ -2,8 +2,10 @@ import type { Json } from './json.js';
 
 export interface FieldChange {
   path: string;
-  before: Json | undefined;
-  after: Json | undefined;
+  /** Absent (or undefined) for a created field; a plan read back from JSON has no key. */
+  before?: Json;
+  /** Absent (or undefined) for a deleted field. */
+  after?: Json;
 }
 
 const isObj = (v: unknown): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);

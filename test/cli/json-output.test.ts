@@ -129,6 +129,11 @@ describe('--json on every command, and NO_COLOR', () => {
     // Every operation runs without a daemon too (one code path in core).
     await both(['logs', 'web'], false);
     await both(['restart', 'web'], false);
+    // The first run scales to 2, its human-form twin finds nothing to do.
+    await both(['scale', 'web', '2'], false);
+    // Back to the stack file's count, so `up` below finds nothing to apply.
+    const back = await runCli(['scale', 'web', '1'], { cwd: dir });
+    expect(back.code, back.stdout + back.stderr).toBe(0);
   });
 
   it('with a daemon: up --json prints JSON lines; the commands that need it answer in JSON', async () => {
@@ -143,6 +148,7 @@ describe('--json on every command, and NO_COLOR', () => {
     await both(['releases', 'web'], true);
     await both(['deploy', 'web', '-m', 'through the daemon'], true);
     await both(['rollback', 'web'], true, 0, deployOnce);
+    await both(['scale', 'web', '2'], true);
     await both(['history'], true);
     // destroy removes the service (the twin finds nothing to destroy); down then stops the daemon.
     await both(['destroy', '--auto-approve'], true);

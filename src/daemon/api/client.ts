@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import { API, type RouteSpec } from './contract.js';
+import { queryCodec } from './query.js';
 import type {
   ApplyLine,
   ApplyRequest,
@@ -15,8 +16,11 @@ import type {
   DownRequest,
   ErrorBody,
   ErrorCode,
+  EventsQuery,
   EventsResponse,
+  HistoryQuery,
   HistoryResponse,
+  LogsQuery,
   OpenApiResponse,
   PlanRequest,
   PlanResponse,
@@ -25,11 +29,17 @@ import type {
   ProxyMetricsResponse,
   RefreshRequest,
   RefreshResponse,
+  ReleasesQuery,
   ReleasesResponse,
   RestartRequest,
   RollbackRequest,
+  ScaleRequest,
   StatusResponse,
 } from './schemas.js';
+
+// The shapes a caller of the client handles (answers, stream lines, error codes), so that it needs
+// this module only.
+export type { ApplyLine, DeployLine, ErrorCode, ProgressLine, StreamErrorLine } from './schemas.js';
 
 /** The daemon answered with an error status (its `{ error }` body, when it sent one). */
 export class ApiRequestError extends Error {
@@ -122,7 +132,7 @@ function errorOf(status: number, text: string): ApiRequestError {
 }
 
 /** A JSON request; throws ApiRequestError on a non-200 answer. `T` is the route's response type. */
-export async function requestJson<T>(to: Endpoint, method: Method, path: string, body?: unknown): Promise<T> {
+async function requestJson<T>(to: Endpoint, method: Method, path: string, body?: unknown): Promise<T> {
   let text = '';
   const status = await send(to, method, path, body, (c) => {
     text += c;
@@ -132,7 +142,7 @@ export async function requestJson<T>(to: Endpoint, method: Method, path: string,
 }
 
 /** A streaming request: `onLine` gets each line without its newline; throws on a non-200 answer. */
-export async function requestLines(
+async function requestLines(
   to: Endpoint,
   method: Method,
   path: string,
@@ -173,15 +183,11 @@ function requestNdjson<T>(to: Endpoint, path: string, body: unknown, onLine: (li
   });
 }
 
-function query(params: Record<string, string | number | boolean | undefined>): string {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) {
-    if (v === undefined || v === false) continue;
-    q.set(k, v === true ? '1' : String(v));
-  }
-  const s = q.toString();
-  return s ? `?${s}` : '';
-}
+// The same codecs the daemon parses with: one definition of each route's parameters.
+const HISTORY_QUERY = queryCodec(API.history.query);
+const EVENTS_QUERY = queryCodec(API.events.query);
+const RELEASES_QUERY = queryCodec(API.releases.query);
+const LOGS_QUERY = queryCodec(API.logs.query);
 
 /** The path of a contract entry with its `:params` filled in (encoded). */
 function pathOf(spec: RouteSpec, params: Record<string, string | number> = {}): string {
@@ -192,14 +198,8 @@ function pathOf(spec: RouteSpec, params: Record<string, string | number> = {}): 
   });
 }
 
-export interface LogsOptions extends CallOptions {
-  instance?: number;
-  lines?: number;
-  /** A duration (`10m`) or a timestamp. */
-  since?: string;
-  /** Keep the stream open for new lines until `signal` aborts. */
-  follow?: boolean;
-}
+/** The logs route's parameters (all optional: the daemon fills in the defaults) and the call's signal. */
+export type LogsOptions = Partial<LogsQuery> & CallOptions;
 
 export class ApiClient {
   private readonly to: Endpoint;
@@ -229,16 +229,16 @@ export class ApiClient {
     return requestJson(this.to, 'POST', pathOf(API.refresh), body);
   }
 
-  history(opts: { limit?: number } = {}): Promise<HistoryResponse> {
-    return requestJson(this.to, 'GET', `${pathOf(API.history)}${query(opts)}`);
+  history(opts: Partial<HistoryQuery> = {}): Promise<HistoryResponse> {
+    return requestJson(this.to, 'GET', `${pathOf(API.history)}${HISTORY_QUERY.serialize(opts)}`);
   }
 
   change(id: number): Promise<ChangeResponse> {
     return requestJson(this.to, 'GET', pathOf(API.change, { id }));
   }
 
-  events(opts: { service?: string; limit?: number } = {}): Promise<EventsResponse> {
-    return requestJson(this.to, 'GET', `${pathOf(API.events)}${query(opts)}`);
+  events(opts: Partial<EventsQuery> = {}): Promise<EventsResponse> {
+    return requestJson(this.to, 'GET', `${pathOf(API.events)}${EVENTS_QUERY.serialize(opts)}`);
   }
 
   /** Log lines (without their newline) as they come; with `follow`, until `signal` aborts. */
@@ -247,7 +247,7 @@ export class ApiClient {
     return requestLines(
       this.to,
       'GET',
-      `${pathOf(API.logs, { name })}${query(q)}`,
+      `${pathOf(API.logs, { name })}${LOGS_QUERY.serialize(q)}`,
       undefined,
       onLine,
       signal ? { signal } : {},
@@ -256,6 +256,11 @@ export class ApiClient {
 
   restart(name: string, body: RestartRequest, onLine: (line: ProgressLine) => void): Promise<void> {
     return requestNdjson(this.to, pathOf(API.restart, { name }), body, onLine);
+  }
+
+  /** Like apply: the plan, the apply events, then a `result` line (or an `error` line). */
+  scale(name: string, body: ScaleRequest, onLine: (line: ApplyLine) => void): Promise<void> {
+    return requestNdjson(this.to, pathOf(API.scale, { name }), body, onLine);
   }
 
   /** Stops every service, and the daemon too unless `exit` is false. */
@@ -271,8 +276,8 @@ export class ApiClient {
     return requestNdjson(this.to, pathOf(API.rollback, { name }), body, onLine);
   }
 
-  releases(name: string, opts: { limit?: number } = {}): Promise<ReleasesResponse> {
-    return requestJson(this.to, 'GET', `${pathOf(API.releases, { name })}${query(opts)}`);
+  releases(name: string, opts: Partial<ReleasesQuery> = {}): Promise<ReleasesResponse> {
+    return requestJson(this.to, 'GET', `${pathOf(API.releases, { name })}${RELEASES_QUERY.serialize(opts)}`);
   }
 
   proxyMetrics(): Promise<ProxyMetricsResponse> {

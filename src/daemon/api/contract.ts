@@ -4,7 +4,7 @@
  * `route({ ...API.status, handler })` (which types the handler from it), the client calls each
  * by the same entry, and the API test checks the daemon's live answers against the same schemas.
  */
-import type { TSchema } from '@sinclair/typebox';
+import type { TObject, TSchema } from '@sinclair/typebox';
 import type { RouteMethod } from './route.js';
 import {
   ApplyLine,
@@ -13,8 +13,11 @@ import {
   DeployLine,
   DeployRequest,
   DownRequest,
+  EventsQuery,
   EventsResponse,
+  HistoryQuery,
   HistoryResponse,
+  LogsQuery,
   OpenApiResponse,
   PlanRequest,
   PlanResponse,
@@ -22,9 +25,11 @@ import {
   ProxyMetricsResponse,
   RefreshRequest,
   RefreshResponse,
+  ReleasesQuery,
   ReleasesResponse,
   RestartRequest,
   RollbackRequest,
+  ScaleRequest,
   StatusResponse,
 } from './schemas.js';
 
@@ -33,6 +38,8 @@ export interface RouteSpec {
   path: string;
   summary: string;
   body?: TSchema;
+  /** Query parameters (daemon/api/query.ts): parsed for the handler, serialized by the client. */
+  query?: TObject;
   response?: TSchema;
   streams?: 'ndjson' | 'text';
   line?: TSchema;
@@ -70,7 +77,8 @@ export const API = {
   history: {
     method: 'GET',
     path: '/v1/history',
-    summary: 'Recorded changes, newest first (?limit=N)',
+    summary: 'Recorded changes, newest first',
+    query: HistoryQuery,
     response: HistoryResponse,
   },
   change: {
@@ -82,13 +90,15 @@ export const API = {
   events: {
     method: 'GET',
     path: '/v1/events',
-    summary: 'Instance events: state changes, exits, restarts (?service=NAME&limit=N)',
+    summary: 'Instance events: state changes, exits, restarts',
+    query: EventsQuery,
     response: EventsResponse,
   },
   logs: {
     method: 'GET',
     path: '/v1/services/:name/logs',
-    summary: 'Logs of a service (?instance=N&lines=N&since=10m&follow=1)',
+    summary: 'Logs of a service',
+    query: LogsQuery,
     streams: 'text',
   },
   restart: {
@@ -98,6 +108,14 @@ export const API = {
     body: RestartRequest,
     streams: 'ndjson',
     line: ProgressLine,
+  },
+  scale: {
+    method: 'POST',
+    path: '/v1/services/:name/scale',
+    summary: 'Run N instances of a service (a journaled change of its recorded replicas); streams apply events',
+    body: ScaleRequest,
+    streams: 'ndjson',
+    line: ApplyLine,
   },
   down: {
     method: 'POST',
@@ -126,7 +144,8 @@ export const API = {
   releases: {
     method: 'GET',
     path: '/v1/services/:name/releases',
-    summary: 'Releases of a service, newest first (?limit=N)',
+    summary: 'Releases of a service, newest first',
+    query: ReleasesQuery,
     response: ReleasesResponse,
   },
   proxyMetrics: {

@@ -1,8 +1,8 @@
 /** The OpenAPI 3.1 document of the API, generated from the route table and its TypeBox schemas. */
 import type { Route } from './route.js';
-import { ErrorBody } from './schemas.js';
+import { ErrorBody, type OpenApiResponse } from './schemas.js';
 
-export function openApiDocument(routes: Route[]): Record<string, unknown> {
+export function openApiDocument(routes: Route[]): OpenApiResponse {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     const p = r.path.replace(/:([a-z]+)/g, '{$1}');
@@ -11,6 +11,13 @@ export function openApiDocument(routes: Route[]): Record<string, unknown> {
       in: 'path',
       required: true,
       schema: { type: 'string' },
+    }));
+    const query = Object.entries(r.query?.properties ?? {}).map(([name, schema]) => ({
+      name,
+      in: 'query',
+      required: false,
+      schema,
+      ...(typeof schema.description === 'string' ? { description: schema.description } : {}),
     }));
     const ok = r.streams
       ? {
@@ -30,7 +37,7 @@ export function openApiDocument(routes: Route[]): Record<string, unknown> {
       [r.method.toLowerCase()]: {
         summary: r.summary,
         security: [{ bearer: [] }],
-        parameters: params,
+        parameters: [...params, ...query],
         ...(r.body ? { requestBody: { required: false, content: { 'application/json': { schema: r.body } } } } : {}),
         responses: {
           200: ok,
@@ -51,5 +58,5 @@ export function openApiDocument(routes: Route[]): Record<string, unknown> {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       paths,
     }),
-  ) as Record<string, unknown>;
+  ) as OpenApiResponse;
 }

@@ -12,6 +12,7 @@ import { ApiError, INTERNAL_MESSAGE } from './api-error.js';
 import type { ApiEnv } from './api-env.js';
 import { logUnexpected } from './middleware/errors.js';
 import { jsonResponse, textResponse } from './responses.js';
+import { queryCodec } from './query.js';
 import type { Route, RouteContext, RouteResult } from './route.js';
 import type { StreamErrorLine } from './schemas.js';
 
@@ -42,7 +43,7 @@ class HonoRouteContext implements RouteContext {
   constructor(
     private readonly c: Context<ApiEnv>,
     readonly params: Record<string, string>,
-    readonly query: URLSearchParams,
+    readonly query: URLSearchParams | Record<string, unknown>,
     readonly stream: (line: unknown) => void,
   ) {
     this.body = c.get('body');
@@ -64,6 +65,7 @@ export function routeHandler(route: Route, logger: Logger): (c: Context<ApiEnv>)
     'cache-control': 'no-store',
   };
   const encoder = new TextEncoder();
+  const query = route.query ? queryCodec(route.query) : undefined;
   return (c) =>
     new Promise<Response>((resolve, reject) => {
       const url = new URL(c.req.url);
@@ -108,7 +110,14 @@ export function routeHandler(route: Route, logger: Logger): (c: Context<ApiEnv>)
         closed = true;
         body?.close();
       };
-      const ctx = new HonoRouteContext(c, params, url.searchParams, (line) =>
+      let q: URLSearchParams | Record<string, unknown>;
+      try {
+        q = query ? query.parse(url.searchParams) : url.searchParams;
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      const ctx = new HonoRouteContext(c, params, q, (line) =>
         write(typeof line === 'string' ? line : `${JSON.stringify(line)}\n`),
       );
       let running: Promise<RouteResult>;

@@ -6,7 +6,7 @@
  * what the app and the OpenAPI generator take; every `route()` is assignable to it.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Static, TSchema } from '@sinclair/typebox';
+import type { Static, TObject, TSchema } from '@sinclair/typebox';
 
 /** `{ name: string }` for '/v1/services/:name/logs'; a record for an unknown (string) path. */
 export type ParamsOf<P extends string> = string extends P
@@ -22,10 +22,18 @@ export type BodyOf<B extends TSchema | undefined> = B extends TSchema ? Static<B
 export type ResponseOf<R extends TSchema | undefined> = R extends TSchema ? Static<R> : unknown;
 /** What `ctx.stream()` takes: a line of the route's `line` schema, or anything without one. */
 export type LineOf<L extends TSchema | undefined> = L extends TSchema ? Static<L> : unknown;
+/** The parsed query of a route with a `query` schema (defaults filled in); the raw parameters without one. */
+export type QueryOf<Q extends TObject | undefined> = Q extends TObject ? Static<Q> : URLSearchParams;
 
-export interface RouteContext<Body = unknown, Params = Record<string, string>, Line = unknown> {
+export interface RouteContext<
+  Body = unknown,
+  Params = Record<string, string>,
+  Line = unknown,
+  Query = URLSearchParams | Record<string, unknown>,
+> {
   params: Params;
-  query: URLSearchParams;
+  /** Parsed and checked against the route's `query` schema (a bad one is a 400 naming it); raw without one. */
+  query: Query;
   /** The request body, parsed and checked against the route's `body` schema ({} when empty). */
   body: Body;
   /**
@@ -54,12 +62,15 @@ export interface Route<
   R extends TSchema | undefined = TSchema | undefined,
   P extends string = string,
   L extends TSchema | undefined = TSchema | undefined,
+  Q extends TObject | undefined = TObject | undefined,
 > {
   method: RouteMethod;
   path: P;
   summary: string;
   /** Required on POST routes: a body that does not match is a 400 naming each problem's path. */
   body?: B;
+  /** Query parameters (see query.ts): parsed for `ctx.query`, documented, serialized by the client. */
+  query?: Q;
   /** The 200 JSON answer's shape (documented in /v1/openapi.json, typed in the client). */
   response?: R;
   /** Streams NDJSON (or text) instead of one JSON document. */
@@ -67,7 +78,7 @@ export interface Route<
   /** For `streams: 'ndjson'`: the shape of each line (documented, typed in the client). */
   line?: L;
   // Method syntax on purpose: a typed route stays assignable to the plain `Route` the app takes.
-  handler(ctx: RouteContext<BodyOf<B>, ParamsOf<P>, LineOf<L>>): Promise<RouteResult<ResponseOf<R>>>;
+  handler(ctx: RouteContext<BodyOf<B>, ParamsOf<P>, LineOf<L>, QueryOf<Q>>): Promise<RouteResult<ResponseOf<R>>>;
 }
 
 /**
@@ -80,6 +91,7 @@ export function route<
   R extends TSchema | undefined = undefined,
   P extends string = string,
   L extends TSchema | undefined = undefined,
->(r: Route<B, R, P, L>): Route {
+  Q extends TObject | undefined = undefined,
+>(r: Route<B, R, P, L, Q>): Route {
   return r;
 }

@@ -1,6 +1,7 @@
 /** Request and response shapes of the HTTP API; the OpenAPI document is generated from them. */
 import { Type, type Static } from '@sinclair/typebox';
-import { PlanSchema } from '../../engine/plan-schema.js';
+import { INSTANCE_STATES } from '../../core/status.js';
+import { AddressSchema, JsonObjectSchema, PlanSchema } from '../../engine/plan-schema.js';
 import { CHANGE_OUTCOMES, RELEASE_STATUSES, STEP_STATUSES } from '../../store/store.js';
 
 export const ERROR_CODES = [
@@ -92,6 +93,18 @@ export const DeployRequest = Type.Object(
 );
 export type DeployRequest = Static<typeof DeployRequest>;
 
+export const ScaleRequest = Type.Object(
+  {
+    replicas: Type.Integer({ minimum: 0, maximum: 64, description: 'Instances to run' }),
+    vars: Type.Optional(Vars),
+    varEnv: Type.Optional(VarEnv),
+    message: Type.Optional(Type.String({ maxLength: 2000 })),
+    author: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+export type ScaleRequest = Static<typeof ScaleRequest>;
+
 export const RollbackRequest = Type.Object(
   {
     to: Type.Optional(Type.Integer({ minimum: 1, description: 'Release number (vN); default: the previous release' })),
@@ -123,12 +136,42 @@ export const DownRequest = Type.Object(
 );
 export type DownRequest = Static<typeof DownRequest>;
 
+// Query parameters (daemon/api/query.ts parses and serializes them from these). On the wire each
+// is optional; a non-Optional one has a default that the parser fills in.
+
+export const HistoryQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 20, description: 'Changes to list' }),
+});
+export type HistoryQuery = Static<typeof HistoryQuery>;
+
+export const EventsQuery = Type.Object({
+  service: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Only this service' })),
+  limit: Type.Integer({ minimum: 1, maximum: 10000, default: 100, description: 'Events to list' }),
+});
+export type EventsQuery = Static<typeof EventsQuery>;
+
+export const ReleasesQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50, description: 'Releases to list' }),
+});
+export type ReleasesQuery = Static<typeof ReleasesQuery>;
+
+/** core/service-logs.ts `LogsQuery`. */
+export const LogsQuery = Type.Object({
+  instance: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, description: 'Only this instance' })),
+  lines: Type.Integer({ minimum: 1, maximum: 100_000, default: 200, description: 'The last N lines of each file' }),
+  since: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 100, description: 'A duration back from now (10m) or a timestamp' }),
+  ),
+  follow: Type.Boolean({ default: false, description: 'Keep streaming new lines until the client leaves' }),
+});
+export type LogsQuery = Static<typeof LogsQuery>;
+
 export const InstanceViewSchema = Type.Object({
   service: Type.String(),
   index: Type.Integer(),
   id: Type.Union([Type.String(), Type.Null()]),
   pid: Type.Union([Type.Integer(), Type.Null()]),
-  state: Type.String(),
+  state: Type.Union(INSTANCE_STATES.map((s) => Type.Literal(s))),
   reason: Type.String(),
   since: Type.String(),
   startedAt: Type.Union([Type.String(), Type.Null()]),
@@ -282,7 +325,7 @@ export type HistoryResponse = Static<typeof HistoryResponse>;
 export const JournalEntrySchema = Type.Object({
   id: Type.Integer(),
   changeId: Type.Integer(),
-  address: Type.String(),
+  address: AddressSchema,
   action: Type.String(),
   status: Type.Union(STEP_STATUSES.map((s) => Type.Literal(s))),
   error: Type.Union([Type.String(), Type.Null()]),
@@ -314,7 +357,7 @@ export const ReleaseSchema = Type.Object({
   status: Type.Union(RELEASE_STATUSES.map((s) => Type.Literal(s))),
   kind: Type.Union([Type.Literal('deploy'), Type.Literal('config'), Type.Literal('rollback')]),
   source: Type.String(),
-  spec: Type.Record(Type.String(), Type.Unknown()),
+  spec: JsonObjectSchema,
   dir: Type.String(),
   buildLog: Type.Union([Type.String(), Type.Null()]),
   message: Type.String(),
