@@ -47,7 +47,8 @@ export function openOps(io: CliIo, flags: StackFlags, options: OpenOpsOptions = 
     logger: silentLogger,
   });
   // No daemon: operations that change services drive the data-plane process themselves.
-  const ops = new LocalOperations(installation, { traffic: new LocalTraffic(installation) });
+  const traffic = new LocalTraffic(installation, (m) => io.stderr(`warning: ${m}\n`));
+  const ops = new LocalOperations(installation, { traffic });
   return { ops, via: 'local', close: () => installation.close() };
 }
 

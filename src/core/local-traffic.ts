@@ -18,7 +18,11 @@ import type { Installation } from './installation.js';
 import { StackTraffic } from './traffic.js';
 
 export class LocalTraffic {
-  constructor(private readonly installation: Installation) {}
+  /** `warn`: where a user hears that traffic could not be moved (the CLI: stderr). */
+  constructor(
+    private readonly installation: Installation,
+    private readonly warn: (message: string) => void = (m) => installation.logger.log('warn', m),
+  ) {}
 
   /** Runs `fn` with the installation's traffic director on the data plane; reconciles it after. */
   async around<T>(fn: () => Promise<T>): Promise<T> {
@@ -28,16 +32,14 @@ export class LocalTraffic {
     try {
       plane = (await RemoteDataPlane.attach({ launch: { stateDir: inst.stateDir }, logger: inst.logger })).plane;
     } catch (e) {
-      inst.logger.log('warn', 'no data plane: traffic is not moved during this operation', {
-        error: errorMessage(e),
-      });
+      this.warn(`no data plane, so traffic is not moved during this operation: ${errorMessage(e)}`);
       return fn();
     }
     const traffic = new StackTraffic(plane, inst.logger);
     try {
       await this.configure(traffic);
     } catch (e) {
-      inst.logger.log('warn', 'could not configure the data plane', { error: errorMessage(e) });
+      this.warn(`could not configure the data plane: ${errorMessage(e)}`);
     }
     inst.traffic = traffic;
     try {
@@ -49,7 +51,7 @@ export class LocalTraffic {
         // A round trip on the same connection: every pool sent before it has been applied.
         await plane.refreshMetrics?.();
       } catch (e) {
-        inst.logger.log('warn', 'could not configure the data plane', { error: errorMessage(e) });
+        this.warn(`could not configure the data plane: ${errorMessage(e)}`);
       }
       if (this.wanted()) await plane.detach();
       else await plane.close();

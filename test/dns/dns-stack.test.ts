@@ -13,6 +13,7 @@ import { DnsServer } from '../../src/dns/dns-server.js';
 import { dnsSettingsFromState } from '../../src/dns/dns-settings.js';
 import { serviceRecords } from '../../src/dns/service-records.js';
 import { runCliOk } from '../helpers/cli.js';
+import { stopDataPlane } from '../../src/proxy/process/launcher.js';
 import { readState } from '../helpers/state.js';
 import { dig } from './dig.js';
 
@@ -22,7 +23,9 @@ function tempDir(): string {
   dirs.push(d);
   return d;
 }
-afterAll(() => {
+afterAll(async () => {
+  // apply without a daemon starts the stack's data plane (it serves the zone): stop it first.
+  for (const d of dirs) await stopDataPlane(path.join(d, '.groundwork'));
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
