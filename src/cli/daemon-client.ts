@@ -48,15 +48,6 @@ export function asUserError(e: unknown, conn: DaemonConnection): unknown {
   return e;
 }
 
-/** Runs a client call with the CLI's errors. */
-export async function viaDaemon<T>(conn: DaemonConnection, call: (client: ApiClient) => Promise<T>): Promise<T> {
-  try {
-    return await call(apiClient(conn));
-  } catch (e) {
-    throw asUserError(e, conn);
-  }
-}
-
 /** GROUNDWORK_VAR_* of the client's environment, sent along so the daemon sees the same inputs. */
 export function varEnvOf(env: Record<string, string | undefined>): Record<string, string> {
   const out: Record<string, string> = {};

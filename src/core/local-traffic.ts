@@ -11,7 +11,6 @@
  * stopped.
  */
 import { asServiceOutputs } from '../kinds/service/service-spec.js';
-import { stopDataPlane } from '../proxy/process/launcher.js';
 import { RemoteDataPlane } from '../proxy/process/remote-data-plane.js';
 import { errorMessage } from '../util/error-message.js';
 import type { Installation } from './installation.js';
@@ -88,9 +87,4 @@ export class LocalTraffic {
       );
     }
   }
-}
-
-/** `groundwork down` without a daemon: the data plane goes too. */
-export function stopLocalDataPlane(installation: Installation): Promise<number | undefined> {
-  return stopDataPlane(installation.stateDir);
 }

@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import type { AccessLogEntry } from '../data-plane.js';
-import type { Answer, Op, Ops } from './protocol.js';
+import { readLines, type Answer, type Op, type Ops } from './protocol.js';
 
 export class ControlConnectionClosed extends Error {
   constructor(socketPath: string) {
@@ -26,17 +26,7 @@ export class ControlConnection {
     private readonly socket: net.Socket,
     private readonly socketPath: string,
   ) {
-    let buffered = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      buffered += chunk;
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        if (line) this.handle(line);
-      }
-    });
+    readLines(socket, (line) => this.handle(line));
     socket.on('error', () => undefined);
     socket.on('close', () => {
       this.closedError = new ControlConnectionClosed(socketPath);

@@ -17,6 +17,7 @@ import {
   fromWireListener,
   fromWireRoute,
   OPS,
+  readLines,
   wireDuration,
   type AccessEvent,
   type Addresses,
@@ -117,20 +118,12 @@ export class ControlServer {
 
   private accept(socket: net.Socket): void {
     this.connections.add(socket);
-    let buffered = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      buffered += chunk;
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        if (line.trim() !== '') this.handleLine(line, socket);
-      }
-      if (buffered.length > MAX_LINE_BYTES) {
+    readLines(socket, (line) => this.handleLine(line, socket), {
+      maxLineBytes: MAX_LINE_BYTES,
+      onOverflow: () => {
         this.send(socket, { id: null, ok: false, error: `a request line exceeds ${MAX_LINE_BYTES} bytes` });
         socket.end();
-      }
+      },
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {

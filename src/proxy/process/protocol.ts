@@ -166,3 +166,26 @@ export function wireDuration(text: unknown, what: string): Duration {
   if (text === '0s') return Duration.milliseconds(0);
   return Duration.parse(text);
 }
+
+/**
+ * Calls `onLine` for every non-empty newline-terminated line the socket delivers (both ends of the
+ * control channel speak NDJSON); `onOverflow` when a line grows past `maxLineBytes` unfinished.
+ */
+export function readLines(
+  socket: { setEncoding(e: 'utf8'): unknown; on(event: 'data', fn: (chunk: string) => void): unknown },
+  onLine: (line: string) => void,
+  opts: { maxLineBytes?: number; onOverflow?: () => void } = {},
+): void {
+  let buffered = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    buffered += chunk;
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (line.trim() !== '') onLine(line);
+    }
+    if (opts.maxLineBytes !== undefined && buffered.length > opts.maxLineBytes) opts.onOverflow?.();
+  });
+}
