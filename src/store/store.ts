@@ -171,10 +171,66 @@ export interface EventStore {
   listEvents(address?: string, limit?: number): InstanceEvent[];
 }
 
+export const OUTBOX_STATUSES = ['pending', 'sending', 'delivered'] as const;
+export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
+
+/** One notification to one channel, kept until the channel has it (notify/outbox.ts). */
+export interface OutboxRow {
+  id: number;
+  channel: string;
+  /** Ordering key (an alert on a channel): a row is sent only after every earlier row of its stream. */
+  stream: string;
+  /** Unique per channel: enqueueing the same event twice keeps one row. Sent as the idempotency key. */
+  dedupKey: string;
+  payload: JsonObject;
+  status: OutboxStatus;
+  attempts: number;
+  nextAttemptAt: string;
+  lastError: string | null;
+  createdAt: string;
+  deliveredAt: string | null;
+}
+
+export interface OutboxAttempt {
+  id: number;
+  notificationId: number;
+  at: string;
+  ok: boolean;
+  detail: string;
+  durationMs: number;
+}
+
+/**
+ * The durable notification outbox. Rows are written in the caller's transaction (better-sqlite3
+ * transactions nest), so an alert's state change and its notifications commit together.
+ */
+export interface OutboxStore {
+  /** Returns the new rows' ids; a (channel, dedupKey) already queued or sent is skipped. */
+  enqueue(rows: Pick<OutboxRow, 'channel' | 'stream' | 'dedupKey' | 'payload'>[]): number[];
+  /**
+   * Marks up to `limit` due rows `sending` and returns them: the oldest undelivered row of each
+   * stream whose next attempt is due, skipping `busy` streams.
+   */
+  claimDue(limit: number, busy: ReadonlySet<string>): OutboxRow[];
+  /** Records an attempt; delivered rows are done, failed ones wait until `retryAt`. */
+  finishAttempt(
+    id: number,
+    result: { ok: true } | { ok: false; error: string; retryAt: Date },
+    durationMs: number,
+  ): void;
+  /** Rows a killed sender left `sending` go back to `pending` (sent again with the same key). */
+  recoverSending(): number;
+  listOutbox(filter?: { status?: OutboxStatus; channel?: string; limit?: number }): OutboxRow[];
+  attemptsOf(id: number): OutboxAttempt[];
+  /** The earliest next attempt among the streams' head rows, for the sender's timer. */
+  nextDueAt(): Date | undefined;
+}
+
 /**
  * The whole store, split by area so each user depends on the part it needs and another backend
  * (PostgreSQL for teams) implements the same parts.
  */
 export interface Store extends ResourceStore, JournalStore, LeaseStore, ReleaseStore, EventStore {
+  readonly outbox: OutboxStore;
   close(): void;
 }

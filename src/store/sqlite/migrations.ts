@@ -24,4 +24,13 @@ export const MIGRATIONS: readonly string[] = [
      service TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL, status TEXT NOT NULL, kind TEXT NOT NULL,
      source TEXT NOT NULL, spec TEXT NOT NULL, dir TEXT NOT NULL, build_log TEXT, message TEXT NOT NULL, author TEXT NOT NULL,
      created_at TEXT NOT NULL, finished_at TEXT, detail TEXT, PRIMARY KEY (service, seq));`,
+  `CREATE TABLE outbox (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, stream TEXT NOT NULL, dedup_key TEXT NOT NULL,
+     payload TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT NOT NULL,
+     last_error TEXT, created_at TEXT NOT NULL, delivered_at TEXT, UNIQUE (channel, dedup_key));
+   CREATE INDEX outbox_undelivered ON outbox(status, channel, stream, id);
+   CREATE TABLE outbox_attempts (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, notification_id INTEGER NOT NULL REFERENCES outbox(id), at TEXT NOT NULL,
+     ok INTEGER NOT NULL, detail TEXT NOT NULL, duration_ms INTEGER NOT NULL);
+   CREATE INDEX outbox_attempts_of ON outbox_attempts(notification_id, id);`,
 ];

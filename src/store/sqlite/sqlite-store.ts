@@ -19,6 +19,7 @@ import type {
 } from '../store.js';
 import { errorMessage } from '../../util/error-message.js';
 import { MIGRATIONS } from './migrations.js';
+import { SqliteOutbox } from './sqlite-outbox.js';
 import {
   backupDirOf,
   backupName,
@@ -92,6 +93,7 @@ interface LockDbRow {
  */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
+  readonly outbox: SqliteOutbox;
 
   /** Why the last backup failed, if it did (a full disk must not fail the change itself). */
   lastBackupError: string | undefined;
@@ -103,6 +105,7 @@ export class SqliteStore implements Store {
     private readonly backups: StoreBackups | undefined,
   ) {
     this.db = db;
+    this.outbox = new SqliteOutbox(db, clock);
   }
 
   /**
