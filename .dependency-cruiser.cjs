@@ -9,6 +9,7 @@
  *   kinds         one folder per resource kind; uses runtime drivers, never the engine or above
  *   runtime       RuntimeDriver contract + process/, docker/, swarm/: knows no resource kind
  *   store         the Store contract + sqlite/: rows and records, no engine or kind logic
+ *   alerts        rules' state machine, silences, routing: builds on notify and store
  *   observe, proxy, security, dns, notify   leaves used by kinds and above
  *   model         typed desired resources: config, util
  *   config        the stack file: util only
@@ -104,8 +105,8 @@ module.exports = {
       name: 'leaves-stay-leaves',
       severity: 'error',
       comment:
-        'observe/, proxy/, security/, dns/ and notify/ are used by kinds and above; they know no kind, engine or adapter.',
-      from: { path: folder('observe', 'proxy', 'security', 'dns', 'notify') },
+        'observe/, proxy/, security/, dns/, notify/ and alerts/ are used by kinds and above; they know no kind, engine or adapter.',
+      from: { path: folder('observe', 'proxy', 'security', 'dns', 'notify', 'alerts') },
       to: { path: folder('kinds', 'engine', 'deploy', 'core', 'daemon', 'cli') },
     },
     {

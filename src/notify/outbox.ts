@@ -9,7 +9,7 @@
  * channel), so "resolved" never arrives before "firing". Streams are independent, so one slow
  * alert does not hold up the others.
  */
-import type { OutboxRow, OutboxStore } from '../store/store.js';
+import type { OutboxEnqueue, OutboxRow, OutboxStore } from '../store/store.js';
 import type { Timer, Timers } from '../util/clock.js';
 import { errorMessage } from '../util/error-message.js';
 import type { Logger } from '../util/logger.js';
@@ -37,19 +37,28 @@ export function retryDelayMs(b: Backoff, id: number, attempt: number): number {
 }
 
 /**
- * Queues one notification per channel. `eventKey` names the event (e.g. `firing@2026-12-01T09:00Z`):
- * the same event enqueued twice (a re-evaluation after a restart) is one row per channel.
+ * One outbox row per channel for one event of an alert. `eventKey` names the event (e.g.
+ * `firing@2026-12-01T09:00Z`): the same event queued twice (a re-evaluation after a restart) is
+ * one row per channel.
  */
+export function outboxRows(channels: readonly string[], eventKey: string, n: Notification): OutboxEnqueue[] {
+  const payload = notificationToJson(n);
+  return channels.map((channel) => ({
+    channel,
+    stream: n.fingerprint,
+    dedupKey: `${n.fingerprint}/${eventKey}`,
+    payload,
+  }));
+}
+
+/** Queues one notification per channel (see outboxRows); returns the new rows' ids. */
 export function enqueueNotification(
   store: Pick<OutboxStore, 'enqueue'>,
   channels: readonly string[],
   n: Notification,
   eventKey: string,
 ): number[] {
-  const payload = notificationToJson(n);
-  return store.enqueue(
-    channels.map((channel) => ({ channel, stream: n.fingerprint, dedupKey: `${n.fingerprint}/${eventKey}`, payload })),
-  );
+  return store.enqueue(outboxRows(channels, eventKey, n));
 }
 
 export interface OutboxSenderOptions {

@@ -191,6 +191,8 @@ export interface OutboxRow {
   deliveredAt: string | null;
 }
 
+export type OutboxEnqueue = Pick<OutboxRow, 'channel' | 'stream' | 'dedupKey' | 'payload'>;
+
 export interface OutboxAttempt {
   id: number;
   notificationId: number;
@@ -206,7 +208,7 @@ export interface OutboxAttempt {
  */
 export interface OutboxStore {
   /** Returns the new rows' ids; a (channel, dedupKey) already queued or sent is skipped. */
-  enqueue(rows: Pick<OutboxRow, 'channel' | 'stream' | 'dedupKey' | 'payload'>[]): number[];
+  enqueue(rows: OutboxEnqueue[]): number[];
   /**
    * Marks up to `limit` due rows `sending` and returns them: the oldest undelivered row of each
    * stream whose next attempt is due, skipping `busy` streams.
@@ -226,11 +228,69 @@ export interface OutboxStore {
   nextDueAt(): Date | undefined;
 }
 
+export const ALERT_STATES = ['pending', 'firing', 'resolved'] as const;
+export type AlertState = (typeof ALERT_STATES)[number];
+
+/** One alert instance: a rule and one label set (alerts/). Kept across daemon restarts. */
+export interface AlertRow {
+  /** Hash of rule and labels; the outbox stream of its notifications. */
+  fingerprint: string;
+  rule: string;
+  labels: Record<string, string>;
+  state: AlertState;
+  /** When the condition became true (pending since). */
+  activeAt: string;
+  /** The last evaluation at which the condition was true. */
+  lastActiveAt: string;
+  firedAt: string | null;
+  resolvedAt: string | null;
+  value: number | null;
+  /** When the current firing was last sent to channels (null: not yet, e.g. silenced). */
+  notifiedAt: string | null;
+  /** How many notifications of the current firing were sent (first + repeats). */
+  notifications: number;
+  /** Why the current firing is not being sent: `silence 3`, `maintenance backup-window`. */
+  suppressedBy: string | null;
+  ackedAt: string | null;
+  ackedBy: string | null;
+}
+
+export interface LabelMatcher {
+  name: string;
+  op: '=' | '!=' | '=~' | '!~';
+  value: string;
+}
+
+export interface SilenceRow {
+  id: number;
+  matchers: LabelMatcher[];
+  startsAt: string;
+  endsAt: string;
+  author: string;
+  comment: string;
+  createdAt: string;
+}
+
+/** Alert instances and silences. */
+export interface AlertStore {
+  listAlerts(filter?: { rule?: string; state?: AlertState }): AlertRow[];
+  tryGetAlert(fingerprint: string): AlertRow | undefined;
+  /** Writes the alert and queues its notifications in one transaction: both happen or neither. */
+  saveAlert(row: AlertRow, notifications: OutboxEnqueue[]): void;
+  /** A pending alert whose condition went away before `for` never existed for anyone. */
+  deleteAlert(fingerprint: string): void;
+  addSilence(s: Omit<SilenceRow, 'id' | 'createdAt'>): number;
+  /** Ends a silence now; false when there is no such silence or it already ended. */
+  expireSilence(id: number): boolean;
+  listSilences(): SilenceRow[];
+}
+
 /**
  * The whole store, split by area so each user depends on the part it needs and another backend
  * (PostgreSQL for teams) implements the same parts.
  */
 export interface Store extends ResourceStore, JournalStore, LeaseStore, ReleaseStore, EventStore {
   readonly outbox: OutboxStore;
+  readonly alerts: AlertStore;
   close(): void;
 }

@@ -33,4 +33,12 @@ export const MIGRATIONS: readonly string[] = [
      id INTEGER PRIMARY KEY AUTOINCREMENT, notification_id INTEGER NOT NULL REFERENCES outbox(id), at TEXT NOT NULL,
      ok INTEGER NOT NULL, detail TEXT NOT NULL, duration_ms INTEGER NOT NULL);
    CREATE INDEX outbox_attempts_of ON outbox_attempts(notification_id, id);`,
+  `CREATE TABLE alerts (
+     fingerprint TEXT PRIMARY KEY, rule TEXT NOT NULL, labels TEXT NOT NULL, state TEXT NOT NULL,
+     active_at TEXT NOT NULL, last_active_at TEXT NOT NULL, fired_at TEXT, resolved_at TEXT, value REAL,
+     notified_at TEXT, notifications INTEGER NOT NULL DEFAULT 0, suppressed_by TEXT, acked_at TEXT, acked_by TEXT);
+   CREATE INDEX alerts_rule ON alerts(rule, state);
+   CREATE TABLE silences (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, matchers TEXT NOT NULL, starts_at TEXT NOT NULL, ends_at TEXT NOT NULL,
+     author TEXT NOT NULL, comment TEXT NOT NULL, created_at TEXT NOT NULL);`,
 ];

@@ -5,7 +5,7 @@
 import type Database from 'better-sqlite3';
 import type { JsonObject } from '../../model/resource.js';
 import type { Clock } from '../../util/clock.js';
-import type { OutboxAttempt, OutboxRow, OutboxStatus, OutboxStore } from '../store.js';
+import type { OutboxAttempt, OutboxEnqueue, OutboxRow, OutboxStatus, OutboxStore } from '../store.js';
 
 interface OutboxDbRow {
   id: number;
@@ -56,7 +56,7 @@ export class SqliteOutbox implements OutboxStore {
     return this.clock.now().toISOString();
   }
 
-  enqueue(rows: Pick<OutboxRow, 'channel' | 'stream' | 'dedupKey' | 'payload'>[]): number[] {
+  enqueue(rows: OutboxEnqueue[]): number[] {
     const insert = this.db.prepare(
       `INSERT INTO outbox (channel, stream, dedup_key, payload, status, next_attempt_at, created_at)
        VALUES (?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (channel, dedup_key) DO NOTHING`,

@@ -19,6 +19,7 @@ import type {
 } from '../store.js';
 import { errorMessage } from '../../util/error-message.js';
 import { MIGRATIONS } from './migrations.js';
+import { SqliteAlerts } from './sqlite-alerts.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
 import {
   backupDirOf,
@@ -94,6 +95,7 @@ interface LockDbRow {
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   readonly outbox: SqliteOutbox;
+  readonly alerts: SqliteAlerts;
 
   /** Why the last backup failed, if it did (a full disk must not fail the change itself). */
   lastBackupError: string | undefined;
@@ -106,6 +108,7 @@ export class SqliteStore implements Store {
   ) {
     this.db = db;
     this.outbox = new SqliteOutbox(db, clock);
+    this.alerts = new SqliteAlerts(db, clock, this.outbox);
   }
 
   /**

@@ -1,0 +1,289 @@
+/**
+ * Alert rules' state machine, with Prometheus's semantics for `for` and `keep_firing_for`:
+ *
+ *   condition true  → pending (activeAt) → firing once it has been true for `for`
+ *   condition false → a pending alert is dropped; a firing one resolves once it has been false
+ *                     for `keep_firing_for` (0: at once)
+ *
+ * Every state change that someone must hear about is saved together with its notification rows
+ * (AlertStore.saveAlert: one transaction), so a crash can never record "firing" without queueing
+ * the page, or queue a page for a state that was not recorded. Silences and maintenance windows
+ * suppress sending, not state: the alert still fires and shows why nobody was told. When the
+ * suppression ends while the alert still fires, the firing notification goes out then (as
+ * Alertmanager does). A resolved notification is sent only for a firing that was sent.
+ *
+ * The engine does not know where conditions come from: the daemon feeds it check states, query
+ * results and rollout events (`evaluate(rule, active)`), as often as they change.
+ */
+import { createHash } from 'node:crypto';
+import type { AlertRow, AlertStore, OutboxEnqueue, SilenceRow } from '../store/store.js';
+import { outboxRows } from '../notify/outbox.js';
+import type { Clock } from '../util/clock.js';
+import { activeMaintenance, type MaintenanceWindow } from './maintenance.js';
+import { matches, type LabelMatcher } from './matchers.js';
+import { expandTemplate } from './template.js';
+
+export interface AlertRule {
+  name: string;
+  /** How long the condition must hold before the alert fires. */
+  forMs: number;
+  /** How long a firing alert stays firing after its condition stops (flapping guard). */
+  keepFiringForMs: number;
+  severity: string;
+  labels: Record<string, string>;
+  /** summary, description, runbook_url...; templates with {{ $labels.x }} and {{ $value }}. */
+  annotations: Record<string, string>;
+}
+
+export interface AlertRoute {
+  matchers: LabelMatcher[];
+  channels: string[];
+  /** Send again while firing and not acknowledged; 0: never. */
+  repeatIntervalMs: number;
+  /** Keep looking for further matching routes after this one. */
+  continue: boolean;
+}
+
+export interface ActiveSample {
+  labels: Record<string, string>;
+  value: number;
+}
+
+export interface AlertEngineOptions {
+  store: AlertStore;
+  clock: Clock;
+  rules: readonly AlertRule[];
+  /** First match wins (unless `continue`); an alert that matches none goes to `defaultChannels`. */
+  routes: readonly AlertRoute[];
+  defaultChannels: readonly string[];
+  defaultRepeatIntervalMs: number;
+  maintenance: readonly MaintenanceWindow[];
+  /** Base of the acknowledge and silence links, e.g. http://127.0.0.1:7070. */
+  externalUrl: string;
+}
+
+export interface Transition {
+  fingerprint: string;
+  rule: string;
+  from: AlertRow['state'] | 'inactive';
+  to: AlertRow['state'] | 'inactive';
+  /** Channels a notification was queued for (empty when suppressed or nobody was due). */
+  notified: string[];
+  suppressedBy: string | null;
+}
+
+export class UnknownRuleError extends Error {}
+
+/** Labels of the alert: the sample's, the rule's, and alertname/severity. */
+function alertLabels(rule: AlertRule, sample: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = { ...sample, ...rule.labels, alertname: rule.name, severity: rule.severity };
+  delete out.__name__;
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+export function fingerprintOf(labels: Record<string, string>): string {
+  const canonical = Object.keys(labels)
+    .sort()
+    .map((k) => `${k}\u0000${labels[k]}`)
+    .join('\u0001');
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+}
+
+export class AlertEngine {
+  private readonly rules: Map<string, AlertRule>;
+
+  constructor(private readonly opts: AlertEngineOptions) {
+    this.rules = new Map(opts.rules.map((r) => [r.name, r]));
+  }
+
+  private nowIso(): string {
+    return this.opts.clock.now().toISOString();
+  }
+
+  /** The silences in force now. */
+  private activeSilences(): SilenceRow[] {
+    const now = this.nowIso();
+    return this.opts.store.listSilences().filter((s) => s.startsAt <= now && s.endsAt > now);
+  }
+
+  private suppression(labels: Record<string, string>, silences: SilenceRow[]): string | null {
+    const s = silences.find((x) => matches(labels, x.matchers));
+    if (s) return `silence ${s.id}`;
+    const m = activeMaintenance(this.opts.maintenance, labels, this.opts.clock.now());
+    return m ? `maintenance ${m}` : null;
+  }
+
+  private routeOf(labels: Record<string, string>): { channels: string[]; repeatIntervalMs: number } {
+    const channels: string[] = [];
+    let repeat: number | undefined;
+    for (const r of this.opts.routes) {
+      if (!matches(labels, r.matchers)) continue;
+      for (const c of r.channels) if (!channels.includes(c)) channels.push(c);
+      repeat ??= r.repeatIntervalMs;
+      if (!r.continue) break;
+    }
+    if (repeat === undefined)
+      return { channels: [...this.opts.defaultChannels], repeatIntervalMs: this.opts.defaultRepeatIntervalMs };
+    return { channels, repeatIntervalMs: repeat };
+  }
+
+  private notificationRows(a: AlertRow, eventKey: string, channels: string[]): OutboxEnqueue[] {
+    const rule = this.rules.get(a.rule);
+    const data = { labels: a.labels, value: a.value, externalUrl: this.opts.externalUrl };
+    const ann: Record<string, string> = {};
+    for (const [k, v] of Object.entries(rule?.annotations ?? {})) ann[k] = expandTemplate(v, data);
+    const base = this.opts.externalUrl.replace(/\/+$/, '');
+    const silenceQuery = Object.entries(a.labels)
+      .filter(([k]) => k !== 'severity')
+      .map(([k, v]) => `matcher=${encodeURIComponent(`${k}="${v}"`)}`)
+      .join('&');
+    return outboxRows(channels, eventKey, {
+      alert: a.rule,
+      fingerprint: a.fingerprint,
+      status: a.state === 'resolved' ? 'resolved' : 'firing',
+      severity: a.labels.severity ?? 'warning',
+      summary: ann.summary ?? `${a.rule} is firing`,
+      description: ann.description ?? '',
+      labels: a.labels,
+      annotations: ann,
+      startsAt: a.firedAt ?? a.activeAt,
+      endsAt: a.state === 'resolved' ? a.resolvedAt : null,
+      links: {
+        acknowledge: `${base}/v1/alerts/${a.fingerprint}/ack`,
+        silence: `${base}/v1/silences/new?${silenceQuery}`,
+        runbook: ann.runbook_url,
+        details: `${base}/v1/alerts/${a.fingerprint}`,
+      },
+    });
+  }
+
+  /**
+   * Feeds one evaluation of a rule: the label sets for which its condition holds now. Label sets
+   * not given are inactive. Returns what changed.
+   */
+  evaluate(ruleName: string, active: readonly ActiveSample[]): Transition[] {
+    const rule = this.rules.get(ruleName);
+    if (!rule) throw new UnknownRuleError(`no alert rule named ${ruleName}`);
+    const now = this.nowIso();
+    const nowMs = this.opts.clock.now().getTime();
+    const silences = this.activeSilences();
+    const known = new Map(this.opts.store.listAlerts({ rule: ruleName }).map((a) => [a.fingerprint, a]));
+    const seen = new Set<string>();
+    const out: Transition[] = [];
+
+    for (const sample of active) {
+      const labels = alertLabels(rule, sample.labels);
+      const fp = fingerprintOf(labels);
+      seen.add(fp);
+      const prev = known.get(fp);
+      const fresh = !prev || prev.state === 'resolved';
+      let a: AlertRow = fresh
+        ? {
+            fingerprint: fp,
+            rule: ruleName,
+            labels,
+            state: 'pending',
+            activeAt: now,
+            lastActiveAt: now,
+            firedAt: null,
+            resolvedAt: null,
+            value: sample.value,
+            notifiedAt: null,
+            notifications: 0,
+            suppressedBy: null,
+            ackedAt: null,
+            ackedBy: null,
+          }
+        : { ...prev, lastActiveAt: now, value: sample.value };
+      const from: Transition['from'] = fresh ? 'inactive' : prev.state;
+      if (a.state === 'pending' && nowMs - Date.parse(a.activeAt) >= rule.forMs)
+        a = { ...a, state: 'firing', firedAt: now };
+      const t = this.settleFiring(a, from, silences);
+      if (t) out.push(t);
+    }
+
+    for (const [fp, a] of known) {
+      if (seen.has(fp) || a.state === 'resolved') continue;
+      if (a.state === 'pending') {
+        this.opts.store.deleteAlert(fp);
+        out.push({
+          fingerprint: fp,
+          rule: ruleName,
+          from: 'pending',
+          to: 'inactive',
+          notified: [],
+          suppressedBy: null,
+        });
+        continue;
+      }
+      if (nowMs - Date.parse(a.lastActiveAt) < rule.keepFiringForMs) continue;
+      const resolved: AlertRow = { ...a, state: 'resolved', resolvedAt: now };
+      const channels = a.notifiedAt ? this.routeOf(a.labels).channels : [];
+      this.opts.store.saveAlert(
+        resolved,
+        this.notificationRows(resolved, `resolved@${a.firedAt ?? a.activeAt}`, channels),
+      );
+      out.push({
+        fingerprint: fp,
+        rule: ruleName,
+        from: 'firing',
+        to: 'resolved',
+        notified: channels,
+        suppressedBy: null,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * For every firing alert: send the firing notification once its suppression has ended, and
+   * repeats while unacknowledged. The daemon calls this on a timer (and evaluate calls it per alert).
+   */
+  tick(): Transition[] {
+    const silences = this.activeSilences();
+    const out: Transition[] = [];
+    for (const a of this.opts.store.listAlerts({ state: 'firing' })) {
+      const t = this.settleFiring(a, 'firing', silences);
+      if (t) out.push(t);
+    }
+    return out;
+  }
+
+  /** Saves an alert in pending or firing state, queueing what is due; returns a transition if anything changed. */
+  private settleFiring(a: AlertRow, from: Transition['from'], silences: SilenceRow[]): Transition | undefined {
+    const base = { fingerprint: a.fingerprint, rule: a.rule, from, to: a.state };
+    if (a.state !== 'firing') {
+      this.opts.store.saveAlert(a, []);
+      return from === a.state ? undefined : { ...base, notified: [], suppressedBy: null };
+    }
+    const suppressedBy = this.suppression(a.labels, silences);
+    const { channels, repeatIntervalMs } = this.routeOf(a.labels);
+    const nowMs = this.opts.clock.now().getTime();
+    let eventKey: string | undefined;
+    if (suppressedBy === null && a.notifiedAt === null) eventKey = `firing@${a.firedAt}`;
+    else if (
+      suppressedBy === null &&
+      a.notifiedAt !== null &&
+      a.ackedAt === null &&
+      repeatIntervalMs > 0 &&
+      nowMs - Date.parse(a.notifiedAt) >= repeatIntervalMs
+    ) {
+      eventKey = `firing@${a.firedAt}#${a.notifications}`;
+    }
+    const next: AlertRow = eventKey
+      ? { ...a, suppressedBy: null, notifiedAt: this.nowIso(), notifications: a.notifications + 1 }
+      : { ...a, suppressedBy };
+    const changed = from !== 'firing' || eventKey !== undefined || a.suppressedBy !== suppressedBy;
+    this.opts.store.saveAlert(next, eventKey ? this.notificationRows(next, eventKey, channels) : []);
+    if (!changed) return undefined;
+    return { ...base, notified: eventKey ? channels : [], suppressedBy };
+  }
+
+  /** Stops repeats of a firing alert; false when there is no such firing alert. */
+  acknowledge(fingerprint: string, by: string): boolean {
+    const a = this.opts.store.tryGetAlert(fingerprint);
+    if (!a || a.state !== 'firing') return false;
+    this.opts.store.saveAlert({ ...a, ackedAt: this.nowIso(), ackedBy: by }, []);
+    return true;
+  }
+}
