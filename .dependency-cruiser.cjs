@@ -10,6 +10,7 @@
  *   runtime       RuntimeDriver contract + process/, docker/, swarm/: knows no resource kind
  *   store         the Store contract + sqlite/: rows and records, no engine or kind logic
  *   alerts        rules' state machine, silences, routing: builds on notify and store
+ *   incidents     on-call schedules, escalation, incidents and postmortems: builds on alerts and notify
  *   observe, proxy, security, dns, notify   leaves used by kinds and above
  *   model         typed desired resources: config, util
  *   config        the stack file: util only
@@ -105,8 +106,8 @@ module.exports = {
       name: 'leaves-stay-leaves',
       severity: 'error',
       comment:
-        'observe/, proxy/, security/, dns/, notify/ and alerts/ are used by kinds and above; they know no kind, engine or adapter.',
-      from: { path: folder('observe', 'proxy', 'security', 'dns', 'notify', 'alerts') },
+        'observe/, proxy/, security/, dns/, notify/, alerts/ and incidents/ are used by kinds and above; they know no kind, engine or adapter.',
+      from: { path: folder('observe', 'proxy', 'security', 'dns', 'notify', 'alerts', 'incidents') },
       to: { path: folder('kinds', 'engine', 'deploy', 'core', 'daemon', 'cli') },
     },
     {
