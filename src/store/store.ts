@@ -285,6 +285,71 @@ export interface AlertStore {
   listSilences(): SilenceRow[];
 }
 
+export const INCIDENT_STATUSES = ['triggered', 'acknowledged', 'resolved'] as const;
+export type IncidentStatus = (typeof INCIDENT_STATUSES)[number];
+
+export interface IncidentRow {
+  id: number;
+  /** Deduplication key: a later alert with the same key attaches to the open incident. */
+  key: string;
+  title: string;
+  severity: string;
+  service: string | null;
+  status: IncidentStatus;
+  createdAt: string;
+  ackedAt: string | null;
+  ackedBy: string | null;
+  resolvedAt: string | null;
+  resolvedBy: string | null;
+  assignee: string | null;
+  /** Escalation policy followed, and where in it: step index, loop, when the step began. */
+  policy: string | null;
+  step: number;
+  loop: number;
+  stepStartedAt: string;
+}
+
+export interface IncidentEvent {
+  id: number;
+  incidentId: number;
+  at: string;
+  /** triggered, alert, notified, escalated, acknowledged, note, assigned, deploy, resolved, ... */
+  kind: string;
+  actor: string;
+  text: string;
+}
+
+export interface ActionItem {
+  id: number;
+  incidentId: number;
+  text: string;
+  owner: string;
+  due: string | null;
+  done: boolean;
+}
+
+export interface IncidentStore {
+  /** The open (not resolved) incident with this key. */
+  openIncidentByKey(key: string): IncidentRow | undefined;
+  tryGetIncident(id: number): IncidentRow | undefined;
+  listIncidents(filter?: { status?: IncidentStatus; limit?: number }): IncidentRow[];
+  /**
+   * Creates or updates an incident, appends its timeline events and queues its notifications, in
+   * one transaction. Returns the incident's id.
+   */
+  saveIncident(
+    row: Omit<IncidentRow, 'id'> & { id?: number },
+    events: Omit<IncidentEvent, 'id' | 'incidentId' | 'at'>[],
+    notifications: OutboxEnqueue[],
+  ): number;
+  timeline(id: number): IncidentEvent[];
+  /** Dedup keys of the outbox rows queued for this incident (what was already sent or is on its way). */
+  queuedKeys(id: number): Set<string>;
+  addActionItem(item: Omit<ActionItem, 'id' | 'done'>): number;
+  setActionItemDone(id: number, done: boolean): boolean;
+  actionItems(incidentId: number): ActionItem[];
+}
+
 /**
  * The whole store, split by area so each user depends on the part it needs and another backend
  * (PostgreSQL for teams) implements the same parts.
@@ -292,5 +357,6 @@ export interface AlertStore {
 export interface Store extends ResourceStore, JournalStore, LeaseStore, ReleaseStore, EventStore {
   readonly outbox: OutboxStore;
   readonly alerts: AlertStore;
+  readonly incidents: IncidentStore;
   close(): void;
 }

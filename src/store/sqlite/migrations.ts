@@ -41,4 +41,16 @@ export const MIGRATIONS: readonly string[] = [
    CREATE TABLE silences (
      id INTEGER PRIMARY KEY AUTOINCREMENT, matchers TEXT NOT NULL, starts_at TEXT NOT NULL, ends_at TEXT NOT NULL,
      author TEXT NOT NULL, comment TEXT NOT NULL, created_at TEXT NOT NULL);`,
+  `CREATE TABLE incidents (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, title TEXT NOT NULL, severity TEXT NOT NULL, service TEXT,
+     status TEXT NOT NULL, created_at TEXT NOT NULL, acked_at TEXT, acked_by TEXT, resolved_at TEXT, resolved_by TEXT,
+     assignee TEXT, policy TEXT, step INTEGER NOT NULL, loop INTEGER NOT NULL, step_started_at TEXT NOT NULL);
+   CREATE INDEX incidents_open ON incidents(key, status);
+   CREATE TABLE incident_events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, incident_id INTEGER NOT NULL REFERENCES incidents(id), at TEXT NOT NULL,
+     kind TEXT NOT NULL, actor TEXT NOT NULL, text TEXT NOT NULL);
+   CREATE INDEX incident_events_of ON incident_events(incident_id, id);
+   CREATE TABLE action_items (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, incident_id INTEGER NOT NULL REFERENCES incidents(id), text TEXT NOT NULL,
+     owner TEXT NOT NULL, due TEXT, done INTEGER NOT NULL DEFAULT 0);`,
 ];

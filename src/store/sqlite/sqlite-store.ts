@@ -20,6 +20,7 @@ import type {
 import { errorMessage } from '../../util/error-message.js';
 import { MIGRATIONS } from './migrations.js';
 import { SqliteAlerts } from './sqlite-alerts.js';
+import { SqliteIncidents } from './sqlite-incidents.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
 import {
   backupDirOf,
@@ -96,6 +97,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   readonly outbox: SqliteOutbox;
   readonly alerts: SqliteAlerts;
+  readonly incidents: SqliteIncidents;
 
   /** Why the last backup failed, if it did (a full disk must not fail the change itself). */
   lastBackupError: string | undefined;
@@ -109,6 +111,7 @@ export class SqliteStore implements Store {
     this.db = db;
     this.outbox = new SqliteOutbox(db, clock);
     this.alerts = new SqliteAlerts(db, clock, this.outbox);
+    this.incidents = new SqliteIncidents(db, clock, this.outbox);
   }
 
   /**

@@ -1,0 +1,331 @@
+/**
+ * Incidents and escalation. A paging alert opens an incident (or attaches to the open one with
+ * the same key: one incident per service), the incident follows an escalation policy until
+ * someone acknowledges it, and every event goes on its timeline.
+ *
+ * Escalation is recomputed from stored state on every tick, never held in timers: the incident
+ * row says which step began when, and the outbox holds what was sent (keys per incident, step,
+ * loop, person and contact rule). A daemon killed between the first page and the escalation
+ * therefore escalates on its first tick after the restart, exactly once: the outbox refuses a
+ * second row with the same key.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { outboxRows } from '../notify/outbox.js';
+import type { Notification } from '../notify/notification.js';
+import type { IncidentEvent, IncidentRow, IncidentStore, OutboxEnqueue } from '../store/store.js';
+import type { Clock } from '../util/clock.js';
+import { onCallAt, type Schedule } from './schedule.js';
+
+export interface ContactRule {
+  /** Time after the person is paged before this contact is used (ntfy at once, email after 5 min). */
+  afterMs: number;
+  /** The outbox channel that reaches the person this way, e.g. `ana/phone`. */
+  channel: string;
+}
+
+export interface Person {
+  name: string;
+  rules: ContactRule[];
+}
+
+export type EscalationTarget =
+  { kind: 'person'; name: string } | { kind: 'schedule'; name: string } | { kind: 'channel'; name: string };
+
+export interface EscalationStep {
+  targets: EscalationTarget[];
+  /** Without an acknowledgement by then, the next step is paged. */
+  escalateAfterMs: number;
+}
+
+export interface EscalationPolicy {
+  name: string;
+  steps: EscalationStep[];
+  /** How many more times the steps run from the top after the last one. */
+  repeat: number;
+}
+
+export interface IncidentManagerOptions {
+  store: IncidentStore;
+  clock: Clock;
+  people: ReadonlyMap<string, Person>;
+  schedules: ReadonlyMap<string, Schedule>;
+  policies: ReadonlyMap<string, EscalationPolicy>;
+  /** The policy an incident follows (per service later). */
+  defaultPolicy: string | undefined;
+  /** Alert severities that open incidents. */
+  pagingSeverities: readonly string[];
+  /** Base of the acknowledge and resolve links in pages. */
+  externalUrl: string;
+  /** Key of the links' signatures (kept in the state directory, never in the stack file). */
+  linkSecret: string;
+}
+
+/** What the manager needs of an alert state change (alerts/engine.ts Transition plus the alert). */
+export interface AlertChange {
+  fingerprint: string;
+  rule: string;
+  to: 'pending' | 'firing' | 'resolved' | 'inactive';
+  labels: Record<string, string>;
+  summary: string;
+}
+
+export class IncidentError extends Error {}
+
+/** One incident per service; alerts without a service label group by rule. */
+export function incidentKeyOf(labels: Record<string, string>): string {
+  return labels.service ? `service:${labels.service}` : `alert:${labels.alertname ?? 'unknown'}`;
+}
+
+export function signAction(secret: string, action: 'ack' | 'resolve', id: number): string {
+  return createHmac('sha256', secret).update(`${action}:${id}`).digest('hex').slice(0, 32);
+}
+
+export function verifyAction(secret: string, action: 'ack' | 'resolve', id: number, sig: string): boolean {
+  const want = Buffer.from(signAction(secret, action, id));
+  const got = Buffer.from(sig);
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+type NewEvent = Omit<IncidentEvent, 'id' | 'incidentId' | 'at'>;
+
+export class IncidentManager {
+  constructor(private readonly opts: IncidentManagerOptions) {}
+
+  private now(): string {
+    return this.opts.clock.now().toISOString();
+  }
+
+  private links(id: number): Notification['links'] {
+    const base = this.opts.externalUrl.replace(/\/+$/, '');
+    return {
+      acknowledge: `${base}/v1/incidents/${id}/ack?sig=${signAction(this.opts.linkSecret, 'ack', id)}`,
+      details: `${base}/v1/incidents/${id}`,
+    };
+  }
+
+  private page(inc: IncidentRow & { id: number }, status: 'firing' | 'resolved'): Notification {
+    return {
+      alert: `incident #${inc.id}`,
+      fingerprint: `incident-${inc.id}`,
+      status,
+      severity: inc.severity,
+      summary: inc.title,
+      description: status === 'resolved' ? `resolved by ${inc.resolvedBy ?? 'the system'}` : '',
+      labels: inc.service ? { service: inc.service } : {},
+      annotations: {},
+      startsAt: inc.createdAt,
+      endsAt: inc.resolvedAt,
+      links: this.links(inc.id),
+    };
+  }
+
+  /** An alert changed state: paging alerts open or join an incident; the last one resolving resolves it. */
+  onAlert(change: AlertChange, stillFiring: (key: string) => boolean): number | undefined {
+    const severity = change.labels.severity ?? '';
+    if (!this.opts.pagingSeverities.includes(severity)) return undefined;
+    const key = incidentKeyOf(change.labels);
+    const open = this.opts.store.openIncidentByKey(key);
+    if (change.to === 'firing') {
+      if (open) {
+        this.opts.store.saveIncident(
+          open,
+          [{ kind: 'alert', actor: 'alerts', text: `${change.rule} firing: ${change.summary}` }],
+          [],
+        );
+        return open.id;
+      }
+      const now = this.now();
+      const id = this.opts.store.saveIncident(
+        {
+          key,
+          title: change.summary || `${change.rule} firing`,
+          severity,
+          service: change.labels.service ?? null,
+          status: 'triggered',
+          createdAt: now,
+          ackedAt: null,
+          ackedBy: null,
+          resolvedAt: null,
+          resolvedBy: null,
+          assignee: null,
+          policy: this.opts.defaultPolicy ?? null,
+          step: 0,
+          loop: 0,
+          stepStartedAt: now,
+        },
+        [
+          { kind: 'triggered', actor: 'alerts', text: `opened by ${change.rule}` },
+          { kind: 'alert', actor: 'alerts', text: `${change.rule} firing: ${change.summary}` },
+        ],
+        [],
+      );
+      this.tick();
+      return id;
+    }
+    if (change.to === 'resolved' && open) {
+      const events: NewEvent[] = [{ kind: 'alert', actor: 'alerts', text: `${change.rule} resolved` }];
+      if (stillFiring(key)) {
+        this.opts.store.saveIncident(open, events, []);
+      } else {
+        this.resolveRow(open, 'alerts', events);
+      }
+      return open.id;
+    }
+    return undefined;
+  }
+
+  /** Who a target means now: people for persons and schedules, or a channel. */
+  private recipients(t: EscalationTarget, at: Date): { people: Person[]; channels: string[]; said: string } {
+    if (t.kind === 'channel') return { people: [], channels: [t.name], said: `channel ${t.name}` };
+    const name =
+      t.kind === 'person'
+        ? t.name
+        : this.opts.schedules.get(t.name) && onCallAt(this.opts.schedules.get(t.name) as Schedule, at)?.who;
+    const person = name ? this.opts.people.get(name) : undefined;
+    if (!person)
+      return {
+        people: [],
+        channels: [],
+        said: t.kind === 'schedule' ? `nobody on call in ${t.name}` : `unknown person ${t.name}`,
+      };
+    return {
+      people: [person],
+      channels: [],
+      said: t.kind === 'schedule' ? `${person.name} (on call in ${t.name})` : person.name,
+    };
+  }
+
+  /** Sends what is due and escalates what waited too long. The daemon calls it every second. */
+  tick(): void {
+    const nowMs = this.opts.clock.now().getTime();
+    for (const inc of this.opts.store.listIncidents({ status: 'triggered' })) {
+      const policy = inc.policy ? this.opts.policies.get(inc.policy) : undefined;
+      if (!policy || policy.steps.length === 0) continue;
+      let row = inc;
+      const events: NewEvent[] = [];
+      // Advance past steps whose time ran out (several, after a long stop), then page the current one.
+      for (;;) {
+        const step = policy.steps[row.step];
+        if (!step) break;
+        const ends = Date.parse(row.stepStartedAt) + step.escalateAfterMs;
+        if (nowMs < ends) break;
+        const last = row.step + 1 >= policy.steps.length;
+        if (last && row.loop >= policy.repeat) break;
+        const next = last ? { step: 0, loop: row.loop + 1 } : { step: row.step + 1, loop: row.loop };
+        row = { ...row, ...next, stepStartedAt: new Date(ends).toISOString() };
+        events.push({
+          kind: 'escalated',
+          actor: 'escalation',
+          text: `no acknowledgement within ${Math.round(step.escalateAfterMs / 1000)} s: step ${row.step + 1}${row.loop > 0 ? ` (round ${row.loop + 1})` : ''} of ${policy.name}`,
+        });
+      }
+      const { notifications, said } = this.due(row, policy, nowMs);
+      for (const s of said) events.push({ kind: 'notified', actor: 'escalation', text: s });
+      if (events.length > 0 || notifications.length > 0) this.opts.store.saveIncident(row, events, notifications);
+    }
+  }
+
+  private due(
+    inc: IncidentRow,
+    policy: EscalationPolicy,
+    nowMs: number,
+  ): { notifications: OutboxEnqueue[]; said: string[] } {
+    const step = policy.steps[inc.step];
+    if (!step) return { notifications: [], said: [] };
+    const started = Date.parse(inc.stepStartedAt);
+    const queued = this.opts.store.queuedKeys(inc.id);
+    const page = this.page(inc, 'firing');
+    const notifications: OutboxEnqueue[] = [];
+    const said: string[] = [];
+    const prefix = `loop${inc.loop}/step${inc.step}`;
+    for (const target of step.targets) {
+      const r = this.recipients(target, new Date(started));
+      for (const channel of r.channels) {
+        const eventKey = `${prefix}/channel/${channel}`;
+        if (queued.has(`incident-${inc.id}/${eventKey}`)) continue;
+        notifications.push(...outboxRows([channel], eventKey, page));
+        said.push(`paged ${r.said} (step ${inc.step + 1})`);
+      }
+      for (const person of r.people) {
+        person.rules.forEach((rule, i) => {
+          const eventKey = `${prefix}/${person.name}/${i}`;
+          if (started + rule.afterMs > nowMs || queued.has(`incident-${inc.id}/${eventKey}`)) return;
+          notifications.push(...outboxRows([rule.channel], eventKey, page));
+          said.push(`paged ${r.said} via ${rule.channel} (step ${inc.step + 1})`);
+        });
+      }
+      if (r.people.length === 0 && r.channels.length === 0) {
+        // Said once per step and round: the timeline is the record of having said it.
+        const text = `could not page: ${r.said} (step ${inc.step + 1}, round ${inc.loop + 1})`;
+        if (!this.opts.store.timeline(inc.id).some((e) => e.text === text)) said.push(text);
+      }
+    }
+    return { notifications, said };
+  }
+
+  private mustGet(id: number): IncidentRow {
+    const inc = this.opts.store.tryGetIncident(id);
+    if (!inc) throw new IncidentError(`no incident #${id}: see groundwork incident list`);
+    return inc;
+  }
+
+  acknowledge(id: number, by: string): IncidentRow {
+    const inc = this.mustGet(id);
+    if (inc.status !== 'triggered') throw new IncidentError(`incident #${id} is already ${inc.status}`);
+    const row = { ...inc, status: 'acknowledged' as const, ackedAt: this.now(), ackedBy: by };
+    this.opts.store.saveIncident(row, [{ kind: 'acknowledged', actor: by, text: `acknowledged by ${by}` }], []);
+    return row;
+  }
+
+  resolve(id: number, by: string): IncidentRow {
+    const inc = this.mustGet(id);
+    if (inc.status === 'resolved') throw new IncidentError(`incident #${id} is already resolved`);
+    return this.resolveRow(inc, by, []);
+  }
+
+  private resolveRow(inc: IncidentRow, by: string, events: NewEvent[]): IncidentRow {
+    const row = { ...inc, status: 'resolved' as const, resolvedAt: this.now(), resolvedBy: by };
+    // Everyone who was paged hears that it is over, on the channels they were paged on.
+    const paged = new Set<string>();
+    const queued = this.opts.store.queuedKeys(inc.id);
+    for (const key of queued) {
+      const m = /^incident-\d+\/loop\d+\/step\d+\/(?:channel\/(.+)|([^/]+)\/(\d+))$/.exec(key);
+      if (!m) continue;
+      if (m[1]) paged.add(m[1]);
+      else {
+        const person = this.opts.people.get(m[2] as string);
+        const rule = person?.rules[Number(m[3])];
+        if (rule) paged.add(rule.channel);
+      }
+    }
+    const notifications = outboxRows([...paged], 'resolved', this.page(row, 'resolved'));
+    this.opts.store.saveIncident(
+      row,
+      [...events, { kind: 'resolved', actor: by, text: `resolved by ${by}` }],
+      notifications,
+    );
+    return row;
+  }
+
+  note(id: number, by: string, text: string): void {
+    this.opts.store.saveIncident(this.mustGet(id), [{ kind: 'note', actor: by, text }], []);
+  }
+
+  assign(id: number, who: string, by: string): void {
+    const inc = this.mustGet(id);
+    this.opts.store.saveIncident(
+      { ...inc, assignee: who },
+      [{ kind: 'assigned', actor: by, text: `assigned to ${who}` }],
+      [],
+    );
+  }
+
+  /** A deploy, rollback or apply while an incident of the service is open goes on its timeline. */
+  recordChange(service: string, actor: string, text: string): void {
+    for (const inc of this.opts.store.listIncidents()) {
+      if (inc.status !== 'resolved' && inc.service === service) {
+        this.opts.store.saveIncident(inc, [{ kind: 'change', actor, text }], []);
+      }
+    }
+  }
+}

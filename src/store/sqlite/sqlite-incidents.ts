@@ -1,0 +1,188 @@
+/** Incidents, their timelines and action items in the state database (store.ts, IncidentStore). */
+import type Database from 'better-sqlite3';
+import type { Clock } from '../../util/clock.js';
+import type {
+  ActionItem,
+  IncidentEvent,
+  IncidentRow,
+  IncidentStatus,
+  IncidentStore,
+  OutboxEnqueue,
+  OutboxStore,
+} from '../store.js';
+
+interface IncidentDbRow {
+  id: number;
+  key: string;
+  title: string;
+  severity: string;
+  service: string | null;
+  status: string;
+  created_at: string;
+  acked_at: string | null;
+  acked_by: string | null;
+  resolved_at: string | null;
+  resolved_by: string | null;
+  assignee: string | null;
+  policy: string | null;
+  step: number;
+  loop: number;
+  step_started_at: string;
+}
+
+function toIncident(r: IncidentDbRow): IncidentRow {
+  return {
+    id: r.id,
+    key: r.key,
+    title: r.title,
+    severity: r.severity,
+    service: r.service,
+    status: r.status as IncidentStatus,
+    createdAt: r.created_at,
+    ackedAt: r.acked_at,
+    ackedBy: r.acked_by,
+    resolvedAt: r.resolved_at,
+    resolvedBy: r.resolved_by,
+    assignee: r.assignee,
+    policy: r.policy,
+    step: r.step,
+    loop: r.loop,
+    stepStartedAt: r.step_started_at,
+  };
+}
+
+export class SqliteIncidents implements IncidentStore {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly clock: Clock,
+    private readonly outbox: OutboxStore,
+  ) {}
+
+  openIncidentByKey(key: string): IncidentRow | undefined {
+    const r = this.db
+      .prepare(`SELECT * FROM incidents WHERE key = ? AND status != 'resolved' ORDER BY id DESC LIMIT 1`)
+      .get(key) as IncidentDbRow | undefined;
+    return r ? toIncident(r) : undefined;
+  }
+
+  tryGetIncident(id: number): IncidentRow | undefined {
+    const r = this.db.prepare('SELECT * FROM incidents WHERE id = ?').get(id) as IncidentDbRow | undefined;
+    return r ? toIncident(r) : undefined;
+  }
+
+  listIncidents(filter: { status?: IncidentStatus; limit?: number } = {}): IncidentRow[] {
+    const rows = filter.status
+      ? this.db
+          .prepare('SELECT * FROM incidents WHERE status = ? ORDER BY id DESC LIMIT ?')
+          .all(filter.status, filter.limit ?? 100)
+      : this.db.prepare('SELECT * FROM incidents ORDER BY id DESC LIMIT ?').all(filter.limit ?? 100);
+    return (rows as IncidentDbRow[]).map(toIncident);
+  }
+
+  saveIncident(
+    row: Omit<IncidentRow, 'id'> & { id?: number },
+    events: Omit<IncidentEvent, 'id' | 'incidentId' | 'at'>[],
+    notifications: OutboxEnqueue[],
+  ): number {
+    return this.db.transaction(() => {
+      const values = [
+        row.key,
+        row.title,
+        row.severity,
+        row.service,
+        row.status,
+        row.createdAt,
+        row.ackedAt,
+        row.ackedBy,
+        row.resolvedAt,
+        row.resolvedBy,
+        row.assignee,
+        row.policy,
+        row.step,
+        row.loop,
+        row.stepStartedAt,
+      ];
+      let id = row.id;
+      if (id === undefined) {
+        const r = this.db
+          .prepare(
+            `INSERT INTO incidents (key, title, severity, service, status, created_at, acked_at, acked_by, resolved_at,
+               resolved_by, assignee, policy, step, loop, step_started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(...values);
+        id = Number(r.lastInsertRowid);
+      } else {
+        this.db
+          .prepare(
+            `UPDATE incidents SET key = ?, title = ?, severity = ?, service = ?, status = ?, created_at = ?, acked_at = ?,
+               acked_by = ?, resolved_at = ?, resolved_by = ?, assignee = ?, policy = ?, step = ?, loop = ?,
+               step_started_at = ? WHERE id = ?`,
+          )
+          .run(...values, id);
+      }
+      const at = this.clock.now().toISOString();
+      const add = this.db.prepare(
+        'INSERT INTO incident_events (incident_id, at, kind, actor, text) VALUES (?, ?, ?, ?, ?)',
+      );
+      for (const e of events) add.run(id, at, e.kind, e.actor, e.text);
+      if (notifications.length > 0) this.outbox.enqueue(notifications);
+      return id;
+    })();
+  }
+
+  timeline(id: number): IncidentEvent[] {
+    const rows = this.db.prepare('SELECT * FROM incident_events WHERE incident_id = ? ORDER BY id').all(id) as {
+      id: number;
+      incident_id: number;
+      at: string;
+      kind: string;
+      actor: string;
+      text: string;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      incidentId: r.incident_id,
+      at: r.at,
+      kind: r.kind,
+      actor: r.actor,
+      text: r.text,
+    }));
+  }
+
+  queuedKeys(id: number): Set<string> {
+    const rows = this.db.prepare(`SELECT dedup_key FROM outbox WHERE stream = ?`).all(`incident-${id}`) as {
+      dedup_key: string;
+    }[];
+    return new Set(rows.map((r) => r.dedup_key));
+  }
+
+  addActionItem(item: Omit<ActionItem, 'id' | 'done'>): number {
+    const r = this.db
+      .prepare('INSERT INTO action_items (incident_id, text, owner, due) VALUES (?, ?, ?, ?)')
+      .run(item.incidentId, item.text, item.owner, item.due);
+    return Number(r.lastInsertRowid);
+  }
+
+  setActionItemDone(id: number, done: boolean): boolean {
+    return this.db.prepare('UPDATE action_items SET done = ? WHERE id = ?').run(done ? 1 : 0, id).changes > 0;
+  }
+
+  actionItems(incidentId: number): ActionItem[] {
+    const rows = this.db.prepare('SELECT * FROM action_items WHERE incident_id = ? ORDER BY id').all(incidentId) as {
+      id: number;
+      incident_id: number;
+      text: string;
+      owner: string;
+      due: string | null;
+      done: number;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      incidentId: r.incident_id,
+      text: r.text,
+      owner: r.owner,
+      due: r.due,
+      done: r.done === 1,
+    }));
+  }
+}

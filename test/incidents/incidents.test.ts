@@ -1,0 +1,229 @@
+/**
+ * Incidents and escalation on a real SQLite store and a ManualClock, with pages delivered by the
+ * outbox sender to real HTTP receivers (one per contact): alert → incident → on-call person paged
+ * → no acknowledgement → next step paged → acknowledge through the signed link → resolved when the
+ * alert resolves → postmortem with the right time to acknowledge. A restart (the store reopened,
+ * a new manager) between the first page and the escalation still escalates, once.
+ */
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AlertEngine } from '../../src/alerts/engine.js';
+import { IncidentManager, verifyAction, type EscalationPolicy, type Person } from '../../src/incidents/incidents.js';
+import { incidentStats, postmortemMarkdown } from '../../src/incidents/postmortem.js';
+import type { Schedule } from '../../src/incidents/schedule.js';
+import { WebhookChannel } from '../../src/notify/channels/webhook.js';
+import { OutboxSender } from '../../src/notify/outbox.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { Receiver } from '../notify/receiver.js';
+
+const SECRET = 'link-key-for-tests';
+const MIN = 60_000;
+
+const people = new Map<string, Person>([
+  [
+    'ana',
+    {
+      name: 'ana',
+      rules: [
+        { afterMs: 0, channel: 'ana/phone' },
+        { afterMs: 2 * MIN, channel: 'ana/mail' },
+      ],
+    },
+  ],
+  ['ben', { name: 'ben', rules: [{ afterMs: 0, channel: 'ben/phone' }] }],
+]);
+const primary: Schedule = {
+  name: 'primary',
+  timeZone: 'Europe/Berlin',
+  // 2026-12-01 is in ana's week (turns from Monday 2026-11-30 09:00).
+  layers: [{ name: 'weekly', members: ['ana', 'ben'], turnHours: 168, start: '2026-11-30T09:00', restrictions: [] }],
+  overrides: [],
+};
+const policy: EscalationPolicy = {
+  name: 'default',
+  steps: [
+    { targets: [{ kind: 'schedule', name: 'primary' }], escalateAfterMs: 5 * MIN },
+    { targets: [{ kind: 'person', name: 'ben' }], escalateAfterMs: 5 * MIN },
+  ],
+  repeat: 0,
+};
+
+describe('incidents and escalation', () => {
+  let dir: string;
+  let clock: ManualClock;
+  let store: SqliteStore;
+  const rx = new Map<string, Receiver>();
+  const urls = new Map<string, string>();
+  let sender: OutboxSender;
+
+  beforeEach(async () => {
+    dir = makeTempDir('incidents');
+    clock = new ManualClock(new Date('2026-12-01T09:00:00Z'));
+    store = SqliteStore.open(path.join(dir, 'state.db'), clock);
+    for (const c of ['ana/phone', 'ana/mail', 'ben/phone']) rx.set(c, new Receiver());
+    for (const [name, r] of rx) urls.set(name, await r.start());
+    sender = startSender();
+  });
+
+  function startSender(): OutboxSender {
+    const channels = new Map([...urls].map(([name, url]) => [name, new WebhookChannel(name, { url })] as const));
+    const s = new OutboxSender({ store: store.outbox, channels, clock });
+    s.start();
+    return s;
+  }
+  afterEach(async () => {
+    await sender.stop();
+    for (const r of rx.values()) await r.stop();
+    rx.clear();
+    store.close();
+    removeTempDir(dir);
+  });
+
+  function manager(): IncidentManager {
+    return new IncidentManager({
+      store: store.incidents,
+      clock,
+      people,
+      schedules: new Map([['primary', primary]]),
+      policies: new Map([['default', policy]]),
+      defaultPolicy: 'default',
+      pagingSeverities: ['page'],
+      externalUrl: 'http://127.0.0.1:7070',
+      linkSecret: SECRET,
+    });
+  }
+
+  function alerts(): AlertEngine {
+    return new AlertEngine({
+      store: store.alerts,
+      clock,
+      rules: [
+        {
+          name: 'web-down',
+          forMs: 0,
+          keepFiringForMs: 0,
+          severity: 'page',
+          labels: {},
+          annotations: { summary: 'web is down' },
+        },
+      ],
+      routes: [],
+      defaultChannels: [],
+      defaultRepeatIntervalMs: 0,
+      maintenance: [],
+      externalUrl: 'http://127.0.0.1:7070',
+    });
+  }
+
+  /** Feeds the alert engine's transitions to the incident manager, as the daemon does. */
+  function feed(m: IncidentManager, e: AlertEngine, active: boolean): void {
+    for (const t of e.evaluate('web-down', active ? [{ labels: { service: 'web' }, value: 1 }] : [])) {
+      const a = store.alerts.tryGetAlert(t.fingerprint);
+      m.onAlert(
+        { fingerprint: t.fingerprint, rule: t.rule, to: t.to, labels: a?.labels ?? {}, summary: 'web is down' },
+        () => store.alerts.listAlerts({ state: 'firing' }).length > 0,
+      );
+    }
+  }
+
+  async function minutes(n: number, m: IncidentManager): Promise<void> {
+    for (let i = 0; i < n * 6; i++) {
+      await clock.advance(10_000);
+      m.tick();
+      sender.kick();
+      await sender.idle();
+    }
+  }
+
+  const count = (c: string): number => rx.get(c)?.received.length ?? 0;
+
+  it('pages the on-call person, escalates without an ack, survives a restart, acks by link, resolves, writes the postmortem', async () => {
+    let m = manager();
+    let e = alerts();
+    feed(m, e, true);
+    await minutes(1, m);
+    expect([count('ana/phone'), count('ana/mail'), count('ben/phone')]).toEqual([1, 0, 0]);
+    const page = JSON.parse(rx.get('ana/phone')?.received[0]?.body ?? '{}') as {
+      notification: { summary: string; links: { acknowledge: string } };
+    };
+    expect(page.notification.summary).toBe('web is down');
+    await minutes(2, m);
+    expect(count('ana/mail')).toBe(1); // ana's second contact rule, 2 min after the page
+
+    // The daemon is killed at minute 3 and comes back at minute 7: the escalation is due and happens once.
+    await sender.stop();
+    store.close();
+    await clock.advance(4 * MIN);
+    store = SqliteStore.open(path.join(dir, 'state.db'), clock);
+    sender = startSender();
+    m = manager();
+    e = alerts();
+    await minutes(1, m);
+    await minutes(1, m);
+    expect([count('ana/phone'), count('ana/mail'), count('ben/phone')]).toEqual([1, 1, 1]);
+
+    // ben acknowledges through the signed link.
+    const link = new URL(page.notification.links.acknowledge);
+    const id = Number(link.pathname.split('/')[3]);
+    expect(verifyAction(SECRET, 'ack', id, link.searchParams.get('sig') ?? '')).toBe(true);
+    expect(verifyAction(SECRET, 'ack', id + 1, link.searchParams.get('sig') ?? '')).toBe(false);
+    m.acknowledge(id, 'ben');
+    await minutes(10, m);
+    expect([count('ana/phone'), count('ana/mail'), count('ben/phone')]).toEqual([1, 1, 1]);
+
+    m.note(id, 'ben', 'restarted the database');
+    m.recordChange('web', 'ben', 'deploy web v8 (applied)');
+    feed(m, e, false);
+    await minutes(1, m);
+    const inc = store.incidents.tryGetIncident(id);
+    expect(inc).toMatchObject({ status: 'resolved', resolvedBy: 'alerts', ackedBy: 'ben' });
+    // Everyone paged hears it is over, on each channel they were paged on.
+    expect([count('ana/phone'), count('ana/mail'), count('ben/phone')]).toEqual([2, 2, 2]);
+
+    const timeline = store.incidents.timeline(id);
+    expect(timeline.map((t) => t.kind)).toEqual([
+      'triggered',
+      'alert',
+      'notified',
+      'notified',
+      'escalated',
+      'notified',
+      'acknowledged',
+      'note',
+      'change',
+      'alert',
+      'resolved',
+    ]);
+    expect(timeline.find((t) => t.kind === 'escalated')?.at).toBe('2026-12-01T09:07:10.000Z');
+    store.incidents.addActionItem({
+      incidentId: id,
+      text: 'alert on pool exhaustion',
+      owner: 'ben',
+      due: '2026-12-15',
+    });
+    const md = postmortemMarkdown(
+      inc ?? (undefined as never),
+      timeline,
+      [{ at: '2026-12-01T09:12:00.000Z', text: 'deploy web v8 (applied) by ben' }],
+      store.incidents.actionItems(id),
+    );
+    // Acknowledged at 09:09 (two minutes after the restart), 9 min after it opened.
+    expect(md).toContain('- Time to acknowledge: 9 min (by ben)');
+    expect(md).toContain('| escalated | escalation | no acknowledgement within 300 s: step 2 of default |');
+    expect(md).toContain('paged ana (on call in primary) via ana/phone (step 1)');
+    expect(md).toContain('- [ ] alert on pool exhaustion (owner: ben, due 2026-12-15)');
+    expect(incidentStats(store.incidents.listIncidents())).toEqual([
+      {
+        service: 'web',
+        month: '2026-12',
+        incidents: 1,
+        acknowledged: 1,
+        resolved: 1,
+        mttaSeconds: 540,
+        mttrSeconds: expect.any(Number),
+      },
+    ]);
+  });
+});
