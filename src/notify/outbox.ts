@@ -71,6 +71,8 @@ export interface OutboxSenderOptions {
   backoff?: Backoff;
   /** Longest sleep between looks at the outbox (rows written by another process are found by then). */
   pollMs?: number;
+  /** Delivered rows are kept this long (what `groundwork alerts` shows as who was told), then pruned. Default 30 days. */
+  keepDeliveredMs?: number;
   /** Called after every attempt (the daemon publishes it; tests wait on it). */
   onAttempt?: (row: OutboxRow, result: { ok: boolean; error?: string }) => void;
 }
@@ -80,6 +82,7 @@ export class OutboxSender {
   private readonly busyStreams = new Set<string>();
   private readonly abort = new AbortController();
   private timer: Timer | undefined;
+  private pruneTimer: Timer | undefined;
   private running = false;
   private pumping = false;
   private again = false;
@@ -96,7 +99,18 @@ export class OutboxSender {
     this.running = true;
     const recovered = this.opts.store.recoverSending();
     if (recovered > 0) this.logger.log('info', 'outbox: resending notifications interrupted by a stop', { recovered });
+    this.prune();
+    this.pruneTimer = this.opts.clock.setInterval(() => this.prune(), 3_600_000, { background: true });
     this.kick();
+  }
+
+  private prune(): void {
+    const keep = this.opts.keepDeliveredMs ?? 30 * 24 * 3_600_000;
+    try {
+      this.opts.store.pruneDelivered(new Date(this.opts.clock.now().getTime() - keep));
+    } catch (e) {
+      this.logger.log('warn', 'outbox: could not prune delivered notifications', { error: errorMessage(e) });
+    }
   }
 
   /** Something was enqueued or a channel came back: look now instead of at the next timer. */
@@ -113,6 +127,7 @@ export class OutboxSender {
   async stop(): Promise<void> {
     this.running = false;
     this.timer?.cancel();
+    this.pruneTimer?.cancel();
     this.abort.abort();
     await Promise.allSettled([...this.inflight.values()]);
   }

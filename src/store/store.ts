@@ -226,6 +226,8 @@ export interface OutboxStore {
   attemptsOf(id: number): OutboxAttempt[];
   /** The earliest next attempt among the streams' head rows, for the sender's timer. */
   nextDueAt(): Date | undefined;
+  /** Deletes delivered rows (and their attempts) delivered before `before`; returns how many. */
+  pruneDelivered(before: Date): number;
 }
 
 export const ALERT_STATES = ['pending', 'firing', 'resolved'] as const;

@@ -176,6 +176,29 @@ describe('notification outbox', () => {
     expect(new Set(keys)).toEqual(new Set(['web-down/instance=7/firing']));
   });
 
+  it('delivered rows are pruned after the retention (a day here), pending ones never', async () => {
+    const s = new OutboxSender({
+      store: store.outbox,
+      channels: new Map([['hook', new WebhookChannel('hook', { url: `${url}/hook` })]]),
+      clock,
+      pollMs: 60_000,
+      keepDeliveredMs: 24 * 3_600_000,
+    });
+    sender = s;
+    s.start();
+    enqueueNotification(store.outbox, ['hook'], alert(1, 'firing', clock.now()), 'firing');
+    enqueueNotification(store.outbox, ['gone'], alert(2, 'firing', clock.now()), 'firing');
+    s.kick();
+    await tick(s);
+    expect(store.outbox.listOutbox({ status: 'delivered' })).toHaveLength(1);
+    await clock.advance(23 * 3_600_000);
+    expect(store.outbox.listOutbox({ status: 'delivered' })).toHaveLength(1);
+    await clock.advance(2 * 3_600_000); // the hourly prune after the day has passed
+    await s.idle();
+    expect(store.outbox.listOutbox({ status: 'delivered' })).toHaveLength(0);
+    expect(store.outbox.listOutbox({ status: 'pending' })).toHaveLength(1);
+  });
+
   it('retry delays double from 1 s up to 5 min, spread by ±20%', () => {
     const d = [1, 2, 3, 10, 20].map((a) => retryDelayMs(DEFAULT_BACKOFF, 42, a));
     expect(d[0]).toBeGreaterThanOrEqual(800);

@@ -168,4 +168,17 @@ export class SqliteOutbox implements OutboxStore {
       .get() as { at: string | null };
     return r.at ? new Date(r.at) : undefined;
   }
+
+  pruneDelivered(before: Date): number {
+    return this.db.transaction(() => {
+      const cut = before.toISOString();
+      this.db
+        .prepare(
+          `DELETE FROM outbox_attempts WHERE notification_id IN
+             (SELECT id FROM outbox WHERE status = 'delivered' AND delivered_at < ?)`,
+        )
+        .run(cut);
+      return this.db.prepare(`DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < ?`).run(cut).changes;
+    })();
+  }
 }
