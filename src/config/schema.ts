@@ -5,35 +5,21 @@
  *
  * `x-fix` is our own keyword: the hint shown when a value does not match.
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { Duration } from '../util/duration.js';
+import { Type, type Static } from '@sinclair/typebox';
 import { ByteSize } from '../util/byte-size.js';
+import {
+  ByteSizeT,
+  DurationT,
+  ENV_NAME_PATTERN,
+  Name,
+  NAME_PATTERN,
+  Names,
+  PortNumber,
+  Scalar,
+} from './schema-parts.js';
+import { AlertSchema, MaintenanceSchema, NotifySchema } from './schema-alerting.js';
 
-export const NAME_PATTERN = '^[a-z][a-z0-9-]{0,62}$';
-const nameFix = 'use lowercase letters, digits and dashes, starting with a letter (e.g. web, db-main)';
-const ENV_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
-
-const DurationT = (description: string, def?: string) =>
-  Type.String({
-    pattern: Duration.pattern,
-    description,
-    default: def,
-    'x-fix': 'write a number with a unit: 500ms, 2s, 1m30s, 1h',
-    'x-expected': 'a duration such as 2s',
-    examples: [def ?? '2s'],
-  });
-const ByteSizeT = (description: string) =>
-  Type.String({
-    pattern: ByteSize.pattern,
-    description,
-    'x-fix': 'write a size such as 256MiB or 1GiB',
-    'x-expected': 'a size such as 256MiB',
-  });
-const Name = (description: string) => Type.String({ pattern: NAME_PATTERN, description, 'x-fix': nameFix });
-const Names = <T extends TSchema>(item: T, description: string) =>
-  Type.Record(Type.String({ pattern: NAME_PATTERN }), item, { description, 'x-fix': nameFix });
-const Scalar = Type.Union([Type.String(), Type.Number(), Type.Boolean()]);
-const PortNumber = Type.Integer({ minimum: 1, maximum: 65535, 'x-fix': 'use a port from 1 to 65535, or auto' });
+export { NAME_PATTERN };
 
 export const StatusRange = Type.String({
   pattern: '^[1-5][0-9][0-9](-[1-5][0-9][0-9])?$',
@@ -505,6 +491,9 @@ export const StackSchema = Type.Object(
     routes: Type.Optional(Type.Array(RouteSchema, { description: 'HTTP routes to services' })),
     listeners: Type.Optional(Names(ListenerSchema, 'Ports the built-in proxy listens on')),
     dns: Type.Optional(DnsSchema),
+    notify: Type.Optional(NotifySchema),
+    alerts: Type.Optional(Names(AlertSchema, 'Alert rules: what raises an alert, how long it must hold, its severity')),
+    maintenance: Type.Optional(Names(MaintenanceSchema, 'Windows in which matching alerts are not sent')),
   },
   { additionalProperties: false, title: 'Groundwork stack file' },
 );

@@ -1,5 +1,6 @@
 import type { KindRegistry } from './resource-kind.js';
 import { DnsConfigKind } from './dns/dns-kind.js';
+import { RecordKind } from './record/record-kind.js';
 import { DataPlaneConfigKind } from './route/route-kind.js';
 import { ServiceKind } from './service/service-kind.js';
 import { VolumeKind } from './volume/volume-kind.js';
@@ -14,5 +15,9 @@ export function defaultKinds(): KindRegistry {
     listener: new DataPlaneConfigKind('listener'),
     'dns-zone': new DnsConfigKind('dns-zone'),
     'dns-record': new DnsConfigKind('dns-record'),
+    channel: new RecordKind('channel'),
+    'notify-policy': new RecordKind('notify-policy'),
+    alert: new RecordKind('alert'),
+    maintenance: new RecordKind('maintenance'),
   };
 }

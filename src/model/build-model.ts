@@ -6,6 +6,7 @@
 import type { Diagnostic } from '../config/diagnostic.js';
 import { findReferences, referencedService, substitute } from '../config/references.js';
 import type { DnsConfig, ServiceConfig, StackConfig } from '../config/schema.js';
+import { alertingResources } from './alerting-resources.js';
 import { dnsResources } from './dns-resources.js';
 import { address, type Address, type DesiredResource, type Json, type JsonObject } from './resource.js';
 import { topologicalOrder } from './graph.js';
@@ -145,6 +146,7 @@ export function buildModel(
     });
   }
   if (config.dns) resources.push(...dnsResources(config.stack, config.dns as DnsConfig, deep));
+  resources.push(...alertingResources(config.notify, config.alerts, config.maintenance, deep));
   const ordered = topologicalOrder(resources);
   return {
     diagnostics,

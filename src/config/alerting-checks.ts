@@ -1,0 +1,161 @@
+/**
+ * Checks of `notify:`, `alerts:` and `maintenance:` that the schema cannot express: a channel is
+ * exactly one kind, routes and defaults name declared channels, an alert names one condition and
+ * a declared service, a maintenance window has one schedule and a time zone that exists, and
+ * secret references name declared secrets.
+ */
+import { didYouMean } from '../util/did-you-mean.js';
+import type { Diagnostic } from './diagnostic.js';
+
+/** Where a document path is (semantic-checks.ts's Locate; repeated here to keep the import one way). */
+type Locate = (path: (string | number)[], key?: boolean) => { line: number; column: number };
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const CHANNEL_TYPES = ['webhook', 'slack', 'ntfy', 'alertmanager', 'email'];
+const CONDITIONS = ['event'];
+
+export function alertingChecks(doc: Record<string, unknown>, file: string, locate: Locate): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const push = (
+    path: (string | number)[],
+    d: Omit<Diagnostic, 'file' | 'line' | 'column' | 'path' | 'severity'>,
+    key = false,
+  ) => {
+    const pos = locate(path, key);
+    out.push({ severity: 'error', file, line: pos.line, column: pos.column, path: path.join('.'), ...d });
+  };
+  const notify = isObj(doc.notify) ? doc.notify : {};
+  const channels = isObj(notify.channels) ? notify.channels : {};
+  const channelNames = Object.keys(channels);
+  const services = Object.keys(isObj(doc.services) ? doc.services : {});
+  const secrets = Object.keys(isObj(doc.secrets) ? doc.secrets : {});
+
+  const channelRef = (path: (string | number)[], name: unknown) => {
+    if (typeof name !== 'string' || channelNames.includes(name)) return;
+    const guess = didYouMean(name, channelNames);
+    push(path, {
+      code: 'dangling-reference',
+      message: `no channel named \`${name}\``,
+      fix: guess ? `did you mean \`${guess}\`?` : 'declare it under notify.channels',
+    });
+  };
+
+  for (const [name, c] of Object.entries(channels)) {
+    if (!isObj(c)) continue;
+    const kinds = Object.keys(c).filter((k) => CHANNEL_TYPES.includes(k));
+    if (kinds.length !== 1) {
+      push(
+        ['notify', 'channels', name],
+        {
+          code: kinds.length === 0 ? 'missing-key' : 'conflict',
+          message: `channel \`${name}\` must be exactly one of ${CHANNEL_TYPES.join(', ')}${kinds.length ? `; it has ${kinds.join(' and ')}` : ''}`,
+          fix: 'split it into one channel per kind, e.g. ops-hook: { webhook: { url: ... } }',
+        },
+        true,
+      );
+    }
+    // Secret references in any setting must name declared secrets.
+    const walk = (v: unknown, path: (string | number)[]): void => {
+      if (typeof v === 'string') {
+        for (const m of v.matchAll(/\$\{secret\.([^}]*)\}/g)) {
+          const ref = m[1] ?? '';
+          if (!secrets.includes(ref)) {
+            const guess = didYouMean(ref, secrets);
+            push(path, {
+              code: 'dangling-reference',
+              message: `channel \`${name}\` uses secret \`${ref}\`, which is not declared`,
+              fix: guess ? `did you mean \`${guess}\`?` : `declare it under secrets: (secrets: { ${ref}: {} })`,
+            });
+          }
+        }
+      } else if (isObj(v)) for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
+      else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
+    };
+    walk(c, ['notify', 'channels', name]);
+  }
+  if (Array.isArray(notify.routes)) {
+    notify.routes.forEach((r, i) => {
+      if (isObj(r) && Array.isArray(r.channels))
+        r.channels.forEach((c, j) => channelRef(['notify', 'routes', i, 'channels', j], c));
+    });
+  }
+  if (Array.isArray(notify.default)) notify.default.forEach((c, j) => channelRef(['notify', 'default', j], c));
+
+  const alerts = isObj(doc.alerts) ? doc.alerts : {};
+  for (const [name, a] of Object.entries(alerts)) {
+    if (!isObj(a)) continue;
+    const conditions = Object.keys(a).filter((k) => CONDITIONS.includes(k));
+    if (conditions.length !== 1) {
+      push(
+        ['alerts', name],
+        {
+          code: conditions.length === 0 ? 'missing-key' : 'conflict',
+          message: `alert \`${name}\` needs exactly one condition: ${CONDITIONS.join(', ')}`,
+          fix: 'e.g. web-crashing: { event: crashloop, service: web, severity: page }',
+        },
+        true,
+      );
+    }
+    if (typeof a.service === 'string' && !services.includes(a.service)) {
+      const guess = didYouMean(a.service, services);
+      push(['alerts', name, 'service'], {
+        code: 'dangling-reference',
+        message: `alert \`${name}\` names service \`${a.service}\`, which is not declared`,
+        fix: guess ? `did you mean \`${guess}\`?` : 'declare the service, or leave service out to cover every service',
+      });
+    }
+  }
+  if (Object.keys(alerts).length > 0 && channelNames.length === 0) {
+    push(
+      ['alerts'],
+      {
+        code: 'missing-key',
+        message: 'alerts are declared but no notification channel is: nobody would be told',
+        fix: 'add notify: { channels: { ops: { webhook: { url: https://... } } } }',
+      },
+      true,
+    );
+  }
+
+  const maintenance = isObj(doc.maintenance) ? doc.maintenance : {};
+  for (const [name, m] of Object.entries(maintenance)) {
+    if (!isObj(m)) continue;
+    const kinds = ['once', 'weekly'].filter((k) => k in m);
+    if (kinds.length !== 1) {
+      push(
+        ['maintenance', name],
+        {
+          code: kinds.length === 0 ? 'missing-key' : 'conflict',
+          message: `maintenance window \`${name}\` needs exactly one of once, weekly`,
+          fix: 'e.g. weekly: { days: [sun], from: "02:00", to: "04:00", timezone: Europe/Berlin }',
+        },
+        true,
+      );
+    }
+    if (
+      isObj(m.once) &&
+      typeof m.once.start === 'string' &&
+      typeof m.once.end === 'string' &&
+      !(Date.parse(m.once.start) < Date.parse(m.once.end))
+    ) {
+      push(['maintenance', name, 'once', 'end'], {
+        code: 'invalid-value',
+        message: `maintenance window \`${name}\` ends before it starts`,
+        fix: 'make end later than start',
+      });
+    }
+    if (isObj(m.weekly) && typeof m.weekly.timezone === 'string') {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: m.weekly.timezone });
+      } catch {
+        push(['maintenance', name, 'weekly', 'timezone'], {
+          code: 'invalid-value',
+          message: `unknown time zone \`${m.weekly.timezone}\``,
+          fix: 'use an IANA name such as Europe/Berlin or America/New_York',
+        });
+      }
+    }
+  }
+  return out;
+}

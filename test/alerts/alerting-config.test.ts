@@ -1,0 +1,113 @@
+/** The `notify:`, `alerts:` and `maintenance:` sections: what they plan to, and located errors with fixes. */
+import { describe, expect, it } from 'vitest';
+import { parseStackText } from '../../src/config/load.js';
+import { buildModel } from '../../src/model/build-model.js';
+
+const GOOD = `stack: lab
+secrets:
+  hook-key: {}
+services:
+  web:
+    command: node server.js
+    ports: { http: auto }
+notify:
+  channels:
+    ops:
+      webhook: { url: "http://127.0.0.1:9000/hook", secret: "\${secret.hook-key}" }
+    mail:
+      email: { host: 127.0.0.1, port: 25, security: none, from: gw@lab.test, to: [ops@lab.test] }
+  routes:
+    - { match: ['severity="page"'], channels: [ops, mail], repeat_interval: 1h }
+  default: [mail]
+alerts:
+  web-crashing: { event: crashloop, service: web, severity: page, for: 10s, summary: "web restarts in a loop" }
+maintenance:
+  backups:
+    weekly: { days: [sun], from: "02:00", to: "04:00", timezone: Europe/Berlin }
+`;
+
+describe('alerting sections of the stack file', () => {
+  it('plans channels, the notify policy, alert rules and maintenance windows as resources', () => {
+    const r = parseStackText(GOOD, 'groundwork.yaml');
+    expect(r.diagnostics).toEqual([]);
+    if (!r.config) throw new Error('no config');
+    const { model, diagnostics } = buildModel(
+      r.config,
+      { dir: '/tmp', configHash: 'x', file: 'groundwork.yaml' },
+      { cli: {}, env: {} },
+    );
+    expect(diagnostics).toEqual([]);
+    if (!model) throw new Error('no model');
+    const addresses = model.resources.map((x) => x.address).filter((a) => !a.startsWith('service.'));
+    expect(addresses.sort()).toEqual([
+      'alert.web-crashing',
+      'channel.mail',
+      'channel.ops',
+      'maintenance.backups',
+      'notify-policy.default',
+    ]);
+    const ops = model.resources.find((x) => x.address === 'channel.ops');
+    // The reference stays a reference: no secret value in the plan or state.
+    expect(ops?.spec).toEqual({
+      type: 'webhook',
+      settings: { url: 'http://127.0.0.1:9000/hook', secret: '${secret.hook-key}' },
+    });
+    expect(model.resources.find((x) => x.address === 'alert.web-crashing')?.dependsOn).toEqual(['service.web']);
+  });
+
+  const bad: [string, string, { line: number; fix: RegExp }][] = [
+    [
+      'a channel of two kinds',
+      'notify:\n  channels:\n    ops:\n      webhook: { url: "http://a" }\n      slack: { url: "http://b" }\n',
+      { line: 3, fix: /one channel per kind/ },
+    ],
+    [
+      'a route to an undeclared channel',
+      'notify:\n  channels:\n    ops: { webhook: { url: "http://a" } }\n  routes:\n    - { channels: [opz] }\n',
+      { line: 5, fix: /did you mean `ops`/ },
+    ],
+    [
+      'an undeclared secret in a channel',
+      'notify:\n  channels:\n    chat: { slack: { url: "${secret.slack-url}" } }\n',
+      { line: 3, fix: /declare it under secrets/ },
+    ],
+    [
+      'an alert without a condition',
+      'notify:\n  channels:\n    ops: { webhook: { url: "http://a" } }\nalerts:\n  web-down: { severity: page }\n',
+      { line: 5, fix: /event: crashloop/ },
+    ],
+    [
+      'an alert on an undeclared service',
+      'notify:\n  channels:\n    ops: { webhook: { url: "http://a" } }\nalerts:\n  web-down: { event: crashloop, service: wbe }\n',
+      { line: 5, fix: /declare the service/ },
+    ],
+    ['alerts with nobody to tell', 'alerts:\n  web-down: { event: crashloop }\n', { line: 1, fix: /notify:/ }],
+    [
+      'an unknown time zone',
+      'maintenance:\n  nightly:\n    weekly: { days: [mon], from: "01:00", to: "02:00", timezone: Europe/Berlim }\n',
+      { line: 3, fix: /IANA name/ },
+    ],
+    [
+      'a weekday that does not exist',
+      'maintenance:\n  nightly:\n    weekly: { days: [mnd], from: "01:00", to: "02:00" }\n',
+      { line: 3, fix: /mon, tue/ },
+    ],
+    [
+      'a bad clock time',
+      'maintenance:\n  nightly:\n    weekly: { days: [mon], from: "25:00", to: "02:00" }\n',
+      { line: 3, fix: /24-hour time/ },
+    ],
+  ];
+  for (const [what, body, want] of bad) {
+    it(`reports ${what} at its line with a fix`, () => {
+      const r = parseStackText(`stack: lab\n${body}`, 'groundwork.yaml');
+      expect(r.config).toBeUndefined();
+      expect(r.diagnostics.length).toBeGreaterThanOrEqual(1);
+      const d = r.diagnostics[0];
+      expect({ line: d?.line, fix: d?.fix }).toMatchObject({
+        line: want.line + 1,
+        fix: expect.stringMatching(want.fix),
+      });
+    });
+  }
+});
