@@ -42,6 +42,7 @@ import type {
   ScaleInput,
 } from './operations.js';
 import type { InstanceView, ServiceStatus, StatusView } from './status.js';
+import { checkViews } from './check-statuses.js';
 import type { OperationsRuntime } from './supervision.js';
 import { TestKillHook } from './test-kill-point.js';
 
@@ -526,6 +527,7 @@ export class LocalOperations implements Operations {
       stack: this.installation.stack,
       serial: this.store.serial(),
       services,
+      checks: checkViews(this.store),
       storage: this.storage(),
       daemon: this.runtime.daemon?.() ?? null,
     };
@@ -545,6 +547,7 @@ export class LocalOperations implements Operations {
       stack: this.installation.stack,
       serial: this.store.serial(),
       services,
+      checks: checkViews(this.store),
       storage: this.storage(),
       daemon: this.runtime.daemon?.() ?? null,
     };

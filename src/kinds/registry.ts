@@ -1,4 +1,5 @@
 import type { KindRegistry } from './resource-kind.js';
+import { CheckKind } from './check/check-kind.js';
 import { DnsConfigKind } from './dns/dns-kind.js';
 import { DataPlaneConfigKind } from './route/route-kind.js';
 import { ServiceKind } from './service/service-kind.js';
@@ -14,5 +15,6 @@ export function defaultKinds(): KindRegistry {
     listener: new DataPlaneConfigKind('listener'),
     'dns-zone': new DnsConfigKind('dns-zone'),
     'dns-record': new DnsConfigKind('dns-record'),
+    check: new CheckKind(),
   };
 }

@@ -7,6 +7,7 @@ import type { Diagnostic } from '../config/diagnostic.js';
 import { findReferences, referencedService, substitute } from '../config/references.js';
 import type { DnsConfig, ServiceConfig, StackConfig } from '../config/schema.js';
 import { dnsResources } from './dns-resources.js';
+import { checkResources } from './check-resources.js';
 import { address, type Address, type DesiredResource, type Json, type JsonObject } from './resource.js';
 import { topologicalOrder } from './graph.js';
 
@@ -145,6 +146,7 @@ export function buildModel(
     });
   }
   if (config.dns) resources.push(...dnsResources(config.stack, config.dns as DnsConfig, deep));
+  if (config.checks) resources.push(...checkResources(config.checks, deep));
   const ordered = topologicalOrder(resources);
   return {
     diagnostics,

@@ -1,6 +1,6 @@
 import type { Json, JsonObject } from './json.js';
 
-export const RESOURCE_KINDS = ['volume', 'service', 'route', 'listener', 'dns-zone', 'dns-record'] as const;
+export const RESOURCE_KINDS = ['volume', 'service', 'route', 'listener', 'dns-zone', 'dns-record', 'check'] as const;
 export type ResourceKindName = (typeof RESOURCE_KINDS)[number];
 
 /** `service.web`, `volume.data`, `route.0`, `dns-record.nas.A` (the name may contain dots). */
