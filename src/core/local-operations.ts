@@ -43,6 +43,7 @@ import type {
 } from './operations.js';
 import type { InstanceView, ServiceStatus, StatusView } from './status.js';
 import { checkViews } from './check-statuses.js';
+import { newPushToken, pushPath, pushTokenHash } from '../observe/checks/push-token.js';
 import type { OperationsRuntime } from './supervision.js';
 import { TestKillHook } from './test-kill-point.js';
 
@@ -503,6 +504,27 @@ export class LocalOperations implements Operations {
       current: asServiceOutputs(row.outputs).release?.seq ?? null,
       releases: this.store.listReleases(service, limit),
     };
+  }
+
+  async newPushToken(check: string): Promise<{ check: string; path: string }> {
+    const row = this.store.tryGetResource(addr('check', check));
+    if (!row)
+      throw new OperationError(
+        'not-found',
+        `no check \`${check}\` is applied`,
+        'declare it under checks: with `push: {}` and run `groundwork apply`',
+      );
+    if (row.spec.type !== 'push')
+      throw new OperationError(
+        'bad-request',
+        `check \`${check}\` is a ${String(row.spec.type)} check; only push checks have a token`,
+        'name a check declared with `push:`',
+      );
+    const token = newPushToken();
+    this.store.recordRuntimeOutputs(row.address, { ...row.outputs, token_hash: pushTokenHash(token) });
+    // The daemon's runner takes the new hash (the old token stops working).
+    await this.runtime.afterChange?.();
+    return { check, path: pushPath(token) };
   }
 
   async status(): Promise<StatusView> {

@@ -187,6 +187,10 @@ export function daemonRoutes(deps: RouteDeps): Route[] {
     return { status: 200, json: { ok: true } };
   };
   routes.push(
+    route({
+      ...API.pushToken,
+      handler: async (ctx) => ({ status: 200, json: await call(() => ops.newPushToken(ctx.params.name)) }),
+    }),
     route({ ...API.push, handler: async (ctx) => ping(ctx.params.token, ctx.query) }),
     route({ ...API.pushPost, handler: async (ctx) => ping(ctx.params.token, ctx.query) }),
   );

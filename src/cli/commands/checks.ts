@@ -33,15 +33,40 @@ export function renderChecks(checks: readonly CheckView[], style: Style, now: nu
 export const checksCommand = defineCommand({
   name: 'checks',
   summary: 'Checks of the stack: state, since when, latency, certificate days left, last error',
-  usage: 'checks [-f FILE] [--json]',
-  flags: STACK_FLAGS,
+  usage: 'checks [-f FILE] [--json] [--new-push-url NAME]',
+  flags: {
+    ...STACK_FLAGS,
+    'new-push-url': {
+      type: 'string',
+      description: 'Make a new token for push check NAME and print its URL, once (the old URL stops working)',
+      valueName: 'NAME',
+    },
+  },
   async run(flags, _pos, io) {
     const { ops, close } = openOps(io, flags, { otherStack: 'local' });
     let checks: CheckView[];
+    let daemonUrl: string | null;
+    let minted: { check: string; path: string } | undefined;
     try {
-      checks = (await ops.status()).checks;
+      const rotate = flags['new-push-url'];
+      if (rotate !== undefined) minted = await ops.newPushToken(rotate);
+      const s = await ops.status();
+      checks = s.checks;
+      daemonUrl = s.daemon?.url ?? null;
     } finally {
       close();
+    }
+    if (minted) {
+      // Printed here only: state keeps the token's hash, so this is the one chance to copy it.
+      const url = daemonUrl ? `${daemonUrl}${minted.path}` : minted.path;
+      if (flags.json) io.stdout(`${JSON.stringify({ check: minted.check, url }, null, 2)}\n`);
+      else
+        io.stdout(
+          `push URL of check ${minted.check} (shown once; the old one no longer works):\n  ${url}\n` +
+            `${daemonUrl ? '' : 'no daemon runs: prefix the address of `groundwork up` (it receives the pings)\n'}` +
+            `the job calls it every interval: curl -fsS -m 10 ${daemonUrl ? url : `http://HOST:PORT${minted.path}`}\n`,
+        );
+      return EXIT.ok;
     }
     if (flags.json) {
       io.stdout(`${JSON.stringify(checks, null, 2)}\n`);

@@ -25,6 +25,8 @@ import {
   ProxyMetricsResponse,
   PushQuery,
   PushResponse,
+  PushTokenRequest,
+  PushTokenResponse,
   RefreshRequest,
   RefreshResponse,
   ReleasesQuery,
@@ -174,6 +176,13 @@ export const API = {
     query: PushQuery,
     response: PushResponse,
     public: true,
+  },
+  pushToken: {
+    method: 'POST',
+    path: '/v1/checks/:name/push-token',
+    summary: 'A new token for a push check (the old one stops working); the path is in this answer only',
+    body: PushTokenRequest,
+    response: PushTokenResponse,
   },
   openapi: {
     method: 'GET',

@@ -473,3 +473,8 @@ export const PushQuery = Type.Object({
   msg: Type.Optional(Type.String({ description: 'Why it failed (kept as the error, 200 characters at most)' })),
 });
 export const PushResponse = Type.Object({ ok: Type.Boolean() });
+
+/** POST /v1/checks/:name/push-token: core `newPushToken`. */
+export const PushTokenRequest = Type.Object({}, { additionalProperties: false });
+export const PushTokenResponse = Type.Object({ check: Type.String(), path: Type.String() });
+export type PushTokenResponse = Static<typeof PushTokenResponse>;

@@ -47,5 +47,7 @@ export function runnerWorld(opts: { concurrency?: number; wallStart?: Date } = {
     await clock.advance(ms);
     await runner.idle();
   };
-  return { clock, runner, saved, transitions, samples, status, step };
+  /** name → state of every check. */
+  const list = () => Object.fromEntries(runner.list().map((s) => [s.name, s.state]));
+  return { clock, runner, saved, transitions, samples, status, step, list };
 }

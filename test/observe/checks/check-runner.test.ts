@@ -114,6 +114,55 @@ describe('http checks', () => {
   });
 });
 
+describe('scheduling', () => {
+  it('runs at most `concurrency` checks at once, and every check still gets its run', async () => {
+    let inFlight = 0;
+    let most = 0;
+    let served = 0;
+    const server = http.createServer((_req, res) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      // Held a little so that runs would overlap if the runner let them.
+      setTimeout(() => {
+        inFlight--;
+        served++;
+        res.writeHead(200).end();
+      }, 20);
+    });
+    const port = await listen(server);
+    const w = runnerWorld({ concurrency: 2 });
+    w.runner.configure(
+      ['a', 'b', 'c', 'd', 'e'].map((n) =>
+        declared(n, { http: { url: `http://127.0.0.1:${port}/${n}` }, successes: 1 }),
+      ),
+    );
+    await w.step(0);
+    expect(served).toBe(5);
+    expect(most).toBe(2);
+    expect(Object.values(w.list())).toEqual(['up', 'up', 'up', 'up', 'up']);
+    w.runner.stop();
+    await close(server);
+  });
+
+  it('a removed check stops; a changed one starts over with its kept status', async () => {
+    const w = runnerWorld();
+    const server = net.createServer((s) => s.end());
+    const port = await listen(server);
+    w.runner.configure([declared('x', { tcp: `127.0.0.1:${port}`, successes: 1, interval: '10s' })]);
+    await w.step(0);
+    expect(w.status('x').state).toBe('up');
+    const since = w.status('x').since;
+    w.runner.configure([declared('x', { tcp: `127.0.0.1:${port}`, successes: 1, interval: '20s' })]);
+    await w.step(0);
+    expect(w.status('x')).toMatchObject({ state: 'up', since });
+    w.runner.configure([]);
+    expect(w.runner.list()).toEqual([]);
+    expect(w.clock.pending).toBe(0);
+    w.runner.stop();
+    await close(server);
+  });
+});
+
 describe('tcp, exec and dns checks', () => {
   let dnsmasq: Dnsmasq;
   const dir = makeTempDir('checks-exec');
