@@ -259,7 +259,7 @@ export class CheckRunner {
     const interval = e.check.spec.interval.toMilliseconds();
     const nowWall = this.o.clock.now().getTime();
     const last = e.status.lastPingAt ? Date.parse(e.status.lastPingAt) : nowWall;
-    const deadline = Math.max(last, Math.min(nowWall, last)) + interval + t.grace.toMilliseconds();
+    const deadline = last + interval + t.grace.toMilliseconds();
     const fire = () => {
       if (this.entries.get(e.check.spec.name) !== e) return;
       const silent = this.o.clock.now().getTime() - (e.status.lastPingAt ? Date.parse(e.status.lastPingAt) : last);

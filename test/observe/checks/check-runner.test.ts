@@ -189,6 +189,7 @@ describe('tcp, exec and dns checks', () => {
   });
 
   it('exec: exit 0 is up; another exit is down with the output; arguments reach the program unparsed', async () => {
+    process.env.GROUNDWORK_SECRET_PROBE = 'planted-secret-value';
     const w = runnerWorld();
     const marker = path.join(dir, 'x; touch injected');
     w.runner.configure([
@@ -196,13 +197,21 @@ describe('tcp, exec and dns checks', () => {
       declared('bad', { exec: { shell: 'echo disk is full >&2; exit 3' }, successes: 1, failures: 1 }),
       // A shell metacharacter in an argv argument is just a character: nothing runs `touch`.
       declared('argv', { exec: { command: ['touch', marker] }, successes: 1, failures: 1 }),
+      // The daemon's environment (secrets come through it) does not reach check commands.
+      declared('env', {
+        exec: { shell: 'test -z "$GROUNDWORK_SECRET_PROBE" && test -n "$PATH"' },
+        successes: 1,
+        failures: 1,
+      }),
     ]);
     await w.step(0);
     expect(w.status('ok').state).toBe('up');
     expect(w.status('bad')).toMatchObject({ state: 'down', lastError: '/bin/sh exited with 3: disk is full' });
     expect(w.status('argv').state).toBe('up');
+    expect(w.status('env')).toMatchObject({ state: 'up', lastError: null });
     expect(readFileSync(marker, 'utf8')).toBe('');
     expect(() => readFileSync(path.join(dir, 'injected'))).toThrow();
+    delete process.env.GROUNDWORK_SECRET_PROBE;
     w.runner.stop();
   });
 

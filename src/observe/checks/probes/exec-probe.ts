@@ -7,6 +7,16 @@ import { spawn } from 'node:child_process';
 import { errorMessage } from '../../../util/error-message.js';
 import type { ProbeContext, ProbeOutcome } from './probe.js';
 
+/**
+ * The environment a check command gets: what finding programs and reading text needs, nothing
+ * else of the daemon's (which may hold GROUNDWORK_SECRET_* values), as for services.
+ */
+function checkEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const k of ['PATH', 'HOME', 'LANG', 'TZ']) if (process.env[k] !== undefined) env[k] = process.env[k];
+  return env;
+}
+
 /** The tail of the output kept for the error line. */
 const TAIL_BYTES = 300;
 
@@ -14,7 +24,12 @@ export function execProbe(argv: string[], ctx: ProbeContext, cwd: string): Promi
   const start = ctx.ms();
   return new Promise((resolve) => {
     const [file, ...args] = argv;
-    const child = spawn(file ?? '', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(file ?? '', args, {
+      cwd,
+      env: checkEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     let tail = '';
     const keep = (c: Buffer) => {
       tail = (tail + c.toString('utf8')).slice(-TAIL_BYTES);
