@@ -97,6 +97,10 @@ export class RemoteOperations implements Operations {
     return this.call((c) => c.releases(service, { limit }));
   }
 
+  newPushToken(check: string): Promise<{ check: string; path: string }> {
+    return this.call((c) => c.pushToken(check));
+  }
+
   status(): Promise<StatusView> {
     return this.call((c) => c.status());
   }

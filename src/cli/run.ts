@@ -14,6 +14,7 @@ import { validateCommand } from './commands/validate.js';
 import { schemaCommand } from './commands/schema.js';
 import { upCommand } from './commands/up.js';
 import { statusCommand } from './commands/status.js';
+import { checksCommand } from './commands/checks.js';
 import { logsCommand } from './commands/logs.js';
 import { downCommand, restartCommand } from './commands/restart.js';
 import { scaleCommand } from './commands/scale.js';
@@ -30,6 +31,7 @@ export const COMMANDS: Command[] = [
   refreshCommand,
   upCommand,
   statusCommand,
+  checksCommand,
   logsCommand,
   restartCommand,
   scaleCommand,

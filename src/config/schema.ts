@@ -463,6 +463,134 @@ export const DnsSchema = Type.Object(
   },
 );
 
+export const CHECK_TYPES = ['http', 'tcp', 'dns', 'tls', 'exec', 'push', 'icmp'] as const;
+export const CHECK_DNS_TYPES = ['A', 'AAAA', 'CNAME', 'TXT', 'MX', 'SRV', 'NS'] as const;
+export const CHECK_DEFAULTS = { interval: '30s', timeout: '10s', failures: 3, successes: 2 } as const;
+/** Checks' target strings may hold `${service.NAME.url.PORT}` and the like (resolved when the check runs). */
+const CheckTarget = (description: string, fix: string) => Type.String({ minLength: 1, description, 'x-fix': fix });
+
+export const CheckSchema = Type.Object(
+  {
+    http: Type.Optional(
+      Type.Object(
+        {
+          url: CheckTarget(
+            'URL to request (http or https); may be ${service.NAME.url.PORT}/path',
+            'write a URL such as http://127.0.0.1:8080/healthz or ${service.web.url.http}/healthz',
+          ),
+          method: Type.Optional(literalUnion(['GET', 'HEAD'] as const, 'Request method (default GET)')),
+          status: Type.Optional(StatusRange),
+          body: Type.Optional(Type.String({ minLength: 1, description: 'Substring the response body must contain' })),
+          body_regex: Type.Optional(
+            Type.String({ minLength: 1, description: 'Regular expression the response body must match' }),
+          ),
+          max_latency: Type.Optional(DurationT('A slower answer counts as a failure', '1s')),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    tcp: Type.Optional(CheckTarget('host:port that must accept a connection', 'write host:port, e.g. 127.0.0.1:445')),
+    dns: Type.Optional(
+      Type.Object(
+        {
+          name: Type.String({ minLength: 1, description: 'Name to look up, e.g. nas.homelab.internal' }),
+          type: Type.Optional(literalUnion(CHECK_DNS_TYPES, 'Record type (default A)')),
+          server: Type.Optional(
+            Type.String({
+              pattern: HOST_PORT_PATTERN,
+              description: 'Resolver to ask, host:port (default: the system resolvers)',
+              'x-fix': hostPortFix,
+            }),
+          ),
+          expect: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), {
+              minItems: 1,
+              description: 'Values that must all be in the answer (A: addresses; CNAME/NS/MX/SRV: names; TXT: text)',
+            }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          address: CheckTarget('host:port of a TLS server', 'write host:port, e.g. 127.0.0.1:443'),
+          servername: Type.Optional(Type.String({ minLength: 1, description: 'SNI name (default: the host)' })),
+          min_days: Type.Optional(
+            Type.Integer({
+              minimum: 0,
+              maximum: 3650,
+              default: 14,
+              description: 'The check fails when the certificate has fewer days left than this',
+            }),
+          ),
+          verify: Type.Optional(
+            Type.Boolean({
+              default: true,
+              description: 'Verify the chain and the name (false: only the dates count, e.g. a self-signed lab CA)',
+            }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    exec: Type.Optional(
+      Type.Object(
+        {
+          command: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), {
+              minItems: 1,
+              description: 'Program and arguments, run without a shell; exit 0 means up',
+            }),
+          ),
+          shell: Type.Optional(
+            Type.String({ minLength: 1, description: 'Shell command, run through /bin/sh -c; exit 0 means up' }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    push: Type.Optional(
+      Type.Object(
+        {
+          grace: Type.Optional(
+            DurationT('Extra time after the interval before a missing ping counts (default: the interval)', '1m'),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'A heartbeat: the service or job calls GET or POST /v1/push/TOKEN every interval; no ping within interval + grace is a failure',
+        },
+      ),
+    ),
+    icmp: Type.Optional(Type.String({ description: 'Not available: see the error it gives' })),
+    interval: Type.Optional(DurationT('Time between runs (push: between expected pings)', CHECK_DEFAULTS.interval)),
+    timeout: Type.Optional(DurationT('Time one run may take', CHECK_DEFAULTS.timeout)),
+    failures: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100,
+        default: CHECK_DEFAULTS.failures,
+        description: 'Consecutive failures before the check is down (push: default 1)',
+      }),
+    ),
+    successes: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100,
+        default: CHECK_DEFAULTS.successes,
+        description: 'Consecutive successes before the check is up again (push: default 1)',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: 'A check: exactly one of http, tcp, dns, tls, exec or push, and its timing and thresholds',
+  },
+);
+
 export const VariableSchema = Type.Object(
   {
     default: Type.Optional(Scalar),
@@ -494,6 +622,9 @@ export const StackSchema = Type.Object(
     notify: Type.Optional(NotifySchema),
     alerts: Type.Optional(Names(AlertSchema, 'Alert rules: what raises an alert, how long it must hold, its severity')),
     maintenance: Type.Optional(Names(MaintenanceSchema, 'Windows in which matching alerts are not sent')),
+    checks: Type.Optional(
+      Names(CheckSchema, 'Checks the daemon runs on their interval: http, tcp, dns, tls, exec, push'),
+    ),
   },
   { additionalProperties: false, title: 'Groundwork stack file' },
 );
@@ -510,3 +641,6 @@ export type Balancer = (typeof BALANCERS)[number];
 export type DnsConfig = Static<typeof DnsSchema>;
 export type DnsRecordConfig = Static<typeof DnsRecordSchema>;
 export type DnsRecordTypeName = (typeof DNS_RECORD_TYPES)[number];
+export type CheckConfig = Static<typeof CheckSchema>;
+export type CheckTypeName = (typeof CHECK_TYPES)[number];
+export type CheckDnsType = (typeof CHECK_DNS_TYPES)[number];

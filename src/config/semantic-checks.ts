@@ -8,6 +8,7 @@ import type { Diagnostic } from './diagnostic.js';
 import { findReferences, REFERENCE_FORMS } from './references.js';
 import { alertingChecks } from './alerting-checks.js';
 import { dnsChecks } from './dns-checks.js';
+import { checkChecks } from './check-checks.js';
 
 export type Locate = (path: (string | number)[], key?: boolean) => { line: number; column: number };
 
@@ -441,6 +442,22 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
 
   ctx.out.push(...dnsChecks(doc, file, locate));
   ctx.out.push(...alertingChecks(doc, file, locate));
+
+  // Check targets may name services (${service.api.url.http}); secrets and ${port.X} make no sense there.
+  for (const [name, raw] of Object.entries(isObj(doc.checks) ? doc.checks : {})) {
+    if (!isObj(raw)) continue;
+    const base = ['checks', name];
+    if (isObj(raw.http)) checkRefs(raw.http.url, [...base, 'http', 'url'], undefined, 'other');
+    checkRefs(raw.tcp, [...base, 'tcp'], undefined, 'other');
+    if (isObj(raw.tls)) checkRefs(raw.tls.address, [...base, 'tls', 'address'], undefined, 'other');
+    if (isObj(raw.dns)) checkRefs(raw.dns.name, [...base, 'dns', 'name'], undefined, 'other');
+    if (isObj(raw.exec)) {
+      checkRefs(raw.exec.shell, [...base, 'exec', 'shell'], undefined, 'command');
+      if (Array.isArray(raw.exec.command))
+        raw.exec.command.forEach((a, i) => checkRefs(a, [...base, 'exec', 'command', i], undefined, 'command'));
+    }
+  }
+  ctx.out.push(...checkChecks(doc, file, locate));
 
   for (const cycle of findCycles(edges)) {
     const [kind, name] = (cycle[0] ?? '').split('.');

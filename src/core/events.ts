@@ -32,6 +32,19 @@ export type CoreEvent =
       phase: 'started' | 'finished' | 'failed' | 'rolled-back';
       detail: string;
     }
+  /**
+   * A check's state changed (thresholds met; see observe/checks/thresholds.ts). Alerts subscribe.
+   * `error` is the failing run's reason (null when it came up).
+   */
+  | {
+      type: 'check';
+      address: string;
+      check: string;
+      checkType: string;
+      from: 'pending' | 'up' | 'down';
+      to: 'pending' | 'up' | 'down';
+      error: string | null;
+    }
   /** A recorded change (apply, refresh, deploy, rollback, restart, down) ended. */
   | { type: 'change'; changeId: number | null; kind: string; outcome: ChangeOutcome | 'ok' | 'failed'; author: string };
 

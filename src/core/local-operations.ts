@@ -42,6 +42,8 @@ import type {
   ScaleInput,
 } from './operations.js';
 import type { InstanceView, ServiceStatus, StatusView } from './status.js';
+import { checkViews } from './check-statuses.js';
+import { newPushToken, pushPath, pushTokenHash } from '../observe/checks/push-token.js';
 import type { OperationsRuntime } from './supervision.js';
 import { TestKillHook } from './test-kill-point.js';
 
@@ -504,6 +506,27 @@ export class LocalOperations implements Operations {
     };
   }
 
+  async newPushToken(check: string): Promise<{ check: string; path: string }> {
+    const row = this.store.tryGetResource(addr('check', check));
+    if (!row)
+      throw new OperationError(
+        'not-found',
+        `no check \`${check}\` is applied`,
+        'declare it under checks: with `push: {}` and run `groundwork apply`',
+      );
+    if (row.spec.type !== 'push')
+      throw new OperationError(
+        'bad-request',
+        `check \`${check}\` is a ${String(row.spec.type)} check; only push checks have a token`,
+        'name a check declared with `push:`',
+      );
+    const token = newPushToken();
+    this.store.recordRuntimeOutputs(row.address, { ...row.outputs, token_hash: pushTokenHash(token) });
+    // The daemon's runner takes the new hash (the old token stops working).
+    await this.runtime.afterChange?.();
+    return { check, path: pushPath(token) };
+  }
+
   async status(): Promise<StatusView> {
     if (this.runtime.supervision) return this.supervisedStatus();
     return this.statusWith(async (name, runtime, instances) => this.unsupervisedViews(name, runtime, instances));
@@ -526,6 +549,7 @@ export class LocalOperations implements Operations {
       stack: this.installation.stack,
       serial: this.store.serial(),
       services,
+      checks: checkViews(this.store),
       storage: this.storage(),
       daemon: this.runtime.daemon?.() ?? null,
     };
@@ -545,6 +569,7 @@ export class LocalOperations implements Operations {
       stack: this.installation.stack,
       serial: this.store.serial(),
       services,
+      checks: checkViews(this.store),
       storage: this.storage(),
       daemon: this.runtime.daemon?.() ?? null,
     };

@@ -77,6 +77,11 @@ export interface Operations {
   /** Stops every instance of the stack on every runtime (the daemon also exits, when asked through it). */
   down(input: Attribution, progress: Progress): Promise<void>;
   releases(service: string, limit: number): Promise<ReleasesView>;
+  /**
+   * A new token for a push check: state keeps its hash, the old token stops working, and the
+   * path (`/v1/push/TOKEN`) is returned once, to the caller only.
+   */
+  newPushToken(check: string): Promise<{ check: string; path: string }>;
   status(): Promise<StatusView>;
   history(limit: number): Promise<ChangeRecord[]>;
   change(id: number): Promise<ChangeView>;

@@ -44,10 +44,25 @@ export interface ServiceStatus {
   instances: InstanceView[];
 }
 
+/** A check's latest verdict (observe/checks/check-status.ts), as recorded in state. */
+export interface CheckView {
+  name: string;
+  type: string;
+  state: 'pending' | 'up' | 'down';
+  since: string | null;
+  lastRunAt: string | null;
+  lastError: string | null;
+  lastLatencyMs: number | null;
+  tlsDaysLeft: number | null;
+  lastPingAt: string | null;
+}
+
 export interface StatusView {
   stack: string;
   serial: number;
   services: ServiceStatus[];
+  /** Checks of the stack, with their last recorded verdict (the daemon runs them). */
+  checks: CheckView[];
   /** Where state lives and how much room is left; `full` means changes are refused. */
   storage: { stateDir: string; freeBytes: number | null; full: boolean };
   /** Present when a daemon answered; absent when the CLI read the state itself. */

@@ -18,7 +18,11 @@ import { ServiceKind } from '../kinds/service/service-kind.js';
 import { asServiceOutputs, asServiceSpec } from '../kinds/service/service-spec.js';
 import type { DataPlane } from '../proxy/data-plane.js';
 import { tryProcessStartTicks } from '../runtime/process/proc.js';
-import type { Clock } from '../util/clock.js';
+import { systemClock, type Clock, type Timers } from '../util/clock.js';
+import { CheckRunner } from '../observe/checks/check-runner.js';
+import type { SampleSink } from '../observe/checks/sample-sink.js';
+import { runnableChecks } from '../kinds/check/check-targets.js';
+import { checkStatusesInStore } from '../core/check-statuses.js';
 import { errorMessage } from '../util/error-message.js';
 import type { Logger } from '../util/logger.js';
 import { createApp } from './api/http-app.js';
@@ -42,6 +46,10 @@ export interface DaemonOptions {
   /** The built-in proxy (or another DataPlane); without one, rollouts only replace instances. */
   dataPlane?: DataPlane;
   onApplyEvent?: (e: ApplyEvent) => void;
+  /** Timers of the check runner (default the system clock). */
+  timers?: Timers;
+  /** Where check samples go (groundwork_check_up, _latency_seconds, _tls_days_left); none: not kept. */
+  checkSamples?: SampleSink;
 }
 
 export { daemonInfoFile, tokenFile, type DaemonInfo } from './info.js';
@@ -67,6 +75,7 @@ export class Daemon {
   private ops!: LocalOperations;
   private server!: http.Server;
   private supervisor!: Supervisor;
+  private checks: CheckRunner | undefined;
   private readonly logIndex = new LogIndex();
   private housekeeping: NodeJS.Timeout | undefined;
   private info!: DaemonInfo;
@@ -132,7 +141,10 @@ export class Daemon {
     });
     this.ops = new LocalOperations(this.installation, {
       supervision: this.supervisor,
-      afterChange: () => this.configureTraffic(),
+      afterChange: async () => {
+        await this.configureTraffic();
+        this.configureChecks();
+      },
       logIndex: this.logIndex,
       daemon: () => ({
         pid: process.pid,
@@ -153,10 +165,29 @@ export class Daemon {
     await this.supervisor.start();
     this.supervising = true;
     await this.configureTraffic();
+    this.checks = new CheckRunner({
+      clock: o.timers ?? systemClock,
+      logger: o.logger,
+      statuses: checkStatusesInStore(this.installation.store),
+      cwd: this.installation.dir,
+      ...(o.checkSamples ? { samples: o.checkSamples } : {}),
+      onTransition: (t) =>
+        this.installation.bus.publish({
+          type: 'check',
+          address: `check.${t.check}`,
+          check: t.check,
+          checkType: t.type,
+          from: t.from,
+          to: t.to,
+          error: t.error,
+        }),
+    });
+    this.configureChecks();
     const routes = daemonRoutes({
       ops: this.ops,
       ...(o.dataPlane ? { dataPlane: o.dataPlane } : {}),
       leaving: () => this.withdrawInfo(),
+      push: (token, report) => this.checks?.push(token, report) ?? false,
       exit: () => {
         this.downRequested = true;
         this.exit();
@@ -215,6 +246,15 @@ export class Daemon {
     for (const r of rows.filter((x) => x.kind === 'service')) this.syncTraffic(r.address);
   }
 
+  /** The check runner runs what state records. */
+  private configureChecks(): void {
+    try {
+      this.checks?.configure(runnableChecks(this.installation.store.listResources()));
+    } catch (e) {
+      this.opts.logger.log('error', 'could not configure the checks', { error: errorMessage(e) });
+    }
+  }
+
   private syncTraffic(a: Address): void {
     if (!this.traffic || !this.supervising) return;
     this.traffic.sync(a.slice('service.'.length), this.supervisor.readyInstances(a));
@@ -238,6 +278,7 @@ export class Daemon {
   /** Stops the daemon; services keep running. */
   async stop(): Promise<void> {
     if (this.housekeeping) clearInterval(this.housekeeping);
+    this.checks?.stop();
     this.supervisor?.close();
     // A data plane in its own process keeps serving through a daemon restart; `down` stops it.
     const plane = this.opts.dataPlane;

@@ -40,7 +40,17 @@ export interface RouteDeps {
   leaving(): void;
   /** Called after `down` when the daemon should exit. */
   exit(): void;
+  /** The check runner's push entry: false when no push check has the token. */
+  push?(token: string, report: { ok: boolean; message?: string }): boolean;
 }
+
+/** A ping for a token no push check has: the same answer whatever exists, so it reveals nothing. */
+const UNKNOWN_PUSH_TOKEN = new ApiError(
+  404,
+  'not-found',
+  'no push check has this token',
+  'use the URL shown when the check was applied, or make a new one with `groundwork checks --new-push-url NAME`',
+);
 
 export function daemonRoutes(deps: RouteDeps): Route[] {
   const { ops } = deps;
@@ -170,6 +180,20 @@ export function daemonRoutes(deps: RouteDeps): Route[] {
       }),
     }),
   ];
+  const ping = (token: string, query: { status?: string; msg?: string }) => {
+    const ok = query.status === undefined || query.status === 'up';
+    if (!deps.push?.(token, { ok, ...(query.msg !== undefined ? { message: query.msg } : {}) }))
+      throw UNKNOWN_PUSH_TOKEN;
+    return { status: 200, json: { ok: true } };
+  };
+  routes.push(
+    route({
+      ...API.pushToken,
+      handler: async (ctx) => ({ status: 200, json: await call(() => ops.newPushToken(ctx.params.name)) }),
+    }),
+    route({ ...API.push, handler: async (ctx) => ping(ctx.params.token, ctx.query) }),
+    route({ ...API.pushPost, handler: async (ctx) => ping(ctx.params.token, ctx.query) }),
+  );
   routes.push(
     route({
       ...API.openapi,

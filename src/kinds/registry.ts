@@ -1,4 +1,5 @@
 import type { KindRegistry } from './resource-kind.js';
+import { CheckKind } from './check/check-kind.js';
 import { DnsConfigKind } from './dns/dns-kind.js';
 import { RecordKind } from './record/record-kind.js';
 import { DataPlaneConfigKind } from './route/route-kind.js';
@@ -19,5 +20,6 @@ export function defaultKinds(): KindRegistry {
     'notify-policy': new RecordKind('notify-policy'),
     alert: new RecordKind('alert'),
     maintenance: new RecordKind('maintenance'),
+    check: new CheckKind(),
   };
 }

@@ -8,6 +8,7 @@ import { findReferences, referencedService, substitute } from '../config/referen
 import type { DnsConfig, ServiceConfig, StackConfig } from '../config/schema.js';
 import { alertingResources } from './alerting-resources.js';
 import { dnsResources } from './dns-resources.js';
+import { checkResources } from './check-resources.js';
 import { address, type Address, type DesiredResource, type Json, type JsonObject } from './resource.js';
 import { topologicalOrder } from './graph.js';
 
@@ -147,6 +148,7 @@ export function buildModel(
   }
   if (config.dns) resources.push(...dnsResources(config.stack, config.dns as DnsConfig, deep));
   resources.push(...alertingResources(config.notify, config.alerts, config.maintenance, deep));
+  if (config.checks) resources.push(...checkResources(config.checks, deep));
   const ordered = topologicalOrder(resources);
   return {
     diagnostics,

@@ -7,6 +7,7 @@ export const RESOURCE_KINDS = [
   'listener',
   'dns-zone',
   'dns-record',
+  'check',
   'channel',
   'notify-policy',
   'alert',

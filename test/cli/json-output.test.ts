@@ -126,6 +126,7 @@ describe('--json on every command, and NO_COLOR', () => {
     await both(['nodes'], false, 'any');
     // Without a daemon, status answers from recorded state (or says no daemon runs): JSON either way.
     await both(['status'], false, 'any');
+    await both(['checks'], false);
     // Every operation runs without a daemon too (one code path in core).
     await both(['logs', 'web'], false);
     await both(['restart', 'web'], false);
@@ -141,6 +142,7 @@ describe('--json on every command, and NO_COLOR', () => {
     up = await spawnUp(dir);
     await up.api.waitAllHealthy(['web']);
     await both(['status'], true);
+    await both(['checks'], true);
     await both(['logs', 'web'], true);
     await both(['plan'], true);
     await both(['apply', '-m', 'through the daemon'], true);

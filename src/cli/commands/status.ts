@@ -3,6 +3,7 @@ import { defineCommand, STACK_FLAGS } from '../command.js';
 import { EXIT } from '../io.js';
 import { openOps } from '../open-ops.js';
 import { colourEnabled, makeStyle } from '../style.js';
+import { renderChecks } from './checks.js';
 
 function uptime(since: string | null, now: number): string {
   if (!since) return '-';
@@ -15,7 +16,7 @@ function uptime(since: string | null, now: number): string {
 
 export const statusCommand = defineCommand({
   name: 'status',
-  summary: 'Services and instances: state, pid, uptime, restarts, health, ports',
+  summary: 'Services and instances: state, pid, uptime, restarts, health, ports; checks and their state',
   usage: 'status [-f FILE] [--json]',
   flags: STACK_FLAGS,
   async run(flags, _pos, io) {
@@ -73,6 +74,8 @@ export const statusCommand = defineCommand({
         );
       }
     }
+    const checks = renderChecks(s.checks, style, now);
+    if (checks.length) lines.push('', ...checks);
     io.stdout(`${lines.join('\n')}\n`);
     return EXIT.ok;
   },

@@ -27,6 +27,7 @@ import type {
   Problem,
   ProgressLine,
   ProxyMetricsResponse,
+  PushTokenResponse,
   RefreshRequest,
   RefreshResponse,
   ReleasesQuery,
@@ -278,6 +279,10 @@ export class ApiClient {
 
   releases(name: string, opts: Partial<ReleasesQuery> = {}): Promise<ReleasesResponse> {
     return requestJson(this.to, 'GET', `${pathOf(API.releases, { name })}${RELEASES_QUERY.serialize(opts)}`);
+  }
+
+  pushToken(name: string): Promise<PushTokenResponse> {
+    return requestJson(this.to, 'POST', pathOf(API.pushToken, { name }), {});
   }
 
   proxyMetrics(): Promise<ProxyMetricsResponse> {

@@ -4,7 +4,7 @@
  * `route({ ...API.status, handler })` (which types the handler from it), the client calls each
  * by the same entry, and the API test checks the daemon's live answers against the same schemas.
  */
-import type { TObject, TSchema } from '@sinclair/typebox';
+import { Type, type TObject, type TSchema } from '@sinclair/typebox';
 import type { RouteMethod } from './route.js';
 import {
   ApplyLine,
@@ -23,6 +23,10 @@ import {
   PlanResponse,
   ProgressLine,
   ProxyMetricsResponse,
+  PushQuery,
+  PushResponse,
+  PushTokenRequest,
+  PushTokenResponse,
   RefreshRequest,
   RefreshResponse,
   ReleasesQuery,
@@ -43,6 +47,8 @@ export interface RouteSpec {
   response?: TSchema;
   streams?: 'ndjson' | 'text';
   line?: TSchema;
+  /** Needs no bearer token (push pings: the token in the path is the credential). */
+  public?: boolean;
 }
 
 export const API = {
@@ -153,6 +159,30 @@ export const API = {
     path: '/v1/proxy/metrics',
     summary: 'Per-route and per-backend traffic metrics of the built-in proxy',
     response: ProxyMetricsResponse,
+  },
+  push: {
+    method: 'GET',
+    path: '/v1/push/:token',
+    summary: "A push check's heartbeat; needs no API token, only the check's (an unknown one is a 404)",
+    query: PushQuery,
+    response: PushResponse,
+    public: true,
+  },
+  pushPost: {
+    method: 'POST',
+    path: '/v1/push/:token',
+    summary: "A push check's heartbeat (POST, any body, which is ignored); as GET",
+    body: Type.Unknown(),
+    query: PushQuery,
+    response: PushResponse,
+    public: true,
+  },
+  pushToken: {
+    method: 'POST',
+    path: '/v1/checks/:name/push-token',
+    summary: 'A new token for a push check (the old one stops working); the path is in this answer only',
+    body: PushTokenRequest,
+    response: PushTokenResponse,
   },
   openapi: {
     method: 'GET',

@@ -27,11 +27,14 @@ export function createApi(routes: Route[], token: string, logger: Logger): Hono<
 
   // Every request, matched or not, in this order: who is calling (later: which user the token
   // names, for roles and audit), then whether the method exists for the path.
-  const everyRequest: MiddlewareHandler<ApiEnv>[] = [bearerAuth(token), ...declaredMethodsOnly(app)];
+  const open = routes.filter((r) => r.public);
+  const isOpen = (method: string, path: string) => open.some((r) => r.method === method && pathMatches(r.path, path));
+  const everyRequest: MiddlewareHandler<ApiEnv>[] = [bearerAuth(token, isOpen), ...declaredMethodsOnly(app)];
   // Then a matched route's own, in this order; each entry sees the route's declaration, so
   // roles, audit and approvals go here (they need the route and, for the last two, its body).
   const perRoute: ((r: Route) => MiddlewareHandler<ApiEnv>[])[] = [
-    (r) => (r.method === 'POST' ? [limitBody, jsonBody(r.body, `${r.method} ${r.path}`)] : []),
+    (r) =>
+      r.method === 'POST' ? (r.public ? [limitBody] : [limitBody, jsonBody(r.body, `${r.method} ${r.path}`)]) : [],
     // later, in this order: (r) => [requireRole(r)], (r) => [audit(r, store)], (r) => [approvals(r, policy)]
   ];
 
@@ -45,6 +48,13 @@ export function createApi(routes: Route[], token: string, logger: Logger): Hono<
   app.notFound(onNotFound);
   app.onError(onApiError(logger));
   return app;
+}
+
+/** Whether a request path fits a route pattern (`:name` is one non-empty segment). */
+function pathMatches(pattern: string, path: string): boolean {
+  const p = pattern.split('/');
+  const a = path.split('/');
+  return p.length === a.length && p.every((seg, i) => (seg.startsWith(':') ? (a[i] ?? '') !== '' : seg === a[i]));
 }
 
 /** A node:http request listener: `http.createServer(createApp(routes, token, logger))`. */

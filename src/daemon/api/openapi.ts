@@ -36,7 +36,8 @@ export function openApiDocument(routes: Route[]): OpenApiResponse {
       ...paths[p],
       [r.method.toLowerCase()]: {
         summary: r.summary,
-        security: [{ bearer: [] }],
+        // An empty list: no token (push pings carry their own credential in the path).
+        security: r.public ? [] : [{ bearer: [] }],
         parameters: [...params, ...query],
         ...(r.body ? { requestBody: { required: false, content: { 'application/json': { schema: r.body } } } } : {}),
         responses: {

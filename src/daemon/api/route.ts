@@ -77,6 +77,11 @@ export interface Route<
   streams?: 'ndjson' | 'text';
   /** For `streams: 'ndjson'`: the shape of each line (documented, typed in the client). */
   line?: L;
+  /**
+   * Served without the bearer token: the route checks its own credential (push pings carry the
+   * check's token in the path). Its body, if any, is not parsed.
+   */
+  public?: boolean;
   // Method syntax on purpose: a typed route stays assignable to the plain `Route` the app takes.
   handler(ctx: RouteContext<BodyOf<B>, ParamsOf<P>, LineOf<L>, QueryOf<Q>>): Promise<RouteResult<ResponseOf<R>>>;
 }

@@ -1,5 +1,5 @@
 /** Request and response shapes of the HTTP API; the OpenAPI document is generated from them. */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { INSTANCE_STATES } from '../../core/status.js';
 import { AddressSchema, JsonObjectSchema, PlanSchema } from '../../engine/plan-schema.js';
 import { CHANGE_OUTCOMES, RELEASE_STATUSES, STEP_STATUSES } from '../../store/store.js';
@@ -191,6 +191,21 @@ export const InstanceViewSchema = Type.Object({
   ]),
 });
 
+const CheckStateSchema = Type.Union([Type.Literal('pending'), Type.Literal('up'), Type.Literal('down')]);
+const nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+/** core/status.ts `CheckView`. */
+export const CheckViewSchema = Type.Object({
+  name: Type.String(),
+  type: Type.String(),
+  state: CheckStateSchema,
+  since: nullable(Type.String()),
+  lastRunAt: nullable(Type.String()),
+  lastError: nullable(Type.String()),
+  lastLatencyMs: nullable(Type.Number()),
+  tlsDaysLeft: nullable(Type.Number()),
+  lastPingAt: nullable(Type.String()),
+});
+
 export const StatusResponse = Type.Object({
   stack: Type.String(),
   storage: Type.Object({
@@ -226,6 +241,7 @@ export const StatusResponse = Type.Object({
       instances: Type.Array(InstanceViewSchema),
     }),
   ),
+  checks: Type.Array(CheckViewSchema),
 });
 export type StatusResponse = Static<typeof StatusResponse>;
 
@@ -450,3 +466,15 @@ export const OpenApiResponse = Type.Object({
   components: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 });
 export type OpenApiResponse = Static<typeof OpenApiResponse>;
+
+/** GET/POST /v1/push/:token: Uptime Kuma's push parameters (`status=down` reports a failure). */
+export const PushQuery = Type.Object({
+  status: Type.Optional(Type.String({ description: 'up (default) or down: the job reports its own failure' })),
+  msg: Type.Optional(Type.String({ description: 'Why it failed (kept as the error, 200 characters at most)' })),
+});
+export const PushResponse = Type.Object({ ok: Type.Boolean() });
+
+/** POST /v1/checks/:name/push-token: core `newPushToken`. */
+export const PushTokenRequest = Type.Object({}, { additionalProperties: false });
+export const PushTokenResponse = Type.Object({ check: Type.String(), path: Type.String() });
+export type PushTokenResponse = Static<typeof PushTokenResponse>;

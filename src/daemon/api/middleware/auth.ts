@@ -10,12 +10,17 @@ import { ApiError } from '../api-error.js';
 // header: comparing the raw strings would leak the token's length through the early exit.
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
-export function bearerAuth(token: string): MiddlewareHandler {
+/** `open(method, path)`: routes that carry their own credential (push pings) and skip this check. */
+export function bearerAuth(
+  token: string,
+  open: (method: string, path: string) => boolean = () => false,
+): MiddlewareHandler {
   // An empty token file would otherwise let `Authorization: Bearer ` in.
   if (token.trim() === '')
     throw new Error('the API token is empty; delete .groundwork/daemon.token and restart the daemon to make a new one');
   const expected = digest(`Bearer ${token}`);
   return async (c, next) => {
+    if (open(c.req.method, c.req.path)) return next();
     const header = c.req.header('authorization');
     if (header === undefined || !timingSafeEqual(digest(header), expected)) {
       c.header('www-authenticate', 'Bearer realm="groundwork"');
