@@ -54,15 +54,9 @@ export type ApiResponse =
 /** An error while evaluating a parsed query (HTTP 422, `execution`). */
 export class PromqlExecutionError extends Error {}
 
-const STALE_HI = 0x7ff00000;
-const STALE_LO = 0x00000002;
-const f64 = new Float64Array(1);
-const u32 = new Uint32Array(f64.buffer);
-/** Prometheus's staleness marker, a particular NaN: the series ended there. */
-export function isStaleNaN(v: number): boolean {
-  if (!Number.isNaN(v)) return false;
-  f64[0] = v;
-  return u32[1] === STALE_HI && u32[0] === STALE_LO;
+/** Whether sample i of a series is a staleness marker (the series ended there, as in Prometheus). */
+function isStale(s: SeriesSamples, i: number): boolean {
+  return s.stale !== undefined && s.stale.has(s.t[i]!);
 }
 
 /** Formats a float as Go's strconv.FormatFloat(v, 'f', -1, 64) does (what Prometheus's API sends). */
@@ -262,9 +256,8 @@ class Evaluation {
       if (i < 0) continue;
       const t = s.t[i]!;
       if (t < ref - this.lookbackMs) continue;
-      const v = s.v[i]!;
-      if (isStaleNaN(v)) continue;
-      out.push({ labels: s.labels, value: v });
+      if (isStale(s, i)) continue;
+      out.push({ labels: s.labels, value: s.v[i]! });
     }
     return out;
   }
@@ -292,7 +285,7 @@ class Evaluation {
       const t: number[] = [];
       const v: number[] = [];
       for (let i = w.from; i < w.to; i++) {
-        if (isStaleNaN(w.v[i]!)) continue;
+        if (isStale(series, i)) continue;
         t.push(w.t[i]!);
         v.push(w.v[i]!);
       }
@@ -313,14 +306,14 @@ class Evaluation {
         let from = w.from;
         let to = w.to;
         // Staleness markers are not samples; copy the window only in the rare case it has one.
-        for (let i = w.from; i < w.to; i++) {
-          if (isStaleNaN(v[i]!)) {
-            const keep = [...Array(w.to - w.from).keys()].map((k) => k + w.from).filter((k) => !isStaleNaN(v[k]!));
+        if (series.stale) {
+          const keep: number[] = [];
+          for (let i = w.from; i < w.to; i++) if (!isStale(series, i)) keep.push(i);
+          if (keep.length !== w.to - w.from) {
             t = keep.map((k) => series.t[k]!);
             v = keep.map((k) => series.v[k]!);
             from = 0;
             to = keep.length;
-            break;
           }
         }
         const value = rangeFn({ ...w, t, v, from, to });

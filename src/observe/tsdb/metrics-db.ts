@@ -47,6 +47,8 @@ export interface SeriesSamples {
   labels: Labels;
   t: number[];
   v: number[];
+  /** Timestamps holding Prometheus's staleness marker (the series ended there); absent when none. */
+  stale?: ReadonlySet<number>;
 }
 
 export interface MetricsDbStats {
@@ -304,7 +306,9 @@ export class MetricsDb implements MetricsSink {
     const out: SeriesSamples[] = [];
     for (const s of this.candidates(matchers.map(compileMatcher))) {
       const samples = this.readSeries(s.id, minT, maxT);
-      if (samples.t.length > 0) out.push({ labels: s.labels, t: samples.t, v: samples.v });
+      if (samples.t.length > 0) {
+        out.push({ labels: s.labels, t: samples.t, v: samples.v, ...(samples.stale ? { stale: samples.stale } : {}) });
+      }
     }
     return out;
   }
@@ -333,6 +337,7 @@ export class MetricsDb implements MetricsSink {
           if (t >= minT && t <= maxT && t < limit) {
             part.t.push(t);
             part.v.push(d.v[i]!);
+            if (d.stale?.has(t)) (out.stale ??= new Set()).add(t);
           }
         }
       }

@@ -260,7 +260,15 @@ export class XorChunkEncoder {
 export interface ChunkSamples {
   t: number[];
   v: number[];
+  /**
+   * Timestamps whose value is Prometheus's staleness marker. V8 turns every NaN stored in a
+   * number[] into the one canonical NaN, so the marker's bit pattern cannot travel in `v`.
+   */
+  stale?: Set<number>;
 }
+
+const STALE_HI = 0x7ff00000;
+const STALE_LO = 0x00000002;
 
 /** Decodes a chunk written by XorChunkEncoder. Throws ChunkCorruptError on a truncated chunk. */
 export function decodeXorChunk(data: Uint8Array, out: ChunkSamples = { t: [], v: [] }): ChunkSamples {
@@ -275,6 +283,7 @@ export function decodeXorChunk(data: Uint8Array, out: ChunkSamples = { t: [], v:
   u32[LO] = lo;
   out.t.push(t);
   out.v.push(f64[0]!);
+  if (hi === STALE_HI && lo === STALE_LO) (out.stale ??= new Set()).add(t);
   let delta = 0;
   let leading = 0;
   let trailing = 0;
@@ -321,6 +330,7 @@ export function decodeXorChunk(data: Uint8Array, out: ChunkSamples = { t: [], v:
     u32[LO] = lo;
     out.t.push(t);
     out.v.push(f64[0]!);
+    if (hi === STALE_HI && lo === STALE_LO) (out.stale ??= new Set()).add(t);
   }
   return out;
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MetricsDb } from '../../../src/observe/tsdb/metrics-db.js';
 import { ensureBuilt, ROOT } from '../../helpers/dist.js';
 import { makeTempDir, removeTempDir } from '../../helpers/temp-dir.js';
@@ -11,6 +11,9 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
 const T0 = Date.UTC(2026, 0, 1);
+
+// The crash test's child process runs the compiled store from dist/ (built by CI before the tests).
+beforeAll(() => void ensureBuilt(), 180_000);
 
 let dir: string;
 beforeEach(() => {
@@ -132,7 +135,6 @@ describe('MetricsDb', () => {
   });
 
   it('survives SIGKILL while ingesting: the file opens cleanly, flushed samples are all there, series continue', async () => {
-    ensureBuilt();
     const file = path.join(dir, 'metrics.db');
     const child = spawn(
       process.execPath,
