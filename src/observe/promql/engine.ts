@@ -16,7 +16,7 @@ import {
   type VectorMatching,
   type VectorSelectorExpr,
 } from './ast.js';
-import { bucketQuantile, MATH_FUNCTIONS, RANGE_FUNCTIONS } from './functions.js';
+import { bucketQuantile, MATH_FUNCTIONS, RANGE_FUNCTIONS, type Window } from './functions.js';
 import { parsePromql, PromqlSyntaxError, typeOf } from './parse.js';
 
 /** What the engine reads: the MetricsDb, or anything shaped like its select(). */
@@ -301,22 +301,27 @@ class Evaluation {
       if (arg.kind !== 'matrix-selector')
         throw new PromqlExecutionError(`${fn}() needs a range selector such as x[5m]`);
       const out: Sample[] = [];
-      for (const { series, w } of this.rangeWindows(arg.selector, arg.rangeMs, ts)) {
-        let { t, v } = series;
-        let from = w.from;
-        let to = w.to;
-        // Staleness markers are not samples; copy the window only in the rare case it has one.
+      const rangeEnd = ts - arg.selector.offsetMs;
+      const rangeStart = rangeEnd - arg.rangeMs;
+      // One window object reused for every series: this loop runs series × steps times.
+      const w: Window = { t: [], v: [], from: 0, to: 0, rangeStart, rangeEnd, rangeMs: arg.rangeMs };
+      for (const series of this.data.get(arg.selector) ?? []) {
+        w.t = series.t;
+        w.v = series.v;
+        w.from = lowerBound(series.t, rangeStart);
+        w.to = lowerBound(series.t, rangeEnd + 1);
         if (series.stale) {
+          // Staleness markers are not samples: copy the window without them (rare).
           const keep: number[] = [];
           for (let i = w.from; i < w.to; i++) if (!isStale(series, i)) keep.push(i);
           if (keep.length !== w.to - w.from) {
-            t = keep.map((k) => series.t[k]!);
-            v = keep.map((k) => series.v[k]!);
-            from = 0;
-            to = keep.length;
+            w.t = keep.map((k) => series.t[k]!);
+            w.v = keep.map((k) => series.v[k]!);
+            w.from = 0;
+            w.to = keep.length;
           }
         }
-        const value = rangeFn({ ...w, t, v, from, to });
+        const value = rangeFn(w);
         if (value === undefined) continue;
         out.push({ labels: fn === 'last_over_time' ? series.labels : this.labels.dropName(series.labels), value });
       }

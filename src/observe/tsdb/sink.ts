@@ -23,7 +23,8 @@ export interface AppendOptions {
 export interface MetricsSink {
   /**
    * Records one sample. `labels` must include `__name__`; `timestampMs` is Unix epoch
-   * milliseconds and must increase per series. Never throws for a rejected sample: the outcome
+   * milliseconds and must increase per series. The store remembers label objects it has seen:
+   * do not mutate one after passing it. Never throws for a rejected sample: the outcome
    * says why, and the sink counts it.
    */
   append(labels: Labels, timestampMs: number, value: number, options?: AppendOptions): AppendOutcome;
