@@ -44,6 +44,8 @@ export interface ImportResult {
 }
 
 const NAME_RE = /^[a-z][a-z0-9-]{0,62}$/;
+/** The stack file's image pattern (src/config/schema.ts). */
+const IMAGE_RE = /^[a-z0-9][a-z0-9._/:@-]*$/;
 const DURATION_RE = /^(\d+(\.\d+)?(ms|s|m|h|d))+$/;
 /** Container ports that speak HTTP in the images people run (proxied request by request). */
 const HTTP_PORTS = new Set([
@@ -158,6 +160,26 @@ export function composeToStack(project: ComposeProject, outDir: string): ImportR
       'pass --profile NAME to include it',
     );
 
+  // On the host network two containers cannot listen on one port: say so at the compose key.
+  const fixedOwner = new Map<number, string>();
+  for (const [cn, plans] of portPlans)
+    for (const p of plans) {
+      if (p.auto) continue;
+      const other = fixedOwner.get(p.target);
+      const s = project.services[cn] as ComposeService;
+      const at =
+        s.ports.find((x) => x.target === p.target)?.at ?? s.expose.find((x) => x.value === p.target)?.at ?? s.at;
+      if (other)
+        note(
+          'unsupported',
+          `services.${cn}.ports`,
+          at,
+          `container port ${p.target} of ${cn} is also the port of ${other}: containers share the host network, so both cannot listen on it`,
+          `make one of them listen elsewhere: set its port in the environment (PORT: "${p.target}" next to the port, or x-groundwork: { port_env: NAME }) so that Groundwork allocates it, or change the port the image listens on`,
+        );
+      else fixedOwner.set(p.target, cn);
+    }
+
   const services: NonNullable<StackConfig['services']> = {};
   const listeners: NonNullable<StackConfig['listeners']> = {};
   const routes: NonNullable<StackConfig['routes']> = [];
@@ -201,7 +223,15 @@ export function composeToStack(project: ComposeProject, outDir: string): ImportR
         );
     } else if (s.image) {
       svc.image = s.image.value;
-      note('mapped', key('image'), s.image.at, `image ${s.image.value}`);
+      if (IMAGE_RE.test(s.image.value)) note('mapped', key('image'), s.image.at, `image ${s.image.value}`);
+      else
+        note(
+          'unsupported',
+          key('image'),
+          s.image.at,
+          `image reference ${s.image.value} has characters the stack file does not accept (uppercase letters or _ in a tag)`,
+          'tag the image with a lowercase tag (docker tag IMAGE NEWNAME) and use that name',
+        );
     } else
       note(
         'unsupported',

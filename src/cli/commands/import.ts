@@ -92,10 +92,16 @@ export const importCommand: Command = {
       if (diagnostics.length) io.stderr(`${diagnostics.map(formatDiagnostic).join('\n\n')}\n`);
       io.stdout(
         ok
-          ? `\nWrote ${stackFile} (${Object.keys(out.result.stack.services ?? {}).length} services) and ${REPORT_FILE}.\nNext: groundwork plan -f ${path.relative(io.cwd, stackFile) || stackFile}\n`
+          ? `\nWrote ${stackFile} (${Object.keys(out.result.stack.services ?? {}).length} services) and ${REPORT_FILE}.\nNext: groundwork plan -f ${shortPath(io.cwd, stackFile)}\n`
           : `\nWrote ${stackFile}, but it does not validate: see the problems above.\n`,
       );
     }
     return ok ? EXIT.ok : EXIT.failed;
   },
 };
+
+/** A path relative to cwd when it is below it, else absolute. */
+function shortPath(cwd: string, p: string): string {
+  const r = path.relative(cwd, p);
+  return r.startsWith('..') ? p : r;
+}
