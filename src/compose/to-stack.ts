@@ -673,7 +673,8 @@ function planPorts(s: ComposeService): PortPlan[] {
 
 /** `${` is Groundwork's reference syntax: a literal one in compose text is escaped. */
 function escapeRefs(s: string): string {
-  return s.replace(/\$\{/g, '$${');
+  // A function, not a replacement string: there `$$` would mean one `$`.
+  return s.replace(/\$\{/g, () => '$${');
 }
 
 /**

@@ -163,7 +163,7 @@ describe.skipIf(!oracle && process.env.GROUNDWORK_REQUIRE_DOCKER !== '1')(
                 .replace(/\b\d{2,5}\b/g, 'X')
                 .replace(/\$\{/g, 'X'),
             );
-          } else expect(String(mine), `${n}.environment.${k}`).toBe(String(v).replace(/\$\{/g, '$${'));
+          } else expect(String(mine), `${n}.environment.${k}`).toBe(String(v).replace(/\$\{/g, () => '$${'));
         }
         // Ports: each published TCP port is a listener, or the container's own host port (same number).
         for (const p of s.ports ?? []) {
