@@ -6,7 +6,7 @@
  * and volume targets.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -189,4 +189,23 @@ describe.skipIf(!oracle && process.env.GROUNDWORK_REQUIRE_DOCKER !== '1')(
 it('the written stack file says where each service came from', () => {
   const text = readFileSync(path.join(out, 'wordpress', 'groundwork.yaml'), 'utf8');
   expect(text).toMatch(/# compose service wordpress \(.*compose\.yaml:12\)/);
+});
+
+it('stack commands run a compose file directly: validate and plan -f compose.yaml', async () => {
+  const copy = path.join(out, 'direct');
+  cpSync(path.join(CORPUS, 'multi-file'), copy, { recursive: true });
+  const v = await runCli(['validate', '-f', 'compose.yaml'], { cwd: copy });
+  expect(v.code, v.stderr).toBe(0);
+  expect(v.stdout).toContain(path.join(copy, '.groundwork-compose', 'groundwork.yaml'));
+  const p = await runCli(['plan', '-f', 'compose.yaml', '--json'], { cwd: copy });
+  expect(p.code, p.stderr).toBe(0);
+  const steps = (JSON.parse(p.stdout) as { steps: { address: string }[] }).steps.map((s) => s.address);
+  expect(steps).toEqual(expect.arrayContaining(['service.web', 'service.db']));
+  // The override file was merged: its image and its published port.
+  const text = readFileSync(path.join(copy, '.groundwork-compose', 'groundwork.yaml'), 'utf8');
+  expect(text).toContain('ghcr.io/example/web:1-debug');
+  // A compose file with errors is refused with its located problem.
+  const bad = await runCli(['plan', '-f', path.join(CORPUS, 'bad-unknown-key', 'compose.yaml')], { cwd: copy });
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toMatch(/bad-unknown-key\/compose\.yaml:4:5: error: unknown key `port`/);
 });

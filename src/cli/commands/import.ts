@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatDiagnostic, hasErrors } from '../../config/diagnostic.js';
 import { loadStack } from '../../config/load.js';
 import { formatReport, importCompose } from '../../compose/import-compose.js';
 import { parseArgs, helpText } from '../args.js';
 import type { Command } from '../command.js';
-import { EXIT, UsageError, type CliIo } from '../io.js';
+import { EXIT, UsageError, UserError, type CliIo } from '../io.js';
 
 const FLAGS = {
   file: { type: 'list', short: 'f', description: 'Compose file (repeatable; merged in order)', valueName: 'FILE' },
@@ -104,4 +104,42 @@ export const importCommand: Command = {
 function shortPath(cwd: string, p: string): string {
   const r = path.relative(cwd, p);
   return r.startsWith('..') ? p : r;
+}
+
+/** `compose.yaml`, `docker-compose.yml`, `compose.prod.yaml`, ...: a compose file by its name. */
+export function isComposeFile(file: string): boolean {
+  return /^(docker-)?compose(\.[A-Za-z0-9_-]+)*\.ya?ml$/.test(path.basename(file)) && existsSync(file);
+}
+
+/** Where a compose file's stack is written for `-f compose.yaml`: beside it, with its state. */
+export const COMPOSE_STACK_DIR = '.groundwork-compose';
+
+/**
+ * Stack commands given a compose file (`groundwork up -f compose.yaml`) run what it imports to:
+ * imported on each call into `.groundwork-compose/groundwork.yaml` beside it (rewritten only when
+ * the result changes), so the daemon, which re-reads its stack file, always runs what the compose
+ * file says now. Its override file is merged as compose would. Throws UserError when the compose
+ * file has errors, or imports to a stack that does not validate.
+ */
+export function composeStackFile(io: CliIo, file: string): string {
+  const dir = path.dirname(file);
+  const over = file.replace(/\.ya?ml$/, (ext) => `.override${ext}`);
+  const files = path.basename(file).includes('.override.') || !existsSync(over) ? [file] : [file, over];
+  const outDir = path.join(dir, COMPOSE_STACK_DIR);
+  const out = importCompose({ files, env: io.env, outDir });
+  if (!out.yaml || !out.result)
+    throw new UserError(
+      `${out.diagnostics.map(formatDiagnostic).join('\n\n')}\n\n${file} cannot be run: fix the problems above`,
+    );
+  const unsupported = out.result.report.filter((e) => e.kind === 'unsupported');
+  if (unsupported.length)
+    io.stderr(
+      `note: ${unsupported.length} compose key${unsupported.length === 1 ? ' is' : 's are'} not supported; see ${path.join(outDir, REPORT_FILE)}\n`,
+    );
+  mkdirSync(outDir, { recursive: true });
+  const stackFile = path.join(outDir, 'groundwork.yaml');
+  const current = existsSync(stackFile) ? readFileSync(stackFile, 'utf8') : '';
+  if (current !== out.yaml) writeFileSync(stackFile, out.yaml);
+  writeFileSync(path.join(outDir, REPORT_FILE), formatReport(out.result.report, dir));
+  return stackFile;
 }
