@@ -245,8 +245,8 @@ export function composeToStack(project: ComposeProject, outDir: string): ImportR
     const cmd = s.command ? argv(s.command.value) : undefined;
     const ep = s.entrypoint ? argv(s.entrypoint.value) : undefined;
     if (ep && ep.length > 0) {
-      svc.command = ep[0] as string;
-      svc.args = [...ep.slice(1), ...(cmd ?? [])];
+      svc.command = escapeRefs(ep[0] as string);
+      svc.args = [...ep.slice(1), ...(cmd ?? [])].map(escapeRefs);
       note(
         'mapped',
         key('entrypoint'),
@@ -254,7 +254,7 @@ export function composeToStack(project: ComposeProject, outDir: string): ImportR
         'entrypoint (and command) → command + args, run without a shell',
       );
     } else if (cmd) {
-      svc.args = cmd;
+      svc.args = cmd.map(escapeRefs);
       note(
         'mapped',
         key('command'),

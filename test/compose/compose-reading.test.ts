@@ -281,6 +281,15 @@ describe('mapping', () => {
     });
   });
 
+  it('a literal ${ in a command (compose $${) stays literal in the stack file', () => {
+    const p = project(
+      load({ 'compose.yaml': 'services:\n  a:\n    image: x\n    command: sh -c "echo $${HOME} $$PATH"\n' }, [
+        'compose.yaml',
+      ]),
+    );
+    expect(composeToStack(p, dir).stack.services?.a?.args).toEqual(['sh', '-c', 'echo $${HOME} $PATH']);
+  });
+
   it('the docker runtime turns GROUNDWORK_EXTRA_HOSTS into hosts entries and skips malformed ones', () => {
     expect(extraHosts({ GROUNDWORK_EXTRA_HOSTS: 'api=127.77.1.2  db=127.77.3.4 bad=x;y =1.2.3.4' })).toEqual([
       'api:127.77.1.2',
