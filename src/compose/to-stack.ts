@@ -497,7 +497,12 @@ export function composeToStack(project: ComposeProject, outDir: string): ImportR
       typeof deploy.replicas === 'number' ? deploy.replicas : typeof scale === 'number' ? scale : undefined;
     if (replicas !== undefined) {
       svc.replicas = replicas;
-      note('mapped', key('deploy.replicas'), deployAt, `replicas ${replicas}`);
+      note(
+        'mapped',
+        typeof deploy.replicas === 'number' ? key('deploy.replicas') : key('scale'),
+        typeof deploy.replicas === 'number' ? deployAt : (s.other.scale?.at ?? s.at),
+        `replicas ${replicas}`,
+      );
     }
     const limits = isObj(deploy.resources) && isObj(deploy.resources.limits) ? deploy.resources.limits : {};
     const memory = limits.memory ?? s.other.mem_limit?.value;
@@ -552,8 +557,14 @@ export function composeToStack(project: ComposeProject, outDir: string): ImportR
         `labels (${Object.keys(s.labels).join(', ')}) are not put on the containers`,
         'Groundwork labels its containers itself; routes replace proxy labels (traefik.*)',
       );
+    for (const [k, kind, message] of QUIET_KEYS) {
+      const v = s.other[k];
+      if (v) note(kind, key(k), v.at, message);
+    }
     const nm = s.other.network_mode;
-    if (nm && nm.value !== 'host')
+    if (nm?.value === 'host')
+      note('mapped', key('network_mode'), nm.at, 'network_mode host: every Groundwork container uses the host network');
+    else if (nm)
       note(
         'unsupported',
         key('network_mode'),
@@ -620,6 +631,26 @@ const HANDLED_KEYS = new Set([
   'tty',
   'stdin_open',
 ]);
+/** Keys with nothing to carry over, each said in the report all the same. */
+const QUIET_KEYS: [string, ReportKind, string][] = [
+  ['links', 'mapped', 'links: every service name resolves already (hosts entries)'],
+  ['init', 'mapped', 'init: every Groundwork container runs under an init (tini)'],
+  ['logging', 'approximated', "logging: Groundwork's json-file rotation (10 MB × 3) is used"],
+  ['pull_policy', 'approximated', 'pull_policy: a missing image is pulled, a present one is used'],
+  ['tty', 'approximated', 'tty: containers run without a terminal'],
+  ['stdin_open', 'approximated', 'stdin_open: containers run without stdin'],
+  [
+    'hostname',
+    'mapped',
+    'hostname: resolves to the stable address like the service name (the container keeps the host name)',
+  ],
+  [
+    'container_name',
+    'approximated',
+    'container_name: Groundwork names containers gw-<stack>-<instance>; the name resolves to the stable address',
+  ],
+  ['env_file', 'mapped', 'env_file: read into env (environment wins)'],
+];
 const IGNORED_KEYS = [
   'cap_add',
   'cap_drop',

@@ -61,6 +61,25 @@ describe('import compose: the corpus', () => {
       expect(e.at.line).toBeGreaterThan(0);
       if (e.kind !== 'mapped') expect(e.message.length).toBeGreaterThan(10);
     }
+    // Nothing is dropped silently: every key of every service has a report entry, except those
+    // whose mapping is the value itself (environment without rewriting, ports named from expose)
+    // or is reported where it is declared (networks, profiles).
+    const raw = parse(readFileSync(path.join(CORPUS, name, 'compose.yaml'), 'utf8')) as {
+      services: Record<string, Record<string, unknown>>;
+    };
+    const quiet = new Set(['environment', 'expose', 'networks', 'profiles', 'extends', '<<']);
+    for (const [svc, keys] of Object.entries(raw.services))
+      for (const k of Object.keys(keys)) {
+        if (quiet.has(k) || k.startsWith('x-')) continue;
+        const inactive = json.report.some(
+          (e) => e.key === `services.${svc}` && /not in an active profile/.test(e.message),
+        );
+        if (inactive) continue;
+        expect(
+          json.report.some((e) => e.key === `services.${svc}.${k}` || e.key.startsWith(`services.${svc}.${k}.`)),
+          `${name}: services.${svc}.${k} has no report entry`,
+        ).toBe(true);
+      }
     const v = await runCli(['validate', '-f', stackFile, '--json'], { cwd: out });
     expect(v.code, v.stderr).toBe(0);
     const p = await runCli(['plan', '-f', stackFile, '--json'], { cwd: out });
