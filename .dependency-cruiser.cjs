@@ -13,6 +13,8 @@
  *   incidents     on-call schedules, escalation, incidents and postmortems: builds on alerts and notify
  *   observe, proxy, security, dns, notify   leaves used by kinds and above
  *   model         typed desired resources: config, util
+ *   compose       `import compose`: compose files → a stack; config, util, and the service address and
+ *                 docker hosts contracts of kinds and runtime (never engine, core or adapters)
  *   config        the stack file: util only
  *   util          value objects: imports nothing of the project
  *
@@ -54,6 +56,13 @@ module.exports = {
       comment: 'config/ (the stack file) builds on util/ only.',
       from: { path: folder('config') },
       to: { path: '^src/', pathNot: folder('config', 'util') },
+    },
+    {
+      name: 'compose-imports-below-engine',
+      severity: 'error',
+      comment: 'compose/ translates files into a stack; it never runs anything.',
+      from: { path: folder('compose') },
+      to: { path: folder('engine', 'core', 'daemon', 'cli', 'deploy', 'store') },
     },
     {
       name: 'model-imports-config-util',

@@ -22,6 +22,7 @@ import { deployCommand, releasesCommand, rollbackCommand } from './commands/depl
 import { nodesCommand } from './commands/nodes.js';
 import { stateCommand } from './commands/state.js';
 import { destroyCommand } from './commands/destroy.js';
+import { importCommand } from './commands/import.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -46,6 +47,7 @@ export const COMMANDS: Command[] = [
   unlockCommand,
   stateCommand,
   schemaCommand,
+  importCommand,
 ];
 
 export function registerCommands(extra: Command[]): void {

@@ -2,6 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostic.js';
+import { composeStackFile, isComposeFile } from './commands/import.js';
 import { loadStack, resolveStackFile, type LoadedStack } from '../config/load.js';
 import { buildModel, type Model } from '../model/build-model.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
@@ -19,7 +20,9 @@ export interface StackFlags {
 }
 
 export function stackFileOf(io: CliIo, flags: StackFlags): string {
-  return resolveStackFile(path.resolve(io.cwd, flags.file ?? '.'));
+  const target = path.resolve(io.cwd, flags.file ?? '.');
+  // -f compose.yaml: the stack it imports to (see `groundwork import compose`).
+  return isComposeFile(target) ? composeStackFile(io, target) : resolveStackFile(target);
 }
 
 export function stateDirOf(io: CliIo, flags: StackFlags): string {

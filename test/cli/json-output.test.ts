@@ -7,7 +7,7 @@
  *
  * A command added to COMMANDS without a case here fails the last test.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/run.js';
@@ -104,6 +104,9 @@ describe('--json on every command, and NO_COLOR', () => {
       expect(r.code, r.stdout + r.stderr).toBe(0);
     }
     await both(['validate'], false);
+    mkdirSync(path.join(dir, 'compose-src'));
+    writeFileSync(path.join(dir, 'compose-src', 'compose.yaml'), 'services:\n  web:\n    image: nginx:1.25\n');
+    await both(['import', 'compose', 'compose-src/compose.yaml', '--out', 'compose-out'], false);
     // schema prints JSON Schema, so it has no --json flag (README says every command has one:
     // a correction listed for the lead). Its output must parse all the same.
     seen.add('schema');

@@ -50,6 +50,26 @@ export function envList(env: Record<string, string>): string[] {
   return Object.entries(env).map(([k, v]) => `${k}=${v}`);
 }
 
+/**
+ * The environment variable whose value lists extra /etc/hosts entries, `name=ip name2=ip2`:
+ * `groundwork import compose` sets it so that compose service names resolve to the services'
+ * stable addresses (src/compose/to-stack.ts). An env variable, not a stack key, so that the
+ * stack schema stays as it is; malformed entries are skipped.
+ */
+export const EXTRA_HOSTS_ENV = 'GROUNDWORK_EXTRA_HOSTS';
+
+/** `name:ip` entries from the instance's GROUNDWORK_EXTRA_HOSTS. */
+export function extraHosts(env: Record<string, string>): string[] {
+  const raw = env[EXTRA_HOSTS_ENV];
+  if (!raw) return [];
+  const out: string[] = [];
+  for (const entry of raw.split(/\s+/)) {
+    const m = /^([A-Za-z0-9][A-Za-z0-9_.-]*)=([0-9.]+|[0-9A-Fa-f:]+)$/.exec(entry);
+    if (m) out.push(`${m[1]}:${m[2]}`);
+  }
+  return out;
+}
+
 export interface CreateOptions {
   image: string;
   labels: Record<string, string>;
@@ -62,6 +82,7 @@ export interface CreateOptions {
 
 export function containerCreateBody(spec: ContainerInstanceSpec, opts: CreateOptions): ContainerCreateBody {
   const cmd = commandOverride(spec.command, spec.args);
+  const hosts = extraHosts(spec.env);
   return {
     Image: opts.image,
     ...(cmd.entrypoint ? { Entrypoint: cmd.entrypoint } : {}),
@@ -73,6 +94,7 @@ export function containerCreateBody(spec: ContainerInstanceSpec, opts: CreateOpt
     HostConfig: {
       NetworkMode: opts.network,
       Mounts: engineMounts(spec),
+      ...(hosts.length ? { ExtraHosts: hosts } : {}),
       ...(spec.memoryBytes ? { Memory: spec.memoryBytes, MemorySwap: spec.memoryBytes } : {}),
       ...(spec.cpuCores ? { NanoCpus: Math.round(spec.cpuCores * 1e9) } : {}),
       // Groundwork's supervisor restarts instances, not Docker: see DockerDriver.

@@ -57,6 +57,8 @@ export interface ContainerCreateBody {
     Init?: boolean;
     LogConfig?: { Type: string; Config: Record<string, string> };
     AutoRemove?: boolean;
+    /** `name:ip` lines added to the container's /etc/hosts (works with the host network too). */
+    ExtraHosts?: string[];
   };
 }
 
