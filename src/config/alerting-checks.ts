@@ -13,7 +13,7 @@ type Locate = (path: (string | number)[], key?: boolean) => { line: number; colu
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const CHANNEL_TYPES = ['webhook', 'slack', 'ntfy', 'alertmanager', 'email'];
-const CONDITIONS = ['event'];
+const CONDITIONS = ['check', 'event'];
 
 export function alertingChecks(doc: Record<string, unknown>, file: string, locate: Locate): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -92,10 +92,19 @@ export function alertingChecks(doc: Record<string, unknown>, file: string, locat
         {
           code: conditions.length === 0 ? 'missing-key' : 'conflict',
           message: `alert \`${name}\` needs exactly one condition: ${CONDITIONS.join(', ')}`,
-          fix: 'e.g. web-crashing: { event: crashloop, service: web, severity: page }',
+          fix: 'e.g. web-down: { check: web-health, severity: page } or web-crashing: { event: crashloop, service: web }',
         },
         true,
       );
+    }
+    const checks = Object.keys(isObj(doc.checks) ? doc.checks : {});
+    if (typeof a.check === 'string' && !checks.includes(a.check)) {
+      const guess = didYouMean(a.check, checks);
+      push(['alerts', name, 'check'], {
+        code: 'dangling-reference',
+        message: `alert \`${name}\` watches check \`${a.check}\`, which is not declared`,
+        fix: guess ? `did you mean \`${guess}\`?` : 'declare it under checks:',
+      });
     }
     if (typeof a.service === 'string' && !services.includes(a.service)) {
       const guess = didYouMean(a.service, services);

@@ -126,6 +126,7 @@ export const ALERT_EVENTS = ['crashloop', 'unhealthy', 'deploy-failed', 'rolled-
 
 export const AlertSchema = Type.Object(
   {
+    check: Type.Optional(Name('Fires while this check (under checks:) is down')),
     event: Type.Optional(
       Type.Union(
         ALERT_EVENTS.map((e) => Type.Literal(e)),

@@ -54,8 +54,12 @@ export function alertingResources(
       address: address('alert', name),
       kind: 'alert',
       name,
-      dependsOn: a.service ? [address('service', a.service)] : [],
+      dependsOn: [
+        ...(a.service ? [address('service', a.service)] : []),
+        ...(a.check ? [address('check', a.check)] : []),
+      ],
       spec: deep({
+        check: a.check ?? null,
         event: a.event ?? null,
         service: a.service ?? null,
         for: a.for ?? '0s',

@@ -1,0 +1,276 @@
+/**
+ * The daemon's alerting: the alert engine fed from what the installation knows, the notification
+ * outbox's sender, and the channels built from applied state. Rebuilt from recorded state after
+ * every change (`configure`), like the data plane.
+ *
+ * Every condition is read from state, not remembered from events, so a restarted daemon sees
+ * the same alerts active and neither resolves nor re-pages them: a check's last status (check
+ * rows), instance states (the supervisor), and the latest release of a service (release rows).
+ * Bus events only make the next evaluation happen at once instead of at the next tick, which
+ * keeps the time from a failure to the outbox well under a second.
+ */
+import { AlertEngine, UnknownRuleError, type ActiveSample, type AlertRoute, type AlertRule } from '../alerts/engine.js';
+import type { MaintenanceWindow, TimeWindow } from '../alerts/maintenance.js';
+import { parseMatcher } from '../alerts/matchers.js';
+import type { Channel } from '../notify/channel.js';
+import { createChannel, type ChannelConfig } from '../notify/channel-config.js';
+import { OutboxSender } from '../notify/outbox.js';
+import type { JsonObject } from '../model/resource.js';
+import type { SecretSource } from '../security/secret-source.js';
+import type { ResourceRow, Store } from '../store/store.js';
+import type { Timer, Timers } from '../util/clock.js';
+import { Duration } from '../util/duration.js';
+import { errorMessage } from '../util/error-message.js';
+import type { Logger } from '../util/logger.js';
+import type { EventBus } from './bus.js';
+import { checkViews } from './check-statuses.js';
+import type { InstanceView } from './status.js';
+
+export interface AlertingOptions {
+  store: Store;
+  bus: EventBus;
+  clock: Timers;
+  logger: Logger;
+  secrets: () => SecretSource;
+  /** The daemon's URL, the default base of acknowledge and silence links. */
+  daemonUrl: () => string;
+  /** Instances as the supervisor sees them now. */
+  instances: () => InstanceView[];
+  /** Evaluation period when nothing happens (default 1 s). */
+  tickMs?: number;
+}
+
+interface RuleSource {
+  check: string | null;
+  event: string | null;
+  service: string | null;
+}
+
+const WEEKDAY_NUMBER: Record<string, number> = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 };
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const obj = (v: unknown): JsonObject =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as JsonObject) : {};
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+const ms = (v: unknown, def: string): number => Duration.parse(typeof v === 'string' ? v : def).toMilliseconds();
+const minuteOf = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+
+/** `${secret.NAME}` in a channel setting, resolved now; a missing value is an error naming the secret. */
+function resolveSecrets(v: unknown, secrets: SecretSource, channel: string): unknown {
+  if (typeof v === 'string') {
+    return v.replace(/\$\{secret\.([^}]+)\}/g, (_m, name: string) => {
+      const value = secrets.tryGet(name);
+      if (value === undefined)
+        throw new Error(`channel ${channel}: secret ${name} has no value; ${secrets.howToSet(name)}`);
+      return value;
+    });
+  }
+  if (Array.isArray(v)) return v.map((x) => resolveSecrets(x, secrets, channel));
+  if (typeof v === 'object' && v !== null) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolveSecrets(x, secrets, channel)]));
+  }
+  return v;
+}
+
+function channelConfig(type: string, s: JsonObject): ChannelConfig {
+  switch (type) {
+    case 'webhook':
+      return {
+        type,
+        url: String(s.url),
+        ...(str(s.secret) ? { secret: String(s.secret) } : {}),
+        headers: Object.fromEntries(Object.entries(obj(s.headers)).map(([k, v]) => [k, String(v)])),
+      };
+    case 'slack':
+      return { type, url: String(s.url) };
+    case 'ntfy':
+      return {
+        type,
+        server: String(s.server),
+        topic: String(s.topic),
+        ...(str(s.token) ? { token: String(s.token) } : {}),
+      };
+    case 'alertmanager':
+      return { type, url: String(s.url), ...(str(s.receiver) ? { receiver: String(s.receiver) } : {}) };
+    case 'email':
+      return {
+        type,
+        host: String(s.host),
+        port: Number(s.port),
+        security: s.security === 'tls' || s.security === 'none' ? s.security : 'starttls',
+        ...(str(s.user) ? { user: String(s.user) } : {}),
+        ...(str(s.password) ? { password: String(s.password) } : {}),
+        from: String(s.from),
+        to: strings(s.to),
+      };
+    default:
+      throw new Error(`unknown channel type ${type}`);
+  }
+}
+
+export class Alerting {
+  private engine: AlertEngine | undefined;
+  private sender: OutboxSender | undefined;
+  private sources = new Map<string, RuleSource>();
+  private timer: Timer | undefined;
+  private readonly unsubscribe: (() => void)[] = [];
+  /** Why a channel could not be built (a secret without a value): shown by `groundwork alerts`. */
+  readonly channelErrors = new Map<string, string>();
+
+  constructor(private readonly opts: AlertingOptions) {}
+
+  /** Rebuilds rules, routes, windows and channels from recorded state. */
+  configure(rows: readonly ResourceRow[]): void {
+    const byKind = (k: string) => rows.filter((r) => r.kind === k);
+    const nameOf = (r: ResourceRow) => r.address.slice(r.address.indexOf('.') + 1);
+    const rules: AlertRule[] = [];
+    this.sources = new Map();
+    for (const r of byKind('alert')) {
+      const s = r.spec;
+      const name = nameOf(r);
+      const annotations: Record<string, string> = {};
+      if (str(s.summary)) annotations.summary = String(s.summary);
+      if (str(s.description)) annotations.description = String(s.description);
+      if (str(s.runbook)) annotations.runbook_url = String(s.runbook);
+      rules.push({
+        name,
+        forMs: ms(s.for, '0s'),
+        keepFiringForMs: ms(s.keep_firing_for, '0s'),
+        severity: str(s.severity) ?? 'warning',
+        labels: Object.fromEntries(Object.entries(obj(s.labels)).map(([k, v]) => [k, String(v)])),
+        annotations,
+      });
+      this.sources.set(name, { check: str(s.check), event: str(s.event), service: str(s.service) });
+    }
+    const policy = byKind('notify-policy')[0]?.spec ?? {};
+    const routes: AlertRoute[] = (Array.isArray(policy.routes) ? policy.routes : []).map((x) => {
+      const r = obj(x);
+      return {
+        matchers: strings(r.match).map(parseMatcher),
+        channels: strings(r.channels),
+        repeatIntervalMs: ms(r.repeat_interval, '4h'),
+        continue: r.continue === true,
+      };
+    });
+    const maintenance: MaintenanceWindow[] = byKind('maintenance').map((r) => {
+      const once = obj(r.spec.once);
+      const weekly = obj(r.spec.weekly);
+      const windows: TimeWindow[] = [];
+      if (str(once.start) && str(once.end)) {
+        windows.push({ kind: 'once', start: new Date(String(once.start)), end: new Date(String(once.end)) });
+      }
+      if (str(weekly.from) && str(weekly.to)) {
+        windows.push({
+          kind: 'weekly',
+          days: strings(weekly.days).map((d) => WEEKDAY_NUMBER[d] ?? -1),
+          fromMinute: minuteOf(String(weekly.from)),
+          toMinute: minuteOf(String(weekly.to)),
+          timeZone: str(weekly.timezone) ?? 'UTC',
+        });
+      }
+      return { name: nameOf(r), matchers: strings(r.spec.match).map(parseMatcher), windows };
+    });
+    const channels = new Map<string, Channel>();
+    this.channelErrors.clear();
+    for (const r of byKind('channel')) {
+      const name = nameOf(r);
+      try {
+        const settings = resolveSecrets(obj(r.spec.settings), this.opts.secrets(), name) as JsonObject;
+        channels.set(name, createChannel(name, channelConfig(String(r.spec.type), settings)));
+      } catch (e) {
+        // The rows for it stay queued, with this reason, until the channel can be built.
+        this.channelErrors.set(name, errorMessage(e));
+        this.opts.logger.log('error', 'alerting: cannot build a notification channel', {
+          channel: name,
+          error: errorMessage(e),
+        });
+      }
+    }
+    this.engine = new AlertEngine({
+      store: this.opts.store.alerts,
+      clock: this.opts.clock,
+      rules,
+      routes,
+      defaultChannels: strings(policy.default),
+      defaultRepeatIntervalMs: ms(policy.repeat_interval, '4h'),
+      maintenance,
+      externalUrl: str(policy.external_url) ?? this.opts.daemonUrl(),
+    });
+    const old = this.sender;
+    this.sender = new OutboxSender({
+      store: this.opts.store.outbox,
+      channels,
+      clock: this.opts.clock,
+      logger: this.opts.logger,
+    });
+    void old?.stop().then(() => this.sender?.start());
+    if (!old) this.sender.start();
+  }
+
+  start(): void {
+    const soon = (): void => this.evaluate();
+    this.unsubscribe.push(
+      this.opts.bus.on('check', soon),
+      this.opts.bus.on('instance', soon),
+      this.opts.bus.on('release', soon),
+    );
+    this.timer = this.opts.clock.setInterval(() => this.evaluate(), this.opts.tickMs ?? 1000, { background: true });
+  }
+
+  /** The label sets for which a rule's condition holds now. */
+  private active(rule: string): ActiveSample[] {
+    const src = this.sources.get(rule);
+    if (!src) return [];
+    if (src.check) {
+      const c = checkViews(this.opts.store).find((v) => v.name === src.check);
+      return c?.state === 'down' ? [{ labels: { check: c.name, check_type: c.type }, value: 1 }] : [];
+    }
+    const wanted = (service: string) => src.service === null || src.service === service;
+    if (src.event === 'crashloop' || src.event === 'unhealthy') {
+      const counts = new Map<string, number>();
+      for (const i of this.opts.instances()) {
+        if (i.state === src.event && wanted(i.service)) counts.set(i.service, (counts.get(i.service) ?? 0) + 1);
+      }
+      return [...counts].map(([service, n]) => ({ labels: { service }, value: n }));
+    }
+    if (src.event === 'deploy-failed' || src.event === 'rolled-back') {
+      const status = src.event === 'deploy-failed' ? 'failed' : 'rolled-back';
+      const services = this.opts.store
+        .listResources()
+        .filter((r) => r.kind === 'service')
+        .map((r) => r.address.slice('service.'.length))
+        .filter(wanted);
+      return services
+        .filter((s) => this.opts.store.listReleases(s, 1)[0]?.status === status)
+        .map((service) => ({ labels: { service }, value: 1 }));
+    }
+    return [];
+  }
+
+  /** One evaluation of every rule, then repeats and suppression ends; new rows wake the sender. */
+  evaluate(): void {
+    const engine = this.engine;
+    if (!engine) return;
+    let queued = false;
+    try {
+      for (const rule of this.sources.keys()) {
+        for (const t of engine.evaluate(rule, this.active(rule))) if (t.notified.length) queued = true;
+      }
+      for (const t of engine.tick()) if (t.notified.length) queued = true;
+    } catch (e) {
+      if (!(e instanceof UnknownRuleError))
+        this.opts.logger.log('error', 'alerting: evaluation failed', { error: errorMessage(e) });
+    }
+    if (queued) this.sender?.kick();
+  }
+
+  acknowledge(fingerprint: string, by: string): boolean {
+    return this.engine?.acknowledge(fingerprint, by) ?? false;
+  }
+
+  async stop(): Promise<void> {
+    this.timer?.cancel();
+    for (const u of this.unsubscribe.splice(0)) u();
+    await this.sender?.stop();
+  }
+}
