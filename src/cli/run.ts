@@ -21,6 +21,7 @@ import { deployCommand, releasesCommand, rollbackCommand } from './commands/depl
 import { nodesCommand } from './commands/nodes.js';
 import { stateCommand } from './commands/state.js';
 import { destroyCommand } from './commands/destroy.js';
+import { secretCommand } from './commands/secret.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -44,6 +45,7 @@ export const COMMANDS: Command[] = [
   unlockCommand,
   stateCommand,
   schemaCommand,
+  secretCommand,
 ];
 
 export function registerCommands(extra: Command[]): void {
