@@ -26,6 +26,8 @@ export function redactedForms(value: string): string[] {
     encodeURIComponent(value),
     // application/x-www-form-urlencoded writes a space as `+`.
     encodeURIComponent(value).replace(/%20/g, '+'),
+    // Inside a JSON string (API answers, NDJSON): `"`, `\\` and control characters escaped.
+    JSON.stringify(value).slice(1, -1),
   ];
   return [...new Set(forms)].filter((f) => f.length >= MIN_REDACTED_LENGTH);
 }
@@ -38,10 +40,15 @@ export class Redactor {
   /** Length of the longest form: how much a stream must hold back (see StreamRedactor). */
   readonly longest: number;
 
-  constructor(secrets: readonly NamedSecretValue[]) {
+  /**
+   * @param opts.bytes redact text that is bytes read as latin1 (`buf.toString('latin1')`): the
+   *   forms are matched as their UTF-8 bytes, so bytes that are not UTF-8 pass through unchanged.
+   */
+  constructor(secrets: readonly NamedSecretValue[], opts: { bytes?: boolean } = {}) {
+    const asBytes = (f: string) => (opts.bytes ? Buffer.from(f, 'utf8').toString('latin1') : f);
     for (const s of secrets) {
       if (s.value.length < MIN_REDACTED_LENGTH) continue;
-      for (const f of redactedForms(s.value)) if (!this.nameOf.has(f)) this.nameOf.set(f, s.name);
+      for (const f of redactedForms(s.value)) if (!this.nameOf.has(asBytes(f))) this.nameOf.set(asBytes(f), s.name);
     }
     // Longest first, so a value that contains another secret's value is replaced whole.
     const forms = [...this.nameOf.keys()].sort((a, b) => b.length - a.length);

@@ -10,11 +10,20 @@
  * started): `refresh()` decrypts every version in the file once, before plans, applies and
  * daemon start, and keeps the values in memory only. They never go to disk, state, or logs.
  */
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { Redactor, type NamedSecretValue } from './redact.js';
 import { decryptValue } from './age-crypto.js';
-import { AgeIdentityError, tryLoadIdentity, type AgeIdentity } from './age-identity.js';
+import { AgeIdentityError, identityFileOf, tryLoadIdentity, type AgeIdentity } from './age-identity.js';
 import { EnvFileSecretSource, secretEnvName, type SecretSource } from './secret-source.js';
-import { latest, readSecretsFile, SecretsFileError, VERSIONS_KEPT, type SecretsFile } from './secret-file.js';
+import {
+  latest,
+  readSecretsFile,
+  secretsFileOf,
+  SecretsFileError,
+  VERSIONS_KEPT,
+  type SecretsFile,
+} from './secret-file.js';
 
 export interface SecretVaultOptions {
   secretsFile: string;
@@ -35,6 +44,7 @@ export class SecretVault implements SecretSource {
   private readonly failures = new Map<string, string>();
   private declared: string[] = [];
   private readonly fallback: EnvFileSecretSource;
+  private cachedRedactor: { key: string; redactor: Redactor } | undefined;
 
   constructor(private readonly opts: SecretVaultOptions) {
     this.fallback = new EnvFileSecretSource(opts.env, opts.plainDir);
@@ -64,7 +74,10 @@ export class SecretVault implements SecretSource {
       this.identityError = e;
     }
     const identity = this.identity;
-    if (!identity) return;
+    if (!identity) {
+      this.rebuildRedactor();
+      return;
+    }
     const live = new Set<string>();
     for (const entry of Object.values(this.file.secrets)) {
       for (const v of entry.versions) {
@@ -80,6 +93,7 @@ export class SecretVault implements SecretSource {
     }
     // Values of removed versions are dropped from memory.
     for (const k of [...this.values.keys()]) if (!live.has(k)) this.values.delete(k);
+    this.rebuildRedactor();
   }
 
   /** The newest version of each secret in the encrypted file. */
@@ -123,7 +137,8 @@ export class SecretVault implements SecretSource {
         const value = this.values.get(v.value);
         if (value !== undefined) out.push({ name, value });
       }
-    for (const name of this.declared) {
+    // Plaintext files: those of declared secrets, and any other file there (a secret no longer declared is still one).
+    for (const name of new Set([...this.declared, ...plainFiles(this.opts.plainDir)])) {
       const value = this.fallback.tryGet(name);
       if (value !== undefined) out.push({ name, value });
     }
@@ -137,7 +152,55 @@ export class SecretVault implements SecretSource {
     return out;
   }
 
+  /**
+   * A redactor of every value known at the last refresh() (cheap to call per answer: no file is
+   * read, the regular expression is built once per set of values).
+   */
   redactor(): Redactor {
-    return new Redactor(this.knownValues());
+    return (this.cachedRedactor ??= this.rebuildRedactor()).redactor;
   }
+
+  private rebuildRedactor(): { key: string; redactor: Redactor } {
+    const values = this.knownValues();
+    const key = JSON.stringify(values);
+    if (this.cachedRedactor?.key !== key) this.cachedRedactor = { key, redactor: new Redactor(values) };
+    return this.cachedRedactor;
+  }
+}
+
+function plainFiles(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * A redactor for the stack at `target` (a stack file or its directory) without loading the stack:
+ * the secrets file beside it, the identity and plaintext files of its state directory, and the
+ * GROUNDWORK_SECRET_* of `env`. For outputs of a process that has no Installation (the CLI).
+ */
+export async function redactorForStack(opts: {
+  target: string;
+  stateDir?: string;
+  env: Record<string, string | undefined>;
+}): Promise<Redactor> {
+  let dir = opts.target;
+  try {
+    if (!statSync(dir).isDirectory()) dir = path.dirname(dir);
+  } catch {
+    dir = path.dirname(dir);
+  }
+  const stateDir =
+    opts.stateDir ??
+    (opts.env.GROUNDWORK_STATE_DIR ? path.resolve(opts.env.GROUNDWORK_STATE_DIR) : path.join(dir, '.groundwork'));
+  const vault = new SecretVault({
+    secretsFile: secretsFileOf(dir, opts.env),
+    identityFile: identityFileOf(stateDir, opts.env),
+    env: opts.env,
+    plainDir: path.join(stateDir, 'secrets'),
+  });
+  await vault.refresh([]);
+  return vault.redactor();
 }
