@@ -7,6 +7,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import type { Redactor } from './redact.js';
 
 export interface SecretSource {
   /**
@@ -16,6 +17,8 @@ export interface SecretSource {
   tryGet(name: string, version?: number): string | undefined;
   /** Where a user puts a value (or why the one there cannot be read), for error messages. */
   howToSet(name: string, version?: number): string;
+  /** Every value the source knows, as a redactor (for outputs such as build logs); absent: none known. */
+  redactor?(): Redactor;
 }
 
 export function secretEnvName(name: string): string {
