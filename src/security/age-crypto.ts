@@ -13,7 +13,12 @@ export async function encryptValue(value: string, recipients: readonly string[])
 
 /** Throws when the identity is not one of the value's recipients (age: "no identity matched"). */
 export async function decryptValue(armored: string, identity: string): Promise<string> {
+  return decrypterFor(identity)(armored);
+}
+
+/** One decrypter for many values: the identity is parsed once (about a third of the cost of each value). */
+export function decrypterFor(identity: string): (armored: string) => Promise<string> {
   const d = new Decrypter();
   d.addIdentity(identity);
-  return d.decrypt(armor.decode(armored), 'text');
+  return (armored) => d.decrypt(armor.decode(armored), 'text');
 }

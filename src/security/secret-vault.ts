@@ -13,7 +13,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Redactor, type NamedSecretValue } from './redact.js';
-import { decryptValue } from './age-crypto.js';
+import { decrypterFor } from './age-crypto.js';
 import { AgeIdentityError, identityFileOf, tryLoadIdentity, type AgeIdentity } from './age-identity.js';
 import { EnvFileSecretSource, secretEnvName, type SecretSource } from './secret-source.js';
 import {
@@ -31,6 +31,12 @@ export interface SecretVaultOptions {
   env: Record<string, string | undefined>;
   /** <state dir>/secrets: the plaintext fallback. */
   plainDir: string;
+  /**
+   * Which versions refresh() decrypts: all (default: a rollback or a restart may need an older
+   * one), or only the newest of each secret (a redactor for a short-lived CLI process: each value
+   * costs an X25519 operation, ~5-30 ms).
+   */
+  decrypt?: 'all' | 'newest';
 }
 
 export class SecretVault implements SecretSource {
@@ -79,12 +85,14 @@ export class SecretVault implements SecretSource {
       return;
     }
     const live = new Set<string>();
+    const decrypt = decrypterFor(identity.identity);
     for (const entry of Object.values(this.file.secrets)) {
-      for (const v of entry.versions) {
+      const wanted = this.opts.decrypt === 'newest' ? entry.versions.slice(-1) : entry.versions;
+      for (const v of wanted) {
         live.add(v.value);
         if (this.values.has(v.value)) continue;
         try {
-          this.values.set(v.value, await decryptValue(v.value, identity.identity));
+          this.values.set(v.value, await decrypt(v.value));
           this.failures.delete(v.value);
         } catch (e) {
           this.failures.set(v.value, (e as Error).message);
@@ -178,8 +186,8 @@ function plainFiles(dir: string): string[] {
 
 /**
  * A redactor for the stack at `target` (a stack file or its directory) without loading the stack:
- * the secrets file beside it, the identity and plaintext files of its state directory, and the
- * GROUNDWORK_SECRET_* of `env`. For outputs of a process that has no Installation (the CLI).
+ * the newest version of each secret in the file beside it, the plaintext files of its state
+ * directory, and the GROUNDWORK_SECRET_* of `env`. For everything the CLI prints.
  */
 export async function redactorForStack(opts: {
   target: string;
@@ -200,6 +208,7 @@ export async function redactorForStack(opts: {
     identityFile: identityFileOf(stateDir, opts.env),
     env: opts.env,
     plainDir: path.join(stateDir, 'secrets'),
+    decrypt: 'newest',
   });
   await vault.refresh([]);
   return vault.redactor();

@@ -534,6 +534,8 @@ function secretUsage(): string {
     '',
     ...SUBCOMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     '',
+    'Every subcommand takes --json and -f FILE. Run `groundwork secret SUBCOMMAND --help` for its flags.',
+    '',
   ].join('\n');
 }
 
