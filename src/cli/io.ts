@@ -8,6 +8,11 @@ export interface CliIo {
   isTty: boolean;
   /** One line typed by the user after `prompt`; absent (or null) when stdin is not a terminal. */
   ask?: (prompt: string) => Promise<string | null>;
+  /**
+   * A secret value: typed without echo after `prompt` when stdin is a terminal, else all of stdin
+   * (one trailing newline dropped). Absent: the CLI cannot read one (a value never comes from argv).
+   */
+  readSecret?: (prompt: string) => Promise<string>;
 }
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, changes: 3, refused: 4 } as const;

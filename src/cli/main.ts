@@ -29,5 +29,26 @@ const code = await run(process.argv.slice(2), {
       rl.close();
     }
   },
+  readSecret: async (prompt) => {
+    if (process.stdin.isTTY) {
+      const { createInterface } = await import('node:readline/promises');
+      const { Writable } = await import('node:stream');
+      // Echo nothing of what is typed: the value must not stay on the screen or in scrollback.
+      process.stderr.write(prompt);
+      const muted = new Writable({ write: (_c, _e, done) => done() });
+      const rl = createInterface({ input: process.stdin, output: muted, terminal: true });
+      try {
+        return await rl.question('');
+      } finally {
+        rl.close();
+        process.stderr.write('\n');
+      }
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
+  },
 });
 process.exitCode = code;

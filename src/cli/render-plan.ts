@@ -1,6 +1,7 @@
 import type { Plan, PlanStep } from '../engine/plan.js';
 import type { Json } from '../model/json.js';
 import type { Style } from './style.js';
+import { describeSecretChange, secretChangesOf } from '../security/secret-versions.js';
 
 const SYMBOL: Record<PlanStep['action'], string> = { create: '+', update: '~', replace: '-/+', delete: '-' };
 
@@ -24,6 +25,14 @@ export function renderPlan(plan: Plan, style: Style): string {
     lines.push(`  ${c(SYMBOL[s.action].padStart(3))} ${style.bold(s.address)}${why}`);
     const width = Math.min(28, Math.max(0, ...s.changes.map((ch) => ch.path.length)));
     for (const ch of s.changes) {
+      // A secret's version, never its value (the spec holds none): "secret db-password: version 3 -> 4".
+      if (s.kind === 'service' && ch.path.startsWith('secrets.') && s.action !== 'create' && s.action !== 'delete') {
+        const v = (x: Json | undefined) => (typeof x === 'number' ? String(x) : 'environment/plaintext file');
+        lines.push(
+          `        ${style.yellow('~')} secret ${ch.path.slice('secrets.'.length)}: version ${v(ch.before)} -> ${v(ch.after)}`,
+        );
+        continue;
+      }
       const name = ch.path.padEnd(width);
       if (s.action === 'create') lines.push(`        ${c('+')} ${name} = ${show(ch.after)}`);
       else if (s.action === 'delete') lines.push(`        ${c('-')} ${name} = ${show(ch.before)}`);
@@ -34,6 +43,12 @@ export function renderPlan(plan: Plan, style: Style): string {
           `        ${style.yellow('~')} ${name} = ${show(ch.before)} -> ${show(ch.after)}${s.replaceBecause.includes(ch.path) ? style.red(' # forces replacement') : ''}`,
         );
     }
+    lines.push('');
+  }
+  const secrets = secretChangesOf(plan.steps);
+  if (secrets.length) {
+    lines.push('Secrets:');
+    for (const c of secrets) lines.push(`  ${describeSecretChange(c)}`);
     lines.push('');
   }
   lines.push(summaryLine(plan));

@@ -1,4 +1,7 @@
 /** The CLI entry, callable in-process: `run(argv, io)` returns the exit code. */
+import path from 'node:path';
+import { Redactor } from '../security/redact.js';
+import { redactorForStack } from '../security/secret-vault.js';
 import { OperationError, type OperationErrorCode } from '../core/errors.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { errorMessage } from '../util/error-message.js';
@@ -23,6 +26,7 @@ import { nodesCommand } from './commands/nodes.js';
 import { stateCommand } from './commands/state.js';
 import { destroyCommand } from './commands/destroy.js';
 import { importCommand } from './commands/import.js';
+import { secretCommand } from './commands/secret.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -48,6 +52,7 @@ export const COMMANDS: Command[] = [
   stateCommand,
   schemaCommand,
   importCommand,
+  secretCommand,
 ];
 
 export function registerCommands(extra: Command[]): void {
@@ -80,6 +85,33 @@ const EXIT_OF: Record<OperationErrorCode, number> = {
   unavailable: EXIT.failed,
 };
 
+function redacting(write: (t: string) => void, r: Redactor): (t: string) => void {
+  return (t) => write(r.redact(t));
+}
+
+/** The redactor for the stack the command names (-f, --state-dir) or the current directory; none when unsure. */
+async function cliRedactor(io: CliIo, args: string[]): Promise<Redactor> {
+  const flag = (long: string, short?: string): string | undefined => {
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i] as string;
+      if (a === `--${long}` || (short && a === `-${short}`)) return args[i + 1];
+      if (a.startsWith(`--${long}=`)) return a.slice(long.length + 3);
+    }
+    return undefined;
+  };
+  try {
+    const file = flag('file', 'f');
+    const stateDir = flag('state-dir');
+    return await redactorForStack({
+      target: path.resolve(io.cwd, file ?? '.'),
+      ...(stateDir !== undefined ? { stateDir: path.resolve(io.cwd, stateDir) } : {}),
+      env: io.env,
+    });
+  } catch {
+    return Redactor.none;
+  }
+}
+
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
@@ -101,6 +133,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     );
     return EXIT.usage;
   }
+  // Everything the CLI prints is redacted of the secret values it can know (the encrypted file
+  // decrypted with this installation's identity, GROUNDWORK_SECRET_*, plaintext secret files),
+  // except the one output meant to show a value: `secret get`.
+  const shows = name === 'secret' && rest[0] === 'get';
+  const redactor = shows ? Redactor.none : await cliRedactor(io, rest);
+  if (!redactor.empty) io = { ...io, stdout: redacting(io.stdout, redactor), stderr: redacting(io.stderr, redactor) };
   try {
     return await command.run(rest, io);
   } catch (e) {

@@ -606,6 +606,13 @@ export const SecretSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** An age public key: X25519 (`age1…`) or hybrid post-quantum (`age1pq1…`). */
+export const AgeRecipientSchema = Type.String({
+  pattern: '^age1[0-9a-z]+$',
+  description: 'An age public key (age1...), e.g. from `groundwork secret init` or age-keygen',
+  'x-fix': 'paste the public key line `age1...` (never the AGE-SECRET-KEY-1... private key)',
+});
+
 export const StackSchema = Type.Object(
   {
     $schema: Type.Optional(Type.String()),
@@ -613,6 +620,12 @@ export const StackSchema = Type.Object(
     variables: Type.Optional(Names(VariableSchema, 'Inputs; override with --var name=value or GROUNDWORK_VAR_name')),
     secrets: Type.Optional(
       Names(SecretSchema, 'Secrets referenced as ${secret.NAME}; values never enter plans or state'),
+    ),
+    secret_recipients: Type.Optional(
+      Names(
+        AgeRecipientSchema,
+        'Who can decrypt groundwork.secrets.yaml: people and hosts by name, each an age public key; values are encrypted to all of them',
+      ),
     ),
     services: Type.Optional(Names(ServiceSchema, 'Long-running services')),
     volumes: Type.Optional(Names(VolumeSchema, 'Directories with an owner and a mode')),

@@ -117,6 +117,7 @@ export class Deployer {
           .map((r) => path.resolve(model.dir, String(r.spec.path))),
         now: () => ctx.clock.now(),
         progress,
+        ...(ctx.secrets.redactor ? { redactor: ctx.secrets.redactor() } : {}),
       });
     } catch (e) {
       if (!(e instanceof BuildFailed)) throw e;

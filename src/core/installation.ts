@@ -14,7 +14,10 @@ import { PortAllocator, portRangeOf, recordedPorts } from '../kinds/service/port
 import { buildModel, type Model } from '../model/build-model.js';
 import type { Address } from '../model/resource.js';
 import { makeDrivers, type Drivers } from '../runtime/drivers.js';
-import { EnvFileSecretSource } from '../security/secret-source.js';
+import { identityFileOf } from '../security/age-identity.js';
+import { secretsFileOf } from '../security/secret-file.js';
+import { SecretVault } from '../security/secret-vault.js';
+import { withSecretVersions } from '../security/secret-versions.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { STATE_DIR_MODE, StoreDamagedError } from '../store/sqlite/store-files.js';
 import type { Store } from '../store/store.js';
@@ -66,6 +69,8 @@ export class Installation {
   /** Stack name and directory as last loaded (the directory is known before the first load). */
   stack: string;
   readonly dir: string;
+  /** Secret values (encrypted file, then environment, then plaintext files); refreshed by loadModel. */
+  readonly secrets: SecretVault;
   private unsubscribe: () => void;
 
   private constructor(
@@ -77,6 +82,12 @@ export class Installation {
     this.portRange = portRangeOf(opts.env);
     this.dir = path.dirname(opts.stackFile);
     this.stack = path.basename(this.dir);
+    this.secrets = new SecretVault({
+      secretsFile: secretsFileOf(this.dir, opts.env),
+      identityFile: identityFileOf(opts.stateDir, opts.env),
+      env: opts.env,
+      plainDir: path.join(opts.stateDir, 'secrets'),
+    });
     this.unsubscribe = recordEventsInStore(this.bus, store);
   }
 
@@ -125,12 +136,15 @@ export class Installation {
   async loadModel(inputs: StackInputs = {}): Promise<Model> {
     const loaded = await loadStack(this.opts.stackFile);
     if (!loaded.config) throw invalidStack(loaded.diagnostics);
-    const { model, diagnostics } = buildModel(
+    const built = buildModel(
       loaded.config,
       { dir: loaded.dir, configHash: loaded.configHash, file: loaded.file },
       { cli: { ...this.opts.vars, ...inputs.vars }, env: { ...this.opts.env, ...inputs.varEnv } },
     );
-    if (!model) throw invalidStack([...loaded.diagnostics, ...diagnostics]);
+    if (!built.model) throw invalidStack([...loaded.diagnostics, ...built.diagnostics]);
+    // Secret versions are inputs like variables: a new version changes the specs that use it.
+    await this.secrets.refresh(built.model.secrets);
+    const model = withSecretVersions(built.model, this.secrets.versions());
     this.stack = model.stack;
     if (inputs.destroy) {
       // Kept volumes are those that exist, as recorded: a destroy never creates or changes one.
@@ -159,7 +173,7 @@ export class Installation {
       stateDir: this.opts.stateDir,
       drivers: this.drivers.drivers,
       cluster: this.drivers.cluster,
-      secrets: new EnvFileSecretSource(this.opts.env, path.join(this.opts.stateDir, 'secrets')),
+      secrets: this.secrets,
       clock: this.opts.clock,
       logger: this.opts.logger,
       releases: this.store,

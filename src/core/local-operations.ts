@@ -406,6 +406,8 @@ export class LocalOperations implements Operations {
     return this.exclusive(
       'groundwork restart',
       async () => {
+        // Restarted instances take the secret versions their spec names: decrypt them (no model is loaded here).
+        await this.installation.secrets.refresh();
         const address = this.serviceAddress(service);
         const row = this.requireRow(address);
         const spec = asServiceSpec(row.spec);

@@ -193,7 +193,7 @@ export class Daemon {
         this.exit();
       },
     });
-    this.server = http.createServer(createApp(routes, token, o.logger));
+    this.server = http.createServer(createApp(routes, token, o.logger, () => this.installation.secrets.redactor()));
     this.server.keepAliveTimeout = 5000;
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);

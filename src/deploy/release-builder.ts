@@ -26,6 +26,7 @@ import { Duration } from '../util/duration.js';
 import type { ServiceSpec } from '../kinds/service/service-spec.js';
 import { configSnapshotDir } from '../kinds/service/service-kind.js';
 import type { ReleaseLog } from '../kinds/resource-kind.js';
+import { Redactor, StreamRedactor } from '../security/redact.js';
 
 /** Declared beside the kind context that carries it; re-exported for callers of buildRelease. */
 export type { ReleaseLog };
@@ -42,6 +43,8 @@ export interface BuildInput {
   author: string;
   now: () => Date;
   progress: (message: string) => void;
+  /** Secret values to replace by `[secret:NAME]` in the build log (none by default). */
+  redactor?: Redactor;
 }
 
 export class BuildFailed extends Error {
@@ -166,6 +169,7 @@ export async function buildRelease(log: ReleaseLog, input: BuildInput): Promise<
       path.resolve(dir, input.spec.build.cwd),
       buildLog,
       Duration.parse(input.spec.build.timeout),
+      input.redactor ?? Redactor.none,
     );
     log.updateRelease(input.service, seq, { buildLog });
     record.buildLog = buildLog;
@@ -188,7 +192,13 @@ export async function buildRelease(log: ReleaseLog, input: BuildInput): Promise<
   return record;
 }
 
-function runBuild(command: string, cwd: string, logFile: string, timeout: Duration): Promise<true | string> {
+function runBuild(
+  command: string,
+  cwd: string,
+  logFile: string,
+  timeout: Duration,
+  redactor: Redactor,
+): Promise<true | string> {
   return new Promise((resolve) => {
     if (!existsSync(cwd)) {
       resolve(`build directory ${cwd} does not exist`);
@@ -206,8 +216,18 @@ function runBuild(command: string, cwd: string, logFile: string, timeout: Durati
         CI: 'true',
       },
     });
-    child.stdout?.pipe(out, { end: false });
-    child.stderr?.pipe(out, { end: false });
+    if (redactor.empty) {
+      child.stdout?.pipe(out, { end: false });
+      child.stderr?.pipe(out, { end: false });
+    } else {
+      // One redacting stream per pipe: a value split over two chunks of the same pipe is still caught.
+      for (const pipe of [child.stdout, child.stderr]) {
+        const s = new StreamRedactor(redactor);
+        pipe?.setEncoding('utf8');
+        pipe?.on('data', (c: string) => out.write(s.push(c)));
+        pipe?.on('end', () => out.write(s.end()));
+      }
+    }
     const timer = setTimeout(() => {
       try {
         process.kill(-(child.pid as number), 'SIGKILL');

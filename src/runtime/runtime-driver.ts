@@ -37,6 +37,11 @@ export interface InstanceSpec {
   labels?: Record<string, string>;
   /** Limits on the instance's log (process runtime); the driver's defaults where absent. */
   logs?: LogLimits;
+  /**
+   * Secret values in `env`, by name: replaced by `[secret:NAME]` in the instance's log before it
+   * reaches disk (process runtime). Never recorded, never passed on a command line.
+   */
+  redact?: { name: string; value: string }[];
 }
 
 /**

@@ -2,17 +2,23 @@
  * Where secret values come from at run time. Values are read only when a process starts and go
  * only into its environment; nothing else ever holds them.
  *
- * Order: the environment variable GROUNDWORK_SECRET_<NAME> (dashes as underscores, upper case),
+ * This is the fallback of the encrypted secrets file (secret-vault.ts). Order: the environment variable GROUNDWORK_SECRET_<NAME> (dashes as underscores, upper case),
  * then the file <stateDir>/secrets/<name> (mode 0600, trailing newline trimmed).
  */
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import type { Redactor } from './redact.js';
 
 export interface SecretSource {
-  /** undefined when the secret has no value anywhere. */
-  tryGet(name: string): string | undefined;
-  /** Where a user puts a value, for error messages. */
-  howToSet(name: string): string;
+  /**
+   * undefined when the secret has no value anywhere. `version`: the version a service's spec
+   * names (encrypted secrets only; sources without versions ignore it).
+   */
+  tryGet(name: string, version?: number): string | undefined;
+  /** Where a user puts a value (or why the one there cannot be read), for error messages. */
+  howToSet(name: string, version?: number): string;
+  /** Every value the source knows, as a redactor (for outputs such as build logs); absent: none known. */
+  redactor?(): Redactor;
 }
 
 export function secretEnvName(name: string): string {

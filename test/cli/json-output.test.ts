@@ -122,6 +122,8 @@ describe('--json on every command, and NO_COLOR', () => {
     await both(['state', 'check'], false);
     await both(['state', 'backup'], false);
     await both(['state', 'backups'], false);
+    await both(['secret', 'init'], false);
+    await both(['secret', 'list'], false);
     await both(['releases', 'web'], false);
     await both(['deploy', 'web', '-m', 'second'], false);
     await both(['rollback', 'web'], false, 0, deployOnce);

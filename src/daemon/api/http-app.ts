@@ -15,6 +15,8 @@ import { onApiError, onNotFound } from './middleware/errors.js';
 import { declaredMethodsOnly } from './middleware/methods.js';
 import { jsonBody, limitBody } from './middleware/json-body.js';
 import { routeHandler } from './route-handler.js';
+import { redactAnswers } from './middleware/redact.js';
+import { Redactor } from '../../security/redact.js';
 import type { Route } from './route.js';
 
 export { ApiError } from './api-error.js';
@@ -22,8 +24,15 @@ export { MAX_BODY_BYTES } from './middleware/json-body.js';
 export { route, type Route, type RouteContext, type RouteResult } from './route.js';
 
 /** The API as a Hono app. Needs Node bindings (`ctx.req`): serve it with `createApp`. */
-export function createApi(routes: Route[], token: string, logger: Logger): Hono<ApiEnv> {
+export function createApi(
+  routes: Route[],
+  token: string,
+  logger: Logger,
+  redactor: () => Redactor = () => Redactor.none,
+): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
+  // Outermost: every answer, an error or a 401 included, is redacted of known secret values.
+  app.use('*', redactAnswers(redactor));
 
   // Every request, matched or not, in this order: who is calling (later: which user the token
   // names, for roles and audit), then whether the method exists for the path.
@@ -62,8 +71,9 @@ export function createApp(
   routes: Route[],
   token: string,
   logger: Logger,
+  redactor?: () => Redactor,
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   // No overriding of the process's global Request/Response (node-server's default): the daemon
   // hosts other code that uses fetch. The cost: about 2x CPU per request (figures in README.md).
-  return getRequestListener(createApi(routes, token, logger).fetch, { overrideGlobalObjects: false });
+  return getRequestListener(createApi(routes, token, logger, redactor).fetch, { overrideGlobalObjects: false });
 }

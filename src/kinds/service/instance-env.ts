@@ -9,6 +9,7 @@ import { address } from '../../model/resource.js';
 import type { KindContext } from '../resource-kind.js';
 import { asServiceOutputs, type ServiceSpec } from './service-spec.js';
 import { formatAddress } from './service-address.js';
+import type { NamedSecretValue } from '../../security/redact.js';
 
 export interface ResolvedInstance {
   /** Empty for a container that runs its image's own command. */
@@ -16,6 +17,8 @@ export interface ResolvedInstance {
   args: string[] | null;
   cwd: string;
   env: Record<string, string>;
+  /** The secret values put into env, by name: what the instance's log is redacted of. */
+  secrets: NamedSecretValue[];
 }
 
 export class ReferenceError extends Error {}
@@ -28,6 +31,7 @@ export function resolveInstance(
   baseEnv: Record<string, string>,
   codeDir: string,
 ): ResolvedInstance {
+  const secrets: NamedSecretValue[] = [];
   const resolve = (ref: Reference, allowSecret: boolean): string => {
     switch (ref.kind) {
       case 'port': {
@@ -37,9 +41,13 @@ export function resolveInstance(
       }
       case 'secret': {
         if (!allowSecret) throw new ReferenceError(`service ${service}: secrets may only be used in env`);
-        const v = ctx.secrets.tryGet(ref.name);
+        const version = spec.secrets?.[ref.name];
+        const v = ctx.secrets.tryGet(ref.name, version);
         if (v === undefined)
-          throw new ReferenceError(`secret \`${ref.name}\` has no value; ${ctx.secrets.howToSet(ref.name)}`);
+          throw new ReferenceError(
+            `secret \`${ref.name}\` has no value${version === undefined ? '' : ` (version ${version}, for service ${service})`}; ${ctx.secrets.howToSet(ref.name, version)}`,
+          );
+        secrets.push({ name: ref.name, value: v });
         return v;
       }
       case 'volume': {
@@ -70,6 +78,7 @@ export function resolveInstance(
     args: spec.args ? spec.args.map((a) => sub(a, false)) : null,
     cwd: path.resolve(codeDir, sub(spec.cwd, false)),
     env,
+    secrets,
   };
 }
 
@@ -94,6 +103,8 @@ export function instanceSpecHash(
       ports,
       deps,
       codeDir,
+      // Only when present, so the hash of a service without encrypted secrets is what it was.
+      ...(spec.secrets ? { secrets: spec.secrets } : {}),
     }),
   );
   return h.digest('hex').slice(0, 16);

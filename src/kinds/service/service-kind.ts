@@ -637,12 +637,14 @@ export class LocalServiceBackend implements ServiceBackend {
           labels: { 'groundwork.release': String(release ?? '') },
         }
       : {};
+    const { secrets: redact, ...run } = resolved;
     const handle = await driver.start({
       id,
       stack: ctx.stack,
       service: name,
       index,
-      ...resolved,
+      ...run,
+      ...(redact.length ? { redact } : {}),
       user: spec.user,
       ports,
       memoryBytes: spec.resources?.memory ? ByteSize.parse(spec.resources.memory).toBytes() : null,

@@ -53,6 +53,11 @@ export interface ServiceSpec {
   user: string | null;
   resources: { memory?: string; cpu?: number } | null;
   depends_on: string[];
+  /**
+   * Versions of the encrypted secrets the env references (security/secret-versions.ts): a new
+   * version changes this field, so exactly the services that use the secret roll. Absent: none.
+   */
+  secrets?: Record<string, number>;
   /** As written in the stack file (absent: the driver's defaults); see runtime/process/log-limits.ts. */
   logs?: { max_size?: string; max_files?: number; rate?: string; burst?: string };
 }

@@ -19,8 +19,13 @@
  * second, read by `status`) and, when lines flow again, one line in the log itself:
  * `[groundwork] dropped 12345 lines (678 KiB) over the rate limit of 1 MiB/s`.
  *
+ * Secret values the instance was given are replaced by `[secret:NAME]` in each line before it is
+ * written (security/redact.ts, matched on bytes, so output that is not UTF-8 passes unchanged).
+ * The values come on stdin (`redactFromStdin`), never argv or env, and live in memory only.
+ *
  * It exits when every writer of the FIFO has closed it (the instance and all its descendants
- * ended), after writing what it read. Imports only node:*, so dist/…/log-writer.js runs alone.
+ * ended), after writing what it read. Imports node:* and the dependency-free redact.ts only, so
+ * dist/…/log-writer.js runs alone.
  */
 import {
   closeSync,
@@ -36,6 +41,7 @@ import {
   writeSync,
 } from 'node:fs';
 import net from 'node:net';
+import { Redactor, type NamedSecretValue } from '../../security/redact.js';
 
 export interface LogWriterConfig {
   /** The FIFO the instance writes into. */
@@ -55,6 +61,8 @@ export interface LogWriterConfig {
    * user alone (GROUNDWORK_LOG_GROUP, see ProcessDriverOptions.logGroup).
    */
   gid?: number;
+  /** Secret values to redact come as a JSON list of { name, value } on stdin. */
+  redactFromStdin?: boolean;
 }
 
 /** Opens `file` with the log's mode (and group), whatever the umask or an earlier mode was. */
@@ -223,6 +231,8 @@ export class LogPump {
     private readonly log: RotatingLog,
     private readonly now: () => number = () => Date.now(),
     previous?: LogWriterStats,
+    /** Built with `{ bytes: true }`: lines are matched as latin1 text. */
+    private readonly redactor: Redactor = Redactor.none,
   ) {
     this.tokens = cfg.burstBytes;
     this.lastRefill = now();
@@ -311,6 +321,8 @@ export class LogPump {
       this.unreportedLines -= noticeLines;
       this.unreportedBytes -= noticeBytes;
     }
+    // Whole lines only reach here, so a value cannot straddle two writes.
+    if (!this.redactor.empty) out = Buffer.from(this.redactor.redact(out.toString('latin1')), 'latin1');
     try {
       this.log.append(out);
       this.stats.writtenBytes += out.length;
@@ -347,13 +359,31 @@ export class LogPump {
   }
 }
 
+/** The secret values on stdin (see redactFromStdin); a malformed list redacts nothing rather than stop the log. */
+async function readRedactions(): Promise<NamedSecretValue[]> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  try {
+    const list: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return Array.isArray(list)
+      ? list.filter(
+          (x): x is NamedSecretValue =>
+            typeof x === 'object' && x !== null && typeof x.name === 'string' && typeof x.value === 'string',
+        )
+      : [];
+  } catch {
+    return [];
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const raw = argv[0];
   if (!raw) throw new Error('usage: log-writer.js \'{"fifo":…,"file":…,…}\'');
   const cfg = JSON.parse(raw) as LogWriterConfig;
+  const redact = cfg.redactFromStdin ? await readRedactions() : [];
   const onRotate = { call: () => {} };
   const log = new RotatingLog(cfg, () => onRotate.call());
-  const p = new LogPump(cfg, log, () => Date.now(), tryReadLogStats(cfg.file));
+  const p = new LogPump(cfg, log, () => Date.now(), tryReadLogStats(cfg.file), new Redactor(redact, { bytes: true }));
   onRotate.call = () => p.onRotate();
   p.flushStats();
   const timer = setInterval(() => p.flushStats(), 1000);

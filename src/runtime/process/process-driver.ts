@@ -202,6 +202,11 @@ export class ProcessDriver implements RuntimeDriver {
   private readonly logGroup: string | undefined;
   /** Log writers last seen alive, so inspect need not read the record each time. */
   private readonly writers = new Map<string, WriterRef>();
+  /**
+   * Secret values each instance's log is redacted of, in memory only: a writer restarted by this
+   * driver gets them again; one restarted after a daemon restart has none (values never go to disk).
+   */
+  private readonly redactions = new Map<string, { name: string; value: string }[]>();
   /** Per instance being started: resolves when its keeper descriptor is closed. */
   private readonly keepers = new Map<string, Promise<void>>();
 
@@ -254,19 +259,31 @@ export class ProcessDriver implements RuntimeDriver {
    * stopping the instance leaves it to drain the FIFO and exit at EOF).
    */
   private spawnLogWriter(id: string, logFile: string, limits: LogLimits, gid = this.tryLogGid()): WriterRef {
+    const redact = this.redactions.get(id) ?? [];
     const cfg: LogWriterConfig = {
       fifo: this.fifoOf(id),
       file: logFile,
       instance: id,
       ...limits,
       ...(gid === undefined ? {} : { gid }),
+      ...(redact.length ? { redactFromStdin: true } : {}),
     };
+    // The values to redact go through a pipe on stdin: never argv (`ps`) nor env (/proc/PID/environ).
     const child = spawn(
       process.execPath,
       ['--max-old-space-size=32', '--max-semi-space-size=1', ...logWriterCommand(), JSON.stringify(cfg)],
-      { detached: true, stdio: 'ignore', cwd: '/', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
+      {
+        detached: true,
+        stdio: [redact.length ? 'pipe' : 'ignore', 'ignore', 'ignore'],
+        cwd: '/',
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      },
     );
     child.on('error', () => {}); // reported below: no pid
+    if (child.stdin) {
+      child.stdin.on('error', () => {}); // a writer that died at once: seen below or at the next inspect
+      child.stdin.end(JSON.stringify(redact));
+    }
     child.unref();
     const pid = child.pid;
     const startTicks = pid === undefined ? undefined : tryProcessStartTicks(pid);
@@ -333,6 +350,7 @@ export class ProcessDriver implements RuntimeDriver {
   private async stopLogWriter(id: string, w: WriterRef | undefined): Promise<void> {
     await this.keeperReleased(id);
     this.writers.delete(id);
+    this.redactions.delete(id);
     if (!w) return;
     const alive = () => isSameProcess(w.pid, w.startTicks);
     for (let i = 0; i < 200 && alive(); i++) await this.sleep(10);
@@ -372,6 +390,7 @@ export class ProcessDriver implements RuntimeDriver {
     const logLimits = spec.logs ?? DEFAULT_LOG_LIMITS;
     // The writer is a node process and takes a moment to start: a keeper descriptor holds the
     // FIFO meanwhile (holdUntilWriterReads), so the instance starts at once.
+    if (spec.redact?.length) this.redactions.set(spec.id, spec.redact);
     const logWriter = this.spawnLogWriter(spec.id, logFile, logLimits, gid);
     const cg = placeInCgroups(spec.id, spec.memoryBytes, spec.cpuCores, user);
     const trackingCgroup = this.trackingCgroups ? tryTrackingCgroup(spec.id, user) : undefined;
