@@ -7,6 +7,7 @@ import { didYouMean } from '../util/did-you-mean.js';
 import type { Diagnostic } from './diagnostic.js';
 import { findReferences, REFERENCE_FORMS } from './references.js';
 import { dnsChecks } from './dns-checks.js';
+import { tlsChecks } from './tls-checks.js';
 
 export type Locate = (path: (string | number)[], key?: boolean) => { line: number; column: number };
 
@@ -439,6 +440,7 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
   }
 
   ctx.out.push(...dnsChecks(doc, file, locate));
+  ctx.out.push(...tlsChecks(doc, file, locate));
 
   for (const cycle of findCycles(edges)) {
     const [kind, name] = (cycle[0] ?? '').split('.');

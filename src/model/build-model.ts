@@ -7,6 +7,7 @@ import type { Diagnostic } from '../config/diagnostic.js';
 import { findReferences, referencedService, substitute } from '../config/references.js';
 import type { DnsConfig, ServiceConfig, StackConfig } from '../config/schema.js';
 import { dnsResources } from './dns-resources.js';
+import { listenerTlsSpec } from './listener-tls-spec.js';
 import { address, type Address, type DesiredResource, type Json, type JsonObject } from './resource.js';
 import { topologicalOrder } from './graph.js';
 
@@ -141,6 +142,7 @@ export function buildModel(
         protocol,
         service: l.service ?? null,
         target_port: l.target_port ?? null,
+        ...listenerTlsSpec(l, meta.dir),
       }) as JsonObject,
     });
   }

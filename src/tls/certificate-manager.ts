@@ -23,14 +23,9 @@ import type { Logger } from '../util/logger.js';
 import { AcmeIssuer, ChallengeResponder } from './acme-issuer.js';
 import { acmeAccountsDir, certificateFiles, localCaDir } from './certificate-files.js';
 import { LocalCa, type IssuedCertificate } from './local-ca.js';
+import { writeCertificateStatus, type CertificateInfo } from './certificate-status.js';
 import { writePrivateFile, writePublicFile } from './secure-file.js';
-import {
-  hostMatches,
-  tlsProblems,
-  type CertificateSourceKind,
-  type CertificateSpec,
-  type ListenerTls,
-} from './tls-settings.js';
+import { hostMatches, tlsProblems, type CertificateSpec, type ListenerTls } from './tls-settings.js';
 
 export interface CertificateManagerOptions {
   /** The store (`<state>/tls`): local CA, issued certificates, ACME account keys. */
@@ -44,19 +39,6 @@ export interface CertificateManagerOptions {
   internalLifetime?: Duration;
   /** First retry after a failed issuance; doubles up to 1h. Default 30s. */
   retryAfter?: Duration;
-}
-
-/** One certificate as `status` shows it. */
-export interface CertificateInfo {
-  listener: string;
-  hosts: string[];
-  source: CertificateSourceKind;
-  /** ISO time; null while none was obtained. */
-  notAfter: string | null;
-  /** When it will be renewed (internal, acme) or null (files: replace them yourself). */
-  renewAt: string | null;
-  /** The last failure to obtain or load it, null when fine. */
-  error: string | null;
 }
 
 interface Loaded {
@@ -171,12 +153,13 @@ export class CertificateManager {
         }
       }),
     );
+    this.persistStatus();
     if (failures.length) throw new Error(failures.join('\n'));
     this.notify(listener);
   }
 
   remove(listener: string): void {
-    this.listeners.delete(listener);
+    if (this.listeners.delete(listener)) this.persistStatus();
   }
 
   /** The context for a server name on a listener (SNI), else the listener's default. */
@@ -376,6 +359,7 @@ export class CertificateManager {
     const wait = Math.min(this.retryAfterMs * 2 ** (e.failures - 1), 3_600_000);
     e.retryAt = this.options.clock.now().getTime() + wait;
     e.error = `${errorMessage(err)} (retry in ${Duration.milliseconds(wait).toString()})`;
+    this.persistStatus();
     this.options.logger.log('error', 'tls: certificate not obtained', {
       listener,
       hosts: e.spec.hosts.join(','),
@@ -385,6 +369,19 @@ export class CertificateManager {
   }
 
   private notify(listener: string): void {
+    this.persistStatus();
     for (const fn of this.changeListeners) fn(listener);
+  }
+
+  /** For `status` (certificate-status.ts); a failure to write it must not stop serving. */
+  private persistStatus(): void {
+    try {
+      writeCertificateStatus(this.options.storeDir, {
+        updatedAt: this.options.clock.now().toISOString(),
+        certificates: this.info(),
+      });
+    } catch (e) {
+      this.options.logger.log('warn', 'tls: status file not written', { error: errorMessage(e) });
+    }
   }
 }

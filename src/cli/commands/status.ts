@@ -3,6 +3,7 @@ import { defineCommand, STACK_FLAGS } from '../command.js';
 import { EXIT } from '../io.js';
 import { openOps } from '../open-ops.js';
 import { colourEnabled, makeStyle } from '../style.js';
+import { daysLeft, readCertificateStatus } from '../../tls/certificate-status.js';
 
 function uptime(since: string | null, now: number): string {
   if (!since) return '-';
@@ -26,8 +27,10 @@ export const statusCommand = defineCommand({
     } finally {
       close();
     }
+    // Written by the data plane that serves them (src/tls/certificate-status.ts), so it shows with or without a daemon.
+    const tls = readCertificateStatus(s.storage.stateDir);
     if (flags.json) {
-      io.stdout(`${JSON.stringify(s, null, 2)}\n`);
+      io.stdout(`${JSON.stringify({ ...s, certificates: tls?.certificates ?? [] }, null, 2)}\n`);
       return EXIT.ok;
     }
     const style = makeStyle(colourEnabled(io.env, io.isTty));
@@ -70,6 +73,21 @@ export const statusCommand = defineCommand({
             .join(',') || '-';
         lines.push(
           `${`${svc.name}/${i.index}`.padEnd(22)}${colour(i.state.padEnd(10))} ${String(i.pid ?? '-').padEnd(8)}${uptime(i.startedAt, now).padEnd(9)}${String(i.restarts).padEnd(10)}${ports.padEnd(18)}${i.reason}${i.limits && i.limits !== 'none requested' ? style.dim(` [limits: ${i.limits}]`) : ''}${i.logDroppedLines ? style.yellow(` [${i.logDroppedLines} log lines dropped over the rate limit]`) : ''}`,
+        );
+      }
+    }
+    if (tls && tls.certificates.length) {
+      lines.push('', `${'CERTIFICATE'.padEnd(34)}${'LISTENER'.padEnd(14)}${'SOURCE'.padEnd(10)}EXPIRES`);
+      for (const c of tls.certificates) {
+        const left = c.notAfter === null ? null : daysLeft(c.notAfter, new Date(now));
+        const expires =
+          c.notAfter === null
+            ? style.red('not obtained yet')
+            : (left as number) < 7
+              ? style.red(`${c.notAfter} (${left} days left)`)
+              : `${c.notAfter} (${left} days left${c.renewAt ? `; renewed from ${c.renewAt.slice(0, 10)}` : ''})`;
+        lines.push(
+          `${c.hosts.join(',').padEnd(34)}${c.listener.padEnd(14)}${c.source.padEnd(10)}${expires}${c.error ? style.red(` error: ${c.error}`) : ''}`,
         );
       }
     }
