@@ -62,6 +62,12 @@ function altNames(hosts: readonly string[]): x509.JsonGeneralName[] {
   return hosts.map((h) => (isIP(h) ? { type: 'ip', value: h } : { type: 'dns', value: h }));
 }
 
+/** PEM ending in a newline, so files can be concatenated (HAProxy's cert + key file, chains). */
+function pemText(cert: x509.X509Certificate): string {
+  const pem = cert.toString('pem');
+  return pem.endsWith('\n') ? pem : `${pem}\n`;
+}
+
 export class LocalCa {
   private constructor(
     /** The root certificate, PEM: what people add to their trust store. */
@@ -100,7 +106,7 @@ export class LocalCa {
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false),
       ],
     });
-    const certPem = root.toString('pem');
+    const certPem = pemText(root);
     // Key first: a root certificate without its key would be useless after a crash.
     writePrivateFile(keyFile, pem);
     writePublicFile(certFile, certPem);
@@ -132,7 +138,7 @@ export class LocalCa {
         await x509.AuthorityKeyIdentifierExtension.create(this.root, false),
       ],
     });
-    const certPem = leaf.toString('pem');
+    const certPem = pemText(leaf);
     // Node's parser reads the dates back as the TLS stack will see them (second precision).
     const parsed = new NodeX509(certPem);
     return { certPem, keyPem: pem, notBefore: new Date(parsed.validFrom), notAfter: new Date(parsed.validTo) };

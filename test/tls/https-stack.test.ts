@@ -12,6 +12,7 @@ import type { CertificateInfo } from '../../src/tls/certificate-status.js';
 import { runCliOk } from '../helpers/cli.js';
 import { ensureBuilt } from '../helpers/dist.js';
 import { teardownStack } from '../helpers/lab.js';
+import { readState } from '../helpers/state.js';
 import { freePort } from '../helpers/ports.js';
 import { httpService, writeServiceScript } from '../helpers/service-script.js';
 import { writeStack } from '../helpers/stack-file.js';
@@ -123,10 +124,14 @@ describe('HTTPS through apply and the data-plane process', () => {
     });
     expect(answer).toContain(`location: https://web.lab.test:${httpsPort}/a?b=1\r\n`);
 
-    // No private key in the recorded state (paths only).
+    // No private key in outputs, the data plane's log or the recorded state (paths only).
     const key = readFileSync(path.join(dir, 'files.key'), 'utf8').split('\n')[1] as string;
     const stateDump = (await runCliOk(['status', '--json'], { cwd: dir })).stdout;
     expect(stateDump).not.toContain(key);
+    expect(readFileSync(path.join(dir, '.groundwork', 'dataplane.log'), 'utf8')).not.toContain(key);
+    const recorded = JSON.stringify(readState(dir).resources.find((r) => r.address === 'listener.websecure'));
+    expect(recorded).toContain(path.join(dir, 'files.key'));
+    expect(recorded).not.toContain(key);
 
     const status = JSON.parse(stateDump) as { certificates: CertificateInfo[] };
     const byHost = new Map(status.certificates.map((c) => [c.hosts[0], c]));
