@@ -21,6 +21,7 @@ import { deployCommand, releasesCommand, rollbackCommand } from './commands/depl
 import { nodesCommand } from './commands/nodes.js';
 import { stateCommand } from './commands/state.js';
 import { destroyCommand } from './commands/destroy.js';
+import { caCommand } from './commands/ca.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -43,6 +44,7 @@ export const COMMANDS: Command[] = [
   showCommand,
   unlockCommand,
   stateCommand,
+  caCommand,
   schemaCommand,
 ];
 

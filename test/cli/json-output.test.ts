@@ -104,6 +104,7 @@ describe('--json on every command, and NO_COLOR', () => {
       expect(r.code, r.stdout + r.stderr).toBe(0);
     }
     await both(['validate'], false);
+    await both(['ca', 'export'], false);
     // schema prints JSON Schema, so it has no --json flag (README says every command has one:
     // a correction listed for the lead). Its output must parse all the same.
     seen.add('schema');

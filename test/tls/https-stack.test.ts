@@ -142,4 +142,22 @@ describe('HTTPS through apply and the data-plane process', () => {
     expect(text).toMatch(/web\.lab\.test\s+websecure\s+internal\s+\S+ \(6 days left/);
     expect(text).toMatch(/files\.lab\.test\s+websecure\s+files\s+\S+ \(29 days left\)/);
   });
+
+  it('`ca export` gives the root that signed the internal certificates, never its key', async () => {
+    const root = readFileSync(path.join(dir, '.groundwork', 'tls', 'ca', 'root.crt'), 'utf8');
+    const plain = await runCliOk(['ca', 'export'], { cwd: dir });
+    expect(plain.stdout).toBe(root);
+    expect(plain.stderr).toContain('update-ca-certificates');
+    const json = JSON.parse(
+      (await runCliOk(['ca', 'export', '--out', 'lab-root.crt', '--json'], { cwd: dir })).stdout,
+    ) as {
+      pem: string;
+      sha256: string;
+    };
+    expect(json.pem).toBe(root);
+    expect(readFileSync(path.join(dir, 'lab-root.crt'), 'utf8')).toBe(root);
+    const key = readFileSync(path.join(dir, '.groundwork', 'tls', 'ca', 'root.key'), 'utf8').split('\n')[1] as string;
+    expect(plain.stdout + plain.stderr + JSON.stringify(json)).not.toContain(key);
+    expect((await runCliOk(['ca', 'import'], { cwd: dir }, 2)).stderr).toContain('takes one action, export');
+  });
 });
