@@ -27,6 +27,7 @@ import { stateCommand } from './commands/state.js';
 import { destroyCommand } from './commands/destroy.js';
 import { importCommand } from './commands/import.js';
 import { secretCommand } from './commands/secret.js';
+import { caCommand } from './commands/ca.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -50,6 +51,7 @@ export const COMMANDS: Command[] = [
   showCommand,
   unlockCommand,
   stateCommand,
+  caCommand,
   schemaCommand,
   importCommand,
   secretCommand,

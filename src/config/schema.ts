@@ -359,6 +359,62 @@ export const RouteSchema = Type.Object(
 
 export const LISTENER_PROTOCOLS = ['http', 'tcp'] as const;
 
+/** Where a listener's certificate comes from (see src/tls/). */
+export const TLS_SOURCES = ['files', 'internal', 'acme'] as const;
+export const LETS_ENCRYPT_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory';
+const TlsHost = Type.String({
+  pattern: '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$',
+  description: 'Host name (exact, or *.suffix for one label)',
+  'x-fix': 'write a host name such as web.lab.test, or *.lab.test',
+});
+
+export const TlsCertificateSchema = Type.Object(
+  {
+    hosts: Type.Array(TlsHost, { minItems: 1, description: 'Host names this certificate covers (chosen by SNI)' }),
+    source: literalUnion(
+      TLS_SOURCES,
+      "files: cert + key you provide (reloaded when they change); internal: Groundwork's local CA (private names); acme: Let's Encrypt or another ACME server (HTTP-01)",
+    ),
+    cert: Type.Optional(
+      Type.String({ description: 'files: PEM certificate (chain) file, relative to the stack file' }),
+    ),
+    key: Type.Optional(Type.String({ description: 'files: PEM private key file, relative to the stack file' })),
+    acme: Type.Optional(
+      Type.Object(
+        {
+          directory: Type.Optional(
+            Type.String({
+              pattern: '^https://',
+              default: LETS_ENCRYPT_DIRECTORY,
+              description: "ACME directory URL (default Let's Encrypt)",
+              'x-fix': 'write the https:// URL of the ACME directory',
+            }),
+          ),
+          email: Type.Optional(Type.String({ description: 'Contact address for the ACME account' })),
+          ca: Type.Optional(
+            Type.String({ description: "PEM file of the CA of the ACME server's own certificate (test servers)" }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const ListenerTlsSchema = Type.Object(
+  {
+    certificates: Type.Array(TlsCertificateSchema, {
+      minItems: 1,
+      description: 'Certificates, picked per host by SNI',
+    }),
+    default: Type.Optional(TlsHost),
+    hsts: Type.Optional(DurationT('Send Strict-Transport-Security with this max-age (e.g. 180d); off when absent')),
+    hsts_subdomains: Type.Optional(Type.Boolean({ description: 'HSTS covers subdomains too (default false)' })),
+  },
+  { additionalProperties: false },
+);
+
 export const ListenerSchema = Type.Object(
   {
     port: PortNumber,
@@ -368,6 +424,10 @@ export const ListenerSchema = Type.Object(
     ),
     service: Type.Optional(Name('tcp listeners: the service to forward to')),
     target_port: Type.Optional(Name('tcp listeners: the named port of that service')),
+    tls: Type.Optional(ListenerTlsSchema),
+    redirect_https: Type.Optional(
+      Name('http listeners: answer every request with a redirect to this TLS listener (ACME challenges excepted)'),
+    ),
   },
   { additionalProperties: false },
 );

@@ -8,6 +8,8 @@
 import { asServiceOutputs, asServiceSpec, type InstanceOutput } from '../kinds/service/service-spec.js';
 import { addressProtocolOf, type AddressProtocol, type ServiceAddress } from '../kinds/service/service-address.js';
 import type { DataPlane, DnsService, HttpRoute, Listener } from '../proxy/data-plane.js';
+import { listenerTlsFromSpec } from '../tls/listener-tls-spec.js';
+import type { ListenerTls } from '../tls/tls-settings.js';
 import { dnsSettingsFromState } from '../dns/dns-settings.js';
 import { serviceAddressesFromState, serviceRecords } from '../dns/service-records.js';
 import type { Logger } from '../util/logger.js';
@@ -118,7 +120,8 @@ export class StackTraffic implements TrafficDirector {
   /** Listeners and routes from recorded state: the stack's own, plus each service's stable address. */
   async configure(rows: ResourceRow[]): Promise<void> {
     const listeners: Listener[] = [];
-    for (const r of rows.filter((x) => x.kind === 'listener')) {
+    const listenerRows = rows.filter((x) => x.kind === 'listener');
+    for (const r of listenerRows) {
       const s = r.spec as {
         port: number;
         address: string;
@@ -137,7 +140,7 @@ export class StackTraffic implements TrafficDirector {
           connectTimeout: Duration.seconds(2),
           idleTimeout: Duration.minutes(10),
         });
-      } else listeners.push({ name, protocol: 'http', host: s.address, port: s.port });
+      } else listeners.push({ name, protocol: 'http', host: s.address, port: s.port, ...httpsOf(r, listenerRows) });
     }
     const routes: HttpRoute[] = rows
       .filter((x) => x.kind === 'route')
@@ -237,6 +240,21 @@ export function dnsOf(rows: ResourceRow[], logger?: Logger): DnsService | null {
     listen: settings.listen,
     upstreams: settings.upstreams,
     records: [...settings.records, ...serviceRecords(settings.zone, serviceAddressesFromState(rows))],
+  };
+}
+
+/** TLS settings and the redirect to HTTPS of an http listener's recorded spec (src/model/listener-tls-spec.ts). */
+function httpsOf(
+  row: ResourceRow,
+  listenerRows: ResourceRow[],
+): { tls?: ListenerTls; redirectHttps?: { port: number } } {
+  const name = row.address.slice('listener.'.length);
+  const tls = listenerTlsFromSpec(name, row.spec);
+  const target = (row.spec as { redirect_https?: string }).redirect_https;
+  const to = target === undefined ? undefined : listenerRows.find((x) => x.address === `listener.${target}`);
+  return {
+    ...(tls === undefined ? {} : { tls }),
+    ...(to === undefined ? {} : { redirectHttps: { port: (to.spec as { port: number }).port } }),
   };
 }
 

@@ -9,6 +9,7 @@ import type { DnsConfig, ServiceConfig, StackConfig } from '../config/schema.js'
 import { alertingResources } from './alerting-resources.js';
 import { dnsResources } from './dns-resources.js';
 import { checkResources } from './check-resources.js';
+import { listenerTlsSpec } from './listener-tls-spec.js';
 import { address, type Address, type DesiredResource, type Json, type JsonObject } from './resource.js';
 import { topologicalOrder } from './graph.js';
 
@@ -143,6 +144,7 @@ export function buildModel(
         protocol,
         service: l.service ?? null,
         target_port: l.target_port ?? null,
+        ...listenerTlsSpec(l, meta.dir),
       }) as JsonObject,
     });
   }

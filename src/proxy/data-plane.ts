@@ -15,6 +15,7 @@
  */
 import type { Duration } from '../util/duration.js';
 import type { DnsRecord } from '../dns/dns-record.js';
+import type { ListenerTls } from '../tls/tls-settings.js';
 
 export interface Backend {
   /** Stable id, e.g. `web/0@v7` (service/index@release). */
@@ -43,9 +44,20 @@ export interface HttpRoute {
   maxBodyBytes: number;
 }
 
-/** `port` 0 binds an ephemeral port; `address(name)` tells which. */
+/**
+ * `port` 0 binds an ephemeral port; `address(name)` tells which. An http listener with `tls`
+ * terminates TLS (HTTPS; certificates by SNI, see src/tls/); one with `redirectHttps` answers
+ * every request with a redirect to that HTTPS port (ACME challenges excepted).
+ */
 export type Listener =
-  | { name: string; protocol: 'http'; host: string; port: number }
+  | {
+      name: string;
+      protocol: 'http';
+      host: string;
+      port: number;
+      tls?: ListenerTls;
+      redirectHttps?: { port: number };
+    }
   | {
       name: string;
       protocol: 'tcp';

@@ -107,6 +107,7 @@ describe('--json on every command, and NO_COLOR', () => {
     mkdirSync(path.join(dir, 'compose-src'));
     writeFileSync(path.join(dir, 'compose-src', 'compose.yaml'), 'services:\n  web:\n    image: nginx:1.25\n');
     await both(['import', 'compose', 'compose-src/compose.yaml', '--out', 'compose-out'], false);
+    await both(['ca', 'export'], false);
     // schema prints JSON Schema, so it has no --json flag (README says every command has one:
     // a correction listed for the lead). Its output must parse all the same.
     seen.add('schema');

@@ -162,7 +162,7 @@ describe('RemoteDataPlane and the data-plane process', () => {
     // The same code under another version: a copy of dist/proxy with one more file.
     const copy = makeTempDir('dataplane-build');
     dirs.push(copy);
-    for (const part of ['proxy', 'dns', 'util'])
+    for (const part of ['proxy', 'dns', 'tls', 'util'])
       cpSync(path.join(ROOT, 'dist', part), path.join(copy, 'dist', part), { recursive: true });
     cpSync(path.join(ROOT, 'package.json'), path.join(copy, 'package.json'));
     // Its dependencies (dns-packet for the DNS server), as an installed copy would have them.

@@ -4,6 +4,7 @@ import { EXIT } from '../io.js';
 import { openOps } from '../open-ops.js';
 import { colourEnabled, makeStyle } from '../style.js';
 import { renderChecks } from './checks.js';
+import { daysLeft, readCertificateStatus } from '../../tls/certificate-status.js';
 
 function uptime(since: string | null, now: number): string {
   if (!since) return '-';
@@ -27,8 +28,10 @@ export const statusCommand = defineCommand({
     } finally {
       close();
     }
+    // Written by the data plane that serves them (src/tls/certificate-status.ts), so it shows with or without a daemon.
+    const tls = readCertificateStatus(s.storage.stateDir);
     if (flags.json) {
-      io.stdout(`${JSON.stringify(s, null, 2)}\n`);
+      io.stdout(`${JSON.stringify({ ...s, certificates: tls?.certificates ?? [] }, null, 2)}\n`);
       return EXIT.ok;
     }
     const style = makeStyle(colourEnabled(io.env, io.isTty));
@@ -76,6 +79,21 @@ export const statusCommand = defineCommand({
     }
     const checks = renderChecks(s.checks, style, now);
     if (checks.length) lines.push('', ...checks);
+    if (tls && tls.certificates.length) {
+      lines.push('', `${'CERTIFICATE'.padEnd(34)}${'LISTENER'.padEnd(14)}${'SOURCE'.padEnd(10)}EXPIRES`);
+      for (const c of tls.certificates) {
+        const left = c.notAfter === null ? null : daysLeft(c.notAfter, new Date(now));
+        const expires =
+          c.notAfter === null
+            ? style.red('not obtained yet')
+            : (left as number) < 7
+              ? style.red(`${c.notAfter} (${left} days left)`)
+              : `${c.notAfter} (${left} days left${c.renewAt ? `; renewed from ${c.renewAt.slice(0, 10)}` : ''})`;
+        lines.push(
+          `${c.hosts.join(',').padEnd(34)}${c.listener.padEnd(14)}${c.source.padEnd(10)}${expires}${c.error ? style.red(` error: ${c.error}`) : ''}`,
+        );
+      }
+    }
     io.stdout(`${lines.join('\n')}\n`);
     return EXIT.ok;
   },

@@ -42,6 +42,10 @@ export interface ExchangeHost {
   /** Client address (for X-Forwarded-For and the access log). */
   readonly client: string;
   readonly listenerName: string;
+  /** What the client spoke (X-Forwarded-Proto). */
+  readonly proto: 'http' | 'https';
+  /** Header lines (with CRLF) added to every response, e.g. Strict-Transport-Security; usually ''. */
+  readonly responseExtra: string;
   /** The connection must close after this exchange (client FIN, listener closing, shutdown). */
   mustClose(): boolean;
   pauseClient(reason: number): void;
@@ -194,7 +198,7 @@ export class Exchange implements UpstreamWaiter, Abortable {
       const core = this.host.core;
       text = forwardRequestHead(
         this.head,
-        { client: this.host.client, proto: 'http', trust: core.settings.trustForwardedHeaders },
+        { client: this.host.client, proto: this.host.proto, trust: core.settings.trustForwardedHeaders },
         `${b.host}:${b.port}`,
       );
       // Without a Host field the head names the backend, so it is per attempt.
@@ -371,11 +375,12 @@ export class Exchange implements UpstreamWaiter, Abortable {
     this.headersSent = true;
     this.stage = R_BODY;
     let text: string | null = null;
-    if (!rh.verbatim || close || h.minor === 0) {
+    const extra = this.host.responseExtra;
+    if (!rh.verbatim || close || h.minor === 0 || extra !== '') {
       text = clientResponseHead(
         rh,
         this.dechunk,
-        close ? 'connection: close\r\n' : h.minor === 0 ? 'connection: keep-alive\r\n' : '',
+        (close ? 'connection: close\r\n' : h.minor === 0 ? 'connection: keep-alive\r\n' : '') + extra,
       );
     }
     if (kind === K_LENGTH && text === null) {

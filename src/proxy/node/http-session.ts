@@ -14,6 +14,8 @@ import { clientAddress } from './client-address.js';
 import { Exchange, PAUSE_BODY, PAUSE_PIPELINE, type ExchangeHost } from './http-forward.js';
 import { parseRequestHead, type HeadError, type RequestHead } from './http-head.js';
 import { renderLocalResponse, type LocalErrorCode } from './local-response.js';
+import { renderChallengeAnswer, renderHttpsRedirect } from './https-redirect.js';
+import { hstsHeader } from '../../tls/tls-settings.js';
 import type { BackendState } from './pool.js';
 import type { ListenerRuntime, ProxyCore, Session } from './proxy-core.js';
 import { Tunnel } from './tunnel.js';
@@ -34,6 +36,8 @@ const noop = (): void => undefined;
 
 export class HttpSession implements Session, ExchangeHost {
   readonly client: string;
+  readonly proto: 'http' | 'https';
+  readonly responseExtra: string;
   private buf: Buffer | null = null;
   private state = S_HEAD;
   private exchange: Exchange | null = null;
@@ -53,6 +57,9 @@ export class HttpSession implements Session, ExchangeHost {
   ) {
     this.lastActivity = core.now;
     this.client = clientAddress(socket.remoteAddress);
+    const tls = listener.config.protocol === 'http' ? listener.config.tls : undefined;
+    this.proto = tls === undefined ? 'http' : 'https';
+    this.responseExtra = hstsHeader(tls);
     listener.opened(this);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.onEnd());
@@ -146,6 +153,7 @@ export class HttpSession implements Session, ExchangeHost {
   }
 
   private begin(head: RequestHead): void {
+    if (this.proto === 'http' && this.answeredForHttps(head)) return;
     const route = this.core.router.match(this.listener.name, head.host, head.path);
     if (route === undefined) {
       this.noRoute(head);
@@ -179,6 +187,24 @@ export class HttpSession implements Session, ExchangeHost {
     if (close) this.close();
   }
 
+  /** ACME challenges and redirects to HTTPS, answered on plain listeners (https-redirect.ts). */
+  private answeredForHttps(head: RequestHead): boolean {
+    const cfg = this.listener.config;
+    const answer = this.core.challenges?.answer(head.path);
+    const redirect = cfg.protocol === 'http' ? cfg.redirectHttps : undefined;
+    if (answer === undefined && redirect === undefined) return false;
+    const hasBody = head.contentLength > 0 || head.chunked;
+    const close = hasBody || head.close || this.mustClose();
+    const text =
+      answer !== undefined
+        ? renderChallengeAnswer(answer, head.method === 'HEAD', close ? 'close' : null)
+        : renderHttpsRedirect(head, (redirect as { port: number }).port, close ? 'close' : null);
+    this.socket.write(text, 'latin1');
+    this.logLocal(head.method, head.path, answer !== undefined ? 200 : 308, text.length, undefined);
+    if (close) this.close();
+    return true;
+  }
+
   /** A request the proxy cannot parse: answer and close. */
   private reject(e: HeadError | { status: 408 | 431; message: string }, code: LocalErrorCode): void {
     const text = renderLocalResponse({ status: e.status, code, message: e.message }, false, 'close', false);
@@ -188,7 +214,13 @@ export class HttpSession implements Session, ExchangeHost {
     this.close();
   }
 
-  private logLocal(method: string, path: string, status: number, bytes: number, error: LocalErrorCode): void {
+  private logLocal(
+    method: string,
+    path: string,
+    status: number,
+    bytes: number,
+    error: LocalErrorCode | undefined,
+  ): void {
     const log = this.core.accessLog;
     if (log === undefined) return;
     log({
@@ -203,7 +235,7 @@ export class HttpSession implements Session, ExchangeHost {
       durationMs: 0,
       client: this.client,
       tries: 0,
-      error,
+      ...(error === undefined ? {} : { error }),
     });
   }
 

@@ -15,6 +15,7 @@
  * Timeouts are checked on one timer every `timerResolution`, so they fire up to that much late.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { systemClock, type Timer, type Timers } from '../../util/clock.js';
 import { Duration } from '../../util/duration.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
@@ -25,6 +26,9 @@ export type PoolChangeListener = (pool: string, backends: readonly Backend[]) =>
 import { HttpSession } from './http-session.js';
 import { ListenerRuntime, ProxyCore, type ProxySettings } from './proxy-core.js';
 import { TcpSession } from './tcp-forward.js';
+import { createTlsServer, updateDefaultCertificate } from './tls-listener.js';
+import type { CertificateManager } from '../../tls/certificate-manager.js';
+import { errorMessage } from '../../util/error-message.js';
 
 export interface NodeProxyOptions {
   /** Operational messages (ejections, bind errors). Default: silent. */
@@ -62,6 +66,11 @@ export interface NodeProxyOptions {
   trustForwardedHeaders?: boolean;
   /** How often timeouts are checked. Default 50ms. */
   timerResolution?: Duration;
+  /**
+   * Certificates of listeners with `tls` (and the ACME challenges plain listeners answer).
+   * Without it a listener with `tls` is refused.
+   */
+  certificates?: CertificateManager;
 }
 
 function settingsFrom(o: NodeProxyOptions): ProxySettings {
@@ -135,7 +144,9 @@ function validateListeners(listeners: readonly Listener[]): string[] {
 }
 
 function sameBinding(a: Listener, b: Listener): boolean {
-  return a.protocol === b.protocol && a.host === b.host && a.port === b.port;
+  const tlsA = a.protocol === 'http' && a.tls !== undefined;
+  const tlsB = b.protocol === 'http' && b.tls !== undefined;
+  return a.protocol === b.protocol && a.host === b.host && a.port === b.port && tlsA === tlsB;
 }
 
 export class NodeProxy implements DataPlane {
@@ -149,6 +160,7 @@ export class NodeProxy implements DataPlane {
   private lastSweep = 0;
   private listenerChange: Promise<void> = Promise.resolve();
   private closed: Promise<void> | undefined;
+  private readonly certificates: CertificateManager | undefined;
 
   constructor(options: NodeProxyOptions = {}) {
     this.core = new ProxyCore(
@@ -159,6 +171,13 @@ export class NodeProxy implements DataPlane {
     );
     this.ticker = this.core.clock.setInterval(() => this.tick(), this.core.settings.timerResolutionMs, {
       background: true,
+    });
+    this.certificates = options.certificates;
+    this.core.challenges = options.certificates?.challenges;
+    const certs = options.certificates;
+    certs?.onChange((name) => {
+      const server = this.listeners.get(name)?.server;
+      if (server instanceof tls.Server) updateDefaultCertificate(server, certs, name);
     });
   }
 
@@ -171,6 +190,11 @@ export class NodeProxy implements DataPlane {
   private async applyListeners(listeners: Listener[]): Promise<void> {
     if (this.core.closing) throw new Error('the proxy is closed; create a new one');
     const problems = validateListeners(listeners);
+    if (this.certificates === undefined) {
+      for (const l of listeners)
+        if (l.protocol === 'http' && l.tls !== undefined)
+          problems.push(`listener "${l.name}" has tls, but this proxy was made without a certificate store`);
+    }
     if (problems.length) throw new Error(`invalid listeners:\n- ${problems.join('\n- ')}`);
     const wanted = new Map(listeners.map((l) => [l.name, l]));
     for (const [name, rt] of this.listeners) {
@@ -179,15 +203,33 @@ export class NodeProxy implements DataPlane {
         rt.config = l; // pool, timeouts and balance of a tcp listener apply to new connections
         continue;
       }
+      this.certificates?.remove(name);
       this.listeners.delete(name);
       this.retire(rt);
     }
     const failures: string[] = [];
+    // Certificates of listeners that stay bound may have changed: new connections get the new ones.
+    for (const [name, rt] of this.listeners) {
+      if (rt.config.protocol !== 'http' || rt.config.tls === undefined) continue;
+      try {
+        await this.certificates?.configure(name, rt.config.tls);
+      } catch (e) {
+        failures.push(errorMessage(e));
+      }
+    }
     await Promise.all(
       listeners
         .filter((l) => !this.listeners.has(l.name))
         .map(async (l) => {
           try {
+            if (l.protocol === 'http' && l.tls !== undefined) {
+              try {
+                await this.certificates?.configure(l.name, l.tls);
+              } catch (e) {
+                failures.push(errorMessage(e));
+                return;
+              }
+            }
             this.listeners.set(l.name, await this.bind(l));
           } catch (e) {
             const err = e as NodeJS.ErrnoException;
@@ -210,16 +252,19 @@ export class NodeProxy implements DataPlane {
   }
 
   private bind(l: Listener): Promise<ListenerRuntime> {
-    const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: l.protocol === 'tcp' });
-    const rt = new ListenerRuntime(l, server);
-    server.on('connection', (socket: net.Socket) => {
+    const accept = (socket: net.Socket) => {
       if (rt.closing || this.core.closing) {
         socket.destroy();
         return;
       }
       if (rt.config.protocol === 'http') new HttpSession(this.core, rt, socket);
       else new TcpSession(this.core, rt, socket);
-    });
+    };
+    const server =
+      l.protocol === 'http' && l.tls !== undefined && this.certificates !== undefined
+        ? createTlsServer(this.certificates, l.name, this.core.logger, accept)
+        : net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: l.protocol === 'tcp' }, accept);
+    const rt = new ListenerRuntime(l, server);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: l.host, port: l.port, backlog: 1024 }, () => {

@@ -11,6 +11,7 @@ import { ListenerCounter, TrafficCounter } from './metrics.js';
 import { PoolTable, type BackendState } from './pool.js';
 import { Router } from './router.js';
 import type { UpstreamConn } from './upstream.js';
+import type { ChallengeResponder } from '../../tls/acme-issuer.js';
 
 export interface ProxySettings {
   maxTries: number;
@@ -69,6 +70,8 @@ export class ProxyCore {
   router = new Router([]);
   readonly pools: PoolTable;
   closing = false;
+  /** Pending ACME HTTP-01 answers, served by plain HTTP listeners (set when the proxy has certificates). */
+  challenges: ChallengeResponder | undefined;
   private readonly routeCounters = new Map<string, TrafficCounter>();
   private corked: net.Socket[] = [];
   /** Read buffers lent to corked writes: connection, buffer, socket written to (triples). */

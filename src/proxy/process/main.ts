@@ -15,6 +15,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { NodeProxy } from '../node/node-proxy.js';
+import { CertificateManager } from '../../tls/certificate-manager.js';
+import { tlsStoreDir } from '../../tls/certificate-files.js';
 import { systemClock } from '../../util/clock.js';
 import { Duration } from '../../util/duration.js';
 import { errorMessage } from '../../util/error-message.js';
@@ -40,9 +42,12 @@ async function main(): Promise<void> {
   const level = values['log-level'] as LogLevel;
   if (!LEVELS.includes(level)) throw new Error(`--log-level is one of ${LEVELS.join(', ')}, found "${level}"`);
   const logger = streamLogger((l) => process.stderr.write(l), level);
+  // Certificates live with the process that serves them: it reads keys from files (never from the socket).
+  const certificates = new CertificateManager({ storeDir: tlsStoreDir(stateDir), clock: systemClock, logger });
   const proxy = new NodeProxy({
     logger,
     clock: systemClock,
+    certificates,
     ...(values['eject-for'] ? { ejectFor: Duration.parse(values['eject-for']) } : {}),
     ...(values['timer-resolution'] ? { timerResolution: Duration.parse(values['timer-resolution']) } : {}),
   });

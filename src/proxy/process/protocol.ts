@@ -25,6 +25,7 @@ import type {
   Listener,
 } from '../data-plane.js';
 import { Duration } from '../../util/duration.js';
+import type { ListenerTls } from '../../tls/tls-settings.js';
 
 /** Bumped when a request or answer changes shape. */
 export const PROTOCOL = 1;
@@ -41,8 +42,16 @@ export interface Hello {
   startedAt: string;
 }
 
+/** `tls` carries host names and file paths only: the process reads keys from files itself. */
 export type WireListener =
-  | { name: string; protocol: 'http'; host: string; port: number }
+  | {
+      name: string;
+      protocol: 'http';
+      host: string;
+      port: number;
+      tls?: ListenerTls;
+      redirectHttps?: { port: number };
+    }
   | {
       name: string;
       protocol: 'tcp';
@@ -114,7 +123,7 @@ export interface AccessEvent {
 }
 
 export function toWireListener(l: Listener): WireListener {
-  if (l.protocol === 'http') return { name: l.name, protocol: 'http', host: l.host, port: l.port };
+  if (l.protocol === 'http') return { ...l };
   return {
     name: l.name,
     protocol: 'tcp',
@@ -128,7 +137,16 @@ export function toWireListener(l: Listener): WireListener {
 }
 
 export function fromWireListener(l: WireListener): Listener {
-  if (l.protocol !== 'tcp') return { name: l.name, protocol: l.protocol, host: l.host, port: l.port };
+  if (l.protocol !== 'tcp') {
+    return {
+      name: l.name,
+      protocol: l.protocol,
+      host: l.host,
+      port: l.port,
+      ...(l.tls === undefined ? {} : { tls: l.tls }),
+      ...(l.redirectHttps === undefined ? {} : { redirectHttps: l.redirectHttps }),
+    };
+  }
   return {
     name: l.name,
     protocol: 'tcp',

@@ -43,9 +43,11 @@ export function dataPlaneVersion(entryFile: string): string {
   if (v === undefined) {
     const hash = createHash('sha256');
     addFiles(hash, proxyDir, proxyDir);
-    // The DNS server runs in the data plane too: its code is part of what the version names.
-    const dnsDir = path.join(path.dirname(proxyDir), 'dns');
-    if (existsSync(dnsDir)) addFiles(hash, dnsDir, path.dirname(proxyDir));
+    // The DNS server and the certificate manager run in the data plane too: their code is part of what the version names.
+    for (const part of ['dns', 'tls']) {
+      const dir = path.join(path.dirname(proxyDir), part);
+      if (existsSync(dir)) addFiles(hash, dir, path.dirname(proxyDir));
+    }
     v = `${packageVersion(proxyDir)}+${hash.digest('hex').slice(0, 12)}`;
     cache.set(proxyDir, v);
   }
