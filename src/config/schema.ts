@@ -492,6 +492,31 @@ export const SecretSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** The roles of people (security/roles.ts says what each may do). */
+export const ROLES = ['viewer', 'deployer', 'operator', 'approver', 'admin'] as const;
+
+export const UserSchema = Type.Object(
+  {
+    role: Type.Union(
+      ROLES.map((r) => Type.Literal(r)),
+      {
+        description:
+          'What this person may do: viewer (read), deployer (+ deploy, rollback), operator (+ restart, scale, apply, down), approver (read + approve changes), admin (everything, reading secret values included)',
+        'x-fix': `use one of ${ROLES.join(', ')}`,
+      },
+    ),
+    services: Type.Optional(
+      Type.Array(Name('A service this person is limited to'), {
+        description: 'Limits the role to these services (default: every service, and stack-wide operations)',
+        minItems: 1,
+        uniqueItems: true,
+      }),
+    ),
+    description: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
 export const StackSchema = Type.Object(
   {
     $schema: Type.Optional(Type.String()),
@@ -505,11 +530,16 @@ export const StackSchema = Type.Object(
     routes: Type.Optional(Type.Array(RouteSchema, { description: 'HTTP routes to services' })),
     listeners: Type.Optional(Names(ListenerSchema, 'Ports the built-in proxy listens on')),
     dns: Type.Optional(DnsSchema),
+    users: Type.Optional(
+      Names(UserSchema, 'People who get API tokens (`groundwork token create --user NAME`), with their role'),
+    ),
   },
   { additionalProperties: false, title: 'Groundwork stack file' },
 );
 
 export type StackConfig = Static<typeof StackSchema>;
+export type UserConfig = Static<typeof UserSchema>;
+export type Role = (typeof ROLES)[number];
 export type ServiceConfig = Static<typeof ServiceSchema>;
 export type VolumeConfig = Static<typeof VolumeSchema>;
 export type RouteConfig = Static<typeof RouteSchema>;

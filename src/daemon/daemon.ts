@@ -21,7 +21,10 @@ import { tryProcessStartTicks } from '../runtime/process/proc.js';
 import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/error-message.js';
 import type { Logger } from '../util/logger.js';
-import { createApp } from './api/http-app.js';
+import { apiAccess, createApp } from './api/http-app.js';
+import { AuditLog } from '../security/audit.js';
+import { StackUsers } from '../security/roles-stack-users.js';
+import { Tokens } from '../security/tokens.js';
 import { daemonInfoFile, tokenFile, type DaemonInfo } from './info.js';
 import { LogIndex } from '../observe/log-files.js';
 import { daemonRoutes } from './routes.js';
@@ -162,7 +165,14 @@ export class Daemon {
         this.exit();
       },
     });
-    this.server = http.createServer(createApp(routes, token, o.logger));
+    // Tokens and audit live in the store; people come from the stack file, re-read when it changes.
+    const tokens = new Tokens(this.installation.store, o.clock, new StackUsers(o.stackFile), token);
+    const audit = new AuditLog(this.installation.store, o.clock);
+    const access = apiAccess(
+      (header) => tokens.authenticate(header),
+      (entry) => void audit.append(entry),
+    );
+    this.server = http.createServer(createApp(routes, access, o.logger));
     this.server.keepAliveTimeout = 5000;
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);

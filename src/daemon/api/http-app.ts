@@ -10,7 +10,8 @@ import { getRequestListener } from '@hono/node-server';
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { Logger } from '../../util/logger.js';
 import type { ApiEnv } from './api-env.js';
-import { bearerAuth } from './middleware/auth.js';
+import { adminTokenOnly, authenticate, type ApiAccess } from './middleware/auth.js';
+import { authorizeRoute } from './middleware/auth-authorize.js';
 import { onApiError, onNotFound } from './middleware/errors.js';
 import { declaredMethodsOnly } from './middleware/methods.js';
 import { jsonBody, limitBody } from './middleware/json-body.js';
@@ -20,19 +21,25 @@ import type { Route } from './route.js';
 export { ApiError } from './api-error.js';
 export { MAX_BODY_BYTES } from './middleware/json-body.js';
 export { route, type Route, type RouteContext, type RouteResult } from './route.js';
+export { apiAccess, type ApiAccess } from './middleware/auth.js';
+
+/** A plain token is the daemon's own token alone, with no audit log (tests of the HTTP layer). */
+const accessOf = (a: ApiAccess | string): ApiAccess => (typeof a === 'string' ? adminTokenOnly(a) : a);
 
 /** The API as a Hono app. Needs Node bindings (`ctx.req`): serve it with `createApp`. */
-export function createApi(routes: Route[], token: string, logger: Logger): Hono<ApiEnv> {
+export function createApi(routes: Route[], access: ApiAccess | string, logger: Logger): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
+  const acc = accessOf(access);
 
-  // Every request, matched or not, in this order: who is calling (later: which user the token
-  // names, for roles and audit), then whether the method exists for the path.
-  const everyRequest: MiddlewareHandler<ApiEnv>[] = [bearerAuth(token), ...declaredMethodsOnly(app)];
-  // Then a matched route's own, in this order; each entry sees the route's declaration, so
-  // roles, audit and approvals go here (they need the route and, for the last two, its body).
+  // Every request, matched or not, in this order: who is calling (the token's id, person, role
+  // and services), then whether the method exists for the path.
+  const everyRequest: MiddlewareHandler<ApiEnv>[] = [authenticate(acc), ...declaredMethodsOnly(app)];
+  // Then a matched route's own, in this order; each entry sees the route's declaration. Roles
+  // and the audit come before the body is read: a caller who may not call a route learns nothing
+  // from its body checks. Approvals (which need the body) will follow the body.
   const perRoute: ((r: Route) => MiddlewareHandler<ApiEnv>[])[] = [
+    (r) => authorizeRoute(r, acc),
     (r) => (r.method === 'POST' ? [limitBody, jsonBody(r.body, `${r.method} ${r.path}`)] : []),
-    // later, in this order: (r) => [requireRole(r)], (r) => [audit(r, store)], (r) => [approvals(r, policy)]
   ];
 
   for (const m of everyRequest) app.use('*', m);
@@ -47,13 +54,13 @@ export function createApi(routes: Route[], token: string, logger: Logger): Hono<
   return app;
 }
 
-/** A node:http request listener: `http.createServer(createApp(routes, token, logger))`. */
+/** A node:http request listener: `http.createServer(createApp(routes, access, logger))`. */
 export function createApp(
   routes: Route[],
-  token: string,
+  access: ApiAccess | string,
   logger: Logger,
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   // No overriding of the process's global Request/Response (node-server's default): the daemon
   // hosts other code that uses fetch. The cost: about 2x CPU per request (figures in README.md).
-  return getRequestListener(createApi(routes, token, logger).fetch, { overrideGlobalObjects: false });
+  return getRequestListener(createApi(routes, access, logger).fetch, { overrideGlobalObjects: false });
 }
