@@ -21,6 +21,8 @@ import { deployCommand, releasesCommand, rollbackCommand } from './commands/depl
 import { nodesCommand } from './commands/nodes.js';
 import { stateCommand } from './commands/state.js';
 import { destroyCommand } from './commands/destroy.js';
+import { tokenCommand } from './commands/token.js';
+import { auditCommand } from './commands/audit.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -43,6 +45,8 @@ export const COMMANDS: Command[] = [
   showCommand,
   unlockCommand,
   stateCommand,
+  tokenCommand,
+  auditCommand,
   schemaCommand,
 ];
 
