@@ -12,6 +12,8 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API, type ApiName } from '../../../src/daemon/api/contract.js';
 import { Daemon, tokenFile } from '../../../src/daemon/daemon.js';
+import { ruleFor } from '../../../src/daemon/api/middleware/auth-rules.js';
+import { ROUTE_METHODS } from '../../../src/daemon/api/route.js';
 import { entryHash, type AuditRecord, type AuditVerification } from '../../../src/security/audit.js';
 import type { Role } from '../../../src/security/roles.js';
 import { FixedUsers } from '../../../src/security/roles-stack-users.js';
@@ -203,6 +205,21 @@ describe('access: every route × every caller against a real daemon', () => {
     expect(unauthorizedSuccesses).toEqual([]);
     expect(wrongDenials).toEqual([]);
     expect(executed).toEqual([]);
+  });
+
+  it('has a rule for every route the daemon serves (its live /v1/openapi.json)', async () => {
+    const admin = readFileSync(tokenFile(stateDir), 'utf8').trim();
+    const doc = JSON.parse((await request(daemon.url, 'GET', '/v1/openapi.json', { token: admin })).text) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const served = Object.entries(doc.paths).flatMap(([p, methods]) =>
+      Object.keys(methods).map((m) => ({ method: m.toUpperCase(), path: p.replace(/\{([a-z]+)\}/g, ':$1') })),
+    );
+    expect(served.length).toBe(Object.keys(API).length);
+    for (const r of served) {
+      const method = ROUTE_METHODS.find((m) => m === r.method);
+      expect(method && ruleFor(method, r.path), `${r.method} ${r.path}`).toBeDefined();
+    }
   });
 
   it('has every denial in the audit log: who, what, from where, result', async () => {
