@@ -11,7 +11,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import type { Logger } from '../../util/logger.js';
 import type { ApiEnv } from './api-env.js';
 import { adminTokenOnly, authenticate, type ApiAccess } from './middleware/auth.js';
-import { authorizeRoute } from './middleware/auth-authorize.js';
+import { attributeToPerson, authorizeRoute } from './middleware/auth-authorize.js';
 import { onApiError, onNotFound } from './middleware/errors.js';
 import { declaredMethodsOnly } from './middleware/methods.js';
 import { jsonBody, limitBody } from './middleware/json-body.js';
@@ -36,10 +36,12 @@ export function createApi(routes: Route[], access: ApiAccess | string, logger: L
   const everyRequest: MiddlewareHandler<ApiEnv>[] = [authenticate(acc), ...declaredMethodsOnly(app)];
   // Then a matched route's own, in this order; each entry sees the route's declaration. Roles
   // and the audit come before the body is read: a caller who may not call a route learns nothing
-  // from its body checks. Approvals (which need the body) will follow the body.
+  // from its body checks. After the body: a person's token signs changes with their name.
+  // Approvals (which need the body) will follow.
   const perRoute: ((r: Route) => MiddlewareHandler<ApiEnv>[])[] = [
     (r) => authorizeRoute(r, acc),
     (r) => (r.method === 'POST' ? [limitBody, jsonBody(r.body, `${r.method} ${r.path}`)] : []),
+    (r) => attributeToPerson(r),
   ];
 
   for (const m of everyRequest) app.use('*', m);

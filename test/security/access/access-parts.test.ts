@@ -58,6 +58,35 @@ describe('the route table', () => {
     expect(recorded).toMatchObject([{ decision: 'denied', status: 403, route: 'POST /v1/unruled', token: 'admin' }]);
   });
 
+  it("records a person's changes under their name, whatever author the body claims", async () => {
+    const access = apiAccess(
+      () =>
+        Promise.resolve({
+          ok: true,
+          caller: {
+            tokenId: 'tok_a',
+            user: 'ana',
+            role: 'deployer',
+            permissions: new Set(PERMISSIONS),
+            services: null,
+          },
+        }),
+      () => undefined,
+    );
+    const echo: Route = route({
+      ...API.refresh,
+      response: Type.Object({ author: Type.Optional(Type.String()) }),
+      handler: async (ctx) => ({ status: 200, json: { author: ctx.body.author } }),
+    });
+    const app = createApi([echo], access, silentLogger);
+    const r = await app.request('/v1/refresh', {
+      method: 'POST',
+      body: '{"author":"the-boss"}',
+      headers: { authorization: 'Bearer x' },
+    });
+    expect(await r.json()).toEqual({ author: 'ana' });
+  });
+
   it('decides on permission first, then on services: one service, the whole stack, nothing in particular', () => {
     const caller = {
       tokenId: 'tok_x',

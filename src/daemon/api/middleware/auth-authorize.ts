@@ -65,3 +65,23 @@ export function authorizeRoute(r: Route, access: ApiAccess): MiddlewareHandler<A
     },
   ];
 }
+
+/**
+ * A person's token speaks for that person: the author a change is recorded with is their name
+ * from the stack file, whatever the body says (a deployer must not sign changes as someone else;
+ * approvals will rely on it). The daemon's own token and tokens of no person keep the author the
+ * client sent. Runs after the body is checked, on routes whose body has an `author`.
+ */
+export function attributeToPerson(r: Route): MiddlewareHandler<ApiEnv>[] {
+  const body = r.body;
+  if (!body || !('properties' in body) || typeof body.properties !== 'object' || !('author' in body.properties))
+    return [];
+  return [
+    async (c, next) => {
+      const user = c.get('caller').user;
+      const sent: unknown = c.get('body');
+      if (user !== null && typeof sent === 'object' && sent !== null) c.set('body', { ...sent, author: user });
+      await next();
+    },
+  ];
+}
