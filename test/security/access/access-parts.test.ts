@@ -87,6 +87,32 @@ describe('the route table', () => {
     expect(await r.json()).toEqual({ author: 'ana' });
   });
 
+  it('refuses a change it cannot record (the audit log fails closed), running nothing', async () => {
+    const access = apiAccess(
+      () =>
+        Promise.resolve({
+          ok: true,
+          caller: { tokenId: 'admin', user: null, role: 'admin', permissions: new Set(PERMISSIONS), services: null },
+        }),
+      () => {
+        throw new Error('SQLITE_FULL: database or disk is full');
+      },
+    );
+    let ran = false;
+    const refresh: Route = route({
+      ...API.refresh,
+      handler: async () => {
+        ran = true;
+        return { status: 200, json: { serial: 0, changeId: null, reports: [] } };
+      },
+    });
+    const app = createApi([refresh], access, silentLogger);
+    const r = await app.request('/v1/refresh', { method: 'POST', body: '{}', headers: { authorization: 'Bearer x' } });
+    expect(r.status).toBe(500);
+    expect(await r.text()).not.toContain('SQLITE_FULL');
+    expect(ran).toBe(false);
+  });
+
   it('decides on permission first, then on services: one service, the whole stack, nothing in particular', () => {
     const caller = {
       tokenId: 'tok_x',

@@ -2,7 +2,8 @@
  * Authorization and audit, per route, from the rule table (auth-rules.ts): the caller's permission
  * and services against what the route needs (security/authorize.ts decides), before the body is
  * read; a refusal is a 403 and an audit entry. A route that changes something, or reads a
- * secret's value, is recorded with the status it answered once its handler answered.
+ * secret's value, is recorded twice: before it runs (status 0, `started`), and with the status
+ * it answered once its handler answered.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AuditEntry } from '../../../security/audit.js';
@@ -24,7 +25,13 @@ function targetOf(rule: AccessRule, c: Context<ApiEnv>): Target {
 export function authorizeRoute(r: Route, access: ApiAccess): MiddlewareHandler<ApiEnv>[] {
   const rule = access.ruleFor(r.method, r.path);
   const declared = `${r.method} ${r.path}`;
-  const entry = (c: Context<ApiEnv>, target: Target | undefined, status: number, reason?: string): AuditEntry => {
+  const entry = (
+    c: Context<ApiEnv>,
+    target: Target | undefined,
+    status: number,
+    reason?: string,
+    note?: string,
+  ): AuditEntry => {
     const caller = c.get('caller');
     return {
       token: caller.tokenId,
@@ -37,7 +44,7 @@ export function authorizeRoute(r: Route, access: ApiAccess): MiddlewareHandler<A
       service: target?.kind === 'service' ? target.name : null,
       decision: reason === undefined ? 'allowed' : 'denied',
       status,
-      ...(reason !== undefined ? { reason } : {}),
+      ...(reason !== undefined ? { reason } : note !== undefined ? { reason: note } : {}),
     };
   };
   return [
@@ -59,6 +66,9 @@ export function authorizeRoute(r: Route, access: ApiAccess): MiddlewareHandler<A
         throw new ApiError(403, 'forbidden', decision.reason, decision.fix);
       }
       if (rule.audit === 'read') return next();
+      // Written before the operation runs, as Vault's audit device does: when the log cannot be
+      // written (a full disk), the change is refused (500) instead of happening unrecorded.
+      access.record(entry(c, target, 0, undefined, 'started'));
       await next();
       // For a stream, the status it started with; its outcome is in the change record.
       access.record(entry(c, target, c.res.status));
