@@ -166,8 +166,8 @@ export class Daemon {
       },
     });
     // Tokens and audit live in the store; people come from the stack file, re-read when it changes.
-    const tokens = new Tokens(this.installation.store, o.clock, new StackUsers(o.stackFile), token);
-    const audit = new AuditLog(this.installation.store, o.clock);
+    const tokens = new Tokens(this.installation.store.tokens, o.clock, new StackUsers(o.stackFile), token);
+    const audit = new AuditLog(this.installation.store.audit, o.clock);
     const access = apiAccess(
       (header) => tokens.authenticate(header),
       (entry) => void audit.append(entry),

@@ -419,8 +419,9 @@ export interface AuditStore {
  * The whole store, split by area so each user depends on the part it needs and another backend
  * (PostgreSQL for teams) implements the same parts.
  */
-export interface Store
-  extends ResourceStore, JournalStore, LeaseStore, ReleaseStore, EventStore, TokenStore, AuditStore {
+export interface Store extends ResourceStore, JournalStore, LeaseStore, ReleaseStore, EventStore {
+  readonly tokens: TokenStore;
+  readonly audit: AuditStore;
   readonly outbox: OutboxStore;
   readonly alerts: AlertStore;
   readonly incidents: IncidentStore;

@@ -34,7 +34,7 @@ export const auditCommand = defineCommand({
       throw new UsageError(`\`groundwork audit\` takes one of ${ACTIONS.join(', ')} (found \`${action}\`)`);
     const store = openStore(stateDirOf(io, flags));
     try {
-      const log = new AuditLog(store, systemClock);
+      const log = new AuditLog(store.audit, systemClock);
       if (action === 'verify') {
         const v = log.verify();
         if (flags.json) io.stdout(`${JSON.stringify(v, null, 2)}\n`);
@@ -60,7 +60,7 @@ export const auditCommand = defineCommand({
       const limit = flags.limit ?? 50;
       if (!Number.isInteger(limit) || limit < 1)
         throw new UsageError(`--limit needs a positive whole number (found ${limit})`);
-      const head = store.auditHead();
+      const head = store.audit.auditHead();
       const entries = log.list(Math.max(0, (head?.seq ?? 0) - limit));
       if (flags.json) io.stdout(`${JSON.stringify(entries, null, 2)}\n`);
       else if (entries.length === 0) io.stdout('The audit log is empty.\n');

@@ -26,7 +26,7 @@ export function localActor(): { remote: string } {
 }
 
 function recordLocal(store: Store, operation: string, reason: string): void {
-  new AuditLog(store, systemClock).append({
+  new AuditLog(store.audit, systemClock).append({
     token: 'local',
     user: null,
     ...localActor(),
@@ -81,7 +81,7 @@ async function create(
     throw new UsageError(
       `\`token create\` needs --role (one of ${ROLES.join(', ')}), or --user NAME to take that person's role`,
     );
-  const tokens = new Tokens(store, systemClock, new FixedUsers(people));
+  const tokens = new Tokens(store.tokens, systemClock, new FixedUsers(people));
   try {
     const { token, record } = await tokens.create({
       role,
@@ -132,7 +132,7 @@ export const tokenCommand = defineCommand({
     const store = openStore(stateDirOf(io, flags));
     try {
       if (action === 'create') return await create(flags, io, store, stackFileOf(io, flags));
-      const tokens = new Tokens(store, systemClock, new FixedUsers(undefined));
+      const tokens = new Tokens(store.tokens, systemClock, new FixedUsers(undefined));
       if (action === 'list') {
         const list = tokens.list();
         if (flags.json) io.stdout(`${JSON.stringify(list, null, 2)}\n`);

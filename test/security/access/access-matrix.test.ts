@@ -144,7 +144,7 @@ describe('access: every route × every caller against a real daemon', () => {
     const yearAgo = { now: () => new Date(Date.now() - 365 * 86_400_000) };
     const store = SqliteStore.open(path.join(stateDir, 'state.db'), yearAgo);
     try {
-      const old = await new Tokens(store, yearAgo, new FixedUsers({})).create({
+      const old = await new Tokens(store.tokens, yearAgo, new FixedUsers({})).create({
         role: 'admin',
         expires: Duration.parse('30d'),
       });

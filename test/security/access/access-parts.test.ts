@@ -153,7 +153,7 @@ describe('tokens of people follow the stack file', () => {
   it('narrows a token when the person is lowered, and refuses it when they are removed', async () => {
     const file = path.join(dir, 'groundwork.yaml');
     writeFileSync(file, stack('  ana: { role: operator }\n  bob: { role: viewer }\n'));
-    const tokens = new Tokens(store, systemClock, new StackUsers(file));
+    const tokens = new Tokens(store.tokens, systemClock, new StackUsers(file));
     const { token, record } = await tokens.create({ role: 'operator', user: 'ana', expires: Duration.parse('1d') });
     expect(record.hash).not.toContain(token.slice(3, 20));
     const before = await tokens.authenticate(`Bearer ${token}`);
