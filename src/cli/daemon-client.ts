@@ -11,7 +11,11 @@ export interface DaemonConnection {
   token: string;
 }
 
-export function tryConnect(stateDir: string): DaemonConnection | undefined {
+/**
+ * The daemon of `stateDir`, reached with `token` when given (GROUNDWORK_TOKEN: a token from
+ * `groundwork token create`), else with the daemon's own token file (the local admin).
+ */
+export function tryConnect(stateDir: string, token?: string): DaemonConnection | undefined {
   const file = daemonInfoFile(stateDir);
   if (!existsSync(file)) return undefined;
   try {
@@ -19,8 +23,7 @@ export function tryConnect(stateDir: string): DaemonConnection | undefined {
     // A zombie or a reused pid is not our daemon.
     const ticks = tryProcessStartTicks(info.pid);
     if (ticks === undefined || (info.startTicks !== undefined && ticks !== info.startTicks)) return undefined;
-    const token = readFileSync(tokenFile(stateDir), 'utf8').trim();
-    return { info, token };
+    return { info, token: token || readFileSync(tokenFile(stateDir), 'utf8').trim() };
   } catch {
     return undefined;
   }

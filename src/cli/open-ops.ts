@@ -33,7 +33,7 @@ export interface OpenOpsOptions {
 export function openOps(io: CliIo, flags: StackFlags, options: OpenOpsOptions = {}): OpenedOps {
   const stateDir = stateDirOf(io, flags);
   const stackFile = stackFileOf(io, flags);
-  const conn = tryConnect(stateDir);
+  const conn = tryConnect(stateDir, io.env.GROUNDWORK_TOKEN);
   if (conn) {
     if (options.otherStack !== 'local') checkSameStack(conn, stackFile);
     if (options.otherStack !== 'local' || sameFile(conn.info.stackFile, stackFile))

@@ -28,6 +28,8 @@ import { destroyCommand } from './commands/destroy.js';
 import { importCommand } from './commands/import.js';
 import { secretCommand } from './commands/secret.js';
 import { caCommand } from './commands/ca.js';
+import { tokenCommand } from './commands/token.js';
+import { auditCommand } from './commands/audit.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -52,6 +54,8 @@ export const COMMANDS: Command[] = [
   unlockCommand,
   stateCommand,
   caCommand,
+  tokenCommand,
+  auditCommand,
   schemaCommand,
   importCommand,
   secretCommand,

@@ -672,6 +672,30 @@ export const AgeRecipientSchema = Type.String({
   description: 'An age public key (age1...), e.g. from `groundwork secret init` or age-keygen',
   'x-fix': 'paste the public key line `age1...` (never the AGE-SECRET-KEY-1... private key)',
 });
+/** The roles of people (security/roles.ts says what each may do). */
+export const ROLES = ['viewer', 'deployer', 'operator', 'approver', 'admin'] as const;
+
+export const UserSchema = Type.Object(
+  {
+    role: Type.Union(
+      ROLES.map((r) => Type.Literal(r)),
+      {
+        description:
+          'What this person may do: viewer (read), deployer (+ deploy, rollback), operator (+ restart, scale, apply, down), approver (read + approve changes), admin (everything, reading secret values included)',
+        'x-fix': `use one of ${ROLES.join(', ')}`,
+      },
+    ),
+    services: Type.Optional(
+      Type.Array(Name('A service this person is limited to'), {
+        description: 'Limits the role to these services (default: every service, and stack-wide operations)',
+        minItems: 1,
+        uniqueItems: true,
+      }),
+    ),
+    description: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
 
 export const StackSchema = Type.Object(
   {
@@ -695,6 +719,9 @@ export const StackSchema = Type.Object(
     notify: Type.Optional(NotifySchema),
     alerts: Type.Optional(Names(AlertSchema, 'Alert rules: what raises an alert, how long it must hold, its severity')),
     maintenance: Type.Optional(Names(MaintenanceSchema, 'Windows in which matching alerts are not sent')),
+    users: Type.Optional(
+      Names(UserSchema, 'People who get API tokens (`groundwork token create --user NAME`), with their role'),
+    ),
     checks: Type.Optional(
       Names(CheckSchema, 'Checks the daemon runs on their interval: http, tcp, dns, tls, exec, push'),
     ),
@@ -703,6 +730,8 @@ export const StackSchema = Type.Object(
 );
 
 export type StackConfig = Static<typeof StackSchema>;
+export type UserConfig = Static<typeof UserSchema>;
+export type Role = (typeof ROLES)[number];
 export type ServiceConfig = Static<typeof ServiceSchema>;
 export type VolumeConfig = Static<typeof VolumeSchema>;
 export type RouteConfig = Static<typeof RouteSchema>;

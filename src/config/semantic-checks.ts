@@ -461,6 +461,23 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
   ctx.out.push(...checkChecks(doc, file, locate));
   ctx.out.push(...tlsChecks(doc, file, locate));
 
+  // A person limited to a service that does not exist would hold a token for nothing (or, after
+  // a rename, for the wrong thing): name it.
+  if (isObj(doc.users))
+    for (const [user, u] of Object.entries(doc.users)) {
+      if (!isObj(u) || !Array.isArray(u.services)) continue;
+      u.services.forEach((svc, i) => {
+        if (typeof svc === 'string' && !serviceSet.has(svc))
+          push(ctx, ['users', user, 'services', i], {
+            code: 'dangling-reference',
+            message: `user \`${user}\` is limited to service \`${svc}\`, which is not declared`,
+            expected: 'a declared service',
+            found: `\`${svc}\``,
+            fix: suggest(svc, serviceNames, 'services'),
+          });
+      });
+    }
+
   for (const cycle of findCycles(edges)) {
     const [kind, name] = (cycle[0] ?? '').split('.');
     push(

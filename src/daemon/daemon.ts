@@ -25,7 +25,10 @@ import { runnableChecks } from '../kinds/check/check-targets.js';
 import { checkStatusesInStore } from '../core/check-statuses.js';
 import { errorMessage } from '../util/error-message.js';
 import type { Logger } from '../util/logger.js';
-import { createApp } from './api/http-app.js';
+import { apiAccess, createApp } from './api/http-app.js';
+import { AuditLog } from '../security/audit.js';
+import { StackUsers } from '../security/roles-stack-users.js';
+import { Tokens } from '../security/tokens.js';
 import { daemonInfoFile, tokenFile, type DaemonInfo } from './info.js';
 import { LogIndex } from '../observe/log-files.js';
 import { daemonRoutes } from './routes.js';
@@ -193,7 +196,23 @@ export class Daemon {
         this.exit();
       },
     });
-    this.server = http.createServer(createApp(routes, token, o.logger, () => this.installation.secrets.redactor()));
+    // Tokens and audit live in the store; people come from the stack file, re-read when it changes.
+    const tokens = new Tokens(this.installation.store.tokens, o.clock, new StackUsers(o.stackFile), token);
+    const audit = new AuditLog(this.installation.store.audit, o.clock);
+    const access = apiAccess(
+      (header) => tokens.authenticate(header),
+      // A path or reason may carry a secret value a caller typed (a mistaken URL): the log keeps it redacted.
+      (entry) => {
+        const r = this.installation.secrets.redactor();
+        void audit.append({
+          ...entry,
+          path: r.redact(entry.path),
+          service: entry.service === null ? null : r.redact(entry.service),
+          ...(entry.reason !== undefined ? { reason: r.redact(entry.reason) } : {}),
+        });
+      },
+    );
+    this.server = http.createServer(createApp(routes, access, o.logger, () => this.installation.secrets.redactor()));
     this.server.keepAliveTimeout = 5000;
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);

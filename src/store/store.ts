@@ -353,10 +353,75 @@ export interface IncidentStore {
 }
 
 /**
+ * An API token as stored: never the token itself, only its SHA-256 (the token has 256 bits of
+ * randomness, so a plain hash cannot be reversed by guessing). Who may do what with it is
+ * security/'s business; the store keeps the row.
+ */
+export interface TokenRecord {
+  /** Public id (`tok_…`), shown in lists and the audit log; not a secret. */
+  id: string;
+  /** Hex SHA-256 of the token. */
+  hash: string;
+  role: string;
+  /** Services it is limited to; null: every service (and stack-wide operations). */
+  services: string[] | null;
+  /** The person of the stack file it was made for; null: a token of no person (CI, scripts). */
+  user: string | null;
+  /** Free text, e.g. "ci deploys". */
+  label: string;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+/** Tokens: made, looked up by hash, listed, revoked. */
+export interface TokenStore {
+  saveToken(t: TokenRecord): void;
+  tryGetTokenByHash(hash: string): TokenRecord | undefined;
+  tryGetToken(id: string): TokenRecord | undefined;
+  listTokens(): TokenRecord[];
+  /** Marks it revoked at `at`; false when there is no such token or it was already revoked. */
+  revokeToken(id: string, at: string): boolean;
+}
+
+/** One audit entry as stored: its content (JSON), the hash of the entry before it, its own hash. */
+export interface AuditRow {
+  /** 1, 2, 3, … with no gap. */
+  seq: number;
+  at: string;
+  /** The entry's fields as canonical JSON (what the hash covers, with seq, at and prevHash). */
+  entry: string;
+  prevHash: string;
+  hash: string;
+}
+
+/** The newest entry's seq and hash: where the next one chains on. */
+export interface AuditHead {
+  seq: number;
+  hash: string;
+}
+
+/**
+ * The audit log: append-only, hash-chained. The chaining is security/'s; the store makes an
+ * append atomic with reading the head (two processes may append) and keeps the head in meta, so
+ * a deleted last entry is noticed too.
+ */
+export interface AuditStore {
+  /** In one write transaction: reads the head, asks `make` for the row that follows it, stores it. */
+  appendAudit(make: (head: AuditHead | undefined) => AuditRow): AuditRow;
+  /** Entries in seq order from `afterSeq` (exclusive), at most `limit`. */
+  listAudit(afterSeq?: number, limit?: number): AuditRow[];
+  /** The head recorded with the last append (not read from the entries: that is what verify compares). */
+  auditHead(): AuditHead | undefined;
+}
+
+/**
  * The whole store, split by area so each user depends on the part it needs and another backend
  * (PostgreSQL for teams) implements the same parts.
  */
 export interface Store extends ResourceStore, JournalStore, LeaseStore, ReleaseStore, EventStore {
+  readonly tokens: TokenStore;
+  readonly audit: AuditStore;
   readonly outbox: OutboxStore;
   readonly alerts: AlertStore;
   readonly incidents: IncidentStore;

@@ -125,6 +125,10 @@ describe('--json on every command, and NO_COLOR', () => {
     await both(['state', 'backups'], false);
     await both(['secret', 'init'], false);
     await both(['secret', 'list'], false);
+    await both(['token', 'create', '--role', 'viewer'], false);
+    await both(['token', 'list'], false);
+    await both(['audit'], false);
+    await both(['audit', 'verify'], false);
     await both(['releases', 'web'], false);
     await both(['deploy', 'web', '-m', 'second'], false);
     await both(['rollback', 'web'], false, 0, deployOnce);

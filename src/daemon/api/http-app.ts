@@ -10,7 +10,8 @@ import { getRequestListener } from '@hono/node-server';
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { Logger } from '../../util/logger.js';
 import type { ApiEnv } from './api-env.js';
-import { bearerAuth } from './middleware/auth.js';
+import { adminTokenOnly, authenticate, type ApiAccess } from './middleware/auth.js';
+import { attributeToPerson, authorizeRoute } from './middleware/auth-authorize.js';
 import { onApiError, onNotFound } from './middleware/errors.js';
 import { declaredMethodsOnly } from './middleware/methods.js';
 import { jsonBody, limitBody } from './middleware/json-body.js';
@@ -22,29 +23,38 @@ import type { Route } from './route.js';
 export { ApiError } from './api-error.js';
 export { MAX_BODY_BYTES } from './middleware/json-body.js';
 export { route, type Route, type RouteContext, type RouteResult } from './route.js';
+export { apiAccess, type ApiAccess } from './middleware/auth.js';
+
+/** A plain token is the daemon's own token alone, with no audit log (tests of the HTTP layer). */
+const accessOf = (a: ApiAccess | string): ApiAccess => (typeof a === 'string' ? adminTokenOnly(a) : a);
 
 /** The API as a Hono app. Needs Node bindings (`ctx.req`): serve it with `createApp`. */
 export function createApi(
   routes: Route[],
-  token: string,
+  access: ApiAccess | string,
   logger: Logger,
   redactor: () => Redactor = () => Redactor.none,
 ): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
+  const acc = accessOf(access);
   // Outermost: every answer, an error or a 401 included, is redacted of known secret values.
   app.use('*', redactAnswers(redactor));
 
-  // Every request, matched or not, in this order: who is calling (later: which user the token
-  // names, for roles and audit), then whether the method exists for the path.
+  // Routes that carry their own credential (push pings: the token in the path) skip the bearer check.
   const open = routes.filter((r) => r.public);
   const isOpen = (method: string, path: string) => open.some((r) => r.method === method && pathMatches(r.path, path));
-  const everyRequest: MiddlewareHandler<ApiEnv>[] = [bearerAuth(token, isOpen), ...declaredMethodsOnly(app)];
-  // Then a matched route's own, in this order; each entry sees the route's declaration, so
-  // roles, audit and approvals go here (they need the route and, for the last two, its body).
+  // Every request, matched or not, in this order: who is calling (the token's id, person, role
+  // and services), then whether the method exists for the path.
+  const everyRequest: MiddlewareHandler<ApiEnv>[] = [authenticate(acc, isOpen), ...declaredMethodsOnly(app)];
+  // Then a matched route's own, in this order; each entry sees the route's declaration. Roles
+  // and the audit come before the body is read: a caller who may not call a route learns nothing
+  // from its body checks. After the body: a person's token signs changes with their name.
+  // Approvals (which need the body) will follow.
   const perRoute: ((r: Route) => MiddlewareHandler<ApiEnv>[])[] = [
+    (r) => (r.public ? [] : authorizeRoute(r, acc)),
     (r) =>
       r.method === 'POST' ? (r.public ? [limitBody] : [limitBody, jsonBody(r.body, `${r.method} ${r.path}`)]) : [],
-    // later, in this order: (r) => [requireRole(r)], (r) => [audit(r, store)], (r) => [approvals(r, policy)]
+    (r) => (r.public ? [] : attributeToPerson(r)),
   ];
 
   for (const m of everyRequest) app.use('*', m);
@@ -66,14 +76,14 @@ function pathMatches(pattern: string, path: string): boolean {
   return p.length === a.length && p.every((seg, i) => (seg.startsWith(':') ? (a[i] ?? '') !== '' : seg === a[i]));
 }
 
-/** A node:http request listener: `http.createServer(createApp(routes, token, logger))`. */
+/** A node:http request listener: `http.createServer(createApp(routes, access, logger, redactor))`. */
 export function createApp(
   routes: Route[],
-  token: string,
+  access: ApiAccess | string,
   logger: Logger,
-  redactor?: () => Redactor,
+  redactor: () => Redactor = () => Redactor.none,
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   // No overriding of the process's global Request/Response (node-server's default): the daemon
   // hosts other code that uses fetch. The cost: about 2x CPU per request (figures in README.md).
-  return getRequestListener(createApi(routes, token, logger, redactor).fetch, { overrideGlobalObjects: false });
+  return getRequestListener(createApi(routes, access, logger, redactor).fetch, { overrideGlobalObjects: false });
 }

@@ -6,6 +6,7 @@ import { CHANGE_OUTCOMES, RELEASE_STATUSES, STEP_STATUSES } from '../../store/st
 
 export const ERROR_CODES = [
   'unauthorized',
+  'forbidden',
   'bad-request',
   'not-found',
   'method-not-allowed',

@@ -53,4 +53,10 @@ export const MIGRATIONS: readonly string[] = [
    CREATE TABLE action_items (
      id INTEGER PRIMARY KEY AUTOINCREMENT, incident_id INTEGER NOT NULL REFERENCES incidents(id), text TEXT NOT NULL,
      owner TEXT NOT NULL, due TEXT, done INTEGER NOT NULL DEFAULT 0);`,
+  // Access: tokens (hashes only) and the hash-chained audit log. The audit head lives in meta.
+  `CREATE TABLE tokens (
+     id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL, services TEXT, user TEXT,
+     label TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT, revoked_at TEXT);
+   CREATE TABLE audit (
+     seq INTEGER PRIMARY KEY, at TEXT NOT NULL, entry TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);`,
 ];

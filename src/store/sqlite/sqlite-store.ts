@@ -22,6 +22,7 @@ import { MIGRATIONS } from './migrations.js';
 import { SqliteAlerts } from './sqlite-alerts.js';
 import { SqliteIncidents } from './sqlite-incidents.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
+import { SqliteAudit, SqliteTokens } from './sqlite-access.js';
 import {
   backupDirOf,
   backupName,
@@ -98,6 +99,8 @@ export class SqliteStore implements Store {
   readonly outbox: SqliteOutbox;
   readonly alerts: SqliteAlerts;
   readonly incidents: SqliteIncidents;
+  readonly tokens: SqliteTokens;
+  readonly audit: SqliteAudit;
 
   /** Why the last backup failed, if it did (a full disk must not fail the change itself). */
   lastBackupError: string | undefined;
@@ -112,6 +115,8 @@ export class SqliteStore implements Store {
     this.outbox = new SqliteOutbox(db, clock);
     this.alerts = new SqliteAlerts(db, clock, this.outbox);
     this.incidents = new SqliteIncidents(db, clock, this.outbox);
+    this.tokens = new SqliteTokens(db);
+    this.audit = new SqliteAudit(db);
   }
 
   /**

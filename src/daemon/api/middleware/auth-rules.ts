@@ -1,0 +1,68 @@
+/**
+ * The access rules of the API, one per route: the permission it needs, what it concerns (which
+ * service, found where; or the whole stack) and what the audit log keeps of it. The only place
+ * where routes meet permissions: handlers check nothing. Typed `Record<ApiName, …>`, so a route
+ * added to the contract without a rule does not compile; a route that reaches the app without one
+ * anyway (not from the contract) is refused at every request (`ruleFor` → undefined).
+ */
+import type { Permission } from '../../../security/permissions.js';
+import { API, type ApiName } from '../contract.js';
+import type { RouteMethod } from '../route.js';
+
+/**
+ * What a request concerns: the service named by a path parameter or a query parameter (a query
+ * without it concerns the whole stack), the whole stack, or nothing in particular.
+ */
+export type TargetRule = { param: string } | { query: string } | 'stack' | 'none';
+
+export interface AccessRule {
+  permission: Permission;
+  target: TargetRule;
+  /**
+   * `change`: every call is audited (with its status); `secret`: a secret's value is read, audited
+   * likewise; `read`: audited only when denied.
+   */
+  audit: 'change' | 'secret' | 'read';
+  /**
+   * The route carries its own credential (a push check's token in its path) and is public in the
+   * contract: no bearer token is asked for and this rule is not consulted. A test holds the two
+   * lists equal.
+   */
+  open?: true;
+}
+
+const service = { param: 'name' } as const;
+
+export const ACCESS_RULES: Record<ApiName, AccessRule> = {
+  status: { permission: 'status.read', target: 'stack', audit: 'read' },
+  // A POST, but it only reads: the plan of the stack file against recorded state.
+  plan: { permission: 'config.read', target: 'stack', audit: 'read' },
+  apply: { permission: 'stack.apply', target: 'stack', audit: 'change' },
+  refresh: { permission: 'stack.apply', target: 'stack', audit: 'change' },
+  history: { permission: 'config.read', target: 'stack', audit: 'read' },
+  change: { permission: 'config.read', target: 'stack', audit: 'read' },
+  events: { permission: 'status.read', target: { query: 'service' }, audit: 'read' },
+  logs: { permission: 'logs.read', target: service, audit: 'read' },
+  restart: { permission: 'service.operate', target: service, audit: 'change' },
+  scale: { permission: 'service.operate', target: service, audit: 'change' },
+  down: { permission: 'stack.down', target: 'stack', audit: 'change' },
+  deploy: { permission: 'service.deploy', target: service, audit: 'change' },
+  rollback: { permission: 'service.deploy', target: service, audit: 'change' },
+  releases: { permission: 'config.read', target: service, audit: 'read' },
+  proxyMetrics: { permission: 'status.read', target: 'stack', audit: 'read' },
+  push: { permission: 'status.read', target: 'none', audit: 'read', open: true },
+  pushPost: { permission: 'status.read', target: 'none', audit: 'read', open: true },
+  // Issues a credential (a push check's new URL): as much as applying the stack.
+  pushToken: { permission: 'stack.apply', target: 'stack', audit: 'change' },
+  // Describes the API, not the stack: any valid token.
+  openapi: { permission: 'status.read', target: 'none', audit: 'read' },
+};
+
+const BY_ROUTE = new Map<string, AccessRule>(
+  (Object.keys(API) as ApiName[]).map((n) => [`${API[n].method} ${API[n].path}`, ACCESS_RULES[n]]),
+);
+
+/** The rule of a route, by its method and declared path; undefined: it has none (and is refused). */
+export function ruleFor(method: RouteMethod, path: string): AccessRule | undefined {
+  return BY_ROUTE.get(`${method} ${path}`);
+}
