@@ -20,6 +20,7 @@ import type { DataPlane } from '../proxy/data-plane.js';
 import { tryProcessStartTicks } from '../runtime/process/proc.js';
 import { systemClock, type Clock, type Timers } from '../util/clock.js';
 import { CheckRunner } from '../observe/checks/check-runner.js';
+import { Alerting } from '../core/alerting.js';
 import type { SampleSink } from '../observe/checks/sample-sink.js';
 import { runnableChecks } from '../kinds/check/check-targets.js';
 import { checkStatusesInStore } from '../core/check-statuses.js';
@@ -79,6 +80,7 @@ export class Daemon {
   private server!: http.Server;
   private supervisor!: Supervisor;
   private checks: CheckRunner | undefined;
+  private alerting: Alerting | undefined;
   private readonly logIndex = new LogIndex();
   private housekeeping: NodeJS.Timeout | undefined;
   private info!: DaemonInfo;
@@ -147,6 +149,7 @@ export class Daemon {
       afterChange: async () => {
         await this.configureTraffic();
         this.configureChecks();
+        this.alerting?.configure(this.installation.store.listResources());
       },
       logIndex: this.logIndex,
       daemon: () => ({
@@ -186,6 +189,17 @@ export class Daemon {
         }),
     });
     this.configureChecks();
+    this.alerting = new Alerting({
+      store: this.installation.store,
+      bus: this.installation.bus,
+      clock: o.timers ?? systemClock,
+      logger: o.logger,
+      secrets: () => this.installation.secrets,
+      daemonUrl: () => (this.info as DaemonInfo | undefined)?.url ?? `http://${o.host}:${o.port}`,
+      instances: () => this.ops.supervisedStatus().services.flatMap((sv) => sv.instances),
+    });
+    this.alerting.configure(this.installation.store.listResources());
+    this.alerting.start();
     const routes = daemonRoutes({
       ops: this.ops,
       ...(o.dataPlane ? { dataPlane: o.dataPlane } : {}),
@@ -298,6 +312,7 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.housekeeping) clearInterval(this.housekeeping);
     this.checks?.stop();
+    await this.alerting?.stop();
     this.supervisor?.close();
     // A data plane in its own process keeps serving through a daemon restart; `down` stops it.
     const plane = this.opts.dataPlane;

@@ -1,0 +1,91 @@
+/**
+ * Alerting in a real daemon: an http check against a server the test controls, an alert rule on
+ * it and a signed webhook channel to a real receiver. The server starts failing → the check goes
+ * down → the alert fires → the receiver has the page; the server recovers → the resolved
+ * notification arrives. The time from the first failing answer to the page is printed (the
+ * bench measures it properly; no threshold here).
+ */
+import http from 'node:http';
+import type net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyWebhookSignature } from '../../src/notify/channels/webhook.js';
+import { writeStack } from '../helpers/stack-file.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
+import { startInProcess, type InProcessDaemon } from '../daemon/daemon-harness.js';
+import { Receiver } from '../notify/receiver.js';
+
+describe('alerting in the daemon', () => {
+  const dir = makeTempDir('alerting-daemon');
+  let web: http.Server;
+  let failing = false;
+  let failingSince = 0;
+  const rx = new Receiver();
+  let d: InProcessDaemon | undefined;
+
+  beforeAll(async () => {
+    web = http.createServer((_req, res) => {
+      if (failing && failingSince === 0) failingSince = Date.now();
+      res.writeHead(failing ? 503 : 200).end(failing ? 'down' : 'ok');
+    });
+    const port = await new Promise<number>((r) =>
+      web.listen(0, '127.0.0.1', () => r((web.address() as net.AddressInfo).port)),
+    );
+    const hook = await rx.start();
+    writeStack(dir, {
+      stack: 'alerting-daemon',
+      checks: { web: { http: { url: `http://127.0.0.1:${port}/` }, interval: '200ms', failures: 2, successes: 2 } },
+      alerts: {
+        'web-down': {
+          check: 'web',
+          severity: 'page',
+          summary: 'web answers {{ $labels.check }} with errors',
+          runbook: 'https://wiki.lab.test/web',
+        },
+      },
+      notify: { channels: { ops: { webhook: { url: `${hook}/hook`, secret: 'signing-key-for-test' } } } },
+    });
+    d = await startInProcess(dir);
+  });
+  afterAll(async () => {
+    await d?.daemon.stop();
+    await rx.stop();
+    await new Promise<void>((r) => web.close(() => r()));
+    removeTempDir(dir);
+  });
+
+  it('a failing endpoint pages through the webhook; recovery sends resolved, once each', async () => {
+    const body = (i: number) =>
+      JSON.parse(rx.received[i]?.body ?? '{}') as {
+        notification: { status: string; summary: string; links: Record<string, string> };
+      };
+    await new Promise((r) => setTimeout(r, 600)); // the check is up first
+    expect(rx.received).toHaveLength(0);
+    failing = true;
+    await waitFor(() => rx.received.length >= 1, { what: 'the page', timeoutMs: 15_000, intervalMs: 20 });
+    const latencyMs = Date.now() - failingSince;
+    console.log(`failure to page: ${latencyMs} ms (check every 200 ms, 2 failures to go down)`);
+    const r0 = rx.received[0];
+    expect(
+      verifyWebhookSignature(
+        'signing-key-for-test',
+        String(r0?.headers['x-groundwork-signature']),
+        r0?.body ?? '',
+        Math.floor(Date.now() / 1000),
+      ),
+    ).toBe(true);
+    expect(body(0).notification).toMatchObject({ status: 'firing', summary: 'web answers web with errors' });
+    expect(body(0).notification.links.runbook).toBe('https://wiki.lab.test/web');
+    failing = false;
+    await waitFor(() => rx.received.length >= 2, {
+      what: 'the resolved notification',
+      timeoutMs: 15_000,
+      intervalMs: 20,
+    });
+    expect(body(1).notification.status).toBe('resolved');
+    await new Promise((r) => setTimeout(r, 800));
+    expect(rx.received).toHaveLength(2);
+    const alerts = d?.daemon.operations.installation.store.alerts.listAlerts() ?? [];
+    expect(alerts).toMatchObject([{ rule: 'web-down', state: 'resolved', notifications: 1 }]);
+  });
+});
