@@ -6,6 +6,9 @@
  */
 import { OperationError, type OperationErrorCode } from '../core/errors.js';
 import type {
+  AlertsView,
+  SilenceInput,
+  SilenceView,
   ApplyInput,
   ApplyListener,
   Attribution,
@@ -95,6 +98,22 @@ export class RemoteOperations implements Operations {
 
   releases(service: string, limit: number): Promise<ReleasesView> {
     return this.call((c) => c.releases(service, { limit }));
+  }
+
+  alerts(): Promise<AlertsView> {
+    return this.call((c) => c.alerts());
+  }
+
+  async acknowledgeAlert(fingerprint: string, by: string): Promise<void> {
+    await this.call((c) => c.ackAlert(fingerprint, by));
+  }
+
+  addSilence(input: SilenceInput): Promise<SilenceView> {
+    return this.call((c) => c.addSilence(input));
+  }
+
+  async expireSilence(id: number): Promise<void> {
+    await this.call((c) => c.expireSilence(id));
   }
 
   newPushToken(check: string): Promise<{ check: string; path: string }> {

@@ -28,6 +28,7 @@ import { destroyCommand } from './commands/destroy.js';
 import { importCommand } from './commands/import.js';
 import { secretCommand } from './commands/secret.js';
 import { caCommand } from './commands/ca.js';
+import { alertsCommand, silenceCommand } from './commands/alerts.js';
 import { tokenCommand } from './commands/token.js';
 import { auditCommand } from './commands/audit.js';
 
@@ -54,6 +55,8 @@ export const COMMANDS: Command[] = [
   unlockCommand,
   stateCommand,
   caCommand,
+  alertsCommand,
+  silenceCommand,
   tokenCommand,
   auditCommand,
   schemaCommand,

@@ -44,6 +44,15 @@ import type {
 import type { InstanceView, ServiceStatus, StatusView } from './status.js';
 import { checkViews } from './check-statuses.js';
 import { newPushToken, pushPath, pushTokenHash } from '../observe/checks/push-token.js';
+import {
+  acknowledgeAlert,
+  addSilence,
+  alertsView,
+  expireSilence,
+  type AlertsView,
+  type SilenceInput,
+  type SilenceView,
+} from './alerts-view.js';
 import type { OperationsRuntime } from './supervision.js';
 import { TestKillHook } from './test-kill-point.js';
 
@@ -506,6 +515,24 @@ export class LocalOperations implements Operations {
       current: asServiceOutputs(row.outputs).release?.seq ?? null,
       releases: this.store.listReleases(service, limit),
     };
+  }
+
+  async alerts(): Promise<AlertsView> {
+    return alertsView(this.store, this.installation.clock);
+  }
+
+  async acknowledgeAlert(fingerprint: string, by: string): Promise<void> {
+    acknowledgeAlert(this.store, this.installation.clock, fingerprint, by);
+  }
+
+  async addSilence(input: SilenceInput): Promise<SilenceView> {
+    const s = addSilence(this.store, this.installation.clock, input);
+    // The daemon's alerting takes it at its next evaluation (within a second).
+    return s;
+  }
+
+  async expireSilence(id: number): Promise<void> {
+    expireSilence(this.store, id);
   }
 
   async newPushToken(check: string): Promise<{ check: string; path: string }> {

@@ -12,6 +12,9 @@ import type { StackInputs } from './installation.js';
 import type { StatusView } from './status.js';
 import type { DeployResult } from './deployer.js';
 import type { LogsQuery } from './service-logs.js';
+import type { AlertsView, SilenceInput, SilenceView } from './alerts-view.js';
+
+export type { AlertsView, SilenceInput, SilenceView } from './alerts-view.js';
 
 export type { LogsQuery } from './service-logs.js';
 
@@ -83,6 +86,12 @@ export interface Operations {
    */
   newPushToken(check: string): Promise<{ check: string; path: string }>;
   status(): Promise<StatusView>;
+  /** Firing, pending and recently resolved alerts with who was told; silences in force or to come. */
+  alerts(): Promise<AlertsView>;
+  /** Stops the repeats of a firing alert. */
+  acknowledgeAlert(fingerprint: string, by: string): Promise<void>;
+  addSilence(input: SilenceInput): Promise<SilenceView>;
+  expireSilence(id: number): Promise<void>;
   history(limit: number): Promise<ChangeRecord[]>;
   change(id: number): Promise<ChangeView>;
   events(service: string | undefined, limit: number): Promise<InstanceEvent[]>;

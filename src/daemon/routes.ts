@@ -187,6 +187,33 @@ export function daemonRoutes(deps: RouteDeps): Route[] {
     return { status: 200, json: { ok: true } };
   };
   routes.push(
+    route({ ...API.alerts, handler: async () => ({ status: 200, json: await call(() => ops.alerts()) }) }),
+    route({
+      ...API.ackAlert,
+      handler: async (ctx) => {
+        await call(() => ops.acknowledgeAlert(ctx.params.fingerprint, ctx.body.author ?? 'api'));
+        return { status: 200, json: { ok: true } };
+      },
+    }),
+    route({
+      ...API.addSilence,
+      handler: async (ctx) => ({ status: 200, json: await call(() => ops.addSilence(ctx.body)) }),
+    }),
+    route({
+      ...API.expireSilence,
+      handler: async (ctx) => {
+        const id = Number(ctx.params.id);
+        if (!Number.isInteger(id) || id <= 0)
+          throw new ApiError(
+            400,
+            'bad-request',
+            `silence id '${ctx.params.id}' is not a number`,
+            'see `groundwork silence list`',
+          );
+        await call(() => ops.expireSilence(id));
+        return { status: 200, json: { ok: true } };
+      },
+    }),
     route({
       ...API.pushToken,
       handler: async (ctx) => ({ status: 200, json: await call(() => ops.newPushToken(ctx.params.name)) }),

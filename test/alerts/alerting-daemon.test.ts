@@ -9,6 +9,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyWebhookSignature } from '../../src/notify/channels/webhook.js';
+import { jsonOf, runCli } from '../helpers/cli.js';
 import { writeStack } from '../helpers/stack-file.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
@@ -87,5 +88,46 @@ describe('alerting in the daemon', () => {
     expect(rx.received).toHaveLength(2);
     const alerts = d?.daemon.operations.installation.store.alerts.listAlerts() ?? [];
     expect(alerts).toMatchObject([{ rule: 'web-down', state: 'resolved', notifications: 1 }]);
+  });
+
+  it('`alerts` shows who was told; a silence holds the page back and its expiry sends it', async () => {
+    const list = await runCli(['alerts', '--json'], { cwd: dir });
+    expect(list.code, list.stderr).toBe(0);
+    const v = jsonOf<{
+      alerts: { rule: string; state: string; deliveries: { channel: string; status: string; kind: string }[] }[];
+    }>(list);
+    expect(v.alerts[0]).toMatchObject({ rule: 'web-down', state: 'resolved' });
+    expect(v.alerts[0]?.deliveries.map((x) => `${x.channel} ${x.kind} ${x.status}`)).toEqual([
+      'ops firing delivered',
+      'ops resolved delivered',
+    ]);
+    const add = await runCli(['silence', 'add', 'check=web', '--for', '1h', '-m', 'replacing the switch', '--json'], {
+      cwd: dir,
+    });
+    expect(add.code, add.stderr).toBe(0);
+    const silence = jsonOf<{ id: number }>(add);
+    failing = true;
+    await waitFor(
+      async () => {
+        const r = jsonOf<{ alerts: { state: string; suppressedBy: string | null }[] }>(
+          await runCli(['alerts', '--json'], { cwd: dir }),
+        );
+        return r.alerts.some((a) => a.state === 'firing' && a.suppressedBy === `silence ${silence.id}`);
+      },
+      { what: 'the alert firing, silenced', timeoutMs: 15_000, intervalMs: 100 },
+    );
+    expect(rx.received).toHaveLength(2);
+    const text = await runCli(['alerts'], { cwd: dir, env: { NO_COLOR: '1' } });
+    expect(text.stdout).toMatch(/web-down\s+firing.*not sent: silence \d+/);
+    expect(text.stdout).toContain('replacing the switch');
+    const exp = await runCli(['silence', 'expire', String(silence.id)], { cwd: dir });
+    expect(exp.code, exp.stderr).toBe(0);
+    await waitFor(() => rx.received.length >= 3, {
+      what: 'the page after the silence',
+      timeoutMs: 15_000,
+      intervalMs: 20,
+    });
+    expect(JSON.parse(rx.received[2]?.body ?? '{}')).toMatchObject({ notification: { status: 'firing' } });
+    failing = false;
   });
 });

@@ -137,6 +137,11 @@ describe('--json on every command, and NO_COLOR', () => {
     // Without a daemon, status answers from recorded state (or says no daemon runs): JSON either way.
     await both(['status'], false, 'any');
     await both(['checks'], false);
+    await both(['alerts'], false);
+    await both(['silence', 'add', 'service=web', '--for', '10m', '-m', 'json test'], false);
+    await both(['silence', 'list'], false);
+    // The first run ends silence 1; its twin finds none in force (exit 1, an error on stderr).
+    await both(['silence', 'expire', '1'], false, 'any');
     // Every operation runs without a daemon too (one code path in core).
     await both(['logs', 'web'], false);
     await both(['restart', 'web'], false);
@@ -153,6 +158,7 @@ describe('--json on every command, and NO_COLOR', () => {
     await up.api.waitAllHealthy(['web']);
     await both(['status'], true);
     await both(['checks'], true);
+    await both(['alerts'], true);
     await both(['logs', 'web'], true);
     await both(['plan'], true);
     await both(['apply', '-m', 'through the daemon'], true);

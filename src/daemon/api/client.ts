@@ -28,6 +28,10 @@ import type {
   ProgressLine,
   ProxyMetricsResponse,
   PushTokenResponse,
+  AlertsResponse,
+  OkResponse,
+  AddSilenceRequest,
+  SilenceViewResponse,
   RefreshRequest,
   RefreshResponse,
   ReleasesQuery,
@@ -279,6 +283,22 @@ export class ApiClient {
 
   releases(name: string, opts: Partial<ReleasesQuery> = {}): Promise<ReleasesResponse> {
     return requestJson(this.to, 'GET', `${pathOf(API.releases, { name })}${RELEASES_QUERY.serialize(opts)}`);
+  }
+
+  alerts(): Promise<AlertsResponse> {
+    return requestJson(this.to, 'GET', pathOf(API.alerts));
+  }
+
+  ackAlert(fingerprint: string, author?: string): Promise<OkResponse> {
+    return requestJson(this.to, 'POST', pathOf(API.ackAlert, { fingerprint }), author === undefined ? {} : { author });
+  }
+
+  addSilence(body: AddSilenceRequest): Promise<SilenceViewResponse> {
+    return requestJson(this.to, 'POST', pathOf(API.addSilence), body);
+  }
+
+  expireSilence(id: number): Promise<OkResponse> {
+    return requestJson(this.to, 'POST', pathOf(API.expireSilence, { id }), {});
   }
 
   pushToken(name: string): Promise<PushTokenResponse> {

@@ -479,3 +479,73 @@ export const PushResponse = Type.Object({ ok: Type.Boolean() });
 export const PushTokenRequest = Type.Object({}, { additionalProperties: false });
 export const PushTokenResponse = Type.Object({ check: Type.String(), path: Type.String() });
 export type PushTokenResponse = Static<typeof PushTokenResponse>;
+
+/** GET /v1/alerts: core `AlertsView`. */
+const NullableString = Type.Union([Type.String(), Type.Null()]);
+export const AlertViewSchema = Type.Object({
+  rule: Type.String(),
+  fingerprint: Type.String(),
+  labels: Type.Record(Type.String(), Type.String()),
+  state: Type.String({ description: 'pending, firing or resolved' }),
+  activeAt: Type.String(),
+  firedAt: NullableString,
+  resolvedAt: NullableString,
+  value: Type.Union([Type.Number(), Type.Null()]),
+  suppressedBy: Type.Union([Type.String(), Type.Null()], { description: 'silence N or maintenance NAME' }),
+  ackedAt: NullableString,
+  ackedBy: NullableString,
+  deliveries: Type.Array(
+    Type.Object({
+      channel: Type.String(),
+      status: Type.String({ description: 'pending, sending or delivered' }),
+      attempts: Type.Integer(),
+      lastError: NullableString,
+      deliveredAt: NullableString,
+      kind: Type.String({ description: 'firing or resolved' }),
+    }),
+  ),
+});
+export const SilenceViewSchema = Type.Object({
+  id: Type.Integer(),
+  matchers: Type.Array(Type.String()),
+  startsAt: Type.String(),
+  endsAt: Type.String(),
+  author: Type.String(),
+  comment: Type.String(),
+  active: Type.Boolean(),
+});
+export const AlertsResponse = Type.Object({
+  alerts: Type.Array(AlertViewSchema),
+  silences: Type.Array(SilenceViewSchema),
+});
+export type AlertsResponse = Static<typeof AlertsResponse>;
+
+/** POST /v1/alerts/:fingerprint/ack. */
+export const AckAlertRequest = Type.Object(
+  {
+    author: Type.Optional(
+      Type.String({ maxLength: 200, description: "Who acknowledges (a person's token signs with their name)" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export const OkResponse = Type.Object({ ok: Type.Boolean() });
+export type OkResponse = Static<typeof OkResponse>;
+
+/** POST /v1/silences. */
+export const AddSilenceRequest = Type.Object(
+  {
+    matchers: Type.Array(Type.String({ maxLength: 500 }), { minItems: 1, maxItems: 50 }),
+    duration: Type.Optional(
+      Type.String({ pattern: '^(\\d+(\\.\\d+)?(ms|s|m|h|d))+$', description: 'e.g. 2h (default 1h)' }),
+    ),
+    comment: Type.Optional(Type.String({ maxLength: 2000 })),
+    author: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+export type AddSilenceRequest = Static<typeof AddSilenceRequest>;
+export type SilenceViewResponse = Static<typeof SilenceViewSchema>;
+
+/** POST /v1/silences/:id/expire. */
+export const ExpireSilenceRequest = Type.Object({}, { additionalProperties: false });

@@ -1,0 +1,225 @@
+/**
+ * `groundwork alerts [ack FINGERPRINT]` and `groundwork silence add|list|expire`: what is firing,
+ * since when, who was told (each channel's delivery, with the reason it has not arrived yet), and
+ * the on-call's two levers: acknowledge (no more repeats) and silence (nothing sent for a while).
+ */
+import type { AlertView, SilenceView } from '../../core/alerts-view.js';
+import { didYouMean } from '../../util/did-you-mean.js';
+import { defineCommand, STACK_FLAGS, type Command } from '../command.js';
+import { EXIT, UsageError, type CliIo } from '../io.js';
+import { openOps } from '../open-ops.js';
+import { colourEnabled, makeStyle, type Style } from '../style.js';
+
+function since(at: string | null, now: number): string {
+  if (!at) return '-';
+  const s = Math.max(0, Math.round((now - Date.parse(at)) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+function delivery(a: AlertView, style: Style): string {
+  if (a.suppressedBy) return style.dim(`not sent: ${a.suppressedBy}`);
+  if (a.deliveries.length === 0) return style.dim(a.state === 'pending' ? 'waiting for `for`' : 'nobody (no channel)');
+  return a.deliveries
+    .map((d) =>
+      d.status === 'delivered'
+        ? `${d.channel} ${d.kind} ✓`
+        : style.red(
+            `${d.channel} ${d.kind} ${d.status}${d.attempts ? ` after ${d.attempts} attempts` : ''}${d.lastError ? `: ${d.lastError}` : ''}`,
+          ),
+    )
+    .join('; ');
+}
+
+export function renderAlerts(
+  alerts: readonly AlertView[],
+  silences: readonly SilenceView[],
+  style: Style,
+  now: number,
+): string {
+  const lines: string[] = [];
+  if (alerts.length === 0) lines.push('No alerts firing or pending.');
+  else {
+    lines.push(
+      `${'ALERT'.padEnd(20)}${'STATE'.padEnd(10)}${'SINCE'.padEnd(7)}${'FINGERPRINT'.padEnd(18)}${'LABELS'.padEnd(30)}TOLD`,
+    );
+    for (const a of alerts) {
+      const colour = a.state === 'firing' ? style.red : a.state === 'pending' ? style.yellow : style.green;
+      const labels = Object.entries(a.labels)
+        .filter(([k]) => k !== 'alertname')
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',');
+      const state = a.ackedBy ? `${a.state}*` : a.state;
+      lines.push(
+        `${a.rule.padEnd(20)}${colour(state.padEnd(10))}${since(a.firedAt ?? a.activeAt, now).padEnd(7)}${a.fingerprint.padEnd(18)}${labels.slice(0, 29).padEnd(30)}${delivery(a, style)}`,
+      );
+    }
+    if (alerts.some((a) => a.ackedBy)) lines.push(style.dim('* acknowledged: no more repeats'));
+  }
+  if (silences.length > 0) {
+    lines.push('', `${'SILENCE'.padEnd(9)}${'ENDS'.padEnd(26)}${'BY'.padEnd(10)}MATCHERS`);
+    for (const s of silences) {
+      lines.push(
+        `${String(s.id).padEnd(9)}${s.endsAt.padEnd(26)}${s.author.padEnd(10)}${s.matchers.join(' ')}${s.comment ? `  # ${s.comment}` : ''}`,
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const alertsList = defineCommand({
+  name: 'alerts',
+  summary: 'Alerts firing, pending or resolved in the last day: since when, who was told; silences in force',
+  usage: 'alerts [ack FINGERPRINT] [-f FILE] [--json]',
+  flags: STACK_FLAGS,
+  async run(flags, _pos, io) {
+    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
+    try {
+      const v = await ops.alerts();
+      if (flags.json) io.stdout(`${JSON.stringify(v, null, 2)}\n`);
+      else io.stdout(renderAlerts(v.alerts, v.silences, makeStyle(colourEnabled(io.env, io.isTty)), Date.now()));
+      return EXIT.ok;
+    } finally {
+      close();
+    }
+  },
+});
+
+const alertsAck = defineCommand({
+  name: 'alerts ack',
+  summary: 'Acknowledge a firing alert: its repeats stop',
+  usage: 'alerts ack FINGERPRINT [-f FILE] [--json]',
+  flags: STACK_FLAGS,
+  args: ['FINGERPRINT'],
+  async run(flags, pos, io) {
+    const fp = pos[0];
+    if (!fp) throw new UsageError('alerts ack needs the alert fingerprint (shown by `groundwork alerts`)');
+    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
+    try {
+      await ops.acknowledgeAlert(fp, io.env.USER ?? 'cli');
+      if (flags.json) io.stdout(`${JSON.stringify({ fingerprint: fp, acknowledged: true })}\n`);
+      else io.stdout(`acknowledged ${fp}: no more repeats\n`);
+      return EXIT.ok;
+    } finally {
+      close();
+    }
+  },
+});
+
+export const alertsCommand: Command = {
+  name: 'alerts',
+  summary: alertsList.summary,
+  run(argv, io) {
+    return argv[0] === 'ack' ? alertsAck.run(argv.slice(1), io) : alertsList.run(argv, io);
+  },
+};
+
+const silenceAdd = defineCommand({
+  name: 'silence add',
+  summary: 'Silence alerts matching every matcher (service=web, severity=~"page|critical") for a while',
+  usage: 'silence add MATCHER... [--for 2h] [-m COMMENT] [-f FILE] [--json]',
+  flags: {
+    ...STACK_FLAGS,
+    for: { type: 'string', description: 'How long (default 1h)', valueName: 'DURATION' },
+    message: { type: 'string', short: 'm', description: 'Why (shown in `alerts`)', valueName: 'TEXT' },
+  },
+  args: Array.from({ length: 50 }, (_, i) => `MATCHER${i + 1}`),
+  async run(flags, pos, io) {
+    if (pos.length === 0)
+      throw new UsageError(
+        'silence add needs at least one matcher, e.g. `groundwork silence add service=web --for 2h`',
+      );
+    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
+    try {
+      const s = await ops.addSilence({
+        matchers: pos,
+        ...(flags.for !== undefined ? { duration: flags.for } : {}),
+        ...(flags.message !== undefined ? { comment: flags.message } : {}),
+        author: io.env.USER ?? 'cli',
+      });
+      if (flags.json) io.stdout(`${JSON.stringify(s, null, 2)}\n`);
+      else io.stdout(`silence ${s.id} until ${s.endsAt}: ${s.matchers.join(' ')}\n`);
+      return EXIT.ok;
+    } finally {
+      close();
+    }
+  },
+});
+
+const silenceList = defineCommand({
+  name: 'silence list',
+  summary: 'Silences in force or to come',
+  usage: 'silence list [-f FILE] [--json]',
+  flags: STACK_FLAGS,
+  async run(flags, _pos, io) {
+    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
+    try {
+      const { silences } = await ops.alerts();
+      if (flags.json) io.stdout(`${JSON.stringify(silences, null, 2)}\n`);
+      else if (silences.length === 0) io.stdout('No silences.\n');
+      else
+        io.stdout(
+          renderAlerts([], silences, makeStyle(colourEnabled(io.env, io.isTty)), Date.now())
+            .split('\n')
+            .slice(2)
+            .join('\n'),
+        );
+      return EXIT.ok;
+    } finally {
+      close();
+    }
+  },
+});
+
+const silenceExpire = defineCommand({
+  name: 'silence expire',
+  summary: 'End a silence now',
+  usage: 'silence expire ID [-f FILE] [--json]',
+  flags: STACK_FLAGS,
+  args: ['ID'],
+  async run(flags, pos, io) {
+    const id = Number(pos[0]);
+    if (!Number.isInteger(id) || id <= 0)
+      throw new UsageError(
+        `silence expire needs a silence number (see \`groundwork silence list\`), got '${pos[0] ?? ''}'`,
+      );
+    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
+    try {
+      await ops.expireSilence(id);
+      if (flags.json) io.stdout(`${JSON.stringify({ id, expired: true })}\n`);
+      else io.stdout(`silence ${id} ended\n`);
+      return EXIT.ok;
+    } finally {
+      close();
+    }
+  },
+});
+
+const SILENCE = [silenceAdd, silenceList, silenceExpire];
+
+export const silenceCommand: Command = {
+  name: 'silence',
+  summary: 'Silences: add, list, expire',
+  run(argv: string[], io: CliIo) {
+    const [sub, ...rest] = argv;
+    const c = SILENCE.find((x) => x.name === `silence ${sub}`);
+    if (!c) {
+      if (sub === '--help' || sub === '-h') {
+        io.stdout(
+          `groundwork silence - Silences: add, list, expire\n\nUsage: groundwork silence add|list|expire ... (each takes --help)\n\n` +
+            `${SILENCE.map((x) => `  ${x.name.padEnd(16)}${x.summary}`).join('\n')}\n`,
+        );
+        return Promise.resolve(EXIT.ok);
+      }
+      const guess = sub ? didYouMean(sub, ['add', 'list', 'expire']) : undefined;
+      throw new UsageError(
+        sub
+          ? `unknown subcommand \`silence ${sub}\`${guess ? `; did you mean \`silence ${guess}\`?` : ''}`
+          : 'silence needs a subcommand: add, list or expire',
+      );
+    }
+    return c.run(rest, io);
+  },
+};
