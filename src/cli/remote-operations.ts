@@ -7,6 +7,9 @@
 import { OperationError, type OperationErrorCode } from '../core/errors.js';
 import type {
   AlertsView,
+  PromAnswer,
+  PromQueryKind,
+  PromQueryParams,
   SilenceInput,
   SilenceView,
   ApplyInput,
@@ -98,6 +101,10 @@ export class RemoteOperations implements Operations {
 
   releases(service: string, limit: number): Promise<ReleasesView> {
     return this.call((c) => c.releases(service, { limit }));
+  }
+
+  promQuery(kind: PromQueryKind, params: PromQueryParams): Promise<PromAnswer> {
+    return this.call((c) => c.promQuery(kind, { ...params }));
   }
 
   alerts(): Promise<AlertsView> {

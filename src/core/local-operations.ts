@@ -53,6 +53,13 @@ import {
   type SilenceInput,
   type SilenceView,
 } from './alerts-view.js';
+import {
+  promQuery,
+  promQueryOnDisk,
+  type PromAnswer,
+  type PromQueryKind,
+  type PromQueryParams,
+} from './metrics-query.js';
 import type { OperationsRuntime } from './supervision.js';
 import { TestKillHook } from './test-kill-point.js';
 
@@ -515,6 +522,12 @@ export class LocalOperations implements Operations {
       current: asServiceOutputs(row.outputs).release?.seq ?? null,
       releases: this.store.listReleases(service, limit),
     };
+  }
+
+  async promQuery(kind: PromQueryKind, params: PromQueryParams): Promise<PromAnswer> {
+    const now = this.installation.clock.now().getTime();
+    const m = this.runtime.metrics;
+    return m ? promQuery(m, kind, params, now) : promQueryOnDisk(this.installation.stateDir, kind, params, now);
   }
 
   async alerts(): Promise<AlertsView> {

@@ -13,6 +13,9 @@ import type { StatusView } from './status.js';
 import type { DeployResult } from './deployer.js';
 import type { LogsQuery } from './service-logs.js';
 import type { AlertsView, SilenceInput, SilenceView } from './alerts-view.js';
+import type { PromAnswer, PromQueryKind, PromQueryParams } from './metrics-query.js';
+
+export type { PromAnswer, PromQueryKind, PromQueryParams } from './metrics-query.js';
 
 export type { AlertsView, SilenceInput, SilenceView } from './alerts-view.js';
 
@@ -92,6 +95,8 @@ export interface Operations {
   acknowledgeAlert(fingerprint: string, by: string): Promise<void>;
   addSilence(input: SilenceInput): Promise<SilenceView>;
   expireSilence(id: number): Promise<void>;
+  /** PromQL over the metrics store, answered in the shape of Prometheus's HTTP API. */
+  promQuery(kind: PromQueryKind, params: PromQueryParams): Promise<PromAnswer>;
   history(limit: number): Promise<ChangeRecord[]>;
   change(id: number): Promise<ChangeView>;
   events(service: string | undefined, limit: number): Promise<InstanceEvent[]>;

@@ -2,6 +2,7 @@
  * What operations need from whoever keeps instances running (the daemon's supervisor). Without a
  * daemon nobody supervises: operations then work on recorded state and the drivers alone.
  */
+import type { Queryable } from '../observe/promql/engine.js';
 import type { Address } from '../model/resource.js';
 import type { LogIndex } from '../observe/log-files.js';
 import type { InstanceView } from './status.js';
@@ -28,6 +29,8 @@ export interface OperationsRuntime {
    * data-plane process, and leaves it configured after (core/local-traffic.ts).
    */
   traffic?: { around<T>(fn: () => Promise<T>): Promise<T> };
+  /** The daemon's metrics store (queried in memory: its unflushed samples count). */
+  metrics?: Queryable;
   /** The daemon's own facts for `status`. */
   daemon?(): { pid: number; startedAt: string; url: string; rssBytes: number };
 }

@@ -21,6 +21,9 @@ import { tryProcessStartTicks } from '../runtime/process/proc.js';
 import { systemClock, type Clock, type Timers } from '../util/clock.js';
 import { CheckRunner } from '../observe/checks/check-runner.js';
 import { Alerting } from '../core/alerting.js';
+import { metricsFileOf } from '../core/metrics-query.js';
+import { MetricsDb } from '../observe/tsdb/metrics-db.js';
+import { DEFAULT_RETENTION } from '../observe/tsdb/retention.js';
 import type { SampleSink } from '../observe/checks/sample-sink.js';
 import { runnableChecks } from '../kinds/check/check-targets.js';
 import { checkStatusesInStore } from '../core/check-statuses.js';
@@ -71,6 +74,9 @@ export function ensureToken(stateDir: string): string {
   return token;
 }
 
+/** The metrics store's size bound (the oldest data goes first). */
+const METRICS_MAX_BYTES = 256 * 1024 * 1024;
+
 /** How long stop() lets API answers in flight finish before it cuts their connections. */
 const STOP_GRACE_MS = 2000;
 
@@ -81,6 +87,7 @@ export class Daemon {
   private supervisor!: Supervisor;
   private checks: CheckRunner | undefined;
   private alerting: Alerting | undefined;
+  private metrics: MetricsDb | undefined;
   private readonly logIndex = new LogIndex();
   private housekeeping: NodeJS.Timeout | undefined;
   private info!: DaemonInfo;
@@ -144,7 +151,15 @@ export class Daemon {
       publish: (e) => this.installation.bus.publish(e),
       onChange: (a) => this.syncTraffic(a),
     });
+    // Samples (check results today) go to the embedded time-series store beside the state, bounded
+    // by age (raw 2 days, 1-minute 30 days, 1-hour 2 years) and by size.
+    this.metrics = MetricsDb.open({
+      path: metricsFileOf(o.stateDir),
+      retention: { ...DEFAULT_RETENTION, maxBytes: METRICS_MAX_BYTES },
+      timers: o.timers ?? systemClock,
+    });
     this.ops = new LocalOperations(this.installation, {
+      metrics: this.metrics,
       supervision: this.supervisor,
       afterChange: async () => {
         await this.configureTraffic();
@@ -176,7 +191,7 @@ export class Daemon {
       logger: o.logger,
       statuses: checkStatusesInStore(this.installation.store),
       cwd: this.installation.dir,
-      ...(o.checkSamples ? { samples: o.checkSamples } : {}),
+      samples: o.checkSamples ?? this.metrics,
       onTransition: (t) =>
         this.installation.bus.publish({
           type: 'check',
@@ -313,6 +328,7 @@ export class Daemon {
     if (this.housekeeping) clearInterval(this.housekeeping);
     this.checks?.stop();
     await this.alerting?.stop();
+    this.metrics?.close();
     this.supervisor?.close();
     // A data plane in its own process keeps serving through a daemon restart; `down` stops it.
     const plane = this.opts.dataPlane;

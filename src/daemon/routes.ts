@@ -187,6 +187,20 @@ export function daemonRoutes(deps: RouteDeps): Route[] {
     return { status: 200, json: { ok: true } };
   };
   routes.push(
+    route({
+      ...API.promQuery,
+      handler: async (ctx) => {
+        const a = await call(() => ops.promQuery('query', ctx.query));
+        return { status: a.status, json: a.body };
+      },
+    }),
+    route({
+      ...API.promQueryRange,
+      handler: async (ctx) => {
+        const a = await call(() => ops.promQuery('query_range', ctx.query));
+        return { status: a.status, json: a.body };
+      },
+    }),
     route({ ...API.alerts, handler: async () => ({ status: 200, json: await call(() => ops.alerts()) }) }),
     route({
       ...API.ackAlert,

@@ -130,4 +130,25 @@ describe('alerting in the daemon', () => {
     expect(JSON.parse(rx.received[2]?.body ?? '{}')).toMatchObject({ notification: { status: 'firing' } });
     failing = false;
   });
+
+  it('check samples are kept and queryable: PromQL through the CLI and /api/v1/query', async () => {
+    const q = await runCli(['query', 'groundwork_check_up{check="web"}', '--json'], { cwd: dir });
+    expect(q.code, q.stderr).toBe(0);
+    const v = jsonOf<{
+      status: string;
+      data: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
+    }>(q);
+    expect(v.status).toBe('success');
+    expect(v.data.resultType).toBe('vector');
+    expect(v.data.result[0]?.metric).toMatchObject({ __name__: 'groundwork_check_up', check: 'web' });
+    const range = await runCli(['query', 'count_over_time(groundwork_check_up[1m])', '--range', '1m', '--step', '1s'], {
+      cwd: dir,
+      env: { NO_COLOR: '1' },
+    });
+    expect(range.code, range.stderr).toBe(0);
+    expect(range.stdout).toMatch(/check="web".*\n\s+last \d+\s+min \d+\s+max \d+\s+[▁▂▃▄▅▆▇█]+/);
+    const bad = await runCli(['query', 'rate(groundwork_check_up[1m]'], { cwd: dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^query failed: /);
+  });
 });

@@ -138,6 +138,8 @@ describe('--json on every command, and NO_COLOR', () => {
     await both(['status'], false, 'any');
     await both(['checks'], false);
     await both(['alerts'], false);
+    // No daemon has run: no metrics file yet, a clear failure whose stdout is still JSON.
+    await both(['query', 'groundwork_check_up'], false, 'any');
     await both(['silence', 'add', 'service=web', '--for', '10m', '-m', 'json test'], false);
     await both(['silence', 'list'], false);
     // The first run ends silence 1; its twin finds none in force (exit 1, an error on stderr).
@@ -159,6 +161,8 @@ describe('--json on every command, and NO_COLOR', () => {
     await both(['status'], true);
     await both(['checks'], true);
     await both(['alerts'], true);
+    await both(['query', 'groundwork_check_up'], true);
+    await both(['query', 'groundwork_check_up', '--range', '5m'], true);
     await both(['logs', 'web'], true);
     await both(['plan'], true);
     await both(['apply', '-m', 'through the daemon'], true);

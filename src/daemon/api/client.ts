@@ -5,6 +5,7 @@
  * test checks the daemon's real answers against the same schemas.
  */
 import http from 'node:http';
+import type { ApiResponse as PromApiBody } from '../../observe/promql/engine.js';
 import { API, type RouteSpec } from './contract.js';
 import { queryCodec } from './query.js';
 import type {
@@ -192,6 +193,8 @@ function requestNdjson<T>(to: Endpoint, path: string, body: unknown, onLine: (li
 const HISTORY_QUERY = queryCodec(API.history.query);
 const EVENTS_QUERY = queryCodec(API.events.query);
 const RELEASES_QUERY = queryCodec(API.releases.query);
+const PROM_QUERY = queryCodec(API.promQuery.query);
+const PROM_RANGE_QUERY = queryCodec(API.promQueryRange.query);
 const LOGS_QUERY = queryCodec(API.logs.query);
 
 /** The path of a contract entry with its `:params` filled in (encoded). */
@@ -283,6 +286,23 @@ export class ApiClient {
 
   releases(name: string, opts: Partial<ReleasesQuery> = {}): Promise<ReleasesResponse> {
     return requestJson(this.to, 'GET', `${pathOf(API.releases, { name })}${RELEASES_QUERY.serialize(opts)}`);
+  }
+
+  /** Prometheus's answer as it is, error statuses (400, 422) included: its body says why. */
+  async promQuery(
+    kind: 'query' | 'query_range',
+    params: Record<string, string | undefined>,
+  ): Promise<{ status: number; body: PromApiBody }> {
+    const path =
+      kind === 'query'
+        ? `${pathOf(API.promQuery)}${PROM_QUERY.serialize(params)}`
+        : `${pathOf(API.promQueryRange)}${PROM_RANGE_QUERY.serialize(params)}`;
+    let text = '';
+    const status = await send(this.to, 'GET', path, undefined, (c) => {
+      text += c;
+    });
+    if (status !== 200 && status !== 400 && status !== 422) throw errorOf(status, text);
+    return { status, body: JSON.parse(text) as PromApiBody };
   }
 
   alerts(): Promise<AlertsResponse> {

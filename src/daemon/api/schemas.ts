@@ -549,3 +549,22 @@ export type SilenceViewResponse = Static<typeof SilenceViewSchema>;
 
 /** POST /v1/silences/:id/expire. */
 export const ExpireSilenceRequest = Type.Object({}, { additionalProperties: false });
+
+/** GET /api/v1/query and /api/v1/query_range: Prometheus's HTTP API (so Grafana can use the daemon as a data source). */
+export const PromInstantQuery = Type.Object({
+  query: Type.Optional(Type.String({ description: 'A PromQL expression' })),
+  time: Type.Optional(Type.String({ description: 'Unix seconds or RFC 3339 (default now)' })),
+});
+export const PromRangeQuery = Type.Object({
+  query: Type.Optional(Type.String({ description: 'A PromQL expression' })),
+  start: Type.Optional(Type.String({ description: 'Unix seconds or RFC 3339' })),
+  end: Type.Optional(Type.String({ description: 'Unix seconds or RFC 3339' })),
+  step: Type.Optional(Type.String({ description: 'Seconds or a duration such as 15s' })),
+});
+export const PromResponse = Type.Object({
+  status: Type.String({ description: 'success or error' }),
+  data: Type.Optional(Type.Unknown()),
+  errorType: Type.Optional(Type.String()),
+  error: Type.Optional(Type.String()),
+});
+export type PromResponse = Static<typeof PromResponse>;

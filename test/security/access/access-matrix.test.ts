@@ -56,6 +56,8 @@ const EXPECTED: Record<ApiName, { roles: Role[]; scope: Scope }> = {
   push: { roles: ALL, scope: 'none' },
   pushPost: { roles: ALL, scope: 'none' },
   pushToken: { roles: RUNS, scope: 'stack' },
+  promQuery: { roles: ALL, scope: 'stack' },
+  promQueryRange: { roles: ALL, scope: 'stack' },
   alerts: { roles: ALL, scope: 'stack' },
   ackAlert: { roles: RUNS, scope: 'stack' },
   addSilence: { roles: RUNS, scope: 'stack' },

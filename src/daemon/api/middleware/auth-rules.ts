@@ -54,6 +54,8 @@ export const ACCESS_RULES: Record<ApiName, AccessRule> = {
   pushPost: { permission: 'status.read', target: 'none', audit: 'read', open: true },
   // Issues a credential (a push check's new URL): as much as applying the stack.
   pushToken: { permission: 'stack.apply', target: 'stack', audit: 'change' },
+  promQuery: { permission: 'status.read', target: 'stack', audit: 'read' },
+  promQueryRange: { permission: 'status.read', target: 'stack', audit: 'read' },
   alerts: { permission: 'status.read', target: 'stack', audit: 'read' },
   // On-call actions: who may restart services may acknowledge and silence.
   ackAlert: { permission: 'service.operate', target: 'stack', audit: 'change' },
