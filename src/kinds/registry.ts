@@ -1,8 +1,6 @@
 import type { KindRegistry } from './resource-kind.js';
 import { CheckKind } from './check/check-kind.js';
-import { DnsConfigKind } from './dns/dns-kind.js';
 import { RecordKind } from './record/record-kind.js';
-import { DataPlaneConfigKind } from './route/route-kind.js';
 import { ServiceKind } from './service/service-kind.js';
 import { VolumeKind } from './volume/volume-kind.js';
 
@@ -12,10 +10,11 @@ export function defaultKinds(): KindRegistry {
   return {
     service: new ServiceKind(),
     volume: new VolumeKind(),
-    route: new DataPlaneConfigKind('route'),
-    listener: new DataPlaneConfigKind('listener'),
-    'dns-zone': new DnsConfigKind('dns-zone'),
-    'dns-record': new DnsConfigKind('dns-record'),
+    route: new RecordKind('route'),
+    listener: new RecordKind('listener'),
+    'dns-zone': new RecordKind('dns-zone'),
+    // A record set of another zone, name or type is another record: the plan says replace.
+    'dns-record': new RecordKind('dns-record', ['zone', 'name', 'type']),
     channel: new RecordKind('channel'),
     'notify-policy': new RecordKind('notify-policy'),
     alert: new RecordKind('alert'),

@@ -9,15 +9,7 @@ import { defineCommand, STACK_FLAGS, type Command } from '../command.js';
 import { EXIT, UsageError, type CliIo } from '../io.js';
 import { openOps } from '../open-ops.js';
 import { colourEnabled, makeStyle, type Style } from '../style.js';
-
-function since(at: string | null, now: number): string {
-  if (!at) return '-';
-  const s = Math.max(0, Math.round((now - Date.parse(at)) / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86400)}d`;
-}
+import { ago } from './checks.js';
 
 function delivery(a: AlertView, style: Style): string {
   if (a.suppressedBy) return style.dim(`not sent: ${a.suppressedBy}`);
@@ -53,7 +45,7 @@ export function renderAlerts(
         .join(',');
       const state = a.ackedBy ? `${a.state}*` : a.state;
       lines.push(
-        `${a.rule.padEnd(20)}${colour(state.padEnd(10))}${since(a.firedAt ?? a.activeAt, now).padEnd(7)}${a.fingerprint.padEnd(18)}${labels.slice(0, 29).padEnd(30)}${delivery(a, style)}`,
+        `${a.rule.padEnd(20)}${colour(state.padEnd(10))}${ago(a.firedAt ?? a.activeAt, now).padEnd(7)}${a.fingerprint.padEnd(18)}${labels.slice(0, 29).padEnd(30)}${delivery(a, style)}`,
       );
     }
     if (alerts.some((a) => a.ackedBy)) lines.push(style.dim('* acknowledged: no more repeats'));

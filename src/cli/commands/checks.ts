@@ -4,7 +4,8 @@ import { EXIT } from '../io.js';
 import { openOps } from '../open-ops.js';
 import { colourEnabled, makeStyle, type Style } from '../style.js';
 
-function ago(at: string | null, now: number): string {
+/** `42s`, `5m`, `3h`, `2d` since `at`; `-` when never. */
+export function ago(at: string | null, now: number): string {
   if (!at) return '-';
   const s = Math.max(0, Math.round((now - Date.parse(at)) / 1000));
   if (s < 60) return `${s}s`;

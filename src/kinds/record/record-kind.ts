@@ -1,7 +1,9 @@
 /**
- * Configuration that lives only in state and is read by the daemon: alert rules, notification
- * channels and policy, maintenance windows. Applying one records it; the daemon's alerting
- * (core/alerting.ts) rebuilds itself from what is recorded after every change.
+ * Configuration that lives only in state and is served from it: routes and listeners (the data
+ * plane serves what is recorded, src/core/traffic.ts), DNS zones and records (src/dns), alert
+ * rules, notification channels and policy, maintenance windows (src/core/alerting.ts). Applying
+ * one records it; the part that serves it rebuilds itself from state after every change. Nothing
+ * else to create, so delete only forgets it.
  */
 import type { Diagnostic } from '../../config/diagnostic.js';
 import type { Address, JsonObject, ResourceKindName } from '../../model/resource.js';
@@ -9,12 +11,19 @@ import { diffByFields } from '../../model/field-diff.js';
 import type { DiffResult, KindContext, ReadResult, ResourceKind } from '../resource-kind.js';
 
 export class RecordKind implements ResourceKind {
-  constructor(readonly kind: ResourceKindName) {}
+  /**
+   * `replaceFields`: fields whose change makes it another thing, so the plan shows a replace (a
+   * DNS record set of another zone, name or type).
+   */
+  constructor(
+    readonly kind: ResourceKindName,
+    private readonly replaceFields: readonly string[] = [],
+  ) {}
   check(): Diagnostic[] {
     return [];
   }
   diff(old: JsonObject, next: JsonObject): DiffResult {
-    return diffByFields(old, next, []);
+    return diffByFields(old, next, this.replaceFields);
   }
   async create(): Promise<JsonObject> {
     return {};
