@@ -21,6 +21,8 @@ import { tryProcessStartTicks } from '../runtime/process/proc.js';
 import { systemClock, type Clock, type Timers } from '../util/clock.js';
 import { CheckRunner } from '../observe/checks/check-runner.js';
 import { Alerting } from '../core/alerting.js';
+import { isDiskFull, tryFreeBytes } from '../util/disk-space.js';
+import { ApiError } from './api/api-error.js';
 import { metricsFileOf } from '../core/metrics-query.js';
 import { MetricsDb } from '../observe/tsdb/metrics-db.js';
 import { DEFAULT_RETENTION } from '../observe/tsdb/retention.js';
@@ -233,12 +235,23 @@ export class Daemon {
       // A path or reason may carry a secret value a caller typed (a mistaken URL): the log keeps it redacted.
       (entry) => {
         const r = this.installation.secrets.redactor();
-        void audit.append({
-          ...entry,
-          path: r.redact(entry.path),
-          service: entry.service === null ? null : r.redact(entry.service),
-          ...(entry.reason !== undefined ? { reason: r.redact(entry.reason) } : {}),
-        });
+        try {
+          void audit.append({
+            ...entry,
+            path: r.redact(entry.path),
+            service: entry.service === null ? null : r.redact(entry.service),
+            ...(entry.reason !== undefined ? { reason: r.redact(entry.reason) } : {}),
+          });
+        } catch (e) {
+          // An unrecorded change is refused (fail closed); on a full disk, say so as the operations do.
+          if (!isDiskFull(e)) throw e;
+          throw new ApiError(
+            503,
+            'unavailable',
+            `the disk holding ${o.stateDir} is full: ${tryFreeBytes(o.stateDir) ?? 'unknown'} bytes free; the change cannot be recorded in the audit log, so nothing was changed`,
+            'free space on that disk, or move the state with --state-dir; running services are still supervised',
+          );
+        }
       },
     );
     this.server = http.createServer(createApp(routes, access, o.logger, () => this.installation.secrets.redactor()));
