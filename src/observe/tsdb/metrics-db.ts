@@ -124,6 +124,9 @@ export class MetricsDb implements MetricsSink {
     if (problems.length > 0) throw new Error(problems.join('\n'));
     this.maxSeriesPerTarget = options.maxSeriesPerTarget ?? 10_000;
     this.chunkSamples = options.chunkSamples ?? 120;
+    // Private like the state store (0600): SQLite gives its -wal and -shm files the main file's mode.
+    fs.closeSync(fs.openSync(options.path, 'a', 0o600));
+    fs.chmodSync(options.path, 0o600);
     this.db = new Database(options.path);
     // Must precede the first table so freed pages can be returned to the file system later.
     this.db.pragma('auto_vacuum = INCREMENTAL');
@@ -150,6 +153,7 @@ export class MetricsDb implements MetricsSink {
       );
       CREATE INDEX IF NOT EXISTS chunks_by_age ON chunks (max_t);
     `);
+    for (const f of [`${options.path}-wal`, `${options.path}-shm`]) if (fs.existsSync(f)) fs.chmodSync(f, 0o600);
     this.stmt = {
       insertSeries: this.db.prepare('INSERT INTO series (labels, target) VALUES (?, ?)'),
       upsertChunk: this.db.prepare(
