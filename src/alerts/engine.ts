@@ -70,6 +70,9 @@ export interface Transition {
   /** Channels a notification was queued for (empty when suppressed or nobody was due). */
   notified: string[];
   suppressedBy: string | null;
+  labels: Record<string, string>;
+  /** The rule's summary, rendered for this alert. */
+  summary: string;
 }
 
 export class UnknownRuleError extends Error {}
@@ -127,11 +130,20 @@ export class AlertEngine {
     return { channels, repeatIntervalMs: repeat };
   }
 
-  private notificationRows(a: AlertRow, eventKey: string, channels: string[]): OutboxEnqueue[] {
+  private annotationsOf(a: AlertRow): Record<string, string> {
     const rule = this.rules.get(a.rule);
     const data = { labels: a.labels, value: a.value, externalUrl: this.opts.externalUrl };
     const ann: Record<string, string> = {};
     for (const [k, v] of Object.entries(rule?.annotations ?? {})) ann[k] = expandTemplate(v, data);
+    return ann;
+  }
+
+  private summaryOf(a: AlertRow): string {
+    return this.annotationsOf(a).summary ?? `${a.rule} is firing`;
+  }
+
+  private notificationRows(a: AlertRow, eventKey: string, channels: string[]): OutboxEnqueue[] {
+    const ann = this.annotationsOf(a);
     const base = this.opts.externalUrl.replace(/\/+$/, '');
     const silenceQuery = Object.entries(a.labels)
       .filter(([k]) => k !== 'severity')
@@ -213,6 +225,8 @@ export class AlertEngine {
           to: 'inactive',
           notified: [],
           suppressedBy: null,
+          labels: a.labels,
+          summary: this.summaryOf(a),
         });
         continue;
       }
@@ -230,6 +244,8 @@ export class AlertEngine {
         to: 'resolved',
         notified: channels,
         suppressedBy: null,
+        labels: a.labels,
+        summary: this.summaryOf(a),
       });
     }
     return out;
@@ -251,10 +267,10 @@ export class AlertEngine {
 
   /** Saves an alert in pending or firing state, queueing what is due; returns a transition if anything changed. */
   private settleFiring(a: AlertRow, from: Transition['from'], silences: SilenceRow[]): Transition | undefined {
-    const base = { fingerprint: a.fingerprint, rule: a.rule, from, to: a.state };
+    const base = { fingerprint: a.fingerprint, rule: a.rule, from, to: a.state, labels: a.labels };
     if (a.state !== 'firing') {
       this.opts.store.saveAlert(a, []);
-      return from === a.state ? undefined : { ...base, notified: [], suppressedBy: null };
+      return from === a.state ? undefined : { ...base, notified: [], suppressedBy: null, summary: this.summaryOf(a) };
     }
     const suppressedBy = this.suppression(a.labels, silences);
     const { channels, repeatIntervalMs } = this.routeOf(a.labels);
@@ -276,7 +292,7 @@ export class AlertEngine {
     const changed = from !== 'firing' || eventKey !== undefined || a.suppressedBy !== suppressedBy;
     this.opts.store.saveAlert(next, eventKey ? this.notificationRows(next, eventKey, channels) : []);
     if (!changed) return undefined;
-    return { ...base, notified: eventKey ? channels : [], suppressedBy };
+    return { ...base, notified: eventKey ? channels : [], suppressedBy, summary: this.summaryOf(a) };
   }
 
   /** Stops repeats of a firing alert; false when there is no such firing alert. */

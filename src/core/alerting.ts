@@ -9,7 +9,14 @@
  * Bus events only make the next evaluation happen at once instead of at the next tick, which
  * keeps the time from a failure to the outbox well under a second.
  */
-import { AlertEngine, UnknownRuleError, type ActiveSample, type AlertRoute, type AlertRule } from '../alerts/engine.js';
+import {
+  AlertEngine,
+  UnknownRuleError,
+  type ActiveSample,
+  type AlertRoute,
+  type AlertRule,
+  type Transition,
+} from '../alerts/engine.js';
 import type { MaintenanceWindow, TimeWindow } from '../alerts/maintenance.js';
 import { parseMatcher } from '../alerts/matchers.js';
 import type { Channel } from '../notify/channel.js';
@@ -252,11 +259,16 @@ export class Alerting {
     const engine = this.engine;
     if (!engine) return;
     let queued = false;
-    try {
-      for (const rule of this.sources.keys()) {
-        for (const t of engine.evaluate(rule, this.active(rule))) if (t.notified.length) queued = true;
+    const seen = (t: Transition): void => {
+      if (t.notified.length) queued = true;
+      if (t.from !== t.to) {
+        const { fingerprint, rule, from, to, labels, summary } = t;
+        this.opts.bus.publish({ type: 'alert', fingerprint, rule, from, to, labels, summary });
       }
-      for (const t of engine.tick()) if (t.notified.length) queued = true;
+    };
+    try {
+      for (const rule of this.sources.keys()) engine.evaluate(rule, this.active(rule)).forEach(seen);
+      engine.tick().forEach(seen);
     } catch (e) {
       if (!(e instanceof UnknownRuleError))
         this.opts.logger.log('error', 'alerting: evaluation failed', { error: errorMessage(e) });

@@ -45,6 +45,19 @@ export type CoreEvent =
       to: 'pending' | 'up' | 'down';
       error: string | null;
     }
+  /**
+   * An alert changed state (pending, firing, resolved). Incidents subscribe: a paging alert opens
+   * or joins an incident. `summary` is the rule's rendered summary.
+   */
+  | {
+      type: 'alert';
+      fingerprint: string;
+      rule: string;
+      from: 'inactive' | 'pending' | 'firing' | 'resolved';
+      to: 'inactive' | 'pending' | 'firing' | 'resolved';
+      labels: Record<string, string>;
+      summary: string;
+    }
   /** A recorded change (apply, refresh, deploy, rollback, restart, down) ended. */
   | { type: 'change'; changeId: number | null; kind: string; outcome: ChangeOutcome | 'ok' | 'failed'; author: string };
 
