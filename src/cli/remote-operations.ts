@@ -7,6 +7,11 @@
 import { OperationError, type OperationErrorCode } from '../core/errors.js';
 import type {
   AlertsView,
+  IncidentActionInput,
+  IncidentDetail,
+  OncallQuery,
+  OncallView,
+  OverrideInput,
   PromAnswer,
   PromQueryKind,
   PromQueryParams,
@@ -30,7 +35,7 @@ import type { StatusView } from '../core/status.js';
 import type { ApplyResult } from '../engine/apply.js';
 import type { Plan } from '../engine/plan.js';
 import type { RefreshResult } from '../engine/refresh.js';
-import type { ChangeRecord, InstanceEvent } from '../store/store.js';
+import type { ChangeRecord, IncidentRow, IncidentStatus, InstanceEvent, OverrideRow } from '../store/store.js';
 import {
   ApiRequestError,
   type ApiClient,
@@ -121,6 +126,40 @@ export class RemoteOperations implements Operations {
 
   async expireSilence(id: number): Promise<void> {
     await this.call((c) => c.expireSilence(id));
+  }
+
+  async incidents(filter: { status?: IncidentStatus; limit?: number }): Promise<IncidentRow[]> {
+    return (await this.call((c) => c.incidents(filter))).incidents as IncidentRow[];
+  }
+
+  async incident(id: number): Promise<IncidentDetail> {
+    const d = await this.call((c) => c.incident(id));
+    return { ...d, incident: d.incident as IncidentRow };
+  }
+
+  async incidentAction(id: number, input: IncidentActionInput): Promise<IncidentRow> {
+    const body = { action: input.action, author: input.by, ...(input.text !== undefined ? { text: input.text } : {}) };
+    return (await this.call((c) => c.incidentAction(id, body))).incident as IncidentRow;
+  }
+
+  async incidentByLink(id: number, _action: 'ack' | 'resolve', sig: string): Promise<IncidentRow> {
+    return (await this.call((c) => c.incidentAckLink(id, sig))).incident as IncidentRow;
+  }
+
+  async postmortem(id: number): Promise<string> {
+    return (await this.call((c) => c.postmortem(id))).markdown;
+  }
+
+  oncall(query: OncallQuery): Promise<OncallView> {
+    return this.call((c) => c.oncall(query));
+  }
+
+  addOverride(input: OverrideInput): Promise<OverrideRow> {
+    return this.call((c) => c.addOverride(input));
+  }
+
+  async removeOverride(id: number): Promise<void> {
+    await this.call((c) => c.removeOverride(id));
   }
 
   newPushToken(check: string): Promise<{ check: string; path: string }> {

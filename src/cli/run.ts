@@ -29,6 +29,7 @@ import { importCommand } from './commands/import.js';
 import { secretCommand } from './commands/secret.js';
 import { caCommand } from './commands/ca.js';
 import { alertsCommand, silenceCommand } from './commands/alerts.js';
+import { incidentCommand, oncallCommand } from './commands/incident.js';
 import { queryCommand } from './commands/query.js';
 import { tokenCommand } from './commands/token.js';
 import { auditCommand } from './commands/audit.js';
@@ -58,6 +59,8 @@ export const COMMANDS: Command[] = [
   caCommand,
   alertsCommand,
   silenceCommand,
+  incidentCommand,
+  oncallCommand,
   queryCommand,
   tokenCommand,
   auditCommand,

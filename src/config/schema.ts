@@ -18,6 +18,7 @@ import {
   Scalar,
 } from './schema-parts.js';
 import { AlertSchema, MaintenanceSchema, NotifySchema } from './schema-alerting.js';
+import { OncallSchema, PersonSchema, ROLES } from './schema-oncall.js';
 
 export { NAME_PATTERN };
 
@@ -672,30 +673,8 @@ export const AgeRecipientSchema = Type.String({
   description: 'An age public key (age1...), e.g. from `groundwork secret init` or age-keygen',
   'x-fix': 'paste the public key line `age1...` (never the AGE-SECRET-KEY-1... private key)',
 });
-/** The roles of people (security/roles.ts says what each may do). */
-export const ROLES = ['viewer', 'deployer', 'operator', 'approver', 'admin'] as const;
-
-export const UserSchema = Type.Object(
-  {
-    role: Type.Union(
-      ROLES.map((r) => Type.Literal(r)),
-      {
-        description:
-          'What this person may do: viewer (read), deployer (+ deploy, rollback), operator (+ restart, scale, apply, down), approver (read + approve changes), admin (everything, reading secret values included)',
-        'x-fix': `use one of ${ROLES.join(', ')}`,
-      },
-    ),
-    services: Type.Optional(
-      Type.Array(Name('A service this person is limited to'), {
-        description: 'Limits the role to these services (default: every service, and stack-wide operations)',
-        minItems: 1,
-        uniqueItems: true,
-      }),
-    ),
-    description: Type.Optional(Type.String()),
-  },
-  { additionalProperties: false },
-);
+/** The roles of people (security/roles.ts says what each may do); declared with `people:`. */
+export { ROLES };
 
 export const StackSchema = Type.Object(
   {
@@ -719,9 +698,13 @@ export const StackSchema = Type.Object(
     notify: Type.Optional(NotifySchema),
     alerts: Type.Optional(Names(AlertSchema, 'Alert rules: what raises an alert, how long it must hold, its severity')),
     maintenance: Type.Optional(Names(MaintenanceSchema, 'Windows in which matching alerts are not sent')),
-    users: Type.Optional(
-      Names(UserSchema, 'People who get API tokens (`groundwork token create --user NAME`), with their role'),
+    people: Type.Optional(
+      Names(
+        PersonSchema,
+        'The team: each person’s role (API tokens: `groundwork token create --user NAME`) and how to page them',
+      ),
     ),
+    oncall: Type.Optional(OncallSchema),
     checks: Type.Optional(
       Names(CheckSchema, 'Checks the daemon runs on their interval: http, tcp, dns, tls, exec, push'),
     ),
@@ -730,8 +713,21 @@ export const StackSchema = Type.Object(
 );
 
 export type StackConfig = Static<typeof StackSchema>;
-export type UserConfig = Static<typeof UserSchema>;
 export type Role = (typeof ROLES)[number];
+/** A person as access control sees them: people with a role. */
+export interface UserConfig {
+  role: Role;
+  services?: string[];
+}
+
+/** The people who may hold tokens: those with a role. */
+export function accessPeople(config: StackConfig): Record<string, UserConfig> {
+  const out: Record<string, UserConfig> = {};
+  for (const [name, p] of Object.entries(config.people ?? {})) {
+    if (p.role) out[name] = p.services ? { role: p.role, services: p.services } : { role: p.role };
+  }
+  return out;
+}
 export type ServiceConfig = Static<typeof ServiceSchema>;
 export type VolumeConfig = Static<typeof VolumeSchema>;
 export type RouteConfig = Static<typeof RouteSchema>;

@@ -7,6 +7,7 @@ import { didYouMean } from '../util/did-you-mean.js';
 import type { Diagnostic } from './diagnostic.js';
 import { findReferences, REFERENCE_FORMS } from './references.js';
 import { alertingChecks } from './alerting-checks.js';
+import { oncallChecks } from './oncall-checks.js';
 import { dnsChecks } from './dns-checks.js';
 import { checkChecks } from './check-checks.js';
 import { tlsChecks } from './tls-checks.js';
@@ -443,6 +444,7 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
 
   ctx.out.push(...dnsChecks(doc, file, locate));
   ctx.out.push(...alertingChecks(doc, file, locate));
+  ctx.out.push(...oncallChecks(doc, file, locate));
 
   // Check targets may name services (${service.api.url.http}); secrets and ${port.X} make no sense there.
   for (const [name, raw] of Object.entries(isObj(doc.checks) ? doc.checks : {})) {
@@ -463,14 +465,14 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
 
   // A person limited to a service that does not exist would hold a token for nothing (or, after
   // a rename, for the wrong thing): name it.
-  if (isObj(doc.users))
-    for (const [user, u] of Object.entries(doc.users)) {
+  if (isObj(doc.people))
+    for (const [user, u] of Object.entries(doc.people)) {
       if (!isObj(u) || !Array.isArray(u.services)) continue;
       u.services.forEach((svc, i) => {
         if (typeof svc === 'string' && !serviceSet.has(svc))
-          push(ctx, ['users', user, 'services', i], {
+          push(ctx, ['people', user, 'services', i], {
             code: 'dangling-reference',
-            message: `user \`${user}\` is limited to service \`${svc}\`, which is not declared`,
+            message: `person \`${user}\` is limited to service \`${svc}\`, which is not declared`,
             expected: 'a declared service',
             found: `\`${svc}\``,
             fix: suggest(svc, serviceNames, 'services'),

@@ -23,6 +23,9 @@ import { resolvePlainScalar } from './plain-scalar.js';
 import type { SourceMap } from './source.js';
 
 /** The subset of JSON Schema that our schema uses. */
+/** Top-level sections that were renamed: the error says the new name rather than a spelling guess. */
+const RENAMED_SECTIONS: Readonly<Record<string, string>> = { users: 'people' };
+
 export interface SchemaNode {
   type?: string;
   properties?: Record<string, SchemaNode>;
@@ -298,18 +301,21 @@ export class SchemaValidator {
         this.walk(schema.additionalProperties, valueNode, childPath, childAt, depth + 1);
         continue;
       }
-      const guess = didYouMean(k, Object.keys(props));
+      const renamed = path.length === 0 ? RENAMED_SECTIONS[k] : undefined;
+      const guess = renamed ?? didYouMean(k, Object.keys(props));
       const where = path.length === 0 ? 'at the top level' : `in ${label(path)}`;
       this.report('unknown-key', keyNode, childPath, `unknown key \`${k}\` ${where}`, {
         expected: `one of ${Object.keys(props)
           .filter((p) => p !== '$schema')
           .join(', ')}`,
         found: `\`${k}\``,
-        fix: guess
-          ? `did you mean \`${guess}\`?`
-          : k === '<<'
-            ? 'merge keys are not supported; write the keys out'
-            : 'remove it or check the spelling against the stack file reference',
+        fix: renamed
+          ? `the section is now called \`${renamed}:\`; rename it (same fields)`
+          : guess
+            ? `did you mean \`${guess}\`?`
+            : k === '<<'
+              ? 'merge keys are not supported; write the keys out'
+              : 'remove it or check the spelling against the stack file reference',
       });
     }
     for (const req of schema.required ?? []) {

@@ -203,15 +203,17 @@ export class Alerting {
       maintenance,
       externalUrl: str(policy.external_url) ?? this.opts.daemonUrl(),
     });
-    const old = this.sender;
-    this.sender = new OutboxSender({
-      store: this.opts.store.outbox,
-      channels,
-      clock: this.opts.clock,
-      logger: this.opts.logger,
-    });
-    void old?.stop().then(() => this.sender?.start());
-    if (!old) this.sender.start();
+    // One sender for the daemon's life: a new one would cancel (and later repeat) what is in flight.
+    if (this.sender) this.sender.setChannels(channels);
+    else {
+      this.sender = new OutboxSender({
+        store: this.opts.store.outbox,
+        channels,
+        clock: this.opts.clock,
+        logger: this.opts.logger,
+      });
+      this.sender.start();
+    }
   }
 
   start(): void {

@@ -19,7 +19,14 @@ import {
 } from '../kinds/service/service-spec.js';
 import { address as addr, type Address, type JsonObject } from '../model/resource.js';
 import { PartialFailure } from '../kinds/resource-kind.js';
-import type { ChangeRecord, InstanceEvent, ResourceRow } from '../store/store.js';
+import type {
+  ChangeRecord,
+  IncidentRow,
+  IncidentStatus,
+  InstanceEvent,
+  OverrideRow,
+  ResourceRow,
+} from '../store/store.js';
 import type { Runtime } from '../config/schema.js';
 import { Duration } from '../util/duration.js';
 import { errorMessage } from '../util/error-message.js';
@@ -53,6 +60,14 @@ import {
   type SilenceInput,
   type SilenceView,
 } from './alerts-view.js';
+import {
+  IncidentsService,
+  type IncidentActionInput,
+  type IncidentDetail,
+  type OncallQuery,
+  type OncallView,
+  type OverrideInput,
+} from './incidents-view.js';
 import {
   promQuery,
   promQueryOnDisk,
@@ -546,6 +561,43 @@ export class LocalOperations implements Operations {
 
   async expireSilence(id: number): Promise<void> {
     expireSilence(this.store, id);
+  }
+
+  private get incidentsService(): IncidentsService {
+    return new IncidentsService(this.store, this.installation.clock, this.installation.stateDir);
+  }
+
+  async incidents(filter: { status?: IncidentStatus; limit?: number }): Promise<IncidentRow[]> {
+    return this.incidentsService.list(filter);
+  }
+
+  async incident(id: number): Promise<IncidentDetail> {
+    return this.incidentsService.detail(id);
+  }
+
+  async incidentAction(id: number, input: IncidentActionInput): Promise<IncidentRow> {
+    return this.incidentsService.act(id, input);
+  }
+
+  async incidentByLink(id: number, action: 'ack' | 'resolve', sig: string): Promise<IncidentRow> {
+    return this.incidentsService.actByLink(id, action, sig);
+  }
+
+  async postmortem(id: number): Promise<string> {
+    return this.incidentsService.postmortem(id);
+  }
+
+  async oncall(query: OncallQuery): Promise<OncallView> {
+    return this.incidentsService.oncall(query);
+  }
+
+  async addOverride(input: OverrideInput): Promise<OverrideRow> {
+    // The daemon's escalation sees it at its next tick (it watches the overrides).
+    return this.incidentsService.addOverride(input);
+  }
+
+  async removeOverride(id: number): Promise<void> {
+    this.incidentsService.removeOverride(id);
   }
 
   async newPushToken(check: string): Promise<{ check: string; path: string }> {

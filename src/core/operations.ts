@@ -13,11 +13,14 @@ import type { StatusView } from './status.js';
 import type { DeployResult } from './deployer.js';
 import type { LogsQuery } from './service-logs.js';
 import type { AlertsView, SilenceInput, SilenceView } from './alerts-view.js';
+import type { IncidentActionInput, IncidentDetail, OncallQuery, OncallView, OverrideInput } from './incidents-view.js';
+import type { IncidentRow, IncidentStatus, OverrideRow } from '../store/store.js';
 import type { PromAnswer, PromQueryKind, PromQueryParams } from './metrics-query.js';
 
 export type { PromAnswer, PromQueryKind, PromQueryParams } from './metrics-query.js';
 
 export type { AlertsView, SilenceInput, SilenceView } from './alerts-view.js';
+export type { IncidentActionInput, IncidentDetail, OncallQuery, OncallView, OverrideInput } from './incidents-view.js';
 
 export type { LogsQuery } from './service-logs.js';
 
@@ -95,6 +98,18 @@ export interface Operations {
   acknowledgeAlert(fingerprint: string, by: string): Promise<void>;
   addSilence(input: SilenceInput): Promise<SilenceView>;
   expireSilence(id: number): Promise<void>;
+  incidents(filter: { status?: IncidentStatus; limit?: number }): Promise<IncidentRow[]>;
+  incident(id: number): Promise<IncidentDetail>;
+  /** Acknowledge (escalation stops), resolve (everyone paged is told), note or assign. */
+  incidentAction(id: number, input: IncidentActionInput): Promise<IncidentRow>;
+  /** The signed acknowledge link of a page (no token: the signature is the daemon's). */
+  incidentByLink(id: number, action: 'ack' | 'resolve', sig: string): Promise<IncidentRow>;
+  /** A postmortem draft (Markdown) from the incident's timeline and the changes in its window. */
+  postmortem(id: number): Promise<string>;
+  /** Who is on call at a time in each schedule, the shifts after it, and overrides. */
+  oncall(query: OncallQuery): Promise<OncallView>;
+  addOverride(input: OverrideInput): Promise<OverrideRow>;
+  removeOverride(id: number): Promise<void>;
   /** PromQL over the metrics store, answered in the shape of Prometheus's HTTP API. */
   promQuery(kind: PromQueryKind, params: PromQueryParams): Promise<PromAnswer>;
   history(limit: number): Promise<ChangeRecord[]>;

@@ -13,7 +13,7 @@ import { LocalOperations } from '../core/local-operations.js';
 import type { StatusView } from '../core/status.js';
 import type { ApplyEvent } from '../engine/apply.js';
 import type { Model } from '../model/build-model.js';
-import type { Address } from '../model/resource.js';
+import { address, type Address } from '../model/resource.js';
 import { ServiceKind } from '../kinds/service/service-kind.js';
 import { asServiceOutputs, asServiceSpec } from '../kinds/service/service-spec.js';
 import type { DataPlane } from '../proxy/data-plane.js';
@@ -21,6 +21,7 @@ import { tryProcessStartTicks } from '../runtime/process/proc.js';
 import { systemClock, type Clock, type Timers } from '../util/clock.js';
 import { CheckRunner } from '../observe/checks/check-runner.js';
 import { Alerting } from '../core/alerting.js';
+import { Oncall } from '../core/oncall.js';
 import { isDiskFull, tryFreeBytes } from '../util/disk-space.js';
 import { ApiError } from './api/api-error.js';
 import { metricsFileOf } from '../core/metrics-query.js';
@@ -89,6 +90,7 @@ export class Daemon {
   private supervisor!: Supervisor;
   private checks: CheckRunner | undefined;
   private alerting: Alerting | undefined;
+  private oncall: Oncall | undefined;
   private metrics: MetricsDb | undefined;
   private readonly logIndex = new LogIndex();
   private housekeeping: NodeJS.Timeout | undefined;
@@ -167,6 +169,7 @@ export class Daemon {
         await this.configureTraffic();
         this.configureChecks();
         this.alerting?.configure(this.installation.store.listResources());
+        this.oncall?.configure(this.installation.store.listResources());
       },
       logIndex: this.logIndex,
       daemon: () => ({
@@ -217,6 +220,23 @@ export class Daemon {
     });
     this.alerting.configure(this.installation.store.listResources());
     this.alerting.start();
+    // Incidents and escalation: fed by alert transitions on the bus, ticked every second.
+    this.oncall = new Oncall({
+      store: this.installation.store,
+      bus: this.installation.bus,
+      clock: o.timers ?? systemClock,
+      logger: o.logger,
+      stateDir: o.stateDir,
+      externalUrl: () => {
+        const policy = this.installation.store.tryGetResource(address('notify-policy', 'default'));
+        const url = policy?.spec.external_url;
+        return typeof url === 'string'
+          ? url
+          : ((this.info as DaemonInfo | undefined)?.url ?? `http://${o.host}:${o.port}`);
+      },
+    });
+    this.oncall.configure(this.installation.store.listResources());
+    this.oncall.start();
     const routes = daemonRoutes({
       ops: this.ops,
       ...(o.dataPlane ? { dataPlane: o.dataPlane } : {}),
@@ -340,6 +360,7 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.housekeeping) clearInterval(this.housekeeping);
     this.checks?.stop();
+    this.oncall?.stop();
     await this.alerting?.stop();
     this.metrics?.close();
     this.supervisor?.close();

@@ -4,6 +4,7 @@
  * lines are typed from the schemas that make /v1/openapi.json. Errors of operations map to HTTP
  * statuses here, once.
  */
+import { INCIDENT_STATUSES } from '../store/store.js';
 import { OperationError, type OperationErrorCode } from '../core/errors.js';
 import type { LocalOperations } from '../core/local-operations.js';
 import type { DataPlane } from '../proxy/data-plane.js';
@@ -31,6 +32,14 @@ async function call<T>(fn: () => Promise<T>): Promise<T> {
     }
     throw e;
   }
+}
+
+/** A numeric `:id` of the path, or a 400 naming it. */
+function idParam(raw: string): number {
+  const id = Number(raw);
+  if (!Number.isInteger(id) || id <= 0)
+    throw new ApiError(400, 'bad-request', `'${raw}' is not an id`, 'use the number shown by the list command');
+  return id;
 }
 
 export interface RouteDeps {
@@ -225,6 +234,71 @@ export function daemonRoutes(deps: RouteDeps): Route[] {
             'see `groundwork silence list`',
           );
         await call(() => ops.expireSilence(id));
+        return { status: 200, json: { ok: true } };
+      },
+    }),
+    route({
+      ...API.incidents,
+      handler: async (ctx) => {
+        const status = INCIDENT_STATUSES.find((s) => s === ctx.query.status);
+        const incidents = await call(() =>
+          ops.incidents({ ...(status ? { status } : {}), limit: ctx.query.limit ?? 50 }),
+        );
+        return { status: 200, json: { incidents } };
+      },
+    }),
+    route({
+      ...API.incident,
+      handler: async (ctx) => ({ status: 200, json: await call(() => ops.incident(idParam(ctx.params.id))) }),
+    }),
+    route({
+      ...API.incidentAction,
+      handler: async (ctx) => {
+        const { action, text, author } = ctx.body;
+        const incident = await call(() =>
+          ops.incidentAction(idParam(ctx.params.id), {
+            action,
+            by: author ?? 'api',
+            ...(text !== undefined ? { text } : {}),
+          }),
+        );
+        return { status: 200, json: { incident } };
+      },
+    }),
+    route({
+      ...API.incidentAckLink,
+      handler: async (ctx) => {
+        const incident = await call(() => ops.incidentByLink(idParam(ctx.params.id), 'ack', ctx.query.sig ?? ''));
+        return { status: 200, json: { incident } };
+      },
+    }),
+    route({
+      ...API.postmortem,
+      handler: async (ctx) => ({
+        status: 200,
+        json: { markdown: await call(() => ops.postmortem(idParam(ctx.params.id))) },
+      }),
+    }),
+    route({
+      ...API.oncall,
+      handler: async (ctx) => {
+        const { at, schedule, days } = ctx.query;
+        const q = {
+          ...(at !== undefined ? { at } : {}),
+          ...(schedule !== undefined ? { schedule } : {}),
+          ...(days !== undefined ? { days } : {}),
+        };
+        return { status: 200, json: await call(() => ops.oncall(q)) };
+      },
+    }),
+    route({
+      ...API.addOverride,
+      handler: async (ctx) => ({ status: 200, json: await call(() => ops.addOverride(ctx.body)) }),
+    }),
+    route({
+      ...API.removeOverride,
+      handler: async (ctx) => {
+        await call(() => ops.removeOverride(idParam(ctx.params.id)));
         return { status: 200, json: { ok: true } };
       },
     }),

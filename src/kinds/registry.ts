@@ -19,6 +19,10 @@ export function defaultKinds(): KindRegistry {
     'notify-policy': new RecordKind('notify-policy'),
     alert: new RecordKind('alert'),
     maintenance: new RecordKind('maintenance'),
+    person: new RecordKind('person'),
+    schedule: new RecordKind('schedule'),
+    escalation: new RecordKind('escalation'),
+    'oncall-policy': new RecordKind('oncall-policy'),
     check: new CheckKind(),
   };
 }

@@ -12,6 +12,10 @@ export const RESOURCE_KINDS = [
   'notify-policy',
   'alert',
   'maintenance',
+  'person',
+  'schedule',
+  'escalation',
+  'oncall-policy',
 ] as const;
 export type ResourceKindName = (typeof RESOURCE_KINDS)[number];
 

@@ -87,7 +87,21 @@ export class OutboxSender {
   private pumping = false;
   private again = false;
 
-  constructor(private readonly opts: OutboxSenderOptions) {}
+  private channels: ReadonlyMap<string, Channel>;
+
+  constructor(private readonly opts: OutboxSenderOptions) {
+    this.channels = opts.channels;
+  }
+
+  /**
+   * New channels after a configuration change, taken by the next send. The sender is not
+   * restarted: stopping it would cancel requests in flight, which the receivers may already have,
+   * and send them again.
+   */
+  setChannels(channels: ReadonlyMap<string, Channel>): void {
+    this.channels = channels;
+    this.kick();
+  }
 
   private get logger(): Logger {
     return this.opts.logger ?? silentLogger;
@@ -203,7 +217,7 @@ export class OutboxSender {
 
   /** undefined when delivered, else why not. */
   private async deliver(row: OutboxRow): Promise<string | undefined> {
-    const channel = this.opts.channels.get(row.channel);
+    const channel = this.channels.get(row.channel);
     if (!channel) return `channel ${row.channel} is not configured (add it under notify.channels, or expire the alert)`;
     if (this.abort.signal.aborted) return 'the daemon stopped before sending';
     try {

@@ -5,7 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import { loadStack, resolveStackFile } from '../config/load.js';
-import type { UserConfig } from '../config/schema.js';
+import { accessPeople, type UserConfig } from '../config/schema.js';
 
 export type Users = Readonly<Record<string, UserConfig>>;
 
@@ -37,7 +37,7 @@ export class StackUsers implements UserDirectory {
     this.stamp = stamp;
     // A stack file being edited may be invalid for a moment: its people are unknown until it is
     // valid again, and person tokens are refused meanwhile (never the old, perhaps wider, roles).
-    this.last = loaded.config ? (loaded.config.users ?? {}) : undefined;
+    this.last = loaded.config ? accessPeople(loaded.config) : undefined;
     return this.last;
   }
 }

@@ -330,6 +330,19 @@ export interface ActionItem {
   done: boolean;
 }
 
+/** Someone covering a schedule for a while (`groundwork oncall override`). */
+export interface OverrideRow {
+  id: number;
+  schedule: string;
+  who: string;
+  /** ISO instants. */
+  from: string;
+  to: string;
+  reason: string;
+  author: string;
+  createdAt: string;
+}
+
 export interface IncidentStore {
   /** The open (not resolved) incident with this key. */
   openIncidentByKey(key: string): IncidentRow | undefined;
@@ -350,6 +363,11 @@ export interface IncidentStore {
   addActionItem(item: Omit<ActionItem, 'id' | 'done'>): number;
   setActionItemDone(id: number, done: boolean): boolean;
   actionItems(incidentId: number): ActionItem[];
+  addOverride(o: Omit<OverrideRow, 'id' | 'createdAt'>): number;
+  /** Overrides of a schedule (all schedules when omitted) that end after `endingAfter`. */
+  listOverrides(filter?: { schedule?: string; endingAfter?: string }): OverrideRow[];
+  /** False when there is no such override. */
+  removeOverride(id: number): boolean;
 }
 
 /**

@@ -142,6 +142,10 @@ describe('--json on every command, and NO_COLOR', () => {
     await both(['query', 'groundwork_check_up'], false, 'any');
     await both(['silence', 'add', 'service=web', '--for', '10m', '-m', 'json test'], false);
     await both(['silence', 'list'], false);
+    await both(['incident', 'list'], false);
+    // No incident has happened: a clear failure whose stdout is still JSON or empty.
+    await both(['incident', 'show', '1'], false, 'any');
+    await both(['oncall', 'who'], false);
     // The first run ends silence 1; its twin finds none in force (exit 1, an error on stderr).
     await both(['silence', 'expire', '1'], false, 'any');
     // Every operation runs without a daemon too (one code path in core).
@@ -161,6 +165,8 @@ describe('--json on every command, and NO_COLOR', () => {
     await both(['status'], true);
     await both(['checks'], true);
     await both(['alerts'], true);
+    await both(['incident', 'list'], true);
+    await both(['oncall', 'who'], true);
     await both(['query', 'groundwork_check_up'], true);
     await both(['query', 'groundwork_check_up', '--range', '5m'], true);
     await both(['logs', 'web'], true);

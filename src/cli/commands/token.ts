@@ -4,6 +4,7 @@
  * also read the daemon's own token) is the admin here, and each create and revoke is recorded in
  * the audit log. A running daemon sees a new or revoked token at its next request.
  */
+import { accessPeople } from '../../config/schema.js';
 import os from 'node:os';
 import { loadStack } from '../../config/load.js';
 import { AuditLog } from '../../security/audit.js';
@@ -71,7 +72,7 @@ async function create(
     throw new UserError(
       `${stackFile} has problems, so its people and services are unknown; fix them first (\`groundwork validate\`)`,
     );
-  const people = loaded.config.users ?? {};
+  const people = accessPeople(loaded.config);
   let role: Role | undefined;
   if (flags.role !== undefined) {
     if (!isRole(flags.role)) throw new UsageError(`unknown role \`${flags.role}\`; use one of ${ROLES.join(', ')}`);

@@ -5,6 +5,7 @@
  * test checks the daemon's real answers against the same schemas.
  */
 import http from 'node:http';
+import type { Static } from '@sinclair/typebox';
 import type { ApiResponse as PromApiBody } from '../../observe/promql/engine.js';
 import { API, type RouteSpec } from './contract.js';
 import { queryCodec } from './query.js';
@@ -41,6 +42,13 @@ import type {
   RollbackRequest,
   ScaleRequest,
   StatusResponse,
+  IncidentsQuery,
+  IncidentsResponse,
+  IncidentDetailResponse,
+  IncidentResponse,
+  PostmortemResponse,
+  OncallResponse,
+  OverrideResponse,
 } from './schemas.js';
 
 // The shapes a caller of the client handles (answers, stream lines, error codes), so that it needs
@@ -196,6 +204,9 @@ const RELEASES_QUERY = queryCodec(API.releases.query);
 const PROM_QUERY = queryCodec(API.promQuery.query);
 const PROM_RANGE_QUERY = queryCodec(API.promQueryRange.query);
 const LOGS_QUERY = queryCodec(API.logs.query);
+const INCIDENTS_QUERY = queryCodec(API.incidents.query);
+const ONCALL_QUERY = queryCodec(API.oncall.query);
+const LINK_QUERY = queryCodec(API.incidentAckLink.query);
 
 /** The path of a contract entry with its `:params` filled in (encoded). */
 function pathOf(spec: RouteSpec, params: Record<string, string | number> = {}): string {
@@ -319,6 +330,48 @@ export class ApiClient {
 
   expireSilence(id: number): Promise<OkResponse> {
     return requestJson(this.to, 'POST', pathOf(API.expireSilence, { id }), {});
+  }
+
+  incidents(q: Partial<Static<typeof IncidentsQuery>> = {}): Promise<IncidentsResponse> {
+    return requestJson(this.to, 'GET', `${pathOf(API.incidents)}${INCIDENTS_QUERY.serialize(q)}`);
+  }
+
+  incident(id: number): Promise<IncidentDetailResponse> {
+    return requestJson(this.to, 'GET', pathOf(API.incident, { id }));
+  }
+
+  incidentAction(
+    id: number,
+    body: { action: 'ack' | 'resolve' | 'note' | 'assign'; text?: string; author?: string },
+  ): Promise<IncidentResponse> {
+    return requestJson(this.to, 'POST', pathOf(API.incidentAction, { id }), body);
+  }
+
+  incidentAckLink(id: number, sig: string): Promise<IncidentResponse> {
+    return requestJson(this.to, 'GET', `${pathOf(API.incidentAckLink, { id })}${LINK_QUERY.serialize({ sig })}`);
+  }
+
+  postmortem(id: number): Promise<PostmortemResponse> {
+    return requestJson(this.to, 'GET', pathOf(API.postmortem, { id }));
+  }
+
+  oncall(q: { at?: string; schedule?: string; days?: number } = {}): Promise<OncallResponse> {
+    return requestJson(this.to, 'GET', `${pathOf(API.oncall)}${ONCALL_QUERY.serialize(q)}`);
+  }
+
+  addOverride(body: {
+    schedule: string;
+    who: string;
+    from: string;
+    to: string;
+    reason?: string;
+    author?: string;
+  }): Promise<OverrideResponse> {
+    return requestJson(this.to, 'POST', pathOf(API.addOverride), body);
+  }
+
+  removeOverride(id: number): Promise<OkResponse> {
+    return requestJson(this.to, 'POST', pathOf(API.removeOverride, { id }), {});
   }
 
   pushToken(name: string): Promise<PushTokenResponse> {

@@ -568,3 +568,114 @@ export const PromResponse = Type.Object({
   error: Type.Optional(Type.String()),
 });
 export type PromResponse = Static<typeof PromResponse>;
+
+/** Incidents and on-call (src/core/incidents-view.ts). */
+export const IncidentSchema = Type.Object({
+  id: Type.Integer(),
+  key: Type.String({ description: 'service:NAME, or alert:RULE for alerts without a service' }),
+  title: Type.String(),
+  severity: Type.String(),
+  service: NullableString,
+  status: Type.String({ description: 'triggered, acknowledged or resolved' }),
+  createdAt: Type.String(),
+  ackedAt: NullableString,
+  ackedBy: NullableString,
+  resolvedAt: NullableString,
+  resolvedBy: NullableString,
+  assignee: NullableString,
+  policy: NullableString,
+  step: Type.Integer({ description: 'The escalation step being paged (0-based)' }),
+  loop: Type.Integer(),
+  stepStartedAt: Type.String(),
+});
+export const IncidentsQuery = Type.Object({
+  status: Type.Optional(
+    Type.String({ pattern: '^(triggered|acknowledged|resolved)$', description: 'triggered, acknowledged or resolved' }),
+  ),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'At most this many (default 50)' })),
+});
+export const IncidentsResponse = Type.Object({ incidents: Type.Array(IncidentSchema) });
+export type IncidentsResponse = Static<typeof IncidentsResponse>;
+export const IncidentDetailResponse = Type.Object({
+  incident: IncidentSchema,
+  timeline: Type.Array(
+    Type.Object({
+      id: Type.Integer(),
+      incidentId: Type.Integer(),
+      at: Type.String(),
+      kind: Type.String(),
+      actor: Type.String(),
+      text: Type.String(),
+    }),
+  ),
+  actionItems: Type.Array(
+    Type.Object({
+      id: Type.Integer(),
+      incidentId: Type.Integer(),
+      text: Type.String(),
+      owner: Type.String(),
+      due: NullableString,
+      done: Type.Boolean(),
+    }),
+  ),
+});
+export type IncidentDetailResponse = Static<typeof IncidentDetailResponse>;
+export const IncidentActionRequest = Type.Object(
+  {
+    action: Type.Union([Type.Literal('ack'), Type.Literal('resolve'), Type.Literal('note'), Type.Literal('assign')]),
+    text: Type.Optional(Type.String({ maxLength: 4000, description: 'The note, or the person to assign' })),
+    author: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+export const IncidentResponse = Type.Object({ incident: IncidentSchema });
+export type IncidentResponse = Static<typeof IncidentResponse>;
+export const IncidentLinkQuery = Type.Object({
+  sig: Type.Optional(Type.String({ maxLength: 64, description: 'The signature from the page' })),
+});
+export const PostmortemResponse = Type.Object({ markdown: Type.String() });
+export type PostmortemResponse = Static<typeof PostmortemResponse>;
+export const OverrideSchema = Type.Object({
+  id: Type.Integer(),
+  schedule: Type.String(),
+  who: Type.String(),
+  from: Type.String(),
+  to: Type.String(),
+  reason: Type.String(),
+  author: Type.String(),
+  createdAt: Type.String(),
+});
+export type OverrideResponse = Static<typeof OverrideSchema>;
+export const OncallQuerySchema = Type.Object({
+  at: Type.Optional(Type.String({ description: 'An ISO time (default now)' })),
+  schedule: Type.Optional(Type.String({ maxLength: 63 })),
+  days: Type.Optional(Type.Integer({ minimum: 1, maximum: 366, description: 'Shifts for this many days (default 7)' })),
+});
+export const OncallResponse = Type.Object({
+  at: Type.String(),
+  until: Type.String(),
+  schedules: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      timezone: Type.String(),
+      now: Type.Union([Type.Object({ who: Type.String(), source: Type.String() }), Type.Null()]),
+      shifts: Type.Array(
+        Type.Object({ who: Type.String(), from: Type.String(), to: Type.String(), source: Type.String() }),
+      ),
+    }),
+  ),
+  overrides: Type.Array(OverrideSchema),
+});
+export type OncallResponse = Static<typeof OncallResponse>;
+export const AddOverrideRequest = Type.Object(
+  {
+    schedule: Type.String({ maxLength: 63 }),
+    who: Type.String({ maxLength: 63 }),
+    from: Type.String({ maxLength: 64 }),
+    to: Type.String({ maxLength: 64 }),
+    reason: Type.Optional(Type.String({ maxLength: 2000 })),
+    author: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+export const RemoveOverrideRequest = Type.Object({}, { additionalProperties: false });

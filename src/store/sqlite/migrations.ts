@@ -59,4 +59,9 @@ export const MIGRATIONS: readonly string[] = [
      label TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT, revoked_at TEXT);
    CREATE TABLE audit (
      seq INTEGER PRIMARY KEY, at TEXT NOT NULL, entry TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);`,
+  // On-call overrides: who covers a schedule from when to when (groundwork oncall override).
+  `CREATE TABLE oncall_overrides (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, schedule TEXT NOT NULL, who TEXT NOT NULL, from_at TEXT NOT NULL,
+     to_at TEXT NOT NULL, reason TEXT NOT NULL, author TEXT NOT NULL, created_at TEXT NOT NULL);
+   CREATE INDEX oncall_overrides_of ON oncall_overrides(schedule, to_at);`,
 ];

@@ -9,6 +9,7 @@ import type {
   IncidentStore,
   OutboxEnqueue,
   OutboxStore,
+  OverrideRow,
 } from '../store.js';
 
 interface IncidentDbRow {
@@ -184,5 +185,51 @@ export class SqliteIncidents implements IncidentStore {
       due: r.due,
       done: r.done === 1,
     }));
+  }
+
+  addOverride(o: Omit<OverrideRow, 'id' | 'createdAt'>): number {
+    const r = this.db
+      .prepare(
+        `INSERT INTO oncall_overrides (schedule, who, from_at, to_at, reason, author, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(o.schedule, o.who, o.from, o.to, o.reason, o.author, this.clock.now().toISOString());
+    return Number(r.lastInsertRowid);
+  }
+
+  listOverrides(filter: { schedule?: string; endingAfter?: string } = {}): OverrideRow[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM oncall_overrides WHERE (? IS NULL OR schedule = ?) AND (? IS NULL OR to_at > ?) ORDER BY id`,
+      )
+      .all(
+        filter.schedule ?? null,
+        filter.schedule ?? null,
+        filter.endingAfter ?? null,
+        filter.endingAfter ?? null,
+      ) as {
+      id: number;
+      schedule: string;
+      who: string;
+      from_at: string;
+      to_at: string;
+      reason: string;
+      author: string;
+      created_at: string;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      schedule: r.schedule,
+      who: r.who,
+      from: r.from_at,
+      to: r.to_at,
+      reason: r.reason,
+      author: r.author,
+      createdAt: r.created_at,
+    }));
+  }
+
+  removeOverride(id: number): boolean {
+    return this.db.prepare('DELETE FROM oncall_overrides WHERE id = ?').run(id).changes > 0;
   }
 }

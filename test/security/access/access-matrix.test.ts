@@ -62,6 +62,15 @@ const EXPECTED: Record<ApiName, { roles: Role[]; scope: Scope }> = {
   ackAlert: { roles: RUNS, scope: 'stack' },
   addSilence: { roles: RUNS, scope: 'stack' },
   expireSilence: { roles: RUNS, scope: 'stack' },
+  incidents: { roles: ALL, scope: 'stack' },
+  incident: { roles: ALL, scope: 'stack' },
+  incidentAction: { roles: RUNS, scope: 'stack' },
+  // Public: the daemon's signature in the link is the credential (test/incidents/oncall-daemon covers it).
+  incidentAckLink: { roles: ALL, scope: 'none' },
+  postmortem: { roles: ALL, scope: 'stack' },
+  oncall: { roles: ALL, scope: 'stack' },
+  addOverride: { roles: RUNS, scope: 'stack' },
+  removeOverride: { roles: RUNS, scope: 'stack' },
 };
 
 interface Caller {
@@ -121,7 +130,7 @@ describe('access: every route × every caller against a real daemon', () => {
     writeStack(dir, {
       stack: 'access',
       services: { web: svc, api: svc },
-      users: { ana: { role: 'deployer', services: ['web'] }, bob: { role: 'viewer' } },
+      people: { ana: { role: 'deployer', services: ['web'] }, bob: { role: 'viewer' } },
     });
     // Not applied at start: the walk must run no service; allowed POSTs stop at their body check.
     daemon = new Daemon({

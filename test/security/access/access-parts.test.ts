@@ -1,7 +1,7 @@
 /**
  * The parts of access, each through its entry point with real components (SQLite files, stack
  * files, the Hono app): the fail-closed route table, a person's tokens following the stack file,
- * the refusals of `token create`, and the stack file's `users:` diagnostics.
+ * the refusals of `token create`, and the stack file's `people:` diagnostics.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -139,7 +139,7 @@ describe('tokens of people follow the stack file', () => {
   let dir: string;
   let store: SqliteStore;
   const stack = (ana: string) =>
-    `stack: s\nservices:\n  web: { command: "true" }\n  api: { command: "true" }\nusers:\n${ana}`;
+    `stack: s\nservices:\n  web: { command: "true" }\n  api: { command: "true" }\npeople:\n${ana}`;
 
   beforeAll(() => {
     dir = makeTempDir('tokens');
@@ -199,15 +199,15 @@ describe('tokens of people follow the stack file', () => {
   });
 });
 
-describe('users in the stack file', () => {
+describe('people in the stack file', () => {
   it('locates a wrong role and a service that is not declared, with the fix', () => {
     const r = parseStackText(
-      'stack: s\nservices:\n  web: { command: "true" }\nusers:\n  ana:\n    role: root\n  bob:\n    role: viewer\n    services: [web, wbe]\n',
+      'stack: s\nservices:\n  web: { command: "true" }\npeople:\n  ana:\n    role: root\n  bob:\n    role: viewer\n    services: [web, wbe]\n',
       'users.yaml',
     );
-    const role = r.diagnostics.find((d) => d.path === 'users.ana.role');
+    const role = r.diagnostics.find((d) => d.path === 'people.ana.role');
     expect(role).toMatchObject({ line: 6, fix: expect.stringMatching(/viewer, deployer, operator, approver, admin/) });
-    const svc = r.diagnostics.find((d) => d.path === 'users.bob.services.1');
+    const svc = r.diagnostics.find((d) => d.path === 'people.bob.services.1');
     expect(svc).toMatchObject({ line: 9, code: 'dangling-reference', fix: 'did you mean `web`?' });
   });
 });

@@ -61,6 +61,16 @@ export const ACCESS_RULES: Record<ApiName, AccessRule> = {
   ackAlert: { permission: 'service.operate', target: 'stack', audit: 'change' },
   addSilence: { permission: 'service.operate', target: 'stack', audit: 'change' },
   expireSilence: { permission: 'service.operate', target: 'stack', audit: 'change' },
+  incidents: { permission: 'status.read', target: 'stack', audit: 'read' },
+  incident: { permission: 'status.read', target: 'stack', audit: 'read' },
+  // Whoever may acknowledge alerts may acknowledge, resolve and annotate incidents.
+  incidentAction: { permission: 'service.operate', target: 'stack', audit: 'change' },
+  // The page's link carries the daemon's HMAC of the incident and action, checked by the operation.
+  incidentAckLink: { permission: 'service.operate', target: 'none', audit: 'change', open: true },
+  postmortem: { permission: 'status.read', target: 'stack', audit: 'read' },
+  oncall: { permission: 'status.read', target: 'stack', audit: 'read' },
+  addOverride: { permission: 'service.operate', target: 'stack', audit: 'change' },
+  removeOverride: { permission: 'service.operate', target: 'stack', audit: 'change' },
   // Describes the API, not the stack: any valid token.
   openapi: { permission: 'status.read', target: 'none', audit: 'read' },
 };

@@ -1,0 +1,382 @@
+/**
+ * `groundwork incident ...` and `groundwork oncall ...`: the incidents alerts opened (with their
+ * timelines), the on-call's actions on them, postmortem drafts, and who is on call when, as a
+ * table or an iCalendar file people subscribe to.
+ */
+import { writeFileSync } from 'node:fs';
+import type { OncallView } from '../../core/incidents-view.js';
+import type { Operations } from '../../core/operations.js';
+import { shiftsToIcs } from '../../incidents/ical.js';
+import { INCIDENT_STATUSES, type IncidentRow } from '../../store/store.js';
+import { didYouMean } from '../../util/did-you-mean.js';
+import type { ParsedFlags } from '../args.js';
+import { defineCommand, STACK_FLAGS, type Command } from '../command.js';
+import { EXIT, UsageError, type CliIo } from '../io.js';
+import { openOps } from '../open-ops.js';
+import { colourEnabled, makeStyle } from '../style.js';
+import { ago } from './checks.js';
+
+async function withOps<T>(
+  io: CliIo,
+  flags: ParsedFlags<typeof STACK_FLAGS>,
+  fn: (ops: Operations) => Promise<T>,
+): Promise<T> {
+  const { ops, close } = openOps(io, flags, { otherStack: 'local' });
+  try {
+    return await fn(ops);
+  } finally {
+    close();
+  }
+}
+
+function idOf(cmd: string, raw: string | undefined): number {
+  const id = Number(raw);
+  if (!Number.isInteger(id) || id <= 0)
+    throw new UsageError(`${cmd} needs an incident number (see \`groundwork incident list\`), got '${raw ?? ''}'`);
+  return id;
+}
+
+const who = (io: CliIo): string => io.env.USER ?? 'cli';
+
+function incidentLine(i: IncidentRow, now: number): string {
+  const status = i.status === 'acknowledged' ? `acked by ${i.ackedBy ?? '?'}` : i.status;
+  return `${`#${i.id}`.padEnd(6)}${status.padEnd(22)}${ago(i.createdAt, now).padEnd(7)}${i.severity.padEnd(10)}${(i.service ?? '-').padEnd(14)}${i.title}`;
+}
+
+const incidentList = defineCommand({
+  name: 'incident list',
+  summary: 'Incidents, newest first: status, age, severity, service, title',
+  usage: 'incident list [--status triggered|acknowledged|resolved] [--limit N] [-f FILE] [--json]',
+  flags: {
+    ...STACK_FLAGS,
+    status: { type: 'string', description: 'Only incidents in this state', valueName: 'STATUS' },
+    limit: { type: 'number', description: 'At most N (default 50)', valueName: 'N' },
+  },
+  async run(flags, _pos, io) {
+    const status = INCIDENT_STATUSES.find((s) => s === flags.status);
+    if (flags.status !== undefined && !status)
+      throw new UsageError(`--status must be one of ${INCIDENT_STATUSES.join(', ')}, not '${flags.status}'`);
+    const list = await withOps(io, flags, (ops) =>
+      ops.incidents({ ...(status ? { status } : {}), limit: flags.limit ?? 50 }),
+    );
+    if (flags.json) io.stdout(`${JSON.stringify({ incidents: list }, null, 2)}\n`);
+    else if (list.length === 0) io.stdout('No incidents.\n');
+    else {
+      const now = Date.now();
+      io.stdout(
+        `${'ID'.padEnd(6)}${'STATUS'.padEnd(22)}${'AGE'.padEnd(7)}${'SEVERITY'.padEnd(10)}${'SERVICE'.padEnd(14)}TITLE\n${list.map((i) => incidentLine(i, now)).join('\n')}\n`,
+      );
+    }
+    return EXIT.ok;
+  },
+});
+
+const incidentShow = defineCommand({
+  name: 'incident show',
+  summary: 'An incident with its timeline: alerts, pages, escalations, acknowledgement, notes, changes',
+  usage: 'incident show ID [-f FILE] [--json]',
+  flags: STACK_FLAGS,
+  args: ['ID'],
+  async run(flags, pos, io) {
+    const id = idOf('incident show', pos[0]);
+    const d = await withOps(io, flags, (ops) => ops.incident(id));
+    if (flags.json) {
+      io.stdout(`${JSON.stringify(d, null, 2)}\n`);
+      return EXIT.ok;
+    }
+    const style = makeStyle(colourEnabled(io.env, io.isTty));
+    const i = d.incident;
+    const lines = [
+      style.bold(`incident #${i.id}: ${i.title}`),
+      `status:   ${i.status}${i.ackedBy ? ` (acknowledged by ${i.ackedBy} at ${i.ackedAt})` : ''}${i.resolvedBy ? ` (resolved by ${i.resolvedBy} at ${i.resolvedAt})` : ''}`,
+      `service:  ${i.service ?? '-'}    severity: ${i.severity}    policy: ${i.policy ?? '-'} (step ${i.step + 1}${i.loop ? `, round ${i.loop + 1}` : ''})${i.assignee ? `    assigned to ${i.assignee}` : ''}`,
+      '',
+      ...d.timeline.map((e) => `${e.at}  ${e.kind.padEnd(13)}${e.actor.padEnd(18)}${e.text}`),
+    ];
+    if (d.actionItems.length)
+      lines.push(
+        '',
+        'action items:',
+        ...d.actionItems.map((a) => `  [${a.done ? 'x' : ' '}] ${a.text} (${a.owner}${a.due ? `, due ${a.due}` : ''})`),
+      );
+    io.stdout(`${lines.join('\n')}\n`);
+    return EXIT.ok;
+  },
+});
+
+function incidentAction(action: 'ack' | 'resolve', summary: string, said: string): Command {
+  return defineCommand({
+    name: `incident ${action}`,
+    summary,
+    usage: `incident ${action} ID [-f FILE] [--json]`,
+    flags: STACK_FLAGS,
+    args: ['ID'],
+    async run(flags, pos, io) {
+      const id = idOf(`incident ${action}`, pos[0]);
+      const inc = await withOps(io, flags, (ops) => ops.incidentAction(id, { action, by: who(io) }));
+      if (flags.json) io.stdout(`${JSON.stringify({ incident: inc }, null, 2)}\n`);
+      else io.stdout(`incident #${id} ${said}\n`);
+      return EXIT.ok;
+    },
+  });
+}
+
+const incidentNote = defineCommand({
+  name: 'incident note',
+  summary: "Add a note to an incident's timeline (it goes into the postmortem)",
+  usage: 'incident note ID -m TEXT [-f FILE] [--json]',
+  flags: { ...STACK_FLAGS, message: { type: 'string', short: 'm', description: 'The note', valueName: 'TEXT' } },
+  args: ['ID'],
+  async run(flags, pos, io) {
+    const id = idOf('incident note', pos[0]);
+    if (!flags.message?.trim()) throw new UsageError('incident note needs the text: -m "what you found or did"');
+    const text = flags.message;
+    const inc = await withOps(io, flags, (ops) => ops.incidentAction(id, { action: 'note', by: who(io), text }));
+    if (flags.json) io.stdout(`${JSON.stringify({ incident: inc }, null, 2)}\n`);
+    else io.stdout(`noted on incident #${id}\n`);
+    return EXIT.ok;
+  },
+});
+
+const incidentAssign = defineCommand({
+  name: 'incident assign',
+  summary: 'Assign an incident to a person',
+  usage: 'incident assign ID PERSON [-f FILE] [--json]',
+  flags: STACK_FLAGS,
+  args: ['ID', 'PERSON'],
+  async run(flags, pos, io) {
+    const id = idOf('incident assign', pos[0]);
+    const person = pos[1];
+    if (!person) throw new UsageError('incident assign needs the person, e.g. `groundwork incident assign 3 ana`');
+    const inc = await withOps(io, flags, (ops) =>
+      ops.incidentAction(id, { action: 'assign', by: who(io), text: person }),
+    );
+    if (flags.json) io.stdout(`${JSON.stringify({ incident: inc }, null, 2)}\n`);
+    else io.stdout(`incident #${id} assigned to ${person}\n`);
+    return EXIT.ok;
+  },
+});
+
+const incidentPostmortem = defineCommand({
+  name: 'incident postmortem',
+  summary: 'A postmortem draft in Markdown: summary, impact window, time to acknowledge and resolve, changes, timeline',
+  usage: 'incident postmortem ID [-o FILE] [-f FILE] [--json]',
+  flags: {
+    ...STACK_FLAGS,
+    output: { type: 'string', short: 'o', description: 'Write it to this file', valueName: 'FILE' },
+  },
+  args: ['ID'],
+  async run(flags, pos, io) {
+    const id = idOf('incident postmortem', pos[0]);
+    const markdown = await withOps(io, flags, (ops) => ops.postmortem(id));
+    if (flags.output) writeFileSync(flags.output, markdown);
+    if (flags.json) io.stdout(`${JSON.stringify({ markdown, ...(flags.output ? { file: flags.output } : {}) })}\n`);
+    else io.stdout(flags.output ? `wrote ${flags.output}\n` : markdown);
+    return EXIT.ok;
+  },
+});
+
+function group(name: string, summary: string, subs: Command[]): Command {
+  const names = subs.map((c) => c.name.slice(name.length + 1));
+  return {
+    name,
+    summary,
+    run(argv, io) {
+      const [sub, ...rest] = argv;
+      const c = subs.find((x) => x.name === `${name} ${sub}`);
+      if (c) return c.run(rest, io);
+      if (sub === '--help' || sub === '-h' || sub === undefined) {
+        io.stdout(
+          `groundwork ${name} - ${summary}\n\nUsage: groundwork ${name} ${names.join('|')} ... (each takes --help)\n\n` +
+            `${subs.map((x) => `  ${x.name.padEnd(24)}${x.summary}`).join('\n')}\n`,
+        );
+        if (sub === undefined) throw new UsageError(`${name} needs a subcommand: ${names.join(', ')}`);
+        return Promise.resolve(EXIT.ok);
+      }
+      const guess = didYouMean(sub, names);
+      throw new UsageError(
+        `unknown subcommand \`${name} ${sub}\`${guess ? `; did you mean \`${name} ${guess}\`?` : `; use one of ${names.join(', ')}`}`,
+      );
+    },
+  };
+}
+
+export const incidentCommand = group('incident', 'Incidents: list, show, ack, resolve, note, assign, postmortem', [
+  incidentList,
+  incidentShow,
+  incidentAction('ack', 'Acknowledge an incident: escalation stops', 'acknowledged: escalation stopped'),
+  incidentAction('resolve', 'Resolve an incident: everyone paged is told', 'resolved: everyone paged is told'),
+  incidentNote,
+  incidentAssign,
+  incidentPostmortem,
+]);
+
+// ---- on call ----
+
+/** A local time in the schedule's zone, e.g. `Mon 12-07 09:00`. */
+function local(iso: string, zone: string): string {
+  return new Date(iso)
+    .toLocaleString('en-GB', {
+      timeZone: zone,
+      weekday: 'short',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      hour12: false,
+    })
+    .replace(',', '');
+}
+
+function renderWho(v: OncallView): string {
+  if (v.schedules.length === 0) return 'No schedules are applied (declare them under oncall.schedules).\n';
+  const lines = [`${'SCHEDULE'.padEnd(16)}${'ON CALL'.padEnd(14)}${'UNTIL'.padEnd(22)}FROM`];
+  for (const s of v.schedules) {
+    const current = s.shifts[0] && s.now && s.shifts[0].who === s.now.who ? s.shifts[0] : undefined;
+    const until = current ? `${local(current.to, s.timezone)}` : '-';
+    lines.push(
+      `${s.name.padEnd(16)}${(s.now?.who ?? 'nobody').padEnd(14)}${until.padEnd(22)}${s.now?.source ?? ''} (${s.timezone})`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function renderShifts(v: OncallView): string {
+  const lines: string[] = [];
+  for (const s of v.schedules) {
+    lines.push(`${s.name} (${s.timezone}), ${v.at.slice(0, 16)}Z to ${v.until.slice(0, 16)}Z`);
+    lines.push(`  ${'FROM'.padEnd(18)}${'TO'.padEnd(18)}${'WHO'.padEnd(14)}SOURCE`);
+    for (const x of s.shifts)
+      lines.push(
+        `  ${local(x.from, s.timezone).padEnd(18)}${local(x.to, s.timezone).padEnd(18)}${x.who.padEnd(14)}${x.source}`,
+      );
+    if (s.shifts.length === 0) lines.push('  nobody is on call in this range');
+  }
+  if (v.overrides.length) {
+    lines.push('', 'overrides:');
+    for (const o of v.overrides)
+      lines.push(`  #${o.id} ${o.schedule}: ${o.who} from ${o.from} to ${o.to}${o.reason ? ` (${o.reason})` : ''}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const TIME_FLAGS = {
+  ...STACK_FLAGS,
+  at: { type: 'string', description: 'From this time (ISO, default now)', valueName: 'TIME' },
+} as const;
+
+const oncallWho = defineCommand({
+  name: 'oncall who',
+  summary: 'Who is on call now (or --at a time) in each schedule, and until when',
+  usage: 'oncall who [SCHEDULE] [--at TIME] [-f FILE] [--json]',
+  flags: TIME_FLAGS,
+  args: ['SCHEDULE'],
+  async run(flags, pos, io) {
+    const v = await withOps(io, flags, (ops) =>
+      ops.oncall({ ...(flags.at ? { at: flags.at } : {}), ...(pos[0] ? { schedule: pos[0] } : {}), days: 7 }),
+    );
+    io.stdout(flags.json ? `${JSON.stringify(v, null, 2)}\n` : renderWho(v));
+    return EXIT.ok;
+  },
+});
+
+const oncallShow = defineCommand({
+  name: 'oncall show',
+  summary: 'The shifts of a schedule for the next days, in its time zone',
+  usage: 'oncall show SCHEDULE [--days 14] [--at TIME] [-f FILE] [--json]',
+  flags: { ...TIME_FLAGS, days: { type: 'number', description: 'How many days (default 14)', valueName: 'N' } },
+  args: ['SCHEDULE'],
+  async run(flags, pos, io) {
+    const schedule = pos[0];
+    if (!schedule) throw new UsageError('oncall show needs a schedule, e.g. `groundwork oncall show primary`');
+    const v = await withOps(io, flags, (ops) =>
+      ops.oncall({ schedule, days: flags.days ?? 14, ...(flags.at ? { at: flags.at } : {}) }),
+    );
+    io.stdout(flags.json ? `${JSON.stringify(v, null, 2)}\n` : renderShifts(v));
+    return EXIT.ok;
+  },
+});
+
+const oncallIcs = defineCommand({
+  name: 'oncall ics',
+  summary: "A schedule's shifts as an iCalendar file (.ics) for people's calendars",
+  usage: 'oncall ics SCHEDULE [--days 90] [-o FILE] [-f FILE] [--json]',
+  flags: {
+    ...TIME_FLAGS,
+    days: { type: 'number', description: 'How many days (default 90)', valueName: 'N' },
+    output: { type: 'string', short: 'o', description: 'Write it to this file', valueName: 'FILE' },
+  },
+  args: ['SCHEDULE'],
+  async run(flags, pos, io) {
+    const schedule = pos[0];
+    if (!schedule)
+      throw new UsageError('oncall ics needs a schedule, e.g. `groundwork oncall ics primary -o primary.ics`');
+    const v = await withOps(io, flags, (ops) =>
+      ops.oncall({ schedule, days: flags.days ?? 90, ...(flags.at ? { at: flags.at } : {}) }),
+    );
+    const s = v.schedules[0];
+    const shifts = (s?.shifts ?? []).map((x) => ({ ...x, from: new Date(x.from), to: new Date(x.to) }));
+    const ics = shiftsToIcs(schedule, shifts, new Date(v.at));
+    if (flags.output) writeFileSync(flags.output, ics);
+    if (flags.json)
+      io.stdout(
+        `${JSON.stringify({ schedule, shifts: shifts.length, ...(flags.output ? { file: flags.output } : { ics }) })}\n`,
+      );
+    else io.stdout(flags.output ? `wrote ${flags.output}: ${shifts.length} shifts\n` : ics);
+    return EXIT.ok;
+  },
+});
+
+const oncallOverride = defineCommand({
+  name: 'oncall override',
+  summary: 'Someone covers a schedule for a while (`oncall override rm ID` removes it)',
+  usage: 'oncall override SCHEDULE --who PERSON --from TIME --to TIME [-m REASON] | oncall override rm ID',
+  flags: {
+    ...STACK_FLAGS,
+    who: { type: 'string', description: 'The person who covers', valueName: 'PERSON' },
+    from: { type: 'string', description: 'Start (ISO time)', valueName: 'TIME' },
+    to: { type: 'string', description: 'End (ISO time)', valueName: 'TIME' },
+    message: { type: 'string', short: 'm', description: 'Why', valueName: 'REASON' },
+  },
+  args: ['SCHEDULE', 'ID'],
+  async run(flags, pos, io) {
+    if (pos[0] === 'rm') {
+      const id = Number(pos[1]);
+      if (!Number.isInteger(id) || id <= 0)
+        throw new UsageError(
+          `oncall override rm needs an override number (see \`groundwork oncall show\`), got '${pos[1] ?? ''}'`,
+        );
+      await withOps(io, flags, (ops) => ops.removeOverride(id));
+      io.stdout(flags.json ? `${JSON.stringify({ id, removed: true })}\n` : `override #${id} removed\n`);
+      return EXIT.ok;
+    }
+    const schedule = pos[0];
+    if (pos.length > 1) throw new UsageError(`oncall override takes one schedule; found ${pos.slice(1).join(' ')}`);
+    if (!schedule || !flags.who || !flags.from || !flags.to)
+      throw new UsageError(
+        'oncall override needs a schedule, --who, --from and --to, e.g. `groundwork oncall override primary --who ben --from 2026-12-24T18:00+01:00 --to 2026-12-26T09:00+01:00`',
+      );
+    const input = {
+      schedule,
+      who: flags.who,
+      from: flags.from,
+      to: flags.to,
+      author: who(io),
+      ...(flags.message ? { reason: flags.message } : {}),
+    };
+    const o = await withOps(io, flags, (ops) => ops.addOverride(input));
+    io.stdout(
+      flags.json
+        ? `${JSON.stringify(o, null, 2)}\n`
+        : `override #${o.id}: ${o.who} covers ${o.schedule} from ${o.from} to ${o.to}\n`,
+    );
+    return EXIT.ok;
+  },
+});
+
+export const oncallCommand = group('oncall', 'On call: who, show, ics, override', [
+  oncallWho,
+  oncallShow,
+  oncallIcs,
+  oncallOverride,
+]);

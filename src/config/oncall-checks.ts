@@ -1,0 +1,155 @@
+/**
+ * Checks of `people:` and `oncall:` that the schema cannot express: a contact is exactly one kind
+ * and its secrets are declared, paging rules name the person's contacts, schedule members are
+ * people, a time zone exists, escalation targets exist, and the policy incidents follow is clear.
+ */
+import { DateTime } from 'luxon';
+import { didYouMean } from '../util/did-you-mean.js';
+import type { Diagnostic } from './diagnostic.js';
+
+type Locate = (path: (string | number)[], key?: boolean) => { line: number; column: number };
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const CHANNEL_TYPES = ['webhook', 'slack', 'ntfy', 'alertmanager', 'email'];
+
+export function oncallChecks(doc: Record<string, unknown>, file: string, locate: Locate): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const push = (
+    path: (string | number)[],
+    d: Omit<Diagnostic, 'file' | 'line' | 'column' | 'path' | 'severity'>,
+    key = false,
+  ) => {
+    const pos = locate(path, key);
+    out.push({ severity: 'error', file, line: pos.line, column: pos.column, path: path.join('.'), ...d });
+  };
+  const ref = (path: (string | number)[], name: string, known: string[], what: string, where: string) => {
+    if (known.includes(name)) return;
+    const guess = didYouMean(name, known);
+    push(path, {
+      code: 'dangling-reference',
+      message: `no ${what} named \`${name}\``,
+      fix: guess ? `did you mean \`${guess}\`?` : `declare it under ${where}`,
+    });
+  };
+
+  const people = isObj(doc.people) ? doc.people : {};
+  const personNames = Object.keys(people);
+  const secrets = Object.keys(isObj(doc.secrets) ? doc.secrets : {});
+  for (const [name, p] of Object.entries(people)) {
+    if (!isObj(p)) continue;
+    const contacts = isObj(p.contacts) ? p.contacts : {};
+    for (const [c, settings] of Object.entries(contacts)) {
+      if (!isObj(settings)) continue;
+      const kinds = Object.keys(settings).filter((k) => CHANNEL_TYPES.includes(k));
+      if (kinds.length !== 1) {
+        push(
+          ['people', name, 'contacts', c],
+          {
+            code: kinds.length === 0 ? 'missing-key' : 'conflict',
+            message: `contact \`${c}\` of \`${name}\` must be exactly one of ${CHANNEL_TYPES.join(', ')}`,
+            fix: 'one contact per way of reaching the person, e.g. phone: { ntfy: { server: ..., topic: ... } }',
+          },
+          true,
+        );
+      }
+      const walk = (v: unknown, path: (string | number)[]): void => {
+        if (typeof v === 'string') {
+          for (const m of v.matchAll(/\$\{secret\.([^}]+)\}/g)) {
+            const s = m[1] ?? '';
+            if (!secrets.includes(s)) ref(path, s, secrets, 'secret', 'secrets:');
+          }
+        } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
+        else if (isObj(v)) for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
+      };
+      walk(settings, ['people', name, 'contacts', c]);
+    }
+    if (Array.isArray(p.paging)) {
+      p.paging.forEach((rule, i) => {
+        if (isObj(rule) && typeof rule.contact === 'string')
+          ref(
+            ['people', name, 'paging', i, 'contact'],
+            rule.contact,
+            Object.keys(contacts),
+            `contact of \`${name}\``,
+            `people.${name}.contacts`,
+          );
+      });
+    }
+  }
+
+  const oncall = isObj(doc.oncall) ? doc.oncall : undefined;
+  if (!oncall) return out;
+  const schedules = isObj(oncall.schedules) ? oncall.schedules : {};
+  const policies = isObj(oncall.escalation) ? oncall.escalation : {};
+  const notify = isObj(doc.notify) ? doc.notify : {};
+  const channelNames = Object.keys(isObj(notify.channels) ? notify.channels : {});
+
+  for (const [name, s] of Object.entries(schedules)) {
+    if (!isObj(s)) continue;
+    if (typeof s.timezone === 'string' && !DateTime.local().setZone(s.timezone).isValid) {
+      push(['oncall', 'schedules', name, 'timezone'], {
+        code: 'invalid-value',
+        message: `unknown time zone \`${s.timezone}\``,
+        fix: 'use an IANA name such as Europe/Berlin, America/New_York or UTC',
+      });
+    }
+    if (Array.isArray(s.layers)) {
+      s.layers.forEach((l, i) => {
+        if (!isObj(l)) return;
+        if (typeof l.start === 'string' && !DateTime.fromISO(l.start).isValid) {
+          push(['oncall', 'schedules', name, 'layers', i, 'start'], {
+            code: 'invalid-value',
+            message: `\`${l.start}\` is not a date and time`,
+            fix: 'write a real local date-time such as 2026-01-05T09:00',
+          });
+        }
+        if (Array.isArray(l.members))
+          l.members.forEach((m, j) => {
+            if (typeof m === 'string')
+              ref(['oncall', 'schedules', name, 'layers', i, 'members', j], m, personNames, 'person', 'people:');
+          });
+      });
+    }
+  }
+
+  for (const [name, p] of Object.entries(policies)) {
+    if (!isObj(p) || !Array.isArray(p.steps)) continue;
+    p.steps.forEach((step, i) => {
+      if (!isObj(step) || !Array.isArray(step.notify)) return;
+      step.notify.forEach((t, j) => {
+        if (typeof t !== 'string' || !t.includes(':')) return;
+        const [kind, target = ''] = t.split(':', 2) as [string, string];
+        const path = ['oncall', 'escalation', name, 'steps', i, 'notify', j];
+        if (kind === 'person') ref(path, target, personNames, 'person', 'people:');
+        if (kind === 'schedule') ref(path, target, Object.keys(schedules), 'schedule', 'oncall.schedules');
+        if (kind === 'channel') ref(path, target, channelNames, 'channel', 'notify.channels');
+      });
+    });
+  }
+
+  const policyNames = Object.keys(policies);
+  if (typeof oncall.policy === 'string') {
+    ref(['oncall', 'policy'], oncall.policy, policyNames, 'escalation policy', 'oncall.escalation');
+  } else if (policyNames.length > 1) {
+    push(
+      ['oncall'],
+      {
+        code: 'missing-key',
+        message: `there are ${policyNames.length} escalation policies and no \`policy:\` saying which incidents follow`,
+        fix: `add policy: ${policyNames[0]} under oncall:`,
+      },
+      true,
+    );
+  } else if (policyNames.length === 0 && Object.keys(schedules).length > 0) {
+    push(
+      ['oncall'],
+      {
+        code: 'missing-key',
+        message: 'schedules are declared but no escalation policy pages them, so incidents would page nobody',
+        fix: 'add escalation: { default: { steps: [ { notify: [schedule:NAME] } ] } } under oncall:',
+      },
+      true,
+    );
+  }
+  return out;
+}

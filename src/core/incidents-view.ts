@@ -1,0 +1,272 @@
+/**
+ * What `groundwork incident` and `groundwork oncall` read and change: incidents with their
+ * timelines, acknowledge / resolve / note / assign, postmortem drafts, who is on call, shifts and
+ * overrides. Reads and writes the store directly with an incident manager built from applied
+ * state, so it works with or without a daemon (the daemon's own manager only adds the alert feed
+ * and the escalation tick).
+ */
+import { IncidentError, IncidentManager, verifyAction } from '../incidents/incidents.js';
+import { postmortemMarkdown, type ChangeInWindow } from '../incidents/postmortem.js';
+import { onCallAt, shiftsBetween } from '../incidents/schedule.js';
+import type { ActionItem, IncidentEvent, IncidentRow, IncidentStatus, OverrideRow, Store } from '../store/store.js';
+import type { Clock } from '../util/clock.js';
+import { OperationError } from './errors.js';
+import { linkSecretOf, oncallModel } from './oncall.js';
+
+export interface IncidentDetail {
+  incident: IncidentRow;
+  timeline: IncidentEvent[];
+  actionItems: ActionItem[];
+}
+
+export type IncidentActionName = 'ack' | 'resolve' | 'note' | 'assign';
+
+export interface IncidentActionInput {
+  action: IncidentActionName;
+  by: string;
+  /** The note (note), or the person (assign). */
+  text?: string;
+}
+
+export interface ShiftView {
+  who: string;
+  from: string;
+  to: string;
+  source: string;
+}
+
+export interface ScheduleView {
+  name: string;
+  timezone: string;
+  /** Who is on call at `at`, and from which layer or override; null: nobody. */
+  now: { who: string; source: string } | null;
+  shifts: ShiftView[];
+}
+
+export interface OncallView {
+  at: string;
+  until: string;
+  schedules: ScheduleView[];
+  overrides: OverrideRow[];
+}
+
+export interface OncallQuery {
+  /** ISO instant (default now). */
+  at?: string;
+  /** Only this schedule. */
+  schedule?: string;
+  /** Shifts from `at` for this many days (default 7, at most 366). */
+  days?: number;
+}
+
+export interface OverrideInput {
+  schedule: string;
+  who: string;
+  from: string;
+  to: string;
+  reason?: string;
+  author?: string;
+}
+
+export class IncidentsService {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly stateDir: string,
+  ) {}
+
+  private manager(): IncidentManager {
+    const m = oncallModel(this.store.listResources(), this.store);
+    return new IncidentManager({
+      store: this.store.incidents,
+      clock: this.clock,
+      people: m.people,
+      schedules: m.schedules,
+      policies: m.policies,
+      defaultPolicy: m.defaultPolicy,
+      pagingSeverities: m.pagingSeverities,
+      externalUrl: 'http://127.0.0.1',
+      linkSecret: linkSecretOf(this.stateDir),
+    });
+  }
+
+  list(filter: { status?: IncidentStatus; limit?: number }): IncidentRow[] {
+    return this.store.incidents.listIncidents(filter);
+  }
+
+  private mustGet(id: number): IncidentRow {
+    const inc = this.store.incidents.tryGetIncident(id);
+    if (!inc) throw new OperationError('not-found', `no incident #${id}`, 'see `groundwork incident list`');
+    return inc;
+  }
+
+  detail(id: number): IncidentDetail {
+    const incident = this.mustGet(id);
+    return {
+      incident,
+      timeline: this.store.incidents.timeline(id),
+      actionItems: this.store.incidents.actionItems(id),
+    };
+  }
+
+  act(id: number, input: IncidentActionInput): IncidentRow {
+    this.mustGet(id);
+    const m = this.manager();
+    try {
+      switch (input.action) {
+        case 'ack':
+          return m.acknowledge(id, input.by);
+        case 'resolve':
+          return m.resolve(id, input.by);
+        case 'note':
+          if (!input.text?.trim())
+            throw new OperationError('bad-request', 'a note needs text', 'write it after -m, e.g. -m "restarted db"');
+          m.note(id, input.by, input.text);
+          return this.mustGet(id);
+        case 'assign': {
+          const who = input.text?.trim() ?? '';
+          const people = oncallModel(this.store.listResources(), this.store).people;
+          if (!people.has(who))
+            throw new OperationError(
+              'bad-request',
+              `\`${who}\` is not a person with contacts under people:`,
+              `assign one of: ${[...people.keys()].join(', ') || '(nobody is declared)'}`,
+            );
+          m.assign(id, who, input.by);
+          return this.mustGet(id);
+        }
+      }
+    } catch (e) {
+      if (e instanceof IncidentError)
+        throw new OperationError('refused', e.message, 'see `groundwork incident show ID`');
+      throw e;
+    }
+  }
+
+  /** The signed link in a page: acknowledges without a token, if the signature is the daemon's. */
+  actByLink(id: number, action: 'ack' | 'resolve', sig: string): IncidentRow {
+    if (!verifyAction(linkSecretOf(this.stateDir), action, id, sig))
+      throw new OperationError(
+        'refused',
+        'this link is not valid for that incident',
+        'use the link from the page as it was sent, or `groundwork incident ack ID`',
+      );
+    const inc = this.mustGet(id);
+    // A second tap on the link is not an error: the incident is already where the link wanted it.
+    if (action === 'ack' && inc.status !== 'triggered') return inc;
+    if (action === 'resolve' && inc.status === 'resolved') return inc;
+    return this.act(id, { action, by: 'link in the page' });
+  }
+
+  postmortem(id: number): string {
+    const inc = this.mustGet(id);
+    const from = Date.parse(inc.createdAt);
+    const to = inc.resolvedAt ? Date.parse(inc.resolvedAt) : this.clock.now().getTime();
+    // Deploys, rollbacks and applies in the window, from the change history.
+    const changes: ChangeInWindow[] = this.store
+      .listChanges(200)
+      .filter((c) => {
+        const t = Date.parse(c.startedAt);
+        return t >= from - 3_600_000 && t <= to;
+      })
+      .reverse()
+      .map((c) => ({
+        at: c.startedAt,
+        text: `${c.kind} #${c.id} by ${c.author}${c.message ? ` ("${c.message}")` : ''}: ${
+          Object.entries(c.summary)
+            .filter(([, n]) => n > 0)
+            .map(([k, n]) => `${k} ${n}`)
+            .join(', ') || 'no change'
+        }, ${c.outcome}`,
+      }));
+    return postmortemMarkdown(inc, this.store.incidents.timeline(id), changes, this.store.incidents.actionItems(id));
+  }
+
+  oncall(q: OncallQuery): OncallView {
+    const atMs = q.at === undefined ? this.clock.now().getTime() : Date.parse(q.at);
+    if (!Number.isFinite(atMs))
+      throw new OperationError('bad-request', `'${q.at}' is not a time`, 'write an ISO time such as 2026-12-24T18:00Z');
+    const days = q.days ?? 7;
+    if (!Number.isInteger(days) || days < 1 || days > 366)
+      throw new OperationError(
+        'bad-request',
+        `days must be a whole number from 1 to 366, not ${days}`,
+        'e.g. --days 14',
+      );
+    const at = new Date(atMs);
+    const until = new Date(atMs + days * 86_400_000);
+    const m = oncallModel(this.store.listResources(), this.store);
+    if (q.schedule !== undefined && !m.schedules.has(q.schedule))
+      throw new OperationError(
+        'not-found',
+        `no schedule \`${q.schedule}\` is applied`,
+        m.schedules.size
+          ? `one of: ${[...m.schedules.keys()].join(', ')}`
+          : 'declare one under oncall.schedules and run `groundwork apply`',
+      );
+    const schedules = [...m.schedules.values()]
+      .filter((s) => q.schedule === undefined || s.name === q.schedule)
+      .map((s) => ({
+        name: s.name,
+        timezone: s.timeZone,
+        now: onCallAt(s, at) ?? null,
+        shifts: shiftsBetween(s, at, until).map((x) => ({
+          who: x.who,
+          from: x.from.toISOString(),
+          to: x.to.toISOString(),
+          source: x.source,
+        })),
+      }));
+    return {
+      at: at.toISOString(),
+      until: until.toISOString(),
+      schedules,
+      overrides: this.store.incidents.listOverrides({
+        ...(q.schedule ? { schedule: q.schedule } : {}),
+        endingAfter: at.toISOString(),
+      }),
+    };
+  }
+
+  addOverride(input: OverrideInput): OverrideRow {
+    const m = oncallModel(this.store.listResources(), this.store);
+    if (!m.schedules.has(input.schedule))
+      throw new OperationError(
+        'not-found',
+        `no schedule \`${input.schedule}\` is applied`,
+        m.schedules.size ? `one of: ${[...m.schedules.keys()].join(', ')}` : 'declare one under oncall.schedules',
+      );
+    if (!m.people.has(input.who))
+      throw new OperationError(
+        'bad-request',
+        `\`${input.who}\` is not a person with contacts under people:, so a page could not reach them`,
+        `name one of: ${[...m.people.keys()].join(', ') || '(nobody is declared)'}`,
+      );
+    const from = Date.parse(input.from);
+    const to = Date.parse(input.to);
+    if (!Number.isFinite(from) || !Number.isFinite(to))
+      throw new OperationError(
+        'bad-request',
+        `--from and --to must be times, not '${input.from}' and '${input.to}'`,
+        'write ISO times such as 2026-12-24T18:00+01:00',
+      );
+    if (to <= from) throw new OperationError('bad-request', 'the override must end after it starts', 'check --to');
+    const row = {
+      schedule: input.schedule,
+      who: input.who,
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      reason: input.reason ?? '',
+      author: input.author ?? 'unknown',
+    };
+    const id = this.store.incidents.addOverride(row);
+    const made = this.store.incidents.listOverrides({ schedule: input.schedule }).find((o) => o.id === id);
+    if (!made) throw new OperationError('unavailable', 'the override was not recorded', 'try again');
+    return made;
+  }
+
+  removeOverride(id: number): void {
+    if (!this.store.incidents.removeOverride(id))
+      throw new OperationError('not-found', `no override #${id}`, 'see `groundwork oncall who` for the overrides');
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The `people:` and `oncall:` sections: located errors with a fix for what the schema cannot
+ * catch, the renamed `users:` section, and the resources a valid file plans.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseStackText } from '../../src/config/load.js';
+import { buildModel } from '../../src/model/build-model.js';
+
+const GOOD = `stack: s
+secrets:
+  ntfy-token: {}
+notify:
+  channels:
+    ops: { webhook: { url: "http://127.0.0.1:9/ops" } }
+people:
+  ana:
+    role: operator
+    contacts:
+      phone: { ntfy: { server: "http://127.0.0.1:2586", topic: ana, token: "\${secret.ntfy-token}" } }
+      mail: { email: { host: 127.0.0.1, port: 25, security: none, from: gw@lab.test, to: [ana@lab.test] } }
+    paging:
+      - contact: phone
+      - contact: mail
+        after: 5m
+  ben:
+    contacts:
+      phone: { webhook: { url: "http://127.0.0.1:9/ben" } }
+oncall:
+  schedules:
+    primary:
+      timezone: Europe/Berlin
+      layers:
+        - members: [ana, ben]
+          rotation: weekly
+          start: "2026-01-05T09:00"
+        - name: office
+          members: [ben]
+          rotation: daily
+          start: "2026-01-05T09:00"
+          only: [{ days: [mon, tue, wed, thu, fri], from: "09:00", to: "17:00" }]
+  escalation:
+    default:
+      steps:
+        - notify: [schedule:primary]
+          escalate_after: 5m
+        - notify: [person:ana, channel:ops]
+      repeat: 1
+`;
+
+describe('people and oncall in the stack file', () => {
+  it('a valid file plans people, their contact channels, schedules, policies and the oncall policy', () => {
+    const r = parseStackText(GOOD, '/tmp/oncall/groundwork.yaml', '/tmp/oncall');
+    expect(r.diagnostics).toEqual([]);
+    if (!r.config) throw new Error('no config');
+    const { model } = buildModel(
+      r.config,
+      { dir: '/tmp/oncall', configHash: r.configHash, file: '/tmp/oncall/groundwork.yaml' },
+      { cli: {}, env: {} },
+    );
+    if (!model) throw new Error('no model');
+    const addrs = model.resources.map((x) => x.address);
+    expect(addrs).toEqual(
+      expect.arrayContaining([
+        'person.ana',
+        'person.ben',
+        'channel.ana/phone',
+        'channel.ana/mail',
+        'channel.ben/phone',
+        'schedule.primary',
+        'escalation.default',
+        'oncall-policy.default',
+      ]),
+    );
+    const ana = model.resources.find((x) => x.address === 'person.ana');
+    expect(ana?.spec).toEqual({
+      paging: [
+        { contact: 'phone', after: '0s' },
+        { contact: 'mail', after: '5m' },
+      ],
+    });
+    // The secret stays a reference in the plan.
+    expect(JSON.stringify(model.resources)).toContain('${secret.ntfy-token}');
+    const policy = model.resources.find((x) => x.address === 'oncall-policy.default');
+    expect(policy?.spec).toEqual({ policy: 'default', page: ['critical'] });
+  });
+
+  it('locates every reference that goes nowhere, with a fix', () => {
+    const bad = GOOD.replace('contact: mail', 'contact: sms')
+      .replace('members: [ana, ben]', 'members: [ana, bne]')
+      .replace('timezone: Europe/Berlin', 'timezone: Europe/Berln')
+      .replace('person:ana, channel:ops', 'person:anna, channel:opps')
+      .replace('${secret.ntfy-token}', '${secret.ntfy}');
+    const r = parseStackText(bad, 'groundwork.yaml');
+    const by = (p: string) => r.diagnostics.find((d) => d.path === p);
+    expect(by('people.ana.paging.1.contact')).toMatchObject({ line: 15, code: 'dangling-reference' });
+    expect(by('oncall.schedules.primary.layers.0.members.1')).toMatchObject({ fix: 'did you mean `ben`?' });
+    expect(by('oncall.schedules.primary.timezone')?.fix).toMatch(/IANA/);
+    expect(by('oncall.escalation.default.steps.1.notify.0')).toMatchObject({ fix: 'did you mean `ana`?' });
+    expect(by('oncall.escalation.default.steps.1.notify.1')).toMatchObject({ fix: 'did you mean `ops`?' });
+    expect(by('people.ana.contacts.phone.ntfy.token')).toMatchObject({ code: 'dangling-reference' });
+  });
+
+  it('says that users: is now people:, and asks which policy when there are two', () => {
+    const r = parseStackText('stack: s\nusers:\n  ana: { role: viewer }\n', 'groundwork.yaml');
+    expect(r.diagnostics).toEqual([
+      expect.objectContaining({ line: 2, path: 'users', fix: expect.stringMatching(/now called `people:`/) }),
+    ]);
+    const two = GOOD.replace(
+      '  escalation:\n',
+      '  escalation:\n    quiet:\n      steps: [{ notify: [channel:ops] }]\n',
+    );
+    const d = parseStackText(two, 'groundwork.yaml').diagnostics;
+    expect(d).toEqual([expect.objectContaining({ path: 'oncall', fix: 'add policy: quiet under oncall:' })]);
+  });
+});
