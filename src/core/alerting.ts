@@ -23,6 +23,7 @@ import type { Channel } from '../notify/channel.js';
 import { createChannel, type ChannelConfig } from '../notify/channel-config.js';
 import { OutboxSender } from '../notify/outbox.js';
 import type { JsonObject } from '../model/resource.js';
+import { Redactor } from '../security/redact.js';
 import type { SecretSource } from '../security/secret-source.js';
 import type { ResourceRow, Store } from '../store/store.js';
 import type { Timer, Timers } from '../util/clock.js';
@@ -60,6 +61,8 @@ const obj = (v: unknown): JsonObject =>
   typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as JsonObject) : {};
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 const ms = (v: unknown, def: string): number => Duration.parse(typeof v === 'string' ? v : def).toMilliseconds();
+const omit = (o: JsonObject, key: string): JsonObject =>
+  Object.fromEntries(Object.entries(o).filter(([k]) => k !== key));
 const minuteOf = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
 /** `${secret.NAME}` in a channel setting, resolved now; a missing value is an error naming the secret. */
@@ -121,8 +124,14 @@ export class Alerting {
   private sources = new Map<string, RuleSource>();
   private timer: Timer | undefined;
   private readonly unsubscribe: (() => void)[] = [];
-  /** Why a channel could not be built (a secret without a value): shown by `groundwork alerts`. */
+  /**
+   * Why a channel could not be built (a secret without a value). Also recorded as the channel
+   * resource's runtime outputs (`problem`), which is where `groundwork alerts` and GET /v1/alerts
+   * read it, with or without this daemon.
+   */
   readonly channelErrors = new Map<string, string>();
+  /** When each alert's condition last held; outlives the engine, which configure() rebuilds. */
+  private readonly lastActive = new Map<string, number>();
 
   constructor(private readonly opts: AlertingOptions) {}
 
@@ -193,6 +202,15 @@ export class Alerting {
         });
       }
     }
+    for (const r of byKind('channel')) {
+      const problem = this.channelErrors.get(nameOf(r));
+      const recorded = str(r.outputs.problem);
+      if (problem !== (recorded ?? undefined))
+        this.opts.store.recordRuntimeOutputs(
+          r.address,
+          problem ? { ...r.outputs, problem } : omit(r.outputs, 'problem'),
+        );
+    }
     this.engine = new AlertEngine({
       store: this.opts.store.alerts,
       clock: this.opts.clock,
@@ -202,11 +220,14 @@ export class Alerting {
       defaultRepeatIntervalMs: ms(policy.repeat_interval, '4h'),
       maintenance,
       externalUrl: str(policy.external_url) ?? this.opts.daemonUrl(),
+      redactor: () => this.opts.secrets().redactor?.() ?? Redactor.none,
+      lastActive: this.lastActive,
     });
     const old = this.sender;
     this.sender = new OutboxSender({
       store: this.opts.store.outbox,
       channels,
+      channelProblems: new Map(this.channelErrors),
       clock: this.opts.clock,
       logger: this.opts.logger,
     });

@@ -64,6 +64,8 @@ export function enqueueNotification(
 export interface OutboxSenderOptions {
   store: OutboxStore;
   channels: ReadonlyMap<string, Channel>;
+  /** Why a configured channel could not be built (recorded on its rows as the delivery error). */
+  channelProblems?: ReadonlyMap<string, string>;
   clock: Timers;
   logger?: Logger;
   /** Rows delivered at once (across streams). */
@@ -204,7 +206,11 @@ export class OutboxSender {
   /** undefined when delivered, else why not. */
   private async deliver(row: OutboxRow): Promise<string | undefined> {
     const channel = this.opts.channels.get(row.channel);
-    if (!channel) return `channel ${row.channel} is not configured (add it under notify.channels, or expire the alert)`;
+    if (!channel) {
+      const problem = this.opts.channelProblems?.get(row.channel);
+      if (problem) return `channel ${row.channel} cannot be used: ${problem}`;
+      return `channel ${row.channel} is not configured (add it under notify.channels, or expire the alert)`;
+    }
     if (this.abort.signal.aborted) return 'the daemon stopped before sending';
     try {
       await channel.deliver(notificationFromJson(row.payload), {

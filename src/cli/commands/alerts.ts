@@ -3,11 +3,11 @@
  * since when, who was told (each channel's delivery, with the reason it has not arrived yet), and
  * the on-call's two levers: acknowledge (no more repeats) and silence (nothing sent for a while).
  */
-import type { AlertView, SilenceView } from '../../core/alerts-view.js';
+import type { AlertView, ChannelProblemView, SilenceView } from '../../core/alerts-view.js';
 import { didYouMean } from '../../util/did-you-mean.js';
 import { defineCommand, STACK_FLAGS, type Command } from '../command.js';
 import { EXIT, UsageError, type CliIo } from '../io.js';
-import { openOps } from '../open-ops.js';
+import { withOps } from '../open-ops.js';
 import { colourEnabled, makeStyle, type Style } from '../style.js';
 import { ago } from './checks.js';
 
@@ -23,6 +23,15 @@ function delivery(a: AlertView, style: Style): string {
           ),
     )
     .join('; ');
+}
+
+/** Channels that cannot deliver, first: until fixed, every notification to them waits. */
+export function renderChannelProblems(problems: readonly ChannelProblemView[], style: Style): string {
+  if (problems.length === 0) return '';
+  const lines = problems.map((p) =>
+    style.red(`channel ${p.channel} cannot deliver; its notifications stay queued: ${p.problem}`),
+  );
+  return `${lines.join('\n')}\n\n`;
 }
 
 export function renderAlerts(
@@ -67,15 +76,21 @@ const alertsList = defineCommand({
   usage: 'alerts [ack FINGERPRINT] [-f FILE] [--json]',
   flags: STACK_FLAGS,
   async run(flags, _pos, io) {
-    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
-    try {
-      const v = await ops.alerts();
-      if (flags.json) io.stdout(`${JSON.stringify(v, null, 2)}\n`);
-      else io.stdout(renderAlerts(v.alerts, v.silences, makeStyle(colourEnabled(io.env, io.isTty)), Date.now()));
-      return EXIT.ok;
-    } finally {
-      close();
-    }
+    return withOps(
+      io,
+      flags,
+      async (ops) => {
+        const v = await ops.alerts();
+        if (flags.json) io.stdout(`${JSON.stringify(v, null, 2)}\n`);
+        else {
+          const style = makeStyle(colourEnabled(io.env, io.isTty));
+          io.stdout(renderChannelProblems(v.channelProblems, style));
+          io.stdout(renderAlerts(v.alerts, v.silences, style, Date.now()));
+        }
+        return EXIT.ok;
+      },
+      { otherStack: 'local' },
+    );
   },
 });
 
@@ -88,15 +103,17 @@ const alertsAck = defineCommand({
   async run(flags, pos, io) {
     const fp = pos[0];
     if (!fp) throw new UsageError('alerts ack needs the alert fingerprint (shown by `groundwork alerts`)');
-    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
-    try {
-      await ops.acknowledgeAlert(fp, io.env.USER ?? 'cli');
-      if (flags.json) io.stdout(`${JSON.stringify({ fingerprint: fp, acknowledged: true })}\n`);
-      else io.stdout(`acknowledged ${fp}: no more repeats\n`);
-      return EXIT.ok;
-    } finally {
-      close();
-    }
+    return withOps(
+      io,
+      flags,
+      async (ops) => {
+        await ops.acknowledgeAlert(fp, io.env.USER ?? 'cli');
+        if (flags.json) io.stdout(`${JSON.stringify({ fingerprint: fp, acknowledged: true })}\n`);
+        else io.stdout(`acknowledged ${fp}: no more repeats\n`);
+        return EXIT.ok;
+      },
+      { otherStack: 'local' },
+    );
   },
 });
 
@@ -123,20 +140,22 @@ const silenceAdd = defineCommand({
       throw new UsageError(
         'silence add needs at least one matcher, e.g. `groundwork silence add service=web --for 2h`',
       );
-    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
-    try {
-      const s = await ops.addSilence({
-        matchers: pos,
-        ...(flags.for !== undefined ? { duration: flags.for } : {}),
-        ...(flags.message !== undefined ? { comment: flags.message } : {}),
-        author: io.env.USER ?? 'cli',
-      });
-      if (flags.json) io.stdout(`${JSON.stringify(s, null, 2)}\n`);
-      else io.stdout(`silence ${s.id} until ${s.endsAt}: ${s.matchers.join(' ')}\n`);
-      return EXIT.ok;
-    } finally {
-      close();
-    }
+    return withOps(
+      io,
+      flags,
+      async (ops) => {
+        const s = await ops.addSilence({
+          matchers: pos,
+          ...(flags.for !== undefined ? { duration: flags.for } : {}),
+          ...(flags.message !== undefined ? { comment: flags.message } : {}),
+          author: io.env.USER ?? 'cli',
+        });
+        if (flags.json) io.stdout(`${JSON.stringify(s, null, 2)}\n`);
+        else io.stdout(`silence ${s.id} until ${s.endsAt}: ${s.matchers.join(' ')}\n`);
+        return EXIT.ok;
+      },
+      { otherStack: 'local' },
+    );
   },
 });
 
@@ -146,22 +165,24 @@ const silenceList = defineCommand({
   usage: 'silence list [-f FILE] [--json]',
   flags: STACK_FLAGS,
   async run(flags, _pos, io) {
-    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
-    try {
-      const { silences } = await ops.alerts();
-      if (flags.json) io.stdout(`${JSON.stringify(silences, null, 2)}\n`);
-      else if (silences.length === 0) io.stdout('No silences.\n');
-      else
-        io.stdout(
-          renderAlerts([], silences, makeStyle(colourEnabled(io.env, io.isTty)), Date.now())
-            .split('\n')
-            .slice(2)
-            .join('\n'),
-        );
-      return EXIT.ok;
-    } finally {
-      close();
-    }
+    return withOps(
+      io,
+      flags,
+      async (ops) => {
+        const { silences } = await ops.alerts();
+        if (flags.json) io.stdout(`${JSON.stringify(silences, null, 2)}\n`);
+        else if (silences.length === 0) io.stdout('No silences.\n');
+        else
+          io.stdout(
+            renderAlerts([], silences, makeStyle(colourEnabled(io.env, io.isTty)), Date.now())
+              .split('\n')
+              .slice(2)
+              .join('\n'),
+          );
+        return EXIT.ok;
+      },
+      { otherStack: 'local' },
+    );
   },
 });
 
@@ -177,15 +198,17 @@ const silenceExpire = defineCommand({
       throw new UsageError(
         `silence expire needs a silence number (see \`groundwork silence list\`), got '${pos[0] ?? ''}'`,
       );
-    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
-    try {
-      await ops.expireSilence(id);
-      if (flags.json) io.stdout(`${JSON.stringify({ id, expired: true })}\n`);
-      else io.stdout(`silence ${id} ended\n`);
-      return EXIT.ok;
-    } finally {
-      close();
-    }
+    return withOps(
+      io,
+      flags,
+      async (ops) => {
+        await ops.expireSilence(id);
+        if (flags.json) io.stdout(`${JSON.stringify({ id, expired: true })}\n`);
+        else io.stdout(`silence ${id} ended\n`);
+        return EXIT.ok;
+      },
+      { otherStack: 'local' },
+    );
   },
 });
 
