@@ -4,6 +4,7 @@
  * a declared service, a maintenance window has one schedule and a time zone that exists, and
  * secret references name declared secrets.
  */
+import { parsePromql, PromqlSyntaxError, typeOf } from '../observe/promql/parse.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import type { Diagnostic } from './diagnostic.js';
 
@@ -13,7 +14,20 @@ type Locate = (path: (string | number)[], key?: boolean) => { line: number; colu
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const CHANNEL_TYPES = ['webhook', 'slack', 'ntfy', 'alertmanager', 'email'];
-const CONDITIONS = ['check', 'event'];
+const CONDITIONS = ['check', 'event', 'expr'];
+
+/** Why an alert expression cannot be evaluated, in the parser's words; undefined when it can. */
+export function exprProblem(expr: string): string | undefined {
+  try {
+    const t = typeOf(parsePromql(expr));
+    if (t !== 'vector')
+      return `it returns a ${t === 'matrix' ? 'range vector' : t}, and an alert needs an instant vector (one alert per series)`;
+    return undefined;
+  } catch (e) {
+    if (e instanceof PromqlSyntaxError) return e.message;
+    throw e;
+  }
+}
 
 export function alertingChecks(doc: Record<string, unknown>, file: string, locate: Locate): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -92,10 +106,27 @@ export function alertingChecks(doc: Record<string, unknown>, file: string, locat
         {
           code: conditions.length === 0 ? 'missing-key' : 'conflict',
           message: `alert \`${name}\` needs exactly one condition: ${CONDITIONS.join(', ')}`,
-          fix: 'e.g. web-down: { check: web-health, severity: page } or web-crashing: { event: crashloop, service: web }',
+          fix: "e.g. web-down: { check: web-health, severity: page }, web-crashing: { event: crashloop, service: web } or web-slow: { expr: 'groundwork_check_latency_seconds > 1' }",
         },
         true,
       );
+    }
+    if (typeof a.expr === 'string') {
+      const problem = exprProblem(a.expr);
+      if (problem) {
+        push(['alerts', name, 'expr'], {
+          code: 'invalid-value',
+          message: `alert \`${name}\`: cannot use the expression \`${a.expr}\`: ${problem}`,
+          fix: 'write an instant-vector PromQL expression such as groundwork_check_up{check="web"} == 0 (try it with `groundwork query`)',
+        });
+      }
+    }
+    if (a.interval !== undefined && typeof a.expr !== 'string') {
+      push(['alerts', name, 'interval'], {
+        code: 'invalid-value',
+        message: `alert \`${name}\` has an interval but no expr: only expression rules are evaluated on an interval`,
+        fix: 'remove interval (check and event rules are evaluated as soon as their condition changes)',
+      });
     }
     const checks = Object.keys(isObj(doc.checks) ? doc.checks : {});
     if (typeof a.check === 'string' && !checks.includes(a.check)) {

@@ -137,6 +137,20 @@ export const AlertSchema = Type.Object(
         },
       ),
     ),
+    expr: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "A PromQL expression over the daemon's metrics (groundwork_check_up, ...): one alert per series it returns, with that series' labels; {{ $value }} is its value",
+        'x-fix': 'write an instant-vector expression such as groundwork_check_up{check="web"} == 0',
+      }),
+    ),
+    interval: Type.Optional(
+      DurationT(
+        'How often an expr rule is evaluated (default 5s: the metrics are in memory, and a page should take seconds)',
+        '5s',
+      ),
+    ),
     service: Type.Optional(Name('Only this service (default: every service)')),
     for: Type.Optional(DurationT('How long the condition must hold before the alert fires', '0s')),
     keep_firing_for: Type.Optional(DurationT('How long it keeps firing after the condition stops', '0s')),

@@ -23,11 +23,13 @@ import type { Channel } from '../notify/channel.js';
 import { createChannel, type ChannelConfig } from '../notify/channel-config.js';
 import { OutboxSender } from '../notify/outbox.js';
 import type { JsonObject } from '../model/resource.js';
+import { PromqlEngine, type Queryable } from '../observe/promql/engine.js';
 import { Redactor } from '../security/redact.js';
 import type { SecretSource } from '../security/secret-source.js';
 import type { ResourceRow, Store } from '../store/store.js';
 import type { Timer, Timers } from '../util/clock.js';
 import { Duration } from '../util/duration.js';
+import { DEFAULT_EXPR_INTERVAL } from '../model/alerting-resources.js';
 import { errorMessage } from '../util/error-message.js';
 import type { Logger } from '../util/logger.js';
 import type { EventBus } from './bus.js';
@@ -46,12 +48,30 @@ export interface AlertingOptions {
   instances: () => InstanceView[];
   /** Evaluation period when nothing happens (default 1 s). */
   tickMs?: number;
+  /**
+   * The daemon's metrics store, which `expr:` rules query (unflushed samples included). Absent:
+   * expression rules are not evaluated, and the log says so once.
+   */
+  metrics?: () => Queryable | undefined;
 }
 
 interface RuleSource {
   check: string | null;
   event: string | null;
+  expr: string | null;
+  /** Evaluation period of an expr rule. */
+  intervalMs: number;
   service: string | null;
+}
+
+/** Why an expr rule was not evaluated this time: its alerts keep their state (as Prometheus does). */
+class NotEvaluated extends Error {}
+
+/** A sample value as the PromQL API writes it ("+Inf", "NaN", "0.25") as a number. */
+function apiNumber(v: string): number {
+  if (v === '+Inf') return Infinity;
+  if (v === '-Inf') return -Infinity;
+  return Number(v);
 }
 
 const WEEKDAY_NUMBER: Record<string, number> = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 };
@@ -156,7 +176,13 @@ export class Alerting {
         labels: Object.fromEntries(Object.entries(obj(s.labels)).map(([k, v]) => [k, String(v)])),
         annotations,
       });
-      this.sources.set(name, { check: str(s.check), event: str(s.event), service: str(s.service) });
+      this.sources.set(name, {
+        check: str(s.check),
+        event: str(s.event),
+        expr: str(s.expr),
+        intervalMs: ms(s.interval, DEFAULT_EXPR_INTERVAL),
+        service: str(s.service),
+      });
     }
     const policy = byKind('notify-policy')[0]?.spec ?? {};
     const routes: AlertRoute[] = (Array.isArray(policy.routes) ? policy.routes : []).map((x) => {
@@ -245,10 +271,59 @@ export class Alerting {
     this.timer = this.opts.clock.setInterval(() => this.evaluate(), this.opts.tickMs ?? 1000, { background: true });
   }
 
+  /** When each expr rule was last evaluated (monotonic ms). */
+  private readonly exprEvaluatedAt = new Map<string, number>();
+  private warnedNoMetrics = false;
+  /** The last query error of each expr rule, logged once per change rather than every interval. */
+  private readonly exprErrors = new Map<string, string>();
+
+  /** Whether an expr rule is due (its interval has passed); other rules are evaluated every time. */
+  private due(rule: string, src: RuleSource): boolean {
+    if (src.expr === null) return true;
+    const now = this.opts.clock.ms();
+    const last = this.exprEvaluatedAt.get(rule);
+    if (last !== undefined && now - last < src.intervalMs) return false;
+    this.exprEvaluatedAt.set(rule, now);
+    return true;
+  }
+
+  /** The series an expr rule's expression returns now: one alert each, with its labels and value. */
+  private exprActive(rule: string, expr: string): ActiveSample[] {
+    const store = this.opts.metrics?.();
+    if (!store) {
+      if (!this.warnedNoMetrics) {
+        this.warnedNoMetrics = true;
+        this.opts.logger.log('error', 'alerting: expression rules need the metrics store, which this daemon lacks', {
+          rule,
+        });
+      }
+      throw new NotEvaluated('no metrics store');
+    }
+    const answer = new PromqlEngine(store).instantQuery(expr, this.opts.clock.now().getTime());
+    if (answer.status === 'error' || answer.data.resultType !== 'vector') {
+      const error =
+        answer.status === 'error'
+          ? answer.error
+          : `the expression returns a ${answer.data.resultType}, not an instant vector`;
+      if (this.exprErrors.get(rule) !== error) {
+        this.exprErrors.set(rule, error);
+        this.opts.logger.log('error', 'alerting: cannot evaluate an alert expression; its alerts keep their state', {
+          rule,
+          expr,
+          error,
+        });
+      }
+      throw new NotEvaluated(error);
+    }
+    this.exprErrors.delete(rule);
+    return answer.data.result.map((r) => ({ labels: r.metric, value: apiNumber(r.value[1]) }));
+  }
+
   /** The label sets for which a rule's condition holds now. */
   private active(rule: string): ActiveSample[] {
     const src = this.sources.get(rule);
     if (!src) return [];
+    if (src.expr !== null) return this.exprActive(rule, src.expr);
     if (src.check) {
       const c = checkViews(this.opts.store).find((v) => v.name === src.check);
       return c?.state === 'down' ? [{ labels: { check: c.name, check_type: c.type }, value: 1 }] : [];
@@ -288,7 +363,17 @@ export class Alerting {
       }
     };
     try {
-      for (const rule of this.sources.keys()) engine.evaluate(rule, this.active(rule)).forEach(seen);
+      for (const [rule, src] of this.sources) {
+        if (!this.due(rule, src)) continue;
+        let active: ActiveSample[];
+        try {
+          active = this.active(rule);
+        } catch (e) {
+          if (e instanceof NotEvaluated) continue;
+          throw e;
+        }
+        engine.evaluate(rule, active).forEach(seen);
+      }
       engine.tick().forEach(seen);
     } catch (e) {
       if (!(e instanceof UnknownRuleError))
