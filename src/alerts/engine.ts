@@ -45,6 +45,17 @@ export interface AlertRoute {
   continue: boolean;
 }
 
+/**
+ * Alertmanager's inhibition: while an alert matching `sourceMatchers` fires, alerts matching
+ * `targetMatchers` whose `equal` labels have the same values (a missing label is the empty string
+ * on both sides) are not sent. An alert never inhibits itself.
+ */
+export interface InhibitRule {
+  sourceMatchers: LabelMatcher[];
+  targetMatchers: LabelMatcher[];
+  equal: string[];
+}
+
 export interface ActiveSample {
   labels: Record<string, string>;
   value: number;
@@ -59,6 +70,8 @@ export interface AlertEngineOptions {
   defaultChannels: readonly string[];
   defaultRepeatIntervalMs: number;
   maintenance: readonly MaintenanceWindow[];
+  /** Default none. */
+  inhibit?: readonly InhibitRule[];
   /** Base of the acknowledge and silence links, e.g. http://127.0.0.1:7070. */
   externalUrl: string;
   /**
@@ -114,6 +127,12 @@ export interface Transition {
 
 export class UnknownRuleError extends Error {}
 
+interface Suppressors {
+  silences: SilenceRow[];
+  /** Firing alerts (only read when there are inhibit rules). */
+  firing: AlertRow[];
+}
+
 /** Labels of the alert: the sample's, the rule's, and alertname/severity. */
 function alertLabels(rule: AlertRule, sample: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = { ...sample, ...rule.labels, alertname: rule.name, severity: rule.severity };
@@ -142,15 +161,34 @@ export class AlertEngine {
     return this.opts.clock.now().toISOString();
   }
 
-  /** The silences in force now. */
-  private activeSilences(): SilenceRow[] {
+  /** The silences in force now, and the firing alerts that may inhibit others. */
+  private activeSilences(): Suppressors {
     const now = this.nowIso();
-    return this.opts.store.listSilences().filter((s) => s.startsAt <= now && s.endsAt > now);
+    const silences = this.opts.store.listSilences().filter((s) => s.startsAt <= now && s.endsAt > now);
+    const firing = this.opts.inhibit?.length ? this.opts.store.listAlerts({ state: 'firing' }) : [];
+    return { silences, firing };
   }
 
-  private suppression(labels: Record<string, string>, silences: SilenceRow[]): string | null {
+  private inhibitor(labels: Record<string, string>, firing: readonly AlertRow[]): AlertRow | undefined {
+    const fp = fingerprintOf(labels);
+    for (const rule of this.opts.inhibit ?? []) {
+      if (!matches(labels, rule.targetMatchers)) continue;
+      const source = firing.find(
+        (a) =>
+          a.fingerprint !== fp &&
+          matches(a.labels, rule.sourceMatchers) &&
+          rule.equal.every((k) => (a.labels[k] ?? '') === (labels[k] ?? '')),
+      );
+      if (source) return source;
+    }
+    return undefined;
+  }
+
+  private suppression(labels: Record<string, string>, { silences, firing }: Suppressors): string | null {
     const s = silences.find((x) => matches(labels, x.matchers));
     if (s) return `silence ${s.id}`;
+    const source = this.inhibitor(labels, firing);
+    if (source) return `inhibited by ${source.rule} ${source.fingerprint}`;
     const m = activeMaintenance(this.opts.maintenance, labels, this.opts.clock.now());
     return m ? `maintenance ${m}` : null;
   }
@@ -323,7 +361,7 @@ export class AlertEngine {
   private settleFiring(
     a: AlertRow,
     from: Transition['from'],
-    silences: SilenceRow[],
+    silences: Suppressors,
     stored: AlertRow | undefined,
   ): Transition | undefined {
     const base = { fingerprint: a.fingerprint, rule: a.rule, from, to: a.state, labels: a.labels };

@@ -98,6 +98,20 @@ export const NotifyRouteSchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const InhibitRuleSchema = Type.Object(
+  {
+    source_matchers: Type.Array(Matcher, { minItems: 1, description: 'The alert that, while firing, inhibits' }),
+    target_matchers: Type.Array(Matcher, { minItems: 1, description: 'The alerts it keeps from being sent' }),
+    equal: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$' }), {
+        uniqueItems: true,
+        description: 'Labels that must have the same value in both (e.g. [host]); none: any source inhibits',
+      }),
+    ),
+  },
+  { additionalProperties: false, description: "An inhibition rule, as Alertmanager's inhibit_rules" },
+);
+
 export const NotifySchema = Type.Object(
   {
     channels: Type.Optional(Names(ChannelSchema, 'Where notifications can go')),
@@ -111,6 +125,11 @@ export const NotifySchema = Type.Object(
       }),
     ),
     repeat_interval: Type.Optional(DurationT('Repeat of unmatched alerts; 0s: never', '4h')),
+    inhibit: Type.Optional(
+      Type.Array(InhibitRuleSchema, {
+        description: 'While a source alert fires, matching target alerts are shown as inhibited and not sent',
+      }),
+    ),
     external_url: Type.Optional(
       Type.String({
         pattern: '^https?://',

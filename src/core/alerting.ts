@@ -15,6 +15,7 @@ import {
   type ActiveSample,
   type AlertRoute,
   type AlertRule,
+  type InhibitRule,
   type Transition,
 } from '../alerts/engine.js';
 import type { MaintenanceWindow, TimeWindow } from '../alerts/maintenance.js';
@@ -194,6 +195,14 @@ export class Alerting {
         continue: r.continue === true,
       };
     });
+    const inhibit: InhibitRule[] = (Array.isArray(policy.inhibit) ? policy.inhibit : []).map((x) => {
+      const i = obj(x);
+      return {
+        sourceMatchers: strings(i.source_matchers).map(parseMatcher),
+        targetMatchers: strings(i.target_matchers).map(parseMatcher),
+        equal: strings(i.equal),
+      };
+    });
     const maintenance: MaintenanceWindow[] = byKind('maintenance').map((r) => {
       const once = obj(r.spec.once);
       const weekly = obj(r.spec.weekly);
@@ -245,6 +254,7 @@ export class Alerting {
       defaultChannels: strings(policy.default),
       defaultRepeatIntervalMs: ms(policy.repeat_interval, '4h'),
       maintenance,
+      inhibit,
       externalUrl: str(policy.external_url) ?? this.opts.daemonUrl(),
       redactor: () => this.opts.secrets().redactor?.() ?? Redactor.none,
       lastActive: this.lastActive,

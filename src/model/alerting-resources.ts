@@ -52,6 +52,11 @@ export function alertingResources(
         })),
         default: notify.default ?? Object.keys(channels),
         repeat_interval: notify.repeat_interval ?? '4h',
+        inhibit: (notify.inhibit ?? []).map((i) => ({
+          source_matchers: i.source_matchers,
+          target_matchers: i.target_matchers,
+          equal: i.equal ?? [],
+        })),
         external_url: notify.external_url ?? null,
       }) as JsonObject,
     });

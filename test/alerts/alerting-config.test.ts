@@ -124,7 +124,7 @@ describe('alerting sections of the stack file', () => {
       /^alert `a`: cannot use the expression `sum\(groundwork_check_up`: parse error at character \d+/,
     );
     const ok = parseStackText(
-      'stack: lab\nnotify:\n  channels:\n    ops: { webhook: { url: "http://a" } }\nalerts:\n  b: { expr: "groundwork_check_up == 0", for: 30s }\n',
+      'stack: lab\nnotify:\n  channels:\n    ops: { webhook: { url: "http://a" } }\n  inhibit:\n    - { source_matchers: [\'alertname="b"\'], target_matchers: [\'severity="warning"\'], equal: [check] }\nalerts:\n  b: { expr: "groundwork_check_up == 0", for: 30s }\n',
       'groundwork.yaml',
     );
     if (!ok.config) throw new Error(JSON.stringify(ok.diagnostics));
@@ -139,6 +139,9 @@ describe('alerting sections of the stack file', () => {
       check: null,
       for: '30s',
     });
+    expect(model?.resources.find((x) => x.address === 'notify-policy.default')?.spec.inhibit).toEqual([
+      { source_matchers: ['alertname="b"'], target_matchers: ['severity="warning"'], equal: ['check'] },
+    ]);
   });
 
   for (const [what, body, want] of bad) {

@@ -344,4 +344,39 @@ describe('alert engine', () => {
       await rx.stop();
     }
   });
+
+  it('inhibition: a firing source holds back targets with equal labels; its resolution sends them', async () => {
+    const hostDown: AlertRule = { ...webDown, name: 'host-down', forMs: 0, severity: 'critical', labels: {} };
+    const e = engine({
+      rules: [{ ...webDown, forMs: 0 }, hostDown],
+      routes: [{ matchers: [], channels: ['pager'], repeatIntervalMs: 0, continue: false }],
+      inhibit: [
+        {
+          sourceMatchers: [parseMatcher('alertname="host-down"')],
+          targetMatchers: [parseMatcher('severity="page"')],
+          equal: ['host'],
+        },
+      ],
+    });
+    expect(e.evaluate('host-down', [{ labels: { host: 'nas' }, value: 1 }])).toMatchObject([
+      { to: 'firing', notified: ['pager'], suppressedBy: null },
+    ]);
+    const source = store.alerts.listAlerts({ rule: 'host-down' })[0];
+    const t = e.evaluate('web-down', [
+      { labels: { check: 'web', host: 'nas' }, value: 1 },
+      { labels: { check: 'api', host: 'pi' }, value: 1 }, // another host: not inhibited
+    ]);
+    expect(t.map((x) => `${x.labels.check} ${x.suppressedBy ?? 'sent'}`)).toEqual([
+      `web inhibited by host-down ${source?.fingerprint}`,
+      'api sent',
+    ]);
+    expect(sent().map((s) => `${s.status} ${s.key.split('/')[0] === source?.fingerprint ? 'host' : 'web'}`)).toEqual([
+      'firing host',
+      'firing web',
+    ]);
+    await clock.advance(1000);
+    e.evaluate('host-down', []); // the source resolves
+    expect(e.tick()).toMatchObject([{ labels: { check: 'web' }, notified: ['pager'], suppressedBy: null }]);
+    expect(sent().map((s) => String(s.status))).toEqual(['firing', 'firing', 'resolved', 'firing']);
+  });
 });
