@@ -94,6 +94,36 @@ export function alertingChecks(doc: Record<string, unknown>, file: string, locat
         r.channels.forEach((c, j) => channelRef(['notify', 'routes', i, 'channels', j], c));
     });
   }
+  // A regular expression that does not compile would stop the daemon from loading the policy.
+  const regexMatchers = (list: unknown, path: (string | number)[]) => {
+    if (!Array.isArray(list)) return;
+    list.forEach((m, j) => {
+      const found =
+        typeof m === 'string'
+          ? /^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~)\s*(?:"((?:[^"\\]|\\.)*)"|(\S*))\s*$/.exec(m)
+          : null;
+      if (!found) return;
+      const source = found[2] !== undefined ? found[2].replace(/\\(.)/g, '$1') : (found[3] ?? '');
+      try {
+        new RegExp(`^(?:${source})$`);
+      } catch (e) {
+        push([...path, j], {
+          code: 'invalid-value',
+          message: `the matcher \`${String(m)}\` has an invalid regular expression: ${e instanceof Error ? e.message : String(e)}`,
+          fix: 'fix the regular expression, or use = for an exact value',
+        });
+      }
+    });
+  };
+  if (Array.isArray(notify.routes))
+    notify.routes.forEach((r, i) => isObj(r) && regexMatchers(r.match, ['notify', 'routes', i, 'match']));
+  if (Array.isArray(notify.inhibit)) {
+    notify.inhibit.forEach((r, i) => {
+      if (!isObj(r)) return;
+      regexMatchers(r.source_matchers, ['notify', 'inhibit', i, 'source_matchers']);
+      regexMatchers(r.target_matchers, ['notify', 'inhibit', i, 'target_matchers']);
+    });
+  }
   if (Array.isArray(notify.default)) notify.default.forEach((c, j) => channelRef(['notify', 'default', j], c));
 
   const alerts = isObj(doc.alerts) ? doc.alerts : {};
@@ -161,6 +191,7 @@ export function alertingChecks(doc: Record<string, unknown>, file: string, locat
   const maintenance = isObj(doc.maintenance) ? doc.maintenance : {};
   for (const [name, m] of Object.entries(maintenance)) {
     if (!isObj(m)) continue;
+    regexMatchers(m.match, ['maintenance', name, 'match']);
     const kinds = ['once', 'weekly'].filter((k) => k in m);
     if (kinds.length !== 1) {
       push(

@@ -96,6 +96,11 @@ describe('alerting sections of the stack file', () => {
       'checks:\n  web: { tcp: "127.0.0.1:80" }\nnotify:\n  channels:\n    ops: { webhook: { url: "http://a" } }\nalerts:\n  web-down: { check: web, interval: 5s }\n',
       { line: 7, fix: /remove interval/ },
     ],
+    [
+      'an inhibit matcher whose regular expression does not compile',
+      'notify:\n  channels:\n    ops: { webhook: { url: "http://a" } }\n  inhibit:\n    - source_matchers: [\'alertname="a"\']\n      target_matchers: [\'service=~"web(\']\n',
+      { line: 6, fix: /fix the regular expression/ },
+    ],
     ['alerts with nobody to tell', 'alerts:\n  web-down: { event: crashloop }\n', { line: 1, fix: /notify:/ }],
     [
       'an unknown time zone',
