@@ -18,6 +18,7 @@
 import { createHash } from 'node:crypto';
 import type { AlertRow, AlertStore, OutboxEnqueue, SilenceRow } from '../store/store.js';
 import { outboxRows } from '../notify/outbox.js';
+import type { Redactor } from '../security/redact.js';
 import type { Clock } from '../util/clock.js';
 import { activeMaintenance, type MaintenanceWindow } from './maintenance.js';
 import { matches, type LabelMatcher } from './matchers.js';
@@ -44,6 +45,17 @@ export interface AlertRoute {
   continue: boolean;
 }
 
+/**
+ * Alertmanager's inhibition: while an alert matching `sourceMatchers` fires, alerts matching
+ * `targetMatchers` whose `equal` labels have the same values (a missing label is the empty string
+ * on both sides) are not sent. An alert never inhibits itself.
+ */
+export interface InhibitRule {
+  sourceMatchers: LabelMatcher[];
+  targetMatchers: LabelMatcher[];
+  equal: string[];
+}
+
 export interface ActiveSample {
   labels: Record<string, string>;
   value: number;
@@ -58,8 +70,46 @@ export interface AlertEngineOptions {
   defaultChannels: readonly string[];
   defaultRepeatIntervalMs: number;
   maintenance: readonly MaintenanceWindow[];
+  /** Default none. */
+  inhibit?: readonly InhibitRule[];
   /** Base of the acknowledge and silence links, e.g. http://127.0.0.1:7070. */
   externalUrl: string;
+  /**
+   * Every notification payload goes through it before it enters the outbox: a secret value that
+   * reached a label or an annotation (a query result, a templated summary) is replaced by
+   * `[secret:NAME]` there, so it reaches neither the outbox table nor a receiver. Default: none.
+   */
+  redactor?: () => Redactor;
+  /**
+   * When each alert's condition last held, kept across engine rebuilds (the daemon rebuilds the
+   * engine on every apply). The row's `lastActiveAt` is written at most every LAST_ACTIVE_SAVE_MS,
+   * so this is what keep_firing_for counts from while the process lives.
+   */
+  lastActive?: Map<string, number>;
+}
+
+/**
+ * How stale a still-active alert's stored `lastActiveAt` may get before the row is written again.
+ * Rows are saved only when something changed (state, value, notification, suppression), not on
+ * every evaluation; this bounds what a restart can misjudge of keep_firing_for to a minute.
+ */
+export const LAST_ACTIVE_SAVE_MS = 60_000;
+
+/** Whether `next` differs from the stored row in anything that must be written. */
+function needsSave(prev: AlertRow | undefined, next: AlertRow, nowMs: number): boolean {
+  if (!prev) return true;
+  return (
+    prev.state !== next.state ||
+    prev.value !== next.value ||
+    prev.activeAt !== next.activeAt ||
+    prev.firedAt !== next.firedAt ||
+    prev.resolvedAt !== next.resolvedAt ||
+    prev.notifiedAt !== next.notifiedAt ||
+    prev.notifications !== next.notifications ||
+    prev.suppressedBy !== next.suppressedBy ||
+    prev.ackedAt !== next.ackedAt ||
+    (prev.lastActiveAt !== next.lastActiveAt && nowMs - Date.parse(prev.lastActiveAt) >= LAST_ACTIVE_SAVE_MS)
+  );
 }
 
 export interface Transition {
@@ -76,6 +126,12 @@ export interface Transition {
 }
 
 export class UnknownRuleError extends Error {}
+
+interface Suppressors {
+  silences: SilenceRow[];
+  /** Firing alerts (only read when there are inhibit rules). */
+  firing: AlertRow[];
+}
 
 /** Labels of the alert: the sample's, the rule's, and alertname/severity. */
 function alertLabels(rule: AlertRule, sample: Record<string, string>): Record<string, string> {
@@ -94,24 +150,45 @@ export function fingerprintOf(labels: Record<string, string>): string {
 
 export class AlertEngine {
   private readonly rules: Map<string, AlertRule>;
+  private readonly lastActive: Map<string, number>;
 
   constructor(private readonly opts: AlertEngineOptions) {
     this.rules = new Map(opts.rules.map((r) => [r.name, r]));
+    this.lastActive = opts.lastActive ?? new Map();
   }
 
   private nowIso(): string {
     return this.opts.clock.now().toISOString();
   }
 
-  /** The silences in force now. */
-  private activeSilences(): SilenceRow[] {
+  /** The silences in force now, and the firing alerts that may inhibit others. */
+  private activeSilences(): Suppressors {
     const now = this.nowIso();
-    return this.opts.store.listSilences().filter((s) => s.startsAt <= now && s.endsAt > now);
+    const silences = this.opts.store.listSilences().filter((s) => s.startsAt <= now && s.endsAt > now);
+    const firing = this.opts.inhibit?.length ? this.opts.store.listAlerts({ state: 'firing' }) : [];
+    return { silences, firing };
   }
 
-  private suppression(labels: Record<string, string>, silences: SilenceRow[]): string | null {
+  private inhibitor(labels: Record<string, string>, firing: readonly AlertRow[]): AlertRow | undefined {
+    const fp = fingerprintOf(labels);
+    for (const rule of this.opts.inhibit ?? []) {
+      if (!matches(labels, rule.targetMatchers)) continue;
+      const source = firing.find(
+        (a) =>
+          a.fingerprint !== fp &&
+          matches(a.labels, rule.sourceMatchers) &&
+          rule.equal.every((k) => (a.labels[k] ?? '') === (labels[k] ?? '')),
+      );
+      if (source) return source;
+    }
+    return undefined;
+  }
+
+  private suppression(labels: Record<string, string>, { silences, firing }: Suppressors): string | null {
     const s = silences.find((x) => matches(labels, x.matchers));
     if (s) return `silence ${s.id}`;
+    const source = this.inhibitor(labels, firing);
+    if (source) return `inhibited by ${source.rule} ${source.fingerprint}`;
     const m = activeMaintenance(this.opts.maintenance, labels, this.opts.clock.now());
     return m ? `maintenance ${m}` : null;
   }
@@ -149,7 +226,7 @@ export class AlertEngine {
       .filter(([k]) => k !== 'severity')
       .map(([k, v]) => `matcher=${encodeURIComponent(`${k}="${v}"`)}`)
       .join('&');
-    return outboxRows(channels, eventKey, {
+    const rows = outboxRows(channels, eventKey, {
       alert: a.rule,
       fingerprint: a.fingerprint,
       status: a.state === 'resolved' ? 'resolved' : 'firing',
@@ -167,6 +244,8 @@ export class AlertEngine {
         details: `${base}/v1/alerts/${a.fingerprint}`,
       },
     });
+    const redactor = this.opts.redactor?.();
+    return redactor ? rows.map((r) => ({ ...r, payload: redactor.redactDeep(r.payload) })) : rows;
   }
 
   /**
@@ -187,6 +266,7 @@ export class AlertEngine {
       const labels = alertLabels(rule, sample.labels);
       const fp = fingerprintOf(labels);
       seen.add(fp);
+      this.lastActive.set(fp, nowMs);
       const prev = known.get(fp);
       const fresh = !prev || prev.state === 'resolved';
       let a: AlertRow = fresh
@@ -210,13 +290,14 @@ export class AlertEngine {
       const from: Transition['from'] = fresh ? 'inactive' : prev.state;
       if (a.state === 'pending' && nowMs - Date.parse(a.activeAt) >= rule.forMs)
         a = { ...a, state: 'firing', firedAt: now };
-      const t = this.settleFiring(a, from, silences);
+      const t = this.settleFiring(a, from, silences, fresh ? undefined : prev);
       if (t) out.push(t);
     }
 
     for (const [fp, a] of known) {
       if (seen.has(fp) || a.state === 'resolved') continue;
       if (a.state === 'pending') {
+        this.lastActive.delete(fp);
         this.opts.store.deleteAlert(fp);
         out.push({
           fingerprint: fp,
@@ -230,8 +311,15 @@ export class AlertEngine {
         });
         continue;
       }
-      if (nowMs - Date.parse(a.lastActiveAt) < rule.keepFiringForMs) continue;
-      const resolved: AlertRow = { ...a, state: 'resolved', resolvedAt: now };
+      const lastActiveMs = Math.max(this.lastActive.get(fp) ?? 0, Date.parse(a.lastActiveAt));
+      if (nowMs - lastActiveMs < rule.keepFiringForMs) continue;
+      this.lastActive.delete(fp);
+      const resolved: AlertRow = {
+        ...a,
+        state: 'resolved',
+        resolvedAt: now,
+        lastActiveAt: new Date(lastActiveMs).toISOString(),
+      };
       const channels = a.notifiedAt ? this.routeOf(a.labels).channels : [];
       this.opts.store.saveAlert(
         resolved,
@@ -259,22 +347,31 @@ export class AlertEngine {
     const silences = this.activeSilences();
     const out: Transition[] = [];
     for (const a of this.opts.store.listAlerts({ state: 'firing' })) {
-      const t = this.settleFiring(a, 'firing', silences);
+      const t = this.settleFiring(a, 'firing', silences, a);
       if (t) out.push(t);
     }
     return out;
   }
 
-  /** Saves an alert in pending or firing state, queueing what is due; returns a transition if anything changed. */
-  private settleFiring(a: AlertRow, from: Transition['from'], silences: SilenceRow[]): Transition | undefined {
+  /**
+   * Saves an alert in pending or firing state when it differs from `stored` (the row as the store
+   * has it; undefined for a new alert), queueing what is due; returns a transition if anything
+   * changed.
+   */
+  private settleFiring(
+    a: AlertRow,
+    from: Transition['from'],
+    silences: Suppressors,
+    stored: AlertRow | undefined,
+  ): Transition | undefined {
     const base = { fingerprint: a.fingerprint, rule: a.rule, from, to: a.state, labels: a.labels };
+    const nowMs = this.opts.clock.now().getTime();
     if (a.state !== 'firing') {
-      this.opts.store.saveAlert(a, []);
+      if (needsSave(stored, a, nowMs)) this.opts.store.saveAlert(a, []);
       return from === a.state ? undefined : { ...base, notified: [], suppressedBy: null, summary: this.summaryOf(a) };
     }
     const suppressedBy = this.suppression(a.labels, silences);
     const { channels, repeatIntervalMs } = this.routeOf(a.labels);
-    const nowMs = this.opts.clock.now().getTime();
     let eventKey: string | undefined;
     if (suppressedBy === null && a.notifiedAt === null) eventKey = `firing@${a.firedAt}`;
     else if (
@@ -290,7 +387,8 @@ export class AlertEngine {
       ? { ...a, suppressedBy: null, notifiedAt: this.nowIso(), notifications: a.notifications + 1 }
       : { ...a, suppressedBy };
     const changed = from !== 'firing' || eventKey !== undefined || a.suppressedBy !== suppressedBy;
-    this.opts.store.saveAlert(next, eventKey ? this.notificationRows(next, eventKey, channels) : []);
+    if (eventKey) this.opts.store.saveAlert(next, this.notificationRows(next, eventKey, channels));
+    else if (needsSave(stored, next, nowMs)) this.opts.store.saveAlert(next, []);
     if (!changed) return undefined;
     return { ...base, notified: eventKey ? channels : [], suppressedBy, summary: this.summaryOf(a) };
   }

@@ -55,3 +55,23 @@ export function openOps(io: CliIo, flags: StackFlags, options: OpenOpsOptions = 
 function sameFile(a: string, b: string): boolean {
   return path.resolve(a) === path.resolve(b);
 }
+
+/**
+ * Runs `fn` with the stack's operations and closes them however it ends: the
+ * open/try/finally/close every command would otherwise repeat.
+ *
+ *   return withOps(io, flags, async (ops) => { ...; return EXIT.ok; }, { otherStack: 'local' });
+ */
+export async function withOps<T>(
+  io: CliIo,
+  flags: StackFlags,
+  fn: (ops: Operations, via: OpenedOps['via']) => Promise<T>,
+  options: OpenOpsOptions = {},
+): Promise<T> {
+  const { ops, via, close } = openOps(io, flags, options);
+  try {
+    return await fn(ops, via);
+  } finally {
+    close();
+  }
+}

@@ -4,6 +4,7 @@
  * a declared service, a maintenance window has one schedule and a time zone that exists, and
  * secret references name declared secrets.
  */
+import { parsePromql, PromqlSyntaxError, typeOf } from '../observe/promql/parse.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import type { Diagnostic } from './diagnostic.js';
 
@@ -13,7 +14,20 @@ type Locate = (path: (string | number)[], key?: boolean) => { line: number; colu
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const CHANNEL_TYPES = ['webhook', 'slack', 'ntfy', 'alertmanager', 'email'];
-const CONDITIONS = ['check', 'event'];
+const CONDITIONS = ['check', 'event', 'expr'];
+
+/** Why an alert expression cannot be evaluated, in the parser's words; undefined when it can. */
+export function exprProblem(expr: string): string | undefined {
+  try {
+    const t = typeOf(parsePromql(expr));
+    if (t !== 'vector')
+      return `it returns a ${t === 'matrix' ? 'range vector' : t}, and an alert needs an instant vector (one alert per series)`;
+    return undefined;
+  } catch (e) {
+    if (e instanceof PromqlSyntaxError) return e.message;
+    throw e;
+  }
+}
 
 export function alertingChecks(doc: Record<string, unknown>, file: string, locate: Locate): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -80,6 +94,36 @@ export function alertingChecks(doc: Record<string, unknown>, file: string, locat
         r.channels.forEach((c, j) => channelRef(['notify', 'routes', i, 'channels', j], c));
     });
   }
+  // A regular expression that does not compile would stop the daemon from loading the policy.
+  const regexMatchers = (list: unknown, path: (string | number)[]) => {
+    if (!Array.isArray(list)) return;
+    list.forEach((m, j) => {
+      const found =
+        typeof m === 'string'
+          ? /^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~)\s*(?:"((?:[^"\\]|\\.)*)"|(\S*))\s*$/.exec(m)
+          : null;
+      if (!found) return;
+      const source = found[2] !== undefined ? found[2].replace(/\\(.)/g, '$1') : (found[3] ?? '');
+      try {
+        new RegExp(`^(?:${source})$`);
+      } catch (e) {
+        push([...path, j], {
+          code: 'invalid-value',
+          message: `the matcher \`${String(m)}\` has an invalid regular expression: ${e instanceof Error ? e.message : String(e)}`,
+          fix: 'fix the regular expression, or use = for an exact value',
+        });
+      }
+    });
+  };
+  if (Array.isArray(notify.routes))
+    notify.routes.forEach((r, i) => isObj(r) && regexMatchers(r.match, ['notify', 'routes', i, 'match']));
+  if (Array.isArray(notify.inhibit)) {
+    notify.inhibit.forEach((r, i) => {
+      if (!isObj(r)) return;
+      regexMatchers(r.source_matchers, ['notify', 'inhibit', i, 'source_matchers']);
+      regexMatchers(r.target_matchers, ['notify', 'inhibit', i, 'target_matchers']);
+    });
+  }
   if (Array.isArray(notify.default)) notify.default.forEach((c, j) => channelRef(['notify', 'default', j], c));
 
   const alerts = isObj(doc.alerts) ? doc.alerts : {};
@@ -92,10 +136,27 @@ export function alertingChecks(doc: Record<string, unknown>, file: string, locat
         {
           code: conditions.length === 0 ? 'missing-key' : 'conflict',
           message: `alert \`${name}\` needs exactly one condition: ${CONDITIONS.join(', ')}`,
-          fix: 'e.g. web-down: { check: web-health, severity: page } or web-crashing: { event: crashloop, service: web }',
+          fix: "e.g. web-down: { check: web-health, severity: page }, web-crashing: { event: crashloop, service: web } or web-slow: { expr: 'groundwork_check_latency_seconds > 1' }",
         },
         true,
       );
+    }
+    if (typeof a.expr === 'string') {
+      const problem = exprProblem(a.expr);
+      if (problem) {
+        push(['alerts', name, 'expr'], {
+          code: 'invalid-value',
+          message: `alert \`${name}\`: cannot use the expression \`${a.expr}\`: ${problem}`,
+          fix: 'write an instant-vector PromQL expression such as groundwork_check_up{check="web"} == 0 (try it with `groundwork query`)',
+        });
+      }
+    }
+    if (a.interval !== undefined && typeof a.expr !== 'string') {
+      push(['alerts', name, 'interval'], {
+        code: 'invalid-value',
+        message: `alert \`${name}\` has an interval but no expr: only expression rules are evaluated on an interval`,
+        fix: 'remove interval (check and event rules are evaluated as soon as their condition changes)',
+      });
     }
     const checks = Object.keys(isObj(doc.checks) ? doc.checks : {});
     if (typeof a.check === 'string' && !checks.includes(a.check)) {
@@ -130,6 +191,7 @@ export function alertingChecks(doc: Record<string, unknown>, file: string, locat
   const maintenance = isObj(doc.maintenance) ? doc.maintenance : {};
   for (const [name, m] of Object.entries(maintenance)) {
     if (!isObj(m)) continue;
+    regexMatchers(m.match, ['maintenance', name, 'match']);
     const kinds = ['once', 'weekly'].filter((k) => k in m);
     if (kinds.length !== 1) {
       push(

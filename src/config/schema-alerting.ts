@@ -98,6 +98,20 @@ export const NotifyRouteSchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const InhibitRuleSchema = Type.Object(
+  {
+    source_matchers: Type.Array(Matcher, { minItems: 1, description: 'The alert that, while firing, inhibits' }),
+    target_matchers: Type.Array(Matcher, { minItems: 1, description: 'The alerts it keeps from being sent' }),
+    equal: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$' }), {
+        uniqueItems: true,
+        description: 'Labels that must have the same value in both (e.g. [host]); none: any source inhibits',
+      }),
+    ),
+  },
+  { additionalProperties: false, description: "An inhibition rule, as Alertmanager's inhibit_rules" },
+);
+
 export const NotifySchema = Type.Object(
   {
     channels: Type.Optional(Names(ChannelSchema, 'Where notifications can go')),
@@ -111,6 +125,11 @@ export const NotifySchema = Type.Object(
       }),
     ),
     repeat_interval: Type.Optional(DurationT('Repeat of unmatched alerts; 0s: never', '4h')),
+    inhibit: Type.Optional(
+      Type.Array(InhibitRuleSchema, {
+        description: 'While a source alert fires, matching target alerts are shown as inhibited and not sent',
+      }),
+    ),
     external_url: Type.Optional(
       Type.String({
         pattern: '^https?://',
@@ -135,6 +154,20 @@ export const AlertSchema = Type.Object(
             'Fires on what the daemon sees: crashloop (an instance restarts in a loop), unhealthy (an instance fails readiness), deploy-failed, rolled-back (an automatic rollback)',
           'x-fix': `use one of ${ALERT_EVENTS.join(', ')}`,
         },
+      ),
+    ),
+    expr: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "A PromQL expression over the daemon's metrics (groundwork_check_up, ...): one alert per series it returns, with that series' labels; {{ $value }} is its value",
+        'x-fix': 'write an instant-vector expression such as groundwork_check_up{check="web"} == 0',
+      }),
+    ),
+    interval: Type.Optional(
+      DurationT(
+        'How often an expr rule is evaluated (default 5s: the metrics are in memory, and a page should take seconds)',
+        '5s',
       ),
     ),
     service: Type.Optional(Name('Only this service (default: every service)')),

@@ -15,6 +15,7 @@ import {
   type ActiveSample,
   type AlertRoute,
   type AlertRule,
+  type InhibitRule,
   type Transition,
 } from '../alerts/engine.js';
 import type { MaintenanceWindow, TimeWindow } from '../alerts/maintenance.js';
@@ -23,10 +24,13 @@ import type { Channel } from '../notify/channel.js';
 import { createChannel, type ChannelConfig } from '../notify/channel-config.js';
 import { OutboxSender } from '../notify/outbox.js';
 import type { JsonObject } from '../model/resource.js';
+import { PromqlEngine, type Queryable } from '../observe/promql/engine.js';
+import { Redactor } from '../security/redact.js';
 import type { SecretSource } from '../security/secret-source.js';
 import type { ResourceRow, Store } from '../store/store.js';
 import type { Timer, Timers } from '../util/clock.js';
 import { Duration } from '../util/duration.js';
+import { DEFAULT_EXPR_INTERVAL } from '../model/alerting-resources.js';
 import { errorMessage } from '../util/error-message.js';
 import type { Logger } from '../util/logger.js';
 import type { EventBus } from './bus.js';
@@ -45,12 +49,30 @@ export interface AlertingOptions {
   instances: () => InstanceView[];
   /** Evaluation period when nothing happens (default 1 s). */
   tickMs?: number;
+  /**
+   * The daemon's metrics store, which `expr:` rules query (unflushed samples included). Absent:
+   * expression rules are not evaluated, and the log says so once.
+   */
+  metrics?: () => Queryable | undefined;
 }
 
 interface RuleSource {
   check: string | null;
   event: string | null;
+  expr: string | null;
+  /** Evaluation period of an expr rule. */
+  intervalMs: number;
   service: string | null;
+}
+
+/** Why an expr rule was not evaluated this time: its alerts keep their state (as Prometheus does). */
+class NotEvaluated extends Error {}
+
+/** A sample value as the PromQL API writes it ("+Inf", "NaN", "0.25") as a number. */
+function apiNumber(v: string): number {
+  if (v === '+Inf') return Infinity;
+  if (v === '-Inf') return -Infinity;
+  return Number(v);
 }
 
 const WEEKDAY_NUMBER: Record<string, number> = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 };
@@ -60,6 +82,8 @@ const obj = (v: unknown): JsonObject =>
   typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as JsonObject) : {};
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 const ms = (v: unknown, def: string): number => Duration.parse(typeof v === 'string' ? v : def).toMilliseconds();
+const omit = (o: JsonObject, key: string): JsonObject =>
+  Object.fromEntries(Object.entries(o).filter(([k]) => k !== key));
 const minuteOf = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
 /** `${secret.NAME}` in a channel setting, resolved now; a missing value is an error naming the secret. */
@@ -121,8 +145,14 @@ export class Alerting {
   private sources = new Map<string, RuleSource>();
   private timer: Timer | undefined;
   private readonly unsubscribe: (() => void)[] = [];
-  /** Why a channel could not be built (a secret without a value): shown by `groundwork alerts`. */
+  /**
+   * Why a channel could not be built (a secret without a value). Also recorded as the channel
+   * resource's runtime outputs (`problem`), which is where `groundwork alerts` and GET /v1/alerts
+   * read it, with or without this daemon.
+   */
   readonly channelErrors = new Map<string, string>();
+  /** When each alert's condition last held; outlives the engine, which configure() rebuilds. */
+  private readonly lastActive = new Map<string, number>();
 
   constructor(private readonly opts: AlertingOptions) {}
 
@@ -147,7 +177,13 @@ export class Alerting {
         labels: Object.fromEntries(Object.entries(obj(s.labels)).map(([k, v]) => [k, String(v)])),
         annotations,
       });
-      this.sources.set(name, { check: str(s.check), event: str(s.event), service: str(s.service) });
+      this.sources.set(name, {
+        check: str(s.check),
+        event: str(s.event),
+        expr: str(s.expr),
+        intervalMs: ms(s.interval, DEFAULT_EXPR_INTERVAL),
+        service: str(s.service),
+      });
     }
     const policy = byKind('notify-policy')[0]?.spec ?? {};
     const routes: AlertRoute[] = (Array.isArray(policy.routes) ? policy.routes : []).map((x) => {
@@ -157,6 +193,14 @@ export class Alerting {
         channels: strings(r.channels),
         repeatIntervalMs: ms(r.repeat_interval, '4h'),
         continue: r.continue === true,
+      };
+    });
+    const inhibit: InhibitRule[] = (Array.isArray(policy.inhibit) ? policy.inhibit : []).map((x) => {
+      const i = obj(x);
+      return {
+        sourceMatchers: strings(i.source_matchers).map(parseMatcher),
+        targetMatchers: strings(i.target_matchers).map(parseMatcher),
+        equal: strings(i.equal),
       };
     });
     const maintenance: MaintenanceWindow[] = byKind('maintenance').map((r) => {
@@ -193,6 +237,15 @@ export class Alerting {
         });
       }
     }
+    for (const r of byKind('channel')) {
+      const problem = this.channelErrors.get(nameOf(r));
+      const recorded = str(r.outputs.problem);
+      if (problem !== (recorded ?? undefined))
+        this.opts.store.recordRuntimeOutputs(
+          r.address,
+          problem ? { ...r.outputs, problem } : omit(r.outputs, 'problem'),
+        );
+    }
     this.engine = new AlertEngine({
       store: this.opts.store.alerts,
       clock: this.opts.clock,
@@ -201,14 +254,18 @@ export class Alerting {
       defaultChannels: strings(policy.default),
       defaultRepeatIntervalMs: ms(policy.repeat_interval, '4h'),
       maintenance,
+      inhibit,
       externalUrl: str(policy.external_url) ?? this.opts.daemonUrl(),
+      redactor: () => this.opts.secrets().redactor?.() ?? Redactor.none,
+      lastActive: this.lastActive,
     });
     // One sender for the daemon's life: a new one would cancel (and later repeat) what is in flight.
-    if (this.sender) this.sender.setChannels(channels);
+    if (this.sender) this.sender.setChannels(channels, new Map(this.channelErrors));
     else {
       this.sender = new OutboxSender({
         store: this.opts.store.outbox,
         channels,
+        channelProblems: new Map(this.channelErrors),
         clock: this.opts.clock,
         logger: this.opts.logger,
       });
@@ -226,10 +283,59 @@ export class Alerting {
     this.timer = this.opts.clock.setInterval(() => this.evaluate(), this.opts.tickMs ?? 1000, { background: true });
   }
 
+  /** When each expr rule was last evaluated (monotonic ms). */
+  private readonly exprEvaluatedAt = new Map<string, number>();
+  private warnedNoMetrics = false;
+  /** The last query error of each expr rule, logged once per change rather than every interval. */
+  private readonly exprErrors = new Map<string, string>();
+
+  /** Whether an expr rule is due (its interval has passed); other rules are evaluated every time. */
+  private due(rule: string, src: RuleSource): boolean {
+    if (src.expr === null) return true;
+    const now = this.opts.clock.ms();
+    const last = this.exprEvaluatedAt.get(rule);
+    if (last !== undefined && now - last < src.intervalMs) return false;
+    this.exprEvaluatedAt.set(rule, now);
+    return true;
+  }
+
+  /** The series an expr rule's expression returns now: one alert each, with its labels and value. */
+  private exprActive(rule: string, expr: string): ActiveSample[] {
+    const store = this.opts.metrics?.();
+    if (!store) {
+      if (!this.warnedNoMetrics) {
+        this.warnedNoMetrics = true;
+        this.opts.logger.log('error', 'alerting: expression rules need the metrics store, which this daemon lacks', {
+          rule,
+        });
+      }
+      throw new NotEvaluated('no metrics store');
+    }
+    const answer = new PromqlEngine(store).instantQuery(expr, this.opts.clock.now().getTime());
+    if (answer.status === 'error' || answer.data.resultType !== 'vector') {
+      const error =
+        answer.status === 'error'
+          ? answer.error
+          : `the expression returns a ${answer.data.resultType}, not an instant vector`;
+      if (this.exprErrors.get(rule) !== error) {
+        this.exprErrors.set(rule, error);
+        this.opts.logger.log('error', 'alerting: cannot evaluate an alert expression; its alerts keep their state', {
+          rule,
+          expr,
+          error,
+        });
+      }
+      throw new NotEvaluated(error);
+    }
+    this.exprErrors.delete(rule);
+    return answer.data.result.map((r) => ({ labels: r.metric, value: apiNumber(r.value[1]) }));
+  }
+
   /** The label sets for which a rule's condition holds now. */
   private active(rule: string): ActiveSample[] {
     const src = this.sources.get(rule);
     if (!src) return [];
+    if (src.expr !== null) return this.exprActive(rule, src.expr);
     if (src.check) {
       const c = checkViews(this.opts.store).find((v) => v.name === src.check);
       return c?.state === 'down' ? [{ labels: { check: c.name, check_type: c.type }, value: 1 }] : [];
@@ -269,7 +375,17 @@ export class Alerting {
       }
     };
     try {
-      for (const rule of this.sources.keys()) engine.evaluate(rule, this.active(rule)).forEach(seen);
+      for (const [rule, src] of this.sources) {
+        if (!this.due(rule, src)) continue;
+        let active: ActiveSample[];
+        try {
+          active = this.active(rule);
+        } catch (e) {
+          if (e instanceof NotEvaluated) continue;
+          throw e;
+        }
+        engine.evaluate(rule, active).forEach(seen);
+      }
       engine.tick().forEach(seen);
     } catch (e) {
       if (!(e instanceof UnknownRuleError))

@@ -4,7 +4,7 @@
  * works with or without a daemon.
  */
 import { MatcherSyntaxError, formatMatcher, parseMatcher } from '../alerts/matchers.js';
-import type { AlertStore, OutboxStore, SilenceRow } from '../store/store.js';
+import type { AlertStore, OutboxStore, ResourceStore, SilenceRow } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { Duration } from '../util/duration.js';
 import { OperationError } from './errors.js';
@@ -44,9 +44,18 @@ export interface SilenceView {
   active: boolean;
 }
 
+/** A notification channel the daemon could not build: nothing reaches it until this is fixed. */
+export interface ChannelProblemView {
+  channel: string;
+  /** What is wrong and how to fix it (e.g. the secret without a value and how to set it). */
+  problem: string;
+}
+
 export interface AlertsView {
   alerts: AlertView[];
   silences: SilenceView[];
+  /** Channels that cannot deliver (empty when every channel was built). */
+  channelProblems: ChannelProblemView[];
 }
 
 export interface SilenceInput {
@@ -70,7 +79,10 @@ function silenceView(s: SilenceRow, now: string): SilenceView {
 }
 
 /** Firing and pending alerts, and resolved ones of the last day, newest last; silences not yet ended. */
-export function alertsView(store: { alerts: AlertStore; outbox: OutboxStore }, clock: Clock): AlertsView {
+export function alertsView(
+  store: { alerts: AlertStore; outbox: OutboxStore } & Pick<ResourceStore, 'listResources'>,
+  clock: Clock,
+): AlertsView {
   const now = clock.now();
   const dayAgo = new Date(now.getTime() - 24 * 3_600_000).toISOString();
   const rows = store.outbox.listOutbox({ limit: 1000 });
@@ -105,7 +117,12 @@ export function alertsView(store: { alerts: AlertStore; outbox: OutboxStore }, c
     .listSilences()
     .filter((s) => s.endsAt > iso)
     .map((s) => silenceView(s, iso));
-  return { alerts, silences };
+  // Recorded by the daemon's alerting when it builds channels (core/alerting.ts).
+  const channelProblems = store
+    .listResources()
+    .filter((r) => r.kind === 'channel' && typeof r.outputs.problem === 'string')
+    .map((r) => ({ channel: r.address.slice('channel.'.length), problem: String(r.outputs.problem) }));
+  return { alerts, silences, channelProblems };
 }
 
 export function acknowledgeAlert(store: { alerts: AlertStore }, clock: Clock, fingerprint: string, by: string): void {

@@ -217,6 +217,7 @@ export class Daemon {
       secrets: () => this.installation.secrets,
       daemonUrl: () => (this.info as DaemonInfo | undefined)?.url ?? `http://${o.host}:${o.port}`,
       instances: () => this.ops.supervisedStatus().services.flatMap((sv) => sv.instances),
+      metrics: () => this.metrics,
     });
     this.alerting.configure(this.installation.store.listResources());
     this.alerting.start();

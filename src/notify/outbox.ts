@@ -64,6 +64,8 @@ export function enqueueNotification(
 export interface OutboxSenderOptions {
   store: OutboxStore;
   channels: ReadonlyMap<string, Channel>;
+  /** Why a configured channel could not be built (recorded on its rows as the delivery error). */
+  channelProblems?: ReadonlyMap<string, string>;
   clock: Timers;
   logger?: Logger;
   /** Rows delivered at once (across streams). */
@@ -88,9 +90,11 @@ export class OutboxSender {
   private again = false;
 
   private channels: ReadonlyMap<string, Channel>;
+  private channelProblems: ReadonlyMap<string, string>;
 
   constructor(private readonly opts: OutboxSenderOptions) {
     this.channels = opts.channels;
+    this.channelProblems = opts.channelProblems ?? new Map();
   }
 
   /**
@@ -98,8 +102,9 @@ export class OutboxSender {
    * restarted: stopping it would cancel requests in flight, which the receivers may already have,
    * and send them again.
    */
-  setChannels(channels: ReadonlyMap<string, Channel>): void {
+  setChannels(channels: ReadonlyMap<string, Channel>, problems: ReadonlyMap<string, string> = new Map()): void {
     this.channels = channels;
+    this.channelProblems = problems;
     this.kick();
   }
 
@@ -218,7 +223,11 @@ export class OutboxSender {
   /** undefined when delivered, else why not. */
   private async deliver(row: OutboxRow): Promise<string | undefined> {
     const channel = this.channels.get(row.channel);
-    if (!channel) return `channel ${row.channel} is not configured (add it under notify.channels, or expire the alert)`;
+    if (!channel) {
+      const problem = this.channelProblems.get(row.channel);
+      if (problem) return `channel ${row.channel} cannot be used: ${problem}`;
+      return `channel ${row.channel} is not configured (add it under notify.channels, or expire the alert)`;
+    }
     if (this.abort.signal.aborted) return 'the daemon stopped before sending';
     try {
       await channel.deliver(notificationFromJson(row.payload), {

@@ -81,6 +81,26 @@ describe('alerting sections of the stack file', () => {
       'notify:\n  channels:\n    ops: { webhook: { url: "http://a" } }\nalerts:\n  web-down: { event: crashloop, service: wbe }\n',
       { line: 5, fix: /declare the service/ },
     ],
+    [
+      'an alert expression that does not parse',
+      'notify:\n  channels:\n    ops: { webhook: { url: "http://a" } }\nalerts:\n  web-down:\n    expr: "rate(groundwork_check_up[1m]"\n',
+      { line: 6, fix: /instant-vector PromQL/ },
+    ],
+    [
+      'an alert expression that returns a range vector',
+      'notify:\n  channels:\n    ops: { webhook: { url: "http://a" } }\nalerts:\n  web-down: { expr: "groundwork_check_up[5m]" }\n',
+      { line: 5, fix: /instant-vector PromQL/ },
+    ],
+    [
+      'an interval on a check rule',
+      'checks:\n  web: { tcp: "127.0.0.1:80" }\nnotify:\n  channels:\n    ops: { webhook: { url: "http://a" } }\nalerts:\n  web-down: { check: web, interval: 5s }\n',
+      { line: 7, fix: /remove interval/ },
+    ],
+    [
+      'an inhibit matcher whose regular expression does not compile',
+      'notify:\n  channels:\n    ops: { webhook: { url: "http://a" } }\n  inhibit:\n    - source_matchers: [\'alertname="a"\']\n      target_matchers: [\'service=~"web(\']\n',
+      { line: 6, fix: /fix the regular expression/ },
+    ],
     ['alerts with nobody to tell', 'alerts:\n  web-down: { event: crashloop }\n', { line: 1, fix: /notify:/ }],
     [
       'an unknown time zone',
@@ -98,6 +118,37 @@ describe('alerting sections of the stack file', () => {
       { line: 3, fix: /24-hour time/ },
     ],
   ];
+  it("names the parser's message for a bad expression, and plans a good one with its interval", () => {
+    const r = parseStackText(
+      'stack: lab\nnotify:\n  channels:\n    ops: { webhook: { url: "http://a" } }\nalerts:\n  a: { expr: "sum(groundwork_check_up" }\n  b: { expr: "groundwork_check_up == 0" }\n',
+      'groundwork.yaml',
+    );
+    expect(r.diagnostics).toHaveLength(1);
+    expect(r.diagnostics[0]).toMatchObject({ path: 'alerts.a.expr', line: 6 });
+    expect(r.diagnostics[0]?.message).toMatch(
+      /^alert `a`: cannot use the expression `sum\(groundwork_check_up`: parse error at character \d+/,
+    );
+    const ok = parseStackText(
+      'stack: lab\nnotify:\n  channels:\n    ops: { webhook: { url: "http://a" } }\n  inhibit:\n    - { source_matchers: [\'alertname="b"\'], target_matchers: [\'severity="warning"\'], equal: [check] }\nalerts:\n  b: { expr: "groundwork_check_up == 0", for: 30s }\n',
+      'groundwork.yaml',
+    );
+    if (!ok.config) throw new Error(JSON.stringify(ok.diagnostics));
+    const { model } = buildModel(
+      ok.config,
+      { dir: '/tmp', configHash: 'x', file: 'groundwork.yaml' },
+      { cli: {}, env: {} },
+    );
+    expect(model?.resources.find((x) => x.address === 'alert.b')?.spec).toMatchObject({
+      expr: 'groundwork_check_up == 0',
+      interval: '5s',
+      check: null,
+      for: '30s',
+    });
+    expect(model?.resources.find((x) => x.address === 'notify-policy.default')?.spec.inhibit).toEqual([
+      { source_matchers: ['alertname="b"'], target_matchers: ['severity="warning"'], equal: ['check'] },
+    ]);
+  });
+
   for (const [what, body, want] of bad) {
     it(`reports ${what} at its line with a fix`, () => {
       const r = parseStackText(`stack: lab\n${body}`, 'groundwork.yaml');

@@ -44,7 +44,15 @@ describe('alerting in the daemon', () => {
           runbook: 'https://wiki.lab.test/web',
         },
       },
-      notify: { channels: { ops: { webhook: { url: `${hook}/hook`, secret: 'signing-key-for-test' } } } },
+      secrets: { 'pager-key': {} },
+      notify: {
+        channels: {
+          ops: { webhook: { url: `${hook}/hook`, secret: 'signing-key-for-test' } },
+          // Its secret has no value: the channel cannot be built, and `alerts` must say so.
+          pager: { webhook: { url: `${hook}/pager`, secret: '${secret.pager-key}' } },
+        },
+        default: ['ops'],
+      },
     });
     d = await startInProcess(dir);
   });
@@ -129,6 +137,21 @@ describe('alerting in the daemon', () => {
     });
     expect(JSON.parse(rx.received[2]?.body ?? '{}')).toMatchObject({ notification: { status: 'firing' } });
     failing = false;
+  });
+
+  it('a channel that cannot be built shows in `alerts` (text and --json) and GET /v1/alerts, with the fix', async () => {
+    const list = await runCli(['alerts', '--json'], { cwd: dir });
+    expect(list.code, list.stderr).toBe(0);
+    const v = jsonOf<{ channelProblems: { channel: string; problem: string }[] }>(list);
+    expect(v.channelProblems).toHaveLength(1);
+    expect(v.channelProblems[0]?.channel).toBe('pager');
+    expect(v.channelProblems[0]?.problem).toMatch(/secret pager-key has no value; .*GROUNDWORK_SECRET_PAGER_KEY/);
+    const api = await d?.api.json<{ channelProblems: { channel: string; problem: string }[] }>('GET', '/v1/alerts');
+    expect(api?.channelProblems).toEqual(v.channelProblems);
+    const text = await runCli(['alerts'], { cwd: dir, env: { NO_COLOR: '1' } });
+    expect(text.stdout).toMatch(
+      /^channel pager cannot deliver; its notifications stay queued: .*secret pager-key has no value/,
+    );
   });
 
   it('check samples are kept and queryable: PromQL through the CLI and /api/v1/query', async () => {

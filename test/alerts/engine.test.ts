@@ -5,10 +5,17 @@
  */
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AlertEngine, type AlertEngineOptions, type AlertRule } from '../../src/alerts/engine.js';
+import Database from 'better-sqlite3';
+import { AlertEngine, LAST_ACTIVE_SAVE_MS, type AlertEngineOptions, type AlertRule } from '../../src/alerts/engine.js';
 import { MatcherSyntaxError, matches, parseMatcher } from '../../src/alerts/matchers.js';
 import { windowActive } from '../../src/alerts/maintenance.js';
+import { OutboxSender } from '../../src/notify/outbox.js';
+import { WebhookChannel } from '../../src/notify/channels/webhook.js';
+import { Redactor } from '../../src/security/redact.js';
+import type { AlertStore } from '../../src/store/store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { Receiver } from '../notify/receiver.js';
+import { waitFor } from '../helpers/wait.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
@@ -238,5 +245,138 @@ describe('alert engine', () => {
     expect(parseMatcher('note="say \\"hi\\""')).toEqual({ name: 'note', op: '=', value: 'say "hi"' });
     expect(() => parseMatcher('service')).toThrow(MatcherSyntaxError);
     expect(() => parseMatcher('service=~"("')).toThrow(/invalid regular expression/);
+  });
+
+  it('writes an alert row only when something changed, not on every evaluation or tick', async () => {
+    let saves = 0;
+    const real = store.alerts;
+    // The real store underneath; only saveAlert is counted.
+    const counting: AlertStore = Object.assign(Object.create(real) as AlertStore, {
+      saveAlert: (...args: Parameters<AlertStore['saveAlert']>) => {
+        saves++;
+        real.saveAlert(...args);
+      },
+    });
+    const e = engine({ store: counting, rules: [{ ...webDown, forMs: 2000 }] });
+    e.evaluate('web-down', down); // new → pending
+    expect(saves).toBe(1);
+    for (let i = 0; i < 10; i++) {
+      await clock.advance(100);
+      e.evaluate('web-down', down);
+      e.tick();
+    }
+    expect(saves).toBe(1); // still pending, same value: nothing to write
+    await clock.advance(1000);
+    e.evaluate('web-down', down); // pending → firing, with its notifications
+    expect(saves).toBe(2);
+    for (let i = 0; i < 20; i++) {
+      await clock.advance(1000);
+      e.evaluate('web-down', down);
+      e.tick();
+    }
+    expect(saves).toBe(2);
+    e.evaluate('web-down', [{ labels: { check: 'web' }, value: 4 }]); // the value changed
+    expect(saves).toBe(3);
+    await clock.advance(LAST_ACTIVE_SAVE_MS);
+    e.evaluate('web-down', [{ labels: { check: 'web' }, value: 4 }]); // lastActiveAt heartbeat
+    expect(saves).toBe(4);
+    e.tick();
+    e.evaluate('web-down', []); // resolved
+    expect(saves).toBe(5);
+    expect(sent().map((s) => String(s.status))).toEqual(['firing', 'firing', 'resolved', 'resolved']);
+  });
+
+  it('keep_firing_for counts from the last active evaluation even though it was not written', async () => {
+    const lastActive = new Map<string, number>();
+    let e = engine({ rules: [{ ...webDown, forMs: 0, keepFiringForMs: 10_000 }], lastActive });
+    e.evaluate('web-down', down);
+    await clock.advance(30_000);
+    e.evaluate('web-down', down); // row not written (nothing changed), memory says active now
+    // The daemon rebuilds the engine on apply; the memory is shared, so nothing resolves early.
+    e = engine({ rules: [{ ...webDown, forMs: 0, keepFiringForMs: 10_000 }], lastActive });
+    await clock.advance(5000);
+    expect(e.evaluate('web-down', [])).toEqual([]);
+    await clock.advance(5000);
+    expect(e.evaluate('web-down', [])).toMatchObject([{ to: 'resolved' }]);
+  });
+
+  it('a secret value in a label or annotation never reaches the outbox table nor a receiver', async () => {
+    const secret = 'hunter2-s3cr3t-value';
+    const rx = new Receiver();
+    const url = await rx.start();
+    try {
+      const redactor = new Redactor([{ name: 'db-password', value: secret }]);
+      const e = engine({
+        rules: [
+          {
+            ...webDown,
+            forMs: 0,
+            annotations: { summary: 'cannot log in with {{ $labels.dsn }}', description: `pw ${secret}` },
+          },
+        ],
+        routes: [{ matchers: [], channels: ['hook'], repeatIntervalMs: 0, continue: false }],
+        redactor: () => redactor,
+      });
+      e.evaluate('web-down', [{ labels: { check: 'db', dsn: `postgres://app:${secret}@db/app` }, value: 1 }]);
+      const sender = new OutboxSender({
+        store: store.outbox,
+        channels: new Map([['hook', new WebhookChannel('hook', { url: `${url}/hook` })]]),
+        clock,
+      });
+      sender.start();
+      await waitFor(() => rx.received.length === 1, { what: 'the notification', timeoutMs: 5000, intervalMs: 10 });
+      await sender.stop();
+      const body = rx.received[0]?.body ?? '';
+      expect(body).toContain('[secret:db-password]');
+      expect(body).not.toContain(secret);
+      expect(JSON.stringify(rx.received[0]?.headers)).not.toContain(secret);
+      // Read the table as stored, not through the store's API.
+      const raw = new Database(path.join(dir, 'state.db'), { readonly: true });
+      try {
+        const rows = raw.prepare('SELECT * FROM outbox').all();
+        expect(rows).toHaveLength(1);
+        expect(JSON.stringify(rows)).toContain('[secret:db-password]');
+        expect(JSON.stringify(rows)).not.toContain(secret);
+      } finally {
+        raw.close();
+      }
+    } finally {
+      await rx.stop();
+    }
+  });
+
+  it('inhibition: a firing source holds back targets with equal labels; its resolution sends them', async () => {
+    const hostDown: AlertRule = { ...webDown, name: 'host-down', forMs: 0, severity: 'critical', labels: {} };
+    const e = engine({
+      rules: [{ ...webDown, forMs: 0 }, hostDown],
+      routes: [{ matchers: [], channels: ['pager'], repeatIntervalMs: 0, continue: false }],
+      inhibit: [
+        {
+          sourceMatchers: [parseMatcher('alertname="host-down"')],
+          targetMatchers: [parseMatcher('severity="page"')],
+          equal: ['host'],
+        },
+      ],
+    });
+    expect(e.evaluate('host-down', [{ labels: { host: 'nas' }, value: 1 }])).toMatchObject([
+      { to: 'firing', notified: ['pager'], suppressedBy: null },
+    ]);
+    const source = store.alerts.listAlerts({ rule: 'host-down' })[0];
+    const t = e.evaluate('web-down', [
+      { labels: { check: 'web', host: 'nas' }, value: 1 },
+      { labels: { check: 'api', host: 'pi' }, value: 1 }, // another host: not inhibited
+    ]);
+    expect(t.map((x) => `${x.labels.check} ${x.suppressedBy ?? 'sent'}`)).toEqual([
+      `web inhibited by host-down ${source?.fingerprint}`,
+      'api sent',
+    ]);
+    expect(sent().map((s) => `${s.status} ${s.key.split('/')[0] === source?.fingerprint ? 'host' : 'web'}`)).toEqual([
+      'firing host',
+      'firing web',
+    ]);
+    await clock.advance(1000);
+    e.evaluate('host-down', []); // the source resolves
+    expect(e.tick()).toMatchObject([{ labels: { check: 'web' }, notified: ['pager'], suppressedBy: null }]);
+    expect(sent().map((s) => String(s.status))).toEqual(['firing', 'firing', 'resolved', 'firing']);
   });
 });

@@ -138,6 +138,7 @@ describe('--json on every command, and NO_COLOR', () => {
     await both(['status'], false, 'any');
     await both(['checks'], false);
     await both(['alerts'], false);
+    await both(['alerts', 'export', '--prometheus'], false);
     // No daemon has run: no metrics file yet, a clear failure whose stdout is still JSON.
     await both(['query', 'groundwork_check_up'], false, 'any');
     await both(['silence', 'add', 'service=web', '--for', '10m', '-m', 'json test'], false);

@@ -3,11 +3,16 @@
  * since when, who was told (each channel's delivery, with the reason it has not arrived yet), and
  * the on-call's two levers: acknowledge (no more repeats) and silence (nothing sent for a while).
  */
-import type { AlertView, SilenceView } from '../../core/alerts-view.js';
+import { writeFileSync } from 'node:fs';
+import yaml from 'js-yaml';
+import { prometheusRules, type ExportableRule } from '../../alerts/prometheus-rules.js';
+import type { AlertView, ChannelProblemView, SilenceView } from '../../core/alerts-view.js';
+import type { JsonObject } from '../../model/resource.js';
 import { didYouMean } from '../../util/did-you-mean.js';
 import { defineCommand, STACK_FLAGS, type Command } from '../command.js';
 import { EXIT, UsageError, type CliIo } from '../io.js';
-import { openOps } from '../open-ops.js';
+import { withOps } from '../open-ops.js';
+import { requireModel } from '../workspace.js';
 import { colourEnabled, makeStyle, type Style } from '../style.js';
 import { ago } from './checks.js';
 
@@ -23,6 +28,15 @@ function delivery(a: AlertView, style: Style): string {
           ),
     )
     .join('; ');
+}
+
+/** Channels that cannot deliver, first: until fixed, every notification to them waits. */
+export function renderChannelProblems(problems: readonly ChannelProblemView[], style: Style): string {
+  if (problems.length === 0) return '';
+  const lines = problems.map((p) =>
+    style.red(`channel ${p.channel} cannot deliver; its notifications stay queued: ${p.problem}`),
+  );
+  return `${lines.join('\n')}\n\n`;
 }
 
 export function renderAlerts(
@@ -64,18 +78,24 @@ export function renderAlerts(
 const alertsList = defineCommand({
   name: 'alerts',
   summary: 'Alerts firing, pending or resolved in the last day: since when, who was told; silences in force',
-  usage: 'alerts [ack FINGERPRINT] [-f FILE] [--json]',
+  usage: 'alerts [ack FINGERPRINT | export --prometheus] [-f FILE] [--json]',
   flags: STACK_FLAGS,
   async run(flags, _pos, io) {
-    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
-    try {
-      const v = await ops.alerts();
-      if (flags.json) io.stdout(`${JSON.stringify(v, null, 2)}\n`);
-      else io.stdout(renderAlerts(v.alerts, v.silences, makeStyle(colourEnabled(io.env, io.isTty)), Date.now()));
-      return EXIT.ok;
-    } finally {
-      close();
-    }
+    return withOps(
+      io,
+      flags,
+      async (ops) => {
+        const v = await ops.alerts();
+        if (flags.json) io.stdout(`${JSON.stringify(v, null, 2)}\n`);
+        else {
+          const style = makeStyle(colourEnabled(io.env, io.isTty));
+          io.stdout(renderChannelProblems(v.channelProblems, style));
+          io.stdout(renderAlerts(v.alerts, v.silences, style, Date.now()));
+        }
+        return EXIT.ok;
+      },
+      { otherStack: 'local' },
+    );
   },
 });
 
@@ -88,15 +108,74 @@ const alertsAck = defineCommand({
   async run(flags, pos, io) {
     const fp = pos[0];
     if (!fp) throw new UsageError('alerts ack needs the alert fingerprint (shown by `groundwork alerts`)');
-    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
-    try {
-      await ops.acknowledgeAlert(fp, io.env.USER ?? 'cli');
-      if (flags.json) io.stdout(`${JSON.stringify({ fingerprint: fp, acknowledged: true })}\n`);
-      else io.stdout(`acknowledged ${fp}: no more repeats\n`);
-      return EXIT.ok;
-    } finally {
-      close();
+    return withOps(
+      io,
+      flags,
+      async (ops) => {
+        await ops.acknowledgeAlert(fp, io.env.USER ?? 'cli');
+        if (flags.json) io.stdout(`${JSON.stringify({ fingerprint: fp, acknowledged: true })}\n`);
+        else io.stdout(`acknowledged ${fp}: no more repeats\n`);
+        return EXIT.ok;
+      },
+      { otherStack: 'local' },
+    );
+  },
+});
+
+const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+/** An alert resource's spec (model/alerting-resources.ts) as the exporter reads it. */
+function exportable(name: string, s: JsonObject): ExportableRule {
+  const labels = typeof s.labels === 'object' && s.labels !== null && !Array.isArray(s.labels) ? s.labels : {};
+  return {
+    name,
+    check: text(s.check),
+    expr: text(s.expr),
+    event: text(s.event),
+    for: text(s.for) ?? '0s',
+    keepFiringFor: text(s.keep_firing_for) ?? '0s',
+    interval: text(s.interval) ?? '5s',
+    severity: text(s.severity) ?? 'warning',
+    labels: Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, String(v)])),
+    summary: text(s.summary),
+    description: text(s.description),
+    runbook: text(s.runbook),
+  };
+}
+
+const alertsExport = defineCommand({
+  name: 'alerts export',
+  summary: "Write the stack file's alert rules as a Prometheus rule file (promtool check rules accepts it)",
+  usage: 'alerts export --prometheus [-o FILE] [-f FILE] [--json]',
+  flags: {
+    ...STACK_FLAGS,
+    prometheus: { type: 'boolean', description: 'Prometheus rule file format (the only one so far)' },
+    output: { type: 'string', short: 'o', description: 'Write to this file (default: stdout)', valueName: 'FILE' },
+  },
+  async run(flags, _pos, io) {
+    if (!flags.prometheus)
+      throw new UsageError(
+        'alerts export needs a format: --prometheus (e.g. `groundwork alerts export --prometheus -o rules.yml`)',
+      );
+    const model = await requireModel(io, flags);
+    const rules = model.resources.filter((r) => r.kind === 'alert').map((r) => exportable(r.name, r.spec));
+    const out = prometheusRules(model.stack, rules);
+    const file = yaml.dump({ groups: out.groups }, { lineWidth: -1, noRefs: true });
+    if (flags.output !== undefined) writeFileSync(flags.output, file);
+    else if (!flags.json) io.stdout(file);
+    for (const s of out.skipped) if (!flags.json) io.stderr(`skipped ${s.alert}: ${s.reason}\n`);
+    if (flags.json) {
+      const count = out.groups.reduce((n, g) => n + g.rules.length, 0);
+      io.stdout(
+        `${JSON.stringify({ format: 'prometheus', file: flags.output ?? null, rules: count, groups: out.groups, skipped: out.skipped }, null, 2)}\n`,
+      );
+    } else if (flags.output !== undefined) {
+      const count = out.groups.reduce((n, g) => n + g.rules.length, 0);
+      io.stdout(
+        `wrote ${count} rule${count === 1 ? '' : 's'} to ${flags.output}; check with \`promtool check rules ${flags.output}\`\n`,
+      );
     }
+    return EXIT.ok;
   },
 });
 
@@ -104,7 +183,9 @@ export const alertsCommand: Command = {
   name: 'alerts',
   summary: alertsList.summary,
   run(argv, io) {
-    return argv[0] === 'ack' ? alertsAck.run(argv.slice(1), io) : alertsList.run(argv, io);
+    if (argv[0] === 'ack') return alertsAck.run(argv.slice(1), io);
+    if (argv[0] === 'export') return alertsExport.run(argv.slice(1), io);
+    return alertsList.run(argv, io);
   },
 };
 
@@ -123,20 +204,22 @@ const silenceAdd = defineCommand({
       throw new UsageError(
         'silence add needs at least one matcher, e.g. `groundwork silence add service=web --for 2h`',
       );
-    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
-    try {
-      const s = await ops.addSilence({
-        matchers: pos,
-        ...(flags.for !== undefined ? { duration: flags.for } : {}),
-        ...(flags.message !== undefined ? { comment: flags.message } : {}),
-        author: io.env.USER ?? 'cli',
-      });
-      if (flags.json) io.stdout(`${JSON.stringify(s, null, 2)}\n`);
-      else io.stdout(`silence ${s.id} until ${s.endsAt}: ${s.matchers.join(' ')}\n`);
-      return EXIT.ok;
-    } finally {
-      close();
-    }
+    return withOps(
+      io,
+      flags,
+      async (ops) => {
+        const s = await ops.addSilence({
+          matchers: pos,
+          ...(flags.for !== undefined ? { duration: flags.for } : {}),
+          ...(flags.message !== undefined ? { comment: flags.message } : {}),
+          author: io.env.USER ?? 'cli',
+        });
+        if (flags.json) io.stdout(`${JSON.stringify(s, null, 2)}\n`);
+        else io.stdout(`silence ${s.id} until ${s.endsAt}: ${s.matchers.join(' ')}\n`);
+        return EXIT.ok;
+      },
+      { otherStack: 'local' },
+    );
   },
 });
 
@@ -146,22 +229,24 @@ const silenceList = defineCommand({
   usage: 'silence list [-f FILE] [--json]',
   flags: STACK_FLAGS,
   async run(flags, _pos, io) {
-    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
-    try {
-      const { silences } = await ops.alerts();
-      if (flags.json) io.stdout(`${JSON.stringify(silences, null, 2)}\n`);
-      else if (silences.length === 0) io.stdout('No silences.\n');
-      else
-        io.stdout(
-          renderAlerts([], silences, makeStyle(colourEnabled(io.env, io.isTty)), Date.now())
-            .split('\n')
-            .slice(2)
-            .join('\n'),
-        );
-      return EXIT.ok;
-    } finally {
-      close();
-    }
+    return withOps(
+      io,
+      flags,
+      async (ops) => {
+        const { silences } = await ops.alerts();
+        if (flags.json) io.stdout(`${JSON.stringify(silences, null, 2)}\n`);
+        else if (silences.length === 0) io.stdout('No silences.\n');
+        else
+          io.stdout(
+            renderAlerts([], silences, makeStyle(colourEnabled(io.env, io.isTty)), Date.now())
+              .split('\n')
+              .slice(2)
+              .join('\n'),
+          );
+        return EXIT.ok;
+      },
+      { otherStack: 'local' },
+    );
   },
 });
 
@@ -177,15 +262,17 @@ const silenceExpire = defineCommand({
       throw new UsageError(
         `silence expire needs a silence number (see \`groundwork silence list\`), got '${pos[0] ?? ''}'`,
       );
-    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
-    try {
-      await ops.expireSilence(id);
-      if (flags.json) io.stdout(`${JSON.stringify({ id, expired: true })}\n`);
-      else io.stdout(`silence ${id} ended\n`);
-      return EXIT.ok;
-    } finally {
-      close();
-    }
+    return withOps(
+      io,
+      flags,
+      async (ops) => {
+        await ops.expireSilence(id);
+        if (flags.json) io.stdout(`${JSON.stringify({ id, expired: true })}\n`);
+        else io.stdout(`silence ${id} ended\n`);
+        return EXIT.ok;
+      },
+      { otherStack: 'local' },
+    );
   },
 });
 

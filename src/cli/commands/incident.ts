@@ -9,25 +9,16 @@ import type { Operations } from '../../core/operations.js';
 import { shiftsToIcs } from '../../incidents/ical.js';
 import { INCIDENT_STATUSES, type IncidentRow } from '../../store/store.js';
 import { didYouMean } from '../../util/did-you-mean.js';
-import type { ParsedFlags } from '../args.js';
 import { defineCommand, STACK_FLAGS, type Command } from '../command.js';
 import { EXIT, UsageError, type CliIo } from '../io.js';
-import { openOps } from '../open-ops.js';
+import { withOps as withSharedOps } from '../open-ops.js';
+import type { StackFlags } from '../workspace.js';
 import { colourEnabled, makeStyle } from '../style.js';
 import { ago } from './checks.js';
 
-async function withOps<T>(
-  io: CliIo,
-  flags: ParsedFlags<typeof STACK_FLAGS>,
-  fn: (ops: Operations) => Promise<T>,
-): Promise<T> {
-  const { ops, close } = openOps(io, flags, { otherStack: 'local' });
-  try {
-    return await fn(ops);
-  } finally {
-    close();
-  }
-}
+/** Incidents and on-call read the state directory of another stack's folder too. */
+const withOps = <T>(io: CliIo, flags: StackFlags, fn: (ops: Operations) => Promise<T>): Promise<T> =>
+  withSharedOps(io, flags, fn, { otherStack: 'local' });
 
 function idOf(cmd: string, raw: string | undefined): number {
   const id = Number(raw);

@@ -517,6 +517,13 @@ export const SilenceViewSchema = Type.Object({
 export const AlertsResponse = Type.Object({
   alerts: Type.Array(AlertViewSchema),
   silences: Type.Array(SilenceViewSchema),
+  channelProblems: Type.Array(
+    Type.Object({
+      channel: Type.String(),
+      problem: Type.String({ description: 'Why the channel cannot deliver, and how to fix it' }),
+    }),
+    { description: 'Notification channels the daemon could not build; nothing reaches them until fixed' },
+  ),
 });
 export type AlertsResponse = Static<typeof AlertsResponse>;
 
