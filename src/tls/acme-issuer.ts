@@ -12,24 +12,9 @@ import acme from 'acme-client';
 import type { Logger } from '../util/logger.js';
 import { writePrivateFile } from './secure-file.js';
 import type { IssuedCertificate } from './local-ca.js';
+import type { ChallengeResponder } from './challenge-responder.js';
 
-/** HTTP-01 answers by token: what `GET /.well-known/acme-challenge/<token>` returns. */
-export class ChallengeResponder {
-  private readonly answers = new Map<string, string>();
-  set(token: string, keyAuthorization: string): void {
-    this.answers.set(token, keyAuthorization);
-  }
-  delete(token: string): void {
-    this.answers.delete(token);
-  }
-  /** The key authorization for a request path, or undefined when it is no pending challenge. */
-  answer(path: string): string | undefined {
-    if (!path.startsWith(CHALLENGE_PREFIX)) return undefined;
-    return this.answers.get(path.slice(CHALLENGE_PREFIX.length));
-  }
-}
-
-export const CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
+export { ChallengeResponder, CHALLENGE_PREFIX } from './challenge-responder.js';
 
 export interface AcmeAccount {
   directory: string;

@@ -20,9 +20,10 @@ import type { Timer, Timers } from '../util/clock.js';
 import { Duration } from '../util/duration.js';
 import { errorMessage } from '../util/error-message.js';
 import type { Logger } from '../util/logger.js';
-import { AcmeIssuer, ChallengeResponder } from './acme-issuer.js';
+import type { AcmeIssuer } from './acme-issuer.js';
+import { ChallengeResponder } from './challenge-responder.js';
 import { acmeAccountsDir, certificateFiles, localCaDir } from './certificate-files.js';
-import { LocalCa, type IssuedCertificate } from './local-ca.js';
+import type { IssuedCertificate, LocalCa } from './local-ca.js';
 import { writeCertificateStatus, type CertificateInfo } from './certificate-status.js';
 import { writePrivateFile, writePublicFile } from './secure-file.js';
 import { hostMatches, tlsProblems, type CertificateSpec, type ListenerTls } from './tls-settings.js';
@@ -101,7 +102,7 @@ export class CertificateManager {
   private readonly listeners = new Map<string, ListenerCerts>();
   private readonly changeListeners = new Set<(listener: string) => void>();
   private readonly ticker: Timer;
-  private readonly acme: AcmeIssuer;
+  private acme: Promise<AcmeIssuer> | undefined;
   private ca: Promise<LocalCa> | undefined;
   private readonly internalLifetime: Duration;
   private readonly retryAfterMs: number;
@@ -110,7 +111,6 @@ export class CertificateManager {
   constructor(private readonly options: CertificateManagerOptions) {
     this.internalLifetime = options.internalLifetime ?? Duration.parse('7d');
     this.retryAfterMs = (options.retryAfter ?? Duration.seconds(30)).toMilliseconds();
-    this.acme = new AcmeIssuer(acmeAccountsDir(options.storeDir), this.challenges, options.logger);
     this.ticker = options.clock.setInterval(
       () => void this.check(),
       (options.checkEvery ?? Duration.minutes(1)).toMilliseconds(),
@@ -118,10 +118,23 @@ export class CertificateManager {
     );
   }
 
-  /** The local CA (created in the store on first use). */
+  /**
+   * The local CA (created in the store on first use). It and the ACME client are loaded on first
+   * use: @peculiar/x509 and acme-client would add most of the data-plane process's start time for
+   * listeners that have no certificate at all.
+   */
   localCa(): Promise<LocalCa> {
-    this.ca ??= LocalCa.open(localCaDir(this.options.storeDir), this.options.clock);
+    this.ca ??= import('./local-ca.js').then((m) =>
+      m.LocalCa.open(localCaDir(this.options.storeDir), this.options.clock),
+    );
     return this.ca;
+  }
+
+  private acmeIssuer(): Promise<AcmeIssuer> {
+    this.acme ??= import('./acme-issuer.js').then(
+      (m) => new m.AcmeIssuer(acmeAccountsDir(this.options.storeDir), this.challenges, this.options.logger),
+    );
+    return this.acme;
   }
 
   /**
@@ -339,10 +352,9 @@ export class CertificateManager {
     const run = async () => {
       const s = e.spec.source;
       if (s.kind === 'acme') {
-        const issued = await this.acme.issue(
-          { directory: s.directory, email: s.email, directoryCa: s.directoryCa },
-          e.spec.hosts,
-        );
+        const issued = await (
+          await this.acmeIssuer()
+        ).issue({ directory: s.directory, email: s.email, directoryCa: s.directoryCa }, e.spec.hosts);
         await this.store(listener, e, issued, what);
       } else if (s.kind === 'internal') {
         const ca = await this.localCa();

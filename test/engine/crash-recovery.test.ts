@@ -2,12 +2,15 @@
  * kill -9 of `groundwork apply` in the middle of a run: the store opens cleanly, the next apply
  * completes the work, the killed change is recorded as interrupted, and every service runs exactly
  * its replica count: instances the killed run started are adopted, not duplicated or orphaned.
+ *
+ * The cases run three at a time, each in a directory and under a stack name of its own (most of a
+ * case is waiting for services to start); the kill is timed by the journal, never by the clock.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { readPidFile } from '../../src/proxy/process/launcher.js';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { StackConfig } from '../../src/config/schema.js';
 import { runCliOk, testEnv } from '../helpers/cli.js';
 import { ensureBuilt } from '../helpers/dist.js';
@@ -15,10 +18,45 @@ import { httpGet, waitForHttp } from '../helpers/http.js';
 import { teardownStack, writeServerScript, writeStack } from '../helpers/lab.js';
 import { isAlive, processesUnder, processesWithArg } from '../helpers/processes.js';
 import { instancesOf, readState, stateDbOf, withReadConnection } from '../helpers/state.js';
+import { limiter } from '../helpers/limiter.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { sqliteNotReady, waitFor } from '../helpers/wait.js';
 
-const STACK = 'crashlab';
+/** One case's stack: its directory, its stack name, the apply it may kill. */
+interface CrashLab {
+  dir: string;
+  stack: string;
+  child: ChildProcess | undefined;
+}
+
+let labs = 0;
+/** Each case starts several node processes at once (the CLI, shims, services); more would starve them. */
+const slot = limiter(3);
+/** A case's timeout covers its wait for a slot, too. */
+const CASE_TIMEOUT = 240_000;
+
+/**
+ * A fresh directory and stack name per case, torn down after it: the apply killed if it still
+ * runs, the stack deleted through the product, nothing of the case left (teardownStack throws).
+ */
+const crashTest = it.extend<{ lab: CrashLab }>({
+  // eslint-disable-next-line no-empty-pattern -- vitest reads a fixture's dependencies from this pattern; it has none
+  lab: ({}, use) =>
+    slot(async () => {
+      const lab: CrashLab = { dir: makeTempDir('crash'), stack: `crashlab-${++labs}`, child: undefined };
+      try {
+        await use(lab);
+      } finally {
+        const c = lab.child;
+        if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+        try {
+          await teardownStack(lab.dir, lab.stack);
+        } finally {
+          removeTempDir(lab.dir);
+        }
+      }
+    }),
+});
 
 function markerOf(dir: string, svc: string): string {
   return `gw-marker-${path.basename(dir)}-${svc}`;
@@ -26,13 +64,13 @@ function markerOf(dir: string, svc: string): string {
 
 /** Services that are slow to start (the shell sleeps, then becomes node), so a kill lands while one starts. */
 function writeCrashStack(
-  dir: string,
+  { dir, stack: name }: CrashLab,
   services: Record<string, { replicas: number; depends_on?: string[]; startDelay?: string }>,
   volumes?: StackConfig['volumes'],
 ): void {
   writeServerScript(dir);
   const stack: StackConfig = {
-    stack: STACK,
+    stack: name,
     ...(volumes ? { volumes } : {}),
     services: Object.fromEntries(
       Object.entries(services).map(([svc, s]) => [
@@ -79,24 +117,23 @@ function instanceRecords(dir: string): InstanceRecordFile[] {
   }
 }
 
-describe('crash recovery (SIGKILL of apply)', () => {
-  let dir: string;
+describe.concurrent('crash recovery (SIGKILL of apply)', () => {
   let cliMain: string;
-  let child: ChildProcess | undefined;
 
   /**
    * Runs `groundwork apply` as its own process, watches the journal through a second connection,
    * and SIGKILLs it once at least one step is applied and a service step (one of `only`, if given)
    * is half-way: its first instance is started and recorded by the driver, the step is not done.
    */
-  async function killApplyHalfway(only?: string[]): Promise<string> {
+  async function killApplyHalfway(lab: CrashLab, only?: string[]): Promise<string> {
+    const { dir } = lab;
     let out = '';
     const c = spawn(process.execPath, [cliMain, 'apply', '--parallelism', '1', '-m', 'to be killed'], {
       cwd: dir,
       env: testEnv() as NodeJS.ProcessEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child = c;
+    lab.child = c;
     c.stdout?.on('data', (b: Buffer) => {
       out += b.toString();
     });
@@ -135,34 +172,20 @@ describe('crash recovery (SIGKILL of apply)', () => {
     cliMain = ensureBuilt();
   }, 120_000);
 
-  beforeEach(() => {
-    dir = makeTempDir('crash');
-  });
-
-  afterEach(async () => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    child = undefined;
-    try {
-      // Throws when the delete failed or anything of the test is left.
-      await teardownStack(dir, STACK);
-    } finally {
-      removeTempDir(dir);
-    }
-  });
-
   /**
    * Runs `groundwork apply --parallelism 1` as its own process and SIGKILLs it from outside as
    * soon as the journal (read through a second, read-only connection) shows `n` steps applied
    * (n = 0: as soon as the first step started). Returns the journal as it was after the kill.
    */
-  async function killAfterSteps(n: number): Promise<JournalRow[]> {
+  async function killAfterSteps(lab: CrashLab, n: number): Promise<JournalRow[]> {
+    const { dir } = lab;
     let out = '';
     const c = spawn(process.execPath, [cliMain, 'apply', '--parallelism', '1', '-m', `killed after ${n}`], {
       cwd: dir,
       env: testEnv() as NodeJS.ProcessEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child = c;
+    lab.child = c;
     c.stdout?.on('data', (b: Buffer) => {
       out += b.toString();
     });
@@ -195,75 +218,80 @@ describe('crash recovery (SIGKILL of apply)', () => {
     return journal();
   }
 
-  it('a second apply completes the killed one without duplicates or orphans', async () => {
-    const replicas: Record<string, number> = { s1: 1, s2: 2, s3: 1, s4: 2, s5: 1, s6: 1 };
-    writeCrashStack(dir, {
-      s1: { replicas: 1 },
-      s2: { replicas: 2, depends_on: ['s1'] },
-      s3: { replicas: 1, depends_on: ['s2'] },
-      s4: { replicas: 2 },
-      s5: { replicas: 1, depends_on: ['s4'] },
-      s6: { replicas: 1 },
-    });
-    const killedDuring = await killApplyHalfway();
+  crashTest(
+    'a second apply completes the killed one without duplicates or orphans',
+    async ({ lab }) => {
+      const { dir } = lab;
+      const replicas: Record<string, number> = { s1: 1, s2: 2, s3: 1, s4: 2, s5: 1, s6: 1 };
+      writeCrashStack(lab, {
+        s1: { replicas: 1 },
+        s2: { replicas: 2, depends_on: ['s1'] },
+        s3: { replicas: 1, depends_on: ['s2'] },
+        s4: { replicas: 2 },
+        s5: { replicas: 1, depends_on: ['s4'] },
+        s6: { replicas: 1 },
+      });
+      const killedDuring = await killApplyHalfway(lab);
 
-    // The store is intact and opens through the real store (migrations, WAL recovery).
-    const db = stateDbOf(dir);
-    expect(withReadConnection(db, (c) => c.pragma('integrity_check', { simple: true }))).toBe('ok');
-    const before = readState(dir);
-    expect(before.changes[0]?.outcome).toBe('running');
-    expect(
-      before
-        .journal(1)
-        .filter((j) => j.status === 'started')
-        .map((j) => j.address),
-    ).toEqual([killedDuring]);
-
-    const again = await runCliOk(['apply', '--parallelism', '1', '-m', 'after the crash'], { cwd: dir });
-    expect(again.stdout).toContain('Recovered from an interrupted run');
-    expect(again.stdout).toContain(killedDuring);
-    expect(again.stdout).toContain('Apply complete!');
-    // The instance the killed run had started is taken over, not started a second time.
-    expect(again.stdout).toMatch(new RegExp(`${killedDuring.replace('.', '\\.')}: adopted instance \\d`));
-
-    const after = readState(dir);
-    expect(after.changes.find((c) => c.id === 1)?.outcome).toBe('interrupted');
-    expect(after.journal(1).find((j) => j.address === killedDuring)?.status).toBe('interrupted');
-    expect(after.changes.find((c) => c.id === 2)?.outcome).toBe('applied');
-    expect(withReadConnection(db, (c) => c.pragma('integrity_check', { simple: true }))).toBe('ok');
-
-    // Every recorded instance serves (an adopted one may still be starting: see the next test).
-    for (const svc of Object.keys(replicas)) {
-      for (const i of instancesOf(dir, svc))
-        await waitForHttp(
-          i.ports.http as number,
-          '/',
-          (b) => b.includes(`${svc} ${i.index}`),
-          `${svc} ${i.index} to answer`,
-        );
-    }
-    // Exactly the replica count of live service processes per service, and they are the recorded ones.
-    for (const [svc, n] of Object.entries(replicas)) {
-      const live = processesWithArg(markerOf(dir, svc), 'node').sort();
-      expect(live, `live node processes of ${svc}`).toHaveLength(n);
+      // The store is intact and opens through the real store (migrations, WAL recovery).
+      const db = stateDbOf(dir);
+      expect(withReadConnection(db, (c) => c.pragma('integrity_check', { simple: true }))).toBe('ok');
+      const before = readState(dir);
+      expect(before.changes[0]?.outcome).toBe('running');
       expect(
-        instancesOf(dir, svc)
-          .map((i) => i.pid)
-          .sort(),
-        `recorded instances of ${svc}`,
-      ).toEqual(live);
-    }
-    // Nothing else runs in the stack's directory: a shim, the service and its log writer per
-    // instance, and the data plane serving the services' stable addresses.
-    const instances = Object.values(replicas).reduce((a, b) => a + b, 0);
-    const plane = readPidFile(path.join(dir, '.groundwork'))?.pid;
-    expect(plane !== undefined && isAlive(plane), 'the data plane runs').toBe(true);
-    expect(processesUnder(dir).filter((p) => p !== plane)).toHaveLength(3 * instances);
-    // The driver keeps records only of the live instances.
-    expect(instanceRecords(dir)).toHaveLength(instances);
+        before
+          .journal(1)
+          .filter((j) => j.status === 'started')
+          .map((j) => j.address),
+      ).toEqual([killedDuring]);
 
-    await runCliOk(['plan', '--exit-code'], { cwd: dir });
-  });
+      const again = await runCliOk(['apply', '--parallelism', '1', '-m', 'after the crash'], { cwd: dir });
+      expect(again.stdout).toContain('Recovered from an interrupted run');
+      expect(again.stdout).toContain(killedDuring);
+      expect(again.stdout).toContain('Apply complete!');
+      // The instance the killed run had started is taken over, not started a second time.
+      expect(again.stdout).toMatch(new RegExp(`${killedDuring.replace('.', '\\.')}: adopted instance \\d`));
+
+      const after = readState(dir);
+      expect(after.changes.find((c) => c.id === 1)?.outcome).toBe('interrupted');
+      expect(after.journal(1).find((j) => j.address === killedDuring)?.status).toBe('interrupted');
+      expect(after.changes.find((c) => c.id === 2)?.outcome).toBe('applied');
+      expect(withReadConnection(db, (c) => c.pragma('integrity_check', { simple: true }))).toBe('ok');
+
+      // Every recorded instance serves (an adopted one may still be starting: see the next test).
+      for (const svc of Object.keys(replicas)) {
+        for (const i of instancesOf(dir, svc))
+          await waitForHttp(
+            i.ports.http as number,
+            '/',
+            (b) => b.includes(`${svc} ${i.index}`),
+            `${svc} ${i.index} to answer`,
+          );
+      }
+      // Exactly the replica count of live service processes per service, and they are the recorded ones.
+      for (const [svc, n] of Object.entries(replicas)) {
+        const live = processesWithArg(markerOf(dir, svc), 'node').sort();
+        expect(live, `live node processes of ${svc}`).toHaveLength(n);
+        expect(
+          instancesOf(dir, svc)
+            .map((i) => i.pid)
+            .sort(),
+          `recorded instances of ${svc}`,
+        ).toEqual(live);
+      }
+      // Nothing else runs in the stack's directory: a shim, the service and its log writer per
+      // instance, and the data plane serving the services' stable addresses.
+      const instances = Object.values(replicas).reduce((a, b) => a + b, 0);
+      const plane = readPidFile(path.join(dir, '.groundwork'))?.pid;
+      expect(plane !== undefined && isAlive(plane), 'the data plane runs').toBe(true);
+      expect(processesUnder(dir).filter((p) => p !== plane)).toHaveLength(3 * instances);
+      // The driver keeps records only of the live instances.
+      expect(instanceRecords(dir)).toHaveLength(instances);
+
+      await runCliOk(['plan', '--exit-code'], { cwd: dir });
+    },
+    CASE_TIMEOUT,
+  );
 
   // "kill -9 at any moment": at every step boundary of a five-step apply (a chain of services), the
   // next apply completes the work with exactly the declared instances. Every step takes at least
@@ -279,55 +307,67 @@ describe('crash recovery (SIGKILL of apply)', () => {
   };
   const STEPS = 5;
   for (let n = 0; n < STEPS; n++) {
-    it(`a kill after step ${n} of ${STEPS}: the next apply completes it, nothing duplicated or orphaned`, async () => {
-      writeCrashStack(dir, CHAIN);
-      const atKill = await killAfterSteps(n);
-      expect(atKill.filter((r) => r.status === 'applied').length).toBeGreaterThanOrEqual(n);
-      const db = stateDbOf(dir);
-      expect(withReadConnection(db, (c) => c.pragma('integrity_check', { simple: true }))).toBe('ok');
-      expect(readState(dir).changes[0]?.outcome).toBe('running');
+    crashTest(
+      `a kill after step ${n} of ${STEPS}: the next apply completes it, nothing duplicated or orphaned`,
+      async ({ lab }) => {
+        const { dir } = lab;
+        writeCrashStack(lab, CHAIN);
+        const atKill = await killAfterSteps(lab, n);
+        expect(atKill.filter((r) => r.status === 'applied').length).toBeGreaterThanOrEqual(n);
+        const db = stateDbOf(dir);
+        expect(withReadConnection(db, (c) => c.pragma('integrity_check', { simple: true }))).toBe('ok');
+        expect(readState(dir).changes[0]?.outcome).toBe('running');
 
-      const again = await runCliOk(['apply', '--parallelism', '1', '-m', 'after the crash'], { cwd: dir });
-      expect(again.stdout).toContain('Apply complete!');
-      const after = readState(dir);
-      expect(after.changes.find((c) => c.id === 1)?.outcome).toBe('interrupted');
-      expect(after.changes.find((c) => c.id === 2)?.outcome).toBe('applied');
-      expect(after.resources.map((r) => r.address).sort(), 'every declared resource is recorded once').toEqual([
-        'service.s1',
-        'service.s2',
-        'service.s3',
-        'service.s4',
-        'service.s5',
-      ]);
-      for (const [svc, s] of Object.entries(CHAIN)) {
-        const live = processesWithArg(markerOf(dir, svc), 'node').sort();
-        expect(live, `live node processes of ${svc}`).toHaveLength(s.replicas);
-        expect(
-          instancesOf(dir, svc)
-            .map((i) => i.pid)
-            .sort(),
-          `recorded instances of ${svc}`,
-        ).toEqual(live);
-      }
-      expect(instanceRecords(dir)).toHaveLength(6);
-      await runCliOk(['plan', '--exit-code'], { cwd: dir });
-    });
+        const again = await runCliOk(['apply', '--parallelism', '1', '-m', 'after the crash'], { cwd: dir });
+        expect(again.stdout).toContain('Apply complete!');
+        const after = readState(dir);
+        expect(after.changes.find((c) => c.id === 1)?.outcome).toBe('interrupted');
+        expect(after.changes.find((c) => c.id === 2)?.outcome).toBe('applied');
+        expect(after.resources.map((r) => r.address).sort(), 'every declared resource is recorded once').toEqual([
+          'service.s1',
+          'service.s2',
+          'service.s3',
+          'service.s4',
+          'service.s5',
+        ]);
+        for (const [svc, s] of Object.entries(CHAIN)) {
+          const live = processesWithArg(markerOf(dir, svc), 'node').sort();
+          expect(live, `live node processes of ${svc}`).toHaveLength(s.replicas);
+          expect(
+            instancesOf(dir, svc)
+              .map((i) => i.pid)
+              .sort(),
+            `recorded instances of ${svc}`,
+          ).toEqual(live);
+        }
+        expect(instanceRecords(dir)).toHaveLength(6);
+        await runCliOk(['plan', '--exit-code'], { cwd: dir });
+      },
+      CASE_TIMEOUT,
+    );
   }
 
-  it('an instance adopted from the killed run is healthy when the next apply reports success', async () => {
-    // `slow` is the last step; the kill lands while its only instance is still starting.
-    writeCrashStack(dir, { fast: { replicas: 1 }, slow: { replicas: 1, depends_on: ['fast'], startDelay: '1.5' } });
-    expect(await killApplyHalfway(['slow'])).toBe('service.slow');
+  crashTest(
+    'an instance adopted from the killed run is healthy when the next apply reports success',
+    async ({ lab }) => {
+      const { dir } = lab;
+      // `slow` is the last step; the kill lands while its only instance is still starting.
+      writeCrashStack(lab, { fast: { replicas: 1 }, slow: { replicas: 1, depends_on: ['fast'], startDelay: '1.5' } });
+      expect(await killApplyHalfway(lab, ['slow'])).toBe('service.slow');
 
-    const again = await runCliOk(['apply', '--parallelism', '1'], { cwd: dir });
-    expect(again.stdout).toContain('Apply complete!');
-    const [inst] = instancesOf(dir, 'slow');
-    expect(inst).toBeDefined();
-    // Apply waits for health before it calls an instance ready; an adopted one must be no different.
-    const answer = await httpGet(inst?.ports.http as number, '/healthz').catch((e: Error) => ({
-      status: 0,
-      body: e.message,
-    }));
-    expect(answer, 'service.slow answers its health check right after apply completed').toMatchObject({ status: 200 });
-  });
+      const again = await runCliOk(['apply', '--parallelism', '1'], { cwd: dir });
+      expect(again.stdout).toContain('Apply complete!');
+      const [inst] = instancesOf(dir, 'slow');
+      expect(inst).toBeDefined();
+      // Apply waits for health before it calls an instance ready; an adopted one must be no different.
+      const answer = await httpGet(inst?.ports.http as number, '/healthz').catch((e: Error) => ({
+        status: 0,
+        body: e.message,
+      }));
+      expect(answer, 'service.slow answers its health check right after apply completed').toMatchObject({
+        status: 200,
+      });
+    },
+    CASE_TIMEOUT,
+  );
 });

@@ -66,11 +66,17 @@ export async function findEngine(opts: { swarm?: boolean } = {}): Promise<Engine
 
 /**
  * `describe` when the engine is there; otherwise a skipped suite that states why, or, when
- * GROUNDWORK_REQUIRE_DOCKER=1, a failing one.
+ * GROUNDWORK_REQUIRE_DOCKER=1, a failing one. `concurrent`: the cases share nothing (each makes
+ * its own objects) and mostly wait on the engine, so they run at once (`describe.concurrent`).
  */
-export function describeWithEngine(name: string, engine: Engine, body: (client: DockerClient) => void): void {
+export function describeWithEngine(
+  name: string,
+  engine: Engine,
+  body: (client: DockerClient) => void,
+  opts: { concurrent?: boolean } = {},
+): void {
   if (engine.available) {
-    describe(name, () => body(engine.client));
+    (opts.concurrent ? describe.concurrent : describe)(name, () => body(engine.client));
     return;
   }
   const reason = engine.reason;

@@ -76,8 +76,9 @@ export interface LabStackOptions {
 
 /**
  * One service `web` (server.mjs, 2 replicas) behind a proxy listener, with short intervals so
- * rollouts take about a second: health every 300 ms (2 failures in a row fail it), canary at
- * 20% for 1.5 s with at least 5 requests to judge.
+ * rollouts take about a second: health every 300 ms (2 failures in a row fail it), a 500 ms
+ * monitor window after the last instance (the default 2 s would be most of every rollout), canary
+ * at 20% for 1.5 s with at least 5 requests to judge.
  */
 export function labStack(o: LabStackOptions): StackConfig {
   return {
@@ -97,6 +98,7 @@ export function labStack(o: LabStackOptions): StackConfig {
           max_surge: 1,
           progress_deadline: '15s',
           drain_timeout: '3s',
+          monitor: '500ms',
           keep_releases: 5,
           blue_green: { keep_old_for: '1m' },
           canary: { steps: [{ weight: 20, pause: '1500ms' }], min_requests: 5, max_error_rate: 0.05 },

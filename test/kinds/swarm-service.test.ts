@@ -59,7 +59,9 @@ function web(release: string, extra: Partial<NonNullable<StackConfig['services']
         health: { http: { path: '/healthz', body: 'ok' }, interval: '500ms', timeout: '2s', unhealthy: 2 },
         resources: { memory: '64MiB' },
         stop_grace: '2s',
-        deploy: { progress_deadline: '60s' },
+        // monitor: Swarm waits this long after the last task before it calls an update completed
+        // (2s by default). A failing release here fails before it runs, so a short one finds it too.
+        deploy: { progress_deadline: '60s', monitor: '500ms' },
         ...extra,
       },
     },
@@ -203,7 +205,7 @@ describeWithEngine('swarm services (runtime: swarm, one Swarm service per Ground
         await swarmUpdate(ctx, A, serviceSpecOf(current, 'web', dir), serviceSpecOf(next, 'web', dir), outputs),
       ) as JsonObject;
       console.log(
-        `[figure] swarm service kind: rolling update of 3 replicas (stop-first, deploy.monitor 2s) converged in ${Date.now() - started} ms`,
+        `[figure] swarm service kind: rolling update of 3 replicas (stop-first, deploy.monitor 500ms) converged in ${Date.now() - started} ms`,
       );
       current = next;
       expect(swarmOutputsOf(outputs)).toMatchObject({ release: 4, previous: { release: 1 } });

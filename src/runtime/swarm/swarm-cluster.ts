@@ -148,8 +148,15 @@ export class SwarmCluster implements ClusterRuntime {
     const names = await this.nodeNames();
     const out: ClusterServiceStatus[] = [];
     // Single-instance services of SwarmDriver carry an instance label; they are not cluster services.
-    for (const s of services)
-      if (!s.Spec.Labels?.[LABEL.instance]) out.push(this.statusOf(s, await this.tasksOf(s), names));
+    for (const s of services) {
+      if (s.Spec.Labels?.[LABEL.instance]) continue;
+      try {
+        out.push(this.statusOf(s, await this.tasksOf(s), names));
+      } catch (e) {
+        // Removed between the listing and its tasks (a concurrent delete): it is no longer there.
+        if (!isDockerError(e, 'not-found')) throw e;
+      }
+    }
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
