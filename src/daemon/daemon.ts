@@ -240,6 +240,7 @@ export class Daemon {
       ...(o.dataPlane ? { dataPlane: o.dataPlane } : {}),
       leaving: () => this.withdrawInfo(),
       push: (token, report) => this.checks?.push(token, report) ?? false,
+      metricsText: () => this.collector?.exposition() ?? Promise.resolve(''),
       exit: () => {
         this.downRequested = true;
         this.exit();

@@ -1,7 +1,7 @@
 /**
  * The host's own numbers, read from /proc (and statfs for mounts) in the shape and with the names
  * of Prometheus's node_exporter, so dashboards and alert rules written for it work unchanged:
- * `node_cpu_seconds_total{cpu,mode}`, `node_memory_*_bytes`, `node_filesystem_*_bytes{mountpoint}`,
+ * `node_cpu_seconds_total{cpu,mode}`, `node_memory_*_bytes` (snake_case, see MEMINFO_KEYS), `node_filesystem_*_bytes{mountpoint}`,
  * `node_network_*_total{device}`, `node_load1/5/15`. Each reader returns nothing (not an error)
  * when its file is missing, so a host without one (a container without /proc/net) still reports
  * the rest.
@@ -17,8 +17,20 @@ const PAGE_BYTES = 4096;
 /** The modes of /proc/stat's cpu lines, in their order (node_exporter's names). */
 const CPU_MODES = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'steal'] as const;
 
-/** /proc/meminfo keys exported, as node_exporter names them (`node_memory_<Key>_bytes`). */
-const MEMINFO_KEYS = ['MemTotal', 'MemFree', 'MemAvailable', 'Buffers', 'Cached', 'SwapTotal', 'SwapFree'] as const;
+/**
+ * /proc/meminfo keys exported and their names. node_exporter calls them `node_memory_MemTotal_bytes`
+ * and so on; `promtool check metrics` refuses camelCase, and /metrics must pass it, so ours are
+ * snake_case (`node_memory_total_bytes`): a dashboard written for node_exporter needs these renamed.
+ */
+const MEMINFO_KEYS = [
+  ['MemTotal', 'node_memory_total_bytes'],
+  ['MemFree', 'node_memory_free_bytes'],
+  ['MemAvailable', 'node_memory_available_bytes'],
+  ['Buffers', 'node_memory_buffers_bytes'],
+  ['Cached', 'node_memory_cached_bytes'],
+  ['SwapTotal', 'node_memory_swap_total_bytes'],
+  ['SwapFree', 'node_memory_swap_free_bytes'],
+] as const;
 
 /** Pseudo file systems: no disk behind them, so no disk use to watch (node_exporter skips them too). */
 const PSEUDO_FS = new Set([
@@ -80,7 +92,7 @@ export function readCpu(procRoot = '/proc'): MetricFamily[] {
     : [family('node_cpu_seconds_total', 'Seconds the CPUs spent in each mode.', 'counter', samples)];
 }
 
-/** `node_memory_<Key>_bytes` from /proc/meminfo (values there are in KiB). */
+/** `node_memory_*_bytes` from /proc/meminfo (values there are in KiB). */
 export function readMemory(procRoot = '/proc'): MetricFamily[] {
   const text = tryRead(`${procRoot}/meminfo`);
   if (text === undefined) return [];
@@ -90,11 +102,11 @@ export function readMemory(procRoot = '/proc'): MetricFamily[] {
     if (m) kib.set(m[1] as string, Number(m[2]));
   }
   const out: MetricFamily[] = [];
-  for (const key of MEMINFO_KEYS) {
+  for (const [key, name] of MEMINFO_KEYS) {
     const v = kib.get(key);
     if (v === undefined) continue;
     out.push(
-      family(`node_memory_${key}_bytes`, `Memory information field ${key}_bytes.`, 'gauge', [{ value: v * 1024 }]),
+      family(name, `Memory information field ${key} of /proc/meminfo, in bytes.`, 'gauge', [{ value: v * 1024 }]),
     );
   }
   return out;

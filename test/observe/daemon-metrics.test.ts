@@ -4,7 +4,7 @@
  * collections land in the metrics store, where PromQL finds requests through the proxy by
  * service and status class, latency buckets, instance memory and the daemon's own numbers.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,8 +35,8 @@ describe('host metrics from /proc', () => {
     expect(cpu.type).toBe('counter');
     const idle0 = cpu.samples.find((s) => s.labels?.cpu === '0' && s.labels.mode === 'idle');
     expect(idle0?.value).toBeGreaterThan(0);
-    expect(familyOf(families, 'node_memory_MemTotal_bytes').samples[0]?.value).toBeGreaterThan(1024 * 1024);
-    expect(familyOf(families, 'node_memory_MemAvailable_bytes').samples[0]?.value).toBeGreaterThan(0);
+    expect(familyOf(families, 'node_memory_total_bytes').samples[0]?.value).toBeGreaterThan(1024 * 1024);
+    expect(familyOf(families, 'node_memory_available_bytes').samples[0]?.value).toBeGreaterThan(0);
     expect(familyOf(families, 'node_load1').samples[0]?.value).toBeGreaterThanOrEqual(0);
     const lo = familyOf(families, 'node_network_receive_bytes_total').samples.find((s) => s.labels?.device === 'lo');
     expect(lo?.value).toBeGreaterThanOrEqual(0);
@@ -165,8 +165,25 @@ describe('metrics in the daemon', () => {
     expect(Number((await query('groundwork_daemon_resident_memory_bytes'))[0]?.value[1])).toBeGreaterThan(0);
     expect(Number((await query('groundwork_daemon_heap_used_bytes'))[0]?.value[1])).toBeGreaterThan(0);
     expect(await query('groundwork_daemon_event_loop_lag_p99_seconds')).toHaveLength(1);
-    expect(Number((await query('node_memory_MemTotal_bytes'))[0]?.value[1])).toBeGreaterThan(0);
+    expect(Number((await query('node_memory_total_bytes'))[0]?.value[1])).toBeGreaterThan(0);
     expect((await query('node_cpu_seconds_total{mode="idle"}')).length).toBeGreaterThan(0);
     expect(Number((await query('groundwork_tsdb_series'))[0]?.value[1])).toBeGreaterThan(50);
   }, 40_000);
+
+  it('serves /metrics in the exposition format that promtool accepts, to a token only', async () => {
+    const a = await request(api.url, 'GET', '/metrics', { token: api.token });
+    expect(a.status).toBe(200);
+    expect(a.headers['content-type']).toMatch(/^text\/plain/);
+    for (const name of [
+      'node_cpu_seconds_total',
+      'groundwork_service_request_duration_seconds_bucket{service="web",le="+Inf"}',
+      'groundwork_instance_resident_memory_bytes{service="web",replica="0"}',
+      'groundwork_daemon_resident_memory_bytes',
+    ])
+      expect(a.text).toContain(name);
+    // promtool's lint: exit 0 and nothing said (names, types, HELP, units, counters' _total).
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: a.text, encoding: 'utf8' });
+    expect({ status: check.status, out: check.stdout + check.stderr }).toEqual({ status: 0, out: '' });
+    expect((await request(api.url, 'GET', '/metrics')).status).toBe(401);
+  });
 });
