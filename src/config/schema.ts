@@ -18,6 +18,7 @@ import {
   Scalar,
 } from './schema-parts.js';
 import { AlertSchema, MaintenanceSchema, NotifySchema } from './schema-alerting.js';
+import { ScrapeSchema } from './schema-scrape.js';
 
 export { NAME_PATTERN };
 
@@ -725,6 +726,7 @@ export const StackSchema = Type.Object(
     checks: Type.Optional(
       Names(CheckSchema, 'Checks the daemon runs on their interval: http, tcp, dns, tls, exec, push'),
     ),
+    scrape: Type.Optional(ScrapeSchema),
   },
   { additionalProperties: false, title: 'Groundwork stack file' },
 );

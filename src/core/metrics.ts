@@ -16,6 +16,8 @@ import { readHostMetrics, readProcessGroups } from '../observe/host-metrics.js';
 import { METRIC_NAME } from '../observe/tsdb/labels.js';
 import type { MetricsSink } from '../observe/tsdb/sink.js';
 import type { MetricsDbStats } from '../observe/tsdb/metrics-db.js';
+import { Scraper, type ScrapeTarget } from '../observe/scrape/scraper.js';
+import type { JsonObject, ResourceKindName } from '../model/resource.js';
 import type { Timer, Timers } from '../util/clock.js';
 import { Duration } from '../util/duration.js';
 import { errorMessage } from '../util/error-message.js';
@@ -238,8 +240,44 @@ export function instanceFamilies(views: readonly InstanceView[], procRoot?: stri
   ].filter((f) => f.samples.length > 0);
 }
 
+/** A recorded resource, as far as the metrics need it. */
+export interface MetricsRow {
+  kind: ResourceKindName;
+  address: string;
+  spec: JsonObject;
+}
+
+const str = (v: unknown, fallback: string): string => (typeof v === 'string' ? v : fallback);
+const ms = (v: unknown, fallback: number): number =>
+  (typeof v === 'string' ? Duration.tryParse(v)?.toMilliseconds() : undefined) ?? fallback;
+
+/** The recorded `scrape.NAME` resources (model/scrape-resources.ts) as the scraper takes them. */
+export function scrapeTargetsOf(rows: readonly MetricsRow[]): ScrapeTarget[] {
+  return rows
+    .filter((r) => r.kind === 'scrape')
+    .map((r) => {
+      const s = r.spec;
+      const labels: Record<string, string> = {};
+      if (typeof s.labels === 'object' && s.labels !== null && !Array.isArray(s.labels))
+        for (const [k, v] of Object.entries(s.labels)) if (typeof v === 'string') labels[k] = v;
+      return {
+        job: r.address.slice('scrape.'.length),
+        url: str(s.url, ''),
+        intervalMs: ms(s.interval, 15_000),
+        timeoutMs: ms(s.timeout, 10_000),
+        labels,
+        ...(typeof s.series_limit === 'number' ? { seriesLimit: s.series_limit } : {}),
+      };
+    })
+    .sort((a, b) => a.job.localeCompare(b.job));
+}
+
 export class DaemonMetrics {
   private timer: Timer | undefined;
+  private scraper: Scraper | undefined;
+  /** What the scraper runs now (JSON), so a change elsewhere in the stack does not restart it. */
+  private scraping = '[]';
+  private configuredInterval: Duration | undefined;
   private running: Promise<void> | undefined;
   private readonly lag: IntervalHistogram;
   private readonly startedAtSeconds: number;
@@ -249,29 +287,61 @@ export class DaemonMetrics {
     this.startedAtSeconds = o.timers.now().getTime() / 1000;
   }
 
+  /** The stack's `scrape.interval` (metrics.default), else the daemon's option, else 15 s. */
   get interval(): Duration {
-    return this.o.interval ?? DEFAULT_METRICS_INTERVAL;
+    return this.configuredInterval ?? this.o.interval ?? DEFAULT_METRICS_INTERVAL;
+  }
+
+  /**
+   * Follows recorded state: scrapes the `scrape.NAME` targets (restarting the scraper only when
+   * they changed) and collects on `metrics.default`'s interval when one is recorded.
+   */
+  configure(rows: readonly MetricsRow[]): void {
+    const targets = scrapeTargetsOf(rows);
+    const key = JSON.stringify(targets);
+    if (key !== this.scraping) {
+      this.scraping = key;
+      const old = this.scraper;
+      this.scraper = targets.length > 0 ? new Scraper(this.o.sink, this.o.timers) : undefined;
+      void old?.stop();
+      this.scraper?.start(targets);
+      this.o.logger.log('info', 'scrape targets configured', { targets: targets.map((t) => t.job) });
+    }
+    const settings = rows.find((r) => r.kind === 'metrics');
+    const interval = settings ? Duration.tryParse(str(settings.spec.interval, '')) : undefined;
+    if (interval?.toMilliseconds() !== this.configuredInterval?.toMilliseconds()) {
+      this.configuredInterval = interval;
+      if (this.timer) this.schedule();
+    }
+  }
+
+  private schedule(): void {
+    this.timer?.cancel();
+    this.timer = this.o.timers.setInterval(() => this.run(), this.interval.toMilliseconds(), { background: true });
+  }
+
+  private run(): void {
+    if (this.running) return; // the previous collection is still under way: skip, never pile up
+    this.running = this.tick()
+      .then(() => undefined)
+      .catch((e: unknown) => this.o.logger.log('warn', 'metrics collection failed', { error: errorMessage(e) }))
+      .finally(() => {
+        this.running = undefined;
+      });
   }
 
   /** Collects now and then every interval, until stop(). */
   start(): void {
     this.lag.enable();
-    const run = (): void => {
-      if (this.running) return; // the previous collection is still under way: skip, never pile up
-      this.running = this.tick()
-        .then(() => undefined)
-        .catch((e: unknown) => this.o.logger.log('warn', 'metrics collection failed', { error: errorMessage(e) }))
-        .finally(() => {
-          this.running = undefined;
-        });
-    };
-    run();
-    this.timer = this.o.timers.setInterval(run, this.interval.toMilliseconds(), { background: true });
+    this.run();
+    this.schedule();
   }
 
   async stop(): Promise<void> {
     this.timer?.cancel();
     this.timer = undefined;
+    await this.scraper?.stop();
+    this.scraper = undefined;
     await this.running;
     this.lag.disable();
   }

@@ -172,6 +172,7 @@ export class Daemon {
         await this.configureTraffic();
         this.configureChecks();
         this.alerting?.configure(this.installation.store.listResources());
+        this.collector?.configure(this.installation.store.listResources());
       },
       logIndex: this.logIndex,
       daemon: () => ({
@@ -234,6 +235,7 @@ export class Daemon {
       checks: () => checkViews(this.installation.store),
       storeStats: () => metrics.stats(),
     });
+    this.collector.configure(this.installation.store.listResources());
     this.collector.start();
     const routes = daemonRoutes({
       ops: this.ops,

@@ -20,5 +20,7 @@ export function defaultKinds(): KindRegistry {
     alert: new RecordKind('alert'),
     maintenance: new RecordKind('maintenance'),
     check: new CheckKind(),
+    scrape: new RecordKind('scrape'),
+    metrics: new RecordKind('metrics'),
   };
 }

@@ -9,6 +9,7 @@ import type { DnsConfig, ServiceConfig, StackConfig } from '../config/schema.js'
 import { alertingResources } from './alerting-resources.js';
 import { dnsResources } from './dns-resources.js';
 import { checkResources } from './check-resources.js';
+import { scrapeResources } from './scrape-resources.js';
 import { listenerTlsSpec } from './listener-tls-spec.js';
 import { address, type Address, type DesiredResource, type Json, type JsonObject } from './resource.js';
 import { topologicalOrder } from './graph.js';
@@ -151,6 +152,7 @@ export function buildModel(
   if (config.dns) resources.push(...dnsResources(config.stack, config.dns as DnsConfig, deep));
   resources.push(...alertingResources(config.notify, config.alerts, config.maintenance, deep));
   if (config.checks) resources.push(...checkResources(config.checks, deep));
+  resources.push(...scrapeResources(config.scrape, deep));
   const ordered = topologicalOrder(resources);
   return {
     diagnostics,

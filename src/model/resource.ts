@@ -12,6 +12,8 @@ export const RESOURCE_KINDS = [
   'notify-policy',
   'alert',
   'maintenance',
+  'scrape',
+  'metrics',
 ] as const;
 export type ResourceKindName = (typeof RESOURCE_KINDS)[number];
 
