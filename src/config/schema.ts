@@ -19,6 +19,7 @@ import {
 } from './schema-parts.js';
 import { AlertSchema, MaintenanceSchema, NotifySchema } from './schema-alerting.js';
 import { OncallSchema, PersonSchema, ROLES } from './schema-oncall.js';
+import { ScrapeSchema } from './schema-scrape.js';
 
 export { NAME_PATTERN };
 
@@ -708,6 +709,7 @@ export const StackSchema = Type.Object(
     checks: Type.Optional(
       Names(CheckSchema, 'Checks the daemon runs on their interval: http, tcp, dns, tls, exec, push'),
     ),
+    scrape: Type.Optional(ScrapeSchema),
   },
   { additionalProperties: false, title: 'Groundwork stack file' },
 );

@@ -10,6 +10,7 @@ import { alertingChecks } from './alerting-checks.js';
 import { oncallChecks } from './oncall-checks.js';
 import { dnsChecks } from './dns-checks.js';
 import { checkChecks } from './check-checks.js';
+import { scrapeChecks } from './schema-scrape.js';
 import { tlsChecks } from './tls-checks.js';
 
 export type Locate = (path: (string | number)[], key?: boolean) => { line: number; column: number };
@@ -461,6 +462,7 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
     }
   }
   ctx.out.push(...checkChecks(doc, file, locate));
+  ctx.out.push(...scrapeChecks(doc, file, locate));
   ctx.out.push(...tlsChecks(doc, file, locate));
 
   // A person limited to a service that does not exist would hold a token for nothing (or, after

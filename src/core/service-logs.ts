@@ -19,8 +19,17 @@ export interface LogsQuery {
   lines?: number;
   /** A duration (`10m`) back from now, or a timestamp. */
   since?: string;
+  /** Only lines written before this: a duration (`5m`) back from now, or a timestamp. Not with follow. */
+  until?: string;
   /** Keep streaming new lines until `signal` aborts. */
   follow?: boolean;
+}
+
+/** `10m` back from now, or an ISO timestamp, as Unix ms; undefined when it is neither. */
+function pointInTime(text: string, nowMs: number): number | undefined {
+  const d = Duration.tryParse(text);
+  const t = d ? nowMs - d.toMilliseconds() : /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : NaN;
+  return Number.isFinite(t) ? t : undefined;
 }
 
 /** How often a follow looks for new lines. */
@@ -41,20 +50,33 @@ export async function readServiceLogs(
   if (!Number.isInteger(lines) || lines < 1)
     throw new OperationError('bad-request', `lines must be a whole number of at least 1, found ${lines}`, 'e.g. -n 50');
   let since: number | undefined;
+  const now = inst.clock.now().getTime();
   if (query.since) {
-    const d = Duration.tryParse(query.since);
-    const t = d
-      ? inst.clock.now().getTime() - d.toMilliseconds()
-      : /^\d{4}-\d{2}-\d{2}/.test(query.since)
-        ? Date.parse(query.since)
-        : NaN;
-    if (!Number.isFinite(t))
+    since = pointInTime(query.since, now);
+    if (since === undefined)
       throw new OperationError(
         'bad-request',
         `since must be a duration (10m) or a timestamp, found "${query.since}"`,
         'e.g. --since 10m or --since 2026-12-01T10:00:00Z',
       );
-    since = t;
+  }
+  let until: number | undefined;
+  if (query.until) {
+    until = pointInTime(query.until, now);
+    if (until === undefined)
+      throw new OperationError(
+        'bad-request',
+        `until must be a duration (5m) or a timestamp, found "${query.until}"`,
+        'e.g. --until 5m or --until 2026-12-01T11:00:00Z',
+      );
+    if (query.follow)
+      throw new OperationError('bad-request', 'until and follow contradict each other', 'leave one of them out');
+    if (since !== undefined && until < since)
+      throw new OperationError(
+        'bad-request',
+        `until (${new Date(until).toISOString()}) is before since (${new Date(since).toISOString()})`,
+        'swap them, or widen the range',
+      );
   }
   const instances = asServiceOutputs(row?.outputs ?? {}).instances.filter(
     (i) => query.instance === undefined || i.index === query.instance,
@@ -76,10 +98,10 @@ export async function readServiceLogs(
     }
     return;
   }
-  if (since !== undefined && !index)
+  if ((since !== undefined || until !== undefined) && !index)
     throw new OperationError(
       'unavailable',
-      '--since needs the daemon: it keeps the index of when each log line was written (service logs carry no timestamps)',
+      '--since and --until need the daemon: it keeps the index of when each log line was written (service logs carry no timestamps)',
       'start it with `groundwork up`, or use -n N for the last N lines',
     );
   const files = [...new Set(instances.map((i) => i.logFile))];
@@ -100,10 +122,24 @@ export async function readServiceLogs(
   const prefix = (f: string) => (files.length > 1 ? `[${name}/${path.basename(f, '.log')}] ` : '');
   for (const f of files) {
     // Across the rotated parts (N.log.1 ...), so a rotation just before does not hide lines.
-    const { text, next } =
-      since !== undefined && index ? readLog(f, index.cursorAt(f, since)) : tailLogWithCursor(f, lines);
+    const read =
+      (since !== undefined || until !== undefined) && index
+        ? readLog(f, since === undefined ? undefined : index.cursorAt(f, since))
+        : tailLogWithCursor(f, lines);
+    const { next } = read;
+    let text = read.text;
+    if (until !== undefined && index) {
+      // What was written after `until` is the end of what was read: read it from there and cut it
+      // off (across rotated parts, as the cursors are). Before the first sample: nothing.
+      const at = index.cursorAt(f, until);
+      const bytes = Buffer.from(text);
+      const after = at ? Buffer.byteLength(readLog(f, at).text) : bytes.length;
+      text = bytes.subarray(0, Math.max(0, bytes.length - after)).toString('utf8');
+    }
     const all = text.split('\n');
     if (all[all.length - 1] === '') all.pop();
+    // A range without since: its last N lines.
+    if (since === undefined && until !== undefined && all.length > lines) all.splice(0, all.length - lines);
     for (const l of all) write(`${prefix(f)}${l}\n`);
     cursors.set(f, next);
   }

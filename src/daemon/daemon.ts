@@ -29,7 +29,9 @@ import { MetricsDb } from '../observe/tsdb/metrics-db.js';
 import { DEFAULT_RETENTION } from '../observe/tsdb/retention.js';
 import type { SampleSink } from '../observe/checks/sample-sink.js';
 import { runnableChecks } from '../kinds/check/check-targets.js';
-import { checkStatusesInStore } from '../core/check-statuses.js';
+import { checkStatusesInStore, checkViews } from '../core/check-statuses.js';
+import { DaemonMetrics } from '../core/metrics.js';
+import type { Duration } from '../util/duration.js';
 import { errorMessage } from '../util/error-message.js';
 import type { Logger } from '../util/logger.js';
 import { apiAccess, createApp } from './api/http-app.js';
@@ -60,6 +62,8 @@ export interface DaemonOptions {
   timers?: Timers;
   /** Where check samples go (groundwork_check_up, _latency_seconds, _tls_days_left); none: not kept. */
   checkSamples?: SampleSink;
+  /** How often host, instance, data-plane and daemon metrics are collected (default 15 s). */
+  metricsInterval?: Duration;
 }
 
 export { daemonInfoFile, tokenFile, type DaemonInfo } from './info.js';
@@ -92,6 +96,7 @@ export class Daemon {
   private alerting: Alerting | undefined;
   private oncall: Oncall | undefined;
   private metrics: MetricsDb | undefined;
+  private collector: DaemonMetrics | undefined;
   private readonly logIndex = new LogIndex();
   private housekeeping: NodeJS.Timeout | undefined;
   private info!: DaemonInfo;
@@ -170,6 +175,7 @@ export class Daemon {
         this.configureChecks();
         this.alerting?.configure(this.installation.store.listResources());
         this.oncall?.configure(this.installation.store.listResources());
+        this.collector?.configure(this.installation.store.listResources());
       },
       logIndex: this.logIndex,
       daemon: () => ({
@@ -238,11 +244,26 @@ export class Daemon {
     });
     this.oncall.configure(this.installation.store.listResources());
     this.oncall.start();
+    const metrics = this.metrics;
+    const plane = o.dataPlane;
+    this.collector = new DaemonMetrics({
+      sink: metrics,
+      timers: o.timers ?? systemClock,
+      logger: o.logger,
+      ...(o.metricsInterval ? { interval: o.metricsInterval } : {}),
+      instances: () => this.supervisor.view(),
+      ...(plane ? { traffic: () => plane.refreshMetrics?.() ?? Promise.resolve(plane.metrics()) } : {}),
+      checks: () => checkViews(this.installation.store),
+      storeStats: () => metrics.stats(),
+    });
+    this.collector.configure(this.installation.store.listResources());
+    this.collector.start();
     const routes = daemonRoutes({
       ops: this.ops,
       ...(o.dataPlane ? { dataPlane: o.dataPlane } : {}),
       leaving: () => this.withdrawInfo(),
       push: (token, report) => this.checks?.push(token, report) ?? false,
+      metricsText: () => this.collector?.exposition() ?? Promise.resolve(''),
       exit: () => {
         this.downRequested = true;
         this.exit();
@@ -363,6 +384,7 @@ export class Daemon {
     this.checks?.stop();
     this.oncall?.stop();
     await this.alerting?.stop();
+    await this.collector?.stop();
     this.metrics?.close();
     this.supervisor?.close();
     // A data plane in its own process keeps serving through a daemon restart; `down` stops it.

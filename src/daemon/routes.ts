@@ -51,6 +51,8 @@ export interface RouteDeps {
   exit(): void;
   /** The check runner's push entry: false when no push check has the token. */
   push?(token: string, report: { ok: boolean; message?: string }): boolean;
+  /** `/metrics`: the daemon's metrics in the exposition format, as of now. */
+  metricsText?(): Promise<string>;
 }
 
 /** A ping for a token no push check has: the same answer whatever exists, so it reveals nothing. */
@@ -208,6 +210,20 @@ export function daemonRoutes(deps: RouteDeps): Route[] {
       handler: async (ctx) => {
         const a = await call(() => ops.promQuery('query_range', ctx.query));
         return { status: a.status, json: a.body };
+      },
+    }),
+    route({
+      ...API.metrics,
+      handler: async (ctx) => {
+        if (!deps.metricsText)
+          throw new ApiError(
+            503,
+            'unavailable',
+            'metrics are not collected by this daemon',
+            'start it with `groundwork up`',
+          );
+        ctx.stream(await deps.metricsText());
+        return { streamed: true };
       },
     }),
     route({ ...API.alerts, handler: async () => ({ status: 200, json: await call(() => ops.alerts()) }) }),

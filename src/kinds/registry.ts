@@ -24,5 +24,7 @@ export function defaultKinds(): KindRegistry {
     escalation: new RecordKind('escalation'),
     'oncall-policy': new RecordKind('oncall-policy'),
     check: new CheckKind(),
+    scrape: new RecordKind('scrape'),
+    metrics: new RecordKind('metrics'),
   };
 }

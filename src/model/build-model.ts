@@ -10,6 +10,7 @@ import { alertingResources } from './alerting-resources.js';
 import { dnsResources } from './dns-resources.js';
 import { checkResources } from './check-resources.js';
 import { oncallResources } from './oncall-resources.js';
+import { scrapeResources } from './scrape-resources.js';
 import { listenerTlsSpec } from './listener-tls-spec.js';
 import { address, type Address, type DesiredResource, type Json, type JsonObject } from './resource.js';
 import { topologicalOrder } from './graph.js';
@@ -153,6 +154,7 @@ export function buildModel(
   resources.push(...alertingResources(config.notify, config.alerts, config.maintenance, deep));
   if (config.checks) resources.push(...checkResources(config.checks, deep));
   resources.push(...oncallResources(config.people, config.oncall, deep));
+  resources.push(...scrapeResources(config.scrape, deep));
   const ordered = topologicalOrder(resources);
   return {
     diagnostics,

@@ -16,6 +16,8 @@ export const RESOURCE_KINDS = [
   'schedule',
   'escalation',
   'oncall-policy',
+  'scrape',
+  'metrics',
 ] as const;
 export type ResourceKindName = (typeof RESOURCE_KINDS)[number];
 

@@ -151,6 +151,7 @@ describe('--json on every command, and NO_COLOR', () => {
     await both(['silence', 'expire', '1'], false, 'any');
     // Every operation runs without a daemon too (one code path in core).
     await both(['logs', 'web'], false);
+    await both(['logs', '--service', 'web', '--grep', '/./'], false);
     await both(['restart', 'web'], false);
     // The first run scales to 2, its human-form twin finds nothing to do.
     await both(['scale', 'web', '2'], false);
@@ -171,6 +172,7 @@ describe('--json on every command, and NO_COLOR', () => {
     await both(['query', 'groundwork_check_up'], true);
     await both(['query', 'groundwork_check_up', '--range', '5m'], true);
     await both(['logs', 'web'], true);
+    await both(['logs', '--service', 'web', '--since', '10m', '--until', '1s', '--grep', 'listen'], true);
     await both(['plan'], true);
     await both(['apply', '-m', 'through the daemon'], true);
     await both(['restart', 'web'], true);

@@ -219,6 +219,13 @@ export const API = {
     query: PromRangeQuery,
     response: PromResponse,
   },
+  metrics: {
+    method: 'GET',
+    path: '/metrics',
+    summary:
+      "The daemon's metrics (host, instances, data plane, checks, itself) in Prometheus's text exposition format, for a Prometheus to scrape with the token",
+    streams: 'text',
+  },
   alerts: {
     method: 'GET',
     path: '/v1/alerts',

@@ -163,6 +163,13 @@ export const LogsQuery = Type.Object({
   since: Type.Optional(
     Type.String({ minLength: 1, maxLength: 100, description: 'A duration back from now (10m) or a timestamp' }),
   ),
+  until: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 100,
+      description: 'Only lines written before: a duration back (5m) or a timestamp',
+    }),
+  ),
   follow: Type.Boolean({ default: false, description: 'Keep streaming new lines until the client leaves' }),
 });
 export type LogsQuery = Static<typeof LogsQuery>;

@@ -20,6 +20,8 @@ export interface ScrapeTarget {
   timeoutMs?: number;
   /** Extra labels for every series of the target. */
   labels?: Labels;
+  /** New series beyond this many are dropped (the store counts them); default the store's limit. */
+  seriesLimit?: number;
 }
 
 export interface ScrapeReport {
@@ -76,6 +78,10 @@ export class Scraper {
     const instance = Scraper.instanceOf(target.url);
     const base: Record<string, string> = { ...target.labels, job: target.job, instance };
     const targetKey = `${target.job}/${instance}`;
+    const appendOptions = {
+      target: targetKey,
+      ...(target.seriesLimit !== undefined ? { seriesLimit: target.seriesLimit } : {}),
+    };
     const startedAt = this.clock.now().getTime();
     const t0 = this.clock.ms();
     const timeoutMs = target.timeoutMs ?? Math.min(10_000, target.intervalMs ?? 15_000);
@@ -98,7 +104,7 @@ export class Scraper {
             v;
         }
         Object.assign(labels, base, { [METRIC_NAME]: s.name });
-        this.sink.append(labels, s.timestampMs ?? startedAt, s.value, { target: targetKey });
+        this.sink.append(labels, s.timestampMs ?? startedAt, s.value, appendOptions);
         if (s.timestampMs === undefined) seen.set(labelsKey(labels), labels);
       }
       up = true;
@@ -110,12 +116,13 @@ export class Scraper {
     const previous = this.lastSeries.get(targetKey);
     if (previous) {
       for (const [key, labels] of previous) {
-        if (!seen.has(key)) this.sink.append(labels, startedAt, STALE_NAN, { target: targetKey });
+        if (!seen.has(key)) this.sink.append(labels, startedAt, STALE_NAN, appendOptions);
       }
     }
     this.lastSeries.set(targetKey, seen);
     const durationMs = this.clock.ms() - t0;
     const meta = (name: string, value: number): void => {
+      // Outside the target's series limit: a target over it still reports whether it is up.
       this.sink.append({ ...base, [METRIC_NAME]: name }, startedAt, value, { target: targetKey });
     };
     meta('up', up ? 1 : 0);

@@ -237,7 +237,7 @@ export class MetricsDb implements MetricsSink {
     let s = this.byKey.get(key);
     if (!s) {
       const target = options.target ?? '';
-      if ((this.seriesPerTarget.get(target) ?? 0) >= this.maxSeriesPerTarget) {
+      if ((this.seriesPerTarget.get(target) ?? 0) >= (options.seriesLimit ?? this.maxSeriesPerTarget)) {
         this.droppedBySeriesLimit[target] = (this.droppedBySeriesLimit[target] ?? 0) + 1;
         return 'series-limit';
       }

@@ -18,6 +18,8 @@ export interface AppendOptions {
    * applies per target. Default `""`, one shared budget.
    */
   target?: string;
+  /** The target's own series limit (a scrape target's `series_limit`); default the store's. */
+  seriesLimit?: number;
 }
 
 export interface MetricsSink {

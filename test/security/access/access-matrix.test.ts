@@ -58,6 +58,7 @@ const EXPECTED: Record<ApiName, { roles: Role[]; scope: Scope }> = {
   pushToken: { roles: RUNS, scope: 'stack' },
   promQuery: { roles: ALL, scope: 'stack' },
   promQueryRange: { roles: ALL, scope: 'stack' },
+  metrics: { roles: ALL, scope: 'stack' },
   alerts: { roles: ALL, scope: 'stack' },
   ackAlert: { roles: RUNS, scope: 'stack' },
   addSilence: { roles: RUNS, scope: 'stack' },

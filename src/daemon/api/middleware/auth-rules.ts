@@ -56,6 +56,7 @@ export const ACCESS_RULES: Record<ApiName, AccessRule> = {
   pushToken: { permission: 'stack.apply', target: 'stack', audit: 'change' },
   promQuery: { permission: 'status.read', target: 'stack', audit: 'read' },
   promQueryRange: { permission: 'status.read', target: 'stack', audit: 'read' },
+  metrics: { permission: 'status.read', target: 'stack', audit: 'read' },
   alerts: { permission: 'status.read', target: 'stack', audit: 'read' },
   // On-call actions: who may restart services may acknowledge and silence.
   ackAlert: { permission: 'service.operate', target: 'stack', audit: 'change' },
