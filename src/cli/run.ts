@@ -32,6 +32,8 @@ import { alertsCommand, silenceCommand } from './commands/alerts.js';
 import { queryCommand } from './commands/query.js';
 import { tokenCommand } from './commands/token.js';
 import { auditCommand } from './commands/audit.js';
+import { changeCommand } from './commands/change.js';
+import { decisionCommand } from './commands/decision.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -61,6 +63,8 @@ export const COMMANDS: Command[] = [
   queryCommand,
   tokenCommand,
   auditCommand,
+  changeCommand,
+  decisionCommand,
   schemaCommand,
   importCommand,
   secretCommand,

@@ -18,6 +18,7 @@ import {
   Scalar,
 } from './schema-parts.js';
 import { AlertSchema, MaintenanceSchema, NotifySchema } from './schema-alerting.js';
+import { ChangesSchema } from './schema-change.js';
 
 export { NAME_PATTERN };
 
@@ -722,6 +723,7 @@ export const StackSchema = Type.Object(
     users: Type.Optional(
       Names(UserSchema, 'People who get API tokens (`groundwork token create --user NAME`), with their role'),
     ),
+    changes: Type.Optional(ChangesSchema),
     checks: Type.Optional(
       Names(CheckSchema, 'Checks the daemon runs on their interval: http, tcp, dns, tls, exec, push'),
     ),

@@ -44,6 +44,12 @@ import {
   RollbackRequest,
   ScaleRequest,
   StatusResponse,
+  ApplyChangeRequest,
+  ApproveChangeRequest,
+  ChangeRequestSchema,
+  ChangeRequestsQuery,
+  ChangeRequestsResponse,
+  ServiceChangeRequest,
 } from './schemas.js';
 
 export interface RouteSpec {
@@ -233,6 +239,40 @@ export const API = {
     summary: 'Ends a silence now',
     body: ExpireSilenceRequest,
     response: OkResponse,
+  },
+  requestApply: {
+    method: 'POST',
+    path: '/v1/change-requests',
+    summary: 'Writes an apply down for approval (a saved plan, or the plan of the stack file now)',
+    body: ApplyChangeRequest,
+    response: ChangeRequestSchema,
+  },
+  requestServiceChange: {
+    method: 'POST',
+    path: '/v1/services/:name/change-requests',
+    summary: 'Writes a deploy or rollback of the service down for approval',
+    body: ServiceChangeRequest,
+    response: ChangeRequestSchema,
+  },
+  approveChange: {
+    method: 'POST',
+    path: '/v1/change-requests/:id/approve',
+    summary: "Approves a change request (as the token's person; never the request's own author)",
+    body: ApproveChangeRequest,
+    response: ChangeRequestSchema,
+  },
+  changeRequests: {
+    method: 'GET',
+    path: '/v1/change-requests',
+    summary: 'Change requests, newest first, with their approvals and status',
+    query: ChangeRequestsQuery,
+    response: ChangeRequestsResponse,
+  },
+  changeRequest: {
+    method: 'GET',
+    path: '/v1/change-requests/:id',
+    summary: 'One change request with what it approves (its subject and hash)',
+    response: ChangeRequestSchema,
   },
   openapi: {
     method: 'GET',

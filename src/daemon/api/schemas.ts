@@ -2,7 +2,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { INSTANCE_STATES } from '../../core/status.js';
 import { AddressSchema, JsonObjectSchema, PlanSchema } from '../../engine/plan-schema.js';
-import { CHANGE_OUTCOMES, RELEASE_STATUSES, STEP_STATUSES } from '../../store/store.js';
+import { CHANGE_OUTCOMES, CHANGE_REQUEST_KINDS, RELEASE_STATUSES, STEP_STATUSES } from '../../store/store.js';
 
 export const ERROR_CODES = [
   'unauthorized',
@@ -64,8 +64,27 @@ export const PlanRequest = Type.Object(
 );
 export type PlanRequest = Static<typeof PlanRequest>;
 
+/** Change management (change/): carried by apply, deploy and rollback. */
+const Governance = {
+  request: Type.Optional(Type.Integer({ minimum: 1, description: 'An approved change request to carry out exactly' })),
+  breakGlass: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 2000,
+      description: 'Make the change during a freeze window: the reason is audited and the approvers notified',
+    }),
+  ),
+  decisions: Type.Optional(
+    Type.Array(Type.Integer({ minimum: 1 }), {
+      maxItems: 50,
+      description: 'Decision records (docs/decisions/NNNN-*.md) the change implements',
+    }),
+  ),
+};
+
 export const ApplyRequest = Type.Object(
   {
+    ...Governance,
     vars: Type.Optional(Vars),
     message: Type.Optional(Type.String({ maxLength: 2000 })),
     author: Type.Optional(Type.String({ maxLength: 200 })),
@@ -82,6 +101,7 @@ export type ApplyRequest = Static<typeof ApplyRequest>;
 
 export const DeployRequest = Type.Object(
   {
+    ...Governance,
     varEnv: Type.Optional(VarEnv),
     ref: Type.Optional(
       Type.String({ minLength: 1, maxLength: 200, description: 'git ref to deploy; default: the working tree' }),
@@ -108,6 +128,7 @@ export type ScaleRequest = Static<typeof ScaleRequest>;
 
 export const RollbackRequest = Type.Object(
   {
+    ...Governance,
     to: Type.Optional(Type.Integer({ minimum: 1, description: 'Release number (vN); default: the previous release' })),
     message: Type.Optional(Type.String({ maxLength: 2000 })),
     author: Type.Optional(Type.String({ maxLength: 200 })),
@@ -334,6 +355,9 @@ export const ChangeSchema = Type.Object({
   startedAt: Type.String(),
   finishedAt: Type.Union([Type.String(), Type.Null()]),
   outcome: ChangeOutcomeSchema,
+  request: Type.Union([Type.Integer(), Type.Null()], { description: 'The approved change request it carried out' }),
+  decisions: Type.Array(Type.Integer(), { description: 'Decision records (docs/decisions/NNNN-*.md) it implements' }),
+  breakGlass: Type.Union([Type.String(), Type.Null()], { description: 'Why it was made during a freeze window' }),
 });
 export const HistoryResponse = Type.Array(ChangeSchema);
 export type HistoryResponse = Static<typeof HistoryResponse>;
@@ -568,3 +592,68 @@ export const PromResponse = Type.Object({
   error: Type.Optional(Type.String()),
 });
 export type PromResponse = Static<typeof PromResponse>;
+
+/** change/change-requests.ts `ChangeRequestView`. */
+export const ChangeRequestSchema = Type.Object({
+  id: Type.Integer(),
+  kind: Type.Union(CHANGE_REQUEST_KINDS.map((k) => Type.Literal(k))),
+  service: Type.Union([Type.String(), Type.Null()]),
+  /** Exactly what is approved: a plan, or a deploy or rollback with the state it was made against. */
+  subject: JsonObjectSchema,
+  hash: Type.String({ description: 'SHA-256 of the subject: what approvers sign' }),
+  author: Type.String(),
+  message: Type.String(),
+  decisions: Type.Array(Type.Integer()),
+  createdAt: Type.String(),
+  appliedChange: Type.Union([Type.Integer(), Type.Null()], { description: 'The change that carried it out' }),
+  approvals: Type.Array(Type.Object({ by: Type.String(), at: Type.String(), comment: Type.String() })),
+  required: Type.Integer({ description: 'Approvals the policy asks now' }),
+  approvedBy: Type.Array(Type.String(), { description: 'Approvals that count (not the author, a role that approves)' }),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('applied')]),
+});
+export type ChangeRequestResponse = Static<typeof ChangeRequestSchema>;
+export const ChangeRequestsResponse = Type.Array(ChangeRequestSchema);
+export type ChangeRequestsResponse = Static<typeof ChangeRequestsResponse>;
+
+export const ChangeRequestsQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 20, description: 'Change requests to list' }),
+});
+export type ChangeRequestsQuery = Static<typeof ChangeRequestsQuery>;
+
+const RequestCommon = {
+  message: Type.Optional(Type.String({ maxLength: 2000 })),
+  author: Type.Optional(Type.String({ maxLength: 200 })),
+  decisions: Governance.decisions,
+  vars: Type.Optional(Vars),
+  varEnv: Type.Optional(VarEnv),
+};
+
+/** POST /v1/change-requests: an apply to approve (a saved plan, or the plan of the stack file now). */
+export const ApplyChangeRequest = Type.Object(
+  { ...RequestCommon, plan: Type.Optional(PlanSchema) },
+  { additionalProperties: false },
+);
+export type ApplyChangeRequest = Static<typeof ApplyChangeRequest>;
+
+/** POST /v1/services/:name/change-requests: a deploy or rollback of the service to approve. */
+export const ServiceChangeRequest = Type.Object(
+  {
+    ...RequestCommon,
+    kind: Type.Union([Type.Literal('deploy'), Type.Literal('rollback')]),
+    ref: DeployRequest.properties.ref,
+    to: RollbackRequest.properties.to,
+  },
+  { additionalProperties: false },
+);
+export type ServiceChangeRequest = Static<typeof ServiceChangeRequest>;
+
+export const ApproveChangeRequest = Type.Object(
+  {
+    author: Type.Optional(
+      Type.String({ maxLength: 200, description: "Who approves (a person's token signs with their name)" }),
+    ),
+    message: Type.Optional(Type.String({ maxLength: 2000, description: 'A comment kept with the approval' })),
+  },
+  { additionalProperties: false },
+);
+export type ApproveChangeRequest = Static<typeof ApproveChangeRequest>;

@@ -59,4 +59,14 @@ export const MIGRATIONS: readonly string[] = [
      label TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT, revoked_at TEXT);
    CREATE TABLE audit (
      seq INTEGER PRIMARY KEY, at TEXT NOT NULL, entry TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);`,
+  // Change management: what a change carried out and why; change requests and their approvals.
+  `ALTER TABLE changes ADD COLUMN request INTEGER;
+   ALTER TABLE changes ADD COLUMN decisions TEXT NOT NULL DEFAULT '[]';
+   ALTER TABLE changes ADD COLUMN break_glass TEXT;
+   CREATE TABLE change_requests (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, service TEXT, subject TEXT NOT NULL, hash TEXT NOT NULL,
+     author TEXT NOT NULL, message TEXT NOT NULL, decisions TEXT NOT NULL, created_at TEXT NOT NULL, applied_change INTEGER);
+   CREATE TABLE change_approvals (
+     request_id INTEGER NOT NULL REFERENCES change_requests(id), by TEXT NOT NULL, at TEXT NOT NULL,
+     comment TEXT NOT NULL, PRIMARY KEY (request_id, by));`,
 ];

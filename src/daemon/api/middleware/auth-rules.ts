@@ -61,6 +61,12 @@ export const ACCESS_RULES: Record<ApiName, AccessRule> = {
   ackAlert: { permission: 'service.operate', target: 'stack', audit: 'change' },
   addSilence: { permission: 'service.operate', target: 'stack', audit: 'change' },
   expireSilence: { permission: 'service.operate', target: 'stack', audit: 'change' },
+  // Writing a change down for approval asks as much as making it; approving is its own permission.
+  requestApply: { permission: 'stack.apply', target: 'stack', audit: 'change' },
+  requestServiceChange: { permission: 'service.deploy', target: service, audit: 'change' },
+  approveChange: { permission: 'change.approve', target: 'stack', audit: 'change' },
+  changeRequests: { permission: 'config.read', target: 'stack', audit: 'read' },
+  changeRequest: { permission: 'config.read', target: 'stack', audit: 'read' },
   // Describes the API, not the stack: any valid token.
   openapi: { permission: 'status.read', target: 'none', audit: 'read' },
 };
