@@ -7,6 +7,7 @@ import { didYouMean } from '../util/did-you-mean.js';
 import type { Diagnostic } from './diagnostic.js';
 import { findReferences, REFERENCE_FORMS } from './references.js';
 import { alertingChecks } from './alerting-checks.js';
+import { changeChecks } from './schema-change.js';
 import { dnsChecks } from './dns-checks.js';
 import { checkChecks } from './check-checks.js';
 import { tlsChecks } from './tls-checks.js';
@@ -443,6 +444,7 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
 
   ctx.out.push(...dnsChecks(doc, file, locate));
   ctx.out.push(...alertingChecks(doc, file, locate));
+  ctx.out.push(...changeChecks(doc, file, locate));
 
   // Check targets may name services (${service.api.url.http}); secrets and ${port.X} make no sense there.
   for (const [name, raw] of Object.entries(isObj(doc.checks) ? doc.checks : {})) {
