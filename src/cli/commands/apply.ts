@@ -12,7 +12,7 @@ import { openOps } from '../open-ops.js';
 import { renderPlan } from '../render-plan.js';
 import { colourEnabled, makeStyle, type Style } from '../style.js';
 import { authorOf, parseVars, requireModel } from '../workspace.js';
-import { BREAK_GLASS_FLAG, DECISION_FLAG, parseDecisions } from './change.js';
+import { BREAK_GLASS_FLAG, DECISION_FLAG, parseDecisions } from './change-flags.js';
 
 export function readSavedPlan(file: string): Plan {
   let plan: unknown;

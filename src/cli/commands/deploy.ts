@@ -6,7 +6,7 @@ import { EXIT, UserError, type CliIo } from '../io.js';
 import { openOps } from '../open-ops.js';
 import { colourEnabled, makeStyle, type Style } from '../style.js';
 import { authorOf, parseVars, requireModel, type StackFlags } from '../workspace.js';
-import { BREAK_GLASS_FLAG, CHANGE_FLAG, DECISION_FLAG, parseDecisions } from './change.js';
+import { BREAK_GLASS_FLAG, CHANGE_FLAG, DECISION_FLAG, parseDecisions } from './change-flags.js';
 
 const GOVERNANCE_FLAGS = { change: CHANGE_FLAG, 'break-glass': BREAK_GLASS_FLAG, decision: DECISION_FLAG } as const;
 
