@@ -24,7 +24,8 @@ export type StepStatus = (typeof STEP_STATUSES)[number];
 
 export interface ChangeRecord {
   id: number;
-  kind: 'apply' | 'refresh' | 'destroy' | 'deploy' | 'rollback';
+  /** `rotate`: a secret's new version (`groundwork secret rotate`). */
+  kind: 'apply' | 'refresh' | 'destroy' | 'deploy' | 'rollback' | 'rotate';
   author: string;
   message: string;
   planHash: string;

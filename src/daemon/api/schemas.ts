@@ -345,7 +345,9 @@ export type RefreshResponse = Static<typeof RefreshResponse>;
 /** store/store.ts `ChangeRecord`. */
 export const ChangeSchema = Type.Object({
   id: Type.Integer(),
-  kind: Type.Union((['apply', 'refresh', 'destroy', 'deploy', 'rollback'] as const).map((k) => Type.Literal(k))),
+  kind: Type.Union(
+    (['apply', 'refresh', 'destroy', 'deploy', 'rollback', 'rotate'] as const).map((k) => Type.Literal(k)),
+  ),
   author: Type.String(),
   message: Type.String(),
   planHash: Type.String(),
