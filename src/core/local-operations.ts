@@ -67,6 +67,9 @@ import { scopeOfAddresses } from '../change/change-policy.js';
 import { ChangeRefused } from '../change/change-refused.js';
 import { subjectHash, type ChangeRequestView } from '../change/change-requests.js';
 import type { ChangeRequestInput } from './operations.js';
+import { AuditLog, type AuditRecord } from '../security/audit.js';
+import { FixedUsers } from '../security/roles-stack-users.js';
+import { TokenRequestError, Tokens, type TokenView } from '../security/tokens.js';
 
 const DEFAULT_PARALLELISM = 8;
 /** As `replicas` in the stack file's schema (config/schema.ts). */
@@ -802,6 +805,39 @@ export class LocalOperations implements Operations {
       if (e instanceof ChangeRefused) throw new OperationError(e.code, e.message, e.fix);
       throw e;
     }
+  }
+
+  /** Tokens as listed (no hashes); the API's token routes (the CLI's `token` works on the store). */
+  async tokenList(): Promise<TokenView[]> {
+    return this.tokens().list();
+  }
+
+  async revokeToken(id: string): Promise<TokenView> {
+    try {
+      this.tokens().revoke(id);
+    } catch (e) {
+      if (e instanceof TokenRequestError)
+        throw new OperationError(
+          this.store.tokens.tryGetToken(id) ? 'refused' : 'not-found',
+          e.message,
+          '`GET /v1/tokens` lists the tokens and their states',
+        );
+      throw e;
+    }
+    const view = this.tokens()
+      .list()
+      .find((t) => t.id === id);
+    if (!view) throw new OperationError('not-found', `no token \`${id}\``);
+    return view;
+  }
+
+  async auditEntries(after: number, limit: number): Promise<AuditRecord[]> {
+    return new AuditLog(this.store.audit, this.installation.clock).list(after, limit);
+  }
+
+  private tokens(): Tokens {
+    // Listing and revoking read no people: the stack file's users only narrow tokens at use.
+    return new Tokens(this.store.tokens, this.installation.clock, new FixedUsers(undefined));
   }
 
   async change(id: number): Promise<ChangeView> {

@@ -119,6 +119,21 @@ export function daemonRoutes(deps: RouteDeps): Route[] {
       handler: async (ctx) => ({ status: 200, json: await call(() => ops.changeRequest(Number(ctx.params.id))) }),
     }),
     route({
+      ...API.tokens,
+      handler: async () => ({ status: 200, json: await call(() => ops.tokenList()) }),
+    }),
+    route({
+      ...API.revokeToken,
+      handler: async (ctx) => ({ status: 200, json: await call(() => ops.revokeToken(ctx.params.id)) }),
+    }),
+    route({
+      ...API.audit,
+      handler: async (ctx) => ({
+        status: 200,
+        json: await call(() => ops.auditEntries(ctx.query.after, ctx.query.limit)),
+      }),
+    }),
+    route({
       ...API.change,
       handler: async (ctx) => ({ status: 200, json: await call(() => ops.change(Number(ctx.params.id))) }),
     }),

@@ -23,6 +23,7 @@ interface Answer {
   status: number;
   json: Record<string, unknown>;
   lines: Record<string, unknown>[];
+  text: string;
 }
 
 describe('change management against a real daemon', () => {
@@ -42,7 +43,7 @@ describe('change management against a real daemon', () => {
       .split('\n')
       .filter((l) => l.trim().startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-    return { status: r.status, json: lines.length === 1 ? (lines[0] ?? {}) : {}, lines };
+    return { status: r.status, json: lines.length === 1 ? (lines[0] ?? {}) : {}, lines, text: r.text };
   };
   const resultOf = (a: Answer) => a.lines.find((l) => l.type === 'result')?.result as Record<string, unknown>;
 
@@ -156,6 +157,21 @@ describe('change management against a real daemon', () => {
     } finally {
       store.close();
     }
+
+    // The same entry through the API (admins only), and tokens listed without their hashes.
+    const audit = await call('olga', 'GET', '/v1/audit?limit=10000');
+    expect(audit.status).toBe(200);
+    expect(audit.text).toContain(reason);
+    expect((await call('ann', 'GET', '/v1/audit')).status).toBe(403);
+    const listed = await call('olga', 'GET', '/v1/tokens');
+    const devToken = (JSON.parse(listed.text) as { id: string; user: string; hash?: string }[]).find(
+      (t) => t.user === 'dev',
+    );
+    expect(devToken && 'hash' in devToken).toBe(false);
+    expect((await call('olga', 'POST', `/v1/tokens/${devToken?.id ?? ''}/revoke`)).json).toMatchObject({
+      state: 'revoked',
+    });
+    expect((await call('dev', 'GET', '/v1/status')).status).toBe(401);
 
     const delivered = await waitFor(() => received.find((b) => b.includes(reason)), {
       what: 'the break-glass notification at the webhook receiver',

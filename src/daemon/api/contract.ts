@@ -50,6 +50,11 @@ import {
   ChangeRequestsQuery,
   ChangeRequestsResponse,
   ServiceChangeRequest,
+  AuditQuery,
+  AuditResponse,
+  RevokeTokenRequest,
+  TokenViewSchema,
+  TokensResponse,
 } from './schemas.js';
 
 export interface RouteSpec {
@@ -273,6 +278,26 @@ export const API = {
     path: '/v1/change-requests/:id',
     summary: 'One change request with what it approves (its subject and hash)',
     response: ChangeRequestSchema,
+  },
+  tokens: {
+    method: 'GET',
+    path: '/v1/tokens',
+    summary: 'API tokens: ids, roles, services, people, states (never the tokens or their hashes)',
+    response: TokensResponse,
+  },
+  revokeToken: {
+    method: 'POST',
+    path: '/v1/tokens/:id/revoke',
+    summary: 'Revokes a token: refused from the next request',
+    body: RevokeTokenRequest,
+    response: TokenViewSchema,
+  },
+  audit: {
+    method: 'GET',
+    path: '/v1/audit',
+    summary: 'The hash-chained audit log, oldest first, from `after` (page through it to export it)',
+    query: AuditQuery,
+    response: AuditResponse,
   },
   openapi: {
     method: 'GET',

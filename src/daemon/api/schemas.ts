@@ -2,6 +2,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { INSTANCE_STATES } from '../../core/status.js';
 import { AddressSchema, JsonObjectSchema, PlanSchema } from '../../engine/plan-schema.js';
+import { AuditEntrySchema } from '../../security/audit.js';
 import { CHANGE_OUTCOMES, CHANGE_REQUEST_KINDS, RELEASE_STATUSES, STEP_STATUSES } from '../../store/store.js';
 
 export const ERROR_CODES = [
@@ -659,3 +660,34 @@ export const ApproveChangeRequest = Type.Object(
   { additionalProperties: false },
 );
 export type ApproveChangeRequest = Static<typeof ApproveChangeRequest>;
+
+/** security/tokens.ts `TokenView`: a token as listed, never its hash. */
+export const TokenViewSchema = Type.Object({
+  id: Type.String(),
+  role: Type.String(),
+  services: Type.Union([Type.Array(Type.String()), Type.Null()]),
+  user: Type.Union([Type.String(), Type.Null()]),
+  label: Type.String(),
+  createdAt: Type.String(),
+  expiresAt: Type.Union([Type.String(), Type.Null()]),
+  revokedAt: Type.Union([Type.String(), Type.Null()]),
+  state: Type.Union([Type.Literal('active'), Type.Literal('expired'), Type.Literal('revoked')]),
+});
+export const TokensResponse = Type.Array(TokenViewSchema);
+export type TokensResponse = Static<typeof TokensResponse>;
+export type TokenViewResponse = Static<typeof TokenViewSchema>;
+export const RevokeTokenRequest = Type.Object({}, { additionalProperties: false });
+export type RevokeTokenRequest = Static<typeof RevokeTokenRequest>;
+
+/** security/audit.ts `AuditRecord`: an entry with its number, time and chain. */
+export const AuditRecordSchema = Type.Composite([
+  Type.Object({ seq: Type.Integer(), at: Type.String(), prevHash: Type.String(), hash: Type.String() }),
+  AuditEntrySchema,
+]);
+export const AuditResponse = Type.Array(AuditRecordSchema);
+export type AuditResponse = Static<typeof AuditResponse>;
+export const AuditQuery = Type.Object({
+  after: Type.Integer({ minimum: 0, default: 0, description: 'Entries after this number (for paging and export)' }),
+  limit: Type.Integer({ minimum: 1, maximum: 10000, default: 1000, description: 'Entries to list' }),
+});
+export type AuditQuery = Static<typeof AuditQuery>;

@@ -69,6 +69,9 @@ const EXPECTED: Record<ApiName, { roles: Role[]; scope: Scope }> = {
   approveChange: { roles: APPROVES, scope: 'stack' },
   changeRequests: { roles: ALL, scope: 'stack' },
   changeRequest: { roles: ALL, scope: 'stack' },
+  tokens: { roles: ['admin'], scope: 'stack' },
+  revokeToken: { roles: ['admin'], scope: 'stack' },
+  audit: { roles: ['admin'], scope: 'stack' },
 };
 
 interface Caller {

@@ -67,6 +67,10 @@ export const ACCESS_RULES: Record<ApiName, AccessRule> = {
   approveChange: { permission: 'change.approve', target: 'stack', audit: 'change' },
   changeRequests: { permission: 'config.read', target: 'stack', audit: 'read' },
   changeRequest: { permission: 'config.read', target: 'stack', audit: 'read' },
+  // Tokens and the audit log: admins only (as `groundwork token` and `groundwork audit` locally).
+  tokens: { permission: 'access.admin', target: 'stack', audit: 'read' },
+  revokeToken: { permission: 'access.admin', target: 'stack', audit: 'change' },
+  audit: { permission: 'access.admin', target: 'stack', audit: 'read' },
   // Describes the API, not the stack: any valid token.
   openapi: { permission: 'status.read', target: 'none', audit: 'read' },
 };
