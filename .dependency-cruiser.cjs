@@ -123,8 +123,8 @@ module.exports = {
       name: 'leaves-stay-leaves',
       severity: 'error',
       comment:
-        'observe/, proxy/, security/, dns/, notify/, alerts/ and incidents/ are used by kinds and above; they know no kind, engine or adapter.',
-      from: { path: folder('observe', 'proxy', 'security', 'dns', 'notify', 'alerts', 'incidents') },
+        'observe/, proxy/, security/, dns/, notify/, alerts/, incidents/ and change/ are used by kinds and above; they know no kind, engine or adapter.',
+      from: { path: folder('observe', 'proxy', 'security', 'dns', 'notify', 'alerts', 'incidents', 'change') },
       to: { path: folder('kinds', 'engine', 'deploy', 'core', 'daemon', 'cli') },
     },
     {

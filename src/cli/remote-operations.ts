@@ -30,6 +30,8 @@ import type {
   RollbackInput,
   ScaleInput,
   StackInputs,
+  ChangeRequestInput,
+  ChangeRequestView,
 } from '../core/operations.js';
 import type { StatusView } from '../core/status.js';
 import type { ApplyResult } from '../engine/apply.js';
@@ -172,6 +174,28 @@ export class RemoteOperations implements Operations {
 
   history(limit: number): Promise<ChangeRecord[]> {
     return this.call((c) => c.history({ limit }));
+  }
+
+  requestChange(input: ChangeRequestInput): Promise<ChangeRequestView> {
+    if (input.kind === 'apply') {
+      const { kind: _kind, plan, ...rest } = input;
+      // A saved plan is checked by the daemon against its schema (a 400 naming each problem).
+      return this.call((c) => c.requestApply(plan === undefined ? rest : { ...rest, plan: plan as Plan }));
+    }
+    const { service, ...body } = input;
+    return this.call((c) => c.requestServiceChange(service, body));
+  }
+
+  approveChange(id: number, input: Attribution): Promise<ChangeRequestView> {
+    return this.call((c) => c.approveChange(id, input));
+  }
+
+  changeRequests(limit: number): Promise<ChangeRequestView[]> {
+    return this.call((c) => c.changeRequests({ limit }));
+  }
+
+  changeRequest(id: number): Promise<ChangeRequestView> {
+    return this.call((c) => c.changeRequest(id));
   }
 
   change(id: number): Promise<ChangeView> {

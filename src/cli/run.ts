@@ -33,6 +33,8 @@ import { incidentCommand, oncallCommand } from './commands/incident.js';
 import { queryCommand } from './commands/query.js';
 import { tokenCommand } from './commands/token.js';
 import { auditCommand } from './commands/audit.js';
+import { changeCommand } from './commands/change.js';
+import { decisionCommand } from './commands/decision.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -64,6 +66,8 @@ export const COMMANDS: Command[] = [
   queryCommand,
   tokenCommand,
   auditCommand,
+  changeCommand,
+  decisionCommand,
   schemaCommand,
   importCommand,
   secretCommand,

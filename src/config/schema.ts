@@ -20,6 +20,7 @@ import {
 import { AlertSchema, MaintenanceSchema, NotifySchema } from './schema-alerting.js';
 import { OncallSchema, PersonSchema, ROLES } from './schema-oncall.js';
 import { ScrapeSchema } from './schema-scrape.js';
+import { ChangesSchema } from './schema-change.js';
 
 export { NAME_PATTERN };
 
@@ -706,6 +707,7 @@ export const StackSchema = Type.Object(
       ),
     ),
     oncall: Type.Optional(OncallSchema),
+    changes: Type.Optional(ChangesSchema),
     checks: Type.Optional(
       Names(CheckSchema, 'Checks the daemon runs on their interval: http, tcp, dns, tls, exec, push'),
     ),

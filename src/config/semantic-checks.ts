@@ -8,6 +8,7 @@ import type { Diagnostic } from './diagnostic.js';
 import { findReferences, REFERENCE_FORMS } from './references.js';
 import { alertingChecks } from './alerting-checks.js';
 import { oncallChecks } from './oncall-checks.js';
+import { changeChecks } from './schema-change.js';
 import { dnsChecks } from './dns-checks.js';
 import { checkChecks } from './check-checks.js';
 import { scrapeChecks } from './schema-scrape.js';
@@ -446,6 +447,7 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
   ctx.out.push(...dnsChecks(doc, file, locate));
   ctx.out.push(...alertingChecks(doc, file, locate));
   ctx.out.push(...oncallChecks(doc, file, locate));
+  ctx.out.push(...changeChecks(doc, file, locate));
 
   // Check targets may name services (${service.api.url.http}); secrets and ${port.X} make no sense there.
   for (const [name, raw] of Object.entries(isObj(doc.checks) ? doc.checks : {})) {

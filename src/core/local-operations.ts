@@ -77,6 +77,14 @@ import {
 } from './metrics-query.js';
 import type { OperationsRuntime } from './supervision.js';
 import { TestKillHook } from './test-kill-point.js';
+import { ChangeControl, type Admission, type ChangeAttempt } from '../change/change-control.js';
+import { scopeOfAddresses } from '../change/change-policy.js';
+import { ChangeRefused } from '../change/change-refused.js';
+import { subjectHash, type ChangeRequestView } from '../change/change-requests.js';
+import type { ChangeRequestInput } from './operations.js';
+import { AuditLog, type AuditRecord } from '../security/audit.js';
+import { FixedUsers } from '../security/roles-stack-users.js';
+import { TokenRequestError, Tokens, type TokenView } from '../security/tokens.js';
 
 const DEFAULT_PARALLELISM = 8;
 /** As `replicas` in the stack file's schema (config/schema.ts). */
@@ -86,12 +94,19 @@ export class LocalOperations implements Operations {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly deployer: Deployer;
   private readonly service: ServiceKind;
+  /** Approvals, freeze windows, break-glass, decisions (change/). */
+  private readonly changes: ChangeControl;
 
   constructor(
     readonly installation: Installation,
     private readonly runtime: OperationsRuntime = {},
   ) {
     this.service = serviceKindOf(installation);
+    this.changes = new ChangeControl({
+      store: installation.store,
+      clock: installation.clock,
+      stackFile: installation.stackFile,
+    });
     const sup = runtime.supervision;
     this.deployer = new Deployer({
       store: installation.store,
@@ -298,8 +313,10 @@ export class LocalOperations implements Operations {
       async () => {
         const model = await this.installation.loadModel(input);
         let plan: Plan;
-        if (input.plan !== undefined) {
-          const problem = planShapeProblem(input.plan);
+        const approved = input.request === undefined ? undefined : this.approvedPlan(input.request);
+        const saved = approved ?? input.plan;
+        if (saved !== undefined) {
+          const problem = planShapeProblem(saved);
           if (problem)
             throw new OperationError(
               'bad-request',
@@ -307,11 +324,37 @@ export class LocalOperations implements Operations {
               'make a new one with `groundwork plan --out FILE`',
             );
           // planShapeProblem checked it against the plan's schema.
-          plan = input.plan as Plan;
+          plan = saved as Plan;
           const stale = stalePlanReason(plan, this.store, model.configHash);
-          if (stale) throw new OperationError('refused', stale, 'make a new plan with `groundwork plan --out FILE`');
+          if (stale)
+            throw new OperationError(
+              'refused',
+              input.request !== undefined
+                ? `change request #${input.request} is not what would run now: ${stale}`
+                : stale,
+              input.request !== undefined
+                ? 'request the change again (`groundwork change request apply`) and have it approved'
+                : 'make a new plan with `groundwork plan --out FILE`',
+            );
         } else plan = makePlan(model, this.store.listResources(), this.store.serial(), this.installation.kinds);
-        return this.runPlan(plan, input, listener);
+        // A saved plan that someone approved carries its request with it (`groundwork apply FILE`).
+        const request =
+          input.request ?? (input.plan !== undefined ? this.openRequestFor({ plan: planJson(plan) }) : undefined);
+        const admission = plan.steps.length
+          ? await this.admit({
+              kind: 'apply',
+              service: null,
+              scope: scopeOfAddresses(plan.steps.map((st) => st.address)),
+              author: input.author ?? 'unknown',
+              subject: { plan: planJson(plan) },
+              request,
+              breakGlass: input.breakGlass,
+              decisions: input.decisions,
+            })
+          : undefined;
+        const result = await this.runPlan(plan, input, listener);
+        if (admission) this.changes.record(result.changeId, admission);
+        return result;
       },
       { movesTraffic: true },
     );
@@ -406,7 +449,18 @@ export class LocalOperations implements Operations {
           message: input.message ?? '',
           author: input.author ?? 'unknown',
         };
+        const admission = await this.admit({
+          kind: 'deploy',
+          service,
+          scope: { services: [service], other: false },
+          author: opts.author,
+          subject: this.deploySubject(service, input.ref, model.configHash),
+          request: input.request,
+          breakGlass: input.breakGlass,
+          decisions: input.decisions,
+        });
         const result = await this.deployer.deploy(model, service, opts, progress);
+        this.changes.record(result.changeId, admission);
         await this.runtime.afterChange?.();
         return result;
       },
@@ -424,7 +478,18 @@ export class LocalOperations implements Operations {
           message: input.message ?? '',
           author: input.author ?? 'unknown',
         };
+        const admission = await this.admit({
+          kind: 'rollback',
+          service,
+          scope: { services: [service], other: false },
+          author: opts.author,
+          subject: this.rollbackSubject(service, input.to),
+          request: input.request,
+          breakGlass: input.breakGlass,
+          decisions: input.decisions,
+        });
         const result = await this.deployer.rollback(service, opts, progress);
+        this.changes.record(result.changeId, admission);
         await this.runtime.afterChange?.();
         return result;
       },
@@ -693,6 +758,140 @@ export class LocalOperations implements Operations {
     return this.store.listChanges(limit);
   }
 
+  async requestChange(input: ChangeRequestInput): Promise<ChangeRequestView> {
+    const common = {
+      author: input.author ?? 'unknown',
+      message: input.message ?? '',
+      decisions: input.decisions ?? [],
+    };
+    const model = await this.installation.loadModel(input);
+    if (input.kind === 'apply') {
+      let plan: Plan;
+      if (input.plan !== undefined) {
+        const problem = planShapeProblem(input.plan);
+        if (problem)
+          throw new OperationError(
+            'bad-request',
+            `the saved plan is malformed: ${problem}`,
+            'make a new one with `groundwork plan --out FILE`',
+          );
+        // planShapeProblem checked it against the plan's schema.
+        plan = input.plan as Plan;
+        const stale = stalePlanReason(plan, this.store, model.configHash);
+        if (stale) throw new OperationError('refused', stale, 'make a new plan with `groundwork plan --out FILE`');
+      } else plan = makePlan(model, this.store.listResources(), this.store.serial(), this.installation.kinds);
+      if (plan.steps.length === 0)
+        throw new OperationError(
+          'refused',
+          'the plan has no changes: there is nothing to approve',
+          'edit the stack file, then `groundwork change request apply`',
+        );
+      return this.governed(() =>
+        this.changes.request({ kind: 'apply', service: null, subject: { plan: planJson(plan) }, ...common }),
+      );
+    }
+    this.serviceAddress(input.service);
+    const subject =
+      input.kind === 'deploy'
+        ? this.deploySubject(input.service, input.ref, model.configHash)
+        : this.rollbackSubject(input.service, input.to);
+    return this.governed(() => this.changes.request({ kind: input.kind, service: input.service, subject, ...common }));
+  }
+
+  approveChange(id: number, input: Attribution): Promise<ChangeRequestView> {
+    return this.governed(() => this.changes.approve(id, input.author ?? 'unknown', input.message ?? ''));
+  }
+
+  changeRequests(limit: number): Promise<ChangeRequestView[]> {
+    return this.governed(() => this.changes.list(limit));
+  }
+
+  changeRequest(id: number): Promise<ChangeRequestView> {
+    return this.governed(() => this.changes.show(id));
+  }
+
+  /** What a deploy request approves: this service, this ref, against this stack file and state. */
+  private deploySubject(service: string, ref: string | undefined, configHash: string): JsonObject {
+    return { service, ref: ref ?? null, configHash, serial: this.store.serial() };
+  }
+
+  private rollbackSubject(service: string, to: number | undefined): JsonObject {
+    return { service, to: to ?? null, serial: this.store.serial() };
+  }
+
+  private approvedPlan(id: number): unknown {
+    const r = this.governedSync(() => this.changes.requestOf(id));
+    if (r.kind !== 'apply')
+      throw new OperationError(
+        'bad-request',
+        `change request #${id} is a ${r.kind} of service \`${r.service ?? '?'}\`, not an apply`,
+        `carry it out with \`groundwork ${r.kind} ${r.service ?? 'SERVICE'} --change ${id}\``,
+      );
+    return r.subject.plan;
+  }
+
+  /** The open request whose subject is exactly this, if someone requested it. */
+  private openRequestFor(subject: JsonObject): number | undefined {
+    const hash = subjectHash(subject);
+    return this.store.changeRequests.listRequests(200).find((r) => r.appliedChange === null && r.hash === hash)?.id;
+  }
+
+  private admit(a: ChangeAttempt): Promise<Admission> {
+    return this.governed(() => this.changes.admit(a));
+  }
+
+  /** Change management's refusals as the operations' errors. */
+  private async governed<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof ChangeRefused) throw new OperationError(e.code, e.message, e.fix);
+      throw e;
+    }
+  }
+
+  private governedSync<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof ChangeRefused) throw new OperationError(e.code, e.message, e.fix);
+      throw e;
+    }
+  }
+
+  /** Tokens as listed (no hashes); the API's token routes (the CLI's `token` works on the store). */
+  async tokenList(): Promise<TokenView[]> {
+    return this.tokens().list();
+  }
+
+  async revokeToken(id: string): Promise<TokenView> {
+    try {
+      this.tokens().revoke(id);
+    } catch (e) {
+      if (e instanceof TokenRequestError)
+        throw new OperationError(
+          this.store.tokens.tryGetToken(id) ? 'refused' : 'not-found',
+          e.message,
+          '`GET /v1/tokens` lists the tokens and their states',
+        );
+      throw e;
+    }
+    const view = this.tokens()
+      .list()
+      .find((t) => t.id === id);
+    if (!view) throw new OperationError('not-found', `no token \`${id}\``);
+    return view;
+  }
+
+  async auditEntries(after: number, limit: number): Promise<AuditRecord[]> {
+    return new AuditLog(this.store.audit, this.installation.clock).list(after, limit);
+  }
+
+  private tokens(): Tokens {
+    // Listing and revoking read no people: the stack file's users only narrow tokens at use.
+    return new Tokens(this.store.tokens, this.installation.clock, new FixedUsers(undefined));
+  }
+
   async change(id: number): Promise<ChangeView> {
     const c = Number.isInteger(id) ? this.store.tryGetChange(id) : undefined;
     if (!c) throw new OperationError('not-found', `there is no change #${id}`, '`groundwork history` lists them');
@@ -801,6 +1000,11 @@ function serviceStatus(
     address: outs.address ? { host: outs.address.host, ports: { ...outs.address.ports } } : null,
     instances,
   };
+}
+
+/** A plan as the JSON a change request keeps (what `plan --json` prints). */
+function planJson(plan: Plan): JsonObject {
+  return JSON.parse(JSON.stringify(plan)) as JsonObject;
 }
 
 function serviceKindOf(installation: Installation): ServiceKind {

@@ -9,6 +9,7 @@ import type { Plan } from '../engine/plan.js';
 import type { RefreshResult } from '../engine/refresh.js';
 import type { ChangeRecord, InstanceEvent, JournalEntry, ReleaseRecord } from '../store/store.js';
 import type { StackInputs } from './installation.js';
+import type { ChangeRequestView } from '../change/change-requests.js';
 import type { StatusView } from './status.js';
 import type { DeployResult } from './deployer.js';
 import type { LogsQuery } from './service-logs.js';
@@ -33,7 +34,27 @@ export interface Attribution {
   message?: string;
 }
 
-export interface ApplyInput extends StackInputs, Attribution {
+/** Change management (change/): the approved request a change carries out, break-glass, decisions. */
+export interface ChangeGovernance {
+  /** An approved change request (`groundwork change list`) to carry out exactly. */
+  request?: number;
+  /** Make the change during a freeze window: the reason is audited and the approvers notified. */
+  breakGlass?: string;
+  /** Decision records (docs/decisions/NNNN-*.md) the change implements. */
+  decisions?: number[];
+}
+
+/** A change to be approved before it is made. */
+export type ChangeRequestInput = Attribution &
+  StackInputs & { decisions?: number[] } & (
+    | { kind: 'apply'; /** A saved plan; default: the plan of the stack file now. */ plan?: unknown }
+    | { kind: 'deploy'; service: string; ref?: string }
+    | { kind: 'rollback'; service: string; to?: number }
+  );
+
+export type { ChangeRequestView } from '../change/change-requests.js';
+
+export interface ApplyInput extends StackInputs, Attribution, ChangeGovernance {
   /** A saved plan (`plan --out`): applied exactly, or refused when state or stack moved. */
   plan?: unknown;
   /** Steps at once (default 8). */
@@ -50,12 +71,12 @@ export interface ScaleInput extends StackInputs, Attribution {
   replicas: number;
 }
 
-export interface DeployInput extends StackInputs, Attribution {
+export interface DeployInput extends StackInputs, Attribution, ChangeGovernance {
   /** git branch, tag or commit (default: the working tree). */
   ref?: string;
 }
 
-export interface RollbackInput extends Attribution {
+export interface RollbackInput extends Attribution, ChangeGovernance {
   /** Release number to restore (default: the previous one). */
   to?: number;
 }
@@ -113,6 +134,12 @@ export interface Operations {
   /** PromQL over the metrics store, answered in the shape of Prometheus's HTTP API. */
   promQuery(kind: PromQueryKind, params: PromQueryParams): Promise<PromAnswer>;
   history(limit: number): Promise<ChangeRecord[]>;
+  /** Writes a change down for approval; what is approved is its hash. */
+  requestChange(input: ChangeRequestInput): Promise<ChangeRequestView>;
+  /** Approves a change request as `input.author` (never its own author). */
+  approveChange(id: number, input: Attribution): Promise<ChangeRequestView>;
+  changeRequests(limit: number): Promise<ChangeRequestView[]>;
+  changeRequest(id: number): Promise<ChangeRequestView>;
   change(id: number): Promise<ChangeView>;
   events(service: string | undefined, limit: number): Promise<InstanceEvent[]>;
   /** Writes the service's log lines (each ending in a newline); with `follow`, until `signal` aborts. */

@@ -96,6 +96,55 @@ export function daemonRoutes(deps: RouteDeps): Route[] {
       handler: async (ctx) => ({ status: 200, json: await call(() => ops.history(ctx.query.limit)) }),
     }),
     route({
+      ...API.requestApply,
+      handler: async (ctx) => ({
+        status: 200,
+        json: await call(() => ops.requestChange({ ...ctx.body, kind: 'apply' })),
+      }),
+    }),
+    route({
+      ...API.requestServiceChange,
+      handler: async (ctx) => {
+        const { kind, ref, to, ...rest } = ctx.body;
+        const service = ctx.params.name;
+        const input =
+          kind === 'deploy'
+            ? { ...rest, kind, service, ...(ref !== undefined ? { ref } : {}) }
+            : { ...rest, kind, service, ...(to !== undefined ? { to } : {}) };
+        return { status: 200, json: await call(() => ops.requestChange(input)) };
+      },
+    }),
+    route({
+      ...API.approveChange,
+      handler: async (ctx) => ({
+        status: 200,
+        json: await call(() => ops.approveChange(Number(ctx.params.id), ctx.body)),
+      }),
+    }),
+    route({
+      ...API.changeRequests,
+      handler: async (ctx) => ({ status: 200, json: await call(() => ops.changeRequests(ctx.query.limit)) }),
+    }),
+    route({
+      ...API.changeRequest,
+      handler: async (ctx) => ({ status: 200, json: await call(() => ops.changeRequest(Number(ctx.params.id))) }),
+    }),
+    route({
+      ...API.tokens,
+      handler: async () => ({ status: 200, json: await call(() => ops.tokenList()) }),
+    }),
+    route({
+      ...API.revokeToken,
+      handler: async (ctx) => ({ status: 200, json: await call(() => ops.revokeToken(ctx.params.id)) }),
+    }),
+    route({
+      ...API.audit,
+      handler: async (ctx) => ({
+        status: 200,
+        json: await call(() => ops.auditEntries(ctx.query.after, ctx.query.limit)),
+      }),
+    }),
+    route({
       ...API.change,
       handler: async (ctx) => ({ status: 200, json: await call(() => ops.change(Number(ctx.params.id))) }),
     }),

@@ -24,7 +24,8 @@ export type StepStatus = (typeof STEP_STATUSES)[number];
 
 export interface ChangeRecord {
   id: number;
-  kind: 'apply' | 'refresh' | 'destroy' | 'deploy' | 'rollback';
+  /** `rotate`: a secret's new version (`groundwork secret rotate`). */
+  kind: 'apply' | 'refresh' | 'destroy' | 'deploy' | 'rollback' | 'rotate';
   author: string;
   message: string;
   planHash: string;
@@ -34,7 +35,16 @@ export interface ChangeRecord {
   startedAt: string;
   finishedAt: string | null;
   outcome: ChangeOutcome;
+  /** The approved change request this change carried out (change/), if any. */
+  request: number | null;
+  /** Numbers of the decision records (docs/decisions/NNNN-*.md) it implements. */
+  decisions: number[];
+  /** The reason given to make it during a freeze window (`--break-glass`), if any. */
+  breakGlass: string | null;
 }
+
+/** What change management adds to a change record once the operation has made it. */
+export type ChangeNote = Pick<ChangeRecord, 'request' | 'decisions' | 'breakGlass'>;
 
 export interface JournalEntry {
   id: number;
@@ -128,6 +138,8 @@ export interface JournalStore {
   beginChange(c: Pick<ChangeRecord, 'kind' | 'author' | 'message' | 'planHash' | 'summary'>): number;
   finishChange(id: number, outcome: ChangeOutcome, summary: Record<string, number>): void;
   listChanges(limit?: number): ChangeRecord[];
+  /** Records the change request, decisions and break-glass reason of a change. */
+  noteChange(id: number, note: ChangeNote): void;
   tryGetChange(id: number): ChangeRecord | undefined;
   journal(changeId: number): JournalEntry[];
   /** Journals the intent before the step touches the world. */
@@ -433,6 +445,52 @@ export interface AuditStore {
   auditHead(): AuditHead | undefined;
 }
 
+export const CHANGE_REQUEST_KINDS = ['apply', 'deploy', 'rollback'] as const;
+export type ChangeRequestKind = (typeof CHANGE_REQUEST_KINDS)[number];
+
+export interface ChangeApproval {
+  by: string;
+  at: string;
+  comment: string;
+}
+
+/**
+ * A change awaiting approval (change/change-requests.ts): what will be done, exactly (`subject`:
+ * a saved plan, or a deploy's inputs), and the hash that approvers sign.
+ */
+export interface ChangeRequestRow {
+  id: number;
+  kind: ChangeRequestKind;
+  /** The service of a deploy or rollback; null for an apply. */
+  service: string | null;
+  subject: JsonObject;
+  /** SHA-256 of the subject: what is approved. */
+  hash: string;
+  author: string;
+  message: string;
+  decisions: number[];
+  createdAt: string;
+  /** The change that carried it out; null while it waits. */
+  appliedChange: number | null;
+  approvals: ChangeApproval[];
+}
+
+/** Change requests and their approvals. */
+export interface ChangeRequestStore {
+  saveRequest(r: Omit<ChangeRequestRow, 'id' | 'createdAt' | 'appliedChange' | 'approvals'>): number;
+  tryGetRequest(id: number): ChangeRequestRow | undefined;
+  listRequests(limit?: number): ChangeRequestRow[];
+  /** False when this person already approved it. */
+  addApproval(id: number, approval: ChangeApproval): boolean;
+  /**
+   * Claims the request for a change, once: false when it was already carried out (so two applies
+   * of one approval cannot both run).
+   */
+  claimRequest(id: number, changeId: number): boolean;
+  /** Gives a claim back when the operation was refused before it changed anything. */
+  releaseRequest(id: number, changeId: number): void;
+}
+
 /**
  * The whole store, split by area so each user depends on the part it needs and another backend
  * (PostgreSQL for teams) implements the same parts.
@@ -443,5 +501,6 @@ export interface Store extends ResourceStore, JournalStore, LeaseStore, ReleaseS
   readonly outbox: OutboxStore;
   readonly alerts: AlertStore;
   readonly incidents: IncidentStore;
+  readonly changeRequests: ChangeRequestStore;
   close(): void;
 }

@@ -132,6 +132,13 @@ describe('--json on every command, and NO_COLOR', () => {
     await both(['releases', 'web'], false);
     await both(['deploy', 'web', '-m', 'second'], false);
     await both(['rollback', 'web'], false, 0, deployOnce);
+    await both(['decision', 'new', 'Keep state in SQLite'], false);
+    await both(['decision', 'list'], false);
+    await both(['change', 'request', 'deploy', 'web', '-m', 'json test', '--decision', '1'], false);
+    await both(['change', 'list'], false);
+    await both(['change', 'show', '1'], false);
+    // Its author approving it is refused (exit 1, the reason on stderr); stdout stays JSON or empty.
+    await both(['change', 'approve', '1'], false, 'any');
     // No Swarm here: a clear failure, whose stdout must still be JSON or empty.
     await both(['nodes'], false, 'any');
     // Without a daemon, status answers from recorded state (or says no daemon runs): JSON either way.
@@ -181,6 +188,8 @@ describe('--json on every command, and NO_COLOR', () => {
     await both(['rollback', 'web'], true, 0, deployOnce);
     await both(['scale', 'web', '2'], true);
     await both(['history'], true);
+    await both(['change', 'list'], true);
+    await both(['change', 'show', '1'], true);
     // destroy removes the service (the twin finds nothing to destroy); down then stops the daemon.
     await both(['destroy', '--auto-approve'], true);
     // down stops the daemon; its human-form twin then finds none (exit 1).

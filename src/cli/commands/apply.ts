@@ -12,6 +12,7 @@ import { openOps } from '../open-ops.js';
 import { renderPlan } from '../render-plan.js';
 import { colourEnabled, makeStyle, type Style } from '../style.js';
 import { authorOf, parseVars, requireModel } from '../workspace.js';
+import { BREAK_GLASS_FLAG, DECISION_FLAG, parseDecisions } from './change-flags.js';
 
 export function readSavedPlan(file: string): Plan {
   let plan: unknown;
@@ -69,8 +70,10 @@ export function renderResult(r: ApplyResult, style: Style): string {
 
 export const applyCommand = defineCommand({
   name: 'apply',
-  summary: 'Make the running stack match the stack file (or apply a saved plan)',
-  usage: 'apply [-f FILE] [--plan PLANFILE] [-m MESSAGE] [--parallelism N] [-y] [--json]',
+  args: ['REQUEST|PLANFILE'],
+  summary: 'Make the running stack match the stack file (or apply a saved plan, or an approved change request)',
+  usage:
+    'apply [REQUEST | PLANFILE] [-f FILE] [--plan PLANFILE] [-m MESSAGE] [--decision N] [--break-glass REASON] [--parallelism N] [-y] [--json]',
   flags: {
     ...STACK_FLAGS,
     plan: {
@@ -81,14 +84,22 @@ export const applyCommand = defineCommand({
     message: { type: 'string', short: 'm', description: 'Why: recorded with the change', valueName: 'MESSAGE' },
     parallelism: { type: 'number', description: 'Steps run at once (default 8)', valueName: 'N' },
     yes: { type: 'boolean', short: 'y', description: 'Do not ask for confirmation on a terminal' },
+    decision: DECISION_FLAG,
+    'break-glass': BREAK_GLASS_FLAG,
   },
-  async run(flags, _pos, io) {
+  async run(flags, pos, io) {
+    // `apply 7` carries out approved change request #7; `apply plan.json` is `apply --plan plan.json`.
+    const arg = pos[0];
+    const request = arg !== undefined && /^\d+$/.test(arg) ? Number(arg) : undefined;
+    const planFile = request === undefined ? (arg ?? flags.plan) : flags.plan;
+    if (arg !== undefined && request === undefined && flags.plan)
+      throw new UserError('give the saved plan once: as an argument or with --plan', EXIT.usage);
     // Validated here, so a broken stack file reads the same with or without a daemon.
     await requireModel(io, flags);
     const parallelism = flags.parallelism ?? 8;
     if (!Number.isInteger(parallelism) || parallelism < 1)
       throw new UserError('--parallelism needs a whole number of at least 1', EXIT.usage);
-    let saved = flags.plan ? readSavedPlan(path.resolve(io.cwd, flags.plan)) : undefined;
+    let saved = planFile ? readSavedPlan(path.resolve(io.cwd, planFile)) : undefined;
     const style = makeStyle(colourEnabled(io.env, io.isTty));
     const { ops, close } = openOps(io, flags);
     let result: ApplyResult;
@@ -96,7 +107,7 @@ export const applyCommand = defineCommand({
     try {
       // On a terminal, like Terraform: the plan first, then a question; what was confirmed is
       // applied exactly (as a saved plan, refused if state moved meanwhile). Never asked without one.
-      if (!saved && !flags.yes && !flags.json && io.isTty && io.ask) {
+      if (!saved && request === undefined && !flags.yes && !flags.json && io.isTty && io.ask) {
         const plan = await ops.plan({ vars: parseVars(flags.var), varEnv: varEnvOf(io.env) });
         io.stdout(renderPlan(plan, style));
         printedPlan = true;
@@ -117,6 +128,9 @@ export const applyCommand = defineCommand({
           message: flags.message ?? '',
           author: authorOf(io.env),
           parallelism,
+          decisions: parseDecisions(flags.decision),
+          ...(flags['break-glass'] !== undefined ? { breakGlass: flags['break-glass'] } : {}),
+          ...(request !== undefined ? { request } : {}),
           ...(saved ? { plan: saved } : {}),
         },
         {
@@ -136,8 +150,11 @@ export const applyCommand = defineCommand({
         },
       );
     } catch (e) {
-      if (e instanceof OperationError && e.code === 'refused' && flags.plan)
-        throw new UserError(`Refusing to apply ${flags.plan}: ${e.message}`, EXIT.refused);
+      if (e instanceof OperationError && e.code === 'refused' && (planFile || request !== undefined))
+        throw new UserError(
+          `Refusing to apply ${planFile ?? `change request #${request}`}: ${e.message}${e.fix ? `\n  fix: ${e.fix}` : ''}`,
+          EXIT.refused,
+        );
       throw e;
     } finally {
       close();

@@ -6,6 +6,20 @@ import { EXIT, UserError, type CliIo } from '../io.js';
 import { openOps } from '../open-ops.js';
 import { colourEnabled, makeStyle, type Style } from '../style.js';
 import { authorOf, parseVars, requireModel, type StackFlags } from '../workspace.js';
+import { BREAK_GLASS_FLAG, CHANGE_FLAG, DECISION_FLAG, parseDecisions } from './change-flags.js';
+
+const GOVERNANCE_FLAGS = { change: CHANGE_FLAG, 'break-glass': BREAK_GLASS_FLAG, decision: DECISION_FLAG } as const;
+
+/** --change, --break-glass, --decision as the operation's input. */
+function governanceOf(flags: { change: number | undefined; 'break-glass': string | undefined; decision: string[] }) {
+  if (flags.change !== undefined && (!Number.isInteger(flags.change) || flags.change < 1))
+    throw new UserError(`--change needs a change request number, found ${flags.change}`, EXIT.usage);
+  return {
+    decisions: parseDecisions(flags.decision),
+    ...(flags.change !== undefined ? { request: flags.change } : {}),
+    ...(flags['break-glass'] !== undefined ? { breakGlass: flags['break-glass'] } : {}),
+  };
+}
 
 function renderResult(r: DeployResult, verb: string, style: Style): string {
   if (r.ok)
@@ -44,7 +58,7 @@ export const deployCommand = defineCommand({
   name: 'deploy',
   args: ['SERVICE'],
   summary: 'Build a release of a service (git ref or working tree) and roll it out',
-  usage: 'deploy SERVICE [--ref REF] [-m MESSAGE] [--json]',
+  usage: 'deploy SERVICE [--ref REF] [-m MESSAGE] [--change ID] [--decision N] [--break-glass REASON] [--json]',
   flags: {
     ...STACK_FLAGS,
     ref: {
@@ -58,6 +72,7 @@ export const deployCommand = defineCommand({
       description: 'Why: recorded with the release and the change',
       valueName: 'MESSAGE',
     },
+    ...GOVERNANCE_FLAGS,
   },
   async run(flags, pos, io) {
     const service = pos[0];
@@ -70,6 +85,7 @@ export const deployCommand = defineCommand({
       ...(flags.ref ? { ref: flags.ref } : {}),
       message,
       author,
+      ...governanceOf(flags),
       vars: parseVars(flags.var),
       varEnv: varEnvOf(io.env),
     };
@@ -81,11 +97,12 @@ export const rollbackCommand = defineCommand({
   name: 'rollback',
   args: ['SERVICE'],
   summary: 'Roll a service back to its previous release (or --to vN): code and config',
-  usage: 'rollback SERVICE [--to vN] [-m MESSAGE] [--json]',
+  usage: 'rollback SERVICE [--to vN] [-m MESSAGE] [--change ID] [--decision N] [--break-glass REASON] [--json]',
   flags: {
     ...STACK_FLAGS,
     to: { type: 'string', description: 'Release to restore, e.g. v3 (default: the previous one)', valueName: 'vN' },
     message: { type: 'string', short: 'm', description: 'Why: recorded with the change', valueName: 'MESSAGE' },
+    ...GOVERNANCE_FLAGS,
   },
   async run(flags, pos, io) {
     const service = pos[0];
@@ -98,7 +115,7 @@ export const rollbackCommand = defineCommand({
     }
     const author = authorOf(io.env);
     const message = flags.message ?? '';
-    const input = { ...(to !== undefined ? { to } : {}), message, author };
+    const input = { ...(to !== undefined ? { to } : {}), message, author, ...governanceOf(flags) };
     return runDeployLike(io, flags, 'rollback', service, (ops, progress) => ops.rollback(service, input, progress));
   },
 });

@@ -29,12 +29,17 @@ export const historyCommand = defineCommand({
           c.outcome === 'applied' || c.outcome === 'no-op'
             ? style.green(c.outcome.padEnd(12))
             : style.red(c.outcome.padEnd(12));
+        const notes = [
+          ...(c.decisions.length ? [`decisions ${c.decisions.map((d) => `#${d}`).join(', ')}`] : []),
+          ...(c.request !== null ? [`request #${c.request}`] : []),
+          ...(c.breakGlass !== null ? [style.red(`break-glass: ${c.breakGlass}`)] : []),
+        ];
         const sum = Object.entries(c.summary)
           .filter(([, n]) => n)
           .map(([k, n]) => `${n} ${k}`)
           .join(', ');
         io.stdout(
-          `${String(c.id).padEnd(6)}${c.startedAt.slice(0, 19).replace('T', ' ').padEnd(22)}${c.kind.padEnd(9)}${outcome} ${c.author.slice(0, 11).padEnd(12)}${c.message || style.dim('(no message)')}${sum ? style.dim(`  [${sum}]`) : ''}\n`,
+          `${String(c.id).padEnd(6)}${c.startedAt.slice(0, 19).replace('T', ' ').padEnd(22)}${c.kind.padEnd(9)}${outcome} ${c.author.slice(0, 11).padEnd(12)}${c.message || style.dim('(no message)')}${sum ? style.dim(`  [${sum}]`) : ''}${notes.length ? `  (${notes.join('; ')})` : ''}\n`,
         );
       }
       return EXIT.ok;
@@ -75,6 +80,9 @@ export const showCommand = defineCommand({
           `  finished: ${change.finishedAt ?? '(not finished)'}`,
           `  serial:   ${change.serialBefore} -> ${change.serialAfter ?? '?'}`,
           `  plan:     ${change.planHash || '(none)'}`,
+          `  request:  ${change.request === null ? '(none)' : `#${change.request}`}`,
+          `  decisions: ${change.decisions.length ? change.decisions.map((d) => `#${d}`).join(', ') : '(none)'}`,
+          ...(change.breakGlass !== null ? [`  break-glass: ${change.breakGlass}`] : []),
           '',
           'steps:',
           ...steps.map(

@@ -34,7 +34,8 @@ import { didYouMean } from '../../util/did-you-mean.js';
 import { errorMessage } from '../../util/error-message.js';
 import { defineCommand, STACK_FLAGS, type Command } from '../command.js';
 import { EXIT, UsageError, UserError, type CliIo } from '../io.js';
-import { authorOf, stackFileOf, stateDirOf, type StackFlags } from '../workspace.js';
+import { authorOf, openStore, stackFileOf, stateDirOf, type StackFlags } from '../workspace.js';
+import { recordRotation } from '../../change/record-rotation.js';
 
 /** What every subcommand opens: the stack's config, the secrets file and where the identity lives. */
 interface SecretsContext {
@@ -270,9 +271,10 @@ const setCommand = defineCommand({
 const rotateCommand = defineCommand({
   name: 'secret rotate',
   summary: 'Give an existing secret a new value (a new version); --generate makes a random one',
-  usage: 'secret rotate NAME [--generate | --from-file PATH] [-f FILE] [--json]',
+  usage: 'secret rotate NAME [--generate | --from-file PATH] [-m MESSAGE] [-f FILE] [--json]',
   flags: {
     ...SET_FLAGS,
+    message: { type: 'string', short: 'm', description: 'Why: recorded with the change', valueName: 'MESSAGE' },
     generate: { type: 'boolean', description: 'A random value: 32 bytes, base64url (43 characters)' },
   },
   args: ['NAME', 'VALUE'],
@@ -291,6 +293,18 @@ const rotateCommand = defineCommand({
       ? randomBytes(32).toString('base64url')
       : await readValue(io, name, flags['from-file']);
     const v = await addVersion(ctx, io, name, value);
+    // A rotation is a change on the record (history), like an apply; the value never is.
+    const store = openStore(ctx.stateDir);
+    try {
+      recordRotation(store, {
+        secret: name,
+        version: v.version,
+        author: authorOf(io.env),
+        message: flags.message ?? '',
+      });
+    } finally {
+      store.close();
+    }
     reportSet(io, flags.json, ctx, name, v, await warningsFor(ctx, value));
     return EXIT.ok;
   },

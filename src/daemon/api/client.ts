@@ -49,6 +49,12 @@ import type {
   PostmortemResponse,
   OncallResponse,
   OverrideResponse,
+  ApplyChangeRequest,
+  ApproveChangeRequest,
+  ChangeRequestResponse,
+  ChangeRequestsQuery,
+  ChangeRequestsResponse,
+  ServiceChangeRequest,
 } from './schemas.js';
 
 // The shapes a caller of the client handles (answers, stream lines, error codes), so that it needs
@@ -207,6 +213,7 @@ const LOGS_QUERY = queryCodec(API.logs.query);
 const INCIDENTS_QUERY = queryCodec(API.incidents.query);
 const ONCALL_QUERY = queryCodec(API.oncall.query);
 const LINK_QUERY = queryCodec(API.incidentAckLink.query);
+const CHANGE_REQUESTS_QUERY = queryCodec(API.changeRequests.query);
 
 /** The path of a contract entry with its `:params` filled in (encoded). */
 function pathOf(spec: RouteSpec, params: Record<string, string | number> = {}): string {
@@ -380,6 +387,26 @@ export class ApiClient {
 
   proxyMetrics(): Promise<ProxyMetricsResponse> {
     return requestJson(this.to, 'GET', pathOf(API.proxyMetrics));
+  }
+
+  requestApply(body: ApplyChangeRequest): Promise<ChangeRequestResponse> {
+    return requestJson(this.to, 'POST', pathOf(API.requestApply), body);
+  }
+
+  requestServiceChange(name: string, body: ServiceChangeRequest): Promise<ChangeRequestResponse> {
+    return requestJson(this.to, 'POST', pathOf(API.requestServiceChange, { name }), body);
+  }
+
+  approveChange(id: number, body: ApproveChangeRequest = {}): Promise<ChangeRequestResponse> {
+    return requestJson(this.to, 'POST', pathOf(API.approveChange, { id }), body);
+  }
+
+  changeRequests(opts: Partial<ChangeRequestsQuery> = {}): Promise<ChangeRequestsResponse> {
+    return requestJson(this.to, 'GET', `${pathOf(API.changeRequests)}${CHANGE_REQUESTS_QUERY.serialize(opts)}`);
+  }
+
+  changeRequest(id: number): Promise<ChangeRequestResponse> {
+    return requestJson(this.to, 'GET', pathOf(API.changeRequest, { id }));
   }
 
   openapi(): Promise<OpenApiResponse> {

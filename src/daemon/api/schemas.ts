@@ -2,7 +2,8 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { INSTANCE_STATES } from '../../core/status.js';
 import { AddressSchema, JsonObjectSchema, PlanSchema } from '../../engine/plan-schema.js';
-import { CHANGE_OUTCOMES, RELEASE_STATUSES, STEP_STATUSES } from '../../store/store.js';
+import { AuditEntrySchema } from '../../security/audit.js';
+import { CHANGE_OUTCOMES, CHANGE_REQUEST_KINDS, RELEASE_STATUSES, STEP_STATUSES } from '../../store/store.js';
 
 export const ERROR_CODES = [
   'unauthorized',
@@ -64,8 +65,27 @@ export const PlanRequest = Type.Object(
 );
 export type PlanRequest = Static<typeof PlanRequest>;
 
+/** Change management (change/): carried by apply, deploy and rollback. */
+const Governance = {
+  request: Type.Optional(Type.Integer({ minimum: 1, description: 'An approved change request to carry out exactly' })),
+  breakGlass: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 2000,
+      description: 'Make the change during a freeze window: the reason is audited and the approvers notified',
+    }),
+  ),
+  decisions: Type.Optional(
+    Type.Array(Type.Integer({ minimum: 1 }), {
+      maxItems: 50,
+      description: 'Decision records (docs/decisions/NNNN-*.md) the change implements',
+    }),
+  ),
+};
+
 export const ApplyRequest = Type.Object(
   {
+    ...Governance,
     vars: Type.Optional(Vars),
     message: Type.Optional(Type.String({ maxLength: 2000 })),
     author: Type.Optional(Type.String({ maxLength: 200 })),
@@ -82,6 +102,7 @@ export type ApplyRequest = Static<typeof ApplyRequest>;
 
 export const DeployRequest = Type.Object(
   {
+    ...Governance,
     varEnv: Type.Optional(VarEnv),
     ref: Type.Optional(
       Type.String({ minLength: 1, maxLength: 200, description: 'git ref to deploy; default: the working tree' }),
@@ -108,6 +129,7 @@ export type ScaleRequest = Static<typeof ScaleRequest>;
 
 export const RollbackRequest = Type.Object(
   {
+    ...Governance,
     to: Type.Optional(Type.Integer({ minimum: 1, description: 'Release number (vN); default: the previous release' })),
     message: Type.Optional(Type.String({ maxLength: 2000 })),
     author: Type.Optional(Type.String({ maxLength: 200 })),
@@ -331,7 +353,9 @@ export type RefreshResponse = Static<typeof RefreshResponse>;
 /** store/store.ts `ChangeRecord`. */
 export const ChangeSchema = Type.Object({
   id: Type.Integer(),
-  kind: Type.Union((['apply', 'refresh', 'destroy', 'deploy', 'rollback'] as const).map((k) => Type.Literal(k))),
+  kind: Type.Union(
+    (['apply', 'refresh', 'destroy', 'deploy', 'rollback', 'rotate'] as const).map((k) => Type.Literal(k)),
+  ),
   author: Type.String(),
   message: Type.String(),
   planHash: Type.String(),
@@ -341,6 +365,9 @@ export const ChangeSchema = Type.Object({
   startedAt: Type.String(),
   finishedAt: Type.Union([Type.String(), Type.Null()]),
   outcome: ChangeOutcomeSchema,
+  request: Type.Union([Type.Integer(), Type.Null()], { description: 'The approved change request it carried out' }),
+  decisions: Type.Array(Type.Integer(), { description: 'Decision records (docs/decisions/NNNN-*.md) it implements' }),
+  breakGlass: Type.Union([Type.String(), Type.Null()], { description: 'Why it was made during a freeze window' }),
 });
 export const HistoryResponse = Type.Array(ChangeSchema);
 export type HistoryResponse = Static<typeof HistoryResponse>;
@@ -693,3 +720,98 @@ export const AddOverrideRequest = Type.Object(
   { additionalProperties: false },
 );
 export const RemoveOverrideRequest = Type.Object({}, { additionalProperties: false });
+/** change/change-requests.ts `ChangeRequestView`. */
+export const ChangeRequestSchema = Type.Object({
+  id: Type.Integer(),
+  kind: Type.Union(CHANGE_REQUEST_KINDS.map((k) => Type.Literal(k))),
+  service: Type.Union([Type.String(), Type.Null()]),
+  /** Exactly what is approved: a plan, or a deploy or rollback with the state it was made against. */
+  subject: JsonObjectSchema,
+  hash: Type.String({ description: 'SHA-256 of the subject: what approvers sign' }),
+  author: Type.String(),
+  message: Type.String(),
+  decisions: Type.Array(Type.Integer()),
+  createdAt: Type.String(),
+  appliedChange: Type.Union([Type.Integer(), Type.Null()], { description: 'The change that carried it out' }),
+  approvals: Type.Array(Type.Object({ by: Type.String(), at: Type.String(), comment: Type.String() })),
+  required: Type.Integer({ description: 'Approvals the policy asks now' }),
+  approvedBy: Type.Array(Type.String(), { description: 'Approvals that count (not the author, a role that approves)' }),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('applied')]),
+});
+export type ChangeRequestResponse = Static<typeof ChangeRequestSchema>;
+export const ChangeRequestsResponse = Type.Array(ChangeRequestSchema);
+export type ChangeRequestsResponse = Static<typeof ChangeRequestsResponse>;
+
+export const ChangeRequestsQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 20, description: 'Change requests to list' }),
+});
+export type ChangeRequestsQuery = Static<typeof ChangeRequestsQuery>;
+
+const RequestCommon = {
+  message: Type.Optional(Type.String({ maxLength: 2000 })),
+  author: Type.Optional(Type.String({ maxLength: 200 })),
+  decisions: Governance.decisions,
+  vars: Type.Optional(Vars),
+  varEnv: Type.Optional(VarEnv),
+};
+
+/** POST /v1/change-requests: an apply to approve (a saved plan, or the plan of the stack file now). */
+export const ApplyChangeRequest = Type.Object(
+  { ...RequestCommon, plan: Type.Optional(PlanSchema) },
+  { additionalProperties: false },
+);
+export type ApplyChangeRequest = Static<typeof ApplyChangeRequest>;
+
+/** POST /v1/services/:name/change-requests: a deploy or rollback of the service to approve. */
+export const ServiceChangeRequest = Type.Object(
+  {
+    ...RequestCommon,
+    kind: Type.Union([Type.Literal('deploy'), Type.Literal('rollback')]),
+    ref: DeployRequest.properties.ref,
+    to: RollbackRequest.properties.to,
+  },
+  { additionalProperties: false },
+);
+export type ServiceChangeRequest = Static<typeof ServiceChangeRequest>;
+
+export const ApproveChangeRequest = Type.Object(
+  {
+    author: Type.Optional(
+      Type.String({ maxLength: 200, description: "Who approves (a person's token signs with their name)" }),
+    ),
+    message: Type.Optional(Type.String({ maxLength: 2000, description: 'A comment kept with the approval' })),
+  },
+  { additionalProperties: false },
+);
+export type ApproveChangeRequest = Static<typeof ApproveChangeRequest>;
+
+/** security/tokens.ts `TokenView`: a token as listed, never its hash. */
+export const TokenViewSchema = Type.Object({
+  id: Type.String(),
+  role: Type.String(),
+  services: Type.Union([Type.Array(Type.String()), Type.Null()]),
+  user: Type.Union([Type.String(), Type.Null()]),
+  label: Type.String(),
+  createdAt: Type.String(),
+  expiresAt: Type.Union([Type.String(), Type.Null()]),
+  revokedAt: Type.Union([Type.String(), Type.Null()]),
+  state: Type.Union([Type.Literal('active'), Type.Literal('expired'), Type.Literal('revoked')]),
+});
+export const TokensResponse = Type.Array(TokenViewSchema);
+export type TokensResponse = Static<typeof TokensResponse>;
+export type TokenViewResponse = Static<typeof TokenViewSchema>;
+export const RevokeTokenRequest = Type.Object({}, { additionalProperties: false });
+export type RevokeTokenRequest = Static<typeof RevokeTokenRequest>;
+
+/** security/audit.ts `AuditRecord`: an entry with its number, time and chain. */
+export const AuditRecordSchema = Type.Composite([
+  Type.Object({ seq: Type.Integer(), at: Type.String(), prevHash: Type.String(), hash: Type.String() }),
+  AuditEntrySchema,
+]);
+export const AuditResponse = Type.Array(AuditRecordSchema);
+export type AuditResponse = Static<typeof AuditResponse>;
+export const AuditQuery = Type.Object({
+  after: Type.Integer({ minimum: 0, default: 0, description: 'Entries after this number (for paging and export)' }),
+  limit: Type.Integer({ minimum: 1, maximum: 10000, default: 1000, description: 'Entries to list' }),
+});
+export type AuditQuery = Static<typeof AuditQuery>;

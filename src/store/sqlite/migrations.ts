@@ -64,4 +64,14 @@ export const MIGRATIONS: readonly string[] = [
      id INTEGER PRIMARY KEY AUTOINCREMENT, schedule TEXT NOT NULL, who TEXT NOT NULL, from_at TEXT NOT NULL,
      to_at TEXT NOT NULL, reason TEXT NOT NULL, author TEXT NOT NULL, created_at TEXT NOT NULL);
    CREATE INDEX oncall_overrides_of ON oncall_overrides(schedule, to_at);`,
+  // Change management: what a change carried out and why; change requests and their approvals.
+  `ALTER TABLE changes ADD COLUMN request INTEGER;
+   ALTER TABLE changes ADD COLUMN decisions TEXT NOT NULL DEFAULT '[]';
+   ALTER TABLE changes ADD COLUMN break_glass TEXT;
+   CREATE TABLE change_requests (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, service TEXT, subject TEXT NOT NULL, hash TEXT NOT NULL,
+     author TEXT NOT NULL, message TEXT NOT NULL, decisions TEXT NOT NULL, created_at TEXT NOT NULL, applied_change INTEGER);
+   CREATE TABLE change_approvals (
+     request_id INTEGER NOT NULL REFERENCES change_requests(id), by TEXT NOT NULL, at TEXT NOT NULL,
+     comment TEXT NOT NULL, PRIMARY KEY (request_id, by));`,
 ];

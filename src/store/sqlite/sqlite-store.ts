@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Clock } from '../../util/clock.js';
 import type { Address, JsonObject, ResourceKindName } from '../../model/resource.js';
 import type {
+  ChangeNote,
   ReleaseRecord,
   ReleaseStatus,
   ChangeOutcome,
@@ -23,6 +24,7 @@ import { SqliteAlerts } from './sqlite-alerts.js';
 import { SqliteIncidents } from './sqlite-incidents.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
 import { SqliteAudit, SqliteTokens } from './sqlite-access.js';
+import { SqliteChangeRequests } from './sqlite-change-requests.js';
 import {
   backupDirOf,
   backupName,
@@ -68,6 +70,9 @@ interface ChangeDbRow {
   started_at: string;
   finished_at: string | null;
   outcome: string;
+  request: number | null;
+  decisions: string;
+  break_glass: string | null;
 }
 interface JournalDbRow {
   id: number;
@@ -101,6 +106,7 @@ export class SqliteStore implements Store {
   readonly incidents: SqliteIncidents;
   readonly tokens: SqliteTokens;
   readonly audit: SqliteAudit;
+  readonly changeRequests: SqliteChangeRequests;
 
   /** Why the last backup failed, if it did (a full disk must not fail the change itself). */
   lastBackupError: string | undefined;
@@ -117,6 +123,7 @@ export class SqliteStore implements Store {
     this.incidents = new SqliteIncidents(db, clock, this.outbox);
     this.tokens = new SqliteTokens(db);
     this.audit = new SqliteAudit(db);
+    this.changeRequests = new SqliteChangeRequests(db, clock);
   }
 
   /**
@@ -246,6 +253,12 @@ export class SqliteStore implements Store {
     return (this.db.prepare('SELECT * FROM changes ORDER BY id DESC LIMIT ?').all(limit) as ChangeDbRow[]).map(
       toChange,
     );
+  }
+
+  noteChange(id: number, note: ChangeNote): void {
+    this.db
+      .prepare('UPDATE changes SET request = ?, decisions = ?, break_glass = ? WHERE id = ?')
+      .run(note.request, JSON.stringify(note.decisions), note.breakGlass, id);
   }
 
   tryGetChange(id: number): ChangeRecord | undefined {
@@ -530,6 +543,9 @@ function toChange(r: ChangeDbRow): ChangeRecord {
     startedAt: r.started_at,
     finishedAt: r.finished_at,
     outcome: r.outcome as ChangeOutcome,
+    request: r.request,
+    decisions: JSON.parse(r.decisions) as number[],
+    breakGlass: r.break_glass,
   };
 }
 

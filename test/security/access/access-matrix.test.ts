@@ -30,6 +30,7 @@ import { cleanEnv, request } from '../../daemon/daemon-harness.js';
 const ALL: Role[] = ['viewer', 'deployer', 'operator', 'approver', 'admin'];
 const RUNS: Role[] = ['operator', 'admin'];
 const DEPLOYS: Role[] = ['deployer', 'operator', 'admin'];
+const APPROVES: Role[] = ['approver', 'admin'];
 
 /** What each route concerns: a service (`web` in the requests), the whole stack, or nothing. */
 type Scope = 'service' | 'stack' | 'none';
@@ -72,6 +73,15 @@ const EXPECTED: Record<ApiName, { roles: Role[]; scope: Scope }> = {
   oncall: { roles: ALL, scope: 'stack' },
   addOverride: { roles: RUNS, scope: 'stack' },
   removeOverride: { roles: RUNS, scope: 'stack' },
+  // Writing a change down for approval asks what making it asks; approving is its own role.
+  requestApply: { roles: RUNS, scope: 'stack' },
+  requestServiceChange: { roles: DEPLOYS, scope: 'service' },
+  approveChange: { roles: APPROVES, scope: 'stack' },
+  changeRequests: { roles: ALL, scope: 'stack' },
+  changeRequest: { roles: ALL, scope: 'stack' },
+  tokens: { roles: ['admin'], scope: 'stack' },
+  revokeToken: { roles: ['admin'], scope: 'stack' },
+  audit: { roles: ['admin'], scope: 'stack' },
 };
 
 interface Caller {

@@ -72,6 +72,16 @@ export const ACCESS_RULES: Record<ApiName, AccessRule> = {
   oncall: { permission: 'status.read', target: 'stack', audit: 'read' },
   addOverride: { permission: 'service.operate', target: 'stack', audit: 'change' },
   removeOverride: { permission: 'service.operate', target: 'stack', audit: 'change' },
+  // Writing a change down for approval asks as much as making it; approving is its own permission.
+  requestApply: { permission: 'stack.apply', target: 'stack', audit: 'change' },
+  requestServiceChange: { permission: 'service.deploy', target: service, audit: 'change' },
+  approveChange: { permission: 'change.approve', target: 'stack', audit: 'change' },
+  changeRequests: { permission: 'config.read', target: 'stack', audit: 'read' },
+  changeRequest: { permission: 'config.read', target: 'stack', audit: 'read' },
+  // Tokens and the audit log: admins only (as `groundwork token` and `groundwork audit` locally).
+  tokens: { permission: 'access.admin', target: 'stack', audit: 'read' },
+  revokeToken: { permission: 'access.admin', target: 'stack', audit: 'change' },
+  audit: { permission: 'access.admin', target: 'stack', audit: 'read' },
   // Describes the API, not the stack: any valid token.
   openapi: { permission: 'status.read', target: 'none', audit: 'read' },
 };

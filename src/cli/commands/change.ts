@@ -1,0 +1,237 @@
+/**
+ * `groundwork change request|approve|list|show`: changes written down for approval (change/).
+ * What is approved is the request's hash; `groundwork apply ID`, `deploy SERVICE --change ID` and
+ * `rollback SERVICE --change ID` carry out exactly that, or are refused when anything moved.
+ */
+import path from 'node:path';
+import type { ChangeRequestView } from '../../core/operations.js';
+import { didYouMean } from '../../util/did-you-mean.js';
+import { defineCommand, STACK_FLAGS, type Command } from '../command.js';
+import { varEnvOf } from '../daemon-client.js';
+import { EXIT, UsageError, UserError, type CliIo } from '../io.js';
+import { openOps } from '../open-ops.js';
+import { colourEnabled, makeStyle } from '../style.js';
+import { authorOf, parseVars, requireModel } from '../workspace.js';
+import { readSavedPlan } from './apply.js';
+import { DECISION_FLAG, parseDecisions } from './change-flags.js';
+
+function requestId(raw: string | undefined, verb: string): number {
+  const id = Number(raw);
+  if (!raw || !Number.isInteger(id) || id < 1)
+    throw new UsageError(
+      `\`groundwork change ${verb}\` needs a change request number, e.g. \`groundwork change ${verb} 3\` (see \`groundwork change list\`)`,
+    );
+  return id;
+}
+
+function renderRequest(r: ChangeRequestView): string {
+  const target = r.service ? `${r.kind} ${r.service}` : r.kind;
+  const lines = [
+    `change request #${r.id}: ${target} [${r.status}]`,
+    `  author:    ${r.author}`,
+    `  message:   ${r.message || '(none)'}`,
+    `  requested: ${r.createdAt}`,
+    `  hash:      ${r.hash}`,
+    `  approvals: ${r.approvedBy.length} of ${r.required} needed${r.approvedBy.length ? ` (${r.approvedBy.join(', ')})` : ''}`,
+    ...r.approvals.map((a) => `    ${a.by} at ${a.at}${a.comment ? `: ${a.comment}` : ''}`),
+  ];
+  if (r.decisions.length) lines.push(`  decisions: ${r.decisions.map((d) => `#${d}`).join(', ')}`);
+  if (r.appliedChange !== null) lines.push(`  carried out by change #${r.appliedChange}`);
+  else if (r.status === 'approved') {
+    const how =
+      r.kind === 'apply'
+        ? `groundwork apply ${r.id}`
+        : `groundwork ${r.kind} ${r.service ?? 'SERVICE'} --change ${r.id}`;
+    lines.push(`  carry it out with: ${how}`);
+  }
+  const plan = r.subject.plan;
+  if (plan && typeof plan === 'object' && !Array.isArray(plan) && Array.isArray(plan.steps))
+    for (const s of plan.steps)
+      if (s && typeof s === 'object' && !Array.isArray(s)) lines.push(`    ${String(s.action)} ${String(s.address)}`);
+  if (r.kind === 'deploy')
+    lines.push(`  ref:       ${typeof r.subject.ref === 'string' ? r.subject.ref : '(working tree)'}`);
+  return `${lines.join('\n')}\n`;
+}
+
+const requestCommand = defineCommand({
+  name: 'change request',
+  args: ['KIND', 'SERVICE'],
+  summary: 'Write a change down for approval: apply [--plan FILE], deploy SERVICE [--ref], rollback SERVICE [--to]',
+  usage:
+    'change request apply [--plan FILE] | deploy SERVICE [--ref REF] | rollback SERVICE [--to vN]  [-m MESSAGE] [--decision N] [--json]',
+  flags: {
+    ...STACK_FLAGS,
+    plan: { type: 'string', description: 'A saved plan (`groundwork plan --out FILE`) to approve', valueName: 'FILE' },
+    ref: { type: 'string', description: 'git ref of a deploy (default: the working tree)', valueName: 'REF' },
+    to: { type: 'string', description: 'Release of a rollback, e.g. v3 (default: the previous one)', valueName: 'vN' },
+    message: { type: 'string', short: 'm', description: 'Why: shown to approvers, recorded', valueName: 'MESSAGE' },
+    decision: DECISION_FLAG,
+  },
+  async run(flags, pos, io) {
+    const [kind, service] = pos;
+    const common = {
+      author: authorOf(io.env),
+      message: flags.message ?? '',
+      decisions: parseDecisions(flags.decision),
+      vars: parseVars(flags.var),
+      varEnv: varEnvOf(io.env),
+    };
+    let input: Parameters<import('../../core/operations.js').Operations['requestChange']>[0];
+    if (kind === 'apply') {
+      if (service) throw new UsageError('`change request apply` takes no service; it approves the whole plan');
+      const plan = flags.plan ? readSavedPlan(path.resolve(io.cwd, flags.plan)) : undefined;
+      input = { ...common, kind, ...(plan ? { plan } : {}) };
+    } else if (kind === 'deploy' || kind === 'rollback') {
+      if (!service)
+        throw new UsageError(`\`change request ${kind}\` needs a service, e.g. \`change request ${kind} web\``);
+      if (kind === 'deploy') input = { ...common, kind, service, ...(flags.ref ? { ref: flags.ref } : {}) };
+      else {
+        const m = flags.to === undefined ? undefined : /^v?(\d+)$/.exec(flags.to);
+        if (flags.to !== undefined && !m)
+          throw new UserError(`--to needs a release such as v3, found "${flags.to}"`, EXIT.usage);
+        input = { ...common, kind, service, ...(m ? { to: Number(m[1]) } : {}) };
+      }
+    } else
+      throw new UsageError(
+        `\`change request\` needs what to request: apply, deploy SERVICE or rollback SERVICE${kind ? ` (found \`${kind}\`)` : ''}`,
+      );
+    await requireModel(io, flags);
+    const { ops, close } = openOps(io, flags);
+    try {
+      const r = await ops.requestChange(input);
+      if (flags.json) io.stdout(`${JSON.stringify(r, null, 2)}\n`);
+      else
+        io.stdout(
+          `${renderRequest(r)}${r.required ? `\nAsk an approver (not ${r.author}) to run: groundwork change approve ${r.id}\n` : ''}`,
+        );
+      return EXIT.ok;
+    } finally {
+      close();
+    }
+  },
+});
+
+const approveCommand = defineCommand({
+  name: 'change approve',
+  args: ['ID'],
+  summary: 'Approve a change request (not your own); your token names you',
+  usage: 'change approve ID [-m COMMENT] [--json]',
+  flags: {
+    ...STACK_FLAGS,
+    message: { type: 'string', short: 'm', description: 'A comment kept with the approval', valueName: 'COMMENT' },
+  },
+  async run(flags, pos, io) {
+    const id = requestId(pos[0], 'approve');
+    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
+    try {
+      const r = await ops.approveChange(id, { author: authorOf(io.env), message: flags.message ?? '' });
+      if (flags.json) io.stdout(`${JSON.stringify(r, null, 2)}\n`);
+      else io.stdout(renderRequest(r));
+      return EXIT.ok;
+    } finally {
+      close();
+    }
+  },
+});
+
+const listCommand = defineCommand({
+  name: 'change list',
+  summary: 'Change requests, newest first, with their approvals',
+  usage: 'change list [--limit N] [--json]',
+  flags: { ...STACK_FLAGS, limit: { type: 'number', description: 'How many (default 20)', valueName: 'N' } },
+  async run(flags, _pos, io) {
+    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
+    try {
+      const list = await ops.changeRequests(flags.limit ?? 20);
+      if (flags.json) {
+        io.stdout(`${JSON.stringify(list, null, 2)}\n`);
+        return EXIT.ok;
+      }
+      if (!list.length) {
+        io.stdout('No change requests. Make one with `groundwork change request apply -m "why"`.\n');
+        return EXIT.ok;
+      }
+      const style = makeStyle(colourEnabled(io.env, io.isTty));
+      io.stdout(
+        `${'#'.padEnd(6)}${'status'.padEnd(10)}${'approvals'.padEnd(11)}${'what'.padEnd(20)}${'author'.padEnd(12)}message\n`,
+      );
+      for (const r of list) {
+        const status = r.status === 'pending' ? style.yellow(r.status.padEnd(9)) : style.green(r.status.padEnd(9));
+        io.stdout(
+          `${String(r.id).padEnd(6)}${status} ${`${r.approvedBy.length}/${r.required}`.padEnd(11)}${(r.service ? `${r.kind} ${r.service}` : r.kind).slice(0, 19).padEnd(20)}${r.author.slice(0, 11).padEnd(12)}${r.message || style.dim('(no message)')}\n`,
+        );
+      }
+      return EXIT.ok;
+    } finally {
+      close();
+    }
+  },
+});
+
+const showCommand = defineCommand({
+  name: 'change show',
+  args: ['ID'],
+  summary: 'One change request: what it approves (its plan and hash), who approved it',
+  usage: 'change show ID [--json]',
+  flags: STACK_FLAGS,
+  async run(flags, pos, io) {
+    const id = requestId(pos[0], 'show');
+    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
+    try {
+      const r = await ops.changeRequest(id);
+      io.stdout(flags.json ? `${JSON.stringify(r, null, 2)}\n` : renderRequest(r));
+      return EXIT.ok;
+    } finally {
+      close();
+    }
+  },
+});
+
+/** A command with subcommands (`groundwork change approve`), each its own defineCommand. */
+export function commandGroup(name: string, summary: string, subs: readonly Command[], intro: string[]): Command {
+  const usage = (): string => {
+    const width = Math.max(...subs.map((c) => c.name.length)) + 2;
+    return [
+      `Usage: groundwork ${name} SUBCOMMAND [flags]`,
+      '',
+      ...intro,
+      '',
+      ...subs.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+      '',
+      `Run \`groundwork ${name} SUBCOMMAND --help\` for its flags.`,
+      '',
+    ].join('\n');
+  };
+  return {
+    name,
+    summary,
+    async run(argv: string[], io: CliIo) {
+      const [sub, ...rest] = argv;
+      if (!sub || sub === '--help' || sub === '-h') {
+        io.stdout(usage());
+        return sub ? EXIT.ok : EXIT.usage;
+      }
+      const command = subs.find((c) => c.name === `${name} ${sub}`);
+      if (!command) {
+        const guess = didYouMean(
+          sub,
+          subs.map((c) => c.name.slice(name.length + 1)),
+        );
+        throw new UsageError(
+          `unknown subcommand \`${name} ${sub}\`${guess ? `; did you mean \`${name} ${guess}\`?` : ''}; run \`groundwork ${name} --help\``,
+        );
+      }
+      return command.run(rest, io);
+    },
+  };
+}
+
+export const changeCommand = commandGroup(
+  'change',
+  'Changes awaiting approval: request, approve, list, show',
+  [requestCommand, approveCommand, listCommand, showCommand],
+  [
+    'Policies in the stack file (changes:) say which changes need approvals and when changes are frozen.',
+    'An approved request is carried out exactly: `apply ID`, `deploy SERVICE --change ID`, `rollback SERVICE --change ID`.',
+  ],
+);

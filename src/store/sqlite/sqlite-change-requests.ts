@@ -1,0 +1,100 @@
+/** Change requests and their approvals in the state database (store.ts, ChangeRequestStore). */
+import type Database from 'better-sqlite3';
+import type { JsonObject } from '../../model/resource.js';
+import type { Clock } from '../../util/clock.js';
+import type { ChangeApproval, ChangeRequestKind, ChangeRequestRow, ChangeRequestStore } from '../store.js';
+
+interface RequestDbRow {
+  id: number;
+  kind: string;
+  service: string | null;
+  subject: string;
+  hash: string;
+  author: string;
+  message: string;
+  decisions: string;
+  created_at: string;
+  applied_change: number | null;
+}
+
+interface ApprovalDbRow {
+  by: string;
+  at: string;
+  comment: string;
+}
+
+export class SqliteChangeRequests implements ChangeRequestStore {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly clock: Clock,
+  ) {}
+
+  saveRequest(r: Omit<ChangeRequestRow, 'id' | 'createdAt' | 'appliedChange' | 'approvals'>): number {
+    const res = this.db
+      .prepare(
+        `INSERT INTO change_requests (kind, service, subject, hash, author, message, decisions, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        r.kind,
+        r.service,
+        JSON.stringify(r.subject),
+        r.hash,
+        r.author,
+        r.message,
+        JSON.stringify(r.decisions),
+        this.clock.now().toISOString(),
+      );
+    return Number(res.lastInsertRowid);
+  }
+
+  tryGetRequest(id: number): ChangeRequestRow | undefined {
+    const r = this.db.prepare('SELECT * FROM change_requests WHERE id = ?').get(id) as RequestDbRow | undefined;
+    return r && this.toRow(r);
+  }
+
+  listRequests(limit = 50): ChangeRequestRow[] {
+    return (this.db.prepare('SELECT * FROM change_requests ORDER BY id DESC LIMIT ?').all(limit) as RequestDbRow[]).map(
+      (r) => this.toRow(r),
+    );
+  }
+
+  addApproval(id: number, a: ChangeApproval): boolean {
+    const res = this.db
+      .prepare('INSERT OR IGNORE INTO change_approvals (request_id, by, at, comment) VALUES (?, ?, ?, ?)')
+      .run(id, a.by, a.at, a.comment);
+    return res.changes === 1;
+  }
+
+  claimRequest(id: number, changeId: number): boolean {
+    const res = this.db
+      .prepare('UPDATE change_requests SET applied_change = ? WHERE id = ? AND applied_change IS NULL')
+      .run(changeId, id);
+    return res.changes === 1;
+  }
+
+  releaseRequest(id: number, changeId: number): void {
+    this.db
+      .prepare('UPDATE change_requests SET applied_change = NULL WHERE id = ? AND applied_change = ?')
+      .run(id, changeId);
+  }
+
+  private toRow(r: RequestDbRow): ChangeRequestRow {
+    const approvals = this.db
+      .prepare('SELECT by, at, comment FROM change_approvals WHERE request_id = ? ORDER BY at, by')
+      .all(r.id) as ApprovalDbRow[];
+    return {
+      id: r.id,
+      kind: r.kind as ChangeRequestKind,
+      service: r.service,
+      subject: JSON.parse(r.subject) as JsonObject,
+      hash: r.hash,
+      author: r.author,
+      message: r.message,
+      decisions: JSON.parse(r.decisions) as number[],
+      createdAt: r.created_at,
+      appliedChange: r.applied_change,
+      approvals: approvals.map((a) => ({ by: a.by, at: a.at, comment: a.comment })),
+    };
+  }
+}
