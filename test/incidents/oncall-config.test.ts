@@ -2,9 +2,14 @@
  * The `people:` and `oncall:` sections: located errors with a fix for what the schema cannot
  * catch, the renamed `users:` section, and the resources a valid file plans.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseStackText } from '../../src/config/load.js';
 import { buildModel } from '../../src/model/build-model.js';
+
+const README = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../README.md');
 
 const GOOD = `stack: s
 secrets:
@@ -111,5 +116,17 @@ describe('people and oncall in the stack file', () => {
     );
     const d = parseStackText(two, 'groundwork.yaml').diagnostics;
     expect(d).toEqual([expect.objectContaining({ path: 'oncall', fix: 'add policy: quiet under oncall:' })]);
+  });
+});
+
+describe('README: On call, incidents and postmortems', () => {
+  it('the example is a valid part of a stack file', () => {
+    const text = readFileSync(README, 'utf8');
+    const section = text.slice(text.indexOf('#### On call, incidents and postmortems'));
+    const block = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(block).toBeDefined();
+    const stack = `stack: readme\nsecrets: { smtp: {} }\nnotify:\n  channels:\n    chat: { slack: { url: "https://hooks.slack.test/x" } }\n${block ?? ''}`;
+    const r = parseStackText(stack, 'groundwork.yaml');
+    expect(r.diagnostics).toEqual([]);
   });
 });
