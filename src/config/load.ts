@@ -336,7 +336,7 @@ function finish(
   dir: string,
   locate: Locate,
 ): LoadedStack {
-  const diagnostics = [...schemaDiagnostics, ...semanticChecks(value, file, locate)];
+  const diagnostics = [...schemaDiagnostics, ...semanticChecks(value, file, locate, dir)];
   diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
   const configHash = canonicalJsonSha256(value);
   return { config: hasErrors(diagnostics) ? undefined : (value as StackConfig), diagnostics, file, dir, configHash };

@@ -152,6 +152,13 @@ export const ServiceSchema = Type.Object(
         'x-fix': 'environment names are letters, digits and _ (e.g. DATABASE_URL)',
       }),
     ),
+    env_file: Type.Optional(
+      Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], {
+        description:
+          'Files of KEY=VALUE lines (docker compose format), relative to the stack file, read when an instance starts; a later file wins, and env wins over them. Values are literal (no ${...} references)',
+        'x-fix': 'give a path such as .env or a list of paths',
+      }),
+    ),
     replicas: Type.Optional(Type.Integer({ minimum: 0, maximum: 64, default: 1, description: 'Number of instances' })),
     ports: Type.Optional(
       Names(

@@ -9,6 +9,7 @@ import { address } from '../../model/resource.js';
 import type { KindContext } from '../resource-kind.js';
 import { asServiceOutputs, type ServiceSpec } from './service-spec.js';
 import { formatAddress } from './service-address.js';
+import { readEnvFiles } from '../../config/env-file.js';
 import type { NamedSecretValue } from '../../security/redact.js';
 
 export interface ResolvedInstance {
@@ -71,7 +72,8 @@ export function resolveInstance(
     }
   };
   const sub = (s: string, allowSecret: boolean) => substitute(s, (r) => resolve(r, allowSecret), { unescape: true });
-  const env: Record<string, string> = { ...baseEnv };
+  // Compose's order: the env files, then `env:` over them; Groundwork's own variables are not overridden by a file.
+  const env: Record<string, string> = { ...(spec.env_file ? readEnvFiles(service, spec.env_file) : {}), ...baseEnv };
   for (const [k, v] of Object.entries(spec.env)) env[k] = sub(v, true);
   return {
     command: spec.command === null ? '' : sub(spec.command, false),
