@@ -19,6 +19,7 @@ import { upCommand } from './commands/up.js';
 import { statusCommand } from './commands/status.js';
 import { checksCommand } from './commands/checks.js';
 import { logsCommand } from './commands/logs.js';
+import { execCommand } from './commands/exec.js';
 import { downCommand, restartCommand } from './commands/restart.js';
 import { scaleCommand } from './commands/scale.js';
 import { deployCommand, releasesCommand, rollbackCommand } from './commands/deploy.js';
@@ -43,6 +44,7 @@ export const COMMANDS: Command[] = [
   statusCommand,
   checksCommand,
   logsCommand,
+  execCommand,
   restartCommand,
   scaleCommand,
   downCommand,
