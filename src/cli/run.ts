@@ -20,6 +20,7 @@ import { statusCommand } from './commands/status.js';
 import { checksCommand } from './commands/checks.js';
 import { logsCommand } from './commands/logs.js';
 import { execCommand } from './commands/exec.js';
+import { serviceCommand } from './commands/service.js';
 import { downCommand, restartCommand } from './commands/restart.js';
 import { scaleCommand } from './commands/scale.js';
 import { deployCommand, releasesCommand, rollbackCommand } from './commands/deploy.js';
@@ -41,6 +42,7 @@ export const COMMANDS: Command[] = [
   applyCommand,
   refreshCommand,
   upCommand,
+  serviceCommand,
   statusCommand,
   checksCommand,
   logsCommand,
