@@ -97,7 +97,11 @@ export const ServiceSchema = Type.Object(
     image: Type.Optional(
       Type.String({
         minLength: 1,
-        pattern: '^[a-z0-9][a-z0-9._/:@-]*$',
+        // Docker's reference grammar (distribution/reference): a lower-case path, an optional
+        // registry host[:port], a tag of up to 128 of [A-Za-z0-9_.-] (upper case allowed, e.g.
+        // minio's RELEASE.2024-01-01T00-00-00Z), an optional @algorithm:digest.
+        pattern:
+          '^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$',
         description: 'Container image (runtime docker or swarm), e.g. groundwork-test:latest',
         'x-fix': 'write an image reference such as nginx:1.25 or registry.lab/app:v2',
       }),
