@@ -45,7 +45,8 @@ export function defineCommand<S extends FlagSpecs>(def: {
       }
       // A stray argument is never ignored: `restart a b` would restart only a.
       const allowed = def.args ?? [];
-      if (positionals.length > allowed.length) {
+      // A last name ending in `...` takes the rest (exec's command and its arguments).
+      if (positionals.length > allowed.length && !allowed.at(-1)?.endsWith('...')) {
         const extra = positionals
           .slice(allowed.length)
           .map((a) => `\`${a}\``)

@@ -19,6 +19,8 @@ import { upCommand } from './commands/up.js';
 import { statusCommand } from './commands/status.js';
 import { checksCommand } from './commands/checks.js';
 import { logsCommand } from './commands/logs.js';
+import { execCommand } from './commands/exec.js';
+import { serviceCommand } from './commands/service.js';
 import { downCommand, restartCommand } from './commands/restart.js';
 import { scaleCommand } from './commands/scale.js';
 import { deployCommand, releasesCommand, rollbackCommand } from './commands/deploy.js';
@@ -43,9 +45,11 @@ export const COMMANDS: Command[] = [
   applyCommand,
   refreshCommand,
   upCommand,
+  serviceCommand,
   statusCommand,
   checksCommand,
   logsCommand,
+  execCommand,
   restartCommand,
   scaleCommand,
   downCommand,

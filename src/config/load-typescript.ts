@@ -8,7 +8,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-export async function loadTypeScriptStack(file: string): Promise<{ value: unknown } | { error: string }> {
+/** Where a problem is in the TypeScript file: 1-based, like every diagnostic. */
+export interface TsPosition {
+  line: number;
+  column: number;
+}
+
+export async function loadTypeScriptStack(
+  file: string,
+): Promise<{ value: unknown; locate: (path: string) => TsPosition } | { error: string; at?: TsPosition }> {
   let source: string;
   try {
     source = readFileSync(file, 'utf8');
@@ -26,7 +34,8 @@ export async function loadTypeScriptStack(file: string): Promise<{ value: unknow
     const pos =
       syntax.file && syntax.start !== undefined ? syntax.file.getLineAndCharacterOfPosition(syntax.start) : undefined;
     return {
-      error: `TypeScript syntax error${pos ? ` at ${pos.line + 1}:${pos.character + 1}` : ''}: ${ts.flattenDiagnosticMessageText(syntax.messageText, ' ')}`,
+      error: `TypeScript syntax error: ${ts.flattenDiagnosticMessageText(syntax.messageText, ' ')}`,
+      ...(pos ? { at: { line: pos.line + 1, column: pos.character + 1 } } : {}),
     };
   }
   const entry = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'index.js')).href;
@@ -37,10 +46,71 @@ export async function loadTypeScriptStack(file: string): Promise<{ value: unknow
     writeFileSync(js, code);
     const mod = (await import(pathToFileURL(js).href)) as { default?: unknown };
     if (mod.default === undefined) return { error: 'groundwork.config.ts has no default export' };
-    return { value: JSON.parse(JSON.stringify(mod.default)) as unknown };
+    const value = JSON.parse(JSON.stringify(mod.default)) as unknown;
+    const sf = ts.createSourceFile(file, source, ts.ScriptTarget.ES2022, true);
+    return { value, locate: (p) => locateInSource(ts, sf, p) };
   } catch (e) {
     return { error: `groundwork.config.ts failed to load: ${(e as Error).message}` };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+type Ts = typeof import('typescript');
+type TsNode = import('typescript').Node;
+
+/**
+ * The position of a dotted diagnostic path (`services.web.replicas`) in the object literal the
+ * file exports: `export default defineStack({...})` or `export default {...}`, following
+ * identifiers to the `const` that holds a part (`services: { web }`, `const web = {...}`).
+ * The deepest part found wins: a path into a computed value points at the expression.
+ */
+function locateInSource(ts: Ts, sf: import('typescript').SourceFile, dotted: string): TsPosition {
+  const at = (n: TsNode): TsPosition => {
+    const { line, character } = sf.getLineAndCharacterOfPosition(n.getStart(sf));
+    return { line: line + 1, column: character + 1 };
+  };
+  const consts = new Map<string, TsNode>();
+  let root: TsNode | undefined;
+  const visit = (n: TsNode): void => {
+    if (ts.isVariableDeclaration(n) && ts.isIdentifier(n.name) && n.initializer) consts.set(n.name.text, n.initializer);
+    if (ts.isExportAssignment(n)) root = n.expression;
+    ts.forEachChild(n, visit);
+  };
+  visit(sf);
+  if (!root) return { line: 1, column: 1 };
+  /** Through calls (defineStack(x)), parentheses, `as`/`satisfies` and identifiers to the literal. */
+  const unwrap = (n: TsNode, depth = 0): TsNode => {
+    if (depth > 20) return n;
+    if (ts.isCallExpression(n) && n.arguments[0]) return unwrap(n.arguments[0], depth + 1);
+    if (ts.isParenthesizedExpression(n) || ts.isAsExpression(n) || ts.isSatisfiesExpression(n))
+      return unwrap(n.expression, depth + 1);
+    if (ts.isIdentifier(n) && consts.has(n.text)) return unwrap(consts.get(n.text) as TsNode, depth + 1);
+    return n;
+  };
+  let node = unwrap(root);
+  let found: TsNode = root;
+  for (const seg of dotted === '' ? [] : dotted.split('.')) {
+    if (ts.isObjectLiteralExpression(node)) {
+      const prop = node.properties.find((p) => {
+        const name = p.name;
+        return (
+          name !== undefined &&
+          (ts.isIdentifier(name) || ts.isStringLiteral(name) || ts.isNumericLiteral(name)) &&
+          name.text === seg
+        );
+      });
+      if (!prop) break;
+      found = prop;
+      if (ts.isPropertyAssignment(prop)) node = unwrap(prop.initializer);
+      else if (ts.isShorthandPropertyAssignment(prop)) node = unwrap(prop.name);
+      else break;
+    } else if (ts.isArrayLiteralExpression(node)) {
+      const el = node.elements[Number(seg)];
+      if (el === undefined) break;
+      found = el;
+      node = unwrap(el);
+    } else break;
+  }
+  return at(found);
 }

@@ -78,9 +78,15 @@ export async function loadStack(target: string): Promise<LoadedStack> {
     const r = await loadTypeScriptStack(file);
     if ('error' in r)
       return fail(
-        diag(file, 'io-error', r.error, 'fix the TypeScript file so that it exports defineStack({...}) as default'),
+        diag(file, 'io-error', r.error, 'fix the TypeScript file so that it exports defineStack({...}) as default', {
+          ...(r.at ?? {}),
+        }),
       );
-    return validateDocument(new Document(r.value), file, dir, undefined);
+    // The value has no YAML positions: each problem is placed by its path in the TypeScript source.
+    const loaded = validateDocument(new Document(r.value), file, dir, undefined);
+    for (const d of loaded.diagnostics) Object.assign(d, r.locate(d.path));
+    loaded.diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
+    return loaded;
   }
   let bytes: Buffer;
   try {
@@ -336,7 +342,7 @@ function finish(
   dir: string,
   locate: Locate,
 ): LoadedStack {
-  const diagnostics = [...schemaDiagnostics, ...semanticChecks(value, file, locate)];
+  const diagnostics = [...schemaDiagnostics, ...semanticChecks(value, file, locate, dir)];
   diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
   const configHash = canonicalJsonSha256(value);
   return { config: hasErrors(diagnostics) ? undefined : (value as StackConfig), diagnostics, file, dir, configHash };

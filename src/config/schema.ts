@@ -100,7 +100,11 @@ export const ServiceSchema = Type.Object(
     image: Type.Optional(
       Type.String({
         minLength: 1,
-        pattern: '^[a-z0-9][a-z0-9._/:@-]*$',
+        // Docker's reference grammar (distribution/reference): a lower-case path, an optional
+        // registry host[:port], a tag of up to 128 of [A-Za-z0-9_.-] (upper case allowed, e.g.
+        // minio's RELEASE.2024-01-01T00-00-00Z), an optional @algorithm:digest.
+        pattern:
+          '^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$',
         description: 'Container image (runtime docker or swarm), e.g. groundwork-test:latest',
         'x-fix': 'write an image reference such as nginx:1.25 or registry.lab/app:v2',
       }),
@@ -153,6 +157,13 @@ export const ServiceSchema = Type.Object(
         description:
           "Environment. Values may reference ${port.NAME}, ${var.NAME}, ${secret.NAME}, ${volume.NAME}, and another service's stable address: ${service.NAME.url.PORT} (http://host:port), ${service.NAME.address.PORT} (host:port), ${service.NAME.host}, ${service.NAME.port.PORT}",
         'x-fix': 'environment names are letters, digits and _ (e.g. DATABASE_URL)',
+      }),
+    ),
+    env_file: Type.Optional(
+      Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], {
+        description:
+          'Files of KEY=VALUE lines (docker compose format), relative to the stack file, read when an instance starts; a later file wins, and env wins over them. Values are literal (no ${...} references)',
+        'x-fix': 'give a path such as .env or a list of paths',
       }),
     ),
     replicas: Type.Optional(Type.Integer({ minimum: 0, maximum: 64, default: 1, description: 'Number of instances' })),

@@ -3,6 +3,7 @@
  * Runs on whatever parts of the document have the right shape, so schema problems elsewhere
  * do not hide these.
  */
+import path from 'node:path';
 import { didYouMean } from '../util/did-you-mean.js';
 import type { Diagnostic } from './diagnostic.js';
 import { findReferences, REFERENCE_FORMS } from './references.js';
@@ -13,6 +14,7 @@ import { dnsChecks } from './dns-checks.js';
 import { checkChecks } from './check-checks.js';
 import { scrapeChecks } from './schema-scrape.js';
 import { tlsChecks } from './tls-checks.js';
+import { envFileChecks } from './env-file.js';
 
 export type Locate = (path: (string | number)[], key?: boolean) => { line: number; column: number };
 
@@ -43,7 +45,7 @@ function suggest(name: string, candidates: string[], what: string): string {
     : `declare it under ${what}`;
 }
 
-export function semanticChecks(doc: unknown, file: string, locate: Locate): Diagnostic[] {
+export function semanticChecks(doc: unknown, file: string, locate: Locate, dir = path.dirname(file)): Diagnostic[] {
   const ctx: Ctx = { file, locate, out: [] };
   if (!isObj(doc)) return ctx.out;
   const services = isObj(doc.services) ? doc.services : {};
@@ -466,6 +468,8 @@ export function semanticChecks(doc: unknown, file: string, locate: Locate): Diag
   ctx.out.push(...checkChecks(doc, file, locate));
   ctx.out.push(...scrapeChecks(doc, file, locate));
   ctx.out.push(...tlsChecks(doc, file, locate));
+  for (const d of envFileChecks(services, dir, (p) => locate(p, false)))
+    push(ctx, d.path, { code: 'invalid-value', message: d.message, fix: d.fix });
 
   // A person limited to a service that does not exist would hold a token for nothing (or, after
   // a rename, for the wrong thing): name it.

@@ -48,7 +48,7 @@ import type {
   RollbackInput,
   ScaleInput,
 } from './operations.js';
-import type { InstanceView, ServiceStatus, StatusView } from './status.js';
+import { trafficViews, type InstanceView, type ServiceStatus, type StatusView } from './status.js';
 import { checkViews } from './check-statuses.js';
 import { newPushToken, pushPath, pushTokenHash } from '../observe/checks/push-token.js';
 import {
@@ -709,6 +709,7 @@ export class LocalOperations implements Operations {
       serial: this.store.serial(),
       services,
       checks: checkViews(this.store),
+      ...trafficViews(this.store.listResources(), services, this.installation.stateDir),
       storage: this.storage(),
       daemon: this.runtime.daemon?.() ?? null,
     };
@@ -729,6 +730,7 @@ export class LocalOperations implements Operations {
       serial: this.store.serial(),
       services,
       checks: checkViews(this.store),
+      ...trafficViews(this.store.listResources(), services, this.installation.stateDir),
       storage: this.storage(),
       daemon: this.runtime.daemon?.() ?? null,
     };

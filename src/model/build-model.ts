@@ -4,6 +4,7 @@
  * every other reference stays text until the runtime resolves it.
  */
 import type { Diagnostic } from '../config/diagnostic.js';
+import { envFileSpec, type EnvFileSpec } from '../config/env-file.js';
 import { findReferences, referencedService, substitute } from '../config/references.js';
 import type { DnsConfig, ServiceConfig, StackConfig } from '../config/schema.js';
 import { alertingResources } from './alerting-resources.js';
@@ -107,7 +108,7 @@ export function buildModel(
       address: address('service', name),
       kind: 'service',
       name,
-      spec: deep(serviceSpec(svc)) as JsonObject,
+      spec: deep(serviceSpec(svc, meta.dir)) as JsonObject,
       dependsOn: serviceDeps(svc),
     });
   }
@@ -173,7 +174,13 @@ function normaliseMode(mode: string): string {
 }
 
 /** Defaults filled in, so that writing a default explicitly is not a change. */
-function serviceSpec(s: ServiceConfig): Record<string, unknown> {
+function serviceSpec(s: ServiceConfig, dir: string): Record<string, unknown> {
+  let envFiles: EnvFileSpec[] | undefined;
+  try {
+    envFiles = envFileSpec(s.env_file, dir);
+  } catch {
+    envFiles = undefined; // validate reported the unreadable file (config/semantic-checks.ts)
+  }
   const probe = (p: ServiceConfig['health']) =>
     p && {
       ...p,
@@ -195,6 +202,7 @@ function serviceSpec(s: ServiceConfig): Record<string, unknown> {
     args: s.args ?? null,
     cwd: s.cwd ?? '.',
     env: Object.fromEntries(Object.entries(s.env ?? {}).map(([k, v]) => [k, String(v)])),
+    ...(envFiles ? { env_file: envFiles } : {}),
     replicas: s.replicas ?? 1,
     ports: s.ports ?? {},
     health: probe(s.health) ?? null,

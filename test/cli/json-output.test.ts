@@ -7,6 +7,7 @@
  *
  * A command added to COMMANDS without a case here fails the last test.
  */
+import { ensureBuilt } from '../helpers/dist.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -123,6 +124,11 @@ describe('--json on every command, and NO_COLOR', () => {
     await both(['state', 'check'], false);
     await both(['state', 'backup'], false);
     await both(['state', 'backups'], false);
+    ensureBuilt(); // the unit names the compiled CLI
+    await both(['service', 'print'], false);
+    // exec prints what the command prints: like schema, no --json (asking for it is a usage error).
+    seen.add('exec');
+    expect((await runCli(['exec', 'web', '--json', '--', 'true'], { cwd: dir })).code).toBe(2);
     await both(['secret', 'init'], false);
     await both(['secret', 'list'], false);
     await both(['token', 'create', '--role', 'viewer'], false);

@@ -105,12 +105,38 @@ describe('groundwork.config.ts', () => {
   });
 
   it('a schema problem in a TS stack is reported like in YAML (exit 1)', async () => {
-    writeFileSync(path.join(tsDir, 'groundwork.config.ts'), TS_STACK.replace('replicas: 2', 'replica: 2'));
+    const text = TS_STACK.replace('replicas: 2', 'replica: 2');
+    writeFileSync(path.join(tsDir, 'groundwork.config.ts'), text);
     const r = await runCli(['validate'], { cwd: tsDir });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('replica');
     expect(r.stderr).toContain('replicas');
     expect(r.stderr).not.toMatch(STACK_FRAME);
+    // Located in the TypeScript file, at the key, not at 1:1.
+    const lines = text.split('\n');
+    const line = lines.findIndex((l) => l.includes('replica: 2')) + 1;
+    const column = (lines[line - 1] as string).indexOf('replica') + 1;
+    const j = jsonOf<{ diagnostics: { line: number; column: number; path: string }[] }>(
+      await runCli(['validate', '--json'], { cwd: tsDir }),
+    );
+    expect(j.diagnostics.find((d) => d.path.startsWith('services.web'))).toMatchObject({ line, column });
+  });
+
+  it('a problem in a part held by a const is located at that const', async () => {
+    const text = `import { defineStack } from 'groundwork';
+
+const web = {
+  command: 'node server.mjs',
+  replicas: 'two',
+};
+
+export default defineStack({ stack: 'tslab', services: { web } });
+`;
+    writeFileSync(path.join(tsDir, 'groundwork.config.ts'), text);
+    const j = jsonOf<{ diagnostics: { line: number; column: number; path: string }[] }>(
+      await runCli(['validate', '--json'], { cwd: tsDir }),
+    );
+    expect(j.diagnostics[0]).toMatchObject({ path: 'services.web.replicas', line: 5, column: 3 });
   });
 
   it('a TypeScript syntax error is a clear diagnostic with its position (exit 1)', async () => {
@@ -118,7 +144,7 @@ describe('groundwork.config.ts', () => {
     for (const argv of [['validate'], ['plan'], ['apply']]) {
       const r = await runCli(argv, { cwd: tsDir });
       expect(r.code, `groundwork ${argv.join(' ')}`).toBe(1);
-      expect(r.stderr).toMatch(/TypeScript syntax error at 6:\d+/);
+      expect(r.stderr).toMatch(/groundwork\.config\.ts:6:\d+.*TypeScript syntax error/);
       expect(r.stderr).toContain('groundwork.config.ts');
       expect(r.stdout + r.stderr).not.toMatch(STACK_FRAME);
     }

@@ -146,10 +146,23 @@ describe('CLI usage', () => {
     expect(again.stderr).toContain('--force');
   });
 
-  it('init into a directory that does not exist says so', async () => {
-    const r = await cli(['init', 'missing/dir']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('does not exist');
+  it('init DIR creates the folder; its commented listener and route validate once uncommented', async () => {
+    const r = await cli(['init', 'new/lab']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`Created ${path.join(dir, 'new', 'lab')}.`);
+    const file = path.join(dir, 'new', 'lab', 'groundwork.yaml');
+    const text = readFileSync(file, 'utf8');
+    expect(text).toContain('stack: lab');
+    // Uncomment the listener and route block: still valid, and the route is served on the listener.
+    const lines = text.split('\n');
+    const from = lines.findIndex((l) => l === '# listeners:');
+    expect(from).toBeGreaterThan(0);
+    for (let i = from; i < lines.length; i++) lines[i] = (lines[i] as string).replace(/^# ?/, '');
+    writeFileSync(file, lines.join('\n'));
+    const v = await cli(['validate', '-f', file, '--json']);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    const p = jsonOf<Plan>(await cli(['plan', '-f', file, '--json']));
+    expect(p.steps.map((s) => s.address)).toEqual(expect.arrayContaining(['listener.web', 'route.0']));
   });
 
   it('validate --json on a bad file gives JSON diagnostics and exit 1', async () => {

@@ -26,7 +26,6 @@ const EXPECTED_FAILURES: Record<string, { line: number; says: RegExp; stage: 'co
   'bad-required-var': { line: 5, says: /required variable API_KEY is not set: set API_KEY in \.env/, stage: 'compose' },
   'bad-unknown-key': { line: 4, says: /unknown key `port` in services\.app/, stage: 'compose' },
   traefik: { line: 17, says: /container port 80 of whoami is also the port of traefik/, stage: 'stack' },
-  minio: { line: 3, says: /image reference quay\.io\/minio\/minio:RELEASE/, stage: 'stack' },
 };
 
 interface ImportJson {

@@ -50,6 +50,17 @@ const spec = (extra: Partial<ClusterServiceSpec> = {}): ClusterServiceSpec => ({
 });
 
 describe('swarm service spec', () => {
+  it('gives tasks the compose names of other services as /etc/hosts lines (ContainerSpec.Hosts), none without them', () => {
+    const withNames = swarmServiceSpec(
+      spec({ env: { A: '1', GROUNDWORK_EXTRA_HOSTS: 'api=127.0.0.2 db=127.0.0.3 bad' } }),
+      {
+        owner: '/state',
+      },
+    );
+    expect(withNames.TaskTemplate.ContainerSpec.Hosts).toEqual(['127.0.0.2 api', '127.0.0.3 db']);
+    expect(swarmServiceSpec(spec(), { owner: '/state' }).TaskTemplate.ContainerSpec.Hosts).toBeUndefined();
+  });
+
   it('maps replicas, command, env, mounts, limits, restart, update/rollback config, host network and labels', () => {
     const s = swarmServiceSpec(spec(), { owner: '/state', labels: { run: 'x' } });
     expect(s).toMatchObject({

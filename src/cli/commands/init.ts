@@ -1,4 +1,5 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { errorMessage } from '../../util/error-message.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineCommand } from '../command.js';
@@ -52,9 +53,12 @@ services:
       interval: 2s
     restart: always       # always | on-failure | never
 
-# Routes are served by the daemon's proxy.
+# The daemon's proxy listens on listeners and sends requests by their routes to the
+# ready instances. Uncomment both, then: curl -H 'Host: hello.lab.test' localhost:18080/
+# listeners:
+#   web: { port: 18080 }  # address: 127.0.0.1 by default
 # routes:
-#   - { match: { host: hello.lab.test, path: / }, service: hello, port: http }
+#   - { match: { host: hello.lab.test, path: / }, service: hello, port: http, listener: web }
 `;
 }
 
@@ -79,10 +83,21 @@ export const initCommand = defineCommand({
         .replace(/[^a-z0-9-]+/g, '-')
         .replace(/^[^a-z]+/, '')
         .slice(0, 63) || 'homelab';
-    if (!existsSync(dir)) throw new UserError(`directory ${dir} does not exist; create it first`);
+    // Like `git init DIR`: the folder is made when it is not there.
+    const made = !existsSync(dir);
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throw new UserError(
+        `cannot create directory ${dir}: ${errorMessage(e)}; choose another place or create it yourself`,
+      );
+    }
     writeFileSync(file, starterStack(base));
-    if (flags.json) io.stdout(`${JSON.stringify({ file, stack: base })}\n`);
-    else io.stdout(`Wrote ${file}. Next: groundwork validate && groundwork plan\n`);
+    if (flags.json) io.stdout(`${JSON.stringify({ file, stack: base, created: made })}\n`);
+    else
+      io.stdout(
+        `${made ? `Created ${dir}. ` : ''}Wrote ${file}. Next: ${pos[0] ? `cd ${pos[0]} && ` : ''}groundwork validate && groundwork plan\n`,
+      );
     return EXIT.ok;
   },
 });

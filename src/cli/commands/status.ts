@@ -17,7 +17,7 @@ function uptime(since: string | null, now: number): string {
 
 export const statusCommand = defineCommand({
   name: 'status',
-  summary: 'Services and instances: state, pid, uptime, restarts, health, ports; checks and their state',
+  summary: 'Services and instances: state, pid, uptime, restarts, health, ports; listeners, routes and checks',
   usage: 'status [-f FILE] [--json]',
   flags: STACK_FLAGS,
   async run(flags, _pos, io) {
@@ -74,6 +74,34 @@ export const statusCommand = defineCommand({
             .join(',') || '-';
         lines.push(
           `${`${svc.name}/${i.index}`.padEnd(22)}${colour(i.state.padEnd(10))} ${String(i.pid ?? '-').padEnd(8)}${uptime(i.startedAt, now).padEnd(9)}${String(i.restarts).padEnd(10)}${ports.padEnd(18)}${i.reason}${i.limits && i.limits !== 'none requested' ? style.dim(` [limits: ${i.limits}]`) : ''}${i.logDroppedLines ? style.yellow(` [${i.logDroppedLines} log lines dropped over the rate limit]`) : ''}`,
+        );
+      }
+    }
+    if (s.listeners.length) {
+      lines.push('', `${'LISTENER'.padEnd(22)}${'ADDRESS'.padEnd(22)}${'STATE'.padEnd(12)}DETAIL`);
+      for (const l of s.listeners) {
+        const state =
+          l.state === 'bound'
+            ? style.green('bound'.padEnd(12))
+            : l.state === 'failed'
+              ? style.red('failed'.padEnd(12))
+              : style.yellow('not served'.padEnd(12));
+        const detail =
+          l.state === 'failed'
+            ? `${l.error ?? ''}${l.retryAt ? `; retried at ${l.retryAt.slice(11, 19)}` : ''}`
+            : l.state === 'not-served'
+              ? 'no data plane serves it: start the daemon with `groundwork up`'
+              : `${l.protocol}${l.tls ? ' (tls)' : ''}${l.service ? ` → ${l.service}` : ''}`;
+        lines.push(`${l.name.padEnd(22)}${l.address.padEnd(22)}${state}${detail}`);
+      }
+    }
+    if (s.routes.length) {
+      lines.push('', `${'ROUTE'.padEnd(10)}${'MATCH'.padEnd(34)}${'SERVICE'.padEnd(18)}READY BACKENDS`);
+      for (const r of s.routes) {
+        const match = `${r.host ?? '*'}${r.path}${r.listener ? ` on ${r.listener}` : ''}`;
+        const ready = `${r.readyBackends}/${r.instances}`;
+        lines.push(
+          `${r.id.replace(/^route\./, '').padEnd(10)}${match.padEnd(34)}${`${r.service}:${r.port}`.padEnd(18)}${r.readyBackends === 0 ? style.red(`${ready} (requests get 503)`) : ready}`,
         );
       }
     }

@@ -236,6 +236,30 @@ export const CheckViewSchema = Type.Object({
   lastPingAt: nullable(Type.String()),
 });
 
+/** core/status.ts `ListenerView`. */
+export const ListenerViewSchema = Type.Object({
+  name: Type.String(),
+  protocol: Type.Union([Type.Literal('http'), Type.Literal('tcp')]),
+  tls: Type.Boolean(),
+  address: Type.String(),
+  state: Type.Union([Type.Literal('bound'), Type.Literal('failed'), Type.Literal('not-served')]),
+  error: nullable(Type.String()),
+  retryAt: nullable(Type.String()),
+  service: nullable(Type.String()),
+});
+
+/** core/status.ts `RouteView`. */
+export const RouteViewSchema = Type.Object({
+  id: Type.String(),
+  host: nullable(Type.String()),
+  path: Type.String(),
+  listener: nullable(Type.String()),
+  service: Type.String(),
+  port: Type.String(),
+  readyBackends: Type.Integer(),
+  instances: Type.Integer(),
+});
+
 export const StatusResponse = Type.Object({
   stack: Type.String(),
   storage: Type.Object({
@@ -272,6 +296,8 @@ export const StatusResponse = Type.Object({
     }),
   ),
   checks: Type.Array(CheckViewSchema),
+  listeners: Type.Array(ListenerViewSchema),
+  routes: Type.Array(RouteViewSchema),
 });
 export type StatusResponse = Static<typeof StatusResponse>;
 

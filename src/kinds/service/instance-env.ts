@@ -2,6 +2,7 @@
  * Resolves a service's references for one instance. The only place secret values are read;
  * they go into the returned env and nowhere else.
  */
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { findReferences, referencedService, substitute, type Reference } from '../../config/references.js';
@@ -9,6 +10,7 @@ import { address } from '../../model/resource.js';
 import type { KindContext } from '../resource-kind.js';
 import { asServiceOutputs, type ServiceSpec } from './service-spec.js';
 import { formatAddress } from './service-address.js';
+import { readEnvFiles } from '../../config/env-file.js';
 import type { NamedSecretValue } from '../../security/redact.js';
 
 export interface ResolvedInstance {
@@ -22,6 +24,21 @@ export interface ResolvedInstance {
 }
 
 export class ReferenceError extends Error {}
+
+/**
+ * "is in a file others can read, which is ignored" when the plain secret file
+ * (`<state>/secrets/NAME`, see security/secret-vault.ts) exists with group or other bits: the
+ * value is there but refused on purpose, and "has no value" would send people looking elsewhere.
+ */
+function tooOpenSecretFile(stateDir: string, name: string): string | undefined {
+  try {
+    const mode = statSync(path.join(stateDir, 'secrets', name)).mode & 0o777;
+    if ((mode & 0o077) === 0) return undefined;
+    return `is in a file with mode ${mode.toString(8).padStart(4, '0')}, readable by others, which is ignored`;
+  } catch {
+    return undefined;
+  }
+}
 
 export function resolveInstance(
   ctx: KindContext,
@@ -45,7 +62,7 @@ export function resolveInstance(
         const v = ctx.secrets.tryGet(ref.name, version);
         if (v === undefined)
           throw new ReferenceError(
-            `secret \`${ref.name}\` has no value${version === undefined ? '' : ` (version ${version}, for service ${service})`}; ${ctx.secrets.howToSet(ref.name, version)}`,
+            `secret \`${ref.name}\` ${tooOpenSecretFile(ctx.stateDir, ref.name) ?? 'has no value'}${version === undefined ? '' : ` (version ${version}, for service ${service})`}; ${ctx.secrets.howToSet(ref.name, version)}`,
           );
         secrets.push({ name: ref.name, value: v });
         return v;
@@ -71,7 +88,8 @@ export function resolveInstance(
     }
   };
   const sub = (s: string, allowSecret: boolean) => substitute(s, (r) => resolve(r, allowSecret), { unescape: true });
-  const env: Record<string, string> = { ...baseEnv };
+  // Compose's order: the env files, then `env:` over them; Groundwork's own variables are not overridden by a file.
+  const env: Record<string, string> = { ...(spec.env_file ? readEnvFiles(service, spec.env_file) : {}), ...baseEnv };
   for (const [k, v] of Object.entries(spec.env)) env[k] = sub(v, true);
   return {
     command: spec.command === null ? '' : sub(spec.command, false),

@@ -2,6 +2,7 @@
 import type { JsonObject } from '../../model/json.js';
 import type { Runtime, RestartPolicy } from '../../config/schema.js';
 import { parseServiceAddress, type ServiceAddress } from './service-address.js';
+import type { EnvFileSpec } from '../../config/env-file.js';
 
 export interface ProbeSpec {
   http?: { path: string; port?: string; status: string; body?: string };
@@ -27,6 +28,8 @@ export interface ServiceSpec {
   args: string[] | null;
   cwd: string;
   env: Record<string, string>;
+  /** Files of `KEY=VALUE` lines read when an instance starts (env-file.ts); `env` wins. Absent: none. */
+  env_file?: EnvFileSpec[];
   replicas: number;
   ports: Record<string, 'auto' | number>;
   health: ProbeSpec | null;

@@ -327,7 +327,14 @@ export class Exchange implements UpstreamWaiter, Abortable {
       const end = buf.indexOf(CRLFCRLF);
       const max = this.host.core.settings.maxHeadBytes;
       if (end === -1 || end > max) {
-        if (buf.length > max) this.badResponse(`the response head is larger than ${max} bytes`);
+        // A head whose lines end in a bare LF (a CGI script printing "\n") never gets its
+        // CRLFCRLF: without this check the request would wait for the total timeout.
+        const lf = buf.indexOf(0x0a);
+        if (lf !== -1 && (lf === 0 || buf[lf - 1] !== 0x0d))
+          this.badResponse(
+            'its response head ends a line with a bare LF instead of CRLF (HTTP/1.1 requires CRLF); make the backend write \\r\\n after each header line',
+          );
+        else if (buf.length > max) this.badResponse(`the response head is larger than ${max} bytes`);
         else {
           this.resBuf = inReadBuffer ? Buffer.from(buf) : buf;
         }
@@ -584,7 +591,12 @@ export class Exchange implements UpstreamWaiter, Abortable {
       return;
     }
     this.endAttempt(ERROR);
-    this.fail(502, 'bad-response', `the backend of route "${this.route.id}" sent an invalid response`, ERROR);
+    this.fail(
+      502,
+      'bad-response',
+      `the backend of route "${this.route.id}" sent an invalid response: ${message}`,
+      ERROR,
+    );
   }
 
   // ---- timeouts and aborts ----

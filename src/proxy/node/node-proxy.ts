@@ -71,6 +71,51 @@ export interface NodeProxyOptions {
    * Without it a listener with `tls` is refused.
    */
   certificates?: CertificateManager;
+  /**
+   * A listener that cannot bind (address in use, no such interface) is tried again this often,
+   * on `clock`, until it binds or is no longer wanted. Default 5s.
+   */
+  bindRetry?: Duration;
+  /** Told every time a listener binds, fails to bind or goes away (the data-plane process writes it to a file). */
+  onListenerStatus?: (status: ListenerStatus[]) => void;
+}
+
+/** One wanted listener as the proxy serves it: bound at an address, or failing to bind and retried. */
+export type ListenerStatus =
+  | { name: string; protocol: 'http' | 'tcp'; tls: boolean; state: 'bound'; host: string; port: number }
+  | {
+      name: string;
+      protocol: 'http' | 'tcp';
+      tls: boolean;
+      state: 'failed';
+      host: string;
+      port: number;
+      /** Why the last attempt failed, e.g. `cannot bind 127.0.0.1:80: the address is in use ...`. */
+      error: string;
+      /** Attempts so far, and when the next one is due (ISO time from the proxy's clock). */
+      attempts: number;
+      retryAt: string;
+    };
+
+interface FailedListener {
+  config: Listener;
+  error: string;
+  attempts: number;
+  retryAtMs: number;
+}
+
+/** Why a listen() failed, in words. */
+function bindFailure(l: Listener, e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  const why =
+    err.code === 'EADDRINUSE'
+      ? 'the address is in use by another process or listener'
+      : err.code === 'EACCES'
+        ? 'permission denied (ports below 1024 need privileges)'
+        : err.code === 'EADDRNOTAVAIL'
+          ? 'no interface has that address'
+          : errorMessage(e);
+  return `listener "${l.name}" cannot bind ${l.host}:${l.port}: ${why}`;
 }
 
 function settingsFrom(o: NodeProxyOptions): ProxySettings {
@@ -161,6 +206,11 @@ export class NodeProxy implements DataPlane {
   private listenerChange: Promise<void> = Promise.resolve();
   private closed: Promise<void> | undefined;
   private readonly certificates: CertificateManager | undefined;
+  /** Wanted listeners that could not bind, by name; retried every `bindRetryMs`. */
+  private readonly failed = new Map<string, FailedListener>();
+  private readonly bindRetryMs: number;
+  private retryTimer: Timer | undefined;
+  private readonly onListenerStatus: ((status: ListenerStatus[]) => void) | undefined;
 
   constructor(options: NodeProxyOptions = {}) {
     this.core = new ProxyCore(
@@ -173,6 +223,9 @@ export class NodeProxy implements DataPlane {
       background: true,
     });
     this.certificates = options.certificates;
+    this.bindRetryMs = options.bindRetry === undefined ? 5000 : options.bindRetry.toMilliseconds();
+    if (!(this.bindRetryMs > 0)) throw new Error('invalid NodeProxy options:\n- bindRetry must be longer than 0');
+    this.onListenerStatus = options.onListenerStatus;
     this.core.challenges = options.certificates?.challenges;
     const certs = options.certificates;
     certs?.onChange((name) => {
@@ -217,37 +270,106 @@ export class NodeProxy implements DataPlane {
         failures.push(errorMessage(e));
       }
     }
+    for (const name of this.failed.keys()) if (!wanted.has(name)) this.failed.delete(name);
     await Promise.all(
       listeners
         .filter((l) => !this.listeners.has(l.name))
         .map(async (l) => {
-          try {
-            if (l.protocol === 'http' && l.tls !== undefined) {
-              try {
-                await this.certificates?.configure(l.name, l.tls);
-              } catch (e) {
-                failures.push(errorMessage(e));
-                return;
-              }
+          if (l.protocol === 'http' && l.tls !== undefined) {
+            try {
+              await this.certificates?.configure(l.name, l.tls);
+            } catch (e) {
+              failures.push(errorMessage(e));
+              return;
             }
-            this.listeners.set(l.name, await this.bind(l));
-          } catch (e) {
-            const err = e as NodeJS.ErrnoException;
-            const why =
-              err.code === 'EADDRINUSE'
-                ? 'the address is in use by another process or listener'
-                : err.code === 'EACCES'
-                  ? 'permission denied (ports below 1024 need privileges)'
-                  : err.code === 'EADDRNOTAVAIL'
-                    ? 'no interface has that address'
-                    : err.message;
-            failures.push(`listener "${l.name}" cannot bind ${l.host}:${l.port}: ${why}`);
           }
+          const error = await this.tryBind(l);
+          if (error !== undefined) failures.push(error);
         }),
     );
+    this.scheduleRetry();
+    this.reportListeners();
     if (failures.length) {
       for (const f of failures) this.core.logger.log('error', 'listener not bound', { message: f });
       throw new Error(failures.join('\n'));
+    }
+  }
+
+  /** Binds `l`, or records why not (to be retried); returns the failure. */
+  private async tryBind(l: Listener): Promise<string | undefined> {
+    try {
+      this.listeners.set(l.name, await this.bind(l));
+      this.failed.delete(l.name);
+      return undefined;
+    } catch (e) {
+      const error = bindFailure(l, e);
+      const attempts = (this.failed.get(l.name)?.attempts ?? 0) + 1;
+      this.failed.set(l.name, { config: l, error, attempts, retryAtMs: this.core.clock.ms() + this.bindRetryMs });
+      return error;
+    }
+  }
+
+  /** One timer for every failed listener: the port may be freed at any time, by anyone. */
+  private scheduleRetry(): void {
+    if (this.retryTimer !== undefined || this.failed.size === 0 || this.core.closing) return;
+    this.retryTimer = this.core.clock.setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        const retry = this.listenerChange.then(async () => {
+          if (this.core.closing) return;
+          for (const [name, f] of [...this.failed]) {
+            if (this.listeners.has(name)) continue;
+            const error = await this.tryBind(f.config);
+            if (error === undefined) this.core.logger.log('info', 'listener bound on retry', { listener: name });
+          }
+          this.scheduleRetry();
+          this.reportListeners();
+        });
+        this.listenerChange = retry.catch(() => undefined);
+      },
+      this.bindRetryMs,
+      { background: true },
+    );
+  }
+
+  /** Every wanted listener: bound ones with their real address, failed ones with the reason. */
+  listenerStatus(): ListenerStatus[] {
+    const out: ListenerStatus[] = [];
+    const tlsOf = (l: Listener) => l.protocol === 'http' && l.tls !== undefined;
+    for (const [name, rt] of this.listeners) {
+      const a = rt.server.address();
+      out.push({
+        name,
+        protocol: rt.config.protocol,
+        tls: tlsOf(rt.config),
+        state: 'bound',
+        host: a !== null && typeof a === 'object' ? a.address : rt.config.host,
+        port: a !== null && typeof a === 'object' ? a.port : rt.config.port,
+      });
+    }
+    const origin = this.core.clock.now().getTime() - this.core.clock.ms();
+    for (const [name, f] of this.failed) {
+      out.push({
+        name,
+        protocol: f.config.protocol,
+        tls: tlsOf(f.config),
+        state: 'failed',
+        host: f.config.host,
+        port: f.config.port,
+        error: f.error,
+        attempts: f.attempts,
+        retryAt: new Date(origin + f.retryAtMs).toISOString(),
+      });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  private reportListeners(): void {
+    if (this.onListenerStatus === undefined) return;
+    try {
+      this.onListenerStatus(this.listenerStatus());
+    } catch (e) {
+      this.core.logger.log('warn', 'listener status not reported', { error: errorMessage(e) });
     }
   }
 
@@ -380,6 +502,8 @@ export class NodeProxy implements DataPlane {
   private async shutdown(): Promise<void> {
     this.core.closing = true;
     this.ticker.cancel();
+    this.retryTimer?.cancel();
+    this.failed.clear();
     await this.listenerChange;
     const closing: Promise<void>[] = [];
     for (const rt of this.runtimes) {

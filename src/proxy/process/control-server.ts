@@ -175,8 +175,9 @@ export class ControlServer {
     'set-listeners': async (req) => {
       if (!Array.isArray(req.listeners)) throw new Error('set-listeners needs "listeners", a list');
       const listeners = req.listeners.map(fromWireListener);
-      await this.proxy.setListeners(listeners);
+      // Wanted even when some cannot bind yet: the proxy retries them, and get-config must say so.
       this.listeners = req.listeners;
+      await this.proxy.setListeners(listeners);
       return { addresses: this.addresses() };
     },
     'set-routes': (req) => {

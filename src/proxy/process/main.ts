@@ -24,6 +24,7 @@ import { streamLogger, type LogLevel } from '../../util/logger.js';
 import { ControlServer } from './control-server.js';
 import { PID_FILE, PROTOCOL, SOCKET_FILE, type Hello } from './protocol.js';
 import { dataPlaneVersion } from './version.js';
+import { writeListenerStatus } from './listener-status-file.js';
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
@@ -48,6 +49,8 @@ async function main(): Promise<void> {
     logger,
     clock: systemClock,
     certificates,
+    onListenerStatus: (listeners) =>
+      writeListenerStatus(stateDir, { pid: process.pid, updatedAt: new Date().toISOString(), listeners }),
     ...(values['eject-for'] ? { ejectFor: Duration.parse(values['eject-for']) } : {}),
     ...(values['timer-resolution'] ? { timerResolution: Duration.parse(values['timer-resolution']) } : {}),
   });

@@ -178,6 +178,8 @@ export interface SwarmContainerSpec {
   Labels?: Record<string, string>;
   Mounts?: SwarmMount[];
   Init?: boolean;
+  /** Extra /etc/hosts lines of each task, in hosts(5) form: `IP_address canonical_hostname [aliases...]`. */
+  Hosts?: string[];
   /** Nanoseconds. */
   StopGracePeriod?: number;
   StopSignal?: string;

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { HealthConfig, SwarmServiceSpec, SwarmUpdateConfig } from '../docker/docker-api-types.js';
-import { commandOverride, envList } from '../docker/container-create.js';
+import { commandOverride, envList, extraHosts } from '../docker/container-create.js';
 import { LABEL } from '../docker/container-labels.js';
 import type { ClusterHealthCheck, ClusterProbe, ClusterServiceSpec, ClusterUpdatePolicy } from './cluster-runtime.js';
 
@@ -24,6 +24,12 @@ export interface SwarmSpecOptions {
 
 export function swarmServiceSpec(spec: ClusterServiceSpec, opts: SwarmSpecOptions): SwarmServiceSpec {
   const cmd = commandOverride(spec.command, spec.args);
+  // Compose names → stable addresses (GROUNDWORK_EXTRA_HOSTS, set by the compose import), as
+  // ExtraHosts does for containers; Swarm takes them in hosts(5) order: address first.
+  const hosts = extraHosts(spec.env).map((h) => {
+    const colon = h.indexOf(':');
+    return `${h.slice(colon + 1)} ${h.slice(0, colon)}`;
+  });
   const template: SwarmServiceSpec['TaskTemplate'] = {
     ContainerSpec: {
       Image: spec.image,
@@ -47,6 +53,7 @@ export function swarmServiceSpec(spec: ClusterServiceSpec, opts: SwarmSpecOption
         ...(m.readOnly ? { ReadOnly: true } : {}),
       })),
       Init: true,
+      ...(hosts.length ? { Hosts: hosts } : {}),
       StopGracePeriod: spec.stopGrace.toMilliseconds() * NS,
       ...(spec.health ? { HealthCheck: healthConfig(spec.health) } : {}),
     },
