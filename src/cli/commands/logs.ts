@@ -60,7 +60,9 @@ export const logsCommand = defineCommand({
     const bad = services.filter((s) => !SERVICE_NAME.test(s));
     if (bad.length > 0)
       throw new UserError(
-        `--service: ${bad.map((b) => JSON.stringify(b)).join(', ')} is not a service name (lowercase letters, digits and dashes); separate names with commas`,
+        // Echoed only when it looks like a mistyped name: a pasted value (a token, an old secret
+        // the redactor no longer knows) is not repeated back into terminals and logs.
+        `${bad.map((b) => (/^[A-Za-z0-9_.-]{1,63}$/.test(b) ? `\`${b}\`` : 'an argument')).join(', ')} is not a service name (lowercase letters, digits and dashes); name services as an argument or with --service a,b`,
         EXIT.usage,
       );
     if (flags.follow && flags.until !== undefined)
