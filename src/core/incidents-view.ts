@@ -5,7 +5,7 @@
  * state, so it works with or without a daemon (the daemon's own manager only adds the alert feed
  * and the escalation tick).
  */
-import { IncidentError, IncidentManager, verifyAction } from '../incidents/incidents.js';
+import { IncidentError, IncidentManager, incidentKeyOf, verifyAction } from '../incidents/incidents.js';
 import { postmortemMarkdown, type ChangeInWindow } from '../incidents/postmortem.js';
 import { onCallAt, shiftsBetween } from '../incidents/schedule.js';
 import type { ActionItem, IncidentEvent, IncidentRow, IncidentStatus, OverrideRow, Store } from '../store/store.js';
@@ -114,8 +114,11 @@ export class IncidentsService {
     const m = this.manager();
     try {
       switch (input.action) {
-        case 'ack':
-          return m.acknowledge(id, input.by);
+        case 'ack': {
+          const row = m.acknowledge(id, input.by);
+          this.acknowledgeAlertsOf(row, input.by);
+          return row;
+        }
         case 'resolve':
           return m.resolve(id, input.by);
         case 'note':
@@ -140,6 +143,18 @@ export class IncidentsService {
       if (e instanceof IncidentError)
         throw new OperationError('refused', e.message, 'see `groundwork incident show ID`');
       throw e;
+    }
+  }
+
+  /**
+   * Acknowledging an incident also acknowledges its firing alerts, so their channels stop
+   * repeating what the person already knows (PagerDuty acknowledges the alerts of an incident too).
+   */
+  private acknowledgeAlertsOf(inc: IncidentRow, by: string): void {
+    const now = this.clock.now().toISOString();
+    for (const a of this.store.alerts.listAlerts({ state: 'firing' })) {
+      if (a.ackedAt === null && incidentKeyOf(a.labels) === inc.key)
+        this.store.alerts.saveAlert({ ...a, ackedAt: now, ackedBy: by }, []);
     }
   }
 

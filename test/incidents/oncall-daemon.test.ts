@@ -161,6 +161,13 @@ describe('on call in the daemon: alert → incident → page → escalation acro
     expect(acked.status).toBe(200);
     expect(((await acked.json()) as { incident: { status: string } }).incident.status).toBe('acknowledged');
     expect((await fetch(linkOnSecond)).status).toBe(200); // a second tap is no error
+    // The incident's alert is acknowledged with it: its channels stop repeating.
+    const alerts = jsonOf<{ alerts: { rule: string; state: string; ackedBy: string | null }[] }>(
+      await cli(['alerts', '--json']),
+    );
+    expect(alerts.alerts).toEqual([
+      expect.objectContaining({ rule: 'api-down', state: 'firing', ackedBy: 'link in the page' }),
+    ]);
 
     rmSync(sick);
     await waitFor(
