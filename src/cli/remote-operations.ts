@@ -7,6 +7,7 @@
 import { OperationError, type OperationErrorCode } from '../core/errors.js';
 import type {
   AlertsView,
+  ActionItemInput,
   IncidentActionInput,
   IncidentDetail,
   OncallQuery,
@@ -37,7 +38,15 @@ import type { StatusView } from '../core/status.js';
 import type { ApplyResult } from '../engine/apply.js';
 import type { Plan } from '../engine/plan.js';
 import type { RefreshResult } from '../engine/refresh.js';
-import type { ChangeRecord, IncidentRow, IncidentStatus, InstanceEvent, OverrideRow } from '../store/store.js';
+import type { IncidentStatsRow } from '../incidents/postmortem.js';
+import type {
+  ActionItem,
+  ChangeRecord,
+  IncidentRow,
+  IncidentStatus,
+  InstanceEvent,
+  OverrideRow,
+} from '../store/store.js';
 import {
   ApiRequestError,
   type ApiClient,
@@ -56,6 +65,7 @@ const OPERATION_CODE_OF: Partial<Record<ErrorCode, OperationErrorCode>> = {
   conflict: 'refused',
   'bad-request': 'bad-request',
   unavailable: 'unavailable',
+  forbidden: 'forbidden',
 };
 
 /** An error line at the end of a stream: the operation failed after it started answering. */
@@ -144,8 +154,28 @@ export class RemoteOperations implements Operations {
     return (await this.call((c) => c.incidentAction(id, body))).incident as IncidentRow;
   }
 
-  async incidentByLink(id: number, _action: 'ack' | 'resolve', sig: string): Promise<IncidentRow> {
-    return (await this.call((c) => c.incidentAckLink(id, sig))).incident as IncidentRow;
+  async incidentByLink(
+    id: number,
+    action: 'ack' | 'resolve',
+    sig: string,
+    confirmed: boolean,
+  ): Promise<{ incident: IncidentRow; done: boolean }> {
+    const r = await this.call((c) => c.incidentLink(id, action, sig, confirmed));
+    const incident = await this.call((c) => c.incident(id));
+    return { incident: incident.incident as IncidentRow, done: r.done };
+  }
+
+  incidentStats(): Promise<IncidentStatsRow[]> {
+    return this.call(async (c) => (await c.incidentStats()).stats);
+  }
+
+  addActionItem(incidentId: number, input: ActionItemInput): Promise<ActionItem> {
+    const { by, ...rest } = input;
+    return this.call((c) => c.addActionItem(incidentId, { ...rest, author: by }));
+  }
+
+  setActionItemDone(itemId: number, done: boolean, by: string): Promise<ActionItem> {
+    return this.call((c) => c.setActionItem(itemId, { done, author: by }));
   }
 
   async postmortem(id: number): Promise<string> {

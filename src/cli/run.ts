@@ -105,6 +105,7 @@ const EXIT_OF: Record<OperationErrorCode, number> = {
   // A request the caller got wrong (a flag's value, an operation the service cannot do): as a usage error.
   'bad-request': EXIT.usage,
   unavailable: EXIT.failed,
+  forbidden: EXIT.failed,
 };
 
 function redacting(write: (t: string) => void, r: Redactor): (t: string) => void {

@@ -13,6 +13,8 @@ export const OPERATION_ERROR_CODES = [
   'refused',
   /** The request itself is malformed (a saved plan of the wrong shape, a bad parameter). */
   'bad-request',
+  /** The credential in the request (a signed link) is not valid for what it asks. */
+  'forbidden',
   /** The installation cannot do it right now (disk full, runtime unavailable). */
   'unavailable',
 ] as const;

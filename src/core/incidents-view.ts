@@ -6,7 +6,12 @@
  * and the escalation tick).
  */
 import { IncidentError, IncidentManager, incidentKeyOf, verifyAction } from '../incidents/incidents.js';
-import { postmortemMarkdown, type ChangeInWindow } from '../incidents/postmortem.js';
+import {
+  incidentStats,
+  postmortemMarkdown,
+  type ChangeInWindow,
+  type IncidentStatsRow,
+} from '../incidents/postmortem.js';
 import { onCallAt, shiftsBetween } from '../incidents/schedule.js';
 import type { ActionItem, IncidentEvent, IncidentRow, IncidentStatus, OverrideRow, Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
@@ -26,6 +31,14 @@ export interface IncidentActionInput {
   by: string;
   /** The note (note), or the person (assign). */
   text?: string;
+}
+
+export interface ActionItemInput {
+  text: string;
+  owner: string;
+  /** A date (YYYY-MM-DD) or an ISO time. */
+  due?: string;
+  by: string;
 }
 
 export interface ShiftView {
@@ -159,18 +172,62 @@ export class IncidentsService {
   }
 
   /** The signed link in a page: acknowledges without a token, if the signature is the daemon's. */
-  actByLink(id: number, action: 'ack' | 'resolve', sig: string): IncidentRow {
+  actByLink(
+    id: number,
+    action: 'ack' | 'resolve',
+    sig: string,
+    confirmed: boolean,
+  ): { incident: IncidentRow; done: boolean } {
     if (!verifyAction(linkSecretOf(this.stateDir), action, id, sig))
       throw new OperationError(
-        'refused',
+        'forbidden',
         'this link is not valid for that incident',
         'use the link from the page as it was sent, or `groundwork incident ack ID`',
       );
     const inc = this.mustGet(id);
+    // Previews (chat unfurls, mail scanners) fetch links: only an explicit confirmation acts.
+    if (!confirmed) return { incident: inc, done: false };
     // A second tap on the link is not an error: the incident is already where the link wanted it.
-    if (action === 'ack' && inc.status !== 'triggered') return inc;
-    if (action === 'resolve' && inc.status === 'resolved') return inc;
-    return this.act(id, { action, by: 'link in the page' });
+    if (action === 'ack' && inc.status !== 'triggered') return { incident: inc, done: true };
+    if (action === 'resolve' && inc.status === 'resolved') return { incident: inc, done: true };
+    return { incident: this.act(id, { action, by: 'link in the page' }), done: true };
+  }
+
+  /** Mean time to acknowledge and to resolve per service and month, over the newest 1,000 incidents. */
+  stats(): IncidentStatsRow[] {
+    return incidentStats(this.store.incidents.listIncidents({ limit: 1000 }));
+  }
+
+  addActionItem(incidentId: number, input: ActionItemInput): ActionItem {
+    this.mustGet(incidentId);
+    if (!input.text.trim())
+      throw new OperationError(
+        'bad-request',
+        'an action item needs text',
+        'write it after -m, e.g. -m "alert on disk"',
+      );
+    if (!input.owner.trim())
+      throw new OperationError('bad-request', 'an action item needs an owner', 'name one with --owner PERSON');
+    if (input.due !== undefined && !Number.isFinite(Date.parse(input.due)))
+      throw new OperationError('bad-request', `due '${input.due}' is not a date`, 'write it as 2026-12-31');
+    const id = this.store.incidents.addActionItem({
+      incidentId,
+      text: input.text,
+      owner: input.owner,
+      due: input.due ?? null,
+    });
+    this.manager().note(incidentId, input.by, `action item #${id} for ${input.owner}: ${input.text}`);
+    const item = this.store.incidents.tryGetActionItem(id);
+    if (!item) throw new OperationError('unavailable', 'the action item was not recorded', 'try again');
+    return item;
+  }
+
+  setActionItemDone(itemId: number, done: boolean, by: string): ActionItem {
+    const item = this.store.incidents.tryGetActionItem(itemId);
+    if (!item) throw new OperationError('not-found', `no action item #${itemId}`, 'see `groundwork incident show ID`');
+    this.store.incidents.setActionItemDone(itemId, done);
+    this.manager().note(item.incidentId, by, `action item #${itemId} ${done ? 'done' : 'reopened'}`);
+    return { ...item, done };
   }
 
   postmortem(id: number): string {
@@ -199,7 +256,8 @@ export class IncidentsService {
 
   oncall(q: OncallQuery): OncallView {
     const atMs = q.at === undefined ? this.clock.now().getTime() : Date.parse(q.at);
-    if (!Number.isFinite(atMs))
+    // Year 1970 to 9999: further out, dates cannot be written back as ISO times.
+    if (!Number.isFinite(atMs) || atMs < 0 || atMs > 253_402_300_799_000)
       throw new OperationError('bad-request', `'${q.at}' is not a time`, 'write an ISO time such as 2026-12-24T18:00Z');
     const days = q.days ?? 7;
     if (!Number.isInteger(days) || days < 1 || days > 366)
@@ -282,6 +340,10 @@ export class IncidentsService {
 
   removeOverride(id: number): void {
     if (!this.store.incidents.removeOverride(id))
-      throw new OperationError('not-found', `no override #${id}`, 'see `groundwork oncall who` for the overrides');
+      throw new OperationError(
+        'not-found',
+        `no override #${id}`,
+        'see `groundwork oncall show SCHEDULE` for the overrides',
+      );
   }
 }

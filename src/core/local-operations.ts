@@ -19,7 +19,9 @@ import {
 } from '../kinds/service/service-spec.js';
 import { address as addr, type Address, type JsonObject } from '../model/resource.js';
 import { PartialFailure } from '../kinds/resource-kind.js';
+import type { IncidentStatsRow } from '../incidents/postmortem.js';
 import type {
+  ActionItem,
   ChangeRecord,
   IncidentRow,
   IncidentStatus,
@@ -62,6 +64,7 @@ import {
 } from './alerts-view.js';
 import {
   IncidentsService,
+  type ActionItemInput,
   type IncidentActionInput,
   type IncidentDetail,
   type OncallQuery,
@@ -644,8 +647,13 @@ export class LocalOperations implements Operations {
     return this.incidentsService.act(id, input);
   }
 
-  async incidentByLink(id: number, action: 'ack' | 'resolve', sig: string): Promise<IncidentRow> {
-    return this.incidentsService.actByLink(id, action, sig);
+  async incidentByLink(
+    id: number,
+    action: 'ack' | 'resolve',
+    sig: string,
+    confirmed: boolean,
+  ): Promise<{ incident: IncidentRow; done: boolean }> {
+    return this.incidentsService.actByLink(id, action, sig, confirmed);
   }
 
   async postmortem(id: number): Promise<string> {
@@ -659,6 +667,18 @@ export class LocalOperations implements Operations {
   async addOverride(input: OverrideInput): Promise<OverrideRow> {
     // The daemon's escalation sees it at its next tick (it watches the overrides).
     return this.incidentsService.addOverride(input);
+  }
+
+  async incidentStats(): Promise<IncidentStatsRow[]> {
+    return this.incidentsService.stats();
+  }
+
+  async addActionItem(incidentId: number, input: ActionItemInput): Promise<ActionItem> {
+    return this.incidentsService.addActionItem(incidentId, input);
+  }
+
+  async setActionItemDone(itemId: number, done: boolean, by: string): Promise<ActionItem> {
+    return this.incidentsService.setActionItemDone(itemId, done, by);
   }
 
   async removeOverride(id: number): Promise<void> {

@@ -6,7 +6,7 @@
  * alerting's sender delivers like every other notification.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   IncidentManager,
@@ -125,10 +125,18 @@ export function oncallModel(rows: readonly ResourceRow[], store: Store): OncallM
  */
 export function linkSecretOf(stateDir: string): string {
   const file = path.join(stateDir, 'incident-links.key');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const valid = (s: string): boolean => /^[0-9a-f]{64}$/.test(s);
+  if (existsSync(file)) {
+    const kept = readFileSync(file, 'utf8').trim();
+    // An empty or cut key (a crash while it was written) would make links forgeable: replaced.
+    if (valid(kept)) return kept;
+  }
   const secret = randomBytes(32).toString('hex');
-  writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
-  chmodSync(file, 0o600);
+  // Written whole, then renamed: another process never reads half a key.
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${secret}\n`, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
   return secret;
 }
 
@@ -138,6 +146,8 @@ export interface OncallOptions {
   clock: Timers;
   logger: Logger;
   stateDir: string;
+  /** Secret values to take out of alert text before it reaches an incident's title, timeline and pages. */
+  redact?: (text: string) => string;
   /** Base of the links in pages (the notify policy's external_url, else the daemon's URL). */
   externalUrl: () => string;
   tickMs?: number;
@@ -194,13 +204,22 @@ export class Oncall {
     this.unsubscribe.push(
       this.opts.bus.on('alert', (e) => {
         if (e.to !== 'firing' && e.to !== 'resolved') return;
+        const redact = this.opts.redact ?? ((s: string) => s);
+        const labels = Object.fromEntries(Object.entries(e.labels).map(([k, v]) => [k, redact(v)]));
+        const paging = new Set(oncallModel(this.rows, this.opts.store).pagingSeverities);
         this.safely(() =>
           this.manager?.onAlert(
-            { fingerprint: e.fingerprint, rule: e.rule, to: e.to, labels: e.labels, summary: e.summary },
+            { fingerprint: e.fingerprint, rule: e.rule, to: e.to, labels, summary: redact(e.summary) },
+            // Only another paging alert of the same key keeps the incident open.
             (key) =>
               this.opts.store.alerts
                 .listAlerts({ state: 'firing' })
-                .some((a) => a.fingerprint !== e.fingerprint && incidentKeyOf(a.labels) === key),
+                .some(
+                  (a) =>
+                    a.fingerprint !== e.fingerprint &&
+                    paging.has(a.labels.severity ?? '') &&
+                    incidentKeyOf(a.labels) === key,
+                ),
           ),
         );
       }),

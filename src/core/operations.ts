@@ -14,14 +14,29 @@ import type { StatusView } from './status.js';
 import type { DeployResult } from './deployer.js';
 import type { LogsQuery } from './service-logs.js';
 import type { AlertsView, SilenceInput, SilenceView } from './alerts-view.js';
-import type { IncidentActionInput, IncidentDetail, OncallQuery, OncallView, OverrideInput } from './incidents-view.js';
-import type { IncidentRow, IncidentStatus, OverrideRow } from '../store/store.js';
+import type {
+  ActionItemInput,
+  IncidentActionInput,
+  IncidentDetail,
+  OncallQuery,
+  OncallView,
+  OverrideInput,
+} from './incidents-view.js';
+import type { ActionItem, IncidentRow, IncidentStatus, OverrideRow } from '../store/store.js';
+import type { IncidentStatsRow } from '../incidents/postmortem.js';
 import type { PromAnswer, PromQueryKind, PromQueryParams } from './metrics-query.js';
 
 export type { PromAnswer, PromQueryKind, PromQueryParams } from './metrics-query.js';
 
 export type { AlertsView, SilenceInput, SilenceView } from './alerts-view.js';
-export type { IncidentActionInput, IncidentDetail, OncallQuery, OncallView, OverrideInput } from './incidents-view.js';
+export type {
+  ActionItemInput,
+  IncidentActionInput,
+  IncidentDetail,
+  OncallQuery,
+  OncallView,
+  OverrideInput,
+} from './incidents-view.js';
 
 export type { LogsQuery } from './service-logs.js';
 
@@ -124,12 +139,21 @@ export interface Operations {
   /** Acknowledge (escalation stops), resolve (everyone paged is told), note or assign. */
   incidentAction(id: number, input: IncidentActionInput): Promise<IncidentRow>;
   /** The signed acknowledge link of a page (no token: the signature is the daemon's). */
-  incidentByLink(id: number, action: 'ack' | 'resolve', sig: string): Promise<IncidentRow>;
+  incidentByLink(
+    id: number,
+    action: 'ack' | 'resolve',
+    sig: string,
+    confirmed: boolean,
+  ): Promise<{ incident: IncidentRow; done: boolean }>;
   /** A postmortem draft (Markdown) from the incident's timeline and the changes in its window. */
   postmortem(id: number): Promise<string>;
   /** Who is on call at a time in each schedule, the shifts after it, and overrides. */
   oncall(query: OncallQuery): Promise<OncallView>;
   addOverride(input: OverrideInput): Promise<OverrideRow>;
+  /** Mean time to acknowledge and to resolve per service and month. */
+  incidentStats(): Promise<IncidentStatsRow[]>;
+  addActionItem(incidentId: number, input: ActionItemInput): Promise<ActionItem>;
+  setActionItemDone(itemId: number, done: boolean, by: string): Promise<ActionItem>;
   removeOverride(id: number): Promise<void>;
   /** PromQL over the metrics store, answered in the shape of Prometheus's HTTP API. */
   promQuery(kind: PromQueryKind, params: PromQueryParams): Promise<PromAnswer>;

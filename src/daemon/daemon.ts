@@ -234,6 +234,7 @@ export class Daemon {
       clock: o.timers ?? systemClock,
       logger: o.logger,
       stateDir: o.stateDir,
+      redact: (text) => this.installation.secrets.redactor?.().redact(text) ?? text,
       externalUrl: () => {
         const policy = this.installation.store.tryGetResource(address('notify-policy', 'default'));
         const url = policy?.spec.external_url;

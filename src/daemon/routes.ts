@@ -4,14 +4,15 @@
  * lines are typed from the schemas that make /v1/openapi.json. Errors of operations map to HTTP
  * statuses here, once.
  */
-import { INCIDENT_STATUSES } from '../store/store.js';
+import type { IncomingMessage } from 'node:http';
+import { INCIDENT_STATUSES, type IncidentRow } from '../store/store.js';
 import { OperationError, type OperationErrorCode } from '../core/errors.js';
 import type { LocalOperations } from '../core/local-operations.js';
 import type { DataPlane } from '../proxy/data-plane.js';
 import { API } from './api/contract.js';
 import { ApiError, route, type Route } from './api/http-app.js';
 import { openApiDocument } from './api/openapi.js';
-import type { ErrorCode } from './api/schemas.js';
+import type { ErrorCode, IncidentLinkResponse } from './api/schemas.js';
 
 const STATUS_OF: Record<OperationErrorCode, { status: number; code: ErrorCode }> = {
   'invalid-stack': { status: 422, code: 'invalid-stack' },
@@ -19,6 +20,7 @@ const STATUS_OF: Record<OperationErrorCode, { status: number; code: ErrorCode }>
   refused: { status: 409, code: 'conflict' },
   'bad-request': { status: 400, code: 'bad-request' },
   unavailable: { status: 503, code: 'unavailable' },
+  forbidden: { status: 403, code: 'forbidden' },
 };
 
 /** Runs an operation; its OperationError becomes the matching API error. */
@@ -32,6 +34,24 @@ async function call<T>(fn: () => Promise<T>): Promise<T> {
     }
     throw e;
   }
+}
+
+/** What a signed link in a page did (or, without confirm=yes, would do), with the link that does it. */
+function linkAnswer(
+  ctx: { req: IncomingMessage; params: { id: string }; query: { sig?: string } },
+  action: 'ack' | 'resolve',
+  r: { incident: IncidentRow; done: boolean },
+): { status: number; json: IncidentLinkResponse } {
+  const { id, status, title } = r.incident;
+  const verb = action === 'ack' ? 'acknowledge' : 'resolve';
+  const incident = { id, status, title };
+  if (r.done) return { status: 200, json: { incident, done: true, message: `incident #${id} is ${status}` } };
+  const host = ctx.req.headers.host ?? '127.0.0.1';
+  const confirm = `http://${host}/v1/incidents/${id}/${action}?sig=${encodeURIComponent(ctx.query.sig ?? '')}&confirm=yes`;
+  return {
+    status: 200,
+    json: { incident, done: false, confirm, message: `incident #${id} (${status}): open confirm to ${verb} it` },
+  };
 }
 
 /** A numeric `:id` of the path, or a 400 naming it. */
@@ -65,6 +85,11 @@ const UNKNOWN_PUSH_TOKEN = new ApiError(
 
 export function daemonRoutes(deps: RouteDeps): Route[] {
   const { ops } = deps;
+  const byLink = (
+    ctx: { params: { id: string }; query: { sig?: string; confirm?: string } },
+    action: 'ack' | 'resolve',
+  ): Promise<{ incident: IncidentRow; done: boolean }> =>
+    ops.incidentByLink(idParam(ctx.params.id), action, ctx.query.sig ?? '', ctx.query.confirm === 'yes');
   const routes: Route[] = [
     route({
       ...API.status,
@@ -333,9 +358,40 @@ export function daemonRoutes(deps: RouteDeps): Route[] {
     route({
       ...API.incidentAckLink,
       handler: async (ctx) => {
-        const incident = await call(() => ops.incidentByLink(idParam(ctx.params.id), 'ack', ctx.query.sig ?? ''));
-        return { status: 200, json: { incident } };
+        return linkAnswer(ctx, 'ack', await call(() => byLink(ctx, 'ack')));
       },
+    }),
+    route({
+      ...API.incidentResolveLink,
+      handler: async (ctx) => {
+        return linkAnswer(ctx, 'resolve', await call(() => byLink(ctx, 'resolve')));
+      },
+    }),
+    route({
+      ...API.incidentStats,
+      handler: async () => ({ status: 200, json: { stats: await call(() => ops.incidentStats()) } }),
+    }),
+    route({
+      ...API.addActionItem,
+      handler: async (ctx) => {
+        const { text, owner, due, author } = ctx.body;
+        const item = await call(() =>
+          ops.addActionItem(idParam(ctx.params.id), {
+            text,
+            owner,
+            by: author ?? 'api',
+            ...(due !== undefined ? { due } : {}),
+          }),
+        );
+        return { status: 200, json: item };
+      },
+    }),
+    route({
+      ...API.setActionItem,
+      handler: async (ctx) => ({
+        status: 200,
+        json: await call(() => ops.setActionItemDone(idParam(ctx.params.id), ctx.body.done, ctx.body.author ?? 'api')),
+      }),
     }),
     route({
       ...API.postmortem,

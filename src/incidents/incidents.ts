@@ -95,10 +95,13 @@ export class IncidentManager {
     return this.opts.clock.now().toISOString();
   }
 
-  private links(id: number): Notification['links'] {
+  private links(id: number, status: 'firing' | 'resolved' = 'firing'): Notification['links'] {
     const base = this.opts.externalUrl.replace(/\/+$/, '');
+    // A resolved notice has nothing left to acknowledge or resolve.
+    if (status === 'resolved') return { details: `${base}/v1/incidents/${id}` };
     return {
       acknowledge: `${base}/v1/incidents/${id}/ack?sig=${signAction(this.opts.linkSecret, 'ack', id)}`,
+      resolve: `${base}/v1/incidents/${id}/resolve?sig=${signAction(this.opts.linkSecret, 'resolve', id)}`,
       details: `${base}/v1/incidents/${id}`,
     };
   }
@@ -115,7 +118,7 @@ export class IncidentManager {
       annotations: {},
       startsAt: inc.createdAt,
       endsAt: inc.resolvedAt,
-      links: this.links(inc.id),
+      links: this.links(inc.id, status),
     };
   }
 
@@ -198,7 +201,7 @@ export class IncidentManager {
   /** Sends what is due and escalates what waited too long. The daemon calls it every second. */
   tick(): void {
     const nowMs = this.opts.clock.now().getTime();
-    for (const inc of this.opts.store.listIncidents({ status: 'triggered' })) {
+    for (const inc of this.opts.store.listIncidents({ status: 'triggered', limit: 100_000 })) {
       const policy = inc.policy ? this.opts.policies.get(inc.policy) : undefined;
       if (!policy || policy.steps.length === 0) continue;
       let row = inc;
@@ -322,7 +325,7 @@ export class IncidentManager {
 
   /** A deploy, rollback or apply while an incident of the service is open goes on its timeline. */
   recordChange(service: string, actor: string, text: string): void {
-    for (const inc of this.opts.store.listIncidents()) {
+    for (const inc of this.opts.store.listIncidents({ limit: 100_000 })) {
       if (inc.status !== 'resolved' && inc.service === service) {
         this.opts.store.saveIncident(inc, [{ kind: 'change', actor, text }], []);
       }

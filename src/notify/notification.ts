@@ -9,6 +9,8 @@ export type NotificationStatus = 'firing' | 'resolved';
 export interface NotificationLinks {
   /** Acknowledges the alert (stops repeats and escalation). */
   acknowledge?: string;
+  /** Resolves the incident (pages of incidents). */
+  resolve?: string;
   /** Opens a silence prefilled with the alert's labels. */
   silence?: string;
   runbook?: string;
@@ -100,6 +102,7 @@ export function plainText(n: Notification): string {
 
 const LINK_LABELS: [keyof NotificationLinks, string][] = [
   ['acknowledge', 'Acknowledge'],
+  ['resolve', 'Resolve'],
   ['silence', 'Silence'],
   ['runbook', 'Runbook'],
   ['details', 'Details'],

@@ -374,6 +374,7 @@ export interface IncidentStore {
   queuedKeys(id: number): Set<string>;
   addActionItem(item: Omit<ActionItem, 'id' | 'done'>): number;
   setActionItemDone(id: number, done: boolean): boolean;
+  tryGetActionItem(id: number): ActionItem | undefined;
   actionItems(incidentId: number): ActionItem[];
   addOverride(o: Omit<OverrideRow, 'id' | 'createdAt'>): number;
   /** Overrides of a schedule (all schedules when omitted) that end after `endingAfter`. */

@@ -50,7 +50,10 @@ interface RouteRef {
   template: string;
   path: string;
   bodySchema: JsonSchema | undefined;
-  /** Served without the token (`security: []`): only push pings, which carry the check's token. */
+  /**
+   * Served without the token (`security: []`): push pings, which carry the check's token, and the
+   * links in pages, which carry the daemon's signature (test/incidents/oncall-daemon.test.ts).
+   */
   open: boolean;
 }
 interface ErrorJson {
@@ -165,6 +168,8 @@ describe('the HTTP API, route by route', () => {
       { what: 'token in the query string', opts: {}, suffix: `?token=${token}&access_token=${token}` },
     ];
     expect(routes.filter((r) => r.open).map((r) => `${r.method} ${r.template}`)).toEqual([
+      'GET /v1/incidents/{id}/ack',
+      'GET /v1/incidents/{id}/resolve',
       'GET /v1/push/{token}',
       'POST /v1/push/{token}',
     ]);

@@ -156,11 +156,20 @@ describe('on call in the daemon: alert → incident → page → escalation acro
     const second = daemons[1] as SpawnedDaemon;
     const linkOnSecond = `${second.url}${new URL(link).pathname}${new URL(link).search}`;
     const forged = await fetch(linkOnSecond.replace(/sig=[0-9a-f]+/, `sig=${'0'.repeat(32)}`));
-    expect(forged.status).toBe(409);
-    const acked = await fetch(linkOnSecond);
+    expect(forged.status).toBe(403);
+    // Opening the link (as a chat preview or a mail scanner would) changes nothing; its confirm link acts.
+    const preview = (await (await fetch(linkOnSecond)).json()) as { done: boolean; confirm: string };
+    expect(preview.done).toBe(false);
+    expect(
+      jsonOf<{ incident: { status: string } }>(await cli(['incident', 'show', '1', '--json'])).incident.status,
+    ).toBe('triggered');
+    const acked = await fetch(preview.confirm);
     expect(acked.status).toBe(200);
-    expect(((await acked.json()) as { incident: { status: string } }).incident.status).toBe('acknowledged');
-    expect((await fetch(linkOnSecond)).status).toBe(200); // a second tap is no error
+    expect(((await acked.json()) as { incident: { status: string }; done: boolean }).incident.status).toBe(
+      'acknowledged',
+    );
+    expect((await fetch(preview.confirm)).status).toBe(200); // a second tap is no error
+    expect(page.notification.links.resolve).toMatch(/\/v1\/incidents\/1\/resolve\?sig=[0-9a-f]{32}$/);
     // The incident's alert is acknowledged with it: its channels stop repeating.
     const alerts = jsonOf<{ alerts: { rule: string; state: string; ackedBy: string | null }[] }>(
       await cli(['alerts', '--json']),

@@ -49,6 +49,9 @@ import type {
   PostmortemResponse,
   OncallResponse,
   OverrideResponse,
+  IncidentLinkResponse,
+  IncidentStatsResponse,
+  ActionItemResponse,
   ApplyChangeRequest,
   ApproveChangeRequest,
   ChangeRequestResponse,
@@ -354,8 +357,25 @@ export class ApiClient {
     return requestJson(this.to, 'POST', pathOf(API.incidentAction, { id }), body);
   }
 
-  incidentAckLink(id: number, sig: string): Promise<IncidentResponse> {
-    return requestJson(this.to, 'GET', `${pathOf(API.incidentAckLink, { id })}${LINK_QUERY.serialize({ sig })}`);
+  incidentLink(id: number, action: 'ack' | 'resolve', sig: string, confirmed: boolean): Promise<IncidentLinkResponse> {
+    const spec = action === 'ack' ? API.incidentAckLink : API.incidentResolveLink;
+    const q = LINK_QUERY.serialize(confirmed ? { sig, confirm: 'yes' } : { sig });
+    return requestJson(this.to, 'GET', `${pathOf(spec, { id })}${q}`);
+  }
+
+  incidentStats(): Promise<IncidentStatsResponse> {
+    return requestJson(this.to, 'GET', pathOf(API.incidentStats));
+  }
+
+  addActionItem(
+    id: number,
+    body: { text: string; owner: string; due?: string; author?: string },
+  ): Promise<ActionItemResponse> {
+    return requestJson(this.to, 'POST', pathOf(API.addActionItem, { id }), body);
+  }
+
+  setActionItem(id: number, body: { done: boolean; author?: string }): Promise<ActionItemResponse> {
+    return requestJson(this.to, 'POST', pathOf(API.setActionItem, { id }), body);
   }
 
   postmortem(id: number): Promise<PostmortemResponse> {

@@ -699,7 +699,21 @@ export const IncidentResponse = Type.Object({ incident: IncidentSchema });
 export type IncidentResponse = Static<typeof IncidentResponse>;
 export const IncidentLinkQuery = Type.Object({
   sig: Type.Optional(Type.String({ maxLength: 64, description: 'The signature from the page' })),
+  confirm: Type.Optional(
+    Type.String({
+      maxLength: 8,
+      description:
+        'yes: do it. Without it the link only says what it would do, so link previews and mail scanners that fetch it change nothing',
+    }),
+  ),
 });
+export const IncidentLinkResponse = Type.Object({
+  incident: Type.Object({ id: Type.Integer(), status: Type.String(), title: Type.String() }),
+  done: Type.Boolean({ description: 'false: nothing changed yet; open `confirm` to do it' }),
+  confirm: Type.Optional(Type.String()),
+  message: Type.String(),
+});
+export type IncidentLinkResponse = Static<typeof IncidentLinkResponse>;
 export const PostmortemResponse = Type.Object({ markdown: Type.String() });
 export type PostmortemResponse = Static<typeof PostmortemResponse>;
 export const OverrideSchema = Type.Object({
@@ -746,6 +760,42 @@ export const AddOverrideRequest = Type.Object(
   { additionalProperties: false },
 );
 export const RemoveOverrideRequest = Type.Object({}, { additionalProperties: false });
+export const IncidentStatsResponse = Type.Object({
+  stats: Type.Array(
+    Type.Object({
+      service: Type.String(),
+      month: Type.String({ description: 'YYYY-MM of the incidents’ start' }),
+      incidents: Type.Integer(),
+      acknowledged: Type.Integer(),
+      resolved: Type.Integer(),
+      mttaSeconds: Type.Union([Type.Number(), Type.Null()]),
+      mttrSeconds: Type.Union([Type.Number(), Type.Null()]),
+    }),
+  ),
+});
+export type IncidentStatsResponse = Static<typeof IncidentStatsResponse>;
+export const ActionItemSchema = Type.Object({
+  id: Type.Integer(),
+  incidentId: Type.Integer(),
+  text: Type.String(),
+  owner: Type.String(),
+  due: NullableString,
+  done: Type.Boolean(),
+});
+export type ActionItemResponse = Static<typeof ActionItemSchema>;
+export const AddActionItemRequest = Type.Object(
+  {
+    text: Type.String({ minLength: 1, maxLength: 2000 }),
+    owner: Type.String({ minLength: 1, maxLength: 63 }),
+    due: Type.Optional(Type.String({ maxLength: 64, description: 'A date such as 2026-12-31' })),
+    author: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+export const SetActionItemRequest = Type.Object(
+  { done: Type.Boolean(), author: Type.Optional(Type.String({ maxLength: 200 })) },
+  { additionalProperties: false },
+);
 /** change/change-requests.ts `ChangeRequestView`. */
 export const ChangeRequestSchema = Type.Object({
   id: Type.Integer(),

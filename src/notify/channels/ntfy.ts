@@ -32,7 +32,7 @@ export function ntfyRequest(
     tags: n.status === 'resolved' ? 'white_check_mark' : 'rotating_light',
     'x-groundwork-idempotency-key': key,
   };
-  const actions = labelledLinks(n, ['acknowledge', 'silence', 'runbook']).map(
+  const actions = labelledLinks(n, ['acknowledge', 'resolve', 'silence', 'runbook']).map(
     ([label, url]) => `view, ${label}, ${url}`,
   );
   if (actions.length) headers.actions = headerSafe(actions.join('; '));

@@ -52,6 +52,9 @@ function toIncident(r: IncidentDbRow): IncidentRow {
   };
 }
 
+const STATUS_RANK: Record<IncidentStatus, number> = { triggered: 0, acknowledged: 1, resolved: 2 };
+const RANK_SQL = `(CASE status WHEN 'triggered' THEN 0 WHEN 'acknowledged' THEN 1 ELSE 2 END)`;
+
 export class SqliteIncidents implements IncidentStore {
   constructor(
     private readonly db: Database.Database,
@@ -113,13 +116,17 @@ export class SqliteIncidents implements IncidentStore {
           .run(...values);
         id = Number(r.lastInsertRowid);
       } else {
-        this.db
+        // Status only moves forward (triggered → acknowledged → resolved). A writer that read the
+        // row before someone else acknowledged or resolved it (the daemon's tick, while the CLI
+        // acknowledges from another process) must not put it back: its whole save is dropped.
+        const r = this.db
           .prepare(
             `UPDATE incidents SET key = ?, title = ?, severity = ?, service = ?, status = ?, created_at = ?, acked_at = ?,
                acked_by = ?, resolved_at = ?, resolved_by = ?, assignee = ?, policy = ?, step = ?, loop = ?,
-               step_started_at = ? WHERE id = ?`,
+               step_started_at = ? WHERE id = ? AND ${RANK_SQL} <= ?`,
           )
-          .run(...values, id);
+          .run(...values, id, STATUS_RANK[row.status]);
+        if (r.changes === 0) return id;
       }
       const at = this.clock.now().toISOString();
       const add = this.db.prepare(
@@ -166,6 +173,14 @@ export class SqliteIncidents implements IncidentStore {
 
   setActionItemDone(id: number, done: boolean): boolean {
     return this.db.prepare('UPDATE action_items SET done = ? WHERE id = ?').run(done ? 1 : 0, id).changes > 0;
+  }
+
+  tryGetActionItem(id: number): ActionItem | undefined {
+    const r = this.db.prepare('SELECT * FROM action_items WHERE id = ?').get(id) as
+      { id: number; incident_id: number; text: string; owner: string; due: string | null; done: number } | undefined;
+    return r
+      ? { id: r.id, incidentId: r.incident_id, text: r.text, owner: r.owner, due: r.due, done: r.done === 1 }
+      : undefined;
   }
 
   actionItems(incidentId: number): ActionItem[] {

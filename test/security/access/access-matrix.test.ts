@@ -70,6 +70,10 @@ const EXPECTED: Record<ApiName, { roles: Role[]; scope: Scope }> = {
   // Public: the daemon's signature in the link is the credential (test/incidents/oncall-daemon covers it).
   incidentAckLink: { roles: ALL, scope: 'none' },
   postmortem: { roles: ALL, scope: 'stack' },
+  incidentResolveLink: { roles: ALL, scope: 'none' },
+  incidentStats: { roles: ALL, scope: 'stack' },
+  addActionItem: { roles: RUNS, scope: 'stack' },
+  setActionItem: { roles: RUNS, scope: 'stack' },
   oncall: { roles: ALL, scope: 'stack' },
   addOverride: { roles: RUNS, scope: 'stack' },
   removeOverride: { roles: RUNS, scope: 'stack' },

@@ -69,6 +69,10 @@ export const ACCESS_RULES: Record<ApiName, AccessRule> = {
   // The page's link carries the daemon's HMAC of the incident and action, checked by the operation.
   incidentAckLink: { permission: 'service.operate', target: 'none', audit: 'change', open: true },
   postmortem: { permission: 'status.read', target: 'stack', audit: 'read' },
+  incidentResolveLink: { permission: 'service.operate', target: 'none', audit: 'change', open: true },
+  incidentStats: { permission: 'status.read', target: 'stack', audit: 'read' },
+  addActionItem: { permission: 'service.operate', target: 'stack', audit: 'change' },
+  setActionItem: { permission: 'service.operate', target: 'stack', audit: 'change' },
   oncall: { permission: 'status.read', target: 'stack', audit: 'read' },
   addOverride: { permission: 'service.operate', target: 'stack', audit: 'change' },
   removeOverride: { permission: 'service.operate', target: 'stack', audit: 'change' },
