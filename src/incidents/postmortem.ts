@@ -60,7 +60,7 @@ export function postmortemMarkdown(
   out.push('', '## Root cause', '', 'TODO', '', '## What went well, what did not', '', 'TODO', '');
   out.push('## Action items', '');
   if (actionItems.length === 0)
-    out.push('- [ ] TODO (add with `groundwork incident action N "text" --owner NAME --due DATE`)');
+    out.push('- [ ] TODO (add with `groundwork incident action add N -m TEXT --owner NAME --due DATE`)');
   for (const a of actionItems)
     out.push(`- [${a.done ? 'x' : ' '}] ${a.text} (owner: ${a.owner}${a.due ? `, due ${a.due}` : ''})`);
   return out.join('\n') + '\n';

@@ -160,6 +160,7 @@ describe('--json on every command, and NO_COLOR', () => {
     // No incident has happened: a clear failure whose stdout is still JSON or empty.
     await both(['incident', 'show', '1'], false, 'any');
     await both(['oncall', 'who'], false);
+    await both(['incident', 'stats'], false);
     // The first run ends silence 1; its twin finds none in force (exit 1, an error on stderr).
     await both(['silence', 'expire', '1'], false, 'any');
     // Every operation runs without a daemon too (one code path in core).

@@ -210,7 +210,28 @@ describe('on call in the daemon: alert → incident → page → escalation acro
     );
     expect(kinds.filter((k) => k === 'escalated')).toHaveLength(1);
 
+    const item = jsonOf<{ id: number }>(
+      await cli([
+        'incident',
+        'action',
+        'add',
+        '1',
+        '-m',
+        'page on the health endpoint sooner',
+        '--owner',
+        'ana',
+        '--due',
+        '2026-12-31',
+        '--json',
+      ]),
+    );
+    await cli(['incident', 'action', 'done', String(item.id)]);
+    const stats = jsonOf<{
+      stats: { incidents: number; acknowledged: number; resolved: number; mttaSeconds: number }[];
+    }>(await cli(['incident', 'stats', '--json']));
+    expect(stats.stats).toEqual([expect.objectContaining({ incidents: 1, acknowledged: 1, resolved: 1 })]);
     const pm = (await cli(['incident', 'postmortem', '1'])).stdout;
+    expect(pm).toContain('- [x] page on the health endpoint sooner (owner: ana, due 2026-12-31)');
     const tta = Date.parse(detail.incident.ackedAt) - Date.parse(detail.incident.createdAt);
     const seconds = Math.round(tta / 1000);
     expect(pm).toContain('# Postmortem: incident #1: api fails its health check');

@@ -167,6 +167,82 @@ const incidentPostmortem = defineCommand({
   },
 });
 
+const incidentStatsCmd = defineCommand({
+  name: 'incident stats',
+  summary: 'Mean time to acknowledge and to resolve, per service and month',
+  usage: 'incident stats [-f FILE] [--json]',
+  flags: STACK_FLAGS,
+  async run(flags, _pos, io) {
+    const stats = await withOps(io, flags, (ops) => ops.incidentStats());
+    if (flags.json) io.stdout(`${JSON.stringify({ stats }, null, 2)}\n`);
+    else if (stats.length === 0) io.stdout('No incidents yet.\n');
+    else {
+      const dur = (s: number | null): string =>
+        s === null
+          ? '-'
+          : s < 60
+            ? `${Math.round(s)} s`
+            : s < 7200
+              ? `${Math.round(s / 60)} min`
+              : `${(s / 3600).toFixed(1)} h`;
+      io.stdout(
+        `${'SERVICE'.padEnd(16)}${'MONTH'.padEnd(9)}${'INCIDENTS'.padEnd(11)}${'MTTA'.padEnd(10)}MTTR\n${stats
+          .map(
+            (r) =>
+              `${r.service.padEnd(16)}${r.month.padEnd(9)}${String(r.incidents).padEnd(11)}${dur(r.mttaSeconds).padEnd(10)}${dur(r.mttrSeconds)}`,
+          )
+          .join('\n')}\n`,
+      );
+    }
+    return EXIT.ok;
+  },
+});
+
+const incidentActionItem = defineCommand({
+  name: 'incident action',
+  summary: 'Action items: `action add ID -m TEXT --owner P [--due DATE]`, `action done ITEM`, `action undone ITEM`',
+  usage: 'incident action add ID -m TEXT --owner PERSON [--due 2026-12-31] | incident action done|undone ITEM [--json]',
+  flags: {
+    ...STACK_FLAGS,
+    message: { type: 'string', short: 'm', description: 'What is to be done', valueName: 'TEXT' },
+    owner: { type: 'string', description: 'Who does it', valueName: 'PERSON' },
+    due: { type: 'string', description: 'By when (a date)', valueName: 'DATE' },
+  },
+  args: ['add|done|undone', 'ID'],
+  async run(flags, pos, io) {
+    const [verb, raw] = pos;
+    if (verb === 'add') {
+      const id = idOf('incident action add', raw);
+      if (!flags.message?.trim() || !flags.owner?.trim())
+        throw new UsageError(
+          'incident action add needs -m TEXT and --owner PERSON, e.g. -m "alert on disk" --owner ana',
+        );
+      const input = {
+        text: flags.message,
+        owner: flags.owner,
+        by: who(io),
+        ...(flags.due !== undefined ? { due: flags.due } : {}),
+      };
+      const item = await withOps(io, flags, (ops) => ops.addActionItem(id, input));
+      io.stdout(flags.json ? `${JSON.stringify(item, null, 2)}\n` : `action item #${item.id} on incident #${id}\n`);
+      return EXIT.ok;
+    }
+    if (verb === 'done' || verb === 'undone') {
+      const item = Number(raw);
+      if (!Number.isInteger(item) || item <= 0)
+        throw new UsageError(`incident action ${verb} needs an action item number, got '${raw ?? ''}'`);
+      if (flags.message !== undefined || flags.owner !== undefined || flags.due !== undefined)
+        throw new UsageError(`incident action ${verb} takes no -m, --owner or --due`);
+      const r = await withOps(io, flags, (ops) => ops.setActionItemDone(item, verb === 'done', who(io)));
+      io.stdout(flags.json ? `${JSON.stringify(r, null, 2)}\n` : `action item #${item} ${verb}\n`);
+      return EXIT.ok;
+    }
+    throw new UsageError(
+      'incident action needs add, done or undone, e.g. `groundwork incident action add 3 -m TEXT --owner ana`',
+    );
+  },
+});
+
 function group(name: string, summary: string, subs: Command[]): Command {
   const names = subs.map((c) => c.name.slice(name.length + 1));
   return {
@@ -192,15 +268,21 @@ function group(name: string, summary: string, subs: Command[]): Command {
   };
 }
 
-export const incidentCommand = group('incident', 'Incidents: list, show, ack, resolve, note, assign, postmortem', [
-  incidentList,
-  incidentShow,
-  incidentAction('ack', 'Acknowledge an incident: escalation stops', 'acknowledged: escalation stopped'),
-  incidentAction('resolve', 'Resolve an incident: everyone paged is told', 'resolved: everyone paged is told'),
-  incidentNote,
-  incidentAssign,
-  incidentPostmortem,
-]);
+export const incidentCommand = group(
+  'incident',
+  'Incidents: list, show, ack, resolve, note, assign, action, postmortem, stats',
+  [
+    incidentList,
+    incidentShow,
+    incidentAction('ack', 'Acknowledge an incident: escalation stops', 'acknowledged: escalation stopped'),
+    incidentAction('resolve', 'Resolve an incident: everyone paged is told', 'resolved: everyone paged is told'),
+    incidentNote,
+    incidentAssign,
+    incidentActionItem,
+    incidentPostmortem,
+    incidentStatsCmd,
+  ],
+);
 
 // ---- on call ----
 
@@ -332,6 +414,8 @@ const oncallOverride = defineCommand({
   args: ['SCHEDULE', 'ID'],
   async run(flags, pos, io) {
     if (pos[0] === 'rm') {
+      if (flags.who !== undefined || flags.from !== undefined || flags.to !== undefined || flags.message !== undefined)
+        throw new UsageError('oncall override rm takes only the override number');
       const id = Number(pos[1]);
       if (!Number.isInteger(id) || id <= 0)
         throw new UsageError(
