@@ -54,7 +54,7 @@ describe('CLI usage', () => {
     [['restart', 'frontend', 'backend'], '`backend`', 'restart takes SERVICE'],
     [['status', 'extra'], '`extra`', 'status takes no arguments'],
     [['history', 'foo'], '`foo`', 'history takes no arguments'],
-    [['apply', 'now'], '`now`', 'apply takes no arguments'],
+    [['apply', 'now'], '`now`', 'apply takes REQUEST|PLANFILE'],
     [['deploy', 'web', 'api'], '`api`', 'deploy takes SERVICE'],
     [['validate', 'a.yaml', 'b.yaml'], '`b.yaml`', 'validate takes FILE'],
   ])('a stray argument is a usage error, never ignored: %j', async (argv, stray, says) => {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { OperationError } from '../../core/errors.js';
 import type { ApplyEvent, ApplyResult } from '../../engine/apply.js';
@@ -7,7 +7,7 @@ import { planShapeProblem } from '../../engine/plan-schema.js';
 import { errorMessage } from '../../util/error-message.js';
 import { defineCommand, STACK_FLAGS } from '../command.js';
 import { varEnvOf } from '../daemon-client.js';
-import { EXIT, UserError } from '../io.js';
+import { EXIT, UsageError, UserError } from '../io.js';
 import { openOps } from '../open-ops.js';
 import { renderPlan } from '../render-plan.js';
 import { colourEnabled, makeStyle, type Style } from '../style.js';
@@ -94,6 +94,11 @@ export const applyCommand = defineCommand({
     const planFile = request === undefined ? (arg ?? flags.plan) : flags.plan;
     if (arg !== undefined && request === undefined && flags.plan)
       throw new UserError('give the saved plan once: as an argument or with --plan', EXIT.usage);
+    // A stray word (`apply now`) is neither a request number nor a plan file: a usage error, not a missing file.
+    if (arg !== undefined && request === undefined && !existsSync(path.resolve(io.cwd, arg)))
+      throw new UsageError(
+        `unexpected argument \`${arg}\`: apply takes REQUEST|PLANFILE (a change request number or a saved plan file, and there is no file \`${arg}\`); usage: groundwork apply [REQUEST|PLANFILE] [--yes] [-m MESSAGE]`,
+      );
     // Validated here, so a broken stack file reads the same with or without a daemon.
     await requireModel(io, flags);
     const parallelism = flags.parallelism ?? 8;
