@@ -210,7 +210,14 @@ export class IncidentManager {
       for (;;) {
         const step = policy.steps[row.step];
         if (!step) break;
-        const ends = Date.parse(row.stepStartedAt) + step.escalateAfterMs;
+        // A step that reaches nobody (nobody on call, a person without contacts) does not hold the
+        // incident up for its whole timeout: the next step is paged at once.
+        const started = new Date(row.stepStartedAt);
+        const reachable = step.targets.some((t) => {
+          const r = this.recipients(t, started);
+          return r.people.some((p) => p.rules.length > 0) || r.channels.length > 0;
+        });
+        const ends = started.getTime() + (reachable ? step.escalateAfterMs : 0);
         if (nowMs < ends) break;
         const last = row.step + 1 >= policy.steps.length;
         if (last && row.loop >= policy.repeat) break;
@@ -219,7 +226,7 @@ export class IncidentManager {
         events.push({
           kind: 'escalated',
           actor: 'escalation',
-          text: `no acknowledgement within ${Math.round(step.escalateAfterMs / 1000)} s: step ${row.step + 1}${row.loop > 0 ? ` (round ${row.loop + 1})` : ''} of ${policy.name}`,
+          text: `${reachable ? `no acknowledgement within ${Math.round(step.escalateAfterMs / 1000)} s` : 'nobody could be paged'}: step ${row.step + 1}${row.loop > 0 ? ` (round ${row.loop + 1})` : ''} of ${policy.name}`,
         });
       }
       const { notifications, said } = this.due(row, policy, nowMs);

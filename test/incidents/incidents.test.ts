@@ -227,3 +227,56 @@ describe('incidents and escalation', () => {
     ]);
   });
 });
+
+describe('a step that reaches nobody', () => {
+  it('does not wait its timeout: the next step is paged at once, and the timeline says why', async () => {
+    const dir = makeTempDir('incidents-nobody');
+    const clock = new ManualClock(new Date('2026-12-01T09:00:00Z'));
+    const store = SqliteStore.open(path.join(dir, 'state.db'), clock);
+    try {
+      // The schedule covers only weekends: nobody is on call on this Tuesday.
+      const weekends: Schedule = {
+        ...primary,
+        layers: [
+          {
+            name: 'weekend',
+            members: ['ana'],
+            turnHours: 168,
+            start: '2026-11-30T09:00',
+            restrictions: [{ days: [6, 7], fromMinute: 0, toMinute: 0 }],
+          },
+        ],
+      };
+      const m = new IncidentManager({
+        store: store.incidents,
+        clock,
+        people,
+        schedules: new Map([['primary', weekends]]),
+        policies: new Map([['default', policy]]),
+        defaultPolicy: 'default',
+        pagingSeverities: ['page'],
+        externalUrl: 'http://127.0.0.1:7070',
+        linkSecret: SECRET,
+      });
+      const id = m.onAlert(
+        {
+          fingerprint: 'f1',
+          rule: 'web-down',
+          to: 'firing',
+          labels: { service: 'web', severity: 'page' },
+          summary: 'web is down',
+        },
+        () => false,
+      );
+      expect(id).toBe(1);
+      // No time has passed: step 2 (ben) is already being paged.
+      expect(store.incidents.tryGetIncident(1)?.step).toBe(1);
+      const texts = store.incidents.timeline(1).map((e) => e.text);
+      expect(texts).toContain('nobody could be paged: step 2 of default');
+      expect(store.incidents.queuedKeys(1)).toEqual(new Set(['incident-1/loop0/step1/ben/0']));
+    } finally {
+      store.close();
+      removeTempDir(dir);
+    }
+  });
+});
