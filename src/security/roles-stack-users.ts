@@ -1,5 +1,5 @@
 /**
- * The people of the stack file (`users:`), as the daemon sees them at each request: the file is
+ * The people of the stack file (`people:` with a role), as the daemon sees them at each request: the file is
  * read again when it changes (size or modification time), so removing a person or lowering a role
  * takes effect on their tokens without a restart.
  */

@@ -1,6 +1,6 @@
 /**
  * Roles: each a fixed set of permissions (permissions.ts). A person's role comes from the stack
- * file (`users:`), a token's from its creation; a token of a person never does more than the
+ * file (`people:`), a token's from its creation; a token of a person never does more than the
  * person's current role allows (tokens.ts intersects the two at every request).
  */
 import { ROLES, type Role } from '../config/schema.js';

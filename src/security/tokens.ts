@@ -99,7 +99,7 @@ export class Tokens {
       const person = people?.[input.user];
       if (!person)
         throw new TokenRequestError(
-          `user \`${input.user}\` is not declared in the stack file; declare them under \`users:\` (e.g. \`users: { ${input.user}: { role: ${input.role} } }\`)${people && Object.keys(people).length ? `, or use one of: ${Object.keys(people).join(', ')}` : ''}`,
+          `user \`${input.user}\` is not declared in the stack file; declare them under \`people:\` with a role (e.g. \`people: { ${input.user}: { role: ${input.role} } }\`; a person without a role gets no token)${people && Object.keys(people).length ? `, or use one of: ${Object.keys(people).join(', ')}` : ''}`,
         );
       if (!roleWithin(input.role, person.role))
         throw new TokenRequestError(

@@ -1,5 +1,5 @@
 /**
- * `groundwork token create|list|revoke`: API tokens for people of the stack file (`users:`) and
+ * `groundwork token create|list|revoke`: API tokens for people of the stack file (`people:` with a role) and
  * for scripts. Runs on the state store directly: whoever can open it (the daemon's user, who can
  * also read the daemon's own token) is the admin here, and each create and revoke is recorded in
  * the audit log. A running daemon sees a new or revoked token at its next request.
