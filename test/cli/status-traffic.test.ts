@@ -33,7 +33,7 @@ describe('status: listeners and routes', () => {
     });
   });
   afterEach(async () => {
-    await runCli(['destroy', '-y'], { cwd: dir });
+    await runCli(['destroy', '--auto-approve'], { cwd: dir });
     await new Promise<void>((resolve) => squatter.close(() => resolve()));
     removeTempDir(dir);
   });
