@@ -163,6 +163,8 @@ export class Oncall {
   /** The overrides the manager was built with: a change (`oncall override`) rebuilds it. */
   private overridesSeen = '';
   private urlSeen = '';
+  /** The severities that page, from the model the manager was built with. */
+  private paging = new Set<string>();
 
   constructor(private readonly opts: OncallOptions) {
     this.linkSecret = linkSecretOf(opts.stateDir);
@@ -187,6 +189,7 @@ export class Oncall {
     this.overridesSeen = this.overridesStamp();
     this.urlSeen = this.opts.externalUrl();
     const m = oncallModel(this.rows, this.opts.store);
+    this.paging = new Set(m.pagingSeverities);
     this.manager = new IncidentManager({
       store: this.opts.store.incidents,
       clock: this.opts.clock,
@@ -206,7 +209,7 @@ export class Oncall {
         if (e.to !== 'firing' && e.to !== 'resolved') return;
         const redact = this.opts.redact ?? ((s: string) => s);
         const labels = Object.fromEntries(Object.entries(e.labels).map(([k, v]) => [k, redact(v)]));
-        const paging = new Set(oncallModel(this.rows, this.opts.store).pagingSeverities);
+        const paging = this.paging;
         this.safely(() =>
           this.manager?.onAlert(
             { fingerprint: e.fingerprint, rule: e.rule, to: e.to, labels, summary: redact(e.summary) },
