@@ -15,7 +15,8 @@
  *   model         typed desired resources: config, util
  *   compose       `import compose`: compose files → a stack; config, util, and the service address and
  *                 docker hosts contracts of kinds and runtime (never engine, core or adapters)
- *   config        the stack file: util only
+ *   config        the stack file: util, and promql (alert expressions are checked at validate time)
+ *   promql        the PromQL language (parser, AST, functions, label matchers): util only
  *   util          value objects: imports nothing of the project
  *
  * Type-only imports count (tsPreCompilationDeps): a cycle through types is still a cycle.
@@ -54,16 +55,19 @@ module.exports = {
       name: 'config-imports-util-only',
       severity: 'error',
       comment:
-        'config/ (the stack file) builds on util/ only, and on the pure PromQL parser so that alert expressions are checked at validate time.',
+        'config/ (the stack file) builds on util/ only, and on promql/ (the language, no storage) so that alert expressions are checked at validate time.',
       from: { path: folder('config') },
       to: {
         path: '^src/',
-        pathNot: [
-          folder('config', 'util'),
-          '^src/observe/promql/(parse|ast|functions)\\.ts$',
-          '^src/observe/tsdb/labels\\.ts$',
-        ],
+        pathNot: folder('config', 'util', 'promql'),
       },
+    },
+    {
+      name: 'promql-imports-util-only',
+      severity: 'error',
+      comment: 'promql/ is the query language alone (parse, types, matchers): the engine that runs it lives in observe/.',
+      from: { path: folder('promql') },
+      to: { path: '^src/', pathNot: folder('promql', 'util') },
     },
     {
       name: 'compose-imports-below-engine',

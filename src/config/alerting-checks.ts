@@ -4,7 +4,7 @@
  * a declared service, a maintenance window has one schedule and a time zone that exists, and
  * secret references name declared secrets.
  */
-import { parsePromql, PromqlSyntaxError, typeOf } from '../observe/promql/parse.js';
+import { parsePromql, PromqlSyntaxError, typeOf } from '../promql/parse.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import type { Diagnostic } from './diagnostic.js';
 

@@ -13,7 +13,7 @@ import type { CheckView, InstanceView } from './status.js';
 import type { DataPlaneMetrics, TrafficMetrics } from '../proxy/data-plane.js';
 import { renderExposition, type ExpositionSample, type MetricFamily } from '../observe/exposition.js';
 import { readHostMetrics, readProcessGroups } from '../observe/host-metrics.js';
-import { METRIC_NAME } from '../observe/tsdb/labels.js';
+import { METRIC_NAME } from '../promql/labels.js';
 import type { MetricsSink } from '../observe/tsdb/sink.js';
 import type { MetricsDbStats } from '../observe/tsdb/metrics-db.js';
 import { Scraper, type ScrapeTarget } from '../observe/scrape/scraper.js';

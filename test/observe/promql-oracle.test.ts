@@ -16,7 +16,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PromqlEngine, type ApiResponse } from '../../src/observe/promql/engine.js';
 import { Scraper } from '../../src/observe/scrape/scraper.js';
-import { labelsKey } from '../../src/observe/tsdb/labels.js';
+import { labelsKey } from '../../src/promql/labels.js';
 import { MetricsDb } from '../../src/observe/tsdb/metrics-db.js';
 import { systemClock } from '../../src/util/clock.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';

@@ -6,7 +6,7 @@
  * (`{status, data: {resultType, result}}`), so Grafana and promtool-style clients read them as is.
  */
 import { errorMessage } from '../../util/error-message.js';
-import { labelsKey, METRIC_NAME, type LabelMatcher, type Labels } from '../tsdb/labels.js';
+import { labelsKey, METRIC_NAME, type LabelMatcher, type Labels } from '../../promql/labels.js';
 import type { SeriesSamples } from '../tsdb/metrics-db.js';
 import {
   COMPARISON_OPS,
@@ -15,9 +15,9 @@ import {
   type Expr,
   type VectorMatching,
   type VectorSelectorExpr,
-} from './ast.js';
-import { bucketQuantile, MATH_FUNCTIONS, RANGE_FUNCTIONS, type Window } from './functions.js';
-import { parsePromql, PromqlSyntaxError, typeOf } from './parse.js';
+} from '../../promql/ast.js';
+import { bucketQuantile, MATH_FUNCTIONS, RANGE_FUNCTIONS, type Window } from '../../promql/functions.js';
+import { parsePromql, PromqlSyntaxError, typeOf } from '../../promql/parse.js';
 
 /** What the engine reads: the MetricsDb, or anything shaped like its select(). */
 export interface Queryable {

@@ -8,7 +8,7 @@
  * or RFC 3339; `step` as seconds or a duration (`15s`, `1m`). A missing `time` is now.
  */
 import { PromqlEngine, type ApiResponse } from './engine.js';
-import { parseDurationMs } from './parse.js';
+import { parseDurationMs } from '../../promql/parse.js';
 
 export interface PromApiAnswer {
   /** 200; 400 for bad parameters or a query that does not parse; 422 when evaluation fails. */

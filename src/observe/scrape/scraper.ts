@@ -6,7 +6,7 @@
  */
 import type { Timer, Timers } from '../../util/clock.js';
 import { errorMessage } from '../../util/error-message.js';
-import { labelsKey, METRIC_NAME, type Labels } from '../tsdb/labels.js';
+import { labelsKey, METRIC_NAME, type Labels } from '../../promql/labels.js';
 import type { MetricsSink } from '../tsdb/sink.js';
 import { parseExposition } from './text-format.js';
 

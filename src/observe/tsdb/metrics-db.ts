@@ -20,7 +20,7 @@ import {
   type CompiledMatcher,
   type LabelMatcher,
   type Labels,
-} from './labels.js';
+} from '../../promql/labels.js';
 import { DEFAULT_RETENTION, validateRetention, type RetentionPolicy } from './retention.js';
 import type { AppendOptions, AppendOutcome, MetricsSink } from './sink.js';
 import { decodeXorChunk, XorChunkEncoder, type ChunkSamples } from './xor-chunk.js';

@@ -2,7 +2,7 @@
  * Where producers of samples (the scraper, checks, host and data-plane collectors) write. The
  * MetricsDb implements it; producers depend on this interface only.
  */
-import type { Labels } from './labels.js';
+import type { Labels } from '../../promql/labels.js';
 
 /** Why a sample was not stored. */
 export type AppendOutcome =

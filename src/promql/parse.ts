@@ -4,7 +4,7 @@
  * supported subset is refused with a message naming it and listing what is supported.
  */
 import { parser } from '@prometheus-io/lezer-promql';
-import { compileMatcher, type LabelMatcher, type MatchOp } from '../tsdb/labels.js';
+import { compileMatcher, type LabelMatcher, type MatchOp } from './labels.js';
 import {
   AGGREGATE_OPS,
   ARITHMETIC_OPS,

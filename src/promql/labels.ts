@@ -2,7 +2,7 @@
  * Series identity: a set of label name/value pairs, the metric name being the label `__name__`,
  * as in Prometheus. Two label sets name the same series when they hold the same pairs in any order.
  */
-import { errorMessage } from '../../util/error-message.js';
+import { errorMessage } from '../util/error-message.js';
 
 /** Label name → value. Empty values are the same as absent labels (Prometheus semantics). */
 export type Labels = Readonly<Record<string, string>>;

@@ -1,5 +1,5 @@
 /** The PromQL subset Groundwork evaluates, as a tagged union built from the official grammar's tree. */
-import type { LabelMatcher } from '../tsdb/labels.js';
+import type { LabelMatcher } from './labels.js';
 
 export const AGGREGATE_OPS = ['sum', 'avg', 'min', 'max', 'count'] as const;
 export type AggregateOp = (typeof AGGREGATE_OPS)[number];
