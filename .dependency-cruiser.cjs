@@ -65,7 +65,8 @@ module.exports = {
     {
       name: 'promql-imports-util-only',
       severity: 'error',
-      comment: 'promql/ is the query language alone (parse, types, matchers): the engine that runs it lives in observe/.',
+      comment:
+        'promql/ is the query language alone (parse, types, matchers): the engine that runs it lives in observe/.',
       from: { path: folder('promql') },
       to: { path: '^src/', pathNot: folder('promql', 'util') },
     },
