@@ -139,9 +139,23 @@ export class ServiceKind implements ResourceKind {
    */
   async prepare(ctx: KindContextBase, setup: RunSetup): Promise<RunShares> {
     const ports = new PortAllocator(recordedPorts(setup.recorded), setup.portRange);
-    if (setup.run === 'apply')
-      for (const driver of Object.values(ctx.drivers))
-        for (const h of await driver.list(ctx.stack)) for (const p of Object.values(h.ports)) ports.reserve(p);
+    if (setup.run !== 'apply') return { ports };
+    const recordedRuntimes = new Set(
+      setup.recorded.filter((r) => r.kind === 'service').map((r) => r.spec.runtime ?? 'process'),
+    );
+    for (const [runtime, driver] of Object.entries(ctx.drivers)) {
+      let handles: InstanceHandle[];
+      try {
+        handles = await driver.list(ctx.stack);
+      } catch (e) {
+        // A stack of plain processes needs no Docker engine: a runtime nothing recorded runs on
+        // and that cannot be reached holds no ports we could see. A service that needs it fails
+        // at create with the engine's own error and fix.
+        if (runtime !== 'process' && !recordedRuntimes.has(runtime)) continue;
+        throw e;
+      }
+      for (const h of handles) for (const p of Object.values(h.ports)) ports.reserve(p);
+    }
     return { ports };
   }
 
