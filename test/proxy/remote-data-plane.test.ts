@@ -10,6 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ControlConnection } from '../../src/proxy/process/control-client.js';
 import { readPidFile, socketPathOf, stopDataPlane } from '../../src/proxy/process/launcher.js';
 import { RemoteDataPlane } from '../../src/proxy/process/remote-data-plane.js';
+import { Duration } from '../../src/util/duration.js';
 import { ROOT, ensureBuilt } from '../helpers/dist.js';
 import { isAlive } from '../helpers/processes.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
@@ -127,6 +128,51 @@ describe('RemoteDataPlane and the data-plane process', () => {
     const config = await readConfig(dir);
     expect(Object.keys(config.pools)).toEqual(['web']);
     expect(config.routes.map((r) => r.id)).toEqual(['web']);
+  });
+
+  it('kills a process that hangs (alive, not answering) and starts a new one with the configuration', async () => {
+    const dir = stateDir();
+    const liveness = { every: Duration.milliseconds(200), misses: 3 };
+    const { plane } = await RemoteDataPlane.attach({ launch: { stateDir: dir, entry: ENTRY }, liveness });
+    cleanups.push(() => plane.close());
+    const a = await backend('a');
+    plane.setPool('web', [{ id: 'a', host: '127.0.0.1', port: a.port, weight: 1 }]);
+    plane.setRoutes([route('web')]);
+    await plane.setListeners([{ name: 'web', protocol: 'http', host: '127.0.0.1', port: 0 }]);
+    const port = plane.address('web')?.port as number;
+    const first = plane.pid as number;
+    // A hang the kernel makes for us: the process keeps its sockets but runs nothing.
+    process.kill(first, 'SIGSTOP');
+    cleanups.push(() => {
+      if (isAlive(first)) process.kill(first, 'SIGKILL');
+    });
+    await waitFor(() => plane.hangKills === 1 && plane.restarts === 1 && plane.pid !== first, {
+      what: 'the hung data plane killed and started again',
+    });
+    await waitFor(() => !isAlive(first), { what: `the hung process ${first} to be gone` });
+    await waitFor(async () => (await send(port).catch(() => undefined))?.status === 200, {
+      what: 'the listener answering again on the same port',
+    });
+    expect(await served(port)).toBe('a');
+  });
+
+  it('a client that finds a hung process at attach kills it rather than failing', async () => {
+    const dir = stateDir();
+    const { plane } = await configured(dir);
+    const first = plane.pid as number;
+    await plane.detach();
+    process.kill(first, 'SIGSTOP');
+    cleanups.push(() => {
+      if (isAlive(first)) process.kill(first, 'SIGKILL');
+    });
+    const { plane: next, found } = await RemoteDataPlane.attach({
+      launch: { stateDir: dir, entry: ENTRY },
+      liveness: { every: Duration.milliseconds(300), misses: 3 },
+    });
+    cleanups.push(() => next.close());
+    expect(found.kind).toBe('none');
+    expect(next.hangKills).toBe(1);
+    expect(isAlive(first)).toBe(false);
   });
 
   it('answers bad requests with an error naming the problem, and keeps serving', async () => {

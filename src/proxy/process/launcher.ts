@@ -161,6 +161,21 @@ export async function waitForExit(pid: number, timeoutMs = 10_000): Promise<void
 }
 
 /** Whether `pid` runs a data plane for `stateDir` (its command line names the directory). */
+/**
+ * SIGKILLs `pid` when it is this state directory's data plane (checked on its command line, so a
+ * reused pid is never hit): for a process that is alive but no longer answers. Returns whether
+ * it was killed.
+ */
+export function killDataPlane(pid: number, stateDir: string): boolean {
+  if (!alive(pid) || !isDataPlaneOf(pid, stateDir)) return false;
+  try {
+    process.kill(pid, 'SIGKILL');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function isDataPlaneOf(pid: number, stateDir: string): boolean {
   try {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');

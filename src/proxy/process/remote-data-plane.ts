@@ -21,6 +21,10 @@
  *   socket are handled in order, so a later `drain` or `refreshMetrics` sees them applied.
  * - `metrics()` is a snapshot refreshed every `metricsEvery` (250 ms) while someone reads it;
  *   `refreshMetrics()` asks the process and resolves with numbers as of now.
+ * - A process that is alive but does not answer (hung: a blocked event loop, SIGSTOP) is found
+ *   by a `hello` every `liveness.every` (5 s); after `liveness.misses` (3) unanswered in a row
+ *   it is killed and started again like a dead one. A miss only counts when our own timer fired
+ *   on time, so a daemon whose event loop was blocked does not blame the data plane.
  */
 import type {
   DnsService,
@@ -40,6 +44,7 @@ import { silentLogger, type Logger } from '../../util/logger.js';
 import { ControlConnection } from './control-client.js';
 import {
   defaultEntry,
+  killDataPlane,
   readPidFile,
   socketPathOf,
   spawnDataPlane,
@@ -68,6 +73,8 @@ export interface RemoteDataPlaneOptions {
   timers?: Timers;
   /** How often `metrics()`'s snapshot is refreshed while it is read. Default 250 ms. */
   metricsEvery?: Duration;
+  /** How a hung process is found: a `hello` every `every`, killed after `misses` unanswered in a row. */
+  liveness?: { every: Duration; misses: number };
 }
 
 /** What `attach` found. */
@@ -98,6 +105,9 @@ export class RemoteDataPlane implements DataPlane {
   private lastRead = -Infinity;
   private refreshing: Promise<DataPlaneMetrics> | undefined;
   private readonly ticker: Timer;
+  private readonly livenessTicker: Timer;
+  private probing = false;
+  private misses = 0;
   private ended = false;
   private restartTimer: Timer | undefined;
   private failures = 0;
@@ -106,6 +116,8 @@ export class RemoteDataPlane implements DataPlane {
   pid: number | undefined;
   /** How many times a lost data plane was started again. */
   restarts = 0;
+  /** How many hung processes were killed (each then counts as a restart). */
+  hangKills = 0;
 
   constructor(private readonly options: RemoteDataPlaneOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -117,6 +129,11 @@ export class RemoteDataPlane implements DataPlane {
         if (this.conn && this.timers.ms() - this.lastRead < 5000) void this.refreshMetrics().catch(() => undefined);
       },
       (options.metricsEvery ?? Duration.milliseconds(250)).toMilliseconds(),
+      { background: true },
+    );
+    this.livenessTicker = this.timers.setInterval(
+      () => void this.probe(),
+      (options.liveness?.every ?? Duration.seconds(5)).toMilliseconds(),
       { background: true },
     );
   }
@@ -140,10 +157,21 @@ export class RemoteDataPlane implements DataPlane {
     }
     let hello: Hello;
     try {
-      hello = await c.request('hello', {});
+      hello = await c.request('hello', {}, (this.options.liveness?.every ?? Duration.seconds(5)).toMilliseconds());
     } catch (e) {
       c.close();
       const pid = readPidFile(this.options.launch.stateDir)?.pid;
+      // Hung (alive, accepting, not answering): killed, so the caller starts a new one and
+      // gives it the configuration from state.
+      if (pid !== undefined && killDataPlane(pid, this.options.launch.stateDir)) {
+        await waitForExit(pid);
+        this.logger.log('error', 'the running data plane hangs (alive, not answering): killed it', {
+          pid,
+          error: errorMessage(e),
+        });
+        this.hangKills++;
+        return { kind: 'none' };
+      }
       throw new Error(
         `a data plane${pid === undefined ? '' : ` (pid ${pid})`} accepts connections on ${this.socketPath} but does not answer: ${errorMessage(e)}; stop it (\`groundwork down\` or kill it) and start again`,
       );
@@ -307,6 +335,7 @@ export class RemoteDataPlane implements DataPlane {
   private end(): void {
     this.ended = true;
     this.ticker.cancel();
+    this.livenessTicker.cancel();
     this.restartTimer?.cancel();
   }
 
@@ -391,6 +420,45 @@ export class RemoteDataPlane implements DataPlane {
         .catch((e: unknown) => {
           if (!c.closed) this.failed('set-listeners', e as Error);
         });
+  }
+
+  /** One liveness probe (see the file comment); kills the process after too many misses. */
+  private async probe(): Promise<void> {
+    const c = this.conn;
+    if (!c || c.closed || this.probing || this.ended) return;
+    this.probing = true;
+    const everyMs = (this.options.liveness?.every ?? Duration.seconds(5)).toMilliseconds();
+    const limit = this.options.liveness?.misses ?? 3;
+    const started = this.timers.ms();
+    try {
+      await c.request('hello', {}, everyMs);
+      this.misses = 0;
+    } catch (e) {
+      // Closed: `lost` restarts it. Late: our loop was blocked, not proof that the process hangs.
+      if (c.closed || this.timers.ms() - started > everyMs * 1.5) return;
+      this.misses++;
+      this.logger.log('warn', 'the data plane did not answer', {
+        pid: this.pid,
+        misses: this.misses,
+        of: limit,
+        error: errorMessage(e),
+      });
+      if (this.misses >= limit && this.conn === c && this.pid !== undefined) {
+        const pid = this.pid;
+        const killed = killDataPlane(pid, this.options.launch.stateDir);
+        this.logger.log('error', 'the data plane hangs (alive, not answering): killed it to start a new one', {
+          pid,
+          killed,
+          unansweredMs: this.misses * everyMs,
+        });
+        this.misses = 0;
+        this.hangKills++;
+        // Its socket closes with it; `lost` starts the new process and gives it the configuration.
+        c.close();
+      }
+    } finally {
+      this.probing = false;
+    }
   }
 
   private lost(c: ControlConnection): void {
