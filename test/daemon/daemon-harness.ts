@@ -9,6 +9,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { Daemon, daemonInfoFile, tokenFile, type DaemonInfo } from '../../src/daemon/daemon.js';
 import type { ApplyEvent } from '../../src/engine/apply.js';
+import type { DataPlane } from '../../src/proxy/data-plane.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { ensureBuilt } from '../helpers/dist.js';
@@ -198,7 +199,7 @@ export function footprintOf(dir: string, markers: string[] = []): StackFootprint
 
 export async function startInProcess(
   dir: string,
-  opts: { clock?: Clock; env?: Record<string, string> } = {},
+  opts: { clock?: Clock; env?: Record<string, string>; dataPlane?: DataPlane } = {},
 ): Promise<InProcessDaemon> {
   const stateDir = path.join(dir, '.groundwork');
   const applyEvents: ApplyEvent[] = [];
@@ -213,6 +214,7 @@ export async function startInProcess(
     logger: silentLogger,
     applyOnStart: true,
     onApplyEvent: (e) => applyEvents.push(e),
+    ...(opts.dataPlane ? { dataPlane: opts.dataPlane } : {}),
   });
   await daemon.start();
   const api = new Api(daemon.url, readFileSync(tokenFile(stateDir), 'utf8').trim());

@@ -10,7 +10,11 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_BACKOFF } from '../../src/daemon/restart-policy.js';
+import { NodeProxy } from '../../src/proxy/node/node-proxy.js';
+import { systemClock } from '../../src/util/clock.js';
+import { silentLogger } from '../../src/util/logger.js';
 import { httpGet } from '../helpers/http.js';
+import { freePort } from '../helpers/ports.js';
 import { describeLeftovers, isEmpty, sweepLeftovers } from '../helpers/leftovers.js';
 import { isAlive } from '../helpers/processes.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
@@ -255,6 +259,59 @@ describe('supervision, daemon in-process', () => {
     expect(back).toMatchObject({ pid: healthy.pid, restarts: 0, ready: true });
     const types = (await api.events('web')).map((e) => e.type);
     expect(types.slice(types.lastIndexOf('unhealthy'))).toEqual(['unhealthy', 'healthy']);
+  });
+
+  it('(e) readiness through a live data plane: an unready instance gets no traffic and keeps running; it gets traffic again when ready', async () => {
+    const sick = path.join(dir, 'sick');
+    const port = await freePort();
+    writeStack(dir, {
+      stack: 'sup-e2',
+      services: {
+        web: nodeService(marker(), {
+          replicas: 2,
+          health: { http: { path: '/healthz' }, interval: '300ms', timeout: '1s', unhealthy: 2, healthy: 1 },
+          env: { HEALTH_FILE: sick },
+        }),
+      },
+      listeners: { http: { port } },
+      routes: [{ match: { path: '/' }, service: 'web', port: 'http' }],
+    });
+    d = await startInProcess(dir, { dataPlane: new NodeProxy({ logger: silentLogger, clock: systemClock }) });
+    const api = d.api;
+    const all = (await api.waitAllHealthy(['web'])).services[0]?.instances ?? [];
+    const [pid0, pid1] = [0, 1].map((i) => all.find((x) => x.index === i)?.pid);
+    /** Which pids answer `n` requests through the listener (each must be a 200). */
+    const answering = async (n: number): Promise<Set<number>> => {
+      const pids = new Set<number>();
+      for (let i = 0; i < n; i++) {
+        const a = await httpGet(port, '/');
+        expect(a.status, a.body).toBe(200);
+        pids.add(Number(/pid (\d+)/.exec(a.body)?.[1]));
+      }
+      return pids;
+    };
+    await waitFor(async () => (await answering(6).catch(() => new Set<number>())).size === 2, {
+      what: 'both instances to get traffic',
+      retryOn: connectionNotReady,
+    });
+
+    writeFileSync(`${sick}.0`, '');
+    await waitFor(async () => (await api.instance('web', 0)).state === 'unhealthy', {
+      what: 'web/0 to turn unhealthy',
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
+    // Readiness took it out of the pool: every request is a 200 from web/1.
+    expect([...(await answering(20))]).toEqual([pid1]);
+    expect(await api.instance('web', 0)).toMatchObject({ pid: pid0, restarts: 0, ready: false });
+
+    rmSync(`${sick}.0`);
+    await waitFor(async () => (await api.instance('web', 0)).state === 'healthy', {
+      what: 'web/0 to turn healthy again',
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
+    await waitFor(async () => (await answering(6)).size === 2, { what: 'web/0 back in the pool' });
   });
 
   // pause() (used by down, restart and apply) clears the pending restart timer of an instance in

@@ -10,7 +10,7 @@ import type { ServiceConfig } from './stack-file.js';
 /**
  * Listens on every `PORT*` variable. `GET /` answers `<service> <instance> pid <pid>` (then
  * ` <MESSAGE>` when MESSAGE is set); `GET /healthz` answers 503 while the file named by
- * HEALTH_FILE exists, else ok; `GET /say?m=TEXT` prints TEXT; `GET /exit?code=N` exits with N.
+ * HEALTH_FILE exists (or, for one instance, HEALTH_FILE.<GROUNDWORK_INSTANCE>), else ok; `GET /say?m=TEXT` prints TEXT; `GET /exit?code=N` exits with N.
  * Prints one line when listening (never its environment); exits 0 on SIGTERM. Extra argv (a
  * marker to find the process by) is ignored.
  */
@@ -23,7 +23,7 @@ const handler = (req, res) => {
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (url.pathname === '/healthz') {
     const f = process.env.HEALTH_FILE;
-    if (f && existsSync(f)) { res.statusCode = 503; res.end('sick\\n'); return; }
+    if (f && (existsSync(f) || existsSync(\`\${f}.\${process.env.GROUNDWORK_INSTANCE}\`))) { res.statusCode = 503; res.end('sick\\n'); return; }
     res.end('ok\\n');
     return;
   }
