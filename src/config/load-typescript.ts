@@ -4,6 +4,7 @@
  * 'groundwork' is pointed at this package so the file works without installing us locally.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { SourceMap, type SourceMapPayload } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -25,7 +26,8 @@ export async function loadTypeScriptStack(
   }
   const ts = (await import('typescript')).default;
   const out = ts.transpileModule(source, {
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    // The map turns a runtime error's position in the transpiled module back into the file's.
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, sourceMap: true },
     reportDiagnostics: true,
     fileName: file,
   });
@@ -39,7 +41,10 @@ export async function loadTypeScriptStack(
     };
   }
   const entry = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'index.js')).href;
-  const code = out.outputText.replace(/(from\s+|import\s*\(\s*)(['"])groundwork\2/g, `$1$2${entry}$2`);
+  const code = out.outputText
+    // The map is ours to read (positionInSource), not a file beside the module for Node to look for.
+    .replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n')
+    .replace(/(from\s+|import\s*\(\s*)(['"])groundwork\2/g, `$1$2${entry}$2`);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'groundwork-config-'));
   try {
     const js = path.join(tmp, 'groundwork.config.mjs');
@@ -50,9 +55,31 @@ export async function loadTypeScriptStack(
     const sf = ts.createSourceFile(file, source, ts.ScriptTarget.ES2022, true);
     return { value, locate: (p) => locateInSource(ts, sf, p) };
   } catch (e) {
-    return { error: `groundwork.config.ts failed to load: ${(e as Error).message}` };
+    const at = out.sourceMapText ? positionInSource(e, out.sourceMapText) : undefined;
+    return { error: `groundwork.config.ts failed to load: ${(e as Error).message}`, ...(at ? { at } : {}) };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Where in groundwork.config.ts an error thrown while its module ran was raised: the first stack
+ * frame in the transpiled module, mapped back through the transpiler's source map.
+ */
+function positionInSource(e: unknown, sourceMapText: string): TsPosition | undefined {
+  const stack = e instanceof Error ? (e.stack ?? '') : '';
+  const m = /groundwork\.config\.mjs:(\d+):(\d+)/.exec(stack);
+  if (!m) return undefined;
+  try {
+    const entry = new SourceMap(JSON.parse(sourceMapText) as SourceMapPayload).findEntry(
+      Number(m[1]) - 1,
+      Number(m[2]) - 1,
+    );
+    // findEntry answers {} when nothing maps there.
+    if (!('originalLine' in entry)) return undefined;
+    return { line: entry.originalLine + 1, column: entry.originalColumn + 1 };
+  } catch {
+    return undefined;
   }
 }
 

@@ -156,13 +156,16 @@ export default defineStack({ stack: 'tslab', services: { web } });
   });
 
   it('a TS file that throws or has no default export is a clear diagnostic (exit 1)', async () => {
+    // Thrown on line 4, column 9 of the TypeScript (types stripped before it: the position is
+    // mapped back from the transpiled module).
     writeFileSync(
       path.join(tsDir, 'groundwork.config.ts'),
-      "throw new Error('boom from config');\nexport default {};\n",
+      "interface Port { n: number }\nconst p: Port = { n: 1 };\nif (p.n === 1) {\n  throw new Error('boom from config');\n}\nexport default {};\n",
     );
     const thrown = await runCli(['validate'], { cwd: tsDir });
     expect(thrown.code).toBe(1);
     expect(thrown.stderr).toContain('boom from config');
+    expect(thrown.stderr).toMatch(/groundwork\.config\.ts:4:9\b/);
     expect(thrown.stderr).not.toMatch(STACK_FRAME);
 
     writeFileSync(path.join(tsDir, 'groundwork.config.ts'), "export const stack = { stack: 'x' };\n");
