@@ -8,6 +8,7 @@ import { SourceMap, type SourceMapPayload } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { errorMessage } from '../util/error-message.js';
 
 /** Where a problem is in the TypeScript file: 1-based, like every diagnostic. */
 export interface TsPosition {
@@ -56,7 +57,7 @@ export async function loadTypeScriptStack(
     return { value, locate: (p) => locateInSource(ts, sf, p) };
   } catch (e) {
     const at = out.sourceMapText ? positionInSource(e, out.sourceMapText) : undefined;
-    return { error: `groundwork.config.ts failed to load: ${(e as Error).message}`, ...(at ? { at } : {}) };
+    return { error: `groundwork.config.ts failed to load: ${errorMessage(e)}`, ...(at ? { at } : {}) };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

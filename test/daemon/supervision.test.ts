@@ -263,6 +263,7 @@ describe('supervision, daemon in-process', () => {
 
   it('(e) readiness through a live data plane: an unready instance gets no traffic and keeps running; it gets traffic again when ready', async () => {
     const sick = path.join(dir, 'sick');
+    // A listener's port is a fixed number (0 is not a valid one): a free port, picked just before.
     const port = await freePort();
     writeStack(dir, {
       stack: 'sup-e2',
@@ -276,7 +277,8 @@ describe('supervision, daemon in-process', () => {
       listeners: { http: { port } },
       routes: [{ match: { path: '/' }, service: 'web', port: 'http' }],
     });
-    d = await startInProcess(dir, { dataPlane: new NodeProxy({ logger: silentLogger, clock: systemClock }) });
+    const proxy = new NodeProxy({ logger: silentLogger, clock: systemClock });
+    d = await startInProcess(dir, { dataPlane: proxy });
     const api = d.api;
     const all = (await api.waitAllHealthy(['web'])).services[0]?.instances ?? [];
     const [pid0, pid1] = [0, 1].map((i) => all.find((x) => x.index === i)?.pid);
@@ -290,7 +292,8 @@ describe('supervision, daemon in-process', () => {
       }
       return pids;
     };
-    await waitFor(async () => (await answering(6).catch(() => new Set<number>())).size === 2, {
+    // The pools are set once the instances are ready: both must answer, and only with 200s.
+    await waitFor(async () => (await answering(6)).size === 2, {
       what: 'both instances to get traffic',
       retryOn: connectionNotReady,
     });

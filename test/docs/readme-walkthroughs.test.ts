@@ -5,14 +5,16 @@
  * what `npm run lab` runs after building).
  *
  * What the test changes in a block, and why (nothing else):
- * - `groundwork` is the README's shorthand for `node ../../dist/cli/main.js` (a shell function).
+ * - `groundwork` is the README's shorthand for `node ../../dist/cli/main.js`: a script of that
+ *   name on PATH, as `npm link` gives a reader.
  * - The lab's listener port 18080 becomes a free port, in the stack file and the commands, so the
  *   test does not collide with another test or a lab the developer is running.
- * - A command that follows (`-F`) runs for 2 s (a reader stops it with Ctrl-C).
+ * - A command that follows (`-F`) runs for 6 s (a reader stops it with Ctrl-C; the CLI may take
+ *   seconds to start on a loaded machine).
  * - `CMD; echo "exit $?"` (a command the walkthrough shows failing) becomes
  *   `CMD && echo "exit 0" || echo "exit $?"`, so that `set -e` fails the block on any other failure.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,7 +59,7 @@ export function runnable(block: string, listenerPort: number): string {
     .map((line) => {
       let l = line.replace(/\s+#\s.*$/, '').replace(/^#.*$/, '');
       l = l.replaceAll('18080', String(listenerPort));
-      if (/\s-F(\s|$)/.test(l)) l = `timeout 2 ${l} || [ $? -eq 124 ]`;
+      if (/\s-F(\s|$)/.test(l)) l = `timeout 6 ${l} || [ $? -eq 124 ]`;
       l = l.replace(/^(.*); echo "exit \$\?"$/, '$1 && echo "exit 0" || echo "exit $?"');
       return l;
     })
@@ -77,17 +79,27 @@ describe('README walkthroughs', () => {
   let up: ChildProcess | undefined;
   let upOut = '';
   let cli: string;
+  let bin: string;
 
-  /** Runs a block with bash in `cwd`, with `groundwork` defined as the README says. */
-  const runBlock = (name: string, cwd: string): BlockRun => {
+  /**
+   * Runs a block with bash in `cwd`, `groundwork` on PATH. Asynchronously: the test's worker keeps
+   * reading the lab's output meanwhile (a full pipe would stall the daemon).
+   */
+  const runBlock = (name: string, cwd: string): Promise<BlockRun> => {
     const script = runnable(walkthrough(README, name), port);
-    const r = spawnSync('bash', ['-c', `groundwork() { node ${JSON.stringify(cli)} "$@"; }\n${script}`], {
-      cwd,
-      env: { ...FRESH_ENV, GROUNDWORK_AUTHOR: 'reader' },
-      encoding: 'utf8',
-      timeout: 120_000,
+    return new Promise((resolve, reject) => {
+      const child = spawn('bash', ['-c', script], {
+        cwd,
+        env: { ...FRESH_ENV, PATH: `${bin}:${FRESH_ENV.PATH ?? ''}`, GROUNDWORK_AUTHOR: 'reader' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 120_000,
+      });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, out }));
     });
-    return { code: r.status, out: `${r.stdout}${r.stderr}` };
   };
 
   beforeAll(async () => {
@@ -99,6 +111,9 @@ describe('README walkthroughs', () => {
     mkdirSync(path.dirname(lab), { recursive: true });
     cpSync(path.join(ROOT, 'examples', 'homelab'), lab, { recursive: true, filter: (p) => !p.includes('.groundwork') });
     symlinkSync(path.join(ROOT, 'dist'), path.join(root, 'dist'));
+    bin = path.join(root, 'bin');
+    mkdirSync(bin);
+    writeFileSync(path.join(bin, 'groundwork'), `#!/bin/sh\nexec node ${JSON.stringify(cli)} "$@"\n`, { mode: 0o755 });
     const stack = path.join(lab, 'groundwork.yaml');
     writeFileSync(stack, readFileSync(stack, 'utf8').replace('port: 18080', `port: ${port}`));
 
@@ -131,15 +146,16 @@ describe('README walkthroughs', () => {
     expect(describeLeftovers(left), 'left running after the walkthroughs').toBe('');
   }, 60_000);
 
-  it('the API walkthrough reads the status with the daemon token', () => {
-    const r = runBlock('api', lab);
+  // The cases run in file order (vitest's default within a file): the quick start's `down` ends the lab.
+  it('the API walkthrough reads the status with the daemon token', async () => {
+    const r = await runBlock('api', lab);
     expect(r.code, r.out).toBe(0);
     const status = JSON.parse(r.out) as { services?: { name: string }[] };
     expect(JSON.stringify(status)).toContain('"web"');
   });
 
-  it('the deploy walkthrough deploys, fails a bad release with an automatic rollback, and rolls back', () => {
-    const r = runBlock('deploy', lab);
+  it('the deploy walkthrough deploys, fails a bad release with an automatic rollback, and rolls back', async () => {
+    const r = await runBlock('deploy', lab);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain('<h1>My home lab</h1>');
     // The broken release exits non-zero and says it was rolled back, as the comment promises.
@@ -153,10 +169,11 @@ describe('README walkthroughs', () => {
   }, 150_000);
 
   it('the quick start shows status and logs, and `down` stops the services and the daemon', async () => {
-    const r = runBlock('quick-start', root);
+    const r = await runBlock('quick-start', root);
     expect(r.code, r.out).toBe(0);
-    expect(r.out).toMatch(/web/);
-    expect(r.out).toMatch(/healthy|ready/);
+    expect(r.out).toMatch(/^web\/0\s+healthy/m);
+    // `logs web -F` printed what the web instances wrote at start.
+    expect(r.out).toMatch(/web listening on 127.0.0.1:/);
     const exited = new Promise<number | null>((resolve) => {
       if (up?.exitCode !== null) resolve(up?.exitCode ?? null);
       else up?.once('exit', (c) => resolve(c));

@@ -24,6 +24,7 @@ import { probe } from '../../observe/probe.js';
 import { diffByFields } from '../../model/field-diff.js';
 import { canBind } from './port-allocator.js';
 import { ProcessDriver } from '../../runtime/process/process-driver.js';
+import { isDockerError } from '../../runtime/docker/docker-client.js';
 import { logLimitsOf } from '../../runtime/process/log-limits.js';
 import {
   PartialFailure,
@@ -149,9 +150,9 @@ export class ServiceKind implements ResourceKind {
         handles = await driver.list(ctx.stack);
       } catch (e) {
         // A stack of plain processes needs no Docker engine: a runtime nothing recorded runs on
-        // and that cannot be reached holds no ports we could see. A service that needs it fails
-        // at create with the engine's own error and fix.
-        if (runtime !== 'process' && !recordedRuntimes.has(runtime)) continue;
+        // and whose engine cannot be reached holds no ports we could see. A service that needs
+        // it fails at create with the engine's own error and fix.
+        if (isDockerError(e, 'unreachable') && !recordedRuntimes.has(runtime)) continue;
         throw e;
       }
       for (const h of handles) for (const p of Object.values(h.ports)) ports.reserve(p);

@@ -4,7 +4,7 @@
  * Ctrl-C of `groundwork up` leaves it serving.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LogLevel } from '../../util/logger.js';
@@ -160,7 +160,6 @@ export async function waitForExit(pid: number, timeoutMs = 10_000): Promise<void
   }
 }
 
-/** Whether `pid` runs a data plane for `stateDir` (its command line names the directory). */
 /**
  * SIGKILLs `pid` when it is this state directory's data plane (checked on its command line, so a
  * reused pid is never hit): for a process that is alive but no longer answers. Returns whether
@@ -176,11 +175,15 @@ export function killDataPlane(pid: number, stateDir: string): boolean {
   }
 }
 
+/** Whether `pid` runs a data plane for `stateDir` (its command line names the directory). */
 function isDataPlaneOf(pid: number, stateDir: string): boolean {
   try {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     const i = argv.indexOf('--state-dir');
-    return i >= 0 && argv[i + 1] === path.resolve(stateDir);
+    const named = argv[i + 1];
+    if (i < 0 || named === undefined) return false;
+    // The same directory however it was named (a symlink, a relative path).
+    return named === path.resolve(stateDir) || realpathSync(named) === realpathSync(stateDir);
   } catch {
     return false;
   }

@@ -144,8 +144,12 @@ export class RemoteDataPlane implements DataPlane {
    */
   static async attach(options: RemoteDataPlaneOptions): Promise<{ plane: RemoteDataPlane; found: Attachment }> {
     const plane = new RemoteDataPlane(options);
-    const found = await plane.adopt();
-    return { plane, found };
+    try {
+      return { plane, found: await plane.adopt() };
+    } catch (e) {
+      plane.end();
+      throw e;
+    }
   }
 
   private async adopt(): Promise<Attachment> {
@@ -157,12 +161,12 @@ export class RemoteDataPlane implements DataPlane {
     }
     let hello: Hello;
     try {
-      hello = await c.request('hello', {}, (this.options.liveness?.every ?? Duration.seconds(5)).toMilliseconds());
+      hello = await this.helloOf(c);
     } catch (e) {
       c.close();
       const pid = readPidFile(this.options.launch.stateDir)?.pid;
-      // Hung (alive, accepting, not answering): killed, so the caller starts a new one and
-      // gives it the configuration from state.
+      // Hung (alive, accepting, not answering a hello twice, the second time for twice as
+      // long): killed, so the caller starts a new one and gives it the configuration from state.
       if (pid !== undefined && killDataPlane(pid, this.options.launch.stateDir)) {
         await waitForExit(pid);
         this.logger.log('error', 'the running data plane hangs (alive, not answering): killed it', {
@@ -216,6 +220,20 @@ export class RemoteDataPlane implements DataPlane {
     const next = await this.connect(true);
     if (!next) throw new Error('the new data plane did not start');
     return { kind: 'replaced', old: hello, hello: await next.request('hello', {}) };
+  }
+
+  /**
+   * The process's hello at attach: asked again, waiting twice as long, when the first goes
+   * unanswered or came late because our own loop was blocked; throws when both go unanswered.
+   */
+  private async helloOf(c: ControlConnection): Promise<Hello> {
+    const everyMs = (this.options.liveness?.every ?? Duration.seconds(5)).toMilliseconds();
+    try {
+      return await c.request('hello', {}, everyMs);
+    } catch (e) {
+      if (c.closed) throw e;
+      return await c.request('hello', {}, 2 * everyMs);
+    }
   }
 
   // ------------------------------------------------------------------ the DataPlane interface
@@ -332,6 +350,7 @@ export class RemoteDataPlane implements DataPlane {
 
   // ------------------------------------------------------------------ connection and supervision
 
+  /** Stops the client's timers (also when `attach` failed half-way). */
   private end(): void {
     this.ended = true;
     this.ticker.cancel();
@@ -383,6 +402,7 @@ export class RemoteDataPlane implements DataPlane {
   private use(c: ControlConnection, hello: Hello): void {
     this.conn = c;
     this.pid = hello.pid;
+    this.misses = 0;
     this.connectedAt = this.timers.ms();
     c.onClose = () => this.lost(c);
     if (this.options.accessLog) {
@@ -445,15 +465,20 @@ export class RemoteDataPlane implements DataPlane {
       });
       if (this.misses >= limit && this.conn === c && this.pid !== undefined) {
         const pid = this.pid;
-        const killed = killDataPlane(pid, this.options.launch.stateDir);
+        this.misses = 0;
+        if (!killDataPlane(pid, this.options.launch.stateDir)) {
+          // Not ours to kill (or already gone): reconnecting would only find the same process.
+          this.logger.log('error', 'the data plane hangs (alive, not answering) and could not be killed', { pid });
+          return;
+        }
         this.logger.log('error', 'the data plane hangs (alive, not answering): killed it to start a new one', {
           pid,
-          killed,
-          unansweredMs: this.misses * everyMs,
+          unansweredMs: limit * everyMs,
         });
-        this.misses = 0;
         this.hangKills++;
-        // Its socket closes with it; `lost` starts the new process and gives it the configuration.
+        // Its listeners must be free before the new one binds them.
+        await waitForExit(pid, 2000);
+        // Its socket is gone with it; `lost` starts the new process and gives it the configuration.
         c.close();
       }
     } finally {
