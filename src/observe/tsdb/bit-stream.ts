@@ -124,5 +124,7 @@ export class BitReader {
 
 /** Signed value of an n-bit two's complement field. */
 export function signed(v: number, n: number): number {
+  // Up to 32 bits a shift pair sign-extends without the float arithmetic of the general case.
+  if (n <= 32) return (v << (32 - n)) >> (32 - n);
   return v >= 2 ** (n - 1) ? v - 2 ** n : v;
 }

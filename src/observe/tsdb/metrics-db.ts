@@ -389,8 +389,26 @@ export class MetricsDb implements MetricsSink {
     const rows = this.stmt.chunksInRange.all(seriesId, minT, maxT);
     const out: ChunkSamples = { t: [], v: [] };
     if (rows.length === 0) return out;
+    if (rows.every((r) => r.res === 0)) {
+      // Raw data only (the common case): chunks wholly inside the range decode straight into the result.
+      for (const r of rows) {
+        if (r.min_t >= minT && r.max_t <= maxT) {
+          decodeChunk(r.data, out);
+          continue;
+        }
+        const d = decodeChunk(r.data);
+        for (let i = 0; i < d.t.length; i++) {
+          const t = d.t[i]!;
+          if (t < minT || t > maxT) continue;
+          out.t.push(t);
+          out.v.push(d.v[i]!);
+          if (d.stale?.has(t)) (out.stale ??= new Set()).add(t);
+        }
+      }
+      return out;
+    }
     const firstByRes = new Map<number, number>();
-    if (rows.some((r) => r.res !== 0)) {
+    {
       for (const r of this.stmt.firstChunkPerRes.all(seriesId)) firstByRes.set(r.res, r.first);
     }
     // Each level covers the time before the first sample of every finer level.
