@@ -2,7 +2,10 @@
  * The embedded TSDB and PromQL engine against Prometheus 2.42 (Debian's package) on the same samples.
  *
  * - Bytes per sample at rest: 200 series (half counters, half gauges with two decimals) scraped
- *   every 15 s (±5 ms jitter) for 12 hours, 576,000 samples. Groundwork: the SQLite file after
+ *   every 15 s (±5 ms jitter) for 12 hours, 576,000 samples: deliberately noisy, every value
+ *   moves by a random amount. Then 200 exporter-like series for 12 hours (a third each: counters
+ *   growing by 0..20, byte gauges that change now and then in pages, load-average-like gauges
+ *   with two decimals drifting slowly; ±2 ms jitter). Groundwork: the SQLite file after
  *   flush and checkpoint. Prometheus: the same samples written as OpenMetrics and turned into
  *   blocks by `promtool tsdb create-blocks-from openmetrics` (2-hour blocks; chunks, index, meta).
  * - Ingestion CPU per sample: process CPU time of the appends (Groundwork, in-process) and of the
@@ -70,6 +73,36 @@ function dataset(
         for (let k = 0; k < steps; k++) {
           const t = startMs + k * intervalMs + Math.round((rnd() - 0.5) * 2 * jitterMs);
           v = counter ? v + Math.floor(rnd() * 50) : Math.round((v + (rnd() - 0.5)) * 100) / 100;
+          fn(i, t, v);
+        }
+      });
+    },
+  };
+}
+
+/** Series shaped like a node exporter's: most values change little or not at all between scrapes. */
+function exporterDataset(seriesCount: number, startMs: number, durationMs: number, intervalMs: number): Dataset {
+  const kinds = ['node_requests_total', 'node_memory_used_bytes', 'node_load1'] as const;
+  const series = Array.from({ length: seriesCount }, (_, i) => ({
+    __name__: kinds[i % 3]!,
+    job: `job${i % 10}`,
+    instance: `host${i}:9100`,
+  }));
+  const steps = Math.floor(durationMs / intervalMs);
+  return {
+    series,
+    samples: seriesCount * steps,
+    forEach(fn) {
+      series.forEach((s, i) => {
+        const rnd = lcg(1000 + i);
+        let v = s.__name__ === 'node_memory_used_bytes' ? 4096 * Math.floor(rnd() * 1e6) : Math.floor(rnd() * 1000);
+        if (s.__name__ === 'node_load1') v = Math.round(rnd() * 300) / 100;
+        for (let k = 0; k < steps; k++) {
+          const t = startMs + k * intervalMs + Math.round((rnd() - 0.5) * 4);
+          const r = rnd();
+          if (s.__name__ === 'node_requests_total') v += Math.floor(r * 21);
+          else if (s.__name__ === 'node_memory_used_bytes') v += r < 0.2 ? 4096 * Math.floor((rnd() - 0.5) * 64) : 0;
+          else v = Math.max(0, Math.round((v + (r - 0.5) * 0.1) * 100) / 100);
           fn(i, t, v);
         }
       });
@@ -239,6 +272,25 @@ export default defineBench({
       value: (ours.cpuMs * 1000) / a.samples,
       unit: 'µs',
       reference: { name: 'promtool import (incl. text parsing)', value: (prom.cpuMs * 1000) / a.samples },
+    });
+
+    // 1b. Bytes per sample on exporter-like series.
+    const e = exporterDataset(200, end - 12 * HOUR, 12 * HOUR, 15_000);
+    const eFile = path.join(ctx.workDir, 'e-metrics.db');
+    ingest(eFile, e);
+    const eOm = path.join(ctx.workDir, 'e.om');
+    await writeOpenMetrics(eOm, e);
+    const eProm = path.join(ctx.workDir, 'e-prometheus');
+    mkdirSync(eProm);
+    promtoolImport(eOm, eProm);
+    results.push({
+      name: '200 exporter-like series × 12 h at 15 s (576k samples)',
+      metric: 'bytes per sample at rest',
+      value: fileBytes(eFile) / e.samples,
+      unit: 'B',
+      reference: { name: 'Prometheus 2.42 blocks', value: dirBytes(eProm) / e.samples },
+      target: { kind: 'max', value: 2 },
+      details: { groundworkBytes: fileBytes(eFile), prometheusBytes: dirBytes(eProm) },
     });
 
     // 2. Range query latency over 1,000 series.

@@ -5,7 +5,7 @@
  * service and status class, latency buckets, instance memory and the daemon's own numbers.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PromAnswer } from '../../src/core/metrics-query.js';
@@ -21,6 +21,7 @@ import { freePort, writeLabStack, writeServer } from '../helpers/lab-daemon.js';
 import { settlesWithin, TeardownFailures } from '../helpers/leftovers.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
+import { startPrometheus } from './prometheus-process.js';
 
 function familyOf(families: MetricFamily[], name: string): MetricFamily {
   const f = families.find((x) => x.name === name);
@@ -185,5 +186,48 @@ describe('metrics in the daemon', () => {
     const check = spawnSync('promtool', ['check', 'metrics'], { input: a.text, encoding: 'utf8' });
     expect({ status: check.status, out: check.stdout + check.stderr }).toEqual({ status: 0, out: '' });
     expect((await request(api.url, 'GET', '/metrics')).status).toBe(401);
+  });
+
+  it('is scraped by a real Prometheus with the token in a credentials file, as the README shows', async () => {
+    const promDir = path.join(dir, 'prometheus');
+    mkdirSync(promDir);
+    const good = path.join(promDir, 'daemon.token');
+    const bad = path.join(promDir, 'wrong.token');
+    writeFileSync(good, api.token + '\n', { mode: 0o600 });
+    writeFileSync(bad, 'not-the-token\n', { mode: 0o600 });
+    const target = new URL(api.url).host;
+    const prom = await startPrometheus(promDir, [
+      { job: 'groundwork', target, authorization: `authorization: { credentials_file: ${good} }` },
+      // The same target with a wrong token: its scrapes fail, so `up` says 0.
+      { job: 'wrong-token', target, authorization: `authorization: { credentials_file: ${bad} }` },
+    ]);
+    const promQuery = async (
+      expr: string,
+    ): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> => {
+      const res = (await (await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as {
+        data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
+      };
+      return res.data.result;
+    };
+    try {
+      // Prometheus's own view: `up` per job, after its first scrapes (1 s interval).
+      const up = await waitFor(
+        async () => {
+          const r = await promQuery('up');
+          return r.length === 2 ? r : undefined;
+        },
+        { timeoutMs: 15_000, what: `prometheus to scrape ${target} under both jobs` },
+      );
+      expect(Object.fromEntries(up.map((s) => [s.metric.job, s.value[1]]))).toEqual({
+        groundwork: '1',
+        'wrong-token': '0',
+      });
+      const rss = await promQuery('groundwork_daemon_resident_memory_bytes{job="groundwork"}');
+      expect(Number(rss[0]?.value[1])).toBeGreaterThan(1_000_000);
+      const web = await promQuery('groundwork_instance_resident_memory_bytes{job="groundwork",service="web"}');
+      expect(web.length).toBeGreaterThan(0);
+    } finally {
+      await prom.stop();
+    }
   });
 });

@@ -12,9 +12,16 @@ export interface PrometheusServer {
   stop(): Promise<void>;
 }
 
+/** A scrape job; `authorization` lines (YAML, under the job) e.g. `authorization: { credentials_file: F }`. */
+export interface ScrapeJob {
+  job: string;
+  target: string;
+  authorization?: string;
+}
+
 export async function startPrometheus(
   dir: string,
-  scrapeTargets: Array<{ job: string; target: string }>,
+  scrapeTargets: ScrapeJob[],
   intervalS = 1,
 ): Promise<PrometheusServer> {
   const port = await freePort();
@@ -25,6 +32,7 @@ export async function startPrometheus(
     'scrape_configs:',
     ...scrapeTargets.flatMap((t) => [
       `  - job_name: ${t.job}`,
+      ...(t.authorization ? [`    ${t.authorization}`] : []),
       '    static_configs:',
       `      - targets: ['${t.target}']`,
     ]),

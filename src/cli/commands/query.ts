@@ -11,7 +11,8 @@ import { openOps } from '../open-ops.js';
 
 const BARS = '▁▂▃▄▅▆▇█';
 
-function sparkline(values: number[]): string {
+/** Block characters scaled between the series' min and max; non-finite values are blanks. At most 40 wide. */
+export function sparkline(values: number[]): string {
   const finite = values.filter((v) => Number.isFinite(v));
   if (finite.length === 0) return '';
   const lo = Math.min(...finite);

@@ -11,6 +11,7 @@ import type { SeriesSamples } from '../tsdb/metrics-db.js';
 import {
   COMPARISON_OPS,
   SET_OPS,
+  type AggregateOp,
   type BinaryOp,
   type Expr,
   type VectorMatching,
@@ -125,6 +126,76 @@ function lowerBound(t: readonly number[], x: number): number {
   return lo;
 }
 
+/**
+ * Where each series' window starts and ends at the last step. The steps of a range query move
+ * forward, so the windows do too: each step advances the bounds by the few samples that entered
+ * or left instead of searching the whole series twice. An evaluation at an earlier time (not
+ * seen in range queries) falls back to binary search.
+ */
+interface WindowCursor {
+  lastEnd: number;
+  from: Int32Array;
+  to: Int32Array;
+}
+
+type RangeFunction = (typeof RANGE_FUNCTIONS)[string];
+
+/** An aggregation's running value for one group. */
+interface GroupAcc {
+  labels: Labels;
+  value: number;
+  mean: number;
+  count: number;
+}
+
+/** Adds a sample's value to a group, with Prometheus's semantics for each operator. */
+function accumulate(op: AggregateOp, g: GroupAcc, value: number): void {
+  if (g.count === 0) {
+    g.value = value;
+    g.mean = value;
+    g.count = 1;
+    return;
+  }
+  g.count++;
+  switch (op) {
+    case 'sum':
+      g.value += value;
+      break;
+    case 'avg':
+      // Prometheus's incremental mean, which avoids overflowing on large values.
+      if (!Number.isFinite(g.mean) && !Number.isNaN(g.mean)) {
+        if (!Number.isFinite(value) && !Number.isNaN(value) && g.mean > 0 === value > 0) break;
+        if (Number.isFinite(value)) break;
+      }
+      g.mean += value / g.count - g.mean / g.count;
+      break;
+    case 'max':
+      if (g.value < value || Number.isNaN(g.value)) g.value = value;
+      break;
+    case 'min':
+      if (g.value > value || Number.isNaN(g.value)) g.value = value;
+      break;
+    case 'count':
+      break;
+  }
+}
+
+function groupResult(op: AggregateOp, g: GroupAcc): number {
+  return op === 'avg' ? g.mean : op === 'count' ? g.count : g.value;
+}
+
+/**
+ * A fused `op by (...) (fn(selector[range]))`, the shape of most dashboard and alert queries:
+ * each series' group is found once per query, and no intermediate sample objects are made.
+ */
+interface FusedAggregate {
+  fn: RangeFunction;
+  selector: VectorSelectorExpr;
+  rangeMs: number;
+  group: Int32Array;
+  accs: GroupAcc[];
+}
+
 const COMPARISONS: ReadonlySet<string> = new Set(COMPARISON_OPS);
 const SETS: ReadonlySet<string> = new Set(SET_OPS);
 
@@ -170,6 +241,10 @@ class Evaluation {
   private readonly data = new Map<VectorSelectorExpr, SeriesSamples[]>();
   readonly labels = new LabelCache();
   private readonly groupKeys = new Map<Expr, WeakMap<Labels, { key: string; labels: Labels }>>();
+  private readonly cursors = new Map<VectorSelectorExpr, WindowCursor>();
+  private readonly fused = new Map<Expr, FusedAggregate | null>();
+  /** One window object reused for every series: range functions run series × steps times. */
+  private readonly w: Window = { t: [], v: [], from: 0, to: 0, rangeStart: 0, rangeEnd: 0, rangeMs: 0 };
 
   constructor(
     private readonly store: Queryable,
@@ -229,8 +304,11 @@ class Evaluation {
       }
       case 'call':
         return this.call(e.fn, e.args, ts);
-      case 'aggregate':
+      case 'aggregate': {
+        const fused = this.fusedAggregate(e);
+        if (fused) return { type: 'vector', samples: this.evalFused(e.op, fused, ts) };
         return { type: 'vector', samples: this.aggregate(e, this.vector(e.expr, ts)) };
+      }
       case 'binary':
         return this.binary(e.op, e.lhs, e.rhs, e.bool, e.matching, ts);
     }
@@ -301,27 +379,11 @@ class Evaluation {
       if (arg.kind !== 'matrix-selector')
         throw new PromqlExecutionError(`${fn}() needs a range selector such as x[5m]`);
       const out: Sample[] = [];
-      const rangeEnd = ts - arg.selector.offsetMs;
-      const rangeStart = rangeEnd - arg.rangeMs;
-      // One window object reused for every series: this loop runs series × steps times.
-      const w: Window = { t: [], v: [], from: 0, to: 0, rangeStart, rangeEnd, rangeMs: arg.rangeMs };
-      for (const series of this.data.get(arg.selector) ?? []) {
-        w.t = series.t;
-        w.v = series.v;
-        w.from = lowerBound(series.t, rangeStart);
-        w.to = lowerBound(series.t, rangeEnd + 1);
-        if (series.stale) {
-          // Staleness markers are not samples: copy the window without them (rare).
-          const keep: number[] = [];
-          for (let i = w.from; i < w.to; i++) if (!isStale(series, i)) keep.push(i);
-          if (keep.length !== w.to - w.from) {
-            w.t = keep.map((k) => series.t[k]!);
-            w.v = keep.map((k) => series.v[k]!);
-            w.from = 0;
-            w.to = keep.length;
-          }
-        }
-        const value = rangeFn(w);
+      const list = this.data.get(arg.selector) ?? [];
+      const cursor = this.cursor(arg.selector, list.length, ts - arg.selector.offsetMs);
+      for (let k = 0; k < list.length; k++) {
+        const series = list[k]!;
+        const value = rangeFn(this.window(series, k, cursor, arg.selector, arg.rangeMs, ts));
         if (value === undefined) continue;
         out.push({ labels: fn === 'last_over_time' ? series.labels : this.labels.dropName(series.labels), value });
       }
@@ -368,6 +430,110 @@ class Evaluation {
     }
   }
 
+  /** The cursor of a selector's series for a window ending at `end`; reset when time went back. */
+  private cursor(sel: VectorSelectorExpr, n: number, end: number): WindowCursor {
+    let c = this.cursors.get(sel);
+    if (!c || c.from.length !== n) {
+      c = { lastEnd: -Infinity, from: new Int32Array(n).fill(-1), to: new Int32Array(n) };
+      this.cursors.set(sel, c);
+    }
+    if (end < c.lastEnd) c.from.fill(-1);
+    c.lastEnd = end;
+    return c;
+  }
+
+  /** Series k's samples in (ts - offset - range, ts - offset], as the shared window `this.w`. */
+  private window(
+    series: SeriesSamples,
+    k: number,
+    cursor: WindowCursor,
+    sel: VectorSelectorExpr,
+    rangeMs: number,
+    ts: number,
+  ): Window {
+    const rangeEnd = ts - sel.offsetMs;
+    const rangeStart = rangeEnd - rangeMs;
+    const t = series.t;
+    let from = cursor.from[k]!;
+    let to: number;
+    if (from < 0) {
+      from = lowerBound(t, rangeStart);
+      to = lowerBound(t, rangeEnd + 1);
+    } else {
+      to = cursor.to[k]!;
+      while (from < t.length && t[from]! < rangeStart) from++;
+      while (to < t.length && t[to]! <= rangeEnd) to++;
+    }
+    cursor.from[k] = from;
+    cursor.to[k] = to;
+    const w = this.w;
+    w.t = t;
+    w.v = series.v;
+    w.from = from;
+    w.to = to;
+    w.rangeStart = rangeStart;
+    w.rangeEnd = rangeEnd;
+    w.rangeMs = rangeMs;
+    if (series.stale) {
+      // Staleness markers are not samples: copy the window without them (rare).
+      const keep: number[] = [];
+      for (let i = from; i < to; i++) if (!isStale(series, i)) keep.push(i);
+      if (keep.length !== to - from) {
+        w.t = keep.map((i) => t[i]!);
+        w.v = keep.map((i) => series.v[i]!);
+        w.from = 0;
+        w.to = keep.length;
+      }
+    }
+    return w;
+  }
+
+  /** The fused plan of an aggregation over a range function of a selector; null for other shapes. */
+  private fusedAggregate(e: Extract<Expr, { kind: 'aggregate' }>): FusedAggregate | null {
+    let plan = this.fused.get(e);
+    if (plan !== undefined) return plan;
+    plan = null;
+    const inner = e.expr;
+    const fn = inner.kind === 'call' ? RANGE_FUNCTIONS[inner.fn] : undefined;
+    const arg = inner.kind === 'call' ? inner.args[0] : undefined;
+    if (inner.kind === 'call' && fn && arg?.kind === 'matrix-selector') {
+      const list = this.data.get(arg.selector) ?? [];
+      const group = new Int32Array(list.length);
+      const accs: GroupAcc[] = [];
+      const byKey = new Map<string, number>();
+      list.forEach((series, k) => {
+        const labels = inner.fn === 'last_over_time' ? series.labels : this.labels.dropName(series.labels);
+        const g = this.groupOf(e, labels, e.grouping, e.without);
+        let gi = byKey.get(g.key);
+        if (gi === undefined) {
+          gi = accs.length;
+          byKey.set(g.key, gi);
+          accs.push({ labels: g.labels, value: 0, mean: 0, count: 0 });
+        }
+        group[k] = gi;
+      });
+      plan = { fn, selector: arg.selector, rangeMs: arg.rangeMs, group, accs };
+    }
+    this.fused.set(e, plan);
+    return plan;
+  }
+
+  private evalFused(op: AggregateOp, plan: FusedAggregate, ts: number): Sample[] {
+    const list = this.data.get(plan.selector) ?? [];
+    const cursor = this.cursor(plan.selector, list.length, ts - plan.selector.offsetMs);
+    for (const g of plan.accs) g.count = 0;
+    // Groups in the order their first sample arrives, as the unfused path's Map keeps them.
+    const order: GroupAcc[] = [];
+    for (let k = 0; k < list.length; k++) {
+      const value = plan.fn(this.window(list[k]!, k, cursor, plan.selector, plan.rangeMs, ts));
+      if (value === undefined) continue;
+      const g = plan.accs[plan.group[k]!]!;
+      if (g.count === 0) order.push(g);
+      accumulate(op, g, value);
+    }
+    return order.map((g) => ({ labels: g.labels, value: groupResult(op, g) }));
+  }
+
   private histogramQuantile(q: number, samples: Sample[]): Sample[] {
     const groups = new Map<string, { labels: Labels; buckets: Array<{ upperBound: number; count: number }> }>();
     for (const s of samples) {
@@ -405,41 +571,14 @@ class Evaluation {
   }
 
   private aggregate(e: Extract<Expr, { kind: 'aggregate' }>, samples: Sample[]): Sample[] {
-    const groups = new Map<string, { labels: Labels; value: number; mean: number; count: number }>();
+    const groups = new Map<string, GroupAcc>();
     for (const s of samples) {
       const g0 = this.groupOf(e, s.labels, e.grouping, e.without);
-      const g = groups.get(g0.key);
-      if (!g) {
-        groups.set(g0.key, { labels: g0.labels, value: s.value, mean: s.value, count: 1 });
-        continue;
-      }
-      g.count++;
-      switch (e.op) {
-        case 'sum':
-          g.value += s.value;
-          break;
-        case 'avg':
-          // Prometheus's incremental mean, which avoids overflowing on large values.
-          if (!Number.isFinite(g.mean) && !Number.isNaN(g.mean)) {
-            if (!Number.isFinite(s.value) && !Number.isNaN(s.value) && g.mean > 0 === s.value > 0) break;
-            if (Number.isFinite(s.value)) break;
-          }
-          g.mean += s.value / g.count - g.mean / g.count;
-          break;
-        case 'max':
-          if (g.value < s.value || Number.isNaN(g.value)) g.value = s.value;
-          break;
-        case 'min':
-          if (g.value > s.value || Number.isNaN(g.value)) g.value = s.value;
-          break;
-        case 'count':
-          break;
-      }
+      let g = groups.get(g0.key);
+      if (!g) groups.set(g0.key, (g = { labels: g0.labels, value: 0, mean: 0, count: 0 }));
+      accumulate(e.op, g, s.value);
     }
-    return [...groups.values()].map((g) => ({
-      labels: g.labels,
-      value: e.op === 'avg' ? g.mean : e.op === 'count' ? g.count : g.value,
-    }));
+    return [...groups.values()].map((g) => ({ labels: g.labels, value: groupResult(e.op, g) }));
   }
 
   private binary(op: BinaryOp, lhsE: Expr, rhsE: Expr, bool: boolean, matching: VectorMatching, ts: number): Value {

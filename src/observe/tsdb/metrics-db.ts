@@ -1,6 +1,6 @@
 /**
  * The embedded time-series store: series identified by sorted label sets, samples in compressed
- * chunks (xor-chunk.ts) stored as rows of a SQLite file of their own (e.g. `<stateDir>/metrics.db`,
+ * chunks (chunk.ts) stored as rows of a SQLite file of their own (e.g. `<stateDir>/metrics.db`,
  * WAL mode), downsampled and expired by a retention policy bounded by age and by size.
  *
  * Writes go to an in-memory head chunk per series. A head is written to the file when it holds
@@ -8,6 +8,10 @@
  * given, and on close). A partial head is rewritten in place by the next flush, so chunks stay
  * full-sized. Every write is one SQLite transaction: a process killed at any point loses at most
  * what was appended since the last flush, and the file stays consistent.
+ *
+ * The file's `user_version` is its layout version (STORE_FORMAT). A file of format 1 (chunk
+ * format 1, xor-chunk.ts, and a by-age index) is rewritten to the current format when opened,
+ * in one transaction: a crash during the rewrite leaves the format-1 file as it was.
  */
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
@@ -23,7 +27,8 @@ import {
 } from '../../promql/labels.js';
 import { DEFAULT_RETENTION, validateRetention, type RetentionPolicy } from './retention.js';
 import type { AppendOptions, AppendOutcome, MetricsSink } from './sink.js';
-import { decodeXorChunk, XorChunkEncoder, type ChunkSamples } from './xor-chunk.js';
+import { chunkCount, ChunkEncoder, decodeChunk, type ChunkSamples } from './chunk.js';
+import { decodeXorChunk } from './xor-chunk.js';
 
 export interface MetricsDbOptions {
   /** The SQLite file; created when missing. */
@@ -77,7 +82,7 @@ interface SeriesState {
   id: number;
   labels: Labels;
   target: string;
-  head: XorChunkEncoder | null;
+  head: ChunkEncoder | null;
   /** The head changed since it was last written. */
   dirty: boolean;
   /** Last timestamp appended or stored: later samples must be after it. */
@@ -89,11 +94,18 @@ interface ChunkRow {
   res: number;
   min_t: number;
   max_t: number;
-  n: number;
   data: Buffer;
 }
 
 const SEALED_BATCH = 256;
+
+/** The layout this build writes, kept in the file's user_version (files before it have 0). */
+export const STORE_FORMAT = 2;
+
+/** Prometheus's staleness marker, read from a typed array each time so its NaN payload survives. */
+const STALE_BITS = new Float64Array(new Uint32Array([0x00000002, 0x7ff00000]).buffer);
+
+export class MetricsStoreFormatError extends Error {}
 
 export class MetricsDb implements MetricsSink {
   private readonly db: Database.Database;
@@ -103,7 +115,7 @@ export class MetricsDb implements MetricsSink {
   /** Postings: label name → value → series. */
   private readonly postings = new Map<string, Map<string, Set<SeriesState>>>();
   private readonly seriesPerTarget = new Map<string, number>();
-  private readonly sealed: Array<{ s: SeriesState; enc: XorChunkEncoder }> = [];
+  private readonly sealed: Array<{ s: SeriesState; enc: ChunkEncoder }> = [];
   private readonly retention: RetentionPolicy;
   private readonly maxSeriesPerTarget: number;
   private readonly chunkSamples: number;
@@ -113,7 +125,7 @@ export class MetricsDb implements MetricsSink {
   private closed = false;
   private readonly stmt: {
     insertSeries: Database.Statement<[string, string]>;
-    upsertChunk: Database.Statement<[number, number, number, number, number, Buffer]>;
+    upsertChunk: Database.Statement<[number, number, number, number, Buffer]>;
     chunksInRange: Database.Statement<[number, number, number], ChunkRow>;
     firstChunkPerRes: Database.Statement<[number], { res: number; first: number }>;
   };
@@ -133,34 +145,15 @@ export class MetricsDb implements MetricsSink {
     this.db.pragma('journal_mode = WAL');
     // In WAL mode NORMAL loses nothing on a process crash (only on power loss, the last commits).
     this.db.pragma('synchronous = NORMAL');
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS series (
-        id INTEGER PRIMARY KEY,
-        labels TEXT NOT NULL UNIQUE,
-        target TEXT NOT NULL
-      );
-      -- A rowid table, not WITHOUT ROWID: the latter keeps under ~1,000 bytes of a row in its
-      -- page and moves the rest of a chunk to an overflow page of its own (4 KiB per chunk).
-      CREATE TABLE IF NOT EXISTS chunks (
-        id INTEGER PRIMARY KEY,
-        series_id INTEGER NOT NULL,
-        res INTEGER NOT NULL,
-        min_t INTEGER NOT NULL,
-        max_t INTEGER NOT NULL,
-        n INTEGER NOT NULL,
-        data BLOB NOT NULL,
-        UNIQUE (series_id, res, min_t)
-      );
-      CREATE INDEX IF NOT EXISTS chunks_by_age ON chunks (max_t);
-    `);
+    this.migrate();
     for (const f of [`${options.path}-wal`, `${options.path}-shm`]) if (fs.existsSync(f)) fs.chmodSync(f, 0o600);
     this.stmt = {
       insertSeries: this.db.prepare('INSERT INTO series (labels, target) VALUES (?, ?)'),
       upsertChunk: this.db.prepare(
-        'INSERT OR REPLACE INTO chunks (series_id, res, min_t, max_t, n, data) VALUES (?, ?, ?, ?, ?, ?)',
+        'INSERT OR REPLACE INTO chunks (series_id, res, min_t, max_t, data) VALUES (?, ?, ?, ?, ?)',
       ),
       chunksInRange: this.db.prepare(
-        'SELECT series_id, res, min_t, max_t, n, data FROM chunks WHERE series_id = ? AND max_t >= ? AND min_t <= ? ORDER BY res, min_t',
+        'SELECT series_id, res, min_t, max_t, data FROM chunks WHERE series_id = ? AND max_t >= ? AND min_t <= ? ORDER BY res, min_t',
       ),
       firstChunkPerRes: this.db.prepare('SELECT res, MIN(min_t) AS first FROM chunks WHERE series_id = ? GROUP BY res'),
     };
@@ -177,6 +170,72 @@ export class MetricsDb implements MetricsSink {
   /** Opens (or creates) the store. The clock of the samples is the caller's: timestamps are passed in. */
   static open(options: MetricsDbOptions): MetricsDb {
     return new MetricsDb(options);
+  }
+
+  /**
+   * Creates the tables of a new file, or brings a file of an older format to STORE_FORMAT.
+   * Throws MetricsStoreFormatError for a file from a newer Groundwork.
+   */
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > STORE_FORMAT) {
+      throw new MetricsStoreFormatError(
+        `metrics store ${this.options.path} has format ${version}, newer than this Groundwork's ${STORE_FORMAT}; ` +
+          'upgrade Groundwork, or move the file away to start an empty store',
+      );
+    }
+    if (version === STORE_FORMAT) return;
+    const hasChunks = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'chunks'").get();
+    this.db.transaction(() => {
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS series (
+          id INTEGER PRIMARY KEY,
+          labels TEXT NOT NULL UNIQUE,
+          target TEXT NOT NULL
+        );
+        -- A rowid table, not WITHOUT ROWID: the latter keeps under ~1,000 bytes of a row in its
+        -- page and moves the rest of a chunk to an overflow page of its own (4 KiB per chunk), and
+        -- rows appended in rowid order fill their pages. No index by age: maintenance scans.
+        CREATE TABLE chunks_v2 (
+          id INTEGER PRIMARY KEY,
+          series_id INTEGER NOT NULL,
+          res INTEGER NOT NULL,
+          min_t INTEGER NOT NULL,
+          max_t INTEGER NOT NULL,
+          data BLOB NOT NULL,
+          UNIQUE (series_id, res, min_t)
+        );
+      `);
+      if (hasChunks) {
+        // Format 1: chunks of xor-chunk.ts, a count column and an index by age.
+        const insert = this.db.prepare(
+          'INSERT INTO chunks_v2 (series_id, res, min_t, max_t, data) VALUES (?, ?, ?, ?, ?)',
+        );
+        // In pages: a connection cannot write while it iterates, and a large file should not be read whole.
+        const page = this.db.prepare(
+          'SELECT id, series_id, res, min_t, max_t, data FROM chunks WHERE id > ? ORDER BY id LIMIT 1000',
+        );
+        for (let after = -1; ;) {
+          const rows = page.all(after) as Array<ChunkRow & { id: number }>;
+          if (rows.length === 0) break;
+          for (const r of rows) {
+            const d = decodeXorChunk(r.data);
+            const enc = new ChunkEncoder();
+            for (let i = 0; i < d.t.length; i++) {
+              const t = d.t[i]!;
+              enc.append(t, d.stale?.has(t) ? STALE_BITS[0]! : d.v[i]!);
+            }
+            insert.run(r.series_id, r.res, r.min_t, r.max_t, Buffer.from(enc.bytes()));
+          }
+          after = rows.at(-1)!.id;
+        }
+        this.db.exec('DROP INDEX IF EXISTS chunks_by_age; DROP TABLE chunks;');
+      }
+      this.db.exec('ALTER TABLE chunks_v2 RENAME TO chunks');
+      this.db.pragma(`user_version = ${STORE_FORMAT}`);
+    })();
+    // The old table's pages are free now; give them back to the file system.
+    if (hasChunks) this.db.pragma('incremental_vacuum');
   }
 
   private load(): void {
@@ -249,7 +308,7 @@ export class MetricsDb implements MetricsSink {
       this.droppedOutOfOrder++;
       return 'out-of-order';
     }
-    const head = s.head ?? (s.head = new XorChunkEncoder());
+    const head = s.head ?? (s.head = new ChunkEncoder());
     head.append(timestampMs, value);
     s.lastT = timestampMs;
     s.dirty = true;
@@ -269,8 +328,8 @@ export class MetricsDb implements MetricsSink {
     this.sealed.length = 0;
   }
 
-  private writeChunk(seriesId: number, res: number, enc: XorChunkEncoder): void {
-    this.stmt.upsertChunk.run(seriesId, res, enc.minT, enc.maxT, enc.count, Buffer.from(enc.bytes()));
+  private writeChunk(seriesId: number, res: number, enc: ChunkEncoder): void {
+    this.stmt.upsertChunk.run(seriesId, res, enc.minT, enc.maxT, Buffer.from(enc.bytes()));
   }
 
   /** Writes sealed chunks and every changed head, in one transaction. */
@@ -330,8 +389,26 @@ export class MetricsDb implements MetricsSink {
     const rows = this.stmt.chunksInRange.all(seriesId, minT, maxT);
     const out: ChunkSamples = { t: [], v: [] };
     if (rows.length === 0) return out;
+    if (rows.every((r) => r.res === 0)) {
+      // Raw data only (the common case): chunks wholly inside the range decode straight into the result.
+      for (const r of rows) {
+        if (r.min_t >= minT && r.max_t <= maxT) {
+          decodeChunk(r.data, out);
+          continue;
+        }
+        const d = decodeChunk(r.data);
+        for (let i = 0; i < d.t.length; i++) {
+          const t = d.t[i]!;
+          if (t < minT || t > maxT) continue;
+          out.t.push(t);
+          out.v.push(d.v[i]!);
+          if (d.stale?.has(t)) (out.stale ??= new Set()).add(t);
+        }
+      }
+      return out;
+    }
     const firstByRes = new Map<number, number>();
-    if (rows.some((r) => r.res !== 0)) {
+    {
       for (const r of this.stmt.firstChunkPerRes.all(seriesId)) firstByRes.set(r.res, r.first);
     }
     // Each level covers the time before the first sample of every finer level.
@@ -344,7 +421,7 @@ export class MetricsDb implements MetricsSink {
       const part: ChunkSamples = { t: [], v: [] };
       for (const r of rows) {
         if (r.res !== res) continue;
-        const d = decodeXorChunk(r.data);
+        const d = decodeChunk(r.data);
         for (let i = 0; i < d.t.length; i++) {
           const t = d.t[i]!;
           if (t >= minT && t <= maxT && t < limit) {
@@ -386,7 +463,7 @@ export class MetricsDb implements MetricsSink {
       this.db.transaction(() => {
         const rows = this.db
           .prepare(
-            'SELECT series_id, res, min_t, max_t, n, data FROM chunks WHERE res = ? AND max_t < ? ORDER BY series_id, min_t',
+            'SELECT series_id, res, min_t, max_t, data FROM chunks WHERE res = ? AND max_t < ? ORDER BY series_id, min_t',
           )
           .all(level.stepMs, cutoff) as ChunkRow[];
         if (rows.length === 0) return;
@@ -395,7 +472,7 @@ export class MetricsDb implements MetricsSink {
           while (i < rows.length) {
             const seriesId = rows[i]!.series_id;
             const samples: ChunkSamples = { t: [], v: [] };
-            for (; i < rows.length && rows[i]!.series_id === seriesId; i++) decodeXorChunk(rows[i]!.data, samples);
+            for (; i < rows.length && rows[i]!.series_id === seriesId; i++) decodeChunk(rows[i]!.data, samples);
             this.appendRollup(seriesId, next.stepMs, samples);
           }
           report.rolledUp += rows.length;
@@ -433,17 +510,18 @@ export class MetricsDb implements MetricsSink {
   private appendRollup(seriesId: number, stepMs: number, samples: ChunkSamples): void {
     const last = this.db
       .prepare(
-        'SELECT series_id, res, min_t, max_t, n, data FROM chunks WHERE series_id = ? AND res = ? ORDER BY min_t DESC LIMIT 1',
+        'SELECT series_id, res, min_t, max_t, data FROM chunks WHERE series_id = ? AND res = ? ORDER BY min_t DESC LIMIT 1',
       )
       .get(seriesId, stepMs) as ChunkRow | undefined;
     const merged: ChunkSamples = { t: [], v: [] };
-    if (last && last.n < this.chunkSamples) {
-      decodeXorChunk(last.data, merged);
+    const lastFull = last !== undefined && chunkCount(last.data) >= this.chunkSamples;
+    if (last && !lastFull) {
+      decodeChunk(last.data, merged);
       this.db
         .prepare('DELETE FROM chunks WHERE series_id = ? AND res = ? AND min_t = ?')
         .run(seriesId, stepMs, last.min_t);
     }
-    const floor = last && last.n >= this.chunkSamples ? last.max_t : -Infinity;
+    const floor = last && lastFull ? last.max_t : -Infinity;
     for (let i = 0; i < samples.t.length; i++) {
       const t = samples.t[i]!;
       if (t <= floor) continue;
@@ -457,12 +535,12 @@ export class MetricsDb implements MetricsSink {
         merged.v.push(samples.v[i]!);
       }
     }
-    let enc = new XorChunkEncoder();
+    let enc = new ChunkEncoder();
     for (let i = 0; i < merged.t.length; i++) {
       enc.append(merged.t[i]!, merged.v[i]!);
       if (enc.count >= this.chunkSamples) {
         this.writeChunk(seriesId, stepMs, enc);
-        enc = new XorChunkEncoder();
+        enc = new ChunkEncoder();
       }
     }
     if (enc.count > 0) this.writeChunk(seriesId, stepMs, enc);

@@ -12,119 +12,13 @@
  * `1111`+64 bits. The first delta is encoded as a delta-of-delta against a delta of 0.
  * Value blocks: `0` same value; `10` + bits within the previous leading/trailing window;
  * `11` + 5 bits leading zeros + 6 bits meaningful length (0 means 64) + the bits.
+ *
+ * This is chunk format 1, what metrics.db files written before format 2 (chunk.ts) hold: the
+ * store reads it only to migrate such files. XOR value coding itself lives on in format 2.
  */
+import { BitReader, BitWriter, ChunkCorruptError, ctz32, f64, HI, LO, signed, u32 } from './bit-stream.js';
 
-const TWO_32 = 2 ** 32;
-const f64 = new Float64Array(1);
-const u32 = new Uint32Array(f64.buffer);
-// Typed arrays use the platform's byte order; every platform Node runs on is little-endian.
-const LO = 0;
-const HI = 1;
-
-function ctz32(x: number): number {
-  return 31 - Math.clz32(x & -x);
-}
-
-/** Appends bits to a growable byte buffer. */
-class BitWriter {
-  buf: Uint8Array;
-  bitPos = 0;
-
-  constructor(initialBytes = 64) {
-    this.buf = new Uint8Array(initialBytes);
-  }
-
-  private ensure(bits: number): void {
-    const needBytes = ((this.bitPos + bits + 7) >>> 3) + 1;
-    if (needBytes <= this.buf.length) return;
-    const next = new Uint8Array(Math.max(needBytes, this.buf.length * 2));
-    next.set(this.buf);
-    this.buf = next;
-  }
-
-  /** Writes the `n` (0..32) low bits of `v`, most significant first. */
-  write(v: number, n: number): void {
-    if (n === 0) return;
-    this.ensure(n);
-    let left = n;
-    const buf = this.buf;
-    while (left > 0) {
-      const free = 8 - (this.bitPos & 7);
-      const take = free < left ? free : left;
-      const bits = (v >>> (left - take)) & ((1 << take) - 1);
-      buf[this.bitPos >>> 3]! |= bits << (free - take);
-      left -= take;
-      this.bitPos += take;
-    }
-  }
-
-  /** Writes the `n` (0..64) low bits of the 64-bit number hi:lo. */
-  write64(hi: number, lo: number, n: number): void {
-    if (n > 32) {
-      this.write(hi, n - 32);
-      this.write(lo, 32);
-    } else {
-      this.write(lo, n);
-    }
-  }
-
-  /** Writes a signed integer (|v| < 2^53) as 64-bit two's complement. */
-  writeInt64(v: number): void {
-    const hi = Math.floor(v / TWO_32);
-    const lo = v - hi * TWO_32;
-    this.write(hi >>> 0, 32);
-    this.write(lo >>> 0, 32);
-  }
-
-  bytes(): Uint8Array {
-    return this.buf.subarray(0, (this.bitPos + 7) >>> 3);
-  }
-}
-
-class BitReader {
-  private bitPos: number;
-  constructor(
-    private readonly buf: Uint8Array,
-    startBit = 0,
-  ) {
-    this.bitPos = startBit;
-  }
-
-  /** Reads `n` (0..32) bits as an unsigned number. */
-  read(n: number): number {
-    let result = 0;
-    let left = n;
-    const buf = this.buf;
-    while (left > 0) {
-      const byteIndex = this.bitPos >>> 3;
-      if (byteIndex >= buf.length) throw new ChunkCorruptError('chunk ends in the middle of a sample');
-      const avail = 8 - (this.bitPos & 7);
-      const take = avail < left ? avail : left;
-      const bits = (buf[byteIndex]! >>> (avail - take)) & ((1 << take) - 1);
-      result = result * (1 << take) + bits;
-      left -= take;
-      this.bitPos += take;
-    }
-    return result;
-  }
-
-  readBit(): number {
-    return this.read(1);
-  }
-
-  readInt64(): number {
-    const hi = this.read(32) | 0;
-    const lo = this.read(32);
-    return hi * TWO_32 + lo;
-  }
-}
-
-export class ChunkCorruptError extends Error {}
-
-/** Signed value of an n-bit two's complement field. */
-function signed(v: number, n: number): number {
-  return v >= 2 ** (n - 1) ? v - 2 ** n : v;
-}
+export { ChunkCorruptError };
 
 const BUCKETS = [
   { prefix: 0b10, prefixBits: 2, bits: 14 },
