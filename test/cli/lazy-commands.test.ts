@@ -162,4 +162,13 @@ describe('the built CLI, as a process, loads only what the command needs', () =>
       ['import.js', 'validate.js'].map((f) => path.join('dist', 'cli', 'commands', f)),
     );
   });
+
+  it('a command on a stack without an age identity does not load age-encryption (its output is still redacted)', async () => {
+    writeFileSync(path.join(dir, 'groundwork.yaml'), 'stack: lazy\n');
+    const { stdout, files } = await loadedBy('validate-stack', ['validate']);
+    expect(stdout).toContain('is valid');
+    // The redactor was made (it reads the secrets beside the stack) without the age decrypter.
+    expect(files).toContain(path.join('dist', 'security', 'secret-vault.js'));
+    expect(packages(files).filter((f) => f.includes(`${path.sep}age-encryption${path.sep}`))).toEqual([]);
+  });
 });
