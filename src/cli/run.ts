@@ -1,84 +1,22 @@
 /** The CLI entry, callable in-process: `run(argv, io)` returns the exit code. */
 import path from 'node:path';
 import { Redactor } from '../security/redact.js';
-import { redactorForStack } from '../security/secret-vault.js';
 import { OperationError, type OperationErrorCode } from '../core/errors.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { errorMessage } from '../util/error-message.js';
 import type { Command } from './command.js';
+import { COMMAND_TABLE, loadedEntry, type CommandEntry } from './command-table.js';
 import { EXIT, UsageError, UserError, type CliIo } from './io.js';
-import { applyCommand } from './commands/apply.js';
-import { historyCommand, showCommand } from './commands/history.js';
-import { initCommand } from './commands/init.js';
-import { planCommand } from './commands/plan.js';
-import { refreshCommand } from './commands/refresh.js';
-import { unlockCommand } from './commands/unlock.js';
-import { validateCommand } from './commands/validate.js';
-import { schemaCommand } from './commands/schema.js';
-import { upCommand } from './commands/up.js';
-import { statusCommand } from './commands/status.js';
-import { checksCommand } from './commands/checks.js';
-import { logsCommand } from './commands/logs.js';
-import { execCommand } from './commands/exec.js';
-import { serviceCommand } from './commands/service.js';
-import { downCommand, restartCommand } from './commands/restart.js';
-import { scaleCommand } from './commands/scale.js';
-import { deployCommand, releasesCommand, rollbackCommand } from './commands/deploy.js';
-import { nodesCommand } from './commands/nodes.js';
-import { stateCommand } from './commands/state.js';
-import { destroyCommand } from './commands/destroy.js';
-import { importCommand } from './commands/import.js';
-import { secretCommand } from './commands/secret.js';
-import { caCommand } from './commands/ca.js';
-import { alertsCommand, silenceCommand } from './commands/alerts.js';
-import { incidentCommand, oncallCommand } from './commands/incident.js';
-import { queryCommand } from './commands/query.js';
-import { tokenCommand } from './commands/token.js';
-import { auditCommand } from './commands/audit.js';
-import { changeCommand } from './commands/change.js';
-import { decisionCommand } from './commands/decision.js';
 
-export const COMMANDS: Command[] = [
-  initCommand,
-  validateCommand,
-  planCommand,
-  applyCommand,
-  refreshCommand,
-  upCommand,
-  serviceCommand,
-  statusCommand,
-  checksCommand,
-  logsCommand,
-  execCommand,
-  restartCommand,
-  scaleCommand,
-  downCommand,
-  destroyCommand,
-  deployCommand,
-  rollbackCommand,
-  releasesCommand,
-  nodesCommand,
-  historyCommand,
-  showCommand,
-  unlockCommand,
-  stateCommand,
-  caCommand,
-  alertsCommand,
-  silenceCommand,
-  incidentCommand,
-  oncallCommand,
-  queryCommand,
-  tokenCommand,
-  auditCommand,
-  changeCommand,
-  decisionCommand,
-  schemaCommand,
-  importCommand,
-  secretCommand,
-];
+/**
+ * The commands by name and summary; each module is imported only when its command runs
+ * (command-table.ts says why).
+ */
+export const COMMANDS: CommandEntry[] = [...COMMAND_TABLE];
 
+/** Adds commands already loaded (an embedder's or a test's); a name the CLI knows keeps its own. */
 export function registerCommands(extra: Command[]): void {
-  for (const c of extra) if (!COMMANDS.some((x) => x.name === c.name)) COMMANDS.push(c);
+  for (const c of extra) if (!COMMANDS.some((x) => x.name === c.name)) COMMANDS.push(loadedEntry(c));
 }
 
 function usage(): string {
@@ -122,6 +60,9 @@ async function cliRedactor(io: CliIo, args: string[]): Promise<Redactor> {
     }
     return undefined;
   };
+  // Loaded here, not at the top: it brings the age decrypter, which --help and --version never need.
+  // Outside the try: a module that fails to load is a broken install, never "no secrets to hide".
+  const { redactorForStack } = await import('../security/secret-vault.js');
   try {
     const file = flag('file', 'f');
     const stateDir = flag('state-dir');
@@ -145,8 +86,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.stdout('groundwork 0.1.0\n');
     return EXIT.ok;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     const guess = didYouMean(
       name,
       COMMANDS.map((c) => c.name),
@@ -160,7 +101,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   // decrypted with this installation's identity, GROUNDWORK_SECRET_*, plaintext secret files),
   // except the one output meant to show a value: `secret get`.
   const shows = name === 'secret' && rest[0] === 'get';
-  const redactor = shows ? Redactor.none : await cliRedactor(io, rest);
+  // The command's module loads while the redactor reads the secrets (both wait on the disk).
+  const [command, redactor] = await Promise.all([entry.load(), shows ? Redactor.none : cliRedactor(io, rest)]);
   if (!redactor.empty) io = { ...io, stdout: redacting(io.stdout, redactor), stderr: redacting(io.stderr, redactor) };
   try {
     return await command.run(rest, io);

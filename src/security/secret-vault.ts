@@ -13,7 +13,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Redactor, type NamedSecretValue } from './redact.js';
-import { decrypterFor } from './age-crypto.js';
 import { AgeIdentityError, identityFileOf, tryLoadIdentity, type AgeIdentity } from './age-identity.js';
 import { EnvFileSecretSource, secretEnvName, type SecretSource } from './secret-source.js';
 import {
@@ -85,6 +84,8 @@ export class SecretVault implements SecretSource {
       return;
     }
     const live = new Set<string>();
+    // Loaded only with an identity to decrypt with (see tryLoadIdentity).
+    const { decrypterFor } = await import('./age-crypto.js');
     const decrypt = decrypterFor(identity.identity);
     for (const entry of Object.values(this.file.secrets)) {
       const wanted = this.opts.decrypt === 'newest' ? entry.versions.slice(-1) : entry.versions;
