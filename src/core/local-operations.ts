@@ -99,12 +99,15 @@ export class LocalOperations implements Operations {
   private readonly service: ServiceKind;
   /** Approvals, freeze windows, break-glass, decisions (change/). */
   private readonly changes: ChangeControl;
+  /** The fault tests' kill points (inert unless GROUNDWORK_TEST_KILL_AT is set). */
+  private readonly killHook: TestKillHook;
 
   constructor(
     readonly installation: Installation,
     private readonly runtime: OperationsRuntime = {},
   ) {
     this.service = serviceKindOf(installation);
+    this.killHook = new TestKillHook(installation.env);
     this.changes = new ChangeControl({
       store: installation.store,
       clock: installation.clock,
@@ -117,7 +120,7 @@ export class LocalOperations implements Operations {
       stateDir: installation.stateDir,
       context: (progress) => installation.kindContext((_a, m) => progress(m)),
       publish: (e) => installation.bus.publish(e),
-      killHook: new TestKillHook(installation.env),
+      killHook: this.killHook,
       ...(sup ? { hooks: { beforeStep: (a: Address) => sup.pause(a), afterStep: (a: Address) => sup.resume(a) } } : {}),
     });
   }
@@ -409,6 +412,7 @@ export class LocalOperations implements Operations {
     listener.onPlan?.(plan);
     const sup = this.runtime.supervision;
     const author = input.author ?? 'unknown';
+    const killPoints = this.killHook.points('apply');
     const result = await applyPlan(plan, {
       store: this.store,
       kinds: this.installation.kinds,
@@ -417,9 +421,13 @@ export class LocalOperations implements Operations {
       portRange: this.installation.portRange,
       author,
       message: input.message ?? '',
-      ...(listener.onEvent ? { onEvent: listener.onEvent } : {}),
+      onEvent: (e) => {
+        listener.onEvent?.(e);
+        if (e.type === 'step-end' && e.status === 'applied') killPoints.pass(`${e.address} applied`);
+      },
       ...(sup ? { hooks: { beforeStep: (a: Address) => sup.pause(a), afterStep: (a: Address) => sup.resume(a) } } : {}),
     });
+    killPoints.end();
     this.installation.bus.publish({
       type: 'change',
       changeId: result.changeId,

@@ -8,13 +8,15 @@
  * process with SIGKILL, after printing `[groundwork test] kill point K: LABEL` to stderr. Kill
  * points are every progress message of the operation (before it is passed on) and the journal
  * moments around it: the step started, the rollout done but not yet recorded, recorded but the
- * change not yet finished. An operation that ends before point K prints how many points it had.
+ * change not yet finished. For `apply`, the kill points are its applied steps, each once it is
+ * recorded in the journal (`apply:2`: killed right after the second step was applied). An
+ * operation that ends before point K prints how many points it had.
  */
 import { writeSync } from 'node:fs';
 
 export const TEST_KILL_ENV = 'GROUNDWORK_TEST_KILL_AT';
 
-export type KillPointOperation = 'deploy' | 'rollback';
+export type KillPointOperation = 'deploy' | 'rollback' | 'apply';
 
 /** Passes kill points of one operation; `pass` returns normally unless this is the chosen one. */
 export interface KillPoints {
@@ -33,9 +35,9 @@ export class TestKillHook {
   constructor(env: Record<string, string | undefined>) {
     const raw = env[TEST_KILL_ENV];
     if (!raw) return;
-    const m = /^(deploy|rollback):([1-9][0-9]*)$/.exec(raw.trim());
+    const m = /^(deploy|rollback|apply):([1-9][0-9]*)$/.exec(raw.trim());
     if (!m) {
-      say(`${TEST_KILL_ENV}=${raw} is not OPERATION:K (deploy:3, rollback:7); ignored`);
+      say(`${TEST_KILL_ENV}=${raw} is not OPERATION:K (deploy:3, rollback:7, apply:2); ignored`);
       return;
     }
     this.target = { op: m[1] as KillPointOperation, k: Number(m[2]) };
