@@ -48,8 +48,13 @@ function renderRequest(r: ChangeRequestView): string {
   if (plan && typeof plan === 'object' && !Array.isArray(plan) && Array.isArray(plan.steps))
     for (const s of plan.steps)
       if (s && typeof s === 'object' && !Array.isArray(s)) lines.push(`    ${String(s.action)} ${String(s.address)}`);
-  if (r.kind === 'deploy')
-    lines.push(`  ref:       ${typeof r.subject.ref === 'string' ? r.subject.ref : '(working tree)'}`);
+  if (r.kind === 'deploy') {
+    const { ref, commit } = r.subject;
+    // The commit is what is approved and deployed, even when the ref moves on (change/deploy-pin.ts).
+    lines.push(
+      `  ref:       ${typeof ref === 'string' ? `${ref}${typeof commit === 'string' ? ` (commit ${commit})` : ''}` : '(working tree)'}`,
+    );
+  }
   return `${lines.join('\n')}\n`;
 }
 
