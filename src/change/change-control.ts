@@ -31,7 +31,13 @@ import {
   subjectHash,
   type ChangeRequestView,
 } from './change-requests.js';
-import { missingDecisions } from './decisions.js';
+import {
+  listDecisions,
+  missingDecisions,
+  tryReadDecision,
+  type DecisionDocument,
+  type DecisionRecord,
+} from './decisions.js';
 
 export interface ChangeControlDeps {
   store: Store;
@@ -217,6 +223,23 @@ export class ChangeControl {
     const r = this.requestOf(id);
     const { policy, users } = await this.context();
     return requestView(r, gateFor(policy, scopeOf(r), this.deps.clock.now()).approvals, users);
+  }
+
+  /** The decision records of the stack's directory (docs/decisions/), oldest first. */
+  decisions(): DecisionRecord[] {
+    return listDecisions(this.stackDir);
+  }
+
+  /** Decision `n` with its Markdown; not-found naming the numbers there are. */
+  decision(n: number): DecisionDocument {
+    const d = Number.isInteger(n) && n > 0 ? tryReadDecision(this.stackDir, n) : undefined;
+    if (d) return d;
+    const there = listDecisions(this.stackDir).map((x) => `#${x.number}`);
+    throw new ChangeRefused(
+      'not-found',
+      `there is no decision record #${n} under docs/decisions/${there.length ? ` (there are ${there.join(', ')})` : ' (there are none yet)'}`,
+      '`groundwork decision list` lists them; `groundwork decision new "Title"` writes one',
+    );
   }
 
   /** The request, or not-found naming how to list them. */

@@ -85,6 +85,7 @@ import { TestKillHook } from './test-kill-point.js';
 import { ChangeControl, type Admission, type ChangeAttempt } from '../change/change-control.js';
 import { scopeOfAddresses } from '../change/change-policy.js';
 import { ChangeRefused } from '../change/change-refused.js';
+import type { DecisionDocument, DecisionRecord } from '../change/decisions.js';
 import { movedNote, pinForCarryOut, pinRef, tryPinRef, type DeployPin } from '../change/deploy-pin.js';
 import { subjectHash, type ChangeRequestView } from '../change/change-requests.js';
 import type { ChangeRequestInput } from './operations.js';
@@ -851,6 +852,16 @@ export class LocalOperations implements Operations {
 
   changeRequest(id: number): Promise<ChangeRequestView> {
     return this.governed(() => this.changes.show(id));
+  }
+
+  /** Decision records of the stack (docs/decisions/), oldest first. */
+  decisions(): Promise<DecisionRecord[]> {
+    return this.governed(async () => this.changes.decisions());
+  }
+
+  /** One decision record with its Markdown; not-found naming the numbers there are. */
+  decision(n: number): Promise<DecisionDocument> {
+    return this.governed(async () => this.changes.decision(n));
   }
 
   /** What a deploy request approves: this service, this commit (and the ref that named it), against this stack file and state. */
