@@ -31,7 +31,13 @@ import {
   subjectHash,
   type ChangeRequestView,
 } from './change-requests.js';
-import { missingDecisions } from './decisions.js';
+import {
+  listDecisions,
+  missingDecisions,
+  tryReadDecision,
+  type DecisionDocument,
+  type DecisionRecord,
+} from './decisions.js';
 
 export interface ChangeControlDeps {
   store: Store;
@@ -70,16 +76,29 @@ export interface NewChangeRequest {
   decisions: readonly number[];
 }
 
-const REQUEST_HINT: Record<ChangeRequestKind, (service: string | null) => string> = {
+/** What a change or request is of, for messages: its service, or a rotation's secret. */
+interface Target {
+  kind: ChangeRequestKind;
+  service: string | null;
+  subject: JsonObject;
+}
+
+function secretOf(t: Target): string {
+  return typeof t.subject.secret === 'string' ? t.subject.secret : 'SECRET';
+}
+
+const REQUEST_HINT: Record<ChangeRequestKind, (t: Target) => string> = {
   apply: () => '`groundwork change request apply -m "why"` (or `--plan FILE` for a saved plan)',
-  deploy: (s) => `\`groundwork change request deploy ${s ?? 'SERVICE'} --ref REF -m "why"\``,
-  rollback: (s) => `\`groundwork change request rollback ${s ?? 'SERVICE'} -m "why"\``,
+  deploy: (t) => `\`groundwork change request deploy ${t.service ?? 'SERVICE'} --ref REF -m "why"\``,
+  rollback: (t) => `\`groundwork change request rollback ${t.service ?? 'SERVICE'} -m "why"\``,
+  rotate: (t) => `\`groundwork change request rotate ${secretOf(t)} -m "why"\``,
 };
 
 const CARRY_OUT: Record<ChangeRequestKind, (r: ChangeRequestRow) => string> = {
   apply: (r) => `groundwork apply ${r.id}`,
   deploy: (r) => `groundwork deploy ${r.service ?? 'SERVICE'} --change ${r.id}`,
   rollback: (r) => `groundwork rollback ${r.service ?? 'SERVICE'} --change ${r.id}`,
+  rotate: (r) => `groundwork secret rotate ${secretOf(r)} --change ${r.id}`,
 };
 
 /** How to carry out an approved request. */
@@ -136,7 +155,7 @@ export class ChangeControl {
         throw new ChangeRefused(
           'refused',
           `${what} needs ${gate.approvals} approval${gate.approvals === 1 ? '' : 's'} from people other than its author (changes.approvals: ${gate.rules.join(', ')})`,
-          `request it with ${REQUEST_HINT[a.kind](a.service)}, have an approver run \`groundwork change approve ID\`, then carry out that request`,
+          `request it with ${REQUEST_HINT[a.kind](a)}, have an approver run \`groundwork change approve ID\`, then carry out that request`,
         );
       const by = countingApprovals(request, users);
       if (by.length < gate.approvals) {
@@ -206,6 +225,23 @@ export class ChangeControl {
     return requestView(r, gateFor(policy, scopeOf(r), this.deps.clock.now()).approvals, users);
   }
 
+  /** The decision records of the stack's directory (docs/decisions/), oldest first. */
+  decisions(): DecisionRecord[] {
+    return listDecisions(this.stackDir);
+  }
+
+  /** Decision `n` with its Markdown; not-found naming the numbers there are. */
+  decision(n: number): DecisionDocument {
+    const d = Number.isInteger(n) && n > 0 ? tryReadDecision(this.stackDir, n) : undefined;
+    if (d) return d;
+    const there = listDecisions(this.stackDir).map((x) => `#${x.number}`);
+    throw new ChangeRefused(
+      'not-found',
+      `there is no decision record #${n} under docs/decisions/${there.length ? ` (there are ${there.join(', ')})` : ' (there are none yet)'}`,
+      '`groundwork decision list` lists them; `groundwork decision new "Title"` writes one',
+    );
+  }
+
   /** The request, or not-found naming how to list them. */
   requestOf(id: number): ChangeRequestRow {
     const r = Number.isInteger(id) ? this.deps.store.changeRequests.tryGetRequest(id) : undefined;
@@ -225,14 +261,14 @@ export class ChangeControl {
       throw new ChangeRefused(
         'refused',
         `change request #${r.id} was already carried out by change #${r.appliedChange}`,
-        `an approval is for one change; request a new one with ${REQUEST_HINT[r.kind](r.service)}`,
+        `an approval is for one change; request a new one with ${REQUEST_HINT[r.kind](r)}`,
       );
     const hash = subjectHash(a.subject);
     if (hash !== r.hash)
       throw new ChangeRefused(
         'refused',
-        `change request #${r.id} approved ${r.hash.slice(0, 12)}, but what would run now is ${hash.slice(0, 12)}: the stack file or the recorded state changed since it was requested`,
-        `request the change again with ${REQUEST_HINT[r.kind](r.service)} and have it approved`,
+        `change request #${r.id} approved ${r.hash.slice(0, 12)}, but what would run now is ${hash.slice(0, 12)}: ${r.kind === 'rotate' ? "the secret's version or the services using it" : 'the stack file or the recorded state'} changed since it was requested`,
+        `request the change again with ${REQUEST_HINT[r.kind](r)} and have it approved`,
       );
   }
 
@@ -249,7 +285,7 @@ export class ChangeControl {
   private breakGlass(a: ChangeAttempt, freeze: string, channels: readonly string[]): void {
     const reason = (a.breakGlass ?? '').trim();
     const now = this.deps.clock.now();
-    const target = a.service ? `service.${a.service}` : 'stack';
+    const target = a.kind === 'rotate' ? `secret.${secretOf(a)}` : a.service ? `service.${a.service}` : 'stack';
     new AuditLog(this.deps.store.audit, this.deps.clock).append({
       token: null,
       user: a.author,
@@ -281,7 +317,8 @@ export class ChangeControl {
   }
 }
 
-function describe(a: Pick<ChangeAttempt, 'kind' | 'service'>): string {
+function describe(a: Target): string {
+  if (a.kind === 'rotate') return `rotation of secret \`${secretOf(a)}\``;
   return a.service ? `${a.kind} of service \`${a.service}\`` : `${a.kind} of the stack`;
 }
 
@@ -292,6 +329,14 @@ function describeRequest(r: ChangeRequestRow): string {
 /** What a request touches, for the policy: the service of a deploy or rollback, the steps of a plan. */
 function scopeOf(r: ChangeRequestRow): ChangeScope {
   if (r.service !== null) return { services: [r.service], other: false };
+  // A rotation touches the services that use the secret (as they were when it was requested).
+  if (r.kind === 'rotate') {
+    const services = r.subject.services;
+    return {
+      services: Array.isArray(services) ? services.filter((s): s is string => typeof s === 'string') : [],
+      other: false,
+    };
+  }
   const plan = r.subject.plan;
   const steps = plan && typeof plan === 'object' && !Array.isArray(plan) ? plan.steps : undefined;
   const addresses = Array.isArray(steps)

@@ -3,7 +3,7 @@
  * docs/decisions/ of the stack's directory, numbered 0001, 0002, ... Changes name the decisions
  * they implement (`--decision 3`) and `groundwork history` shows them.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export interface DecisionRecord {
@@ -16,6 +16,14 @@ export interface DecisionRecord {
 }
 
 const FILE = /^(\d{4})-[a-z0-9-]+\.md$/;
+
+/** A decision record with its text, as the API serves it. */
+export interface DecisionDocument extends DecisionRecord {
+  markdown: string;
+}
+
+/** Larger records are not served whole: a decision record is a page or two, never megabytes. */
+export const MAX_DECISION_BYTES = 256 * 1024;
 
 export function decisionsDir(stackDir: string): string {
   return path.join(stackDir, 'docs', 'decisions');
@@ -86,4 +94,21 @@ export function newDecision(stackDir: string, title: string, now: Date, author: 
   // `wx`: two people making a decision at once get different numbers, never one overwritten file.
   writeFileSync(path.join(dir, name), text, { flag: 'wx' });
   return { number: next, title: clean, status: 'proposed', file: path.relative(stackDir, path.join(dir, name)) };
+}
+
+/**
+ * Decision `n` with its Markdown, or undefined when there is none. Only a file listDecisions found
+ * (a name of the numbered pattern inside docs/decisions/) is read, so no path can be asked for.
+ */
+export function tryReadDecision(stackDir: string, n: number): DecisionDocument | undefined {
+  const d = listDecisions(stackDir).find((x) => x.number === n);
+  if (!d) return undefined;
+  const file = path.join(stackDir, d.file);
+  const size = statSync(file).size;
+  const text = readFileSync(file, 'utf8');
+  const markdown =
+    size > MAX_DECISION_BYTES
+      ? `${text.slice(0, MAX_DECISION_BYTES)}\n\n(cut at ${MAX_DECISION_BYTES} bytes; the whole record is ${d.file})\n`
+      : text;
+  return { ...d, markdown };
 }

@@ -558,22 +558,39 @@ export function parsePort(p: unknown, at: Pos): ComposePort[] {
   return out;
 }
 
+/**
+ * A container path as Compose means it: `/data/` and `/data` are one mount point (docker-compose
+ * config writes `/data`), so two spellings neither make two mounts nor escape an override.
+ */
+function containerPath(p: string): string {
+  if (!p.startsWith('/')) return p;
+  const n = path.posix.normalize(p);
+  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+}
+
 /** The short volume syntax `source:target[:mode]` or `target`, or the long one. */
 export function parseMount(m: unknown, dir: string, at: Pos): ComposeMount {
   const hostPath = (s: string) => (s.startsWith('~') ? s : path.isAbsolute(s) ? s : path.resolve(dir, s));
+  const target = (t: string) => containerPath(t);
   if (isObj(m)) {
     const type = (typeof m.type === 'string' ? m.type : 'volume') as ComposeMount['type'];
     const source = typeof m.source === 'string' ? (type === 'bind' ? hostPath(m.source) : m.source) : undefined;
-    return { type, ...(source ? { source } : {}), target: String(m.target), read_only: m.read_only === true, at };
+    return {
+      type,
+      ...(source ? { source } : {}),
+      target: target(String(m.target)),
+      read_only: m.read_only === true,
+      at,
+    };
   }
   const parts = String(m).split(':');
-  if (parts.length === 1) return { type: 'volume', target: parts[0] ?? '', read_only: false, at };
-  const [source = '', target = '', mode = ''] = parts;
+  if (parts.length === 1) return { type: 'volume', target: target(parts[0] ?? ''), read_only: false, at };
+  const [source = '', inside = '', mode = ''] = parts;
   const bind = source.startsWith('.') || source.startsWith('/') || source.startsWith('~');
   return {
     type: bind ? 'bind' : 'volume',
     source: bind ? hostPath(source) : source,
-    target,
+    target: target(inside),
     read_only: mode.split(',').includes('ro'),
     at,
   };

@@ -20,9 +20,12 @@
  */
 import path from 'node:path';
 import type { ProbeConfig, ServiceConfig, StackConfig } from '../config/schema.js';
+import { ENV_NAME_PATTERN } from '../config/schema-parts.js';
 import { loopbackHostFor } from '../kinds/service/service-address.js';
 import { EXTRA_HOSTS_ENV } from '../runtime/docker/container-create.js';
 import type { ComposePort, ComposeProject, ComposeService, Pos } from './compose-project.js';
+
+const ENV_NAME = new RegExp(ENV_NAME_PATTERN);
 
 export type ReportKind = 'mapped' | 'approximated' | 'unsupported';
 
@@ -342,13 +345,13 @@ export function composeToStack(project: ComposeProject, outDir: string): ImportR
     // Environment.
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(s.environment)) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) {
+      if (!ENV_NAME.test(k)) {
         note(
           'unsupported',
           key(`environment.${k}`),
           v.at,
           `environment name \`${k}\` is not a valid variable name for Groundwork`,
-          'rename it with letters, digits and _',
+          'rename it with letters, digits, _ and . (not starting with a digit)',
         );
         continue;
       }

@@ -16,7 +16,7 @@ export const ApprovalRuleSchema = Type.Object(
   {
     services: Type.Optional(
       Services(
-        'Changes to these services need approval (default: every change: apply, deploy, rollback, of any service)',
+        'Changes to these services need approval, a new version of a secret they use included (default: every change: apply, deploy, rollback, rotation, of any service)',
       ),
     ),
     approvals: Type.Integer({

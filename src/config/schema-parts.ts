@@ -8,7 +8,9 @@ import { Duration } from '../util/duration.js';
 
 export const NAME_PATTERN = '^[a-z][a-z0-9-]{0,62}$';
 export const nameFix = 'use lowercase letters, digits and dashes, starting with a letter (e.g. web, db-main)';
-export const ENV_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
+// Dots too: Docker and the kernel pass them, and images read them (Elasticsearch's
+// `discovery.type`, Kibana's `server.name`); a shell cannot expand them, which no one asks of it.
+export const ENV_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_.]*$';
 
 export const DurationT = (description: string, def?: string) =>
   Type.String({

@@ -156,7 +156,8 @@ export const ServiceSchema = Type.Object(
       Type.Record(Type.String({ pattern: ENV_NAME_PATTERN }), Scalar, {
         description:
           "Environment. Values may reference ${port.NAME}, ${var.NAME}, ${secret.NAME}, ${volume.NAME}, and another service's stable address: ${service.NAME.url.PORT} (http://host:port), ${service.NAME.address.PORT} (host:port), ${service.NAME.host}, ${service.NAME.port.PORT}",
-        'x-fix': 'environment names are letters, digits and _ (e.g. DATABASE_URL)',
+        'x-fix':
+          'environment names are letters, digits and _ (e.g. DATABASE_URL), dots allowed (discovery.type); not starting with a digit',
       }),
     ),
     env_file: Type.Optional(

@@ -18,6 +18,8 @@ import {
   type ServiceSpec,
 } from '../kinds/service/service-spec.js';
 import { address as addr, type Address, type JsonObject } from '../model/resource.js';
+import type { Model } from '../model/build-model.js';
+import { sourceDirOf } from '../deploy/release-builder.js';
 import { PartialFailure } from '../kinds/resource-kind.js';
 import type { IncidentStatsRow } from '../incidents/postmortem.js';
 import type {
@@ -83,6 +85,8 @@ import { TestKillHook } from './test-kill-point.js';
 import { ChangeControl, type Admission, type ChangeAttempt } from '../change/change-control.js';
 import { scopeOfAddresses } from '../change/change-policy.js';
 import { ChangeRefused } from '../change/change-refused.js';
+import type { DecisionDocument, DecisionRecord } from '../change/decisions.js';
+import { movedNote, pinForCarryOut, pinRef, tryPinRef, type DeployPin } from '../change/deploy-pin.js';
 import { subjectHash, type ChangeRequestView } from '../change/change-requests.js';
 import type { ChangeRequestInput } from './operations.js';
 import { AuditLog, type AuditRecord } from '../security/audit.js';
@@ -455,8 +459,16 @@ export class LocalOperations implements Operations {
       'groundwork deploy',
       async () => {
         const model = await this.installation.loadModel(input);
+        // A request carries out the commit it pinned (deploy-pin.ts); a deploy without one takes
+        // the ref as it is now, and the deployer reports a ref that names no commit.
+        const request = input.request;
+        const pin =
+          request === undefined
+            ? tryPinRef(this.sourceDir(model, service), input.ref)
+            : this.governedSync(() => pinForCarryOut(request, this.changes.requestOf(request).subject, input.ref));
+        const ref = request !== undefined && pin ? pin.commit : input.ref;
         const opts = {
-          ...(input.ref ? { ref: input.ref } : {}),
+          ...(ref ? { ref } : {}),
           message: input.message ?? '',
           author: input.author ?? 'unknown',
         };
@@ -465,11 +477,16 @@ export class LocalOperations implements Operations {
           service,
           scope: { services: [service], other: false },
           author: opts.author,
-          subject: this.deploySubject(service, input.ref, model.configHash),
+          subject: this.deploySubject(service, pin, model.configHash),
           request: input.request,
           breakGlass: input.breakGlass,
           decisions: input.decisions,
         });
+        const moved =
+          pin && input.request !== undefined
+            ? movedNote(input.request, pin, this.sourceDir(model, service))
+            : undefined;
+        if (moved) progress(moved);
         const result = await this.deployer.deploy(model, service, opts, progress);
         this.changes.record(result.changeId, admission);
         await this.runtime.afterChange?.();
@@ -821,10 +838,15 @@ export class LocalOperations implements Operations {
       );
     }
     this.serviceAddress(input.service);
+    const service = input.service;
     const subject =
       input.kind === 'deploy'
-        ? this.deploySubject(input.service, input.ref, model.configHash)
-        : this.rollbackSubject(input.service, input.to);
+        ? this.deploySubject(
+            service,
+            this.governedSync(() => this.pinNow(model, service, input.ref)),
+            model.configHash,
+          )
+        : this.rollbackSubject(service, input.to);
     return this.governed(() => this.changes.request({ kind: input.kind, service: input.service, subject, ...common }));
   }
 
@@ -840,9 +862,29 @@ export class LocalOperations implements Operations {
     return this.governed(() => this.changes.show(id));
   }
 
-  /** What a deploy request approves: this service, this ref, against this stack file and state. */
-  private deploySubject(service: string, ref: string | undefined, configHash: string): JsonObject {
-    return { service, ref: ref ?? null, configHash, serial: this.store.serial() };
+  /** Decision records of the stack (docs/decisions/), oldest first. */
+  decisions(): Promise<DecisionRecord[]> {
+    return this.governed(async () => this.changes.decisions());
+  }
+
+  /** One decision record with its Markdown; not-found naming the numbers there are. */
+  decision(n: number): Promise<DecisionDocument> {
+    return this.governed(async () => this.changes.decision(n));
+  }
+
+  /** What a deploy request approves: this service, this commit (and the ref that named it), against this stack file and state. */
+  private deploySubject(service: string, pin: DeployPin | undefined, configHash: string): JsonObject {
+    return { service, ref: pin?.ref ?? null, commit: pin?.commit ?? null, configHash, serial: this.store.serial() };
+  }
+
+  /** The commit `ref` names now in the service's source repository (undefined: the working tree). */
+  private pinNow(model: Model, service: string, ref: string | undefined): DeployPin | undefined {
+    return ref === undefined ? undefined : pinRef(this.sourceDir(model, service), ref);
+  }
+
+  private sourceDir(model: Model, service: string): string {
+    const desired = model.resources.find((r) => r.address === addr('service', service));
+    return desired ? sourceDirOf(asServiceSpec(desired.spec), model.dir) : model.dir;
   }
 
   private rollbackSubject(service: string, to: number | undefined): JsonObject {

@@ -155,6 +155,14 @@ export function daemonRoutes(deps: RouteDeps): Route[] {
       handler: async (ctx) => ({ status: 200, json: await call(() => ops.changeRequest(Number(ctx.params.id))) }),
     }),
     route({
+      ...API.decisions,
+      handler: async () => ({ status: 200, json: await call(() => ops.decisions()) }),
+    }),
+    route({
+      ...API.decision,
+      handler: async (ctx) => ({ status: 200, json: await call(() => ops.decision(Number(ctx.params.id))) }),
+    }),
+    route({
       ...API.tokens,
       handler: async () => ({ status: 200, json: await call(() => ops.tokenList()) }),
     }),

@@ -446,7 +446,8 @@ export interface AuditStore {
   auditHead(): AuditHead | undefined;
 }
 
-export const CHANGE_REQUEST_KINDS = ['apply', 'deploy', 'rollback'] as const;
+// rotate: a new version of a secret that services under an approval policy use (change/rotation-gate.ts).
+export const CHANGE_REQUEST_KINDS = ['apply', 'deploy', 'rollback', 'rotate'] as const;
 export type ChangeRequestKind = (typeof CHANGE_REQUEST_KINDS)[number];
 
 export interface ChangeApproval {

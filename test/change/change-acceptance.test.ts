@@ -11,6 +11,9 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StackConfig } from '../../src/config/schema.js';
+import { Value } from '@sinclair/typebox/value';
+import { ApiClient, ApiRequestError } from '../../src/daemon/api/client.js';
+import { API } from '../../src/daemon/api/contract.js';
 import { AuditLog } from '../../src/security/audit.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { systemClock } from '../../src/util/clock.js';
@@ -63,14 +66,19 @@ describe('change management against a real daemon', () => {
       stack: 'change',
       services: { web: { command: 'node -e "setInterval(() => {}, 1000)"' } },
       notify: { channels: { ops: { webhook: { url: `http://127.0.0.1:${port}/hook` } } } },
-      people: { olga: { role: 'admin' }, ann: { role: 'approver' }, dev: { role: 'deployer' } },
+      people: {
+        olga: { role: 'admin' },
+        ann: { role: 'approver' },
+        dev: { role: 'deployer' },
+        vic: { role: 'viewer' },
+      },
     };
     // Applied at start without a policy; the policy is added after, as a team would.
     writeStack(dir, base);
     d = await startInProcess(dir);
     writeStack(dir, { ...base, changes: { approvals: { 'web-review': { services: ['web'], approvals: 1 } } } });
     const stateDir = path.join(dir, '.groundwork');
-    for (const who of ['olga', 'ann', 'dev']) {
+    for (const who of ['olga', 'ann', 'dev', 'vic']) {
       const r = await runCliOk(['token', 'create', '--user', who, '--json', '--state-dir', stateDir], { cwd: dir });
       tokens[who] = jsonOf<{ token: string }>(r).token;
     }
@@ -179,4 +187,40 @@ describe('change management against a real daemon', () => {
     expect(delivered).toContain('break-glass');
     expect(delivered).toContain('year-end');
   }, 60_000);
+  it('serves the decision records over the API: a viewer reads them, no token reads nothing', async () => {
+    await runCliOk(['decision', 'new', 'Keep state in SQLite'], { cwd: dir, env: { GROUNDWORK_AUTHOR: 'olga' } });
+    await runCliOk(['decision', 'new', 'Approve web deploys'], { cwd: dir, env: { GROUNDWORK_AUTHOR: 'olga' } });
+    const viewer = new ApiClient(d.daemon.url, tokens.vic ?? '');
+    expect(await viewer.decisions()).toEqual([
+      {
+        number: 1,
+        title: 'Keep state in SQLite',
+        status: 'proposed',
+        file: 'docs/decisions/0001-keep-state-in-sqlite.md',
+      },
+      {
+        number: 2,
+        title: 'Approve web deploys',
+        status: 'proposed',
+        file: 'docs/decisions/0002-approve-web-deploys.md',
+      },
+    ]);
+    expect(Value.Check(API.decisions.response, await viewer.decisions())).toBe(true);
+    const second = await viewer.decision(2);
+    expect(Value.Check(API.decision.response, second)).toBe(true);
+    expect(second).toMatchObject({ number: 2, title: 'Approve web deploys' });
+    expect(second.markdown).toContain('# 2. Approve web deploys');
+    expect(second.markdown).toContain('## Consequences');
+
+    const missing = await viewer.decision(9).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(ApiRequestError);
+    expect(missing).toMatchObject({
+      status: 404,
+      message: expect.stringContaining(
+        'there is no decision record #9 under docs/decisions/ (there are #1, #2)',
+      ) as unknown,
+    });
+    expect((await request(d.daemon.url, 'GET', '/v1/decisions', {})).status).toBe(401);
+    expect((await request(d.daemon.url, 'GET', '/v1/decisions/1', {})).status).toBe(401);
+  }, 30_000);
 });

@@ -80,7 +80,7 @@ describe('--json on every command, and NO_COLOR', () => {
   beforeAll(async () => {
     dir = makeTempDir('json');
     writeServerScript(dir);
-    writeStack(dir, { stack: 'jsonlab', services: { web: httpService() } });
+    writeStack(dir, { stack: 'jsonlab', services: { web: httpService() }, secrets: { 'api-key': {} } });
   });
 
   afterAll(async () => {
@@ -145,6 +145,8 @@ describe('--json on every command, and NO_COLOR', () => {
     await both(['change', 'show', '1'], false);
     // Its author approving it is refused (exit 1, the reason on stderr); stdout stays JSON or empty.
     await both(['change', 'approve', '1'], false, 'any');
+    // A rotation's request is made beside the secrets file (versions only), daemon or not.
+    await both(['change', 'request', 'rotate', 'api-key', '-m', 'json test'], false);
     // No Swarm here: a clear failure, whose stdout must still be JSON or empty.
     await both(['nodes'], false, 'any');
     // Without a daemon, status answers from recorded state (or says no daemon runs): JSON either way.

@@ -13,6 +13,13 @@ import { openOps } from '../open-ops.js';
 import { colourEnabled, makeStyle } from '../style.js';
 import { authorOf, parseVars, requireModel } from '../workspace.js';
 import { readSavedPlan } from './apply.js';
+import { loadStack } from '../../config/load.js';
+import { ChangeControl, carryOutCommand } from '../../change/change-control.js';
+import { ChangeRefused, type ChangeRefusalCode } from '../../change/change-refused.js';
+import { requestRotation, rotationTarget } from '../../change/rotation-gate.js';
+import { readSecretsFile, secretsFileOf, SecretsFileError, type SecretsFile } from '../../security/secret-file.js';
+import { systemClock } from '../../util/clock.js';
+import { openStore, stackFileOf, stateDirOf, type StackFlags } from '../workspace.js';
 import { DECISION_FLAG, parseDecisions } from './change-flags.js';
 
 function requestId(raw: string | undefined, verb: string): number {
@@ -24,8 +31,58 @@ function requestId(raw: string | undefined, verb: string): number {
   return id;
 }
 
+/** `deploy web`, `rotate db-password`, `apply`. */
+function targetOf(r: ChangeRequestView): string {
+  if (r.kind === 'rotate') return `rotate ${typeof r.subject.secret === 'string' ? r.subject.secret : '?'}`;
+  return r.service ? `${r.kind} ${r.service}` : r.kind;
+}
+
+const REFUSAL_EXIT: Record<ChangeRefusalCode, number> = {
+  refused: EXIT.refused,
+  'bad-request': EXIT.usage,
+  'not-found': EXIT.failed,
+};
+
+/**
+ * A rotation's request is made here, not through the operations: like `secret rotate` itself it
+ * reads the secrets file beside the stack file (versions only, never a value).
+ */
+async function requestRotate(
+  io: CliIo,
+  flags: StackFlags,
+  secret: string,
+  input: { author: string; message: string; decisions: number[] },
+): Promise<ChangeRequestView> {
+  const loaded = await loadStack(stackFileOf(io, flags));
+  if (!loaded.config) throw new UserError('the stack file has problems; `groundwork validate` lists them');
+  const declared = Object.keys(loaded.config.secrets ?? {});
+  if (!declared.includes(secret)) {
+    const guess = didYouMean(secret, declared);
+    throw new UserError(
+      `secret ${secret} is not declared in ${loaded.file}${guess ? `; did you mean ${guess}?` : ''}\n  fix: a rotation request names a secret under \`secrets:\``,
+    );
+  }
+  let file: SecretsFile;
+  try {
+    file = readSecretsFile(secretsFileOf(loaded.dir, io.env));
+  } catch (e) {
+    if (e instanceof SecretsFileError) throw new UserError(`${e.message}\n  fix: ${e.fix}`);
+    throw e;
+  }
+  const store = openStore(stateDirOf(io, flags));
+  try {
+    const control = new ChangeControl({ store, clock: systemClock, stackFile: loaded.file });
+    return await requestRotation(control, rotationTarget(loaded.config, file, secret), input);
+  } catch (e) {
+    if (e instanceof ChangeRefused) throw new UserError(`${e.message}\n  fix: ${e.fix}`, REFUSAL_EXIT[e.code]);
+    throw e;
+  } finally {
+    store.close();
+  }
+}
+
 function renderRequest(r: ChangeRequestView): string {
-  const target = r.service ? `${r.kind} ${r.service}` : r.kind;
+  const target = targetOf(r);
   const lines = [
     `change request #${r.id}: ${target} [${r.status}]`,
     `  author:    ${r.author}`,
@@ -38,27 +95,43 @@ function renderRequest(r: ChangeRequestView): string {
   if (r.decisions.length) lines.push(`  decisions: ${r.decisions.map((d) => `#${d}`).join(', ')}`);
   if (r.appliedChange !== null) lines.push(`  carried out by change #${r.appliedChange}`);
   else if (r.status === 'approved') {
-    const how =
-      r.kind === 'apply'
-        ? `groundwork apply ${r.id}`
-        : `groundwork ${r.kind} ${r.service ?? 'SERVICE'} --change ${r.id}`;
-    lines.push(`  carry it out with: ${how}`);
+    lines.push(`  carry it out with: ${carryOutCommand(r)}`);
   }
   const plan = r.subject.plan;
   if (plan && typeof plan === 'object' && !Array.isArray(plan) && Array.isArray(plan.steps))
     for (const s of plan.steps)
       if (s && typeof s === 'object' && !Array.isArray(s)) lines.push(`    ${String(s.action)} ${String(s.address)}`);
-  if (r.kind === 'deploy')
-    lines.push(`  ref:       ${typeof r.subject.ref === 'string' ? r.subject.ref : '(working tree)'}`);
+  if (r.kind === 'rotate') {
+    const { version, services } = r.subject;
+    lines.push(
+      `  secret:    version ${typeof version === 'number' ? version : '?'} -> a new one, used by ${Array.isArray(services) && services.length ? services.map((x) => `service.${String(x)}`).join(', ') : 'no service'}`,
+    );
+  }
+  if (r.kind === 'deploy') {
+    const { ref, commit } = r.subject;
+    // The commit is what is approved and deployed, even when the ref moves on (change/deploy-pin.ts).
+    lines.push(
+      `  ref:       ${typeof ref === 'string' ? `${ref}${typeof commit === 'string' ? ` (commit ${commit})` : ''}` : '(working tree)'}`,
+    );
+  }
   return `${lines.join('\n')}\n`;
+}
+
+function printRequest(io: CliIo, json: boolean, r: ChangeRequestView): void {
+  if (json) io.stdout(`${JSON.stringify(r, null, 2)}\n`);
+  else
+    io.stdout(
+      `${renderRequest(r)}${r.required ? `\nAsk an approver (not ${r.author}) to run: groundwork change approve ${r.id}\n` : ''}`,
+    );
 }
 
 const requestCommand = defineCommand({
   name: 'change request',
   args: ['KIND', 'SERVICE'],
-  summary: 'Write a change down for approval: apply [--plan FILE], deploy SERVICE [--ref], rollback SERVICE [--to]',
+  summary:
+    'Write a change down for approval: apply [--plan FILE], deploy SERVICE [--ref], rollback SERVICE [--to], rotate SECRET',
   usage:
-    'change request apply [--plan FILE] | deploy SERVICE [--ref REF] | rollback SERVICE [--to vN]  [-m MESSAGE] [--decision N] [--json]',
+    'change request apply [--plan FILE] | deploy SERVICE [--ref REF] | rollback SERVICE [--to vN] | rotate SECRET  [-m MESSAGE] [--decision N] [--json]',
   flags: {
     ...STACK_FLAGS,
     plan: { type: 'string', description: 'A saved plan (`groundwork plan --out FILE`) to approve', valueName: 'FILE' },
@@ -77,6 +150,13 @@ const requestCommand = defineCommand({
       varEnv: varEnvOf(io.env),
     };
     let input: Parameters<import('../../core/operations.js').Operations['requestChange']>[0];
+    if (kind === 'rotate') {
+      if (!service)
+        throw new UsageError('`change request rotate` needs a secret, e.g. `change request rotate db-password`');
+      const r = await requestRotate(io, flags, service, common);
+      printRequest(io, flags.json, r);
+      return EXIT.ok;
+    }
     if (kind === 'apply') {
       if (service) throw new UsageError('`change request apply` takes no service; it approves the whole plan');
       const plan = flags.plan ? readSavedPlan(path.resolve(io.cwd, flags.plan)) : undefined;
@@ -93,17 +173,12 @@ const requestCommand = defineCommand({
       }
     } else
       throw new UsageError(
-        `\`change request\` needs what to request: apply, deploy SERVICE or rollback SERVICE${kind ? ` (found \`${kind}\`)` : ''}`,
+        `\`change request\` needs what to request: apply, deploy SERVICE, rollback SERVICE or rotate SECRET${kind ? ` (found \`${kind}\`)` : ''}`,
       );
     await requireModel(io, flags);
     const { ops, close } = openOps(io, flags);
     try {
-      const r = await ops.requestChange(input);
-      if (flags.json) io.stdout(`${JSON.stringify(r, null, 2)}\n`);
-      else
-        io.stdout(
-          `${renderRequest(r)}${r.required ? `\nAsk an approver (not ${r.author}) to run: groundwork change approve ${r.id}\n` : ''}`,
-        );
+      printRequest(io, flags.json, await ops.requestChange(input));
       return EXIT.ok;
     } finally {
       close();
@@ -158,7 +233,7 @@ const listCommand = defineCommand({
       for (const r of list) {
         const status = r.status === 'pending' ? style.yellow(r.status.padEnd(9)) : style.green(r.status.padEnd(9));
         io.stdout(
-          `${String(r.id).padEnd(6)}${status} ${`${r.approvedBy.length}/${r.required}`.padEnd(11)}${(r.service ? `${r.kind} ${r.service}` : r.kind).slice(0, 19).padEnd(20)}${r.author.slice(0, 11).padEnd(12)}${r.message || style.dim('(no message)')}\n`,
+          `${String(r.id).padEnd(6)}${status} ${`${r.approvedBy.length}/${r.required}`.padEnd(11)}${targetOf(r).slice(0, 19).padEnd(20)}${r.author.slice(0, 11).padEnd(12)}${r.message || style.dim('(no message)')}\n`,
         );
       }
       return EXIT.ok;
@@ -232,6 +307,7 @@ export const changeCommand = commandGroup(
   [requestCommand, approveCommand, listCommand, showCommand],
   [
     'Policies in the stack file (changes:) say which changes need approvals and when changes are frozen.',
-    'An approved request is carried out exactly: `apply ID`, `deploy SERVICE --change ID`, `rollback SERVICE --change ID`.',
+    'An approved request is carried out exactly: `apply ID`, `deploy SERVICE --change ID`, `rollback SERVICE --change ID`,',
+    '`secret rotate SECRET --change ID`.',
   ],
 );

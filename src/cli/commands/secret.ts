@@ -36,6 +36,11 @@ import { defineCommand, STACK_FLAGS, type Command } from '../command.js';
 import { EXIT, UsageError, UserError, type CliIo } from '../io.js';
 import { authorOf, openStore, stackFileOf, stateDirOf, type StackFlags } from '../workspace.js';
 import { recordRotation } from '../../change/record-rotation.js';
+import { ChangeControl, type Admission } from '../../change/change-control.js';
+import { ChangeRefused, type ChangeRefusalCode } from '../../change/change-refused.js';
+import { admitRotation, rotationTarget } from '../../change/rotation-gate.js';
+import { systemClock } from '../../util/clock.js';
+import { BREAK_GLASS_FLAG, CHANGE_FLAG, DECISION_FLAG, parseDecisions } from './change-flags.js';
 
 /** What every subcommand opens: the stack's config, the secrets file and where the identity lives. */
 interface SecretsContext {
@@ -219,6 +224,76 @@ const SET_FLAGS = {
   },
 } as const;
 
+interface NewVersion {
+  version: SecretVersion;
+  value: string;
+}
+
+/** Change management on a new version (change/rotation-gate.ts): the flags of set and rotate. */
+const GATE_FLAGS = {
+  message: { type: 'string', short: 'm', description: 'Why: recorded with the change', valueName: 'MESSAGE' },
+  change: CHANGE_FLAG,
+  'break-glass': BREAK_GLASS_FLAG,
+  decision: DECISION_FLAG,
+} as const;
+
+const REFUSAL_EXIT: Record<ChangeRefusalCode, number> = {
+  refused: EXIT.refused,
+  'bad-request': EXIT.usage,
+  'not-found': EXIT.failed,
+};
+
+/**
+ * Asks change management before a new version is made (before the value is read); `commit`
+ * writes the version with `write` and records the rotation as a change carrying its request.
+ */
+async function gateNewVersion(
+  ctx: SecretsContext,
+  io: CliIo,
+  name: string,
+  flags: {
+    message: string | undefined;
+    change: number | undefined;
+    'break-glass': string | undefined;
+    decision: string[];
+  },
+): Promise<{ commit: (write: () => Promise<NewVersion>) => Promise<NewVersion> }> {
+  const store = openStore(ctx.stateDir);
+  const control = new ChangeControl({ store, clock: systemClock, stackFile: ctx.stackFile });
+  const author = authorOf(io.env);
+  let admission: Admission;
+  try {
+    admission = await admitRotation(control, rotationTarget(ctx.config, ctx.file, name), {
+      author,
+      request: flags.change,
+      breakGlass: flags['break-glass'],
+      decisions: parseDecisions(flags.decision),
+    });
+  } catch (e) {
+    store.close();
+    if (e instanceof ChangeRefused) throw new UserError(`${e.message}\n  fix: ${e.fix}`, REFUSAL_EXIT[e.code]);
+    throw e;
+  }
+  return {
+    async commit(write) {
+      try {
+        const made = await write();
+        // A rotation is a change on the record (history), like an apply; the value never is.
+        const id = recordRotation(store, {
+          secret: name,
+          version: made.version.version,
+          author,
+          message: flags.message ?? '',
+        });
+        control.record(id, admission);
+        return made;
+      } finally {
+        store.close();
+      }
+    },
+  };
+}
+
 const initCommand = defineCommand({
   name: 'secret init',
   summary: "Make this installation's age identity (the key that decrypts secrets)",
@@ -252,8 +327,9 @@ const initCommand = defineCommand({
 const setCommand = defineCommand({
   name: 'secret set',
   summary: 'Set a secret (a new version), value from stdin, a prompt or --from-file',
-  usage: 'secret set NAME [--from-file PATH] [-f FILE] [--json]   (value on stdin or typed at the prompt)',
-  flags: SET_FLAGS,
+  usage:
+    'secret set NAME [--from-file PATH] [-m MESSAGE] [--change ID] [--break-glass REASON] [--decision N] [-f FILE] [--json]   (value on stdin or typed at the prompt)',
+  flags: { ...SET_FLAGS, ...GATE_FLAGS },
   // A second argument is taken only to refuse it without echoing it (see refuseArgvValue).
   args: ['NAME', 'VALUE'],
   async run(flags, pos, io) {
@@ -261,8 +337,11 @@ const setCommand = defineCommand({
     const ctx = await openSecrets(io, flags);
     const name = declaredName(ctx, pos[0], 'set');
     recipientsOf(ctx, await tryIdentity(ctx));
-    const value = await readValue(io, name, flags['from-file']);
-    const v = await addVersion(ctx, io, name, value);
+    const gate = await gateNewVersion(ctx, io, name, flags);
+    const { version: v, value } = await gate.commit(async () => {
+      const value = await readValue(io, name, flags['from-file']);
+      return { version: await addVersion(ctx, io, name, value), value };
+    });
     reportSet(io, flags.json, ctx, name, v, await warningsFor(ctx, value));
     return EXIT.ok;
   },
@@ -271,10 +350,11 @@ const setCommand = defineCommand({
 const rotateCommand = defineCommand({
   name: 'secret rotate',
   summary: 'Give an existing secret a new value (a new version); --generate makes a random one',
-  usage: 'secret rotate NAME [--generate | --from-file PATH] [-m MESSAGE] [-f FILE] [--json]',
+  usage:
+    'secret rotate NAME [--generate | --from-file PATH] [-m MESSAGE] [--change ID] [--break-glass REASON] [--decision N] [-f FILE] [--json]',
   flags: {
     ...SET_FLAGS,
-    message: { type: 'string', short: 'm', description: 'Why: recorded with the change', valueName: 'MESSAGE' },
+    ...GATE_FLAGS,
     generate: { type: 'boolean', description: 'A random value: 32 bytes, base64url (43 characters)' },
   },
   args: ['NAME', 'VALUE'],
@@ -289,22 +369,13 @@ const rotateCommand = defineCommand({
     if (flags.generate && flags['from-file'] !== undefined)
       throw new UsageError('give either --generate or --from-file, not both');
     recipientsOf(ctx, await tryIdentity(ctx));
-    const value = flags.generate
-      ? randomBytes(32).toString('base64url')
-      : await readValue(io, name, flags['from-file']);
-    const v = await addVersion(ctx, io, name, value);
-    // A rotation is a change on the record (history), like an apply; the value never is.
-    const store = openStore(ctx.stateDir);
-    try {
-      recordRotation(store, {
-        secret: name,
-        version: v.version,
-        author: authorOf(io.env),
-        message: flags.message ?? '',
-      });
-    } finally {
-      store.close();
-    }
+    const gate = await gateNewVersion(ctx, io, name, flags);
+    const { version: v, value } = await gate.commit(async () => {
+      const value = flags.generate
+        ? randomBytes(32).toString('base64url')
+        : await readValue(io, name, flags['from-file']);
+      return { version: await addVersion(ctx, io, name, value), value };
+    });
     reportSet(io, flags.json, ctx, name, v, await warningsFor(ctx, value));
     return EXIT.ok;
   },

@@ -57,6 +57,8 @@ import type {
   ChangeRequestResponse,
   ChangeRequestsQuery,
   ChangeRequestsResponse,
+  DecisionsResponse,
+  DecisionResponse,
   ServiceChangeRequest,
 } from './schemas.js';
 
@@ -427,6 +429,16 @@ export class ApiClient {
 
   changeRequest(id: number): Promise<ChangeRequestResponse> {
     return requestJson(this.to, 'GET', pathOf(API.changeRequest, { id }));
+  }
+
+  /** Decision records of the stack (docs/decisions/), oldest first. */
+  decisions(): Promise<DecisionsResponse> {
+    return requestJson(this.to, 'GET', pathOf(API.decisions));
+  }
+
+  /** One decision record with its Markdown. */
+  decision(n: number): Promise<DecisionResponse> {
+    return requestJson(this.to, 'GET', pathOf(API.decision, { id: n }));
   }
 
   openapi(): Promise<OpenApiResponse> {

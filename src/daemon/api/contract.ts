@@ -66,6 +66,8 @@ import {
   ChangeRequestSchema,
   ChangeRequestsQuery,
   ChangeRequestsResponse,
+  DecisionsResponse,
+  DecisionResponse,
   ServiceChangeRequest,
   AuditQuery,
   AuditResponse,
@@ -386,6 +388,18 @@ export const API = {
     path: '/v1/change-requests/:id',
     summary: 'One change request with what it approves (its subject and hash)',
     response: ChangeRequestSchema,
+  },
+  decisions: {
+    method: 'GET',
+    path: '/v1/decisions',
+    summary: "Decision records (docs/decisions/ of the stack's directory), oldest first",
+    response: DecisionsResponse,
+  },
+  decision: {
+    method: 'GET',
+    path: '/v1/decisions/:id',
+    summary: 'One decision record by its number, with its Markdown',
+    response: DecisionResponse,
   },
   tokens: {
     method: 'GET',

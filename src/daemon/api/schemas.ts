@@ -818,6 +818,21 @@ export type ChangeRequestResponse = Static<typeof ChangeRequestSchema>;
 export const ChangeRequestsResponse = Type.Array(ChangeRequestSchema);
 export type ChangeRequestsResponse = Static<typeof ChangeRequestsResponse>;
 
+/** change/decisions.ts `DecisionRecord`: one decision record under docs/decisions/ of the stack. */
+export const DecisionSchema = Type.Object({
+  number: Type.Integer({ minimum: 1 }),
+  title: Type.String(),
+  status: Type.String({ description: 'The Status: line of the record (proposed, accepted, superseded by 0007, ...)' }),
+  file: Type.String({ description: "Relative to the stack's directory, e.g. docs/decisions/0003-use-sqlite.md" }),
+});
+export const DecisionsResponse = Type.Array(DecisionSchema);
+export type DecisionsResponse = Static<typeof DecisionsResponse>;
+export const DecisionResponse = Type.Object({
+  ...DecisionSchema.properties,
+  markdown: Type.String({ description: 'The whole record, as written (Markdown)' }),
+});
+export type DecisionResponse = Static<typeof DecisionResponse>;
+
 export const ChangeRequestsQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 1000, default: 20, description: 'Change requests to list' }),
 });

@@ -83,6 +83,8 @@ const EXPECTED: Record<ApiName, { roles: Role[]; scope: Scope }> = {
   approveChange: { roles: APPROVES, scope: 'stack' },
   changeRequests: { roles: ALL, scope: 'stack' },
   changeRequest: { roles: ALL, scope: 'stack' },
+  decisions: { roles: ALL, scope: 'stack' },
+  decision: { roles: ALL, scope: 'stack' },
   tokens: { roles: ['admin'], scope: 'stack' },
   revokeToken: { roles: ['admin'], scope: 'stack' },
   audit: { roles: ['admin'], scope: 'stack' },

@@ -82,6 +82,9 @@ export const ACCESS_RULES: Record<ApiName, AccessRule> = {
   approveChange: { permission: 'change.approve', target: 'stack', audit: 'change' },
   changeRequests: { permission: 'config.read', target: 'stack', audit: 'read' },
   changeRequest: { permission: 'config.read', target: 'stack', audit: 'read' },
+  // Decisions are documents of the stack's repository: whoever may read its config may read them.
+  decisions: { permission: 'config.read', target: 'stack', audit: 'read' },
+  decision: { permission: 'config.read', target: 'stack', audit: 'read' },
   // Tokens and the audit log: admins only (as `groundwork token` and `groundwork audit` locally).
   tokens: { permission: 'access.admin', target: 'stack', audit: 'read' },
   revokeToken: { permission: 'access.admin', target: 'stack', audit: 'change' },
