@@ -124,6 +124,28 @@ export function alertingChecks(doc: Record<string, unknown>, file: string, locat
       regexMatchers(r.target_matchers, ['notify', 'inhibit', i, 'target_matchers']);
     });
   }
+  // group_by: ['...'] means every label, so it stands alone; waits without group_by do nothing.
+  const groupingCheck = (g: Record<string, unknown>, path: (string | number)[]) => {
+    if (Array.isArray(g.group_by) && g.group_by.includes('...') && g.group_by.length > 1) {
+      push([...path, 'group_by'], {
+        code: 'conflict',
+        message: "group_by '...' already means every label; it cannot be combined with label names",
+        fix: "write group_by: ['...'] alone, or list the labels to group by",
+      });
+    }
+    for (const k of ['group_wait', 'group_interval']) {
+      if (g[k] !== undefined && g.group_by === undefined) {
+        push([...path, k], {
+          code: 'invalid-value',
+          message: `${k} has no effect without group_by: each alert is sent on its own, at once`,
+          fix: 'add group_by (e.g. [alertname, service]) or remove it',
+        });
+      }
+    }
+  };
+  groupingCheck(notify, ['notify']);
+  if (Array.isArray(notify.routes))
+    notify.routes.forEach((r, i) => isObj(r) && groupingCheck(r, ['notify', 'routes', i]));
   if (Array.isArray(notify.default)) notify.default.forEach((c, j) => channelRef(['notify', 'default', j], c));
 
   const alerts = isObj(doc.alerts) ? doc.alerts : {};

@@ -15,6 +15,7 @@ import {
   type ActiveSample,
   type AlertRoute,
   type AlertRule,
+  type Grouping,
   type InhibitRule,
   type Transition,
 } from '../alerts/engine.js';
@@ -85,6 +86,19 @@ const ms = (v: unknown, def: string): number => Duration.parse(typeof v === 'str
 const omit = (o: JsonObject, key: string): JsonObject =>
   Object.fromEntries(Object.entries(o).filter(([k]) => k !== key));
 const minuteOf = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+
+/** A route's (or the policy's) group_by and waits; none without group_by. */
+function groupingOf(spec: JsonObject): { grouping?: Grouping } {
+  if (!Array.isArray(spec.group_by)) return {};
+  const by = strings(spec.group_by);
+  return {
+    grouping: {
+      by: by.includes('...') ? 'all' : by,
+      waitMs: ms(spec.group_wait, '30s'),
+      intervalMs: ms(spec.group_interval, '5m'),
+    },
+  };
+}
 
 /** `${secret.NAME}` in a channel setting, resolved now; a missing value is an error naming the secret. */
 function resolveSecrets(v: unknown, secrets: SecretSource, channel: string): unknown {
@@ -193,6 +207,7 @@ export class Alerting {
         channels: strings(r.channels),
         repeatIntervalMs: ms(r.repeat_interval, '4h'),
         continue: r.continue === true,
+        ...groupingOf(r),
       };
     });
     const inhibit: InhibitRule[] = (Array.isArray(policy.inhibit) ? policy.inhibit : []).map((x) => {
@@ -246,6 +261,7 @@ export class Alerting {
           problem ? { ...r.outputs, problem } : omit(r.outputs, 'problem'),
         );
     }
+    const defaultGrouping = groupingOf(policy).grouping;
     this.engine = new AlertEngine({
       store: this.opts.store.alerts,
       clock: this.opts.clock,
@@ -253,6 +269,7 @@ export class Alerting {
       routes,
       defaultChannels: strings(policy.default),
       defaultRepeatIntervalMs: ms(policy.repeat_interval, '4h'),
+      ...(defaultGrouping ? { defaultGrouping } : {}),
       maintenance,
       inhibit,
       externalUrl: str(policy.external_url) ?? this.opts.daemonUrl(),
@@ -387,6 +404,7 @@ export class Alerting {
         engine.evaluate(rule, active).forEach(seen);
       }
       engine.tick().forEach(seen);
+      if (engine.flushGroups() > 0) queued = true;
     } catch (e) {
       if (!(e instanceof UnknownRuleError))
         this.opts.logger.log('error', 'alerting: evaluation failed', { error: errorMessage(e) });
