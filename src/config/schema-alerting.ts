@@ -188,6 +188,32 @@ export const AlertSchema = Type.Object(
         'x-fix': 'write an instant-vector expression such as groundwork_check_up{check="web"} == 0',
       }),
     ),
+    logs: Type.Optional(
+      Type.Object(
+        {
+          service: Name('The service (runtime process) whose log lines are watched'),
+          pattern: Type.String({
+            minLength: 1,
+            description: 'Text a line must contain, or a regular expression written /like (this|that)/i',
+            'x-fix': 'write the text to look for, e.g. ERROR, or a regular expression such as /timeout|refused/i',
+          }),
+          window: Type.Optional(DurationT('Matching lines are counted over this last stretch of time', '1m')),
+          threshold: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              default: 1,
+              description: 'Fires while at least this many matching lines were written within the window',
+              'x-fix': 'write a whole number of at least 1',
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description:
+            "Fires while the service's log has at least `threshold` lines matching `pattern` within `window`; labels service and rule",
+        },
+      ),
+    ),
     interval: Type.Optional(
       DurationT(
         'How often an expr rule is evaluated (default 5s: the metrics are in memory, and a page should take seconds)',

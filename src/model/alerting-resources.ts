@@ -86,11 +86,23 @@ export function alertingResources(
       dependsOn: [
         ...(a.service ? [address('service', a.service)] : []),
         ...(a.check ? [address('check', a.check)] : []),
+        ...(a.logs && a.logs.service !== a.service ? [address('service', a.logs.service)] : []),
       ],
       spec: deep({
         check: a.check ?? null,
         event: a.event ?? null,
         expr: a.expr ?? null,
+        // Only when given, so the specs of other rules plan as before.
+        ...(a.logs
+          ? {
+              logs: {
+                service: a.logs.service,
+                pattern: a.logs.pattern,
+                window: a.logs.window ?? '1m',
+                threshold: a.logs.threshold ?? 1,
+              },
+            }
+          : {}),
         interval: a.interval ?? DEFAULT_EXPR_INTERVAL,
         service: a.service ?? null,
         for: a.for ?? '0s',
