@@ -415,10 +415,10 @@ export class AlertEngine {
       // Grouped: the row, still carrying when its firing was sent, waits for its group's next
       // notification (flushGroups), which marks it sent.
       const channels = a.notifiedAt && !route.grouping ? route.channels : [];
-      this.opts.store.saveAlert(
-        resolved,
-        this.notificationRows(resolved, `resolved@${a.firedAt ?? a.activeAt}`, channels),
-      );
+      // Sent on its own: marked so (see resolvedUnsent), or a later change of the route to
+      // grouped would send this resolution again with a group.
+      const row = a.notifiedAt && !route.grouping ? { ...resolved, notifiedAt: laterOf(now, now) } : resolved;
+      this.opts.store.saveAlert(row, this.notificationRows(row, `resolved@${a.firedAt ?? a.activeAt}`, channels));
       out.push({
         fingerprint: fp,
         rule: ruleName,

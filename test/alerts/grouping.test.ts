@@ -191,6 +191,25 @@ describe('alert grouping', () => {
     ]);
   });
 
+  it('a route that starts grouping does not send again what was sent alone', async () => {
+    const alone = engine({
+      routes: [{ matchers: [], channels: ['pager'], repeatIntervalMs: 0, continue: false }],
+    });
+    const active = new Set(['a', 'b']);
+    round(alone, active);
+    active.delete('a');
+    round(alone, active);
+    expect(store.outbox.listOutbox().map((r) => `${String(r.payload.alert)}:${String(r.payload.status)}`)).toEqual([
+      'a:firing',
+      'b:firing',
+      'a:resolved',
+    ]);
+    const grouped = engine();
+    await clock.advance(30_000); // past group_interval (10 s), before repeat_interval (60 s)
+    round(grouped, active);
+    expect(store.outbox.listOutbox()).toHaveLength(3); // b was sent, a's resolution too: nothing is due
+  });
+
   it("group_by ['...'] makes every alert its own group; a silenced alert is left out of its group", async () => {
     const e = engine({
       routes: [
