@@ -17,6 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AlertRow, AlertStore, OutboxEnqueue, SilenceRow } from '../store/store.js';
+import type { Notification } from '../notify/notification.js';
 import { outboxRows } from '../notify/outbox.js';
 import type { Redactor } from '../security/redact.js';
 import type { Clock } from '../util/clock.js';
@@ -36,9 +37,28 @@ export interface AlertRule {
   annotations: Record<string, string>;
 }
 
+/**
+ * Alertmanager's grouping on a route: alerts with the same values of `by` are sent together, one
+ * notification per group carrying all its alerts (firing and resolved). The first notification
+ * of a new group waits `waitMs` for more alerts; later ones go out at most every `intervalMs`
+ * when the group changed (an alert joined or resolved); an unchanged group with an unacknowledged
+ * firing alert is sent again after the route's repeat interval.
+ */
+export interface Grouping {
+  /** Label names, or 'all' (Alertmanager's `['...']`): every label set is a group of its own. */
+  by: readonly string[] | 'all';
+  waitMs: number;
+  intervalMs: number;
+}
+
 export interface AlertRoute {
   matchers: LabelMatcher[];
   channels: string[];
+  /**
+   * Absent: every alert is sent on its own, as soon as it fires or resolves (a page should not
+   * wait; Alertmanager's default would group every alert of the route and wait 30 s).
+   */
+  grouping?: Grouping;
   /** Send again while firing and not acknowledged; 0: never. */
   repeatIntervalMs: number;
   /** Keep looking for further matching routes after this one. */
@@ -69,6 +89,8 @@ export interface AlertEngineOptions {
   routes: readonly AlertRoute[];
   defaultChannels: readonly string[];
   defaultRepeatIntervalMs: number;
+  /** Grouping of alerts that match no route; absent: none. */
+  defaultGrouping?: Grouping;
   maintenance: readonly MaintenanceWindow[];
   /** Default none. */
   inhibit?: readonly InhibitRule[];
@@ -126,6 +148,56 @@ export interface Transition {
 }
 
 export class UnknownRuleError extends Error {}
+
+interface PendingGroup {
+  /** `ROUTE:{label="value",...}`: Alertmanager's groupKey for the route and group labels. */
+  key: string;
+  labels: Record<string, string>;
+  route: RouteChoice;
+  grouping: Grouping;
+  /** Firing and not suppressed: every notification of the group carries them. */
+  firing: AlertRow[];
+  /** Resolved since the group's last notification (their firing was sent). */
+  resolved: AlertRow[];
+}
+
+/** A resolved alert whose firing was sent and whose resolution was not (see flushGroups). */
+function resolvedUnsent(a: AlertRow): boolean {
+  return a.state === 'resolved' && a.notifiedAt !== null && a.resolvedAt !== null && a.notifiedAt <= a.resolvedAt;
+}
+
+/** `now`, or 1 ms after `after` when that is not earlier (ISO timestamps compare as strings). */
+function laterOf(now: string, after: string | null): string {
+  if (after === null || now > after) return now;
+  return new Date(Date.parse(after) + 1).toISOString();
+}
+
+function groupLabels(labels: Record<string, string>, by: Grouping['by']): Record<string, string> {
+  if (by === 'all') return { ...labels };
+  const out: Record<string, string> = {};
+  for (const k of [...by].sort()) if (labels[k] !== undefined) out[k] = labels[k];
+  return out;
+}
+
+function formatLabels(labels: Record<string, string>): string {
+  return `{${Object.entries(labels)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(',')}}`;
+}
+
+/** ` for service=web, env=lab` (nothing for an empty set). */
+function formatLabelsPlain(labels: Record<string, string>): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+  return parts.length ? ` for ${parts.join(', ')}` : '';
+}
+
+interface RouteChoice {
+  /** The first matching route's index, or `default`: part of the group key. */
+  id: string;
+  channels: string[];
+  repeatIntervalMs: number;
+  grouping: Grouping | undefined;
+}
 
 interface Suppressors {
   silences: SilenceRow[];
@@ -193,18 +265,30 @@ export class AlertEngine {
     return m ? `maintenance ${m}` : null;
   }
 
-  private routeOf(labels: Record<string, string>): { channels: string[]; repeatIntervalMs: number } {
+  /**
+   * Channels are those of every matching route (first match, then the ones after a `continue`);
+   * repeat interval and grouping are the first matching route's. (Alertmanager keeps a group per
+   * matching route; one group per alert keeps one notification state per alert.)
+   */
+  private routeOf(labels: Record<string, string>): RouteChoice {
     const channels: string[] = [];
-    let repeat: number | undefined;
-    for (const r of this.opts.routes) {
+    let first: number | undefined;
+    for (const [index, r] of this.opts.routes.entries()) {
       if (!matches(labels, r.matchers)) continue;
       for (const c of r.channels) if (!channels.includes(c)) channels.push(c);
-      repeat ??= r.repeatIntervalMs;
+      first ??= index;
       if (!r.continue) break;
     }
-    if (repeat === undefined)
-      return { channels: [...this.opts.defaultChannels], repeatIntervalMs: this.opts.defaultRepeatIntervalMs };
-    return { channels, repeatIntervalMs: repeat };
+    if (first === undefined) {
+      return {
+        id: 'default',
+        channels: [...this.opts.defaultChannels],
+        repeatIntervalMs: this.opts.defaultRepeatIntervalMs,
+        grouping: this.opts.defaultGrouping,
+      };
+    }
+    const route = this.opts.routes[first];
+    return { id: String(first), channels, repeatIntervalMs: route?.repeatIntervalMs ?? 0, grouping: route?.grouping };
   }
 
   private annotationsOf(a: AlertRow): Record<string, string> {
@@ -219,14 +303,14 @@ export class AlertEngine {
     return this.annotationsOf(a).summary ?? `${a.rule} is firing`;
   }
 
-  private notificationRows(a: AlertRow, eventKey: string, channels: string[]): OutboxEnqueue[] {
+  private notificationOf(a: AlertRow): Notification {
     const ann = this.annotationsOf(a);
     const base = this.opts.externalUrl.replace(/\/+$/, '');
     const silenceQuery = Object.entries(a.labels)
       .filter(([k]) => k !== 'severity')
       .map(([k, v]) => `matcher=${encodeURIComponent(`${k}="${v}"`)}`)
       .join('&');
-    const rows = outboxRows(channels, eventKey, {
+    return {
       alert: a.rule,
       fingerprint: a.fingerprint,
       status: a.state === 'resolved' ? 'resolved' : 'firing',
@@ -240,12 +324,19 @@ export class AlertEngine {
       links: {
         acknowledge: `${base}/v1/alerts/${a.fingerprint}/ack`,
         silence: `${base}/v1/silences/new?${silenceQuery}`,
-        runbook: ann.runbook_url,
+        ...(ann.runbook_url !== undefined ? { runbook: ann.runbook_url } : {}),
         details: `${base}/v1/alerts/${a.fingerprint}`,
       },
-    });
+    };
+  }
+
+  private redacted(rows: OutboxEnqueue[]): OutboxEnqueue[] {
     const redactor = this.opts.redactor?.();
     return redactor ? rows.map((r) => ({ ...r, payload: redactor.redactDeep(r.payload) })) : rows;
+  }
+
+  private notificationRows(a: AlertRow, eventKey: string, channels: string[]): OutboxEnqueue[] {
+    return this.redacted(outboxRows(channels, eventKey, this.notificationOf(a)));
   }
 
   /**
@@ -320,11 +411,14 @@ export class AlertEngine {
         resolvedAt: now,
         lastActiveAt: new Date(lastActiveMs).toISOString(),
       };
-      const channels = a.notifiedAt ? this.routeOf(a.labels).channels : [];
-      this.opts.store.saveAlert(
-        resolved,
-        this.notificationRows(resolved, `resolved@${a.firedAt ?? a.activeAt}`, channels),
-      );
+      const route = this.routeOf(a.labels);
+      // Grouped: the row, still carrying when its firing was sent, waits for its group's next
+      // notification (flushGroups), which marks it sent.
+      const channels = a.notifiedAt && !route.grouping ? route.channels : [];
+      // Sent on its own: marked so (see resolvedUnsent), or a later change of the route to
+      // grouped would send this resolution again with a group.
+      const row = a.notifiedAt && !route.grouping ? { ...resolved, notifiedAt: laterOf(now, now) } : resolved;
+      this.opts.store.saveAlert(row, this.notificationRows(row, `resolved@${a.firedAt ?? a.activeAt}`, channels));
       out.push({
         fingerprint: fp,
         rule: ruleName,
@@ -371,10 +465,13 @@ export class AlertEngine {
       return from === a.state ? undefined : { ...base, notified: [], suppressedBy: null, summary: this.summaryOf(a) };
     }
     const suppressedBy = this.suppression(a.labels, silences);
-    const { channels, repeatIntervalMs } = this.routeOf(a.labels);
+    const { channels, repeatIntervalMs, grouping } = this.routeOf(a.labels);
     let eventKey: string | undefined;
-    if (suppressedBy === null && a.notifiedAt === null) eventKey = `firing@${a.firedAt}`;
+    // A grouped alert is sent with its group (flushGroups); here only its state and why it would not be sent.
+    const alone = grouping === undefined;
+    if (alone && suppressedBy === null && a.notifiedAt === null) eventKey = `firing@${a.firedAt}`;
     else if (
+      alone &&
       suppressedBy === null &&
       a.notifiedAt !== null &&
       a.ackedAt === null &&
@@ -391,6 +488,112 @@ export class AlertEngine {
     else if (needsSave(stored, next, nowMs)) this.opts.store.saveAlert(next, []);
     if (!changed) return undefined;
     return { ...base, notified: eventKey ? channels : [], suppressedBy, summary: this.summaryOf(a) };
+  }
+
+  /**
+   * Queues the notification of every group that is due (see Grouping): one outbox row per
+   * channel carrying the group's firing alerts and those resolved since its last notification.
+   * The alerts are marked sent in the same transaction as the rows, so a restart neither loses
+   * a group notification nor sends one twice. Returns how many rows were queued.
+   */
+  flushGroups(): number {
+    const nowMs = this.opts.clock.now().getTime();
+    const nowIso = this.nowIso();
+    const groups = new Map<string, PendingGroup>();
+    // Oldest first, then by name: the order alerts are listed in a group and groups are queued in.
+    const order = (a: AlertRow): string => `${a.firedAt ?? a.activeAt}\u0000${a.rule}\u0000${a.fingerprint}`;
+    const alerts = this.opts.store
+      .listAlerts()
+      .sort((x, y) => (order(x) < order(y) ? -1 : order(x) > order(y) ? 1 : 0));
+    for (const a of alerts) {
+      const firing = a.state === 'firing' && a.suppressedBy === null;
+      if (!firing && !resolvedUnsent(a)) continue;
+      const route = this.routeOf(a.labels);
+      if (!route.grouping) continue;
+      const labels = groupLabels(a.labels, route.grouping.by);
+      const key = `${route.id}:${formatLabels(labels)}`;
+      let g = groups.get(key);
+      if (!g) {
+        g = { key, labels, route, grouping: route.grouping, firing: [], resolved: [] };
+        groups.set(key, g);
+      }
+      (firing ? g.firing : g.resolved).push(a);
+    }
+    let queued = 0;
+    for (const g of groups.values()) {
+      if (!this.groupDue(g, nowMs)) continue;
+      const sent: AlertRow[] = [
+        ...g.firing.map((a) => ({ ...a, notifiedAt: nowIso, notifications: a.notifications + 1 })),
+        // After resolvedAt, so that resolvedUnsent() is false from now on.
+        ...g.resolved.map((a) => ({ ...a, notifiedAt: laterOf(nowIso, a.resolvedAt) })),
+      ];
+      const rows = this.groupRows(g, nowIso);
+      this.opts.store.saveAlerts(sent, rows);
+      queued += rows.length;
+    }
+    return queued;
+  }
+
+  private groupDue(g: PendingGroup, nowMs: number): boolean {
+    const fresh = g.firing.filter((a) => a.notifiedAt === null);
+    const told = [...g.firing, ...g.resolved].flatMap((a) => (a.notifiedAt ? [Date.parse(a.notifiedAt)] : []));
+    if (told.length === 0) {
+      // A new group: its first notification waits group_wait from its first alert's firing.
+      const first = Math.min(...fresh.map((a) => Date.parse(a.firedAt ?? a.activeAt)));
+      return fresh.length > 0 && nowMs - first >= g.grouping.waitMs;
+    }
+    const last = Math.max(...told);
+    if (fresh.length > 0 || g.resolved.length > 0) return nowMs - last >= g.grouping.intervalMs;
+    const repeat = g.route.repeatIntervalMs;
+    return repeat > 0 && nowMs - last >= repeat && g.firing.some((a) => a.ackedAt === null);
+  }
+
+  private groupRows(g: PendingGroup, nowIso: string): OutboxEnqueue[] {
+    const members = [...g.firing, ...g.resolved].map((a) => this.notificationOf(a));
+    const common = (pick: (n: Notification) => Record<string, string>): Record<string, string> => {
+      const [head, ...rest] = members.map(pick);
+      return Object.fromEntries(Object.entries(head ?? {}).filter(([k, v]) => rest.every((r) => r[k] === v)));
+    };
+    const commonLabels = common((n) => n.labels);
+    const commonAnnotations = common((n) => n.annotations);
+    const status = g.firing.length > 0 ? 'firing' : 'resolved';
+    const counts = [
+      g.firing.length ? `${g.firing.length} firing` : '',
+      g.resolved.length ? `${g.resolved.length} resolved` : '',
+    ].filter(Boolean);
+    const groupId = createHash('sha256').update(g.key).digest('hex').slice(0, 16);
+    const base = this.opts.externalUrl.replace(/\/+$/, '');
+    const silenceQuery = Object.entries(g.labels)
+      .map(([k, v]) => `matcher=${encodeURIComponent(`${k}="${v}"`)}`)
+      .join('&');
+    const n: Notification = {
+      alert: commonLabels.alertname ?? g.labels.alertname ?? 'alerts',
+      fingerprint: groupId,
+      status,
+      severity: commonLabels.severity ?? members.find((m) => m.status === 'firing')?.severity ?? 'warning',
+      summary: `${counts.join(', ')}${formatLabelsPlain(g.labels)}`,
+      description: '',
+      labels: commonLabels,
+      annotations: commonAnnotations,
+      startsAt: members.map((m) => m.startsAt).sort()[0] ?? nowIso,
+      endsAt: status === 'resolved' ? nowIso : null,
+      links: {
+        details: `${base}/v1/alerts`,
+        ...(silenceQuery ? { silence: `${base}/v1/silences/new?${silenceQuery}` } : {}),
+      },
+      group: { key: g.key, labels: g.labels, commonLabels, commonAnnotations, alerts: members },
+    };
+    // What the group says (each alert and its status) and when: unique per notification, the
+    // same on every attempt and after a restart (the row is the notification).
+    const content = members.map((m) => `${m.fingerprint}:${m.status}`).join(',');
+    const seq = createHash('sha256').update(content).digest('hex').slice(0, 8);
+    return this.redacted(
+      outboxRows(g.route.channels, `${nowIso}/${seq}`, n).map((r) => ({
+        ...r,
+        stream: `group:${groupId}`,
+        dedupKey: `group:${groupId}/${nowIso}/${seq}`,
+      })),
+    );
   }
 
   /** Stops repeats of a firing alert; false when there is no such firing alert. */

@@ -13,6 +13,8 @@ export interface ExportableRule {
   check: string | null;
   expr: string | null;
   event: string | null;
+  /** A log-pattern rule's service (the rule has no series). */
+  logsService?: string | null;
   /** Durations as the stack file writes them (Prometheus reads the same syntax). */
   for: string;
   keepFiringFor: string;
@@ -64,6 +66,12 @@ export function prometheusRules(stack: string, rules: readonly ExportableRule[])
       interval = r.interval;
     } else if (r.check !== null) {
       expr = `${CHECK_METRICS.up}{check=${quoted(r.check)}} == 0`;
+    } else if (r.logsService) {
+      skipped.push({
+        alert: r.name,
+        reason: `log rules count lines of ${r.logsService}'s log, which Prometheus has no series for (Loki's ruler does this in a Prometheus setup)`,
+      });
+      continue;
     } else {
       skipped.push({
         alert: r.name,

@@ -14,7 +14,7 @@ type Locate = (path: (string | number)[], key?: boolean) => { line: number; colu
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const CHANNEL_TYPES = ['webhook', 'slack', 'ntfy', 'alertmanager', 'email'];
-const CONDITIONS = ['check', 'event', 'expr'];
+const CONDITIONS = ['check', 'event', 'expr', 'logs'];
 
 /** Why an alert expression cannot be evaluated, in the parser's words; undefined when it can. */
 export function exprProblem(expr: string): string | undefined {
@@ -26,6 +26,24 @@ export function exprProblem(expr: string): string | undefined {
   } catch (e) {
     if (e instanceof PromqlSyntaxError) return e.message;
     throw e;
+  }
+}
+
+/**
+ * Why a log pattern cannot be used; undefined when it can. The same reading as
+ * alerts/log-pattern.ts's parseLogPattern (config/ may not import alerts/): text, or /regex/flags.
+ */
+function logPatternProblem(source: string): string | undefined {
+  const m = /^\/(.*)\/([a-z]*)$/s.exec(source);
+  if (!m) return undefined;
+  const [, body = '', flags = ''] = m;
+  if (!/^[imsu]*$/.test(flags)) return `the flags '${flags}' are not allowed here: use i, m, s or u`;
+  if (body === '') return 'the regular expression // is empty: it would match every line';
+  try {
+    new RegExp(body, flags);
+    return undefined;
+  } catch (e) {
+    return `not a valid regular expression: ${e instanceof Error ? e.message : String(e)}`;
   }
 }
 
@@ -124,6 +142,28 @@ export function alertingChecks(doc: Record<string, unknown>, file: string, locat
       regexMatchers(r.target_matchers, ['notify', 'inhibit', i, 'target_matchers']);
     });
   }
+  // group_by: ['...'] means every label, so it stands alone; waits without group_by do nothing.
+  const groupingCheck = (g: Record<string, unknown>, path: (string | number)[]) => {
+    if (Array.isArray(g.group_by) && g.group_by.includes('...') && g.group_by.length > 1) {
+      push([...path, 'group_by'], {
+        code: 'conflict',
+        message: "group_by '...' already means every label; it cannot be combined with label names",
+        fix: "write group_by: ['...'] alone, or list the labels to group by",
+      });
+    }
+    for (const k of ['group_wait', 'group_interval']) {
+      if (g[k] !== undefined && g.group_by === undefined) {
+        push([...path, k], {
+          code: 'invalid-value',
+          message: `${k} has no effect without group_by: each alert is sent on its own, at once`,
+          fix: 'add group_by (e.g. [alertname, service]) or remove it',
+        });
+      }
+    }
+  };
+  groupingCheck(notify, ['notify']);
+  if (Array.isArray(notify.routes))
+    notify.routes.forEach((r, i) => isObj(r) && groupingCheck(r, ['notify', 'routes', i]));
   if (Array.isArray(notify.default)) notify.default.forEach((c, j) => channelRef(['notify', 'default', j], c));
 
   const alerts = isObj(doc.alerts) ? doc.alerts : {};
@@ -136,7 +176,7 @@ export function alertingChecks(doc: Record<string, unknown>, file: string, locat
         {
           code: conditions.length === 0 ? 'missing-key' : 'conflict',
           message: `alert \`${name}\` needs exactly one condition: ${CONDITIONS.join(', ')}`,
-          fix: "e.g. web-down: { check: web-health, severity: page }, web-crashing: { event: crashloop, service: web } or web-slow: { expr: 'groundwork_check_latency_seconds > 1' }",
+          fix: "e.g. web-down: { check: web-health, severity: page }, web-crashing: { event: crashloop, service: web }, web-slow: { expr: 'groundwork_check_latency_seconds > 1' } or web-errors: { logs: { service: web, pattern: ERROR, window: 1m, threshold: 5 } }",
         },
         true,
       );
@@ -149,6 +189,36 @@ export function alertingChecks(doc: Record<string, unknown>, file: string, locat
           message: `alert \`${name}\`: cannot use the expression \`${a.expr}\`: ${problem}`,
           fix: 'write an instant-vector PromQL expression such as groundwork_check_up{check="web"} == 0 (try it with `groundwork query`)',
         });
+      }
+    }
+    if (isObj(a.logs)) {
+      const logs = a.logs;
+      if (typeof logs.pattern === 'string' && logs.pattern !== '') {
+        const problem = logPatternProblem(logs.pattern);
+        if (problem) {
+          push(['alerts', name, 'logs', 'pattern'], {
+            code: 'invalid-value',
+            message: `alert \`${name}\`: cannot use the log pattern \`${logs.pattern}\`: ${problem}`,
+            fix: 'write the text to look for (ERROR), or a regular expression such as /timeout|refused/i',
+          });
+        }
+      }
+      if (typeof logs.service === 'string') {
+        const svc = isObj(doc.services) ? doc.services[logs.service] : undefined;
+        if (!services.includes(logs.service)) {
+          const guess = didYouMean(logs.service, services);
+          push(['alerts', name, 'logs', 'service'], {
+            code: 'dangling-reference',
+            message: `alert \`${name}\` watches the logs of service \`${logs.service}\`, which is not declared`,
+            fix: guess ? `did you mean \`${guess}\`?` : 'declare the service under services:',
+          });
+        } else if (isObj(svc) && typeof svc.runtime === 'string' && svc.runtime !== 'process') {
+          push(['alerts', name, 'logs', 'service'], {
+            code: 'unsupported',
+            message: `alert \`${name}\`: log rules read the log files of process services; \`${logs.service}\` runs on ${svc.runtime}, whose engine keeps the logs`,
+            fix: 'watch a process service, or alert on its checks or events',
+          });
+        }
       }
     }
     if (a.interval !== undefined && typeof a.expr !== 'string') {

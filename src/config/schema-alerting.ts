@@ -88,12 +88,35 @@ export const ChannelSchema = Type.Object(
   { additionalProperties: false, description: 'One of webhook, slack, ntfy, alertmanager or email' },
 );
 
+const GroupBy = Type.Array(
+  Type.String({
+    pattern: '^([a-zA-Z_][a-zA-Z0-9_]*|\\.\\.\\.)$',
+    description: "A label name, or '...' alone: every label (no grouping)",
+    'x-fix': "write label names such as alertname or service, or ['...'] to group by every label",
+  }),
+  {
+    uniqueItems: true,
+    description:
+      "Alerts with the same values of these labels are sent together, one notification per group (Alertmanager's group_by); absent: each alert on its own, at once",
+  },
+);
+
+/** Alertmanager's grouping settings; group_wait and group_interval only apply with group_by. */
+const groupingFields = {
+  group_by: Type.Optional(GroupBy),
+  group_wait: Type.Optional(DurationT("How long a new group's first notification waits for more alerts", '30s')),
+  group_interval: Type.Optional(
+    DurationT('The least time between two notifications of a group when it changes (an alert joins or resolves)', '5m'),
+  ),
+};
+
 export const NotifyRouteSchema = Type.Object(
   {
     match: Type.Optional(Type.Array(Matcher, { description: 'All must match; none: every alert' })),
     channels: Type.Array(Name('A channel under notify.channels'), { minItems: 1, uniqueItems: true }),
     repeat_interval: Type.Optional(DurationT('Send again while firing and unacknowledged; 0s: never', '4h')),
     continue: Type.Optional(Type.Boolean({ description: 'Also try the routes after this one (default false)' })),
+    ...groupingFields,
   },
   { additionalProperties: false },
 );
@@ -125,6 +148,7 @@ export const NotifySchema = Type.Object(
       }),
     ),
     repeat_interval: Type.Optional(DurationT('Repeat of unmatched alerts; 0s: never', '4h')),
+    ...groupingFields,
     inhibit: Type.Optional(
       Type.Array(InhibitRuleSchema, {
         description: 'While a source alert fires, matching target alerts are shown as inhibited and not sent',
@@ -163,6 +187,32 @@ export const AlertSchema = Type.Object(
           "A PromQL expression over the daemon's metrics (groundwork_check_up, ...): one alert per series it returns, with that series' labels; {{ $value }} is its value",
         'x-fix': 'write an instant-vector expression such as groundwork_check_up{check="web"} == 0',
       }),
+    ),
+    logs: Type.Optional(
+      Type.Object(
+        {
+          service: Name('The service (runtime process) whose log lines are watched'),
+          pattern: Type.String({
+            minLength: 1,
+            description: 'Text a line must contain, or a regular expression written /like (this|that)/i',
+            'x-fix': 'write the text to look for, e.g. ERROR, or a regular expression such as /timeout|refused/i',
+          }),
+          window: Type.Optional(DurationT('Matching lines are counted over this last stretch of time', '1m')),
+          threshold: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              default: 1,
+              description: 'Fires while at least this many matching lines were written within the window',
+              'x-fix': 'write a whole number of at least 1',
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description:
+            "Fires while the service's log has at least `threshold` lines matching `pattern` within `window`; labels service and rule",
+        },
+      ),
     ),
     interval: Type.Optional(
       DurationT(

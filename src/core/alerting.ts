@@ -15,15 +15,26 @@ import {
   type ActiveSample,
   type AlertRoute,
   type AlertRule,
+  type Grouping,
   type InhibitRule,
   type Transition,
 } from '../alerts/engine.js';
 import type { MaintenanceWindow, TimeWindow } from '../alerts/maintenance.js';
 import { parseMatcher } from '../alerts/matchers.js';
+import {
+  LogPatternError,
+  MatchWindow,
+  lineMatches,
+  parseLogPattern,
+  splitLines,
+  type LogPattern,
+} from '../alerts/log-pattern.js';
+import { asServiceOutputs } from '../kinds/service/service-spec.js';
+import { endOf, readLog, type LogCursor } from '../observe/log-files.js';
 import type { Channel } from '../notify/channel.js';
 import { createChannel, type ChannelConfig } from '../notify/channel-config.js';
 import { OutboxSender } from '../notify/outbox.js';
-import type { JsonObject } from '../model/resource.js';
+import { address, type JsonObject } from '../model/resource.js';
 import { PromqlEngine, type Queryable } from '../observe/promql/engine.js';
 import { Redactor } from '../security/redact.js';
 import type { SecretSource } from '../security/secret-source.js';
@@ -60,9 +71,26 @@ interface RuleSource {
   check: string | null;
   event: string | null;
   expr: string | null;
+  logs: LogRule | null;
   /** Evaluation period of an expr rule. */
   intervalMs: number;
   service: string | null;
+}
+
+interface LogRule {
+  service: string;
+  pattern: LogPattern;
+  windowMs: number;
+  threshold: number;
+  /** The spec as written: a changed rule starts counting afresh. */
+  signature: string;
+}
+
+/** Where a log rule has read each log file to, and what it counted. */
+interface LogFollow {
+  signature: string;
+  window: MatchWindow;
+  files: Map<string, { cursor: LogCursor | undefined; carry: string }>;
 }
 
 /** Why an expr rule was not evaluated this time: its alerts keep their state (as Prometheus does). */
@@ -85,6 +113,38 @@ const ms = (v: unknown, def: string): number => Duration.parse(typeof v === 'str
 const omit = (o: JsonObject, key: string): JsonObject =>
   Object.fromEntries(Object.entries(o).filter(([k]) => k !== key));
 const minuteOf = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+
+/** A rule's `logs:` spec; null when it has none (or its pattern cannot be read: validate reports that). */
+function logRuleOf(rule: string, v: unknown, logger: Logger): LogRule | null {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
+  const l = obj(v);
+  try {
+    return {
+      service: String(l.service),
+      pattern: parseLogPattern(String(l.pattern)),
+      windowMs: ms(l.window, '1m'),
+      threshold: typeof l.threshold === 'number' ? l.threshold : 1,
+      signature: JSON.stringify(l),
+    };
+  } catch (e) {
+    if (!(e instanceof LogPatternError)) throw e;
+    logger.log('error', 'alerting: cannot use a log rule', { rule, error: e.message });
+    return null;
+  }
+}
+
+/** A route's (or the policy's) group_by and waits; none without group_by. */
+function groupingOf(spec: JsonObject): { grouping?: Grouping } {
+  if (!Array.isArray(spec.group_by)) return {};
+  const by = strings(spec.group_by);
+  return {
+    grouping: {
+      by: by.includes('...') ? 'all' : by,
+      waitMs: ms(spec.group_wait, '30s'),
+      intervalMs: ms(spec.group_interval, '5m'),
+    },
+  };
+}
 
 /** `${secret.NAME}` in a channel setting, resolved now; a missing value is an error naming the secret. */
 function resolveSecrets(v: unknown, secrets: SecretSource, channel: string): unknown {
@@ -151,6 +211,8 @@ export class Alerting {
    * read it, with or without this daemon.
    */
   readonly channelErrors = new Map<string, string>();
+  /** Each log rule's reading position and counts; outlives configure() while the rule is unchanged. */
+  private readonly logFollows = new Map<string, LogFollow>();
   /** When each alert's condition last held; outlives the engine, which configure() rebuilds. */
   private readonly lastActive = new Map<string, number>();
 
@@ -162,6 +224,8 @@ export class Alerting {
     const nameOf = (r: ResourceRow) => r.address.slice(r.address.indexOf('.') + 1);
     const rules: AlertRule[] = [];
     this.sources = new Map();
+    const alertNames = new Set(byKind('alert').map(nameOf));
+    for (const rule of this.logFollows.keys()) if (!alertNames.has(rule)) this.logFollows.delete(rule);
     for (const r of byKind('alert')) {
       const s = r.spec;
       const name = nameOf(r);
@@ -181,6 +245,7 @@ export class Alerting {
         check: str(s.check),
         event: str(s.event),
         expr: str(s.expr),
+        logs: logRuleOf(name, s.logs, this.opts.logger),
         intervalMs: ms(s.interval, DEFAULT_EXPR_INTERVAL),
         service: str(s.service),
       });
@@ -193,6 +258,7 @@ export class Alerting {
         channels: strings(r.channels),
         repeatIntervalMs: ms(r.repeat_interval, '4h'),
         continue: r.continue === true,
+        ...groupingOf(r),
       };
     });
     const inhibit: InhibitRule[] = (Array.isArray(policy.inhibit) ? policy.inhibit : []).map((x) => {
@@ -246,6 +312,7 @@ export class Alerting {
           problem ? { ...r.outputs, problem } : omit(r.outputs, 'problem'),
         );
     }
+    const defaultGrouping = groupingOf(policy).grouping;
     this.engine = new AlertEngine({
       store: this.opts.store.alerts,
       clock: this.opts.clock,
@@ -253,6 +320,7 @@ export class Alerting {
       routes,
       defaultChannels: strings(policy.default),
       defaultRepeatIntervalMs: ms(policy.repeat_interval, '4h'),
+      ...(defaultGrouping ? { defaultGrouping } : {}),
       maintenance,
       inhibit,
       externalUrl: str(policy.external_url) ?? this.opts.daemonUrl(),
@@ -331,11 +399,51 @@ export class Alerting {
     return answer.data.result.map((r) => ({ labels: r.metric, value: apiNumber(r.value[1]) }));
   }
 
+  /**
+   * A log rule: the lines its service's instances wrote since the last evaluation, read from
+   * where the previous read ended (log files are written by each instance's own log writer
+   * process, so following the file from a cursor is how the daemon sees lines as they are
+   * written; nothing is read twice, and a rotation in between loses nothing). Files that exist
+   * when the rule is first evaluated are followed from their end: lines written before the
+   * rule existed, or while the daemon was down, do not count.
+   */
+  private logsActive(rule: string, r: LogRule): ActiveSample[] {
+    let follow = this.logFollows.get(rule);
+    const first = follow?.signature !== r.signature;
+    if (!follow || first) {
+      follow = { signature: r.signature, window: new MatchWindow(r.windowMs), files: new Map() };
+      this.logFollows.set(rule, follow);
+    }
+    const row = this.opts.store.tryGetResource(address('service', r.service));
+    const files = new Set(row ? asServiceOutputs(row.outputs).instances.map((i) => i.logFile) : []);
+    let matched = 0;
+    for (const file of files) {
+      let at = follow.files.get(file);
+      if (!at) {
+        // A file that appears later (a new instance) is read from its start.
+        at = { cursor: first ? endOf(file) : undefined, carry: '' };
+        follow.files.set(file, at);
+        if (first) continue;
+      }
+      const read = readLog(file, at.cursor);
+      at.cursor = read.next;
+      const { lines, carry } = splitLines(at.carry, read.text);
+      at.carry = carry;
+      for (const line of lines) if (lineMatches(r.pattern, line)) matched++;
+    }
+    for (const file of follow.files.keys()) if (!files.has(file)) follow.files.delete(file);
+    const now = this.opts.clock.ms();
+    follow.window.add(matched, now);
+    const count = follow.window.count(now);
+    return count >= r.threshold ? [{ labels: { service: r.service, rule }, value: count }] : [];
+  }
+
   /** The label sets for which a rule's condition holds now. */
   private active(rule: string): ActiveSample[] {
     const src = this.sources.get(rule);
     if (!src) return [];
     if (src.expr !== null) return this.exprActive(rule, src.expr);
+    if (src.logs !== null) return this.logsActive(rule, src.logs);
     if (src.check) {
       const c = checkViews(this.opts.store).find((v) => v.name === src.check);
       return c?.state === 'down' ? [{ labels: { check: c.name, check_type: c.type }, value: 1 }] : [];
@@ -387,6 +495,7 @@ export class Alerting {
         engine.evaluate(rule, active).forEach(seen);
       }
       engine.tick().forEach(seen);
+      if (engine.flushGroups() > 0) queued = true;
     } catch (e) {
       if (!(e instanceof UnknownRuleError))
         this.opts.logger.log('error', 'alerting: evaluation failed', { error: errorMessage(e) });

@@ -4,6 +4,7 @@
  * works with or without a daemon.
  */
 import { MatcherSyntaxError, formatMatcher, parseMatcher } from '../alerts/matchers.js';
+import type { JsonObject } from '../model/resource.js';
 import type { AlertStore, OutboxStore, ResourceStore, SilenceRow } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { Duration } from '../util/duration.js';
@@ -78,6 +79,19 @@ function silenceView(s: SilenceRow, now: string): SilenceView {
   };
 }
 
+/** The alert's status in a group notification's payload; undefined when the alert is not in it. */
+function groupMemberStatus(payload: JsonObject, fingerprint: string): string | undefined {
+  const group = payload.group;
+  if (typeof group !== 'object' || group === null || Array.isArray(group)) return undefined;
+  const alerts = group.alerts;
+  if (!Array.isArray(alerts)) return undefined;
+  for (const m of alerts) {
+    if (typeof m === 'object' && m !== null && !Array.isArray(m) && m.fingerprint === fingerprint)
+      return String(m.status ?? '');
+  }
+  return undefined;
+}
+
 /** Firing and pending alerts, and resolved ones of the last day, newest last; silences not yet ended. */
 export function alertsView(
   store: { alerts: AlertStore; outbox: OutboxStore } & Pick<ResourceStore, 'listResources'>,
@@ -101,16 +115,21 @@ export function alertsView(
       suppressedBy: a.suppressedBy,
       ackedAt: a.ackedAt,
       ackedBy: a.ackedBy,
-      deliveries: rows
-        .filter((r) => r.stream === a.fingerprint)
-        .map((r) => ({
-          channel: r.channel,
-          status: r.status,
-          attempts: r.attempts,
-          lastError: r.lastError,
-          deliveredAt: r.deliveredAt,
-          kind: String(r.payload.status ?? ''),
-        })),
+      deliveries: rows.flatMap((r) => {
+        // A group notification (a route with group_by) carries this alert among others.
+        const kind = r.stream === a.fingerprint ? r.payload.status : groupMemberStatus(r.payload, a.fingerprint);
+        if (kind === undefined) return [];
+        return [
+          {
+            channel: r.channel,
+            status: r.status,
+            attempts: r.attempts,
+            lastError: r.lastError,
+            deliveredAt: r.deliveredAt,
+            kind: String(kind ?? ''),
+          },
+        ];
+      }),
     }));
   const iso = now.toISOString();
   const silences = store.alerts

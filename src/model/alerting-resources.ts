@@ -10,6 +10,21 @@ import { address, type DesiredResource, type Json, type JsonObject } from './res
 
 const CHANNEL_TYPES = ['webhook', 'slack', 'ntfy', 'alertmanager', 'email'] as const;
 
+interface GroupingConfig {
+  group_by?: string[];
+  group_wait?: string;
+  group_interval?: string;
+}
+
+/**
+ * Grouping in a spec only when group_by is given (so a stack without grouping plans as before),
+ * with Alertmanager's defaults for the waits.
+ */
+function grouping(g: GroupingConfig): Record<string, unknown> {
+  if (!g.group_by) return {};
+  return { group_by: g.group_by, group_wait: g.group_wait ?? '30s', group_interval: g.group_interval ?? '5m' };
+}
+
 /**
  * How often an `expr:` rule is evaluated when the stack file does not say: 5 s, not Prometheus's
  * customary 15 s to 1 min, because the samples are in the daemon's memory (a query costs
@@ -49,9 +64,11 @@ export function alertingResources(
           channels: r.channels,
           repeat_interval: r.repeat_interval ?? notify.repeat_interval ?? '4h',
           continue: r.continue ?? false,
+          ...grouping(r),
         })),
         default: notify.default ?? Object.keys(channels),
         repeat_interval: notify.repeat_interval ?? '4h',
+        ...grouping(notify),
         inhibit: (notify.inhibit ?? []).map((i) => ({
           source_matchers: i.source_matchers,
           target_matchers: i.target_matchers,
@@ -69,11 +86,23 @@ export function alertingResources(
       dependsOn: [
         ...(a.service ? [address('service', a.service)] : []),
         ...(a.check ? [address('check', a.check)] : []),
+        ...(a.logs && a.logs.service !== a.service ? [address('service', a.logs.service)] : []),
       ],
       spec: deep({
         check: a.check ?? null,
         event: a.event ?? null,
         expr: a.expr ?? null,
+        // Only when given, so the specs of other rules plan as before.
+        ...(a.logs
+          ? {
+              logs: {
+                service: a.logs.service,
+                pattern: a.logs.pattern,
+                window: a.logs.window ?? '1m',
+                threshold: a.logs.threshold ?? 1,
+              },
+            }
+          : {}),
         interval: a.interval ?? DEFAULT_EXPR_INTERVAL,
         service: a.service ?? null,
         for: a.for ?? '0s',

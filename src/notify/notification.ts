@@ -33,6 +33,23 @@ export interface Notification {
   /** Set when resolved. */
   endsAt: string | null;
   links: NotificationLinks;
+  /**
+   * Set when the notification carries a group of alerts (a route with `group_by`): the fields
+   * above then describe the group (its common labels, a count as the summary) and `alerts` lists
+   * every alert it carries, firing and resolved, each with its own links.
+   */
+  group?: NotificationGroup;
+}
+
+export interface NotificationGroup {
+  /** Identifies the group (route and the values of its group_by labels), as Alertmanager's groupKey. */
+  key: string;
+  /** The group_by labels' values. */
+  labels: Record<string, string>;
+  /** Labels and annotations every alert of the group has with the same value. */
+  commonLabels: Record<string, string>;
+  commonAnnotations: Record<string, string>;
+  alerts: Notification[];
 }
 
 function stringRecord(v: unknown): Record<string, string> {
@@ -49,6 +66,17 @@ function str(v: unknown, fallback = ''): string {
 export function notificationToJson(n: Notification): JsonObject {
   const links: JsonObject = {};
   for (const [k, v] of Object.entries(n.links)) if (typeof v === 'string') links[k] = v;
+  const group: JsonObject = n.group
+    ? {
+        group: {
+          key: n.group.key,
+          labels: { ...n.group.labels },
+          commonLabels: { ...n.group.commonLabels },
+          commonAnnotations: { ...n.group.commonAnnotations },
+          alerts: n.group.alerts.map(notificationToJson),
+        },
+      }
+    : {};
   return {
     alert: n.alert,
     fingerprint: n.fingerprint,
@@ -61,6 +89,24 @@ export function notificationToJson(n: Notification): JsonObject {
     startsAt: n.startsAt,
     endsAt: n.endsAt,
     links,
+    ...group,
+  };
+}
+
+const groupField = (group: NotificationGroup | undefined): { group?: NotificationGroup } => (group ? { group } : {});
+
+function groupFromJson(v: unknown): NotificationGroup | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  const g = v as JsonObject;
+  const alerts = Array.isArray(g.alerts) ? g.alerts : [];
+  return {
+    key: str(g.key),
+    labels: stringRecord(g.labels),
+    commonLabels: stringRecord(g.commonLabels),
+    commonAnnotations: stringRecord(g.commonAnnotations),
+    alerts: alerts
+      .filter((a): a is JsonObject => typeof a === 'object' && a !== null && !Array.isArray(a))
+      .map(notificationFromJson),
   };
 }
 
@@ -78,6 +124,7 @@ export function notificationFromJson(j: JsonObject): Notification {
     startsAt: str(j.startsAt),
     endsAt: typeof j.endsAt === 'string' ? j.endsAt : null,
     links: stringRecord(j.links),
+    ...groupField(groupFromJson(j.group)),
   };
 }
 
@@ -97,6 +144,17 @@ export function plainText(n: Notification): string {
     .join(', ');
   if (labels) lines.push(`labels: ${labels}`);
   for (const [label, url] of labelledLinks(n)) lines.push(`${label.toLowerCase()}: ${url}`);
+  for (const a of n.group?.alerts ?? []) {
+    lines.push('', `- ${headline(a)}`);
+    const labels = Object.entries(a.labels)
+      .filter(([k]) => n.group?.commonLabels[k] === undefined)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ');
+    if (labels) lines.push(`  labels: ${labels}`);
+    for (const [label, url] of labelledLinks(a, ['acknowledge', 'silence', 'runbook'])) {
+      lines.push(`  ${label.toLowerCase()}: ${url}`);
+    }
+  }
   return lines.join('\n') + '\n';
 }
 

@@ -291,6 +291,8 @@ export interface AlertStore {
   tryGetAlert(fingerprint: string): AlertRow | undefined;
   /** Writes the alert and queues its notifications in one transaction: both happen or neither. */
   saveAlert(row: AlertRow, notifications: OutboxEnqueue[]): void;
+  /** Several alerts and their notifications in one transaction (a group notification marks all its alerts sent). */
+  saveAlerts(rows: readonly AlertRow[], notifications: OutboxEnqueue[]): void;
   /** A pending alert whose condition went away before `for` never existed for anyone. */
   deleteAlert(fingerprint: string): void;
   addSilence(s: Omit<SilenceRow, 'id' | 'createdAt'>): number;

@@ -101,6 +101,21 @@ describe('alerting sections of the stack file', () => {
       'notify:\n  channels:\n    ops: { webhook: { url: "http://a" } }\n  inhibit:\n    - source_matchers: [\'alertname="a"\']\n      target_matchers: [\'service=~"web(\']\n',
       { line: 6, fix: /fix the regular expression/ },
     ],
+    [
+      "group_by '...' with label names",
+      'notify:\n  channels:\n    ops: { webhook: { url: "http://a" } }\n  routes:\n    - { channels: [ops], group_by: [team, "..."] }\n',
+      { line: 5, fix: /alone/ },
+    ],
+    [
+      'a group_wait without group_by',
+      'notify:\n  channels:\n    ops: { webhook: { url: "http://a" } }\n  group_wait: 10s\n',
+      { line: 4, fix: /add group_by/ },
+    ],
+    [
+      'a group_by label that is not a label name',
+      'notify:\n  channels:\n    ops: { webhook: { url: "http://a" } }\n  routes:\n    - { channels: [ops], group_by: [team-name] }\n',
+      { line: 5, fix: /label names such as alertname/ },
+    ],
     ['alerts with nobody to tell', 'alerts:\n  web-down: { event: crashloop }\n', { line: 1, fix: /notify:/ }],
     [
       'an unknown time zone',
@@ -144,6 +159,29 @@ describe('alerting sections of the stack file', () => {
       check: null,
       for: '30s',
     });
+    const grouped = parseStackText(
+      'stack: lab\nnotify:\n  channels:\n    ops: { webhook: { url: "http://a" } }\n  routes:\n    - { channels: [ops], group_by: [team], group_wait: 1s }\n',
+      'groundwork.yaml',
+    );
+    if (!grouped.config) throw new Error(JSON.stringify(grouped.diagnostics));
+    const policy = buildModel(
+      grouped.config,
+      { dir: '/tmp', configHash: 'x', file: 'groundwork.yaml' },
+      { cli: {}, env: {} },
+    ).model?.resources.find((x) => x.address === 'notify-policy.default')?.spec;
+    // Alertmanager's default group_interval where the stack file gives none; no grouping keys without group_by.
+    expect(policy?.routes).toEqual([
+      {
+        match: [],
+        channels: ['ops'],
+        repeat_interval: '4h',
+        continue: false,
+        group_by: ['team'],
+        group_wait: '1s',
+        group_interval: '5m',
+      },
+    ]);
+    expect(policy?.group_by).toBeUndefined();
     expect(model?.resources.find((x) => x.address === 'notify-policy.default')?.spec.inhibit).toEqual([
       { source_matchers: ['alertname="b"'], target_matchers: ['severity="warning"'], equal: ['check'] },
     ]);

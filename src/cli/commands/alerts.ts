@@ -132,6 +132,7 @@ function exportable(name: string, s: JsonObject): ExportableRule {
     check: text(s.check),
     expr: text(s.expr),
     event: text(s.event),
+    logsService: typeof s.logs === 'object' && s.logs !== null && !Array.isArray(s.logs) ? text(s.logs.service) : null,
     for: text(s.for) ?? '0s',
     keepFiringFor: text(s.keep_firing_for) ?? '0s',
     interval: text(s.interval) ?? '5s',

@@ -1,7 +1,8 @@
 /**
  * Alertmanager's webhook payload (version 4), so receivers written for Alertmanager
  * (alertmanager-webhook-logger, prometheus-msteams, custom bridges) work unchanged. One
- * notification is one group of one alert: Groundwork groups before the outbox.
+ * notification is one group: a route with `group_by` queues one notification per group with all
+ * its alerts (engine.ts groups before the outbox); without it, each alert is a group of one.
  */
 import { postOrFail, type Channel, type DeliveryContext } from '../channel.js';
 import type { Notification } from '../notification.js';
@@ -18,12 +19,39 @@ export interface AlertmanagerWebhookConfig {
 /** Alertmanager's zero time for an alert that has not ended. */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
-export function alertmanagerBody(n: Notification, cfg: AlertmanagerWebhookConfig): Record<string, unknown> {
+function alertOf(n: Notification): Record<string, unknown> {
   const labels = { alertname: n.alert, severity: n.severity, ...n.labels };
   const annotations: Record<string, string> = { ...n.annotations };
   if (n.summary && annotations.summary === undefined) annotations.summary = n.summary;
   if (n.description && annotations.description === undefined) annotations.description = n.description;
   if (n.links.runbook && annotations.runbook_url === undefined) annotations.runbook_url = n.links.runbook;
+  return {
+    status: n.status,
+    labels,
+    annotations,
+    startsAt: n.startsAt,
+    endsAt: n.endsAt ?? ZERO_TIME,
+    generatorURL: n.links.details ?? '',
+    fingerprint: n.fingerprint,
+  };
+}
+
+export function alertmanagerBody(n: Notification, cfg: AlertmanagerWebhookConfig): Record<string, unknown> {
+  if (n.group) {
+    return {
+      version: '4',
+      groupKey: n.group.key,
+      truncatedAlerts: 0,
+      status: n.status,
+      receiver: cfg.receiver ?? 'groundwork',
+      groupLabels: n.group.labels,
+      commonLabels: n.group.commonLabels,
+      commonAnnotations: n.group.commonAnnotations,
+      externalURL: cfg.externalUrl ?? '',
+      alerts: n.group.alerts.map(alertOf),
+    };
+  }
+  const one = alertOf(n);
   return {
     version: '4',
     groupKey: `{}:{alertname="${n.alert}"}`,
@@ -31,20 +59,10 @@ export function alertmanagerBody(n: Notification, cfg: AlertmanagerWebhookConfig
     status: n.status,
     receiver: cfg.receiver ?? 'groundwork',
     groupLabels: { alertname: n.alert },
-    commonLabels: labels,
-    commonAnnotations: annotations,
+    commonLabels: one.labels,
+    commonAnnotations: one.annotations,
     externalURL: cfg.externalUrl ?? '',
-    alerts: [
-      {
-        status: n.status,
-        labels,
-        annotations,
-        startsAt: n.startsAt,
-        endsAt: n.endsAt ?? ZERO_TIME,
-        generatorURL: n.links.details ?? '',
-        fingerprint: n.fingerprint,
-      },
-    ],
+    alerts: [one],
   };
 }
 

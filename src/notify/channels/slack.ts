@@ -21,6 +21,11 @@ export function slackBody(n: Notification): Record<string, unknown> {
     .map(([label, url]) => `<${url}|${label}>`)
     .join(' · ');
   const detail = [n.description, `severity *${esc(n.severity)}* since ${n.startsAt}`].filter(Boolean).map(esc);
+  // A group lists its alerts, one line each, with their own acknowledge link.
+  for (const a of n.group?.alerts ?? []) {
+    const ack = a.links.acknowledge && a.status === 'firing' ? ` <${a.links.acknowledge}|Acknowledge>` : '';
+    detail.push(`• ${esc(headline(a))}${ack}`);
+  }
   return {
     text: `${icon} ${esc(headline(n))}`,
     blocks: [

@@ -85,10 +85,20 @@ export class SqliteAlerts implements AlertStore {
   }
 
   saveAlert(a: AlertRow, notifications: OutboxEnqueue[]): void {
+    this.saveAlerts([a], notifications);
+  }
+
+  saveAlerts(rows: readonly AlertRow[], notifications: OutboxEnqueue[]): void {
     this.db.transaction(() => {
-      this.db
-        .prepare(
-          `INSERT INTO alerts (fingerprint, rule, labels, state, active_at, last_active_at, fired_at, resolved_at, value,
+      for (const a of rows) this.upsert(a);
+      if (notifications.length > 0) this.outbox.enqueue(notifications);
+    })();
+  }
+
+  private upsert(a: AlertRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO alerts (fingerprint, rule, labels, state, active_at, last_active_at, fired_at, resolved_at, value,
              notified_at, notifications, suppressed_by, acked_at, acked_by)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (fingerprint) DO UPDATE SET rule = excluded.rule, labels = excluded.labels, state = excluded.state,
@@ -96,25 +106,23 @@ export class SqliteAlerts implements AlertStore {
              resolved_at = excluded.resolved_at, value = excluded.value, notified_at = excluded.notified_at,
              notifications = excluded.notifications, suppressed_by = excluded.suppressed_by,
              acked_at = excluded.acked_at, acked_by = excluded.acked_by`,
-        )
-        .run(
-          a.fingerprint,
-          a.rule,
-          JSON.stringify(a.labels),
-          a.state,
-          a.activeAt,
-          a.lastActiveAt,
-          a.firedAt,
-          a.resolvedAt,
-          a.value,
-          a.notifiedAt,
-          a.notifications,
-          a.suppressedBy,
-          a.ackedAt,
-          a.ackedBy,
-        );
-      if (notifications.length > 0) this.outbox.enqueue(notifications);
-    })();
+      )
+      .run(
+        a.fingerprint,
+        a.rule,
+        JSON.stringify(a.labels),
+        a.state,
+        a.activeAt,
+        a.lastActiveAt,
+        a.firedAt,
+        a.resolvedAt,
+        a.value,
+        a.notifiedAt,
+        a.notifications,
+        a.suppressedBy,
+        a.ackedAt,
+        a.ackedBy,
+      );
   }
 
   deleteAlert(fingerprint: string): void {
