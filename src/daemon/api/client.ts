@@ -24,6 +24,7 @@ import type {
   HistoryResponse,
   LogsQuery,
   OpenApiResponse,
+  WhoamiResponse,
   PlanRequest,
   PlanResponse,
   Problem,
@@ -427,6 +428,10 @@ export class ApiClient {
 
   changeRequest(id: number): Promise<ChangeRequestResponse> {
     return requestJson(this.to, 'GET', pathOf(API.changeRequest, { id }));
+  }
+
+  whoami(): Promise<WhoamiResponse> {
+    return requestJson(this.to, 'GET', pathOf(API.whoami));
   }
 
   openapi(): Promise<OpenApiResponse> {
