@@ -19,6 +19,7 @@ export interface InstanceView {
   state: string;
   reason: string;
   since: string;
+  startedAt: string | null;
   restarts: number;
   ready: boolean;
 }

@@ -83,7 +83,7 @@ export function AlertsPage(): JSX.Element {
       <section aria-labelledby="alerts-h">
         <h2 id="alerts-h">Alerts</h2>
         {alerts.data && list.length === 0 ? <p class="muted">No alert is pending or firing.</p> : null}
-        <table>
+        <table hidden={list.length === 0}>
           <thead>
             <tr>
               <th scope="col">Rule</th>
@@ -127,7 +127,7 @@ export function AlertsPage(): JSX.Element {
       <section aria-labelledby="silences-h">
         <h2 id="silences-h">Silences</h2>
         {alerts.data && silences.length === 0 ? <p class="muted">No silences.</p> : null}
-        <table>
+        <table hidden={silences.length === 0}>
           <thead>
             <tr>
               <th scope="col">#</th>

@@ -18,7 +18,7 @@ export function IncidentsPage(): JSX.Element {
       <h1>Incidents</h1>
       {incidents.error ? <p class="error">{incidents.error}</p> : null}
       {incidents.data && list.length === 0 ? <p class="muted">No incidents.</p> : null}
-      <table>
+      <table hidden={list.length === 0}>
         <thead>
           <tr>
             <th scope="col">#</th>

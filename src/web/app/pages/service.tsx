@@ -134,7 +134,7 @@ export function ServicePage(p: { name: string }): JSX.Element {
                 <th scope="col">Ready</th>
                 <th scope="col">Restarts</th>
                 <th scope="col" class="wide">
-                  Since
+                  Started
                 </th>
               </tr>
             </thead>
@@ -148,7 +148,7 @@ export function ServicePage(p: { name: string }): JSX.Element {
                   </td>
                   <td>{i.ready ? 'yes' : 'no'}</td>
                   <td>{i.restarts}</td>
-                  <td class="wide">{ago(i.since)}</td>
+                  <td class="wide">{ago(i.startedAt)}</td>
                 </tr>
               ))}
             </tbody>
