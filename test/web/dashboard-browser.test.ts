@@ -15,13 +15,18 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tokenFile } from '../../src/daemon/daemon.js';
+import { Daemon, tokenFile } from '../../src/daemon/daemon.js';
+import { NodeProxy } from '../../src/proxy/node/node-proxy.js';
+import { Duration } from '../../src/util/duration.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { Api, cleanEnv, footprintOf } from '../daemon/daemon-harness.js';
+import { settlesWithin, TeardownFailures } from '../helpers/leftovers.js';
 import { FixedUsers } from '../../src/security/roles-stack-users.js';
 import { Tokens } from '../../src/security/tokens.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { systemClock } from '../../src/util/clock.js';
 import { ROOT } from '../helpers/dist.js';
-import { freePort, startLabDaemon, writeLabStack, type LabDaemon } from '../helpers/lab-daemon.js';
+import { freePort, writeLabStack } from '../helpers/lab-daemon.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { httpGet } from '../helpers/http.js';
 
@@ -45,12 +50,54 @@ process.on('SIGTERM', () => { server.close(() => process.exit(0)); setTimeout(()
   );
 }
 
+interface Lab {
+  daemon: Daemon;
+  api: Api;
+  webUrl: string;
+  close(): Promise<void>;
+}
+
+/**
+ * As test/helpers/lab-daemon.ts's startLabDaemon, with metrics collected every second (not 15 s),
+ * so the overview's traffic chart has samples within the test.
+ */
+async function startLab(dir: string, listenerPort: number): Promise<Lab> {
+  const stateDir = path.join(dir, '.groundwork');
+  const daemon = new Daemon({
+    stackFile: path.join(dir, 'groundwork.yaml'),
+    stateDir,
+    host: '127.0.0.1',
+    port: 0,
+    vars: {},
+    env: cleanEnv(),
+    clock: systemClock,
+    logger: silentLogger,
+    applyOnStart: true,
+    dataPlane: new NodeProxy({ logger: silentLogger, clock: systemClock }),
+    metricsInterval: Duration.parse('1s'),
+  });
+  await daemon.start();
+  const api = new Api(daemon.url, readFileSync(tokenFile(stateDir), 'utf8').trim());
+  return {
+    daemon,
+    api,
+    webUrl: `http://127.0.0.1:${listenerPort}/`,
+    async close() {
+      const t = new TeardownFailures(`the dashboard lab in ${dir}`);
+      await t.step('POST /v1/down', () => api.down(false));
+      await t.step('daemon.stop()', () => settlesWithin(daemon.stop(), 15_000, 'daemon.stop()'));
+      await t.sweep(footprintOf(dir), 'down and stop');
+      t.throwIfAny();
+    },
+  };
+}
+
 // Chromium comes from .ci/run (Debian's package): in CI its absence fails the test instead.
 const missing = !existsSync(CHROMIUM) && !process.env.CI;
 
 describe.skipIf(missing)(`the dashboard in Chromium (skipped without ${CHROMIUM}: apt-get install chromium)`, () => {
   let dir: string;
-  let lab: LabDaemon;
+  let lab: Lab;
   let browser: Browser;
   let adminToken: string;
   let viewerToken: string;
@@ -65,7 +112,7 @@ describe.skipIf(missing)(`the dashboard in Chromium (skipped without ${CHROMIUM}
     writeServer(dir, 'b1');
     writeLabStack(dir, { listenerPort: port });
     const [started, launched] = await Promise.all([
-      startLabDaemon(dir, port),
+      startLab(dir, port),
       chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] }),
     ]);
     lab = started;
@@ -234,8 +281,21 @@ describe.skipIf(missing)(`the dashboard in Chromium (skipped without ${CHROMIUM}
 
   it('fits a 360 px screen in dark mode', async () => {
     const page = await loggedIn(adminToken, 'dark', 360);
-    await page.goto(`${lab.daemon.url}/ui/`);
-    await page.waitForSelector('tr[data-service=web] .badge.healthy');
+    // Traffic through the proxy, so the request-rate chart has a series for web.
+    const webPort = Number(new URL(lab.webUrl).port);
+    for (let i = 0; i < 20; i++) await httpGet(webPort, `/load-${i}`);
+    await expect
+      .poll(
+        async () => {
+          await page.goto(`${lab.daemon.url}/ui/`);
+          await page.waitForSelector('tr[data-service=web] .badge.healthy');
+          await page.waitForSelector('.chart canvas');
+          await httpGet(webPort, '/more');
+          return page.locator('.chart').first().locator('.u-legend').textContent();
+        },
+        { timeout: 20_000, interval: 1000 },
+      )
+      .toContain('web');
     // Nothing wider than the screen: no sideways scrolling.
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
     const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);

@@ -78,7 +78,8 @@ function App(): JSX.Element {
           {error}
         </p>
       ) : null}
-      {who ? <Page path={path} /> : null}
+      {/* Not waiting for whoami: the page's own requests start now, its actions appear once it answers. */}
+      <Page path={path} />
     </SessionContext.Provider>
   );
 }

@@ -32,8 +32,8 @@ interface Rates {
 }
 
 async function loadRates(signal: AbortSignal): Promise<Rates> {
-  // Aligned to the step, so the two queries' samples fall on the same times.
-  const end = Math.floor(Date.now() / 1000 / STEP_S) * STEP_S;
+  // Whole seconds, the same for both queries, so their samples fall on the same times.
+  const end = Math.floor(Date.now() / 1000);
   const start = end - RANGE_S;
   const range = async (query: string) => {
     const q = new URLSearchParams({ query, start: String(start), end: String(end), step: String(STEP_S) });

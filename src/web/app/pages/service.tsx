@@ -72,7 +72,7 @@ interface Rollout {
 }
 
 export function ServicePage(p: { name: string }): JSX.Element {
-  const { can } = useSession();
+  const { can, who } = useSession();
   const status = usePoll((signal) => getJson<Status>('/v1/status', signal), 3000);
   const releases = usePoll(
     (signal) => getJson<Releases>(`/v1/services/${encodeURIComponent(p.name)}/releases?limit=20`, signal),
@@ -187,9 +187,9 @@ export function ServicePage(p: { name: string }): JSX.Element {
               Roll back{previous ? ` to v${previous.seq}` : ''}
             </button>
           </form>
-        ) : (
+        ) : who ? (
           <p class="muted">Your role may not deploy or roll back this service.</p>
-        )}
+        ) : null}
         {rollout ? (
           <div class={`rollout ${rollout.done ? (rollout.ok ? 'ok' : 'failed') : 'running'}`} data-testid="rollout">
             <h3>
