@@ -26,7 +26,8 @@ import { Tokens } from '../../src/security/tokens.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { systemClock } from '../../src/util/clock.js';
 import { ROOT } from '../helpers/dist.js';
-import { freePort, writeLabStack } from '../helpers/lab-daemon.js';
+import { freePort, labStack } from '../helpers/lab-daemon.js';
+import { writeStack } from '../helpers/stack-file.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { httpGet } from '../helpers/http.js';
 
@@ -110,7 +111,21 @@ describe.skipIf(missing)(`the dashboard in Chromium (skipped without ${CHROMIUM}
     dir = makeTempDir('dashboard-browser');
     const port = await freePort();
     writeServer(dir, 'b1');
-    writeLabStack(dir, { listenerPort: port });
+    // The lab's web service, and a check that always fails (nothing listens on port 9), so an
+    // alert fires and opens an incident for the on-call schedule (the incidents page acts on it).
+    writeStack(dir, {
+      ...labStack({ listenerPort: port }),
+      checks: { probe: { http: { url: 'http://127.0.0.1:9/healthz' }, interval: '200ms', failures: 1, successes: 1 } },
+      alerts: { 'probe-down': { check: 'probe', severity: 'critical', summary: 'the probe fails' } },
+      notify: { channels: { ops: { webhook: { url: 'http://127.0.0.1:9/hook' } } } },
+      people: { ana: { role: 'operator' } },
+      oncall: {
+        schedules: {
+          primary: { timezone: 'UTC', layers: [{ members: ['ana'], rotation: 'weekly', start: '2026-01-05T09:00' }] },
+        },
+        escalation: { default: { steps: [{ notify: ['schedule:primary'] }] } },
+      },
+    });
     const [started, launched] = await Promise.all([
       startLab(dir, port),
       chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] }),
@@ -238,9 +253,20 @@ describe.skipIf(missing)(`the dashboard in Chromium (skipped without ${CHROMIUM}
     await page.click('form.stack-form button[type=submit]');
     await expect.poll(() => page.locator('main').textContent()).toContain('alertname="web-down"');
     await shot(page, 'alerts');
+    // Incidents: the probe's alert opened one; acknowledge it, then resolve it, from its page.
     await page.click('a[href="/ui/incidents"]');
     await page.waitForSelector('main h1:text("Incidents")');
+    const incident = page.locator('main table a', { hasText: 'probe' }).first();
+    await incident.waitFor({ timeout: 20_000 });
     await shot(page, 'incidents');
+    await incident.click();
+    await page.waitForURL(/\/ui\/incidents\/\d+$/);
+    await page.click('button:text("Acknowledge")');
+    await expect.poll(() => page.locator('main h1 .badge').textContent()).toBe('acknowledged');
+    await expect.poll(() => page.locator('.timeline').textContent()).toMatch(/ack/i);
+    await shot(page, 'incident-acknowledged');
+    await page.click('button:text("Resolve")');
+    await expect.poll(() => page.locator('main h1 .badge').textContent()).toBe('resolved');
 
     // Log out: the session ends, pages go back to the login.
     await page.click('text=Log out');
