@@ -28,7 +28,11 @@ export function LoginPage(): JSX.Element {
         return;
       }
       const body = (await res.json().catch(() => ({}))) as { error?: { message: string; fix?: string } };
-      setError(body.error ? `${body.error.message}. ${body.error.fix ?? ''}` : `${res.status} ${res.statusText}`);
+      setError(
+        body.error
+          ? `${body.error.message}.${body.error.fix ? ` Fix: ${body.error.fix}.` : ''}`
+          : `${res.status} ${res.statusText}`,
+      );
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));
     }
