@@ -35,6 +35,9 @@ import type { Duration } from '../util/duration.js';
 import { errorMessage } from '../util/error-message.js';
 import type { Logger } from '../util/logger.js';
 import { apiAccess, createApp } from './api/http-app.js';
+import type { ApiEnv } from './api/api-env.js';
+import { remoteOf } from './api/middleware/auth.js';
+import { dashboard } from '../web/server/dashboard.js';
 import { AuditLog } from '../security/audit.js';
 import { StackUsers } from '../security/roles-stack-users.js';
 import { Tokens } from '../security/tokens.js';
@@ -297,7 +300,15 @@ export class Daemon {
         }
       },
     );
-    this.server = http.createServer(createApp(routes, access, o.logger, () => this.installation.secrets.redactor()));
+    // The dashboard: its login checks a token as the API does; a refused login is audited alike.
+    const ui = dashboard<ApiEnv>({
+      authenticate: (h) => tokens.authenticate(h),
+      record: access.record,
+      remote: remoteOf,
+    });
+    this.server = http.createServer(
+      createApp(routes, access, o.logger, () => this.installation.secrets.redactor(), ui),
+    );
     this.server.keepAliveTimeout = 5000;
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);

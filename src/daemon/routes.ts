@@ -440,6 +440,30 @@ export function daemonRoutes(deps: RouteDeps): Route[] {
   );
   routes.push(
     route({
+      ...API.whoami,
+      handler: async (ctx) => {
+        const c = ctx.caller;
+        // The auth middleware sets the caller on every non-public route; this one is not public.
+        if (!c)
+          throw new ApiError(
+            401,
+            'unauthorized',
+            'GET /v1/whoami needs a token',
+            'send `Authorization: Bearer <token>`',
+          );
+        return {
+          status: 200,
+          json: {
+            tokenId: c.tokenId,
+            user: c.user,
+            role: c.role,
+            permissions: [...c.permissions].sort(),
+            services: c.services === null ? null : [...c.services].sort(),
+          },
+        };
+      },
+    }),
+    route({
       ...API.openapi,
       handler: async () => ({ status: 200, json: openApiDocument(routes) }),
     }),

@@ -107,11 +107,18 @@ export const upCommand = defineCommand({
       const fix = e instanceof OperationError && e.fix ? `\n  fix: ${e.fix}` : '';
       throw new UserError(`the daemon could not start: ${errorMessage(e)}${fix}`);
     }
-    const ready = { type: 'ready', url: daemon.url, pid: process.pid, token: path.join(stateDir, 'daemon.token') };
+    const ready = {
+      type: 'ready',
+      url: daemon.url,
+      dashboard: `${daemon.url}/ui/`,
+      pid: process.pid,
+      token: path.join(stateDir, 'daemon.token'),
+    };
     if (flags.json) io.stdout(`${JSON.stringify(ready)}\n`);
     else
       io.stdout(
-        `Groundwork daemon ready at ${daemon.url} (pid ${process.pid}; token in ${ready.token}). Ctrl-C stops the daemon; services keep running.\n`,
+        `Groundwork daemon ready at ${daemon.url} (pid ${process.pid}; token in ${ready.token}). Ctrl-C stops the daemon; services keep running.\n` +
+          `Dashboard: ${ready.dashboard} (log in with that token, or one from \`groundwork token create\`)\n`,
       );
     const why = await stopping;
     await daemon.stop();

@@ -24,6 +24,7 @@ import type {
   HistoryResponse,
   LogsQuery,
   OpenApiResponse,
+  WhoamiResponse,
   PlanRequest,
   PlanResponse,
   Problem,
@@ -439,6 +440,10 @@ export class ApiClient {
   /** One decision record with its Markdown. */
   decision(n: number): Promise<DecisionResponse> {
     return requestJson(this.to, 'GET', pathOf(API.decision, { id: n }));
+  }
+
+  whoami(): Promise<WhoamiResponse> {
+    return requestJson(this.to, 'GET', pathOf(API.whoami));
   }
 
   openapi(): Promise<OpenApiResponse> {

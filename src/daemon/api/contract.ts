@@ -74,6 +74,7 @@ import {
   RevokeTokenRequest,
   TokenViewSchema,
   TokensResponse,
+  WhoamiResponse,
 } from './schemas.js';
 
 export interface RouteSpec {
@@ -420,6 +421,12 @@ export const API = {
     summary: 'The hash-chained audit log, oldest first, from `after` (page through it to export it)',
     query: AuditQuery,
     response: AuditResponse,
+  },
+  whoami: {
+    method: 'GET',
+    path: '/v1/whoami',
+    summary: 'The caller: token id, person, role, permissions and services (the dashboard hides what it may not do)',
+    response: WhoamiResponse,
   },
   openapi: {
     method: 'GET',

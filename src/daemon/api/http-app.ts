@@ -34,11 +34,15 @@ export function createApi(
   access: ApiAccess | string,
   logger: Logger,
   redactor: () => Redactor = () => Redactor.none,
+  ui?: MiddlewareHandler<ApiEnv>,
 ): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   const acc = accessOf(access);
   // Outermost: every answer, an error or a 401 included, is redacted of known secret values.
   app.use('*', redactAnswers(redactor));
+  // The dashboard (src/web/server/dashboard.ts) answers every /ui request itself, before the
+  // bearer check: its assets and login page are public, its pages check the session cookie.
+  if (ui) app.use('/ui', ui).use('/ui/*', ui);
 
   // Routes that carry their own credential (push pings: the token in the path) skip the bearer check.
   const open = routes.filter((r) => r.public);
@@ -76,14 +80,15 @@ function pathMatches(pattern: string, path: string): boolean {
   return p.length === a.length && p.every((seg, i) => (seg.startsWith(':') ? (a[i] ?? '') !== '' : seg === a[i]));
 }
 
-/** A node:http request listener: `http.createServer(createApp(routes, access, logger, redactor))`. */
+/** A node:http request listener: `http.createServer(createApp(routes, access, logger, redactor, ui))`. */
 export function createApp(
   routes: Route[],
   access: ApiAccess | string,
   logger: Logger,
   redactor: () => Redactor = () => Redactor.none,
+  ui?: MiddlewareHandler<ApiEnv>,
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   // No overriding of the process's global Request/Response (node-server's default): the daemon
   // hosts other code that uses fetch. The cost: about 2x CPU per request (figures in README.md).
-  return getRequestListener(createApi(routes, access, logger, redactor).fetch, { overrideGlobalObjects: false });
+  return getRequestListener(createApi(routes, access, logger, redactor, ui).fetch, { overrideGlobalObjects: false });
 }

@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
+import type { Caller } from '../../security/tokens.js';
 import type { Logger } from '../../util/logger.js';
 import { ApiError, INTERNAL_MESSAGE } from './api-error.js';
 import type { ApiEnv } from './api-env.js';
@@ -51,6 +52,10 @@ class HonoRouteContext implements RouteContext {
 
   get req(): IncomingMessage {
     return this.c.env.incoming;
+  }
+
+  get caller(): Caller | undefined {
+    return this.c.get('caller');
   }
 
   /** node-server aborts the request's signal when the response closes before it finished. */

@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Static, TObject, TSchema } from '@sinclair/typebox';
+import type { Caller } from '../../security/tokens.js';
 
 /** `{ name: string }` for '/v1/services/:name/logs'; a record for an unknown (string) path. */
 export type ParamsOf<P extends string> = string extends P
@@ -43,6 +44,8 @@ export interface RouteContext<
   signal: AbortSignal;
   /** The Node request, for what the signal does not cover (the socket, headers). */
   req: IncomingMessage;
+  /** Who is calling (middleware/auth.ts); undefined on public routes, which authenticate nobody. */
+  readonly caller: Caller | undefined;
   /**
    * For streaming routes: write one NDJSON line (an object) or a text chunk (a string). The
    * first call sends the 200 and its headers; until then a thrown ApiError is still a JSON error

@@ -876,6 +876,18 @@ export const ApproveChangeRequest = Type.Object(
 );
 export type ApproveChangeRequest = Static<typeof ApproveChangeRequest>;
 
+/** GET /v1/whoami: the caller as authenticated (security/tokens.ts `Caller`), so a page can hide what it may not do. */
+export const WhoamiResponse = Type.Object({
+  tokenId: Type.String({ description: "The token's id (`admin` for the daemon's own)" }),
+  user: Type.Union([Type.String(), Type.Null()]),
+  role: Type.String(),
+  permissions: Type.Array(Type.String(), { description: 'What the token may do (security/permissions.ts)' }),
+  services: Type.Union([Type.Array(Type.String()), Type.Null()], {
+    description: 'The services it may touch; null: every service, and stack-wide operations',
+  }),
+});
+export type WhoamiResponse = Static<typeof WhoamiResponse>;
+
 /** security/tokens.ts `TokenView`: a token as listed, never its hash. */
 export const TokenViewSchema = Type.Object({
   id: Type.String(),

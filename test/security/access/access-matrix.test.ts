@@ -88,6 +88,7 @@ const EXPECTED: Record<ApiName, { roles: Role[]; scope: Scope }> = {
   tokens: { roles: ['admin'], scope: 'stack' },
   revokeToken: { roles: ['admin'], scope: 'stack' },
   audit: { roles: ['admin'], scope: 'stack' },
+  whoami: { roles: ALL, scope: 'none' },
 };
 
 interface Caller {

@@ -89,6 +89,8 @@ export const ACCESS_RULES: Record<ApiName, AccessRule> = {
   tokens: { permission: 'access.admin', target: 'stack', audit: 'read' },
   revokeToken: { permission: 'access.admin', target: 'stack', audit: 'change' },
   audit: { permission: 'access.admin', target: 'stack', audit: 'read' },
+  // Describes the caller, not the stack: any valid token.
+  whoami: { permission: 'status.read', target: 'none', audit: 'read' },
   // Describes the API, not the stack: any valid token.
   openapi: { permission: 'status.read', target: 'none', audit: 'read' },
 };

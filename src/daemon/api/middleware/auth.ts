@@ -1,8 +1,12 @@
 /**
  * Authentication: every request, known route or not, needs `Authorization: Bearer <token>`,
  * either the daemon's own token (the bootstrap admin) or a token made with `groundwork token
- * create`. Nothing else (query strings, other schemes) is accepted. A refusal is a 401 and an
- * entry in the audit log (without the token sent, which may be a mistyped real one).
+ * create`, or the dashboard's session cookie holding such a token (src/web/server/session-cookie.ts;
+ * used only when no Authorization header is sent). A change (not GET/HEAD) authenticated by the
+ * cookie must also carry the session's X-Groundwork-CSRF header, or it is a 403: a browser sends
+ * cookies with requests that other pages start, headers only with the page's own. Nothing else
+ * (query strings, other schemes) is accepted. A refusal is a 401 (403 for CSRF) and an entry in
+ * the audit log (without the token sent, which may be a mistyped real one).
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AuditEntry } from '../../../security/audit.js';
@@ -13,6 +17,7 @@ import { ApiError } from '../api-error.js';
 import type { ApiEnv } from '../api-env.js';
 import type { RouteMethod } from '../route.js';
 import { ruleFor, type AccessRule } from './auth-rules.js';
+import { csrfMatches, CSRF_HEADER, SAFE_METHODS, trySessionToken } from '../../../web/server/session-cookie.js';
 
 /** What the API needs of the access layer: who a header names, and where to record. */
 export interface ApiAccess {
@@ -75,11 +80,14 @@ export function authenticate(
 ): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     if (open(c.req.method, c.req.path)) return next();
-    const result = await access.authenticate(c.req.header('authorization'));
-    if (!result.ok) {
+    const header = c.req.header('authorization');
+    // The CLI's bearer header wins; the cookie is only the browser's way of sending the same token.
+    const session = header === undefined ? trySessionToken(c.req.header('cookie'), c.req.header('host')) : undefined;
+    const result = await access.authenticate(session !== undefined ? `Bearer ${session}` : header);
+    const denied = (status: number, reason: string, tokenId: string | null, user: string | null) =>
       access.record({
-        token: result.tokenId ?? null,
-        user: result.user ?? null,
+        token: tokenId,
+        user,
         remote: remoteOf(c),
         method: c.req.method,
         path: c.req.path,
@@ -87,9 +95,18 @@ export function authenticate(
         operation: null,
         service: null,
         decision: 'denied',
-        status: 401,
-        reason: result.reason,
+        status,
+        reason,
       });
+    if (!result.ok) {
+      denied(401, result.reason, result.tokenId ?? null, result.user ?? null);
+      if (session !== undefined)
+        throw new ApiError(
+          401,
+          'unauthorized',
+          `the dashboard session's token was refused: ${result.reason}`,
+          'log in again at /ui/login with a valid token',
+        );
       throw new ApiError(
         401,
         'unauthorized',
@@ -97,6 +114,15 @@ export function authenticate(
         result.tokenId
           ? 'ask an admin for a new token (`groundwork token create`)'
           : "send `Authorization: Bearer <token>`; the daemon's own token is in .groundwork/daemon.token, others come from `groundwork token create`",
+      );
+    }
+    if (session !== undefined && !SAFE_METHODS.has(c.req.method) && !csrfMatches(session, c.req.header(CSRF_HEADER))) {
+      denied(403, 'session cookie without its CSRF header', result.caller.tokenId, result.caller.user);
+      throw new ApiError(
+        403,
+        'forbidden',
+        `${c.req.method} ${c.req.path} came with the dashboard's session cookie but without its X-Groundwork-CSRF header`,
+        'send the value of the gw_csrf_PORT cookie in the X-Groundwork-CSRF header (the dashboard does), or use `Authorization: Bearer <token>`',
       );
     }
     c.set('caller', result.caller);

@@ -1,0 +1,130 @@
+/**
+ * The subset of the API's answers the dashboard reads. Written here because src/web may not
+ * import src/daemon (the layering: the daemon mounts the dashboard, not the other way round);
+ * test/web/api-types.test.ts holds each type assignable from the contract's own (schemas.ts), so
+ * a change of the API that breaks the page fails the type check.
+ */
+
+export interface Whoami {
+  tokenId: string;
+  user: string | null;
+  role: string;
+  permissions: string[];
+  services: string[] | null;
+}
+
+export interface InstanceView {
+  index: number;
+  pid: number | null;
+  state: string;
+  reason: string;
+  since: string;
+  startedAt: string | null;
+  restarts: number;
+  ready: boolean;
+}
+
+export interface ServiceView {
+  name: string;
+  replicas: number;
+  runtime: string;
+  strategy: string;
+  release: number | null;
+  instances: InstanceView[];
+}
+
+export interface Status {
+  stack: string;
+  services: ServiceView[];
+}
+
+export interface Release {
+  seq: number;
+  status: string;
+  kind: string;
+  source: string;
+  message: string;
+  author: string;
+  createdAt: string;
+  finishedAt: string | null;
+  detail: string | null;
+}
+
+export interface Releases {
+  service: string;
+  current: number | null;
+  releases: Release[];
+}
+
+export interface DeployResult {
+  ok: boolean;
+  release: number | null;
+  rolledBack: boolean;
+  reason?: string;
+  ms: number;
+}
+
+export type DeployLine =
+  | { type: 'progress'; message: string }
+  | { type: 'result'; result: DeployResult }
+  | { type: 'error'; error: { code: string; message: string } };
+
+export interface AlertView {
+  rule: string;
+  fingerprint: string;
+  labels: Record<string, string>;
+  state: string;
+  activeAt: string;
+  value: number | null;
+  suppressedBy: string | null;
+  ackedAt: string | null;
+  ackedBy: string | null;
+}
+
+export interface SilenceView {
+  id: number;
+  matchers: string[];
+  startsAt: string;
+  endsAt: string;
+  author: string;
+  comment: string;
+  active: boolean;
+}
+
+export interface Alerts {
+  alerts: AlertView[];
+  silences: SilenceView[];
+}
+
+export interface Incident {
+  id: number;
+  title: string;
+  severity: string;
+  service: string | null;
+  status: string;
+  createdAt: string;
+  ackedBy: string | null;
+  resolvedBy: string | null;
+  assignee: string | null;
+}
+
+export interface Incidents {
+  incidents: Incident[];
+}
+
+export interface IncidentDetail {
+  incident: Incident;
+  timeline: { id: number; at: string; kind: string; actor: string; text: string }[];
+}
+
+/** Prometheus's HTTP API answer to query_range (a matrix). */
+export interface PromMatrix {
+  status: string;
+  data?: { resultType: string; result: { metric: Record<string, string>; values: [number, string][] }[] };
+  error?: string;
+}
+
+/** Every non-2xx JSON answer of the API. */
+export interface ErrorBody {
+  error: { code: string; message: string; fix?: string };
+}

@@ -1,0 +1,131 @@
+/** Incidents: the list, and one incident with its timeline and acknowledge / resolve / note. */
+import type { JSX } from 'preact';
+import { useState } from 'preact/hooks';
+import { getJson, postJson } from '../api.js';
+import type { IncidentDetail, Incidents } from '../api-types.js';
+import { ago, errorText } from '../format.js';
+import { Link } from '../router.js';
+import { useSession } from '../session.js';
+import { usePoll } from '../use-poll.js';
+
+const BADGE: Record<string, string> = { triggered: 'down', acknowledged: 'degraded', resolved: 'healthy' };
+
+export function IncidentsPage(): JSX.Element {
+  const incidents = usePoll((signal) => getJson<Incidents>('/v1/incidents?limit=100', signal), 5000);
+  const list = incidents.data?.incidents ?? [];
+  return (
+    <main id="main">
+      <h1>Incidents</h1>
+      {incidents.error ? <p class="error">{incidents.error}</p> : null}
+      {incidents.data && list.length === 0 ? <p class="muted">No incidents.</p> : null}
+      <table hidden={list.length === 0}>
+        <thead>
+          <tr>
+            <th scope="col">#</th>
+            <th scope="col">Title</th>
+            <th scope="col">Status</th>
+            <th scope="col" class="wide">
+              Severity
+            </th>
+            <th scope="col">Opened</th>
+          </tr>
+        </thead>
+        <tbody>
+          {list.map((i) => (
+            <tr key={i.id}>
+              <td>{i.id}</td>
+              <td>
+                <Link href={`/ui/incidents/${i.id}`}>{i.title}</Link>
+              </td>
+              <td>
+                <span class={`badge ${BADGE[i.status] ?? ''}`}>{i.status}</span>
+              </td>
+              <td class="wide">{i.severity}</td>
+              <td>{ago(i.createdAt)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </main>
+  );
+}
+
+export function IncidentPage(p: { id: string }): JSX.Element {
+  const { can } = useSession();
+  const detail = usePoll((signal) => getJson<IncidentDetail>(`/v1/incidents/${p.id}`, signal), 5000, p.id);
+  const [note, setNote] = useState('');
+  const [actionError, setActionError] = useState<string | undefined>(undefined);
+  const act = async (action: 'ack' | 'resolve' | 'note', text?: string) => {
+    setActionError(undefined);
+    try {
+      await postJson(`/v1/incidents/${p.id}/actions`, { action, ...(text ? { text } : {}) });
+      if (action === 'note') setNote('');
+      detail.reload();
+    } catch (e) {
+      setActionError(errorText(e));
+    }
+  };
+  const i = detail.data?.incident;
+  const mayAct = can('service.operate');
+  return (
+    <main id="main">
+      <p class="crumbs">
+        <Link href="/ui/incidents">Incidents</Link> / #{p.id}
+      </p>
+      {detail.error ? <p class="error">{detail.error}</p> : null}
+      {i ? (
+        <>
+          <h1>
+            {i.title} <span class={`badge ${BADGE[i.status] ?? ''}`}>{i.status}</span>
+          </h1>
+          <p class="muted">
+            {i.severity}
+            {i.service ? ` · service ${i.service}` : ''} · opened {ago(i.createdAt)}
+            {i.assignee ? ` · assigned to ${i.assignee}` : ''}
+          </p>
+          {mayAct && i.status !== 'resolved' ? (
+            <div class="actions">
+              {i.status === 'triggered' ? (
+                <button type="button" onClick={() => void act('ack')}>
+                  Acknowledge
+                </button>
+              ) : null}
+              <button type="button" onClick={() => void act('resolve')}>
+                Resolve
+              </button>
+            </div>
+          ) : null}
+          {actionError ? (
+            <p class="error" role="alert">
+              {actionError}
+            </p>
+          ) : null}
+          <section aria-labelledby="timeline-h">
+            <h2 id="timeline-h">Timeline</h2>
+            <ol class="timeline">
+              {(detail.data?.timeline ?? []).map((t) => (
+                <li key={t.id}>
+                  <time dateTime={t.at}>{new Date(t.at).toLocaleString()}</time> <strong>{t.kind}</strong>{' '}
+                  <span class="muted">{t.actor}</span> {t.text}
+                </li>
+              ))}
+            </ol>
+            {mayAct ? (
+              <form
+                class="actions"
+                onSubmit={(e) => {
+                  e.preventDefault();
+                  if (note.trim()) void act('note', note.trim());
+                }}
+              >
+                <label for="note">Note</label>
+                <input id="note" value={note} onInput={(e) => setNote(e.currentTarget.value)} />
+                <button type="submit">Add note</button>
+              </form>
+            ) : null}
+          </section>
+        </>
+      ) : null}
+    </main>
+  );
+}
