@@ -4,7 +4,7 @@
  * table or an iCalendar file people subscribe to.
  */
 import { writeFileSync } from 'node:fs';
-import type { OncallView } from '../../core/incidents-view.js';
+import type { IncidentActionName, OncallView } from '../../core/incidents-view.js';
 import type { Operations } from '../../core/operations.js';
 import { shiftsToIcs } from '../../incidents/ical.js';
 import { INCIDENT_STATUSES, type IncidentRow } from '../../store/store.js';
@@ -95,57 +95,147 @@ const incidentShow = defineCommand({
   },
 });
 
-function incidentAction(action: 'ack' | 'resolve', summary: string, said: string): Command {
-  return defineCommand({
-    name: `incident ${action}`,
-    summary,
-    usage: `incident ${action} ID [-f FILE] [--json]`,
-    flags: STACK_FLAGS,
-    args: ['ID'],
-    async run(flags, pos, io) {
-      const id = idOf(`incident ${action}`, pos[0]);
-      const inc = await withOps(io, flags, (ops) => ops.incidentAction(id, { action, by: who(io) }));
-      if (flags.json) io.stdout(`${JSON.stringify({ incident: inc }, null, 2)}\n`);
-      else io.stdout(`incident #${id} ${said}\n`);
-      return EXIT.ok;
-    },
-  });
+/** What a command that changes an incident prints: the JSON form and the sentence. */
+interface Changed {
+  json: unknown;
+  text: string;
 }
 
-const incidentNote = defineCommand({
-  name: 'incident note',
-  summary: "Add a note to an incident's timeline (it goes into the postmortem)",
-  usage: 'incident note ID -m TEXT [-f FILE] [--json]',
-  flags: { ...STACK_FLAGS, message: { type: 'string', short: 'm', description: 'The note', valueName: 'TEXT' } },
-  args: ['ID'],
-  async run(flags, pos, io) {
-    const id = idOf('incident note', pos[0]);
-    if (!flags.message?.trim()) throw new UsageError('incident note needs the text: -m "what you found or did"');
-    const text = flags.message;
-    const inc = await withOps(io, flags, (ops) => ops.incidentAction(id, { action: 'note', by: who(io), text }));
-    if (flags.json) io.stdout(`${JSON.stringify({ incident: inc }, null, 2)}\n`);
-    else io.stdout(`noted on incident #${id}\n`);
+/**
+ * The commands that change an incident (ack, resolve, note, assign, action items) differ only in
+ * their arguments and in what they say, so each gives `change`: it checks the arguments (a
+ * UsageError names what is missing) before anything opens, and returns the act; this runs it and
+ * prints the result as JSON or as the sentence.
+ */
+function changed<F extends StackFlags>(
+  change: (flags: F, pos: string[], io: CliIo) => (ops: Operations) => Promise<Changed>,
+): (flags: F, pos: string[], io: CliIo) => Promise<number> {
+  return async (flags, pos, io) => {
+    const act = change(flags, pos, io);
+    const out = await withOps(io, flags, act);
+    io.stdout(flags.json ? `${JSON.stringify(out.json, null, 2)}\n` : `${out.text}\n`);
     return EXIT.ok;
-  },
-});
+  };
+}
 
-const incidentAssign = defineCommand({
-  name: 'incident assign',
-  summary: 'Assign an incident to a person',
-  usage: 'incident assign ID PERSON [-f FILE] [--json]',
-  flags: STACK_FLAGS,
-  args: ['ID', 'PERSON'],
-  async run(flags, pos, io) {
-    const id = idOf('incident assign', pos[0]);
-    const person = pos[1];
-    if (!person) throw new UsageError('incident assign needs the person, e.g. `groundwork incident assign 3 ana`');
-    const inc = await withOps(io, flags, (ops) =>
-      ops.incidentAction(id, { action: 'assign', by: who(io), text: person }),
-    );
-    if (flags.json) io.stdout(`${JSON.stringify({ incident: inc }, null, 2)}\n`);
-    else io.stdout(`incident #${id} assigned to ${person}\n`);
-    return EXIT.ok;
+const MESSAGE = { type: 'string', short: 'm', description: 'The note (incident note only)', valueName: 'TEXT' } as const;
+
+/** ack, resolve, note and assign: one incident, one action, and what the person is told. */
+const INCIDENT_ACTIONS: {
+  action: IncidentActionName;
+  summary: string;
+  usage: string;
+  /** The note or the person, read from -m or the second argument; undefined for ack and resolve. */
+  text?: (message: string | undefined, pos: string[]) => string;
+  said: (id: number, text: string) => string;
+}[] = [
+  {
+    action: 'ack',
+    summary: 'Acknowledge an incident: escalation stops, and pages not yet sent are cancelled',
+    usage: 'incident ack ID',
+    said: (id) => `incident #${id} acknowledged: escalation stopped`,
   },
+  {
+    action: 'resolve',
+    summary: 'Resolve an incident: everyone paged is told',
+    usage: 'incident resolve ID',
+    said: (id) => `incident #${id} resolved: everyone paged is told`,
+  },
+  {
+    action: 'note',
+    summary: "Add a note to an incident's timeline (it goes into the postmortem)",
+    usage: 'incident note ID -m TEXT',
+    text: (message) => {
+      if (!message?.trim()) throw new UsageError('incident note needs the text: -m "what you found or did"');
+      return message;
+    },
+    said: (id) => `noted on incident #${id}`,
+  },
+  {
+    action: 'assign',
+    summary: 'Assign an incident to a person',
+    usage: 'incident assign ID PERSON',
+    text: (_message, pos) => {
+      const person = pos[1];
+      if (!person) throw new UsageError('incident assign needs the person, e.g. `groundwork incident assign 3 ana`');
+      return person;
+    },
+    said: (id, person) => `incident #${id} assigned to ${person}`,
+  },
+];
+
+const incidentActions = INCIDENT_ACTIONS.map((a) =>
+  defineCommand({
+    name: `incident ${a.action}`,
+    summary: a.summary,
+    usage: `${a.usage} [-f FILE] [--json]`,
+    flags: { ...STACK_FLAGS, message: MESSAGE },
+    args: a.action === 'assign' ? ['ID', 'PERSON'] : ['ID'],
+    run: changed((flags, pos, io) => {
+      // Only note takes -m: `incident ack 3 -m why` is a usage error, not a silently dropped note.
+      if (a.action !== 'note' && flags.message !== undefined)
+        throw new UsageError(
+          `incident ${a.action} takes no -m; add a note with \`groundwork incident note ID -m TEXT\``,
+        );
+      const id = idOf(`incident ${a.action}`, pos[0]);
+      const text = a.text?.(flags.message, pos);
+      return async (ops) => {
+        const incident = await ops.incidentAction(id, {
+          action: a.action,
+          by: who(io),
+          ...(text !== undefined ? { text } : {}),
+        });
+        return { json: { incident }, text: a.said(id, text ?? '') };
+      };
+    }),
+  }),
+);
+
+const incidentActionItem = defineCommand({
+  name: 'incident action',
+  summary: 'Action items: `action add ID -m TEXT --owner P [--due DATE]`, `action done ITEM`, `action undone ITEM`',
+  usage: 'incident action add ID -m TEXT --owner PERSON [--due 2026-12-31] | incident action done|undone ITEM [--json]',
+  flags: {
+    ...STACK_FLAGS,
+    message: { ...MESSAGE, description: 'What is to be done' },
+    owner: { type: 'string', description: 'Who does it', valueName: 'PERSON' },
+    due: { type: 'string', description: 'By when (a date)', valueName: 'DATE' },
+  },
+  args: ['add|done|undone', 'ID'],
+  run: changed((flags, pos, io) => {
+    const [verb, raw] = pos;
+    if (verb === 'add') {
+      const id = idOf('incident action add', raw);
+      if (!flags.message?.trim() || !flags.owner?.trim())
+        throw new UsageError(
+          'incident action add needs -m TEXT and --owner PERSON, e.g. -m "alert on disk" --owner ana',
+        );
+      const input = {
+        text: flags.message,
+        owner: flags.owner,
+        by: who(io),
+        ...(flags.due !== undefined ? { due: flags.due } : {}),
+      };
+      return async (ops) => {
+        const item = await ops.addActionItem(id, input);
+        return { json: item, text: `action item #${item.id} on incident #${id}` };
+      };
+    }
+    if (verb === 'done' || verb === 'undone') {
+      const item = Number(raw);
+      if (!Number.isInteger(item) || item <= 0)
+        throw new UsageError(`incident action ${verb} needs an action item number, got '${raw ?? ''}'`);
+      if (flags.message !== undefined || flags.owner !== undefined || flags.due !== undefined)
+        throw new UsageError(`incident action ${verb} takes no -m, --owner or --due`);
+      return async (ops) => ({
+        json: await ops.setActionItemDone(item, verb === 'done', who(io)),
+        text: `action item #${item} ${verb}`,
+      });
+    }
+    throw new UsageError(
+      'incident action needs add, done or undone, e.g. `groundwork incident action add 3 -m TEXT --owner ana`',
+    );
+  }),
 });
 
 const incidentPostmortem = defineCommand({
@@ -198,51 +288,6 @@ const incidentStatsCmd = defineCommand({
   },
 });
 
-const incidentActionItem = defineCommand({
-  name: 'incident action',
-  summary: 'Action items: `action add ID -m TEXT --owner P [--due DATE]`, `action done ITEM`, `action undone ITEM`',
-  usage: 'incident action add ID -m TEXT --owner PERSON [--due 2026-12-31] | incident action done|undone ITEM [--json]',
-  flags: {
-    ...STACK_FLAGS,
-    message: { type: 'string', short: 'm', description: 'What is to be done', valueName: 'TEXT' },
-    owner: { type: 'string', description: 'Who does it', valueName: 'PERSON' },
-    due: { type: 'string', description: 'By when (a date)', valueName: 'DATE' },
-  },
-  args: ['add|done|undone', 'ID'],
-  async run(flags, pos, io) {
-    const [verb, raw] = pos;
-    if (verb === 'add') {
-      const id = idOf('incident action add', raw);
-      if (!flags.message?.trim() || !flags.owner?.trim())
-        throw new UsageError(
-          'incident action add needs -m TEXT and --owner PERSON, e.g. -m "alert on disk" --owner ana',
-        );
-      const input = {
-        text: flags.message,
-        owner: flags.owner,
-        by: who(io),
-        ...(flags.due !== undefined ? { due: flags.due } : {}),
-      };
-      const item = await withOps(io, flags, (ops) => ops.addActionItem(id, input));
-      io.stdout(flags.json ? `${JSON.stringify(item, null, 2)}\n` : `action item #${item.id} on incident #${id}\n`);
-      return EXIT.ok;
-    }
-    if (verb === 'done' || verb === 'undone') {
-      const item = Number(raw);
-      if (!Number.isInteger(item) || item <= 0)
-        throw new UsageError(`incident action ${verb} needs an action item number, got '${raw ?? ''}'`);
-      if (flags.message !== undefined || flags.owner !== undefined || flags.due !== undefined)
-        throw new UsageError(`incident action ${verb} takes no -m, --owner or --due`);
-      const r = await withOps(io, flags, (ops) => ops.setActionItemDone(item, verb === 'done', who(io)));
-      io.stdout(flags.json ? `${JSON.stringify(r, null, 2)}\n` : `action item #${item} ${verb}\n`);
-      return EXIT.ok;
-    }
-    throw new UsageError(
-      'incident action needs add, done or undone, e.g. `groundwork incident action add 3 -m TEXT --owner ana`',
-    );
-  },
-});
-
 function group(name: string, summary: string, subs: Command[]): Command {
   const names = subs.map((c) => c.name.slice(name.length + 1));
   return {
@@ -271,17 +316,7 @@ function group(name: string, summary: string, subs: Command[]): Command {
 export const incidentCommand = group(
   'incident',
   'Incidents: list, show, ack, resolve, note, assign, action, postmortem, stats',
-  [
-    incidentList,
-    incidentShow,
-    incidentAction('ack', 'Acknowledge an incident: escalation stops', 'acknowledged: escalation stopped'),
-    incidentAction('resolve', 'Resolve an incident: everyone paged is told', 'resolved: everyone paged is told'),
-    incidentNote,
-    incidentAssign,
-    incidentActionItem,
-    incidentPostmortem,
-    incidentStatsCmd,
-  ],
+  [incidentList, incidentShow, ...incidentActions, incidentActionItem, incidentPostmortem, incidentStatsCmd],
 );
 
 // ---- on call ----
