@@ -4,33 +4,14 @@
  * people, a time zone exists, escalation targets exist, and the policy incidents follow is clear.
  */
 import { DateTime } from 'luxon';
-import { didYouMean } from '../util/did-you-mean.js';
 import type { Diagnostic } from './diagnostic.js';
-
-type Locate = (path: (string | number)[], key?: boolean) => { line: number; column: number };
+import { diagnosticsBuilder, type Locate } from './diagnostics-builder.js';
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const CHANNEL_TYPES = ['webhook', 'slack', 'ntfy', 'alertmanager', 'email'];
 
 export function oncallChecks(doc: Record<string, unknown>, file: string, locate: Locate): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  const push = (
-    path: (string | number)[],
-    d: Omit<Diagnostic, 'file' | 'line' | 'column' | 'path' | 'severity'>,
-    key = false,
-  ) => {
-    const pos = locate(path, key);
-    out.push({ severity: 'error', file, line: pos.line, column: pos.column, path: path.join('.'), ...d });
-  };
-  const ref = (path: (string | number)[], name: string, known: string[], what: string, where: string) => {
-    if (known.includes(name)) return;
-    const guess = didYouMean(name, known);
-    push(path, {
-      code: 'dangling-reference',
-      message: `no ${what} named \`${name}\``,
-      fix: guess ? `did you mean \`${guess}\`?` : `declare it under ${where}`,
-    });
-  };
+  const { out, push, ref } = diagnosticsBuilder(file, locate);
 
   const people = isObj(doc.people) ? doc.people : {};
   const personNames = Object.keys(people);
