@@ -92,6 +92,7 @@ export class IncidentsService {
     const m = oncallModel(this.store.listResources(), this.store);
     return new IncidentManager({
       store: this.store.incidents,
+      outbox: this.store.outbox,
       clock: this.clock,
       people: m.people,
       schedules: m.schedules,

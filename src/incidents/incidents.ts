@@ -12,7 +12,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { outboxRows } from '../notify/outbox.js';
 import type { Notification } from '../notify/notification.js';
-import type { IncidentEvent, IncidentRow, IncidentStore, OutboxEnqueue } from '../store/store.js';
+import type { IncidentEvent, IncidentRow, IncidentStore, OutboxEnqueue, OutboxStore } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { onCallAt, type Schedule } from './schedule.js';
 
@@ -46,6 +46,8 @@ export interface EscalationPolicy {
 
 export interface IncidentManagerOptions {
   store: IncidentStore;
+  /** Where pages wait to be sent: an acknowledgement withdraws the ones not yet sent. */
+  outbox: Pick<OutboxStore, 'cancelPending'>;
   clock: Clock;
   people: ReadonlyMap<string, Person>;
   schedules: ReadonlyMap<string, Schedule>;
@@ -87,6 +89,16 @@ export function verifyAction(secret: string, action: 'ack' | 'resolve', id: numb
 }
 
 type NewEvent = Omit<IncidentEvent, 'id' | 'incidentId' | 'at'>;
+
+/** The outbox key of a page (not of the "resolved" notice): `incident-3/loop0/step1/ana/0` or `.../channel/ops`. */
+const PAGE_KEY = /^incident-\d+\/loop\d+\/step\d+\/(?:channel\/(.+)|([^/]+)\/(\d+))$/;
+
+/**
+ * How long after an acknowledgement the tick still looks for pages to withdraw: a page in flight at
+ * the acknowledgement that fails goes back to waiting, and its retry (backoff capped at 5 min)
+ * must not reach the person.
+ */
+const WITHDRAW_AFTER_ACK_MS = 10 * 60_000;
 
 export class IncidentManager {
   constructor(private readonly opts: IncidentManagerOptions) {}
@@ -233,6 +245,30 @@ export class IncidentManager {
       for (const s of said) events.push({ kind: 'notified', actor: 'escalation', text: s });
       if (events.length > 0 || notifications.length > 0) this.opts.store.saveIncident(row, events, notifications);
     }
+    for (const inc of this.opts.store.listIncidents({ status: 'acknowledged', limit: 20 })) {
+      if (inc.ackedAt === null || Date.parse(inc.ackedAt) < nowMs - WITHDRAW_AFTER_ACK_MS) continue;
+      const events = this.withdrawPages(inc);
+      if (events.length > 0) this.opts.store.saveIncident(inc, events, []);
+    }
+  }
+
+  /**
+   * Takes the incident's pages that still wait in the outbox (queued, or a channel retrying) out of
+   * it, so nobody is paged for what is already acknowledged or resolved; says so on the timeline.
+   * Done before the acknowledgement is saved: a crash in between leaves the incident triggered,
+   * and the next tick queues the pages again, rather than an acknowledged incident still paging.
+   */
+  private withdrawPages(inc: IncidentRow): NewEvent[] {
+    const keys = [...this.opts.store.queuedKeys(inc.id)].filter((k) => PAGE_KEY.test(k));
+    const gone = this.opts.outbox.cancelPending(`incident-${inc.id}`, keys);
+    if (gone.length === 0) return [];
+    return [
+      {
+        kind: 'withdrawn',
+        actor: 'escalation',
+        text: `${gone.length} page${gone.length === 1 ? '' : 's'} not yet sent withdrawn: ${gone.map((r) => r.channel).join(', ')}`,
+      },
+    ];
   }
 
   private due(
@@ -282,8 +318,13 @@ export class IncidentManager {
   acknowledge(id: number, by: string): IncidentRow {
     const inc = this.mustGet(id);
     if (inc.status !== 'triggered') throw new IncidentError(`incident #${id} is already ${inc.status}`);
+    const withdrawn = this.withdrawPages(inc);
     const row = { ...inc, status: 'acknowledged' as const, ackedAt: this.now(), ackedBy: by };
-    this.opts.store.saveIncident(row, [{ kind: 'acknowledged', actor: by, text: `acknowledged by ${by}` }], []);
+    this.opts.store.saveIncident(
+      row,
+      [{ kind: 'acknowledged', actor: by, text: `acknowledged by ${by}` }, ...withdrawn],
+      [],
+    );
     return row;
   }
 
@@ -294,12 +335,14 @@ export class IncidentManager {
   }
 
   private resolveRow(inc: IncidentRow, by: string, events: NewEvent[]): IncidentRow {
+    // Pages not yet sent are withdrawn first: whoever was never paged is not told it is over.
+    const withdrawn = this.withdrawPages(inc);
     const row = { ...inc, status: 'resolved' as const, resolvedAt: this.now(), resolvedBy: by };
     // Everyone who was paged hears that it is over, on the channels they were paged on.
     const paged = new Set<string>();
     const queued = this.opts.store.queuedKeys(inc.id);
     for (const key of queued) {
-      const m = /^incident-\d+\/loop\d+\/step\d+\/(?:channel\/(.+)|([^/]+)\/(\d+))$/.exec(key);
+      const m = PAGE_KEY.exec(key);
       if (!m) continue;
       if (m[1]) paged.add(m[1]);
       else {
@@ -311,7 +354,7 @@ export class IncidentManager {
     const notifications = outboxRows([...paged], 'resolved', this.page(row, 'resolved'));
     this.opts.store.saveIncident(
       row,
-      [...events, { kind: 'resolved', actor: by, text: `resolved by ${by}` }],
+      [...events, ...withdrawn, { kind: 'resolved', actor: by, text: `resolved by ${by}` }],
       notifications,
     );
     return row;

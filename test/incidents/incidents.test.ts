@@ -84,6 +84,7 @@ describe('incidents and escalation', () => {
   function manager(): IncidentManager {
     return new IncidentManager({
       store: store.incidents,
+      outbox: store.outbox,
       clock,
       people,
       schedules: new Map([['primary', primary]]),
@@ -226,6 +227,64 @@ describe('incidents and escalation', () => {
       },
     ]);
   });
+
+  it('acknowledging or resolving withdraws the pages not yet sent (queued, retrying, or failing in flight): the receivers get nothing', async () => {
+    const m = manager();
+    const fire = (service: string): number | undefined =>
+      m.onAlert(
+        {
+          fingerprint: `f-${service}`,
+          rule: `${service}-down`,
+          to: 'firing',
+          labels: { service, severity: 'page' },
+          summary: `${service} is down`,
+        },
+        () => false,
+      );
+    // #1: the page is queued and the sender has not looked yet (its next look is on the clock).
+    const queued = fire('web') as number;
+    expect(store.outbox.listOutbox({ status: 'pending' }).map((r) => r.channel)).toEqual(['ana/phone']);
+    m.acknowledge(queued, 'ana');
+    expect(store.outbox.listOutbox({ status: 'pending' })).toEqual([]);
+    expect(store.incidents.timeline(queued).at(-1)?.text).toBe('1 page not yet sent withdrawn: ana/phone');
+
+    // #2: ana's phone refuses the page, so it waits to retry; the acknowledgement withdraws the retry.
+    const phone = rx.get('ana/phone') as Receiver;
+    phone.down = true;
+    const retrying = fire('db') as number;
+    sender.kick();
+    await sender.idle();
+    expect(phone.refused).toBe(1);
+    expect(store.outbox.listOutbox({ status: 'pending' })).toHaveLength(1);
+    m.resolve(retrying, 'ana');
+
+    // #3: the page is in flight when ana acknowledges, and fails: its retry is withdrawn by the next tick.
+    phone.delayMs = 300;
+    const inFlight = fire('api') as number;
+    sender.kick();
+    // kick claims synchronously: the request is on its way to the slow receiver.
+    expect(store.outbox.listOutbox({ status: 'sending' })).toHaveLength(1);
+    m.acknowledge(inFlight, 'ana');
+    await sender.idle();
+    expect(phone.refused).toBe(2);
+    expect(store.outbox.listOutbox({ status: 'pending' })).toHaveLength(1);
+    m.tick();
+    expect(store.outbox.listOutbox({ status: 'pending' })).toEqual([]);
+    phone.down = false;
+    phone.delayMs = 0;
+
+    await minutes(10, m);
+    // Nobody was paged, so nobody is told either incident is over.
+    expect([count('ana/phone'), count('ana/mail'), count('ben/phone')]).toEqual([0, 0, 0]);
+    expect(store.outbox.listOutbox()).toEqual([]);
+    expect(store.incidents.timeline(retrying).map((e) => e.kind)).toEqual([
+      'triggered',
+      'alert',
+      'notified',
+      'withdrawn',
+      'resolved',
+    ]);
+  });
 });
 
 describe('a step that reaches nobody', () => {
@@ -249,6 +308,7 @@ describe('a step that reaches nobody', () => {
       };
       const m = new IncidentManager({
         store: store.incidents,
+        outbox: store.outbox,
         clock,
         people,
         schedules: new Map([['primary', weekends]]),
