@@ -704,14 +704,14 @@ export const IncidentLinkQuery = Type.Object({
     Type.String({
       maxLength: 8,
       description:
-        'yes: do it. Without it the link only says what it would do, so link previews and mail scanners that fetch it change nothing',
+        'Ignored (links of earlier versions carried confirm=yes): a GET never changes anything; POST to the same address to act',
     }),
   ),
 });
 export const IncidentLinkResponse = Type.Object({
   incident: Type.Pick(IncidentSchema, ['id', 'status', 'title']),
-  done: Type.Boolean({ description: 'false: nothing changed yet; open `confirm` to do it' }),
-  confirm: Type.Optional(Type.String()),
+  done: Type.Boolean({ description: 'false: nothing changed yet; POST to `confirm` to do it' }),
+  confirm: Type.Optional(Type.String({ description: 'The signed address to POST to' })),
   message: Type.String(),
 });
 export type IncidentLinkResponse = Static<typeof IncidentLinkResponse>;
