@@ -93,6 +93,18 @@ type NewEvent = Omit<IncidentEvent, 'id' | 'incidentId' | 'at'>;
 /** The outbox key of a page (not of the "resolved" notice): `incident-3/loop0/step1/ana/0` or `.../channel/ops`. */
 const PAGE_KEY = /^incident-\d+\/loop\d+\/step\d+\/(?:channel\/(.+)|([^/]+)\/(\d+))$/;
 
+export const ESCALATION_STOPPED = 'escalation-stopped';
+export const ESCALATION_RESUMED = 'escalation-resumed';
+
+/** Whether the incident's escalation was last said to be stopped or resumed (the newest of the two events). */
+export function lastEscalationEvent(timeline: readonly IncidentEvent[]): string | undefined {
+  for (let i = timeline.length - 1; i >= 0; i--) {
+    const k = timeline[i]?.kind;
+    if (k === ESCALATION_STOPPED || k === ESCALATION_RESUMED) return k;
+  }
+  return undefined;
+}
+
 /**
  * How long after an acknowledgement the tick still looks for pages to withdraw: a page in flight at
  * the acknowledgement that fails goes back to waiting, and its retry (backoff capped at 5 min)
@@ -215,9 +227,20 @@ export class IncidentManager {
     const nowMs = this.opts.clock.now().getTime();
     for (const inc of this.opts.store.listIncidents({ status: 'triggered', limit: 100_000 })) {
       const policy = inc.policy ? this.opts.policies.get(inc.policy) : undefined;
-      if (!policy || policy.steps.length === 0) continue;
+      if (!policy) {
+        if (inc.policy !== null) this.sayStopped(inc, inc.policy);
+        continue;
+      }
+      if (policy.steps.length === 0) continue;
       let row = inc;
       const events: NewEvent[] = [];
+      const resumed = this.resumedEvent(inc, policy.name);
+      if (resumed) {
+        // The step under way starts again now, rather than escalating at once through every
+        // step whose time ran out while nobody could be paged.
+        row = { ...row, stepStartedAt: new Date(nowMs).toISOString() };
+        events.push(resumed);
+      }
       // Advance past steps whose time ran out (several, after a long stop), then page the current one.
       for (;;) {
         const step = policy.steps[row.step];
@@ -250,6 +273,42 @@ export class IncidentManager {
       const events = this.withdrawPages(inc);
       if (events.length > 0) this.opts.store.saveIncident(inc, events, []);
     }
+  }
+
+  /** Incidents this manager has already looked at for a stopped or resumed escalation. */
+  private readonly escalationSeen = new Set<number>();
+
+  /**
+   * The incident's policy is not applied (renamed or removed while it was open): escalation stops,
+   * and the timeline says so once, with what to do, instead of the incident going silent.
+   */
+  private sayStopped(inc: IncidentRow, policy: string): void {
+    if (this.escalationSeen.has(inc.id)) return;
+    this.escalationSeen.add(inc.id);
+    if (lastEscalationEvent(this.opts.store.timeline(inc.id)) === ESCALATION_STOPPED) return;
+    this.opts.store.saveIncident(
+      inc,
+      [
+        {
+          kind: ESCALATION_STOPPED,
+          actor: 'escalation',
+          text: `escalation stopped: policy \`${policy}\` is no longer applied (renamed or removed), so nobody more is paged; acknowledge or assign the incident, or declare \`${policy}\` again under oncall.escalation and apply to resume`,
+        },
+      ],
+      [],
+    );
+  }
+
+  /** The policy is back after a stop: the event that says escalation resumes, else undefined. */
+  private resumedEvent(inc: IncidentRow, policy: string): NewEvent | undefined {
+    if (this.escalationSeen.has(inc.id)) return undefined;
+    this.escalationSeen.add(inc.id);
+    if (lastEscalationEvent(this.opts.store.timeline(inc.id)) !== ESCALATION_STOPPED) return undefined;
+    return {
+      kind: ESCALATION_RESUMED,
+      actor: 'escalation',
+      text: `escalation resumed: policy \`${policy}\` is applied again`,
+    };
   }
 
   /**

@@ -287,6 +287,65 @@ describe('incidents and escalation', () => {
   });
 });
 
+describe('a policy renamed while an incident is open', () => {
+  it('stops the escalation with a timeline event said once, and resumes it when the policy is back', async () => {
+    const dir = makeTempDir('incidents-policy');
+    const clock = new ManualClock(new Date('2026-12-01T09:00:00Z'));
+    const store = SqliteStore.open(path.join(dir, 'state.db'), clock);
+    try {
+      const make = (policies: Map<string, EscalationPolicy>) =>
+        new IncidentManager({
+          store: store.incidents,
+          outbox: store.outbox,
+          clock,
+          people,
+          schedules: new Map([['primary', primary]]),
+          policies,
+          defaultPolicy: 'default',
+          pagingSeverities: ['page'],
+          externalUrl: 'http://127.0.0.1:7070',
+          linkSecret: SECRET,
+        });
+      const id = make(new Map([['default', policy]])).onAlert(
+        {
+          fingerprint: 'f1',
+          rule: 'web-down',
+          to: 'firing',
+          labels: { service: 'web', severity: 'page' },
+          summary: 'web is down',
+        },
+        () => false,
+      ) as number;
+      expect(store.incidents.queuedKeys(id).size).toBe(1); // ana paged
+      // Applied again with the policy renamed: past the step's timeout, nobody more is paged.
+      let m = make(new Map([['renamed', { ...policy, name: 'renamed' }]]));
+      for (let i = 0; i < 3; i++) {
+        await clock.advance(5 * MIN);
+        m.tick();
+      }
+      m = make(new Map([['renamed', { ...policy, name: 'renamed' }]])); // another apply: still said once
+      m.tick();
+      expect(store.incidents.queuedKeys(id).size).toBe(1);
+      const stopped = store.incidents.timeline(id).filter((e) => e.kind === 'escalation-stopped');
+      expect(stopped.map((e) => e.text)).toEqual([
+        'escalation stopped: policy `default` is no longer applied (renamed or removed), so nobody more is paged; acknowledge or assign the incident, or declare `default` again under oncall.escalation and apply to resume',
+      ]);
+      // `default` is declared again: escalation resumes, its step starting over from now.
+      m = make(new Map([['default', policy]]));
+      m.tick();
+      expect(store.incidents.timeline(id).at(-1)?.kind).toBe('escalation-resumed');
+      expect(store.incidents.queuedKeys(id).size).toBe(1);
+      await clock.advance(5 * MIN);
+      m.tick();
+      expect(store.incidents.tryGetIncident(id)?.step).toBe(1);
+      expect(store.incidents.queuedKeys(id)).toContain(`incident-${id}/loop0/step1/ben/0`);
+    } finally {
+      store.close();
+      removeTempDir(dir);
+    }
+  });
+});
+
 describe('a step that reaches nobody', () => {
   it('does not wait its timeout: the next step is paged at once, and the timeline says why', async () => {
     const dir = makeTempDir('incidents-nobody');

@@ -7,6 +7,9 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IncidentManager } from '../../src/incidents/incidents.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { systemClock } from '../../src/util/clock.js';
 import { jsonOf, runCli, runCliOk } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { lintIcs } from './ics-lint.js';
@@ -104,6 +107,57 @@ describe('oncall: local times and the calendar export', () => {
       /has no offset, and the schedules are in different time zones \(America\/New_York, Europe\/Berlin\)/,
     );
     expect(both.stderr).toMatch(/name the schedule, or add the offset/);
+  });
+
+  it('an open incident whose escalation policy was removed stops escalating, and `incident show` says why', async () => {
+    // The daemon's manager after an apply that renamed `default`: the incident's policy is gone.
+    const store = SqliteStore.open(path.join(dir, '.groundwork', 'state.db'), systemClock);
+    try {
+      const m = new IncidentManager({
+        store: store.incidents,
+        outbox: store.outbox,
+        clock: systemClock,
+        people: new Map(),
+        schedules: new Map(),
+        policies: new Map(),
+        defaultPolicy: undefined,
+        pagingSeverities: ['critical'],
+        externalUrl: 'http://127.0.0.1:7070',
+        linkSecret: 'k',
+      });
+      const now = new Date().toISOString();
+      const id = store.incidents.saveIncident(
+        {
+          key: 'service:web',
+          title: 'web is down',
+          severity: 'critical',
+          service: 'web',
+          status: 'triggered',
+          createdAt: now,
+          ackedAt: null,
+          ackedBy: null,
+          resolvedAt: null,
+          resolvedBy: null,
+          assignee: null,
+          policy: 'default',
+          step: 0,
+          loop: 0,
+          stepStartedAt: now,
+        },
+        [{ kind: 'triggered', actor: 'alerts', text: 'opened by web-down' }],
+        [],
+      );
+      m.tick();
+      m.tick();
+      expect(store.incidents.timeline(id).filter((e) => e.kind === 'escalation-stopped')).toHaveLength(1);
+      expect(store.outbox.listOutbox()).toEqual([]);
+    } finally {
+      store.close();
+    }
+    const shown = (await cli(['incident', 'show', '1'])).stdout;
+    expect(shown).toMatch(
+      /status: {3}triggered\n.*\nescalation stopped: policy `default` is no longer applied \(renamed or removed\), so nobody more is paged; acknowledge or assign the incident, or declare `default` again/,
+    );
   });
 
   it('exports a calendar that passes a strict RFC 5545 check, with the same UID for the same shift in every export', async () => {

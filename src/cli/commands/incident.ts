@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import type { IncidentActionName, OncallView } from '../../core/incidents-view.js';
 import type { Operations } from '../../core/operations.js';
 import { shiftsToIcs } from '../../incidents/ical.js';
+import { ESCALATION_STOPPED, lastEscalationEvent } from '../../incidents/incidents.js';
 import { INCIDENT_STATUSES, type IncidentRow } from '../../store/store.js';
 import { didYouMean } from '../../util/did-you-mean.js';
 import { defineCommand, STACK_FLAGS, type Command } from '../command.js';
@@ -81,6 +82,10 @@ const incidentShow = defineCommand({
       style.bold(`incident #${i.id}: ${i.title}`),
       `status:   ${i.status}${i.ackedBy ? ` (acknowledged by ${i.ackedBy} at ${i.ackedAt})` : ''}${i.resolvedBy ? ` (resolved by ${i.resolvedBy} at ${i.resolvedAt})` : ''}`,
       `service:  ${i.service ?? '-'}    severity: ${i.severity}    policy: ${i.policy ?? '-'} (step ${i.step + 1}${i.loop ? `, round ${i.loop + 1}` : ''})${i.assignee ? `    assigned to ${i.assignee}` : ''}`,
+      // An open incident whose policy went away says why nobody more is paged, next to its status.
+      ...(i.status === 'triggered' && lastEscalationEvent(d.timeline) === ESCALATION_STOPPED
+        ? [style.bold(d.timeline.filter((e) => e.kind === ESCALATION_STOPPED).at(-1)?.text ?? '')]
+        : []),
       '',
       ...d.timeline.map((e) => `${e.at}  ${e.kind.padEnd(13)}${e.actor.padEnd(18)}${e.text}`),
     ];
