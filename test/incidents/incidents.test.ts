@@ -8,7 +8,13 @@
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AlertEngine } from '../../src/alerts/engine.js';
-import { IncidentManager, verifyAction, type EscalationPolicy, type Person } from '../../src/incidents/incidents.js';
+import {
+  IncidentManager,
+  verifyAction,
+  type AlertChange,
+  type EscalationPolicy,
+  type Person,
+} from '../../src/incidents/incidents.js';
 import { incidentStats, postmortemMarkdown } from '../../src/incidents/postmortem.js';
 import type { Schedule } from '../../src/incidents/schedule.js';
 import { WebhookChannel } from '../../src/notify/channels/webhook.js';
@@ -19,6 +25,14 @@ import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { Receiver } from '../notify/receiver.js';
 
 const SECRET = 'link-key-for-tests';
+/** A paging alert of service web starting to fire. */
+const WEB_DOWN: AlertChange = {
+  fingerprint: 'f1',
+  rule: 'web-down',
+  to: 'firing',
+  labels: { service: 'web', severity: 'page' },
+  summary: 'web is down',
+};
 const MIN = 60_000;
 
 const people = new Map<string, Person>([
@@ -306,16 +320,7 @@ describe('a policy renamed while an incident is open', () => {
           externalUrl: 'http://127.0.0.1:7070',
           linkSecret: SECRET,
         });
-      const id = make(new Map([['default', policy]])).onAlert(
-        {
-          fingerprint: 'f1',
-          rule: 'web-down',
-          to: 'firing',
-          labels: { service: 'web', severity: 'page' },
-          summary: 'web is down',
-        },
-        () => false,
-      ) as number;
+      const id = make(new Map([['default', policy]])).onAlert(WEB_DOWN, () => false) as number;
       expect(store.incidents.queuedKeys(id).size).toBe(1); // ana paged
       // Applied again with the policy renamed: past the step's timeout, nobody more is paged.
       let m = make(new Map([['renamed', { ...policy, name: 'renamed' }]]));
@@ -377,16 +382,7 @@ describe('a step that reaches nobody', () => {
         externalUrl: 'http://127.0.0.1:7070',
         linkSecret: SECRET,
       });
-      const id = m.onAlert(
-        {
-          fingerprint: 'f1',
-          rule: 'web-down',
-          to: 'firing',
-          labels: { service: 'web', severity: 'page' },
-          summary: 'web is down',
-        },
-        () => false,
-      );
+      const id = m.onAlert(WEB_DOWN, () => false);
       expect(id).toBe(1);
       // No time has passed: step 2 (ben) is already being paged.
       expect(store.incidents.tryGetIncident(1)?.step).toBe(1);
