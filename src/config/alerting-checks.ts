@@ -7,9 +7,7 @@
 import { parsePromql, PromqlSyntaxError, typeOf } from '../promql/parse.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import type { Diagnostic } from './diagnostic.js';
-
-/** Where a document path is (semantic-checks.ts's Locate; repeated here to keep the import one way). */
-type Locate = (path: (string | number)[], key?: boolean) => { line: number; column: number };
+import { diagnosticsBuilder, type Locate } from './diagnostics-builder.js';
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -48,15 +46,8 @@ function logPatternProblem(source: string): string | undefined {
 }
 
 export function alertingChecks(doc: Record<string, unknown>, file: string, locate: Locate): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  const push = (
-    path: (string | number)[],
-    d: Omit<Diagnostic, 'file' | 'line' | 'column' | 'path' | 'severity'>,
-    key = false,
-  ) => {
-    const pos = locate(path, key);
-    out.push({ severity: 'error', file, line: pos.line, column: pos.column, path: path.join('.'), ...d });
-  };
+  const diags = diagnosticsBuilder(file, locate);
+  const { out, push } = diags;
   const notify = isObj(doc.notify) ? doc.notify : {};
   const channels = isObj(notify.channels) ? notify.channels : {};
   const channelNames = Object.keys(channels);
@@ -64,13 +55,7 @@ export function alertingChecks(doc: Record<string, unknown>, file: string, locat
   const secrets = Object.keys(isObj(doc.secrets) ? doc.secrets : {});
 
   const channelRef = (path: (string | number)[], name: unknown) => {
-    if (typeof name !== 'string' || channelNames.includes(name)) return;
-    const guess = didYouMean(name, channelNames);
-    push(path, {
-      code: 'dangling-reference',
-      message: `no channel named \`${name}\``,
-      fix: guess ? `did you mean \`${guess}\`?` : 'declare it under notify.channels',
-    });
+    if (typeof name === 'string') diags.ref(path, name, channelNames, 'channel', 'notify.channels');
   };
 
   for (const [name, c] of Object.entries(channels)) {

@@ -4,33 +4,14 @@
  * people, a time zone exists, escalation targets exist, and the policy incidents follow is clear.
  */
 import { DateTime } from 'luxon';
-import { didYouMean } from '../util/did-you-mean.js';
 import type { Diagnostic } from './diagnostic.js';
-
-type Locate = (path: (string | number)[], key?: boolean) => { line: number; column: number };
+import { diagnosticsBuilder, type Locate } from './diagnostics-builder.js';
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const CHANNEL_TYPES = ['webhook', 'slack', 'ntfy', 'alertmanager', 'email'];
 
 export function oncallChecks(doc: Record<string, unknown>, file: string, locate: Locate): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  const push = (
-    path: (string | number)[],
-    d: Omit<Diagnostic, 'file' | 'line' | 'column' | 'path' | 'severity'>,
-    key = false,
-  ) => {
-    const pos = locate(path, key);
-    out.push({ severity: 'error', file, line: pos.line, column: pos.column, path: path.join('.'), ...d });
-  };
-  const ref = (path: (string | number)[], name: string, known: string[], what: string, where: string) => {
-    if (known.includes(name)) return;
-    const guess = didYouMean(name, known);
-    push(path, {
-      code: 'dangling-reference',
-      message: `no ${what} named \`${name}\``,
-      fix: guess ? `did you mean \`${guess}\`?` : `declare it under ${where}`,
-    });
-  };
+  const { out, push, ref } = diagnosticsBuilder(file, locate);
 
   const people = isObj(doc.people) ? doc.people : {};
   const personNames = Object.keys(people);
@@ -77,6 +58,29 @@ export function oncallChecks(doc: Record<string, unknown>, file: string, locate:
     }
   }
 
+  /**
+   * A schedule member or a `person:` target must be reachable: at run time a step that reaches
+   * nobody is skipped at once, so a person without a contact would silently never be paged.
+   */
+  const pageable = (path: (string | number)[], who: string, where: string): void => {
+    const p = people[who];
+    if (!isObj(p)) return; // not a person at all: `ref` has said so
+    const contacts = isObj(p.contacts) ? Object.keys(p.contacts) : [];
+    if (contacts.length === 0) {
+      push(path, {
+        code: 'invalid-value',
+        message: `\`${who}\` is ${where} but has no contact, so a page cannot reach them`,
+        fix: `add one under people.${who}.contacts, e.g. phone: { ntfy: { server: https://ntfy.sh, topic: ${who}-pages } }`,
+      });
+    } else if (Array.isArray(p.paging) && p.paging.length === 0) {
+      push(path, {
+        code: 'invalid-value',
+        message: `\`${who}\` is ${where} but \`paging: []\` uses none of their contacts, so a page cannot reach them`,
+        fix: `list a contact under people.${who}.paging (e.g. - { contact: ${contacts[0] ?? 'phone'} }), or remove paging: to use every contact at once`,
+      });
+    }
+  };
+
   const oncall = isObj(doc.oncall) ? doc.oncall : undefined;
   if (!oncall) return out;
   const schedules = isObj(oncall.schedules) ? oncall.schedules : {};
@@ -105,8 +109,10 @@ export function oncallChecks(doc: Record<string, unknown>, file: string, locate:
         }
         if (Array.isArray(l.members))
           l.members.forEach((m, j) => {
-            if (typeof m === 'string')
-              ref(['oncall', 'schedules', name, 'layers', i, 'members', j], m, personNames, 'person', 'people:');
+            if (typeof m !== 'string') return;
+            const path = ['oncall', 'schedules', name, 'layers', i, 'members', j];
+            ref(path, m, personNames, 'person', 'people:');
+            pageable(path, m, `a member of schedule \`${name}\``);
           });
       });
     }
@@ -120,7 +126,10 @@ export function oncallChecks(doc: Record<string, unknown>, file: string, locate:
         if (typeof t !== 'string' || !t.includes(':')) return;
         const [kind, target = ''] = t.split(':', 2) as [string, string];
         const path = ['oncall', 'escalation', name, 'steps', i, 'notify', j];
-        if (kind === 'person') ref(path, target, personNames, 'person', 'people:');
+        if (kind === 'person') {
+          ref(path, target, personNames, 'person', 'people:');
+          pageable(path, target, `paged by escalation policy \`${name}\``);
+        }
         if (kind === 'schedule') ref(path, target, Object.keys(schedules), 'schedule', 'oncall.schedules');
         if (kind === 'channel') ref(path, target, channelNames, 'channel', 'notify.channels');
       });

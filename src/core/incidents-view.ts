@@ -12,11 +12,11 @@ import {
   type ChangeInWindow,
   type IncidentStatsRow,
 } from '../incidents/postmortem.js';
-import { onCallAt, shiftsBetween } from '../incidents/schedule.js';
+import { instantIn, onCallAt, shiftsBetween } from '../incidents/schedule.js';
 import type { ActionItem, IncidentEvent, IncidentRow, IncidentStatus, OverrideRow, Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { OperationError } from './errors.js';
-import { linkSecretOf, oncallModel } from './oncall.js';
+import { linkSecretOf, oncallModel, type OncallModel } from './oncall.js';
 
 export interface IncidentDetail {
   incident: IncidentRow;
@@ -92,6 +92,7 @@ export class IncidentsService {
     const m = oncallModel(this.store.listResources(), this.store);
     return new IncidentManager({
       store: this.store.incidents,
+      outbox: this.store.outbox,
       clock: this.clock,
       people: m.people,
       schedules: m.schedules,
@@ -255,19 +256,6 @@ export class IncidentsService {
   }
 
   oncall(q: OncallQuery): OncallView {
-    const atMs = q.at === undefined ? this.clock.now().getTime() : Date.parse(q.at);
-    // Year 1970 to 9999: further out, dates cannot be written back as ISO times.
-    if (!Number.isFinite(atMs) || atMs < 0 || atMs > 253_402_300_799_000)
-      throw new OperationError('bad-request', `'${q.at}' is not a time`, 'write an ISO time such as 2026-12-24T18:00Z');
-    const days = q.days ?? 7;
-    if (!Number.isInteger(days) || days < 1 || days > 366)
-      throw new OperationError(
-        'bad-request',
-        `days must be a whole number from 1 to 366, not ${days}`,
-        'e.g. --days 14',
-      );
-    const at = new Date(atMs);
-    const until = new Date(atMs + days * 86_400_000);
     const m = oncallModel(this.store.listResources(), this.store);
     if (q.schedule !== undefined && !m.schedules.has(q.schedule))
       throw new OperationError(
@@ -277,6 +265,16 @@ export class IncidentsService {
           ? `one of: ${[...m.schedules.keys()].join(', ')}`
           : 'declare one under oncall.schedules and run `groundwork apply`',
       );
+    const atMs = q.at === undefined ? this.clock.now().getTime() : this.instant(q.at, 'at', m, q.schedule);
+    const days = q.days ?? 7;
+    if (!Number.isInteger(days) || days < 1 || days > 366)
+      throw new OperationError(
+        'bad-request',
+        `days must be a whole number from 1 to 366, not ${days}`,
+        'e.g. --days 14',
+      );
+    const at = new Date(atMs);
+    const until = new Date(atMs + days * 86_400_000);
     const schedules = [...m.schedules.values()]
       .filter((s) => q.schedule === undefined || s.name === q.schedule)
       .map((s) => ({
@@ -315,14 +313,8 @@ export class IncidentsService {
         `\`${input.who}\` is not a person with contacts under people:, so a page could not reach them`,
         `name one of: ${[...m.people.keys()].join(', ') || '(nobody is declared)'}`,
       );
-    const from = Date.parse(input.from);
-    const to = Date.parse(input.to);
-    if (!Number.isFinite(from) || !Number.isFinite(to))
-      throw new OperationError(
-        'bad-request',
-        `--from and --to must be times, not '${input.from}' and '${input.to}'`,
-        'write ISO times such as 2026-12-24T18:00+01:00',
-      );
+    const from = this.instant(input.from, 'from', m, input.schedule);
+    const to = this.instant(input.to, 'to', m, input.schedule);
     if (to <= from) throw new OperationError('bad-request', 'the override must end after it starts', 'check --to');
     const row = {
       schedule: input.schedule,
@@ -336,6 +328,36 @@ export class IncidentsService {
     const made = this.store.incidents.listOverrides({ schedule: input.schedule }).find((o) => o.id === id);
     if (!made) throw new OperationError('unavailable', 'the override was not recorded', 'try again');
     return made;
+  }
+
+  /**
+   * A time a person typed, in ms. Without an offset it is read in the schedule's time zone (the
+   * named one, else the one zone every schedule shares), never the host's: `--at 2026-12-24T18:00`
+   * means 18:00 where the shifts are. Schedules in several zones and none named: an offset is needed.
+   */
+  private instant(text: string, flag: string, m: OncallModel, schedule: string | undefined): number {
+    const zones = [
+      ...new Set(
+        [...m.schedules.values()].filter((s) => schedule === undefined || s.name === schedule).map((s) => s.timeZone),
+      ),
+    ];
+    const hasOffset = /(?:Z|[+-]\d\d(?::?\d\d)?)$/i.test(text.trim()) && /T/i.test(text);
+    if (!hasOffset && zones.length > 1)
+      throw new OperationError(
+        'bad-request',
+        `--${flag} '${text}' has no offset, and the schedules are in different time zones (${zones.join(', ')})`,
+        `name the schedule, or add the offset, e.g. ${text}Z or ${text}+01:00`,
+      );
+    const d = instantIn(text, zones[0] ?? 'UTC');
+    const ms = d?.getTime() ?? Number.NaN;
+    // Year 1970 to 9999: further out, dates cannot be written back as ISO times.
+    if (!Number.isFinite(ms) || ms < 0 || ms > 253_402_300_799_000)
+      throw new OperationError(
+        'bad-request',
+        `--${flag} '${text}' is not a time`,
+        `write an ISO time such as 2026-12-24T18:00 (in the schedule's time zone${zones[0] ? `, ${zones[0]}` : ''}) or 2026-12-24T18:00Z`,
+      );
+    return ms;
   }
 
   removeOverride(id: number): void {

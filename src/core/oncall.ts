@@ -192,6 +192,7 @@ export class Oncall {
     this.paging = new Set(m.pagingSeverities);
     this.manager = new IncidentManager({
       store: this.opts.store.incidents,
+      outbox: this.opts.store.outbox,
       clock: this.opts.clock,
       people: m.people,
       schedules: m.schedules,

@@ -13,6 +13,7 @@ import { API } from './api/contract.js';
 import { ApiError, route, type Route } from './api/http-app.js';
 import { openApiDocument } from './api/openapi.js';
 import type { ErrorCode, IncidentLinkResponse } from './api/schemas.js';
+import { linkPage, wantsJson, type LinkAction } from '../incidents/link-page.js';
 
 const STATUS_OF: Record<OperationErrorCode, { status: number; code: ErrorCode }> = {
   'invalid-stack': { status: 422, code: 'invalid-stack' },
@@ -37,20 +38,31 @@ async function call<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /** What a signed link in a page did (or, without confirm=yes, would do), with the link that does it. */
+/**
+ * What a signed link answers: a page with a confirm button for a browser (linkPage), JSON for a
+ * client that asks for it. The confirm address is the link itself, posted.
+ */
 function linkAnswer(
   ctx: { req: IncomingMessage; params: { id: string }; query: { sig?: string } },
-  action: 'ack' | 'resolve',
+  action: LinkAction,
   r: { incident: IncidentRow; done: boolean },
-): { status: number; json: IncidentLinkResponse } {
+): { status: number; json: IncidentLinkResponse } | { status: number; html: string } {
   const { id, status, title } = r.incident;
   const verb = action === 'ack' ? 'acknowledge' : 'resolve';
   const incident = { id, status, title };
+  const postTo = `/v1/incidents/${id}/${action}?sig=${encodeURIComponent(ctx.query.sig ?? '')}`;
+  if (!wantsJson(ctx.req.headers.accept))
+    return { status: 200, html: linkPage({ incident, action, done: r.done, postTo }) };
   if (r.done) return { status: 200, json: { incident, done: true, message: `incident #${id} is ${status}` } };
   const host = ctx.req.headers.host ?? '127.0.0.1';
-  const confirm = `http://${host}/v1/incidents/${id}/${action}?sig=${encodeURIComponent(ctx.query.sig ?? '')}&confirm=yes`;
   return {
     status: 200,
-    json: { incident, done: false, confirm, message: `incident #${id} (${status}): open confirm to ${verb} it` },
+    json: {
+      incident,
+      done: false,
+      confirm: `http://${host}${postTo}`,
+      message: `incident #${id} (${status}): POST to confirm to ${verb} it`,
+    },
   };
 }
 
@@ -85,11 +97,13 @@ const UNKNOWN_PUSH_TOKEN = new ApiError(
 
 export function daemonRoutes(deps: RouteDeps): Route[] {
   const { ops } = deps;
+  // Only the POST (the page's button) acts; a GET, whatever its query, shows what it would do.
   const byLink = (
-    ctx: { params: { id: string }; query: { sig?: string; confirm?: string } },
-    action: 'ack' | 'resolve',
+    ctx: { params: { id: string }; query: { sig?: string } },
+    action: LinkAction,
+    confirmed: boolean,
   ): Promise<{ incident: IncidentRow; done: boolean }> =>
-    ops.incidentByLink(idParam(ctx.params.id), action, ctx.query.sig ?? '', ctx.query.confirm === 'yes');
+    ops.incidentByLink(idParam(ctx.params.id), action, ctx.query.sig ?? '', confirmed);
   const routes: Route[] = [
     route({
       ...API.status,
@@ -363,17 +377,21 @@ export function daemonRoutes(deps: RouteDeps): Route[] {
         return { status: 200, json: { incident } };
       },
     }),
-    route({
-      ...API.incidentAckLink,
-      handler: async (ctx) => {
-        return linkAnswer(ctx, 'ack', await call(() => byLink(ctx, 'ack')));
-      },
-    }),
-    route({
-      ...API.incidentResolveLink,
-      handler: async (ctx) => {
-        return linkAnswer(ctx, 'resolve', await call(() => byLink(ctx, 'resolve')));
-      },
+    ...(['ack', 'resolve'] as const).flatMap((action) => {
+      const [link, confirm] =
+        action === 'ack'
+          ? [API.incidentAckLink, API.incidentAckConfirm]
+          : [API.incidentResolveLink, API.incidentResolveConfirm];
+      return [
+        route({
+          ...link,
+          handler: async (ctx) => linkAnswer(ctx, action, await call(() => byLink(ctx, action, false))),
+        }),
+        route({
+          ...confirm,
+          handler: async (ctx) => linkAnswer(ctx, action, await call(() => byLink(ctx, action, true))),
+        }),
+      ];
     }),
     route({
       ...API.incidentStats,

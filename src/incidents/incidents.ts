@@ -12,7 +12,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { outboxRows } from '../notify/outbox.js';
 import type { Notification } from '../notify/notification.js';
-import type { IncidentEvent, IncidentRow, IncidentStore, OutboxEnqueue } from '../store/store.js';
+import type { IncidentEvent, IncidentRow, IncidentStore, OutboxEnqueue, OutboxStore } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { onCallAt, type Schedule } from './schedule.js';
 
@@ -46,6 +46,8 @@ export interface EscalationPolicy {
 
 export interface IncidentManagerOptions {
   store: IncidentStore;
+  /** Where pages wait to be sent: an acknowledgement withdraws the ones not yet sent. */
+  outbox: Pick<OutboxStore, 'cancelPending'>;
   clock: Clock;
   people: ReadonlyMap<string, Person>;
   schedules: ReadonlyMap<string, Schedule>;
@@ -87,6 +89,28 @@ export function verifyAction(secret: string, action: 'ack' | 'resolve', id: numb
 }
 
 type NewEvent = Omit<IncidentEvent, 'id' | 'incidentId' | 'at'>;
+
+/** The outbox key of a page (not of the "resolved" notice): `incident-3/loop0/step1/ana/0` or `.../channel/ops`. */
+const PAGE_KEY = /^incident-\d+\/loop\d+\/step\d+\/(?:channel\/(.+)|([^/]+)\/(\d+))$/;
+
+export const ESCALATION_STOPPED = 'escalation-stopped';
+export const ESCALATION_RESUMED = 'escalation-resumed';
+
+/** Whether the incident's escalation was last said to be stopped or resumed (the newest of the two events). */
+export function lastEscalationEvent(timeline: readonly IncidentEvent[]): string | undefined {
+  for (let i = timeline.length - 1; i >= 0; i--) {
+    const k = timeline[i]?.kind;
+    if (k === ESCALATION_STOPPED || k === ESCALATION_RESUMED) return k;
+  }
+  return undefined;
+}
+
+/**
+ * How long after an acknowledgement the tick still looks for pages to withdraw: a page in flight at
+ * the acknowledgement that fails goes back to waiting, and its retry (backoff capped at 5 min)
+ * must not reach the person.
+ */
+const WITHDRAW_AFTER_ACK_MS = 10 * 60_000;
 
 export class IncidentManager {
   constructor(private readonly opts: IncidentManagerOptions) {}
@@ -203,9 +227,20 @@ export class IncidentManager {
     const nowMs = this.opts.clock.now().getTime();
     for (const inc of this.opts.store.listIncidents({ status: 'triggered', limit: 100_000 })) {
       const policy = inc.policy ? this.opts.policies.get(inc.policy) : undefined;
-      if (!policy || policy.steps.length === 0) continue;
+      if (!policy) {
+        if (inc.policy !== null) this.sayStopped(inc, inc.policy);
+        continue;
+      }
+      if (policy.steps.length === 0) continue;
       let row = inc;
       const events: NewEvent[] = [];
+      const resumed = this.resumedEvent(inc, policy.name);
+      if (resumed) {
+        // The step under way starts again now, rather than escalating at once through every
+        // step whose time ran out while nobody could be paged.
+        row = { ...row, stepStartedAt: new Date(nowMs).toISOString() };
+        events.push(resumed);
+      }
       // Advance past steps whose time ran out (several, after a long stop), then page the current one.
       for (;;) {
         const step = policy.steps[row.step];
@@ -233,6 +268,66 @@ export class IncidentManager {
       for (const s of said) events.push({ kind: 'notified', actor: 'escalation', text: s });
       if (events.length > 0 || notifications.length > 0) this.opts.store.saveIncident(row, events, notifications);
     }
+    for (const inc of this.opts.store.listIncidents({ status: 'acknowledged', limit: 20 })) {
+      if (inc.ackedAt === null || Date.parse(inc.ackedAt) < nowMs - WITHDRAW_AFTER_ACK_MS) continue;
+      const events = this.withdrawPages(inc);
+      if (events.length > 0) this.opts.store.saveIncident(inc, events, []);
+    }
+  }
+
+  /** Incidents this manager has already looked at for a stopped or resumed escalation. */
+  private readonly escalationSeen = new Set<number>();
+
+  /**
+   * The incident's policy is not applied (renamed or removed while it was open): escalation stops,
+   * and the timeline says so once, with what to do, instead of the incident going silent.
+   */
+  private sayStopped(inc: IncidentRow, policy: string): void {
+    if (this.escalationSeen.has(inc.id)) return;
+    this.escalationSeen.add(inc.id);
+    if (lastEscalationEvent(this.opts.store.timeline(inc.id)) === ESCALATION_STOPPED) return;
+    this.opts.store.saveIncident(
+      inc,
+      [
+        {
+          kind: ESCALATION_STOPPED,
+          actor: 'escalation',
+          text: `escalation stopped: policy \`${policy}\` is no longer applied (renamed or removed), so nobody more is paged; acknowledge or assign the incident, or declare \`${policy}\` again under oncall.escalation and apply to resume`,
+        },
+      ],
+      [],
+    );
+  }
+
+  /** The policy is back after a stop: the event that says escalation resumes, else undefined. */
+  private resumedEvent(inc: IncidentRow, policy: string): NewEvent | undefined {
+    if (this.escalationSeen.has(inc.id)) return undefined;
+    this.escalationSeen.add(inc.id);
+    if (lastEscalationEvent(this.opts.store.timeline(inc.id)) !== ESCALATION_STOPPED) return undefined;
+    return {
+      kind: ESCALATION_RESUMED,
+      actor: 'escalation',
+      text: `escalation resumed: policy \`${policy}\` is applied again`,
+    };
+  }
+
+  /**
+   * Takes the incident's pages that still wait in the outbox (queued, or a channel retrying) out of
+   * it, so nobody is paged for what is already acknowledged or resolved; says so on the timeline.
+   * Done before the acknowledgement is saved: a crash in between leaves the incident triggered,
+   * and the next tick queues the pages again, rather than an acknowledged incident still paging.
+   */
+  private withdrawPages(inc: IncidentRow): NewEvent[] {
+    const keys = [...this.opts.store.queuedKeys(inc.id)].filter((k) => PAGE_KEY.test(k));
+    const gone = this.opts.outbox.cancelPending(`incident-${inc.id}`, keys);
+    if (gone.length === 0) return [];
+    return [
+      {
+        kind: 'withdrawn',
+        actor: 'escalation',
+        text: `${gone.length} page${gone.length === 1 ? '' : 's'} not yet sent withdrawn: ${gone.map((r) => r.channel).join(', ')}`,
+      },
+    ];
   }
 
   private due(
@@ -282,8 +377,13 @@ export class IncidentManager {
   acknowledge(id: number, by: string): IncidentRow {
     const inc = this.mustGet(id);
     if (inc.status !== 'triggered') throw new IncidentError(`incident #${id} is already ${inc.status}`);
+    const withdrawn = this.withdrawPages(inc);
     const row = { ...inc, status: 'acknowledged' as const, ackedAt: this.now(), ackedBy: by };
-    this.opts.store.saveIncident(row, [{ kind: 'acknowledged', actor: by, text: `acknowledged by ${by}` }], []);
+    this.opts.store.saveIncident(
+      row,
+      [{ kind: 'acknowledged', actor: by, text: `acknowledged by ${by}` }, ...withdrawn],
+      [],
+    );
     return row;
   }
 
@@ -294,12 +394,14 @@ export class IncidentManager {
   }
 
   private resolveRow(inc: IncidentRow, by: string, events: NewEvent[]): IncidentRow {
+    // Pages not yet sent are withdrawn first: whoever was never paged is not told it is over.
+    const withdrawn = this.withdrawPages(inc);
     const row = { ...inc, status: 'resolved' as const, resolvedAt: this.now(), resolvedBy: by };
     // Everyone who was paged hears that it is over, on the channels they were paged on.
     const paged = new Set<string>();
     const queued = this.opts.store.queuedKeys(inc.id);
     for (const key of queued) {
-      const m = /^incident-\d+\/loop\d+\/step\d+\/(?:channel\/(.+)|([^/]+)\/(\d+))$/.exec(key);
+      const m = PAGE_KEY.exec(key);
       if (!m) continue;
       if (m[1]) paged.add(m[1]);
       else {
@@ -311,7 +413,7 @@ export class IncidentManager {
     const notifications = outboxRows([...paged], 'resolved', this.page(row, 'resolved'));
     this.opts.store.saveIncident(
       row,
-      [...events, { kind: 'resolved', actor: by, text: `resolved by ${by}` }],
+      [...events, ...withdrawn, { kind: 'resolved', actor: by, text: `resolved by ${by}` }],
       notifications,
     );
     return row;

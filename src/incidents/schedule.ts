@@ -94,6 +94,17 @@ function startWall(layer: Layer): number {
   return d.toMillis();
 }
 
+/**
+ * An ISO time as typed by a person (`--at 2026-12-24T18:00`, an override's `--from`): one without
+ * an offset is read on the wall clock of `zone` (the schedule's), never the host's, so the same
+ * command means the same instant on a laptop in Auckland and a server in UTC. One with an offset
+ * or `Z` is that instant. undefined when it is not an ISO date or date-time.
+ */
+export function instantIn(text: string, zone: string): Date | undefined {
+  const d = DateTime.fromISO(text.trim(), { zone });
+  return d.isValid ? d.toJSDate() : undefined;
+}
+
 export function validateSchedule(s: Schedule): void {
   if (!DateTime.local().setZone(s.timeZone).isValid) {
     throw new ScheduleError(

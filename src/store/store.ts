@@ -238,6 +238,13 @@ export interface OutboxStore {
   attemptsOf(id: number): OutboxAttempt[];
   /** The earliest next attempt among the streams' head rows, for the sender's timer. */
   nextDueAt(): Date | undefined;
+  /**
+   * Withdraws the rows of `stream` with these dedup keys that still wait (`pending`, including
+   * ones waiting to retry), with their failed attempts, and returns them. A row already `sending`
+   * is in flight and is not withdrawn; a delivered one stays on record. (An acknowledged incident
+   * withdraws its pages not yet sent.)
+   */
+  cancelPending(stream: string, dedupKeys: readonly string[]): OutboxRow[];
   /** Deletes delivered rows (and their attempts) delivered before `before`; returns how many. */
   pruneDelivered(before: Date): number;
 }

@@ -169,7 +169,9 @@ describe('the HTTP API, route by route', () => {
     ];
     expect(routes.filter((r) => r.open).map((r) => `${r.method} ${r.template}`)).toEqual([
       'GET /v1/incidents/{id}/ack',
+      'POST /v1/incidents/{id}/ack',
       'GET /v1/incidents/{id}/resolve',
+      'POST /v1/incidents/{id}/resolve',
       'GET /v1/push/{token}',
       'POST /v1/push/{token}',
     ]);

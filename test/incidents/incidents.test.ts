@@ -8,7 +8,13 @@
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AlertEngine } from '../../src/alerts/engine.js';
-import { IncidentManager, verifyAction, type EscalationPolicy, type Person } from '../../src/incidents/incidents.js';
+import {
+  IncidentManager,
+  verifyAction,
+  type AlertChange,
+  type EscalationPolicy,
+  type Person,
+} from '../../src/incidents/incidents.js';
 import { incidentStats, postmortemMarkdown } from '../../src/incidents/postmortem.js';
 import type { Schedule } from '../../src/incidents/schedule.js';
 import { WebhookChannel } from '../../src/notify/channels/webhook.js';
@@ -19,6 +25,14 @@ import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { Receiver } from '../notify/receiver.js';
 
 const SECRET = 'link-key-for-tests';
+/** A paging alert of service web starting to fire. */
+const WEB_DOWN: AlertChange = {
+  fingerprint: 'f1',
+  rule: 'web-down',
+  to: 'firing',
+  labels: { service: 'web', severity: 'page' },
+  summary: 'web is down',
+};
 const MIN = 60_000;
 
 const people = new Map<string, Person>([
@@ -84,6 +98,7 @@ describe('incidents and escalation', () => {
   function manager(): IncidentManager {
     return new IncidentManager({
       store: store.incidents,
+      outbox: store.outbox,
       clock,
       people,
       schedules: new Map([['primary', primary]]),
@@ -226,6 +241,114 @@ describe('incidents and escalation', () => {
       },
     ]);
   });
+
+  it('acknowledging or resolving withdraws the pages not yet sent (queued, retrying, or failing in flight): the receivers get nothing', async () => {
+    const m = manager();
+    const fire = (service: string): number | undefined =>
+      m.onAlert(
+        {
+          fingerprint: `f-${service}`,
+          rule: `${service}-down`,
+          to: 'firing',
+          labels: { service, severity: 'page' },
+          summary: `${service} is down`,
+        },
+        () => false,
+      );
+    // #1: the page is queued and the sender has not looked yet (its next look is on the clock).
+    const queued = fire('web') as number;
+    expect(store.outbox.listOutbox({ status: 'pending' }).map((r) => r.channel)).toEqual(['ana/phone']);
+    m.acknowledge(queued, 'ana');
+    expect(store.outbox.listOutbox({ status: 'pending' })).toEqual([]);
+    expect(store.incidents.timeline(queued).at(-1)?.text).toBe('1 page not yet sent withdrawn: ana/phone');
+
+    // #2: ana's phone refuses the page, so it waits to retry; the acknowledgement withdraws the retry.
+    const phone = rx.get('ana/phone') as Receiver;
+    phone.down = true;
+    const retrying = fire('db') as number;
+    sender.kick();
+    await sender.idle();
+    expect(phone.refused).toBe(1);
+    expect(store.outbox.listOutbox({ status: 'pending' })).toHaveLength(1);
+    m.resolve(retrying, 'ana');
+
+    // #3: the page is in flight when ana acknowledges, and fails: its retry is withdrawn by the next tick.
+    phone.delayMs = 300;
+    const inFlight = fire('api') as number;
+    sender.kick();
+    // kick claims synchronously: the request is on its way to the slow receiver.
+    expect(store.outbox.listOutbox({ status: 'sending' })).toHaveLength(1);
+    m.acknowledge(inFlight, 'ana');
+    await sender.idle();
+    expect(phone.refused).toBe(2);
+    expect(store.outbox.listOutbox({ status: 'pending' })).toHaveLength(1);
+    m.tick();
+    expect(store.outbox.listOutbox({ status: 'pending' })).toEqual([]);
+    phone.down = false;
+    phone.delayMs = 0;
+
+    await minutes(10, m);
+    // Nobody was paged, so nobody is told either incident is over.
+    expect([count('ana/phone'), count('ana/mail'), count('ben/phone')]).toEqual([0, 0, 0]);
+    expect(store.outbox.listOutbox()).toEqual([]);
+    expect(store.incidents.timeline(retrying).map((e) => e.kind)).toEqual([
+      'triggered',
+      'alert',
+      'notified',
+      'withdrawn',
+      'resolved',
+    ]);
+  });
+});
+
+describe('a policy renamed while an incident is open', () => {
+  it('stops the escalation with a timeline event said once, and resumes it when the policy is back', async () => {
+    const dir = makeTempDir('incidents-policy');
+    const clock = new ManualClock(new Date('2026-12-01T09:00:00Z'));
+    const store = SqliteStore.open(path.join(dir, 'state.db'), clock);
+    try {
+      const make = (policies: Map<string, EscalationPolicy>) =>
+        new IncidentManager({
+          store: store.incidents,
+          outbox: store.outbox,
+          clock,
+          people,
+          schedules: new Map([['primary', primary]]),
+          policies,
+          defaultPolicy: 'default',
+          pagingSeverities: ['page'],
+          externalUrl: 'http://127.0.0.1:7070',
+          linkSecret: SECRET,
+        });
+      const id = make(new Map([['default', policy]])).onAlert(WEB_DOWN, () => false) as number;
+      expect(store.incidents.queuedKeys(id).size).toBe(1); // ana paged
+      // Applied again with the policy renamed: past the step's timeout, nobody more is paged.
+      let m = make(new Map([['renamed', { ...policy, name: 'renamed' }]]));
+      for (let i = 0; i < 3; i++) {
+        await clock.advance(5 * MIN);
+        m.tick();
+      }
+      m = make(new Map([['renamed', { ...policy, name: 'renamed' }]])); // another apply: still said once
+      m.tick();
+      expect(store.incidents.queuedKeys(id).size).toBe(1);
+      const stopped = store.incidents.timeline(id).filter((e) => e.kind === 'escalation-stopped');
+      expect(stopped.map((e) => e.text)).toEqual([
+        'escalation stopped: policy `default` is no longer applied (renamed or removed), so nobody more is paged; acknowledge or assign the incident, or declare `default` again under oncall.escalation and apply to resume',
+      ]);
+      // `default` is declared again: escalation resumes, its step starting over from now.
+      m = make(new Map([['default', policy]]));
+      m.tick();
+      expect(store.incidents.timeline(id).at(-1)?.kind).toBe('escalation-resumed');
+      expect(store.incidents.queuedKeys(id).size).toBe(1);
+      await clock.advance(5 * MIN);
+      m.tick();
+      expect(store.incidents.tryGetIncident(id)?.step).toBe(1);
+      expect(store.incidents.queuedKeys(id)).toContain(`incident-${id}/loop0/step1/ben/0`);
+    } finally {
+      store.close();
+      removeTempDir(dir);
+    }
+  });
 });
 
 describe('a step that reaches nobody', () => {
@@ -249,6 +372,7 @@ describe('a step that reaches nobody', () => {
       };
       const m = new IncidentManager({
         store: store.incidents,
+        outbox: store.outbox,
         clock,
         people,
         schedules: new Map([['primary', weekends]]),
@@ -258,16 +382,7 @@ describe('a step that reaches nobody', () => {
         externalUrl: 'http://127.0.0.1:7070',
         linkSecret: SECRET,
       });
-      const id = m.onAlert(
-        {
-          fingerprint: 'f1',
-          rule: 'web-down',
-          to: 'firing',
-          labels: { service: 'web', severity: 'page' },
-          summary: 'web is down',
-        },
-        () => false,
-      );
+      const id = m.onAlert(WEB_DOWN, () => false);
       expect(id).toBe(1);
       // No time has passed: step 2 (ben) is already being paged.
       expect(store.incidents.tryGetIncident(1)?.step).toBe(1);

@@ -105,6 +105,35 @@ describe('people and oncall in the stack file', () => {
     expect(by('people.ana.contacts.phone.ntfy.token')).toMatchObject({ code: 'dangling-reference' });
   });
 
+  it('a schedule member or a paged person with no contact to page is an error at the member, with a fix', () => {
+    const bad = GOOD.replace(
+      '  ben:\n    contacts:\n      phone: { webhook: { url: "http://127.0.0.1:9/ben" } }\n',
+      '  ben:\n    role: viewer\n  cara:\n    contacts:\n      phone: { webhook: { url: "http://127.0.0.1:9/cara" } }\n    paging: []\n',
+    )
+      .replace('members: [ben]', 'members: [cara]')
+      .replace('person:ana, channel:ops', 'person:ben, channel:ops');
+    const r = parseStackText(bad, 'groundwork.yaml');
+    const pageless = r.diagnostics.filter((d) => /cannot reach them/.test(d.message));
+    expect(pageless).toEqual([
+      expect.objectContaining({
+        path: 'oncall.schedules.primary.layers.0.members.1',
+        line: 28,
+        message: '`ben` is a member of schedule `primary` but has no contact, so a page cannot reach them',
+        fix: expect.stringContaining('add one under people.ben.contacts'),
+      }),
+      expect.objectContaining({
+        path: 'oncall.schedules.primary.layers.1.members.0',
+        message: expect.stringContaining('`paging: []` uses none of their contacts'),
+        fix: expect.stringContaining('people.cara.paging'),
+      }),
+      expect.objectContaining({
+        path: 'oncall.escalation.default.steps.1.notify.0',
+        message: '`ben` is paged by escalation policy `default` but has no contact, so a page cannot reach them',
+      }),
+    ]);
+    expect(r.diagnostics).toHaveLength(3);
+  });
+
   it('says that users: is now people:, and asks which policy when there are two', () => {
     const r = parseStackText('stack: s\nusers:\n  ana: { role: viewer }\n', 'groundwork.yaml');
     expect(r.diagnostics).toEqual([

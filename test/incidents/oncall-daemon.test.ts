@@ -157,18 +157,42 @@ describe('on call in the daemon: alert → incident → page → escalation acro
     const linkOnSecond = `${second.url}${new URL(link).pathname}${new URL(link).search}`;
     const forged = await fetch(linkOnSecond.replace(/sig=[0-9a-f]+/, `sig=${'0'.repeat(32)}`));
     expect(forged.status).toBe(403);
-    // Opening the link (as a chat preview or a mail scanner would) changes nothing; its confirm link acts.
-    const preview = (await (await fetch(linkOnSecond)).json()) as { done: boolean; confirm: string };
+    // Opening the link in a browser (or as a chat preview or a mail scanner would) shows a page
+    // with a confirm button and changes nothing, even with the confirm=yes of earlier links.
+    const opened = await fetch(`${linkOnSecond}&confirm=yes`, { headers: { accept: 'text/html,*/*' } });
+    expect(opened.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(opened.headers.get('content-security-policy')).toMatch(/default-src 'none'/);
+    const html = await opened.text();
+    expect(html).toContain('<h1>Incident #1: api fails its health check</h1>');
+    const form = /<form method="post" action="([^"]+)">/.exec(html)?.[1]?.replace(/&amp;/g, '&');
+    expect(form).toBe(new URL(link).pathname + new URL(link).search);
+    expect(html).toContain('<button type="submit">Acknowledge incident #1</button>');
+    const preview = (await (await fetch(linkOnSecond, { headers: { accept: 'application/json' } })).json()) as {
+      done: boolean;
+      confirm: string;
+    };
     expect(preview.done).toBe(false);
     expect(
       jsonOf<{ incident: { status: string } }>(await cli(['incident', 'show', '1', '--json'])).incident.status,
     ).toBe('triggered');
-    const acked = await fetch(preview.confirm);
+    // The button posts the signed address (a browser's form: urlencoded, empty body): that acts.
+    const button = { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' };
+    const forgedPost = await fetch(
+      `${second.url}${(form ?? '').replace(/sig=[0-9a-f]+/, `sig=${'0'.repeat(32)}`)}`,
+      button,
+    );
+    expect(forgedPost.status).toBe(403);
+    const acked = await fetch(`${second.url}${form ?? ''}`, button);
     expect(acked.status).toBe(200);
-    expect(((await acked.json()) as { incident: { status: string }; done: boolean }).incident.status).toBe(
+    expect(await acked.text()).toContain('The incident is <strong>acknowledged</strong>');
+    const again = await fetch(preview.confirm, {
+      ...button,
+      headers: { ...button.headers, accept: 'application/json' },
+    });
+    expect(again.status).toBe(200); // a second tap is no error
+    expect(((await again.json()) as { incident: { status: string }; done: boolean }).incident.status).toBe(
       'acknowledged',
     );
-    expect((await fetch(preview.confirm)).status).toBe(200); // a second tap is no error
     expect(page.notification.links.resolve).toMatch(/\/v1\/incidents\/1\/resolve\?sig=[0-9a-f]{32}$/);
     // The incident's alert is acknowledged with it: its channels stop repeating.
     const alerts = jsonOf<{ alerts: { rule: string; state: string; ackedBy: string | null }[] }>(

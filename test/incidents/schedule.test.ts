@@ -8,6 +8,7 @@ import ICAL from 'ical.js';
 import { describe, expect, it } from 'vitest';
 import { shiftsToIcs } from '../../src/incidents/ical.js';
 import { onCallAt, shiftsBetween, type Schedule } from '../../src/incidents/schedule.js';
+import { lintIcs } from './ics-lint.js';
 
 const H = 3_600_000;
 const utc = (s: string): number => Date.parse(s);
@@ -121,6 +122,7 @@ describe('on-call schedule across daylight-saving changes', () => {
 
     const ics = shiftsToIcs('primary', shifts, new Date('2026-03-20T00:00:00Z'));
     expect(ics.split('\r\n').every((l) => Buffer.byteLength(l) <= 75)).toBe(true);
+    expect(lintIcs(ics).problems).toEqual([]);
     const cal = new ICAL.Component(ICAL.parse(ics));
     const events = cal.getAllSubcomponents('vevent').map((v) => new ICAL.Event(v));
     expect(events).toHaveLength(shifts.length);

@@ -4,9 +4,10 @@
  * table or an iCalendar file people subscribe to.
  */
 import { writeFileSync } from 'node:fs';
-import type { OncallView } from '../../core/incidents-view.js';
+import type { IncidentActionName, OncallView } from '../../core/incidents-view.js';
 import type { Operations } from '../../core/operations.js';
 import { shiftsToIcs } from '../../incidents/ical.js';
+import { ESCALATION_STOPPED, lastEscalationEvent } from '../../incidents/incidents.js';
 import { INCIDENT_STATUSES, type IncidentRow } from '../../store/store.js';
 import { didYouMean } from '../../util/did-you-mean.js';
 import { defineCommand, STACK_FLAGS, type Command } from '../command.js';
@@ -81,6 +82,10 @@ const incidentShow = defineCommand({
       style.bold(`incident #${i.id}: ${i.title}`),
       `status:   ${i.status}${i.ackedBy ? ` (acknowledged by ${i.ackedBy} at ${i.ackedAt})` : ''}${i.resolvedBy ? ` (resolved by ${i.resolvedBy} at ${i.resolvedAt})` : ''}`,
       `service:  ${i.service ?? '-'}    severity: ${i.severity}    policy: ${i.policy ?? '-'} (step ${i.step + 1}${i.loop ? `, round ${i.loop + 1}` : ''})${i.assignee ? `    assigned to ${i.assignee}` : ''}`,
+      // An open incident whose policy went away says why nobody more is paged, next to its status.
+      ...(i.status === 'triggered' && lastEscalationEvent(d.timeline) === ESCALATION_STOPPED
+        ? [style.bold(d.timeline.filter((e) => e.kind === ESCALATION_STOPPED).at(-1)?.text ?? '')]
+        : []),
       '',
       ...d.timeline.map((e) => `${e.at}  ${e.kind.padEnd(13)}${e.actor.padEnd(18)}${e.text}`),
     ];
@@ -95,57 +100,152 @@ const incidentShow = defineCommand({
   },
 });
 
-function incidentAction(action: 'ack' | 'resolve', summary: string, said: string): Command {
-  return defineCommand({
-    name: `incident ${action}`,
-    summary,
-    usage: `incident ${action} ID [-f FILE] [--json]`,
-    flags: STACK_FLAGS,
-    args: ['ID'],
-    async run(flags, pos, io) {
-      const id = idOf(`incident ${action}`, pos[0]);
-      const inc = await withOps(io, flags, (ops) => ops.incidentAction(id, { action, by: who(io) }));
-      if (flags.json) io.stdout(`${JSON.stringify({ incident: inc }, null, 2)}\n`);
-      else io.stdout(`incident #${id} ${said}\n`);
-      return EXIT.ok;
-    },
-  });
+/** What a command that changes an incident prints: the JSON form and the sentence. */
+interface Changed {
+  json: unknown;
+  text: string;
 }
 
-const incidentNote = defineCommand({
-  name: 'incident note',
-  summary: "Add a note to an incident's timeline (it goes into the postmortem)",
-  usage: 'incident note ID -m TEXT [-f FILE] [--json]',
-  flags: { ...STACK_FLAGS, message: { type: 'string', short: 'm', description: 'The note', valueName: 'TEXT' } },
-  args: ['ID'],
-  async run(flags, pos, io) {
-    const id = idOf('incident note', pos[0]);
-    if (!flags.message?.trim()) throw new UsageError('incident note needs the text: -m "what you found or did"');
-    const text = flags.message;
-    const inc = await withOps(io, flags, (ops) => ops.incidentAction(id, { action: 'note', by: who(io), text }));
-    if (flags.json) io.stdout(`${JSON.stringify({ incident: inc }, null, 2)}\n`);
-    else io.stdout(`noted on incident #${id}\n`);
+/**
+ * The commands that change an incident (ack, resolve, note, assign, action items) differ only in
+ * their arguments and in what they say, so each gives `change`: it checks the arguments (a
+ * UsageError names what is missing) before anything opens, and returns the act; this runs it and
+ * prints the result as JSON or as the sentence.
+ */
+function changed<F extends StackFlags>(
+  change: (flags: F, pos: string[], io: CliIo) => (ops: Operations) => Promise<Changed>,
+): (flags: F, pos: string[], io: CliIo) => Promise<number> {
+  return async (flags, pos, io) => {
+    const act = change(flags, pos, io);
+    const out = await withOps(io, flags, act);
+    io.stdout(flags.json ? `${JSON.stringify(out.json, null, 2)}\n` : `${out.text}\n`);
     return EXIT.ok;
-  },
-});
+  };
+}
 
-const incidentAssign = defineCommand({
-  name: 'incident assign',
-  summary: 'Assign an incident to a person',
-  usage: 'incident assign ID PERSON [-f FILE] [--json]',
-  flags: STACK_FLAGS,
-  args: ['ID', 'PERSON'],
-  async run(flags, pos, io) {
-    const id = idOf('incident assign', pos[0]);
-    const person = pos[1];
-    if (!person) throw new UsageError('incident assign needs the person, e.g. `groundwork incident assign 3 ana`');
-    const inc = await withOps(io, flags, (ops) =>
-      ops.incidentAction(id, { action: 'assign', by: who(io), text: person }),
-    );
-    if (flags.json) io.stdout(`${JSON.stringify({ incident: inc }, null, 2)}\n`);
-    else io.stdout(`incident #${id} assigned to ${person}\n`);
-    return EXIT.ok;
+const MESSAGE = {
+  type: 'string',
+  short: 'm',
+  description: 'The note (incident note only)',
+  valueName: 'TEXT',
+} as const;
+
+/** ack, resolve, note and assign: one incident, one action, and what the person is told. */
+const INCIDENT_ACTIONS: {
+  action: IncidentActionName;
+  summary: string;
+  usage: string;
+  /** The note or the person, read from -m or the second argument; undefined for ack and resolve. */
+  text?: (message: string | undefined, pos: string[]) => string;
+  said: (id: number, text: string) => string;
+}[] = [
+  {
+    action: 'ack',
+    summary: 'Acknowledge an incident: escalation stops, and pages not yet sent are cancelled',
+    usage: 'incident ack ID',
+    said: (id) => `incident #${id} acknowledged: escalation stopped`,
   },
+  {
+    action: 'resolve',
+    summary: 'Resolve an incident: everyone paged is told',
+    usage: 'incident resolve ID',
+    said: (id) => `incident #${id} resolved: everyone paged is told`,
+  },
+  {
+    action: 'note',
+    summary: "Add a note to an incident's timeline (it goes into the postmortem)",
+    usage: 'incident note ID -m TEXT',
+    text: (message) => {
+      if (!message?.trim()) throw new UsageError('incident note needs the text: -m "what you found or did"');
+      return message;
+    },
+    said: (id) => `noted on incident #${id}`,
+  },
+  {
+    action: 'assign',
+    summary: 'Assign an incident to a person',
+    usage: 'incident assign ID PERSON',
+    text: (_message, pos) => {
+      const person = pos[1];
+      if (!person) throw new UsageError('incident assign needs the person, e.g. `groundwork incident assign 3 ana`');
+      return person;
+    },
+    said: (id, person) => `incident #${id} assigned to ${person}`,
+  },
+];
+
+const incidentActions = INCIDENT_ACTIONS.map((a) =>
+  defineCommand({
+    name: `incident ${a.action}`,
+    summary: a.summary,
+    usage: `${a.usage} [-f FILE] [--json]`,
+    flags: { ...STACK_FLAGS, message: MESSAGE },
+    args: a.action === 'assign' ? ['ID', 'PERSON'] : ['ID'],
+    run: changed((flags, pos, io) => {
+      // Only note takes -m: `incident ack 3 -m why` is a usage error, not a silently dropped note.
+      if (a.action !== 'note' && flags.message !== undefined)
+        throw new UsageError(
+          `incident ${a.action} takes no -m; add a note with \`groundwork incident note ID -m TEXT\``,
+        );
+      const id = idOf(`incident ${a.action}`, pos[0]);
+      const text = a.text?.(flags.message, pos);
+      return async (ops) => {
+        const incident = await ops.incidentAction(id, {
+          action: a.action,
+          by: who(io),
+          ...(text !== undefined ? { text } : {}),
+        });
+        return { json: { incident }, text: a.said(id, text ?? '') };
+      };
+    }),
+  }),
+);
+
+const incidentActionItem = defineCommand({
+  name: 'incident action',
+  summary: 'Action items: `action add ID -m TEXT --owner P [--due DATE]`, `action done ITEM`, `action undone ITEM`',
+  usage: 'incident action add ID -m TEXT --owner PERSON [--due 2026-12-31] | incident action done|undone ITEM [--json]',
+  flags: {
+    ...STACK_FLAGS,
+    message: { ...MESSAGE, description: 'What is to be done' },
+    owner: { type: 'string', description: 'Who does it', valueName: 'PERSON' },
+    due: { type: 'string', description: 'By when (a date)', valueName: 'DATE' },
+  },
+  args: ['add|done|undone', 'ID'],
+  run: changed((flags, pos, io) => {
+    const [verb, raw] = pos;
+    if (verb === 'add') {
+      const id = idOf('incident action add', raw);
+      if (!flags.message?.trim() || !flags.owner?.trim())
+        throw new UsageError(
+          'incident action add needs -m TEXT and --owner PERSON, e.g. -m "alert on disk" --owner ana',
+        );
+      const input = {
+        text: flags.message,
+        owner: flags.owner,
+        by: who(io),
+        ...(flags.due !== undefined ? { due: flags.due } : {}),
+      };
+      return async (ops) => {
+        const item = await ops.addActionItem(id, input);
+        return { json: item, text: `action item #${item.id} on incident #${id}` };
+      };
+    }
+    if (verb === 'done' || verb === 'undone') {
+      const item = Number(raw);
+      if (!Number.isInteger(item) || item <= 0)
+        throw new UsageError(`incident action ${verb} needs an action item number, got '${raw ?? ''}'`);
+      if (flags.message !== undefined || flags.owner !== undefined || flags.due !== undefined)
+        throw new UsageError(`incident action ${verb} takes no -m, --owner or --due`);
+      return async (ops) => ({
+        json: await ops.setActionItemDone(item, verb === 'done', who(io)),
+        text: `action item #${item} ${verb}`,
+      });
+    }
+    throw new UsageError(
+      'incident action needs add, done or undone, e.g. `groundwork incident action add 3 -m TEXT --owner ana`',
+    );
+  }),
 });
 
 const incidentPostmortem = defineCommand({
@@ -198,51 +298,6 @@ const incidentStatsCmd = defineCommand({
   },
 });
 
-const incidentActionItem = defineCommand({
-  name: 'incident action',
-  summary: 'Action items: `action add ID -m TEXT --owner P [--due DATE]`, `action done ITEM`, `action undone ITEM`',
-  usage: 'incident action add ID -m TEXT --owner PERSON [--due 2026-12-31] | incident action done|undone ITEM [--json]',
-  flags: {
-    ...STACK_FLAGS,
-    message: { type: 'string', short: 'm', description: 'What is to be done', valueName: 'TEXT' },
-    owner: { type: 'string', description: 'Who does it', valueName: 'PERSON' },
-    due: { type: 'string', description: 'By when (a date)', valueName: 'DATE' },
-  },
-  args: ['add|done|undone', 'ID'],
-  async run(flags, pos, io) {
-    const [verb, raw] = pos;
-    if (verb === 'add') {
-      const id = idOf('incident action add', raw);
-      if (!flags.message?.trim() || !flags.owner?.trim())
-        throw new UsageError(
-          'incident action add needs -m TEXT and --owner PERSON, e.g. -m "alert on disk" --owner ana',
-        );
-      const input = {
-        text: flags.message,
-        owner: flags.owner,
-        by: who(io),
-        ...(flags.due !== undefined ? { due: flags.due } : {}),
-      };
-      const item = await withOps(io, flags, (ops) => ops.addActionItem(id, input));
-      io.stdout(flags.json ? `${JSON.stringify(item, null, 2)}\n` : `action item #${item.id} on incident #${id}\n`);
-      return EXIT.ok;
-    }
-    if (verb === 'done' || verb === 'undone') {
-      const item = Number(raw);
-      if (!Number.isInteger(item) || item <= 0)
-        throw new UsageError(`incident action ${verb} needs an action item number, got '${raw ?? ''}'`);
-      if (flags.message !== undefined || flags.owner !== undefined || flags.due !== undefined)
-        throw new UsageError(`incident action ${verb} takes no -m, --owner or --due`);
-      const r = await withOps(io, flags, (ops) => ops.setActionItemDone(item, verb === 'done', who(io)));
-      io.stdout(flags.json ? `${JSON.stringify(r, null, 2)}\n` : `action item #${item} ${verb}\n`);
-      return EXIT.ok;
-    }
-    throw new UsageError(
-      'incident action needs add, done or undone, e.g. `groundwork incident action add 3 -m TEXT --owner ana`',
-    );
-  },
-});
-
 function group(name: string, summary: string, subs: Command[]): Command {
   const names = subs.map((c) => c.name.slice(name.length + 1));
   return {
@@ -271,17 +326,7 @@ function group(name: string, summary: string, subs: Command[]): Command {
 export const incidentCommand = group(
   'incident',
   'Incidents: list, show, ack, resolve, note, assign, action, postmortem, stats',
-  [
-    incidentList,
-    incidentShow,
-    incidentAction('ack', 'Acknowledge an incident: escalation stops', 'acknowledged: escalation stopped'),
-    incidentAction('resolve', 'Resolve an incident: everyone paged is told', 'resolved: everyone paged is told'),
-    incidentNote,
-    incidentAssign,
-    incidentActionItem,
-    incidentPostmortem,
-    incidentStatsCmd,
-  ],
+  [incidentList, incidentShow, ...incidentActions, incidentActionItem, incidentPostmortem, incidentStatsCmd],
 );
 
 // ---- on call ----
@@ -370,6 +415,12 @@ const oncallShow = defineCommand({
   },
 });
 
+/**
+ * How far back `oncall ics` looks for the start of the shift under way. A shift longer than this
+ * (one person always on call) starts at the look-back instead, and its UID changes between exports.
+ */
+const ICS_LOOKBACK_DAYS = 35;
+
 const oncallIcs = defineCommand({
   name: 'oncall ics',
   summary: "A schedule's shifts as an iCalendar file (.ics) for people's calendars",
@@ -384,11 +435,32 @@ const oncallIcs = defineCommand({
     const schedule = pos[0];
     if (!schedule)
       throw new UsageError('oncall ics needs a schedule, e.g. `groundwork oncall ics primary -o primary.ics`');
-    const v = await withOps(io, flags, (ops) =>
-      ops.oncall({ schedule, days: flags.days ?? 90, ...(flags.at ? { at: flags.at } : {}) }),
-    );
-    const s = v.schedules[0];
-    const shifts = (s?.shifts ?? []).map((x) => ({ ...x, from: new Date(x.from), to: new Date(x.to) }));
+    const days = flags.days ?? 90;
+    if (!Number.isInteger(days) || days < 1 || days > 366)
+      throw new UsageError(`--days must be a whole number from 1 to 366, not ${days}`);
+    const v = await withOps(io, flags, async (ops) => {
+      // The shift under way at --at is asked for from its real start, not cut at --at: its UID
+      // (made from the person and the start) is then the same in every export, so a calendar that
+      // subscribes updates the event instead of adding a copy each time.
+      const asked = await ops.oncall({ schedule, days: 1, ...(flags.at ? { at: flags.at } : {}) });
+      const at = Date.parse(asked.at);
+      const back = Math.min(ICS_LOOKBACK_DAYS, 366 - days);
+      const wide = await ops.oncall({
+        schedule,
+        days: days + back,
+        at: new Date(at - back * 86_400_000).toISOString(),
+      });
+      const until = at + days * 86_400_000;
+      return {
+        at,
+        shifts: (wide.schedules[0]?.shifts ?? []).filter((x) => Date.parse(x.to) > at && Date.parse(x.from) < until),
+      };
+    });
+    const shifts = v.shifts.map((x) => ({
+      ...x,
+      from: new Date(x.from),
+      to: new Date(Math.min(Date.parse(x.to), v.at + days * 86_400_000)),
+    }));
     const ics = shiftsToIcs(schedule, shifts, new Date(v.at));
     if (flags.output) writeFileSync(flags.output, ics);
     if (flags.json)

@@ -126,6 +126,8 @@ function send(
         ...(opts.signal ? { signal: opts.signal } : {}),
         headers: {
           authorization: `Bearer ${to.token}`,
+          // Routes that can also answer a browser (the signed incident links) answer JSON to this.
+          accept: 'application/json',
           ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
         },
       },
@@ -361,8 +363,13 @@ export class ApiClient {
   }
 
   incidentLink(id: number, action: 'ack' | 'resolve', sig: string, confirmed: boolean): Promise<IncidentLinkResponse> {
+    // Only the POST acts; the GET says what it would do.
+    const q = LINK_QUERY.serialize({ sig });
+    if (confirmed) {
+      const spec = action === 'ack' ? API.incidentAckConfirm : API.incidentResolveConfirm;
+      return requestJson(this.to, 'POST', `${pathOf(spec, { id })}${q}`, {});
+    }
     const spec = action === 'ack' ? API.incidentAckLink : API.incidentResolveLink;
-    const q = LINK_QUERY.serialize(confirmed ? { sig, confirm: 'yes' } : { sig });
     return requestJson(this.to, 'GET', `${pathOf(spec, { id })}${q}`);
   }
 

@@ -296,7 +296,17 @@ export const API = {
     method: 'GET',
     path: '/v1/incidents/:id/ack',
     summary:
-      'The acknowledge link in a page: signed by the daemon, so it needs no token; acts only with confirm=yes (previews change nothing)',
+      'The acknowledge link in a page: signed by the daemon, so it needs no token. Opens a page with a confirm button (JSON with Accept: application/json); a GET never changes anything, so previews and mail scanners do not act',
+    query: IncidentLinkQuery,
+    response: IncidentLinkResponse,
+    public: true,
+  },
+  incidentAckConfirm: {
+    method: 'POST',
+    path: '/v1/incidents/:id/ack',
+    summary:
+      "The acknowledge link's confirm button: POST to the signed address acknowledges (the body is ignored); a page, or JSON with Accept: application/json",
+    body: Type.Unknown(),
     query: IncidentLinkQuery,
     response: IncidentLinkResponse,
     public: true,
@@ -304,7 +314,17 @@ export const API = {
   incidentResolveLink: {
     method: 'GET',
     path: '/v1/incidents/:id/resolve',
-    summary: 'The resolve link in a page: signed by the daemon, so it needs no token; acts only with confirm=yes',
+    summary:
+      'The resolve link in a page: signed by the daemon, so it needs no token. Opens a page with a confirm button; a GET never changes anything',
+    query: IncidentLinkQuery,
+    response: IncidentLinkResponse,
+    public: true,
+  },
+  incidentResolveConfirm: {
+    method: 'POST',
+    path: '/v1/incidents/:id/resolve',
+    summary: "The resolve link's confirm button: POST to the signed address resolves (the body is ignored)",
+    body: Type.Unknown(),
     query: IncidentLinkQuery,
     response: IncidentLinkResponse,
     public: true,

@@ -12,7 +12,7 @@ import type { Logger } from '../../util/logger.js';
 import { ApiError, INTERNAL_MESSAGE } from './api-error.js';
 import type { ApiEnv } from './api-env.js';
 import { logUnexpected } from './middleware/errors.js';
-import { jsonResponse, textResponse } from './responses.js';
+import { htmlResponse, jsonResponse, textResponse } from './responses.js';
 import { queryCodec } from './query.js';
 import type { Route, RouteContext, RouteResult } from './route.js';
 import type { StreamErrorLine } from './schemas.js';
@@ -139,6 +139,7 @@ export function routeHandler(route: Route, logger: Logger): (c: Context<ApiEnv>)
             open();
             end();
           } else if ('json' in result) resolve(jsonResponse(result.status, result.json));
+          else if ('html' in result) resolve(htmlResponse(result.status, result.html));
           else resolve(textResponse(result.status, result.text));
         },
         (e: unknown) => {

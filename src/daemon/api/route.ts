@@ -55,7 +55,11 @@ export interface RouteContext<
 }
 
 export type RouteResult<Json = unknown> =
-  { status: number; json: Json } | { status: number; text: string } | { streamed: true };
+  | { status: number; json: Json }
+  | { status: number; text: string }
+  /** A page for a browser (the signed incident links), served with a strict content security policy. */
+  | { status: number; html: string }
+  | { streamed: true };
 
 export const ROUTE_METHODS = ['GET', 'POST'] as const;
 export type RouteMethod = (typeof ROUTE_METHODS)[number];

@@ -663,28 +663,29 @@ export const IncidentsQuery = Type.Object({
 });
 export const IncidentsResponse = Type.Object({ incidents: Type.Array(IncidentSchema) });
 export type IncidentsResponse = Static<typeof IncidentsResponse>;
+/** One timeline event (store.ts `IncidentEvent`). */
+export const IncidentEventSchema = Type.Object({
+  id: Type.Integer(),
+  incidentId: Type.Integer(),
+  at: Type.String(),
+  kind: Type.String(),
+  actor: Type.String(),
+  text: Type.String(),
+});
+/** An action item of a postmortem (store.ts `ActionItem`): shown with its incident and returned alone. */
+export const ActionItemSchema = Type.Object({
+  id: Type.Integer(),
+  incidentId: Type.Integer(),
+  text: Type.String(),
+  owner: Type.String(),
+  due: NullableString,
+  done: Type.Boolean(),
+});
+export type ActionItemResponse = Static<typeof ActionItemSchema>;
 export const IncidentDetailResponse = Type.Object({
   incident: IncidentSchema,
-  timeline: Type.Array(
-    Type.Object({
-      id: Type.Integer(),
-      incidentId: Type.Integer(),
-      at: Type.String(),
-      kind: Type.String(),
-      actor: Type.String(),
-      text: Type.String(),
-    }),
-  ),
-  actionItems: Type.Array(
-    Type.Object({
-      id: Type.Integer(),
-      incidentId: Type.Integer(),
-      text: Type.String(),
-      owner: Type.String(),
-      due: NullableString,
-      done: Type.Boolean(),
-    }),
-  ),
+  timeline: Type.Array(IncidentEventSchema),
+  actionItems: Type.Array(ActionItemSchema),
 });
 export type IncidentDetailResponse = Static<typeof IncidentDetailResponse>;
 export const IncidentActionRequest = Type.Object(
@@ -703,14 +704,14 @@ export const IncidentLinkQuery = Type.Object({
     Type.String({
       maxLength: 8,
       description:
-        'yes: do it. Without it the link only says what it would do, so link previews and mail scanners that fetch it change nothing',
+        'Ignored (links of earlier versions carried confirm=yes): a GET never changes anything; POST to the same address to act',
     }),
   ),
 });
 export const IncidentLinkResponse = Type.Object({
-  incident: Type.Object({ id: Type.Integer(), status: Type.String(), title: Type.String() }),
-  done: Type.Boolean({ description: 'false: nothing changed yet; open `confirm` to do it' }),
-  confirm: Type.Optional(Type.String()),
+  incident: Type.Pick(IncidentSchema, ['id', 'status', 'title']),
+  done: Type.Boolean({ description: 'false: nothing changed yet; POST to `confirm` to do it' }),
+  confirm: Type.Optional(Type.String({ description: 'The signed address to POST to' })),
   message: Type.String(),
 });
 export type IncidentLinkResponse = Static<typeof IncidentLinkResponse>;
@@ -774,15 +775,6 @@ export const IncidentStatsResponse = Type.Object({
   ),
 });
 export type IncidentStatsResponse = Static<typeof IncidentStatsResponse>;
-export const ActionItemSchema = Type.Object({
-  id: Type.Integer(),
-  incidentId: Type.Integer(),
-  text: Type.String(),
-  owner: Type.String(),
-  due: NullableString,
-  done: Type.Boolean(),
-});
-export type ActionItemResponse = Static<typeof ActionItemSchema>;
 export const AddActionItemRequest = Type.Object(
   {
     text: Type.String({ minLength: 1, maxLength: 2000 }),

@@ -169,6 +169,23 @@ export class SqliteOutbox implements OutboxStore {
     return r.at ? new Date(r.at) : undefined;
   }
 
+  cancelPending(stream: string, dedupKeys: readonly string[]): OutboxRow[] {
+    if (dedupKeys.length === 0) return [];
+    return this.db.transaction(() => {
+      const keys = dedupKeys.map(() => '?').join(', ');
+      const rows = this.db
+        .prepare(`SELECT * FROM outbox WHERE stream = ? AND status = 'pending' AND dedup_key IN (${keys}) ORDER BY id`)
+        .all(stream, ...dedupKeys) as OutboxDbRow[];
+      const drop = this.db.prepare('DELETE FROM outbox_attempts WHERE notification_id = ?');
+      const del = this.db.prepare(`DELETE FROM outbox WHERE id = ? AND status = 'pending'`);
+      for (const r of rows) {
+        drop.run(r.id);
+        del.run(r.id);
+      }
+      return rows.map(toRow);
+    })();
+  }
+
   pruneDelivered(before: Date): number {
     return this.db.transaction(() => {
       const cut = before.toISOString();

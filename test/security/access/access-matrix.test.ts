@@ -71,6 +71,8 @@ const EXPECTED: Record<ApiName, { roles: Role[]; scope: Scope }> = {
   incidentAckLink: { roles: ALL, scope: 'none' },
   postmortem: { roles: ALL, scope: 'stack' },
   incidentResolveLink: { roles: ALL, scope: 'none' },
+  incidentAckConfirm: { roles: ALL, scope: 'none' },
+  incidentResolveConfirm: { roles: ALL, scope: 'none' },
   incidentStats: { roles: ALL, scope: 'stack' },
   addActionItem: { roles: RUNS, scope: 'stack' },
   setActionItem: { roles: RUNS, scope: 'stack' },

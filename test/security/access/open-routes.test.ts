@@ -9,6 +9,13 @@ describe('open routes', () => {
     const open = names.filter((n) => ACCESS_RULES[n].open === true).sort();
     const pub = names.filter((n) => 'public' in API[n] && (API[n] as { public?: boolean }).public === true).sort();
     expect(open).toEqual(pub);
-    expect(pub).toEqual(['incidentAckLink', 'incidentResolveLink', 'push', 'pushPost']);
+    expect(pub).toEqual([
+      'incidentAckConfirm',
+      'incidentAckLink',
+      'incidentResolveConfirm',
+      'incidentResolveLink',
+      'push',
+      'pushPost',
+    ]);
   });
 });

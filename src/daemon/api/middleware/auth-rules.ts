@@ -70,6 +70,8 @@ export const ACCESS_RULES: Record<ApiName, AccessRule> = {
   incidentAckLink: { permission: 'service.operate', target: 'none', audit: 'change', open: true },
   postmortem: { permission: 'status.read', target: 'stack', audit: 'read' },
   incidentResolveLink: { permission: 'service.operate', target: 'none', audit: 'change', open: true },
+  incidentAckConfirm: { permission: 'service.operate', target: 'none', audit: 'change', open: true },
+  incidentResolveConfirm: { permission: 'service.operate', target: 'none', audit: 'change', open: true },
   incidentStats: { permission: 'status.read', target: 'stack', audit: 'read' },
   addActionItem: { permission: 'service.operate', target: 'stack', audit: 'change' },
   setActionItem: { permission: 'service.operate', target: 'stack', audit: 'change' },
