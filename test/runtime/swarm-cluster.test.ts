@@ -221,6 +221,29 @@ describeWithEngine('swarm cluster runtime', engine, (client) => {
   );
 
   it(
+    'compose names reach the tasks as /etc/hosts lines (GROUNDWORK_EXTRA_HOSTS, as `import compose` writes it)',
+    async () => {
+      const base = await freePortRun(2);
+      const spec = release('named', 'v1', base, { replicas: 1 });
+      const r = await cluster.deploy(
+        {
+          ...spec,
+          command: `cat /etc/hosts; ${SERVE}`,
+          env: { ...spec.env, GROUNDWORK_EXTRA_HOSTS: 'api=127.0.0.2 db=127.0.0.3' },
+        },
+        { deadline: Duration.minutes(2) },
+      );
+      expect(r.outcome, r.message).toBe('converged');
+      // What the task itself read from its /etc/hosts at start.
+      const logs = await cluster.logs(clusterServiceName(run, 'named'), { lines: 50 });
+      expect(logs).toMatch(/127\.0\.0\.2\s+api/);
+      expect(logs).toMatch(/127\.0\.0\.3\s+db/);
+      await cluster.remove(clusterServiceName(run, 'named'));
+    },
+    SLOW,
+  );
+
+  it(
     'refuses to touch a service another installation owns; remove leaves nothing behind',
     async () => {
       const v1 = await freePortRun(2);
