@@ -456,14 +456,18 @@ const hostPortFix = 'write host:port, e.g. 127.0.0.1:53 or [::1]:53';
 export const DNS_NAME_PATTERN = '^(@|[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\\.[A-Za-z0-9_][A-Za-z0-9_-]{0,62})*\\.?)$';
 const dnsNameFix =
   'write a name relative to the zone (nas, _ldap._tcp), @ for the zone itself, or a full name ending in a dot';
+/** An owner name: a DNS name, or a wildcard whose first label is `*` (`*.apps`, `*`; RFC 4592). */
+export const DNS_OWNER_PATTERN =
+  '^(@|\\*|(\\*\\.)?[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\\.[A-Za-z0-9_][A-Za-z0-9_-]{0,62})*\\.?)$';
 const DnsTarget = (description: string) => Type.String({ pattern: DNS_NAME_PATTERN, description, 'x-fix': dnsNameFix });
 
 export const DnsRecordSchema = Type.Object(
   {
     name: Type.String({
-      pattern: DNS_NAME_PATTERN,
-      description: 'Owner name, relative to the zone (`@` is the zone itself)',
-      'x-fix': dnsNameFix,
+      pattern: DNS_OWNER_PATTERN,
+      description:
+        'Owner name, relative to the zone (`@` is the zone itself); `*.apps` is a wildcard for every name below apps that is not declared',
+      'x-fix': `${dnsNameFix}; a wildcard has * as its first label only (*.apps)`,
     }),
     type: literalUnion(DNS_RECORD_TYPES, 'Record type'),
     value: Type.Optional(

@@ -370,6 +370,11 @@ export class DnsServer {
       }
       return out;
     }
+    const reverse = this.zone.lookupReverse(name, question.type);
+    if (reverse) {
+      this.counters.authoritative++;
+      return this.encode(reply, { ...reverse, aa: true });
+    }
     if (!this.forwarder.enabled) return this.encode(reply, { rcode: 'REFUSED', answers: [], authorities: [] });
     const ckey = cacheKey(name, question.type, klass);
     const cached = this.cache.get(ckey);

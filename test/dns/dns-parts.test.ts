@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { AnswerCache, cacheTtl } from '../../src/dns/answer-cache.js';
 import { serviceAddressesFromState, serviceRecords } from '../../src/dns/service-records.js';
 import { tryParseHostPort } from '../../src/dns/upstream.js';
-import { txtStrings, Zone } from '../../src/dns/zone.js';
+import { reverseName, txtStrings, Zone } from '../../src/dns/zone.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 
 describe('serviceRecords', () => {
@@ -78,6 +78,80 @@ describe('Zone', () => {
   it('ignores records outside its zone', () => {
     expect(zone.contains('elsewhere.example')).toBe(false);
     expect(zone.lookup('a.lab.test', 'ANY').answers).toHaveLength(1);
+  });
+});
+
+describe('Zone wildcards (RFC 4592)', () => {
+  const zone = new Zone({
+    origin: 'lab.test',
+    serial: 1,
+    records: [
+      { type: 'A', name: '*.apps.lab.test', ttl: 60, address: '10.0.0.5' },
+      { type: 'TXT', name: '*.apps.lab.test', ttl: 60, text: 'wild' },
+      { type: 'A', name: 'docs.apps.lab.test', ttl: 60, address: '10.0.0.6' },
+      { type: 'A', name: 'x.deep.apps.lab.test', ttl: 60, address: '10.0.0.7' },
+      { type: 'CNAME', name: '*.alias.lab.test', ttl: 60, target: 'docs.apps.lab.test' },
+      { type: 'A', name: 'api.lab.test', ttl: 60, address: '10.0.0.8' },
+      { type: 'A', name: '*.lab.test', ttl: 60, address: '10.0.0.9' },
+    ],
+  });
+
+  it('answers a name that does not exist under the name asked, one label deep or more', () => {
+    const one = zone.lookup('grafana.apps.lab.test', 'A');
+    expect(one.rcode).toBe('NOERROR');
+    expect(one.answers).toEqual([{ type: 'A', name: 'grafana.apps.lab.test', ttl: 60, data: '10.0.0.5' }]);
+    expect(zone.lookup('a.b.apps.lab.test', 'A').answers.map((a) => a.name)).toEqual(['a.b.apps.lab.test']);
+    expect(zone.lookup('grafana.apps.lab.test', 'TXT').answers).toHaveLength(1);
+  });
+
+  it('never answers for a name that exists: a declared name, an empty non-terminal, the wildcard parent', () => {
+    expect(zone.lookup('docs.apps.lab.test', 'A').answers.map((a) => a.data)).toEqual(['10.0.0.6']);
+    // deep.apps exists (it has x below it): NODATA, not the wildcard's record.
+    const ent = zone.lookup('deep.apps.lab.test', 'A');
+    expect(ent.rcode).toBe('NOERROR');
+    expect(ent.answers).toEqual([]);
+    // Below deep.apps the closest encloser is deep.apps, which has no wildcard: NXDOMAIN.
+    expect(zone.lookup('y.deep.apps.lab.test', 'A').rcode).toBe('NXDOMAIN');
+    expect(zone.lookup('apps.lab.test', 'A').answers).toEqual([]);
+  });
+
+  it('applies only the closest encloser wildcard: the apex wildcard does not answer below api', () => {
+    expect(zone.lookup('other.lab.test', 'A').answers.map((a) => a.data)).toEqual(['10.0.0.9']);
+    expect(zone.lookup('v2.api.lab.test', 'A').rcode).toBe('NXDOMAIN');
+  });
+
+  it('follows a wildcard CNAME under the name asked', () => {
+    const r = zone.lookup('x.alias.lab.test', 'A');
+    expect(r.answers.map((a) => [a.name, a.type])).toEqual([
+      ['x.alias.lab.test', 'CNAME'],
+      ['docs.apps.lab.test', 'A'],
+    ]);
+  });
+});
+
+describe('reverse lookups', () => {
+  it('names the reverse owner of IPv4 and IPv6 addresses', () => {
+    expect(reverseName('127.77.0.2')).toBe('2.0.77.127.in-addr.arpa');
+    expect(reverseName('fd00::10')).toBe('0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa');
+    expect(reverseName('nas')).toBeUndefined();
+  });
+
+  it("answers PTR for the zone's A/AAAA addresses (not a wildcard's), and nothing for others", () => {
+    const zone = new Zone({
+      origin: 'lab.test',
+      serial: 1,
+      records: [
+        { type: 'A', name: 'api.lab.test', ttl: 30, address: '127.77.0.2' },
+        { type: 'A', name: 'api2.lab.test', ttl: 30, address: '127.77.0.2' },
+        { type: 'A', name: '*.apps.lab.test', ttl: 30, address: '127.77.0.9' },
+      ],
+    });
+    expect(zone.lookupReverse('2.0.77.127.in-addr.arpa', 'PTR')?.answers.map((a) => a.data)).toEqual([
+      'api.lab.test',
+      'api2.lab.test',
+    ]);
+    expect(zone.lookupReverse('2.0.77.127.in-addr.arpa', 'A')?.answers).toEqual([]);
+    expect(zone.lookupReverse('9.0.77.127.in-addr.arpa', 'PTR')).toBeUndefined();
   });
 });
 

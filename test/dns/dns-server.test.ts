@@ -23,6 +23,7 @@ const declared: DnsRecord[] = [
   { type: 'TXT', name: ZONE, ttl: 300, text: 'v=spf1 -all' },
   { type: 'SRV', name: `_ldap._tcp.${ZONE}`, ttl: 300, priority: 10, weight: 5, port: 389, target: z('nas') },
   { type: 'MX', name: ZONE, ttl: 300, priority: 10, exchange: z('nas') },
+  { type: 'A', name: z('*.apps'), ttl: 300, address: '127.77.0.9' },
   // Four 300-byte strings: about 1.2 kB, more than 512 bytes.
   ...[0, 1, 2, 3].map((i): DnsRecord => ({ type: 'TXT', name: z('big'), ttl: 60, text: String(i).repeat(300) })),
 ];
@@ -120,6 +121,29 @@ describe('DNS server (dig against it, dnsmasq upstream)', () => {
     expect(nodata.authority[0]).toMatch(/ IN SOA /);
     // An empty non-terminal exists (RFC 8020): NODATA, not NXDOMAIN.
     expect((await dig(port, '_tcp.api.homelab.internal', 'A')).status).toBe('NOERROR');
+  });
+
+  it('answers a wildcard for undeclared names below it, under the name asked', async () => {
+    const r = await dig(port, 'grafana.apps.homelab.internal', 'A');
+    expect(r.status).toBe('NOERROR');
+    expect(r.flags).toContain('aa');
+    expect(r.answer).toEqual(['grafana.apps.homelab.internal. 300 IN A 127.77.0.9']);
+    // The wildcard at *.apps does not reach beside it.
+    expect((await dig(port, 'grafana.homelab.internal', 'A')).status).toBe('NXDOMAIN');
+  });
+
+  it('answers reverse lookups for the addresses of its services and declared records (dig -x)', async () => {
+    const api = await dig(port, '-x', '127.77.0.2');
+    expect(api.flags).toContain('aa');
+    expect(api.answer).toEqual(['2.0.77.127.in-addr.arpa. 30 IN PTR api.homelab.internal.']);
+    expect((await dig(port, '-x', '192.168.1.10')).answer).toEqual([
+      '10.1.168.192.in-addr.arpa. 300 IN PTR nas.homelab.internal.',
+    ]);
+    expect((await dig(port, '-x', 'fd00::10')).answer).toEqual([
+      '0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa. 300 IN PTR nas.homelab.internal.',
+    ]);
+    // An address nothing in the zone holds is the upstream's question, not answered with authority.
+    expect((await dig(port, '-x', '10.200.0.1')).flags).not.toContain('aa');
   });
 
   it('answers over TCP', async () => {
