@@ -19,6 +19,8 @@ export function staleDistFiles(root: string): string[] {
   const walk = (dir: string) => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
+      // The dashboard's sources are bundled by scripts/build-web.mjs into dist/web/ui, not compiled one to one.
+      if (e.isDirectory() && path.relative(root, p) === path.join('src', 'web', 'app')) continue;
       if (e.isDirectory()) walk(p);
       else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) {
         const out = path.join(root, 'dist', path.relative(path.join(root, 'src'), p)).replace(/\.ts$/, '.js');

@@ -1,5 +1,5 @@
 /**
- * The main job, end to end through the CLI: the example home lab validates, plans five creates,
+ * The main job, end to end through the CLI: the example home lab validates, plans its creates,
  * applies to real processes that answer HTTP, re-plans clean, and an edited title rolls out as
  * exactly one update that restarts the web instances.
  */
@@ -41,17 +41,32 @@ describe('examples/homelab through the CLI', () => {
 
   it('validates, plans, applies, serves, re-plans clean, rolls out an edited title, and records history', async () => {
     const validate = await cli(['validate']);
-    expect(validate.stdout).toContain('is valid: 6 resources');
+    expect(validate.stdout).toContain('is valid: 15 resources');
 
     const plan = await cli(['plan']);
-    expect(plan.stdout).toContain('Plan: 6 to create, 0 to update, 0 to replace, 0 to delete, 0 unchanged.');
-    for (const a of ['volume.notes-data', 'service.api', 'service.web', 'route.0', 'route.1'])
+    expect(plan.stdout).toContain('Plan: 15 to create, 0 to update, 0 to replace, 0 to delete, 0 unchanged.');
+    for (const a of [
+      'volume.notes-data',
+      'service.api',
+      'service.web',
+      'service.inbox',
+      'route.0',
+      'route.1',
+      'route.2',
+      'check.site',
+      'check.api',
+      'alert.site-down',
+      'alert.api-down',
+      'alert.release-rolled-back',
+      'channel.inbox',
+      'notify-policy.default',
+    ])
       expect(plan.stdout).toMatch(new RegExp(`\\+ ${a.replace('.', '\\.')}\\b`));
     const planJson = jsonOf<Plan>(await cli(['plan', '--json']));
-    expect(planJson.summary).toEqual({ create: 6, update: 0, replace: 0, delete: 0, unchanged: 0 });
+    expect(planJson.summary).toEqual({ create: 15, update: 0, replace: 0, delete: 0, unchanged: 0 });
 
     const apply = await cli(['apply', '-m', 'first']);
-    expect(apply.stdout).toContain('Apply complete! 6 applied, 0 failed, 0 skipped.');
+    expect(apply.stdout).toContain('Apply complete! 15 applied, 0 failed, 0 skipped.');
 
     // The processes are real and answer on the ports recorded in state.
     const [apiPort] = httpPortsOf(dir, 'api');

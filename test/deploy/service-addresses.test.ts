@@ -145,7 +145,7 @@ describe('stable service addresses outlive the daemon', () => {
     copyStackDir(path.join(EXAMPLES, 'homelab'), dir);
     const port = await freePort();
     const file = path.join(dir, 'groundwork.yaml');
-    writeFileSync(file, readFileSync(file, 'utf8').replace('port: 18080', `port: ${port}`));
+    writeFileSync(file, readFileSync(file, 'utf8').replaceAll('18080', String(port))); // the listener and the notify channel
     const first = await spawnUp(dir);
     state.daemons.push(first);
     await first.api.waitAllHealthy(['api', 'web'], 60_000);

@@ -115,7 +115,8 @@ describe('README walkthroughs', () => {
     mkdirSync(bin);
     writeFileSync(path.join(bin, 'groundwork'), `#!/bin/sh\nexec node ${JSON.stringify(cli)} "$@"\n`, { mode: 0o755 });
     const stack = path.join(lab, 'groundwork.yaml');
-    writeFileSync(stack, readFileSync(stack, 'utf8').replace('port: 18080', `port: ${port}`));
+    // Every 18080: the listener, and the notify channel that reaches the lab's inbox through it.
+    writeFileSync(stack, readFileSync(stack, 'utf8').replaceAll('18080', String(port)));
 
     // `npm run lab`, after its build.
     up = spawn(process.execPath, ['dist/cli/main.js', 'up', 'examples/homelab'], {
@@ -162,6 +163,11 @@ describe('README walkthroughs', () => {
     expect(r.out).toContain('exit 1');
     expect(r.out).toMatch(/v3.*rolled back/s);
     expect(r.out).toMatch(/v2\s+active|v2.*active/);
+    // The rollback paged the lab's own inbox (examples/homelab's notify channel), through the listener.
+    await waitFor(async () => (await httpGet(port, '/inbox/')).body.includes('[FIRING] release-rolled-back'), {
+      what: "the rollback's alert in the lab's inbox",
+      timeoutMs: 30_000,
+    });
     // web.mjs is back as it was (the walkthrough's own undo).
     expect(readFileSync(path.join(lab, 'services', 'web.mjs'), 'utf8')).toBe(
       readFileSync(path.join(ROOT, 'examples', 'homelab', 'services', 'web.mjs'), 'utf8'),
