@@ -30,6 +30,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { load as loadYaml } from 'js-yaml';
+import { CHECK_DEFAULTS } from '../src/config/schema.js';
 import { Duration } from '../src/util/duration.js';
 import { defineBench, type BenchContext, type BenchResult } from './harness/bench.js';
 import { groundworkArgv } from './harness/groundwork-bin.js';
@@ -93,8 +94,8 @@ function exampleSettings(root: string): ExampleSettings {
   if (!isObj(channels)) return fail('expected notify.channels');
   // Unset fields take Groundwork's defaults in the bench's stack as in the lab's; the bench only
   // needs the two that decide how long it waits.
-  const interval = typeof check.interval === 'string' ? check.interval : '30s';
-  const successes = typeof check.successes === 'number' ? check.successes : 2;
+  const interval = typeof check.interval === 'string' ? check.interval : CHECK_DEFAULTS.interval;
+  const successes = typeof check.successes === 'number' ? check.successes : CHECK_DEFAULTS.successes;
   const routes = Array.isArray(notify.routes) ? notify.routes.filter(isObj) : [];
   const route = routes.map((r) => JSON.stringify(r.match ?? [])).join(' | ');
   const written = Object.entries(check)
