@@ -134,7 +134,8 @@ describe('examples/homelab through the CLI', () => {
     expect(show2.stdout).toMatch(/applied\s+update\s+service\.web/);
 
     for (const o of outputs) expect(o.stdout + o.stderr).not.toMatch(STACK_FRAME);
-  });
+    // Three services started and replaced, one by one: slow on a loaded machine, so a wide margin.
+  }, 180_000);
 
   it('a plan of the lab run twice is byte-identical', async () => {
     const a = await runCli(['plan', '--json'], { cwd: dir });
