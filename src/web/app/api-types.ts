@@ -1,8 +1,11 @@
 /**
- * The subset of the API's answers the dashboard reads. Written here because src/web may not
- * import src/daemon (the layering: the daemon mounts the dashboard, not the other way round);
- * test/web/api-types.test.ts holds each type assignable from the contract's own (schemas.ts), so
- * a change of the API that breaks the page fails the type check.
+ * The subset of the API's answers the dashboard reads. Written here, not imported from the
+ * daemon's schemas.ts, for two reasons that a type-only import does not remove: the layering
+ * (.dependency-cruiser.cjs `nothing-imports-daemon`, which counts type-only imports), and the
+ * page's own type check (src/web/app/tsconfig.json: DOM, no Node types), which would then compile
+ * schemas.ts's imports (core, engine, store, proxy…) and fail on every `node:` module and Buffer.
+ * test/web/api-types.test.ts holds each type assignable from the contract's own (schemas.ts), so a
+ * change of the API that breaks a page fails the type check.
  */
 
 export interface Whoami {
