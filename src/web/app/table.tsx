@@ -21,6 +21,11 @@ export interface TableProps<R> {
   /** Extra attributes of a row: a class, data-* for tests and styles. */
   rowAttrs?(row: R): Record<string, string | undefined>;
   class?: string;
+  /**
+   * Below 640 px each row becomes a block with one labelled line per cell (style.css), for tables
+   * whose cells are too long to sit side by side on a phone.
+   */
+  stacked?: boolean;
   /** Names the table for screen readers (the id of its heading). */
   labelledBy?: string;
 }
@@ -29,7 +34,11 @@ export function Table<R>(p: TableProps<R>): JSX.Element | null {
   if (p.rows !== undefined && p.rows.length === 0 && p.empty !== undefined) return <p class="muted">{p.empty}</p>;
   const rows = p.rows ?? [];
   return (
-    <table class={p.class} aria-labelledby={p.labelledBy} hidden={rows.length === 0}>
+    <table
+      class={[p.class, p.stacked ? 'stacked' : undefined].filter(Boolean).join(' ') || undefined}
+      aria-labelledby={p.labelledBy}
+      hidden={rows.length === 0}
+    >
       <thead>
         <tr>
           {p.columns.map((c, i) => (
@@ -43,8 +52,9 @@ export function Table<R>(p: TableProps<R>): JSX.Element | null {
         {rows.map((r) => (
           <tr key={p.rowKey(r)} {...(p.rowAttrs?.(r) ?? {})}>
             {p.columns.map((c, i) => (
-              <td key={i} class={c.wide ? 'wide' : undefined}>
-                {c.cell(r)}
+              <td key={i} class={c.wide ? 'wide' : undefined} data-label={p.stacked ? c.head : undefined}>
+                {/* Stacked, the cell is a label (its ::before) and this one box beside it. */}
+                {p.stacked ? <span class="cell">{c.cell(r)}</span> : c.cell(r)}
               </td>
             ))}
           </tr>
