@@ -11,7 +11,7 @@
  * - alerts: a firing alert acknowledged from its Ack button.
  * Screenshots at desktop width and at 360 px in dark mode go to test-artifacts/web/.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -141,6 +141,12 @@ describe.skipIf(chromiumMissing)(`the dashboard's on-call, changes, audit and al
     expect(await page.locator('section[aria-labelledby=overrides-h] table').textContent()).toContain(
       'ben at the dentist',
     );
+    // The .ics link downloads the schedule's shifts, with the session cookie.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=ics]')]);
+    expect(download.suggestedFilename()).toBe('primary.ics');
+    const ics = readFileSync(await download.path(), 'utf8');
+    expect(ics).toMatch(/^BEGIN:VCALENDAR\r\n/);
+    for (const who of ['ana', 'ben', 'cara']) expect(ics).toContain(`SUMMARY:On call (primary): ${who}`);
     await shot(page, 'oncall');
     // Four weeks at the press of a button.
     await page.click('button:text("4 weeks")');

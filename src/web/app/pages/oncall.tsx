@@ -78,6 +78,20 @@ function nowColumns(at: number): Column<OncallSchedule>[] {
       },
     },
     { head: 'Time zone', cell: (s) => s.timezone, wide: true },
+    {
+      head: 'Calendar',
+      // The API's file, read with the session cookie: 90 days, as `groundwork oncall ics`.
+      cell: (s) => (
+        <a
+          href={`/v1/oncall/${encodeURIComponent(s.name)}/ics?days=90`}
+          download={`${s.name}.ics`}
+          data-testid="ics"
+          aria-label={`${s.name} as an iCalendar file, 90 days`}
+        >
+          .ics
+        </a>
+      ),
+    },
   ];
 }
 
