@@ -208,8 +208,9 @@ describe.skipIf(chromiumMissing)(`the dashboard's on-call, changes, audit and al
     expect(api).toMatchObject({ status: 'approved', approvedBy: ['ann'] });
     await shot(approver, 'changes-approved');
     await approver.context().close();
+  });
 
-    // The audit log, as the admin: the approval, and the viewer's refused attempt.
+  it("audit: the approval and the viewer's refused attempt, found by the filters, newest first", async () => {
     const admin = await logIn(browser, d.daemon.url, tokens.olga ?? '', { path: '/ui/audit' });
     await admin.fill('#audit-action', 'approve');
     const rows = admin.locator('table.audit tbody tr');
@@ -230,6 +231,12 @@ describe.skipIf(chromiumMissing)(`the dashboard's on-call, changes, audit and al
     await admin.fill('#audit-who', '');
     await admin.fill('#audit-action', '');
     await admin.selectOption('#audit-outcome', 'any');
+    // Written after the page loaded: the refresh reads it (only what is new).
+    const before = await rows.count();
+    await d.api.json('POST', '/v1/silences', { matchers: ['alertname="audit-refresh"'], duration: '1h' });
+    await admin.click('button[data-action=refresh]');
+    await expect.poll(() => rows.first().textContent()).toContain('POST /v1/silences');
+    expect(await rows.count()).toBe(before + 2);
     expect(await admin.getByTestId('chain').textContent()).toContain('each chained on the one before');
     await shot(admin, 'audit');
     await admin.context().close();

@@ -1,12 +1,12 @@
 /**
  * The audit log: newest first, filtered by who, action and outcome, a page at a time. GET /v1/audit
- * lists oldest first from `after`, so the page reads the whole log in chunks and filters here (a
- * home lab's log is thousands of entries, not millions); it checks that each entry chains on the one
+ * lists oldest first from `after`, so the page reads the whole log once in chunks, then only the new
+ * entries, and filters here (a home lab's log is thousands of entries, not millions); it checks that each entry chains on the one
  * before (prevHash), which catches a deleted or reordered entry. Recomputing the hashes (an edited
  * entry) is `groundwork audit verify`'s job: the API does not answer it.
  */
 import type { JSX } from 'preact';
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { getJson } from '../api.js';
 import type { AuditRecord } from '../api-types.js';
 import { useSession } from '../session.js';
@@ -27,14 +27,18 @@ interface Log {
   broken: AuditRecord | undefined;
 }
 
-async function loadLog(signal: AbortSignal): Promise<Log> {
-  const entries: AuditRecord[] = [];
-  let after = 0;
-  for (;;) {
+/**
+ * Reads the entries after those already read (`known`, oldest first): the first load reads the
+ * whole log in chunks, each refresh only what was written since.
+ */
+async function loadLog(known: readonly AuditRecord[], signal: AbortSignal): Promise<Log> {
+  const entries = [...known];
+  let after = entries[entries.length - 1]?.seq ?? 0;
+  while (entries.length < MAX_ENTRIES) {
     const chunk = await getJson<AuditRecord[]>(`/v1/audit?after=${after}&limit=${CHUNK}`, signal);
     entries.push(...chunk);
     const last = chunk[chunk.length - 1];
-    if (chunk.length < CHUNK || !last || entries.length >= MAX_ENTRIES) break;
+    if (chunk.length < CHUNK || !last) break;
     after = last.seq;
   }
   const broken = entries.find((e, i) => {
@@ -95,7 +99,15 @@ function matches(e: AuditRecord, who: string, action: string, outcome: Outcome):
 }
 
 function AuditLog(): JSX.Element {
-  const log = useApi(loadLog, { every: 15_000 });
+  const read = useRef<readonly AuditRecord[]>([]);
+  const log = useApi(
+    async (signal) => {
+      const l = await loadLog(read.current, signal);
+      read.current = l.entries;
+      return l;
+    },
+    { every: 15_000 },
+  );
   const [who, setWho] = useState('');
   const [action, setAction] = useState('');
   const [outcome, setOutcome] = useState<Outcome>('any');
@@ -150,6 +162,9 @@ function AuditLog(): JSX.Element {
             ))}
           </select>
         </label>
+        <button type="button" onClick={log.refresh} data-action="refresh">
+          Load new entries
+        </button>
       </form>
       <Table
         class="audit"
