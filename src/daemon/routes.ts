@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { INCIDENT_STATUSES, type IncidentRow } from '../store/store.js';
 import { OperationError, type OperationErrorCode } from '../core/errors.js';
 import type { LocalOperations } from '../core/local-operations.js';
+import { oncallIcs } from '../core/oncall-ics.js';
 import type { DataPlane } from '../proxy/data-plane.js';
 import { API } from './api/contract.js';
 import { ApiError, route, type Route } from './api/http-app.js';
@@ -436,6 +437,16 @@ export function daemonRoutes(deps: RouteDeps): Route[] {
           ...(days !== undefined ? { days } : {}),
         };
         return { status: 200, json: await call(() => ops.oncall(q)) };
+      },
+    }),
+    route({
+      ...API.oncallIcs,
+      handler: async (ctx) => {
+        const { ics } = await call(() =>
+          oncallIcs((q) => ops.oncall(q), { schedule: ctx.params.schedule, days: ctx.query.days ?? 90 }),
+        );
+        ctx.stream(ics);
+        return { streamed: true };
       },
     }),
     route({

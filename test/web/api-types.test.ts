@@ -7,9 +7,15 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import type {
   AlertsResponse,
+  AuditResponse,
+  ChangeRequestResponse,
+  ChangeRequestsResponse,
+  DecisionResponse,
+  DecisionsResponse,
   DeployLine,
   IncidentDetailResponse,
   IncidentsResponse,
+  OncallResponse,
   ReleasesResponse,
   StatusResponse,
   WhoamiResponse,
@@ -25,5 +31,11 @@ describe("the dashboard's API types", () => {
     expectTypeOf<AlertsResponse>().toExtend<Web.Alerts>();
     expectTypeOf<IncidentsResponse>().toExtend<Web.Incidents>();
     expectTypeOf<IncidentDetailResponse>().toExtend<Web.IncidentDetail>();
+    expectTypeOf<OncallResponse>().toExtend<Web.Oncall>();
+    expectTypeOf<ChangeRequestsResponse>().toExtend<Web.ChangeRequest[]>();
+    expectTypeOf<ChangeRequestResponse>().toExtend<Web.ChangeRequest>();
+    expectTypeOf<DecisionsResponse>().toExtend<Web.Decision[]>();
+    expectTypeOf<DecisionResponse>().toExtend<Web.DecisionDetail>();
+    expectTypeOf<AuditResponse>().toExtend<Web.AuditRecord[]>();
   });
 });

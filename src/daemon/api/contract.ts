@@ -54,6 +54,7 @@ import {
   PostmortemResponse,
   OverrideSchema,
   OncallQuerySchema,
+  OncallIcsQuery,
   OncallResponse,
   AddOverrideRequest,
   RemoveOverrideRequest,
@@ -361,6 +362,14 @@ export const API = {
     summary: "Who is on call now (or at a time) in each schedule, the next days' shifts, and overrides",
     query: OncallQuerySchema,
     response: OncallResponse,
+  },
+  oncallIcs: {
+    method: 'GET',
+    path: '/v1/oncall/:schedule/ics',
+    summary:
+      "A schedule's shifts as an iCalendar file (.ics) for people's calendars, as `groundwork oncall ics` writes it",
+    query: OncallIcsQuery,
+    streams: 'text',
   },
   addOverride: {
     method: 'POST',

@@ -733,6 +733,12 @@ export const OncallQuerySchema = Type.Object({
   schedule: Type.Optional(Type.String({ maxLength: 63 })),
   days: Type.Optional(Type.Integer({ minimum: 1, maximum: 366, description: 'Shifts for this many days (default 7)' })),
 });
+/** GET /v1/oncall/:schedule/ics: how far ahead the calendar file reaches. */
+export const OncallIcsQuery = Type.Object({
+  days: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 366, description: 'Shifts for this many days (default 90)' }),
+  ),
+});
 export const OncallResponse = Type.Object({
   at: Type.String(),
   until: Type.String(),

@@ -1,8 +1,11 @@
 /**
- * The subset of the API's answers the dashboard reads. Written here because src/web may not
- * import src/daemon (the layering: the daemon mounts the dashboard, not the other way round);
- * test/web/api-types.test.ts holds each type assignable from the contract's own (schemas.ts), so
- * a change of the API that breaks the page fails the type check.
+ * The subset of the API's answers the dashboard reads. Written here, not imported from the
+ * daemon's schemas.ts, for two reasons that a type-only import does not remove: the layering
+ * (.dependency-cruiser.cjs `nothing-imports-daemon`, which counts type-only imports), and the
+ * page's own type check (src/web/app/tsconfig.json: DOM, no Node types), which would then compile
+ * schemas.ts's imports (core, engine, store, proxy…) and fail on every `node:` module and Buffer.
+ * test/web/api-types.test.ts holds each type assignable from the contract's own (schemas.ts), so a
+ * change of the API that breaks a page fails the type check.
  */
 
 export interface Whoami {
@@ -127,4 +130,88 @@ export interface PromMatrix {
 /** Every non-2xx JSON answer of the API. */
 export interface ErrorBody {
   error: { code: string; message: string; fix?: string };
+}
+
+/** GET /v1/oncall: who is on call now in each schedule, the shifts from `at` to `until`, overrides. */
+export interface OncallShift {
+  who: string;
+  from: string;
+  to: string;
+  /** `layer NAME` or `override`. */
+  source: string;
+}
+
+export interface OncallSchedule {
+  name: string;
+  timezone: string;
+  now: { who: string; source: string } | null;
+  shifts: OncallShift[];
+}
+
+export interface OncallOverride {
+  id: number;
+  schedule: string;
+  who: string;
+  from: string;
+  to: string;
+  reason: string;
+  author: string;
+  createdAt: string;
+}
+
+export interface Oncall {
+  at: string;
+  until: string;
+  schedules: OncallSchedule[];
+  overrides: OncallOverride[];
+}
+
+/** GET /v1/change-requests (a list), POST …/approve (one). */
+export interface ChangeRequest {
+  id: number;
+  kind: string;
+  service: string | null;
+  /** Exactly what is approved: `{ plan }` for an apply, a deploy's or rollback's inputs otherwise. */
+  subject: { [key: string]: unknown };
+  hash: string;
+  author: string;
+  message: string;
+  decisions: number[];
+  createdAt: string;
+  appliedChange: number | null;
+  approvals: { by: string; at: string; comment: string }[];
+  required: number;
+  approvedBy: string[];
+  status: 'pending' | 'approved' | 'applied';
+}
+
+/** GET /v1/decisions (a list), GET /v1/decisions/:id (one, with its Markdown). */
+export interface Decision {
+  number: number;
+  title: string;
+  status: string;
+  file: string;
+}
+
+export interface DecisionDetail extends Decision {
+  markdown: string;
+}
+
+/** GET /v1/audit: one entry of the hash-chained log. */
+export interface AuditRecord {
+  seq: number;
+  at: string;
+  prevHash: string;
+  hash: string;
+  token: string | null;
+  user: string | null;
+  remote: string;
+  method: string;
+  path: string;
+  route: string | null;
+  operation: string | null;
+  service: string | null;
+  decision: 'allowed' | 'denied';
+  status: number;
+  reason?: string;
 }

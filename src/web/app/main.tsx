@@ -8,8 +8,11 @@ import { csrfToken, getJson } from './api.js';
 import type { Whoami } from './api-types.js';
 import { errorText } from './format.js';
 import { AlertsPage } from './pages/alerts.js';
+import { AuditPage } from './pages/audit.js';
+import { ChangesPage } from './pages/changes.js';
 import { IncidentPage, IncidentsPage } from './pages/incidents.js';
 import { LoginPage } from './pages/login.js';
+import { OncallPage } from './pages/oncall.js';
 import { OverviewPage } from './pages/overview.js';
 import { ServicePage } from './pages/service.js';
 import { Link, usePath } from './router.js';
@@ -22,6 +25,9 @@ function Page(p: { path: string }): JSX.Element {
   if (first === 'alerts') return <AlertsPage />;
   if (first === 'incidents' && second) return <IncidentPage id={second} />;
   if (first === 'incidents') return <IncidentsPage />;
+  if (first === 'oncall') return <OncallPage />;
+  if (first === 'changes') return <ChangesPage />;
+  if (first === 'audit') return <AuditPage />;
   if (!first) return <OverviewPage />;
   return (
     <main id="main">
@@ -61,6 +67,9 @@ function App(): JSX.Element {
           <Link href="/ui/">Overview</Link>
           <Link href="/ui/alerts">Alerts</Link>
           <Link href="/ui/incidents">Incidents</Link>
+          <Link href="/ui/oncall">On call</Link>
+          <Link href="/ui/changes">Changes</Link>
+          <Link href="/ui/audit">Audit</Link>
         </nav>
         <div class="who">
           {who ? (

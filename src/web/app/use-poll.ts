@@ -1,38 +1,16 @@
-/** Loads data now and every `everyMs`, keeping the last good answer and the last error. */
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { errorText } from './format.js';
+/**
+ * The first pages' name for useApi with a loader (use-api.ts); kept so pages written against it
+ * keep building. New code calls useApi.
+ */
+import { useApi } from './use-api.js';
 
 export interface Polled<T> {
   data: T | undefined;
   error: string | undefined;
-  /** Loads again now (after an action changed what is shown). */
   reload(): void;
 }
 
 export function usePoll<T>(load: (signal: AbortSignal) => Promise<T>, everyMs: number, key = ''): Polled<T> {
-  const [data, setData] = useState<T | undefined>(undefined);
-  const [error, setError] = useState<string | undefined>(undefined);
-  const [tick, setTick] = useState(0);
-  const loadRef = useRef(load);
-  loadRef.current = load;
-  useEffect(() => {
-    const ctl = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const run = async () => {
-      try {
-        setData(await loadRef.current(ctl.signal));
-        setError(undefined);
-      } catch (e) {
-        if (!ctl.signal.aborted) setError(errorText(e));
-      }
-      if (!ctl.signal.aborted) timer = setTimeout(() => void run(), everyMs);
-    };
-    void run();
-    return () => {
-      ctl.abort();
-      clearTimeout(timer);
-    };
-  }, [everyMs, key, tick]);
-  const reload = useCallback(() => setTick((t) => t + 1), []);
-  return { data, error, reload };
+  const s = useApi(load, { every: everyMs, key });
+  return { data: s.data, error: s.error, reload: s.refresh };
 }

@@ -77,6 +77,7 @@ const EXPECTED: Record<ApiName, { roles: Role[]; scope: Scope }> = {
   addActionItem: { roles: RUNS, scope: 'stack' },
   setActionItem: { roles: RUNS, scope: 'stack' },
   oncall: { roles: ALL, scope: 'stack' },
+  oncallIcs: { roles: ALL, scope: 'stack' },
   addOverride: { roles: RUNS, scope: 'stack' },
   removeOverride: { roles: RUNS, scope: 'stack' },
   // Writing a change down for approval asks what making it asks; approving is its own role.

@@ -76,6 +76,7 @@ export const ACCESS_RULES: Record<ApiName, AccessRule> = {
   addActionItem: { permission: 'service.operate', target: 'stack', audit: 'change' },
   setActionItem: { permission: 'service.operate', target: 'stack', audit: 'change' },
   oncall: { permission: 'status.read', target: 'stack', audit: 'read' },
+  oncallIcs: { permission: 'status.read', target: 'stack', audit: 'read' },
   addOverride: { permission: 'service.operate', target: 'stack', audit: 'change' },
   removeOverride: { permission: 'service.operate', target: 'stack', audit: 'change' },
   // Writing a change down for approval asks as much as making it; approving is its own permission.

@@ -1,11 +1,12 @@
 /** Alerts (with acknowledge) and silences (list, add, expire). */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import { getJson, postJson } from '../api.js';
-import type { Alerts } from '../api-types.js';
+import { postJson } from '../api.js';
+import type { Alerts, AlertView, SilenceView } from '../api-types.js';
 import { ago, errorText } from '../format.js';
 import { useSession } from '../session.js';
-import { usePoll } from '../use-poll.js';
+import { Table, type Column } from '../table.js';
+import { useApi } from '../use-api.js';
 
 function labelsText(labels: Record<string, string>): string {
   return Object.entries(labels)
@@ -55,22 +56,79 @@ function AddSilence(p: { onAdded: () => void }): JSX.Element {
   );
 }
 
+/** `act` posts to a path and reloads; absent for roles that may not act (no buttons then). */
+type Act = (path: string) => Promise<void>;
+
+function alertColumns(act: Act | undefined): Column<AlertView>[] {
+  return [
+    { head: 'Rule', cell: (a) => a.rule },
+    {
+      head: 'State',
+      cell: (a) => (
+        <>
+          <span class={`badge ${a.state === 'firing' ? 'down' : 'degraded'}`}>{a.state}</span>
+          {a.suppressedBy ? <span class="muted small"> silenced ({a.suppressedBy})</span> : null}
+        </>
+      ),
+    },
+    { head: 'Labels', cell: (a) => labelsText(a.labels), wide: true },
+    { head: 'Since', cell: (a) => ago(a.activeAt) },
+    {
+      head: 'Ack',
+      cell: (a) =>
+        a.ackedBy ? (
+          `by ${a.ackedBy}`
+        ) : act ? (
+          <button type="button" onClick={() => void act(`/v1/alerts/${encodeURIComponent(a.fingerprint)}/ack`)}>
+            Acknowledge
+          </button>
+        ) : (
+          '—'
+        ),
+    },
+  ];
+}
+
+function silenceColumns(act: Act | undefined): Column<SilenceView>[] {
+  return [
+    { head: '#', cell: (x) => x.id },
+    { head: 'Matchers', cell: (x) => x.matchers.join(', ') },
+    {
+      head: 'Comment',
+      cell: (x) => (
+        <>
+          {x.comment} <span class="muted small">({x.author})</span>
+        </>
+      ),
+      wide: true,
+    },
+    { head: 'Ends', cell: (x) => (x.active ? new Date(x.endsAt).toLocaleString() : 'expired') },
+    {
+      head: '',
+      cell: (x) =>
+        x.active && act ? (
+          <button type="button" onClick={() => void act(`/v1/silences/${x.id}/expire`)}>
+            Expire
+          </button>
+        ) : null,
+    },
+  ];
+}
+
 export function AlertsPage(): JSX.Element {
   const { can } = useSession();
-  const alerts = usePoll((signal) => getJson<Alerts>('/v1/alerts', signal), 5000);
+  const alerts = useApi<Alerts>('/v1/alerts', { every: 5000 });
   const [actionError, setActionError] = useState<string | undefined>(undefined);
   const act = async (path: string) => {
     setActionError(undefined);
     try {
       await postJson(path, {});
-      alerts.reload();
+      alerts.refresh();
     } catch (e) {
       setActionError(errorText(e));
     }
   };
   const mayAct = can('service.operate');
-  const list = alerts.data?.alerts ?? [];
-  const silences = alerts.data?.silences ?? [];
   return (
     <main id="main">
       <h1>Alerts</h1>
@@ -82,84 +140,26 @@ export function AlertsPage(): JSX.Element {
       ) : null}
       <section aria-labelledby="alerts-h">
         <h2 id="alerts-h">Alerts</h2>
-        {alerts.data && list.length === 0 ? <p class="muted">No alert is pending or firing.</p> : null}
-        <table hidden={list.length === 0}>
-          <thead>
-            <tr>
-              <th scope="col">Rule</th>
-              <th scope="col">State</th>
-              <th scope="col" class="wide">
-                Labels
-              </th>
-              <th scope="col">Since</th>
-              <th scope="col">Ack</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.map((a) => (
-              <tr key={a.fingerprint}>
-                <td>{a.rule}</td>
-                <td>
-                  <span class={`badge ${a.state === 'firing' ? 'down' : 'degraded'}`}>{a.state}</span>
-                  {a.suppressedBy ? <span class="muted small"> silenced ({a.suppressedBy})</span> : null}
-                </td>
-                <td class="wide">{labelsText(a.labels)}</td>
-                <td>{ago(a.activeAt)}</td>
-                <td>
-                  {a.ackedBy ? (
-                    `by ${a.ackedBy}`
-                  ) : mayAct ? (
-                    <button
-                      type="button"
-                      onClick={() => void act(`/v1/alerts/${encodeURIComponent(a.fingerprint)}/ack`)}
-                    >
-                      Acknowledge
-                    </button>
-                  ) : (
-                    '—'
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <Table
+          rows={alerts.data?.alerts}
+          columns={alertColumns(mayAct ? act : undefined)}
+          rowKey={(a) => a.fingerprint}
+          rowAttrs={(a) => ({ 'data-rule': a.rule })}
+          empty="No alert is pending or firing."
+          labelledBy="alerts-h"
+        />
       </section>
       <section aria-labelledby="silences-h">
         <h2 id="silences-h">Silences</h2>
-        {alerts.data && silences.length === 0 ? <p class="muted">No silences.</p> : null}
-        <table hidden={silences.length === 0}>
-          <thead>
-            <tr>
-              <th scope="col">#</th>
-              <th scope="col">Matchers</th>
-              <th scope="col" class="wide">
-                Comment
-              </th>
-              <th scope="col">Ends</th>
-              <th scope="col" />
-            </tr>
-          </thead>
-          <tbody>
-            {silences.map((s) => (
-              <tr key={s.id} class={s.active ? undefined : 'muted'}>
-                <td>{s.id}</td>
-                <td>{s.matchers.join(', ')}</td>
-                <td class="wide">
-                  {s.comment} <span class="muted small">({s.author})</span>
-                </td>
-                <td>{s.active ? new Date(s.endsAt).toLocaleString() : 'expired'}</td>
-                <td>
-                  {s.active && mayAct ? (
-                    <button type="button" onClick={() => void act(`/v1/silences/${s.id}/expire`)}>
-                      Expire
-                    </button>
-                  ) : null}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-        {mayAct ? <AddSilence onAdded={alerts.reload} /> : null}
+        <Table
+          rows={alerts.data?.silences}
+          columns={silenceColumns(mayAct ? act : undefined)}
+          rowKey={(x) => x.id}
+          rowAttrs={(x) => ({ class: x.active ? undefined : 'muted' })}
+          empty="No silences."
+          labelledBy="silences-h"
+        />
+        {mayAct ? <AddSilence onAdded={alerts.refresh} /> : null}
       </section>
     </main>
   );

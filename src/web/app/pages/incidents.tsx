@@ -1,58 +1,38 @@
 /** Incidents: the list, and one incident with its timeline and acknowledge / resolve / note. */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import { getJson, postJson } from '../api.js';
-import type { IncidentDetail, Incidents } from '../api-types.js';
+import { postJson } from '../api.js';
+import type { Incident, IncidentDetail, Incidents } from '../api-types.js';
 import { ago, errorText } from '../format.js';
 import { Link } from '../router.js';
 import { useSession } from '../session.js';
-import { usePoll } from '../use-poll.js';
+import { Table, type Column } from '../table.js';
+import { useApi } from '../use-api.js';
 
 const BADGE: Record<string, string> = { triggered: 'down', acknowledged: 'degraded', resolved: 'healthy' };
 
+const INCIDENT_COLUMNS: Column<Incident>[] = [
+  { head: '#', cell: (i) => i.id },
+  { head: 'Title', cell: (i) => <Link href={`/ui/incidents/${i.id}`}>{i.title}</Link> },
+  { head: 'Status', cell: (i) => <span class={`badge ${BADGE[i.status] ?? ''}`}>{i.status}</span> },
+  { head: 'Severity', cell: (i) => i.severity, wide: true },
+  { head: 'Opened', cell: (i) => ago(i.createdAt) },
+];
+
 export function IncidentsPage(): JSX.Element {
-  const incidents = usePoll((signal) => getJson<Incidents>('/v1/incidents?limit=100', signal), 5000);
-  const list = incidents.data?.incidents ?? [];
+  const incidents = useApi<Incidents>('/v1/incidents?limit=100', { every: 5000 });
   return (
     <main id="main">
       <h1>Incidents</h1>
       {incidents.error ? <p class="error">{incidents.error}</p> : null}
-      {incidents.data && list.length === 0 ? <p class="muted">No incidents.</p> : null}
-      <table hidden={list.length === 0}>
-        <thead>
-          <tr>
-            <th scope="col">#</th>
-            <th scope="col">Title</th>
-            <th scope="col">Status</th>
-            <th scope="col" class="wide">
-              Severity
-            </th>
-            <th scope="col">Opened</th>
-          </tr>
-        </thead>
-        <tbody>
-          {list.map((i) => (
-            <tr key={i.id}>
-              <td>{i.id}</td>
-              <td>
-                <Link href={`/ui/incidents/${i.id}`}>{i.title}</Link>
-              </td>
-              <td>
-                <span class={`badge ${BADGE[i.status] ?? ''}`}>{i.status}</span>
-              </td>
-              <td class="wide">{i.severity}</td>
-              <td>{ago(i.createdAt)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <Table rows={incidents.data?.incidents} columns={INCIDENT_COLUMNS} rowKey={(i) => i.id} empty="No incidents." />
     </main>
   );
 }
 
 export function IncidentPage(p: { id: string }): JSX.Element {
   const { can } = useSession();
-  const detail = usePoll((signal) => getJson<IncidentDetail>(`/v1/incidents/${p.id}`, signal), 5000, p.id);
+  const detail = useApi<IncidentDetail>(`/v1/incidents/${p.id}`, { every: 5000 });
   const [note, setNote] = useState('');
   const [actionError, setActionError] = useState<string | undefined>(undefined);
   const act = async (action: 'ack' | 'resolve' | 'note', text?: string) => {
@@ -60,7 +40,7 @@ export function IncidentPage(p: { id: string }): JSX.Element {
     try {
       await postJson(`/v1/incidents/${p.id}/actions`, { action, ...(text ? { text } : {}) });
       if (action === 'note') setNote('');
-      detail.reload();
+      detail.refresh();
     } catch (e) {
       setActionError(errorText(e));
     }

@@ -7,7 +7,8 @@ import { getJson } from '../api.js';
 import type { PromMatrix, ServiceView, Status } from '../api-types.js';
 import { Chart, fromMatrix, type Series } from '../chart.js';
 import { Link } from '../router.js';
-import { usePoll } from '../use-poll.js';
+import { Table, type Column } from '../table.js';
+import { useApi } from '../use-api.js';
 
 export type Health = 'healthy' | 'degraded' | 'down' | 'stopped';
 
@@ -21,6 +22,14 @@ export function healthOf(s: ServiceView): Health {
 export function HealthBadge(p: { health: Health }): JSX.Element {
   return <span class={`badge ${p.health}`}>{p.health}</span>;
 }
+
+const SERVICE_COLUMNS: Column<ServiceView>[] = [
+  { head: 'Service', cell: (s) => <Link href={`/ui/services/${encodeURIComponent(s.name)}`}>{s.name}</Link> },
+  { head: 'Health', cell: (s) => <HealthBadge health={healthOf(s)} /> },
+  { head: 'Instances', cell: (s) => `${s.instances.filter((i) => i.ready).length}/${s.replicas} ready` },
+  { head: 'Release', cell: (s) => (s.release === null ? '—' : `v${s.release}`) },
+  { head: 'Runtime', cell: (s) => `${s.runtime} · ${s.strategy}`, wide: true },
+];
 
 const RANGE_S = 15 * 60;
 const STEP_S = 15;
@@ -49,9 +58,8 @@ async function loadRates(signal: AbortSignal): Promise<Rates> {
 }
 
 export function OverviewPage(): JSX.Element {
-  const status = usePoll((signal) => getJson<Status>('/v1/status', signal), 5000);
-  const rates = usePoll(loadRates, 15_000);
-  const services = status.data?.services ?? [];
+  const status = useApi<Status>('/v1/status', { every: 5000 });
+  const rates = useApi(loadRates, { every: 15_000 });
   return (
     <main id="main">
       <h1>{status.data ? `Stack ${status.data.stack}` : 'Overview'}</h1>
@@ -62,39 +70,15 @@ export function OverviewPage(): JSX.Element {
       ) : null}
       <section aria-labelledby="services-h">
         <h2 id="services-h">Services</h2>
-        {status.data && services.length === 0 ? <p class="muted">No services in this stack yet.</p> : null}
-        <table class="services">
-          <thead>
-            <tr>
-              <th scope="col">Service</th>
-              <th scope="col">Health</th>
-              <th scope="col">Instances</th>
-              <th scope="col">Release</th>
-              <th scope="col" class="wide">
-                Runtime
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {services.map((s) => (
-              <tr key={s.name} data-service={s.name}>
-                <td>
-                  <Link href={`/ui/services/${encodeURIComponent(s.name)}`}>{s.name}</Link>
-                </td>
-                <td>
-                  <HealthBadge health={healthOf(s)} />
-                </td>
-                <td>
-                  {s.instances.filter((i) => i.ready).length}/{s.replicas} ready
-                </td>
-                <td>{s.release === null ? '—' : `v${s.release}`}</td>
-                <td class="wide">
-                  {s.runtime} · {s.strategy}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <Table
+          class="services"
+          rows={status.data?.services}
+          columns={SERVICE_COLUMNS}
+          rowKey={(s) => s.name}
+          rowAttrs={(s) => ({ 'data-service': s.name })}
+          empty="No services in this stack yet."
+          labelledBy="services-h"
+        />
       </section>
       <section aria-labelledby="traffic-h" class="charts">
         <h2 id="traffic-h">Traffic, last 15 minutes</h2>

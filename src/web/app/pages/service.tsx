@@ -4,12 +4,13 @@
  */
 import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { followLines, getJson, postStream } from '../api.js';
-import type { DeployLine, Releases, Status } from '../api-types.js';
+import { followLines, postStream } from '../api.js';
+import type { DeployLine, InstanceView, Release, Releases, Status } from '../api-types.js';
 import { ago, errorText } from '../format.js';
 import { Link } from '../router.js';
 import { useSession } from '../session.js';
-import { usePoll } from '../use-poll.js';
+import { Table, type Column } from '../table.js';
+import { useApi } from '../use-api.js';
 import { HealthBadge, healthOf } from './overview.js';
 
 /** Lines kept on screen: enough to read back, bounded so a chatty service cannot grow the page. */
@@ -64,6 +65,39 @@ function LiveLogs(p: { service: string }): JSX.Element {
   );
 }
 
+const INSTANCE_COLUMNS: Column<InstanceView>[] = [
+  { head: '#', cell: (i) => i.index },
+  {
+    head: 'State',
+    cell: (i) => (
+      <>
+        {i.state}
+        {i.reason ? <span class="muted small"> {i.reason}</span> : null}
+      </>
+    ),
+  },
+  { head: 'Ready', cell: (i) => (i.ready ? 'yes' : 'no') },
+  { head: 'Restarts', cell: (i) => i.restarts },
+  { head: 'Started', cell: (i) => ago(i.startedAt), wide: true },
+];
+
+function releaseColumns(current: number | null): Column<Release>[] {
+  return [
+    {
+      head: 'Release',
+      cell: (r) => (
+        <>
+          v{r.seq}
+          {r.seq === current ? <span class="badge healthy">current</span> : null}
+        </>
+      ),
+    },
+    { head: 'Status', cell: (r) => `${r.kind} · ${r.status}` },
+    { head: 'Source', cell: (r) => r.source, wide: true },
+    { head: 'When', cell: (r) => ago(r.createdAt) },
+  ];
+}
+
 interface Rollout {
   action: string;
   lines: string[];
@@ -73,12 +107,10 @@ interface Rollout {
 
 export function ServicePage(p: { name: string }): JSX.Element {
   const { can, who } = useSession();
-  const status = usePoll((signal) => getJson<Status>('/v1/status', signal), 3000);
-  const releases = usePoll(
-    (signal) => getJson<Releases>(`/v1/services/${encodeURIComponent(p.name)}/releases?limit=20`, signal),
-    10_000,
-    p.name,
-  );
+  const status = useApi<Status>('/v1/status', { every: 3000 });
+  const releases = useApi<Releases>(`/v1/services/${encodeURIComponent(p.name)}/releases?limit=20`, {
+    every: 10_000,
+  });
   const [ref, setRef] = useState('');
   const [rollout, setRollout] = useState<Rollout | undefined>(undefined);
   const service = status.data?.services.find((s) => s.name === p.name);
@@ -106,8 +138,8 @@ export function ServicePage(p: { name: string }): JSX.Element {
       add(`refused: ${errorText(e)}`, { ok: false });
     }
     setRollout((r) => (r && !r.done ? { ...r, done: true, ok: false } : r));
-    releases.reload();
-    status.reload();
+    releases.refresh();
+    status.refresh();
   };
 
   const current = releases.data?.current ?? null;
@@ -126,33 +158,7 @@ export function ServicePage(p: { name: string }): JSX.Element {
       {service ? (
         <section aria-labelledby="inst-h">
           <h2 id="inst-h">Instances</h2>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">#</th>
-                <th scope="col">State</th>
-                <th scope="col">Ready</th>
-                <th scope="col">Restarts</th>
-                <th scope="col" class="wide">
-                  Started
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {service.instances.map((i) => (
-                <tr key={i.index}>
-                  <td>{i.index}</td>
-                  <td>
-                    {i.state}
-                    {i.reason ? <span class="muted small"> {i.reason}</span> : null}
-                  </td>
-                  <td>{i.ready ? 'yes' : 'no'}</td>
-                  <td>{i.restarts}</td>
-                  <td class="wide">{ago(i.startedAt)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <Table rows={service.instances} columns={INSTANCE_COLUMNS} rowKey={(i) => i.index} labelledBy="inst-h" />
         </section>
       ) : null}
 
@@ -203,33 +209,14 @@ export function ServicePage(p: { name: string }): JSX.Element {
           </div>
         ) : null}
         {releases.error ? <p class="error">{releases.error}</p> : null}
-        <table class="releases">
-          <thead>
-            <tr>
-              <th scope="col">Release</th>
-              <th scope="col">Status</th>
-              <th scope="col" class="wide">
-                Source
-              </th>
-              <th scope="col">When</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(releases.data?.releases ?? []).map((r) => (
-              <tr key={r.seq} class={r.seq === current ? 'current' : undefined}>
-                <td>
-                  v{r.seq}
-                  {r.seq === current ? <span class="badge healthy">current</span> : null}
-                </td>
-                <td>
-                  {r.kind} · {r.status}
-                </td>
-                <td class="wide">{r.source}</td>
-                <td>{ago(r.createdAt)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <Table
+          class="releases"
+          rows={releases.data?.releases}
+          columns={releaseColumns(current)}
+          rowKey={(r) => r.seq}
+          rowAttrs={(r) => ({ class: r.seq === current ? 'current' : undefined })}
+          labelledBy="rel-h"
+        />
       </section>
       {can('logs.read', p.name) ? <LiveLogs service={p.name} /> : null}
     </main>
