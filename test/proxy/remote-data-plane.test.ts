@@ -156,6 +156,43 @@ describe('RemoteDataPlane and the data-plane process', () => {
     expect(await served(port)).toBe('a');
   });
 
+  it('a daemon whose own loop is blocked past a hello deadline does not blame a healthy data plane', async () => {
+    const dir = stateDir();
+    const every = 400;
+    const { plane } = await RemoteDataPlane.attach({
+      launch: { stateDir: dir, entry: ENTRY },
+      liveness: { every: Duration.milliseconds(every), misses: 3 },
+    });
+    cleanups.push(() => plane.close());
+    const a = await backend('a');
+    plane.setPool('web', [{ id: 'a', host: '127.0.0.1', port: a.port, weight: 1 }]);
+    plane.setRoutes([route('web')]);
+    await plane.setListeners([{ name: 'web', protocol: 'http', host: '127.0.0.1', port: 0 }]);
+    const port = plane.address('web')?.port as number;
+    const pid = plane.pid as number;
+    // Blocks this (the daemon's) event loop for 1.25 × the probe period, over and over, from
+    // the check phase: each block starts right after a probe sent its hello, the answer waits
+    // in the socket, and the hello's deadline (a timer) comes due while the loop is blocked.
+    // Late by a quarter period only: under the old rule (late means > 1.5 × the period) every
+    // one of those counted as a miss, and the third killed a process that had answered.
+    const blocker = new Int32Array(new SharedArrayBuffer(4));
+    const blocks = 8;
+    for (let i = 0; i < blocks; i++) {
+      Atomics.wait(blocker, 0, 0, every * 1.25);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(plane.hangKills).toBe(0);
+    expect(plane.pid).toBe(pid);
+    expect(isAlive(pid)).toBe(true);
+    expect(await served(port)).toBe('a');
+    // The accounting still catches a real hang afterwards.
+    process.kill(pid, 'SIGSTOP');
+    cleanups.push(() => {
+      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    });
+    await waitFor(() => plane.hangKills === 1 && plane.pid !== pid, { what: 'the hung data plane replaced' });
+  });
+
   it('a client that finds a hung process at attach kills it rather than failing', async () => {
     const dir = stateDir();
     const { plane } = await configured(dir);

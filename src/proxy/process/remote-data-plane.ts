@@ -24,7 +24,9 @@
  * - A process that is alive but does not answer (hung: a blocked event loop, SIGSTOP) is found
  *   by a `hello` every `liveness.every` (5 s); after `liveness.misses` (3) unanswered in a row
  *   it is killed and started again like a dead one. A miss only counts when our own timer fired
- *   on time, so a daemon whose event loop was blocked does not blame the data plane.
+ *   on time and nothing at all came from the process since the hello went out (read after the
+ *   deadline, once the socket had its turn), so a daemon whose event loop was blocked does not
+ *   blame the data plane.
  */
 import type {
   DnsService,
@@ -450,12 +452,22 @@ export class RemoteDataPlane implements DataPlane {
     const everyMs = (this.options.liveness?.every ?? Duration.seconds(5)).toMilliseconds();
     const limit = this.options.liveness?.misses ?? 3;
     const started = this.timers.ms();
+    const heard = c.bytesRead;
     try {
       await c.request('hello', {}, everyMs);
       this.misses = 0;
     } catch (e) {
       // Closed: `lost` restarts it. Late: our loop was blocked, not proof that the process hangs.
       if (c.closed || this.timers.ms() - started > everyMs * 1.5) return;
+      // After a block of our own loop, the deadline (a timer) runs before the socket is read,
+      // so an answer that came in time may still wait in the kernel. One turn later (setImmediate
+      // runs after the poll phase) it has been read: anything received since the hello went out
+      // proves the process's loop runs.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (c.closed || c.bytesRead !== heard) {
+        this.misses = 0;
+        return;
+      }
       this.misses++;
       this.logger.log('warn', 'the data plane did not answer', {
         pid: this.pid,
