@@ -19,8 +19,10 @@ export function staleDistFiles(root: string): string[] {
   const walk = (dir: string) => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) {
+      // The dashboard's browser code is bundled by scripts/build-web.mjs, not compiled file by file.
+      if (e.isDirectory()) {
+        if (p !== path.join(root, 'src', 'web', 'app')) walk(p);
+      } else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) {
         const out = path.join(root, 'dist', path.relative(path.join(root, 'src'), p)).replace(/\.ts$/, '.js');
         if (!existsSync(out) || statSync(out).mtimeMs < statSync(p).mtimeMs) stale.push(path.relative(root, p));
       }
