@@ -130,6 +130,38 @@ describe('RemoteDataPlane and the data-plane process', () => {
     expect(config.routes.map((r) => r.id)).toEqual(['web']);
   });
 
+  it("counters go on across a killed process: the new one's numbers start from the old one's totals", async () => {
+    const dir = stateDir();
+    const { plane, port } = await configured(dir);
+    let ok = 0;
+    const serve = async () => {
+      const a = await send(port).catch(() => undefined);
+      if (a?.status === 200) ok++;
+      return a?.status === 200;
+    };
+    for (let i = 0; i < 5; i++) expect(await serve()).toBe(true);
+    const before = await plane.refreshMetrics();
+    expect(before.routes.web?.requests).toBe(5);
+    expect(before.listeners.web?.connections).toBe(5);
+    const first = plane.pid as number;
+    process.kill(first, 'SIGKILL');
+    await waitFor(() => plane.restarts === 1 && plane.pid !== first, { what: 'the data plane started again' });
+    // Between the two processes: the old totals, nothing in flight.
+    expect(plane.metrics().routes.web).toMatchObject({ requests: 5, inFlight: 0 });
+    await waitFor(serve, { what: 'the listener answering again' });
+    for (let i = 0; i < 3; i++) expect(await serve()).toBe(true);
+    const after = await plane.refreshMetrics();
+    const web = after.routes.web;
+    expect(web?.requests).toBe(ok);
+    expect(web?.status['2xx']).toBe(ok);
+    expect(web?.latency.count).toBe(ok);
+    expect(web?.latency.counts.reduce((a, n) => a + n, 0)).toBe(ok);
+    expect(web?.inFlight).toBe(0);
+    expect(after.backends.a?.requests).toBe(ok);
+    expect(after.listeners.web?.connections).toBe(ok);
+    expect(after.listeners.web?.bytesIn).toBeGreaterThan(before.listeners.web?.bytesIn ?? 0);
+  });
+
   it('kills a process that hangs (alive, not answering) and starts a new one with the configuration', async () => {
     const dir = stateDir();
     const liveness = { every: Duration.milliseconds(500), misses: 3 };

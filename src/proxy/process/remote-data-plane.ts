@@ -20,7 +20,9 @@
  *   own rules (so a mistake throws at the caller), then sent without waiting. Requests on the
  *   socket are handled in order, so a later `drain` or `refreshMetrics` sees them applied.
  * - `metrics()` is a snapshot refreshed every `metricsEvery` (250 ms) while someone reads it;
- *   `refreshMetrics()` asks the process and resolves with numbers as of now.
+ *   `refreshMetrics()` asks the process and resolves with numbers as of now. Counters go on
+ *   across a replaced process (dead, hung, another version): the client adds the totals of the
+ *   ones that are gone (carried-metrics.ts), so no counter ever goes down while it runs.
  * - A process that is alive but does not answer (hung: a blocked event loop, SIGSTOP) is found
  *   by a `hello` every `liveness.every` (5 s); after `liveness.misses` (3) unanswered in a row
  *   it is killed and started again like a dead one. A miss only counts when our own timer fired
@@ -43,6 +45,7 @@ import { systemClock, type Timer, type Timers } from '../../util/clock.js';
 import { Duration } from '../../util/duration.js';
 import { errorMessage } from '../../util/error-message.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
+import { countersOf, pruneCarried, withCarried } from './carried-metrics.js';
 import { ControlConnection } from './control-client.js';
 import {
   defaultEntry,
@@ -104,6 +107,8 @@ export class RemoteDataPlane implements DataPlane {
   private addresses: Addresses = {};
   private dns: DnsService | null = null;
   private snapshot: DataPlaneMetrics = EMPTY_METRICS;
+  /** Counters of the processes this client replaced, added to the live one's (carried-metrics.ts). */
+  private carried: DataPlaneMetrics = EMPTY_METRICS;
   private lastRead = -Infinity;
   private refreshing: Promise<DataPlaneMetrics> | undefined;
   private readonly ticker: Timer;
@@ -208,6 +213,11 @@ export class RemoteDataPlane implements DataPlane {
         pools: this.pools.size,
       };
     }
+    // The same wire protocol: its counters go on in the new process's numbers.
+    if (hello.protocol === PROTOCOL) {
+      const old = await c.request('metrics', {}).catch(() => undefined);
+      if (old) this.carryOver(old);
+    }
     c.close();
     this.logger.log(
       'warn',
@@ -308,7 +318,8 @@ export class RemoteDataPlane implements DataPlane {
     // A failure keeps the last snapshot (said in the log): a rollout goes on with it rather than fail.
     const run = async (): Promise<DataPlaneMetrics> => {
       try {
-        this.snapshot = await c.request('metrics', {});
+        const live = await c.request('metrics', {});
+        this.snapshot = withCarried(this.carried, live);
       } catch (e) {
         if (!c.closed) this.logger.log('warn', 'data plane metrics not refreshed', { error: errorMessage(e) });
       }
@@ -501,12 +512,28 @@ export class RemoteDataPlane implements DataPlane {
   private lost(c: ControlConnection): void {
     if (this.conn !== c) return;
     this.conn = undefined;
-    this.snapshot = EMPTY_METRICS;
+    this.carryOver(this.snapshot);
     if (this.ended) return;
     const ranMs = this.timers.ms() - this.connectedAt;
     this.failures = ranMs >= HEALTHY_RUN_MS ? 0 : this.failures + 1;
     this.logger.log('warn', 'lost the data plane; starting it again', { pid: this.pid, ranMs: Math.round(ranMs) });
     this.scheduleRestart();
+  }
+
+  /**
+   * The process behind `last` (its latest numbers, carried ones included) is gone: its counters
+   * are kept and added to the next process's, and until that one answers `metrics()` shows
+   * them with nothing in flight. Entries no longer configured are dropped.
+   */
+  private carryOver(last: DataPlaneMetrics): void {
+    const backends = new Set<string>();
+    for (const bs of this.pools.values()) for (const b of bs) backends.add(b.id);
+    this.carried = pruneCarried(countersOf(last), {
+      routes: new Set(this.routes.map((r) => r.id)),
+      backends,
+      listeners: new Set(this.listeners.map((l) => l.name)),
+    });
+    this.snapshot = this.carried;
   }
 
   private scheduleRestart(): void {
