@@ -130,6 +130,38 @@ describe('RemoteDataPlane and the data-plane process', () => {
     expect(config.routes.map((r) => r.id)).toEqual(['web']);
   });
 
+  it("counters go on across a killed process: the new one's numbers start from the old one's totals", async () => {
+    const dir = stateDir();
+    const { plane, port } = await configured(dir);
+    let ok = 0;
+    const serve = async () => {
+      const a = await send(port).catch(() => undefined);
+      if (a?.status === 200) ok++;
+      return a?.status === 200;
+    };
+    for (let i = 0; i < 5; i++) expect(await serve()).toBe(true);
+    const before = await plane.refreshMetrics();
+    expect(before.routes.web?.requests).toBe(5);
+    expect(before.listeners.web?.connections).toBe(5);
+    const first = plane.pid as number;
+    process.kill(first, 'SIGKILL');
+    await waitFor(() => plane.restarts === 1 && plane.pid !== first, { what: 'the data plane started again' });
+    // Between the two processes: the old totals, nothing in flight.
+    expect(plane.metrics().routes.web).toMatchObject({ requests: 5, inFlight: 0 });
+    await waitFor(serve, { what: 'the listener answering again' });
+    for (let i = 0; i < 3; i++) expect(await serve()).toBe(true);
+    const after = await plane.refreshMetrics();
+    const web = after.routes.web;
+    expect(web?.requests).toBe(ok);
+    expect(web?.status['2xx']).toBe(ok);
+    expect(web?.latency.count).toBe(ok);
+    expect(web?.latency.counts.reduce((a, n) => a + n, 0)).toBe(ok);
+    expect(web?.inFlight).toBe(0);
+    expect(after.backends.a?.requests).toBe(ok);
+    expect(after.listeners.web?.connections).toBe(ok);
+    expect(after.listeners.web?.bytesIn).toBeGreaterThan(before.listeners.web?.bytesIn ?? 0);
+  });
+
   it('kills a process that hangs (alive, not answering) and starts a new one with the configuration', async () => {
     const dir = stateDir();
     const liveness = { every: Duration.milliseconds(500), misses: 3 };
@@ -154,6 +186,43 @@ describe('RemoteDataPlane and the data-plane process', () => {
       what: 'the listener answering again on the same port',
     });
     expect(await served(port)).toBe('a');
+  });
+
+  it('a daemon whose own loop is blocked past a hello deadline does not blame a healthy data plane', async () => {
+    const dir = stateDir();
+    const every = 400;
+    const { plane } = await RemoteDataPlane.attach({
+      launch: { stateDir: dir, entry: ENTRY },
+      liveness: { every: Duration.milliseconds(every), misses: 3 },
+    });
+    cleanups.push(() => plane.close());
+    const a = await backend('a');
+    plane.setPool('web', [{ id: 'a', host: '127.0.0.1', port: a.port, weight: 1 }]);
+    plane.setRoutes([route('web')]);
+    await plane.setListeners([{ name: 'web', protocol: 'http', host: '127.0.0.1', port: 0 }]);
+    const port = plane.address('web')?.port as number;
+    const pid = plane.pid as number;
+    // Blocks this (the daemon's) event loop for 1.25 × the probe period, over and over, from
+    // the check phase: each block starts right after a probe sent its hello, the answer waits
+    // in the socket, and the hello's deadline (a timer) comes due while the loop is blocked.
+    // Late by a quarter period only: under the old rule (late means > 1.5 × the period) every
+    // one of those counted as a miss, and the third killed a process that had answered.
+    const blocker = new Int32Array(new SharedArrayBuffer(4));
+    const blocks = 8;
+    for (let i = 0; i < blocks; i++) {
+      Atomics.wait(blocker, 0, 0, every * 1.25);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(plane.hangKills).toBe(0);
+    expect(plane.pid).toBe(pid);
+    expect(isAlive(pid)).toBe(true);
+    expect(await served(port)).toBe('a');
+    // The accounting still catches a real hang afterwards.
+    process.kill(pid, 'SIGSTOP');
+    cleanups.push(() => {
+      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    });
+    await waitFor(() => plane.hangKills === 1 && plane.pid !== pid, { what: 'the hung data plane replaced' });
   });
 
   it('a client that finds a hung process at attach kills it rather than failing', async () => {

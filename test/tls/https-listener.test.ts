@@ -8,7 +8,7 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Listener } from '../../src/proxy/data-plane.js';
 import { NodeProxy } from '../../src/proxy/node/node-proxy.js';
 import { CertificateManager } from '../../src/tls/certificate-manager.js';
@@ -16,6 +16,7 @@ import type { ListenerTls } from '../../src/tls/tls-settings.js';
 import { Duration } from '../../src/util/duration.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { ManualClock } from '../helpers/manual-clock.js';
+import { freePort } from '../helpers/ports.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { route } from '../proxy/data-plane.contract.js';
 import { startBackend, type AnswerBody, type TestBackend } from '../proxy/helpers/backends.js';
@@ -141,6 +142,44 @@ describe('HTTPS listeners', () => {
     const seen = JSON.parse(res.body) as AnswerBody;
     expect(seen.headers['x-forwarded-proto']).toBe('https');
     expect(seen.url).toBe('/hello?x=1');
+  });
+
+  it('one certificate serves every name without a per-handshake SNI lookup; going to two rebinds the port and picks by SNI', async () => {
+    const port = await freePort();
+    const one: ListenerTls = {
+      certificates: [{ hosts: ['files.lab.test'], source: { kind: 'files', cert: filesCert, key: filesKey } }],
+      defaultHost: null,
+      hsts: null,
+    };
+    const lookups = vi.spyOn(certs, 'context');
+    await listen([{ name: 'websecure', protocol: 'http', host: '127.0.0.1', port, tls: one }]);
+    for (const name of ['files.lab.test', 'other.lab.test', null]) {
+      expect(x509((await sClient(port, name)).certPem).subject).toMatch(/^CN ?= ?files\.lab\.test$/);
+    }
+    const answer = await new Promise<string>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port, servername: 'files.lab.test', ca: readFileSync(filesCert) });
+      let text = '';
+      s.on('data', (c: Buffer) => (text += c.toString('latin1')));
+      s.on('end', () => resolve(text));
+      s.on('error', reject);
+      s.write('GET / HTTP/1.1\r\nhost: files.lab.test\r\nconnection: close\r\n\r\n');
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    // Node pauses a handshake to run an SNI callback in JavaScript; one certificate needs none.
+    expect(lookups).not.toHaveBeenCalled();
+
+    await listen([{ name: 'websecure', protocol: 'http', host: '127.0.0.1', port, tls: twoNames() }]);
+    expect(proxy.address('websecure')?.port).toBe(port);
+    const web = await sClient(port, 'web.lab.test', rootFile());
+    expect(web.verified).toBe(true);
+    expect(x509(web.certPem).text).toContain('DNS:web.lab.test');
+    expect(x509((await sClient(port, 'files.lab.test')).certPem).subject).toMatch(/^CN ?= ?files\.lab\.test$/);
+    expect(lookups).toHaveBeenCalled();
+
+    // And back to one: every name gets it again.
+    await listen([{ name: 'websecure', protocol: 'http', host: '127.0.0.1', port, tls: one }]);
+    expect(x509((await sClient(port, 'web.lab.test')).certPem).subject).toMatch(/^CN ?= ?files\.lab\.test$/);
+    lookups.mockRestore();
   });
 
   it('redirects plain HTTP to the HTTPS port, keeping host and target', async () => {

@@ -26,7 +26,7 @@ export type PoolChangeListener = (pool: string, backends: readonly Backend[]) =>
 import { HttpSession } from './http-session.js';
 import { ListenerRuntime, ProxyCore, type ProxySettings } from './proxy-core.js';
 import { TcpSession } from './tcp-forward.js';
-import { createTlsServer, updateDefaultCertificate } from './tls-listener.js';
+import { createTlsServer, picksBySni, updateDefaultCertificate } from './tls-listener.js';
 import type { CertificateManager } from '../../tls/certificate-manager.js';
 import { errorMessage } from '../../util/error-message.js';
 
@@ -191,7 +191,13 @@ function validateListeners(listeners: readonly Listener[]): string[] {
 function sameBinding(a: Listener, b: Listener): boolean {
   const tlsA = a.protocol === 'http' && a.tls !== undefined;
   const tlsB = b.protocol === 'http' && b.tls !== undefined;
-  return a.protocol === b.protocol && a.host === b.host && a.port === b.port && tlsA === tlsB;
+  return (
+    a.protocol === b.protocol &&
+    a.host === b.host &&
+    a.port === b.port &&
+    tlsA === tlsB &&
+    picksBySni(a) === picksBySni(b)
+  );
 }
 
 export class NodeProxy implements DataPlane {
@@ -384,7 +390,7 @@ export class NodeProxy implements DataPlane {
     };
     const server =
       l.protocol === 'http' && l.tls !== undefined && this.certificates !== undefined
-        ? createTlsServer(this.certificates, l.name, this.core.logger, accept)
+        ? createTlsServer(this.certificates, l, this.core.logger, accept)
         : net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: l.protocol === 'tcp' }, accept);
     const rt = new ListenerRuntime(l, server);
     return new Promise((resolve, reject) => {

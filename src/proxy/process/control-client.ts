@@ -60,6 +60,11 @@ export class ControlConnection {
     return this.closedError !== undefined;
   }
 
+  /** Bytes received from the process so far: it only sends while its event loop runs. */
+  get bytesRead(): number {
+    return this.socket.bytesRead;
+  }
+
   /**
    * Sends a request; rejects when the process answers with an error, the connection closes, or
    * no answer came within `timeoutMs` (default 10 s: a data plane that hangs is an error, not a

@@ -20,11 +20,15 @@
  *   own rules (so a mistake throws at the caller), then sent without waiting. Requests on the
  *   socket are handled in order, so a later `drain` or `refreshMetrics` sees them applied.
  * - `metrics()` is a snapshot refreshed every `metricsEvery` (250 ms) while someone reads it;
- *   `refreshMetrics()` asks the process and resolves with numbers as of now.
+ *   `refreshMetrics()` asks the process and resolves with numbers as of now. Counters go on
+ *   across a replaced process (dead, hung, another version): the client adds the totals of the
+ *   ones that are gone (carried-metrics.ts), so no counter ever goes down while it runs.
  * - A process that is alive but does not answer (hung: a blocked event loop, SIGSTOP) is found
  *   by a `hello` every `liveness.every` (5 s); after `liveness.misses` (3) unanswered in a row
  *   it is killed and started again like a dead one. A miss only counts when our own timer fired
- *   on time, so a daemon whose event loop was blocked does not blame the data plane.
+ *   on time and nothing at all came from the process since the hello went out (read after the
+ *   deadline, once the socket had its turn), so a daemon whose event loop was blocked does not
+ *   blame the data plane.
  */
 import type {
   DnsService,
@@ -41,6 +45,7 @@ import { systemClock, type Timer, type Timers } from '../../util/clock.js';
 import { Duration } from '../../util/duration.js';
 import { errorMessage } from '../../util/error-message.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
+import { countersOf, pruneCarried, withCarried } from './carried-metrics.js';
 import { ControlConnection } from './control-client.js';
 import {
   defaultEntry,
@@ -102,6 +107,8 @@ export class RemoteDataPlane implements DataPlane {
   private addresses: Addresses = {};
   private dns: DnsService | null = null;
   private snapshot: DataPlaneMetrics = EMPTY_METRICS;
+  /** Counters of the processes this client replaced, added to the live one's (carried-metrics.ts). */
+  private carried: DataPlaneMetrics = EMPTY_METRICS;
   private lastRead = -Infinity;
   private refreshing: Promise<DataPlaneMetrics> | undefined;
   private readonly ticker: Timer;
@@ -206,6 +213,11 @@ export class RemoteDataPlane implements DataPlane {
         pools: this.pools.size,
       };
     }
+    // The same wire protocol: its counters go on in the new process's numbers.
+    if (hello.protocol === PROTOCOL) {
+      const old = await c.request('metrics', {}).catch(() => undefined);
+      if (old) this.carryOver(old);
+    }
     c.close();
     this.logger.log(
       'warn',
@@ -306,7 +318,8 @@ export class RemoteDataPlane implements DataPlane {
     // A failure keeps the last snapshot (said in the log): a rollout goes on with it rather than fail.
     const run = async (): Promise<DataPlaneMetrics> => {
       try {
-        this.snapshot = await c.request('metrics', {});
+        const live = await c.request('metrics', {});
+        this.snapshot = withCarried(this.carried, live);
       } catch (e) {
         if (!c.closed) this.logger.log('warn', 'data plane metrics not refreshed', { error: errorMessage(e) });
       }
@@ -450,12 +463,22 @@ export class RemoteDataPlane implements DataPlane {
     const everyMs = (this.options.liveness?.every ?? Duration.seconds(5)).toMilliseconds();
     const limit = this.options.liveness?.misses ?? 3;
     const started = this.timers.ms();
+    const heard = c.bytesRead;
     try {
       await c.request('hello', {}, everyMs);
       this.misses = 0;
     } catch (e) {
       // Closed: `lost` restarts it. Late: our loop was blocked, not proof that the process hangs.
       if (c.closed || this.timers.ms() - started > everyMs * 1.5) return;
+      // After a block of our own loop, the deadline (a timer) runs before the socket is read,
+      // so an answer that came in time may still wait in the kernel. One turn later (setImmediate
+      // runs after the poll phase) it has been read: anything received since the hello went out
+      // proves the process's loop runs.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (c.closed || c.bytesRead !== heard) {
+        this.misses = 0;
+        return;
+      }
       this.misses++;
       this.logger.log('warn', 'the data plane did not answer', {
         pid: this.pid,
@@ -489,12 +512,28 @@ export class RemoteDataPlane implements DataPlane {
   private lost(c: ControlConnection): void {
     if (this.conn !== c) return;
     this.conn = undefined;
-    this.snapshot = EMPTY_METRICS;
+    this.carryOver(this.snapshot);
     if (this.ended) return;
     const ranMs = this.timers.ms() - this.connectedAt;
     this.failures = ranMs >= HEALTHY_RUN_MS ? 0 : this.failures + 1;
     this.logger.log('warn', 'lost the data plane; starting it again', { pid: this.pid, ranMs: Math.round(ranMs) });
     this.scheduleRestart();
+  }
+
+  /**
+   * The process behind `last` (its latest numbers, carried ones included) is gone: its counters
+   * are kept and added to the next process's, and until that one answers `metrics()` shows
+   * them with nothing in flight. Entries no longer configured are dropped.
+   */
+  private carryOver(last: DataPlaneMetrics): void {
+    const backends = new Set<string>();
+    for (const bs of this.pools.values()) for (const b of bs) backends.add(b.id);
+    this.carried = pruneCarried(countersOf(last), {
+      routes: new Set(this.routes.map((r) => r.id)),
+      backends,
+      listeners: new Set(this.listeners.map((l) => l.name)),
+    });
+    this.snapshot = this.carried;
   }
 
   private scheduleRestart(): void {
