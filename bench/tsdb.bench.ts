@@ -28,87 +28,11 @@ import { PromqlEngine } from '../src/observe/promql/engine.js';
 import { MetricsDb } from '../src/observe/tsdb/metrics-db.js';
 import { defineBench, type BenchContext, type BenchResult } from './harness/bench.js';
 import { median } from './harness/median.js';
+import { dataset, exporterDataset, lcg, type Dataset } from './tsdb-data.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
-
-interface Dataset {
-  series: Array<Record<string, string>>;
-  /** Calls fn for every sample, series by series, in time order. */
-  forEach(fn: (seriesIndex: number, t: number, v: number) => void): void;
-  samples: number;
-}
-
-/** Deterministic pseudo-random numbers, so both systems and every run see the same samples. */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-function dataset(
-  seriesCount: number,
-  startMs: number,
-  durationMs: number,
-  intervalMs: number,
-  jitterMs: number,
-): Dataset {
-  const series = Array.from({ length: seriesCount }, (_, i) =>
-    i % 2 === 0 || seriesCount >= 1000
-      ? { __name__: 'bench_requests_total', job: `job${i % 10}`, instance: `host${i}:9100` }
-      : { __name__: 'bench_temperature_celsius', job: `job${i % 10}`, instance: `host${i}:9100` },
-  );
-  const steps = Math.floor(durationMs / intervalMs);
-  return {
-    series,
-    samples: seriesCount * steps,
-    forEach(fn) {
-      series.forEach((s, i) => {
-        const rnd = lcg(i + 1);
-        const counter = s.__name__!.endsWith('_total');
-        let v = counter ? Math.floor(rnd() * 1000) : 20 + rnd() * 10;
-        for (let k = 0; k < steps; k++) {
-          const t = startMs + k * intervalMs + Math.round((rnd() - 0.5) * 2 * jitterMs);
-          v = counter ? v + Math.floor(rnd() * 50) : Math.round((v + (rnd() - 0.5)) * 100) / 100;
-          fn(i, t, v);
-        }
-      });
-    },
-  };
-}
-
-/** Series shaped like a node exporter's: most values change little or not at all between scrapes. */
-function exporterDataset(seriesCount: number, startMs: number, durationMs: number, intervalMs: number): Dataset {
-  const kinds = ['node_requests_total', 'node_memory_used_bytes', 'node_load1'] as const;
-  const series = Array.from({ length: seriesCount }, (_, i) => ({
-    __name__: kinds[i % 3]!,
-    job: `job${i % 10}`,
-    instance: `host${i}:9100`,
-  }));
-  const steps = Math.floor(durationMs / intervalMs);
-  return {
-    series,
-    samples: seriesCount * steps,
-    forEach(fn) {
-      series.forEach((s, i) => {
-        const rnd = lcg(1000 + i);
-        let v = s.__name__ === 'node_memory_used_bytes' ? 4096 * Math.floor(rnd() * 1e6) : Math.floor(rnd() * 1000);
-        if (s.__name__ === 'node_load1') v = Math.round(rnd() * 300) / 100;
-        for (let k = 0; k < steps; k++) {
-          const t = startMs + k * intervalMs + Math.round((rnd() - 0.5) * 4);
-          const r = rnd();
-          if (s.__name__ === 'node_requests_total') v += Math.floor(r * 21);
-          else if (s.__name__ === 'node_memory_used_bytes') v += r < 0.2 ? 4096 * Math.floor((rnd() - 0.5) * 64) : 0;
-          else v = Math.max(0, Math.round((v + (r - 0.5) * 0.1) * 100) / 100);
-          fn(i, t, v);
-        }
-      });
-    },
-  };
-}
 
 function dirBytes(dir: string): number {
   let total = 0;

@@ -1,45 +1,39 @@
 /**
- * Chunk format 2: a run of (timestamp, value) samples of one series, what a row of metrics.db holds.
+ * Chunk format 3: a run of (timestamp, value) samples of one series, what a row of metrics.db holds.
  *
- * Timestamps are delta-of-delta coded as in Gorilla and Prometheus, with a first bucket sized for
- * scrape jitter: a 15 s scrape that fires a few milliseconds late costs 7 bits, not Prometheus's 16.
+ * The encoder keeps the samples as they come and packs them when asked (a sealed chunk, or a flush
+ * of a partial one), so each part is coded knowing the whole chunk: the timestamps and the values
+ * are two integer sequences packed at the width that fits most of them (packed-ints.ts). Format 2
+ * (chunk-v2.ts) chose a variable-length prefix per sample as Gorilla does; knowing the chunk saves
+ * those prefixes: a ±5 ms jitter costs 4 bits a timestamp instead of 7, an exactly regular scrape 0.
  *
- * Values are coded one of two ways, chosen per chunk:
- * - decimal: most samples are integers (counters, bytes) or short decimals (23.47 °C, CPU seconds
- *   from /proc in hundredths). Such a value is m / 10^k for an integer m and a small scale k, and
- *   the chunk stores the difference between successive m: a counter that grows by 0..63 costs
- *   9 bits where its XOR costs ~20, a two-decimal gauge 9 bits where its XOR costs ~55 (every
- *   mantissa bit of 23.47 differs from 23.12's). A later sample that needs more decimals raises k
- *   in the stream. This is the idea VictoriaMetrics uses; the bit layout is our own.
- * - xor: Gorilla's XOR coding, for values that are not short decimals (NaN, the staleness marker,
- *   infinities, -0, results of division). An encoder starts in decimal and re-encodes the chunk as
- *   xor the first time a value does not fit, so a chunk is one or the other throughout.
+ * Timestamps, one of two ways, whichever is smaller for the chunk:
+ * - steps: the n-1 differences t[i] - t[i-1] (a regular scrape's are all equal: width 0);
+ * - grid: the n-1 offsets t[i] - (t[0] + i × interval) from a grid at the median step, which is
+ *   how a scraper that fires on a schedule jitters (offsets within ±5 ms where steps vary ±10).
+ * Values, one of two ways, chosen per chunk:
+ * - decimal: every value is m / 10^k for integers m and k <= 10 (counters, bytes, 23.47 °C, CPU
+ *   seconds from /proc in hundredths; the idea VictoriaMetrics uses): the chunk stores k, the first
+ *   m, and the differences of successive m divided by their greatest common divisor (page-sized
+ *   memory steps become small numbers);
+ * - xor: Gorilla's XOR coding (xor-values.ts), for values that are not short decimals (NaN, the
+ *   staleness marker, infinities, -0, results of division), bit for bit.
  *
- * Layout: byte 0 = 0x20 | mode (0 decimal, 1 xor), bytes 1-2 = sample count (big-endian), then a
- * big-endian bit stream: 64-bit first timestamp; the first value (decimal: 4-bit scale, 64-bit m;
- * xor: its 64 bits); then per later sample a timestamp field and a value field.
- *
- * Timestamp delta-of-delta (ms): `0` same delta; `10`+5 bits; `110`+14; `1110`+20; `1111`+64.
- * Decimal value difference (in units of 10^-k): `0` same value; `10`+7 bits; `110`+14; `1110`+24;
- * `11110`+40; `111110`+64; `111111` + 4-bit new scale, then the difference at the new scale.
- * Xor value: `0` same; `10` + bits in the previous window; `11` + 5 bits leading zeros + 6 bits
- * length (0 means 64) + the bits.
+ * Layout: byte 0 = 0x30 | mode (0 decimal, 1 xor), bytes 1-2 = sample count n (big-endian), then a
+ * big-endian bit stream: varint t[0]; when n > 1: 1 bit grid, (grid: varint interval), a sequence
+ * of n-1; then decimal: 4 bits k, varint m[0], when n > 1 varint divisor and a sequence of n-1;
+ * or xor: the first value's 64 bits and n-1 XOR blocks. Varints and sequences: packed-ints.ts.
  */
-import { BitReader, BitWriter, ChunkCorruptError, ctz32, f64, HI, LO, signed, u32 } from './bit-stream.js';
+import { BitReader, BitWriter, ChunkCorruptError, f64, HI, LO, u32 } from './bit-stream.js';
+import { planSequence, readSequence, readVarint, varintBits, writeSequence, writeVarint } from './packed-ints.js';
+import { readXorValue, writeXorValue, xorStart } from './xor-values.js';
 
 export { ChunkCorruptError };
 
-const FORMAT = 0x20;
+const FORMAT = 0x30;
 const MODE_DECIMAL = 0;
 const MODE_XOR = 1;
 const HEADER_BITS = 24;
-
-/** Width of the timestamp delta-of-delta field after 1, 2 or 3 leading one bits. */
-const DOD_BITS = [0, 5, 14, 20] as const;
-/** Width of the decimal difference field after 1..5 leading one bits. */
-const DIFF_BITS = [0, 7, 14, 24, 40] as const;
-const DIFF_WIDE = 5; // ones before a 64-bit difference
-const DIFF_RESCALE = 6; // ones before a scale change
 
 const MAX_SCALE = 10;
 const POW10 = Array.from({ length: MAX_SCALE + 1 }, (_, k) => 10 ** k);
@@ -59,6 +53,11 @@ function decimalAt(v: number, k: number): number | undefined {
   return m;
 }
 
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}
+
 /** Decoded samples of one chunk, in time order. */
 export interface ChunkSamples {
   t: number[];
@@ -70,206 +69,143 @@ export interface ChunkSamples {
   stale?: Set<number>;
 }
 
+/** Scratch arrays for packing, shared by every encoder (packing runs to completion, never interleaved). */
+let scratch = new Float64Array(256);
+function scratchOf(n: number): Float64Array {
+  if (scratch.length < 3 * n) scratch = new Float64Array(3 * n);
+  return scratch;
+}
+
 /**
- * Encodes samples one at a time. Timestamps must increase strictly (the caller checks); the
- * encoder state is small so one per active series is cheap.
+ * Collects the samples of one chunk and packs them on bytes(). Timestamps must increase strictly
+ * (the caller checks). A head holds its samples unpacked: 16 bytes each until it is sealed.
  */
 export class ChunkEncoder {
-  private w = new BitWriter(32);
-  private mode = MODE_DECIMAL;
+  private t: Float64Array;
+  // A typed array, not number[]: V8 would canonicalize the staleness marker's NaN payload.
+  private v: Float64Array;
   private n = 0;
-  private prevT = 0;
-  private prevDelta = 0;
-  private firstT = 0;
-  // decimal state
-  private scale = 0;
-  private prevM = 0;
-  // xor state
-  private prevHi = 0;
-  private prevLo = 0;
-  private leading = 0xff;
-  private trailing = 0;
 
-  constructor() {
-    this.w.write(0, HEADER_BITS); // format, mode and count: patched in bytes()
+  constructor(capacity = 16) {
+    this.t = new Float64Array(capacity);
+    this.v = new Float64Array(capacity);
   }
 
   get count(): number {
     return this.n;
   }
   get minT(): number {
-    return this.firstT;
+    return this.t[0]!;
   }
   get maxT(): number {
-    return this.prevT;
+    return this.t[this.n - 1]!;
   }
 
   append(t: number, v: number): void {
-    if (this.mode === MODE_DECIMAL && !this.appendDecimal(t, v)) {
-      // Not a short decimal: this chunk becomes xor from its first sample.
-      const old = this.n > 0 ? decodeChunk(this.bytes()) : { t: [], v: [] };
-      this.w = new BitWriter(64);
-      this.w.write(0, HEADER_BITS);
-      this.mode = MODE_XOR;
-      this.n = 0;
-      this.prevDelta = 0;
-      for (let i = 0; i < old.t.length; i++) this.appendXor(old.t[i]!, old.v[i]!);
+    if (this.n === this.t.length) {
+      const nt = new Float64Array(this.n * 2);
+      nt.set(this.t);
+      this.t = nt;
+      const nv = new Float64Array(this.n * 2);
+      nv.set(this.v);
+      this.v = nv;
     }
-    if (this.mode === MODE_XOR) this.appendXor(t, v);
-  }
-
-  private writeTimestamp(t: number): void {
-    const w = this.w;
-    if (this.n === 0) {
-      w.writeInt64(t);
-      this.firstT = t;
-    } else {
-      const delta = t - this.prevT;
-      const dod = delta - this.prevDelta;
-      if (dod === 0) {
-        w.write(0, 1);
-      } else {
-        let ones = 1;
-        for (; ones <= 3; ones++) {
-          const half = 2 ** (DOD_BITS[ones]! - 1);
-          if (dod >= -half && dod < half) break;
-        }
-        if (ones <= 3) {
-          const bits = DOD_BITS[ones]!;
-          w.write(((1 << ones) - 1) << 1, ones + 1);
-          w.write(dod < 0 ? dod + 2 ** bits : dod, bits);
-        } else {
-          w.write(0b1111, 4);
-          w.writeInt64(dod);
-        }
-      }
-      this.prevDelta = delta;
-    }
-    this.prevT = t;
-  }
-
-  /** Appends in decimal mode; false (nothing written) when v cannot be coded so. */
-  private appendDecimal(t: number, v: number): boolean {
-    let m = decimalAt(v, this.scale);
-    let newScale = this.scale;
-    if (m === undefined) {
-      for (let k = this.scale + 1; k <= MAX_SCALE && m === undefined; k++) {
-        m = decimalAt(v, k);
-        newScale = k;
-      }
-      if (m === undefined) return false;
-      if (this.n > 0 && Math.abs(this.prevM * POW10[newScale - this.scale]!) >= M_LIMIT) return false;
-    }
-    this.writeTimestamp(t);
-    const w = this.w;
-    if (this.n === 0) {
-      w.write(newScale, 4);
-      w.writeInt64(m);
-    } else {
-      if (newScale !== this.scale) {
-        w.write(0b111111, 6);
-        w.write(newScale, 4);
-        this.prevM *= POW10[newScale - this.scale]!;
-      }
-      this.writeDiff(m - this.prevM);
-    }
-    this.scale = newScale;
-    this.prevM = m;
-    this.n++;
-    return true;
-  }
-
-  private writeDiff(d: number): void {
-    const w = this.w;
-    if (d === 0) {
-      w.write(0, 1);
-      return;
-    }
-    for (let ones = 1; ones < DIFF_WIDE; ones++) {
-      const bits = DIFF_BITS[ones]!;
-      const half = 2 ** (bits - 1);
-      if (d >= -half && d < half) {
-        w.write(((1 << ones) - 1) << 1, ones + 1);
-        const u = d < 0 ? d + 2 ** bits : d;
-        if (bits > 32) w.write64(Math.floor(u / 2 ** 32), u % 2 ** 32, bits);
-        else w.write(u, bits);
-        return;
-      }
-    }
-    w.write(0b111110, 6);
-    w.writeInt64(d);
-  }
-
-  private appendXor(t: number, v: number): void {
-    this.writeTimestamp(t);
-    f64[0] = v;
-    const hi = u32[HI]!;
-    const lo = u32[LO]!;
-    const w = this.w;
-    if (this.n === 0) {
-      w.write(hi, 32);
-      w.write(lo, 32);
-    } else {
-      const xh = (hi ^ this.prevHi) >>> 0;
-      const xl = (lo ^ this.prevLo) >>> 0;
-      if (xh === 0 && xl === 0) {
-        w.write(0, 1);
-      } else {
-        let leading = xh !== 0 ? Math.clz32(xh) : 32 + Math.clz32(xl);
-        const trailing = xl !== 0 ? ctz32(xl) : 32 + ctz32(xh);
-        if (leading > 31) leading = 31; // 5 bits
-        if (this.leading !== 0xff && leading >= this.leading && trailing >= this.trailing) {
-          w.write(0b10, 2);
-          this.writeMeaningful(xh, xl, this.trailing, 64 - this.leading - this.trailing);
-        } else {
-          this.leading = leading;
-          this.trailing = trailing;
-          const sig = 64 - leading - trailing;
-          w.write(0b11, 2);
-          w.write(leading, 5);
-          w.write(sig & 63, 6); // 64 is stored as 0
-          this.writeMeaningful(xh, xl, trailing, sig);
-        }
-      }
-    }
-    this.prevHi = hi;
-    this.prevLo = lo;
+    this.t[this.n] = t;
+    this.v[this.n] = v;
     this.n++;
   }
 
-  private writeMeaningful(xh: number, xl: number, trailing: number, sig: number): void {
-    let h: number;
-    let l: number;
-    if (trailing === 0) {
-      h = xh;
-      l = xl;
-    } else if (trailing >= 32) {
-      h = 0;
-      l = xh >>> (trailing - 32);
-    } else {
-      l = ((xl >>> trailing) | (xh << (32 - trailing))) >>> 0;
-      h = xh >>> trailing;
-    }
-    this.w.write64(h, l, sig);
-  }
-
-  /** The encoded chunk so far (a copy, safe to store while appending continues). */
+  /** The chunk packed from the samples so far (a new array, safe to store while appending continues). */
   bytes(): Uint8Array {
-    const b = this.w.bytes().slice();
-    b[0] = FORMAT | this.mode;
-    b[1] = (this.n >>> 8) & 0xff;
-    b[2] = this.n & 0xff;
+    const n = this.n;
+    const w = new BitWriter(16 + n * 2);
+    const work = scratchOf(n);
+    const seq = work.subarray(0, n);
+    const sorted = work.subarray(n, 2 * n);
+    w.write(0, HEADER_BITS);
+    const t = this.t;
+    if (n > 0) writeVarint(w, t[0]!);
+    if (n > 1) {
+      for (let i = 1; i < n; i++) seq[i - 1] = t[i]! - t[i - 1]!;
+      const steps = planSequence(seq, n - 1, sorted);
+      // The grid's interval: the median step.
+      const steps2 = work.subarray(2 * n, 3 * n);
+      steps2.set(seq.subarray(0, n - 1));
+      const interval = steps2.subarray(0, n - 1).sort()[(n - 1) >> 1]!;
+      for (let i = 1; i < n; i++) steps2[i - 1] = t[i]! - t[0]! - i * interval;
+      // An exactly regular series (steps of width 0) cannot do better on a grid.
+      const grid = steps.width === 0 && !steps.flagged ? undefined : planSequence(steps2, n - 1, sorted);
+      if (grid && grid.bits + varintBits(interval) < steps.bits) {
+        w.write(1, 1);
+        writeVarint(w, interval);
+        writeSequence(w, steps2, n - 1, grid);
+      } else {
+        w.write(0, 1);
+        writeSequence(w, seq, n - 1, steps);
+      }
+    }
+    const mode = n > 0 && this.writeDecimal(w, seq, sorted) ? MODE_DECIMAL : MODE_XOR;
+    if (mode === MODE_XOR && n > 0) {
+      f64[0] = this.v[0]!;
+      const x = xorStart(u32[HI]!, u32[LO]!);
+      w.write(x.hi, 32);
+      w.write(x.lo, 32);
+      for (let i = 1; i < n; i++) writeXorValue(w, x, this.v[i]!);
+    }
+    const b = w.bytes().slice();
+    b[0] = FORMAT | mode;
+    b[1] = (n >>> 8) & 0xff;
+    b[2] = n & 0xff;
     return b;
+  }
+
+  /** Writes the values as decimals when every one is; false (nothing written) when not. */
+  private writeDecimal(w: BitWriter, seq: Float64Array, sorted: Float64Array): boolean {
+    const n = this.n;
+    const v = this.v;
+    let scale = 0;
+    for (let i = 0; i < n; i++) {
+      let k = scale;
+      while (k <= MAX_SCALE && decimalAt(v[i]!, k) === undefined) k++;
+      if (k > MAX_SCALE) return false;
+      scale = k;
+    }
+    // At the chunk's scale every value is exact too (the same decimal, a finer unit), unless m grows too big.
+    let prev = 0;
+    let first = 0;
+    let divisor = 0;
+    for (let i = 0; i < n; i++) {
+      const m = decimalAt(v[i]!, scale);
+      if (m === undefined) return false;
+      if (i > 0) {
+        seq[i - 1] = m - prev;
+        divisor = gcd(divisor, Math.abs(m - prev));
+      } else {
+        first = m;
+      }
+      prev = m;
+    }
+    if (divisor === 0) divisor = 1;
+    w.write(scale, 4);
+    writeVarint(w, first);
+    if (n > 1) {
+      writeVarint(w, divisor);
+      if (divisor !== 1) for (let i = 0; i < n - 1; i++) seq[i] = seq[i]! / divisor;
+      writeSequence(w, seq, n - 1, planSequence(seq, n - 1, sorted));
+    }
+    return true;
   }
 }
 
 /** The number of samples in a chunk, from its header. */
 export function chunkCount(data: Uint8Array): number {
   if (data.length < 3 || (data[0]! & 0xf0) !== FORMAT) {
-    throw new ChunkCorruptError(`chunk of ${data.length} bytes has no format-2 header`);
+    throw new ChunkCorruptError(`chunk of ${data.length} bytes has no format-3 header`);
   }
   return (data[1]! << 8) | data[2]!;
 }
+
+let decoded = new Float64Array(256);
 
 /**
  * Decodes a chunk written by ChunkEncoder, appending to `out`. Throws ChunkCorruptError on a
@@ -280,89 +216,47 @@ export function decodeChunk(data: Uint8Array, out: ChunkSamples = { t: [], v: []
   const mode = data[0]! & 0x0f;
   if (mode !== MODE_DECIMAL && mode !== MODE_XOR) throw new ChunkCorruptError(`chunk has unknown value mode ${mode}`);
   if (n === 0) return out;
+  if (decoded.length < n) decoded = new Float64Array(Math.max(n, decoded.length * 2));
+  const seq = decoded;
   const r = new BitReader(data, HEADER_BITS);
-  let t = r.readInt64();
-  let delta = 0;
-  const readTimestamp = (): void => {
-    const ones = r.readOnes(4);
-    const dod = ones === 0 ? 0 : ones === 4 ? r.readInt64() : signed(r.read(DOD_BITS[ones]!), DOD_BITS[ones]!);
-    delta += dod;
-    t += delta;
-  };
+  const first = out.t.length;
+  const ts = out.t;
+  let t = readVarint(r);
+  ts.push(t);
+  if (n > 1) {
+    const grid = r.readBit() === 1;
+    const interval = grid ? readVarint(r) : 0;
+    readSequence(r, n - 1, seq);
+    if (grid) {
+      const t0 = t;
+      for (let i = 1; i < n; i++) ts.push(t0 + i * interval + seq[i - 1]!);
+    } else {
+      for (let i = 1; i < n; i++) ts.push((t += seq[i - 1]!));
+    }
+  }
+  const vs = out.v;
   if (mode === MODE_DECIMAL) {
-    let scale = r.read(4);
-    let m = r.readInt64();
-    out.t.push(t);
-    out.v.push(scale === 0 ? m : m / POW10[scale]!);
-    for (let i = 1; i < n; i++) {
-      readTimestamp();
-      let ones = r.readOnes(DIFF_RESCALE);
-      if (ones === DIFF_RESCALE) {
-        const next = r.read(4);
-        if (next <= scale || next > MAX_SCALE) throw new ChunkCorruptError(`chunk rescales from ${scale} to ${next}`);
-        m *= POW10[next - scale]!;
-        scale = next;
-        ones = r.readOnes(DIFF_RESCALE);
-        if (ones === DIFF_RESCALE) throw new ChunkCorruptError('chunk rescales twice for one sample');
-      }
-      if (ones === DIFF_WIDE) {
-        m += r.readInt64();
-      } else if (ones > 0) {
-        const bits = DIFF_BITS[ones]!;
-        const u = bits > 32 ? r.read(bits - 32) * 2 ** 32 + r.read(32) : r.read(bits);
-        m += signed(u, bits);
-      }
-      out.t.push(t);
-      out.v.push(scale === 0 ? m : m / POW10[scale]!);
+    const scale = r.read(4);
+    if (scale > MAX_SCALE)
+      throw new ChunkCorruptError(`chunk has decimal scale ${scale}, at most ${MAX_SCALE} is written`);
+    const p = POW10[scale]!;
+    let m = readVarint(r);
+    vs.push(scale === 0 ? m : m / p);
+    if (n > 1) {
+      const divisor = readVarint(r);
+      readSequence(r, n - 1, seq);
+      if (scale === 0) for (let i = 0; i < n - 1; i++) vs.push((m += seq[i]! * divisor));
+      else for (let i = 0; i < n - 1; i++) vs.push((m += seq[i]! * divisor) / p);
     }
     return out;
   }
-  let hi = r.read(32);
-  let lo = r.read(32);
-  const push = (): void => {
-    u32[HI] = hi;
-    u32[LO] = lo;
-    out.t.push(t);
-    out.v.push(f64[0]!);
-    if (hi === STALE_HI && lo === STALE_LO) (out.stale ??= new Set()).add(t);
-  };
-  push();
-  let leading = 0;
-  let trailing = 0;
-  for (let i = 1; i < n; i++) {
-    readTimestamp();
-    if (r.readBit() === 1) {
-      if (r.readBit() === 1) {
-        leading = r.read(5);
-        let sig = r.read(6);
-        if (sig === 0) sig = 64;
-        trailing = 64 - leading - sig;
-      }
-      const sig = 64 - leading - trailing;
-      let mh = 0;
-      let ml: number;
-      if (sig > 32) {
-        mh = r.read(sig - 32);
-        ml = r.read(32);
-      } else {
-        ml = r.read(sig);
-      }
-      let xh: number;
-      let xl: number;
-      if (trailing === 0) {
-        xh = mh;
-        xl = ml;
-      } else if (trailing >= 32) {
-        xh = (ml << (trailing - 32)) >>> 0;
-        xl = 0;
-      } else {
-        xh = ((mh << trailing) | (ml >>> (32 - trailing))) >>> 0;
-        xl = (ml << trailing) >>> 0;
-      }
-      hi = (hi ^ xh) >>> 0;
-      lo = (lo ^ xl) >>> 0;
-    }
-    push();
+  const x = xorStart(r.read(32), r.read(32));
+  for (let i = 0; i < n; i++) {
+    if (i > 0) readXorValue(r, x);
+    u32[HI] = x.hi;
+    u32[LO] = x.lo;
+    vs.push(f64[0]!);
+    if (x.hi === STALE_HI && x.lo === STALE_LO) (out.stale ??= new Set()).add(ts[first + i]!);
   }
   return out;
 }

@@ -9,9 +9,10 @@
  * full-sized. Every write is one SQLite transaction: a process killed at any point loses at most
  * what was appended since the last flush, and the file stays consistent.
  *
- * The file's `user_version` is its layout version (STORE_FORMAT). A file of format 1 (chunk
- * format 1, xor-chunk.ts, and a by-age index) is rewritten to the current format when opened,
- * in one transaction: a crash during the rewrite leaves the format-1 file as it was.
+ * The file's `user_version` is its layout version (STORE_FORMAT). A file of an older format
+ * (1: chunks of xor-chunk.ts and a by-age index; 2: chunks of chunk-v2.ts) is rewritten to the
+ * current format when opened, in one transaction: a crash during the rewrite leaves the old file
+ * as it was.
  */
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
@@ -28,6 +29,7 @@ import {
 import { DEFAULT_RETENTION, validateRetention, type RetentionPolicy } from './retention.js';
 import type { AppendOptions, AppendOutcome, MetricsSink } from './sink.js';
 import { chunkCount, ChunkEncoder, decodeChunk, type ChunkSamples } from './chunk.js';
+import { decodeChunkV2 } from './chunk-v2.js';
 import { decodeXorChunk } from './xor-chunk.js';
 
 export interface MetricsDbOptions {
@@ -37,7 +39,11 @@ export interface MetricsDbOptions {
   retention?: RetentionPolicy;
   /** Series a single target may create; new series beyond it are dropped and counted. Default 10,000. */
   maxSeriesPerTarget?: number;
-  /** Samples per chunk before it is sealed. Default 120 (Prometheus's). */
+  /**
+   * Samples per chunk before it is sealed. Default 240: twice Prometheus's 120, which halves the
+   * per-row cost of the file (key columns, index entry: 0.2 of ~1.8 bytes a sample at 120) for
+   * 1.9 KB more memory per active series (a head holds its samples unpacked, 16 bytes each).
+   */
   chunkSamples?: number;
   /** When given, heads are flushed every `flushIntervalMs` and maintenance runs every `maintainIntervalMs`. */
   timers?: Timers;
@@ -100,7 +106,7 @@ interface ChunkRow {
 const SEALED_BATCH = 256;
 
 /** The layout this build writes, kept in the file's user_version (files before it have 0). */
-export const STORE_FORMAT = 2;
+export const STORE_FORMAT = 3;
 
 /** Prometheus's staleness marker, read from a typed array each time so its NaN payload survives. */
 const STALE_BITS = new Float64Array(new Uint32Array([0x00000002, 0x7ff00000]).buffer);
@@ -135,7 +141,7 @@ export class MetricsDb implements MetricsSink {
     const problems = validateRetention(this.retention);
     if (problems.length > 0) throw new Error(problems.join('\n'));
     this.maxSeriesPerTarget = options.maxSeriesPerTarget ?? 10_000;
-    this.chunkSamples = options.chunkSamples ?? 120;
+    this.chunkSamples = options.chunkSamples ?? 240;
     // Private like the state store (0600): SQLite gives its -wal and -shm files the main file's mode.
     fs.closeSync(fs.openSync(options.path, 'a', 0o600));
     fs.chmodSync(options.path, 0o600);
@@ -186,6 +192,9 @@ export class MetricsDb implements MetricsSink {
     }
     if (version === STORE_FORMAT) return;
     const hasChunks = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'chunks'").get();
+    // Format 1 (user_version 0): chunks of xor-chunk.ts, a count column and an index by age.
+    // Format 2: chunks of chunk-v2.ts. Both are re-packed into chunk format 3.
+    const decodeOld = version === 0 ? decodeXorChunk : decodeChunkV2;
     this.db.transaction(() => {
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS series (
@@ -196,7 +205,7 @@ export class MetricsDb implements MetricsSink {
         -- A rowid table, not WITHOUT ROWID: the latter keeps under ~1,000 bytes of a row in its
         -- page and moves the rest of a chunk to an overflow page of its own (4 KiB per chunk), and
         -- rows appended in rowid order fill their pages. No index by age: maintenance scans.
-        CREATE TABLE chunks_v2 (
+        CREATE TABLE chunks_new (
           id INTEGER PRIMARY KEY,
           series_id INTEGER NOT NULL,
           res INTEGER NOT NULL,
@@ -207,9 +216,8 @@ export class MetricsDb implements MetricsSink {
         );
       `);
       if (hasChunks) {
-        // Format 1: chunks of xor-chunk.ts, a count column and an index by age.
         const insert = this.db.prepare(
-          'INSERT INTO chunks_v2 (series_id, res, min_t, max_t, data) VALUES (?, ?, ?, ?, ?)',
+          'INSERT INTO chunks_new (series_id, res, min_t, max_t, data) VALUES (?, ?, ?, ?, ?)',
         );
         // In pages: a connection cannot write while it iterates, and a large file should not be read whole.
         const page = this.db.prepare(
@@ -219,8 +227,8 @@ export class MetricsDb implements MetricsSink {
           const rows = page.all(after) as Array<ChunkRow & { id: number }>;
           if (rows.length === 0) break;
           for (const r of rows) {
-            const d = decodeXorChunk(r.data);
-            const enc = new ChunkEncoder();
+            const d = decodeOld(r.data);
+            const enc = new ChunkEncoder(d.t.length);
             for (let i = 0; i < d.t.length; i++) {
               const t = d.t[i]!;
               enc.append(t, d.stale?.has(t) ? STALE_BITS[0]! : d.v[i]!);
@@ -231,7 +239,7 @@ export class MetricsDb implements MetricsSink {
         }
         this.db.exec('DROP INDEX IF EXISTS chunks_by_age; DROP TABLE chunks;');
       }
-      this.db.exec('ALTER TABLE chunks_v2 RENAME TO chunks');
+      this.db.exec('ALTER TABLE chunks_new RENAME TO chunks');
       this.db.pragma(`user_version = ${STORE_FORMAT}`);
     })();
     // The old table's pages are free now; give them back to the file system.
@@ -481,6 +489,7 @@ export class MetricsDb implements MetricsSink {
         }
         this.db.prepare('DELETE FROM chunks WHERE res = ? AND max_t < ?').run(level.stepMs, cutoff);
       })();
+      if (!next) this.trimChunks(level.stepMs, cutoff);
     }
 
     const maxBytes = this.retention.maxBytes;
@@ -504,6 +513,30 @@ export class MetricsDb implements MetricsSink {
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     report.bytesInUse = this.bytesInUse();
     return report;
+  }
+
+  /**
+   * Drops the samples before `cutoff` from the chunks of level `res` that straddle it: a chunk of
+   * a coarse level spans days (240 hourly samples: 10), so whole-chunk expiry would keep that much
+   * past the retention.
+   */
+  private trimChunks(res: number, cutoff: number): void {
+    this.db.transaction(() => {
+      const rows = this.db
+        .prepare('SELECT series_id, res, min_t, max_t, data FROM chunks WHERE res = ? AND min_t < ? AND max_t >= ?')
+        .all(res, cutoff, cutoff) as ChunkRow[];
+      const del = this.db.prepare('DELETE FROM chunks WHERE series_id = ? AND res = ? AND min_t = ?');
+      for (const r of rows) {
+        const d = decodeChunk(r.data);
+        const enc = new ChunkEncoder(d.t.length);
+        for (let i = 0; i < d.t.length; i++) {
+          const t = d.t[i]!;
+          if (t >= cutoff) enc.append(t, d.stale?.has(t) ? STALE_BITS[0]! : d.v[i]!);
+        }
+        del.run(r.series_id, res, r.min_t);
+        this.writeChunk(r.series_id, res, enc);
+      }
+    })();
   }
 
   /** Merges samples into the series' rollup at `stepMs`: the last sample of each step is kept. */

@@ -16,7 +16,8 @@
  * This is chunk format 1, what metrics.db files written before format 2 (chunk.ts) hold: the
  * store reads it only to migrate such files. XOR value coding itself lives on in format 2.
  */
-import { BitReader, BitWriter, ChunkCorruptError, ctz32, f64, HI, LO, signed, u32 } from './bit-stream.js';
+import { BitReader, BitWriter, ChunkCorruptError, f64, HI, LO, signed, u32 } from './bit-stream.js';
+import { readXorValue, writeXorValue, xorStart } from './xor-values.js';
 
 export { ChunkCorruptError };
 
@@ -38,10 +39,7 @@ export class XorChunkEncoder {
   private n = 0;
   private prevT = 0;
   private prevDelta = 0;
-  private prevHi = 0;
-  private prevLo = 0;
-  private leading = 0xff;
-  private trailing = 0;
+  private xor = xorStart(0, 0);
   private firstT = 0;
   private lastT = 0;
 
@@ -60,14 +58,13 @@ export class XorChunkEncoder {
   }
 
   append(t: number, v: number): void {
-    f64[0] = v;
-    const hi = u32[HI]!;
-    const lo = u32[LO]!;
     const w = this.w;
     if (this.n === 0) {
       w.writeInt64(t);
-      w.write(hi, 32);
-      w.write(lo, 32);
+      f64[0] = v;
+      w.write(u32[HI]!, 32);
+      w.write(u32[LO]!, 32);
+      this.xor = xorStart(u32[HI]!, u32[LO]!);
       this.firstT = t;
     } else {
       const delta = t - this.prevT;
@@ -91,54 +88,11 @@ export class XorChunkEncoder {
         }
       }
       this.prevDelta = delta;
-      this.writeValue(hi, lo);
+      writeXorValue(w, this.xor, v);
     }
     this.prevT = t;
     this.lastT = t;
-    this.prevHi = hi;
-    this.prevLo = lo;
     this.n++;
-  }
-
-  private writeValue(hi: number, lo: number): void {
-    const w = this.w;
-    const xh = (hi ^ this.prevHi) >>> 0;
-    const xl = (lo ^ this.prevLo) >>> 0;
-    if (xh === 0 && xl === 0) {
-      w.write(0, 1);
-      return;
-    }
-    let leading = xh !== 0 ? Math.clz32(xh) : 32 + Math.clz32(xl);
-    const trailing = xl !== 0 ? ctz32(xl) : 32 + ctz32(xh);
-    if (leading > 31) leading = 31; // 5 bits
-    if (this.leading !== 0xff && leading >= this.leading && trailing >= this.trailing) {
-      w.write(0b10, 2);
-      this.writeMeaningful(xh, xl, this.trailing, 64 - this.leading - this.trailing);
-      return;
-    }
-    this.leading = leading;
-    this.trailing = trailing;
-    const sig = 64 - leading - trailing;
-    w.write(0b11, 2);
-    w.write(leading, 5);
-    w.write(sig & 63, 6); // 64 is stored as 0
-    this.writeMeaningful(xh, xl, trailing, sig);
-  }
-
-  private writeMeaningful(xh: number, xl: number, trailing: number, sig: number): void {
-    let h: number;
-    let l: number;
-    if (trailing === 0) {
-      h = xh;
-      l = xl;
-    } else if (trailing >= 32) {
-      h = 0;
-      l = xh >>> (trailing - 32);
-    } else {
-      l = ((xl >>> trailing) | (xh << (32 - trailing))) >>> 0;
-      h = xh >>> trailing;
-    }
-    this.w.write64(h, l, sig);
   }
 
   /** The encoded chunk so far (a copy, safe to store while appending continues). */
@@ -171,60 +125,24 @@ export function decodeXorChunk(data: Uint8Array, out: ChunkSamples = { t: [], v:
   const n = r.read(16);
   if (n === 0) return out;
   let t = r.readInt64();
-  let hi = r.read(32);
-  let lo = r.read(32);
-  u32[HI] = hi;
-  u32[LO] = lo;
-  out.t.push(t);
-  out.v.push(f64[0]!);
-  if (hi === STALE_HI && lo === STALE_LO) (out.stale ??= new Set()).add(t);
+  const x = xorStart(r.read(32), r.read(32));
+  const push = (): void => {
+    u32[HI] = x.hi;
+    u32[LO] = x.lo;
+    out.t.push(t);
+    out.v.push(f64[0]!);
+    if (x.hi === STALE_HI && x.lo === STALE_LO) (out.stale ??= new Set()).add(t);
+  };
+  push();
   let delta = 0;
-  let leading = 0;
-  let trailing = 0;
   for (let i = 1; i < n; i++) {
     // The bucket is the number of leading one bits (at most 4) of the timestamp field.
-    let ones = 0;
-    while (ones < 4 && r.readBit() === 1) ones++;
+    const ones = r.readOnes(4);
     const dod = ones === 0 ? 0 : ones === 4 ? r.readInt64() : signed(r.read(DOD_BITS[ones]!), DOD_BITS[ones]!);
     delta += dod;
     t += delta;
-    if (r.readBit() === 1) {
-      if (r.readBit() === 1) {
-        leading = r.read(5);
-        let sig = r.read(6);
-        if (sig === 0) sig = 64;
-        trailing = 64 - leading - sig;
-      }
-      const sig = 64 - leading - trailing;
-      // Read the meaningful bits as hi:lo, then shift left by `trailing`.
-      let mh = 0;
-      let ml: number;
-      if (sig > 32) {
-        mh = r.read(sig - 32);
-        ml = r.read(32);
-      } else {
-        ml = r.read(sig);
-      }
-      let xh: number;
-      let xl: number;
-      if (trailing === 0) {
-        xh = mh;
-        xl = ml;
-      } else if (trailing >= 32) {
-        xh = (ml << (trailing - 32)) >>> 0;
-        xl = 0;
-      } else {
-        xh = ((mh << trailing) | (ml >>> (32 - trailing))) >>> 0;
-        xl = (ml << trailing) >>> 0;
-      }
-      hi = (hi ^ xh) >>> 0;
-      lo = (lo ^ xl) >>> 0;
-    }
-    u32[HI] = hi;
-    u32[LO] = lo;
-    out.t.push(t);
-    out.v.push(f64[0]!);
-    if (hi === STALE_HI && lo === STALE_LO) (out.stale ??= new Set()).add(t);
+    readXorValue(r, x);
+    push();
   }
   return out;
 }

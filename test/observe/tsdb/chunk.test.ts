@@ -28,7 +28,7 @@ function lcg(seed: number): () => number {
 
 const T0 = 1_700_000_000_000;
 
-describe('chunk format 2', () => {
+describe('chunk format 3', () => {
   it('round-trips every kind of value and timestamp step exactly, switching to xor for non-decimals', () => {
     const t = [
       T0,
@@ -90,30 +90,51 @@ describe('chunk format 2', () => {
     }
   });
 
-  it('stores regular series in about a byte per sample and noisy jittered ones in about 2', () => {
+  it('packs regular series in under a byte per sample and noisy jittered ones in about 1.4', () => {
     const rnd = lcg(7);
     const regularT: number[] = [];
     const jitteredT: number[] = [];
     const steady: number[] = [];
     const counter: number[] = [];
     const gauge: number[] = [];
+    const pages: number[] = [];
     let g = 23.5;
-    for (let i = 0; i < 120; i++) {
+    let c = 1000;
+    let m = 4096 * 100_000;
+    for (let i = 0; i < 240; i++) {
       regularT.push(T0 + i * 15_000);
-      jitteredT.push(T0 + i * 15_000 + Math.round((rnd() - 0.5) * 6));
+      // A scraper on a schedule: ±5 ms around the grid, so the grid offsets need 4 bits.
+      jitteredT.push(T0 + i * 15_000 + Math.round((rnd() - 0.5) * 10));
       steady.push(1000 + i * 7 + (i % 4));
-      counter.push(1000 + i * 7 + Math.floor(rnd() * 50));
+      counter.push((c += Math.floor(rnd() * 50)));
       g = Math.round((g + (rnd() - 0.5)) * 100) / 100;
       gauge.push(g);
+      if (rnd() < 0.2) m += 4096 * Math.floor((rnd() - 0.5) * 64);
+      pages.push(m);
     }
-    // 120 samples: a 20-byte header, the first interval (24 bits), then 1 timestamp bit and 9 value bits each.
-    expect(roundTrip(regularT, steady).bytes).toBeLessThanOrEqual(20 + Math.ceil((24 + 119 * 10) / 8));
-    // ±3 ms of jitter (delta-of-delta within ±16) costs 7 bits a timestamp; a difference within ±64 costs 9 bits.
-    expect(roundTrip(jitteredT, counter).bytes).toBeLessThanOrEqual(20 + Math.ceil((24 + 119 * 16) / 8));
+    // Headers of both sequences (~20 bytes with the first timestamp and value), then per sample:
+    // a regular timestamp 0 bits; steps of 7..10 in 2 bits.
+    expect(roundTrip(regularT, steady).bytes).toBeLessThanOrEqual(20 + Math.ceil((239 * 2) / 8));
+    // Jittered timestamps 4 bits; counter steps 0..49 in 6 bits.
+    expect(roundTrip(jitteredT, counter).bytes).toBeLessThanOrEqual(20 + Math.ceil((239 * 10) / 8));
+    // Gauge steps of ±0.50 in hundredths: 7 bits.
     const r = roundTrip(jitteredT, gauge);
-    // 23.5 has one decimal, its successors two: one scale change (10 bits) on the way.
-    expect(r.bytes).toBeLessThanOrEqual(20 + Math.ceil((24 + 119 * 16 + 10) / 8));
+    expect(r.bytes).toBeLessThanOrEqual(20 + Math.ceil((239 * 11) / 8));
     expect(r.v).toEqual(gauge);
+    // Memory that changes in pages one scrape in five: a flag bit, and 6 bits for the page count when it moves.
+    const p = roundTrip(regularT, pages);
+    expect(p.bytes).toBeLessThanOrEqual(24 + Math.ceil((239 * (1 + 0.3 * 6)) / 8));
+    expect(p.v).toEqual(pages);
+  });
+
+  it('codes a missed scrape or a counter reset as one exception, not a wider chunk', () => {
+    const t = Array.from({ length: 240 }, (_, i) => T0 + i * 15_000 + (i >= 100 ? 15_000 : 0));
+    const v = Array.from({ length: 240 }, (_, i) => (i < 150 ? 5000 + i * 3 : i * 3));
+    const r = roundTrip(t, v);
+    expect(r.t).toEqual(t);
+    expect(r.v).toEqual(v);
+    // Steps of 3 (width 1 or 2) and regular timestamps (a width-1 escape per sample): ~3 bits a sample.
+    expect(r.bytes).toBeLessThanOrEqual(24 + 16 + Math.ceil((239 * 3) / 8));
   });
 
   it('rejects a truncated chunk and a foreign header with a named error', () => {
@@ -121,6 +142,6 @@ describe('chunk format 2', () => {
     for (let i = 0; i < 10; i++) enc.append(T0 + i * 1000, Math.sqrt(i));
     const data = enc.bytes();
     expect(() => decodeChunk(data.subarray(0, data.length - 6))).toThrow(ChunkCorruptError);
-    expect(() => decodeChunk(new Uint8Array([0, 10, 1, 2, 3]))).toThrow(/format-2 header/);
+    expect(() => decodeChunk(new Uint8Array([0, 10, 1, 2, 3]))).toThrow(/format-3 header/);
   });
 });
