@@ -11,6 +11,7 @@ import { Link } from '../router.js';
 import { useSession } from '../session.js';
 import { usePoll } from '../use-poll.js';
 import { HealthBadge, healthOf } from './overview.js';
+import { LiveRollout } from '../live-rollout.js';
 
 /** Lines kept on screen: enough to read back, bounded so a chatty service cannot grow the page. */
 const MAX_LOG_LINES = 500;
@@ -190,6 +191,14 @@ export function ServicePage(p: { name: string }): JSX.Element {
         ) : who ? (
           <p class="muted">Your role may not deploy or roll back this service.</p>
         ) : null}
+        <LiveRollout
+          service={p.name}
+          paused={busy}
+          onEnd={() => {
+            releases.reload();
+            status.reload();
+          }}
+        />
         {rollout ? (
           <div class={`rollout ${rollout.done ? (rollout.ok ? 'ok' : 'failed') : 'running'}`} data-testid="rollout">
             <h3>
