@@ -39,7 +39,7 @@ const SERVICE_PREFIX = 'service.';
 
 /** The event as streamed, or undefined when the stream leaves it out (another service, a probe). */
 export function streamEventOf(e: Sequenced<CoreEvent>, service: string | undefined): StreamEvent | undefined {
-  const stamp = { seq: e.seq, at: e.at };
+  const stamp = { seq: e.sequence, at: e.at };
   const wanted = (name: string) => service === undefined || name === service;
   switch (e.type) {
     case 'instance': {
