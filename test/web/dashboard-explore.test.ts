@@ -7,9 +7,11 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { Value } from '@sinclair/typebox/value';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, tokenFile } from '../../src/daemon/daemon.js';
+import { EventStreamLine, NetworkResponse } from '../../src/daemon/api/schemas.js';
 import { RemoteDataPlane } from '../../src/proxy/process/remote-data-plane.js';
 import { Duration } from '../../src/util/duration.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -143,6 +145,9 @@ describe.skipIf(missing)(
       expect(await page.locator(`tr[data-record="web.${ZONE}"]`).textContent()).toMatch(/A127\.\d+\.\d+\.\d+/);
       expect(await page.locator(`tr[data-record="_http._tcp.web.${ZONE}"]`).textContent()).toContain('SRV');
       await shot(page, 'routes');
+      // The page's source, as the contract declares it.
+      const network = await api.json<unknown>('GET', '/v1/network');
+      expect([...Value.Errors(NetworkResponse, network)].map((e) => `${e.path}: ${e.message}`)).toEqual([]);
       // The nav reaches it at 360 px in dark mode, nothing wider than the screen.
       const small = await open('/ui/routes', 'dark', 360);
       await small.waitForSelector(`tr[data-record="nas.${ZONE}"]`);
@@ -232,6 +237,26 @@ describe.skipIf(missing)(
       const page = await open('/ui/services/web');
       await page.waitForSelector('tr.current');
       writeServer(dir, 'b2');
+      // Beside the page, a client of the API with the bearer token follows the same stream.
+      const sse = new AbortController();
+      const frames: unknown[] = [];
+      const streamed = fetch(`${daemon.url}/v1/events/stream?service=web`, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: sse.signal,
+      }).then(async (res) => {
+        expect(res.headers.get('content-type')).toContain('text/event-stream');
+        const decoder = new TextDecoder();
+        let text = '';
+        for await (const chunk of res.body ?? []) {
+          text += decoder.decode(chunk as Uint8Array, { stream: true });
+          for (let end = text.indexOf('\n\n'); end >= 0; end = text.indexOf('\n\n')) {
+            const frame = text.slice(0, end);
+            text = text.slice(end + 2);
+            if (frame.startsWith('data: ')) frames.push(JSON.parse(frame.slice(6)));
+          }
+          if (frames.some((f) => (f as { outcome?: unknown }).outcome === 'ok')) return;
+        }
+      });
       let cliEnded = false;
       const cli = runCliOk(['deploy', 'web', '--state-dir', stateDir], { cwd: dir }).finally(() => {
         cliEnded = true;
@@ -254,6 +279,12 @@ describe.skipIf(missing)(
       // The releases table caught up when the rollout ended.
       await expect.poll(() => page.locator('tr.current').textContent()).toContain('v2');
       await shot(page, 'service-live-deployed');
+      await streamed;
+      sse.abort();
+      expect(
+        frames.flatMap((f) => [...Value.Errors(EventStreamLine, f)].map((e) => `${e.path}: ${e.message}`)),
+      ).toEqual([]);
+      expect(frames).toContainEqual(expect.objectContaining({ type: 'release', release: 2, phase: 'finished' }));
       await page.context().close();
     });
   },
