@@ -6,11 +6,15 @@ import { errorMessage } from '../util/error-message.js';
 import type { Logger } from '../util/logger.js';
 import type { CoreEvent, CoreEventType } from './events.js';
 
-export type Sequenced<E> = E & { seq: number; at: string };
+/**
+ * An event as subscribers get it: numbered in publish order, and stamped. Named `sequence`, not
+ * `seq`: a release event's own `seq` (the release number) must reach subscribers unchanged.
+ */
+export type Sequenced<E> = E & { sequence: number; at: string };
 type Handler = (e: Sequenced<CoreEvent>) => void;
 
 export class EventBus {
-  private seq = 0;
+  private sequence = 0;
   private readonly handlers = new Map<CoreEventType | '*', Set<Handler>>();
 
   constructor(
@@ -29,7 +33,7 @@ export class EventBus {
   }
 
   publish(e: CoreEvent): void {
-    const ev: Sequenced<CoreEvent> = { ...e, seq: ++this.seq, at: this.now().toISOString() };
+    const ev: Sequenced<CoreEvent> = { ...e, sequence: ++this.sequence, at: this.now().toISOString() };
     for (const key of [e.type, '*'] as const) {
       for (const h of this.handlers.get(key) ?? []) {
         try {

@@ -33,6 +33,19 @@ export type CoreEvent =
       detail: string;
     }
   /**
+   * A step of a deploy, rollback or restart as its caller sees it (the lines the CLI prints), so
+   * whoever watches the service (the dashboard's event stream) follows a rollout started
+   * elsewhere; the operation's last event has its `outcome` (null before). Messages name
+   * releases, instances and build commands, never a secret's value.
+   */
+  | {
+      type: 'progress';
+      service: string;
+      operation: 'deploy' | 'rollback' | 'restart';
+      message: string;
+      outcome: 'ok' | 'failed' | null;
+    }
+  /**
    * A check's state changed (thresholds met; see observe/checks/thresholds.ts). Alerts subscribe.
    * `error` is the failing run's reason (null when it came up).
    */

@@ -454,7 +454,12 @@ export class LocalOperations implements Operations {
     });
   }
 
-  deploy(service: string, input: DeployInput, progress: Progress): Promise<DeployResult> {
+  deploy(service: string, input: DeployInput, caller: Progress): Promise<DeployResult> {
+    const live = this.published(service, 'deploy', caller);
+    return live.outcome(this.deployNow(service, input, live.progress));
+  }
+
+  private deployNow(service: string, input: DeployInput, progress: Progress): Promise<DeployResult> {
     return this.exclusive(
       'groundwork deploy',
       async () => {
@@ -496,7 +501,12 @@ export class LocalOperations implements Operations {
     );
   }
 
-  rollback(service: string, input: RollbackInput, progress: Progress): Promise<DeployResult> {
+  rollback(service: string, input: RollbackInput, caller: Progress): Promise<DeployResult> {
+    const live = this.published(service, 'rollback', caller);
+    return live.outcome(this.rollbackNow(service, input, live.progress));
+  }
+
+  private rollbackNow(service: string, input: RollbackInput, progress: Progress): Promise<DeployResult> {
     return this.exclusive(
       'groundwork rollback',
       async () => {
@@ -525,8 +535,46 @@ export class LocalOperations implements Operations {
     );
   }
 
+  /**
+   * The caller's progress, also published on the bus with the operation's outcome at its end:
+   * whoever follows the service's events (the dashboard) sees the steps of a rollout started
+   * elsewhere, as they happen, and when it ended.
+   */
+  private published(
+    service: string,
+    operation: 'deploy' | 'rollback' | 'restart',
+    caller: Progress,
+  ): { progress: Progress; outcome<T>(run: Promise<T>): Promise<T> } {
+    const publish = (message: string, outcome: 'ok' | 'failed' | null) =>
+      this.installation.bus.publish({ type: 'progress', service, operation, message, outcome });
+    return {
+      progress: (message) => {
+        caller(message);
+        publish(message, null);
+      },
+      outcome: (run) =>
+        run.then(
+          (v) => {
+            // A deploy or rollback that rolled back answers (ok: false) instead of throwing.
+            const ok = typeof v !== 'object' || v === null || !('ok' in v) || v.ok !== false;
+            publish(`${operation} ${ok ? 'finished' : 'failed'}`, ok ? 'ok' : 'failed');
+            return v;
+          },
+          (e: unknown) => {
+            publish(`${operation} failed: ${errorMessage(e)}`, 'failed');
+            throw e;
+          },
+        ),
+    };
+  }
+
   /** Rolling restart: one instance at a time, each ready before the next. */
-  restart(service: string, input: Attribution, progress: Progress): Promise<void> {
+  restart(service: string, input: Attribution, caller: Progress): Promise<void> {
+    const live = this.published(service, 'restart', caller);
+    return live.outcome(this.restartNow(service, input, live.progress));
+  }
+
+  private restartNow(service: string, input: Attribution, progress: Progress): Promise<void> {
     return this.exclusive(
       'groundwork restart',
       async () => {

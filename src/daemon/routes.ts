@@ -15,6 +15,9 @@ import { ApiError, route, type Route } from './api/http-app.js';
 import { openApiDocument } from './api/openapi.js';
 import type { ErrorCode, IncidentLinkResponse } from './api/schemas.js';
 import { linkPage, wantsJson, type LinkAction } from '../incidents/link-page.js';
+import { followEvents } from '../core/event-stream.js';
+import { networkView } from '../core/network-view.js';
+import { Duration } from '../util/duration.js';
 
 const STATUS_OF: Record<OperationErrorCode, { status: number; code: ErrorCode }> = {
   'invalid-stack': { status: 422, code: 'invalid-stack' },
@@ -74,6 +77,8 @@ function idParam(raw: string): number {
     throw new ApiError(400, 'bad-request', `'${raw}' is not an id`, 'use the number shown by the list command');
   return id;
 }
+
+const EVENT_STREAM_HEARTBEAT = Duration.seconds(15);
 
 export interface RouteDeps {
   ops: LocalOperations;
@@ -201,6 +206,32 @@ export function daemonRoutes(deps: RouteDeps): Route[] {
       handler: async (ctx) => ({
         status: 200,
         json: await call(() => ops.events(ctx.query.service, ctx.query.limit)),
+      }),
+    }),
+    route({
+      ...API.eventStream,
+      handler: async (ctx) => {
+        const service = ctx.query.service;
+        // An unknown service is a 404 now, before the stream starts.
+        if (service !== undefined) await call(async () => ops.serviceAddress(service));
+        // Opens the stream (the 200 goes out now, not at the first event).
+        ctx.comment('groundwork events');
+        // A comment now and then: proxies and browsers keep a quiet stream open, and a client
+        // that left is noticed (its signal aborts) within one interval.
+        const beat = setInterval(() => ctx.comment('keep-alive'), EVENT_STREAM_HEARTBEAT.toMilliseconds());
+        try {
+          await followEvents(ops.installation.bus, service, (e) => ctx.stream(e), ctx.signal);
+        } finally {
+          clearInterval(beat);
+        }
+        return { streamed: true };
+      },
+    }),
+    route({
+      ...API.network,
+      handler: async () => ({
+        status: 200,
+        json: networkView(ops.installation.store.listResources(), ops.installation.stateDir),
       }),
     }),
     route({

@@ -15,6 +15,9 @@ import {
   DownRequest,
   EventsQuery,
   EventsResponse,
+  EventStreamLine,
+  EventStreamQuery,
+  NetworkResponse,
   HistoryQuery,
   HistoryResponse,
   LogsQuery,
@@ -86,7 +89,7 @@ export interface RouteSpec {
   /** Query parameters (daemon/api/query.ts): parsed for the handler, serialized by the client. */
   query?: TObject;
   response?: TSchema;
-  streams?: 'ndjson' | 'text';
+  streams?: 'ndjson' | 'text' | 'sse';
   line?: TSchema;
   /** Needs no bearer token (push pings: the token in the path is the credential). */
   public?: boolean;
@@ -140,6 +143,21 @@ export const API = {
     summary: 'Instance events: state changes, exits, restarts',
     query: EventsQuery,
     response: EventsResponse,
+  },
+  eventStream: {
+    method: 'GET',
+    path: '/v1/events/stream',
+    summary:
+      'Live events as server-sent events: instance states, releases, and the steps of deploys, rollbacks and restarts (whoever started them)',
+    query: EventStreamQuery,
+    streams: 'sse',
+    line: EventStreamLine,
+  },
+  network: {
+    method: 'GET',
+    path: '/v1/network',
+    summary: "The DNS zone's records (declared and of service addresses) and the listeners' certificates",
+    response: NetworkResponse,
   },
   logs: {
     method: 'GET',

@@ -24,11 +24,15 @@ export function openApiDocument(routes: Route[]): OpenApiResponse {
           description:
             r.streams === 'ndjson'
               ? 'A stream of JSON lines; the schema is that of one line. A failure after the stream started ends it with an `error` line.'
-              : 'A text stream',
+              : r.streams === 'sse'
+                ? 'Server-sent events: each `data:` is one JSON object of this schema; lines starting with `:` keep the connection alive.'
+                : 'A text stream',
           content:
             r.streams === 'ndjson'
               ? { 'application/x-ndjson': { schema: r.line ?? {} } }
-              : { 'text/plain': { schema: { type: 'string' } } },
+              : r.streams === 'sse'
+                ? { 'text/event-stream': { schema: r.line ?? {} } }
+                : { 'text/plain': { schema: { type: 'string' } } },
         }
       : { description: 'OK', content: { 'application/json': { schema: r.response ?? {} } } };
     const error = (description: string) => ({ description, content: { 'application/json': { schema: ErrorBody } } });

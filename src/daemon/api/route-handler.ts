@@ -46,8 +46,13 @@ class HonoRouteContext implements RouteContext {
     readonly params: Record<string, string>,
     readonly query: URLSearchParams | Record<string, unknown>,
     readonly stream: (line: unknown) => void,
+    private readonly write: (chunk: string) => void,
   ) {
     this.body = c.get('body');
+  }
+
+  comment(text: string): void {
+    this.write(`: ${text.replace(/[\r\n]+/g, ' ')}\n\n`);
   }
 
   get req(): IncomingMessage {
@@ -64,9 +69,21 @@ class HonoRouteContext implements RouteContext {
   }
 }
 
+const STREAM_TYPES = {
+  text: 'text/plain; charset=utf-8',
+  ndjson: 'application/x-ndjson',
+  sse: 'text/event-stream; charset=utf-8',
+} as const;
+
+/** One streamed object as the route's format frames it: an NDJSON line, or an SSE `data:` event. */
+function frame(streams: Route['streams'], line: unknown): string {
+  const json = JSON.stringify(line);
+  return streams === 'sse' ? `data: ${json}\n\n` : `${json}\n`;
+}
+
 export function routeHandler(route: Route, logger: Logger): (c: Context<ApiEnv>) => Promise<Response> {
   const streamHeaders = {
-    'content-type': route.streams === 'text' ? 'text/plain; charset=utf-8' : 'application/x-ndjson',
+    'content-type': STREAM_TYPES[route.streams ?? 'ndjson'],
     'cache-control': 'no-store',
   };
   const encoder = new TextEncoder();
@@ -122,8 +139,12 @@ export function routeHandler(route: Route, logger: Logger): (c: Context<ApiEnv>)
         reject(e);
         return;
       }
-      const ctx = new HonoRouteContext(c, params, q, (line) =>
-        write(typeof line === 'string' ? line : `${JSON.stringify(line)}\n`),
+      const ctx = new HonoRouteContext(
+        c,
+        params,
+        q,
+        (line) => write(typeof line === 'string' ? line : frame(route.streams, line)),
+        write,
       );
       let running: Promise<RouteResult>;
       try {
@@ -150,7 +171,7 @@ export function routeHandler(route: Route, logger: Logger): (c: Context<ApiEnv>)
             logUnexpected(logger, c, e);
             line = { type: 'error', error: { code: 'internal', message: INTERNAL_MESSAGE } };
           }
-          write(`${JSON.stringify(line)}\n`);
+          write(frame(route.streams, line));
           end();
         },
       );

@@ -52,6 +52,11 @@ export interface RouteContext<
    * with its status. After the client left, writes are dropped.
    */
   stream(line: Line): void;
+  /**
+   * For `streams: 'sse'`: a comment (`: text`), which clients ignore: opens the stream before the
+   * first event, and keeps a quiet one alive. Newlines in `text` are replaced by spaces.
+   */
+  comment(text: string): void;
 }
 
 export type RouteResult<Json = unknown> =
@@ -80,9 +85,12 @@ export interface Route<
   query?: Q;
   /** The 200 JSON answer's shape (documented in /v1/openapi.json, typed in the client). */
   response?: R;
-  /** Streams NDJSON (or text) instead of one JSON document. */
-  streams?: 'ndjson' | 'text';
-  /** For `streams: 'ndjson'`: the shape of each line (documented, typed in the client). */
+  /**
+   * Streams NDJSON, text or server-sent events (`sse`: each line a `data:` frame, for a browser's
+   * EventSource) instead of one JSON document.
+   */
+  streams?: 'ndjson' | 'text' | 'sse';
+  /** For `streams: 'ndjson'` or `'sse'`: the shape of each line (documented, typed in the client). */
   line?: L;
   /**
    * Served without the bearer token: the route checks its own credential (push pings carry the

@@ -4,6 +4,9 @@ import { INSTANCE_STATES } from '../../core/status.js';
 import { AddressSchema, JsonObjectSchema, PlanSchema } from '../../engine/plan-schema.js';
 import { AuditEntrySchema } from '../../security/audit.js';
 import { CHANGE_OUTCOMES, CHANGE_REQUEST_KINDS, RELEASE_STATUSES, STEP_STATUSES } from '../../store/store.js';
+import { INSTANCE_EVENT_TYPES } from '../../core/events.js';
+import { DNS_RECORD_TYPES } from '../../config/schema.js';
+import { CERTIFICATE_SOURCES } from '../../tls/tls-settings.js';
 
 export const ERROR_CODES = [
   'unauthorized',
@@ -425,6 +428,86 @@ export const EventsResponse = Type.Array(
   }),
 );
 export type EventsResponse = Static<typeof EventsResponse>;
+
+/** GET /v1/events/stream: core/event-stream.ts. */
+export const EventStreamQuery = Type.Object({
+  service: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 200, description: 'Only this service (and no stack-wide changes)' }),
+  ),
+});
+const literals = <T extends string>(xs: readonly T[]) => Type.Union(xs.map((x) => Type.Literal(x)));
+const Stamp = { seq: Type.Integer(), at: Type.String() };
+/** core/event-stream.ts `StreamEvent`: one server-sent event's data. */
+export const EventStreamLine = Type.Union([
+  Type.Object({
+    ...Stamp,
+    type: Type.Literal('instance'),
+    service: Type.String(),
+    instance: Type.String(),
+    state: literals(INSTANCE_EVENT_TYPES),
+    reason: Type.String(),
+  }),
+  Type.Object({
+    ...Stamp,
+    type: Type.Literal('release'),
+    service: Type.String(),
+    release: Type.Union([Type.Integer(), Type.Null()]),
+    phase: literals(['started', 'finished', 'failed', 'rolled-back'] as const),
+    detail: Type.String(),
+  }),
+  Type.Object({
+    ...Stamp,
+    type: Type.Literal('progress'),
+    service: Type.String(),
+    operation: literals(['deploy', 'rollback', 'restart'] as const),
+    message: Type.String(),
+    outcome: Type.Union([Type.Literal('ok'), Type.Literal('failed'), Type.Null()], {
+      description: "Set on the operation's last event",
+    }),
+  }),
+  Type.Object({
+    ...Stamp,
+    type: Type.Literal('change'),
+    changeId: Type.Union([Type.Integer(), Type.Null()]),
+    kind: Type.String(),
+    outcome: Type.String(),
+    author: Type.String(),
+  }),
+  StreamErrorLine,
+]);
+export type EventStreamLine = Static<typeof EventStreamLine>;
+
+/** GET /v1/network: core/network-view.ts `NetworkView`. */
+export const NetworkResponse = Type.Object({
+  dns: Type.Union([
+    Type.Null(),
+    Type.Object({
+      zone: Type.String(),
+      listen: Type.String(),
+      records: Type.Array(
+        Type.Object({
+          name: Type.String(),
+          type: literals(DNS_RECORD_TYPES),
+          ttl: Type.Integer(),
+          value: Type.String(),
+          origin: literals(['declared', 'service'] as const),
+        }),
+      ),
+      problems: Type.Array(Type.String()),
+    }),
+  ]),
+  certificates: Type.Array(
+    Type.Object({
+      listener: Type.String(),
+      hosts: Type.Array(Type.String()),
+      source: literals(CERTIFICATE_SOURCES),
+      notAfter: Type.Union([Type.String(), Type.Null()]),
+      renewAt: Type.Union([Type.String(), Type.Null()]),
+      error: Type.Union([Type.String(), Type.Null()]),
+    }),
+  ),
+});
+export type NetworkResponse = Static<typeof NetworkResponse>;
 
 /** store/store.ts `ReleaseRecord` (the spec snapshot holds references, never secret values). */
 export const ReleaseSchema = Type.Object({

@@ -4,8 +4,9 @@
  * (ResizeObserver), so it fits 360 px screens.
  */
 import type { JSX } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
+import { PRESET_LABELS, PRESETS, type TimeRange } from './time-range.js';
 
 export interface Series {
   label: string;
@@ -78,7 +79,7 @@ export function Chart(p: ChartProps): JSX.Element {
   }, [p.times, p.series]);
 
   return (
-    <figure class="chart">
+    <figure class="chart" data-series={p.series.length}>
       <figcaption>{p.title}</figcaption>
       {p.series.length === 0 ? <p class="muted">No samples in this range yet.</p> : null}
       <div ref={box} class="chart-canvas" role="img" aria-label={p.title} />
@@ -111,4 +112,79 @@ export function fromMatrix(
     })
     .sort((a, b) => a.label.localeCompare(b.label));
   return { times, series };
+}
+
+/** `YYYY-MM-DDTHH:MM` in local time, as a datetime-local input holds it. */
+function localInput(unixS: number): string {
+  const d = new Date(unixS * 1000);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/**
+ * The range of a page's charts: one button per preset (the pressed one is current) and a custom
+ * from/to. Buttons, not a select, so one click or key press changes it.
+ */
+export function RangePicker(p: { value: TimeRange; onChange(r: TimeRange): void }): JSX.Element {
+  const [custom, setCustom] = useState(p.value.kind === 'custom');
+  const nowS = Math.floor(Date.now() / 1000);
+  const initial = p.value.kind === 'custom' ? p.value : { from: nowS - 3600, to: nowS };
+  const [from, setFrom] = useState(localInput(initial.from));
+  const [to, setTo] = useState(localInput(initial.to));
+  const [problem, setProblem] = useState<string | undefined>(undefined);
+  const apply = (e: Event) => {
+    e.preventDefault();
+    const f = Math.floor(Date.parse(from) / 1000);
+    const t = Math.floor(Date.parse(to) / 1000);
+    if (!Number.isFinite(f) || !Number.isFinite(t)) return setProblem('enter both times');
+    if (f >= t) return setProblem('"from" must be before "to"');
+    setProblem(undefined);
+    p.onChange({ kind: 'custom', from: f, to: t });
+  };
+  return (
+    <div class="range-picker">
+      <div role="group" aria-label="Time range" class="range-buttons">
+        {PRESETS.map((preset) => (
+          <button
+            key={preset}
+            type="button"
+            data-range={preset}
+            aria-pressed={p.value.kind === 'preset' && p.value.preset === preset}
+            title={`The last ${PRESET_LABELS[preset]}`}
+            onClick={() => {
+              setCustom(false);
+              p.onChange({ kind: 'preset', preset });
+            }}
+          >
+            {preset}
+          </button>
+        ))}
+        <button
+          type="button"
+          data-range="custom"
+          aria-pressed={p.value.kind === 'custom' || custom}
+          aria-expanded={custom}
+          onClick={() => setCustom(!custom)}
+        >
+          Custom
+        </button>
+      </div>
+      {custom ? (
+        <form class="range-custom" onSubmit={apply}>
+          <label>
+            From <input type="datetime-local" value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
+          </label>
+          <label>
+            To <input type="datetime-local" value={to} onInput={(e) => setTo(e.currentTarget.value)} />
+          </label>
+          <button type="submit">Apply</button>
+          {problem ? (
+            <span class="error" role="alert">
+              {problem}
+            </span>
+          ) : null}
+        </form>
+      ) : null}
+    </div>
+  );
 }

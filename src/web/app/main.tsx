@@ -8,6 +8,9 @@ import { csrfToken, getJson } from './api.js';
 import type { Whoami } from './api-types.js';
 import { errorText } from './format.js';
 import { AlertsPage } from './pages/alerts.js';
+import { ChecksPage } from './pages/checks.js';
+import { MetricsPage } from './pages/metrics.js';
+import { RoutesPage } from './pages/routes.js';
 import { AuditPage } from './pages/audit.js';
 import { ChangesPage } from './pages/changes.js';
 import { IncidentPage, IncidentsPage } from './pages/incidents.js';
@@ -23,6 +26,9 @@ function Page(p: { path: string }): JSX.Element {
   const [first, second] = rest.split('/').map((s) => decodeURIComponent(s));
   if (first === 'services' && second) return <ServicePage name={second} />;
   if (first === 'alerts') return <AlertsPage />;
+  if (first === 'routes') return <RoutesPage />;
+  if (first === 'checks') return <ChecksPage />;
+  if (first === 'metrics') return <MetricsPage />;
   if (first === 'incidents' && second) return <IncidentPage id={second} />;
   if (first === 'incidents') return <IncidentsPage />;
   if (first === 'oncall') return <OncallPage />;
@@ -65,6 +71,9 @@ function App(): JSX.Element {
             Groundwork
           </Link>
           <Link href="/ui/">Overview</Link>
+          <Link href="/ui/routes">Routes</Link>
+          <Link href="/ui/checks">Checks</Link>
+          <Link href="/ui/metrics">Metrics</Link>
           <Link href="/ui/alerts">Alerts</Link>
           <Link href="/ui/incidents">Incidents</Link>
           <Link href="/ui/oncall">On call</Link>

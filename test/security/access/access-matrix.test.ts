@@ -44,6 +44,10 @@ const EXPECTED: Record<ApiName, { roles: Role[]; scope: Scope }> = {
   history: { roles: ALL, scope: 'stack' },
   change: { roles: ALL, scope: 'stack' },
   events: { roles: ALL, scope: 'stack' },
+  // Probed about one service only (web, not applied here: a 404 past authorization); the stack-wide
+  // stream never ends, and events above covers the same query-target rule both ways.
+  eventStream: { roles: ALL, scope: 'service' },
+  network: { roles: ALL, scope: 'stack' },
   logs: { roles: ALL, scope: 'service' },
   restart: { roles: RUNS, scope: 'service' },
   scale: { roles: RUNS, scope: 'service' },
@@ -120,7 +124,8 @@ function probes(): Probe[] {
     const spec = API[name];
     if ('public' in spec && spec.public) continue;
     const p = spec.path.replace(':name', 'web').replace(':id', '1');
-    out.push({ route: name, method: spec.method, path: p, query: '', scope: EXPECTED[name].scope });
+    const query = name === 'eventStream' ? '?service=web' : '';
+    out.push({ route: name, method: spec.method, path: p, query, scope: EXPECTED[name].scope });
     if (name === 'events') out.push({ route: name, method: 'GET', path: p, query: '?service=web', scope: 'service' });
   }
   return out;

@@ -42,6 +42,8 @@ export const ACCESS_RULES: Record<ApiName, AccessRule> = {
   history: { permission: 'config.read', target: 'stack', audit: 'read' },
   change: { permission: 'config.read', target: 'stack', audit: 'read' },
   events: { permission: 'status.read', target: { query: 'service' }, audit: 'read' },
+  eventStream: { permission: 'status.read', target: { query: 'service' }, audit: 'read' },
+  network: { permission: 'status.read', target: 'stack', audit: 'read' },
   logs: { permission: 'logs.read', target: service, audit: 'read' },
   restart: { permission: 'service.operate', target: service, audit: 'change' },
   scale: { permission: 'service.operate', target: service, audit: 'change' },

@@ -1,11 +1,14 @@
 /**
  * The overview: every service with its instances, health and current release, and the request
- * and error rates through the built-in proxy (groundwork_service_requests_total) over 15 minutes.
+ * and error rates through the built-in proxy (groundwork_service_requests_total) over a chosen range
+ * (15 minutes unless the address names another).
  */
 import type { JSX } from 'preact';
 import { getJson } from '../api.js';
 import type { PromMatrix, ServiceView, Status } from '../api-types.js';
-import { Chart, fromMatrix, type Series } from '../chart.js';
+import { Chart, fromMatrix, RangePicker, type Series } from '../chart.js';
+import { describeRange, queryWindow, rangeKey, type TimeRange } from '../time-range.js';
+import { useUrlRange } from '../url-state.js';
 import { Link } from '../router.js';
 import { Table, type Column } from '../table.js';
 import { useApi } from '../use-api.js';
@@ -31,35 +34,37 @@ const SERVICE_COLUMNS: Column<ServiceView>[] = [
   { head: 'Runtime', cell: (s) => `${s.runtime} · ${s.strategy}`, wide: true },
 ];
 
-const RANGE_S = 15 * 60;
-const STEP_S = 15;
-
 interface Rates {
   times: number[];
   requests: Series[];
   errors: Series[];
 }
 
-async function loadRates(signal: AbortSignal): Promise<Rates> {
-  // Whole seconds, the same for both queries, so their samples fall on the same times.
-  const end = Math.floor(Date.now() / 1000);
-  const start = end - RANGE_S;
+async function loadRates(r: TimeRange, signal: AbortSignal): Promise<Rates> {
+  // The same window for both queries, so their samples fall on the same times.
+  const { start, end, step } = queryWindow(r, Math.floor(Date.now() / 1000));
+  // The rate's window spans at least a step, so a long range's points miss no request.
+  const over = `${Math.max(60, step)}s`;
   const range = async (query: string) => {
-    const q = new URLSearchParams({ query, start: String(start), end: String(end), step: String(STEP_S) });
+    const q = new URLSearchParams({ query, start: String(start), end: String(end), step: String(step) });
     const m = await getJson<PromMatrix>(`/api/v1/query_range?${q}`, signal);
     if (m.status !== 'success' || !m.data) throw new Error(`the metrics query failed: ${m.error ?? m.status}`);
-    return fromMatrix(m.data.result, start, end, STEP_S, (metric) => metric.service ?? '(all)');
+    return fromMatrix(m.data.result, start, end, step, (metric) => metric.service ?? '(all)');
   };
   const [requests, errors] = await Promise.all([
-    range('sum by (service) (rate(groundwork_service_requests_total[1m]))'),
-    range('sum by (service) (rate(groundwork_service_requests_total{status_class=~"5xx|error"}[1m]))'),
+    range(`sum by (service) (rate(groundwork_service_requests_total[${over}]))`),
+    range(`sum by (service) (rate(groundwork_service_requests_total{status_class=~"5xx|error"}[${over}]))`),
   ]);
   return { times: requests.times, requests: requests.series, errors: errors.series };
 }
 
 export function OverviewPage(): JSX.Element {
   const status = useApi<Status>('/v1/status', { every: 5000 });
-  const rates = useApi(loadRates, { every: 15_000 });
+  const [range, setRange] = useUrlRange();
+  const rates = useApi((signal) => loadRates(range, signal), {
+    every: range.kind === 'custom' ? undefined : 15_000,
+    key: rangeKey(range),
+  });
   return (
     <main id="main">
       <h1>{status.data ? `Stack ${status.data.stack}` : 'Overview'}</h1>
@@ -81,7 +86,8 @@ export function OverviewPage(): JSX.Element {
         />
       </section>
       <section aria-labelledby="traffic-h" class="charts">
-        <h2 id="traffic-h">Traffic, last 15 minutes</h2>
+        <h2 id="traffic-h">Traffic, {describeRange(range)}</h2>
+        <RangePicker value={range} onChange={setRange} />
         {rates.error ? <p class="error">{rates.error}</p> : null}
         {rates.data ? (
           <>

@@ -12,6 +12,7 @@ import { useSession } from '../session.js';
 import { Table, type Column } from '../table.js';
 import { useApi } from '../use-api.js';
 import { HealthBadge, healthOf } from './overview.js';
+import { LiveRollout } from '../live-rollout.js';
 
 /** Lines kept on screen: enough to read back, bounded so a chatty service cannot grow the page. */
 const MAX_LOG_LINES = 500;
@@ -196,6 +197,14 @@ export function ServicePage(p: { name: string }): JSX.Element {
         ) : who ? (
           <p class="muted">Your role may not deploy or roll back this service.</p>
         ) : null}
+        <LiveRollout
+          service={p.name}
+          paused={busy}
+          onEnd={() => {
+            releases.refresh();
+            status.refresh();
+          }}
+        />
         {rollout ? (
           <div class={`rollout ${rollout.done ? (rollout.ok ? 'ok' : 'failed') : 'running'}`} data-testid="rollout">
             <h3>
