@@ -1,10 +1,12 @@
 /**
  * Checks of `people:` and `oncall:` that the schema cannot express: a contact is exactly one kind
  * and its secrets are declared, paging rules name the person's contacts, schedule members are
- * people, a time zone exists, escalation targets exist, and the policy incidents follow is clear.
+ * people, a time zone exists, escalation targets exist, the policies services and alert rules name
+ * exist, and the policy incidents follow is clear.
  */
 import { DateTime } from 'luxon';
 import type { Diagnostic } from './diagnostic.js';
+import { didYouMean } from '../util/did-you-mean.js';
 import { diagnosticsBuilder, type Locate } from './diagnostics-builder.js';
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -82,9 +84,34 @@ export function oncallChecks(doc: Record<string, unknown>, file: string, locate:
   };
 
   const oncall = isObj(doc.oncall) ? doc.oncall : undefined;
+  const policies = oncall && isObj(oncall.escalation) ? oncall.escalation : {};
+
+  /**
+   * A service or alert rule's `escalation:` names a policy: an unknown one would leave its
+   * incidents following nobody, so it is an error at the line, with the names there are.
+   */
+  const known = Object.keys(policies);
+  for (const section of ['services', 'alerts'] as const) {
+    const entries = isObj(doc[section]) ? doc[section] : {};
+    for (const [name, e] of Object.entries(entries)) {
+      if (!isObj(e) || typeof e.escalation !== 'string' || known.includes(e.escalation)) continue;
+      const guess = didYouMean(e.escalation, known);
+      push([section, name, 'escalation'], {
+        code: 'dangling-reference',
+        message: `no escalation policy named \`${e.escalation}\` (${
+          known.length ? `the policies are: ${known.join(', ')}` : 'none is declared'
+        })`,
+        fix: guess
+          ? `did you mean \`${guess}\`?`
+          : known.length
+            ? `use one of ${known.join(', ')}, or declare \`${e.escalation}\` under oncall.escalation`
+            : `declare it under oncall.escalation, e.g. ${e.escalation}: { steps: [ { notify: [schedule:NAME] } ] }`,
+      });
+    }
+  }
+
   if (!oncall) return out;
   const schedules = isObj(oncall.schedules) ? oncall.schedules : {};
-  const policies = isObj(oncall.escalation) ? oncall.escalation : {};
   const notify = isObj(doc.notify) ? doc.notify : {};
   const channelNames = Object.keys(isObj(notify.channels) ? notify.channels : {});
 
@@ -144,8 +171,8 @@ export function oncallChecks(doc: Record<string, unknown>, file: string, locate:
       ['oncall'],
       {
         code: 'missing-key',
-        message: `there are ${policyNames.length} escalation policies and no \`policy:\` saying which incidents follow`,
-        fix: `add policy: ${policyNames[0]} under oncall:`,
+        message: `there are ${policyNames.length} escalation policies and no \`policy:\` saying which incidents follow when neither their alert rule nor their service names one (\`escalation:\`)`,
+        fix: `add policy: ${policyNames[0]} under oncall: (the default)`,
       },
       true,
     );

@@ -5,7 +5,7 @@
  * state, so it works with or without a daemon (the daemon's own manager only adds the alert feed
  * and the escalation tick).
  */
-import { IncidentError, IncidentManager, incidentKeyOf, verifyAction } from '../incidents/incidents.js';
+import { IncidentError, IncidentManager, incidentKeyOf, POLICY_CHOSEN, verifyAction } from '../incidents/incidents.js';
 import {
   incidentStats,
   postmortemMarkdown,
@@ -20,6 +20,8 @@ import { linkSecretOf, oncallModel, type OncallModel } from './oncall.js';
 
 export interface IncidentDetail {
   incident: IncidentRow;
+  /** Which escalation policy the incident follows and why, from its timeline; null for incidents opened before this was said. */
+  policyReason: string | null;
   timeline: IncidentEvent[];
   actionItems: ActionItem[];
 }
@@ -98,6 +100,8 @@ export class IncidentsService {
       schedules: m.schedules,
       policies: m.policies,
       defaultPolicy: m.defaultPolicy,
+      servicePolicies: m.servicePolicies,
+      rulePolicies: m.rulePolicies,
       pagingSeverities: m.pagingSeverities,
       externalUrl: 'http://127.0.0.1',
       linkSecret: linkSecretOf(this.stateDir),
@@ -116,9 +120,11 @@ export class IncidentsService {
 
   detail(id: number): IncidentDetail {
     const incident = this.mustGet(id);
+    const timeline = this.store.incidents.timeline(id);
     return {
       incident,
-      timeline: this.store.incidents.timeline(id),
+      policyReason: timeline.filter((e) => e.kind === POLICY_CHOSEN).at(-1)?.text ?? null,
+      timeline,
       actionItems: this.store.incidents.actionItems(id),
     };
   }

@@ -82,6 +82,8 @@ const incidentShow = defineCommand({
       style.bold(`incident #${i.id}: ${i.title}`),
       `status:   ${i.status}${i.ackedBy ? ` (acknowledged by ${i.ackedBy} at ${i.ackedAt})` : ''}${i.resolvedBy ? ` (resolved by ${i.resolvedBy} at ${i.resolvedAt})` : ''}`,
       `service:  ${i.service ?? '-'}    severity: ${i.severity}    policy: ${i.policy ?? '-'} (step ${i.step + 1}${i.loop ? `, round ${i.loop + 1}` : ''})${i.assignee ? `    assigned to ${i.assignee}` : ''}`,
+      // Which policy, and why: its alert rule's, its service's or the default (who will be paged next).
+      ...(d.policyReason ? [`          ${d.policyReason}`] : []),
       // An open incident whose policy went away says why nobody more is paged, next to its status.
       ...(i.status === 'triggered' && lastEscalationEvent(d.timeline) === ESCALATION_STOPPED
         ? [style.bold(d.timeline.filter((e) => e.kind === ESCALATION_STOPPED).at(-1)?.text ?? '')]

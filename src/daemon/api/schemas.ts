@@ -684,6 +684,10 @@ export const ActionItemSchema = Type.Object({
 export type ActionItemResponse = Static<typeof ActionItemSchema>;
 export const IncidentDetailResponse = Type.Object({
   incident: IncidentSchema,
+  policyReason: Type.Union([Type.String(), Type.Null()], {
+    description:
+      'Which escalation policy the incident follows and why (its alert rule’s, its service’s, or the default)',
+  }),
   timeline: Type.Array(IncidentEventSchema),
   actionItems: Type.Array(ActionItemSchema),
 });
