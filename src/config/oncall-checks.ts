@@ -12,6 +12,27 @@ import { diagnosticsBuilder, type Locate } from './diagnostics-builder.js';
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const CHANNEL_TYPES = ['webhook', 'slack', 'ntfy', 'alertmanager', 'email'];
 
+/**
+ * How a layer start written with an offset reads in the schedule's zone (as incidents/schedule.ts
+ * reads it): the local time of day of every handoff, and whether the offset is the zone's own on
+ * that date. undefined without an offset or when the text is not a date-time.
+ */
+function startOffsetReading(
+  start: string,
+  zone: string,
+): { localTime: string; localDateTime: string; offsetIsZones: boolean; zoneOffset: string } | undefined {
+  if (!/T.*(?:Z|[+-]\d\d(?::?\d\d)?)$/i.test(start.trim())) return undefined;
+  const written = DateTime.fromISO(start.trim(), { setZone: true });
+  const local = written.setZone(zone);
+  if (!written.isValid || !local.isValid) return undefined;
+  return {
+    localTime: local.toFormat('HH:mm'),
+    localDateTime: local.toFormat("yyyy-MM-dd'T'HH:mm"),
+    offsetIsZones: local.offset === written.offset,
+    zoneOffset: local.toFormat('ZZ'),
+  };
+}
+
 export function oncallChecks(doc: Record<string, unknown>, file: string, locate: Locate): Diagnostic[] {
   const { out, push, ref } = diagnosticsBuilder(file, locate);
 
@@ -132,6 +153,24 @@ export function oncallChecks(doc: Record<string, unknown>, file: string, locate:
             code: 'invalid-value',
             message: `\`${l.start}\` is not a date and time`,
             fix: 'write a real local date-time such as 2026-01-05T09:00',
+          });
+        }
+        const start = typeof l.start === 'string' ? l.start : '';
+        const reading = typeof s.timezone === 'string' ? startOffsetReading(start, s.timezone) : undefined;
+        if (reading && !reading.offsetIsZones) {
+          // Read as written (an instant), but an offset that is not the zone's on that date is
+          // usually the other season's: every handoff would be an hour off what was meant.
+          const path = ['oncall', 'schedules', name, 'layers', i, 'start'];
+          const pos = locate(path);
+          out.push({
+            severity: 'warning',
+            file,
+            line: pos.line,
+            column: pos.column,
+            path: path.join('.'),
+            code: 'invalid-value',
+            message: `\`${start}\` is ${reading.localTime} in ${s.timezone} (whose offset on that date is ${reading.zoneOffset}), so every handoff is at ${reading.localTime} local time`,
+            fix: `if that is meant, write it as ${s.timezone} wall time without an offset (${reading.localDateTime}); handoffs follow the schedule's zone, daylight saving included`,
           });
         }
         if (Array.isArray(l.members))

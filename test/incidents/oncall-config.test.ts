@@ -217,6 +217,30 @@ checks:
   });
 });
 
+describe('a layer start with an offset', () => {
+  it('is accepted; one that is not the zone’s offset on that date is a warning at its line saying the local handoff time', () => {
+    const own = parseStackText(
+      GOOD.replace('start: "2026-01-05T09:00"\n        - name', 'start: "2026-01-05T09:00+01:00"\n        - name'),
+      'groundwork.yaml',
+    );
+    expect(own.diagnostics).toEqual([]);
+    const summer = GOOD.replace(
+      'start: "2026-01-05T09:00"\n        - name',
+      'start: "2026-07-06T09:00+01:00"\n        - name',
+    );
+    expect(parseStackText(summer, 'groundwork.yaml').diagnostics).toEqual([
+      expect.objectContaining({
+        severity: 'warning',
+        path: 'oncall.schedules.primary.layers.0.start',
+        line: summer.split('\n').findIndex((l) => l.includes('2026-07-06T09:00+01:00')) + 1,
+        message:
+          '`2026-07-06T09:00+01:00` is 10:00 in Europe/Berlin (whose offset on that date is +02:00), so every handoff is at 10:00 local time',
+        fix: expect.stringContaining('without an offset (2026-07-06T10:00)'),
+      }),
+    ]);
+  });
+});
+
 describe('README: On call, incidents and postmortems', () => {
   it('the example is a valid part of a stack file', () => {
     const text = readFileSync(README, 'utf8');
