@@ -12,7 +12,7 @@ import {
   type ChangeInWindow,
   type IncidentStatsRow,
 } from '../incidents/postmortem.js';
-import { instantIn, onCallAt, shiftsBetween } from '../incidents/schedule.js';
+import { instantIn, onCallAt, shiftStartAt, shiftsBetween } from '../incidents/schedule.js';
 import type { ActionItem, IncidentEvent, IncidentRow, IncidentStatus, OverrideRow, Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { OperationError } from './errors.js';
@@ -55,6 +55,8 @@ export interface ScheduleView {
   timezone: string;
   /** Who is on call at `at`, and from which layer or override; null: nobody. */
   now: { who: string; source: string } | null;
+  /** When the shift under way at `at` began (it may be long before `at`); absent when nobody is on call. */
+  nowSince?: string;
   shifts: ShiftView[];
 }
 
@@ -283,17 +285,21 @@ export class IncidentsService {
     const until = new Date(atMs + days * 86_400_000);
     const schedules = [...m.schedules.values()]
       .filter((s) => q.schedule === undefined || s.name === q.schedule)
-      .map((s) => ({
-        name: s.name,
-        timezone: s.timeZone,
-        now: onCallAt(s, at) ?? null,
-        shifts: shiftsBetween(s, at, until).map((x) => ({
-          who: x.who,
-          from: x.from.toISOString(),
-          to: x.to.toISOString(),
-          source: x.source,
-        })),
-      }));
+      .map((s) => {
+        const since = shiftStartAt(s, at);
+        return {
+          name: s.name,
+          timezone: s.timeZone,
+          now: onCallAt(s, at) ?? null,
+          ...(since ? { nowSince: since.toISOString() } : {}),
+          shifts: shiftsBetween(s, at, until).map((x) => ({
+            who: x.who,
+            from: x.from.toISOString(),
+            to: x.to.toISOString(),
+            source: x.source,
+          })),
+        };
+      });
     return {
       at: at.toISOString(),
       until: until.toISOString(),

@@ -220,3 +220,48 @@ export function shiftsBetween(s: Schedule, from: Date, to: Date): Shift[] {
   }
   return shifts;
 }
+
+/**
+ * When the shift under way at `at` began (as shiftsBetween would merge it), or undefined when
+ * nobody is on call. Worked out from the layer's start and turn length, not by searching back a
+ * fixed stretch, so a shift of any length (a six-week turn, one person always on call) has the
+ * same start, and its calendar entry the same UID, in every export.
+ */
+export function shiftStartAt(s: Schedule, at: Date): Date | undefined {
+  const now = onCallAt(s, at);
+  if (!now) return undefined;
+  const t = at.getTime();
+  // An earliest instant the shift can have begun at: before it, the same person cannot have been
+  // on call from the same source. The shifts from there up to `at` then say exactly where it began.
+  let anchor: number;
+  if (now.source === 'override') {
+    const mine = s.overrides.filter((o) => o.who === now.who);
+    anchor = t;
+    // Back through this person's overrides that touch or overlap the one under way.
+    for (let moved = true; moved;) {
+      moved = false;
+      for (const o of mine) {
+        const from = Date.parse(o.from);
+        if (from < anchor && Date.parse(o.to) >= anchor) {
+          anchor = from;
+          moved = true;
+        }
+      }
+    }
+  } else {
+    const layer = s.layers.find((l) => `layer ${l.name}` === now.source) as Layer;
+    const start = startWall(layer, s.timeZone);
+    const len = layer.turnHours * HOUR;
+    let turn = Math.floor((wallMs(at, s.timeZone) - start) / len);
+    // Back over earlier turns of the same person: at most once round the members (all of them
+    // the same person: since the layer's start).
+    for (let i = 0; turn > 0 && i < layer.members.length; i++) {
+      if (layer.members[(turn - 1) % layer.members.length] !== now.who) break;
+      turn--;
+    }
+    if (turn > 0 && layer.members.every((m) => m === now.who)) turn = 0;
+    anchor = instantOfWall(start + turn * len, s.timeZone).getTime();
+  }
+  if (anchor >= t) return at;
+  return shiftsBetween(s, new Date(anchor), new Date(t + 1)).at(-1)?.from;
+}

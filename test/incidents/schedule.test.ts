@@ -7,7 +7,7 @@
 import ICAL from 'ical.js';
 import { describe, expect, it } from 'vitest';
 import { shiftsToIcs } from '../../src/incidents/ical.js';
-import { onCallAt, shiftsBetween, type Schedule } from '../../src/incidents/schedule.js';
+import { onCallAt, shiftStartAt, shiftsBetween, type Schedule } from '../../src/incidents/schedule.js';
 import { lintIcs } from './ics-lint.js';
 
 const H = 3_600_000;
@@ -175,5 +175,34 @@ describe('a layer start written with an offset', () => {
     expect(who(s, '2026-03-23T13:00:00Z')).toBe('ana');
     expect(who(s, '2026-03-30T11:59:00Z')).toBe('ana'); // 13:59 CEST
     expect(who(s, '2026-03-30T12:00:00Z')).toBe('ben'); // 14:00 CEST
+  });
+});
+
+describe('the start of the shift under way', () => {
+  const since = (s: Schedule, iso: string) => shiftStartAt(s, new Date(iso))?.toISOString();
+
+  it('comes from the layer’s start and turn length, for any length, and from overrides and restrictions', () => {
+    // One person always on call since January: the shift began at the layer's start.
+    const solo: Schedule = {
+      name: 'solo',
+      timeZone: 'Europe/Berlin',
+      layers: [{ name: 'l', members: ['ana'], turnHours: 24, start: '2026-01-05T09:00', restrictions: [] }],
+      overrides: [],
+    };
+    expect(since(solo, '2026-12-02T10:00:00Z')).toBe('2026-01-05T08:00:00.000Z');
+    // Two overrides of eve's that touch make one shift; it began at the first.
+    const covered: Schedule = {
+      ...solo,
+      overrides: [
+        { who: 'eve', from: '2026-12-01T00:00:00Z', to: '2026-12-02T00:00:00Z' },
+        { who: 'eve', from: '2026-12-02T00:00:00Z', to: '2026-12-03T00:00:00Z' },
+      ],
+    };
+    expect(since(covered, '2026-12-02T10:00:00Z')).toBe('2026-12-01T00:00:00.000Z');
+    // After the overrides, ana's shift began where they ended.
+    expect(since(covered, '2026-12-04T10:00:00Z')).toBe('2026-12-03T00:00:00.000Z');
+    // The 8-week reference schedule: on a weekday evening the rotation resumed at 17:00 local.
+    expect(since(schedule('Europe/Berlin'), '2026-03-31T18:00:00Z')).toBe('2026-03-31T15:00:00.000Z');
+    expect(since(schedule('Europe/Berlin'), '2026-03-02T07:59:00Z')).toBeUndefined(); // 08:59 CET, before any layer starts
   });
 });

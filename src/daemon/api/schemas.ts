@@ -745,6 +745,9 @@ export const OncallResponse = Type.Object({
       name: Type.String(),
       timezone: Type.String(),
       now: Type.Union([Type.Object({ who: Type.String(), source: Type.String() }), Type.Null()]),
+      nowSince: Type.Optional(
+        Type.String({ description: 'When the shift under way at `at` began (absent when nobody is on call)' }),
+      ),
       shifts: Type.Array(
         Type.Object({ who: Type.String(), from: Type.String(), to: Type.String(), source: Type.String() }),
       ),
