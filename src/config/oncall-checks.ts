@@ -1,14 +1,37 @@
 /**
  * Checks of `people:` and `oncall:` that the schema cannot express: a contact is exactly one kind
  * and its secrets are declared, paging rules name the person's contacts, schedule members are
- * people, a time zone exists, escalation targets exist, and the policy incidents follow is clear.
+ * people, a time zone exists, escalation targets exist, the policies services and alert rules name
+ * exist, and the policy incidents follow is clear.
  */
 import { DateTime } from 'luxon';
 import type { Diagnostic } from './diagnostic.js';
+import { didYouMean } from '../util/did-you-mean.js';
 import { diagnosticsBuilder, type Locate } from './diagnostics-builder.js';
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const CHANNEL_TYPES = ['webhook', 'slack', 'ntfy', 'alertmanager', 'email'];
+
+/**
+ * How a layer start written with an offset reads in the schedule's zone (as incidents/schedule.ts
+ * reads it): the local time of day of every handoff, and whether the offset is the zone's own on
+ * that date. undefined without an offset or when the text is not a date-time.
+ */
+function startOffsetReading(
+  start: string,
+  zone: string,
+): { localTime: string; localDateTime: string; offsetIsZones: boolean; zoneOffset: string } | undefined {
+  if (!/T.*(?:Z|[+-]\d\d(?::?\d\d)?)$/i.test(start.trim())) return undefined;
+  const written = DateTime.fromISO(start.trim(), { setZone: true });
+  const local = written.setZone(zone);
+  if (!written.isValid || !local.isValid) return undefined;
+  return {
+    localTime: local.toFormat('HH:mm'),
+    localDateTime: local.toFormat("yyyy-MM-dd'T'HH:mm"),
+    offsetIsZones: local.offset === written.offset,
+    zoneOffset: local.toFormat('ZZ'),
+  };
+}
 
 export function oncallChecks(doc: Record<string, unknown>, file: string, locate: Locate): Diagnostic[] {
   const { out, push, ref } = diagnosticsBuilder(file, locate);
@@ -82,9 +105,34 @@ export function oncallChecks(doc: Record<string, unknown>, file: string, locate:
   };
 
   const oncall = isObj(doc.oncall) ? doc.oncall : undefined;
+  const policies = oncall && isObj(oncall.escalation) ? oncall.escalation : {};
+
+  /**
+   * A service or alert rule's `escalation:` names a policy: an unknown one would leave its
+   * incidents following nobody, so it is an error at the line, with the names there are.
+   */
+  const known = Object.keys(policies);
+  for (const section of ['services', 'alerts'] as const) {
+    const entries = isObj(doc[section]) ? doc[section] : {};
+    for (const [name, e] of Object.entries(entries)) {
+      if (!isObj(e) || typeof e.escalation !== 'string' || known.includes(e.escalation)) continue;
+      const guess = didYouMean(e.escalation, known);
+      push([section, name, 'escalation'], {
+        code: 'dangling-reference',
+        message: `no escalation policy named \`${e.escalation}\` (${
+          known.length ? `the policies are: ${known.join(', ')}` : 'none is declared'
+        })`,
+        fix: guess
+          ? `did you mean \`${guess}\`?`
+          : known.length
+            ? `use one of ${known.join(', ')}, or declare \`${e.escalation}\` under oncall.escalation`
+            : `declare it under oncall.escalation, e.g. ${e.escalation}: { steps: [ { notify: [schedule:NAME] } ] }`,
+      });
+    }
+  }
+
   if (!oncall) return out;
   const schedules = isObj(oncall.schedules) ? oncall.schedules : {};
-  const policies = isObj(oncall.escalation) ? oncall.escalation : {};
   const notify = isObj(doc.notify) ? doc.notify : {};
   const channelNames = Object.keys(isObj(notify.channels) ? notify.channels : {});
 
@@ -105,6 +153,24 @@ export function oncallChecks(doc: Record<string, unknown>, file: string, locate:
             code: 'invalid-value',
             message: `\`${l.start}\` is not a date and time`,
             fix: 'write a real local date-time such as 2026-01-05T09:00',
+          });
+        }
+        const start = typeof l.start === 'string' ? l.start : '';
+        const reading = typeof s.timezone === 'string' ? startOffsetReading(start, s.timezone) : undefined;
+        if (reading && !reading.offsetIsZones) {
+          // Read as written (an instant), but an offset that is not the zone's on that date is
+          // usually the other season's: every handoff would be an hour off what was meant.
+          const path = ['oncall', 'schedules', name, 'layers', i, 'start'];
+          const pos = locate(path);
+          out.push({
+            severity: 'warning',
+            file,
+            line: pos.line,
+            column: pos.column,
+            path: path.join('.'),
+            code: 'invalid-value',
+            message: `\`${start}\` is ${reading.localTime} in ${s.timezone} (whose offset on that date is ${reading.zoneOffset}), so every handoff is at ${reading.localTime} local time`,
+            fix: `if that is meant, write it as ${s.timezone} wall time without an offset (${reading.localDateTime}); handoffs follow the schedule's zone, daylight saving included`,
           });
         }
         if (Array.isArray(l.members))
@@ -144,8 +210,8 @@ export function oncallChecks(doc: Record<string, unknown>, file: string, locate:
       ['oncall'],
       {
         code: 'missing-key',
-        message: `there are ${policyNames.length} escalation policies and no \`policy:\` saying which incidents follow`,
-        fix: `add policy: ${policyNames[0]} under oncall:`,
+        message: `there are ${policyNames.length} escalation policies and no \`policy:\` saying which incidents follow when neither their alert rule nor their service names one (\`escalation:\`)`,
+        fix: `add policy: ${policyNames[0]} under oncall: (the default)`,
       },
       true,
     );

@@ -235,6 +235,9 @@ export const AlertSchema = Type.Object(
     summary: Type.Optional(Type.String({ description: 'One line; {{ $labels.NAME }} and {{ $value }} are filled in' })),
     description: Type.Optional(Type.String()),
     runbook: Type.Optional(Type.String({ pattern: '^https?://', 'x-fix': 'write an http(s) URL' })),
+    escalation: Type.Optional(
+      Name('The escalation policy (under oncall.escalation) an incident it opens follows; wins over the service’s'),
+    ),
   },
   { additionalProperties: false, description: 'An alert rule' },
 );

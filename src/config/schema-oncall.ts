@@ -84,10 +84,10 @@ export const LayerSchema = Type.Object(
       'x-fix': 'write daily, weekly or a number of hours such as 12h',
     }),
     start: Type.String({
-      pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2})?$',
+      pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2})?(Z|[+-]\\d{2}:\\d{2})?$',
       description:
-        "Local date-time of the first member's first turn, in the schedule's time zone; every handoff is at this time of day",
-      'x-fix': 'write a local date-time such as 2026-01-05T09:00',
+        "When the first member's first turn starts: a local date-time in the schedule's time zone (2026-01-05T09:00), or an instant with its offset (2026-01-05T09:00+01:00), read on the schedule's wall clock. Every handoff is at that local time of day, whatever daylight saving does",
+      'x-fix': 'write a local date-time such as 2026-01-05T09:00 (or with an offset, 2026-01-05T09:00+01:00)',
     }),
     only: Type.Optional(
       Type.Array(RestrictionSchema, {

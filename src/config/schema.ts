@@ -281,6 +281,11 @@ export const ServiceSchema = Type.Object(
       ),
     ),
     depends_on: Type.Optional(Type.Array(Name('Service that must be applied first'), { uniqueItems: true })),
+    escalation: Type.Optional(
+      Name(
+        'The escalation policy (under oncall.escalation) its incidents follow; an alert rule’s own escalation: wins (default: oncall.policy)',
+      ),
+    ),
     logs: Type.Optional(
       Type.Object(
         {

@@ -5,14 +5,14 @@
  * state, so it works with or without a daemon (the daemon's own manager only adds the alert feed
  * and the escalation tick).
  */
-import { IncidentError, IncidentManager, incidentKeyOf, verifyAction } from '../incidents/incidents.js';
+import { IncidentError, IncidentManager, incidentKeyOf, POLICY_CHOSEN, verifyAction } from '../incidents/incidents.js';
 import {
   incidentStats,
   postmortemMarkdown,
   type ChangeInWindow,
   type IncidentStatsRow,
 } from '../incidents/postmortem.js';
-import { instantIn, onCallAt, shiftsBetween } from '../incidents/schedule.js';
+import { instantIn, onCallAt, shiftStartAt, shiftsBetween } from '../incidents/schedule.js';
 import type { ActionItem, IncidentEvent, IncidentRow, IncidentStatus, OverrideRow, Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { OperationError } from './errors.js';
@@ -20,6 +20,8 @@ import { linkSecretOf, oncallModel, type OncallModel } from './oncall.js';
 
 export interface IncidentDetail {
   incident: IncidentRow;
+  /** Which escalation policy the incident follows and why, from its timeline; null for incidents opened before this was said. */
+  policyReason: string | null;
   timeline: IncidentEvent[];
   actionItems: ActionItem[];
 }
@@ -53,6 +55,8 @@ export interface ScheduleView {
   timezone: string;
   /** Who is on call at `at`, and from which layer or override; null: nobody. */
   now: { who: string; source: string } | null;
+  /** When the shift under way at `at` began (it may be long before `at`); absent when nobody is on call. */
+  nowSince?: string;
   shifts: ShiftView[];
 }
 
@@ -98,6 +102,8 @@ export class IncidentsService {
       schedules: m.schedules,
       policies: m.policies,
       defaultPolicy: m.defaultPolicy,
+      servicePolicies: m.servicePolicies,
+      rulePolicies: m.rulePolicies,
       pagingSeverities: m.pagingSeverities,
       externalUrl: 'http://127.0.0.1',
       linkSecret: linkSecretOf(this.stateDir),
@@ -116,9 +122,11 @@ export class IncidentsService {
 
   detail(id: number): IncidentDetail {
     const incident = this.mustGet(id);
+    const timeline = this.store.incidents.timeline(id);
     return {
       incident,
-      timeline: this.store.incidents.timeline(id),
+      policyReason: timeline.filter((e) => e.kind === POLICY_CHOSEN).at(-1)?.text ?? null,
+      timeline,
       actionItems: this.store.incidents.actionItems(id),
     };
   }
@@ -277,17 +285,21 @@ export class IncidentsService {
     const until = new Date(atMs + days * 86_400_000);
     const schedules = [...m.schedules.values()]
       .filter((s) => q.schedule === undefined || s.name === q.schedule)
-      .map((s) => ({
-        name: s.name,
-        timezone: s.timeZone,
-        now: onCallAt(s, at) ?? null,
-        shifts: shiftsBetween(s, at, until).map((x) => ({
-          who: x.who,
-          from: x.from.toISOString(),
-          to: x.to.toISOString(),
-          source: x.source,
-        })),
-      }));
+      .map((s) => {
+        const since = shiftStartAt(s, at);
+        return {
+          name: s.name,
+          timezone: s.timeZone,
+          now: onCallAt(s, at) ?? null,
+          ...(since ? { nowSince: since.toISOString() } : {}),
+          shifts: shiftsBetween(s, at, until).map((x) => ({
+            who: x.who,
+            from: x.from.toISOString(),
+            to: x.to.toISOString(),
+            source: x.source,
+          })),
+        };
+      });
     return {
       at: at.toISOString(),
       until: until.toISOString(),

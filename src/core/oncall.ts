@@ -45,6 +45,9 @@ export interface OncallModel {
   schedules: Map<string, Schedule>;
   policies: Map<string, EscalationPolicy>;
   defaultPolicy: string | undefined;
+  /** The policies services and alert rules name (`escalation:`), by service and by rule. */
+  servicePolicies: Map<string, string>;
+  rulePolicies: Map<string, string>;
   pagingSeverities: string[];
 }
 
@@ -110,11 +113,15 @@ export function oncallModel(rows: readonly ResourceRow[], store: Store): OncallM
     });
   }
   const policy = byKind('oncall-policy')[0]?.spec ?? {};
+  const nameMap = (v: unknown): Map<string, string> =>
+    new Map(Object.entries(obj(v)).flatMap(([k, p]) => (typeof p === 'string' ? [[k, p]] : [])));
   return {
     people,
     schedules,
     policies,
     defaultPolicy: typeof policy.policy === 'string' ? policy.policy : undefined,
+    servicePolicies: nameMap(policy.services),
+    rulePolicies: nameMap(policy.rules),
     pagingSeverities: policy.page === undefined ? [] : strings(policy.page),
   };
 }
@@ -198,6 +205,8 @@ export class Oncall {
       schedules: m.schedules,
       policies: m.policies,
       defaultPolicy: m.defaultPolicy,
+      servicePolicies: m.servicePolicies,
+      rulePolicies: m.rulePolicies,
       pagingSeverities: m.pagingSeverities,
       externalUrl: this.urlSeen,
       linkSecret: this.linkSecret,

@@ -52,8 +52,12 @@ export interface IncidentManagerOptions {
   people: ReadonlyMap<string, Person>;
   schedules: ReadonlyMap<string, Schedule>;
   policies: ReadonlyMap<string, EscalationPolicy>;
-  /** The policy an incident follows (per service later). */
+  /** The stack-wide default policy (`oncall.policy`, else the only one): for incidents nothing else names one for. */
   defaultPolicy: string | undefined;
+  /** Policies services name (`services.web.escalation`), by service (default: none). */
+  servicePolicies?: ReadonlyMap<string, string>;
+  /** Policies alert rules name (`alerts.db-down.escalation`), by rule; a rule's wins over its service's (default: none). */
+  rulePolicies?: ReadonlyMap<string, string>;
   /** Alert severities that open incidents. */
   pagingSeverities: readonly string[];
   /** Base of the acknowledge and resolve links in pages. */
@@ -94,6 +98,8 @@ type NewEvent = Omit<IncidentEvent, 'id' | 'incidentId' | 'at'>;
 const PAGE_KEY = /^incident-\d+\/loop\d+\/step\d+\/(?:channel\/(.+)|([^/]+)\/(\d+))$/;
 
 export const ESCALATION_STOPPED = 'escalation-stopped';
+/** The timeline event that says which policy an incident follows and why. */
+export const POLICY_CHOSEN = 'policy';
 export const ESCALATION_RESUMED = 'escalation-resumed';
 
 /** Whether the incident's escalation was last said to be stopped or resumed (the newest of the two events). */
@@ -162,6 +168,7 @@ export class IncidentManager {
         return open.id;
       }
       const now = this.now();
+      const chosen = this.policyOf(change);
       const id = this.opts.store.saveIncident(
         {
           key,
@@ -175,7 +182,7 @@ export class IncidentManager {
           resolvedAt: null,
           resolvedBy: null,
           assignee: null,
-          policy: this.opts.defaultPolicy ?? null,
+          policy: chosen.policy ?? null,
           step: 0,
           loop: 0,
           stepStartedAt: now,
@@ -183,6 +190,7 @@ export class IncidentManager {
         [
           { kind: 'triggered', actor: 'alerts', text: `opened by ${change.rule}` },
           { kind: 'alert', actor: 'alerts', text: `${change.rule} firing: ${change.summary}` },
+          { kind: POLICY_CHOSEN, actor: 'escalation', text: chosen.why },
         ],
         [],
       );
@@ -199,6 +207,42 @@ export class IncidentManager {
       return open.id;
     }
     return undefined;
+  }
+
+  /**
+   * The policy a new incident follows, and the sentence that says why: the alert rule's
+   * `escalation:`, else its service's, else the stack-wide default (PagerDuty's order, where the
+   * policy belongs to the service and an event rule may send an alert elsewhere). The incident
+   * keeps it: later alerts that join it, or a new default, do not change who is being paged.
+   */
+  private policyOf(change: AlertChange): { policy: string | undefined; why: string } {
+    const service = change.labels.service;
+    const byRule = this.opts.rulePolicies?.get(change.rule);
+    if (byRule !== undefined)
+      return {
+        policy: byRule,
+        why: `follows escalation policy \`${byRule}\`: named by alert rule \`${change.rule}\` (alerts.${change.rule}.escalation)`,
+      };
+    const byService = service === undefined ? undefined : this.opts.servicePolicies?.get(service);
+    if (service !== undefined && byService !== undefined)
+      return {
+        policy: byService,
+        why: `follows escalation policy \`${byService}\`: named by service \`${service}\` (services.${service}.escalation)`,
+      };
+    const d = this.opts.defaultPolicy;
+    const unnamed =
+      service === undefined
+        ? `alert rule \`${change.rule}\` names none (and the alert has no service label)`
+        : `neither alert rule \`${change.rule}\` nor service \`${service}\` names one`;
+    if (d !== undefined)
+      return {
+        policy: d,
+        why: `follows escalation policy \`${d}\`: the stack-wide default (oncall.policy, else the only policy), as ${unnamed}`,
+      };
+    return {
+      policy: undefined,
+      why: `follows no escalation policy, so nobody is paged: ${unnamed}, and there is no default; declare one under oncall.escalation and apply`,
+    };
   }
 
   /** Who a target means now: people for persons and schedules, or a channel. */

@@ -27,7 +27,11 @@ export interface Layer {
   members: string[];
   /** Turn length in wall-clock hours: 24 daily, 168 weekly, or any positive whole number. */
   turnHours: number;
-  /** Local date-time at which the first member's first turn starts (a handoff instant), e.g. 2026-01-05T09:00. */
+  /**
+   * When the first member's first turn starts (a handoff), e.g. 2026-01-05T09:00: a local date-time
+   * in the schedule's zone, or an instant with its offset (2026-01-05T09:00+01:00, ...Z), whose
+   * wall time in the schedule's zone is then the handoff time of day.
+   */
   start: string;
   restrictions: Restriction[];
 }
@@ -87,11 +91,24 @@ function instantOfWall(wall: number, zone: string): Date {
   return d.toJSDate();
 }
 
-function startWall(layer: Layer): number {
-  const d = DateTime.fromISO(layer.start, { zone: 'utc' });
+/** Whether an ISO date-time names its offset (`Z`, `+01:00`, `-0500`): then it is an instant. */
+export function hasOffset(text: string): boolean {
+  return /T.*(?:Z|[+-]\d\d(?::?\d\d)?)$/i.test(text.trim());
+}
+
+/**
+ * The layer's start on the schedule's wall clock (read as UTC). Written without an offset it is
+ * that wall time already. With one it is an instant, and what counts is the wall clock in the
+ * schedule's zone at that instant: `2026-03-01T09:00+01:00` in Europe/Berlin hands off at 09:00
+ * Berlin time all year (10:00 wall time would be `+00:00`), never at 09:00 UTC.
+ */
+function startWall(layer: Layer, zone: string): number {
+  const d = hasOffset(layer.start)
+    ? DateTime.fromISO(layer.start.trim(), { zone })
+    : DateTime.fromISO(layer.start, { zone: 'utc' });
   if (!d.isValid)
     throw new ScheduleError(`layer ${layer.name}: start '${layer.start}' is not a date-time like 2026-01-05T09:00`);
-  return d.toMillis();
+  return Date.UTC(d.year, d.month - 1, d.day, d.hour, d.minute, d.second, d.millisecond);
 }
 
 /**
@@ -116,7 +133,7 @@ export function validateSchedule(s: Schedule): void {
     if (!Number.isInteger(l.turnHours) || l.turnHours <= 0) {
       throw new ScheduleError(`schedule ${s.name}, layer ${l.name}: a turn must be a whole number of hours`);
     }
-    startWall(l);
+    startWall(l, s.timeZone);
   }
   for (const o of s.overrides) {
     if (!(Date.parse(o.from) < Date.parse(o.to))) {
@@ -137,8 +154,8 @@ function inRestriction(r: Restriction, wall: number): boolean {
 }
 
 /** The layer's member at wall time `wall`, or undefined outside its restrictions or before its start. */
-function layerMember(layer: Layer, wall: number): string | undefined {
-  const start = startWall(layer);
+function layerMember(layer: Layer, zone: string, wall: number): string | undefined {
+  const start = startWall(layer, zone);
   if (wall < start) return undefined;
   if (layer.restrictions.length > 0 && !layer.restrictions.some((r) => inRestriction(r, wall))) return undefined;
   const turn = Math.floor((wall - start) / (layer.turnHours * HOUR));
@@ -155,7 +172,7 @@ export function onCallAt(s: Schedule, at: Date): { who: string; source: string }
   const wall = wallMs(at, s.timeZone);
   for (let i = s.layers.length - 1; i >= 0; i--) {
     const layer = s.layers[i] as Layer;
-    const who = layerMember(layer, wall);
+    const who = layerMember(layer, s.timeZone, wall);
     if (who !== undefined) return { who, source: `layer ${layer.name}` };
   }
   return undefined;
@@ -167,7 +184,7 @@ function boundaries(s: Schedule, from: Date, to: Date): number[] {
   const w0 = wallMs(from, s.timeZone) - 48 * HOUR;
   const w1 = wallMs(to, s.timeZone) + 48 * HOUR;
   for (const layer of s.layers) {
-    const start = startWall(layer);
+    const start = startWall(layer, s.timeZone);
     const len = layer.turnHours * HOUR;
     const first = Math.max(0, Math.floor((w0 - start) / len));
     for (let w = start + first * len; w <= w1; w += len) out.add(instantOfWall(w, s.timeZone).getTime());
@@ -202,4 +219,49 @@ export function shiftsBetween(s: Schedule, from: Date, to: Date): Shift[] {
     }
   }
   return shifts;
+}
+
+/**
+ * When the shift under way at `at` began (as shiftsBetween would merge it), or undefined when
+ * nobody is on call. Worked out from the layer's start and turn length, not by searching back a
+ * fixed stretch, so a shift of any length (a six-week turn, one person always on call) has the
+ * same start, and its calendar entry the same UID, in every export.
+ */
+export function shiftStartAt(s: Schedule, at: Date): Date | undefined {
+  const now = onCallAt(s, at);
+  if (!now) return undefined;
+  const t = at.getTime();
+  // An earliest instant the shift can have begun at: before it, the same person cannot have been
+  // on call from the same source. The shifts from there up to `at` then say exactly where it began.
+  let anchor: number;
+  if (now.source === 'override') {
+    const mine = s.overrides.filter((o) => o.who === now.who);
+    anchor = t;
+    // Back through this person's overrides that touch or overlap the one under way.
+    for (let moved = true; moved;) {
+      moved = false;
+      for (const o of mine) {
+        const from = Date.parse(o.from);
+        if (from < anchor && Date.parse(o.to) >= anchor) {
+          anchor = from;
+          moved = true;
+        }
+      }
+    }
+  } else {
+    const layer = s.layers.find((l) => `layer ${l.name}` === now.source) as Layer;
+    const start = startWall(layer, s.timeZone);
+    const len = layer.turnHours * HOUR;
+    let turn = Math.floor((wallMs(at, s.timeZone) - start) / len);
+    // Back over earlier turns of the same person: at most once round the members (all of them
+    // the same person: since the layer's start).
+    for (let i = 0; turn > 0 && i < layer.members.length; i++) {
+      if (layer.members[(turn - 1) % layer.members.length] !== now.who) break;
+      turn--;
+    }
+    if (turn > 0 && layer.members.every((m) => m === now.who)) turn = 0;
+    anchor = instantOfWall(start + turn * len, s.timeZone).getTime();
+  }
+  if (anchor >= t) return at;
+  return shiftsBetween(s, new Date(anchor), new Date(t + 1)).at(-1)?.from;
 }

@@ -154,7 +154,9 @@ export function buildModel(
   if (config.dns) resources.push(...dnsResources(config.stack, config.dns as DnsConfig, deep));
   resources.push(...alertingResources(config.notify, config.alerts, config.maintenance, deep));
   if (config.checks) resources.push(...checkResources(config.checks, deep));
-  resources.push(...oncallResources(config.people, config.oncall, deep));
+  resources.push(
+    ...oncallResources(config.people, config.oncall, deep, { services: config.services, alerts: config.alerts }),
+  );
   resources.push(...scrapeResources(config.scrape, deep));
   const ordered = topologicalOrder(resources);
   return {

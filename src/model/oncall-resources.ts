@@ -1,7 +1,8 @@
 /**
  * `people:` and `oncall:` as resources: `person.NAME` (paging rules), `channel.NAME/CONTACT` (each
  * contact is a channel the outbox delivers to, built like a notify channel), `schedule.NAME`,
- * `escalation.NAME` and one `oncall-policy.default` (which policy, which severities page). The
+ * `escalation.NAME` and one `oncall-policy.default` (the default policy, the policies services and
+ * alert rules name, which severities page). The
  * daemon's incident manager rebuilds itself from them after every change (src/core/oncall.ts).
  * A person's role is not recorded: access control reads it from the stack file at each request.
  */
@@ -13,10 +14,24 @@ const CHANNEL_TYPES = ['webhook', 'slack', 'ntfy', 'alertmanager', 'email'] as c
 /** The outbox channel of a person's contact. */
 export const contactChannel = (person: string, contact: string): string => `${person}/${contact}`;
 
+/** What names an escalation policy besides `oncall.policy`: services and alert rules (`escalation:`). */
+export interface EscalationNamers {
+  services?: Record<string, { escalation?: string }> | undefined;
+  alerts?: Record<string, { escalation?: string }> | undefined;
+}
+
+/** name -> policy for the entries that name one. */
+function named(entries: Record<string, { escalation?: string }> | undefined): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(entries ?? {}).flatMap(([n, e]) => (e.escalation === undefined ? [] : [[n, e.escalation]])),
+  );
+}
+
 export function oncallResources(
   people: Record<string, PersonConfig> | undefined,
   oncall: OncallConfig | undefined,
   deep: (v: unknown) => Json,
+  namers: EscalationNamers = {},
 ): DesiredResource[] {
   const out: DesiredResource[] = [];
   for (const [name, p] of Object.entries(people ?? {})) {
@@ -82,12 +97,20 @@ export function oncallResources(
     });
   }
   const policies = Object.keys(oncall.escalation ?? {});
+  const services = named(namers.services);
+  const rules = named(namers.alerts);
   out.push({
     address: address('oncall-policy', 'default'),
     kind: 'oncall-policy',
     name: 'default',
     dependsOn: policies.map((p) => address('escalation', p)),
-    spec: deep({ policy: oncall.policy ?? policies[0] ?? null, page: oncall.page ?? ['critical'] }) as JsonObject,
+    spec: deep({
+      policy: oncall.policy ?? policies[0] ?? null,
+      page: oncall.page ?? ['critical'],
+      // Only when some service or rule names a policy, so stacks without one plan as before.
+      ...(Object.keys(services).length > 0 ? { services } : {}),
+      ...(Object.keys(rules).length > 0 ? { rules } : {}),
+    }) as JsonObject,
   });
   return out;
 }

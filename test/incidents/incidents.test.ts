@@ -201,6 +201,7 @@ describe('incidents and escalation', () => {
     expect(timeline.map((t) => t.kind)).toEqual([
       'triggered',
       'alert',
+      'policy',
       'notified',
       'notified',
       'escalated',
@@ -294,6 +295,7 @@ describe('incidents and escalation', () => {
     expect(store.incidents.timeline(retrying).map((e) => e.kind)).toEqual([
       'triggered',
       'alert',
+      'policy',
       'notified',
       'withdrawn',
       'resolved',

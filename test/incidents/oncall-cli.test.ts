@@ -30,6 +30,12 @@ oncall:
         - members: [ana, ben]
           rotation: weekly
           start: "2026-01-05T09:00"
+    six-weeks:
+      timezone: Europe/Berlin
+      layers:
+        - members: [ana, ben]
+          rotation: 1008h
+          start: "2026-01-05T09:00"
     nyc:
       timezone: America/New_York
       layers:
@@ -181,6 +187,19 @@ describe('oncall: local times and the calendar export', () => {
     expect(shared.length).toBeGreaterThanOrEqual(6);
     for (const e of shared) expect(e.uid).toBe(uidOf.get(byShift(e)));
     expect(second.events.some((e) => e.dtstart === '20261224T170000Z' && e.summary.endsWith(': ben'))).toBe(true);
+
+    // A six-week turn: ben's from Monday 26 October 09:00 (CET) to Monday 7 December. Exported 30
+    // and 37 days into it, a week apart: the same start and UID (the shift is not searched for
+    // within some days back, where the second export would miss its start).
+    const six = async (at: string) =>
+      lintIcs(
+        jsonOf<{ ics: string }>(await cli(['oncall', 'ics', 'six-weeks', '--at', at, '--days', '14', '--json'])).ics,
+      );
+    const [early, late] = [await six('2026-11-25T10:00Z'), await six('2026-12-02T10:00Z')];
+    expect([early.problems, late.problems]).toEqual([[], []]);
+    expect(early.events[0]).toMatchObject({ dtstart: '20261026T080000Z', summary: 'On call (six-weeks): ben' });
+    expect(late.events[0]).toMatchObject({ dtstart: '20261026T080000Z', dtend: '20261207T080000Z' });
+    expect(late.events[0]?.uid).toBe(early.events[0]?.uid);
 
     // The checker is strict: a bare LF, a long line and an unescaped comma are each found.
     const bad = lintIcs(

@@ -144,7 +144,100 @@ describe('people and oncall in the stack file', () => {
       '  escalation:\n    quiet:\n      steps: [{ notify: [channel:ops] }]\n',
     );
     const d = parseStackText(two, 'groundwork.yaml').diagnostics;
-    expect(d).toEqual([expect.objectContaining({ path: 'oncall', fix: 'add policy: quiet under oncall:' })]);
+    expect(d).toEqual([
+      expect.objectContaining({ path: 'oncall', fix: 'add policy: quiet under oncall: (the default)' }),
+    ]);
+  });
+
+  it('services and alert rules name their escalation policy; an unknown one is an error at its line, with the names', () => {
+    const withTeams = GOOD.replace(
+      '  escalation:\n',
+      '  policy: default\n  escalation:\n    dba:\n      steps: [{ notify: [person:ben] }]\n',
+    );
+    const named = `${withTeams}services:
+  web: { command: "node web.js", escalation: default }
+  db: { command: "node db.js", escalation: dba }
+  cache: { command: "node cache.js" }
+alerts:
+  db-slow: { check: db-up, severity: critical, escalation: default }
+  web-down: { check: web-up, severity: critical }
+checks:
+  db-up: { tcp: "127.0.0.1:5432" }
+  web-up: { tcp: "127.0.0.1:80" }
+`;
+    const r = parseStackText(named, '/tmp/oncall/groundwork.yaml', '/tmp/oncall');
+    expect(r.diagnostics).toEqual([]);
+    if (!r.config) throw new Error('no config');
+    const { model } = buildModel(
+      r.config,
+      { dir: '/tmp/oncall', configHash: r.configHash, file: '/tmp/oncall/groundwork.yaml' },
+      { cli: {}, env: {} },
+    );
+    // The choice travels in the on-call policy; services' own specs (and so their deploys) are untouched.
+    expect(model?.resources.find((x) => x.address === 'oncall-policy.default')?.spec).toEqual({
+      policy: 'default',
+      page: ['critical'],
+      services: { web: 'default', db: 'dba' },
+      rules: { 'db-slow': 'default' },
+    });
+    expect(JSON.stringify(model?.resources.find((x) => x.address === 'service.db')?.spec)).not.toContain('dba');
+
+    const typo = named
+      .replace('escalation: dba }', 'escalation: dbas }')
+      .replace('escalation: default }\n  web-down', 'escalation: night }\n  web-down');
+    const d = parseStackText(typo, 'groundwork.yaml').diagnostics;
+    const lineOf = (text: string) => typo.split('\n').findIndex((l) => l.includes(text)) + 1;
+    expect(d).toEqual([
+      expect.objectContaining({
+        path: 'services.db.escalation',
+        line: lineOf('escalation: dbas'),
+        code: 'dangling-reference',
+        message: 'no escalation policy named `dbas` (the policies are: dba, default)',
+        fix: 'did you mean `dba`?',
+      }),
+      expect.objectContaining({
+        path: 'alerts.db-slow.escalation',
+        line: lineOf('escalation: night'),
+        message: 'no escalation policy named `night` (the policies are: dba, default)',
+        fix: 'use one of dba, default, or declare `night` under oncall.escalation',
+      }),
+    ]);
+    // No oncall: section at all: the service names a policy nobody declared.
+    const none = parseStackText(
+      'stack: s\nservices:\n  web: { command: "x", escalation: web-team }\n',
+      'groundwork.yaml',
+    );
+    expect(none.diagnostics).toEqual([
+      expect.objectContaining({
+        line: 3,
+        message: 'no escalation policy named `web-team` (none is declared)',
+        fix: expect.stringContaining('declare it under oncall.escalation'),
+      }),
+    ]);
+  });
+});
+
+describe('a layer start with an offset', () => {
+  it('is accepted; one that is not the zone’s offset on that date is a warning at its line saying the local handoff time', () => {
+    const own = parseStackText(
+      GOOD.replace('start: "2026-01-05T09:00"\n        - name', 'start: "2026-01-05T09:00+01:00"\n        - name'),
+      'groundwork.yaml',
+    );
+    expect(own.diagnostics).toEqual([]);
+    const summer = GOOD.replace(
+      'start: "2026-01-05T09:00"\n        - name',
+      'start: "2026-07-06T09:00+01:00"\n        - name',
+    );
+    expect(parseStackText(summer, 'groundwork.yaml').diagnostics).toEqual([
+      expect.objectContaining({
+        severity: 'warning',
+        path: 'oncall.schedules.primary.layers.0.start',
+        line: summer.split('\n').findIndex((l) => l.includes('2026-07-06T09:00+01:00')) + 1,
+        message:
+          '`2026-07-06T09:00+01:00` is 10:00 in Europe/Berlin (whose offset on that date is +02:00), so every handoff is at 10:00 local time',
+        fix: expect.stringContaining('without an offset (2026-07-06T10:00)'),
+      }),
+    ]);
   });
 });
 

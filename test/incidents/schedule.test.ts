@@ -7,7 +7,7 @@
 import ICAL from 'ical.js';
 import { describe, expect, it } from 'vitest';
 import { shiftsToIcs } from '../../src/incidents/ical.js';
-import { onCallAt, shiftsBetween, type Schedule } from '../../src/incidents/schedule.js';
+import { onCallAt, shiftStartAt, shiftsBetween, type Schedule } from '../../src/incidents/schedule.js';
 import { lintIcs } from './ics-lint.js';
 
 const H = 3_600_000;
@@ -137,5 +137,72 @@ describe('on-call schedule across daylight-saving changes', () => {
       const e = events.find((x) => x.startDate.toJSDate().getTime() <= t && t < x.endDate.toJSDate().getTime());
       expect(e?.summary.replace('On call (primary): ', '')).toBe(onCallAt(s, new Date(t))?.who);
     }
+  });
+});
+
+describe('a layer start written with an offset', () => {
+  const weekly = (zone: string, start: string): Schedule => ({
+    name: 'primary',
+    timeZone: zone,
+    layers: [{ name: 'rotation', members: ['ana', 'ben'], turnHours: 168, start, restrictions: [] }],
+    overrides: [],
+  });
+  const who = (s: Schedule, iso: string): string | undefined => onCallAt(s, new Date(iso))?.who;
+
+  it('is that instant, read on the schedule’s wall clock: handoffs stay at that local time across the change', () => {
+    // Monday 23 March 09:00 in Berlin (CET, +01:00), written three ways; the next handoff is on
+    // Monday 30 March, after the spring change, at 09:00 CEST = 07:00 UTC (not 08:00 UTC).
+    for (const start of ['2026-03-23T09:00', '2026-03-23T09:00+01:00', '2026-03-23T08:00:00Z']) {
+      const s = weekly('Europe/Berlin', start);
+      expect([start, who(s, '2026-03-23T07:59:00Z')]).toEqual([start, undefined]); // 08:59 CET: not started
+      expect([start, who(s, '2026-03-23T08:00:00Z')]).toEqual([start, 'ana']);
+      expect([start, who(s, '2026-03-30T06:59:00Z')]).toEqual([start, 'ana']); // 08:59 CEST
+      expect([start, who(s, '2026-03-30T07:00:00Z')]).toEqual([start, 'ben']); // 09:00 CEST
+      // And back in autumn: Monday 26 October 09:00 CET = 08:00 UTC.
+      expect([start, who(s, '2026-10-26T07:59:00Z')]).toEqual([start, who(s, '2026-10-19T08:00:00Z')]);
+      expect(who(s, '2026-10-26T08:00:00Z')).not.toBe(who(s, '2026-10-26T07:59:00Z'));
+    }
+    // New York: 09:00 EST (-05:00) on 2 March; after the change on 8 March, 09:00 EDT = 13:00 UTC.
+    const ny = weekly('America/New_York', '2026-03-02T09:00-05:00');
+    expect(who(ny, '2026-03-09T12:59:00Z')).toBe('ana');
+    expect(who(ny, '2026-03-09T13:00:00Z')).toBe('ben');
+  });
+
+  it('in another zone’s offset, gives the local time it means in the schedule’s zone, kept across the change', () => {
+    // 09:00 in New York (-04:00 in summer) is 13:00 UTC = 14:00 CET on 23 March: handoffs at 14:00 Berlin time.
+    const s = weekly('Europe/Berlin', '2026-03-23T09:00-04:00');
+    expect(who(s, '2026-03-23T12:59:00Z')).toBeUndefined();
+    expect(who(s, '2026-03-23T13:00:00Z')).toBe('ana');
+    expect(who(s, '2026-03-30T11:59:00Z')).toBe('ana'); // 13:59 CEST
+    expect(who(s, '2026-03-30T12:00:00Z')).toBe('ben'); // 14:00 CEST
+  });
+});
+
+describe('the start of the shift under way', () => {
+  const since = (s: Schedule, iso: string) => shiftStartAt(s, new Date(iso))?.toISOString();
+
+  it('comes from the layer’s start and turn length, for any length, and from overrides and restrictions', () => {
+    // One person always on call since January: the shift began at the layer's start.
+    const solo: Schedule = {
+      name: 'solo',
+      timeZone: 'Europe/Berlin',
+      layers: [{ name: 'l', members: ['ana'], turnHours: 24, start: '2026-01-05T09:00', restrictions: [] }],
+      overrides: [],
+    };
+    expect(since(solo, '2026-12-02T10:00:00Z')).toBe('2026-01-05T08:00:00.000Z');
+    // Two overrides of eve's that touch make one shift; it began at the first.
+    const covered: Schedule = {
+      ...solo,
+      overrides: [
+        { who: 'eve', from: '2026-12-01T00:00:00Z', to: '2026-12-02T00:00:00Z' },
+        { who: 'eve', from: '2026-12-02T00:00:00Z', to: '2026-12-03T00:00:00Z' },
+      ],
+    };
+    expect(since(covered, '2026-12-02T10:00:00Z')).toBe('2026-12-01T00:00:00.000Z');
+    // After the overrides, ana's shift began where they ended.
+    expect(since(covered, '2026-12-04T10:00:00Z')).toBe('2026-12-03T00:00:00.000Z');
+    // The 8-week reference schedule: on a weekday evening the rotation resumed at 17:00 local.
+    expect(since(schedule('Europe/Berlin'), '2026-03-31T18:00:00Z')).toBe('2026-03-31T15:00:00.000Z');
+    expect(since(schedule('Europe/Berlin'), '2026-03-02T07:59:00Z')).toBeUndefined(); // 08:59 CET, before any layer starts
   });
 });

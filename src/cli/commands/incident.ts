@@ -82,6 +82,8 @@ const incidentShow = defineCommand({
       style.bold(`incident #${i.id}: ${i.title}`),
       `status:   ${i.status}${i.ackedBy ? ` (acknowledged by ${i.ackedBy} at ${i.ackedAt})` : ''}${i.resolvedBy ? ` (resolved by ${i.resolvedBy} at ${i.resolvedAt})` : ''}`,
       `service:  ${i.service ?? '-'}    severity: ${i.severity}    policy: ${i.policy ?? '-'} (step ${i.step + 1}${i.loop ? `, round ${i.loop + 1}` : ''})${i.assignee ? `    assigned to ${i.assignee}` : ''}`,
+      // Which policy, and why: its alert rule's, its service's or the default (who will be paged next).
+      ...(d.policyReason ? [`          ${d.policyReason}`] : []),
       // An open incident whose policy went away says why nobody more is paged, next to its status.
       ...(i.status === 'triggered' && lastEscalationEvent(d.timeline) === ESCALATION_STOPPED
         ? [style.bold(d.timeline.filter((e) => e.kind === ESCALATION_STOPPED).at(-1)?.text ?? '')]
@@ -415,12 +417,6 @@ const oncallShow = defineCommand({
   },
 });
 
-/**
- * How far back `oncall ics` looks for the start of the shift under way. A shift longer than this
- * (one person always on call) starts at the look-back instead, and its UID changes between exports.
- */
-const ICS_LOOKBACK_DAYS = 35;
-
 const oncallIcs = defineCommand({
   name: 'oncall ics',
   summary: "A schedule's shifts as an iCalendar file (.ics) for people's calendars",
@@ -438,30 +434,19 @@ const oncallIcs = defineCommand({
     const days = flags.days ?? 90;
     if (!Number.isInteger(days) || days < 1 || days > 366)
       throw new UsageError(`--days must be a whole number from 1 to 366, not ${days}`);
-    const v = await withOps(io, flags, async (ops) => {
-      // The shift under way at --at is asked for from its real start, not cut at --at: its UID
-      // (made from the person and the start) is then the same in every export, so a calendar that
-      // subscribes updates the event instead of adding a copy each time.
-      const asked = await ops.oncall({ schedule, days: 1, ...(flags.at ? { at: flags.at } : {}) });
-      const at = Date.parse(asked.at);
-      const back = Math.min(ICS_LOOKBACK_DAYS, 366 - days);
-      const wide = await ops.oncall({
-        schedule,
-        days: days + back,
-        at: new Date(at - back * 86_400_000).toISOString(),
-      });
-      const until = at + days * 86_400_000;
-      return {
-        at,
-        shifts: (wide.schedules[0]?.shifts ?? []).filter((x) => Date.parse(x.to) > at && Date.parse(x.from) < until),
-      };
-    });
-    const shifts = v.shifts.map((x) => ({
+    const v = await withOps(io, flags, (ops) => ops.oncall({ schedule, days, ...(flags.at ? { at: flags.at } : {}) }));
+    const at = Date.parse(v.at);
+    const view = v.schedules[0];
+    // The shift under way at --at is given from its real start (worked out from the layer's start
+    // and turn length, however long ago), not cut at --at: its UID (made from the person and the
+    // start) is then the same in every export, so a calendar that subscribes updates the event
+    // instead of adding a copy each time.
+    const shifts = (view?.shifts ?? []).map((x, i) => ({
       ...x,
-      from: new Date(x.from),
-      to: new Date(Math.min(Date.parse(x.to), v.at + days * 86_400_000)),
+      from: new Date(i === 0 && Date.parse(x.from) === at && view?.nowSince ? view.nowSince : x.from),
+      to: new Date(x.to),
     }));
-    const ics = shiftsToIcs(schedule, shifts, new Date(v.at));
+    const ics = shiftsToIcs(schedule, shifts, new Date(at));
     if (flags.output) writeFileSync(flags.output, ics);
     if (flags.json)
       io.stdout(

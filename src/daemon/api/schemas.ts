@@ -767,6 +767,10 @@ export const ActionItemSchema = Type.Object({
 export type ActionItemResponse = Static<typeof ActionItemSchema>;
 export const IncidentDetailResponse = Type.Object({
   incident: IncidentSchema,
+  policyReason: Type.Union([Type.String(), Type.Null()], {
+    description:
+      'Which escalation policy the incident follows and why (its alert rule’s, its service’s, or the default)',
+  }),
   timeline: Type.Array(IncidentEventSchema),
   actionItems: Type.Array(ActionItemSchema),
 });
@@ -830,6 +834,9 @@ export const OncallResponse = Type.Object({
       name: Type.String(),
       timezone: Type.String(),
       now: Type.Union([Type.Object({ who: Type.String(), source: Type.String() }), Type.Null()]),
+      nowSince: Type.Optional(
+        Type.String({ description: 'When the shift under way at `at` began (absent when nobody is on call)' }),
+      ),
       shifts: Type.Array(
         Type.Object({ who: Type.String(), from: Type.String(), to: Type.String(), source: Type.String() }),
       ),
