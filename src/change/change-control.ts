@@ -120,8 +120,11 @@ export class ChangeControl {
     return { policy: changePolicyOf(loaded.config.changes), users: accessPeople(loaded.config) };
   }
 
-  /** Refuses the change (ChangeRefused) unless the policy and its change request allow it now. */
-  async admit(a: ChangeAttempt): Promise<Admission> {
+  /**
+   * Refuses the change (ChangeRefused) unless the policy and its change request allow it now.
+   * `dryRun`: only asks (a break-glass is audited and notified when the change is admitted for real).
+   */
+  async admit(a: ChangeAttempt, opts: { dryRun?: boolean } = {}): Promise<Admission> {
     const { policy, users } = await this.context();
     if (a.breakGlass !== undefined && a.breakGlass.trim() === '')
       throw new ChangeRefused(
@@ -147,7 +150,7 @@ export class ChangeControl {
           `${what} is refused: changes are frozen by freeze window \`${gate.freeze}\` (changes.freezes in the stack file)`,
           'wait until the window ends, or, if it cannot wait, give --break-glass "reason": it is audited and the approvers are notified',
         );
-      this.breakGlass(a, gate.freeze, policy.notify);
+      if (!opts.dryRun) this.breakGlass(a, gate.freeze, policy.notify);
       return { ...base, breakGlass: a.breakGlass.trim(), freeze: gate.freeze };
     }
     if (gate.approvals > 0) {
@@ -180,6 +183,33 @@ export class ChangeControl {
       breakGlass: admission.breakGlass,
     });
     if (admission.request !== null) store.changeRequests.claimRequest(admission.request, changeId);
+  }
+
+  /**
+   * A secret rotation carried out, on the audit log beside the API calls: who, which secret, the
+   * version, the change and its request, the services restarted. Never the value.
+   */
+  auditRotation(
+    r: { secret: string; version: number; author: string; services: readonly string[]; changeId: number },
+    admission: Admission,
+  ): void {
+    const via = [
+      admission.request !== null ? `change request #${admission.request}` : null,
+      admission.breakGlass !== null ? `break-glass: ${admission.breakGlass}` : null,
+    ].filter((x): x is string => x !== null);
+    new AuditLog(this.deps.store.audit, this.deps.clock).append({
+      token: null,
+      user: r.author,
+      remote: 'operations',
+      method: 'rotate',
+      path: `secret.${r.secret}`,
+      route: null,
+      operation: 'secret.rotate',
+      service: null,
+      decision: 'allowed',
+      status: 0,
+      reason: `version ${r.version} by change #${r.changeId}${via.length ? ` (${via.join('; ')})` : ''}; restarted ${r.services.length ? r.services.map((s) => `service.${s}`).join(', ') : 'no service'}`,
+    });
   }
 
   async request(input: NewChangeRequest): Promise<ChangeRequestView> {

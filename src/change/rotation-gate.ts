@@ -7,8 +7,10 @@
  * using it; never the value (approvers approve that a rotation happens, not what it is) and never
  * its ciphertext, so no change request, change record, API answer or log can hold it.
  *
- * A rotation covered by no policy (or of a secret no service uses) goes ahead as before and is
- * recorded as a change. Rolling the new version out is a plan and an apply, gated on its own.
+ * A rotation carried out under an approved request also rolls the new version out to the services
+ * using it, in the same change (rotation-rollout.ts): one approval covers both. A rotation covered
+ * by no policy (or of a secret no service uses) goes ahead as before and is recorded as a change;
+ * its rollout is the next plan and apply.
  */
 import type { StackConfig } from '../config/schema.js';
 import type { JsonObject } from '../model/resource.js';
@@ -49,17 +51,25 @@ export interface RotationGovernance {
 }
 
 /** Refuses the rotation (ChangeRefused) unless the policy and its request allow it now. */
-export function admitRotation(control: ChangeControl, t: RotationTarget, g: RotationGovernance): Promise<Admission> {
-  return control.admit({
-    kind: 'rotate',
-    service: null,
-    scope: { services: t.services, other: false },
-    author: g.author,
-    subject: rotationSubject(t),
-    request: g.request,
-    breakGlass: g.breakGlass,
-    decisions: g.decisions,
-  });
+export function admitRotation(
+  control: ChangeControl,
+  t: RotationTarget,
+  g: RotationGovernance,
+  opts: { dryRun?: boolean } = {},
+): Promise<Admission> {
+  return control.admit(
+    {
+      kind: 'rotate',
+      service: null,
+      scope: { services: t.services, other: false },
+      author: g.author,
+      subject: rotationSubject(t),
+      request: g.request,
+      breakGlass: g.breakGlass,
+      decisions: g.decisions,
+    },
+    opts,
+  );
 }
 
 export function requestRotation(

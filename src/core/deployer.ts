@@ -75,7 +75,7 @@ export class Deployer {
   async deploy(
     model: Model,
     service: string,
-    opts: { ref?: string; message: string; author: string },
+    opts: { ref?: string; pinned?: { ref: string; request: number }; message: string; author: string },
     report: (m: string) => void,
   ): Promise<DeployResult> {
     const kp = this.deps.killHook?.points('deploy') ?? NO_KILL_POINTS;
@@ -93,7 +93,7 @@ export class Deployer {
   private async deployWith(
     model: Model,
     service: string,
-    opts: { ref?: string; message: string; author: string },
+    opts: { ref?: string; pinned?: { ref: string; request: number }; message: string; author: string },
     progress: (m: string) => void,
     kp: KillPoints,
   ): Promise<DeployResult> {
@@ -114,6 +114,7 @@ export class Deployer {
         stackDir: model.dir,
         stateDir: this.deps.stateDir,
         ref: opts.ref,
+        ...(opts.pinned ? { pinned: opts.pinned } : {}),
         message: opts.message,
         author: opts.author,
         exclude: model.resources

@@ -25,6 +25,7 @@ import type { IncidentStatsRow } from '../incidents/postmortem.js';
 import type {
   ActionItem,
   ChangeRecord,
+  ChangeRequestRow,
   IncidentRow,
   IncidentStatus,
   InstanceEvent,
@@ -89,6 +90,9 @@ import type { DecisionDocument, DecisionRecord } from '../change/decisions.js';
 import { movedNote, pinForCarryOut, pinRef, tryPinRef, type DeployPin } from '../change/deploy-pin.js';
 import { subjectHash, type ChangeRequestView } from '../change/change-requests.js';
 import type { ChangeRequestInput } from './operations.js';
+import { recordRotation } from '../change/record-rotation.js';
+import { rolloutSubject, rotationOfRequest } from '../change/rotation-rollout.js';
+import { servicesUsingSecretIn } from '../security/secret-versions.js';
 import { AuditLog, type AuditRecord } from '../security/audit.js';
 import { FixedUsers } from '../security/roles-stack-users.js';
 import { TokenRequestError, Tokens, type TokenView } from '../security/tokens.js';
@@ -321,6 +325,9 @@ export class LocalOperations implements Operations {
     return this.exclusive(
       'groundwork apply',
       async () => {
+        // An approved rotation's request rolls its new version out (change/rotation-rollout.ts).
+        const rotation = input.request === undefined ? undefined : this.rotationRequest(input.request);
+        if (rotation) return this.rollout(rotation, input, listener);
         const model = await this.installation.loadModel(input);
         let plan: Plan;
         const approved = input.request === undefined ? undefined : this.approvedPlan(input.request);
@@ -411,8 +418,64 @@ export class LocalOperations implements Operations {
     );
   }
 
+  /**
+   * The rollout of an approved rotation, whose new version `secret rotate --change ID` has just
+   * written: the restart of exactly the services using the secret, recorded with the rotation as
+   * one change of kind `rotate` carrying the request (refused when anything else would run).
+   */
+  private async rollout(r: ChangeRequestRow, input: ApplyInput, listener: ApplyListener): Promise<ApplyResult> {
+    const model = await this.installation.loadModel(input);
+    const plan = makePlan(model, this.store.listResources(), this.store.serial(), this.installation.kinds);
+    const { secret } = this.governedSync(() => rotationOfRequest(r));
+    const version = this.installation.secrets.versions()[secret];
+    const services = servicesUsingSecretIn(model, secret);
+    const subject = this.governedSync(() => rolloutSubject(r, version, services, plan.steps));
+    const author = input.author ?? 'unknown';
+    const admission = await this.admit({
+      kind: 'rotate',
+      service: null,
+      scope: { services, other: false },
+      author,
+      subject,
+      request: r.id,
+      breakGlass: input.breakGlass,
+      decisions: input.decisions,
+    });
+    const message = input.message || r.message || `rotate secret ${secret} to version ${version ?? '?'}`;
+    let result: ApplyResult;
+    if (plan.steps.length) result = await this.runPlan(plan, { ...input, message }, listener, 'rotate');
+    else {
+      // No applied service uses it yet: the rotation alone is the change.
+      const changeId = recordRotation(this.store, { secret, version: version ?? 0, author, message });
+      result = { changeId, outcome: 'applied', applied: [], failed: [], skipped: [], serial: this.store.serial() };
+    }
+    this.changes.record(result.changeId, admission);
+    this.changes.auditRotation(
+      {
+        secret,
+        version: version ?? 0,
+        author,
+        services: result.applied.map((a) => a.slice('service.'.length)),
+        changeId: result.changeId,
+      },
+      admission,
+    );
+    return result;
+  }
+
+  /** Request `id` when it is a rotation's (undefined for other kinds; not-found when there is none). */
+  private rotationRequest(id: number): ChangeRequestRow | undefined {
+    const r = this.governedSync(() => this.changes.requestOf(id));
+    return r.kind === 'rotate' ? r : undefined;
+  }
+
   /** Applies `plan` (journaled, with the supervisor paused per step) and publishes the change. */
-  private async runPlan(plan: Plan, input: ApplyInput, listener: ApplyListener): Promise<ApplyResult> {
+  private async runPlan(
+    plan: Plan,
+    input: ApplyInput,
+    listener: ApplyListener,
+    changeKind: 'apply' | 'rotate' = 'apply',
+  ): Promise<ApplyResult> {
     listener.onPlan?.(plan);
     const sup = this.runtime.supervision;
     const author = input.author ?? 'unknown';
@@ -425,6 +488,7 @@ export class LocalOperations implements Operations {
       portRange: this.installation.portRange,
       author,
       message: input.message ?? '',
+      changeKind,
       onEvent: (e) => {
         listener.onEvent?.(e);
         if (e.type === 'step-end' && e.status === 'applied') killPoints.pass(`${e.address} applied`);
@@ -435,7 +499,7 @@ export class LocalOperations implements Operations {
     this.installation.bus.publish({
       type: 'change',
       changeId: result.changeId,
-      kind: 'apply',
+      kind: changeKind,
       outcome: result.outcome,
       author,
     });
@@ -474,6 +538,8 @@ export class LocalOperations implements Operations {
         const ref = request !== undefined && pin ? pin.commit : input.ref;
         const opts = {
           ...(ref ? { ref } : {}),
+          // The release reads as the ref requested and the commit deployed, not as a bare hash.
+          ...(request !== undefined && pin ? { pinned: { ref: pin.ref, request } } : {}),
           message: input.message ?? '',
           author: input.author ?? 'unknown',
         };

@@ -37,6 +37,11 @@ export interface BuildInput {
   stackDir: string;
   stateDir: string;
   ref?: string;
+  /**
+   * When `ref` is the commit an approved deploy request pinned: the ref the requester typed and
+   * the request, so the release reads `git main@1a2b3c4 (pinned by change request #3)`.
+   */
+  pinned?: { ref: string; request: number };
   /** Absolute paths never copied into a release (volumes inside the source). */
   exclude?: string[];
   message: string;
@@ -145,14 +150,20 @@ export async function buildRelease(log: ReleaseLog, input: BuildInput): Promise<
   };
   rmSync(dir, { recursive: true, force: true });
   try {
-    input.progress(`v${seq}: copying ${input.ref ? `git ref ${input.ref}` : 'the working tree'}`);
-    record.source = copySource(
+    input.progress(
+      `v${seq}: copying ${input.pinned && input.ref ? `git ref ${input.pinned.ref} at ${input.ref.slice(0, 12)} (pinned by change request #${input.pinned.request})` : input.ref ? `git ref ${input.ref}` : 'the working tree'}`,
+    );
+    const copied = copySource(
       sourceDirOf(input.spec, input.stackDir),
       dir,
       input.ref,
       input.stateDir,
       input.exclude ?? [],
     );
+    record.source =
+      input.pinned && input.ref
+        ? `git ${input.pinned.ref}@${input.ref.slice(0, 7)} (pinned by change request #${input.pinned.request})`
+        : copied;
   } catch (e) {
     record.status = 'build-failed';
     record.detail = (e as Error).message;

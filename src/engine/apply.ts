@@ -48,6 +48,8 @@ export interface ApplyOptions {
   portRange?: PortRange;
   /** The daemon pauses supervision of a resource while its step runs. */
   hooks?: { beforeStep?(address: Address): Promise<void>; afterStep?(address: Address): void };
+  /** What the change record calls this change (default `apply`; `rotate`: a secret rotation's rollout). */
+  changeKind?: 'apply' | 'rotate';
 }
 
 export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyResult> {
@@ -86,7 +88,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
   );
 
   const changeId = store.beginChange({
-    kind: 'apply',
+    kind: opts.changeKind ?? 'apply',
     author: opts.author,
     message: opts.message,
     planHash: plan.planHash,

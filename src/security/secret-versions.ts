@@ -27,6 +27,20 @@ export function servicesUsingSecrets(config: Pick<StackConfig, 'services'>): Rec
   return out;
 }
 
+/** The services of the model whose env references `secret` (sorted). */
+export function servicesUsingSecretIn(model: Model, secret: string): string[] {
+  return model.resources
+    .filter((r) => {
+      const env = r.spec.env;
+      return (
+        r.kind === 'service' &&
+        secretsReferencedBy(env && typeof env === 'object' && !Array.isArray(env) ? env : {}).includes(secret)
+      );
+    })
+    .map((r) => r.address.slice('service.'.length))
+    .sort();
+}
+
 /** The model with each service's spec carrying the versions of the encrypted secrets it references. */
 export function withSecretVersions(model: Model, versions: Readonly<Record<string, number>>): Model {
   if (Object.keys(versions).length === 0) return model;

@@ -14,9 +14,14 @@ import { writeStack } from '../helpers/stack-file.js';
 
 describe('change requests through the CLI', () => {
   let dir: string;
-  const as = (who: string) => ({ cwd: dir, env: { GROUNDWORK_AUTHOR: who } });
+  // An approver approves with their own token (without a daemon a claimed name proves nothing).
+  const tokens: Record<string, string> = {};
+  const as = (who: string) => ({
+    cwd: dir,
+    env: { GROUNDWORK_AUTHOR: who, ...(tokens[who] ? { GROUNDWORK_TOKEN: tokens[who] } : {}) },
+  });
 
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = makeTempDir('change-cli');
     const stack: StackConfig = {
       stack: 'changecli',
@@ -25,6 +30,9 @@ describe('change requests through the CLI', () => {
       changes: { approvals: { everything: { approvals: 1 } } },
     };
     writeStack(dir, stack);
+    tokens.ann = jsonOf<{ token: string }>(
+      await runCliOk(['token', 'create', '--user', 'ann', '--json'], as('olga')),
+    ).token;
   });
 
   afterAll(async () => {

@@ -2,7 +2,8 @@
  * A deploy approval pins a commit, not a branch name. In a real git repository: `change request
  * deploy web --ref main` records the commit main names then; a new commit lands on main; the
  * approved request still deploys the approved commit (and says main moved), never the unreviewed
- * one. Carrying it out with another --ref is refused, naming the approved ref.
+ * one. Carrying it out with another --ref is refused, naming the approved ref. The release is
+ * labelled with the ref as requested and the commit deployed (`git main@abc1234 (pinned by ...)`).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -34,7 +35,12 @@ function git(dir: string, args: string[]): string {
 
 describe('a deploy approval pins the commit', () => {
   let dir: string;
-  const as = (who: string) => ({ cwd: dir, env: { GROUNDWORK_AUTHOR: who } });
+  // An approver approves with their own token (without a daemon a claimed name proves nothing).
+  const tokens: Record<string, string> = {};
+  const as = (who: string) => ({
+    cwd: dir,
+    env: { GROUNDWORK_AUTHOR: who, ...(tokens[who] ? { GROUNDWORK_TOKEN: tokens[who] } : {}) },
+  });
   const commit = (version: string): string => {
     writeFileSync(path.join(dir, 'version.txt'), `${version}\n`);
     git(dir, ['add', '-A']);
@@ -64,6 +70,9 @@ describe('a deploy approval pins the commit', () => {
       people: { olga: { role: 'admin' }, ann: { role: 'approver' } },
     };
     writeStack(dir, base);
+    tokens.ann = jsonOf<{ token: string }>(
+      await runCliOk(['token', 'create', '--user', 'ann', '--json'], as('olga')),
+    ).token;
     const reviewed = commit('reviewed');
     await runCliOk(['apply', '-m', 'first'], as('olga'));
     writeStack(dir, { ...base, changes: { approvals: { 'web-review': { services: ['web'], approvals: 1 } } } });
@@ -97,9 +106,11 @@ describe('a deploy approval pins the commit', () => {
     const listed = jsonOf<{ current: number; releases: { seq: number; source: string }[] }>(
       await runCliOk(['releases', 'web', '--json'], as('olga')),
     );
+    // Labelled with the ref as requested and the commit deployed, not as a bare hash.
     expect(listed.releases.find((r) => r.seq === listed.current)?.source).toBe(
-      `git ${reviewed}@${reviewed.slice(0, 7)}`,
+      `git main@${reviewed.slice(0, 7)} (pinned by change request #${req.id})`,
     );
+    expect((await runCliOk(['releases', 'web'], as('olga'))).stdout).toContain(`git main@${reviewed.slice(0, 7)}`);
 
     // The new commit needs an approval of its own.
     const bare = await runCli(['deploy', 'web', '--ref', 'main'], as('olga'));

@@ -3,8 +3,13 @@
  * What is approved is the request's hash; `groundwork apply ID`, `deploy SERVICE --change ID` and
  * `rollback SERVICE --change ID` carry out exactly that, or are refused when anything moved.
  */
+import os from 'node:os';
 import path from 'node:path';
-import type { ChangeRequestView } from '../../core/operations.js';
+import type { ChangeRequestView, Operations } from '../../core/operations.js';
+import { accessPeople } from '../../config/schema.js';
+import { localApproverFix, localApproverProblem } from '../../security/approver-credential.js';
+import { FixedUsers } from '../../security/roles-stack-users.js';
+import { Tokens } from '../../security/tokens.js';
 import { didYouMean } from '../../util/did-you-mean.js';
 import { defineCommand, STACK_FLAGS, type Command } from '../command.js';
 import { varEnvOf } from '../daemon-client.js';
@@ -190,16 +195,25 @@ const approveCommand = defineCommand({
   name: 'change approve',
   args: ['ID'],
   summary: 'Approve a change request (not your own); your token names you',
-  usage: 'change approve ID [-m COMMENT] [--json]',
+  usage: 'change approve ID [--as PERSON] [-m COMMENT] [--json]',
   flags: {
     ...STACK_FLAGS,
     message: { type: 'string', short: 'm', description: 'A comment kept with the approval', valueName: 'COMMENT' },
+    as: {
+      type: 'string',
+      description:
+        'The person approving (default GROUNDWORK_AUTHOR, else the OS user); without a daemon it needs their token or OS account',
+      valueName: 'PERSON',
+    },
   },
   async run(flags, pos, io) {
     const id = requestId(pos[0], 'approve');
-    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
+    const claimed = flags.as ?? authorOf(io.env);
+    const { ops, via, close } = openOps(io, flags, { otherStack: 'local' });
     try {
-      const r = await ops.approveChange(id, { author: authorOf(io.env), message: flags.message ?? '' });
+      // A daemon asked with a person's token decides who approves; anything else is checked here.
+      if (via === 'local' || !io.env.GROUNDWORK_TOKEN) await checkLocalApprover(io, flags, id, claimed, ops);
+      const r = await ops.approveChange(id, { author: claimed, message: flags.message ?? '' });
       if (flags.json) io.stdout(`${JSON.stringify(r, null, 2)}\n`);
       else io.stdout(renderRequest(r));
       return EXIT.ok;
@@ -208,6 +222,46 @@ const approveCommand = defineCommand({
     }
   },
 });
+
+/**
+ * An approval not vouched for by a daemon with a person's token counts as `claimed` only with
+ * their credential (security/approver-credential.ts); refused (exit 4) before anything is written.
+ * Its author claiming it is left to the operation, which refuses that with its own reason.
+ */
+async function checkLocalApprover(
+  io: CliIo,
+  flags: StackFlags,
+  id: number,
+  claimed: string,
+  ops: Pick<Operations, 'changeRequest'>,
+): Promise<void> {
+  if ((await ops.changeRequest(id)).author === claimed) return;
+  const loaded = await loadStack(stackFileOf(io, flags));
+  const store = openStore(stateDirOf(io, flags));
+  try {
+    const people = loaded.config ? accessPeople(loaded.config) : undefined;
+    const tokens = new Tokens(store.tokens, systemClock, new FixedUsers(people));
+    const problem = await localApproverProblem(
+      { claimed, token: io.env.GROUNDWORK_TOKEN, osUser: osUserName() },
+      tokens,
+    );
+    if (problem)
+      throw new UserError(
+        `cannot approve change request #${id} as \`${claimed}\`: ${problem}\n  fix: ${localApproverFix(claimed)}`,
+        EXIT.refused,
+      );
+  } finally {
+    store.close();
+  }
+}
+
+function osUserName(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return '';
+  }
+}
 
 const listCommand = defineCommand({
   name: 'change list',

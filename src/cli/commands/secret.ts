@@ -34,11 +34,19 @@ import { didYouMean } from '../../util/did-you-mean.js';
 import { errorMessage } from '../../util/error-message.js';
 import { defineCommand, STACK_FLAGS, type Command } from '../command.js';
 import { EXIT, UsageError, UserError, type CliIo } from '../io.js';
-import { authorOf, openStore, stackFileOf, stateDirOf, type StackFlags } from '../workspace.js';
+import { authorOf, openStore, parseVars, stackFileOf, stateDirOf, type StackFlags } from '../workspace.js';
 import { recordRotation } from '../../change/record-rotation.js';
 import { ChangeControl, type Admission } from '../../change/change-control.js';
 import { ChangeRefused, type ChangeRefusalCode } from '../../change/change-refused.js';
 import { admitRotation, rotationTarget } from '../../change/rotation-gate.js';
+import { checkNothingPending } from '../../change/rotation-rollout.js';
+import type { ChangeRequestRow } from '../../store/store.js';
+import type { ApplyResult } from '../../engine/apply.js';
+import { OperationError } from '../../core/errors.js';
+import { openOps } from '../open-ops.js';
+import { varEnvOf } from '../daemon-client.js';
+import { colourEnabled, makeStyle } from '../style.js';
+import { renderEvent } from './apply.js';
 import { systemClock } from '../../util/clock.js';
 import { BREAK_GLASS_FLAG, CHANGE_FLAG, DECISION_FLAG, parseDecisions } from './change-flags.js';
 
@@ -183,24 +191,40 @@ function reportSet(
   name: string,
   v: SecretVersion,
   warn: string[],
-): void {
+  rollout?: ApplyResult,
+): number {
   const services = usedBy(ctx, name);
   const recipients = Object.entries(ctx.config.secret_recipients ?? {})
     .filter(([, k]) => v.recipients.includes(k))
     .map(([n]) => n);
   if (json) {
     io.stdout(
-      `${JSON.stringify({ name, version: v.version, created: v.created, by: v.by, recipients, services, file: ctx.secretsFile, warnings: warn }, null, 2)}\n`,
+      `${JSON.stringify({ name, version: v.version, created: v.created, by: v.by, recipients, services, file: ctx.secretsFile, warnings: warn, ...(rollout ? { change: rollout.changeId, rollout } : {}) }, null, 2)}\n`,
     );
-    return;
+    return exitOfRollout(rollout);
   }
   for (const w of warn) io.stderr(`warning: ${w}\n`);
   io.stdout(
     `secret ${name}: version ${v.version} written to ${path.basename(ctx.secretsFile)} (encrypted to ${recipients.join(', ')})\n` +
-      (services.length
-        ? `used by ${services.map((s) => `service.${s}`).join(', ')}: \`groundwork apply\` restarts ${services.length === 1 ? 'it' : 'them'} with the new value\n`
-        : `no service references \${secret.${name}} yet\n`),
+      (rollout
+        ? rolloutLine(rollout)
+        : services.length
+          ? `used by ${services.map((s) => `service.${s}`).join(', ')}: \`groundwork apply\` restarts ${services.length === 1 ? 'it' : 'them'} with the new value\n`
+          : `no service references \${secret.${name}} yet\n`),
   );
+  return exitOfRollout(rollout);
+}
+
+/** What the rollout of a carried-through rotation did, in one line. */
+function rolloutLine(r: ApplyResult): string {
+  const restarted = r.applied;
+  if (r.outcome === 'applied')
+    return `change #${r.changeId}: ${restarted.length ? `restarted ${restarted.join(', ')} with the new version` : 'no applied service uses it yet (they take it when created)'}\n`;
+  return `change #${r.changeId}: the rollout ${r.outcome === 'partial' ? 'partly failed' : 'failed'}: ${r.failed.map((f) => `${f.address}: ${f.error}`).join('; ')}\n`;
+}
+
+function exitOfRollout(r: ApplyResult | undefined): number {
+  return !r || r.outcome === 'applied' || r.outcome === 'no-op' ? EXIT.ok : EXIT.failed;
 }
 
 async function warningsFor(ctx: SecretsContext, value: string): Promise<string[]> {
@@ -227,7 +251,16 @@ const SET_FLAGS = {
 interface NewVersion {
   version: SecretVersion;
   value: string;
+  /** The rollout of an approved rotation (`--change ID`): the one change holding both. */
+  rollout?: ApplyResult;
 }
+
+type GateFlags = StackFlags & {
+  message: string | undefined;
+  change: number | undefined;
+  'break-glass': string | undefined;
+  decision: string[];
+};
 
 /** Change management on a new version (change/rotation-gate.ts): the flags of set and rotate. */
 const GATE_FLAGS = {
@@ -245,34 +278,39 @@ const REFUSAL_EXIT: Record<ChangeRefusalCode, number> = {
 
 /**
  * Asks change management before a new version is made (before the value is read); `commit`
- * writes the version with `write` and records the rotation as a change carrying its request.
+ * writes the version with `write` and records the rotation as a change. Under an approved request
+ * (`--change ID`) the change is the rotation and its rollout together (carryThrough).
  */
 async function gateNewVersion(
   ctx: SecretsContext,
   io: CliIo,
   name: string,
-  flags: {
-    message: string | undefined;
-    change: number | undefined;
-    'break-glass': string | undefined;
-    decision: string[];
-  },
+  flags: GateFlags,
 ): Promise<{ commit: (write: () => Promise<NewVersion>) => Promise<NewVersion> }> {
   const store = openStore(ctx.stateDir);
   const control = new ChangeControl({ store, clock: systemClock, stackFile: ctx.stackFile });
   const author = authorOf(io.env);
+  const carried = flags.change !== undefined;
   let admission: Admission;
+  let request: ChangeRequestRow | undefined;
   try {
-    admission = await admitRotation(control, rotationTarget(ctx.config, ctx.file, name), {
-      author,
-      request: flags.change,
-      breakGlass: flags['break-glass'],
-      decisions: parseDecisions(flags.decision),
-    });
+    // Under a request the rollout admits the change for real (a break-glass audited and notified
+    // once, there); here it is only asked, so nothing is read or written when it would be refused.
+    admission = await admitRotation(
+      control,
+      rotationTarget(ctx.config, ctx.file, name),
+      { author, request: flags.change, breakGlass: flags['break-glass'], decisions: parseDecisions(flags.decision) },
+      { dryRun: carried },
+    );
+    if (flags.change !== undefined) request = control.requestOf(flags.change);
   } catch (e) {
     store.close();
     if (e instanceof ChangeRefused) throw new UserError(`${e.message}\n  fix: ${e.fix}`, REFUSAL_EXIT[e.code]);
     throw e;
+  }
+  if (request) {
+    store.close();
+    return carryThrough(io, name, flags, request);
   }
   return {
     async commit(write) {
@@ -289,6 +327,65 @@ async function gateNewVersion(
         return made;
       } finally {
         store.close();
+      }
+    },
+  };
+}
+
+/**
+ * An approved rotation carried through (change/rotation-rollout.ts): checked that nothing else is
+ * pending, the version written, then the request's rollout restarts the services using the
+ * secret, through the daemon when one runs. One change on the record holds both.
+ */
+async function carryThrough(
+  io: CliIo,
+  name: string,
+  flags: GateFlags,
+  request: ChangeRequestRow,
+): Promise<{ commit: (write: () => Promise<NewVersion>) => Promise<NewVersion> }> {
+  const { ops, close } = openOps(io, flags);
+  const inputs = { vars: parseVars(flags.var), varEnv: varEnvOf(io.env) };
+  try {
+    const plan = await ops.plan(inputs);
+    checkNothingPending(request, plan.steps);
+  } catch (e) {
+    close();
+    if (e instanceof ChangeRefused) throw new UserError(`${e.message}\n  fix: ${e.fix}`, REFUSAL_EXIT[e.code]);
+    throw e;
+  }
+  const style = makeStyle(colourEnabled(io.env, io.isTty));
+  return {
+    async commit(write) {
+      try {
+        const made = await write();
+        let rollout: ApplyResult;
+        try {
+          rollout = await ops.apply(
+            {
+              ...inputs,
+              request: request.id,
+              author: authorOf(io.env),
+              message: flags.message ?? '',
+              decisions: parseDecisions(flags.decision),
+              ...(flags['break-glass'] !== undefined ? { breakGlass: flags['break-glass'] } : {}),
+            },
+            {
+              onEvent: (e) => {
+                const line = flags.json ? undefined : renderEvent(e, style);
+                if (line) io.stdout(`${line}\n`);
+              },
+            },
+          );
+        } catch (e) {
+          const why = e instanceof OperationError ? `${e.message}${e.fix ? ` (${e.fix})` : ''}` : errorMessage(e);
+          throw new UserError(
+            `secret ${name}: version ${made.version.version} is written, but its rollout under change request #${request.id} did not start: ${why}\n  fix: once that is fixed, \`groundwork apply ${request.id}\` rolls it out (the approval still holds: the request is not carried out yet)`,
+            e instanceof OperationError && e.code === 'refused' ? EXIT.refused : EXIT.failed,
+          );
+        }
+        return { ...made, rollout };
+      } finally {
+        close();
       }
     },
   };
@@ -338,12 +435,15 @@ const setCommand = defineCommand({
     const name = declaredName(ctx, pos[0], 'set');
     recipientsOf(ctx, await tryIdentity(ctx));
     const gate = await gateNewVersion(ctx, io, name, flags);
-    const { version: v, value } = await gate.commit(async () => {
+    const {
+      version: v,
+      value,
+      rollout,
+    } = await gate.commit(async () => {
       const value = await readValue(io, name, flags['from-file']);
       return { version: await addVersion(ctx, io, name, value), value };
     });
-    reportSet(io, flags.json, ctx, name, v, await warningsFor(ctx, value));
-    return EXIT.ok;
+    return reportSet(io, flags.json, ctx, name, v, await warningsFor(ctx, value), rollout);
   },
 });
 
@@ -370,14 +470,17 @@ const rotateCommand = defineCommand({
       throw new UsageError('give either --generate or --from-file, not both');
     recipientsOf(ctx, await tryIdentity(ctx));
     const gate = await gateNewVersion(ctx, io, name, flags);
-    const { version: v, value } = await gate.commit(async () => {
+    const {
+      version: v,
+      value,
+      rollout,
+    } = await gate.commit(async () => {
       const value = flags.generate
         ? randomBytes(32).toString('base64url')
         : await readValue(io, name, flags['from-file']);
       return { version: await addVersion(ctx, io, name, value), value };
     });
-    reportSet(io, flags.json, ctx, name, v, await warningsFor(ctx, value));
-    return EXIT.ok;
+    return reportSet(io, flags.json, ctx, name, v, await warningsFor(ctx, value), rollout);
   },
 });
 
