@@ -10,7 +10,7 @@ import type { Model } from '../model/build-model.js';
 import { PartialFailure, type KindContext } from '../kinds/resource-kind.js';
 import type { ServiceKind } from '../kinds/service/service-kind.js';
 import { handleOf } from '../kinds/service/service-kind.js';
-import { asServiceOutputs, asServiceSpec, toJson } from '../kinds/service/service-spec.js';
+import { checkedServiceOutputs, serviceOutputsOf, serviceSpecOf } from '../kinds/service/service-spec.js';
 import { configSnapshotDir } from '../kinds/service/service-kind.js';
 import type { ReleaseRecord, Store } from '../store/store.js';
 import { Duration } from '../util/duration.js';
@@ -102,7 +102,7 @@ export class Deployer {
     if (!desired) throw new OperationError('not-found', `service \`${service}\` is not in the stack file`);
     const { a, row } = this.row(service);
     const ctx = this.deps.context(progress);
-    const to = asServiceSpec(desired.spec);
+    const to = serviceSpecOf(desired);
     // Checked before a release number is taken or a line is streamed: a ref that cannot be
     // deployed is the caller's mistake (an API status, an exit code), not a failed release.
     if (opts.ref !== undefined) checkGitRef(sourceDirOf(to, model.dir), opts.ref);
@@ -141,7 +141,7 @@ export class Deployer {
       return {
         ok: false,
         service,
-        release: asServiceOutputs(row.outputs).release?.seq ?? null,
+        release: serviceOutputsOf(row).release?.seq ?? null,
         attempted: e.release.seq,
         rolledBack: false,
         changeId,
@@ -162,7 +162,7 @@ export class Deployer {
       started,
       kp,
     );
-    const outs = asServiceOutputs(this.deps.store.tryGetResource(a)?.outputs ?? {});
+    const outs = serviceOutputsOf(this.deps.store.tryGetResource(a));
     const inUse = new Set<number>(
       [outs.release?.seq, outs.standby?.release].filter((x): x is number => typeof x === 'number'),
     );
@@ -195,7 +195,7 @@ export class Deployer {
   ): Promise<DeployResult> {
     const started = Date.now();
     const { a, row } = this.row(service);
-    const outs = asServiceOutputs(row.outputs);
+    const outs = serviceOutputsOf(row);
     const current = outs.release?.seq ?? null;
     const releases = this.deps.store.listReleases(service, 200);
     const ctx = this.deps.context(progress);
@@ -267,7 +267,7 @@ export class Deployer {
     kp: KillPoints,
   ): Promise<DeployResult> {
     const store = this.deps.store;
-    const outs = asServiceOutputs(fromOutputs);
+    const outs = serviceOutputsOf({ address: a, outputs: fromOutputs });
     const changeId = store.beginChange({ kind, author: opts.author, message: opts.message, planHash: '', summary: {} });
     const j = store.startStep(changeId, a, `${kind} v${to.seq}`);
     kp.pass(`journal: ${kind} v${to.seq} started`);
@@ -281,15 +281,19 @@ export class Deployer {
       const newOutputs = await move(
         ctx,
         a,
-        { spec: asServiceSpec(fromSpec), codeDir: outs.release?.dir ?? ctx.dir, release: previous },
+        {
+          spec: serviceSpecOf({ address: a, spec: fromSpec }),
+          codeDir: outs.release?.dir ?? ctx.dir,
+          release: previous,
+        },
         outs.instances,
-        { spec: asServiceSpec(to.spec), codeDir: to.dir, release: to.seq },
-        fromOutputs,
+        { spec: serviceSpecOf({ address: a, spec: to.spec }), codeDir: to.dir, release: to.seq },
+        outs,
       );
       kp.pass(`journal: v${to.seq} runs, not yet recorded`);
       store.finishStep(j, 'applied', {
         kind: 'upsert',
-        row: { ...this.rowBase(a), spec: to.spec, outputs: newOutputs },
+        row: { ...this.rowBase(a), spec: to.spec, outputs: checkedServiceOutputs(a, newOutputs) },
       });
       if (kind === 'rollback' && previous !== null)
         store.updateRelease(service, previous, { status: 'rolled-back', detail: `rolled back to v${to.seq}` });
@@ -327,7 +331,7 @@ export class Deployer {
         detail: reason,
       });
       this.deps.publish({ type: 'change', changeId, kind, outcome: 'failed', author: opts.author });
-      const now = asServiceOutputs(store.tryGetResource(a)?.outputs ?? {}).release?.seq ?? null;
+      const now = serviceOutputsOf(store.tryGetResource(a)).release?.seq ?? null;
       return {
         ok: false,
         service,
@@ -361,7 +365,7 @@ export class Deployer {
     kp: KillPoints,
   ): Promise<DeployResult> {
     const store = this.deps.store;
-    const outs = asServiceOutputs(fromOutputs);
+    const outs = serviceOutputsOf({ address: a, outputs: fromOutputs });
     const standby = outs.standby?.instances ?? [];
     const changeId = store.beginChange({
       kind: 'rollback',
@@ -374,7 +378,7 @@ export class Deployer {
     kp.pass(`journal: rollback v${target.seq} (standby) started`);
     await this.deps.hooks?.beforeStep?.(a);
     try {
-      const driver = ctx.drivers[asServiceSpec(target.spec).runtime];
+      const driver = ctx.drivers[serviceSpecOf({ address: a, spec: target.spec }).runtime];
       const alive = [];
       for (const i of standby)
         if (driver && (await driver.inspect(handleOf(i, service))).state === 'running') alive.push(i);
@@ -385,7 +389,7 @@ export class Deployer {
         alive.map((instance) => ({ instance, weight: 100 })),
       );
       progress(`switched traffic back to v${target.seq} (warm standby, ${alive.length} instances)`);
-      const spec = asServiceSpec(fromSpec);
+      const spec = serviceSpecOf({ address: a, spec: fromSpec });
       for (const i of outs.instances) {
         await ctx.traffic?.drain(service, i, Duration.parse(spec.deploy.drain_timeout));
         const h = handleOf(i, service);
@@ -393,7 +397,7 @@ export class Deployer {
         await driver.forget(h);
       }
       ctx.traffic?.release(service);
-      const newOutputs = toJson({
+      const newOutputs = checkedServiceOutputs(a, {
         instances: alive,
         release: { seq: target.seq, dir: target.dir },
         standby: null,
@@ -468,7 +472,11 @@ function codeDirOfRelease(r: ReleaseRecord, service: string, ctx: KindContext): 
 }
 
 function runsFromLiveStack(r: ReleaseRecord, stackDir: string): boolean {
-  return r.kind === 'config' && r.dir === stackDir && asServiceSpec(r.spec).runtime === 'process';
+  return (
+    r.kind === 'config' &&
+    r.dir === stackDir &&
+    serviceSpecOf({ address: `service.${r.service} v${r.seq}`, spec: r.spec }).runtime === 'process'
+  );
 }
 
 /** Why a git ref cannot be deployed from `src`, as an OperationError; nothing when it names a commit. */
