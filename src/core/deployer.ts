@@ -2,7 +2,6 @@
  * `deploy` and `rollback`: a release (built, or an earlier one) rolled out to a service, recorded
  * as a change with its journal, so history shows who deployed what and how it ended.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { address as addr, type Address, type JsonObject } from '../model/resource.js';
@@ -16,6 +15,7 @@ import type { ReleaseRecord, Store } from '../store/store.js';
 import { Duration } from '../util/duration.js';
 import { BuildFailed, buildRelease, pruneReleases, sourceDirOf } from '../deploy/release-builder.js';
 import { OperationError } from './errors.js';
+import { resolveGitRef } from '../change/deploy-pin.js';
 import { errorMessage } from '../util/error-message.js';
 import type { CoreEvent } from './events.js';
 import type { KillPoints, TestKillHook } from './test-kill-point.js';
@@ -481,31 +481,27 @@ function runsFromLiveStack(r: ReleaseRecord, stackDir: string): boolean {
 
 /** Why a git ref cannot be deployed from `src`, as an OperationError; nothing when it names a commit. */
 function checkGitRef(src: string, ref: string): void {
-  const git = (args: string[]) =>
-    execFileSync('git', ['-C', src, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  let top: string;
-  try {
-    top = git(['rev-parse', '--show-toplevel']);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+  const r = resolveGitRef(src, ref);
+  switch (r.kind) {
+    case 'commit':
+      return;
+    case 'no-git':
       throw new OperationError(
         'unavailable',
         `\`--ref ${ref}\` needs git, and git is not installed on this machine`,
         'install git (Debian: apt-get install git), or deploy without --ref to take the working tree',
       );
-    throw new OperationError(
-      'bad-request',
-      `\`--ref ${ref}\` names a git commit, but ${src} is not in a git repository`,
-      'deploy without --ref to take the files as they are, or make the folder a git repository (git init; git add -A; git commit)',
-    );
-  }
-  try {
-    git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
-  } catch {
-    throw new OperationError(
-      'not-found',
-      `\`${ref}\` is not a commit, branch or tag of the git repository at ${top}`,
-      '`git log --oneline` and `git branch -a` list what can be deployed',
-    );
+    case 'not-a-repository':
+      throw new OperationError(
+        'bad-request',
+        `\`--ref ${ref}\` names a git commit, but ${src} is not in a git repository`,
+        'deploy without --ref to take the files as they are, or make the folder a git repository (git init; git add -A; git commit)',
+      );
+    case 'no-such-ref':
+      throw new OperationError(
+        'not-found',
+        `\`${ref}\` is not a commit, branch or tag of the git repository at ${r.top}`,
+        '`git log --oneline` and `git branch -a` list what can be deployed',
+      );
   }
 }
