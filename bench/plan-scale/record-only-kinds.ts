@@ -49,6 +49,7 @@ export function recordOnlyKinds(real: KindRegistry): KindRegistry {
 
   const recordOnly = (k: ResourceKind, outputs: Outputs): ResourceKind => ({
     kind: k.kind,
+    shapes: k.shapes,
     check: (address, spec) => k.check(address, spec),
     diff: (old, next, oldOutputs) => k.diff(old, next, oldOutputs),
     read: (ctx, address, spec, out) => k.read(ctx, address, spec, out),

@@ -21,31 +21,52 @@ function git(src: string, args: string[]): string {
   return execFileSync('git', ['-C', src, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 }
 
+/** What `ref` names in the repository holding `src`, or why it names nothing (the deployer words its own errors). */
+export type GitRefResolution =
+  | { kind: 'commit'; commit: string; top: string }
+  | { kind: 'no-git' }
+  | { kind: 'not-a-repository' }
+  | { kind: 'no-such-ref'; top: string };
+
+/** Resolves `ref` in the repository holding `src` (git rev-parse); never throws for a missing git, repository or ref. */
+export function resolveGitRef(src: string, ref: string): GitRefResolution {
+  let top: string;
+  try {
+    top = git(src, ['rev-parse', '--show-toplevel']);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? { kind: 'no-git' } : { kind: 'not-a-repository' };
+  }
+  try {
+    return { kind: 'commit', commit: git(src, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]), top };
+  } catch {
+    return { kind: 'no-such-ref', top };
+  }
+}
+
 /** The commit `ref` names now in the repository holding `src`; ChangeRefused naming why not. */
 export function pinRef(src: string, ref: string): DeployPin {
-  try {
-    git(src, ['rev-parse', '--show-toplevel']);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+  const r = resolveGitRef(src, ref);
+  switch (r.kind) {
+    case 'commit':
+      return { ref, commit: r.commit };
+    case 'no-git':
       throw new ChangeRefused(
         'bad-request',
         `\`--ref ${ref}\` needs git, and git is not installed on this machine`,
         'install git (Debian: apt-get install git), or request the deploy without --ref to take the working tree',
       );
-    throw new ChangeRefused(
-      'bad-request',
-      `\`--ref ${ref}\` names a git commit, but ${src} is not in a git repository`,
-      'request the deploy without --ref, or make the folder a git repository (git init; git add -A; git commit)',
-    );
-  }
-  try {
-    return { ref, commit: git(src, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]) };
-  } catch {
-    throw new ChangeRefused(
-      'not-found',
-      `\`${ref}\` is not a commit, branch or tag of the git repository at ${src}`,
-      '`git log --oneline` and `git branch -a` list what can be deployed',
-    );
+    case 'not-a-repository':
+      throw new ChangeRefused(
+        'bad-request',
+        `\`--ref ${ref}\` names a git commit, but ${src} is not in a git repository`,
+        'request the deploy without --ref, or make the folder a git repository (git init; git add -A; git commit)',
+      );
+    case 'no-such-ref':
+      throw new ChangeRefused(
+        'not-found',
+        `\`${ref}\` is not a commit, branch or tag of the git repository at ${src}`,
+        '`git log --oneline` and `git branch -a` list what can be deployed',
+      );
   }
 }
 

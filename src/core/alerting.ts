@@ -29,7 +29,7 @@ import {
   splitLines,
   type LogPattern,
 } from '../alerts/log-pattern.js';
-import { asServiceOutputs } from '../kinds/service/service-spec.js';
+import { serviceOutputsOf } from '../kinds/service/service-spec.js';
 import { endOf, readLog, type LogCursor } from '../observe/log-files.js';
 import type { Channel } from '../notify/channel.js';
 import { createChannel, type ChannelConfig } from '../notify/channel-config.js';
@@ -415,7 +415,7 @@ export class Alerting {
       this.logFollows.set(rule, follow);
     }
     const row = this.opts.store.tryGetResource(address('service', r.service));
-    const files = new Set(row ? asServiceOutputs(row.outputs).instances.map((i) => i.logFile) : []);
+    const files = new Set(row ? serviceOutputsOf(row).instances.map((i) => i.logFile) : []);
     let matched = 0;
     for (const file of files) {
       let at = follow.files.get(file);

@@ -2,7 +2,6 @@
  * `deploy` and `rollback`: a release (built, or an earlier one) rolled out to a service, recorded
  * as a change with its journal, so history shows who deployed what and how it ended.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { address as addr, type Address, type JsonObject } from '../model/resource.js';
@@ -10,12 +9,13 @@ import type { Model } from '../model/build-model.js';
 import { PartialFailure, type KindContext } from '../kinds/resource-kind.js';
 import type { ServiceKind } from '../kinds/service/service-kind.js';
 import { handleOf } from '../kinds/service/service-kind.js';
-import { asServiceOutputs, asServiceSpec, toJson } from '../kinds/service/service-spec.js';
+import { checkedServiceOutputs, serviceOutputsOf, serviceSpecOf } from '../kinds/service/service-spec.js';
 import { configSnapshotDir } from '../kinds/service/service-kind.js';
 import type { ReleaseRecord, Store } from '../store/store.js';
 import { Duration } from '../util/duration.js';
 import { BuildFailed, buildRelease, pruneReleases, sourceDirOf } from '../deploy/release-builder.js';
 import { OperationError } from './errors.js';
+import { resolveGitRef } from '../change/deploy-pin.js';
 import { errorMessage } from '../util/error-message.js';
 import type { CoreEvent } from './events.js';
 import type { KillPoints, TestKillHook } from './test-kill-point.js';
@@ -102,7 +102,7 @@ export class Deployer {
     if (!desired) throw new OperationError('not-found', `service \`${service}\` is not in the stack file`);
     const { a, row } = this.row(service);
     const ctx = this.deps.context(progress);
-    const to = asServiceSpec(desired.spec);
+    const to = serviceSpecOf(desired);
     // Checked before a release number is taken or a line is streamed: a ref that cannot be
     // deployed is the caller's mistake (an API status, an exit code), not a failed release.
     if (opts.ref !== undefined) checkGitRef(sourceDirOf(to, model.dir), opts.ref);
@@ -142,7 +142,7 @@ export class Deployer {
       return {
         ok: false,
         service,
-        release: asServiceOutputs(row.outputs).release?.seq ?? null,
+        release: serviceOutputsOf(row).release?.seq ?? null,
         attempted: e.release.seq,
         rolledBack: false,
         changeId,
@@ -163,7 +163,7 @@ export class Deployer {
       started,
       kp,
     );
-    const outs = asServiceOutputs(this.deps.store.tryGetResource(a)?.outputs ?? {});
+    const outs = serviceOutputsOf(this.deps.store.tryGetResource(a));
     const inUse = new Set<number>(
       [outs.release?.seq, outs.standby?.release].filter((x): x is number => typeof x === 'number'),
     );
@@ -196,7 +196,7 @@ export class Deployer {
   ): Promise<DeployResult> {
     const started = Date.now();
     const { a, row } = this.row(service);
-    const outs = asServiceOutputs(row.outputs);
+    const outs = serviceOutputsOf(row);
     const current = outs.release?.seq ?? null;
     const releases = this.deps.store.listReleases(service, 200);
     const ctx = this.deps.context(progress);
@@ -268,7 +268,7 @@ export class Deployer {
     kp: KillPoints,
   ): Promise<DeployResult> {
     const store = this.deps.store;
-    const outs = asServiceOutputs(fromOutputs);
+    const outs = serviceOutputsOf({ address: a, outputs: fromOutputs });
     const changeId = store.beginChange({ kind, author: opts.author, message: opts.message, planHash: '', summary: {} });
     const j = store.startStep(changeId, a, `${kind} v${to.seq}`);
     kp.pass(`journal: ${kind} v${to.seq} started`);
@@ -282,15 +282,19 @@ export class Deployer {
       const newOutputs = await move(
         ctx,
         a,
-        { spec: asServiceSpec(fromSpec), codeDir: outs.release?.dir ?? ctx.dir, release: previous },
+        {
+          spec: serviceSpecOf({ address: a, spec: fromSpec }),
+          codeDir: outs.release?.dir ?? ctx.dir,
+          release: previous,
+        },
         outs.instances,
-        { spec: asServiceSpec(to.spec), codeDir: to.dir, release: to.seq },
-        fromOutputs,
+        { spec: serviceSpecOf({ address: a, spec: to.spec }), codeDir: to.dir, release: to.seq },
+        outs,
       );
       kp.pass(`journal: v${to.seq} runs, not yet recorded`);
       store.finishStep(j, 'applied', {
         kind: 'upsert',
-        row: { ...this.rowBase(a), spec: to.spec, outputs: newOutputs },
+        row: { ...this.rowBase(a), spec: to.spec, outputs: checkedServiceOutputs(a, newOutputs) },
       });
       if (kind === 'rollback' && previous !== null)
         store.updateRelease(service, previous, { status: 'rolled-back', detail: `rolled back to v${to.seq}` });
@@ -328,7 +332,7 @@ export class Deployer {
         detail: reason,
       });
       this.deps.publish({ type: 'change', changeId, kind, outcome: 'failed', author: opts.author });
-      const now = asServiceOutputs(store.tryGetResource(a)?.outputs ?? {}).release?.seq ?? null;
+      const now = serviceOutputsOf(store.tryGetResource(a)).release?.seq ?? null;
       return {
         ok: false,
         service,
@@ -362,7 +366,7 @@ export class Deployer {
     kp: KillPoints,
   ): Promise<DeployResult> {
     const store = this.deps.store;
-    const outs = asServiceOutputs(fromOutputs);
+    const outs = serviceOutputsOf({ address: a, outputs: fromOutputs });
     const standby = outs.standby?.instances ?? [];
     const changeId = store.beginChange({
       kind: 'rollback',
@@ -375,7 +379,7 @@ export class Deployer {
     kp.pass(`journal: rollback v${target.seq} (standby) started`);
     await this.deps.hooks?.beforeStep?.(a);
     try {
-      const driver = ctx.drivers[asServiceSpec(target.spec).runtime];
+      const driver = ctx.drivers[serviceSpecOf({ address: a, spec: target.spec }).runtime];
       const alive = [];
       for (const i of standby)
         if (driver && (await driver.inspect(handleOf(i, service))).state === 'running') alive.push(i);
@@ -386,7 +390,7 @@ export class Deployer {
         alive.map((instance) => ({ instance, weight: 100 })),
       );
       progress(`switched traffic back to v${target.seq} (warm standby, ${alive.length} instances)`);
-      const spec = asServiceSpec(fromSpec);
+      const spec = serviceSpecOf({ address: a, spec: fromSpec });
       for (const i of outs.instances) {
         await ctx.traffic?.drain(service, i, Duration.parse(spec.deploy.drain_timeout));
         const h = handleOf(i, service);
@@ -394,7 +398,7 @@ export class Deployer {
         await driver.forget(h);
       }
       ctx.traffic?.release(service);
-      const newOutputs = toJson({
+      const newOutputs = checkedServiceOutputs(a, {
         instances: alive,
         release: { seq: target.seq, dir: target.dir },
         standby: null,
@@ -469,36 +473,36 @@ function codeDirOfRelease(r: ReleaseRecord, service: string, ctx: KindContext): 
 }
 
 function runsFromLiveStack(r: ReleaseRecord, stackDir: string): boolean {
-  return r.kind === 'config' && r.dir === stackDir && asServiceSpec(r.spec).runtime === 'process';
+  return (
+    r.kind === 'config' &&
+    r.dir === stackDir &&
+    serviceSpecOf({ address: `service.${r.service} v${r.seq}`, spec: r.spec }).runtime === 'process'
+  );
 }
 
 /** Why a git ref cannot be deployed from `src`, as an OperationError; nothing when it names a commit. */
 function checkGitRef(src: string, ref: string): void {
-  const git = (args: string[]) =>
-    execFileSync('git', ['-C', src, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  let top: string;
-  try {
-    top = git(['rev-parse', '--show-toplevel']);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+  const r = resolveGitRef(src, ref);
+  switch (r.kind) {
+    case 'commit':
+      return;
+    case 'no-git':
       throw new OperationError(
         'unavailable',
         `\`--ref ${ref}\` needs git, and git is not installed on this machine`,
         'install git (Debian: apt-get install git), or deploy without --ref to take the working tree',
       );
-    throw new OperationError(
-      'bad-request',
-      `\`--ref ${ref}\` names a git commit, but ${src} is not in a git repository`,
-      'deploy without --ref to take the files as they are, or make the folder a git repository (git init; git add -A; git commit)',
-    );
-  }
-  try {
-    git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
-  } catch {
-    throw new OperationError(
-      'not-found',
-      `\`${ref}\` is not a commit, branch or tag of the git repository at ${top}`,
-      '`git log --oneline` and `git branch -a` list what can be deployed',
-    );
+    case 'not-a-repository':
+      throw new OperationError(
+        'bad-request',
+        `\`--ref ${ref}\` names a git commit, but ${src} is not in a git repository`,
+        'deploy without --ref to take the files as they are, or make the folder a git repository (git init; git add -A; git commit)',
+      );
+    case 'no-such-ref':
+      throw new OperationError(
+        'not-found',
+        `\`${ref}\` is not a commit, branch or tag of the git repository at ${r.top}`,
+        '`git log --oneline` and `git branch -a` list what can be deployed',
+      );
   }
 }

@@ -8,11 +8,12 @@ import { planShapeProblem } from '../engine/plan-schema.js';
 import { makePlan, type Plan } from '../engine/plan.js';
 import { refresh, type RefreshResult } from '../engine/refresh.js';
 import { stalePlanReason } from '../engine/stale-plan.js';
-import { handleOf, ServiceKind } from '../kinds/service/service-kind.js';
+import { handleOf, type ServiceKind } from '../kinds/service/service-kind.js';
+import { tryServiceKind } from '../kinds/registry.js';
 import {
-  asServiceOutputs,
-  asServiceSpec,
-  toJson,
+  recordServiceOutputs,
+  serviceOutputsOf,
+  serviceSpecOf,
   type InstanceOutput,
   type ServiceOutputs,
   type ServiceSpec,
@@ -188,11 +189,11 @@ export class LocalOperations implements Operations {
     const now = this.installation.clock.now().getTime();
     for (const row of this.store.listResources()) {
       if (row.kind !== 'service') continue;
-      const outs = asServiceOutputs(row.outputs);
+      const outs = serviceOutputsOf(row);
       if (!outs.standby || Date.parse(outs.standby.until) > now) continue;
       const standby = outs.standby.instances;
-      this.store.recordRuntimeOutputs(row.address, toJson({ ...outs, standby: null }));
-      const spec = asServiceSpec(row.spec);
+      recordServiceOutputs(this.store, row.address, { ...outs, standby: null });
+      const spec = serviceSpecOf(row);
       const service = row.address.slice('service.'.length);
       const driver = this.installation.drivers.drivers[spec.runtime];
       if (!driver) continue;
@@ -648,7 +649,7 @@ export class LocalOperations implements Operations {
         await this.installation.secrets.refresh();
         const address = this.serviceAddress(service);
         const row = this.requireRow(address);
-        const spec = asServiceSpec(row.spec);
+        const spec = serviceSpecOf(row);
         if (!this.service.backendFor(spec).supervised)
           throw new OperationError(
             'bad-request',
@@ -659,7 +660,7 @@ export class LocalOperations implements Operations {
         await sup?.pause(address);
         try {
           const driver = this.driverOf(service, spec.runtime);
-          for (const inst of asServiceOutputs(row.outputs).instances) {
+          for (const inst of serviceOutputsOf(row).instances) {
             progress(`restarting instance ${inst.index} (pid ${inst.pid})`);
             const h = handleOf(inst, service);
             await driver.stop(h, Duration.parse(spec.stop_grace));
@@ -674,12 +675,12 @@ export class LocalOperations implements Operations {
               inst.codeDir ?? ctx.dir,
               inst.release ?? null,
             );
-            const cur = asServiceOutputs(this.store.tryGetResource(address)?.outputs ?? {});
+            const cur = serviceOutputsOf(this.store.tryGetResource(address));
             const instances = [
               ...cur.instances.filter((i) => i.index !== inst.index),
               { ...next, restarts: inst.restarts ?? 0 },
             ].sort((a, b) => a.index - b.index);
-            this.store.recordRuntimeOutputs(address, toJson({ ...cur, instances }));
+            recordServiceOutputs(this.store, address, { ...cur, instances });
             this.installation.bus.publish({
               type: 'instance',
               address,
@@ -702,21 +703,21 @@ export class LocalOperations implements Operations {
     return this.exclusive('groundwork down', async () => {
       const rows = this.store.listResources().filter((r) => r.kind === 'service');
       const sup = this.runtime.supervision;
-      for (const r of rows) if (this.service.backendFor(asServiceSpec(r.spec)).supervised) await sup?.pause(r.address);
+      for (const r of rows) if (this.service.backendFor(serviceSpecOf(r)).supervised) await sup?.pause(r.address);
       const ctx = this.installation.kindContext((a, m) => progress(`${a}: ${m}`));
       const failures: string[] = [];
       await Promise.all(
         rows.map(async (row) => {
           const service = row.address.slice('service.'.length);
-          let next: JsonObject;
+          let next: ServiceOutputs;
           try {
-            next = await this.service.stop(ctx, row.address, row.spec, row.outputs);
+            next = await this.service.stop(ctx, row.address, serviceSpecOf(row), serviceOutputsOf(row));
           } catch (e) {
             failures.push(`${service}: ${errorMessage(e)}`);
             if (!(e instanceof PartialFailure)) return;
-            next = e.outputs;
+            next = serviceOutputsOf({ address: row.address, outputs: e.outputs });
           }
-          this.store.recordRuntimeOutputs(row.address, next);
+          recordServiceOutputs(this.store, row.address, next);
           this.installation.bus.publish({
             type: 'instance',
             address: row.address,
@@ -741,7 +742,7 @@ export class LocalOperations implements Operations {
     const row = this.requireRow(this.serviceAddress(service));
     return {
       service,
-      current: asServiceOutputs(row.outputs).release?.seq ?? null,
+      current: serviceOutputsOf(row).release?.seq ?? null,
       releases: this.store.listReleases(service, limit),
     };
   }
@@ -910,8 +911,8 @@ export class LocalOperations implements Operations {
       .filter((r) => r.kind === 'service')
       .map((r) => ({
         name: r.address.slice('service.'.length),
-        spec: asServiceSpec(r.spec),
-        outs: asServiceOutputs(r.outputs),
+        spec: serviceSpecOf(r),
+        outs: serviceOutputsOf(r),
       }));
   }
 
@@ -998,7 +999,7 @@ export class LocalOperations implements Operations {
 
   private sourceDir(model: Model, service: string): string {
     const desired = model.resources.find((r) => r.address === addr('service', service));
-    return desired ? sourceDirOf(asServiceSpec(desired.spec), model.dir) : model.dir;
+    return desired ? sourceDirOf(serviceSpecOf(desired), model.dir) : model.dir;
   }
 
   private rollbackSubject(service: string, to: number | undefined): JsonObject {
@@ -1194,8 +1195,8 @@ function planJson(plan: Plan): JsonObject {
 }
 
 function serviceKindOf(installation: Installation): ServiceKind {
-  const k = installation.kinds.service;
-  if (!(k instanceof ServiceKind)) throw new Error('the service kind of this installation is not the built-in one');
+  const k = tryServiceKind(installation.kinds);
+  if (!k) throw new Error('the service kind of this installation is not the built-in one');
   return k;
 }
 

@@ -10,7 +10,7 @@
  * A stack with no listener and no service address needs no data plane: one left running is
  * stopped.
  */
-import { asServiceOutputs } from '../kinds/service/service-spec.js';
+import { serviceOutputsOf } from '../kinds/service/service-spec.js';
 import { RemoteDataPlane } from '../proxy/process/remote-data-plane.js';
 import { errorMessage } from '../util/error-message.js';
 import type { Installation } from './installation.js';
@@ -62,10 +62,7 @@ export class LocalTraffic {
     return this.installation.store
       .listResources()
       .some(
-        (r) =>
-          r.kind === 'listener' ||
-          r.kind === 'dns-zone' ||
-          (r.kind === 'service' && asServiceOutputs(r.outputs).address),
+        (r) => r.kind === 'listener' || r.kind === 'dns-zone' || (r.kind === 'service' && serviceOutputsOf(r).address),
       );
   }
 
@@ -74,12 +71,12 @@ export class LocalTraffic {
     const rows = this.installation.store.listResources();
     const services = rows.filter((r) => r.kind === 'service');
     for (const r of services) {
-      const outs = asServiceOutputs(r.outputs);
+      const outs = serviceOutputsOf(r);
       traffic.setServicePorts(r.address.slice('service.'.length), Object.keys(outs.address?.ports ?? {}));
     }
     await traffic.configure(rows);
     for (const r of services) {
-      const outs = asServiceOutputs(r.outputs);
+      const outs = serviceOutputsOf(r);
       if (!outs.address) continue; // Swarm services are served by the cluster
       traffic.sync(
         r.address.slice('service.'.length),

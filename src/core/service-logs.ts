@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { handleOf } from '../kinds/service/service-kind.js';
-import { asServiceOutputs, asServiceSpec } from '../kinds/service/service-spec.js';
+import { serviceOutputsOf, serviceSpecOf } from '../kinds/service/service-spec.js';
 import type { Address } from '../model/resource.js';
 import { readLog, tailLogWithCursor, type LogCursor, type LogIndex } from '../observe/log-files.js';
 import { Duration } from '../util/duration.js';
@@ -78,10 +78,10 @@ export async function readServiceLogs(
         'swap them, or widen the range',
       );
   }
-  const instances = asServiceOutputs(row?.outputs ?? {}).instances.filter(
+  const instances = serviceOutputsOf(row).instances.filter(
     (i) => query.instance === undefined || i.index === query.instance,
   );
-  const spec = row ? asServiceSpec(row.spec) : undefined;
+  const spec = row ? serviceSpecOf(row) : undefined;
   if (spec && spec.runtime !== 'process') {
     // Containers: the engine keeps (and rotates) the logs.
     const driver = inst.drivers.drivers[spec.runtime];
@@ -109,7 +109,7 @@ export async function readServiceLogs(
   if (query.instance !== undefined && files.length === 0) {
     const file = inst.drivers.process.logFileFor(name, query.instance);
     if (!existsSync(file)) {
-      const known = asServiceOutputs(row?.outputs ?? {}).instances.map((i) => i.index);
+      const known = serviceOutputsOf(row).instances.map((i) => i.index);
       throw new OperationError(
         'not-found',
         `${name} has no instance ${query.instance}: it has ${known.length} (${known.join(', ') || 'none running'})`,

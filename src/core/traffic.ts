@@ -5,7 +5,7 @@
  * instances in state, see local-traffic.ts); during a rollout the rollout owns the pools
  * (claim/release).
  */
-import { asServiceOutputs, asServiceSpec, type InstanceOutput } from '../kinds/service/service-spec.js';
+import { serviceOutputsOf, serviceSpecOf, type InstanceOutput } from '../kinds/service/service-spec.js';
 import { addressProtocolOf, type AddressProtocol, type ServiceAddress } from '../kinds/service/service-address.js';
 import type { DataPlane, DnsService, HttpRoute, Listener } from '../proxy/data-plane.js';
 import { listenerTlsFromSpec } from '../tls/listener-tls-spec.js';
@@ -170,9 +170,9 @@ export class StackTraffic implements TrafficDirector {
       });
     const addresses = new Map<string, ExposedAddress>();
     for (const r of rows.filter((x) => x.kind === 'service')) {
-      const a = asServiceOutputs(r.outputs).address;
+      const a = serviceOutputsOf(r).address;
       if (!a) continue;
-      const spec = asServiceSpec(r.spec);
+      const spec = serviceSpecOf(r);
       addresses.set(r.address.slice('service.'.length), {
         address: a,
         protocols: Object.fromEntries(Object.keys(a.ports).map((p) => [p, addressProtocolOf(spec, p)])),

@@ -14,8 +14,8 @@ import type { StatusView } from '../core/status.js';
 import type { ApplyEvent } from '../engine/apply.js';
 import type { Model } from '../model/build-model.js';
 import { address, type Address } from '../model/resource.js';
-import { ServiceKind } from '../kinds/service/service-kind.js';
-import { asServiceOutputs, asServiceSpec } from '../kinds/service/service-spec.js';
+import { tryServiceKind } from '../kinds/registry.js';
+import { serviceOutputsOf, serviceSpecOf } from '../kinds/service/service-spec.js';
 import type { DataPlane } from '../proxy/data-plane.js';
 import { tryProcessStartTicks } from '../runtime/process/proc.js';
 import { systemClock, type Clock, type Timers } from '../util/clock.js';
@@ -149,9 +149,8 @@ export class Daemon {
     });
     this.installation.traffic = this.traffic;
     await this.installation.loadModel({}).catch(() => undefined);
-    const service = this.installation.kinds.service;
-    if (!(service instanceof ServiceKind))
-      throw new Error('the service kind of this installation is not the built-in one');
+    const service = tryServiceKind(this.installation.kinds);
+    if (!service) throw new Error('the service kind of this installation is not the built-in one');
     this.supervisor = new Supervisor({
       store: this.installation.store,
       kind: service,
@@ -346,7 +345,7 @@ export class Daemon {
     if (!this.traffic) return;
     const rows = this.installation.store.listResources();
     for (const r of rows.filter((x) => x.kind === 'service'))
-      this.traffic.setServicePorts(r.address.slice(8), Object.keys(asServiceSpec(r.spec).ports));
+      this.traffic.setServicePorts(r.address.slice(8), Object.keys(serviceSpecOf(r).ports));
     try {
       await this.traffic.configure(rows);
     } catch (e) {
@@ -384,9 +383,9 @@ export class Daemon {
       );
     for (const row of this.installation.store.listResources()) {
       if (row.kind !== 'service') continue;
-      if (asServiceSpec(row.spec).runtime !== 'process') continue;
+      if (serviceSpecOf(row).runtime !== 'process') continue;
       // Each instance's log writer rotates its log (runtime/process/log-writer.ts); only the time index is kept here.
-      for (const i of asServiceOutputs(row.outputs).instances) this.logIndex.sample(i.logFile, now);
+      for (const i of serviceOutputsOf(row).instances) this.logIndex.sample(i.logFile, now);
     }
   }
 

@@ -4,7 +4,7 @@
  * probes, and records state changes as events. Instances are found in recorded state, so a
  * restarted daemon adopts what is running (same pids) and still learns how a dead one ended.
  */
-import type { Address, JsonObject } from '../model/resource.js';
+import type { Address } from '../model/resource.js';
 import type { CoreEvent } from '../core/events.js';
 import type { InstanceState, InstanceView } from '../core/status.js';
 import type { Supervision } from '../core/supervision.js';
@@ -13,9 +13,9 @@ import type { ServiceKind } from '../kinds/service/service-kind.js';
 import { handleOf } from '../kinds/service/service-kind.js';
 import { probeTarget } from '../kinds/service/probe-target.js';
 import {
-  asServiceOutputs,
-  asServiceSpec,
-  toJson,
+  recordServiceOutputs,
+  serviceOutputsOf,
+  serviceSpecOf,
   type InstanceOutput,
   type ProbeSpec,
   type ServiceSpec,
@@ -151,13 +151,13 @@ export class Supervisor implements Supervision {
       for (const m of old) this.monitors.delete(this.key(m.address, m.index));
       return;
     }
-    const spec = asServiceSpec(row.spec);
+    const spec = serviceSpecOf(row);
     if (!this.deps.kind.backendFor(spec).supervised) {
       // The cluster's orchestrator owns swarm tasks: no monitors, no restarts from here.
       for (const m of old) this.monitors.delete(this.key(address, m.index));
       return;
     }
-    const instances = asServiceOutputs(row.outputs).instances;
+    const instances = serviceOutputsOf(row).instances;
     for (const m of old)
       if (!instances.some((i) => i.index === m.index)) this.monitors.delete(this.key(address, m.index));
     for (const inst of instances) {
@@ -236,7 +236,7 @@ export class Supervisor implements Supervision {
       if (!m.up || m.busy || !m.inst || this.paused.has(m.address) || this.stoppedServices.has(m.address)) continue;
       const row = this.deps.store.tryGetResource(m.address);
       if (!row) continue;
-      const spec = asServiceSpec(row.spec);
+      const spec = serviceSpecOf(row);
       let status: InstanceStatus;
       try {
         status = await this.driverFor(spec).inspect(handleOf(m.inst, m.service));
@@ -307,7 +307,7 @@ export class Supervisor implements Supervision {
     const row = this.deps.store.tryGetResource(m.address);
     if (!row) return;
     m.busy = true;
-    const spec = asServiceSpec(row.spec);
+    const spec = serviceSpecOf(row);
     const driver = this.driverFor(spec);
     const ports = m.inst?.ports ?? {};
     try {
@@ -374,14 +374,14 @@ export class Supervisor implements Supervision {
   private recordInstance(m: Monitor, inst: InstanceOutput | undefined): void {
     const row = this.deps.store.tryGetResource(m.address);
     if (!row) return;
-    const outs = asServiceOutputs(row.outputs);
+    const outs = serviceOutputsOf(row);
     const others = outs.instances.filter((i) => i.index !== m.index);
     const instances = inst ? [...others, inst] : others;
     try {
-      this.deps.store.recordRuntimeOutputs(
-        m.address,
-        toJson({ ...outs, instances: instances.sort((a, b) => a.index - b.index) }) as JsonObject,
-      );
+      recordServiceOutputs(this.deps.store, m.address, {
+        ...outs,
+        instances: instances.sort((a, b) => a.index - b.index),
+      });
       this.unrecorded.delete(m);
     } catch (e) {
       // A full disk must not stop supervision: the monitor holds the instance, and every poll
@@ -471,7 +471,7 @@ export class Supervisor implements Supervision {
         failures = 0;
         const row = this.deps.store.tryGetResource(m.address);
         if (row && m.inst) {
-          const spec = asServiceSpec(row.spec);
+          const spec = serviceSpecOf(row);
           // Stopping it makes the poller see the exit and restart it; a liveness kill is a failure.
           m.livenessKill = true;
           await this.driverFor(spec).stop(handleOf(m.inst, m.service), Duration.parse(spec.stop_grace));
@@ -499,8 +499,8 @@ export class Supervisor implements Supervision {
   /** Instances that should get traffic: up and ready. */
   readyInstances(address: Address): InstanceOutput[] {
     const row = this.deps.store.tryGetResource(address);
-    if (row && !this.deps.kind.backendFor(asServiceSpec(row.spec)).supervised)
-      return asServiceOutputs(row.outputs).instances.filter((i) => !i.gone);
+    if (row && !this.deps.kind.backendFor(serviceSpecOf(row)).supervised)
+      return serviceOutputsOf(row).instances.filter((i) => !i.gone);
     return this.monitorsOf(address)
       .filter((m) => m.up && m.ready && m.inst)
       .map((m) => m.inst as InstanceOutput)

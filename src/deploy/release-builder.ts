@@ -131,7 +131,7 @@ export async function buildRelease(log: ReleaseLog, input: BuildInput): Promise<
   const seq = log.nextReleaseSeq(input.service);
   const dir = path.join(releasesDir(input.stateDir, input.service), `v${seq}`);
   const buildLog = `${dir}.build.log`;
-  const snapshot = input.spec as unknown as JsonObject;
+  const snapshot: JsonObject = input.spec;
   const record: ReleaseRecord = {
     service: input.service,
     seq,

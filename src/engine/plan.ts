@@ -6,7 +6,7 @@ import { canonicalJson, canonicalJsonSha256 } from '../config/load.js';
 import type { Model } from '../model/build-model.js';
 import type { Address, JsonObject, ResourceKindName } from '../model/resource.js';
 import { fieldChanges, type FieldChange } from '../model/field-diff.js';
-import type { KindRegistry } from '../kinds/resource-kind.js';
+import { ShapeError, type DiffResult, type KindRegistry, type ResourceKind } from '../kinds/resource-kind.js';
 import type { ResourceRow } from '../store/store.js';
 
 export const PLAN_FORMAT_VERSION = 1 as const;
@@ -66,7 +66,7 @@ export function makePlan(model: Model, rows: readonly ResourceRow[], serial: num
     const kind = kinds[r.kind];
     const d =
       old.kind === r.kind
-        ? kind.diff(old.spec, r.spec, old.outputs)
+        ? diffOf(kind, r.address, old, r.spec)
         : { changes: ['kind'], replaces: ['kind'], stables: [] };
     const depsChanged = !sameAddresses(old.dependsOn, r.dependsOn);
     if (d.changes.length === 0 && !depsChanged) {
@@ -146,6 +146,15 @@ export function makePlan(model: Model, rows: readonly ResourceRow[], serial: num
 export function planHashOf(p: Omit<Plan, 'planHash'> & { planHash?: string }): string {
   const { planHash: _ignored, ...body } = p;
   return canonicalJsonSha256(body);
+}
+
+/** The kind's diff; a spec or recorded outputs that do not have the kind's shape name the resource. */
+function diffOf(kind: ResourceKind, at: Address, old: ResourceRow, next: JsonObject): DiffResult {
+  try {
+    return kind.diff(old.spec, next, old.outputs);
+  } catch (e) {
+    throw e instanceof ShapeError ? e.at(at) : e;
+  }
 }
 
 /** Equal as canonical JSON; lists of identical addresses, the usual case, without writing JSON. */

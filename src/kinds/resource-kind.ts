@@ -19,6 +19,10 @@ import type { SecretSource } from '../security/secret-source.js';
 import type { ReleaseStore } from '../store/store.js';
 import type { ClusterRuntime } from '../runtime/swarm/cluster-runtime.js';
 import type { TrafficDirector } from './service/traffic.js';
+import type { Shape } from './shape.js';
+
+/** What a spec or outputs that do not match a kind's shape throw (part of the contract: the planner names the resource). */
+export { ShapeError } from './shape.js';
 
 export interface DiffResult {
   /** Dotted field paths that differ, plus any the kind reports beyond the spec (see `details`). */
@@ -84,11 +88,11 @@ export interface RunShares {
   ports?: PortPool;
 }
 
-export interface ReadResult {
+export interface ReadResult<Spec extends JsonObject = JsonObject, Outputs extends JsonObject = JsonObject> {
   exists: boolean;
   /** The spec as observed in the world, in the same shape as the desired spec. */
-  spec: JsonObject;
-  outputs: JsonObject;
+  spec: Spec;
+  outputs: Outputs;
   /** Human lines describing drift, e.g. "instance 1 (pid 4242) exited with code 137". */
   drift: string[];
 }
@@ -131,15 +135,23 @@ export class PartialFailure extends Error {
   }
 }
 
-export interface ResourceKind<Spec extends JsonObject = JsonObject> {
+/**
+ * A resource kind, typed by its spec and its outputs. Both are declared as shapes (TypeBox schemas,
+ * see shape.ts): the registry wraps every kind in a CheckedKind (checked-kind.ts), which checks
+ * specs and recorded outputs before the kind sees them and the outputs it returns before the
+ * store records them. The engine sees only that JSON-facing form (`ResourceKind`, the defaults).
+ */
+export interface ResourceKind<Spec extends JsonObject = JsonObject, Outputs extends JsonObject = JsonObject> {
   readonly kind: ResourceKindName;
+  /** What a spec and the outputs look like; a value that does not match never reaches the methods. */
+  readonly shapes: { readonly spec: Shape<Spec>; readonly outputs: Shape<Outputs> };
   /** Checks that only this kind knows (beyond the schema). */
   check(address: Address, spec: Spec): Diagnostic[];
-  diff(old: Spec, next: Spec, oldOutputs: JsonObject): DiffResult;
-  create(ctx: KindContext, address: Address, spec: Spec): Promise<JsonObject>;
-  read(ctx: KindContext, address: Address, spec: Spec, outputs: JsonObject): Promise<ReadResult>;
-  update(ctx: KindContext, address: Address, old: Spec, next: Spec, outputs: JsonObject): Promise<JsonObject>;
-  delete(ctx: KindContext, address: Address, spec: Spec, outputs: JsonObject): Promise<void>;
+  diff(old: Spec, next: Spec, oldOutputs: Outputs): DiffResult;
+  create(ctx: KindContext, address: Address, spec: Spec): Promise<Outputs>;
+  read(ctx: KindContext, address: Address, spec: Spec, outputs: Outputs): Promise<ReadResult<Spec, Outputs>>;
+  update(ctx: KindContext, address: Address, old: Spec, next: Spec, outputs: Outputs): Promise<Outputs>;
+  delete(ctx: KindContext, address: Address, spec: Spec, outputs: Outputs): Promise<void>;
   /**
    * Once per apply or refresh, before the first step: the kind sees every recorded resource (of
    * every kind) and returns what it shares with the run's steps, e.g. the service kind's port
@@ -148,5 +160,8 @@ export interface ResourceKind<Spec extends JsonObject = JsonObject> {
   prepare?(ctx: KindContextBase, setup: RunSetup): Promise<RunShares>;
 }
 
-/** One implementation per resource kind: what the engine plans and applies through. */
+/**
+ * One implementation per resource kind: what the engine plans and applies through. Each entry
+ * takes and returns JSON (as plans and state hold it); `defaultKinds()` fills it with CheckedKinds.
+ */
 export type KindRegistry = Record<ResourceKindName, ResourceKind>;

@@ -18,7 +18,7 @@ import { describeWithEngine, findEngine, newRunId } from '../helpers/docker.js';
 import { httpGet, waitForHttp } from '../helpers/http.js';
 import { teardownStack } from '../helpers/lab.js';
 import { httpPortsOf, instancesOf, resourceOf } from '../helpers/state.js';
-import { asServiceOutputs } from '../../src/kinds/service/service-spec.js';
+import { serviceOutputsOf } from '../../src/kinds/service/service-spec.js';
 import { copyStackDir, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -105,7 +105,7 @@ async function checkLabServes(dir: string): Promise<void> {
     expect(page.body).toContain('<h1>Containers in the lab</h1>');
     expect(page.body).toContain('<li>patch the router &lt;before Friday&gt;</li>');
     // Docker: web calls api at its stable address; Swarm: at slot 1's port (no stable address there).
-    const address = asServiceOutputs(resourceOf(dir, 'service.api')?.outputs ?? {}).address;
+    const address = serviceOutputsOf(resourceOf(dir, 'service.api')).address;
     const apiUrl = address ? `http://${address.host}:${address.ports.http}` : `http://127.0.0.1:${apiPort}`;
     expect(page.body).toContain(`notes from ${apiUrl}`);
     expect((await httpGet(p, '/healthz')).body.trim()).toBe('ok');

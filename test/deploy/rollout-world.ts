@@ -9,7 +9,7 @@
 import type { StackConfig } from '../../src/config/schema.js';
 import { rollout, type RolloutDeps, type RolloutResult, type RolloutSide } from '../../src/kinds/service/rollout.js';
 import type { InstanceTraffic, TrafficDirector } from '../../src/kinds/service/traffic-director.js';
-import { asServiceSpec, type InstanceOutput, type ServiceSpec } from '../../src/kinds/service/service-spec.js';
+import { serviceSpecOf, type InstanceOutput, type ServiceSpec } from '../../src/kinds/service/service-spec.js';
 import { buildModel } from '../../src/model/build-model.js';
 import { pickBackend } from '../../src/proxy/node/balancer.js';
 import { ERROR } from '../../src/proxy/node/metrics.js';
@@ -32,7 +32,7 @@ export function webSpec(config: Partial<ServiceConfig>): ServiceSpec {
   );
   const r = model?.resources.find((x) => x.address === 'service.web');
   if (!r) throw new Error(`the sim stack is invalid: ${diagnostics.map((d) => d.message).join('; ')}`);
-  return asServiceSpec(r.spec);
+  return serviceSpecOf(r);
 }
 
 /** How the instances of one release behave. */

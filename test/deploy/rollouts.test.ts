@@ -29,7 +29,7 @@ import {
   type Mode,
   type Sample,
 } from '../helpers/lab-daemon.js';
-import { asServiceOutputs } from '../../src/kinds/service/service-spec.js';
+import { serviceOutputsOf } from '../../src/kinds/service/service-spec.js';
 import { processesUnder, tryCmdline } from '../helpers/processes.js';
 import { instancesOf, readState } from '../helpers/state.js';
 import { binomialLower, binomialUpper, PoolRecorder } from './pool-recorder.js';
@@ -407,7 +407,7 @@ describe('releases', () => {
     const third = await cli(lab, ['deploy', 'web', '-m', 'good b3']);
     expect(third.outcome, third.run.stdout + third.run.stderr).toMatchObject({ ok: true, release: 3 });
     const row = readState(lab.dir).resources.find((r) => r.address === 'service.web');
-    const standby = row ? (asServiceOutputs(row.outputs).standby?.instances ?? []) : [];
+    const standby = row ? (serviceOutputsOf(row).standby?.instances ?? []) : [];
     expect(standby.map((i) => i.release)).toEqual([2, 2]);
 
     const { samples, out, pools } = await cliUnderLoad(lab, ['rollback', 'web']);

@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { asServiceOutputs } from '../../src/kinds/service/service-spec.js';
+import { serviceOutputsOf } from '../../src/kinds/service/service-spec.js';
 import { runCli } from '../helpers/cli.js';
 import { describeWithEngine, findEngine, newRunId } from '../helpers/docker.js';
 import { httpGet } from '../helpers/http.js';
@@ -58,7 +58,7 @@ async function everyServiceUnderLoad(c: LabCase, open: (lab: LabDaemon, dir: str
   const lab = await startLabDaemon(dir, port);
   open(lab, dir);
   await lab.api.waitAllHealthy(['api', 'web'], 60_000);
-  const addressOf = (service: string) => asServiceOutputs(resourceOf(dir, `service.${service}`)?.outputs ?? {}).address;
+  const addressOf = (service: string) => serviceOutputsOf(resourceOf(dir, `service.${service}`)).address;
 
   const api = addressOf('api');
   expect(api?.host).toMatch(/^127\.77\.\d+\.\d+$/);

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { asServiceOutputs } from '../../src/kinds/service/service-spec.js';
+import { serviceOutputsOf } from '../../src/kinds/service/service-spec.js';
 import { readPidFile } from '../../src/proxy/process/launcher.js';
 import { runCliOk } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
@@ -56,7 +56,7 @@ describe('DNS served by the data plane', () => {
     }
   });
 
-  const apiAddress = () => asServiceOutputs(resourceOf(dir, 'service.api')?.outputs ?? {}).address;
+  const apiAddress = () => serviceOutputsOf(resourceOf(dir, 'service.api')).address;
 
   it('without a daemon: apply serves A, SRV and declared records; destroy stops the data plane', async () => {
     await runCliOk(['apply'], { cwd: dir });

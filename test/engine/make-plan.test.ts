@@ -18,6 +18,7 @@ import type { ResourceRow } from '../../src/store/store.js';
 import { systemClock } from '../../src/util/clock.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import type { ServiceConfig } from '../helpers/stack-file.js';
+import { recordedInstance } from '../kinds/recorded-instance.js';
 
 const DIR = '/nonexistent/stack';
 const kinds = defaultKinds();
@@ -42,7 +43,7 @@ function recorded(model: Model, serial = 1, liveInstances?: Record<string, numbe
     const replicas = (r.spec.replicas as number | undefined) ?? 1;
     const live = liveInstances?.[name] ?? replicas;
     const outputs: JsonObject =
-      r.kind === 'service' ? { instances: Array.from({ length: live }, (_, index) => ({ index })) } : {};
+      r.kind === 'service' ? { instances: Array.from({ length: live }, (_, index) => recordedInstance(index)) } : {};
     return {
       address: r.address,
       kind: r.kind,

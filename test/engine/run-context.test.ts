@@ -58,6 +58,7 @@ describe('run context', () => {
     // A second kind that also shares a pool: the volume kind with a prepare of its own.
     const volume: ResourceKind = {
       kind: 'volume',
+      shapes: real.volume.shapes,
       check: (a, s) => real.volume.check(a, s),
       diff: (o, n, out) => real.volume.diff(o, n, out),
       create: (c, a, s) => real.volume.create(c, a, s),

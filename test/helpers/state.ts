@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { ChangeRecord, JournalEntry, ResourceRow } from '../../src/store/store.js';
-import { asServiceOutputs, type InstanceOutput } from '../../src/kinds/service/service-spec.js';
+import { serviceOutputsOf, type InstanceOutput } from '../../src/kinds/service/service-spec.js';
 import { systemClock } from '../../src/util/clock.js';
 import type { Address } from '../../src/model/resource.js';
 
@@ -42,7 +42,7 @@ export function resourceOf(stackDir: string, addr: string): ResourceRow | undefi
 /** The recorded instances of a service (live ones only unless `all`). */
 export function instancesOf(stackDir: string, service: string, all = false): InstanceOutput[] {
   const row = resourceOf(stackDir, `service.${service}`);
-  const inst = row ? asServiceOutputs(row.outputs).instances : [];
+  const inst = row ? serviceOutputsOf(row).instances : [];
   return all ? inst : inst.filter((i) => !i.gone);
 }
 

@@ -8,14 +8,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StackConfig } from '../../src/config/schema.js';
 import type { KindContext, PortPool, RunSetup } from '../../src/kinds/resource-kind.js';
 import { ServiceKind } from '../../src/kinds/service/service-kind.js';
-import { asServiceOutputs } from '../../src/kinds/service/service-spec.js';
-import { address, type JsonObject } from '../../src/model/resource.js';
+import type { ServiceOutputs } from '../../src/kinds/service/service-spec.js';
+import { address } from '../../src/model/resource.js';
 import { ProcessDriver } from '../../src/runtime/process/process-driver.js';
 import { httpGet } from '../helpers/http.js';
 import { httpService, writeServerScript } from '../helpers/lab.js';
 import { isAlive, killProcessesUnder } from '../helpers/processes.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { desiredSpecOf, swarmTestContext } from './swarm-kind-context.js';
+import { recordedInstance } from './recorded-instance.js';
+import { serviceSpecOf, swarmTestContext } from './swarm-kind-context.js';
 
 const STACK = 'kindlab';
 
@@ -31,9 +32,9 @@ describe('service kind', () => {
 
   describe('diff', () => {
     const spec = (replicas: number) =>
-      desiredSpecOf({ stack: STACK, services: { web: httpService({ replicas }) } }, 'web');
-    const outputs = (...gone: (string | undefined)[]): JsonObject => ({
-      instances: gone.map((g, index): JsonObject => (g === undefined ? { index } : { index, gone: g })),
+      serviceSpecOf({ stack: STACK, services: { web: httpService({ replicas }) } }, 'web');
+    const outputs = (...gone: (string | undefined)[]): ServiceOutputs => ({
+      instances: gone.map((g, index) => recordedInstance(index, g)),
     });
 
     it('reports `instances` with a description when fewer run than `replicas` asks for', () => {
@@ -66,7 +67,7 @@ describe('service kind', () => {
       const driver = new ProcessDriver({ stateDir: path.join(dir, '.groundwork') });
       const t = swarmTestContext({ stack: STACK, dir, drivers: { process: driver } });
       const stack: StackConfig = { stack: STACK, services: { web: httpService() } };
-      const raw = desiredSpecOf(stack, 'web', dir);
+      const raw = serviceSpecOf(stack, 'web', dir);
       const addr = address('service', 'web');
       const poolOf = async (setup: RunSetup): Promise<PortPool> => {
         const pool = (await kind.prepare(t.ctx, setup)).ports;
@@ -76,7 +77,7 @@ describe('service kind', () => {
       const ctx: KindContext = { ...t.ctx, ports: await poolOf({ run: 'apply', recorded: [] }) };
 
       const outputs = await kind.create(ctx, addr, raw);
-      const [inst] = asServiceOutputs(outputs).instances;
+      const [inst] = outputs.instances;
       if (!inst) throw new Error('create recorded no instance');
       const port = inst.ports.http as number;
       expect((await httpGet(port, '/')).body).toContain('web 0');

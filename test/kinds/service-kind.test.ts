@@ -7,8 +7,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StackConfig } from '../../src/config/schema.js';
 import { ServiceKind } from '../../src/kinds/service/service-kind.js';
-import { asServiceOutputs, type InstanceOutput } from '../../src/kinds/service/service-spec.js';
-import type { Address, JsonObject } from '../../src/model/resource.js';
+import type { InstanceOutput, ServiceOutputs, ServiceSpec } from '../../src/kinds/service/service-spec.js';
+import type { Address } from '../../src/model/resource.js';
 import { ProcessDriver } from '../../src/runtime/process/process-driver.js';
 import { httpGet } from '../helpers/http.js';
 import { describeLeftovers, isEmpty, sweepLeftovers } from '../helpers/leftovers.js';
@@ -16,22 +16,25 @@ import { isAlive, tryEnviron } from '../helpers/processes.js';
 import { nodeService, writeServiceScript } from '../helpers/service-script.js';
 import type { ServiceConfig } from '../helpers/stack-file.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { recordedInstance } from './recorded-instance.js';
 import { serviceSpecOf, swarmTestContext, type SwarmTestContext } from './swarm-kind-context.js';
 
 const ADDRESS = 'service.web' as Address;
 const kind = new ServiceKind();
 
-function specOf(dir: string, web: ServiceConfig): JsonObject {
+function specOf(dir: string, web: ServiceConfig): ServiceSpec {
   const stack: StackConfig = { stack: 'kindlab', secrets: { token: {} }, services: { web } };
-  return serviceSpecOf(stack, 'web', dir) as unknown as JsonObject;
+  return serviceSpecOf(stack, 'web', dir);
 }
 
-const live = (outputs: JsonObject): InstanceOutput[] => asServiceOutputs(outputs).instances.filter((i) => !i.gone);
+const live = (outputs: ServiceOutputs): InstanceOutput[] => outputs.instances.filter((i) => !i.gone);
 
 describe('ServiceKind.diff (pure)', () => {
   const dir = '/nonexistent';
   const base = nodeService('m', { replicas: 2 });
-  const outputsWith = (n: number): JsonObject => ({ instances: Array.from({ length: n }, (_, index) => ({ index })) });
+  const outputsWith = (n: number): ServiceOutputs => ({
+    instances: Array.from({ length: n }, (_, index) => recordedInstance(index)),
+  });
 
   it('no change when spec and live instances match', () => {
     expect(kind.diff(specOf(dir, base), specOf(dir, base), outputsWith(2))).toMatchObject({
@@ -54,7 +57,7 @@ describe('ServiceKind.diff (pure)', () => {
   });
 
   it('fewer live instances than replicas is a change of `instances`; gone ones do not count', () => {
-    const outputs: JsonObject = { instances: [{ index: 0 }, { index: 1, gone: 'exited (SIGKILL)' }] };
+    const outputs: ServiceOutputs = { instances: [recordedInstance(0), recordedInstance(1, 'exited (SIGKILL)')] };
     expect(kind.diff(specOf(dir, base), specOf(dir, base), outputs).changes).toEqual(['instances']);
   });
 });

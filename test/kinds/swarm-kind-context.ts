@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { StackConfig } from '../../src/config/schema.js';
 import type { KindContext } from '../../src/kinds/resource-kind.js';
 import { PortAllocator } from '../../src/kinds/service/port-allocator.js';
-import { asServiceSpec, type ServiceSpec } from '../../src/kinds/service/service-spec.js';
+import { serviceSpecShape, type ServiceSpec } from '../../src/kinds/service/service-spec.js';
 import { buildModel } from '../../src/model/build-model.js';
 import type { Address, JsonObject } from '../../src/model/resource.js';
 import type { ClusterRuntime } from '../../src/runtime/swarm/cluster-runtime.js';
@@ -59,7 +59,7 @@ export function swarmTestContext(opts: {
 
 /** The normalised spec of one service of `stack`, as plan and state hold it (variables substituted). */
 export function serviceSpecOf(stack: StackConfig, service: string, dir = '/tmp'): ServiceSpec {
-  return asServiceSpec(desiredSpecOf(stack, service, dir));
+  return serviceSpecShape.read(desiredSpecOf(stack, service, dir), `service.${service}`);
 }
 
 /** The same spec as the JSON the engine hands a kind. */

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import type { StackConfig } from '../../src/config/schema.js';
 import { PartialFailure } from '../../src/kinds/resource-kind.js';
-import { asServiceOutputs } from '../../src/kinds/service/service-spec.js';
+import { noServiceOutputs, serviceOutputsOf, type ServiceOutputs } from '../../src/kinds/service/service-spec.js';
 import {
   swarmCreate,
   swarmDelete,
@@ -21,7 +21,7 @@ import {
   swarmUpdate,
   type TaskInstanceOutput,
 } from '../../src/kinds/service/swarm-service.js';
-import { address, type JsonObject } from '../../src/model/resource.js';
+import { address } from '../../src/model/resource.js';
 import { SwarmCluster } from '../../src/runtime/swarm/swarm-cluster.js';
 import {
   describeWithEngine,
@@ -68,10 +68,9 @@ function web(release: string, extra: Partial<NonNullable<StackConfig['services']
   };
 }
 
-async function answers(outputs: JsonObject): Promise<string[]> {
+async function answers(outputs: ServiceOutputs): Promise<string[]> {
   const out: string[] = [];
-  for (const i of asServiceOutputs(outputs).instances)
-    out.push((await httpGet(i.ports.http as number, '/')).body.trim());
+  for (const i of outputs.instances) out.push((await httpGet(i.ports.http as number, '/')).body.trim());
   return out;
 }
 
@@ -81,11 +80,11 @@ describeWithEngine('swarm services (runtime: swarm, one Swarm service per Ground
   const { ctx, store } = t;
   const A = address('service', 'web');
   const seen: string[] = [];
-  const keep = (o: unknown) => {
+  const keep = <T>(o: T): T => {
     seen.push(JSON.stringify(o));
     return o;
   };
-  let outputs: JsonObject = {};
+  let outputs: ServiceOutputs = noServiceOutputs();
   let v1Ports: number[] = [];
   let current = web('v1');
 
@@ -98,11 +97,11 @@ describeWithEngine('swarm services (runtime: swarm, one Swarm service per Ground
     'create: 3 replicas converge as one Swarm service; each task answers on its own port; a config release is recorded',
     async () => {
       const started = Date.now();
-      outputs = keep(await swarmCreate(ctx, A, serviceSpecOf(current, 'web', dir))) as JsonObject;
+      outputs = keep(await swarmCreate(ctx, A, serviceSpecOf(current, 'web', dir)));
       console.log(`[figure] swarm service kind: 3 replicas created and healthy in ${Date.now() - started} ms`);
       const swarm = swarmOutputsOf(outputs);
       expect(swarm).toMatchObject({ name: `${run}_web`, release: 1, previous: null });
-      const inst = asServiceOutputs(outputs).instances as TaskInstanceOutput[];
+      const inst = outputs.instances as TaskInstanceOutput[];
       expect(inst.map((i) => i.index)).toEqual([1, 2, 3]);
       const base = swarm && 'base' in (swarm.ports.http ?? {}) ? (swarm.ports.http as { base: number }).base : 0;
       expect(base % 100).toBe(0);
@@ -152,20 +151,18 @@ describeWithEngine('swarm services (runtime: swarm, one Swarm service per Ground
       expect(err).toBeInstanceOf(PartialFailure);
       const pf = err as PartialFailure;
       keep(pf.message);
-      keep(pf.outputs);
+      const pfOutputs = keep(serviceOutputsOf({ address: A, outputs: pf.outputs }));
       expect(pf.message).toMatch(/^rolled back: the update failed and Swarm rolled back to the previous spec/);
-      expect(swarmOutputsOf(pf.outputs)).toMatchObject({
+      expect(swarmOutputsOf(pfOutputs)).toMatchObject({
         specHash: swarmOutputsOf(outputs)?.specHash,
         release: 1,
         previous: { release: 2 },
       });
-      expect(asServiceOutputs(pf.outputs).instances.map((i) => [i.ports.http, i.gone ?? null])).toEqual(
-        v1Ports.map((p) => [p, null]),
-      );
-      expect(await answers(pf.outputs)).toEqual(['v1 1', 'v1 2', 'v1 3']);
+      expect(pfOutputs.instances.map((i) => [i.ports.http, i.gone ?? null])).toEqual(v1Ports.map((p) => [p, null]));
+      expect(await answers(pfOutputs)).toEqual(['v1 1', 'v1 2', 'v1 3']);
       expect(store.tryGetRelease('web', 2)).toMatchObject({ status: 'rolled-back' });
       expect(store.tryGetRelease('web', 1)).toMatchObject({ status: 'active' });
-      outputs = pf.outputs;
+      outputs = pfOutputs;
     },
     SLOW,
   );
@@ -189,7 +186,7 @@ describeWithEngine('swarm services (runtime: swarm, one Swarm service per Ground
       expect(err).toBeInstanceOf(PartialFailure);
       keep((err as Error).message);
       expect((err as Error).message).toMatch(/^rolled back/);
-      outputs = (err as PartialFailure).outputs;
+      outputs = serviceOutputsOf({ address: A, outputs: (err as PartialFailure).outputs });
       expect(swarmOutputsOf(outputs)?.release).toBe(1);
       expect(await answers(outputs)).toEqual(['v1 1', 'v1 2', 'v1 3']);
     },
@@ -203,20 +200,18 @@ describeWithEngine('swarm services (runtime: swarm, one Swarm service per Ground
       const started = Date.now();
       outputs = keep(
         await swarmUpdate(ctx, A, serviceSpecOf(current, 'web', dir), serviceSpecOf(next, 'web', dir), outputs),
-      ) as JsonObject;
+      );
       console.log(
         `[figure] swarm service kind: rolling update of 3 replicas (stop-first, deploy.monitor 500ms) converged in ${Date.now() - started} ms`,
       );
       current = next;
       expect(swarmOutputsOf(outputs)).toMatchObject({ release: 4, previous: { release: 1 } });
-      expect(asServiceOutputs(outputs).instances.map((i) => i.ports.http)).toEqual(v1Ports);
+      expect(outputs.instances.map((i) => i.ports.http)).toEqual(v1Ports);
       expect(await answers(outputs)).toEqual(['v4 1', 'v4 2', 'v4 3']);
       expect(store.tryGetRelease('web', 1)).toMatchObject({ status: 'superseded' });
 
       const v1 = store.tryGetRelease('web', 1);
-      const back = keep(
-        await swarmRollback(ctx, A, outputs, { spec: v1?.spec as never, release: 1, codeDir: dir }),
-      ) as JsonObject;
+      const back = keep(await swarmRollback(ctx, A, outputs, { spec: v1?.spec as never, release: 1, codeDir: dir }));
       expect(t.progress.some((m) => m.includes('rolling back Swarm service') && m.includes('(v1)'))).toBe(true);
       expect(swarmOutputsOf(back)).toMatchObject({ release: 1, previous: { release: 4 } });
       expect(await answers(back)).toEqual(['v1 1', 'v1 2', 'v1 3']);
@@ -233,9 +228,9 @@ describeWithEngine('swarm services (runtime: swarm, one Swarm service per Ground
       const two = web('v1', { replicas: 2 });
       outputs = keep(
         await swarmUpdate(ctx, A, serviceSpecOf(current, 'web', dir), serviceSpecOf(two, 'web', dir), outputs),
-      ) as JsonObject;
+      );
       current = two;
-      expect(asServiceOutputs(outputs).instances.map((i) => i.ports.http)).toEqual(v1Ports.slice(0, 2));
+      expect(outputs.instances.map((i) => i.ports.http)).toEqual(v1Ports.slice(0, 2));
       expect(store.listReleases('web').length).toBe(4);
       expect(ctx.ports.isReserved(v1Ports[2] as number)).toBe(false);
 

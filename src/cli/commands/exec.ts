@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { Installation } from '../../core/installation.js';
 import { address } from '../../model/resource.js';
-import { asServiceOutputs, asServiceSpec, type InstanceOutput } from '../../kinds/service/service-spec.js';
+import { serviceOutputsOf, serviceSpecOf, type InstanceOutput } from '../../kinds/service/service-spec.js';
 import { tryProcessStartTicks } from '../../runtime/process/proc.js';
 import { systemClock } from '../../util/clock.js';
 import { silentLogger } from '../../util/logger.js';
@@ -109,8 +109,8 @@ export const execCommand = defineCommand({
           `service \`${service}\` is not applied${known.length ? ` (applied: ${known.join(', ')})` : ''}; run \`groundwork apply\` first`,
         );
       }
-      spec = asServiceSpec(row.spec);
-      instances = asServiceOutputs(row.outputs).instances.filter((i) => !i.gone);
+      spec = serviceSpecOf(row);
+      instances = serviceOutputsOf(row).instances.filter((i) => !i.gone);
     } finally {
       installation.close();
     }

@@ -9,8 +9,13 @@ import type { Diagnostic } from '../../config/diagnostic.js';
 import type { Address, JsonObject, ResourceKindName } from '../../model/resource.js';
 import { diffByFields } from '../../model/field-diff.js';
 import type { DiffResult, KindContext, ReadResult, ResourceKind } from '../resource-kind.js';
+import { jsonObjectShape, noOutputsShape, type NoOutputs } from '../shape.js';
 
-export class RecordKind implements ResourceKind {
+/** The spec of each is the stack schema's part for it, checked by config; the kind records it as it is. */
+const RECORD_SHAPES = { spec: jsonObjectShape('spec'), outputs: noOutputsShape };
+
+export class RecordKind implements ResourceKind<JsonObject, NoOutputs> {
+  readonly shapes = RECORD_SHAPES;
   /**
    * `replaceFields`: fields whose change makes it another thing, so the plan shows a replace (a
    * DNS record set of another zone, name or type).
@@ -25,13 +30,18 @@ export class RecordKind implements ResourceKind {
   diff(old: JsonObject, next: JsonObject): DiffResult {
     return diffByFields(old, next, this.replaceFields);
   }
-  async create(): Promise<JsonObject> {
+  async create(): Promise<NoOutputs> {
     return {};
   }
-  async read(_ctx: KindContext, _a: Address, spec: JsonObject, outputs: JsonObject): Promise<ReadResult> {
+  async read(
+    _ctx: KindContext,
+    _a: Address,
+    spec: JsonObject,
+    outputs: NoOutputs,
+  ): Promise<ReadResult<JsonObject, NoOutputs>> {
     return { exists: true, spec, outputs, drift: [] };
   }
-  async update(): Promise<JsonObject> {
+  async update(): Promise<NoOutputs> {
     return {};
   }
   async delete(): Promise<void> {

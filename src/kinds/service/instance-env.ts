@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { findReferences, referencedService, substitute, type Reference } from '../../config/references.js';
 import { address } from '../../model/resource.js';
 import type { KindContext } from '../resource-kind.js';
-import { asServiceOutputs, type ServiceSpec } from './service-spec.js';
+import { serviceOutputsShape, type ServiceSpec } from './service-spec.js';
 import { formatAddress } from './service-address.js';
 import { readEnvFiles } from '../../config/env-file.js';
 import type { NamedSecretValue } from '../../security/redact.js';
@@ -166,7 +166,8 @@ function resolveServiceRef(
   ctx: KindContext,
   r: Extract<Reference, { kind: 'service-port' | 'service-address' | 'service-host' }>,
 ): string | undefined {
-  const outs = asServiceOutputs(ctx.outputsOf(address('service', r.service)) ?? {});
+  const other = address('service', r.service);
+  const outs = serviceOutputsShape.read(ctx.outputsOf(other) ?? {}, other);
   const a = outs.address;
   if (!a) {
     // A Swarm service has no stable address here: its port block stays with it, so slot 1's port.

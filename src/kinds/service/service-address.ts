@@ -8,7 +8,6 @@
  * keep it (a port added later gets a new stable port, a removed one is let go).
  */
 import { createHash } from 'node:crypto';
-import type { JsonObject } from '../../model/json.js';
 
 /** What assignAddress needs of the run's port pool (resource-kind.ts's PortPool; structural, no import cycle). */
 interface StablePortPool {
@@ -94,7 +93,7 @@ export function parseServiceAddress(raw: unknown): ServiceAddress | null {
   return { host: o.host, ports };
 }
 
-export function addressToJson(a: ServiceAddress): JsonObject {
+export function addressToJson(a: ServiceAddress): ServiceAddress {
   return { host: a.host, ports: { ...a.ports } };
 }
 

@@ -6,9 +6,9 @@
  * from its spec (`backendNameOf`); nothing else asks which runtime a service uses.
  */
 import type { Runtime } from '../../config/schema.js';
-import type { Address, JsonObject } from '../../model/resource.js';
+import type { Address } from '../../model/resource.js';
 import type { KindContext, ReadResult } from '../resource-kind.js';
-import type { InstanceOutput, ServiceSpec } from './service-spec.js';
+import type { InstanceOutput, ServiceOutputs, ServiceSpec } from './service-spec.js';
 
 export const SERVICE_BACKENDS = ['local', 'swarm'] as const;
 export type ServiceBackendName = (typeof SERVICE_BACKENDS)[number];
@@ -49,7 +49,7 @@ export interface ServiceSide {
 }
 
 /** What a backend observes of a service: whether it exists, its outputs, drift (the spec reads back as recorded). */
-export type ServiceReadResult = Omit<ReadResult, 'spec'>;
+export type ServiceReadResult = Omit<ReadResult<ServiceSpec, ServiceOutputs>, 'spec'>;
 
 /**
  * The lifecycle of one whole service. Failure semantics are the ResourceKind's: a create that
@@ -64,16 +64,16 @@ export interface ServiceBackend {
    * swarm: the cluster's orchestrator restarts tasks, on nodes where no supervisor runs.
    */
   readonly supervised: boolean;
-  create(ctx: KindContext, address: Address, spec: ServiceSpec): Promise<JsonObject>;
+  create(ctx: KindContext, address: Address, spec: ServiceSpec): Promise<ServiceOutputs>;
   /** `changed`: the spec fields that differ (dotted paths), from the kind's diff. */
   update(
     ctx: KindContext,
     address: Address,
     old: ServiceSpec,
     next: ServiceSpec,
-    outputs: JsonObject,
+    outputs: ServiceOutputs,
     changed: readonly string[],
-  ): Promise<JsonObject>;
+  ): Promise<ServiceOutputs>;
   /** Rolls the service from what runs (`from`, `current`) to `to` by its strategy; returns the new outputs. */
   deploy(
     ctx: KindContext,
@@ -81,8 +81,8 @@ export interface ServiceBackend {
     from: ServiceSide,
     current: InstanceOutput[],
     to: ServiceSide,
-    outputs: JsonObject,
-  ): Promise<JsonObject>;
+    outputs: ServiceOutputs,
+  ): Promise<ServiceOutputs>;
   /** Back to an earlier release `to`: a deploy, unless the backend keeps the previous spec itself (Swarm). */
   rollback(
     ctx: KindContext,
@@ -90,14 +90,14 @@ export interface ServiceBackend {
     from: ServiceSide,
     current: InstanceOutput[],
     to: ServiceSide,
-    outputs: JsonObject,
-  ): Promise<JsonObject>;
-  read(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: JsonObject): Promise<ServiceReadResult>;
-  delete(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: JsonObject): Promise<void>;
+    outputs: ServiceOutputs,
+  ): Promise<ServiceOutputs>;
+  read(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: ServiceOutputs): Promise<ServiceReadResult>;
+  delete(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: ServiceOutputs): Promise<void>;
   /**
    * `groundwork down`: stops everything the service runs and keeps it in state (no instances),
    * so the next apply starts it again. Returns the outputs to record; throws a PartialFailure
    * with the outputs of what still runs when something could not be stopped.
    */
-  stop(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: JsonObject): Promise<JsonObject>;
+  stop(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: ServiceOutputs): Promise<ServiceOutputs>;
 }

@@ -50,7 +50,13 @@ import {
   type ServiceSide,
 } from './service-backend.js';
 import { SwarmServiceBackend } from './swarm-backend.js';
-import { asServiceOutputs, asServiceSpec, toJson, type InstanceOutput, type ServiceSpec } from './service-spec.js';
+import {
+  serviceOutputsShape,
+  serviceSpecShape,
+  type InstanceOutput,
+  type ServiceOutputs,
+  type ServiceSpec,
+} from './service-spec.js';
 
 const REPLACE_ON = ['runtime'] as const;
 /** How long an instance without a health check must stay up to count as started. */
@@ -97,8 +103,9 @@ export function handleOf(i: InstanceOutput, service: string): InstanceHandle {
  * The `service` resource kind: what the engine, the deployer and the supervisor call. Each call
  * goes to the service's backend (local instances or a Swarm service), chosen from its spec.
  */
-export class ServiceKind implements ResourceKind {
+export class ServiceKind implements ResourceKind<ServiceSpec, ServiceOutputs> {
   readonly kind = 'service' as const;
+  readonly shapes = { spec: serviceSpecShape, outputs: serviceOutputsShape };
   private readonly local = new LocalServiceBackend();
   private readonly backends: Record<ServiceBackendName, ServiceBackend> = {
     local: this.local,
@@ -110,15 +117,14 @@ export class ServiceKind implements ResourceKind {
     return this.backends[backendNameOf(spec)];
   }
 
-  check(_address: Address, _spec: JsonObject): Diagnostic[] {
+  check(_address: Address, _spec: ServiceSpec): Diagnostic[] {
     return [];
   }
 
   /** Field changes, plus `instances` when fewer (or more) instances run than `replicas` asks for. */
-  diff(oldRaw: JsonObject, nextRaw: JsonObject, oldOutputs: JsonObject): DiffResult {
-    const d: DiffResult = diffByFields(oldRaw, nextRaw, REPLACE_ON);
-    const next = asServiceSpec(nextRaw);
-    const recorded = asServiceOutputs(oldOutputs).instances;
+  diff(old: ServiceSpec, next: ServiceSpec, oldOutputs: ServiceOutputs): DiffResult {
+    const d: DiffResult = diffByFields(old, next, REPLACE_ON);
+    const recorded = oldOutputs.instances;
     const live = recorded.filter((i) => !i.gone).length;
     if (live !== next.replicas && !d.changes.includes('replicas')) {
       d.changes.push('instances');
@@ -160,16 +166,14 @@ export class ServiceKind implements ResourceKind {
     return { ports };
   }
 
-  create(ctx: KindContext, address: Address, raw: JsonObject): Promise<JsonObject> {
-    const spec = asServiceSpec(raw);
+  create(ctx: KindContext, address: Address, spec: ServiceSpec): Promise<ServiceOutputs> {
     return this.addressed(ctx, address, spec, null, () => this.backendFor(spec).create(ctx, address, spec));
   }
 
-  update(ctx: KindContext, address: Address, oldRaw: JsonObject, next: JsonObject, outputs: JsonObject) {
-    const changed = this.diff(oldRaw, next, outputs).changes.filter((c) => c !== 'instances');
-    const spec = asServiceSpec(next);
+  update(ctx: KindContext, address: Address, old: ServiceSpec, spec: ServiceSpec, outputs: ServiceOutputs) {
+    const changed = this.diff(old, spec, outputs).changes.filter((c) => c !== 'instances');
     return this.addressed(ctx, address, spec, outputs, () =>
-      this.backendFor(spec).update(ctx, address, asServiceSpec(oldRaw), spec, outputs, changed),
+      this.backendFor(spec).update(ctx, address, old, spec, outputs, changed),
     );
   }
 
@@ -182,25 +186,22 @@ export class ServiceKind implements ResourceKind {
     ctx: KindContext,
     address: Address,
     spec: ServiceSpec,
-    prior: JsonObject | null,
-    step: () => Promise<JsonObject>,
-  ): Promise<JsonObject> {
+    prior: ServiceOutputs | null,
+    step: () => Promise<ServiceOutputs>,
+  ): Promise<ServiceOutputs> {
     if (!this.backendFor(spec).supervised) return step();
     const service = address.slice('service.'.length);
-    const stable = await assignAddress(
-      ctx.stack,
-      service,
-      spec,
-      prior ? (asServiceOutputs(prior).address ?? null) : null,
-      ctx.ports,
-    );
-    const withAddress = (o: JsonObject): JsonObject => ({ ...o, address: stable ? addressToJson(stable) : null });
+    const stable = await assignAddress(ctx.stack, service, spec, prior?.address ?? null, ctx.ports);
+    const withAddress = (o: ServiceOutputs): ServiceOutputs => ({
+      ...o,
+      address: stable ? addressToJson(stable) : null,
+    });
     try {
       const out = withAddress(await step());
       if (stable && ctx.traffic) {
         const protocols = Object.fromEntries(Object.keys(stable.ports).map((p) => [p, addressProtocolOf(spec, p)]));
         // The instances run whatever happens here; the daemon binds the address again after the run.
-        const live = asServiceOutputs(out).instances.filter((i) => !i.gone);
+        const live = out.instances.filter((i) => !i.gone);
         await ctx.traffic
           .expose(service, stable, protocols, live)
           .catch((e: unknown) =>
@@ -209,26 +210,29 @@ export class ServiceKind implements ResourceKind {
       }
       return out;
     } catch (err) {
-      if (err instanceof PartialFailure) throw new PartialFailure(err.message, withAddress(err.outputs));
+      if (err instanceof PartialFailure)
+        throw new PartialFailure(err.message, withAddress(serviceOutputsShape.read(err.outputs, address, 'write')));
       throw err;
     }
   }
 
   /** The spec is not observed (a backend sees instances), so it reads back as recorded. */
-  async read(ctx: KindContext, address: Address, raw: JsonObject, outputs: JsonObject): Promise<ReadResult> {
-    const spec = asServiceSpec(raw);
+  async read(
+    ctx: KindContext,
+    address: Address,
+    spec: ServiceSpec,
+    outputs: ServiceOutputs,
+  ): Promise<ReadResult<ServiceSpec, ServiceOutputs>> {
     const r = await this.backendFor(spec).read(ctx, address, spec, outputs);
-    return { exists: r.exists, spec: raw, outputs: r.outputs, drift: r.drift };
+    return { exists: r.exists, spec, outputs: r.outputs, drift: r.drift };
   }
 
-  delete(ctx: KindContext, address: Address, raw: JsonObject, outputs: JsonObject): Promise<void> {
-    const spec = asServiceSpec(raw);
+  delete(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: ServiceOutputs): Promise<void> {
     return this.backendFor(spec).delete(ctx, address, spec, outputs);
   }
 
   /** See ServiceBackend.stop (`groundwork down`). */
-  stop(ctx: KindContext, address: Address, raw: JsonObject, outputs: JsonObject): Promise<JsonObject> {
-    const spec = asServiceSpec(raw);
+  stop(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: ServiceOutputs): Promise<ServiceOutputs> {
     return this.backendFor(spec).stop(ctx, address, spec, outputs);
   }
 
@@ -239,8 +243,8 @@ export class ServiceKind implements ResourceKind {
     from: ServiceSide,
     current: InstanceOutput[],
     to: ServiceSide,
-    outputs: JsonObject,
-  ): Promise<JsonObject> {
+    outputs: ServiceOutputs,
+  ): Promise<ServiceOutputs> {
     return this.addressed(ctx, address, to.spec, outputs, () =>
       this.backendFor(to.spec).deploy(ctx, address, from, current, to, outputs),
     );
@@ -253,15 +257,15 @@ export class ServiceKind implements ResourceKind {
     from: ServiceSide,
     current: InstanceOutput[],
     to: ServiceSide,
-    outputs: JsonObject,
-  ): Promise<JsonObject> {
+    outputs: ServiceOutputs,
+  ): Promise<ServiceOutputs> {
     return this.addressed(ctx, address, to.spec, outputs, () =>
       this.backendFor(to.spec).rollback(ctx, address, from, current, to, outputs),
     );
   }
 
   /** The directory code runs from: the active release's, or the stack directory. */
-  codeDirOf(ctx: KindContext, outputs: JsonObject | undefined): { dir: string; release: number | null } {
+  codeDirOf(ctx: KindContext, outputs: ServiceOutputs | undefined): { dir: string; release: number | null } {
     return codeDirOf(ctx, outputs);
   }
 
@@ -280,8 +284,8 @@ export class ServiceKind implements ResourceKind {
 }
 
 /** The directory code runs from: the active release's, or the stack directory. */
-function codeDirOf(ctx: KindContext, outputs: JsonObject | undefined): { dir: string; release: number | null } {
-  const r = outputs ? asServiceOutputs(outputs).release : null;
+function codeDirOf(ctx: KindContext, outputs: ServiceOutputs | undefined): { dir: string; release: number | null } {
+  const r = outputs?.release ?? null;
   return r ? { dir: r.dir, release: r.seq } : { dir: ctx.dir, release: null };
 }
 
@@ -300,7 +304,7 @@ export class LocalServiceBackend implements ServiceBackend {
     return d;
   }
 
-  async create(ctx: KindContext, address: Address, spec: ServiceSpec): Promise<JsonObject> {
+  async create(ctx: KindContext, address: Address, spec: ServiceSpec): Promise<ServiceOutputs> {
     const release = recordConfigRelease(ctx, address, spec, ctx.dir);
     return this.converge(ctx, address, undefined, spec, [], { dir: ctx.dir, release });
   }
@@ -310,10 +314,10 @@ export class LocalServiceBackend implements ServiceBackend {
     address: Address,
     old: ServiceSpec,
     spec: ServiceSpec,
-    outputs: JsonObject,
+    outputs: ServiceOutputs,
     changed: readonly string[],
-  ): Promise<JsonObject> {
-    const outs = asServiceOutputs(outputs);
+  ): Promise<ServiceOutputs> {
+    const outs = outputs;
     const code = codeDirOf(ctx, outputs);
     if (changed.length === 0 || changed.every((c) => c === 'replicas')) {
       // Same config (instances missing, or only the count changed): converge in place, no rollout.
@@ -340,11 +344,11 @@ export class LocalServiceBackend implements ServiceBackend {
     from: ServiceSide,
     current: InstanceOutput[],
     to: ServiceSide,
-    outputs: JsonObject,
-  ): Promise<JsonObject> {
+    outputs: ServiceOutputs,
+  ): Promise<ServiceOutputs> {
     const name = address.slice('service.'.length);
     const driver = this.driver(ctx, to.spec);
-    const prior = asServiceOutputs(outputs);
+    const prior = outputs;
     // A standby set from an earlier blue-green switch is not needed once we roll forward.
     if (prior.standby)
       for (const i of prior.standby.instances)
@@ -391,19 +395,19 @@ export class LocalServiceBackend implements ServiceBackend {
       : null;
     if (result.ok) {
       markRelease(ctx, name, to.release, 'active', null, from.release);
-      return toJson({
+      return {
         instances: result.instances,
         release: to.release === null ? null : { seq: to.release, dir: to.codeDir },
         standby,
-      });
+      };
     }
     markRelease(ctx, name, to.release, result.rolledBack ? 'rolled-back' : 'failed', result.reason ?? null, null);
     const stayed = result.rolledBack ? from : to;
-    const outs = toJson({
+    const outs = {
       instances: result.instances,
       release: stayed.release === null ? (prior.release ?? null) : { seq: stayed.release, dir: stayed.codeDir },
       standby: null,
-    });
+    };
     throw new PartialFailure(
       `${result.rolledBack ? 'rolled back' : 'rollout failed'}: ${result.reason ?? 'unknown'}`,
       outs,
@@ -421,7 +425,7 @@ export class LocalServiceBackend implements ServiceBackend {
     spec: ServiceSpec,
     current: InstanceOutput[],
     code: { dir: string; release: number | null },
-  ): Promise<JsonObject> {
+  ): Promise<ServiceOutputs> {
     const name = address.slice('service.'.length);
     const driver = this.driver(ctx, spec);
     const adoptable = (await driver.list(ctx.stack)).filter((h) => h.service === name);
@@ -432,10 +436,7 @@ export class LocalServiceBackend implements ServiceBackend {
       // Keep what exists in state, so nothing is orphaned.
       const kept = [...result, ...current.filter((c) => !result.some((r) => r.index === c.index))];
       if (kept.length === 0 && old === undefined) throw new Error(message);
-      throw new PartialFailure(
-        message,
-        toJson({ instances: kept.sort((a, b) => a.index - b.index), release: releaseOut }),
-      );
+      throw new PartialFailure(message, { instances: kept.sort((a, b) => a.index - b.index), release: releaseOut });
     };
     for (let index = 0; index < Math.max(spec.replicas, current.length); index++) {
       const existing = current.find((c) => c.index === index);
@@ -549,15 +550,12 @@ export class LocalServiceBackend implements ServiceBackend {
               break;
             }
           }
-          throw new PartialFailure(
-            reason,
-            toJson({
-              instances: [...result, ...current.filter((c) => !result.some((r) => r.index === c.index))].sort(
-                (a, b) => a.index - b.index,
-              ),
-              release: releaseOut,
-            }),
-          );
+          throw new PartialFailure(reason, {
+            instances: [...result, ...current.filter((c) => !result.some((r) => r.index === c.index))].sort(
+              (a, b) => a.index - b.index,
+            ),
+            release: releaseOut,
+          });
         }
         return fail(reason);
       }
@@ -572,7 +570,7 @@ export class LocalServiceBackend implements ServiceBackend {
       instances.map((instance) => ({ instance, weight: 100 })),
     );
     markRelease(ctx, name, code.release, 'active', null, null);
-    return toJson({ instances, release: releaseOut });
+    return { instances, release: releaseOut };
   }
 
   private async portsFor(
@@ -798,17 +796,22 @@ export class LocalServiceBackend implements ServiceBackend {
     from: ServiceSide,
     current: InstanceOutput[],
     to: ServiceSide,
-    outputs: JsonObject,
-  ): Promise<JsonObject> {
+    outputs: ServiceOutputs,
+  ): Promise<ServiceOutputs> {
     return this.deploy(ctx, address, from, current, to, outputs);
   }
 
-  async read(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: JsonObject): Promise<ServiceReadResult> {
+  async read(
+    ctx: KindContext,
+    address: Address,
+    spec: ServiceSpec,
+    outputs: ServiceOutputs,
+  ): Promise<ServiceReadResult> {
     const name = address.slice('service.'.length);
     const driver = this.driver(ctx, spec);
     const drift: string[] = [];
     const instances: InstanceOutput[] = [];
-    for (const inst of asServiceOutputs(outputs).instances) {
+    for (const inst of outputs.instances) {
       const s = await driver.inspect(handleOf(inst, name));
       if (s.state === 'running') {
         const { gone: _gone, ...rest } = inst;
@@ -822,14 +825,14 @@ export class LocalServiceBackend implements ServiceBackend {
       drift.push(`instance ${inst.index} (pid ${inst.pid}) ${why}`);
       instances.push({ ...inst, gone: why });
     }
-    return { exists: true, outputs: toJson({ ...asServiceOutputs(outputs), instances }), drift };
+    return { exists: true, outputs: { ...outputs, instances }, drift };
   }
 
-  async delete(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: JsonObject): Promise<void> {
+  async delete(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: ServiceOutputs): Promise<void> {
     const name = address.slice('service.'.length);
     const driver = this.driver(ctx, spec);
     const grace = Duration.parse(spec.stop_grace);
-    const known = [...asServiceOutputs(outputs).instances, ...(asServiceOutputs(outputs).standby?.instances ?? [])];
+    const known = [...outputs.instances, ...(outputs.standby?.instances ?? [])];
     const strays = (await driver.list(ctx.stack)).filter(
       (h) => h.service === name && !known.some((k) => k.id === h.id),
     );
@@ -844,9 +847,9 @@ export class LocalServiceBackend implements ServiceBackend {
   }
 
   /** Stops every instance (and the standby set); keeps the release and the stable address. */
-  async stop(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: JsonObject): Promise<JsonObject> {
+  async stop(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: ServiceOutputs): Promise<ServiceOutputs> {
     const service = address.slice('service.'.length);
-    const outs = asServiceOutputs(outputs);
+    const outs = outputs;
     const left: InstanceOutput[] = [];
     const failures: string[] = [];
     for (const inst of [...outs.instances, ...(outs.standby?.instances ?? [])]) {
@@ -861,7 +864,7 @@ export class LocalServiceBackend implements ServiceBackend {
         failures.push(`${service}/${inst.index}: ${errorMessage(e)}`);
       }
     }
-    const next = toJson({ ...outs, instances: left, standby: null });
+    const next = { ...outs, instances: left, standby: null };
     if (failures.length) throw new PartialFailure(failures.join('; '), next);
     return next;
   }
@@ -952,7 +955,7 @@ function recordConfigRelease(ctx: KindContext, address: Address, spec: ServiceSp
       rmSync(snapshot, { recursive: true, force: true });
     }
   }
-  const snapshot = spec as unknown as JsonObject;
+  const snapshot: JsonObject = spec;
   ctx.releases.saveRelease({
     service,
     seq,

@@ -2,21 +2,21 @@
  * The `swarm` service backend: a whole service is one Swarm service of the kind context's
  * ClusterRuntime (see swarm-service.ts for the mapping, ports and health).
  */
-import type { Address, JsonObject } from '../../model/resource.js';
+import type { Address } from '../../model/resource.js';
 import type { KindContext } from '../resource-kind.js';
 import type { ServiceBackend, ServiceReadResult, ServiceSide } from './service-backend.js';
-import type { InstanceOutput, ServiceSpec } from './service-spec.js';
+import type { InstanceOutput, ServiceOutputs, ServiceSpec } from './service-spec.js';
 import { swarmCreate, swarmDelete, swarmDeploy, swarmRead, swarmRollback, swarmUpdate } from './swarm-service.js';
 
 export class SwarmServiceBackend implements ServiceBackend {
   readonly name = 'swarm' as const;
   readonly supervised = false;
 
-  create(ctx: KindContext, address: Address, spec: ServiceSpec): Promise<JsonObject> {
+  create(ctx: KindContext, address: Address, spec: ServiceSpec): Promise<ServiceOutputs> {
     return swarmCreate(ctx, address, spec);
   }
 
-  update(ctx: KindContext, address: Address, old: ServiceSpec, next: ServiceSpec, outputs: JsonObject) {
+  update(ctx: KindContext, address: Address, old: ServiceSpec, next: ServiceSpec, outputs: ServiceOutputs) {
     return swarmUpdate(ctx, address, old, next, outputs);
   }
 
@@ -27,8 +27,8 @@ export class SwarmServiceBackend implements ServiceBackend {
     _from: ServiceSide,
     _current: InstanceOutput[],
     to: ServiceSide,
-    outputs: JsonObject,
-  ): Promise<JsonObject> {
+    outputs: ServiceOutputs,
+  ): Promise<ServiceOutputs> {
     return swarmDeploy(ctx, address, to, outputs);
   }
 
@@ -39,16 +39,16 @@ export class SwarmServiceBackend implements ServiceBackend {
     _from: ServiceSide,
     _current: InstanceOutput[],
     to: ServiceSide,
-    outputs: JsonObject,
-  ): Promise<JsonObject> {
+    outputs: ServiceOutputs,
+  ): Promise<ServiceOutputs> {
     return swarmRollback(ctx, address, outputs, to);
   }
 
-  read(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: JsonObject): Promise<ServiceReadResult> {
+  read(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: ServiceOutputs): Promise<ServiceReadResult> {
     return swarmRead(ctx, address, spec, outputs);
   }
 
-  delete(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: JsonObject): Promise<void> {
+  delete(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: ServiceOutputs): Promise<void> {
     return swarmDelete(ctx, address, spec, outputs);
   }
 
@@ -56,9 +56,9 @@ export class SwarmServiceBackend implements ServiceBackend {
    * Removes the Swarm service (its tasks stop on every node) and records no instances; the next
    * apply sees the missing instances and deploys the recorded spec again (the port blocks stay).
    */
-  async stop(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: JsonObject): Promise<JsonObject> {
+  async stop(ctx: KindContext, address: Address, spec: ServiceSpec, outputs: ServiceOutputs): Promise<ServiceOutputs> {
     await swarmDelete(ctx, address, spec, outputs);
-    // The raw outputs: they also hold the Swarm revision (port blocks, previous spec).
+    // The outputs keep the Swarm revision (port blocks, previous spec).
     return { ...outputs, instances: [], standby: null };
   }
 }

@@ -57,10 +57,20 @@ import { clusterServiceName } from '../../runtime/swarm/cluster-runtime.js';
 import { ByteSize } from '../../util/byte-size.js';
 import { Duration } from '../../util/duration.js';
 import { diffByFields } from '../../model/field-diff.js';
-import { PartialFailure, type KindContext, type ReadResult } from '../resource-kind.js';
+import { PartialFailure, type KindContext } from '../resource-kind.js';
+import type { ServiceReadResult } from './service-backend.js';
 import { dependencyValues, resolveInstance } from './instance-env.js';
 import { canBind } from './port-allocator.js';
-import { asServiceOutputs, toJson, type InstanceOutput, type ProbeSpec, type ServiceSpec } from './service-spec.js';
+import type { Static } from '@sinclair/typebox';
+import {
+  SwarmPortSchema,
+  SwarmRevisionSchema,
+  SwarmServiceOutputsSchema,
+  type InstanceOutput,
+  type ProbeSpec,
+  type ServiceOutputs,
+  type ServiceSpec,
+} from './service-spec.js';
 
 /** The Swarm template that every task expands to its own slot number (1, 2, ...). */
 export const SLOT_TEMPLATE = '{{.Task.Slot}}';
@@ -70,28 +80,16 @@ const BLOCK = 100;
 const MAX_BLOCK_PREFIX = Math.floor(65_535 / BLOCK) - 1;
 
 /** Where a named port lives: `base + slot` for `auto`, or one fixed port. */
-export type SwarmPort = { base: number } | { fixed: number };
+export type SwarmPort = Static<typeof SwarmPortSchema>;
 
 /** One deployed revision of the Swarm service, as far as Groundwork needs to know it. */
-export interface SwarmRevision {
-  specHash: string;
-  release: number | null;
-  ports: Record<string, SwarmPort>;
-}
+export type SwarmRevision = Static<typeof SwarmRevisionSchema>;
 
 /** Recorded under `swarm` in the service's outputs, beside `instances` (one per slot). */
-export interface SwarmServiceOutputs extends SwarmRevision {
-  /** The Swarm service's name (`<stack>_<service>`). */
-  name: string;
-  /** What Swarm's PreviousSpec holds: where `docker service rollback` (and swarmRollback) would go. */
-  previous: SwarmRevision | null;
-}
+export type SwarmServiceOutputs = Static<typeof SwarmServiceOutputsSchema>;
 
 /** A task as recorded in state: an instance (index = slot, id = task id) plus where it runs. */
-export interface TaskInstanceOutput extends InstanceOutput {
-  node: string;
-  taskState: string;
-}
+export type TaskInstanceOutput = InstanceOutput & { node: string; taskState: string };
 
 /** The deploy side the deployer hands over (structurally rollout.ts's RolloutSide). */
 export interface SwarmSide {
@@ -103,7 +101,7 @@ export interface SwarmSide {
 // ---------------------------------------------------------------- resource kind entry points
 
 /** `create`: deploys the service; converged → outputs. Nothing running at the end → removed again, and throws. */
-export async function swarmCreate(ctx: KindContext, address: Address, spec: ServiceSpec): Promise<JsonObject> {
+export async function swarmCreate(ctx: KindContext, address: Address, spec: ServiceSpec): Promise<ServiceOutputs> {
   const release = recordConfigRelease(ctx, address, spec);
   return deployTo(ctx, address, { spec, release, codeDir: ctx.dir }, undefined, { creating: true });
 }
@@ -119,20 +117,14 @@ export async function swarmUpdate(
   address: Address,
   old: ServiceSpec,
   spec: ServiceSpec,
-  outputs: JsonObject,
-): Promise<JsonObject> {
+  outputs: ServiceOutputs,
+): Promise<ServiceOutputs> {
   const prior = swarmOutputsOf(outputs);
-  const changed = diffByFields(old as unknown as JsonObject, spec as unknown as JsonObject, []).changes.filter(
-    (c) => c !== 'replicas',
-  );
+  const changed = diffByFields(old, spec, []).changes.filter((c) => c !== 'replicas');
   const release = changed.length > 0 || !prior ? recordConfigRelease(ctx, address, spec) : prior.release;
-  return deployTo(
-    ctx,
-    address,
-    { spec, release, codeDir: asServiceOutputs(outputs).release?.dir ?? ctx.dir },
-    outputs,
-    { creating: false },
-  );
+  return deployTo(ctx, address, { spec, release, codeDir: outputs.release?.dir ?? ctx.dir }, outputs, {
+    creating: false,
+  });
 }
 
 /**
@@ -143,8 +135,8 @@ export async function swarmDeploy(
   ctx: KindContext,
   address: Address,
   to: SwarmSide,
-  outputs: JsonObject,
-): Promise<JsonObject> {
+  outputs: ServiceOutputs,
+): Promise<ServiceOutputs> {
   return deployTo(ctx, address, { spec: to.spec, release: to.release, codeDir: to.codeDir ?? ctx.dir }, outputs, {
     creating: false,
   });
@@ -161,9 +153,9 @@ export async function swarmDeploy(
 export async function swarmRollback(
   ctx: KindContext,
   address: Address,
-  outputs: JsonObject,
+  outputs: ServiceOutputs,
   to: SwarmSide,
-): Promise<JsonObject> {
+): Promise<ServiceOutputs> {
   const prior = swarmOutputsOf(outputs);
   const previous = prior?.previous;
   if (
@@ -197,36 +189,27 @@ export async function swarmRead(
   ctx: KindContext,
   address: Address,
   spec: ServiceSpec,
-  outputs: JsonObject,
-): Promise<ReadResult> {
-  const raw = spec as unknown as JsonObject;
+  outputs: ServiceOutputs,
+): Promise<ServiceReadResult> {
   const prior = swarmOutputsOf(outputs);
   const name = prior?.name ?? swarmServiceName(ctx, address);
   const status = await clusterOf(ctx, address).inspect(name);
-  if (!status) return { exists: false, spec: raw, outputs, drift: [`Swarm service ${name} is gone`] };
+  if (!status) return { exists: false, outputs, drift: [`Swarm service ${name} is gone`] };
   if (!prior) {
     // Recorded by something else (say, the instance-level runtime): the next apply takes it over.
-    const instances = asServiceOutputs(outputs).instances.map((i) => ({
+    const instances = outputs.instances.map((i) => ({
       ...i,
       gone: i.gone ?? 'not recorded as a Swarm service',
     }));
     return {
       exists: true,
-      spec: raw,
-      outputs: { ...outputs, instances: instances as unknown as JsonObject[] },
+      outputs: { ...outputs, instances },
       drift: [`Swarm service ${name} is not recorded as the service's Swarm service; the next apply updates it`],
     };
   }
-  const outs = outputsFor(
-    spec,
-    status,
-    prior,
-    asServiceOutputs(outputs).release?.dir ?? ctx.dir,
-    undefined,
-    spec.replicas,
-  );
+  const outs = outputsFor(spec, status, prior, outputs.release?.dir ?? ctx.dir, undefined, spec.replicas);
   const drift: string[] = [];
-  const instances = asServiceOutputs(outs).instances as TaskInstanceOutput[];
+  const instances = outs.instances;
   if (status.specHash !== prior.specHash) {
     drift.push(
       `Swarm service ${name} runs spec ${status.specHash || '(none)'}, not the recorded ${prior.specHash}: it was changed outside Groundwork`,
@@ -239,7 +222,7 @@ export async function swarmRead(
   if (status.running < spec.replicas) drift.push(`${status.running}/${spec.replicas} tasks of ${name} running`);
   for (const i of instances)
     if (i.gone && i.gone !== 'changed outside Groundwork') drift.push(`slot ${i.index} ${i.gone}`);
-  return { exists: true, spec: raw, outputs: outs, drift };
+  return { exists: true, outputs: outs, drift };
 }
 
 /** `delete`: removes the Swarm service and waits until its containers on this node are gone. */
@@ -247,12 +230,12 @@ export async function swarmDelete(
   ctx: KindContext,
   address: Address,
   _spec: ServiceSpec,
-  outputs: JsonObject,
+  outputs: ServiceOutputs,
 ): Promise<void> {
   const name = swarmOutputsOf(outputs)?.name ?? swarmServiceName(ctx, address);
   ctx.progress(address, `removing Swarm service ${name}`);
   await clusterOf(ctx, address).remove(name);
-  for (const i of asServiceOutputs(outputs).instances) for (const p of Object.values(i.ports)) ctx.ports.release(p);
+  for (const i of outputs.instances) for (const p of Object.values(i.ports)) ctx.ports.release(p);
 }
 
 // ---------------------------------------------------------------- mapping (pure parts exported for tests)
@@ -435,10 +418,8 @@ export function healthCheckOf(spec: ServiceSpec, ports: Record<string, SwarmPort
 }
 
 /** The recorded `swarm` outputs, or undefined when the service never ran on swarm. */
-export function swarmOutputsOf(outputs: JsonObject | undefined): SwarmServiceOutputs | undefined {
-  const s = outputs?.swarm;
-  if (!s || typeof s !== 'object' || Array.isArray(s) || typeof s.name !== 'string') return undefined;
-  return s as unknown as SwarmServiceOutputs;
+export function swarmOutputsOf(outputs: ServiceOutputs | undefined): SwarmServiceOutputs | undefined {
+  return outputs?.swarm;
 }
 
 /** Tasks → instances: one per slot 1..replicas (a slot without a running task is recorded `gone`, keeping its port). */
@@ -494,13 +475,13 @@ async function deployTo(
   ctx: KindContext,
   address: Address,
   to: { spec: ServiceSpec; release: number | null; codeDir: string },
-  outputs: JsonObject | undefined,
+  outputs: ServiceOutputs | undefined,
   opts: { creating: boolean },
-): Promise<JsonObject> {
+): Promise<ServiceOutputs> {
   const cluster = clusterOf(ctx, address);
   const service = serviceOf(address);
   const prior = swarmOutputsOf(outputs);
-  const owned = new Set((outputs ? asServiceOutputs(outputs).instances : []).flatMap((i) => Object.values(i.ports)));
+  const owned = new Set((outputs?.instances ?? []).flatMap((i) => Object.values(i.ports)));
   const taken: number[] = [];
   const ports = await placePorts(ctx, service, to.spec, prior?.ports ?? {}, owned, taken);
   const releaseTaken = () => {
@@ -548,12 +529,7 @@ async function deployTo(
     routeLocalTasks(ctx, service, outs);
     markRelease(ctx, service, to.release, 'active', null);
     const listening = Object.keys(ports)
-      .map(
-        (n) =>
-          `${n} on ${asServiceOutputs(outs)
-            .instances.map((i) => i.ports[n])
-            .join(', ')}`,
-      )
+      .map((n) => `${n} on ${outs.instances.map((i) => i.ports[n]).join(', ')}`)
       .join('; ');
     ctx.progress(
       address,
@@ -569,13 +545,7 @@ async function deployTo(
     markRelease(ctx, service, to.release, 'rolled-back', result.message);
     throw new PartialFailure(
       `rolled back: ${result.message}; see \`docker service ps --no-trunc ${name}\``,
-      outputsFor(
-        to.spec,
-        status,
-        swarm,
-        asServiceOutputs(outputs ?? {}).release?.dir ?? to.codeDir,
-        asServiceOutputs(outputs ?? {}).release,
-      ),
+      outputsFor(to.spec, status, swarm, outputs?.release?.dir ?? to.codeDir, outputs?.release ?? null),
     );
   }
 
@@ -704,7 +674,7 @@ function outputsFor(
   codeDir: string,
   release?: { seq: number; dir: string } | null,
   slots = 0,
-): JsonObject {
+): ServiceOutputs & { instances: TaskInstanceOutput[] } {
   const instances = instancesOf(status, swarm, Math.max(status.replicas, slots), codeDir);
   const limits =
     [
@@ -715,14 +685,14 @@ function outputsFor(
       .join(', ') || 'none requested';
   for (const i of instances) i.limits = limits;
   const rel = release !== undefined ? release : swarm.release === null ? null : { seq: swarm.release, dir: codeDir };
-  return { ...toJson({ instances, release: rel, standby: null }), swarm: swarm as unknown as JsonObject };
+  return { instances, release: rel, standby: null, swarm };
 }
 
 /** The daemon's proxy (when one runs) reaches tasks on this node on 127.0.0.1. */
-function routeLocalTasks(ctx: KindContext, service: string, outputs: JsonObject): void {
+function routeLocalTasks(ctx: KindContext, service: string, outputs: ServiceOutputs): void {
   if (!ctx.traffic) return;
   const me = hostname();
-  const local = (asServiceOutputs(outputs).instances as TaskInstanceOutput[]).filter((i) => !i.gone && i.node === me);
+  const local = outputs.instances.filter((i) => !i.gone && i.node === me);
   ctx.traffic.route(
     service,
     local.map((instance) => ({ instance, weight: 100 })),
@@ -798,7 +768,7 @@ function recordConfigRelease(ctx: KindContext, address: Address, spec: ServiceSp
   if (!ctx.releases) return null;
   const service = serviceOf(address);
   const seq = ctx.releases.nextReleaseSeq(service);
-  const snapshot = spec as unknown as JsonObject;
+  const snapshot: JsonObject = spec;
   ctx.releases.saveRelease({
     service,
     seq,

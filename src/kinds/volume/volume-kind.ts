@@ -6,18 +6,29 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Diagnostic } from '../../config/diagnostic.js';
-import type { Address, JsonObject } from '../../model/resource.js';
+import { Type, type Static } from '@sinclair/typebox';
+import type { Address } from '../../model/resource.js';
 import { tryLookupUser } from '../../runtime/process/os-user.js';
 import { diffByFields } from '../../model/field-diff.js';
 import type { DiffResult, KindContext, ReadResult, ResourceKind } from '../resource-kind.js';
+import { shape } from '../shape.js';
 
-interface VolumeSpec {
-  path: string;
-  owner: string | null;
-  mode: string;
-}
+/** As model/build-model.ts records it: the mode normalised to four octal digits. */
+export const VolumeSpecSchema = Type.Object({
+  path: Type.String(),
+  owner: Type.Union([Type.String(), Type.Null()]),
+  mode: Type.String(),
+});
+type VolumeSpec = Static<typeof VolumeSpecSchema>;
 
-const asSpec = (j: JsonObject) => j as unknown as VolumeSpec;
+export const VolumeOutputsSchema = Type.Object({
+  path: Type.String(),
+  uid: Type.Number(),
+  gid: Type.Number(),
+  /** Services running as a user may take over an undeclared owner (absent in state of older versions). */
+  ownerDeclared: Type.Optional(Type.Boolean()),
+});
+type VolumeOutputs = Static<typeof VolumeOutputsSchema>;
 
 export function volumePath(dir: string, spec: { path: string }): string {
   return path.resolve(dir, spec.path);
@@ -39,19 +50,22 @@ function resolveOwner(owner: string): { uid: number; gid: number } {
   return { uid: user.uid, gid };
 }
 
-export class VolumeKind implements ResourceKind {
+export class VolumeKind implements ResourceKind<VolumeSpec, VolumeOutputs> {
   readonly kind = 'volume' as const;
+  readonly shapes = {
+    spec: shape(VolumeSpecSchema, 'volume spec'),
+    outputs: shape(VolumeOutputsSchema, 'volume outputs'),
+  };
 
   check(): Diagnostic[] {
     return [];
   }
 
-  diff(old: JsonObject, next: JsonObject): DiffResult {
+  diff(old: VolumeSpec, next: VolumeSpec): DiffResult {
     return diffByFields(old, next, ['path']);
   }
 
-  async create(ctx: KindContext, _address: Address, raw: JsonObject): Promise<JsonObject> {
-    const spec = asSpec(raw);
+  async create(ctx: KindContext, _address: Address, spec: VolumeSpec): Promise<VolumeOutputs> {
     const dir = volumePath(ctx.dir, spec);
     const existed = existsSync(dir);
     if (existed && !statSync(dir).isDirectory())
@@ -85,16 +99,20 @@ export class VolumeKind implements ResourceKind {
     }
   }
 
-  private outputs(dir: string, spec: VolumeSpec): JsonObject {
+  private outputs(dir: string, spec: VolumeSpec): VolumeOutputs {
     const st = statSync(dir);
     // ownerDeclared: services running as a user may take over an undeclared owner.
     return { path: dir, uid: st.uid, gid: st.gid, ownerDeclared: spec.owner !== null };
   }
 
-  async read(ctx: KindContext, _address: Address, raw: JsonObject): Promise<ReadResult> {
-    const spec = asSpec(raw);
+  async read(
+    ctx: KindContext,
+    _address: Address,
+    spec: VolumeSpec,
+    outputs: VolumeOutputs,
+  ): Promise<ReadResult<VolumeSpec, VolumeOutputs>> {
     const dir = volumePath(ctx.dir, spec);
-    if (!existsSync(dir)) return { exists: false, spec: raw, outputs: {}, drift: [`${dir} no longer exists`] };
+    if (!existsSync(dir)) return { exists: false, spec, outputs, drift: [`${dir} no longer exists`] };
     const st = statSync(dir);
     const mode = `0${(st.mode & 0o777).toString(8).padStart(3, '0')}`;
     const drift: string[] = [];
@@ -114,19 +132,18 @@ export class VolumeKind implements ResourceKind {
         /* owner unknown now; update will say so */
       }
     }
-    return { exists: true, spec: observed as unknown as JsonObject, outputs: this.outputs(dir, spec), drift };
+    return { exists: true, spec: observed, outputs: this.outputs(dir, spec), drift };
   }
 
-  async update(ctx: KindContext, _address: Address, _old: JsonObject, next: JsonObject): Promise<JsonObject> {
-    const spec = asSpec(next);
+  async update(ctx: KindContext, _address: Address, _old: VolumeSpec, spec: VolumeSpec): Promise<VolumeOutputs> {
     const dir = volumePath(ctx.dir, spec);
     mkdirSync(dir, { recursive: true });
     this.converge(dir, spec);
     return this.outputs(dir, spec);
   }
 
-  async delete(ctx: KindContext, address: Address, raw: JsonObject): Promise<void> {
-    const dir = volumePath(ctx.dir, asSpec(raw));
+  async delete(ctx: KindContext, address: Address, spec: VolumeSpec): Promise<void> {
+    const dir = volumePath(ctx.dir, spec);
     if (!existsSync(dir)) return;
     if (readdirSync(dir).length > 0) {
       ctx.progress(address, `left ${dir} in place: it is not empty`);
