@@ -159,6 +159,16 @@ describe.skipIf(missing)(
     });
 
     it('draws a typed query (one line per series), shows a bad one with its position, and keeps the range in the address', async () => {
+      // The daemon samples instances every few seconds: wait until the store has web's two series, so
+      // the page's first answer (it reloads every 30 s) is not an empty one from a daemon just started.
+      const q = encodeURIComponent('groundwork_instance_ready{service="web"}');
+      await expect
+        .poll(
+          async () =>
+            (await api.json<{ data: { result: unknown[] } }>('GET', `/api/v1/query?query=${q}`)).data.result.length,
+          { timeout: 30_000 },
+        )
+        .toBe(2);
       const page = await open('/ui/metrics');
       // web's two instances: one series each.
       await page.fill('#promql', 'groundwork_instance_ready{service="web"}');
