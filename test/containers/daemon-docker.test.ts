@@ -92,6 +92,29 @@ routes:
     t.throwIfAny();
   });
 
+  it("each container's CPU and resident memory are series of its instance (read from /proc by the container's host pid)", async () => {
+    const q = (expr: string) =>
+      api.json<{ data: { result: { metric: Record<string, string>; value: [number, string] }[] } }>(
+        'GET',
+        `/api/v1/query?query=${encodeURIComponent(expr)}`,
+      );
+    let rss: { metric: Record<string, string>; value: [number, string] }[] = [];
+    await waitFor(
+      async () => {
+        rss = (await q('groundwork_instance_resident_memory_bytes{service="web"}')).data.result;
+        return rss.length === 2;
+      },
+      { what: "web's two containers in groundwork_instance_resident_memory_bytes", timeoutMs: 60_000 },
+    );
+    expect(rss.map((r) => r.metric.replica).sort()).toEqual(['0', '1']);
+    // httpd in the busybox image: resident, but far from a gigabyte.
+    for (const r of rss) expect(Number(r.value[1])).toBeGreaterThan(0);
+    for (const r of rss) expect(Number(r.value[1])).toBeLessThan(1 << 30);
+    const cpu = (await q('groundwork_instance_cpu_seconds_total{service="web"}')).data.result;
+    expect(cpu.map((r) => r.metric.replica).sort()).toEqual(['0', '1']);
+    for (const r of cpu) expect(Number(r.value[1])).toBeGreaterThanOrEqual(0);
+  });
+
   it('a killed container is restarted by the supervisor', async () => {
     const before = await api.instance('web', 0);
     const name = before.id as string;
