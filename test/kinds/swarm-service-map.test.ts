@@ -176,12 +176,19 @@ describe('swarm service mapping', () => {
   });
 
   it("a service without ports updates start-first (max_surge at a time); auto_rollback false pauses; other services' ports resolve to their first instance", () => {
-    outputs.set(address('service', 'api'), {
-      instances: [
-        { index: 1, id: 't1', ports: { http: 24301 } },
-        { index: 2, id: 't2', ports: { http: 24302 } },
-      ],
-    } as never);
+    // Recorded as swarm-service.ts records tasks (no host pid: 0), checked when read back.
+    const task = (index: number, port: number) => ({
+      index,
+      id: `t${index}`,
+      pid: 0,
+      pgid: 0,
+      startTicks: 0,
+      startedAt: '2026-12-02T00:00:00.000Z',
+      specHash: 'h',
+      logFile: '',
+      ports: { http: port },
+    });
+    outputs.set(address('service', 'api'), { instances: [task(1, 24301), task(2, 24302)] });
     const { cluster } = clusterSpecFor(
       ctx,
       address('service', 'worker'),
