@@ -16,6 +16,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { runCli, STACK_FRAME } from '../helpers/cli.js';
 import { teardownStack } from '../helpers/lab.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait.js';
 import { request, spawnUp, teardownSpawned, writeStack, type SpawnedDaemon } from './daemon-harness.js';
 
 const FROM_ENV = `env-planted-${randomBytes(6).toString('hex')}`;
@@ -124,9 +125,36 @@ describe('secrets with a daemon running', () => {
       expect(r.status, `POST ${urlPath}: ${r.text}`).toBe(200);
     }
     const doc = JSON.parse((await call('GET', '/v1/openapi.json')).text) as OpenApi;
+    // The event stream never ends: it is read below while a restart runs, not as one answer.
+    const STREAM = '/v1/events/stream';
     const gets = Object.entries(doc.paths)
-      .filter(([, ops]) => 'get' in ops)
+      .filter(([template, ops]) => 'get' in ops && template !== STREAM)
       .map(([template]) => template);
+    const ctl = new AbortController();
+    const res = await fetch(`${d.url}${STREAM}?service=app`, {
+      headers: { authorization: `Bearer ${d.token}` },
+      signal: ctl.signal,
+    });
+    expect(res.status).toBe(200);
+    const body = res.body;
+    if (!body) throw new Error(`GET ${STREAM} answered without a body`);
+    let events = '';
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of body) events += decoder.decode(chunk, { stream: true });
+      } catch {
+        // Aborted below, once the restart has been streamed.
+      }
+    })();
+    await call('POST', '/v1/services/app/restart', {});
+    await waitFor(() => events.includes('"outcome":"ok"'), {
+      what: `the restart's last event on ${STREAM}`,
+      timeoutMs: 30_000,
+    });
+    ctl.abort();
+    await reading;
+    see(`GET ${STREAM} (200, during a restart)`, events);
     expect(gets.length, 'GET routes listed by /v1/openapi.json').toBeGreaterThanOrEqual(8);
     for (const template of gets) {
       const ids = template.includes('{id}') ? ['1', '2', '3'] : [''];
