@@ -12,6 +12,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, tokenFile } from '../../src/daemon/daemon.js';
 import { EventStreamLine, NetworkResponse } from '../../src/daemon/api/schemas.js';
+import { queryWindow } from '../../src/web/app/time-range.js';
 import { RemoteDataPlane } from '../../src/proxy/process/remote-data-plane.js';
 import { Duration } from '../../src/util/duration.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -159,14 +160,24 @@ describe.skipIf(missing)(
     });
 
     it('draws a typed query (one line per series), shows a bad one with its position, and keeps the range in the address', async () => {
-      // The daemon samples instances every few seconds: wait until the store has web's two series, so
-      // the page's first answer (it reloads every 30 s) is not an empty one from a daemon just started.
-      const q = encodeURIComponent('groundwork_instance_ready{service="web"}');
+      // The daemon samples instances every few seconds, and the page asks for a window whose end is
+      // rounded down to its step (15 s for 15 minutes). Wait until that same window has web's two
+      // series, so the page's first answer (it reloads every 30 s) is not an empty one.
+      const q = 'groundwork_instance_ready{service="web"}';
       await expect
         .poll(
-          async () =>
-            (await api.json<{ data: { result: unknown[] } }>('GET', `/api/v1/query?query=${q}`)).data.result.length,
-          { timeout: 30_000 },
+          async () => {
+            const w = queryWindow({ kind: 'preset', preset: '15m' }, Math.floor(Date.now() / 1000));
+            const params = new URLSearchParams({
+              query: q,
+              start: String(w.start),
+              end: String(w.end),
+              step: String(w.step),
+            });
+            return (await api.json<{ data: { result: unknown[] } }>('GET', `/api/v1/query_range?${params}`)).data.result
+              .length;
+          },
+          { timeout: 45_000 },
         )
         .toBe(2);
       const page = await open('/ui/metrics');
