@@ -381,6 +381,8 @@ export const LISTENER_PROTOCOLS = ['http', 'tcp'] as const;
 
 /** Where a listener's certificate comes from (see src/tls/). */
 export const TLS_SOURCES = ['files', 'internal', 'acme'] as const;
+/** ACME challenges a listener can answer (src/tls/tls-settings.ts ACME_CHALLENGES). */
+export const ACME_CHALLENGE_TYPES = ['http-01', 'tls-alpn-01'] as const;
 export const LETS_ENCRYPT_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory';
 const TlsHost = Type.String({
   pattern: '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$',
@@ -393,7 +395,7 @@ export const TlsCertificateSchema = Type.Object(
     hosts: Type.Array(TlsHost, { minItems: 1, description: 'Host names this certificate covers (chosen by SNI)' }),
     source: literalUnion(
       TLS_SOURCES,
-      "files: cert + key you provide (reloaded when they change); internal: Groundwork's local CA (private names); acme: Let's Encrypt or another ACME server (HTTP-01)",
+      "files: cert + key you provide (reloaded when they change); internal: Groundwork's local CA (private names); acme: Let's Encrypt or another ACME server (HTTP-01 or TLS-ALPN-01)",
     ),
     cert: Type.Optional(
       Type.String({ description: 'files: PEM certificate (chain) file, relative to the stack file' }),
@@ -411,6 +413,12 @@ export const TlsCertificateSchema = Type.Object(
             }),
           ),
           email: Type.Optional(Type.String({ description: 'Contact address for the ACME account' })),
+          challenge: Type.Optional(
+            literalUnion(
+              ACME_CHALLENGE_TYPES,
+              'How the ACME server checks the name (default http-01): http-01 fetches a token from a plain http listener on port 80; tls-alpn-01 makes a TLS handshake with this listener on port 443 (no plain listener needed)',
+            ),
+          ),
           ca: Type.Optional(
             Type.String({ description: "PEM file of the CA of the ACME server's own certificate (test servers)" }),
           ),

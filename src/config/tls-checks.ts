@@ -1,7 +1,8 @@
 /**
  * Checks of listeners' `tls:` and `redirect_https:` that the schema cannot express: which fields
  * each certificate source takes, hosts listed twice, a default that is no listed host, wildcards
- * that ACME's HTTP-01 cannot prove, and redirects to a listener without TLS.
+ * that ACME cannot prove, an HTTP-01 challenge with no plain listener to answer it, TLS-ALPN-01
+ * away from port 443, and redirects to a listener without TLS.
  */
 import type { Diagnostic } from './diagnostic.js';
 
@@ -21,7 +22,8 @@ export function tlsChecks(doc: Record<string, unknown>, file: string, locate: Lo
     const pos = locate(path);
     out.push({ severity, file, line: pos.line, column: pos.column, path: path.join('.'), ...d });
   };
-  let acmeAt: (string | number)[] | undefined;
+  /** Where the first ACME certificate with the HTTP-01 challenge is (it needs a plain listener). */
+  let http01At: { at: (string | number)[]; listener: string; port: unknown } | undefined;
   for (const [name, l] of Object.entries(listeners)) {
     if (!isObj(l)) continue;
     const base = ['listeners', name];
@@ -86,7 +88,19 @@ export function tlsChecks(doc: Record<string, unknown>, file: string, locate: Lo
           message: `certificate ${i} of listener \`${name}\` has \`acme\` settings but source ${String(c.source)}`,
           fix: 'remove `acme`, or set `source: acme`',
         });
-      if (c.source === 'acme') acmeAt ??= at;
+      const challenge = isObj(c.acme) ? c.acme.challenge : undefined;
+      if (c.source === 'acme' && (challenge === undefined || challenge === 'http-01'))
+        http01At ??= { at, listener: name, port: l.port };
+      if (c.source === 'acme' && challenge === 'tls-alpn-01' && typeof l.port === 'number' && l.port !== 443)
+        push(
+          [...at, 'acme', 'challenge'],
+          {
+            code: 'invalid-value',
+            message: `listener \`${name}\` answers TLS-ALPN-01 on port ${l.port}, but ACME servers validate on port 443`,
+            fix: 'bind the listener to port 443, or forward port 443 to it (a firewall or NAT rule)',
+          },
+          'warning',
+        );
       if (!Array.isArray(c.hosts)) return;
       c.hosts.forEach((h, j) => {
         if (typeof h !== 'string') return;
@@ -102,7 +116,7 @@ export function tlsChecks(doc: Record<string, unknown>, file: string, locate: Lo
         if (c.source === 'acme' && host.startsWith('*.'))
           push([...at, 'hosts', j], {
             code: 'invalid-value',
-            message: `wildcard \`${h}\` cannot be obtained by ACME's HTTP-01 challenge`,
+            message: `wildcard \`${h}\` cannot be obtained by ACME's HTTP-01 or TLS-ALPN-01 challenge`,
             fix: 'list the names one by one, or use source: internal or files for the wildcard',
           });
       });
@@ -121,15 +135,16 @@ export function tlsChecks(doc: Record<string, unknown>, file: string, locate: Lo
       });
   }
   const plain = Object.values(listeners).some((l) => isObj(l) && l.tls === undefined && l.protocol !== 'tcp');
-  if (acmeAt !== undefined && !plain)
-    push(
-      acmeAt,
-      {
-        code: 'missing-key',
-        message: 'an ACME certificate needs a plain http listener to answer the HTTP-01 challenge',
-        fix: 'declare an http listener on port 80 (e.g. `web: { port: 80, redirect_https: websecure }`)',
-      },
-      'warning',
-    );
+  if (http01At !== undefined && !plain)
+    push(http01At.at, {
+      code: 'missing-key',
+      message:
+        `an ACME certificate of listener \`${http01At.listener}\` uses the HTTP-01 challenge (the default), ` +
+        'which needs a plain http listener on port 80, and this stack has none',
+      fix:
+        `set \`acme: { challenge: tls-alpn-01 }\` (answered by listener \`${http01At.listener}\` itself` +
+        `${http01At.port === 443 ? '' : ', on port 443'}), or declare an http listener on port 80 ` +
+        '(e.g. `web: { port: 80, redirect_https: websecure }`)',
+    });
   return out;
 }

@@ -22,6 +22,8 @@ export function listenerTlsSpec(l: ListenerConfig, dir: string): Record<string, 
             ? {
                 directory: c.acme?.directory ?? LETS_ENCRYPT_DIRECTORY,
                 email: c.acme?.email ?? null,
+                // Recorded only when set, so specs recorded before it existed stay unchanged (http-01).
+                ...(c.acme?.challenge === undefined ? {} : { challenge: c.acme.challenge }),
                 ca: abs(c.acme?.ca),
               }
             : null,

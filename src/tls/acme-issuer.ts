@@ -1,18 +1,22 @@
 /**
- * Certificates from an ACME server (Let's Encrypt; pebble in tests) through `acme-client`, with
- * the HTTP-01 challenge: the answer is kept in `challenges`, which every plain HTTP listener of
- * the proxy serves under `/.well-known/acme-challenge/` (so the listener on port 80 answers it).
+ * Certificates from an ACME server (Let's Encrypt; pebble in tests) through `acme-client`. The
+ * challenge answer is kept in `challenges`: for HTTP-01 every plain HTTP listener of the proxy
+ * serves it under `/.well-known/acme-challenge/` (so the listener on port 80 answers it); for
+ * TLS-ALPN-01 the TLS listeners present its certificate to handshakes offering `acme-tls/1`
+ * (tls-listener.ts), so the HTTPS listener on port 443 answers it by itself.
  * One account key per directory URL, kept in the store (mode 0600) and reused at renewal.
  */
 import { createHash } from 'node:crypto';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import https from 'node:https';
+import tls from 'node:tls';
 import acme from 'acme-client';
 import type { Logger } from '../util/logger.js';
 import { writePrivateFile } from './secure-file.js';
 import type { IssuedCertificate } from './local-ca.js';
 import type { ChallengeResponder } from './challenge-responder.js';
+import type { AcmeChallenge } from './tls-settings.js';
 
 export { ChallengeResponder, CHALLENGE_PREFIX } from './challenge-responder.js';
 
@@ -21,6 +25,8 @@ export interface AcmeAccount {
   email: string | null;
   /** PEM file of the CA of the directory's own HTTPS certificate (pebble), or null for the system's. */
   directoryCa: string | null;
+  /** Which challenge the order uses (the server offers several; we answer only this one). */
+  challenge: AcmeChallenge;
 }
 
 /** Agents for directories served under a private CA, by URL origin (acme-client has one axios instance). */
@@ -64,19 +70,36 @@ export class AcmeIssuer {
       { commonName: hosts[0] as string, altNames: [...hosts] },
       await acme.crypto.createPrivateEcdsaKey('P-256'),
     );
-    this.logger.log('info', 'acme: ordering a certificate', { directory: account.directory, hosts: hosts.join(',') });
+    this.logger.log('info', 'acme: ordering a certificate', {
+      directory: account.directory,
+      hosts: hosts.join(','),
+      challenge: account.challenge,
+    });
     const certPem = await client.auto({
       csr,
       ...(account.email ? { email: account.email } : {}),
       termsOfServiceAgreed: true,
-      challengePriority: ['http-01'],
+      challengePriority: [account.challenge],
       // The ACME server checks the challenge itself; this host may not resolve its own public name.
       skipChallengeVerification: true,
-      challengeCreateFn: async (_authz, challenge, keyAuthorization) => {
-        this.challenges.set(challenge.token, keyAuthorization);
+      challengeCreateFn: async (authz, challenge, keyAuthorization) => {
+        // acme-client answers only the challenge in challengePriority (its types omit tls-alpn-01).
+        if (account.challenge === 'tls-alpn-01') {
+          // EC: made in a millisecond where an RSA key takes a noticeable moment.
+          const [alpnKey, alpnCert] = await acme.crypto.createAlpnCertificate(
+            authz,
+            keyAuthorization,
+            await acme.crypto.createPrivateEcdsaKey('P-256'),
+          );
+          const context = tls.createSecureContext({ cert: alpnCert, key: alpnKey, minVersion: 'TLSv1.2' });
+          this.challenges.setAlpn(authz.identifier.value.toLowerCase(), context);
+        } else {
+          this.challenges.set(challenge.token, keyAuthorization);
+        }
       },
-      challengeRemoveFn: async (_authz, challenge) => {
-        this.challenges.delete(challenge.token);
+      challengeRemoveFn: async (authz, challenge) => {
+        if (account.challenge === 'tls-alpn-01') this.challenges.deleteAlpn(authz.identifier.value.toLowerCase());
+        else this.challenges.delete(challenge.token);
       },
     });
     const leaf = new X509Certificate(certPem);

@@ -97,7 +97,7 @@ function load(certPem: string, keyPem: string, stamp: string, what: string): Loa
 }
 
 export class CertificateManager {
-  /** HTTP-01 answers; the proxy's plain HTTP listeners serve them. */
+  /** ACME challenge answers: plain HTTP listeners serve HTTP-01 ones, TLS listeners TLS-ALPN-01 ones. */
   readonly challenges = new ChallengeResponder();
   private readonly listeners = new Map<string, ListenerCerts>();
   private readonly changeListeners = new Set<(listener: string) => void>();
@@ -354,7 +354,10 @@ export class CertificateManager {
       if (s.kind === 'acme') {
         const issued = await (
           await this.acmeIssuer()
-        ).issue({ directory: s.directory, email: s.email, directoryCa: s.directoryCa }, e.spec.hosts);
+        ).issue(
+          { directory: s.directory, email: s.email, directoryCa: s.directoryCa, challenge: s.challenge },
+          e.spec.hosts,
+        );
         await this.store(listener, e, issued, what);
       } else if (s.kind === 'internal') {
         const ca = await this.localCa();

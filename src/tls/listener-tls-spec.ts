@@ -3,7 +3,7 @@
  * what the daemon sends to the data plane and what `status` reads certificate expiry from.
  */
 import { Duration } from '../util/duration.js';
-import type { CertificateSpec, ListenerTls } from './tls-settings.js';
+import { ACME_CHALLENGES, type AcmeChallenge, type CertificateSpec, type ListenerTls } from './tls-settings.js';
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
@@ -31,7 +31,20 @@ export function listenerTlsFromSpec(listener: string, spec: Record<string, unkno
       case 'acme': {
         const directory = str(acme.directory);
         if (directory === null) throw bad(`certificate ${i} has no ACME directory`);
-        return { hosts, source: { kind: 'acme', directory, email: str(acme.email), directoryCa: str(acme.ca) } };
+        // Specs recorded before the challenge was a setting used HTTP-01.
+        const challenge: AcmeChallenge | undefined =
+          acme.challenge === undefined ? 'http-01' : ACME_CHALLENGES.find((c) => c === acme.challenge);
+        if (challenge === undefined) throw bad(`certificate ${i} has challenge ${String(acme.challenge)}`);
+        return {
+          hosts,
+          source: {
+            kind: 'acme',
+            directory,
+            email: str(acme.email),
+            directoryCa: str(acme.ca),
+            challenge,
+          },
+        };
       }
       default:
         throw bad(`certificate ${i} has source ${String(c.source)}`);

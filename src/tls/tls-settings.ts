@@ -10,9 +10,11 @@ export type CertificateSource =
   | { kind: 'files'; cert: string; key: string }
   /** Issued by Groundwork's local CA (for private names such as `web.lab.test`). */
   | { kind: 'internal' }
-  /** Obtained from an ACME server (Let's Encrypt, pebble) with the HTTP-01 challenge. */
+  /** Obtained from an ACME server (Let's Encrypt, pebble) with the HTTP-01 or TLS-ALPN-01 challenge. */
   | {
       kind: 'acme';
+      /** How the ACME server checks that we control the name (see ACME_CHALLENGES). */
+      challenge: AcmeChallenge;
       /** The directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory. */
       directory: string;
       /** Contact address given to the ACME server. */
@@ -20,6 +22,14 @@ export type CertificateSource =
       /** PEM file of a CA that signs the ACME server's own HTTPS certificate (test servers such as pebble). */
       directoryCa: string | null;
     };
+
+/**
+ * http-01: the ACME server fetches a token from a plain HTTP listener (port 80).
+ * tls-alpn-01 (RFC 8737): it opens a TLS connection to the HTTPS listener itself (port 443) with
+ * the `acme-tls/1` ALPN protocol and checks a certificate made for that; no plain listener needed.
+ */
+export const ACME_CHALLENGES = ['http-01', 'tls-alpn-01'] as const;
+export type AcmeChallenge = (typeof ACME_CHALLENGES)[number];
 
 export const CERTIFICATE_SOURCES = ['files', 'internal', 'acme'] as const;
 export type CertificateSourceKind = (typeof CERTIFICATE_SOURCES)[number];
@@ -66,7 +76,7 @@ export function tlsProblems(listener: string, tls: ListenerTls): string[] {
       seen.set(h, i);
       if (c.source.kind === 'acme' && h.startsWith('*.'))
         problems.push(
-          `${where}: host "${h}" is a wildcard, which ACME's HTTP-01 challenge cannot prove; use internal or files`,
+          `${where}: host "${h}" is a wildcard, which ACME's HTTP-01 and TLS-ALPN-01 challenges cannot prove; use internal or files`,
         );
     }
   });

@@ -1,14 +1,18 @@
 /**
  * ACME against a real ACME server: Debian's `pebble` (Let's Encrypt's test server), started here
  * on loopback ports with its own configuration. Its resolver is the project's DNS server
- * (src/dns), which says `shop.lab.test` is 127.0.0.1, so the HTTP-01 challenge reaches our plain
- * listener by name, as Let's Encrypt would reach port 80. Certificates are checked with openssl.
+ * (src/dns), which says `shop.lab.test` and `secure.lab.test` are 127.0.0.1, so the HTTP-01
+ * challenge reaches our plain listener by name, as Let's Encrypt would reach port 80, and the
+ * TLS-ALPN-01 challenge our HTTPS listener on pebble's `tlsPort` (port 443 for Let's Encrypt).
+ * Certificates are checked with openssl.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import tls from 'node:tls';
+import acme from 'acme-client';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DnsServer } from '../../src/dns/dns-server.js';
 import type { AccessLogEntry } from '../../src/proxy/data-plane.js';
 import { NodeProxy } from '../../src/proxy/node/node-proxy.js';
@@ -61,6 +65,7 @@ describe('ACME with pebble', () => {
   let management: string;
   let directoryCa: string;
   let httpPort: number;
+  let tlsPort: number;
   let backend: TestBackend;
 
   beforeAll(async () => {
@@ -74,13 +79,17 @@ describe('ACME with pebble', () => {
 
     dns = new DnsServer({
       zone: 'lab.test',
-      records: [{ name: 'shop.lab.test', ttl: 60, type: 'A', address: '127.0.0.1' }],
+      records: [
+        { name: 'shop.lab.test', ttl: 60, type: 'A', address: '127.0.0.1' },
+        { name: 'secure.lab.test', ttl: 60, type: 'A', address: '127.0.0.1' },
+      ],
       listen: { host: '127.0.0.1', port: 0 },
     });
     await dns.start();
 
     const [listen, mgmt] = [await freePort(), await freePort()];
     httpPort = await freePort();
+    tlsPort = await freePort();
     writeFileSync(
       path.join(dir, 'pebble.json'),
       JSON.stringify({
@@ -90,7 +99,7 @@ describe('ACME with pebble', () => {
           certificate: path.join(dir, 'pebble.crt'),
           privateKey: path.join(dir, 'pebble.key'),
           httpPort,
-          tlsPort: await freePort(),
+          tlsPort,
           ocspResponderURL: '',
           externalAccountBindingRequired: false,
         },
@@ -132,7 +141,7 @@ describe('ACME with pebble', () => {
         certificates: [
           {
             hosts: ['shop.lab.test'],
-            source: { kind: 'acme', directory, email: 'ops@lab.test', directoryCa },
+            source: { kind: 'acme', directory, email: 'ops@lab.test', directoryCa, challenge: 'http-01' },
           },
         ],
         defaultHost: null,
@@ -188,6 +197,111 @@ describe('ACME with pebble', () => {
       expect(again.info()[0]?.notAfter).toBe(info.notAfter);
       again.close();
       expect(existsSync(accountKey)).toBe(true);
+    } finally {
+      await proxy.close();
+      certs.close();
+    }
+  }, 60_000);
+
+  it('obtains a certificate by TLS-ALPN-01 on the HTTPS listener alone, then serves it to normal traffic', async () => {
+    const storeDir = path.join(dir, 'state-alpn', 'tls');
+    const certs = new CertificateManager({ storeDir, clock: systemClock, logger: silentLogger });
+    const proxy = new NodeProxy({ certificates: certs });
+    try {
+      const tlsConfig: ListenerTls = {
+        certificates: [
+          {
+            hosts: ['secure.lab.test'],
+            source: { kind: 'acme', directory, email: null, directoryCa, challenge: 'tls-alpn-01' },
+          },
+        ],
+        defaultHost: null,
+        hsts: null,
+      };
+      proxy.setPool('shop', [{ id: 'shop', host: '127.0.0.1', port: backend.port, weight: 1 }]);
+      proxy.setRoutes([route('shop')]);
+      const answered = vi.spyOn(certs.challenges, 'alpnContext');
+      // No plain listener: pebble's validation authority can only reach this one (its tlsPort).
+      await proxy.setListeners([
+        { name: 'websecure', protocol: 'http', host: '127.0.0.1', port: tlsPort, tls: tlsConfig },
+      ]);
+      const info = await until('the ACME certificate', async () => {
+        await certs.idle();
+        const i = certs.info()[0];
+        if (i?.error) throw new Error(`${i.error}\npebble said:\n${pebbleLog}`);
+        return i?.notAfter ? i : undefined;
+      });
+      expect(info.source).toBe('acme');
+      // Pebble's validation authority made its acme-tls/1 handshakes and got the challenge certificate.
+      expect(answered.mock.results.filter((r) => r.value !== undefined).length).toBeGreaterThan(0);
+      answered.mockRestore();
+      // The validation is over: its certificate is no longer offered.
+      expect(certs.challenges.alpnContext('secure.lab.test')).toBeUndefined();
+
+      const pebbleRoot = path.join(dir, 'pebble-root-alpn.pem');
+      writeFileSync(pebbleRoot, (await get(`${management}/roots/0`, readFileSync(directoryCa, 'utf8'))).body);
+      const hs = await sClient(tlsPort, 'secure.lab.test', pebbleRoot);
+      expect(hs.verified).toBe(true);
+      const cert = x509(hs.certPem);
+      expect(cert.text).toContain('DNS:secure.lab.test');
+      expect(cert.issuer).toMatch(/Pebble Intermediate CA/);
+      expect(cert.notAfter.toISOString()).toBe(info.notAfter);
+      const served = await new Promise<string>((resolve, reject) => {
+        const s = tls.connect({
+          host: '127.0.0.1',
+          port: tlsPort,
+          servername: 'secure.lab.test',
+          ca: readFileSync(pebbleRoot),
+          ALPNProtocols: ['http/1.1'],
+        });
+        let text = '';
+        s.on('data', (c: Buffer) => (text += c.toString('latin1')));
+        s.on('end', () => resolve(text));
+        s.on('error', reject);
+        s.write('GET /x HTTP/1.1\r\nhost: secure.lab.test\r\nconnection: close\r\n\r\n');
+      });
+      expect(served).toMatch(/^HTTP\/1\.1 200 /);
+
+      // While a validation is pending (planted here with acme-client's own helper, as the issuer
+      // does), acme-tls/1 handshakes get the challenge certificate and every other one the real one.
+      const authz = { identifier: { type: 'dns', value: 'secure.lab.test' } };
+      const [alpnKey, alpnCert] = await acme.crypto.createAlpnCertificate(
+        // Only `identifier` is read; the rest of an authorization is the ACME server's business.
+        { ...authz, status: 'pending', expires: '', challenges: [], url: '' },
+        'token.thumbprint',
+        await acme.crypto.createPrivateEcdsaKey('P-256'),
+      );
+      certs.challenges.setAlpn('secure.lab.test', tls.createSecureContext({ cert: alpnCert, key: alpnKey }));
+      const handshake = (alpn: string, maxVersion: tls.SecureVersion) =>
+        new Promise<{ protocol: string | false | null; pem: string }>((resolve, reject) => {
+          const s = tls.connect({
+            host: '127.0.0.1',
+            port: tlsPort,
+            servername: 'secure.lab.test',
+            ALPNProtocols: [alpn],
+            maxVersion,
+            rejectUnauthorized: false,
+          });
+          s.on('secureConnect', () => {
+            const raw = s.getPeerX509Certificate()?.toString() ?? '';
+            resolve({ protocol: s.alpnProtocol, pem: raw });
+            s.end();
+          });
+          s.on('error', reject);
+        });
+      const [challenge, normal] = await Promise.all([
+        handshake('acme-tls/1', 'TLSv1.3'),
+        handshake('http/1.1', 'TLSv1.3'),
+      ]);
+      expect(challenge.protocol).toBe('acme-tls/1');
+      expect(acme.crypto.isAlpnCertificateAuthorizationValid(challenge.pem, 'token.thumbprint')).toBe(true);
+      expect(normal.protocol).toBe('http/1.1');
+      expect(x509(normal.pem).serial).toBe(cert.serial);
+      const old = await handshake('http/1.1', 'TLSv1.2');
+      expect(x509(old.pem).serial).toBe(cert.serial);
+      certs.challenges.deleteAlpn('secure.lab.test');
+      // No pending validation: acme-tls/1 is refused rather than answered with the real certificate.
+      await expect(handshake('acme-tls/1', 'TLSv1.3')).rejects.toThrow(/no application protocol/);
     } finally {
       await proxy.close();
       certs.close();

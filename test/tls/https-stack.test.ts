@@ -67,6 +67,44 @@ listeners:
   });
 });
 
+describe('tls: the ACME challenge in the stack file', () => {
+  const httpsOnly = (acme: string, port = 443) => `stack: lab
+services:
+  web: { command: "sleep 1000", ports: { http: auto } }
+listeners:
+  websecure:
+    port: ${port}
+    tls:
+      certificates:
+        - { hosts: [web.example.org], source: acme${acme} }
+`;
+  const parse = (text: string) => parseStackText(text, 'groundwork.yaml', '/tmp', { precise: true }).diagnostics;
+
+  it('refuses HTTP-01 (the default) without a plain listener, and says TLS-ALPN-01 would work', () => {
+    for (const acme of ['', ', acme: { challenge: http-01 }']) {
+      const d = parse(httpsOnly(acme, 8443));
+      expect(d).toMatchObject([
+        { severity: 'error', code: 'missing-key', line: 9, path: 'listeners.websecure.tls.certificates.0' },
+      ]);
+      expect(d[0]?.message).toContain('HTTP-01');
+      expect(d[0]?.fix).toContain('challenge: tls-alpn-01');
+      expect(d[0]?.fix).toContain('on port 443');
+    }
+  });
+
+  it('takes TLS-ALPN-01 on port 443 as is, and warns when the listener is elsewhere', () => {
+    expect(parse(httpsOnly(', acme: { challenge: tls-alpn-01 }'))).toEqual([]);
+    const d = parse(httpsOnly(', acme: { challenge: tls-alpn-01 }', 8443));
+    expect(d).toMatchObject([
+      { severity: 'warning', path: 'listeners.websecure.tls.certificates.0.acme.challenge', line: 9 },
+    ]);
+    expect(d[0]?.message).toContain('port 8443');
+    const bad = parse(httpsOnly(', acme: { challenge: dns-01 }'));
+    expect(bad).toMatchObject([{ severity: 'error', path: 'listeners.websecure.tls.certificates.0.acme.challenge' }]);
+    expect(bad[0]?.fix).toMatch(/http-01.*tls-alpn-01/);
+  });
+});
+
 describe('HTTPS through apply and the data-plane process', () => {
   let dir = '';
   let httpsPort = 0;

@@ -26,7 +26,7 @@ export type PoolChangeListener = (pool: string, backends: readonly Backend[]) =>
 import { HttpSession } from './http-session.js';
 import { ListenerRuntime, ProxyCore, type ProxySettings } from './proxy-core.js';
 import { TcpSession } from './tcp-forward.js';
-import { createTlsServer, picksBySni, updateDefaultCertificate } from './tls-listener.js';
+import { answersAlpnChallenges, createTlsServer, picksBySni, updateDefaultCertificate } from './tls-listener.js';
 import type { CertificateManager } from '../../tls/certificate-manager.js';
 import { errorMessage } from '../../util/error-message.js';
 
@@ -196,7 +196,8 @@ function sameBinding(a: Listener, b: Listener): boolean {
     a.host === b.host &&
     a.port === b.port &&
     tlsA === tlsB &&
-    picksBySni(a) === picksBySni(b)
+    picksBySni(a) === picksBySni(b) &&
+    answersAlpnChallenges(a) === answersAlpnChallenges(b)
   );
 }
 
