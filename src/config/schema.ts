@@ -360,6 +360,12 @@ export const RouteSchema = Type.Object(
       ),
     ),
     max_body: Type.Optional(ByteSizeT('Largest accepted request body (default 10MiB)')),
+    redirect_https: Type.Optional(
+      Type.Boolean({
+        description:
+          "true: plain http listeners answer this route's requests with a 308 to HTTPS (on the route's tls listener, or the stack's only one); false: served over plain HTTP even where the listener has redirect_https. Default: the listener decides",
+      }),
+    ),
     match: Type.Object(
       {
         host: Type.Optional(

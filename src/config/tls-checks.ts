@@ -1,5 +1,5 @@
 /**
- * Checks of listeners' `tls:` and `redirect_https:` that the schema cannot express: which fields
+ * Checks of listeners' `tls:` and listeners' and routes' `redirect_https:` that the schema cannot express: which fields
  * each certificate source takes, hosts listed twice, a default that is no listed host, wildcards
  * that ACME cannot prove, an HTTP-01 challenge with no plain listener to answer it, TLS-ALPN-01
  * away from port 443, and redirects to a listener without TLS.
@@ -135,6 +135,7 @@ export function tlsChecks(doc: Record<string, unknown>, file: string, locate: Lo
       });
   }
   const plain = Object.values(listeners).some((l) => isObj(l) && l.tls === undefined && l.protocol !== 'tcp');
+  routeRedirectChecks(doc, listeners, push);
   if (http01At !== undefined && !plain)
     push(http01At.at, {
       code: 'missing-key',
@@ -147,4 +148,46 @@ export function tlsChecks(doc: Record<string, unknown>, file: string, locate: Lo
         '(e.g. `web: { port: 80, redirect_https: websecure }`)',
     });
   return out;
+}
+
+/**
+ * A route's `redirect_https: true` needs a TLS listener to send the client to: the route's own
+ * listener when it has tls, else the stack's only one.
+ */
+function routeRedirectChecks(
+  doc: Record<string, unknown>,
+  listeners: Record<string, unknown>,
+  push: (path: (string | number)[], d: Omit<Diagnostic, 'file' | 'line' | 'column' | 'path' | 'severity'>) => void,
+): void {
+  const routes = Array.isArray(doc.routes) ? (doc.routes as unknown[]) : [];
+  const tlsNames = Object.keys(listeners).filter((n) => {
+    const l = listeners[n];
+    return isObj(l) && l.tls !== undefined;
+  });
+  routes.forEach((r, i) => {
+    if (!isObj(r) || r.redirect_https !== true) return;
+    const at = ['routes', i, 'redirect_https'];
+    if (typeof r.listener === 'string') {
+      const own = listeners[r.listener];
+      if (isObj(own) && own.tls === undefined)
+        push(at, {
+          code: 'invalid-value',
+          message: `route ${i} redirects to HTTPS, but its listener \`${r.listener}\` has no tls`,
+          fix: `set the route's \`listener\` to the tls listener to redirect to (${tlsNames.join(', ') || 'none has tls yet'}); plain listeners redirect to it`,
+        });
+      return;
+    }
+    if (tlsNames.length === 1) return;
+    push(at, {
+      code: tlsNames.length === 0 ? 'dangling-reference' : 'conflict',
+      message:
+        tlsNames.length === 0
+          ? `route ${i} redirects to HTTPS, but no listener has tls`
+          : `route ${i} redirects to HTTPS, and listeners ${tlsNames.join(', ')} all have tls`,
+      fix:
+        tlsNames.length === 0
+          ? 'add a listener with `tls:` (e.g. `websecure: { port: 443, tls: ... }`)'
+          : `set the route's \`listener\` to the one to redirect to (one of: ${tlsNames.join(', ')})`,
+    });
+  });
 }

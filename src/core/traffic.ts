@@ -154,12 +154,13 @@ export class StackTraffic implements TrafficDirector {
           balance: 'round-robin' | 'least-connections';
           max_body: string;
           timeouts: { connect: string; idle: string; total: string };
+          redirect_https?: boolean;
         };
         return {
           id: r.address,
           host: s.host,
           pathPrefix: s.path,
-          listeners: s.listener ? [s.listener] : [],
+          ...routeHttpsRedirect(s, listenerRows),
           pool: poolName(s.service, s.port),
           balance: s.balance ?? 'round-robin',
           connectTimeout: Duration.parse(s.timeouts?.connect ?? '2s'),
@@ -255,6 +256,32 @@ function httpsOf(
   return {
     ...(tls === undefined ? {} : { tls }),
     ...(to === undefined ? {} : { redirectHttps: { port: (to.spec as { port: number }).port } }),
+  };
+}
+
+/**
+ * A route's listeners and its redirect to HTTPS (`redirect_https` in the stack file; checked by
+ * src/config/tls-checks.ts). `true` sends plain requests to the route's own tls listener, or the
+ * stack's only one; a route bound to a tls listener is then also matched on the plain listeners,
+ * where it is only ever answered with the redirect. `false` opts out of a listener's redirect.
+ */
+function routeHttpsRedirect(
+  s: { listener: string | null; redirect_https?: boolean },
+  listenerRows: ResourceRow[],
+): Pick<HttpRoute, 'listeners' | 'httpsRedirect'> {
+  const own = s.listener ? [s.listener] : [];
+  if (s.redirect_https === false) return { listeners: own, httpsRedirect: 'off' };
+  if (s.redirect_https !== true) return { listeners: own };
+  const hasTls = (r: ResourceRow) => (r.spec as { tls?: unknown }).tls != null;
+  const tlsRows = listenerRows.filter(hasTls);
+  const to = s.listener ? tlsRows.find((r) => r.address === `listener.${s.listener}`) : tlsRows[0];
+  if (to === undefined || (!s.listener && tlsRows.length !== 1)) return { listeners: own };
+  const plain = listenerRows
+    .filter((r) => !hasTls(r) && (r.spec as { protocol?: string }).protocol !== 'tcp')
+    .map((r) => r.address.slice('listener.'.length));
+  return {
+    listeners: s.listener ? [s.listener, ...plain] : [],
+    httpsRedirect: { port: (to.spec as { port: number }).port },
   };
 }
 

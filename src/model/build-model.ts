@@ -126,6 +126,8 @@ export function buildModel(
         listener: r.listener ?? null,
         balance: r.balance ?? 'round-robin',
         max_body: r.max_body ?? '10MiB',
+        // Recorded only when set, so routes recorded before it existed keep their spec.
+        ...(r.redirect_https === undefined ? {} : { redirect_https: r.redirect_https }),
         timeouts: {
           connect: r.timeouts?.connect ?? '2s',
           idle: r.timeouts?.idle ?? '60s',

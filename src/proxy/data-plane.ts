@@ -42,12 +42,19 @@ export interface HttpRoute {
   idleTimeout: Duration;
   totalTimeout: Duration;
   maxBodyBytes: number;
+  /**
+   * On plain HTTP listeners: `{ port }` answers this route's requests with a 308 to HTTPS on that
+   * port; `'off'` serves them even where the listener has `redirectHttps` (an opt-out). Absent: the
+   * listener decides. ACME HTTP-01 challenges are answered either way.
+   */
+  httpsRedirect?: { port: number } | 'off';
 }
 
 /**
  * `port` 0 binds an ephemeral port; `address(name)` tells which. An http listener with `tls`
  * terminates TLS (HTTPS; certificates by SNI, see src/tls/); one with `redirectHttps` answers
- * every request with a redirect to that HTTPS port (ACME challenges excepted).
+ * every request with a redirect to that HTTPS port (ACME challenges and routes whose
+ * `httpsRedirect` is 'off' excepted).
  */
 export type Listener =
   | {

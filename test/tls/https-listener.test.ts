@@ -200,6 +200,59 @@ describe('HTTPS listeners', () => {
     expect(backend.requests).toHaveLength(0);
   });
 
+  it('redirects per route: a route redirects where its listener does not, another opts out of the listener redirect', async () => {
+    proxy.setRoutes([
+      route('secure', { host: 'secure.lab.test', pool: 'web', httpsRedirect: { port: 8443 } }),
+      route('health', { host: 'web.lab.test', pathPrefix: '/health', pool: 'web', httpsRedirect: 'off' }),
+      route('web', { host: 'web.lab.test', pool: 'web' }),
+    ]);
+    await listen([
+      { name: 'websecure', protocol: 'http', host: '127.0.0.1', port: 0, tls: twoNames() },
+      { name: 'plain', protocol: 'http', host: '127.0.0.1', port: 0 },
+      { name: 'redirecting', protocol: 'http', host: '127.0.0.1', port: 0, redirectHttps: { port: 443 } },
+    ]);
+    const ask = (listener: string, host: string, target: string) =>
+      new Promise<string>((resolve, reject) => {
+        const s = net.connect({ host: '127.0.0.1', port: portOf(listener) });
+        let text = '';
+        s.on('data', (c: Buffer) => (text += c.toString('latin1')));
+        s.on('end', () => resolve(text));
+        s.on('error', reject);
+        s.end(`GET ${target} HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`);
+      });
+    const status = (answer: string) => /^HTTP\/1\.1 (\d+)/.exec(answer)?.[1];
+
+    // The route's own redirect, on a listener that redirects nothing, to its port (not 443: in the location).
+    const secure = await ask('plain', 'secure.lab.test', '/a/b?c=1&d=%2F');
+    expect(status(secure)).toBe('308');
+    expect(secure).toContain('location: https://secure.lab.test:8443/a/b?c=1&d=%2F\r\n');
+    expect((await ask('redirecting', 'secure.lab.test', '/a')).toLowerCase()).toContain(
+      'location: https://secure.lab.test:8443/a\r\n',
+    );
+    // Other routes on that listener are served over plain HTTP, and never with HSTS there.
+    const web = await ask('plain', 'web.lab.test', '/x');
+    expect(status(web)).toBe('200');
+    expect(web.toLowerCase()).not.toContain('strict-transport-security');
+    expect(backend.requests).toHaveLength(1);
+
+    // The listener redirects everything (to 443: no port in the location) except the route that opts out.
+    const redirected = await ask('redirecting', 'web.lab.test', '/x?y=2');
+    expect(status(redirected)).toBe('308');
+    expect(redirected).toContain('location: https://web.lab.test/x?y=2\r\n');
+    const health = await ask('redirecting', 'web.lab.test', '/health?probe=1');
+    expect(status(health)).toBe('200');
+    expect(health.toLowerCase()).not.toContain('strict-transport-security');
+    expect(backend.requests).toHaveLength(2);
+    expect((JSON.parse(health.slice(health.indexOf('\r\n\r\n') + 4)) as AnswerBody).url).toBe('/health?probe=1');
+    // No route and a redirecting listener: still the redirect, as before routes could choose.
+    expect(status(await ask('redirecting', 'nobody.lab.test', '/'))).toBe('308');
+
+    // Over HTTPS the redirecting route is served, with the listener's HSTS.
+    const res = await get(portOf('websecure'), 'web.lab.test');
+    expect(res.status).toBe(200);
+    expect(res.headers['strict-transport-security']).toBe('max-age=15552000; includeSubDomains');
+  });
+
   it('renews a local-CA certificate at two thirds of its life and reloads changed files, keeping open connections', async () => {
     await listen([{ name: 'websecure', protocol: 'http', host: '127.0.0.1', port: 0, tls: twoNames() }]);
     const port = portOf('websecure');

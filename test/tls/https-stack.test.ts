@@ -105,10 +105,43 @@ listeners:
   });
 });
 
+describe('tls: per-route redirect_https in the stack file', () => {
+  const stack = (listeners: string, routes: string) => `stack: lab
+services:
+  web: { command: "sleep 1000", ports: { http: auto } }
+listeners:
+  web: { port: 8080 }
+${listeners}
+routes:
+${routes}
+`;
+  const parse = (text: string) => parseStackText(text, 'groundwork.yaml', '/tmp', { precise: true }).diagnostics;
+  const secure = (name: string, port: number) =>
+    `  ${name}: { port: ${port}, tls: { certificates: [ { hosts: [${name}.lab.test], source: internal } ] } }`;
+  const r = (extra: string) => `  - { match: { path: / }, service: web, port: http, ${extra} }`;
+
+  it('finds the TLS listener to redirect to, or says which one to name', () => {
+    expect(parse(stack(secure('a', 8443), r('redirect_https: true')))).toEqual([]);
+    expect(parse(stack(secure('a', 8443), r('redirect_https: false')))).toEqual([]);
+    const two = `${secure('a', 8443)}\n${secure('b', 9443)}`;
+    expect(parse(stack(two, r('redirect_https: true, listener: b')))).toEqual([]);
+    const ambiguous = parse(stack(two, r('redirect_https: true')));
+    expect(ambiguous).toMatchObject([{ code: 'conflict', path: 'routes.0.redirect_https', line: 9 }]);
+    expect(ambiguous[0]?.fix).toContain('one of: a, b');
+    const none = parse(stack('', r('redirect_https: true')));
+    expect(none).toMatchObject([{ code: 'dangling-reference', path: 'routes.0.redirect_https' }]);
+    const plain = parse(stack(secure('a', 8443), r('redirect_https: true, listener: web')));
+    expect(plain).toMatchObject([{ code: 'invalid-value', path: 'routes.0.redirect_https' }]);
+    expect(plain[0]?.message).toContain('`web` has no tls');
+    expect(plain[0]?.fix).toContain('(a)');
+  });
+});
+
 describe('HTTPS through apply and the data-plane process', () => {
   let dir = '';
   let httpsPort = 0;
   let httpPort = 0;
+  let otherPort = 0;
 
   beforeAll(async () => {
     ensureBuilt();
@@ -117,11 +150,13 @@ describe('HTTPS through apply and the data-plane process', () => {
     selfSigned('files.lab.test', path.join(dir, 'files.crt'), path.join(dir, 'files.key'));
     httpsPort = await freePort();
     httpPort = await freePort();
+    otherPort = await freePort();
     writeStack(dir, {
       stack: 'secure',
       services: { web: httpService() },
       listeners: {
         web: { port: httpPort, redirect_https: 'websecure' },
+        other: { port: otherPort },
         websecure: {
           port: httpsPort,
           tls: {
@@ -133,7 +168,11 @@ describe('HTTPS through apply and the data-plane process', () => {
           },
         },
       },
-      routes: [{ match: { path: '/' }, service: 'web', port: 'http' }],
+      routes: [
+        { match: { path: '/' }, service: 'web', port: 'http' },
+        { match: { path: '/healthz' }, service: 'web', port: 'http', redirect_https: false },
+        { match: { host: 'shop.lab.test' }, listener: 'websecure', service: 'web', port: 'http', redirect_https: true },
+      ],
     });
     await runCliOk(['apply', '-m', 'https'], { cwd: dir });
   }, 60_000);
@@ -161,6 +200,23 @@ describe('HTTPS through apply and the data-plane process', () => {
       s.end('GET /a?b=1 HTTP/1.1\r\nhost: web.lab.test\r\nconnection: close\r\n\r\n');
     });
     expect(answer).toContain(`location: https://web.lab.test:${httpsPort}/a?b=1\r\n`);
+
+    // Per route: /healthz opts out of the listener's redirect; shop.lab.test (a websecure route)
+    // is redirected from a plain listener that serves everything else.
+    const plainGet = (port: number, host: string, target: string) =>
+      new Promise<string>((resolve, reject) => {
+        const s = net.connect({ host: '127.0.0.1', port });
+        let text = '';
+        s.on('data', (c) => (text += c.toString('latin1')));
+        s.on('end', () => resolve(text));
+        s.on('error', reject);
+        s.end(`GET ${target} HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`);
+      });
+    expect(await plainGet(httpPort, 'web.lab.test', '/healthz')).toMatch(/^HTTP\/1\.1 200 /);
+    const shop = await plainGet(otherPort, 'shop.lab.test', '/cart?id=7');
+    expect(shop).toMatch(/^HTTP\/1\.1 308 /);
+    expect(shop).toContain(`location: https://shop.lab.test:${httpsPort}/cart?id=7\r\n`);
+    expect(await plainGet(otherPort, 'web.lab.test', '/a')).toMatch(/^HTTP\/1\.1 200 /);
 
     // No private key in outputs, the data plane's log or the recorded state (paths only).
     const key = readFileSync(path.join(dir, 'files.key'), 'utf8').split('\n')[1] as string;

@@ -153,8 +153,8 @@ export class HttpSession implements Session, ExchangeHost {
   }
 
   private begin(head: RequestHead): void {
-    if (this.proto === 'http' && this.answeredForHttps(head)) return;
     const route = this.core.router.match(this.listener.name, head.host, head.path);
+    if (this.proto === 'http' && this.answeredForHttps(head, route)) return;
     if (route === undefined) {
       this.noRoute(head);
       return;
@@ -187,22 +187,34 @@ export class HttpSession implements Session, ExchangeHost {
     if (close) this.close();
   }
 
-  /** ACME challenges and redirects to HTTPS, answered on plain listeners (https-redirect.ts). */
-  private answeredForHttps(head: RequestHead): boolean {
-    const cfg = this.listener.config;
+  /**
+   * ACME challenges and redirects to HTTPS, answered on plain listeners (https-redirect.ts). The
+   * route's own choice wins over the listener's: a route can redirect on a listener that does not,
+   * or opt out where the listener redirects everything else.
+   */
+  private answeredForHttps(head: RequestHead, route: HttpRoute | undefined): boolean {
     const answer = this.core.challenges?.answer(head.path);
-    const redirect = cfg.protocol === 'http' ? cfg.redirectHttps : undefined;
-    if (answer === undefined && redirect === undefined) return false;
+    const port = answer === undefined ? this.httpsRedirectPort(route) : undefined;
+    if (answer === undefined && port === undefined) return false;
     const hasBody = head.contentLength > 0 || head.chunked;
     const close = hasBody || head.close || this.mustClose();
+    const connection = close ? 'close' : null;
     const text =
-      answer !== undefined
-        ? renderChallengeAnswer(answer, head.method === 'HEAD', close ? 'close' : null)
-        : renderHttpsRedirect(head, (redirect as { port: number }).port, close ? 'close' : null);
+      port === undefined
+        ? renderChallengeAnswer(answer ?? '', head.method === 'HEAD', connection)
+        : renderHttpsRedirect(head, port, connection);
     this.socket.write(text, 'latin1');
-    this.logLocal(head.method, head.path, answer !== undefined ? 200 : 308, text.length, undefined);
+    this.logLocal(head.method, head.path, port === undefined ? 200 : 308, text.length, undefined);
     if (close) this.close();
     return true;
+  }
+
+  /** The HTTPS port a plain request is redirected to: the route's setting, else the listener's. */
+  private httpsRedirectPort(route: HttpRoute | undefined): number | undefined {
+    const own = route?.httpsRedirect;
+    if (own !== undefined) return own === 'off' ? undefined : own.port;
+    const cfg = this.listener.config;
+    return cfg.protocol === 'http' ? cfg.redirectHttps?.port : undefined;
   }
 
   /** A request the proxy cannot parse: answer and close. */
