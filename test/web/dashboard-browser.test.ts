@@ -191,6 +191,13 @@ describe.skipIf(missing)(
       await expect.poll(() => page.textContent('[role=alert]')).toContain('refused');
       await page.fill('#token', adminToken);
       await shot(page, 'login');
+      // The overview's API requests of its first load: each asked once (the server's Link
+      // preloads, the page's early requests and its own are one request each, not two).
+      const asked: string[] = [];
+      page.on('request', (r) => {
+        const u = new URL(r.url());
+        if (u.pathname.startsWith('/v1/') || u.pathname.startsWith('/api/')) asked.push(u.pathname + u.search);
+      });
       await page.click('button[type=submit]');
       await page.waitForURL(`${lab.daemon.url}/ui/`);
       const row = page.locator('tr[data-service=web]');
@@ -205,6 +212,15 @@ describe.skipIf(missing)(
       });
       expect(await page.evaluate(() => document.cookie)).not.toContain(adminToken);
       await page.waitForSelector('.chart canvas');
+      const firstLoad = [...asked];
+      expect(firstLoad.filter((p) => p === '/v1/whoami')).toHaveLength(1);
+      const queries = firstLoad.filter((p) => p.startsWith('/api/v1/query_range?'));
+      // The two range queries (the first ones; a refresh after 15 s asks for another window).
+      expect(new Set(queries.slice(0, 2)).size).toBe(2);
+      expect(queries.filter((p) => p === queries[0])).toHaveLength(1);
+      expect(queries.filter((p) => p === queries[1])).toHaveLength(1);
+      // Status polls every 5 s until web is healthy: never twice within one poll.
+      expect(firstLoad.filter((p) => p === '/v1/status').length).toBeGreaterThanOrEqual(1);
       await shot(page, 'overview');
 
       // The service page, by keyboard-reachable link.

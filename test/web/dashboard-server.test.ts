@@ -17,6 +17,8 @@ import { createApi, createApp, route, type Route } from '../../src/daemon/api/ht
 import { adminTokenOnly } from '../../src/daemon/api/middleware/auth.js';
 import type { AuditEntry } from '../../src/security/audit.js';
 import { silentLogger } from '../../src/util/logger.js';
+import { overviewQueries } from '../../src/web/app/overview-queries.js';
+import { DEFAULT_RANGE } from '../../src/web/app/time-range.js';
 import { dashboard } from '../../src/web/server/dashboard.js';
 import { csrfFor } from '../../src/web/server/session-cookie.js';
 import { request, type ApiAnswer } from '../daemon/daemon-harness.js';
@@ -168,6 +170,50 @@ describe('the dashboard server: login, session cookie, CSRF, assets', () => {
       body: JSON.stringify({ token: TOKEN }),
     });
     expect(tls.headers.getSetCookie().every((c) => c.includes('; Secure') && c.includes('_8443='))).toBe(true);
+  });
+
+  it("names the page's script and first API answers in a Link header, so the browser asks for them while it loads", async () => {
+    // A fixed clock: the overview's range queries are named from it, as the page names them.
+    const now = Date.UTC(2026, 11, 2, 6, 0, 7);
+    const api = createApi(
+      routes,
+      adminTokenOnly(TOKEN),
+      silentLogger,
+      undefined,
+      dashboard<ApiEnv>({
+        authenticate: (h) => adminTokenOnly(TOKEN).authenticate(h),
+        record: () => undefined,
+        remote: () => 'test',
+        dir,
+        now: () => now,
+      }),
+    );
+    const cookie = `gw_session_8080=${TOKEN}`;
+    const links = async (page: string) => {
+      const res = await api.request(`http://127.0.0.1:8080${page}`, { headers: { cookie, host: '127.0.0.1:8080' } });
+      expect(res.status).toBe(200);
+      return (res.headers.get('link') ?? '').split(', ');
+    };
+    const q = overviewQueries(DEFAULT_RANGE, Math.floor(now / 1000));
+    expect(q.requests).toContain(`end=${Math.floor(now / 15_000) * 15}&step=15`);
+    // The script first: the daemon answers it before it computes any query.
+    expect(await links('/ui/')).toEqual([
+      '</ui/assets/app-X1.js>; rel=modulepreload',
+      '</v1/whoami>; rel=preload; as=fetch; crossorigin',
+      '</v1/status>; rel=preload; as=fetch; crossorigin',
+      `<${q.requests}>; rel=preload; as=fetch; crossorigin`,
+      `<${q.errors}>; rel=preload; as=fetch; crossorigin`,
+    ]);
+    // The range in the address is the range queried.
+    const hour = overviewQueries({ kind: 'preset', preset: '1h' }, Math.floor(now / 1000));
+    expect(await links('/ui/?range=1h')).toContain(`<${hour.requests}>; rel=preload; as=fetch; crossorigin`);
+    // Another page: only the session; the login page: nothing to ask for yet.
+    expect(await links('/ui/routes')).toEqual([
+      '</ui/assets/app-X1.js>; rel=modulepreload',
+      '</v1/whoami>; rel=preload; as=fetch; crossorigin',
+    ]);
+    const loginPage = await api.request('http://127.0.0.1/ui/login');
+    expect(loginPage.headers.get('link')).toBeNull();
   });
 
   it('authenticates API calls by the cookie; a change needs the CSRF header (403 without, as a cross-site post)', async () => {

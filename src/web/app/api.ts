@@ -49,16 +49,46 @@ async function failure(res: Response): Promise<ApiFailure> {
   return new ApiFailure(res.status, message, fix);
 }
 
-async function send(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
+function init(method: 'GET' | 'POST'): RequestInit & { headers: Record<string, string> } {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (method === 'POST') {
     headers['content-type'] = 'application/json';
     headers['x-groundwork-csrf'] = csrfToken();
   }
-  const init: RequestInit = { method, headers, credentials: 'same-origin' };
-  if (body !== undefined) init.body = JSON.stringify(body);
-  if (signal) init.signal = signal;
-  const res = await fetch(path, init);
+  return { method, headers, credentials: 'same-origin' };
+}
+
+/**
+ * GET answers asked for at the entry, before the page that reads them has rendered (`startEarly`):
+ * the daemon works while the browser evaluates the script and paints. The page's own GET of the
+ * same path takes the answer in flight instead of asking again (once, and only while fresh: a page
+ * opened later must not show what the daemon said at load).
+ */
+const early = new Map<string, { at: number; answer: Promise<Response> }>();
+const EARLY_FRESH_MS = 5000;
+
+/** Asks for `path` now; the next getJson of the same path (within 5 s) takes this answer. */
+export function startEarly(path: string): void {
+  if (early.has(path)) return;
+  // Same mode, credentials and headers as getJson's, so the browser reuses a <link rel=preload> of it.
+  const answer = fetch(path, init('GET'));
+  // A failure is reported by the page's own request that takes it, not as an unhandled rejection.
+  answer.catch(() => undefined);
+  early.set(path, { at: performance.now(), answer });
+}
+
+function takeEarly(path: string): Promise<Response> | undefined {
+  const e = early.get(path);
+  if (!e) return undefined;
+  early.delete(path);
+  return performance.now() - e.at <= EARLY_FRESH_MS ? e.answer : undefined;
+}
+
+async function send(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
+  const req = init(method);
+  if (body !== undefined) req.body = JSON.stringify(body);
+  if (signal) req.signal = signal;
+  const res = await ((method === 'GET' ? takeEarly(path) : undefined) ?? fetch(path, req));
   if (res.status === 401 && !location.pathname.startsWith('/ui/login')) toLogin();
   if (!res.ok) throw await failure(res);
   return res;

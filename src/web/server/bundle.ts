@@ -75,6 +75,20 @@ export class Bundle {
     return this.files.get(rel);
   }
 
+  /**
+   * The page's script and stylesheet as `Link` preload values, script first: the daemon is sent
+   * them before the page's API requests (dashboard.ts), so its single thread answers them
+   * (a map lookup each) before it computes any query.
+   */
+  get entryLinks(): string[] {
+    const html = new TextDecoder().decode(this.index.body);
+    const links: string[] = [];
+    for (const m of html.matchAll(/<script type="module" src="([^"]+)"/g)) links.push(`<${m[1]}>; rel=modulepreload`);
+    for (const m of html.matchAll(/<link rel="stylesheet" href="([^"]+)"/g))
+      links.push(`<${m[1]}>; rel=preload; as=style`);
+    return links;
+  }
+
   get index(): Asset {
     const a = this.files.get('index.html');
     if (!a) throw new Error(`the dashboard bundle in ${this.dir} has no index.html; run \`npm run build\``);

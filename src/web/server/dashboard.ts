@@ -15,6 +15,8 @@
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import type { AuditEntry } from '../../security/audit.js';
 import type { Authentication } from '../../security/tokens.js';
+import { overviewQueries } from '../app/overview-queries.js';
+import { rangeFromSearch } from '../app/time-range.js';
 import { Bundle, defaultBundleDir, pickEncoding, type Asset } from './bundle.js';
 import {
   clearedCookies,
@@ -32,6 +34,11 @@ export interface DashboardOptions<E extends Env> {
   record(entry: AuditEntry): void;
   /** The caller's address for the audit log. */
   remote(c: Context<E>): string;
+  /**
+   * Unix time in ms, from which the overview's early range queries are named: the wall clock the
+   * browser reads too (default Date.now; a test passes a fixed one).
+   */
+  now?: () => number;
   /** Where the built bundle is (default: dist/web/ui of this package). */
   dir?: string;
 }
@@ -51,13 +58,31 @@ const SECURITY_HEADERS: Record<string, string> = {
   'x-frame-options': 'DENY',
 };
 
+/**
+ * A `Link` header that has the browser ask for a page's first API answers while it still loads
+ * the script; the script's own GETs of the same paths take them (api.ts startEarly: same
+ * credentials and mode). Every page reads the session (whoami); the overview its status and its
+ * two range queries, whose paths depend on the clock and the address's range exactly as the page
+ * computes them (overview-queries.ts, shared). A step boundary passed in between (every 15 s for
+ * the default range) only costs the page a request of its own.
+ */
+export function earlyAnswers(rest: string, search: string, nowS: number): string {
+  const paths = ['/v1/whoami'];
+  if (rest === '') {
+    const q = overviewQueries(rangeFromSearch(new URLSearchParams(search)), nowS);
+    paths.push('/v1/status', q.requests, q.errors);
+  }
+  // URLSearchParams percent-encodes `<`, `>`, `,` and `;`, so each path is one link-value.
+  return paths.map((p) => `<${p}>; rel=preload; as=fetch; crossorigin`).join(', ');
+}
+
 export function dashboard<E extends Env>(o: DashboardOptions<E>): MiddlewareHandler<E> {
   const dir = o.dir ?? defaultBundleDir();
   let bundle: Bundle | undefined;
   // Loaded at the first request, and again while it is missing (a build that finishes later).
   const loaded = (): Bundle | undefined => (bundle ??= Bundle.tryLoad(dir));
 
-  const serve = (c: Context<E>, asset: Asset, cache: string, status = 200): Response => {
+  const serve = (c: Context<E>, asset: Asset, cache: string, extra: Record<string, string> = {}): Response => {
     const encoding = pickEncoding(c.req.header('accept-encoding'), asset);
     const body = encoding === 'br' ? asset.br : encoding === 'gzip' ? asset.gzip : asset.body;
     const headers: Record<string, string> = {
@@ -66,8 +91,9 @@ export function dashboard<E extends Env>(o: DashboardOptions<E>): MiddlewareHand
       'cache-control': cache,
       vary: 'accept-encoding',
       ...(encoding ? { 'content-encoding': encoding } : {}),
+      ...extra,
     };
-    return new Response(c.req.method === 'HEAD' ? null : (body ?? asset.body), { status, headers });
+    return new Response(c.req.method === 'HEAD' ? null : (body ?? asset.body), { status: 200, headers });
   };
 
   const json = (status: number, body: unknown, setCookies: string[] = []): Response => {
@@ -176,7 +202,10 @@ export function dashboard<E extends Env>(o: DashboardOptions<E>): MiddlewareHand
         });
       }
     }
-    return serve(c, b.index, 'no-cache');
+    if (rest === 'login') return serve(c, b.index, 'no-cache');
+    const answers = earlyAnswers(rest, new URL(c.req.url).search, Math.floor((o.now ?? Date.now)() / 1000));
+    const link = [...b.entryLinks, answers].join(', ');
+    return serve(c, b.index, 'no-cache', { link });
   };
 
   return async (c) => {

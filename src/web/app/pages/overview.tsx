@@ -4,10 +4,11 @@
  * (15 minutes unless the address names another).
  */
 import type { JSX } from 'preact';
-import { getJson } from '../api.js';
+import { getJson, startEarly } from '../api.js';
 import type { PromMatrix, ServiceView, Status } from '../api-types.js';
 import { Chart, fromMatrix, RangePicker, type Series } from '../chart.js';
-import { describeRange, queryWindow, rangeKey, type TimeRange } from '../time-range.js';
+import { overviewQueries } from '../overview-queries.js';
+import { describeRange, rangeFromSearch, rangeKey, type TimeRange } from '../time-range.js';
 import { useUrlRange } from '../url-state.js';
 import { Link } from '../router.js';
 import { Table, type Column } from '../table.js';
@@ -40,26 +41,34 @@ interface Rates {
   errors: Series[];
 }
 
+const STATUS = '/v1/status';
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/**
+ * Asks for the overview's answers before it renders (called by the entry when the address is the
+ * overview): the page's own requests then take them in flight (api.ts, startEarly).
+ */
+export function startOverview(): void {
+  startEarly(STATUS);
+  const q = overviewQueries(rangeFromSearch(new URLSearchParams(location.search)), nowSeconds());
+  startEarly(q.requests);
+  startEarly(q.errors);
+}
+
 async function loadRates(r: TimeRange, signal: AbortSignal): Promise<Rates> {
-  // The same window for both queries, so their samples fall on the same times.
-  const { start, end, step } = queryWindow(r, Math.floor(Date.now() / 1000));
-  // The rate's window spans at least a step, so a long range's points miss no request.
-  const over = `${Math.max(60, step)}s`;
-  const range = async (query: string) => {
-    const q = new URLSearchParams({ query, start: String(start), end: String(end), step: String(step) });
-    const m = await getJson<PromMatrix>(`/api/v1/query_range?${q}`, signal);
+  const { window, requests, errors } = overviewQueries(r, nowSeconds());
+  const { start, end, step } = window;
+  const range = async (path: string) => {
+    const m = await getJson<PromMatrix>(path, signal);
     if (m.status !== 'success' || !m.data) throw new Error(`the metrics query failed: ${m.error ?? m.status}`);
     return fromMatrix(m.data.result, start, end, step, (metric) => metric.service ?? '(all)');
   };
-  const [requests, errors] = await Promise.all([
-    range(`sum by (service) (rate(groundwork_service_requests_total[${over}]))`),
-    range(`sum by (service) (rate(groundwork_service_requests_total{status_class=~"5xx|error"}[${over}]))`),
-  ]);
-  return { times: requests.times, requests: requests.series, errors: errors.series };
+  const [req, err] = await Promise.all([range(requests), range(errors)]);
+  return { times: req.times, requests: req.series, errors: err.series };
 }
 
 export function OverviewPage(): JSX.Element {
-  const status = useApi<Status>('/v1/status', { every: 5000 });
+  const status = useApi<Status>(STATUS, { every: 5000 });
   const [range, setRange] = useUrlRange();
   const rates = useApi((signal) => loadRates(range, signal), {
     every: range.kind === 'custom' ? undefined : 15_000,
