@@ -182,7 +182,9 @@ export interface ChangeRequest {
   approvals: { by: string; at: string; comment: string }[];
   required: number;
   approvedBy: string[];
-  status: 'pending' | 'approved' | 'applied';
+  /** Who rejected (or, its author, withdrew) it and why. */
+  refusal: { by: string; at: string; reason: string } | null;
+  status: 'pending' | 'approved' | 'applied' | 'refused';
 }
 
 /** GET /v1/decisions (a list), GET /v1/decisions/:id (one, with its Markdown). */
@@ -214,4 +216,11 @@ export interface AuditRecord {
   decision: 'allowed' | 'denied';
   status: number;
   reason?: string;
+}
+
+/** GET /v1/audit/verify: the chain recomputed on the server; problems in log order, the first where it breaks. */
+export interface AuditVerification {
+  ok: boolean;
+  entries: number;
+  problems: { seq: number; kind: string; message: string }[];
 }
