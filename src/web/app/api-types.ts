@@ -109,6 +109,11 @@ export interface Incident {
   ackedBy: string | null;
   resolvedBy: string | null;
   assignee: string | null;
+  /** The escalation policy it follows (null: none, nobody is paged). */
+  policy: string | null;
+  /** The step being paged (0-based) and the round through the policy (0-based). */
+  step: number;
+  loop: number;
 }
 
 export interface Incidents {
@@ -117,6 +122,8 @@ export interface Incidents {
 
 export interface IncidentDetail {
   incident: Incident;
+  /** Which escalation policy it follows and why; null for incidents opened before that was recorded. */
+  policyReason: string | null;
   timeline: { id: number; at: string; kind: string; actor: string; text: string }[];
 }
 
