@@ -247,4 +247,21 @@ describe('change reject through the CLI without a daemon', () => {
     );
     expect((await runCliOk(['change', 'show', '1'], as('olga'))).stdout).toContain('refused:   rejected by ann at');
   }, 60_000);
+
+  it('lets the author withdraw their own request, and nobody else', async () => {
+    const id = jsonOf<{ id: number }>(
+      await runCliOk(['change', 'request', 'apply', '-m', 'second', '--json'], as('olga')),
+    ).id;
+    expect((await runCli(['change', 'withdraw', String(id)], as('olga'))).code).toBe(2);
+    const other = await runCli(['change', 'withdraw', String(id), '--reason', 'mine'], as('ann'));
+    expect(other.code).toBe(4);
+    expect(other.stderr).toContain(`cannot withdraw change request #${id}: only its author olga may, not \`ann\``);
+    const r = jsonOf<{ status: string; refusal: { by: string; reason: string } }>(
+      await runCliOk(['change', 'withdraw', String(id), '--reason', 'wrong plan', '--json'], as('olga')),
+    );
+    expect(r).toMatchObject({ status: 'refused', refusal: { by: 'olga', reason: 'wrong plan' } });
+    expect((await runCliOk(['change', 'show', String(id)], as('olga'))).stdout).toContain(
+      'refused:   withdrawn by its author olga at',
+    );
+  }, 30_000);
 });
