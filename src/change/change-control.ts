@@ -27,6 +27,8 @@ import { ChangeRefused } from './change-refused.js';
 import {
   approverProblem,
   countingApprovals,
+  refusedText,
+  refuserProblem,
   requestView,
   subjectHash,
   type ChangeRequestView,
@@ -229,6 +231,13 @@ export class ChangeControl {
 
   async approve(id: number, by: string, comment: string): Promise<ChangeRequestView> {
     const r = this.requestOf(id);
+    this.notRefused(r, 'approve');
+    if (r.appliedChange !== null)
+      throw new ChangeRefused(
+        'refused',
+        `cannot approve change request #${id}: it was already carried out by change #${r.appliedChange}`,
+        `request a new change with ${REQUEST_HINT[r.kind](r)}`,
+      );
     const { users } = await this.context();
     const problem = approverProblem(by, r.author, users);
     if (problem)
@@ -239,6 +248,60 @@ export class ChangeControl {
       );
     this.deps.store.changeRequests.addApproval(id, { by, at: this.deps.clock.now().toISOString(), comment });
     return this.show(id);
+  }
+
+  /**
+   * Refuses a request with a reason: rejected by someone who may approve it, or withdrawn by its
+   * author. Refused, it can no longer be approved or carried out.
+   */
+  async reject(id: number, by: string, reason: string): Promise<ChangeRequestView> {
+    const why = reason.trim();
+    if (!why)
+      throw new ChangeRefused(
+        'bad-request',
+        `rejecting change request #${id} needs a reason`,
+        'say why, e.g. `groundwork change reject 3 --reason "the plan deletes the database volume"`',
+      );
+    const r = this.requestOf(id);
+    this.notRefused(r, 'reject');
+    if (r.appliedChange !== null)
+      throw new ChangeRefused(
+        'refused',
+        `cannot reject change request #${id}: it was already carried out by change #${r.appliedChange}`,
+        'a change made cannot be refused; undo it with a new change (`groundwork rollback SERVICE`, or a new apply)',
+      );
+    const { users } = await this.context();
+    const problem = refuserProblem(by, r.author, users);
+    if (problem)
+      throw new ChangeRefused(
+        'refused',
+        `cannot reject change request #${id}: ${problem}`,
+        `an approver (role approver or admin under people:) rejects it, or its author ${r.author} withdraws it`,
+      );
+    const at = this.deps.clock.now().toISOString();
+    if (!this.deps.store.changeRequests.refuseRequest(id, { by, at, reason: why })) {
+      // Lost a race with a claim or another refusal: say what won.
+      const now = this.requestOf(id);
+      this.notRefused(now, 'reject');
+      throw new ChangeRefused(
+        'refused',
+        `cannot reject change request #${id}: it was carried out by change #${now.appliedChange ?? '?'} meanwhile`,
+        'a change made cannot be refused; undo it with a new change',
+      );
+    }
+    return this.show(id);
+  }
+
+  /** The author takes their own request back, with a reason; anyone else is pointed at reject. */
+  async withdraw(id: number, by: string, reason: string): Promise<ChangeRequestView> {
+    const r = this.requestOf(id);
+    if (by !== r.author)
+      throw new ChangeRefused(
+        'refused',
+        `cannot withdraw change request #${id}: only its author ${r.author} may, not \`${by}\``,
+        `an approver rejects it instead: \`groundwork change reject ${id} --reason "why"\``,
+      );
+    return this.reject(id, by, reason);
   }
 
   async list(limit: number): Promise<ChangeRequestView[]> {
@@ -280,6 +343,17 @@ export class ChangeControl {
     return r;
   }
 
+  /** A refused request is final: approving, rejecting again or carrying it out names who refused it and why. */
+  private notRefused(r: ChangeRequestRow, verb: string): void {
+    const text = refusedText(r);
+    if (text === undefined) return;
+    throw new ChangeRefused(
+      'refused',
+      `cannot ${verb} change request #${r.id}: ${text}`,
+      `a refused request stays refused; address the reason and request the change again with ${REQUEST_HINT[r.kind](r)}`,
+    );
+  }
+
   private matches(r: ChangeRequestRow, a: ChangeAttempt): void {
     if (r.kind !== a.kind || r.service !== a.service)
       throw new ChangeRefused(
@@ -287,6 +361,7 @@ export class ChangeControl {
         `change request #${r.id} is a ${describeRequest(r)}, not a ${describe(a)}`,
         `carry it out with \`${carryOutCommand(r)}\``,
       );
+    this.notRefused(r, 'carry out');
     if (r.appliedChange !== null)
       throw new ChangeRefused(
         'refused',

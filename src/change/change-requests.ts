@@ -10,6 +10,14 @@ import { ROLE_PERMISSIONS, isRole } from '../security/roles.js';
 import type { Users } from '../security/roles-stack-users.js';
 import type { ChangeRequestRow } from '../store/store.js';
 
+/** How a refusal reads in errors and lists: `change request #3 was rejected by ben at …: "reason"`. */
+export function refusedText(r: ChangeRequestRow): string | undefined {
+  const f = r.refusal;
+  if (!f) return undefined;
+  const who = f.by === r.author ? `withdrawn by its author ${f.by}` : `rejected by ${f.by}`;
+  return `change request #${r.id} was ${who} at ${f.at}: "${f.reason}"`;
+}
+
 /** SHA-256 of a subject's canonical JSON (keys sorted), so equal subjects hash equal. */
 export function subjectHash(subject: JsonObject): string {
   const canonical = (v: unknown): unknown => {
@@ -33,6 +41,19 @@ export function subjectHash(subject: JsonObject): string {
  */
 export function approverProblem(person: string, author: string, users: Users | undefined): string | undefined {
   if (person === author) return `\`${person}\` is the author of this change and may not approve it`;
+  return approvingRoleProblem(person, users);
+}
+
+/**
+ * Whether `person` may refuse a request: its author may always withdraw their own; anyone else
+ * needs what approving needs (a person whose role approves), since a refusal decides as much.
+ */
+export function refuserProblem(person: string, author: string, users: Users | undefined): string | undefined {
+  if (person === author) return undefined;
+  return approvingRoleProblem(person, users);
+}
+
+function approvingRoleProblem(person: string, users: Users | undefined): string | undefined {
   if (!users || Object.keys(users).length === 0) return undefined;
   const u = users[person];
   if (!u) return `\`${person}\` is not a person of the stack file (people:)`;
@@ -52,11 +73,19 @@ export interface ChangeRequestView extends ChangeRequestRow {
   required: number;
   /** Approvers whose approval counts. */
   approvedBy: string[];
-  status: 'pending' | 'approved' | 'applied';
+  /** refused: turned down (`refusal` says by whom and why); it can no longer be approved or carried out. */
+  status: 'pending' | 'approved' | 'applied' | 'refused';
 }
 
 export function requestView(r: ChangeRequestRow, required: number, users: Users | undefined): ChangeRequestView {
   const approvedBy = countingApprovals(r, users);
-  const status = r.appliedChange !== null ? 'applied' : approvedBy.length >= required ? 'approved' : 'pending';
+  const status =
+    r.appliedChange !== null
+      ? 'applied'
+      : r.refusal !== null
+        ? 'refused'
+        : approvedBy.length >= required
+          ? 'approved'
+          : 'pending';
   return { ...r, required, approvedBy, status };
 }

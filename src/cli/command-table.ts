@@ -181,7 +181,7 @@ export const COMMAND_TABLE: readonly CommandEntry[] = [
   },
   {
     name: 'change',
-    summary: 'Changes awaiting approval: request, approve, list, show',
+    summary: 'Changes awaiting approval: request, approve, reject, withdraw, list, show',
     load: async () => (await import('./commands/change.js')).changeCommand,
   },
   {

@@ -21,6 +21,7 @@ import type {
   ApplyInput,
   ApplyListener,
   Attribution,
+  Refusal,
   ChangeView,
   DeployInput,
   DeployResult,
@@ -218,6 +219,14 @@ export class RemoteOperations implements Operations {
 
   approveChange(id: number, input: Attribution): Promise<ChangeRequestView> {
     return this.call((c) => c.approveChange(id, input));
+  }
+
+  rejectChange(id: number, input: Refusal): Promise<ChangeRequestView> {
+    return this.call((c) => c.rejectChange(id, input));
+  }
+
+  withdrawChange(id: number, input: Refusal): Promise<ChangeRequestView> {
+    return this.call((c) => c.withdrawChange(id, input));
   }
 
   changeRequests(limit: number): Promise<ChangeRequestView[]> {

@@ -46,6 +46,7 @@ import type {
   ApplyInput,
   ApplyListener,
   Attribution,
+  Refusal,
   ChangeView,
   DeployInput,
   Operations,
@@ -94,7 +95,7 @@ import type { ChangeRequestInput } from './operations.js';
 import { recordRotation } from '../change/record-rotation.js';
 import { rolloutSubject, rotationOfRequest } from '../change/rotation-rollout.js';
 import { servicesUsingSecretIn } from '../security/secret-versions.js';
-import { AuditLog, type AuditRecord } from '../security/audit.js';
+import { AuditLog, type AuditRecord, type AuditVerification } from '../security/audit.js';
 import { FixedUsers } from '../security/roles-stack-users.js';
 import { TokenRequestError, Tokens, type TokenView } from '../security/tokens.js';
 
@@ -969,6 +970,14 @@ export class LocalOperations implements Operations {
     return this.governed(() => this.changes.approve(id, input.author ?? 'unknown', input.message ?? ''));
   }
 
+  rejectChange(id: number, input: Refusal): Promise<ChangeRequestView> {
+    return this.governed(() => this.changes.reject(id, input.author ?? 'unknown', input.reason));
+  }
+
+  withdrawChange(id: number, input: Refusal): Promise<ChangeRequestView> {
+    return this.governed(() => this.changes.withdraw(id, input.author ?? 'unknown', input.reason));
+  }
+
   changeRequests(limit: number): Promise<ChangeRequestView[]> {
     return this.governed(() => this.changes.list(limit));
   }
@@ -1068,6 +1077,11 @@ export class LocalOperations implements Operations {
       .find((t) => t.id === id);
     if (!view) throw new OperationError('not-found', `no token \`${id}\``);
     return view;
+  }
+
+  /** Recomputes the audit log's hash chain (security/audit.ts), as `groundwork audit verify` does. */
+  async auditVerify(): Promise<AuditVerification> {
+    return new AuditLog(this.store.audit, this.installation.clock).verify();
   }
 
   async auditEntries(after: number, limit: number): Promise<AuditRecord[]> {

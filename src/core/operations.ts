@@ -49,6 +49,12 @@ export interface Attribution {
   message?: string;
 }
 
+/** Who refuses a change request and why (the reason is required). */
+export interface Refusal {
+  author?: string;
+  reason: string;
+}
+
 /** Change management (change/): the approved request a change carries out, break-glass, decisions. */
 export interface ChangeGovernance {
   /** An approved change request (`groundwork change list`) to carry out exactly. */
@@ -162,6 +168,10 @@ export interface Operations {
   requestChange(input: ChangeRequestInput): Promise<ChangeRequestView>;
   /** Approves a change request as `input.author` (never its own author). */
   approveChange(id: number, input: Attribution): Promise<ChangeRequestView>;
+  /** Rejects a change request as `input.author` (who may approve it), with a reason. */
+  rejectChange(id: number, input: Refusal): Promise<ChangeRequestView>;
+  /** Withdraws a change request as its own author, with a reason. */
+  withdrawChange(id: number, input: Refusal): Promise<ChangeRequestView>;
   changeRequests(limit: number): Promise<ChangeRequestView[]>;
   changeRequest(id: number): Promise<ChangeRequestView>;
   change(id: number): Promise<ChangeView>;

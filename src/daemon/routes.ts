@@ -167,6 +167,20 @@ export function daemonRoutes(deps: RouteDeps): Route[] {
       }),
     }),
     route({
+      ...API.rejectChange,
+      handler: async (ctx) => ({
+        status: 200,
+        json: await call(() => ops.rejectChange(Number(ctx.params.id), ctx.body)),
+      }),
+    }),
+    route({
+      ...API.withdrawChange,
+      handler: async (ctx) => ({
+        status: 200,
+        json: await call(() => ops.withdrawChange(Number(ctx.params.id), ctx.body)),
+      }),
+    }),
+    route({
       ...API.changeRequests,
       handler: async (ctx) => ({ status: 200, json: await call(() => ops.changeRequests(ctx.query.limit)) }),
     }),
@@ -189,6 +203,10 @@ export function daemonRoutes(deps: RouteDeps): Route[] {
     route({
       ...API.revokeToken,
       handler: async (ctx) => ({ status: 200, json: await call(() => ops.revokeToken(ctx.params.id)) }),
+    }),
+    route({
+      ...API.auditVerify,
+      handler: async () => ({ status: 200, json: await call(() => ops.auditVerify()) }),
     }),
     route({
       ...API.audit,

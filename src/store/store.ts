@@ -465,6 +465,14 @@ export interface ChangeApproval {
   comment: string;
 }
 
+/** A request turned down: by an approver (rejected) or by its author (withdrawn); it can no longer be approved or carried out. */
+export interface ChangeRequestRefusal {
+  by: string;
+  at: string;
+  /** Why: required, shown to the author and wherever the request is shown. */
+  reason: string;
+}
+
 /**
  * A change awaiting approval (change/change-requests.ts): what will be done, exactly (`subject`:
  * a saved plan, or a deploy's inputs), and the hash that approvers sign.
@@ -484,22 +492,29 @@ export interface ChangeRequestRow {
   /** The change that carried it out; null while it waits. */
   appliedChange: number | null;
   approvals: ChangeApproval[];
+  /** Who refused it, when and why; null while nobody has. */
+  refusal: ChangeRequestRefusal | null;
 }
 
 /** Change requests and their approvals. */
 export interface ChangeRequestStore {
-  saveRequest(r: Omit<ChangeRequestRow, 'id' | 'createdAt' | 'appliedChange' | 'approvals'>): number;
+  saveRequest(r: Omit<ChangeRequestRow, 'id' | 'createdAt' | 'appliedChange' | 'approvals' | 'refusal'>): number;
   tryGetRequest(id: number): ChangeRequestRow | undefined;
   listRequests(limit?: number): ChangeRequestRow[];
   /** False when this person already approved it. */
   addApproval(id: number, approval: ChangeApproval): boolean;
   /**
-   * Claims the request for a change, once: false when it was already carried out (so two applies
-   * of one approval cannot both run).
+   * Claims the request for a change, once: false when it was already carried out or was refused
+   * (so two applies of one approval cannot both run, and a refused one never runs).
    */
   claimRequest(id: number, changeId: number): boolean;
   /** Gives a claim back when the operation was refused before it changed anything. */
   releaseRequest(id: number, changeId: number): void;
+  /**
+   * Refuses the request, once: false when it was already refused or carried out (checked in the
+   * same statement, so a refusal and a claim racing cannot both win).
+   */
+  refuseRequest(id: number, refusal: ChangeRequestRefusal): boolean;
 }
 
 /**

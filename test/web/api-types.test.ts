@@ -8,6 +8,7 @@ import { describe, expectTypeOf, it } from 'vitest';
 import type {
   AlertsResponse,
   AuditResponse,
+  AuditVerifyResponse,
   ChangeRequestResponse,
   ChangeRequestsResponse,
   DecisionResponse,
@@ -37,5 +38,6 @@ describe("the dashboard's API types", () => {
     expectTypeOf<DecisionsResponse>().toExtend<Web.Decision[]>();
     expectTypeOf<DecisionResponse>().toExtend<Web.DecisionDetail>();
     expectTypeOf<AuditResponse>().toExtend<Web.AuditRecord[]>();
+    expectTypeOf<AuditVerifyResponse>().toExtend<Web.AuditVerification>();
   });
 });

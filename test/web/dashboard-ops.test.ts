@@ -5,14 +5,17 @@
  *   next one with the handoff time, and every calendar day's people are what the rotation says;
  * - changes: an approver approves a change request from the page and its status changes; its
  *   author is told why they may not; a viewer has no Approve button and an approve forced with the
- *   viewer's cookie and CSRF header is refused (403);
+ *   viewer's cookie and CSRF header is refused (403); an approver rejects another request with a
+ *   reason from the page, and the card shows it refused with who and why;
  * - audit: the approval and the viewer's refused attempt are listed, found by the filters; a
- *   viewer is told their role cannot read the log;
+ *   viewer is told their role cannot read the log; after a row is edited in the SQLite file, GET
+ *   /v1/audit/verify and the page name the entry where the chain breaks (last: it stays broken);
  * - alerts: a firing alert acknowledged from its Ack button.
  * Screenshots at desktop width and at 360 px in dark mode go to test-artifacts/web/.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StackConfig } from '../../src/config/schema.js';
@@ -210,9 +213,48 @@ describe.skipIf(chromiumMissing)(`the dashboard's on-call, changes, audit and al
     await approver.context().close();
   });
 
+  it('changes: an approver rejects a request with a reason; a viewer has no Reject button', async () => {
+    const asked = await request(d.daemon.url, 'POST', '/v1/services/web/change-requests', {
+      token: tokens.olga,
+      body: JSON.stringify({ kind: 'deploy', message: 'friday evening deploy' }),
+    });
+    expect(asked.status, asked.text).toBe(200);
+    const id = (JSON.parse(asked.text) as { id: number }).id;
+    const card = `article[data-request="${id}"]`;
+
+    const viewer = await logIn(browser, d.daemon.url, tokens.vic ?? '', { path: '/ui/changes' });
+    await viewer.locator(card).waitFor();
+    expect(await viewer.locator('button[data-action=reject]').count()).toBe(0);
+    await viewer.context().close();
+
+    const approver = await logIn(browser, d.daemon.url, tokens.ann ?? '', { path: '/ui/changes' });
+    await approver.click(`${card} button[data-action=reject]`);
+    // The reason is asked for before anything is sent: an empty one is refused on the page.
+    await approver.click(`${card} button[data-action=reject-confirm]`);
+    expect(await approver.locator(`${card}`).getAttribute('data-status')).toBe('pending');
+    await approver.fill(`#reason-${id}`, 'not on a Friday evening');
+    await shot(approver, 'changes-rejecting');
+    await approver.click(`${card} button[data-action=reject-confirm]`);
+    await expect.poll(() => approver.locator(card).getAttribute('data-status')).toBe('refused');
+    expect(await approver.locator(`${card} [data-testid=refusal]`).textContent()).toMatch(
+      /Rejected by ann .*not on a Friday evening/,
+    );
+    expect(await approver.locator(`${card} button[data-action=approve]`).count()).toBe(0);
+    expect(await approver.locator(`${card} button[data-action=reject]`).count()).toBe(0);
+    const api = JSON.parse(
+      (await request(d.daemon.url, 'GET', `/v1/change-requests/${id}`, { token: tokens.olga })).text,
+    ) as { status: string; refusal: { by: string; reason: string } | null };
+    expect(api).toMatchObject({ status: 'refused', refusal: { by: 'ann', reason: 'not on a Friday evening' } });
+    await approver.click('button[aria-pressed]:text("refused")');
+    await expect.poll(() => approver.locator('article.request').count()).toBe(1);
+    await shot(approver, 'changes-refused');
+    await approver.context().close();
+  });
+
   it("audit: the approval and the viewer's refused attempt, found by the filters, newest first", async () => {
     const admin = await logIn(browser, d.daemon.url, tokens.olga ?? '', { path: '/ui/audit' });
-    await admin.fill('#audit-action', 'approve');
+    // `/approve`: the approve route's calls, not the rejection's (whose permission is change.approve).
+    await admin.fill('#audit-action', '/approve');
     const rows = admin.locator('table.audit tbody tr');
     await expect.poll(() => rows.allTextContents()).toHaveLength(3);
     // Newest first: the approval (written before it ran, then with its status), then the viewer's refusal.
@@ -237,6 +279,7 @@ describe.skipIf(chromiumMissing)(`the dashboard's on-call, changes, audit and al
     await admin.click('button[data-action=refresh]');
     await expect.poll(() => rows.first().textContent()).toContain('POST /v1/silences');
     expect(await rows.count()).toBe(before + 2);
+    expect(await admin.getByTestId('chain').getAttribute('data-ok')).toBe('true');
     expect(await admin.getByTestId('chain').textContent()).toContain('each chained on the one before');
     await shot(admin, 'audit');
     await admin.context().close();
@@ -273,5 +316,51 @@ describe.skipIf(chromiumMissing)(`the dashboard's on-call, changes, audit and al
       await shot(page, `${name}-360-dark`);
     }
     await page.context().close();
+  });
+
+  // Last in the file: the chain stays broken after it.
+  it('audit: a row edited in the database file is where the API and the page say the chain breaks', async () => {
+    const verify = async () =>
+      JSON.parse((await request(d.daemon.url, 'GET', '/v1/audit/verify', { token: tokens.olga })).text) as {
+        ok: boolean;
+        entries: number;
+        problems: { seq: number; kind: string; message: string }[];
+      };
+    expect(await verify()).toMatchObject({ ok: true, problems: [] });
+    // A viewer may not ask (the audit log is an admin's).
+    expect((await request(d.daemon.url, 'GET', '/v1/audit/verify', { token: tokens.vic })).status).toBe(403);
+
+    // Someone with the file rewrites who approved: the entry no longer matches its hash.
+    const db = new Database(path.join(dir, '.groundwork', 'state.db'));
+    let seq: number;
+    try {
+      db.pragma('busy_timeout = 5000');
+      const row = db
+        .prepare(
+          `SELECT seq FROM audit WHERE entry LIKE '%"user":"ann"%' AND entry LIKE '%/approve%' ORDER BY seq LIMIT 1`,
+        )
+        .get() as { seq: number } | undefined;
+      if (!row) throw new Error('no audit entry of ann approving: the changes test must run first');
+      seq = row.seq;
+      const changed = db
+        .prepare(`UPDATE audit SET entry = replace(entry, '"user":"ann"', '"user":"mallory"') WHERE seq = ?`)
+        .run(seq);
+      expect(changed.changes).toBe(1);
+    } finally {
+      db.close();
+    }
+
+    const v = await verify();
+    expect(v.ok).toBe(false);
+    expect(v.problems[0]).toMatchObject({ seq, kind: 'edited' });
+    expect(v.problems[0]?.message).toContain(`entry #${seq}`);
+
+    const admin = await logIn(browser, d.daemon.url, tokens.olga ?? '', { path: '/ui/audit' });
+    const chain = admin.getByTestId('chain');
+    await expect.poll(() => chain.getAttribute('data-broken-seq')).toBe(String(seq));
+    expect(await chain.textContent()).toContain(`The chain is broken at entry #${seq}`);
+    expect(await chain.textContent()).toContain('does not match its hash: it was edited');
+    await shot(admin, 'audit-broken');
+    await admin.context().close();
   });
 });

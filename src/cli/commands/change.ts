@@ -1,5 +1,6 @@
 /**
- * `groundwork change request|approve|list|show`: changes written down for approval (change/).
+ * `groundwork change request|approve|reject|withdraw|list|show`: changes written down for approval
+ * (change/). A rejected or withdrawn request (refused, with who and why) is never carried out.
  * What is approved is the request's hash; `groundwork apply ID`, `deploy SERVICE --change ID` and
  * `rollback SERVICE --change ID` carry out exactly that, or are refused when anything moved.
  */
@@ -98,6 +99,10 @@ function renderRequest(r: ChangeRequestView): string {
     ...r.approvals.map((a) => `    ${a.by} at ${a.at}${a.comment ? `: ${a.comment}` : ''}`),
   ];
   if (r.decisions.length) lines.push(`  decisions: ${r.decisions.map((d) => `#${d}`).join(', ')}`);
+  if (r.refusal !== null) {
+    const verb = r.refusal.by === r.author ? 'withdrawn by its author' : 'rejected by';
+    lines.push(`  refused:   ${verb} ${r.refusal.by} at ${r.refusal.at}: ${r.refusal.reason}`);
+  }
   if (r.appliedChange !== null) lines.push(`  carried out by change #${r.appliedChange}`);
   else if (r.status === 'approved') {
     lines.push(`  carry it out with: ${carryOutCommand(r)}`);
@@ -126,7 +131,7 @@ function printRequest(io: CliIo, json: boolean, r: ChangeRequestView): void {
   if (json) io.stdout(`${JSON.stringify(r, null, 2)}\n`);
   else
     io.stdout(
-      `${renderRequest(r)}${r.required ? `\nAsk an approver (not ${r.author}) to run: groundwork change approve ${r.id}\n` : ''}`,
+      `${renderRequest(r)}${r.required && r.status === 'pending' ? `\nAsk an approver (not ${r.author}) to run: groundwork change approve ${r.id}\n` : ''}`,
     );
 }
 
@@ -223,6 +228,73 @@ const approveCommand = defineCommand({
   },
 });
 
+const REASON_FLAG = {
+  type: 'string',
+  short: 'r',
+  description: 'Why (required): kept with the request and shown wherever it is',
+  valueName: 'TEXT',
+} as const;
+
+function reasonOf(raw: string | undefined, verb: string, id: number): string {
+  if (raw === undefined || raw.trim() === '')
+    throw new UsageError(
+      `\`groundwork change ${verb}\` needs a reason, e.g. \`groundwork change ${verb} ${id} --reason "the plan deletes the data volume"\``,
+    );
+  return raw;
+}
+
+const rejectCommand = defineCommand({
+  name: 'change reject',
+  args: ['ID'],
+  summary: 'Reject a change request with a reason (as an approver): it can no longer be approved or carried out',
+  usage: 'change reject ID --reason TEXT [--as PERSON] [--json]',
+  flags: {
+    ...STACK_FLAGS,
+    reason: REASON_FLAG,
+    as: {
+      type: 'string',
+      description:
+        'The person rejecting (default GROUNDWORK_AUTHOR, else the OS user); without a daemon it needs their token or OS account',
+      valueName: 'PERSON',
+    },
+  },
+  async run(flags, pos, io) {
+    const id = requestId(pos[0], 'reject');
+    const reason = reasonOf(flags.reason, 'reject', id);
+    const claimed = flags.as ?? authorOf(io.env);
+    const { ops, via, close } = openOps(io, flags, { otherStack: 'local' });
+    try {
+      // Rejecting decides as much as approving: the same proof of who is asking.
+      if (via === 'local' || !io.env.GROUNDWORK_TOKEN) await checkLocalApprover(io, flags, id, claimed, ops, 'reject');
+      const r = await ops.rejectChange(id, { author: claimed, reason });
+      io.stdout(flags.json ? `${JSON.stringify(r, null, 2)}\n` : renderRequest(r));
+      return EXIT.ok;
+    } finally {
+      close();
+    }
+  },
+});
+
+const withdrawCommand = defineCommand({
+  name: 'change withdraw',
+  args: ['ID'],
+  summary: 'Withdraw your own change request with a reason',
+  usage: 'change withdraw ID --reason TEXT [--json]',
+  flags: { ...STACK_FLAGS, reason: REASON_FLAG },
+  async run(flags, pos, io) {
+    const id = requestId(pos[0], 'withdraw');
+    const reason = reasonOf(flags.reason, 'withdraw', id);
+    const { ops, close } = openOps(io, flags, { otherStack: 'local' });
+    try {
+      const r = await ops.withdrawChange(id, { author: authorOf(io.env), reason });
+      io.stdout(flags.json ? `${JSON.stringify(r, null, 2)}\n` : renderRequest(r));
+      return EXIT.ok;
+    } finally {
+      close();
+    }
+  },
+});
+
 /**
  * An approval not vouched for by a daemon with a person's token counts as `claimed` only with
  * their credential (security/approver-credential.ts); refused (exit 4) before anything is written.
@@ -234,6 +306,7 @@ async function checkLocalApprover(
   id: number,
   claimed: string,
   ops: Pick<Operations, 'changeRequest'>,
+  verb: 'approve' | 'reject' = 'approve',
 ): Promise<void> {
   if ((await ops.changeRequest(id)).author === claimed) return;
   const loaded = await loadStack(stackFileOf(io, flags));
@@ -247,7 +320,7 @@ async function checkLocalApprover(
     );
     if (problem)
       throw new UserError(
-        `cannot approve change request #${id} as \`${claimed}\`: ${problem}\n  fix: ${localApproverFix(claimed)}`,
+        `cannot ${verb} change request #${id} as \`${claimed}\`: ${problem}\n  fix: ${localApproverFix(claimed)}`,
         EXIT.refused,
       );
   } finally {
@@ -285,9 +358,14 @@ const listCommand = defineCommand({
         `${'#'.padEnd(6)}${'status'.padEnd(10)}${'approvals'.padEnd(11)}${'what'.padEnd(20)}${'author'.padEnd(12)}message\n`,
       );
       for (const r of list) {
-        const status = r.status === 'pending' ? style.yellow(r.status.padEnd(9)) : style.green(r.status.padEnd(9));
+        const status =
+          r.status === 'pending'
+            ? style.yellow(r.status.padEnd(9))
+            : r.status === 'refused'
+              ? style.red(r.status.padEnd(9))
+              : style.green(r.status.padEnd(9));
         io.stdout(
-          `${String(r.id).padEnd(6)}${status} ${`${r.approvedBy.length}/${r.required}`.padEnd(11)}${targetOf(r).slice(0, 19).padEnd(20)}${r.author.slice(0, 11).padEnd(12)}${r.message || style.dim('(no message)')}\n`,
+          `${String(r.id).padEnd(6)}${status} ${`${r.approvedBy.length}/${r.required}`.padEnd(11)}${targetOf(r).slice(0, 19).padEnd(20)}${r.author.slice(0, 11).padEnd(12)}${r.message || style.dim('(no message)')}${r.refusal ? style.dim(` (refused by ${r.refusal.by}: ${r.refusal.reason})`) : ''}\n`,
         );
       }
       return EXIT.ok;
@@ -357,8 +435,8 @@ export function commandGroup(name: string, summary: string, subs: readonly Comma
 
 export const changeCommand = commandGroup(
   'change',
-  'Changes awaiting approval: request, approve, list, show',
-  [requestCommand, approveCommand, listCommand, showCommand],
+  'Changes awaiting approval: request, approve, reject, withdraw, list, show',
+  [requestCommand, approveCommand, rejectCommand, withdrawCommand, listCommand, showCommand],
   [
     'Policies in the stack file (changes:) say which changes need approvals and when changes are frozen.',
     'An approved request is carried out exactly: `apply ID`, `deploy SERVICE --change ID`, `rollback SERVICE --change ID`,',

@@ -55,6 +55,7 @@ import type {
   ActionItemResponse,
   ApplyChangeRequest,
   ApproveChangeRequest,
+  RejectChangeRequest,
   ChangeRequestResponse,
   ChangeRequestsQuery,
   ChangeRequestsResponse,
@@ -429,6 +430,14 @@ export class ApiClient {
 
   approveChange(id: number, body: ApproveChangeRequest = {}): Promise<ChangeRequestResponse> {
     return requestJson(this.to, 'POST', pathOf(API.approveChange, { id }), body);
+  }
+
+  rejectChange(id: number, body: RejectChangeRequest): Promise<ChangeRequestResponse> {
+    return requestJson(this.to, 'POST', pathOf(API.rejectChange, { id }), body);
+  }
+
+  withdrawChange(id: number, body: RejectChangeRequest): Promise<ChangeRequestResponse> {
+    return requestJson(this.to, 'POST', pathOf(API.withdrawChange, { id }), body);
   }
 
   changeRequests(opts: Partial<ChangeRequestsQuery> = {}): Promise<ChangeRequestsResponse> {

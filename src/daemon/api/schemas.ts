@@ -900,7 +900,15 @@ export const ChangeRequestSchema = Type.Object({
   approvals: Type.Array(Type.Object({ by: Type.String(), at: Type.String(), comment: Type.String() })),
   required: Type.Integer({ description: 'Approvals the policy asks now' }),
   approvedBy: Type.Array(Type.String(), { description: 'Approvals that count (not the author, a role that approves)' }),
-  status: Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('applied')]),
+  refusal: Type.Union([Type.Object({ by: Type.String(), at: Type.String(), reason: Type.String() }), Type.Null()], {
+    description: 'Who rejected it (or withdrew it, when its author) and why; a refused request is never carried out',
+  }),
+  status: Type.Union([
+    Type.Literal('pending'),
+    Type.Literal('approved'),
+    Type.Literal('applied'),
+    Type.Literal('refused'),
+  ]),
 });
 export type ChangeRequestResponse = Static<typeof ChangeRequestSchema>;
 export const ChangeRequestsResponse = Type.Array(ChangeRequestSchema);
@@ -964,6 +972,18 @@ export const ApproveChangeRequest = Type.Object(
 );
 export type ApproveChangeRequest = Static<typeof ApproveChangeRequest>;
 
+/** POST /v1/change-requests/:id/reject and …/withdraw: a refusal always says why. */
+export const RejectChangeRequest = Type.Object(
+  {
+    author: Type.Optional(
+      Type.String({ maxLength: 200, description: "Who refuses (a person's token signs with their name)" }),
+    ),
+    reason: Type.String({ minLength: 1, maxLength: 2000, description: 'Why it is refused: shown with the request' }),
+  },
+  { additionalProperties: false },
+);
+export type RejectChangeRequest = Static<typeof RejectChangeRequest>;
+
 /** GET /v1/whoami: the caller as authenticated (security/tokens.ts `Caller`), so a page can hide what it may not do. */
 export const WhoamiResponse = Type.Object({
   tokenId: Type.String({ description: "The token's id (`admin` for the daemon's own)" }),
@@ -1006,3 +1026,27 @@ export const AuditQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 10000, default: 1000, description: 'Entries to list' }),
 });
 export type AuditQuery = Static<typeof AuditQuery>;
+
+/** security/audit.ts `AuditVerification`: the chain recomputed, every problem naming its entry. */
+const AuditProblemSchema = Type.Object({
+  seq: Type.Integer({ description: 'The entry it concerns (for a missing tail: the first missing number)' }),
+  kind: Type.Union([
+    Type.Literal('edited'),
+    Type.Literal('broken-chain'),
+    Type.Literal('missing'),
+    Type.Literal('unreadable'),
+  ]),
+  message: Type.String(),
+});
+export const AuditVerifyResponse = Type.Object({
+  ok: Type.Boolean({ description: 'Whether every entry matches its hash and chains on the one before' }),
+  entries: Type.Integer(),
+  head: Type.Optional(
+    Type.Object(
+      { seq: Type.Integer(), hash: Type.String() },
+      { description: 'The newest entry as recorded at its append' },
+    ),
+  ),
+  problems: Type.Array(AuditProblemSchema, { description: 'In log order: the first is where the chain breaks' }),
+});
+export type AuditVerifyResponse = Static<typeof AuditVerifyResponse>;

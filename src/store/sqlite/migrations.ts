@@ -74,4 +74,8 @@ export const MIGRATIONS: readonly string[] = [
    CREATE TABLE change_approvals (
      request_id INTEGER NOT NULL REFERENCES change_requests(id), by TEXT NOT NULL, at TEXT NOT NULL,
      comment TEXT NOT NULL, PRIMARY KEY (request_id, by));`,
+  // A change request refused by an approver or withdrawn by its author: who, when, why.
+  `ALTER TABLE change_requests ADD COLUMN refused_by TEXT;
+   ALTER TABLE change_requests ADD COLUMN refused_at TEXT;
+   ALTER TABLE change_requests ADD COLUMN refused_reason TEXT;`,
 ];

@@ -2,7 +2,13 @@
 import type Database from 'better-sqlite3';
 import type { JsonObject } from '../../model/resource.js';
 import type { Clock } from '../../util/clock.js';
-import type { ChangeApproval, ChangeRequestKind, ChangeRequestRow, ChangeRequestStore } from '../store.js';
+import type {
+  ChangeApproval,
+  ChangeRequestKind,
+  ChangeRequestRefusal,
+  ChangeRequestRow,
+  ChangeRequestStore,
+} from '../store.js';
 
 interface RequestDbRow {
   id: number;
@@ -15,6 +21,9 @@ interface RequestDbRow {
   decisions: string;
   created_at: string;
   applied_change: number | null;
+  refused_by: string | null;
+  refused_at: string | null;
+  refused_reason: string | null;
 }
 
 interface ApprovalDbRow {
@@ -29,7 +38,7 @@ export class SqliteChangeRequests implements ChangeRequestStore {
     private readonly clock: Clock,
   ) {}
 
-  saveRequest(r: Omit<ChangeRequestRow, 'id' | 'createdAt' | 'appliedChange' | 'approvals'>): number {
+  saveRequest(r: Omit<ChangeRequestRow, 'id' | 'createdAt' | 'appliedChange' | 'approvals' | 'refusal'>): number {
     const res = this.db
       .prepare(
         `INSERT INTO change_requests (kind, service, subject, hash, author, message, decisions, created_at)
@@ -68,7 +77,9 @@ export class SqliteChangeRequests implements ChangeRequestStore {
 
   claimRequest(id: number, changeId: number): boolean {
     const res = this.db
-      .prepare('UPDATE change_requests SET applied_change = ? WHERE id = ? AND applied_change IS NULL')
+      .prepare(
+        'UPDATE change_requests SET applied_change = ? WHERE id = ? AND applied_change IS NULL AND refused_at IS NULL',
+      )
       .run(changeId, id);
     return res.changes === 1;
   }
@@ -77,6 +88,16 @@ export class SqliteChangeRequests implements ChangeRequestStore {
     this.db
       .prepare('UPDATE change_requests SET applied_change = NULL WHERE id = ? AND applied_change = ?')
       .run(id, changeId);
+  }
+
+  refuseRequest(id: number, f: ChangeRequestRefusal): boolean {
+    const res = this.db
+      .prepare(
+        `UPDATE change_requests SET refused_by = ?, refused_at = ?, refused_reason = ?
+         WHERE id = ? AND applied_change IS NULL AND refused_at IS NULL`,
+      )
+      .run(f.by, f.at, f.reason, id);
+    return res.changes === 1;
   }
 
   private toRow(r: RequestDbRow): ChangeRequestRow {
@@ -95,6 +116,10 @@ export class SqliteChangeRequests implements ChangeRequestStore {
       createdAt: r.created_at,
       appliedChange: r.applied_change,
       approvals: approvals.map((a) => ({ by: a.by, at: a.at, comment: a.comment })),
+      refusal:
+        r.refused_at !== null
+          ? { by: r.refused_by ?? 'unknown', at: r.refused_at, reason: r.refused_reason ?? '' }
+          : null,
     };
   }
 }

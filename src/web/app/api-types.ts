@@ -109,6 +109,11 @@ export interface Incident {
   ackedBy: string | null;
   resolvedBy: string | null;
   assignee: string | null;
+  /** The escalation policy it follows (null: none, nobody is paged). */
+  policy: string | null;
+  /** The step being paged (0-based) and the round through the policy (0-based). */
+  step: number;
+  loop: number;
 }
 
 export interface Incidents {
@@ -117,6 +122,8 @@ export interface Incidents {
 
 export interface IncidentDetail {
   incident: Incident;
+  /** Which escalation policy it follows and why; null for incidents opened before that was recorded. */
+  policyReason: string | null;
   timeline: { id: number; at: string; kind: string; actor: string; text: string }[];
 }
 
@@ -182,7 +189,9 @@ export interface ChangeRequest {
   approvals: { by: string; at: string; comment: string }[];
   required: number;
   approvedBy: string[];
-  status: 'pending' | 'approved' | 'applied';
+  /** Who rejected (or, its author, withdrew) it and why. */
+  refusal: { by: string; at: string; reason: string } | null;
+  status: 'pending' | 'approved' | 'applied' | 'refused';
 }
 
 /** GET /v1/decisions (a list), GET /v1/decisions/:id (one, with its Markdown). */
@@ -214,4 +223,11 @@ export interface AuditRecord {
   decision: 'allowed' | 'denied';
   status: number;
   reason?: string;
+}
+
+/** GET /v1/audit/verify: the chain recomputed on the server; problems in log order, the first where it breaks. */
+export interface AuditVerification {
+  ok: boolean;
+  entries: number;
+  problems: { seq: number; kind: string; message: string }[];
 }

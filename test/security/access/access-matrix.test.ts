@@ -88,6 +88,8 @@ const EXPECTED: Record<ApiName, { roles: Role[]; scope: Scope }> = {
   requestApply: { roles: RUNS, scope: 'stack' },
   requestServiceChange: { roles: DEPLOYS, scope: 'service' },
   approveChange: { roles: APPROVES, scope: 'stack' },
+  rejectChange: { roles: APPROVES, scope: 'stack' },
+  withdrawChange: { roles: DEPLOYS, scope: 'stack' },
   changeRequests: { roles: ALL, scope: 'stack' },
   changeRequest: { roles: ALL, scope: 'stack' },
   decisions: { roles: ALL, scope: 'stack' },
@@ -95,6 +97,7 @@ const EXPECTED: Record<ApiName, { roles: Role[]; scope: Scope }> = {
   tokens: { roles: ['admin'], scope: 'stack' },
   revokeToken: { roles: ['admin'], scope: 'stack' },
   audit: { roles: ['admin'], scope: 'stack' },
+  auditVerify: { roles: ['admin'], scope: 'stack' },
   whoami: { roles: ALL, scope: 'none' },
 };
 

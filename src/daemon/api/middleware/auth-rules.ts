@@ -85,6 +85,10 @@ export const ACCESS_RULES: Record<ApiName, AccessRule> = {
   requestApply: { permission: 'stack.apply', target: 'stack', audit: 'change' },
   requestServiceChange: { permission: 'service.deploy', target: service, audit: 'change' },
   approveChange: { permission: 'change.approve', target: 'stack', audit: 'change' },
+  // Rejecting decides as much as approving; withdrawing is the author's own (the operation checks
+  // the person is the author), who needed service.deploy or more to write the request.
+  rejectChange: { permission: 'change.approve', target: 'stack', audit: 'change' },
+  withdrawChange: { permission: 'service.deploy', target: 'stack', audit: 'change' },
   changeRequests: { permission: 'config.read', target: 'stack', audit: 'read' },
   changeRequest: { permission: 'config.read', target: 'stack', audit: 'read' },
   // Decisions are documents of the stack's repository: whoever may read its config may read them.
@@ -94,6 +98,7 @@ export const ACCESS_RULES: Record<ApiName, AccessRule> = {
   tokens: { permission: 'access.admin', target: 'stack', audit: 'read' },
   revokeToken: { permission: 'access.admin', target: 'stack', audit: 'change' },
   audit: { permission: 'access.admin', target: 'stack', audit: 'read' },
+  auditVerify: { permission: 'access.admin', target: 'stack', audit: 'read' },
   // Describes the caller, not the stack: any valid token.
   whoami: { permission: 'status.read', target: 'none', audit: 'read' },
   // Describes the API, not the stack: any valid token.

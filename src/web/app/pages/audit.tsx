@@ -1,17 +1,18 @@
 /**
  * The audit log: newest first, filtered by who, action and outcome, a page at a time. GET /v1/audit
  * lists oldest first from `after`, so the page reads the whole log once in chunks, then only the new
- * entries, and filters here (a home lab's log is thousands of entries, not millions); it checks that each entry chains on the one
- * before (prevHash), which catches a deleted or reordered entry. Recomputing the hashes (an edited
- * entry) is `groundwork audit verify`'s job: the API does not answer it.
+ * entries, and filters here (a home lab's log is thousands of entries, not millions). Whether the
+ * hash chain is intact is asked of the server (GET /v1/audit/verify, the same check as `groundwork
+ * audit verify`): it recomputes every hash, so an edited entry is found too, not only a deleted or
+ * reordered one, and the page need not hold the whole log to answer.
  */
 import type { JSX } from 'preact';
 import { useRef, useState } from 'preact/hooks';
 import { getJson } from '../api.js';
-import type { AuditRecord } from '../api-types.js';
+import type { AuditRecord, AuditVerification } from '../api-types.js';
 import { useSession } from '../session.js';
 import { Table, type Column } from '../table.js';
-import { useApi } from '../use-api.js';
+import { useApi, type ApiState } from '../use-api.js';
 
 const CHUNK = 1000;
 /** Beyond this the page stops reading and says so (the CLI exports everything). */
@@ -23,8 +24,6 @@ type Outcome = (typeof OUTCOMES)[number];
 interface Log {
   entries: AuditRecord[];
   truncated: boolean;
-  /** The first entry that does not chain on the one before it, if any. */
-  broken: AuditRecord | undefined;
 }
 
 /**
@@ -41,11 +40,7 @@ async function loadLog(known: readonly AuditRecord[], signal: AbortSignal): Prom
     if (chunk.length < CHUNK || !last) break;
     after = last.seq;
   }
-  const broken = entries.find((e, i) => {
-    const prev = entries[i - 1];
-    return prev !== undefined && (e.seq !== prev.seq + 1 || e.prevHash !== prev.hash);
-  });
-  return { entries, truncated: entries.length >= MAX_ENTRIES, broken };
+  return { entries, truncated: entries.length >= MAX_ENTRIES };
 }
 
 /** The action of an entry as people say it: the declared route, else the method and path. */
@@ -98,6 +93,37 @@ function matches(e: AuditRecord, who: string, action: string, outcome: Outcome):
   return true;
 }
 
+/** The server's verdict on the chain: intact, or where it first breaks and why. */
+function ChainStatus(p: { verify: ApiState<AuditVerification>; truncated: number | undefined }): JSX.Element | null {
+  const v = p.verify.data;
+  if (!v) return p.verify.error ? <p class="error">Could not verify the chain: {p.verify.error}</p> : null;
+  const [first, ...more] = v.problems;
+  if (!first)
+    return (
+      <p class="muted small" data-testid="chain" data-ok="true">
+        Verified on the server: all {v.entries} entries match their hashes, each chained on the one before
+        {p.truncated !== undefined ? ` (this page shows the first ${p.truncated}: export the rest with the CLI)` : ''}.
+      </p>
+    );
+  return (
+    <div class="error" role="alert" data-testid="chain" data-ok="false" data-broken-seq={String(first.seq)}>
+      <p>
+        <strong>The chain is broken at entry #{first.seq}</strong>: {first.message}.
+        {more.length > 0 ? ` ${more.length} more problem${more.length > 1 ? 's' : ''} after it:` : ''}
+      </p>
+      {more.length > 0 ? (
+        <ul class="small">
+          {more.slice(0, 10).map((x, i) => (
+            <li key={i}>{x.message}</li>
+          ))}
+          {more.length > 10 ? <li>and {more.length - 10} more (`groundwork audit verify` lists all)</li> : null}
+        </ul>
+      ) : null}
+      <p class="small">Compare with an exported copy (`groundwork audit export`) to see what the entry said before.</p>
+    </div>
+  );
+}
+
 function AuditLog(): JSX.Element {
   const read = useRef<readonly AuditRecord[]>([]);
   const log = useApi(
@@ -108,6 +134,11 @@ function AuditLog(): JSX.Element {
     },
     { every: 15_000 },
   );
+  const verify = useApi<AuditVerification>('/v1/audit/verify', { every: 15_000 });
+  const refresh = () => {
+    log.refresh();
+    verify.refresh();
+  };
   const [who, setWho] = useState('');
   const [action, setAction] = useState('');
   const [outcome, setOutcome] = useState<Outcome>('any');
@@ -129,22 +160,8 @@ function AuditLog(): JSX.Element {
           {log.error}
         </p>
       ) : null}
-      {log.data ? (
-        log.data.broken ? (
-          <p class="error" role="alert" data-testid="chain">
-            The chain is broken at entry #{log.data.broken.seq}: it does not follow the entry before it (an entry was
-            deleted or reordered). Run `groundwork audit verify` for the full check.
-          </p>
-        ) : (
-          <p class="muted small" data-testid="chain">
-            {entries.length} entries, each chained on the one before
-            {log.data.truncated ? ` (the first ${entries.length} only: export the rest with the CLI)` : ''}. `groundwork
-            audit verify` also recomputes their hashes.
-          </p>
-        )
-      ) : log.loading ? (
-        <p class="muted">Loading…</p>
-      ) : null}
+      <ChainStatus verify={verify} truncated={log.data?.truncated ? entries.length : undefined} />
+      {!log.data && log.loading ? <p class="muted">Loading…</p> : null}
       <form class="filters" onSubmit={(e) => e.preventDefault()} aria-label="Filter the audit log">
         <label>
           Who <input id="audit-who" value={who} onInput={filter(setWho)} placeholder="person or token" />
@@ -162,7 +179,7 @@ function AuditLog(): JSX.Element {
             ))}
           </select>
         </label>
-        <button type="button" onClick={log.refresh} data-action="refresh">
+        <button type="button" onClick={refresh} data-action="refresh">
           Load new entries
         </button>
       </form>

@@ -1,7 +1,8 @@
 /**
- * Changes and approvals: change requests (pending, approved, applied) with what each approves (a
- * plan's summary, a deploy's or rollback's inputs), the approvals so far and what is still
- * needed, an Approve button for roles that approve; and the stack's decision records with their text.
+ * Changes and approvals: change requests (pending, approved, applied, refused) with what each
+ * approves (a plan's summary, a deploy's or rollback's inputs), the approvals so far and what is
+ * still needed, Approve and Reject buttons for roles that approve (a rejection asks for its
+ * reason), Withdraw for a request's author; and the stack's decision records with their text.
  */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
@@ -11,10 +12,15 @@ import { ago, errorText } from '../format.js';
 import { useSession } from '../session.js';
 import { useApi } from '../use-api.js';
 
-const STATUSES = ['all', 'pending', 'approved', 'applied'] as const;
+const STATUSES = ['all', 'pending', 'approved', 'applied', 'refused'] as const;
 type Filter = (typeof STATUSES)[number];
 
-const BADGE: Record<ChangeRequest['status'], string> = { pending: 'degraded', approved: 'healthy', applied: 'stopped' };
+const BADGE: Record<ChangeRequest['status'], string> = {
+  pending: 'degraded',
+  approved: 'healthy',
+  applied: 'stopped',
+  refused: 'down',
+};
 
 /** As `groundwork plan` writes them. */
 const ACTION_SIGN: Record<string, string> = { create: '+', update: '~', replace: '-/+', delete: '-' };
@@ -74,11 +80,78 @@ function Subject(p: { request: ChangeRequest }): JSX.Element {
   );
 }
 
+/** The command that carries out an approved request (as change/change-control.ts `carryOutCommand` says). */
+function carryOut(r: ChangeRequest): string {
+  const secret = typeof r.subject['secret'] === 'string' ? r.subject['secret'] : 'SECRET';
+  if (r.kind === 'rotate') return `groundwork secret rotate ${secret} --change ${r.id}`;
+  if (r.kind === 'apply') return `groundwork apply ${r.id}`;
+  return `groundwork ${r.kind} ${r.service ?? 'SERVICE'} --change ${r.id}`;
+}
+
 /** Why the caller may not approve `r`, or undefined when they may. */
 function approveRefusal(r: ChangeRequest, me: string | undefined): string | undefined {
   if (me !== undefined && me === r.author) return 'You wrote this request: someone else must approve it.';
   if (me !== undefined && r.approvals.some((a) => a.by === me)) return 'You approved this request already.';
   return undefined;
+}
+
+/**
+ * Refusing a request: an approver rejects it, its author withdraws it; both ask for the reason
+ * first (the API requires one) and say it cannot be undone.
+ */
+function RefuseForm(p: { request: ChangeRequest; verb: 'reject' | 'withdraw'; onChanged: () => void }): JSX.Element {
+  const r = p.request;
+  const [open, setOpen] = useState(false);
+  const [reason, setReason] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [message, setMessage] = useState<string | undefined>(undefined);
+  const label = p.verb === 'reject' ? 'Reject' : 'Withdraw';
+  if (!open)
+    return (
+      <button type="button" data-action={p.verb} onClick={() => setOpen(true)}>
+        {label} #{r.id}…
+      </button>
+    );
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (!reason.trim()) {
+      setMessage(`Say why you ${p.verb} it: the reason is kept with the request.`);
+      return;
+    }
+    setBusy(true);
+    setMessage(undefined);
+    try {
+      await postJson<ChangeRequest>(`/v1/change-requests/${r.id}/${p.verb}`, { reason });
+      p.onChanged();
+    } catch (err) {
+      setMessage(errorText(err));
+    }
+    setBusy(false);
+  };
+  return (
+    <form class="actions refuse" onSubmit={(e) => void submit(e)}>
+      <label for={`reason-${r.id}`}>Why {p.verb === 'reject' ? 'reject' : 'withdraw'} it?</label>
+      <input
+        id={`reason-${r.id}`}
+        value={reason}
+        required
+        maxLength={2000}
+        onInput={(e) => setReason(e.currentTarget.value)}
+        disabled={busy}
+      />
+      <button type="submit" data-action={`${p.verb}-confirm`} disabled={busy}>
+        {label} #{r.id} for good
+      </button>
+      <button type="button" onClick={() => setOpen(false)} disabled={busy}>
+        Cancel
+      </button>
+      {message ? (
+        <p class="error" role="alert">
+          {message}
+        </p>
+      ) : null}
+    </form>
+  );
 }
 
 function RequestCard(p: { request: ChangeRequest; onChanged: () => void }): JSX.Element {
@@ -90,6 +163,8 @@ function RequestCard(p: { request: ChangeRequest; onChanged: () => void }): JSX.
   const me = who ? (who.user ?? who.tokenId) : undefined;
   const refusal = approveRefusal(r, me);
   const needed = Math.max(0, r.required - r.approvedBy.length);
+  // Still open to a decision: not carried out, not refused.
+  const open = r.status === 'pending' || r.status === 'approved';
   const approve = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
@@ -116,6 +191,12 @@ function RequestCard(p: { request: ChangeRequest; onChanged: () => void }): JSX.
       </p>
       {r.message ? <p>{r.message}</p> : null}
       <Subject request={r} />
+      {r.refusal ? (
+        <p class="error" data-testid="refusal">
+          {r.refusal.by === r.author ? 'Withdrawn by its author ' : 'Rejected by '}
+          <strong>{r.refusal.by}</strong> {ago(r.refusal.at)}: <q>{r.refusal.reason}</q> It will not be carried out.
+        </p>
+      ) : null}
       <p class="approvals">
         {r.approvals.length === 0
           ? 'No approvals yet.'
@@ -128,11 +209,11 @@ function RequestCard(p: { request: ChangeRequest; onChanged: () => void }): JSX.
               </span>
             ))}{' '}
         <span data-testid="needed">
-          {r.status === 'applied'
+          {r.status === 'applied' || r.status === 'refused'
             ? ''
             : needed > 0
               ? `Needs ${needed} more approval${needed > 1 ? 's' : ''} (${r.required} required).`
-              : `Approved: ready to carry out (\`groundwork change apply ${r.id}\`).`}
+              : `Approved: ready to carry out (\`${carryOut(r)}\`).`}
         </span>
       </p>
       {r.status === 'pending' && can('change.approve') ? (
@@ -154,6 +235,11 @@ function RequestCard(p: { request: ChangeRequest; onChanged: () => void }): JSX.
             </button>
           </form>
         )
+      ) : null}
+      {open && me !== undefined && me === r.author && can('service.deploy') ? (
+        <RefuseForm request={r} verb="withdraw" onChanged={p.onChanged} />
+      ) : open && can('change.approve') ? (
+        <RefuseForm request={r} verb="reject" onChanged={p.onChanged} />
       ) : null}
       {message ? (
         <p class="error" role="alert">

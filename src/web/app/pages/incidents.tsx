@@ -1,4 +1,8 @@
-/** Incidents: the list, and one incident with its timeline and acknowledge / resolve / note. */
+/**
+ * Incidents: the list, and one incident with its timeline and acknowledge / resolve / note, and
+ * the escalation policy it follows with the reason it was chosen (its alert rule's, its
+ * service's, or the default), so whoever looks knows who is paged and why.
+ */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { postJson } from '../api.js';
@@ -16,6 +20,7 @@ const INCIDENT_COLUMNS: Column<Incident>[] = [
   { head: 'Title', cell: (i) => <Link href={`/ui/incidents/${i.id}`}>{i.title}</Link> },
   { head: 'Status', cell: (i) => <span class={`badge ${BADGE[i.status] ?? ''}`}>{i.status}</span> },
   { head: 'Severity', cell: (i) => i.severity, wide: true },
+  { head: 'Policy', cell: (i) => i.policy ?? <span class="muted">none</span>, wide: true },
   { head: 'Opened', cell: (i) => ago(i.createdAt) },
 ];
 
@@ -27,6 +32,33 @@ export function IncidentsPage(): JSX.Element {
       {incidents.error ? <p class="error">{incidents.error}</p> : null}
       <Table rows={incidents.data?.incidents} columns={INCIDENT_COLUMNS} rowKey={(i) => i.id} empty="No incidents." />
     </main>
+  );
+}
+
+/** The policy the incident follows, where it stands in it, and why that policy. */
+function Escalation(p: { incident: Incident; reason: string | null }): JSX.Element {
+  const i = p.incident;
+  const paging = i.status === 'triggered' && i.policy !== null;
+  return (
+    <section aria-labelledby="escalation-h" data-testid="escalation" data-policy={i.policy ?? ''}>
+      <h2 id="escalation-h">Escalation</h2>
+      <p>
+        {i.policy !== null ? (
+          <>
+            Policy <code>{i.policy}</code>
+            {paging ? `: paging step ${i.step + 1}${i.loop > 0 ? `, round ${i.loop + 1}` : ''}` : ''}
+            {i.status !== 'triggered' ? ` (escalation stopped: ${i.status})` : ''}
+          </>
+        ) : (
+          <strong>No escalation policy: nobody is paged.</strong>
+        )}
+      </p>
+      <p class={p.reason === null ? 'muted' : i.policy === null ? 'error' : undefined} data-testid="policy-reason">
+        {p.reason !== null
+          ? `Why: this incident ${p.reason}.`
+          : 'Why this policy was not recorded: the incident was opened before Groundwork wrote that down.'}
+      </p>
+    </section>
   );
 }
 
@@ -80,6 +112,7 @@ export function IncidentPage(p: { id: string }): JSX.Element {
               {actionError}
             </p>
           ) : null}
+          <Escalation incident={i} reason={detail.data?.policyReason ?? null} />
           <section aria-labelledby="timeline-h">
             <h2 id="timeline-h">Timeline</h2>
             <ol class="timeline">

@@ -3,12 +3,25 @@
  * a legend. The query and the range live in the address (`?query=…&range=1h`), so a view can be
  * shared; an expression the engine refuses shows its message with a caret under the place it
  * names. Relative ranges reload every 30 s; a custom range is fixed, so it loads once.
+ *
+ * Beside the chart, a table of each series' value at the range's end (an instant query,
+ * /api/v1/query, at the window's end): the numbers, sortable by eye, that a chart only suggests.
+ * Which of the two is shown is in the address too (`?view=table`; the chart is the default).
  */
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { Chart, fromMatrix, RangePicker } from '../chart.js';
-import { PromQueryError, queryRange, seriesLabel } from '../prom.js';
-import { describeRange, queryWindow, rangeIntoSearch, rangeKey, type TimeRange } from '../time-range.js';
+import { ApiFailure, toLogin } from '../api.js';
+import { errorPosition, PromQueryError, queryRange, seriesLabel } from '../prom.js';
+import { Table, type Column } from '../table.js';
+import {
+  describeRange,
+  queryWindow,
+  rangeIntoSearch,
+  rangeKey,
+  type QueryWindow,
+  type TimeRange,
+} from '../time-range.js';
 import { setSearch, useSearch, useUrlRange } from '../url-state.js';
 import { useApi } from '../use-api.js';
 
@@ -33,14 +46,77 @@ function QueryError(p: { query: string; message: string; position: number | unde
   );
 }
 
-/** A drawn answer, or the engine's refusal (kept as data: its position is needed, not only its text). */
+const VIEWS = ['chart', 'table'] as const;
+type View = (typeof VIEWS)[number];
+
+/** One series' value at an instant, as the table shows it. */
+interface InstantRow {
+  label: string;
+  /** The value as the engine wrote it ("NaN", "+Inf" included). */
+  value: string;
+}
+
+/** A drawn answer, a table of values at the range's end, or the engine's refusal (kept as data: its position is needed). */
 type Outcome =
   | { kind: 'drawn'; times: number[]; series: { label: string; values: (number | null)[] }[] }
+  | { kind: 'instant'; at: number; rows: InstantRow[] }
   | { kind: 'refused'; message: string; position: number | undefined };
 
-async function load(query: string, range: TimeRange, signal: AbortSignal): Promise<Outcome> {
-  const w = queryWindow(range, Math.floor(Date.now() / 1000));
+/** What /api/v1/query answers (Prometheus's shape): a vector of series, or one scalar. */
+interface PromInstant {
+  status: 'success' | 'error';
+  error?: unknown;
+  data?:
+    | { resultType: 'vector'; result: { metric: Record<string, string>; value: [number, string] }[] }
+    | { resultType: 'scalar' | 'string'; result: [number, string] }
+    | { resultType: 'matrix'; result: unknown[] };
+}
+
+/** Each series' value at `time` (Unix seconds), sorted by label so the table reads the same on every reload. */
+async function queryInstant(query: string, time: number, signal: AbortSignal): Promise<InstantRow[]> {
+  const q = new URLSearchParams({ query, time: String(time) });
+  const res = await fetch(`/api/v1/query?${q}`, {
+    headers: { accept: 'application/json' },
+    credentials: 'same-origin',
+    signal,
+  });
+  if (res.status === 401) {
+    toLogin();
+    throw new ApiFailure(401, 'the session ended: log in again');
+  }
+  let body: PromInstant;
   try {
+    body = (await res.json()) as PromInstant;
+  } catch {
+    throw new ApiFailure(res.status, `the metrics query failed: ${res.status} ${res.statusText}`);
+  }
+  if (body.status !== 'success' || !body.data) {
+    const raw = body.error;
+    const message =
+      typeof raw === 'string'
+        ? raw
+        : typeof raw === 'object' && raw !== null && 'message' in raw
+          ? String(raw.message)
+          : `${res.status} ${res.statusText}`;
+    throw new PromQueryError(message, errorPosition(message));
+  }
+  const d = body.data;
+  if (d.resultType === 'vector')
+    return d.result
+      .map((s) => ({ label: seriesLabel(s.metric), value: s.value[1] }))
+      .sort((a, b) => a.label.localeCompare(b.label));
+  if (d.resultType === 'matrix')
+    throw new PromQueryError(
+      'a range vector has no single value per series: drop the [range] for the table',
+      undefined,
+    );
+  return [{ label: '(scalar)', value: d.result[1] }];
+}
+
+async function load(query: string, range: TimeRange, view: View, signal: AbortSignal): Promise<Outcome> {
+  const w: QueryWindow = queryWindow(range, Math.floor(Date.now() / 1000));
+  try {
+    if (view === 'table') return { kind: 'instant', at: w.end, rows: await queryInstant(query, w.end, signal) };
     const result = await queryRange(query, w, signal);
     return { kind: 'drawn', ...fromMatrix(result, w.start, w.end, w.step, seriesLabel) };
   } catch (e) {
@@ -49,22 +125,48 @@ async function load(query: string, range: TimeRange, signal: AbortSignal): Promi
   }
 }
 
+/** "1.5", "1,234,567", "0.000123": as many digits as say something, never a long float tail. */
+function formatValue(raw: string): string {
+  const n = Number(raw);
+  if (!Number.isFinite(n)) return raw;
+  return Math.abs(n) >= 1e15 || (n !== 0 && Math.abs(n) < 1e-4)
+    ? n.toExponential(3)
+    : n.toLocaleString(undefined, { maximumFractionDigits: 6 });
+}
+
+const INSTANT_COLUMNS: Column<InstantRow>[] = [
+  { head: 'Series', cell: (r) => <code>{r.label}</code> },
+  { head: 'Value', cell: (r) => <span title={r.value}>{formatValue(r.value)}</span> },
+];
+
+function viewOf(search: URLSearchParams): View {
+  return search.get('view') === 'table' ? 'table' : 'chart';
+}
+
 export function MetricsPage(): JSX.Element {
   const search = useSearch();
   const query = search.get('query') ?? '';
   const [range, setRange] = useUrlRange();
+  const view = viewOf(search);
+  const setView = (v: View) => {
+    const q = new URLSearchParams(location.search);
+    if (v === 'chart') q.delete('view');
+    else q.set('view', v);
+    setSearch(q);
+  };
   const [draft, setDraft] = useState(query);
   // Another address (back/forward, a shared link) brings its own query into the box.
   useEffect(() => setDraft(query), [query]);
   // A fixed (custom) range need not reload.
-  const result = useApi((signal) => (query ? load(query, range, signal) : Promise.resolve(undefined)), {
+  const result = useApi((signal) => (query ? load(query, range, view, signal) : Promise.resolve(undefined)), {
     every: range.kind === 'custom' ? undefined : 30_000,
-    key: `${query}\u0000${rangeKey(range)}`,
+    key: `${query}\u0000${rangeKey(range)}\u0000${view}`,
   });
   const run = (e: Event) => {
     e.preventDefault();
     const q = rangeIntoSearch(range, new URLSearchParams());
     if (draft.trim()) q.set('query', draft.trim());
+    if (view !== 'chart') q.set('view', view);
     setSearch(q);
   };
 
@@ -89,7 +191,16 @@ export function MetricsPage(): JSX.Element {
           <button type="submit">Run</button>
         </div>
       </form>
-      <RangePicker value={range} onChange={setRange} />
+      <div class="actions">
+        <RangePicker value={range} onChange={setRange} />
+        <div class="actions" role="group" aria-label="Show as">
+          {VIEWS.map((v) => (
+            <button key={v} type="button" data-view={v} aria-pressed={view === v} onClick={() => setView(v)}>
+              {v === 'chart' ? 'Chart' : 'Table'}
+            </button>
+          ))}
+        </div>
+      </div>
       {!query ? (
         <div class="muted">
           <p>Type an expression and press Enter. For example:</p>
@@ -122,6 +233,26 @@ export function MetricsPage(): JSX.Element {
           />
           <p class="muted small" data-testid="series-count">
             {result.data.series.length} series
+          </p>
+        </section>
+      ) : null}
+      {query && result.data?.kind === 'instant' ? (
+        <section aria-labelledby="instant-h" aria-live="polite">
+          <h2 id="instant-h" class="small">
+            {query}: each series at {new Date(result.data.at * 1000).toLocaleString()} (the end of the{' '}
+            {describeRange(range)})
+          </h2>
+          <Table
+            class="instant"
+            rows={result.data.rows}
+            columns={INSTANT_COLUMNS}
+            rowKey={(r) => r.label}
+            rowAttrs={(r) => ({ 'data-series': r.label, 'data-value': r.value })}
+            empty="No series has a value at the end of the range."
+            labelledBy="instant-h"
+          />
+          <p class="muted small" data-testid="series-count">
+            {result.data.rows.length} series
           </p>
         </section>
       ) : null}
