@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   clientResponseHead,
   forwardRequestHead,
+  forwardedLines,
   normalizeHost,
   parseRequestHead,
   parseResponseHead,
@@ -56,7 +57,7 @@ describe('parseRequestHead', () => {
     const r = req(
       'GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nProxy-Connection: x\r\nUpgrade: h2c\r\nX-Forwarded-For: 1.2.3.4\r\nX-Keep: yes',
     );
-    expect(r.lines).toEqual(['Host: a', 'X-Keep: yes']);
+    expect(forwardedLines(r)).toEqual(['Host: a', 'X-Keep: yes']);
     expect(r.upgrade).toBeUndefined(); // Upgrade without Connection: upgrade is not an upgrade request
     expect(r.xForwardedFor).toBe('1.2.3.4');
   });
@@ -113,6 +114,28 @@ describe('forwardRequestHead', () => {
     expect(forwardRequestHead(h, { client: '127.0.0.1', proto: 'http', trust: true }, 'x')).toContain(
       'x-forwarded-proto: https\r\n',
     );
+  });
+
+  it('forwards the received lines byte for byte, minus the dropped ones, with the request line rewritten only when it must be', () => {
+    const f = { client: '10.0.0.9', proto: 'http', trust: false };
+    const fwd = (text: string) => forwardRequestHead(req(text), f, 'b:1');
+    const tail = 'x-forwarded-for: 10.0.0.9\r\nx-forwarded-proto: http\r\nx-forwarded-host: a\r\n\r\n';
+    // Every field kept: one slice of the head as received (field name case and spacing kept).
+    expect(fwd('GET /p?q=1 HTTP/1.1\r\nHost: a\r\nuser-AGENT:  x y \r\nAccept: */*')).toBe(
+      `GET /p?q=1 HTTP/1.1\r\nHost: a\r\nuser-AGENT:  x y \r\nAccept: */*\r\n${tail}`,
+    );
+    // Dropped lines at the start, the middle and the end.
+    expect(
+      fwd('GET / HTTP/1.1\r\nKeep-Alive: 1\r\nHost: a\r\nConnection: X-Hop\r\nX-Hop: 1\r\nX-A: 1\r\nX-B: 2\r\nTE: t'),
+    ).toBe(`GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nX-B: 2\r\n${tail}`);
+    // Leading empty lines, absolute-form and HTTP/1.0 get a new request line.
+    expect(fwd('\r\nGET / HTTP/1.1\r\nHost: a')).toBe(`GET / HTTP/1.1\r\nHost: a\r\n${tail}`);
+    expect(fwd('GET http://a/x HTTP/1.1\r\nHost: a')).toBe(`GET /x HTTP/1.1\r\nHost: a\r\n${tail}`);
+    expect(fwd('GET /x HTTP/1.0\r\nHost: a')).toBe(`GET /x HTTP/1.1\r\nHost: a\r\n${tail}`);
+    expect(forwardedLines(req('GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Host: e\r\nX-C: 3'))).toEqual([
+      'Host: a',
+      'X-C: 3',
+    ]);
   });
 
   it('names the backend as Host when an HTTP/1.0 client sent none', () => {

@@ -30,8 +30,16 @@ export interface RequestHead {
   host: string;
   /** The Host field as received. */
   hostHeader: string | undefined;
-  /** Field lines to forward (hop-by-hop and X-Forwarded-* removed), without CRLF. */
-  lines: string[];
+  /** The head as received (latin1, without the final CRLFCRLF); `fields` points into it. */
+  text: string;
+  /**
+   * Where the field lines to forward lie in `text` (hop-by-hop and X-Forwarded-* removed):
+   * start and end (before its CRLF) pairs, adjacent lines merged, so a head that keeps all its
+   * fields is one pair. Forwarding slices these instead of making a string per line.
+   */
+  fields: number[];
+  /** `text` starts with the request line exactly as forwarded (HTTP/1.1, origin-form target). */
+  lineVerbatim: boolean;
   /** -1 when absent. */
   contentLength: number;
   chunked: boolean;
@@ -123,9 +131,34 @@ function fieldOf(text: string, start: number, n: number): number {
   return F_OTHER;
 }
 
-/** The field name of a line, lowercased. */
-function lowerName(line: string): string {
-  return line.slice(0, line.indexOf(':')).toLowerCase();
+/** Adds the line [a, b) of the head text to `spans`, merged with the previous one when adjacent. */
+function keepLine(spans: number[], a: number, b: number): void {
+  const n = spans.length;
+  if (n !== 0 && (spans[n - 1] as number) + 2 === a) spans[n - 1] = b;
+  else spans.push(a, b);
+}
+
+/** Drops the kept lines whose (lowercase) name is in `names`; splits merged spans back into lines. */
+function dropNamedLines(text: string, spans: number[], names: readonly string[]): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < spans.length; i += 2) {
+    const end = spans[i + 1] as number;
+    let a = spans[i] as number;
+    while (a < end) {
+      const crlf = text.indexOf('\r\n', a);
+      const b = crlf === -1 || crlf > end ? end : crlf;
+      if (!names.includes(text.slice(a, text.indexOf(':', a)).toLowerCase())) keepLine(out, a, b);
+      a = b + 2;
+    }
+  }
+  return out;
+}
+
+/** The field lines a request head forwards, without CRLF (for tests and diagnostics). */
+export function forwardedLines(h: RequestHead): string[] {
+  const lines: string[] = [];
+  for (let i = 0; i < h.fields.length; i += 2) lines.push(...h.text.slice(h.fields[i], h.fields[i + 1]).split('\r\n'));
+  return lines;
 }
 
 function bad(message: string): HeadError {
@@ -193,10 +226,11 @@ export function parseRequestHead(text: string): RequestHead | HeadError {
       target = rest === '' ? '/' : rest.charCodeAt(0) === 63 /* ? */ ? `/${rest}` : rest;
     }
   }
+  const lineVerbatim = pos === 0 && minor === 1 && targetHost === undefined && target !== '*';
   const q = target.indexOf('?');
   const path = target === '*' ? '/' : q === -1 ? target : target.slice(0, q);
 
-  const lines: string[] = [];
+  let fields: number[] = [];
   let hostHeader: string | undefined;
   let contentLength = -1;
   let transferEncoding: string | undefined;
@@ -225,7 +259,7 @@ export function parseRequestHead(text: string): RequestHead | HeadError {
       case F_HOST:
         if (hostHeader !== undefined) return bad('the request has two Host headers');
         hostHeader = valueIn(text, colon, eol);
-        lines.push(text.slice(pos, eol));
+        keepLine(fields, pos, eol);
         break;
       case F_CONTENT_LENGTH: {
         const v = valueIn(text, colon, eol);
@@ -233,7 +267,7 @@ export function parseRequestHead(text: string): RequestHead | HeadError {
         const n = Number(v);
         if (contentLength !== -1 && contentLength !== n)
           return bad('the request has two different Content-Length headers');
-        if (contentLength === -1) lines.push(text.slice(pos, eol));
+        if (contentLength === -1) keepLine(fields, pos, eol);
         contentLength = n;
         break;
       }
@@ -242,7 +276,7 @@ export function parseRequestHead(text: string): RequestHead | HeadError {
           transferEncoding === undefined
             ? valueIn(text, colon, eol)
             : `${transferEncoding}, ${valueIn(text, colon, eol)}`;
-        lines.push(text.slice(pos, eol));
+        keepLine(fields, pos, eol);
         break;
       case F_CONNECTION: {
         const v = valueIn(text, colon, eol);
@@ -267,11 +301,11 @@ export function parseRequestHead(text: string): RequestHead | HeadError {
       case F_ACCEPT: {
         const j = text.indexOf('json', colon);
         if (j !== -1 && j < eol) acceptsJson = true;
-        lines.push(text.slice(pos, eol));
+        keepLine(fields, pos, eol);
         break;
       }
       default:
-        lines.push(text.slice(pos, eol));
+        keepLine(fields, pos, eol);
     }
     pos = eol + 2;
   }
@@ -303,12 +337,7 @@ export function parseRequestHead(text: string): RequestHead | HeadError {
     }
     // Fields named in Connection are hop-by-hop too; framing and Host are never dropped.
     const drop = custom.filter((t) => t !== 'host' && t !== 'content-length' && t !== 'transfer-encoding');
-    if (drop.length) {
-      for (let i = lines.length - 1; i >= 0; i--) {
-        const l = lines[i] as string;
-        if (drop.includes(lowerName(l))) lines.splice(i, 1);
-      }
-    }
+    if (drop.length) fields = dropNamedLines(text, fields, drop);
   }
   if (upgrade === '') upgrade = undefined;
 
@@ -319,7 +348,9 @@ export function parseRequestHead(text: string): RequestHead | HeadError {
     minor,
     host,
     hostHeader,
-    lines,
+    text,
+    fields,
+    lineVerbatim,
     contentLength,
     chunked,
     close,
@@ -357,9 +388,16 @@ export interface ForwardedFields {
 
 /** The head sent to a backend: always HTTP/1.1 and keep-alive, with X-Forwarded-* set. */
 export function forwardRequestHead(h: RequestHead, f: ForwardedFields, backendAuthority: string): string {
-  let s = `${h.method} ${h.target} HTTP/1.1\r\n`;
-  const lines = h.lines;
-  for (let i = 0; i < lines.length; i++) s += `${lines[i] as string}\r\n`;
+  const t = h.text;
+  const fields = h.fields;
+  let s: string;
+  let i = 0;
+  if (h.lineVerbatim && fields.length !== 0 && fields[0] === t.indexOf('\n') + 1) {
+    // The request line and the first kept lines in one slice (all of them when none was dropped).
+    s = `${t.slice(0, fields[1])}\r\n`;
+    i = 2;
+  } else s = `${h.method} ${h.target} HTTP/1.1\r\n`;
+  for (; i < fields.length; i += 2) s += `${t.slice(fields[i], fields[i + 1])}\r\n`;
   if (h.hostHeader === undefined) s += `host: ${backendAuthority}\r\n`;
   s += `x-forwarded-for: ${h.xForwardedFor ? `${h.xForwardedFor}, ${f.client}` : f.client}\r\n`;
   s += `x-forwarded-proto: ${(f.trust && h.xForwardedProto) || f.proto}\r\n`;
