@@ -264,7 +264,7 @@ export default defineBench({
       await new Promise((r) => setTimeout(r, Math.max(0, SECONDS * 1000 - (Date.now() - started))));
       clearInterval(sampler);
       const writerCpu = cpuSeconds(writer);
-      const yesCpu = cpuSeconds(h.pid);
+      const yesCpu = cpuSeconds(driver.describe(h).pid ?? 0);
       const writerRss = rssAnonMiB(writer);
       const self = process.cpuUsage(selfCpu0);
       const serverCpu = cpuSeconds(server.child.pid as number) - serverCpu0;

@@ -11,6 +11,8 @@ import { stalePlanReason } from '../engine/stale-plan.js';
 import { handleOf, type ServiceKind } from '../kinds/service/service-kind.js';
 import { tryServiceKind } from '../kinds/registry.js';
 import {
+  describeInstance,
+  instanceLabel,
   recordServiceOutputs,
   serviceOutputsOf,
   serviceSpecOf,
@@ -662,7 +664,7 @@ export class LocalOperations implements Operations {
         try {
           const driver = this.driverOf(service, spec.runtime);
           for (const inst of serviceOutputsOf(row).instances) {
-            progress(`restarting instance ${inst.index} (pid ${inst.pid})`);
+            progress(`restarting instance ${inst.index} (${instanceLabel(inst)})`);
             const h = handleOf(inst, service);
             await driver.stop(h, Duration.parse(spec.stop_grace));
             await driver.forget(h);
@@ -687,9 +689,9 @@ export class LocalOperations implements Operations {
               address,
               instance: `${service}/${inst.index}`,
               state: 'restarted',
-              reason: `by request of ${input.author ?? 'unknown'}, pid ${next.pid}`,
+              reason: `by request of ${input.author ?? 'unknown'}, ${instanceLabel(next)}`,
             });
-            progress(`instance ${inst.index} ready (pid ${next.pid})`);
+            progress(`instance ${inst.index} ready (${instanceLabel(next)})`);
           }
         } finally {
           sup?.resume(address);
@@ -1153,13 +1155,14 @@ export class LocalOperations implements Operations {
     const driver = this.installation.drivers.drivers[runtime];
     const views: InstanceView[] = [];
     for (const i of instances) {
-      const seen = driver ? await driver.inspect(handleOf(i, service)) : ({ state: 'missing' } as const);
+      const h = handleOf(i, service);
+      const seen = driver ? await driver.inspect(h) : ({ state: 'missing' } as const);
       const running = seen.state === 'running';
       views.push({
         service,
         index: i.index,
         id: i.id,
-        pid: running ? i.pid : null,
+        pid: running && driver ? driver.describe(h).pid : null,
         state: running ? 'running' : 'exited',
         reason: running
           ? 'running; not supervised (no daemon)'
@@ -1222,7 +1225,7 @@ function swarmViews(service: string, instances: InstanceOutput[]): InstanceView[
       service,
       index: i.index,
       id: i.id,
-      pid: i.pid || null,
+      pid: describeInstance(i).pid,
       state: i.gone ? 'exited' : 'healthy',
       reason: `swarm task ${task.taskState ?? 'running'}${task.node ? ` on ${task.node}` : ''} (managed by Swarm)`,
       since: i.startedAt,

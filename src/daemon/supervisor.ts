@@ -13,6 +13,8 @@ import type { ServiceKind } from '../kinds/service/service-kind.js';
 import { handleOf } from '../kinds/service/service-kind.js';
 import { probeTarget } from '../kinds/service/probe-target.js';
 import {
+  describeInstance,
+  instanceLabel,
   recordServiceOutputs,
   serviceOutputsOf,
   serviceSpecOf,
@@ -273,7 +275,7 @@ export class Supervisor implements Supervision {
       address: m.address,
       instance: `${m.service}/${m.index}`,
       state: 'exit',
-      reason: `pid ${m.inst?.pid ?? '?'} ${reason}`,
+      reason: `${m.inst ? instanceLabel(m.inst) : 'an instance'} ${reason}`,
     });
     // A failed start ran for no time at all (else a long-lived instance's start time would reset the backoff).
     const ran = startFailed || !m.inst ? 0 : this.now() - Date.parse(m.inst.startedAt);
@@ -336,9 +338,9 @@ export class Supervisor implements Supervision {
         address: m.address,
         instance: `${m.service}/${m.index}`,
         state: 'restarted',
-        reason: `pid ${inst.pid} (restart #${m.restarts})`,
+        reason: `${instanceLabel(inst)} (restart #${m.restarts})`,
       });
-      this.setState(m, 'starting', `restarted (pid ${inst.pid})`);
+      this.setState(m, 'starting', `restarted (${instanceLabel(inst)})`);
       this.startProbes(m, spec);
     } catch (e) {
       m.busy = false;
@@ -514,7 +516,7 @@ export class Supervisor implements Supervision {
         service: m.service,
         index: m.index,
         id: m.inst?.id ?? null,
-        pid: m.up ? (m.inst?.pid ?? null) : null,
+        pid: m.up && m.inst ? describeInstance(m.inst).pid : null,
         state: m.state,
         reason: m.reason,
         since: new Date(m.since).toISOString(),

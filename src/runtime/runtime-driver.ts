@@ -7,6 +7,7 @@
  */
 import type { Duration } from '../util/duration.js';
 import type { Runtime } from '../config/schema.js';
+import type { DriverHandle, HandleDescription } from './driver-handle.js';
 
 export interface InstanceSpec {
   /** `<stack>.<service>.<index>` plus a generation suffix, unique per start. */
@@ -61,14 +62,11 @@ export interface InstanceHandle {
   id: string;
   service: string;
   index: number;
-  /** The service's own process. */
-  pid: number;
-  /** Process group (the supervisor shim that records the exit code); stop signals go to the group. */
-  pgid: number;
-  /** Kernel start time of the group leader, so a reused pgid is never signalled. */
-  pgidStartTicks?: number;
-  /** Kernel start time of pid (clock ticks since boot); with pid, identifies the process even if the pid is reused. */
-  startTicks: number;
+  /**
+   * What the driver needs to find this very instance again (pid and start time, a container):
+   * opaque to everyone but the driver that made it; `describe` tells what may be shown of it.
+   */
+  handle: DriverHandle;
   startedAt: string;
   specHash: string;
   logFile: string;
@@ -107,6 +105,8 @@ export interface RuntimeDriver {
   stats(handle: InstanceHandle): Promise<InstanceStats | undefined>;
   /** Forget the records of a gone instance. */
   forget(handle: InstanceHandle): Promise<void>;
+  /** What status and messages may show of the instance's handle (pid, container id); reads no world. */
+  describe(handle: InstanceHandle): HandleDescription;
 }
 
 /** `start` failed because the instance ended at once; carries how it ended. */

@@ -14,6 +14,7 @@ import { writeStack } from '../helpers/stack-file.js';
 import { instancesOf, readState } from '../helpers/state.js';
 import { teardownStack } from '../helpers/lab.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { pidOf } from '../helpers/instance-pid.js';
 
 describe('groundwork destroy', () => {
   let dir = '';
@@ -58,13 +59,13 @@ describe('groundwork destroy', () => {
     expect(wrong.stdout).toContain('Volumes are kept');
     expect(wrong.stdout).toContain('Destroy cancelled: nothing was changed.');
 
-    for (const i of before) expect(isAlive(i.pid), `${i.id} still runs`).toBe(true);
+    for (const i of before) expect(isAlive(pidOf(i)), `${i.id} still runs`).toBe(true);
     expect(addresses()).toEqual(['listener.http', 'route.0', 'service.api', 'service.web', 'volume.data']);
 
     const right = await runCli(['destroy'], { cwd: dir, answers: ['gone'] });
     expect(right.code, right.stdout + right.stderr).toBe(0);
     expect(right.stdout).toContain('Destroy complete!');
-    for (const i of before) expect(isAlive(i.pid), `${i.id} stopped`).toBe(false);
+    for (const i of before) expect(isAlive(pidOf(i)), `${i.id} stopped`).toBe(false);
     // Data is kept unless asked.
     expect(addresses()).toEqual(['volume.data']);
     expect(existsSync(path.join(dir, 'data'))).toBe(true);

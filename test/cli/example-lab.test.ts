@@ -14,6 +14,7 @@ import { teardownStack } from '../helpers/lab.js';
 import { isAlive } from '../helpers/processes.js';
 import { httpPortsOf, instancesOf, readState } from '../helpers/state.js';
 import { copyStackDir, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { pidOf } from '../helpers/instance-pid.js';
 
 const EXAMPLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'homelab');
 
@@ -104,11 +105,11 @@ describe('examples/homelab through the CLI', () => {
     const newWeb = instancesOf(dir, 'web');
     expect(newWeb).toHaveLength(2);
     for (const o of oldWeb) {
-      expect(isAlive(o.pid), `old web instance ${o.index} (pid ${o.pid}) still running`).toBe(false);
-      expect(newWeb.some((n) => n.pid === o.pid)).toBe(false);
+      expect(isAlive(pidOf(o)), `old web instance ${o.index} (pid ${pidOf(o)}) still running`).toBe(false);
+      expect(newWeb.some((n) => pidOf(n) === pidOf(o))).toBe(false);
     }
     // The api was not touched.
-    expect(instancesOf(dir, 'api').map((i) => i.pid)).toEqual(oldApi.map((i) => i.pid));
+    expect(instancesOf(dir, 'api').map((i) => pidOf(i))).toEqual(oldApi.map((i) => pidOf(i)));
     for (const p of httpPortsOf(dir, 'web')) {
       await waitForHttp(p, '/', (b) => b.includes('<h1>Lab after the edit</h1>'), `web on ${p} to serve the new title`);
     }

@@ -16,6 +16,7 @@ import { instancesOf } from '../helpers/state.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 import { spawnUp, type SpawnedDaemon } from './daemon-harness.js';
+import { pidOf } from '../helpers/instance-pid.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -121,7 +122,7 @@ describe.skipIf(!isRoot)('a full disk under the state directory (needs root to m
       );
     });
     expect(second.restarts).toBe(1);
-    await waitFor(() => (instancesOf(dir, 'web')[0]?.pid === second.pid ? true : undefined), {
+    await waitFor(() => (pidOf(instancesOf(dir, 'web')[0]) === second.pid ? true : undefined), {
       what: 'the restarted instance recorded',
       timeoutMs: 15_000,
     });

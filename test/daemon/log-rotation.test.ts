@@ -27,6 +27,7 @@ import { isAlive, killProcessesUnder } from '../helpers/processes.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 import { request, startInProcess, writeStack, type InProcessDaemon } from './daemon-harness.js';
+import { pidOf } from '../helpers/instance-pid.js';
 
 /** Every line of every part, oldest part first. */
 function allLines(file: string): string[] {
@@ -397,7 +398,7 @@ describe('the log writer process, behind real instances', () => {
       { what: 'rotations past max_files, dropped lines and a notice of them', timeoutMs: 60_000, intervalMs: 20 },
     );
     expect(peak).toBeLessThanOrEqual(bound);
-    expect(isAlive(h.pid), 'the service keeps running').toBe(true);
+    expect(isAlive(pidOf(h)), 'the service keeps running').toBe(true);
     await driver.stop(h, Duration.seconds(2));
     expect(diskBytes(h.logFile)).toBeLessThanOrEqual(bound);
     // Counted once the writer has exited: during a rotation the parts are renamed one by one,
@@ -434,7 +435,7 @@ describe('the log writer process, behind real instances', () => {
     const [adopted] = await next.list('logw');
     expect(adopted?.id).toBe(h.id);
     await next.stop(adopted as InstanceHandle, Duration.seconds(2));
-    expect(isAlive(h.pid)).toBe(false);
+    expect(isAlive(pidOf(h))).toBe(false);
     expect(isAlive(writer)).toBe(false);
     // The shim's shell may say `Terminated` at stop; every other line is a number.
     const numbers = allLines(h.logFile)

@@ -16,6 +16,7 @@ import { ERROR } from '../../src/proxy/node/metrics.js';
 import { PoolTable } from '../../src/proxy/node/pool.js';
 import type { Duration } from '../../src/util/duration.js';
 import { ManualClock } from '../helpers/manual-clock.js';
+import { processHandle } from '../../src/runtime/process/process-handle.js';
 
 export type ServiceConfig = NonNullable<StackConfig['services']>[string];
 
@@ -118,9 +119,8 @@ export class RolloutWorld {
     const inst: InstanceOutput = {
       index,
       id: `web-${index}-${pid}`,
-      pid,
-      pgid: pid,
-      startTicks: 0,
+      // A simulated process: the process driver's handle shape, with a pid no real process has here.
+      handle: processHandle.make({ pid, pgid: pid, startTicks: 0 }),
       startedAt: this.clock.now().toISOString(),
       specHash: `spec-v${release}`,
       logFile: `/sim/web-${index}.log`,

@@ -35,6 +35,7 @@ import { instancesOf, readState } from '../helpers/state.js';
 import { binomialLower, binomialUpper, PoolRecorder } from './pool-recorder.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
+import { pidOf } from '../helpers/instance-pid.js';
 
 interface Lab {
   dir: string;
@@ -416,7 +417,7 @@ describe('releases', () => {
     expect(failed(samples), describeSamples(samples)).toEqual([]);
     expectOneSwitch(pools, samples, 'b2');
     // The standby processes themselves took the traffic back: nothing was started.
-    expect(instancesOf(lab.dir, 'web').map((i) => i.pid)).toEqual(standby.map((i) => i.pid));
+    expect(instancesOf(lab.dir, 'web').map((i) => pidOf(i))).toEqual(standby.map((i) => pidOf(i)));
     await expectRunning(lab, 2, 'b2');
   });
 

@@ -22,6 +22,7 @@ import { instancesOf, readState, stateDbOf, withReadConnection } from '../helper
 import { limiter } from '../helpers/limiter.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { sqliteNotReady, waitFor } from '../helpers/wait.js';
+import { pidOf } from '../helpers/instance-pid.js';
 
 /** One case's stack: its directory, its stack name, the apply it may kill. */
 interface CrashLab {
@@ -279,7 +280,7 @@ describe.concurrent('crash recovery (SIGKILL of apply)', () => {
         expect(live, `live node processes of ${svc}`).toHaveLength(n);
         expect(
           instancesOf(dir, svc)
-            .map((i) => i.pid)
+            .map((i) => pidOf(i))
             .sort(),
           `recorded instances of ${svc}`,
         ).toEqual(live);
@@ -340,7 +341,7 @@ describe.concurrent('crash recovery (SIGKILL of apply)', () => {
           expect(live, `live node processes of ${svc}`).toHaveLength(s.replicas);
           expect(
             instancesOf(dir, svc)
-              .map((i) => i.pid)
+              .map((i) => pidOf(i))
               .sort(),
             `recorded instances of ${svc}`,
           ).toEqual(live);

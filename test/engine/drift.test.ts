@@ -13,6 +13,7 @@ import { httpService, teardownStack, writeServerScript, writeStack } from '../he
 import { isAlive, waitForExit } from '../helpers/processes.js';
 import { instancesOf } from '../helpers/state.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { pidOf } from '../helpers/instance-pid.js';
 
 const STACK = 'driftlab';
 
@@ -46,19 +47,19 @@ describe('drift', () => {
   it('a killed instance is reported, planned as an update, and restarted by apply', async () => {
     const [victim, survivor] = instancesOf(dir, 'app');
     if (!victim || !survivor) throw new Error('expected two instances');
-    process.kill(victim.pid, 'SIGKILL');
-    await waitForExit(victim.pid);
+    process.kill(pidOf(victim), 'SIGKILL');
+    await waitForExit(pidOf(victim));
 
     const reports = await refresh();
     expect(report(reports, 'service.app')).toEqual({
       address: 'service.app',
       status: 'changed',
-      drift: [`instance 0 (pid ${victim.pid}) exited (SIGKILL)`],
+      drift: [`instance 0 (pid ${pidOf(victim)}) exited (SIGKILL)`],
     });
     expect(report(reports, 'volume.data')?.status).toBe('in-sync');
     const human = await cli(['refresh']);
     expect(human.stdout).toContain('service.app: changed');
-    expect(human.stdout).toContain(`instance 0 (pid ${victim.pid}) exited`);
+    expect(human.stdout).toContain(`instance 0 (pid ${pidOf(victim)}) exited`);
 
     const plan = jsonOf<Plan>(await cli(['plan', '--json']));
     expect(plan.steps.map((s) => `${s.action} ${s.address}`)).toEqual(['update service.app']);
@@ -72,11 +73,11 @@ describe('drift', () => {
     await cli(['apply']);
     const now = instancesOf(dir, 'app');
     expect(now).toHaveLength(2);
-    expect(now[0]?.pid).not.toBe(victim.pid);
-    expect(isAlive(now[0]?.pid as number)).toBe(true);
+    expect(pidOf(now[0])).not.toBe(pidOf(victim));
+    expect(isAlive(pidOf(now[0]))).toBe(true);
     // The same port, and the untouched instance kept running.
     expect(now[0]?.ports.http).toBe(victim.ports.http);
-    expect(now[1]?.pid).toBe(survivor.pid);
+    expect(pidOf(now[1])).toBe(pidOf(survivor));
     expect((await httpGet(victim.ports.http as number, '/')).body).toContain('app 0');
     expect((await refresh()).every((r) => r.status === 'in-sync')).toBe(true);
     await cli(['plan', '--exit-code']);
@@ -116,13 +117,13 @@ describe('drift', () => {
 
     const plan = jsonOf<Plan>(await cli(['plan', '--json']));
     expect(plan.steps.map((s) => `${s.action} ${s.address}`)).toEqual(['create volume.data']);
-    const pids = instancesOf(dir, 'app').map((i) => i.pid);
+    const pids = instancesOf(dir, 'app').map((i) => pidOf(i));
 
     await cli(['apply']);
     expect(existsSync(volumeDir)).toBe(true);
     expect(statSync(volumeDir).mode & 0o777).toBe(0o750);
     // Re-creating the directory at the same path does not restart the service that uses it.
-    expect(instancesOf(dir, 'app').map((i) => i.pid)).toEqual(pids);
+    expect(instancesOf(dir, 'app').map((i) => pidOf(i))).toEqual(pids);
     await cli(['plan', '--exit-code']);
   });
 });

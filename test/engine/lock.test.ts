@@ -16,6 +16,7 @@ import { isAlive } from '../helpers/processes.js';
 import { instancesOf, readState, stateDbOf } from '../helpers/state.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { pidOf } from '../helpers/instance-pid.js';
 
 const STACK = 'locklab';
 
@@ -194,7 +195,7 @@ describe('the apply lock', () => {
     expect(lease(dir)).toBeUndefined();
     expect((await cli(['unlock'])).stdout).toContain('The state lock is free.');
     await cli(['apply']);
-    expect(isAlive(instancesOf(dir, 'a')[0]?.pid as number)).toBe(true);
+    expect(isAlive(pidOf(instancesOf(dir, 'a')[0]))).toBe(true);
   });
 
   it('two applies at once: one runs, the other is refused with exit 4', async () => {

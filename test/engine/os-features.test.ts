@@ -19,6 +19,7 @@ import { isAlive, waitForExit } from '../helpers/processes.js';
 import { writeStack } from '../helpers/stack-file.js';
 import { instancesOf } from '../helpers/state.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { pidOf } from '../helpers/instance-pid.js';
 
 const ROOT = process.getuid?.() === 0;
 const MEMORY_LIMIT = 64 * 1024 * 1024;
@@ -106,7 +107,7 @@ describeAsRoot('user, resources and volume owner, as root', () => {
   it('user: the service runs as the created OS user (uid and gid in /proc/PID/status)', async () => {
     const [inst] = instancesOf(dir, 'asuser');
     expect(inst).toBeDefined();
-    const pid = inst?.pid as number;
+    const pid = pidOf(inst);
     const uid = idOf('-u', user);
     expect(uid).toBeGreaterThan(0);
     // Real, effective, saved and filesystem uid; the same for gid.
@@ -124,7 +125,7 @@ describeAsRoot('user, resources and volume owner, as root', () => {
 
   it('resources.memory: the limit is in the instance cgroup, and a process that allocates past it is killed', async () => {
     const [inst] = instancesOf(dir, 'limited');
-    const pid = inst?.pid as number;
+    const pid = pidOf(inst);
     expect(inst?.limits).toMatch(/^cgroup v[12]/);
     const cg = memoryCgroupDir(pid);
     const limitFile = existsSync(path.join(cg, 'memory.max'))
@@ -188,6 +189,6 @@ describeAsRoot('resources where the host has no cgroup hierarchy', () => {
     );
     const [inst] = instancesOf(dir, 'web');
     expect(inst?.limits).toBe('not enforced: no cgroup hierarchy at /sys/fs/cgroup');
-    expect(isAlive(inst?.pid as number)).toBe(true);
+    expect(isAlive(pidOf(inst))).toBe(true);
   });
 });

@@ -17,6 +17,7 @@ import { httpService, teardownStack, writeServerScript, writeStack } from '../he
 import { isAlive } from '../helpers/processes.js';
 import { instancesOf, readState } from '../helpers/state.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { pidOf, processDataOf, shownPid } from '../helpers/instance-pid.js';
 
 const STACK = 'planlab';
 
@@ -168,7 +169,7 @@ describe('plan and apply', () => {
     const [ok] = instancesOf(dir, 'ok');
     expect((await httpGet(ok?.ports.http as number, '/')).status).toBe(200);
     expect(instancesOf(dir, 'bad')).toEqual([]);
-    expect(instancesOf(dir, 'bad', true).every((i) => i.gone !== undefined && i.pid === 0)).toBe(true);
+    expect(instancesOf(dir, 'bad', true).every((i) => i.gone !== undefined && shownPid(i) === null)).toBe(true);
     expect(readState(dir).resources.map((x) => x.address)).not.toContain('service.child');
 
     // The JSON event stream says the same.
@@ -189,7 +190,7 @@ describe('plan and apply', () => {
     const goneInstances = instancesOf(dir, 'gone');
     const keepInstances = instancesOf(dir, 'keep');
     expect(goneInstances).toHaveLength(2);
-    for (const i of goneInstances) expect(isAlive(i.pid)).toBe(true);
+    for (const i of goneInstances) expect(isAlive(pidOf(i))).toBe(true);
 
     stack({ keep: httpService() });
     const plan = await cli(['plan']);
@@ -198,10 +199,10 @@ describe('plan and apply', () => {
     const applied = await cli(['apply']);
     expect(applied.stdout).toContain('Apply complete! 1 applied');
     for (const i of goneInstances) {
-      expect(isAlive(i.pid), `instance ${i.index} (pid ${i.pid}) of the deleted service`).toBe(false);
-      expect(isAlive(i.pgid), `shim ${i.pgid} of the deleted service`).toBe(false);
+      expect(isAlive(pidOf(i)), `instance ${i.index} (pid ${pidOf(i)}) of the deleted service`).toBe(false);
+      expect(isAlive(processDataOf(i).pgid), `shim ${processDataOf(i).pgid} of the deleted service`).toBe(false);
     }
-    for (const i of keepInstances) expect(isAlive(i.pid)).toBe(true);
+    for (const i of keepInstances) expect(isAlive(pidOf(i))).toBe(true);
     expect(readState(dir).resources.map((x) => x.address)).toEqual(['service.keep']);
     await cli(['plan', '--exit-code']);
   });
@@ -219,15 +220,15 @@ describe('plan and apply', () => {
     await cli(['apply']);
     const three = instancesOf(dir, 'web');
     expect(three.map((i) => i.index)).toEqual([0, 1, 2]);
-    expect(three[0]?.pid).toBe(first?.pid);
+    expect(pidOf(three[0])).toBe(pidOf(first));
     expect(new Set(three.map((i) => i.ports.http)).size).toBe(3);
     for (const i of three) expect((await httpGet(i.ports.http as number, '/')).body).toContain(`web ${i.index}`);
 
     stack({ web: httpService({ replicas: 1 }) });
     await cli(['apply']);
     const one = instancesOf(dir, 'web');
-    expect(one.map((i) => i.pid)).toEqual([first?.pid]);
-    for (const i of three.slice(1)) expect(isAlive(i.pid), `scaled-down instance ${i.index}`).toBe(false);
+    expect(one.map((i) => pidOf(i))).toEqual([pidOf(first)]);
+    for (const i of three.slice(1)) expect(isAlive(pidOf(i)), `scaled-down instance ${i.index}`).toBe(false);
     await cli(['plan', '--exit-code']);
   });
 

@@ -13,6 +13,7 @@ import { teardownStack, writeStack } from '../helpers/lab.js';
 import { tryCmdline, tryEnviron } from '../helpers/processes.js';
 import { instancesOf, stateDbOf } from '../helpers/state.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { pidOf, processDataOf } from '../helpers/instance-pid.js';
 
 const STACK = 'secretlab';
 const PLANTED = 'S3cr3t-planted-9f8e7d';
@@ -112,12 +113,12 @@ describe('secrets', () => {
     const [inst] = instancesOf(dir, 'app');
     if (!inst) throw new Error('no instance recorded');
     expect((await httpGet(inst.ports.http as number, '/')).status).toBe(200);
-    const environ = tryEnviron(inst.pid);
+    const environ = tryEnviron(pidOf(inst));
     expect(environ?.DB).toBe(PLANTED);
     expect(environ?.DSN).toBe(`postgres://app:${PLANTED}@127.0.0.1/app`);
     expect(environ?.MESSAGE).toBe('v2');
     // ... and nowhere in its arguments or its shim's.
-    for (const pid of [inst.pid, inst.pgid]) {
+    for (const pid of [pidOf(inst), processDataOf(inst).pgid]) {
       const cmd = tryCmdline(pid);
       expect(cmd, `cmdline of ${pid}`).toBeDefined();
       expect(cmd?.join(' ')).not.toContain(PLANTED);

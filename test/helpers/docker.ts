@@ -128,6 +128,7 @@ export function withImage<
     list: (stack) => driver.list(stack),
     logs: (h, o) => driver.logs(h, o),
     stats: (h) => driver.stats(h),
+    describe: (h) => driver.describe(h),
     forget: (h) => driver.forget(h),
   };
 }

@@ -17,6 +17,7 @@ import { systemClock } from '../../src/util/clock.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { httpService } from '../helpers/lab.js';
 import { desiredSpecOf, swarmTestContext } from './swarm-kind-context.js';
+import { pidOf } from '../helpers/instance-pid.js';
 
 const WEB = address('service', 'web');
 
@@ -65,7 +66,7 @@ describe('outputs cross the store checked', () => {
     record(OLD_OUTPUTS);
     const row = store.tryGetResource(WEB);
     const outs: ServiceOutputs = serviceOutputsOf(row);
-    expect(outs.instances.map((i) => [i.pid, i.ports.http, i.restarts, i.codeDir])).toEqual([
+    expect(outs.instances.map((i) => [pidOf(i), i.ports.http, i.restarts, i.codeDir])).toEqual([
       [4242, 20001, undefined, undefined],
     ]);
     expect(outs.address ?? null).toBeNull();
@@ -81,7 +82,7 @@ describe('outputs cross the store checked', () => {
     const row = store.tryGetResource(WEB);
     expect(() => serviceOutputsOf(row)).toThrow(ShapeError);
     expect(() => serviceOutputsOf(row)).toThrow(
-      /^service\.web: recorded service outputs: field `instances\.0\.pid` is "x"/,
+      /^service\.web: recorded service outputs: field `instances\.0\.handle` is missing/,
     );
     // Planning reads it through the kind's diff: the same error, with the address.
     const model = {
@@ -92,7 +93,7 @@ describe('outputs cross the store checked', () => {
       resources: [{ address: WEB, kind: 'service' as const, name: 'web', spec, dependsOn: [] }],
     };
     expect(() => makePlan(model, store.listResources(), store.serial(), defaultKinds())).toThrow(
-      /^service\.web: recorded service outputs: field `instances\.0\.pid`/,
+      /^service\.web: recorded service outputs: field `instances\.0\.handle`/,
     );
   });
 

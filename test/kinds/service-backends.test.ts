@@ -17,6 +17,7 @@ import { isAlive, killProcessesUnder } from '../helpers/processes.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { recordedInstance } from './recorded-instance.js';
 import { serviceSpecOf, swarmTestContext } from './swarm-kind-context.js';
+import { pidOf } from '../helpers/instance-pid.js';
 
 const STACK = 'kindlab';
 
@@ -92,7 +93,7 @@ describe('service kind', () => {
       expect(read).toMatchObject({ exists: true, spec: raw, drift: [] });
 
       await kind.delete(ctx, addr, raw, outputs);
-      expect(isAlive(inst.pid)).toBe(false);
+      expect(isAlive(pidOf(inst))).toBe(false);
       expect(ctx.ports.isReserved(port)).toBe(false);
       t.store.close();
     });

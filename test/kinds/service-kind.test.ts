@@ -18,6 +18,7 @@ import type { ServiceConfig } from '../helpers/stack-file.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { recordedInstance } from './recorded-instance.js';
 import { serviceSpecOf, swarmTestContext, type SwarmTestContext } from './swarm-kind-context.js';
+import { pidOf } from '../helpers/instance-pid.js';
 
 const ADDRESS = 'service.web' as Address;
 const kind = new ServiceKind();
@@ -87,9 +88,9 @@ describe('ServiceKind create / read / update / delete with the process driver', 
     expect(two.map((i) => i.index)).toEqual([0, 1]);
     expect(new Set(two.map((i) => i.ports.http)).size).toBe(2);
     for (const i of two) {
-      expect(isAlive(i.pid)).toBe(true);
-      expect((await httpGet(i.ports.http as number, '/')).body).toBe(`web ${i.index} pid ${i.pid}\n`);
-      expect(tryEnviron(i.pid)).toMatchObject({
+      expect(isAlive(pidOf(i))).toBe(true);
+      expect((await httpGet(i.ports.http as number, '/')).body).toBe(`web ${i.index} pid ${pidOf(i)}\n`);
+      expect(tryEnviron(pidOf(i))).toMatchObject({
         GROUNDWORK_STACK: 'kindlab',
         GROUNDWORK_SERVICE: 'web',
         GROUNDWORK_INSTANCE: String(i.index),
@@ -106,7 +107,7 @@ describe('ServiceKind create / read / update / delete with the process driver', 
     const scaled = await kind.update(t.ctx, ADDRESS, specOf(dir, web), specOf(dir, { ...web, replicas: 3 }), created);
     const three = live(scaled);
     expect(three.map((i) => i.index)).toEqual([0, 1, 2]);
-    expect(three.slice(0, 2).map((i) => i.pid)).toEqual(two.map((i) => i.pid));
+    expect(three.slice(0, 2).map((i) => pidOf(i))).toEqual(two.map((i) => pidOf(i)));
 
     // A changed env rolls every instance: new processes, the old ones gone.
     const changed = { ...web, replicas: 3, env: { ...web.env, MESSAGE: 'v2' } };
@@ -120,12 +121,12 @@ describe('ServiceKind create / read / update / delete with the process driver', 
     const next = live(rolled);
     expect(next).toHaveLength(3);
     for (const i of next) {
-      expect(three.map((x) => x.pid)).not.toContain(i.pid);
-      expect((await httpGet(i.ports.http as number, '/')).body).toBe(`web ${i.index} pid ${i.pid} v2\n`);
+      expect(three.map((x) => pidOf(x))).not.toContain(pidOf(i));
+      expect((await httpGet(i.ports.http as number, '/')).body).toBe(`web ${i.index} pid ${pidOf(i)} v2\n`);
     }
-    for (const old of three) expect(isAlive(old.pid), `old pid ${old.pid}`).toBe(false);
+    for (const old of three) expect(isAlive(pidOf(old)), `old pid ${pidOf(old)}`).toBe(false);
 
     await kind.delete(t.ctx, ADDRESS, specOf(dir, changed), rolled);
-    for (const i of next) expect(isAlive(i.pid), `pid ${i.pid} after delete`).toBe(false);
+    for (const i of next) expect(isAlive(pidOf(i)), `pid ${pidOf(i)} after delete`).toBe(false);
   });
 });

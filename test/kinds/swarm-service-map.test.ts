@@ -24,6 +24,7 @@ import { address } from '../../src/model/resource.js';
 import type { ClusterServiceStatus, ClusterTask } from '../../src/runtime/swarm/cluster-runtime.js';
 import { swarmServiceSpec } from '../../src/runtime/swarm/swarm-service-spec.js';
 import { serviceSpecOf, swarmTestContext } from './swarm-kind-context.js';
+import { shownPid } from '../helpers/instance-pid.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'gw-swarm-map-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -275,7 +276,7 @@ describe('swarm service mapping', () => {
       3,
       '/stack',
     );
-    expect(inst.map((i) => [i.index, i.id, i.ports.http, i.pid, i.gone ?? null])).toEqual([
+    expect(inst.map((i) => [i.index, i.id, i.ports.http, shownPid(i) ?? 0, i.gone ?? null])).toEqual([
       [1, 'task1running', 24301, 101, null],
       [2, 'task2starting', 24302, 102, 'task starting (starting)'],
       [3, '', 24303, 0, 'has no task'],

@@ -33,6 +33,7 @@ import {
 } from '../helpers/docker.js';
 import { httpGet } from '../helpers/http.js';
 import { serviceSpecOf, swarmTestContext } from './swarm-kind-context.js';
+import { pidOf } from '../helpers/instance-pid.js';
 
 const engine = await findEngine({ swarm: true });
 const run = newRunId();
@@ -111,7 +112,7 @@ describeWithEngine('swarm services (runtime: swarm, one Swarm service per Ground
         expect(i.gone).toBeUndefined();
         expect(i).toMatchObject({ taskState: 'running', node: hostname(), specHash: swarm?.specHash, release: 1 });
         expect(i.id).toMatch(/^[a-z0-9]{25}$/);
-        expect(i.pid).toBeGreaterThan(0);
+        expect(pidOf(i)).toBeGreaterThan(0);
       }
       expect(await answers(outputs)).toEqual(['v1 1', 'v1 2', 'v1 3']);
       expect(store.listReleases('web').map((r) => [r.seq, r.status, r.kind])).toEqual([[1, 'active', 'config']]);

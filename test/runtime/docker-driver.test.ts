@@ -24,6 +24,7 @@ import {
 import { httpGet } from '../helpers/http.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { connectionNotReady, waitFor } from '../helpers/wait.js';
+import { pidOf } from '../helpers/instance-pid.js';
 
 const engine = await findEngine();
 const run = newRunId();
@@ -117,7 +118,7 @@ describeWithEngine('docker driver', engine, (client) => {
     const restarted = make();
     const listed = await restarted.list(STACK);
     expect(listed).toEqual([h]);
-    expect(await restarted.inspect(listed[0] as InstanceHandle)).toEqual({ state: 'running', pid: h.pid });
+    expect(await restarted.inspect(listed[0] as InstanceHandle)).toEqual({ state: 'running', pid: pidOf(h) });
     // Exactly one container for this instance on the engine.
     expect(await client.listContainers([`${LABEL.owner}=${owner}`])).toHaveLength(1);
     // Another installation on the same engine sees none of it.
@@ -211,7 +212,7 @@ describeWithEngine('docker driver', engine, (client) => {
       'running',
       'running',
     ]);
-    expect(await driver.inspect(again)).toEqual({ state: 'running', pid: again.pid });
+    expect(await driver.inspect(again)).toEqual({ state: 'running', pid: pidOf(again) });
   });
 
   it('a missing image is a clear error (no pull when pulling is off)', async () => {

@@ -11,6 +11,7 @@ import { isAlive, killProcessesUnder, processesWithArg, tryEnviron } from '../he
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 import { runtimeDriverContract } from './runtime-driver.contract.js';
+import { pidOf, processDataOf } from '../helpers/instance-pid.js';
 
 runtimeDriverContract('process', (stateDir) => new ProcessDriver({ stateDir }));
 
@@ -93,7 +94,7 @@ describe.each([
     await driver.stop(h, Duration.milliseconds(300));
     for (const m of markers) expect(processesWithArg(m), `processes named ${m}`).toEqual([]);
     expect(markedProcesses(h.id), `processes with ${INSTANCE_MARKER}=${h.id}`).toEqual([]);
-    expect(isAlive(h.pid)).toBe(false);
+    expect(isAlive(pidOf(h))).toBe(false);
     expect(isAlive(writer), 'the log writer').toBe(false);
   };
 
@@ -112,7 +113,7 @@ describe.each([
     });
     // It really left: its session is not the shim's.
     const sid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[4]);
-    expect(sid).not.toBe(h.pgid);
+    expect(sid).not.toBe(processDataOf(h).pgid);
     await stopAndExpectNothingLeft(h, [m]);
   });
 

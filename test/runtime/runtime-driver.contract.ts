@@ -15,6 +15,7 @@ import { Duration } from '../../src/util/duration.js';
 import { isAlive, killProcessesUnder, processesWithArg, waitForExit } from '../helpers/processes.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
+import { pidOf, withHandleData } from '../helpers/instance-pid.js';
 
 export type MakeDriver = (stateDir: string) => RuntimeDriver | Promise<RuntimeDriver>;
 
@@ -98,11 +99,11 @@ export function runtimeDriverContract(name: string, makeDriver: MakeDriver): voi
 
     it('start gives a handle whose instance inspects as running', async () => {
       const h = await start(RUNS);
-      expect(h.pid).toBeGreaterThan(0);
+      expect(pidOf(h)).toBeGreaterThan(0);
       expect(h.service).toBe('svc');
       expect(h.specHash).toBe('contract-hash');
-      expect(await driver.inspect(h)).toEqual({ state: 'running', pid: h.pid });
-      expect(isAlive(h.pid)).toBe(true);
+      expect(await driver.inspect(h)).toEqual({ state: 'running', pid: pidOf(h) });
+      expect(isAlive(pidOf(h))).toBe(true);
       await waitForLog(h, 'ready');
     });
 
@@ -119,7 +120,7 @@ export function runtimeDriverContract(name: string, makeDriver: MakeDriver): voi
       const s = await driver.stop(h, Duration.seconds(20));
       // Exit code 0 from its own trap, not a SIGKILL after the grace period.
       expect(s).toEqual({ state: 'exited', exitCode: 0, signal: null });
-      expect(isAlive(h.pid)).toBe(false);
+      expect(isAlive(pidOf(h))).toBe(false);
       expect(await logsOf(h)).toContain('stopping');
       expect(await driver.inspect(h)).toEqual({ state: 'exited', exitCode: 0, signal: null });
     });
@@ -129,7 +130,7 @@ export function runtimeDriverContract(name: string, makeDriver: MakeDriver): voi
       await waitForLog(h, 'ready');
       const s = await driver.stop(h, Duration.milliseconds(300));
       expect(s).toMatchObject({ state: 'exited', signal: 'SIGKILL' });
-      expect(isAlive(h.pid)).toBe(false);
+      expect(isAlive(pidOf(h))).toBe(false);
     });
 
     it('stop takes down the processes the instance started, too', async () => {
@@ -155,7 +156,7 @@ export function runtimeDriverContract(name: string, makeDriver: MakeDriver): voi
     it.each([['SIGKILL'], ['SIGTERM']] as const)('reports the signal of an instance killed by %s', async (signal) => {
       const h = await start(RUNS);
       await waitForLog(h, 'ready');
-      process.kill(h.pid, signal);
+      process.kill(pidOf(h), signal);
       expect(await waitForEnd(h)).toEqual({ state: 'exited', exitCode: null, signal });
     });
 
@@ -168,20 +169,18 @@ export function runtimeDriverContract(name: string, makeDriver: MakeDriver): voi
       const adopted = listed[0] as InstanceHandle;
       expect(adopted).toMatchObject({
         id: a.id,
-        pid: a.pid,
-        pgid: a.pgid,
-        startTicks: a.startTicks,
+        handle: a.handle,
         specHash: a.specHash,
         service: 'svc',
         index: a.index,
         ports: { http: 23456 },
       });
-      expect(await second.inspect(adopted)).toEqual({ state: 'running', pid: a.pid });
+      expect(await second.inspect(adopted)).toEqual({ state: 'running', pid: pidOf(a) });
       expect((await second.list('another-stack')).map((h) => h.id)).toEqual([other.id]);
       // The adopting driver can stop what it did not start.
       const s = await second.stop(adopted, Duration.seconds(5));
       expect(s.state).toBe('exited');
-      expect(isAlive(a.pid)).toBe(false);
+      expect(isAlive(pidOf(a))).toBe(false);
     });
 
     it('logs returns the last lines of the instance output (stdout and stderr)', async () => {
@@ -224,11 +223,11 @@ export function runtimeDriverContract(name: string, makeDriver: MakeDriver): voi
     it('pid reuse: a handle whose start time does not match is not running', async () => {
       const h = await start(RUNS);
       await waitForLog(h, 'ready');
-      const reused: InstanceHandle = { ...h, startTicks: h.startTicks + 1 };
+      const reused: InstanceHandle = withHandleData(h, { startTicks: Number(h.handle.data.startTicks) + 1 });
       expect((await driver.inspect(reused)).state).not.toBe('running');
       expect(await driver.stats(reused)).toBeUndefined();
       // The real instance is untouched.
-      expect(await driver.inspect(h)).toEqual({ state: 'running', pid: h.pid });
+      expect(await driver.inspect(h)).toEqual({ state: 'running', pid: pidOf(h) });
     });
 
     it('pid reuse: stop through a stale handle never signals an unrelated process that now has its pid', async () => {
@@ -238,7 +237,7 @@ export function runtimeDriverContract(name: string, makeDriver: MakeDriver): voi
       const unrelated = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
       const pid = unrelated.pid as number;
       try {
-        const stale: InstanceHandle = { ...h, pid, pgid: pid };
+        const stale: InstanceHandle = withHandleData(h, { pid, pgid: pid });
         await driver.stop(stale, Duration.milliseconds(100));
         expect(isAlive(pid), 'the unrelated process survived').toBe(true);
       } finally {

@@ -13,8 +13,13 @@ import { spawn } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { Installation } from '../../core/installation.js';
 import { address } from '../../model/resource.js';
-import { serviceOutputsOf, serviceSpecOf, type InstanceOutput } from '../../kinds/service/service-spec.js';
-import { tryProcessStartTicks } from '../../runtime/process/proc.js';
+import {
+  instanceLabel,
+  serviceOutputsOf,
+  serviceSpecOf,
+  type InstanceOutput,
+} from '../../kinds/service/service-spec.js';
+import { runningPid } from '../../runtime/process/process-handle.js';
 import { systemClock } from '../../util/clock.js';
 import { silentLogger } from '../../util/logger.js';
 import { defineCommand, STACK_FLAGS } from '../command.js';
@@ -133,13 +138,14 @@ export const execCommand = defineCommand({
     const where = `${service}/${inst.index}`;
     if (spec.runtime === 'docker')
       return run(io, 'docker', ['exec', ...(io.isTty ? ['-it'] : []), inst.id, cmd, ...args], {});
-    // The pid of a restarted instance is recorded anew; a reused pid is someone else's process.
-    if (tryProcessStartTicks(inst.pid) !== inst.startTicks)
-      throw new UserError(`${where} (pid ${inst.pid}) is not running; \`groundwork status\` shows its state`);
-    const env = environOf(inst.pid, where);
+    // The process driver tells its pid while that very process runs (a reused pid is someone else's).
+    const pid = runningPid(inst.handle, inst.id);
+    if (pid === undefined)
+      throw new UserError(`${where} (${instanceLabel(inst)}) is not running; \`groundwork status\` shows its state`);
+    const env = environOf(pid, where);
     let cwd: string;
     try {
-      cwd = readlinkSync(`/proc/${inst.pid}/cwd`);
+      cwd = readlinkSync(`/proc/${pid}/cwd`);
     } catch {
       throw new UserError(
         `${where} runs as another user: its working directory is not readable; run \`sudo groundwork exec ...\``,

@@ -6,7 +6,7 @@
  * deadline, crashed during the rollout, failed canary analysis — rolls back when auto_rollback
  * is on, so traffic ends on the previous release.
  */
-import type { InstanceOutput, ServiceSpec } from './service-spec.js';
+import { instanceLabel, type InstanceOutput, type ServiceSpec } from './service-spec.js';
 import { quantile } from '../../proxy/data-plane.js';
 import { Duration } from '../../util/duration.js';
 import { sumTraffic, trafficDelta, type InstanceTraffic, type TrafficDirector } from './traffic-director.js';
@@ -95,7 +95,7 @@ function route(deps: RolloutDeps, instances: InstanceOutput[]): void {
 }
 
 async function retire(deps: RolloutDeps, inst: InstanceOutput, spec: ServiceSpec, why: string): Promise<void> {
-  deps.progress(`draining and stopping instance ${inst.index} (pid ${inst.pid}): ${why}`);
+  deps.progress(`draining and stopping instance ${inst.index} (${instanceLabel(inst)}): ${why}`);
   if (deps.traffic) await deps.traffic.drain(deps.service, inst, Duration.parse(spec.deploy.drain_timeout));
   await deps.stop(inst, spec);
   deps.releasePorts(inst);
@@ -178,7 +178,7 @@ async function rolling(
           if (deps.traffic)
             await deps.traffic.drain(deps.service, prev, Duration.parse(from.spec.deploy.drain_timeout));
           parked.push(prev);
-        } else await retire(deps, prev, from.spec, `replaced by pid ${next.pid}`);
+        } else await retire(deps, prev, from.spec, `replaced by ${instanceLabel(next)}`);
       }
       const crashed = [...died][0] ?? (await firstDead(deps, fresh));
       if (crashed) {
@@ -189,12 +189,12 @@ async function rolling(
           from,
           to,
           st,
-          `instance ${crashed.index} (pid ${crashed.pid}) exited during the rollout`,
+          `instance ${crashed.index} (${instanceLabel(crashed)}) exited during the rollout`,
           mayRollBack,
           [crashed],
         );
       }
-      deps.progress(`instance ${slot + 1}/${to.spec.replicas} on the new release (pid ${next.pid})`);
+      deps.progress(`instance ${slot + 1}/${to.spec.replicas} on the new release (${instanceLabel(next)})`);
     }
     // Stability window: a release that dies right after passing its checks is still rolled back.
     const monitor = Duration.parse(to.spec.deploy.monitor).toMilliseconds();
@@ -210,7 +210,7 @@ async function rolling(
           from,
           to,
           st,
-          `instance ${crashed.index} (pid ${crashed.pid}) exited within ${to.spec.deploy.monitor} of the rollout`,
+          `instance ${crashed.index} (${instanceLabel(crashed)}) exited within ${to.spec.deploy.monitor} of the rollout`,
           mayRollBack,
           [crashed],
         );
@@ -387,7 +387,7 @@ async function canary(
     const deadline = elapsed(deps) + Duration.parse(step.pause).toMilliseconds();
     while (elapsed(deps) < deadline) {
       await deps.sleep(Math.min(250, Math.max(0, deadline - elapsed(deps))));
-      if (!(await deps.isRunning(cand))) return abort(`the canary (pid ${cand.pid}) exited`);
+      if (!(await deps.isRunning(cand))) return abort(`the canary (${instanceLabel(cand)}) exited`);
       await traffic.refresh?.();
       // Fail fast: a canary that already breaks the error budget does not wait for the pause.
       const early = analyse(trafficDelta(traffic.traffic(deps.service, cand), before.cand), undefined, c, true);

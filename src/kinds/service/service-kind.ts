@@ -20,6 +20,7 @@ import { Duration } from '../../util/duration.js';
 import type { Diagnostic } from '../../config/diagnostic.js';
 import type { Address, JsonObject } from '../../model/resource.js';
 import { InstanceExitedError, type InstanceHandle, type RuntimeDriver } from '../../runtime/runtime-driver.js';
+import { noHandle } from '../../runtime/handles.js';
 import { probe } from '../../observe/probe.js';
 import { diffByFields } from '../../model/field-diff.js';
 import { canBind } from './port-allocator.js';
@@ -51,6 +52,7 @@ import {
 } from './service-backend.js';
 import { SwarmServiceBackend } from './swarm-backend.js';
 import {
+  instanceLabel,
   serviceOutputsShape,
   serviceSpecShape,
   type InstanceOutput,
@@ -87,10 +89,7 @@ export function handleOf(i: InstanceOutput, service: string): InstanceHandle {
     id: i.id,
     service,
     index: i.index,
-    pid: i.pid,
-    pgid: i.pgid,
-    ...(i.pgidStartTicks !== undefined ? { pgidStartTicks: i.pgidStartTicks } : {}),
-    startTicks: i.startTicks,
+    handle: i.handle,
     startedAt: i.startedAt,
     specHash: i.specHash,
     logFile: i.logFile,
@@ -480,7 +479,7 @@ export class LocalServiceBackend implements ServiceBackend {
           );
           const ready = await this.waitReady(ctx, address, driver, name, spec, adopted, resolved.env, resolved.cwd);
           if (ready === true) {
-            ctx.progress(address, `adopted instance ${index} (pid ${h.pid})`);
+            ctx.progress(address, `adopted instance ${index} (${driver.describe(h).label})`);
             result.push(adopted);
             continue;
           }
@@ -560,7 +559,7 @@ export class LocalServiceBackend implements ServiceBackend {
         return fail(reason);
       }
       result.push(started);
-      ctx.progress(address, `instance ${index + 1}/${spec.replicas} ready (pid ${started.pid})`);
+      ctx.progress(address, `instance ${index + 1}/${spec.replicas} ready (${instanceLabel(started)})`);
     }
     // Ports of scaled-down instances go back to the pool.
     for (const c of current) if (c.index >= spec.replicas) for (const p of Object.values(c.ports)) ctx.ports.release(p);
@@ -822,7 +821,7 @@ export class LocalServiceBackend implements ServiceBackend {
         s.state === 'exited'
           ? `exited${s.exitCode !== null ? ` with code ${s.exitCode}` : ''}${s.signal ? ` (${s.signal})` : ''}`
           : 'is gone';
-      drift.push(`instance ${inst.index} (pid ${inst.pid}) ${why}`);
+      drift.push(`instance ${inst.index} (${instanceLabel(inst)}) ${why}`);
       instances.push({ ...inst, gone: why });
     }
     return { exists: true, outputs: { ...outputs, instances }, drift };
@@ -853,7 +852,7 @@ export class LocalServiceBackend implements ServiceBackend {
     const left: InstanceOutput[] = [];
     const failures: string[] = [];
     for (const inst of [...outs.instances, ...(outs.standby?.instances ?? [])]) {
-      ctx.progress(address, `stopping instance ${inst.index} (pid ${inst.pid})`);
+      ctx.progress(address, `stopping instance ${inst.index} (${instanceLabel(inst)})`);
       try {
         const driver = this.driver(ctx, spec);
         const h = handleOf(inst, service);
@@ -885,9 +884,7 @@ function placeholder(
   return {
     index,
     id: `${name}-${index}-none`,
-    pid: 0,
-    pgid: 0,
-    startTicks: 0,
+    handle: noHandle(driver.name),
     startedAt: ctx.clock.now().toISOString(),
     specHash,
     logFile,
@@ -923,10 +920,7 @@ function outputOf(h: InstanceHandle, index: number): InstanceOutput {
   return {
     index,
     id: h.id,
-    pid: h.pid,
-    pgid: h.pgid,
-    ...(h.pgidStartTicks !== undefined ? { pgidStartTicks: h.pgidStartTicks } : {}),
-    startTicks: h.startTicks,
+    handle: h.handle,
     startedAt: h.startedAt,
     specHash: h.specHash,
     logFile: h.logFile,

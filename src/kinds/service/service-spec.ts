@@ -8,7 +8,9 @@
 import { Type, type Static, type TSchema, type SchemaOptions } from '@sinclair/typebox';
 import type { Address, JsonObject } from '../../model/resource.js';
 import { RESTART_POLICIES, RUNTIMES, STRATEGIES, ServiceSchema, StatusRange } from '../../config/schema.js';
-import { shape } from '../shape.js';
+import { shape, ShapeError, type Shape } from '../shape.js';
+import { DriverHandleSchema, type HandleDescription } from '../../runtime/driver-handle.js';
+import { describeHandle, handleProblem, legacyHandle } from '../../runtime/handles.js';
 
 /** One of a closed set of strings, typed as that set (the Union checks it). */
 const literals = <T extends readonly string[]>(values: T) =>
@@ -103,14 +105,15 @@ export const ServiceSpecSchema = Type.Object({
 });
 export type ServiceSpec = Static<typeof ServiceSpecSchema>;
 
-/** What state records about each running instance. */
+/**
+ * What state records about each running instance. How its driver finds it again (pid and start
+ * time, a container) is the driver's: `handle` is opaque here, checked by the driver's own schema
+ * when state is read back (runtime/handles.ts), and shown through the driver's `describe`.
+ */
 export const InstanceOutputSchema = Type.Object({
   index: Type.Integer(),
   id: Type.String(),
-  pid: Type.Number(),
-  pgid: Type.Number(),
-  pgidStartTicks: Type.Optional(Type.Number()),
-  startTicks: Type.Number(),
+  handle: DriverHandleSchema,
   startedAt: Type.String(),
   specHash: Type.String(),
   logFile: Type.String(),
@@ -131,6 +134,16 @@ export const InstanceOutputSchema = Type.Object({
   taskState: Type.Optional(Type.String()),
 });
 export type InstanceOutput = Static<typeof InstanceOutputSchema>;
+
+/** What status may show of a recorded instance's handle (its pid, its container), as its driver tells it. */
+export function describeInstance(i: Pick<InstanceOutput, 'id' | 'handle'>): HandleDescription {
+  return describeHandle(i.handle, i.id);
+}
+
+/** How messages name a recorded instance's process or container (`pid 4242`), as its driver tells it. */
+export function instanceLabel(i: Pick<InstanceOutput, 'id' | 'handle'>): string {
+  return describeHandle(i.handle, i.id).label;
+}
 
 /** Where a named port of a Swarm service lives: `base + slot` for `auto`, or one fixed port. */
 export const SwarmPortSchema = Type.Union([
@@ -182,7 +195,78 @@ export const ServiceOutputsSchema = Type.Object({
 export type ServiceOutputs = Static<typeof ServiceOutputsSchema>;
 
 export const serviceSpecShape = shape(ServiceSpecSchema, 'service spec');
-export const serviceOutputsShape = shape(ServiceOutputsSchema, 'service outputs');
+const plainOutputsShape = shape(ServiceOutputsSchema, 'service outputs');
+
+/**
+ * Service outputs at the store boundary: on read, instances recorded before drivers owned their
+ * handles (pid, pgid, startTicks on the record itself) are migrated to a driver handle first; then
+ * the outputs' own schema, then each instance's handle data by its driver's schema.
+ */
+export const serviceOutputsShape: Shape<ServiceOutputs> = {
+  schema: ServiceOutputsSchema,
+  is: (value): value is ServiceOutputs => plainOutputsShape.is(value) && handlesProblem(value) === undefined,
+  read(value, resource, crossing = 'read') {
+    const outs = plainOutputsShape.read(crossing === 'read' ? withDriverHandles(value) : value, resource, crossing);
+    const bad = handlesProblem(outs);
+    if (bad) throw new ShapeError(resource, 'service outputs', bad.path, bad.problem, crossing);
+    return outs;
+  },
+};
+
+/** The first instance whose handle data is not its driver's shape: its JSON pointer and what is wrong. */
+function handlesProblem(outs: ServiceOutputs): { path: string; problem: string } | undefined {
+  const lists: [string, InstanceOutput[]][] = [['/instances', outs.instances]];
+  if (outs.standby) lists.push(['/standby/instances', outs.standby.instances]);
+  for (const [at, list] of lists)
+    for (const [i, inst] of list.entries()) {
+      const bad = handleProblem(inst.handle);
+      if (bad)
+        return {
+          path: `${at}/${i}/handle/data${bad.path}`,
+          problem: `is not what the ${inst.handle.driver} runtime records (${bad.message.charAt(0).toLowerCase()}${bad.message.slice(1)})`,
+        };
+    }
+  return undefined;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Outputs as recorded by a version before drivers owned their handles, with each such instance's
+ * pid, pgid, pgidStartTicks and startTicks moved into a driver handle (runtime/handles.ts
+ * `legacyHandle`). Anything else, and outputs already migrated, come back as they are; a value
+ * that is not an old instance is left for the schema to report.
+ */
+export function withDriverHandles(value: unknown): unknown {
+  if (!isObject(value)) return value;
+  const migrate = (list: unknown): unknown => (Array.isArray(list) ? list.map(migrateInstance) : list);
+  const needs = (list: unknown) => Array.isArray(list) && list.some((i) => isObject(i) && !('handle' in i));
+  const standby = value.standby;
+  const standbyNeeds = isObject(standby) && needs(standby.instances);
+  if (!needs(value.instances) && !standbyNeeds) return value;
+  return {
+    ...value,
+    instances: migrate(value.instances),
+    ...(standbyNeeds ? { standby: { ...standby, instances: migrate(standby.instances) } } : {}),
+  };
+}
+
+function migrateInstance(inst: unknown): unknown {
+  if (!isObject(inst) || 'handle' in inst) return inst;
+  const { pid, pgid, pgidStartTicks, startTicks, ...rest } = inst;
+  const num = (v: unknown): v is number => typeof v === 'number';
+  if (!num(pid) || !num(startTicks) || typeof rest.logFile !== 'string') return inst;
+  return {
+    ...rest,
+    handle: legacyHandle({
+      pid,
+      startTicks,
+      logFile: rest.logFile,
+      ...(num(pgid) ? { pgid } : {}),
+      ...(num(pgidStartTicks) ? { pgidStartTicks } : {}),
+    }),
+  };
+}
 
 /** Empty outputs: what a service that runs nothing records. */
 export function noServiceOutputs(): ServiceOutputs {

@@ -61,6 +61,7 @@ import { PartialFailure, type KindContext } from '../resource-kind.js';
 import type { ServiceReadResult } from './service-backend.js';
 import { dependencyValues, resolveInstance } from './instance-env.js';
 import { canBind } from './port-allocator.js';
+import { swarmHandle } from '../../runtime/swarm/swarm-handle.js';
 import type { Static } from '@sinclair/typebox';
 import {
   SwarmPortSchema,
@@ -448,9 +449,12 @@ export function instancesOf(
     const base = {
       index: slot,
       id: t?.id ?? '',
-      pid: t?.pid ?? 0,
-      pgid: t?.pid ?? 0,
-      startTicks: 0,
+      // The cluster's tasks in the swarm driver's handle shape: the host pid where Swarm reports it.
+      handle: swarmHandle.make({
+        pid: t?.pid ?? 0,
+        startTicks: 0,
+        ...(t?.containerId ? { containerId: t.containerId } : {}),
+      }),
       startedAt: t?.updatedAt ?? '',
       specHash: t?.specHash ?? '',
       logFile: `docker service logs ${swarm.name}`,

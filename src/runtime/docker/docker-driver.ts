@@ -1,7 +1,8 @@
 /**
  * Runs instances as Docker containers through the Engine API.
  *
- * Identity. The handle's `id` is the container name (`gw-<stack>-<instance id>`); `pid` is the
+ * Identity. The handle's `id` is the container name (`gw-<stack>-<instance id>`); its data
+ * (container-handle.ts, read by this driver alone) holds the container's engine id, `pid`, the
  * container's init as the host sees it (State.Pid) and `startTicks` that process's kernel start
  * time from /proc, exactly as for processes: a handle is "running" only while the container runs
  * that very process, so a handle from before a `docker restart` is never taken for the current
@@ -31,6 +32,8 @@
 import { existsSync } from 'node:fs';
 import type { Duration } from '../../util/duration.js';
 import { tryProcessStartTicks } from '../process/proc.js';
+import type { HandleDescription } from '../driver-handle.js';
+import { containerHandle, type ContainerHandleData } from './container-handle.js';
 import type {
   DriverCapabilities,
   InstanceHandle,
@@ -220,7 +223,7 @@ export class DockerDriver implements RuntimeDriver {
       if (!c) return { state: 'missing' };
       match = processMatch(handle, c);
     }
-    if (match === 'same') return { state: 'running', pid: handle.pid };
+    if (match === 'same') return { state: 'running', pid: c.State.Pid };
     // The container runs another process than the handle's (restarted outside Groundwork): the handle's is gone.
     if (c.State.Running) return { state: 'exited', exitCode: null, signal: null };
     return statusOf(c);
@@ -310,6 +313,10 @@ export class DockerDriver implements RuntimeDriver {
     }
   }
 
+  describe(handle: InstanceHandle): HandleDescription {
+    return containerHandle.describe(handle.handle, handle.id);
+  }
+
   private handleOf(c: ContainerInspect, limits: string): InstanceHandle {
     const id = tryParseIdentity(c.Config.Labels);
     const name = c.Name.replace(/^\//, '');
@@ -318,9 +325,11 @@ export class DockerDriver implements RuntimeDriver {
       id: name,
       service: id?.service ?? '',
       index: id?.index ?? 0,
-      pid,
-      pgid: pid,
-      startTicks: pid ? (tryProcessStartTicks(pid) ?? 0) : 0,
+      handle: containerHandle.make({
+        pid,
+        startTicks: pid ? (tryProcessStartTicks(pid) ?? 0) : 0,
+        containerId: c.Id,
+      }),
       startedAt: c.State.StartedAt,
       specHash: id?.specHash ?? '',
       logFile: `docker logs ${name}`,
@@ -335,7 +344,8 @@ export class DockerDriver implements RuntimeDriver {
  * says running but the process is gone (or a zombie) and the engine is about to record its exit;
  * 'other' otherwise. Without /proc access to the engine's pids (startTicks 0) the pid decides.
  */
-function processMatch(handle: InstanceHandle, c: ContainerInspect): 'same' | 'exiting' | 'other' {
+function processMatch(h: InstanceHandle, c: ContainerInspect): 'same' | 'exiting' | 'other' {
+  const handle: ContainerHandleData = containerHandle.read(h.handle, h.id);
   if (!c.State.Running || c.State.Pid !== handle.pid || handle.pid <= 0) return 'other';
   if (handle.startTicks === 0) return 'same';
   const ticks = tryProcessStartTicks(c.State.Pid);

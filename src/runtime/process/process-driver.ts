@@ -70,6 +70,8 @@ import { ensureUser } from './os-user.js';
 import { tailLog } from './log-parts.js';
 import { DEFAULT_LOG_LIMITS } from './log-limits.js';
 import type { LogWriterConfig } from './log-writer.js';
+import { processHandle, type ProcessHandleData } from './process-handle.js';
+import type { HandleDescription } from '../driver-handle.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -124,8 +126,14 @@ interface WriterRef {
   startTicks: number;
 }
 
-/** What the driver writes to instances/ID.json: the handle, plus what only the driver needs. */
-interface InstanceRecord extends InstanceHandle {
+/**
+ * The driver's own reading of a handle: its identity fields with the handle's data beside them.
+ * What the driver writes to instances/ID.json is this (the data flat, as every version wrote it),
+ * plus what only the driver needs.
+ */
+type ProcessRef = Omit<InstanceHandle, 'handle'> & ProcessHandleData;
+
+interface InstanceRecord extends ProcessRef {
   stack: string;
   /** The log writer process (absent in records of older versions). */
   logWriter?: WriterRef;
@@ -296,7 +304,7 @@ export class ProcessDriver implements RuntimeDriver {
    * A running instance whose writer died (killed, or crashed) gets a new one on the same FIFO;
    * until then its output waits in the pipe (see SHIM). Cheap: one /proc read per call.
    */
-  private ensureLogWriter(handle: InstanceHandle): void {
+  private ensureLogWriter(handle: ProcessRef): void {
     const known = this.writers.get(handle.id);
     if (known && isSameProcess(known.pid, known.startTicks)) return; // the common case: no file read
     const rec = this.tryReadRecord(handle.id);
@@ -475,13 +483,13 @@ export class ProcessDriver implements RuntimeDriver {
       cg.dirs.length && !joinedCgroups(pid, cg.dirs)
         ? 'not enforced: the instance could not join its cgroup'
         : cg.description;
-    const handle: InstanceHandle = {
+    const ref: ProcessRef = {
       id: spec.id,
       service: spec.service,
       index: spec.index,
       pid,
       pgid: wrapperPid,
-      pgidStartTicks,
+      ...(pgidStartTicks !== undefined ? { pgidStartTicks } : {}),
       startTicks,
       startedAt: new Date().toISOString(),
       specHash: spec.specHash,
@@ -490,12 +498,12 @@ export class ProcessDriver implements RuntimeDriver {
       ports: spec.ports,
     };
     try {
-      this.writeRecord({ ...base, ...handle });
+      this.writeRecord({ ...base, ...ref });
     } catch (e) {
       await this.cleanupFailedStart(spec.id, wrapperPid, logWriter);
       throw e;
     }
-    return handle;
+    return handleOf(ref);
   }
 
   private async cleanupFailedStart(
@@ -538,7 +546,8 @@ export class ProcessDriver implements RuntimeDriver {
     throw new Error(`the process shim (pid ${wrapperPid}) did not start the service; is /bin/sh available?`);
   }
 
-  async stop(handle: InstanceHandle, grace: Duration): Promise<InstanceStatus> {
+  async stop(h: InstanceHandle, grace: Duration): Promise<InstanceStatus> {
+    const handle = refOf(h);
     const rec = this.tryReadRecord(handle.id);
     const members = () => this.processesOf(handle, rec?.trackingCgroup);
     if (members().length > 0) {
@@ -561,14 +570,14 @@ export class ProcessDriver implements RuntimeDriver {
     await this.stopLogWriter(handle.id, rec?.logWriter);
     removeCgroups(handle.id);
     if (rec?.trackingCgroup) removeCgroupDir(rec.trackingCgroup);
-    return this.inspect(handle);
+    return this.inspectRef(handle);
   }
 
   /**
    * Every live process of the instance: its tracking cgroup, its environment marker, and its
    * group and session while they are provably ours (a group id alone may have been reused).
    */
-  private processesOf(handle: InstanceHandle, trackingCgroup: string | undefined): number[] {
+  private processesOf(handle: ProcessRef, trackingCgroup: string | undefined): number[] {
     const pids = new Set<number>(pidsWithEnv(INSTANCE_MARKER, handle.id));
     if (trackingCgroup)
       for (const p of cgroupPids(trackingCgroup)) if (tryProcessStartTicks(p) !== undefined) pids.add(p);
@@ -581,7 +590,7 @@ export class ProcessDriver implements RuntimeDriver {
     return [...pids];
   }
 
-  private signalAll(handle: InstanceHandle, pids: number[], signal: NodeJS.Signals): void {
+  private signalAll(handle: ProcessRef, pids: number[], signal: NodeJS.Signals): void {
     const group = this.signalGroup(handle, signal);
     // The group got it once already; a second SIGTERM can cut short a service's own TERM trap.
     for (const pid of pids) {
@@ -596,14 +605,14 @@ export class ProcessDriver implements RuntimeDriver {
   }
 
   /** Our shim still runs (same pid and start time). Zombies do not count. */
-  private shimAlive(handle: InstanceHandle): boolean {
+  private shimAlive(handle: ProcessRef): boolean {
     if (handle.pgidStartTicks === undefined)
       return tryProcessStartTicks(handle.pgid) !== undefined && isSameProcess(handle.pid, handle.startTicks);
     return isSameProcess(handle.pgid, handle.pgidStartTicks);
   }
 
   /** Signals the instance's group when it is provably ours (and says whether it did), and the service. */
-  private signalGroup(handle: InstanceHandle, signal: NodeJS.Signals): boolean {
+  private signalGroup(handle: ProcessRef, signal: NodeJS.Signals): boolean {
     if (handle.pgid <= 1 || handle.pid <= 1) return false; // a placeholder: never signal our own group or init
     let signalled = false;
     // Only a group we can prove is ours: its leader is our shim, or our service is in it.
@@ -626,7 +635,7 @@ export class ProcessDriver implements RuntimeDriver {
     return signalled;
   }
 
-  private exitFile(handle: InstanceHandle): string {
+  private exitFile(handle: ProcessRef): string {
     return path.join(this.instancesDir, `${handle.id}.exit`);
   }
 
@@ -641,6 +650,10 @@ export class ProcessDriver implements RuntimeDriver {
   }
 
   async inspect(handle: InstanceHandle): Promise<InstanceStatus> {
+    return this.inspectRef(refOf(handle));
+  }
+
+  private async inspectRef(handle: ProcessRef): Promise<InstanceStatus> {
     if (isSameProcess(handle.pid, handle.startTicks)) {
       this.ensureLogWriter(handle);
       return { state: 'running', pid: handle.pid };
@@ -655,7 +668,7 @@ export class ProcessDriver implements RuntimeDriver {
       // Service gone, shim about to record it.
       await this.sleep(50);
       const again = this.tryReadExit(this.exitFile(handle));
-      if (again !== undefined) return this.inspect(handle);
+      if (again !== undefined) return this.inspectRef(handle);
     }
     if (existsSync(path.join(this.instancesDir, `${handle.id}.json`)))
       return { state: 'exited', exitCode: null, signal: 'SIGKILL' };
@@ -685,7 +698,7 @@ export class ProcessDriver implements RuntimeDriver {
             /* no pid file: the shim never started the service */
           }
         }
-        out.push(handle);
+        out.push(handleOf(handle));
       } catch {
         /* torn or foreign file */
       }
@@ -698,7 +711,12 @@ export class ProcessDriver implements RuntimeDriver {
     return tailLog(handle.logFile, opts.lines);
   }
 
-  async stats(handle: InstanceHandle): Promise<InstanceStats | undefined> {
+  describe(handle: InstanceHandle): HandleDescription {
+    return processHandle.describe(handle.handle, handle.id);
+  }
+
+  async stats(h: InstanceHandle): Promise<InstanceStats | undefined> {
+    const handle = refOf(h);
     if (!isSameProcess(handle.pid, handle.startTicks)) return undefined;
     return groupStats(handle.pgid);
   }
@@ -713,4 +731,24 @@ export class ProcessDriver implements RuntimeDriver {
     for (const ext of ['json', 'exit', 'pid', 'fifo'])
       rmSync(path.join(this.instancesDir, `${handle.id}.${ext}`), { force: true });
   }
+}
+
+/** The driver's reading of a handle it made: its data (checked by its schema) beside the identity. */
+function refOf(h: InstanceHandle): ProcessRef {
+  const { handle, ...identity } = h;
+  return { ...identity, ...processHandle.read(handle, h.id) };
+}
+
+/** The handle to hand out for `ref`: the data behind the driver's opaque handle. */
+function handleOf(ref: ProcessRef): InstanceHandle {
+  const { pid, pgid, pgidStartTicks, startTicks, ...identity } = ref;
+  return {
+    ...identity,
+    handle: processHandle.make({
+      pid,
+      pgid,
+      ...(pgidStartTicks !== undefined ? { pgidStartTicks } : {}),
+      startTicks,
+    }),
+  };
 }

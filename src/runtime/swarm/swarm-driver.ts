@@ -5,7 +5,7 @@
  * service on a cluster belongs to SwarmCluster (ClusterRuntime), where Swarm does the rollout.
  *
  * What holds only for tasks on this node (the engine Groundwork talks to), and why:
- *  - `pid`/`startTicks` are the task container's host pid on its node and its /proc start time;
+ *  - the handle's data (swarm-handle.ts, read by this driver alone): `pid`/`startTicks` are the task container's host pid on its node and its /proc start time;
  *    for a task on another node they are 0 and identity rests on the task id alone.
  *  - `stop` with an exact grace stops the task's container through this engine; Swarm itself
  *    only knows the stop grace period fixed in the service spec at creation, so a task on another
@@ -15,6 +15,8 @@
 import { existsSync } from 'node:fs';
 import { Duration } from '../../util/duration.js';
 import { tryProcessStartTicks } from '../process/proc.js';
+import type { HandleDescription } from '../driver-handle.js';
+import { swarmHandle } from './swarm-handle.js';
 import type {
   DriverCapabilities,
   InstanceHandle,
@@ -218,7 +220,7 @@ export class SwarmDriver implements RuntimeDriver {
       const task = latest(await this.client.listTasks({ service: svc.ID }));
       if (!task) return { state: 'exited', exitCode: null, signal: null };
       const m = await this.matches(handle, task);
-      if (m === 'same') return { state: 'running', pid: handle.pid };
+      if (m === 'same') return { state: 'running', pid: swarmHandle.read(handle.handle, handle.id).pid };
       if (m === 'other')
         return task.Status.State === 'running'
           ? { state: 'exited', exitCode: null, signal: null }
@@ -290,9 +292,11 @@ export class SwarmDriver implements RuntimeDriver {
       id: svc.Spec.Name,
       service: id?.service ?? '',
       index: id?.index ?? 0,
-      pid,
-      pgid: pid,
-      startTicks: pid ? (tryProcessStartTicks(pid) ?? 0) : 0,
+      handle: swarmHandle.make({
+        pid,
+        startTicks: pid ? (tryProcessStartTicks(pid) ?? 0) : 0,
+        ...(task?.Status.ContainerStatus?.ContainerID ? { containerId: task.Status.ContainerStatus.ContainerID } : {}),
+      }),
       startedAt: task?.Status.Timestamp ?? svc.CreatedAt,
       specHash: id?.specHash ?? '',
       logFile: `docker service logs ${svc.Spec.Name}`,
@@ -302,7 +306,12 @@ export class SwarmDriver implements RuntimeDriver {
   }
 
   /** 'same' while the task runs the handle's process; 'exiting' when it just ended; else 'other'. */
-  private async matches(handle: InstanceHandle, task: SwarmTask): Promise<'same' | 'exiting' | 'other'> {
+  describe(handle: InstanceHandle): HandleDescription {
+    return swarmHandle.describe(handle.handle, handle.id);
+  }
+
+  private async matches(h: InstanceHandle, task: SwarmTask): Promise<'same' | 'exiting' | 'other'> {
+    const handle = swarmHandle.read(h.handle, h.id);
     if (task.Status.State !== 'running') return 'other';
     const pid = task.Status.ContainerStatus?.PID ?? 0;
     if (!(await this.isLocal(task))) return handle.pid === 0 ? 'same' : 'other';
