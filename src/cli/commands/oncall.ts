@@ -10,19 +10,33 @@ import { defineCommand, STACK_FLAGS } from '../command.js';
 import { EXIT, UsageError } from '../io.js';
 import { group, who, withOps } from './incident.js';
 
-/** A local time in the schedule's zone, e.g. `Mon 12-07 09:00`. */
-function local(iso: string, zone: string): string {
+/**
+ * A local time in the schedule's zone, e.g. `Mon 07/12 09:00`; with `year`, `Mon 07/12/2025 09:00`
+ * (a shift under way can have begun in another year).
+ */
+function local(iso: string, zone: string, year = false): string {
   return new Date(iso)
     .toLocaleString('en-GB', {
       timeZone: zone,
       weekday: 'short',
+      ...(year ? { year: 'numeric' } : {}),
       month: '2-digit',
       day: '2-digit',
       hour: '2-digit',
       minute: '2-digit',
       hour12: false,
     })
-    .replace(',', '');
+    .replaceAll(',', '');
+}
+
+/** Who is on call at the view's time, and since when (the shift's real start, which may be long before). */
+function nowLine(v: OncallView, s: OncallView['schedules'][number]): string {
+  if (!s.now) return '  now: nobody is on call';
+  const yearOf = (iso: string) => new Date(iso).toLocaleString('en-GB', { timeZone: s.timezone, year: 'numeric' });
+  const since = s.nowSince
+    ? `, on call since ${local(s.nowSince, s.timezone, yearOf(s.nowSince) !== yearOf(v.at))}`
+    : '';
+  return `  now: ${s.now.who}${since} (${s.now.source})`;
 }
 
 function renderWho(v: OncallView): string {
@@ -42,6 +56,7 @@ function renderShifts(v: OncallView): string {
   const lines: string[] = [];
   for (const s of v.schedules) {
     lines.push(`${s.name} (${s.timezone}), ${v.at.slice(0, 16)}Z to ${v.until.slice(0, 16)}Z`);
+    lines.push(nowLine(v, s));
     lines.push(`  ${'FROM'.padEnd(18)}${'TO'.padEnd(18)}${'WHO'.padEnd(14)}SOURCE`);
     for (const x of s.shifts)
       lines.push(
