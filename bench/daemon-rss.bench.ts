@@ -14,13 +14,21 @@
  * 50 services add). The 60 s window is measured once whatever --repeat says
  * (GROUNDWORK_BENCH_RSS_SECONDS shortens it for a quick look).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { defineBench, type BenchContext, type BenchResult } from './harness/bench.js';
 import { median } from './harness/median.js';
-import { groundworkArgv } from './harness/groundwork-bin.js';
+import {
+  benchApi,
+  processesUnder,
+  sleep,
+  startBenchDaemon,
+  stopBenchDaemon,
+  waitUntil,
+  type BenchDaemon,
+} from './harness/bench-daemon.js';
 
 const SERVICES = 50;
 const CHECKS = 20;
@@ -103,148 +111,14 @@ function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function waitUntil<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined> | T | undefined,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(100);
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`,
-  );
-}
-
-function api(
-  url: string,
-  token: string,
-  method: 'GET' | 'POST',
-  urlPath: string,
-  body?: unknown,
-  timeoutMs = 30_000,
-): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request(
-      new URL(urlPath, url),
-      {
-        method,
-        agent: false,
-        headers: {
-          authorization: `Bearer ${token}`,
-          connection: 'close',
-          ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
-        },
-      },
-      (res) => {
-        let text = '';
-        res
-          .setEncoding('utf8')
-          .on('data', (c: string) => {
-            text += c;
-          })
-          .on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      },
-    );
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${urlPath}: no answer in ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
 interface Status {
   services: { name: string; replicas: number; instances: { state: string; pid: number | null }[] }[];
-}
-
-interface RunningDaemon {
-  child: ChildProcess;
-  pid: number;
-  url: string;
-  token: string;
-  output: () => string;
-}
-
-async function startDaemon(ctx: BenchContext, dir: string): Promise<RunningDaemon> {
-  const child = spawn(process.execPath, groundworkArgv(ctx.root, ['up', '--listen', '127.0.0.1:0', '--json']), {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? dir, NO_COLOR: '1' },
-  });
-  let out = '';
-  child.stdout?.setEncoding('utf8').on('data', (c: string) => {
-    out += c;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => {
-    out += c;
-  });
-  const ready = await waitUntil('groundwork up to be ready', 180_000, () => {
-    if (child.exitCode !== null) throw new Error(`groundwork up exited with ${child.exitCode}:\n${out.slice(-2000)}`);
-    const line = out.split('\n').find((l) => l.startsWith('{"type":"ready"'));
-    return line ? (JSON.parse(line) as { url: string; pid: number }) : undefined;
-  });
-  const token = readFileSync(path.join(dir, '.groundwork', 'daemon.token'), 'utf8').trim();
-  return { child, pid: ready.pid, url: ready.url, token, output: () => out };
-}
-
-/** Processes whose cwd is inside `dir` or whose command line names it. */
-function processesUnder(dir: string): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    try {
-      const cwd = readlinkSync(`/proc/${e}/cwd`);
-      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
-      if (cwd === dir || cwd.startsWith(`${dir}/`) || cmd.includes(dir)) out.push(Number(e));
-    } catch {
-      /* gone, or not ours to read */
-    }
-  }
-  return out;
-}
-
-/** POST /v1/down (services stop, the daemon exits); then SIGKILL whatever is left in `dir`. */
-async function stopDaemon(d: RunningDaemon, dir: string, log: (l: string) => void): Promise<void> {
-  try {
-    const r = await api(d.url, d.token, 'POST', '/v1/down', { exit: true }, 60_000);
-    if (r.status !== 200) log(`down answered ${r.status}: ${r.text.slice(0, 200)}`);
-  } catch (e) {
-    log(`down failed: ${(e as Error).message}`);
-  }
-  await waitUntil('the daemon to exit', 15_000, () =>
-    d.child.exitCode !== null || d.child.signalCode !== null ? true : undefined,
-  ).catch(() => d.child.kill('SIGKILL'));
-  for (let round = 0; round < 20; round++) {
-    const left = processesUnder(dir);
-    if (left.length === 0) return;
-    if (round === 0) log(`${left.length} processes left after down; killing them`);
-    for (const pid of left) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    await sleep(50);
-  }
 }
 
 /** Prometheus scraping the exporter and the daemon's /metrics (token in a file) every 15 s. */
 async function startPrometheus(
   ctx: BenchContext,
-  d: RunningDaemon,
+  d: BenchDaemon,
   exporterPort: number,
 ): Promise<{ pid: number; seriesCount: () => Promise<number>; stop: () => Promise<void> }> {
   const dir = path.join(ctx.workDir, 'prometheus');
@@ -350,12 +224,12 @@ export default defineBench({
     const idleDir = path.join(ctx.workDir, 'idle');
     mkdirSync(idleDir, { recursive: true });
     writeFileSync(path.join(idleDir, 'groundwork.yaml'), stackYaml('rss-idle', 0));
-    const idle = await startDaemon(ctx, idleDir);
+    const idle = await startBenchDaemon(ctx.root, idleDir);
     let idleSamples: number[];
     try {
       idleSamples = await sampleRss(idle.pid, IDLE_SAMPLE_SECONDS);
     } finally {
-      await stopDaemon(idle, idleDir, ctx.log);
+      await stopBenchDaemon(idle, idleDir, ctx.log);
     }
     ctx.log(`daemon with 0 services: median ${toMB(median(idleSamples))} MB over ${IDLE_SAMPLE_SECONDS} s`);
 
@@ -370,7 +244,7 @@ export default defineBench({
       stackYaml('rss', SERVICES, { checks: CHECKS, scrapeUrl: `http://127.0.0.1:${exporter.port}/metrics` }),
     );
     const t0 = performance.now();
-    const d = await startDaemon(ctx, dir);
+    const d = await startBenchDaemon(ctx.root, dir);
     let samples: number[];
     let promSamples: number[] = [];
     let seriesCount = 0;
@@ -380,7 +254,7 @@ export default defineBench({
     let servicesRss = 0;
     try {
       await waitUntil(`all ${SERVICES} services healthy`, 180_000, async () => {
-        const r = await api(d.url, d.token, 'GET', '/v1/status');
+        const r = await benchApi(d, 'GET', '/v1/status');
         if (r.status !== 200) throw new Error(`status answered ${r.status}`);
         const s = JSON.parse(r.text) as Status;
         const healthy = s.services.filter(
@@ -392,12 +266,7 @@ export default defineBench({
       // Fill the store to 2,000 active series: the daemon's own (host, instances, data plane,
       // checks, itself) plus as many synthetic ones as are missing.
       const count = async (): Promise<number> => {
-        const r = await api(
-          d.url,
-          d.token,
-          'GET',
-          `/api/v1/query?query=${encodeURIComponent('count({__name__=~".+"})')}`,
-        );
+        const r = await benchApi(d, 'GET', `/api/v1/query?query=${encodeURIComponent('count({__name__=~".+"})')}`);
         const body = JSON.parse(r.text) as { data?: { result?: Array<{ value: [number, string] }> } };
         return Number(body.data?.result?.[0]?.value[1] ?? 0);
       };
@@ -429,7 +298,7 @@ export default defineBench({
       ctx.log(`daemon output (last 2000 characters):\n${d.output().slice(-2000)}`);
       throw e;
     } finally {
-      await stopDaemon(d, dir, ctx.log);
+      await stopBenchDaemon(d, dir, ctx.log);
       await exporter.stop();
     }
 

@@ -12,14 +12,11 @@
  *
  * Targets (issue 16): first load under 1 s, page under 200 KB compressed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium, type Browser } from 'playwright-core';
-import { defineBench, type BenchContext, type BenchResult } from './harness/bench.js';
-import { groundworkArgv } from './harness/groundwork-bin.js';
+import { defineBench, type BenchResult } from './harness/bench.js';
+import { benchApi, startBenchDaemon, stopBenchDaemon, waitUntil, type BenchDaemon } from './harness/bench-daemon.js';
 import { median } from './harness/median.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -43,110 +40,6 @@ function stackYaml(services: number): string {
       '    stop_grace: 2s',
     );
   return `${lines.join('\n')}\n`;
-}
-
-async function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined) {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(200);
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`,
-  );
-}
-
-function api(url: string, token: string, method: 'GET' | 'POST', urlPath: string, body?: unknown) {
-  return new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request(
-      new URL(urlPath, url),
-      {
-        method,
-        agent: false,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
-        },
-      },
-      (res) => {
-        let text = '';
-        res
-          .setEncoding('utf8')
-          .on('data', (c: string) => (text += c))
-          .on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      },
-    );
-    req.setTimeout(60_000, () => req.destroy(new Error(`${method} ${urlPath}: no answer in 60 s`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-interface Daemon {
-  child: ChildProcess;
-  url: string;
-  token: string;
-}
-
-async function startDaemon(ctx: BenchContext, dir: string): Promise<Daemon> {
-  const child = spawn(process.execPath, groundworkArgv(ctx.root, ['up', '--listen', '127.0.0.1:0', '--json']), {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? dir, NO_COLOR: '1' },
-  });
-  let out = '';
-  child.stdout?.setEncoding('utf8').on('data', (c: string) => (out += c));
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => (out += c));
-  const ready = await waitUntil('groundwork up to be ready', 180_000, () => {
-    if (child.exitCode !== null) throw new Error(`groundwork up exited with ${child.exitCode}:\n${out.slice(-2000)}`);
-    const line = out.split('\n').find((l) => l.startsWith('{"type":"ready"'));
-    return line ? (JSON.parse(line) as { url: string }) : undefined;
-  });
-  const token = readFileSync(path.join(dir, '.groundwork', 'daemon.token'), 'utf8').trim();
-  return { child, url: ready.url, token };
-}
-
-/** Processes whose cwd is inside `dir` or whose command line names it. */
-function processesUnder(dir: string): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    try {
-      const cwd = readlinkSync(`/proc/${e}/cwd`);
-      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
-      if (cwd === dir || cwd.startsWith(`${dir}/`) || cmd.includes(dir)) out.push(Number(e));
-    } catch {
-      /* gone, or not ours to read */
-    }
-  }
-  return out;
-}
-
-/** POST /v1/down (services stop, the daemon exits); then SIGKILL whatever of this bench is left in `dir`. */
-async function stopDaemon(d: Daemon, dir: string, log: (l: string) => void): Promise<void> {
-  await api(d.url, d.token, 'POST', '/v1/down', { exit: true }).catch((e: unknown) =>
-    log(`down failed: ${e instanceof Error ? e.message : String(e)}`),
-  );
-  await waitUntil('the daemon to exit', 15_000, () =>
-    d.child.exitCode !== null || d.child.signalCode !== null ? true : undefined,
-  ).catch(() => d.child.kill('SIGKILL'));
-  for (let round = 0; round < 20 && processesUnder(dir).length > 0; round++) {
-    for (const pid of processesUnder(dir)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    await sleep(50);
-  }
 }
 
 interface Run {
@@ -213,7 +106,7 @@ function renderWaterfall(steps: Step[], rowsMs: number, ms: number): string[] {
   return lines;
 }
 
-async function measureOnce(browser: Browser, d: Daemon): Promise<Run> {
+async function measureOnce(browser: Browser, d: BenchDaemon): Promise<Run> {
   // A new context: empty cache, no cookies but the session's.
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   try {
@@ -280,12 +173,12 @@ export default defineBench({
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'server.cjs'), SERVER);
     writeFileSync(path.join(dir, 'groundwork.yaml'), stackYaml(SERVICES));
-    const d = await startDaemon(ctx, dir);
+    const d = await startBenchDaemon(ctx.root, dir);
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     const runs: Run[] = [];
     try {
       await waitUntil(`all ${SERVICES} services healthy`, 180_000, async () => {
-        const r = await api(d.url, d.token, 'GET', '/v1/status');
+        const r = await benchApi(d, 'GET', '/v1/status');
         const s = JSON.parse(r.text) as { services: { replicas: number; instances: { state: string }[] }[] };
         const healthy = s.services.filter(
           (x) => x.instances.length === x.replicas && x.instances.every((i) => i.state === 'healthy'),
@@ -306,7 +199,7 @@ export default defineBench({
       }
     } finally {
       await browser.close();
-      await stopDaemon(d, dir, ctx.log);
+      await stopBenchDaemon(d, dir, ctx.log);
     }
     const ms = runs.map((r) => r.ms);
     const ref = runs.map((r) => r.referenceMs);

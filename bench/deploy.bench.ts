@@ -41,7 +41,8 @@ import {
   type LoadSettings,
   type ZeroDowntimeRun,
 } from './deploy/scenarios.js';
-import type { Lab, RunningDaemon } from './deploy/lab.js';
+import type { BenchDaemon } from './harness/bench-daemon.js';
+import type { Lab } from './deploy/lab.js';
 import { describeFailures, type Load } from './deploy/load.js';
 
 const DEPLOYS = Number(process.env.GROUNDWORK_BENCH_DEPLOYS ?? 20);
@@ -117,7 +118,7 @@ export default defineBench({
     // (b) automatic rollback of a release that fails health, and explicit rollback (rolling)
     const bad: BadHealthSample[] = [];
     const explicit: Record<string, ExplicitRollbackSample[]> = {};
-    const measureRollbacks = async (label: string, lab: Lab, gen: Load, daemon: RunningDaemon) => {
+    const measureRollbacks = async (label: string, lab: Lab, gen: Load, daemon: BenchDaemon) => {
       for (const via of ['cli', 'api'] as const) {
         const key = `${label}, ${via === 'cli' ? 'groundwork rollback web' : 'POST /v1/services/web/rollback'}`;
         const list: ExplicitRollbackSample[] = (explicit[key] = []);

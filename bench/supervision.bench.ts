@@ -12,13 +12,18 @@
  * - a crash loop over 30 s (GROUNDWORK_BENCH_CRASHLOOP_SECONDS shortens it): restarts (target
  *   at most 12) and CPU seconds of the daemon plus the shims it reaped (target under 3 s).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { defineBench, type BenchContext, type BenchResult } from './harness/bench.js';
 import { median } from './harness/median.js';
-import { groundworkArgv } from './harness/groundwork-bin.js';
+import {
+  benchApi,
+  startBenchDaemon,
+  stopBenchDaemon,
+  sweepBenchDir,
+  type BenchDaemon,
+} from './harness/bench-daemon.js';
 
 const CRASHLOOP_SECONDS = Number(process.env.GROUNDWORK_BENCH_CRASHLOOP_SECONDS ?? 30);
 
@@ -74,38 +79,6 @@ function get(url: string, token?: string, timeoutMs = 2000): Promise<{ status: n
   });
 }
 
-function post(
-  url: string,
-  token: string,
-  body: unknown,
-  timeoutMs = 60_000,
-): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const payload = JSON.stringify(body);
-    const req = http.request(
-      url,
-      {
-        method: 'POST',
-        agent: false,
-        headers: {
-          authorization: `Bearer ${token}`,
-          connection: 'close',
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(payload),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8').on('data', (c: string) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      },
-    );
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer from ${url}`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
 interface Instance {
   index: number;
   state: string;
@@ -117,38 +90,27 @@ interface Status {
   services: { name: string; instances: Instance[] }[];
 }
 
+/** `groundwork up` (bench/harness/bench-daemon.ts) on a stack of `server.cjs` services, with what this bench asks of it. */
 class Daemon {
   private constructor(
-    readonly child: ChildProcess,
-    readonly pid: number,
-    readonly url: string,
-    readonly token: string,
+    readonly bench: BenchDaemon,
     readonly dir: string,
+    private readonly log: (l: string) => void,
   ) {}
+
+  get pid(): number {
+    return this.bench.pid;
+  }
 
   static async start(ctx: BenchContext, dir: string, stack: string[]): Promise<Daemon> {
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'server.cjs'), SERVER);
     writeFileSync(path.join(dir, 'groundwork.yaml'), `${stack.join('\n')}\n`);
-    const child = spawn(process.execPath, groundworkArgv(ctx.root, ['up', '--listen', '127.0.0.1:0', '--json']), {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? dir, NO_COLOR: '1' },
-    });
-    let out = '';
-    child.stdout?.setEncoding('utf8').on('data', (c: string) => (out += c));
-    child.stderr?.setEncoding('utf8').on('data', (c: string) => (out += c));
-    const ready = await until('groundwork up to be ready', 60_000, () => {
-      if (child.exitCode !== null) throw new Error(`groundwork up exited with ${child.exitCode}:\n${out.slice(-2000)}`);
-      const line = out.split('\n').find((l) => l.startsWith('{"type":"ready"'));
-      return line ? (JSON.parse(line) as { url: string; pid: number }) : undefined;
-    });
-    const token = readFileSync(path.join(dir, '.groundwork', 'daemon.token'), 'utf8').trim();
-    return new Daemon(child, ready.pid, ready.url, token, dir);
+    return new Daemon(await startBenchDaemon(ctx.root, dir, { readyTimeoutMs: 60_000 }), dir, ctx.log);
   }
 
   async status(): Promise<Status> {
-    const r = await get(new URL('/v1/status', this.url).href, this.token, 10_000);
+    const r = await benchApi(this.bench, 'GET', '/v1/status', undefined, 10_000);
     if (r.status !== 200) throw new Error(`GET /v1/status answered ${r.status}: ${r.text}`);
     return JSON.parse(r.text) as Status;
   }
@@ -160,26 +122,17 @@ class Daemon {
   /** POST /v1/down {exit: true}; resolves with its wall time once the daemon exited. */
   async down(): Promise<number> {
     const t0 = performance.now();
-    const r = await post(new URL('/v1/down', this.url).href, this.token, { exit: true });
+    const r = await benchApi(this.bench, 'POST', '/v1/down', { exit: true });
     if (r.status !== 200 || !r.text.includes('"type":"result"')) throw new Error(`down failed: ${r.status} ${r.text}`);
     const ms = performance.now() - t0;
-    await until('the daemon to exit', 15_000, () => (this.child.exitCode !== null ? true : undefined));
-    sweep(this.dir);
+    await until('the daemon to exit', 15_000, () => (this.bench.child.exitCode !== null ? true : undefined));
+    await sweepBenchDir(this.dir, this.log);
     return ms;
   }
-}
 
-/** SIGKILLs whatever still runs in `dir` (after a failed run). */
-function sweep(dir: string): void {
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    try {
-      const cwd = readlinkSync(`/proc/${e}/cwd`);
-      if (cwd === dir || cwd.startsWith(`${dir}/`) || readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(dir))
-        process.kill(Number(e), 'SIGKILL');
-    } catch {
-      /* gone */
-    }
+  /** After a failed run: the harness's stop, which never throws and leaves nothing running. */
+  stop(): Promise<void> {
+    return stopBenchDaemon(this.bench, this.dir, this.log);
   }
 }
 
@@ -278,7 +231,7 @@ async function crashLoop(
     downMs = await d.down();
     return { restarts, cpuSeconds, downMs };
   } finally {
-    if (Number.isNaN(downMs)) await d.down().catch(() => sweep(dir));
+    if (Number.isNaN(downMs)) await d.stop();
   }
 }
 

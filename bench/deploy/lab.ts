@@ -5,13 +5,13 @@
  * release answered. The daemon runs as `groundwork up` (dist/), deploys and rollbacks go through
  * the real CLI, and teardown leaves nothing running.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { freePort } from '../proxy/daemons.js';
-import { groundworkArgv } from '../harness/groundwork-bin.js';
+import { benchApi, startBenchDaemon, waitUntil, type BenchDaemon } from '../harness/bench-daemon.js';
 
 /** Set by the bench's web.mjs on every answer: `<release dir or "stack"> <build marker>`. */
 export const RELEASE_HEADER = 'x-gw-release';
@@ -86,109 +86,10 @@ export async function makeLab(root: string, dir: string, settings: LabSettings):
 
 // ---------------------------------------------------------------- the daemon
 
-export interface RunningDaemon {
-  child: ChildProcess;
-  pid: number;
-  url: string;
-  token: string;
-  output(): string;
-}
-
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = { NO_COLOR: '1', GROUNDWORK_AUTHOR: 'deploy-bench' };
   for (const k of ['PATH', 'HOME', 'LANG', 'TZ']) if (process.env[k]) env[k] = process.env[k] as string;
   return { ...env, ...extra };
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-export async function waitUntil<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined> | T | undefined,
-  everyMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`,
-  );
-}
-
-export function api(
-  url: string,
-  token: string,
-  method: 'GET' | 'POST',
-  urlPath: string,
-  body?: unknown,
-  timeoutMs = 60_000,
-): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request(
-      new URL(urlPath, url),
-      {
-        method,
-        agent: false,
-        headers: {
-          authorization: `Bearer ${token}`,
-          connection: 'close',
-          ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
-        },
-      },
-      (res) => {
-        let text = '';
-        res
-          .setEncoding('utf8')
-          .on('data', (c: string) => {
-            text += c;
-          })
-          .on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      },
-    );
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${urlPath}: no answer in ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-/** `groundwork up --json` in the lab; resolves once it printed its ready line. */
-export async function startDaemon(root: string, dir: string): Promise<RunningDaemon> {
-  const child = spawn(process.execPath, groundworkArgv(root, ['up', '--listen', '127.0.0.1:0', '--json']), {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: cleanEnv(),
-  });
-  let out = '';
-  child.stdout?.setEncoding('utf8').on('data', (c: string) => {
-    out += c;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => {
-    out += c;
-  });
-  try {
-    const ready = await waitUntil('groundwork up to be ready', 120_000, () => {
-      if (child.exitCode !== null) throw new Error(`groundwork up exited with ${child.exitCode}:\n${out.slice(-2000)}`);
-      const line = out.split('\n').find((l) => l.startsWith('{"type":"ready"'));
-      return line ? (JSON.parse(line) as { url: string; pid: number }) : undefined;
-    });
-    const token = readFileSync(path.join(dir, '.groundwork', 'daemon.token'), 'utf8').trim();
-    return { child, pid: ready.pid, url: ready.url, token, output: () => out };
-  } catch (e) {
-    child.kill('SIGKILL');
-    throw e;
-  }
 }
 
 interface StatusView {
@@ -201,9 +102,9 @@ interface StatusView {
 }
 
 /** Waits until every instance of `service` is healthy and the proxy answers 200 on the lab's web route. */
-export async function waitServing(d: RunningDaemon, lab: Lab, service: string): Promise<void> {
+export async function waitServing(d: BenchDaemon, lab: Lab, service: string): Promise<void> {
   await waitUntil(`${service} healthy`, 60_000, async () => {
-    const r = await api(d.url, d.token, 'GET', '/v1/status');
+    const r = await benchApi(d, 'GET', '/v1/status');
     const s = (JSON.parse(r.text) as StatusView).services.find((x) => x.name === service);
     return s && s.instances.length === s.replicas && s.instances.every((i) => i.state === 'healthy') ? true : undefined;
   });
@@ -222,48 +123,9 @@ export async function waitServing(d: RunningDaemon, lab: Lab, service: string): 
   );
 }
 
-/** Processes whose cwd is inside `dir` or whose command line names it (never this process). */
-export function processesUnder(dir: string): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    try {
-      const cwd = readlinkSync(`/proc/${e}/cwd`);
-      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
-      if (cwd === dir || cwd.startsWith(`${dir}/`) || cmd.includes(dir)) out.push(Number(e));
-    } catch {
-      /* gone, or not ours to read */
-    }
-  }
-  return out;
-}
-
-/** POST /v1/down (services stop, the daemon exits); then SIGKILL whatever is left in the lab. Never throws. */
-export async function stopDaemon(d: RunningDaemon | undefined, dir: string, log: (l: string) => void): Promise<void> {
-  if (d && d.child.exitCode === null && d.child.signalCode === null) {
-    try {
-      const r = await api(d.url, d.token, 'POST', '/v1/down', { exit: true }, 30_000);
-      if (r.status !== 200) log(`down answered ${r.status}: ${r.text.slice(0, 200)}`);
-    } catch (e) {
-      log(`down failed: ${(e as Error).message}`);
-    }
-    await waitUntil('the daemon to exit', 10_000, () =>
-      d.child.exitCode !== null || d.child.signalCode !== null ? true : undefined,
-    ).catch(() => d.child.kill('SIGKILL'));
-  }
-  for (let round = 0; round < 20; round++) {
-    const left = processesUnder(dir);
-    if (left.length === 0) return;
-    if (round === 0) log(`${left.length} processes left in ${dir} after down; killing them`);
-    for (const pid of left) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    await sleep(50);
-  }
+/** `groundwork up` in the lab (the author of its changes is the deploy bench). */
+export function startDaemon(root: string, dir: string): Promise<BenchDaemon> {
+  return startBenchDaemon(root, dir, { env: { GROUNDWORK_AUTHOR: 'deploy-bench' }, readyTimeoutMs: 120_000 });
 }
 
 // ---------------------------------------------------------------- the CLI

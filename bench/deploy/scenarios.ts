@@ -12,23 +12,20 @@ import path from 'node:path';
 import type { BenchContext } from '../harness/bench.js';
 import { describeFailures, mergeWindows, startLoad, type Load, type LoadConfig, type WindowStats } from './load.js';
 import {
-  api,
   describeRun,
   epochNow,
   makeLab,
   progressOf,
   RELEASE_HEADER,
   runCli,
-  sleep,
   startDaemon,
-  stopDaemon,
   waitServing,
   type CliRun,
   type DeployResultLine,
   type Lab,
   type LabSettings,
-  type RunningDaemon,
 } from './lab.js';
+import { benchApi, sleep, stopBenchDaemon, type BenchDaemon } from '../harness/bench-daemon.js';
 
 export interface LoadSettings {
   connections: number;
@@ -42,11 +39,11 @@ export async function withLab<T>(
   name: string,
   settings: LabSettings,
   load: LoadSettings,
-  run: (lab: Lab, load: Load, daemon: RunningDaemon) => Promise<T>,
+  run: (lab: Lab, load: Load, daemon: BenchDaemon) => Promise<T>,
 ): Promise<T> {
   const dir = path.join(ctx.workDir, name);
   const lab = await makeLab(ctx.root, dir, settings);
-  let daemon: RunningDaemon | undefined;
+  let daemon: BenchDaemon | undefined;
   let gen: Load | undefined;
   try {
     daemon = await startDaemon(ctx.root, dir);
@@ -59,7 +56,7 @@ export async function withLab<T>(
     throw e;
   } finally {
     gen?.kill();
-    await stopDaemon(daemon, dir, ctx.log);
+    await stopBenchDaemon(daemon, dir, ctx.log);
   }
 }
 
@@ -217,7 +214,7 @@ export async function explicitRollback(
   lab: Lab,
   gen: Load,
   label: string,
-  via: { cli: true } | { api: RunningDaemon },
+  via: { cli: true } | { api: BenchDaemon },
 ): Promise<ExplicitRollbackSample> {
   const deploy = async (build: string): Promise<number> => {
     lab.writeWeb(build);
@@ -255,9 +252,9 @@ export async function explicitRollback(
 }
 
 /** POST /v1/services/web/rollback from this process, shaped like a CLI run (the daemon's own time, without the CLI's start-up). */
-async function rollbackThroughApi(d: RunningDaemon, message: string): Promise<CliRun> {
+async function rollbackThroughApi(d: BenchDaemon, message: string): Promise<CliRun> {
   const startedAt = epochNow();
-  const r = await api(d.url, d.token, 'POST', '/v1/services/web/rollback', { message, author: 'deploy-bench' });
+  const r = await benchApi(d, 'POST', '/v1/services/web/rollback', { message, author: 'deploy-bench' });
   const endedAt = epochNow();
   const lines = r.text
     .split('\n')

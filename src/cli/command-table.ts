@@ -162,7 +162,7 @@ export const COMMAND_TABLE: readonly CommandEntry[] = [
   {
     name: 'oncall',
     summary: 'On call: who, show, ics, override',
-    load: async () => (await import('./commands/incident.js')).oncallCommand,
+    load: async () => (await import('./commands/oncall.js')).oncallCommand,
   },
   {
     name: 'query',

@@ -1,25 +1,16 @@
 /**
  * A schedule's shifts as an iCalendar file, from the operations' on-call view: what the dashboard's
- * download link (GET /v1/oncall/:schedule/ics) serves. The same reading as the CLI's `oncall ics`
- * (src/cli/commands/incident.ts), which computes it inline today; the two should become one call.
+ * download link (GET /v1/oncall/:schedule/ics) serves and what the CLI's `oncall ics` prints or
+ * writes. One code path, so a calendar subscribed to either gets the same events and UIDs.
  */
 import { shiftsToIcs } from '../incidents/ical.js';
 import type { OncallQuery, OncallView } from './incidents-view.js';
-
-const DAY_MS = 86_400_000;
-
-/**
- * How far back the shift under way is looked for, so it is written from its real start (its UID,
- * made from the person and the start, is then the same in every export and a re-import updates
- * the event instead of adding a copy). A longer shift starts at the look-back instead.
- */
-const LOOKBACK_DAYS = 35;
 
 export interface OncallIcsInput {
   schedule: string;
   /** Shifts from now (or `at`) for this many days, 1 to 366. */
   days: number;
-  /** ISO instant (default now). */
+  /** ISO instant, or a time in the schedule's zone (default now). */
   at?: string;
 }
 
@@ -28,13 +19,17 @@ export async function oncallIcs(
   input: OncallIcsInput,
 ): Promise<{ ics: string; shifts: number }> {
   const { schedule, days } = input;
-  const asked = await oncall({ schedule, days: 1, ...(input.at ? { at: input.at } : {}) });
-  const at = Date.parse(asked.at);
-  const back = Math.min(LOOKBACK_DAYS, 366 - days);
-  const wide = await oncall({ schedule, days: days + back, at: new Date(at - back * DAY_MS).toISOString() });
-  const until = at + days * DAY_MS;
-  const shifts = (wide.schedules[0]?.shifts ?? [])
-    .filter((x) => Date.parse(x.to) > at && Date.parse(x.from) < until)
-    .map((x) => ({ ...x, from: new Date(x.from), to: new Date(Math.min(Date.parse(x.to), until)) }));
+  const v = await oncall({ schedule, days, ...(input.at ? { at: input.at } : {}) });
+  const at = Date.parse(v.at);
+  const view = v.schedules[0];
+  // The shift under way at `at` is written from its real start (`nowSince`, worked out from the
+  // layer's start and turn length however long ago), not cut at `at`: its UID (made from the
+  // person and the start) is then the same in every export, so a subscribed calendar updates the
+  // event instead of adding a copy each time.
+  const shifts = (view?.shifts ?? []).map((x, i) => ({
+    ...x,
+    from: new Date(i === 0 && Date.parse(x.from) === at && view?.nowSince ? view.nowSince : x.from),
+    to: new Date(x.to),
+  }));
   return { ics: shiftsToIcs(schedule, shifts, new Date(at)), shifts: shifts.length };
 }

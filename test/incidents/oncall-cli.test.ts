@@ -115,6 +115,20 @@ describe('oncall: local times and the calendar export', () => {
     expect(both.stderr).toMatch(/name the schedule, or add the offset/);
   });
 
+  it('`oncall show` says since when the person on call has been on call, in text and JSON', async () => {
+    // Wednesday 2 Dec: ben's week began on Monday 30 Nov 09:00 Berlin, before the range shown.
+    const text = (await cli(['oncall', 'show', 'primary', '--at', '2026-12-02T10:00Z', '--days', '7'])).stdout;
+    expect(text).toContain('\n  now: ben, on call since Mon 30/11 09:00 (layer layer-1)\n');
+    const json = jsonOf<{ schedules: { now: { who: string } | null; nowSince?: string }[] }>(
+      await cli(['oncall', 'show', 'primary', '--at', '2026-12-02T10:00Z', '--days', '7', '--json']),
+    );
+    expect(json.schedules[0]).toMatchObject({ now: { who: 'ben' }, nowSince: '2026-11-30T08:00:00.000Z' });
+    // A turn that began in another year shows the year: the six-week turn under way on 4 January
+    // 2027 is ana's, from Monday 7 December 2026 09:00 Berlin.
+    const six = (await cli(['oncall', 'show', 'six-weeks', '--at', '2027-01-04T10:00Z', '--days', '1'])).stdout;
+    expect(six).toContain('\n  now: ana, on call since Mon 07/12/2026 09:00 (layer layer-1)\n');
+  });
+
   it('an open incident whose escalation policy was removed stops escalating, and `incident show` says why', async () => {
     // The daemon's manager after an apply that renamed `default`: the incident's policy is gone.
     const store = SqliteStore.open(path.join(dir, '.groundwork', 'state.db'), systemClock);

@@ -10,6 +10,8 @@ export interface Column<R> {
   cell(row: R): ComponentChildren;
   /** Hidden below 640 px: detail that a phone can do without. */
   wide?: boolean;
+  /** A class of the column's cells (e.g. `name`: long names break anywhere rather than widen the table). */
+  class?: string;
 }
 
 export interface TableProps<R> {
@@ -52,7 +54,11 @@ export function Table<R>(p: TableProps<R>): JSX.Element | null {
         {rows.map((r) => (
           <tr key={p.rowKey(r)} {...(p.rowAttrs?.(r) ?? {})}>
             {p.columns.map((c, i) => (
-              <td key={i} class={c.wide ? 'wide' : undefined} data-label={p.stacked ? c.head : undefined}>
+              <td
+                key={i}
+                class={[c.class, c.wide ? 'wide' : undefined].filter(Boolean).join(' ') || undefined}
+                data-label={p.stacked ? c.head : undefined}
+              >
                 {/* Stacked, the cell is a label (its ::before) and this one box beside it. */}
                 {p.stacked ? <span class="cell">{c.cell(r)}</span> : c.cell(r)}
               </td>

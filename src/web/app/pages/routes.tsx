@@ -7,6 +7,7 @@
 import type { JSX } from 'preact';
 import type { CertificateView, ListenerView, Network, RouteView, TrafficStatus } from '../explore-types.js';
 import { Link } from '../router.js';
+import { Table, type Column } from '../table.js';
 import { useApi } from '../use-api.js';
 
 const DAY_MS = 86_400_000;
@@ -59,11 +60,68 @@ function matchOf(r: RouteView): string {
   return `${r.host ?? '*'}${r.path}`;
 }
 
+function listenerColumns(certs: CertificateView[]): Column<ListenerView>[] {
+  return [
+    {
+      head: 'Listener',
+      cell: (l) => (
+        <>
+          {l.name}
+          <div class="muted small">
+            {l.protocol}
+            {l.service ? ` → ${l.service}` : ''}
+          </div>
+        </>
+      ),
+    },
+    { head: 'Address', cell: (l) => l.address },
+    { head: 'State', cell: (l) => <ListenerState l={l} /> },
+    {
+      head: 'TLS',
+      wide: true,
+      cell: (l) => (l.tls ? <CertExpiry certs={certs.filter((c) => c.listener === l.name)} /> : '—'),
+    },
+  ];
+}
+
+const ROUTE_COLUMNS: Column<RouteView>[] = [
+  { head: 'Match', cell: (r) => <code>{matchOf(r)}</code> },
+  {
+    head: 'Service',
+    cell: (r) => (
+      <>
+        <Link href={`/ui/services/${encodeURIComponent(r.service)}`}>{r.service}</Link>
+        <span class="muted small"> :{r.port}</span>
+      </>
+    ),
+  },
+  {
+    head: 'Backends',
+    cell: (r) => {
+      const health = r.readyBackends === 0 ? 'down' : r.readyBackends < r.instances ? 'degraded' : 'healthy';
+      return (
+        <span class={`badge ${health}`} data-testid="backends">
+          {r.readyBackends}/{r.instances} ready
+        </span>
+      );
+    },
+  },
+  { head: 'Listener', wide: true, cell: (r) => r.listener ?? 'every http listener' },
+];
+
+type DnsRecord = NonNullable<Network['dns']>['records'][number];
+
+const DNS_COLUMNS: Column<DnsRecord>[] = [
+  { head: 'Name', class: 'name', cell: (r) => r.name },
+  { head: 'Type', cell: (r) => r.type },
+  { head: 'Value', class: 'name', cell: (r) => r.value },
+  { head: 'TTL', wide: true, cell: (r) => `${r.ttl}s` },
+  { head: 'From', wide: true, cell: (r) => (r.origin === 'service' ? 'service address' : 'stack file') },
+];
+
 export function RoutesPage(): JSX.Element {
   const status = useApi<TrafficStatus>('/v1/status', { every: 5000 });
   const network = useApi<Network>('/v1/network', { every: 15_000 });
-  const listeners = status.data?.listeners ?? [];
-  const routes = status.data?.routes ?? [];
   const dns = network.data?.dns ?? null;
   const certs = network.data?.certificates ?? [];
   return (
@@ -76,83 +134,27 @@ export function RoutesPage(): JSX.Element {
       ) : null}
       <section aria-labelledby="listeners-h">
         <h2 id="listeners-h">Listeners</h2>
-        {status.data && listeners.length === 0 ? (
-          <p class="muted">No listeners: declare one under `listeners:` to take traffic.</p>
-        ) : null}
-        {listeners.length > 0 ? (
-          <table class="listeners">
-            <thead>
-              <tr>
-                <th scope="col">Listener</th>
-                <th scope="col">Address</th>
-                <th scope="col">State</th>
-                <th scope="col" class="wide">
-                  TLS
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {listeners.map((l) => (
-                <tr key={l.name} data-listener={l.name}>
-                  <td>
-                    {l.name}
-                    <div class="muted small">
-                      {l.protocol}
-                      {l.service ? ` → ${l.service}` : ''}
-                    </div>
-                  </td>
-                  <td>{l.address}</td>
-                  <td>
-                    <ListenerState l={l} />
-                  </td>
-                  <td class="wide">
-                    {l.tls ? <CertExpiry certs={certs.filter((c) => c.listener === l.name)} /> : '—'}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        ) : null}
+        <Table
+          class="listeners"
+          rows={status.data?.listeners}
+          columns={listenerColumns(certs)}
+          rowKey={(l) => l.name}
+          rowAttrs={(l) => ({ 'data-listener': l.name })}
+          empty="No listeners: declare one under `listeners:` to take traffic."
+          labelledBy="listeners-h"
+        />
       </section>
       <section aria-labelledby="routes-h">
         <h2 id="routes-h">Routes</h2>
-        {status.data && routes.length === 0 ? <p class="muted">No routes in this stack.</p> : null}
-        {routes.length > 0 ? (
-          <table class="routes">
-            <thead>
-              <tr>
-                <th scope="col">Match</th>
-                <th scope="col">Service</th>
-                <th scope="col">Backends</th>
-                <th scope="col" class="wide">
-                  Listener
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {routes.map((r) => {
-                const health = r.readyBackends === 0 ? 'down' : r.readyBackends < r.instances ? 'degraded' : 'healthy';
-                return (
-                  <tr key={r.id} data-route={r.id}>
-                    <td>
-                      <code>{matchOf(r)}</code>
-                    </td>
-                    <td>
-                      <Link href={`/ui/services/${encodeURIComponent(r.service)}`}>{r.service}</Link>
-                      <span class="muted small"> :{r.port}</span>
-                    </td>
-                    <td>
-                      <span class={`badge ${health}`} data-testid="backends">
-                        {r.readyBackends}/{r.instances} ready
-                      </span>
-                    </td>
-                    <td class="wide">{r.listener ?? 'every http listener'}</td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        ) : null}
+        <Table
+          class="routes"
+          rows={status.data?.routes}
+          columns={ROUTE_COLUMNS}
+          rowKey={(r) => r.id}
+          rowAttrs={(r) => ({ 'data-route': r.id })}
+          empty="No routes in this stack."
+          labelledBy="routes-h"
+        />
       </section>
       <section aria-labelledby="dns-h">
         <h2 id="dns-h">DNS{dns ? ` zone ${dns.zone}` : ''}</h2>
@@ -168,32 +170,14 @@ export function RoutesPage(): JSX.Element {
                 {p}
               </p>
             ))}
-            <table class="dns">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">Value</th>
-                  <th scope="col" class="wide">
-                    TTL
-                  </th>
-                  <th scope="col" class="wide">
-                    From
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {dns.records.map((r) => (
-                  <tr key={`${r.name} ${r.type} ${r.value}`} data-record={r.name}>
-                    <td class="name">{r.name}</td>
-                    <td>{r.type}</td>
-                    <td class="name">{r.value}</td>
-                    <td class="wide">{r.ttl}s</td>
-                    <td class="wide">{r.origin === 'service' ? 'service address' : 'stack file'}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <Table
+              class="dns"
+              rows={dns.records}
+              columns={DNS_COLUMNS}
+              rowKey={(r) => `${r.name} ${r.type} ${r.value}`}
+              rowAttrs={(r) => ({ 'data-record': r.name })}
+              labelledBy="dns-h"
+            />
           </>
         ) : null}
       </section>
