@@ -13,6 +13,16 @@ export default tseslint.config(
     },
   },
   {
+    // Type-aware rules: a store or driver call whose promise nobody awaits or catches is a lost
+    // write or an unhandled rejection (which ends the daemon on Node 20).
+    files: ['**/*.{ts,tsx}'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+  {
     files: ['examples/**/*.{js,mjs}'],
     languageOptions: {
       globals: {

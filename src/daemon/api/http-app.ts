@@ -87,8 +87,17 @@ export function createApp(
   logger: Logger,
   redactor: () => Redactor = () => Redactor.none,
   ui?: MiddlewareHandler<ApiEnv>,
-): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+): (req: IncomingMessage, res: ServerResponse) => void {
   // No overriding of the process's global Request/Response (node-server's default): the daemon
   // hosts other code that uses fetch. The cost: about 2x CPU per request (figures in README.md).
-  return getRequestListener(createApi(routes, access, logger, redactor, ui).fetch, { overrideGlobalObjects: false });
+  const listener = getRequestListener(createApi(routes, access, logger, redactor, ui).fetch, {
+    overrideGlobalObjects: false,
+  });
+  // node:http ignores a listener's promise; a rejection there would end the daemon (Node 20).
+  return (req, res) => {
+    listener(req, res).catch((err: unknown) => {
+      logger.log('error', 'api: request failed outside its handler', { error: String(err) });
+      res.destroy();
+    });
+  };
 }

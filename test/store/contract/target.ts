@@ -1,0 +1,49 @@
+/**
+ * The store contract's tests run against every backend through a `StoreTarget`. Each area has a
+ * file here (`<area>.contract.ts`) exporting `describe<Area>Contract(target)`; a backend's test file
+ * (sqlite.contract.test.ts; later a PostgreSQL one that skips without `GROUNDWORK_TEST_PG_URL`)
+ * calls them all. The tests use only the async contract in src/store/store.ts, never SQL.
+ */
+import path from 'node:path';
+import type { Store } from '../../../src/store/store.js';
+import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
+import { ManualClock } from '../../helpers/manual-clock.js';
+import { makeTempDir, removeTempDir } from '../../helpers/temp-dir.js';
+
+export interface OpenedStore {
+  store: Store;
+  clock: ManualClock;
+  /** A second handle on the same store, as another process (a CLI run beside the daemon) has. */
+  openAnother(): Promise<Store>;
+  dispose(): Promise<void>;
+}
+
+export interface StoreTarget {
+  name: string;
+  open(): Promise<OpenedStore>;
+}
+
+export const sqliteTarget: StoreTarget = {
+  name: 'sqlite',
+  open: async () => {
+    const dir = makeTempDir('store-contract');
+    const file = path.join(dir, 'state.db');
+    const clock = new ManualClock();
+    const opened: Store[] = [];
+    const openOne = (): Store => {
+      const s = SqliteStore.open(file, clock);
+      opened.push(s);
+      return s;
+    };
+    const store = openOne();
+    return {
+      store,
+      clock,
+      openAnother: async () => openOne(),
+      dispose: async () => {
+        for (const s of opened) await s.close();
+        removeTempDir(dir);
+      },
+    };
+  },
+};
