@@ -1,6 +1,8 @@
 /**
  * A small synchronous typed event bus. Subscribers run in publish order; one that throws is
  * logged and does not stop the others (a full disk in the store must not stop supervision).
+ * A subscriber that does I/O (the asynchronous store) subscribes with `onAsync`: its handler
+ * runs one event at a time, in publish order, and its failures are logged, never unhandled.
  */
 import { errorMessage } from '../util/error-message.js';
 import type { Logger } from '../util/logger.js';
@@ -16,6 +18,8 @@ type Handler = (e: Sequenced<CoreEvent>) => void;
 export class EventBus {
   private sequence = 0;
   private readonly handlers = new Map<CoreEventType | '*', Set<Handler>>();
+  /** The tail of each async subscriber's queue, for `drain`. */
+  private readonly queues = new Set<{ tail: Promise<void> }>();
 
   constructor(
     private readonly now: () => Date,
@@ -30,6 +34,39 @@ export class EventBus {
     set.add(h);
     this.handlers.set(type, set);
     return () => set.delete(h);
+  }
+
+  /**
+   * Subscribes a handler that returns a promise. Events queue per subscriber: the next one starts
+   * when the previous settled, so a slow store keeps the order; a rejection is logged.
+   */
+  onAsync<T extends CoreEventType>(
+    type: T | '*',
+    fn: (e: Sequenced<Extract<CoreEvent, { type: T }>>) => Promise<void>,
+  ): () => void {
+    const queue = { tail: Promise.resolve() };
+    this.queues.add(queue);
+    const off = this.on(type, (e) => {
+      queue.tail = queue.tail.then(() =>
+        fn(e).catch((err: unknown) => {
+          this.logger.log('error', 'event subscriber failed', { type: e.type, error: errorMessage(err) });
+        }),
+      );
+    });
+    return () => {
+      off();
+      this.queues.delete(queue);
+    };
+  }
+
+  /** Resolves when every async subscriber has handled what was published so far (shutdown, tests). */
+  async drain(): Promise<void> {
+    for (;;) {
+      const tails = [...this.queues].map((q) => q.tail);
+      await Promise.all(tails);
+      // A handler may have published more; done when no tail moved while we waited.
+      if ([...this.queues].every((q, i) => q.tail === tails[i])) return;
+    }
   }
 
   publish(e: CoreEvent): void {
