@@ -6,10 +6,12 @@
  * a busy machine is the only comparison that means anything.
  *
  *   npx tsx bench/proxy/quick-compare.ts --root /tmp/before --root . [--rounds 3] [--seconds 10]
- *     [--profile DIR] [--output DIR] [--node=--flag]
+ *     [--profile DIR] [--output DIR] [--loop-stats S] [--heap-profile DIR] [--node=--flag]
  *
  * `--root 'DIR|--flag,--flag'` runs that build with extra node flags (e.g. GC settings);
- * `--output DIR` keeps each process's output (e.g. --trace-gc) in DIR/NAME.log.
+ * `--output DIR` keeps each process's output (e.g. --trace-gc) in DIR/NAME.log; `--loop-stats S` has each
+ * NodeProxy print its event-loop delay and GC pauses every S seconds, `--heap-profile DIR` writes what
+ * outlived a scavenge to DIR/node-N.heapprofile (serve-node-proxy.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -41,6 +43,8 @@ async function main(): Promise<void> {
       profile: { type: 'string' },
       node: { type: 'string', multiple: true },
       output: { type: 'string' },
+      'loop-stats': { type: 'string' },
+      'heap-profile': { type: 'string' },
     },
   });
   const roots = values.root ?? [];
@@ -78,6 +82,9 @@ async function main(): Promise<void> {
       const own = flags ? flags.split(',') : [];
       const port = await freePort();
       const env: NodeJS.ProcessEnv = { ...process.env };
+      if (values['heap-profile'])
+        env.GROUNDWORK_BENCH_HEAP_PROFILE = path.join(values['heap-profile'], `node-${i}.heapprofile`);
+      if (values['loop-stats']) env.GROUNDWORK_BENCH_LOOP_STATS = values['loop-stats'];
       if (values.profile) env.GROUNDWORK_BENCH_CPU_PROFILE = path.join(values.profile, `node-${i}.cpuprofile`);
       const d = startDaemon(
         `node-${i}`,
