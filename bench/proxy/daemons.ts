@@ -14,12 +14,14 @@ export function startDaemon(
   name: string,
   command: string,
   args: readonly string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  /** `ownSession`: start it in a session of its own (setsid), as the daemon starts the data plane. */
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; ownSession?: boolean } = {},
 ): Daemon {
   const child = spawn(command, args, {
     cwd: opts.cwd,
     env: opts.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.ownSession === true,
   });
   let out = '';
   child.stdout?.on('data', (c: Buffer) => {

@@ -8,7 +8,9 @@
  *   npx tsx bench/proxy/quick-compare.ts --root /tmp/before --root . [--rounds 3] [--seconds 10]
  *     [--profile DIR] [--output DIR] [--loop-stats S] [--heap-profile DIR] [--node=--flag]
  *
- * `--root 'DIR|--flag,--flag'` runs that build with extra node flags (e.g. GC settings);
+ * `--root 'DIR|--flag,--flag'` runs that build with extra node flags (e.g. GC settings); `--root setsid:DIR`
+ * starts it in a session of its own, as the daemon starts the data plane (with the kernel's autogroup
+ * scheduling, a session is a CPU scheduling group of its own);
  * `--output DIR` keeps each process's output (e.g. --trace-gc) in DIR/NAME.log; `--loop-stats S` has each
  * NodeProxy print its event-loop delay and GC pauses every S seconds, `--heap-profile DIR` writes what
  * outlived a scavenge to DIR/node-N.heapprofile (serve-node-proxy.ts).
@@ -77,8 +79,9 @@ async function main(): Promise<void> {
     await waitListening(h, hp);
     targets.push({ name: 'haproxy', port: hp, pid: h.child.pid as number });
     for (const [i, spec] of roots.entries()) {
-      // ROOT or ROOT|--flag,--flag: node flags for that build only.
-      const [root, flags] = spec.split('|') as [string, string | undefined];
+      // [setsid:]ROOT[|--flag,--flag]: node flags for that build only; setsid: in a session of its own.
+      const ownSession = spec.startsWith('setsid:');
+      const [root, flags] = spec.slice(ownSession ? 'setsid:'.length : 0).split('|') as [string, string | undefined];
       const own = flags ? flags.split(',') : [];
       const port = await freePort();
       const env: NodeJS.ProcessEnv = { ...process.env };
@@ -90,7 +93,7 @@ async function main(): Promise<void> {
         `node-${i}`,
         process.execPath,
         [...nodeFlags, ...own, '--import', 'tsx', SERVE, JSON.stringify({ root, port, backends })],
-        { cwd: root, env },
+        { cwd: root, env, ownSession },
       );
       daemons.push(d);
       await waitListening(d, port);
