@@ -1,6 +1,6 @@
 /**
  * What the grouping tests in a real daemon share: an HTTP server the test controls (a path in
- * `failing` answers 500), four http checks `a`–`d` on it every 200 ms, an alert `<name>-down` on
+ * `failing` answers 500), four http checks `a`–`d` on it every second, an alert `<name>-down` on
  * each labelled team=web, a stack file whose notify section the test gives (the receiver's URL in
  * hand), and a real webhook receiver that records what arrives.
  */
@@ -70,7 +70,20 @@ export async function startGroupingLab(
   writeStack(dir, {
     stack: name,
     checks: Object.fromEntries(
-      CHECKS.map((n) => [n, { http: { url: `http://127.0.0.1:${port}/${n}` }, interval: '200ms', failures: 1 }]),
+      CHECKS.map((n) => [
+        n,
+        {
+          http: { url: `http://127.0.0.1:${port}/${n}` },
+          // The timeout is the interval's at most. A slow answer of a busy machine, over the timeout,
+          // counts as a failure: an alert the test did not cause (at 200 ms, with one failure enough,
+          // it fired under load). A 1 s timeout and two failures in a row keep such alerts out;
+          // the endpoint's 500s, the test's failures, are sure, and one success is a recovery.
+          interval: '1s',
+          timeout: '1s',
+          failures: 2,
+          successes: 1,
+        },
+      ]),
     ),
     alerts: Object.fromEntries(
       CHECKS.map((n) => [`${n}-down`, { check: n, severity: 'page', labels: { team: 'web' }, summary: `${n} fails` }]),
