@@ -23,7 +23,7 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { systemClock } from '../../src/util/clock.js';
 import { freePort, labStack } from '../helpers/lab-daemon.js';
 import { httpGet } from '../helpers/http.js';
-import { chromiumMissing, shot, skipReason, startDashboardLab, type DashboardLab } from './fixture.js';
+import { chromiumMissing, forcedPost, shot, skipReason, startDashboardLab, type DashboardLab } from './fixture.js';
 
 /** A release of `web` that logs every request it serves (the live tail must show one). */
 function writeServer(dir: string, build: string): void {
@@ -243,18 +243,7 @@ describe.skipIf(chromiumMissing)(`the dashboard in Chromium${skipReason}`, () =>
     expect(await page.locator('button[data-action=rollback]').count()).toBe(0);
     await shot(page, 'service-viewer');
     // With the right CSRF header: what refuses it now is the role.
-    const status = await page.evaluate(async () => {
-      const csrf = document.cookie
-        .split(';')
-        .map((c) => c.trim().split('='))
-        .find(([k]) => k?.startsWith('gw_csrf_'))?.[1];
-      const res = await fetch('/v1/services/web/deploy', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-groundwork-csrf': csrf ?? '' },
-        body: '{}',
-      });
-      return res.status;
-    });
+    const status = await forcedPost(page, '/v1/services/web/deploy', {});
     expect(status).toBe(403);
     expect((await lab.d.api.json<{ releases: unknown[] }>('GET', '/v1/services/web/releases')).releases).toHaveLength(
       releasesBefore,
