@@ -33,7 +33,7 @@ import { load as loadYaml } from 'js-yaml';
 import { CHECK_DEFAULTS } from '../src/config/schema.js';
 import { Duration } from '../src/util/duration.js';
 import { defineBench, type BenchContext, type BenchResult } from './harness/bench.js';
-import { groundworkArgv } from './harness/groundwork-bin.js';
+import { startBenchDaemon, stopBenchDaemon } from './harness/bench-daemon.js';
 import { median } from './harness/median.js';
 
 const TRIALS = Number(process.env.GROUNDWORK_BENCH_ALERT_TRIALS ?? 20);
@@ -240,22 +240,9 @@ async function groundworkTrials(
   // JSON is YAML: the stack file is written as JSON so nothing is lost in quoting.
   const stack = { stack: 'bench-alerts', checks, alerts, notify: { ...ex.notify, channels } };
   writeFileSync(path.join(dir, 'groundwork.yaml'), `${JSON.stringify(stack, null, 2)}\n`);
-  const gw = startProcess(
-    process.execPath,
-    groundworkArgv(ctx.root, ['up', '--listen', '127.0.0.1:0', '--json']),
-    dir,
-    {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? dir,
-      NO_COLOR: '1',
-    },
-  );
+  const gw = await startBenchDaemon(ctx.root, dir, { readyTimeoutMs: 60_000 });
   const samples: number[] = [];
   try {
-    await until('groundwork up to be ready', 60_000, () => {
-      if (gw.child.exitCode !== null) throw new Error(`groundwork up exited:\n${gw.out().slice(-2000)}`);
-      return gw.out().includes('{"type":"ready"') ? true : undefined;
-    });
     // Every check has left `pending` for `up` (successes runs in a row), with one interval to spare.
     await new Promise((r) => setTimeout(r, ex.intervalMs * (ex.successes + 1) + 1000));
     for (let i = 0; i < TRIALS; i++) {
@@ -269,7 +256,7 @@ async function groundworkTrials(
       ctx.log(`  groundwork trial ${i + 1}/${TRIALS}: ${(got.at - t0).toFixed(0)} ms`);
     }
   } finally {
-    await stopProcess(gw.child);
+    await stopBenchDaemon(gw, dir, ctx.log);
   }
   return samples;
 }

@@ -23,7 +23,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { defineBench, type BenchResult } from './harness/bench.js';
 import { importDist } from './harness/dist.js';
-import { groundworkArgv } from './harness/groundwork-bin.js';
+import { startBenchDaemon, stopBenchDaemon, waitUntil } from './harness/bench-daemon.js';
 
 const SECONDS = Number(process.env.GROUNDWORK_BENCH_FLOOD_SECONDS ?? 20);
 const REQUESTS = 200;
@@ -101,7 +101,7 @@ process.on('SIGTERM', () => process.exit(0));
  * server behind the daemon's listener on `listener` (route `/`); resolves once the API serves and
  * a request through the listener reached web.
  */
-async function startUp(root: string, dir: string, command: string, listener: number) {
+async function startUp(root: string, dir: string, command: string, listener: number, log: (l: string) => void) {
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'web.mjs'), WEB);
   writeFileSync(
@@ -126,67 +126,23 @@ async function startUp(root: string, dir: string, command: string, listener: num
       '',
     ].join('\n'),
   );
-  const env: Record<string, string> = { NO_COLOR: '1' };
-  for (const k of ['PATH', 'HOME', 'LANG', 'TZ']) if (process.env[k]) env[k] = process.env[k] as string;
-  const child = spawn(process.execPath, groundworkArgv(root, ['up', '--listen', '127.0.0.1:0', '--json']), {
-    cwd: dir,
-    env,
-    stdio: ['ignore', 'pipe', 'ignore'], // its log lines would interleave with the bench's table
-  });
-  let out = '';
-  child.stdout?.setEncoding('utf8').on('data', (c: string) => (out += c));
-  const deadline = Date.now() + 60_000;
-  let ready: { url: string; pid: number } | undefined;
-  while (!ready && Date.now() < deadline) {
-    const line = out.split('\n').find((l) => l.startsWith('{"type":"ready"'));
-    if (line) ready = JSON.parse(line) as { url: string; pid: number };
-    else await new Promise((r) => setTimeout(r, 50));
-  }
-  if (!ready) {
-    child.kill('SIGKILL');
-    throw new Error(`groundwork up in ${dir} was not ready within 60 s:\n${out}`);
-  }
-  const token = readFileSync(path.join(dir, '.groundwork', 'daemon.token'), 'utf8').trim();
-  const port = Number(new URL(ready.url).port);
-  for (let routed = false; !routed;) {
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`no request through the listener on ${listener} reached web within 60 s`);
-    }
-    routed = await latencies(listener, '/', undefined, 1).then(
-      () => true,
-      () => false,
+  const d = await startBenchDaemon(root, dir, { readyTimeoutMs: 60_000 });
+  const down = () => stopBenchDaemon(d, dir, log);
+  try {
+    await waitUntil(
+      `a request through the listener on ${listener} to reach web`,
+      60_000,
+      async () => {
+        await latencies(listener, '/', undefined, 1);
+        return true;
+      },
+      100,
     );
-    if (!routed) await new Promise((r) => setTimeout(r, 100));
+  } catch (e) {
+    await down();
+    throw e;
   }
-  const down = async () => {
-    await new Promise<void>((resolve) => {
-      const req = http.request(
-        {
-          host: '127.0.0.1',
-          port,
-          path: '/v1/down',
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => resolve());
-        },
-      );
-      req.on('error', () => resolve());
-      req.end(JSON.stringify({ exit: true }));
-    });
-    await new Promise<void>((resolve) => {
-      if (child.exitCode !== null) resolve();
-      else child.once('exit', () => resolve());
-      setTimeout(() => {
-        child.kill('SIGKILL');
-        resolve();
-      }, 10_000);
-    });
-  };
-  return { child, pid: ready.pid, port, token, down };
+  return { pid: d.pid, port: Number(new URL(d.url).port), token: d.token, down };
 }
 
 async function startServer(): Promise<{ child: ChildProcess; port: number }> {
@@ -331,7 +287,7 @@ export default defineBench({
       // through its listener (the built-in proxy, in the daemon) to a web service, quiet and flooded.
       const listener = await freePort();
       ctx.log('log-flood: groundwork up with a quiet service; 200 status requests, 200 through the listener');
-      const quietUp = await startUp(ctx.root, path.join(ctx.workDir, 'up-quiet'), 'exec sleep 600', listener);
+      const quietUp = await startUp(ctx.root, path.join(ctx.workDir, 'up-quiet'), 'exec sleep 600', listener, ctx.log);
       const statusQuiet = await latencies(quietUp.port, '/v1/status', quietUp.token);
       const routedQuiet = await latencies(listener, '/');
       await quietUp.down();
@@ -339,7 +295,7 @@ export default defineBench({
         `log-flood: groundwork up with a \`yes\` service for ${SECONDS}s; 200 status requests and 200 through the listener during it`,
       );
       const loudDir = path.join(ctx.workDir, 'up-flood');
-      const loudUp = await startUp(ctx.root, loudDir, `exec yes ${LINE}`, listener);
+      const loudUp = await startUp(ctx.root, loudDir, `exec yes ${LINE}`, listener, ctx.log);
       const daemonCpu0 = cpuSeconds(loudUp.pid);
       const t1 = Date.now();
       const statusLoud = await latencies(loudUp.port, '/v1/status', loudUp.token);

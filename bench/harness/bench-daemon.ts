@@ -2,8 +2,8 @@
  * `groundwork up` as the benches that need a daemon run it: the built CLI (dist/) as its own
  * process, started the way the installed bin starts (./groundwork-bin.ts), with an environment
  * that carries nothing of the developer's shell that could steer it; a small API client; and a
- * stop that leaves nothing of the bench running. Written once here for the dashboard,
- * daemon-rss, supervision and deploy benches.
+ * stop that leaves nothing of the bench running. Written once here for the dashboard, alerts,
+ * daemon-rss, log-flood, supervision and deploy benches.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';

@@ -5,18 +5,11 @@
  * notification; a fourth arrives as the next one; a recovery is sent as resolved with the group;
  * an unchanged group is sent again after repeat_interval. Short durations (1–3 s) keep it quick.
  */
-import http from 'node:http';
-import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeStack } from '../helpers/stack-file.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 import { startInProcess, type InProcessDaemon } from '../daemon/daemon-harness.js';
-import { Receiver } from '../notify/receiver.js';
+import { alertsOf, checksUp, groupsAt, startGroupingLab, type GroupingLab } from './grouping-fixture.js';
 
-interface GroupBody {
-  notification: { status: string; group: { key: string; alerts: { alert: string; status: string }[] } };
-}
 interface AmBody {
   version: string;
   groupKey: string;
@@ -28,70 +21,61 @@ interface AmBody {
 }
 
 describe('alert grouping in the daemon', () => {
-  const dir = makeTempDir('grouping-daemon');
-  let web: http.Server;
-  const failing = new Set<string>();
-  const rx = new Receiver();
+  let lab: GroupingLab;
   let d: InProcessDaemon | undefined;
 
   beforeAll(async () => {
-    web = http.createServer((req, res) => {
-      const down = failing.has((req.url ?? '').slice(1));
-      res.writeHead(down ? 500 : 200).end(down ? 'down' : 'ok');
-    });
-    const port = await new Promise<number>((r) =>
-      web.listen(0, '127.0.0.1', () => r((web.address() as net.AddressInfo).port)),
-    );
-    const hook = await rx.start();
-    const names = ['a', 'b', 'c', 'd'];
-    writeStack(dir, {
-      stack: 'grouping-daemon',
-      checks: Object.fromEntries(
-        names.map((n) => [n, { http: { url: `http://127.0.0.1:${port}/${n}` }, interval: '200ms', failures: 1 }]),
-      ),
-      alerts: Object.fromEntries(
-        names.map((n) => [`${n}-down`, { check: n, severity: 'page', labels: { team: 'web' }, summary: `${n} fails` }]),
-      ),
-      notify: {
-        channels: {
-          ops: { webhook: { url: `${hook}/hook` } },
-          am: { alertmanager: { url: `${hook}/am`, receiver: 'web-team' } },
-        },
-        routes: [
-          {
-            match: ['team="web"'],
-            channels: ['ops', 'am'],
-            group_by: ['team'],
-            group_wait: '2s',
-            group_interval: '1s',
-            repeat_interval: '3s',
-          },
-        ],
+    lab = await startGroupingLab('grouping-daemon', (hook) => ({
+      channels: {
+        ops: { webhook: { url: `${hook}/hook` } },
+        am: { alertmanager: { url: `${hook}/am`, receiver: 'web-team' } },
       },
-    });
-    d = await startInProcess(dir);
+      routes: [
+        {
+          match: ['team="web"'],
+          channels: ['ops', 'am'],
+          group_by: ['team'],
+          group_wait: '2s',
+          group_interval: '1s',
+          repeat_interval: '3s',
+        },
+      ],
+    }));
+    d = await startInProcess(lab.dir);
   });
   afterAll(async () => {
     await d?.daemon.stop();
-    await rx.stop();
-    await new Promise<void>((r) => web.close(() => r()));
-    removeTempDir(dir);
+    await lab.close();
   });
 
-  const hooks = (): GroupBody[] =>
-    rx.received.filter((r) => r.path === '/hook').map((r) => JSON.parse(r.body) as GroupBody);
-  const ams = (): AmBody[] => rx.received.filter((r) => r.path === '/am').map((r) => JSON.parse(r.body) as AmBody);
-  const alertsOf = (b: GroupBody | undefined): string[] =>
-    (b?.notification.group.alerts ?? []).map((a) => `${a.alert}:${a.status}`);
-  const wait = (n: number, what: string) =>
-    waitFor(() => hooks().length >= n && ams().length >= n, { what, timeoutMs: 20_000, intervalMs: 20 });
+  const hooks = () => groupsAt(lab.rx, '/hook');
+  const ams = (): AmBody[] => lab.rx.received.filter((r) => r.path === '/am').map((r) => JSON.parse(r.body) as AmBody);
+  /**
+   * The first notification after the one at `after` whose alerts `want` accepts (and its
+   * Alertmanager twin), by index. Any sent between are repeats of the one at `after`: on a busy
+   * machine, repeat_interval can run out before the change the test made is seen.
+   */
+  const next = async (after: number, want: (alerts: string[]) => boolean, what: string): Promise<number> => {
+    const i = await waitFor(
+      () => {
+        const found = hooks().findIndex((g, j) => j > after && want(alertsOf(g)));
+        return found >= 0 && ams().length > found ? found : undefined;
+      },
+      { what, timeoutMs: 20_000, intervalMs: 20 },
+    );
+    for (const g of hooks().slice(after + 1, i)) expect(alertsOf(g)).toEqual(alertsOf(hooks()[after]));
+    return i;
+  };
 
   it('three failures within group_wait are one notification, the fourth the next; resolved and repeats follow', async () => {
-    await new Promise((r) => setTimeout(r, 500)); // every check is up first
+    const { rx, failing } = lab;
+    if (!d) throw new Error('the daemon did not start (see beforeAll)');
+    await checksUp(d.api);
     expect(rx.received).toHaveLength(0);
     failing.add('a').add('b').add('c');
-    await wait(1, 'the first group notification');
-    expect(alertsOf(hooks()[0]).sort()).toEqual(['a-down:firing', 'b-down:firing', 'c-down:firing']);
+    const first = await next(-1, () => true, 'the first group notification');
+    expect(first).toBe(0);
+    expect(alertsOf(hooks()[0])).toEqual(['a-down:firing', 'b-down:firing', 'c-down:firing']);
     expect(ams()[0]).toMatchObject({
       version: '4',
       status: 'firing',
@@ -102,17 +86,22 @@ describe('alert grouping in the daemon', () => {
     expect(ams()[0]?.alerts).toHaveLength(3);
 
     failing.add('d');
-    await wait(2, 'the notification with the fourth alert');
-    expect(alertsOf(hooks()[1]).sort()).toEqual(['a-down:firing', 'b-down:firing', 'c-down:firing', 'd-down:firing']);
-    expect(ams()[1]?.groupKey).toBe(ams()[0]?.groupKey);
+    const fourth = await next(0, (a) => a.includes('d-down:firing'), 'the notification with the fourth alert');
+    expect(alertsOf(hooks()[fourth])).toEqual(['a-down:firing', 'b-down:firing', 'c-down:firing', 'd-down:firing']);
+    expect(ams()[fourth]?.groupKey).toBe(ams()[0]?.groupKey);
 
     failing.delete('a');
-    await wait(3, 'the notification with the resolved alert');
-    expect(alertsOf(hooks()[2]).sort()).toEqual(['a-down:resolved', 'b-down:firing', 'c-down:firing', 'd-down:firing']);
-    expect(ams()[2]?.alerts.find((a) => a.labels.alertname === 'a-down')?.status).toBe('resolved');
+    const resolved = await next(
+      fourth,
+      (a) => a.includes('a-down:resolved'),
+      'the notification with the resolved alert',
+    );
+    expect(alertsOf(hooks()[resolved])).toEqual(['a-down:resolved', 'b-down:firing', 'c-down:firing', 'd-down:firing']);
+    expect(ams()[resolved]?.alerts.find((a) => a.labels.alertname === 'a-down')?.status).toBe('resolved');
 
-    await wait(4, 'the repeat of the unchanged group');
-    expect(alertsOf(hooks()[3]).sort()).toEqual(['b-down:firing', 'c-down:firing', 'd-down:firing']);
+    // The repeat of the unchanged group: the resolved alert is not in it again.
+    const repeat = await next(resolved, () => true, 'the repeat of the unchanged group');
+    expect(alertsOf(hooks()[repeat])).toEqual(['b-down:firing', 'c-down:firing', 'd-down:firing']);
     // Every notification is a distinct outbox row, delivered once per channel.
     const keys = rx.received.map((r) => `${r.path} ${String(r.headers['idempotency-key'])}`);
     expect(new Set(keys).size).toBe(keys.length);

@@ -6,86 +6,47 @@
  * is the barrier: its notification (after group_interval, same group) is queued after anything a
  * restart could have repeated, so when it has arrived, a repeat of the first would have too.
  */
-import http from 'node:http';
-import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertsView } from '../../src/core/alerts-view.js';
 import { spawnUp, teardownSpawned, type SpawnedDaemon } from '../daemon/daemon-harness.js';
 import { isAlive } from '../helpers/processes.js';
-import { writeStack } from '../helpers/stack-file.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
-import { Receiver } from '../notify/receiver.js';
-
-interface GroupBody {
-  idempotencyKey: string;
-  notification: { group: { key: string; alerts: { alert: string; status: string }[] } };
-}
+import { alertsOf, checksUp, groupsAt, startGroupingLab, type GroupingLab } from './grouping-fixture.js';
 
 /** Long enough that the test sees the alerts firing and kills the daemon well inside it. */
 const GROUP_WAIT_MS = 6000;
 
 describe('alert grouping across a daemon SIGKILL', () => {
-  const dir = makeTempDir('grouping-restart');
-  let web: http.Server;
-  const failing = new Set<string>();
-  const rx = new Receiver();
+  let lab: GroupingLab;
   let d: SpawnedDaemon | undefined;
 
   beforeAll(async () => {
-    web = http.createServer((req, res) => {
-      const down = failing.has((req.url ?? '').slice(1));
-      res.writeHead(down ? 500 : 200).end(down ? 'down' : 'ok');
-    });
-    const port = await new Promise<number>((r) =>
-      web.listen(0, '127.0.0.1', () => r((web.address() as net.AddressInfo).port)),
-    );
-    const hook = await rx.start();
-    const names = ['a', 'b', 'c', 'd'];
-    writeStack(dir, {
-      stack: 'grouping-restart',
-      checks: Object.fromEntries(
-        names.map((n) => [n, { http: { url: `http://127.0.0.1:${port}/${n}` }, interval: '200ms', failures: 1 }]),
-      ),
-      alerts: Object.fromEntries(
-        names.map((n) => [`${n}-down`, { check: n, severity: 'page', labels: { team: 'web' }, summary: `${n} fails` }]),
-      ),
-      notify: {
-        channels: { ops: { webhook: { url: `${hook}/hook` } } },
-        routes: [
-          {
-            match: ['team="web"'],
-            channels: ['ops'],
-            group_by: ['team'],
-            group_wait: `${GROUP_WAIT_MS}ms`,
-            group_interval: '1s',
-            repeat_interval: '0s',
-          },
-        ],
-      },
-    });
+    lab = await startGroupingLab('grouping-restart', (hook) => ({
+      channels: { ops: { webhook: { url: `${hook}/hook` } } },
+      routes: [
+        {
+          match: ['team="web"'],
+          channels: ['ops'],
+          group_by: ['team'],
+          group_wait: `${GROUP_WAIT_MS}ms`,
+          group_interval: '1s',
+          repeat_interval: '0s',
+        },
+      ],
+    }));
   });
   afterAll(async () => {
-    await teardownSpawned(dir, d);
-    await rx.stop();
-    await new Promise<void>((r) => web.close(() => r()));
-    removeTempDir(dir);
+    await teardownSpawned(lab.dir, d);
+    await lab.close();
   }, 60_000);
 
-  const groups = (): GroupBody[] => rx.received.map((r) => JSON.parse(r.body) as GroupBody);
-  const alertsOf = (b: GroupBody | undefined): string[] =>
-    (b?.notification.group.alerts ?? []).map((a) => `${a.alert}:${a.status}`).sort();
+  const groups = () => groupsAt(lab.rx, '/hook');
 
   it('a SIGKILL inside group_wait: after the restart the group arrives once, with all its alerts', async () => {
+    const { dir, rx, failing } = lab;
     d = await spawnUp(dir);
     const first = d;
-    await waitFor(
-      async () => {
-        const v = await first.api.json<{ checks?: { name: string; state: string }[] }>('GET', '/v1/status');
-        return (v.checks ?? []).filter((c) => c.state === 'up').length === 4;
-      },
-      { what: 'the four checks to be up', timeoutMs: 30_000 },
-    );
+    await checksUp(first.api);
     failing.add('a').add('b').add('c');
     const firing = await waitFor(
       async () => {

@@ -17,10 +17,10 @@ import { API } from '../../src/daemon/api/contract.js';
 import { AuditLog } from '../../src/security/audit.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { systemClock } from '../../src/util/clock.js';
-import { jsonOf, runCliOk } from '../helpers/cli.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { runCliOk } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
-import { request, startInProcess, writeStack, type InProcessDaemon } from '../daemon/daemon-harness.js';
+import { request, writeStack, type InProcessDaemon } from '../daemon/daemon-harness.js';
+import { startChangeLab, type ChangeLab } from './change-lab.js';
 
 interface Answer {
   status: number;
@@ -34,8 +34,9 @@ describe('change management against a real daemon', () => {
   let d: InProcessDaemon;
   let hook: http.Server;
   const received: string[] = [];
-  const tokens: Record<string, string> = {};
+  let tokens: Record<string, string> = {};
   let base: StackConfig;
+  let lab: ChangeLab | undefined;
 
   const call = async (who: string, method: 'GET' | 'POST', urlPath: string, body?: unknown): Promise<Answer> => {
     const r = await request(d.daemon.url, method, urlPath, {
@@ -51,7 +52,6 @@ describe('change management against a real daemon', () => {
   const resultOf = (a: Answer) => a.lines.find((l) => l.type === 'result')?.result as Record<string, unknown>;
 
   beforeAll(async () => {
-    dir = makeTempDir('change');
     hook = http.createServer((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString('utf8')));
@@ -62,32 +62,15 @@ describe('change management against a real daemon', () => {
     });
     await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
     const port = (hook.address() as AddressInfo).port;
-    base = {
-      stack: 'change',
-      services: { web: { command: 'node -e "setInterval(() => {}, 1000)"' } },
+    lab = await startChangeLab('change', {
       notify: { channels: { ops: { webhook: { url: `http://127.0.0.1:${port}/hook` } } } },
-      people: {
-        olga: { role: 'admin' },
-        ann: { role: 'approver' },
-        dev: { role: 'deployer' },
-        vic: { role: 'viewer' },
-      },
-    };
-    // Applied at start without a policy; the policy is added after, as a team would.
-    writeStack(dir, base);
-    d = await startInProcess(dir);
-    writeStack(dir, { ...base, changes: { approvals: { 'web-review': { services: ['web'], approvals: 1 } } } });
-    const stateDir = path.join(dir, '.groundwork');
-    for (const who of ['olga', 'ann', 'dev', 'vic']) {
-      const r = await runCliOk(['token', 'create', '--user', who, '--json', '--state-dir', stateDir], { cwd: dir });
-      tokens[who] = jsonOf<{ token: string }>(r).token;
-    }
+    });
+    ({ dir, d, tokens, base } = lab);
   }, 60_000);
 
   afterAll(async () => {
-    await d?.close();
+    await lab?.close();
     await new Promise((r) => hook?.close(r));
-    if (dir) removeTempDir(dir);
   });
 
   it('refuses a gated deploy without approval, with only its author approving, and applies it after another approver', async () => {

@@ -7,14 +7,14 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StackConfig } from '../../src/config/schema.js';
 import { AuditLog } from '../../src/security/audit.js';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { systemClock } from '../../src/util/clock.js';
 import { jsonOf, runCli, runCliOk } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { request, startInProcess, writeStack, type InProcessDaemon } from '../daemon/daemon-harness.js';
+import { request, writeStack, type InProcessDaemon } from '../daemon/daemon-harness.js';
+import { startChangeLab, type ChangeLab } from './change-lab.js';
 
 const fixedClock = { now: () => new Date('2026-12-02T06:00:00.000Z') };
 
@@ -79,7 +79,7 @@ interface Answer {
 describe('rejecting and withdrawing change requests against a real daemon', () => {
   let dir: string;
   let d: InProcessDaemon;
-  const tokens: Record<string, string> = {};
+  let tokens: Record<string, string> = {};
 
   const call = async (who: string, urlPath: string, body?: unknown): Promise<Answer> => {
     const r = await request(d.daemon.url, body === undefined ? 'GET' : 'POST', urlPath, {
@@ -94,31 +94,14 @@ describe('rejecting and withdrawing change requests against a real daemon', () =
     return Number(r.json.id);
   };
 
+  let lab: ChangeLab | undefined;
   beforeAll(async () => {
-    dir = makeTempDir('reject-api');
-    const base: StackConfig = {
-      stack: 'reject',
-      services: { web: { command: 'node -e "setInterval(() => {}, 1000)"' } },
-      people: {
-        olga: { role: 'admin' },
-        ann: { role: 'approver' },
-        dev: { role: 'deployer' },
-        vic: { role: 'viewer' },
-      },
-    };
-    writeStack(dir, base);
-    d = await startInProcess(dir);
-    writeStack(dir, { ...base, changes: { approvals: { 'web-review': { services: ['web'], approvals: 1 } } } });
-    const stateDir = path.join(dir, '.groundwork');
-    for (const who of ['olga', 'ann', 'dev', 'vic']) {
-      const r = await runCliOk(['token', 'create', '--user', who, '--json', '--state-dir', stateDir], { cwd: dir });
-      tokens[who] = jsonOf<{ token: string }>(r).token;
-    }
+    lab = await startChangeLab('reject', {}, 'reject-api');
+    ({ dir, d, tokens } = lab);
   }, 60_000);
 
   afterAll(async () => {
-    await d?.close();
-    if (dir) removeTempDir(dir);
+    await lab?.close();
   });
 
   it('an approver rejects with a reason; the request can then not be approved or deployed, and the audit log has it', async () => {

@@ -11,6 +11,7 @@ import { Daemon, daemonInfoFile, tokenFile, type DaemonInfo } from '../../src/da
 import type { ApplyEvent } from '../../src/engine/apply.js';
 import type { DataPlane } from '../../src/proxy/data-plane.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
+import type { Duration } from '../../src/util/duration.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { ensureBuilt } from '../helpers/dist.js';
 import { settlesWithin, TeardownFailures, type StackFootprint } from '../helpers/leftovers.js';
@@ -199,7 +200,15 @@ export function footprintOf(dir: string, markers: string[] = []): StackFootprint
 
 export async function startInProcess(
   dir: string,
-  opts: { clock?: Clock; env?: Record<string, string>; dataPlane?: DataPlane } = {},
+  opts: {
+    clock?: Clock;
+    env?: Record<string, string>;
+    dataPlane?: DataPlane;
+    /** How often metrics are sampled (the daemon's default, 15 s, when absent). */
+    metricsInterval?: Duration;
+    /** close() sends down with exit: true, so a data plane in its own process exits too. */
+    exitOnDown?: boolean;
+  } = {},
 ): Promise<InProcessDaemon> {
   const stateDir = path.join(dir, '.groundwork');
   const applyEvents: ApplyEvent[] = [];
@@ -215,6 +224,7 @@ export async function startInProcess(
     applyOnStart: true,
     onApplyEvent: (e) => applyEvents.push(e),
     ...(opts.dataPlane ? { dataPlane: opts.dataPlane } : {}),
+    ...(opts.metricsInterval ? { metricsInterval: opts.metricsInterval } : {}),
   });
   await daemon.start();
   const api = new Api(daemon.url, readFileSync(tokenFile(stateDir), 'utf8').trim());
@@ -236,7 +246,7 @@ export async function startInProcess(
       if (closed) return { downCompleted: true, leftovers: 0 };
       closed = true;
       const t = new TeardownFailures(`the in-process daemon in ${dir}`);
-      await t.step('POST /v1/down', () => api.down(false));
+      await t.step(`POST /v1/down${opts.exitOnDown ? ' {exit: true}' : ''}`, () => api.down(opts.exitOnDown ?? false));
       // stop() waits for queued engine operations, which a hung down never finishes: bounded, and a failure.
       await t.step('daemon.stop()', () => settlesWithin(daemon.stop(), STOP_DEADLINE_MS, 'daemon.stop()'));
       await t.sweep(footprintOf(dir), 'down and stop');

@@ -8,21 +8,10 @@
  *   policy and why it was chosen (the API's policyReason), in the list and on its page.
  * Screenshots go to test-artifacts/web/.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StackConfig } from '../../src/config/schema.js';
-import { Daemon, tokenFile } from '../../src/daemon/daemon.js';
 import { queryWindow } from '../../src/web/app/time-range.js';
-import { systemClock } from '../../src/util/clock.js';
-import { Duration } from '../../src/util/duration.js';
-import { silentLogger } from '../../src/util/logger.js';
-import { Api, cleanEnv, footprintOf } from '../daemon/daemon-harness.js';
-import { settlesWithin, TeardownFailures } from '../helpers/leftovers.js';
-import { writeStack } from '../helpers/stack-file.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { chromiumMissing, launchChromium, logIn, shot, skipReason } from './fixture.js';
+import { chromiumMissing, logIn, shot, skipReason, startDashboardLab, type DashboardLab } from './fixture.js';
 
 const QUERY = 'groundwork_instance_ready{service="web"}';
 const hook = { hook: { webhook: { url: 'http://127.0.0.1:9/page' } } };
@@ -50,46 +39,14 @@ const STACK: StackConfig = {
 };
 
 describe.skipIf(chromiumMissing)(`the dashboard's metrics table and incident escalation${skipReason}`, () => {
-  let dir: string;
-  let daemon: Daemon;
-  let api: Api;
-  let token: string;
-  let browser: Browser;
+  let lab: DashboardLab;
 
   beforeAll(async () => {
-    dir = makeTempDir('dashboard-decide');
-    writeStack(dir, STACK);
-    const stateDir = path.join(dir, '.groundwork');
-    daemon = new Daemon({
-      stackFile: path.join(dir, 'groundwork.yaml'),
-      stateDir,
-      host: '127.0.0.1',
-      port: 0,
-      vars: {},
-      env: cleanEnv(),
-      clock: systemClock,
-      logger: silentLogger,
-      applyOnStart: true,
-      // Samples every second (not 15 s), so the table has values within the test.
-      metricsInterval: Duration.parse('1s'),
-    });
-    const [, launched] = await Promise.all([daemon.start(), launchChromium()]);
-    browser = launched;
-    token = readFileSync(tokenFile(stateDir), 'utf8').trim();
-    api = new Api(daemon.url, token);
-    await api.waitAllHealthy(['web']);
+    lab = await startDashboardLab('dashboard-decide', { stack: () => STACK, healthy: ['web'] });
   }, 60_000);
 
   afterAll(async () => {
-    await browser?.close();
-    if (daemon) {
-      const t = new TeardownFailures(`the dashboard decide lab in ${dir}`);
-      await t.step('POST /v1/down', () => api.down(false));
-      await t.step('daemon.stop()', () => settlesWithin(daemon.stop(), 15_000, 'daemon.stop()'));
-      await t.sweep(footprintOf(dir), 'down and stop');
-      t.throwIfAny();
-    }
-    if (dir) removeTempDir(dir);
+    await lab?.close();
   });
 
   it("metrics: a table of each series' value at the range's end, the view kept in the address", async () => {
@@ -100,14 +57,15 @@ describe.skipIf(chromiumMissing)(`the dashboard's metrics table and incident esc
       .poll(
         async () => {
           const q = new URLSearchParams({ query: QUERY, time: String(at()) });
-          return (await api.json<{ data: { result: unknown[] } }>('GET', `/api/v1/query?${q}`)).data.result.length;
+          return (await lab.d.api.json<{ data: { result: unknown[] } }>('GET', `/api/v1/query?${q}`)).data.result
+            .length;
         },
         { timeout: 45_000 },
       )
       .toBe(2);
 
     const shared = new URLSearchParams({ range: '15m', query: QUERY, view: 'table' });
-    const page = await logIn(browser, daemon.url, token, { path: `/ui/metrics?${shared}` });
+    const page = await logIn(lab.browser, lab.d.daemon.url, lab.token, { path: `/ui/metrics?${shared}` });
     const rows = page.locator('table.instant tbody tr');
     await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(2);
     expect(await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-series')))).toEqual([
@@ -141,14 +99,15 @@ describe.skipIf(chromiumMissing)(`the dashboard's metrics table and incident esc
     await expect
       .poll(
         async () =>
-          (await api.json<{ incidents: { id: number; policy: string | null }[] }>('GET', '/v1/incidents')).incidents,
+          (await lab.d.api.json<{ incidents: { id: number; policy: string | null }[] }>('GET', '/v1/incidents'))
+            .incidents,
         { timeout: 20_000 },
       )
       .toEqual([expect.objectContaining({ policy: 'storage' })]);
-    const [incident] = (await api.json<{ incidents: { id: number }[] }>('GET', '/v1/incidents')).incidents;
+    const [incident] = (await lab.d.api.json<{ incidents: { id: number }[] }>('GET', '/v1/incidents')).incidents;
     const id = incident?.id ?? 0;
 
-    const page = await logIn(browser, daemon.url, token, { path: '/ui/incidents' });
+    const page = await logIn(lab.browser, lab.d.daemon.url, lab.token, { path: '/ui/incidents' });
     const row = page.locator('main table tbody tr', { hasText: 'the probe fails' });
     await expect.poll(() => row.textContent()).toContain('storage');
     await page.click(`a[href="/ui/incidents/${id}"]`);

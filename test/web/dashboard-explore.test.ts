@@ -5,128 +5,83 @@
  * with a declared record, and an HTTP check of web through the proxy. Screenshots go to
  * test-artifacts/web/ (desktop width, and 360 px in dark mode).
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Value } from '@sinclair/typebox/value';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Daemon, tokenFile } from '../../src/daemon/daemon.js';
 import { EventStreamLine, NetworkResponse } from '../../src/daemon/api/schemas.js';
 import { queryWindow } from '../../src/web/app/time-range.js';
 import { RemoteDataPlane } from '../../src/proxy/process/remote-data-plane.js';
-import { Duration } from '../../src/util/duration.js';
-import { silentLogger } from '../../src/util/logger.js';
-import { systemClock } from '../../src/util/clock.js';
-import { Api, cleanEnv, footprintOf } from '../daemon/daemon-harness.js';
 import { runCliOk } from '../helpers/cli.js';
 import { ensureBuilt, ROOT } from '../helpers/dist.js';
 import { httpGet } from '../helpers/http.js';
 import { freePort, labStack, writeServer } from '../helpers/lab-daemon.js';
-import { settlesWithin, TeardownFailures } from '../helpers/leftovers.js';
 import { isAlive } from '../helpers/processes.js';
-import { writeStack } from '../helpers/stack-file.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { chromiumMissing, shot, skipReason, startDashboardLab, type DashboardLab } from './fixture.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'web');
-const BUNDLE = path.join(ROOT, 'dist', 'web', 'ui', 'index.html');
 const DATA_PLANE = path.join(ROOT, 'dist', 'proxy', 'process', 'main.js');
 const ZONE = 'explore.internal';
 
-// Chromium comes from .ci/run (Debian's package): in CI its absence fails the test instead.
-const missing = !existsSync(CHROMIUM) && !process.env.CI;
-
-describe.skipIf(missing)(
-  `the dashboard's routes, checks, metrics and live pages in Chromium${missing ? ` (skipped without ${CHROMIUM}: apt-get install chromium)` : ''}`,
+describe.skipIf(chromiumMissing)(
+  `the dashboard's routes, checks, metrics and live pages in Chromium${skipReason}`,
   () => {
-    let dir: string;
-    let stateDir: string;
-    let daemon: Daemon;
-    let plane: RemoteDataPlane;
-    let api: Api;
-    let browser: Browser;
-    let token: string;
+    let lab: DashboardLab;
+    let plane: RemoteDataPlane | undefined;
     let webPort: number;
 
     beforeAll(async () => {
       ensureBuilt();
-      if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run \`npm run build\` (it builds the dashboard)`);
-      mkdirSync(ARTIFACTS, { recursive: true });
-      dir = makeTempDir('dashboard-explore');
-      stateDir = path.join(dir, '.groundwork');
       const [listenerPort, dnsPort] = [await freePort(), await freePort()];
       webPort = listenerPort;
-      writeServer(dir, 'b1');
-      writeStack(dir, {
-        ...labStack({ listenerPort }),
-        stack: 'explore',
-        dns: {
-          zone: ZONE,
-          listen: `127.0.0.1:${dnsPort}`,
-          records: [{ name: 'nas', type: 'A', value: '192.168.1.20' }],
+      lab = await startDashboardLab('dashboard-explore', {
+        stack: (dir) => {
+          writeServer(dir, 'b1');
+          return {
+            ...labStack({ listenerPort }),
+            stack: 'explore',
+            dns: {
+              zone: ZONE,
+              listen: `127.0.0.1:${dnsPort}`,
+              records: [{ name: 'nas', type: 'A', value: '192.168.1.20' }],
+            },
+            checks: {
+              'web-home': {
+                http: { url: `http://127.0.0.1:${listenerPort}/` },
+                interval: '500ms',
+                failures: 1,
+                successes: 1,
+              },
+            },
+          };
         },
-        checks: {
-          'web-home': {
-            http: { url: `http://127.0.0.1:${listenerPort}/` },
-            interval: '500ms',
-            failures: 1,
-            successes: 1,
-          },
+        healthy: ['web'],
+        // The data plane as `groundwork up` runs it: its own process, which reports its listeners'
+        // state (bound, failed) in a file that status reads, and serves the DNS zone.
+        dataPlane: async (stateDir) => {
+          plane = (await RemoteDataPlane.attach({ launch: { stateDir, entry: DATA_PLANE } })).plane;
+          return plane;
         },
+        exitOnDown: true,
+        leftAfterDown: () =>
+          plane?.pid !== undefined && isAlive(plane.pid)
+            ? `the data plane (pid ${plane.pid}) still runs after down`
+            : undefined,
       });
-      // The data plane as `groundwork up` runs it: its own process, which reports its listeners'
-      // state (bound, failed) in a file that status reads, and serves the DNS zone.
-      plane = (await RemoteDataPlane.attach({ launch: { stateDir, entry: DATA_PLANE } })).plane;
-      daemon = new Daemon({
-        stackFile: path.join(dir, 'groundwork.yaml'),
-        stateDir,
-        host: '127.0.0.1',
-        port: 0,
-        vars: {},
-        env: cleanEnv(),
-        clock: systemClock,
-        logger: silentLogger,
-        applyOnStart: true,
-        dataPlane: plane,
-        // Samples every second (not 15 s), so charts have points within the test.
-        metricsInterval: Duration.parse('1s'),
-      });
-      const [, launched] = await Promise.all([
-        daemon.start(),
-        chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] }),
-      ]);
-      browser = launched;
-      token = readFileSync(tokenFile(stateDir), 'utf8').trim();
-      api = new Api(daemon.url, token);
-      await api.waitAllHealthy(['web']);
     }, 60_000);
 
     afterAll(async () => {
-      await browser?.close();
-      if (daemon) {
-        const t = new TeardownFailures(`the dashboard explore lab in ${dir}`);
-        await t.step('POST /v1/down {exit: true}', () => api.down(true));
-        await t.step('daemon.stop()', () => settlesWithin(daemon.stop(), 15_000, 'daemon.stop()'));
-        if (plane.pid !== undefined && isAlive(plane.pid))
-          t.add(`the data plane (pid ${plane.pid}) still runs after down`);
-        await t.sweep(footprintOf(dir), 'down and stop');
-        t.throwIfAny();
-      }
-      if (dir) removeTempDir(dir);
+      await lab?.close();
     });
-
-    const shot = (page: Page, name: string) =>
-      page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 
     /** A logged-in page at `to` (the login page brings us back there). */
     async function open(to: string, colorScheme: 'light' | 'dark' = 'light', width = 1100): Promise<Page> {
-      const context = await browser.newContext({ viewport: { width, height: 800 }, colorScheme });
+      const context = await lab.browser.newContext({ viewport: { width, height: 800 }, colorScheme });
       const page = await context.newPage();
-      await page.goto(`${daemon.url}${to}`);
+      await page.goto(`${lab.d.daemon.url}${to}`);
       await page.waitForURL(/\/ui\/login\?next=/);
-      await page.fill('#token', token);
+      await page.fill('#token', lab.token);
       await page.click('button[type=submit]');
-      await page.waitForURL(`${daemon.url}${to}`);
+      await page.waitForURL(`${lab.d.daemon.url}${to}`);
       return page;
     }
 
@@ -147,7 +102,7 @@ describe.skipIf(missing)(
       expect(await page.locator(`tr[data-record="_http._tcp.web.${ZONE}"]`).textContent()).toContain('SRV');
       await shot(page, 'routes');
       // The page's source, as the contract declares it.
-      const network = await api.json<unknown>('GET', '/v1/network');
+      const network = await lab.d.api.json<unknown>('GET', '/v1/network');
       expect([...Value.Errors(NetworkResponse, network)].map((e) => `${e.path}: ${e.message}`)).toEqual([]);
       // The nav reaches it at 360 px in dark mode, nothing wider than the screen.
       const small = await open('/ui/routes', 'dark', 360);
@@ -174,8 +129,8 @@ describe.skipIf(missing)(
               end: String(w.end),
               step: String(w.step),
             });
-            return (await api.json<{ data: { result: unknown[] } }>('GET', `/api/v1/query_range?${params}`)).data.result
-              .length;
+            return (await lab.d.api.json<{ data: { result: unknown[] } }>('GET', `/api/v1/query_range?${params}`)).data
+              .result.length;
           },
           { timeout: 45_000 },
         )
@@ -228,7 +183,7 @@ describe.skipIf(missing)(
       await small.context().close();
 
       // The overview's charts take the same picker.
-      await page.goto(`${daemon.url}/ui/?range=1h`);
+      await page.goto(`${lab.d.daemon.url}/ui/?range=1h`);
       expect(await page.locator('button[data-range="1h"]').getAttribute('aria-pressed')).toBe('true');
       await page.waitForSelector('main h2:text("Traffic, last 1 hour")');
       await page.context().close();
@@ -257,12 +212,12 @@ describe.skipIf(missing)(
     it('follows a deploy started with the CLI while the service page is open, step by step, to its end', async () => {
       const page = await open('/ui/services/web');
       await page.waitForSelector('tr.current');
-      writeServer(dir, 'b2');
+      writeServer(lab.dir, 'b2');
       // Beside the page, a client of the API with the bearer token follows the same stream.
       const sse = new AbortController();
       const frames: unknown[] = [];
-      const streamed = fetch(`${daemon.url}/v1/events/stream?service=web`, {
-        headers: { authorization: `Bearer ${token}` },
+      const streamed = fetch(`${lab.d.daemon.url}/v1/events/stream?service=web`, {
+        headers: { authorization: `Bearer ${lab.token}` },
         signal: sse.signal,
       }).then(async (res) => {
         expect(res.headers.get('content-type')).toContain('text/event-stream');
@@ -279,7 +234,7 @@ describe.skipIf(missing)(
         }
       });
       let cliEnded = false;
-      const cli = runCliOk(['deploy', 'web', '--state-dir', stateDir], { cwd: dir }).finally(() => {
+      const cli = runCliOk(['deploy', 'web', '--state-dir', lab.stateDir], { cwd: lab.dir }).finally(() => {
         cliEnded = true;
       });
       const live = page.getByTestId('live-rollout');

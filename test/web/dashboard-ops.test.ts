@@ -19,16 +19,16 @@ import Database from 'better-sqlite3';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StackConfig } from '../../src/config/schema.js';
-import { request, startInProcess, writeStack, type InProcessDaemon } from '../daemon/daemon-harness.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { request, writeStack, type InProcessDaemon } from '../daemon/daemon-harness.js';
 import {
   chromiumMissing,
   forcedPost,
-  launchChromium,
   logIn,
   pageWidth,
   shot,
   skipReason,
+  startDashboardLab,
+  type DashboardLab,
   tokenFor,
 } from './fixture.js';
 
@@ -74,6 +74,7 @@ describe.skipIf(chromiumMissing)(`the dashboard's on-call, changes, audit and al
   let dir: string;
   let d: InProcessDaemon;
   let browser: Browser;
+  let lab: DashboardLab | undefined;
   const tokens: Record<string, string> = {};
   /** The override: cara covers tomorrow 00:00–06:00 UTC. */
   let override: { from: number; to: number };
@@ -84,17 +85,18 @@ describe.skipIf(chromiumMissing)(`the dashboard's on-call, changes, audit and al
       : (MEMBERS[Math.floor((t - ROTATION_START) / WEEK) % MEMBERS.length] ?? '');
 
   beforeAll(async () => {
-    dir = makeTempDir('dashboard-ops');
-    // Applied at start without a policy; the policy is added after (the daemon reads the file per request).
-    writeStack(dir, stack(false));
-    mkdirSync(path.join(dir, 'docs', 'decisions'), { recursive: true });
-    writeFileSync(
-      path.join(dir, 'docs', 'decisions', '0001-ship-web-builds-weekly.md'),
-      '# 1. Ship web builds weekly\n\nStatus: accepted\n\n## Decision\n\nEvery Monday, after review by an approver.\n',
-    );
-    const [daemon, launched] = await Promise.all([startInProcess(dir), launchChromium()]);
-    d = daemon;
-    browser = launched;
+    lab = await startDashboardLab('dashboard-ops', {
+      // Applied at start without a policy; the policy is added after (the daemon reads the file per request).
+      stack: (at) => {
+        mkdirSync(path.join(at, 'docs', 'decisions'), { recursive: true });
+        writeFileSync(
+          path.join(at, 'docs', 'decisions', '0001-ship-web-builds-weekly.md'),
+          '# 1. Ship web builds weekly\n\nStatus: accepted\n\n## Decision\n\nEvery Monday, after review by an approver.\n',
+        );
+        return stack(false);
+      },
+    });
+    ({ dir, d, browser } = lab);
     writeStack(dir, stack(true));
     const stateDir = path.join(dir, '.groundwork');
     for (const who of ['olga', 'ann', 'vic']) tokens[who] = await tokenFor(stateDir, stack(true), who);
@@ -110,9 +112,7 @@ describe.skipIf(chromiumMissing)(`the dashboard's on-call, changes, audit and al
   }, 60_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await d?.close();
-    if (dir) removeTempDir(dir);
+    await lab?.close();
   });
 
   it('on call: the person now, the next one and every calendar day follow the rotation and the override', async () => {

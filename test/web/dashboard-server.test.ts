@@ -81,6 +81,24 @@ describe('the dashboard server: login, session cookie, CSRF, assets', () => {
     removeTempDir(dir);
   });
 
+  /**
+   * The API's app with the dashboard, called in-process (app.request) for what the socket cannot
+   * send: another Host (TLS, a port), a fixed clock, a folder without a bundle.
+   */
+  const inProcessApp = (o: { now?: () => number; dir?: string } = {}) =>
+    createApi(
+      routes,
+      adminTokenOnly(TOKEN),
+      silentLogger,
+      undefined,
+      dashboard<ApiEnv>({
+        authenticate: (h) => adminTokenOnly(TOKEN).authenticate(h),
+        record: () => undefined,
+        remote: () => 'test',
+        dir: o.dir ?? dir,
+        ...(o.now ? { now: o.now } : {}),
+      }),
+    );
   const port = () => new URL(url).port;
   const login = (body: string, headers: Record<string, string> = {}) =>
     request(url, 'POST', '/ui/login', { body, headers });
@@ -152,18 +170,7 @@ describe('the dashboard server: login, session cookie, CSRF, assets', () => {
     expect(session).toMatch(/; HttpOnly; Path=\/; SameSite=Strict$/);
     expect(csrf).toBe(`gw_csrf_${port()}=${csrfFor(TOKEN)}; Path=/; SameSite=Strict`);
     // Plain HTTP: no Secure (the browser would drop it); over TLS it is there.
-    const api = createApi(
-      routes,
-      adminTokenOnly(TOKEN),
-      silentLogger,
-      undefined,
-      dashboard<ApiEnv>({
-        authenticate: (h) => adminTokenOnly(TOKEN).authenticate(h),
-        record: () => undefined,
-        remote: () => 'test',
-        dir,
-      }),
-    );
+    const api = inProcessApp();
     const tls = await api.request('https://127.0.0.1:8443/ui/login', {
       method: 'POST',
       headers: { 'content-type': 'application/json', host: '127.0.0.1:8443' },
@@ -175,19 +182,7 @@ describe('the dashboard server: login, session cookie, CSRF, assets', () => {
   it("names the page's script and first API answers in a Link header, so the browser asks for them while it loads", async () => {
     // A fixed clock: the overview's range queries are named from it, as the page names them.
     const now = Date.UTC(2026, 11, 2, 6, 0, 7);
-    const api = createApi(
-      routes,
-      adminTokenOnly(TOKEN),
-      silentLogger,
-      undefined,
-      dashboard<ApiEnv>({
-        authenticate: (h) => adminTokenOnly(TOKEN).authenticate(h),
-        record: () => undefined,
-        remote: () => 'test',
-        dir,
-        now: () => now,
-      }),
-    );
+    const api = inProcessApp({ now: () => now });
     const cookie = `gw_session_8080=${TOKEN}`;
     const links = async (page: string) => {
       const res = await api.request(`http://127.0.0.1:8080${page}`, { headers: { cookie, host: '127.0.0.1:8080' } });
@@ -270,18 +265,7 @@ describe('the dashboard server: login, session cookie, CSRF, assets', () => {
   });
 
   it('says how to build the dashboard when the bundle is missing', async () => {
-    const api = createApi(
-      routes,
-      adminTokenOnly(TOKEN),
-      silentLogger,
-      undefined,
-      dashboard<ApiEnv>({
-        authenticate: (h) => adminTokenOnly(TOKEN).authenticate(h),
-        record: () => undefined,
-        remote: () => 'test',
-        dir: path.join(dir, 'not-built'),
-      }),
-    );
+    const api = inProcessApp({ dir: path.join(dir, 'not-built') });
     const res = await api.request('http://127.0.0.1/ui/login');
     expect(res.status).toBe(503);
     expect(await res.text()).toContain('npm run build');

@@ -1,18 +1,25 @@
 /**
- * What the dashboard's browser tests share: Debian's Chromium (headless, playwright-core), person
- * tokens made the way `groundwork token create --user` makes them, logging in through the login
- * page, a request forced with a page's session cookie and CSRF header, and screenshots into
+ * What the dashboard's browser tests share: a lab (a stack in a temp folder, a real in-process
+ * daemon and Debian's Chromium, headless, playwright-core) with its teardown, person tokens made
+ * the way `groundwork token create --user` makes them, logging in through the login page, a
+ * request forced with a page's session cookie and CSRF header, and screenshots into
  * test-artifacts/web/.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { accessPeople, type Role, type StackConfig } from '../../src/config/schema.js';
+import type { DataPlane } from '../../src/proxy/data-plane.js';
 import { FixedUsers } from '../../src/security/roles-stack-users.js';
 import { Tokens } from '../../src/security/tokens.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { systemClock } from '../../src/util/clock.js';
+import { Duration } from '../../src/util/duration.js';
+import { startInProcess, type InProcessDaemon } from '../daemon/daemon-harness.js';
 import { ROOT } from '../helpers/dist.js';
+import { TeardownFailures } from '../helpers/leftovers.js';
+import { writeStack } from '../helpers/stack-file.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'web');
@@ -26,6 +33,81 @@ export async function launchChromium(): Promise<Browser> {
   if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run \`npm run build\` (it builds the dashboard)`);
   mkdirSync(ARTIFACTS, { recursive: true });
   return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+}
+
+export interface DashboardLabOptions {
+  /** The stack file to write, given the lab's folder (to write a service's files into it first). */
+  stack: (dir: string) => StackConfig;
+  /** Services that must be healthy before the tests start (none by default). */
+  healthy?: string[];
+  /** A data plane made before the daemon, given its state folder (the daemon's own default otherwise). */
+  dataPlane?: (stateDir: string) => Promise<DataPlane>;
+  /** Down with exit: true at the end, so a data plane in its own process exits too. */
+  exitOnDown?: boolean;
+  /** Something the sweep cannot see that must be gone after down: its description when it is not. */
+  leftAfterDown?: () => string | undefined;
+  /** How often metrics are sampled (default 1 s, not the daemon's 15 s, so charts and tables have points within a test). */
+  metricsInterval?: Duration;
+}
+
+/** A stack in a temp folder, its daemon (in-process) and a Chromium, started together. */
+export interface DashboardLab {
+  dir: string;
+  stateDir: string;
+  d: InProcessDaemon;
+  browser: Browser;
+  /** The admin token the daemon wrote at start. */
+  token: string;
+  /** The browser closed, down, stop and a sweep for leftovers (throwing what failed), the folder removed. */
+  close(): Promise<void>;
+}
+
+export async function startDashboardLab(name: string, o: DashboardLabOptions): Promise<DashboardLab> {
+  const dir = makeTempDir(name);
+  const stateDir = path.join(dir, '.groundwork');
+  let d: InProcessDaemon | undefined;
+  let browser: Browser | undefined;
+  const close = async (): Promise<void> => {
+    await browser?.close();
+    const t = new TeardownFailures(`the dashboard lab ${name} in ${dir}`);
+    if (d) {
+      const started = d;
+      await t.step('the daemon teardown', () => started.close());
+      const left = o.leftAfterDown?.();
+      if (left) t.add(left);
+    }
+    removeTempDir(dir);
+    t.throwIfAny();
+  };
+  try {
+    writeStack(dir, o.stack(dir));
+    const dataPlane = o.dataPlane ? await o.dataPlane(stateDir) : undefined;
+    // Both settle before either is kept, so a failure of one still closes the other.
+    const [started, launched] = await Promise.allSettled([
+      startInProcess(dir, {
+        metricsInterval: o.metricsInterval ?? Duration.parse('1s'),
+        ...(dataPlane ? { dataPlane } : {}),
+        ...(o.exitOnDown ? { exitOnDown: true } : {}),
+      }),
+      launchChromium(),
+    ]);
+    if (started.status === 'fulfilled') d = started.value;
+    if (launched.status === 'fulfilled') browser = launched.value;
+    if (started.status === 'rejected') throw started.reason;
+    if (launched.status === 'rejected') throw launched.reason;
+    d = started.value;
+    browser = launched.value;
+    if (o.healthy?.length) await d.api.waitAllHealthy(o.healthy);
+    return { dir, stateDir, d, browser, token: d.api.token, close };
+  } catch (e) {
+    // The test's afterAll has no lab to close: what did start is closed here; both errors are kept.
+    const teardown = await close().then(
+      () => undefined,
+      (c: unknown) => c,
+    );
+    if (teardown) throw new AggregateError([e, teardown], `the dashboard lab ${name} did not start, nor close cleanly`);
+    throw e;
+  }
 }
 
 /**

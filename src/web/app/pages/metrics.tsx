@@ -11,8 +11,7 @@
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { Chart, fromMatrix, RangePicker } from '../chart.js';
-import { ApiFailure, toLogin } from '../api.js';
-import { errorPosition, PromQueryError, queryRange, seriesLabel } from '../prom.js';
+import { promGet, PromQueryError, queryRange, seriesLabel } from '../prom.js';
 import { Table, type Column } from '../table.js';
 import {
   describeRange,
@@ -62,45 +61,9 @@ type Outcome =
   | { kind: 'instant'; at: number; rows: InstantRow[] }
   | { kind: 'refused'; message: string; position: number | undefined };
 
-/** What /api/v1/query answers (Prometheus's shape): a vector of series, or one scalar. */
-interface PromInstant {
-  status: 'success' | 'error';
-  error?: unknown;
-  data?:
-    | { resultType: 'vector'; result: { metric: Record<string, string>; value: [number, string] }[] }
-    | { resultType: 'scalar' | 'string'; result: [number, string] }
-    | { resultType: 'matrix'; result: unknown[] };
-}
-
 /** Each series' value at `time` (Unix seconds), sorted by label so the table reads the same on every reload. */
 async function queryInstant(query: string, time: number, signal: AbortSignal): Promise<InstantRow[]> {
-  const q = new URLSearchParams({ query, time: String(time) });
-  const res = await fetch(`/api/v1/query?${q}`, {
-    headers: { accept: 'application/json' },
-    credentials: 'same-origin',
-    signal,
-  });
-  if (res.status === 401) {
-    toLogin();
-    throw new ApiFailure(401, 'the session ended: log in again');
-  }
-  let body: PromInstant;
-  try {
-    body = (await res.json()) as PromInstant;
-  } catch {
-    throw new ApiFailure(res.status, `the metrics query failed: ${res.status} ${res.statusText}`);
-  }
-  if (body.status !== 'success' || !body.data) {
-    const raw = body.error;
-    const message =
-      typeof raw === 'string'
-        ? raw
-        : typeof raw === 'object' && raw !== null && 'message' in raw
-          ? String(raw.message)
-          : `${res.status} ${res.statusText}`;
-    throw new PromQueryError(message, errorPosition(message));
-  }
-  const d = body.data;
+  const d = await promGet('query', { query, time: String(time) }, signal);
   if (d.resultType === 'vector')
     return d.result
       .map((s) => ({ label: seriesLabel(s.metric), value: s.value[1] }))
