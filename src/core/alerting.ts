@@ -38,11 +38,12 @@ import { address, type JsonObject } from '../model/resource.js';
 import { PromqlEngine, type Queryable } from '../observe/promql/engine.js';
 import { Redactor } from '../security/redact.js';
 import type { SecretSource } from '../security/secret-source.js';
-import type { ResourceRow, Store } from '../store/store.js';
+import type { ReleaseRecord, ResourceRow, Store } from '../store/store.js';
 import type { Timer, Timers } from '../util/clock.js';
 import { Duration } from '../util/duration.js';
 import { DEFAULT_EXPR_INTERVAL } from '../model/alerting-resources.js';
 import { errorMessage } from '../util/error-message.js';
+import { singleFlight } from '../util/single-flight.js';
 import type { Logger } from '../util/logger.js';
 import type { EventBus } from './bus.js';
 import { checkViews } from './check-statuses.js';
@@ -216,6 +217,12 @@ export class Alerting {
   /** When each alert's condition last held; outlives the engine, which configure() rebuilds. */
   private readonly lastActive = new Map<string, number>();
 
+  /** Timer ticks and bus events ask for an evaluation; one runs at a time (it reads the store). */
+  private readonly evaluation = singleFlight(
+    () => this.evaluate(),
+    (e) => this.opts.logger.log('error', 'alerting: evaluation failed', { error: errorMessage(e) }),
+  );
+
   constructor(private readonly opts: AlertingOptions) {}
 
   /** Rebuilds rules, routes, windows and channels from recorded state. */
@@ -342,13 +349,15 @@ export class Alerting {
   }
 
   start(): void {
-    const soon = (): void => this.evaluate();
+    const soon = (): void => this.evaluation.trigger();
     this.unsubscribe.push(
       this.opts.bus.on('check', soon),
       this.opts.bus.on('instance', soon),
       this.opts.bus.on('release', soon),
     );
-    this.timer = this.opts.clock.setInterval(() => this.evaluate(), this.opts.tickMs ?? 1000, { background: true });
+    this.timer = this.opts.clock.setInterval(() => this.evaluation.trigger(), this.opts.tickMs ?? 1000, {
+      background: true,
+    });
   }
 
   /** When each expr rule was last evaluated (monotonic ms). */
@@ -439,7 +448,7 @@ export class Alerting {
   }
 
   /** The label sets for which a rule's condition holds now. */
-  private active(rule: string): ActiveSample[] {
+  private active(rule: string, latestReleases: ReadonlyMap<string, ReleaseRecord>): ActiveSample[] {
     const src = this.sources.get(rule);
     if (!src) return [];
     if (src.expr !== null) return this.exprActive(rule, src.expr);
@@ -464,14 +473,25 @@ export class Alerting {
         .map((r) => r.address.slice('service.'.length))
         .filter(wanted);
       return services
-        .filter((s) => this.opts.store.listReleases(s, 1)[0]?.status === status)
+        .filter((s) => latestReleases.get(s)?.status === status)
         .map((service) => ({ labels: { service }, value: 1 }));
     }
     return [];
   }
 
   /** One evaluation of every rule, then repeats and suppression ends; new rows wake the sender. */
-  evaluate(): void {
+  async evaluate(): Promise<void> {
+    // Read before the engine and rules are taken: configure() may replace both during the await.
+    // One query for every service, not one per service and rule.
+    let latestReleases: ReadonlyMap<string, ReleaseRecord> = new Map();
+    if ([...this.sources.values()].some((s) => s.event === 'deploy-failed' || s.event === 'rolled-back')) {
+      try {
+        latestReleases = await this.opts.store.releases.latestByService();
+      } catch (e) {
+        this.opts.logger.log('error', 'alerting: could not read the latest releases', { error: errorMessage(e) });
+        return;
+      }
+    }
     const engine = this.engine;
     if (!engine) return;
     let queued = false;
@@ -487,7 +507,7 @@ export class Alerting {
         if (!this.due(rule, src)) continue;
         let active: ActiveSample[];
         try {
-          active = this.active(rule);
+          active = this.active(rule, latestReleases);
         } catch (e) {
           if (e instanceof NotEvaluated) continue;
           throw e;
@@ -510,6 +530,7 @@ export class Alerting {
   async stop(): Promise<void> {
     this.timer?.cancel();
     for (const u of this.unsubscribe.splice(0)) u();
+    await this.evaluation.idle();
     await this.sender?.stop();
   }
 }

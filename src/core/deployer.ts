@@ -108,7 +108,7 @@ export class Deployer {
     if (opts.ref !== undefined) checkGitRef(sourceDirOf(to, model.dir), opts.ref);
     let release: ReleaseRecord;
     try {
-      release = await buildRelease(this.deps.store, {
+      release = await buildRelease(this.deps.store.releases, {
         service,
         spec: to,
         stackDir: model.dir,
@@ -167,7 +167,7 @@ export class Deployer {
     const inUse = new Set<number>(
       [outs.release?.seq, outs.standby?.release].filter((x): x is number => typeof x === 'number'),
     );
-    pruneReleases(this.deps.store, service, to.deploy.keep_releases, inUse, progress, ctx.stateDir);
+    await pruneReleases(this.deps.store.releases, service, to.deploy.keep_releases, inUse, progress, ctx.stateDir);
     return result;
   }
 
@@ -198,7 +198,7 @@ export class Deployer {
     const { a, row } = this.row(service);
     const outs = serviceOutputsOf(row);
     const current = outs.release?.seq ?? null;
-    const releases = this.deps.store.listReleases(service, 200);
+    const releases = await this.deps.store.releases.listReleases(service, 200);
     const ctx = this.deps.context(progress);
     const target =
       opts.to !== undefined
@@ -297,7 +297,10 @@ export class Deployer {
         row: { ...this.rowBase(a), spec: to.spec, outputs: checkedServiceOutputs(a, newOutputs) },
       });
       if (kind === 'rollback' && previous !== null)
-        store.updateRelease(service, previous, { status: 'rolled-back', detail: `rolled back to v${to.seq}` });
+        await store.releases.updateRelease(service, previous, {
+          status: 'rolled-back',
+          detail: `rolled back to v${to.seq}`,
+        });
       kp.pass(`journal: v${to.seq} recorded, change not finished`);
       store.finishChange(changeId, 'applied', { applied: 1 });
       this.deps.publish({ type: 'release', service, seq: to.seq, phase: 'finished', detail: `${kind} complete` });
@@ -410,11 +413,11 @@ export class Deployer {
         row: { ...this.rowBase(a), spec: target.spec, outputs: newOutputs },
       });
       if (outs.release)
-        store.updateRelease(service, outs.release.seq, {
+        await store.releases.updateRelease(service, outs.release.seq, {
           status: 'rolled-back',
           detail: `rolled back to v${target.seq}`,
         });
-      store.updateRelease(service, target.seq, { status: 'active' });
+      await store.releases.updateRelease(service, target.seq, { status: 'active' });
       kp.pass(`journal: v${target.seq} recorded, change not finished`);
       store.finishChange(changeId, 'applied', { applied: 1 });
       this.deps.publish({

@@ -176,7 +176,7 @@ export class Installation {
       secrets: this.secrets,
       clock: this.opts.clock,
       logger: this.opts.logger,
-      releases: this.store,
+      releases: this.store.releases,
       traffic: this.traffic,
       sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     };

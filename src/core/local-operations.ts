@@ -234,7 +234,7 @@ export class LocalOperations implements Operations {
       const now = () => this.installation.clock.now().toISOString();
       for (const { name, outs } of this.serviceRows()) {
         const recorded = outs.release?.seq ?? null;
-        const all = this.store.listReleases(name, 1000);
+        const all = await this.store.releases.listReleases(name, 1000);
         const runs = all.find((r) => r.seq === recorded);
         // Only statuses an interrupted operation leaves on what still runs; a failed rollout without
         // auto_rollback legitimately records a `failed` release as running.
@@ -243,7 +243,7 @@ export class LocalOperations implements Operations {
         for (const r of all) {
           if (r.seq === recorded) {
             if (!misMarked) continue;
-            this.store.updateRelease(name, r.seq, {
+            await this.store.releases.updateRelease(name, r.seq, {
               status: 'active',
               detail: `an interrupted operation left it ${r.status}; state records it as running`,
             });
@@ -252,7 +252,7 @@ export class LocalOperations implements Operations {
           }
           const interrupted = r.status === 'deploying' || r.status === 'building';
           if (!interrupted && !(misMarked && r.status === 'active')) continue;
-          this.store.updateRelease(name, r.seq, {
+          await this.store.releases.updateRelease(name, r.seq, {
             status: 'failed',
             detail: `interrupted while ${interrupted ? r.status : 'being rolled out'}: whoever ran it stopped before it was recorded; the service runs v${recorded ?? '?'}, as state records`,
             finishedAt: now(),
@@ -746,7 +746,7 @@ export class LocalOperations implements Operations {
     return {
       service,
       current: serviceOutputsOf(row).release?.seq ?? null,
-      releases: this.store.listReleases(service, limit),
+      releases: await this.store.releases.listReleases(service, limit),
     };
   }
 

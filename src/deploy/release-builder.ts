@@ -128,19 +128,17 @@ export function hashRelease(dir: string, spec: JsonObject): string {
 }
 
 export async function buildRelease(log: ReleaseLog, input: BuildInput): Promise<ReleaseRecord> {
-  const seq = log.nextReleaseSeq(input.service);
-  const dir = path.join(releasesDir(input.stateDir, input.service), `v${seq}`);
-  const buildLog = `${dir}.build.log`;
+  const base = releasesDir(input.stateDir, input.service);
   const snapshot: JsonObject = input.spec;
-  const record: ReleaseRecord = {
+  // Recorded `building` before anything is copied: the number names the directory, and a number
+  // taken is never handed out again (recover marks it failed if this process dies mid-build).
+  const fields = {
     service: input.service,
-    seq,
     hash: '',
-    status: 'building',
-    kind: 'deploy',
+    status: 'building' as const,
+    kind: 'deploy' as const,
     source: '',
     spec: snapshot,
-    dir,
     buildLog: null,
     message: input.message,
     author: input.author,
@@ -148,6 +146,10 @@ export async function buildRelease(log: ReleaseLog, input: BuildInput): Promise<
     finishedAt: null,
     detail: null,
   };
+  const seq = await log.createRelease({ ...fields, dir: (n) => path.join(base, `v${n}`) });
+  const dir = path.join(base, `v${seq}`);
+  const buildLog = `${dir}.build.log`;
+  const record: ReleaseRecord = { ...fields, seq, dir };
   rmSync(dir, { recursive: true, force: true });
   try {
     input.progress(
@@ -168,11 +170,15 @@ export async function buildRelease(log: ReleaseLog, input: BuildInput): Promise<
     record.status = 'build-failed';
     record.detail = (e as Error).message;
     record.finishedAt = input.now().toISOString();
-    log.saveRelease(record);
     rmSync(dir, { recursive: true, force: true });
+    await log.updateRelease(input.service, seq, {
+      status: record.status,
+      detail: record.detail,
+      finishedAt: record.finishedAt,
+    });
     throw new BuildFailed(`release v${seq} of ${input.service}: ${record.detail}`, record);
   }
-  log.saveRelease(record);
+  await log.updateRelease(input.service, seq, { source: record.source });
   if (input.spec.build) {
     input.progress(`v${seq}: building (${input.spec.build.command})`);
     const result = await runBuild(
@@ -182,13 +188,17 @@ export async function buildRelease(log: ReleaseLog, input: BuildInput): Promise<
       Duration.parse(input.spec.build.timeout),
       input.redactor ?? Redactor.none,
     );
-    log.updateRelease(input.service, seq, { buildLog });
+    await log.updateRelease(input.service, seq, { buildLog });
     record.buildLog = buildLog;
     if (result !== true) {
       const detail = `build failed: ${result}; see ${buildLog}`;
       // The directory of a release that never built is of no use; its log stays.
       rmSync(dir, { recursive: true, force: true });
-      log.updateRelease(input.service, seq, { status: 'build-failed', detail, finishedAt: input.now().toISOString() });
+      await log.updateRelease(input.service, seq, {
+        status: 'build-failed',
+        detail,
+        finishedAt: input.now().toISOString(),
+      });
       throw new BuildFailed(`release v${seq} of ${input.service}: ${detail}`, {
         ...record,
         status: 'build-failed',
@@ -198,7 +208,7 @@ export async function buildRelease(log: ReleaseLog, input: BuildInput): Promise<
   }
   record.hash = hashRelease(dir, snapshot);
   record.status = 'deploying';
-  log.updateRelease(input.service, seq, { hash: record.hash, status: 'deploying' });
+  await log.updateRelease(input.service, seq, { hash: record.hash, status: 'deploying' });
   input.progress(`v${seq}: ready (${record.source}, ${record.hash.slice(0, 12)})`);
   return record;
 }
@@ -264,17 +274,16 @@ function runBuild(
  * Removes the directories of releases beyond the newest `keep` (never the ones in use): deploy
  * releases, and the copies apply keeps of the code config releases ran (with `stateDir`).
  */
-export function pruneReleases(
+export async function pruneReleases(
   log: ReleaseLog,
   service: string,
   keep: number,
   inUse: Set<number>,
   progress: (m: string) => void,
   stateDir?: string,
-): number {
+): Promise<number> {
   let pruned = 0;
-  const withDirs = log
-    .listReleases(service, 1000)
+  const withDirs = (await log.listReleases(service, 1000))
     .filter((r) =>
       r.kind === 'deploy'
         ? r.status !== 'pruned' && r.status !== 'build-failed'
@@ -285,7 +294,7 @@ export function pruneReleases(
     if (inUse.has(r.seq)) continue;
     if (r.kind === 'deploy') {
       rmSync(r.dir, { recursive: true, force: true });
-      log.updateRelease(service, r.seq, { status: 'pruned' });
+      await log.updateRelease(service, r.seq, { status: 'pruned' });
       progress(`pruned release v${r.seq}`);
     } else if (stateDir !== undefined) {
       rmSync(configSnapshotDir(stateDir, service, r.seq), { recursive: true, force: true });

@@ -77,7 +77,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
     kinds,
     {
       ...opts.context,
-      releases: opts.context.releases ?? store,
+      releases: opts.context.releases ?? store.releases,
       change: { author: opts.author, message: opts.message },
     },
     { run: 'apply', recorded: rows, ...(opts.portRange ? { portRange: opts.portRange } : {}) },

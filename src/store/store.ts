@@ -164,17 +164,39 @@ export interface LeaseStore {
   forceReleaseLease(name: string): LeaseHolder | undefined;
 }
 
+/** What a release is recorded with; the store numbers it (`createRelease`). */
+export type NewRelease = Omit<ReleaseRecord, 'seq' | 'dir'> & {
+  /**
+   * Directory instances run in. A function when the directory is named after the release's number
+   * (`releases/web/v3`): it runs inside the transaction that takes the number, so it must be
+   * synchronous and pure.
+   */
+  dir: string | ((seq: number) => string);
+};
+
+/** A change to a recorded release. */
+export type ReleasePatch = Partial<
+  Pick<ReleaseRecord, 'status' | 'detail' | 'finishedAt' | 'buildLog' | 'hash' | 'spec' | 'source'>
+>;
+
 /** Releases of services. */
 export interface ReleaseStore {
-  nextReleaseSeq(service: string): number;
-  saveRelease(r: ReleaseRecord): void;
-  updateRelease(
-    service: string,
-    seq: number,
-    patch: Partial<Pick<ReleaseRecord, 'status' | 'detail' | 'finishedAt' | 'buildLog' | 'hash' | 'spec'>>,
-  ): void;
-  listReleases(service: string, limit?: number): ReleaseRecord[];
-  tryGetRelease(service: string, seq: number): ReleaseRecord | undefined;
+  /**
+   * Records a new release with the next number of its service (v1, v2, ...) and returns that number.
+   * Taking the number and inserting the row are one transaction, so concurrent calls never share a number.
+   */
+  createRelease(r: NewRelease): Promise<number>;
+  updateRelease(service: string, seq: number, patch: ReleasePatch): Promise<void>;
+  /**
+   * Records how a rollout of a release ended. With `supersedeActive`, every other `active` release of
+   * the service becomes `superseded` in the same transaction, so exactly one release stays active.
+   */
+  settle(service: string, seq: number, patch: ReleasePatch, opts: { supersedeActive: boolean }): Promise<void>;
+  /** Newest first; `limit` defaults to 50. */
+  listReleases(service: string, limit?: number): Promise<ReleaseRecord[]>;
+  /** The newest release of each service that has one (one query, for checks that look at every service). */
+  latestByService(): Promise<Map<string, ReleaseRecord>>;
+  tryGetRelease(service: string, seq: number): Promise<ReleaseRecord | undefined>;
 }
 
 /** Instance events (written by the bus's store subscriber). */
@@ -521,7 +543,8 @@ export interface ChangeRequestStore {
  * The whole store, split by area so each user depends on the part it needs and another backend
  * (PostgreSQL for teams) implements the same parts.
  */
-export interface Store extends ResourceStore, JournalStore, LeaseStore, ReleaseStore, EventStore {
+export interface Store extends ResourceStore, JournalStore, LeaseStore, EventStore {
+  readonly releases: ReleaseStore;
   readonly tokens: TokenStore;
   readonly audit: AuditStore;
   readonly outbox: OutboxStore;

@@ -93,7 +93,7 @@ alerts:
 ${alerts}`),
     );
     a.start();
-    a.evaluate(); // the first evaluation at t=0, so the intervals below fall at 10 s, 20 s, ...
+    await a.evaluate(); // the first evaluation at t=0, so the intervals below fall at 10 s, 20 s, ...
     alerting = a;
     return a;
   }

@@ -19,6 +19,7 @@ import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { recordedInstance } from './recorded-instance.js';
 import { serviceSpecOf, swarmTestContext, type SwarmTestContext } from './swarm-kind-context.js';
 import { pidOf } from '../helpers/instance-pid.js';
+import { slowStore } from '../helpers/slow-store.js';
 
 const ADDRESS = 'service.web' as Address;
 const kind = new ServiceKind();
@@ -72,6 +73,8 @@ describe('ServiceKind create / read / update / delete with the process driver', 
     writeServiceScript(dir);
     t = swarmTestContext({ stack: 'kindlab', dir, secrets: { GROUNDWORK_SECRET_TOKEN: 'tok-value' } });
     t.ctx.drivers = { process: new ProcessDriver({ stateDir: t.ctx.stateDir }) };
+    // Releases through a store that answers a turn late, as a networked one would.
+    t.ctx.releases = slowStore(t.store).releases;
   });
 
   afterEach(async () => {
@@ -99,6 +102,9 @@ describe('ServiceKind create / read / update / delete with the process driver', 
     }
     // The secret's value is in the process environment only, not in what the kind records.
     expect(JSON.stringify(created)).not.toContain('tok-value');
+    const releases = async () =>
+      (await t.store.releases.listReleases('web')).map((r) => `v${r.seq} ${r.kind} ${r.status}`);
+    expect(await releases()).toEqual(['v1 config active']);
 
     const read = await kind.read(t.ctx, ADDRESS, specOf(dir, web), created);
     expect(read).toMatchObject({ exists: true, drift: [] });
@@ -108,6 +114,7 @@ describe('ServiceKind create / read / update / delete with the process driver', 
     const three = live(scaled);
     expect(three.map((i) => i.index)).toEqual([0, 1, 2]);
     expect(three.slice(0, 2).map((i) => pidOf(i))).toEqual(two.map((i) => pidOf(i)));
+    expect(await releases()).toEqual(['v1 config active']); // a scale is no new release
 
     // A changed env rolls every instance: new processes, the old ones gone.
     const changed = { ...web, replicas: 3, env: { ...web.env, MESSAGE: 'v2' } };
@@ -125,6 +132,7 @@ describe('ServiceKind create / read / update / delete with the process driver', 
       expect((await httpGet(i.ports.http as number, '/')).body).toBe(`web ${i.index} pid ${pidOf(i)} v2\n`);
     }
     for (const old of three) expect(isAlive(pidOf(old)), `old pid ${pidOf(old)}`).toBe(false);
+    expect(await releases()).toEqual(['v2 config active', 'v1 config superseded']);
 
     await kind.delete(t.ctx, ADDRESS, specOf(dir, changed), rolled);
     for (const i of next) expect(isAlive(pidOf(i)), `pid ${pidOf(i)} after delete`).toBe(false);

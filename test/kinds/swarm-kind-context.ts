@@ -48,7 +48,7 @@ export function swarmTestContext(opts: {
     logger: silentLogger,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     ...(opts.cluster ? { cluster: opts.cluster } : {}),
-    releases: store,
+    releases: store.releases,
     change: { author: 'tester', message: 'test' },
     progress: (_a, m) => {
       progress.push(m);

@@ -115,7 +115,9 @@ describeWithEngine('swarm services (runtime: swarm, one Swarm service per Ground
         expect(pidOf(i)).toBeGreaterThan(0);
       }
       expect(await answers(outputs)).toEqual(['v1 1', 'v1 2', 'v1 3']);
-      expect(store.listReleases('web').map((r) => [r.seq, r.status, r.kind])).toEqual([[1, 'active', 'config']]);
+      expect((await store.releases.listReleases('web')).map((r) => [r.seq, r.status, r.kind])).toEqual([
+        [1, 'active', 'config'],
+      ]);
       expect(t.progress.some((m) => /creating Swarm service .*\(3 replicas, stop-first\)/.test(m))).toBe(true);
       // The engine got the secret (in the task's env), the literal `{{` unexpanded and the slot expanded.
       const status = await cluster.inspect(`${run}_web`);
@@ -161,8 +163,8 @@ describeWithEngine('swarm services (runtime: swarm, one Swarm service per Ground
       });
       expect(pfOutputs.instances.map((i) => [i.ports.http, i.gone ?? null])).toEqual(v1Ports.map((p) => [p, null]));
       expect(await answers(pfOutputs)).toEqual(['v1 1', 'v1 2', 'v1 3']);
-      expect(store.tryGetRelease('web', 2)).toMatchObject({ status: 'rolled-back' });
-      expect(store.tryGetRelease('web', 1)).toMatchObject({ status: 'active' });
+      expect(await store.releases.tryGetRelease('web', 2)).toMatchObject({ status: 'rolled-back' });
+      expect(await store.releases.tryGetRelease('web', 1)).toMatchObject({ status: 'active' });
       outputs = pfOutputs;
     },
     SLOW,
@@ -209,14 +211,14 @@ describeWithEngine('swarm services (runtime: swarm, one Swarm service per Ground
       expect(swarmOutputsOf(outputs)).toMatchObject({ release: 4, previous: { release: 1 } });
       expect(outputs.instances.map((i) => i.ports.http)).toEqual(v1Ports);
       expect(await answers(outputs)).toEqual(['v4 1', 'v4 2', 'v4 3']);
-      expect(store.tryGetRelease('web', 1)).toMatchObject({ status: 'superseded' });
+      expect(await store.releases.tryGetRelease('web', 1)).toMatchObject({ status: 'superseded' });
 
-      const v1 = store.tryGetRelease('web', 1);
+      const v1 = await store.releases.tryGetRelease('web', 1);
       const back = keep(await swarmRollback(ctx, A, outputs, { spec: v1?.spec as never, release: 1, codeDir: dir }));
       expect(t.progress.some((m) => m.includes('rolling back Swarm service') && m.includes('(v1)'))).toBe(true);
       expect(swarmOutputsOf(back)).toMatchObject({ release: 1, previous: { release: 4 } });
       expect(await answers(back)).toEqual(['v1 1', 'v1 2', 'v1 3']);
-      expect(store.tryGetRelease('web', 1)).toMatchObject({ status: 'active' });
+      expect(await store.releases.tryGetRelease('web', 1)).toMatchObject({ status: 'active' });
       outputs = back;
       current = web('v1');
     },
@@ -232,7 +234,7 @@ describeWithEngine('swarm services (runtime: swarm, one Swarm service per Ground
       );
       current = two;
       expect(outputs.instances.map((i) => i.ports.http)).toEqual(v1Ports.slice(0, 2));
-      expect(store.listReleases('web').length).toBe(4);
+      expect((await store.releases.listReleases('web')).length).toBe(4);
       expect(ctx.ports.isReserved(v1Ports[2] as number)).toBe(false);
 
       const svc = await client.inspectService(`${run}_web`);

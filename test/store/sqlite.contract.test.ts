@@ -1,6 +1,7 @@
 /** The store contract (test/store/contract/) against the embedded SQLite store. */
 import { describe, expect, it } from 'vitest';
 import { sqliteTarget } from './contract/target.js';
+import { describeReleasesContract } from './contract/releases.contract.js';
 
 describe('sqlite contract target', () => {
   it('opens two handles on one store and removes it afterwards', async () => {
@@ -12,3 +13,4 @@ describe('sqlite contract target', () => {
 });
 
 // One call per area below, as the areas move to the async contract (issue 8).
+describeReleasesContract(sqliteTarget);

@@ -304,7 +304,7 @@ export class LocalServiceBackend implements ServiceBackend {
   }
 
   async create(ctx: KindContext, address: Address, spec: ServiceSpec): Promise<ServiceOutputs> {
-    const release = recordConfigRelease(ctx, address, spec, ctx.dir);
+    const release = await recordConfigRelease(ctx, address, spec, ctx.dir);
     return this.converge(ctx, address, undefined, spec, [], { dir: ctx.dir, release });
   }
 
@@ -322,7 +322,7 @@ export class LocalServiceBackend implements ServiceBackend {
       // Same config (instances missing, or only the count changed): converge in place, no rollout.
       return this.converge(ctx, address, old, spec, outs.instances, code);
     }
-    const release = recordConfigRelease(ctx, address, spec, code.dir);
+    const release = await recordConfigRelease(ctx, address, spec, code.dir);
     return this.deploy(
       ctx,
       address,
@@ -393,14 +393,14 @@ export class LocalServiceBackend implements ServiceBackend {
         }
       : null;
     if (result.ok) {
-      markRelease(ctx, name, to.release, 'active', null, from.release);
+      await markRelease(ctx, name, to.release, 'active', null, from.release);
       return {
         instances: result.instances,
         release: to.release === null ? null : { seq: to.release, dir: to.codeDir },
         standby,
       };
     }
-    markRelease(ctx, name, to.release, result.rolledBack ? 'rolled-back' : 'failed', result.reason ?? null, null);
+    await markRelease(ctx, name, to.release, result.rolledBack ? 'rolled-back' : 'failed', result.reason ?? null, null);
     const stayed = result.rolledBack ? from : to;
     const outs = {
       instances: result.instances,
@@ -568,7 +568,7 @@ export class LocalServiceBackend implements ServiceBackend {
       name,
       instances.map((instance) => ({ instance, weight: 100 })),
     );
-    markRelease(ctx, name, code.release, 'active', null, null);
+    await markRelease(ctx, name, code.release, 'active', null, null);
     return { instances, release: releaseOut };
   }
 
@@ -930,29 +930,17 @@ function outputOf(h: InstanceHandle, index: number): InstanceOutput {
 }
 
 /** Records a `config` release (config changed by apply; code from `codeDir`); null without a release log. */
-function recordConfigRelease(ctx: KindContext, address: Address, spec: ServiceSpec, codeDir: string): number | null {
+async function recordConfigRelease(
+  ctx: KindContext,
+  address: Address,
+  spec: ServiceSpec,
+  codeDir: string,
+): Promise<number | null> {
   if (!ctx.releases) return null;
   const service = address.slice('service.'.length);
-  const seq = ctx.releases.nextReleaseSeq(service);
-  // The instances run from the stack directory, which will hold other code later: keep a copy of
-  // what this release ran, so a rollback to it restores its code too (containers run images).
-  if (codeDir === ctx.dir && spec.runtime === 'process') {
-    const snapshot = configSnapshotDir(ctx.stateDir, service, seq);
-    try {
-      mkdirSync(snapshot, { recursive: true, mode: 0o700 });
-      // releases/ and releases/SERVICE: a `user:` service reaches its code, nobody lists them.
-      for (const parent of [path.dirname(snapshot), path.dirname(path.dirname(snapshot))]) chmodSync(parent, 0o711);
-      copyWorkingTree(spec.source ? path.resolve(ctx.dir, spec.source) : ctx.dir, snapshot, [ctx.stateDir]);
-      chmodSync(snapshot, statSync(ctx.dir).mode & 0o777);
-    } catch (e) {
-      ctx.logger.log('warn', `could not keep a copy of the code of ${service} v${seq}`, { error: errorMessage(e) });
-      rmSync(snapshot, { recursive: true, force: true });
-    }
-  }
   const snapshot: JsonObject = spec;
-  ctx.releases.saveRelease({
+  const seq = await ctx.releases.createRelease({
     service,
-    seq,
     hash: createHash('sha256')
       .update(canonicalJson({ codeDir, spec: snapshot }))
       .digest('hex'),
@@ -968,24 +956,41 @@ function recordConfigRelease(ctx: KindContext, address: Address, spec: ServiceSp
     finishedAt: null,
     detail: null,
   });
+  // The instances run from the stack directory, which will hold other code later: keep a copy of
+  // what this release ran, so a rollback to it restores its code too (containers run images).
+  if (codeDir === ctx.dir && spec.runtime === 'process') {
+    const kept = configSnapshotDir(ctx.stateDir, service, seq);
+    try {
+      mkdirSync(kept, { recursive: true, mode: 0o700 });
+      // releases/ and releases/SERVICE: a `user:` service reaches its code, nobody lists them.
+      for (const parent of [path.dirname(kept), path.dirname(path.dirname(kept))]) chmodSync(parent, 0o711);
+      copyWorkingTree(spec.source ? path.resolve(ctx.dir, spec.source) : ctx.dir, kept, [ctx.stateDir]);
+      chmodSync(kept, statSync(ctx.dir).mode & 0o777);
+    } catch (e) {
+      ctx.logger.log('warn', `could not keep a copy of the code of ${service} v${seq}`, { error: errorMessage(e) });
+      rmSync(kept, { recursive: true, force: true });
+    }
+  }
   return seq;
 }
 
-function markRelease(
+/** Records how the rollout of a release ended; an active release supersedes the one active before, atomically. */
+async function markRelease(
   ctx: KindContext,
   service: string,
   seq: number | null,
   status: 'active' | 'failed' | 'rolled-back',
   detail: string | null,
   previous: number | null,
-): void {
+): Promise<void> {
   if (!ctx.releases || seq === null) return;
-  if (status === 'active') {
-    for (const r of ctx.releases.listReleases(service, 20))
-      if (r.status === 'active' && r.seq !== seq) ctx.releases.updateRelease(service, r.seq, { status: 'superseded' });
-  }
   void previous;
-  ctx.releases.updateRelease(service, seq, { status, detail, finishedAt: ctx.clock.now().toISOString() });
+  await ctx.releases.settle(
+    service,
+    seq,
+    { status, detail, finishedAt: ctx.clock.now().toISOString() },
+    { supersedeActive: status === 'active' },
+  );
 }
 
 /**

@@ -103,7 +103,7 @@ export interface SwarmSide {
 
 /** `create`: deploys the service; converged → outputs. Nothing running at the end → removed again, and throws. */
 export async function swarmCreate(ctx: KindContext, address: Address, spec: ServiceSpec): Promise<ServiceOutputs> {
-  const release = recordConfigRelease(ctx, address, spec);
+  const release = await recordConfigRelease(ctx, address, spec);
   return deployTo(ctx, address, { spec, release, codeDir: ctx.dir }, undefined, { creating: true });
 }
 
@@ -122,7 +122,7 @@ export async function swarmUpdate(
 ): Promise<ServiceOutputs> {
   const prior = swarmOutputsOf(outputs);
   const changed = diffByFields(old, spec, []).changes.filter((c) => c !== 'replicas');
-  const release = changed.length > 0 || !prior ? recordConfigRelease(ctx, address, spec) : prior.release;
+  const release = changed.length > 0 || !prior ? await recordConfigRelease(ctx, address, spec) : prior.release;
   return deployTo(ctx, address, { spec, release, codeDir: outputs.release?.dir ?? ctx.dir }, outputs, {
     creating: false,
   });
@@ -179,7 +179,7 @@ export async function swarmRollback(
   const outs = outputsFor(to.spec, result.status, swarm, to.codeDir ?? ctx.dir);
   if (result.outcome === 'rolled-back' && back) {
     routeLocalTasks(ctx, service, outs);
-    markRelease(ctx, service, to.release, 'active', null);
+    await markRelease(ctx, service, to.release, 'active', null);
     return outs;
   }
   throw new PartialFailure(`rollback failed: ${result.message}`, outs);
@@ -496,7 +496,7 @@ async function deployTo(
     mapping = clusterSpecFor(ctx, address, to.spec, ports, to.release);
   } catch (e) {
     releaseTaken();
-    markRelease(ctx, service, to.release, 'failed', (e as Error).message);
+    await markRelease(ctx, service, to.release, 'failed', (e as Error).message);
     throw e;
   }
   const name = mapping.cluster.name;
@@ -514,7 +514,7 @@ async function deployTo(
   } catch (e) {
     // Refused before anything changed (engine unreachable, not a manager, invalid spec).
     releaseTaken();
-    markRelease(ctx, service, to.release, 'failed', (e as Error).message);
+    await markRelease(ctx, service, to.release, 'failed', (e as Error).message);
     throw e;
   }
   const status = result.status;
@@ -531,7 +531,7 @@ async function deployTo(
     releaseUnused(attempted, to.spec.replicas);
     const outs = outputsFor(to.spec, status, swarm, to.codeDir);
     routeLocalTasks(ctx, service, outs);
-    markRelease(ctx, service, to.release, 'active', null);
+    await markRelease(ctx, service, to.release, 'active', null);
     const listening = Object.keys(ports)
       .map((n) => `${n} on ${outs.instances.map((i) => i.ports[n]).join(', ')}`)
       .join('; ');
@@ -546,7 +546,7 @@ async function deployTo(
     // Swarm put the previous spec back; its PreviousSpec is now the failed one.
     const swarm: SwarmServiceOutputs = { name, ...revisionOf(prior), previous: attempted };
     releaseUnused(prior, status.replicas);
-    markRelease(ctx, service, to.release, 'rolled-back', result.message);
+    await markRelease(ctx, service, to.release, 'rolled-back', result.message);
     throw new PartialFailure(
       `rolled back: ${result.message}; see \`docker service ps --no-trunc ${name}\``,
       outputsFor(to.spec, status, swarm, outputs?.release?.dir ?? to.codeDir, outputs?.release ?? null),
@@ -555,7 +555,7 @@ async function deployTo(
 
   // Paused, timed out (or a first deploy that Swarm rolled back to nothing): the new spec is in place, not settled.
   const why = `${result.outcome === 'paused' ? 'Swarm paused the rollout' : result.outcome === 'rolled-back' ? 'rolled back' : 'did not settle'}: ${result.message}`;
-  markRelease(ctx, service, to.release, 'failed', why);
+  await markRelease(ctx, service, to.release, 'failed', why);
   if (opts.creating && status.running === 0) {
     // Nothing runs: remove it (a failed create leaves nothing behind), keeping the tasks' output
     // in a file, as a process's log, never in the error (it may hold what the service printed).
@@ -768,14 +768,11 @@ async function keepLog(ctx: KindContext, service: string, name: string, text: st
 
 // ---------------------------------------------------------------- releases (as ServiceKind records them for processes)
 
-function recordConfigRelease(ctx: KindContext, address: Address, spec: ServiceSpec): number | null {
+async function recordConfigRelease(ctx: KindContext, address: Address, spec: ServiceSpec): Promise<number | null> {
   if (!ctx.releases) return null;
-  const service = serviceOf(address);
-  const seq = ctx.releases.nextReleaseSeq(service);
   const snapshot: JsonObject = spec;
-  ctx.releases.saveRelease({
-    service,
-    seq,
+  return ctx.releases.createRelease({
+    service: serviceOf(address),
     hash: hashOf({ codeDir: ctx.dir, spec: snapshot }),
     status: 'deploying',
     kind: 'config',
@@ -789,20 +786,20 @@ function recordConfigRelease(ctx: KindContext, address: Address, spec: ServiceSp
     finishedAt: null,
     detail: null,
   });
-  return seq;
 }
 
-function markRelease(
+async function markRelease(
   ctx: KindContext,
   service: string,
   seq: number | null,
   status: 'active' | 'failed' | 'rolled-back',
   detail: string | null,
-): void {
+): Promise<void> {
   if (!ctx.releases || seq === null) return;
-  if (status === 'active') {
-    for (const r of ctx.releases.listReleases(service, 20))
-      if (r.status === 'active' && r.seq !== seq) ctx.releases.updateRelease(service, r.seq, { status: 'superseded' });
-  }
-  ctx.releases.updateRelease(service, seq, { status, detail, finishedAt: ctx.clock.now().toISOString() });
+  await ctx.releases.settle(
+    service,
+    seq,
+    { status, detail, finishedAt: ctx.clock.now().toISOString() },
+    { supersedeActive: status === 'active' },
+  );
 }

@@ -5,8 +5,7 @@ import type { Clock } from '../../util/clock.js';
 import type { Address, JsonObject, ResourceKindName } from '../../model/resource.js';
 import type {
   ChangeNote,
-  ReleaseRecord,
-  ReleaseStatus,
+  ReleaseStore,
   ChangeOutcome,
   ChangeRecord,
   InstanceEvent,
@@ -25,6 +24,8 @@ import { SqliteIncidents } from './sqlite-incidents.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
 import { SqliteAudit, SqliteTokens } from './sqlite-access.js';
 import { SqliteChangeRequests } from './sqlite-change-requests.js';
+import { SqliteReleases } from './sqlite-releases.js';
+import { asyncFacade } from './async-facade.js';
 import {
   backupDirOf,
   backupName,
@@ -107,6 +108,8 @@ export class SqliteStore implements Store {
   readonly tokens: SqliteTokens;
   readonly audit: SqliteAudit;
   readonly changeRequests: SqliteChangeRequests;
+  readonly releasesCore: SqliteReleases;
+  readonly releases: ReleaseStore;
 
   /** Why the last backup failed, if it did (a full disk must not fail the change itself). */
   lastBackupError: string | undefined;
@@ -124,6 +127,15 @@ export class SqliteStore implements Store {
     this.tokens = new SqliteTokens(db);
     this.audit = new SqliteAudit(db);
     this.changeRequests = new SqliteChangeRequests(db, clock);
+    this.releasesCore = new SqliteReleases(db);
+    this.releases = asyncFacade(this.releasesCore, [
+      'createRelease',
+      'updateRelease',
+      'settle',
+      'listReleases',
+      'latestByService',
+      'tryGetRelease',
+    ]) satisfies ReleaseStore;
   }
 
   /**
@@ -395,71 +407,6 @@ export class SqliteStore implements Store {
     return cur;
   }
 
-  nextReleaseSeq(service: string): number {
-    const r = this.db.prepare('SELECT MAX(seq) AS m FROM releases WHERE service = ?').get(service) as {
-      m: number | null;
-    };
-    return (r.m ?? 0) + 1;
-  }
-
-  saveRelease(r: ReleaseRecord): void {
-    this.db
-      .prepare(
-        `INSERT INTO releases (service, seq, hash, status, kind, source, spec, dir, build_log, message, author, created_at, finished_at, detail)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        r.service,
-        r.seq,
-        r.hash,
-        r.status,
-        r.kind,
-        r.source,
-        JSON.stringify(r.spec),
-        r.dir,
-        r.buildLog,
-        r.message,
-        r.author,
-        r.createdAt,
-        r.finishedAt,
-        r.detail,
-      );
-  }
-
-  updateRelease(
-    service: string,
-    seq: number,
-    patch: Partial<Pick<ReleaseRecord, 'status' | 'detail' | 'finishedAt' | 'buildLog' | 'hash' | 'spec'>>,
-  ): void {
-    const cols: Record<string, unknown> = {
-      status: patch.status,
-      detail: patch.detail,
-      finished_at: patch.finishedAt,
-      build_log: patch.buildLog,
-      hash: patch.hash,
-      spec: patch.spec === undefined ? undefined : JSON.stringify(patch.spec),
-    };
-    const set = Object.entries(cols).filter(([, v]) => v !== undefined);
-    if (set.length === 0) return;
-    this.db
-      .prepare(`UPDATE releases SET ${set.map(([k]) => `${k} = ?`).join(', ')} WHERE service = ? AND seq = ?`)
-      .run(...set.map(([, v]) => v), service, seq);
-  }
-
-  listReleases(service: string, limit = 50): ReleaseRecord[] {
-    return (
-      this.db
-        .prepare('SELECT * FROM releases WHERE service = ? ORDER BY seq DESC LIMIT ?')
-        .all(service, limit) as ReleaseDbRow[]
-    ).map(toRelease);
-  }
-
-  tryGetRelease(service: string, seq: number): ReleaseRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM releases WHERE service = ? AND seq = ?').get(service, seq) as
-      ReleaseDbRow | undefined;
-    return r && toRelease(r);
-  }
-
   recordRuntimeOutputs(address: Address, outputs: JsonObject): void {
     this.db.prepare('UPDATE resources SET outputs = ? WHERE address = ?').run(JSON.stringify(outputs), address);
   }
@@ -480,42 +427,6 @@ export class SqliteStore implements Store {
   close(): void {
     this.db.close();
   }
-}
-
-interface ReleaseDbRow {
-  service: string;
-  seq: number;
-  hash: string;
-  status: string;
-  kind: string;
-  source: string;
-  spec: string;
-  dir: string;
-  build_log: string | null;
-  message: string;
-  author: string;
-  created_at: string;
-  finished_at: string | null;
-  detail: string | null;
-}
-
-function toRelease(r: ReleaseDbRow): ReleaseRecord {
-  return {
-    service: r.service,
-    seq: r.seq,
-    hash: r.hash,
-    status: r.status as ReleaseStatus,
-    kind: r.kind as ReleaseRecord['kind'],
-    source: r.source,
-    spec: JSON.parse(r.spec) as JsonObject,
-    dir: r.dir,
-    buildLog: r.build_log,
-    message: r.message,
-    author: r.author,
-    createdAt: r.created_at,
-    finishedAt: r.finished_at,
-    detail: r.detail,
-  };
 }
 
 function toResource(r: ResourceDbRow): ResourceRow {
