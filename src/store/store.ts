@@ -215,38 +215,39 @@ export interface OutboxAttempt {
 }
 
 /**
- * The durable notification outbox. Rows are written in the caller's transaction (better-sqlite3
- * transactions nest), so an alert's state change and its notifications commit together.
+ * The durable notification outbox. An alert's or incident's notifications enter it through
+ * `saveAlert` / `saveIncident`, in the same transaction as the state change, so both commit
+ * together; `enqueue` is for notifications that stand alone (a break-glass notice).
  */
 export interface OutboxStore {
   /** Returns the new rows' ids; a (channel, dedupKey) already queued or sent is skipped. */
-  enqueue(rows: OutboxEnqueue[]): number[];
+  enqueue(rows: OutboxEnqueue[]): Promise<number[]>;
   /**
    * Marks up to `limit` due rows `sending` and returns them: the oldest undelivered row of each
    * stream whose next attempt is due, skipping `busy` streams.
    */
-  claimDue(limit: number, busy: ReadonlySet<string>): OutboxRow[];
+  claimDue(limit: number, busy: ReadonlySet<string>): Promise<OutboxRow[]>;
   /** Records an attempt; delivered rows are done, failed ones wait until `retryAt`. */
   finishAttempt(
     id: number,
     result: { ok: true } | { ok: false; error: string; retryAt: Date },
     durationMs: number,
-  ): void;
+  ): Promise<void>;
   /** Rows a killed sender left `sending` go back to `pending` (sent again with the same key). */
-  recoverSending(): number;
-  listOutbox(filter?: { status?: OutboxStatus; channel?: string; limit?: number }): OutboxRow[];
-  attemptsOf(id: number): OutboxAttempt[];
+  recoverSending(): Promise<number>;
+  listOutbox(filter?: { status?: OutboxStatus; channel?: string; limit?: number }): Promise<OutboxRow[]>;
+  attemptsOf(id: number): Promise<OutboxAttempt[]>;
   /** The earliest next attempt among the streams' head rows, for the sender's timer. */
-  nextDueAt(): Date | undefined;
+  nextDueAt(): Promise<Date | undefined>;
   /**
    * Withdraws the rows of `stream` with these dedup keys that still wait (`pending`, including
    * ones waiting to retry), with their failed attempts, and returns them. A row already `sending`
    * is in flight and is not withdrawn; a delivered one stays on record. (An acknowledged incident
    * withdraws its pages not yet sent.)
    */
-  cancelPending(stream: string, dedupKeys: readonly string[]): OutboxRow[];
+  cancelPending(stream: string, dedupKeys: readonly string[]): Promise<OutboxRow[]>;
   /** Deletes delivered rows (and their attempts) delivered before `before`; returns how many. */
-  pruneDelivered(before: Date): number;
+  pruneDelivered(before: Date): Promise<number>;
 }
 
 export const ALERT_STATES = ['pending', 'firing', 'resolved'] as const;

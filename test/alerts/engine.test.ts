@@ -67,8 +67,8 @@ describe('alert engine', () => {
     });
   }
 
-  const sent = (): { channel: string; status: unknown; key: string }[] =>
-    store.outbox.listOutbox().map((r) => ({ channel: r.channel, status: r.payload.status, key: r.dedupKey }));
+  const sent = async (): Promise<{ channel: string; status: unknown; key: string }[]> =>
+    (await store.outbox.listOutbox()).map((r) => ({ channel: r.channel, status: r.payload.status, key: r.dedupKey }));
 
   const down = [{ labels: { check: 'web' }, value: 3 }];
 
@@ -84,13 +84,13 @@ describe('alert engine', () => {
     expect(e.evaluate('web-down', down)).toEqual([]); // still firing: nothing new
     await clock.advance(1000);
     expect(e.evaluate('web-down', [])).toMatchObject([{ from: 'firing', to: 'resolved', notified: ['pager', 'chat'] }]);
-    expect(sent().map((s) => `${s.channel}:${String(s.status)}`)).toEqual([
+    expect((await sent()).map((s) => `${s.channel}:${String(s.status)}`)).toEqual([
       'pager:firing',
       'chat:firing',
       'pager:resolved',
       'chat:resolved',
     ]);
-    const firing = store.outbox.listOutbox()[0];
+    const firing = (await store.outbox.listOutbox())[0];
     expect(firing?.payload).toMatchObject({
       summary: 'web is down (3 failures)',
       labels: { alertname: 'web-down', check: 'web', severity: 'page', team: 'lab' },
@@ -107,7 +107,7 @@ describe('alert engine', () => {
     await clock.advance(2000);
     expect(e.evaluate('web-down', [])).toMatchObject([{ from: 'pending', to: 'inactive' }]);
     expect(store.alerts.listAlerts()).toEqual([]);
-    expect(sent()).toEqual([]);
+    expect(await sent()).toEqual([]);
   });
 
   it('a target that flaps every evaluation fires once and resolves once (keep_firing_for 5 s)', async () => {
@@ -121,7 +121,7 @@ describe('alert engine', () => {
       e.evaluate('flappy', []);
       await clock.advance(1000);
     }
-    expect(sent().map((s) => `${s.channel}:${String(s.status)}`)).toEqual([
+    expect((await sent()).map((s) => `${s.channel}:${String(s.status)}`)).toEqual([
       'pager:firing',
       'chat:firing',
       'pager:resolved',
@@ -144,13 +144,13 @@ describe('alert engine', () => {
       suppressedBy: `silence ${id}`,
       notifiedAt: null,
     });
-    expect(sent()).toEqual([]);
+    expect(await sent()).toEqual([]);
     await clock.advance(60_000);
     expect(e.tick()).toEqual([]);
     expect(store.alerts.expireSilence(id)).toBe(true);
     expect(store.alerts.expireSilence(id)).toBe(false);
     expect(e.tick()).toMatchObject([{ notified: ['pager', 'chat'], suppressedBy: null }]);
-    expect(sent()).toHaveLength(2);
+    expect(await sent()).toHaveLength(2);
   });
 
   it('an alert silenced for its whole life sends neither firing nor resolved', async () => {
@@ -165,10 +165,10 @@ describe('alert engine', () => {
     e.evaluate('web-down', down);
     await clock.advance(10_000);
     expect(e.evaluate('web-down', [])).toMatchObject([{ to: 'resolved', notified: [] }]);
-    expect(sent()).toEqual([]);
+    expect(await sent()).toEqual([]);
   });
 
-  it('a weekly maintenance window in a time zone suppresses and is shown as such', () => {
+  it('a weekly maintenance window in a time zone suppresses and is shown as such', async () => {
     // 2026-12-01T09:00Z is a Tuesday, 10:00 in Berlin.
     const e = engine({
       rules: [{ ...webDown, forMs: 0 }],
@@ -183,7 +183,7 @@ describe('alert engine', () => {
       ],
     });
     expect(e.evaluate('web-down', down)).toMatchObject([{ suppressedBy: 'maintenance patch-tuesday' }]);
-    expect(sent()).toEqual([]);
+    expect(await sent()).toEqual([]);
     const nightly = { kind: 'weekly' as const, days: [1], fromMinute: 23 * 60, toMinute: 60, timeZone: 'UTC' };
     expect(windowActive(nightly, new Date('2026-11-30T23:30:00Z'))).toBe(true); // Monday 23:30
     expect(windowActive(nightly, new Date('2026-12-01T00:30:00Z'))).toBe(true); // Tuesday 00:30, same window
@@ -200,13 +200,13 @@ describe('alert engine', () => {
     e.evaluate('web-down', down);
     await clock.advance(30_000);
     e.evaluate('web-down', down);
-    expect(sent()).toHaveLength(2);
+    expect(await sent()).toHaveLength(2);
     const fp = store.alerts.listAlerts()[0]?.fingerprint ?? '';
     expect(e.acknowledge(fp, 'ben')).toBe(true);
     await clock.advance(120_000);
     e.evaluate('web-down', down);
     e.tick();
-    expect(sent()).toHaveLength(2);
+    expect(await sent()).toHaveLength(2);
     expect(store.alerts.tryGetAlert(fp)).toMatchObject({ ackedBy: 'ben', notifications: 2 });
   });
 
@@ -218,10 +218,10 @@ describe('alert engine', () => {
     e = engine({ rules: [{ ...webDown, forMs: 0 }] });
     await clock.advance(5000);
     expect(e.evaluate('web-down', down)).toEqual([]);
-    expect(sent()).toHaveLength(2);
+    expect(await sent()).toHaveLength(2);
   });
 
-  it('routes: first match wins unless continue; unmatched alerts go to the default channels', () => {
+  it('routes: first match wins unless continue; unmatched alerts go to the default channels', async () => {
     const e = engine({
       rules: [
         { ...webDown, forMs: 0 },
@@ -235,10 +235,10 @@ describe('alert engine', () => {
     });
     e.evaluate('web-down', down);
     e.evaluate('disk', [{ labels: { mount: '/srv', team: 'other' }, value: 1 }]);
-    expect(sent().map((s) => s.channel)).toEqual(['pager', 'chat', 'mail']);
+    expect((await sent()).map((s) => s.channel)).toEqual(['pager', 'chat', 'mail']);
   });
 
-  it('matchers: Alertmanager syntax, anchored regexes, clear errors', () => {
+  it('matchers: Alertmanager syntax, anchored regexes, clear errors', async () => {
     expect(matches({ service: 'webhook' }, [parseMatcher('service=~"web|api"')])).toBe(false);
     expect(matches({ service: 'web' }, [parseMatcher('service=~"web|api"')])).toBe(true);
     expect(matches({}, [parseMatcher('env!="prod"')])).toBe(true);
@@ -283,7 +283,7 @@ describe('alert engine', () => {
     e.tick();
     e.evaluate('web-down', []); // resolved
     expect(saves).toBe(5);
-    expect(sent().map((s) => String(s.status))).toEqual(['firing', 'firing', 'resolved', 'resolved']);
+    expect((await sent()).map((s) => String(s.status))).toEqual(['firing', 'firing', 'resolved', 'resolved']);
   });
 
   it('keep_firing_for counts from the last active evaluation even though it was not written', async () => {
@@ -370,13 +370,12 @@ describe('alert engine', () => {
       `web inhibited by host-down ${source?.fingerprint}`,
       'api sent',
     ]);
-    expect(sent().map((s) => `${s.status} ${s.key.split('/')[0] === source?.fingerprint ? 'host' : 'web'}`)).toEqual([
-      'firing host',
-      'firing web',
-    ]);
+    expect(
+      (await sent()).map((s) => `${s.status} ${s.key.split('/')[0] === source?.fingerprint ? 'host' : 'web'}`),
+    ).toEqual(['firing host', 'firing web']);
     await clock.advance(1000);
     e.evaluate('host-down', []); // the source resolves
     expect(e.tick()).toMatchObject([{ labels: { check: 'web' }, notified: ['pager'], suppressedBy: null }]);
-    expect(sent().map((s) => String(s.status))).toEqual(['firing', 'firing', 'resolved', 'firing']);
+    expect((await sent()).map((s) => String(s.status))).toEqual(['firing', 'firing', 'resolved', 'firing']);
   });
 });

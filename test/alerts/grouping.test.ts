@@ -69,8 +69,8 @@ describe('alert grouping', () => {
     });
   }
 
-  const sent = (): Sent[] =>
-    store.outbox.listOutbox().map((r) => {
+  const sent = async (): Promise<Sent[]> =>
+    (await store.outbox.listOutbox()).map((r) => {
       const n = notificationFromJson(r.payload);
       return {
         channel: r.channel,
@@ -96,10 +96,10 @@ describe('alert grouping', () => {
     await clock.advance(500);
     active.add('b').add('c').add('db');
     round(e, active);
-    expect(sent()).toEqual([]); // group_wait (2 s) has not passed
+    expect(await sent()).toEqual([]); // group_wait (2 s) has not passed
     await clock.advance(1500);
     round(e, active);
-    expect(sent()).toEqual([
+    expect(await sent()).toEqual([
       {
         channel: 'pager',
         key: expect.stringMatching(/^group:[0-9a-f]{16}\//),
@@ -110,17 +110,17 @@ describe('alert grouping', () => {
     await clock.advance(500);
     round(e, active);
     // The db team's group is its own: it waited its own group_wait from its first alert.
-    expect(sent().map((s) => s.alerts)).toEqual([['a:firing', 'b:firing', 'c:firing'], ['db:firing']]);
+    expect((await sent()).map((s) => s.alerts)).toEqual([['a:firing', 'b:firing', 'c:firing'], ['db:firing']]);
 
     active.add('d');
     round(e, active);
     await clock.advance(8000);
     round(e, active);
-    expect(sent()).toHaveLength(2); // group_interval (10 s from the first) has not passed
+    expect(await sent()).toHaveLength(2); // group_interval (10 s from the first) has not passed
     await clock.advance(1500);
     round(e, active);
-    expect(sent()[2]?.alerts).toEqual(['a:firing', 'b:firing', 'c:firing', 'd:firing']);
-    expect(new Set(sent().map((s) => s.key)).size).toBe(3);
+    expect((await sent())[2]?.alerts).toEqual(['a:firing', 'b:firing', 'c:firing', 'd:firing']);
+    expect(new Set((await sent()).map((s) => s.key)).size).toBe(3);
   });
 
   it('resolved alerts go with the next notification of their group; a group of only resolved ones is the last', async () => {
@@ -131,19 +131,19 @@ describe('alert grouping', () => {
     round(e, active);
     active.delete('a');
     round(e, active);
-    expect(sent()).toHaveLength(1);
+    expect(await sent()).toHaveLength(1);
     expect(store.alerts.listAlerts({ rule: 'a' })[0]?.state).toBe('resolved');
     await clock.advance(10_000);
     round(e, active);
-    expect(sent()[1]).toMatchObject({ status: 'firing', alerts: ['b:firing', 'a:resolved'] });
+    expect((await sent())[1]).toMatchObject({ status: 'firing', alerts: ['b:firing', 'a:resolved'] });
     active.delete('b');
     round(e, active);
     await clock.advance(10_000);
     round(e, active);
-    expect(sent()[2]).toMatchObject({ status: 'resolved', alerts: ['b:resolved'] });
+    expect((await sent())[2]).toMatchObject({ status: 'resolved', alerts: ['b:resolved'] });
     await clock.advance(120_000);
     round(e, active);
-    expect(sent()).toHaveLength(3); // nothing left in the group: no repeat, no further resolved
+    expect(await sent()).toHaveLength(3); // nothing left in the group: no repeat, no further resolved
   });
 
   it('repeat_interval resends an unchanged group; an acknowledged group is not repeated', async () => {
@@ -154,15 +154,15 @@ describe('alert grouping', () => {
     round(e, active);
     await clock.advance(59_000);
     round(e, active);
-    expect(sent()).toHaveLength(1);
+    expect(await sent()).toHaveLength(1);
     await clock.advance(1000);
     round(e, active);
-    expect(sent().map((s) => s.alerts)).toEqual([['a:firing'], ['a:firing']]);
+    expect((await sent()).map((s) => s.alerts)).toEqual([['a:firing'], ['a:firing']]);
     const fp = store.alerts.listAlerts({ rule: 'a' })[0]?.fingerprint ?? '';
     expect(e.acknowledge(fp, 'ana')).toBe(true);
     await clock.advance(120_000);
     round(e, active);
-    expect(sent()).toHaveLength(2);
+    expect(await sent()).toHaveLength(2);
   });
 
   it('a restart (reopened store, new engine) neither repeats nor loses a group notification', async () => {
@@ -171,12 +171,12 @@ describe('alert grouping', () => {
     round(e, active);
     await clock.advance(2000);
     round(e, active);
-    expect(sent()).toHaveLength(1);
+    expect(await sent()).toHaveLength(1);
     store.close();
     store = SqliteStore.open(path.join(dir, 'state.db'), clock);
     e = engine();
     round(e, active);
-    expect(sent()).toHaveLength(1);
+    expect(await sent()).toHaveLength(1);
     active.delete('a');
     round(e, active);
     store.close();
@@ -185,7 +185,7 @@ describe('alert grouping', () => {
     await clock.advance(10_000);
     round(e, active);
     round(e, active);
-    expect(sent().map((s) => s.alerts)).toEqual([
+    expect((await sent()).map((s) => s.alerts)).toEqual([
       ['a:firing', 'b:firing'],
       ['b:firing', 'a:resolved'],
     ]);
@@ -199,15 +199,13 @@ describe('alert grouping', () => {
     round(alone, active);
     active.delete('a');
     round(alone, active);
-    expect(store.outbox.listOutbox().map((r) => `${String(r.payload.alert)}:${String(r.payload.status)}`)).toEqual([
-      'a:firing',
-      'b:firing',
-      'a:resolved',
-    ]);
+    expect(
+      (await store.outbox.listOutbox()).map((r) => `${String(r.payload.alert)}:${String(r.payload.status)}`),
+    ).toEqual(['a:firing', 'b:firing', 'a:resolved']);
     const grouped = engine();
     await clock.advance(30_000); // past group_interval (10 s), before repeat_interval (60 s)
     round(grouped, active);
-    expect(store.outbox.listOutbox()).toHaveLength(3); // b was sent, a's resolution too: nothing is due
+    expect(await store.outbox.listOutbox()).toHaveLength(3); // b was sent, a's resolution too: nothing is due
   });
 
   it("group_by ['...'] makes every alert its own group; a silenced alert is left out of its group", async () => {
@@ -230,7 +228,7 @@ describe('alert grouping', () => {
       comment: '',
     });
     round(e, new Set(['a', 'b', 'c']));
-    expect(sent().map((s) => s.alerts)).toEqual([['a:firing'], ['b:firing']]);
+    expect((await sent()).map((s) => s.alerts)).toEqual([['a:firing'], ['b:firing']]);
   });
 
   it('channels render the group: Alertmanager webhook v4, plain text; `alerts` shows who was told', async () => {
@@ -239,7 +237,7 @@ describe('alert grouping', () => {
     round(e, active);
     await clock.advance(2000);
     round(e, active);
-    const row = store.outbox.listOutbox()[0];
+    const row = (await store.outbox.listOutbox())[0];
     const n = notificationFromJson(row?.payload ?? {});
     const body = alertmanagerBody(n, { url: 'http://127.0.0.1:1/', receiver: 'ops' });
     expect(body).toMatchObject({
@@ -259,7 +257,7 @@ describe('alert grouping', () => {
     expect(text).toMatch(/^\[FIRING\] alerts: 2 firing for team=web\n/);
     expect(text).toContain('- [FIRING] a: a is down');
     expect(text).toMatch(/acknowledge: http:\/\/127\.0\.0\.1:7070\/v1\/alerts\/[0-9a-f]{16}\/ack/);
-    const view = alertsView(store, clock);
+    const view = await alertsView(store, clock);
     expect(view.alerts.map((a) => a.deliveries.map((d) => `${d.channel} ${d.kind}`))).toEqual([
       ['pager firing'],
       ['pager firing'],

@@ -167,10 +167,10 @@ describe('oncall: local times and the calendar export', () => {
         [{ kind: 'triggered', actor: 'alerts', text: 'opened by web-down' }],
         [],
       );
-      m.tick();
-      m.tick();
+      await m.tick();
+      await m.tick();
       expect(store.incidents.timeline(id).filter((e) => e.kind === 'escalation-stopped')).toHaveLength(1);
-      expect(store.outbox.listOutbox()).toEqual([]);
+      expect(await store.outbox.listOutbox()).toEqual([]);
     } finally {
       store.close();
     }

@@ -81,7 +81,7 @@ describe('Slack: a group notification', () => {
   const posted = new Set<number>();
   /** The group rows queued since the last call, as the sender reads them, posted to the fake Slack. */
   async function deliverAll(): Promise<Notification[]> {
-    const rows = store.outbox.listOutbox({ status: 'pending' }).filter((r) => !posted.has(r.id));
+    const rows = (await store.outbox.listOutbox({ status: 'pending' })).filter((r) => !posted.has(r.id));
     const channel = new SlackChannel('chat', { url });
     const out: Notification[] = [];
     for (const r of rows) {

@@ -1,15 +1,8 @@
 /** Alert instances and silences in the state database (store.ts, AlertStore). */
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../util/clock.js';
-import type {
-  AlertRow,
-  AlertState,
-  AlertStore,
-  LabelMatcher,
-  OutboxEnqueue,
-  OutboxStore,
-  SilenceRow,
-} from '../store.js';
+import type { AlertRow, AlertState, AlertStore, LabelMatcher, OutboxEnqueue, SilenceRow } from '../store.js';
+import type { SqliteOutbox } from './sqlite-outbox.js';
 
 interface AlertDbRow {
   fingerprint: string;
@@ -61,7 +54,7 @@ export class SqliteAlerts implements AlertStore {
   constructor(
     private readonly db: Database.Database,
     private readonly clock: Clock,
-    private readonly outbox: OutboxStore,
+    private readonly outbox: SqliteOutbox,
   ) {}
 
   listAlerts(filter: { rule?: string; state?: AlertState } = {}): AlertRow[] {

@@ -8,9 +8,9 @@ import type {
   IncidentStatus,
   IncidentStore,
   OutboxEnqueue,
-  OutboxStore,
   OverrideRow,
 } from '../store.js';
+import type { SqliteOutbox } from './sqlite-outbox.js';
 
 interface IncidentDbRow {
   id: number;
@@ -59,7 +59,7 @@ export class SqliteIncidents implements IncidentStore {
   constructor(
     private readonly db: Database.Database,
     private readonly clock: Clock,
-    private readonly outbox: OutboxStore,
+    private readonly outbox: SqliteOutbox,
   ) {}
 
   openIncidentByKey(key: string): IncidentRow | undefined {

@@ -13,12 +13,14 @@ import type {
   JournalEntry,
   LeaseHolder,
   LeaseResult,
+  OutboxStore,
   ResourceRow,
   StepStatus,
   StepWrite,
   Store,
 } from '../store.js';
 import { errorMessage } from '../../util/error-message.js';
+import { asyncFacade } from './async-facade.js';
 import { MIGRATIONS } from './migrations.js';
 import { SqliteAlerts } from './sqlite-alerts.js';
 import { SqliteIncidents } from './sqlite-incidents.js';
@@ -101,7 +103,9 @@ interface LockDbRow {
  */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
-  readonly outbox: SqliteOutbox;
+  /** The synchronous outbox: the alerts and incidents cores enqueue through it inside their transactions. */
+  readonly outboxCore: SqliteOutbox;
+  readonly outbox: OutboxStore;
   readonly alerts: SqliteAlerts;
   readonly incidents: SqliteIncidents;
   readonly tokens: SqliteTokens;
@@ -118,9 +122,20 @@ export class SqliteStore implements Store {
     private readonly backups: StoreBackups | undefined,
   ) {
     this.db = db;
-    this.outbox = new SqliteOutbox(db, clock);
-    this.alerts = new SqliteAlerts(db, clock, this.outbox);
-    this.incidents = new SqliteIncidents(db, clock, this.outbox);
+    this.outboxCore = new SqliteOutbox(db, clock);
+    this.outbox = asyncFacade(this.outboxCore, [
+      'enqueue',
+      'claimDue',
+      'finishAttempt',
+      'recoverSending',
+      'listOutbox',
+      'attemptsOf',
+      'nextDueAt',
+      'cancelPending',
+      'pruneDelivered',
+    ]) satisfies OutboxStore;
+    this.alerts = new SqliteAlerts(db, clock, this.outboxCore);
+    this.incidents = new SqliteIncidents(db, clock, this.outboxCore);
     this.tokens = new SqliteTokens(db);
     this.audit = new SqliteAudit(db);
     this.changeRequests = new SqliteChangeRequests(db, clock);
