@@ -44,6 +44,7 @@ import { Duration } from '../util/duration.js';
 import { DEFAULT_EXPR_INTERVAL } from '../model/alerting-resources.js';
 import { errorMessage } from '../util/error-message.js';
 import type { Logger } from '../util/logger.js';
+import { singleFlight } from '../util/single-flight.js';
 import type { EventBus } from './bus.js';
 import { checkViews } from './check-statuses.js';
 import type { InstanceView } from './status.js';
@@ -215,6 +216,14 @@ export class Alerting {
   private readonly logFollows = new Map<string, LogFollow>();
   /** When each alert's condition last held; outlives the engine, which configure() rebuilds. */
   private readonly lastActive = new Map<string, number>();
+  /**
+   * An evaluation reads alerts and then writes them: the timer and the bus's events ask for one,
+   * and an ask during a run books one more run after it, never a second run beside it.
+   */
+  private readonly evaluator = singleFlight(
+    () => this.evaluateOnce(),
+    (e) => this.opts.logger.log('error', 'alerting: evaluation failed', { error: errorMessage(e) }),
+  );
 
   constructor(private readonly opts: AlertingOptions) {}
 
@@ -342,13 +351,15 @@ export class Alerting {
   }
 
   start(): void {
-    const soon = (): void => this.evaluate();
+    const soon = (): void => this.evaluator.trigger();
     this.unsubscribe.push(
       this.opts.bus.on('check', soon),
       this.opts.bus.on('instance', soon),
       this.opts.bus.on('release', soon),
     );
-    this.timer = this.opts.clock.setInterval(() => this.evaluate(), this.opts.tickMs ?? 1000, { background: true });
+    this.timer = this.opts.clock.setInterval(() => this.evaluator.trigger(), this.opts.tickMs ?? 1000, {
+      background: true,
+    });
   }
 
   /** When each expr rule was last evaluated (monotonic ms). */
@@ -470,8 +481,17 @@ export class Alerting {
     return [];
   }
 
+  /**
+   * Evaluates now (after the run under way, if any) and resolves when done. Failures are logged,
+   * never thrown: the next tick tries again.
+   */
+  async evaluate(): Promise<void> {
+    this.evaluator.trigger();
+    await this.evaluator.idle();
+  }
+
   /** One evaluation of every rule, then repeats and suppression ends; new rows wake the sender. */
-  evaluate(): void {
+  private async evaluateOnce(): Promise<void> {
     const engine = this.engine;
     if (!engine) return;
     let queued = false;
@@ -492,10 +512,10 @@ export class Alerting {
           if (e instanceof NotEvaluated) continue;
           throw e;
         }
-        engine.evaluate(rule, active).forEach(seen);
+        (await engine.evaluate(rule, active)).forEach(seen);
       }
-      engine.tick().forEach(seen);
-      if (engine.flushGroups() > 0) queued = true;
+      (await engine.tick()).forEach(seen);
+      if ((await engine.flushGroups()) > 0) queued = true;
     } catch (e) {
       if (!(e instanceof UnknownRuleError))
         this.opts.logger.log('error', 'alerting: evaluation failed', { error: errorMessage(e) });
@@ -503,13 +523,14 @@ export class Alerting {
     if (queued) this.sender?.kick();
   }
 
-  acknowledge(fingerprint: string, by: string): boolean {
-    return this.engine?.acknowledge(fingerprint, by) ?? false;
+  async acknowledge(fingerprint: string, by: string): Promise<boolean> {
+    return (await this.engine?.acknowledge(fingerprint, by)) ?? false;
   }
 
   async stop(): Promise<void> {
     this.timer?.cancel();
     for (const u of this.unsubscribe.splice(0)) u();
+    await this.evaluator.idle();
     await this.sender?.stop();
   }
 }

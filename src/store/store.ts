@@ -295,18 +295,18 @@ export interface SilenceRow {
 
 /** Alert instances and silences. */
 export interface AlertStore {
-  listAlerts(filter?: { rule?: string; state?: AlertState }): AlertRow[];
-  tryGetAlert(fingerprint: string): AlertRow | undefined;
+  listAlerts(filter?: { rule?: string; state?: AlertState }): Promise<AlertRow[]>;
+  tryGetAlert(fingerprint: string): Promise<AlertRow | undefined>;
   /** Writes the alert and queues its notifications in one transaction: both happen or neither. */
-  saveAlert(row: AlertRow, notifications: OutboxEnqueue[]): void;
+  saveAlert(row: AlertRow, notifications: OutboxEnqueue[]): Promise<void>;
   /** Several alerts and their notifications in one transaction (a group notification marks all its alerts sent). */
-  saveAlerts(rows: readonly AlertRow[], notifications: OutboxEnqueue[]): void;
+  saveAlerts(rows: readonly AlertRow[], notifications: OutboxEnqueue[]): Promise<void>;
   /** A pending alert whose condition went away before `for` never existed for anyone. */
-  deleteAlert(fingerprint: string): void;
-  addSilence(s: Omit<SilenceRow, 'id' | 'createdAt'>): number;
+  deleteAlert(fingerprint: string): Promise<void>;
+  addSilence(s: Omit<SilenceRow, 'id' | 'createdAt'>): Promise<number>;
   /** Ends a silence now; false when there is no such silence or it already ended. */
-  expireSilence(id: number): boolean;
-  listSilences(): SilenceRow[];
+  expireSilence(id: number): Promise<boolean>;
+  listSilences(): Promise<SilenceRow[]>;
 }
 
 export const INCIDENT_STATUSES = ['triggered', 'acknowledged', 'resolved'] as const;

@@ -134,11 +134,11 @@ describe('incidents and escalation', () => {
 
   /** Feeds the alert engine's transitions to the incident manager, as the daemon does. */
   async function feed(m: IncidentManager, e: AlertEngine, active: boolean): Promise<void> {
-    for (const t of e.evaluate('web-down', active ? [{ labels: { service: 'web' }, value: 1 }] : [])) {
-      const a = store.alerts.tryGetAlert(t.fingerprint);
+    for (const t of await e.evaluate('web-down', active ? [{ labels: { service: 'web' }, value: 1 }] : [])) {
+      const a = await store.alerts.tryGetAlert(t.fingerprint);
       await m.onAlert(
         { fingerprint: t.fingerprint, rule: t.rule, to: t.to, labels: a?.labels ?? {}, summary: 'web is down' },
-        () => store.alerts.listAlerts({ state: 'firing' }).length > 0,
+        async () => (await store.alerts.listAlerts({ state: 'firing' })).length > 0,
       );
     }
   }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Clock } from '../../util/clock.js';
 import type { Address, JsonObject, ResourceKindName } from '../../model/resource.js';
 import type {
+  AlertStore,
   ChangeNote,
   ReleaseRecord,
   ReleaseStatus,
@@ -106,7 +107,8 @@ export class SqliteStore implements Store {
   /** The synchronous outbox: the alerts and incidents cores enqueue through it inside their transactions. */
   readonly outboxCore: SqliteOutbox;
   readonly outbox: OutboxStore;
-  readonly alerts: SqliteAlerts;
+  readonly alertsCore: SqliteAlerts;
+  readonly alerts: AlertStore;
   readonly incidents: SqliteIncidents;
   readonly tokens: SqliteTokens;
   readonly audit: SqliteAudit;
@@ -134,7 +136,17 @@ export class SqliteStore implements Store {
       'cancelPending',
       'pruneDelivered',
     ]) satisfies OutboxStore;
-    this.alerts = new SqliteAlerts(db, clock, this.outboxCore);
+    this.alertsCore = new SqliteAlerts(db, clock, this.outboxCore);
+    this.alerts = asyncFacade(this.alertsCore, [
+      'listAlerts',
+      'tryGetAlert',
+      'saveAlert',
+      'saveAlerts',
+      'deleteAlert',
+      'addSilence',
+      'expireSilence',
+      'listSilences',
+    ]) satisfies AlertStore;
     this.incidents = new SqliteIncidents(db, clock, this.outboxCore);
     this.tokens = new SqliteTokens(db);
     this.audit = new SqliteAudit(db);
