@@ -187,7 +187,9 @@ export class IncidentManager {
       }
       const now = this.now();
       const chosen = this.policyOf(change);
-      const id = await this.opts.store.saveIncident(
+      const joined: NewEvent[] = [{ kind: 'alert', actor: 'alerts', text: `${change.rule} firing: ${change.summary}` }];
+      // Another process may have opened one for the key since the look above: then this alert joins it.
+      const { id, opened } = await this.opts.store.openIncident(
         {
           key,
           title: change.summary || `${change.rule} firing`,
@@ -210,9 +212,9 @@ export class IncidentManager {
           { kind: 'alert', actor: 'alerts', text: `${change.rule} firing: ${change.summary}` },
           { kind: POLICY_CHOSEN, actor: 'escalation', text: chosen.why },
         ],
-        [],
+        joined,
       );
-      await this.tickNow();
+      if (opened) await this.tickNow();
       return id;
     }
     if (change.to === 'resolved' && open) {

@@ -365,32 +365,47 @@ export interface OverrideRow {
   createdAt: string;
 }
 
+/**
+ * Incidents, their timelines and action items, and on-call overrides. At most one incident per
+ * key is open (not resolved) at a time: the store refuses a second one.
+ */
 export interface IncidentStore {
   /** The open (not resolved) incident with this key. */
-  openIncidentByKey(key: string): IncidentRow | undefined;
-  tryGetIncident(id: number): IncidentRow | undefined;
-  listIncidents(filter?: { status?: IncidentStatus; limit?: number }): IncidentRow[];
+  openIncidentByKey(key: string): Promise<IncidentRow | undefined>;
+  tryGetIncident(id: number): Promise<IncidentRow | undefined>;
+  listIncidents(filter?: { status?: IncidentStatus; limit?: number }): Promise<IncidentRow[]>;
   /**
    * Creates or updates an incident, appends its timeline events and queues its notifications, in
-   * one transaction. Returns the incident's id.
+   * one transaction. Returns the incident's id. Creating one whose key already has an open
+   * incident fails (use `openIncident`).
    */
   saveIncident(
     row: Omit<IncidentRow, 'id'> & { id?: number },
     events: Omit<IncidentEvent, 'id' | 'incidentId' | 'at'>[],
     notifications: OutboxEnqueue[],
-  ): number;
-  timeline(id: number): IncidentEvent[];
+  ): Promise<number>;
+  /**
+   * Opens an incident with `events`, or, when one with its key is already open, joins it: appends
+   * `joinEvents` to the open one instead. One transaction, so two alerts of one key that fire at
+   * the same moment (in one process or two) open one incident.
+   */
+  openIncident(
+    row: Omit<IncidentRow, 'id'>,
+    events: Omit<IncidentEvent, 'id' | 'incidentId' | 'at'>[],
+    joinEvents: Omit<IncidentEvent, 'id' | 'incidentId' | 'at'>[],
+  ): Promise<{ id: number; opened: boolean }>;
+  timeline(id: number): Promise<IncidentEvent[]>;
   /** Dedup keys of the outbox rows queued for this incident (what was already sent or is on its way). */
-  queuedKeys(id: number): Set<string>;
-  addActionItem(item: Omit<ActionItem, 'id' | 'done'>): number;
-  setActionItemDone(id: number, done: boolean): boolean;
-  tryGetActionItem(id: number): ActionItem | undefined;
-  actionItems(incidentId: number): ActionItem[];
-  addOverride(o: Omit<OverrideRow, 'id' | 'createdAt'>): number;
+  queuedKeys(id: number): Promise<Set<string>>;
+  addActionItem(item: Omit<ActionItem, 'id' | 'done'>): Promise<number>;
+  setActionItemDone(id: number, done: boolean): Promise<boolean>;
+  tryGetActionItem(id: number): Promise<ActionItem | undefined>;
+  actionItems(incidentId: number): Promise<ActionItem[]>;
+  addOverride(o: Omit<OverrideRow, 'id' | 'createdAt'>): Promise<number>;
   /** Overrides of a schedule (all schedules when omitted) that end after `endingAfter`. */
-  listOverrides(filter?: { schedule?: string; endingAfter?: string }): OverrideRow[];
+  listOverrides(filter?: { schedule?: string; endingAfter?: string }): Promise<OverrideRow[]>;
   /** False when there is no such override. */
-  removeOverride(id: number): boolean;
+  removeOverride(id: number): Promise<boolean>;
 }
 
 /**

@@ -192,12 +192,12 @@ describe('incidents and escalation', () => {
     await m.recordChange('web', 'ben', 'deploy web v8 (applied)');
     await feed(m, e, false);
     await minutes(1, m);
-    const inc = store.incidents.tryGetIncident(id);
+    const inc = (await store.incidents.tryGetIncident(id));
     expect(inc).toMatchObject({ status: 'resolved', resolvedBy: 'alerts', ackedBy: 'ben' });
     // Everyone paged hears it is over, on each channel they were paged on.
     expect([count('ana/phone'), count('ana/mail'), count('ben/phone')]).toEqual([2, 2, 2]);
 
-    const timeline = store.incidents.timeline(id);
+    const timeline = (await store.incidents.timeline(id));
     expect(timeline.map((t) => t.kind)).toEqual([
       'triggered',
       'alert',
@@ -213,7 +213,7 @@ describe('incidents and escalation', () => {
       'resolved',
     ]);
     expect(timeline.find((t) => t.kind === 'escalated')?.at).toBe('2026-12-01T09:07:10.000Z');
-    store.incidents.addActionItem({
+    await store.incidents.addActionItem({
       incidentId: id,
       text: 'alert on pool exhaustion',
       owner: 'ben',
@@ -223,14 +223,14 @@ describe('incidents and escalation', () => {
       inc ?? (undefined as never),
       timeline,
       [{ at: '2026-12-01T09:12:00.000Z', text: 'deploy web v8 (applied) by ben' }],
-      store.incidents.actionItems(id),
+      (await store.incidents.actionItems(id)),
     );
     // Acknowledged at 09:09 (two minutes after the restart), 9 min after it opened.
     expect(md).toContain('- Time to acknowledge: 9 min (by ben)');
     expect(md).toContain('| escalated | escalation | no acknowledgement within 300 s: step 2 of default |');
     expect(md).toContain('paged ana (on call in primary) via ana/phone (step 1)');
     expect(md).toContain('- [ ] alert on pool exhaustion (owner: ben, due 2026-12-15)');
-    expect(incidentStats(store.incidents.listIncidents())).toEqual([
+    expect(incidentStats((await store.incidents.listIncidents()))).toEqual([
       {
         service: 'web',
         month: '2026-12',
@@ -261,7 +261,7 @@ describe('incidents and escalation', () => {
     expect((await store.outbox.listOutbox({ status: 'pending' })).map((r) => r.channel)).toEqual(['ana/phone']);
     await m.acknowledge(queued, 'ana');
     expect(await store.outbox.listOutbox({ status: 'pending' })).toEqual([]);
-    expect(store.incidents.timeline(queued).at(-1)?.text).toBe('1 page not yet sent withdrawn: ana/phone');
+    expect((await store.incidents.timeline(queued)).at(-1)?.text).toBe('1 page not yet sent withdrawn: ana/phone');
 
     // #2: ana's phone refuses the page, so it waits to retry; the acknowledgement withdraws the retry.
     const phone = rx.get('ana/phone') as Receiver;
@@ -292,7 +292,7 @@ describe('incidents and escalation', () => {
     // Nobody was paged, so nobody is told either incident is over.
     expect([count('ana/phone'), count('ana/mail'), count('ben/phone')]).toEqual([0, 0, 0]);
     expect(await store.outbox.listOutbox()).toEqual([]);
-    expect(store.incidents.timeline(retrying).map((e) => e.kind)).toEqual([
+    expect((await store.incidents.timeline(retrying)).map((e) => e.kind)).toEqual([
       'triggered',
       'alert',
       'policy',
@@ -323,7 +323,7 @@ describe('a policy renamed while an incident is open', () => {
           linkSecret: SECRET,
         });
       const id = (await make(new Map([['default', policy]])).onAlert(WEB_DOWN, () => false)) as number;
-      expect(store.incidents.queuedKeys(id).size).toBe(1); // ana paged
+      expect((await store.incidents.queuedKeys(id)).size).toBe(1); // ana paged
       // Applied again with the policy renamed: past the step's timeout, nobody more is paged.
       let m = make(new Map([['renamed', { ...policy, name: 'renamed' }]]));
       for (let i = 0; i < 3; i++) {
@@ -332,20 +332,20 @@ describe('a policy renamed while an incident is open', () => {
       }
       m = make(new Map([['renamed', { ...policy, name: 'renamed' }]])); // another apply: still said once
       await m.tick();
-      expect(store.incidents.queuedKeys(id).size).toBe(1);
-      const stopped = store.incidents.timeline(id).filter((e) => e.kind === 'escalation-stopped');
+      expect((await store.incidents.queuedKeys(id)).size).toBe(1);
+      const stopped = (await store.incidents.timeline(id)).filter((e) => e.kind === 'escalation-stopped');
       expect(stopped.map((e) => e.text)).toEqual([
         'escalation stopped: policy `default` is no longer applied (renamed or removed), so nobody more is paged; acknowledge or assign the incident, or declare `default` again under oncall.escalation and apply to resume',
       ]);
       // `default` is declared again: escalation resumes, its step starting over from now.
       m = make(new Map([['default', policy]]));
       await m.tick();
-      expect(store.incidents.timeline(id).at(-1)?.kind).toBe('escalation-resumed');
-      expect(store.incidents.queuedKeys(id).size).toBe(1);
+      expect((await store.incidents.timeline(id)).at(-1)?.kind).toBe('escalation-resumed');
+      expect((await store.incidents.queuedKeys(id)).size).toBe(1);
       await clock.advance(5 * MIN);
       await m.tick();
-      expect(store.incidents.tryGetIncident(id)?.step).toBe(1);
-      expect(store.incidents.queuedKeys(id)).toContain(`incident-${id}/loop0/step1/ben/0`);
+      expect((await store.incidents.tryGetIncident(id))?.step).toBe(1);
+      expect((await store.incidents.queuedKeys(id))).toContain(`incident-${id}/loop0/step1/ben/0`);
     } finally {
       store.close();
       removeTempDir(dir);
@@ -387,10 +387,10 @@ describe('a step that reaches nobody', () => {
       const id = await m.onAlert(WEB_DOWN, () => false);
       expect(id).toBe(1);
       // No time has passed: step 2 (ben) is already being paged.
-      expect(store.incidents.tryGetIncident(1)?.step).toBe(1);
-      const texts = store.incidents.timeline(1).map((e) => e.text);
+      expect((await store.incidents.tryGetIncident(1))?.step).toBe(1);
+      const texts = (await store.incidents.timeline(1)).map((e) => e.text);
       expect(texts).toContain('nobody could be paged: step 2 of default');
-      expect(store.incidents.queuedKeys(1)).toEqual(new Set(['incident-1/loop0/step1/ben/0']));
+      expect((await store.incidents.queuedKeys(1))).toEqual(new Set(['incident-1/loop0/step1/ben/0']));
     } finally {
       store.close();
       removeTempDir(dir);

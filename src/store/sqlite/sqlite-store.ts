@@ -10,6 +10,7 @@ import type {
   ReleaseStatus,
   ChangeOutcome,
   ChangeRecord,
+  IncidentStore,
   InstanceEvent,
   JournalEntry,
   LeaseHolder,
@@ -109,7 +110,8 @@ export class SqliteStore implements Store {
   readonly outbox: OutboxStore;
   readonly alertsCore: SqliteAlerts;
   readonly alerts: AlertStore;
-  readonly incidents: SqliteIncidents;
+  readonly incidentsCore: SqliteIncidents;
+  readonly incidents: IncidentStore;
   readonly tokens: SqliteTokens;
   readonly audit: SqliteAudit;
   readonly changeRequests: SqliteChangeRequests;
@@ -147,7 +149,23 @@ export class SqliteStore implements Store {
       'expireSilence',
       'listSilences',
     ]) satisfies AlertStore;
-    this.incidents = new SqliteIncidents(db, clock, this.outboxCore);
+    this.incidentsCore = new SqliteIncidents(db, clock, this.outboxCore);
+    this.incidents = asyncFacade(this.incidentsCore, [
+      'openIncidentByKey',
+      'tryGetIncident',
+      'listIncidents',
+      'saveIncident',
+      'openIncident',
+      'timeline',
+      'queuedKeys',
+      'addActionItem',
+      'setActionItemDone',
+      'tryGetActionItem',
+      'actionItems',
+      'addOverride',
+      'listOverrides',
+      'removeOverride',
+    ]) satisfies IncidentStore;
     this.tokens = new SqliteTokens(db);
     this.audit = new SqliteAudit(db);
     this.changeRequests = new SqliteChangeRequests(db, clock);
