@@ -192,12 +192,12 @@ describe('incidents and escalation', () => {
     await m.recordChange('web', 'ben', 'deploy web v8 (applied)');
     await feed(m, e, false);
     await minutes(1, m);
-    const inc = (await store.incidents.tryGetIncident(id));
+    const inc = await store.incidents.tryGetIncident(id);
     expect(inc).toMatchObject({ status: 'resolved', resolvedBy: 'alerts', ackedBy: 'ben' });
     // Everyone paged hears it is over, on each channel they were paged on.
     expect([count('ana/phone'), count('ana/mail'), count('ben/phone')]).toEqual([2, 2, 2]);
 
-    const timeline = (await store.incidents.timeline(id));
+    const timeline = await store.incidents.timeline(id);
     expect(timeline.map((t) => t.kind)).toEqual([
       'triggered',
       'alert',
@@ -223,14 +223,14 @@ describe('incidents and escalation', () => {
       inc ?? (undefined as never),
       timeline,
       [{ at: '2026-12-01T09:12:00.000Z', text: 'deploy web v8 (applied) by ben' }],
-      (await store.incidents.actionItems(id)),
+      await store.incidents.actionItems(id),
     );
     // Acknowledged at 09:09 (two minutes after the restart), 9 min after it opened.
     expect(md).toContain('- Time to acknowledge: 9 min (by ben)');
     expect(md).toContain('| escalated | escalation | no acknowledgement within 300 s: step 2 of default |');
     expect(md).toContain('paged ana (on call in primary) via ana/phone (step 1)');
     expect(md).toContain('- [ ] alert on pool exhaustion (owner: ben, due 2026-12-15)');
-    expect(incidentStats((await store.incidents.listIncidents()))).toEqual([
+    expect(incidentStats(await store.incidents.listIncidents())).toEqual([
       {
         service: 'web',
         month: '2026-12',
@@ -345,7 +345,7 @@ describe('a policy renamed while an incident is open', () => {
       await clock.advance(5 * MIN);
       await m.tick();
       expect((await store.incidents.tryGetIncident(id))?.step).toBe(1);
-      expect((await store.incidents.queuedKeys(id))).toContain(`incident-${id}/loop0/step1/ben/0`);
+      expect(await store.incidents.queuedKeys(id)).toContain(`incident-${id}/loop0/step1/ben/0`);
     } finally {
       store.close();
       removeTempDir(dir);
@@ -390,7 +390,7 @@ describe('a step that reaches nobody', () => {
       expect((await store.incidents.tryGetIncident(1))?.step).toBe(1);
       const texts = (await store.incidents.timeline(1)).map((e) => e.text);
       expect(texts).toContain('nobody could be paged: step 2 of default');
-      expect((await store.incidents.queuedKeys(1))).toEqual(new Set(['incident-1/loop0/step1/ben/0']));
+      expect(await store.incidents.queuedKeys(1)).toEqual(new Set(['incident-1/loop0/step1/ben/0']));
     } finally {
       store.close();
       removeTempDir(dir);
