@@ -234,10 +234,10 @@ export class AlertEngine {
   }
 
   /** The silences in force now, and the firing alerts that may inhibit others. */
-  private activeSilences(): Suppressors {
+  private async activeSilences(): Promise<Suppressors> {
     const now = this.nowIso();
-    const silences = this.opts.store.listSilences().filter((s) => s.startsAt <= now && s.endsAt > now);
-    const firing = this.opts.inhibit?.length ? this.opts.store.listAlerts({ state: 'firing' }) : [];
+    const silences = (await this.opts.store.listSilences()).filter((s) => s.startsAt <= now && s.endsAt > now);
+    const firing = this.opts.inhibit?.length ? await this.opts.store.listAlerts({ state: 'firing' }) : [];
     return { silences, firing };
   }
 
@@ -342,14 +342,17 @@ export class AlertEngine {
   /**
    * Feeds one evaluation of a rule: the label sets for which its condition holds now. Label sets
    * not given are inactive. Returns what changed.
+   *
+   * It reads the rule's alerts, then writes them: its caller runs one evaluation (or tick, or
+   * flush) at a time (core/alerting.ts does so with singleFlight), or two would overwrite each other.
    */
-  evaluate(ruleName: string, active: readonly ActiveSample[]): Transition[] {
+  async evaluate(ruleName: string, active: readonly ActiveSample[]): Promise<Transition[]> {
     const rule = this.rules.get(ruleName);
     if (!rule) throw new UnknownRuleError(`no alert rule named ${ruleName}`);
     const now = this.nowIso();
     const nowMs = this.opts.clock.now().getTime();
-    const silences = this.activeSilences();
-    const known = new Map(this.opts.store.listAlerts({ rule: ruleName }).map((a) => [a.fingerprint, a]));
+    const silences = await this.activeSilences();
+    const known = new Map((await this.opts.store.listAlerts({ rule: ruleName })).map((a) => [a.fingerprint, a]));
     const seen = new Set<string>();
     const out: Transition[] = [];
 
@@ -381,7 +384,7 @@ export class AlertEngine {
       const from: Transition['from'] = fresh ? 'inactive' : prev.state;
       if (a.state === 'pending' && nowMs - Date.parse(a.activeAt) >= rule.forMs)
         a = { ...a, state: 'firing', firedAt: now };
-      const t = this.settleFiring(a, from, silences, fresh ? undefined : prev);
+      const t = await this.settleFiring(a, from, silences, fresh ? undefined : prev);
       if (t) out.push(t);
     }
 
@@ -389,7 +392,7 @@ export class AlertEngine {
       if (seen.has(fp) || a.state === 'resolved') continue;
       if (a.state === 'pending') {
         this.lastActive.delete(fp);
-        this.opts.store.deleteAlert(fp);
+        await this.opts.store.deleteAlert(fp);
         out.push({
           fingerprint: fp,
           rule: ruleName,
@@ -418,7 +421,7 @@ export class AlertEngine {
       // Sent on its own: marked so (see resolvedUnsent), or a later change of the route to
       // grouped would send this resolution again with a group.
       const row = a.notifiedAt && !route.grouping ? { ...resolved, notifiedAt: laterOf(now, now) } : resolved;
-      this.opts.store.saveAlert(row, this.notificationRows(row, `resolved@${a.firedAt ?? a.activeAt}`, channels));
+      await this.opts.store.saveAlert(row, this.notificationRows(row, `resolved@${a.firedAt ?? a.activeAt}`, channels));
       out.push({
         fingerprint: fp,
         rule: ruleName,
@@ -437,11 +440,11 @@ export class AlertEngine {
    * For every firing alert: send the firing notification once its suppression has ended, and
    * repeats while unacknowledged. The daemon calls this on a timer (and evaluate calls it per alert).
    */
-  tick(): Transition[] {
-    const silences = this.activeSilences();
+  async tick(): Promise<Transition[]> {
+    const silences = await this.activeSilences();
     const out: Transition[] = [];
-    for (const a of this.opts.store.listAlerts({ state: 'firing' })) {
-      const t = this.settleFiring(a, 'firing', silences, a);
+    for (const a of await this.opts.store.listAlerts({ state: 'firing' })) {
+      const t = await this.settleFiring(a, 'firing', silences, a);
       if (t) out.push(t);
     }
     return out;
@@ -452,16 +455,16 @@ export class AlertEngine {
    * has it; undefined for a new alert), queueing what is due; returns a transition if anything
    * changed.
    */
-  private settleFiring(
+  private async settleFiring(
     a: AlertRow,
     from: Transition['from'],
     silences: Suppressors,
     stored: AlertRow | undefined,
-  ): Transition | undefined {
+  ): Promise<Transition | undefined> {
     const base = { fingerprint: a.fingerprint, rule: a.rule, from, to: a.state, labels: a.labels };
     const nowMs = this.opts.clock.now().getTime();
     if (a.state !== 'firing') {
-      if (needsSave(stored, a, nowMs)) this.opts.store.saveAlert(a, []);
+      if (needsSave(stored, a, nowMs)) await this.opts.store.saveAlert(a, []);
       return from === a.state ? undefined : { ...base, notified: [], suppressedBy: null, summary: this.summaryOf(a) };
     }
     const suppressedBy = this.suppression(a.labels, silences);
@@ -484,8 +487,8 @@ export class AlertEngine {
       ? { ...a, suppressedBy: null, notifiedAt: this.nowIso(), notifications: a.notifications + 1 }
       : { ...a, suppressedBy };
     const changed = from !== 'firing' || eventKey !== undefined || a.suppressedBy !== suppressedBy;
-    if (eventKey) this.opts.store.saveAlert(next, this.notificationRows(next, eventKey, channels));
-    else if (needsSave(stored, next, nowMs)) this.opts.store.saveAlert(next, []);
+    if (eventKey) await this.opts.store.saveAlert(next, this.notificationRows(next, eventKey, channels));
+    else if (needsSave(stored, next, nowMs)) await this.opts.store.saveAlert(next, []);
     if (!changed) return undefined;
     return { ...base, notified: eventKey ? channels : [], suppressedBy, summary: this.summaryOf(a) };
   }
@@ -496,15 +499,15 @@ export class AlertEngine {
    * The alerts are marked sent in the same transaction as the rows, so a restart neither loses
    * a group notification nor sends one twice. Returns how many rows were queued.
    */
-  flushGroups(): number {
+  async flushGroups(): Promise<number> {
     const nowMs = this.opts.clock.now().getTime();
     const nowIso = this.nowIso();
     const groups = new Map<string, PendingGroup>();
     // Oldest first, then by name: the order alerts are listed in a group and groups are queued in.
     const order = (a: AlertRow): string => `${a.firedAt ?? a.activeAt}\u0000${a.rule}\u0000${a.fingerprint}`;
-    const alerts = this.opts.store
-      .listAlerts()
-      .sort((x, y) => (order(x) < order(y) ? -1 : order(x) > order(y) ? 1 : 0));
+    const alerts = (await this.opts.store.listAlerts()).sort((x, y) =>
+      order(x) < order(y) ? -1 : order(x) > order(y) ? 1 : 0,
+    );
     for (const a of alerts) {
       const firing = a.state === 'firing' && a.suppressedBy === null;
       if (!firing && !resolvedUnsent(a)) continue;
@@ -528,7 +531,7 @@ export class AlertEngine {
         ...g.resolved.map((a) => ({ ...a, notifiedAt: laterOf(nowIso, a.resolvedAt) })),
       ];
       const rows = this.groupRows(g, nowIso);
-      this.opts.store.saveAlerts(sent, rows);
+      await this.opts.store.saveAlerts(sent, rows);
       queued += rows.length;
     }
     return queued;
@@ -597,10 +600,10 @@ export class AlertEngine {
   }
 
   /** Stops repeats of a firing alert; false when there is no such firing alert. */
-  acknowledge(fingerprint: string, by: string): boolean {
-    const a = this.opts.store.tryGetAlert(fingerprint);
+  async acknowledge(fingerprint: string, by: string): Promise<boolean> {
+    const a = await this.opts.store.tryGetAlert(fingerprint);
     if (!a || a.state !== 'firing') return false;
-    this.opts.store.saveAlert({ ...a, ackedAt: this.nowIso(), ackedBy: by }, []);
+    await this.opts.store.saveAlert({ ...a, ackedAt: this.nowIso(), ackedBy: by }, []);
     return true;
   }
 }

@@ -152,7 +152,7 @@ export class ChangeControl {
           `${what} is refused: changes are frozen by freeze window \`${gate.freeze}\` (changes.freezes in the stack file)`,
           'wait until the window ends, or, if it cannot wait, give --break-glass "reason": it is audited and the approvers are notified',
         );
-      if (!opts.dryRun) this.breakGlass(a, gate.freeze, policy.notify);
+      if (!opts.dryRun) await this.breakGlass(a, gate.freeze, policy.notify);
       return { ...base, breakGlass: a.breakGlass.trim(), freeze: gate.freeze };
     }
     if (gate.approvals > 0) {
@@ -387,7 +387,7 @@ export class ChangeControl {
       );
   }
 
-  private breakGlass(a: ChangeAttempt, freeze: string, channels: readonly string[]): void {
+  private async breakGlass(a: ChangeAttempt, freeze: string, channels: readonly string[]): Promise<void> {
     const reason = (a.breakGlass ?? '').trim();
     const now = this.deps.clock.now();
     const target = a.kind === 'rotate' ? `secret.${secretOf(a)}` : a.service ? `service.${a.service}` : 'stack';
@@ -418,7 +418,7 @@ export class ChangeControl {
       endsAt: null,
       links: {},
     };
-    enqueueNotification(this.deps.store.outbox, channels, n, now.toISOString());
+    await enqueueNotification(this.deps.store.outbox, channels, n, now.toISOString());
   }
 }
 

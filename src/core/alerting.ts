@@ -43,8 +43,8 @@ import type { Timer, Timers } from '../util/clock.js';
 import { Duration } from '../util/duration.js';
 import { DEFAULT_EXPR_INTERVAL } from '../model/alerting-resources.js';
 import { errorMessage } from '../util/error-message.js';
-import { singleFlight } from '../util/single-flight.js';
 import type { Logger } from '../util/logger.js';
+import { singleFlight } from '../util/single-flight.js';
 import type { EventBus } from './bus.js';
 import { checkViews } from './check-statuses.js';
 import type { InstanceView } from './status.js';
@@ -216,10 +216,12 @@ export class Alerting {
   private readonly logFollows = new Map<string, LogFollow>();
   /** When each alert's condition last held; outlives the engine, which configure() rebuilds. */
   private readonly lastActive = new Map<string, number>();
-
-  /** Timer ticks and bus events ask for an evaluation; one runs at a time (it reads the store). */
-  private readonly evaluation = singleFlight(
-    () => this.evaluate(),
+  /**
+   * An evaluation reads alerts and then writes them: the timer and the bus's events ask for one,
+   * and an ask during a run books one more run after it, never a second run beside it.
+   */
+  private readonly evaluator = singleFlight(
+    () => this.evaluateOnce(),
     (e) => this.opts.logger.log('error', 'alerting: evaluation failed', { error: errorMessage(e) }),
   );
 
@@ -349,13 +351,13 @@ export class Alerting {
   }
 
   start(): void {
-    const soon = (): void => this.evaluation.trigger();
+    const soon = (): void => this.evaluator.trigger();
     this.unsubscribe.push(
       this.opts.bus.on('check', soon),
       this.opts.bus.on('instance', soon),
       this.opts.bus.on('release', soon),
     );
-    this.timer = this.opts.clock.setInterval(() => this.evaluation.trigger(), this.opts.tickMs ?? 1000, {
+    this.timer = this.opts.clock.setInterval(() => this.evaluator.trigger(), this.opts.tickMs ?? 1000, {
       background: true,
     });
   }
@@ -479,8 +481,17 @@ export class Alerting {
     return [];
   }
 
-  /** One evaluation of every rule, then repeats and suppression ends; new rows wake the sender. */
+  /**
+   * Evaluates now (after the run under way, if any) and resolves when done. Failures are logged,
+   * never thrown: the next tick tries again.
+   */
   async evaluate(): Promise<void> {
+    this.evaluator.trigger();
+    await this.evaluator.idle();
+  }
+
+  /** One evaluation of every rule, then repeats and suppression ends; new rows wake the sender. */
+  private async evaluateOnce(): Promise<void> {
     // Read before the engine and rules are taken: configure() may replace both during the await.
     // One query for every service, not one per service and rule.
     let latestReleases: ReadonlyMap<string, ReleaseRecord> = new Map();
@@ -512,10 +523,10 @@ export class Alerting {
           if (e instanceof NotEvaluated) continue;
           throw e;
         }
-        engine.evaluate(rule, active).forEach(seen);
+        (await engine.evaluate(rule, active)).forEach(seen);
       }
-      engine.tick().forEach(seen);
-      if (engine.flushGroups() > 0) queued = true;
+      (await engine.tick()).forEach(seen);
+      if ((await engine.flushGroups()) > 0) queued = true;
     } catch (e) {
       if (!(e instanceof UnknownRuleError))
         this.opts.logger.log('error', 'alerting: evaluation failed', { error: errorMessage(e) });
@@ -523,14 +534,14 @@ export class Alerting {
     if (queued) this.sender?.kick();
   }
 
-  acknowledge(fingerprint: string, by: string): boolean {
-    return this.engine?.acknowledge(fingerprint, by) ?? false;
+  async acknowledge(fingerprint: string, by: string): Promise<boolean> {
+    return (await this.engine?.acknowledge(fingerprint, by)) ?? false;
   }
 
   async stop(): Promise<void> {
     this.timer?.cancel();
     for (const u of this.unsubscribe.splice(0)) u();
-    await this.evaluation.idle();
+    await this.evaluator.idle();
     await this.sender?.stop();
   }
 }

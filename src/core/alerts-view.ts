@@ -93,15 +93,14 @@ function groupMemberStatus(payload: JsonObject, fingerprint: string): string | u
 }
 
 /** Firing and pending alerts, and resolved ones of the last day, newest last; silences not yet ended. */
-export function alertsView(
+export async function alertsView(
   store: { alerts: AlertStore; outbox: OutboxStore } & Pick<ResourceStore, 'listResources'>,
   clock: Clock,
-): AlertsView {
+): Promise<AlertsView> {
   const now = clock.now();
   const dayAgo = new Date(now.getTime() - 24 * 3_600_000).toISOString();
-  const rows = store.outbox.listOutbox({ limit: 1000 });
-  const alerts = store.alerts
-    .listAlerts()
+  const rows = await store.outbox.listOutbox({ limit: 1000 });
+  const alerts = (await store.alerts.listAlerts())
     .filter((a) => a.state !== 'resolved' || (a.resolvedAt ?? '') >= dayAgo)
     .map((a) => ({
       rule: a.rule,
@@ -132,10 +131,7 @@ export function alertsView(
       }),
     }));
   const iso = now.toISOString();
-  const silences = store.alerts
-    .listSilences()
-    .filter((s) => s.endsAt > iso)
-    .map((s) => silenceView(s, iso));
+  const silences = (await store.alerts.listSilences()).filter((s) => s.endsAt > iso).map((s) => silenceView(s, iso));
   // Recorded by the daemon's alerting when it builds channels (core/alerting.ts).
   const channelProblems = store
     .listResources()
@@ -144,8 +140,13 @@ export function alertsView(
   return { alerts, silences, channelProblems };
 }
 
-export function acknowledgeAlert(store: { alerts: AlertStore }, clock: Clock, fingerprint: string, by: string): void {
-  const a = store.alerts.tryGetAlert(fingerprint);
+export async function acknowledgeAlert(
+  store: { alerts: AlertStore },
+  clock: Clock,
+  fingerprint: string,
+  by: string,
+): Promise<void> {
+  const a = await store.alerts.tryGetAlert(fingerprint);
   if (!a) {
     throw new OperationError('not-found', `no alert ${fingerprint}`, 'see the fingerprints in `groundwork alerts`');
   }
@@ -156,10 +157,14 @@ export function acknowledgeAlert(store: { alerts: AlertStore }, clock: Clock, fi
       'only a firing alert can be acknowledged',
     );
   }
-  store.alerts.saveAlert({ ...a, ackedAt: clock.now().toISOString(), ackedBy: by }, []);
+  await store.alerts.saveAlert({ ...a, ackedAt: clock.now().toISOString(), ackedBy: by }, []);
 }
 
-export function addSilence(store: { alerts: AlertStore }, clock: Clock, input: SilenceInput): SilenceView {
+export async function addSilence(
+  store: { alerts: AlertStore },
+  clock: Clock,
+  input: SilenceInput,
+): Promise<SilenceView> {
   if (input.matchers.length === 0) {
     throw new OperationError(
       'bad-request',
@@ -192,12 +197,12 @@ export function addSilence(store: { alerts: AlertStore }, clock: Clock, input: S
     author: input.author ?? 'unknown',
     comment: input.comment ?? '',
   };
-  const id = store.alerts.addSilence(row);
+  const id = await store.alerts.addSilence(row);
   return silenceView({ ...row, id, createdAt: row.startsAt }, now.toISOString());
 }
 
-export function expireSilence(store: { alerts: AlertStore }, id: number): void {
-  if (!store.alerts.expireSilence(id)) {
+export async function expireSilence(store: { alerts: AlertStore }, id: number): Promise<void> {
+  if (!(await store.alerts.expireSilence(id))) {
     throw new OperationError('not-found', `no silence ${id} in force`, 'see `groundwork silence list`');
   }
 }

@@ -14,6 +14,7 @@ import {
 } from '../incidents/postmortem.js';
 import { instantIn, onCallAt, shiftStartAt, shiftsBetween } from '../incidents/schedule.js';
 import type { ActionItem, IncidentEvent, IncidentRow, IncidentStatus, OverrideRow, Store } from '../store/store.js';
+import { AsyncMutex } from '../util/async-mutex.js';
 import type { Clock } from '../util/clock.js';
 import { OperationError } from './errors.js';
 import { linkSecretOf, oncallModel, type OncallModel } from './oncall.js';
@@ -86,14 +87,19 @@ export interface OverrideInput {
 }
 
 export class IncidentsService {
+  /**
+   * @param lock serializes incident writes with the other managers of the process (the daemon's
+   *   escalation): pass the installation's. Default: one of its own.
+   */
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly stateDir: string,
+    private readonly lock: AsyncMutex = new AsyncMutex(),
   ) {}
 
-  private manager(): IncidentManager {
-    const m = oncallModel(this.store.listResources(), this.store);
+  private async manager(): Promise<IncidentManager> {
+    const m = await oncallModel(this.store.listResources(), this.store);
     return new IncidentManager({
       store: this.store.incidents,
       outbox: this.store.outbox,
@@ -107,58 +113,59 @@ export class IncidentsService {
       pagingSeverities: m.pagingSeverities,
       externalUrl: 'http://127.0.0.1',
       linkSecret: linkSecretOf(this.stateDir),
+      lock: this.lock,
     });
   }
 
-  list(filter: { status?: IncidentStatus; limit?: number }): IncidentRow[] {
+  async list(filter: { status?: IncidentStatus; limit?: number }): Promise<IncidentRow[]> {
     return this.store.incidents.listIncidents(filter);
   }
 
-  private mustGet(id: number): IncidentRow {
-    const inc = this.store.incidents.tryGetIncident(id);
+  private async mustGet(id: number): Promise<IncidentRow> {
+    const inc = await this.store.incidents.tryGetIncident(id);
     if (!inc) throw new OperationError('not-found', `no incident #${id}`, 'see `groundwork incident list`');
     return inc;
   }
 
-  detail(id: number): IncidentDetail {
-    const incident = this.mustGet(id);
-    const timeline = this.store.incidents.timeline(id);
+  async detail(id: number): Promise<IncidentDetail> {
+    const incident = await this.mustGet(id);
+    const timeline = await this.store.incidents.timeline(id);
     return {
       incident,
       policyReason: timeline.filter((e) => e.kind === POLICY_CHOSEN).at(-1)?.text ?? null,
       timeline,
-      actionItems: this.store.incidents.actionItems(id),
+      actionItems: await this.store.incidents.actionItems(id),
     };
   }
 
-  act(id: number, input: IncidentActionInput): IncidentRow {
-    this.mustGet(id);
-    const m = this.manager();
+  async act(id: number, input: IncidentActionInput): Promise<IncidentRow> {
+    await this.mustGet(id);
+    const m = await this.manager();
     try {
       switch (input.action) {
         case 'ack': {
-          const row = m.acknowledge(id, input.by);
-          this.acknowledgeAlertsOf(row, input.by);
+          const row = await m.acknowledge(id, input.by);
+          await this.acknowledgeAlertsOf(row, input.by);
           return row;
         }
         case 'resolve':
-          return m.resolve(id, input.by);
+          return await m.resolve(id, input.by);
         case 'note':
           if (!input.text?.trim())
             throw new OperationError('bad-request', 'a note needs text', 'write it after -m, e.g. -m "restarted db"');
-          m.note(id, input.by, input.text);
-          return this.mustGet(id);
+          await m.note(id, input.by, input.text);
+          return await this.mustGet(id);
         case 'assign': {
           const who = input.text?.trim() ?? '';
-          const people = oncallModel(this.store.listResources(), this.store).people;
+          const people = (await oncallModel(this.store.listResources(), this.store)).people;
           if (!people.has(who))
             throw new OperationError(
               'bad-request',
               `\`${who}\` is not a person with contacts under people:`,
               `assign one of: ${[...people.keys()].join(', ') || '(nobody is declared)'}`,
             );
-          m.assign(id, who, input.by);
-          return this.mustGet(id);
+          await m.assign(id, who, input.by);
+          return await this.mustGet(id);
         }
       }
     } catch (e) {
@@ -172,43 +179,43 @@ export class IncidentsService {
    * Acknowledging an incident also acknowledges its firing alerts, so their channels stop
    * repeating what the person already knows (PagerDuty acknowledges the alerts of an incident too).
    */
-  private acknowledgeAlertsOf(inc: IncidentRow, by: string): void {
+  private async acknowledgeAlertsOf(inc: IncidentRow, by: string): Promise<void> {
     const now = this.clock.now().toISOString();
-    for (const a of this.store.alerts.listAlerts({ state: 'firing' })) {
+    for (const a of await this.store.alerts.listAlerts({ state: 'firing' })) {
       if (a.ackedAt === null && incidentKeyOf(a.labels) === inc.key)
-        this.store.alerts.saveAlert({ ...a, ackedAt: now, ackedBy: by }, []);
+        await this.store.alerts.saveAlert({ ...a, ackedAt: now, ackedBy: by }, []);
     }
   }
 
   /** The signed link in a page: acknowledges without a token, if the signature is the daemon's. */
-  actByLink(
+  async actByLink(
     id: number,
     action: 'ack' | 'resolve',
     sig: string,
     confirmed: boolean,
-  ): { incident: IncidentRow; done: boolean } {
+  ): Promise<{ incident: IncidentRow; done: boolean }> {
     if (!verifyAction(linkSecretOf(this.stateDir), action, id, sig))
       throw new OperationError(
         'forbidden',
         'this link is not valid for that incident',
         'use the link from the page as it was sent, or `groundwork incident ack ID`',
       );
-    const inc = this.mustGet(id);
+    const inc = await this.mustGet(id);
     // Previews (chat unfurls, mail scanners) fetch links: only an explicit confirmation acts.
     if (!confirmed) return { incident: inc, done: false };
     // A second tap on the link is not an error: the incident is already where the link wanted it.
     if (action === 'ack' && inc.status !== 'triggered') return { incident: inc, done: true };
     if (action === 'resolve' && inc.status === 'resolved') return { incident: inc, done: true };
-    return { incident: this.act(id, { action, by: 'link in the page' }), done: true };
+    return { incident: await this.act(id, { action, by: 'link in the page' }), done: true };
   }
 
   /** Mean time to acknowledge and to resolve per service and month, over the newest 1,000 incidents. */
-  stats(): IncidentStatsRow[] {
-    return incidentStats(this.store.incidents.listIncidents({ limit: 1000 }));
+  async stats(): Promise<IncidentStatsRow[]> {
+    return incidentStats(await this.store.incidents.listIncidents({ limit: 1000 }));
   }
 
-  addActionItem(incidentId: number, input: ActionItemInput): ActionItem {
-    this.mustGet(incidentId);
+  async addActionItem(incidentId: number, input: ActionItemInput): Promise<ActionItem> {
+    await this.mustGet(incidentId);
     if (!input.text.trim())
       throw new OperationError(
         'bad-request',
@@ -219,28 +226,28 @@ export class IncidentsService {
       throw new OperationError('bad-request', 'an action item needs an owner', 'name one with --owner PERSON');
     if (input.due !== undefined && !Number.isFinite(Date.parse(input.due)))
       throw new OperationError('bad-request', `due '${input.due}' is not a date`, 'write it as 2026-12-31');
-    const id = this.store.incidents.addActionItem({
+    const id = await this.store.incidents.addActionItem({
       incidentId,
       text: input.text,
       owner: input.owner,
       due: input.due ?? null,
     });
-    this.manager().note(incidentId, input.by, `action item #${id} for ${input.owner}: ${input.text}`);
-    const item = this.store.incidents.tryGetActionItem(id);
+    await (await this.manager()).note(incidentId, input.by, `action item #${id} for ${input.owner}: ${input.text}`);
+    const item = await this.store.incidents.tryGetActionItem(id);
     if (!item) throw new OperationError('unavailable', 'the action item was not recorded', 'try again');
     return item;
   }
 
-  setActionItemDone(itemId: number, done: boolean, by: string): ActionItem {
-    const item = this.store.incidents.tryGetActionItem(itemId);
+  async setActionItemDone(itemId: number, done: boolean, by: string): Promise<ActionItem> {
+    const item = await this.store.incidents.tryGetActionItem(itemId);
     if (!item) throw new OperationError('not-found', `no action item #${itemId}`, 'see `groundwork incident show ID`');
-    this.store.incidents.setActionItemDone(itemId, done);
-    this.manager().note(item.incidentId, by, `action item #${itemId} ${done ? 'done' : 'reopened'}`);
+    await this.store.incidents.setActionItemDone(itemId, done);
+    await (await this.manager()).note(item.incidentId, by, `action item #${itemId} ${done ? 'done' : 'reopened'}`);
     return { ...item, done };
   }
 
-  postmortem(id: number): string {
-    const inc = this.mustGet(id);
+  async postmortem(id: number): Promise<string> {
+    const inc = await this.mustGet(id);
     const from = Date.parse(inc.createdAt);
     const to = inc.resolvedAt ? Date.parse(inc.resolvedAt) : this.clock.now().getTime();
     // Deploys, rollbacks and applies in the window, from the change history.
@@ -260,11 +267,16 @@ export class IncidentsService {
             .join(', ') || 'no change'
         }, ${c.outcome}`,
       }));
-    return postmortemMarkdown(inc, this.store.incidents.timeline(id), changes, this.store.incidents.actionItems(id));
+    return postmortemMarkdown(
+      inc,
+      await this.store.incidents.timeline(id),
+      changes,
+      await this.store.incidents.actionItems(id),
+    );
   }
 
-  oncall(q: OncallQuery): OncallView {
-    const m = oncallModel(this.store.listResources(), this.store);
+  async oncall(q: OncallQuery): Promise<OncallView> {
+    const m = await oncallModel(this.store.listResources(), this.store);
     if (q.schedule !== undefined && !m.schedules.has(q.schedule))
       throw new OperationError(
         'not-found',
@@ -304,15 +316,15 @@ export class IncidentsService {
       at: at.toISOString(),
       until: until.toISOString(),
       schedules,
-      overrides: this.store.incidents.listOverrides({
+      overrides: await this.store.incidents.listOverrides({
         ...(q.schedule ? { schedule: q.schedule } : {}),
         endingAfter: at.toISOString(),
       }),
     };
   }
 
-  addOverride(input: OverrideInput): OverrideRow {
-    const m = oncallModel(this.store.listResources(), this.store);
+  async addOverride(input: OverrideInput): Promise<OverrideRow> {
+    const m = await oncallModel(this.store.listResources(), this.store);
     if (!m.schedules.has(input.schedule))
       throw new OperationError(
         'not-found',
@@ -336,8 +348,8 @@ export class IncidentsService {
       reason: input.reason ?? '',
       author: input.author ?? 'unknown',
     };
-    const id = this.store.incidents.addOverride(row);
-    const made = this.store.incidents.listOverrides({ schedule: input.schedule }).find((o) => o.id === id);
+    const id = await this.store.incidents.addOverride(row);
+    const made = (await this.store.incidents.listOverrides({ schedule: input.schedule })).find((o) => o.id === id);
     if (!made) throw new OperationError('unavailable', 'the override was not recorded', 'try again');
     return made;
   }
@@ -372,8 +384,8 @@ export class IncidentsService {
     return ms;
   }
 
-  removeOverride(id: number): void {
-    if (!this.store.incidents.removeOverride(id))
+  async removeOverride(id: number): Promise<void> {
+    if (!(await this.store.incidents.removeOverride(id)))
       throw new OperationError(
         'not-found',
         `no override #${id}`,

@@ -22,6 +22,7 @@ import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { STATE_DIR_MODE, StoreDamagedError } from '../store/sqlite/store-files.js';
 import type { Store } from '../store/store.js';
 import type { TrafficDirector } from '../kinds/service/traffic-director.js';
+import { AsyncMutex } from '../util/async-mutex.js';
 import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/error-message.js';
 import type { Logger } from '../util/logger.js';
@@ -71,6 +72,8 @@ export class Installation {
   readonly dir: string;
   /** Secret values (encrypted file, then environment, then plaintext files); refreshed by loadModel. */
   readonly secrets: SecretVault;
+  /** Incident writes of this process (the daemon's escalation, the operations) run one at a time. */
+  readonly incidentsLock = new AsyncMutex();
   private unsubscribe: () => void;
 
   private constructor(

@@ -757,25 +757,30 @@ export class LocalOperations implements Operations {
   }
 
   async alerts(): Promise<AlertsView> {
-    return alertsView(this.store, this.installation.clock);
+    return await alertsView(this.store, this.installation.clock);
   }
 
   async acknowledgeAlert(fingerprint: string, by: string): Promise<void> {
-    acknowledgeAlert(this.store, this.installation.clock, fingerprint, by);
+    await acknowledgeAlert(this.store, this.installation.clock, fingerprint, by);
   }
 
   async addSilence(input: SilenceInput): Promise<SilenceView> {
-    const s = addSilence(this.store, this.installation.clock, input);
+    const s = await addSilence(this.store, this.installation.clock, input);
     // The daemon's alerting takes it at its next evaluation (within a second).
     return s;
   }
 
   async expireSilence(id: number): Promise<void> {
-    expireSilence(this.store, id);
+    await expireSilence(this.store, id);
   }
 
   private get incidentsService(): IncidentsService {
-    return new IncidentsService(this.store, this.installation.clock, this.installation.stateDir);
+    return new IncidentsService(
+      this.store,
+      this.installation.clock,
+      this.installation.stateDir,
+      this.installation.incidentsLock,
+    );
   }
 
   async incidents(filter: { status?: IncidentStatus; limit?: number }): Promise<IncidentRow[]> {
@@ -825,7 +830,7 @@ export class LocalOperations implements Operations {
   }
 
   async removeOverride(id: number): Promise<void> {
-    this.incidentsService.removeOverride(id);
+    await this.incidentsService.removeOverride(id);
   }
 
   async newPushToken(check: string): Promise<{ check: string; path: string }> {

@@ -18,10 +18,12 @@ import {
 import type { Restriction, Schedule } from '../incidents/schedule.js';
 import type { JsonObject } from '../model/resource.js';
 import type { ResourceRow, Store } from '../store/store.js';
+import { AsyncMutex } from '../util/async-mutex.js';
 import type { Timer, Timers } from '../util/clock.js';
 import { Duration } from '../util/duration.js';
 import { errorMessage } from '../util/error-message.js';
 import type { Logger } from '../util/logger.js';
+import { singleFlight } from '../util/single-flight.js';
 import type { EventBus } from './bus.js';
 
 const ISO_DAY: Record<string, number> = { mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6, sun: 7 };
@@ -51,7 +53,7 @@ export interface OncallModel {
   pagingSeverities: string[];
 }
 
-export function oncallModel(rows: readonly ResourceRow[], store: Store): OncallModel {
+export async function oncallModel(rows: readonly ResourceRow[], store: Store): Promise<OncallModel> {
   const nameOf = (r: ResourceRow) => r.address.slice(r.address.indexOf('.') + 1);
   const byKind = (k: string) => rows.filter((r) => r.kind === k);
   const people = new Map<string, Person>();
@@ -65,7 +67,7 @@ export function oncallModel(rows: readonly ResourceRow[], store: Store): OncallM
       }),
     });
   }
-  const overrides = store.incidents.listOverrides();
+  const overrides = await store.incidents.listOverrides();
   const schedules = new Map<string, Schedule>();
   for (const r of byKind('schedule')) {
     const name = nameOf(r);
@@ -158,6 +160,8 @@ export interface OncallOptions {
   /** Base of the links in pages (the notify policy's external_url, else the daemon's URL). */
   externalUrl: () => string;
   tickMs?: number;
+  /** Shared with the operations' incident managers, so their writes and escalation never interleave. */
+  lock?: AsyncMutex;
 }
 
 /** The daemon's incident manager, rebuilt from state after every change like alerting. */
@@ -167,14 +171,21 @@ export class Oncall {
   private timer: Timer | undefined;
   private readonly unsubscribe: (() => void)[] = [];
   private readonly linkSecret: string;
+  private readonly lock: AsyncMutex;
   /** The overrides the manager was built with: a change (`oncall override`) rebuilds it. */
   private overridesSeen = '';
   private urlSeen = '';
   /** The severities that page, from the model the manager was built with. */
   private paging = new Set<string>();
+  /** The escalation tick reads and writes the store: ticks never overlap. */
+  private readonly ticker = singleFlight(
+    () => this.tick(),
+    (e) => this.failed(e),
+  );
 
   constructor(private readonly opts: OncallOptions) {
     this.linkSecret = linkSecretOf(opts.stateDir);
+    this.lock = opts.lock ?? new AsyncMutex();
   }
 
   /** The manager as configured now (the operations use it for ack, resolve and notes). */
@@ -186,16 +197,17 @@ export class Oncall {
     return this.linkSecret;
   }
 
-  configure(rows: readonly ResourceRow[]): void {
+  async configure(rows: readonly ResourceRow[]): Promise<void> {
     this.rows = rows;
-    this.rebuild();
+    await this.rebuild();
   }
 
   /** Overrides changed: schedules are rebuilt with them. */
-  rebuild(): void {
-    this.overridesSeen = this.overridesStamp();
-    this.urlSeen = this.opts.externalUrl();
-    const m = oncallModel(this.rows, this.opts.store);
+  async rebuild(): Promise<void> {
+    const url = this.opts.externalUrl();
+    const m = await oncallModel(this.rows, this.opts.store);
+    this.overridesSeen = await this.overridesStamp();
+    this.urlSeen = url;
     this.paging = new Set(m.pagingSeverities);
     this.manager = new IncidentManager({
       store: this.opts.store.incidents,
@@ -210,62 +222,60 @@ export class Oncall {
       pagingSeverities: m.pagingSeverities,
       externalUrl: this.urlSeen,
       linkSecret: this.linkSecret,
+      lock: this.lock,
     });
   }
 
   start(): void {
     this.unsubscribe.push(
-      this.opts.bus.on('alert', (e) => {
+      // One event at a time, in publish order: a firing alert's incident exists before its
+      // resolution is handled.
+      this.opts.bus.onAsync('alert', async (e) => {
         if (e.to !== 'firing' && e.to !== 'resolved') return;
         const redact = this.opts.redact ?? ((s: string) => s);
         const labels = Object.fromEntries(Object.entries(e.labels).map(([k, v]) => [k, redact(v)]));
         const paging = this.paging;
-        this.safely(() =>
-          this.manager?.onAlert(
-            { fingerprint: e.fingerprint, rule: e.rule, to: e.to, labels, summary: redact(e.summary) },
-            // Only another paging alert of the same key keeps the incident open.
-            (key) =>
-              this.opts.store.alerts
-                .listAlerts({ state: 'firing' })
-                .some(
-                  (a) =>
-                    a.fingerprint !== e.fingerprint &&
-                    paging.has(a.labels.severity ?? '') &&
-                    incidentKeyOf(a.labels) === key,
-                ),
-          ),
+        await this.manager?.onAlert(
+          { fingerprint: e.fingerprint, rule: e.rule, to: e.to, labels, summary: redact(e.summary) },
+          // Only another paging alert of the same key keeps the incident open.
+          async (key) =>
+            (await this.opts.store.alerts.listAlerts({ state: 'firing' })).some(
+              (a) =>
+                a.fingerprint !== e.fingerprint &&
+                paging.has(a.labels.severity ?? '') &&
+                incidentKeyOf(a.labels) === key,
+            ),
         );
       }),
-      this.opts.bus.on('release', (e) => {
+      this.opts.bus.onAsync('release', async (e) => {
         if (e.phase === 'started') return;
-        this.safely(() => this.manager?.recordChange(e.service, 'deploy', `release ${e.seq ?? '?'} ${e.phase}`));
+        await this.manager?.recordChange(e.service, 'deploy', `release ${e.seq ?? '?'} ${e.phase}`);
       }),
     );
-    const tick = (): void => {
-      // Overrides changed (`oncall override`), or the daemon's URL became known: pages must say the new.
-      if (this.overridesStamp() !== this.overridesSeen || this.opts.externalUrl() !== this.urlSeen) this.rebuild();
-      this.manager?.tick();
-    };
-    this.timer = this.opts.clock.setInterval(() => this.safely(tick), this.opts.tickMs ?? 1000, { background: true });
+    this.timer = this.opts.clock.setInterval(() => this.ticker.trigger(), this.opts.tickMs ?? 1000, {
+      background: true,
+    });
   }
 
-  private overridesStamp(): string {
-    return this.opts.store.incidents
-      .listOverrides()
-      .map((o) => o.id)
-      .join(',');
+  private async tick(): Promise<void> {
+    // Overrides changed (`oncall override`), or the daemon's URL became known: pages must say the new.
+    if ((await this.overridesStamp()) !== this.overridesSeen || this.opts.externalUrl() !== this.urlSeen)
+      await this.rebuild();
+    await this.manager?.tick();
   }
 
-  private safely(fn: () => unknown): void {
-    try {
-      fn();
-    } catch (e) {
-      this.opts.logger.log('error', 'oncall: incident handling failed', { error: errorMessage(e) });
-    }
+  private async overridesStamp(): Promise<string> {
+    return (await this.opts.store.incidents.listOverrides()).map((o) => o.id).join(',');
   }
 
-  stop(): void {
+  private failed(e: unknown): void {
+    this.opts.logger.log('error', 'oncall: incident handling failed', { error: errorMessage(e) });
+  }
+
+  /** Stops the tick and the feed; resolves when a tick under way has finished. */
+  async stop(): Promise<void> {
     this.timer?.cancel();
     for (const u of this.unsubscribe.splice(0)) u();
+    await this.ticker.idle();
   }
 }

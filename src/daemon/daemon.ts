@@ -176,7 +176,7 @@ export class Daemon {
         await this.configureTraffic();
         this.configureChecks();
         this.alerting?.configure(this.installation.store.listResources());
-        this.oncall?.configure(this.installation.store.listResources());
+        await this.oncall?.configure(this.installation.store.listResources());
         this.collector?.configure(this.installation.store.listResources());
       },
       logIndex: this.logIndex,
@@ -236,6 +236,7 @@ export class Daemon {
       clock: o.timers ?? systemClock,
       logger: o.logger,
       stateDir: o.stateDir,
+      lock: this.installation.incidentsLock,
       redact: (text) => this.installation.secrets.redactor?.().redact(text) ?? text,
       externalUrl: () => {
         const policy = this.installation.store.tryGetResource(address('notify-policy', 'default'));
@@ -245,7 +246,7 @@ export class Daemon {
           : ((this.info as DaemonInfo | undefined)?.url ?? `http://${o.host}:${o.port}`);
       },
     });
-    this.oncall.configure(this.installation.store.listResources());
+    await this.oncall.configure(this.installation.store.listResources());
     this.oncall.start();
     const metrics = this.metrics;
     const plane = o.dataPlane;
@@ -393,7 +394,7 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.housekeeping) clearInterval(this.housekeeping);
     this.checks?.stop();
-    this.oncall?.stop();
+    await this.oncall?.stop();
     await this.alerting?.stop();
     await this.collector?.stop();
     this.metrics?.close();

@@ -13,6 +13,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { outboxRows } from '../notify/outbox.js';
 import type { Notification } from '../notify/notification.js';
 import type { IncidentEvent, IncidentRow, IncidentStore, OutboxEnqueue, OutboxStore } from '../store/store.js';
+import { AsyncMutex } from '../util/async-mutex.js';
 import type { Clock } from '../util/clock.js';
 import { onCallAt, type Schedule } from './schedule.js';
 
@@ -64,6 +65,12 @@ export interface IncidentManagerOptions {
   externalUrl: string;
   /** Key of the links' signatures (kept in the state directory, never in the stack file). */
   linkSecret: string;
+  /**
+   * Serializes the manager's work (each method reads incidents, then writes them): share one
+   * between every manager of a process that writes incidents (the daemon rebuilds its manager,
+   * and the operations build their own). Default: one of its own.
+   */
+  lock?: AsyncMutex;
 }
 
 /** What the manager needs of an alert state change (alerts/engine.ts Transition plus the alert). */
@@ -119,7 +126,11 @@ export function lastEscalationEvent(timeline: readonly IncidentEvent[]): string 
 const WITHDRAW_AFTER_ACK_MS = 10 * 60_000;
 
 export class IncidentManager {
-  constructor(private readonly opts: IncidentManagerOptions) {}
+  private readonly lock: AsyncMutex;
+
+  constructor(private readonly opts: IncidentManagerOptions) {
+    this.lock = opts.lock ?? new AsyncMutex();
+  }
 
   private now(): string {
     return this.opts.clock.now().toISOString();
@@ -153,14 +164,21 @@ export class IncidentManager {
   }
 
   /** An alert changed state: paging alerts open or join an incident; the last one resolving resolves it. */
-  onAlert(change: AlertChange, stillFiring: (key: string) => boolean): number | undefined {
+  onAlert(change: AlertChange, stillFiring: (key: string) => boolean | Promise<boolean>): Promise<number | undefined> {
+    return this.lock.run(() => this.onAlertNow(change, stillFiring));
+  }
+
+  private async onAlertNow(
+    change: AlertChange,
+    stillFiring: (key: string) => boolean | Promise<boolean>,
+  ): Promise<number | undefined> {
     const severity = change.labels.severity ?? '';
     if (!this.opts.pagingSeverities.includes(severity)) return undefined;
     const key = incidentKeyOf(change.labels);
-    const open = this.opts.store.openIncidentByKey(key);
+    const open = await this.opts.store.openIncidentByKey(key);
     if (change.to === 'firing') {
       if (open) {
-        this.opts.store.saveIncident(
+        await this.opts.store.saveIncident(
           open,
           [{ kind: 'alert', actor: 'alerts', text: `${change.rule} firing: ${change.summary}` }],
           [],
@@ -169,7 +187,9 @@ export class IncidentManager {
       }
       const now = this.now();
       const chosen = this.policyOf(change);
-      const id = this.opts.store.saveIncident(
+      const joined: NewEvent[] = [{ kind: 'alert', actor: 'alerts', text: `${change.rule} firing: ${change.summary}` }];
+      // Another process may have opened one for the key since the look above: then this alert joins it.
+      const { id, opened } = await this.opts.store.openIncident(
         {
           key,
           title: change.summary || `${change.rule} firing`,
@@ -192,17 +212,17 @@ export class IncidentManager {
           { kind: 'alert', actor: 'alerts', text: `${change.rule} firing: ${change.summary}` },
           { kind: POLICY_CHOSEN, actor: 'escalation', text: chosen.why },
         ],
-        [],
+        joined,
       );
-      this.tick();
+      if (opened) await this.tickNow();
       return id;
     }
     if (change.to === 'resolved' && open) {
       const events: NewEvent[] = [{ kind: 'alert', actor: 'alerts', text: `${change.rule} resolved` }];
-      if (stillFiring(key)) {
-        this.opts.store.saveIncident(open, events, []);
+      if (await stillFiring(key)) {
+        await this.opts.store.saveIncident(open, events, []);
       } else {
-        this.resolveRow(open, 'alerts', events);
+        await this.resolveRow(open, 'alerts', events);
       }
       return open.id;
     }
@@ -267,18 +287,22 @@ export class IncidentManager {
   }
 
   /** Sends what is due and escalates what waited too long. The daemon calls it every second. */
-  tick(): void {
+  tick(): Promise<void> {
+    return this.lock.run(() => this.tickNow());
+  }
+
+  private async tickNow(): Promise<void> {
     const nowMs = this.opts.clock.now().getTime();
-    for (const inc of this.opts.store.listIncidents({ status: 'triggered', limit: 100_000 })) {
+    for (const inc of await this.opts.store.listIncidents({ status: 'triggered', limit: 100_000 })) {
       const policy = inc.policy ? this.opts.policies.get(inc.policy) : undefined;
       if (!policy) {
-        if (inc.policy !== null) this.sayStopped(inc, inc.policy);
+        if (inc.policy !== null) await this.sayStopped(inc, inc.policy);
         continue;
       }
       if (policy.steps.length === 0) continue;
       let row = inc;
       const events: NewEvent[] = [];
-      const resumed = this.resumedEvent(inc, policy.name);
+      const resumed = await this.resumedEvent(inc, policy.name);
       if (resumed) {
         // The step under way starts again now, rather than escalating at once through every
         // step whose time ran out while nobody could be paged.
@@ -308,14 +332,14 @@ export class IncidentManager {
           text: `${reachable ? `no acknowledgement within ${Math.round(step.escalateAfterMs / 1000)} s` : 'nobody could be paged'}: step ${row.step + 1}${row.loop > 0 ? ` (round ${row.loop + 1})` : ''} of ${policy.name}`,
         });
       }
-      const { notifications, said } = this.due(row, policy, nowMs);
+      const { notifications, said } = await this.due(row, policy, nowMs);
       for (const s of said) events.push({ kind: 'notified', actor: 'escalation', text: s });
-      if (events.length > 0 || notifications.length > 0) this.opts.store.saveIncident(row, events, notifications);
+      if (events.length > 0 || notifications.length > 0) await this.opts.store.saveIncident(row, events, notifications);
     }
-    for (const inc of this.opts.store.listIncidents({ status: 'acknowledged', limit: 20 })) {
+    for (const inc of await this.opts.store.listIncidents({ status: 'acknowledged', limit: 20 })) {
       if (inc.ackedAt === null || Date.parse(inc.ackedAt) < nowMs - WITHDRAW_AFTER_ACK_MS) continue;
-      const events = this.withdrawPages(inc);
-      if (events.length > 0) this.opts.store.saveIncident(inc, events, []);
+      const events = await this.withdrawPages(inc);
+      if (events.length > 0) await this.opts.store.saveIncident(inc, events, []);
     }
   }
 
@@ -326,11 +350,11 @@ export class IncidentManager {
    * The incident's policy is not applied (renamed or removed while it was open): escalation stops,
    * and the timeline says so once, with what to do, instead of the incident going silent.
    */
-  private sayStopped(inc: IncidentRow, policy: string): void {
+  private async sayStopped(inc: IncidentRow, policy: string): Promise<void> {
     if (this.escalationSeen.has(inc.id)) return;
     this.escalationSeen.add(inc.id);
-    if (lastEscalationEvent(this.opts.store.timeline(inc.id)) === ESCALATION_STOPPED) return;
-    this.opts.store.saveIncident(
+    if (lastEscalationEvent(await this.opts.store.timeline(inc.id)) === ESCALATION_STOPPED) return;
+    await this.opts.store.saveIncident(
       inc,
       [
         {
@@ -344,10 +368,10 @@ export class IncidentManager {
   }
 
   /** The policy is back after a stop: the event that says escalation resumes, else undefined. */
-  private resumedEvent(inc: IncidentRow, policy: string): NewEvent | undefined {
+  private async resumedEvent(inc: IncidentRow, policy: string): Promise<NewEvent | undefined> {
     if (this.escalationSeen.has(inc.id)) return undefined;
     this.escalationSeen.add(inc.id);
-    if (lastEscalationEvent(this.opts.store.timeline(inc.id)) !== ESCALATION_STOPPED) return undefined;
+    if (lastEscalationEvent(await this.opts.store.timeline(inc.id)) !== ESCALATION_STOPPED) return undefined;
     return {
       kind: ESCALATION_RESUMED,
       actor: 'escalation',
@@ -361,9 +385,9 @@ export class IncidentManager {
    * Done before the acknowledgement is saved: a crash in between leaves the incident triggered,
    * and the next tick queues the pages again, rather than an acknowledged incident still paging.
    */
-  private withdrawPages(inc: IncidentRow): NewEvent[] {
-    const keys = [...this.opts.store.queuedKeys(inc.id)].filter((k) => PAGE_KEY.test(k));
-    const gone = this.opts.outbox.cancelPending(`incident-${inc.id}`, keys);
+  private async withdrawPages(inc: IncidentRow): Promise<NewEvent[]> {
+    const keys = [...(await this.opts.store.queuedKeys(inc.id))].filter((k) => PAGE_KEY.test(k));
+    const gone = await this.opts.outbox.cancelPending(`incident-${inc.id}`, keys);
     if (gone.length === 0) return [];
     return [
       {
@@ -374,15 +398,15 @@ export class IncidentManager {
     ];
   }
 
-  private due(
+  private async due(
     inc: IncidentRow,
     policy: EscalationPolicy,
     nowMs: number,
-  ): { notifications: OutboxEnqueue[]; said: string[] } {
+  ): Promise<{ notifications: OutboxEnqueue[]; said: string[] }> {
     const step = policy.steps[inc.step];
     if (!step) return { notifications: [], said: [] };
     const started = Date.parse(inc.stepStartedAt);
-    const queued = this.opts.store.queuedKeys(inc.id);
+    const queued = await this.opts.store.queuedKeys(inc.id);
     const page = this.page(inc, 'firing');
     const notifications: OutboxEnqueue[] = [];
     const said: string[] = [];
@@ -406,44 +430,48 @@ export class IncidentManager {
       if (r.people.length === 0 && r.channels.length === 0) {
         // Said once per step and round: the timeline is the record of having said it.
         const text = `could not page: ${r.said} (step ${inc.step + 1}, round ${inc.loop + 1})`;
-        if (!this.opts.store.timeline(inc.id).some((e) => e.text === text)) said.push(text);
+        if (!(await this.opts.store.timeline(inc.id)).some((e) => e.text === text)) said.push(text);
       }
     }
     return { notifications, said };
   }
 
-  private mustGet(id: number): IncidentRow {
-    const inc = this.opts.store.tryGetIncident(id);
+  private async mustGet(id: number): Promise<IncidentRow> {
+    const inc = await this.opts.store.tryGetIncident(id);
     if (!inc) throw new IncidentError(`no incident #${id}: see groundwork incident list`);
     return inc;
   }
 
-  acknowledge(id: number, by: string): IncidentRow {
-    const inc = this.mustGet(id);
-    if (inc.status !== 'triggered') throw new IncidentError(`incident #${id} is already ${inc.status}`);
-    const withdrawn = this.withdrawPages(inc);
-    const row = { ...inc, status: 'acknowledged' as const, ackedAt: this.now(), ackedBy: by };
-    this.opts.store.saveIncident(
-      row,
-      [{ kind: 'acknowledged', actor: by, text: `acknowledged by ${by}` }, ...withdrawn],
-      [],
-    );
-    return row;
+  acknowledge(id: number, by: string): Promise<IncidentRow> {
+    return this.lock.run(async () => {
+      const inc = await this.mustGet(id);
+      if (inc.status !== 'triggered') throw new IncidentError(`incident #${id} is already ${inc.status}`);
+      const withdrawn = await this.withdrawPages(inc);
+      const row = { ...inc, status: 'acknowledged' as const, ackedAt: this.now(), ackedBy: by };
+      await this.opts.store.saveIncident(
+        row,
+        [{ kind: 'acknowledged', actor: by, text: `acknowledged by ${by}` }, ...withdrawn],
+        [],
+      );
+      return row;
+    });
   }
 
-  resolve(id: number, by: string): IncidentRow {
-    const inc = this.mustGet(id);
-    if (inc.status === 'resolved') throw new IncidentError(`incident #${id} is already resolved`);
-    return this.resolveRow(inc, by, []);
+  resolve(id: number, by: string): Promise<IncidentRow> {
+    return this.lock.run(async () => {
+      const inc = await this.mustGet(id);
+      if (inc.status === 'resolved') throw new IncidentError(`incident #${id} is already resolved`);
+      return this.resolveRow(inc, by, []);
+    });
   }
 
-  private resolveRow(inc: IncidentRow, by: string, events: NewEvent[]): IncidentRow {
+  private async resolveRow(inc: IncidentRow, by: string, events: NewEvent[]): Promise<IncidentRow> {
     // Pages not yet sent are withdrawn first: whoever was never paged is not told it is over.
-    const withdrawn = this.withdrawPages(inc);
+    const withdrawn = await this.withdrawPages(inc);
     const row = { ...inc, status: 'resolved' as const, resolvedAt: this.now(), resolvedBy: by };
     // Everyone who was paged hears that it is over, on the channels they were paged on.
     const paged = new Set<string>();
-    const queued = this.opts.store.queuedKeys(inc.id);
+    const queued = await this.opts.store.queuedKeys(inc.id);
     for (const key of queued) {
       const m = PAGE_KEY.exec(key);
       if (!m) continue;
@@ -455,7 +483,7 @@ export class IncidentManager {
       }
     }
     const notifications = outboxRows([...paged], 'resolved', this.page(row, 'resolved'));
-    this.opts.store.saveIncident(
+    await this.opts.store.saveIncident(
       row,
       [...events, ...withdrawn, { kind: 'resolved', actor: by, text: `resolved by ${by}` }],
       notifications,
@@ -463,25 +491,31 @@ export class IncidentManager {
     return row;
   }
 
-  note(id: number, by: string, text: string): void {
-    this.opts.store.saveIncident(this.mustGet(id), [{ kind: 'note', actor: by, text }], []);
+  note(id: number, by: string, text: string): Promise<void> {
+    return this.lock.run(async () => {
+      await this.opts.store.saveIncident(await this.mustGet(id), [{ kind: 'note', actor: by, text }], []);
+    });
   }
 
-  assign(id: number, who: string, by: string): void {
-    const inc = this.mustGet(id);
-    this.opts.store.saveIncident(
-      { ...inc, assignee: who },
-      [{ kind: 'assigned', actor: by, text: `assigned to ${who}` }],
-      [],
-    );
+  assign(id: number, who: string, by: string): Promise<void> {
+    return this.lock.run(async () => {
+      const inc = await this.mustGet(id);
+      await this.opts.store.saveIncident(
+        { ...inc, assignee: who },
+        [{ kind: 'assigned', actor: by, text: `assigned to ${who}` }],
+        [],
+      );
+    });
   }
 
   /** A deploy, rollback or apply while an incident of the service is open goes on its timeline. */
-  recordChange(service: string, actor: string, text: string): void {
-    for (const inc of this.opts.store.listIncidents({ limit: 100_000 })) {
-      if (inc.status !== 'resolved' && inc.service === service) {
-        this.opts.store.saveIncident(inc, [{ kind: 'change', actor, text }], []);
+  recordChange(service: string, actor: string, text: string): Promise<void> {
+    return this.lock.run(async () => {
+      for (const inc of await this.opts.store.listIncidents({ limit: 100_000 })) {
+        if (inc.status !== 'resolved' && inc.service === service) {
+          await this.opts.store.saveIncident(inc, [{ kind: 'change', actor, text }], []);
+        }
       }
-    }
+    });
   }
 }

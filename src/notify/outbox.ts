@@ -1,6 +1,6 @@
 /**
- * The durable outbox's two halves: rows go in with the state change that caused them (alerts call
- * `enqueueNotification` inside their transaction), and one sender per daemon delivers them with
+ * The durable outbox's two halves: rows go in with the state change that caused them (the store
+ * saves an alert or incident and its rows in one transaction), and one sender per daemon delivers them with
  * retries and backoff until each channel has accepted each row. Nothing is sent from memory:
  * the row is the notification, so a daemon restart, a channel down for an hour or a SIGKILL in the
  * middle of a send loses nothing (Uptime Kuma sends once and drops it: louislam/uptime-kuma#6046).
@@ -14,6 +14,7 @@ import type { Timer, Timers } from '../util/clock.js';
 import { errorMessage } from '../util/error-message.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
+import { singleFlight } from '../util/single-flight.js';
 import type { Channel } from './channel.js';
 import { notificationFromJson, notificationToJson, type Notification } from './notification.js';
 
@@ -57,7 +58,7 @@ export function enqueueNotification(
   channels: readonly string[],
   n: Notification,
   eventKey: string,
-): number[] {
+): Promise<number[]> {
   return store.enqueue(outboxRows(channels, eventKey, n));
 }
 
@@ -86,8 +87,20 @@ export class OutboxSender {
   private timer: Timer | undefined;
   private pruneTimer: Timer | undefined;
   private running = false;
-  private pumping = false;
-  private again = false;
+  /** Whether this sender has put back the rows a killed one left `sending` (done before its first claim). */
+  private recovered = false;
+  /**
+   * Looking at the outbox waits on the store: a kick during a look books one more look instead of
+   * a second one beside it, which could claim with a stale view of the busy streams.
+   */
+  private readonly pumper = singleFlight(
+    () => this.pump(),
+    (e) => this.logger.log('error', 'outbox: cannot read the outbox', { error: errorMessage(e) }),
+  );
+  private readonly pruner = singleFlight(
+    () => this.prune(),
+    (e) => this.logger.log('warn', 'outbox: could not prune delivered notifications', { error: errorMessage(e) }),
+  );
 
   private channels: ReadonlyMap<string, Channel>;
   private channelProblems: ReadonlyMap<string, string>;
@@ -112,34 +125,27 @@ export class OutboxSender {
     return this.opts.logger ?? silentLogger;
   }
 
-  /** Rows a killed sender left `sending` are sent again (same idempotency key), then the loop starts. */
+  /**
+   * Starts the loop. Its first look at the outbox puts rows a killed sender left `sending` back
+   * (sent again with the same idempotency key) before claiming any: claimed first, this sender's
+   * own rows would be put back and sent twice.
+   */
   start(): void {
     if (this.running) return;
     this.running = true;
-    const recovered = this.opts.store.recoverSending();
-    if (recovered > 0) this.logger.log('info', 'outbox: resending notifications interrupted by a stop', { recovered });
-    this.prune();
-    this.pruneTimer = this.opts.clock.setInterval(() => this.prune(), 3_600_000, { background: true });
+    this.pruner.trigger();
+    this.pruneTimer = this.opts.clock.setInterval(() => this.pruner.trigger(), 3_600_000, { background: true });
     this.kick();
   }
 
-  private prune(): void {
+  private async prune(): Promise<void> {
     const keep = this.opts.keepDeliveredMs ?? 30 * 24 * 3_600_000;
-    try {
-      this.opts.store.pruneDelivered(new Date(this.opts.clock.now().getTime() - keep));
-    } catch (e) {
-      this.logger.log('warn', 'outbox: could not prune delivered notifications', { error: errorMessage(e) });
-    }
+    await this.opts.store.pruneDelivered(new Date(this.opts.clock.now().getTime() - keep));
   }
 
   /** Something was enqueued or a channel came back: look now instead of at the next timer. */
   kick(): void {
-    if (!this.running) return;
-    if (this.pumping) {
-      this.again = true;
-      return;
-    }
-    this.pump();
+    if (this.running) this.pumper.trigger();
   }
 
   /** Stops taking rows; in-flight sends are cancelled and stay queued (sent again on the next start). */
@@ -148,36 +154,52 @@ export class OutboxSender {
     this.timer?.cancel();
     this.pruneTimer?.cancel();
     this.abort.abort();
+    await Promise.all([this.pumper.idle(), this.pruner.idle()]);
     await Promise.allSettled([...this.inflight.values()]);
   }
 
-  /** Resolves when nothing is in flight (for tests and an orderly shutdown). */
+  /**
+   * Resolves when nothing is in flight and no look at the outbox (or prune) is under way (for tests
+   * and an orderly shutdown). A finished send looks again, so this waits until a look claims nothing.
+   */
   async idle(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight.values()]);
+    for (;;) {
+      await Promise.all([this.pumper.idle(), this.pruner.idle()]);
+      if (this.inflight.size === 0) return;
+      await Promise.allSettled([...this.inflight.values()]);
+    }
   }
 
-  private pump(): void {
-    this.pumping = true;
+  private async pump(): Promise<void> {
+    if (!this.running) return;
     try {
-      do {
-        this.again = false;
-        const room = (this.opts.concurrency ?? 4) - this.inflight.size;
-        if (room <= 0) break;
-        for (const row of this.opts.store.claimDue(room, this.busyStreams)) this.send(row);
-      } while (this.again && this.running);
+      if (!this.recovered) {
+        const recovered = await this.opts.store.recoverSending();
+        this.recovered = true;
+        if (recovered > 0)
+          this.logger.log('info', 'outbox: resending notifications interrupted by a stop', { recovered });
+      }
+      const room = (this.opts.concurrency ?? 4) - this.inflight.size;
+      if (room > 0 && this.running) {
+        for (const row of await this.opts.store.claimDue(room, this.busyStreams)) this.send(row);
+      }
     } catch (e) {
       this.logger.log('error', 'outbox: cannot read the outbox', { error: errorMessage(e) });
-    } finally {
-      this.pumping = false;
     }
-    this.schedule();
+    // Also after a failure: the timer is what tries again.
+    await this.schedule();
   }
 
-  private schedule(): void {
+  private async schedule(): Promise<void> {
+    const poll = this.opts.pollMs ?? 1000;
+    let due: Date | undefined;
+    try {
+      due = await this.opts.store.nextDueAt();
+    } catch (e) {
+      this.logger.log('error', 'outbox: cannot read the outbox', { error: errorMessage(e) });
+    }
     this.timer?.cancel();
     if (!this.running) return;
-    const poll = this.opts.pollMs ?? 1000;
-    const due = this.opts.store.nextDueAt();
     // At least 10 ms: a head that is due but cannot be claimed (its stream is busy) must not spin.
     const wait = due ? Math.max(10, Math.min(poll, due.getTime() - this.opts.clock.now().getTime())) : poll;
     this.timer = this.opts.clock.setTimeout(() => this.kick(), wait, { background: true });
@@ -188,16 +210,16 @@ export class OutboxSender {
     this.busyStreams.add(streamKey);
     const started = this.opts.clock.ms();
     const task = this.deliver(row)
-      .then((error) => {
+      .then(async (error) => {
         const took = this.opts.clock.ms() - started;
         if (error === undefined) {
-          this.opts.store.finishAttempt(row.id, { ok: true }, took);
+          await this.opts.store.finishAttempt(row.id, { ok: true }, took);
         } else {
           const attempt = row.attempts + 1;
           const retryAt = new Date(
             this.opts.clock.now().getTime() + retryDelayMs(this.opts.backoff ?? DEFAULT_BACKOFF, row.id, attempt),
           );
-          this.opts.store.finishAttempt(row.id, { ok: false, error, retryAt }, took);
+          await this.opts.store.finishAttempt(row.id, { ok: false, error, retryAt }, took);
           this.logger.log('warn', 'outbox: delivery failed; will retry', {
             channel: row.channel,
             id: row.id,

@@ -237,38 +237,39 @@ export interface OutboxAttempt {
 }
 
 /**
- * The durable notification outbox. Rows are written in the caller's transaction (better-sqlite3
- * transactions nest), so an alert's state change and its notifications commit together.
+ * The durable notification outbox. An alert's or incident's notifications enter it through
+ * `saveAlert` / `saveIncident`, in the same transaction as the state change, so both commit
+ * together; `enqueue` is for notifications that stand alone (a break-glass notice).
  */
 export interface OutboxStore {
   /** Returns the new rows' ids; a (channel, dedupKey) already queued or sent is skipped. */
-  enqueue(rows: OutboxEnqueue[]): number[];
+  enqueue(rows: OutboxEnqueue[]): Promise<number[]>;
   /**
    * Marks up to `limit` due rows `sending` and returns them: the oldest undelivered row of each
    * stream whose next attempt is due, skipping `busy` streams.
    */
-  claimDue(limit: number, busy: ReadonlySet<string>): OutboxRow[];
+  claimDue(limit: number, busy: ReadonlySet<string>): Promise<OutboxRow[]>;
   /** Records an attempt; delivered rows are done, failed ones wait until `retryAt`. */
   finishAttempt(
     id: number,
     result: { ok: true } | { ok: false; error: string; retryAt: Date },
     durationMs: number,
-  ): void;
+  ): Promise<void>;
   /** Rows a killed sender left `sending` go back to `pending` (sent again with the same key). */
-  recoverSending(): number;
-  listOutbox(filter?: { status?: OutboxStatus; channel?: string; limit?: number }): OutboxRow[];
-  attemptsOf(id: number): OutboxAttempt[];
+  recoverSending(): Promise<number>;
+  listOutbox(filter?: { status?: OutboxStatus; channel?: string; limit?: number }): Promise<OutboxRow[]>;
+  attemptsOf(id: number): Promise<OutboxAttempt[]>;
   /** The earliest next attempt among the streams' head rows, for the sender's timer. */
-  nextDueAt(): Date | undefined;
+  nextDueAt(): Promise<Date | undefined>;
   /**
    * Withdraws the rows of `stream` with these dedup keys that still wait (`pending`, including
    * ones waiting to retry), with their failed attempts, and returns them. A row already `sending`
    * is in flight and is not withdrawn; a delivered one stays on record. (An acknowledged incident
    * withdraws its pages not yet sent.)
    */
-  cancelPending(stream: string, dedupKeys: readonly string[]): OutboxRow[];
+  cancelPending(stream: string, dedupKeys: readonly string[]): Promise<OutboxRow[]>;
   /** Deletes delivered rows (and their attempts) delivered before `before`; returns how many. */
-  pruneDelivered(before: Date): number;
+  pruneDelivered(before: Date): Promise<number>;
 }
 
 export const ALERT_STATES = ['pending', 'firing', 'resolved'] as const;
@@ -316,18 +317,18 @@ export interface SilenceRow {
 
 /** Alert instances and silences. */
 export interface AlertStore {
-  listAlerts(filter?: { rule?: string; state?: AlertState }): AlertRow[];
-  tryGetAlert(fingerprint: string): AlertRow | undefined;
+  listAlerts(filter?: { rule?: string; state?: AlertState }): Promise<AlertRow[]>;
+  tryGetAlert(fingerprint: string): Promise<AlertRow | undefined>;
   /** Writes the alert and queues its notifications in one transaction: both happen or neither. */
-  saveAlert(row: AlertRow, notifications: OutboxEnqueue[]): void;
+  saveAlert(row: AlertRow, notifications: OutboxEnqueue[]): Promise<void>;
   /** Several alerts and their notifications in one transaction (a group notification marks all its alerts sent). */
-  saveAlerts(rows: readonly AlertRow[], notifications: OutboxEnqueue[]): void;
+  saveAlerts(rows: readonly AlertRow[], notifications: OutboxEnqueue[]): Promise<void>;
   /** A pending alert whose condition went away before `for` never existed for anyone. */
-  deleteAlert(fingerprint: string): void;
-  addSilence(s: Omit<SilenceRow, 'id' | 'createdAt'>): number;
+  deleteAlert(fingerprint: string): Promise<void>;
+  addSilence(s: Omit<SilenceRow, 'id' | 'createdAt'>): Promise<number>;
   /** Ends a silence now; false when there is no such silence or it already ended. */
-  expireSilence(id: number): boolean;
-  listSilences(): SilenceRow[];
+  expireSilence(id: number): Promise<boolean>;
+  listSilences(): Promise<SilenceRow[]>;
 }
 
 export const INCIDENT_STATUSES = ['triggered', 'acknowledged', 'resolved'] as const;
@@ -386,32 +387,47 @@ export interface OverrideRow {
   createdAt: string;
 }
 
+/**
+ * Incidents, their timelines and action items, and on-call overrides. At most one incident per
+ * key is open (not resolved) at a time: the store refuses a second one.
+ */
 export interface IncidentStore {
   /** The open (not resolved) incident with this key. */
-  openIncidentByKey(key: string): IncidentRow | undefined;
-  tryGetIncident(id: number): IncidentRow | undefined;
-  listIncidents(filter?: { status?: IncidentStatus; limit?: number }): IncidentRow[];
+  openIncidentByKey(key: string): Promise<IncidentRow | undefined>;
+  tryGetIncident(id: number): Promise<IncidentRow | undefined>;
+  listIncidents(filter?: { status?: IncidentStatus; limit?: number }): Promise<IncidentRow[]>;
   /**
    * Creates or updates an incident, appends its timeline events and queues its notifications, in
-   * one transaction. Returns the incident's id.
+   * one transaction. Returns the incident's id. Creating one whose key already has an open
+   * incident fails (use `openIncident`).
    */
   saveIncident(
     row: Omit<IncidentRow, 'id'> & { id?: number },
     events: Omit<IncidentEvent, 'id' | 'incidentId' | 'at'>[],
     notifications: OutboxEnqueue[],
-  ): number;
-  timeline(id: number): IncidentEvent[];
+  ): Promise<number>;
+  /**
+   * Opens an incident with `events`, or, when one with its key is already open, joins it: appends
+   * `joinEvents` to the open one instead. One transaction, so two alerts of one key that fire at
+   * the same moment (in one process or two) open one incident.
+   */
+  openIncident(
+    row: Omit<IncidentRow, 'id'>,
+    events: Omit<IncidentEvent, 'id' | 'incidentId' | 'at'>[],
+    joinEvents: Omit<IncidentEvent, 'id' | 'incidentId' | 'at'>[],
+  ): Promise<{ id: number; opened: boolean }>;
+  timeline(id: number): Promise<IncidentEvent[]>;
   /** Dedup keys of the outbox rows queued for this incident (what was already sent or is on its way). */
-  queuedKeys(id: number): Set<string>;
-  addActionItem(item: Omit<ActionItem, 'id' | 'done'>): number;
-  setActionItemDone(id: number, done: boolean): boolean;
-  tryGetActionItem(id: number): ActionItem | undefined;
-  actionItems(incidentId: number): ActionItem[];
-  addOverride(o: Omit<OverrideRow, 'id' | 'createdAt'>): number;
+  queuedKeys(id: number): Promise<Set<string>>;
+  addActionItem(item: Omit<ActionItem, 'id' | 'done'>): Promise<number>;
+  setActionItemDone(id: number, done: boolean): Promise<boolean>;
+  tryGetActionItem(id: number): Promise<ActionItem | undefined>;
+  actionItems(incidentId: number): Promise<ActionItem[]>;
+  addOverride(o: Omit<OverrideRow, 'id' | 'createdAt'>): Promise<number>;
   /** Overrides of a schedule (all schedules when omitted) that end after `endingAfter`. */
-  listOverrides(filter?: { schedule?: string; endingAfter?: string }): OverrideRow[];
+  listOverrides(filter?: { schedule?: string; endingAfter?: string }): Promise<OverrideRow[]>;
   /** False when there is no such override. */
-  removeOverride(id: number): boolean;
+  removeOverride(id: number): Promise<boolean>;
 }
 
 /**

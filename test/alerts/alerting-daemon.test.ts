@@ -94,7 +94,7 @@ describe('alerting in the daemon', () => {
     expect(body(1).notification.status).toBe('resolved');
     await new Promise((r) => setTimeout(r, 800));
     expect(rx.received).toHaveLength(2);
-    const alerts = d?.daemon.operations.installation.store.alerts.listAlerts() ?? [];
+    const alerts = (await d?.daemon.operations.installation.store.alerts.listAlerts()) ?? [];
     expect(alerts).toMatchObject([{ rule: 'web-down', state: 'resolved', notifications: 1 }]);
   });
 

@@ -125,14 +125,14 @@ ${alerts}`),
     up('web', 1);
     up('db', 1);
     await clock.advance(10_000);
-    expect(store.alerts.listAlerts()).toEqual([]);
+    expect(await store.alerts.listAlerts()).toEqual([]);
     await clock.advance(1);
     up('web', 0);
     up('db', 0);
     await clock.advance(5000); // not due yet: 5 s into a 10 s interval
-    expect(store.alerts.listAlerts()).toEqual([]);
+    expect(await store.alerts.listAlerts()).toEqual([]);
     await clock.advance(5000);
-    const firing = store.alerts.listAlerts({ state: 'firing' });
+    const firing = await store.alerts.listAlerts({ state: 'firing' });
     expect(firing.map((a) => a.labels.check).sort()).toEqual(['db', 'web']);
     expect(firing[0]?.labels).toMatchObject({ alertname: 'check-down', severity: 'page', type: 'http' });
     expect(firing[0]?.labels.__name__).toBeUndefined(); // the comparison drops the metric name
@@ -146,7 +146,7 @@ ${alerts}`),
     await clock.advance(10_000);
     await waitFor(() => rx.received.length === 3, { what: 'web resolved', timeoutMs: 5000, intervalMs: 10 });
     expect(bodies()[2]).toMatchObject({ status: 'resolved', labels: { check: 'web' } });
-    expect(store.alerts.listAlerts({ state: 'firing' }).map((a) => a.labels.check)).toEqual(['db']);
+    expect((await store.alerts.listAlerts({ state: 'firing' })).map((a) => a.labels.check)).toEqual(['db']);
   });
 
   it('`for` counts from the first evaluation that returned the series (default interval 5 s)', async () => {
@@ -158,11 +158,11 @@ ${alerts}`),
     await clock.advance(1);
     up('web', 0);
     await clock.advance(5000); // default interval 5 s
-    expect(store.alerts.listAlerts()).toMatchObject([{ state: 'pending' }]);
+    expect(await store.alerts.listAlerts()).toMatchObject([{ state: 'pending' }]);
     await clock.advance(4000);
-    expect(store.alerts.listAlerts()).toMatchObject([{ state: 'pending' }]);
+    expect(await store.alerts.listAlerts()).toMatchObject([{ state: 'pending' }]);
     await clock.advance(11_000);
-    expect(store.alerts.listAlerts()).toMatchObject([{ state: 'firing' }]);
+    expect(await store.alerts.listAlerts()).toMatchObject([{ state: 'firing' }]);
     await waitFor(() => rx.received.length === 1, { what: 'the page', timeoutMs: 5000, intervalMs: 10 });
   });
 
@@ -174,7 +174,7 @@ ${alerts}`),
       false,
     );
     await clock.advance(30_000);
-    expect(store.alerts.listAlerts()).toEqual([]);
+    expect(await store.alerts.listAlerts()).toEqual([]);
     expect(logged.filter((l) => l.includes('need the metrics store'))).toHaveLength(1);
   });
 });

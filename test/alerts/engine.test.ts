@@ -67,30 +67,32 @@ describe('alert engine', () => {
     });
   }
 
-  const sent = (): { channel: string; status: unknown; key: string }[] =>
-    store.outbox.listOutbox().map((r) => ({ channel: r.channel, status: r.payload.status, key: r.dedupKey }));
+  const sent = async (): Promise<{ channel: string; status: unknown; key: string }[]> =>
+    (await store.outbox.listOutbox()).map((r) => ({ channel: r.channel, status: r.payload.status, key: r.dedupKey }));
 
   const down = [{ labels: { check: 'web' }, value: 3 }];
 
   it('pending for `for`, then firing with one notification per routed channel; resolved once', async () => {
     const e = engine();
-    expect(e.evaluate('web-down', down)).toMatchObject([{ from: 'inactive', to: 'pending', notified: [] }]);
+    expect(await e.evaluate('web-down', down)).toMatchObject([{ from: 'inactive', to: 'pending', notified: [] }]);
     await clock.advance(2000);
-    expect(e.evaluate('web-down', down)).toEqual([]);
+    expect(await e.evaluate('web-down', down)).toEqual([]);
     await clock.advance(1000);
-    expect(e.evaluate('web-down', down)).toMatchObject([
+    expect(await e.evaluate('web-down', down)).toMatchObject([
       { from: 'pending', to: 'firing', notified: ['pager', 'chat'] },
     ]);
-    expect(e.evaluate('web-down', down)).toEqual([]); // still firing: nothing new
+    expect(await e.evaluate('web-down', down)).toEqual([]); // still firing: nothing new
     await clock.advance(1000);
-    expect(e.evaluate('web-down', [])).toMatchObject([{ from: 'firing', to: 'resolved', notified: ['pager', 'chat'] }]);
-    expect(sent().map((s) => `${s.channel}:${String(s.status)}`)).toEqual([
+    expect(await e.evaluate('web-down', [])).toMatchObject([
+      { from: 'firing', to: 'resolved', notified: ['pager', 'chat'] },
+    ]);
+    expect((await sent()).map((s) => `${s.channel}:${String(s.status)}`)).toEqual([
       'pager:firing',
       'chat:firing',
       'pager:resolved',
       'chat:resolved',
     ]);
-    const firing = store.outbox.listOutbox()[0];
+    const firing = (await store.outbox.listOutbox())[0];
     expect(firing?.payload).toMatchObject({
       summary: 'web is down (3 failures)',
       labels: { alertname: 'web-down', check: 'web', severity: 'page', team: 'lab' },
@@ -103,25 +105,25 @@ describe('alert engine', () => {
 
   it('a condition that goes away before `for` never notifies', async () => {
     const e = engine();
-    e.evaluate('web-down', down);
+    await e.evaluate('web-down', down);
     await clock.advance(2000);
-    expect(e.evaluate('web-down', [])).toMatchObject([{ from: 'pending', to: 'inactive' }]);
-    expect(store.alerts.listAlerts()).toEqual([]);
-    expect(sent()).toEqual([]);
+    expect(await e.evaluate('web-down', [])).toMatchObject([{ from: 'pending', to: 'inactive' }]);
+    expect(await store.alerts.listAlerts()).toEqual([]);
+    expect(await sent()).toEqual([]);
   });
 
   it('a target that flaps every evaluation fires once and resolves once (keep_firing_for 5 s)', async () => {
     const e = engine();
     for (let i = 0; i < 30; i++) {
-      e.evaluate('flappy', i % 2 === 0 ? down : []);
+      await e.evaluate('flappy', i % 2 === 0 ? down : []);
       await clock.advance(1000);
     }
-    expect(store.alerts.listAlerts({ rule: 'flappy' })[0]?.state).toBe('firing');
+    expect((await store.alerts.listAlerts({ rule: 'flappy' }))[0]?.state).toBe('firing');
     for (let i = 0; i < 6; i++) {
-      e.evaluate('flappy', []);
+      await e.evaluate('flappy', []);
       await clock.advance(1000);
     }
-    expect(sent().map((s) => `${s.channel}:${String(s.status)}`)).toEqual([
+    expect((await sent()).map((s) => `${s.channel}:${String(s.status)}`)).toEqual([
       'pager:firing',
       'chat:firing',
       'pager:resolved',
@@ -131,44 +133,46 @@ describe('alert engine', () => {
 
   it('a silence suppresses sending, not state; its expiry sends the firing notification', async () => {
     const e = engine({ rules: [{ ...webDown, forMs: 0 }] });
-    const id = store.alerts.addSilence({
+    const id = await store.alerts.addSilence({
       matchers: [parseMatcher('check="web"')],
       startsAt: clock.now().toISOString(),
       endsAt: new Date(clock.now().getTime() + 3600_000).toISOString(),
       author: 'ana',
       comment: 'replacing the disk',
     });
-    expect(e.evaluate('web-down', down)).toMatchObject([{ to: 'firing', notified: [], suppressedBy: `silence ${id}` }]);
-    expect(store.alerts.listAlerts()[0]).toMatchObject({
+    expect(await e.evaluate('web-down', down)).toMatchObject([
+      { to: 'firing', notified: [], suppressedBy: `silence ${id}` },
+    ]);
+    expect((await store.alerts.listAlerts())[0]).toMatchObject({
       state: 'firing',
       suppressedBy: `silence ${id}`,
       notifiedAt: null,
     });
-    expect(sent()).toEqual([]);
+    expect(await sent()).toEqual([]);
     await clock.advance(60_000);
-    expect(e.tick()).toEqual([]);
-    expect(store.alerts.expireSilence(id)).toBe(true);
-    expect(store.alerts.expireSilence(id)).toBe(false);
-    expect(e.tick()).toMatchObject([{ notified: ['pager', 'chat'], suppressedBy: null }]);
-    expect(sent()).toHaveLength(2);
+    expect(await e.tick()).toEqual([]);
+    expect(await store.alerts.expireSilence(id)).toBe(true);
+    expect(await store.alerts.expireSilence(id)).toBe(false);
+    expect(await e.tick()).toMatchObject([{ notified: ['pager', 'chat'], suppressedBy: null }]);
+    expect(await sent()).toHaveLength(2);
   });
 
   it('an alert silenced for its whole life sends neither firing nor resolved', async () => {
     const e = engine({ rules: [{ ...webDown, forMs: 0 }] });
-    store.alerts.addSilence({
+    await store.alerts.addSilence({
       matchers: [parseMatcher('alertname=~"web-.*"')],
       startsAt: clock.now().toISOString(),
       endsAt: new Date(clock.now().getTime() + 3600_000).toISOString(),
       author: 'ana',
       comment: '',
     });
-    e.evaluate('web-down', down);
+    await e.evaluate('web-down', down);
     await clock.advance(10_000);
-    expect(e.evaluate('web-down', [])).toMatchObject([{ to: 'resolved', notified: [] }]);
-    expect(sent()).toEqual([]);
+    expect(await e.evaluate('web-down', [])).toMatchObject([{ to: 'resolved', notified: [] }]);
+    expect(await sent()).toEqual([]);
   });
 
-  it('a weekly maintenance window in a time zone suppresses and is shown as such', () => {
+  it('a weekly maintenance window in a time zone suppresses and is shown as such', async () => {
     // 2026-12-01T09:00Z is a Tuesday, 10:00 in Berlin.
     const e = engine({
       rules: [{ ...webDown, forMs: 0 }],
@@ -182,8 +186,8 @@ describe('alert engine', () => {
         },
       ],
     });
-    expect(e.evaluate('web-down', down)).toMatchObject([{ suppressedBy: 'maintenance patch-tuesday' }]);
-    expect(sent()).toEqual([]);
+    expect(await e.evaluate('web-down', down)).toMatchObject([{ suppressedBy: 'maintenance patch-tuesday' }]);
+    expect(await sent()).toEqual([]);
     const nightly = { kind: 'weekly' as const, days: [1], fromMinute: 23 * 60, toMinute: 60, timeZone: 'UTC' };
     expect(windowActive(nightly, new Date('2026-11-30T23:30:00Z'))).toBe(true); // Monday 23:30
     expect(windowActive(nightly, new Date('2026-12-01T00:30:00Z'))).toBe(true); // Tuesday 00:30, same window
@@ -195,33 +199,33 @@ describe('alert engine', () => {
       rules: [{ ...webDown, forMs: 0 }],
       routes: [{ matchers: [], channels: ['pager'], repeatIntervalMs: 60_000, continue: false }],
     });
-    e.evaluate('web-down', down);
+    await e.evaluate('web-down', down);
     await clock.advance(30_000);
-    e.evaluate('web-down', down);
+    await e.evaluate('web-down', down);
     await clock.advance(30_000);
-    e.evaluate('web-down', down);
-    expect(sent()).toHaveLength(2);
-    const fp = store.alerts.listAlerts()[0]?.fingerprint ?? '';
-    expect(e.acknowledge(fp, 'ben')).toBe(true);
+    await e.evaluate('web-down', down);
+    expect(await sent()).toHaveLength(2);
+    const fp = (await store.alerts.listAlerts())[0]?.fingerprint ?? '';
+    expect(await e.acknowledge(fp, 'ben')).toBe(true);
     await clock.advance(120_000);
-    e.evaluate('web-down', down);
-    e.tick();
-    expect(sent()).toHaveLength(2);
-    expect(store.alerts.tryGetAlert(fp)).toMatchObject({ ackedBy: 'ben', notifications: 2 });
+    await e.evaluate('web-down', down);
+    await e.tick();
+    expect(await sent()).toHaveLength(2);
+    expect(await store.alerts.tryGetAlert(fp)).toMatchObject({ ackedBy: 'ben', notifications: 2 });
   });
 
   it('state survives a restart: a reopened store and a new engine do not page again', async () => {
     let e = engine({ rules: [{ ...webDown, forMs: 0 }] });
-    e.evaluate('web-down', down);
+    await e.evaluate('web-down', down);
     store.close();
     store = SqliteStore.open(path.join(dir, 'state.db'), clock);
     e = engine({ rules: [{ ...webDown, forMs: 0 }] });
     await clock.advance(5000);
-    expect(e.evaluate('web-down', down)).toEqual([]);
-    expect(sent()).toHaveLength(2);
+    expect(await e.evaluate('web-down', down)).toEqual([]);
+    expect(await sent()).toHaveLength(2);
   });
 
-  it('routes: first match wins unless continue; unmatched alerts go to the default channels', () => {
+  it('routes: first match wins unless continue; unmatched alerts go to the default channels', async () => {
     const e = engine({
       rules: [
         { ...webDown, forMs: 0 },
@@ -233,12 +237,12 @@ describe('alert engine', () => {
       ],
       defaultChannels: ['mail'],
     });
-    e.evaluate('web-down', down);
-    e.evaluate('disk', [{ labels: { mount: '/srv', team: 'other' }, value: 1 }]);
-    expect(sent().map((s) => s.channel)).toEqual(['pager', 'chat', 'mail']);
+    await e.evaluate('web-down', down);
+    await e.evaluate('disk', [{ labels: { mount: '/srv', team: 'other' }, value: 1 }]);
+    expect((await sent()).map((s) => s.channel)).toEqual(['pager', 'chat', 'mail']);
   });
 
-  it('matchers: Alertmanager syntax, anchored regexes, clear errors', () => {
+  it('matchers: Alertmanager syntax, anchored regexes, clear errors', async () => {
     expect(matches({ service: 'webhook' }, [parseMatcher('service=~"web|api"')])).toBe(false);
     expect(matches({ service: 'web' }, [parseMatcher('service=~"web|api"')])).toBe(true);
     expect(matches({}, [parseMatcher('env!="prod"')])).toBe(true);
@@ -251,53 +255,54 @@ describe('alert engine', () => {
     let saves = 0;
     const real = store.alerts;
     // The real store underneath; only saveAlert is counted.
-    const counting: AlertStore = Object.assign(Object.create(real) as AlertStore, {
+    const counting: AlertStore = {
+      ...real,
       saveAlert: (...args: Parameters<AlertStore['saveAlert']>) => {
         saves++;
-        real.saveAlert(...args);
+        return real.saveAlert(...args);
       },
-    });
+    };
     const e = engine({ store: counting, rules: [{ ...webDown, forMs: 2000 }] });
-    e.evaluate('web-down', down); // new → pending
+    await e.evaluate('web-down', down); // new → pending
     expect(saves).toBe(1);
     for (let i = 0; i < 10; i++) {
       await clock.advance(100);
-      e.evaluate('web-down', down);
-      e.tick();
+      await e.evaluate('web-down', down);
+      await e.tick();
     }
     expect(saves).toBe(1); // still pending, same value: nothing to write
     await clock.advance(1000);
-    e.evaluate('web-down', down); // pending → firing, with its notifications
+    await e.evaluate('web-down', down); // pending → firing, with its notifications
     expect(saves).toBe(2);
     for (let i = 0; i < 20; i++) {
       await clock.advance(1000);
-      e.evaluate('web-down', down);
-      e.tick();
+      await e.evaluate('web-down', down);
+      await e.tick();
     }
     expect(saves).toBe(2);
-    e.evaluate('web-down', [{ labels: { check: 'web' }, value: 4 }]); // the value changed
+    await e.evaluate('web-down', [{ labels: { check: 'web' }, value: 4 }]); // the value changed
     expect(saves).toBe(3);
     await clock.advance(LAST_ACTIVE_SAVE_MS);
-    e.evaluate('web-down', [{ labels: { check: 'web' }, value: 4 }]); // lastActiveAt heartbeat
+    await e.evaluate('web-down', [{ labels: { check: 'web' }, value: 4 }]); // lastActiveAt heartbeat
     expect(saves).toBe(4);
-    e.tick();
-    e.evaluate('web-down', []); // resolved
+    await e.tick();
+    await e.evaluate('web-down', []); // resolved
     expect(saves).toBe(5);
-    expect(sent().map((s) => String(s.status))).toEqual(['firing', 'firing', 'resolved', 'resolved']);
+    expect((await sent()).map((s) => String(s.status))).toEqual(['firing', 'firing', 'resolved', 'resolved']);
   });
 
   it('keep_firing_for counts from the last active evaluation even though it was not written', async () => {
     const lastActive = new Map<string, number>();
     let e = engine({ rules: [{ ...webDown, forMs: 0, keepFiringForMs: 10_000 }], lastActive });
-    e.evaluate('web-down', down);
+    await e.evaluate('web-down', down);
     await clock.advance(30_000);
-    e.evaluate('web-down', down); // row not written (nothing changed), memory says active now
+    await e.evaluate('web-down', down); // row not written (nothing changed), memory says active now
     // The daemon rebuilds the engine on apply; the memory is shared, so nothing resolves early.
     e = engine({ rules: [{ ...webDown, forMs: 0, keepFiringForMs: 10_000 }], lastActive });
     await clock.advance(5000);
-    expect(e.evaluate('web-down', [])).toEqual([]);
+    expect(await e.evaluate('web-down', [])).toEqual([]);
     await clock.advance(5000);
-    expect(e.evaluate('web-down', [])).toMatchObject([{ to: 'resolved' }]);
+    expect(await e.evaluate('web-down', [])).toMatchObject([{ to: 'resolved' }]);
   });
 
   it('a secret value in a label or annotation never reaches the outbox table nor a receiver', async () => {
@@ -317,7 +322,7 @@ describe('alert engine', () => {
         routes: [{ matchers: [], channels: ['hook'], repeatIntervalMs: 0, continue: false }],
         redactor: () => redactor,
       });
-      e.evaluate('web-down', [{ labels: { check: 'db', dsn: `postgres://app:${secret}@db/app` }, value: 1 }]);
+      await e.evaluate('web-down', [{ labels: { check: 'db', dsn: `postgres://app:${secret}@db/app` }, value: 1 }]);
       const sender = new OutboxSender({
         store: store.outbox,
         channels: new Map([['hook', new WebhookChannel('hook', { url: `${url}/hook` })]]),
@@ -358,11 +363,11 @@ describe('alert engine', () => {
         },
       ],
     });
-    expect(e.evaluate('host-down', [{ labels: { host: 'nas' }, value: 1 }])).toMatchObject([
+    expect(await e.evaluate('host-down', [{ labels: { host: 'nas' }, value: 1 }])).toMatchObject([
       { to: 'firing', notified: ['pager'], suppressedBy: null },
     ]);
-    const source = store.alerts.listAlerts({ rule: 'host-down' })[0];
-    const t = e.evaluate('web-down', [
+    const source = (await store.alerts.listAlerts({ rule: 'host-down' }))[0];
+    const t = await e.evaluate('web-down', [
       { labels: { check: 'web', host: 'nas' }, value: 1 },
       { labels: { check: 'api', host: 'pi' }, value: 1 }, // another host: not inhibited
     ]);
@@ -370,13 +375,12 @@ describe('alert engine', () => {
       `web inhibited by host-down ${source?.fingerprint}`,
       'api sent',
     ]);
-    expect(sent().map((s) => `${s.status} ${s.key.split('/')[0] === source?.fingerprint ? 'host' : 'web'}`)).toEqual([
-      'firing host',
-      'firing web',
-    ]);
+    expect(
+      (await sent()).map((s) => `${s.status} ${s.key.split('/')[0] === source?.fingerprint ? 'host' : 'web'}`),
+    ).toEqual(['firing host', 'firing web']);
     await clock.advance(1000);
-    e.evaluate('host-down', []); // the source resolves
-    expect(e.tick()).toMatchObject([{ labels: { check: 'web' }, notified: ['pager'], suppressedBy: null }]);
-    expect(sent().map((s) => String(s.status))).toEqual(['firing', 'firing', 'resolved', 'firing']);
+    await e.evaluate('host-down', []); // the source resolves
+    expect(await e.tick()).toMatchObject([{ labels: { check: 'web' }, notified: ['pager'], suppressedBy: null }]);
+    expect((await sent()).map((s) => String(s.status))).toEqual(['firing', 'firing', 'resolved', 'firing']);
   });
 });

@@ -69,8 +69,8 @@ describe('alert grouping', () => {
     });
   }
 
-  const sent = (): Sent[] =>
-    store.outbox.listOutbox().map((r) => {
+  const sent = async (): Promise<Sent[]> =>
+    (await store.outbox.listOutbox()).map((r) => {
       const n = notificationFromJson(r.payload);
       return {
         channel: r.channel,
@@ -83,23 +83,23 @@ describe('alert grouping', () => {
   const firing = [{ labels: {}, value: 1 }];
 
   /** One daemon evaluation: every rule with its condition, then repeats and group flushes. */
-  function round(e: AlertEngine, active: Set<string>): void {
-    for (const r of [...rules.map((x) => x.name), 'db']) e.evaluate(r, active.has(r) ? firing : []);
-    e.tick();
-    e.flushGroups();
+  async function round(e: AlertEngine, active: Set<string>): Promise<void> {
+    for (const r of [...rules.map((x) => x.name), 'db']) await e.evaluate(r, active.has(r) ? firing : []);
+    await e.tick();
+    await e.flushGroups();
   }
 
   it('three alerts within group_wait are one notification; a fourth waits for group_interval', async () => {
     const e = engine();
     const active = new Set(['a']);
-    round(e, active);
+    await round(e, active);
     await clock.advance(500);
     active.add('b').add('c').add('db');
-    round(e, active);
-    expect(sent()).toEqual([]); // group_wait (2 s) has not passed
+    await round(e, active);
+    expect(await sent()).toEqual([]); // group_wait (2 s) has not passed
     await clock.advance(1500);
-    round(e, active);
-    expect(sent()).toEqual([
+    await round(e, active);
+    expect(await sent()).toEqual([
       {
         channel: 'pager',
         key: expect.stringMatching(/^group:[0-9a-f]{16}\//),
@@ -108,84 +108,84 @@ describe('alert grouping', () => {
       },
     ]);
     await clock.advance(500);
-    round(e, active);
+    await round(e, active);
     // The db team's group is its own: it waited its own group_wait from its first alert.
-    expect(sent().map((s) => s.alerts)).toEqual([['a:firing', 'b:firing', 'c:firing'], ['db:firing']]);
+    expect((await sent()).map((s) => s.alerts)).toEqual([['a:firing', 'b:firing', 'c:firing'], ['db:firing']]);
 
     active.add('d');
-    round(e, active);
+    await round(e, active);
     await clock.advance(8000);
-    round(e, active);
-    expect(sent()).toHaveLength(2); // group_interval (10 s from the first) has not passed
+    await round(e, active);
+    expect(await sent()).toHaveLength(2); // group_interval (10 s from the first) has not passed
     await clock.advance(1500);
-    round(e, active);
-    expect(sent()[2]?.alerts).toEqual(['a:firing', 'b:firing', 'c:firing', 'd:firing']);
-    expect(new Set(sent().map((s) => s.key)).size).toBe(3);
+    await round(e, active);
+    expect((await sent())[2]?.alerts).toEqual(['a:firing', 'b:firing', 'c:firing', 'd:firing']);
+    expect(new Set((await sent()).map((s) => s.key)).size).toBe(3);
   });
 
   it('resolved alerts go with the next notification of their group; a group of only resolved ones is the last', async () => {
     const e = engine();
     const active = new Set(['a', 'b']);
-    round(e, active);
+    await round(e, active);
     await clock.advance(2000);
-    round(e, active);
+    await round(e, active);
     active.delete('a');
-    round(e, active);
-    expect(sent()).toHaveLength(1);
-    expect(store.alerts.listAlerts({ rule: 'a' })[0]?.state).toBe('resolved');
+    await round(e, active);
+    expect(await sent()).toHaveLength(1);
+    expect((await store.alerts.listAlerts({ rule: 'a' }))[0]?.state).toBe('resolved');
     await clock.advance(10_000);
-    round(e, active);
-    expect(sent()[1]).toMatchObject({ status: 'firing', alerts: ['b:firing', 'a:resolved'] });
+    await round(e, active);
+    expect((await sent())[1]).toMatchObject({ status: 'firing', alerts: ['b:firing', 'a:resolved'] });
     active.delete('b');
-    round(e, active);
+    await round(e, active);
     await clock.advance(10_000);
-    round(e, active);
-    expect(sent()[2]).toMatchObject({ status: 'resolved', alerts: ['b:resolved'] });
+    await round(e, active);
+    expect((await sent())[2]).toMatchObject({ status: 'resolved', alerts: ['b:resolved'] });
     await clock.advance(120_000);
-    round(e, active);
-    expect(sent()).toHaveLength(3); // nothing left in the group: no repeat, no further resolved
+    await round(e, active);
+    expect(await sent()).toHaveLength(3); // nothing left in the group: no repeat, no further resolved
   });
 
   it('repeat_interval resends an unchanged group; an acknowledged group is not repeated', async () => {
     const e = engine();
     const active = new Set(['a']);
-    round(e, active);
+    await round(e, active);
     await clock.advance(2000);
-    round(e, active);
+    await round(e, active);
     await clock.advance(59_000);
-    round(e, active);
-    expect(sent()).toHaveLength(1);
+    await round(e, active);
+    expect(await sent()).toHaveLength(1);
     await clock.advance(1000);
-    round(e, active);
-    expect(sent().map((s) => s.alerts)).toEqual([['a:firing'], ['a:firing']]);
-    const fp = store.alerts.listAlerts({ rule: 'a' })[0]?.fingerprint ?? '';
-    expect(e.acknowledge(fp, 'ana')).toBe(true);
+    await round(e, active);
+    expect((await sent()).map((s) => s.alerts)).toEqual([['a:firing'], ['a:firing']]);
+    const fp = (await store.alerts.listAlerts({ rule: 'a' }))[0]?.fingerprint ?? '';
+    expect(await e.acknowledge(fp, 'ana')).toBe(true);
     await clock.advance(120_000);
-    round(e, active);
-    expect(sent()).toHaveLength(2);
+    await round(e, active);
+    expect(await sent()).toHaveLength(2);
   });
 
   it('a restart (reopened store, new engine) neither repeats nor loses a group notification', async () => {
     let e = engine();
     const active = new Set(['a', 'b']);
-    round(e, active);
+    await round(e, active);
     await clock.advance(2000);
-    round(e, active);
-    expect(sent()).toHaveLength(1);
+    await round(e, active);
+    expect(await sent()).toHaveLength(1);
     store.close();
     store = SqliteStore.open(path.join(dir, 'state.db'), clock);
     e = engine();
-    round(e, active);
-    expect(sent()).toHaveLength(1);
+    await round(e, active);
+    expect(await sent()).toHaveLength(1);
     active.delete('a');
-    round(e, active);
+    await round(e, active);
     store.close();
     store = SqliteStore.open(path.join(dir, 'state.db'), clock);
     e = engine();
     await clock.advance(10_000);
-    round(e, active);
-    round(e, active);
-    expect(sent().map((s) => s.alerts)).toEqual([
+    await round(e, active);
+    await round(e, active);
+    expect((await sent()).map((s) => s.alerts)).toEqual([
       ['a:firing', 'b:firing'],
       ['b:firing', 'a:resolved'],
     ]);
@@ -196,18 +196,16 @@ describe('alert grouping', () => {
       routes: [{ matchers: [], channels: ['pager'], repeatIntervalMs: 0, continue: false }],
     });
     const active = new Set(['a', 'b']);
-    round(alone, active);
+    await round(alone, active);
     active.delete('a');
-    round(alone, active);
-    expect(store.outbox.listOutbox().map((r) => `${String(r.payload.alert)}:${String(r.payload.status)}`)).toEqual([
-      'a:firing',
-      'b:firing',
-      'a:resolved',
-    ]);
+    await round(alone, active);
+    expect(
+      (await store.outbox.listOutbox()).map((r) => `${String(r.payload.alert)}:${String(r.payload.status)}`),
+    ).toEqual(['a:firing', 'b:firing', 'a:resolved']);
     const grouped = engine();
     await clock.advance(30_000); // past group_interval (10 s), before repeat_interval (60 s)
-    round(grouped, active);
-    expect(store.outbox.listOutbox()).toHaveLength(3); // b was sent, a's resolution too: nothing is due
+    await round(grouped, active);
+    expect(await store.outbox.listOutbox()).toHaveLength(3); // b was sent, a's resolution too: nothing is due
   });
 
   it("group_by ['...'] makes every alert its own group; a silenced alert is left out of its group", async () => {
@@ -222,24 +220,24 @@ describe('alert grouping', () => {
         },
       ],
     });
-    store.alerts.addSilence({
+    await store.alerts.addSilence({
       matchers: [parseMatcher('alertname="c"')],
       startsAt: clock.now().toISOString(),
       endsAt: new Date(clock.now().getTime() + 3600_000).toISOString(),
       author: 'ana',
       comment: '',
     });
-    round(e, new Set(['a', 'b', 'c']));
-    expect(sent().map((s) => s.alerts)).toEqual([['a:firing'], ['b:firing']]);
+    await round(e, new Set(['a', 'b', 'c']));
+    expect((await sent()).map((s) => s.alerts)).toEqual([['a:firing'], ['b:firing']]);
   });
 
   it('channels render the group: Alertmanager webhook v4, plain text; `alerts` shows who was told', async () => {
     const e = engine();
     const active = new Set(['a', 'b']);
-    round(e, active);
+    await round(e, active);
     await clock.advance(2000);
-    round(e, active);
-    const row = store.outbox.listOutbox()[0];
+    await round(e, active);
+    const row = (await store.outbox.listOutbox())[0];
     const n = notificationFromJson(row?.payload ?? {});
     const body = alertmanagerBody(n, { url: 'http://127.0.0.1:1/', receiver: 'ops' });
     expect(body).toMatchObject({
@@ -259,7 +257,7 @@ describe('alert grouping', () => {
     expect(text).toMatch(/^\[FIRING\] alerts: 2 firing for team=web\n/);
     expect(text).toContain('- [FIRING] a: a is down');
     expect(text).toMatch(/acknowledge: http:\/\/127\.0\.0\.1:7070\/v1\/alerts\/[0-9a-f]{16}\/ack/);
-    const view = alertsView(store, clock);
+    const view = await alertsView(store, clock);
     expect(view.alerts.map((a) => a.deliveries.map((d) => `${d.channel} ${d.kind}`))).toEqual([
       ['pager firing'],
       ['pager firing'],

@@ -121,7 +121,7 @@ describe('log rules in the daemon', () => {
       { what: 'web healthy', timeoutMs: 20_000 },
     );
     const say = (m: string) => httpGet(port, `/say?m=${encodeURIComponent(m)}`);
-    const alerts = () => d?.daemon.operations.installation.store.alerts.listAlerts() ?? [];
+    const alerts = async () => (await d?.daemon.operations.installation.store.alerts.listAlerts()) ?? [];
     // Lines that do not match, and two that do: below the threshold.
     await say('INFO disk at 40%');
     await say('ERROR network unreachable');
@@ -139,7 +139,11 @@ describe('log rules in the daemon', () => {
     // Only matching lines count: two more make 5 (the three that do not match would make it 8).
     await say('ERROR disk /dev/sdb1 full');
     await say('ERROR disk /dev/sdb1 full');
-    await waitFor(() => alerts()[0]?.value === 5, { what: 'the count to reach 5', timeoutMs: 5_000, intervalMs: 20 });
+    await waitFor(async () => (await alerts())[0]?.value === 5, {
+      what: 'the count to reach 5',
+      timeoutMs: 5_000,
+      intervalMs: 20,
+    });
     await waitFor(() => rx.received.length >= 2, {
       what: 'resolved after the window',
       timeoutMs: 15_000,

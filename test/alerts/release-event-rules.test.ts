@@ -117,16 +117,13 @@ describe('release event alert rules', () => {
     a.configure(rows);
     a.start();
     await a.evaluate();
-    const firing = () =>
-      store.alerts
-        .listAlerts({ state: 'firing' })
-        .map((x) => `${x.rule} ${x.labels.service}`)
-        .sort();
-    expect(firing()).toEqual(['api-rolled-back api', 'deploy-failed web']);
+    const firing = async (): Promise<string[]> =>
+      (await store.alerts.listAlerts({ state: 'firing' })).map((x) => `${x.rule} ${x.labels.service}`).sort();
+    expect(await firing()).toEqual(['api-rolled-back api', 'deploy-failed web']);
 
     await store.releases.createRelease(release('web'));
     await settle('web', 3, 'active');
     await clock.advance(1000); // the next tick
-    expect(firing()).toEqual(['api-rolled-back api']);
+    expect(await firing()).toEqual(['api-rolled-back api']);
   });
 });

@@ -133,12 +133,12 @@ describe('incidents and escalation', () => {
   }
 
   /** Feeds the alert engine's transitions to the incident manager, as the daemon does. */
-  function feed(m: IncidentManager, e: AlertEngine, active: boolean): void {
-    for (const t of e.evaluate('web-down', active ? [{ labels: { service: 'web' }, value: 1 }] : [])) {
-      const a = store.alerts.tryGetAlert(t.fingerprint);
-      m.onAlert(
+  async function feed(m: IncidentManager, e: AlertEngine, active: boolean): Promise<void> {
+    for (const t of await e.evaluate('web-down', active ? [{ labels: { service: 'web' }, value: 1 }] : [])) {
+      const a = await store.alerts.tryGetAlert(t.fingerprint);
+      await m.onAlert(
         { fingerprint: t.fingerprint, rule: t.rule, to: t.to, labels: a?.labels ?? {}, summary: 'web is down' },
-        () => store.alerts.listAlerts({ state: 'firing' }).length > 0,
+        async () => (await store.alerts.listAlerts({ state: 'firing' })).length > 0,
       );
     }
   }
@@ -146,7 +146,7 @@ describe('incidents and escalation', () => {
   async function minutes(n: number, m: IncidentManager): Promise<void> {
     for (let i = 0; i < n * 6; i++) {
       await clock.advance(10_000);
-      m.tick();
+      await m.tick();
       sender.kick();
       await sender.idle();
     }
@@ -157,7 +157,7 @@ describe('incidents and escalation', () => {
   it('pages the on-call person, escalates without an ack, survives a restart, acks by link, resolves, writes the postmortem', async () => {
     let m = manager();
     let e = alerts();
-    feed(m, e, true);
+    await feed(m, e, true);
     await minutes(1, m);
     expect([count('ana/phone'), count('ana/mail'), count('ben/phone')]).toEqual([1, 0, 0]);
     const page = JSON.parse(rx.get('ana/phone')?.received[0]?.body ?? '{}') as {
@@ -184,20 +184,20 @@ describe('incidents and escalation', () => {
     const id = Number(link.pathname.split('/')[3]);
     expect(verifyAction(SECRET, 'ack', id, link.searchParams.get('sig') ?? '')).toBe(true);
     expect(verifyAction(SECRET, 'ack', id + 1, link.searchParams.get('sig') ?? '')).toBe(false);
-    m.acknowledge(id, 'ben');
+    await m.acknowledge(id, 'ben');
     await minutes(10, m);
     expect([count('ana/phone'), count('ana/mail'), count('ben/phone')]).toEqual([1, 1, 1]);
 
-    m.note(id, 'ben', 'restarted the database');
-    m.recordChange('web', 'ben', 'deploy web v8 (applied)');
-    feed(m, e, false);
+    await m.note(id, 'ben', 'restarted the database');
+    await m.recordChange('web', 'ben', 'deploy web v8 (applied)');
+    await feed(m, e, false);
     await minutes(1, m);
-    const inc = store.incidents.tryGetIncident(id);
+    const inc = await store.incidents.tryGetIncident(id);
     expect(inc).toMatchObject({ status: 'resolved', resolvedBy: 'alerts', ackedBy: 'ben' });
     // Everyone paged hears it is over, on each channel they were paged on.
     expect([count('ana/phone'), count('ana/mail'), count('ben/phone')]).toEqual([2, 2, 2]);
 
-    const timeline = store.incidents.timeline(id);
+    const timeline = await store.incidents.timeline(id);
     expect(timeline.map((t) => t.kind)).toEqual([
       'triggered',
       'alert',
@@ -213,7 +213,7 @@ describe('incidents and escalation', () => {
       'resolved',
     ]);
     expect(timeline.find((t) => t.kind === 'escalated')?.at).toBe('2026-12-01T09:07:10.000Z');
-    store.incidents.addActionItem({
+    await store.incidents.addActionItem({
       incidentId: id,
       text: 'alert on pool exhaustion',
       owner: 'ben',
@@ -223,14 +223,14 @@ describe('incidents and escalation', () => {
       inc ?? (undefined as never),
       timeline,
       [{ at: '2026-12-01T09:12:00.000Z', text: 'deploy web v8 (applied) by ben' }],
-      store.incidents.actionItems(id),
+      await store.incidents.actionItems(id),
     );
     // Acknowledged at 09:09 (two minutes after the restart), 9 min after it opened.
     expect(md).toContain('- Time to acknowledge: 9 min (by ben)');
     expect(md).toContain('| escalated | escalation | no acknowledgement within 300 s: step 2 of default |');
     expect(md).toContain('paged ana (on call in primary) via ana/phone (step 1)');
     expect(md).toContain('- [ ] alert on pool exhaustion (owner: ben, due 2026-12-15)');
-    expect(incidentStats(store.incidents.listIncidents())).toEqual([
+    expect(incidentStats(await store.incidents.listIncidents())).toEqual([
       {
         service: 'web',
         month: '2026-12',
@@ -245,8 +245,8 @@ describe('incidents and escalation', () => {
 
   it('acknowledging or resolving withdraws the pages not yet sent (queued, retrying, or failing in flight): the receivers get nothing', async () => {
     const m = manager();
-    const fire = (service: string): number | undefined =>
-      m.onAlert(
+    const fire = async (service: string): Promise<number | undefined> =>
+      await m.onAlert(
         {
           fingerprint: `f-${service}`,
           rule: `${service}-down`,
@@ -257,42 +257,42 @@ describe('incidents and escalation', () => {
         () => false,
       );
     // #1: the page is queued and the sender has not looked yet (its next look is on the clock).
-    const queued = fire('web') as number;
-    expect(store.outbox.listOutbox({ status: 'pending' }).map((r) => r.channel)).toEqual(['ana/phone']);
-    m.acknowledge(queued, 'ana');
-    expect(store.outbox.listOutbox({ status: 'pending' })).toEqual([]);
-    expect(store.incidents.timeline(queued).at(-1)?.text).toBe('1 page not yet sent withdrawn: ana/phone');
+    const queued = (await fire('web')) as number;
+    expect((await store.outbox.listOutbox({ status: 'pending' })).map((r) => r.channel)).toEqual(['ana/phone']);
+    await m.acknowledge(queued, 'ana');
+    expect(await store.outbox.listOutbox({ status: 'pending' })).toEqual([]);
+    expect((await store.incidents.timeline(queued)).at(-1)?.text).toBe('1 page not yet sent withdrawn: ana/phone');
 
     // #2: ana's phone refuses the page, so it waits to retry; the acknowledgement withdraws the retry.
     const phone = rx.get('ana/phone') as Receiver;
     phone.down = true;
-    const retrying = fire('db') as number;
+    const retrying = (await fire('db')) as number;
     sender.kick();
     await sender.idle();
     expect(phone.refused).toBe(1);
-    expect(store.outbox.listOutbox({ status: 'pending' })).toHaveLength(1);
-    m.resolve(retrying, 'ana');
+    expect(await store.outbox.listOutbox({ status: 'pending' })).toHaveLength(1);
+    await m.resolve(retrying, 'ana');
 
     // #3: the page is in flight when ana acknowledges, and fails: its retry is withdrawn by the next tick.
     phone.delayMs = 300;
-    const inFlight = fire('api') as number;
+    const inFlight = (await fire('api')) as number;
     sender.kick();
     // kick claims synchronously: the request is on its way to the slow receiver.
-    expect(store.outbox.listOutbox({ status: 'sending' })).toHaveLength(1);
-    m.acknowledge(inFlight, 'ana');
+    expect(await store.outbox.listOutbox({ status: 'sending' })).toHaveLength(1);
+    await m.acknowledge(inFlight, 'ana');
     await sender.idle();
     expect(phone.refused).toBe(2);
-    expect(store.outbox.listOutbox({ status: 'pending' })).toHaveLength(1);
-    m.tick();
-    expect(store.outbox.listOutbox({ status: 'pending' })).toEqual([]);
+    expect(await store.outbox.listOutbox({ status: 'pending' })).toHaveLength(1);
+    await m.tick();
+    expect(await store.outbox.listOutbox({ status: 'pending' })).toEqual([]);
     phone.down = false;
     phone.delayMs = 0;
 
     await minutes(10, m);
     // Nobody was paged, so nobody is told either incident is over.
     expect([count('ana/phone'), count('ana/mail'), count('ben/phone')]).toEqual([0, 0, 0]);
-    expect(store.outbox.listOutbox()).toEqual([]);
-    expect(store.incidents.timeline(retrying).map((e) => e.kind)).toEqual([
+    expect(await store.outbox.listOutbox()).toEqual([]);
+    expect((await store.incidents.timeline(retrying)).map((e) => e.kind)).toEqual([
       'triggered',
       'alert',
       'policy',
@@ -322,30 +322,30 @@ describe('a policy renamed while an incident is open', () => {
           externalUrl: 'http://127.0.0.1:7070',
           linkSecret: SECRET,
         });
-      const id = make(new Map([['default', policy]])).onAlert(WEB_DOWN, () => false) as number;
-      expect(store.incidents.queuedKeys(id).size).toBe(1); // ana paged
+      const id = (await make(new Map([['default', policy]])).onAlert(WEB_DOWN, () => false)) as number;
+      expect((await store.incidents.queuedKeys(id)).size).toBe(1); // ana paged
       // Applied again with the policy renamed: past the step's timeout, nobody more is paged.
       let m = make(new Map([['renamed', { ...policy, name: 'renamed' }]]));
       for (let i = 0; i < 3; i++) {
         await clock.advance(5 * MIN);
-        m.tick();
+        await m.tick();
       }
       m = make(new Map([['renamed', { ...policy, name: 'renamed' }]])); // another apply: still said once
-      m.tick();
-      expect(store.incidents.queuedKeys(id).size).toBe(1);
-      const stopped = store.incidents.timeline(id).filter((e) => e.kind === 'escalation-stopped');
+      await m.tick();
+      expect((await store.incidents.queuedKeys(id)).size).toBe(1);
+      const stopped = (await store.incidents.timeline(id)).filter((e) => e.kind === 'escalation-stopped');
       expect(stopped.map((e) => e.text)).toEqual([
         'escalation stopped: policy `default` is no longer applied (renamed or removed), so nobody more is paged; acknowledge or assign the incident, or declare `default` again under oncall.escalation and apply to resume',
       ]);
       // `default` is declared again: escalation resumes, its step starting over from now.
       m = make(new Map([['default', policy]]));
-      m.tick();
-      expect(store.incidents.timeline(id).at(-1)?.kind).toBe('escalation-resumed');
-      expect(store.incidents.queuedKeys(id).size).toBe(1);
+      await m.tick();
+      expect((await store.incidents.timeline(id)).at(-1)?.kind).toBe('escalation-resumed');
+      expect((await store.incidents.queuedKeys(id)).size).toBe(1);
       await clock.advance(5 * MIN);
-      m.tick();
-      expect(store.incidents.tryGetIncident(id)?.step).toBe(1);
-      expect(store.incidents.queuedKeys(id)).toContain(`incident-${id}/loop0/step1/ben/0`);
+      await m.tick();
+      expect((await store.incidents.tryGetIncident(id))?.step).toBe(1);
+      expect(await store.incidents.queuedKeys(id)).toContain(`incident-${id}/loop0/step1/ben/0`);
     } finally {
       store.close();
       removeTempDir(dir);
@@ -384,13 +384,13 @@ describe('a step that reaches nobody', () => {
         externalUrl: 'http://127.0.0.1:7070',
         linkSecret: SECRET,
       });
-      const id = m.onAlert(WEB_DOWN, () => false);
+      const id = await m.onAlert(WEB_DOWN, () => false);
       expect(id).toBe(1);
       // No time has passed: step 2 (ben) is already being paged.
-      expect(store.incidents.tryGetIncident(1)?.step).toBe(1);
-      const texts = store.incidents.timeline(1).map((e) => e.text);
+      expect((await store.incidents.tryGetIncident(1))?.step).toBe(1);
+      const texts = (await store.incidents.timeline(1)).map((e) => e.text);
       expect(texts).toContain('nobody could be paged: step 2 of default');
-      expect(store.incidents.queuedKeys(1)).toEqual(new Set(['incident-1/loop0/step1/ben/0']));
+      expect(await store.incidents.queuedKeys(1)).toEqual(new Set(['incident-1/loop0/step1/ben/0']));
     } finally {
       store.close();
       removeTempDir(dir);

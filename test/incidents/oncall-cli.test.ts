@@ -146,7 +146,7 @@ describe('oncall: local times and the calendar export', () => {
         linkSecret: 'k',
       });
       const now = new Date().toISOString();
-      const id = store.incidents.saveIncident(
+      const id = await store.incidents.saveIncident(
         {
           key: 'service:web',
           title: 'web is down',
@@ -167,10 +167,10 @@ describe('oncall: local times and the calendar export', () => {
         [{ kind: 'triggered', actor: 'alerts', text: 'opened by web-down' }],
         [],
       );
-      m.tick();
-      m.tick();
-      expect(store.incidents.timeline(id).filter((e) => e.kind === 'escalation-stopped')).toHaveLength(1);
-      expect(store.outbox.listOutbox()).toEqual([]);
+      await m.tick();
+      await m.tick();
+      expect((await store.incidents.timeline(id)).filter((e) => e.kind === 'escalation-stopped')).toHaveLength(1);
+      expect(await store.outbox.listOutbox()).toEqual([]);
     } finally {
       store.close();
     }

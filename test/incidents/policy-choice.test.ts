@@ -70,60 +70,59 @@ describe('the escalation policy an incident follows', () => {
     });
 
   /** The policy, the reason on the timeline, and the channels paged, of incident `id`. */
-  const said = (id: number) => ({
-    policy: store.incidents.tryGetIncident(id)?.policy,
-    why: store.incidents.timeline(id).find((e) => e.kind === POLICY_CHOSEN)?.text,
-    paged: store.outbox
-      .listOutbox()
+  const said = async (id: number) => ({
+    policy: (await store.incidents.tryGetIncident(id))?.policy,
+    why: (await store.incidents.timeline(id)).find((e) => e.kind === POLICY_CHOSEN)?.text,
+    paged: (await store.outbox.listOutbox())
       .filter((r) => r.dedupKey.startsWith(`incident-${id}/`))
       .map((r) => r.channel),
   });
 
-  it('takes the rule’s, else the service’s, else the default, and says why', () => {
+  it('takes the rule’s, else the service’s, else the default, and says why', async () => {
     const m = manager('default');
     const still = () => false;
-    const db = m.onAlert(firing('db-down', { service: 'db' }), still) as number;
-    const web = m.onAlert(firing('web-down', { service: 'web' }), still) as number;
-    const cache = m.onAlert(firing('cache-down', { service: 'cache' }), still) as number;
+    const db = (await m.onAlert(firing('db-down', { service: 'db' }), still)) as number;
+    const web = (await m.onAlert(firing('web-down', { service: 'web' }), still)) as number;
+    const cache = (await m.onAlert(firing('cache-down', { service: 'cache' }), still)) as number;
     // disk-full names dba: on a service of its own it opens an incident that follows dba; on web,
     // whose incident is open, it joins that one, which keeps following web-team.
-    const disk = m.onAlert(firing('disk-full', { service: 'files' }), still) as number;
-    const joined = m.onAlert(firing('disk-full', { service: 'web' }), still);
-    const noService = m.onAlert(firing('backup-late', {}), still) as number;
+    const disk = (await m.onAlert(firing('disk-full', { service: 'files' }), still)) as number;
+    const joined = await m.onAlert(firing('disk-full', { service: 'web' }), still);
+    const noService = (await m.onAlert(firing('backup-late', {}), still)) as number;
 
-    expect(said(db)).toEqual({
+    expect(await said(db)).toEqual({
       policy: 'dba',
       why: 'follows escalation policy `dba`: named by service `db` (services.db.escalation)',
       paged: ['ben/phone'],
     });
-    expect(said(web)).toEqual({
+    expect(await said(web)).toEqual({
       policy: 'web-team',
       why: 'follows escalation policy `web-team`: named by service `web` (services.web.escalation)',
       paged: ['ana/phone'],
     });
-    expect(said(cache)).toEqual({
+    expect(await said(cache)).toEqual({
       policy: 'default',
       why: 'follows escalation policy `default`: the stack-wide default (oncall.policy, else the only policy), as neither alert rule `cache-down` nor service `cache` names one',
       paged: ['cara/phone'],
     });
-    expect(said(disk)).toEqual({
+    expect(await said(disk)).toEqual({
       policy: 'dba',
       why: 'follows escalation policy `dba`: named by alert rule `disk-full` (alerts.disk-full.escalation)',
       paged: ['ben/phone'],
     });
     expect(joined).toBe(web);
-    expect(said(web).policy).toBe('web-team');
-    expect(said(web).paged).toEqual(['ana/phone']);
-    expect(said(noService).why).toBe(
+    expect((await said(web)).policy).toBe('web-team');
+    expect((await said(web)).paged).toEqual(['ana/phone']);
+    expect((await said(noService)).why).toBe(
       'follows escalation policy `default`: the stack-wide default (oncall.policy, else the only policy), as alert rule `backup-late` names none (and the alert has no service label)',
     );
   });
 
-  it('with no policy named and no default, pages nobody and says so on the timeline', () => {
+  it('with no policy named and no default, pages nobody and says so on the timeline', async () => {
     const m = manager(undefined);
-    const id = m.onAlert(firing('cache-down', { service: 'cache' }), () => false) as number;
-    m.tick();
-    expect(said(id)).toEqual({
+    const id = (await m.onAlert(firing('cache-down', { service: 'cache' }), () => false)) as number;
+    await m.tick();
+    expect(await said(id)).toEqual({
       policy: null,
       why: 'follows no escalation policy, so nobody is paged: neither alert rule `cache-down` nor service `cache` names one, and there is no default; declare one under oncall.escalation and apply',
       paged: [],

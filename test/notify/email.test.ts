@@ -105,7 +105,7 @@ describe('email channel against a real SMTP server', () => {
       const bad = channel(WRONG);
       let sender = new OutboxSender({ store: store.outbox, channels: new Map([['ops-mail', bad]]), clock });
       sender.start();
-      enqueueNotification(store.outbox, ['ops-mail'], notification(), 'firing');
+      await enqueueNotification(store.outbox, ['ops-mail'], notification(), 'firing');
       sender.kick();
       for (let i = 0; i < 4; i++) {
         await clock.advance(1000);
@@ -115,12 +115,12 @@ describe('email channel against a real SMTP server', () => {
       bad.close();
       expect(mails).toHaveLength(0);
       expect(authFailures).toBeGreaterThanOrEqual(1);
-      const [row] = store.outbox.listOutbox();
+      const [row] = await store.outbox.listOutbox();
       expect(row?.status).toBe('pending');
       expect(row?.lastError).toBe(
         `SMTP server 127.0.0.1:${port} rejected the login of user 'alerts' (535 Invalid username or password): check the channel's user and password`,
       );
-      const everything = JSON.stringify([store.outbox.listOutbox(), store.outbox.attemptsOf(row?.id ?? 0)]);
+      const everything = JSON.stringify([await store.outbox.listOutbox(), await store.outbox.attemptsOf(row?.id ?? 0)]);
       expect(everything).not.toContain(WRONG);
 
       const good = channel(PASSWORD);
@@ -141,7 +141,7 @@ describe('email channel against a real SMTP server', () => {
       expect(mail.data).toContain(`Message-ID: ${messageIdOf('disk-full-soon/mount=/srv/firing')}`);
       expect(mail.data).toContain('acknowledge: http://127.0.0.1:7070/v1/alerts/disk-full-soon/ack');
       expect(mail.data).toContain('free space falls by 3 GiB a day');
-      expect(store.outbox.listOutbox()[0]?.status).toBe('delivered');
+      expect((await store.outbox.listOutbox())[0]?.status).toBe('delivered');
     } finally {
       store.close();
     }

@@ -63,14 +63,14 @@ describe('outbox sender killed mid-delivery', () => {
     const url = `${await rx.start()}/hook`;
     try {
       const first = await startChild(db, url);
-      for (let i = 0; i < 10; i++) enqueueNotification(store.outbox, ['hook'], alert(i, 'firing'), 'firing');
-      for (let i = 0; i < 10; i++) enqueueNotification(store.outbox, ['hook'], alert(i, 'resolved'), 'resolved');
+      for (let i = 0; i < 10; i++) await enqueueNotification(store.outbox, ['hook'], alert(i, 'firing'), 'firing');
+      for (let i = 0; i < 10; i++) await enqueueNotification(store.outbox, ['hook'], alert(i, 'resolved'), 'resolved');
       await waitFor(() => rx.received.length >= 6, { timeoutMs: 20_000, what: '6 notifications before the kill' });
       first.kill('SIGKILL');
       await new Promise((r) => first.once('exit', r));
       const beforeRestart = rx.received.length;
       await startChild(db, url);
-      await waitFor(() => store.outbox.listOutbox({ status: 'delivered' }).length === 20, {
+      await waitFor(async () => (await store.outbox.listOutbox({ status: 'delivered' })).length === 20, {
         timeoutMs: 30_000,
         what: 'all 20 delivered after the restart',
       });

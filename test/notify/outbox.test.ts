@@ -93,13 +93,14 @@ describe('notification outbox', () => {
     );
     rx.down = true;
     const s = startSender([hook]);
-    for (let i = 0; i < 10; i++) enqueueNotification(store.outbox, ['hook'], alert(i, 'firing', clock.now()), 'firing');
+    for (let i = 0; i < 10; i++)
+      await enqueueNotification(store.outbox, ['hook'], alert(i, 'firing', clock.now()), 'firing');
     s.kick();
     await s.idle();
     for (let t = 0; t < 60; t++) {
       if (t === 30) {
         for (let i = 0; i < 10; i++) {
-          enqueueNotification(store.outbox, ['hook'], alert(i, 'resolved', clock.now()), 'resolved');
+          await enqueueNotification(store.outbox, ['hook'], alert(i, 'resolved', clock.now()), 'resolved');
         }
         s.kick();
       }
@@ -107,7 +108,7 @@ describe('notification outbox', () => {
     }
     expect(rx.received).toHaveLength(0);
     expect(rx.refused).toBeGreaterThan(10);
-    const waiting = store.outbox.listOutbox({ status: 'pending' });
+    const waiting = await store.outbox.listOutbox({ status: 'pending' });
     expect(waiting).toHaveLength(20);
     expect(waiting[0]?.lastError).toMatch(/^http:\/\/127\.0\.0\.1:\d+ answered HTTP 503: maintenance$/);
     // Backoff, not a hammering: 60 s of retries at 1, 2, 4, ... s is at most 7 attempts per row.
@@ -116,7 +117,7 @@ describe('notification outbox', () => {
     for (const r of waiting.filter((w) => w.payload.status === 'resolved')) expect(r.attempts).toBe(0);
 
     rx.down = false;
-    for (let t = 0; t < 600 && store.outbox.listOutbox({ status: 'delivered' }).length < 20; t++) await tick(s);
+    for (let t = 0; t < 600 && (await store.outbox.listOutbox({ status: 'delivered' })).length < 20; t++) await tick(s);
 
     const got = delivered(rx, Math.floor(clock.now().getTime() / 1000));
     expect(got).toHaveLength(20);
@@ -125,20 +126,20 @@ describe('notification outbox', () => {
       const mine = got.filter((g) => g.fingerprint === `web-down/instance=${i}`).map((g) => g.status);
       expect(mine).toEqual(['firing', 'resolved']);
     }
-    const rows = store.outbox.listOutbox();
+    const rows = await store.outbox.listOutbox();
     expect(rows.every((r) => r.status === 'delivered' && r.lastError === null)).toBe(true);
     const first = rows[0];
     if (!first) throw new Error('no rows');
-    const attempts = store.outbox.attemptsOf(first.id);
+    const attempts = await store.outbox.attemptsOf(first.id);
     expect(attempts.at(-1)?.ok).toBe(true);
     expect(attempts.slice(0, -1).every((a) => !a.ok && a.detail.includes('HTTP 503'))).toBe(true);
   });
 
-  it('the same event enqueued twice is one notification per channel', () => {
+  it('the same event enqueued twice is one notification per channel', async () => {
     const n = alert(1, 'firing', clock.now());
-    expect(enqueueNotification(store.outbox, ['a', 'b'], n, 'firing')).toHaveLength(2);
-    expect(enqueueNotification(store.outbox, ['a', 'b'], n, 'firing')).toHaveLength(0);
-    expect(store.outbox.listOutbox()).toHaveLength(2);
+    expect(await enqueueNotification(store.outbox, ['a', 'b'], n, 'firing')).toHaveLength(2);
+    expect(await enqueueNotification(store.outbox, ['a', 'b'], n, 'firing')).toHaveLength(0);
+    expect(await store.outbox.listOutbox()).toHaveLength(2);
   });
 
   it('a dead channel holds up only its own rows, and says why', async () => {
@@ -149,11 +150,11 @@ describe('notification outbox', () => {
     const live = new WebhookChannel('live', { url: `${url}/live`, secret: SECRET });
     const s = startSender([dead, live]);
     for (let i = 0; i < 3; i++)
-      enqueueNotification(store.outbox, ['dead', 'live'], alert(i, 'firing', clock.now()), 'f');
+      await enqueueNotification(store.outbox, ['dead', 'live'], alert(i, 'firing', clock.now()), 'f');
     s.kick();
     for (let t = 0; t < 5; t++) await tick(s);
     expect(rx.received).toHaveLength(3);
-    const stuck = store.outbox.listOutbox({ channel: 'dead' });
+    const stuck = await store.outbox.listOutbox({ channel: 'dead' });
     expect(stuck.every((r) => r.status === 'pending' && r.attempts >= 1)).toBe(true);
     expect(stuck[0]?.lastError).toMatch(/refused the connection \(is the receiver running\?\)|answered HTTP/);
   });
@@ -162,15 +163,16 @@ describe('notification outbox', () => {
     rx.delayMs = 300;
     const hook = new WebhookChannel('hook', { url: `${url}/hook` });
     const s = startSender([hook]);
-    enqueueNotification(store.outbox, ['hook'], alert(7, 'firing', clock.now()), 'firing');
+    await enqueueNotification(store.outbox, ['hook'], alert(7, 'firing', clock.now()), 'firing');
     s.kick();
     await new Promise((r) => setTimeout(r, 50));
     await s.stop();
-    expect(store.outbox.listOutbox({ status: 'delivered' })).toHaveLength(0);
+    expect(await store.outbox.listOutbox({ status: 'delivered' })).toHaveLength(0);
     rx.delayMs = 0;
     const again = startSender([hook]);
-    for (let t = 0; t < 5 && store.outbox.listOutbox({ status: 'delivered' }).length === 0; t++) await tick(again);
-    expect(store.outbox.listOutbox({ status: 'delivered' })).toHaveLength(1);
+    for (let t = 0; t < 5 && (await store.outbox.listOutbox({ status: 'delivered' })).length === 0; t++)
+      await tick(again);
+    expect(await store.outbox.listOutbox({ status: 'delivered' })).toHaveLength(1);
     const keys = rx.received.map((r) => r.headers['idempotency-key']);
     // The receiver may have seen the interrupted request too (it answered after the stop); both carry one key.
     expect(new Set(keys)).toEqual(new Set(['web-down/instance=7/firing']));
@@ -186,17 +188,17 @@ describe('notification outbox', () => {
     });
     sender = s;
     s.start();
-    enqueueNotification(store.outbox, ['hook'], alert(1, 'firing', clock.now()), 'firing');
-    enqueueNotification(store.outbox, ['gone'], alert(2, 'firing', clock.now()), 'firing');
+    await enqueueNotification(store.outbox, ['hook'], alert(1, 'firing', clock.now()), 'firing');
+    await enqueueNotification(store.outbox, ['gone'], alert(2, 'firing', clock.now()), 'firing');
     s.kick();
     await tick(s);
-    expect(store.outbox.listOutbox({ status: 'delivered' })).toHaveLength(1);
+    expect(await store.outbox.listOutbox({ status: 'delivered' })).toHaveLength(1);
     await clock.advance(23 * 3_600_000);
-    expect(store.outbox.listOutbox({ status: 'delivered' })).toHaveLength(1);
+    expect(await store.outbox.listOutbox({ status: 'delivered' })).toHaveLength(1);
     await clock.advance(2 * 3_600_000); // the hourly prune after the day has passed
     await s.idle();
-    expect(store.outbox.listOutbox({ status: 'delivered' })).toHaveLength(0);
-    expect(store.outbox.listOutbox({ status: 'pending' })).toHaveLength(1);
+    expect(await store.outbox.listOutbox({ status: 'delivered' })).toHaveLength(0);
+    expect(await store.outbox.listOutbox({ status: 'pending' })).toHaveLength(1);
   });
 
   it('retry delays double from 1 s up to 5 min, spread by ±20%', () => {

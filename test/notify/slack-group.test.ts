@@ -81,7 +81,7 @@ describe('Slack: a group notification', () => {
   const posted = new Set<number>();
   /** The group rows queued since the last call, as the sender reads them, posted to the fake Slack. */
   async function deliverAll(): Promise<Notification[]> {
-    const rows = store.outbox.listOutbox({ status: 'pending' }).filter((r) => !posted.has(r.id));
+    const rows = (await store.outbox.listOutbox({ status: 'pending' })).filter((r) => !posted.has(r.id));
     const channel = new SlackChannel('chat', { url });
     const out: Notification[] = [];
     for (const r of rows) {
@@ -97,13 +97,13 @@ describe('Slack: a group notification', () => {
     const slow = rule('slow', 'answers in {{ $value }} s');
     const down = rule('down', 'web answers <503> & more');
     const e = engine([slow, down]);
-    e.evaluate('slow', [
+    await e.evaluate('slow', [
       { labels: { check: 'a' }, value: 0.7 },
       { labels: { check: 'b' }, value: 0.9 },
     ]);
-    e.evaluate('down', [{ labels: {}, value: 1 }]);
+    await e.evaluate('down', [{ labels: {}, value: 1 }]);
     await clock.advance(1000);
-    e.flushGroups();
+    await e.flushGroups();
     const [first] = await deliverAll();
     expect(slack.refusals).toEqual([]);
     const m = slack.messages[0];
@@ -118,9 +118,9 @@ describe('Slack: a group notification', () => {
     expect(all).toContain('<http://127.0.0.1:7070/v1/silences/new?matcher=team%3D%22web%22|Silence>');
 
     // One alert resolves: the next notification marks it resolved, without an acknowledge link.
-    e.evaluate('slow', [{ labels: { check: 'a' }, value: 0.7 }]);
+    await e.evaluate('slow', [{ labels: { check: 'a' }, value: 0.7 }]);
     await clock.advance(1000);
-    e.flushGroups();
+    await e.flushGroups();
     await deliverAll();
     const next = texts(slack.messages[1]).join('\n');
     expect(slack.messages[1]?.text).toBe(':red_circle: [FIRING] alerts: 2 firing, 1 resolved for team=web');
@@ -131,12 +131,12 @@ describe('Slack: a group notification', () => {
   it('a group too large for one Slack message is cut to what Slack accepts, saying how many were left out', async () => {
     const many = rule('disk', `${'the disk of this host is almost full and needs attention '.repeat(8)}`);
     const e = engine([many]);
-    e.evaluate(
+    await e.evaluate(
       'disk',
       Array.from({ length: 250 }, (_v, i) => ({ labels: { host: `host-${String(i).padStart(3, '0')}` }, value: 1 })),
     );
     await clock.advance(1000);
-    e.flushGroups();
+    await e.flushGroups();
     await deliverAll();
     // Slack accepted it (before, a 3000-character section limit made it refuse, and the outbox would retry forever).
     expect(slack.refusals).toEqual([]);

@@ -1,5 +1,8 @@
 /** The store contract (test/store/contract/) against the embedded SQLite store. */
 import { describe, expect, it } from 'vitest';
+import { describeAlertsContract } from './contract/alerts.contract.js';
+import { describeIncidentsContract } from './contract/incidents.contract.js';
+import { describeOutboxContract } from './contract/outbox.contract.js';
 import { sqliteTarget } from './contract/target.js';
 import { describeReleasesContract } from './contract/releases.contract.js';
 
@@ -14,3 +17,6 @@ describe('sqlite contract target', () => {
 
 // One call per area below, as the areas move to the async contract (issue 8).
 describeReleasesContract(sqliteTarget);
+describeOutboxContract(sqliteTarget);
+describeAlertsContract(sqliteTarget);
+describeIncidentsContract(sqliteTarget);

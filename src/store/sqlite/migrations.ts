@@ -78,4 +78,19 @@ export const MIGRATIONS: readonly string[] = [
   `ALTER TABLE change_requests ADD COLUMN refused_by TEXT;
    ALTER TABLE change_requests ADD COLUMN refused_at TEXT;
    ALTER TABLE change_requests ADD COLUMN refused_reason TEXT;`,
+  // One open incident per key, kept by the database (the store became asynchronous, so "look for
+  // the open one, then insert" is no longer atomic by itself). A store written before may hold
+  // several open ones of a key (two processes raced): all but the newest are resolved, and their
+  // timelines say so, or the index could not be made.
+  `INSERT INTO incident_events (incident_id, at, kind, actor, text)
+     SELECT o.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'resolved', 'groundwork',
+       'resolved on upgrade: incident #' || (SELECT MAX(n.id) FROM incidents n WHERE n.key = o.key AND n.status != 'resolved')
+         || ' is open for the same key, and only one may be'
+     FROM incidents o
+     WHERE o.status != 'resolved'
+       AND o.id < (SELECT MAX(n.id) FROM incidents n WHERE n.key = o.key AND n.status != 'resolved');
+   UPDATE incidents SET status = 'resolved', resolved_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), resolved_by = 'groundwork'
+     WHERE status != 'resolved'
+       AND id < (SELECT MAX(n.id) FROM incidents n WHERE n.key = incidents.key AND n.status != 'resolved');
+   CREATE UNIQUE INDEX incidents_one_open ON incidents(key) WHERE status != 'resolved';`,
 ];

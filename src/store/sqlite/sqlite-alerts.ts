@@ -1,15 +1,11 @@
-/** Alert instances and silences in the state database (store.ts, AlertStore). */
+/**
+ * Alert instances and silences in the state database: the synchronous core behind the store's
+ * async AlertStore (store.ts; SqliteStore wraps it with asyncFacade).
+ */
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../util/clock.js';
-import type {
-  AlertRow,
-  AlertState,
-  AlertStore,
-  LabelMatcher,
-  OutboxEnqueue,
-  OutboxStore,
-  SilenceRow,
-} from '../store.js';
+import type { AlertRow, AlertState, LabelMatcher, OutboxEnqueue, SilenceRow } from '../store.js';
+import type { SqliteOutbox } from './sqlite-outbox.js';
 
 interface AlertDbRow {
   fingerprint: string;
@@ -57,11 +53,11 @@ function toAlert(r: AlertDbRow): AlertRow {
   };
 }
 
-export class SqliteAlerts implements AlertStore {
+export class SqliteAlerts {
   constructor(
     private readonly db: Database.Database,
     private readonly clock: Clock,
-    private readonly outbox: OutboxStore,
+    private readonly outbox: SqliteOutbox,
   ) {}
 
   listAlerts(filter: { rule?: string; state?: AlertState } = {}): AlertRow[] {

@@ -1,16 +1,11 @@
-/** Incidents, their timelines and action items in the state database (store.ts, IncidentStore). */
+/**
+ * Incidents, their timelines and action items in the state database: the synchronous core behind
+ * the store's async IncidentStore (store.ts; SqliteStore wraps it with asyncFacade).
+ */
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../util/clock.js';
-import type {
-  ActionItem,
-  IncidentEvent,
-  IncidentRow,
-  IncidentStatus,
-  IncidentStore,
-  OutboxEnqueue,
-  OutboxStore,
-  OverrideRow,
-} from '../store.js';
+import type { ActionItem, IncidentEvent, IncidentRow, IncidentStatus, OutboxEnqueue, OverrideRow } from '../store.js';
+import type { SqliteOutbox } from './sqlite-outbox.js';
 
 interface IncidentDbRow {
   id: number;
@@ -55,11 +50,11 @@ function toIncident(r: IncidentDbRow): IncidentRow {
 const STATUS_RANK: Record<IncidentStatus, number> = { triggered: 0, acknowledged: 1, resolved: 2 };
 const RANK_SQL = `(CASE status WHEN 'triggered' THEN 0 WHEN 'acknowledged' THEN 1 ELSE 2 END)`;
 
-export class SqliteIncidents implements IncidentStore {
+export class SqliteIncidents {
   constructor(
     private readonly db: Database.Database,
     private readonly clock: Clock,
-    private readonly outbox: OutboxStore,
+    private readonly outbox: SqliteOutbox,
   ) {}
 
   openIncidentByKey(key: string): IncidentRow | undefined {
@@ -128,14 +123,37 @@ export class SqliteIncidents implements IncidentStore {
           .run(...values, id, STATUS_RANK[row.status]);
         if (r.changes === 0) return id;
       }
-      const at = this.clock.now().toISOString();
-      const add = this.db.prepare(
-        'INSERT INTO incident_events (incident_id, at, kind, actor, text) VALUES (?, ?, ?, ?, ?)',
-      );
-      for (const e of events) add.run(id, at, e.kind, e.actor, e.text);
+      this.appendEvents(id, events);
       if (notifications.length > 0) this.outbox.enqueue(notifications);
       return id;
     })();
+  }
+
+  openIncident(
+    row: Omit<IncidentRow, 'id'>,
+    events: Omit<IncidentEvent, 'id' | 'incidentId' | 'at'>[],
+    joinEvents: Omit<IncidentEvent, 'id' | 'incidentId' | 'at'>[],
+  ): { id: number; opened: boolean } {
+    // Immediate: the look for the open one and the insert hold the write lock together, so
+    // another process cannot open one in between (the unique index would refuse it anyway).
+    return this.db
+      .transaction(() => {
+        const open = this.openIncidentByKey(row.key);
+        if (open) {
+          this.appendEvents(open.id, joinEvents);
+          return { id: open.id, opened: false };
+        }
+        return { id: this.saveIncident(row, events, []), opened: true };
+      })
+      .immediate();
+  }
+
+  private appendEvents(id: number, events: Omit<IncidentEvent, 'id' | 'incidentId' | 'at'>[]): void {
+    const at = this.clock.now().toISOString();
+    const add = this.db.prepare(
+      'INSERT INTO incident_events (incident_id, at, kind, actor, text) VALUES (?, ?, ?, ?, ?)',
+    );
+    for (const e of events) add.run(id, at, e.kind, e.actor, e.text);
   }
 
   timeline(id: number): IncidentEvent[] {

@@ -1,11 +1,13 @@
 /**
- * The notification outbox in the state database (store.ts, OutboxStore). Same connection as the
- * rest of the store, so an alert's state change and its rows commit in one transaction.
+ * The notification outbox in the state database: the synchronous core behind the store's async
+ * OutboxStore (store.ts; SqliteStore wraps it with asyncFacade). Same connection as the rest of
+ * the store, so the alerts and incidents cores call it inside their own transactions and an
+ * alert's state change and its rows commit in one transaction.
  */
 import type Database from 'better-sqlite3';
 import type { JsonObject } from '../../model/resource.js';
 import type { Clock } from '../../util/clock.js';
-import type { OutboxAttempt, OutboxEnqueue, OutboxRow, OutboxStatus, OutboxStore } from '../store.js';
+import type { OutboxAttempt, OutboxEnqueue, OutboxRow, OutboxStatus } from '../store.js';
 
 interface OutboxDbRow {
   id: number;
@@ -46,7 +48,7 @@ function toRow(r: OutboxDbRow): OutboxRow {
   };
 }
 
-export class SqliteOutbox implements OutboxStore {
+export class SqliteOutbox {
   constructor(
     private readonly db: Database.Database,
     private readonly clock: Clock,

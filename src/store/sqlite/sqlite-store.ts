@@ -4,20 +4,24 @@ import path from 'node:path';
 import type { Clock } from '../../util/clock.js';
 import type { Address, JsonObject, ResourceKindName } from '../../model/resource.js';
 import type {
+  AlertStore,
   ChangeNote,
   ReleaseStore,
   ChangeOutcome,
   ChangeRecord,
+  IncidentStore,
   InstanceEvent,
   JournalEntry,
   LeaseHolder,
   LeaseResult,
+  OutboxStore,
   ResourceRow,
   StepStatus,
   StepWrite,
   Store,
 } from '../store.js';
 import { errorMessage } from '../../util/error-message.js';
+import { asyncFacade } from './async-facade.js';
 import { MIGRATIONS } from './migrations.js';
 import { SqliteAlerts } from './sqlite-alerts.js';
 import { SqliteIncidents } from './sqlite-incidents.js';
@@ -25,7 +29,6 @@ import { SqliteOutbox } from './sqlite-outbox.js';
 import { SqliteAudit, SqliteTokens } from './sqlite-access.js';
 import { SqliteChangeRequests } from './sqlite-change-requests.js';
 import { SqliteReleases } from './sqlite-releases.js';
-import { asyncFacade } from './async-facade.js';
 import {
   backupDirOf,
   backupName,
@@ -102,9 +105,13 @@ interface LockDbRow {
  */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
-  readonly outbox: SqliteOutbox;
-  readonly alerts: SqliteAlerts;
-  readonly incidents: SqliteIncidents;
+  /** The synchronous outbox: the alerts and incidents cores enqueue through it inside their transactions. */
+  readonly outboxCore: SqliteOutbox;
+  readonly outbox: OutboxStore;
+  readonly alertsCore: SqliteAlerts;
+  readonly alerts: AlertStore;
+  readonly incidentsCore: SqliteIncidents;
+  readonly incidents: IncidentStore;
   readonly tokens: SqliteTokens;
   readonly audit: SqliteAudit;
   readonly changeRequests: SqliteChangeRequests;
@@ -121,9 +128,46 @@ export class SqliteStore implements Store {
     private readonly backups: StoreBackups | undefined,
   ) {
     this.db = db;
-    this.outbox = new SqliteOutbox(db, clock);
-    this.alerts = new SqliteAlerts(db, clock, this.outbox);
-    this.incidents = new SqliteIncidents(db, clock, this.outbox);
+    this.outboxCore = new SqliteOutbox(db, clock);
+    this.outbox = asyncFacade(this.outboxCore, [
+      'enqueue',
+      'claimDue',
+      'finishAttempt',
+      'recoverSending',
+      'listOutbox',
+      'attemptsOf',
+      'nextDueAt',
+      'cancelPending',
+      'pruneDelivered',
+    ]) satisfies OutboxStore;
+    this.alertsCore = new SqliteAlerts(db, clock, this.outboxCore);
+    this.alerts = asyncFacade(this.alertsCore, [
+      'listAlerts',
+      'tryGetAlert',
+      'saveAlert',
+      'saveAlerts',
+      'deleteAlert',
+      'addSilence',
+      'expireSilence',
+      'listSilences',
+    ]) satisfies AlertStore;
+    this.incidentsCore = new SqliteIncidents(db, clock, this.outboxCore);
+    this.incidents = asyncFacade(this.incidentsCore, [
+      'openIncidentByKey',
+      'tryGetIncident',
+      'listIncidents',
+      'saveIncident',
+      'openIncident',
+      'timeline',
+      'queuedKeys',
+      'addActionItem',
+      'setActionItemDone',
+      'tryGetActionItem',
+      'actionItems',
+      'addOverride',
+      'listOverrides',
+      'removeOverride',
+    ]) satisfies IncidentStore;
     this.tokens = new SqliteTokens(db);
     this.audit = new SqliteAudit(db);
     this.changeRequests = new SqliteChangeRequests(db, clock);
