@@ -150,7 +150,7 @@ export class LocalOperations implements Operations {
         // A change on a full disk would fail half-way: refuse it before it starts.
         const full = this.diskFull();
         if (full) throw full;
-        return await withLease(this.store, command, body);
+        return await withLease(this.store, command, body, undefined, this.installation.logger);
       } catch (e) {
         if (isDiskFull(e)) throw this.diskFull(true) ?? e;
         if (e instanceof LeaseHeldError)

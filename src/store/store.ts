@@ -152,16 +152,17 @@ export interface JournalStore {
 
 /** The one-writer lease. */
 export interface LeaseStore {
+  /** Takes the lease unless a live holder has it; `isDead` runs inside the transaction, so it is synchronous and pure. */
   acquireLease(
     name: string,
     holder: Omit<LeaseHolder, 'acquiredAt' | 'expiresAt'>,
     ttlMs: number,
     isDead: (h: LeaseHolder) => boolean,
-  ): LeaseResult;
-  renewLease(name: string, holder: string, ttlMs: number): boolean;
-  releaseLease(name: string, holder: string): void;
-  tryGetLease(name: string): LeaseHolder | undefined;
-  forceReleaseLease(name: string): LeaseHolder | undefined;
+  ): Promise<LeaseResult>;
+  renewLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  releaseLease(name: string, holder: string): Promise<void>;
+  tryGetLease(name: string): Promise<LeaseHolder | undefined>;
+  forceReleaseLease(name: string): Promise<LeaseHolder | undefined>;
 }
 
 /** Releases of services. */
@@ -521,7 +522,8 @@ export interface ChangeRequestStore {
  * The whole store, split by area so each user depends on the part it needs and another backend
  * (PostgreSQL for teams) implements the same parts.
  */
-export interface Store extends ResourceStore, JournalStore, LeaseStore, ReleaseStore, EventStore {
+export interface Store extends ResourceStore, JournalStore, ReleaseStore, EventStore {
+  readonly leases: LeaseStore;
   readonly tokens: TokenStore;
   readonly audit: AuditStore;
   readonly outbox: OutboxStore;

@@ -13,12 +13,14 @@ import type {
   JournalEntry,
   LeaseHolder,
   LeaseResult,
+  LeaseStore,
   ResourceRow,
   StepStatus,
   StepWrite,
   Store,
 } from '../store.js';
 import { errorMessage } from '../../util/error-message.js';
+import { asyncFacade } from './async-facade.js';
 import { MIGRATIONS } from './migrations.js';
 import { SqliteAlerts } from './sqlite-alerts.js';
 import { SqliteIncidents } from './sqlite-incidents.js';
@@ -107,6 +109,8 @@ export class SqliteStore implements Store {
   readonly tokens: SqliteTokens;
   readonly audit: SqliteAudit;
   readonly changeRequests: SqliteChangeRequests;
+  /** The lease methods below, as the async contract. */
+  readonly leases: LeaseStore;
 
   /** Why the last backup failed, if it did (a full disk must not fail the change itself). */
   lastBackupError: string | undefined;
@@ -124,6 +128,13 @@ export class SqliteStore implements Store {
     this.tokens = new SqliteTokens(db);
     this.audit = new SqliteAudit(db);
     this.changeRequests = new SqliteChangeRequests(db, clock);
+    this.leases = asyncFacade<SqliteStore, keyof LeaseStore>(this, [
+      'acquireLease',
+      'renewLease',
+      'releaseLease',
+      'tryGetLease',
+      'forceReleaseLease',
+    ]) satisfies LeaseStore;
   }
 
   /**
