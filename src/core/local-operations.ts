@@ -1102,7 +1102,7 @@ export class LocalOperations implements Operations {
   }
 
   async events(service: string | undefined, limit: number): Promise<InstanceEvent[]> {
-    return this.store.listEvents(service === undefined ? undefined : this.serviceAddress(service), limit);
+    return this.store.events.listEvents(service === undefined ? undefined : this.serviceAddress(service), limit);
   }
 
   logs(service: string, query: LogsQuery, write: (text: string) => void, signal?: AbortSignal): Promise<void> {

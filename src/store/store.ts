@@ -180,8 +180,13 @@ export interface ReleaseStore {
 
 /** Instance events (written by the bus's store subscriber). */
 export interface EventStore {
-  recordEvent(e: Omit<InstanceEvent, 'id' | 'at'>): void;
-  listEvents(address?: string, limit?: number): InstanceEvent[];
+  /**
+   * Appends the events in one transaction, in the given order (ids increase along the array).
+   * `at` is when each happened: a batch is written a little after its events.
+   */
+  record(rows: readonly Omit<InstanceEvent, 'id'>[]): Promise<void>;
+  /** The newest `limit` events (default 100; of one address if given), oldest first. */
+  listEvents(address?: string, limit?: number): Promise<InstanceEvent[]>;
 }
 
 export const OUTBOX_STATUSES = ['pending', 'sending', 'delivered'] as const;
@@ -522,8 +527,9 @@ export interface ChangeRequestStore {
  * The whole store, split by area so each user depends on the part it needs and another backend
  * (PostgreSQL for teams) implements the same parts.
  */
-export interface Store extends ResourceStore, JournalStore, ReleaseStore, EventStore {
+export interface Store extends ResourceStore, JournalStore, ReleaseStore {
   readonly leases: LeaseStore;
+  readonly events: EventStore;
   readonly tokens: TokenStore;
   readonly audit: AuditStore;
   readonly outbox: OutboxStore;

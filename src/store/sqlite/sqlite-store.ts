@@ -14,6 +14,7 @@ import type {
   LeaseHolder,
   LeaseResult,
   LeaseStore,
+  EventStore,
   ResourceRow,
   StepStatus,
   StepWrite,
@@ -111,6 +112,8 @@ export class SqliteStore implements Store {
   readonly changeRequests: SqliteChangeRequests;
   /** The lease methods below, as the async contract. */
   readonly leases: LeaseStore;
+  /** recordEvents (as `record`) and listEvents below, as the async contract. */
+  readonly events: EventStore;
 
   /** Why the last backup failed, if it did (a full disk must not fail the change itself). */
   lastBackupError: string | undefined;
@@ -135,6 +138,8 @@ export class SqliteStore implements Store {
       'tryGetLease',
       'forceReleaseLease',
     ]) satisfies LeaseStore;
+    const events = asyncFacade<SqliteStore, 'recordEvents' | 'listEvents'>(this, ['recordEvents', 'listEvents']);
+    this.events = { record: events.recordEvents, listEvents: events.listEvents } satisfies EventStore;
   }
 
   /**
@@ -475,10 +480,12 @@ export class SqliteStore implements Store {
     this.db.prepare('UPDATE resources SET outputs = ? WHERE address = ?').run(JSON.stringify(outputs), address);
   }
 
-  recordEvent(e: Omit<InstanceEvent, 'id' | 'at'>): void {
-    this.db
-      .prepare('INSERT INTO events (at, address, instance, type, reason) VALUES (?, ?, ?, ?, ?)')
-      .run(this.now(), e.address, e.instance, e.type, e.reason);
+  recordEvents(rows: readonly Omit<InstanceEvent, 'id'>[]): void {
+    if (rows.length === 0) return;
+    const insert = this.db.prepare('INSERT INTO events (at, address, instance, type, reason) VALUES (?, ?, ?, ?, ?)');
+    this.db.transaction(() => {
+      for (const e of rows) insert.run(e.at, e.address, e.instance, e.type, e.reason);
+    })();
   }
 
   listEvents(address?: string, limit = 100): InstanceEvent[] {
