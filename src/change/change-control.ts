@@ -152,7 +152,7 @@ export class ChangeControl {
           `${what} is refused: changes are frozen by freeze window \`${gate.freeze}\` (changes.freezes in the stack file)`,
           'wait until the window ends, or, if it cannot wait, give --break-glass "reason": it is audited and the approvers are notified',
         );
-      if (!opts.dryRun) this.breakGlass(a, gate.freeze, policy.notify);
+      if (!opts.dryRun) await this.breakGlass(a, gate.freeze, policy.notify);
       return { ...base, breakGlass: a.breakGlass.trim(), freeze: gate.freeze };
     }
     if (gate.approvals > 0) {
@@ -191,15 +191,15 @@ export class ChangeControl {
    * A secret rotation carried out, on the audit log beside the API calls: who, which secret, the
    * version, the change and its request, the services restarted. Never the value.
    */
-  auditRotation(
+  async auditRotation(
     r: { secret: string; version: number; author: string; services: readonly string[]; changeId: number },
     admission: Admission,
-  ): void {
+  ): Promise<void> {
     const via = [
       admission.request !== null ? `change request #${admission.request}` : null,
       admission.breakGlass !== null ? `break-glass: ${admission.breakGlass}` : null,
     ].filter((x): x is string => x !== null);
-    new AuditLog(this.deps.store.audit, this.deps.clock).append({
+    await new AuditLog(this.deps.store.audit, this.deps.clock).append({
       token: null,
       user: r.author,
       remote: 'operations',
@@ -387,11 +387,11 @@ export class ChangeControl {
       );
   }
 
-  private breakGlass(a: ChangeAttempt, freeze: string, channels: readonly string[]): void {
+  private async breakGlass(a: ChangeAttempt, freeze: string, channels: readonly string[]): Promise<void> {
     const reason = (a.breakGlass ?? '').trim();
     const now = this.deps.clock.now();
     const target = a.kind === 'rotate' ? `secret.${secretOf(a)}` : a.service ? `service.${a.service}` : 'stack';
-    new AuditLog(this.deps.store.audit, this.deps.clock).append({
+    await new AuditLog(this.deps.store.audit, this.deps.clock).append({
       token: null,
       user: a.author,
       remote: 'operations',

@@ -454,7 +454,7 @@ export class LocalOperations implements Operations {
       result = { changeId, outcome: 'applied', applied: [], failed: [], skipped: [], serial: this.store.serial() };
     }
     this.changes.record(result.changeId, admission);
-    this.changes.auditRotation(
+    await this.changes.auditRotation(
       {
         secret,
         version: version ?? 0,
@@ -1059,35 +1059,33 @@ export class LocalOperations implements Operations {
 
   /** Tokens as listed (no hashes); the API's token routes (the CLI's `token` works on the store). */
   async tokenList(): Promise<TokenView[]> {
-    return this.tokens().list();
+    return await this.tokens().list();
   }
 
   async revokeToken(id: string): Promise<TokenView> {
     try {
-      this.tokens().revoke(id);
+      await this.tokens().revoke(id);
     } catch (e) {
       if (e instanceof TokenRequestError)
         throw new OperationError(
-          this.store.tokens.tryGetToken(id) ? 'refused' : 'not-found',
+          (await this.store.tokens.tryGetToken(id)) ? 'refused' : 'not-found',
           e.message,
           '`GET /v1/tokens` lists the tokens and their states',
         );
       throw e;
     }
-    const view = this.tokens()
-      .list()
-      .find((t) => t.id === id);
+    const view = (await this.tokens().list()).find((t) => t.id === id);
     if (!view) throw new OperationError('not-found', `no token \`${id}\``);
     return view;
   }
 
   /** Recomputes the audit log's hash chain (security/audit.ts), as `groundwork audit verify` does. */
   async auditVerify(): Promise<AuditVerification> {
-    return new AuditLog(this.store.audit, this.installation.clock).verify();
+    return await new AuditLog(this.store.audit, this.installation.clock).verify();
   }
 
   async auditEntries(after: number, limit: number): Promise<AuditRecord[]> {
-    return new AuditLog(this.store.audit, this.installation.clock).list(after, limit);
+    return await new AuditLog(this.store.audit, this.installation.clock).list(after, limit);
   }
 
   private tokens(): Tokens {

@@ -422,12 +422,12 @@ export interface TokenRecord {
 
 /** Tokens: made, looked up by hash, listed, revoked. */
 export interface TokenStore {
-  saveToken(t: TokenRecord): void;
-  tryGetTokenByHash(hash: string): TokenRecord | undefined;
-  tryGetToken(id: string): TokenRecord | undefined;
-  listTokens(): TokenRecord[];
+  saveToken(t: TokenRecord): Promise<void>;
+  tryGetTokenByHash(hash: string): Promise<TokenRecord | undefined>;
+  tryGetToken(id: string): Promise<TokenRecord | undefined>;
+  listTokens(): Promise<TokenRecord[]>;
   /** Marks it revoked at `at`; false when there is no such token or it was already revoked. */
-  revokeToken(id: string, at: string): boolean;
+  revokeToken(id: string, at: string): Promise<boolean>;
 }
 
 /** One audit entry as stored: its content (JSON), the hash of the entry before it, its own hash. */
@@ -454,11 +454,11 @@ export interface AuditHead {
  */
 export interface AuditStore {
   /** In one write transaction: reads the head, asks `make` for the row that follows it, stores it. */
-  appendAudit(make: (head: AuditHead | undefined) => AuditRow): AuditRow;
+  appendAudit(make: (head: AuditHead | undefined) => AuditRow): Promise<AuditRow>;
   /** Entries in seq order from `afterSeq` (exclusive), at most `limit`. */
-  listAudit(afterSeq?: number, limit?: number): AuditRow[];
+  listAudit(afterSeq?: number, limit?: number): Promise<AuditRow[]>;
   /** The head recorded with the last append (not read from the entries: that is what verify compares). */
-  auditHead(): AuditHead | undefined;
+  auditHead(): Promise<AuditHead | undefined>;
 }
 
 // rotate: a new version of a secret that services under an approval policy use (change/rotation-gate.ts).

@@ -172,7 +172,7 @@ describe('rejecting and withdrawing change requests against a real daemon', () =
     // Audited like approve: the call, its person and its status.
     const store = SqliteStore.open(path.join(dir, '.groundwork', 'state.db'), systemClock);
     try {
-      const entries = new AuditLog(store.audit, systemClock).list(0, 10_000);
+      const entries = await new AuditLog(store.audit, systemClock).list(0, 10_000);
       const path_ = `/v1/change-requests/${id}/reject`;
       expect(entries.filter((e) => e.path === path_).map((e) => [e.user, e.decision, e.status])).toEqual(
         expect.arrayContaining([

@@ -1,5 +1,6 @@
 /** The store contract (test/store/contract/) against the embedded SQLite store. */
 import { describe, expect, it } from 'vitest';
+import { describeAccessContract } from './contract/access.contract.js';
 import { describeEventsContract } from './contract/events.contract.js';
 import { describeLeasesContract } from './contract/leases.contract.js';
 import { sqliteTarget } from './contract/target.js';
@@ -16,3 +17,4 @@ describe('sqlite contract target', () => {
 // One call per area below, as the areas move to the async contract (issue 8).
 describeLeasesContract(sqliteTarget);
 describeEventsContract(sqliteTarget);
+describeAccessContract(sqliteTarget);

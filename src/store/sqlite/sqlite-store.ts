@@ -15,6 +15,8 @@ import type {
   LeaseResult,
   LeaseStore,
   EventStore,
+  TokenStore,
+  AuditStore,
   ResourceRow,
   StepStatus,
   StepWrite,
@@ -107,8 +109,10 @@ export class SqliteStore implements Store {
   readonly outbox: SqliteOutbox;
   readonly alerts: SqliteAlerts;
   readonly incidents: SqliteIncidents;
-  readonly tokens: SqliteTokens;
-  readonly audit: SqliteAudit;
+  readonly tokensCore: SqliteTokens;
+  readonly tokens: TokenStore;
+  readonly auditCore: SqliteAudit;
+  readonly audit: AuditStore;
   readonly changeRequests: SqliteChangeRequests;
   /** The lease methods below, as the async contract. */
   readonly leases: LeaseStore;
@@ -128,8 +132,16 @@ export class SqliteStore implements Store {
     this.outbox = new SqliteOutbox(db, clock);
     this.alerts = new SqliteAlerts(db, clock, this.outbox);
     this.incidents = new SqliteIncidents(db, clock, this.outbox);
-    this.tokens = new SqliteTokens(db);
-    this.audit = new SqliteAudit(db);
+    this.tokensCore = new SqliteTokens(db);
+    this.tokens = asyncFacade(this.tokensCore, [
+      'saveToken',
+      'tryGetTokenByHash',
+      'tryGetToken',
+      'listTokens',
+      'revokeToken',
+    ]) satisfies TokenStore;
+    this.auditCore = new SqliteAudit(db);
+    this.audit = asyncFacade(this.auditCore, ['appendAudit', 'listAudit', 'auditHead']) satisfies AuditStore;
     this.changeRequests = new SqliteChangeRequests(db, clock);
     this.leases = asyncFacade<SqliteStore, keyof LeaseStore>(this, [
       'acquireLease',
