@@ -504,23 +504,23 @@ export interface ChangeRequestRow {
 
 /** Change requests and their approvals. */
 export interface ChangeRequestStore {
-  saveRequest(r: Omit<ChangeRequestRow, 'id' | 'createdAt' | 'appliedChange' | 'approvals' | 'refusal'>): number;
-  tryGetRequest(id: number): ChangeRequestRow | undefined;
-  listRequests(limit?: number): ChangeRequestRow[];
+  saveRequest(r: Omit<ChangeRequestRow, 'id' | 'createdAt' | 'appliedChange' | 'approvals' | 'refusal'>): Promise<number>;
+  tryGetRequest(id: number): Promise<ChangeRequestRow | undefined>;
+  listRequests(limit?: number): Promise<ChangeRequestRow[]>;
   /** False when this person already approved it. */
-  addApproval(id: number, approval: ChangeApproval): boolean;
+  addApproval(id: number, approval: ChangeApproval): Promise<boolean>;
   /**
    * Claims the request for a change, once: false when it was already carried out or was refused
    * (so two applies of one approval cannot both run, and a refused one never runs).
    */
-  claimRequest(id: number, changeId: number): boolean;
+  claimRequest(id: number, changeId: number): Promise<boolean>;
   /** Gives a claim back when the operation was refused before it changed anything. */
-  releaseRequest(id: number, changeId: number): void;
+  releaseRequest(id: number, changeId: number): Promise<void>;
   /**
    * Refuses the request, once: false when it was already refused or carried out (checked in the
    * same statement, so a refusal and a claim racing cannot both win).
    */
-  refuseRequest(id: number, refusal: ChangeRequestRefusal): boolean;
+  refuseRequest(id: number, refusal: ChangeRequestRefusal): Promise<boolean>;
 }
 
 /**

@@ -1,6 +1,7 @@
 /** The store contract (test/store/contract/) against the embedded SQLite store. */
 import { describe, expect, it } from 'vitest';
 import { describeAccessContract } from './contract/access.contract.js';
+import { describeChangeRequestsContract } from './contract/change-requests.contract.js';
 import { describeEventsContract } from './contract/events.contract.js';
 import { describeLeasesContract } from './contract/leases.contract.js';
 import { sqliteTarget } from './contract/target.js';
@@ -18,3 +19,4 @@ describe('sqlite contract target', () => {
 describeLeasesContract(sqliteTarget);
 describeEventsContract(sqliteTarget);
 describeAccessContract(sqliteTarget);
+describeChangeRequestsContract(sqliteTarget);

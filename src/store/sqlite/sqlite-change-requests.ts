@@ -7,7 +7,6 @@ import type {
   ChangeRequestKind,
   ChangeRequestRefusal,
   ChangeRequestRow,
-  ChangeRequestStore,
 } from '../store.js';
 
 interface RequestDbRow {
@@ -32,7 +31,8 @@ interface ApprovalDbRow {
   comment: string;
 }
 
-export class SqliteChangeRequests implements ChangeRequestStore {
+/** The synchronous core of ChangeRequestStore; sqlite-store.ts exposes it as the async contract. */
+export class SqliteChangeRequests {
   constructor(
     private readonly db: Database.Database,
     private readonly clock: Clock,

@@ -17,6 +17,7 @@ import type {
   EventStore,
   TokenStore,
   AuditStore,
+  ChangeRequestStore,
   ResourceRow,
   StepStatus,
   StepWrite,
@@ -113,7 +114,8 @@ export class SqliteStore implements Store {
   readonly tokens: TokenStore;
   readonly auditCore: SqliteAudit;
   readonly audit: AuditStore;
-  readonly changeRequests: SqliteChangeRequests;
+  readonly changeRequestsCore: SqliteChangeRequests;
+  readonly changeRequests: ChangeRequestStore;
   /** The lease methods below, as the async contract. */
   readonly leases: LeaseStore;
   /** recordEvents (as `record`) and listEvents below, as the async contract. */
@@ -142,7 +144,16 @@ export class SqliteStore implements Store {
     ]) satisfies TokenStore;
     this.auditCore = new SqliteAudit(db);
     this.audit = asyncFacade(this.auditCore, ['appendAudit', 'listAudit', 'auditHead']) satisfies AuditStore;
-    this.changeRequests = new SqliteChangeRequests(db, clock);
+    this.changeRequestsCore = new SqliteChangeRequests(db, clock);
+    this.changeRequests = asyncFacade(this.changeRequestsCore, [
+      'saveRequest',
+      'tryGetRequest',
+      'listRequests',
+      'addApproval',
+      'claimRequest',
+      'releaseRequest',
+      'refuseRequest',
+    ]) satisfies ChangeRequestStore;
     this.leases = asyncFacade<SqliteStore, keyof LeaseStore>(this, [
       'acquireLease',
       'renewLease',
