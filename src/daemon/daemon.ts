@@ -416,6 +416,8 @@ export class Daemon {
         server.closeIdleConnections();
       });
     await this.ops?.idle();
+    // Bus subscribers that write to the store (the event log) finish before the store closes.
+    await this.installation?.bus.drain();
     this.withdrawInfo();
     this.installation?.close();
   }
