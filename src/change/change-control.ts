@@ -137,7 +137,7 @@ export class ChangeControl {
     const decisions = new Set(a.decisions ?? []);
     let request: ChangeRequestRow | undefined;
     if (a.request !== undefined) {
-      request = this.requestOf(a.request);
+      request = await this.requestOf(a.request);
       this.matches(request, a);
       for (const d of request.decisions) decisions.add(d);
     }
@@ -176,7 +176,7 @@ export class ChangeControl {
   }
 
   /** Writes what admission found onto the change, and marks its request carried out. */
-  record(changeId: number | null, admission: Admission): void {
+  async record(changeId: number | null, admission: Admission): Promise<void> {
     if (changeId === null) return;
     const store = this.deps.store;
     store.noteChange(changeId, {
@@ -184,22 +184,22 @@ export class ChangeControl {
       decisions: admission.decisions,
       breakGlass: admission.breakGlass,
     });
-    if (admission.request !== null) store.changeRequests.claimRequest(admission.request, changeId);
+    if (admission.request !== null) await store.changeRequests.claimRequest(admission.request, changeId);
   }
 
   /**
    * A secret rotation carried out, on the audit log beside the API calls: who, which secret, the
    * version, the change and its request, the services restarted. Never the value.
    */
-  auditRotation(
+  async auditRotation(
     r: { secret: string; version: number; author: string; services: readonly string[]; changeId: number },
     admission: Admission,
-  ): void {
+  ): Promise<void> {
     const via = [
       admission.request !== null ? `change request #${admission.request}` : null,
       admission.breakGlass !== null ? `break-glass: ${admission.breakGlass}` : null,
     ].filter((x): x is string => x !== null);
-    new AuditLog(this.deps.store.audit, this.deps.clock).append({
+    await new AuditLog(this.deps.store.audit, this.deps.clock).append({
       token: null,
       user: r.author,
       remote: 'operations',
@@ -217,7 +217,7 @@ export class ChangeControl {
   async request(input: NewChangeRequest): Promise<ChangeRequestView> {
     this.checkDecisions(input.decisions);
     const store = this.deps.store.changeRequests;
-    const id = store.saveRequest({
+    const id = await store.saveRequest({
       kind: input.kind,
       service: input.service,
       subject: input.subject,
@@ -230,7 +230,7 @@ export class ChangeControl {
   }
 
   async approve(id: number, by: string, comment: string): Promise<ChangeRequestView> {
-    const r = this.requestOf(id);
+    const r = await this.requestOf(id);
     this.notRefused(r, 'approve');
     if (r.appliedChange !== null)
       throw new ChangeRefused(
@@ -246,7 +246,7 @@ export class ChangeControl {
         `cannot approve change request #${id}: ${problem}`,
         `an approver other than ${r.author} approves it (role approver or admin under people:)`,
       );
-    this.deps.store.changeRequests.addApproval(id, { by, at: this.deps.clock.now().toISOString(), comment });
+    await this.deps.store.changeRequests.addApproval(id, { by, at: this.deps.clock.now().toISOString(), comment });
     return this.show(id);
   }
 
@@ -262,7 +262,7 @@ export class ChangeControl {
         `rejecting change request #${id} needs a reason`,
         'say why, e.g. `groundwork change reject 3 --reason "the plan deletes the database volume"`',
       );
-    const r = this.requestOf(id);
+    const r = await this.requestOf(id);
     this.notRefused(r, 'reject');
     if (r.appliedChange !== null)
       throw new ChangeRefused(
@@ -279,9 +279,9 @@ export class ChangeControl {
         `an approver (role approver or admin under people:) rejects it, or its author ${r.author} withdraws it`,
       );
     const at = this.deps.clock.now().toISOString();
-    if (!this.deps.store.changeRequests.refuseRequest(id, { by, at, reason: why })) {
+    if (!(await this.deps.store.changeRequests.refuseRequest(id, { by, at, reason: why }))) {
       // Lost a race with a claim or another refusal: say what won.
-      const now = this.requestOf(id);
+      const now = await this.requestOf(id);
       this.notRefused(now, 'reject');
       throw new ChangeRefused(
         'refused',
@@ -294,7 +294,7 @@ export class ChangeControl {
 
   /** The author takes their own request back, with a reason; anyone else is pointed at reject. */
   async withdraw(id: number, by: string, reason: string): Promise<ChangeRequestView> {
-    const r = this.requestOf(id);
+    const r = await this.requestOf(id);
     if (by !== r.author)
       throw new ChangeRefused(
         'refused',
@@ -307,13 +307,13 @@ export class ChangeControl {
   async list(limit: number): Promise<ChangeRequestView[]> {
     const { policy, users } = await this.context();
     const now = this.deps.clock.now();
-    return this.deps.store.changeRequests
-      .listRequests(limit)
-      .map((r) => requestView(r, gateFor(policy, scopeOf(r), now).approvals, users));
+    return (await this.deps.store.changeRequests.listRequests(limit)).map((r) =>
+      requestView(r, gateFor(policy, scopeOf(r), now).approvals, users),
+    );
   }
 
   async show(id: number): Promise<ChangeRequestView> {
-    const r = this.requestOf(id);
+    const r = await this.requestOf(id);
     const { policy, users } = await this.context();
     return requestView(r, gateFor(policy, scopeOf(r), this.deps.clock.now()).approvals, users);
   }
@@ -336,8 +336,8 @@ export class ChangeControl {
   }
 
   /** The request, or not-found naming how to list them. */
-  requestOf(id: number): ChangeRequestRow {
-    const r = Number.isInteger(id) ? this.deps.store.changeRequests.tryGetRequest(id) : undefined;
+  async requestOf(id: number): Promise<ChangeRequestRow> {
+    const r = Number.isInteger(id) ? await this.deps.store.changeRequests.tryGetRequest(id) : undefined;
     if (!r)
       throw new ChangeRefused('not-found', `there is no change request #${id}`, '`groundwork change list` lists them');
     return r;
@@ -391,7 +391,7 @@ export class ChangeControl {
     const reason = (a.breakGlass ?? '').trim();
     const now = this.deps.clock.now();
     const target = a.kind === 'rotate' ? `secret.${secretOf(a)}` : a.service ? `service.${a.service}` : 'stack';
-    new AuditLog(this.deps.store.audit, this.deps.clock).append({
+    await new AuditLog(this.deps.store.audit, this.deps.clock).append({
       token: null,
       user: a.author,
       remote: 'operations',

@@ -91,7 +91,7 @@ export class Installation {
       env: opts.env,
       plainDir: path.join(opts.stateDir, 'secrets'),
     });
-    this.unsubscribe = recordEventsInStore(this.bus, store);
+    this.unsubscribe = recordEventsInStore(this.bus, store.events);
   }
 
   /** Opens the state store (creating the state directory, mode 0700) and the drivers. */

@@ -150,7 +150,7 @@ export class LocalOperations implements Operations {
         // A change on a full disk would fail half-way: refuse it before it starts.
         const full = this.diskFull();
         if (full) throw full;
-        return await withLease(this.store, command, body);
+        return await withLease(this.store, command, body, undefined, this.installation.logger);
       } catch (e) {
         if (isDiskFull(e)) throw this.diskFull(true) ?? e;
         if (e instanceof LeaseHeldError)
@@ -330,11 +330,11 @@ export class LocalOperations implements Operations {
       'groundwork apply',
       async () => {
         // An approved rotation's request rolls its new version out (change/rotation-rollout.ts).
-        const rotation = input.request === undefined ? undefined : this.rotationRequest(input.request);
+        const rotation = input.request === undefined ? undefined : await this.rotationRequest(input.request);
         if (rotation) return this.rollout(rotation, input, listener);
         const model = await this.installation.loadModel(input);
         let plan: Plan;
-        const approved = input.request === undefined ? undefined : this.approvedPlan(input.request);
+        const approved = input.request === undefined ? undefined : await this.approvedPlan(input.request);
         const saved = approved ?? input.plan;
         if (saved !== undefined) {
           const problem = planShapeProblem(saved);
@@ -360,7 +360,7 @@ export class LocalOperations implements Operations {
         } else plan = makePlan(model, this.store.listResources(), this.store.serial(), this.installation.kinds);
         // A saved plan that someone approved carries its request with it (`groundwork apply FILE`).
         const request =
-          input.request ?? (input.plan !== undefined ? this.openRequestFor({ plan: planJson(plan) }) : undefined);
+          input.request ?? (input.plan !== undefined ? await this.openRequestFor({ plan: planJson(plan) }) : undefined);
         const admission = plan.steps.length
           ? await this.admit({
               kind: 'apply',
@@ -374,7 +374,7 @@ export class LocalOperations implements Operations {
             })
           : undefined;
         const result = await this.runPlan(plan, input, listener);
-        if (admission) this.changes.record(result.changeId, admission);
+        if (admission) await this.changes.record(result.changeId, admission);
         return result;
       },
       { movesTraffic: true },
@@ -453,8 +453,8 @@ export class LocalOperations implements Operations {
       const changeId = recordRotation(this.store, { secret, version: version ?? 0, author, message });
       result = { changeId, outcome: 'applied', applied: [], failed: [], skipped: [], serial: this.store.serial() };
     }
-    this.changes.record(result.changeId, admission);
-    this.changes.auditRotation(
+    await this.changes.record(result.changeId, admission);
+    await this.changes.auditRotation(
       {
         secret,
         version: version ?? 0,
@@ -468,8 +468,8 @@ export class LocalOperations implements Operations {
   }
 
   /** Request `id` when it is a rotation's (undefined for other kinds; not-found when there is none). */
-  private rotationRequest(id: number): ChangeRequestRow | undefined {
-    const r = this.governedSync(() => this.changes.requestOf(id));
+  private async rotationRequest(id: number): Promise<ChangeRequestRow | undefined> {
+    const r = await this.governed(() => this.changes.requestOf(id));
     return r.kind === 'rotate' ? r : undefined;
   }
 
@@ -538,7 +538,9 @@ export class LocalOperations implements Operations {
         const pin =
           request === undefined
             ? tryPinRef(this.sourceDir(model, service), input.ref)
-            : this.governedSync(() => pinForCarryOut(request, this.changes.requestOf(request).subject, input.ref));
+            : await this.governed(async () =>
+                pinForCarryOut(request, (await this.changes.requestOf(request)).subject, input.ref),
+              );
         const ref = request !== undefined && pin ? pin.commit : input.ref;
         const opts = {
           ...(ref ? { ref } : {}),
@@ -563,7 +565,7 @@ export class LocalOperations implements Operations {
             : undefined;
         if (moved) progress(moved);
         const result = await this.deployer.deploy(model, service, opts, progress);
-        this.changes.record(result.changeId, admission);
+        await this.changes.record(result.changeId, admission);
         await this.runtime.afterChange?.();
         return result;
       },
@@ -597,7 +599,7 @@ export class LocalOperations implements Operations {
           decisions: input.decisions,
         });
         const result = await this.deployer.rollback(service, opts, progress);
-        this.changes.record(result.changeId, admission);
+        await this.changes.record(result.changeId, admission);
         await this.runtime.afterChange?.();
         return result;
       },
@@ -1022,8 +1024,8 @@ export class LocalOperations implements Operations {
     return { service, to: to ?? null, serial: this.store.serial() };
   }
 
-  private approvedPlan(id: number): unknown {
-    const r = this.governedSync(() => this.changes.requestOf(id));
+  private async approvedPlan(id: number): Promise<unknown> {
+    const r = await this.governed(() => this.changes.requestOf(id));
     if (r.kind !== 'apply')
       throw new OperationError(
         'bad-request',
@@ -1034,9 +1036,10 @@ export class LocalOperations implements Operations {
   }
 
   /** The open request whose subject is exactly this, if someone requested it. */
-  private openRequestFor(subject: JsonObject): number | undefined {
+  private async openRequestFor(subject: JsonObject): Promise<number | undefined> {
     const hash = subjectHash(subject);
-    return this.store.changeRequests.listRequests(200).find((r) => r.appliedChange === null && r.hash === hash)?.id;
+    return (await this.store.changeRequests.listRequests(200)).find((r) => r.appliedChange === null && r.hash === hash)
+      ?.id;
   }
 
   private admit(a: ChangeAttempt): Promise<Admission> {
@@ -1064,35 +1067,33 @@ export class LocalOperations implements Operations {
 
   /** Tokens as listed (no hashes); the API's token routes (the CLI's `token` works on the store). */
   async tokenList(): Promise<TokenView[]> {
-    return this.tokens().list();
+    return await this.tokens().list();
   }
 
   async revokeToken(id: string): Promise<TokenView> {
     try {
-      this.tokens().revoke(id);
+      await this.tokens().revoke(id);
     } catch (e) {
       if (e instanceof TokenRequestError)
         throw new OperationError(
-          this.store.tokens.tryGetToken(id) ? 'refused' : 'not-found',
+          (await this.store.tokens.tryGetToken(id)) ? 'refused' : 'not-found',
           e.message,
           '`GET /v1/tokens` lists the tokens and their states',
         );
       throw e;
     }
-    const view = this.tokens()
-      .list()
-      .find((t) => t.id === id);
+    const view = (await this.tokens().list()).find((t) => t.id === id);
     if (!view) throw new OperationError('not-found', `no token \`${id}\``);
     return view;
   }
 
   /** Recomputes the audit log's hash chain (security/audit.ts), as `groundwork audit verify` does. */
   async auditVerify(): Promise<AuditVerification> {
-    return new AuditLog(this.store.audit, this.installation.clock).verify();
+    return await new AuditLog(this.store.audit, this.installation.clock).verify();
   }
 
   async auditEntries(after: number, limit: number): Promise<AuditRecord[]> {
-    return new AuditLog(this.store.audit, this.installation.clock).list(after, limit);
+    return await new AuditLog(this.store.audit, this.installation.clock).list(after, limit);
   }
 
   private tokens(): Tokens {
@@ -1107,7 +1108,7 @@ export class LocalOperations implements Operations {
   }
 
   async events(service: string | undefined, limit: number): Promise<InstanceEvent[]> {
-    return this.store.listEvents(service === undefined ? undefined : this.serviceAddress(service), limit);
+    return this.store.events.listEvents(service === undefined ? undefined : this.serviceAddress(service), limit);
   }
 
   logs(service: string, query: LogsQuery, write: (text: string) => void, signal?: AbortSignal): Promise<void> {

@@ -279,10 +279,10 @@ export class Daemon {
     const access = apiAccess(
       (header) => tokens.authenticate(header),
       // A path or reason may carry a secret value a caller typed (a mistaken URL): the log keeps it redacted.
-      (entry) => {
+      async (entry) => {
         const r = this.installation.secrets.redactor();
         try {
-          void audit.append({
+          await audit.append({
             ...entry,
             path: r.redact(entry.path),
             service: entry.service === null ? null : r.redact(entry.service),
@@ -417,6 +417,8 @@ export class Daemon {
         server.closeIdleConnections();
       });
     await this.ops?.idle();
+    // Bus subscribers that write to the store (the event log) finish before the store closes.
+    await this.installation?.bus.drain();
     this.withdrawInfo();
     this.installation?.close();
   }

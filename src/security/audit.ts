@@ -80,10 +80,10 @@ export class AuditLog {
     private readonly clock: Clock,
   ) {}
 
-  append(entry: AuditEntry): AuditRecord {
+  async append(entry: AuditEntry): Promise<AuditRecord> {
     const at = this.clock.now().toISOString();
     const text = canonical(entry);
-    const row = this.store.appendAudit((head) => {
+    const row = await this.store.appendAudit((head) => {
       const seq = (head?.seq ?? 0) + 1;
       const prevHash = head?.hash ?? GENESIS_HASH;
       return { seq, at, entry: text, prevHash, hash: entryHash(seq, at, prevHash, text) };
@@ -92,14 +92,20 @@ export class AuditLog {
   }
 
   /** Entries in order, oldest first (a damaged one is shown with what can be read of it). */
-  list(afterSeq = 0, limit?: number): AuditRecord[] {
-    return this.store.listAudit(afterSeq, limit).map(recordOf);
+  async list(afterSeq = 0, limit?: number): Promise<AuditRecord[]> {
+    return (await this.store.listAudit(afterSeq, limit)).map(recordOf);
   }
 
   /** Recomputes the chain; every problem names its entry. */
-  verify(): AuditVerification {
-    const rows = this.store.listAudit(0);
-    const head = this.store.auditHead();
+  async verify(): Promise<AuditVerification> {
+    // The head before the entries: an append between the two reads then only adds entries after
+    // the head (the chain still checks them). Read the other way round, that append would look
+    // like entries deleted from the end.
+    let head = await this.store.auditHead();
+    const rows = await this.store.listAudit(0);
+    // No head but entries: the first entries may have been appended between the two reads.
+    const headAfterRows = !head && rows.length > 0;
+    if (headAfterRows) head = await this.store.auditHead();
     const problems: AuditProblem[] = [];
     let prev: AuditRow | undefined;
     for (const r of rows) {
@@ -129,17 +135,20 @@ export class AuditLog {
         problems.push({ seq: r.seq, kind: 'unreadable', message: `entry #${r.seq} is not a well-formed audit entry` });
       prev = r;
     }
-    if (head && (prev?.seq ?? 0) < head.seq)
+    // The entry the head names (the last one, unless some were appended since the head was read).
+    const atHead = head && rows.find((r) => r.seq === head.seq);
+    // A head read after the entries may name entries appended since: not a deletion.
+    if (head && !headAfterRows && (prev?.seq ?? 0) < head.seq)
       problems.push({
         seq: (prev?.seq ?? 0) + 1,
         kind: 'missing',
         message: `entries #${(prev?.seq ?? 0) + 1}-#${head.seq} are missing: the log ends at #${prev?.seq ?? 0} but #${head.seq} was written (deleted from the end)`,
       });
-    else if (head && prev && prev.seq === head.seq && prev.hash !== head.hash)
+    else if (head && atHead && atHead.hash !== head.hash)
       problems.push({
-        seq: prev.seq,
+        seq: atHead.seq,
         kind: 'edited',
-        message: `entry #${prev.seq} is not the entry that was written last (its hash differs from the recorded head): it was replaced`,
+        message: `entry #${atHead.seq} is not the entry that was written last (its hash differs from the recorded head): it was replaced`,
       });
     else if (!head && prev)
       problems.push({

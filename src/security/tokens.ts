@@ -127,24 +127,28 @@ export class Tokens {
       expiresAt: input.expires ? new Date(now.getTime() + input.expires.toMilliseconds()).toISOString() : null,
       revokedAt: null,
     };
-    this.store.saveToken(record);
+    await this.store.saveToken(record);
     return { token, record };
   }
 
-  list(): TokenView[] {
-    return this.store.listTokens().map((t) => {
+  async list(): Promise<TokenView[]> {
+    return (await this.store.listTokens()).map((t) => {
       const { hash: _hash, ...rest } = t;
       return { ...rest, state: this.stateOf(t) };
     });
   }
 
   /** Revokes token `id`; an error naming the tokens there are when there is none to revoke. */
-  revoke(id: string): TokenRecord {
-    const t = this.store.tryGetToken(id);
+  async revoke(id: string): Promise<TokenRecord> {
+    const t = await this.store.tryGetToken(id);
     if (!t) throw new TokenRequestError(`no token \`${id}\`; \`groundwork token list\` shows the ids`);
     if (t.revokedAt) throw new TokenRequestError(`token \`${id}\` was already revoked at ${t.revokedAt}`);
     const at = this.clock.now().toISOString();
-    this.store.revokeToken(id, at);
+    // The store revokes only a token not revoked yet: another revoke between the read and here wins.
+    if (!(await this.store.revokeToken(id, at))) {
+      const now = await this.store.tryGetToken(id);
+      throw new TokenRequestError(`token \`${id}\` was already revoked at ${now?.revokedAt ?? 'the same moment'}`);
+    }
     return { ...t, revokedAt: at };
   }
 
@@ -165,7 +169,7 @@ export class Tokens {
     const m = /^Bearer (gw_[A-Za-z0-9_-]{43})$/.exec(header);
     if (!m?.[1]) return { ok: false, reason: 'not a Groundwork bearer token' };
     // Looked up by hash: the timing of the lookup tells nothing about a token nobody can guess.
-    const t = this.store.tryGetTokenByHash(hashToken(m[1]));
+    const t = await this.store.tryGetTokenByHash(hashToken(m[1]));
     if (!t) return { ok: false, reason: 'unknown token' };
     const found = { tokenId: t.id, ...(t.user !== null ? { user: t.user } : {}) };
     const state = this.stateOf(t);

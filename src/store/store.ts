@@ -152,16 +152,17 @@ export interface JournalStore {
 
 /** The one-writer lease. */
 export interface LeaseStore {
+  /** Takes the lease unless a live holder has it; `isDead` runs inside the transaction, so it is synchronous and pure. */
   acquireLease(
     name: string,
     holder: Omit<LeaseHolder, 'acquiredAt' | 'expiresAt'>,
     ttlMs: number,
     isDead: (h: LeaseHolder) => boolean,
-  ): LeaseResult;
-  renewLease(name: string, holder: string, ttlMs: number): boolean;
-  releaseLease(name: string, holder: string): void;
-  tryGetLease(name: string): LeaseHolder | undefined;
-  forceReleaseLease(name: string): LeaseHolder | undefined;
+  ): Promise<LeaseResult>;
+  renewLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  releaseLease(name: string, holder: string): Promise<void>;
+  tryGetLease(name: string): Promise<LeaseHolder | undefined>;
+  forceReleaseLease(name: string): Promise<LeaseHolder | undefined>;
 }
 
 /** What a release is recorded with; the store numbers it (`createRelease`). */
@@ -201,8 +202,13 @@ export interface ReleaseStore {
 
 /** Instance events (written by the bus's store subscriber). */
 export interface EventStore {
-  recordEvent(e: Omit<InstanceEvent, 'id' | 'at'>): void;
-  listEvents(address?: string, limit?: number): InstanceEvent[];
+  /**
+   * Appends the events in one transaction, in the given order (ids increase along the array).
+   * `at` is when each happened: a batch is written a little after its events.
+   */
+  record(rows: readonly Omit<InstanceEvent, 'id'>[]): Promise<void>;
+  /** The newest `limit` events (default 100; of one address if given), oldest first. */
+  listEvents(address?: string, limit?: number): Promise<InstanceEvent[]>;
 }
 
 export const OUTBOX_STATUSES = ['pending', 'sending', 'delivered'] as const;
@@ -454,12 +460,12 @@ export interface TokenRecord {
 
 /** Tokens: made, looked up by hash, listed, revoked. */
 export interface TokenStore {
-  saveToken(t: TokenRecord): void;
-  tryGetTokenByHash(hash: string): TokenRecord | undefined;
-  tryGetToken(id: string): TokenRecord | undefined;
-  listTokens(): TokenRecord[];
+  saveToken(t: TokenRecord): Promise<void>;
+  tryGetTokenByHash(hash: string): Promise<TokenRecord | undefined>;
+  tryGetToken(id: string): Promise<TokenRecord | undefined>;
+  listTokens(): Promise<TokenRecord[]>;
   /** Marks it revoked at `at`; false when there is no such token or it was already revoked. */
-  revokeToken(id: string, at: string): boolean;
+  revokeToken(id: string, at: string): Promise<boolean>;
 }
 
 /** One audit entry as stored: its content (JSON), the hash of the entry before it, its own hash. */
@@ -486,11 +492,11 @@ export interface AuditHead {
  */
 export interface AuditStore {
   /** In one write transaction: reads the head, asks `make` for the row that follows it, stores it. */
-  appendAudit(make: (head: AuditHead | undefined) => AuditRow): AuditRow;
+  appendAudit(make: (head: AuditHead | undefined) => AuditRow): Promise<AuditRow>;
   /** Entries in seq order from `afterSeq` (exclusive), at most `limit`. */
-  listAudit(afterSeq?: number, limit?: number): AuditRow[];
+  listAudit(afterSeq?: number, limit?: number): Promise<AuditRow[]>;
   /** The head recorded with the last append (not read from the entries: that is what verify compares). */
-  auditHead(): AuditHead | undefined;
+  auditHead(): Promise<AuditHead | undefined>;
 }
 
 // rotate: a new version of a secret that services under an approval policy use (change/rotation-gate.ts).
@@ -536,31 +542,35 @@ export interface ChangeRequestRow {
 
 /** Change requests and their approvals. */
 export interface ChangeRequestStore {
-  saveRequest(r: Omit<ChangeRequestRow, 'id' | 'createdAt' | 'appliedChange' | 'approvals' | 'refusal'>): number;
-  tryGetRequest(id: number): ChangeRequestRow | undefined;
-  listRequests(limit?: number): ChangeRequestRow[];
+  saveRequest(
+    r: Omit<ChangeRequestRow, 'id' | 'createdAt' | 'appliedChange' | 'approvals' | 'refusal'>,
+  ): Promise<number>;
+  tryGetRequest(id: number): Promise<ChangeRequestRow | undefined>;
+  listRequests(limit?: number): Promise<ChangeRequestRow[]>;
   /** False when this person already approved it. */
-  addApproval(id: number, approval: ChangeApproval): boolean;
+  addApproval(id: number, approval: ChangeApproval): Promise<boolean>;
   /**
    * Claims the request for a change, once: false when it was already carried out or was refused
    * (so two applies of one approval cannot both run, and a refused one never runs).
    */
-  claimRequest(id: number, changeId: number): boolean;
+  claimRequest(id: number, changeId: number): Promise<boolean>;
   /** Gives a claim back when the operation was refused before it changed anything. */
-  releaseRequest(id: number, changeId: number): void;
+  releaseRequest(id: number, changeId: number): Promise<void>;
   /**
    * Refuses the request, once: false when it was already refused or carried out (checked in the
    * same statement, so a refusal and a claim racing cannot both win).
    */
-  refuseRequest(id: number, refusal: ChangeRequestRefusal): boolean;
+  refuseRequest(id: number, refusal: ChangeRequestRefusal): Promise<boolean>;
 }
 
 /**
  * The whole store, split by area so each user depends on the part it needs and another backend
  * (PostgreSQL for teams) implements the same parts.
  */
-export interface Store extends ResourceStore, JournalStore, LeaseStore, EventStore {
+export interface Store extends ResourceStore, JournalStore {
+  readonly leases: LeaseStore;
   readonly releases: ReleaseStore;
+  readonly events: EventStore;
   readonly tokens: TokenStore;
   readonly audit: AuditStore;
   readonly outbox: OutboxStore;

@@ -140,11 +140,11 @@ describe('change management against a real daemon', () => {
 
     const store = SqliteStore.open(path.join(dir, '.groundwork', 'state.db'), systemClock);
     try {
-      const entries = new AuditLog(store.audit, systemClock).list();
+      const entries = await new AuditLog(store.audit, systemClock).list();
       const entry = entries.find((e) => e.operation === 'change.break-glass');
       expect(entry).toMatchObject({ user: 'olga', service: 'web' });
       expect(entry?.reason).toContain(reason);
-      expect(new AuditLog(store.audit, systemClock).verify().ok).toBe(true);
+      expect((await new AuditLog(store.audit, systemClock).verify()).ok).toBe(true);
     } finally {
       store.close();
     }

@@ -25,7 +25,7 @@ describe('change request refusals in the SQLite store', () => {
   });
   afterAll(() => removeTempDir(dir));
 
-  it('opens a database from before refusals, then refuses once and never lets a refused request be claimed', () => {
+  it('opens a database from before refusals, then refuses once and never lets a refused request be claimed', async () => {
     const file = path.join(dir, 'state.db');
     // A database as the previous release left it: every migration but the refusal columns.
     const old = new Database(file);
@@ -44,16 +44,16 @@ describe('change request refusals in the SQLite store', () => {
     const store = SqliteStore.open(file, fixedClock);
     try {
       const crs = store.changeRequests;
-      expect(crs.tryGetRequest(1)).toMatchObject({ author: 'olga', refusal: null, appliedChange: null });
+      expect(await crs.tryGetRequest(1)).toMatchObject({ author: 'olga', refusal: null, appliedChange: null });
       const refusal = { by: 'ann', at: '2026-12-02T06:00:00.000Z', reason: 'deploys the wrong commit' };
-      expect(crs.refuseRequest(1, refusal)).toBe(true);
-      expect(crs.refuseRequest(1, { ...refusal, by: 'olga' })).toBe(false);
-      expect(crs.tryGetRequest(1)?.refusal).toEqual(refusal);
-      expect(crs.claimRequest(1, 7)).toBe(false);
-      expect(crs.tryGetRequest(1)?.appliedChange).toBeNull();
+      expect(await crs.refuseRequest(1, refusal)).toBe(true);
+      expect(await crs.refuseRequest(1, { ...refusal, by: 'olga' })).toBe(false);
+      expect((await crs.tryGetRequest(1))?.refusal).toEqual(refusal);
+      expect(await crs.claimRequest(1, 7)).toBe(false);
+      expect((await crs.tryGetRequest(1))?.appliedChange).toBeNull();
 
       // Carried out first: a refusal comes too late.
-      const id = crs.saveRequest({
+      const id = await crs.saveRequest({
         kind: 'apply',
         service: null,
         subject: {},
@@ -62,9 +62,9 @@ describe('change request refusals in the SQLite store', () => {
         message: '',
         decisions: [],
       });
-      expect(crs.claimRequest(id, 8)).toBe(true);
-      expect(crs.refuseRequest(id, refusal)).toBe(false);
-      expect(crs.tryGetRequest(id)?.refusal).toBeNull();
+      expect(await crs.claimRequest(id, 8)).toBe(true);
+      expect(await crs.refuseRequest(id, refusal)).toBe(false);
+      expect((await crs.tryGetRequest(id))?.refusal).toBeNull();
     } finally {
       store.close();
     }
@@ -155,7 +155,7 @@ describe('rejecting and withdrawing change requests against a real daemon', () =
     // Audited like approve: the call, its person and its status.
     const store = SqliteStore.open(path.join(dir, '.groundwork', 'state.db'), systemClock);
     try {
-      const entries = new AuditLog(store.audit, systemClock).list(0, 10_000);
+      const entries = await new AuditLog(store.audit, systemClock).list(0, 10_000);
       const path_ = `/v1/change-requests/${id}/reject`;
       expect(entries.filter((e) => e.path === path_).map((e) => [e.user, e.decision, e.status])).toEqual(
         expect.arrayContaining([

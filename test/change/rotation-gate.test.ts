@@ -180,7 +180,9 @@ describe('secret rotation gated by the change policy', () => {
     const store0 = SqliteStore.open(path.join(dir, '.groundwork', 'state.db'), systemClock);
     try {
       expect(store0.journal(rotated.change).map((j) => [j.address, j.status])).toEqual([['service.web', 'applied']]);
-      const entries = new AuditLog(store0.audit, systemClock).list().filter((a) => a.operation === 'secret.rotate');
+      const entries = (await new AuditLog(store0.audit, systemClock).list()).filter(
+        (a) => a.operation === 'secret.rotate',
+      );
       expect(entries.map((a) => a.reason)).toEqual([
         `version 2 by change #${rotated.change} (change request #${req.id}); restarted service.web`,
       ]);
@@ -240,7 +242,7 @@ describe('secret rotation gated by the change policy', () => {
     ]);
     const store = SqliteStore.open(path.join(dir, '.groundwork', 'state.db'), systemClock);
     try {
-      const audit = new AuditLog(store.audit, systemClock).list();
+      const audit = await new AuditLog(store.audit, systemClock).list();
       // Audited once per break-glass change (the rotation's dry admission audits nothing).
       expect(audit.filter((a) => a.operation === 'change.break-glass').map((a) => a.reason)).toEqual([
         'break-glass during freeze window now: leaked in a ticket',

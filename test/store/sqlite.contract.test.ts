@@ -3,6 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { describeAlertsContract } from './contract/alerts.contract.js';
 import { describeIncidentsContract } from './contract/incidents.contract.js';
 import { describeOutboxContract } from './contract/outbox.contract.js';
+import { describeAccessContract } from './contract/access.contract.js';
+import { describeChangeRequestsContract } from './contract/change-requests.contract.js';
+import { describeEventsContract } from './contract/events.contract.js';
+import { describeLeasesContract } from './contract/leases.contract.js';
 import { sqliteTarget } from './contract/target.js';
 import { describeReleasesContract } from './contract/releases.contract.js';
 
@@ -20,3 +24,7 @@ describeReleasesContract(sqliteTarget);
 describeOutboxContract(sqliteTarget);
 describeAlertsContract(sqliteTarget);
 describeIncidentsContract(sqliteTarget);
+describeLeasesContract(sqliteTarget);
+describeEventsContract(sqliteTarget);
+describeAccessContract(sqliteTarget);
+describeChangeRequestsContract(sqliteTarget);

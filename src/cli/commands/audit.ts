@@ -36,7 +36,7 @@ export const auditCommand = defineCommand({
     try {
       const log = new AuditLog(store.audit, systemClock);
       if (action === 'verify') {
-        const v = log.verify();
+        const v = await log.verify();
         if (flags.json) io.stdout(`${JSON.stringify(v, null, 2)}\n`);
         else if (v.ok) io.stdout(`The audit log is intact: ${v.entries} entries, chain verified.\n`);
         else {
@@ -46,10 +46,7 @@ export const auditCommand = defineCommand({
         return v.ok ? EXIT.ok : EXIT.failed;
       }
       if (action === 'export') {
-        const text = log
-          .list()
-          .map((e) => `${JSON.stringify(e)}\n`)
-          .join('');
+        const text = (await log.list()).map((e) => `${JSON.stringify(e)}\n`).join('');
         if (flags.out) {
           const file = path.resolve(io.cwd, flags.out);
           writeFileSync(file, text, { mode: 0o600 });
@@ -60,8 +57,8 @@ export const auditCommand = defineCommand({
       const limit = flags.limit ?? 50;
       if (!Number.isInteger(limit) || limit < 1)
         throw new UsageError(`--limit needs a positive whole number (found ${limit})`);
-      const head = store.audit.auditHead();
-      const entries = log.list(Math.max(0, (head?.seq ?? 0) - limit));
+      const head = await store.audit.auditHead();
+      const entries = await log.list(Math.max(0, (head?.seq ?? 0) - limit));
       if (flags.json) io.stdout(`${JSON.stringify(entries, null, 2)}\n`);
       else if (entries.length === 0) io.stdout('The audit log is empty.\n');
       else for (const e of entries) io.stdout(line(e));

@@ -302,7 +302,7 @@ async function gateNewVersion(
       { author, request: flags.change, breakGlass: flags['break-glass'], decisions: parseDecisions(flags.decision) },
       { dryRun: carried },
     );
-    if (flags.change !== undefined) request = control.requestOf(flags.change);
+    if (flags.change !== undefined) request = await control.requestOf(flags.change);
   } catch (e) {
     store.close();
     if (e instanceof ChangeRefused) throw new UserError(`${e.message}\n  fix: ${e.fix}`, REFUSAL_EXIT[e.code]);
@@ -323,7 +323,7 @@ async function gateNewVersion(
           author,
           message: flags.message ?? '',
         });
-        control.record(id, admission);
+        await control.record(id, admission);
         return made;
       } finally {
         store.close();

@@ -26,8 +26,8 @@ export function localActor(): { remote: string } {
   return { remote: `cli (uid ${u.uid} ${u.username}, pid ${process.pid})` };
 }
 
-function recordLocal(store: Store, operation: string, reason: string): void {
-  new AuditLog(store.audit, systemClock).append({
+async function recordLocal(store: Store, operation: string, reason: string): Promise<void> {
+  await new AuditLog(store.audit, systemClock).append({
     token: 'local',
     user: null,
     ...localActor(),
@@ -92,7 +92,7 @@ async function create(
       ...(flags.label !== undefined ? { label: flags.label } : {}),
       declaredServices: Object.keys(loaded.config.services ?? {}),
     });
-    recordLocal(store, 'token create', `created ${record.id} (${describe(record)})`);
+    await recordLocal(store, 'token create', `created ${record.id} (${describe(record)})`);
     const { hash: _hash, ...shown } = record;
     if (flags.json) io.stdout(`${JSON.stringify({ ...shown, token }, null, 2)}\n`);
     else {
@@ -135,7 +135,7 @@ export const tokenCommand = defineCommand({
       if (action === 'create') return await create(flags, io, store, stackFileOf(io, flags));
       const tokens = new Tokens(store.tokens, systemClock, new FixedUsers(undefined));
       if (action === 'list') {
-        const list = tokens.list();
+        const list = await tokens.list();
         if (flags.json) io.stdout(`${JSON.stringify(list, null, 2)}\n`);
         else if (list.length === 0) io.stdout('No tokens yet. `groundwork token create --role viewer` makes one.\n');
         else
@@ -150,8 +150,8 @@ export const tokenCommand = defineCommand({
           '`groundwork token revoke` needs a token id, e.g. `groundwork token revoke tok_1a2b3c4d5e6f`',
         );
       try {
-        const t = tokens.revoke(id);
-        recordLocal(store, 'token revoke', `revoked ${t.id} (${describe(t)})`);
+        const t = await tokens.revoke(id);
+        await recordLocal(store, 'token revoke', `revoked ${t.id} (${describe(t)})`);
         if (flags.json) io.stdout(`${JSON.stringify({ id: t.id, revokedAt: t.revokedAt })}\n`);
         else io.stdout(`Revoked ${t.id}; the daemon refuses it from its next request.\n`);
         return EXIT.ok;

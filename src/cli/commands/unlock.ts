@@ -11,7 +11,7 @@ export const unlockCommand = defineCommand({
   async run(flags, _pos, io) {
     const store = openStore(stateDirOf(io, flags));
     try {
-      const held = store.tryGetLease(APPLY_LEASE);
+      const held = await store.leases.tryGetLease(APPLY_LEASE);
       const expired = held ? new Date(held.expiresAt) < new Date() : false;
       const dead = held ? isHolderDead(held) : false;
       if (!held) {
@@ -20,7 +20,7 @@ export const unlockCommand = defineCommand({
         return EXIT.ok;
       }
       const release = flags.force || expired || dead;
-      if (release) store.forceReleaseLease(APPLY_LEASE);
+      if (release) await store.leases.forceReleaseLease(APPLY_LEASE);
       if (flags.json) {
         io.stdout(
           `${JSON.stringify({ held: !release, released: release, holder: held, expired, holderDead: dead })}\n`,

@@ -4,9 +4,10 @@
  * and the daemon can both append without forking the chain.
  */
 import type Database from 'better-sqlite3';
-import type { AuditHead, AuditRow, AuditStore, TokenRecord, TokenStore } from '../store.js';
+import type { AuditHead, AuditRow, TokenRecord } from '../store.js';
 
-export class SqliteTokens implements TokenStore {
+/** The synchronous core of TokenStore; sqlite-store.ts exposes it as the async contract. */
+export class SqliteTokens {
   constructor(private readonly db: Database.Database) {}
 
   saveToken(t: TokenRecord): void {
@@ -49,7 +50,8 @@ export class SqliteTokens implements TokenStore {
   }
 }
 
-export class SqliteAudit implements AuditStore {
+/** The synchronous core of AuditStore; sqlite-store.ts exposes it as the async contract. */
+export class SqliteAudit {
   constructor(private readonly db: Database.Database) {}
 
   appendAudit(make: (head: AuditHead | undefined) => AuditRow): AuditRow {

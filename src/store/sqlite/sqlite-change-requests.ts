@@ -2,13 +2,7 @@
 import type Database from 'better-sqlite3';
 import type { JsonObject } from '../../model/resource.js';
 import type { Clock } from '../../util/clock.js';
-import type {
-  ChangeApproval,
-  ChangeRequestKind,
-  ChangeRequestRefusal,
-  ChangeRequestRow,
-  ChangeRequestStore,
-} from '../store.js';
+import type { ChangeApproval, ChangeRequestKind, ChangeRequestRefusal, ChangeRequestRow } from '../store.js';
 
 interface RequestDbRow {
   id: number;
@@ -32,7 +26,8 @@ interface ApprovalDbRow {
   comment: string;
 }
 
-export class SqliteChangeRequests implements ChangeRequestStore {
+/** The synchronous core of ChangeRequestStore; sqlite-store.ts exposes it as the async contract. */
+export class SqliteChangeRequests {
   constructor(
     private readonly db: Database.Database,
     private readonly clock: Clock,

@@ -15,6 +15,11 @@ import type {
   LeaseHolder,
   LeaseResult,
   OutboxStore,
+  LeaseStore,
+  EventStore,
+  TokenStore,
+  AuditStore,
+  ChangeRequestStore,
   ResourceRow,
   StepStatus,
   StepWrite,
@@ -112,11 +117,18 @@ export class SqliteStore implements Store {
   readonly alerts: AlertStore;
   readonly incidentsCore: SqliteIncidents;
   readonly incidents: IncidentStore;
-  readonly tokens: SqliteTokens;
-  readonly audit: SqliteAudit;
-  readonly changeRequests: SqliteChangeRequests;
+  readonly tokensCore: SqliteTokens;
+  readonly tokens: TokenStore;
+  readonly auditCore: SqliteAudit;
+  readonly audit: AuditStore;
+  readonly changeRequestsCore: SqliteChangeRequests;
+  readonly changeRequests: ChangeRequestStore;
   readonly releasesCore: SqliteReleases;
   readonly releases: ReleaseStore;
+  /** The lease methods below, as the async contract. */
+  readonly leases: LeaseStore;
+  /** recordEvents (as `record`) and listEvents below, as the async contract. */
+  readonly events: EventStore;
 
   /** Why the last backup failed, if it did (a full disk must not fail the change itself). */
   lastBackupError: string | undefined;
@@ -168,9 +180,6 @@ export class SqliteStore implements Store {
       'listOverrides',
       'removeOverride',
     ]) satisfies IncidentStore;
-    this.tokens = new SqliteTokens(db);
-    this.audit = new SqliteAudit(db);
-    this.changeRequests = new SqliteChangeRequests(db, clock);
     this.releasesCore = new SqliteReleases(db);
     this.releases = asyncFacade(this.releasesCore, [
       'createRelease',
@@ -180,6 +189,35 @@ export class SqliteStore implements Store {
       'latestByService',
       'tryGetRelease',
     ]) satisfies ReleaseStore;
+    this.tokensCore = new SqliteTokens(db);
+    this.tokens = asyncFacade(this.tokensCore, [
+      'saveToken',
+      'tryGetTokenByHash',
+      'tryGetToken',
+      'listTokens',
+      'revokeToken',
+    ]) satisfies TokenStore;
+    this.auditCore = new SqliteAudit(db);
+    this.audit = asyncFacade(this.auditCore, ['appendAudit', 'listAudit', 'auditHead']) satisfies AuditStore;
+    this.changeRequestsCore = new SqliteChangeRequests(db, clock);
+    this.changeRequests = asyncFacade(this.changeRequestsCore, [
+      'saveRequest',
+      'tryGetRequest',
+      'listRequests',
+      'addApproval',
+      'claimRequest',
+      'releaseRequest',
+      'refuseRequest',
+    ]) satisfies ChangeRequestStore;
+    this.leases = asyncFacade<SqliteStore, keyof LeaseStore>(this, [
+      'acquireLease',
+      'renewLease',
+      'releaseLease',
+      'tryGetLease',
+      'forceReleaseLease',
+    ]) satisfies LeaseStore;
+    const events = asyncFacade<SqliteStore, 'recordEvents' | 'listEvents'>(this, ['recordEvents', 'listEvents']);
+    this.events = { record: events.recordEvents, listEvents: events.listEvents } satisfies EventStore;
   }
 
   /**
@@ -455,10 +493,12 @@ export class SqliteStore implements Store {
     this.db.prepare('UPDATE resources SET outputs = ? WHERE address = ?').run(JSON.stringify(outputs), address);
   }
 
-  recordEvent(e: Omit<InstanceEvent, 'id' | 'at'>): void {
-    this.db
-      .prepare('INSERT INTO events (at, address, instance, type, reason) VALUES (?, ?, ?, ?, ?)')
-      .run(this.now(), e.address, e.instance, e.type, e.reason);
+  recordEvents(rows: readonly Omit<InstanceEvent, 'id'>[]): void {
+    if (rows.length === 0) return;
+    const insert = this.db.prepare('INSERT INTO events (at, address, instance, type, reason) VALUES (?, ?, ?, ?, ?)');
+    this.db.transaction(() => {
+      for (const e of rows) insert.run(e.at, e.address, e.instance, e.type, e.reason);
+    })();
   }
 
   listEvents(address?: string, limit = 100): InstanceEvent[] {

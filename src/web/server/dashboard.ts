@@ -30,8 +30,8 @@ import {
 export interface DashboardOptions<E extends Env> {
   /** Checks an `Authorization` header value exactly as the API does (`Bearer <token>`). */
   authenticate(authorization: string): Promise<Authentication>;
-  /** Appends a refused login to the audit log. */
-  record(entry: AuditEntry): void;
+  /** Appends a refused login to the audit log (awaited). */
+  record(entry: AuditEntry): void | Promise<void>;
   /** The caller's address for the audit log. */
   remote(c: Context<E>): string;
   /**
@@ -137,7 +137,7 @@ export function dashboard<E extends Env>(o: DashboardOptions<E>): MiddlewareHand
       return problem(400, 'bad-request', 'the login body has no `token` string', 'send `{ "token": "..." }`');
     const result = await o.authenticate(`Bearer ${token.trim()}`);
     if (!result.ok) {
-      o.record({
+      await o.record({
         token: result.tokenId ?? null,
         user: result.user ?? null,
         remote: o.remote(c),

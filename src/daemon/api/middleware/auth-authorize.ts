@@ -51,7 +51,7 @@ export function authorizeRoute(r: Route, access: ApiAccess): MiddlewareHandler<A
     async (c, next) => {
       if (!rule) {
         // Fail closed: a route nobody wrote a rule for is nobody's to call.
-        access.record(entry(c, undefined, 403, `no access rule for ${declared}`));
+        await access.record(entry(c, undefined, 403, `no access rule for ${declared}`));
         throw new ApiError(
           403,
           'forbidden',
@@ -62,16 +62,16 @@ export function authorizeRoute(r: Route, access: ApiAccess): MiddlewareHandler<A
       const target = targetOf(rule, c);
       const decision = authorize(c.get('caller'), rule.permission, target);
       if (!decision.allowed) {
-        access.record(entry(c, target, 403, decision.reason));
+        await access.record(entry(c, target, 403, decision.reason));
         throw new ApiError(403, 'forbidden', decision.reason, decision.fix);
       }
       if (rule.audit === 'read') return next();
       // Written before the operation runs, as Vault's audit device does: when the log cannot be
       // written (a full disk), the change is refused (500) instead of happening unrecorded.
-      access.record(entry(c, target, 0, undefined, 'started'));
+      await access.record(entry(c, target, 0, undefined, 'started'));
       await next();
       // For a stream, the status it started with; its outcome is in the change record.
-      access.record(entry(c, target, c.res.status));
+      await access.record(entry(c, target, c.res.status));
     },
   ];
 }

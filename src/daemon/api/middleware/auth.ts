@@ -22,8 +22,11 @@ import { csrfMatches, CSRF_HEADER, SAFE_METHODS, trySessionToken } from '../../.
 /** What the API needs of the access layer: who a header names, and where to record. */
 export interface ApiAccess {
   authenticate(authorization: string | undefined): Promise<Authentication>;
-  /** Appends to the audit log; throws when it cannot (then the request fails: no unrecorded change). */
-  record(entry: AuditEntry): void;
+  /**
+   * Appends to the audit log, awaited (the log is in the asynchronous store); throws or rejects
+   * when it cannot (then the request fails: no unrecorded change).
+   */
+  record(entry: AuditEntry): void | Promise<void>;
   /** The rule of a route (auth-rules.ts); undefined: none, and the route is refused to everyone. */
   ruleFor(method: RouteMethod, path: string): AccessRule | undefined;
 }
@@ -84,8 +87,8 @@ export function authenticate(
     // The CLI's bearer header wins; the cookie is only the browser's way of sending the same token.
     const session = header === undefined ? trySessionToken(c.req.header('cookie'), c.req.header('host')) : undefined;
     const result = await access.authenticate(session !== undefined ? `Bearer ${session}` : header);
-    const denied = (status: number, reason: string, tokenId: string | null, user: string | null) =>
-      access.record({
+    const denied = async (status: number, reason: string, tokenId: string | null, user: string | null) =>
+      await access.record({
         token: tokenId,
         user,
         remote: remoteOf(c),
@@ -99,7 +102,7 @@ export function authenticate(
         reason,
       });
     if (!result.ok) {
-      denied(401, result.reason, result.tokenId ?? null, result.user ?? null);
+      await denied(401, result.reason, result.tokenId ?? null, result.user ?? null);
       if (session !== undefined)
         throw new ApiError(
           401,
@@ -117,7 +120,7 @@ export function authenticate(
       );
     }
     if (session !== undefined && !SAFE_METHODS.has(c.req.method) && !csrfMatches(session, c.req.header(CSRF_HEADER))) {
-      denied(403, 'session cookie without its CSRF header', result.caller.tokenId, result.caller.user);
+      await denied(403, 'session cookie without its CSRF header', result.caller.tokenId, result.caller.user);
       throw new ApiError(
         403,
         'forbidden',
