@@ -176,10 +176,10 @@ export class ChangeControl {
   }
 
   /** Writes what admission found onto the change, and marks its request carried out. */
-  record(changeId: number | null, admission: Admission): void {
+  async record(changeId: number | null, admission: Admission): Promise<void> {
     if (changeId === null) return;
     const store = this.deps.store;
-    store.noteChange(changeId, {
+    await store.journal.noteChange(changeId, {
       request: admission.request,
       decisions: admission.decisions,
       breakGlass: admission.breakGlass,

@@ -126,16 +126,16 @@ export class Deployer {
       });
     } catch (e) {
       if (!(e instanceof BuildFailed)) throw e;
-      const changeId = this.deps.store.beginChange({
+      const changeId = await this.deps.store.journal.beginChange({
         kind: 'deploy',
         author: opts.author,
         message: opts.message,
         planHash: '',
         summary: {},
       });
-      const j = this.deps.store.startStep(changeId, a, `build v${e.release.seq}`);
-      this.deps.store.finishStep(j, 'failed', { kind: 'none' }, e.message);
-      this.deps.store.finishChange(changeId, 'failed', { failed: 1 });
+      const j = await this.deps.store.journal.startStep(changeId, a, `build v${e.release.seq}`);
+      await this.deps.store.journal.finishStep(j, 'failed', { kind: 'none' }, e.message);
+      await this.deps.store.journal.finishChange(changeId, 'failed', { failed: 1 });
       progress(`${e.message}; the running release is untouched`);
       this.deps.publish({ type: 'release', service, seq: e.release.seq, phase: 'failed', detail: e.message });
       this.deps.publish({ type: 'change', changeId, kind: 'deploy', outcome: 'failed', author: opts.author });
@@ -269,8 +269,14 @@ export class Deployer {
   ): Promise<DeployResult> {
     const store = this.deps.store;
     const outs = serviceOutputsOf({ address: a, outputs: fromOutputs });
-    const changeId = store.beginChange({ kind, author: opts.author, message: opts.message, planHash: '', summary: {} });
-    const j = store.startStep(changeId, a, `${kind} v${to.seq}`);
+    const changeId = await store.journal.beginChange({
+      kind,
+      author: opts.author,
+      message: opts.message,
+      planHash: '',
+      summary: {},
+    });
+    const j = await store.journal.startStep(changeId, a, `${kind} v${to.seq}`);
     kp.pass(`journal: ${kind} v${to.seq} started`);
     this.deps.publish({ type: 'release', service, seq: to.seq, phase: 'started', detail: `${kind} by ${opts.author}` });
     await this.deps.hooks?.beforeStep?.(a);
@@ -292,14 +298,14 @@ export class Deployer {
         outs,
       );
       kp.pass(`journal: v${to.seq} runs, not yet recorded`);
-      store.finishStep(j, 'applied', {
+      await store.journal.finishStep(j, 'applied', {
         kind: 'upsert',
         row: { ...this.rowBase(a), spec: to.spec, outputs: checkedServiceOutputs(a, newOutputs) },
       });
       if (kind === 'rollback' && previous !== null)
         store.updateRelease(service, previous, { status: 'rolled-back', detail: `rolled back to v${to.seq}` });
       kp.pass(`journal: v${to.seq} recorded, change not finished`);
-      store.finishChange(changeId, 'applied', { applied: 1 });
+      await store.journal.finishChange(changeId, 'applied', { applied: 1 });
       this.deps.publish({ type: 'release', service, seq: to.seq, phase: 'finished', detail: `${kind} complete` });
       this.deps.publish({ type: 'change', changeId, kind, outcome: 'applied', author: opts.author });
       progress(`${service} now runs v${to.seq}`);
@@ -316,14 +322,14 @@ export class Deployer {
       const reason = errorMessage(e);
       const rolledBack = e instanceof PartialFailure && reason.startsWith('rolled back');
       if (e instanceof PartialFailure) {
-        store.finishStep(
+        await store.journal.finishStep(
           j,
           'failed',
           { kind: 'upsert', row: { ...this.rowBase(a), spec: rolledBack ? fromSpec : to.spec, outputs: e.outputs } },
           reason,
         );
-      } else store.finishStep(j, 'failed', { kind: 'none' }, reason);
-      store.finishChange(changeId, 'failed', { failed: 1 });
+      } else await store.journal.finishStep(j, 'failed', { kind: 'none' }, reason);
+      await store.journal.finishChange(changeId, 'failed', { failed: 1 });
       this.deps.publish({
         type: 'release',
         service,
@@ -368,14 +374,14 @@ export class Deployer {
     const store = this.deps.store;
     const outs = serviceOutputsOf({ address: a, outputs: fromOutputs });
     const standby = outs.standby?.instances ?? [];
-    const changeId = store.beginChange({
+    const changeId = await store.journal.beginChange({
       kind: 'rollback',
       author: opts.author,
       message: opts.message,
       planHash: '',
       summary: {},
     });
-    const j = store.startStep(changeId, a, `rollback v${target.seq} (standby)`);
+    const j = await store.journal.startStep(changeId, a, `rollback v${target.seq} (standby)`);
     kp.pass(`journal: rollback v${target.seq} (standby) started`);
     await this.deps.hooks?.beforeStep?.(a);
     try {
@@ -405,7 +411,7 @@ export class Deployer {
         address: outs.address ?? null, // the stable address stays with the service
       });
       kp.pass(`journal: v${target.seq} serves, not yet recorded`);
-      store.finishStep(j, 'applied', {
+      await store.journal.finishStep(j, 'applied', {
         kind: 'upsert',
         row: { ...this.rowBase(a), spec: target.spec, outputs: newOutputs },
       });
@@ -416,7 +422,7 @@ export class Deployer {
         });
       store.updateRelease(service, target.seq, { status: 'active' });
       kp.pass(`journal: v${target.seq} recorded, change not finished`);
-      store.finishChange(changeId, 'applied', { applied: 1 });
+      await store.journal.finishChange(changeId, 'applied', { applied: 1 });
       this.deps.publish({
         type: 'release',
         service,
@@ -436,8 +442,8 @@ export class Deployer {
       };
     } catch (e) {
       ctx.traffic?.release(service);
-      store.finishStep(j, 'failed', { kind: 'none' }, errorMessage(e));
-      store.finishChange(changeId, 'failed', { failed: 1 });
+      await store.journal.finishStep(j, 'failed', { kind: 'none' }, errorMessage(e));
+      await store.journal.finishChange(changeId, 'failed', { failed: 1 });
       progress(`standby switch failed (${errorMessage(e)}); rolling out v${target.seq} instead`);
       return this.rollTo(
         a,

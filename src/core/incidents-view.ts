@@ -239,13 +239,12 @@ export class IncidentsService {
     return { ...item, done };
   }
 
-  postmortem(id: number): string {
+  async postmortem(id: number): Promise<string> {
     const inc = this.mustGet(id);
     const from = Date.parse(inc.createdAt);
     const to = inc.resolvedAt ? Date.parse(inc.resolvedAt) : this.clock.now().getTime();
     // Deploys, rollbacks and applies in the window, from the change history.
-    const changes: ChangeInWindow[] = this.store
-      .listChanges(200)
+    const changes: ChangeInWindow[] = (await this.store.journal.listChanges(200))
       .filter((c) => {
         const t = Date.parse(c.startedAt);
         return t >= from - 3_600_000 && t <= to;

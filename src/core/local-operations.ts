@@ -228,7 +228,7 @@ export class LocalOperations implements Operations {
    */
   recover(progress: Progress = () => undefined): Promise<{ releases: string[]; stopped: string[] }> {
     return this.exclusive('groundwork recover', async () => {
-      for (const j of this.store.recoverInterrupted())
+      for (const j of await this.store.journal.recoverInterrupted())
         progress(`change #${j.changeId} (${j.action} of ${j.address}) was interrupted; state keeps what it recorded`);
       const releases: string[] = [];
       const now = () => this.installation.clock.now().toISOString();
@@ -346,7 +346,7 @@ export class LocalOperations implements Operations {
             );
           // planShapeProblem checked it against the plan's schema.
           plan = saved as Plan;
-          const stale = stalePlanReason(plan, this.store, model.configHash);
+          const stale = await stalePlanReason(plan, this.store, model.configHash);
           if (stale)
             throw new OperationError(
               'refused',
@@ -374,7 +374,7 @@ export class LocalOperations implements Operations {
             })
           : undefined;
         const result = await this.runPlan(plan, input, listener);
-        if (admission) this.changes.record(result.changeId, admission);
+        if (admission) await this.changes.record(result.changeId, admission);
         return result;
       },
       { movesTraffic: true },
@@ -450,10 +450,10 @@ export class LocalOperations implements Operations {
     if (plan.steps.length) result = await this.runPlan(plan, { ...input, message }, listener, 'rotate');
     else {
       // No applied service uses it yet: the rotation alone is the change.
-      const changeId = recordRotation(this.store, { secret, version: version ?? 0, author, message });
+      const changeId = await recordRotation(this.store.journal, { secret, version: version ?? 0, author, message });
       result = { changeId, outcome: 'applied', applied: [], failed: [], skipped: [], serial: this.store.serial() };
     }
-    this.changes.record(result.changeId, admission);
+    await this.changes.record(result.changeId, admission);
     this.changes.auditRotation(
       {
         secret,
@@ -563,7 +563,7 @@ export class LocalOperations implements Operations {
             : undefined;
         if (moved) progress(moved);
         const result = await this.deployer.deploy(model, service, opts, progress);
-        this.changes.record(result.changeId, admission);
+        await this.changes.record(result.changeId, admission);
         await this.runtime.afterChange?.();
         return result;
       },
@@ -597,7 +597,7 @@ export class LocalOperations implements Operations {
           decisions: input.decisions,
         });
         const result = await this.deployer.rollback(service, opts, progress);
-        this.changes.record(result.changeId, admission);
+        await this.changes.record(result.changeId, admission);
         await this.runtime.afterChange?.();
         return result;
       },
@@ -920,7 +920,7 @@ export class LocalOperations implements Operations {
   }
 
   async history(limit: number): Promise<ChangeRecord[]> {
-    return this.store.listChanges(limit);
+    return await this.store.journal.listChanges(limit);
   }
 
   async requestChange(input: ChangeRequestInput): Promise<ChangeRequestView> {
@@ -942,7 +942,7 @@ export class LocalOperations implements Operations {
           );
         // planShapeProblem checked it against the plan's schema.
         plan = input.plan as Plan;
-        const stale = stalePlanReason(plan, this.store, model.configHash);
+        const stale = await stalePlanReason(plan, this.store, model.configHash);
         if (stale) throw new OperationError('refused', stale, 'make a new plan with `groundwork plan --out FILE`');
       } else plan = makePlan(model, this.store.listResources(), this.store.serial(), this.installation.kinds);
       if (plan.steps.length === 0)
@@ -1096,9 +1096,9 @@ export class LocalOperations implements Operations {
   }
 
   async change(id: number): Promise<ChangeView> {
-    const c = Number.isInteger(id) ? this.store.tryGetChange(id) : undefined;
+    const c = Number.isInteger(id) ? await this.store.journal.tryGetChange(id) : undefined;
     if (!c) throw new OperationError('not-found', `there is no change #${id}`, '`groundwork history` lists them');
-    return { ...c, steps: this.store.journal(id) };
+    return { ...c, steps: await this.store.journal.entries(id) };
   }
 
   async events(service: string | undefined, limit: number): Promise<InstanceEvent[]> {

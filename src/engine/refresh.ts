@@ -62,7 +62,7 @@ export async function refresh(
     }
   }
   if (!opts.record || writes.length === 0) return { reports, changeId: null, serial: store.serial() };
-  const changeId = store.beginChange({
+  const changeId = await store.journal.beginChange({
     kind: 'refresh',
     author: opts.author,
     message: 'refresh',
@@ -72,8 +72,8 @@ export async function refresh(
   for (const w of writes) {
     const row = rows.find((r) => r.address === w.address);
     if (!row) continue;
-    const j = store.startStep(changeId, w.address, w.row ? 'observe' : 'forget');
-    store.finishStep(
+    const j = await store.journal.startStep(changeId, w.address, w.row ? 'observe' : 'forget');
+    await store.journal.finishStep(
       j,
       'applied',
       w.row
@@ -82,6 +82,6 @@ export async function refresh(
     );
   }
   const drifted = reports.filter((r) => r.status === 'changed' || r.status === 'gone').length;
-  store.finishChange(changeId, 'applied', { drifted, recorded: writes.length });
+  await store.journal.finishChange(changeId, 'applied', { drifted, recorded: writes.length });
   return { reports, changeId, serial: store.serial() };
 }

@@ -14,10 +14,13 @@ import type {
   LeaseHolder,
   LeaseResult,
   ResourceRow,
+  JournalStore,
+  SkippedStep,
   StepStatus,
   StepWrite,
   Store,
 } from '../store.js';
+import { asyncFacade } from './async-facade.js';
 import { errorMessage } from '../../util/error-message.js';
 import { MIGRATIONS } from './migrations.js';
 import { SqliteAlerts } from './sqlite-alerts.js';
@@ -107,6 +110,7 @@ export class SqliteStore implements Store {
   readonly tokens: SqliteTokens;
   readonly audit: SqliteAudit;
   readonly changeRequests: SqliteChangeRequests;
+  readonly journal: JournalStore;
 
   /** Why the last backup failed, if it did (a full disk must not fail the change itself). */
   lastBackupError: string | undefined;
@@ -124,6 +128,19 @@ export class SqliteStore implements Store {
     this.tokens = new SqliteTokens(db);
     this.audit = new SqliteAudit(db);
     this.changeRequests = new SqliteChangeRequests(db, clock);
+    // `this` is polymorphic inside the class; the facade needs the concrete type's methods.
+    this.journal = asyncFacade(this as SqliteStore, [
+      'beginChange',
+      'finishChange',
+      'listChanges',
+      'noteChange',
+      'tryGetChange',
+      'entries',
+      'startStep',
+      'finishStep',
+      'skipSteps',
+      'recoverInterrupted',
+    ]) satisfies JournalStore;
   }
 
   /**
@@ -266,7 +283,7 @@ export class SqliteStore implements Store {
     return r && toChange(r);
   }
 
-  journal(changeId: number): JournalEntry[] {
+  entries(changeId: number): JournalEntry[] {
     return (
       this.db.prepare('SELECT * FROM journal WHERE change_id = ? ORDER BY id').all(changeId) as JournalDbRow[]
     ).map(toJournal);
@@ -311,6 +328,21 @@ export class SqliteStore implements Store {
           .prepare('UPDATE journal SET status = ?, error = ?, finished_at = ?, serial = ? WHERE id = ?')
           .run(status, error ?? null, this.now(), serial, journalId);
         return serial;
+      })
+      .immediate();
+  }
+
+  skipSteps(changeId: number, steps: readonly SkippedStep[]): void {
+    if (steps.length === 0) return;
+    this.db
+      .transaction(() => {
+        const at = this.now();
+        const serial = this.serial();
+        const insert = this.db.prepare(
+          `INSERT INTO journal (change_id, address, action, status, error, started_at, finished_at, serial)
+          VALUES (?, ?, ?, 'skipped', ?, ?, ?, ?)`,
+        );
+        for (const s of steps) insert.run(changeId, s.address, s.action, s.because, at, at, serial);
       })
       .immediate();
   }
