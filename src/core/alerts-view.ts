@@ -93,10 +93,10 @@ function groupMemberStatus(payload: JsonObject, fingerprint: string): string | u
 }
 
 /** Firing and pending alerts, and resolved ones of the last day, newest last; silences not yet ended. */
-export function alertsView(
-  store: { alerts: AlertStore; outbox: OutboxStore } & Pick<ResourceStore, 'listResources'>,
+export async function alertsView(
+  store: { alerts: AlertStore; outbox: OutboxStore; resources: Pick<ResourceStore, 'listResources'> },
   clock: Clock,
-): AlertsView {
+): Promise<AlertsView> {
   const now = clock.now();
   const dayAgo = new Date(now.getTime() - 24 * 3_600_000).toISOString();
   const rows = store.outbox.listOutbox({ limit: 1000 });
@@ -137,8 +137,7 @@ export function alertsView(
     .filter((s) => s.endsAt > iso)
     .map((s) => silenceView(s, iso));
   // Recorded by the daemon's alerting when it builds channels (core/alerting.ts).
-  const channelProblems = store
-    .listResources()
+  const channelProblems = (await store.resources.listResources())
     .filter((r) => r.kind === 'channel' && typeof r.outputs.problem === 'string')
     .map((r) => ({ channel: r.address.slice('channel.'.length), problem: String(r.outputs.problem) }));
   return { alerts, silences, channelProblems };

@@ -42,9 +42,9 @@ export interface DeployerDeps {
   store: Store;
   kind: ServiceKind;
   /** A full kind context (ports, outputsOf, progress are filled in by the caller). */
-  context: (progress: (m: string) => void) => KindContext;
+  context: (progress: (m: string) => void) => Promise<KindContext>;
   stateDir: string;
-  hooks?: { beforeStep?(address: Address): Promise<void>; afterStep?(address: Address): void };
+  hooks?: { beforeStep?(address: Address): Promise<void>; afterStep?(address: Address): Promise<void> };
   /** The installation's bus: release and change events. */
   publish(e: CoreEvent): void;
   /** Test-only: SIGKILL at a chosen point (GROUNDWORK_TEST_KILL_AT); inert unless set. */
@@ -56,12 +56,11 @@ const NO_KILL_POINTS: KillPoints = { pass: () => undefined, end: () => undefined
 export class Deployer {
   constructor(private readonly deps: DeployerDeps) {}
 
-  private row(service: string) {
+  private async row(service: string) {
     const a = addr('service', service);
-    const row = this.deps.store.tryGetResource(a);
+    const row = await this.deps.store.resources.tryGetResource(a);
     if (!row) {
-      const known = this.deps.store
-        .listResources()
+      const known = (await this.deps.store.resources.listResources())
         .filter((r) => r.kind === 'service')
         .map((r) => r.address.slice(8));
       throw new OperationError(
@@ -100,8 +99,8 @@ export class Deployer {
     const started = Date.now();
     const desired = model.resources.find((r) => r.address === addr('service', service));
     if (!desired) throw new OperationError('not-found', `service \`${service}\` is not in the stack file`);
-    const { a, row } = this.row(service);
-    const ctx = this.deps.context(progress);
+    const { a, row } = await this.row(service);
+    const ctx = await this.deps.context(progress);
     const to = serviceSpecOf(desired);
     // Checked before a release number is taken or a line is streamed: a ref that cannot be
     // deployed is the caller's mistake (an API status, an exit code), not a failed release.
@@ -163,7 +162,7 @@ export class Deployer {
       started,
       kp,
     );
-    const outs = serviceOutputsOf(this.deps.store.tryGetResource(a));
+    const outs = serviceOutputsOf(await this.deps.store.resources.tryGetResource(a));
     const inUse = new Set<number>(
       [outs.release?.seq, outs.standby?.release].filter((x): x is number => typeof x === 'number'),
     );
@@ -195,11 +194,11 @@ export class Deployer {
     kp: KillPoints,
   ): Promise<DeployResult> {
     const started = Date.now();
-    const { a, row } = this.row(service);
+    const { a, row } = await this.row(service);
     const outs = serviceOutputsOf(row);
     const current = outs.release?.seq ?? null;
     const releases = this.deps.store.listReleases(service, 200);
-    const ctx = this.deps.context(progress);
+    const ctx = await this.deps.context(progress);
     const target =
       opts.to !== undefined
         ? releases.find((r) => r.seq === opts.to)
@@ -300,7 +299,7 @@ export class Deployer {
       kp.pass(`journal: v${to.seq} runs, not yet recorded`);
       await store.journal.finishStep(j, 'applied', {
         kind: 'upsert',
-        row: { ...this.rowBase(a), spec: to.spec, outputs: checkedServiceOutputs(a, newOutputs) },
+        row: { ...(await this.rowBase(a)), spec: to.spec, outputs: checkedServiceOutputs(a, newOutputs) },
       });
       if (kind === 'rollback' && previous !== null)
         store.updateRelease(service, previous, { status: 'rolled-back', detail: `rolled back to v${to.seq}` });
@@ -325,7 +324,10 @@ export class Deployer {
         await store.journal.finishStep(
           j,
           'failed',
-          { kind: 'upsert', row: { ...this.rowBase(a), spec: rolledBack ? fromSpec : to.spec, outputs: e.outputs } },
+          {
+            kind: 'upsert',
+            row: { ...(await this.rowBase(a)), spec: rolledBack ? fromSpec : to.spec, outputs: e.outputs },
+          },
           reason,
         );
       } else await store.journal.finishStep(j, 'failed', { kind: 'none' }, reason);
@@ -338,7 +340,7 @@ export class Deployer {
         detail: reason,
       });
       this.deps.publish({ type: 'change', changeId, kind, outcome: 'failed', author: opts.author });
-      const now = serviceOutputsOf(store.tryGetResource(a)).release?.seq ?? null;
+      const now = serviceOutputsOf(await store.resources.tryGetResource(a)).release?.seq ?? null;
       return {
         ok: false,
         service,
@@ -350,12 +352,12 @@ export class Deployer {
         ms: Date.now() - started,
       };
     } finally {
-      this.deps.hooks?.afterStep?.(a);
+      await this.deps.hooks?.afterStep?.(a);
     }
   }
 
-  private rowBase(a: Address) {
-    const row = this.deps.store.tryGetResource(a);
+  private async rowBase(a: Address) {
+    const row = await this.deps.store.resources.tryGetResource(a);
     return { address: a, kind: 'service' as const, dependsOn: row?.dependsOn ?? [] };
   }
 
@@ -413,7 +415,7 @@ export class Deployer {
       kp.pass(`journal: v${target.seq} serves, not yet recorded`);
       await store.journal.finishStep(j, 'applied', {
         kind: 'upsert',
-        row: { ...this.rowBase(a), spec: target.spec, outputs: newOutputs },
+        row: { ...(await this.rowBase(a)), spec: target.spec, outputs: newOutputs },
       });
       if (outs.release)
         store.updateRelease(service, outs.release.seq, {
@@ -459,7 +461,7 @@ export class Deployer {
         kp,
       );
     } finally {
-      this.deps.hooks?.afterStep?.(a);
+      await this.deps.hooks?.afterStep?.(a);
     }
   }
 }

@@ -92,8 +92,8 @@ export class IncidentsService {
     private readonly stateDir: string,
   ) {}
 
-  private manager(): IncidentManager {
-    const m = oncallModel(this.store.listResources(), this.store);
+  private async manager(): Promise<IncidentManager> {
+    const m = oncallModel(await this.store.resources.listResources(), this.store);
     return new IncidentManager({
       store: this.store.incidents,
       outbox: this.store.outbox,
@@ -131,9 +131,9 @@ export class IncidentsService {
     };
   }
 
-  act(id: number, input: IncidentActionInput): IncidentRow {
+  async act(id: number, input: IncidentActionInput): Promise<IncidentRow> {
     this.mustGet(id);
-    const m = this.manager();
+    const m = await this.manager();
     try {
       switch (input.action) {
         case 'ack': {
@@ -150,7 +150,7 @@ export class IncidentsService {
           return this.mustGet(id);
         case 'assign': {
           const who = input.text?.trim() ?? '';
-          const people = oncallModel(this.store.listResources(), this.store).people;
+          const people = oncallModel(await this.store.resources.listResources(), this.store).people;
           if (!people.has(who))
             throw new OperationError(
               'bad-request',
@@ -181,12 +181,12 @@ export class IncidentsService {
   }
 
   /** The signed link in a page: acknowledges without a token, if the signature is the daemon's. */
-  actByLink(
+  async actByLink(
     id: number,
     action: 'ack' | 'resolve',
     sig: string,
     confirmed: boolean,
-  ): { incident: IncidentRow; done: boolean } {
+  ): Promise<{ incident: IncidentRow; done: boolean }> {
     if (!verifyAction(linkSecretOf(this.stateDir), action, id, sig))
       throw new OperationError(
         'forbidden',
@@ -199,7 +199,7 @@ export class IncidentsService {
     // A second tap on the link is not an error: the incident is already where the link wanted it.
     if (action === 'ack' && inc.status !== 'triggered') return { incident: inc, done: true };
     if (action === 'resolve' && inc.status === 'resolved') return { incident: inc, done: true };
-    return { incident: this.act(id, { action, by: 'link in the page' }), done: true };
+    return { incident: await this.act(id, { action, by: 'link in the page' }), done: true };
   }
 
   /** Mean time to acknowledge and to resolve per service and month, over the newest 1,000 incidents. */
@@ -207,7 +207,7 @@ export class IncidentsService {
     return incidentStats(this.store.incidents.listIncidents({ limit: 1000 }));
   }
 
-  addActionItem(incidentId: number, input: ActionItemInput): ActionItem {
+  async addActionItem(incidentId: number, input: ActionItemInput): Promise<ActionItem> {
     this.mustGet(incidentId);
     if (!input.text.trim())
       throw new OperationError(
@@ -225,17 +225,17 @@ export class IncidentsService {
       owner: input.owner,
       due: input.due ?? null,
     });
-    this.manager().note(incidentId, input.by, `action item #${id} for ${input.owner}: ${input.text}`);
+    (await this.manager()).note(incidentId, input.by, `action item #${id} for ${input.owner}: ${input.text}`);
     const item = this.store.incidents.tryGetActionItem(id);
     if (!item) throw new OperationError('unavailable', 'the action item was not recorded', 'try again');
     return item;
   }
 
-  setActionItemDone(itemId: number, done: boolean, by: string): ActionItem {
+  async setActionItemDone(itemId: number, done: boolean, by: string): Promise<ActionItem> {
     const item = this.store.incidents.tryGetActionItem(itemId);
     if (!item) throw new OperationError('not-found', `no action item #${itemId}`, 'see `groundwork incident show ID`');
     this.store.incidents.setActionItemDone(itemId, done);
-    this.manager().note(item.incidentId, by, `action item #${itemId} ${done ? 'done' : 'reopened'}`);
+    (await this.manager()).note(item.incidentId, by, `action item #${itemId} ${done ? 'done' : 'reopened'}`);
     return { ...item, done };
   }
 
@@ -262,8 +262,8 @@ export class IncidentsService {
     return postmortemMarkdown(inc, this.store.incidents.timeline(id), changes, this.store.incidents.actionItems(id));
   }
 
-  oncall(q: OncallQuery): OncallView {
-    const m = oncallModel(this.store.listResources(), this.store);
+  async oncall(q: OncallQuery): Promise<OncallView> {
+    const m = oncallModel(await this.store.resources.listResources(), this.store);
     if (q.schedule !== undefined && !m.schedules.has(q.schedule))
       throw new OperationError(
         'not-found',
@@ -310,8 +310,8 @@ export class IncidentsService {
     };
   }
 
-  addOverride(input: OverrideInput): OverrideRow {
-    const m = oncallModel(this.store.listResources(), this.store);
+  async addOverride(input: OverrideInput): Promise<OverrideRow> {
+    const m = oncallModel(await this.store.resources.listResources(), this.store);
     if (!m.schedules.has(input.schedule))
       throw new OperationError(
         'not-found',

@@ -47,7 +47,7 @@ export interface ApplyOptions {
   /** Where `auto` ports come from, for the kind that hands them out. */
   portRange?: PortRange;
   /** The daemon pauses supervision of a resource while its step runs. */
-  hooks?: { beforeStep?(address: Address): Promise<void>; afterStep?(address: Address): void };
+  hooks?: { beforeStep?(address: Address): Promise<void>; afterStep?(address: Address): Promise<void> };
   /** What the change record calls this change (default `apply`; `rotate`: a secret rotation's rollout). */
   changeKind?: 'apply' | 'rotate';
 }
@@ -67,10 +67,17 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
 
   if (plan.steps.length === 0 && recovered.length === 0) {
     // Nothing to do and nothing to finish: no change record, so history shows only real changes.
-    return { changeId: 0, outcome: 'no-op', applied: [], failed: [], skipped: [], serial: store.serial() };
+    return {
+      changeId: 0,
+      outcome: 'no-op',
+      applied: [],
+      failed: [],
+      skipped: [],
+      serial: await store.resources.serial(),
+    };
   }
 
-  const rows = store.listResources();
+  const { serial: serialBefore, rows } = await store.resources.readState();
   const outputs = new Map<Address, JsonObject>(rows.map((r) => [r.address, r.outputs]));
   const recordedSpec = new Map(rows.map((r) => [r.address, r]));
   const ctx = await runContext(
@@ -104,14 +111,14 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
     applied: [],
     failed: [],
     skipped: [],
-    serial: store.serial(),
+    serial: serialBefore,
   };
 
   const runStep = async (step: PlanStep): Promise<void> => {
     try {
       await runStepInner(step);
     } finally {
-      opts.hooks?.afterStep?.(step.address);
+      await opts.hooks?.afterStep?.(step.address);
     }
   };
   const runStepInner = async (step: PlanStep): Promise<void> => {
@@ -290,7 +297,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
     failed: result.failed.length,
     skipped: result.skipped.length,
   });
-  result.serial = store.serial();
+  result.serial = await store.resources.serial();
   emit({ type: 'change-end', result });
   return result;
 }

@@ -28,7 +28,7 @@ export async function refresh(
   context: KindContextBase,
   opts: { author: string; record: boolean },
 ): Promise<RefreshResult> {
-  const rows = store.listResources();
+  const rows = await store.resources.listResources();
   const outputs = new Map<Address, JsonObject>(rows.map((r) => [r.address, r.outputs]));
   const ctx = await runContext(
     kinds,
@@ -61,7 +61,7 @@ export async function refresh(
       reports.push({ address: row.address, status: 'error', drift: [errorMessage(e)] });
     }
   }
-  if (!opts.record || writes.length === 0) return { reports, changeId: null, serial: store.serial() };
+  if (!opts.record || writes.length === 0) return { reports, changeId: null, serial: await store.resources.serial() };
   const changeId = await store.journal.beginChange({
     kind: 'refresh',
     author: opts.author,
@@ -83,5 +83,5 @@ export async function refresh(
   }
   const drifted = reports.filter((r) => r.status === 'changed' || r.status === 'gone').length;
   await store.journal.finishChange(changeId, 'applied', { drifted, recorded: writes.length });
-  return { reports, changeId, serial: store.serial() };
+  return { reports, changeId, serial: await store.resources.serial() };
 }

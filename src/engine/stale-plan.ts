@@ -6,7 +6,7 @@ export async function stalePlanReason(plan: Plan, store: Store, configHash: stri
   if (planHashOf(plan) !== plan.planHash) {
     return 'the plan file was modified after it was made (its contents do not match its planHash); make a new one with `groundwork plan --out FILE`.';
   }
-  const serial = store.serial();
+  const serial = await store.resources.serial();
   if (plan.stateSerial !== serial) {
     const since = (await store.journal.listChanges(20)).filter(
       (c) => (c.serialAfter ?? c.serialBefore) > plan.stateSerial,

@@ -123,14 +123,26 @@ export interface ReleaseRecord {
 
 /** Resources: what was applied, a row each, and the serial that every change bumps. */
 export interface ResourceStore {
-  serial(): number;
-  listResources(): ResourceRow[];
-  tryGetResource(address: Address): ResourceRow | undefined;
+  serial(): Promise<number>;
+  listResources(): Promise<ResourceRow[]>;
+  tryGetResource(address: Address): Promise<ResourceRow | undefined>;
+  /**
+   * The serial and every row, read in one transaction: a plan made from them names the serial
+   * its rows belong to (two separate reads could pair rows with a newer serial).
+   */
+  readState(): Promise<{ serial: number; rows: ResourceRow[] }>;
   /**
    * Runtime facts (a restarted instance's new pid) for an existing resource. Does not bump the
    * serial: the applied configuration did not change, so saved plans stay valid.
    */
-  recordRuntimeOutputs(address: Address, outputs: JsonObject): void;
+  recordRuntimeOutputs(address: Address, outputs: JsonObject): Promise<void>;
+  /**
+   * Reads a resource's outputs, hands them to `update` and writes what it returns, in one
+   * transaction, so concurrent edits of different parts (one instance each) are all kept.
+   * `update` is synchronous and pure; returning undefined writes nothing. Does not bump the
+   * serial. False when there is no such resource or nothing was written.
+   */
+  updateOutputs(address: Address, update: (outputs: JsonObject) => JsonObject | undefined): Promise<boolean>;
 }
 
 /** Changes and their step journal: intent before a step touches the world, result after. */
@@ -539,7 +551,8 @@ export interface ChangeRequestStore {
  * The whole store, split by area so each user depends on the part it needs and another backend
  * (PostgreSQL for teams) implements the same parts.
  */
-export interface Store extends ResourceStore, LeaseStore, ReleaseStore, EventStore {
+export interface Store extends LeaseStore, ReleaseStore, EventStore {
+  readonly resources: ResourceStore;
   readonly journal: JournalStore;
   readonly tokens: TokenStore;
   readonly audit: AuditStore;

@@ -81,7 +81,7 @@ describe('expr alert rules', () => {
       logger,
       secrets: () => new EnvFileSecretSource({}, dir),
       daemonUrl: () => 'http://127.0.0.1:7070',
-      instances: () => [],
+      instances: async () => [],
       ...(withMetrics ? { metrics: () => metrics } : {}),
     });
     a.configure(
@@ -93,7 +93,7 @@ alerts:
 ${alerts}`),
     );
     a.start();
-    a.evaluate(); // the first evaluation at t=0, so the intervals below fall at 10 s, 20 s, ...
+    await a.evaluate(); // the first evaluation at t=0, so the intervals below fall at 10 s, 20 s, ...
     alerting = a;
     return a;
   }

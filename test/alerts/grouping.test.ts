@@ -259,7 +259,7 @@ describe('alert grouping', () => {
     expect(text).toMatch(/^\[FIRING\] alerts: 2 firing for team=web\n/);
     expect(text).toContain('- [FIRING] a: a is down');
     expect(text).toMatch(/acknowledge: http:\/\/127\.0\.0\.1:7070\/v1\/alerts\/[0-9a-f]{16}\/ack/);
-    const view = alertsView(store, clock);
+    const view = await alertsView(store, clock);
     expect(view.alerts.map((a) => a.deliveries.map((d) => `${d.channel} ${d.kind}`))).toEqual([
       ['pager firing'],
       ['pager firing'],

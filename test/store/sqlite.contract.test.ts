@@ -1,6 +1,7 @@
 /** The store contract (test/store/contract/) against the embedded SQLite store. */
 import { describe, expect, it } from 'vitest';
 import { describeJournalContract } from './contract/journal.contract.js';
+import { describeResourcesContract } from './contract/resources.contract.js';
 import { sqliteTarget } from './contract/target.js';
 
 describe('sqlite contract target', () => {
@@ -14,3 +15,4 @@ describe('sqlite contract target', () => {
 
 // One call per area below, as the areas move to the async contract (issue 8).
 describeJournalContract(sqliteTarget);
+describeResourcesContract(sqliteTarget);

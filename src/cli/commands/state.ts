@@ -72,9 +72,12 @@ export const stateCommand = defineCommand({
       try {
         const dest = flags.out
           ? path.resolve(io.cwd, flags.out)
-          : path.join(backupDirOf(file), backupName(store.serial(), systemClock.now()));
+          : path.join(backupDirOf(file), backupName(await store.resources.serial(), systemClock.now()));
         store.backupTo(dest);
-        out({ file: dest, serial: store.serial() }, `Backed up state serial ${store.serial()} to ${dest}\n`);
+        out(
+          { file: dest, serial: await store.resources.serial() },
+          `Backed up state serial ${await store.resources.serial()} to ${dest}\n`,
+        );
         return EXIT.ok;
       } finally {
         store.close();

@@ -15,6 +15,7 @@ import type {
   LeaseResult,
   ResourceRow,
   JournalStore,
+  ResourceStore,
   SkippedStep,
   StepStatus,
   StepWrite,
@@ -111,6 +112,7 @@ export class SqliteStore implements Store {
   readonly audit: SqliteAudit;
   readonly changeRequests: SqliteChangeRequests;
   readonly journal: JournalStore;
+  readonly resources: ResourceStore;
 
   /** Why the last backup failed, if it did (a full disk must not fail the change itself). */
   lastBackupError: string | undefined;
@@ -129,6 +131,14 @@ export class SqliteStore implements Store {
     this.audit = new SqliteAudit(db);
     this.changeRequests = new SqliteChangeRequests(db, clock);
     // `this` is polymorphic inside the class; the facade needs the concrete type's methods.
+    this.resources = asyncFacade(this as SqliteStore, [
+      'serial',
+      'listResources',
+      'tryGetResource',
+      'readState',
+      'recordRuntimeOutputs',
+      'updateOutputs',
+    ]) satisfies ResourceStore;
     this.journal = asyncFacade(this as SqliteStore, [
       'beginChange',
       'finishChange',
@@ -494,6 +504,24 @@ export class SqliteStore implements Store {
 
   recordRuntimeOutputs(address: Address, outputs: JsonObject): void {
     this.db.prepare('UPDATE resources SET outputs = ? WHERE address = ?').run(JSON.stringify(outputs), address);
+  }
+
+  readState(): { serial: number; rows: ResourceRow[] } {
+    return this.db.transaction(() => ({ serial: this.serial(), rows: this.listResources() }))();
+  }
+
+  updateOutputs(address: Address, update: (outputs: JsonObject) => JsonObject | undefined): boolean {
+    return this.db
+      .transaction((): boolean => {
+        const r = this.read('SELECT outputs FROM resources WHERE address = ?').get(address) as
+          { outputs: string } | undefined;
+        if (!r) return false;
+        const next = update(JSON.parse(r.outputs) as JsonObject);
+        if (next === undefined) return false;
+        this.recordRuntimeOutputs(address, next);
+        return true;
+      })
+      .immediate();
   }
 
   recordEvent(e: Omit<InstanceEvent, 'id' | 'at'>): void {

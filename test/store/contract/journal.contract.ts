@@ -91,7 +91,7 @@ export function describeJournalContract(target: StoreTarget): void {
         [C, 'update', 'skipped', `${B} was skipped`],
       ]);
       expect(steps.every((j) => j.finishedAt !== null && j.serial === 0)).toBe(true);
-      expect(await store.serial()).toBe(0);
+      expect(await store.resources.serial()).toBe(0);
     });
 
     it('finishStep is all or nothing: a write that fails leaves the step, the resource and the serial as they were', async () => {
@@ -104,8 +104,8 @@ export function describeJournalContract(target: StoreTarget): void {
       spec.self = spec;
       const broken = upsert(A, spec);
       await expect(store.journal.finishStep(j, 'applied', broken)).rejects.toThrow();
-      expect(await store.serial()).toBe(1);
-      expect((await store.tryGetResource(A))?.spec).toEqual({ v: 1 });
+      expect(await store.resources.serial()).toBe(1);
+      expect((await store.resources.tryGetResource(A))?.spec).toEqual({ v: 1 });
       expect((await store.journal.entries(id)).map((e) => [e.action, e.status])).toEqual([
         ['create', 'applied'],
         ['update', 'started'],
