@@ -93,8 +93,7 @@ async function main(): Promise<void> {
       const inst = open();
       const store = inst.store;
       phase('open store');
-      const rows = store.listResources();
-      const serial = store.serial();
+      const { rows, serial } = await store.resources.readState();
       phase('read state');
       const plan = makePlan(m, rows, serial, inst.kinds);
       phase('plan');
@@ -113,8 +112,7 @@ async function main(): Promise<void> {
       try {
         await withLease(store, 'groundwork apply', async () => {
           phase('take lease');
-          const rows = store.listResources();
-          const serial = store.serial();
+          const { rows, serial } = await store.resources.readState();
           phase('read state');
           const plan = makePlan(m, rows, serial, inst.kinds);
           phase('plan');
@@ -144,7 +142,8 @@ async function main(): Promise<void> {
       const inst = open();
       const store = inst.store;
       try {
-        const plan = makePlan(m, store.listResources(), store.serial(), inst.kinds);
+        const { rows, serial } = await store.resources.readState();
+        const plan = makePlan(m, rows, serial, inst.kinds);
         phase('plan');
         const result = await applyPlan(plan, {
           store,
@@ -156,7 +155,7 @@ async function main(): Promise<void> {
         });
         phase('apply (record only)');
         expect('outcome', result.outcome, 'applied');
-        expect('rows', store.listResources().length, cfg.resources);
+        expect('rows', (await store.resources.listResources()).length, cfg.resources);
       } finally {
         inst.close();
       }

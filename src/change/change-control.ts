@@ -179,7 +179,7 @@ export class ChangeControl {
   async record(changeId: number | null, admission: Admission): Promise<void> {
     if (changeId === null) return;
     const store = this.deps.store;
-    store.noteChange(changeId, {
+    await store.journal.noteChange(changeId, {
       request: admission.request,
       decisions: admission.decisions,
       breakGlass: admission.breakGlass,

@@ -12,14 +12,17 @@ export interface Rotation {
   message: string;
 }
 
-export function recordRotation(store: Pick<JournalStore, 'beginChange' | 'finishChange'>, r: Rotation): number {
-  const id = store.beginChange({
+export async function recordRotation(
+  journal: Pick<JournalStore, 'beginChange' | 'finishChange'>,
+  r: Rotation,
+): Promise<number> {
+  const id = await journal.beginChange({
     kind: 'rotate',
     author: r.author,
     message: r.message || `rotate secret ${r.secret} to version ${r.version}`,
     planHash: '',
     summary: {},
   });
-  store.finishChange(id, 'applied', { rotated: 1 });
+  await journal.finishChange(id, 'applied', { rotated: 1 });
   return id;
 }

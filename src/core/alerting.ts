@@ -58,7 +58,7 @@ export interface AlertingOptions {
   /** The daemon's URL, the default base of acknowledge and silence links. */
   daemonUrl: () => string;
   /** Instances as the supervisor sees them now. */
-  instances: () => InstanceView[];
+  instances: () => Promise<InstanceView[]>;
   /** Evaluation period when nothing happens (default 1 s). */
   tickMs?: number;
   /**
@@ -316,10 +316,15 @@ export class Alerting {
       const problem = this.channelErrors.get(nameOf(r));
       const recorded = str(r.outputs.problem);
       if (problem !== (recorded ?? undefined))
-        this.opts.store.recordRuntimeOutputs(
-          r.address,
-          problem ? { ...r.outputs, problem } : omit(r.outputs, 'problem'),
-        );
+        // One atomic edit of the row as it is now (a check or the supervisor may write it too).
+        this.opts.store.resources
+          .updateOutputs(r.address, (outputs) => (problem ? { ...outputs, problem } : omit(outputs, 'problem')))
+          .catch((e: unknown) =>
+            this.opts.logger.log('error', 'alerting: cannot record a channel problem', {
+              channel: nameOf(r),
+              error: errorMessage(e),
+            }),
+          );
     }
     const defaultGrouping = groupingOf(policy).grouping;
     this.engine = new AlertEngine({
@@ -418,14 +423,15 @@ export class Alerting {
    * when the rule is first evaluated are followed from their end: lines written before the
    * rule existed, or while the daemon was down, do not count.
    */
-  private logsActive(rule: string, r: LogRule): ActiveSample[] {
+  private logsActive(rule: string, r: LogRule, rows: readonly ResourceRow[]): ActiveSample[] {
     let follow = this.logFollows.get(rule);
     const first = follow?.signature !== r.signature;
     if (!follow || first) {
       follow = { signature: r.signature, window: new MatchWindow(r.windowMs), files: new Map() };
       this.logFollows.set(rule, follow);
     }
-    const row = this.opts.store.tryGetResource(address('service', r.service));
+    const service = address('service', r.service);
+    const row = rows.find((x) => x.address === service);
     const files = new Set(row ? serviceOutputsOf(row).instances.map((i) => i.logFile) : []);
     let matched = 0;
     for (const file of files) {
@@ -450,27 +456,31 @@ export class Alerting {
   }
 
   /** The label sets for which a rule's condition holds now. */
-  private active(rule: string, latestReleases: ReadonlyMap<string, ReleaseRecord>): ActiveSample[] {
+  private active(
+    rule: string,
+    rows: readonly ResourceRow[],
+    instances: readonly InstanceView[],
+    latestReleases: ReadonlyMap<string, ReleaseRecord>,
+  ): ActiveSample[] {
     const src = this.sources.get(rule);
     if (!src) return [];
     if (src.expr !== null) return this.exprActive(rule, src.expr);
-    if (src.logs !== null) return this.logsActive(rule, src.logs);
+    if (src.logs !== null) return this.logsActive(rule, src.logs, rows);
     if (src.check) {
-      const c = checkViews(this.opts.store).find((v) => v.name === src.check);
+      const c = checkViews(rows).find((v) => v.name === src.check);
       return c?.state === 'down' ? [{ labels: { check: c.name, check_type: c.type }, value: 1 }] : [];
     }
     const wanted = (service: string) => src.service === null || src.service === service;
     if (src.event === 'crashloop' || src.event === 'unhealthy') {
       const counts = new Map<string, number>();
-      for (const i of this.opts.instances()) {
+      for (const i of instances) {
         if (i.state === src.event && wanted(i.service)) counts.set(i.service, (counts.get(i.service) ?? 0) + 1);
       }
       return [...counts].map(([service, n]) => ({ labels: { service }, value: n }));
     }
     if (src.event === 'deploy-failed' || src.event === 'rolled-back') {
       const status = src.event === 'deploy-failed' ? 'failed' : 'rolled-back';
-      const services = this.opts.store
-        .listResources()
+      const services = rows
         .filter((r) => r.kind === 'service')
         .map((r) => r.address.slice('service.'.length))
         .filter(wanted);
@@ -505,6 +515,9 @@ export class Alerting {
     }
     const engine = this.engine;
     if (!engine) return;
+    // One read of the recorded rows serves every rule of this evaluation.
+    const rows = await this.opts.store.resources.listResources();
+    const instances = await this.opts.instances();
     let queued = false;
     const seen = (t: Transition): void => {
       if (t.notified.length) queued = true;
@@ -518,7 +531,7 @@ export class Alerting {
         if (!this.due(rule, src)) continue;
         let active: ActiveSample[];
         try {
-          active = this.active(rule, latestReleases);
+          active = this.active(rule, rows, instances, latestReleases);
         } catch (e) {
           if (e instanceof NotEvaluated) continue;
           throw e;

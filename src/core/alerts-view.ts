@@ -94,7 +94,7 @@ function groupMemberStatus(payload: JsonObject, fingerprint: string): string | u
 
 /** Firing and pending alerts, and resolved ones of the last day, newest last; silences not yet ended. */
 export async function alertsView(
-  store: { alerts: AlertStore; outbox: OutboxStore } & Pick<ResourceStore, 'listResources'>,
+  store: { alerts: AlertStore; outbox: OutboxStore; resources: Pick<ResourceStore, 'listResources'> },
   clock: Clock,
 ): Promise<AlertsView> {
   const now = clock.now();
@@ -133,8 +133,7 @@ export async function alertsView(
   const iso = now.toISOString();
   const silences = (await store.alerts.listSilences()).filter((s) => s.endsAt > iso).map((s) => silenceView(s, iso));
   // Recorded by the daemon's alerting when it builds channels (core/alerting.ts).
-  const channelProblems = store
-    .listResources()
+  const channelProblems = (await store.resources.listResources())
     .filter((r) => r.kind === 'channel' && typeof r.outputs.problem === 'string')
     .map((r) => ({ channel: r.address.slice('channel.'.length), problem: String(r.outputs.problem) }));
   return { alerts, silences, channelProblems };

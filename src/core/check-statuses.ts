@@ -8,29 +8,41 @@ import { readCheckStatus, type CheckStatus } from '../observe/checks/check-statu
 import type { CheckStatusStore } from '../observe/checks/check-runner.js';
 import { address, type JsonObject } from '../model/resource.js';
 import { recordedCheckType } from '../kinds/check/check-targets.js';
-import type { ResourceStore } from '../store/store.js';
+import type { ResourceRow, ResourceStore } from '../store/store.js';
 import type { CheckView } from './status.js';
 
-export function checkStatusesInStore(store: ResourceStore): CheckStatusStore {
+/**
+ * The runner loads statuses synchronously while it is configured, so they are served from the
+ * rows the daemon read for that configuration (`use(rows)` first). A save is one atomic store
+ * call, written in the order the runner saves; a failed one goes to `onError` (a full disk must
+ * not stop the checks: the runner keeps the status in memory and saves it again next run).
+ */
+export function checkStatusesInStore(
+  store: Pick<ResourceStore, 'updateOutputs'>,
+  onError: (check: string, e: unknown) => void,
+): CheckStatusStore & { use(rows: readonly ResourceRow[]): void } {
+  let recorded = new Map<string, ResourceRow>();
   return {
+    use(rows) {
+      recorded = new Map(rows.filter((r) => r.kind === 'check').map((r) => [r.address, r]));
+    },
     load(name, type) {
-      const row = store.tryGetResource(address('check', name));
+      const row = recorded.get(address('check', name));
       return row && row.outputs.status !== undefined ? readCheckStatus(name, type, row.outputs.status) : undefined;
     },
     save(s: CheckStatus) {
-      const a = address('check', s.name);
-      const row = store.tryGetResource(a);
-      if (!row) return; // destroyed while it ran
       const status: JsonObject = { ...s };
-      store.recordRuntimeOutputs(a, { ...row.outputs, status });
+      // No row: the check was destroyed while it ran, and nothing is written.
+      store
+        .updateOutputs(address('check', s.name), (outputs) => ({ ...outputs, status }))
+        .catch((e: unknown) => onError(s.name, e));
     },
   };
 }
 
 /** Every recorded check with its last status (pending when it never ran). */
-export function checkViews(store: ResourceStore): CheckView[] {
-  return store
-    .listResources()
+export function checkViews(rows: readonly ResourceRow[]): CheckView[] {
+  return rows
     .filter((r) => r.kind === 'check')
     .map((r) => {
       const name = r.address.slice('check.'.length);

@@ -42,9 +42,9 @@ export interface DeployerDeps {
   store: Store;
   kind: ServiceKind;
   /** A full kind context (ports, outputsOf, progress are filled in by the caller). */
-  context: (progress: (m: string) => void) => KindContext;
+  context: (progress: (m: string) => void) => Promise<KindContext>;
   stateDir: string;
-  hooks?: { beforeStep?(address: Address): Promise<void>; afterStep?(address: Address): void };
+  hooks?: { beforeStep?(address: Address): Promise<void>; afterStep?(address: Address): Promise<void> };
   /** The installation's bus: release and change events. */
   publish(e: CoreEvent): void;
   /** Test-only: SIGKILL at a chosen point (GROUNDWORK_TEST_KILL_AT); inert unless set. */
@@ -56,12 +56,11 @@ const NO_KILL_POINTS: KillPoints = { pass: () => undefined, end: () => undefined
 export class Deployer {
   constructor(private readonly deps: DeployerDeps) {}
 
-  private row(service: string) {
+  private async row(service: string) {
     const a = addr('service', service);
-    const row = this.deps.store.tryGetResource(a);
+    const row = await this.deps.store.resources.tryGetResource(a);
     if (!row) {
-      const known = this.deps.store
-        .listResources()
+      const known = (await this.deps.store.resources.listResources())
         .filter((r) => r.kind === 'service')
         .map((r) => r.address.slice(8));
       throw new OperationError(
@@ -100,8 +99,8 @@ export class Deployer {
     const started = Date.now();
     const desired = model.resources.find((r) => r.address === addr('service', service));
     if (!desired) throw new OperationError('not-found', `service \`${service}\` is not in the stack file`);
-    const { a, row } = this.row(service);
-    const ctx = this.deps.context(progress);
+    const { a, row } = await this.row(service);
+    const ctx = await this.deps.context(progress);
     const to = serviceSpecOf(desired);
     // Checked before a release number is taken or a line is streamed: a ref that cannot be
     // deployed is the caller's mistake (an API status, an exit code), not a failed release.
@@ -126,16 +125,16 @@ export class Deployer {
       });
     } catch (e) {
       if (!(e instanceof BuildFailed)) throw e;
-      const changeId = this.deps.store.beginChange({
+      const changeId = await this.deps.store.journal.beginChange({
         kind: 'deploy',
         author: opts.author,
         message: opts.message,
         planHash: '',
         summary: {},
       });
-      const j = this.deps.store.startStep(changeId, a, `build v${e.release.seq}`);
-      this.deps.store.finishStep(j, 'failed', { kind: 'none' }, e.message);
-      this.deps.store.finishChange(changeId, 'failed', { failed: 1 });
+      const j = await this.deps.store.journal.startStep(changeId, a, `build v${e.release.seq}`);
+      await this.deps.store.journal.finishStep(j, 'failed', { kind: 'none' }, e.message);
+      await this.deps.store.journal.finishChange(changeId, 'failed', { failed: 1 });
       progress(`${e.message}; the running release is untouched`);
       this.deps.publish({ type: 'release', service, seq: e.release.seq, phase: 'failed', detail: e.message });
       this.deps.publish({ type: 'change', changeId, kind: 'deploy', outcome: 'failed', author: opts.author });
@@ -163,7 +162,7 @@ export class Deployer {
       started,
       kp,
     );
-    const outs = serviceOutputsOf(this.deps.store.tryGetResource(a));
+    const outs = serviceOutputsOf(await this.deps.store.resources.tryGetResource(a));
     const inUse = new Set<number>(
       [outs.release?.seq, outs.standby?.release].filter((x): x is number => typeof x === 'number'),
     );
@@ -195,11 +194,11 @@ export class Deployer {
     kp: KillPoints,
   ): Promise<DeployResult> {
     const started = Date.now();
-    const { a, row } = this.row(service);
+    const { a, row } = await this.row(service);
     const outs = serviceOutputsOf(row);
     const current = outs.release?.seq ?? null;
     const releases = await this.deps.store.releases.listReleases(service, 200);
-    const ctx = this.deps.context(progress);
+    const ctx = await this.deps.context(progress);
     const target =
       opts.to !== undefined
         ? releases.find((r) => r.seq === opts.to)
@@ -269,8 +268,14 @@ export class Deployer {
   ): Promise<DeployResult> {
     const store = this.deps.store;
     const outs = serviceOutputsOf({ address: a, outputs: fromOutputs });
-    const changeId = store.beginChange({ kind, author: opts.author, message: opts.message, planHash: '', summary: {} });
-    const j = store.startStep(changeId, a, `${kind} v${to.seq}`);
+    const changeId = await store.journal.beginChange({
+      kind,
+      author: opts.author,
+      message: opts.message,
+      planHash: '',
+      summary: {},
+    });
+    const j = await store.journal.startStep(changeId, a, `${kind} v${to.seq}`);
     kp.pass(`journal: ${kind} v${to.seq} started`);
     this.deps.publish({ type: 'release', service, seq: to.seq, phase: 'started', detail: `${kind} by ${opts.author}` });
     await this.deps.hooks?.beforeStep?.(a);
@@ -292,9 +297,9 @@ export class Deployer {
         outs,
       );
       kp.pass(`journal: v${to.seq} runs, not yet recorded`);
-      store.finishStep(j, 'applied', {
+      await store.journal.finishStep(j, 'applied', {
         kind: 'upsert',
-        row: { ...this.rowBase(a), spec: to.spec, outputs: checkedServiceOutputs(a, newOutputs) },
+        row: { ...(await this.rowBase(a)), spec: to.spec, outputs: checkedServiceOutputs(a, newOutputs) },
       });
       if (kind === 'rollback' && previous !== null)
         await store.releases.updateRelease(service, previous, {
@@ -302,7 +307,7 @@ export class Deployer {
           detail: `rolled back to v${to.seq}`,
         });
       kp.pass(`journal: v${to.seq} recorded, change not finished`);
-      store.finishChange(changeId, 'applied', { applied: 1 });
+      await store.journal.finishChange(changeId, 'applied', { applied: 1 });
       this.deps.publish({ type: 'release', service, seq: to.seq, phase: 'finished', detail: `${kind} complete` });
       this.deps.publish({ type: 'change', changeId, kind, outcome: 'applied', author: opts.author });
       progress(`${service} now runs v${to.seq}`);
@@ -319,14 +324,17 @@ export class Deployer {
       const reason = errorMessage(e);
       const rolledBack = e instanceof PartialFailure && reason.startsWith('rolled back');
       if (e instanceof PartialFailure) {
-        store.finishStep(
+        await store.journal.finishStep(
           j,
           'failed',
-          { kind: 'upsert', row: { ...this.rowBase(a), spec: rolledBack ? fromSpec : to.spec, outputs: e.outputs } },
+          {
+            kind: 'upsert',
+            row: { ...(await this.rowBase(a)), spec: rolledBack ? fromSpec : to.spec, outputs: e.outputs },
+          },
           reason,
         );
-      } else store.finishStep(j, 'failed', { kind: 'none' }, reason);
-      store.finishChange(changeId, 'failed', { failed: 1 });
+      } else await store.journal.finishStep(j, 'failed', { kind: 'none' }, reason);
+      await store.journal.finishChange(changeId, 'failed', { failed: 1 });
       this.deps.publish({
         type: 'release',
         service,
@@ -335,7 +343,7 @@ export class Deployer {
         detail: reason,
       });
       this.deps.publish({ type: 'change', changeId, kind, outcome: 'failed', author: opts.author });
-      const now = serviceOutputsOf(store.tryGetResource(a)).release?.seq ?? null;
+      const now = serviceOutputsOf(await store.resources.tryGetResource(a)).release?.seq ?? null;
       return {
         ok: false,
         service,
@@ -347,12 +355,12 @@ export class Deployer {
         ms: Date.now() - started,
       };
     } finally {
-      this.deps.hooks?.afterStep?.(a);
+      await this.deps.hooks?.afterStep?.(a);
     }
   }
 
-  private rowBase(a: Address) {
-    const row = this.deps.store.tryGetResource(a);
+  private async rowBase(a: Address) {
+    const row = await this.deps.store.resources.tryGetResource(a);
     return { address: a, kind: 'service' as const, dependsOn: row?.dependsOn ?? [] };
   }
 
@@ -371,14 +379,14 @@ export class Deployer {
     const store = this.deps.store;
     const outs = serviceOutputsOf({ address: a, outputs: fromOutputs });
     const standby = outs.standby?.instances ?? [];
-    const changeId = store.beginChange({
+    const changeId = await store.journal.beginChange({
       kind: 'rollback',
       author: opts.author,
       message: opts.message,
       planHash: '',
       summary: {},
     });
-    const j = store.startStep(changeId, a, `rollback v${target.seq} (standby)`);
+    const j = await store.journal.startStep(changeId, a, `rollback v${target.seq} (standby)`);
     kp.pass(`journal: rollback v${target.seq} (standby) started`);
     await this.deps.hooks?.beforeStep?.(a);
     try {
@@ -408,9 +416,9 @@ export class Deployer {
         address: outs.address ?? null, // the stable address stays with the service
       });
       kp.pass(`journal: v${target.seq} serves, not yet recorded`);
-      store.finishStep(j, 'applied', {
+      await store.journal.finishStep(j, 'applied', {
         kind: 'upsert',
-        row: { ...this.rowBase(a), spec: target.spec, outputs: newOutputs },
+        row: { ...(await this.rowBase(a)), spec: target.spec, outputs: newOutputs },
       });
       if (outs.release)
         await store.releases.updateRelease(service, outs.release.seq, {
@@ -419,7 +427,7 @@ export class Deployer {
         });
       await store.releases.updateRelease(service, target.seq, { status: 'active' });
       kp.pass(`journal: v${target.seq} recorded, change not finished`);
-      store.finishChange(changeId, 'applied', { applied: 1 });
+      await store.journal.finishChange(changeId, 'applied', { applied: 1 });
       this.deps.publish({
         type: 'release',
         service,
@@ -439,8 +447,8 @@ export class Deployer {
       };
     } catch (e) {
       ctx.traffic?.release(service);
-      store.finishStep(j, 'failed', { kind: 'none' }, errorMessage(e));
-      store.finishChange(changeId, 'failed', { failed: 1 });
+      await store.journal.finishStep(j, 'failed', { kind: 'none' }, errorMessage(e));
+      await store.journal.finishChange(changeId, 'failed', { failed: 1 });
       progress(`standby switch failed (${errorMessage(e)}); rolling out v${target.seq} instead`);
       return this.rollTo(
         a,
@@ -456,7 +464,7 @@ export class Deployer {
         kp,
       );
     } finally {
-      this.deps.hooks?.afterStep?.(a);
+      await this.deps.hooks?.afterStep?.(a);
     }
   }
 }

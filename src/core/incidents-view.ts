@@ -99,7 +99,7 @@ export class IncidentsService {
   ) {}
 
   private async manager(): Promise<IncidentManager> {
-    const m = await oncallModel(this.store.listResources(), this.store);
+    const m = await oncallModel(await this.store.resources.listResources(), this.store);
     return new IncidentManager({
       store: this.store.incidents,
       outbox: this.store.outbox,
@@ -157,7 +157,7 @@ export class IncidentsService {
           return await this.mustGet(id);
         case 'assign': {
           const who = input.text?.trim() ?? '';
-          const people = (await oncallModel(this.store.listResources(), this.store)).people;
+          const people = (await oncallModel(await this.store.resources.listResources(), this.store)).people;
           if (!people.has(who))
             throw new OperationError(
               'bad-request',
@@ -251,8 +251,7 @@ export class IncidentsService {
     const from = Date.parse(inc.createdAt);
     const to = inc.resolvedAt ? Date.parse(inc.resolvedAt) : this.clock.now().getTime();
     // Deploys, rollbacks and applies in the window, from the change history.
-    const changes: ChangeInWindow[] = this.store
-      .listChanges(200)
+    const changes: ChangeInWindow[] = (await this.store.journal.listChanges(200))
       .filter((c) => {
         const t = Date.parse(c.startedAt);
         return t >= from - 3_600_000 && t <= to;
@@ -276,7 +275,7 @@ export class IncidentsService {
   }
 
   async oncall(q: OncallQuery): Promise<OncallView> {
-    const m = await oncallModel(this.store.listResources(), this.store);
+    const m = await oncallModel(await this.store.resources.listResources(), this.store);
     if (q.schedule !== undefined && !m.schedules.has(q.schedule))
       throw new OperationError(
         'not-found',
@@ -324,7 +323,7 @@ export class IncidentsService {
   }
 
   async addOverride(input: OverrideInput): Promise<OverrideRow> {
-    const m = await oncallModel(this.store.listResources(), this.store);
+    const m = await oncallModel(await this.store.resources.listResources(), this.store);
     if (!m.schedules.has(input.schedule))
       throw new OperationError(
         'not-found',

@@ -153,8 +153,7 @@ export class Installation {
       // Kept volumes are those that exist, as recorded: a destroy never creates or changes one.
       const keep = inputs.destroy.volumes
         ? []
-        : this.store
-            .listResources()
+        : (await this.store.resources.listResources())
             .filter((r) => r.kind === 'volume')
             .map((r) => ({
               address: r.address,
@@ -186,11 +185,14 @@ export class Installation {
   }
 
   /** A whole kind context for work outside apply (deploy, rollback, restart, supervision). */
-  kindContext(progress: (address: Address, message: string) => void = () => undefined): KindContext {
+  async kindContext(progress: (address: Address, message: string) => void = () => undefined): Promise<KindContext> {
+    // One read: the kinds ask outputsOf synchronously, so it answers from this snapshot (as apply's does).
+    const rows = await this.store.resources.listResources();
+    const outputs = new Map(rows.map((r) => [r.address, r.outputs]));
     return {
       ...this.baseContext(),
-      ports: new PortAllocator(recordedPorts(this.store.listResources()), this.portRange),
-      outputsOf: (a) => this.store.tryGetResource(a)?.outputs,
+      ports: new PortAllocator(recordedPorts(rows), this.portRange),
+      outputsOf: (a) => outputs.get(a),
       progress,
     };
   }

@@ -137,6 +137,12 @@ export class LocalOperations implements Operations {
     });
   }
 
+  /** The recorded rows and the serial they belong to, read together: what a plan is made from. */
+  private async planState(): Promise<[rows: ResourceRow[], serial: number]> {
+    const { rows, serial } = await this.store.resources.readState();
+    return [rows, serial];
+  }
+
   private get store() {
     return this.installation.store;
   }
@@ -190,12 +196,12 @@ export class LocalOperations implements Operations {
   /** Stops blue-green standby sets whose warm period is over. */
   async expireStandby(): Promise<void> {
     const now = this.installation.clock.now().getTime();
-    for (const row of this.store.listResources()) {
+    for (const row of await this.store.resources.listResources()) {
       if (row.kind !== 'service') continue;
       const outs = serviceOutputsOf(row);
       if (!outs.standby || Date.parse(outs.standby.until) > now) continue;
       const standby = outs.standby.instances;
-      recordServiceOutputs(this.store, row.address, { ...outs, standby: null });
+      await recordServiceOutputs(this.store.resources, row.address, { ...outs, standby: null });
       const spec = serviceSpecOf(row);
       const service = row.address.slice('service.'.length);
       const driver = this.installation.drivers.drivers[spec.runtime];
@@ -228,11 +234,11 @@ export class LocalOperations implements Operations {
    */
   recover(progress: Progress = () => undefined): Promise<{ releases: string[]; stopped: string[] }> {
     return this.exclusive('groundwork recover', async () => {
-      for (const j of this.store.recoverInterrupted())
+      for (const j of await this.store.journal.recoverInterrupted())
         progress(`change #${j.changeId} (${j.action} of ${j.address}) was interrupted; state keeps what it recorded`);
       const releases: string[] = [];
       const now = () => this.installation.clock.now().toISOString();
-      for (const { name, outs } of this.serviceRows()) {
+      for (const { name, outs } of serviceRowsOf(await this.store.resources.listResources())) {
         const recorded = outs.release?.seq ?? null;
         const all = await this.store.releases.listReleases(name, 1000);
         const runs = all.find((r) => r.seq === recorded);
@@ -280,7 +286,7 @@ export class LocalOperations implements Operations {
     await this.installation.loadModel({}).catch(() => undefined);
     const claimed = new Set<string>();
     const graceOf = new Map<string, Duration>();
-    for (const { name, spec, outs } of this.serviceRows()) {
+    for (const { name, spec, outs } of serviceRowsOf(await this.store.resources.listResources())) {
       for (const i of [...outs.instances, ...(outs.standby?.instances ?? [])]) claimed.add(i.id);
       graceOf.set(name, Duration.parse(spec.stop_grace));
     }
@@ -322,7 +328,7 @@ export class LocalOperations implements Operations {
 
   async plan(input: StackInputs): Promise<Plan> {
     const model = await this.installation.loadModel(input);
-    return makePlan(model, this.store.listResources(), this.store.serial(), this.installation.kinds);
+    return makePlan(model, ...(await this.planState()), this.installation.kinds);
   }
 
   apply(input: ApplyInput, listener: ApplyListener = {}): Promise<ApplyResult> {
@@ -346,7 +352,7 @@ export class LocalOperations implements Operations {
             );
           // planShapeProblem checked it against the plan's schema.
           plan = saved as Plan;
-          const stale = stalePlanReason(plan, this.store, model.configHash);
+          const stale = await stalePlanReason(plan, this.store, model.configHash);
           if (stale)
             throw new OperationError(
               'refused',
@@ -357,7 +363,7 @@ export class LocalOperations implements Operations {
                 ? 'request the change again (`groundwork change request apply`) and have it approved'
                 : 'make a new plan with `groundwork plan --out FILE`',
             );
-        } else plan = makePlan(model, this.store.listResources(), this.store.serial(), this.installation.kinds);
+        } else plan = makePlan(model, ...(await this.planState()), this.installation.kinds);
         // A saved plan that someone approved carries its request with it (`groundwork apply FILE`).
         const request =
           input.request ?? (input.plan !== undefined ? await this.openRequestFor({ plan: planJson(plan) }) : undefined);
@@ -392,7 +398,7 @@ export class LocalOperations implements Operations {
             `replicas must be a whole number from 0 to ${MAX_REPLICAS}, found ${replicas}`,
             'e.g. `groundwork scale web 3`',
           );
-        const address = this.serviceAddress(service);
+        const address = await this.serviceAddress(service);
         const model = await this.installation.loadModel(input);
         const desired = model.resources.find((r) => r.address === address);
         if (!desired)
@@ -405,7 +411,7 @@ export class LocalOperations implements Operations {
           ...model,
           resources: model.resources.map((r) => (r === desired ? { ...r, spec: { ...r.spec, replicas } } : r)),
         };
-        const plan = makePlan(scaled, this.store.listResources(), this.store.serial(), this.installation.kinds);
+        const plan = makePlan(scaled, ...(await this.planState()), this.installation.kinds);
         // Only this service's replicas (and the instance count that follows them) may change.
         const pending = plan.steps.filter(
           (s) => s.address !== address || s.changes.some((c) => c.path !== 'replicas' && c.path !== 'instances'),
@@ -429,7 +435,7 @@ export class LocalOperations implements Operations {
    */
   private async rollout(r: ChangeRequestRow, input: ApplyInput, listener: ApplyListener): Promise<ApplyResult> {
     const model = await this.installation.loadModel(input);
-    const plan = makePlan(model, this.store.listResources(), this.store.serial(), this.installation.kinds);
+    const plan = makePlan(model, ...(await this.planState()), this.installation.kinds);
     const { secret } = this.governedSync(() => rotationOfRequest(r));
     const version = this.installation.secrets.versions()[secret];
     const services = servicesUsingSecretIn(model, secret);
@@ -450,8 +456,15 @@ export class LocalOperations implements Operations {
     if (plan.steps.length) result = await this.runPlan(plan, { ...input, message }, listener, 'rotate');
     else {
       // No applied service uses it yet: the rotation alone is the change.
-      const changeId = recordRotation(this.store, { secret, version: version ?? 0, author, message });
-      result = { changeId, outcome: 'applied', applied: [], failed: [], skipped: [], serial: this.store.serial() };
+      const changeId = await recordRotation(this.store.journal, { secret, version: version ?? 0, author, message });
+      result = {
+        changeId,
+        outcome: 'applied',
+        applied: [],
+        failed: [],
+        skipped: [],
+        serial: await this.store.resources.serial(),
+      };
     }
     await this.changes.record(result.changeId, admission);
     await this.changes.auditRotation(
@@ -554,7 +567,7 @@ export class LocalOperations implements Operations {
           service,
           scope: { services: [service], other: false },
           author: opts.author,
-          subject: this.deploySubject(service, pin, model.configHash),
+          subject: await this.deploySubject(service, pin, model.configHash),
           request: input.request,
           breakGlass: input.breakGlass,
           decisions: input.decisions,
@@ -593,7 +606,7 @@ export class LocalOperations implements Operations {
           service,
           scope: { services: [service], other: false },
           author: opts.author,
-          subject: this.rollbackSubject(service, input.to),
+          subject: await this.rollbackSubject(service, input.to),
           request: input.request,
           breakGlass: input.breakGlass,
           decisions: input.decisions,
@@ -652,8 +665,8 @@ export class LocalOperations implements Operations {
       async () => {
         // Restarted instances take the secret versions their spec names: decrypt them (no model is loaded here).
         await this.installation.secrets.refresh();
-        const address = this.serviceAddress(service);
-        const row = this.requireRow(address);
+        const address = await this.serviceAddress(service);
+        const row = await this.requireRow(address);
         const spec = serviceSpecOf(row);
         if (!this.service.backendFor(spec).supervised)
           throw new OperationError(
@@ -670,7 +683,7 @@ export class LocalOperations implements Operations {
             const h = handleOf(inst, service);
             await driver.stop(h, Duration.parse(spec.stop_grace));
             await driver.forget(h);
-            const ctx = this.installation.kindContext();
+            const ctx = await this.installation.kindContext();
             const next = await this.service.startOne(
               ctx,
               address,
@@ -680,12 +693,12 @@ export class LocalOperations implements Operations {
               inst.codeDir ?? ctx.dir,
               inst.release ?? null,
             );
-            const cur = serviceOutputsOf(this.store.tryGetResource(address));
+            const cur = serviceOutputsOf(await this.store.resources.tryGetResource(address));
             const instances = [
               ...cur.instances.filter((i) => i.index !== inst.index),
               { ...next, restarts: inst.restarts ?? 0 },
             ].sort((a, b) => a.index - b.index);
-            recordServiceOutputs(this.store, address, { ...cur, instances });
+            await recordServiceOutputs(this.store.resources, address, { ...cur, instances });
             this.installation.bus.publish({
               type: 'instance',
               address,
@@ -696,7 +709,7 @@ export class LocalOperations implements Operations {
             progress(`instance ${inst.index} ready (${instanceLabel(next)})`);
           }
         } finally {
-          sup?.resume(address);
+          await sup?.resume(address);
         }
       },
       { movesTraffic: true },
@@ -706,10 +719,10 @@ export class LocalOperations implements Operations {
   /** Stops what the stack runs on every runtime (Swarm services are removed from the cluster); state keeps the services. */
   down(input: Attribution, progress: Progress): Promise<void> {
     return this.exclusive('groundwork down', async () => {
-      const rows = this.store.listResources().filter((r) => r.kind === 'service');
+      const rows = (await this.store.resources.listResources()).filter((r) => r.kind === 'service');
       const sup = this.runtime.supervision;
       for (const r of rows) if (this.service.backendFor(serviceSpecOf(r)).supervised) await sup?.pause(r.address);
-      const ctx = this.installation.kindContext((a, m) => progress(`${a}: ${m}`));
+      const ctx = await this.installation.kindContext((a, m) => progress(`${a}: ${m}`));
       const failures: string[] = [];
       await Promise.all(
         rows.map(async (row) => {
@@ -722,7 +735,7 @@ export class LocalOperations implements Operations {
             if (!(e instanceof PartialFailure)) return;
             next = serviceOutputsOf({ address: row.address, outputs: e.outputs });
           }
-          recordServiceOutputs(this.store, row.address, next);
+          await recordServiceOutputs(this.store.resources, row.address, next);
           this.installation.bus.publish({
             type: 'instance',
             address: row.address,
@@ -744,7 +757,7 @@ export class LocalOperations implements Operations {
   }
 
   async releases(service: string, limit: number): Promise<ReleasesView> {
-    const row = this.requireRow(this.serviceAddress(service));
+    const row = await this.requireRow(await this.serviceAddress(service));
     return {
       service,
       current: serviceOutputsOf(row).release?.seq ?? null,
@@ -836,7 +849,7 @@ export class LocalOperations implements Operations {
   }
 
   async newPushToken(check: string): Promise<{ check: string; path: string }> {
-    const row = this.store.tryGetResource(addr('check', check));
+    const row = await this.store.resources.tryGetResource(addr('check', check));
     if (!row)
       throw new OperationError(
         'not-found',
@@ -850,7 +863,7 @@ export class LocalOperations implements Operations {
         'name a check declared with `push:`',
       );
     const token = newPushToken();
-    this.store.recordRuntimeOutputs(row.address, { ...row.outputs, token_hash: pushTokenHash(token) });
+    await this.store.resources.recordRuntimeOutputs(row.address, { ...row.outputs, token_hash: pushTokenHash(token) });
     // The daemon's runner takes the new hash (the old token stops working).
     await this.runtime.afterChange?.();
     return { check, path: pushPath(token) };
@@ -861,10 +874,11 @@ export class LocalOperations implements Operations {
     return this.statusWith(async (name, runtime, instances) => this.unsupervisedViews(name, runtime, instances));
   }
 
-  /** Status from the supervisor's live view (synchronous: nothing is inspected). */
-  supervisedStatus(): StatusView {
+  /** Status from the supervisor's live view (nothing is inspected; one read of the store). */
+  async supervisedStatus(): Promise<StatusView> {
     const views = this.runtime.supervision?.view() ?? [];
-    const services = this.serviceRows().map(({ name, spec, outs }) =>
+    const { rows, serial } = await this.store.resources.readState();
+    const services = serviceRowsOf(rows).map(({ name, spec, outs }) =>
       serviceStatus(
         name,
         spec,
@@ -876,10 +890,10 @@ export class LocalOperations implements Operations {
     );
     return {
       stack: this.installation.stack,
-      serial: this.store.serial(),
+      serial,
       services,
-      checks: checkViews(this.store),
-      ...trafficViews(this.store.listResources(), services, this.installation.stateDir),
+      checks: checkViews(rows),
+      ...trafficViews(rows, services, this.installation.stateDir),
       storage: this.storage(),
       daemon: this.runtime.daemon?.() ?? null,
     };
@@ -889,7 +903,8 @@ export class LocalOperations implements Operations {
     viewsOf: (name: string, runtime: Runtime, instances: InstanceOutput[]) => Promise<InstanceView[]>,
   ): Promise<StatusView> {
     const services: ServiceStatus[] = [];
-    for (const { name, spec, outs } of this.serviceRows()) {
+    const { rows, serial } = await this.store.resources.readState();
+    for (const { name, spec, outs } of serviceRowsOf(rows)) {
       const instances = !this.service.backendFor(spec).supervised
         ? swarmViews(name, outs.instances)
         : await viewsOf(name, spec.runtime, outs.instances);
@@ -897,10 +912,10 @@ export class LocalOperations implements Operations {
     }
     return {
       stack: this.installation.stack,
-      serial: this.store.serial(),
+      serial,
       services,
-      checks: checkViews(this.store),
-      ...trafficViews(this.store.listResources(), services, this.installation.stateDir),
+      checks: checkViews(rows),
+      ...trafficViews(rows, services, this.installation.stateDir),
       storage: this.storage(),
       daemon: this.runtime.daemon?.() ?? null,
     };
@@ -915,19 +930,8 @@ export class LocalOperations implements Operations {
     };
   }
 
-  private serviceRows() {
-    return this.store
-      .listResources()
-      .filter((r) => r.kind === 'service')
-      .map((r) => ({
-        name: r.address.slice('service.'.length),
-        spec: serviceSpecOf(r),
-        outs: serviceOutputsOf(r),
-      }));
-  }
-
   async history(limit: number): Promise<ChangeRecord[]> {
-    return this.store.listChanges(limit);
+    return await this.store.journal.listChanges(limit);
   }
 
   async requestChange(input: ChangeRequestInput): Promise<ChangeRequestView> {
@@ -949,9 +953,9 @@ export class LocalOperations implements Operations {
           );
         // planShapeProblem checked it against the plan's schema.
         plan = input.plan as Plan;
-        const stale = stalePlanReason(plan, this.store, model.configHash);
+        const stale = await stalePlanReason(plan, this.store, model.configHash);
         if (stale) throw new OperationError('refused', stale, 'make a new plan with `groundwork plan --out FILE`');
-      } else plan = makePlan(model, this.store.listResources(), this.store.serial(), this.installation.kinds);
+      } else plan = makePlan(model, ...(await this.planState()), this.installation.kinds);
       if (plan.steps.length === 0)
         throw new OperationError(
           'refused',
@@ -962,16 +966,16 @@ export class LocalOperations implements Operations {
         this.changes.request({ kind: 'apply', service: null, subject: { plan: planJson(plan) }, ...common }),
       );
     }
-    this.serviceAddress(input.service);
+    await this.serviceAddress(input.service);
     const service = input.service;
     const subject =
       input.kind === 'deploy'
-        ? this.deploySubject(
+        ? await this.deploySubject(
             service,
             this.governedSync(() => this.pinNow(model, service, input.ref)),
             model.configHash,
           )
-        : this.rollbackSubject(service, input.to);
+        : await this.rollbackSubject(service, input.to);
     return this.governed(() => this.changes.request({ kind: input.kind, service: input.service, subject, ...common }));
   }
 
@@ -1006,8 +1010,14 @@ export class LocalOperations implements Operations {
   }
 
   /** What a deploy request approves: this service, this commit (and the ref that named it), against this stack file and state. */
-  private deploySubject(service: string, pin: DeployPin | undefined, configHash: string): JsonObject {
-    return { service, ref: pin?.ref ?? null, commit: pin?.commit ?? null, configHash, serial: this.store.serial() };
+  private async deploySubject(service: string, pin: DeployPin | undefined, configHash: string): Promise<JsonObject> {
+    return {
+      service,
+      ref: pin?.ref ?? null,
+      commit: pin?.commit ?? null,
+      configHash,
+      serial: await this.store.resources.serial(),
+    };
   }
 
   /** The commit `ref` names now in the service's source repository (undefined: the working tree). */
@@ -1020,8 +1030,8 @@ export class LocalOperations implements Operations {
     return desired ? sourceDirOf(serviceSpecOf(desired), model.dir) : model.dir;
   }
 
-  private rollbackSubject(service: string, to: number | undefined): JsonObject {
-    return { service, to: to ?? null, serial: this.store.serial() };
+  private async rollbackSubject(service: string, to: number | undefined): Promise<JsonObject> {
+    return { service, to: to ?? null, serial: await this.store.resources.serial() };
   }
 
   private async approvedPlan(id: number): Promise<unknown> {
@@ -1102,19 +1112,19 @@ export class LocalOperations implements Operations {
   }
 
   async change(id: number): Promise<ChangeView> {
-    const c = Number.isInteger(id) ? this.store.tryGetChange(id) : undefined;
+    const c = Number.isInteger(id) ? await this.store.journal.tryGetChange(id) : undefined;
     if (!c) throw new OperationError('not-found', `there is no change #${id}`, '`groundwork history` lists them');
-    return { ...c, steps: this.store.journal(id) };
+    return { ...c, steps: await this.store.journal.entries(id) };
   }
 
   async events(service: string | undefined, limit: number): Promise<InstanceEvent[]> {
-    return this.store.events.listEvents(service === undefined ? undefined : this.serviceAddress(service), limit);
+    return this.store.events.listEvents(service === undefined ? undefined : await this.serviceAddress(service), limit);
   }
 
-  logs(service: string, query: LogsQuery, write: (text: string) => void, signal?: AbortSignal): Promise<void> {
+  async logs(service: string, query: LogsQuery, write: (text: string) => void, signal?: AbortSignal): Promise<void> {
     return readServiceLogs(
       this.installation,
-      this.serviceAddress(service),
+      await this.serviceAddress(service),
       query,
       write,
       signal,
@@ -1123,11 +1133,10 @@ export class LocalOperations implements Operations {
   }
 
   /** The address of an applied service, or a not-found error that lists the applied ones. */
-  serviceAddress(name: string): Address {
+  async serviceAddress(name: string): Promise<Address> {
     const a = addr('service', name);
-    if (!this.store.tryGetResource(a)) {
-      const known = this.store
-        .listResources()
+    if (!(await this.store.resources.tryGetResource(a))) {
+      const known = (await this.store.resources.listResources())
         .filter((r) => r.kind === 'service')
         .map((r) => r.address.slice('service.'.length));
       throw new OperationError(
@@ -1139,8 +1148,8 @@ export class LocalOperations implements Operations {
     return a;
   }
 
-  private requireRow(address: Address): ResourceRow {
-    const row = this.store.tryGetResource(address);
+  private async requireRow(address: Address): Promise<ResourceRow> {
+    const row = await this.store.resources.tryGetResource(address);
     if (!row) throw new OperationError('not-found', `${address} is not applied`, 'apply the stack first');
     return row;
   }
@@ -1245,4 +1254,15 @@ function swarmViews(service: string, instances: InstanceOutput[]): InstanceView[
       logDroppedLines: null,
     };
   });
+}
+
+/** The service rows with their spec and outputs read. */
+function serviceRowsOf(rows: readonly ResourceRow[]) {
+  return rows
+    .filter((r) => r.kind === 'service')
+    .map((r) => ({
+      name: r.address.slice('service.'.length),
+      spec: serviceSpecOf(r),
+      outs: serviceOutputsOf(r),
+    }));
 }

@@ -52,23 +52,21 @@ export class LocalTraffic {
       } catch (e) {
         this.warn(`could not configure the data plane: ${errorMessage(e)}`);
       }
-      if (this.wanted()) await plane.detach();
+      if (await this.wanted()) await plane.detach();
       else await plane.close();
     }
   }
 
   /** Whether recorded state asks for a data plane: a listener, a DNS zone, or a service with a stable address. */
-  private wanted(): boolean {
-    return this.installation.store
-      .listResources()
-      .some(
-        (r) => r.kind === 'listener' || r.kind === 'dns-zone' || (r.kind === 'service' && serviceOutputsOf(r).address),
-      );
+  private async wanted(): Promise<boolean> {
+    return (await this.installation.store.resources.listResources()).some(
+      (r) => r.kind === 'listener' || r.kind === 'dns-zone' || (r.kind === 'service' && serviceOutputsOf(r).address),
+    );
   }
 
   /** Listeners, routes and addresses from state; each service's pools from its live instances. */
   private async configure(traffic: StackTraffic): Promise<void> {
-    const rows = this.installation.store.listResources();
+    const rows = await this.installation.store.resources.listResources();
     const services = rows.filter((r) => r.kind === 'service');
     for (const r of services) {
       const outs = serviceOutputsOf(r);

@@ -40,7 +40,7 @@ export interface DaemonMetricsOptions {
   /** The data plane's counters, when there is one. */
   traffic?: () => Promise<DataPlaneMetrics | undefined>;
   /** Check states, for `/metrics` only: the check runner writes its samples to the store itself. */
-  checks?: () => readonly CheckView[];
+  checks?: () => Promise<readonly CheckView[]>;
   /** The metrics store's own numbers (series, bytes, dropped samples). */
   storeStats?: () => MetricsDbStats;
   /** Default `/proc`; tests point it at a copy. */
@@ -414,8 +414,8 @@ export class DaemonMetrics {
     ];
   }
 
-  private checkFamilies(): MetricFamily[] {
-    const checks = this.o.checks?.() ?? [];
+  private async checkFamilies(): Promise<MetricFamily[]> {
+    const checks = (await this.o.checks?.()) ?? [];
     if (checks.length === 0) return [];
     const up: Samples = [];
     const latency: Samples = [];
@@ -444,7 +444,7 @@ export class DaemonMetrics {
       ...(traffic ? dataPlaneFamilies(traffic) : []),
       ...this.selfFamilies(),
       ...this.storeFamilies(),
-      ...(opts.checks ? this.checkFamilies() : []),
+      ...(opts.checks ? await this.checkFamilies() : []),
     ];
   }
 

@@ -45,7 +45,7 @@ export async function readServiceLogs(
   index: LogIndex | undefined,
 ): Promise<void> {
   const name = address.slice('service.'.length);
-  const row = inst.store.tryGetResource(address);
+  const row = await inst.store.resources.tryGetResource(address);
   const lines = query.lines ?? 200;
   if (!Number.isInteger(lines) || lines < 1)
     throw new OperationError('bad-request', `lines must be a whole number of at least 1, found ${lines}`, 'e.g. -n 50');

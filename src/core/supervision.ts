@@ -11,7 +11,7 @@ export interface Supervision {
   /** Stop watching a service while an operation changes it; resolves when no restart is in flight. */
   pause(address: Address): Promise<void>;
   /** Watch it again, from what the operation recorded. */
-  resume(address: Address): void;
+  resume(address: Address): Promise<void>;
   /** Forget a service whose instances were stopped on purpose (`down`): no restarts. */
   forget(address: Address): void;
   view(): InstanceView[];

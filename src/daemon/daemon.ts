@@ -33,6 +33,8 @@ import { checkStatusesInStore, checkViews } from '../core/check-statuses.js';
 import { DaemonMetrics } from '../core/metrics.js';
 import type { Duration } from '../util/duration.js';
 import { errorMessage } from '../util/error-message.js';
+import { singleFlight } from '../util/single-flight.js';
+import type { ResourceRow } from '../store/store.js';
 import type { Logger } from '../util/logger.js';
 import { apiAccess, createApp } from './api/http-app.js';
 import type { ApiEnv } from './api/api-env.js';
@@ -96,6 +98,13 @@ export class Daemon {
   private server!: http.Server;
   private supervisor!: Supervisor;
   private checks: CheckRunner | undefined;
+  /** Statuses the check runner loads and saves, in the checks' rows. */
+  private readonly checkStatuses = checkStatusesInStore(
+    { updateOutputs: (a, update) => this.installation.store.resources.updateOutputs(a, update) },
+    (check, e) => this.opts.logger.log('error', 'could not save a check status', { check, error: errorMessage(e) }),
+  );
+  /** The notify policy's `external_url`, as last configured (links in notifications). */
+  private externalUrl: string | undefined;
   private alerting: Alerting | undefined;
   private oncall: Oncall | undefined;
   private metrics: MetricsDb | undefined;
@@ -174,10 +183,11 @@ export class Daemon {
       supervision: this.supervisor,
       afterChange: async () => {
         await this.configureTraffic();
-        this.configureChecks();
-        this.alerting?.configure(this.installation.store.listResources());
-        await this.oncall?.configure(this.installation.store.listResources());
-        this.collector?.configure(this.installation.store.listResources());
+        const rows = await this.installation.store.resources.listResources();
+        this.configureChecks(rows);
+        this.alerting?.configure(rows);
+        await this.oncall?.configure(rows);
+        this.collector?.configure(rows);
       },
       logIndex: this.logIndex,
       daemon: () => ({
@@ -202,7 +212,7 @@ export class Daemon {
     this.checks = new CheckRunner({
       clock: o.timers ?? systemClock,
       logger: o.logger,
-      statuses: checkStatusesInStore(this.installation.store),
+      statuses: this.checkStatuses,
       cwd: this.installation.dir,
       samples: o.checkSamples ?? this.metrics,
       onTransition: (t) =>
@@ -216,7 +226,8 @@ export class Daemon {
           error: t.error,
         }),
     });
-    this.configureChecks();
+    const rows = await this.installation.store.resources.listResources();
+    this.configureChecks(rows);
     this.alerting = new Alerting({
       store: this.installation.store,
       bus: this.installation.bus,
@@ -224,10 +235,10 @@ export class Daemon {
       logger: o.logger,
       secrets: () => this.installation.secrets,
       daemonUrl: () => (this.info as DaemonInfo | undefined)?.url ?? `http://${o.host}:${o.port}`,
-      instances: () => this.ops.supervisedStatus().services.flatMap((sv) => sv.instances),
+      instances: async () => (await this.ops.supervisedStatus()).services.flatMap((sv) => sv.instances),
       metrics: () => this.metrics,
     });
-    this.alerting.configure(this.installation.store.listResources());
+    this.alerting.configure(rows);
     this.alerting.start();
     // Incidents and escalation: fed by alert transitions on the bus, ticked every second.
     this.oncall = new Oncall({
@@ -239,14 +250,13 @@ export class Daemon {
       lock: this.installation.incidentsLock,
       redact: (text) => this.installation.secrets.redactor?.().redact(text) ?? text,
       externalUrl: () => {
-        const policy = this.installation.store.tryGetResource(address('notify-policy', 'default'));
-        const url = policy?.spec.external_url;
+        const url = this.externalUrl;
         return typeof url === 'string'
           ? url
           : ((this.info as DaemonInfo | undefined)?.url ?? `http://${o.host}:${o.port}`);
       },
     });
-    await this.oncall.configure(this.installation.store.listResources());
+    await this.oncall.configure(rows);
     this.oncall.start();
     const metrics = this.metrics;
     const plane = o.dataPlane;
@@ -257,10 +267,10 @@ export class Daemon {
       ...(o.metricsInterval ? { interval: o.metricsInterval } : {}),
       instances: () => this.supervisor.view(),
       ...(plane ? { traffic: () => plane.refreshMetrics?.() ?? Promise.resolve(plane.metrics()) } : {}),
-      checks: () => checkViews(this.installation.store),
+      checks: async () => checkViews(await this.installation.store.resources.listResources()),
       storeStats: () => metrics.stats(),
     });
-    this.collector.configure(this.installation.store.listResources());
+    this.collector.configure(rows);
     this.collector.start();
     const routes = daemonRoutes({
       ops: this.ops,
@@ -324,8 +334,8 @@ export class Daemon {
       stackFile: o.stackFile,
     };
     writeFileSync(daemonInfoFile(o.stateDir), `${JSON.stringify(this.info, null, 2)}\n`, { mode: 0o600 });
-    this.housekeeping = setInterval(() => this.houseKeep(), 2000);
-    this.houseKeep();
+    this.housekeeping = setInterval(() => this.housekeepingRun.trigger(), 2000);
+    this.housekeepingRun.trigger();
     if (o.applyOnStart) {
       try {
         await this.ops.apply({ message: 'groundwork up', author: 'daemon' }, { onEvent: (e) => o.onApplyEvent?.(e) });
@@ -344,7 +354,7 @@ export class Daemon {
   /** Listeners, routes and pools from recorded state. */
   private async configureTraffic(): Promise<void> {
     if (!this.traffic) return;
-    const rows = this.installation.store.listResources();
+    const rows = await this.installation.store.resources.listResources();
     for (const r of rows.filter((x) => x.kind === 'service'))
       this.traffic.setServicePorts(r.address.slice(8), Object.keys(serviceSpecOf(r).ports));
     try {
@@ -361,10 +371,17 @@ export class Daemon {
     for (const r of rows.filter((x) => x.kind === 'service')) this.syncTraffic(r.address);
   }
 
-  /** The check runner runs what state records. */
-  private configureChecks(): void {
+  /**
+   * The check runner runs what state records. The rows are also what the checks' saved statuses
+   * load from, and where notifications' external URL comes from (both read synchronously).
+   */
+  private configureChecks(rows: readonly ResourceRow[]): void {
+    this.checkStatuses.use(rows);
+    const policy = rows.find((r) => r.address === address('notify-policy', 'default'));
+    const url = policy?.spec.external_url;
+    this.externalUrl = typeof url === 'string' ? url : undefined;
     try {
-      this.checks?.configure(runnableChecks(this.installation.store.listResources()));
+      this.checks?.configure(runnableChecks(rows));
     } catch (e) {
       this.opts.logger.log('error', 'could not configure the checks', { error: errorMessage(e) });
     }
@@ -375,14 +392,20 @@ export class Daemon {
     this.traffic.sync(a.slice('service.'.length), this.supervisor.readyInstances(a));
   }
 
-  private houseKeep(): void {
+  /** Housekeeping reads the store: a tick while a run still waits on it books one more run. */
+  private readonly housekeepingRun = singleFlight(
+    () => this.houseKeep(),
+    (e) => this.opts.logger.log('error', 'housekeeping failed', { error: errorMessage(e) }),
+  );
+
+  private async houseKeep(): Promise<void> {
     const now = this.opts.clock.now().getTime();
     void this.ops
       .expireStandby()
       .catch((e: unknown) =>
         this.opts.logger.log('error', 'could not stop an expired standby set', { error: errorMessage(e) }),
       );
-    for (const row of this.installation.store.listResources()) {
+    for (const row of await this.installation.store.resources.listResources()) {
       if (row.kind !== 'service') continue;
       if (serviceSpecOf(row).runtime !== 'process') continue;
       // Each instance's log writer rotates its log (runtime/process/log-writer.ts); only the time index is kept here.
@@ -393,6 +416,7 @@ export class Daemon {
   /** Stops the daemon; services keep running. */
   async stop(): Promise<void> {
     if (this.housekeeping) clearInterval(this.housekeeping);
+    await this.housekeepingRun.idle();
     this.checks?.stop();
     await this.oncall?.stop();
     await this.alerting?.stop();
@@ -433,7 +457,7 @@ export class Daemon {
     }
   }
 
-  status(): StatusView {
+  status(): Promise<StatusView> {
     return this.ops.supervisedStatus();
   }
 }

@@ -249,7 +249,7 @@ export function daemonRoutes(deps: RouteDeps): Route[] {
       ...API.network,
       handler: async () => ({
         status: 200,
-        json: networkView(ops.installation.store.listResources(), ops.installation.stateDir),
+        json: networkView(await ops.installation.store.resources.listResources(), ops.installation.stateDir),
       }),
     }),
     route({

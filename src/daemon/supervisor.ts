@@ -15,7 +15,7 @@ import { probeTarget } from '../kinds/service/probe-target.js';
 import {
   describeInstance,
   instanceLabel,
-  recordServiceOutputs,
+  checkedServiceOutputs,
   serviceOutputsOf,
   serviceSpecOf,
   type InstanceOutput,
@@ -24,7 +24,8 @@ import {
 } from '../kinds/service/service-spec.js';
 import { probe } from '../observe/probe.js';
 import { InstanceExitedError, type InstanceStatus, type RuntimeDriver } from '../runtime/runtime-driver.js';
-import type { Store } from '../store/store.js';
+import type { ResourceRow, Store } from '../store/store.js';
+import { singleFlight } from '../util/single-flight.js';
 import type { Clock } from '../util/clock.js';
 import { Duration } from '../util/duration.js';
 import { errorMessage } from '../util/error-message.js';
@@ -66,7 +67,7 @@ export interface SupervisorDeps {
   store: Store;
   kind: ServiceKind;
   /** A kind context for restarts (ports are kept per instance, so no allocation happens). */
-  context: () => KindContext;
+  context: () => Promise<KindContext>;
   /** The runtime drivers (looked up on every poll, so not through `context`). */
   drivers: KindContext['drivers'];
   /** Stack name and directory, for probes. */
@@ -88,6 +89,8 @@ export class Supervisor implements Supervision {
   private readonly stoppedServices = new Set<Address>();
   /** Monitors whose instance could not be written to the store (disk full): retried every poll. */
   private readonly unrecorded = new Set<Monitor>();
+  /** Instances of services an orchestrator supervises (swarm), as sync() last read them. */
+  private readonly unsupervised = new Map<Address, InstanceOutput[]>();
   private poller: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -106,13 +109,18 @@ export class Supervisor implements Supervision {
    * reported `healthy` from state until the first poll.
    */
   async start(): Promise<void> {
-    for (const row of this.deps.store.listResources()) if (row.kind === 'service') this.sync(row.address);
+    for (const row of await this.deps.store.resources.listResources())
+      if (row.kind === 'service') this.syncRow(row.address, row);
     const every = (this.deps.pollEvery ?? Duration.milliseconds(200)).toMilliseconds();
-    this.poller = setInterval(() => {
-      void this.poll();
-    }, every);
+    // A poll reads the store between inspections: a tick while one still runs books one more.
+    this.poller = setInterval(() => this.polling.trigger(), every);
     await this.poll();
   }
+
+  private readonly polling = singleFlight(
+    () => this.poll(),
+    (e) => this.deps.logger.log('error', 'supervision poll failed', { error: errorMessage(e) }),
+  );
 
   close(): void {
     this.closed = true;
@@ -128,10 +136,10 @@ export class Supervisor implements Supervision {
   }
 
   /** Resume after apply: rebuild the monitors from what apply recorded. */
-  resume(address: Address): void {
+  async resume(address: Address): Promise<void> {
     this.paused.delete(address);
     this.stoppedServices.delete(address);
-    this.sync(address);
+    await this.sync(address);
   }
 
   private monitorsOf(address: Address): Monitor[] {
@@ -145,8 +153,12 @@ export class Supervisor implements Supervision {
   }
 
   /** Builds monitors for a service from its recorded row; forgets monitors of removed instances. */
-  sync(address: Address): void {
-    const row = this.deps.store.tryGetResource(address);
+  async sync(address: Address): Promise<void> {
+    this.syncRow(address, await this.deps.store.resources.tryGetResource(address));
+  }
+
+  private syncRow(address: Address, row: ResourceRow | undefined): void {
+    this.unsupervised.delete(address);
     const old = this.monitorsOf(address);
     for (const m of old) this.clearTimers(m);
     if (!row || row.kind !== 'service') {
@@ -155,8 +167,13 @@ export class Supervisor implements Supervision {
     }
     const spec = serviceSpecOf(row);
     if (!this.deps.kind.backendFor(spec).supervised) {
-      // The cluster's orchestrator owns swarm tasks: no monitors, no restarts from here.
+      // The cluster's orchestrator owns swarm tasks: no monitors, no restarts from here. Their
+      // instances are kept as read, for readyInstances (the proxy's path does not wait on the store).
       for (const m of old) this.monitors.delete(this.key(address, m.index));
+      this.unsupervised.set(
+        address,
+        serviceOutputsOf(row).instances.filter((i) => !i.gone),
+      );
       return;
     }
     const instances = serviceOutputsOf(row).instances;
@@ -231,12 +248,12 @@ export class Supervisor implements Supervision {
   private async poll(): Promise<void> {
     if (this.closed) return;
     for (const m of [...this.unrecorded]) {
-      if (this.monitors.get(this.key(m.address, m.index)) === m) this.recordInstance(m, m.inst);
+      if (this.monitors.get(this.key(m.address, m.index)) === m) await this.recordInstance(m, m.inst);
       else this.unrecorded.delete(m);
     }
     for (const m of [...this.monitors.values()]) {
       if (!m.up || m.busy || !m.inst || this.paused.has(m.address) || this.stoppedServices.has(m.address)) continue;
-      const row = this.deps.store.tryGetResource(m.address);
+      const row = await this.deps.store.resources.tryGetResource(m.address);
       if (!row) continue;
       const spec = serviceSpecOf(row);
       let status: InstanceStatus;
@@ -289,7 +306,7 @@ export class Supervisor implements Supervision {
     );
     if (!decision.restart) {
       this.setState(m, 'exited', `${reason}; ${decision.reason}`);
-      this.recordInstance(m, m.inst ? { ...m.inst, gone: reason } : undefined);
+      await this.recordInstance(m, m.inst ? { ...m.inst, gone: reason } : undefined);
       return;
     }
     this.setState(
@@ -306,7 +323,7 @@ export class Supervisor implements Supervision {
   private async restart(m: Monitor, gen: number): Promise<void> {
     if (this.closed || gen !== m.generation || this.paused.has(m.address) || this.stoppedServices.has(m.address))
       return;
-    const row = this.deps.store.tryGetResource(m.address);
+    const row = await this.deps.store.resources.tryGetResource(m.address);
     if (!row) return;
     m.busy = true;
     const spec = serviceSpecOf(row);
@@ -318,7 +335,7 @@ export class Supervisor implements Supervision {
         if ((await driver.inspect(h)).state === 'running') await driver.stop(h, Duration.parse(spec.stop_grace));
         await driver.forget(h);
       }
-      const ctx = this.deps.context();
+      const ctx = await this.deps.context();
       const inst = await this.deps.kind.startOne(
         ctx,
         m.address,
@@ -332,7 +349,7 @@ export class Supervisor implements Supervision {
       m.inst = { ...inst, restarts: m.restarts };
       m.up = true;
       m.busy = false;
-      this.recordInstance(m, m.inst);
+      await this.recordInstance(m, m.inst);
       this.deps.publish({
         type: 'instance',
         address: m.address,
@@ -373,16 +390,15 @@ export class Supervisor implements Supervision {
   }
 
   /** Writes one instance's new facts into the service's recorded outputs. */
-  private recordInstance(m: Monitor, inst: InstanceOutput | undefined): void {
-    const row = this.deps.store.tryGetResource(m.address);
-    if (!row) return;
-    const outs = serviceOutputsOf(row);
-    const others = outs.instances.filter((i) => i.index !== m.index);
-    const instances = inst ? [...others, inst] : others;
+  private async recordInstance(m: Monitor, inst: InstanceOutput | undefined): Promise<void> {
     try {
-      recordServiceOutputs(this.deps.store, m.address, {
-        ...outs,
-        instances: instances.sort((a, b) => a.index - b.index),
+      // Read and written in one store call: monitors of other instances of the service record
+      // theirs concurrently, and each must keep the others' updates.
+      await this.deps.store.resources.updateOutputs(m.address, (outputs) => {
+        const outs = serviceOutputsOf({ address: m.address, outputs });
+        const others = outs.instances.filter((i) => i.index !== m.index);
+        const instances = inst ? [...others, inst] : others;
+        return checkedServiceOutputs(m.address, { ...outs, instances: instances.sort((a, b) => a.index - b.index) });
       });
       this.unrecorded.delete(m);
     } catch (e) {
@@ -471,7 +487,7 @@ export class Supervisor implements Supervision {
           reason: r.detail,
         });
         failures = 0;
-        const row = this.deps.store.tryGetResource(m.address);
+        const row = await this.deps.store.resources.tryGetResource(m.address);
         if (row && m.inst) {
           const spec = serviceSpecOf(row);
           // Stopping it makes the poller see the exit and restart it; a liveness kill is a failure.
@@ -500,9 +516,8 @@ export class Supervisor implements Supervision {
 
   /** Instances that should get traffic: up and ready. */
   readyInstances(address: Address): InstanceOutput[] {
-    const row = this.deps.store.tryGetResource(address);
-    if (row && !this.deps.kind.backendFor(serviceSpecOf(row)).supervised)
-      return serviceOutputsOf(row).instances.filter((i) => !i.gone);
+    const unsupervised = this.unsupervised.get(address);
+    if (unsupervised) return unsupervised;
     return this.monitorsOf(address)
       .filter((m) => m.up && m.ready && m.inst)
       .map((m) => m.inst as InstanceOutput)

@@ -6,7 +6,7 @@
 import { MinHeap } from '../model/graph.js';
 import type { Address, JsonObject } from '../model/resource.js';
 import { PartialFailure, type KindContextBase, type KindRegistry, type PortRange } from '../kinds/resource-kind.js';
-import type { ChangeOutcome, JournalEntry, Store, StepWrite } from '../store/store.js';
+import type { ChangeOutcome, JournalEntry, SkippedStep, Store, StepWrite } from '../store/store.js';
 import type { Plan, PlanStep } from './plan.js';
 import { runContext } from './run-context.js';
 
@@ -47,7 +47,7 @@ export interface ApplyOptions {
   /** Where `auto` ports come from, for the kind that hands them out. */
   portRange?: PortRange;
   /** The daemon pauses supervision of a resource while its step runs. */
-  hooks?: { beforeStep?(address: Address): Promise<void>; afterStep?(address: Address): void };
+  hooks?: { beforeStep?(address: Address): Promise<void>; afterStep?(address: Address): Promise<void> };
   /** What the change record calls this change (default `apply`; `rotate`: a secret rotation's rollout). */
   changeKind?: 'apply' | 'rotate';
 }
@@ -58,7 +58,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
   const emit = (e: Record<string, unknown> & { type: ApplyEvent['type'] }) =>
     opts.onEvent?.({ ...e, seq: ++seq } as ApplyEvent);
 
-  const recovered: JournalEntry[] = store.recoverInterrupted();
+  const recovered: JournalEntry[] = await store.journal.recoverInterrupted();
   if (recovered.length)
     emit({
       type: 'recovered',
@@ -67,10 +67,17 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
 
   if (plan.steps.length === 0 && recovered.length === 0) {
     // Nothing to do and nothing to finish: no change record, so history shows only real changes.
-    return { changeId: 0, outcome: 'no-op', applied: [], failed: [], skipped: [], serial: store.serial() };
+    return {
+      changeId: 0,
+      outcome: 'no-op',
+      applied: [],
+      failed: [],
+      skipped: [],
+      serial: await store.resources.serial(),
+    };
   }
 
-  const rows = store.listResources();
+  const { serial: serialBefore, rows } = await store.resources.readState();
   const outputs = new Map<Address, JsonObject>(rows.map((r) => [r.address, r.outputs]));
   const recordedSpec = new Map(rows.map((r) => [r.address, r]));
   const ctx = await runContext(
@@ -87,7 +94,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
     },
   );
 
-  const changeId = store.beginChange({
+  const changeId = await store.journal.beginChange({
     kind: opts.changeKind ?? 'apply',
     author: opts.author,
     message: opts.message,
@@ -104,21 +111,21 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
     applied: [],
     failed: [],
     skipped: [],
-    serial: store.serial(),
+    serial: serialBefore,
   };
 
   const runStep = async (step: PlanStep): Promise<void> => {
     try {
       await runStepInner(step);
     } finally {
-      opts.hooks?.afterStep?.(step.address);
+      await opts.hooks?.afterStep?.(step.address);
     }
   };
   const runStepInner = async (step: PlanStep): Promise<void> => {
     const started = Date.now();
     emit({ type: 'step-start', address: step.address, action: step.action });
     await opts.hooks?.beforeStep?.(step.address);
-    const journalId = store.startStep(changeId, step.address, step.action);
+    const journalId = await store.journal.startStep(changeId, step.address, step.action);
     const kind = kinds[step.kind];
     const prior = recordedSpec.get(step.address);
     let write: StepWrite = { kind: 'none' };
@@ -179,7 +186,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
           write = { kind: 'delete', address: step.address };
           break;
       }
-      result.serial = store.finishStep(journalId, 'applied', write);
+      result.serial = await store.journal.finishStep(journalId, 'applied', write);
       if (write.kind === 'upsert') outputs.set(step.address, write.row.outputs);
       else outputs.delete(step.address);
       board.set(step.address, 'applied');
@@ -205,7 +212,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
       } else if (step.action === 'replace') {
         failWrite = { kind: 'delete', address: step.address };
       }
-      result.serial = store.finishStep(journalId, 'failed', failWrite, message);
+      result.serial = await store.journal.finishStep(journalId, 'failed', failWrite, message);
       board.set(step.address, 'failed');
       result.failed.push({ address: step.address, error: message });
       emit({
@@ -222,10 +229,16 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
   // Scheduler: start every step whose prerequisites are done, up to `parallelism` at once. It
   // acts exactly as scanning the steps in plan order until nothing changes would (skips and
   // starts in that order), but visits only the steps that can act (see StepBoard).
+  // The pump runs synchronously, so the steps it skips are journaled in one batch at the end of
+  // each pass. The batch is issued before any step started in the same pass reaches its own
+  // startStep (that waits for beforeStep first), so the journal keeps the scheduler's order.
+  // finishChange waits for every batch; a failed batch fails the apply before the change closes.
+  const skipWrites: Promise<void>[] = [];
   await new Promise<void>((resolve) => {
     let running = 0;
     const parallelism = Math.max(1, opts.parallelism);
     const pump = () => {
+      const skips: SkippedStep[] = [];
       for (let progressed = true; progressed; board.endPass()) {
         progressed = false;
         for (let i = board.next(running < parallelism); i !== undefined; i = board.next(running < parallelism)) {
@@ -236,8 +249,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
             board.set(step.address, 'skipped');
             const because = `${blocker} ${status.get(blocker) === 'failed' ? 'failed' : 'was skipped'}`;
             result.skipped.push({ address: step.address, because });
-            const j = store.startStep(changeId, step.address, step.action);
-            store.finishStep(j, 'skipped', { kind: 'none' }, because);
+            skips.push({ address: step.address, action: step.action, because });
             emit({
               type: 'step-end',
               address: step.address,
@@ -260,10 +272,17 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
           });
         }
       }
+      if (skips.length > 0) {
+        const written = store.journal.skipSteps(changeId, skips);
+        // Observed here so a failure is not an unhandled rejection; reported by the await below.
+        written.catch(() => undefined);
+        skipWrites.push(written);
+      }
       if (running === 0 && board.unsettled === 0) resolve();
     };
     pump();
   });
+  await Promise.all(skipWrites);
 
   result.outcome =
     plan.steps.length === 0
@@ -273,12 +292,12 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
         : result.applied.length === 0
           ? 'failed'
           : 'partial';
-  store.finishChange(changeId, result.outcome, {
+  await store.journal.finishChange(changeId, result.outcome, {
     applied: result.applied.length,
     failed: result.failed.length,
     skipped: result.skipped.length,
   });
-  result.serial = store.serial();
+  result.serial = await store.resources.serial();
   emit({ type: 'change-end', result });
   return result;
 }

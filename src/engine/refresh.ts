@@ -28,7 +28,7 @@ export async function refresh(
   context: KindContextBase,
   opts: { author: string; record: boolean },
 ): Promise<RefreshResult> {
-  const rows = store.listResources();
+  const rows = await store.resources.listResources();
   const outputs = new Map<Address, JsonObject>(rows.map((r) => [r.address, r.outputs]));
   const ctx = await runContext(
     kinds,
@@ -61,8 +61,8 @@ export async function refresh(
       reports.push({ address: row.address, status: 'error', drift: [errorMessage(e)] });
     }
   }
-  if (!opts.record || writes.length === 0) return { reports, changeId: null, serial: store.serial() };
-  const changeId = store.beginChange({
+  if (!opts.record || writes.length === 0) return { reports, changeId: null, serial: await store.resources.serial() };
+  const changeId = await store.journal.beginChange({
     kind: 'refresh',
     author: opts.author,
     message: 'refresh',
@@ -72,8 +72,8 @@ export async function refresh(
   for (const w of writes) {
     const row = rows.find((r) => r.address === w.address);
     if (!row) continue;
-    const j = store.startStep(changeId, w.address, w.row ? 'observe' : 'forget');
-    store.finishStep(
+    const j = await store.journal.startStep(changeId, w.address, w.row ? 'observe' : 'forget');
+    await store.journal.finishStep(
       j,
       'applied',
       w.row
@@ -82,6 +82,6 @@ export async function refresh(
     );
   }
   const drifted = reports.filter((r) => r.status === 'changed' || r.status === 'gone').length;
-  store.finishChange(changeId, 'applied', { drifted, recorded: writes.length });
-  return { reports, changeId, serial: store.serial() };
+  await store.journal.finishChange(changeId, 'applied', { drifted, recorded: writes.length });
+  return { reports, changeId, serial: await store.resources.serial() };
 }

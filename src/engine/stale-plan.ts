@@ -2,13 +2,15 @@ import { planHashOf, type Plan } from './plan.js';
 import type { Store } from '../store/store.js';
 
 /** Why a saved plan may not be applied any more, or undefined when it still may. */
-export function stalePlanReason(plan: Plan, store: Store, configHash: string): string | undefined {
+export async function stalePlanReason(plan: Plan, store: Store, configHash: string): Promise<string | undefined> {
   if (planHashOf(plan) !== plan.planHash) {
     return 'the plan file was modified after it was made (its contents do not match its planHash); make a new one with `groundwork plan --out FILE`.';
   }
-  const serial = store.serial();
+  const serial = await store.resources.serial();
   if (plan.stateSerial !== serial) {
-    const since = store.listChanges(20).filter((c) => (c.serialAfter ?? c.serialBefore) > plan.stateSerial);
+    const since = (await store.journal.listChanges(20)).filter(
+      (c) => (c.serialAfter ?? c.serialBefore) > plan.stateSerial,
+    );
     const what = since
       .map(
         (c) =>

@@ -123,31 +123,61 @@ export interface ReleaseRecord {
 
 /** Resources: what was applied, a row each, and the serial that every change bumps. */
 export interface ResourceStore {
-  serial(): number;
-  listResources(): ResourceRow[];
-  tryGetResource(address: Address): ResourceRow | undefined;
+  serial(): Promise<number>;
+  listResources(): Promise<ResourceRow[]>;
+  tryGetResource(address: Address): Promise<ResourceRow | undefined>;
+  /**
+   * The serial and every row, read in one transaction: a plan made from them names the serial
+   * its rows belong to (two separate reads could pair rows with a newer serial).
+   */
+  readState(): Promise<{ serial: number; rows: ResourceRow[] }>;
   /**
    * Runtime facts (a restarted instance's new pid) for an existing resource. Does not bump the
    * serial: the applied configuration did not change, so saved plans stay valid.
    */
-  recordRuntimeOutputs(address: Address, outputs: JsonObject): void;
+  recordRuntimeOutputs(address: Address, outputs: JsonObject): Promise<void>;
+  /**
+   * Reads a resource's outputs, hands them to `update` and writes what it returns, in one
+   * transaction, so concurrent edits of different parts (one instance each) are all kept.
+   * `update` is synchronous and pure; returning undefined writes nothing. Does not bump the
+   * serial. False when there is no such resource or nothing was written.
+   */
+  updateOutputs(address: Address, update: (outputs: JsonObject) => JsonObject | undefined): Promise<boolean>;
 }
 
 /** Changes and their step journal: intent before a step touches the world, result after. */
 export interface JournalStore {
-  beginChange(c: Pick<ChangeRecord, 'kind' | 'author' | 'message' | 'planHash' | 'summary'>): number;
-  finishChange(id: number, outcome: ChangeOutcome, summary: Record<string, number>): void;
-  listChanges(limit?: number): ChangeRecord[];
+  beginChange(c: Pick<ChangeRecord, 'kind' | 'author' | 'message' | 'planHash' | 'summary'>): Promise<number>;
+  finishChange(id: number, outcome: ChangeOutcome, summary: Record<string, number>): Promise<void>;
+  listChanges(limit?: number): Promise<ChangeRecord[]>;
   /** Records the change request, decisions and break-glass reason of a change. */
-  noteChange(id: number, note: ChangeNote): void;
-  tryGetChange(id: number): ChangeRecord | undefined;
-  journal(changeId: number): JournalEntry[];
+  noteChange(id: number, note: ChangeNote): Promise<void>;
+  tryGetChange(id: number): Promise<ChangeRecord | undefined>;
+  /** The steps of a change, in the order they were journaled. */
+  entries(changeId: number): Promise<JournalEntry[]>;
   /** Journals the intent before the step touches the world. */
-  startStep(changeId: number, address: Address, action: string): number;
+  startStep(changeId: number, address: Address, action: string): Promise<number>;
   /** Records the result, applies the state write and bumps the serial, in one transaction. Returns the new serial. */
-  finishStep(journalId: number, status: Exclude<StepStatus, 'started'>, write: StepWrite, error?: string): number;
+  finishStep(
+    journalId: number,
+    status: Exclude<StepStatus, 'started'>,
+    write: StepWrite,
+    error?: string,
+  ): Promise<number>;
+  /**
+   * Journals steps that never ran (a prerequisite failed or was skipped), in this order, in one
+   * transaction: each as `skipped` with its reason. Changes no resource and not the serial.
+   */
+  skipSteps(changeId: number, steps: readonly SkippedStep[]): Promise<void>;
   /** Steps and changes left `started`/`running` by a process that died; marks them interrupted and returns them. */
-  recoverInterrupted(): JournalEntry[];
+  recoverInterrupted(): Promise<JournalEntry[]>;
+}
+
+/** A step apply skipped, and why (`service.db failed`). */
+export interface SkippedStep {
+  address: Address;
+  action: string;
+  because: string;
 }
 
 /** The one-writer lease. */
@@ -567,7 +597,9 @@ export interface ChangeRequestStore {
  * The whole store, split by area so each user depends on the part it needs and another backend
  * (PostgreSQL for teams) implements the same parts.
  */
-export interface Store extends ResourceStore, JournalStore {
+export interface Store {
+  readonly resources: ResourceStore;
+  readonly journal: JournalStore;
   readonly leases: LeaseStore;
   readonly releases: ReleaseStore;
   readonly events: EventStore;

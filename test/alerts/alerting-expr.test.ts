@@ -81,7 +81,7 @@ describe('expr alert rules', () => {
       logger,
       secrets: () => new EnvFileSecretSource({}, dir),
       daemonUrl: () => 'http://127.0.0.1:7070',
-      instances: () => [],
+      instances: async () => [],
       ...(withMetrics ? { metrics: () => metrics } : {}),
     });
     a.configure(

@@ -114,8 +114,8 @@ describe('log rules in the daemon', () => {
 
   it('fires at the threshold of matching lines with labels service and rule, and resolves after the window', async () => {
     const port = await waitFor(
-      () => {
-        const i = d?.daemon.status().services.find((s) => s.name === 'web')?.instances[0];
+      async () => {
+        const i = (await d?.daemon.status())?.services.find((s) => s.name === 'web')?.instances[0];
         return i?.state === 'healthy' ? (i.ports.http as number) : undefined;
       },
       { what: 'web healthy', timeoutMs: 20_000 },

@@ -111,7 +111,7 @@ describe('release event alert rules', () => {
       logger: silentLogger,
       secrets: () => new EnvFileSecretSource({}, dir),
       daemonUrl: () => 'http://127.0.0.1:7070',
-      instances: () => [],
+      instances: async () => [],
     });
     alerting = a;
     a.configure(rows);

@@ -179,7 +179,7 @@ describe('secret rotation gated by the change policy', () => {
     expect(jsonOf<{ steps: unknown[] }>(await cli('olga', ['plan', '--json'])).steps).toEqual([]);
     const store0 = SqliteStore.open(path.join(dir, '.groundwork', 'state.db'), systemClock);
     try {
-      expect(store0.journal(rotated.change).map((j) => [j.address, j.status])).toEqual([['service.web', 'applied']]);
+      expect(store0.entries(rotated.change).map((j) => [j.address, j.status])).toEqual([['service.web', 'applied']]);
       const entries = (await new AuditLog(store0.audit, systemClock).list()).filter(
         (a) => a.operation === 'secret.rotate',
       );

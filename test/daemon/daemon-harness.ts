@@ -18,7 +18,7 @@ import { settlesWithin, TeardownFailures, type StackFootprint } from '../helpers
 import { isAlive } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
 
-export type Status = ReturnType<Daemon['status']>;
+export type Status = Awaited<ReturnType<Daemon['status']>>;
 export type ServiceStatus = Status['services'][number];
 export type InstanceStatus = ServiceStatus['instances'][number];
 export interface EventRow {

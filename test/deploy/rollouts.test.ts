@@ -87,8 +87,10 @@ async function openLab(o: Omit<LabStackOptions, 'listenerPort'> = {}): Promise<L
       return s.length > 0 && s.every((x) => x.status === 200 && x.build === 'b1');
     },
     { what: 'the proxy to answer from b1' },
-  ).catch((e: Error) => {
-    throw new Error(`${e.message}; last answers: ${seen}; status: ${JSON.stringify(d.daemon.status().services)}`);
+  ).catch(async (e: Error) => {
+    throw new Error(
+      `${e.message}; last answers: ${seen}; status: ${JSON.stringify((await d.daemon.status()).services)}`,
+    );
   });
   return lab;
 }

@@ -189,40 +189,40 @@ describe('a plan carries the serial it was made against', () => {
     removeTempDir(dir);
   });
 
-  it('is refused once the recorded state moved, naming the change; accepted before', () => {
+  it('is refused once the recorded state moved, naming the change; accepted before', async () => {
     const m = modelOf(stack({ a: svc() }));
     const p = plan(m, store.listResources(), store.serial());
     expect(p.stateSerial).toBe(store.serial());
-    expect(stalePlanReason(p, store, m.configHash)).toBeUndefined();
+    expect(await stalePlanReason(p, store, m.configHash)).toBeUndefined();
 
-    const change = store.beginChange({
+    const change = await store.journal.beginChange({
       kind: 'apply',
       author: 'someone',
       message: 'applied first',
       planHash: 'x',
       summary: {},
     });
-    const step = store.startStep(change, 'service.a' as Address, 'create');
+    const step = await store.journal.startStep(change, 'service.a' as Address, 'create');
     const [row] = recorded(m);
-    store.finishStep(step, 'applied', {
+    await store.journal.finishStep(step, 'applied', {
       kind: 'upsert',
       row: { address: row!.address, kind: row!.kind, spec: row!.spec, outputs: row!.outputs, dependsOn: [] },
     });
-    store.finishChange(change, 'applied', { applied: 1 });
+    await store.journal.finishChange(change, 'applied', { applied: 1 });
     expect(store.serial()).toBeGreaterThan(p.stateSerial);
-    const why = stalePlanReason(p, store, m.configHash);
+    const why = await stalePlanReason(p, store, m.configHash);
     expect(why).toContain(`from serial ${p.stateSerial} to ${store.serial()}`);
     expect(why).toContain('applied first');
     // A fresh plan against the moved state is accepted, and plans nothing for service.a.
     const fresh = plan(m, store.listResources(), store.serial());
-    expect(stalePlanReason(fresh, store, m.configHash)).toBeUndefined();
+    expect(await stalePlanReason(fresh, store, m.configHash)).toBeUndefined();
     expect(fresh.steps).toEqual([]);
   });
 
-  it('is refused when its contents no longer match its hash, or the stack file changed', () => {
+  it('is refused when its contents no longer match its hash, or the stack file changed', async () => {
     const m = modelOf(stack({ a: svc() }));
     const p = plan(m, [], store.serial());
-    expect(stalePlanReason({ ...p, steps: [] }, store, m.configHash)).toContain('modified after it was made');
-    expect(stalePlanReason(p, store, 'another-hash')).toContain('stack file changed');
+    expect(await stalePlanReason({ ...p, steps: [] }, store, m.configHash)).toContain('modified after it was made');
+    expect(await stalePlanReason(p, store, 'another-hash')).toContain('stack file changed');
   });
 });

@@ -23,7 +23,7 @@ export function readState(stackDir: string): StateSnapshot {
   const store = SqliteStore.open(stateDbOf(stackDir), systemClock);
   try {
     const changes = store.listChanges(1000);
-    const journals = new Map(changes.map((c) => [c.id, store.journal(c.id)]));
+    const journals = new Map(changes.map((c) => [c.id, store.entries(c.id)]));
     return {
       serial: store.serial(),
       resources: store.listResources(),

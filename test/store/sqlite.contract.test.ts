@@ -7,6 +7,8 @@ import { describeAccessContract } from './contract/access.contract.js';
 import { describeChangeRequestsContract } from './contract/change-requests.contract.js';
 import { describeEventsContract } from './contract/events.contract.js';
 import { describeLeasesContract } from './contract/leases.contract.js';
+import { describeJournalContract } from './contract/journal.contract.js';
+import { describeResourcesContract } from './contract/resources.contract.js';
 import { sqliteTarget } from './contract/target.js';
 import { describeReleasesContract } from './contract/releases.contract.js';
 
@@ -28,3 +30,5 @@ describeLeasesContract(sqliteTarget);
 describeEventsContract(sqliteTarget);
 describeAccessContract(sqliteTarget);
 describeChangeRequestsContract(sqliteTarget);
+describeJournalContract(sqliteTarget);
+describeResourcesContract(sqliteTarget);

@@ -104,10 +104,9 @@ export const execCommand = defineCommand({
     let spec;
     let instances: InstanceOutput[];
     try {
-      const row = installation.store.tryGetResource(address('service', service));
+      const row = await installation.store.resources.tryGetResource(address('service', service));
       if (!row) {
-        const known = installation.store
-          .listResources()
+        const known = (await installation.store.resources.listResources())
           .filter((r) => r.kind === 'service')
           .map((r) => r.address.slice('service.'.length));
         throw new UserError(

@@ -317,7 +317,7 @@ async function gateNewVersion(
       try {
         const made = await write();
         // A rotation is a change on the record (history), like an apply; the value never is.
-        const id = recordRotation(store, {
+        const id = await recordRotation(store.journal, {
           secret: name,
           version: made.version.version,
           author,

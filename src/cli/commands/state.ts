@@ -70,11 +70,12 @@ export const stateCommand = defineCommand({
         throw new UserError(`cannot back up ${file}: ${errorMessage(e)}`);
       }
       try {
+        const serial = await store.resources.serial();
         const dest = flags.out
           ? path.resolve(io.cwd, flags.out)
-          : path.join(backupDirOf(file), backupName(store.serial(), systemClock.now()));
+          : path.join(backupDirOf(file), backupName(serial, systemClock.now()));
         store.backupTo(dest);
-        out({ file: dest, serial: store.serial() }, `Backed up state serial ${store.serial()} to ${dest}\n`);
+        out({ file: dest, serial }, `Backed up state serial ${serial} to ${dest}\n`);
         return EXIT.ok;
       } finally {
         store.close();

@@ -302,10 +302,10 @@ export function checkedServiceOutputs(address: string, outputs: ServiceOutputs):
  * Records a service's outputs outside an apply (the supervisor's restarts, `down`, a deploy),
  * checked first: a value that does not match is never written.
  */
-export function recordServiceOutputs(
-  store: { recordRuntimeOutputs(address: Address, outputs: JsonObject): void },
+export async function recordServiceOutputs(
+  resources: { recordRuntimeOutputs(address: Address, outputs: JsonObject): Promise<void> },
   address: Address,
   outputs: ServiceOutputs,
-): void {
-  store.recordRuntimeOutputs(address, checkedServiceOutputs(address, outputs));
+): Promise<void> {
+  await resources.recordRuntimeOutputs(address, checkedServiceOutputs(address, outputs));
 }

@@ -21,12 +21,15 @@ import type {
   AuditStore,
   ChangeRequestStore,
   ResourceRow,
+  JournalStore,
+  ResourceStore,
+  SkippedStep,
   StepStatus,
   StepWrite,
   Store,
 } from '../store.js';
-import { errorMessage } from '../../util/error-message.js';
 import { asyncFacade } from './async-facade.js';
+import { errorMessage } from '../../util/error-message.js';
 import { MIGRATIONS } from './migrations.js';
 import { SqliteAlerts } from './sqlite-alerts.js';
 import { SqliteIncidents } from './sqlite-incidents.js';
@@ -129,6 +132,8 @@ export class SqliteStore implements Store {
   readonly leases: LeaseStore;
   /** recordEvents (as `record`) and listEvents below, as the async contract. */
   readonly events: EventStore;
+  readonly journal: JournalStore;
+  readonly resources: ResourceStore;
 
   /** Why the last backup failed, if it did (a full disk must not fail the change itself). */
   lastBackupError: string | undefined;
@@ -218,6 +223,27 @@ export class SqliteStore implements Store {
     ]) satisfies LeaseStore;
     const events = asyncFacade<SqliteStore, 'recordEvents' | 'listEvents'>(this, ['recordEvents', 'listEvents']);
     this.events = { record: events.recordEvents, listEvents: events.listEvents } satisfies EventStore;
+    // `this` is polymorphic inside the class; the facade needs the concrete type's methods.
+    this.resources = asyncFacade(this as SqliteStore, [
+      'serial',
+      'listResources',
+      'tryGetResource',
+      'readState',
+      'recordRuntimeOutputs',
+      'updateOutputs',
+    ]) satisfies ResourceStore;
+    this.journal = asyncFacade(this as SqliteStore, [
+      'beginChange',
+      'finishChange',
+      'listChanges',
+      'noteChange',
+      'tryGetChange',
+      'entries',
+      'startStep',
+      'finishStep',
+      'skipSteps',
+      'recoverInterrupted',
+    ]) satisfies JournalStore;
   }
 
   /**
@@ -360,7 +386,7 @@ export class SqliteStore implements Store {
     return r && toChange(r);
   }
 
-  journal(changeId: number): JournalEntry[] {
+  entries(changeId: number): JournalEntry[] {
     return (
       this.db.prepare('SELECT * FROM journal WHERE change_id = ? ORDER BY id').all(changeId) as JournalDbRow[]
     ).map(toJournal);
@@ -405,6 +431,21 @@ export class SqliteStore implements Store {
           .prepare('UPDATE journal SET status = ?, error = ?, finished_at = ?, serial = ? WHERE id = ?')
           .run(status, error ?? null, this.now(), serial, journalId);
         return serial;
+      })
+      .immediate();
+  }
+
+  skipSteps(changeId: number, steps: readonly SkippedStep[]): void {
+    if (steps.length === 0) return;
+    this.db
+      .transaction(() => {
+        const at = this.now();
+        const serial = this.serial();
+        const insert = this.db.prepare(
+          `INSERT INTO journal (change_id, address, action, status, error, started_at, finished_at, serial)
+          VALUES (?, ?, ?, 'skipped', ?, ?, ?, ?)`,
+        );
+        for (const s of steps) insert.run(changeId, s.address, s.action, s.because, at, at, serial);
       })
       .immediate();
   }
@@ -491,6 +532,24 @@ export class SqliteStore implements Store {
 
   recordRuntimeOutputs(address: Address, outputs: JsonObject): void {
     this.db.prepare('UPDATE resources SET outputs = ? WHERE address = ?').run(JSON.stringify(outputs), address);
+  }
+
+  readState(): { serial: number; rows: ResourceRow[] } {
+    return this.db.transaction(() => ({ serial: this.serial(), rows: this.listResources() }))();
+  }
+
+  updateOutputs(address: Address, update: (outputs: JsonObject) => JsonObject | undefined): boolean {
+    return this.db
+      .transaction((): boolean => {
+        const r = this.read('SELECT outputs FROM resources WHERE address = ?').get(address) as
+          { outputs: string } | undefined;
+        if (!r) return false;
+        const next = update(JSON.parse(r.outputs) as JsonObject);
+        if (next === undefined) return false;
+        this.recordRuntimeOutputs(address, next);
+        return true;
+      })
+      .immediate();
   }
 
   recordEvents(rows: readonly Omit<InstanceEvent, 'id'>[]): void {
