@@ -155,6 +155,34 @@ module.exports = {
       to: { path: folder('daemon') },
     },
     {
+      name: 'sqlite-behind-the-store-contract',
+      severity: 'error',
+      comment:
+        'Code uses the asynchronous Store contract (store/store.ts), so a PostgreSQL store can replace SQLite. ' +
+        'Only the SQLite store, the metrics database and the places that open them (installation, the CLI ' +
+        'workspace, `state` backup/restore) touch better-sqlite3 or store/sqlite/.',
+      from: {
+        path: '^src/',
+        pathNot: [
+          '^src/store/sqlite/',
+          '^src/observe/tsdb/',
+          '^src/core/installation\\.ts$',
+          '^src/cli/workspace\\.ts$',
+          '^src/cli/commands/state\\.ts$',
+        ],
+      },
+      to: { path: ['^src/store/sqlite/', 'node_modules/better-sqlite3/'] },
+    },
+    {
+      name: 'plan-is-pure',
+      severity: 'error',
+      comment:
+        'makePlan is a pure function of the model and the recorded rows (read once, by readState): it imports no ' +
+        'store implementation and performs no I/O.',
+      from: { path: '^src/engine/plan\\.ts$' },
+      to: { path: ['^src/store/sqlite/', 'node_modules/better-sqlite3/', '^node:fs', '^fs$'] },
+    },
+    {
       name: 'cli-uses-daemon-client-only',
       severity: 'error',
       comment: 'cli/ reaches the daemon only through its API client and info file, never its internals.',

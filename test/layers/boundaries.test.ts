@@ -77,6 +77,8 @@ describe('layer boundaries (dependency-cruiser)', () => {
       write('src/security/uses-observe.ts', "import '../observe/probe.js';\n");
       addImport('src/kinds/volume/volume-kind.ts', '../../deploy/release-builder.js');
       addImport('src/deploy/release-builder.ts', '../daemon/supervisor.js');
+      addImport('src/core/alerting.ts', '../store/sqlite/sqlite-store.js');
+      addImport('src/engine/plan.ts', 'node:fs');
       r = await depcruise(dir);
     });
 
@@ -106,5 +108,13 @@ describe('layer boundaries (dependency-cruiser)', () => {
       expect(r.output).toMatch(
         violation('nothing-imports-daemon', 'src/deploy/release-builder.ts', 'src/daemon/supervisor.ts'),
       ));
+
+    it('core reaches past the store contract into SQLite', () =>
+      expect(r.output).toMatch(
+        violation('sqlite-behind-the-store-contract', 'src/core/alerting.ts', 'src/store/sqlite/sqlite-store.ts'),
+      ));
+
+    it('the planner does I/O', () =>
+      expect(r.output).toMatch(/error plan-is-pure: src\/engine\/plan\.ts → (node:)?fs/));
   });
 });
