@@ -24,10 +24,22 @@ export type AsyncAreaName = {
 }[keyof Store];
 
 /**
- * Every area on the async contract so far. The type checks each entry: an area whose methods are
- * still synchronous does not compile here (delaying it would turn its results into promises).
+ * Every area of the contract. The type checks each entry: an area whose methods were synchronous
+ * would not compile here (delaying it would turn its results into promises).
  */
-export const ASYNC_AREAS = ['releases'] as const satisfies readonly AsyncAreaName[];
+export const ASYNC_AREAS = [
+  'resources',
+  'journal',
+  'leases',
+  'releases',
+  'events',
+  'tokens',
+  'audit',
+  'changeRequests',
+  'outbox',
+  'alerts',
+  'incidents',
+] as const satisfies readonly AsyncAreaName[];
 
 /** One macrotask turn: timers, I/O callbacks and other flows' continuations run first. */
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

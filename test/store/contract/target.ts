@@ -9,6 +9,7 @@ import type { Store } from '../../../src/store/store.js';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
 import { ManualClock } from '../../helpers/manual-clock.js';
 import { makeTempDir, removeTempDir } from '../../helpers/temp-dir.js';
+import { slowStore } from '../../helpers/slow-store.js';
 
 export interface OpenedStore {
   store: Store;
@@ -44,6 +45,23 @@ export const sqliteTarget: StoreTarget = {
         for (const s of opened) await s.close();
         removeTempDir(dir);
       },
+    };
+  },
+};
+
+/**
+ * SQLite with every call answered a turn late (test/helpers/slow-store.ts), as a networked store
+ * answers: concurrent calls interleave between their steps, so a race the contract's atomic
+ * methods are there to prevent shows here and not only on PostgreSQL.
+ */
+export const slowSqliteTarget: StoreTarget = {
+  name: 'sqlite, answering a turn late',
+  open: async () => {
+    const t = await sqliteTarget.open();
+    return {
+      ...t,
+      store: slowStore(t.store),
+      openAnother: async () => slowStore(await t.openAnother()),
     };
   },
 };
