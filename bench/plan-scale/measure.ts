@@ -97,7 +97,7 @@ async function main(): Promise<void> {
       phase('read state');
       const plan = makePlan(m, rows, serial, inst.kinds);
       phase('plan');
-      inst.close();
+      await inst.close();
       phase('close store');
       if (scenario === 'plan-create') expect('creates', plan.summary.create, cfg.resources);
       else expect('unchanged', plan.summary.unchanged, cfg.resources);
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
         });
         phase('release lease');
       } finally {
-        inst.close();
+        await inst.close();
         phase('close store');
       }
       break;
@@ -157,7 +157,7 @@ async function main(): Promise<void> {
         expect('outcome', result.outcome, 'applied');
         expect('rows', (await store.resources.listResources()).length, cfg.resources);
       } finally {
-        inst.close();
+        await inst.close();
       }
       break;
     }

@@ -19,7 +19,7 @@ export interface OpenedOps {
   ops: Operations;
   /** Through a daemon, or in this process. */
   via: 'daemon' | 'local';
-  close(): void;
+  close(): Promise<void>;
 }
 
 export interface OpenOpsOptions {
@@ -37,7 +37,7 @@ export function openOps(io: CliIo, flags: StackFlags, options: OpenOpsOptions = 
   if (conn) {
     if (options.otherStack !== 'local') checkSameStack(conn, stackFile);
     if (options.otherStack !== 'local' || sameFile(conn.info.stackFile, stackFile))
-      return { ops: new RemoteOperations(conn), via: 'daemon', close: () => undefined };
+      return { ops: new RemoteOperations(conn), via: 'daemon', close: async () => undefined };
   }
   const installation = Installation.open({
     stackFile,
@@ -72,6 +72,6 @@ export async function withOps<T>(
   try {
     return await fn(ops, via);
   } finally {
-    close();
+    await close();
   }
 }

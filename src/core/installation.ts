@@ -197,9 +197,11 @@ export class Installation {
     };
   }
 
-  close(): void {
+  /** Lets the bus's async subscribers finish what was published (event rows), then closes the store. */
+  async close(): Promise<void> {
+    await this.bus.drain();
     this.unsubscribe();
-    this.store.close();
+    await this.store.close();
   }
 }
 

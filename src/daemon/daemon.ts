@@ -444,7 +444,7 @@ export class Daemon {
     // Bus subscribers that write to the store (the event log) finish before the store closes.
     await this.installation?.bus.drain();
     this.withdrawInfo();
-    this.installation?.close();
+    await this.installation?.close();
   }
 
   /** Removes daemon.json if it is ours, so clients stop finding this daemon. */

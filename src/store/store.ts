@@ -609,5 +609,6 @@ export interface Store {
   readonly alerts: AlertStore;
   readonly incidents: IncidentStore;
   readonly changeRequests: ChangeRequestStore;
-  close(): void;
+  /** Waits for what is in flight (an async subscriber's last batch is the caller's: drain the bus first), then closes. */
+  close(): Promise<void>;
 }

@@ -68,7 +68,7 @@ describe('expr alert rules', () => {
     await alerting?.stop();
     await rx.stop();
     metrics.close();
-    store.close();
+    store.closeNow();
     removeTempDir(dir);
   });
 

@@ -42,7 +42,7 @@ describe('alert engine', () => {
     store = SqliteStore.open(path.join(dir, 'state.db'), clock);
   });
   afterEach(() => {
-    store.close();
+    store.closeNow();
     removeTempDir(dir);
   });
 
@@ -217,7 +217,7 @@ describe('alert engine', () => {
   it('state survives a restart: a reopened store and a new engine do not page again', async () => {
     let e = engine({ rules: [{ ...webDown, forMs: 0 }] });
     await e.evaluate('web-down', down);
-    store.close();
+    store.closeNow();
     store = SqliteStore.open(path.join(dir, 'state.db'), clock);
     e = engine({ rules: [{ ...webDown, forMs: 0 }] });
     await clock.advance(5000);

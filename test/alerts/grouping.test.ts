@@ -41,7 +41,7 @@ describe('alert grouping', () => {
     store = SqliteStore.open(path.join(dir, 'state.db'), clock);
   });
   afterEach(() => {
-    store.close();
+    store.closeNow();
     removeTempDir(dir);
   });
 
@@ -172,14 +172,14 @@ describe('alert grouping', () => {
     await clock.advance(2000);
     await round(e, active);
     expect(await sent()).toHaveLength(1);
-    store.close();
+    store.closeNow();
     store = SqliteStore.open(path.join(dir, 'state.db'), clock);
     e = engine();
     await round(e, active);
     expect(await sent()).toHaveLength(1);
     active.delete('a');
     await round(e, active);
-    store.close();
+    store.closeNow();
     store = SqliteStore.open(path.join(dir, 'state.db'), clock);
     e = engine();
     await clock.advance(10_000);

@@ -77,7 +77,7 @@ describe('release event alert rules', () => {
   });
   afterEach(async () => {
     await alerting?.stop();
-    store.close();
+    store.closeNow();
     removeTempDir(dir);
   });
 

@@ -146,7 +146,7 @@ describe('change management against a real daemon', () => {
       expect(entry?.reason).toContain(reason);
       expect((await new AuditLog(store.audit, systemClock).verify()).ok).toBe(true);
     } finally {
-      store.close();
+      store.closeNow();
     }
 
     // The same entry through the API (admins only), and tokens listed without their hashes.

@@ -66,7 +66,7 @@ describe('change request refusals in the SQLite store', () => {
       expect(await crs.refuseRequest(id, refusal)).toBe(false);
       expect((await crs.tryGetRequest(id))?.refusal).toBeNull();
     } finally {
-      store.close();
+      store.closeNow();
     }
   });
 });
@@ -164,7 +164,7 @@ describe('rejecting and withdrawing change requests against a real daemon', () =
         ]),
       );
     } finally {
-      store.close();
+      store.closeNow();
     }
   }, 60_000);
 

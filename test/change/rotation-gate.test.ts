@@ -187,7 +187,7 @@ describe('secret rotation gated by the change policy', () => {
         `version 2 by change #${rotated.change} (change request #${req.id}); restarted service.web`,
       ]);
     } finally {
-      store0.close();
+      store0.closeNow();
     }
 
     // A freeze window: refused, then break-glass rotates, audited.
@@ -253,7 +253,7 @@ describe('secret rotation gated by the change policy', () => {
         'secret.db-password',
       ]);
     } finally {
-      store.close();
+      store.closeNow();
     }
     expect(versions()).toBe(5);
 

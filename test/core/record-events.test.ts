@@ -35,7 +35,7 @@ describe('recordEventsInStore', () => {
     logged.length = 0;
   });
   afterEach(() => {
-    store.close();
+    store.closeNow();
     removeTempDir(dir);
   });
 

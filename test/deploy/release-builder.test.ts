@@ -27,7 +27,7 @@ describe('buildRelease over a slow store', () => {
     releases = slowStore(store).releases;
   });
   afterEach(() => {
-    store.close();
+    store.closeNow();
     removeTempDir(dir);
   });
 

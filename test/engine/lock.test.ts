@@ -33,7 +33,7 @@ async function holdLease(dir: string, pid: number, ttlMs = 60_000, command = 'gr
     );
     expect(r.acquired).toBe(true);
   } finally {
-    store.close();
+    store.closeNow();
   }
 }
 
@@ -42,7 +42,7 @@ async function lease(dir: string): Promise<LeaseHolder | undefined> {
   try {
     return await store.leases.tryGetLease(APPLY_LEASE);
   } finally {
-    store.close();
+    store.closeNow();
   }
 }
 
@@ -63,7 +63,7 @@ describe('lease expiry and renewal, by the clock', () => {
     store = SqliteStore.open(path.join(dir, 'state.db'), clock);
   });
   afterEach(() => {
-    store.close();
+    store.closeNow();
     removeTempDir(dir);
   });
 
@@ -123,7 +123,7 @@ describe('withLease against a slow or failing lease store', () => {
     store = SqliteStore.open(path.join(dir, 'state.db'), clock);
   });
   afterEach(() => {
-    store.close();
+    store.closeNow();
     removeTempDir(dir);
   });
 

@@ -185,7 +185,7 @@ describe('a plan carries the serial it was made against', () => {
     store = SqliteStore.open(path.join(dir, 'state.db'), systemClock);
   });
   afterEach(() => {
-    store.close();
+    store.closeNow();
     removeTempDir(dir);
   });
 

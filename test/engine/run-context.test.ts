@@ -23,7 +23,7 @@ describe('run context', () => {
     dir = makeTempDir('run-context');
     const t = swarmTestContext({ stack: 'runlab', dir });
     base = t.ctx;
-    close = () => t.store.close();
+    close = () => t.store.closeNow();
   });
   afterEach(() => {
     close();

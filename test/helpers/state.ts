@@ -31,7 +31,7 @@ export function readState(stackDir: string): StateSnapshot {
       journal: (id) => journals.get(id) ?? [],
     };
   } finally {
-    store.close();
+    store.closeNow();
   }
 }
 

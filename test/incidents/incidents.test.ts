@@ -91,7 +91,7 @@ describe('incidents and escalation', () => {
     await sender.stop();
     for (const r of rx.values()) await r.stop();
     rx.clear();
-    store.close();
+    store.closeNow();
     removeTempDir(dir);
   });
 
@@ -169,7 +169,7 @@ describe('incidents and escalation', () => {
 
     // The daemon is killed at minute 3 and comes back at minute 7: the escalation is due and happens once.
     await sender.stop();
-    store.close();
+    store.closeNow();
     await clock.advance(4 * MIN);
     store = SqliteStore.open(path.join(dir, 'state.db'), clock);
     sender = startSender();
@@ -347,7 +347,7 @@ describe('a policy renamed while an incident is open', () => {
       expect((await store.incidents.tryGetIncident(id))?.step).toBe(1);
       expect(await store.incidents.queuedKeys(id)).toContain(`incident-${id}/loop0/step1/ben/0`);
     } finally {
-      store.close();
+      store.closeNow();
       removeTempDir(dir);
     }
   });
@@ -392,7 +392,7 @@ describe('a step that reaches nobody', () => {
       expect(texts).toContain('nobody could be paged: step 2 of default');
       expect(await store.incidents.queuedKeys(1)).toEqual(new Set(['incident-1/loop0/step1/ben/0']));
     } finally {
-      store.close();
+      store.closeNow();
       removeTempDir(dir);
     }
   });

@@ -172,7 +172,7 @@ describe('oncall: local times and the calendar export', () => {
       expect((await store.incidents.timeline(id)).filter((e) => e.kind === 'escalation-stopped')).toHaveLength(1);
       expect(await store.outbox.listOutbox()).toEqual([]);
     } finally {
-      store.close();
+      store.closeNow();
     }
     const shown = (await cli(['incident', 'show', '1'])).stdout;
     expect(shown).toMatch(

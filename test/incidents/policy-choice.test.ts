@@ -42,7 +42,7 @@ describe('the escalation policy an incident follows', () => {
     store = SqliteStore.open(path.join(dir, 'state.db'), clock);
   });
   afterEach(() => {
-    store.close();
+    store.closeNow();
     removeTempDir(dir);
   });
 

@@ -47,7 +47,7 @@ describe('outputs cross the store checked', () => {
     store = SqliteStore.open(path.join(dir, 'state.db'), systemClock);
   });
   afterEach(() => {
-    store.close();
+    store.closeNow();
     removeTempDir(dir);
   });
 
@@ -114,6 +114,6 @@ describe('outputs cross the store checked', () => {
     await expect(kind.create(t.ctx, address('volume', 'data'), {})).rejects.toThrow(
       /^volume\.data: new volume outputs: field `size` is -1 .*nothing was recorded/,
     );
-    t.store.close();
+    t.store.closeNow();
   });
 });

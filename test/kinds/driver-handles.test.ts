@@ -26,7 +26,7 @@ beforeEach(() => {
   store = SqliteStore.open(path.join(dir, 'state.db'), systemClock);
 });
 afterEach(() => {
-  store.close();
+  store.closeNow();
   removeTempDir(dir);
 });
 

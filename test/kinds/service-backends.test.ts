@@ -95,7 +95,7 @@ describe('service kind', () => {
       await kind.delete(ctx, addr, raw, outputs);
       expect(isAlive(pidOf(inst))).toBe(false);
       expect(ctx.ports.isReserved(port)).toBe(false);
-      t.store.close();
+      t.store.closeNow();
     });
   });
 });

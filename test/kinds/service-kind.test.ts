@@ -78,7 +78,7 @@ describe('ServiceKind create / read / update / delete with the process driver', 
   });
 
   afterEach(async () => {
-    t.store.close();
+    t.store.closeNow();
     const left = await sweepLeftovers({ dir, stateDir: path.join(dir, '.groundwork') });
     removeTempDir(dir);
     expect(isEmpty(left), `left by the test:\n  ${describeLeftovers(left)}`).toBe(true);

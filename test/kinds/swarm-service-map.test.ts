@@ -168,7 +168,7 @@ describe('swarm service mapping', () => {
     const a = clusterSpecFor(ctx, address('service', 'api'), api, { http: block }, 7).specHash;
     const other = swarmTestContext({ stack: 'lab', dir, secrets: { GROUNDWORK_SECRET_API_TOKEN: 'another value' } });
     expect(clusterSpecFor(other.ctx, address('service', 'api'), api, { http: block }, 7).specHash).toBe(a);
-    other.store.close();
+    other.store.closeNow();
     expect(clusterSpecFor(ctx, address('service', 'api'), { ...api, replicas: 5 }, { http: block }, 7).specHash).toBe(
       a,
     );
@@ -229,7 +229,7 @@ describe('swarm service mapping', () => {
     expect(() => clusterSpecFor(bare.ctx, address('service', 'api'), api, { http: block }, 1)).toThrow(
       /secret `api-token` has no value; set GROUNDWORK_SECRET_API_TOKEN/,
     );
-    bare.store.close();
+    bare.store.closeNow();
   });
 
   it('escapes only `{{`', () => {

@@ -91,7 +91,7 @@ describeWithEngine('swarm services (runtime: swarm, one Swarm service per Ground
 
   afterAll(async () => {
     await removeRunObjects(client, run);
-    store.close();
+    store.closeNow();
   }, SLOW);
 
   it(

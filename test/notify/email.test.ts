@@ -143,7 +143,7 @@ describe('email channel against a real SMTP server', () => {
       expect(mail.data).toContain('free space falls by 3 GiB a day');
       expect((await store.outbox.listOutbox())[0]?.status).toBe('delivered');
     } finally {
-      store.close();
+      store.closeNow();
     }
   });
 });

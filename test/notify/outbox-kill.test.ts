@@ -89,7 +89,7 @@ describe('outbox sender killed mid-delivery', () => {
       }
     } finally {
       await rx.stop();
-      store.close();
+      store.closeNow();
     }
   }, 90_000);
 });

@@ -71,7 +71,7 @@ describe('notification outbox', () => {
     await sender?.stop();
     sender = undefined;
     await rx.stop();
-    store.close();
+    store.closeNow();
     removeTempDir(dir);
   });
 

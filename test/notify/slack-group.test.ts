@@ -53,7 +53,7 @@ describe('Slack: a group notification', () => {
   });
   afterEach(async () => {
     await slack.stop();
-    store.close();
+    store.closeNow();
     removeTempDir(dir);
   });
 

@@ -34,7 +34,7 @@ describe('audit verify while appends go on', () => {
     store = SqliteStore.open(path.join(dir, 'state.db'), clock);
   });
   afterEach(() => {
-    store.close();
+    store.closeNow();
     removeTempDir(dir);
   });
 

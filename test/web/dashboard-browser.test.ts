@@ -83,7 +83,7 @@ describe.skipIf(chromiumMissing)(`the dashboard in Chromium${skipReason}`, () =>
         await new Tokens(store.tokens, systemClock, new FixedUsers({})).create({ role: 'viewer', expires: null })
       ).token;
     } finally {
-      store.close();
+      store.closeNow();
     }
     // Another page on this host: it posts a form to the daemon (same site, another origin).
     evil = http.createServer((req, res) => {

@@ -123,7 +123,7 @@ export async function tokenFor(stateDir: string, stack: StackConfig, user: strin
     const tokens = new Tokens(store.tokens, systemClock, new FixedUsers(people));
     return (await tokens.create({ role: role ?? person.role, user, expires: null })).token;
   } finally {
-    store.close();
+    store.closeNow();
   }
 }
 

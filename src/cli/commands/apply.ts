@@ -162,7 +162,7 @@ export const applyCommand = defineCommand({
         );
       throw e;
     } finally {
-      close();
+      await close();
     }
     if (!flags.json && result.outcome !== 'no-op') io.stdout(renderResult(result, style));
     if (flags.json && result.outcome === 'no-op')

@@ -64,7 +64,7 @@ export const auditCommand = defineCommand({
       else for (const e of entries) io.stdout(line(e));
       return EXIT.ok;
     } finally {
-      store.close();
+      await store.close();
     }
   },
 });

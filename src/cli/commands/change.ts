@@ -83,7 +83,7 @@ async function requestRotate(
     if (e instanceof ChangeRefused) throw new UserError(`${e.message}\n  fix: ${e.fix}`, REFUSAL_EXIT[e.code]);
     throw e;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -191,7 +191,7 @@ const requestCommand = defineCommand({
       printRequest(io, flags.json, await ops.requestChange(input));
       return EXIT.ok;
     } finally {
-      close();
+      await close();
     }
   },
 });
@@ -223,7 +223,7 @@ const approveCommand = defineCommand({
       else io.stdout(renderRequest(r));
       return EXIT.ok;
     } finally {
-      close();
+      await close();
     }
   },
 });
@@ -270,7 +270,7 @@ const rejectCommand = defineCommand({
       io.stdout(flags.json ? `${JSON.stringify(r, null, 2)}\n` : renderRequest(r));
       return EXIT.ok;
     } finally {
-      close();
+      await close();
     }
   },
 });
@@ -290,7 +290,7 @@ const withdrawCommand = defineCommand({
       io.stdout(flags.json ? `${JSON.stringify(r, null, 2)}\n` : renderRequest(r));
       return EXIT.ok;
     } finally {
-      close();
+      await close();
     }
   },
 });
@@ -324,7 +324,7 @@ async function checkLocalApprover(
         EXIT.refused,
       );
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -370,7 +370,7 @@ const listCommand = defineCommand({
       }
       return EXIT.ok;
     } finally {
-      close();
+      await close();
     }
   },
 });
@@ -389,7 +389,7 @@ const showCommand = defineCommand({
       io.stdout(flags.json ? `${JSON.stringify(r, null, 2)}\n` : renderRequest(r));
       return EXIT.ok;
     } finally {
-      close();
+      await close();
     }
   },
 });

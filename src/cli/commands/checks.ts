@@ -55,7 +55,7 @@ export const checksCommand = defineCommand({
       checks = s.checks;
       daemonUrl = s.daemon?.url ?? null;
     } finally {
-      close();
+      await close();
     }
     if (minted) {
       // Printed here only: state keeps the token's hash, so this is the one chance to copy it.

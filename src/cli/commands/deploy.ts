@@ -47,7 +47,7 @@ async function runDeployLike(
   try {
     result = await call(ops, progress);
   } finally {
-    close();
+    await close();
   }
   if (flags.json) io.stdout(`${JSON.stringify({ type: 'result', result })}\n`);
   else io.stdout(renderResult(result, verb === 'deploy' ? 'Deploy' : 'Rollback', style));
@@ -134,7 +134,7 @@ export const releasesCommand = defineCommand({
     try {
       data = await ops.releases(service, flags.limit ?? 20);
     } finally {
-      close();
+      await close();
     }
     if (flags.json) {
       io.stdout(`${JSON.stringify(data, null, 2)}\n`);

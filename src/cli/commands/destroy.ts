@@ -80,7 +80,7 @@ export const destroyCommand = defineCommand({
         },
       );
     } finally {
-      close();
+      await close();
     }
     if (!flags.json) io.stdout(renderResult(result, style).replace('Apply complete!', 'Destroy complete!'));
     return result.outcome === 'applied' || result.outcome === 'no-op' ? EXIT.ok : EXIT.failed;

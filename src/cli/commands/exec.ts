@@ -116,7 +116,7 @@ export const execCommand = defineCommand({
       spec = serviceSpecOf(row);
       instances = serviceOutputsOf(row).instances.filter((i) => !i.gone);
     } finally {
-      installation.close();
+      await installation.close();
     }
     if (spec.runtime === 'swarm')
       throw new UserError(

@@ -44,7 +44,7 @@ export const historyCommand = defineCommand({
       }
       return EXIT.ok;
     } finally {
-      close();
+      await close();
     }
   },
 });
@@ -93,7 +93,7 @@ export const showCommand = defineCommand({
       );
       return EXIT.ok;
     } finally {
-      close();
+      await close();
     }
   },
 });

@@ -104,7 +104,7 @@ export const logsCommand = defineCommand({
         }),
       );
     } finally {
-      close();
+      await close();
     }
     return EXIT.ok;
   },

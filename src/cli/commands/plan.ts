@@ -56,7 +56,7 @@ export const planCommand = defineCommand({
       const plan = await ops.plan({ vars: parseVars(flags.var), varEnv: varEnvOf(io.env) });
       return emitPlan(io, plan, flags, style, drift);
     } finally {
-      close();
+      await close();
     }
   },
 });

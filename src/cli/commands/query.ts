@@ -110,7 +110,7 @@ export const queryCommand = defineCommand({
         answer = await ops.promQuery('query', { query: expr });
       }
     } finally {
-      close();
+      await close();
     }
     if (flags.json) io.stdout(`${JSON.stringify(answer.body, null, 2)}\n`);
     if (answer.body.status === 'error') {

@@ -38,7 +38,7 @@ export const refreshCommand = defineCommand({
       else io.stdout(renderDrift(r.reports, makeStyle(colourEnabled(io.env, io.isTty))));
       return r.reports.some((x) => x.status === 'error') ? EXIT.failed : EXIT.ok;
     } finally {
-      close();
+      await close();
     }
   },
 });

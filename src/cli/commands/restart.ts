@@ -20,7 +20,7 @@ export const restartCommand = defineCommand({
         else io.stdout(`${service}: ${message}\n`);
       });
     } finally {
-      close();
+      await close();
     }
     if (flags.json) io.stdout(`${JSON.stringify({ type: 'result', ok: true })}\n`);
     else io.stdout(`Restarted ${service}.\n`);
@@ -41,7 +41,7 @@ export const downCommand = defineCommand({
         else io.stdout(`${message}\n`);
       });
     } finally {
-      close();
+      await close();
     }
     // Without a daemon, the data plane it left serving (a Ctrl-C'd `up`) stops here.
     if (via === 'local') {

@@ -47,7 +47,7 @@ export const scaleCommand = defineCommand({
         },
       );
     } finally {
-      close();
+      await close();
     }
     if (flags.json) {
       if (result.outcome === 'no-op') io.stdout(`${JSON.stringify({ seq: 0, type: 'change-end', result })}\n`);

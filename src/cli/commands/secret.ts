@@ -304,12 +304,12 @@ async function gateNewVersion(
     );
     if (flags.change !== undefined) request = await control.requestOf(flags.change);
   } catch (e) {
-    store.close();
+    await store.close();
     if (e instanceof ChangeRefused) throw new UserError(`${e.message}\n  fix: ${e.fix}`, REFUSAL_EXIT[e.code]);
     throw e;
   }
   if (request) {
-    store.close();
+    await store.close();
     return carryThrough(io, name, flags, request);
   }
   return {
@@ -326,7 +326,7 @@ async function gateNewVersion(
         await control.record(id, admission);
         return made;
       } finally {
-        store.close();
+        await store.close();
       }
     },
   };
@@ -349,7 +349,7 @@ async function carryThrough(
     const plan = await ops.plan(inputs);
     checkNothingPending(request, plan.steps);
   } catch (e) {
-    close();
+    await close();
     if (e instanceof ChangeRefused) throw new UserError(`${e.message}\n  fix: ${e.fix}`, REFUSAL_EXIT[e.code]);
     throw e;
   }
@@ -385,7 +385,7 @@ async function carryThrough(
         }
         return { ...made, rollout };
       } finally {
-        close();
+        await close();
       }
     },
   };

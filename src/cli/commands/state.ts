@@ -78,7 +78,7 @@ export const stateCommand = defineCommand({
         out({ file: dest, serial }, `Backed up state serial ${serial} to ${dest}\n`);
         return EXIT.ok;
       } finally {
-        store.close();
+        await store.close();
       }
     }
 

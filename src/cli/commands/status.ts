@@ -138,7 +138,7 @@ export const statusCommand = defineCommand({
         ).catch(() => []);
       }
     } finally {
-      close();
+      await close();
     }
     // Written by the data plane that serves them (src/tls/certificate-status.ts), so it shows with or without a daemon.
     const tls = readCertificateStatus(s.storage.stateDir);

@@ -160,7 +160,7 @@ export const tokenCommand = defineCommand({
         throw e;
       }
     } finally {
-      store.close();
+      await store.close();
     }
   },
 });

@@ -37,7 +37,7 @@ export const unlockCommand = defineCommand({
       else io.stdout('Its holder is alive. Wait for it, or pass --force if you are sure it is stuck.\n');
       return release ? EXIT.ok : EXIT.refused;
     } finally {
-      store.close();
+      await store.close();
     }
   },
 });

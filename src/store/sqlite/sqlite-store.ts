@@ -567,7 +567,14 @@ export class SqliteStore implements Store {
     return (rows as InstanceEvent[]).reverse();
   }
 
-  close(): void {
+  /** Every SQLite call has finished when it returned, so nothing is in flight: closes at once. */
+  close(): Promise<void> {
+    this.closeNow();
+    return Promise.resolve();
+  }
+
+  /** For synchronous callers of the SQLite core itself (tests that inspect a state file). */
+  closeNow(): void {
     this.db.close();
   }
 }

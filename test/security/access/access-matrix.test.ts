@@ -205,7 +205,7 @@ describe('access: every route × every caller against a real daemon', () => {
         services: null,
       });
     } finally {
-      store.close();
+      store.closeNow();
     }
     callers.push({ name: 'no token', token: undefined, tokenId: null, role: undefined, services: null });
     callers.push({

@@ -146,7 +146,7 @@ describe('tokens of people follow the stack file', () => {
     store = SqliteStore.open(path.join(dir, '.groundwork', 'state.db'), systemClock);
   });
   afterAll(() => {
-    store.close();
+    store.closeNow();
     removeTempDir(dir);
   });
 
