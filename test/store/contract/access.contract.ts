@@ -5,9 +5,9 @@
  * of the last entry.
  */
 import { createHash } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AuditHead, AuditRow, TokenRecord } from '../../../src/store/store.js';
-import type { OpenedStore, StoreTarget } from './target.js';
+import { openEach, type OpenedStore, type StoreTarget } from './target.js';
 
 const GENESIS = '0'.repeat(64);
 const hashOf = (seq: number, at: string, prev: string, entry: string) =>
@@ -38,12 +38,7 @@ const token = (id: string, over: Partial<TokenRecord> = {}): TokenRecord => ({
 export function describeAccessContract(target: StoreTarget): void {
   describe(`${target.name}: tokens and audit`, () => {
     let t: OpenedStore;
-    beforeEach(async () => {
-      t = await target.open();
-    });
-    afterEach(async () => {
-      await t.dispose();
-    });
+    openEach(target, (o) => (t = o));
 
     it('a token is found by its hash and its id, listed, and revoked once', async () => {
       const a = token('tok_a', { services: ['web', 'api'], user: 'ana', expiresAt: '2027-01-01T00:00:00.000Z' });

@@ -3,10 +3,10 @@
  * concurrent saves of different alerts all land; silences start, list and expire. Through the
  * async contract only.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../../src/model/resource.js';
 import type { AlertRow, OutboxEnqueue, Store } from '../../../src/store/store.js';
-import type { OpenedStore, StoreTarget } from './target.js';
+import { openEach, type OpenedStore, type StoreTarget } from './target.js';
 
 function alert(fingerprint: string, over: Partial<AlertRow> = {}): AlertRow {
   return {
@@ -40,12 +40,10 @@ export function describeAlertsContract(target: StoreTarget): void {
     let t: OpenedStore;
     let store: Store;
 
-    beforeEach(async () => {
-      t = await target.open();
-      store = t.store;
-    });
-    afterEach(async () => {
-      await t.dispose();
+    openEach(target, (o) => {
+      t = o;
+
+      store = o.store;
     });
 
     it('saveAlert writes the alert and queues its notifications together', async () => {

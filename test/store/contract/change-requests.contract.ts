@@ -3,9 +3,9 @@
  * the statement that writes it, so racing calls from two processes cannot both win); a claim can
  * be given back by the change that holds it; approvals are once per person.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { ChangeRequestRow, Store } from '../../../src/store/store.js';
-import type { OpenedStore, StoreTarget } from './target.js';
+import { openEach, type OpenedStore, type StoreTarget } from './target.js';
 
 const NEW: Omit<ChangeRequestRow, 'id' | 'createdAt' | 'appliedChange' | 'approvals' | 'refusal'> = {
   kind: 'deploy',
@@ -22,12 +22,9 @@ export function describeChangeRequestsContract(target: StoreTarget): void {
   describe(`${target.name}: change requests`, () => {
     let t: OpenedStore;
     let other: Store;
+    openEach(target, (o) => (t = o));
     beforeEach(async () => {
-      t = await target.open();
       other = await t.openAnother();
-    });
-    afterEach(async () => {
-      await t.dispose();
     });
     const on = (i: number) => (i % 2 ? other : t.store).changeRequests;
 

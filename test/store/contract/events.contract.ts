@@ -2,9 +2,9 @@
  * EventStore: a batch is appended in order and in one piece; lists are the newest `limit`
  * (default 100), oldest first, optionally of one address.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { InstanceEvent } from '../../../src/store/store.js';
-import type { OpenedStore, StoreTarget } from './target.js';
+import { openEach, type OpenedStore, type StoreTarget } from './target.js';
 
 const T0 = Date.parse('2026-12-01T10:00:00.000Z');
 const ev = (address: string, n: number, reason = `r${n}`): Omit<InstanceEvent, 'id'> => ({
@@ -19,12 +19,7 @@ const reasons = (rows: InstanceEvent[]) => rows.map((r) => r.reason);
 export function describeEventsContract(target: StoreTarget): void {
   describe(`${target.name}: events`, () => {
     let t: OpenedStore;
-    beforeEach(async () => {
-      t = await target.open();
-    });
-    afterEach(async () => {
-      await t.dispose();
-    });
+    openEach(target, (o) => (t = o));
 
     it('a batch is stored in its order with the given times; ids increase along it', async () => {
       await t.store.events.record([ev('service.a', 1), ev('service.b', 2), ev('service.a', 3)]);

@@ -3,10 +3,10 @@
  * the same moment (through the store, and through two incident managers on two handles, as the
  * daemon and a CLI have); a resolved key may open again. Through the async contract only.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { IncidentManager, type AlertChange } from '../../../src/incidents/incidents.js';
 import type { IncidentRow, Store } from '../../../src/store/store.js';
-import type { OpenedStore, StoreTarget } from './target.js';
+import { openEach, type OpenedStore, type StoreTarget } from './target.js';
 
 function incident(key: string, at: string): Omit<IncidentRow, 'id'> {
   return {
@@ -56,12 +56,10 @@ export function describeIncidentsContract(target: StoreTarget): void {
     let t: OpenedStore;
     let store: Store;
 
-    beforeEach(async () => {
-      t = await target.open();
-      store = t.store;
-    });
-    afterEach(async () => {
-      await t.dispose();
+    openEach(target, (o) => {
+      t = o;
+
+      store = o.store;
     });
 
     it('concurrent openIncident of one key from two handles: one opens, the others join it', async () => {

@@ -2,10 +2,10 @@
  * The journal's contract: changes, their steps in order, a step's result and state write in one
  * transaction, skipped steps in one batch, and recovery of what a dead process left open.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Address, JsonObject } from '../../../src/model/resource.js';
 import type { StepWrite, Store } from '../../../src/store/store.js';
-import type { OpenedStore, StoreTarget } from './target.js';
+import { openEach, type OpenedStore, type StoreTarget } from './target.js';
 
 const A = 'service.a' as Address;
 const B = 'service.b' as Address;
@@ -21,12 +21,9 @@ export function describeJournalContract(target: StoreTarget): void {
   describe(`journal contract (${target.name})`, () => {
     let t: OpenedStore;
     let store: Store;
-    beforeEach(async () => {
-      t = await target.open();
-      store = t.store;
-    });
-    afterEach(async () => {
-      await t.dispose();
+    openEach(target, (o) => {
+      t = o;
+      store = o.store;
     });
 
     it('records a change and its steps in the order they were journaled', async () => {

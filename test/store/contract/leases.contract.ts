@@ -2,9 +2,9 @@
  * LeaseStore: one holder at a time, judged by the store's clock; a dead holder (the caller's
  * synchronous `isDead`) or an expired lease is taken over; a forced release returns who held it.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LeaseHolder } from '../../../src/store/store.js';
-import type { OpenedStore, StoreTarget } from './target.js';
+import { openEach, type OpenedStore, type StoreTarget } from './target.js';
 
 const NAME = 'apply';
 const TTL = 30_000;
@@ -14,12 +14,7 @@ const neverDead = (): boolean => false;
 export function describeLeasesContract(target: StoreTarget): void {
   describe(`${target.name}: leases`, () => {
     let t: OpenedStore;
-    beforeEach(async () => {
-      t = await target.open();
-    });
-    afterEach(async () => {
-      await t.dispose();
-    });
+    openEach(target, (o) => (t = o));
 
     it('20 concurrent acquires, over two handles: exactly one holds the lease, the others are told who', async () => {
       const other = await t.openAnother();

@@ -3,9 +3,9 @@
  * handle included), a stream's rows sent in order, interrupted sends recovered, waiting pages
  * withdrawn. Through the async contract only.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { OutboxEnqueue, OutboxRow, Store } from '../../../src/store/store.js';
-import type { OpenedStore, StoreTarget } from './target.js';
+import { openEach, type OpenedStore, type StoreTarget } from './target.js';
 
 const row = (stream: string, key: string, channel = 'hook'): OutboxEnqueue => ({
   channel,
@@ -19,12 +19,10 @@ export function describeOutboxContract(target: StoreTarget): void {
     let t: OpenedStore;
     let store: Store;
 
-    beforeEach(async () => {
-      t = await target.open();
-      store = t.store;
-    });
-    afterEach(async () => {
-      await t.dispose();
+    openEach(target, (o) => {
+      t = o;
+
+      store = o.store;
     });
 
     it('keeps one row per (channel, dedup key), however often it is queued', async () => {

@@ -1,7 +1,7 @@
 /** The release area of the store contract (ReleaseStore in src/store/store.ts), through the async API only. */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { NewRelease, ReleaseStatus, Store } from '../../../src/store/store.js';
-import type { OpenedStore, StoreTarget } from './target.js';
+import { openEach, type OpenedStore, type StoreTarget } from './target.js';
 
 function release(service: string, over: Partial<NewRelease> = {}): NewRelease {
   return {
@@ -30,12 +30,9 @@ export function describeReleasesContract(target: StoreTarget): void {
   describe(`releases (${target.name})`, () => {
     let t: OpenedStore;
     let store: Store;
-    beforeEach(async () => {
-      t = await target.open();
-      store = t.store;
-    });
-    afterEach(async () => {
-      await t.dispose();
+    openEach(target, (o) => {
+      t = o;
+      store = o.store;
     });
 
     it('numbers concurrent releases of a service 1..n, each once, across handles', async () => {

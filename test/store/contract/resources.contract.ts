@@ -3,10 +3,10 @@
  * delete), never with runtime facts; readState pairs rows with their serial; updateOutputs is one
  * atomic edit, so concurrent edits of different instances are all kept.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Address, JsonObject } from '../../../src/model/resource.js';
 import type { StepWrite, Store } from '../../../src/store/store.js';
-import type { OpenedStore, StoreTarget } from './target.js';
+import { openEach, type OpenedStore, type StoreTarget } from './target.js';
 
 const A = 'service.a' as Address;
 const B = 'service.b' as Address;
@@ -26,12 +26,9 @@ export function describeResourcesContract(target: StoreTarget): void {
   describe(`resources contract (${target.name})`, () => {
     let t: OpenedStore;
     let store: Store;
-    beforeEach(async () => {
-      t = await target.open();
-      store = t.store;
-    });
-    afterEach(async () => {
-      await t.dispose();
+    openEach(target, (o) => {
+      t = o;
+      store = o.store;
     });
 
     it('bumps the serial for an upsert or a delete, not for a step that writes nothing or for runtime outputs', async () => {

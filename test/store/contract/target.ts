@@ -5,6 +5,7 @@
  * calls them all. The tests use only the async contract in src/store/store.ts, never SQL.
  */
 import path from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 import type { Store } from '../../../src/store/store.js';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
 import { ManualClock } from '../../helpers/manual-clock.js';
@@ -22,6 +23,22 @@ export interface OpenedStore {
 export interface StoreTarget {
   name: string;
   open(): Promise<OpenedStore>;
+}
+
+/**
+ * Opens a fresh store before each test of the enclosing `describe` (handing it to `set`) and
+ * disposes of it after.
+ */
+export function openEach(target: StoreTarget, set: (opened: OpenedStore) => void): void {
+  let opened: OpenedStore | undefined;
+  beforeEach(async () => {
+    opened = await target.open();
+    set(opened);
+  });
+  afterEach(async () => {
+    await opened?.dispose();
+    opened = undefined;
+  });
 }
 
 export const sqliteTarget: StoreTarget = {
