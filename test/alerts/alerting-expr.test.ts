@@ -8,40 +8,18 @@
  */
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseStackText } from '../../src/config/load.js';
 import { Alerting } from '../../src/core/alerting.js';
 import { EventBus } from '../../src/core/bus.js';
-import { buildModel } from '../../src/model/build-model.js';
 import { CHECK_METRICS } from '../../src/observe/checks/sample-sink.js';
 import { MetricsDb } from '../../src/observe/tsdb/metrics-db.js';
 import { EnvFileSecretSource } from '../../src/security/secret-source.js';
-import type { ResourceRow } from '../../src/store/store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { silentLogger, type Logger } from '../../src/util/logger.js';
 import { ManualClock } from '../helpers/manual-clock.js';
+import { recordedRowsOf } from '../helpers/stack-file.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
 import { Receiver } from '../notify/receiver.js';
-
-function rowsOf(yaml: string): ResourceRow[] {
-  const r = parseStackText(yaml, 'groundwork.yaml');
-  if (!r.config) throw new Error(`stack does not parse: ${JSON.stringify(r.diagnostics)}`);
-  const { model, diagnostics } = buildModel(
-    r.config,
-    { dir: '/tmp', configHash: 'x', file: 'groundwork.yaml' },
-    { cli: {}, env: {} },
-  );
-  if (!model) throw new Error(`no model: ${JSON.stringify(diagnostics)}`);
-  return model.resources.map((x) => ({
-    address: x.address,
-    kind: x.kind,
-    spec: x.spec,
-    outputs: {},
-    dependsOn: x.dependsOn,
-    serial: 1,
-    updatedAt: '2026-12-01T09:00:00.000Z',
-  }));
-}
 
 describe('expr alert rules', () => {
   let dir: string;
@@ -85,7 +63,7 @@ describe('expr alert rules', () => {
       ...(withMetrics ? { metrics: () => metrics } : {}),
     });
     a.configure(
-      rowsOf(`stack: lab
+      recordedRowsOf(`stack: lab
 notify:
   channels:
     ops: { webhook: { url: "${url}/hook" } }

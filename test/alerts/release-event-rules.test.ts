@@ -5,15 +5,14 @@
  */
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseStackText } from '../../src/config/load.js';
 import { Alerting } from '../../src/core/alerting.js';
 import { EventBus } from '../../src/core/bus.js';
-import { buildModel } from '../../src/model/build-model.js';
 import { EnvFileSecretSource } from '../../src/security/secret-source.js';
-import type { NewRelease, ResourceRow } from '../../src/store/store.js';
+import type { NewRelease } from '../../src/store/store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { ManualClock } from '../helpers/manual-clock.js';
+import { recordedRowsOf } from '../helpers/stack-file.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 const STACK = `stack: lab
@@ -28,26 +27,6 @@ alerts:
   deploy-failed: { event: deploy-failed, severity: page }
   api-rolled-back: { event: rolled-back, service: api }
 `;
-
-function rowsOf(yaml: string): ResourceRow[] {
-  const r = parseStackText(yaml, 'groundwork.yaml');
-  if (!r.config) throw new Error(`stack does not parse: ${JSON.stringify(r.diagnostics)}`);
-  const { model, diagnostics } = buildModel(
-    r.config,
-    { dir: '/tmp', configHash: 'x', file: 'groundwork.yaml' },
-    { cli: {}, env: {} },
-  );
-  if (!model) throw new Error(`no model: ${JSON.stringify(diagnostics)}`);
-  return model.resources.map((x) => ({
-    address: x.address,
-    kind: x.kind,
-    spec: x.spec,
-    outputs: {},
-    dependsOn: x.dependsOn,
-    serial: 1,
-    updatedAt: '2026-12-01T09:00:00.000Z',
-  }));
-}
 
 const release = (service: string): NewRelease => ({
   service,
@@ -82,7 +61,7 @@ describe('release event alert rules', () => {
   });
 
   it('fire for services whose latest release failed or was rolled back, and resolve on the next good release', async () => {
-    const rows = rowsOf(STACK);
+    const rows = recordedRowsOf(STACK);
     // The services are recorded (the rules look only at services state knows).
     const change = store.beginChange({ kind: 'apply', author: 'ana', message: '', planHash: '', summary: {} });
     for (const row of rows.filter((r) => r.kind === 'service'))
