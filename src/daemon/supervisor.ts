@@ -114,7 +114,8 @@ export class Supervisor implements Supervision {
     const every = (this.deps.pollEvery ?? Duration.milliseconds(200)).toMilliseconds();
     // A poll reads the store between inspections: a tick while one still runs books one more.
     this.poller = setInterval(() => this.polling.trigger(), every);
-    await this.poll();
+    this.polling.trigger();
+    await this.polling.idle();
   }
 
   private readonly polling = singleFlight(
