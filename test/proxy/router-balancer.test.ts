@@ -112,7 +112,7 @@ describe('balancer', () => {
     const bs = pool([2, 1]);
     const [a, b] = bs as [BackendState, BackendState];
     const busy = (x: BackendState, n: number) => {
-      for (let i = 0; i < n; i++) x.active.add({ abort: () => undefined });
+      for (let i = 0; i < n; i++) x.active.add({ abort: () => undefined, inFlightSlot: -1 });
     };
     busy(a, 2);
     busy(b, 1);

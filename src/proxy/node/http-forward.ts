@@ -33,12 +33,15 @@ import { renderLocalResponse, type LocalErrorCode } from './local-response.js';
 import { ERROR, type TrafficCounter } from './metrics.js';
 import type { Abortable, BackendState } from './pool.js';
 import type { ProxyCore } from './proxy-core.js';
+import { BATCH_LIMIT, type SocketWriter } from './stream-io.js';
 import type { UpstreamConn, UpstreamWaiter } from './upstream.js';
 
 /** What an exchange needs from the client connection it serves. */
 export interface ExchangeHost {
   readonly core: ProxyCore;
   readonly socket: import('node:net').Socket;
+  /** Writes to the client (batched per event-loop turn). */
+  readonly out: SocketWriter;
   /** Client address (for X-Forwarded-For and the access log). */
   readonly client: string;
   readonly listenerName: string;
@@ -73,13 +76,17 @@ const K_LENGTH = 1;
 const K_CHUNKED = 2;
 const K_CLOSE = 3;
 
-/** Response pieces shorter than this are copied rather than lent (writeClient); Buffer.from takes them from the pool. */
-const COPY_BELOW = Buffer.poolSize >>> 1;
+/**
+ * Response pieces shorter than this are copied into the turn's batch (writeClient); a larger one
+ * is written at once and lends the read buffer while the socket holds it.
+ */
+const COPY_BELOW = BATCH_LIMIT;
 
 /** Body bytes held while no connection is ready, before the client is paused. */
 const HOLD_LIMIT = 64 * 1024;
 
 export class Exchange implements UpstreamWaiter, Abortable {
+  inFlightSlot = -1;
   private readonly startedAt = performance.now();
   private attemptStartedAt: number;
   private readonly startTick: number;
@@ -210,15 +217,14 @@ export class Exchange implements UpstreamWaiter, Abortable {
     const core = this.host.core;
     this.lastActivity = core.now;
     this.sent = true;
-    const sock = conn.socket;
-    core.batch(sock);
-    sock.write(text, 'latin1');
+    const out = core.writerOf(conn);
+    out.write(text);
     const held = this.held;
     if (held === null) return;
     this.held = null;
     this.heldBytes = 0;
     let ok = true;
-    for (const piece of held) ok = sock.write(piece);
+    for (const piece of held) ok = out.send(piece);
     if (ok) this.resumeBody();
     else this.pauseBody();
   }
@@ -255,8 +261,7 @@ export class Exchange implements UpstreamWaiter, Abortable {
       this.lastActivity = this.host.core.now;
       const conn = this.conn;
       if (this.sent && conn !== null) {
-        this.host.core.batch(conn.socket);
-        if (!conn.socket.write(piece)) this.pauseBody();
+        if (!this.host.core.writerOf(conn).send(piece)) this.pauseBody();
       } else {
         (this.held ??= []).push(piece);
         this.heldBytes += piece.length;
@@ -475,23 +480,21 @@ export class Exchange implements UpstreamWaiter, Abortable {
   }
 
   /**
-   * `b` may lie in the connection's read buffer, and the write waits for the end of the turn
-   * (batch), so the next read must not overwrite it. A small piece is copied (into Node's shared
-   * buffer pool: no allocation of its own); a larger one lends the read buffer (UpstreamConn.lend()).
-   * Lending for every response instead made V8 keep about 1 KB per request alive past the next
-   * scavenge (sampling heap profiler: 1.1 KB vs 0.04-0.13 KB per request), so objects were
-   * promoted and mark-compacts ran every few scavenges; why lending does that is not known.
+   * `b` may lie in the connection's read buffer, valid only during this call. A piece smaller
+   * than COPY_BELOW (every response of a typical API) is copied into the turn's batch (from
+   * Node's buffer pool); a full read buffer is written at once, and lent while the socket holds
+   * it (UpstreamConn.lend(): the next read goes elsewhere).
    */
   private writeClient(b: Buffer): void {
     this.bytesOut += b.length;
-    const sock = this.host.socket;
-    const core = this.host.core;
-    core.batch(sock);
+    const out = this.host.out;
     const conn = this.conn;
-    const copy = conn !== null && b.length < COPY_BELOW;
-    const ok = sock.write(copy ? Buffer.from(b) : b);
-    if (conn === null) return;
-    if (!copy && sock.writableLength !== 0) core.lend(conn, sock);
+    if (conn === null || b.length < COPY_BELOW) {
+      out.write(conn === null ? b : Buffer.from(b));
+      return;
+    }
+    const ok = out.writeNow(b);
+    if (out.pending()) conn.lend();
     if (!ok && !this.upstreamPaused) {
       this.upstreamPaused = true;
       conn.socket.pause();
@@ -500,9 +503,7 @@ export class Exchange implements UpstreamWaiter, Abortable {
 
   private writeClientText(s: string): void {
     this.bytesOut += s.length;
-    const sock = this.host.socket;
-    this.host.core.batch(sock);
-    sock.write(s, 'latin1');
+    this.host.out.write(s);
   }
 
   onUpstreamEnd(conn: UpstreamConn): void {

@@ -18,6 +18,7 @@ import { renderChallengeAnswer, renderHttpsRedirect } from './https-redirect.js'
 import { hstsHeader } from '../../tls/tls-settings.js';
 import type { BackendState } from './pool.js';
 import type { ListenerRuntime, ProxyCore, Session } from './proxy-core.js';
+import { readIntoShared, SocketWriter } from './stream-io.js';
 import { Tunnel } from './tunnel.js';
 import type { UpstreamConn } from './upstream.js';
 
@@ -38,6 +39,7 @@ export class HttpSession implements Session, ExchangeHost {
   readonly client: string;
   readonly proto: 'http' | 'https';
   readonly responseExtra: string;
+  readonly out: SocketWriter;
   private buf: Buffer | null = null;
   private state = S_HEAD;
   private exchange: Exchange | null = null;
@@ -60,8 +62,10 @@ export class HttpSession implements Session, ExchangeHost {
     const tls = listener.config.protocol === 'http' ? listener.config.tls : undefined;
     this.proto = tls === undefined ? 'http' : 'https';
     this.responseExtra = hstsHeader(tls);
+    this.out = new SocketWriter(socket, core);
     listener.opened(this);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (!readIntoShared(socket, (n, buf) => this.onSharedRead(n, buf)))
+      socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.onEnd());
     socket.on('drain', () => this.onDrain());
     socket.on('error', noop);
@@ -85,6 +89,36 @@ export class HttpSession implements Session, ExchangeHost {
     if ((this.paused & reason) === 0) return;
     this.paused &= ~reason;
     if (this.paused === 0 && this.state < S_CLOSED) this.socket.resume();
+  }
+
+  /**
+   * A read into the buffer all connections share (stream-io.ts), `buf[0..n)`, valid only during
+   * this call. The usual case, one whole request head and nothing after it, is parsed in place
+   * (the head becomes a string); anything else is copied and takes the general path.
+   */
+  private onSharedRead(n: number, buf: Buffer): void {
+    const end = n - 4;
+    if (
+      this.state === S_HEAD &&
+      this.buf === null &&
+      end >= 0 &&
+      end <= this.core.settings.maxHeadBytes &&
+      buf[end] === 13 &&
+      buf[end + 1] === 10 &&
+      buf[end + 2] === 13 &&
+      buf[end + 3] === 10 &&
+      buf.indexOf(CRLFCRLF) === end
+    ) {
+      this.lastActivity = this.core.now;
+      this.headStartedAt = 0;
+      this.takeHead(buf.toString('latin1', 0, end));
+      if (this.state === S_HEAD) this.resumeClient(PAUSE_PIPELINE);
+      return;
+    }
+    if (this.state >= S_CLOSING) return; // discarded
+    const copy = Buffer.allocUnsafe(n);
+    buf.copy(copy, 0, 0, n);
+    this.onData(copy);
   }
 
   private onData(chunk: Buffer): void {
@@ -139,17 +173,20 @@ export class HttpSession implements Session, ExchangeHost {
         }
         this.headStartedAt = 0;
         this.buf = end + 4 < buf.length ? buf.subarray(end + 4) : null;
-        const head = parseRequestHead(buf.toString('latin1', 0, end));
-        if ('status' in head) {
-          this.reject(head, head.status === 505 ? 'version' : head.status === 501 ? 'not-implemented' : 'bad-request');
-          break;
-        }
-        this.begin(head);
+        this.takeHead(buf.toString('latin1', 0, end));
       }
     } finally {
       this.parsing = false;
     }
     if (this.state === S_HEAD) this.resumeClient(PAUSE_PIPELINE);
+  }
+
+  /** A whole request head (without its blank line): answers it or starts its exchange. */
+  private takeHead(text: string): void {
+    const head = parseRequestHead(text);
+    if ('status' in head)
+      this.reject(head, head.status === 505 ? 'version' : head.status === 501 ? 'not-implemented' : 'bad-request');
+    else this.begin(head);
   }
 
   private begin(head: RequestHead): void {
@@ -182,7 +219,7 @@ export class HttpSession implements Session, ExchangeHost {
       close ? 'close' : head.minor === 0 ? 'keep-alive' : null,
       head.method === 'HEAD',
     );
-    this.socket.write(text, 'latin1');
+    this.out.write(text);
     this.logLocal(head.method, head.path, 404, text.length, 'no-route');
     if (close) this.close();
   }
@@ -203,7 +240,7 @@ export class HttpSession implements Session, ExchangeHost {
       port === undefined
         ? renderChallengeAnswer(answer ?? '', head.method === 'HEAD', connection)
         : renderHttpsRedirect(head, port, connection);
-    this.socket.write(text, 'latin1');
+    this.out.write(text);
     this.logLocal(head.method, head.path, port === undefined ? 200 : 308, text.length, undefined);
     if (close) this.close();
     return true;
@@ -220,7 +257,7 @@ export class HttpSession implements Session, ExchangeHost {
   /** A request the proxy cannot parse: answer and close. */
   private reject(e: HeadError | { status: 408 | 431; message: string }, code: LocalErrorCode): void {
     const text = renderLocalResponse({ status: e.status, code, message: e.message }, false, 'close', false);
-    this.socket.write(text, 'latin1');
+    this.out.write(text);
     this.logLocal('-', '-', e.status, text.length, code);
     this.buf = null;
     this.close();
@@ -267,7 +304,7 @@ export class HttpSession implements Session, ExchangeHost {
 
   startTunnel(conn: UpstreamConn, backend: BackendState, route: HttpRoute): void {
     this.state = S_TUNNEL;
-    const t = new Tunnel(this.socket, conn, route.idleTimeout.toMilliseconds(), this.core, (done) =>
+    const t = new Tunnel(this.out, conn, route.idleTimeout.toMilliseconds(), this.core, (done) =>
       backend.finishedOne(done),
     );
     backend.active.add(t);
@@ -288,11 +325,11 @@ export class HttpSession implements Session, ExchangeHost {
     this.buf = null;
     this.paused = 0;
     if (this.clientEnded) {
-      this.socket.end();
+      this.out.end();
       this.socket.destroySoon();
       return;
     }
-    this.socket.end();
+    this.out.end();
     this.socket.resume();
   }
 

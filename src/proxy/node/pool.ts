@@ -21,6 +21,55 @@ import { UpstreamConn, type UpstreamHome, type UpstreamOwner, type UpstreamWaite
 /** Something in flight on a backend that a drain timeout or shutdown can abort. */
 export interface Abortable {
   abort(reason: string): void;
+  /** Its place in its backend's InFlight list; -1 when in none. */
+  inFlightSlot: number;
+}
+
+/**
+ * What is in flight on one backend. Not a Set: V8 rebuilds a Set's table every few add/delete
+ * pairs and links the old table to the new one, so one old table that got promoted keeps every
+ * later table, and every exchange in them, alive through each scavenge until the next
+ * mark-compact. Measured with the Set: about a third of what the proxy allocated per request
+ * survived each scavenge (`--trace-gc-nvp`), with scavenges of 5-13 ms. A slot array with
+ * swap-remove allocates nothing per request.
+ */
+export class InFlight {
+  private readonly items: (Abortable | null)[] = [];
+  private n = 0;
+
+  get size(): number {
+    return this.n;
+  }
+
+  add(x: Abortable): void {
+    const s = x.inFlightSlot;
+    if (s >= 0 && s < this.n && this.items[s] === x) return;
+    x.inFlightSlot = this.n;
+    if (this.n < this.items.length) this.items[this.n] = x;
+    else this.items.push(x);
+    this.n++;
+  }
+
+  delete(x: Abortable): boolean {
+    let s = x.inFlightSlot;
+    if (!(s >= 0 && s < this.n && this.items[s] === x)) {
+      s = this.items.indexOf(x);
+      if (s < 0) return false;
+    }
+    const last = --this.n;
+    const moved = this.items[last] as Abortable;
+    this.items[last] = null;
+    if (s !== last) {
+      this.items[s] = moved;
+      moved.inFlightSlot = s;
+    }
+    x.inFlightSlot = -1;
+    return true;
+  }
+
+  toArray(): Abortable[] {
+    return this.items.slice(0, this.n) as Abortable[];
+  }
 }
 
 export interface PoolLimits {
@@ -47,7 +96,7 @@ export class BackendState implements UpstreamHome {
   loadMark = 0;
   readonly metrics = new TrafficCounter();
   /** Requests and tunnels in flight on this backend. */
-  readonly active = new Set<Abortable>();
+  readonly active = new InFlight();
   private readonly idle: UpstreamConn[] = [];
   private open = 0;
   private readonly waiters: UpstreamWaiter[] = [];
@@ -166,7 +215,7 @@ export class BackendState implements UpstreamHome {
 
   /** Aborts everything in flight; returns how many there were. */
   abortAll(reason: string): number {
-    const items = [...this.active];
+    const items = this.active.toArray();
     for (const item of items) item.abort(reason);
     return items.length;
   }

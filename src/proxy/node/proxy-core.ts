@@ -10,6 +10,7 @@ import type { AccessLog, HttpRoute, Listener } from '../data-plane.js';
 import { ListenerCounter, TrafficCounter } from './metrics.js';
 import { PoolTable, type BackendState } from './pool.js';
 import { Router } from './router.js';
+import { SocketWriter, type Flusher } from './stream-io.js';
 import type { UpstreamConn } from './upstream.js';
 import type { ChallengeResponder } from '../../tls/acme-issuer.js';
 
@@ -64,7 +65,7 @@ export class ListenerRuntime {
   }
 }
 
-export class ProxyCore {
+export class ProxyCore implements Flusher {
   /** Coarse monotonic time in milliseconds (the clock's `ms()` at the last timer tick). */
   now: number;
   router = new Router([]);
@@ -73,22 +74,14 @@ export class ProxyCore {
   /** Pending ACME HTTP-01 answers, served by plain HTTP listeners (set when the proxy has certificates). */
   challenges: ChallengeResponder | undefined;
   private readonly routeCounters = new Map<string, TrafficCounter>();
-  private corked: net.Socket[] = [];
-  /** Read buffers lent to corked writes: connection, buffer, socket written to (triples). */
-  private lent: (UpstreamConn | Buffer | net.Socket)[] = [];
+  /** Writers with writes queued in this event-loop turn. */
+  private dirtyWriters: SocketWriter[] = [];
   private flushScheduled = false;
   private readonly flush = () => {
     this.flushScheduled = false;
-    const socks = this.corked;
-    this.corked = [];
-    for (let i = 0; i < socks.length; i++) (socks[i] as net.Socket).uncork();
-    const lent = this.lent;
-    this.lent = [];
-    for (let i = 0; i < lent.length; i += 3) {
-      const sock = lent[i + 2] as net.Socket;
-      // Written out whole: the kernel has the bytes and the buffer can take the next read.
-      if (!sock.destroyed && sock.writableLength === 0) (lent[i] as UpstreamConn).giveBack(lent[i + 1] as Buffer);
-    }
+    const ws = this.dirtyWriters;
+    this.dirtyWriters = [];
+    for (let i = 0; i < ws.length; i++) (ws[i] as SocketWriter).flush();
   };
 
   constructor(
@@ -109,25 +102,21 @@ export class ProxyCore {
   }
 
   /**
-   * Holds the writes to `sock` until the end of this event-loop turn (cork), when every socket
-   * held this way is flushed (one writev each). Reading every ready socket before writing any
-   * is how HAProxy works too: the peers woken by the writes then do not preempt the proxy in
-   * the middle of a batch. Order is kept (the writes queue in the socket), and `end()` flushes.
+   * `w` has writes queued: they go out at the end of this event-loop turn, every socket's in
+   * one system call. Reading every ready socket before writing any is how HAProxy works too:
+   * the peers woken by the writes then do not preempt the proxy in the middle of a batch.
    */
-  batch(sock: net.Socket): void {
-    if (sock.writableCorked !== 0) return;
-    sock.cork();
-    this.corked.push(sock);
+  dirty(w: SocketWriter): void {
+    this.dirtyWriters.push(w);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
     }
   }
 
-  /** `conn`'s last chunk went into a write to `sock` that has not reached the kernel yet. */
-  lend(conn: UpstreamConn, sock: net.Socket): void {
-    const buf = conn.lend();
-    if (buf !== null) this.lent.push(conn, buf, sock);
+  /** The writer of a backend connection (made on its first write). */
+  writerOf(conn: UpstreamConn): SocketWriter {
+    return (conn.out ??= new SocketWriter(conn.socket, this));
   }
 
   setRoutes(routes: HttpRoute[]): void {

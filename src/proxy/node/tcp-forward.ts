@@ -14,6 +14,7 @@ import { clientAddress } from './client-address.js';
 import { ERROR } from './metrics.js';
 import type { Abortable, BackendState } from './pool.js';
 import type { ListenerRuntime, ProxyCore, Session } from './proxy-core.js';
+import { SocketWriter } from './stream-io.js';
 import { Tunnel } from './tunnel.js';
 import type { UpstreamConn, UpstreamOwner } from './upstream.js';
 
@@ -22,6 +23,7 @@ type TcpListener = Extract<Listener, { protocol: 'tcp' }>;
 const noop = (): void => undefined;
 
 export class TcpSession implements Session, UpstreamOwner, Abortable {
+  inFlightSlot = -1;
   private readonly startedAt = performance.now();
   private readonly client: string;
   private readonly config: TcpListener;
@@ -77,8 +79,12 @@ export class TcpSession implements Session, UpstreamOwner, Abortable {
       conn.destroy();
       return;
     }
-    const t = new Tunnel(this.socket, conn, this.config.idleTimeout.toMilliseconds(), this.core, () =>
-      this.tunnelDone(),
+    const t = new Tunnel(
+      new SocketWriter(this.socket, this.core),
+      conn,
+      this.config.idleTimeout.toMilliseconds(),
+      this.core,
+      () => this.tunnelDone(),
     );
     this.tunnel = t;
     this.socket.on('data', (chunk: Buffer) => t.fromClient(chunk));

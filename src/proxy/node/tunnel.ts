@@ -8,28 +8,36 @@
  */
 import type net from 'node:net';
 import type { Abortable } from './pool.js';
+import type { SocketWriter } from './stream-io.js';
 import type { UpstreamConn, UpstreamOwner } from './upstream.js';
 
-/** The proxy's coarse clock. */
-export interface CoarseClock {
+/** The proxy's coarse clock, and the writers of backend connections (ProxyCore). */
+export interface TunnelCore {
   readonly now: number;
+  writerOf(conn: UpstreamConn): SocketWriter;
 }
 
 export class Tunnel implements UpstreamOwner, Abortable {
+  inFlightSlot = -1;
   lastActivity: number;
   /** Why it was cut (idle timeout, drain, shutdown); undefined when the sides closed it. */
   reason: string | undefined;
   private clientGone = false;
   private upstreamGone = false;
   private done = false;
+  private readonly client: net.Socket;
+  /** Writes go through the sockets' writers, so they follow what was written before the tunnel (the 101, a request head). */
+  private readonly upstreamOut: SocketWriter;
 
   constructor(
-    private readonly client: net.Socket,
+    private readonly clientOut: SocketWriter,
     private readonly conn: UpstreamConn,
     private readonly idleTimeoutMs: number,
-    private readonly time: CoarseClock,
+    private readonly time: TunnelCore,
     private readonly onDone: (t: Tunnel) => void,
   ) {
+    this.client = clientOut.socket;
+    this.upstreamOut = time.writerOf(conn);
     this.lastActivity = time.now;
     conn.owner = this;
   }
@@ -37,12 +45,12 @@ export class Tunnel implements UpstreamOwner, Abortable {
   fromClient(chunk: Buffer): void {
     this.lastActivity = this.time.now;
     if (this.upstreamGone) return;
-    if (!this.conn.socket.write(chunk)) this.client.pause();
+    if (!this.upstreamOut.writeNow(chunk)) this.client.pause();
   }
 
   /** The client half-closed: pass the FIN on. */
   clientEnded(): void {
-    if (!this.upstreamGone) this.conn.socket.end();
+    if (!this.upstreamGone) this.upstreamOut.end();
   }
 
   clientDrained(): void {
@@ -54,7 +62,7 @@ export class Tunnel implements UpstreamOwner, Abortable {
     this.clientGone = true;
     if (!this.upstreamGone) {
       if (hadError) this.conn.destroy();
-      else this.conn.socket.end();
+      else this.upstreamOut.end();
     }
     this.maybeDone();
   }
@@ -66,20 +74,20 @@ export class Tunnel implements UpstreamOwner, Abortable {
   onUpstreamData(_conn: UpstreamConn, chunk: Buffer): void {
     this.lastActivity = this.time.now;
     if (this.clientGone) return;
-    const ok = this.client.write(chunk);
-    if (this.client.writableLength !== 0) this.conn.lend(); // the write keeps the chunk: not given back
+    const ok = this.clientOut.writeNow(chunk);
+    if (this.clientOut.pending()) this.conn.lend(); // the write keeps the chunk
     if (!ok) this.conn.socket.pause();
   }
 
   onUpstreamEnd(): void {
-    if (!this.clientGone) this.client.end();
+    if (!this.clientGone) this.clientOut.end();
   }
 
   onUpstreamClose(_conn: UpstreamConn, error: Error | undefined): void {
     this.upstreamGone = true;
     if (!this.clientGone) {
       if (error) this.client.destroy();
-      else this.client.end();
+      else this.clientOut.end();
     }
     this.maybeDone();
   }

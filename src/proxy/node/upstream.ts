@@ -7,10 +7,10 @@
  * Reads go into a buffer the connection reuses (net's `onread`), which skips an allocation and
  * the stream machinery per read. The chunk handed to `onUpstreamData` is only valid during the
  * call: an owner that keeps it, or a part of it, beyond the call (a write that did not reach
- * the kernel at once keeps a reference) calls `lend()`, and the next read gets another buffer;
- * `giveBack()` returns a lent buffer once nothing refers to it any more.
+ * the kernel at once keeps a reference) calls `lend()`, and the next read gets another buffer.
  */
 import net from 'node:net';
+import type { SocketWriter } from './stream-io.js';
 
 export interface UpstreamOwner {
   /** The TCP connection is established (only for connections that were not yet). */
@@ -47,9 +47,10 @@ export class UpstreamConn {
   idleSince = 0;
   /** When the connect started (the proxy's coarse clock). */
   readonly connectStartedAt: number;
+  /** Its writes (ProxyCore.writerOf). */
+  out: SocketWriter | null = null;
   private error: Error | undefined;
   private readBuffer: Buffer | null = null;
-  private spare: Buffer | null = null;
 
   constructor(home: UpstreamHome, host: string, port: number, owner: UpstreamOwner, now: number) {
     this.owner = owner;
@@ -60,7 +61,7 @@ export class UpstreamConn {
       allowHalfOpen: true,
       noDelay: true,
       onread: {
-        buffer: () => (this.readBuffer ??= this.takeSpare() ?? Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)),
+        buffer: () => (this.readBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)),
         callback: (n: number, buf: Uint8Array) => {
           if (this.owner) this.owner.onUpstreamData(this, (buf as Buffer).subarray(0, n));
           else socket.destroy(); // an idle connection must not speak
@@ -96,18 +97,6 @@ export class UpstreamConn {
   lend(): Buffer | null {
     const b = this.readBuffer;
     this.readBuffer = null;
-    return b;
-  }
-
-  /** A lent buffer nothing refers to any more. */
-  giveBack(b: Buffer): void {
-    if (this.readBuffer === null) this.readBuffer = b;
-    else this.spare ??= b;
-  }
-
-  private takeSpare(): Buffer | null {
-    const b = this.spare;
-    this.spare = null;
     return b;
   }
 
