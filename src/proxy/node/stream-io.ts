@@ -61,9 +61,9 @@ let internals: Internals | null | undefined;
 
 /** Node's internals this needs, found once from a live socket; null: use the streams API. */
 function internalsFor(socket: net.Socket): Internals | null {
+  if (process.env.GROUNDWORK_PROXY_IO === 'streams') return null; // read per connection, so a test can switch
   if (internals !== undefined) return internals;
   internals = null;
-  if (process.env.GROUNDWORK_PROXY_IO === 'streams') return null;
   try {
     const binding = (process as unknown as { binding(name: string): unknown }).binding(
       'stream_wrap',
