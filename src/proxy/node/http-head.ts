@@ -497,11 +497,15 @@ function bytesAre(buf: Buffer, a: number, b: number, lower: string): boolean {
  * is checked is that the framing cannot be read two ways: CRLF line ends only, no field name
  * that is empty or starts or ends with whitespace, Content-Length digits that agree.
  */
+/** What a response head's error says: `what` and up to 60 bytes of the offending part. */
+function invalidPart(buf: Buffer, what: string, a: number, b: number): string {
+  return `${what} "${buf.toString('latin1', a, Math.min(b, a + 60))}"`;
+}
+
 export function parseResponseHead(buf: Buffer, end: number): ResponseHead | string {
-  const invalid = (what: string, a: number, b: number) => `${what} "${buf.toString('latin1', a, Math.min(b, a + 60))}"`;
   // The status line: HTTP/1.x SP 3DIGIT [SP reason] CRLF.
   let eol = lineEnd(buf, 0, end);
-  if (eol < 0) return invalid('a bare CR or LF in', 0, end);
+  if (eol < 0) return invalidPart(buf, 'a bare CR or LF in', 0, end);
   if (
     eol < 12 ||
     buf[0] !== 72 ||
@@ -514,14 +518,14 @@ export function parseResponseHead(buf: Buffer, end: number): ResponseHead | stri
     buf[8] !== 32 ||
     (eol > 12 && buf[12] !== 32)
   ) {
-    return invalid('invalid status line', 0, eol);
+    return invalidPart(buf, 'invalid status line', 0, eol);
   }
   const minor = (buf[7] as number) - 48;
-  if (minor !== 0 && minor !== 1) return invalid('unsupported version in', 0, eol);
+  if (minor !== 0 && minor !== 1) return invalidPart(buf, 'unsupported version in', 0, eol);
   const d0 = (buf[9] as number) - 48;
   const d1 = (buf[10] as number) - 48;
   const d2 = (buf[11] as number) - 48;
-  if (d0 < 1 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return invalid('invalid status line', 0, eol);
+  if (d0 < 1 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return invalidPart(buf, 'invalid status line', 0, eol);
   const status = d0 * 100 + d1 * 10 + d2;
 
   const spans: number[] = [12, eol];
@@ -542,9 +546,9 @@ export function parseResponseHead(buf: Buffer, end: number): ResponseHead | stri
       if (c === COLON && colon === -1) colon = i;
     }
     eol = i;
-    if (i < end && (buf[i] !== CR || buf[i + 1] !== LF)) return invalid('a bare CR or LF in', pos, eol);
+    if (i < end && (buf[i] !== CR || buf[i + 1] !== LF)) return invalidPart(buf, 'a bare CR or LF in', pos, eol);
     if (colon === -1 || colon === pos || isSpaceByte(buf[pos]) || isSpaceByte(buf[colon - 1]))
-      return invalid('invalid header line', pos, eol);
+      return invalidPart(buf, 'invalid header line', pos, eol);
     let a = colon + 1;
     let b = eol;
     while (a < b && isSpaceByte(buf[a])) a++;
@@ -552,10 +556,10 @@ export function parseResponseHead(buf: Buffer, end: number): ResponseHead | stri
     switch (fieldOfBytes(buf, pos, colon - pos)) {
       case F_CONTENT_LENGTH: {
         let len = 0;
-        if (b === a || b - a > 15) return invalid('invalid Content-Length', a, b);
+        if (b === a || b - a > 15) return invalidPart(buf, 'invalid Content-Length', a, b);
         for (let i = a; i < b; i++) {
           const d = (buf[i] as number) - 48;
-          if (d < 0 || d > 9) return invalid('invalid Content-Length', a, b);
+          if (d < 0 || d > 9) return invalidPart(buf, 'invalid Content-Length', a, b);
           len = len * 10 + d;
         }
         if (contentLength !== -1 && contentLength !== len) return 'two different Content-Length headers';

@@ -150,13 +150,16 @@ export class SocketWriter {
   private first: string | Buffer | null = null;
   private rest: (string | Buffer)[] | null = null;
   private bytes = 0;
+  /** Writes went through the socket's stream (it may hold bytes libuv has not seen). */
+  private viaStream = false;
   private readonly internals: Internals | null;
 
   constructor(
     readonly socket: net.Socket,
     private readonly flusher: Flusher,
   ) {
-    this.internals = internalsFor(socket);
+    // TLS sockets always write through their stream (the TLS layer encrypts).
+    this.internals = plainHandle(socket) === null ? null : internalsFor(socket);
   }
 
   /** Queues `data` (a latin1 string or bytes) for the end of the turn. */
@@ -177,6 +180,7 @@ export class SocketWriter {
    */
   writeNow(data: Buffer): boolean {
     if (this.first !== null) this.flush();
+    this.viaStream = true;
     return this.socket.write(data);
   }
 
@@ -207,11 +211,13 @@ export class SocketWriter {
     this.rest = null;
     this.bytes = 0;
     const sock = this.socket;
-    if (sock.destroyed) return;
     const io = this.internals;
-    const h =
-      io === null || sock.writableLength !== 0 || sock.connecting || sock.writableEnded ? null : plainHandle(sock);
-    if (io === null || h === null) {
+    // The handle, when the native path may take this batch: the stream holds nothing of its own
+    // (checked only once writes went through it), and the socket is connected and not ended.
+    const h = io === null || (this.viaStream && sock.writableLength !== 0) ? null : (sock as HandleOf)._handle;
+    if (io === null || h === undefined || h === null || sock.connecting || sock.writableEnded) {
+      if (sock.destroyed) return;
+      this.viaStream = true;
       writeToStream(sock, first);
       if (rest !== null) for (let i = 0; i < rest.length; i++) writeToStream(sock, rest[i] as string | Buffer);
       return;
