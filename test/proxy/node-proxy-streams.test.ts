@@ -4,9 +4,8 @@
  * (stream-io.ts). node-proxy.test.ts runs the same contract on the native path.
  */
 import { afterAll, beforeAll, describe } from 'vitest';
-import { NodeProxy } from '../../src/proxy/node/node-proxy.js';
-import { Duration } from '../../src/util/duration.js';
-import { dataPlaneContract, EJECT_FOR } from './data-plane.contract.js';
+import { dataPlaneContract } from './data-plane.contract.js';
+import { contractNodeProxy } from './helpers/contract-proxy.js';
 
 describe('NodeProxy through the streams API', () => {
   beforeAll(() => {
@@ -15,14 +14,5 @@ describe('NodeProxy through the streams API', () => {
   afterAll(() => {
     delete process.env.GROUNDWORK_PROXY_IO;
   });
-  dataPlaneContract(
-    'node (streams API)',
-    (env) =>
-      new NodeProxy({
-        accessLog: env.accessLog,
-        clock: env.clock,
-        ejectFor: EJECT_FOR,
-        timerResolution: Duration.milliseconds(20),
-      }),
-  );
+  dataPlaneContract('node (streams API)', contractNodeProxy);
 });

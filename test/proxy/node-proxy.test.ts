@@ -6,20 +6,12 @@ import { accessLogToLogger } from '../../src/proxy/node/access-log.js';
 import { NodeProxy } from '../../src/proxy/node/node-proxy.js';
 import { Duration } from '../../src/util/duration.js';
 import type { LogLevel } from '../../src/util/logger.js';
-import { dataPlaneContract, EJECT_FOR, route } from './data-plane.contract.js';
+import { dataPlaneContract, route } from './data-plane.contract.js';
 import { startBackend, type AnswerBody, type TestBackend } from './helpers/backends.js';
 import { send } from './helpers/client.js';
+import { contractNodeProxy } from './helpers/contract-proxy.js';
 
-dataPlaneContract(
-  'node',
-  (env) =>
-    new NodeProxy({
-      accessLog: env.accessLog,
-      clock: env.clock,
-      ejectFor: EJECT_FOR,
-      timerResolution: Duration.milliseconds(20),
-    }),
-);
+dataPlaneContract('node', contractNodeProxy);
 
 describe('NodeProxy', () => {
   const cleanups: (() => unknown)[] = [];
