@@ -136,7 +136,10 @@ export interface Flusher {
   dirty(w: SocketWriter): void;
 }
 
-/** A queued write bigger than this goes out at once (it is not small enough to batch). */
+/**
+ * Bytes one socket's batch holds before a further `write` flushes it first; a piece this large
+ * is better passed to `writeNow` (`send` does that).
+ */
 export const BATCH_LIMIT = 16 * 1024;
 
 /**

@@ -90,14 +90,9 @@ export class UpstreamConn {
     });
   }
 
-  /**
-   * The owner keeps a reference to the last chunk: the next read goes into another buffer.
-   * Returns the lent buffer (null when it was lent already).
-   */
-  lend(): Buffer | null {
-    const b = this.readBuffer;
+  /** The owner keeps a reference to the last chunk: the next read goes into another buffer. */
+  lend(): void {
     this.readBuffer = null;
-    return b;
   }
 
   destroy(): void {
