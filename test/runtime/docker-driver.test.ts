@@ -296,8 +296,10 @@ describeWithEngine('docker driver', engine, (client) => {
     expect(built.id).toMatch(/^sha256:/);
     expect(progress.some((l) => /Step 1\/\d+ : FROM/.test(l))).toBe(true);
     const h = await start('', { image: tag });
-    await waitForLog(h, 'hello from the release');
+    // `ls` prints after `cat`: wait for its line, so the log read below holds both.
+    await waitForLog(h, 'Dockerfile.web');
     const log = await driver.logs(h, { lines: 20 });
+    expect(log).toContain('hello from the release');
     expect(log).toContain('Dockerfile.web');
     expect(log).not.toContain('secret.env');
     await expect(driver.buildImage({ contextDir: ctx, dockerfile: 'Nope', tag })).rejects.toThrow(/no Nope in/);
